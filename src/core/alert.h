@@ -1,0 +1,45 @@
+/* alert.h — an explained alert and its JSON form (docs/alerts.md).
+ * The alert id is derived from rule, entity and evidence only, so
+ * re-processing the same input can never mint a second id for one alert. */
+#ifndef FW_ALERT_H
+#define FW_ALERT_H
+
+#include <stdint.h>
+#include "fw_str.h"
+#include "rules.h"
+#include "txn.h"
+
+#define FW_ALERT_ID_LEN 35 /* "fw-" + 32 hex digits */
+
+/** One transaction the alert rests on. Slices may point into state memory. */
+typedef struct fw_evidence {
+    fw_str transaction_id;
+    int64_t ts_ms;
+    fw_str amount_raw;       /* number as written in the input */
+} fw_evidence;
+
+typedef struct fw_alert {
+    fw_rule_id rule;
+    const fw_rule_common *rc;   /* version, severity, shadow */
+    const char *entity_type;    /* "account", "card", "customer", "account_pair", ... */
+    fw_str entity_id;
+    int64_t event_time;         /* event time of the triggering transaction */
+    int64_t detected_at;        /* event time at which the engine could decide:
+                                   deterministic, unlike a wall-clock stamp */
+    int64_t window_start;       /* -1 when the rule has no window */
+    int64_t window_end;
+    const char *reason;         /* sentence with observed values and limits */
+    const fw_evidence *evidence;
+    size_t nevidence;
+    const fw_txn *txn;          /* the triggering transaction */
+} fw_alert;
+
+/** @brief Computes the alert id ("fw-" + 32 hex) into @p out.
+ *  @p scratch is a reusable buffer for the canonical byte string. */
+void fw_alert_id(const fw_alert *a, fw_buf *scratch, char out[FW_ALERT_ID_LEN + 1]);
+
+/** @brief Appends the alert as one JSON object (no newline).
+ *  @returns false when @p out hit its size limit. */
+bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out);
+
+#endif

@@ -1,0 +1,208 @@
+/* fw_str.c — bounded buffers, JSON string escaping and the batch arena. */
+#include "fw_str.h"
+
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+
+#define FW_BUF_DEFAULT_MAX ((size_t)64 << 20)
+
+void fw_buf_init(fw_buf *b, size_t max) {
+    b->data = NULL;
+    b->len = b->cap = 0;
+    b->max = max ? max : FW_BUF_DEFAULT_MAX;
+    b->overflow = false;
+}
+
+void fw_buf_fini(fw_buf *b) {
+    free(b->data);
+    b->data = NULL;
+    b->len = b->cap = 0;
+}
+
+/* Ensures room for n more bytes plus a NUL, so data can be used as a C string. */
+static bool buf_reserve(fw_buf *b, size_t n) {
+    if (b->len + n + 1 <= b->cap)
+        return true;
+    if (b->len + n + 1 > b->max) {
+        b->overflow = true;
+        return false;
+    }
+    size_t cap = b->cap ? b->cap : 256;
+    while (cap < b->len + n + 1)
+        cap *= 2;
+    if (cap > b->max)
+        cap = b->max;
+    char *p = realloc(b->data, cap);
+    if (!p) {
+        b->overflow = true;
+        return false;
+    }
+    b->data = p;
+    b->cap = cap;
+    return true;
+}
+
+bool fw_buf_append(fw_buf *b, const void *p, size_t n) {
+    if (!buf_reserve(b, n))
+        return false;
+    if (n)
+        memcpy(b->data + b->len, p, n);
+    b->len += n;
+    b->data[b->len] = '\0';
+    return true;
+}
+
+bool fw_buf_putc(fw_buf *b, char c) { return fw_buf_append(b, &c, 1); }
+
+bool fw_buf_puts(fw_buf *b, const char *s) { return fw_buf_append(b, s, strlen(s)); }
+
+bool fw_buf_printf(fw_buf *b, const char *fmt, ...) {
+    char small[256];
+    va_list ap;
+    va_start(ap, fmt);
+    int n = vsnprintf(small, sizeof(small), fmt, ap);
+    va_end(ap);
+    if (n < 0)
+        return false;
+    if ((size_t)n < sizeof(small))
+        return fw_buf_append(b, small, (size_t)n);
+    if (!buf_reserve(b, (size_t)n))
+        return false;
+    va_start(ap, fmt);
+    vsnprintf(b->data + b->len, (size_t)n + 1, fmt, ap);
+    va_end(ap);
+    b->len += (size_t)n;
+    return true;
+}
+
+bool fw_buf_json_escape(fw_buf *b, const char *s, size_t n) {
+    static const char hex[] = "0123456789abcdef";
+    size_t run = 0; /* start of the pending run that needs no escaping */
+    for (size_t i = 0; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        if (c >= 0x20 && c != '"' && c != '\\')
+            continue;
+        if (!fw_buf_append(b, s + run, i - run))
+            return false;
+        run = i + 1;
+        char esc[6] = { '\\', 0 };
+        size_t elen = 2;
+        switch (c) {
+        case '"': esc[1] = '"'; break;
+        case '\\': esc[1] = '\\'; break;
+        case '\n': esc[1] = 'n'; break;
+        case '\r': esc[1] = 'r'; break;
+        case '\t': esc[1] = 't'; break;
+        case '\b': esc[1] = 'b'; break;
+        case '\f': esc[1] = 'f'; break;
+        default:
+            esc[1] = 'u'; esc[2] = '0'; esc[3] = '0';
+            esc[4] = hex[c >> 4]; esc[5] = hex[c & 15];
+            elen = 6;
+        }
+        if (!fw_buf_append(b, esc, elen))
+            return false;
+    }
+    return fw_buf_append(b, s + run, n - run);
+}
+
+bool fw_buf_json_str(fw_buf *b, fw_str s) {
+    return fw_buf_putc(b, '"') && fw_buf_json_escape(b, s.ptr ? s.ptr : "", s.len) &&
+           fw_buf_putc(b, '"');
+}
+
+bool fw_buf_json_double(fw_buf *b, double v) {
+    if (!isfinite(v))
+        return fw_buf_puts(b, "null");
+    char tmp[40];
+    /* Shortest of %.15g..%.17g that round-trips: 1500 stays "1500", 0.1 stays "0.1". */
+    for (int prec = 15; prec <= 17; prec++) {
+        snprintf(tmp, sizeof(tmp), "%.*g", prec, v);
+        if (strtod(tmp, NULL) == v)
+            break;
+    }
+    return fw_buf_puts(b, tmp);
+}
+
+bool fw_utf8_valid(const char *str, size_t n) {
+    const unsigned char *s = (const unsigned char *)str;
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t len;
+        uint32_t cp;
+        if (c >= 0xc2 && c <= 0xdf) {
+            len = 2;
+            cp = c & 0x1f;
+        } else if (c >= 0xe0 && c <= 0xef) {
+            len = 3;
+            cp = c & 0x0f;
+        } else if (c >= 0xf0 && c <= 0xf4) {
+            len = 4;
+            cp = c & 0x07;
+        } else {
+            return false;
+        }
+        if (i + len > n)
+            return false;
+        for (size_t k = 1; k < len; k++) {
+            if ((s[i + k] & 0xc0) != 0x80)
+                return false;
+            cp = (cp << 6) | (s[i + k] & 0x3f);
+        }
+        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
+            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
+            return false;
+        i += len;
+    }
+    return true;
+}
+
+bool fw_buf_base64(fw_buf *b, const void *p, size_t n) {
+    static const char tbl[] =
+        "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    const unsigned char *s = p;
+    char out[4];
+    for (size_t i = 0; i < n; i += 3) {
+        uint32_t v = (uint32_t)s[i] << 16;
+        if (i + 1 < n)
+            v |= (uint32_t)s[i + 1] << 8;
+        if (i + 2 < n)
+            v |= s[i + 2];
+        out[0] = tbl[v >> 18];
+        out[1] = tbl[(v >> 12) & 63];
+        out[2] = i + 1 < n ? tbl[(v >> 6) & 63] : '=';
+        out[3] = i + 2 < n ? tbl[v & 63] : '=';
+        if (!fw_buf_append(b, out, 4))
+            return false;
+    }
+    return true;
+}
+
+bool fw_arena_init(fw_arena *a, size_t cap) {
+    a->data = malloc(cap);
+    a->used = 0;
+    a->cap = a->data ? cap : 0;
+    return a->data != NULL;
+}
+
+void fw_arena_fini(fw_arena *a) {
+    free(a->data);
+    a->data = NULL;
+    a->used = a->cap = 0;
+}
+
+void *fw_arena_alloc(fw_arena *a, size_t n) {
+    size_t aligned = (n + 7) & ~(size_t)7;
+    if (aligned < n || a->used + aligned > a->cap)
+        return NULL;
+    void *p = a->data + a->used;
+    a->used += aligned;
+    return p;
+}

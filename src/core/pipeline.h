@@ -1,0 +1,65 @@
+/* pipeline.h — one record's way through the engine, shared by file mode,
+ * Kafka mode, the evaluator and the benchmarks: decode the payload, run the
+ * detectors, serialize each alert, or hand back a dead letter. No I/O. */
+#ifndef FW_PIPELINE_H
+#define FW_PIPELINE_H
+
+#include <stdint.h>
+#include "engine.h"
+
+typedef enum fw_input_format {
+    FW_INPUT_JSON = 0,
+    FW_INPUT_SEMICOLON, /* seed 003: <timestamp>;<origin>;<target>;<amount> */
+} fw_input_format;
+
+/** Where a record came from: Kafka coordinates or a file line. */
+typedef struct fw_source_ref {
+    const char *topic;   /* NULL in file mode */
+    int32_t partition;
+    int64_t offset;
+    const char *file;    /* NULL in Kafka mode */
+    int64_t line;        /* 1-based */
+} fw_source_ref;
+
+typedef struct fw_dead_letter {
+    fw_str payload;      /* the original bytes */
+    const char *field;   /* the field at fault, or NULL */
+    const char *reason;
+    const fw_source_ref *src;
+} fw_dead_letter;
+
+typedef struct fw_pipeline_out {
+    void *opaque;
+    /** An alert, serialized as one JSON object; @p key is the entity id. */
+    void (*alert)(void *opaque, const fw_alert *alert, fw_str key, fw_str json);
+    void (*dead_letter)(void *opaque, const fw_dead_letter *dl);
+} fw_pipeline_out;
+
+typedef struct fw_pipeline_conf {
+    fw_rules rules;
+    fw_input_format format;
+    size_t max_record_bytes;  /* 0: FW_TXN_DEFAULT_MAX_BYTES */
+} fw_pipeline_conf;
+
+typedef struct fw_pipeline_stats {
+    uint64_t records;
+    uint64_t dead_letters;
+    uint64_t alerts;
+    uint64_t alert_overflows; /* alerts larger than the output buffer limit */
+} fw_pipeline_stats;
+
+typedef struct fw_pipeline fw_pipeline;
+
+fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t errstr_size);
+void fw_pipeline_destroy(fw_pipeline *p);
+
+/** @brief Processes one record. Outputs are delivered through @p out before
+ *  this returns; their memory (and the record's scratch) is reused by the
+ *  next call, so nothing may keep pointers into it. */
+void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
+                         const fw_source_ref *src, const fw_pipeline_out *out);
+
+const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p);
+const fw_engine_stats *fw_pipeline_engine_stats(const fw_pipeline *p);
+
+#endif

@@ -1,0 +1,101 @@
+/* txn.h — the payment transaction model and its decoders.
+ * Decoding works in place on the payload (Kafka message or file line): every
+ * string field is a slice into it. Only a string with JSON escapes is
+ * unescaped, into the caller's per-batch arena. Nothing is allocated per
+ * record. A record that cannot be decoded yields a reason naming the field,
+ * which the caller sends to the dead-letter topic with the original bytes. */
+#ifndef FW_TXN_H
+#define FW_TXN_H
+
+#include <stdint.h>
+#include <stdbool.h>
+#include "fw_err.h"
+#include "fw_str.h"
+#include "fw_time.h"
+
+#define FW_TXN_NFEATURES 28            /* V1..V28 of seed 000's model */
+#define FW_TXN_DEFAULT_MAX_BYTES 65536 /* default payload size limit */
+
+typedef enum fw_txn_type {
+    FW_TXN_TYPE_NONE = 0,   /* field absent */
+    FW_TXN_PURCHASE,
+    FW_TXN_TRANSFER,
+    FW_TXN_WITHDRAWAL,
+    FW_TXN_DEPOSIT,
+    FW_TXN_PASSWORD_CHANGE,
+    FW_TXN_LOGIN,
+    FW_TXN_TYPE_OTHER,      /* present but not one of the above; raw kept in type_raw */
+} fw_txn_type;
+
+/* Bits of fw_txn.has for the optional numeric fields. */
+#define FW_TXN_HAS_LAT (1u << 0)
+#define FW_TXN_HAS_LON (1u << 1)
+
+typedef struct fw_txn {
+    /* Required. */
+    fw_str transaction_id;   /* string, or an integer's digits */
+    int64_t ts_ms;           /* event time, epoch milliseconds UTC */
+    fw_str ts_raw;           /* the timestamp as written (string content or digits) */
+    double amount;           /* finite, >= 0 */
+    fw_str amount_raw;       /* the number token as written, for exact echo */
+    /* Optional: ptr == NULL when absent. Ids accept strings or integers. */
+    fw_str account_id;
+    fw_str card_id;
+    fw_str customer_id;      /* also read from "user_id" */
+    fw_txn_type type;
+    fw_str type_raw;
+    fw_str currency;
+    fw_str merchant_id;
+    fw_str merchant_category;
+    fw_str country;
+    fw_str counterparty_id;  /* receiving account of a TRANSFER */
+    fw_str channel;
+    double lat, lon;         /* valid when FW_TXN_HAS_LAT / _LON set */
+    uint32_t has;
+    float v[FW_TXN_NFEATURES];
+    uint32_t v_mask;         /* bit i set when V(i+1) was present and not null */
+    /* The whole record. For JSON input it is the original object and can be
+     * echoed verbatim; for semicolon input raw_is_json is false. */
+    fw_str raw;
+    bool raw_is_json;
+} fw_txn;
+
+/** Why a record was rejected. @c field is a static string or NULL. */
+typedef struct fw_decode_error {
+    const char *field;   /* e.g. "amount"; NULL when not about one field */
+    size_t offset;       /* byte offset in the record where it went wrong */
+    char reason[200];    /* full sentence, names the field and value */
+} fw_decode_error;
+
+/**
+ * @brief Decodes one JSON object (seed spellings `Amount`, `user_id` accepted).
+ * Rejects: not JSON, not an object, truncated, trailing garbage, invalid UTF-8,
+ * a required field missing, a wrong JSON type, an unparseable timestamp, a
+ * non-finite or negative amount, lat/lon out of range, a duplicated known
+ * field, nesting deeper than 64, more than @p max_bytes bytes.
+ * Unknown fields (any JSON value) are skipped.
+ * @param scratch  per-batch arena for unescaped strings; may be NULL, in which
+ *                 case a string with escapes is rejected
+ * @returns FW_OK, or FW_ERR_INVALID with @p err filled.
+ */
+fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                          fw_txn *out, fw_decode_error *err);
+
+/**
+ * @brief Decodes seed 003's text record `<timestamp>;<origin>;<target>;<amount>`,
+ * e.g. `Sunday, 23-Jul-17 01:06:47 UTC;66;26;7810`. The timestamp may also be
+ * ISO-8601 or epoch milliseconds. origin → account_id, target →
+ * counterparty_id, type = TRANSFER. Such records carry no id, so the caller
+ * passes @p synth_id (e.g. "transactions-0-1234", from topic, partition, offset).
+ */
+fw_err fw_txn_decode_semicolon(const char *p, size_t n, fw_str synth_id, size_t max_bytes,
+                               fw_txn *out, fw_decode_error *err);
+
+/** @brief Name of a type ("PURCHASE", ...); "" for NONE. */
+const char *fw_txn_type_name(fw_txn_type t);
+
+/** @brief Appends the transaction as a JSON object: the original bytes when
+ *  raw_is_json, else an object built from the decoded fields. */
+bool fw_txn_write_json(const fw_txn *t, fw_buf *b);
+
+#endif

@@ -1,0 +1,52 @@
+/* main.c — the fraudwatch binary: picks a subcommand and hands it argv.
+ * No logic lives here; see src/tools/ for the subcommands. */
+#include <stdio.h>
+#include <string.h>
+
+#include "tools/commands.h"
+
+#ifndef FW_VERSION
+#define FW_VERSION "0.1.0"
+#endif
+
+typedef struct fw_command {
+    const char *name;
+    int (*fn)(int argc, char **argv);
+    const char *summary;
+} fw_command;
+
+static const fw_command commands[] = {
+    /* COMMAND TABLE: one line per subcommand, in the order --help lists them. */
+    { "run", fw_cmd_run, "detect fraud in a Kafka topic or a file of transactions" },
+};
+
+static void usage(FILE *out) {
+    fprintf(out,
+            "fraudwatch %s — real-time fraud and AML detection on Kafka\n\n"
+            "Usage: fraudwatch COMMAND [OPTIONS]\n\nCommands:\n",
+            FW_VERSION);
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
+    fprintf(out, "\nRun 'fraudwatch COMMAND --help' for the options of a command.\n");
+}
+
+int main(int argc, char **argv) {
+    if (argc < 2) {
+        usage(stderr);
+        return 2;
+    }
+    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+        usage(stdout);
+        return 0;
+    }
+    if (!strcmp(argv[1], "--version") || !strcmp(argv[1], "version")) {
+        printf("fraudwatch %s\n", FW_VERSION);
+        return 0;
+    }
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(argv[1], commands[i].name))
+            return commands[i].fn(argc - 1, argv + 1);
+    fprintf(stderr, "fraudwatch: unknown command '%s'\n\n", argv[1]);
+    usage(stderr);
+    return 2;
+}

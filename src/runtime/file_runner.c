@@ -1,0 +1,167 @@
+/* file_runner.c — reads transactions line by line (one reused buffer),
+ * runs the pipeline, writes alerts and dead letters as NDJSON. */
+#include "file_runner.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+typedef struct file_ctx {
+    FILE *out;
+    FILE *dlq;          /* NULL: stderr, human-readable */
+    fw_buf line;        /* serialized dead letter */
+    bool write_error;
+} file_ctx;
+
+static double now_s(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
+}
+
+bool fw_dead_letter_write_json(const fw_dead_letter *dl, fw_buf *out) {
+    fw_buf_puts(out, "{\"reason\":");
+    fw_buf_json_str(out, fw_str_c(dl->reason));
+    fw_buf_puts(out, ",\"field\":");
+    if (dl->field)
+        fw_buf_json_str(out, fw_str_c(dl->field));
+    else
+        fw_buf_puts(out, "null");
+    fw_buf_puts(out, ",\"source\":{");
+    if (dl->src->topic) {
+        fw_buf_puts(out, "\"topic\":");
+        fw_buf_json_str(out, fw_str_c(dl->src->topic));
+        fw_buf_printf(out, ",\"partition\":%" PRId32 ",\"offset\":%" PRId64 "}",
+                      dl->src->partition, dl->src->offset);
+    } else {
+        fw_buf_puts(out, "\"file\":");
+        fw_buf_json_str(out, fw_str_c(dl->src->file ? dl->src->file : "-"));
+        fw_buf_printf(out, ",\"line\":%" PRId64 "}", dl->src->line);
+    }
+    if (fw_utf8_valid(dl->payload.ptr, dl->payload.len)) {
+        fw_buf_puts(out, ",\"payload\":");
+        fw_buf_json_str(out, dl->payload);
+    } else {
+        fw_buf_puts(out, ",\"payload_base64\":\"");
+        fw_buf_base64(out, dl->payload.ptr, dl->payload.len);
+        fw_buf_putc(out, '"');
+    }
+    fw_buf_putc(out, '}');
+    return !out->overflow;
+}
+
+static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
+    file_ctx *fc = opaque;
+    (void)a;
+    (void)key;
+    if (fwrite(json.ptr, 1, json.len, fc->out) != json.len || putc('\n', fc->out) == EOF)
+        fc->write_error = true;
+}
+
+static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
+    file_ctx *fc = opaque;
+    if (!fc->dlq) {
+        fprintf(stderr, "fraudwatch: dead letter at %s:%" PRId64 ": %s\n",
+                dl->src->file ? dl->src->file : "-", dl->src->line, dl->reason);
+        return;
+    }
+    fw_buf_reset(&fc->line);
+    fw_dead_letter_write_json(dl, &fc->line);
+    fw_buf_putc(&fc->line, '\n');
+    if (fwrite(fc->line.data, 1, fc->line.len, fc->dlq) != fc->line.len)
+        fc->write_error = true;
+}
+
+static FILE *open_out(const char *path, const char *what) {
+    if (!strcmp(path, "-"))
+        return stdout;
+    FILE *f = fopen(path, "w");
+    if (!f)
+        fprintf(stderr, "fraudwatch run: cannot open %s %s: %s\n", what, path,
+                strerror(errno));
+    return f;
+}
+
+int fw_file_run(const fw_run_conf *c) {
+    int rc = 1;
+    char errstr[256];
+    char *line = NULL;
+    size_t linecap = 0;
+    file_ctx fc = { 0 };
+    fw_buf_init(&fc.line, 0);
+    FILE *in = !strcmp(c->input_file, "-") ? stdin : fopen(c->input_file, "r");
+    fw_pipeline *p = NULL;
+    if (!in) {
+        fprintf(stderr, "fraudwatch run: cannot open input %s: %s\n", c->input_file,
+                strerror(errno));
+        goto out;
+    }
+    if (!(fc.out = open_out(c->output_file, "output")))
+        goto out;
+    if (c->dlq_file && !(fc.dlq = open_out(c->dlq_file, "dead-letter file")))
+        goto out;
+    static char outbuf[1 << 20];
+    setvbuf(fc.out, outbuf, _IOFBF, sizeof(outbuf));
+    if (!(p = fw_pipeline_new(&c->pipeline, errstr, sizeof(errstr)))) {
+        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        goto out;
+    }
+    fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter };
+    fw_source_ref src = { .file = c->input_file, .line = 0 };
+    double t0 = now_s();
+    uint64_t blank = 0;
+    ssize_t n;
+    while ((n = getline(&line, &linecap, in)) >= 0) {
+        src.line++;
+        size_t len = (size_t)n;
+        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
+            len--;
+        size_t k = 0;
+        while (k < len && (line[k] == ' ' || line[k] == '\t'))
+            k++;
+        if (k == len) { /* a blank line is no record */
+            blank++;
+            continue;
+        }
+        fw_pipeline_process(p, line, len, &src, &po);
+        if (fc.write_error)
+            break;
+    }
+    if (ferror(in)) {
+        fprintf(stderr, "fraudwatch run: error reading %s: %s\n", c->input_file,
+                strerror(errno));
+        goto out;
+    }
+    if (fflush(fc.out) != 0 || (fc.dlq && fflush(fc.dlq) != 0) || fc.write_error) {
+        fprintf(stderr, "fraudwatch run: error writing output: %s\n", strerror(errno));
+        goto out;
+    }
+    if (!c->quiet) {
+        const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
+        const fw_engine_stats *es = fw_pipeline_engine_stats(p);
+        double dt = now_s() - t0;
+        fprintf(stderr, "fraudwatch: %" PRIu64 " records, %" PRIu64 " alerts (", ps->records,
+                ps->alerts);
+        for (int r = 0; r < FW_RULE__COUNT; r++)
+            fprintf(stderr, "%s%s %" PRIu64, r ? ", " : "", fw_rule_name((fw_rule_id)r),
+                    es->alerts[r]);
+        fprintf(stderr, "), %" PRIu64 " dead letters, %" PRIu64 " blank lines in %.2f s "
+                        "(%.0f records/s)\n",
+                ps->dead_letters, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0);
+    }
+    rc = 0;
+out:
+    fw_pipeline_destroy(p);
+    free(line);
+    fw_buf_fini(&fc.line);
+    if (in && in != stdin)
+        fclose(in);
+    if (fc.out && fc.out != stdout)
+        fclose(fc.out);
+    if (fc.dlq && fc.dlq != stdout)
+        fclose(fc.dlq);
+    return rc;
+}

@@ -1,0 +1,89 @@
+/* kafka_conf.c — building librdkafka configurations from options and env. */
+#include "kafka_conf.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+const char fw_kafka_opts_help[] =
+    "Kafka connection:\n"
+    "  -b, --bootstrap-servers LIST  brokers (default localhost:9092;\n"
+    "                                env KAFKA_BOOTSTRAP_SERVERS or KAFKA_BROKER_ADDRESS)\n"
+    "  -X, --kafka-config KEY=VALUE  any librdkafka property, repeatable\n"
+    "                                (env KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
+    "                                KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,\n"
+    "                                KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION,\n"
+    "                                KAFKA_SSL_KEY_LOCATION set the matching property)\n";
+
+static void add_env(fw_kafka_opts *o, const char *env, const char *key) {
+    const char *v = getenv(env);
+    if (v && *v && o->nprops < FW_KAFKA_MAX_PROPS) {
+        o->props[o->nprops][0] = key;
+        o->props[o->nprops][1] = v;
+        o->nprops++;
+    }
+}
+
+void fw_kafka_opts_init(fw_kafka_opts *o) {
+    memset(o, 0, sizeof(*o));
+    const char *b = getenv("KAFKA_BOOTSTRAP_SERVERS");
+    if (!b || !*b)
+        b = getenv("KAFKA_BROKER_ADDRESS");
+    o->bootstrap = b && *b ? b : FW_KAFKA_DEFAULT_BOOTSTRAP;
+    add_env(o, "KAFKA_SECURITY_PROTOCOL", "security.protocol");
+    add_env(o, "KAFKA_SASL_MECHANISM", "sasl.mechanism");
+    add_env(o, "KAFKA_SASL_USERNAME", "sasl.username");
+    add_env(o, "KAFKA_SASL_PASSWORD", "sasl.password");
+    add_env(o, "KAFKA_SSL_CA_LOCATION", "ssl.ca.location");
+    add_env(o, "KAFKA_SSL_CERTIFICATE_LOCATION", "ssl.certificate.location");
+    add_env(o, "KAFKA_SSL_KEY_LOCATION", "ssl.key.location");
+}
+
+fw_err fw_kafka_opts_add(fw_kafka_opts *o, const char *kv, char *errstr, size_t errstr_size) {
+    const char *eq = strchr(kv, '=');
+    if (!eq || eq == kv) {
+        snprintf(errstr, errstr_size, "--kafka-config: expected KEY=VALUE, got \"%s\"", kv);
+        return FW_ERR_INVALID;
+    }
+    if (o->nprops >= FW_KAFKA_MAX_PROPS) {
+        snprintf(errstr, errstr_size, "--kafka-config: more than %d properties",
+                 FW_KAFKA_MAX_PROPS);
+        return FW_ERR_LIMIT;
+    }
+    size_t len = strlen(kv);
+    char *slot = o->storage[o->nprops];
+    if (len >= sizeof(o->storage[0])) {
+        snprintf(errstr, errstr_size, "--kafka-config: \"%.40s...\" is longer than %zu bytes",
+                 kv, sizeof(o->storage[0]) - 1);
+        return FW_ERR_LIMIT;
+    }
+    memcpy(slot, kv, len + 1);
+    slot[eq - kv] = '\0';
+    o->props[o->nprops][0] = slot;
+    o->props[o->nprops][1] = slot + (eq - kv) + 1;
+    o->nprops++;
+    return FW_OK;
+}
+
+fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                         char *errstr, size_t errstr_size) {
+    char rderr[256];
+    if (rd_kafka_conf_set(conf, key, value, rderr, sizeof(rderr)) != RD_KAFKA_CONF_OK) {
+        snprintf(errstr, errstr_size, "Kafka property %s: %s", key, rderr);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t errstr_size) {
+    rd_kafka_conf_t *conf = rd_kafka_conf_new();
+    if (fw_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, errstr, errstr_size))
+        goto fail;
+    for (int i = 0; i < o->nprops; i++)
+        if (fw_kafka_conf_set(conf, o->props[i][0], o->props[i][1], errstr, errstr_size))
+            goto fail;
+    return conf;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}

@@ -1,0 +1,40 @@
+/* kafka_conf.h — librdkafka settings shared by every Kafka client we make:
+ * bootstrap servers (with the seeds' environment names), SASL/SSL from the
+ * environment, and pass-through `-X key=value` properties. */
+#ifndef FW_KAFKA_CONF_H
+#define FW_KAFKA_CONF_H
+
+#include <librdkafka/rdkafka.h>
+#include "fw_err.h"
+
+#define FW_KAFKA_MAX_PROPS 64
+#define FW_KAFKA_DEFAULT_BOOTSTRAP "localhost:9092"
+
+typedef struct fw_kafka_opts {
+    const char *bootstrap;               /* never NULL after init */
+    const char *props[FW_KAFKA_MAX_PROPS][2]; /* key, value: borrowed strings */
+    int nprops;
+    char storage[FW_KAFKA_MAX_PROPS][512];    /* owns "key\0value" of -X arguments */
+} fw_kafka_opts;
+
+/** @brief Defaults, then the environment: KAFKA_BOOTSTRAP_SERVERS or
+ *  KAFKA_BROKER_ADDRESS; KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,
+ *  KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION,
+ *  KAFKA_SSL_CERTIFICATE_LOCATION, KAFKA_SSL_KEY_LOCATION. */
+void fw_kafka_opts_init(fw_kafka_opts *o);
+
+/** @brief Adds a librdkafka property given as "key=value" (the -X flag). */
+fw_err fw_kafka_opts_add(fw_kafka_opts *o, const char *kv, char *errstr, size_t errstr_size);
+
+/** @brief A new librdkafka conf with bootstrap.servers and every property set.
+ *  @returns NULL with @p errstr naming the rejected property. */
+rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t errstr_size);
+
+/** @brief Sets one property or fails naming it. */
+fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
+                         char *errstr, size_t errstr_size);
+
+/** @brief Text for --help describing the Kafka connection options. */
+extern const char fw_kafka_opts_help[];
+
+#endif

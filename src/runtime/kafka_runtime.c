@@ -1,0 +1,603 @@
+/* kafka_runtime.c — the exactly-once processing loop.
+ *
+ * One Kafka transaction per commit interval carries every alert, every dead
+ * letter and the input offsets of the records they came from. A crash before
+ * the commit leaves an aborted transaction that read_committed consumers never
+ * see, and the input is re-read from the committed offsets. Errors follow
+ * librdkafka's classes: retriable (retry), abortable (abort, rewind every task
+ * to its committed offset), fatal (stop). Rebalances are cooperative: the
+ * open transaction is committed before partitions are given up. */
+#include "kafka_runtime.h"
+
+#include <inttypes.h>
+#include <stdarg.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+
+#include "file_runner.h"
+#include "topics.h"
+
+#define FW_MAX_BATCH 10000       /* records handled between two checks of the clock */
+#define FW_TXN_RETRIES 10
+#define FW_CLOSE_WAIT_MS 10000
+
+typedef struct fw_task {
+    int32_t partition;
+    fw_pipeline *pl;
+    int64_t next_offset;     /* offset after the last record processed */
+    bool dirty;              /* records processed in the open transaction */
+    bool at_end;             /* read to the end (for --exit-at-end) */
+} fw_task;
+
+typedef struct fw_krt {
+    const fw_run_conf *c;
+    rd_kafka_t *consumer;
+    rd_kafka_t *producer;
+    fw_task **tasks;         /* indexed by input partition */
+    int ntasks_cap;
+    int nassigned;
+    bool ever_assigned;      /* closing before the first assignment crashes 2.0.2 (#4312) */
+    bool txn_open;
+    bool txn_failed;         /* a produce failed: the transaction must be aborted */
+    int64_t txn_started_ms;
+    bool fatal;
+    /* Totals, including tasks that were revoked since. */
+    uint64_t records, alerts, dead_letters, commits, aborts, delivery_errors;
+    uint64_t alerts_by_rule[FW_RULE__COUNT];
+    char errstr[512];
+} fw_krt;
+
+static volatile sig_atomic_t stop_requested;
+
+static void on_signal(int sig) {
+    (void)sig;
+    stop_requested = 1;
+}
+
+static int64_t mono_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static void logf_(const fw_krt *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+static void logf_(const fw_krt *k, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "fraudwatch[%s]: ", k->c->instance_id);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fputc('\n', stderr);
+}
+
+/* ---- tasks ---------------------------------------------------------------- */
+
+static fw_task *task_get(fw_krt *k, int32_t partition) {
+    return partition >= 0 && partition < k->ntasks_cap ? k->tasks[partition] : NULL;
+}
+
+static bool task_create(fw_krt *k, int32_t partition) {
+    if (partition >= k->ntasks_cap) {
+        int cap = k->ntasks_cap ? k->ntasks_cap : 16;
+        while (cap <= partition)
+            cap *= 2;
+        fw_task **t = realloc(k->tasks, sizeof(*t) * (size_t)cap);
+        if (!t)
+            return false;
+        memset(t + k->ntasks_cap, 0, sizeof(*t) * (size_t)(cap - k->ntasks_cap));
+        k->tasks = t;
+        k->ntasks_cap = cap;
+    }
+    if (k->tasks[partition])
+        return true;
+    fw_task *t = calloc(1, sizeof(*t));
+    if (!t)
+        return false;
+    t->partition = partition;
+    t->next_offset = -1;
+    t->pl = fw_pipeline_new(&k->c->pipeline, k->errstr, sizeof(k->errstr));
+    if (!t->pl) {
+        free(t);
+        return false;
+    }
+    k->tasks[partition] = t;
+    k->nassigned++;
+    return true;
+}
+
+static void task_destroy(fw_krt *k, int32_t partition) {
+    fw_task *t = task_get(k, partition);
+    if (!t)
+        return;
+    const fw_engine_stats *es = fw_pipeline_engine_stats(t->pl);
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        k->alerts_by_rule[r] += es->alerts[r];
+    fw_pipeline_destroy(t->pl);
+    free(t);
+    k->tasks[partition] = NULL;
+    k->nassigned--;
+}
+
+/* A fresh pipeline: after an abort, state must match the committed offsets. */
+static void task_reset(fw_krt *k, fw_task *t) {
+    fw_pipeline *pl = fw_pipeline_new(&k->c->pipeline, k->errstr, sizeof(k->errstr));
+    if (!pl) {
+        logf_(k, "cannot reset partition %" PRId32 ": %s", t->partition, k->errstr);
+        k->fatal = true;
+        return;
+    }
+    fw_pipeline_destroy(t->pl);
+    t->pl = pl;
+    t->next_offset = -1;
+    t->dirty = false;
+    t->at_end = false;
+}
+
+/* ---- transactions ------------------------------------------------------------ */
+
+/* Seeks every assigned partition back to its committed offset, after an abort. */
+static void rewind_to_committed(fw_krt *k) {
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(k->nassigned);
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p])
+            rd_kafka_topic_partition_list_add(parts, k->c->input_topic, p);
+    if (parts->cnt == 0)
+        goto out;
+    rd_kafka_resp_err_t err = rd_kafka_committed(k->consumer, parts, 30000);
+    if (err) {
+        logf_(k, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
+        k->fatal = true;
+        goto out;
+    }
+    for (int i = 0; i < parts->cnt; i++) {
+        if (parts->elems[i].offset < 0)
+            parts->elems[i].offset = k->c->offset_reset_latest ? RD_KAFKA_OFFSET_END
+                                                               : RD_KAFKA_OFFSET_BEGINNING;
+        task_reset(k, task_get(k, parts->elems[i].partition));
+    }
+    rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts, 30000);
+    if (error) {
+        logf_(k, "cannot rewind: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        k->fatal = true;
+    }
+out:
+    rd_kafka_topic_partition_list_destroy(parts);
+}
+
+/* Classifies a transactional error: returns true to retry the call. On an
+ * abortable error it aborts and rewinds; on anything else it is fatal. */
+static bool txn_error(fw_krt *k, rd_kafka_error_t *error, const char *what, int *retries) {
+    bool retry = false;
+    if (rd_kafka_error_is_retriable(error) && ++*retries <= FW_TXN_RETRIES) {
+        logf_(k, "%s: %s (retrying)", what, rd_kafka_error_string(error));
+        retry = true;
+    } else if (rd_kafka_error_txn_requires_abort(error)) {
+        logf_(k, "%s: %s: aborting the transaction and rewinding", what,
+              rd_kafka_error_string(error));
+        k->txn_failed = true;
+    } else {
+        logf_(k, "%s: %s: fatal, stopping", what, rd_kafka_error_string(error));
+        k->fatal = true;
+    }
+    rd_kafka_error_destroy(error);
+    return retry;
+}
+
+static void txn_abort(fw_krt *k) {
+    int retries = 0;
+    rd_kafka_error_t *error;
+    while ((error = rd_kafka_abort_transaction(k->producer, 30000))) {
+        if (!rd_kafka_error_is_retriable(error) || ++retries > FW_TXN_RETRIES) {
+            logf_(k, "abort_transaction: %s: fatal, stopping", rd_kafka_error_string(error));
+            rd_kafka_error_destroy(error);
+            k->fatal = true;
+            return;
+        }
+        rd_kafka_error_destroy(error);
+    }
+    k->aborts++;
+    k->txn_open = false;
+    k->txn_failed = false;
+    rewind_to_committed(k);
+}
+
+static void txn_begin(fw_krt *k) {
+    rd_kafka_error_t *error = rd_kafka_begin_transaction(k->producer);
+    if (error) {
+        logf_(k, "begin_transaction: %s: fatal, stopping", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        k->fatal = true;
+        return;
+    }
+    k->txn_open = true;
+    k->txn_started_ms = mono_ms();
+}
+
+/* Commits the open transaction with the offsets of every task that processed
+ * records in it; on an abortable error aborts and rewinds instead. */
+static void txn_commit(fw_krt *k) {
+    if (!k->txn_open || k->fatal)
+        return;
+    rd_kafka_error_t *error;
+    int retries = 0;
+    if (!k->txn_failed) {
+        rd_kafka_topic_partition_list_t *offsets =
+            rd_kafka_topic_partition_list_new(k->nassigned ? k->nassigned : 1);
+        for (int p = 0; p < k->ntasks_cap; p++)
+            if (k->tasks[p] && k->tasks[p]->dirty)
+                rd_kafka_topic_partition_list_add(offsets, k->c->input_topic, p)->offset =
+                    k->tasks[p]->next_offset;
+        if (offsets->cnt > 0) {
+            rd_kafka_consumer_group_metadata_t *cgmd =
+                rd_kafka_consumer_group_metadata(k->consumer);
+            do {
+                error = rd_kafka_send_offsets_to_transaction(k->producer, offsets, cgmd, 30000);
+            } while (error && txn_error(k, error, "send_offsets_to_transaction", &retries));
+            rd_kafka_consumer_group_metadata_destroy(cgmd);
+        }
+        rd_kafka_topic_partition_list_destroy(offsets);
+    }
+    retries = 0;
+    while (!k->txn_failed && !k->fatal &&
+           (error = rd_kafka_commit_transaction(k->producer, 60000)))
+        if (!txn_error(k, error, "commit_transaction", &retries))
+            break;
+    if (k->fatal)
+        return;
+    if (k->txn_failed) {
+        txn_abort(k);
+        return;
+    }
+    k->commits++;
+    k->txn_open = false;
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p])
+            k->tasks[p]->dirty = false;
+}
+
+/* ---- outputs ----------------------------------------------------------------- */
+
+static void produce(fw_krt *k, const char *topic, fw_str key, fw_str value,
+                    const fw_dead_letter *dl) {
+    rd_kafka_resp_err_t err;
+    for (;;) {
+        if (dl) {
+            char part[16], off[24];
+            snprintf(part, sizeof(part), "%" PRId32, dl->src->partition);
+            snprintf(off, sizeof(off), "%" PRId64, dl->src->offset);
+            const char *field = dl->field ? dl->field : "";
+            err = rd_kafka_producev(
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
+                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER("fw.error.reason", dl->reason, (ssize_t)strlen(dl->reason)),
+                RD_KAFKA_V_HEADER("fw.error.field", field, (ssize_t)strlen(field)),
+                RD_KAFKA_V_HEADER("fw.source.topic", dl->src->topic,
+                                  (ssize_t)strlen(dl->src->topic)),
+                RD_KAFKA_V_HEADER("fw.source.partition", part, (ssize_t)strlen(part)),
+                RD_KAFKA_V_HEADER("fw.source.offset", off, (ssize_t)strlen(off)),
+                RD_KAFKA_V_END);
+        } else {
+            err = rd_kafka_producev(
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
+                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
+        }
+        if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
+            break;
+        rd_kafka_poll(k->producer, 50); /* back-pressure: let deliveries drain */
+    }
+    if (err) {
+        logf_(k, "produce to %s: %s", topic, rd_kafka_err2str(err));
+        k->txn_failed = true; /* nothing may be lost: this transaction must not commit */
+    }
+}
+
+static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
+    fw_krt *k = opaque;
+    (void)a;
+    k->alerts++;
+    produce(k, k->c->output_topic, key, json, NULL);
+}
+
+static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
+    fw_krt *k = opaque;
+    k->dead_letters++;
+    logf_(k, "dead letter %s[%" PRId32 "]@%" PRId64 ": %s", dl->src->topic, dl->src->partition,
+          dl->src->offset, dl->reason);
+    produce(k, k->c->dlq_topic, FW_STR_NULL, dl->payload, dl);
+}
+
+static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk;
+    fw_krt *k = opaque;
+    if (m->err) {
+        /* The transaction fails to commit on its own; count it to show it. */
+        k->delivery_errors++;
+        logf_(k, "delivery to %s failed: %s", rd_kafka_topic_name(m->rkt),
+              rd_kafka_err2str(m->err));
+    }
+}
+
+static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) {
+    fw_krt *k = opaque;
+    if (err == RD_KAFKA_RESP_ERR__FATAL) {
+        char buf[512];
+        rd_kafka_fatal_error(rk, buf, sizeof(buf));
+        logf_(k, "fatal Kafka error: %s", buf);
+        k->fatal = true;
+        return;
+    }
+    /* Broker down and the like: librdkafka retries by itself. */
+    logf_(k, "Kafka: %s: %s", rd_kafka_err2name((rd_kafka_resp_err_t)err), reason);
+}
+
+/* ---- consumer group ----------------------------------------------------------- */
+
+static void log_parts(fw_krt *k, const char *what, const rd_kafka_topic_partition_list_t *parts) {
+    char buf[512];
+    size_t off = 0;
+    buf[0] = '\0';
+    for (int i = 0; i < parts->cnt && off < sizeof(buf) - 16; i++)
+        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%" PRId32, i ? "," : "",
+                                parts->elems[i].partition);
+    logf_(k, "%s partitions [%s] of %s (now %d)", what, buf,
+          parts->cnt ? parts->elems[0].topic : "-", k->nassigned);
+}
+
+static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
+                         rd_kafka_topic_partition_list_t *parts, void *opaque) {
+    fw_krt *k = opaque;
+    rd_kafka_error_t *error = NULL;
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        for (int i = 0; i < parts->cnt; i++)
+            if (!task_create(k, parts->elems[i].partition)) {
+                logf_(k, "cannot create task for partition %" PRId32 ": %s",
+                      parts->elems[i].partition, k->errstr);
+                k->fatal = true;
+            }
+        error = rd_kafka_incremental_assign(rk, parts);
+        k->ever_assigned = true;
+        log_parts(k, "assigned", parts);
+    } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        if (k->txn_open) {
+            if (rd_kafka_assignment_lost(rk)) {
+                /* Another member may own them already: our offsets would be refused. */
+                k->txn_failed = true;
+                txn_abort(k);
+            } else {
+                txn_commit(k);
+            }
+        }
+        for (int i = 0; i < parts->cnt; i++)
+            task_destroy(k, parts->elems[i].partition);
+        error = rd_kafka_incremental_unassign(rk, parts);
+        log_parts(k, rd_kafka_assignment_lost(rk) ? "lost" : "revoked", parts);
+    } else {
+        logf_(k, "rebalance error: %s", rd_kafka_err2str(err));
+        error = rd_kafka_incremental_unassign(rk, parts);
+    }
+    if (error) {
+        logf_(k, "rebalance: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        k->fatal = true;
+    }
+}
+
+/* ---- setup -------------------------------------------------------------------- */
+
+static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
+    const fw_run_conf *c = k->c;
+    char tid[640], client_id[256], rderr[256];
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(&c->kafka, k->errstr, sizeof(k->errstr));
+    if (!conf)
+        return NULL;
+    /* Distinct client ids: identical ones can loop the sticky assignor (#4783). */
+    snprintf(client_id, sizeof(client_id), "fraudwatch-%s", c->instance_id);
+    if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)))
+        goto fail;
+    if (type == RD_KAFKA_CONSUMER) {
+        const char *props[][2] = {
+            { "group.id", c->group_id },
+            { "partition.assignment.strategy", "cooperative-sticky" },
+            { "isolation.level", "read_committed" },
+            { "enable.auto.commit", "false" },
+            { "enable.auto.offset.store", "false" },
+            { "auto.offset.reset", c->offset_reset_latest ? "latest" : "earliest" },
+            { "enable.partition.eof", c->exit_at_end ? "true" : "false" },
+        };
+        for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+            if (fw_kafka_conf_set(conf, props[i][0], props[i][1], k->errstr,
+                                  sizeof(k->errstr)))
+                goto fail;
+        rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
+    } else {
+        /* Stable per instance: a restarted instance fences its predecessor and
+         * aborts its open transaction at once instead of waiting for a timeout. */
+        snprintf(tid, sizeof(tid), "fraudwatch-%s-%s", c->group_id, c->instance_id);
+        if (fw_kafka_conf_set(conf, "transactional.id", tid, k->errstr, sizeof(k->errstr)) ||
+            fw_kafka_conf_set(conf, "linger.ms", "5", k->errstr, sizeof(k->errstr)))
+            goto fail;
+        rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
+    }
+    rd_kafka_conf_set_error_cb(conf, on_error);
+    rd_kafka_conf_set_opaque(conf, k);
+    rd_kafka_t *rk = rd_kafka_new(type, conf, rderr, sizeof(rderr));
+    if (!rk) {
+        snprintf(k->errstr, sizeof(k->errstr), "Kafka client: %s", rderr);
+        goto fail;
+    }
+    return rk;
+fail:
+    rd_kafka_conf_destroy(conf);
+    return NULL;
+}
+
+static bool all_at_end(const fw_krt *k) {
+    if (!k->nassigned)
+        return false;
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p] && !k->tasks[p]->at_end)
+            return false;
+    return true;
+}
+
+static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
+    if (m->err) {
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            fw_task *t = task_get(k, m->partition);
+            if (t)
+                t->at_end = true;
+        } else {
+            logf_(k, "consumer: %s", rd_kafka_message_errstr(m));
+        }
+        return;
+    }
+    fw_task *t = task_get(k, m->partition);
+    if (!t)
+        return; /* revoked while in flight: its new owner reads it */
+    if (!k->txn_open)
+        txn_begin(k);
+    if (k->fatal)
+        return;
+    fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
+                          .offset = m->offset };
+    fw_pipeline_out out = { .opaque = k, .alert = on_alert, .dead_letter = on_dead_letter };
+    fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
+    t->next_offset = m->offset + 1;
+    t->dirty = true;
+    t->at_end = false;
+    k->records++;
+}
+
+static void print_stats(fw_krt *k, const char *what, double rate) {
+    uint64_t by_rule[FW_RULE__COUNT];
+    memcpy(by_rule, k->alerts_by_rule, sizeof(by_rule));
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p]) {
+            const fw_engine_stats *es = fw_pipeline_engine_stats(k->tasks[p]->pl);
+            for (int r = 0; r < FW_RULE__COUNT; r++)
+                by_rule[r] += es->alerts[r];
+        }
+    char rules[256];
+    size_t off = 0;
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
+                                r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
+    logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
+             " dead letters, %d partitions, %" PRIu64 " commits, %" PRIu64 " aborts",
+          what, k->records, rate, k->alerts, rules, k->dead_letters, k->nassigned, k->commits,
+          k->aborts);
+}
+
+/* Gives up the assignment before closing: closing a cooperative consumer that
+ * has not had its first assignment can crash librdkafka 2.0.2 (#4312), and an
+ * assignment arriving during close can hang it (#4527). */
+static void close_consumer(fw_krt *k) {
+    int64_t deadline = mono_ms() + FW_CLOSE_WAIT_MS;
+    while (!k->ever_assigned && !k->fatal && mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 100);
+        if (m)
+            rd_kafka_message_destroy(m); /* not processed, not committed: re-read later */
+    }
+    rd_kafka_unsubscribe(k->consumer);
+    deadline = mono_ms() + FW_CLOSE_WAIT_MS;
+    while (k->nassigned > 0 && mono_ms() < deadline) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 100);
+        if (m)
+            rd_kafka_message_destroy(m);
+    }
+    rd_kafka_consumer_close(k->consumer);
+}
+
+int fw_kafka_run(const fw_run_conf *c) {
+    fw_krt krt = { .c = c };
+    fw_krt *k = &krt;
+    int rc = 1;
+    fw_topic_spec topics[] = {
+        { .name = c->input_topic, .partitions = c->partitions,
+          .replication_factor = c->replication_factor },
+        { .name = c->output_topic, .partitions = c->partitions,
+          .replication_factor = c->replication_factor },
+        { .name = c->dlq_topic, .partitions = c->partitions,
+          .replication_factor = c->replication_factor },
+    };
+    if (fw_topics_ensure(&c->kafka, topics, 3, 30000, k->errstr, sizeof(k->errstr))) {
+        logf_(k, "%s", k->errstr);
+        return 1;
+    }
+    if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
+        !(k->consumer = make_client(k, RD_KAFKA_CONSUMER))) {
+        logf_(k, "%s", k->errstr);
+        goto out;
+    }
+    rd_kafka_poll_set_consumer(k->consumer);
+    rd_kafka_error_t *error = rd_kafka_init_transactions(k->producer, 60000);
+    if (error) {
+        logf_(k, "init_transactions: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        goto out;
+    }
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, c->input_topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err) {
+        logf_(k, "subscribe to %s: %s", c->input_topic, rd_kafka_err2str(err));
+        goto out;
+    }
+    struct sigaction sa = { .sa_handler = on_signal };
+    sigemptyset(&sa.sa_mask);
+    sigaction(SIGINT, &sa, NULL);
+    sigaction(SIGTERM, &sa, NULL);
+    logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s",
+          c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
+          c->dlq_topic);
+
+    int64_t last_stats = mono_ms();
+    uint64_t last_records = 0;
+    while (!stop_requested && !k->fatal) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 20);
+        for (int n = 0; m; n++) {
+            handle_message(k, m);
+            rd_kafka_message_destroy(m);
+            if (n >= FW_MAX_BATCH || k->fatal ||
+                (k->txn_open && mono_ms() - k->txn_started_ms >= c->commit_interval_ms))
+                break;
+            m = rd_kafka_consumer_poll(k->consumer, 0);
+        }
+        rd_kafka_poll(k->producer, 0);
+        int64_t now = mono_ms();
+        if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
+            txn_commit(k);
+        if (c->stats_interval_s && !c->quiet && now - last_stats >= c->stats_interval_s * 1000) {
+            print_stats(k, "progress",
+                        (double)(k->records - last_records) * 1000.0 / (double)(now - last_stats));
+            last_stats = now;
+            last_records = k->records;
+        }
+        if (c->exit_at_end && !k->txn_open && all_at_end(k))
+            break;
+    }
+    txn_commit(k);
+    if (!k->fatal) {
+        close_consumer(k);
+        rd_kafka_flush(k->producer, 30000);
+        rc = 0;
+    }
+    if (!c->quiet || rc)
+        print_stats(k, rc ? "stopped on error" : "stopped", 0);
+out:
+    if (k->consumer)
+        rd_kafka_destroy(k->consumer);
+    if (k->producer)
+        rd_kafka_destroy(k->producer);
+    for (int p = 0; p < k->ntasks_cap; p++)
+        task_destroy(k, p);
+    free(k->tasks);
+    return rc;
+}

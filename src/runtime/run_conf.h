@@ -1,0 +1,43 @@
+/* run_conf.h — configuration of `fraudwatch run`, in file and Kafka mode.
+ * Filled from defaults, then the environment (accepting the seeds' names),
+ * then flags; see fw_run_conf_parse in src/tools/run.c. */
+#ifndef FW_RUN_CONF_H
+#define FW_RUN_CONF_H
+
+#include "kafka_conf.h"
+#include "pipeline.h"
+
+typedef struct fw_run_conf {
+    fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
+    /* File mode (selected by input_file). */
+    const char *input_file;
+    const char *output_file;       /* "-" = stdout */
+    const char *dlq_file;          /* NULL: dead letters reported on stderr */
+    /* Kafka mode. */
+    fw_kafka_opts kafka;
+    const char *input_topic;
+    const char *output_topic;
+    const char *dlq_topic;
+    const char *group_id;
+    char instance_id[128];         /* stable per instance: names the transactional id */
+    int partitions;                /* for topics fraudwatch creates */
+    int replication_factor;
+    int commit_interval_ms;
+    bool offset_reset_latest;      /* new group starts at the end instead of the beginning */
+    bool exit_at_end;              /* stop once every assigned partition is at its end */
+    int stats_interval_s;          /* progress line on stderr; 0 = off */
+    bool quiet;
+} fw_run_conf;
+
+/** @brief Defaults and environment. */
+void fw_run_conf_init(fw_run_conf *c);
+
+/**
+ * @brief Parses `run`'s flags over what init set. argv[0] is "run".
+ * @returns FW_OK; FW_ERR_INVALID with @p errstr naming the option;
+ *          FW_ERR_NOT_FOUND when --help was asked (help already printed).
+ */
+fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
+                         size_t errstr_size);
+
+#endif

@@ -1,0 +1,13 @@
+/* commands.h — the subcommands of the fraudwatch binary. Each takes the
+ * arguments after its name (argv[0] is the subcommand) and returns the
+ * process exit status: 0 success, 1 runtime failure, 2 usage error. */
+#ifndef FW_COMMANDS_H
+#define FW_COMMANDS_H
+
+int fw_cmd_run(int argc, char **argv);
+int fw_cmd_generate(int argc, char **argv);
+int fw_cmd_consume(int argc, char **argv);
+int fw_cmd_topics(int argc, char **argv);
+int fw_cmd_bench(int argc, char **argv);
+
+#endif

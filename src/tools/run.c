@@ -1,0 +1,324 @@
+/* run.c — `fraudwatch run`: options, then file mode or Kafka mode. */
+#include <errno.h>
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "commands.h"
+#include "file_runner.h"
+#include "kafka_runtime.h"
+#include "run_conf.h"
+
+static const char run_help[] =
+    "Usage: fraudwatch run [OPTIONS]\n"
+    "\n"
+    "Reads transactions, runs the detectors and writes alerts. With --input it\n"
+    "runs over a file (backtesting); otherwise it joins a Kafka consumer group and\n"
+    "writes alerts, dead letters and input offsets in one transaction per commit\n"
+    "interval (exactly once).\n"
+    "\n"
+    "File mode:\n"
+    "  -i, --input FILE              transactions, one per line ('-' = stdin)\n"
+    "  -o, --output FILE             alerts as NDJSON (default '-' = stdout)\n"
+    "      --dlq FILE                dead letters as NDJSON (default: one line each\n"
+    "                                on stderr)\n"
+    "\n"
+    "Kafka mode:\n"
+    "      --input-topic TOPIC       (default transactions; env INPUT_TOPIC or\n"
+    "                                KAFKA_SOURCE_TOPIC)\n"
+    "      --output-topic TOPIC      alerts (default fraud-alerts; env OUTPUT_TOPIC or\n"
+    "                                KAFKA_SINK_TOPIC)\n"
+    "      --dlq-topic TOPIC         dead letters (default transactions-dlq; env DLQ_TOPIC)\n"
+    "  -g, --group-id ID             consumer group (default fraudwatch; env GROUP_ID)\n"
+    "      --instance-id ID          stable name of this instance, gives the\n"
+    "                                transactional id fraudwatch-GROUP-ID (default: host\n"
+    "                                name; env FW_INSTANCE_ID). Give each instance on one\n"
+    "                                host its own.\n"
+    "      --partitions N            partitions of topics fraudwatch creates (default 3;\n"
+    "                                env FW_PARTITIONS)\n"
+    "      --replication-factor N    of topics fraudwatch creates (default 1;\n"
+    "                                env FW_REPLICATION_FACTOR)\n"
+    "      --commit-interval-ms N    one Kafka transaction per interval (default 100;\n"
+    "                                env FW_COMMIT_INTERVAL_MS)\n"
+    "      --offset-reset WHERE      earliest|latest, where a new group starts\n"
+    "                                (default earliest)\n"
+    "      --exit-at-end             stop once every assigned partition is read to its\n"
+    "                                end (backfills, benchmarks)\n"
+    "      --stats-interval S        progress line on stderr every S seconds\n"
+    "                                (default 10; 0 = off)\n"
+    "%s"
+    "\n"
+    "Detection:\n"
+    "      --input-format FMT        json (default) or semicolon: seed 003's\n"
+    "                                '<timestamp>;<origin>;<target>;<amount>' (env INPUT_FORMAT)\n"
+    "      --amount-limit X          high_amount fires when amount > X (default 5000;\n"
+    "                                env AMOUNT_THRESHOLD, or FRAUD_THRESHOLD when it\n"
+    "                                is above 1, as seed 001 uses it)\n"
+    "      --max-record-bytes N      larger records are dead letters (default 65536)\n"
+    "\n"
+    "  -q, --quiet                   no progress lines\n"
+    "  -h, --help                    this text\n";
+
+enum {
+    OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
+    OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
+    OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
+};
+
+static const struct option run_options[] = {
+    { "input", required_argument, NULL, 'i' },
+    { "output", required_argument, NULL, 'o' },
+    { "dlq", required_argument, NULL, OPT_DLQ },
+    { "bootstrap-servers", required_argument, NULL, 'b' },
+    { "kafka-config", required_argument, NULL, 'X' },
+    { "input-topic", required_argument, NULL, OPT_INPUT_TOPIC },
+    { "output-topic", required_argument, NULL, OPT_OUTPUT_TOPIC },
+    { "dlq-topic", required_argument, NULL, OPT_DLQ_TOPIC },
+    { "group-id", required_argument, NULL, 'g' },
+    { "instance-id", required_argument, NULL, OPT_INSTANCE_ID },
+    { "partitions", required_argument, NULL, OPT_PARTITIONS },
+    { "replication-factor", required_argument, NULL, OPT_RF },
+    { "commit-interval-ms", required_argument, NULL, OPT_COMMIT_INTERVAL },
+    { "offset-reset", required_argument, NULL, OPT_OFFSET_RESET },
+    { "exit-at-end", no_argument, NULL, OPT_EXIT_AT_END },
+    { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+    { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+    { "amount-limit", required_argument, NULL, OPT_AMOUNT_LIMIT },
+    { "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD_BYTES },
+    { "quiet", no_argument, NULL, 'q' },
+    { "help", no_argument, NULL, 'h' },
+    { NULL, 0, NULL, 0 },
+};
+
+static const char *env2(const char *a, const char *b) {
+    const char *v = getenv(a);
+    if ((!v || !*v) && b)
+        v = getenv(b);
+    return v && *v ? v : NULL;
+}
+
+/* Integer in [lo, hi] or an error naming @p what. */
+static fw_err parse_long(const char *what, const char *s, long lo, long hi, long *out,
+                         char *errstr, size_t errstr_size) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        snprintf(errstr, errstr_size, "%s: expected an integer from %ld to %ld, got \"%s\"",
+                 what, lo, hi, s);
+        return FW_ERR_INVALID;
+    }
+    *out = v;
+    return FW_OK;
+}
+
+static fw_err parse_amount(const char *what, const char *s, double *out, char *errstr,
+                           size_t errstr_size) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 1e15) {
+        snprintf(errstr, errstr_size, "%s: expected a non-negative amount, got \"%s\"", what,
+                 s);
+        return FW_ERR_INVALID;
+    }
+    *out = v;
+    return FW_OK;
+}
+
+static fw_err parse_format(const char *what, const char *s, fw_input_format *out,
+                           char *errstr, size_t errstr_size) {
+    if (!strcmp(s, "json"))
+        *out = FW_INPUT_JSON;
+    else if (!strcmp(s, "semicolon"))
+        *out = FW_INPUT_SEMICOLON;
+    else {
+        snprintf(errstr, errstr_size, "%s: expected json or semicolon, got \"%s\"", what, s);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+void fw_run_conf_init(fw_run_conf *c) {
+    memset(c, 0, sizeof(*c));
+    fw_rules_defaults(&c->pipeline.rules);
+    c->pipeline.format = FW_INPUT_JSON;
+    c->pipeline.max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    c->output_file = "-";
+    fw_kafka_opts_init(&c->kafka);
+    c->input_topic = env2("INPUT_TOPIC", "KAFKA_SOURCE_TOPIC");
+    if (!c->input_topic)
+        c->input_topic = "transactions";
+    c->output_topic = env2("OUTPUT_TOPIC", "KAFKA_SINK_TOPIC");
+    if (!c->output_topic)
+        c->output_topic = "fraud-alerts";
+    c->dlq_topic = env2("DLQ_TOPIC", NULL);
+    if (!c->dlq_topic)
+        c->dlq_topic = "transactions-dlq";
+    c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
+    if (!c->group_id)
+        c->group_id = "fraudwatch";
+    const char *inst = env2("FW_INSTANCE_ID", NULL);
+    if (inst)
+        snprintf(c->instance_id, sizeof(c->instance_id), "%s", inst);
+    else if (gethostname(c->instance_id, sizeof(c->instance_id) - 1) != 0)
+        snprintf(c->instance_id, sizeof(c->instance_id), "default");
+    c->partitions = 3;
+    c->replication_factor = 1;
+    c->commit_interval_ms = 100;
+    c->stats_interval_s = 10;
+}
+
+/* Environment values that need validation; applied before flags so flags win. */
+static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
+    const char *v;
+    long n;
+    if ((v = env2("FW_PARTITIONS", NULL))) {
+        if (parse_long("FW_PARTITIONS", v, 1, 100000, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->partitions = (int)n;
+    }
+    if ((v = env2("FW_REPLICATION_FACTOR", NULL))) {
+        if (parse_long("FW_REPLICATION_FACTOR", v, 1, 100, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->replication_factor = (int)n;
+    }
+    if ((v = env2("FW_COMMIT_INTERVAL_MS", NULL))) {
+        if (parse_long("FW_COMMIT_INTERVAL_MS", v, 1, 600000, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->commit_interval_ms = (int)n;
+    }
+    if ((v = env2("INPUT_FORMAT", NULL)) &&
+        parse_format("INPUT_FORMAT", v, &c->pipeline.format, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    if ((v = env2("AMOUNT_THRESHOLD", NULL))) {
+        if (parse_amount("AMOUNT_THRESHOLD", v, &c->pipeline.rules.high_amount.limit, errstr,
+                         errstr_size))
+            return FW_ERR_INVALID;
+    } else if ((v = env2("FRAUD_THRESHOLD", NULL))) {
+        /* Seed 001 sets FRAUD_THRESHOLD=5000 (an amount); seed 000 sets 0.8 (a
+         * probability, for the model). Above 1 it can only be an amount. */
+        double d;
+        if (parse_amount("FRAUD_THRESHOLD", v, &d, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        if (d > 1)
+            c->pipeline.rules.high_amount.limit = d;
+    }
+    return FW_OK;
+}
+
+fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
+                         size_t errstr_size) {
+    if (apply_env(c, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    int opt;
+    long n;
+    optind = 0; /* full re-initialisation: tests parse several command lines */
+    opterr = 0;
+    while ((opt = getopt_long(argc, argv, ":i:o:b:X:g:qh", run_options, NULL)) != -1) {
+        switch (opt) {
+        case 'i': c->input_file = optarg; break;
+        case 'o': c->output_file = optarg; break;
+        case OPT_DLQ: c->dlq_file = optarg; break;
+        case 'b': c->kafka.bootstrap = optarg; break;
+        case 'X':
+            if (fw_kafka_opts_add(&c->kafka, optarg, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            break;
+        case OPT_INPUT_TOPIC: c->input_topic = optarg; break;
+        case OPT_OUTPUT_TOPIC: c->output_topic = optarg; break;
+        case OPT_DLQ_TOPIC: c->dlq_topic = optarg; break;
+        case 'g': c->group_id = optarg; break;
+        case OPT_INSTANCE_ID:
+            if (!*optarg || strlen(optarg) >= sizeof(c->instance_id)) {
+                snprintf(errstr, errstr_size, "--instance-id: expected 1 to %zu characters",
+                         sizeof(c->instance_id) - 1);
+                return FW_ERR_INVALID;
+            }
+            snprintf(c->instance_id, sizeof(c->instance_id), "%s", optarg);
+            break;
+        case OPT_PARTITIONS:
+            if (parse_long("--partitions", optarg, 1, 100000, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->partitions = (int)n;
+            break;
+        case OPT_RF:
+            if (parse_long("--replication-factor", optarg, 1, 100, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->replication_factor = (int)n;
+            break;
+        case OPT_COMMIT_INTERVAL:
+            if (parse_long("--commit-interval-ms", optarg, 1, 600000, &n, errstr,
+                           errstr_size))
+                return FW_ERR_INVALID;
+            c->commit_interval_ms = (int)n;
+            break;
+        case OPT_OFFSET_RESET:
+            if (!strcmp(optarg, "earliest"))
+                c->offset_reset_latest = false;
+            else if (!strcmp(optarg, "latest"))
+                c->offset_reset_latest = true;
+            else {
+                snprintf(errstr, errstr_size,
+                         "--offset-reset: expected earliest or latest, got \"%s\"", optarg);
+                return FW_ERR_INVALID;
+            }
+            break;
+        case OPT_EXIT_AT_END: c->exit_at_end = true; break;
+        case OPT_STATS_INTERVAL:
+            if (parse_long("--stats-interval", optarg, 0, 86400, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->stats_interval_s = (int)n;
+            break;
+        case OPT_INPUT_FORMAT:
+            if (parse_format("--input-format", optarg, &c->pipeline.format, errstr,
+                             errstr_size))
+                return FW_ERR_INVALID;
+            break;
+        case OPT_AMOUNT_LIMIT:
+            if (parse_amount("--amount-limit", optarg, &c->pipeline.rules.high_amount.limit,
+                             errstr, errstr_size))
+                return FW_ERR_INVALID;
+            break;
+        case OPT_MAX_RECORD_BYTES:
+            if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
+                           errstr_size))
+                return FW_ERR_INVALID;
+            c->pipeline.max_record_bytes = (size_t)n;
+            break;
+        case 'q': c->quiet = true; break;
+        case 'h':
+            printf(run_help, fw_kafka_opts_help);
+            return FW_ERR_NOT_FOUND;
+        case ':':
+            snprintf(errstr, errstr_size, "option %s needs a value", argv[optind - 1]);
+            return FW_ERR_INVALID;
+        default:
+            snprintf(errstr, errstr_size, "unknown option %s", argv[optind - 1]);
+            return FW_ERR_INVALID;
+        }
+    }
+    if (optind < argc) {
+        snprintf(errstr, errstr_size, "unexpected argument \"%s\"", argv[optind]);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+int fw_cmd_run(int argc, char **argv) {
+    static fw_run_conf conf; /* large (Kafka property storage); one per process */
+    char errstr[512];
+    fw_run_conf_init(&conf);
+    fw_err err = fw_run_conf_parse(&conf, argc, argv, errstr, sizeof(errstr));
+    if (err == FW_ERR_NOT_FOUND)
+        return 0;
+    if (err) {
+        fprintf(stderr, "fraudwatch run: %s\n(see fraudwatch run --help)\n", errstr);
+        return 2;
+    }
+    if (conf.input_file)
+        return fw_file_run(&conf);
+    return fw_kafka_run(&conf);
+}
