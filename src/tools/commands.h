@@ -7,6 +7,7 @@
 int fw_cmd_run(int argc, char **argv);
 int fw_cmd_generate(int argc, char **argv);
 int fw_cmd_consume(int argc, char **argv);
+int fw_cmd_produce(int argc, char **argv);
 int fw_cmd_topics(int argc, char **argv);
 int fw_cmd_bench(int argc, char **argv);
 

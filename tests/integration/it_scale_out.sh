@@ -1,0 +1,33 @@
+#!/usr/bin/env bash
+# Scaling out: two instances in one group share the input partitions and
+# together produce exactly the alerts of one instance.
+source "$(dirname "$0")/lib.sh"
+
+make_input "$WORK/in.ndjson" 40000
+expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
+want=$(wc -l < "$WORK/expected.alerts")
+
+"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 4 --rate 4000 &
+producer=$!
+PIDS+=("$producer")
+start_engine one --partitions 4
+first=$LAST_PID
+sleep 2
+start_engine two --partitions 4
+second=$LAST_PID
+wait "$producer" || fail "producer failed"
+wait_for_count "$PREFIX-out" "$want" 180
+sleep 2
+kill -TERM "$first" "$second"
+wait "$first" || fail "instance one did not stop cleanly"
+wait "$second" || fail "instance two did not stop cleanly"
+
+for inst in one two; do
+    grep -q "assigned partitions \[[0-9]" "$WORK/$inst.log" || fail "instance $inst never got a partition"
+    n=$(grep -o 'stopped: [0-9]* transactions' "$WORK/$inst.log" | grep -o '[0-9]*')
+    [ "${n:-0}" -gt 0 ] || fail "instance $inst processed no transactions"
+    echo "ok: instance $inst processed $n transactions"
+done
+consume_all "$PREFIX-out" > "$WORK/actual.alerts"
+assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts from two instances"
+echo "PASS $TEST_NAME"

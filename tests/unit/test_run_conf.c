@@ -1,0 +1,153 @@
+/* test_run_conf.c — `fraudwatch run` options: defaults, the seeds'
+ * environment names, flags over environment, and errors naming the option. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <cmocka.h>
+
+#include "run_conf.h"
+
+static const char *const env_names[] = {
+    "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC", "OUTPUT_TOPIC", "KAFKA_SINK_TOPIC", "DLQ_TOPIC",
+    "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
+    "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
+    "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR",
+};
+
+static int clear_env(void **state) {
+    (void)state;
+    for (size_t i = 0; i < sizeof(env_names) / sizeof(env_names[0]); i++)
+        unsetenv(env_names[i]);
+    return 0;
+}
+
+static fw_run_conf conf;
+static char errstr[512];
+
+static fw_err parse(int argc, char **argv) {
+    fw_run_conf_init(&conf);
+    errstr[0] = '\0';
+    return fw_run_conf_parse(&conf, argc, argv, errstr, sizeof(errstr));
+}
+
+static void test_defaults(void **state) {
+    (void)state;
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_string_equal(conf.input_topic, "transactions");
+    assert_string_equal(conf.output_topic, "fraud-alerts");
+    assert_string_equal(conf.dlq_topic, "transactions-dlq");
+    assert_string_equal(conf.group_id, "fraudwatch");
+    assert_string_equal(conf.kafka.bootstrap, "localhost:9092");
+    assert_int_equal(conf.commit_interval_ms, 100);
+    assert_int_equal(conf.partitions, 3);
+    assert_true(conf.pipeline.rules.high_amount.limit == 5000.0);
+    assert_int_equal(conf.pipeline.format, FW_INPUT_JSON);
+    assert_null(conf.input_file);
+    assert_true(conf.instance_id[0] != '\0');
+}
+
+static void test_seed_env_names(void **state) {
+    (void)state;
+    setenv("KAFKA_SOURCE_TOPIC", "src", 1);   /* seed 001 */
+    setenv("KAFKA_SINK_TOPIC", "sink", 1);
+    setenv("KAFKA_BROKER_ADDRESS", "b1:9092", 1); /* seed 000 */
+    setenv("FRAUD_THRESHOLD", "7000", 1);      /* seed 001: an amount */
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_string_equal(conf.input_topic, "src");
+    assert_string_equal(conf.output_topic, "sink");
+    assert_string_equal(conf.kafka.bootstrap, "b1:9092");
+    assert_true(conf.pipeline.rules.high_amount.limit == 7000.0);
+    /* The first names win over the second ones. */
+    setenv("INPUT_TOPIC", "in", 1);
+    setenv("OUTPUT_TOPIC", "out", 1);
+    setenv("KAFKA_BOOTSTRAP_SERVERS", "b2:9092", 1);
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_string_equal(conf.input_topic, "in");
+    assert_string_equal(conf.output_topic, "out");
+    assert_string_equal(conf.kafka.bootstrap, "b2:9092");
+}
+
+static void test_fraud_threshold_probability_is_not_an_amount(void **state) {
+    (void)state;
+    setenv("FRAUD_THRESHOLD", "0.8", 1); /* seed 000: a model probability */
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_true(conf.pipeline.rules.high_amount.limit == 5000.0);
+}
+
+static void test_flags_override_env(void **state) {
+    (void)state;
+    setenv("INPUT_TOPIC", "env-in", 1);
+    setenv("FW_COMMIT_INTERVAL_MS", "250", 1);
+    char *argv[] = { "run", "--input-topic", "flag-in", "--amount-limit", "100.5",
+                     "-X", "security.protocol=SSL", "--input-format", "semicolon",
+                     "--instance-id", "node-7", NULL };
+    assert_int_equal(parse(11, argv), FW_OK);
+    assert_string_equal(conf.input_topic, "flag-in");
+    assert_int_equal(conf.commit_interval_ms, 250);
+    assert_true(conf.pipeline.rules.high_amount.limit == 100.5);
+    assert_int_equal(conf.pipeline.format, FW_INPUT_SEMICOLON);
+    assert_string_equal(conf.instance_id, "node-7");
+    assert_int_equal(conf.kafka.nprops, 1);
+    assert_string_equal(conf.kafka.props[0][0], "security.protocol");
+    assert_string_equal(conf.kafka.props[0][1], "SSL");
+}
+
+static void test_file_mode(void **state) {
+    (void)state;
+    char *argv[] = { "run", "-i", "tx.ndjson", "-o", "alerts.ndjson", "--dlq", "dlq.ndjson",
+                     NULL };
+    assert_int_equal(parse(7, argv), FW_OK);
+    assert_string_equal(conf.input_file, "tx.ndjson");
+    assert_string_equal(conf.output_file, "alerts.ndjson");
+    assert_string_equal(conf.dlq_file, "dlq.ndjson");
+}
+
+/* Each bad command line is rejected with a message naming the option. */
+static void test_errors_name_the_option(void **state) {
+    (void)state;
+    static const struct {
+        const char *args[3];
+        const char *needle;
+    } cases[] = {
+        { { "--partitions", "0" }, "--partitions" },
+        { { "--partitions", "3x" }, "--partitions" },
+        { { "--commit-interval-ms", "-5" }, "--commit-interval-ms" },
+        { { "--amount-limit", "abc" }, "--amount-limit" },
+        { { "--amount-limit", "-1" }, "--amount-limit" },
+        { { "--input-format", "xml" }, "--input-format" },
+        { { "--offset-reset", "middle" }, "--offset-reset" },
+        { { "-X", "novalue" }, "--kafka-config" },
+        { { "--no-such-flag" }, "--no-such-flag" },
+        { { "--input" }, "--input" },
+        { { "stray" }, "stray" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[4] = { "run", (char *)cases[i].args[0], (char *)cases[i].args[1], NULL };
+        int argc = cases[i].args[1] ? 3 : 2;
+        assert_int_equal(parse(argc, argv), FW_ERR_INVALID);
+        if (!strstr(errstr, cases[i].needle))
+            fail_msg("case %zu: error \"%s\" does not name \"%s\"", i, errstr,
+                     cases[i].needle);
+    }
+    setenv("FW_PARTITIONS", "many", 1);
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_ERR_INVALID);
+    assert_non_null(strstr(errstr, "FW_PARTITIONS"));
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_defaults, clear_env),
+        cmocka_unit_test_setup(test_seed_env_names, clear_env),
+        cmocka_unit_test_setup(test_fraud_threshold_probability_is_not_an_amount, clear_env),
+        cmocka_unit_test_setup(test_flags_override_env, clear_env),
+        cmocka_unit_test_setup(test_file_mode, clear_env),
+        cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
