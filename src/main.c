@@ -18,8 +18,10 @@ typedef struct fw_command {
 static const fw_command commands[] = {
     /* COMMAND TABLE: one line per subcommand, in the order --help lists them. */
     { "run", fw_cmd_run, "detect fraud in a Kafka topic or a file of transactions" },
+    { "generate", fw_cmd_generate, "write synthetic labelled transactions to a file or topic" },
     { "produce", fw_cmd_produce, "send a file of records to a topic, keyed by account" },
     { "consume", fw_cmd_consume, "print a topic's committed messages (alerts, dead letters)" },
+    { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
 };
 
 static void usage(FILE *out) {

@@ -8,26 +8,28 @@ make_input "$WORK/in.ndjson" 60000
 expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
 want=$(wc -l < "$WORK/expected.alerts")
 
-# Input arrives over ~20 s, so every kill lands mid-stream.
-"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3 --rate 3000 &
+# Input arrives over ~40 s, so every kill lands mid-stream: each incarnation
+# is killed only once it holds partitions and has processed records.
+"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3 --rate 1500 &
 producer=$!
 PIDS+=("$producer")
 
 kills=0
-for delay in 3 4 2 5; do
-    start_engine crashy --commit-interval-ms 100
+for delay in 1.3 2.1 0.7 1.6; do
+    LOG_NAME=crashy-$kills start_engine crashy --commit-interval-ms 100
+    wait_for_log "$ENGINE_LOG" 'progress: [1-9][0-9]* transactions read' 60
     sleep "$delay"
     kill -9 "$LAST_PID"
     wait "$LAST_PID" 2>/dev/null || true
     kills=$((kills + 1))
-    echo "killed the engine with SIGKILL ($kills)"
+    echo "killed the engine with SIGKILL ($kills) after $(grep -o 'progress: [0-9]* transactions' "$ENGINE_LOG" | tail -1)"
 done
-start_engine crashy
+LOG_NAME=crashy-final start_engine crashy
 wait "$producer" || fail "producer failed"
 wait_for_count "$PREFIX-out" "$want" 180
 sleep 2   # a duplicate would show up after the expected count is reached
 kill -TERM "$LAST_PID"
-wait "$LAST_PID" || fail "engine did not stop cleanly: $(tail -5 "$WORK/crashy.log")"
+wait "$LAST_PID" || fail "engine did not stop cleanly: $(tail -5 "$ENGINE_LOG")"
 
 consume_all "$PREFIX-out" > "$WORK/actual.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts after $kills SIGKILLs"

@@ -4,6 +4,8 @@ set -euo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
 : "${FW_SRC:?FW_SRC must point at the source tree}"
 
+# The broker of scripts/kafka-local on KAFKA_PORT (default 9092).
+export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 "$FW_SRC/scripts/kafka-local" start >/dev/null
 TEST_NAME=$(basename "$0" .sh)
 PREFIX="${TEST_NAME}-$(date +%s)-$$"   # unique topics and group per run
@@ -76,13 +78,24 @@ expected_from_file() { # expected_from_file INPUT ALERTS_OUT DLQ_OUT
     "$FW_BIN" run --quiet --input "$1" --output "$2" --dlq "$3"
 }
 
-# Starts an engine in the background; its log goes to $WORK/NAME.log.
+# Starts an engine in the background with instance id NAME; its log goes to
+# $WORK/NAME.log, or $WORK/$LOG_NAME.log when LOG_NAME is set.
 start_engine() { # start_engine NAME ARGS...
     local name=$1; shift
+    ENGINE_LOG="$WORK/${LOG_NAME:-$name}.log"
     "$FW_BIN" run --input-topic "$PREFIX-in" --output-topic "$PREFIX-out" \
         --dlq-topic "$PREFIX-dlq" --group-id "$PREFIX" --instance-id "$name" \
         --stats-interval 1 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
-        "$@" >> "$WORK/$name.log" 2>&1 &
+        "$@" >> "$ENGINE_LOG" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
+}
+
+# wait_for_log FILE REGEX SECONDS — until a line of FILE matches.
+wait_for_log() {
+    local deadline=$((SECONDS + $3))
+    until grep -qE "$2" "$1" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || fail "waited $3 s for /$2/ in $1: $(tail -3 "$1" 2>/dev/null)"
+        sleep 0.2
+    done
 }

@@ -1,0 +1,96 @@
+#!/usr/bin/env bash
+# scripts/deps.sh - install the Debian packages fraudwatch needs, if missing.
+#
+# Usage: scripts/deps.sh [--help]
+#
+# Checks every package in FW_DEB_PACKAGES (below) with dpkg-query; when all are
+# installed it prints "deps: all present" and exits 0 without touching apt.
+# Otherwise:
+#   - as root:     apt-get update, then apt-get install -y --no-install-recommends
+#                  of just the missing packages; prints "deps: installed X Y".
+#   - as non-root: prints the exact `sudo apt-get install ...` line for the
+#                  missing packages and exits 1.
+# apt output is kept quiet and only shown if apt fails.
+#
+# To add a dependency, append it to FW_DEB_PACKAGES.
+set -euo pipefail
+
+FW_DEB_PACKAGES=(
+  build-essential
+  cmake
+  pkg-config
+  librdkafka-dev
+  libcmocka-dev
+  libmicrohttpd-dev
+  maven
+  openjdk-17-jdk-headless
+  curl
+)
+
+case "${1:-}" in
+  -h | --help)
+    sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
+    exit 0
+    ;;
+  "") ;;
+  *)
+    echo "deps: unknown argument: $1 (try --help)" >&2
+    exit 2
+    ;;
+esac
+
+# Print the packages of FW_DEB_PACKAGES that are not fully installed.
+missing_packages() {
+  local status pkg
+  # One dpkg-query call for all packages; unknown ones are simply not listed.
+  status=$(dpkg-query -W -f='${Package} ${db:Status-Abbrev}\n' "${FW_DEB_PACKAGES[@]}" 2>/dev/null || true)
+  for pkg in "${FW_DEB_PACKAGES[@]}"; do
+    # Status-Abbrev is e.g. "ii " (installed) or "rc " (removed, config left);
+    # the second letter is the current state: "i" means installed.
+    if ! grep -qE "^${pkg//+/\\+}(:[a-z0-9]+)? .i" <<<"$status"; then
+      printf '%s\n' "$pkg"
+    fi
+  done
+}
+
+mapfile -t missing < <(missing_packages)
+
+if ((${#missing[@]} == 0)); then
+  echo "deps: all present"
+  exit 0
+fi
+
+apt_install=(apt-get install -y --no-install-recommends)
+
+if ((EUID != 0)); then
+  echo "deps: missing packages: ${missing[*]}" >&2
+  echo "deps: run:  sudo ${apt_install[*]} ${missing[*]}" >&2
+  exit 1
+fi
+
+log=$(mktemp "${TMPDIR:-/tmp}/fraudwatch-deps.XXXXXX")
+trap 'rm -f "$log"' EXIT
+
+export DEBIAN_FRONTEND=noninteractive
+# Wait for (rather than fail on) an apt/dpkg lock held by a concurrent apt run.
+apt_opts=(-o DPkg::Lock::Timeout=300)
+
+if ! apt-get "${apt_opts[@]}" -q update >"$log" 2>&1; then
+  cat "$log" >&2
+  echo "deps: apt-get update failed" >&2
+  exit 1
+fi
+if ! "${apt_install[@]}" "${apt_opts[@]}" -q "${missing[@]}" >>"$log" 2>&1; then
+  cat "$log" >&2
+  echo "deps: apt-get install failed for: ${missing[*]}" >&2
+  exit 1
+fi
+
+mapfile -t still_missing < <(missing_packages)
+if ((${#still_missing[@]} != 0)); then
+  cat "$log" >&2
+  echo "deps: still missing after install: ${still_missing[*]}" >&2
+  exit 1
+fi
+
+echo "deps: installed ${missing[*]}"
