@@ -43,6 +43,8 @@ typedef struct fw_krt {
     bool txn_open;
     bool txn_failed;         /* a produce failed: the transaction must be aborted */
     int64_t txn_started_ms;
+    int64_t first_record_ms;  /* for the final rate: first record to last commit */
+    int64_t last_commit_ms;
     bool fatal;
     /* Totals, including tasks that were revoked since. */
     uint64_t records, alerts, dead_letters, commits, aborts, delivery_errors;
@@ -253,6 +255,7 @@ static void txn_commit(fw_krt *k) {
         return;
     }
     k->commits++;
+    k->last_commit_ms = mono_ms();
     k->txn_open = false;
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p])
@@ -471,7 +474,8 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     t->next_offset = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
-    k->records++;
+    if (k->records++ == 0)
+        k->first_record_ms = mono_ms();
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {
@@ -589,8 +593,10 @@ int fw_kafka_run(const fw_run_conf *c) {
         rd_kafka_flush(k->producer, 30000);
         rc = 0;
     }
+    double busy_s = (double)(k->last_commit_ms - k->first_record_ms) / 1000.0;
     if (!c->quiet || rc)
-        print_stats(k, rc ? "stopped on error" : "stopped", 0);
+        print_stats(k, rc ? "stopped on error" : "stopped",
+                    busy_s > 0 ? (double)k->records / busy_s : 0);
 out:
     if (k->consumer)
         rd_kafka_destroy(k->consumer);
