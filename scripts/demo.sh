@@ -10,6 +10,7 @@ cd "$(dirname "$0")/.."
 BIN=${1:-build/fraudwatch}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
 DEMO_RATE=${DEMO_RATE:-500}
+export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 RUN_ID=demo-$(date +%Y%m%d-%H%M%S)
 IN=$RUN_ID-transactions OUT=$RUN_ID-alerts DLQ=$RUN_ID-dlq
 LOG=${TMPDIR:-/tmp}/fraudwatch-$RUN_ID
