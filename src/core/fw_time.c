@@ -167,7 +167,16 @@ fw_err fw_time_parse_any(const char *s, size_t n, int64_t *out) {
 }
 
 void fw_time_format(int64_t ms, char out[32]) {
-    /* Floor division without negating: -ms overflows for INT64_MIN. */
+    /* Instants outside ISO-8601's 4-digit years clamp to the first or last
+     * representable millisecond, so the output always parses back; this also
+     * keeps the arithmetic below far from int64 overflow. */
+    const int64_t min_ms = -62167219200000LL;  /* 0000-01-01T00:00:00.000Z */
+    const int64_t max_ms = 253402300799999LL;  /* 9999-12-31T23:59:59.999Z */
+    if (ms < min_ms)
+        ms = min_ms;
+    else if (ms > max_ms)
+        ms = max_ms;
+    /* Floor division for instants before 1970. */
     int64_t secs = ms / 1000 - (ms % 1000 < 0);
     int msec = (int)(ms % 1000);
     if (msec < 0)
@@ -179,8 +188,6 @@ void fw_time_format(int64_t ms, char out[32]) {
     int64_t y;
     unsigned m, d;
     civil_from_days(days, &y, &m, &d);
-    if (y < 0 || y > 9999) /* outside ISO-8601's 4-digit years: clamp, never overflow */
-        y = y < 0 ? 0 : 9999;
     snprintf(out, 32, "%04u-%02u-%02uT%02u:%02u:%02u.%03uZ", (unsigned)y % 10000u, m % 13u,
              d % 32u, (unsigned)sod / 3600u % 24u, (unsigned)sod / 60u % 60u,
              (unsigned)sod % 60u, (unsigned)msec % 1000u);

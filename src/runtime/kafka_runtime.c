@@ -43,6 +43,7 @@ typedef struct fw_krt {
     bool txn_open;
     bool txn_failed;         /* a produce failed: the transaction must be aborted */
     int64_t txn_started_ms;
+    fw_str cur_key;           /* key of the record being processed, for its dead letter */
     int64_t first_record_ms;  /* for the final rate: first record to last commit */
     int64_t last_commit_ms;
     bool fatal;
@@ -312,7 +313,7 @@ static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
     k->dead_letters++;
     logf_(k, "dead letter %s[%" PRId32 "]@%" PRId64 ": %s", dl->src->topic, dl->src->partition,
           dl->src->offset, dl->reason);
-    produce(k, k->c->dlq_topic, FW_STR_NULL, dl->payload, dl);
+    produce(k, k->c->dlq_topic, k->cur_key, dl->payload, dl);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -470,6 +471,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
                           .offset = m->offset };
     fw_pipeline_out out = { .opaque = k, .alert = on_alert, .dead_letter = on_dead_letter };
+    k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
     fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
     t->next_offset = m->offset + 1;
     t->dirty = true;

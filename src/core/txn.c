@@ -1,0 +1,1376 @@
+/* txn.c — in-place decoders for payment transactions (one JSON object, or
+ * seed 003's `<timestamp>;<origin>;<target>;<amount>` line) and the JSON
+ * writer used for alerts and dead letters.
+ *
+ * The JSON scanner is hand-written for this one schema. It validates the whole
+ * record (strict RFC 8259 grammar, UTF-8, escapes, nesting) while keeping every
+ * field as a slice into the payload, so the hot path allocates nothing; only a
+ * kept string with backslash escapes is unescaped into the caller's arena. The
+ * first problem found rejects the record with a reason naming the field. */
+#include "txn.h"
+
+#include <float.h>
+#include <math.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define JSON_MAX_DEPTH 64     /* containers, counting the record object itself */
+#define NUM_TOKEN_MAX 64      /* longest number token converted to a double */
+#define SNIP_MAX 44           /* a value quoted in an error: 40 chars + "..." + NUL */
+#define KEY_UNESCAPE_MAX 128  /* an escaped key longer than this is no known field */
+
+/* Event times must fit the years ISO-8601's four digits can write, so every
+ * accepted timestamp formats back (fw_time_format) and parses again. */
+#define TS_MIN_MS (-62167219200000LL) /* 0000-01-01T00:00:00.000Z */
+#define TS_MAX_MS 253402300799999LL   /* 9999-12-31T23:59:59.999Z */
+
+/* Known fields. The order is the bit order of the duplicate check. */
+enum {
+    F_TRANSACTION_ID,
+    F_TIMESTAMP,
+    F_AMOUNT,
+    F_ACCOUNT_ID,
+    F_CARD_ID,
+    F_CUSTOMER_ID,
+    F_TYPE,
+    F_CURRENCY,
+    F_MERCHANT_ID,
+    F_MERCHANT_CATEGORY,
+    F_COUNTRY,
+    F_LAT,
+    F_LON,
+    F_COUNTERPARTY_ID,
+    F_CHANNEL,
+    F_V1,
+    F_COUNT = F_V1 + FW_TXN_NFEATURES,
+    F_UNKNOWN = -1,
+};
+
+/* Canonical names: what fw_decode_error.field reports (static strings). */
+static const char *const field_names[F_COUNT] = {
+    [F_TRANSACTION_ID] = "transaction_id",
+    [F_TIMESTAMP] = "timestamp",
+    [F_AMOUNT] = "amount",
+    [F_ACCOUNT_ID] = "account_id",
+    [F_CARD_ID] = "card_id",
+    [F_CUSTOMER_ID] = "customer_id",
+    [F_TYPE] = "type",
+    [F_CURRENCY] = "currency",
+    [F_MERCHANT_ID] = "merchant_id",
+    [F_MERCHANT_CATEGORY] = "merchant_category",
+    [F_COUNTRY] = "country",
+    [F_LAT] = "lat",
+    [F_LON] = "lon",
+    [F_COUNTERPARTY_ID] = "counterparty_id",
+    [F_CHANNEL] = "channel",
+    [F_V1 + 0] = "V1",   [F_V1 + 1] = "V2",   [F_V1 + 2] = "V3",   [F_V1 + 3] = "V4",
+    [F_V1 + 4] = "V5",   [F_V1 + 5] = "V6",   [F_V1 + 6] = "V7",   [F_V1 + 7] = "V8",
+    [F_V1 + 8] = "V9",   [F_V1 + 9] = "V10",  [F_V1 + 10] = "V11", [F_V1 + 11] = "V12",
+    [F_V1 + 12] = "V13", [F_V1 + 13] = "V14", [F_V1 + 14] = "V15", [F_V1 + 15] = "V16",
+    [F_V1 + 16] = "V17", [F_V1 + 17] = "V18", [F_V1 + 18] = "V19", [F_V1 + 19] = "V20",
+    [F_V1 + 20] = "V21", [F_V1 + 21] = "V22", [F_V1 + 22] = "V23", [F_V1 + 23] = "V24",
+    [F_V1 + 24] = "V25", [F_V1 + 25] = "V26", [F_V1 + 26] = "V27", [F_V1 + 27] = "V28",
+};
+
+#define REQUIRED_MASK \
+    ((1ull << F_TRANSACTION_ID) | (1ull << F_TIMESTAMP) | (1ull << F_AMOUNT))
+
+/* Scanner state for one record. */
+typedef struct jscan {
+    const char *base;        /* record start: offsets in errors are from here */
+    const char *s;           /* cursor */
+    const char *end;         /* one past the last byte; the record is not NUL-terminated */
+    fw_arena *scratch;       /* for unescaped strings; may be NULL */
+    fw_decode_error *err;
+    fw_err code;             /* FW_ERR_INVALID, or FW_ERR_LIMIT when the arena is full */
+    fw_str unknown;          /* key of the unknown field being skipped, for errors */
+} jscan;
+
+typedef struct jstr {
+    const char *ptr;         /* content, between the quotes */
+    size_t len;
+    bool esc;                /* contains backslash escapes: needs unescaping */
+} jstr;
+
+typedef struct jnum {
+    const char *ptr;         /* the token as written */
+    size_t len;
+    bool integer;            /* no fraction, no exponent */
+    /* Gathered while scanning, so converting needs no second pass:
+     * value = (neg ? -1 : 1) * mant * 10^exp10 when exact. */
+    bool neg;
+    bool exact;              /* mant holds every significant digit */
+    uint64_t mant;
+    int exp10;
+} jnum;
+
+/* ---- error reporting ---- */
+
+__attribute__((format(printf, 4, 5)))
+static bool fail(fw_decode_error *err, const char *field, size_t off, const char *fmt, ...) {
+    va_list ap;
+    err->field = field;
+    err->offset = off;
+    va_start(ap, fmt);
+    vsnprintf(err->reason, sizeof(err->reason), fmt, ap);
+    va_end(ap);
+    return false;
+}
+
+/* Quotes up to 40 bytes of untrusted input as printable ASCII: a reason goes
+ * into logs and Kafka headers, so control bytes and non-ASCII become \xNN. */
+static const char *snip(const char *s, size_t n, char out[SNIP_MAX]) {
+    static const char hex[] = "0123456789abcdef";
+    size_t o = 0, i = 0;
+    for (; i < n; i++) {
+        unsigned char c = (unsigned char)s[i];
+        size_t need = c >= 0x20 && c < 0x7f ? 1 : 4;
+        if (o + need > SNIP_MAX - 4)
+            break;
+        if (need == 4) {
+            out[o++] = '\\';
+            out[o++] = 'x';
+            out[o++] = hex[c >> 4];
+            out[o++] = hex[c & 15];
+        } else {
+            out[o++] = (char)c;
+        }
+    }
+    if (i < n) {
+        memcpy(out + o, "...", 3);
+        o += 3;
+    }
+    out[o] = '\0';
+    return out;
+}
+
+static size_t off_of(const jscan *js, const char *at) { return (size_t)(at - js->base); }
+
+#define WHO_MAX 64
+
+/* The subject of a message about bytes that belong to a known field, to an
+ * unknown field being skipped, or to neither (a key, the structure). */
+static const char *who(const jscan *js, const char *field, char out[WHO_MAX]) {
+    char b[SNIP_MAX];
+    if (field) {
+        snprintf(out, WHO_MAX, "Field %s", field);
+        return out;
+    }
+    if (js->unknown.ptr) {
+        snprintf(out, WHO_MAX, "Unknown field \"%s\"",
+                 snip(js->unknown.ptr, js->unknown.len < 24 ? js->unknown.len : 24, b));
+        return out;
+    }
+    return "Record";
+}
+
+#define WHO_FMT "%s"
+#define WHO(f) who(js, (f), wb)
+
+static bool truncated(jscan *js, const char *field) {
+    size_t off = off_of(js, js->end);
+    if (field)
+        return fail(js->err, field, off,
+                    "Record is truncated: the input ends at byte %zu inside the value of "
+                    "field %s.", off, field);
+    return fail(js->err, NULL, off,
+                "Record is truncated: the input ends at byte %zu before the JSON object "
+                "is closed.", off);
+}
+
+/* Describes the byte at @p at for "found ..." in a syntax error. */
+static const char *found(const jscan *js, const char *at, char out[SNIP_MAX]) {
+    if (at >= js->end)
+        return "the end of the input";
+    unsigned char c = (unsigned char)*at;
+    if (c > 0x20 && c < 0x7f && c != '\'' && c != '\\')
+        snprintf(out, SNIP_MAX, "'%c'", c);
+    else
+        snprintf(out, SNIP_MAX, "byte 0x%02x", c);
+    return out;
+}
+
+static bool syntax(jscan *js, const char *field, const char *expected) {
+    char b[SNIP_MAX];
+    if (js->s >= js->end)
+        return truncated(js, field);
+    return fail(js->err, field, off_of(js, js->s),
+                "Record is not valid JSON: expected %s at byte %zu%s%s, found %s.", expected,
+                off_of(js, js->s), field ? " in field " : "", field ? field : "",
+                found(js, js->s, b));
+}
+
+/* ---- lexical pieces ---- */
+
+static inline void skip_ws(jscan *js) {
+    while (js->s < js->end &&
+           (*js->s == ' ' || *js->s == '\n' || *js->s == '\r' || *js->s == '\t'))
+        js->s++;
+}
+
+/* 1 for bytes a string can hold without a closer look: printable ASCII
+ * other than '"' and '\\' (DEL is legal in JSON). */
+static const unsigned char plain[256] = {
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0,
+    1, 1, 0, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 0, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1, 1,
+    /* 0x80..0xff: UTF-8, checked sequence by sequence */
+};
+
+/* Length of the valid UTF-8 sequence starting at lead byte s[0] >= 0x80 (RFC
+ * 3629: no overlongs, no surrogates, nothing above U+10FFFF); 0 when invalid,
+ * -1 when the input ends inside an otherwise valid sequence. */
+static int utf8_seq(const unsigned char *s, const unsigned char *end) {
+    unsigned c = s[0], lo = 0x80, hi = 0xbf;
+    int len;
+    if (c >= 0xc2 && c <= 0xdf) {
+        len = 2;
+    } else if (c >= 0xe0 && c <= 0xef) {
+        len = 3;
+        if (c == 0xe0)
+            lo = 0xa0;      /* overlong */
+        else if (c == 0xed)
+            hi = 0x9f;      /* U+D800..U+DFFF */
+    } else if (c >= 0xf0 && c <= 0xf4) {
+        len = 4;
+        if (c == 0xf0)
+            lo = 0x90;      /* overlong */
+        else if (c == 0xf4)
+            hi = 0x8f;      /* above U+10FFFF */
+    } else {
+        return 0;
+    }
+    for (int k = 1; k < len; k++) {
+        if (s + k >= end)
+            return -1;
+        unsigned lo_k = k == 1 ? lo : 0x80, hi_k = k == 1 ? hi : 0xbf;
+        if (s[k] < lo_k || s[k] > hi_k)
+            return 0;
+    }
+    return len;
+}
+
+static int hex4(const char *s) {
+    int v = 0;
+    for (int k = 0; k < 4; k++) {
+        char c = s[k];
+        int d;
+        if (c >= '0' && c <= '9')
+            d = c - '0';
+        else if (c >= 'a' && c <= 'f')
+            d = c - 'a' + 10;
+        else if (c >= 'A' && c <= 'F')
+            d = c - 'A' + 10;
+        else
+            return -1;
+        v = v * 16 + d;
+    }
+    return v;
+}
+
+/* Validates the escape at *ps (a backslash) and moves past it. */
+static bool scan_escape(jscan *js, const char *field, const char **ps) {
+    const char *s = *ps, *end = js->end;
+    char b[SNIP_MAX], wb[WHO_MAX];
+    if (end - s < 2)
+        return truncated(js, field);
+    switch (s[1]) {
+    case '"': case '\\': case '/': case 'b': case 'f': case 'n': case 'r': case 't':
+        *ps = s + 2;
+        return true;
+    case 'u':
+        break;
+    default:
+        return fail(js->err, field, off_of(js, s),
+                    WHO_FMT " has an invalid escape \"%s\" at byte %zu in a string.",
+                    WHO(field), snip(s, 2, b), off_of(js, s));
+    }
+    if (end - s < 6)
+        return truncated(js, field);
+    int cp = hex4(s + 2);
+    if (cp < 0)
+        return fail(js->err, field, off_of(js, s),
+                    WHO_FMT " has an invalid \\u escape \"%s\" at byte %zu (four hex digits "
+                    "expected).", WHO(field), snip(s, 6, b), off_of(js, s));
+    if (cp == 0)
+        return fail(js->err, field, off_of(js, s),
+                    WHO_FMT " contains \\u0000 at byte %zu; NUL characters are not allowed.",
+                    WHO(field), off_of(js, s));
+    if (cp >= 0xdc00 && cp <= 0xdfff)
+        return fail(js->err, field, off_of(js, s),
+                    WHO_FMT " has an unpaired UTF-16 low surrogate \"%s\" at byte %zu.",
+                    WHO(field), snip(s, 6, b), off_of(js, s));
+    if (cp >= 0xd800 && cp <= 0xdbff) {
+        /* A high surrogate must be followed by an escaped low surrogate. */
+        if (end - s < 7 || (s[6] == '\\' && end - s < 12))
+            return truncated(js, field);
+        int lo = s[6] == '\\' && s[7] == 'u' ? hex4(s + 8) : -1;
+        if (lo < 0xdc00 || lo > 0xdfff)
+            return fail(js->err, field, off_of(js, s),
+                        WHO_FMT " has an unpaired UTF-16 high surrogate \"%s\" at byte %zu.",
+                        WHO(field), snip(s, 6, b), off_of(js, s));
+        *ps = s + 12;
+        return true;
+    }
+    *ps = s + 6;
+    return true;
+}
+
+/* Scans a string starting at the opening quote under the cursor. @p field
+ * names the known field it belongs to (NULL for keys and unknown values). */
+static bool scan_string(jscan *js, const char *field, jstr *out) {
+    const char *s = js->s + 1, *end = js->end;
+    bool esc = false;
+    char wb[WHO_MAX];
+    for (;;) {
+        /* Eight bytes at a time while none needs a closer look. Word-wise
+         * tests: a byte below 0x20, equal to '"' or '\\', or >= 0x80. */
+        while (end - s >= 8) {
+            const uint64_t ones = 0x0101010101010101ull, high = 0x8080808080808080ull;
+            uint64_t w, q, bs;
+            memcpy(&w, s, 8);
+            q = w ^ (ones * '"');
+            bs = w ^ (ones * '\\');
+            /* (x - ones*n) & ~x & high is non-zero iff some byte of x is < n
+             * (n <= 0x80); a byte >= 0x80 is caught by w & high itself. */
+            uint64_t hit = (((w - ones * 0x20) & ~w) | ((q - ones) & ~q) |
+                            ((bs - ones) & ~bs) | w) & high;
+            if (hit) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+                /* False hits only sit above a true one: the lowest is exact. */
+                s += __builtin_ctzll(hit) >> 3;
+#endif
+                break;
+            }
+            s += 8;
+        }
+        while (s < end && plain[(unsigned char)*s])
+            s++;
+        if (s >= end)
+            return truncated(js, field);
+        unsigned char c = (unsigned char)*s;
+        if (c == '"')
+            break;
+        if (c == '\\') {
+            if (!scan_escape(js, field, &s))
+                return false;
+            esc = true;
+        } else if (c < 0x20) {
+            return fail(js->err, field, off_of(js, s),
+                        WHO_FMT " has an unescaped control character 0x%02x at byte %zu in a "
+                        "string.", WHO(field), c, off_of(js, s));
+        } else {
+            int len = utf8_seq((const unsigned char *)s, (const unsigned char *)end);
+            if (len < 0)
+                return truncated(js, field);
+            if (len == 0)
+                return fail(js->err, field, off_of(js, s),
+                            WHO_FMT " has invalid UTF-8 (byte 0x%02x) at byte %zu in a "
+                            "string.", WHO(field), c, off_of(js, s));
+            s += len;
+        }
+    }
+    out->ptr = js->s + 1;
+    out->len = (size_t)(s - out->ptr);
+    out->esc = esc;
+    js->s = s + 1;
+    return true;
+}
+
+static size_t utf8_put(char *dst, unsigned cp) {
+    if (cp < 0x80) {
+        dst[0] = (char)cp;
+        return 1;
+    }
+    if (cp < 0x800) {
+        dst[0] = (char)(0xc0 | (cp >> 6));
+        dst[1] = (char)(0x80 | (cp & 0x3f));
+        return 2;
+    }
+    if (cp < 0x10000) {
+        dst[0] = (char)(0xe0 | (cp >> 12));
+        dst[1] = (char)(0x80 | ((cp >> 6) & 0x3f));
+        dst[2] = (char)(0x80 | (cp & 0x3f));
+        return 3;
+    }
+    dst[0] = (char)(0xf0 | (cp >> 18));
+    dst[1] = (char)(0x80 | ((cp >> 12) & 0x3f));
+    dst[2] = (char)(0x80 | ((cp >> 6) & 0x3f));
+    dst[3] = (char)(0x80 | (cp & 0x3f));
+    return 4;
+}
+
+/* Unescapes string content that scan_string already validated. The result is
+ * never longer than the input (\uXXXX is 6 bytes for at most 3, a surrogate
+ * pair 12 for 4), so @p dst needs @p n bytes. */
+static size_t unescape(const char *s, size_t n, char *dst) {
+    size_t o = 0;
+    for (size_t i = 0; i < n;) {
+        if (s[i] != '\\') {
+            dst[o++] = s[i++];
+            continue;
+        }
+        char c = s[i + 1];
+        i += 2;
+        switch (c) {
+        case 'b': dst[o++] = '\b'; break;
+        case 'f': dst[o++] = '\f'; break;
+        case 'n': dst[o++] = '\n'; break;
+        case 'r': dst[o++] = '\r'; break;
+        case 't': dst[o++] = '\t'; break;
+        case 'u': {
+            unsigned cp = (unsigned)hex4(s + i);
+            i += 4;
+            if (cp >= 0xd800 && cp <= 0xdbff) {
+                unsigned lo = (unsigned)hex4(s + i + 2);
+                i += 6;
+                cp = 0x10000 + ((cp - 0xd800) << 10) + (lo - 0xdc00);
+            }
+            o += utf8_put(dst + o, cp);
+            break;
+        }
+        default: dst[o++] = c; break; /* '"', '\\', '/' */
+        }
+    }
+    return o;
+}
+
+/* Makes a kept string a slice: into the payload, or into the arena when it
+ * had escapes. */
+static bool str_slice(jscan *js, const char *field, const jstr *str, fw_str *dst) {
+    if (!str->esc) {
+        *dst = (fw_str){ .ptr = str->ptr, .len = str->len };
+        return true;
+    }
+    size_t off = off_of(js, str->ptr) - 1;
+    if (!js->scratch)
+        return fail(js->err, field, off,
+                    "Field %s at byte %zu contains JSON escapes, which this decoder was "
+                    "configured without a scratch arena to unescape.", field, off);
+    char *mem = fw_arena_alloc(js->scratch, str->len);
+    if (!mem) {
+        js->code = FW_ERR_LIMIT;
+        return fail(js->err, field, off,
+                    "Field %s at byte %zu needs %zu bytes of scratch space to unescape, but "
+                    "the batch arena is full.", field, off, str->len);
+    }
+    *dst = (fw_str){ .ptr = mem, .len = unescape(str->ptr, str->len, mem) };
+    return true;
+}
+
+#define MANT_DIGITS 19   /* any 19 digits fit in a uint64_t */
+#define EXP_CAP 100000    /* far past any double's range */
+
+/* Reads a run of digits, appending them to the mantissa while it has room.
+ * @p taken counts the digits in it; *exact turns false when one is dropped. */
+static inline const char *scan_digits(const char *s, const char *end, uint64_t *mant,
+                                      int *taken, bool *exact) {
+    uint64_t m = *mant;
+    int k = *taken;
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* Eight digits at a time (seed 000's V1..V28 carry 15-17 digits each):
+     * check all eight bytes are '0'..'9', then fold pairs, quads, octets. */
+    while (end - s >= 8 && k + 8 <= MANT_DIGITS) {
+        const uint64_t nib = 0xf0f0f0f0f0f0f0f0ull, zeros = 0x3030303030303030ull;
+        uint64_t w;
+        memcpy(&w, s, 8);
+        if ((w & nib) != zeros || ((w + 0x0606060606060606ull) & nib) != zeros)
+            break;
+        w -= zeros;
+        w = w * 10 + (w >> 8);                 /* byte 2i: two-digit value */
+        w = ((w & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
+             ((w >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >> 32;
+        m = m * 100000000u + (uint32_t)w;
+        k = m ? k + 8 : 0;                     /* may overcount zeros: only cautious */
+        s += 8;
+    }
+#endif
+    for (; s < end; s++) {
+        unsigned d = (unsigned)(unsigned char)*s - '0';
+        if (d > 9)
+            break;
+        if (k < MANT_DIGITS) {
+            m = m * 10 + d;
+            k += m != 0; /* leading zeros take no room */
+        } else {
+            *exact = false;
+        }
+    }
+    *mant = m;
+    *taken = k;
+    return s;
+}
+
+/* Scans a number under the cursor with the strict JSON grammar,
+ * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, gathering its digits for
+ * num_to_double on the way. */
+static bool scan_number(jscan *js, const char *field, jnum *out) {
+    const char *s = js->s, *end = js->end, *start = s, *p;
+    uint64_t m = 0;
+    int exp10 = 0, taken = 0;
+    bool exact = true;
+    out->integer = true;
+    out->neg = s < end && *s == '-';
+    s += out->neg;
+    if (s >= end)
+        goto bad;
+    if (*s == '0') {
+        s++;
+    } else if (*s >= '1' && *s <= '9') {
+        s = scan_digits(s, end, &m, &taken, &exact);
+    } else {
+        goto bad;
+    }
+    if (s < end && *s == '.') {
+        out->integer = false;
+        s++;
+        if (s >= end || *s < '0' || *s > '9')
+            goto bad;
+        p = s;
+        s = scan_digits(s, end, &m, &taken, &exact);
+        /* While exact, every fraction digit went into the mantissa. */
+        exp10 -= s - p > EXP_CAP ? EXP_CAP : (int)(s - p);
+    }
+    if (s < end && (*s == 'e' || *s == 'E')) {
+        bool eneg;
+        int ev = 0;
+        out->integer = false;
+        s++;
+        eneg = s < end && *s == '-';
+        if (s < end && (*s == '+' || *s == '-'))
+            s++;
+        if (s >= end || *s < '0' || *s > '9')
+            goto bad;
+        for (; s < end && *s >= '0' && *s <= '9'; s++)
+            if (ev < EXP_CAP)
+                ev = ev * 10 + (*s - '0');
+        exp10 += eneg ? -ev : ev;
+    }
+    /* "01", "1.5.2", "0x1F", "1e5e": the token runs on past valid JSON. */
+    if (s < end && ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
+                    (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '+' || *s == '-'))
+        goto bad;
+    out->ptr = start;
+    out->len = (size_t)(s - start);
+    out->exact = exact;
+    out->mant = m;
+    out->exp10 = exp10;
+    js->s = s;
+    return true;
+bad:
+    if (s >= end)
+        return truncated(js, field);
+    {
+        const char *e = s;
+        char b[SNIP_MAX], wb[WHO_MAX];
+        while (e < end && e - start < 40 && (plain[(unsigned char)*e] && *e != ',' &&
+                                             *e != '}' && *e != ']' && *e != ' '))
+            e++;
+        if (e == start)
+            e = start + 1;
+        return fail(js->err, field, off_of(js, start),
+                    WHO_FMT " has an invalid number \"%s\" at byte %zu (JSON allows no '+', "
+                    "leading zeros, hex, NaN or Infinity).", WHO(field), snip(start,
+                    (size_t)(e - start), b), off_of(js, start));
+    }
+}
+
+/* Powers of ten that doubles hold exactly. */
+static const double pow10_exact[23] = {
+    1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
+    1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
+};
+
+/* Converts a token scan_number accepted. A mantissa up to 2^53 with a power
+ * of ten up to 22 converts exactly with one correctly rounded multiply or
+ * divide (Clinger's fast path): the same double strtod gives, without its
+ * cost. Everything else goes to strtod on a NUL-terminated stack copy (the
+ * payload itself is not terminated). strtod follows LC_NUMERIC; fraudwatch
+ * never calls setlocale, so that is "C".
+ * @returns 0, 1 when the token is too long, 2 when strtod disagrees. */
+static int num_to_double(const jnum *num, double *out) {
+    if (num->len > NUM_TOKEN_MAX)
+        return 1;
+    if (num->exact && num->mant == 0) {
+        *out = num->neg ? -0.0 : 0.0;
+        return 0;
+    }
+    if (num->exact && num->mant <= (1ull << 53) && num->exp10 >= -22 && num->exp10 <= 22) {
+        double v = (double)num->mant;
+        v = num->exp10 < 0 ? v / pow10_exact[-num->exp10] : v * pow10_exact[num->exp10];
+        *out = num->neg ? -v : v;
+        return 0;
+    }
+    char buf[NUM_TOKEN_MAX + 1];
+    char *endp;
+    memcpy(buf, num->ptr, num->len);
+    buf[num->len] = '\0';
+    *out = strtod(buf, &endp);
+    return endp == buf + num->len ? 0 : 2;
+}
+
+/* A number token under the cursor, converted and required to be finite. */
+static bool read_double(jscan *js, const char *field, double *v, jnum *tok) {
+    char b[SNIP_MAX];
+    if (!scan_number(js, field, tok))
+        return false;
+    size_t off = off_of(js, tok->ptr);
+    int rc = num_to_double(tok, v);
+    if (rc == 1)
+        return fail(js->err, field, off,
+                    "Field %s has a number of %zu characters at byte %zu; at most %d are "
+                    "accepted.", field, tok->len, off, NUM_TOKEN_MAX);
+    if (rc == 2 || !isfinite(*v))
+        return fail(js->err, field, off,
+                    "Field %s %s at byte %zu is not a finite number.", field,
+                    snip(tok->ptr, tok->len, b), off);
+    return true;
+}
+
+/* Characters that start a number, or what a writer may have meant as one
+ * ('+', '.', NaN, Infinity): scan_number rejects those with a clear reason. */
+static bool num_start(char c) {
+    return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'N' || c == 'I';
+}
+
+static bool value_start(char c) {
+    return c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' ||
+           num_start(c);
+}
+
+static bool match_lit(jscan *js, const char *lit, size_t n, const char *field) {
+    size_t avail = (size_t)(js->end - js->s);
+    if (avail >= n && memcmp(js->s, lit, n) == 0) {
+        js->s += n;
+        return true;
+    }
+    if (avail < n && memcmp(js->s, lit, avail) == 0)
+        return truncated(js, field);
+    return syntax(js, field, "a JSON value");
+}
+
+/* ---- values ---- */
+
+static bool skip_value(jscan *js, int depth);
+
+/* Skips an object or array under the cursor; @p depth is its own level. */
+static bool skip_container(jscan *js, int depth) {
+    const char close = *js->s == '{' ? '}' : ']';
+    char wb[WHO_MAX];
+    if (depth > JSON_MAX_DEPTH)
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "%s nests objects and arrays deeper than %d levels (at byte %zu).",
+                    WHO(NULL), JSON_MAX_DEPTH, off_of(js, js->s));
+    js->s++;
+    skip_ws(js);
+    if (js->s >= js->end)
+        return truncated(js, NULL);
+    if (*js->s == close) {
+        js->s++;
+        return true;
+    }
+    for (;;) {
+        if (close == '}') {
+            jstr key;
+            if (*js->s != '"')
+                return syntax(js, NULL, "a field name in double quotes");
+            if (!scan_string(js, NULL, &key))
+                return false;
+            skip_ws(js);
+            if (js->s >= js->end || *js->s != ':')
+                return syntax(js, NULL, "':' after a field name");
+            js->s++;
+            skip_ws(js);
+        }
+        if (!skip_value(js, depth))
+            return false;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+        if (*js->s == close) {
+            js->s++;
+            return true;
+        }
+        if (*js->s != ',')
+            return syntax(js, NULL, close == '}' ? "',' or '}'" : "',' or ']'");
+        js->s++;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+    }
+}
+
+/* Skips any JSON value held by a container at level @p depth. */
+static bool skip_value(jscan *js, int depth) {
+    jstr str;
+    jnum num;
+    if (js->s >= js->end)
+        return truncated(js, NULL);
+    switch (*js->s) {
+    case '{':
+    case '[': return skip_container(js, depth + 1);
+    case '"': return scan_string(js, NULL, &str);
+    case 't': return match_lit(js, "true", 4, NULL);
+    case 'f': return match_lit(js, "false", 5, NULL);
+    case 'n': return match_lit(js, "null", 4, NULL);
+    default:
+        if (!num_start(*js->s))
+            return syntax(js, NULL, "a JSON value");
+        return scan_number(js, NULL, &num);
+    }
+}
+
+/* ---- known fields ---- */
+
+/* Field dispatch: switch on the key's length, then compare. */
+static int field_lookup(const char *k, size_t n) {
+#define IS(lit) (memcmp(k, lit, sizeof(lit) - 1) == 0)
+    switch (n) {
+    case 2:
+        if (k[0] == 'V' && k[1] >= '1' && k[1] <= '9')
+            return F_V1 + (k[1] - '1');
+        break;
+    case 3:
+        if (IS("lat"))
+            return F_LAT;
+        if (IS("lon"))
+            return F_LON;
+        if (k[0] == 'V' && k[1] >= '1' && k[1] <= '2' && k[2] >= '0' && k[2] <= '9') {
+            int i = (k[1] - '0') * 10 + (k[2] - '0');
+            if (i <= FW_TXN_NFEATURES)
+                return F_V1 + i - 1;
+        }
+        break;
+    case 4:
+        if (IS("type"))
+            return F_TYPE;
+        break;
+    case 6:
+        if (IS("amount") || IS("Amount"))
+            return F_AMOUNT;
+        break;
+    case 7:
+        if (IS("card_id"))
+            return F_CARD_ID;
+        if (IS("user_id"))
+            return F_CUSTOMER_ID;
+        if (IS("country"))
+            return F_COUNTRY;
+        if (IS("channel"))
+            return F_CHANNEL;
+        break;
+    case 8:
+        if (IS("currency"))
+            return F_CURRENCY;
+        break;
+    case 9:
+        if (IS("timestamp"))
+            return F_TIMESTAMP;
+        break;
+    case 10:
+        if (IS("account_id"))
+            return F_ACCOUNT_ID;
+        break;
+    case 11:
+        if (IS("merchant_id"))
+            return F_MERCHANT_ID;
+        if (IS("customer_id"))
+            return F_CUSTOMER_ID;
+        break;
+    case 14:
+        if (IS("transaction_id"))
+            return F_TRANSACTION_ID;
+        break;
+    case 15:
+        if (IS("counterparty_id"))
+            return F_COUNTERPARTY_ID;
+        break;
+    case 17:
+        if (IS("merchant_category"))
+            return F_MERCHANT_CATEGORY;
+        break;
+    }
+    return F_UNKNOWN;
+#undef IS
+}
+
+/* A key with escapes ("amo\u0075nt") is the same key once unescaped. */
+static int key_lookup(const jstr *key) {
+    if (!key->esc)
+        return field_lookup(key->ptr, key->len);
+    if (key->len > KEY_UNESCAPE_MAX)
+        return F_UNKNOWN;
+    char buf[KEY_UNESCAPE_MAX];
+    return field_lookup(buf, unescape(key->ptr, key->len, buf));
+}
+
+static fw_str *str_slot(fw_txn *t, int f) {
+    switch (f) {
+    case F_TRANSACTION_ID: return &t->transaction_id;
+    case F_ACCOUNT_ID: return &t->account_id;
+    case F_CARD_ID: return &t->card_id;
+    case F_CUSTOMER_ID: return &t->customer_id;
+    case F_TYPE: return &t->type_raw;
+    case F_CURRENCY: return &t->currency;
+    case F_MERCHANT_ID: return &t->merchant_id;
+    case F_MERCHANT_CATEGORY: return &t->merchant_category;
+    case F_COUNTRY: return &t->country;
+    case F_COUNTERPARTY_ID: return &t->counterparty_id;
+    case F_CHANNEL: return &t->channel;
+    default: return NULL;
+    }
+}
+
+static const char *json_type_name(char c) {
+    switch (c) {
+    case '"': return "a string";
+    case '{': return "an object";
+    case '[': return "an array";
+    case 't': case 'f': return "a boolean";
+    case 'n': return "null";
+    default: return "a number";
+    }
+}
+
+/* How much of the value at @p v to quote: a string through its closing
+ * quote, a scalar up to its delimiter, a container's first bytes. */
+static size_t value_extent(const char *v, const char *end) {
+    size_t avail = (size_t)(end - v), i = 1;
+    if (avail > 48)
+        avail = 48;
+    if (*v == '"') {
+        while (i < avail && v[i] != '"')
+            i += v[i] == '\\' ? 2 : 1;
+        return i < avail ? i + 1 : avail;
+    }
+    if (*v == '{' || *v == '[')
+        return avail;
+    while (i < avail && v[i] != ',' && v[i] != '}' && v[i] != ']' && v[i] != ' ' &&
+           v[i] != '\t' && v[i] != '\r' && v[i] != '\n')
+        i++;
+    return i;
+}
+
+static bool wrong_type(jscan *js, const char *field, const char *want) {
+    char b[SNIP_MAX];
+    const char *v = js->s;
+    return fail(js->err, field, off_of(js, v),
+                "Field %s must be %s, but is %s at byte %zu: %s.", field, want,
+                json_type_name(*v), off_of(js, v), snip(v, value_extent(v, js->end), b));
+}
+
+static fw_txn_type type_from_name(const char *s, size_t n) {
+#define IS(lit) (memcmp(s, lit, sizeof(lit) - 1) == 0)
+    switch (n) {
+    case 5: if (IS("LOGIN")) return FW_TXN_LOGIN; break;
+    case 7: if (IS("DEPOSIT")) return FW_TXN_DEPOSIT; break;
+    case 8:
+        if (IS("PURCHASE")) return FW_TXN_PURCHASE;
+        if (IS("TRANSFER")) return FW_TXN_TRANSFER;
+        break;
+    case 10: if (IS("WITHDRAWAL")) return FW_TXN_WITHDRAWAL; break;
+    case 15: if (IS("PASSWORD_CHANGE")) return FW_TXN_PASSWORD_CHANGE; break;
+    }
+    return FW_TXN_TYPE_OTHER;
+#undef IS
+}
+
+/* Integer epoch milliseconds, within TS_MIN_MS..TS_MAX_MS. */
+static bool epoch_ms(const char *s, size_t n, int64_t *ms) {
+    bool neg = n > 0 && *s == '-';
+    s += neg;
+    n -= neg;
+    if (n == 0 || n > 15) /* 15 digits bound the range, so no overflow below */
+        return false;
+    int64_t v = 0;
+    for (size_t i = 0; i < n; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    v = neg ? -v : v;
+    if (v < TS_MIN_MS || v > TS_MAX_MS)
+        return false;
+    *ms = v;
+    return true;
+}
+
+static bool read_timestamp(jscan *js, fw_txn *t) {
+    const char *field = field_names[F_TIMESTAMP], *v = js->s;
+    char b[SNIP_MAX];
+    if (*v == '"') {
+        jstr str;
+        if (!scan_string(js, field, &str) || !str_slice(js, field, &str, &t->ts_raw))
+            return false;
+        if (fw_time_parse_iso8601(t->ts_raw.ptr, t->ts_raw.len, &t->ts_ms) == FW_OK &&
+            t->ts_ms >= TS_MIN_MS && t->ts_ms <= TS_MAX_MS)
+            return true;
+        return fail(js->err, field, off_of(js, v),
+                    "Field timestamp \"%s\" at byte %zu is not ISO-8601 with a zone, e.g. "
+                    "2024-01-15T10:30:00Z or 2024-01-15 10:30:00.123+01:00.",
+                    snip(t->ts_raw.ptr, t->ts_raw.len, b), off_of(js, v));
+    }
+    if (!num_start(*v))
+        return wrong_type(js, field, "an ISO-8601 string or integer epoch milliseconds");
+    jnum num;
+    if (!scan_number(js, field, &num))
+        return false;
+    t->ts_raw = (fw_str){ .ptr = num.ptr, .len = num.len };
+    if (num.integer && epoch_ms(num.ptr, num.len, &t->ts_ms))
+        return true;
+    return fail(js->err, field, off_of(js, v),
+                "Field timestamp %s at byte %zu is not integer epoch milliseconds between "
+                "years 0000 and 9999.", snip(num.ptr, num.len, b), off_of(js, v));
+}
+
+/* Reads the value of known field @p f under the cursor into @p t. */
+static bool read_field(jscan *js, int f, fw_txn *t) {
+    const char *field = field_names[f], *v = js->s;
+    size_t off = off_of(js, v);
+    char c = *v, b[SNIP_MAX];
+    jstr str;
+    jnum num;
+    double d;
+
+    if (!value_start(c))
+        return syntax(js, field, "a JSON value");
+    if (c == 'n') { /* null: the field is absent */
+        if (!match_lit(js, "null", 4, field))
+            return false;
+        if ((1ull << f) & REQUIRED_MASK)
+            return fail(js->err, field, off, "Required field %s is null at byte %zu.", field,
+                        off);
+        return true;
+    }
+    switch (f) {
+    case F_TIMESTAMP:
+        return read_timestamp(js, t);
+    case F_TRANSACTION_ID:
+    case F_ACCOUNT_ID:
+    case F_CARD_ID:
+    case F_CUSTOMER_ID:
+    case F_MERCHANT_ID:
+    case F_MERCHANT_CATEGORY: /* MCCs are often sent as integers (5411) */
+    case F_COUNTERPARTY_ID: {
+        fw_str *slot = str_slot(t, f);
+        if (c == '"') {
+            if (!scan_string(js, field, &str) || !str_slice(js, field, &str, slot))
+                return false;
+        } else if (num_start(c)) {
+            if (!scan_number(js, field, &num))
+                return false;
+            if (!num.integer) {
+                js->s = v;
+                return wrong_type(js, field, "a string or an integer");
+            }
+            *slot = (fw_str){ .ptr = num.ptr, .len = num.len };
+        } else {
+            return wrong_type(js, field, "a string or an integer");
+        }
+        if (f == F_TRANSACTION_ID && slot->len == 0)
+            return fail(js->err, field, off, "Field transaction_id at byte %zu is empty.",
+                        off);
+        return true;
+    }
+    case F_TYPE:
+    case F_CURRENCY:
+    case F_COUNTRY:
+    case F_CHANNEL: {
+        fw_str *slot = str_slot(t, f);
+        if (c != '"')
+            return wrong_type(js, field, "a string");
+        if (!scan_string(js, field, &str) || !str_slice(js, field, &str, slot))
+            return false;
+        if (f == F_TYPE)
+            t->type = type_from_name(slot->ptr, slot->len);
+        return true;
+    }
+    default:
+        break;
+    }
+    /* The numeric fields. */
+    if (!num_start(c))
+        return wrong_type(js, field, "a number");
+    if (!read_double(js, field, &d, &num))
+        return false;
+    switch (f) {
+    case F_AMOUNT:
+        if (d < 0)
+            return fail(js->err, field, off,
+                        "Field amount %s at byte %zu is negative; amounts must be >= 0.",
+                        snip(num.ptr, num.len, b), off);
+        t->amount = d == 0 ? 0.0 : d; /* -0 is accepted as 0 */
+        t->amount_raw = (fw_str){ .ptr = num.ptr, .len = num.len };
+        return true;
+    case F_LAT:
+    case F_LON: {
+        double lim = f == F_LAT ? 90 : 180;
+        if (d < -lim || d > lim)
+            return fail(js->err, field, off,
+                        "Field %s %s at byte %zu is outside the range -%g..%g.", field,
+                        snip(num.ptr, num.len, b), off, lim, lim);
+        if (f == F_LAT) {
+            t->lat = d;
+            t->has |= FW_TXN_HAS_LAT;
+        } else {
+            t->lon = d;
+            t->has |= FW_TXN_HAS_LON;
+        }
+        return true;
+    }
+    default: /* V1..V28 */
+        if (fabs(d) > FLT_MAX) /* converting it to float would be undefined */
+            return fail(js->err, field, off,
+                        "Field %s %s at byte %zu is outside the range of a 32-bit float.",
+                        field, snip(num.ptr, num.len, b), off);
+        t->v[f - F_V1] = (float)d;
+        t->v_mask |= 1u << (f - F_V1);
+        return true;
+    }
+}
+
+static bool not_an_object(jscan *js) {
+    char b[SNIP_MAX];
+    const char *what;
+    size_t avail = (size_t)(js->end - js->s);
+    switch (*js->s) {
+    case '[': what = "a JSON array"; break;
+    case '"': what = "a JSON string"; break;
+    case 't':
+    case 'f':
+    case 'n': /* only a real literal, not any word starting with t, f or n */
+        if ((avail >= 4 && memcmp(js->s, "true", 4) == 0) ||
+            (avail >= 5 && memcmp(js->s, "false", 5) == 0)) {
+            what = "a JSON boolean";
+            break;
+        }
+        if (avail >= 4 && memcmp(js->s, "null", 4) == 0) {
+            what = "JSON null";
+            break;
+        }
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "Record is not JSON: it starts with %s at byte %zu.",
+                    found(js, js->s, b), off_of(js, js->s));
+    case '-': case '0': case '1': case '2': case '3': case '4':
+    case '5': case '6': case '7': case '8': case '9': what = "a JSON number"; break;
+    default:
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "Record is not JSON: it starts with %s at byte %zu.",
+                    found(js, js->s, b), off_of(js, js->s));
+    }
+    return fail(js->err, NULL, off_of(js, js->s),
+                "Record is %s, not a JSON object (at byte %zu).", what, off_of(js, js->s));
+}
+
+static bool parse_record(jscan *js, fw_txn *t) {
+    uint64_t seen = 0;
+    skip_ws(js);
+    if (js->s >= js->end)
+        return fail(js->err, NULL, 0, "Record is empty; a JSON object was expected.");
+    if (*js->s != '{')
+        return not_an_object(js);
+    const char *obj = js->s++;
+    skip_ws(js);
+    if (js->s >= js->end)
+        return truncated(js, NULL);
+    if (*js->s == '}') {
+        js->s++;
+    } else {
+        for (;;) {
+            jstr key;
+            const char *kpos = js->s;
+            if (*js->s != '"')
+                return syntax(js, NULL, "a field name in double quotes");
+            if (!scan_string(js, NULL, &key))
+                return false;
+            skip_ws(js);
+            if (js->s >= js->end || *js->s != ':')
+                return syntax(js, NULL, "':' after a field name");
+            js->s++;
+            skip_ws(js);
+            if (js->s >= js->end)
+                return truncated(js, NULL);
+            int f = key_lookup(&key);
+            if (f == F_UNKNOWN) {
+                js->unknown = (fw_str){ .ptr = key.ptr, .len = key.len };
+                if (!skip_value(js, 1))
+                    return false;
+                js->unknown = FW_STR_NULL;
+            } else {
+                if (seen & (1ull << f)) {
+                    char b[SNIP_MAX];
+                    return fail(js->err, field_names[f], off_of(js, kpos),
+                                "Field %s is given twice: \"%s\" at byte %zu repeats it.",
+                                field_names[f], snip(key.ptr, key.len, b), off_of(js, kpos));
+                }
+                seen |= 1ull << f;
+                if (!read_field(js, f, t))
+                    return false;
+            }
+            skip_ws(js);
+            if (js->s >= js->end)
+                return truncated(js, NULL);
+            if (*js->s == '}') {
+                js->s++;
+                break;
+            }
+            if (*js->s != ',')
+                return syntax(js, NULL, "',' or '}'");
+            js->s++;
+            skip_ws(js);
+            if (js->s >= js->end)
+                return truncated(js, NULL);
+        }
+    }
+    t->raw = (fw_str){ .ptr = obj, .len = (size_t)(js->s - obj) };
+    t->raw_is_json = true;
+    skip_ws(js);
+    if (js->s < js->end) {
+        char b[SNIP_MAX];
+        size_t avail = (size_t)(js->end - js->s);
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "Record has data after the JSON object at byte %zu: \"%s\".",
+                    off_of(js, js->s), snip(js->s, avail, b));
+    }
+    for (int f = 0; (REQUIRED_MASK & ~seen) && f < F_V1; f++)
+        if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f)))
+            return fail(js->err, field_names[f], off_of(js, js->end),
+                        "Required field %s is missing%s.", field_names[f],
+                        f == F_AMOUNT ? " (it may also be spelled Amount)" : "");
+    return true;
+}
+
+static fw_decode_error *err_init(fw_decode_error *err, fw_decode_error *dummy) {
+    if (!err)
+        err = dummy;
+    err->field = NULL;
+    err->offset = 0;
+    err->reason[0] = '\0';
+    return err;
+}
+
+fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                          fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) { /* no payload at all (a Kafka tombstone): an empty record */
+        p = "";
+        n = 0;
+    }
+    jscan js = { .base = p, .s = p, .end = p + n, .scratch = scratch, .err = err,
+                 .code = FW_ERR_INVALID };
+    return parse_record(&js, out) ? FW_OK : js.code;
+}
+
+/* ---- semicolon records ---- */
+
+/* True when s[0..n) is exactly one strict JSON number. */
+static bool is_json_number(const char *s, size_t n, jnum *num) {
+    fw_decode_error e;
+    jscan js = { .base = s, .s = s, .end = s + n, .err = &e, .code = FW_ERR_INVALID };
+    return n > 0 && scan_number(&js, NULL, num) && js.s == js.end;
+}
+
+/* origin and target: non-empty, printable, valid UTF-8, and free of '"' and
+ * '\\', so a built JSON object holds them without surprises. */
+static bool check_account(const char *s, size_t n, const char *field, const char *what,
+                          size_t off, fw_decode_error *err) {
+    if (n == 0)
+        return fail(err, field, off, "Field %s (%s) at byte %zu is empty.", field, what, off);
+    for (size_t i = 0; i < n;) {
+        unsigned char c = (unsigned char)s[i];
+        if (c < 0x80) {
+            if (c < 0x20 || c == 0x7f || c == '"' || c == '\\')
+                return fail(err, field, off + i,
+                            "Field %s (%s) has a forbidden character 0x%02x at byte %zu.",
+                            field, what, c, off + i);
+            i++;
+            continue;
+        }
+        int len = utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
+        if (len <= 0)
+            return fail(err, field, off + i,
+                        "Field %s (%s) has invalid UTF-8 (byte 0x%02x) at byte %zu.", field,
+                        what, c, off + i);
+        i += (size_t)len;
+    }
+    return true;
+}
+
+fw_err fw_txn_decode_semicolon(const char *p, size_t n, fw_str synth_id, size_t max_bytes,
+                               fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    const char *part[4];
+    size_t len[4], nparts = 0;
+    char b[SNIP_MAX];
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) {
+        p = "";
+        n = 0;
+    }
+    while (n > 0 && (p[n - 1] == '\n' || p[n - 1] == '\r')) /* line endings */
+        n--;
+    if (n == 0) {
+        fail(err, NULL, 0, "Record is empty; timestamp;origin;target;amount was expected.");
+        return FW_ERR_INVALID;
+    }
+    for (const char *s = p, *end = p + n;;) {
+        const char *semi = memchr(s, ';', (size_t)(end - s));
+        const char *stop = semi ? semi : end;
+        if (nparts == 4) {
+            nparts++;
+            break;
+        }
+        part[nparts] = s;
+        len[nparts++] = (size_t)(stop - s);
+        if (!semi)
+            break;
+        s = semi + 1;
+    }
+    if (nparts != 4) {
+        fail(err, NULL, 0,
+             "Record has %s%zu fields separated by ';'; expected 4: "
+             "timestamp;origin;target;amount.", nparts > 4 ? "more than " : "",
+             nparts > 4 ? (size_t)4 : nparts);
+        return FW_ERR_INVALID;
+    }
+    size_t off[4];
+    for (int i = 0; i < 4; i++)
+        off[i] = (size_t)(part[i] - p);
+
+    if (fw_time_parse_any(part[0], len[0], &out->ts_ms) != FW_OK || out->ts_ms < TS_MIN_MS ||
+        out->ts_ms > TS_MAX_MS) {
+        fail(err, "timestamp", 0,
+             "Field timestamp \"%s\" is not RFC 850 (Sunday, 23-Jul-17 01:06:47 UTC), "
+             "ISO-8601 with a zone, or epoch milliseconds.", snip(part[0], len[0], b));
+        return FW_ERR_INVALID;
+    }
+    if (!check_account(part[1], len[1], "account_id", "origin, 2nd field", off[1], err) ||
+        !check_account(part[2], len[2], "counterparty_id", "target, 3rd field", off[2], err))
+        return FW_ERR_INVALID;
+    jnum num;
+    double d = 0;
+    if (!is_json_number(part[3], len[3], &num)) {
+        fail(err, "amount", off[3],
+             "Field amount \"%s\" at byte %zu is not a number (digits, optional '-', "
+             "fraction and exponent as in JSON).", snip(part[3], len[3], b), off[3]);
+        return FW_ERR_INVALID;
+    }
+    int rc = num_to_double(&num, &d);
+    if (rc == 1) {
+        fail(err, "amount", off[3], "Field amount at byte %zu has %zu characters; at most %d "
+             "are accepted.", off[3], len[3], NUM_TOKEN_MAX);
+        return FW_ERR_INVALID;
+    }
+    if (rc == 2 || !isfinite(d)) {
+        fail(err, "amount", off[3], "Field amount %s at byte %zu is not a finite number.",
+             snip(part[3], len[3], b), off[3]);
+        return FW_ERR_INVALID;
+    }
+    if (d < 0) {
+        fail(err, "amount", off[3],
+             "Field amount %s at byte %zu is negative; amounts must be >= 0.",
+             snip(part[3], len[3], b), off[3]);
+        return FW_ERR_INVALID;
+    }
+    out->transaction_id = synth_id;
+    out->ts_raw = (fw_str){ .ptr = part[0], .len = len[0] };
+    out->account_id = (fw_str){ .ptr = part[1], .len = len[1] };
+    out->counterparty_id = (fw_str){ .ptr = part[2], .len = len[2] };
+    out->amount = d == 0 ? 0.0 : d;
+    out->amount_raw = (fw_str){ .ptr = part[3], .len = len[3] };
+    out->type = FW_TXN_TRANSFER;
+    out->raw = (fw_str){ .ptr = p, .len = n };
+    out->raw_is_json = false;
+    return FW_OK;
+}
+
+/* ---- names and output ---- */
+
+const char *fw_txn_type_name(fw_txn_type t) {
+    static const char *const names[] = {
+        [FW_TXN_TYPE_NONE] = "",
+        [FW_TXN_PURCHASE] = "PURCHASE",
+        [FW_TXN_TRANSFER] = "TRANSFER",
+        [FW_TXN_WITHDRAWAL] = "WITHDRAWAL",
+        [FW_TXN_DEPOSIT] = "DEPOSIT",
+        [FW_TXN_PASSWORD_CHANGE] = "PASSWORD_CHANGE",
+        [FW_TXN_LOGIN] = "LOGIN",
+        [FW_TXN_TYPE_OTHER] = "OTHER",
+    };
+    if ((unsigned)t >= sizeof(names) / sizeof(names[0]))
+        return "";
+    return names[t];
+}
+
+static bool put_str(fw_buf *b, const char *key, fw_str v) {
+    if (!v.ptr)
+        return true;
+    return fw_buf_putc(b, ',') && fw_buf_json_str(b, fw_str_c(key)) && fw_buf_putc(b, ':') &&
+           fw_buf_json_str(b, v);
+}
+
+static bool put_num(fw_buf *b, const char *key, double v) {
+    return fw_buf_putc(b, ',') && fw_buf_json_str(b, fw_str_c(key)) && fw_buf_putc(b, ':') &&
+           fw_buf_json_double(b, v);
+}
+
+bool fw_txn_write_json(const fw_txn *t, fw_buf *b) {
+    jnum num;
+    char ts[32];
+    if (t->raw_is_json)
+        return fw_buf_append(b, t->raw.ptr, t->raw.len);
+    fw_time_format(t->ts_ms, ts);
+    bool ok = fw_buf_puts(b, "{\"transaction_id\":") && fw_buf_json_str(b, t->transaction_id) &&
+              fw_buf_puts(b, ",\"timestamp\":\"") && fw_buf_puts(b, ts) &&
+              fw_buf_puts(b, "\",\"amount\":");
+    /* The amount as written echoes exactly, but only a well-formed token is
+     * trusted verbatim in JSON output. */
+    if (ok && t->amount_raw.ptr && is_json_number(t->amount_raw.ptr, t->amount_raw.len, &num))
+        ok = fw_buf_append(b, t->amount_raw.ptr, t->amount_raw.len);
+    else if (ok)
+        ok = fw_buf_json_double(b, t->amount);
+    ok = ok && put_str(b, "account_id", t->account_id) && put_str(b, "card_id", t->card_id) &&
+         put_str(b, "customer_id", t->customer_id);
+    if (ok && t->type == FW_TXN_TYPE_OTHER)
+        ok = put_str(b, "type", t->type_raw.ptr ? t->type_raw : FW_STR_LIT("OTHER"));
+    else if (ok && t->type != FW_TXN_TYPE_NONE)
+        ok = put_str(b, "type", fw_str_c(fw_txn_type_name(t->type)));
+    ok = ok && put_str(b, "currency", t->currency) &&
+         put_str(b, "merchant_id", t->merchant_id) &&
+         put_str(b, "merchant_category", t->merchant_category) &&
+         put_str(b, "country", t->country);
+    if (ok && (t->has & FW_TXN_HAS_LAT))
+        ok = put_num(b, "lat", t->lat);
+    if (ok && (t->has & FW_TXN_HAS_LON))
+        ok = put_num(b, "lon", t->lon);
+    ok = ok && put_str(b, "counterparty_id", t->counterparty_id) &&
+         put_str(b, "channel", t->channel);
+    for (int i = 0; ok && i < FW_TXN_NFEATURES; i++)
+        if (t->v_mask & (1u << i))
+            ok = put_num(b, field_names[F_V1 + i], (double)t->v[i]);
+    return ok && fw_buf_putc(b, '}');
+}

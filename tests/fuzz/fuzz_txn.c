@@ -1,0 +1,129 @@
+/* fuzz_txn.c — libFuzzer target for the transaction decoders (txn.c).
+ * Feeds every input to the JSON and the semicolon decoder and checks what
+ * must hold for any input: a rejection carries a printable reason; an
+ * accepted record's slices stay inside the input (or the arena), its amount
+ * is finite and >= 0, its ranges hold, and fw_txn_write_json succeeds into a
+ * bounded buffer; a semicolon record written as JSON decodes back to the same
+ * values. Violations abort, which the fuzzer or sanitizers report. */
+#include <math.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "txn.h"
+
+#define CHECK(cond)                                                                   \
+    do {                                                                              \
+        if (!(cond)) {                                                                \
+            fprintf(stderr, "fuzz_txn: check failed: %s (%s:%d)\n", #cond, __FILE__, \
+                    __LINE__);                                                        \
+            abort();                                                                  \
+        }                                                                             \
+    } while (0)
+
+#define ARENA_BYTES 4096
+#define OUT_MAX ((size_t)1 << 20)
+
+static bool inside(fw_str s, const char *lo, size_t n) {
+    return lo && s.ptr >= lo && s.len <= n && s.ptr <= lo + n - s.len;
+}
+
+static void check_slice(fw_str s, const char *in, size_t n, const fw_arena *a, fw_str synth) {
+    if (!s.ptr)
+        return;
+    CHECK(inside(s, in, n) || inside(s, a->data, a->used) ||
+          (s.ptr == synth.ptr && s.len == synth.len));
+}
+
+static void check_txn(const fw_txn *t, const char *in, size_t n, const fw_arena *a,
+                      fw_str synth) {
+    const fw_str all[] = { t->transaction_id, t->ts_raw, t->amount_raw, t->account_id,
+                           t->card_id, t->customer_id, t->type_raw, t->currency,
+                           t->merchant_id, t->merchant_category, t->country,
+                           t->counterparty_id, t->channel, t->raw };
+    for (size_t i = 0; i < sizeof(all) / sizeof(all[0]); i++)
+        check_slice(all[i], in, n, a, synth);
+    CHECK(t->transaction_id.ptr && t->transaction_id.len > 0);
+    CHECK(t->amount_raw.ptr && t->ts_raw.ptr);
+    CHECK(isfinite(t->amount) && t->amount >= 0 && !signbit(t->amount));
+    CHECK(!(t->has & FW_TXN_HAS_LAT) || (t->lat >= -90 && t->lat <= 90));
+    CHECK(!(t->has & FW_TXN_HAS_LON) || (t->lon >= -180 && t->lon <= 180));
+    CHECK((t->v_mask >> FW_TXN_NFEATURES) == 0);
+    for (int i = 0; i < FW_TXN_NFEATURES; i++)
+        CHECK(isfinite(t->v[i]));
+    CHECK((unsigned)t->type <= FW_TXN_TYPE_OTHER);
+    CHECK((t->type == FW_TXN_TYPE_NONE) == (t->type_raw.ptr == NULL) || !t->raw_is_json);
+    CHECK(t->raw.ptr && t->raw.len > 0);
+}
+
+static void check_error(const fw_decode_error *err, size_t n, size_t max_bytes) {
+    size_t len = strnlen(err->reason, sizeof(err->reason));
+    CHECK(len > 0 && len < sizeof(err->reason));
+    for (size_t i = 0; i < len; i++)
+        CHECK(err->reason[i] >= 0x20 && err->reason[i] <= 0x7e);
+    CHECK(err->offset <= (n > max_bytes ? max_bytes : n));
+}
+
+int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
+    const char *in = (const char *)data;
+    const fw_str synth = FW_STR_LIT("fuzz-0-0");
+    fw_arena arena;
+    fw_buf out;
+    fw_txn t, t2;
+    fw_decode_error err;
+
+    if (!fw_arena_init(&arena, ARENA_BYTES))
+        return 0;
+    fw_buf_init(&out, OUT_MAX);
+
+    /* JSON, with the default limit and with a tight one. */
+    const size_t limits[] = { 0, 64 };
+    for (size_t k = 0; k < 2; k++) {
+        size_t max = limits[k] ? limits[k] : FW_TXN_DEFAULT_MAX_BYTES;
+        fw_arena_reset(&arena);
+        fw_err rc = fw_txn_decode_json(in, size, &arena, limits[k], &t, &err);
+        if (rc != FW_OK) {
+            CHECK(rc == FW_ERR_INVALID || rc == FW_ERR_LIMIT);
+            check_error(&err, size, max);
+            continue;
+        }
+        CHECK(size <= max);
+        check_txn(&t, in, size, &arena, FW_STR_NULL);
+        CHECK(t.raw_is_json);
+        fw_buf_reset(&out);
+        CHECK(fw_txn_write_json(&t, &out));
+        CHECK(out.len == t.raw.len && memcmp(out.data, t.raw.ptr, out.len) == 0);
+        /* Deterministic: the same input decodes the same way. */
+        CHECK(fw_txn_decode_json(in, size, &arena, limits[k], &t2, &err) == FW_OK);
+        CHECK(t2.ts_ms == t.ts_ms && t2.amount == t.amount && t2.v_mask == t.v_mask &&
+              fw_str_eq(t2.transaction_id, t.transaction_id));
+    }
+
+    /* Semicolon, then its JSON form back through the JSON decoder. */
+    fw_err rc = fw_txn_decode_semicolon(in, size, synth, 0, &t, &err);
+    if (rc != FW_OK) {
+        CHECK(rc == FW_ERR_INVALID);
+        check_error(&err, size, FW_TXN_DEFAULT_MAX_BYTES);
+    } else {
+        fw_arena_reset(&arena);
+        check_txn(&t, in, size, &arena, synth);
+        CHECK(!t.raw_is_json && t.type == FW_TXN_TRANSFER);
+        fw_buf_reset(&out);
+        CHECK(fw_txn_write_json(&t, &out));
+        rc = fw_txn_decode_json(out.data, out.len, &arena, OUT_MAX, &t2, &err);
+        if (rc != FW_OK)
+            fprintf(stderr, "fuzz_txn: written JSON rejected: %s\n%s\n", err.reason, out.data);
+        CHECK(rc == FW_OK);
+        CHECK(t2.ts_ms == t.ts_ms);
+        CHECK(t2.amount == t.amount);
+        CHECK(fw_str_eq(t2.account_id, t.account_id));
+        CHECK(fw_str_eq(t2.counterparty_id, t.counterparty_id));
+        CHECK(fw_str_eq(t2.transaction_id, synth));
+        CHECK(t2.type == FW_TXN_TRANSFER);
+    }
+
+    fw_buf_fini(&out);
+    fw_arena_fini(&arena);
+    return 0;
+}
