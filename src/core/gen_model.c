@@ -107,17 +107,6 @@ static const double hour_profile[24] = {
 /* ATM cash amounts in whole units, most common first. */
 static const int16_t atm_amounts[] = { 20, 40, 60, 100, 100, 200, 80, 50, 300, 500, 120, 250 };
 
-static const char *const type_names[] = {
-    [FW_TXN_TYPE_NONE] = "",
-    [FW_TXN_PURCHASE] = "PURCHASE",
-    [FW_TXN_TRANSFER] = "TRANSFER",
-    [FW_TXN_WITHDRAWAL] = "WITHDRAWAL",
-    [FW_TXN_DEPOSIT] = "DEPOSIT",
-    [FW_TXN_PASSWORD_CHANGE] = "PASSWORD_CHANGE",
-    [FW_TXN_LOGIN] = "LOGIN",
-    [FW_TXN_TYPE_OTHER] = "OTHER",
-};
-
 static const char *const channel_names[] = {
     [FW_GEN_POS] = "pos",
     [FW_GEN_ONLINE] = "online",
@@ -943,7 +932,7 @@ static void label_set(gen_label *l, const char *s) {
 
 static void labels_init(fw_gen *g) {
     for (int i = 0; i <= FW_TXN_TYPE_OTHER; i++)
-        label_set(&g->l_type[i], type_names[i]);
+        label_set(&g->l_type[i], fw_txn_type_name((fw_txn_type)i));
     for (int i = 0; i < 4; i++)
         label_set(&g->l_channel[i], channel_names[i]);
     for (int i = 0; i < NCATEGORIES; i++)

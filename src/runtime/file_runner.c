@@ -1,13 +1,13 @@
 /* file_runner.c — reads transactions line by line (one reused buffer),
  * runs the pipeline, writes alerts and dead letters as NDJSON. */
 #include "file_runner.h"
+#include "fw_os.h"
 
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 typedef struct file_ctx {
     FILE *out;
@@ -15,12 +15,6 @@ typedef struct file_ctx {
     fw_buf line;        /* serialized dead letter */
     bool write_error;
 } file_ctx;
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 bool fw_dead_letter_write_json(const fw_dead_letter *dl, fw_buf *out) {
     fw_buf_puts(out, "{\"reason\":");
@@ -111,7 +105,7 @@ int fw_file_run(const fw_run_conf *c) {
     }
     fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter };
     fw_source_ref src = { .file = c->input_file, .line = 0 };
-    double t0 = now_s();
+    double t0 = fw_mono_s();
     uint64_t blank = 0;
     ssize_t n;
     while ((n = getline(&line, &linecap, in)) >= 0) {
@@ -142,7 +136,7 @@ int fw_file_run(const fw_run_conf *c) {
     if (!c->quiet) {
         const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
         const fw_engine_stats *es = fw_pipeline_engine_stats(p);
-        double dt = now_s() - t0;
+        double dt = fw_mono_s() - t0;
         fprintf(stderr, "fraudwatch: %" PRIu64 " records, %" PRIu64 " alerts (", ps->records,
                 ps->alerts);
         for (int r = 0; r < FW_RULE__COUNT; r++)

@@ -15,10 +15,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "file_runner.h"
 #include "topics.h"
+#include "fw_os.h"
 
 #define FW_MAX_BATCH 10000       /* records handled between two checks of the clock */
 #define FW_TXN_RETRIES 10
@@ -52,19 +52,6 @@ typedef struct fw_krt {
     uint64_t alerts_by_rule[FW_RULE__COUNT];
     char errstr[512];
 } fw_krt;
-
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 static void logf_(const fw_krt *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_krt *k, const char *fmt, ...) {
@@ -217,7 +204,7 @@ static void txn_begin(fw_krt *k) {
         return;
     }
     k->txn_open = true;
-    k->txn_started_ms = mono_ms();
+    k->txn_started_ms = fw_mono_ms();
 }
 
 /* Commits the open transaction with the offsets of every task that processed
@@ -256,7 +243,7 @@ static void txn_commit(fw_krt *k) {
         return;
     }
     k->commits++;
-    k->last_commit_ms = mono_ms();
+    k->last_commit_ms = fw_mono_ms();
     k->txn_open = false;
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p])
@@ -477,7 +464,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     t->dirty = true;
     t->at_end = false;
     if (k->records++ == 0)
-        k->first_record_ms = mono_ms();
+        k->first_record_ms = fw_mono_ms();
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {
@@ -504,15 +491,15 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
  * has not had its first assignment can crash librdkafka 2.0.2 (#4312), and an
  * assignment arriving during close can hang it (#4527). */
 static void close_consumer(fw_krt *k) {
-    int64_t deadline = mono_ms() + FW_CLOSE_WAIT_MS;
-    while (!k->ever_assigned && !k->fatal && mono_ms() < deadline) {
+    int64_t deadline = fw_mono_ms() + FW_CLOSE_WAIT_MS;
+    while (!k->ever_assigned && !k->fatal && fw_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 100);
         if (m)
             rd_kafka_message_destroy(m); /* not processed, not committed: re-read later */
     }
     rd_kafka_unsubscribe(k->consumer);
-    deadline = mono_ms() + FW_CLOSE_WAIT_MS;
-    while (k->nassigned > 0 && mono_ms() < deadline) {
+    deadline = fw_mono_ms() + FW_CLOSE_WAIT_MS;
+    while (k->nassigned > 0 && fw_mono_ms() < deadline) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 100);
         if (m)
             rd_kafka_message_destroy(m);
@@ -556,28 +543,25 @@ int fw_kafka_run(const fw_run_conf *c) {
         logf_(k, "subscribe to %s: %s", c->input_topic, rd_kafka_err2str(err));
         goto out;
     }
-    struct sigaction sa = { .sa_handler = on_signal };
-    sigemptyset(&sa.sa_mask);
-    sigaction(SIGINT, &sa, NULL);
-    sigaction(SIGTERM, &sa, NULL);
+    fw_stop_install();
     logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s",
           c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
           c->dlq_topic);
 
-    int64_t last_stats = mono_ms();
+    int64_t last_stats = fw_mono_ms();
     uint64_t last_records = 0;
-    while (!stop_requested && !k->fatal) {
+    while (!fw_stop_requested() && !k->fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 20);
         for (int n = 0; m; n++) {
             handle_message(k, m);
             rd_kafka_message_destroy(m);
             if (n >= FW_MAX_BATCH || k->fatal ||
-                (k->txn_open && mono_ms() - k->txn_started_ms >= c->commit_interval_ms))
+                (k->txn_open && fw_mono_ms() - k->txn_started_ms >= c->commit_interval_ms))
                 break;
             m = rd_kafka_consumer_poll(k->consumer, 0);
         }
         rd_kafka_poll(k->producer, 0);
-        int64_t now = mono_ms();
+        int64_t now = fw_mono_ms();
         if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
             txn_commit(k);
         if (c->stats_interval_s && !c->quiet && now - last_stats >= c->stats_interval_s * 1000) {

@@ -1,16 +1,11 @@
 /* topics.c — creates missing topics and checks existing ones, using the
  * cluster metadata and the Admin API's CreateTopics. */
 #include "topics.h"
+#include "fw_os.h"
 
 #include <stdio.h>
 #include <string.h>
 #include <time.h>
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Partition count of @p name with a leader for each partition, 0 when the
  * topic is unknown, -1 when it exists but is not ready yet. */
@@ -103,11 +98,11 @@ fw_err fw_topics_ensure(const fw_kafka_opts *o, fw_topic_spec *specs, int n, int
         snprintf(errstr, errstr_size, "Kafka client: %s", rderr);
         return FW_ERR_KAFKA;
     }
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fw_mono_ms() + timeout_ms;
     bool created = false;
     for (;;) {
         const struct rd_kafka_metadata *md = NULL;
-        int left = (int)(deadline - mono_ms());
+        int left = (int)(deadline - fw_mono_ms());
         rd_kafka_resp_err_t err = rd_kafka_metadata(rk, 1, NULL, &md, left > 100 ? left : 100);
         if (err) {
             snprintf(errstr, errstr_size, "cannot reach Kafka at %s: %s", o->bootstrap,
@@ -144,7 +139,7 @@ fw_err fw_topics_ensure(const fw_kafka_opts *o, fw_topic_spec *specs, int n, int
         rd_kafka_metadata_destroy(md);
         if (nmissing == 0 && notready == 0)
             break;
-        if (mono_ms() > deadline) {
+        if (fw_mono_ms() > deadline) {
             snprintf(errstr, errstr_size, "topics not ready after %d ms (%d missing, %d "
                      "without leaders)", timeout_ms, nmissing, notready);
             ret = FW_ERR_KAFKA;

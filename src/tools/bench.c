@@ -7,11 +7,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "gen_model.h"
 #include "pipeline.h"
+#include "fw_os.h"
 
 static const char bench_help[] =
     "Usage: fraudwatch bench [OPTIONS]\n"
@@ -59,12 +59,6 @@ static bool corpus_add(corpus *c, const char *p, size_t len) {
     c->data[c->len++] = '\n';
     c->off[c->n] = c->len;
     return true;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
 }
 
 static void sink_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
@@ -171,7 +165,7 @@ int fw_cmd_bench(int argc, char **argv) {
     /* Stage 1: decoding alone. */
     fw_arena scratch;
     fw_arena_init(&scratch, FW_TXN_DEFAULT_MAX_BYTES + 64);
-    double t0 = now_s();
+    double t0 = fw_mono_s();
     size_t ok = 0;
     for (size_t i = 0; i < c.n; i++) {
         fw_txn txn;
@@ -180,7 +174,7 @@ int fw_cmd_bench(int argc, char **argv) {
         ok += fw_txn_decode_json(c.data + c.off[i], c.off[i + 1] - c.off[i] - 1, &scratch, 0,
                                  &txn, &derr) == FW_OK;
     }
-    double dt = now_s() - t0;
+    double dt = fw_mono_s() - t0;
     fw_arena_fini(&scratch);
     printf("  decode only     : %10.0f transactions/s  (%6.1f ns each, %zu valid)\n",
            (double)c.n / dt, dt * 1e9 / (double)c.n, ok);
@@ -198,12 +192,12 @@ int fw_cmd_bench(int argc, char **argv) {
         fw_pipeline_out po = { .opaque = &alert_bytes, .alert = sink_alert,
                                .dead_letter = sink_dead_letter };
         fw_source_ref src = { .file = "bench" };
-        t0 = now_s();
+        t0 = fw_mono_s();
         for (size_t i = 0; i < c.n; i++) {
             src.line = (int64_t)i + 1;
             fw_pipeline_process(p, c.data + c.off[i], c.off[i + 1] - c.off[i] - 1, &src, &po);
         }
-        dt = now_s() - t0;
+        dt = fw_mono_s() - t0;
         rates[it] = (double)c.n / dt;
         alerts = fw_pipeline_stats_get(p)->alerts;
         fw_pipeline_destroy(p);

@@ -4,15 +4,14 @@
 #include <errno.h>
 #include <getopt.h>
 #include <inttypes.h>
-#include <signal.h>
 #include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <time.h>
 
 #include "commands.h"
 #include "kafka_conf.h"
+#include "fw_os.h"
 
 static const char consume_help[] =
     "Usage: fraudwatch consume --topic TOPIC [OPTIONS]\n"
@@ -29,18 +28,6 @@ static const char consume_help[] =
     "      --read-uncommitted     also show messages of open or aborted transactions\n"
     "%s"
     "  -h, --help                 this text\n";
-
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static int64_t mono_ms(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
 
 /* Value of a string field "key":"..." in our own alert JSON (display only). */
 static int json_field(const char *js, size_t n, const char *key, const char **val) {
@@ -187,15 +174,14 @@ int fw_cmd_consume(int argc, char **argv) {
         fprintf(stderr, "fraudwatch consume: assign: %s\n", rd_kafka_err2str(err));
         goto out;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fw_stop_install();
     eof = calloc((size_t)nparts + 1, sizeof(bool)); /* per partition, by index */
     int at_end = 0;
     long seen = 0;
-    int64_t deadline = mono_ms() + timeout_ms;
+    int64_t deadline = fw_mono_ms() + timeout_ms;
     bool bounded = count >= 0 || exit_at_end;
-    while (!stop_requested && (count < 0 || seen < count)) {
-        if (bounded && mono_ms() > deadline) {
+    while (!fw_stop_requested() && (count < 0 || seen < count)) {
+        if (bounded && fw_mono_ms() > deadline) {
             fprintf(stderr, "fraudwatch consume: timed out after %ld ms with %ld messages\n",
                     timeout_ms, seen);
             goto out;

@@ -16,6 +16,7 @@
 #include "gen_model.h"
 #include "kafka_conf.h"
 #include "topics.h"
+#include "fw_os.h"
 
 #define GEN_DEFAULT_TOPIC "transactions"
 #define GEN_DEFAULT_COUNT 1000
@@ -29,14 +30,6 @@
 #define GEN_MSG_TIMEOUT_MS "30000"       /* default message.timeout.ms */
 #define GEN_LINGER_MS "5"                /* default linger.ms */
 #define GEN_MAX_BEHIND_NS 1000000000LL   /* pacing: beyond this behind, stop catching up */
-
-/* Set by SIGINT/SIGTERM; a handler can reach nothing but a static. */
-static volatile sig_atomic_t stop_requested;
-
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
 
 typedef struct gen_opts {
     fw_kafka_opts kafka;
@@ -68,12 +61,6 @@ typedef struct gen_sink {
     uint64_t failed;        /* delivery reports: failed, and messages never flushed */
     char first_error[256];
 } gen_sink;
-
-static int64_t mono_ns(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -507,7 +494,7 @@ static void summary(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_n
 /* Sleeps until record @p i is due (the first is due at once); flushes a
  * file first, so a reader sees records as they are paced. */
 static bool pace(gen_sink *s, int64_t period_ns, int64_t *base_ns, uint64_t i) {
-    int64_t due = *base_ns + (int64_t)i * period_ns, now = mono_ns();
+    int64_t due = *base_ns + (int64_t)i * period_ns, now = fw_mono_ns();
     if (now - due > GEN_MAX_BEHIND_NS) { /* stalled: carry on from here, no burst */
         *base_ns = now - (int64_t)i * period_ns;
         return true;
@@ -517,7 +504,7 @@ static bool pace(gen_sink *s, int64_t period_ns, int64_t *base_ns, uint64_t i) {
     if (s->fp && !file_flush(s))
         return false;
     struct timespec ts = { .tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL };
-    while (!stop_requested && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    while (!fw_stop_requested() && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
     return true;
 }
@@ -533,7 +520,7 @@ static bool generate_loop(const gen_opts *o, fw_gen *g, gen_sink *s, int64_t t_s
     char rec[FW_GEN_JSON_MAX + 1], key[32];
     fw_gen_txn t;
     for (uint64_t i = 0;; i++) {
-        if (stop_requested && !draining) {
+        if (fw_stop_requested() && !draining) {
             fw_gen_drain(g); /* finish the open fraud instances, then stop */
             draining = true;
         }
@@ -559,7 +546,7 @@ static bool generate_loop(const gen_opts *o, fw_gen *g, gen_sink *s, int64_t t_s
                 break;
         }
         if (period_ns || (i & 1023) == 1023) {
-            int64_t now = mono_ns();
+            int64_t now = fw_mono_ns();
             if (now >= next_progress) {
                 if (!o->quiet)
                     progress(fw_gen_get_stats(g), s, now - t_start);
@@ -592,34 +579,26 @@ int fw_cmd_generate(int argc, char **argv) {
         return 2;
     }
 
-    struct sigaction sa, old_int, old_term;
-    memset(&sa, 0, sizeof(sa));
-    sa.sa_handler = on_signal;
-    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills, should a flush hang */
-    sigemptyset(&sa.sa_mask);
-    stop_requested = 0;
-    sigaction(SIGINT, &sa, &old_int);
-    sigaction(SIGTERM, &sa, &old_term);
+    fw_stop_install();
 
     gen_sink s;
     memset(&s, 0, sizeof(s));
     rc = 1;
     bool opened = o.output ? file_open(&s, o.output) : kafka_open(&s, &o);
     if (opened) {
-        int64_t t_start = mono_ns();
+        int64_t t_start = fw_mono_ns();
         bool ok = generate_loop(&o, g, &s, t_start);
         if (s.fp || s.buf)
             ok &= file_close(&s);
         else
             kafka_close(&s);
-        summary(fw_gen_get_stats(g), &s, mono_ns() - t_start, stop_requested != 0);
+        summary(fw_gen_get_stats(g), &s, fw_mono_ns() - t_start, fw_stop_requested());
         rc = ok && !s.failed ? 0 : 1;
     } else {
         if (s.fp || s.buf)
             file_close(&s);
     }
-    sigaction(SIGINT, &old_int, NULL);
-    sigaction(SIGTERM, &old_term, NULL);
+    fw_stop_uninstall();
     fw_gen_destroy(g);
     return rc;
 }

@@ -15,6 +15,7 @@
 #include "kafka_conf.h"
 #include "topics.h"
 #include "txn.h"
+#include "fw_os.h"
 
 static const char produce_help[] =
     "Usage: fraudwatch produce --topic TOPIC --input FILE [OPTIONS]\n"
@@ -29,18 +30,6 @@ static const char produce_help[] =
     "%s"
     "  -q, --quiet                no progress lines\n"
     "  -h, --help                 this text\n";
-
-static volatile sig_atomic_t stop_requested;
-static void on_signal(int sig) {
-    (void)sig;
-    stop_requested = 1;
-}
-
-static double now_s(void) {
-    struct timespec ts;
-    clock_gettime(CLOCK_MONOTONIC, &ts);
-    return (double)ts.tv_sec + ts.tv_nsec / 1e9;
-}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -141,15 +130,14 @@ int fw_cmd_produce(int argc, char **argv) {
         fclose(in);
         return 1;
     }
-    signal(SIGINT, on_signal);
-    signal(SIGTERM, on_signal);
+    fw_stop_install();
     fw_arena scratch;
     fw_arena_init(&scratch, FW_TXN_DEFAULT_MAX_BYTES + 64);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    double t0 = now_s(), last = t0;
-    while (!stop_requested && (n = getline(&line, &cap, in)) >= 0) {
+    double t0 = fw_mono_s(), last = t0;
+    while (!fw_stop_requested() && (n = getline(&line, &cap, in)) >= 0) {
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -177,12 +165,12 @@ int fw_cmd_produce(int argc, char **argv) {
         rd_kafka_poll(rk, 0);
         if (rate > 0) { /* pace against the schedule, not per message, so it does not drift */
             double due = t0 + (double)sent / rate;
-            for (double now = now_s(); now < due && !stop_requested; now = now_s()) {
+            for (double now = fw_mono_s(); now < due && !fw_stop_requested(); now = fw_mono_s()) {
                 struct timespec ts = { 0, (long)((due - now) * 1e9) };
                 nanosleep(&ts, NULL);
             }
         }
-        double now = now_s();
+        double now = fw_mono_s();
         if (!quiet && now - last >= 1.0) {
             fprintf(stderr, "fraudwatch produce: %" PRIu64 " sent (%.0f/s)\n", sent,
                     (double)sent / (now - t0));

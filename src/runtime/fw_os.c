@@ -1,0 +1,32 @@
+/* fw_os.c — the stop request. A signal handler can reach nothing but a
+ * static, so this is the one piece of process-wide state, behind functions. */
+#include "fw_os.h"
+
+#include <signal.h>
+#include <string.h>
+
+static volatile sig_atomic_t stop_flag;
+static struct sigaction old_int, old_term;
+
+static void on_stop_signal(int sig) {
+    (void)sig;
+    stop_flag = 1;
+}
+
+void fw_stop_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_stop_signal;
+    sa.sa_flags = SA_RESETHAND; /* a second Ctrl-C kills, should a shutdown hang */
+    sigemptyset(&sa.sa_mask);
+    stop_flag = 0;
+    sigaction(SIGINT, &sa, &old_int);
+    sigaction(SIGTERM, &sa, &old_term);
+}
+
+void fw_stop_uninstall(void) {
+    sigaction(SIGINT, &old_int, NULL);
+    sigaction(SIGTERM, &old_term, NULL);
+}
+
+bool fw_stop_requested(void) { return stop_flag != 0; }

@@ -1,0 +1,30 @@
+/* fw_os.h — the few process-level services the runtime and tools share:
+ * a monotonic clock (for pacing, timeouts and rates; never for event time)
+ * and the stop request set by SIGINT/SIGTERM. The core uses neither. */
+#ifndef FW_OS_H
+#define FW_OS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include <time.h>
+
+static inline int64_t fw_mono_ns(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_MONOTONIC, &ts);
+    return (int64_t)ts.tv_sec * 1000000000LL + ts.tv_nsec;
+}
+static inline int64_t fw_mono_ms(void) { return fw_mono_ns() / 1000000; }
+static inline double fw_mono_s(void) { return (double)fw_mono_ns() / 1e9; }
+
+/** @brief Clears the stop request and routes SIGINT and SIGTERM to it
+ *  (without SA_RESTART, so a blocking wait returns early). The handler is
+ *  one-shot: a second signal takes the default action and ends the process. */
+void fw_stop_install(void);
+
+/** @brief Puts back the handlers fw_stop_install replaced. */
+void fw_stop_uninstall(void);
+
+/** @brief True once SIGINT or SIGTERM arrived since fw_stop_install. */
+bool fw_stop_requested(void);
+
+#endif
