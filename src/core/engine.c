@@ -1,70 +1,503 @@
-/* engine.c — applies the detectors of a rule set to a transaction stream. */
-#include "engine.h"
+/* engine.c — arrival, watermark, release in event-time order, expiry, and
+ * the changelog view of the state. The detectors are in detect.c. */
+#include "engine_int.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 
-struct fw_engine {
-    fw_rules rules;
-    fw_engine_stats stats;
-    char reason[256]; /* reused for each alert's sentence */
-};
+#define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
+#define FW_SWEEP_BUDGET 64       /* hash buckets examined for expiry per release */
+#define FW_STATE_VERSION 1
+#define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
     fw_engine *e = calloc(1, sizeof(*e));
-    if (!e) {
-        snprintf(errstr, errstr_size, "engine: out of memory");
-        return NULL;
-    }
+    if (!e)
+        goto nomem;
     e->rules = *rules;
+    e->max_ts = INT64_MIN;
+    e->stats.watermark = INT64_MIN;
+    e->stats.max_event_time = INT64_MIN;
+    fw_pool_init(&e->pool);
+    fw_event_buffer_init(&e->buffer, &e->pool, FW_BUFFER_MAX);
+    fw_buf_init(&e->deleted, 0);
+    fw_buf_init(&e->scratch, 0);
+    uint32_t maxev = rules->limits.max_window_events;
+    /* Evidence slots, then scratch for the risk score's distinct merchants. */
+    e->evidence = malloc(sizeof(fw_evidence) * (maxev + 2) + sizeof(uint64_t) * (maxev + 1));
+    if (!e->evidence || !fw_state_init(&e->state, rules->limits.max_entities, maxev))
+        goto nomem;
+    const fw_rules *r = rules;
+    int64_t dedupe = r->time.dedupe_window_ms;
+    /* A customer's running average is kept across a day of quiet. */
+    int64_t cust = FW_CUSTOMER_AVERAGE_MS;
+    if (r->rapid_small.within_ms > cust)
+        cust = r->rapid_small.within_ms;
+    if (r->location_jump.within_ms > cust)
+        cust = r->location_jump.within_ms;
+    if (r->account_takeover.within_ms > cust)
+        cust = r->account_takeover.within_ms;
+    if (r->risk_score.window_ms > cust)
+        cust = r->risk_score.window_ms;
+    e->logical_horizon[FW_ENT_ACCOUNT] = r->velocity.window_ms + dedupe;
+    e->logical_horizon[FW_ENT_CARD] = r->small_then_large.within_ms + dedupe;
+    e->logical_horizon[FW_ENT_CUSTOMER] = cust + dedupe;
+    e->logical_horizon[FW_ENT_PAIR] = r->structuring.window_ms + dedupe;
+    for (int k = 0; k < FW_ENT__COUNT; k++)
+        e->horizon[k] = e->logical_horizon[k] + r->time.allowed_lateness_ms;
     return e;
+nomem:
+    snprintf(errstr, errstr_size, "engine: out of memory");
+    fw_engine_destroy(e);
+    return NULL;
 }
 
-void fw_engine_destroy(fw_engine *e) { free(e); }
+void fw_engine_destroy(fw_engine *e) {
+    if (!e)
+        return;
+    fw_event_buffer_fini(&e->buffer);
+    fw_state_fini(&e->state);
+    fw_pool_fini(&e->pool);
+    fw_buf_fini(&e->deleted);
+    fw_buf_fini(&e->scratch);
+    free(e->dirty);
+    free(e->evidence);
+    free(e);
+}
 
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stats; }
+const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
 
-/* The entity a single-transaction alert is about: the account when known. */
-static void txn_entity(const fw_txn *t, const char **type, fw_str *id) {
-    if (fw_str_present(t->account_id)) {
-        *type = "account";
-        *id = t->account_id;
-    } else if (fw_str_present(t->card_id)) {
-        *type = "card";
-        *id = t->card_id;
-    } else if (fw_str_present(t->customer_id)) {
-        *type = "customer";
-        *id = t->customer_id;
-    } else {
-        *type = "transaction";
-        *id = t->transaction_id;
+void fw_engine_touch(fw_engine *e, fw_entity *ent) {
+    if (ent->dirty)
+        return;
+    if (e->ndirty == e->dirty_cap) {
+        uint32_t cap = e->dirty_cap ? e->dirty_cap * 2 : 1024;
+        fw_entity **d = realloc(e->dirty, sizeof(*d) * cap);
+        if (!d)
+            return; /* not marked: it will be written with its next change */
+        e->dirty = d;
+        e->dirty_cap = cap;
     }
+    ent->dirty = true;
+    e->dirty[e->ndirty++] = ent;
 }
 
-static void emit(fw_engine *e, fw_alert *a, fw_alert_fn fn, void *opaque) {
-    e->stats.alerts[a->rule]++;
-    fn(opaque, a);
-}
+/* ---- the stateless rule: judged on arrival, in any order ---- */
 
-static void detect_high_amount(fw_engine *e, const fw_txn *t, fw_alert_fn fn, void *opaque) {
+static void detect_high_amount(fw_engine *e, const fw_txn *t) {
     double limit = e->rules.high_amount.limit;
-    if (!(t->amount > limit))
+    if (!e->rules.common[FW_RULE_HIGH_AMOUNT].enabled || !(t->amount > limit))
         return;
     fw_evidence ev = { .transaction_id = t->transaction_id, .ts_ms = t->ts_ms,
                        .amount_raw = t->amount_raw };
     snprintf(e->reason, sizeof(e->reason),
              "amount %.2f is above the high_amount limit of %.2f", t->amount, limit);
-    fw_alert a = { .rule = FW_RULE_HIGH_AMOUNT,
-                   .rc = &e->rules.common[FW_RULE_HIGH_AMOUNT],
+    fw_alert a = { .rule = FW_RULE_HIGH_AMOUNT, .rc = &e->rules.common[FW_RULE_HIGH_AMOUNT],
                    .event_time = t->ts_ms, .detected_at = t->ts_ms,
                    .window_start = -1, .window_end = -1,
                    .reason = e->reason, .evidence = &ev, .nevidence = 1, .txn = t };
-    txn_entity(t, &a.entity_type, &a.entity_id);
-    emit(e, &a, fn, opaque);
+    if (fw_str_present(t->account_id)) {
+        a.entity_type = "account";
+        a.entity_id = t->account_id;
+    } else if (fw_str_present(t->card_id)) {
+        a.entity_type = "card";
+        a.entity_id = t->card_id;
+    } else if (fw_str_present(t->customer_id)) {
+        a.entity_type = "customer";
+        a.entity_id = t->customer_id;
+    } else {
+        a.entity_type = "transaction";
+        a.entity_id = t->transaction_id;
+    }
+    e->stats.alerts[FW_RULE_HIGH_AMOUNT]++;
+    e->out->alert(e->out->opaque, &a);
 }
 
-void fw_engine_process(fw_engine *e, const fw_txn *t, fw_alert_fn fn, void *opaque) {
+/* ---- time ---- */
+
+static int64_t watermark_of(const fw_engine *e) {
+    if (e->max_ts == INT64_MIN)
+        return INT64_MIN;
+    return e->max_ts - e->rules.time.max_out_of_orderness_ms;
+}
+
+/* Changelog key of a buffered transaction: 'B', event time big-endian (so keys
+ * sort by time), transaction id (at most 256 bytes). */
+static size_t buffered_key(const fw_txn *t, char key[1 + 8 + 256]) {
+    key[0] = 'B';
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (char)((uint64_t)t->ts_ms >> (56 - 8 * i));
+    size_t idlen = t->transaction_id.len < 256 ? t->transaction_id.len : 256;
+    memcpy(key + 9, t->transaction_id.ptr, idlen);
+    return 9 + idlen;
+}
+
+/* Queues a tombstone for a key that leaves the state. */
+static void delete_key(fw_engine *e, const char *key, size_t len) {
+    uint16_t l = (uint16_t)len;
+    fw_buf_append(&e->deleted, &l, sizeof(l));
+    fw_buf_append(&e->deleted, key, len);
+}
+
+static void on_expire(void *opaque, const fw_entity *ent) {
+    char key[2 + sizeof(ent->key)];
+    key[0] = 'E';
+    key[1] = (char)ent->kind;
+    memcpy(key + 2, ent->key, ent->keylen);
+    delete_key(opaque, key, 2u + ent->keylen);
+}
+
+/* Releases, in order, every buffered transaction the watermark has passed. */
+static void release(fw_engine *e, int64_t watermark) {
+    const fw_txn *t;
+    while ((t = fw_event_buffer_peek(&e->buffer)) &&
+           (t->ts_ms <= watermark || e->buffer.n > e->buffer.max)) {
+        if (t->ts_ms > watermark)
+            e->stats.buffer_overflows++;
+        fw_buffered *b = e->buffer.heap[0];
+        if (b->persisted) { /* its changelog record must go */
+            char key[1 + 8 + 256];
+            delete_key(e, key, buffered_key(t, key));
+        }
+        fw_detect(e, t, false);
+        e->stats.released++;
+        fw_event_buffer_pop(&e->buffer);
+    }
+    e->stats.buffered = e->buffer.n;
+    e->stats.max_event_time = e->max_ts;
+    if (watermark > e->stats.watermark)
+        e->stats.watermark = watermark;
+    fw_state_expire(&e->state, e->stats.watermark, e->horizon,
+                    watermark == INT64_MAX ? 0 : FW_SWEEP_BUDGET, on_expire, e);
+}
+
+void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
+    e->out = out;
     e->stats.transactions++;
-    if (e->rules.common[FW_RULE_HIGH_AMOUNT].enabled)
-        detect_high_amount(e, t, fn, opaque);
+    detect_high_amount(e, t);
+    int64_t wm = e->stats.watermark;
+    if (wm != INT64_MIN && t->ts_ms <= wm) {
+        /* Behind the watermark: its turn in the ordered stream has passed. */
+        if (t->ts_ms < wm - e->rules.time.allowed_lateness_ms) {
+            e->stats.late++;
+            if (out->late)
+                out->late(out->opaque, t, wm);
+            return;
+        }
+        e->stats.behind_watermark++;
+        fw_detect(e, t, true);
+        return;
+    }
+    if (!fw_event_buffer_push(&e->buffer, t)) {
+        fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
+        return;
+    }
+    if (t->ts_ms > e->max_ts) {
+        e->max_ts = t->ts_ms;
+        e->max_ts_dirty = true;
+    }
+    release(e, watermark_of(e));
+}
+
+void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out) {
+    e->out = out;
+    if (watermark <= e->stats.watermark)
+        return;
+    /* Keep max_ts consistent so later arrivals cannot pull the watermark back. */
+    int64_t need = watermark == INT64_MAX ? INT64_MAX
+                                          : watermark + e->rules.time.max_out_of_orderness_ms;
+    if (need > e->max_ts) {
+        e->max_ts = need;
+        e->max_ts_dirty = true;
+    }
+    release(e, watermark);
+}
+
+/* ---- changelog ---- */
+
+static void put_u64(fw_buf *b, uint64_t v) {
+    unsigned char x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (unsigned char)(v >> (8 * i));
+    fw_buf_append(b, x, 8);
+}
+
+static void put_f64(fw_buf *b, double d) {
+    uint64_t v;
+    memcpy(&v, &d, 8);
+    put_u64(b, v);
+}
+
+static void put_evrec(fw_buf *b, const fw_evrec *r) {
+    put_u64(b, (uint64_t)r->ts);
+    put_f64(b, r->amount);
+    put_u64(b, r->merchant);
+    float geo[2] = { r->lat, r->lon };
+    uint32_t g[2];
+    memcpy(g, geo, sizeof(g));
+    put_u64(b, (uint64_t)g[0] | (uint64_t)g[1] << 32);
+    unsigned char hdr[4] = { r->type, (unsigned char)(r->has_geo | r->flag << 1), r->idlen,
+                             r->amtlen };
+    fw_buf_append(b, hdr, 4);
+    fw_buf_append(b, r->country, 4);
+    fw_buf_append(b, r->id, r->idlen);
+    fw_buf_append(b, r->amount_raw, r->amtlen);
+}
+
+static void put_evlist(fw_buf *b, const fw_evlist *l) {
+    put_u64(b, l->n);
+    for (uint32_t i = 0; i < l->n; i++)
+        put_evrec(b, &l->ev[i]);
+}
+
+static void serialize_entity(fw_buf *b, const fw_entity *ent) {
+    fw_buf_reset(b);
+    unsigned char hdr[3] = { FW_STATE_VERSION, ent->kind, FW_RULE__COUNT };
+    fw_buf_append(b, hdr, 3);
+    put_u64(b, (uint64_t)ent->last_ts);
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        put_u64(b, (uint64_t)ent->last_alert[r]);
+    fw_buf_putc(b, (char)ent->has_prev);
+    put_evrec(b, &ent->prev);
+    put_evlist(b, &ent->recent);
+    put_evlist(b, &ent->win);
+    put_f64(b, ent->amount_sum);
+    put_u64(b, ent->amount_n);
+}
+
+void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
+    char key[2 + 2 * FW_ID_MAX + 1 + 256];
+    for (uint32_t i = 0; i < e->ndirty; i++) {
+        fw_entity *ent = e->dirty[i];
+        ent->dirty = false;
+        key[0] = 'E';
+        key[1] = (char)ent->kind;
+        memcpy(key + 2, ent->key, ent->keylen);
+        serialize_entity(&e->scratch, ent);
+        fn(opaque, (fw_str){ key, 2u + ent->keylen }, e->scratch.data, e->scratch.len);
+    }
+    e->ndirty = 0;
+    for (size_t off = 0; off + 2 <= e->deleted.len;) {
+        uint16_t len;
+        memcpy(&len, e->deleted.data + off, 2);
+        fn(opaque, (fw_str){ e->deleted.data + off + 2, len }, NULL, 0);
+        off += 2u + len;
+    }
+    fw_buf_reset(&e->deleted);
+    /* Buffered transactions not yet in the changelog: the record as it came. */
+    for (uint32_t i = 0; i < e->buffer.n; i++) {
+        fw_buffered *b = e->buffer.heap[i];
+        if (b->persisted)
+            continue;
+        const fw_txn *t = &b->txn;
+        size_t keylen = buffered_key(t, key);
+        fw_buf_reset(&e->scratch);
+        fw_buf_putc(&e->scratch, t->raw_is_json ? 'J' : 'S');
+        if (t->raw_is_json)
+            fw_buf_append(&e->scratch, t->raw.ptr, t->raw.len);
+        else
+            fw_txn_write_json(t, &e->scratch); /* restored through the JSON decoder */
+        fn(opaque, (fw_str){ key, keylen }, e->scratch.data, e->scratch.len);
+        b->persisted = true;
+    }
+    if (e->max_ts_dirty) {
+        char v[24];
+        int n = snprintf(v, sizeof(v), "%" PRId64, e->max_ts);
+        fn(opaque, FW_STR_LIT("M"), v, (size_t)n);
+        e->max_ts_dirty = false;
+    }
+}
+
+/* ---- restore ---- */
+
+typedef struct reader {
+    const unsigned char *p;
+    size_t n, off;
+    bool bad;
+} reader;
+
+static uint64_t get_u64(reader *r) {
+    if (r->off + 8 > r->n) {
+        r->bad = true;
+        return 0;
+    }
+    uint64_t v = 0;
+    for (int i = 0; i < 8; i++)
+        v |= (uint64_t)r->p[r->off + i] << (8 * i);
+    r->off += 8;
+    return v;
+}
+
+static double get_f64(reader *r) {
+    uint64_t v = get_u64(r);
+    double d;
+    memcpy(&d, &v, 8);
+    return d;
+}
+
+static void get_bytes(reader *r, void *dst, size_t n) {
+    if (r->off + n > r->n) {
+        r->bad = true;
+        return;
+    }
+    memcpy(dst, r->p + r->off, n);
+    r->off += n;
+}
+
+static void get_evrec(reader *r, fw_evrec *ev) {
+    memset(ev, 0, sizeof(*ev));
+    ev->ts = (int64_t)get_u64(r);
+    ev->amount = get_f64(r);
+    ev->merchant = get_u64(r);
+    uint64_t g = get_u64(r);
+    uint32_t gg[2] = { (uint32_t)g, (uint32_t)(g >> 32) };
+    float geo[2];
+    memcpy(geo, gg, sizeof(geo));
+    ev->lat = geo[0];
+    ev->lon = geo[1];
+    unsigned char hdr[4] = { 0 };
+    get_bytes(r, hdr, 4);
+    ev->type = hdr[0];
+    ev->has_geo = hdr[1] & 1;
+    ev->flag = (hdr[1] >> 1) & 1;
+    if (hdr[2] > FW_ID_MAX || hdr[3] > FW_AMOUNT_MAX) {
+        r->bad = true;
+        return;
+    }
+    ev->idlen = hdr[2];
+    ev->amtlen = hdr[3];
+    get_bytes(r, ev->country, 4);
+    ev->country[3] = '\0';
+    get_bytes(r, ev->id, ev->idlen);
+    get_bytes(r, ev->amount_raw, ev->amtlen);
+}
+
+static void get_evlist(reader *r, fw_state *s, fw_evlist *l) {
+    uint64_t n = get_u64(r);
+    if (n > s->max_window_events) {
+        r->bad = true;
+        return;
+    }
+    for (uint64_t i = 0; i < n && !r->bad; i++) {
+        fw_evrec ev;
+        get_evrec(r, &ev);
+        if (!r->bad)
+            fw_evlist_insert(s, l, &ev, INT64_MIN);
+    }
+}
+
+static fw_err restore_entity(fw_engine *e, fw_str key, const void *value, size_t len,
+                             char *errstr, size_t errstr_size) {
+    if (key.len < 3 || (unsigned char)key.ptr[1] >= FW_ENT__COUNT) {
+        snprintf(errstr, errstr_size, "changelog: bad entity key");
+        return FW_ERR_INVALID;
+    }
+    if (!value)
+        return FW_OK; /* deleted: nothing to hold */
+    fw_entity_kind kind = (fw_entity_kind)key.ptr[1];
+    fw_str id = { key.ptr + 2, key.len - 2 };
+    fw_entity *ent = NULL;
+    if (kind == FW_ENT_PAIR) {
+        const char *sep = memchr(id.ptr, '\x1f', id.len);
+        if (sep)
+            ent = fw_state_get_pair(&e->state, (fw_str){ id.ptr, (size_t)(sep - id.ptr) },
+                                    (fw_str){ sep + 1, id.len - (size_t)(sep - id.ptr) - 1 },
+                                    true);
+    } else {
+        ent = fw_state_get(&e->state, kind, id, true);
+    }
+    if (!ent) {
+        snprintf(errstr, errstr_size, "changelog: cannot hold entity (limit reached?)");
+        return FW_ERR_LIMIT;
+    }
+    reader r = { .p = value, .n = len };
+    unsigned char hdr[3] = { 0 };
+    get_bytes(&r, hdr, 3);
+    if (r.bad || hdr[0] != FW_STATE_VERSION || hdr[1] != kind || hdr[2] != FW_RULE__COUNT) {
+        snprintf(errstr, errstr_size, "changelog: entity record of an unknown version");
+        return FW_ERR_INVALID;
+    }
+    ent->last_ts = (int64_t)get_u64(&r);
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        ent->last_alert[i] = (int64_t)get_u64(&r);
+    unsigned char hp = 0;
+    get_bytes(&r, &hp, 1);
+    ent->has_prev = hp != 0;
+    get_evrec(&r, &ent->prev);
+    ent->recent.n = ent->win.n = 0;
+    get_evlist(&r, &e->state, &ent->recent);
+    get_evlist(&r, &e->state, &ent->win);
+    ent->amount_sum = get_f64(&r);
+    ent->amount_n = get_u64(&r);
+    if (r.bad || r.off != r.n) {
+        snprintf(errstr, errstr_size, "changelog: truncated or malformed entity record");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len,
+                         char *errstr, size_t errstr_size) {
+    if (key.len == 0) {
+        snprintf(errstr, errstr_size, "changelog: empty key");
+        return FW_ERR_INVALID;
+    }
+    switch (key.ptr[0]) {
+    case 'E':
+        return restore_entity(e, key, value, len, errstr, errstr_size);
+    case 'M': {
+        if (!value)
+            return FW_OK;
+        char v[24];
+        if (len == 0 || len >= sizeof(v)) {
+            snprintf(errstr, errstr_size, "changelog: bad watermark record");
+            return FW_ERR_INVALID;
+        }
+        memcpy(v, value, len);
+        v[len] = '\0';
+        char *end;
+        long long ts = strtoll(v, &end, 10);
+        if (*end) {
+            snprintf(errstr, errstr_size, "changelog: bad watermark record");
+            return FW_ERR_INVALID;
+        }
+        e->max_ts = ts;
+        e->stats.max_event_time = ts;
+        e->stats.watermark = watermark_of(e);
+        return FW_OK;
+    }
+    case 'B': {
+        if (!value)
+            return FW_OK;
+        if (len < 1) {
+            snprintf(errstr, errstr_size, "changelog: empty buffered record");
+            return FW_ERR_INVALID;
+        }
+        fw_arena arena;
+        if (!fw_arena_init(&arena, len + 64)) {
+            snprintf(errstr, errstr_size, "changelog: out of memory");
+            return FW_ERR_NOMEM;
+        }
+        fw_txn t;
+        fw_decode_error derr = { .reason = "out of memory" };
+        fw_err err = fw_txn_decode_json((const char *)value + 1, len - 1, &arena, len, &t,
+                                        &derr);
+        if (err == FW_OK && !fw_event_buffer_push(&e->buffer, &t))
+            err = FW_ERR_NOMEM;
+        fw_arena_fini(&arena);
+        if (err) {
+            snprintf(errstr, errstr_size, "changelog: buffered record: %s", derr.reason);
+            return err;
+        }
+        for (uint32_t i = 0; i < e->buffer.n; i++) /* all restored ones are in the log */
+            e->buffer.heap[i]->persisted = true;
+        e->stats.buffered = e->buffer.n;
+        return FW_OK;
+    }
+    default:
+        snprintf(errstr, errstr_size, "changelog: unknown record type '%c'", key.ptr[0]);
+        return FW_ERR_INVALID;
+    }
 }

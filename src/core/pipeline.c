@@ -18,7 +18,13 @@ struct fw_pipeline {
     char reason[300];
     fw_pipeline_stats stats;
     const fw_pipeline_out *out; /* valid during fw_pipeline_process */
+    const fw_source_ref *src;   /* of the record being processed */
+    fw_str payload;
+    fw_engine_out engine_out;
 };
+
+static void on_alert(void *opaque, const fw_alert *a);
+static void on_late(void *opaque, const fw_txn *t, int64_t watermark);
 
 fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t errstr_size) {
     fw_pipeline *p = calloc(1, sizeof(*p));
@@ -39,6 +45,7 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
     p->engine = fw_engine_new(&p->conf.rules, errstr, errstr_size);
     if (!p->engine)
         goto fail;
+    p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late };
     return p;
 fail:
     fw_pipeline_destroy(p);
@@ -73,6 +80,22 @@ static void on_alert(void *opaque, const fw_alert *a) {
                   (fw_str){ .ptr = p->alert_json.data, .len = p->alert_json.len });
 }
 
+static void on_late(void *opaque, const fw_txn *t, int64_t watermark) {
+    fw_pipeline *p = opaque;
+    if (!p->out->late)
+        return;
+    fw_late_record lr = { .payload = p->payload, .event_time = t->ts_ms,
+                          .watermark = watermark, .src = p->src };
+    p->out->late(p->out->opaque, &lr);
+}
+
+void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_out *out) {
+    p->out = out;
+    fw_engine_advance(p->engine, watermark, &p->engine_out);
+}
+
+fw_engine *fw_pipeline_engine(fw_pipeline *p) { return p->engine; }
+
 void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
                          const fw_source_ref *src, const fw_pipeline_out *out) {
     fw_txn txn;
@@ -100,7 +123,9 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
         out->dead_letter(out->opaque, &dl);
         return;
     }
-    fw_engine_process(p->engine, &txn, on_alert, p);
+    p->src = src;
+    p->payload = (fw_str){ .ptr = payload, .len = len };
+    fw_engine_process(p->engine, &txn, &p->engine_out);
 }
 
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p) { return &p->stats; }

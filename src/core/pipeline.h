@@ -28,11 +28,21 @@ typedef struct fw_dead_letter {
     const fw_source_ref *src;
 } fw_dead_letter;
 
+/** A record that arrived after the allowed lateness: not applied. */
+typedef struct fw_late_record {
+    fw_str payload;      /* the original bytes */
+    int64_t event_time;
+    int64_t watermark;   /* the watermark it was behind */
+    const fw_source_ref *src;
+} fw_late_record;
+
 typedef struct fw_pipeline_out {
     void *opaque;
     /** An alert, serialized as one JSON object; @p key is the entity id. */
     void (*alert)(void *opaque, const fw_alert *alert, fw_str key, fw_str json);
     void (*dead_letter)(void *opaque, const fw_dead_letter *dl);
+    /** Optional (NULL: late records are only counted). */
+    void (*late)(void *opaque, const fw_late_record *lr);
 } fw_pipeline_out;
 
 typedef struct fw_pipeline_conf {
@@ -58,6 +68,13 @@ void fw_pipeline_destroy(fw_pipeline *p);
  *  next call, so nothing may keep pointers into it. */
 void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
                          const fw_source_ref *src, const fw_pipeline_out *out);
+
+/** @brief Raises the watermark (idle partition; INT64_MAX at the end of the
+ *  input releases every buffered transaction and closes every window). */
+void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_out *out);
+
+/** @brief The partition's engine, for its changelog (changes and restore). */
+fw_engine *fw_pipeline_engine(fw_pipeline *p);
 
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p);
 const fw_engine_stats *fw_pipeline_engine_stats(const fw_pipeline *p);

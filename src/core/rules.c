@@ -5,6 +5,13 @@
 
 static const char *const rule_names[FW_RULE__COUNT] = {
     [FW_RULE_HIGH_AMOUNT] = "high_amount",
+    [FW_RULE_VELOCITY] = "velocity",
+    [FW_RULE_SMALL_THEN_LARGE] = "small_then_large",
+    [FW_RULE_RAPID_SMALL] = "rapid_small",
+    [FW_RULE_LOCATION_JUMP] = "location_jump",
+    [FW_RULE_ACCOUNT_TAKEOVER] = "account_takeover",
+    [FW_RULE_STRUCTURING] = "structuring",
+    [FW_RULE_RISK_SCORE] = "risk_score",
 };
 
 void fw_rules_defaults(fw_rules *r) {
@@ -12,7 +19,41 @@ void fw_rules_defaults(fw_rules *r) {
     for (int i = 0; i < FW_RULE__COUNT; i++)
         r->common[i] = (fw_rule_common){ .enabled = true, .version = 1,
                                          .severity = FW_SEV_HIGH };
+    r->common[FW_RULE_RAPID_SMALL].severity = FW_SEV_MEDIUM;
+    r->common[FW_RULE_LOCATION_JUMP].severity = FW_SEV_MEDIUM;
+    r->common[FW_RULE_ACCOUNT_TAKEOVER].severity = FW_SEV_CRITICAL;
+    r->common[FW_RULE_RISK_SCORE].severity = FW_SEV_MEDIUM;
+    const int64_t s = 1000, m = 60 * s, h = 60 * m;
+    r->time.max_out_of_orderness_ms = 10 * s;
+    r->time.allowed_lateness_ms = 5 * m;
+    r->time.dedupe_window_ms = 5 * m;
     r->high_amount.limit = 5000.0;
+    r->velocity.min_count = 3;
+    r->velocity.min_amount = 1000.0;
+    r->velocity.window_ms = 30 * m;
+    r->velocity.slide_ms = 5 * m;
+    r->small_then_large.small_below = 10.0;
+    r->small_then_large.large_above = 1000.0;
+    r->small_then_large.within_ms = 5 * m;
+    r->rapid_small.count = 5;
+    r->rapid_small.below = 50.0;
+    r->rapid_small.within_ms = 10 * m;
+    r->location_jump.within_ms = 1 * h;
+    r->location_jump.max_speed_kmh = 900.0;
+    r->account_takeover.min_amount = 5000.0;
+    r->account_takeover.within_ms = 30 * m;
+    r->structuring.below = 10000.0;
+    r->structuring.total_above = 10000.0;
+    r->structuring.window_ms = 24 * h;
+    r->risk_score.window_ms = 1 * h;
+    r->risk_score.slide_ms = 10 * m;
+    r->risk_score.amount_multiple = 3.0;
+    r->risk_score.large_points = 10;
+    r->risk_score.max_merchants = 20;
+    r->risk_score.merchant_points = 5;
+    r->risk_score.alert_at = 50;
+    r->limits.max_entities = 1000000;
+    r->limits.max_window_events = 10000;
 }
 
 const char *fw_rule_name(fw_rule_id id) {

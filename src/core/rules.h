@@ -5,9 +5,17 @@
 #define FW_RULES_H
 
 #include <stdbool.h>
+#include <stdint.h>
 
 typedef enum fw_rule_id {
-    FW_RULE_HIGH_AMOUNT = 0, /* seed 001: amount > 5000 */
+    FW_RULE_HIGH_AMOUNT = 0,    /* seed 001: amount > 5000 */
+    FW_RULE_VELOCITY,           /* seed 002: >= 3 txns > 1000 per account in 30 min */
+    FW_RULE_SMALL_THEN_LARGE,   /* seed 002 CEP: card txn < 10 then next > 1000 in 5 min */
+    FW_RULE_RAPID_SMALL,        /* seed 004: 5 consecutive txns < 50 per customer in 10 min */
+    FW_RULE_LOCATION_JUMP,      /* seed 004: consecutive txns in two countries within 1 h */
+    FW_RULE_ACCOUNT_TAKEOVER,   /* seed 004: PASSWORD_CHANGE then WITHDRAWAL > 5000 in 30 min */
+    FW_RULE_STRUCTURING,        /* seed 003: transfers < 10000 to one counterparty > 10000/24 h */
+    FW_RULE_RISK_SCORE,         /* seed 004: per-customer score over a sliding hour */
     FW_RULE__COUNT
 } fw_rule_id;
 
@@ -26,11 +34,60 @@ typedef struct fw_rule_common {
     fw_severity severity;
 } fw_rule_common;
 
+/* All durations are milliseconds of event time. Comparisons are strict
+ * ("above", "below") exactly as the seeds state them. */
 typedef struct fw_rules {
     fw_rule_common common[FW_RULE__COUNT];
     struct {
-        double limit;   /* alert when amount > limit (strictly) */
+        int64_t max_out_of_orderness_ms; /* watermark = max event time - this (10 s) */
+        int64_t allowed_lateness_ms;     /* windows accept events this late (5 min) */
+        int64_t dedupe_window_ms;        /* same rule + entity within this: one alert (5 min) */
+    } time;
+    struct {
+        double limit;              /* alert when amount > limit (5000) */
     } high_amount;
+    struct {
+        int min_count;             /* at least this many qualifying txns (3) */
+        double min_amount;         /* a txn qualifies when amount > this (1000) */
+        int64_t window_ms;         /* sliding window size (30 min) */
+        int64_t slide_ms;          /* window start every (5 min) */
+    } velocity;
+    struct {
+        double small_below;        /* first txn amount < this (10) */
+        double large_above;        /* the card's next txn amount > this (1000) */
+        int64_t within_ms;         /* between the two (5 min) */
+    } small_then_large;
+    struct {
+        int count;                 /* consecutive txns (5) */
+        double below;              /* each amount < this (50) */
+        int64_t within_ms;         /* first to last (10 min) */
+    } rapid_small;
+    struct {
+        int64_t within_ms;         /* consecutive txns in different countries (1 h) */
+        double max_speed_kmh;      /* with lat/lon on both: implied speed above (900) */
+    } location_jump;
+    struct {
+        double min_amount;         /* WITHDRAWAL amount > this (5000) */
+        int64_t within_ms;         /* after the PASSWORD_CHANGE (30 min) */
+    } account_takeover;
+    struct {
+        double below;              /* each transfer < this (10000) */
+        double total_above;        /* sum to one counterparty > this (10000) */
+        int64_t window_ms;         /* sliding over (24 h) */
+    } structuring;
+    struct {
+        int64_t window_ms;         /* sliding window size (1 h) */
+        int64_t slide_ms;          /* (10 min) */
+        double amount_multiple;    /* +large_points per txn > multiple x average (3) */
+        int large_points;          /* (10) */
+        int max_merchants;         /* +merchant_points when distinct merchants > this (20) */
+        int merchant_points;       /* (5) */
+        int alert_at;              /* alert when the score reaches this (50) */
+    } risk_score;
+    struct {
+        uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */
+        uint32_t max_window_events;  /* events kept per entity and window (10,000) */
+    } limits;
 } fw_rules;
 
 /** @brief Fills @p r with the built-in defaults (the seeds' thresholds). */

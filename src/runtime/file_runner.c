@@ -12,6 +12,8 @@
 typedef struct file_ctx {
     FILE *out;
     FILE *dlq;          /* NULL: stderr, human-readable */
+    FILE *late;         /* NULL: counted only */
+    uint64_t nlate;
     fw_buf line;        /* serialized dead letter */
     bool write_error;
 } file_ctx;
@@ -69,6 +71,25 @@ static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
         fc->write_error = true;
 }
 
+static void on_late(void *opaque, const fw_late_record *lr) {
+    file_ctx *fc = opaque;
+    fc->nlate++;
+    if (!fc->late)
+        return;
+    char et[32], wm[32];
+    fw_time_format(lr->event_time, et);
+    fw_time_format(lr->watermark, wm);
+    fw_buf_reset(&fc->line);
+    fw_buf_printf(&fc->line, "{\"event_time\":\"%s\",\"watermark\":\"%s\",\"source\":{\"file\":",
+                  et, wm);
+    fw_buf_json_str(&fc->line, fw_str_c(lr->src->file ? lr->src->file : "-"));
+    fw_buf_printf(&fc->line, ",\"line\":%" PRId64 "},\"payload\":", lr->src->line);
+    fw_buf_json_str(&fc->line, lr->payload);
+    fw_buf_puts(&fc->line, "}\n");
+    if (fwrite(fc->line.data, 1, fc->line.len, fc->late) != fc->line.len)
+        fc->write_error = true;
+}
+
 static FILE *open_out(const char *path, const char *what) {
     if (!strcmp(path, "-"))
         return stdout;
@@ -97,13 +118,16 @@ int fw_file_run(const fw_run_conf *c) {
         goto out;
     if (c->dlq_file && !(fc.dlq = open_out(c->dlq_file, "dead-letter file")))
         goto out;
+    if (c->late_file && !(fc.late = open_out(c->late_file, "late-record file")))
+        goto out;
     static char outbuf[1 << 20];
     setvbuf(fc.out, outbuf, _IOFBF, sizeof(outbuf));
     if (!(p = fw_pipeline_new(&c->pipeline, errstr, sizeof(errstr)))) {
         fprintf(stderr, "fraudwatch run: %s\n", errstr);
         goto out;
     }
-    fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter };
+    fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter,
+                           .late = on_late };
     fw_source_ref src = { .file = c->input_file, .line = 0 };
     double t0 = fw_mono_s();
     uint64_t blank = 0;
@@ -124,12 +148,15 @@ int fw_file_run(const fw_run_conf *c) {
         if (fc.write_error)
             break;
     }
+    if (!fc.write_error) /* end of input: release everything, close every window */
+        fw_pipeline_advance(p, INT64_MAX, &po);
     if (ferror(in)) {
         fprintf(stderr, "fraudwatch run: error reading %s: %s\n", c->input_file,
                 strerror(errno));
         goto out;
     }
-    if (fflush(fc.out) != 0 || (fc.dlq && fflush(fc.dlq) != 0) || fc.write_error) {
+    if (fflush(fc.out) != 0 || (fc.dlq && fflush(fc.dlq) != 0) ||
+        (fc.late && fflush(fc.late) != 0) || fc.write_error) {
         fprintf(stderr, "fraudwatch run: error writing output: %s\n", strerror(errno));
         goto out;
     }
@@ -142,9 +169,9 @@ int fw_file_run(const fw_run_conf *c) {
         for (int r = 0; r < FW_RULE__COUNT; r++)
             fprintf(stderr, "%s%s %" PRIu64, r ? ", " : "", fw_rule_name((fw_rule_id)r),
                     es->alerts[r]);
-        fprintf(stderr, "), %" PRIu64 " dead letters, %" PRIu64 " blank lines in %.2f s "
-                        "(%.0f records/s)\n",
-                ps->dead_letters, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0);
+        fprintf(stderr, "), %" PRIu64 " dead letters, %" PRIu64 " late, %" PRIu64
+                        " blank lines in %.2f s (%.0f records/s)\n",
+                ps->dead_letters, fc.nlate, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0);
     }
     rc = 0;
 out:
@@ -157,5 +184,7 @@ out:
         fclose(fc.out);
     if (fc.dlq && fc.dlq != stdout)
         fclose(fc.dlq);
+    if (fc.late && fc.late != stdout)
+        fclose(fc.late);
     return rc;
 }

@@ -27,6 +27,7 @@
 typedef struct fw_task {
     int32_t partition;
     fw_pipeline *pl;
+    int64_t last_record_ms;  /* wall clock of the last record, for the idle timeout */
     int64_t next_offset;     /* offset after the last record processed */
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to the end (for --exit-at-end) */
@@ -36,6 +37,7 @@ typedef struct fw_krt {
     const fw_run_conf *c;
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
+    rd_kafka_t *restorer;    /* reads changelog partitions back on assignment */
     fw_task **tasks;         /* indexed by input partition */
     int ntasks_cap;
     int nassigned;
@@ -48,7 +50,8 @@ typedef struct fw_krt {
     int64_t last_commit_ms;
     bool fatal;
     /* Totals, including tasks that were revoked since. */
-    uint64_t records, alerts, dead_letters, commits, aborts, delivery_errors;
+    uint64_t records, alerts, dead_letters, late, commits, aborts, delivery_errors;
+    uint64_t changelog_records, restored_keys;
     uint64_t alerts_by_rule[FW_RULE__COUNT];
     char errstr[512];
 } fw_krt;
@@ -68,6 +71,8 @@ static void logf_(const fw_krt *k, const char *fmt, ...) {
 static fw_task *task_get(fw_krt *k, int32_t partition) {
     return partition >= 0 && partition < k->ntasks_cap ? k->tasks[partition] : NULL;
 }
+
+static bool task_restore(fw_krt *k, fw_task *t);
 
 static bool task_create(fw_krt *k, int32_t partition) {
     if (partition >= k->ntasks_cap) {
@@ -95,6 +100,11 @@ static bool task_create(fw_krt *k, int32_t partition) {
     }
     k->tasks[partition] = t;
     k->nassigned++;
+    t->last_record_ms = fw_mono_ms();
+    if (!task_restore(k, t)) {
+        snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
+        return false;
+    }
     return true;
 }
 
@@ -111,7 +121,133 @@ static void task_destroy(fw_krt *k, int32_t partition) {
     k->nassigned--;
 }
 
-/* A fresh pipeline: after an abort, state must match the committed offsets. */
+/* ---- state restore ----------------------------------------------------------- */
+
+typedef struct changelog_rec {
+    char *key;
+    size_t keylen;
+    char *value;             /* NULL: tombstone */
+    size_t len;
+    size_t seq;              /* position in the log: the later record wins */
+} changelog_rec;
+
+static int rec_cmp(const void *a, const void *b) {
+    const changelog_rec *x = a, *y = b;
+    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
+    int c = memcmp(x->key, y->key, n);
+    if (c)
+        return c;
+    if (x->keylen != y->keylen)
+        return x->keylen < y->keylen ? -1 : 1;
+    return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* Reads the task's changelog partition to its end (read_committed) and puts
+ * the latest record of every key into its fresh engine. Until this returns
+ * the partition's input is not processed. */
+static bool task_restore(fw_krt *k, fw_task *t) {
+    const char *topic = k->c->changelog_name;
+    int64_t lo = 0, hi = 0, t0 = fw_mono_ms();
+    rd_kafka_resp_err_t err =
+        rd_kafka_query_watermark_offsets(k->restorer, topic, t->partition, &lo, &hi, 30000);
+    if (err) {
+        logf_(k, "restore %s[%" PRId32 "]: %s", topic, t->partition, rd_kafka_err2str(err));
+        return false;
+    }
+    if (hi <= lo)
+        return true; /* nothing logged yet */
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, topic, t->partition)->offset =
+        RD_KAFKA_OFFSET_BEGINNING;
+    err = rd_kafka_assign(k->restorer, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    if (err) {
+        logf_(k, "restore %s[%" PRId32 "]: assign: %s", topic, t->partition,
+              rd_kafka_err2str(err));
+        return false;
+    }
+    changelog_rec *recs = NULL;
+    size_t n = 0, cap = 0;
+    bool ok = true, done = false;
+    int64_t deadline = fw_mono_ms() + 300000;
+    while (!done && ok) {
+        if (fw_mono_ms() > deadline) {
+            logf_(k, "restore %s[%" PRId32 "]: not at the end after 300 s", topic, t->partition);
+            ok = false;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->restorer, 500);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            done = true;
+        } else if (m->err) {
+            logf_(k, "restore %s[%" PRId32 "]: %s", topic, t->partition,
+                  rd_kafka_message_errstr(m));
+        } else if (m->key_len > 0) {
+            if (n == cap) {
+                cap = cap ? cap * 2 : 1024;
+                changelog_rec *r = realloc(recs, sizeof(*r) * cap);
+                if (!r) {
+                    ok = false;
+                    rd_kafka_message_destroy(m);
+                    break;
+                }
+                recs = r;
+            }
+            changelog_rec *r = &recs[n];
+            r->key = malloc(m->key_len);
+            r->value = m->payload ? malloc(m->len ? m->len : 1) : NULL;
+            if (!r->key || (m->payload && !r->value)) {
+                free(r->key);
+                free(r->value);
+                ok = false;
+            } else {
+                memcpy(r->key, m->key, m->key_len);
+                r->keylen = m->key_len;
+                if (m->payload)
+                    memcpy(r->value, m->payload, m->len);
+                r->len = m->len;
+                r->seq = n++;
+            }
+        }
+        rd_kafka_message_destroy(m);
+    }
+    rd_kafka_assign(k->restorer, NULL);
+    qsort(recs, n, sizeof(*recs), rec_cmp);
+    fw_engine *e = fw_pipeline_engine(t->pl);
+    size_t keys = 0, bad = 0;
+    for (size_t i = 0; ok && i < n; i++) {
+        if (i + 1 < n && recs[i].keylen == recs[i + 1].keylen &&
+            !memcmp(recs[i].key, recs[i + 1].key, recs[i].keylen))
+            continue; /* a later record of the same key follows */
+        if (!recs[i].value)
+            continue;
+        char err2[256];
+        if (fw_engine_restore(e, (fw_str){ recs[i].key, recs[i].keylen }, recs[i].value,
+                              recs[i].len, err2, sizeof(err2)) != FW_OK) {
+            if (bad++ < 5)
+                logf_(k, "restore %s[%" PRId32 "]: skipped a record: %s", topic, t->partition,
+                      err2);
+        } else {
+            keys++;
+        }
+    }
+    for (size_t i = 0; i < n; i++) {
+        free(recs[i].key);
+        free(recs[i].value);
+    }
+    free(recs);
+    k->restored_keys += keys;
+    if (ok)
+        logf_(k, "restored partition %" PRId32 ": %zu keys from %zu changelog records in %"
+                 PRId64 " ms",
+              t->partition, keys, n, fw_mono_ms() - t0);
+    return ok;
+}
+
+/* A fresh pipeline restored from the changelog: after an abort, state must
+ * match the committed offsets again. */
 static void task_reset(fw_krt *k, fw_task *t) {
     fw_pipeline *pl = fw_pipeline_new(&k->c->pipeline, k->errstr, sizeof(k->errstr));
     if (!pl) {
@@ -124,6 +260,9 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->next_offset = -1;
     t->dirty = false;
     t->at_end = false;
+    t->last_record_ms = fw_mono_ms();
+    if (!task_restore(k, t))
+        k->fatal = true;
 }
 
 /* ---- transactions ------------------------------------------------------------ */
@@ -207,13 +346,18 @@ static void txn_begin(fw_krt *k) {
     k->txn_started_ms = fw_mono_ms();
 }
 
-/* Commits the open transaction with the offsets of every task that processed
- * records in it; on an abortable error aborts and rewinds instead. */
+static void write_changelogs(fw_krt *k);
+
+/* Commits the open transaction with the state changes of every task and the
+ * offsets of every task that processed records in it; on an abortable error
+ * aborts and rewinds instead. */
 static void txn_commit(fw_krt *k) {
     if (!k->txn_open || k->fatal)
         return;
     rd_kafka_error_t *error;
     int retries = 0;
+    if (!k->txn_failed)
+        write_changelogs(k);
     if (!k->txn_failed) {
         rd_kafka_topic_partition_list_t *offsets =
             rd_kafka_topic_partition_list_new(k->nassigned ? k->nassigned : 1);
@@ -252,11 +396,32 @@ static void txn_commit(fw_krt *k) {
 
 /* ---- outputs ----------------------------------------------------------------- */
 
-static void produce(fw_krt *k, const char *topic, fw_str key, fw_str value,
-                    const fw_dead_letter *dl) {
+/* Headers of a record sent to the dead-letter or late topic. */
+typedef struct side_headers {
+    const char *names[6];
+    char values[6][48];
+    const char *long_values[6]; /* when the value does not fit in values[] */
+    int n;
+} side_headers;
+
+static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key, fw_str value,
+                    const fw_dead_letter *dl, const side_headers *sh) {
     rd_kafka_resp_err_t err;
     for (;;) {
-        if (dl) {
+        if (sh) {
+            rd_kafka_headers_t *hdrs = rd_kafka_headers_new((size_t)sh->n);
+            for (int i = 0; i < sh->n; i++) {
+                const char *v = sh->long_values[i] ? sh->long_values[i] : sh->values[i];
+                rd_kafka_header_add(hdrs, sh->names[i], -1, v, -1);
+            }
+            err = rd_kafka_producev(
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
+                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
+                RD_KAFKA_V_END);
+            if (err)
+                rd_kafka_headers_destroy(hdrs); /* ownership passes only on success */
+        } else if (dl) {
             char part[16], off[24];
             snprintf(part, sizeof(part), "%" PRId32, dl->src->partition);
             snprintf(off, sizeof(off), "%" PRId64, dl->src->offset);
@@ -274,7 +439,8 @@ static void produce(fw_krt *k, const char *topic, fw_str key, fw_str value,
                 RD_KAFKA_V_END);
         } else {
             err = rd_kafka_producev(
-                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(key.ptr, key.len),
                 RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         }
@@ -292,7 +458,7 @@ static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     fw_krt *k = opaque;
     (void)a;
     k->alerts++;
-    produce(k, k->c->output_topic, key, json, NULL);
+    produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
 }
 
 static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
@@ -300,7 +466,48 @@ static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
     k->dead_letters++;
     logf_(k, "dead letter %s[%" PRId32 "]@%" PRId64 ": %s", dl->src->topic, dl->src->partition,
           dl->src->offset, dl->reason);
-    produce(k, k->c->dlq_topic, k->cur_key, dl->payload, dl);
+    produce(k, k->c->dlq_topic, RD_KAFKA_PARTITION_UA, k->cur_key, dl->payload, dl, NULL);
+}
+
+static void on_late(void *opaque, const fw_late_record *lr) {
+    fw_krt *k = opaque;
+    k->late++;
+    char et[32], wm[32];
+    fw_time_format(lr->event_time, et);
+    fw_time_format(lr->watermark, wm);
+    side_headers sh = { .names = { "fw.late.event_time", "fw.late.watermark",
+                                   "fw.source.topic", "fw.source.partition",
+                                   "fw.source.offset" },
+                        .long_values = { [2] = lr->src->topic }, .n = 5 };
+    snprintf(sh.values[0], sizeof(sh.values[0]), "%s", et);
+    snprintf(sh.values[1], sizeof(sh.values[1]), "%s", wm);
+    snprintf(sh.values[3], sizeof(sh.values[3]), "%" PRId32, lr->src->partition);
+    snprintf(sh.values[4], sizeof(sh.values[4]), "%" PRId64, lr->src->offset);
+    produce(k, k->c->late_topic, RD_KAFKA_PARTITION_UA, k->cur_key, lr->payload, NULL, &sh);
+}
+
+typedef struct change_ctx {
+    fw_krt *k;
+    int32_t partition;
+} change_ctx;
+
+static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
+    change_ctx *cc = opaque;
+    cc->k->changelog_records++;
+    produce(cc->k, cc->k->c->changelog_name, cc->partition, key,
+            (fw_str){ .ptr = value, .len = len }, NULL, NULL);
+}
+
+static const fw_pipeline_out pipeline_out_template = {
+    .alert = on_alert, .dead_letter = on_dead_letter, .late = on_late,
+};
+
+static void write_changelogs(fw_krt *k) {
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p]) {
+            change_ctx cc = { .k = k, .partition = p };
+            fw_engine_changes(fw_pipeline_engine(k->tasks[p]->pl), on_change, &cc);
+        }
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -428,6 +635,32 @@ fail:
     return NULL;
 }
 
+/* A group-less consumer that reads changelog partitions, committed data only. */
+static rd_kafka_t *make_restorer(fw_krt *k) {
+    char rderr[256], client_id[256];
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(&k->c->kafka, k->errstr, sizeof(k->errstr));
+    if (!conf)
+        return NULL;
+    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-restore", k->c->instance_id);
+    if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "group.id", client_id, k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "isolation.level", "read_committed", k->errstr,
+                          sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "enable.partition.eof", "true", k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "enable.auto.commit", "false", k->errstr, sizeof(k->errstr))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!rk) {
+        snprintf(k->errstr, sizeof(k->errstr), "restore consumer: %s", rderr);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}
+
 static bool all_at_end(const fw_krt *k) {
     if (!k->nassigned)
         return false;
@@ -457,14 +690,45 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         return;
     fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
                           .offset = m->offset };
-    fw_pipeline_out out = { .opaque = k, .alert = on_alert, .dead_letter = on_dead_letter };
+    fw_pipeline_out out = pipeline_out_template;
+    out.opaque = k;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
     fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
     t->next_offset = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
+    t->last_record_ms = fw_mono_ms();
     if (k->records++ == 0)
         k->first_record_ms = fw_mono_ms();
+}
+
+/* Advances one task's watermark outside the flow of records: alerts and
+ * state changes that follow must ride in a transaction. */
+static void task_advance(fw_krt *k, fw_task *t, int64_t watermark) {
+    const fw_engine_stats *es = fw_engine_stats_get(fw_pipeline_engine(t->pl));
+    if (watermark <= es->watermark)
+        return;
+    if (!k->txn_open)
+        txn_begin(k);
+    if (k->fatal)
+        return;
+    fw_pipeline_out out = pipeline_out_template;
+    out.opaque = k;
+    fw_pipeline_advance(t->pl, watermark, &out);
+}
+
+/* A partition silent for the idle timeout releases what it buffered and then
+ * advances with the wall clock, so its windows do not stay open for ever. */
+static void advance_idle(fw_krt *k, int64_t now) {
+    for (int p = 0; p < k->ntasks_cap && !k->fatal; p++) {
+        fw_task *t = k->tasks[p];
+        if (!t || now - t->last_record_ms < k->c->idle_timeout_ms)
+            continue;
+        const fw_engine_stats *es = fw_engine_stats_get(fw_pipeline_engine(t->pl));
+        if (es->max_event_time == INT64_MIN)
+            continue;
+        task_advance(k, t, es->max_event_time + (now - t->last_record_ms - k->c->idle_timeout_ms));
+    }
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {
@@ -482,9 +746,10 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
-             " dead letters, %d partitions, %" PRIu64 " commits, %" PRIu64 " aborts",
-          what, k->records, rate, k->alerts, rules, k->dead_letters, k->nassigned, k->commits,
-          k->aborts);
+             " dead letters, %" PRIu64 " late, %d partitions, %" PRIu64 " commits, %" PRIu64
+             " aborts, %" PRIu64 " changelog records",
+          what, k->records, rate, k->alerts, rules, k->dead_letters, k->late, k->nassigned,
+          k->commits, k->aborts, k->changelog_records);
 }
 
 /* Gives up the assignment before closing: closing a cooperative consumer that
@@ -518,13 +783,25 @@ int fw_kafka_run(const fw_run_conf *c) {
           .replication_factor = c->replication_factor },
         { .name = c->dlq_topic, .partitions = c->partitions,
           .replication_factor = c->replication_factor },
+        { .name = c->late_topic, .partitions = c->partitions,
+          .replication_factor = c->replication_factor },
     };
-    if (fw_topics_ensure(&c->kafka, topics, 3, 30000, k->errstr, sizeof(k->errstr))) {
+    if (fw_topics_ensure(&c->kafka, topics, 4, 30000, k->errstr, sizeof(k->errstr))) {
+        logf_(k, "%s", k->errstr);
+        return 1;
+    }
+    /* The changelog is co-partitioned with the input: partition p of one holds
+     * the state of partition p of the other. */
+    fw_topic_spec changelog = { .name = c->changelog_name, .partitions = topics[0].partitions,
+                                .replication_factor = c->replication_factor,
+                                .compacted = true, .must_match = true };
+    if (fw_topics_ensure(&c->kafka, &changelog, 1, 30000, k->errstr, sizeof(k->errstr))) {
         logf_(k, "%s", k->errstr);
         return 1;
     }
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
-        !(k->consumer = make_client(k, RD_KAFKA_CONSUMER))) {
+        !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
+        !(k->restorer = make_restorer(k))) {
         logf_(k, "%s", k->errstr);
         goto out;
     }
@@ -544,9 +821,10 @@ int fw_kafka_run(const fw_run_conf *c) {
         goto out;
     }
     fw_stop_install();
-    logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s",
+    logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s, "
+             "late records to %s, state to %s",
           c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
-          c->dlq_topic);
+          c->dlq_topic, c->late_topic, c->changelog_name);
 
     int64_t last_stats = fw_mono_ms();
     uint64_t last_records = 0;
@@ -570,8 +848,16 @@ int fw_kafka_run(const fw_run_conf *c) {
             last_stats = now;
             last_records = k->records;
         }
-        if (c->exit_at_end && !k->txn_open && all_at_end(k))
+        advance_idle(k, now);
+        if (c->exit_at_end && !k->txn_open && all_at_end(k)) {
+            /* End of the input: release what waits for the watermark. */
+            for (int p = 0; p < k->ntasks_cap; p++)
+                if (k->tasks[p])
+                    task_advance(k, k->tasks[p],
+                                 fw_engine_stats_get(fw_pipeline_engine(k->tasks[p]->pl))
+                                     ->max_event_time);
             break;
+        }
     }
     txn_commit(k);
     if (!k->fatal) {
@@ -584,6 +870,10 @@ int fw_kafka_run(const fw_run_conf *c) {
         print_stats(k, rc ? "stopped on error" : "stopped",
                     busy_s > 0 ? (double)k->records / busy_s : 0);
 out:
+    if (k->restorer) {
+        rd_kafka_consumer_close(k->restorer);
+        rd_kafka_destroy(k->restorer);
+    }
     if (k->consumer)
         rd_kafka_destroy(k->consumer);
     if (k->producer)

@@ -9,15 +9,21 @@
 
 typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
+    const char *rules_file;        /* applied over the defaults; NULL: defaults */
     /* File mode (selected by input_file). */
     const char *input_file;
     const char *output_file;       /* "-" = stdout */
     const char *dlq_file;          /* NULL: dead letters reported on stderr */
+    const char *late_file;         /* NULL: late records only counted */
     /* Kafka mode. */
     fw_kafka_opts kafka;
     const char *input_topic;
     const char *output_topic;
     const char *dlq_topic;
+    const char *late_topic;
+    const char *changelog_topic;   /* NULL: "<group>-state-changelog" */
+    char changelog_name[300];
+    int idle_timeout_ms;           /* a partition silent this long advances its watermark */
     const char *group_id;
     char instance_id[128];         /* stable per instance: names the transactional id */
     int partitions;                /* for topics fraudwatch creates */

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "file_runner.h"
 #include "kafka_runtime.h"
+#include "rules_file.h"
 #include "run_conf.h"
 
 static const char run_help[] =
@@ -24,6 +25,8 @@ static const char run_help[] =
     "  -o, --output FILE             alerts as NDJSON (default '-' = stdout)\n"
     "      --dlq FILE                dead letters as NDJSON (default: one line each\n"
     "                                on stderr)\n"
+    "      --late FILE               records too late to apply, as NDJSON (default:\n"
+    "                                counted only)\n"
     "\n"
     "Kafka mode:\n"
     "      --input-topic TOPIC       (default transactions; env INPUT_TOPIC or\n"
@@ -31,6 +34,13 @@ static const char run_help[] =
     "      --output-topic TOPIC      alerts (default fraud-alerts; env OUTPUT_TOPIC or\n"
     "                                KAFKA_SINK_TOPIC)\n"
     "      --dlq-topic TOPIC         dead letters (default transactions-dlq; env DLQ_TOPIC)\n"
+    "      --late-topic TOPIC        records later than the allowed lateness (default\n"
+    "                                transactions-late; env LATE_TOPIC)\n"
+    "      --changelog-topic TOPIC   compacted state changelog, partitioned like the input\n"
+    "                                (default GROUP-state-changelog)\n"
+    "      --idle-timeout-ms N       a partition without records this long releases what\n"
+    "                                it holds and advances with the wall clock (default\n"
+    "                                10000; env FW_IDLE_TIMEOUT_MS)\n"
     "  -g, --group-id ID             consumer group (default fraudwatch; env GROUP_ID)\n"
     "      --instance-id ID          stable name of this instance, gives the\n"
     "                                transactional id fraudwatch-GROUP-ID (default: host\n"
@@ -51,11 +61,15 @@ static const char run_help[] =
     "%s"
     "\n"
     "Detection:\n"
+    "  -r, --rules FILE              rules file (JSON, docs/rules.md) applied over the\n"
+    "                                built-in defaults (env RULES_FILE); see\n"
+    "                                'fraudwatch rules'\n"
     "      --input-format FMT        json (default) or semicolon: seed 003's\n"
     "                                '<timestamp>;<origin>;<target>;<amount>' (env INPUT_FORMAT)\n"
     "      --amount-limit X          high_amount fires when amount > X (default 5000;\n"
     "                                env AMOUNT_THRESHOLD, or FRAUD_THRESHOLD when it\n"
-    "                                is above 1, as seed 001 uses it)\n"
+    "                                is above 1, as seed 001 uses it). Precedence:\n"
+    "                                this flag, then the rules file, then the env\n"
     "      --max-record-bytes N      larger records are dead letters (default 65536)\n"
     "\n"
     "  -q, --quiet                   no progress lines\n"
@@ -65,12 +79,23 @@ enum {
     OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
     OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
+    OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT,
 };
+
+/* Flags whose value must win over the rules file, which is read after them. */
+typedef struct late_flags {
+    bool amount_limit;
+    double amount;
+} late_flags;
 
 static const struct option run_options[] = {
     { "input", required_argument, NULL, 'i' },
     { "output", required_argument, NULL, 'o' },
     { "dlq", required_argument, NULL, OPT_DLQ },
+    { "late", required_argument, NULL, OPT_LATE },
+    { "late-topic", required_argument, NULL, OPT_LATE_TOPIC },
+    { "changelog-topic", required_argument, NULL, OPT_CHANGELOG_TOPIC },
+    { "idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT },
     { "bootstrap-servers", required_argument, NULL, 'b' },
     { "kafka-config", required_argument, NULL, 'X' },
     { "input-topic", required_argument, NULL, OPT_INPUT_TOPIC },
@@ -85,6 +110,7 @@ static const struct option run_options[] = {
     { "exit-at-end", no_argument, NULL, OPT_EXIT_AT_END },
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+    { "rules", required_argument, NULL, 'r' },
     { "amount-limit", required_argument, NULL, OPT_AMOUNT_LIMIT },
     { "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD_BYTES },
     { "quiet", no_argument, NULL, 'q' },
@@ -157,6 +183,11 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->dlq_topic = env2("DLQ_TOPIC", NULL);
     if (!c->dlq_topic)
         c->dlq_topic = "transactions-dlq";
+    c->late_topic = env2("LATE_TOPIC", NULL);
+    if (!c->late_topic)
+        c->late_topic = "transactions-late";
+    c->idle_timeout_ms = 10000;
+    c->rules_file = env2("RULES_FILE", NULL);
     c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
     if (!c->group_id)
         c->group_id = "fraudwatch";
@@ -190,6 +221,11 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
             return FW_ERR_INVALID;
         c->commit_interval_ms = (int)n;
     }
+    if ((v = env2("FW_IDLE_TIMEOUT_MS", NULL))) {
+        if (parse_long("FW_IDLE_TIMEOUT_MS", v, 1, 86400000, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->idle_timeout_ms = (int)n;
+    }
     if ((v = env2("INPUT_FORMAT", NULL)) &&
         parse_format("INPUT_FORMAT", v, &c->pipeline.format, errstr, errstr_size))
         return FW_ERR_INVALID;
@@ -215,13 +251,22 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
         return FW_ERR_INVALID;
     int opt;
     long n;
+    late_flags lf = { 0 };
     optind = 0; /* full re-initialisation: tests parse several command lines */
     opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:b:X:g:qh", run_options, NULL)) != -1) {
+    while ((opt = getopt_long(argc, argv, ":i:o:b:X:g:r:qh", run_options, NULL)) != -1) {
         switch (opt) {
         case 'i': c->input_file = optarg; break;
         case 'o': c->output_file = optarg; break;
         case OPT_DLQ: c->dlq_file = optarg; break;
+        case OPT_LATE: c->late_file = optarg; break;
+        case OPT_LATE_TOPIC: c->late_topic = optarg; break;
+        case OPT_CHANGELOG_TOPIC: c->changelog_topic = optarg; break;
+        case OPT_IDLE_TIMEOUT:
+            if (parse_long("--idle-timeout-ms", optarg, 1, 86400000, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->idle_timeout_ms = (int)n;
+            break;
         case 'b': c->kafka.bootstrap = optarg; break;
         case 'X':
             if (fw_kafka_opts_add(&c->kafka, optarg, errstr, errstr_size))
@@ -278,10 +323,11 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                 return FW_ERR_INVALID;
             break;
         case OPT_AMOUNT_LIMIT:
-            if (parse_amount("--amount-limit", optarg, &c->pipeline.rules.high_amount.limit,
-                             errstr, errstr_size))
+            if (parse_amount("--amount-limit", optarg, &lf.amount, errstr, errstr_size))
                 return FW_ERR_INVALID;
+            lf.amount_limit = true;
             break;
+        case 'r': c->rules_file = optarg; break;
         case OPT_MAX_RECORD_BYTES:
             if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
                            errstr_size))
@@ -304,6 +350,16 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
         snprintf(errstr, errstr_size, "unexpected argument \"%s\"", argv[optind]);
         return FW_ERR_INVALID;
     }
+    if (c->rules_file &&
+        fw_rules_load_file(&c->pipeline.rules, c->rules_file, errstr, errstr_size) != FW_OK)
+        return FW_ERR_INVALID;
+    if (lf.amount_limit)
+        c->pipeline.rules.high_amount.limit = lf.amount;
+    snprintf(c->changelog_name, sizeof(c->changelog_name), "%s",
+             c->changelog_topic ? c->changelog_topic : "");
+    if (!c->changelog_topic)
+        snprintf(c->changelog_name, sizeof(c->changelog_name), "%.280s-state-changelog",
+                 c->group_id);
     return FW_OK;
 }
 

@@ -52,7 +52,7 @@ static void test_high_amount_boundaries(void **state) {
     for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
         captured c = { 0 };
         fw_txn t = txn("t", "A1", cases[i].amount, cases[i].raw);
-        fw_engine_process(e, &t, capture, &c);
+        fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
         if (c.n != cases[i].alerts)
             fail_msg("amount %s: expected %d alerts, got %d", cases[i].raw, cases[i].alerts,
                      c.n);
@@ -71,7 +71,7 @@ static void test_high_amount_reason_and_entity(void **state) {
     fw_engine *e = fw_engine_new(&rules, err, sizeof(err));
     captured c = { 0 };
     fw_txn t = txn("t1", "ACC-9", 150.5, "150.5");
-    fw_engine_process(e, &t, capture, &c);
+    fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
     assert_int_equal(c.n, 1);
     assert_int_equal(c.rule[0], FW_RULE_HIGH_AMOUNT);
     assert_string_equal(c.entity_type[0], "account");
@@ -80,11 +80,11 @@ static void test_high_amount_reason_and_entity(void **state) {
     /* No account: the card, then the customer, then the transaction itself. */
     fw_txn card = txn("t2", NULL, 500, "500");
     card.card_id = fw_str_c("CARD-1");
-    fw_engine_process(e, &card, capture, &c);
+    fw_engine_process(e, &card, &(fw_engine_out){ .opaque = &c, .alert = capture });
     assert_string_equal(c.entity_type[1], "card");
     assert_string_equal(c.entity_id[1], "CARD-1");
     fw_txn bare = txn("t3", NULL, 500, "500");
-    fw_engine_process(e, &bare, capture, &c);
+    fw_engine_process(e, &bare, &(fw_engine_out){ .opaque = &c, .alert = capture });
     assert_string_equal(c.entity_type[2], "transaction");
     assert_string_equal(c.entity_id[2], "t3");
     fw_engine_destroy(e);
@@ -99,7 +99,7 @@ static void test_disabled_rule_is_silent(void **state) {
     fw_engine *e = fw_engine_new(&rules, err, sizeof(err));
     captured c = { 0 };
     fw_txn t = txn("t1", "A", 1e6, "1e6");
-    fw_engine_process(e, &t, capture, &c);
+    fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
     assert_int_equal(c.n, 0);
     fw_engine_destroy(e);
 }

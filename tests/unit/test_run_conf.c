@@ -5,6 +5,9 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
 #include <cmocka.h>
 
 #include "run_conf.h"
@@ -13,7 +16,8 @@ static const char *const env_names[] = {
     "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC", "OUTPUT_TOPIC", "KAFKA_SINK_TOPIC", "DLQ_TOPIC",
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
-    "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR",
+    "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC",
 };
 
 static int clear_env(void **state) {
@@ -140,6 +144,41 @@ static void test_errors_name_the_option(void **state) {
     assert_non_null(strstr(errstr, "FW_PARTITIONS"));
 }
 
+/* Flag over rules file over environment over defaults. */
+static void test_rules_file_precedence(void **state) {
+    (void)state;
+    char path[] = "/tmp/fw-test-rules-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    const char doc[] = "{\"rules\":[{\"id\":\"high_amount\",\"params\":{\"limit\":9000}},"
+                       "{\"id\":\"velocity\",\"enabled\":false}]}";
+    assert_int_equal(write(fd, doc, sizeof(doc) - 1), (ssize_t)(sizeof(doc) - 1));
+    close(fd);
+    setenv("AMOUNT_THRESHOLD", "7000", 1);
+    char *argv1[] = { "run", "--rules", path, NULL };
+    assert_int_equal(parse(3, argv1), FW_OK);
+    assert_true(conf.pipeline.rules.high_amount.limit == 9000.0);
+    assert_false(conf.pipeline.rules.common[FW_RULE_VELOCITY].enabled);
+    char *argv2[] = { "run", "--amount-limit", "100", "--rules", path, NULL };
+    assert_int_equal(parse(5, argv2), FW_OK);
+    assert_true(conf.pipeline.rules.high_amount.limit == 100.0);
+    /* A file that does not set the limit leaves the environment's. */
+    const char doc2[] = "{\"rules\":[{\"id\":\"velocity\",\"enabled\":false}]}";
+    FILE *f = fopen(path, "w");
+    fputs(doc2, f);
+    fclose(f);
+    assert_int_equal(parse(3, argv1), FW_OK);
+    assert_true(conf.pipeline.rules.high_amount.limit == 7000.0);
+    /* A bad file is rejected with its path and the field. */
+    f = fopen(path, "w");
+    fputs("{\"rules\":[{\"id\":\"velocity\",\"params\":{\"window\":\"soon\"}}]}", f);
+    fclose(f);
+    assert_int_equal(parse(3, argv1), FW_ERR_INVALID);
+    if (!strstr(errstr, path) || !strstr(errstr, "window"))
+        fail_msg("error \"%s\" does not name the file and the field", errstr);
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clear_env),
@@ -148,6 +187,7 @@ int main(void) {
         cmocka_unit_test_setup(test_flags_override_env, clear_env),
         cmocka_unit_test_setup(test_file_mode, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
+        cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }

@@ -1,0 +1,132 @@
+/* event_buffer.c — min-heap of self-contained transaction copies. */
+#include "event_buffer.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+int fw_txn_order(const fw_txn *a, const fw_txn *b) {
+    if (a->ts_ms != b->ts_ms)
+        return a->ts_ms < b->ts_ms ? -1 : 1;
+    size_t n = a->transaction_id.len < b->transaction_id.len ? a->transaction_id.len
+                                                              : b->transaction_id.len;
+    int c = n ? memcmp(a->transaction_id.ptr, b->transaction_id.ptr, n) : 0;
+    if (c)
+        return c;
+    return (a->transaction_id.len > b->transaction_id.len) -
+           (a->transaction_id.len < b->transaction_id.len);
+}
+
+/* The string fields of a transaction, for cloning. */
+#define TXN_STR_FIELDS(X)                                                                      \
+    X(transaction_id) X(ts_raw) X(amount_raw) X(account_id) X(card_id) X(customer_id)          \
+    X(type_raw) X(currency) X(merchant_id) X(merchant_category) X(country)                     \
+    X(counterparty_id) X(channel)
+
+fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t) {
+    /* Strings inside the raw record move with it; others (unescaped into the
+     * decoder's arena, or given by a caller) are copied after it. */
+    const char *lo = t->raw.ptr, *hi = t->raw.ptr ? t->raw.ptr + t->raw.len : NULL;
+    size_t extra = 0;
+#define SIZE_OF(f)                                                                             \
+    if (t->f.ptr && !(t->f.ptr >= lo && t->f.ptr + t->f.len <= hi))                            \
+        extra += t->f.len;
+    TXN_STR_FIELDS(SIZE_OF)
+#undef SIZE_OF
+    size_t size = sizeof(fw_buffered) + t->raw.len + extra;
+    fw_buffered *c = fw_pool_alloc(pool, size);
+    if (!c)
+        return NULL;
+    c->txn = *t;
+    c->block_size = size;
+    c->persisted = false;
+    char *raw = (char *)(c + 1), *tail = raw + t->raw.len;
+    if (t->raw.len)
+        memcpy(raw, t->raw.ptr, t->raw.len);
+    c->txn.raw.ptr = t->raw.ptr ? raw : NULL;
+#define REBASE(f)                                                                              \
+    if (t->f.ptr) {                                                                            \
+        if (t->f.ptr >= lo && t->f.ptr + t->f.len <= hi) {                                     \
+            c->txn.f.ptr = raw + (t->f.ptr - lo);                                              \
+        } else {                                                                               \
+            if (t->f.len)                                                                      \
+                memcpy(tail, t->f.ptr, t->f.len);                                              \
+            c->txn.f.ptr = tail;                                                               \
+            tail += t->f.len;                                                                  \
+        }                                                                                      \
+    }
+    TXN_STR_FIELDS(REBASE)
+#undef REBASE
+    return c;
+}
+
+void fw_txn_clone_free(fw_pool *pool, fw_buffered *c) {
+    if (c)
+        fw_pool_free(pool, c, c->block_size);
+}
+
+void fw_event_buffer_init(fw_event_buffer *b, fw_pool *pool, uint32_t max) {
+    memset(b, 0, sizeof(*b));
+    b->pool = pool;
+    b->max = max;
+}
+
+void fw_event_buffer_fini(fw_event_buffer *b) {
+    for (uint32_t i = 0; i < b->n; i++)
+        fw_txn_clone_free(b->pool, b->heap[i]);
+    free(b->heap);
+    memset(b, 0, sizeof(*b));
+}
+
+static bool less(fw_buffered *const *h, uint32_t i, uint32_t j) {
+    return fw_txn_order(&h[i]->txn, &h[j]->txn) < 0;
+}
+
+static void swap(fw_buffered **h, uint32_t i, uint32_t j) {
+    fw_buffered *t = h[i];
+    h[i] = h[j];
+    h[j] = t;
+}
+
+bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
+    if (b->n == b->cap) {
+        uint32_t cap = b->cap ? b->cap * 2 : 1024;
+        fw_buffered **h = realloc(b->heap, sizeof(*h) * cap);
+        if (!h)
+            return false;
+        b->heap = h;
+        b->cap = cap;
+    }
+    fw_buffered *c = fw_txn_clone(b->pool, t);
+    if (!c)
+        return false;
+    uint32_t i = b->n++;
+    b->heap[i] = c;
+    while (i > 0 && less(b->heap, i, (i - 1) / 2)) {
+        swap(b->heap, i, (i - 1) / 2);
+        i = (i - 1) / 2;
+    }
+    return true;
+}
+
+const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b) {
+    return b->n ? &b->heap[0]->txn : NULL;
+}
+
+void fw_event_buffer_pop(fw_event_buffer *b) {
+    if (!b->n)
+        return;
+    fw_txn_clone_free(b->pool, b->heap[0]);
+    b->heap[0] = b->heap[--b->n];
+    uint32_t i = 0;
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < b->n && less(b->heap, l, m))
+            m = l;
+        if (r < b->n && less(b->heap, r, m))
+            m = r;
+        if (m == i)
+            break;
+        swap(b->heap, i, m);
+        i = m;
+    }
+}

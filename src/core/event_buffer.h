@@ -1,0 +1,48 @@
+/* event_buffer.h — the event-time reorder buffer of one partition. Arriving
+ * transactions wait here until the watermark passes them, then leave in
+ * event-time order, ties broken by transaction id: an order that does not
+ * depend on arrival, so any shuffle within the out-of-orderness bound gives
+ * the same detector input and the same alerts. */
+#ifndef FW_EVENT_BUFFER_H
+#define FW_EVENT_BUFFER_H
+
+#include <stdint.h>
+#include "fw_pool.h"
+#include "txn.h"
+
+/** A buffered transaction: the fw_txn and every byte it points to, in one
+ *  pool block (the original record and any unescaped strings). */
+typedef struct fw_buffered {
+    fw_txn txn;
+    size_t block_size;  /* for fw_pool_free */
+    bool persisted;     /* written to the changelog: its release must delete it */
+} fw_buffered;
+
+typedef struct fw_event_buffer {
+    fw_buffered **heap;  /* binary min-heap on (ts, transaction_id) */
+    uint32_t n, cap;
+    uint32_t max;        /* configured maximum; a full buffer releases early */
+    fw_pool *pool;
+} fw_event_buffer;
+
+void fw_event_buffer_init(fw_event_buffer *b, fw_pool *pool, uint32_t max);
+void fw_event_buffer_fini(fw_event_buffer *b);
+
+/** @brief Copies @p t (and what it points to) into the buffer.
+ *  @returns false when out of memory. */
+bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t);
+
+/** @brief The earliest buffered transaction, or NULL. */
+const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b);
+
+/** @brief Removes the earliest (after its use) and returns its memory. */
+void fw_event_buffer_pop(fw_event_buffer *b);
+
+/** @brief Total order of release: event time, then transaction id bytes. */
+int fw_txn_order(const fw_txn *a, const fw_txn *b);
+
+/** @brief Makes a self-contained copy of @p t in one pool block. */
+fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t);
+void fw_txn_clone_free(fw_pool *pool, fw_buffered *c);
+
+#endif

@@ -1,0 +1,189 @@
+/* state.c — chained hash table of entities and bounded event lists. */
+#include "state.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_hash.h"
+
+#define INITIAL_BUCKETS 1024
+
+const char *fw_entity_kind_name(fw_entity_kind k) {
+    static const char *const names[FW_ENT__COUNT] = { "account", "card", "customer",
+                                                      "account_pair" };
+    return (unsigned)k < FW_ENT__COUNT ? names[k] : "unknown";
+}
+
+bool fw_state_init(fw_state *s, uint32_t max_entities, uint32_t max_window_events) {
+    memset(s, 0, sizeof(*s));
+    s->buckets = calloc(INITIAL_BUCKETS, sizeof(*s->buckets));
+    if (!s->buckets)
+        return false;
+    s->nbuckets = INITIAL_BUCKETS;
+    s->max_entities = max_entities;
+    s->max_window_events = max_window_events;
+    return true;
+}
+
+static void entity_free(fw_entity *e) {
+    free(e->recent.ev);
+    free(e->win.ev);
+    free(e);
+}
+
+void fw_state_fini(fw_state *s) {
+    for (uint32_t i = 0; i < s->nbuckets; i++) {
+        fw_entity *e = s->buckets[i];
+        while (e) {
+            fw_entity *next = e->next;
+            entity_free(e);
+            e = next;
+        }
+    }
+    free(s->buckets);
+    memset(s, 0, sizeof(*s));
+}
+
+/* Doubles the table when it holds more entities than buckets. */
+static void maybe_grow(fw_state *s) {
+    if (s->stats.entities <= s->nbuckets || s->nbuckets >= (1u << 30))
+        return;
+    uint32_t n = s->nbuckets * 2;
+    fw_entity **b = calloc(n, sizeof(*b));
+    if (!b)
+        return; /* keep working with longer chains */
+    for (uint32_t i = 0; i < s->nbuckets; i++) {
+        fw_entity *e = s->buckets[i];
+        while (e) {
+            fw_entity *next = e->next;
+            uint32_t j = (uint32_t)(e->hash & (n - 1));
+            e->next = b[j];
+            b[j] = e;
+            e = next;
+        }
+    }
+    free(s->buckets);
+    s->buckets = b;
+    s->nbuckets = n;
+    s->sweep_cursor = 0;
+}
+
+static fw_entity *lookup(fw_state *s, uint8_t kind, const char *key, size_t keylen,
+                         bool create) {
+    uint64_t h = fw_hash64(key, keylen, 0x5eed0000u + kind);
+    uint32_t i = (uint32_t)(h & (s->nbuckets - 1));
+    for (fw_entity *e = s->buckets[i]; e; e = e->next)
+        if (e->hash == h && e->kind == kind && e->keylen == keylen &&
+            memcmp(e->key, key, keylen) == 0)
+            return e;
+    if (!create)
+        return NULL;
+    if (s->stats.entities >= s->max_entities) {
+        s->stats.entity_overflows++;
+        return NULL;
+    }
+    fw_entity *e = calloc(1, sizeof(*e));
+    if (!e) {
+        s->stats.entity_overflows++;
+        return NULL;
+    }
+    e->hash = h;
+    e->kind = kind;
+    e->keylen = (uint8_t)keylen;
+    memcpy(e->key, key, keylen);
+    e->last_ts = INT64_MIN;
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        e->last_alert[r] = INT64_MIN;
+    e->next = s->buckets[i];
+    s->buckets[i] = e;
+    s->stats.entities++;
+    s->stats.created++;
+    maybe_grow(s);
+    return e;
+}
+
+fw_entity *fw_state_get(fw_state *s, fw_entity_kind kind, fw_str key, bool create) {
+    if (!key.ptr || key.len == 0 || key.len > FW_ID_MAX)
+        return NULL;
+    return lookup(s, (uint8_t)kind, key.ptr, key.len, create);
+}
+
+fw_entity *fw_state_get_pair(fw_state *s, fw_str account, fw_str counterparty, bool create) {
+    if (!account.ptr || !counterparty.ptr || !account.len || !counterparty.len ||
+        account.len > FW_ID_MAX || counterparty.len > FW_ID_MAX)
+        return NULL;
+    char key[2 * FW_ID_MAX + 1];
+    memcpy(key, account.ptr, account.len);
+    key[account.len] = '\x1f'; /* unit separator: not in any sane id */
+    memcpy(key + account.len + 1, counterparty.ptr, counterparty.len);
+    return lookup(s, FW_ENT_PAIR, key, account.len + 1 + counterparty.len, create);
+}
+
+void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
+                     uint32_t budget, fw_expire_fn fn, void *opaque) {
+    uint32_t n = budget && budget < s->nbuckets ? budget : s->nbuckets;
+    for (uint32_t k = 0; k < n; k++) {
+        uint32_t i = s->sweep_cursor;
+        s->sweep_cursor = (s->sweep_cursor + 1) & (s->nbuckets - 1);
+        fw_entity **pp = &s->buckets[i];
+        while (*pp) {
+            fw_entity *e = *pp;
+            if (!e->dirty && e->last_ts != INT64_MIN &&
+                watermark - e->last_ts > horizon_ms[e->kind]) {
+                *pp = e->next;
+                if (fn)
+                    fn(opaque, e);
+                entity_free(e);
+                s->stats.entities--;
+                s->stats.expired++;
+            } else {
+                pp = &e->next;
+            }
+        }
+    }
+}
+
+static int evrec_cmp(const fw_evrec *a, const fw_evrec *b) {
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    size_t n = a->idlen < b->idlen ? a->idlen : b->idlen;
+    int c = memcmp(a->id, b->id, n);
+    return c ? c : (a->idlen > b->idlen) - (a->idlen < b->idlen);
+}
+
+void fw_evlist_trim(fw_evlist *l, int64_t keep_from) {
+    uint32_t k = 0;
+    while (k < l->n && l->ev[k].ts < keep_from)
+        k++;
+    if (k) {
+        memmove(l->ev, l->ev + k, sizeof(fw_evrec) * (l->n - k));
+        l->n -= k;
+    }
+}
+
+bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t keep_from) {
+    fw_evlist_trim(l, keep_from);
+    if (l->n >= s->max_window_events) {
+        s->stats.window_overflows++;
+        return false;
+    }
+    if (l->n == l->cap) {
+        uint32_t cap = l->cap ? l->cap * 2 : 4;
+        if (cap > s->max_window_events)
+            cap = s->max_window_events;
+        fw_evrec *p = realloc(l->ev, sizeof(*p) * cap);
+        if (!p) {
+            s->stats.window_overflows++;
+            return false;
+        }
+        l->ev = p;
+        l->cap = cap;
+    }
+    uint32_t i = l->n; /* almost always appended: events arrive in time order */
+    while (i > 0 && evrec_cmp(&l->ev[i - 1], ev) > 0)
+        i--;
+    memmove(l->ev + i + 1, l->ev + i, sizeof(fw_evrec) * (l->n - i));
+    l->ev[i] = *ev;
+    l->n++;
+    return true;
+}

@@ -1,0 +1,110 @@
+/* state.h — keyed state of one partition: an entry per account, card,
+ * customer and account→counterparty pair, holding exactly what the
+ * detectors need (recent events, previous transaction, running average,
+ * when each rule last alerted). Bounded by the configured limits; entries
+ * expire once the watermark has passed everything a rule could still need. */
+#ifndef FW_STATE_H
+#define FW_STATE_H
+
+#include <stdbool.h>
+#include <stdint.h>
+#include "fw_str.h"
+#include "rules.h"
+
+#define FW_ID_MAX 64    /* longest id kept in state; longer ones are dead letters */
+#define FW_AMOUNT_MAX 32 /* longest amount token kept for evidence */
+
+typedef enum fw_entity_kind {
+    FW_ENT_ACCOUNT = 0,
+    FW_ENT_CARD,
+    FW_ENT_CUSTOMER,
+    FW_ENT_PAIR,         /* account → counterparty, key "account\x1fcounterparty" */
+    FW_ENT__COUNT
+} fw_entity_kind;
+
+/** One remembered transaction: what evidence and the detectors need. */
+typedef struct fw_evrec {
+    int64_t ts;
+    double amount;
+    uint64_t merchant;       /* hash of merchant_id; 0 = none */
+    uint8_t type;            /* fw_txn_type */
+    uint8_t idlen, amtlen;
+    bool has_geo;
+    bool flag;               /* rule-specific: risk_score "large" */
+    float lat, lon;
+    char country[4];         /* up to 3 bytes + NUL */
+    char id[FW_ID_MAX];
+    char amount_raw[FW_AMOUNT_MAX];
+} fw_evrec;
+
+/** A time-ordered list of events of one entity (per rule), bounded. */
+typedef struct fw_evlist {
+    fw_evrec *ev;
+    uint32_t n, cap;
+} fw_evlist;
+
+typedef struct fw_entity {
+    struct fw_entity *next;  /* hash chain */
+    uint64_t hash;
+    int64_t last_ts;         /* newest event time seen: drives expiry */
+    uint8_t kind;
+    uint8_t keylen;
+    bool dirty;              /* changed since the last changelog flush */
+    char key[2 * FW_ID_MAX + 1];
+    int64_t last_alert[FW_RULE__COUNT]; /* event time of the last alert, for dedupe */
+    /* By kind: ACCOUNT uses win (velocity); CARD uses prev; CUSTOMER uses prev,
+     * recent (rapid_small), win (risk_score) and the running average; PAIR uses
+     * win (structuring). */
+    bool has_prev;
+    fw_evrec prev;
+    fw_evlist recent;
+    fw_evlist win;
+    double amount_sum;       /* running average: customer's amounts so far */
+    uint64_t amount_n;
+} fw_entity;
+
+typedef struct fw_state_stats {
+    uint64_t entities;           /* live now */
+    uint64_t created, expired;
+    uint64_t entity_overflows;   /* new entity refused: max_entities reached */
+    uint64_t window_overflows;   /* event not kept: max_window_events reached */
+} fw_state_stats;
+
+typedef struct fw_state {
+    fw_entity **buckets;
+    uint32_t nbuckets;       /* power of two */
+    uint32_t max_entities;
+    uint32_t max_window_events;
+    uint32_t sweep_cursor;   /* incremental expiry position */
+    fw_state_stats stats;
+} fw_state;
+
+bool fw_state_init(fw_state *s, uint32_t max_entities, uint32_t max_window_events);
+void fw_state_fini(fw_state *s);
+
+/** @brief Finds the entity, creating it when @p create.
+ *  @returns NULL when absent (or when max_entities is reached: counted). */
+fw_entity *fw_state_get(fw_state *s, fw_entity_kind kind, fw_str key, bool create);
+
+/** @brief Finds the account→counterparty pair entity. */
+fw_entity *fw_state_get_pair(fw_state *s, fw_str account, fw_str counterparty, bool create);
+
+/** Told of each entity just before expiry frees it. */
+typedef void (*fw_expire_fn)(void *opaque, const fw_entity *e);
+
+/** @brief Removes entities whose last event is older than @p horizon_ms[kind]
+ *  before @p watermark, looking at up to @p budget buckets (all when 0).
+ *  An entity with changes not yet read out (dirty) stays until a later sweep. */
+void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
+                     uint32_t budget, fw_expire_fn fn, void *opaque);
+
+/** @brief Inserts @p ev in time order (ties by id); drops events older than
+ *  @p keep_from. @returns false when the list is full (counted). */
+bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t keep_from);
+
+/** @brief Drops events with ts < @p keep_from from the front. */
+void fw_evlist_trim(fw_evlist *l, int64_t keep_from);
+
+const char *fw_entity_kind_name(fw_entity_kind k);
+
+#endif
