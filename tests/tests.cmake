@@ -42,3 +42,8 @@ foreach(src ${FW_IT_TESTS})
     RUN_SERIAL TRUE TIMEOUT 900
     ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>;FW_SRC=${CMAKE_SOURCE_DIR}")
 endforeach()
+
+# Golden end-to-end tests of file mode: committed inputs and expected outputs.
+add_test(NAME golden.file_mode COMMAND bash ${CMAKE_SOURCE_DIR}/tests/golden/run.sh)
+set_tests_properties(golden.file_mode PROPERTIES LABELS golden
+  ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>")

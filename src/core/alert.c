@@ -60,7 +60,21 @@ bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
         fw_buf_append(out, ev->amount_raw.ptr, ev->amount_raw.len);
         fw_buf_putc(out, '}');
     }
-    fw_buf_puts(out, "],\"transaction\":");
+    fw_buf_putc(out, ']');
+    if (a->profile) {
+        fw_buf_puts(out, ",\"profile\":{\"customer_id\":");
+        fw_buf_json_str(out, (fw_str){ a->profile->customer_id, a->profile->idlen });
+        if (a->profile->has_avg) {
+            fw_buf_puts(out, ",\"avg_amount\":");
+            fw_buf_json_double(out, a->profile->avg_amount);
+        }
+        if (a->profile->home_country[0]) {
+            fw_buf_puts(out, ",\"home_country\":");
+            fw_buf_json_str(out, fw_str_c(a->profile->home_country));
+        }
+        fw_buf_putc(out, '}');
+    }
+    fw_buf_puts(out, ",\"transaction\":");
     fw_txn_write_json(a->txn, out);
     fw_buf_putc(out, '}');
     return !out->overflow;

@@ -6,6 +6,7 @@
 
 #include <stdint.h>
 #include "fw_str.h"
+#include "profiles.h"
 #include "rules.h"
 #include "txn.h"
 
@@ -32,6 +33,7 @@ typedef struct fw_alert {
     const fw_evidence *evidence;
     size_t nevidence;
     const fw_txn *txn;          /* the triggering transaction */
+    const fw_profile *profile;  /* the customer profile the rule used, or NULL */
 } fw_alert;
 
 /** @brief Computes the alert id ("fw-" + 32 hex) into @p out.

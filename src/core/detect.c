@@ -41,7 +41,7 @@ static void add_evidence(fw_engine *e, size_t *n, const fw_evrec *r) {
 
 /* Emits unless the same rule alerted on this entity within the dedupe window. */
 static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn *t,
-                        size_t nev, int64_t wstart, int64_t wend) {
+                        size_t nev, int64_t wstart, int64_t wend, const fw_profile *prof) {
     int64_t last = ent->last_alert[rule];
     if (last != INT64_MIN && llabs(t->ts_ms - last) < e->rules.time.dedupe_window_ms) {
         e->stats.deduplicated[rule]++;
@@ -62,7 +62,8 @@ static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_
                    .entity_type = fw_entity_kind_name((fw_entity_kind)ent->kind),
                    .entity_id = fw_str_c(e->entity_id), .event_time = t->ts_ms,
                    .detected_at = t->ts_ms, .window_start = wstart, .window_end = wend,
-                   .reason = e->reason, .evidence = e->evidence, .nevidence = nev, .txn = t };
+                   .reason = e->reason, .evidence = e->evidence, .nevidence = nev, .txn = t,
+                   .profile = prof };
     e->stats.alerts[rule]++;
     e->out->alert(e->out->opaque, &a);
 }
@@ -113,7 +114,7 @@ static void detect_velocity(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     snprintf(e->reason, sizeof(e->reason),
              "%zu transactions above %.2f within the %lld-minute window; the limit is %d",
              nev, p->min_amount, (long long)(p->window_ms / 60000), p->min_count);
-    raise_alert(e, acct, FW_RULE_VELOCITY, t, nev, start, start + p->window_ms);
+    raise_alert(e, acct, FW_RULE_VELOCITY, t, nev, start, start + p->window_ms, NULL);
 }
 
 /* ---- small_then_large: a card's transaction below X, its next one above Y ---- */
@@ -133,7 +134,7 @@ static void detect_small_then_large(fw_engine *e, fw_entity *card, const fw_txn 
                  card->prev.amount, p->small_below, (double)(t->ts_ms - card->prev.ts) / 1000,
                  t->amount, p->large_above, (long long)(p->within_ms / 60000));
         raise_alert(e, card, FW_RULE_SMALL_THEN_LARGE, t, nev, card->prev.ts,
-                    card->prev.ts + p->within_ms);
+                    card->prev.ts + p->within_ms, NULL);
     }
 }
 
@@ -166,7 +167,7 @@ static void detect_rapid_small(fw_engine *e, fw_entity *cust, const fw_txn *t) {
                  p->count, p->below, (double)(t->ts_ms - run->ev[0].ts) / 60000,
                  (long long)(p->within_ms / 60000));
         raise_alert(e, cust, FW_RULE_RAPID_SMALL, t, nev, run->ev[0].ts,
-                    run->ev[0].ts + p->within_ms);
+                    run->ev[0].ts + p->within_ms, NULL);
     }
 }
 
@@ -206,7 +207,8 @@ static void detect_location_jump(fw_engine *e, fw_entity *cust, const fw_txn *t,
     size_t nev = 0;
     add_evidence(e, &nev, prev);
     add_evidence(e, &nev, cur);
-    raise_alert(e, cust, FW_RULE_LOCATION_JUMP, t, nev, prev->ts, prev->ts + p->within_ms);
+    raise_alert(e, cust, FW_RULE_LOCATION_JUMP, t, nev, prev->ts, prev->ts + p->within_ms,
+                NULL);
 }
 
 /* ---- account_takeover: PASSWORD_CHANGE, then at once a large WITHDRAWAL ---- */
@@ -227,7 +229,8 @@ static void detect_account_takeover(fw_engine *e, fw_entity *cust, const fw_txn 
              "within %lld minutes)",
              (double)(t->ts_ms - prev->ts) / 60000, t->amount, p->min_amount,
              (long long)(p->within_ms / 60000));
-    raise_alert(e, cust, FW_RULE_ACCOUNT_TAKEOVER, t, nev, prev->ts, prev->ts + p->within_ms);
+    raise_alert(e, cust, FW_RULE_ACCOUNT_TAKEOVER, t, nev, prev->ts, prev->ts + p->within_ms,
+                NULL);
 }
 
 /* ---- structuring: transfers below X to one counterparty summing above Y ---- */
@@ -260,7 +263,7 @@ static void detect_structuring(fw_engine *e, fw_entity *pair, const fw_txn *t) {
              "%zu transfers each below %.2f to one counterparty total %.2f within %lld hours "
              "(limit %.2f)",
              nev, p->below, sum, (long long)(p->window_ms / 3600000), p->total_above);
-    raise_alert(e, pair, FW_RULE_STRUCTURING, t, nev, from, t->ts_ms);
+    raise_alert(e, pair, FW_RULE_STRUCTURING, t, nev, from, t->ts_ms, NULL);
     /* Reported funds are reported once: a new alert needs new transfers. */
     pair->win.n = keep;
 }
@@ -301,8 +304,13 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
         return; /* logins and password changes carry no amount */
     fw_evrec r;
     fw_evrec_from_txn(&r, t);
-    double avg = cust->amount_n ? cust->amount_sum / (double)cust->amount_n : 0;
-    r.flag = cust->amount_n > 0 && t->amount > p->amount_multiple * avg;
+    /* The profile's typical amount when there is one, else the running average. */
+    const fw_profile *prof = fw_profiles_get(e->profiles, t->customer_id);
+    if (prof && !prof->has_avg)
+        prof = NULL;
+    double avg = prof ? prof->avg_amount
+                      : cust->amount_n ? cust->amount_sum / (double)cust->amount_n : 0;
+    r.flag = (prof || cust->amount_n > 0) && t->amount > p->amount_multiple * avg;
     fw_evlist_insert(&e->state, &cust->win, &r,
                      t->ts_ms - p->window_ms - e->rules.time.allowed_lateness_ms);
     fw_engine_touch(e, cust);
@@ -320,11 +328,11 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
     if (!r.flag) /* the transaction that completed the score is evidence too */
         add_evidence(e, &nev, &r);
     snprintf(e->reason, sizeof(e->reason),
-             "risk score %d reached the limit of %d: %d transactions above %.1fx the average "
-             "of %.2f (+%d each) and %d distinct merchants (+%d above %d)",
-             ra.score, p->alert_at, ra.large, p->amount_multiple, avg, p->large_points,
-             ra.merchants, p->merchant_points, p->max_merchants);
-    raise_alert(e, cust, FW_RULE_RISK_SCORE, t, nev, start, start + p->window_ms);
+             "risk score %d reached the limit of %d: %d transactions above %.1fx the %s "
+             "average of %.2f (+%d each) and %d distinct merchants (+%d above %d)",
+             ra.score, p->alert_at, ra.large, p->amount_multiple, prof ? "profile" : "running",
+             avg, p->large_points, ra.merchants, p->merchant_points, p->max_merchants);
+    raise_alert(e, cust, FW_RULE_RISK_SCORE, t, nev, start, start + p->window_ms, prof);
 }
 
 /* ---- dispatch ---- */

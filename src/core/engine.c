@@ -66,11 +66,17 @@ void fw_engine_destroy(fw_engine *e) {
     free(e);
 }
 
+void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles) {
+    e->profiles = profiles;
+}
+
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stats; }
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
 
+void fw_engine_track_changes(fw_engine *e) { e->track_changes = true; }
+
 void fw_engine_touch(fw_engine *e, fw_entity *ent) {
-    if (ent->dirty)
+    if (ent->dirty || !e->track_changes)
         return;
     if (e->ndirty == e->dirty_cap) {
         uint32_t cap = e->dirty_cap ? e->dirty_cap * 2 : 1024;
@@ -81,6 +87,7 @@ void fw_engine_touch(fw_engine *e, fw_entity *ent) {
         e->dirty_cap = cap;
     }
     ent->dirty = true;
+    ent->dirty_idx = e->ndirty;
     e->dirty[e->ndirty++] = ent;
 }
 
@@ -136,17 +143,25 @@ static size_t buffered_key(const fw_txn *t, char key[1 + 8 + 256]) {
 
 /* Queues a tombstone for a key that leaves the state. */
 static void delete_key(fw_engine *e, const char *key, size_t len) {
+    if (!e->track_changes)
+        return;
     uint16_t l = (uint16_t)len;
     fw_buf_append(&e->deleted, &l, sizeof(l));
     fw_buf_append(&e->deleted, key, len);
 }
 
 static void on_expire(void *opaque, const fw_entity *ent) {
+    fw_engine *e = opaque;
+    if (ent->dirty) { /* off the dirty list: its tombstone is its latest state */
+        fw_entity *last = e->dirty[--e->ndirty];
+        e->dirty[ent->dirty_idx] = last;
+        last->dirty_idx = ent->dirty_idx;
+    }
     char key[2 + sizeof(ent->key)];
     key[0] = 'E';
     key[1] = (char)ent->kind;
     memcpy(key + 2, ent->key, ent->keylen);
-    delete_key(opaque, key, 2u + ent->keylen);
+    delete_key(e, key, 2u + ent->keylen);
 }
 
 /* Releases, in order, every buffered transaction the watermark has passed. */
@@ -157,7 +172,7 @@ static void release(fw_engine *e, int64_t watermark) {
         if (t->ts_ms > watermark)
             e->stats.buffer_overflows++;
         fw_buffered *b = e->buffer.heap[0];
-        if (b->persisted) { /* its changelog record must go */
+        if (b->persisted && e->track_changes) { /* its changelog record must go */
             char key[1 + 8 + 256];
             delete_key(e, key, buffered_key(t, key));
         }
@@ -269,6 +284,13 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
 
 void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
     char key[2 + 2 * FW_ID_MAX + 1 + 256];
+    for (size_t off = 0; off + 2 <= e->deleted.len;) {
+        uint16_t len;
+        memcpy(&len, e->deleted.data + off, 2);
+        fn(opaque, (fw_str){ e->deleted.data + off + 2, len }, NULL, 0);
+        off += 2u + len;
+    }
+    fw_buf_reset(&e->deleted);
     for (uint32_t i = 0; i < e->ndirty; i++) {
         fw_entity *ent = e->dirty[i];
         ent->dirty = false;
@@ -279,15 +301,8 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         fn(opaque, (fw_str){ key, 2u + ent->keylen }, e->scratch.data, e->scratch.len);
     }
     e->ndirty = 0;
-    for (size_t off = 0; off + 2 <= e->deleted.len;) {
-        uint16_t len;
-        memcpy(&len, e->deleted.data + off, 2);
-        fn(opaque, (fw_str){ e->deleted.data + off + 2, len }, NULL, 0);
-        off += 2u + len;
-    }
-    fw_buf_reset(&e->deleted);
     /* Buffered transactions not yet in the changelog: the record as it came. */
-    for (uint32_t i = 0; i < e->buffer.n; i++) {
+    for (uint32_t i = 0; e->track_changes && i < e->buffer.n; i++) {
         fw_buffered *b = e->buffer.heap[i];
         if (b->persisted)
             continue;
@@ -302,7 +317,7 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         fn(opaque, (fw_str){ key, keylen }, e->scratch.data, e->scratch.len);
         b->persisted = true;
     }
-    if (e->max_ts_dirty) {
+    if (e->max_ts_dirty && e->track_changes) {
         char v[24];
         int n = snprintf(v, sizeof(v), "%" PRId64, e->max_ts);
         fn(opaque, FW_STR_LIT("M"), v, (size_t)n);

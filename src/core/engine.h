@@ -46,6 +46,10 @@ typedef struct fw_engine_stats {
 /** @brief A new engine using a copy of @p rules. @returns NULL on failure. */
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size);
 
+/** @brief Uses @p profiles (shared, read-only, may be NULL) for enrichment;
+ *  the table must outlive the engine. */
+void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles);
+
 /** @brief Frees the engine; NULL is a no-op. */
 void fw_engine_destroy(fw_engine *e);
 
@@ -63,11 +67,17 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e);
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e);
 
+/** @brief Starts recording state changes for fw_engine_changes (the Kafka
+ *  runtime does; file mode does not, and so keeps no bookkeeping). */
+void fw_engine_track_changes(fw_engine *e);
+
 /** Receives one changelog record; @p value NULL means delete the key. */
 typedef void (*fw_change_fn)(void *opaque, fw_str key, const void *value, size_t len);
 
-/** @brief Emits every state change since the previous call, as records for a
- *  compacted changelog; the latest record per key is the state. */
+/** @brief Emits every state change since the previous call (or since
+ *  fw_engine_track_changes), as records for a compacted changelog; the latest
+ *  record per key is the state. Deletions come before puts, so a key deleted
+ *  and written again within one interval ends up written. */
 void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque);
 
 /** @brief Applies one changelog record to a new engine, before any input.

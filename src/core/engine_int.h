@@ -14,6 +14,7 @@ struct fw_engine {
     fw_state state;
     fw_pool pool;
     fw_event_buffer buffer;
+    const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
@@ -26,7 +27,8 @@ struct fw_engine {
     char reason[512];
     char entity_id[2 * FW_ID_MAX + 4];
     fw_evidence *evidence;            /* max_window_events + 2 slots */
-    /* Changelog bookkeeping. */
+    /* Changelog bookkeeping, only when someone reads the changes. */
+    bool track_changes;
     fw_entity **dirty;                /* entities changed since the last flush */
     uint32_t ndirty, dirty_cap;
     fw_buf deleted;                   /* keys to tombstone: u16 length + bytes, repeated */

@@ -45,6 +45,7 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
     p->engine = fw_engine_new(&p->conf.rules, errstr, errstr_size);
     if (!p->engine)
         goto fail;
+    fw_engine_set_profiles(p->engine, p->conf.profiles);
     p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late };
     return p;
 fail:

@@ -49,6 +49,7 @@ typedef struct fw_pipeline_conf {
     fw_rules rules;
     fw_input_format format;
     size_t max_record_bytes;  /* 0: FW_TXN_DEFAULT_MAX_BYTES */
+    const fw_profiles *profiles; /* shared enrichment table, or NULL; outlives the pipeline */
 } fw_pipeline_conf;
 
 typedef struct fw_pipeline_stats {

@@ -128,8 +128,7 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
         fw_entity **pp = &s->buckets[i];
         while (*pp) {
             fw_entity *e = *pp;
-            if (!e->dirty && e->last_ts != INT64_MIN &&
-                watermark - e->last_ts > horizon_ms[e->kind]) {
+            if (e->last_ts != INT64_MIN && watermark - e->last_ts > horizon_ms[e->kind]) {
                 *pp = e->next;
                 if (fn)
                     fn(opaque, e);

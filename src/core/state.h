@@ -50,6 +50,7 @@ typedef struct fw_entity {
     uint8_t kind;
     uint8_t keylen;
     bool dirty;              /* changed since the last changelog flush */
+    uint32_t dirty_idx;      /* its slot in the engine's dirty list while dirty */
     char key[2 * FW_ID_MAX + 1];
     int64_t last_alert[FW_RULE__COUNT]; /* event time of the last alert, for dedupe */
     /* By kind: ACCOUNT uses win (velocity); CARD uses prev; CUSTOMER uses prev,
@@ -93,8 +94,8 @@ fw_entity *fw_state_get_pair(fw_state *s, fw_str account, fw_str counterparty, b
 typedef void (*fw_expire_fn)(void *opaque, const fw_entity *e);
 
 /** @brief Removes entities whose last event is older than @p horizon_ms[kind]
- *  before @p watermark, looking at up to @p budget buckets (all when 0).
- *  An entity with changes not yet read out (dirty) stays until a later sweep. */
+ *  before @p watermark, looking at up to @p budget buckets (all when 0),
+ *  telling @p fn of each first. */
 void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
                      uint32_t budget, fw_expire_fn fn, void *opaque);
 

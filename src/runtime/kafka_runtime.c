@@ -38,6 +38,9 @@ typedef struct fw_krt {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_t *restorer;    /* reads changelog partitions back on assignment */
+    rd_kafka_t *profiler;    /* follows the profiles topic, all partitions; NULL: none */
+    fw_profiles *profiles;
+    uint64_t profile_updates, profile_errors;
     fw_task **tasks;         /* indexed by input partition */
     int ntasks_cap;
     int nassigned;
@@ -100,6 +103,7 @@ static bool task_create(fw_krt *k, int32_t partition) {
     }
     k->tasks[partition] = t;
     k->nassigned++;
+    fw_engine_track_changes(fw_pipeline_engine(t->pl));
     t->last_record_ms = fw_mono_ms();
     if (!task_restore(k, t)) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
@@ -179,7 +183,9 @@ static bool task_restore(fw_krt *k, fw_task *t) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->restorer, 500);
         if (!m)
             continue;
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+        if (m->partition != t->partition) {
+            /* a leftover of an earlier restore: not this partition's */
+        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             done = true;
         } else if (m->err) {
             logf_(k, "restore %s[%" PRId32 "]: %s", topic, t->partition,
@@ -257,6 +263,7 @@ static void task_reset(fw_krt *k, fw_task *t) {
     }
     fw_pipeline_destroy(t->pl);
     t->pl = pl;
+    fw_engine_track_changes(fw_pipeline_engine(pl));
     t->next_offset = -1;
     t->dirty = false;
     t->at_end = false;
@@ -772,8 +779,85 @@ static void close_consumer(fw_krt *k) {
     rd_kafka_consumer_close(k->consumer);
 }
 
-int fw_kafka_run(const fw_run_conf *c) {
-    fw_krt krt = { .c = c };
+/* Applies what the profiles topic has; with @p to_end, first reads it to its
+ * end (at start-up, so detection starts with every known profile). */
+static void follow_profiles(fw_krt *k, bool to_end) {
+    if (!k->profiler)
+        return;
+    int64_t deadline = fw_mono_ms() + 120000;
+    int eof = 0, nparts = -1;
+    if (to_end) {
+        rd_kafka_topic_partition_list_t *a = NULL;
+        if (!rd_kafka_assignment(k->profiler, &a)) {
+            nparts = a->cnt;
+            rd_kafka_topic_partition_list_destroy(a);
+        }
+    }
+    for (;;) {
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->profiler, to_end ? 200 : 0);
+        if (!m) {
+            if (!to_end || eof >= nparts || fw_mono_ms() > deadline)
+                break;
+            continue;
+        }
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof++;
+        } else if (m->err) {
+            logf_(k, "profiles: %s", rd_kafka_message_errstr(m));
+        } else {
+            char err[300];
+            if (fw_profiles_apply(k->profiles, (fw_str){ m->key, m->key_len }, m->payload,
+                                  m->len, err, sizeof(err)) == FW_OK)
+                k->profile_updates++;
+            else if (k->profile_errors++ < 10)
+                logf_(k, "profiles %s[%" PRId32 "]@%" PRId64 ": %s (skipped)",
+                      k->c->profiles_topic, m->partition, m->offset, err);
+        }
+        rd_kafka_message_destroy(m);
+        if (to_end && eof >= nparts)
+            break;
+    }
+    if (to_end)
+        logf_(k, "profiles: %zu customers from %s", fw_profiles_count(k->profiles),
+              k->c->profiles_topic);
+}
+
+static rd_kafka_t *make_profiler(fw_krt *k) {
+    const char *topic = k->c->profiles_topic;
+    fw_topic_spec spec = { .name = topic, .partitions = k->c->partitions,
+                           .replication_factor = k->c->replication_factor, .compacted = true };
+    if (fw_topics_ensure(&k->c->kafka, &spec, 1, 30000, k->errstr, sizeof(k->errstr)))
+        return NULL;
+    char rderr[256], client_id[256];
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(&k->c->kafka, k->errstr, sizeof(k->errstr));
+    if (!conf)
+        return NULL;
+    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-profiles", k->c->instance_id);
+    if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "group.id", client_id, k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "enable.partition.eof", "true", k->errstr, sizeof(k->errstr)) ||
+        fw_kafka_conf_set(conf, "enable.auto.commit", "false", k->errstr, sizeof(k->errstr))) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!rk) {
+        snprintf(k->errstr, sizeof(k->errstr), "profiles consumer: %s", rderr);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    /* Every instance reads every partition: no group, the whole table. */
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(spec.partitions);
+    for (int p = 0; p < spec.partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    return rk;
+}
+
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
+    fw_krt krt = { .c = c, .profiles = profiles };
     fw_krt *k = &krt;
     int rc = 1;
     fw_topic_spec topics[] = {
@@ -801,7 +885,8 @@ int fw_kafka_run(const fw_run_conf *c) {
     }
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
-        !(k->restorer = make_restorer(k))) {
+        !(k->restorer = make_restorer(k)) ||
+        (c->profiles_topic[0] && !(k->profiler = make_profiler(k)))) {
         logf_(k, "%s", k->errstr);
         goto out;
     }
@@ -812,6 +897,7 @@ int fw_kafka_run(const fw_run_conf *c) {
         rd_kafka_error_destroy(error);
         goto out;
     }
+    follow_profiles(k, true);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
@@ -826,7 +912,7 @@ int fw_kafka_run(const fw_run_conf *c) {
           c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
           c->dlq_topic, c->late_topic, c->changelog_name);
 
-    int64_t last_stats = fw_mono_ms();
+    int64_t last_stats = fw_mono_ms(), last_idle_check = last_stats;
     uint64_t last_records = 0;
     while (!fw_stop_requested() && !k->fatal) {
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 20);
@@ -839,6 +925,7 @@ int fw_kafka_run(const fw_run_conf *c) {
             m = rd_kafka_consumer_poll(k->consumer, 0);
         }
         rd_kafka_poll(k->producer, 0);
+        follow_profiles(k, false);
         int64_t now = fw_mono_ms();
         if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
             txn_commit(k);
@@ -848,7 +935,10 @@ int fw_kafka_run(const fw_run_conf *c) {
             last_stats = now;
             last_records = k->records;
         }
-        advance_idle(k, now);
+        if (now - last_idle_check >= 1000) { /* idleness is a matter of seconds */
+            advance_idle(k, now);
+            last_idle_check = now;
+        }
         if (c->exit_at_end && !k->txn_open && all_at_end(k)) {
             /* End of the input: release what waits for the watermark. */
             for (int p = 0; p < k->ntasks_cap; p++)
@@ -870,6 +960,10 @@ int fw_kafka_run(const fw_run_conf *c) {
         print_stats(k, rc ? "stopped on error" : "stopped",
                     busy_s > 0 ? (double)k->records / busy_s : 0);
 out:
+    if (k->profiler) {
+        rd_kafka_consumer_close(k->profiler);
+        rd_kafka_destroy(k->profiler);
+    }
     if (k->restorer) {
         rd_kafka_consumer_close(k->restorer);
         rd_kafka_destroy(k->restorer);

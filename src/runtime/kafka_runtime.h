@@ -4,10 +4,11 @@
 #ifndef FW_KAFKA_RUNTIME_H
 #define FW_KAFKA_RUNTIME_H
 
+#include "profiles.h"
 #include "run_conf.h"
 
 /** @brief Runs until SIGINT/SIGTERM (or the end with --exit-at-end).
  *  @returns the process exit status: 0 clean stop, 1 fatal error. */
-int fw_kafka_run(const fw_run_conf *c);
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles);
 
 #endif

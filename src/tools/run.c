@@ -64,6 +64,12 @@ static const char run_help[] =
     "  -r, --rules FILE              rules file (JSON, docs/rules.md) applied over the\n"
     "                                built-in defaults (env RULES_FILE); see\n"
     "                                'fraudwatch rules'\n"
+    "      --profiles FILE           customer profiles, NDJSON ({\"customer_id\",\"avg_amount\",\n"
+    "                                \"home_country\"}; seed 004's user_id, avg_transaction,\n"
+    "                                country too)\n"
+    "      --profiles-topic TOPIC    Kafka mode: compacted profiles topic read in full and\n"
+    "                                kept current (default customer-profiles; env\n"
+    "                                PROFILES_TOPIC; '' for none)\n"
     "      --input-format FMT        json (default) or semicolon: seed 003's\n"
     "                                '<timestamp>;<origin>;<target>;<amount>' (env INPUT_FORMAT)\n"
     "      --amount-limit X          high_amount fires when amount > X (default 5000;\n"
@@ -79,7 +85,8 @@ enum {
     OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
     OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
-    OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT,
+    OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
+    OPT_PROFILES_TOPIC,
 };
 
 /* Flags whose value must win over the rules file, which is read after them. */
@@ -111,6 +118,8 @@ static const struct option run_options[] = {
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
     { "rules", required_argument, NULL, 'r' },
+    { "profiles", required_argument, NULL, OPT_PROFILES },
+    { "profiles-topic", required_argument, NULL, OPT_PROFILES_TOPIC },
     { "amount-limit", required_argument, NULL, OPT_AMOUNT_LIMIT },
     { "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD_BYTES },
     { "quiet", no_argument, NULL, 'q' },
@@ -188,6 +197,8 @@ void fw_run_conf_init(fw_run_conf *c) {
         c->late_topic = "transactions-late";
     c->idle_timeout_ms = 10000;
     c->rules_file = env2("RULES_FILE", NULL);
+    const char *pt = getenv("PROFILES_TOPIC");
+    c->profiles_topic = pt ? pt : "customer-profiles";
     c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
     if (!c->group_id)
         c->group_id = "fraudwatch";
@@ -328,6 +339,8 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             lf.amount_limit = true;
             break;
         case 'r': c->rules_file = optarg; break;
+        case OPT_PROFILES: c->profiles_file = optarg; break;
+        case OPT_PROFILES_TOPIC: c->profiles_topic = optarg; break;
         case OPT_MAX_RECORD_BYTES:
             if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
                            errstr_size))
@@ -374,7 +387,19 @@ int fw_cmd_run(int argc, char **argv) {
         fprintf(stderr, "fraudwatch run: %s\n(see fraudwatch run --help)\n", errstr);
         return 2;
     }
-    if (conf.input_file)
-        return fw_file_run(&conf);
-    return fw_kafka_run(&conf);
+    fw_profiles *profiles = fw_profiles_new();
+    if (!profiles) {
+        fprintf(stderr, "fraudwatch run: out of memory\n");
+        return 1;
+    }
+    if (conf.profiles_file &&
+        fw_profiles_load_file(profiles, conf.profiles_file, errstr, sizeof(errstr))) {
+        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        fw_profiles_destroy(profiles);
+        return 2;
+    }
+    conf.pipeline.profiles = profiles;
+    int rc = conf.input_file ? fw_file_run(&conf) : fw_kafka_run(&conf, profiles);
+    fw_profiles_destroy(profiles);
+    return rc;
 }

@@ -48,7 +48,7 @@ consume_all() { "$FW_BIN" consume -t "$1" -e --timeout-ms 60000 "${@:2}"; }
 wait_for_count() {
     local topic=$1 want=$2 deadline=$((SECONDS + $3)) have=0
     while [ $SECONDS -lt $deadline ]; do
-        have=$(consume_all "$topic" 2>/dev/null | wc -l)
+        have=$( (consume_all "$topic" 2>/dev/null || true) | wc -l)  # the topic may not exist yet
         [ "$have" -ge "$want" ] && return 0
         sleep 1
     done
@@ -84,7 +84,8 @@ start_engine() { # start_engine NAME ARGS...
     local name=$1; shift
     ENGINE_LOG="$WORK/${LOG_NAME:-$name}.log"
     "$FW_BIN" run --input-topic "$PREFIX-in" --output-topic "$PREFIX-out" \
-        --dlq-topic "$PREFIX-dlq" --group-id "$PREFIX" --instance-id "$name" \
+        --dlq-topic "$PREFIX-dlq" --late-topic "$PREFIX-late" \
+        --profiles-topic "$PREFIX-profiles" --group-id "$PREFIX" --instance-id "$name" \
         --stats-interval 1 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
         "$@" >> "$ENGINE_LOG" 2>&1 &
     LAST_PID=$!

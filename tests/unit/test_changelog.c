@@ -83,9 +83,13 @@ static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
 static char lines[NTX][FW_GEN_JSON_MAX];
 static size_t lens[NTX];
 
-static void feed(fw_engine *e, int from, int to, alerts *al) {
+/* Feeds records; with @p s, reads the changes out every 37 records, as the
+ * runtime does at each commit, so intervals hold expiries and re-creations. */
+static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
     fw_engine_out out = { .opaque = al, .alert = on_alert };
     for (int i = from; i < to; i++) {
+        if (s && i % 37 == 0)
+            fw_engine_changes(e, store_put, s);
         fw_txn t;
         fw_decode_error derr;
         fw_arena arena;
@@ -99,6 +103,7 @@ static void feed(fw_engine *e, int from, int to, alerts *al) {
 static void test_handover_at_every_cut(void **state) {
     (void)state;
     char err[256];
+    /* Few customers and cards: entities expire and come back within an interval. */
     fw_gen_conf gc = { .seed = 3, .customers = 300, .fraud_ratio = 0.1,
                        .start_ms = 1704067200000, .count = NTX };
     fw_gen *g = fw_gen_new(&gc, err, sizeof(err));
@@ -115,7 +120,7 @@ static void test_handover_at_every_cut(void **state) {
     static alerts whole, parts;
     whole.n = 0;
     fw_engine *one = fw_engine_new(&rules, err, sizeof(err));
-    feed(one, 0, NTX, &whole);
+    feed(one, 0, NTX, &whole, NULL);
     fw_engine_advance(one, INT64_MAX, &(fw_engine_out){ .opaque = &whole, .alert = on_alert });
     fw_engine_destroy(one);
     assert_true(whole.n > 100);
@@ -125,7 +130,8 @@ static void test_handover_at_every_cut(void **state) {
         parts.n = 0;
         store s = { 0 };
         fw_engine *a = fw_engine_new(&rules, err, sizeof(err));
-        feed(a, 0, cut, &parts);
+        fw_engine_track_changes(a);
+        feed(a, 0, cut, &parts, &s);
         fw_engine_changes(a, store_put, &s);
         fw_engine_destroy(a);
         fw_engine *b = fw_engine_new(&rules, err, sizeof(err));
@@ -133,7 +139,7 @@ static void test_handover_at_every_cut(void **state) {
             if (fw_engine_restore(b, (fw_str){ s.items[i].key, s.items[i].keylen },
                                   s.items[i].value, s.items[i].len, err, sizeof(err)))
                 fail_msg("cut %d: restore: %s", cut, err);
-        feed(b, cut, NTX, &parts);
+        feed(b, cut, NTX, &parts, NULL);
         fw_engine_advance(b, INT64_MAX, &(fw_engine_out){ .opaque = &parts, .alert = on_alert });
         fw_engine_destroy(b);
         store_free(&s);
