@@ -7,7 +7,8 @@
 #include <stdlib.h>
 
 #define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
-#define FW_SWEEP_BUDGET 64       /* hash buckets examined for expiry per release */
+#define FW_SWEEP_BUDGET 16       /* hash buckets examined for expiry per release: far more
+                                    than the entities one transaction can create */
 #define FW_STATE_VERSION 1
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 

@@ -31,6 +31,21 @@ static void entity_free(fw_entity *e) {
     free(e);
 }
 
+/* A blank entity: from the free list when there is one (keeping its event
+ * arrays' memory), else newly allocated. */
+static fw_entity *entity_alloc(fw_state *s) {
+    fw_entity *e = s->free_list;
+    if (!e)
+        return calloc(1, sizeof(*e));
+    s->free_list = e->next;
+    fw_evlist recent = e->recent, win = e->win;
+    recent.n = win.n = 0;
+    memset(e, 0, sizeof(*e));
+    e->recent = recent;
+    e->win = win;
+    return e;
+}
+
 void fw_state_fini(fw_state *s) {
     for (uint32_t i = 0; i < s->nbuckets; i++) {
         fw_entity *e = s->buckets[i];
@@ -39,6 +54,11 @@ void fw_state_fini(fw_state *s) {
             entity_free(e);
             e = next;
         }
+    }
+    while (s->free_list) {
+        fw_entity *next = s->free_list->next;
+        entity_free(s->free_list);
+        s->free_list = next;
     }
     free(s->buckets);
     memset(s, 0, sizeof(*s));
@@ -82,7 +102,7 @@ static fw_entity *lookup(fw_state *s, uint8_t kind, const char *key, size_t keyl
         s->stats.entity_overflows++;
         return NULL;
     }
-    fw_entity *e = calloc(1, sizeof(*e));
+    fw_entity *e = entity_alloc(s);
     if (!e) {
         s->stats.entity_overflows++;
         return NULL;
@@ -132,7 +152,8 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
                 *pp = e->next;
                 if (fn)
                     fn(opaque, e);
-                entity_free(e);
+                e->next = s->free_list;
+                s->free_list = e;
                 s->stats.entities--;
                 s->stats.expired++;
             } else {

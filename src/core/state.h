@@ -77,6 +77,8 @@ typedef struct fw_state {
     uint32_t max_entities;
     uint32_t max_window_events;
     uint32_t sweep_cursor;   /* incremental expiry position */
+    fw_entity *free_list;    /* expired entities kept for reuse, event arrays and all:
+                                churn (a card seen every hour) costs no malloc */
     fw_state_stats stats;
 } fw_state;
 
