@@ -169,9 +169,17 @@ int fw_file_run(const fw_run_conf *c) {
         for (int r = 0; r < FW_RULE__COUNT; r++)
             fprintf(stderr, "%s%s %" PRIu64, r ? ", " : "", fw_rule_name((fw_rule_id)r),
                     es->alerts[r]);
+        uint64_t dedup = 0;
+        for (int r = 0; r < FW_RULE__COUNT; r++)
+            dedup += es->deduplicated[r];
+        const fw_state_stats *ss = fw_engine_state_stats(fw_pipeline_engine(p));
         fprintf(stderr, "), %" PRIu64 " dead letters, %" PRIu64 " late, %" PRIu64
-                        " blank lines in %.2f s (%.0f records/s)\n",
-                ps->dead_letters, fc.nlate, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0);
+                        " blank lines in %.2f s (%.0f records/s); %" PRIu64 " deduplicated, %"
+                        PRIu64 " behind the watermark, %" PRIu64 " over limits\n",
+                ps->dead_letters, fc.nlate, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0,
+                dedup, es->behind_watermark,
+                ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
+                    es->id_too_long);
     }
     rc = 0;
 out:

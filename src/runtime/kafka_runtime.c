@@ -747,6 +747,19 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
             for (int r = 0; r < FW_RULE__COUNT; r++)
                 by_rule[r] += es->alerts[r];
         }
+    uint64_t dedup = 0, entities = 0, overflows = 0, behind = 0;
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p]) {
+            const fw_engine *e = fw_pipeline_engine(k->tasks[p]->pl);
+            const fw_engine_stats *es = fw_engine_stats_get(e);
+            const fw_state_stats *ss = fw_engine_state_stats(e);
+            for (int r = 0; r < FW_RULE__COUNT; r++)
+                dedup += es->deduplicated[r];
+            entities += ss->entities;
+            behind += es->behind_watermark;
+            overflows += ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
+                         es->id_too_long;
+        }
     char rules[256];
     size_t off = 0;
     for (int r = 0; r < FW_RULE__COUNT; r++)
@@ -754,9 +767,10 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
              " dead letters, %" PRIu64 " late, %d partitions, %" PRIu64 " commits, %" PRIu64
-             " aborts, %" PRIu64 " changelog records",
+             " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
+             " behind the watermark, %" PRIu64 " entities, %" PRIu64 " over limits",
           what, k->records, rate, k->alerts, rules, k->dead_letters, k->late, k->nassigned,
-          k->commits, k->aborts, k->changelog_records);
+          k->commits, k->aborts, k->changelog_records, dedup, behind, entities, overflows);
 }
 
 /* Gives up the assignment before closing: closing a cooperative consumer that
