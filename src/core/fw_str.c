@@ -126,8 +126,8 @@ bool fw_buf_json_double(fw_buf *b, double v) {
     return fw_buf_puts(b, tmp);
 }
 
-bool fw_utf8_valid(const char *str, size_t n) {
-    const unsigned char *s = (const unsigned char *)str;
+size_t fw_utf8_bad_offset(const void *str, size_t n) {
+    const unsigned char *s = str;
     size_t i = 0;
     while (i < n) {
         unsigned char c = s[i];
@@ -147,22 +147,24 @@ bool fw_utf8_valid(const char *str, size_t n) {
             len = 4;
             cp = c & 0x07;
         } else {
-            return false;
+            return i;
         }
-        if (i + len > n)
-            return false;
+        if (len > n - i)
+            return i;
         for (size_t k = 1; k < len; k++) {
             if ((s[i + k] & 0xc0) != 0x80)
-                return false;
+                return i;
             cp = (cp << 6) | (s[i + k] & 0x3f);
         }
         if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
             (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-            return false;
+            return i;
         i += len;
     }
-    return true;
+    return SIZE_MAX;
 }
+
+bool fw_utf8_valid(const char *str, size_t n) { return fw_utf8_bad_offset(str, n) == SIZE_MAX; }
 
 bool fw_buf_base64(fw_buf *b, const void *p, size_t n) {
     static const char tbl[] =

@@ -54,6 +54,9 @@ bool fw_buf_json_str(fw_buf *b, fw_str s);
 /** Appends a finite double in the shortest form that reads back exactly. */
 bool fw_buf_json_double(fw_buf *b, double v);
 
+/** @brief Offset of the first byte that starts an invalid UTF-8 sequence
+ *  (overlong, surrogate, above U+10FFFF, truncated), or SIZE_MAX when all is valid. */
+size_t fw_utf8_bad_offset(const void *s, size_t n);
 /** @brief True when @p s is well-formed UTF-8 (no overlongs, no surrogates). */
 bool fw_utf8_valid(const char *s, size_t n);
 /** @brief Appends @p n bytes as standard base64 (with padding). */

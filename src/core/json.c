@@ -136,45 +136,6 @@ static fw_json *new_node(parser *ps, fw_json_type type, size_t pos) {
     return v;
 }
 
-/* Offset of the first byte that starts an invalid UTF-8 sequence (overlong,
- * surrogate, above U+10FFFF, truncated), or SIZE_MAX when all is valid. */
-static size_t utf8_bad_offset(const unsigned char *s, size_t n) {
-    size_t i = 0;
-    while (i < n) {
-        unsigned char c = s[i];
-        if (c < 0x80) {
-            i++;
-            continue;
-        }
-        size_t len;
-        uint32_t cp;
-        if (c >= 0xc2 && c <= 0xdf) {
-            len = 2;
-            cp = c & 0x1f;
-        } else if (c >= 0xe0 && c <= 0xef) {
-            len = 3;
-            cp = c & 0x0f;
-        } else if (c >= 0xf0 && c <= 0xf4) {
-            len = 4;
-            cp = c & 0x07;
-        } else {
-            return i;
-        }
-        if (len > n - i)
-            return i;
-        for (size_t k = 1; k < len; k++) {
-            if ((s[i + k] & 0xc0) != 0x80)
-                return i;
-            cp = (cp << 6) | (s[i + k] & 0x3f);
-        }
-        if ((len == 3 && (cp < 0x800 || (cp >= 0xd800 && cp <= 0xdfff))) ||
-            (len == 4 && (cp < 0x10000 || cp > 0x10ffff)))
-            return i;
-        i += len;
-    }
-    return SIZE_MAX;
-}
-
 static int hex_value(unsigned char c) {
     if (is_digit(c))
         return c - '0';
@@ -311,7 +272,7 @@ static fw_err parse_string(parser *ps, fw_str *out) {
     }
     size_t body = open + 1, end = i;
     ps->pos = i + 1;
-    size_t bad = utf8_bad_offset(s + body, end - body);
+    size_t bad = fw_utf8_bad_offset(s + body, end - body);
     if (bad != SIZE_MAX)
         return fail(ps, body + bad, FW_ERR_INVALID, "invalid UTF-8 in a string (byte 0x%02X)",
                     s[body + bad]);
@@ -768,7 +729,7 @@ const char *fw_json_quote(fw_str s, char *out, size_t size) {
         if (c >= 0x80) {
             /* Parsed strings are valid UTF-8; anything else shows byte-wise. */
             size_t need = c >= 0xf0 ? 4 : c >= 0xe0 ? 3 : c >= 0xc0 ? 2 : 1;
-            if (need > 1 && need <= s.len - i && utf8_bad_offset(p + i, need) == SIZE_MAX) {
+            if (need > 1 && need <= s.len - i && fw_utf8_bad_offset(p + i, need) == SIZE_MAX) {
                 cp = need == 2 ? (c & 0x1fu) : need == 3 ? (c & 0x0fu) : (c & 0x07u);
                 for (size_t k = 1; k < need; k++)
                     cp = (cp << 6) | (p[i + k] & 0x3fu);

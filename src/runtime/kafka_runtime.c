@@ -642,13 +642,15 @@ fail:
     return NULL;
 }
 
-/* A group-less consumer that reads changelog partitions, committed data only. */
-static rd_kafka_t *make_restorer(fw_krt *k) {
+/* A consumer that reads assigned partitions from outside the group, committed
+ * data only (no commits; the group id only satisfies librdkafka): the
+ * changelog restorer and the profiles follower. */
+static rd_kafka_t *make_reader(fw_krt *k, const char *role) {
     char rderr[256], client_id[256];
     rd_kafka_conf_t *conf = fw_kafka_conf_new(&k->c->kafka, k->errstr, sizeof(k->errstr));
     if (!conf)
         return NULL;
-    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-restore", k->c->instance_id);
+    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-%s", k->c->instance_id, role);
     if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)) ||
         fw_kafka_conf_set(conf, "group.id", client_id, k->errstr, sizeof(k->errstr)) ||
         fw_kafka_conf_set(conf, "isolation.level", "read_committed", k->errstr,
@@ -660,7 +662,7 @@ static rd_kafka_t *make_restorer(fw_krt *k) {
     }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
     if (!rk) {
-        snprintf(k->errstr, sizeof(k->errstr), "restore consumer: %s", rderr);
+        snprintf(k->errstr, sizeof(k->errstr), "%s consumer: %s", role, rderr);
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
@@ -842,25 +844,9 @@ static rd_kafka_t *make_profiler(fw_krt *k) {
                            .replication_factor = k->c->replication_factor, .compacted = true };
     if (fw_topics_ensure(&k->c->kafka, &spec, 1, 30000, k->errstr, sizeof(k->errstr)))
         return NULL;
-    char rderr[256], client_id[256];
-    rd_kafka_conf_t *conf = fw_kafka_conf_new(&k->c->kafka, k->errstr, sizeof(k->errstr));
-    if (!conf)
+    rd_kafka_t *rk = make_reader(k, "profiles");
+    if (!rk)
         return NULL;
-    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-profiles", k->c->instance_id);
-    if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "group.id", client_id, k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "enable.partition.eof", "true", k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "enable.auto.commit", "false", k->errstr, sizeof(k->errstr))) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
-    if (!rk) {
-        snprintf(k->errstr, sizeof(k->errstr), "profiles consumer: %s", rderr);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
     /* Every instance reads every partition: no group, the whole table. */
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(spec.partitions);
     for (int p = 0; p < spec.partitions; p++)
@@ -899,7 +885,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
     }
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
-        !(k->restorer = make_restorer(k)) ||
+        !(k->restorer = make_reader(k, "restore")) ||
         (c->profiles_topic[0] && !(k->profiler = make_profiler(k)))) {
         logf_(k, "%s", k->errstr);
         goto out;
