@@ -743,20 +743,16 @@ static void advance_idle(fw_krt *k, int64_t now) {
 static void print_stats(fw_krt *k, const char *what, double rate) {
     uint64_t by_rule[FW_RULE__COUNT];
     memcpy(by_rule, k->alerts_by_rule, sizeof(by_rule));
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p]) {
-            const fw_engine_stats *es = fw_pipeline_engine_stats(k->tasks[p]->pl);
-            for (int r = 0; r < FW_RULE__COUNT; r++)
-                by_rule[r] += es->alerts[r];
-        }
     uint64_t dedup = 0, entities = 0, overflows = 0, behind = 0;
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p]) {
             const fw_engine *e = fw_pipeline_engine(k->tasks[p]->pl);
             const fw_engine_stats *es = fw_engine_stats_get(e);
             const fw_state_stats *ss = fw_engine_state_stats(e);
-            for (int r = 0; r < FW_RULE__COUNT; r++)
+            for (int r = 0; r < FW_RULE__COUNT; r++) {
+                by_rule[r] += es->alerts[r];
                 dedup += es->deduplicated[r];
+            }
             entities += ss->entities;
             behind += es->behind_watermark;
             overflows += ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
