@@ -613,19 +613,19 @@ static int scen_location_jump(fw_gen *g, uint32_t c, int64_t t0, fw_gen_txn *ev,
 }
 
 const fw_gen_scenario fw_gen_scenarios[] = {
-    { .name = "high_amount", .generate = scen_high_amount,
+    { .name = "high_amount", .generate = scen_high_amount, .targets = "high_amount",
       .min_txns = 1, .max_txns = 1, .exclusive = false },
-    { .name = "card_testing", .generate = scen_card_testing,
+    { .name = "card_testing", .generate = scen_card_testing, .targets = "small_then_large",
       .min_txns = 3, .max_txns = 5, .exclusive = true },
-    { .name = "velocity", .generate = scen_velocity,
+    { .name = "velocity", .generate = scen_velocity, .targets = "velocity",
       .min_txns = 3, .max_txns = 5, .exclusive = false },
-    { .name = "account_takeover", .generate = scen_account_takeover,
+    { .name = "account_takeover", .generate = scen_account_takeover, .targets = "account_takeover",
       .min_txns = 2, .max_txns = 3, .exclusive = true },
-    { .name = "structuring", .generate = scen_structuring,
+    { .name = "structuring", .generate = scen_structuring, .targets = "structuring",
       .min_txns = 3, .max_txns = 6, .exclusive = false },
-    { .name = "rapid_small", .generate = scen_rapid_small,
+    { .name = "rapid_small", .generate = scen_rapid_small, .targets = "rapid_small",
       .min_txns = 5, .max_txns = 8, .exclusive = true },
-    { .name = "location_jump", .generate = scen_location_jump,
+    { .name = "location_jump", .generate = scen_location_jump, .targets = "location_jump",
       .min_txns = 2, .max_txns = 2, .exclusive = true },
 };
 const int fw_gen_nscenarios = (int)(sizeof(fw_gen_scenarios) / sizeof(fw_gen_scenarios[0]));

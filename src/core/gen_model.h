@@ -80,6 +80,8 @@ typedef int (*fw_gen_scenario_fn)(fw_gen *g, uint32_t customer, int64_t t0, fw_g
 typedef struct fw_gen_scenario {
     const char *name;       /* the "scenario" label */
     fw_gen_scenario_fn generate;
+    const char *targets;    /* comma-separated ids of the rules meant to catch it
+                             * ("small_then_large"); NULL or "" when none is */
     int min_txns, max_txns; /* instance size range, for the ratio controller */
     bool exclusive;         /* no normal traffic for the customer during the instance and
                              * an hour after: keeps strictly consecutive patterns intact */
