@@ -34,6 +34,8 @@ void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t) {
 }
 
 static void add_evidence(fw_engine *e, size_t *n, const fw_evrec *r) {
+    if (*n >= (size_t)e->rules.limits.max_window_events + 2)
+        return; /* two full lists (mule_cashout) can exceed the slots: keep the first */
     e->evidence[(*n)++] = (fw_evidence){ .transaction_id = { r->id, r->idlen },
                                          .ts_ms = r->ts,
                                          .amount_raw = { r->amount_raw, r->amtlen } };
@@ -58,8 +60,10 @@ static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_
     } else {
         snprintf(e->entity_id, sizeof(e->entity_id), "%.*s", (int)ent->keylen, ent->key);
     }
+    /* Inbound state belongs to the receiving account: alerts name the account. */
+    fw_entity_kind kind = ent->kind == FW_ENT_INBOUND ? FW_ENT_ACCOUNT : ent->kind;
     fw_alert a = { .rule = rule, .rc = &e->rules.common[rule],
-                   .entity_type = fw_entity_kind_name((fw_entity_kind)ent->kind),
+                   .entity_type = fw_entity_kind_name(kind),
                    .entity_id = fw_str_c(e->entity_id), .event_time = t->ts_ms,
                    .detected_at = t->ts_ms, .window_start = wstart, .window_end = wend,
                    .reason = e->reason, .evidence = e->evidence, .nevidence = nev, .txn = t,
@@ -67,6 +71,8 @@ static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_
     e->stats.alerts[rule]++;
     e->out->alert(e->out->opaque, &a);
 }
+
+static bool enabled(const fw_engine *e, fw_rule_id r) { return e->rules.common[r].enabled; }
 
 static int64_t floor_div(int64_t a, int64_t b) { return a / b - ((a % b != 0) && ((a < 0) != (b < 0))); }
 
@@ -186,19 +192,31 @@ static void detect_location_jump(fw_engine *e, fw_entity *cust, const fw_txn *t,
     const __typeof__(e->rules.location_jump) *p = &e->rules.location_jump;
     const fw_evrec *prev = &cust->prev;
     if (!cust->has_prev || !prev->country[0] || !cur->country[0] ||
-        !strcmp(prev->country, cur->country) || !(t->ts_ms - prev->ts < p->within_ms))
+        !(t->ts_ms - prev->ts < p->within_ms))
         return;
+    bool geo = prev->has_geo && cur->has_geo;
+    bool same_country = !strcmp(prev->country, cur->country);
+    if (same_country && !geo)
+        return; /* within one country only coordinates can show impossible travel */
     double minutes = (double)(t->ts_ms - prev->ts) / 60000;
-    if (prev->has_geo && cur->has_geo) {
+    if (geo) {
         double km = haversine_km(prev->lat, prev->lon, cur->lat, cur->lon);
         double hours = (double)(t->ts_ms - prev->ts) / 3600000.0;
         double kmh = hours > 0 ? km / hours : INFINITY;
         if (!(kmh > p->max_speed_kmh))
             return; /* reachable in time: a border crossing, not a jump */
-        snprintf(e->reason, sizeof(e->reason),
-                 "transactions in %s then %s %.1f minutes apart: %.0f km, an implied %.0f km/h "
-                 "(limit %.0f km/h)",
-                 prev->country, cur->country, minutes, km, kmh, p->max_speed_kmh);
+        if (same_country && !(km > p->min_distance_km))
+            return; /* one city's spread (and GPS noise) is no journey */
+        if (same_country)
+            snprintf(e->reason, sizeof(e->reason),
+                     "impossible travel within %s: transactions %.1f minutes apart, %.0f km, an "
+                     "implied %.0f km/h (limit %.0f km/h)",
+                     cur->country, minutes, km, kmh, p->max_speed_kmh);
+        else
+            snprintf(e->reason, sizeof(e->reason),
+                     "transactions in %s then %s %.1f minutes apart: %.0f km, an implied %.0f "
+                     "km/h (limit %.0f km/h)",
+                     prev->country, cur->country, minutes, km, kmh, p->max_speed_kmh);
     } else {
         snprintf(e->reason, sizeof(e->reason),
                  "consecutive transactions in %s then %s %.1f minutes apart (limit %lld minutes)",
@@ -283,7 +301,7 @@ static bool risk_ok(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end
         const fw_evrec *ev = &l->ev[i];
         if (ev->ts < start || ev->ts >= end)
             continue;
-        large += ev->flag;
+        large += (ev->flags & FW_EV_LARGE) != 0;
         if (ev->merchant) {
             int k = 0;
             while (k < distinct && ra->seen[k] != ev->merchant)
@@ -310,7 +328,8 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
         prof = NULL;
     double avg = prof ? prof->avg_amount
                       : cust->amount_n ? cust->amount_sum / (double)cust->amount_n : 0;
-    r.flag = (prof || cust->amount_n > 0) && t->amount > p->amount_multiple * avg;
+    if ((prof || cust->amount_n > 0) && t->amount > p->amount_multiple * avg)
+        r.flags |= FW_EV_LARGE;
     fw_evlist_insert(&e->state, &cust->win, &r,
                      t->ts_ms - p->window_ms - e->rules.time.allowed_lateness_ms);
     fw_engine_touch(e, cust);
@@ -322,10 +341,11 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
     size_t nev = 0;
     for (uint32_t i = 0; i < cust->win.n; i++) {
         const fw_evrec *ev = &cust->win.ev[i];
-        if (ev->ts >= start && ev->ts < start + p->window_ms && ev->flag)
+        if (ev->ts >= start && ev->ts < start + p->window_ms &&
+            (ev->flags & FW_EV_LARGE))
             add_evidence(e, &nev, ev);
     }
-    if (!r.flag) /* the transaction that completed the score is evidence too */
+    if (!(r.flags & FW_EV_LARGE)) /* the transaction that completed the score is evidence too */
         add_evidence(e, &nev, &r);
     snprintf(e->reason, sizeof(e->reason),
              "risk score %d reached the limit of %d: %d transactions above %.1fx the %s "
@@ -335,9 +355,228 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
     raise_alert(e, cust, FW_RULE_RISK_SCORE, t, nev, start, start + p->window_ms, prof);
 }
 
-/* ---- dispatch ---- */
+/* ---- transfers between accounts: fan_out, mule_cashout, fan_in, cycle ----
+ * An account's outflows (withdrawals, transfers out) sit in its ACCOUNT
+ * entity's recent list, the transfers it received in its INBOUND entity,
+ * each record carrying the other account's hash in `merchant`. */
 
-static bool enabled(const fw_engine *e, fw_rule_id r) { return e->rules.common[r].enabled; }
+static uint64_t id_hash(fw_str id) { return fw_hash64(id.ptr, id.len, 11) | 1; }
+
+static int64_t max3(int64_t a, int64_t b, int64_t c) {
+    int64_t m = a > b ? a : b;
+    return m > c ? m : c;
+}
+
+/* Distinct other accounts among the records in (from, to] above @p min_amount
+ * not yet in an alert of this kind; stops counting at @p enough. */
+static int distinct_parties(fw_engine *e, const fw_evlist *l, int64_t from, int64_t to,
+                            double min_amount, int enough) {
+    uint64_t *seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2);
+    int n = 0;
+    for (uint32_t i = 0; i < l->n && n < enough; i++) {
+        const fw_evrec *r = &l->ev[i];
+        if (r->ts <= from || r->ts > to || !r->merchant || !(r->amount > min_amount) ||
+            (r->flags & FW_EV_FAN_REPORTED))
+            continue;
+        int k = 0;
+        while (k < n && seen[k] != r->merchant)
+            k++;
+        if (k == n)
+            seen[n++] = r->merchant;
+    }
+    return n;
+}
+
+/* Evidence: the counted records, marked so that the next alert needs new ones. */
+static size_t report_parties(fw_engine *e, fw_evlist *l, int64_t from, int64_t to,
+                             double min_amount) {
+    size_t nev = 0;
+    for (uint32_t i = 0; i < l->n; i++) {
+        fw_evrec *r = &l->ev[i];
+        if (r->ts <= from || r->ts > to || !r->merchant || !(r->amount > min_amount) ||
+            (r->flags & FW_EV_FAN_REPORTED))
+            continue;
+        add_evidence(e, &nev, r);
+        r->flags |= FW_EV_FAN_REPORTED;
+    }
+    return nev;
+}
+
+static void detect_fan_out(fw_engine *e, fw_entity *acct, const fw_txn *t) {
+    const __typeof__(e->rules.fan_out) *p = &e->rules.fan_out;
+    int64_t from = t->ts_ms - p->window_ms; /* the window is (from, ts] */
+    int n = distinct_parties(e, &acct->recent, from, t->ts_ms, p->min_amount,
+                             p->min_counterparties);
+    if (n < p->min_counterparties)
+        return;
+    size_t nev = report_parties(e, &acct->recent, from, t->ts_ms, p->min_amount);
+    snprintf(e->reason, sizeof(e->reason),
+             "transfers to %d distinct accounts within %lld hours (limit %d); %zu transfers",
+             n, (long long)(p->window_ms / 3600000), p->min_counterparties, nev);
+    raise_alert(e, acct, FW_RULE_FAN_OUT, t, nev, from, t->ts_ms, NULL);
+}
+
+static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
+    const __typeof__(e->rules.fan_in) *p = &e->rules.fan_in;
+    int64_t from = t->ts_ms - p->window_ms;
+    int n = distinct_parties(e, &in->win, from, t->ts_ms, p->min_amount, p->min_senders);
+    if (n < p->min_senders)
+        return;
+    size_t nev = report_parties(e, &in->win, from, t->ts_ms, p->min_amount);
+    snprintf(e->reason, sizeof(e->reason),
+             "transfers from %d distinct accounts within %lld hours (limit %d); %zu transfers",
+             n, (long long)(p->window_ms / 3600000), p->min_senders, nev);
+    raise_alert(e, in, FW_RULE_FAN_IN, t, nev, from, t->ts_ms, NULL);
+}
+
+/* Received money leaving again: inbound transfers within the window and the
+ * outflows since the first of them, each counted in one alert at most. */
+static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) {
+    const __typeof__(e->rules.mule_cashout) *p = &e->rules.mule_cashout;
+    fw_entity *in = fw_state_get(&e->state, FW_ENT_INBOUND, t->account_id, false);
+    if (!in)
+        return;
+    int64_t from = t->ts_ms - p->within_ms, first = INT64_MAX;
+    double inbound = 0, outflow = 0;
+    for (uint32_t i = 0; i < in->win.n; i++) {
+        const fw_evrec *r = &in->win.ev[i];
+        if (r->ts > from && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
+            inbound += r->amount;
+            if (r->ts < first)
+                first = r->ts;
+        }
+    }
+    if (!(inbound >= p->min_inbound))
+        return;
+    for (uint32_t i = 0; i < acct->recent.n; i++) {
+        const fw_evrec *r = &acct->recent.ev[i];
+        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED))
+            outflow += r->amount;
+    }
+    if (!(outflow >= p->min_ratio * inbound))
+        return;
+    size_t nev = 0;
+    for (uint32_t i = 0; i < in->win.n; i++) {
+        fw_evrec *r = &in->win.ev[i];
+        if (r->ts > from && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
+            add_evidence(e, &nev, r);
+            r->flags |= FW_EV_CASHED;
+        }
+    }
+    for (uint32_t i = 0; i < acct->recent.n; i++) {
+        fw_evrec *r = &acct->recent.ev[i];
+        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
+            add_evidence(e, &nev, r);
+            r->flags |= FW_EV_CASHED;
+        }
+    }
+    fw_engine_touch(e, in);
+    snprintf(e->reason, sizeof(e->reason),
+             "received %.2f in transfers and sent or withdrew %.2f of it (%.0f %%, limit "
+             "%.0f %%) within %.1f minutes",
+             inbound, outflow, 100 * outflow / inbound, 100 * p->min_ratio,
+             (double)(t->ts_ms - first) / 60000);
+    raise_alert(e, acct, FW_RULE_MULE_CASHOUT, t, nev, first, first + p->within_ms, NULL);
+}
+
+/* A withdrawal or a transfer out, recorded for fan_out and mule_cashout. */
+static void on_outflow(fw_engine *e, fw_entity *acct, const fw_txn *t, const fw_evrec *cur,
+                       bool transfer) {
+    const fw_rules *r = &e->rules;
+    fw_evrec rec = *cur;
+    rec.merchant = transfer ? id_hash(t->counterparty_id) : 0;
+    int64_t keep = r->fan_out.window_ms > r->mule_cashout.within_ms ? r->fan_out.window_ms
+                                                                     : r->mule_cashout.within_ms;
+    fw_evlist_insert(&e->state, &acct->recent, &rec,
+                     t->ts_ms - keep - r->time.allowed_lateness_ms);
+    fw_engine_touch(e, acct);
+    if (transfer && enabled(e, FW_RULE_FAN_OUT) && t->amount > r->fan_out.min_amount)
+        detect_fan_out(e, acct, t);
+    if (enabled(e, FW_RULE_MULE_CASHOUT))
+        detect_mule_cashout(e, acct, t);
+}
+
+/* The first transfer of a cycle, found among the origin's outflows. */
+static const fw_evrec *find_outflow(fw_engine *e, fw_str account, uint64_t tx_hash) {
+    fw_entity *acct = fw_state_get(&e->state, FW_ENT_ACCOUNT, account, false);
+    for (uint32_t i = 0; acct && i < acct->recent.n; i++)
+        if (id_hash((fw_str){ acct->recent.ev[i].id, acct->recent.ev[i].idlen }) == tx_hash)
+            return &acct->recent.ev[i];
+    return NULL;
+}
+
+/* Follows money along transfers: @p rec (the transfer sender → receiver)
+ * continues the chain of the transfer into the sender that it forwards
+ * (the largest share between min_forward and all of it), else starts one.
+ * When the receiver is where the chain set out from, that is a cycle. */
+static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec *rec) {
+    const __typeof__(e->rules.cycle) *p = &e->rules.cycle;
+    uint64_t receiver = id_hash(t->counterparty_id);
+    rec->root = id_hash(t->account_id);
+    rec->root_tx = id_hash(t->transaction_id);
+    rec->hops = 1;
+    if (!(t->amount > p->min_amount))
+        return;
+    fw_entity *sender_in = fw_state_get(&e->state, FW_ENT_INBOUND, t->account_id, false);
+    const fw_evrec *best = NULL, *closing = NULL;
+    double best_share = 0;
+    for (uint32_t i = 0; sender_in && i < sender_in->win.n; i++) {
+        const fw_evrec *r = &sender_in->win.ev[i];
+        if (!r->hops || r->ts > t->ts_ms || r->ts <= t->ts_ms - p->hop_within_ms ||
+            !(r->amount > p->min_amount) || t->amount > r->amount ||
+            t->amount < p->min_forward * r->amount)
+            continue;
+        if (r->root == receiver) {
+            if (r->hops + 1 >= p->min_hops && (!closing || r->hops > closing->hops))
+                closing = r;
+        } else if (t->amount / r->amount > best_share) {
+            best_share = t->amount / r->amount;
+            best = r;
+        }
+    }
+    if (best) {
+        rec->root = best->root;
+        rec->root_tx = best->root_tx;
+        rec->hops = best->hops < 254 ? (uint8_t)(best->hops + 1) : 255;
+    }
+    if (!closing)
+        return;
+    size_t nev = 0;
+    const fw_evrec *first = find_outflow(e, t->counterparty_id, closing->root_tx);
+    if (first)
+        add_evidence(e, &nev, first);
+    add_evidence(e, &nev, closing);
+    add_evidence(e, &nev, rec);
+    int hops = closing->hops + 1;
+    if (first)
+        snprintf(e->reason, sizeof(e->reason),
+                 "%.2f sent out came back through %d transfers within %.1f hours as %.2f "
+                 "(%.0f %%); each hop forwarded at least %.0f %% of what it received",
+                 first->amount, hops, (double)(t->ts_ms - first->ts) / 3600000, t->amount,
+                 100 * t->amount / first->amount, 100 * p->min_forward);
+    else
+        snprintf(e->reason, sizeof(e->reason),
+                 "money sent out came back through %d transfers as %.2f; each hop forwarded "
+                 "at least %.0f %% of what it received within %lld hours",
+                 hops, t->amount, 100 * p->min_forward, (long long)(p->hop_within_ms / 3600000));
+    raise_alert(e, in, FW_RULE_CYCLE, t, nev, first ? first->ts : closing->ts, t->ts_ms, NULL);
+}
+
+/* A transfer arriving at its receiver: cycle, then fan_in. */
+static void on_inbound(fw_engine *e, fw_entity *in, const fw_txn *t, const fw_evrec *cur) {
+    const fw_rules *r = &e->rules;
+    fw_evrec rec = *cur;
+    rec.merchant = id_hash(t->account_id);
+    if (enabled(e, FW_RULE_CYCLE))
+        detect_cycle(e, in, t, &rec);
+    int64_t keep = max3(r->fan_in.window_ms, r->mule_cashout.within_ms, r->cycle.hop_within_ms);
+    fw_evlist_insert(&e->state, &in->win, &rec, t->ts_ms - keep - r->time.allowed_lateness_ms);
+    fw_engine_touch(e, in);
+    if (enabled(e, FW_RULE_FAN_IN) && t->amount > r->fan_in.min_amount)
+        detect_fan_in(e, in, t);
+}
+
+/* ---- dispatch ---- */
 
 /* Starts an entity afresh when it has been idle past its logical horizon,
  * whether or not the sweep has freed it yet; then records the event time. */
@@ -373,9 +612,23 @@ static fw_entity *entity(fw_engine *e, fw_entity_kind k, fw_str id, const fw_txn
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
     fw_evrec cur;
     fw_evrec_from_txn(&cur, t);
-    fw_entity *acct = NULL, *card = NULL, *cust = NULL, *pair = NULL;
-    if (enabled(e, FW_RULE_VELOCITY) && (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t)))
-        detect_velocity(e, acct, t);
+    fw_entity *acct = NULL, *card = NULL, *cust = NULL, *pair = NULL, *in = NULL;
+    bool transfer = t->type == FW_TXN_TRANSFER && t->account_id.ptr && t->counterparty_id.ptr &&
+                    !fw_str_eq(t->account_id, t->counterparty_id) && t->amount > 0;
+    bool outflow = (transfer || (t->type == FW_TXN_WITHDRAWAL && t->amount > 0)) &&
+                   (enabled(e, FW_RULE_FAN_OUT) || enabled(e, FW_RULE_MULE_CASHOUT));
+    if ((enabled(e, FW_RULE_VELOCITY) || outflow) &&
+        (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t))) {
+        if (enabled(e, FW_RULE_VELOCITY))
+            detect_velocity(e, acct, t);
+        if (outflow)
+            on_outflow(e, acct, t, &cur, transfer);
+    }
+    if (transfer &&
+        (enabled(e, FW_RULE_FAN_IN) || enabled(e, FW_RULE_CYCLE) ||
+         enabled(e, FW_RULE_MULE_CASHOUT)) &&
+        (in = entity(e, FW_ENT_INBOUND, t->counterparty_id, t)))
+        on_inbound(e, in, t, &cur);
     if (enabled(e, FW_RULE_STRUCTURING) && t->type == FW_TXN_TRANSFER &&
         t->counterparty_id.ptr && t->account_id.ptr &&
         (pair = fw_state_get_pair(&e->state, t->account_id, t->counterparty_id, true))) {

@@ -9,7 +9,7 @@
 #define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
 #define FW_SWEEP_BUDGET 16       /* hash buckets examined for expiry per release: far more
                                     than the entities one transaction can create */
-#define FW_STATE_VERSION 1
+#define FW_STATE_VERSION 2
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
@@ -41,7 +41,20 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
         cust = r->account_takeover.within_ms;
     if (r->risk_score.window_ms > cust)
         cust = r->risk_score.window_ms;
-    e->logical_horizon[FW_ENT_ACCOUNT] = r->velocity.window_ms + dedupe;
+    /* An account's outflows serve fan_out and mule_cashout; its inbound
+     * transfers fan_in, mule_cashout and the next hop of a cycle. */
+    int64_t acct = r->velocity.window_ms;
+    if (r->fan_out.window_ms > acct)
+        acct = r->fan_out.window_ms;
+    if (r->mule_cashout.within_ms > acct)
+        acct = r->mule_cashout.within_ms;
+    int64_t inbound = r->fan_in.window_ms;
+    if (r->mule_cashout.within_ms > inbound)
+        inbound = r->mule_cashout.within_ms;
+    if (r->cycle.hop_within_ms > inbound)
+        inbound = r->cycle.hop_within_ms;
+    e->logical_horizon[FW_ENT_ACCOUNT] = acct + dedupe;
+    e->logical_horizon[FW_ENT_INBOUND] = inbound + dedupe;
     e->logical_horizon[FW_ENT_CARD] = r->small_then_large.within_ms + dedupe;
     e->logical_horizon[FW_ENT_CUSTOMER] = cust + dedupe;
     e->logical_horizon[FW_ENT_PAIR] = r->structuring.window_ms + dedupe;
@@ -254,9 +267,15 @@ static void put_evrec(fw_buf *b, const fw_evrec *r) {
     uint32_t g[2];
     memcpy(g, geo, sizeof(g));
     put_u64(b, (uint64_t)g[0] | (uint64_t)g[1] << 32);
-    unsigned char hdr[4] = { r->type, (unsigned char)(r->has_geo | r->flag << 1), r->idlen,
-                             r->amtlen };
+    bool chained = r->hops != 0; /* only inbound transfers carry a cycle root */
+    unsigned char hdr[4] = { r->type, (unsigned char)(r->has_geo | chained << 1 | r->flags << 2),
+                             r->idlen, r->amtlen };
     fw_buf_append(b, hdr, 4);
+    if (chained) {
+        put_u64(b, r->root);
+        put_u64(b, r->root_tx);
+        fw_buf_putc(b, (char)r->hops);
+    }
     fw_buf_append(b, r->country, 4);
     fw_buf_append(b, r->id, r->idlen);
     fw_buf_append(b, r->amount_raw, r->amtlen);
@@ -377,7 +396,14 @@ static void get_evrec(reader *r, fw_evrec *ev) {
     get_bytes(r, hdr, 4);
     ev->type = hdr[0];
     ev->has_geo = hdr[1] & 1;
-    ev->flag = (hdr[1] >> 1) & 1;
+    ev->flags = (uint8_t)(hdr[1] >> 2);
+    if (hdr[1] & 2) {
+        ev->root = get_u64(r);
+        ev->root_tx = get_u64(r);
+        get_bytes(r, &ev->hops, 1);
+        if (ev->hops == 0)
+            r->bad = true;
+    }
     if (hdr[2] > FW_ID_MAX || hdr[3] > FW_AMOUNT_MAX) {
         r->bad = true;
         return;

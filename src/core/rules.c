@@ -12,6 +12,10 @@ static const char *const rule_names[FW_RULE__COUNT] = {
     [FW_RULE_ACCOUNT_TAKEOVER] = "account_takeover",
     [FW_RULE_STRUCTURING] = "structuring",
     [FW_RULE_RISK_SCORE] = "risk_score",
+    [FW_RULE_FAN_IN] = "fan_in",
+    [FW_RULE_FAN_OUT] = "fan_out",
+    [FW_RULE_CYCLE] = "cycle",
+    [FW_RULE_MULE_CASHOUT] = "mule_cashout",
 };
 
 void fw_rules_defaults(fw_rules *r) {
@@ -23,6 +27,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->common[FW_RULE_LOCATION_JUMP].severity = FW_SEV_MEDIUM;
     r->common[FW_RULE_ACCOUNT_TAKEOVER].severity = FW_SEV_CRITICAL;
     r->common[FW_RULE_RISK_SCORE].severity = FW_SEV_MEDIUM;
+    r->common[FW_RULE_FAN_OUT].severity = FW_SEV_MEDIUM;
     const int64_t s = 1000, m = 60 * s, h = 60 * m;
     r->time.max_out_of_orderness_ms = 10 * s;
     r->time.allowed_lateness_ms = 5 * m;
@@ -40,6 +45,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->rapid_small.within_ms = 10 * m;
     r->location_jump.within_ms = 1 * h;
     r->location_jump.max_speed_kmh = 900.0;
+    r->location_jump.min_distance_km = 100.0;
     r->account_takeover.min_amount = 5000.0;
     r->account_takeover.within_ms = 30 * m;
     r->structuring.below = 10000.0;
@@ -52,6 +58,19 @@ void fw_rules_defaults(fw_rules *r) {
     r->risk_score.max_merchants = 20;
     r->risk_score.merchant_points = 5;
     r->risk_score.alert_at = 50;
+    r->fan_in.min_senders = 5;
+    r->fan_in.min_amount = 0;
+    r->fan_in.window_ms = 72 * h;
+    r->fan_out.min_counterparties = 5;
+    r->fan_out.min_amount = 0;
+    r->fan_out.window_ms = 24 * h;
+    r->cycle.min_hops = 3;
+    r->cycle.min_forward = 0.5;
+    r->cycle.hop_within_ms = 48 * h;
+    r->cycle.min_amount = 0;
+    r->mule_cashout.min_inbound = 1000.0;
+    r->mule_cashout.min_ratio = 0.8;
+    r->mule_cashout.within_ms = 2 * h;
     r->limits.max_entities = 1000000;
     r->limits.max_window_events = 10000;
 }

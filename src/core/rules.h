@@ -16,6 +16,10 @@ typedef enum fw_rule_id {
     FW_RULE_ACCOUNT_TAKEOVER,   /* seed 004: PASSWORD_CHANGE then WITHDRAWAL > 5000 in 30 min */
     FW_RULE_STRUCTURING,        /* seed 003: transfers < 10000 to one counterparty > 10000/24 h */
     FW_RULE_RISK_SCORE,         /* seed 004: per-customer score over a sliding hour */
+    FW_RULE_FAN_IN,             /* >= 5 distinct senders to one account within 72 h */
+    FW_RULE_FAN_OUT,            /* >= 5 distinct counterparties from one account in 24 h */
+    FW_RULE_CYCLE,              /* money back at its origin through >= 3 forwarding hops */
+    FW_RULE_MULE_CASHOUT,       /* inbound transfers >= 1000 cashed out (>= 80 %) in 2 h */
     FW_RULE__COUNT
 } fw_rule_id;
 
@@ -65,6 +69,7 @@ typedef struct fw_rules {
     struct {
         int64_t within_ms;         /* consecutive txns in different countries (1 h) */
         double max_speed_kmh;      /* with lat/lon on both: implied speed above (900) */
+        double min_distance_km;    /* one country: impossible travel needs this far (100) */
     } location_jump;
     struct {
         double min_amount;         /* WITHDRAWAL amount > this (5000) */
@@ -84,6 +89,27 @@ typedef struct fw_rules {
         int merchant_points;       /* (5) */
         int alert_at;              /* alert when the score reaches this (50) */
     } risk_score;
+    struct {
+        int min_senders;           /* distinct sending accounts (5) */
+        double min_amount;         /* a transfer counts when amount > this (0) */
+        int64_t window_ms;         /* sliding over (72 h) */
+    } fan_in;
+    struct {
+        int min_counterparties;    /* distinct receiving accounts (5) */
+        double min_amount;         /* a transfer counts when amount > this (0) */
+        int64_t window_ms;         /* sliding over (24 h) */
+    } fan_out;
+    struct {
+        int min_hops;              /* transfers from the origin back to it (3) */
+        double min_forward;        /* each hop passes on at least this share (0.5) ... */
+        int64_t hop_within_ms;     /* ... of a transfer received within (48 h) */
+        double min_amount;         /* transfers count when amount > this (0) */
+    } cycle;
+    struct {
+        double min_inbound;        /* inbound transfers total at least (1000) */
+        double min_ratio;          /* cashed out: withdrawals + transfers out >= share (0.8) */
+        int64_t within_ms;         /* from the first inbound transfer (2 h) */
+    } mule_cashout;
     struct {
         uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */
         uint32_t max_window_events;  /* events kept per entity and window (10,000) */

@@ -24,6 +24,7 @@
 typedef enum pkind {
     PK_AMOUNT,    /* double: finite, >= 0 */
     PK_POSITIVE,  /* double: finite, > 0 */
+    PK_FRACTION,  /* double: a share in (0, 1] */
     PK_INT,       /* int in [lo, hi] */
     PK_U32,       /* uint32_t in [lo, hi] */
     PK_DURATION,  /* int64_t milliseconds in [lo, hi]; "30m" or an integer in the file */
@@ -73,6 +74,7 @@ static const param rapid_small_params[] = {
 static const param location_jump_params[] = {
     { "within", PK_DURATION, F(location_jump.within_ms), 1, DUR_MAX },
     { "max_speed_kmh", PK_POSITIVE, F(location_jump.max_speed_kmh), 0, 0 },
+    { "min_distance_km", PK_AMOUNT, F(location_jump.min_distance_km), 0, 0 },
 };
 static const param account_takeover_params[] = {
     { "min_amount", PK_AMOUNT, F(account_takeover.min_amount), 0, 0 },
@@ -94,6 +96,28 @@ static const param risk_score_params[] = {
     { "alert_at", PK_INT, F(risk_score.alert_at), 1, COUNT_MAX },
 };
 
+static const param fan_in_params[] = {
+    { "min_senders", PK_INT, F(fan_in.min_senders), 1, 10000 },
+    { "min_amount", PK_AMOUNT, F(fan_in.min_amount), 0, 0 },
+    { "window", PK_DURATION, F(fan_in.window_ms), 1, DUR_MAX },
+};
+static const param fan_out_params[] = {
+    { "min_counterparties", PK_INT, F(fan_out.min_counterparties), 1, 10000 },
+    { "min_amount", PK_AMOUNT, F(fan_out.min_amount), 0, 0 },
+    { "window", PK_DURATION, F(fan_out.window_ms), 1, DUR_MAX },
+};
+static const param cycle_params[] = {
+    { "min_hops", PK_INT, F(cycle.min_hops), 2, 255 },
+    { "min_forward", PK_FRACTION, F(cycle.min_forward), 0, 0 },
+    { "hop_within", PK_DURATION, F(cycle.hop_within_ms), 1, DUR_MAX },
+    { "min_amount", PK_AMOUNT, F(cycle.min_amount), 0, 0 },
+};
+static const param mule_cashout_params[] = {
+    { "min_inbound", PK_POSITIVE, F(mule_cashout.min_inbound), 0, 0 },
+    { "min_ratio", PK_FRACTION, F(mule_cashout.min_ratio), 0, 0 },
+    { "within", PK_DURATION, F(mule_cashout.within_ms), 1, DUR_MAX },
+};
+
 typedef struct param_table {
     const param *p;
     size_t n;
@@ -108,6 +132,10 @@ static const param_table rule_params[FW_RULE__COUNT] = {
     [FW_RULE_ACCOUNT_TAKEOVER] = { account_takeover_params, N(account_takeover_params) },
     [FW_RULE_STRUCTURING] = { structuring_params, N(structuring_params) },
     [FW_RULE_RISK_SCORE] = { risk_score_params, N(risk_score_params) },
+    [FW_RULE_FAN_IN] = { fan_in_params, N(fan_in_params) },
+    [FW_RULE_FAN_OUT] = { fan_out_params, N(fan_out_params) },
+    [FW_RULE_CYCLE] = { cycle_params, N(cycle_params) },
+    [FW_RULE_MULE_CASHOUT] = { mule_cashout_params, N(mule_cashout_params) },
 };
 
 /* Rules over sliding windows: the slide must divide the window. */
@@ -201,7 +229,8 @@ static const void *cfield(const fw_rules *r, const param *p) {
 static size_t kind_size(pkind k) {
     switch (k) {
     case PK_AMOUNT:
-    case PK_POSITIVE: return sizeof(double);
+    case PK_POSITIVE:
+    case PK_FRACTION: return sizeof(double);
     case PK_INT: return sizeof(int);
     case PK_U32: return sizeof(uint32_t);
     case PK_DURATION: return sizeof(int64_t);
@@ -221,6 +250,7 @@ static const char *kind_expect(const param *p) {
     switch (p->kind) {
     case PK_AMOUNT: return "a number >= 0";
     case PK_POSITIVE: return "a number above 0";
+    case PK_FRACTION: return "a share above 0 and at most 1";
     case PK_INT:
     case PK_U32: return "an integer";
     case PK_DURATION: return "a duration like \"30m\" or milliseconds";
@@ -238,6 +268,8 @@ static const char *range_error(const param *p, double d, int64_t x, char *buf, s
         return isfinite(d) && d >= 0 ? NULL : "must be a finite number >= 0";
     case PK_POSITIVE:
         return isfinite(d) && d > 0 ? NULL : "must be a finite number above 0";
+    case PK_FRACTION:
+        return isfinite(d) && d > 0 && d <= 1 ? NULL : "must be above 0 and at most 1";
     case PK_INT:
     case PK_U32:
         if (x >= p->lo && x <= p->hi)
@@ -262,7 +294,8 @@ static void read_value(const fw_rules *r, const param *p, double *d, int64_t *x)
     *x = 0;
     switch (p->kind) {
     case PK_AMOUNT:
-    case PK_POSITIVE: memcpy(d, f, sizeof(*d)); break;
+    case PK_POSITIVE:
+    case PK_FRACTION: memcpy(d, f, sizeof(*d)); break;
     case PK_INT: { int v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_U32: { uint32_t v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_DURATION: memcpy(x, f, sizeof(*x)); break;
@@ -275,7 +308,7 @@ static void format_value(const fw_rules *r, const param *p, char *out, size_t si
     read_value(r, p, &d, &x);
     if (p->kind == PK_DURATION)
         fw_rules_duration_format(x, out, size);
-    else if (p->kind == PK_AMOUNT || p->kind == PK_POSITIVE)
+    else if (p->kind == PK_AMOUNT || p->kind == PK_POSITIVE || p->kind == PK_FRACTION)
         snprintf(out, size, "%.17g", d);
     else
         snprintf(out, size, "%" PRId64, x);
@@ -433,6 +466,7 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
     switch (p->kind) {
     case PK_AMOUNT:
     case PK_POSITIVE:
+    case PK_FRACTION:
         if (v->type != FW_JSON_NUMBER)
             return errf(c, path, AT(v), "expected %s, got %s", kind_expect(p), got);
         d = v->number;
@@ -464,7 +498,8 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
     void *f = field(&c->r, p);
     switch (p->kind) {
     case PK_AMOUNT:
-    case PK_POSITIVE: memcpy(f, &d, sizeof(d)); break;
+    case PK_POSITIVE:
+    case PK_FRACTION: memcpy(f, &d, sizeof(d)); break;
     case PK_INT: { int iv = (int)x; memcpy(f, &iv, sizeof(iv)); break; }
     case PK_U32: { uint32_t uv = (uint32_t)x; memcpy(f, &uv, sizeof(uv)); break; }
     case PK_DURATION: memcpy(f, &x, sizeof(x)); break;
@@ -870,6 +905,7 @@ static bool write_table(fw_buf *out, const fw_rules *r, const param *tab, size_t
         switch (p->kind) {
         case PK_AMOUNT:
         case PK_POSITIVE:
+        case PK_FRACTION:
             ok = ok && isfinite(d) && fw_buf_json_double(out, d);
             break;
         case PK_INT:

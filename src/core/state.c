@@ -10,7 +10,7 @@
 
 const char *fw_entity_kind_name(fw_entity_kind k) {
     static const char *const names[FW_ENT__COUNT] = { "account", "card", "customer",
-                                                      "account_pair" };
+                                                      "account_pair", "inbound" };
     return (unsigned)k < FW_ENT__COUNT ? names[k] : "unknown";
 }
 

@@ -19,6 +19,7 @@ typedef enum fw_entity_kind {
     FW_ENT_CARD,
     FW_ENT_CUSTOMER,
     FW_ENT_PAIR,         /* account → counterparty, key "account\x1fcounterparty" */
+    FW_ENT_INBOUND,      /* transfers into an account, keyed by the receiving account */
     FW_ENT__COUNT
 } fw_entity_kind;
 
@@ -26,16 +27,25 @@ typedef enum fw_entity_kind {
 typedef struct fw_evrec {
     int64_t ts;
     double amount;
-    uint64_t merchant;       /* hash of merchant_id; 0 = none */
+    uint64_t merchant;       /* hash of merchant_id; 0 = none. In transfer lists: hash of
+                              * the other account (counterparty, or sender when inbound) */
+    uint64_t root;           /* inbound transfers: hash of the account the money set out
+                              * from (cycle), and of that first transfer's id */
+    uint64_t root_tx;
+    uint8_t hops;            /* inbound transfers: transfers since the root (cycle) */
     uint8_t type;            /* fw_txn_type */
     uint8_t idlen, amtlen;
     bool has_geo;
-    bool flag;               /* rule-specific: risk_score "large" */
+    uint8_t flags;           /* FW_EV_*: rule-specific marks */
     float lat, lon;
     char country[4];         /* up to 3 bytes + NUL */
     char id[FW_ID_MAX];
     char amount_raw[FW_AMOUNT_MAX];
 } fw_evrec;
+
+#define FW_EV_LARGE 1u        /* risk_score: above the amount multiple */
+#define FW_EV_FAN_REPORTED 2u /* fan_in / fan_out: already in an alert */
+#define FW_EV_CASHED 4u       /* mule_cashout: already in an alert */
 
 /** A time-ordered list of events of one entity (per rule), bounded. */
 typedef struct fw_evlist {
@@ -55,7 +65,9 @@ typedef struct fw_entity {
     int64_t last_alert[FW_RULE__COUNT]; /* event time of the last alert, for dedupe */
     /* By kind: ACCOUNT uses win (velocity); CARD uses prev; CUSTOMER uses prev,
      * recent (rapid_small), win (risk_score) and the running average; PAIR uses
-     * win (structuring). */
+     * win (structuring). ACCOUNT also keeps its outflows (withdrawals and
+     * transfers out: fan_out, mule_cashout) in recent; INBOUND keeps the
+     * transfers received in win (fan_in, cycle, mule_cashout). */
     bool has_prev;
     fw_evrec prev;
     fw_evlist recent;

@@ -32,6 +32,15 @@
 #define PARIS .geo = true, .lat = 48.8566, .lon = 2.3522
 #define NEW_YORK .geo = true, .lat = 40.7128, .lon = -74.0060
 #define BRUSSELS .geo = true, .lat = 50.8503, .lon = 4.3517
+#define LOS_ANGELES .geo = true, .lat = 34.0522, .lon = -118.2437
+#define NEWARK .geo = true, .lat = 40.7357, .lon = -74.1724
+
+/* A transfer of @p amt from account @p from to account @p to. */
+#define TR(i, t, from, to, amt)                                                                \
+    { .id = (i), .ts = (t), .account = (from), .counterparty = (to), .type = FW_TXN_TRANSFER,  \
+      .amount = (amt) }
+#define WD(i, t, from, amt)                                                                    \
+    { .id = (i), .ts = (t), .account = (from), .type = FW_TXN_WITHDRAWAL, .amount = (amt) }
 
 typedef struct tx_spec {
     const char *id;          /* NULL ends the list */
@@ -392,6 +401,19 @@ static const detect_case location_jump_cases[] = {
                { .id = "l2", .ts = HOURS(1) - 1, .customer = "C1", .amount = 100,
                  .country = "US" } },
       .want = { ALERT(LOCATION_JUMP, "customer", "C1", "l1 l2") } },
+    { .name = "impossible travel within one country: New York, then Los Angeles 30 min later",
+      .tx = { { .id = "l1", .ts = 0, .customer = "C1", .amount = 100, .country = "US", NEW_YORK },
+               { .id = "l2", .ts = MINS(30), .customer = "C1", .amount = 100, .country = "US",
+                 LOS_ANGELES } },
+      .want = { ALERT(LOCATION_JUMP, "customer", "C1", "l1 l2") } },
+    { .name = "one country, fast but under the minimum distance (New York, Newark)",
+      .tx = { { .id = "l1", .ts = 0, .customer = "C1", .amount = 100, .country = "US", NEW_YORK },
+               { .id = "l2", .ts = SEC(30), .customer = "C1", .amount = 100, .country = "US",
+                 NEWARK } } },
+    { .name = "one country, far but reachable (New York, Los Angeles 6 h later)",
+      .tx = { { .id = "l1", .ts = 0, .customer = "C1", .amount = 100, .country = "US", NEW_YORK },
+               { .id = "l2", .ts = HOURS(6), .customer = "C1", .amount = 100, .country = "US",
+                 LOS_ANGELES } } },
     { .name = "same country",
       .tx = { { .id = "l1", .ts = 0, .customer = "C1", .amount = 100, .country = "FR" },
                { .id = "l2", .ts = MINS(1), .customer = "C1", .amount = 100, .country = "FR" } } },
@@ -656,6 +678,116 @@ static const detect_case risk_score_cases[] = {
                RS("L3", SEC(7), 1000), RS("L4", SEC(8), 1000), RS("L5", SEC(9), 1000) },
       .want = { ALERT(RISK_SCORE, "customer", "C1", "L1 L2 L3 L4 L5") },
       .reorder = true },
+};
+
+/* ---- fan_in: >= 5 distinct senders to one account within 72 h ---- */
+
+static const detect_case fan_in_cases[] = {
+    { .name = "five senders within a day",
+      .tx = { TR("f1", 0, "S1", "M", 500), TR("f2", HOURS(2), "S2", "M", 600),
+              TR("f3", HOURS(5), "S3", "M", 700), TR("f4", HOURS(9), "S4", "M", 800),
+              TR("f5", HOURS(20), "S5", "M", 900) },
+      .want = { ALERT(FAN_IN, "account", "M", "f1 f2 f3 f4 f5") } },
+    { .name = "four senders, one of them twice",
+      .tx = { TR("f1", 0, "S1", "M", 500), TR("f2", HOURS(1), "S2", "M", 600),
+              TR("f3", HOURS(2), "S3", "M", 700), TR("f4", HOURS(3), "S4", "M", 800),
+              TR("f5", HOURS(4), "S1", "M", 900) } },
+    { .name = "the first sender exactly 72 h before the fifth is outside the window",
+      .tx = { TR("f1", 0, "S1", "M", 500), TR("f2", HOURS(1), "S2", "M", 600),
+              TR("f3", HOURS(2), "S3", "M", 700), TR("f4", HOURS(3), "S4", "M", 800),
+              TR("f5", HOURS(72), "S5", "M", 900) } },
+    { .name = "reported senders count once: ten senders give two alerts",
+      .tx = { TR("f1", 0, "S1", "M", 100), TR("f2", HOURS(1), "S2", "M", 100),
+              TR("f3", HOURS(2), "S3", "M", 100), TR("f4", HOURS(3), "S4", "M", 100),
+              TR("f5", HOURS(4), "S5", "M", 100), TR("f6", HOURS(5), "S6", "M", 100),
+              TR("f7", HOURS(6), "S7", "M", 100), TR("f8", HOURS(7), "S8", "M", 100),
+              TR("f9", HOURS(8), "S9", "M", 100), TR("f10", HOURS(9), "S10", "M", 100) },
+      .want = { ALERT(FAN_IN, "account", "M", "f1 f2 f3 f4 f5"),
+                ALERT(FAN_IN, "account", "M", "f6 f7 f8 f9 f10") } },
+    { .name = "transfers to oneself do not count",
+      .tx = { TR("f1", 0, "S1", "M", 500), TR("f2", HOURS(1), "S2", "M", 600),
+              TR("f3", HOURS(2), "S3", "M", 700), TR("f4", HOURS(3), "S4", "M", 800),
+              TR("f5", HOURS(4), "M", "M", 900) } },
+    { .name = "any arrival order within 10 s",
+      .tx = { TR("f1", 0, "S1", "M", 500), TR("f2", SEC(2), "S2", "M", 600),
+              TR("f3", SEC(4), "S3", "M", 700), TR("f4", SEC(6), "S4", "M", 800),
+              TR("f5", SEC(8), "S5", "M", 900) },
+      .want = { ALERT(FAN_IN, "account", "M", "f1 f2 f3 f4 f5") },
+      .reorder = true },
+};
+
+/* ---- fan_out: >= 5 distinct counterparties from one account within 24 h ---- */
+
+static const detect_case fan_out_cases[] = {
+    { .name = "five receivers within six hours",
+      .tx = { TR("o1", 0, "A", "R1", 500), TR("o2", HOURS(1), "A", "R2", 600),
+              TR("o3", HOURS(2), "A", "R3", 700), TR("o4", HOURS(4), "A", "R4", 800),
+              TR("o5", HOURS(6), "A", "R5", 900) },
+      .want = { ALERT(FAN_OUT, "account", "A", "o1 o2 o3 o4 o5") } },
+    { .name = "four receivers, one twice",
+      .tx = { TR("o1", 0, "A", "R1", 500), TR("o2", HOURS(1), "A", "R2", 600),
+              TR("o3", HOURS(2), "A", "R1", 700), TR("o4", HOURS(4), "A", "R3", 800),
+              TR("o5", HOURS(6), "A", "R4", 900) } },
+    { .name = "the first receiver exactly 24 h before the fifth is outside the window",
+      .tx = { TR("o1", 0, "A", "R1", 500), TR("o2", HOURS(1), "A", "R2", 600),
+              TR("o3", HOURS(2), "A", "R3", 700), TR("o4", HOURS(4), "A", "R4", 800),
+              TR("o5", HOURS(24), "A", "R5", 900) } },
+    { .name = "withdrawals are no counterparties",
+      .tx = { TR("o1", 0, "A", "R1", 500), TR("o2", HOURS(1), "A", "R2", 600),
+              TR("o3", HOURS(2), "A", "R3", 700), TR("o4", HOURS(4), "A", "R4", 800),
+              WD("w1", HOURS(5), "A", 200), WD("w2", HOURS(6), "A", 200) } },
+};
+
+/* ---- cycle: money back at its origin through >= 3 hops, each forwarding
+ * 50-100 % of what it received within 48 h ---- */
+
+static const detect_case cycle_cases[] = {
+    { .name = "A to B to C and back to A, keeping about 10 % per hop",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(1), "B", "C", 810),
+              TR("c3", HOURS(5), "C", "A", 730) },
+      .want = { ALERT(CYCLE, "account", "A", "c1 c2 c3") } },
+    { .name = "four hops: the first, the one into the last sender, the last",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(1), "B", "C", 810),
+              TR("c3", HOURS(2), "C", "D", 730), TR("c4", HOURS(3), "D", "A", 650) },
+      .want = { ALERT(CYCLE, "account", "A", "c1 c3 c4") } },
+    { .name = "a round trip of two hops is not a cycle",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(1), "B", "A", 810) } },
+    { .name = "a hop forwarding less than half breaks the chain",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(1), "B", "C", 440),
+              TR("c3", HOURS(2), "C", "A", 400) } },
+    { .name = "a hop forwarding more than it received breaks the chain",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(1), "B", "C", 950),
+              TR("c3", HOURS(2), "C", "A", 900) } },
+    { .name = "a hop 48 h after receiving breaks the chain",
+      .tx = { TR("c1", 0, "A", "B", 900), TR("c2", HOURS(48), "B", "C", 810),
+              TR("c3", HOURS(49), "C", "A", 730) } },
+    { .name = "the continuation that forwards the largest share is followed",
+      .tx = { TR("x1", 0, "X", "B", 2000), TR("c1", MINS(10), "A", "B", 900),
+              TR("c2", HOURS(1), "B", "C", 810), TR("c3", HOURS(2), "C", "A", 730) },
+      .want = { ALERT(CYCLE, "account", "A", "c1 c2 c3") } },
+};
+
+/* ---- mule_cashout: >= 1000 received, >= 80 % of it out again within 2 h ---- */
+
+static const detect_case mule_cashout_cases[] = {
+    { .name = "3000 received, 2900 withdrawn 20 minutes later",
+      .tx = { TR("m1", 0, "V", "M", 3000), WD("m2", MINS(20), "M", 2900) },
+      .want = { ALERT(MULE_CASHOUT, "account", "M", "m1 m2") } },
+    { .name = "two victims, two withdrawals adding up",
+      .tx = { TR("m1", 0, "V1", "M", 2000), TR("m2", MINS(5), "V2", "M", 1000),
+              WD("w1", MINS(10), "M", 1500), WD("w2", MINS(20), "M", 1000) },
+      .want = { ALERT(MULE_CASHOUT, "account", "M", "m1 m2 w1 w2") } },
+    { .name = "cashed out by a transfer to another account",
+      .tx = { TR("m1", 0, "V", "M", 3000), TR("m2", MINS(30), "M", "X", 2800) },
+      .want = { ALERT(MULE_CASHOUT, "account", "M", "m1 m2") } },
+    { .name = "75 % out is below the ratio",
+      .tx = { TR("m1", 0, "V", "M", 2000), WD("m2", MINS(20), "M", 1500) } },
+    { .name = "less than 1000 received",
+      .tx = { TR("m1", 0, "V", "M", 999), WD("m2", MINS(20), "M", 999) } },
+    { .name = "withdrawn 2 h after receiving",
+      .tx = { TR("m1", 0, "V", "M", 3000), WD("m2", HOURS(2), "M", 2900) } },
+    { .name = "money out before it came in does not count",
+      .tx = { WD("m1", 0, "M", 2900), TR("m2", MINS(10), "V", "M", 3000) } },
 };
 
 /* ---- dedupe: same rule and entity within 5 min of event time: one alert ---- */
@@ -1045,6 +1177,22 @@ static void test_risk_score(void **state) {
     (void)state;
     run_table("risk_score", risk_score_cases, NCASES(risk_score_cases));
 }
+static void test_fan_in(void **state) {
+    (void)state;
+    run_table("fan_in", fan_in_cases, NCASES(fan_in_cases));
+}
+static void test_fan_out(void **state) {
+    (void)state;
+    run_table("fan_out", fan_out_cases, NCASES(fan_out_cases));
+}
+static void test_cycle(void **state) {
+    (void)state;
+    run_table("cycle", cycle_cases, NCASES(cycle_cases));
+}
+static void test_mule_cashout(void **state) {
+    (void)state;
+    run_table("mule_cashout", mule_cashout_cases, NCASES(mule_cashout_cases));
+}
 static void test_dedupe(void **state) {
     (void)state;
     run_table("dedupe", dedupe_cases, NCASES(dedupe_cases));
@@ -1071,6 +1219,10 @@ static const struct table {
     { "account_takeover", account_takeover_cases, NCASES(account_takeover_cases) },
     { "structuring", structuring_cases, NCASES(structuring_cases) },
     { "risk_score", risk_score_cases, NCASES(risk_score_cases) },
+    { "fan_in", fan_in_cases, NCASES(fan_in_cases) },
+    { "fan_out", fan_out_cases, NCASES(fan_out_cases) },
+    { "cycle", cycle_cases, NCASES(cycle_cases) },
+    { "mule_cashout", mule_cashout_cases, NCASES(mule_cashout_cases) },
     { "dedupe", dedupe_cases, NCASES(dedupe_cases) },
     { "ordering", ordering_cases, NCASES(ordering_cases) },
     { "limits", limits_cases, NCASES(limits_cases) },
@@ -1268,7 +1420,8 @@ static void test_state_expires_with_change_tracking(void **state) {
     }
     fw_engine_advance(e, T0 + HOURS(1), &out); /* releases both */
     assert_int_equal(fw_engine_stats_get(e)->released, 2);
-    assert_int_equal(fw_engine_state_stats(e)->entities, 4); /* account, pair, customer, card */
+    /* account, pair, customer, card, and B1's inbound transfers */
+    assert_int_equal(fw_engine_state_stats(e)->entities, 5);
     int changes = 0;
     fw_engine_changes(e, count_change, &changes);
     assert_true(changes > 0);
@@ -1277,7 +1430,7 @@ static void test_state_expires_with_change_tracking(void **state) {
     assert_int_equal(fw_engine_stats_get(e)->buffered, 0);
     int deletes = 0;
     fw_engine_changes(e, count_delete, &deletes);
-    assert_int_equal(deletes, 4);
+    assert_int_equal(deletes, 5);
     fw_engine_destroy(e);
 }
 
@@ -1349,6 +1502,10 @@ int main(void) {
         cmocka_unit_test(test_account_takeover),
         cmocka_unit_test(test_structuring),
         cmocka_unit_test(test_risk_score),
+        cmocka_unit_test(test_fan_in),
+        cmocka_unit_test(test_fan_out),
+        cmocka_unit_test(test_cycle),
+        cmocka_unit_test(test_mule_cashout),
         cmocka_unit_test(test_dedupe),
         cmocka_unit_test(test_ordering),
         cmocka_unit_test(test_limits),
