@@ -852,6 +852,23 @@ static rd_kafka_t *make_profiler(fw_krt *k) {
     return rk;
 }
 
+/* The input is keyed by the sending account; rules keyed by the receiver
+ * see only the transfers of this task's partition until transfers are
+ * repartitioned by receiver. Said once, at start-up. */
+static void warn_receiver_rules(fw_krt *k, int partitions) {
+    static const fw_rule_id by_receiver[] = { FW_RULE_FAN_IN, FW_RULE_CYCLE,
+                                              FW_RULE_MULE_CASHOUT };
+    char names[96] = "";
+    for (size_t i = 0; i < sizeof(by_receiver) / sizeof(by_receiver[0]); i++)
+        if (k->c->pipeline.rules.common[by_receiver[i]].enabled)
+            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
+                     names[0] ? ", " : "", fw_rule_name(by_receiver[i]));
+    if (partitions > 1 && names[0])
+        logf_(k, "warning: %s follow transfers by receiving account, but %s has %d "
+                 "partitions keyed by sender: each task sees only its own partition's "
+                 "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
+}
+
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
     fw_krt krt = { .c = c, .profiles = profiles };
     fw_krt *k = &krt;
@@ -879,6 +896,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
         logf_(k, "%s", k->errstr);
         return 1;
     }
+    warn_receiver_rules(k, topics[0].partitions);
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
         !(k->restorer = make_reader(k, "restore")) ||
