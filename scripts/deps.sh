@@ -22,6 +22,8 @@ FW_DEB_PACKAGES=(
   librdkafka-dev
   libcmocka-dev
   libmicrohttpd-dev
+  zlib1g-dev          # eval --amlsim: .tgz archives read in memory
+  gnuplot-nox         # eval --plot: PNG charts without X
   maven
   openjdk-17-jdk-headless
   curl

@@ -22,6 +22,7 @@ static const fw_command commands[] = {
     { "generate", fw_cmd_generate, "write synthetic labelled transactions to a file or topic" },
     { "produce", fw_cmd_produce, "send a file of records to a topic, keyed by account" },
     { "consume", fw_cmd_consume, "print a topic's committed messages (alerts, dead letters)" },
+    { "eval", fw_cmd_eval, "measure each rule's precision and recall on labelled data" },
     { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
 };
 

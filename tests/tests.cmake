@@ -47,3 +47,12 @@ endforeach()
 add_test(NAME golden.file_mode COMMAND bash ${CMAKE_SOURCE_DIR}/tests/golden/run.sh)
 set_tests_properties(golden.file_mode PROPERTIES LABELS golden
   ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>")
+
+# Command-line tests of the subcommands: each script gets the binary's path.
+file(GLOB FW_CLI_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/cli/*.sh)
+foreach(src ${FW_CLI_TESTS})
+  get_filename_component(name ${src} NAME_WE)
+  add_test(NAME cli.${name} COMMAND bash ${src})
+  set_tests_properties(cli.${name} PROPERTIES LABELS cli
+    ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>")
+endforeach()

@@ -11,5 +11,6 @@ int fw_cmd_produce(int argc, char **argv);
 int fw_cmd_topics(int argc, char **argv);
 int fw_cmd_bench(int argc, char **argv);
 int fw_cmd_rules(int argc, char **argv);
+int fw_cmd_eval(int argc, char **argv);
 
 #endif
