@@ -12,6 +12,12 @@
  * their own offsets from the instance's start and merged in event-time order,
  * so they interleave with everyone else's traffic. Timestamps never decrease.
  *
+ * Legitimate behaviour that looks odd (docs/generator.md): customers travel
+ * abroad (flights take real time; a few noisy trips report the home country
+ * from a phone), and on payday each salaried customer receives a salary and
+ * pays bills in a burst, a few of them several large transfers in minutes.
+ * These come on top of the Poisson traffic, so payday is a busy day.
+ *
  * Fraud ratio. Before each record an instance starts with a probability that
  * aims the running fraction of fraudulent records at the configured ratio and
  * corrects drift, so small runs land close to it too. With a bounded count,
@@ -26,12 +32,13 @@
 #include "fw_err.h"
 
 #define FW_GEN_TX_PER_CUSTOMER_DAY 4.0   /* mean normal transactions per customer per day */
-#define FW_GEN_MAX_CUSTOMERS 10000000u   /* population limit (≈64 bytes each) */
+#define FW_GEN_MAX_CUSTOMERS 10000000u   /* population limit (≈90 bytes each) */
 #define FW_GEN_LEGIT_LARGE_ODDS 20000u   /* 1 normal record in this many is a legitimate
                                           * purchase > 5000 (labelled is_fraud:false) */
 #define FW_GEN_NORMAL_MAX_CENTS 500000   /* other normal amounts stay at or below 5000.00 */
-#define FW_GEN_MAX_PENDING (1u << 20)    /* scheduled scenario transactions at most */
+#define FW_GEN_MAX_PENDING (1u << 20)    /* scheduled transactions at most */
 #define FW_GEN_MAX_INSTANCE 16           /* transactions of one instance at most */
+#define FW_GEN_MAX_SCENARIOS 16          /* rows of fw_gen_scenarios at most */
 #define FW_GEN_JSON_MAX 768              /* one formatted record is never longer */
 #define FW_GEN_NONE UINT32_MAX
 
@@ -46,7 +53,20 @@ typedef enum fw_gen_cp_kind {
     FW_GEN_CP_NONE = 0,
     FW_GEN_CP_ACCOUNT,    /* another customer's account: acct-<counterparty> */
     FW_GEN_CP_EXTERNAL,   /* outside the bank, one per instance: ext-<seed>-<instance> */
+    FW_GEN_CP_EXTERNAL_K, /* outside, several per instance: ext-<seed>-<instance>-<counterparty> */
+    FW_GEN_CP_PAYEE,      /* the customer's own outside payee (landlord, utility, loan,
+                           * savings): ext-<seed>-c<customer>-<counterparty> */
 } fw_gen_cp_kind;
+
+/** Which legitimate behaviour made a record (is_fraud:false ones; not written
+ *  out). The two noise kinds are what makes rules raise false alerts. */
+typedef enum fw_gen_origin {
+    FW_GEN_EVERYDAY = 0,
+    FW_GEN_ABROAD,         /* made at the destination of a trip */
+    FW_GEN_HOME_SIGNAL,    /* noise: abroad, but the phone reports the home country */
+    FW_GEN_PAYDAY,         /* the salary and what follows it */
+    FW_GEN_PAYDAY_RUSH,    /* noise: several payday transfers above 1000 within minutes */
+} fw_gen_origin;
 
 /** One generated transaction, before formatting. Integers only: amounts in
  *  cents, coordinates in 1e-4 degrees, so formatting is exact and fast. */
@@ -67,13 +87,16 @@ typedef struct fw_gen_txn {
     uint8_t cp_kind;       /* fw_gen_cp_kind */
     uint8_t atm;           /* merchant is ATM number @c merchant of @c city */
     int8_t scenario;       /* index in fw_gen_scenarios; -1 = legitimate */
-    bool legit_large;      /* the rare legitimate purchase above 5000 */
+    uint8_t origin;        /* fw_gen_origin of a legitimate record */
+    bool legit_large;      /* the rare legitimate amount above 5000 (purchase or salary) */
 } fw_gen_txn;
 
 typedef struct fw_gen fw_gen;
 
 /** A fraud scenario: writes one instance's transactions, in time order, for
- *  customer @p customer starting at @p t0. @returns how many (1..max). */
+ *  customer @p customer starting at @p t0; scenarios with several accounts
+ *  pick the others themselves among idle customers. @returns how many
+ *  (1..max), or 0 when it could not find the accounts it needs. */
 typedef int (*fw_gen_scenario_fn)(fw_gen *g, uint32_t customer, int64_t t0, fw_gen_txn *ev,
                                   int max);
 
@@ -82,9 +105,12 @@ typedef struct fw_gen_scenario {
     fw_gen_scenario_fn generate;
     const char *targets;    /* comma-separated ids of the rules meant to catch it
                              * ("small_then_large"); NULL or "" when none is */
+    const char *summary;    /* its shape in a few words, for --help */
     int min_txns, max_txns; /* instance size range, for the ratio controller */
-    bool exclusive;         /* no normal traffic for the customer during the instance and
-                             * an hour after: keeps strictly consecutive patterns intact */
+    uint32_t min_customers; /* accounts it involves; a smaller population leaves it out */
+    bool exclusive;         /* no normal traffic for any participating customer during the
+                             * instance and an hour after, and no normal transfer to them:
+                             * keeps consecutive and money-flow patterns intact */
 } fw_gen_scenario;
 
 /** The scenario table; add a row (and a generator) to add a scenario. */
@@ -97,6 +123,10 @@ typedef struct fw_gen_conf {
     double fraud_ratio;   /* target fraction of fraudulent records, 0..1 */
     int64_t start_ms;     /* event time of the first record */
     uint64_t count;       /* records to produce; 0 = unbounded */
+    /* Relative rate of each scenario (index of fw_gen_scenarios), >= 0; all
+     * zero (the default) = every scenario at the same rate. Scenarios that
+     * need more customers than there are get none. */
+    double weights[FW_GEN_MAX_SCENARIOS];
 } fw_gen_conf;
 
 typedef struct fw_gen_stats {
@@ -104,10 +134,15 @@ typedef struct fw_gen_stats {
     uint64_t fraud;
     uint64_t legit_large;
     uint64_t instances;
-    uint64_t scen_txns[16];       /* per scenario: fraudulent records emitted */
-    uint64_t scen_instances[16];  /* per scenario: instances started */
-    uint64_t skipped_busy;        /* starts dropped: no idle customer found */
+    uint64_t scen_txns[FW_GEN_MAX_SCENARIOS];      /* per scenario: fraudulent records */
+    uint64_t scen_instances[FW_GEN_MAX_SCENARIOS]; /* per scenario: instances started */
+    uint64_t skipped_busy;        /* starts dropped: no idle customer (or one travelling) */
     uint64_t skipped_full;        /* starts dropped: FW_GEN_MAX_PENDING reached */
+    uint64_t abroad;              /* legitimate records made on a trip abroad */
+    uint64_t home_signal;         /* of which reporting the home country (noise) */
+    uint64_t salaries;            /* salary deposits */
+    uint64_t payday_rush;         /* customers paying several transfers > 1000 at once */
+    uint64_t payday_skipped;      /* payday bursts left out: travelling, busy, no room */
 } fw_gen_stats;
 
 /** @brief Builds the population. @returns NULL with @p errstr on a bad
@@ -122,7 +157,7 @@ void fw_gen_destroy(fw_gen *g);
 bool fw_gen_next(fw_gen *g, fw_gen_txn *out);
 
 /** @brief Stops new traffic: fw_gen_next() then only returns the scheduled
- *  rest of the open instances (so none is left half-written). */
+ *  rest of the open instances and bursts (so none is left half-written). */
 void fw_gen_drain(fw_gen *g);
 
 /** @brief Writes @p t as one JSON object (no newline) into @p out, which has
@@ -136,9 +171,23 @@ size_t fw_gen_format_key(const fw_gen_txn *t, char *out);
 
 const fw_gen_stats *fw_gen_get_stats(const fw_gen *g);
 
+/** @brief Parses a scenario mix, "name[=weight],..." (weights are numbers
+ *  0..1e6, 1 when left out), into @p weights (FW_GEN_MAX_SCENARIOS entries;
+ *  unnamed scenarios get 0). @returns false with @p errstr on an unknown or
+ *  repeated name, a bad weight, or when every weight is 0. */
+bool fw_gen_parse_scenarios(const char *list, double *weights, char *errstr,
+                            size_t errstr_size);
+
+/** @brief Index of scenario @p name in fw_gen_scenarios, or -1. */
+int fw_gen_scenario_index(const char *name);
+
 /** @brief Two-letter country of a city index (fw_gen_txn.city). */
 const char *fw_gen_city_country(unsigned city);
 /** @brief Home country of customer @p customer. */
 const char *fw_gen_customer_country(const fw_gen *g, uint32_t customer);
+/** @brief Home city index of customer @p customer. */
+unsigned fw_gen_customer_city(const fw_gen *g, uint32_t customer);
+/** @brief Centre of city @p city in 1e-4 degrees. */
+void fw_gen_city_position(unsigned city, int32_t *lat_e4, int32_t *lon_e4);
 
 #endif

@@ -43,6 +43,7 @@ typedef struct gen_opts {
     uint64_t seed;
     uint64_t customers;
     uint64_t partitions;
+    double weights[FW_GEN_MAX_SCENARIOS]; /* --scenarios; all 0: every scenario alike */
     bool quiet;
 } gen_opts;
 
@@ -86,25 +87,38 @@ static void usage(FILE *out) {
         "      --customers N        population size, 1..%u (default %d)\n"
         "      --start TIME         event time of the first transaction: ISO-8601 with a\n"
         "                           zone, or 'now' (default 2024-01-01T00:00:00Z for\n"
-        "                           --output, now for Kafka)\n\n"
+        "                           --output, now for Kafka)\n"
+        "      --scenarios LIST     the fraud mix: name[=weight],... with relative rates\n"
+        "                           (weight 1 when left out; default: all, alike), e.g.\n"
+        "                           fan_in=2,cycle,structuring\n\n"
         "  Event time advances by simulated arrivals, not by the wall clock: %.0f\n"
         "  transactions per customer per day on average (10000 customers: a mean gap of\n"
-        "  2.16 s), busier at midday and in the evening (UTC) than at night.\n"
-        "  Fraud scenarios:",
+        "  2.16 s), busier at midday and in the evening (UTC) than at night.\n\n"
+        "  Fraud scenarios (in parentheses the rule meant to catch it if named otherwise):\n",
         GEN_DEFAULT_TOPIC, GEN_DEFAULT_PARTITIONS, GEN_DEFAULT_COUNT, GEN_DEFAULT_SEED,
         GEN_DEFAULT_RATIO, FW_GEN_MAX_CUSTOMERS, GEN_DEFAULT_CUSTOMERS,
         FW_GEN_TX_PER_CUSTOMER_DAY);
-    size_t col = strlen("  Fraud scenarios:");
-    for (int i = 0; i < fw_gen_nscenarios; i++) { /* from the table, wrapped at 80 */
-        size_t w = strlen(fw_gen_scenarios[i].name) + 2;
-        if (col + w > 79) {
-            fputs("\n ", out);
-            col = 1;
+    for (int i = 0; i < fw_gen_nscenarios; i++) { /* from the table, within 80 columns */
+        const fw_gen_scenario *sc = &fw_gen_scenarios[i];
+        int col = fprintf(out, "    %-18s %s", sc->name, sc->summary ? sc->summary : "");
+        if (sc->targets && *sc->targets && strcmp(sc->targets, sc->name)) {
+            if (col + (int)strlen(sc->targets) + 3 > 80)
+                fprintf(out, "\n%22s", "");
+            fprintf(out, " (%s)", sc->targets);
         }
-        fprintf(out, " %s%s", fw_gen_scenarios[i].name, i + 1 < fw_gen_nscenarios ? "," : ".");
-        col += w;
+        fputc('\n', out);
     }
-    fputs("\n\n", out);
+    fputs("\n"
+          "  Legitimate behaviour some rules flag (false positives, on purpose):\n"
+          "    large purchases    1 record in 20000 is a purchase above 5000 (high_amount)\n"
+          "    travel             a trip abroad every 100-300 days, 2-14 days long;\n"
+          "                       flights take real time, but on 1 trip in 10 the phone\n"
+          "                       reports home now and then (location_jump)\n"
+          "    payday             the 25th (or the Friday before): salaries of about 2500\n"
+          "                       at 06:00-10:00 UTC, then rent, bills and shopping; 1 in\n"
+          "                       150 pays 2-3 transfers above 1000 within 25 min\n"
+          "                       (velocity); 1 salary in 1500 is above 5000 (high_amount)\n"
+          "  See docs/generator.md.\n\n", out);
     fputs(fw_kafka_opts_help, out);
     fprintf(out,
         "  Producer defaults: linger.ms=" GEN_LINGER_MS ", message.timeout.ms="
@@ -147,7 +161,7 @@ static bool parse_double(const char *flag, const char *s, double lo, double hi, 
 }
 
 enum { OPT_INTERVAL = 256, OPT_RATE, OPT_RATIO, OPT_SEED, OPT_START, OPT_CUSTOMERS,
-       OPT_PARTITIONS };
+       OPT_PARTITIONS, OPT_SCENARIOS };
 
 /* @returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, gen_opts *o) {
@@ -163,12 +177,13 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
         { "start", required_argument, NULL, OPT_START },
         { "customers", required_argument, NULL, OPT_CUSTOMERS },
         { "partitions", required_argument, NULL, OPT_PARTITIONS },
+        { "scenarios", required_argument, NULL, OPT_SCENARIOS },
         { "kafka-config", required_argument, NULL, 'X' },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
-    char errstr[256];
+    char errstr[512];
     memset(o, 0, sizeof(*o));
     fw_kafka_opts_init(&o->kafka);
     const char *envs[] = { "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC", "KAFKA_TOPIC" };
@@ -224,6 +239,12 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
         case OPT_PARTITIONS:
             if (!parse_u64("--partitions", optarg, 1, 100000, &o->partitions))
                 return 2;
+            break;
+        case OPT_SCENARIOS:
+            if (!fw_gen_parse_scenarios(optarg, o->weights, errstr, sizeof(errstr))) {
+                fprintf(stderr, "fraudwatch generate: --scenarios: %s\n", errstr);
+                return 2;
+            }
             break;
         case 'X':
             if (fw_kafka_opts_add(&o->kafka, optarg, errstr, sizeof(errstr))) {
@@ -477,10 +498,12 @@ static void summary(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_n
     fprintf(stderr,
             "fraudwatch generate: %s%" PRIu64 " transactions to %s in %.2f s (%s); "
             "fraud %" PRIu64 " (%.2f%%) in %" PRIu64 " instances, by scenario "
-            "(transactions/instances):%s; legitimate large %" PRIu64,
+            "(transactions/instances):%s; legitimate large %" PRIu64 ", abroad %" PRIu64
+            " (home signal %" PRIu64 "), salaries %" PRIu64 " (payday rushes %" PRIu64 ")",
             interrupted ? "interrupted after " : "", st->records, s->name, secs, rate,
             st->fraud, st->records ? 100.0 * (double)st->fraud / (double)st->records : 0.0,
-            st->instances, scen, st->legit_large);
+            st->instances, scen, st->legit_large, st->abroad, st->home_signal, st->salaries,
+            st->payday_rush);
     if (st->skipped_busy || st->skipped_full)
         fprintf(stderr, "; instances not started: %" PRIu64 " no idle customer, %" PRIu64
                         " schedule full", st->skipped_busy, st->skipped_full);
@@ -504,7 +527,8 @@ static bool pace(gen_sink *s, int64_t period_ns, int64_t *base_ns, uint64_t i) {
     if (s->fp && !file_flush(s))
         return false;
     struct timespec ts = { .tv_sec = due / 1000000000LL, .tv_nsec = due % 1000000000LL };
-    while (!fw_stop_requested() && clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
+    while (!fw_stop_requested() &&
+           clock_nanosleep(CLOCK_MONOTONIC, TIMER_ABSTIME, &ts, NULL) == EINTR)
         ;
     return true;
 }
@@ -572,6 +596,7 @@ int fw_cmd_generate(int argc, char **argv) {
         .start_ms = start_ms,
         .count = o.count,
     };
+    memcpy(conf.weights, o.weights, sizeof(conf.weights));
     char errstr[256];
     fw_gen *g = fw_gen_new(&conf, errstr, sizeof(errstr));
     if (!g) {
