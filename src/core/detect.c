@@ -429,42 +429,48 @@ static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
     raise_alert(e, in, FW_RULE_FAN_IN, t, nev, from, t->ts_ms, NULL);
 }
 
-/* Received money leaving again: inbound transfers within the window and the
- * outflows since the first of them, each counted in one alert at most. */
+/* Received money leaving again. Of the transfers received within the
+ * window, the latest ones are weighed against the outflows since the first
+ * of them: the longest such run that was cashed out alerts, so an unrelated
+ * transfer received earlier does not dilute the ratio. Transfers and
+ * outflows count in one alert at most. */
 static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     const __typeof__(e->rules.mule_cashout) *p = &e->rules.mule_cashout;
     fw_entity *in = fw_state_get(&e->state, FW_ENT_INBOUND, t->account_id, false);
     if (!in)
         return;
+    const fw_evlist *ins = &in->win, *outs = &acct->recent;
     int64_t from = t->ts_ms - p->within_ms, first = INT64_MAX;
-    double inbound = 0, outflow = 0;
-    for (uint32_t i = 0; i < in->win.n; i++) {
-        const fw_evrec *r = &in->win.ev[i];
-        if (r->ts > from && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
-            inbound += r->amount;
-            if (r->ts < first)
-                first = r->ts;
+    double inbound = 0, outflow = 0, best_in = 0, best_out = 0;
+    uint32_t j = outs->n;
+    for (uint32_t i = ins->n; i-- > 0;) { /* newest first, both lists in time order */
+        const fw_evrec *r = &ins->ev[i];
+        if (r->ts <= from)
+            break;
+        if (r->ts > t->ts_ms || (r->flags & FW_EV_CASHED))
+            continue;
+        inbound += r->amount;
+        for (; j > 0 && outs->ev[j - 1].ts >= r->ts; j--)
+            if (outs->ev[j - 1].ts <= t->ts_ms && !(outs->ev[j - 1].flags & FW_EV_CASHED))
+                outflow += outs->ev[j - 1].amount;
+        if (inbound >= p->min_inbound && outflow >= p->min_ratio * inbound) {
+            first = r->ts;
+            best_in = inbound;
+            best_out = outflow;
         }
     }
-    if (!(inbound >= p->min_inbound))
-        return;
-    for (uint32_t i = 0; i < acct->recent.n; i++) {
-        const fw_evrec *r = &acct->recent.ev[i];
-        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED))
-            outflow += r->amount;
-    }
-    if (!(outflow >= p->min_ratio * inbound))
+    if (first == INT64_MAX)
         return;
     size_t nev = 0;
-    for (uint32_t i = 0; i < in->win.n; i++) {
-        fw_evrec *r = &in->win.ev[i];
-        if (r->ts > from && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
+    for (uint32_t i = 0; i < ins->n; i++) {
+        fw_evrec *r = &ins->ev[i];
+        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
             add_evidence(e, &nev, r);
             r->flags |= FW_EV_CASHED;
         }
     }
-    for (uint32_t i = 0; i < acct->recent.n; i++) {
-        fw_evrec *r = &acct->recent.ev[i];
+    for (uint32_t i = 0; i < outs->n; i++) {
+        fw_evrec *r = &outs->ev[i];
         if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
             add_evidence(e, &nev, r);
             r->flags |= FW_EV_CASHED;
@@ -474,7 +480,7 @@ static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) 
     snprintf(e->reason, sizeof(e->reason),
              "received %.2f in transfers and sent or withdrew %.2f of it (%.0f %%, limit "
              "%.0f %%) within %.1f minutes",
-             inbound, outflow, 100 * outflow / inbound, 100 * p->min_ratio,
+             best_in, best_out, 100 * best_out / best_in, 100 * p->min_ratio,
              (double)(t->ts_ms - first) / 60000);
     raise_alert(e, acct, FW_RULE_MULE_CASHOUT, t, nev, first, first + p->within_ms, NULL);
 }
@@ -496,29 +502,48 @@ static void on_outflow(fw_engine *e, fw_entity *acct, const fw_txn *t, const fw_
         detect_mule_cashout(e, acct, t);
 }
 
-/* The first transfer of a cycle, found among the origin's outflows. */
-static const fw_evrec *find_outflow(fw_engine *e, fw_str account, uint64_t tx_hash) {
-    fw_entity *acct = fw_state_get(&e->state, FW_ENT_ACCOUNT, account, false);
-    for (uint32_t i = 0; acct && i < acct->recent.n; i++)
-        if (id_hash((fw_str){ acct->recent.ev[i].id, acct->recent.ev[i].idlen }) == tx_hash)
+/* The transfer that set a cycle off: the origin's latest outflow to @p next
+ * at or before @p until. */
+static const fw_evrec *find_outflow(fw_engine *e, fw_str origin, uint64_t next, int64_t until) {
+    fw_entity *acct = fw_state_get(&e->state, FW_ENT_ACCOUNT, origin, false);
+    for (uint32_t i = acct ? acct->recent.n : 0; i-- > 0;)
+        if (acct->recent.ev[i].merchant == next && acct->recent.ev[i].ts <= until)
             return &acct->recent.ev[i];
     return NULL;
 }
 
-/* Follows money along transfers: @p rec (the transfer sender → receiver)
- * continues the chain of the transfer into the sender that it forwards
- * (the largest share between min_forward and all of it), else starts one.
- * When the receiver is where the chain set out from, that is a cycle. */
+/* How many transfers it took when the chain of @p r (a transfer into the
+ * current sender) started at @p account: 2 when r's sender is that account,
+ * 3 when the one before it is, ...; 0 when the account is not on the chain.
+ * @p next receives the account that followed it on the chain. */
+static int hops_from(const fw_evrec *r, uint64_t account, uint64_t sender, uint64_t *next) {
+    if (r->merchant == account) {
+        *next = sender;
+        return 2;
+    }
+    for (int i = 0; i < FW_CYCLE_PATH && i + 1 < r->hops; i++)
+        if (r->path[i] == account) {
+            *next = i ? r->path[i - 1] : r->merchant;
+            return i + 3;
+        }
+    return 0;
+}
+
+/* Follows money along transfers. @p rec (sender → receiver) continues the
+ * chain of a transfer into the sender that it forwards (between min_forward
+ * and all of it; the most completely forwarded one), remembering the last
+ * FW_CYCLE_PATH accounts before the sender. The receiver on the chain of any
+ * such transfer, min_hops or more transfers back, closes a cycle. */
 static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec *rec) {
     const __typeof__(e->rules.cycle) *p = &e->rules.cycle;
-    uint64_t receiver = id_hash(t->counterparty_id);
-    rec->root = id_hash(t->account_id);
-    rec->root_tx = id_hash(t->transaction_id);
+    uint64_t receiver = id_hash(t->counterparty_id), sender = rec->merchant;
     rec->hops = 1;
     if (!(t->amount > p->min_amount))
         return;
     fw_entity *sender_in = fw_state_get(&e->state, FW_ENT_INBOUND, t->account_id, false);
     const fw_evrec *best = NULL, *closing = NULL;
+    uint64_t next = 0;
+    int hops = 0;
     double best_share = 0;
     for (uint32_t i = 0; sender_in && i < sender_in->win.n; i++) {
         const fw_evrec *r = &sender_in->win.ev[i];
@@ -526,28 +551,31 @@ static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec 
             !(r->amount > p->min_amount) || t->amount > r->amount ||
             t->amount < p->min_forward * r->amount)
             continue;
-        if (r->root == receiver) {
-            if (r->hops + 1 >= p->min_hops && (!closing || r->hops > closing->hops))
-                closing = r;
-        } else if (t->amount / r->amount > best_share) {
+        uint64_t nx = 0;
+        int h = hops_from(r, receiver, sender, &nx);
+        if (h >= p->min_hops && h > hops) {
+            hops = h;
+            closing = r;
+            next = nx;
+        }
+        if (t->amount / r->amount > best_share) {
             best_share = t->amount / r->amount;
             best = r;
         }
     }
     if (best) {
-        rec->root = best->root;
-        rec->root_tx = best->root_tx;
         rec->hops = best->hops < 254 ? (uint8_t)(best->hops + 1) : 255;
+        rec->path[0] = best->merchant;
+        memcpy(rec->path + 1, best->path, sizeof(rec->path) - sizeof(rec->path[0]));
     }
     if (!closing)
         return;
     size_t nev = 0;
-    const fw_evrec *first = find_outflow(e, t->counterparty_id, closing->root_tx);
+    const fw_evrec *first = find_outflow(e, t->counterparty_id, next, closing->ts);
     if (first)
         add_evidence(e, &nev, first);
     add_evidence(e, &nev, closing);
     add_evidence(e, &nev, rec);
-    int hops = closing->hops + 1;
     if (first)
         snprintf(e->reason, sizeof(e->reason),
                  "%.2f sent out came back through %d transfers within %.1f hours as %.2f "

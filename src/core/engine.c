@@ -267,14 +267,14 @@ static void put_evrec(fw_buf *b, const fw_evrec *r) {
     uint32_t g[2];
     memcpy(g, geo, sizeof(g));
     put_u64(b, (uint64_t)g[0] | (uint64_t)g[1] << 32);
-    bool chained = r->hops != 0; /* only inbound transfers carry a cycle root */
+    bool chained = r->hops != 0; /* only inbound transfers carry a cycle path */
     unsigned char hdr[4] = { r->type, (unsigned char)(r->has_geo | chained << 1 | r->flags << 2),
                              r->idlen, r->amtlen };
     fw_buf_append(b, hdr, 4);
     if (chained) {
-        put_u64(b, r->root);
-        put_u64(b, r->root_tx);
         fw_buf_putc(b, (char)r->hops);
+        for (int i = 0; i < FW_CYCLE_PATH && i + 1 < r->hops; i++)
+            put_u64(b, r->path[i]);
     }
     fw_buf_append(b, r->country, 4);
     fw_buf_append(b, r->id, r->idlen);
@@ -398,11 +398,11 @@ static void get_evrec(reader *r, fw_evrec *ev) {
     ev->has_geo = hdr[1] & 1;
     ev->flags = (uint8_t)(hdr[1] >> 2);
     if (hdr[1] & 2) {
-        ev->root = get_u64(r);
-        ev->root_tx = get_u64(r);
         get_bytes(r, &ev->hops, 1);
         if (ev->hops == 0)
             r->bad = true;
+        for (int i = 0; i < FW_CYCLE_PATH && i + 1 < ev->hops; i++)
+            ev->path[i] = get_u64(r);
     }
     if (hdr[2] > FW_ID_MAX || hdr[3] > FW_AMOUNT_MAX) {
         r->bad = true;

@@ -13,6 +13,7 @@
 
 #define FW_ID_MAX 64    /* longest id kept in state; longer ones are dead letters */
 #define FW_AMOUNT_MAX 32 /* longest amount token kept for evidence */
+#define FW_CYCLE_PATH 4  /* accounts remembered per chain: cycles of up to 6 transfers */
 
 typedef enum fw_entity_kind {
     FW_ENT_ACCOUNT = 0,
@@ -29,10 +30,9 @@ typedef struct fw_evrec {
     double amount;
     uint64_t merchant;       /* hash of merchant_id; 0 = none. In transfer lists: hash of
                               * the other account (counterparty, or sender when inbound) */
-    uint64_t root;           /* inbound transfers: hash of the account the money set out
-                              * from (cycle), and of that first transfer's id */
-    uint64_t root_tx;
-    uint8_t hops;            /* inbound transfers: transfers since the root (cycle) */
+    uint64_t path[FW_CYCLE_PATH]; /* inbound transfers (cycle): hashes of the accounts the
+                              * money passed before the sender, most recent first; 0 = none */
+    uint8_t hops;            /* inbound transfers: transfers in the chain so far (cycle) */
     uint8_t type;            /* fw_txn_type */
     uint8_t idlen, amtlen;
     bool has_geo;
