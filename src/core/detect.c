@@ -367,6 +367,13 @@ static int64_t max3(int64_t a, int64_t b, int64_t c) {
     return m > c ? m : c;
 }
 
+/* A transfer fan_in / fan_out counts: in (from, to], with another account,
+ * above the minimum and not yet in an alert. */
+static bool fan_counts(const fw_evrec *r, int64_t from, int64_t to, double min_amount) {
+    return r->ts > from && r->ts <= to && r->merchant && r->amount > min_amount &&
+           !(r->flags & FW_EV_FAN_REPORTED);
+}
+
 /* Distinct other accounts among the records in (from, to] above @p min_amount
  * not yet in an alert of this kind; stops counting at @p enough. */
 static int distinct_parties(fw_engine *e, const fw_evlist *l, int64_t from, int64_t to,
@@ -375,8 +382,7 @@ static int distinct_parties(fw_engine *e, const fw_evlist *l, int64_t from, int6
     int n = 0;
     for (uint32_t i = 0; i < l->n && n < enough; i++) {
         const fw_evrec *r = &l->ev[i];
-        if (r->ts <= from || r->ts > to || !r->merchant || !(r->amount > min_amount) ||
-            (r->flags & FW_EV_FAN_REPORTED))
+        if (!fan_counts(r, from, to, min_amount))
             continue;
         int k = 0;
         while (k < n && seen[k] != r->merchant)
@@ -393,8 +399,7 @@ static size_t report_parties(fw_engine *e, fw_evlist *l, int64_t from, int64_t t
     size_t nev = 0;
     for (uint32_t i = 0; i < l->n; i++) {
         fw_evrec *r = &l->ev[i];
-        if (r->ts <= from || r->ts > to || !r->merchant || !(r->amount > min_amount) ||
-            (r->flags & FW_EV_FAN_REPORTED))
+        if (!fan_counts(r, from, to, min_amount))
             continue;
         add_evidence(e, &nev, r);
         r->flags |= FW_EV_FAN_REPORTED;
@@ -427,6 +432,17 @@ static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
              "transfers from %d distinct accounts within %lld hours (limit %d); %zu transfers",
              n, (long long)(p->window_ms / 3600000), p->min_senders, nev);
     raise_alert(e, in, FW_RULE_FAN_IN, t, nev, from, t->ts_ms, NULL);
+}
+
+/* Evidence of a cash-out: the records in [first, now] not yet in one. */
+static void report_cashed(fw_engine *e, fw_evlist *l, int64_t first, int64_t now, size_t *nev) {
+    for (uint32_t i = 0; i < l->n; i++) {
+        fw_evrec *r = &l->ev[i];
+        if (r->ts >= first && r->ts <= now && !(r->flags & FW_EV_CASHED)) {
+            add_evidence(e, nev, r);
+            r->flags |= FW_EV_CASHED;
+        }
+    }
 }
 
 /* Received money leaving again. Of the transfers received within the
@@ -462,20 +478,8 @@ static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) 
     if (first == INT64_MAX)
         return;
     size_t nev = 0;
-    for (uint32_t i = 0; i < ins->n; i++) {
-        fw_evrec *r = &ins->ev[i];
-        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
-            add_evidence(e, &nev, r);
-            r->flags |= FW_EV_CASHED;
-        }
-    }
-    for (uint32_t i = 0; i < outs->n; i++) {
-        fw_evrec *r = &outs->ev[i];
-        if (r->ts >= first && r->ts <= t->ts_ms && !(r->flags & FW_EV_CASHED)) {
-            add_evidence(e, &nev, r);
-            r->flags |= FW_EV_CASHED;
-        }
-    }
+    report_cashed(e, &in->win, first, t->ts_ms, &nev);
+    report_cashed(e, &acct->recent, first, t->ts_ms, &nev);
     fw_engine_touch(e, in);
     snprintf(e->reason, sizeof(e->reason),
              "received %.2f in transfers and sent or withdrew %.2f of it (%.0f %%, limit "
