@@ -708,6 +708,19 @@ static void append_name(char *out, size_t size, const char *name) {
     snprintf(out + n, size - n, "%s%s", n ? ", " : "", name);
 }
 
+
+/* The cells both rule tables share: alerts, TP, FP, FN, precision, recall, F1. */
+static void rule_figure_cells(table *t, const fw_eval_rule_figures *r) {
+    char buf[32];
+    tcell(t, "%s", count_str(r->alerts, buf, sizeof(buf)));
+    tcell(t, "%s", count_str(r->tp, buf, sizeof(buf)));
+    tcell(t, "%s", count_str(r->fp, buf, sizeof(buf)));
+    tcell(t, "%s", count_str(r->fn, buf, sizeof(buf)));
+    tcell(t, "%s", pct_str(r->q.precision, buf, sizeof(buf)));
+    tcell(t, "%s", pct_str(r->q.recall, buf, sizeof(buf)));
+    tcell(t, "%s", pct_str(r->q.f1, buf, sizeof(buf)));
+}
+
 /* Median and p95 cells, "-" when nothing was caught. */
 static void delay_cells(table *t, const fw_eval_delay *d) {
     char a[32], b[32];
@@ -717,7 +730,7 @@ static void delay_cells(table *t, const fw_eval_delay *d) {
 
 static void print_report(FILE *out, const fw_eval_report *rep, const fw_rules *rules,
                          const replay_stats *st, const fw_eval_labels *labels) {
-    char a[32], b[32], c[32], d[32], e[32], f[32], g[32];
+    char a[32], b[32], c[32], d[32];
     table t;
     table_init(&t, "<rule|alerts|TP|FP|FN|precision|recall|F1|per 1k|delay p50|p95|"
                    "to detect p50|p95|<targets (scenarios)");
@@ -735,13 +748,7 @@ static void print_report(FILE *out, const fw_eval_report *rep, const fw_rules *r
                 append_name(targets, sizeof(targets), rep->scenario[s].info->name);
         table_row(&t);
         tcell(&t, "%s", name);
-        tcell(&t, "%s", count_str(r->alerts, a, sizeof(a)));
-        tcell(&t, "%s", count_str(r->tp, b, sizeof(b)));
-        tcell(&t, "%s", count_str(r->fp, c, sizeof(c)));
-        tcell(&t, "%s", count_str(r->fn, d, sizeof(d)));
-        tcell(&t, "%s", pct_str(r->q.precision, e, sizeof(e)));
-        tcell(&t, "%s", pct_str(r->q.recall, f, sizeof(f)));
-        tcell(&t, "%s", pct_str(r->q.f1, g, sizeof(g)));
+        rule_figure_cells(&t, r);
         if (isnan(r->alerts_per_1000))
             tcell(&t, "-");
         else
@@ -1088,7 +1095,7 @@ static bool plot_sweep(const char *png, const sweep *sw, const sweep_row *rows) 
 }
 
 static void print_sweep(FILE *out, const sweep *sw, const sweep_row *rows) {
-    char a[32], b[32], c[32], d[32], e[32], f[32], g[32], h[32];
+    char a[32], h[32];
     table t;
     char head[400];
     const char *rule = fw_rule_name(sw->rule);
@@ -1100,13 +1107,7 @@ static void print_sweep(FILE *out, const sweep *sw, const sweep_row *rows) {
         table_row(&t);
         sweep_value_text(sw, i, a, sizeof(a), false);
         tcell(&t, "%s", a);
-        tcell(&t, "%s", count_str(r->alerts, a, sizeof(a)));
-        tcell(&t, "%s", count_str(r->tp, b, sizeof(b)));
-        tcell(&t, "%s", count_str(r->fp, c, sizeof(c)));
-        tcell(&t, "%s", count_str(r->fn, d, sizeof(d)));
-        tcell(&t, "%s", pct_str(r->q.precision, e, sizeof(e)));
-        tcell(&t, "%s", pct_str(r->q.recall, f, sizeof(f)));
-        tcell(&t, "%s", pct_str(r->q.f1, g, sizeof(g)));
+        rule_figure_cells(&t, r);
         tcell(&t, "%.2f", isnan(r->alerts_per_1000) ? 0.0 : r->alerts_per_1000);
         tcell(&t, "%s", pct_str(rows[i].all.precision, h, sizeof(h)));
         tcell(&t, "%s", pct_str(rows[i].all.recall_all, a, sizeof(a)));
