@@ -21,7 +21,9 @@ FW_DEB_PACKAGES=(
   pkg-config
   librdkafka-dev
   libcmocka-dev
-  libmicrohttpd-dev
+  libmicrohttpd-dev   # serve: the /predict HTTP API
+  libxgboost-dev      # train, ml_score: XGBoost C API
+  libcurl4-openssl-dev # ml_score with API_ENDPOINT_URL: remote /predict
   zlib1g-dev          # eval --amlsim: .tgz archives read in memory
   gnuplot-nox         # eval --plot: PNG charts without X
   maven

@@ -23,7 +23,9 @@ static const fw_command commands[] = {
     { "produce", fw_cmd_produce, "send a file of records to a topic, keyed by account" },
     { "consume", fw_cmd_consume, "print a topic's committed messages (alerts, dead letters)" },
     { "eval", fw_cmd_eval, "measure each rule's precision and recall on labelled data" },
+    { "train", fw_cmd_train, "train the XGBoost fraud model (ml_score) on labelled data" },
     { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
+    { "serve", fw_cmd_serve, "serve the /predict API of a trained model (seed 000)" },
 };
 
 static void usage(FILE *out) {

@@ -2,6 +2,7 @@
 #include "alert.h"
 
 #include <inttypes.h>
+#include <math.h>
 #include <stdio.h>
 
 #include "fw_hash.h"
@@ -73,6 +74,24 @@ bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
             fw_buf_json_str(out, fw_str_c(a->profile->home_country));
         }
         fw_buf_putc(out, '}');
+    }
+    if (a->ml) {
+        fw_buf_puts(out, ",\"ml\":{\"score\":");
+        fw_buf_printf(out, "%.6g", a->ml->score);
+        fw_buf_printf(out, ",\"threshold\":%.6g,\"model\":", a->ml->threshold);
+        fw_buf_json_str(out, fw_str_c(a->ml->model));
+        fw_buf_puts(out, ",\"top_features\":[");
+        for (size_t i = 0; i < a->ml->ntop; i++) {
+            const fw_contribution *c = &a->ml->top[i];
+            fw_buf_puts(out, i ? ",{\"feature\":" : "{\"feature\":");
+            fw_buf_json_str(out, fw_str_c(c->feature));
+            if (!isfinite(c->value))
+                fw_buf_puts(out, ",\"value\":null");
+            else
+                fw_buf_printf(out, ",\"value\":%.6g", c->value);
+            fw_buf_printf(out, ",\"contribution\":%.4f}", c->contribution);
+        }
+        fw_buf_puts(out, "]}");
     }
     fw_buf_puts(out, ",\"transaction\":");
     fw_txn_write_json(a->txn, out);

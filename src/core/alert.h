@@ -19,6 +19,23 @@ typedef struct fw_evidence {
     fw_str amount_raw;       /* number as written in the input */
 } fw_evidence;
 
+/** One feature's share in a model score (ml_score): its value and its
+ *  contribution in log-odds (XGBoost's SHAP value). */
+typedef struct fw_contribution {
+    const char *feature;
+    float value;             /* NaN: missing */
+    float contribution;
+} fw_contribution;
+
+/** The model's side of an ml_score alert. */
+typedef struct fw_alert_ml {
+    double score;            /* fraud probability */
+    double threshold;
+    const char *model;       /* fw_model_id, or the remote endpoint */
+    const fw_contribution *top; /* largest contributions first; none when scored remotely */
+    size_t ntop;
+} fw_alert_ml;
+
 typedef struct fw_alert {
     fw_rule_id rule;
     const fw_rule_common *rc;   /* version, severity, shadow */
@@ -34,6 +51,7 @@ typedef struct fw_alert {
     size_t nevidence;
     const fw_txn *txn;          /* the triggering transaction */
     const fw_profile *profile;  /* the customer profile the rule used, or NULL */
+    const fw_alert_ml *ml;      /* ml_score only: score and explanation */
 } fw_alert;
 
 /** @brief Computes the alert id ("fw-" + 32 hex) into @p out.

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "engine_int.h"
+#include "fw_geo.h"
 #include "fw_hash.h"
 
 void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t) {
@@ -179,14 +180,6 @@ static void detect_rapid_small(fw_engine *e, fw_entity *cust, const fw_txn *t) {
 
 /* ---- location_jump: consecutive transactions in two countries within T ---- */
 
-static double haversine_km(double lat1, double lon1, double lat2, double lon2) {
-    const double rad = M_PI / 180.0;
-    double dlat = (lat2 - lat1) * rad, dlon = (lon2 - lon1) * rad;
-    double a = sin(dlat / 2) * sin(dlat / 2) +
-               cos(lat1 * rad) * cos(lat2 * rad) * sin(dlon / 2) * sin(dlon / 2);
-    return 2 * 6371.0 * asin(sqrt(a < 1 ? a : 1));
-}
-
 static void detect_location_jump(fw_engine *e, fw_entity *cust, const fw_txn *t,
                                  const fw_evrec *cur) {
     const __typeof__(e->rules.location_jump) *p = &e->rules.location_jump;
@@ -200,7 +193,7 @@ static void detect_location_jump(fw_engine *e, fw_entity *cust, const fw_txn *t,
         return; /* within one country only coordinates can show impossible travel */
     double minutes = (double)(t->ts_ms - prev->ts) / 60000;
     if (geo) {
-        double km = haversine_km(prev->lat, prev->lon, cur->lat, cur->lon);
+        double km = fw_haversine_km(prev->lat, prev->lon, cur->lat, cur->lon);
         double hours = (double)(t->ts_ms - prev->ts) / 3600000.0;
         double kmh = hours > 0 ? km / hours : INFINITY;
         if (!(kmh > p->max_speed_kmh))
@@ -612,12 +605,14 @@ static void on_inbound(fw_engine *e, fw_entity *in, const fw_txn *t, const fw_ev
 
 /* Starts an entity afresh when it has been idle past its logical horizon,
  * whether or not the sweep has freed it yet; then records the event time. */
-static fw_entity *refresh(fw_engine *e, fw_entity *ent, const fw_txn *t) {
+fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t) {
     if (ent->last_ts != INT64_MIN && t->ts_ms - ent->last_ts > e->logical_horizon[ent->kind]) {
         ent->has_prev = false;
         ent->recent.n = ent->win.n = 0;
         ent->amount_sum = 0;
         ent->amount_n = 0;
+        if (ent->kind == FW_ENT_FEATURES)
+            fw_feat_state_init(ent->feat);
         for (int r = 0; r < FW_RULE__COUNT; r++)
             ent->last_alert[r] = INT64_MIN;
         fw_engine_touch(e, ent);
@@ -638,10 +633,12 @@ static fw_entity *entity(fw_engine *e, fw_entity_kind k, fw_str id, const fw_txn
             e->stats.id_too_long++;
         return NULL;
     }
-    return refresh(e, ent, t);
+    return fw_engine_refresh(e, ent, t);
 }
 
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
+    if (e->feature_sink || e->ml_active)
+        fw_ml_observe(e, t);
     fw_evrec cur;
     fw_evrec_from_txn(&cur, t);
     fw_entity *acct = NULL, *card = NULL, *cust = NULL, *pair = NULL, *in = NULL;
@@ -664,7 +661,7 @@ void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
     if (enabled(e, FW_RULE_STRUCTURING) && t->type == FW_TXN_TRANSFER &&
         t->counterparty_id.ptr && t->account_id.ptr &&
         (pair = fw_state_get_pair(&e->state, t->account_id, t->counterparty_id, true))) {
-        refresh(e, pair, t);
+        fw_engine_refresh(e, pair, t);
         detect_structuring(e, pair, t);
     }
     if (t->customer_id.ptr && (cust = entity(e, FW_ENT_CUSTOMER, t->customer_id, t))) {

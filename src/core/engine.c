@@ -9,8 +9,9 @@
 #define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
 #define FW_SWEEP_BUDGET 16       /* hash buckets examined for expiry per release: far more
                                     than the entities one transaction can create */
-#define FW_STATE_VERSION 2
+#define FW_STATE_VERSION 3
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
+#define FW_FEATURE_MEMORY_MS (7 * 24 * 3600 * 1000LL) /* new merchant: unseen for a week */
 
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
     fw_engine *e = calloc(1, sizeof(*e));
@@ -58,6 +59,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     e->logical_horizon[FW_ENT_CARD] = r->small_then_large.within_ms + dedupe;
     e->logical_horizon[FW_ENT_CUSTOMER] = cust + dedupe;
     e->logical_horizon[FW_ENT_PAIR] = r->structuring.window_ms + dedupe;
+    e->logical_horizon[FW_ENT_FEATURES] = FW_FEATURE_MEMORY_MS + dedupe;
     for (int k = 0; k < FW_ENT__COUNT; k++)
         e->horizon[k] = e->logical_horizon[k] + r->time.allowed_lateness_ms;
     return e;
@@ -70,6 +72,7 @@ nomem:
 void fw_engine_destroy(fw_engine *e) {
     if (!e)
         return;
+    fw_ml_fini(e);
     fw_event_buffer_fini(&e->buffer);
     fw_state_fini(&e->state);
     fw_pool_fini(&e->pool);
@@ -300,6 +303,8 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
     put_evlist(b, &ent->win);
     put_f64(b, ent->amount_sum);
     put_u64(b, ent->amount_n);
+    if (ent->kind == FW_ENT_FEATURES)
+        fw_feat_state_write(ent->feat, b);
 }
 
 void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
@@ -473,6 +478,11 @@ static fw_err restore_entity(fw_engine *e, fw_str key, const void *value, size_t
     get_evlist(&r, &e->state, &ent->win);
     ent->amount_sum = get_f64(&r);
     ent->amount_n = get_u64(&r);
+    if (kind == FW_ENT_FEATURES && !r.bad) {
+        size_t used = fw_feat_state_read(ent->feat, r.p + r.off, r.n - r.off);
+        r.bad = used == 0;
+        r.off += used;
+    }
     if (r.bad || r.off != r.n) {
         snprintf(errstr, errstr_size, "changelog: truncated or malformed entity record");
         return FW_ERR_INVALID;

@@ -14,6 +14,8 @@
 
 #include <stdint.h>
 #include "alert.h"
+#include "ml_features.h"
+#include "model.h"
 #include "rules.h"
 #include "state.h"
 #include "txn.h"
@@ -39,6 +41,10 @@ typedef struct fw_engine_stats {
     uint64_t alerts[FW_RULE__COUNT];
     uint64_t deduplicated[FW_RULE__COUNT]; /* alerts folded into an earlier one */
     uint64_t buffered;           /* waiting for the watermark now */
+    uint64_t ml_scored;          /* ml_score: transactions scored */
+    uint64_t ml_unscored;        /* ml_score: not scored (model service failed, no model) */
+    uint64_t ml_batches;         /* scoring calls */
+    uint64_t ml_failed_batches;
     int64_t watermark;           /* INT64_MIN before the first transaction */
     int64_t max_event_time;      /* highest event time seen; INT64_MIN: none */
 } fw_engine_stats;
@@ -86,5 +92,65 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque);
  *  @returns FW_ERR_INVALID (with @p errstr) for a record it cannot read. */
 fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len,
                          char *errstr, size_t errstr_size);
+
+/* ---- features and ml_score ----
+ *
+ * Every transaction reaching the ordered detectors gets a feature vector
+ * (ml_features.h) from its customer's history as it stood just before it, when
+ * a feature sink is set or ml_score is active. With ml_score active the
+ * vectors are queued in batches; a batch is scored in one model call, either
+ * here (fw_engine_set_model: fw_engine_ml_flush) or by whoever takes it
+ * (fw_engine_ml_take, e.g. a remote /predict service) and hands the
+ * probabilities back (fw_engine_ml_complete). Alerts and their dedupe happen
+ * at completion, in batch order, so the result does not depend on where the
+ * batches were cut. */
+
+/** Receives each transaction's feature vector (FW_F__COUNT floats, valid
+ *  during the call), in the order the detectors see the transactions. */
+typedef void (*fw_feature_sink_fn)(void *opaque, const fw_txn *t, const float *features);
+
+/** @brief Sets (or clears, with NULL) the feature sink. */
+void fw_engine_set_feature_sink(fw_engine *e, fw_feature_sink_fn fn, void *opaque);
+
+/** @brief Turns ml_score's batching on (when the rule is enabled). Without
+ *  it, the engine keeps no feature history and queues nothing. */
+void fw_engine_ml_activate(fw_engine *e, bool on);
+
+/** @brief Scores with @p m (not owned; NULL: none) from the next flush on.
+ *  Fails, keeping the previous model, when the model wants a feature the
+ *  engine does not compute (named in @p errstr). */
+fw_err fw_engine_set_model(fw_engine *e, fw_model *m, char *errstr, size_t errstr_size);
+
+/** Rows queued for scoring (opaque: read through the accessors). */
+typedef struct fw_ml_batch fw_ml_batch;
+size_t fw_ml_batch_rows(const fw_ml_batch *b);
+/** @brief Row-major n x FW_F__COUNT feature matrix. */
+const float *fw_ml_batch_features(const fw_ml_batch *b);
+
+/** @brief Frees a taken batch whose engine is gone. */
+void fw_ml_batch_free(fw_ml_batch *b);
+
+/** @brief Rows waiting to be scored, in all batches. */
+size_t fw_engine_ml_pending(const fw_engine *e);
+
+/** @brief Takes the oldest batch out of the engine (NULL when none); hand it
+ *  back with fw_engine_ml_complete, in the order taken. */
+fw_ml_batch *fw_engine_ml_take(fw_engine *e);
+
+/** @brief Raises the alerts of a scored batch and recycles it. @p probs: one
+ *  probability per row, or NULL when scoring failed (counted, no alerts).
+ *  @p contribs: NULL, or rows x (FW_F__COUNT + 1) contributions by feature
+ *  index. @p model names the scorer in the alerts. */
+void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
+                           const float *contribs, const char *model,
+                           const fw_engine_out *out);
+
+/** @brief The last local scoring failure ("" when none). */
+const char *fw_engine_ml_error(const fw_engine *e);
+
+/** @brief Scores every queued row with the engine's model (one call per
+ *  batch, contributions for the alerting rows only) and raises the alerts;
+ *  without a model the rows are counted unscored and dropped. */
+void fw_engine_ml_flush(fw_engine *e, const fw_engine_out *out);
 
 #endif

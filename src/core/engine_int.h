@@ -8,6 +8,34 @@
 #include "fw_pool.h"
 #include "state.h"
 
+#define FW_ML_BATCH_ROWS 1024   /* rows per scoring call */
+#define FW_ML_TEXT 64             /* longest id or name kept for an ml_score alert */
+
+/* What an ml_score alert shows of its transaction, copied when it is queued
+ * (the record itself is gone by the time the batch is scored). */
+typedef struct fw_ml_ctx {
+    int64_t ts;
+    double amount;
+    double lat, lon;
+    uint32_t has;
+    uint8_t type;
+    uint8_t entity_kind;          /* FW_ENT_CUSTOMER, _ACCOUNT or _CARD: what keyed it */
+    struct fw_entity *ent;        /* its history (kept while queued), or NULL */
+    uint8_t len[10];
+    char text[10][FW_ML_TEXT];    /* FW_MLT_* */
+} fw_ml_ctx;
+
+enum { FW_MLT_ID, FW_MLT_AMOUNT, FW_MLT_ACCOUNT, FW_MLT_CARD, FW_MLT_CUSTOMER,
+       FW_MLT_MERCHANT, FW_MLT_COUNTRY, FW_MLT_COUNTERPARTY, FW_MLT_CHANNEL,
+       FW_MLT_CURRENCY };
+
+struct fw_ml_batch {
+    struct fw_ml_batch *next;
+    size_t n;
+    float features[FW_ML_BATCH_ROWS * FW_F__COUNT];
+    fw_ml_ctx ctx[FW_ML_BATCH_ROWS];
+};
+
 struct fw_engine {
     fw_rules rules;
     fw_engine_stats stats;
@@ -34,6 +62,20 @@ struct fw_engine {
     fw_buf deleted;                   /* keys to tombstone: u16 length + bytes, repeated */
     bool max_ts_dirty;
     fw_buf scratch;                   /* serialization */
+    /* Features and ml_score (ml_score.c). */
+    fw_feature_sink_fn feature_sink;
+    void *feature_sink_opaque;
+    bool ml_active;
+    fw_model *model;                  /* local scoring, or NULL */
+    int model_cols[FW_MODEL_MAX_FEATURES]; /* model column j = feature model_cols[j] */
+    fw_ml_batch *ml_head, *ml_tail;   /* queued, oldest first; the tail is filling */
+    fw_ml_batch *ml_free;
+    size_t ml_pending;
+    float *ml_matrix;                 /* FW_ML_BATCH_ROWS x model columns */
+    float *ml_probs;
+    float *ml_contribs;               /* FW_ML_BATCH_ROWS x (model columns + 1) */
+    float *ml_feature_contribs;       /* FW_ML_BATCH_ROWS x (FW_F__COUNT + 1) */
+    char ml_error[256];               /* the last scoring failure */
 };
 
 /** @brief Marks an entity changed (for the changelog). */
@@ -43,6 +85,17 @@ void fw_engine_touch(fw_engine *e, fw_entity *ent);
  *  behind the watermark, so sequence rules (which need the exact previous
  *  transaction) skip it and only window rules take it. */
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind);
+
+/** @brief Starts @p ent afresh when idle past its logical horizon, then
+ *  records @p t's event time. */
+fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
+
+/** @brief Feature vector of @p t (history, sink, ml_score queue); before
+ *  the detectors. */
+void fw_ml_observe(fw_engine *e, const fw_txn *t);
+
+/** @brief Frees the ml_score batches and buffers. */
+void fw_ml_fini(fw_engine *e);
 
 /** @brief Fills an event record from a transaction. */
 void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t);

@@ -97,6 +97,17 @@ void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_ou
 
 fw_engine *fw_pipeline_engine(fw_pipeline *p) { return p->engine; }
 
+void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out) {
+    p->out = out;
+    fw_engine_ml_flush(p->engine, &p->engine_out);
+}
+
+void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
+                             const char *model, const fw_pipeline_out *out) {
+    p->out = out;
+    fw_engine_ml_complete(p->engine, b, probs, NULL, model, &p->engine_out);
+}
+
 void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
                          const fw_source_ref *src, const fw_pipeline_out *out) {
     fw_txn txn;

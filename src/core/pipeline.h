@@ -74,6 +74,15 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
  *  input releases every buffered transaction and closes every window). */
 void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_out *out);
 
+/** @brief ml_score with the engine's model (fw_engine_set_model): scores every
+ *  queued transaction, one model call per batch, and emits the alerts. */
+void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out);
+
+/** @brief ml_score scored elsewhere: emits the alerts of a batch taken with
+ *  fw_engine_ml_take (see fw_engine_ml_complete). */
+void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
+                             const char *model, const fw_pipeline_out *out);
+
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);
 

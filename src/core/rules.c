@@ -16,6 +16,7 @@ static const char *const rule_names[FW_RULE__COUNT] = {
     [FW_RULE_FAN_OUT] = "fan_out",
     [FW_RULE_CYCLE] = "cycle",
     [FW_RULE_MULE_CASHOUT] = "mule_cashout",
+    [FW_RULE_ML_SCORE] = "ml_score",
 };
 
 void fw_rules_defaults(fw_rules *r) {
@@ -71,6 +72,8 @@ void fw_rules_defaults(fw_rules *r) {
     r->mule_cashout.min_inbound = 1000.0;
     r->mule_cashout.min_ratio = 0.8;
     r->mule_cashout.within_ms = 2 * h;
+    r->ml_score.threshold = 0.8;
+    r->ml_score.top_features = 5;
     r->limits.max_entities = 1000000;
     r->limits.max_window_events = 10000;
 }

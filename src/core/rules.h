@@ -20,6 +20,7 @@ typedef enum fw_rule_id {
     FW_RULE_FAN_OUT,            /* >= 5 distinct counterparties from one account in 24 h */
     FW_RULE_CYCLE,              /* money back at its origin through >= 3 forwarding hops */
     FW_RULE_MULE_CASHOUT,       /* inbound transfers >= 1000 cashed out (>= 80 %) in 2 h */
+    FW_RULE_ML_SCORE,           /* seed 000: model fraud probability > FRAUD_THRESHOLD (0.8) */
     FW_RULE__COUNT
 } fw_rule_id;
 
@@ -110,6 +111,10 @@ typedef struct fw_rules {
         double min_ratio;          /* cashed out: withdrawals + transfers out >= share (0.8) */
         int64_t within_ms;         /* from the first inbound transfer (2 h) */
     } mule_cashout;
+    struct {
+        double threshold;          /* alert when the probability > this (0.8, seed 000) */
+        int top_features;          /* contributions named in the alert (5) */
+    } ml_score;
     struct {
         uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */
         uint32_t max_window_events;  /* events kept per entity and window (10,000) */

@@ -117,6 +117,10 @@ static const param mule_cashout_params[] = {
     { "min_ratio", PK_FRACTION, F(mule_cashout.min_ratio), 0, 0 },
     { "within", PK_DURATION, F(mule_cashout.within_ms), 1, DUR_MAX },
 };
+static const param ml_score_params[] = {
+    { "threshold", PK_FRACTION, F(ml_score.threshold), 0, 0 },
+    { "top_features", PK_INT, F(ml_score.top_features), 0, 64 },
+};
 
 typedef struct param_table {
     const param *p;
@@ -136,6 +140,7 @@ static const param_table rule_params[FW_RULE__COUNT] = {
     [FW_RULE_FAN_OUT] = { fan_out_params, N(fan_out_params) },
     [FW_RULE_CYCLE] = { cycle_params, N(cycle_params) },
     [FW_RULE_MULE_CASHOUT] = { mule_cashout_params, N(mule_cashout_params) },
+    [FW_RULE_ML_SCORE] = { ml_score_params, N(ml_score_params) },
 };
 
 /* Rules over sliding windows: the slide must divide the window. */

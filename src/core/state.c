@@ -10,7 +10,8 @@
 
 const char *fw_entity_kind_name(fw_entity_kind k) {
     static const char *const names[FW_ENT__COUNT] = { "account", "card", "customer",
-                                                      "account_pair", "inbound" };
+                                                      "account_pair", "inbound",
+                                                      "features" };
     return (unsigned)k < FW_ENT__COUNT ? names[k] : "unknown";
 }
 
@@ -28,6 +29,7 @@ bool fw_state_init(fw_state *s, uint32_t max_entities, uint32_t max_window_event
 static void entity_free(fw_entity *e) {
     free(e->recent.ev);
     free(e->win.ev);
+    free(e->feat);
     free(e);
 }
 
@@ -39,10 +41,12 @@ static fw_entity *entity_alloc(fw_state *s) {
         return calloc(1, sizeof(*e));
     s->free_list = e->next;
     fw_evlist recent = e->recent, win = e->win;
+    fw_feat_state *feat = e->feat;
     recent.n = win.n = 0;
     memset(e, 0, sizeof(*e));
     e->recent = recent;
     e->win = win;
+    e->feat = feat;
     return e;
 }
 
@@ -103,10 +107,17 @@ static fw_entity *lookup(fw_state *s, uint8_t kind, const char *key, size_t keyl
         return NULL;
     }
     fw_entity *e = entity_alloc(s);
+    if (e && kind == FW_ENT_FEATURES && !e->feat && !(e->feat = malloc(sizeof(*e->feat)))) {
+        e->next = s->free_list; /* keep it for the next entity that needs no history */
+        s->free_list = e;
+        e = NULL;
+    }
     if (!e) {
         s->stats.entity_overflows++;
         return NULL;
     }
+    if (kind == FW_ENT_FEATURES)
+        fw_feat_state_init(e->feat);
     e->hash = h;
     e->kind = kind;
     e->keylen = (uint8_t)keylen;
@@ -148,7 +159,8 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
         fw_entity **pp = &s->buckets[i];
         while (*pp) {
             fw_entity *e = *pp;
-            if (e->last_ts != INT64_MIN && watermark - e->last_ts > horizon_ms[e->kind]) {
+            if (e->last_ts != INT64_MIN && watermark - e->last_ts > horizon_ms[e->kind] &&
+                !e->ml_pending) {
                 *pp = e->next;
                 if (fn)
                     fn(opaque, e);

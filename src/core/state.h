@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "ml_features.h"
 #include "fw_str.h"
 #include "rules.h"
 
@@ -21,6 +22,7 @@ typedef enum fw_entity_kind {
     FW_ENT_CUSTOMER,
     FW_ENT_PAIR,         /* account → counterparty, key "account\x1fcounterparty" */
     FW_ENT_INBOUND,      /* transfers into an account, keyed by the receiving account */
+    FW_ENT_FEATURES,     /* the model's history of a customer (else account, else card) */
     FW_ENT__COUNT
 } fw_entity_kind;
 
@@ -74,6 +76,9 @@ typedef struct fw_entity {
     fw_evlist win;
     double amount_sum;       /* running average: customer's amounts so far */
     uint64_t amount_n;
+    fw_feat_state *feat;     /* FEATURES only (allocated with the entity, kept on reuse) */
+    uint32_t ml_pending;     /* FEATURES: its rows queued for ml_score; it stays until
+                                they are scored, so their alerts see its dedupe state */
 } fw_entity;
 
 typedef struct fw_state_stats {

@@ -100,7 +100,9 @@ static FILE *open_out(const char *path, const char *what) {
     return f;
 }
 
-int fw_file_run(const fw_run_conf *c) {
+#define FW_FILE_POLL_LINES 4096 /* lines per "poll": ml_score batches are scored this often */
+
+int fw_file_run(const fw_run_conf *c, fw_scorer *scorer) {
     int rc = 1;
     char errstr[256];
     char *line = NULL;
@@ -126,6 +128,10 @@ int fw_file_run(const fw_run_conf *c) {
         fprintf(stderr, "fraudwatch run: %s\n", errstr);
         goto out;
     }
+    if (scorer && fw_scorer_attach(scorer, p, errstr, sizeof(errstr)) != FW_OK) {
+        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        goto out;
+    }
     fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter,
                            .late = on_late };
     fw_source_ref src = { .file = c->input_file, .line = 0 };
@@ -147,9 +153,15 @@ int fw_file_run(const fw_run_conf *c) {
         fw_pipeline_process(p, line, len, &src, &po);
         if (fc.write_error)
             break;
+        if (scorer && src.line % FW_FILE_POLL_LINES == 0) {
+            fw_scorer_poll(scorer, &po);
+            fw_scorer_maybe_reload(scorer, fw_mono_ms(), &po);
+        }
     }
     if (!fc.write_error) /* end of input: release everything, close every window */
         fw_pipeline_advance(p, INT64_MAX, &po);
+    if (scorer)
+        fw_scorer_drain(scorer, &po);
     if (ferror(in)) {
         fprintf(stderr, "fraudwatch run: error reading %s: %s\n", c->input_file,
                 strerror(errno));
@@ -180,9 +192,20 @@ int fw_file_run(const fw_run_conf *c) {
                 dedup, es->behind_watermark,
                 ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
                     es->id_too_long);
+        if (scorer) {
+            fw_scorer_stats sc;
+            fw_scorer_stats_get(scorer, &sc);
+            fprintf(stderr, "fraudwatch: ml_score with %s: %" PRIu64 " scored in %" PRIu64
+                            " batches, %" PRIu64 " not scored (%" PRIu64 " batches failed)%s%s\n",
+                    fw_scorer_describe(scorer), es->ml_scored, es->ml_batches, es->ml_unscored,
+                    es->ml_failed_batches, sc.remote.last_error[0] ? "; last error: " : "",
+                    sc.remote.last_error);
+        }
     }
     rc = 0;
 out:
+    if (scorer && p)
+        fw_scorer_detach(scorer, p);
     fw_pipeline_destroy(p);
     free(line);
     fw_buf_fini(&fc.line);

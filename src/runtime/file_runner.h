@@ -6,7 +6,7 @@
 #include "run_conf.h"
 
 /** @brief Runs file mode. @returns the process exit status. */
-int fw_file_run(const fw_run_conf *c);
+int fw_file_run(const fw_run_conf *c, fw_scorer *scorer);
 
 /** @brief Appends a dead letter as one NDJSON object (no newline): reason,
  *  field, source and the payload (as a JSON string when it is valid UTF-8,

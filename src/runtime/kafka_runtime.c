@@ -40,6 +40,7 @@ typedef struct fw_krt {
     rd_kafka_t *restorer;    /* reads changelog partitions back on assignment */
     rd_kafka_t *profiler;    /* follows the profiles topic, all partitions; NULL: none */
     fw_profiles *profiles;
+    fw_scorer *scorer;       /* ml_score; NULL: off */
     uint64_t profile_updates, profile_errors;
     fw_task **tasks;         /* indexed by input partition */
     int ntasks_cap;
@@ -56,6 +57,7 @@ typedef struct fw_krt {
     uint64_t records, alerts, dead_letters, late, commits, aborts, delivery_errors;
     uint64_t changelog_records, restored_keys;
     uint64_t alerts_by_rule[FW_RULE__COUNT];
+    uint64_t ml_scored, ml_unscored;
     char errstr[512];
 } fw_krt;
 
@@ -104,6 +106,8 @@ static bool task_create(fw_krt *k, int32_t partition) {
     k->tasks[partition] = t;
     k->nassigned++;
     fw_engine_track_changes(fw_pipeline_engine(t->pl));
+    if (k->scorer && fw_scorer_attach(k->scorer, t->pl, k->errstr, sizeof(k->errstr)))
+        return false;
     t->last_record_ms = fw_mono_ms();
     if (!task_restore(k, t)) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
@@ -119,6 +123,10 @@ static void task_destroy(fw_krt *k, int32_t partition) {
     const fw_engine_stats *es = fw_pipeline_engine_stats(t->pl);
     for (int r = 0; r < FW_RULE__COUNT; r++)
         k->alerts_by_rule[r] += es->alerts[r];
+    k->ml_scored += es->ml_scored;
+    k->ml_unscored += es->ml_unscored;
+    if (k->scorer)
+        fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
     free(t);
     k->tasks[partition] = NULL;
@@ -261,9 +269,16 @@ static void task_reset(fw_krt *k, fw_task *t) {
         k->fatal = true;
         return;
     }
+    if (k->scorer)
+        fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
     t->pl = pl;
     fw_engine_track_changes(fw_pipeline_engine(pl));
+    if (k->scorer && fw_scorer_attach(k->scorer, pl, k->errstr, sizeof(k->errstr))) {
+        logf_(k, "cannot reset partition %" PRId32 ": %s", t->partition, k->errstr);
+        k->fatal = true;
+        return;
+    }
     t->next_offset = -1;
     t->dirty = false;
     t->at_end = false;
@@ -326,6 +341,8 @@ static bool txn_error(fw_krt *k, rd_kafka_error_t *error, const char *what, int 
 static void txn_abort(fw_krt *k) {
     int retries = 0;
     rd_kafka_error_t *error;
+    if (k->scorer) /* results of aborted input: it is read again */
+        fw_scorer_discard(k->scorer);
     while ((error = rd_kafka_abort_transaction(k->producer, 30000))) {
         if (!rd_kafka_error_is_retriable(error) || ++retries > FW_TXN_RETRIES) {
             logf_(k, "abort_transaction: %s: fatal, stopping", rd_kafka_error_string(error));
@@ -354,6 +371,7 @@ static void txn_begin(fw_krt *k) {
 }
 
 static void write_changelogs(fw_krt *k);
+static void score_all(fw_krt *k, bool drain);
 
 /* Commits the open transaction with the state changes of every task and the
  * offsets of every task that processed records in it; on an abortable error
@@ -363,6 +381,8 @@ static void txn_commit(fw_krt *k) {
         return;
     rd_kafka_error_t *error;
     int retries = 0;
+    if (!k->txn_failed)
+        score_all(k, true); /* every model alert of this input rides in its transaction */
     if (!k->txn_failed)
         write_changelogs(k);
     if (!k->txn_failed) {
@@ -508,6 +528,19 @@ static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
 static const fw_pipeline_out pipeline_out_template = {
     .alert = on_alert, .dead_letter = on_dead_letter, .late = on_late,
 };
+
+/* ml_score: the batches queued by this poll are scored (or sent); with
+ * @p drain, everything in flight comes back first. */
+static void score_all(fw_krt *k, bool drain) {
+    if (!k->scorer)
+        return;
+    fw_pipeline_out out = pipeline_out_template;
+    out.opaque = k;
+    if (drain)
+        fw_scorer_drain(k->scorer, &out);
+    else
+        fw_scorer_poll(k->scorer, &out);
+}
 
 static void write_changelogs(fw_krt *k) {
     for (int p = 0; p < k->ntasks_cap; p++)
@@ -744,11 +777,14 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
     uint64_t by_rule[FW_RULE__COUNT];
     memcpy(by_rule, k->alerts_by_rule, sizeof(by_rule));
     uint64_t dedup = 0, entities = 0, overflows = 0, behind = 0;
+    uint64_t scored = k->ml_scored, unscored = k->ml_unscored;
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p]) {
             const fw_engine *e = fw_pipeline_engine(k->tasks[p]->pl);
             const fw_engine_stats *es = fw_engine_stats_get(e);
             const fw_state_stats *ss = fw_engine_state_stats(e);
+            scored += es->ml_scored;
+            unscored += es->ml_unscored;
             for (int r = 0; r < FW_RULE__COUNT; r++) {
                 by_rule[r] += es->alerts[r];
                 dedup += es->deduplicated[r];
@@ -758,9 +794,9 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
             overflows += ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
                          es->id_too_long;
         }
-    char rules[256];
+    char rules[640];
     size_t off = 0;
-    for (int r = 0; r < FW_RULE__COUNT; r++)
+    for (int r = 0; r < FW_RULE__COUNT && off < sizeof(rules); r++)
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
@@ -769,6 +805,17 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
              " behind the watermark, %" PRIu64 " entities, %" PRIu64 " over limits",
           what, k->records, rate, k->alerts, rules, k->dead_letters, k->late, k->nassigned,
           k->commits, k->aborts, k->changelog_records, dedup, behind, entities, overflows);
+    if (k->scorer) {
+        fw_scorer_stats ss;
+        fw_scorer_stats_get(k->scorer, &ss);
+        logf_(k, "%s: ml_score with %s: %" PRIu64 " scored, %" PRIu64 " not scored; %" PRIu64
+                 " model reloads (%" PRIu64 " failed); remote: %" PRIu64 " batches failed (%"
+                 PRIu64 " while down), %" PRIu64 " retries, %" PRIu64 " timeouts%s%s",
+              what, fw_scorer_describe(k->scorer), scored, unscored, ss.reloads,
+              ss.reload_failures, ss.remote.failed_batches, ss.remote.fast_failed,
+              ss.remote.retries, ss.remote.timeouts, ss.remote.last_error[0] ? "; last: " : "",
+              ss.remote.last_error);
+    }
 }
 
 /* Gives up the assignment before closing: closing a cooperative consumer that
@@ -869,8 +916,8 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
                  "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
 }
 
-int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
-    fw_krt krt = { .c = c, .profiles = profiles };
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer) {
+    fw_krt krt = { .c = c, .profiles = profiles, .scorer = scorer };
     fw_krt *k = &krt;
     int rc = 1;
     fw_topic_spec topics[] = {
@@ -937,6 +984,13 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles) {
                 (k->txn_open && fw_mono_ms() - k->txn_started_ms >= c->commit_interval_ms))
                 break;
             m = rd_kafka_consumer_poll(k->consumer, 0);
+        }
+        if (k->txn_open && !k->fatal) {
+            score_all(k, false);
+            fw_pipeline_out out = pipeline_out_template;
+            out.opaque = k;
+            if (k->scorer)
+                fw_scorer_maybe_reload(k->scorer, fw_mono_ms(), &out);
         }
         rd_kafka_poll(k->producer, 0);
         follow_profiles(k, false);

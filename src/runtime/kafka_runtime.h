@@ -9,6 +9,6 @@
 
 /** @brief Runs until SIGINT/SIGTERM (or the end with --exit-at-end).
  *  @returns the process exit status: 0 clean stop, 1 fatal error. */
-int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles);
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer);
 
 #endif

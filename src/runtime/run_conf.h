@@ -6,6 +6,7 @@
 
 #include "kafka_conf.h"
 #include "pipeline.h"
+#include "scorer.h"
 
 typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
@@ -34,6 +35,7 @@ typedef struct fw_run_conf {
     bool offset_reset_latest;      /* new group starts at the end instead of the beginning */
     bool exit_at_end;              /* stop once every assigned partition is at its end */
     int stats_interval_s;          /* progress line on stderr; 0 = off */
+    fw_scorer_conf scorer;         /* ml_score: MODEL_PATH or API_ENDPOINT_URL */
     bool quiet;
 } fw_run_conf;
 

@@ -12,5 +12,7 @@ int fw_cmd_topics(int argc, char **argv);
 int fw_cmd_bench(int argc, char **argv);
 int fw_cmd_rules(int argc, char **argv);
 int fw_cmd_eval(int argc, char **argv);
+int fw_cmd_train(int argc, char **argv);
+int fw_cmd_serve(int argc, char **argv);
 
 #endif

@@ -52,6 +52,8 @@ static const char eval_help[] =
     "Options:\n"
     "  -r, --rules FILE      candidate rules file applied over the built-in defaults\n"
     "                        (docs/rules.md), as `run --rules` does\n"
+    "      --model FILE      score with this model (rule ml_score, docs/model.md), as\n"
+    "                        `run --model` does; --fraud-threshold P (default 0.8)\n"
     "      --json FILE       also write every figure as JSON ('-' = stdout; the\n"
     "                        tables then go to stderr)\n"
     "      --plot FILE.png   chart precision and recall per rule (with --sweep:\n"
@@ -107,6 +109,7 @@ static const char eval_help[] =
 
 typedef struct eval_opts {
     const char *input, *amlsim, *rules_file, *json_file, *plot_file, *sweep;
+    const char *model, *threshold;
     bool quiet;
 } eval_opts;
 
@@ -362,6 +365,9 @@ static void replay_on_late(void *opaque, const fw_late_record *lr) {
     ((replay_ctx *)opaque)->late++;
 }
 
+/* ml_score's model (--model), shared by every replay; NULL: not scored. */
+static fw_model *eval_model;
+
 /* Runs every record of @p c through a new pipeline, as file mode does. */
 static bool replay(const corpus *c, const fw_rules *rules, replay_ctx *rc, const char *label,
                    bool quiet, replay_stats *st) {
@@ -372,6 +378,14 @@ static bool replay(const corpus *c, const fw_rules *rules, replay_ctx *rc, const
     if (!p) {
         fprintf(stderr, "fraudwatch eval: %s\n", errstr);
         return false;
+    }
+    if (eval_model) {
+        if (fw_engine_set_model(fw_pipeline_engine(p), eval_model, errstr, sizeof(errstr))) {
+            fprintf(stderr, "fraudwatch eval: %s\n", errstr);
+            fw_pipeline_destroy(p);
+            return false;
+        }
+        fw_engine_ml_activate(fw_pipeline_engine(p), true);
     }
     fw_pipeline_out po = { .opaque = rc, .alert = replay_on_alert,
                            .dead_letter = replay_on_dead_letter, .late = replay_on_late };
@@ -388,6 +402,7 @@ static bool replay(const corpus *c, const fw_rules *rules, replay_ctx *rc, const
         }
     }
     fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release and close everything */
+    fw_pipeline_ml_flush(p, &po);
     const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
     *st = (replay_stats){ .records = ps->records, .dead_letters = ps->dead_letters,
                           .transactions = ps->records - ps->dead_letters, .late = rc->late,
@@ -1531,7 +1546,7 @@ static int eval_amlsim(const eval_opts *o, const fw_rules *rules, FILE *out) {
 
 /* ------------------------------------------------------------ command */
 
-enum { OPT_AMLSIM = 256, OPT_JSON, OPT_PLOT, OPT_SWEEP };
+enum { OPT_AMLSIM = 256, OPT_JSON, OPT_PLOT, OPT_SWEEP, OPT_MODEL, OPT_THRESHOLD };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
@@ -1552,6 +1567,8 @@ int fw_cmd_eval(int argc, char **argv) {
         { "json", required_argument, NULL, OPT_JSON },
         { "plot", required_argument, NULL, OPT_PLOT },
         { "sweep", required_argument, NULL, OPT_SWEEP },
+        { "model", required_argument, NULL, OPT_MODEL },
+        { "fraud-threshold", required_argument, NULL, OPT_THRESHOLD },
         { "quiet", no_argument, NULL, 'q' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
@@ -1568,6 +1585,8 @@ int fw_cmd_eval(int argc, char **argv) {
         case OPT_JSON: o.json_file = optarg; break;
         case OPT_PLOT: o.plot_file = optarg; break;
         case OPT_SWEEP: o.sweep = optarg; break;
+        case OPT_MODEL: o.model = optarg; break;
+        case OPT_THRESHOLD: o.threshold = optarg; break;
         case 'q': o.quiet = true; break;
         case 'h': fputs(eval_help, stdout); return 0;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
@@ -1588,6 +1607,15 @@ int fw_cmd_eval(int argc, char **argv) {
     fw_rules_defaults(&rules);
     if (o.rules_file && fw_rules_load_file(&rules, o.rules_file, errstr, sizeof(errstr)))
         return usage_error("%s", errstr);
+    if (o.threshold) {
+        char *end;
+        double v = strtod(o.threshold, &end);
+        if (end == o.threshold || *end || !(v >= 0 && v <= 1))
+            return usage_error("--fraud-threshold: expected a probability from 0 to 1, got "
+                               "\"%s\"", o.threshold);
+        rules.ml_score.threshold = v;
+    }
+
     sweep sw;
     if (o.sweep) {
         if (!sweep_parse(o.sweep, &sw, errstr, sizeof(errstr)))
@@ -1601,10 +1629,16 @@ int fw_cmd_eval(int argc, char **argv) {
                 return usage_error("%s", errstr);
         }
     }
+    if (o.model && !(eval_model = fw_model_load(o.model, errstr, sizeof(errstr)))) {
+        fprintf(stderr, "fraudwatch eval: %s\n", errstr);
+        return 1;
+    }
     /* JSON on stdout: the tables move to stderr so the document stays clean. */
     FILE *out = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
     int rc = o.input ? eval_input(&o, &rules, o.sweep ? &sw : NULL, out)
                      : eval_amlsim(&o, &rules, out);
     fflush(out);
+    fw_model_free(eval_model);
+    eval_model = NULL;
     return rc;
 }

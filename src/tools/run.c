@@ -78,6 +78,20 @@ static const char run_help[] =
     "                                this flag, then the rules file, then the env\n"
     "      --max-record-bytes N      larger records are dead letters (default 65536)\n"
     "\n"
+    "Model score (rule ml_score, docs/model.md):\n"
+    "      --model FILE              XGBoost JSON model from 'fraudwatch train' (env\n"
+    "                                MODEL_PATH); reloaded when the file changes, a\n"
+    "                                model that fails to load keeps the old one\n"
+    "      --fraud-threshold P       alert when the probability > P (default 0.8; env\n"
+    "                                FRAUD_THRESHOLD when at most 1). Precedence: this\n"
+    "                                flag, then the rules file, then the env\n"
+    "      --api-endpoint URL        score with a remote /predict service instead\n"
+    "                                (seed 000's env API_ENDPOINT_URL): batches sent\n"
+    "                                asynchronously; on failure the rules keep running\n"
+    "                                and the unscored transactions are counted\n"
+    "      --api-timeout-ms N        per request (default 10000; env API_TIMEOUT_MS)\n"
+    "      --api-retries N           further attempts after a failure (default 2)\n"
+    "\n"
     "  -q, --quiet                   no progress lines\n"
     "  -h, --help                    this text\n";
 
@@ -86,13 +100,14 @@ enum {
     OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
     OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
-    OPT_PROFILES_TOPIC,
+    OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
+    OPT_API_RETRIES,
 };
 
 /* Flags whose value must win over the rules file, which is read after them. */
 typedef struct late_flags {
-    bool amount_limit;
-    double amount;
+    bool amount_limit, fraud_threshold;
+    double amount, probability;
 } late_flags;
 
 static const struct option run_options[] = {
@@ -122,6 +137,11 @@ static const struct option run_options[] = {
     { "profiles-topic", required_argument, NULL, OPT_PROFILES_TOPIC },
     { "amount-limit", required_argument, NULL, OPT_AMOUNT_LIMIT },
     { "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD_BYTES },
+    { "model", required_argument, NULL, OPT_MODEL },
+    { "fraud-threshold", required_argument, NULL, OPT_FRAUD_THRESHOLD },
+    { "api-endpoint", required_argument, NULL, OPT_API_ENDPOINT },
+    { "api-timeout-ms", required_argument, NULL, OPT_API_TIMEOUT },
+    { "api-retries", required_argument, NULL, OPT_API_RETRIES },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -157,6 +177,20 @@ static fw_err parse_amount(const char *what, const char *s, double *out, char *e
     if (errno || end == s || *end || !(v >= 0) || v > 1e15) {
         snprintf(errstr, errstr_size, "%s: expected a non-negative amount, got \"%s\"", what,
                  s);
+        return FW_ERR_INVALID;
+    }
+    *out = v;
+    return FW_OK;
+}
+
+static fw_err parse_probability(const char *what, const char *s, double *out, char *errstr,
+                                size_t errstr_size) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0 && v <= 1)) {
+        snprintf(errstr, errstr_size, "%s: expected a probability from 0 to 1, got \"%s\"",
+                 what, s);
         return FW_ERR_INVALID;
     }
     *out = v;
@@ -211,6 +245,9 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->replication_factor = 1;
     c->commit_interval_ms = 100;
     c->stats_interval_s = 10;
+    fw_remote_conf_defaults(&c->scorer.remote);
+    c->scorer.model_path = env2("MODEL_PATH", NULL);
+    c->scorer.endpoint = env2("API_ENDPOINT_URL", NULL);
 }
 
 /* Environment values that need validation; applied before flags so flags win. */
@@ -252,6 +289,13 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
             return FW_ERR_INVALID;
         if (d > 1)
             c->pipeline.rules.high_amount.limit = d;
+        else
+            c->pipeline.rules.ml_score.threshold = d;
+    }
+    if ((v = env2("API_TIMEOUT_MS", NULL))) {
+        if (parse_long("API_TIMEOUT_MS", v, 1, 3600000, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->scorer.remote.timeout_ms = (int)n;
     }
     return FW_OK;
 }
@@ -338,6 +382,24 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                 return FW_ERR_INVALID;
             lf.amount_limit = true;
             break;
+        case OPT_MODEL: c->scorer.model_path = optarg; break;
+        case OPT_FRAUD_THRESHOLD:
+            if (parse_probability("--fraud-threshold", optarg, &lf.probability, errstr,
+                                  errstr_size))
+                return FW_ERR_INVALID;
+            lf.fraud_threshold = true;
+            break;
+        case OPT_API_ENDPOINT: c->scorer.endpoint = optarg; break;
+        case OPT_API_TIMEOUT:
+            if (parse_long("--api-timeout-ms", optarg, 1, 3600000, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->scorer.remote.timeout_ms = (int)n;
+            break;
+        case OPT_API_RETRIES:
+            if (parse_long("--api-retries", optarg, 0, 100, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->scorer.remote.retries = (int)n;
+            break;
         case 'r': c->rules_file = optarg; break;
         case OPT_PROFILES: c->profiles_file = optarg; break;
         case OPT_PROFILES_TOPIC: c->profiles_topic = optarg; break;
@@ -368,6 +430,8 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
         return FW_ERR_INVALID;
     if (lf.amount_limit)
         c->pipeline.rules.high_amount.limit = lf.amount;
+    if (lf.fraud_threshold)
+        c->pipeline.rules.ml_score.threshold = lf.probability;
     snprintf(c->changelog_name, sizeof(c->changelog_name), "%s",
              c->changelog_topic ? c->changelog_topic : "");
     if (!c->changelog_topic)
@@ -399,7 +463,18 @@ int fw_cmd_run(int argc, char **argv) {
         return 2;
     }
     conf.pipeline.profiles = profiles;
-    int rc = conf.input_file ? fw_file_run(&conf) : fw_kafka_run(&conf, profiles);
+    errstr[0] = '\0';
+    fw_scorer *scorer = fw_scorer_new(&conf.scorer, errstr, sizeof(errstr));
+    if (!scorer && errstr[0]) {
+        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        fw_profiles_destroy(profiles);
+        return 1;
+    }
+    if (scorer && !conf.quiet)
+        fprintf(stderr, "fraudwatch: ml_score with %s, threshold %.2f\n",
+                fw_scorer_describe(scorer), conf.pipeline.rules.ml_score.threshold);
+    int rc = conf.input_file ? fw_file_run(&conf, scorer) : fw_kafka_run(&conf, profiles, scorer);
+    fw_scorer_destroy(scorer);
     fw_profiles_destroy(profiles);
     return rc;
 }

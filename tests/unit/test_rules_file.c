@@ -262,7 +262,7 @@ static const reject_case rejects[] = {
     { "missing id", RULE("{\"id\":\"velocity\"},{\"enabled\":true}"),
       "rules[1]: missing \"id\" (one of high_amount, velocity, small_then_large, rapid_small, "
       "location_jump, account_takeover, structuring, risk_score, fan_in, fan_out, cycle, "
-      "mule_cashout)", "(line 1, column 29)" },
+      "mule_cashout, ml_score)", "(line 1, column 29)" },
     { "id not string", RULE("{\"id\":2}"), "rules[0].id: expected a rule id string, got 2", NULL },
     { "unknown rule", RULE("{\"id\":\"velocty\"}"),
       "rules[0].id: unknown rule \"velocty\" (did you mean \"velocity\"?); valid ids: high_amount, "
