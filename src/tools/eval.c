@@ -19,6 +19,7 @@
 
 #include "amlsim.h"
 #include "commands.h"
+#include "report.h"
 #include "eval.h"
 #include "fw_os.h"
 #include "fw_time.h"
@@ -118,30 +119,6 @@ typedef struct eval_opts {
 static void die_oom(void) {
     fprintf(stderr, "fraudwatch eval: out of memory\n");
     exit(1);
-}
-
-/* 1234567 → "1,234,567" */
-static const char *count_str(uint64_t v, char *out, size_t size) {
-    char digits[32];
-    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
-    size_t k = 0;
-    for (int i = 0; i < n && k + 2 < size; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    out[k] = '\0';
-    return out;
-}
-
-static const char *pct_str(double v, char *out, size_t size) {
-    if (isnan(v))
-        snprintf(out, size, "-");
-    else if (v < 1 && v > 0.9995)
-        snprintf(out, size, ">99.9%%"); /* never print 100% for an imperfect figure */
-    else
-        snprintf(out, size, "%.1f%%", 100 * v);
-    return out;
 }
 
 /* A delay for humans: 850ms, 42.0s, 3.5m, 2.1h, 1.5d. */
@@ -398,7 +375,7 @@ static bool replay(const corpus *c, const fw_rules *rules, replay_ctx *rc, const
         if (!quiet && (i + 1) % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
             shown = fw_mono_s();
             fprintf(stderr, "fraudwatch eval: %s%s of %s records replayed\n", label,
-                    count_str(i + 1, a, sizeof(a)), count_str(c->n, b, sizeof(b)));
+                    fw_count_str(i + 1, a, sizeof(a)), fw_count_str(c->n, b, sizeof(b)));
         }
     }
     fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release and close everything */
@@ -727,13 +704,13 @@ static void append_name(char *out, size_t size, const char *name) {
 /* The cells both rule tables share: alerts, TP, FP, FN, precision, recall, F1. */
 static void rule_figure_cells(table *t, const fw_eval_rule_figures *r) {
     char buf[32];
-    tcell(t, "%s", count_str(r->alerts, buf, sizeof(buf)));
-    tcell(t, "%s", count_str(r->tp, buf, sizeof(buf)));
-    tcell(t, "%s", count_str(r->fp, buf, sizeof(buf)));
-    tcell(t, "%s", count_str(r->fn, buf, sizeof(buf)));
-    tcell(t, "%s", pct_str(r->q.precision, buf, sizeof(buf)));
-    tcell(t, "%s", pct_str(r->q.recall, buf, sizeof(buf)));
-    tcell(t, "%s", pct_str(r->q.f1, buf, sizeof(buf)));
+    tcell(t, "%s", fw_count_str(r->alerts, buf, sizeof(buf)));
+    tcell(t, "%s", fw_count_str(r->tp, buf, sizeof(buf)));
+    tcell(t, "%s", fw_count_str(r->fp, buf, sizeof(buf)));
+    tcell(t, "%s", fw_count_str(r->fn, buf, sizeof(buf)));
+    tcell(t, "%s", fw_pct_str(r->q.precision, buf, sizeof(buf)));
+    tcell(t, "%s", fw_pct_str(r->q.recall, buf, sizeof(buf)));
+    tcell(t, "%s", fw_pct_str(r->q.f1, buf, sizeof(buf)));
 }
 
 /* Median and p95 cells, "-" when nothing was caught. */
@@ -786,7 +763,7 @@ static void print_report(FILE *out, const fw_eval_report *rep, const fw_rules *r
             if (sf->caught_by_rule[k]) {
                 char one[64];
                 snprintf(one, sizeof(one), "%s %s", fw_rule_name((fw_rule_id)k),
-                         count_str(sf->caught_by_rule[k], a, sizeof(a)));
+                         fw_count_str(sf->caught_by_rule[k], a, sizeof(a)));
                 append_name(caught_by, sizeof(caught_by), one);
             }
             if ((sf->targets >> k) & 1)
@@ -797,10 +774,10 @@ static void print_report(FILE *out, const fw_eval_report *rep, const fw_rules *r
                      sf->info->known ? "not targeted by any rule" : "no rule known to target it");
         table_row(&t);
         tcell(&t, "%s", sf->info->name);
-        tcell(&t, "%s", count_str(sf->instances, a, sizeof(a)));
-        tcell(&t, "%s", count_str(sf->info->transactions, b, sizeof(b)));
-        tcell(&t, "%s", count_str(sf->caught, c, sizeof(c)));
-        tcell(&t, "%s", pct_str(sf->recall, d, sizeof(d)));
+        tcell(&t, "%s", fw_count_str(sf->instances, a, sizeof(a)));
+        tcell(&t, "%s", fw_count_str(sf->info->transactions, b, sizeof(b)));
+        tcell(&t, "%s", fw_count_str(sf->caught, c, sizeof(c)));
+        tcell(&t, "%s", fw_pct_str(sf->recall, d, sizeof(d)));
         delay_cells(&t, &sf->delay);
         delay_cells(&t, &sf->from_start);
         tcell(&t, "%s", *caught_by ? caught_by : "-");
@@ -812,26 +789,26 @@ static void print_report(FILE *out, const fw_eval_report *rep, const fw_rules *r
     const fw_eval_overall *o = &rep->all;
     fprintf(out, "\nOverall:\n");
     fprintf(out, "  transactions             %s (%s records, %s dead letters, %s late)\n",
-            count_str(o->transactions, a, sizeof(a)), count_str(st->records, b, sizeof(b)),
-            count_str(st->dead_letters, c, sizeof(c)), count_str(st->late, d, sizeof(d)));
+            fw_count_str(o->transactions, a, sizeof(a)), fw_count_str(st->records, b, sizeof(b)),
+            fw_count_str(st->dead_letters, c, sizeof(c)), fw_count_str(st->late, d, sizeof(d)));
     fprintf(out, "  fraudulent transactions  %s in %s instances of %u scenarios\n",
-            count_str(o->fraud_transactions, a, sizeof(a)), count_str(o->instances, b, sizeof(b)),
+            fw_count_str(o->fraud_transactions, a, sizeof(a)), fw_count_str(o->instances, b, sizeof(b)),
             rep->nscenarios);
     fprintf(out, "  alerts                   %s (%.2f per 1,000 transactions): %s TP, %s FP\n",
-            count_str(o->alerts, a, sizeof(a)), isnan(o->alerts_per_1000) ? 0.0
+            fw_count_str(o->alerts, a, sizeof(a)), isnan(o->alerts_per_1000) ? 0.0
                                                                            : o->alerts_per_1000,
-            count_str(o->tp, b, sizeof(b)), count_str(o->fp, c, sizeof(c)));
-    fprintf(out, "  precision                %s\n", pct_str(o->precision, a, sizeof(a)));
+            fw_count_str(o->tp, b, sizeof(b)), fw_count_str(o->fp, c, sizeof(c)));
+    fprintf(out, "  precision                %s\n", fw_pct_str(o->precision, a, sizeof(a)));
     fprintf(out, "  recall, targeted         %s (%s of %s instances of scenarios an enabled "
-                 "rule targets)\n", pct_str(o->recall_targeted, a, sizeof(a)),
-            count_str(o->targeted_caught, b, sizeof(b)),
-            count_str(o->targeted_instances, c, sizeof(c)));
+                 "rule targets)\n", fw_pct_str(o->recall_targeted, a, sizeof(a)),
+            fw_count_str(o->targeted_caught, b, sizeof(b)),
+            fw_count_str(o->targeted_instances, c, sizeof(c)));
     fprintf(out, "  recall, all scenarios    %s (%s of %s instances)\n",
-            pct_str(o->recall_all, a, sizeof(a)), count_str(o->caught, b, sizeof(b)),
-            count_str(o->instances, c, sizeof(c)));
+            fw_pct_str(o->recall_all, a, sizeof(a)), fw_count_str(o->caught, b, sizeof(b)),
+            fw_count_str(o->instances, c, sizeof(c)));
     if (fw_eval_labels_duplicate_ids(labels))
         fprintf(out, "  note: %s fraud transaction ids appear more than once; the first "
-                     "label counts\n", count_str(fw_eval_labels_duplicate_ids(labels), a,
+                     "label counts\n", fw_count_str(fw_eval_labels_duplicate_ids(labels), a,
                                                  sizeof(a)));
     fprintf(out, "  replay                   %.2f s\n", st->seconds);
 }
@@ -1124,8 +1101,8 @@ static void print_sweep(FILE *out, const sweep *sw, const sweep_row *rows) {
         tcell(&t, "%s", a);
         rule_figure_cells(&t, r);
         tcell(&t, "%.2f", isnan(r->alerts_per_1000) ? 0.0 : r->alerts_per_1000);
-        tcell(&t, "%s", pct_str(rows[i].all.precision, h, sizeof(h)));
-        tcell(&t, "%s", pct_str(rows[i].all.recall_all, a, sizeof(a)));
+        tcell(&t, "%s", fw_pct_str(rows[i].all.precision, h, sizeof(h)));
+        tcell(&t, "%s", fw_pct_str(rows[i].all.recall_all, a, sizeof(a)));
         tcell(&t, "%.2f", isnan(rows[i].all.alerts_per_1000) ? 0.0 : rows[i].all.alerts_per_1000);
     }
     fprintf(out, "\nSweep of %s.%s (rule figures for %s; \"all\": every rule together):\n",
@@ -1155,19 +1132,19 @@ static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw
         fprintf(stderr,
                 "fraudwatch eval: %s: none of its %s records carries a label (is_fraud, "
                 "scenario): expected data written by `fraudwatch generate`\n",
-                o->input, count_str(c.n, a, sizeof(a)));
+                o->input, fw_count_str(c.n, a, sizeof(a)));
         goto done;
     }
     if (!o->quiet)
         fprintf(stderr, "fraudwatch eval: %s: %s records, %s labelled fraud in %s instances "
-                        "(read in %.2f s)\n", o->input, count_str(c.n, a, sizeof(a)),
-                count_str(fw_eval_labels_fraud(labels), b, sizeof(b)),
-                count_str(fw_eval_labels_instances(labels), c3, sizeof(c3)), fw_mono_s() - t0);
+                        "(read in %.2f s)\n", o->input, fw_count_str(c.n, a, sizeof(a)),
+                fw_count_str(fw_eval_labels_fraud(labels), b, sizeof(b)),
+                fw_count_str(fw_eval_labels_instances(labels), c3, sizeof(c3)), fw_mono_s() - t0);
     if (ls.unlabelled || ls.fraud_without_id)
         fprintf(stderr, "fraudwatch eval: %s: records without a label (counted as "
                         "legitimate): %s; fraud records without a transaction_id (ignored): %s\n",
-                o->input, count_str(ls.unlabelled, a, sizeof(a)),
-                count_str(ls.fraud_without_id, b, sizeof(b)));
+                o->input, fw_count_str(ls.unlabelled, a, sizeof(a)),
+                fw_count_str(ls.fraud_without_id, b, sizeof(b)));
     fw_buf_puts(&json, "{\"mode\":\"input\",\"input\":");
     fw_buf_json_str(&json, fw_str_c(o->input));
     fw_buf_printf(&json, ",\"labels\":{\"labelled_records\":%" PRIu64
@@ -1319,13 +1296,13 @@ static void json_set_score(fw_buf *b, const fw_eval_set_score *s) {
 
 static void score_cells(table *t, const fw_eval_set_score *s) {
     char a[32], b[32], c[32], d[32];
-    tcell(t, "%s", count_str(s->flagged, a, sizeof(a)));
-    tcell(t, "%s", count_str(s->tp, b, sizeof(b)));
-    tcell(t, "%s", count_str(s->fp, c, sizeof(c)));
-    tcell(t, "%s", count_str(s->fn, d, sizeof(d)));
-    tcell(t, "%s", pct_str(s->q.precision, a, sizeof(a)));
-    tcell(t, "%s", pct_str(s->q.recall, b, sizeof(b)));
-    tcell(t, "%s", pct_str(s->q.f1, c, sizeof(c)));
+    tcell(t, "%s", fw_count_str(s->flagged, a, sizeof(a)));
+    tcell(t, "%s", fw_count_str(s->tp, b, sizeof(b)));
+    tcell(t, "%s", fw_count_str(s->fp, c, sizeof(c)));
+    tcell(t, "%s", fw_count_str(s->fn, d, sizeof(d)));
+    tcell(t, "%s", fw_pct_str(s->q.precision, a, sizeof(a)));
+    tcell(t, "%s", fw_pct_str(s->q.recall, b, sizeof(b)));
+    tcell(t, "%s", fw_pct_str(s->q.f1, c, sizeof(c)));
 }
 
 /* Replays one data set; prints its section and appends its JSON. */
@@ -1367,14 +1344,14 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
     res->entity = fw_eval_score_set(truth, ac.entity, nacc, all);
 
     fprintf(out, "\nAMLSim %s (%s)\n", fw_amlsim_name(d), fw_amlsim_source(d));
-    fprintf(out, "  accounts %s (%s fraud), transactions %s, alerts %s", count_str(nacc, a, 32),
-            count_str(fw_amlsim_nfraud(d), b, 32), count_str(ntxn, c, 32),
-            count_str(res->alerts, e, 32));
+    fprintf(out, "  accounts %s (%s fraud), transactions %s, alerts %s", fw_count_str(nacc, a, 32),
+            fw_count_str(fw_amlsim_nfraud(d), b, 32), fw_count_str(ntxn, c, 32),
+            fw_count_str(res->alerts, e, 32));
     bool any = false;
     for (int k = 0; k < R_COUNT; k++)
         if (ac.alerts[k]) {
             fprintf(out, "%s%s %s", any ? ", " : " (", fw_rule_name((fw_rule_id)k),
-                    count_str(ac.alerts[k], a, 32));
+                    fw_count_str(ac.alerts[k], a, 32));
             any = true;
         }
     fprintf(out, "%s\n", any ? ")" : "");
@@ -1382,8 +1359,8 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
         st.dead_letters)
         fprintf(out, "  note: accounts only in transactions.csv (counted as not fraud): %s, "
                      "CSV rows skipped: %s, dead letters: %s\n",
-                count_str(nacc - fw_amlsim_nlabelled(d), a, 32),
-                count_str(fw_amlsim_bad_lines(d), b, 32), count_str(st.dead_letters, c, 32));
+                fw_count_str(nacc - fw_amlsim_nlabelled(d), a, 32),
+                fw_count_str(fw_amlsim_bad_lines(d), b, 32), fw_count_str(st.dead_letters, c, 32));
     table t;
     table_init(&t, "<accounts flagged by|flagged|TP|FP|FN|precision|recall|F1");
     table_row(&t);
@@ -1405,10 +1382,10 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
         rule_label(rules, k, name, sizeof(name));
         table_row(&t);
         tcell(&t, "%s", name);
-        tcell(&t, "%s", count_str(ac.alerts[k], a, 32));
+        tcell(&t, "%s", fw_count_str(ac.alerts[k], a, 32));
         score_cells(&t, &per_ev[k]);
-        tcell(&t, "%s", pct_str(per_ent[k].q.precision, a, 32));
-        tcell(&t, "%s", pct_str(per_ent[k].q.recall, b, 32));
+        tcell(&t, "%s", fw_pct_str(per_ent[k].q.precision, a, 32));
+        tcell(&t, "%s", fw_pct_str(per_ent[k].q.recall, b, 32));
     }
     fprintf(out, "  per rule (accounts flagged through the rule's alert transactions):\n");
     table_print(&t, out, "  ");
@@ -1523,10 +1500,10 @@ static int eval_amlsim(const eval_opts *o, const fw_rules *rules, FILE *out) {
         for (size_t i = 0; i < nsets; i++) {
             table_row(&t);
             tcell(&t, "%s", fw_amlsim_name(sets[i]));
-            tcell(&t, "%s", count_str(fw_amlsim_naccounts(sets[i]), a, sizeof(a)));
-            tcell(&t, "%s", count_str(fw_amlsim_nfraud(sets[i]), b, sizeof(b)));
-            tcell(&t, "%s", count_str(fw_amlsim_ntxn(sets[i]), c, sizeof(c)));
-            tcell(&t, "%s", count_str(res[i].alerts, a, sizeof(a)));
+            tcell(&t, "%s", fw_count_str(fw_amlsim_naccounts(sets[i]), a, sizeof(a)));
+            tcell(&t, "%s", fw_count_str(fw_amlsim_nfraud(sets[i]), b, sizeof(b)));
+            tcell(&t, "%s", fw_count_str(fw_amlsim_ntxn(sets[i]), c, sizeof(c)));
+            tcell(&t, "%s", fw_count_str(res[i].alerts, a, sizeof(a)));
             score_cells(&t, &res[i].evidence);
         }
         fprintf(out, "\nAll data sets (accounts flagged through alert transactions):\n");

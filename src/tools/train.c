@@ -18,6 +18,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "report.h"
 #include "eval.h"
 #include "fw_os.h"
 #include "ml_features.h"
@@ -144,30 +145,6 @@ static int fail(const char *fmt, ...) {
     va_end(ap);
     fputc('\n', stderr);
     return 1;
-}
-
-/* 1234567 → "1,234,567" */
-static const char *count_str(uint64_t v, char *out, size_t size) {
-    char digits[32];
-    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
-    size_t k = 0;
-    for (int i = 0; i < n && k + 2 < size; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    out[k] = '\0';
-    return out;
-}
-
-static const char *pct_str(double v, char *out, size_t size) {
-    if (isnan(v))
-        snprintf(out, size, "-");
-    else if (v < 1 && v > 0.9995)
-        snprintf(out, size, ">99.9%%"); /* never print 100% for an imperfect figure */
-    else
-        snprintf(out, size, "%.1f%%", 100 * v);
-    return out;
 }
 
 static const char *num_str(double v, char *out, size_t size) {
@@ -517,7 +494,7 @@ static int read_csv(const train_opts *o, FILE *f, dataset *d, input_stats *st) {
         if (!o->quiet && st->records % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
             shown = fw_mono_s();
             fprintf(stderr, "fraudwatch train: %s rows read\n",
-                    count_str(st->records, a, sizeof(a)));
+                    fw_count_str(st->records, a, sizeof(a)));
         }
     }
     if (ferror(f)) {
@@ -663,7 +640,7 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
         if (!o->quiet && src.line % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
             shown = fw_mono_s();
             fprintf(stderr, "fraudwatch train: %s lines replayed, %s rows\n",
-                    count_str((uint64_t)src.line, a, sizeof(a)), count_str(d->n, b, sizeof(b)));
+                    fw_count_str((uint64_t)src.line, a, sizeof(a)), fw_count_str(d->n, b, sizeof(b)));
         }
     }
     int bad = ferror(f) ? errno : 0;
@@ -920,20 +897,20 @@ static void print_report(FILE *out, const train_opts *o, const dataset *d,
     char a[32], b[32], c[32], e[32];
     fprintf(out, "fraudwatch train: %s (%s", o->input, format_names[st->format]);
     if (st->format == FMT_NDJSON)
-        fprintf(out, ", %s records, %s dead letters, %s late", count_str(st->records, a, 32),
-                count_str(st->dead_letters, b, 32), count_str(st->late, c, 32));
+        fprintf(out, ", %s records, %s dead letters, %s late", fw_count_str(st->records, a, 32),
+                fw_count_str(st->dead_letters, b, 32), fw_count_str(st->late, c, 32));
     else if (st->time_column)
         fprintf(out, ", %s by Time", st->reordered ? "reordered" : "already in order");
     fprintf(out, ")\n\n");
     fprintf(out, "  features     %zu (%s): ", d->width, feature_set_names[fs]);
     for (size_t j = 0; j < d->width; j++)
         fprintf(out, "%s%s", j ? ", " : "", fw_feature_name(d->col[j]));
-    fprintf(out, "\n  training     first %s rows, %s fraud\n", count_str(r->ntrain, a, 32),
-            count_str(r->train_fraud, b, 32));
+    fprintf(out, "\n  training     first %s rows, %s fraud\n", fw_count_str(r->ntrain, a, 32),
+            fw_count_str(r->train_fraud, b, 32));
     fprintf(out, "  held out     last %s rows (%.0f%%, in %s order), %s fraud\n",
-            count_str(r->ntest, a, 32), 100 * o->test_fraction,
+            fw_count_str(r->ntest, a, 32), 100 * o->test_fraction,
             st->format == FMT_NDJSON ? "event-time" : st->time_column ? "Time" : "file",
-            count_str(r->test_fraud, b, 32));
+            fw_count_str(r->test_fraud, b, 32));
     char threads[16] = "all";
     if (o->params.threads)
         snprintf(threads, sizeof(threads), "%d", o->params.threads);
@@ -950,17 +927,17 @@ static void print_report(FILE *out, const train_opts *o, const dataset *d,
     fprintf(out, "  ROC-AUC                    %s\n", num_str(r->sum.roc_auc, a, 32));
     const fw_ml_at_fpr *af = &r->sum.at_fpr;
     fprintf(out, "  recall at 1%% FPR           %s (score >= %.6g: %s TP, %s FP, FPR %s)\n",
-            pct_str(af->recall, a, 32), af->threshold, count_str(af->tp, b, 32),
-            count_str(af->fp, c, 32), pct_str(af->fpr, e, 32));
+            fw_pct_str(af->recall, a, 32), af->threshold, fw_count_str(af->tp, b, 32),
+            fw_count_str(af->fp, c, 32), fw_pct_str(af->fpr, e, 32));
     for (int k = 0; k < 2; k++) {
         const fw_ml_confusion *cf = &r->at[k];
         char name[32];
         snprintf(name, sizeof(name), "at score >= %.1f", cf->threshold);
         char fn[32];
         fprintf(out, "  %-26s precision %s, recall %s (%s TP, %s FP, %s FN)\n", name,
-                pct_str(cf->precision, a, 32), pct_str(cf->recall, b, 32),
-                count_str(cf->tp, c, 32), count_str(cf->fp, e, 32),
-                count_str(cf->fn, fn, sizeof(fn)));
+                fw_pct_str(cf->precision, a, 32), fw_pct_str(cf->recall, b, 32),
+                fw_count_str(cf->tp, c, 32), fw_count_str(cf->fp, e, 32),
+                fw_count_str(cf->fn, fn, sizeof(fn)));
     }
     if (r->scen) {
         size_t w = 8;
@@ -973,9 +950,9 @@ static void print_report(FILE *out, const train_opts *o, const dataset *d,
         for (size_t s = 0; s < d->nscen; s++) {
             const scen_fig *f = &r->scen[s];
             fprintf(out, "  %-*s  %10s  %10s  %8s  %8s\n", (int)w, d->scen_name[s],
-                    count_str(f->rows, a, 32), pct_str(ratio(f->at_fpr, f->rows), b, 32),
-                    pct_str(ratio(f->at_half, f->rows), c, 32),
-                    pct_str(ratio(f->at_ml, f->rows), e, 32));
+                    fw_count_str(f->rows, a, 32), fw_pct_str(ratio(f->at_fpr, f->rows), b, 32),
+                    fw_pct_str(ratio(f->at_half, f->rows), c, 32),
+                    fw_pct_str(ratio(f->at_ml, f->rows), e, 32));
         }
     }
     fprintf(out, "\nModel:     %s\nMetadata:  %s\n", o->output, meta_path);
@@ -1234,7 +1211,7 @@ int fw_cmd_train(int argc, char **argv) {
         goto out;
     if (!o.quiet)
         fprintf(stderr, "fraudwatch train: %s rows of %zu features read from %s in %.2f s\n",
-                count_str(d.n, a, sizeof(a)), d.width, o.input, st.seconds);
+                fw_count_str(d.n, a, sizeof(a)), d.width, o.input, st.seconds);
 
     /* Time-ordered split: train on the past, measure on the future. */
     rc = 1;
@@ -1246,8 +1223,8 @@ int fw_cmd_train(int argc, char **argv) {
                                                                                : "file";
     if (r.ntrain < MIN_PART_ROWS || r.ntest < MIN_PART_ROWS) {
         fail("%s: %s rows give a training part of %s and a test part of %s rows; each needs "
-             "at least %d", o.input, count_str(d.n, a, sizeof(a)),
-             count_str(r.ntrain, b, sizeof(b)), count_str(r.ntest, c, sizeof(c)),
+             "at least %d", o.input, fw_count_str(d.n, a, sizeof(a)),
+             fw_count_str(r.ntrain, b, sizeof(b)), fw_count_str(r.ntest, c, sizeof(c)),
              MIN_PART_ROWS);
         goto out;
     }
@@ -1265,7 +1242,7 @@ int fw_cmd_train(int argc, char **argv) {
     if (part) {
         fail("%s: the %s part, %s rows in %s order, holds %s; both parts need fraud and "
              "legitimate rows (more data, or another --test-fraction)", o.input, part,
-             count_str(part_rows, a, sizeof(a)), order, holds);
+             fw_count_str(part_rows, a, sizeof(a)), order, holds);
         goto out;
     }
     r.spw = o.spw_given ? o.params.scale_pos_weight

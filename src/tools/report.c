@@ -1,0 +1,29 @@
+/* report.c — number formats of the human tables of eval and train. */
+#include "report.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+
+const char *fw_count_str(uint64_t v, char *out, size_t size) {
+    char digits[32];
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
+    size_t k = 0;
+    for (int i = 0; i < n && k + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = '\0';
+    return out;
+}
+
+const char *fw_pct_str(double v, char *out, size_t size) {
+    if (isnan(v))
+        snprintf(out, size, "-");
+    else if (v < 1 && v > 0.9995)
+        snprintf(out, size, ">99.9%%");
+    else
+        snprintf(out, size, "%.1f%%", 100 * v);
+    return out;
+}
