@@ -529,8 +529,9 @@ static const fw_pipeline_out pipeline_out_template = {
     .alert = on_alert, .dead_letter = on_dead_letter, .late = on_late,
 };
 
-/* ml_score: the batches queued by this poll are scored (or sent); with
- * @p drain, everything in flight comes back first. */
+/* ml_score: the batches queued by this poll are scored (or sent) and a
+ * changed model file is picked up; with @p drain, everything in flight comes
+ * back first. */
 static void score_all(fw_krt *k, bool drain) {
     if (!k->scorer)
         return;
@@ -538,8 +539,10 @@ static void score_all(fw_krt *k, bool drain) {
     out.opaque = k;
     if (drain)
         fw_scorer_drain(k->scorer, &out);
-    else
+    else {
         fw_scorer_poll(k->scorer, &out);
+        fw_scorer_maybe_reload(k->scorer, fw_mono_ms(), &out);
+    }
 }
 
 static void write_changelogs(fw_krt *k) {
@@ -985,13 +988,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer)
                 break;
             m = rd_kafka_consumer_poll(k->consumer, 0);
         }
-        if (k->txn_open && !k->fatal) {
+        if (k->txn_open && !k->fatal)
             score_all(k, false);
-            fw_pipeline_out out = pipeline_out_template;
-            out.opaque = k;
-            if (k->scorer)
-                fw_scorer_maybe_reload(k->scorer, fw_mono_ms(), &out);
-        }
         rd_kafka_poll(k->producer, 0);
         follow_profiles(k, false);
         int64_t now = fw_mono_ms();
