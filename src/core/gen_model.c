@@ -665,7 +665,7 @@ static void heap_push(fw_gen *g, const fw_gen_txn *t) {
     fw_gen_txn *h = g->heap;
     h[i] = *t;
     h[i].seq = g->push_seq++;
-    g->heap_fraud += t->scenario >= 0;
+    g->heap_fraud += fw_gen_txn_is_fraud(t);
     while (i > 0) {
         size_t p = (i - 1) / 2;
         if (!heap_less(&h[i], &h[p]))
@@ -680,7 +680,7 @@ static void heap_push(fw_gen *g, const fw_gen_txn *t) {
 static void heap_pop(fw_gen *g, fw_gen_txn *out) {
     fw_gen_txn *h = g->heap;
     *out = h[0];
-    g->heap_fraud -= out->scenario >= 0;
+    g->heap_fraud -= fw_gen_txn_is_fraud(out);
     h[0] = h[--g->heap_len];
     size_t i = 0, n = g->heap_len;
     for (;;) {
@@ -1111,7 +1111,8 @@ static int scen_rapid_small(fw_gen *g, uint32_t c, int64_t t0, fw_gen_txn *ev, i
 }
 
 /* Two card-present purchases with one card: at home, then @p gap later in
- * city @p away. */
+ * city @p away. The first is the cardholder's own and labelled legitimate, as
+ * a chargeback would have it; only the clone's purchase far away is fraud. */
 static int two_places(fw_gen *g, uint32_t c, int64_t t0, int64_t gap, unsigned away,
                       fw_gen_txn *ev) {
     uint8_t card = pick_card(g, c);
@@ -1119,6 +1120,7 @@ static int two_places(fw_gen *g, uint32_t c, int64_t t0, int64_t gap, unsigned a
     txn_base(g, &ev[0], c, t0, FW_TXN_PURCHASE);
     txn_at_merchant(g, &ev[0], m, FW_GEN_POS, card);
     ev[0].amount_cents = purchase_cents(g, c, m, 99999);
+    ev[0].cardholder = true;
     m = random_merchant(g, away);
     txn_base(g, &ev[1], c, t0 + gap, FW_TXN_PURCHASE);
     txn_at_merchant(g, &ev[1], m, FW_GEN_POS, card);
@@ -1734,7 +1736,7 @@ bool fw_gen_next(fw_gen *g, fw_gen_txn *out) {
     }
     out->seq = g->stats.records++;
     g->now_ms = out->ts_ms;
-    if (out->scenario >= 0) {
+    if (fw_gen_txn_is_fraud(out)) {
         g->stats.fraud++;
         g->stats.scen_txns[out->scenario]++;
     } else if (out->origin == FW_GEN_ABROAD || out->origin == FW_GEN_HOME_SIGNAL) {
@@ -1927,7 +1929,7 @@ size_t fw_gen_format_json(fw_gen *g, const fw_gen_txn *t, char *out) {
     p = put_fixed_e4(p, t->lon_e4);
     PUT(p, ",\"channel\":\"");
     p = put_label(p, &g->l_channel[t->channel & 3]);
-    if (t->scenario >= 0 && t->scenario < fw_gen_nscenarios) {
+    if (fw_gen_txn_is_fraud(t) && t->scenario < fw_gen_nscenarios) {
         PUT(p, "\",\"is_fraud\":true,\"scenario\":\"");
         p = put_label(p, &g->l_scenario[t->scenario]);
         PUT(p, "\",\"scenario_instance\":\"si-");

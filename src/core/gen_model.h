@@ -86,10 +86,17 @@ typedef struct fw_gen_txn {
     uint8_t city;          /* where it happened; gives "country" */
     uint8_t cp_kind;       /* fw_gen_cp_kind */
     uint8_t atm;           /* merchant is ATM number @c merchant of @c city */
-    int8_t scenario;       /* index in fw_gen_scenarios; -1 = legitimate */
+    int8_t scenario;       /* index in fw_gen_scenarios of its instance; -1 = none */
     uint8_t origin;        /* fw_gen_origin of a legitimate record */
     bool legit_large;      /* the rare legitimate amount above 5000 (purchase or salary) */
+    bool cardholder;       /* in an instance, but made by the customer, not the fraudster
+                            * (the at-home purchase before the cloned card's): legitimate */
 } fw_gen_txn;
+
+/** Labelled is_fraud:true: part of an instance and not the cardholder's own. */
+static inline bool fw_gen_txn_is_fraud(const fw_gen_txn *t) {
+    return t->scenario >= 0 && !t->cardholder;
+}
 
 typedef struct fw_gen fw_gen;
 

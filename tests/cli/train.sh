@@ -3,8 +3,8 @@
 # (20,000 rows with a learnable signal) trains a model whose held-out AUPRC is
 # at least 0.9, model and metadata files appear, Time order is restored; bad
 # CSVs fail naming the column and the line; the issue's acceptance run on
-# generated NDJSON (200,000 transactions, seed 7, behavioural features) reaches
-# a held-out AUPRC of 0.9; unlabelled input, too little data and usage errors
+# generated NDJSON (200,000 transactions, seeds 7 and 2, behavioural features)
+# reaches a held-out AUPRC of 0.9; unlabelled input, too little data and usage errors
 # give the documented exit codes.
 set -euo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
@@ -102,19 +102,22 @@ expect_fail 2 'test-fraction' "$FW_BIN" train -q -i "$tmp/cc.csv" --test-fractio
 [ ! -e "$tmp/x.json" ] || fail "a failed run wrote a model"
 echo "ok: train rejects bad CSVs"
 
-# The acceptance run: behavioural features the engine computes online.
-"$FW_BIN" generate -n 200000 --seed 7 -o "$tmp/gen.ndjson" 2>/dev/null
-"$FW_BIN" train --quiet -i "$tmp/gen.ndjson" -o "$tmp/gen.json" > "$tmp/gen.txt"
-auprc=$(json_get "$tmp/gen.meta.json" .metrics.auprc)
-[ "$(json_get "$tmp/gen.meta.json" .feature_set)" = behavioural ] || fail "not behavioural"
-[ "$(json_get "$tmp/gen.meta.json" .split.order)" = "event time" ] || fail "split order"
-grep -q '"feature_names":\["Amount","amount_vs_avg"' "$tmp/gen.json" ||
-    fail "the model lacks the behavioural feature names"
-if ! at_least "$auprc" 0.9; then
-    cat "$tmp/gen.txt" >&2 # the per-scenario table shows what was missed
-    fail "NDJSON held-out AUPRC $auprc < 0.9"
-fi
-echo "ok: train on generated NDJSON: held-out AUPRC $auprc"
+# The acceptance run: behavioural features the engine computes online, on two
+# seeds (seed 2 was the weakest of eight measured; docs/model.md).
+for seed in 7 2; do
+    "$FW_BIN" generate -n 200000 --seed $seed -o "$tmp/gen.ndjson" 2>/dev/null
+    "$FW_BIN" train --quiet -i "$tmp/gen.ndjson" -o "$tmp/gen.json" > "$tmp/gen.txt"
+    auprc=$(json_get "$tmp/gen.meta.json" .metrics.auprc)
+    [ "$(json_get "$tmp/gen.meta.json" .feature_set)" = behavioural ] || fail "not behavioural"
+    [ "$(json_get "$tmp/gen.meta.json" .split.order)" = "event time" ] || fail "split order"
+    grep -q '"feature_names":\["Amount","amount_vs_avg"' "$tmp/gen.json" ||
+        fail "the model lacks the behavioural feature names"
+    if ! at_least "$auprc" 0.9; then
+        cat "$tmp/gen.txt" >&2 # the per-scenario table shows what was missed
+        fail "seed $seed: NDJSON held-out AUPRC $auprc < 0.9"
+    fi
+    echo "ok: train on generated NDJSON, seed $seed: held-out AUPRC $auprc"
+done
 
 head -1000 "$tmp/gen.ndjson" | sed -e 's/,"is_fraud":[a-z]*//' \
     -e 's/,"scenario":"[a-z_]*","scenario_instance":"[^"]*"//' > "$tmp/plain.ndjson"
