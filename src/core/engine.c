@@ -1,6 +1,7 @@
 /* engine.c — arrival, watermark, release in event-time order, expiry, and
  * the changelog view of the state. The detectors are in detect.c. */
 #include "engine_int.h"
+#include "fw_bytes.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -249,27 +250,14 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
 
 /* ---- changelog ---- */
 
-static void put_u64(fw_buf *b, uint64_t v) {
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    fw_buf_append(b, x, 8);
-}
-
-static void put_f64(fw_buf *b, double d) {
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put_u64(b, v);
-}
-
 static void put_evrec(fw_buf *b, const fw_evrec *r) {
-    put_u64(b, (uint64_t)r->ts);
-    put_f64(b, r->amount);
-    put_u64(b, r->merchant);
+    fw_buf_put_u64le(b, (uint64_t)r->ts);
+    fw_buf_put_f64le(b, r->amount);
+    fw_buf_put_u64le(b, r->merchant);
     float geo[2] = { r->lat, r->lon };
     uint32_t g[2];
     memcpy(g, geo, sizeof(g));
-    put_u64(b, (uint64_t)g[0] | (uint64_t)g[1] << 32);
+    fw_buf_put_u64le(b, (uint64_t)g[0] | (uint64_t)g[1] << 32);
     bool chained = r->hops != 0; /* only inbound transfers carry a cycle path */
     unsigned char hdr[4] = { r->type, (unsigned char)(r->has_geo | chained << 1 | r->flags << 2),
                              r->idlen, r->amtlen };
@@ -277,7 +265,7 @@ static void put_evrec(fw_buf *b, const fw_evrec *r) {
     if (chained) {
         fw_buf_putc(b, (char)r->hops);
         for (int i = 0; i < FW_CYCLE_PATH && i + 1 < r->hops; i++)
-            put_u64(b, r->path[i]);
+            fw_buf_put_u64le(b, r->path[i]);
     }
     fw_buf_append(b, r->country, 4);
     fw_buf_append(b, r->id, r->idlen);
@@ -285,7 +273,7 @@ static void put_evrec(fw_buf *b, const fw_evrec *r) {
 }
 
 static void put_evlist(fw_buf *b, const fw_evlist *l) {
-    put_u64(b, l->n);
+    fw_buf_put_u64le(b, l->n);
     for (uint32_t i = 0; i < l->n; i++)
         put_evrec(b, &l->ev[i]);
 }
@@ -294,15 +282,15 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
     fw_buf_reset(b);
     unsigned char hdr[3] = { FW_STATE_VERSION, ent->kind, FW_RULE__COUNT };
     fw_buf_append(b, hdr, 3);
-    put_u64(b, (uint64_t)ent->last_ts);
+    fw_buf_put_u64le(b, (uint64_t)ent->last_ts);
     for (int r = 0; r < FW_RULE__COUNT; r++)
-        put_u64(b, (uint64_t)ent->last_alert[r]);
+        fw_buf_put_u64le(b, (uint64_t)ent->last_alert[r]);
     fw_buf_putc(b, (char)ent->has_prev);
     put_evrec(b, &ent->prev);
     put_evlist(b, &ent->recent);
     put_evlist(b, &ent->win);
-    put_f64(b, ent->amount_sum);
-    put_u64(b, ent->amount_n);
+    fw_buf_put_f64le(b, ent->amount_sum);
+    fw_buf_put_u64le(b, ent->amount_n);
     if (ent->kind == FW_ENT_FEATURES)
         fw_feat_state_write(ent->feat, b);
 }
@@ -358,32 +346,31 @@ typedef struct reader {
     bool bad;
 } reader;
 
-static uint64_t get_u64(reader *r) {
-    if (r->off + 8 > r->n) {
+/* The next @p n bytes, or NULL (the record is bad) when fewer are left. */
+static const unsigned char *take(reader *r, size_t n) {
+    if (r->off + n > r->n) {
         r->bad = true;
-        return 0;
+        return NULL;
     }
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)r->p[r->off + i] << (8 * i);
-    r->off += 8;
-    return v;
+    const unsigned char *p = r->p + r->off;
+    r->off += n;
+    return p;
+}
+
+static uint64_t get_u64(reader *r) {
+    const unsigned char *p = take(r, 8);
+    return p ? fw_load_u64le(p) : 0;
 }
 
 static double get_f64(reader *r) {
-    uint64_t v = get_u64(r);
-    double d;
-    memcpy(&d, &v, 8);
-    return d;
+    const unsigned char *p = take(r, 8);
+    return p ? fw_load_f64le(p) : 0;
 }
 
 static void get_bytes(reader *r, void *dst, size_t n) {
-    if (r->off + n > r->n) {
-        r->bad = true;
-        return;
-    }
-    memcpy(dst, r->p + r->off, n);
-    r->off += n;
+    const unsigned char *p = take(r, n);
+    if (p)
+        memcpy(dst, p, n);
 }
 
 static void get_evrec(reader *r, fw_evrec *ev) {

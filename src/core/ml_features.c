@@ -6,6 +6,7 @@
 #include <string.h>
 #include <strings.h>
 
+#include "fw_bytes.h"
 #include "fw_geo.h"
 #include "fw_hash.h"
 
@@ -252,31 +253,18 @@ void fw_feat_state_update(fw_feat_state *s, const fw_txn *t) {
 
 /* ---- changelog form: little-endian, field by field ---- */
 
-static void put64(fw_buf *b, uint64_t v) {
-    unsigned char x[8];
-    for (int i = 0; i < 8; i++)
-        x[i] = (unsigned char)(v >> (8 * i));
-    fw_buf_append(b, x, 8);
-}
-
-static void putd(fw_buf *b, double d) {
-    uint64_t v;
-    memcpy(&v, &d, 8);
-    put64(b, v);
-}
-
 static void put_slots(fw_buf *b, const fw_feat_slot *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        put64(b, (uint64_t)s[i].no);
-        put64(b, s[i].n);
-        putd(b, s[i].sum);
+        fw_buf_put_u64le(b, (uint64_t)s[i].no);
+        fw_buf_put_u64le(b, s[i].n);
+        fw_buf_put_f64le(b, s[i].sum);
     }
 }
 
 static void put_seen(fw_buf *b, const fw_feat_seen *s, size_t n) {
     for (size_t i = 0; i < n; i++) {
-        put64(b, s[i].hash);
-        put64(b, (uint64_t)s[i].last);
+        fw_buf_put_u64le(b, s[i].hash);
+        fw_buf_put_u64le(b, (uint64_t)s[i].last);
     }
 }
 
@@ -285,14 +273,14 @@ static void put_seen(fw_buf *b, const fw_feat_seen *s, size_t n) {
      16 * (FW_FEAT_MERCHANTS + FW_FEAT_COUNTRIES + FW_FEAT_PAYEES))
 
 void fw_feat_state_write(const fw_feat_state *s, fw_buf *b) {
-    put64(b, (uint64_t)s->last_ts);
-    put64(b, (uint64_t)s->last_password_change);
-    put64(b, s->n);
-    putd(b, s->amount_sum);
-    putd(b, s->prev_amount);
-    putd(b, s->prev_lat);
-    putd(b, s->prev_lon);
-    put64(b, s->prev_country);
+    fw_buf_put_u64le(b, (uint64_t)s->last_ts);
+    fw_buf_put_u64le(b, (uint64_t)s->last_password_change);
+    fw_buf_put_u64le(b, s->n);
+    fw_buf_put_f64le(b, s->amount_sum);
+    fw_buf_put_f64le(b, s->prev_amount);
+    fw_buf_put_f64le(b, s->prev_lat);
+    fw_buf_put_f64le(b, s->prev_lon);
+    fw_buf_put_u64le(b, s->prev_country);
     put_slots(b, s->hour, FW_FEAT_HOUR_SLOTS);
     put_slots(b, s->day, FW_FEAT_DAY_SLOTS);
     put_seen(b, s->merchants, FW_FEAT_MERCHANTS);
@@ -300,18 +288,16 @@ void fw_feat_state_write(const fw_feat_state *s, fw_buf *b) {
     put_seen(b, s->payees, FW_FEAT_PAYEES);
 }
 
+/* Readers that step over what they read; fw_feat_state_read checks the length once. */
 static uint64_t get64(const unsigned char **p) {
-    uint64_t v = 0;
-    for (int i = 0; i < 8; i++)
-        v |= (uint64_t)(*p)[i] << (8 * i);
+    uint64_t v = fw_load_u64le(*p);
     *p += 8;
     return v;
 }
 
 static double getd(const unsigned char **p) {
-    uint64_t v = get64(p);
-    double d;
-    memcpy(&d, &v, 8);
+    double d = fw_load_f64le(*p);
+    *p += 8;
     return d;
 }
 

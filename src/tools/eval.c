@@ -23,15 +23,15 @@
 #include "eval.h"
 #include "fw_os.h"
 #include "fw_time.h"
+#include "options.h"
 #include "pipeline.h"
+#include "replay.h"
 #include "rules_file.h"
 
 extern char **environ;
 
 #define R_COUNT FW_RULE__COUNT
 #define MAX_SWEEP_VALUES 1000
-#define DEAD_LETTERS_SHOWN 5
-#define PROGRESS_EVERY 65536      /* records between looks at the clock */
 
 static const char eval_help[] =
     "Usage: fraudwatch eval --input FILE [OPTIONS]\n"
@@ -315,79 +315,46 @@ typedef struct replay_stats {
     double seconds;
 } replay_stats;
 
+/* Who receives a replay's alerts, and whether its dead letters are shown. */
 typedef struct replay_ctx {
     void (*alert)(void *opaque, const fw_alert *a);
     void *opaque;
     bool show_dead_letters;
-    uint64_t dead, late;
 } replay_ctx;
-
-static void replay_on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
-    replay_ctx *rc = opaque;
-    (void)key;
-    (void)json;
-    rc->alert(rc->opaque, a);
-}
-
-static void replay_on_dead_letter(void *opaque, const fw_dead_letter *dl) {
-    replay_ctx *rc = opaque;
-    if (rc->show_dead_letters && rc->dead < DEAD_LETTERS_SHOWN)
-        fprintf(stderr, "fraudwatch eval: dead letter at %s:%" PRId64 ": %s\n",
-                dl->src->file ? dl->src->file : "-", dl->src->line, dl->reason);
-    rc->dead++;
-}
-
-static void replay_on_late(void *opaque, const fw_late_record *lr) {
-    (void)lr;
-    ((replay_ctx *)opaque)->late++;
-}
 
 /* ml_score's model (--model), shared by every replay; NULL: not scored. */
 static fw_model *eval_model;
 
 /* Runs every record of @p c through a new pipeline, as file mode does. */
-static bool replay(const corpus *c, const fw_rules *rules, replay_ctx *rc, const char *label,
-                   bool quiet, replay_stats *st) {
+static bool replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
+                   const char *label, bool quiet, replay_stats *st) {
     char errstr[512];
     fw_pipeline_conf pc = { .rules = *rules, .format = FW_INPUT_JSON,
                             .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES };
-    fw_pipeline *p = fw_pipeline_new(&pc, errstr, sizeof(errstr));
-    if (!p) {
+    fw_replay r;
+    if (fw_replay_init(&r, "eval", c->file, &pc, eval_model, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch eval: %s\n", errstr);
         return false;
     }
-    if (eval_model) {
-        if (fw_engine_set_model(fw_pipeline_engine(p), eval_model, errstr, sizeof(errstr))) {
-            fprintf(stderr, "fraudwatch eval: %s\n", errstr);
-            fw_pipeline_destroy(p);
-            return false;
-        }
-        fw_engine_ml_activate(fw_pipeline_engine(p), true);
-    }
-    fw_pipeline_out po = { .opaque = rc, .alert = replay_on_alert,
-                           .dead_letter = replay_on_dead_letter, .late = replay_on_late };
-    fw_source_ref src = { .file = c->file };
-    double t0 = fw_mono_s(), shown = t0;
+    r.alert = rc->alert;
+    r.opaque = rc->opaque;
+    r.show_dead_letters = rc->show_dead_letters;
+    double t0 = fw_mono_s();
+    fw_progress progress;
+    fw_progress_init(&progress);
     char a[32], b[32];
     for (size_t i = 0; i < c->n; i++) {
-        src.line = c->rec[i].line;
-        fw_pipeline_process(p, c->data + c->rec[i].off, c->rec[i].len, &src, &po);
-        if (!quiet && (i + 1) % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
-            shown = fw_mono_s();
+        fw_replay_record(&r, c->data + c->rec[i].off, c->rec[i].len, c->rec[i].line);
+        if (!quiet && fw_progress_due(&progress, i + 1))
             fprintf(stderr, "fraudwatch eval: %s%s of %s records replayed\n", label,
                     fw_count_str(i + 1, a, sizeof(a)), fw_count_str(c->n, b, sizeof(b)));
-        }
     }
-    fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release and close everything */
-    fw_pipeline_ml_flush(p, &po);
-    const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
+    fw_replay_finish(&r);
+    const fw_pipeline_stats *ps = fw_pipeline_stats_get(r.p);
     *st = (replay_stats){ .records = ps->records, .dead_letters = ps->dead_letters,
-                          .transactions = ps->records - ps->dead_letters, .late = rc->late,
+                          .transactions = ps->records - ps->dead_letters, .late = r.late,
                           .seconds = fw_mono_s() - t0 };
-    if (rc->show_dead_letters && rc->dead > DEAD_LETTERS_SHOWN)
-        fprintf(stderr, "fraudwatch eval: ... and %" PRIu64 " more dead letters in %s\n",
-                rc->dead - DEAD_LETTERS_SHOWN, c->file);
-    fw_pipeline_destroy(p);
+    fw_replay_fini(&r);
     return true;
 }
 
@@ -1584,14 +1551,10 @@ int fw_cmd_eval(int argc, char **argv) {
     fw_rules_defaults(&rules);
     if (o.rules_file && fw_rules_load_file(&rules, o.rules_file, errstr, sizeof(errstr)))
         return usage_error("%s", errstr);
-    if (o.threshold) {
-        char *end;
-        double v = strtod(o.threshold, &end);
-        if (end == o.threshold || *end || !(v >= 0 && v <= 1))
-            return usage_error("--fraud-threshold: expected a probability from 0 to 1, got "
-                               "\"%s\"", o.threshold);
-        rules.ml_score.threshold = v;
-    }
+    if (o.threshold && fw_opt_parse_probability("--fraud-threshold", o.threshold,
+                                                 &rules.ml_score.threshold, errstr,
+                                                 sizeof(errstr)))
+        return usage_error("%s", errstr);
 
     sweep sw;
     if (o.sweep) {

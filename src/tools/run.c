@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "file_runner.h"
 #include "kafka_runtime.h"
+#include "options.h"
 #include "rules_file.h"
 #include "run_conf.h"
 
@@ -177,20 +178,6 @@ static fw_err parse_amount(const char *what, const char *s, double *out, char *e
     if (errno || end == s || *end || !(v >= 0) || v > 1e15) {
         snprintf(errstr, errstr_size, "%s: expected a non-negative amount, got \"%s\"", what,
                  s);
-        return FW_ERR_INVALID;
-    }
-    *out = v;
-    return FW_OK;
-}
-
-static fw_err parse_probability(const char *what, const char *s, double *out, char *errstr,
-                                size_t errstr_size) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0 && v <= 1)) {
-        snprintf(errstr, errstr_size, "%s: expected a probability from 0 to 1, got \"%s\"",
-                 what, s);
         return FW_ERR_INVALID;
     }
     *out = v;
@@ -384,8 +371,8 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             break;
         case OPT_MODEL: c->scorer.model_path = optarg; break;
         case OPT_FRAUD_THRESHOLD:
-            if (parse_probability("--fraud-threshold", optarg, &lf.probability, errstr,
-                                  errstr_size))
+            if (fw_opt_parse_probability("--fraud-threshold", optarg, &lf.probability, errstr,
+                                         errstr_size))
                 return FW_ERR_INVALID;
             lf.fraud_threshold = true;
             break;

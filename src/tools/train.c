@@ -26,16 +26,15 @@
 #include "model.h"
 #include "pipeline.h"
 #include "profiles.h"
+#include "replay.h"
 #include "rules_file.h"
 
 #define MIN_PART_ROWS 100         /* fewer rows in the training or test part: refused */
 #define PREDICT_BATCH 4096        /* rows per fw_model_predict call, as in the engine */
 #define PROGRESS_ROUNDS 10        /* boosting rounds between progress lines */
-#define PROGRESS_EVERY 65536      /* input rows between looks at the clock */
 #define MAX_FPR 0.01              /* the false-positive budget of "recall at 1 % FPR" */
 #define ML_THRESHOLD 0.8f         /* ml_score's default FRAUD_THRESHOLD */
 #define MAX_SCENARIOS 1000        /* distinct scenario names kept; the rest: "(other)" */
-#define DEAD_LETTERS_SHOWN 5
 
 static const char train_help[] =
     "Usage: fraudwatch train --input FILE [OPTIONS]\n"
@@ -396,7 +395,8 @@ static int read_csv(const train_opts *o, FILE *f, dataset *d, input_stats *st) {
         die_oom();
     for (int k = 0; k <= FW_F_AMOUNT; k++)
         feat_col[k] = -1;
-    double t0 = fw_mono_s(), shown = t0;
+    fw_progress progress;
+    fw_progress_init(&progress);
     char a[32];
     while ((len = getline(&line, &cap, f)) >= 0) {
         st->lines++;
@@ -491,11 +491,9 @@ static int read_csv(const train_opts *o, FILE *f, dataset *d, input_stats *st) {
             d->time[d->n - 1] = v;
         }
         st->records++;
-        if (!o->quiet && st->records % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
-            shown = fw_mono_s();
+        if (!o->quiet && fw_progress_due(&progress, st->records))
             fprintf(stderr, "fraudwatch train: %s rows read\n",
                     fw_count_str(st->records, a, sizeof(a)));
-        }
     }
     if (ferror(f)) {
         fail("error reading %s: %s", o->input, strerror(errno));
@@ -553,49 +551,29 @@ static bool sort_by_time(dataset *d) {
 
 /* ------------------------------------------------------------ NDJSON */
 
-typedef struct replay_ctx {
+/* Where the feature sink puts its rows. */
+typedef struct sink_ctx {
     dataset *d;
     input_stats *st;
-    const char *file;
-    uint64_t sink_unlabelled;   /* reached the sink without a label (also in st->unlabelled) */
-} replay_ctx;
+    uint64_t unlabelled;        /* reached the sink without a label (also in st->unlabelled) */
+} sink_ctx;
 
 /* Every transaction reaching the ordered detectors, with the features ml_score
  * would score; the label comes from the original line. */
 static void on_features(void *opaque, const fw_txn *t, const float *features) {
-    replay_ctx *rc = opaque;
+    sink_ctx *sc = opaque;
     fw_eval_line_labels ll;
     if (!t->raw_is_json || fw_eval_scan_labels(t->raw.ptr, t->raw.len, &ll) != FW_OK ||
         !ll.has_label) {
-        rc->sink_unlabelled++;
+        sc->unlabelled++;
         return;
     }
-    rc->st->v_mask |= t->v_mask;
-    dataset *d = rc->d;
+    sc->st->v_mask |= t->v_mask;
+    dataset *d = sc->d;
     uint16_t s = ll.is_fraud ? scenario_index(d, ll.scenario) : 0;
     float *row = dataset_push(d, ll.is_fraud, true, false);
     memcpy(row, features, FW_F__COUNT * sizeof(float));
     d->scen[d->n - 1] = s;
-}
-
-static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
-    (void)opaque;
-    (void)a;
-    (void)key;
-    (void)json;
-}
-
-static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
-    replay_ctx *rc = opaque;
-    if (rc->st->dead_letters < DEAD_LETTERS_SHOWN)
-        fprintf(stderr, "fraudwatch train: dead letter at %s:%" PRId64 " (skipped): %s\n",
-                rc->file, dl->src->line, dl->reason);
-    rc->st->dead_letters++;
-}
-
-static void on_late(void *opaque, const fw_late_record *lr) {
-    (void)lr;
-    ((replay_ctx *)opaque)->st->late++;
 }
 
 static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
@@ -603,24 +581,21 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
     char errstr[512];
     fw_pipeline_conf pc = { .rules = *rules, .format = FW_INPUT_JSON,
                             .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES, .profiles = profiles };
-    fw_pipeline *p = fw_pipeline_new(&pc, errstr, sizeof(errstr));
-    if (!p)
+    fw_replay r;
+    if (fw_replay_init(&r, "train", o->input, &pc, NULL, errstr, sizeof(errstr)))
         return fail("%s", errstr);
     d->width = FW_F__COUNT;
     for (int k = 0; k < FW_F__COUNT; k++)
         d->col[k] = (fw_feature)k;
-    replay_ctx rc = { .d = d, .st = st, .file = o->input };
-    fw_engine_set_feature_sink(fw_pipeline_engine(p), on_features, &rc);
-    fw_pipeline_out po = { .opaque = &rc, .alert = on_alert, .dead_letter = on_dead_letter,
-                           .late = on_late };
-    fw_source_ref src = { .file = o->input };
+    sink_ctx sc = { .d = d, .st = st };
+    fw_engine_set_feature_sink(fw_pipeline_engine(r.p), on_features, &sc);
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    double shown = fw_mono_s();
+    fw_progress progress;
+    fw_progress_init(&progress);
     char a[32], b[32];
     while ((n = getline(&line, &cap, f)) >= 0) {
-        src.line++;
         st->lines++;
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
@@ -635,26 +610,23 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
         fw_eval_line_labels ll;
         if (fw_eval_scan_labels(line, len, &ll) == FW_OK && !ll.has_label &&
             !st->unlabelled++)
-            st->first_unlabelled_line = (uint64_t)src.line;
-        fw_pipeline_process(p, line, len, &src, &po);
-        if (!o->quiet && src.line % PROGRESS_EVERY == 0 && fw_mono_s() - shown >= 1.0) {
-            shown = fw_mono_s();
+            st->first_unlabelled_line = st->lines;
+        fw_replay_record(&r, line, len, (int64_t)st->lines);
+        if (!o->quiet && fw_progress_due(&progress, st->lines))
             fprintf(stderr, "fraudwatch train: %s lines replayed, %s rows\n",
-                    fw_count_str((uint64_t)src.line, a, sizeof(a)), fw_count_str(d->n, b, sizeof(b)));
-        }
+                    fw_count_str(st->lines, a, sizeof(a)), fw_count_str(d->n, b, sizeof(b)));
     }
     int bad = ferror(f) ? errno : 0;
-    fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release every transaction */
-    st->records = fw_pipeline_stats_get(p)->records;
-    fw_pipeline_destroy(p);
+    fw_replay_finish(&r);
+    st->records = fw_pipeline_stats_get(r.p)->records;
+    st->dead_letters = r.dead_letters;
+    st->late = r.late;
+    fw_replay_fini(&r);
     free(line);
     if (bad)
         return fail("error reading %s: %s", o->input, strerror(bad));
-    if (st->dead_letters > DEAD_LETTERS_SHOWN)
-        fprintf(stderr, "fraudwatch train: ... %" PRIu64 " dead letters in all, skipped\n",
-                st->dead_letters);
-    if (st->unlabelled || rc.sink_unlabelled) {
-        uint64_t n_unl = st->unlabelled ? st->unlabelled : rc.sink_unlabelled;
+    if (st->unlabelled || sc.unlabelled) {
+        uint64_t n_unl = st->unlabelled ? st->unlabelled : sc.unlabelled;
         char where[64] = "";
         if (st->first_unlabelled_line)
             snprintf(where, sizeof(where), ", the first at line %" PRIu64,
