@@ -75,6 +75,7 @@ struct fw_engine {
     float *ml_probs;
     float *ml_contribs;               /* FW_ML_BATCH_ROWS x (model columns + 1) */
     float *ml_feature_contribs;       /* FW_ML_BATCH_ROWS x (FW_F__COUNT + 1) */
+    bool ml_alerting[FW_ML_BATCH_ROWS]; /* rows of the batch being completed that alert */
     char ml_error[256];               /* the last scoring failure */
 };
 

@@ -219,22 +219,38 @@ static size_t top_features(const float *features, const float *contribs, int k,
     return n;
 }
 
+/* Dedupe decides before anything is explained, so a suppressed alert costs
+ * no contributions: marks the rows of @p b that alert, in order, as the
+ * alerts will be raised. @returns how many. */
+static size_t claim_alerts(fw_engine *e, const fw_ml_batch *b, const float *probs) {
+    double thr = e->rules.ml_score.threshold;
+    size_t na = 0;
+    for (size_t i = 0; i < b->n; i++) {
+        const fw_ml_ctx *c = &b->ctx[i];
+        fw_entity *ent = c->ent;
+        bool alert = probs[i] > thr;
+        if (alert && ent) {
+            int64_t last = ent->last_alert[FW_RULE_ML_SCORE];
+            if (last != INT64_MIN && llabs(c->ts - last) < e->rules.time.dedupe_window_ms) {
+                e->stats.deduplicated[FW_RULE_ML_SCORE]++;
+                alert = false;
+            } else {
+                if (c->ts > last || last == INT64_MIN)
+                    ent->last_alert[FW_RULE_ML_SCORE] = c->ts;
+                fw_engine_touch(e, ent);
+            }
+        }
+        e->ml_alerting[i] = alert;
+        na += alert;
+    }
+    return na;
+}
+
 static void raise_ml_alert(fw_engine *e, const fw_ml_ctx *c, const float *features, float p,
                            const float *contribs, const char *model, const fw_engine_out *out) {
     fw_str key = text(c, c->entity_kind == FW_ENT_CUSTOMER  ? FW_MLT_CUSTOMER
                          : c->entity_kind == FW_ENT_ACCOUNT ? FW_MLT_ACCOUNT
                                                             : FW_MLT_CARD);
-    fw_entity *ent = c->ent;
-    if (ent) {
-        int64_t last = ent->last_alert[FW_RULE_ML_SCORE];
-        if (last != INT64_MIN && llabs(c->ts - last) < e->rules.time.dedupe_window_ms) {
-            e->stats.deduplicated[FW_RULE_ML_SCORE]++;
-            return;
-        }
-        if (c->ts > last || last == INT64_MIN)
-            ent->last_alert[FW_RULE_ML_SCORE] = c->ts;
-        fw_engine_touch(e, ent);
-    }
     fw_contribution top[64];
     int k = e->rules.ml_score.top_features;
     size_t ntop = contribs && k > 0 ? top_features(features, contribs, k, top) : 0;
@@ -273,9 +289,9 @@ static void raise_ml_alert(fw_engine *e, const fw_ml_ctx *c, const float *featur
     out->alert(out->opaque, &a);
 }
 
-void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
-                           const float *contribs, const char *model,
-                           const fw_engine_out *out) {
+/* Scoring of @p b is over: its rows no longer hold their entities and the
+ * counters know how it went. @returns false when it failed (then recycled). */
+static bool settle(fw_engine *e, fw_ml_batch *b, const float *probs) {
     e->stats.ml_batches++;
     for (size_t i = 0; i < b->n; i++)
         if (b->ctx[i].ent)
@@ -284,15 +300,30 @@ void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
         e->stats.ml_failed_batches++;
         e->stats.ml_unscored += b->n;
         recycle(e, b);
-        return;
+        return false;
     }
     e->stats.ml_scored += b->n;
-    double thr = e->rules.ml_score.threshold;
+    return true;
+}
+
+/* Raises the rows claim_alerts marked; @p contribs by row, as for
+ * fw_engine_ml_complete. */
+static void raise_claimed(fw_engine *e, fw_ml_batch *b, const float *probs,
+                          const float *contribs, const char *model, const fw_engine_out *out) {
     for (size_t i = 0; i < b->n; i++)
-        if (probs[i] > thr)
+        if (e->ml_alerting[i])
             raise_ml_alert(e, &b->ctx[i], &b->features[i * FW_F__COUNT], probs[i],
                            contribs ? &contribs[i * (FW_F__COUNT + 1)] : NULL, model, out);
     recycle(e, b);
+}
+
+void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
+                           const float *contribs, const char *model,
+                           const fw_engine_out *out) {
+    if (!settle(e, b, probs))
+        return;
+    claim_alerts(e, b, probs);
+    raise_claimed(e, b, probs, contribs, model, out);
 }
 
 const char *fw_engine_ml_error(const fw_engine *e) { return e->ml_error; }
@@ -315,32 +346,34 @@ void fw_engine_ml_flush(fw_engine *e, const fw_engine_out *out) {
             continue;
         }
         /* Explain only what alerts: move those rows to the front, one more call. */
-        double thr = e->rules.ml_score.threshold;
-        size_t na = 0;
-        for (size_t i = 0; i < b->n; i++)
-            if (e->ml_probs[i] > thr) {
-                if (na != i)
-                    memmove(&e->ml_matrix[na * nc], &e->ml_matrix[i * nc], sizeof(float) * nc);
-                na++;
-            }
+        settle(e, b, e->ml_probs);
+        size_t na = claim_alerts(e, b, e->ml_probs);
         const float *contribs = NULL;
-        if (na && e->rules.ml_score.top_features > 0 &&
-            fw_model_contribs(e->model, e->ml_matrix, na, e->ml_contribs, e->ml_error,
-                              sizeof(e->ml_error)) == FW_OK) {
-            size_t k = 0;
-            for (size_t i = 0; i < b->n; i++) {
-                if (!(e->ml_probs[i] > thr))
+        if (na && e->rules.ml_score.top_features > 0) {
+            for (size_t i = 0, k = 0; i < b->n; i++) {
+                if (!e->ml_alerting[i])
                     continue;
-                float *row = &e->ml_feature_contribs[i * (FW_F__COUNT + 1)];
-                for (int f = 0; f <= FW_F__COUNT; f++)
-                    row[f] = 0;
-                for (size_t j = 0; j < nc; j++)
-                    row[e->model_cols[j]] = e->ml_contribs[k * (nc + 1) + j];
-                row[FW_F__COUNT] = e->ml_contribs[k * (nc + 1) + nc];
+                if (k != i)
+                    memmove(&e->ml_matrix[k * nc], &e->ml_matrix[i * nc], sizeof(float) * nc);
                 k++;
             }
-            contribs = e->ml_feature_contribs;
+            bool approx = e->rules.ml_score.contributions == FW_ML_CONTRIB_APPROX;
+            if (fw_model_contribs(e->model, e->ml_matrix, na, approx, e->ml_contribs,
+                                  e->ml_error, sizeof(e->ml_error)) == FW_OK) {
+                for (size_t i = 0, k = 0; i < b->n; i++) {
+                    if (!e->ml_alerting[i])
+                        continue;
+                    float *row = &e->ml_feature_contribs[i * (FW_F__COUNT + 1)];
+                    for (int f = 0; f <= FW_F__COUNT; f++)
+                        row[f] = 0;
+                    for (size_t j = 0; j < nc; j++)
+                        row[e->model_cols[j]] = e->ml_contribs[k * (nc + 1) + j];
+                    row[FW_F__COUNT] = e->ml_contribs[k * (nc + 1) + nc];
+                    k++;
+                }
+                contribs = e->ml_feature_contribs;
+            }
         }
-        fw_engine_ml_complete(e, b, e->ml_probs, contribs, fw_model_id(e->model), out);
+        raise_claimed(e, b, e->ml_probs, contribs, fw_model_id(e->model), out);
     }
 }

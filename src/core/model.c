@@ -205,9 +205,10 @@ fw_err fw_model_predict(fw_model *m, const float *rows, size_t n, float *out, ch
     return predict(m, rows, n, 0, out, 1, errstr, errstr_size);
 }
 
-fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, float *out,
+fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, bool approx, float *out,
                          char *errstr, size_t errstr_size) {
-    return predict(m, rows, n, 2, out, m->nfeatures + 1, errstr, errstr_size);
+    /* Prediction types of XGBoost's C API: 2 contributions, 3 approximate ones. */
+    return predict(m, rows, n, approx ? 3 : 2, out, m->nfeatures + 1, errstr, errstr_size);
 }
 
 void fw_train_params_defaults(fw_train_params *p) {

@@ -9,6 +9,7 @@
 #ifndef FW_MODEL_H
 #define FW_MODEL_H
 
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include "fw_err.h"
@@ -45,10 +46,12 @@ const char *fw_model_id(const fw_model *m);
 fw_err fw_model_predict(fw_model *m, const float *rows, size_t n, float *out, char *errstr,
                         size_t errstr_size);
 
-/** @brief Per-feature contributions (SHAP values, in log-odds) of @p n rows:
- *  @p out receives n x (nfeatures + 1) floats, the last of each row being the
- *  bias. Costlier than predict: the engine calls it for alerting rows only. */
-fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, float *out,
+/** @brief Per-feature contributions (in log-odds) of @p n rows: @p out
+ *  receives n x (nfeatures + 1) floats, the last of each row being the bias.
+ *  Exact TreeSHAP, or with @p approx the per-path attribution (Saabas), which
+ *  is several times cheaper and mostly names the same top features. Costlier
+ *  than predict either way: the engine calls it for alerting rows only. */
+fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, bool approx, float *out,
                          char *errstr, size_t errstr_size);
 
 /** Training parameters of fw_model_train. */

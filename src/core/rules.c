@@ -74,6 +74,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->mule_cashout.within_ms = 2 * h;
     r->ml_score.threshold = 0.8;
     r->ml_score.top_features = 5;
+    r->ml_score.contributions = FW_ML_CONTRIB_EXACT;
     r->limits.max_entities = 1000000;
     r->limits.max_window_events = 10000;
 }

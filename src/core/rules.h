@@ -41,6 +41,13 @@ typedef struct fw_rule_common {
 
 /* All durations are milliseconds of event time. Comparisons are strict
  * ("above", "below") exactly as the seeds state them. */
+/** How ml_score computes the contributions it names: exact TreeSHAP, or the
+ *  approximate per-path attribution (Saabas), several times cheaper. */
+typedef enum fw_ml_contributions {
+    FW_ML_CONTRIB_EXACT = 0,
+    FW_ML_CONTRIB_APPROX,
+} fw_ml_contributions;
+
 typedef struct fw_rules {
     fw_rule_common common[FW_RULE__COUNT];
     struct {
@@ -114,6 +121,7 @@ typedef struct fw_rules {
     struct {
         double threshold;          /* alert when the probability > this (0.8, seed 000) */
         int top_features;          /* contributions named in the alert (5) */
+        int contributions;         /* fw_ml_contributions: how they are computed (exact) */
     } ml_score;
     struct {
         uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */

@@ -28,6 +28,7 @@ typedef enum pkind {
     PK_INT,       /* int in [lo, hi] */
     PK_U32,       /* uint32_t in [lo, hi] */
     PK_DURATION,  /* int64_t milliseconds in [lo, hi]; "30m" or an integer in the file */
+    PK_CHOICE,    /* int: the index of one of choices' names, a string in the file */
 } pkind;
 
 typedef struct param {
@@ -35,6 +36,7 @@ typedef struct param {
     pkind kind;
     size_t off;        /* offsetof(fw_rules, ...) */
     int64_t lo, hi;    /* PK_INT, PK_U32, PK_DURATION: inclusive range */
+    const char *const *choices; /* PK_CHOICE: the names, NULL-terminated, by value */
 } param;
 
 /* The time section may be zero: an ordered stream needs no out-of-orderness,
@@ -117,9 +119,12 @@ static const param mule_cashout_params[] = {
     { "min_ratio", PK_FRACTION, F(mule_cashout.min_ratio), 0, 0 },
     { "within", PK_DURATION, F(mule_cashout.within_ms), 1, DUR_MAX },
 };
+static const char *const ml_contributions[] = { [FW_ML_CONTRIB_EXACT] = "exact",
+                                                [FW_ML_CONTRIB_APPROX] = "approx", NULL };
 static const param ml_score_params[] = {
     { "threshold", PK_FRACTION, F(ml_score.threshold), 0, 0 },
     { "top_features", PK_INT, F(ml_score.top_features), 0, 64 },
+    { "contributions", PK_CHOICE, F(ml_score.contributions), 0, 1, ml_contributions },
 };
 
 typedef struct param_table {
@@ -236,7 +241,8 @@ static size_t kind_size(pkind k) {
     case PK_AMOUNT:
     case PK_POSITIVE:
     case PK_FRACTION: return sizeof(double);
-    case PK_INT: return sizeof(int);
+    case PK_INT:
+    case PK_CHOICE: return sizeof(int);
     case PK_U32: return sizeof(uint32_t);
     case PK_DURATION: return sizeof(int64_t);
     }
@@ -259,6 +265,7 @@ static const char *kind_expect(const param *p) {
     case PK_INT:
     case PK_U32: return "an integer";
     case PK_DURATION: return "a duration like \"30m\" or milliseconds";
+    case PK_CHOICE: return "one of the names listed in docs/rules.md";
     }
     return "a value";
 }
@@ -281,6 +288,8 @@ static const char *range_error(const param *p, double d, int64_t x, char *buf, s
             return NULL;
         snprintf(buf, size, "must be between %" PRId64 " and %" PRId64, p->lo, p->hi);
         return buf;
+    case PK_CHOICE:
+        return x >= p->lo && x <= p->hi ? NULL : "must be one of its names";
     case PK_DURATION:
         if (x >= p->lo && x <= p->hi)
             return NULL;
@@ -301,10 +310,16 @@ static void read_value(const fw_rules *r, const param *p, double *d, int64_t *x)
     case PK_AMOUNT:
     case PK_POSITIVE:
     case PK_FRACTION: memcpy(d, f, sizeof(*d)); break;
-    case PK_INT: { int v; memcpy(&v, f, sizeof(v)); *x = v; break; }
+    case PK_INT:
+    case PK_CHOICE: { int v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_U32: { uint32_t v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_DURATION: memcpy(x, f, sizeof(*x)); break;
     }
+}
+
+/* The name of choice @p x of @p p; "?" when out of range. */
+static const char *choice_name(const param *p, int64_t x) {
+    return x >= p->lo && x <= p->hi ? p->choices[x] : "?";
 }
 
 static void format_value(const fw_rules *r, const param *p, char *out, size_t size) {
@@ -313,6 +328,8 @@ static void format_value(const fw_rules *r, const param *p, char *out, size_t si
     read_value(r, p, &d, &x);
     if (p->kind == PK_DURATION)
         fw_rules_duration_format(x, out, size);
+    else if (p->kind == PK_CHOICE)
+        snprintf(out, size, "%s", choice_name(p, x));
     else if (p->kind == PK_AMOUNT || p->kind == PK_POSITIVE || p->kind == PK_FRACTION)
         snprintf(out, size, "%.17g", d);
     else
@@ -496,6 +513,22 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
             return errf(c, path, AT(v), "expected %s, got %s", kind_expect(p), got);
         }
         break;
+    case PK_CHOICE: {
+        x = -1;
+        for (int64_t i = p->lo; v->type == FW_JSON_STRING && i <= p->hi && x < 0; i++)
+            if (fw_str_eq_c(v->str, p->choices[i]))
+                x = i;
+        if (x < 0) {
+            char list[128];
+            size_t o = 0;
+            for (int64_t i = p->lo; i <= p->hi && o < sizeof(list); i++)
+                o += (size_t)snprintf(list + o, sizeof(list) - o, "%s\"%s\"",
+                                      i == p->lo ? "" : i == p->hi ? " or " : ", ",
+                                      p->choices[i]);
+            return errf(c, path, AT(v), "expected %s, got %s", list, got);
+        }
+        break;
+    }
     }
     const char *bad = range_error(p, d, x, why, sizeof(why));
     if (bad)
@@ -505,7 +538,8 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
     case PK_AMOUNT:
     case PK_POSITIVE:
     case PK_FRACTION: memcpy(f, &d, sizeof(d)); break;
-    case PK_INT: { int iv = (int)x; memcpy(f, &iv, sizeof(iv)); break; }
+    case PK_INT:
+    case PK_CHOICE: { int iv = (int)x; memcpy(f, &iv, sizeof(iv)); break; }
     case PK_U32: { uint32_t uv = (uint32_t)x; memcpy(f, &uv, sizeof(uv)); break; }
     case PK_DURATION: memcpy(f, &x, sizeof(x)); break;
     }
@@ -920,6 +954,9 @@ static bool write_table(fw_buf *out, const fw_rules *r, const param *tab, size_t
         case PK_DURATION:
             fw_rules_duration_format(x, val, sizeof(val));
             ok = ok && fw_buf_printf(out, "\"%s\"", val);
+            break;
+        case PK_CHOICE:
+            ok = ok && fw_buf_printf(out, "\"%s\"", choice_name(p, x));
             break;
         }
         ok = ok && fw_buf_puts(out, i + 1 < n ? ",\n" : "\n");

@@ -111,14 +111,16 @@ static void test_features_from_history(void **state) {
     fw_buf_fini(&buf);
 }
 
-/* A model that learned "fraud when Amount > 1000". */
-static fw_model *amount_model(const char *second_feature) {
+/* A model that learned "fraud when Amount > 1000", or with @p second_counts
+ * also when the second feature is above 3 (so both features contribute). */
+static fw_model *amount_model_of(const char *second_feature, bool second_counts) {
     enum { N = 2000 };
     static float rows[N * 2], labels[N];
     for (int i = 0; i < N; i++) {
         rows[2 * i] = (float)(i % 200) * 10.0f;
         rows[2 * i + 1] = (float)(i % 7);
-        labels[i] = rows[2 * i] > 1000 ? 1.0f : 0.0f;
+        labels[i] = rows[2 * i] > 1000 || (second_counts && rows[2 * i + 1] > 3) ? 1.0f
+                                                                                 : 0.0f;
     }
     const char *names[] = { "Amount", second_feature };
     fw_train_params p;
@@ -132,11 +134,22 @@ static fw_model *amount_model(const char *second_feature) {
     return m;
 }
 
+static fw_model *amount_model(const char *second_feature) {
+    return amount_model_of(second_feature, false);
+}
+
+struct pay_in {
+    const char *id, *cust;
+    int64_t at;
+    double amount;
+};
+
 typedef struct got {
     int n;
     char ids[64][16];
     double score[64];
     char top[64][32];
+    double contribution[64]; /* of the top feature */
     char entity[64][32];
 } got;
 
@@ -150,13 +163,15 @@ static void on_alert(void *opaque, const fw_alert *a) {
              a->txn->transaction_id.ptr);
     g->score[g->n] = a->ml->score;
     snprintf(g->top[g->n], 32, "%s", a->ml->ntop ? a->ml->top[0].feature : "");
+    g->contribution[g->n] = a->ml->ntop ? a->ml->top[0].contribution : NAN;
     snprintf(g->entity[g->n], 32, "%s:%.*s", a->entity_type, (int)a->entity_id.len,
              a->entity_id.ptr);
     g->n++;
 }
 
-static fw_engine *ml_engine(fw_rules *r) {
+static fw_engine *ml_engine_explaining(fw_rules *r, fw_ml_contributions how) {
     fw_rules_defaults(r);
+    r->ml_score.contributions = (int)how;
     for (int i = 0; i < FW_RULE__COUNT; i++) /* only the model speaks */
         r->common[i].enabled = i == FW_RULE_ML_SCORE;
     r->time.max_out_of_orderness_ms = 0;
@@ -166,6 +181,8 @@ static fw_engine *ml_engine(fw_rules *r) {
     fw_engine_ml_activate(e, true);
     return e;
 }
+
+static fw_engine *ml_engine(fw_rules *r) { return ml_engine_explaining(r, FW_ML_CONTRIB_EXACT); }
 
 static void test_local_batches_and_explanations(void **state) {
     (void)state;
@@ -205,6 +222,61 @@ static void test_local_batches_and_explanations(void **state) {
     }
     assert_int_equal(fw_engine_ml_pending(e), 0);
     fw_engine_destroy(e);
+    fw_model_free(m);
+}
+
+/* Scores @p n payments of @p in with contributions computed @p how; alerts into @p g. */
+static void score_payments(const struct pay_in *in, size_t n, fw_ml_contributions how,
+                           fw_model *m, got *g) {
+    fw_rules r;
+    fw_engine *e = ml_engine_explaining(&r, how);
+    char err[256];
+    assert_int_equal(fw_engine_set_model(e, m, err, sizeof(err)), FW_OK);
+    fw_engine_out out = { .opaque = g, .alert = on_alert };
+    for (size_t i = 0; i < n; i++) {
+        fw_txn t = pay(in[i].id, in[i].cust, T0 + in[i].at, in[i].amount, "m", "NL");
+        fw_engine_process(e, &t, &out);
+    }
+    fw_engine_advance(e, INT64_MAX, &out);
+    fw_engine_ml_flush(e, &out);
+    fw_engine_destroy(e);
+}
+
+/* Dedupe decides before the contributions are computed, for alerting rows
+ * only: a suppressed row in between must not shift them onto another alert. */
+static void test_contributions_after_dedupe(void **state) {
+    (void)state;
+    fw_model *m = amount_model_of("amount_vs_avg", true);
+    static const struct pay_in with[] = {
+        { "t1", "c1", 0, 1500 }, { "t2", "c1", 1 * MIN, 1600 }, /* deduplicated */
+        { "t3", "c2", 2 * MIN, 100 },
+    };
+    static const struct pay_in without[] = { { "t1", "c1", 0, 1500 },
+                                             { "t3", "c2", 2 * MIN, 100 } };
+    got a = { 0 }, b = { 0 }, approx = { 0 };
+    score_payments(with, 3, FW_ML_CONTRIB_EXACT, m, &a);
+    score_payments(without, 2, FW_ML_CONTRIB_EXACT, m, &b);
+    /* t1 alerts on its amount, t3 (a first payment of 100) on its missing
+     * average: were t2's contributions (like t1's) shifted onto t3, it would
+     * name Amount. */
+    assert_int_equal(a.n, 2);
+    assert_int_equal(b.n, 2);
+    assert_string_equal(a.top[0], "Amount");
+    assert_string_equal(a.top[1], "amount_vs_avg");
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(a.ids[i], b.ids[i]);
+        if (strcmp(a.top[i], b.top[i]) || a.contribution[i] != b.contribution[i])
+            fail_msg("%s: top %s %g with a deduplicated row before it, %s %g without",
+                     a.ids[i], a.top[i], a.contribution[i], b.top[i], b.contribution[i]);
+    }
+    /* The approximate method names the same feature, pushing up. */
+    score_payments(with, 3, FW_ML_CONTRIB_APPROX, m, &approx);
+    assert_int_equal(approx.n, 2);
+    for (int i = 0; i < 2; i++) {
+        assert_string_equal(approx.top[i], a.top[i]);
+        if (!(approx.contribution[i] > 0))
+            fail_msg("%s: approximate contribution %g", approx.ids[i], approx.contribution[i]);
+    }
     fw_model_free(m);
 }
 
@@ -362,6 +434,7 @@ int main(void) {
         cmocka_unit_test(test_feature_names),
         cmocka_unit_test(test_features_from_history),
         cmocka_unit_test(test_local_batches_and_explanations),
+        cmocka_unit_test(test_contributions_after_dedupe),
         cmocka_unit_test(test_scored_elsewhere_and_failures),
         cmocka_unit_test(test_model_replacement),
         cmocka_unit_test(test_history_in_changelog),

@@ -131,11 +131,18 @@ static void x_ratio_max(fw_rules *e) {
     e->velocity.slide_ms = 1 * S;
 }
 
+static void x_ml_approx(fw_rules *e) {
+    e->ml_score.contributions = FW_ML_CONTRIB_APPROX;
+    e->ml_score.top_features = 3;
+}
+
 static const accept_case accepts[] = {
     { "empty object", "{}", x_none },
     { "empty sections", "{\"time\":{},\"limits\":{},\"rules\":[]}", x_none },
     { "id only", "{\"rules\":[{\"id\":\"velocity\"}]}", x_none },
     { "empty params", "{\"rules\":[{\"id\":\"velocity\",\"params\":{}}]}", x_none },
+    { "ml_score choice", "{\"rules\":[{\"id\":\"ml_score\",\"params\":{\"contributions\":\"approx\","
+      "\"top_features\":3}}]}", x_ml_approx },
     { "brief example",
       "{\"rules\": [{\"id\": \"velocity\", \"enabled\": true, \"shadow\": false, "
       "\"severity\": \"high\", \"version\": 2, \"params\": {\"min_count\": 4, "
@@ -320,6 +327,10 @@ static const reject_case rejects[] = {
     { "duration decimal string", VEL("\"window\":\"1.5h\""), "expected a duration like \"30m\"", NULL },
     { "duration bool", VEL("\"window\":true"), "expected a duration like \"30m\" or milliseconds, got true", NULL },
     { "duration bare digits string", VEL("\"window\":\"1800000\""), "got \"1800000\"", NULL },
+    { "choice unknown", RULE("{\"id\":\"ml_score\",\"params\":{\"contributions\":\"fast\"}}"),
+      "rules[0].params.contributions: expected \"exact\" or \"approx\", got \"fast\"", NULL },
+    { "choice number", RULE("{\"id\":\"ml_score\",\"params\":{\"contributions\":1}}"),
+      "rules[0].params.contributions: expected \"exact\" or \"approx\", got 1", NULL },
     /* ranges */
     { "amount negative", RULE("{\"id\":\"high_amount\",\"params\":{\"limit\":-1}}"),
       "rules[0].params.limit: must be a finite number >= 0, got -1", NULL },
