@@ -10,6 +10,7 @@
 
 #include "commands.h"
 #include "gen_model.h"
+#include "rules_file.h"
 #include "pipeline.h"
 #include "fw_os.h"
 
@@ -28,6 +29,8 @@ static const char bench_help[] =
     "  -r, --iterations K   timed passes; the best and median are reported (default 5)\n"
     "  -m, --model FILE     also score every transaction with this model (ml_score,\n"
     "                       batches flushed every 4096 records as `run` does)\n"
+    "      --rules FILE     rule settings as `run --rules` takes them (default: the\n"
+    "                       built-in rules), e.g. ml_score's contributions\n"
     "  -h, --help           this text\n";
 
 typedef struct corpus {
@@ -83,7 +86,7 @@ static int cmp_double(const void *a, const void *b) {
 int fw_cmd_bench(int argc, char **argv) {
     long count = 1000000, iterations = 5, seed = 42;
     double fraud_ratio = 0.01;
-    const char *input = NULL, *model_path = NULL;
+    const char *input = NULL, *model_path = NULL, *rules_path = NULL;
     fw_model *model = NULL;
     static const struct option opts[] = {
         { "count", required_argument, NULL, 'n' },
@@ -92,6 +95,7 @@ int fw_cmd_bench(int argc, char **argv) {
         { "seed", required_argument, NULL, 's' },
         { "iterations", required_argument, NULL, 'r' },
         { "model", required_argument, NULL, 'm' },
+        { "rules", required_argument, NULL, 'R' },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -123,6 +127,7 @@ int fw_cmd_bench(int argc, char **argv) {
             break;
         case 'i': input = optarg; break;
         case 'm': model_path = optarg; break;
+        case 'R': rules_path = optarg; break;
         case 'h': fputs(bench_help, stdout); return 0;
         default: fprintf(stderr, "(see fraudwatch bench --help)\n"); return 2;
         }
@@ -130,6 +135,12 @@ int fw_cmd_bench(int argc, char **argv) {
     int rc = 1;
     char errstr[512];
     corpus c = { 0 };
+    fw_pipeline_conf pc = { .format = FW_INPUT_JSON };
+    fw_rules_defaults(&pc.rules);
+    if (rules_path && fw_rules_load_file(&pc.rules, rules_path, errstr, sizeof(errstr))) {
+        fprintf(stderr, "fraudwatch bench: %s\n", errstr);
+        return 1;
+    }
     if (model_path && !(model = fw_model_load(model_path, errstr, sizeof(errstr)))) {
         fprintf(stderr, "fraudwatch bench: %s\n", errstr);
         return 1;
@@ -190,8 +201,6 @@ int fw_cmd_bench(int argc, char **argv) {
            (double)c.n / dt, dt * 1e9 / (double)c.n, ok);
 
     /* Stage 2: the whole pipeline, as `run` uses it. */
-    fw_pipeline_conf pc = { .format = FW_INPUT_JSON };
-    fw_rules_defaults(&pc.rules);
     uint64_t alert_bytes = 0, alerts = 0;
     for (long it = 0; it < iterations; it++) {
         fw_pipeline *p = fw_pipeline_new(&pc, errstr, sizeof(errstr));
