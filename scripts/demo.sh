@@ -1,15 +1,18 @@
 #!/usr/bin/env bash
-# scripts/demo.sh [FRAUDWATCH_BIN] — what `make demo` runs: starts the local
-# broker, creates fresh topics, runs the generator and the engine, prints each
-# alert as it arrives, and on Ctrl-C (or after DEMO_SECONDS seconds) stops
-# everything and prints a summary.
+# scripts/demo.sh [FRAUDWATCH_BIN] — what `make demo` runs: trains a model on
+# generated history, starts the local broker, creates fresh topics, runs the
+# generator and the engine (rules and ml_score), prints each alert as it
+# arrives, and on Ctrl-C (or after DEMO_SECONDS seconds) stops everything and
+# prints a summary.
 #   DEMO_SECONDS  stop after this many seconds (default: run until Ctrl-C)
 #   DEMO_RATE     generated transactions per second (default 500)
+#   DEMO_MODEL    0: rules only, no model (default 1)
 set -euo pipefail
 cd "$(dirname "$0")/.."
 BIN=${1:-build/fraudwatch}
 DEMO_SECONDS=${DEMO_SECONDS:-0}
 DEMO_RATE=${DEMO_RATE:-500}
+DEMO_MODEL=${DEMO_MODEL:-1}
 export KAFKA_BOOTSTRAP_SERVERS=${KAFKA_BOOTSTRAP_SERVERS:-127.0.0.1:${KAFKA_PORT:-9092}}
 RUN_ID=demo-$(date +%Y%m%d-%H%M%S)
 IN=$RUN_ID-transactions OUT=$RUN_ID-alerts DLQ=$RUN_ID-dlq
@@ -40,8 +43,9 @@ finish() {
 }
 
 summary() {
-    local line alerts
-    line=$(grep 'stopped' "$LOG/engine.log" | tail -1 || true)
+    local line ml alerts
+    line=$(grep 'stopped: [0-9]* transactions' "$LOG/engine.log" | tail -1 || true)
+    ml=$(grep 'stopped: ml_score' "$LOG/engine.log" | tail -1 || true)
     alerts=$("$BIN" consume -t "$OUT" -e --timeout-ms 20000 2>/dev/null | wc -l || echo "?")
     echo
     echo "==================== fraudwatch demo summary ===================="
@@ -49,6 +53,7 @@ summary() {
         printf "  transactions read : %s\n" "${BASH_REMATCH[1]}"
         printf "  alerts            : %s (%s)\n" "${BASH_REMATCH[2]}" "${BASH_REMATCH[3]}"
         printf "  dead letters      : %s\n" "${BASH_REMATCH[4]}"
+        [ -n "$ml" ] && printf "  model             : %s\n" "${ml#*stopped: ml_score with model }"
     else
         echo "  engine summary missing; see $LOG/engine.log"
     fi
@@ -59,8 +64,17 @@ summary() {
 trap finish EXIT
 trap 'exit 0' INT TERM
 
+model=()
+if [ "$DEMO_MODEL" != 0 ]; then
+    echo "demo: training the ml_score model on 100,000 generated transactions (a few seconds)..."
+    "$BIN" generate -n 100000 --seed 7 -o "$LOG/history.ndjson" 2>/dev/null
+    "$BIN" train --quiet -i "$LOG/history.ndjson" -o "$LOG/model.json" > "$LOG/train.txt"
+    rm -f "$LOG/history.ndjson"
+    grep -m1 'AUPRC' "$LOG/train.txt" | sed 's/^ */demo: held-out /'
+    model=(--model "$LOG/model.json")
+fi
 echo "demo: topics $IN -> $OUT (dead letters: $DLQ); logs in $LOG"
-"$BIN" run --input-topic "$IN" --output-topic "$OUT" --dlq-topic "$DLQ" \
+"$BIN" run --input-topic "$IN" --output-topic "$OUT" --dlq-topic "$DLQ" "${model[@]}" \
     --group-id "$RUN_ID" --instance-id demo --stats-interval 5 > "$LOG/engine.log" 2>&1 &
 engine_pid=$!
 # Wait for the engine to create its topics before anything reads or writes them.
