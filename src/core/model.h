@@ -56,9 +56,9 @@ fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, bool approx, 
 
 /** Training parameters of fw_model_train. */
 typedef struct fw_train_params {
-    int rounds;               /* boosting rounds (200) */
-    int max_depth;            /* (6) */
-    double eta;               /* learning rate (0.1) */
+    int rounds;               /* boosting rounds (100) */
+    int max_depth;            /* (4) */
+    double eta;               /* learning rate (0.2) */
     double scale_pos_weight;  /* class imbalance: weight of a fraud row; 0: negatives/positives */
     int threads;              /* 0: XGBoost's default */
     uint64_t seed;
