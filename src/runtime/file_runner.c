@@ -100,9 +100,43 @@ static FILE *open_out(const char *path, const char *what) {
     return f;
 }
 
-#define FW_FILE_POLL_LINES 4096 /* lines per "poll": ml_score batches are scored this often */
+#define FW_FILE_POLL_LINES 4096 /* lines per "poll": ml_score batches are scored and the
+                                  metrics published this often */
 
-int fw_file_run(const fw_run_conf *c, fw_scorer *scorer) {
+/* The metrics from the totals the summary line prints. The watermark is
+ * left as it was at the end of input (INT64_MAX: everything released). */
+static void publish_metrics(fw_metrics *m, fw_pipeline *p, const file_ctx *fc,
+                            fw_scorer *scorer, fw_metrics_snapshot *s) {
+    const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
+    const fw_engine_stats *es = fw_pipeline_engine_stats(p);
+    const fw_state_stats *ss = fw_engine_state_stats(fw_pipeline_engine(p));
+    s->transactions = ps->records;
+    s->dead_letters = ps->dead_letters;
+    s->late = fc->nlate;
+    memcpy(s->alerts, es->alerts, sizeof(s->alerts));
+    memcpy(s->deduplicated, es->deduplicated, sizeof(s->deduplicated));
+    s->behind_watermark = es->behind_watermark;
+    s->over_limit[FW_LIMIT_ENTITIES] = ss->entity_overflows;
+    s->over_limit[FW_LIMIT_WINDOW_EVENTS] = ss->window_overflows;
+    s->over_limit[FW_LIMIT_REORDER_BUFFER] = es->buffer_overflows;
+    s->over_limit[FW_LIMIT_ENTITY_ID] = es->id_too_long;
+    s->entities = ss->entities;
+    if (es->watermark != INT64_MAX)
+        s->watermark_ms = es->watermark;
+    s->ml_scored = es->ml_scored;
+    s->ml_unscored = es->ml_unscored;
+    s->ml_batches = es->ml_batches;
+    s->ml_failed_batches = es->ml_failed_batches;
+    if (scorer) {
+        fw_scorer_stats sc;
+        fw_scorer_stats_get(scorer, &sc);
+        s->model_reloads = sc.reloads;
+        s->model_reload_failures = sc.reload_failures;
+    }
+    fw_metrics_publish(m, s, fw_mono_ms());
+}
+
+int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     int rc = 1;
     char errstr[256];
     char *line = NULL;
@@ -135,6 +169,10 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer) {
     fw_pipeline_out po = { .opaque = &fc, .alert = on_alert, .dead_letter = on_dead_letter,
                            .late = on_late };
     fw_source_ref src = { .file = c->input_file, .line = 0 };
+    fw_metrics_snapshot snap;
+    fw_metrics_snapshot_init(&snap);
+    if (metrics)
+        publish_metrics(metrics, p, &fc, scorer, &snap);
     double t0 = fw_mono_s();
     uint64_t blank = 0;
     ssize_t n;
@@ -153,15 +191,21 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer) {
         fw_pipeline_process(p, line, len, &src, &po);
         if (fc.write_error)
             break;
-        if (scorer && src.line % FW_FILE_POLL_LINES == 0) {
-            fw_scorer_poll(scorer, &po);
-            fw_scorer_maybe_reload(scorer, fw_mono_ms(), &po);
+        if (src.line % FW_FILE_POLL_LINES == 0) {
+            if (scorer) {
+                fw_scorer_poll(scorer, &po);
+                fw_scorer_maybe_reload(scorer, fw_mono_ms(), &po);
+            }
+            if (metrics)
+                publish_metrics(metrics, p, &fc, scorer, &snap);
         }
     }
     if (!fc.write_error) /* end of input: release everything, close every window */
         fw_pipeline_advance(p, INT64_MAX, &po);
     if (scorer)
         fw_scorer_drain(scorer, &po);
+    if (metrics)
+        publish_metrics(metrics, p, &fc, scorer, &snap);
     if (ferror(in)) {
         fprintf(stderr, "fraudwatch run: error reading %s: %s\n", c->input_file,
                 strerror(errno));

@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "file_runner.h"
+#include "metrics.h"
 #include "topics.h"
 #include "fw_os.h"
 
@@ -33,6 +34,40 @@ typedef struct fw_task {
     bool at_end;             /* read to the end (for --exit-at-end) */
 } fw_task;
 
+/* The engines' counters summed over tasks; a revoked task's are kept in
+ * fw_krt.retired so that totals never lose them. */
+typedef struct task_sums {
+    uint64_t alerts[FW_RULE__COUNT];
+    uint64_t deduplicated[FW_RULE__COUNT];
+    uint64_t behind_watermark;
+    uint64_t over_limit[FW_LIMIT__COUNT];
+    uint64_t entities;            /* live now (not kept for revoked tasks) */
+    uint64_t ml_scored, ml_unscored, ml_batches, ml_failed_batches;
+    int64_t min_watermark;        /* lowest watermark of a task that has one; INT64_MIN: none */
+} task_sums;
+
+static void task_sums_add(task_sums *ts, const fw_engine *e) {
+    const fw_engine_stats *es = fw_engine_stats_get(e);
+    const fw_state_stats *ss = fw_engine_state_stats(e);
+    for (int r = 0; r < FW_RULE__COUNT; r++) {
+        ts->alerts[r] += es->alerts[r];
+        ts->deduplicated[r] += es->deduplicated[r];
+    }
+    ts->behind_watermark += es->behind_watermark;
+    ts->over_limit[FW_LIMIT_ENTITIES] += ss->entity_overflows;
+    ts->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
+    ts->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
+    ts->over_limit[FW_LIMIT_ENTITY_ID] += es->id_too_long;
+    ts->entities += ss->entities;
+    ts->ml_scored += es->ml_scored;
+    ts->ml_unscored += es->ml_unscored;
+    ts->ml_batches += es->ml_batches;
+    ts->ml_failed_batches += es->ml_failed_batches;
+    if (es->watermark != INT64_MIN &&
+        (ts->min_watermark == INT64_MIN || es->watermark < ts->min_watermark))
+        ts->min_watermark = es->watermark;
+}
+
 typedef struct fw_krt {
     const fw_run_conf *c;
     rd_kafka_t *consumer;
@@ -41,6 +76,7 @@ typedef struct fw_krt {
     rd_kafka_t *profiler;    /* follows the profiles topic, all partitions; NULL: none */
     fw_profiles *profiles;
     fw_scorer *scorer;       /* ml_score; NULL: off */
+    fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
     uint64_t profile_updates, profile_errors;
     fw_task **tasks;         /* indexed by input partition */
     int ntasks_cap;
@@ -56,8 +92,7 @@ typedef struct fw_krt {
     /* Totals, including tasks that were revoked since. */
     uint64_t records, alerts, dead_letters, late, commits, aborts, delivery_errors;
     uint64_t changelog_records, restored_keys;
-    uint64_t alerts_by_rule[FW_RULE__COUNT];
-    uint64_t ml_scored, ml_unscored;
+    task_sums retired;        /* of the tasks revoked since the start */
     char errstr[512];
 } fw_krt;
 
@@ -120,11 +155,9 @@ static void task_destroy(fw_krt *k, int32_t partition) {
     fw_task *t = task_get(k, partition);
     if (!t)
         return;
-    const fw_engine_stats *es = fw_pipeline_engine_stats(t->pl);
-    for (int r = 0; r < FW_RULE__COUNT; r++)
-        k->alerts_by_rule[r] += es->alerts[r];
-    k->ml_scored += es->ml_scored;
-    k->ml_unscored += es->ml_unscored;
+    task_sums_add(&k->retired, fw_pipeline_engine(t->pl));
+    k->retired.entities = 0; /* a gauge: gone with the task */
+    k->retired.min_watermark = INT64_MIN;
     if (k->scorer)
         fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
@@ -776,27 +809,28 @@ static void advance_idle(fw_krt *k, int64_t now) {
     }
 }
 
-static void print_stats(fw_krt *k, const char *what, double rate) {
-    uint64_t by_rule[FW_RULE__COUNT];
-    memcpy(by_rule, k->alerts_by_rule, sizeof(by_rule));
-    uint64_t dedup = 0, entities = 0, overflows = 0, behind = 0;
-    uint64_t scored = k->ml_scored, unscored = k->ml_unscored;
+/* The live tasks' counters; retired ones not included. */
+static void sum_tasks(const fw_krt *k, task_sums *ts) {
+    memset(ts, 0, sizeof(*ts));
+    ts->min_watermark = INT64_MIN;
     for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p]) {
-            const fw_engine *e = fw_pipeline_engine(k->tasks[p]->pl);
-            const fw_engine_stats *es = fw_engine_stats_get(e);
-            const fw_state_stats *ss = fw_engine_state_stats(e);
-            scored += es->ml_scored;
-            unscored += es->ml_unscored;
-            for (int r = 0; r < FW_RULE__COUNT; r++) {
-                by_rule[r] += es->alerts[r];
-                dedup += es->deduplicated[r];
-            }
-            entities += ss->entities;
-            behind += es->behind_watermark;
-            overflows += ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
-                         es->id_too_long;
-        }
+        if (k->tasks[p])
+            task_sums_add(ts, fw_pipeline_engine(k->tasks[p]->pl));
+}
+
+static void print_stats(fw_krt *k, const char *what, double rate) {
+    task_sums live;
+    sum_tasks(k, &live);
+    uint64_t by_rule[FW_RULE__COUNT], dedup = 0, overflows = 0;
+    for (int r = 0; r < FW_RULE__COUNT; r++) {
+        by_rule[r] = k->retired.alerts[r] + live.alerts[r];
+        dedup += live.deduplicated[r];
+    }
+    for (int l = 0; l < FW_LIMIT__COUNT; l++)
+        overflows += live.over_limit[l];
+    uint64_t behind = live.behind_watermark, entities = live.entities;
+    uint64_t scored = k->retired.ml_scored + live.ml_scored;
+    uint64_t unscored = k->retired.ml_unscored + live.ml_unscored;
     char rules[640];
     size_t off = 0;
     for (int r = 0; r < FW_RULE__COUNT && off < sizeof(rules); r++)
@@ -819,6 +853,42 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
               ss.remote.retries, ss.remote.timeouts, ss.remote.last_error[0] ? "; last: " : "",
               ss.remote.last_error);
     }
+}
+
+/* The metrics: what print_stats prints, as totals over the live tasks and
+ * the revoked ones. */
+static void publish_metrics(fw_krt *k, int64_t now) {
+    task_sums live;
+    sum_tasks(k, &live);
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    s.transactions = k->records;
+    s.dead_letters = k->dead_letters;
+    s.late = k->late;
+    for (int r = 0; r < FW_RULE__COUNT; r++) {
+        s.alerts[r] = k->retired.alerts[r] + live.alerts[r];
+        s.deduplicated[r] = k->retired.deduplicated[r] + live.deduplicated[r];
+    }
+    s.behind_watermark = k->retired.behind_watermark + live.behind_watermark;
+    for (int l = 0; l < FW_LIMIT__COUNT; l++)
+        s.over_limit[l] = k->retired.over_limit[l] + live.over_limit[l];
+    s.entities = live.entities;
+    s.watermark_ms = live.min_watermark;
+    s.commits = k->commits;
+    s.aborts = k->aborts;
+    s.changelog_records = k->changelog_records;
+    s.assigned_partitions = k->nassigned;
+    s.ml_scored = k->retired.ml_scored + live.ml_scored;
+    s.ml_unscored = k->retired.ml_unscored + live.ml_unscored;
+    s.ml_batches = k->retired.ml_batches + live.ml_batches;
+    s.ml_failed_batches = k->retired.ml_failed_batches + live.ml_failed_batches;
+    if (k->scorer) {
+        fw_scorer_stats ss;
+        fw_scorer_stats_get(k->scorer, &ss);
+        s.model_reloads = ss.reloads;
+        s.model_reload_failures = ss.reload_failures;
+    }
+    fw_metrics_publish(k->metrics, &s, now);
 }
 
 /* Gives up the assignment before closing: closing a cooperative consumer that
@@ -919,8 +989,10 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
                  "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
 }
 
-int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer) {
-    fw_krt krt = { .c = c, .profiles = profiles, .scorer = scorer };
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
+                 fw_metrics *metrics) {
+    fw_krt krt = { .c = c, .profiles = profiles, .scorer = scorer, .metrics = metrics,
+                   .retired = { .min_watermark = INT64_MIN } };
     fw_krt *k = &krt;
     int rc = 1;
     fw_topic_spec topics[] = {
@@ -1001,6 +1073,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer)
             last_stats = now;
             last_records = k->records;
         }
+        if (fw_metrics_due(k->metrics, now))
+            publish_metrics(k, now);
         if (now - last_idle_check >= 1000) { /* idleness is a matter of seconds */
             advance_idle(k, now);
             last_idle_check = now;
@@ -1025,6 +1099,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer)
     if (!c->quiet || rc)
         print_stats(k, rc ? "stopped on error" : "stopped",
                     busy_s > 0 ? (double)k->records / busy_s : 0);
+    if (k->metrics)
+        publish_metrics(k, fw_mono_ms());
 out:
     if (k->profiler) {
         rd_kafka_consumer_close(k->profiler);

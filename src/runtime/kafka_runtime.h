@@ -4,11 +4,14 @@
 #ifndef FW_KAFKA_RUNTIME_H
 #define FW_KAFKA_RUNTIME_H
 
+#include "metrics.h"
 #include "profiles.h"
 #include "run_conf.h"
 
-/** @brief Runs until SIGINT/SIGTERM (or the end with --exit-at-end).
+/** @brief Runs until SIGINT/SIGTERM (or the end with --exit-at-end),
+ *  publishing to @p metrics (NULL: none) every FW_METRICS_PUBLISH_MS.
  *  @returns the process exit status: 0 clean stop, 1 fatal error. */
-int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer);
+int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
+                 fw_metrics *metrics);
 
 #endif

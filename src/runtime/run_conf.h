@@ -35,6 +35,8 @@ typedef struct fw_run_conf {
     bool offset_reset_latest;      /* new group starts at the end instead of the beginning */
     bool exit_at_end;              /* stop once every assigned partition is at its end */
     int stats_interval_s;          /* progress line on stderr; 0 = off */
+    int metrics_port;              /* Prometheus /metrics and /health (metrics.h); 0 = off */
+    const char *metrics_bind;      /* address they listen on */
     fw_scorer_conf scorer;         /* ml_score: MODEL_PATH or API_ENDPOINT_URL */
     bool quiet;
 } fw_run_conf;

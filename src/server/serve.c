@@ -4,11 +4,9 @@
  * thread-safe, runs under the model mutex. The main thread only waits for
  * signals and watches the model file: SIGHUP or a changed file reloads the
  * model, SIGINT or SIGTERM stops the server. */
-#include <arpa/inet.h>
 #include <errno.h>
 #include <getopt.h>
 #include <microhttpd.h>
-#include <netinet/in.h>
 #include <pthread.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -16,12 +14,12 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
-#include <sys/socket.h>
 #include <sys/stat.h>
 #include <time.h>
 #include <unistd.h>
 
 #include "commands.h"
+#include "http_listen.h"
 #include "model.h"
 #include "predict_api.h"
 
@@ -328,74 +326,6 @@ static void on_completed(void *cls, struct MHD_Connection *c, void **con_cls,
     }
 }
 
-static void mhd_log(void *cls, const char *fmt, va_list ap) {
-    (void)cls;
-    char msg[512];
-    vsnprintf(msg, sizeof(msg), fmt, ap);
-    size_t n = strlen(msg);
-    while (n && (msg[n - 1] == '\n' || msg[n - 1] == '\r'))
-        msg[--n] = '\0';
-    fprintf(stderr, "serve: http: %s\n", msg);
-}
-
-/* ------------------------------------------------------------ socket */
-
-typedef struct listen_addr {
-    struct sockaddr_storage ss;
-    socklen_t len;
-    bool v6;
-} listen_addr;
-
-static bool parse_addr(const char *s, int port, listen_addr *a) {
-    memset(a, 0, sizeof(*a));
-    struct sockaddr_in *a4 = (struct sockaddr_in *)&a->ss;
-    struct sockaddr_in6 *a6 = (struct sockaddr_in6 *)&a->ss;
-    if (inet_pton(AF_INET, s, &a4->sin_addr) == 1) {
-        a4->sin_family = AF_INET;
-        a4->sin_port = htons((uint16_t)port);
-        a->len = sizeof(*a4);
-        return true;
-    }
-    if (inet_pton(AF_INET6, s, &a6->sin6_addr) == 1) {
-        a6->sin6_family = AF_INET6;
-        a6->sin6_port = htons((uint16_t)port);
-        a->len = sizeof(*a6);
-        a->v6 = true;
-        return true;
-    }
-    return false;
-}
-
-/* Our own listening socket, so a failure says which port and why, and port 0
- * can report the port the kernel chose (*port). */
-static int open_listener(const char *bind_addr, int *port, bool *v6) {
-    listen_addr a;
-    parse_addr(bind_addr, *port, &a); /* validated with the options */
-    *v6 = a.v6;
-    const char *step = "socket";
-    int fd = socket(a.ss.ss_family, SOCK_STREAM, 0), one = 1;
-    if (fd >= 0) {
-        setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
-        step = "bind";
-        if (bind(fd, (struct sockaddr *)&a.ss, a.len) == 0) {
-            step = "listen";
-            if (listen(fd, SOMAXCONN) == 0) {
-                a.len = sizeof(a.ss);
-                if (getsockname(fd, (struct sockaddr *)&a.ss, &a.len) == 0)
-                    *port = ntohs(a.v6 ? ((struct sockaddr_in6 *)&a.ss)->sin6_port
-                                       : ((struct sockaddr_in *)&a.ss)->sin_port);
-                return fd;
-            }
-        }
-    }
-    int e = errno;
-    fprintf(stderr, "serve: cannot listen on port %d of %s (%s): %s\n", *port, bind_addr, step,
-            strerror(e));
-    if (fd >= 0)
-        close(fd);
-    return -1;
-}
-
 /* ------------------------------------------------------------ options */
 
 static bool parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
@@ -529,8 +459,7 @@ static int parse_options(int argc, char **argv, serve_opts *o) {
         }
         o->port = env && *env ? (int)v : DEFAULT_PORT;
     }
-    listen_addr a;
-    if (!parse_addr(o->bind, o->port, &a)) {
+    if (!fw_http_addr_valid(o->bind)) {
         fprintf(stderr, "serve: --bind: \"%s\" is not an IPv4 or IPv6 address\n", o->bind);
         return 2;
     }
@@ -634,13 +563,17 @@ int fw_cmd_serve(int argc, char **argv) {
 
     int port = o.port;
     bool v6;
-    if ((fd = open_listener(o.bind, &port, &v6)) < 0)
+    char why[256];
+    if ((fd = fw_http_listen(o.bind, &port, &v6, why, sizeof(why))) < 0) {
+        fprintf(stderr, "serve: %s\n", why);
         goto out_model;
+    }
     unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_ERROR_LOG | (v6 ? MHD_USE_IPv6 : 0);
     if (MHD_is_feature_supported(MHD_FEATURE_EPOLL) == MHD_YES)
         flags |= MHD_USE_EPOLL; /* else select() */
     d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, &srv,
-                         MHD_OPTION_EXTERNAL_LOGGER, mhd_log, NULL, /* first: MHD wants it so */
+                         /* The logger first: MHD wants it so. */
+                         MHD_OPTION_EXTERNAL_LOGGER, fw_http_mhd_log, (void *)"serve: http",
                          MHD_OPTION_LISTEN_SOCKET, fd,
                          MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,

@@ -9,6 +9,7 @@
 #include "commands.h"
 #include "file_runner.h"
 #include "kafka_runtime.h"
+#include "metrics.h"
 #include "options.h"
 #include "rules_file.h"
 #include "run_conf.h"
@@ -61,6 +62,13 @@ static const char run_help[] =
     "                                (default 10; 0 = off)\n"
     "%s"
     "\n"
+    "Monitoring (docs/monitoring.md), both modes:\n"
+    "      --metrics-port N          serve Prometheus metrics (GET /metrics) and\n"
+    "                                GET /health on port N (default 0 = off;\n"
+    "                                env METRICS_PORT)\n"
+    "      --metrics-bind ADDR       IPv4 or IPv6 address they listen on (default\n"
+    "                                0.0.0.0)\n"
+    "\n"
     "Detection:\n"
     "  -r, --rules FILE              rules file (JSON, docs/rules.md) applied over the\n"
     "                                built-in defaults (env RULES_FILE); see\n"
@@ -102,7 +110,7 @@ enum {
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
     OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
-    OPT_API_RETRIES,
+    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND,
 };
 
 /* Flags whose value must win over the rules file, which is read after them. */
@@ -132,6 +140,8 @@ static const struct option run_options[] = {
     { "offset-reset", required_argument, NULL, OPT_OFFSET_RESET },
     { "exit-at-end", no_argument, NULL, OPT_EXIT_AT_END },
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+    { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
+    { "metrics-bind", required_argument, NULL, OPT_METRICS_BIND },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
     { "rules", required_argument, NULL, 'r' },
     { "profiles", required_argument, NULL, OPT_PROFILES },
@@ -232,6 +242,8 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->replication_factor = 1;
     c->commit_interval_ms = 100;
     c->stats_interval_s = 10;
+    c->metrics_port = 0;
+    c->metrics_bind = "0.0.0.0";
     fw_remote_conf_defaults(&c->scorer.remote);
     c->scorer.model_path = env2("MODEL_PATH", NULL);
     c->scorer.endpoint = env2("API_ENDPOINT_URL", NULL);
@@ -278,6 +290,11 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
             c->pipeline.rules.high_amount.limit = d;
         else
             c->pipeline.rules.ml_score.threshold = d;
+    }
+    if ((v = env2("METRICS_PORT", NULL))) {
+        if (parse_long("METRICS_PORT", v, 0, 65535, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        c->metrics_port = (int)n;
     }
     if ((v = env2("API_TIMEOUT_MS", NULL))) {
         if (parse_long("API_TIMEOUT_MS", v, 1, 3600000, &n, errstr, errstr_size))
@@ -358,6 +375,19 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             if (parse_long("--stats-interval", optarg, 0, 86400, &n, errstr, errstr_size))
                 return FW_ERR_INVALID;
             c->stats_interval_s = (int)n;
+            break;
+        case OPT_METRICS_PORT:
+            if (parse_long("--metrics-port", optarg, 0, 65535, &n, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            c->metrics_port = (int)n;
+            break;
+        case OPT_METRICS_BIND:
+            if (!fw_metrics_bind_valid(optarg)) {
+                snprintf(errstr, errstr_size,
+                         "--metrics-bind: expected an IPv4 or IPv6 address, got \"%s\"", optarg);
+                return FW_ERR_INVALID;
+            }
+            c->metrics_bind = optarg;
             break;
         case OPT_INPUT_FORMAT:
             if (parse_format("--input-format", optarg, &c->pipeline.format, errstr,
@@ -460,7 +490,25 @@ int fw_cmd_run(int argc, char **argv) {
     if (scorer && !conf.quiet)
         fprintf(stderr, "fraudwatch: ml_score with %s, threshold %.2f\n",
                 fw_scorer_describe(scorer), conf.pipeline.rules.ml_score.threshold);
-    int rc = conf.input_file ? fw_file_run(&conf, scorer) : fw_kafka_run(&conf, profiles, scorer);
+    fw_metrics *metrics = NULL;
+    if (conf.metrics_port) {
+        fw_metrics_conf mc = { .bind = conf.metrics_bind, .port = conf.metrics_port,
+                               .kafka = !conf.input_file, .ml = scorer != NULL,
+                               .instance_id = conf.instance_id };
+        if (!(metrics = fw_metrics_new(&mc, errstr, sizeof(errstr)))) {
+            fprintf(stderr, "fraudwatch run: %s\n", errstr);
+            fw_scorer_destroy(scorer);
+            fw_profiles_destroy(profiles);
+            return 1;
+        }
+        if (!conf.quiet)
+            fprintf(stderr, "fraudwatch: metrics on http://%s%s%s:%d/metrics\n",
+                    strchr(conf.metrics_bind, ':') ? "[" : "", conf.metrics_bind,
+                    strchr(conf.metrics_bind, ':') ? "]" : "", fw_metrics_port(metrics));
+    }
+    int rc = conf.input_file ? fw_file_run(&conf, scorer, metrics)
+                             : fw_kafka_run(&conf, profiles, scorer, metrics);
+    fw_metrics_destroy(metrics); /* after the runner's last publish */
     fw_scorer_destroy(scorer);
     fw_profiles_destroy(profiles);
     return rc;

@@ -4,7 +4,8 @@
 # model file replaced under a running engine is reloaded, a broken one is
 # refused while the old one keeps scoring; scoring through `fraudwatch serve`
 # (API_ENDPOINT_URL) gives the same alerts; with the service down the rules
-# keep running and the unscored transactions are counted.
+# keep running and the unscored transactions are counted; the running
+# engine's Prometheus /metrics tell the same story.
 source "$(dirname "$0")/lib.sh"
 
 "$FW_BIN" generate --quiet --seed 11 --count 60000 --output "$WORK/train.ndjson"
@@ -56,8 +57,10 @@ grep -qE ": 0 scored, [1-9][0-9]* not scored" "$WORK/down.log" || fail "down: $(
 
 # 4. Hot reload: a broken file is refused, a good one replaces the model.
 cp "$WORK/model.json" "$WORK/live.json"
+MPORT=$((20000 + RANDOM % 2000))
 LOG_NAME=reload start_engine reload --group-id "$PREFIX-reload" \
-    --output-topic "$PREFIX-out-reload" --model "$WORK/live.json"
+    --output-topic "$PREFIX-out-reload" --model "$WORK/live.json" \
+    --metrics-port "$MPORT" --metrics-bind 127.0.0.1
 wait_for_log "$WORK/reload.log" "assigned" 60
 echo '{"not": "a model"' > "$WORK/live.tmp" && mv "$WORK/live.tmp" "$WORK/live.json"
 wait_for_log "$WORK/reload.log" "reload of .*live.json failed: .*still scoring with live.json@" 30
@@ -65,6 +68,26 @@ wait_for_log "$WORK/reload.log" "reload of .*live.json failed: .*still scoring w
     --rounds 10 > /dev/null 2>&1 || fail "second train"
 cp "$WORK/model2.json" "$WORK/live.tmp" && mv "$WORK/live.tmp" "$WORK/live.json"
 wait_for_log "$WORK/reload.log" "reloaded .*live.json: now scoring with live.json@" 30
+
+# 5. The same engine's /metrics (published every 100 ms by its main loop).
+metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+records=$(wc -l < "$WORK/in.ndjson") # the malformed lines make_input adds included
+for _ in $(seq 1 100); do
+    [ "$(metric fraudwatch_transactions_read_total)" = "$records" ] && break
+    sleep 0.3
+done
+[ "$(metric fraudwatch_transactions_read_total)" = "$records" ] ||
+    fail "metrics: records read $(metric fraudwatch_transactions_read_total), want $records"
+[ "$(metric fraudwatch_dead_letters_total)" -gt 0 ] || fail "metrics: dead letters"
+[ "$(metric fraudwatch_assigned_partitions)" = 3 ] || fail "metrics: assigned partitions"
+[ "$(metric 'fraudwatch_ml_model_reloads_total{result="ok"}')" = 1 ] || fail "metrics: reloads"
+[ "$(metric 'fraudwatch_ml_model_reloads_total{result="failed"}')" -ge 1 ] ||
+    fail "metrics: failed reloads"
+[ "$(metric fraudwatch_kafka_transactions_committed_total)" -gt 0 ] || fail "metrics: commits"
+[ "$(metric fraudwatch_ml_scored_transactions_total)" -gt 0 ] || fail "metrics: ml scored"
+[ "$(metric 'fraudwatch_alerts_total{rule="ml_score"}')" -gt 0 ] || fail "metrics: ml alerts"
+curl -sf "http://127.0.0.1:$MPORT/health" > /dev/null || fail "metrics: /health"
+echo "ok: /metrics of the running engine"
 kill -TERM "$LAST_PID"
 wait "$LAST_PID" || fail "engine did not stop cleanly after the reloads"
 echo "PASS $TEST_NAME"

@@ -17,7 +17,7 @@ static const char *const env_names[] = {
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
-    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT",
 };
 
 static int clear_env(void **state) {
@@ -51,6 +51,26 @@ static void test_defaults(void **state) {
     assert_int_equal(conf.pipeline.format, FW_INPUT_JSON);
     assert_null(conf.input_file);
     assert_true(conf.instance_id[0] != '\0');
+    assert_int_equal(conf.metrics_port, 0); /* off */
+    assert_string_equal(conf.metrics_bind, "0.0.0.0");
+}
+
+static void test_metrics_options(void **state) {
+    (void)state;
+    setenv("METRICS_PORT", "9464", 1);
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_int_equal(conf.metrics_port, 9464);
+    char *argv2[] = { "run", "--metrics-port", "9100", "--metrics-bind", "::1", NULL };
+    assert_int_equal(parse(5, argv2), FW_OK); /* the flag wins */
+    assert_int_equal(conf.metrics_port, 9100);
+    assert_string_equal(conf.metrics_bind, "::1");
+    char *argv3[] = { "run", "--metrics-port", "0", NULL };
+    assert_int_equal(parse(3, argv3), FW_OK); /* 0 turns the environment's off */
+    assert_int_equal(conf.metrics_port, 0);
+    setenv("METRICS_PORT", "http", 1);
+    assert_int_equal(parse(1, argv), FW_ERR_INVALID);
+    assert_non_null(strstr(errstr, "METRICS_PORT"));
 }
 
 static void test_seed_env_names(void **state) {
@@ -125,6 +145,11 @@ static void test_errors_name_the_option(void **state) {
         { { "--amount-limit", "-1" }, "--amount-limit" },
         { { "--input-format", "xml" }, "--input-format" },
         { { "--offset-reset", "middle" }, "--offset-reset" },
+        { { "--metrics-port", "65536" }, "--metrics-port" },
+        { { "--metrics-port", "-1" }, "--metrics-port" },
+        { { "--metrics-port", "9x" }, "--metrics-port" },
+        { { "--metrics-bind", "localhost" }, "--metrics-bind" },
+        { { "--metrics-bind", "300.1.1.1" }, "--metrics-bind" },
         { { "-X", "novalue" }, "--kafka-config" },
         { { "--no-such-flag" }, "--no-such-flag" },
         { { "--input" }, "--input" },
@@ -186,6 +211,7 @@ int main(void) {
         cmocka_unit_test_setup(test_fraud_threshold_probability_is_not_an_amount, clear_env),
         cmocka_unit_test_setup(test_flags_override_env, clear_env),
         cmocka_unit_test_setup(test_file_mode, clear_env),
+        cmocka_unit_test_setup(test_metrics_options, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
     };

@@ -1,0 +1,338 @@
+/* metrics.c — the Prometheus endpoint of `fraudwatch run`: the text format
+ * of a published snapshot, and the libmicrohttpd server that answers
+ * /metrics and /health on one internal thread. The main thread publishes;
+ * the server thread only copies the published snapshot under the mutex and
+ * formats the copy. */
+#include "metrics.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <microhttpd.h>
+#include <pthread.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "http_listen.h"
+
+#define CONNECTION_TIMEOUT_S 10u /* a stalled scraper is dropped */
+#define CONNECTION_LIMIT 64u
+#define CONTENT_TYPE "text/plain; version=0.0.4; charset=utf-8"
+
+/* ------------------------------------------------------------ text format */
+
+void fw_metrics_snapshot_init(fw_metrics_snapshot *s) {
+    memset(s, 0, sizeof(*s));
+    s->watermark_ms = INT64_MIN;
+}
+
+static const char *const limit_names[FW_LIMIT__COUNT] = {
+    [FW_LIMIT_ENTITIES] = "entities",
+    [FW_LIMIT_WINDOW_EVENTS] = "window_events",
+    [FW_LIMIT_REORDER_BUFFER] = "reorder_buffer",
+    [FW_LIMIT_ENTITY_ID] = "entity_id_length",
+};
+
+bool fw_metrics_label_escape(fw_buf *out, const char *s) {
+    bool utf8 = fw_utf8_valid(s, strlen(s));
+    for (; *s; s++) {
+        unsigned char ch = (unsigned char)*s;
+        if (ch == '\\')
+            fw_buf_puts(out, "\\\\");
+        else if (ch == '"')
+            fw_buf_puts(out, "\\\"");
+        else if (ch == '\n')
+            fw_buf_puts(out, "\\n");
+        else
+            fw_buf_putc(out, !utf8 && ch > 0x7f ? '?' : (char)ch);
+    }
+    return !out->overflow;
+}
+
+/* # HELP and # TYPE of one metric family. */
+static void family(fw_buf *out, const char *name, const char *type, const char *help) {
+    fw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
+}
+
+static void sample(fw_buf *out, const char *name, uint64_t v) {
+    fw_buf_printf(out, "%s %" PRIu64 "\n", name, v);
+}
+
+static void counter(fw_buf *out, const char *name, const char *help, uint64_t v) {
+    family(out, name, "counter", help);
+    sample(out, name, v);
+}
+
+/* One series per label value: @p values[i] for @p labels[i]. */
+static void labelled(fw_buf *out, const char *name, const char *type, const char *help,
+                     const char *label, const char *const *labels, const uint64_t *values,
+                     size_t n) {
+    family(out, name, type, help);
+    for (size_t i = 0; i < n; i++) {
+        fw_buf_printf(out, "%s{%s=\"", name, label);
+        fw_metrics_label_escape(out, labels[i]);
+        fw_buf_printf(out, "\"} %" PRIu64 "\n", values[i]);
+    }
+}
+
+bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_snapshot *s) {
+    const char *rules[FW_RULE__COUNT];
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        rules[r] = fw_rule_name((fw_rule_id)r);
+
+    family(out, "fraudwatch_info", "gauge", "This fraudwatch run: its mode and instance id.");
+    fw_buf_printf(out, "fraudwatch_info{mode=\"%s\",instance_id=\"", c->kafka ? "kafka" : "file");
+    fw_metrics_label_escape(out, c->instance_id ? c->instance_id : "");
+    fw_buf_puts(out, "\"} 1\n");
+    family(out, "fraudwatch_start_time_seconds", "gauge",
+           "Start time of the process since the Unix epoch in seconds.");
+    fw_buf_printf(out, "fraudwatch_start_time_seconds %.3f\n", c->start_time_s);
+
+    counter(out, "fraudwatch_transactions_read_total",
+            "Input records read, dead letters included.", s->transactions);
+    labelled(out, "fraudwatch_alerts_total", "counter", "Alerts raised, by rule.", "rule",
+             rules, s->alerts, FW_RULE__COUNT);
+    labelled(out, "fraudwatch_alerts_deduplicated_total", "counter",
+             "Alerts folded into an earlier one of the same rule and entity, by rule.",
+             "rule", rules, s->deduplicated, FW_RULE__COUNT);
+    counter(out, "fraudwatch_dead_letters_total", "Records that could not be decoded.",
+            s->dead_letters);
+    counter(out, "fraudwatch_late_records_total",
+            "Records later than the allowed lateness, not applied.", s->late);
+    counter(out, "fraudwatch_behind_watermark_total",
+            "Records behind the watermark but within the allowed lateness.",
+            s->behind_watermark);
+    labelled(out, "fraudwatch_over_limit_total", "counter",
+             "Events or entities refused or released early because a configured limit "
+             "was reached, by limit.",
+             "limit", limit_names, s->over_limit, FW_LIMIT__COUNT);
+    family(out, "fraudwatch_entities", "gauge", "Entities in keyed state now.");
+    sample(out, "fraudwatch_entities", s->entities);
+    if (s->watermark_ms != INT64_MIN) {
+        family(out, "fraudwatch_watermark_seconds", "gauge",
+               "Event-time watermark (the lowest of the assigned partitions' in Kafka mode) "
+               "since the Unix epoch in seconds.");
+        fw_buf_printf(out, "fraudwatch_watermark_seconds %.3f\n",
+                      (double)s->watermark_ms / 1000.0);
+    }
+    if (c->kafka) {
+        counter(out, "fraudwatch_kafka_transactions_committed_total",
+                "Kafka transactions committed.", s->commits);
+        counter(out, "fraudwatch_kafka_transactions_aborted_total",
+                "Kafka transactions aborted (their input is read again).", s->aborts);
+        counter(out, "fraudwatch_changelog_records_total",
+                "State changelog records produced.", s->changelog_records);
+        family(out, "fraudwatch_assigned_partitions", "gauge",
+               "Input partitions assigned to this instance now.");
+        fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);
+    }
+    if (c->ml) {
+        counter(out, "fraudwatch_ml_scored_transactions_total",
+                "Transactions scored by the ml_score model.", s->ml_scored);
+        counter(out, "fraudwatch_ml_unscored_transactions_total",
+                "Transactions ml_score could not score (scoring failed, no model).",
+                s->ml_unscored);
+        counter(out, "fraudwatch_ml_batches_total", "ml_score batches scored or failed.",
+                s->ml_batches);
+        counter(out, "fraudwatch_ml_failed_batches_total", "ml_score batches that failed.",
+                s->ml_failed_batches);
+        static const char *const results[2] = { "ok", "failed" };
+        const uint64_t reloads[2] = { s->model_reloads, s->model_reload_failures };
+        labelled(out, "fraudwatch_ml_model_reloads_total", "counter",
+                 "Reloads of a changed model file, by result (a failed one keeps the old "
+                 "model).",
+                 "result", results, reloads, 2);
+    }
+    return !out->overflow;
+}
+
+/* ------------------------------------------------------------ server */
+
+struct fw_metrics {
+    fw_metrics_conf conf;      /* instance_id points at instance_id[] below */
+    char instance_id[256];
+    struct MHD_Daemon *d;
+    int port;
+    pthread_mutex_t mu;        /* guards published */
+    fw_metrics_snapshot published;
+    int64_t last_publish_ms;   /* main thread only */
+    bool ever_published;       /* main thread only */
+};
+
+static void keep_max(uint64_t *dst, const uint64_t *src, size_t n) {
+    for (size_t i = 0; i < n; i++)
+        if (src[i] > dst[i])
+            dst[i] = src[i];
+}
+
+void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now_ms) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    fw_metrics_snapshot *p = &m->published;
+    keep_max(&p->transactions, &s->transactions, 1);
+    keep_max(p->alerts, s->alerts, FW_RULE__COUNT);
+    keep_max(p->deduplicated, s->deduplicated, FW_RULE__COUNT);
+    keep_max(&p->dead_letters, &s->dead_letters, 1);
+    keep_max(&p->late, &s->late, 1);
+    keep_max(&p->behind_watermark, &s->behind_watermark, 1);
+    keep_max(p->over_limit, s->over_limit, FW_LIMIT__COUNT);
+    keep_max(&p->commits, &s->commits, 1);
+    keep_max(&p->aborts, &s->aborts, 1);
+    keep_max(&p->changelog_records, &s->changelog_records, 1);
+    keep_max(&p->ml_scored, &s->ml_scored, 1);
+    keep_max(&p->ml_unscored, &s->ml_unscored, 1);
+    keep_max(&p->ml_batches, &s->ml_batches, 1);
+    keep_max(&p->ml_failed_batches, &s->ml_failed_batches, 1);
+    keep_max(&p->model_reloads, &s->model_reloads, 1);
+    keep_max(&p->model_reload_failures, &s->model_reload_failures, 1);
+    p->entities = s->entities;
+    p->assigned_partitions = s->assigned_partitions;
+    p->watermark_ms = s->watermark_ms;
+    pthread_mutex_unlock(&m->mu);
+    m->last_publish_ms = now_ms;
+    m->ever_published = true;
+}
+
+bool fw_metrics_due(const fw_metrics *m, int64_t now_ms) {
+    return m && (!m->ever_published || now_ms - m->last_publish_ms >= FW_METRICS_PUBLISH_MS);
+}
+
+int fw_metrics_port(const fw_metrics *m) { return m->port; }
+
+static enum MHD_Result reply(struct MHD_Connection *c, unsigned status, const char *body,
+                             size_t len, enum MHD_ResponseMemoryMode mode,
+                             const char *content_type, const char *allow) {
+    struct MHD_Response *r = MHD_create_response_from_buffer(len, (void *)body, mode);
+    if (!r) {
+        if (mode == MHD_RESPMEM_MUST_FREE)
+            free((void *)body);
+        return MHD_NO;
+    }
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, content_type);
+    if (allow)
+        MHD_add_response_header(r, MHD_HTTP_HEADER_ALLOW, allow);
+    enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+#define REPLY_TEXT(c, status, text, allow)                                              \
+    reply(c, status, text, sizeof(text) - 1, MHD_RESPMEM_PERSISTENT,                     \
+          "text/plain; charset=utf-8", allow)
+
+static enum MHD_Result scrape(fw_metrics *m, struct MHD_Connection *c) {
+    fw_metrics_snapshot s;
+    pthread_mutex_lock(&m->mu);
+    s = m->published;
+    pthread_mutex_unlock(&m->mu);
+    fw_buf b;
+    fw_buf_init(&b, 1 << 20);
+    if (!fw_metrics_format(&b, &m->conf, &s) || !b.data) {
+        fw_buf_fini(&b);
+        return REPLY_TEXT(c, MHD_HTTP_INTERNAL_SERVER_ERROR, "out of memory\n", NULL);
+    }
+    char *body = b.data; /* MHD frees it */
+    return reply(c, MHD_HTTP_OK, body, b.len, MHD_RESPMEM_MUST_FREE, CONTENT_TYPE, NULL);
+}
+
+static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
+                                  const char *method, const char *version,
+                                  const char *upload_data, size_t *upload_data_size,
+                                  void **con_cls) {
+    static int headers_seen; /* con_cls marker: no allocation per request */
+    (void)version, (void)upload_data;
+    fw_metrics *m = cls;
+    bool metrics = !strcmp(url, "/metrics"), health = !strcmp(url, "/health");
+    if (!*con_cls) {
+        /* Headers only: refuse what need not be read; answer the rest on the
+         * next call, as MHD closes a connection answered before the request
+         * is complete, and scrapers keep theirs alive. */
+        if (!metrics && !health)
+            return REPLY_TEXT(c, MHD_HTTP_NOT_FOUND,
+                              "not found: the paths are /metrics and /health\n", NULL);
+        if (strcmp(method, "GET") && strcmp(method, "HEAD"))
+            return REPLY_TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
+                              "GET, HEAD");
+        *con_cls = &headers_seen;
+        return MHD_YES;
+    }
+    if (*upload_data_size) { /* a body with a GET: ignored */
+        *upload_data_size = 0;
+        return MHD_YES;
+    }
+    return metrics ? scrape(m, c) : REPLY_TEXT(c, MHD_HTTP_OK, "ok", NULL);
+}
+
+bool fw_metrics_bind_valid(const char *addr) { return fw_http_addr_valid(addr); }
+
+fw_metrics *fw_metrics_new(const fw_metrics_conf *c, char *errstr, size_t errstr_size) {
+    fw_metrics *m = calloc(1, sizeof(*m));
+    if (!m) {
+        snprintf(errstr, errstr_size, "metrics: out of memory");
+        return NULL;
+    }
+    m->conf = *c;
+    snprintf(m->instance_id, sizeof(m->instance_id), "%s", c->instance_id ? c->instance_id : "");
+    m->conf.instance_id = m->instance_id;
+    if (m->conf.start_time_s == 0) {
+        struct timespec ts;
+        clock_gettime(CLOCK_REALTIME, &ts);
+        m->conf.start_time_s = (double)ts.tv_sec + (double)(ts.tv_nsec / 1000000) / 1000.0;
+    }
+    fw_metrics_snapshot_init(&m->published);
+    pthread_mutex_init(&m->mu, NULL);
+    char why[256];
+    bool v6;
+    m->port = m->conf.port;
+    int fd = fw_http_listen(m->conf.bind, &m->port, &v6, why, sizeof(why));
+    if (fd < 0) {
+        snprintf(errstr, errstr_size, "metrics: %s", why);
+        goto fail;
+    }
+    /* One internal thread; MHD_USE_AUTO picks epoll or poll over select(),
+     * which cannot watch a descriptor above FD_SETSIZE in a busy process. */
+    unsigned flags = MHD_USE_INTERNAL_POLLING_THREAD | MHD_USE_AUTO | MHD_USE_ERROR_LOG;
+    if (v6)
+        flags |= MHD_USE_IPv6;
+    /* The server thread inherits the signal mask: stop signals stay with the
+     * main thread, whose blocking reads they are meant to interrupt. */
+    sigset_t set, old;
+    sigemptyset(&set);
+    sigaddset(&set, SIGINT);
+    sigaddset(&set, SIGTERM);
+    sigaddset(&set, SIGHUP);
+    pthread_sigmask(SIG_BLOCK, &set, &old);
+    m->d = MHD_start_daemon(flags, 0, NULL, NULL, on_request, m,
+                            /* The logger first: MHD wants it so. */
+                            MHD_OPTION_EXTERNAL_LOGGER, fw_http_mhd_log,
+                            (void *)"fraudwatch: metrics: http",
+                            MHD_OPTION_LISTEN_SOCKET, fd,
+                            MHD_OPTION_CONNECTION_LIMIT, CONNECTION_LIMIT,
+                            MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
+                            MHD_OPTION_END);
+    pthread_sigmask(SIG_SETMASK, &old, NULL);
+    if (!m->d) {
+        snprintf(errstr, errstr_size, "metrics: cannot start the HTTP server on port %d of %s",
+                 m->port, m->conf.bind);
+        close(fd);
+        goto fail;
+    }
+    return m;
+fail:
+    fw_metrics_destroy(m);
+    return NULL;
+}
+
+void fw_metrics_destroy(fw_metrics *m) {
+    if (!m)
+        return;
+    if (m->d)
+        MHD_stop_daemon(m->d); /* joins the thread, closes the listening socket */
+    pthread_mutex_destroy(&m->mu);
+    free(m);
+}

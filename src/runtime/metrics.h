@@ -1,0 +1,114 @@
+/* metrics.h — `fraudwatch run --metrics-port`: a Prometheus endpoint.
+ *
+ * A small libmicrohttpd server on its own thread answers
+ *
+ *   GET /metrics  the counters in the text exposition format 0.0.4
+ *   GET /health   200 "ok"
+ *
+ * It never reads the engine: the runner that owns the engines (its main
+ * thread) fills an fw_metrics_snapshot from the stats it already keeps and
+ * publishes it, a plain struct copy under a mutex, every 100 ms at most (Kafka
+ * mode) or every few thousand lines (file mode). A scrape formats the last
+ * copy. Nothing here runs per event. */
+#ifndef FW_METRICS_H
+#define FW_METRICS_H
+
+#include <stdbool.h>
+#include <stdint.h>
+
+#include "fw_err.h"
+#include "fw_str.h"
+#include "rules.h"
+
+#define FW_METRICS_PUBLISH_MS 100 /* a runner publishes at most this often */
+
+/** The limits whose hits are counted (label limit="..." of
+ *  fraudwatch_over_limit_total). */
+typedef enum fw_metrics_limit {
+    FW_LIMIT_ENTITIES = 0,   /* keyed state full: a new entity refused */
+    FW_LIMIT_WINDOW_EVENTS,  /* an entity's window full: an event not kept */
+    FW_LIMIT_REORDER_BUFFER, /* event-time buffer full: released before the watermark */
+    FW_LIMIT_ENTITY_ID,      /* an entity id too long to track */
+    FW_LIMIT__COUNT
+} fw_metrics_limit;
+
+/** What a runner publishes: its totals since start. Counters only grow: a
+ *  value lower than the one published before (an aborted Kafka transaction
+ *  rolls a partition's engine back to its last commit) is held at the higher
+ *  one until the replay passes it. */
+typedef struct fw_metrics_snapshot {
+    uint64_t transactions;                   /* records read, dead letters included */
+    uint64_t alerts[FW_RULE__COUNT];         /* raised, by rule */
+    uint64_t deduplicated[FW_RULE__COUNT];   /* folded into an earlier alert, by rule */
+    uint64_t dead_letters;
+    uint64_t late;                           /* beyond the allowed lateness */
+    uint64_t behind_watermark;               /* behind it, within the lateness */
+    uint64_t over_limit[FW_LIMIT__COUNT];
+    /* Kafka mode. */
+    uint64_t commits, aborts;                /* transactions */
+    uint64_t changelog_records;
+    /* ml_score. */
+    uint64_t ml_scored, ml_unscored;         /* rows */
+    uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
+    uint64_t model_reloads, model_reload_failures;
+    /* Gauges. */
+    uint64_t entities;                       /* in keyed state now */
+    int assigned_partitions;                 /* Kafka mode */
+    int64_t watermark_ms;                    /* event time; INT64_MIN: none yet */
+} fw_metrics_snapshot;
+
+/** @brief A snapshot with every counter 0 and no watermark. */
+void fw_metrics_snapshot_init(fw_metrics_snapshot *s);
+
+/** What does not change while the process runs. */
+typedef struct fw_metrics_conf {
+    const char *bind;        /* IPv4 or IPv6 address to listen on */
+    int port;                /* 1-65535; 0 picks a free one (fw_metrics_port) */
+    bool kafka;              /* Kafka mode: its metrics are exported */
+    bool ml;                 /* ml_score is on: its metrics are exported */
+    const char *instance_id; /* label of fraudwatch_info; copied */
+    double start_time_s;     /* Unix time; 0: now */
+} fw_metrics_conf;
+
+/**
+ * @brief Appends the exposition of @p s (text format 0.0.4: # HELP, # TYPE,
+ * one line per series) to @p out. Every rule and limit has its series, at 0
+ * until it counts; the Kafka and ml_score metrics only when @p c says so;
+ * the watermark once there is one.
+ * @returns false when @p out overflowed.
+ */
+bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_snapshot *s);
+
+/** @brief Appends @p s escaped for a label value: backslash, double quote and
+ *  line feed as \\, \" and \n; when @p s is not valid UTF-8, every byte
+ *  above 0x7f as '?'. */
+bool fw_metrics_label_escape(fw_buf *out, const char *s);
+
+typedef struct fw_metrics fw_metrics;
+
+/**
+ * @brief Listens on c->bind:c->port and starts the server thread, with SIGINT,
+ * SIGTERM and SIGHUP blocked in it (they stay the main thread's).
+ * @returns NULL with @p errstr saying why (an address that is not one, the
+ *          port in use).
+ */
+fw_metrics *fw_metrics_new(const fw_metrics_conf *c, char *errstr, size_t errstr_size);
+
+/** @brief Stops the server (joins its thread, closes the socket); NULL is a no-op. */
+void fw_metrics_destroy(fw_metrics *m);
+
+/** @brief The port listened on (the kernel's choice when asked for 0). */
+int fw_metrics_port(const fw_metrics *m);
+
+/** @brief True when @p m is set and nothing was published in the last
+ *  FW_METRICS_PUBLISH_MS before @p now_ms (a monotonic clock). Main thread. */
+bool fw_metrics_due(const fw_metrics *m, int64_t now_ms);
+
+/** @brief Makes @p s what scrapes see (copied; counters never go down). Main
+ *  thread; @p now_ms is remembered for fw_metrics_due. NULL @p m is a no-op. */
+void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now_ms);
+
+/** @brief A valid --metrics-bind address: IPv4 or IPv6. */
+bool fw_metrics_bind_valid(const char *addr);
+
+#endif

@@ -1,0 +1,701 @@
+/* test_metrics.c — `fraudwatch run --metrics-port` (metrics.c): the text
+ * exposition of a small snapshot, exactly; label escaping; every line of a
+ * full exposition well-formed; counters held when a snapshot goes backwards;
+ * the publish interval driven by given times; and the HTTP server on a
+ * loopback port picked by the kernel, scraped with libcurl: /metrics,
+ * /health, 404, 405, HEAD, keep-alive, a port in use, and scrapes racing
+ * publishes (each scrape one consistent snapshot). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <cmocka.h>
+
+#include <ctype.h>
+#include <curl/curl.h>
+#include <inttypes.h>
+#include <pthread.h>
+#include <stdatomic.h>
+#include <stdlib.h>
+#include <string.h>
+#include <strings.h>
+
+#include "metrics.h"
+
+/* ---- helpers --------------------------------------------------------------------- */
+
+static void assert_text(const char *got, const char *want) {
+    if (strcmp(got, want) != 0) {
+        size_t i = 0;
+        while (got[i] && got[i] == want[i])
+            i++;
+        size_t from = i > 60 ? i - 60 : 0;
+        fail_msg("output differs at byte %zu:\n got: ...%.120s\nwant: ...%.120s", i, got + from,
+                 want + from);
+    }
+}
+
+static char *format(const fw_metrics_conf *c, const fw_metrics_snapshot *s) {
+    fw_buf b;
+    fw_buf_init(&b, 0);
+    assert_true(fw_metrics_format(&b, c, s));
+    assert_true(fw_buf_putc(&b, '\0'));
+    return b.data; /* freed by the caller */
+}
+
+/* The value of the first sample line starting with @p series (name and
+ * labels, as written); fails the test when there is none. */
+static uint64_t value_of(const char *text, const char *series) {
+    size_t n = strlen(series);
+    for (const char *line = text; *line;) {
+        const char *nl = strchr(line, '\n');
+        if (!strncmp(line, series, n) && line[n] == ' ') {
+            char *end;
+            uint64_t v = strtoull(line + n + 1, &end, 10);
+            if (*end != '\n' && *end != '\0')
+                fail_msg("%s: not an integer value", series);
+            return v;
+        }
+        if (!nl)
+            break;
+        line = nl + 1;
+    }
+    fail_msg("no series %s in:\n%s", series, text);
+    return 0;
+}
+
+/* ---- the text format ------------------------------------------------------------- */
+
+static const char small_want[] =
+    "# HELP fraudwatch_info This fraudwatch run: its mode and instance id.\n"
+    "# TYPE fraudwatch_info gauge\n"
+    "fraudwatch_info{mode=\"file\",instance_id=\"node-1\"} 1\n"
+    "# HELP fraudwatch_start_time_seconds Start time of the process since the Unix epoch in "
+    "seconds.\n"
+    "# TYPE fraudwatch_start_time_seconds gauge\n"
+    "fraudwatch_start_time_seconds 1700000000.250\n"
+    "# HELP fraudwatch_transactions_read_total Input records read, dead letters included.\n"
+    "# TYPE fraudwatch_transactions_read_total counter\n"
+    "fraudwatch_transactions_read_total 1000\n"
+    "# HELP fraudwatch_alerts_total Alerts raised, by rule.\n"
+    "# TYPE fraudwatch_alerts_total counter\n"
+    "fraudwatch_alerts_total{rule=\"high_amount\"} 7\n"
+    "fraudwatch_alerts_total{rule=\"velocity\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"small_then_large\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"rapid_small\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"location_jump\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"account_takeover\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"structuring\"} 2\n"
+    "fraudwatch_alerts_total{rule=\"risk_score\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"fan_in\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"fan_out\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"cycle\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"mule_cashout\"} 0\n"
+    "fraudwatch_alerts_total{rule=\"ml_score\"} 0\n"
+    "# HELP fraudwatch_alerts_deduplicated_total Alerts folded into an earlier one of the "
+    "same rule and entity, by rule.\n"
+    "# TYPE fraudwatch_alerts_deduplicated_total counter\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"high_amount\"} 3\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"velocity\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"small_then_large\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"rapid_small\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"location_jump\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"account_takeover\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"structuring\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"risk_score\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"fan_in\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"fan_out\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"cycle\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"mule_cashout\"} 0\n"
+    "fraudwatch_alerts_deduplicated_total{rule=\"ml_score\"} 0\n"
+    "# HELP fraudwatch_dead_letters_total Records that could not be decoded.\n"
+    "# TYPE fraudwatch_dead_letters_total counter\n"
+    "fraudwatch_dead_letters_total 4\n"
+    "# HELP fraudwatch_late_records_total Records later than the allowed lateness, not "
+    "applied.\n"
+    "# TYPE fraudwatch_late_records_total counter\n"
+    "fraudwatch_late_records_total 5\n"
+    "# HELP fraudwatch_behind_watermark_total Records behind the watermark but within the "
+    "allowed lateness.\n"
+    "# TYPE fraudwatch_behind_watermark_total counter\n"
+    "fraudwatch_behind_watermark_total 6\n"
+    "# HELP fraudwatch_over_limit_total Events or entities refused or released early because "
+    "a configured limit was reached, by limit.\n"
+    "# TYPE fraudwatch_over_limit_total counter\n"
+    "fraudwatch_over_limit_total{limit=\"entities\"} 1\n"
+    "fraudwatch_over_limit_total{limit=\"window_events\"} 0\n"
+    "fraudwatch_over_limit_total{limit=\"reorder_buffer\"} 0\n"
+    "fraudwatch_over_limit_total{limit=\"entity_id_length\"} 9\n"
+    "# HELP fraudwatch_entities Entities in keyed state now.\n"
+    "# TYPE fraudwatch_entities gauge\n"
+    "fraudwatch_entities 321\n"
+    "# HELP fraudwatch_watermark_seconds Event-time watermark (the lowest of the assigned "
+    "partitions' in Kafka mode) since the Unix epoch in seconds.\n"
+    "# TYPE fraudwatch_watermark_seconds gauge\n"
+    "fraudwatch_watermark_seconds 1704067200.123\n";
+
+static void small_snapshot(fw_metrics_snapshot *s) {
+    fw_metrics_snapshot_init(s);
+    s->transactions = 1000;
+    s->alerts[FW_RULE_HIGH_AMOUNT] = 7;
+    s->alerts[FW_RULE_STRUCTURING] = 2;
+    s->deduplicated[FW_RULE_HIGH_AMOUNT] = 3;
+    s->dead_letters = 4;
+    s->late = 5;
+    s->behind_watermark = 6;
+    s->over_limit[FW_LIMIT_ENTITIES] = 1;
+    s->over_limit[FW_LIMIT_ENTITY_ID] = 9;
+    s->entities = 321;
+    s->watermark_ms = 1704067200123; /* 2024-01-01T00:00:00.123Z */
+    /* Not shown in file mode without ml_score: */
+    s->commits = 11;
+    s->ml_scored = 12;
+}
+
+static void test_format_file_mode_exact(void **state) {
+    (void)state;
+    assert_int_equal(FW_RULE__COUNT, 13); /* the expected text lists 13 rules */
+    fw_metrics_conf c = { .instance_id = "node-1", .start_time_s = 1700000000.25 };
+    fw_metrics_snapshot s;
+    small_snapshot(&s);
+    char *got = format(&c, &s);
+    assert_text(got, small_want);
+    free(got);
+
+    /* No watermark yet: no series, rather than a made-up value. */
+    s.watermark_ms = INT64_MIN;
+    got = format(&c, &s);
+    assert_null(strstr(got, "watermark_seconds"));
+    free(got);
+}
+
+static const char kafka_ml_tail[] =
+    "# HELP fraudwatch_kafka_transactions_committed_total Kafka transactions committed.\n"
+    "# TYPE fraudwatch_kafka_transactions_committed_total counter\n"
+    "fraudwatch_kafka_transactions_committed_total 11\n"
+    "# HELP fraudwatch_kafka_transactions_aborted_total Kafka transactions aborted (their "
+    "input is read again).\n"
+    "# TYPE fraudwatch_kafka_transactions_aborted_total counter\n"
+    "fraudwatch_kafka_transactions_aborted_total 1\n"
+    "# HELP fraudwatch_changelog_records_total State changelog records produced.\n"
+    "# TYPE fraudwatch_changelog_records_total counter\n"
+    "fraudwatch_changelog_records_total 250\n"
+    "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
+    "# TYPE fraudwatch_assigned_partitions gauge\n"
+    "fraudwatch_assigned_partitions 3\n"
+    "# HELP fraudwatch_ml_scored_transactions_total Transactions scored by the ml_score "
+    "model.\n"
+    "# TYPE fraudwatch_ml_scored_transactions_total counter\n"
+    "fraudwatch_ml_scored_transactions_total 12\n"
+    "# HELP fraudwatch_ml_unscored_transactions_total Transactions ml_score could not score "
+    "(scoring failed, no model).\n"
+    "# TYPE fraudwatch_ml_unscored_transactions_total counter\n"
+    "fraudwatch_ml_unscored_transactions_total 13\n"
+    "# HELP fraudwatch_ml_batches_total ml_score batches scored or failed.\n"
+    "# TYPE fraudwatch_ml_batches_total counter\n"
+    "fraudwatch_ml_batches_total 14\n"
+    "# HELP fraudwatch_ml_failed_batches_total ml_score batches that failed.\n"
+    "# TYPE fraudwatch_ml_failed_batches_total counter\n"
+    "fraudwatch_ml_failed_batches_total 1\n"
+    "# HELP fraudwatch_ml_model_reloads_total Reloads of a changed model file, by result (a "
+    "failed one keeps the old model).\n"
+    "# TYPE fraudwatch_ml_model_reloads_total counter\n"
+    "fraudwatch_ml_model_reloads_total{result=\"ok\"} 2\n"
+    "fraudwatch_ml_model_reloads_total{result=\"failed\"} 3\n";
+
+static void test_format_kafka_and_ml(void **state) {
+    (void)state;
+    fw_metrics_conf c = { .kafka = true, .ml = true, .instance_id = "node-1",
+                          .start_time_s = 1700000000.25 };
+    fw_metrics_snapshot s;
+    small_snapshot(&s);
+    s.aborts = 1;
+    s.changelog_records = 250;
+    s.assigned_partitions = 3;
+    s.ml_unscored = 13;
+    s.ml_batches = 14;
+    s.ml_failed_batches = 1;
+    s.model_reloads = 2;
+    s.model_reload_failures = 3;
+    char *got = format(&c, &s);
+    /* The file-mode text with mode="kafka", then the Kafka and model parts. */
+    fw_buf want;
+    fw_buf_init(&want, 0);
+    const char *file = strstr(small_want, "mode=\"file\"");
+    assert_non_null(file);
+    fw_buf_append(&want, small_want, (size_t)(file - small_want));
+    fw_buf_puts(&want, "mode=\"kafka\"");
+    fw_buf_puts(&want, file + strlen("mode=\"file\""));
+    fw_buf_puts(&want, kafka_ml_tail);
+    fw_buf_putc(&want, '\0');
+    assert_text(got, want.data);
+    fw_buf_fini(&want);
+    free(got);
+}
+
+static void escaped(const char *in, const char *want) {
+    fw_buf b;
+    fw_buf_init(&b, 0);
+    assert_true(fw_metrics_label_escape(&b, in));
+    fw_buf_putc(&b, '\0');
+    if (strcmp(b.data ? b.data : "", want))
+        fail_msg("escape(\"%s\") gave \"%s\", expected \"%s\"", in, b.data, want);
+    fw_buf_fini(&b);
+}
+
+static void test_label_escaping(void **state) {
+    (void)state;
+    escaped("plain-id_1.2", "plain-id_1.2");
+    escaped("a\"b", "a\\\"b");
+    escaped("back\\slash", "back\\\\slash");
+    escaped("two\nlines", "two\\nlines");
+    escaped("\\\"\n", "\\\\\\\"\\n");
+    escaped("tab\there", "tab\there"); /* only \, " and line feed are escaped */
+    escaped("caf\xc3\xa9", "caf\xc3\xa9");  /* valid UTF-8 kept */
+    escaped("bad\xff\xc3", "bad??");        /* invalid UTF-8: bytes above 0x7f as '?' */
+    escaped("", "");
+
+    /* Through the exposition: the one user-supplied label value. */
+    fw_metrics_conf c = { .instance_id = "node \"7\"\\a\nb" };
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    char *got = format(&c, &s);
+    assert_non_null(strstr(got, "\nfraudwatch_info{mode=\"file\",instance_id="
+                                "\"node \\\"7\\\"\\\\a\\nb\"} 1\n"));
+    free(got);
+}
+
+static bool metric_name(const char *s, size_t n) {
+    if (!n || !(isalpha((unsigned char)s[0]) || s[0] == '_' || s[0] == ':'))
+        return false;
+    for (size_t i = 1; i < n; i++)
+        if (!(isalnum((unsigned char)s[i]) || s[i] == '_' || s[i] == ':'))
+            return false;
+    return true;
+}
+
+/* Every line of a full exposition is a # HELP, a # TYPE or a sample of the
+ * family last typed; each family once, its HELP then TYPE first; counters
+ * end in _total; every name has the fraudwatch_ prefix. */
+static void test_every_line_well_formed(void **state) {
+    (void)state;
+    fw_metrics_conf c = { .kafka = true, .ml = true, .instance_id = "x" };
+    fw_metrics_snapshot s;
+    small_snapshot(&s);
+    char *text = format(&c, &s);
+    assert_true(text[strlen(text) - 1] == '\n');
+    char family[128] = "", seen[4096] = " ";
+    bool helped = false, typed = false;
+    int families = 0, samples = 0;
+    for (char *line = text, *nl; *line; line = nl + 1) {
+        nl = strchr(line, '\n');
+        assert_non_null(nl);
+        *nl = '\0';
+        if (!strncmp(line, "# HELP ", 7)) {
+            const char *name = line + 7, *sp = strchr(name, ' ');
+            assert_non_null(sp);
+            assert_true(metric_name(name, (size_t)(sp - name)));
+            assert_true(sp[1] != '\0'); /* some help text */
+            snprintf(family, sizeof(family), "%.*s", (int)(sp - name), name);
+            char key[140];
+            snprintf(key, sizeof(key), " %s ", family);
+            if (strstr(seen, key))
+                fail_msg("family %s twice", family);
+            strncat(seen, key + 1, sizeof(seen) - strlen(seen) - 1);
+            if (strncmp(family, "fraudwatch_", 11))
+                fail_msg("%s lacks the fraudwatch_ prefix", family);
+            helped = true;
+            typed = false;
+            families++;
+        } else if (!strncmp(line, "# TYPE ", 7)) {
+            size_t n = strlen(family);
+            assert_true(helped && !typed);
+            assert_true(!strncmp(line + 7, family, n) && line[7 + n] == ' ');
+            const char *type = line + 8 + n;
+            if (strcmp(type, "counter") && strcmp(type, "gauge"))
+                fail_msg("%s: type %s", family, type);
+            bool total = n > 6 && !strcmp(family + n - 6, "_total");
+            if (!strcmp(type, "counter") != total)
+                fail_msg("%s: a counter name ends in _total, and only a counter's", family);
+            typed = true;
+        } else {
+            size_t n = strlen(family);
+            assert_true(typed);
+            if (strncmp(line, family, n) || (line[n] != ' ' && line[n] != '{'))
+                fail_msg("sample \"%s\" outside its family %s", line, family);
+            const char *v = line[n] == '{' ? strstr(line, "} ") : line + n;
+            assert_non_null(v);
+            v += v[0] == '}' ? 2 : 1;
+            char *end;
+            strtod(v, &end);
+            if (end == v || *end)
+                fail_msg("sample \"%s\": bad value", line);
+            samples++;
+        }
+    }
+    assert_int_equal(families, 20);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 3 + FW_LIMIT__COUNT + 2 + 4 + 4 + 2);
+    free(text);
+}
+
+/* ---- publishing ----------------------------------------------------------------- */
+
+static fw_metrics *start(const fw_metrics_conf *c) {
+    char err[256] = "";
+    fw_metrics *m = fw_metrics_new(c, err, sizeof(err));
+    if (!m)
+        fail_msg("fw_metrics_new: %s", err);
+    assert_true(fw_metrics_port(m) > 0);
+    return m;
+}
+
+static const fw_metrics_conf loopback = { .bind = "127.0.0.1", .port = 0, .kafka = true,
+                                          .instance_id = "t", .start_time_s = 1.5 };
+
+typedef struct http {
+    long status;
+    char content_type[128];
+    char allow[64];
+    fw_buf body;
+    long connects; /* new connections this request opened */
+} http;
+
+static size_t on_body(char *p, size_t size, size_t n, void *opaque) {
+    fw_buf_append(opaque, p, size * n);
+    return size * n;
+}
+
+static size_t on_header(char *p, size_t size, size_t n, void *opaque) {
+    http *h = opaque;
+    size_t len = size * n;
+    if (len > 7 && !strncasecmp(p, "Allow: ", 7))
+        snprintf(h->allow, sizeof(h->allow), "%.*s", (int)(len - 7), p + 7);
+    char *cr = strpbrk(h->allow, "\r\n");
+    if (cr)
+        *cr = '\0';
+    return len;
+}
+
+/* One request with @p curl (reused: keep-alive); @p method NULL is GET. */
+static void request(CURL *curl, int port, const char *method, const char *path, http *h) {
+    char url[128];
+    snprintf(url, sizeof(url), "http://127.0.0.1:%d%s", port, path);
+    memset(h, 0, sizeof(*h));
+    fw_buf_init(&h->body, 0);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_TIMEOUT_MS, 10000L);
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &h->body);
+    curl_easy_setopt(curl, CURLOPT_HEADERFUNCTION, on_header);
+    curl_easy_setopt(curl, CURLOPT_HEADERDATA, h);
+    curl_easy_setopt(curl, CURLOPT_NOBODY, method && !strcmp(method, "HEAD") ? 1L : 0L);
+    curl_easy_setopt(curl, CURLOPT_CUSTOMREQUEST,
+                     method && strcmp(method, "HEAD") ? method : NULL);
+    CURLcode rc = curl_easy_perform(curl);
+    if (rc != CURLE_OK)
+        fail_msg("%s %s: %s", method ? method : "GET", path, curl_easy_strerror(rc));
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &h->status);
+    char *ct = NULL;
+    curl_easy_getinfo(curl, CURLINFO_CONTENT_TYPE, &ct);
+    snprintf(h->content_type, sizeof(h->content_type), "%s", ct ? ct : "");
+    curl_easy_getinfo(curl, CURLINFO_NUM_CONNECTS, &h->connects);
+    fw_buf_putc(&h->body, '\0');
+}
+
+static char *scrape(int port) {
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    http h;
+    request(curl, port, NULL, "/metrics", &h);
+    curl_easy_cleanup(curl);
+    assert_int_equal(h.status, 200);
+    return h.body.data;
+}
+
+/* Time is given, never waited for: due before the first publish, then once
+ * FW_METRICS_PUBLISH_MS have passed since the last one. */
+static void test_publish_interval(void **state) {
+    (void)state;
+    assert_false(fw_metrics_due(NULL, 0));
+    fw_metrics_publish(NULL, NULL, 0); /* a no-op without a server */
+    fw_metrics *m = start(&loopback);
+    assert_true(fw_metrics_due(m, 5000));
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    fw_metrics_publish(m, &s, 5000);
+    assert_false(fw_metrics_due(m, 5000));
+    assert_false(fw_metrics_due(m, 5000 + FW_METRICS_PUBLISH_MS - 1));
+    assert_true(fw_metrics_due(m, 5000 + FW_METRICS_PUBLISH_MS));
+    fw_metrics_publish(m, &s, 5150);
+    assert_false(fw_metrics_due(m, 5200));
+    assert_true(fw_metrics_due(m, 5250));
+    fw_metrics_destroy(m);
+    fw_metrics_destroy(NULL);
+}
+
+/* An aborted transaction rolls an engine back: its counters go down until the
+ * replay catches up. Scrapes never see a counter go down; gauges follow. */
+static void test_counters_never_go_down(void **state) {
+    (void)state;
+    fw_metrics *m = start(&loopback);
+    int port = fw_metrics_port(m);
+    char *text = scrape(port); /* before any publish: zeros, no watermark */
+    assert_int_equal(value_of(text, "fraudwatch_transactions_read_total"), 0);
+    assert_null(strstr(text, "fraudwatch_watermark_seconds"));
+    free(text);
+
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    s.transactions = 100;
+    s.alerts[FW_RULE_VELOCITY] = 5;
+    s.over_limit[FW_LIMIT_WINDOW_EVENTS] = 2;
+    s.commits = 3;
+    s.entities = 50;
+    s.assigned_partitions = 3;
+    s.watermark_ms = 2000;
+    fw_metrics_publish(m, &s, 0);
+    s.alerts[FW_RULE_VELOCITY] = 4; /* rolled back */
+    s.over_limit[FW_LIMIT_WINDOW_EVENTS] = 1;
+    s.transactions = 120;
+    s.entities = 20;                /* a gauge: may go down */
+    s.assigned_partitions = 1;
+    s.watermark_ms = 1500;
+    fw_metrics_publish(m, &s, 100);
+    text = scrape(port);
+    assert_int_equal(value_of(text, "fraudwatch_transactions_read_total"), 120);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"velocity\"}"), 5);
+    assert_int_equal(value_of(text, "fraudwatch_over_limit_total{limit=\"window_events\"}"), 2);
+    assert_int_equal(value_of(text, "fraudwatch_kafka_transactions_committed_total"), 3);
+    assert_int_equal(value_of(text, "fraudwatch_entities"), 20);
+    assert_int_equal(value_of(text, "fraudwatch_assigned_partitions"), 1);
+    assert_non_null(strstr(text, "\nfraudwatch_watermark_seconds 1.500\n"));
+    free(text);
+    s.alerts[FW_RULE_VELOCITY] = 7; /* the replay passed it */
+    fw_metrics_publish(m, &s, 200);
+    text = scrape(port);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"velocity\"}"), 7);
+    free(text);
+    fw_metrics_destroy(m);
+}
+
+/* ---- HTTP ------------------------------------------------------------------------ */
+
+static void test_http(void **state) {
+    (void)state;
+    fw_metrics *m = start(&loopback);
+    int port = fw_metrics_port(m);
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    s.transactions = 42;
+    s.alerts[FW_RULE_HIGH_AMOUNT] = 2;
+    fw_metrics_publish(m, &s, 0);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    http h;
+
+    /* /metrics: exactly the published snapshot's exposition. */
+    request(curl, port, NULL, "/metrics", &h);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.content_type, "text/plain; version=0.0.4; charset=utf-8");
+    assert_int_equal(h.connects, 1);
+    char *want = format(&loopback, &s);
+    assert_text(h.body.data, want);
+    free(want);
+    fw_buf_fini(&h.body);
+
+    /* Kept alive: the next requests reuse the connection. */
+    request(curl, port, NULL, "/health", &h);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.body.data, "ok");
+    assert_int_equal(h.connects, 0);
+    fw_buf_fini(&h.body);
+    request(curl, port, "HEAD", "/metrics", &h);
+    assert_int_equal(h.status, 200);
+    assert_string_equal(h.body.data, "");
+    assert_int_equal(h.connects, 0);
+    fw_buf_fini(&h.body);
+
+    request(curl, port, NULL, "/metricsx", &h);
+    assert_int_equal(h.status, 404);
+    fw_buf_fini(&h.body);
+    request(curl, port, NULL, "/", &h);
+    assert_int_equal(h.status, 404);
+    fw_buf_fini(&h.body);
+    request(curl, port, "POST", "/metrics", &h);
+    assert_int_equal(h.status, 405);
+    assert_string_equal(h.allow, "GET, HEAD");
+    fw_buf_fini(&h.body);
+    request(curl, port, "DELETE", "/health", &h);
+    assert_int_equal(h.status, 405);
+    assert_string_equal(h.allow, "GET, HEAD");
+    fw_buf_fini(&h.body);
+    request(curl, port, "POST", "/nope", &h);
+    assert_int_equal(h.status, 404);
+    fw_buf_fini(&h.body);
+    request(curl, port, NULL, "/health", &h); /* still serving */
+    assert_int_equal(h.status, 200);
+    fw_buf_fini(&h.body);
+    curl_easy_cleanup(curl);
+
+    /* The port is taken now: a second server says which port, and why. */
+    fw_metrics_conf taken = loopback;
+    taken.port = port;
+    char err[256] = "";
+    assert_null(fw_metrics_new(&taken, err, sizeof(err)));
+    char needle[64];
+    snprintf(needle, sizeof(needle), "cannot listen on port %d of 127.0.0.1", port);
+    if (!strstr(err, needle))
+        fail_msg("error \"%s\" lacks \"%s\"", err, needle);
+    fw_metrics_destroy(m);
+
+    fw_metrics_conf bad = loopback;
+    bad.bind = "localhost"; /* a name, not an address */
+    err[0] = '\0';
+    assert_null(fw_metrics_new(&bad, err, sizeof(err)));
+    assert_non_null(strstr(err, "\"localhost\" is not an IPv4 or IPv6 address"));
+    assert_true(fw_metrics_bind_valid("0.0.0.0"));
+    assert_true(fw_metrics_bind_valid("::1"));
+    assert_false(fw_metrics_bind_valid("localhost"));
+    assert_false(fw_metrics_bind_valid("1.2.3"));
+    assert_false(fw_metrics_bind_valid(""));
+}
+
+static void test_ipv6_loopback(void **state) {
+    (void)state;
+    fw_metrics_conf c = loopback;
+    c.bind = "::1";
+    char err[256] = "";
+    fw_metrics *m = fw_metrics_new(&c, err, sizeof(err));
+    if (!m) {
+        skip(); /* no IPv6 on this machine */
+        return;
+    }
+    CURL *curl = curl_easy_init();
+    char url[64];
+    snprintf(url, sizeof(url), "http://[::1]:%d/health", fw_metrics_port(m));
+    fw_buf body;
+    fw_buf_init(&body, 0);
+    curl_easy_setopt(curl, CURLOPT_URL, url);
+    curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+    curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+    curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+    assert_int_equal(curl_easy_perform(curl), CURLE_OK);
+    long status = 0;
+    curl_easy_getinfo(curl, CURLINFO_RESPONSE_CODE, &status);
+    assert_int_equal(status, 200);
+    curl_easy_cleanup(curl);
+    fw_buf_fini(&body);
+    fw_metrics_destroy(m);
+}
+
+/* Scrapes race publishes: every publish sets every counter to one value i,
+ * so a scrape that mixed two snapshots would show two values. */
+typedef struct race {
+    int port;
+    atomic_int done;
+    int scrapes;
+    char error[256];
+} race;
+
+static void *scraper(void *opaque) {
+    race *r = opaque;
+    CURL *curl = curl_easy_init();
+    uint64_t last = 0;
+    while (!atomic_load(&r->done) || r->scrapes < 3) {
+        char url[64];
+        snprintf(url, sizeof(url), "http://127.0.0.1:%d/metrics", r->port);
+        fw_buf body;
+        fw_buf_init(&body, 0);
+        curl_easy_setopt(curl, CURLOPT_URL, url);
+        curl_easy_setopt(curl, CURLOPT_NOPROXY, "*");
+        curl_easy_setopt(curl, CURLOPT_WRITEFUNCTION, on_body);
+        curl_easy_setopt(curl, CURLOPT_WRITEDATA, &body);
+        CURLcode rc = curl_easy_perform(curl);
+        fw_buf_putc(&body, '\0');
+        if (rc != CURLE_OK) {
+            snprintf(r->error, sizeof(r->error), "scrape: %s", curl_easy_strerror(rc));
+            fw_buf_fini(&body);
+            break;
+        }
+        r->scrapes++;
+        /* Every counter sample of this scrape has the same value. */
+        uint64_t v = UINT64_MAX;
+        for (const char *line = body.data, *nl; *line; line = nl + 1) {
+            if (!(nl = strchr(line, '\n')))
+                break;
+            char one[256];
+            snprintf(one, sizeof(one), "%.*s", (int)(nl - line), line);
+            const char *sp = strrchr(one, ' ');
+            if (one[0] == '#' || !sp || !strstr(one, "_total"))
+                continue;
+            uint64_t x = strtoull(sp + 1, NULL, 10);
+            if (v == UINT64_MAX)
+                v = x;
+            else if (x != v) {
+                snprintf(r->error, sizeof(r->error), "scrape %d mixes %" PRIu64 " and %" PRIu64,
+                         r->scrapes, v, x);
+                break;
+            }
+        }
+        if (!r->error[0] && v < last)
+            snprintf(r->error, sizeof(r->error), "went down from %" PRIu64 " to %" PRIu64, last,
+                     v);
+        last = v;
+        fw_buf_fini(&body);
+        if (r->error[0])
+            break;
+    }
+    curl_easy_cleanup(curl);
+    return NULL;
+}
+
+static void test_scrapes_race_publishes(void **state) {
+    (void)state;
+    fw_metrics_conf c = loopback;
+    c.ml = true;
+    fw_metrics *m = start(&c);
+    race r = { .port = fw_metrics_port(m) };
+    pthread_t t;
+    assert_int_equal(pthread_create(&t, NULL, scraper, &r), 0);
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    for (uint64_t i = 1; i <= 200000; i++) {
+        uint64_t *counters[] = { &s.transactions, &s.dead_letters, &s.late, &s.behind_watermark,
+                                 &s.commits, &s.aborts, &s.changelog_records, &s.ml_scored,
+                                 &s.ml_unscored, &s.ml_batches, &s.ml_failed_batches,
+                                 &s.model_reloads, &s.model_reload_failures };
+        for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)
+            *counters[k] = i;
+        for (int k = 0; k < FW_RULE__COUNT; k++)
+            s.alerts[k] = s.deduplicated[k] = i;
+        for (int k = 0; k < FW_LIMIT__COUNT; k++)
+            s.over_limit[k] = i;
+        fw_metrics_publish(m, &s, (int64_t)i);
+    }
+    atomic_store(&r.done, 1);
+    pthread_join(t, NULL);
+    if (r.error[0])
+        fail_msg("%s", r.error);
+    assert_true(r.scrapes >= 3);
+    fw_metrics_destroy(m);
+}
+
+int main(void) {
+    curl_global_init(CURL_GLOBAL_DEFAULT);
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_format_file_mode_exact),
+        cmocka_unit_test(test_format_kafka_and_ml),
+        cmocka_unit_test(test_label_escaping),
+        cmocka_unit_test(test_every_line_well_formed),
+        cmocka_unit_test(test_publish_interval),
+        cmocka_unit_test(test_counters_never_go_down),
+        cmocka_unit_test(test_http),
+        cmocka_unit_test(test_ipv6_loopback),
+        cmocka_unit_test(test_scrapes_race_publishes),
+    };
+    int rc = cmocka_run_group_tests(tests, NULL, NULL);
+    curl_global_cleanup();
+    return rc;
+}
