@@ -360,13 +360,6 @@ static bool replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
 
 /* ------------------------------------------------------------ JSON output */
 
-static void json_num(fw_buf *b, double v) {
-    if (isfinite(v))
-        fw_buf_json_double(b, v);
-    else
-        fw_buf_puts(b, "null");
-}
-
 static void json_delay(fw_buf *b, const fw_eval_delay *d) {
     if (!d->n) {
         fw_buf_puts(b, "{\"n\":0,\"median_ms\":null,\"p95_ms\":null,\"max_ms\":null}");
@@ -425,13 +418,13 @@ static void json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats
                       r->enabled ? "true" : "false", r->alerts, r->tp, r->fp, r->fn,
                       r->target_instances, r->caught, r->caught_any);
         first = false;
-        json_num(b, r->q.precision);
+        fw_json_num(b, r->q.precision);
         fw_buf_puts(b, ",\"recall\":");
-        json_num(b, r->q.recall);
+        fw_json_num(b, r->q.recall);
         fw_buf_puts(b, ",\"f1\":");
-        json_num(b, r->q.f1);
+        fw_json_num(b, r->q.f1);
         fw_buf_puts(b, ",\"alerts_per_1000\":");
-        json_num(b, r->alerts_per_1000);
+        fw_json_num(b, r->alerts_per_1000);
         fw_buf_puts(b, ",\"delay\":");
         json_delay(b, &r->delay);
         fw_buf_puts(b, ",\"time_to_detect\":");
@@ -455,7 +448,7 @@ static void json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats
                          ",\"caught\":%" PRIu64 ",\"recall\":",
                       sf->info->known ? "true" : "false", sf->instances,
                       sf->info->transactions, sf->caught);
-        json_num(b, sf->recall);
+        fw_json_num(b, sf->recall);
         fw_buf_puts(b, ",\"targeted_by\":");
         json_rule_names(b, sf->targets);
         fw_buf_puts(b, ",\"targets_in_table\":");
@@ -485,15 +478,15 @@ static void json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats
                      ",\"caught\":%" PRIu64 ",\"precision\":",
                   o->transactions, o->fraud_transactions, o->instances, o->alerts, o->tp, o->fp,
                   o->targeted_instances, o->targeted_caught, o->caught);
-    json_num(b, o->precision);
+    fw_json_num(b, o->precision);
     fw_buf_puts(b, ",\"recall_targeted\":");
-    json_num(b, o->recall_targeted);
+    fw_json_num(b, o->recall_targeted);
     fw_buf_puts(b, ",\"recall_all\":");
-    json_num(b, o->recall_all);
+    fw_json_num(b, o->recall_all);
     fw_buf_puts(b, ",\"f1_all\":");
-    json_num(b, o->f1_all);
+    fw_json_num(b, o->f1_all);
     fw_buf_puts(b, ",\"alerts_per_1000\":");
-    json_num(b, o->alerts_per_1000);
+    fw_json_num(b, o->alerts_per_1000);
     fw_buf_puts(b, "}}");
 }
 
@@ -1169,7 +1162,7 @@ static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw
         rows[i] = (sweep_row){ .value = sweep_value(sw, i), .rule = rep.rule[sw->rule],
                                .all = rep.all };
         fw_buf_puts(&json, i ? ",{\"value\":" : "{\"value\":");
-        json_num(&json, sweep_value(sw, i));
+        fw_json_num(&json, sweep_value(sw, i));
         fw_buf_puts(&json, ",\"value_text\":");
         fw_buf_json_str(&json, fw_str_c(value));
         fw_buf_puts(&json, ",\"report\":");
@@ -1253,11 +1246,11 @@ typedef struct aml_result {
 static void json_set_score(fw_buf *b, const fw_eval_set_score *s) {
     fw_buf_printf(b, "{\"flagged\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64
                      ",\"fn\":%" PRIu64 ",\"precision\":", s->flagged, s->tp, s->fp, s->fn);
-    json_num(b, s->q.precision);
+    fw_json_num(b, s->q.precision);
     fw_buf_puts(b, ",\"recall\":");
-    json_num(b, s->q.recall);
+    fw_json_num(b, s->q.recall);
     fw_buf_puts(b, ",\"f1\":");
-    json_num(b, s->q.f1);
+    fw_json_num(b, s->q.f1);
     fw_buf_putc(b, '}');
 }
 

@@ -1,4 +1,4 @@
-/* report.c — the human output of eval and train (report.h). */
+/* report.c — the output of eval and train (report.h). */
 #include "report.h"
 
 #include <inttypes.h>
@@ -39,4 +39,11 @@ bool fw_progress_due(fw_progress *pr, uint64_t n) {
         return false;
     pr->shown = fw_mono_s();
     return true;
+}
+
+void fw_json_num(fw_buf *b, double v) {
+    if (isfinite(v))
+        fw_buf_json_double(b, v);
+    else
+        fw_buf_puts(b, "null");
 }

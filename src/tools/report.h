@@ -1,5 +1,5 @@
-/* report.h — the human output of eval and train: number formats of their
- * tables and the pace of their progress lines. */
+/* report.h — the output of eval and train: number formats of their tables
+ * and JSON documents, and the pace of their progress lines. */
 #ifndef FW_REPORT_H
 #define FW_REPORT_H
 
@@ -7,12 +7,18 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "fw_str.h"
+
 /** @brief 1234567 → "1,234,567". @returns @p out. */
 const char *fw_count_str(uint64_t v, char *out, size_t size);
 
 /** @brief A share as "97.3%", "-" for NaN, ">99.9%" just below 1 (never a
  *  rounded 100% for an imperfect figure). @returns @p out. */
 const char *fw_pct_str(double v, char *out, size_t size);
+
+/** @brief Appends @p v as a JSON number, or null when it is NaN or infinite
+ *  (an undefined figure, such as precision without alerts). */
+void fw_json_num(fw_buf *b, double v);
 
 /** Progress lines on stderr at about one a second, however fast the records go. */
 typedef struct fw_progress {
