@@ -108,25 +108,14 @@ static FILE *open_out(const char *path, const char *what) {
 static void publish_metrics(fw_metrics *m, fw_pipeline *p, const file_ctx *fc,
                             fw_scorer *scorer, fw_metrics_snapshot *s) {
     const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
-    const fw_engine_stats *es = fw_pipeline_engine_stats(p);
-    const fw_state_stats *ss = fw_engine_state_stats(fw_pipeline_engine(p));
+    int64_t watermark = s->watermark_ms;
+    fw_metrics_snapshot_init(s);
+    fw_metrics_add_engine(s, fw_pipeline_engine(p));
+    if (s->watermark_ms == INT64_MIN)
+        s->watermark_ms = watermark;
     s->transactions = ps->records;
     s->dead_letters = ps->dead_letters;
     s->late = fc->nlate;
-    memcpy(s->alerts, es->alerts, sizeof(s->alerts));
-    memcpy(s->deduplicated, es->deduplicated, sizeof(s->deduplicated));
-    s->behind_watermark = es->behind_watermark;
-    s->over_limit[FW_LIMIT_ENTITIES] = ss->entity_overflows;
-    s->over_limit[FW_LIMIT_WINDOW_EVENTS] = ss->window_overflows;
-    s->over_limit[FW_LIMIT_REORDER_BUFFER] = es->buffer_overflows;
-    s->over_limit[FW_LIMIT_ENTITY_ID] = es->id_too_long;
-    s->entities = ss->entities;
-    if (es->watermark != INT64_MAX)
-        s->watermark_ms = es->watermark;
-    s->ml_scored = es->ml_scored;
-    s->ml_unscored = es->ml_unscored;
-    s->ml_batches = es->ml_batches;
-    s->ml_failed_batches = es->ml_failed_batches;
     if (scorer) {
         fw_scorer_stats sc;
         fw_scorer_stats_get(scorer, &sc);

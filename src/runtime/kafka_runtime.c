@@ -34,40 +34,6 @@ typedef struct fw_task {
     bool at_end;             /* read to the end (for --exit-at-end) */
 } fw_task;
 
-/* The engines' counters summed over tasks; a revoked task's are kept in
- * fw_krt.retired so that totals never lose them. */
-typedef struct task_sums {
-    uint64_t alerts[FW_RULE__COUNT];
-    uint64_t deduplicated[FW_RULE__COUNT];
-    uint64_t behind_watermark;
-    uint64_t over_limit[FW_LIMIT__COUNT];
-    uint64_t entities;            /* live now (not kept for revoked tasks) */
-    uint64_t ml_scored, ml_unscored, ml_batches, ml_failed_batches;
-    int64_t min_watermark;        /* lowest watermark of a task that has one; INT64_MIN: none */
-} task_sums;
-
-static void task_sums_add(task_sums *ts, const fw_engine *e) {
-    const fw_engine_stats *es = fw_engine_stats_get(e);
-    const fw_state_stats *ss = fw_engine_state_stats(e);
-    for (int r = 0; r < FW_RULE__COUNT; r++) {
-        ts->alerts[r] += es->alerts[r];
-        ts->deduplicated[r] += es->deduplicated[r];
-    }
-    ts->behind_watermark += es->behind_watermark;
-    ts->over_limit[FW_LIMIT_ENTITIES] += ss->entity_overflows;
-    ts->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
-    ts->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
-    ts->over_limit[FW_LIMIT_ENTITY_ID] += es->id_too_long;
-    ts->entities += ss->entities;
-    ts->ml_scored += es->ml_scored;
-    ts->ml_unscored += es->ml_unscored;
-    ts->ml_batches += es->ml_batches;
-    ts->ml_failed_batches += es->ml_failed_batches;
-    if (es->watermark != INT64_MIN &&
-        (ts->min_watermark == INT64_MIN || es->watermark < ts->min_watermark))
-        ts->min_watermark = es->watermark;
-}
-
 typedef struct fw_krt {
     const fw_run_conf *c;
     rd_kafka_t *consumer;
@@ -92,7 +58,7 @@ typedef struct fw_krt {
     /* Totals, including tasks that were revoked since. */
     uint64_t records, alerts, dead_letters, late, commits, aborts, delivery_errors;
     uint64_t changelog_records, restored_keys;
-    task_sums retired;        /* of the tasks revoked since the start */
+    fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
     char errstr[512];
 } fw_krt;
 
@@ -155,9 +121,9 @@ static void task_destroy(fw_krt *k, int32_t partition) {
     fw_task *t = task_get(k, partition);
     if (!t)
         return;
-    task_sums_add(&k->retired, fw_pipeline_engine(t->pl));
+    fw_metrics_add_engine(&k->retired, fw_pipeline_engine(t->pl));
     k->retired.entities = 0; /* a gauge: gone with the task */
-    k->retired.min_watermark = INT64_MIN;
+    k->retired.watermark_ms = INT64_MIN;
     if (k->scorer)
         fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
@@ -809,18 +775,17 @@ static void advance_idle(fw_krt *k, int64_t now) {
     }
 }
 
-/* The live tasks' counters; retired ones not included. */
-static void sum_tasks(const fw_krt *k, task_sums *ts) {
-    memset(ts, 0, sizeof(*ts));
-    ts->min_watermark = INT64_MIN;
+/* Adds the live tasks' engine counters to @p s. */
+static void add_tasks(const fw_krt *k, fw_metrics_snapshot *s) {
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p])
-            task_sums_add(ts, fw_pipeline_engine(k->tasks[p]->pl));
+            fw_metrics_add_engine(s, fw_pipeline_engine(k->tasks[p]->pl));
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {
-    task_sums live;
-    sum_tasks(k, &live);
+    fw_metrics_snapshot live;
+    fw_metrics_snapshot_init(&live);
+    add_tasks(k, &live);
     uint64_t by_rule[FW_RULE__COUNT], dedup = 0, overflows = 0;
     for (int r = 0; r < FW_RULE__COUNT; r++) {
         by_rule[r] = k->retired.alerts[r] + live.alerts[r];
@@ -858,30 +823,15 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
 /* The metrics: what print_stats prints, as totals over the live tasks and
  * the revoked ones. */
 static void publish_metrics(fw_krt *k, int64_t now) {
-    task_sums live;
-    sum_tasks(k, &live);
-    fw_metrics_snapshot s;
-    fw_metrics_snapshot_init(&s);
+    fw_metrics_snapshot s = k->retired;
+    add_tasks(k, &s);
     s.transactions = k->records;
     s.dead_letters = k->dead_letters;
     s.late = k->late;
-    for (int r = 0; r < FW_RULE__COUNT; r++) {
-        s.alerts[r] = k->retired.alerts[r] + live.alerts[r];
-        s.deduplicated[r] = k->retired.deduplicated[r] + live.deduplicated[r];
-    }
-    s.behind_watermark = k->retired.behind_watermark + live.behind_watermark;
-    for (int l = 0; l < FW_LIMIT__COUNT; l++)
-        s.over_limit[l] = k->retired.over_limit[l] + live.over_limit[l];
-    s.entities = live.entities;
-    s.watermark_ms = live.min_watermark;
     s.commits = k->commits;
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = k->nassigned;
-    s.ml_scored = k->retired.ml_scored + live.ml_scored;
-    s.ml_unscored = k->retired.ml_unscored + live.ml_unscored;
-    s.ml_batches = k->retired.ml_batches + live.ml_batches;
-    s.ml_failed_batches = k->retired.ml_failed_batches + live.ml_failed_batches;
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);
@@ -992,7 +942,7 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
     fw_krt krt = { .c = c, .profiles = profiles, .scorer = scorer, .metrics = metrics,
-                   .retired = { .min_watermark = INT64_MIN } };
+                   .retired = { .watermark_ms = INT64_MIN } };
     fw_krt *k = &krt;
     int rc = 1;
     fw_topic_spec topics[] = {

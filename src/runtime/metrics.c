@@ -17,6 +17,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "engine.h"
 #include "http_listen.h"
 
 #define CONNECTION_TIMEOUT_S 10u /* a stalled scraper is dropped */
@@ -28,6 +29,28 @@
 void fw_metrics_snapshot_init(fw_metrics_snapshot *s) {
     memset(s, 0, sizeof(*s));
     s->watermark_ms = INT64_MIN;
+}
+
+void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
+    const fw_engine_stats *es = fw_engine_stats_get(e);
+    const fw_state_stats *ss = fw_engine_state_stats(e);
+    for (int r = 0; r < FW_RULE__COUNT; r++) {
+        s->alerts[r] += es->alerts[r];
+        s->deduplicated[r] += es->deduplicated[r];
+    }
+    s->behind_watermark += es->behind_watermark;
+    s->over_limit[FW_LIMIT_ENTITIES] += ss->entity_overflows;
+    s->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
+    s->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
+    s->over_limit[FW_LIMIT_ENTITY_ID] += es->id_too_long;
+    s->entities += ss->entities;
+    s->ml_scored += es->ml_scored;
+    s->ml_unscored += es->ml_unscored;
+    s->ml_batches += es->ml_batches;
+    s->ml_failed_batches += es->ml_failed_batches;
+    if (es->watermark != INT64_MIN && es->watermark != INT64_MAX &&
+        (s->watermark_ms == INT64_MIN || es->watermark < s->watermark_ms))
+        s->watermark_ms = es->watermark;
 }
 
 static const char *const limit_names[FW_LIMIT__COUNT] = {

@@ -60,6 +60,14 @@ typedef struct fw_metrics_snapshot {
 /** @brief A snapshot with every counter 0 and no watermark. */
 void fw_metrics_snapshot_init(fw_metrics_snapshot *s);
 
+struct fw_engine;
+
+/** @brief Adds what one partition's engine counts to @p s: alerts and dedupes
+ *  by rule, behind-watermark, limit hits, ml_score rows and batches, and its
+ *  entities. Its watermark lowers s->watermark_ms when it has one (neither
+ *  INT64_MIN, none yet, nor INT64_MAX, everything released at end of input). */
+void fw_metrics_add_engine(fw_metrics_snapshot *s, const struct fw_engine *e);
+
 /** What does not change while the process runs. */
 typedef struct fw_metrics_conf {
     const char *bind;        /* IPv4 or IPv6 address to listen on */
