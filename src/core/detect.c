@@ -14,6 +14,13 @@
 #include "fw_geo.h"
 #include "fw_hash.h"
 
+/* Lists up to this long are scanned for distinct keys: cheaper than keeping
+ * an index. Longer ones (a busy key) use the entity's fw_distinct. */
+#define FW_SCAN_SMALL 64
+/* cycle and mule_cashout weigh at most this many of the latest transfers an
+ * account received (docs/rules.md); more are counted in scan_limited. */
+#define FW_SCAN_MAX 256
+
 void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t) {
     memset(r, 0, sizeof(*r));
     r->ts = t->ts_ms;
@@ -42,14 +49,22 @@ static void add_evidence(fw_engine *e, size_t *n, const fw_evrec *r) {
                                          .amount_raw = { r->amount_raw, r->amtlen } };
 }
 
-/* Emits unless the same rule alerted on this entity within the dedupe window. */
-static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn *t,
-                        size_t nev, int64_t wstart, int64_t wend, const fw_profile *prof) {
+/* True, and counted, when the same rule alerted on this entity within the
+ * dedupe window: rules whose evidence costs a walk over a window ask before
+ * they assemble it. */
+static bool deduplicated(fw_engine *e, const fw_entity *ent, fw_rule_id rule, int64_t ts) {
     int64_t last = ent->last_alert[rule];
-    if (last != INT64_MIN && llabs(t->ts_ms - last) < e->rules.time.dedupe_window_ms) {
+    if (last != INT64_MIN && llabs(ts - last) < e->rules.time.dedupe_window_ms) {
         e->stats.deduplicated[rule]++;
-        return;
+        return true;
     }
+    return false;
+}
+
+/* Emits an alert that deduplicated() let through. */
+static void emit_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn *t,
+                       size_t nev, int64_t wstart, int64_t wend, const fw_profile *prof) {
+    int64_t last = ent->last_alert[rule];
     if (t->ts_ms > last || last == INT64_MIN)
         ent->last_alert[rule] = t->ts_ms;
     fw_engine_touch(e, ent);
@@ -71,6 +86,13 @@ static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_
                    .profile = prof };
     e->stats.alerts[rule]++;
     e->out->alert(e->out->opaque, &a);
+}
+
+/* Emits unless the same rule alerted on this entity within the dedupe window. */
+static void raise_alert(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn *t,
+                        size_t nev, int64_t wstart, int64_t wend, const fw_profile *prof) {
+    if (!deduplicated(e, ent, rule, t->ts_ms))
+        emit_alert(e, ent, rule, t, nev, wstart, wend, prof);
 }
 
 static bool enabled(const fw_engine *e, fw_rule_id r) { return e->rules.common[r].enabled; }
@@ -95,10 +117,8 @@ static int64_t first_window(fw_engine *e, const fw_evlist *l, int64_t ts, int64_
 static bool velocity_ok(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end,
                         void *arg) {
     (void)arg;
-    int n = 0;
-    for (uint32_t i = 0; i < l->n; i++)
-        n += l->ev[i].ts >= start && l->ev[i].ts < end;
-    return n >= e->rules.velocity.min_count;
+    uint32_t n = fw_evlist_find(l, end, false) - fw_evlist_find(l, start, false);
+    return n >= (uint32_t)e->rules.velocity.min_count;
 }
 
 static void detect_velocity(fw_engine *e, fw_entity *acct, const fw_txn *t) {
@@ -112,16 +132,16 @@ static void detect_velocity(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     fw_engine_touch(e, acct);
     int64_t start = first_window(e, &acct->win, t->ts_ms, p->window_ms, p->slide_ms,
                                  velocity_ok, NULL);
-    if (start == INT64_MIN)
+    if (start == INT64_MIN || deduplicated(e, acct, FW_RULE_VELOCITY, t->ts_ms))
         return;
     size_t nev = 0;
-    for (uint32_t i = 0; i < acct->win.n; i++)
-        if (acct->win.ev[i].ts >= start && acct->win.ev[i].ts < start + p->window_ms)
-            add_evidence(e, &nev, &acct->win.ev[i]);
+    uint32_t end = fw_evlist_find(&acct->win, start + p->window_ms, false);
+    for (uint32_t i = fw_evlist_find(&acct->win, start, false); i < end; i++)
+        add_evidence(e, &nev, &acct->win.ev[i]);
     snprintf(e->reason, sizeof(e->reason),
              "%zu transactions above %.2f within the %lld-minute window; the limit is %d",
              nev, p->min_amount, (long long)(p->window_ms / 60000), p->min_count);
-    raise_alert(e, acct, FW_RULE_VELOCITY, t, nev, start, start + p->window_ms, NULL);
+    emit_alert(e, acct, FW_RULE_VELOCITY, t, nev, start, start + p->window_ms, NULL);
 }
 
 /* ---- small_then_large: a card's transaction below X, its next one above Y ---- */
@@ -153,18 +173,16 @@ static void detect_rapid_small(fw_engine *e, fw_entity *cust, const fw_txn *t) {
     if (!(t->amount < p->below) || t->type == FW_TXN_LOGIN ||
         t->type == FW_TXN_PASSWORD_CHANGE) {
         if (run->n && !(t->type == FW_TXN_LOGIN || t->type == FW_TXN_PASSWORD_CHANGE))
-            run->n = 0; /* a monetary transaction that is not small breaks the run */
+            fw_evlist_clear(run); /* a monetary transaction that is not small breaks the run */
         return;
     }
-    if (run->n >= (uint32_t)p->count) { /* keep the last count - 1, then append */
-        uint32_t drop = run->n - (uint32_t)p->count + 1;
-        memmove(run->ev, run->ev + drop, sizeof(fw_evrec) * (run->n - drop));
-        run->n -= drop;
-    }
+    if (run->n >= (uint32_t)p->count) /* keep the last count - 1, then append */
+        fw_evlist_drop_front(run, run->n - (uint32_t)p->count + 1);
     fw_evrec r;
     fw_evrec_from_txn(&r, t);
     fw_evlist_insert(&e->state, run, &r, INT64_MIN);
-    if (run->n == (uint32_t)p->count && t->ts_ms - run->ev[0].ts < p->within_ms) {
+    if (run->n == (uint32_t)p->count && t->ts_ms - run->ev[0].ts < p->within_ms &&
+        !deduplicated(e, cust, FW_RULE_RAPID_SMALL, t->ts_ms)) {
         size_t nev = 0;
         for (uint32_t i = 0; i < run->n; i++)
             add_evidence(e, &nev, &run->ev[i]);
@@ -173,8 +191,8 @@ static void detect_rapid_small(fw_engine *e, fw_entity *cust, const fw_txn *t) {
                  "minutes)",
                  p->count, p->below, (double)(t->ts_ms - run->ev[0].ts) / 60000,
                  (long long)(p->within_ms / 60000));
-        raise_alert(e, cust, FW_RULE_RAPID_SMALL, t, nev, run->ev[0].ts,
-                    run->ev[0].ts + p->within_ms, NULL);
+        emit_alert(e, cust, FW_RULE_RAPID_SMALL, t, nev, run->ev[0].ts,
+                   run->ev[0].ts + p->within_ms, NULL);
     }
 }
 
@@ -253,59 +271,147 @@ static void detect_structuring(fw_engine *e, fw_entity *pair, const fw_txn *t) {
     fw_evrec r;
     fw_evrec_from_txn(&r, t);
     int64_t from = t->ts_ms - p->window_ms; /* the window is (from, ts] */
-    fw_evlist_insert(&e->state, &pair->win, &r, from - e->rules.time.allowed_lateness_ms);
+    fw_evlist *w = &pair->win;
+    fw_evlist_insert(&e->state, w, &r, from - e->rules.time.allowed_lateness_ms);
     fw_engine_touch(e, pair);
-    double sum = 0;
-    for (uint32_t i = 0; i < pair->win.n; i++)
-        if (pair->win.ev[i].ts > from && pair->win.ev[i].ts <= t->ts_ms)
-            sum += pair->win.ev[i].amount;
-    if (!(sum > p->total_above))
+    uint32_t lo = fw_evlist_find(w, from, true), hi = fw_evlist_find(w, t->ts_ms, true);
+    fw_units sum = fw_evlist_units(w, lo, hi);
+    if (!(sum > fw_units_of(p->total_above)))
         return;
     size_t nev = 0;
-    uint32_t keep = 0;
-    for (uint32_t i = 0; i < pair->win.n; i++) {
-        fw_evrec *ev = &pair->win.ev[i];
-        if (ev->ts > from && ev->ts <= t->ts_ms)
-            add_evidence(e, &nev, ev);
-        else
-            pair->win.ev[keep++] = *ev;
-    }
+    for (uint32_t i = lo; i < hi; i++)
+        add_evidence(e, &nev, &w->ev[i]);
     snprintf(e->reason, sizeof(e->reason),
              "%zu transfers each below %.2f to one counterparty total %.2f within %lld hours "
              "(limit %.2f)",
-             nev, p->below, sum, (long long)(p->window_ms / 3600000), p->total_above);
+             nev, p->below, (double)sum / FW_UNITS_PER_1, (long long)(p->window_ms / 3600000),
+             p->total_above);
     raise_alert(e, pair, FW_RULE_STRUCTURING, t, nev, from, t->ts_ms, NULL);
-    /* Reported funds are reported once: a new alert needs new transfers. */
-    pair->win.n = keep;
+    /* Reported funds are reported once: a new alert needs new transfers. In
+     * time order they are the list's end, so the list is cut short. */
+    if (hi < w->n) {
+        memmove(w->ev + lo, w->ev + hi, sizeof(fw_evrec) * (w->n - hi));
+        w->n -= hi - lo;
+        fw_evlist_recount(w, lo);
+    } else {
+        w->n = lo;
+    }
+}
+
+/* ---- distinct keys of a list: scanned when short, indexed when long ---- */
+
+/* Whether @p r counts toward the distinct keys the entity's rule counts:
+ * a customer's merchants (risk_score), an account's counterparties
+ * (fan_out), a receiver's senders (fan_in) not yet in an alert. */
+static bool distinct_counts(const fw_engine *e, const fw_entity *ent, const fw_evrec *r) {
+    if (!r->merchant)
+        return false;
+    switch (ent->kind) {
+    case FW_ENT_CUSTOMER:
+        return true;
+    case FW_ENT_ACCOUNT:
+        return r->amount > e->rules.fan_out.min_amount && !(r->flags & FW_EV_FAN_REPORTED);
+    case FW_ENT_INBOUND:
+        return r->amount > e->rules.fan_in.min_amount && !(r->flags & FW_EV_FAN_REPORTED);
+    default:
+        return false;
+    }
+}
+
+static const fw_evlist *distinct_list(const fw_entity *ent) {
+    return ent->kind == FW_ENT_ACCOUNT ? &ent->recent : &ent->win;
+}
+
+/* The entity's distinct-key index, built from its list when stale; NULL
+ * (counted) when there is no memory for it: callers then scan. */
+static fw_distinct *distinct_index(fw_engine *e, fw_entity *ent) {
+    if (ent->distinct && ent->distinct_valid)
+        return ent->distinct;
+    if (!ent->distinct && !(ent->distinct = fw_distinct_new()))
+        goto fail;
+    fw_distinct_clear(ent->distinct);
+    const fw_evlist *l = distinct_list(ent);
+    for (uint32_t i = 0; i < l->n; i++)
+        if (distinct_counts(e, ent, &l->ev[i]) &&
+            !fw_distinct_note(ent->distinct, l->ev[i].merchant, l->ev[i].ts))
+            goto fail;
+    ent->distinct_valid = true;
+    return ent->distinct;
+fail:
+    e->state.stats.index_failures++;
+    return NULL;
+}
+
+/* Keeps a live index in step with record @p r just added to its list, whose
+ * events before @p keep_from are gone. */
+static void distinct_added(fw_engine *e, fw_entity *ent, const fw_evrec *r, int64_t keep_from) {
+    if (r->ts < ent->reported_until) /* behind a report: the next one must look at all */
+        ent->reported_until = INT64_MIN;
+    if (!ent->distinct_valid)
+        return;
+    if (distinct_counts(e, ent, r) && !fw_distinct_note(ent->distinct, r->merchant, r->ts)) {
+        ent->distinct_valid = false;
+        return;
+    }
+    fw_distinct_forget_before(ent->distinct, keep_from);
+}
+
+/* The index when it can answer for a window that ends at or after the
+ * list's newest event (the detectors' time order: everything since the
+ * window's start is in it); NULL when a scan must. */
+static fw_distinct *distinct_for(fw_engine *e, fw_entity *ent, int64_t end) {
+    const fw_evlist *l = distinct_list(ent);
+    if (l->n <= FW_SCAN_SMALL || l->ev[l->n - 1].ts > end)
+        return NULL;
+    return distinct_index(e, ent);
+}
+
+/* Distinct merchants in [start, end) by a scan, counting no further than
+ * @p limit. */
+static uint32_t scan_merchants(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end,
+                               uint32_t limit) {
+    uint64_t *seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2);
+    uint32_t distinct = 0;
+    for (uint32_t i = fw_evlist_find(l, start, false); i < l->n && distinct < limit; i++) {
+        const fw_evrec *ev = &l->ev[i];
+        if (ev->ts >= end)
+            break;
+        if (!ev->merchant)
+            continue;
+        uint32_t k = 0;
+        while (k < distinct && seen[k] != ev->merchant)
+            k++;
+        if (k == distinct)
+            seen[distinct++] = ev->merchant;
+    }
+    return distinct;
 }
 
 /* ---- risk_score: points for unusually large amounts and many merchants ---- */
 
 typedef struct risk_arg {
-    int score, large, merchants;
-    uint64_t *seen;   /* scratch for distinct merchants */
+    fw_entity *cust;
+    int score, large;
 } risk_arg;
+
+/* Distinct merchants of the customer in [start, end), no further than @p limit. */
+static uint32_t risk_merchants(fw_engine *e, fw_entity *cust, int64_t start, int64_t end,
+                               uint32_t limit) {
+    fw_distinct *d = distinct_for(e, cust, end - 1);
+    return d ? fw_distinct_count_since(d, start, true, limit)
+             : scan_merchants(e, &cust->win, start, end, limit);
+}
 
 static bool risk_ok(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end, void *arg) {
     const __typeof__(e->rules.risk_score) *p = &e->rules.risk_score;
     risk_arg *ra = arg;
-    int large = 0, distinct = 0;
-    for (uint32_t i = 0; i < l->n; i++) {
-        const fw_evrec *ev = &l->ev[i];
-        if (ev->ts < start || ev->ts >= end)
-            continue;
-        large += (ev->flags & FW_EV_LARGE) != 0;
-        if (ev->merchant) {
-            int k = 0;
-            while (k < distinct && ra->seen[k] != ev->merchant)
-                k++;
-            if (k == distinct)
-                ra->seen[distinct++] = ev->merchant;
-        }
-    }
-    ra->large = large;
-    ra->merchants = distinct;
-    ra->score = large * p->large_points + (distinct > p->max_merchants ? p->merchant_points : 0);
+    ra->large = (int)fw_evlist_nlarge(l, fw_evlist_find(l, start, false),
+                                      fw_evlist_find(l, end, false));
+    ra->score = ra->large * p->large_points;
+    if (p->merchant_points &&
+        risk_merchants(e, ra->cust, start, end, (uint32_t)p->max_merchants + 1) >
+            (uint32_t)p->max_merchants)
+        ra->score += p->merchant_points;
     return ra->score >= p->alert_at;
 }
 
@@ -323,29 +429,41 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
                       : cust->amount_n ? cust->amount_sum / (double)cust->amount_n : 0;
     if ((prof || cust->amount_n > 0) && t->amount > p->amount_multiple * avg)
         r.flags |= FW_EV_LARGE;
-    fw_evlist_insert(&e->state, &cust->win, &r,
-                     t->ts_ms - p->window_ms - e->rules.time.allowed_lateness_ms);
+    int64_t keep_from = t->ts_ms - p->window_ms - e->rules.time.allowed_lateness_ms;
+    if (fw_evlist_insert(&e->state, &cust->win, &r, keep_from))
+        distinct_added(e, cust, &r, keep_from);
     fw_engine_touch(e, cust);
-    risk_arg ra = { .seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2) };
+    risk_arg ra = { .cust = cust };
     int64_t start = first_window(e, &cust->win, t->ts_ms, p->window_ms, p->slide_ms, risk_ok,
                                  &ra);
+    /* One episode, one alert: while the score stays at the limit, later
+     * transactions only add to the deduplicated count. */
+    bool episode = cust->risk_episode;
+    cust->risk_episode = start != INT64_MIN;
     if (start == INT64_MIN)
         return;
-    size_t nev = 0;
-    for (uint32_t i = 0; i < cust->win.n; i++) {
-        const fw_evrec *ev = &cust->win.ev[i];
-        if (ev->ts >= start && ev->ts < start + p->window_ms &&
-            (ev->flags & FW_EV_LARGE))
-            add_evidence(e, &nev, ev);
+    if (episode) {
+        e->stats.deduplicated[FW_RULE_RISK_SCORE]++;
+        return;
     }
+    if (deduplicated(e, cust, FW_RULE_RISK_SCORE, t->ts_ms))
+        return;
+    int64_t end = start + p->window_ms;
+    const fw_evlist *l = &cust->win;
+    size_t nev = 0;
+    uint32_t hi = fw_evlist_find(l, end, false);
+    for (uint32_t i = fw_evlist_find(l, start, false); i < hi; i++)
+        if (l->ev[i].flags & FW_EV_LARGE)
+            add_evidence(e, &nev, &l->ev[i]);
     if (!(r.flags & FW_EV_LARGE)) /* the transaction that completed the score is evidence too */
         add_evidence(e, &nev, &r);
+    uint32_t merchants = risk_merchants(e, cust, start, end, UINT32_MAX);
     snprintf(e->reason, sizeof(e->reason),
              "risk score %d reached the limit of %d: %d transactions above %.1fx the %s "
-             "average of %.2f (+%d each) and %d distinct merchants (+%d above %d)",
+             "average of %.2f (+%d each) and %u distinct merchants (+%d above %d)",
              ra.score, p->alert_at, ra.large, p->amount_multiple, prof ? "profile" : "running",
-             avg, p->large_points, ra.merchants, p->merchant_points, p->max_merchants);
-    raise_alert(e, cust, FW_RULE_RISK_SCORE, t, nev, start, start + p->window_ms, prof);
+             avg, p->large_points, merchants, p->merchant_points, p->max_merchants);
+    emit_alert(e, cust, FW_RULE_RISK_SCORE, t, nev, start, end, prof);
 }
 
 /* ---- transfers between accounts: fan_out, mule_cashout, fan_in, cycle ----
@@ -368,12 +486,17 @@ static bool fan_counts(const fw_evrec *r, int64_t from, int64_t to, double min_a
 }
 
 /* Distinct other accounts among the records in (from, to] above @p min_amount
- * not yet in an alert of this kind; stops counting at @p enough. */
-static int distinct_parties(fw_engine *e, const fw_evlist *l, int64_t from, int64_t to,
-                            double min_amount, int enough) {
+ * not yet in an alert of this kind; stops counting at @p enough. A long list
+ * whose newest record is not after @p to asks the entity's index. */
+static int distinct_parties(fw_engine *e, fw_entity *ent, const fw_evlist *l, int64_t from,
+                            int64_t to, double min_amount, int enough, bool *indexed) {
+    fw_distinct *d = distinct_for(e, ent, to);
+    *indexed = d != NULL;
+    if (d)
+        return (int)fw_distinct_count_since(d, from, false, (uint32_t)enough);
     uint64_t *seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2);
     int n = 0;
-    for (uint32_t i = 0; i < l->n && n < enough; i++) {
+    for (uint32_t i = fw_evlist_find(l, from, true); i < l->n && n < enough; i++) {
         const fw_evrec *r = &l->ev[i];
         if (!fan_counts(r, from, to, min_amount))
             continue;
@@ -386,16 +509,28 @@ static int distinct_parties(fw_engine *e, const fw_evlist *l, int64_t from, int6
     return n;
 }
 
-/* Evidence: the counted records, marked so that the next alert needs new ones. */
-static size_t report_parties(fw_engine *e, fw_evlist *l, int64_t from, int64_t to,
-                             double min_amount) {
+/* Evidence: the counted records, marked so that the next alert needs new
+ * ones. When the index counted them they are all the counted records there
+ * are, so it starts empty again; after a scan it is rebuilt when next asked. */
+static size_t report_parties(fw_engine *e, fw_entity *ent, fw_evlist *l, int64_t from,
+                             int64_t to, double min_amount, bool indexed) {
     size_t nev = 0;
-    for (uint32_t i = 0; i < l->n; i++) {
+    int64_t begin = from;
+    if (indexed && ent->reported_until > begin)
+        begin = ent->reported_until - 1; /* earlier ones are reported: skip them */
+    for (uint32_t i = fw_evlist_find(l, begin, true); i < l->n; i++) {
         fw_evrec *r = &l->ev[i];
         if (!fan_counts(r, from, to, min_amount))
             continue;
         add_evidence(e, &nev, r);
         r->flags |= FW_EV_FAN_REPORTED;
+    }
+    if (indexed) {
+        fw_distinct_clear(ent->distinct);
+        ent->reported_until = to;
+    } else {
+        ent->distinct_valid = false;
+        ent->reported_until = INT64_MIN;
     }
     return nev;
 }
@@ -403,11 +538,12 @@ static size_t report_parties(fw_engine *e, fw_evlist *l, int64_t from, int64_t t
 static void detect_fan_out(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     const __typeof__(e->rules.fan_out) *p = &e->rules.fan_out;
     int64_t from = t->ts_ms - p->window_ms; /* the window is (from, ts] */
-    int n = distinct_parties(e, &acct->recent, from, t->ts_ms, p->min_amount,
-                             p->min_counterparties);
+    bool indexed;
+    int n = distinct_parties(e, acct, &acct->recent, from, t->ts_ms, p->min_amount,
+                             p->min_counterparties, &indexed);
     if (n < p->min_counterparties)
         return;
-    size_t nev = report_parties(e, &acct->recent, from, t->ts_ms, p->min_amount);
+    size_t nev = report_parties(e, acct, &acct->recent, from, t->ts_ms, p->min_amount, indexed);
     snprintf(e->reason, sizeof(e->reason),
              "transfers to %d distinct accounts within %lld hours (limit %d); %zu transfers",
              n, (long long)(p->window_ms / 3600000), p->min_counterparties, nev);
@@ -417,10 +553,12 @@ static void detect_fan_out(fw_engine *e, fw_entity *acct, const fw_txn *t) {
 static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
     const __typeof__(e->rules.fan_in) *p = &e->rules.fan_in;
     int64_t from = t->ts_ms - p->window_ms;
-    int n = distinct_parties(e, &in->win, from, t->ts_ms, p->min_amount, p->min_senders);
+    bool indexed;
+    int n = distinct_parties(e, in, &in->win, from, t->ts_ms, p->min_amount, p->min_senders,
+                             &indexed);
     if (n < p->min_senders)
         return;
-    size_t nev = report_parties(e, &in->win, from, t->ts_ms, p->min_amount);
+    size_t nev = report_parties(e, in, &in->win, from, t->ts_ms, p->min_amount, indexed);
     snprintf(e->reason, sizeof(e->reason),
              "transfers from %d distinct accounts within %lld hours (limit %d); %zu transfers",
              n, (long long)(p->window_ms / 3600000), p->min_senders, nev);
@@ -429,20 +567,22 @@ static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
 
 /* Evidence of a cash-out: the records in [first, now] not yet in one. */
 static void report_cashed(fw_engine *e, fw_evlist *l, int64_t first, int64_t now, size_t *nev) {
-    for (uint32_t i = 0; i < l->n; i++) {
+    uint32_t lo = fw_evlist_find(l, first, false), hi = fw_evlist_find(l, now, true);
+    for (uint32_t i = lo; i < hi; i++) {
         fw_evrec *r = &l->ev[i];
-        if (r->ts >= first && r->ts <= now && !(r->flags & FW_EV_CASHED)) {
+        if (!(r->flags & FW_EV_CASHED)) {
             add_evidence(e, nev, r);
             r->flags |= FW_EV_CASHED;
         }
     }
+    fw_evlist_recount(l, lo); /* cashed amounts leave the running sums */
 }
 
 /* Received money leaving again. Of the transfers received within the
- * window, the latest ones are weighed against the outflows since the first
- * of them: the longest such run that was cashed out alerts, so an unrelated
- * transfer received earlier does not dilute the ratio. Transfers and
- * outflows count in one alert at most. */
+ * window, the latest ones (FW_SCAN_MAX at most) are weighed against the
+ * outflows since the first of them: the longest such run that was cashed out
+ * alerts, so an unrelated transfer received earlier does not dilute the
+ * ratio. Transfers and outflows count in one alert at most. */
 static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     const __typeof__(e->rules.mule_cashout) *p = &e->rules.mule_cashout;
     fw_entity *in = fw_state_get(&e->state, FW_ENT_INBOUND, t->account_id, false);
@@ -450,19 +590,22 @@ static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) 
         return;
     const fw_evlist *ins = &in->win, *outs = &acct->recent;
     int64_t from = t->ts_ms - p->within_ms, first = INT64_MAX;
-    double inbound = 0, outflow = 0, best_in = 0, best_out = 0;
-    uint32_t j = outs->n;
-    for (uint32_t i = ins->n; i-- > 0;) { /* newest first, both lists in time order */
+    fw_units inbound = 0, best_in = 0, best_out = 0, min_in = fw_units_of(p->min_inbound);
+    uint32_t weighed = 0, out_end = fw_evlist_find(outs, t->ts_ms, true);
+    for (uint32_t i = fw_evlist_find(ins, t->ts_ms, true); i-- > 0;) { /* newest first */
         const fw_evrec *r = &ins->ev[i];
         if (r->ts <= from)
             break;
-        if (r->ts > t->ts_ms || (r->flags & FW_EV_CASHED))
+        if (r->flags & FW_EV_CASHED)
             continue;
-        inbound += r->amount;
-        for (; j > 0 && outs->ev[j - 1].ts >= r->ts; j--)
-            if (outs->ev[j - 1].ts <= t->ts_ms && !(outs->ev[j - 1].flags & FW_EV_CASHED))
-                outflow += outs->ev[j - 1].amount;
-        if (inbound >= p->min_inbound && outflow >= p->min_ratio * inbound) {
+        if (weighed++ == FW_SCAN_MAX) {
+            e->stats.scan_limited++;
+            break;
+        }
+        inbound += fw_units_of(r->amount);
+        /* Outflows since this transfer arrived, not yet in an alert. */
+        fw_units outflow = fw_evlist_units(outs, fw_evlist_find(outs, r->ts, false), out_end);
+        if (inbound >= min_in && (double)outflow >= p->min_ratio * (double)inbound) {
             first = r->ts;
             best_in = inbound;
             best_out = outflow;
@@ -477,7 +620,8 @@ static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) 
     snprintf(e->reason, sizeof(e->reason),
              "received %.2f in transfers and sent or withdrew %.2f of it (%.0f %%, limit "
              "%.0f %%) within %.1f minutes",
-             best_in, best_out, 100 * best_out / best_in, 100 * p->min_ratio,
+             (double)best_in / FW_UNITS_PER_1, (double)best_out / FW_UNITS_PER_1,
+             100 * (double)best_out / (double)best_in, 100 * p->min_ratio,
              (double)(t->ts_ms - first) / 60000);
     raise_alert(e, acct, FW_RULE_MULE_CASHOUT, t, nev, first, first + p->within_ms, NULL);
 }
@@ -490,8 +634,9 @@ static void on_outflow(fw_engine *e, fw_entity *acct, const fw_txn *t, const fw_
     rec.merchant = transfer ? id_hash(t->counterparty_id) : 0;
     int64_t keep = r->fan_out.window_ms > r->mule_cashout.within_ms ? r->fan_out.window_ms
                                                                      : r->mule_cashout.within_ms;
-    fw_evlist_insert(&e->state, &acct->recent, &rec,
-                     t->ts_ms - keep - r->time.allowed_lateness_ms);
+    int64_t keep_from = t->ts_ms - keep - r->time.allowed_lateness_ms;
+    if (fw_evlist_insert(&e->state, &acct->recent, &rec, keep_from))
+        distinct_added(e, acct, &rec, keep_from);
     fw_engine_touch(e, acct);
     if (transfer && enabled(e, FW_RULE_FAN_OUT) && t->amount > r->fan_out.min_amount)
         detect_fan_out(e, acct, t);
@@ -542,10 +687,18 @@ static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec 
     uint64_t next = 0;
     int hops = 0;
     double best_share = 0;
-    for (uint32_t i = 0; sender_in && i < sender_in->win.n; i++) {
+    uint32_t lo = 0, hi = 0;
+    if (sender_in) { /* the transfers it received within the hop window, FW_SCAN_MAX at most */
+        lo = fw_evlist_find(&sender_in->win, t->ts_ms - p->hop_within_ms, true);
+        hi = fw_evlist_find(&sender_in->win, t->ts_ms, true);
+        if (hi - lo > FW_SCAN_MAX) {
+            lo = hi - FW_SCAN_MAX;
+            e->stats.scan_limited++;
+        }
+    }
+    for (uint32_t i = lo; i < hi; i++) {
         const fw_evrec *r = &sender_in->win.ev[i];
-        if (!r->hops || r->ts > t->ts_ms || r->ts <= t->ts_ms - p->hop_within_ms ||
-            !(r->amount > p->min_amount) || t->amount > r->amount ||
+        if (!r->hops || !(r->amount > p->min_amount) || t->amount > r->amount ||
             t->amount < p->min_forward * r->amount)
             continue;
         uint64_t nx = 0;
@@ -595,7 +748,9 @@ static void on_inbound(fw_engine *e, fw_entity *in, const fw_txn *t, const fw_ev
     if (enabled(e, FW_RULE_CYCLE))
         detect_cycle(e, in, t, &rec);
     int64_t keep = max3(r->fan_in.window_ms, r->mule_cashout.within_ms, r->cycle.hop_within_ms);
-    fw_evlist_insert(&e->state, &in->win, &rec, t->ts_ms - keep - r->time.allowed_lateness_ms);
+    int64_t keep_from = t->ts_ms - keep - r->time.allowed_lateness_ms;
+    if (fw_evlist_insert(&e->state, &in->win, &rec, keep_from))
+        distinct_added(e, in, &rec, keep_from);
     fw_engine_touch(e, in);
     if (enabled(e, FW_RULE_FAN_IN) && t->amount > r->fan_in.min_amount)
         detect_fan_in(e, in, t);
@@ -608,7 +763,11 @@ static void on_inbound(fw_engine *e, fw_entity *in, const fw_txn *t, const fw_ev
 fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t) {
     if (ent->last_ts != INT64_MIN && t->ts_ms - ent->last_ts > e->logical_horizon[ent->kind]) {
         ent->has_prev = false;
-        ent->recent.n = ent->win.n = 0;
+        fw_evlist_clear(&ent->recent);
+        fw_evlist_clear(&ent->win);
+        ent->distinct_valid = false;
+        ent->reported_until = INT64_MIN;
+        ent->risk_episode = false;
         ent->amount_sum = 0;
         ent->amount_n = 0;
         if (ent->kind == FW_ENT_FEATURES)

@@ -10,7 +10,7 @@
 #define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
 #define FW_SWEEP_BUDGET 16       /* hash buckets examined for expiry per release: far more
                                     than the entities one transaction can create */
-#define FW_STATE_VERSION 3
+#define FW_STATE_VERSION 4     /* 4 added the flags byte; 3 is still read */
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 #define FW_FEATURE_MEMORY_MS (7 * 24 * 3600 * 1000LL) /* new merchant: unseen for a week */
 
@@ -286,6 +286,7 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
     for (int r = 0; r < FW_RULE__COUNT; r++)
         fw_buf_put_u64le(b, (uint64_t)ent->last_alert[r]);
     fw_buf_putc(b, (char)ent->has_prev);
+    fw_buf_putc(b, (char)ent->risk_episode);
     put_evrec(b, &ent->prev);
     put_evlist(b, &ent->recent);
     put_evlist(b, &ent->win);
@@ -449,18 +450,25 @@ static fw_err restore_entity(fw_engine *e, fw_str key, const void *value, size_t
     reader r = { .p = value, .n = len };
     unsigned char hdr[3] = { 0 };
     get_bytes(&r, hdr, 3);
-    if (r.bad || hdr[0] != FW_STATE_VERSION || hdr[1] != kind || hdr[2] != FW_RULE__COUNT) {
+    if (r.bad || (hdr[0] != FW_STATE_VERSION && hdr[0] != 3) || hdr[1] != kind ||
+        hdr[2] != FW_RULE__COUNT) {
         snprintf(errstr, errstr_size, "changelog: entity record of an unknown version");
         return FW_ERR_INVALID;
     }
     ent->last_ts = (int64_t)get_u64(&r);
     for (int i = 0; i < FW_RULE__COUNT; i++)
         ent->last_alert[i] = (int64_t)get_u64(&r);
-    unsigned char hp = 0;
+    unsigned char hp = 0, episode = 0;
     get_bytes(&r, &hp, 1);
     ent->has_prev = hp != 0;
+    if (hdr[0] >= 4)
+        get_bytes(&r, &episode, 1);
+    ent->risk_episode = episode != 0;
     get_evrec(&r, &ent->prev);
-    ent->recent.n = ent->win.n = 0;
+    fw_evlist_clear(&ent->recent);
+    fw_evlist_clear(&ent->win);
+    ent->distinct_valid = false; /* derived from the lists: rebuilt when next needed */
+    ent->reported_until = INT64_MIN;
     get_evlist(&r, &e->state, &ent->recent);
     get_evlist(&r, &e->state, &ent->win);
     ent->amount_sum = get_f64(&r);

@@ -1,6 +1,7 @@
 /* state.c — chained hash table of entities and bounded event lists. */
 #include "state.h"
 
+#include <math.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -27,9 +28,10 @@ bool fw_state_init(fw_state *s, uint32_t max_entities, uint32_t max_window_event
 }
 
 static void entity_free(fw_entity *e) {
-    free(e->recent.ev);
-    free(e->win.ev);
+    free(e->recent.mem);
+    free(e->win.mem);
     free(e->feat);
+    fw_distinct_destroy(e->distinct);
     free(e);
 }
 
@@ -42,11 +44,14 @@ static fw_entity *entity_alloc(fw_state *s) {
     s->free_list = e->next;
     fw_evlist recent = e->recent, win = e->win;
     fw_feat_state *feat = e->feat;
-    recent.n = win.n = 0;
+    fw_distinct *distinct = e->distinct;
+    fw_evlist_clear(&recent);
+    fw_evlist_clear(&win);
     memset(e, 0, sizeof(*e));
     e->recent = recent;
     e->win = win;
     e->feat = feat;
+    e->distinct = distinct; /* kept for its memory; not valid until rebuilt */
     return e;
 }
 
@@ -123,6 +128,7 @@ static fw_entity *lookup(fw_state *s, uint8_t kind, const char *key, size_t keyl
     e->keylen = (uint8_t)keylen;
     memcpy(e->key, key, keylen);
     e->last_ts = INT64_MIN;
+    e->reported_until = INT64_MIN;
     for (int r = 0; r < FW_RULE__COUNT; r++)
         e->last_alert[r] = INT64_MIN;
     e->next = s->buckets[i];
@@ -183,39 +189,127 @@ static int evrec_cmp(const fw_evrec *a, const fw_evrec *b) {
     return c ? c : (a->idlen > b->idlen) - (a->idlen < b->idlen);
 }
 
-void fw_evlist_trim(fw_evlist *l, int64_t keep_from) {
-    uint32_t k = 0;
-    while (k < l->n && l->ev[k].ts < keep_from)
-        k++;
-    if (k) {
-        memmove(l->ev, l->ev + k, sizeof(fw_evrec) * (l->n - k));
-        l->n -= k;
+fw_units fw_units_of(double amount) {
+    if (!(amount > 0))
+        return 0;
+    double u = nearbyint(amount * FW_UNITS_PER_1);
+    return u >= 9223372036854775807.0 ? (fw_units)INT64_MAX : (fw_units)(uint64_t)u;
+}
+
+static fw_units own_units(const fw_evrec *r) {
+    return r->flags & FW_EV_CASHED ? 0 : fw_units_of(r->amount);
+}
+
+/* Sums before record @p i: from the previous record, or for the first
+ * live one from its own running sum (the records before it are gone). */
+static fw_units units_before(const fw_evlist *l, uint32_t i) {
+    if (i == 0)
+        return l->n ? l->ev[0].cum - own_units(&l->ev[0]) : 0;
+    return l->ev[i - 1].cum;
+}
+
+static uint32_t large_before(const fw_evlist *l, uint32_t i) {
+    if (i == 0)
+        return l->n ? l->ev[0].nlarge - ((l->ev[0].flags & FW_EV_LARGE) != 0) : 0;
+    return l->ev[i - 1].nlarge;
+}
+
+fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j) {
+    return j > i ? l->ev[j - 1].cum - units_before(l, i) : 0;
+}
+
+uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j) {
+    return j > i ? l->ev[j - 1].nlarge - large_before(l, i) : 0;
+}
+
+void fw_evlist_recount(fw_evlist *l, uint32_t from) {
+    fw_units u = from < l->n ? units_before(l, from) : 0;
+    uint32_t large = from < l->n ? large_before(l, from) : 0;
+    for (uint32_t i = from; i < l->n; i++) {
+        u += own_units(&l->ev[i]);
+        large += (l->ev[i].flags & FW_EV_LARGE) != 0;
+        l->ev[i].cum = u;
+        l->ev[i].nlarge = large;
     }
+}
+
+uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after) {
+    uint32_t lo = 0, hi = l->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (after ? l->ev[mid].ts <= ts : l->ev[mid].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+void fw_evlist_drop_front(fw_evlist *l, uint32_t k) {
+    if (k >= l->n) {
+        fw_evlist_clear(l);
+        return;
+    }
+    l->ev += k;
+    l->n -= k;
+}
+
+void fw_evlist_clear(fw_evlist *l) {
+    l->n = 0;
+    l->ev = l->mem;
+}
+
+void fw_evlist_trim(fw_evlist *l, int64_t keep_from) {
+    if (l->n && l->ev[0].ts < keep_from)
+        fw_evlist_drop_front(l, fw_evlist_find(l, keep_from, false));
+}
+
+/* Room for one more record at the end: compacts when the dead front is at
+ * least as long as the live part (so each record moves O(1) times), else
+ * grows, up to twice the window limit. */
+static bool make_room(fw_state *s, fw_evlist *l) {
+    uint32_t off = l->mem ? (uint32_t)(l->ev - l->mem) : 0;
+    if (off + l->n < l->cap)
+        return true;
+    uint64_t limit = 2 * (uint64_t)s->max_window_events;
+    if (off > 0 && (off >= l->n || l->cap >= limit)) {
+        memmove(l->mem, l->ev, sizeof(fw_evrec) * l->n);
+        l->ev = l->mem;
+        return true;
+    }
+    uint64_t cap = l->cap ? 2 * (uint64_t)l->cap : 4;
+    if (cap > limit)
+        cap = limit;
+    if (cap > UINT32_MAX)
+        cap = UINT32_MAX;
+    if (cap <= l->cap)
+        return false;
+    fw_evrec *p = realloc(l->mem, sizeof(*p) * cap);
+    if (!p)
+        return false;
+    l->mem = p;
+    l->ev = p + off;
+    l->cap = (uint32_t)cap;
+    return true;
 }
 
 bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t keep_from) {
     fw_evlist_trim(l, keep_from);
-    if (l->n >= s->max_window_events) {
+    if (l->n >= s->max_window_events || !make_room(s, l)) {
         s->stats.window_overflows++;
         return false;
-    }
-    if (l->n == l->cap) {
-        uint32_t cap = l->cap ? l->cap * 2 : 4;
-        if (cap > s->max_window_events)
-            cap = s->max_window_events;
-        fw_evrec *p = realloc(l->ev, sizeof(*p) * cap);
-        if (!p) {
-            s->stats.window_overflows++;
-            return false;
-        }
-        l->ev = p;
-        l->cap = cap;
     }
     uint32_t i = l->n; /* almost always appended: events arrive in time order */
     while (i > 0 && evrec_cmp(&l->ev[i - 1], ev) > 0)
         i--;
+    fw_units units = units_before(l, i);
+    uint32_t large = large_before(l, i);
     memmove(l->ev + i + 1, l->ev + i, sizeof(fw_evrec) * (l->n - i));
     l->ev[i] = *ev;
+    l->ev[i].cum = units + own_units(ev);
+    l->ev[i].nlarge = large + ((ev->flags & FW_EV_LARGE) != 0);
     l->n++;
+    if (i + 1 < l->n) /* an event behind the newest: the later ones' sums move */
+        fw_evlist_recount(l, i + 1);
     return true;
 }

@@ -8,6 +8,7 @@
 
 #include <stdbool.h>
 #include <stdint.h>
+#include "distinct.h"
 #include "ml_features.h"
 #include "fw_str.h"
 #include "rules.h"
@@ -26,8 +27,16 @@ typedef enum fw_entity_kind {
     FW_ENT__COUNT
 } fw_entity_kind;
 
+/** Exact money sums of a list: amounts in units of 1/10000, 128 bits wide
+ *  so that no window of any size overflows. */
+typedef unsigned __int128 fw_units;
+#define FW_UNITS_PER_1 10000.0
+
 /** One remembered transaction: what evidence and the detectors need. */
 typedef struct fw_evrec {
+    fw_units cum;            /* units of this and every earlier record of its list (CASHED
+                              * ones count 0): a range's sum is a difference, not a loop */
+    uint32_t nlarge;         /* FW_EV_LARGE records up to and including this one */
     int64_t ts;
     double amount;
     uint64_t merchant;       /* hash of merchant_id; 0 = none. In transfer lists: hash of
@@ -49,9 +58,13 @@ typedef struct fw_evrec {
 #define FW_EV_FAN_REPORTED 2u /* fan_in / fan_out: already in an alert */
 #define FW_EV_CASHED 4u       /* mule_cashout: already in an alert */
 
-/** A time-ordered list of events of one entity (per rule), bounded. */
+/** A time-ordered list of events of one entity (per rule), bounded. Old
+ *  events leave from the front by moving @c ev forward, not by moving the
+ *  records: appending compacts only once the dead front is as long as the
+ *  live part, so a full window of a busy key costs O(1) per event. */
 typedef struct fw_evlist {
-    fw_evrec *ev;
+    fw_evrec *ev;            /* the first live record, inside mem */
+    fw_evrec *mem;           /* the allocation: cap records */
     uint32_t n, cap;
 } fw_evlist;
 
@@ -77,6 +90,15 @@ typedef struct fw_entity {
     double amount_sum;       /* running average: customer's amounts so far */
     uint64_t amount_n;
     fw_feat_state *feat;     /* FEATURES only (allocated with the entity, kept on reuse) */
+    fw_distinct *distinct;   /* distinct counterparties (merchants) of the list fan_in,
+                                fan_out or risk_score counts, once it is long enough to need
+                                one; derived from the list, so never in the changelog */
+    bool distinct_valid;     /* false: rebuild from the list before trusting it */
+    int64_t reported_until;  /* ACCOUNT, INBOUND: fan_out / fan_in reported every counted
+                                transfer in the window up to this time (a hint that lets
+                                the next report start there; INT64_MIN: scan it all) */
+    bool risk_episode;       /* CUSTOMER: the risk score stood at or above the limit at
+                                its last evaluation; the episode has alerted already */
     uint32_t ml_pending;     /* FEATURES: its rows queued for ml_score; it stays until
                                 they are scored, so their alerts see its dedupe state */
 } fw_entity;
@@ -86,6 +108,7 @@ typedef struct fw_state_stats {
     uint64_t created, expired;
     uint64_t entity_overflows;   /* new entity refused: max_entities reached */
     uint64_t window_overflows;   /* event not kept: max_window_events reached */
+    uint64_t index_failures;     /* a distinct-key index could not grow: scans instead */
 } fw_state_stats;
 
 typedef struct fw_state {
@@ -124,6 +147,28 @@ bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t kee
 
 /** @brief Drops events with ts < @p keep_from from the front. */
 void fw_evlist_trim(fw_evlist *l, int64_t keep_from);
+
+/** @brief Drops the first @p k events. */
+void fw_evlist_drop_front(fw_evlist *l, uint32_t k);
+
+/** @brief Empties the list, keeping its memory. */
+void fw_evlist_clear(fw_evlist *l);
+
+/** @brief Recomputes the running sums from record @p from on (after flags
+ *  changed or records were removed). */
+void fw_evlist_recount(fw_evlist *l, uint32_t from);
+
+/** @brief First index whose event time is at or after (@p after: after) @p ts. */
+uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after);
+
+/** @brief Units (1/10000) of the records in [@p i, @p j), CASHED ones not counted. */
+fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j);
+
+/** @brief FW_EV_LARGE records in [@p i, @p j). */
+uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j);
+
+/** @brief An amount in units, rounded, clamped to [0, 2^63). */
+fw_units fw_units_of(double amount);
 
 const char *fw_entity_kind_name(fw_entity_kind k);
 

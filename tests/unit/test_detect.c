@@ -678,6 +678,21 @@ static const detect_case risk_score_cases[] = {
                RS("L3", SEC(7), 1000), RS("L4", SEC(8), 1000), RS("L5", SEC(9), 1000) },
       .want = { ALERT(RISK_SCORE, "customer", "C1", "L1 L2 L3 L4 L5") },
       .reorder = true },
+    { .name = "one episode over several slides is one alert; later evidence is deduplicated",
+      .tx = { TEN_SMALL, RS("L1", MINS(28), 1000), RS("L2", MINS(29), 1000),
+               RS("L3", MINS(30), 1000), RS("L4", MINS(31), 1000), RS("L5", MINS(32), 1000),
+               RS("L6", MINS(45), 5000), RS("L7", MINS(55), 5000) },
+      .want = { ALERT(RISK_SCORE, "customer", "C1", "L1 L2 L3 L4 L5") },
+      .deduplicated = 2 },
+    { .name = "once the score has fallen below the limit, a new episode alerts again",
+      .tx = { TEN_SMALL, RS("L1", MINS(28), 1000), RS("L2", MINS(29), 1000),
+               RS("L3", MINS(30), 1000), RS("L4", MINS(31), 1000), RS("L5", MINS(32), 1000),
+               /* each large against the running average, which they raise */
+               RS("q1", MINS(100), 10), RS("L6", MINS(101), 1000), RS("L7", MINS(102), 1500),
+               RS("L8", MINS(103), 2500), RS("L9", MINS(104), 4000),
+               RS("L10", MINS(105), 4900) },
+      .want = { ALERT(RISK_SCORE, "customer", "C1", "L1 L2 L3 L4 L5"),
+                ALERT(RISK_SCORE, "customer", "C1", "L6 L7 L8 L9 L10") } },
 };
 
 /* ---- fan_in: >= 5 distinct senders to one account within 72 h ---- */
