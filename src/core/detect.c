@@ -408,7 +408,9 @@ static bool risk_ok(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end
     ra->large = (int)fw_evlist_nlarge(l, fw_evlist_find(l, start, false),
                                       fw_evlist_find(l, end, false));
     ra->score = ra->large * p->large_points;
-    if (p->merchant_points &&
+    /* Merchants are counted only when they decide; the alert counts them
+     * for its reason. */
+    if (ra->score < p->alert_at && ra->score + p->merchant_points >= p->alert_at &&
         risk_merchants(e, ra->cust, start, end, (uint32_t)p->max_merchants + 1) >
             (uint32_t)p->max_merchants)
         ra->score += p->merchant_points;
@@ -458,6 +460,8 @@ static void detect_risk_score(fw_engine *e, fw_entity *cust, const fw_txn *t) {
     if (!(r.flags & FW_EV_LARGE)) /* the transaction that completed the score is evidence too */
         add_evidence(e, &nev, &r);
     uint32_t merchants = risk_merchants(e, cust, start, end, UINT32_MAX);
+    if (ra.large * p->large_points >= p->alert_at && merchants > (uint32_t)p->max_merchants)
+        ra.score = ra.large * p->large_points + p->merchant_points; /* the whole score */
     snprintf(e->reason, sizeof(e->reason),
              "risk score %d reached the limit of %d: %d transactions above %.1fx the %s "
              "average of %.2f (+%d each) and %u distinct merchants (+%d above %d)",

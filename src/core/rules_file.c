@@ -15,6 +15,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "state.h"
 
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define F(field) offsetof(fw_rules, field)
@@ -768,6 +769,9 @@ static fw_err apply_document(ctx *c, const fw_json *root) {
     return FW_OK;
 }
 
+static fw_err validate_ranges(const fw_rules *r, char *errstr, size_t errstr_size);
+static fw_err check_reachable_doc(ctx *c, const fw_json *root);
+
 fw_err fw_rules_parse_json(fw_rules *r, const char *json, size_t n, char *errstr,
                            size_t errstr_size) {
     ctx c = { .err = errstr, .err_size = errstr_size };
@@ -806,12 +810,17 @@ fw_err fw_rules_parse_json(fw_rules *r, const char *json, size_t n, char *errstr
         goto out;
     /* Everything the document touched is already checked; this catches an
      * invalid starting set, so what we hand back is always valid. */
-    rc = fw_rules_validate(&c.r, jerr, sizeof(jerr));
+    rc = validate_ranges(&c.r, jerr, sizeof(jerr));
     if (rc != FW_OK) {
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "%s (a value the document left unchanged)", jerr);
         goto out;
     }
+    /* Parameters and limits may come in any order: only the whole document
+     * shows a rule that could never fire. */
+    rc = check_reachable_doc(&c, root);
+    if (rc != FW_OK)
+        goto out;
     memcpy(r, &c.r, sizeof(*r));
 out:
     fw_arena_fini(&arena);
@@ -877,7 +886,68 @@ static fw_err validate_table(const fw_rules *r, const char *prefix, const param 
     return FW_OK;
 }
 
-fw_err fw_rules_validate(const fw_rules *r, char *errstr, size_t errstr_size) {
+/* A rule that the limits (or the state it keeps) make impossible to fire:
+ * NULL when it can, else the message naming the value and the bound that
+ * defeats it, with the parameter at fault in @p param. */
+static const char *unreachable_error(const fw_rules *r, fw_rule_id id, char *buf, size_t size,
+                                     const char **field) {
+    static const struct {
+        fw_rule_id id;
+        const char *param, *what;
+        size_t offset;
+    } counts[] = {
+        { FW_RULE_VELOCITY, "min_count", "transactions", F(velocity.min_count) },
+        { FW_RULE_RAPID_SMALL, "count", "consecutive transactions", F(rapid_small.count) },
+        { FW_RULE_FAN_IN, "min_senders", "transfers from distinct senders", F(fan_in.min_senders) },
+        { FW_RULE_FAN_OUT, "min_counterparties", "transfers to distinct counterparties",
+          F(fan_out.min_counterparties) },
+    };
+    int64_t maxev = r->limits.max_window_events;
+    for (size_t i = 0; i < N(counts); i++) {
+        int need;
+        if (counts[i].id != id)
+            continue;
+        memcpy(&need, (const char *)r + counts[i].offset, sizeof(need));
+        if (need > maxev) {
+            *field = counts[i].param;
+            snprintf(buf, size, "%d %s can never be in one window: limits.max_window_events "
+                     "keeps at most %" PRId64 " events per entity, so the rule could never fire",
+                     need, counts[i].what, maxev);
+            return buf;
+        }
+    }
+    if (id == FW_RULE_RISK_SCORE) {
+        const __typeof__(r->risk_score) *p = &r->risk_score;
+        int64_t best = (int64_t)p->large_points * maxev +
+                       (p->max_merchants < maxev ? p->merchant_points : 0);
+        if (best < p->alert_at) {
+            *field = "alert_at";
+            snprintf(buf, size, "%d can never be reached: with limits.max_window_events %" PRId64
+                     ", large_points %d, merchant_points %d and max_merchants %d the highest "
+                     "score is %" PRId64, p->alert_at, maxev, p->large_points,
+                     p->merchant_points, p->max_merchants, best);
+            return buf;
+        }
+    }
+    if (id == FW_RULE_CYCLE && r->cycle.min_hops > FW_CYCLE_PATH + 2) {
+        *field = "min_hops";
+        snprintf(buf, size, "%d can never be reached: a chain remembers the last %d accounts, "
+                 "so cycles of at most %d transfers are seen", r->cycle.min_hops, FW_CYCLE_PATH,
+                 FW_CYCLE_PATH + 2);
+        return buf;
+    }
+    if (id == FW_RULE_STRUCTURING &&
+        r->structuring.below * (double)maxev <= r->structuring.total_above) {
+        *field = "total_above";
+        snprintf(buf, size, "%.2f can never be exceeded: limits.max_window_events keeps at most "
+                 "%" PRId64 " transfers per pair, each below %.2f", r->structuring.total_above,
+                 maxev, r->structuring.below);
+        return buf;
+    }
+    return NULL;
+}
+
+static fw_err validate_ranges(const fw_rules *r, char *errstr, size_t errstr_size) {
     char why[224];
     if (errstr && errstr_size)
         errstr[0] = '\0';
@@ -909,6 +979,53 @@ fw_err fw_rules_validate(const fw_rules *r, char *errstr, size_t errstr_size) {
         rc = FW_ERR_INVALID;
     }
     return rc;
+}
+
+/* Every enabled rule can fire under the limits. */
+static fw_err check_reachable(const fw_rules *r, char *errstr, size_t errstr_size) {
+    char why[320];
+    const char *field;
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
+        if (!r->common[i].enabled || !unreachable_error(r, (fw_rule_id)i, why, sizeof(why), &field))
+            continue;
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s.%s: %s", fw_rule_name((fw_rule_id)i), field, why);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+/* check_reachable for a parsed document: points at the parameter in the
+ * rule's entry, else at the entry, else at the limit that defeats it. */
+static fw_err check_reachable_doc(ctx *c, const fw_json *root) {
+    char why[320], path[160];
+    const char *field;
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
+        const char *name = fw_rule_name((fw_rule_id)i);
+        if (!c->r.common[i].enabled ||
+            !unreachable_error(&c->r, (fw_rule_id)i, why, sizeof(why), &field))
+            continue;
+        size_t k = 0;
+        FW_JSON_FOREACH(entry, fw_json_get(root, "rules")) {
+            const fw_json *id = fw_json_get(entry, "id");
+            if (id && id->type == FW_JSON_STRING && fw_str_eq_c(id->str, name)) {
+                const fw_json *at = fw_json_get(fw_json_get(entry, "params"), field);
+                snprintf(path, sizeof(path), "rules[%zu].params.%s", k, field);
+                return errf(c, path, AT(at ? at : entry), "%s", why);
+            }
+            k++;
+        }
+        const fw_json *lim = fw_json_get(fw_json_get(root, "limits"), "max_window_events");
+        snprintf(path, sizeof(path), "%s.%s", name, field);
+        return errf(c, path, lim ? lim->line : root->line, lim ? lim->column : root->column,
+                    "%s", why);
+    }
+    return FW_OK;
+}
+
+fw_err fw_rules_validate(const fw_rules *r, char *errstr, size_t errstr_size) {
+    fw_err rc = validate_ranges(r, errstr, errstr_size);
+    return rc == FW_OK ? check_reachable(r, errstr, errstr_size) : rc;
 }
 
 bool fw_rules_params_equal(const fw_rules *a, const fw_rules *b, fw_rule_id id) {

@@ -208,23 +208,15 @@ static fw_units units_before(const fw_evlist *l, uint32_t i) {
     return l->ev[i - 1].cum;
 }
 
-static uint32_t large_before(const fw_evlist *l, uint32_t i) {
-    if (i == 0)
-        return l->n ? l->ev[0].nlarge - ((l->ev[0].flags & FW_EV_LARGE) != 0) : 0;
-    return l->ev[i - 1].nlarge;
-}
 
 fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j) {
     return j > i ? l->ev[j - 1].cum - units_before(l, i) : 0;
 }
 
-uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j) {
-    return j > i ? l->ev[j - 1].nlarge - large_before(l, i) : 0;
-}
 
 void fw_evlist_recount(fw_evlist *l, uint32_t from) {
     fw_units u = from < l->n ? units_before(l, from) : 0;
-    uint32_t large = from < l->n ? large_before(l, from) : 0;
+    uint32_t large = from < l->n ? fw_evlist_large_before(l, from) : 0;
     for (uint32_t i = from; i < l->n; i++) {
         u += own_units(&l->ev[i]);
         large += (l->ev[i].flags & FW_EV_LARGE) != 0;
@@ -233,7 +225,7 @@ void fw_evlist_recount(fw_evlist *l, uint32_t from) {
     }
 }
 
-uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after) {
+uint32_t fw_evlist_search(const fw_evlist *l, int64_t ts, bool after) {
     uint32_t lo = 0, hi = l->n;
     while (lo < hi) {
         uint32_t mid = lo + (hi - lo) / 2;
@@ -303,7 +295,7 @@ bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t kee
     while (i > 0 && evrec_cmp(&l->ev[i - 1], ev) > 0)
         i--;
     fw_units units = units_before(l, i);
-    uint32_t large = large_before(l, i);
+    uint32_t large = fw_evlist_large_before(l, i);
     memmove(l->ev + i + 1, l->ev + i, sizeof(fw_evrec) * (l->n - i));
     l->ev[i] = *ev;
     l->ev[i].cum = units + own_units(ev);

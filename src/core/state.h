@@ -158,14 +158,35 @@ void fw_evlist_clear(fw_evlist *l);
  *  changed or records were removed). */
 void fw_evlist_recount(fw_evlist *l, uint32_t from);
 
+/** @brief fw_evlist_find's binary search. */
+uint32_t fw_evlist_search(const fw_evlist *l, int64_t ts, bool after);
+
 /** @brief First index whose event time is at or after (@p after: after) @p ts. */
-uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after);
+static inline uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after) {
+    /* Windows mostly end past the newest event and often start before the
+     * oldest: those need no search. */
+    if (l->n == 0 || (after ? l->ev[l->n - 1].ts <= ts : l->ev[l->n - 1].ts < ts))
+        return l->n;
+    if (after ? l->ev[0].ts > ts : l->ev[0].ts >= ts)
+        return 0;
+    return fw_evlist_search(l, ts, after);
+}
 
 /** @brief Units (1/10000) of the records in [@p i, @p j), CASHED ones not counted. */
 fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j);
 
+/** @brief FW_EV_LARGE records before record @p i (of those still held: a
+ *  base for differences). */
+static inline uint32_t fw_evlist_large_before(const fw_evlist *l, uint32_t i) {
+    if (i == 0)
+        return l->n ? l->ev[0].nlarge - ((l->ev[0].flags & FW_EV_LARGE) != 0) : 0;
+    return l->ev[i - 1].nlarge;
+}
+
 /** @brief FW_EV_LARGE records in [@p i, @p j). */
-uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j);
+static inline uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j) {
+    return j > i ? l->ev[j - 1].nlarge - fw_evlist_large_before(l, i) : 0;
+}
 
 /** @brief An amount in units, rounded, clamped to [0, 2^63). */
 fw_units fw_units_of(double amount);

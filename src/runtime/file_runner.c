@@ -224,7 +224,7 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
                 ps->dead_letters, fc.nlate, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0,
                 dedup, es->behind_watermark,
                 ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
-                    es->id_too_long);
+                    es->id_too_long + es->scan_limited);
         if (scorer) {
             fw_scorer_stats sc;
             fw_scorer_stats_get(scorer, &sc);

@@ -43,6 +43,7 @@ void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
     s->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
     s->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
     s->over_limit[FW_LIMIT_ENTITY_ID] += es->id_too_long;
+    s->over_limit[FW_LIMIT_TRANSFERS_WEIGHED] += es->scan_limited;
     s->entities += ss->entities;
     s->ml_scored += es->ml_scored;
     s->ml_unscored += es->ml_unscored;
@@ -58,6 +59,7 @@ static const char *const limit_names[FW_LIMIT__COUNT] = {
     [FW_LIMIT_WINDOW_EVENTS] = "window_events",
     [FW_LIMIT_REORDER_BUFFER] = "reorder_buffer",
     [FW_LIMIT_ENTITY_ID] = "entity_id_length",
+    [FW_LIMIT_TRANSFERS_WEIGHED] = "transfers_weighed",
 };
 
 bool fw_metrics_label_escape(fw_buf *out, const char *s) {

@@ -127,6 +127,7 @@ static const char small_want[] =
     "fraudwatch_over_limit_total{limit=\"window_events\"} 0\n"
     "fraudwatch_over_limit_total{limit=\"reorder_buffer\"} 0\n"
     "fraudwatch_over_limit_total{limit=\"entity_id_length\"} 9\n"
+    "fraudwatch_over_limit_total{limit=\"transfers_weighed\"} 0\n"
     "# HELP fraudwatch_entities Entities in keyed state now.\n"
     "# TYPE fraudwatch_entities gauge\n"
     "fraudwatch_entities 321\n"

@@ -104,7 +104,7 @@ static void x_risk(fw_rules *e) {
     e->risk_score.amount_multiple = 2.5;
     e->risk_score.large_points = 0;
     e->risk_score.max_merchants = 1;
-    e->risk_score.merchant_points = 0;
+    e->risk_score.merchant_points = 1;
     e->risk_score.alert_at = 1;
 }
 static void x_every_rule(fw_rules *e) {
@@ -180,7 +180,7 @@ static const accept_case accepts[] = {
       "{\"id\":\"risk_score\",\"params\":{\"alert_at\":100.0}}]}", x_int_forms },
     { "risk_score edges", "{\"rules\":[{\"id\":\"risk_score\",\"params\":{\"window\":\"2h\","
       "\"slide\":\"2h\",\"amount_multiple\":2.5,\"large_points\":0,\"max_merchants\":1,"
-      "\"merchant_points\":0,\"alert_at\":1}}]}", x_risk },
+      "\"merchant_points\":1,\"alert_at\":1}}]}", x_risk },
     { "slide equal to window", "{\"rules\":[{\"id\":\"velocity\",\"params\":{\"window\":\"5m\"}}]}",
       x_slide_equal },
     { "1000 windows per event", "{\"rules\":[{\"id\":\"velocity\",\"params\":{\"window\":\"1000s\","
@@ -372,6 +372,30 @@ static const reject_case rejects[] = {
     { "too many windows", VEL("\"window\":\"24h\",\"slide\":\"1m\""),
       "rules[0].params.slide: window 24h / slide 1m puts every event in 1440 overlapping windows; at most 1000",
       NULL },
+    /* a rule that could never fire under the limits: both values named */
+    { "velocity beyond the window limit",
+      "{\"limits\":{\"max_window_events\":2},\"rules\":[{\"id\":\"velocity\",\"version\":2,"
+      "\"params\":{\"min_count\":5}}]}",
+      "rules[0].params.min_count: 5 transactions can never be in one window: limits.max_window_events "
+      "keeps at most 2 events per entity", NULL },
+    { "limits after the rule", "{\"rules\":[{\"id\":\"fan_in\",\"params\":{\"min_senders\":9}}],"
+      "\"limits\":{\"max_window_events\":8}}",
+      "rules[0].params.min_senders: 9 transfers from distinct senders can never be in one window", NULL },
+    { "rapid_small beyond the window limit",
+      "{\"limits\":{\"max_window_events\":3},\"rules\":[{\"id\":\"velocity\",\"enabled\":false},"
+      "{\"id\":\"rapid_small\",\"params\":{\"count\":4}}]}",
+      "rules[1].params.count: 4 consecutive transactions can never be", NULL },
+    { "risk score out of reach",
+      RULE("{\"id\":\"risk_score\",\"params\":{\"large_points\":0,\"merchant_points\":5}}"),
+      "rules[0].params.alert_at: 50 can never be reached: with limits.max_window_events 10000, "
+      "large_points 0, merchant_points 5 and max_merchants 20 the highest score is 5", NULL },
+    { "cycle too long to see", RULE("{\"id\":\"cycle\",\"params\":{\"min_hops\":7}}"),
+      "rules[0].params.min_hops: 7 can never be reached: a chain remembers the last 4 accounts, so cycles "
+      "of at most 6 transfers are seen", NULL },
+    { "structuring out of reach",
+      RULE("{\"id\":\"structuring\",\"params\":{\"below\":1,\"total_above\":20000}}"),
+      "rules[0].params.total_above: 20000.00 can never be exceeded: limits.max_window_events "
+      "keeps at most 10000 transfers per pair, each below 1.00", NULL },
     /* position of a fault after earlier valid entries */
     { "second entry fault", "{\"rules\":[\n{\"id\":\"velocity\"},\n{\"id\":\"structuring\",\"params\":"
       "{\"below\":true}}]}", "rules[1].params.below: expected a number >= 0, got true", "(line 3, column 39)" },
@@ -486,7 +510,7 @@ static void test_round_trip(void **state) {
     r.time.allowed_lateness_ms = 1 * H + 1;
     r.time.dedupe_window_ms = 30 * D;
     r.limits.max_entities = 4294967295u;
-    r.limits.max_window_events = 1;
+    r.limits.max_window_events = 4294967295u;
     r.high_amount.limit = 0.1;
     r.velocity.min_count = 1000000;
     r.velocity.min_amount = 1e-300;
