@@ -14,9 +14,6 @@
 #include "fw_geo.h"
 #include "fw_hash.h"
 
-/* Lists up to this long are scanned for distinct keys: cheaper than keeping
- * an index. Longer ones (a busy key) use the entity's fw_distinct. */
-#define FW_SCAN_SMALL 64
 /* cycle and mule_cashout weigh at most this many of the latest transfers an
  * account received (docs/rules.md); more are counted in scan_limited. */
 #define FW_SCAN_MAX 256
@@ -361,7 +358,7 @@ static void distinct_added(fw_engine *e, fw_entity *ent, const fw_evrec *r, int6
  * window's start is in it); NULL when a scan must. */
 static fw_distinct *distinct_for(fw_engine *e, fw_entity *ent, int64_t end) {
     const fw_evlist *l = distinct_list(ent);
-    if (l->n <= FW_SCAN_SMALL || l->ev[l->n - 1].ts > end)
+    if (l->n <= e->scan_small || l->ev[l->n - 1].ts > end)
         return NULL;
     return distinct_index(e, ent);
 }

@@ -13,6 +13,8 @@
 #define FW_STATE_VERSION 4     /* 4 added the flags byte; 3 is still read */
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 #define FW_FEATURE_MEMORY_MS (7 * 24 * 3600 * 1000LL) /* new merchant: unseen for a week */
+#define FW_SCAN_SMALL 64   /* lists up to this long are scanned for distinct keys: cheaper
+                              than keeping an index; longer ones (a busy key) use one */
 
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
     fw_engine *e = calloc(1, sizeof(*e));
@@ -20,6 +22,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
         goto nomem;
     e->rules = *rules;
     e->max_ts = INT64_MIN;
+    e->scan_small = FW_SCAN_SMALL;
     e->stats.watermark = INT64_MIN;
     e->stats.max_event_time = INT64_MIN;
     fw_pool_init(&e->pool);
@@ -92,6 +95,8 @@ const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stat
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
 
 void fw_engine_track_changes(fw_engine *e) { e->track_changes = true; }
+
+void fw_engine_set_scan_small(fw_engine *e, uint32_t n) { e->scan_small = n; }
 
 void fw_engine_touch(fw_engine *e, fw_entity *ent) {
     if (ent->dirty || !e->track_changes)

@@ -51,6 +51,8 @@ struct fw_engine {
     int64_t logical_horizon[FW_ENT__COUNT];
     int64_t horizon[FW_ENT__COUNT];
     const fw_engine_out *out;         /* valid during process/advance */
+    uint32_t scan_small;              /* lists up to this long are scanned for distinct keys,
+                                         longer ones indexed (FW_SCAN_SMALL; tests vary it) */
     /* Alert assembly, reused. */
     char reason[512];
     char entity_id[2 * FW_ID_MAX + 4];
@@ -97,6 +99,10 @@ void fw_ml_observe(fw_engine *e, const fw_txn *t);
 
 /** @brief Frees the ml_score batches and buffers. */
 void fw_ml_fini(fw_engine *e);
+
+/** @brief Lists up to @p n events are scanned for distinct keys instead of
+ *  indexed (default 64). For tests: both ways must give the same alerts. */
+void fw_engine_set_scan_small(fw_engine *e, uint32_t n);
 
 /** @brief Fills an event record from a transaction. */
 void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t);
