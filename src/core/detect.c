@@ -15,8 +15,10 @@
 #include "fw_hash.h"
 
 /* cycle and mule_cashout weigh at most this many of the latest transfers an
- * account received (docs/rules.md); more are counted in scan_limited. */
-#define FW_SCAN_MAX 256
+ * account received (docs/rules.md); more are counted in scan_limited. A
+ * busy account (an exchange, a payroll account) then costs a bounded amount
+ * per transfer; mules and layering chains receive far fewer. */
+#define FW_SCAN_MAX 128
 
 void fw_evrec_from_txn(fw_evrec *r, const fw_txn *t) {
     memset(r, 0, sizeof(*r));
@@ -592,20 +594,28 @@ static void detect_mule_cashout(fw_engine *e, fw_entity *acct, const fw_txn *t) 
     const fw_evlist *ins = &in->win, *outs = &acct->recent;
     int64_t from = t->ts_ms - p->within_ms, first = INT64_MAX;
     fw_units inbound = 0, best_in = 0, best_out = 0, min_in = fw_units_of(p->min_inbound);
-    uint32_t weighed = 0, out_end = fw_evlist_find(outs, t->ts_ms, true);
+    uint32_t weighed = 0, out_end = fw_evlist_find(outs, t->ts_ms, true), out_from = out_end;
     for (uint32_t i = fw_evlist_find(ins, t->ts_ms, true); i-- > 0;) { /* newest first */
         const fw_evrec *r = &ins->ev[i];
         if (r->ts <= from)
             break;
-        if (r->flags & FW_EV_CASHED)
-            continue;
-        if (weighed++ == FW_SCAN_MAX) {
+        if (weighed++ == FW_SCAN_MAX) { /* those already in an alert count too */
             e->stats.scan_limited++;
             break;
         }
+        if (r->flags & FW_EV_CASHED)
+            continue;
         inbound += fw_units_of(r->amount);
-        /* Outflows since this transfer arrived, not yet in an alert. */
-        fw_units outflow = fw_evlist_units(outs, fw_evlist_find(outs, r->ts, false), out_end);
+        /* Outflows since this transfer arrived, not yet in an alert: the
+         * first of them moves back with r, a few steps or a search. */
+        int steps = 0;
+        while (out_from > 0 && outs->ev[out_from - 1].ts >= r->ts && steps++ < 8)
+            out_from--;
+        if (out_from > 0 && outs->ev[out_from - 1].ts >= r->ts) {
+            fw_evlist head = { .ev = outs->ev, .n = out_from };
+            out_from = fw_evlist_find(&head, r->ts, false);
+        }
+        fw_units outflow = fw_evlist_units(outs, out_from, out_end);
         if (inbound >= min_in && (double)outflow >= p->min_ratio * (double)inbound) {
             first = r->ts;
             best_in = inbound;
@@ -687,7 +697,7 @@ static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec 
     const fw_evrec *best = NULL, *closing = NULL;
     uint64_t next = 0;
     int hops = 0;
-    double best_share = 0;
+    double best_amount = INFINITY; /* the most completely forwarded: the smallest amount */
     uint32_t lo = 0, hi = 0;
     if (sender_in) { /* the transfers it received within the hop window, FW_SCAN_MAX at most */
         lo = fw_evlist_find(&sender_in->win, t->ts_ms - p->hop_within_ms, true);
@@ -709,8 +719,8 @@ static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec 
             closing = r;
             next = nx;
         }
-        if (t->amount / r->amount > best_share) {
-            best_share = t->amount / r->amount;
+        if (r->amount < best_amount) {
+            best_amount = r->amount;
             best = r;
         }
     }

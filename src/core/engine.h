@@ -37,7 +37,7 @@ typedef struct fw_engine_stats {
     uint64_t behind_watermark;   /* arrived behind the watermark but within the allowed
                                     lateness: applied to windows, not to sequences */
     uint64_t buffer_overflows;   /* buffer full: released before the watermark */
-    uint64_t scan_limited;       /* cycle / mule_cashout weighed only the latest 256
+    uint64_t scan_limited;       /* cycle / mule_cashout weighed only the latest 128
                                     transfers an account received in the window */
     uint64_t id_too_long;        /* an entity id over FW_ID_MAX bytes: not tracked */
     uint64_t alerts[FW_RULE__COUNT];

@@ -29,7 +29,7 @@ typedef enum fw_metrics_limit {
     FW_LIMIT_WINDOW_EVENTS,  /* an entity's window full: an event not kept */
     FW_LIMIT_REORDER_BUFFER, /* event-time buffer full: released before the watermark */
     FW_LIMIT_ENTITY_ID,      /* an entity id too long to track */
-    FW_LIMIT_TRANSFERS_WEIGHED, /* cycle / mule_cashout weighed only the latest 256 */
+    FW_LIMIT_TRANSFERS_WEIGHED, /* cycle / mule_cashout weighed only the latest 128 */
     FW_LIMIT__COUNT
 } fw_metrics_limit;
 
