@@ -35,9 +35,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->time.dedupe_window_ms = 5 * m;
     r->time.max_future_skew_ms = 5 * m;
     r->time.max_event_time_jump_ms = h;
-    /* The lateness and out-of-orderness, plus ten minutes of producer retries. */
-    r->time.duplicate_horizon_ms = r->time.allowed_lateness_ms +
-                                   r->time.max_out_of_orderness_ms + 10 * m;
+    r->time.duplicate_margin_ms = 10 * m;
     r->high_amount.limit = 5000.0;
     r->velocity.min_count = 3;
     r->velocity.min_amount = 1000.0;

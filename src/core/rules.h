@@ -60,9 +60,9 @@ typedef struct fw_rules {
         /* File mode: an event time further than this ahead of the newest one
          * accepted is held until later records confirm the jump (1 h; 0: off). */
         int64_t max_event_time_jump_ms;
-        /* A transaction id seen within this (event time) is a duplicate; at
-         * least allowed_lateness + max_out_of_orderness (15m10s; 0: off). */
-        int64_t duplicate_horizon_ms;
+        /* A transaction id is remembered for allowed_lateness +
+         * max_out_of_orderness + this much event time, for producer retries (10 min). */
+        int64_t duplicate_margin_ms;
     } time;
     struct {
         double limit;              /* alert when amount > limit (5000) */
@@ -135,7 +135,8 @@ typedef struct fw_rules {
     struct {
         uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */
         uint32_t max_window_events;  /* events kept per entity and window (10,000) */
-        uint32_t max_transaction_ids; /* ids remembered for duplicates per partition (1,000,000) */
+        uint32_t max_transaction_ids; /* ids remembered for duplicates per partition
+                                        (1,000,000; 0: duplicates not detected) */
     } limits;
 } fw_rules;
 

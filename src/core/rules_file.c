@@ -47,13 +47,13 @@ static const param time_params[] = {
     { "dedupe_window", PK_DURATION, F(time.dedupe_window_ms), 0, DUR_MAX },
     { "max_future_skew", PK_DURATION, F(time.max_future_skew_ms), 0, DUR_MAX },
     { "max_event_time_jump", PK_DURATION, F(time.max_event_time_jump_ms), 0, DUR_MAX },
-    { "duplicate_horizon", PK_DURATION, F(time.duplicate_horizon_ms), 0, DUR_MAX },
+    { "duplicate_margin", PK_DURATION, F(time.duplicate_margin_ms), 0, DUR_MAX },
 };
 
 static const param limits_params[] = {
     { "max_entities", PK_U32, F(limits.max_entities), 1, UINT32_MAX },
     { "max_window_events", PK_U32, F(limits.max_window_events), 1, UINT32_MAX },
-    { "max_transaction_ids", PK_U32, F(limits.max_transaction_ids), 1, 100000000 },
+    { "max_transaction_ids", PK_U32, F(limits.max_transaction_ids), 0, 100000000 },
 };
 
 static const param high_amount_params[] = {
@@ -910,19 +910,6 @@ fw_err fw_rules_validate(const fw_rules *r, char *errstr, size_t errstr_size) {
             continue;
         if (errstr && errstr_size)
             snprintf(errstr, errstr_size, "%s.slide: %s", fw_rule_name(sliding_rules[i].id), why);
-        rc = FW_ERR_INVALID;
-    }
-    /* A copy older than the horizon must be late, or it would be applied twice. */
-    int64_t cover = r->time.allowed_lateness_ms + r->time.max_out_of_orderness_ms;
-    if (rc == FW_OK && r->time.duplicate_horizon_ms && r->time.duplicate_horizon_ms < cover) {
-        char have[32], need[32];
-        fw_rules_duration_format(r->time.duplicate_horizon_ms, have, sizeof(have));
-        fw_rules_duration_format(cover, need, sizeof(need));
-        if (errstr && errstr_size)
-            snprintf(errstr, errstr_size,
-                     "time.duplicate_horizon: must be 0 (off) or at least allowed_lateness + "
-                     "max_out_of_orderness (%s), got %s",
-                     need, have);
         rc = FW_ERR_INVALID;
     }
     return rc;
