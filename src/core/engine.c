@@ -263,7 +263,8 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
  * is remembered (txn_ids.c) for allowed_lateness + max_out_of_orderness +
  * duplicate_margin of event time behind the watermark: a copy older than
  * that is late anyway, so no copy is ever applied twice. A late transaction
- * is not remembered: it was not applied. */
+ * is remembered too (from the watermark it arrived behind): high_amount
+ * judges even a late one on arrival. */
 
 void fw_engine_process_from(fw_engine *e, const fw_txn *t, const fw_txn_pos *pos,
                             const fw_engine_out *out) {
@@ -282,9 +283,11 @@ void fw_engine_process_from(fw_engine *e, const fw_txn *t, const fw_txn_pos *pos
         }
         return;
     }
+    /* Kept for the horizon from its event time or, for one that arrives behind
+     * the watermark (late ones still raise high_amount), from its arrival. */
     int64_t wm = e->stats.watermark;
-    if (wm == INT64_MIN || t->ts_ms >= wm - e->rules.time.allowed_lateness_ms)
-        fw_txn_ids_add(&e->ids, h, t->transaction_id.len, t->ts_ms, pos);
+    fw_txn_ids_add(&e->ids, h, t->transaction_id.len,
+                   wm != INT64_MIN && wm != INT64_MAX && wm > t->ts_ms ? wm : t->ts_ms, pos);
     fw_engine_process(e, t, out);
     wm = e->stats.watermark;
     if (wm != INT64_MIN)

@@ -172,14 +172,15 @@ static void apply(fw_pipeline *p, const fw_txn *txn, fw_str payload, const fw_so
 static void on_duplicate(void *opaque, const fw_txn *t, const fw_txn_pos *first) {
     fw_pipeline *p = opaque;
     int idn = t->transaction_id.len > 100 ? 100 : (int)t->transaction_id.len;
-    int n = snprintf(p->reason, sizeof(p->reason), "duplicate transaction_id \"%.*s\"%s: first seen ",
-                     idn, t->transaction_id.ptr, idn < (int)t->transaction_id.len ? "..." : "");
+    int n = snprintf(p->reason, sizeof(p->reason),
+                     "duplicate transaction_id \"%.*s\"%s: first seen ", idn,
+                     t->transaction_id.ptr, idn < (int)t->transaction_id.len ? "..." : "");
     size_t off = n > 0 && (size_t)n < sizeof(p->reason) ? (size_t)n : 0;
     if (first->offset < 0)
         snprintf(p->reason + off, sizeof(p->reason) - off, "earlier");
     else if (first->partition >= 0)
-        snprintf(p->reason + off, sizeof(p->reason) - off, "at partition %" PRId32 " offset %" PRId64,
-                 first->partition, first->offset);
+        snprintf(p->reason + off, sizeof(p->reason) - off,
+                 "at partition %" PRId32 " offset %" PRId64, first->partition, first->offset);
     else
         snprintf(p->reason + off, sizeof(p->reason) - off, "at line %" PRId64, first->offset);
     p->stats.duplicates++;
@@ -197,7 +198,7 @@ static void on_verdict(void *opaque, const fw_time_guard_verdict *v) {
         fw_txn txn;
         fw_decode_error derr;
         if (decode(p, h->data, h->len, &h->src, &p->held_scratch, p->held_synth_id, &txn, &derr))
-            dead_letter(p, payload, derr.field, derr.reason, &h->src); /* decoded before: only OOM */
+            dead_letter(p, payload, derr.field, derr.reason, &h->src); /* only OOM: it decoded */
         else
             apply(p, &txn, payload, &h->src);
         return;

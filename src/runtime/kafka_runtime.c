@@ -810,8 +810,8 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
-             " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %d partitions, %" PRIu64 " commits, %" PRIu64
-             " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
+             " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %d partitions, %" PRIu64
+             " commits, %" PRIu64 " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
              " behind the watermark, %" PRIu64 " entities, %" PRIu64 " over limits",
           what, k->records, rate, k->alerts, rules, k->dead_letters,
           k->retired.duplicates + live.duplicates, k->late, k->nassigned,
