@@ -66,6 +66,9 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     e->logical_horizon[FW_ENT_FEATURES] = FW_FEATURE_MEMORY_MS + dedupe;
     for (int k = 0; k < FW_ENT__COUNT; k++)
         e->horizon[k] = e->logical_horizon[k] + r->time.allowed_lateness_ms;
+    fw_txn_ids_init(&e->ids, r->limits.max_transaction_ids);
+    e->ids_horizon = r->time.allowed_lateness_ms + r->time.max_out_of_orderness_ms +
+                     r->time.duplicate_margin_ms;
     return e;
 nomem:
     snprintf(errstr, errstr_size, "engine: out of memory");
@@ -77,6 +80,7 @@ void fw_engine_destroy(fw_engine *e) {
     if (!e)
         return;
     fw_ml_fini(e);
+    fw_txn_ids_fini(&e->ids);
     fw_event_buffer_fini(&e->buffer);
     fw_state_fini(&e->state);
     fw_pool_fini(&e->pool);
@@ -251,6 +255,50 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
         e->max_ts_dirty = true;
     }
     release(e, watermark);
+    if (e->ids.max) { /* an idle partition's ids expire too */
+        fw_txn_ids_restore_finish(&e->ids);
+        fw_txn_ids_expire(&e->ids, watermark == INT64_MAX ? INT64_MAX : watermark - e->ids_horizon);
+        e->stats.ids = fw_txn_ids_count(&e->ids);
+    }
+}
+
+/* ---- duplicates ----
+ *
+ * Upstream producers retry, so the same transaction can arrive twice. Its id
+ * is remembered (txn_ids.c) for allowed_lateness + max_out_of_orderness +
+ * duplicate_margin of event time behind the watermark: a copy older than
+ * that is late anyway, so no copy is ever applied twice. A late transaction
+ * is remembered too (from the watermark it arrived behind): high_amount
+ * judges even a late one on arrival. */
+
+void fw_engine_process_from(fw_engine *e, const fw_txn *t, const fw_txn_pos *pos,
+                            const fw_engine_out *out) {
+    if (!e->ids.max) {
+        fw_engine_process(e, t, out);
+        return;
+    }
+    fw_txn_ids_restore_finish(&e->ids);
+    uint64_t h = fw_txn_ids_hash(t->transaction_id);
+    const fw_txn_id *first = fw_txn_ids_find(&e->ids, h, t->transaction_id.len);
+    if (first) {
+        e->stats.duplicates++;
+        if (out->duplicate) {
+            fw_txn_pos fp = { .partition = first->partition, .offset = first->offset };
+            out->duplicate(out->opaque, t, &fp);
+        }
+        return;
+    }
+    /* Kept for the horizon from its event time or, for one that arrives behind
+     * the watermark (late ones still raise high_amount), from its arrival. */
+    int64_t wm = e->stats.watermark;
+    fw_txn_ids_add(&e->ids, h, t->transaction_id.len,
+                   wm != INT64_MIN && wm != INT64_MAX && wm > t->ts_ms ? wm : t->ts_ms, pos);
+    fw_engine_process(e, t, out);
+    wm = e->stats.watermark;
+    if (wm != INT64_MIN)
+        fw_txn_ids_expire(&e->ids, wm == INT64_MAX ? INT64_MAX : wm - e->ids_horizon);
+    e->stats.ids_evicted = e->ids.evicted;
+    e->stats.ids = fw_txn_ids_count(&e->ids);
 }
 
 /* ---- changelog ---- */
@@ -335,6 +383,10 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
             fw_txn_write_json(t, &e->scratch); /* restored through the JSON decoder */
         fn(opaque, (fw_str){ key, keylen }, e->scratch.data, e->scratch.len);
         b->persisted = true;
+    }
+    if (e->track_changes && e->ids.max) {
+        fw_txn_ids_restore_finish(&e->ids);
+        fw_txn_ids_changes(&e->ids, &e->scratch, fn, opaque);
     }
     if (e->max_ts_dirty && e->track_changes) {
         char v[24];
@@ -499,6 +551,8 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
     switch (key.ptr[0]) {
     case 'E':
         return restore_entity(e, key, value, len, errstr, errstr_size);
+    case 'D': /* transaction ids seen (put in place on first use) */
+        return fw_txn_ids_restore(&e->ids, key, value, len, errstr, errstr_size);
     case 'M': {
         if (!value)
             return FW_OK;

@@ -19,6 +19,7 @@
 #include "rules.h"
 #include "state.h"
 #include "txn.h"
+#include "txn_ids.h"
 
 typedef struct fw_engine fw_engine;
 
@@ -28,6 +29,9 @@ typedef struct fw_engine_out {
     void (*alert)(void *opaque, const fw_alert *alert);
     /** A transaction too late to apply (beyond the allowed lateness). */
     void (*late)(void *opaque, const fw_txn *txn, int64_t watermark);
+    /** A transaction whose id was seen before (fw_engine_process_from): not
+     *  applied; @p first is where the first copy came from. Optional. */
+    void (*duplicate)(void *opaque, const fw_txn *txn, const fw_txn_pos *first);
 } fw_engine_out;
 
 typedef struct fw_engine_stats {
@@ -49,6 +53,9 @@ typedef struct fw_engine_stats {
     uint64_t ml_failed_batches;
     int64_t watermark;           /* INT64_MIN before the first transaction */
     int64_t max_event_time;      /* highest event time seen; INT64_MIN: none */
+    uint64_t duplicates;         /* transaction id seen before: dropped */
+    uint64_t ids_evicted;        /* ids forgotten before their horizon (max_transaction_ids) */
+    uint64_t ids;                /* ids remembered now */
 } fw_engine_stats;
 
 /** @brief A new engine using a copy of @p rules. @returns NULL on failure. */
@@ -65,6 +72,13 @@ void fw_engine_destroy(fw_engine *e);
  *  stateless rules, then buffers it, or reports it late; releases to the
  *  ordered detectors whatever the new watermark has passed. */
 void fw_engine_process(fw_engine *e, const fw_txn *txn, const fw_engine_out *out);
+
+/** @brief fw_engine_process, after dropping a duplicate: a transaction
+ *  whose id was seen within allowed_lateness + max_out_of_orderness +
+ *  duplicate_margin of event time is reported through out->duplicate and
+ *  counted instead. @p pos (may be NULL) is kept to name the first copy. */
+void fw_engine_process_from(fw_engine *e, const fw_txn *txn, const fw_txn_pos *pos,
+                            const fw_engine_out *out);
 
 /** @brief Raises the watermark to at least @p watermark (an idle partition's
  *  wall-clock advance; INT64_MAX at the end of input releases everything and

@@ -7,6 +7,7 @@
 #include "event_buffer.h"
 #include "fw_pool.h"
 #include "state.h"
+#include "txn_ids.h"
 
 #define FW_ML_BATCH_ROWS 1024   /* rows per scoring call */
 #define FW_ML_TEXT 64             /* longest id or name kept for an ml_score alert */
@@ -79,6 +80,10 @@ struct fw_engine {
     float *ml_feature_contribs;       /* FW_ML_BATCH_ROWS x (FW_F__COUNT + 1) */
     bool ml_alerting[FW_ML_BATCH_ROWS]; /* rows of the batch being completed that alert */
     char ml_error[256];               /* the last scoring failure */
+    /* Duplicates (engine.c, "duplicates"): ids seen within ids_horizon of
+     * event time behind the watermark. */
+    fw_txn_ids ids;
+    int64_t ids_horizon;
 };
 
 /** @brief Marks an entity changed (for the changelog). */

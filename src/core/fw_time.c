@@ -192,3 +192,21 @@ void fw_time_format(int64_t ms, char out[32]) {
              d % 32u, (unsigned)sod / 3600u % 24u, (unsigned)sod / 60u % 60u,
              (unsigned)sod % 60u, (unsigned)msec % 1000u);
 }
+
+void fw_time_span_format(int64_t ms, char *out, size_t size) {
+    const int64_t s = 1000, m = 60 * s, h = 60 * m, d = 24 * h, y = 365 * d + d / 4;
+    if (ms < 0)
+        ms = 0;
+    if (ms >= 2 * y)
+        snprintf(out, size, "%lld years", (long long)(ms / y));
+    else if (ms >= 2 * d)
+        snprintf(out, size, "%lld days", (long long)(ms / d));
+    else if (ms >= 2 * h)
+        snprintf(out, size, "%lld hours", (long long)(ms / h));
+    else if (ms >= 2 * m)
+        snprintf(out, size, "%lld minutes", (long long)(ms / m));
+    else if (ms >= 2 * s)
+        snprintf(out, size, "%lld seconds", (long long)(ms / s));
+    else
+        snprintf(out, size, "%lld ms", (long long)ms);
+}

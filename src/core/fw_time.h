@@ -23,6 +23,10 @@ fw_err fw_time_parse_any(const char *s, size_t n, int64_t *ms);
 /** @brief Formats epoch ms as "2024-01-15T10:30:00.000Z" (NUL-terminated). */
 void fw_time_format(int64_t ms, char out[32]);
 
+/** @brief Writes a span for people, rounded down to its largest unit:
+ *  "7975 years", "3 days", "5 hours", "12 minutes", "30 seconds", "500 ms". */
+void fw_time_span_format(int64_t ms, char *out, size_t size);
+
 /** @brief Days since 1970-01-01 of a proleptic Gregorian date. */
 int64_t fw_days_from_civil(int64_t y, unsigned m, unsigned d);
 

@@ -1,10 +1,24 @@
-/* pipeline.c — decode → detect → serialize, with no allocation per record:
- * the output buffers and the scratch arena are reused. */
+/* pipeline.c — decode → check the event time → detect → serialize, with no
+ * allocation per record: the output buffers, the scratch arenas and the time
+ * guard's slots are reused. */
 #include "pipeline.h"
 
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "fw_time.h"
+#include "rules_file.h"
+#include "time_guard.h"
+
+/* A record the time guard holds: its bytes and where it came from. */
+typedef struct held_rec {
+    char *data;
+    size_t len, cap;
+    bool lost;           /* could not be copied: already a dead letter */
+    fw_source_ref src;
+} held_rec;
 
 #define FW_ALERT_MAX_BYTES (4u << 20)   /* one alert document */
 
@@ -15,16 +29,23 @@ struct fw_pipeline {
     fw_buf alert_json;   /* the alert being emitted */
     fw_buf id_scratch;   /* canonical bytes for alert ids */
     char synth_id[96];   /* id of a semicolon record */
-    char reason[300];
+    char reason[512];
     fw_pipeline_stats stats;
     const fw_pipeline_out *out; /* valid during fw_pipeline_process */
     const fw_source_ref *src;   /* of the record being processed */
     fw_str payload;
     fw_engine_out engine_out;
+    /* File mode's time guard (no reference time): held records and the
+     * arena and synthetic id they are decoded with when accepted. */
+    fw_time_guard guard;
+    held_rec held[FW_TIME_GUARD_MAX_HELD];
+    fw_arena held_scratch;
+    char held_synth_id[96];
 };
 
 static void on_alert(void *opaque, const fw_alert *a);
 static void on_late(void *opaque, const fw_txn *t, int64_t watermark);
+static void on_duplicate(void *opaque, const fw_txn *t, const fw_txn_pos *first);
 
 fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t errstr_size) {
     fw_pipeline *p = calloc(1, sizeof(*p));
@@ -38,15 +59,18 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
     fw_buf_init(&p->alert_json, FW_ALERT_MAX_BYTES);
     fw_buf_init(&p->id_scratch, FW_ALERT_MAX_BYTES);
     /* Unescaped strings never exceed the record they come from. */
-    if (!fw_arena_init(&p->scratch, p->conf.max_record_bytes + 64)) {
+    if (!fw_arena_init(&p->scratch, p->conf.max_record_bytes + 64) ||
+        !fw_arena_init(&p->held_scratch, p->conf.max_record_bytes + 64)) {
         snprintf(errstr, errstr_size, "pipeline: out of memory");
         goto fail;
     }
+    fw_time_guard_init(&p->guard, p->conf.rules.time.max_event_time_jump_ms);
     p->engine = fw_engine_new(&p->conf.rules, errstr, errstr_size);
     if (!p->engine)
         goto fail;
     fw_engine_set_profiles(p->engine, p->conf.profiles);
-    p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late };
+    p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late,
+                                     .duplicate = on_duplicate };
     return p;
 fail:
     fw_pipeline_destroy(p);
@@ -58,6 +82,9 @@ void fw_pipeline_destroy(fw_pipeline *p) {
         return;
     fw_engine_destroy(p->engine);
     fw_arena_fini(&p->scratch);
+    fw_arena_fini(&p->held_scratch);
+    for (int i = 0; i < FW_TIME_GUARD_MAX_HELD; i++)
+        free(p->held[i].data);
     fw_buf_fini(&p->alert_json);
     fw_buf_fini(&p->id_scratch);
     free(p);
@@ -90,8 +117,12 @@ static void on_late(void *opaque, const fw_txn *t, int64_t watermark) {
     p->out->late(p->out->opaque, &lr);
 }
 
+static void on_verdict(void *opaque, const fw_time_guard_verdict *v);
+
 void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_out *out) {
     p->out = out;
+    if (watermark == INT64_MAX) /* end of input: what the guard holds is decided now */
+        fw_time_guard_finish(&p->guard, on_verdict, p);
     fw_engine_advance(p->engine, watermark, &p->engine_out);
 }
 
@@ -108,36 +139,145 @@ void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
     fw_engine_ml_complete(p->engine, b, probs, NULL, model, &p->engine_out);
 }
 
+static void dead_letter(fw_pipeline *p, fw_str payload, const char *field, const char *reason,
+                        const fw_source_ref *src) {
+    p->stats.dead_letters++;
+    fw_dead_letter dl = { .payload = payload, .field = field, .reason = reason, .src = src };
+    p->out->dead_letter(p->out->opaque, &dl);
+}
+
+/* Decodes one record into @p txn; a semicolon record's id comes from its
+ * source and lives in @p synth. */
+static fw_err decode(fw_pipeline *p, const char *payload, size_t len, const fw_source_ref *src,
+                     fw_arena *arena, char synth[96], fw_txn *txn, fw_decode_error *derr) {
+    fw_arena_reset(arena); /* nothing outlives the previous record decoded into it */
+    if (p->conf.format != FW_INPUT_SEMICOLON)
+        return fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn, derr);
+    int n = src->topic ? snprintf(synth, 96, "%s-%" PRId32 "-%" PRId64, src->topic,
+                                  src->partition, src->offset)
+                       : snprintf(synth, 96, "line-%" PRId64, src->line);
+    fw_str id = { .ptr = synth, .len = n < 96 ? (size_t)n : 95 };
+    return fw_txn_decode_semicolon(payload, len, id, p->conf.max_record_bytes, txn, derr);
+}
+
+/* Hands a transaction whose event time passed the checks to the engine. */
+static void apply(fw_pipeline *p, const fw_txn *txn, fw_str payload, const fw_source_ref *src) {
+    p->src = src;
+    p->payload = payload;
+    fw_txn_pos pos = { .partition = src->topic ? src->partition : -1,
+                       .offset = src->topic ? src->offset : src->line };
+    fw_engine_process_from(p->engine, txn, &pos, &p->engine_out);
+}
+
+static void on_duplicate(void *opaque, const fw_txn *t, const fw_txn_pos *first) {
+    fw_pipeline *p = opaque;
+    int idn = t->transaction_id.len > 100 ? 100 : (int)t->transaction_id.len;
+    int n = snprintf(p->reason, sizeof(p->reason),
+                     "duplicate transaction_id \"%.*s\"%s: first seen ", idn,
+                     t->transaction_id.ptr, idn < (int)t->transaction_id.len ? "..." : "");
+    size_t off = n > 0 && (size_t)n < sizeof(p->reason) ? (size_t)n : 0;
+    if (first->offset < 0)
+        snprintf(p->reason + off, sizeof(p->reason) - off, "earlier");
+    else if (first->partition >= 0)
+        snprintf(p->reason + off, sizeof(p->reason) - off,
+                 "at partition %" PRId32 " offset %" PRId64, first->partition, first->offset);
+    else
+        snprintf(p->reason + off, sizeof(p->reason) - off, "at line %" PRId64, first->offset);
+    p->stats.duplicates++;
+    dead_letter(p, p->payload, "transaction_id", p->reason, p->src);
+}
+
+/* The time guard decided about a held record: apply it or reject it. */
+static void on_verdict(void *opaque, const fw_time_guard_verdict *v) {
+    fw_pipeline *p = opaque;
+    held_rec *h = &p->held[v->slot];
+    if (h->lost)
+        return;
+    fw_str payload = { .ptr = h->data, .len = h->len };
+    if (v->accepted) {
+        fw_txn txn;
+        fw_decode_error derr;
+        if (decode(p, h->data, h->len, &h->src, &p->held_scratch, p->held_synth_id, &txn, &derr))
+            dead_letter(p, payload, derr.field, derr.reason, &h->src); /* only OOM: it decoded */
+        else
+            apply(p, &txn, payload, &h->src);
+        return;
+    }
+    char ts[32], ref[32], ahead[48], bound[32];
+    fw_time_format(v->ts, ts);
+    fw_time_format(v->reference, ref);
+    fw_time_span_format(v->ts - v->reference, ahead, sizeof(ahead));
+    fw_rules_duration_format(p->guard.max_jump_ms, bound, sizeof(bound));
+    snprintf(p->reason, sizeof(p->reason),
+             "timestamp %s is %s ahead of %s (%s) and %" PRIu32 " later records contradict it; "
+             "at most %s ahead is accepted unless later records confirm it (max_event_time_jump)",
+             ts, ahead, p->guard.newest != INT64_MIN ? "the newest event time accepted" :
+             "the later records", ref, v->contradictions, bound);
+    p->stats.time_jumps++;
+    dead_letter(p, payload, "timestamp", p->reason, &h->src);
+}
+
+/* Copies a record the guard holds into its slot. */
+static bool hold(fw_pipeline *p, uint32_t slot, const char *payload, size_t len,
+                 const fw_source_ref *src) {
+    held_rec *h = &p->held[slot];
+    if (len > h->cap) {
+        char *d = realloc(h->data, len);
+        if (!d)
+            return false;
+        h->data = d;
+        h->cap = len;
+    }
+    if (len)
+        memcpy(h->data, payload, len);
+    h->len = len;
+    h->src = *src;
+    h->lost = false;
+    return true;
+}
+
 void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
                          const fw_source_ref *src, const fw_pipeline_out *out) {
     fw_txn txn;
     fw_decode_error derr;
-    fw_err err;
+    fw_str raw = { .ptr = payload, .len = len };
     p->stats.records++;
     p->out = out;
-    fw_arena_reset(&p->scratch); /* nothing outlives the previous record's call */
-    if (p->conf.format == FW_INPUT_SEMICOLON) {
-        int n = src->topic
-                    ? snprintf(p->synth_id, sizeof(p->synth_id), "%s-%" PRId32 "-%" PRId64,
-                               src->topic, src->partition, src->offset)
-                    : snprintf(p->synth_id, sizeof(p->synth_id), "line-%" PRId64, src->line);
-        fw_str id = { .ptr = p->synth_id,
-                      .len = n < (int)sizeof(p->synth_id) ? (size_t)n : sizeof(p->synth_id) - 1 };
-        err = fw_txn_decode_semicolon(payload, len, id, p->conf.max_record_bytes, &txn, &derr);
-    } else {
-        err = fw_txn_decode_json(payload, len, &p->scratch, p->conf.max_record_bytes, &txn,
-                                 &derr);
-    }
-    if (err != FW_OK) {
-        p->stats.dead_letters++;
-        fw_dead_letter dl = { .payload = { .ptr = payload, .len = len },
-                              .field = derr.field, .reason = derr.reason, .src = src };
-        out->dead_letter(out->opaque, &dl);
+    if (decode(p, payload, len, src, &p->scratch, p->synth_id, &txn, &derr) != FW_OK) {
+        dead_letter(p, raw, derr.field, derr.reason, src);
         return;
     }
-    p->src = src;
-    p->payload = (fw_str){ .ptr = payload, .len = len };
-    fw_engine_process(p->engine, &txn, &p->engine_out);
+    int64_t skew = p->conf.rules.time.max_future_skew_ms;
+    if (src->ref_time_name) {
+        /* Kafka mode: one record must not move event time arbitrarily. */
+        if (skew > 0 && txn.ts_ms > src->ref_time_ms &&
+            txn.ts_ms - src->ref_time_ms > skew) {
+            char ts[32], ref[32], ahead[48], bound[32];
+            fw_time_format(txn.ts_ms, ts);
+            fw_time_format(src->ref_time_ms, ref);
+            fw_time_span_format(txn.ts_ms - src->ref_time_ms, ahead, sizeof(ahead));
+            fw_rules_duration_format(skew, bound, sizeof(bound));
+            snprintf(p->reason, sizeof(p->reason),
+                     "timestamp %s is %s ahead of %s %s; at most %s ahead is accepted "
+                     "(max_future_skew)",
+                     ts, ahead, src->ref_time_name, ref, bound);
+            p->stats.future++;
+            dead_letter(p, raw, "timestamp", p->reason, src);
+            return;
+        }
+    } else if (p->guard.max_jump_ms > 0) {
+        /* File mode: the records around it decide a jump (time_guard.h). */
+        uint32_t slot;
+        if (!fw_time_guard_offer(&p->guard, txn.ts_ms, &slot, on_verdict, p)) {
+            if (!hold(p, slot, payload, len, src)) {
+                p->held[slot].lost = true;
+                dead_letter(p, raw, NULL, "out of memory holding a record whose event time "
+                                          "jumps ahead", src);
+            }
+            return;
+        }
+    }
+    apply(p, &txn, raw, src);
 }
 
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p) { return &p->stats; }

@@ -19,6 +19,12 @@ typedef struct fw_source_ref {
     int64_t offset;
     const char *file;    /* NULL in Kafka mode */
     int64_t line;        /* 1-based */
+    /* What the record's event time may not run ahead of by more than
+     * time.max_future_skew: the Kafka message timestamp, or the wall clock the
+     * runtime read when the message had none. NULL name: no reference (file
+     * mode), the record's neighbours are checked instead (time_guard.h). */
+    const char *ref_time_name;  /* "the record's Kafka timestamp", "the wall clock" */
+    int64_t ref_time_ms;
 } fw_source_ref;
 
 typedef struct fw_dead_letter {
@@ -57,6 +63,9 @@ typedef struct fw_pipeline_stats {
     uint64_t dead_letters;
     uint64_t alerts;
     uint64_t alert_overflows; /* alerts larger than the output buffer limit */
+    uint64_t future;          /* dead letters: event time beyond max_future_skew */
+    uint64_t time_jumps;      /* dead letters: a jump later records contradicted */
+    uint64_t duplicates;      /* dead letters: transaction id seen before */
 } fw_pipeline_stats;
 
 typedef struct fw_pipeline fw_pipeline;
@@ -71,7 +80,8 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
                          const fw_source_ref *src, const fw_pipeline_out *out);
 
 /** @brief Raises the watermark (idle partition; INT64_MAX at the end of the
- *  input releases every buffered transaction and closes every window). */
+ *  input first decides the records the time guard holds, then releases every
+ *  buffered transaction and closes every window). */
 void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_out *out);
 
 /** @brief ml_score with the engine's model (fw_engine_set_model): scores every

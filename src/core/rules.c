@@ -33,6 +33,9 @@ void fw_rules_defaults(fw_rules *r) {
     r->time.max_out_of_orderness_ms = 10 * s;
     r->time.allowed_lateness_ms = 5 * m;
     r->time.dedupe_window_ms = 5 * m;
+    r->time.max_future_skew_ms = 5 * m;
+    r->time.max_event_time_jump_ms = h;
+    r->time.duplicate_margin_ms = 10 * m;
     r->high_amount.limit = 5000.0;
     r->velocity.min_count = 3;
     r->velocity.min_amount = 1000.0;
@@ -77,6 +80,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->ml_score.contributions = FW_ML_CONTRIB_EXACT;
     r->limits.max_entities = 1000000;
     r->limits.max_window_events = 10000;
+    r->limits.max_transaction_ids = 1000000;
 }
 
 const char *fw_rule_name(fw_rule_id id) {

@@ -54,6 +54,15 @@ typedef struct fw_rules {
         int64_t max_out_of_orderness_ms; /* watermark = max event time - this (10 s) */
         int64_t allowed_lateness_ms;     /* windows accept events this late (5 min) */
         int64_t dedupe_window_ms;        /* same rule + entity within this: one alert (5 min) */
+        /* Kafka mode: an event time further than this ahead of the record's
+         * Kafka timestamp (or the wall clock) is a dead letter (5 min; 0: off). */
+        int64_t max_future_skew_ms;
+        /* File mode: an event time further than this ahead of the newest one
+         * accepted is held until later records confirm the jump (1 h; 0: off). */
+        int64_t max_event_time_jump_ms;
+        /* A transaction id is remembered for allowed_lateness +
+         * max_out_of_orderness + this much event time, for producer retries (10 min). */
+        int64_t duplicate_margin_ms;
     } time;
     struct {
         double limit;              /* alert when amount > limit (5000) */
@@ -126,6 +135,8 @@ typedef struct fw_rules {
     struct {
         uint32_t max_entities;       /* keyed state entries per partition (1,000,000) */
         uint32_t max_window_events;  /* events kept per entity and window (10,000) */
+        uint32_t max_transaction_ids; /* ids remembered for duplicates per partition
+                                        (1,000,000; 0: duplicates not detected) */
     } limits;
 } fw_rules;
 

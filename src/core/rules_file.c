@@ -46,11 +46,15 @@ static const param time_params[] = {
     { "max_out_of_orderness", PK_DURATION, F(time.max_out_of_orderness_ms), 0, DUR_MAX },
     { "allowed_lateness", PK_DURATION, F(time.allowed_lateness_ms), 0, DUR_MAX },
     { "dedupe_window", PK_DURATION, F(time.dedupe_window_ms), 0, DUR_MAX },
+    { "max_future_skew", PK_DURATION, F(time.max_future_skew_ms), 0, DUR_MAX },
+    { "max_event_time_jump", PK_DURATION, F(time.max_event_time_jump_ms), 0, DUR_MAX },
+    { "duplicate_margin", PK_DURATION, F(time.duplicate_margin_ms), 0, DUR_MAX },
 };
 
 static const param limits_params[] = {
     { "max_entities", PK_U32, F(limits.max_entities), 1, UINT32_MAX },
     { "max_window_events", PK_U32, F(limits.max_window_events), 1, UINT32_MAX },
+    { "max_transaction_ids", PK_U32, F(limits.max_transaction_ids), 0, 100000000 },
 };
 
 static const param high_amount_params[] = {

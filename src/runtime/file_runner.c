@@ -218,13 +218,15 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         for (int r = 0; r < FW_RULE__COUNT; r++)
             dedup += es->deduplicated[r];
         const fw_state_stats *ss = fw_engine_state_stats(fw_pipeline_engine(p));
-        fprintf(stderr, "), %" PRIu64 " dead letters, %" PRIu64 " late, %" PRIu64
+        fprintf(stderr, "), %" PRIu64 " dead letters (%" PRIu64 " duplicates, %" PRIu64
+                        " event-time jumps), %" PRIu64 " late, %" PRIu64
                         " blank lines in %.2f s (%.0f records/s); %" PRIu64 " deduplicated, %"
                         PRIu64 " behind the watermark, %" PRIu64 " over limits\n",
-                ps->dead_letters, fc.nlate, blank, dt, dt > 0 ? (double)ps->records / dt : 0.0,
-                dedup, es->behind_watermark,
+                ps->dead_letters, ps->duplicates, ps->time_jumps, fc.nlate, blank, dt,
+                dt > 0 ? (double)ps->records / dt : 0.0, dedup, es->behind_watermark,
                 ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
-                    es->id_too_long + es->scan_limited);
+                    es->id_too_long + es->scan_limited +
+                    es->ids_evicted);
         if (scorer) {
             fw_scorer_stats sc;
             fw_scorer_stats_get(scorer, &sc);

@@ -1,6 +1,7 @@
 /* fw_os.h — the few process-level services the runtime and tools share:
- * a monotonic clock (for pacing, timeouts and rates; never for event time)
- * and the stop request set by SIGINT/SIGTERM. The core uses neither. */
+ * a monotonic clock (for pacing, timeouts and rates; never for event time),
+ * the wall clock (a reference for records without a Kafka timestamp) and the
+ * stop request set by SIGINT/SIGTERM. The core uses neither. */
 #ifndef FW_OS_H
 #define FW_OS_H
 
@@ -15,6 +16,14 @@ static inline int64_t fw_mono_ns(void) {
 }
 static inline int64_t fw_mono_ms(void) { return fw_mono_ns() / 1000000; }
 static inline double fw_mono_s(void) { return (double)fw_mono_ns() / 1e9; }
+
+/** @brief Wall-clock time, epoch ms: only the reference a Kafka record
+ *  without a timestamp is checked against (max_future_skew). */
+static inline int64_t fw_wall_ms(void) {
+    struct timespec ts;
+    clock_gettime(CLOCK_REALTIME, &ts);
+    return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
 
 /** @brief Clears the stop request and routes SIGINT and SIGTERM to it
  *  (without SA_RESTART, so a blocking wait returns early). The handler is

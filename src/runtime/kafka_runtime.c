@@ -732,8 +732,16 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         txn_begin(k);
     if (k->fatal)
         return;
+    /* Event time may run at most max_future_skew ahead of the message's
+     * timestamp, or of the wall clock when it has none (pipeline.c). */
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ref_ms = rd_kafka_message_timestamp(m, &tstype);
+    bool has_ts = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ref_ms >= 0;
     fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
-                          .offset = m->offset };
+                          .offset = m->offset,
+                          .ref_time_name = has_ts ? "the record's Kafka timestamp"
+                                                  : "the wall clock",
+                          .ref_time_ms = has_ts ? ref_ms : fw_wall_ms() };
     fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
@@ -802,10 +810,11 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
-             " dead letters, %" PRIu64 " late, %d partitions, %" PRIu64 " commits, %" PRIu64
-             " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
+             " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %d partitions, %" PRIu64
+             " commits, %" PRIu64 " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
              " behind the watermark, %" PRIu64 " entities, %" PRIu64 " over limits",
-          what, k->records, rate, k->alerts, rules, k->dead_letters, k->late, k->nassigned,
+          what, k->records, rate, k->alerts, rules, k->dead_letters,
+          k->retired.duplicates + live.duplicates, k->late, k->nassigned,
           k->commits, k->aborts, k->changelog_records, dedup, behind, entities, overflows);
     if (k->scorer) {
         fw_scorer_stats ss;

@@ -39,6 +39,8 @@ void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
         s->deduplicated[r] += es->deduplicated[r];
     }
     s->behind_watermark += es->behind_watermark;
+    s->duplicates += es->duplicates;
+    s->over_limit[FW_LIMIT_TRANSACTION_IDS] += es->ids_evicted;
     s->over_limit[FW_LIMIT_ENTITIES] += ss->entity_overflows;
     s->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
     s->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
@@ -60,6 +62,7 @@ static const char *const limit_names[FW_LIMIT__COUNT] = {
     [FW_LIMIT_REORDER_BUFFER] = "reorder_buffer",
     [FW_LIMIT_ENTITY_ID] = "entity_id_length",
     [FW_LIMIT_TRANSFERS_WEIGHED] = "transfers_weighed",
+    [FW_LIMIT_TRANSACTION_IDS] = "transaction_ids",
 };
 
 bool fw_metrics_label_escape(fw_buf *out, const char *s) {
@@ -124,13 +127,18 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
     labelled(out, "fraudwatch_alerts_deduplicated_total", "counter",
              "Alerts folded into an earlier one of the same rule and entity, by rule.",
              "rule", rules, s->deduplicated, FW_RULE__COUNT);
-    counter(out, "fraudwatch_dead_letters_total", "Records that could not be decoded.",
+    counter(out, "fraudwatch_dead_letters_total",
+            "Records that could not be decoded or were refused (event time too far ahead, "
+            "duplicate transaction id).",
             s->dead_letters);
     counter(out, "fraudwatch_late_records_total",
             "Records later than the allowed lateness, not applied.", s->late);
     counter(out, "fraudwatch_behind_watermark_total",
             "Records behind the watermark but within the allowed lateness.",
             s->behind_watermark);
+    counter(out, "fraudwatch_duplicates_total",
+            "Transactions whose id was seen before: dead letters, not applied.",
+            s->duplicates);
     labelled(out, "fraudwatch_over_limit_total", "counter",
              "Events or entities refused or released early because a configured limit "
              "was reached, by limit.",
@@ -205,6 +213,7 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(&p->dead_letters, &s->dead_letters, 1);
     keep_max(&p->late, &s->late, 1);
     keep_max(&p->behind_watermark, &s->behind_watermark, 1);
+    keep_max(&p->duplicates, &s->duplicates, 1);
     keep_max(p->over_limit, s->over_limit, FW_LIMIT__COUNT);
     keep_max(&p->commits, &s->commits, 1);
     keep_max(&p->aborts, &s->aborts, 1);

@@ -30,6 +30,7 @@ typedef enum fw_metrics_limit {
     FW_LIMIT_REORDER_BUFFER, /* event-time buffer full: released before the watermark */
     FW_LIMIT_ENTITY_ID,      /* an entity id too long to track */
     FW_LIMIT_TRANSFERS_WEIGHED, /* cycle / mule_cashout weighed only the latest 128 */
+    FW_LIMIT_TRANSACTION_IDS, /* ids for duplicates full: the oldest forgotten early */
     FW_LIMIT__COUNT
 } fw_metrics_limit;
 
@@ -44,6 +45,7 @@ typedef struct fw_metrics_snapshot {
     uint64_t dead_letters;
     uint64_t late;                           /* beyond the allowed lateness */
     uint64_t behind_watermark;               /* behind it, within the lateness */
+    uint64_t duplicates;                     /* transaction id seen before: dead letters */
     uint64_t over_limit[FW_LIMIT__COUNT];
     /* Kafka mode. */
     uint64_t commits, aborts;                /* transactions */
@@ -64,7 +66,7 @@ void fw_metrics_snapshot_init(fw_metrics_snapshot *s);
 struct fw_engine;
 
 /** @brief Adds what one partition's engine counts to @p s: alerts and dedupes
- *  by rule, behind-watermark, limit hits, ml_score rows and batches, and its
+ *  by rule, behind-watermark, duplicates, limit hits, ml_score rows and batches, and its
  *  entities. Its watermark lowers s->watermark_ms when it has one (neither
  *  INT64_MIN, none yet, nor INT64_MAX, everything released at end of input). */
 void fw_metrics_add_engine(fw_metrics_snapshot *s, const struct fw_engine *e);

@@ -422,13 +422,17 @@ static bool kafka_open(gen_sink *s, gen_opts *o) {
     return true;
 }
 
+/* Simulated time runs ahead of the wall clock, and the engine refuses an
+ * event time further than max_future_skew ahead of its message's timestamp:
+ * such a record's timestamp is its event time. Others keep the wall clock
+ * (0), so retention never sees timestamps from a --start in the past. */
 static bool kafka_emit(gen_sink *s, const char *key, size_t klen, const char *val,
-                       size_t vlen) {
+                       size_t vlen, int64_t ts_ms) {
     for (;;) {
         rd_kafka_resp_err_t err = rd_kafka_producev(
             s->rk, RD_KAFKA_V_TOPIC(s->topic), RD_KAFKA_V_KEY(key, klen),
             RD_KAFKA_V_VALUE((void *)val, vlen), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_END);
+            RD_KAFKA_V_TIMESTAMP(ts_ms > fw_wall_ms() ? ts_ms : 0), RD_KAFKA_V_END);
         if (!err) {
             rd_kafka_poll(s->rk, 0); /* serve delivery reports */
             return true;
@@ -566,7 +570,7 @@ static bool generate_loop(const gen_opts *o, fw_gen *g, gen_sink *s, int64_t t_s
         } else {
             size_t n = fw_gen_format_json(g, &t, rec);
             size_t kn = fw_gen_format_key(&t, key);
-            if (!kafka_emit(s, key, kn, rec, n))
+            if (!kafka_emit(s, key, kn, rec, n, t.ts_ms))
                 break;
         }
         if (period_ns || (i & 1023) == 1023) {

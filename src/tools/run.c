@@ -86,6 +86,18 @@ static const char run_help[] =
     "                                is above 1, as seed 001 uses it). Precedence:\n"
     "                                this flag, then the rules file, then the env\n"
     "      --max-record-bytes N      larger records are dead letters (default 65536)\n"
+    "      --max-future-skew DUR     Kafka mode: an event time more than DUR ahead of its\n"
+    "                                message's timestamp (or the wall clock) is a dead\n"
+    "                                letter (default 5m, rules time.max_future_skew;\n"
+    "                                env FW_MAX_FUTURE_SKEW; off = no check)\n"
+    "      --max-event-time-jump DUR file mode: a record more than DUR ahead of the newest\n"
+    "                                accepted waits for later records to confirm it;\n"
+    "                                contradicted by 3 it is a dead letter (default 1h,\n"
+    "                                rules time.max_event_time_jump; env\n"
+    "                                FW_MAX_EVENT_TIME_JUMP; off = no check). Precedence of\n"
+    "                                both: this flag, then the rules file, then the env.\n"
+    "                                A transaction id seen before is a dead letter too\n"
+    "                                (rules time.duplicate_margin, docs/schema.md)\n"
     "\n"
     "Model score (rule ml_score, docs/model.md):\n"
     "      --model FILE              XGBoost JSON model from 'fraudwatch train' (env\n"
@@ -110,13 +122,15 @@ enum {
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
     OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
-    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND,
+    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_MAX_FUTURE_SKEW,
+    OPT_MAX_EVENT_TIME_JUMP,
 };
 
 /* Flags whose value must win over the rules file, which is read after them. */
 typedef struct late_flags {
-    bool amount_limit, fraud_threshold;
+    bool amount_limit, fraud_threshold, future_skew, time_jump;
     double amount, probability;
+    int64_t future_skew_ms, time_jump_ms;
 } late_flags;
 
 static const struct option run_options[] = {
@@ -142,6 +156,8 @@ static const struct option run_options[] = {
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
     { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
     { "metrics-bind", required_argument, NULL, OPT_METRICS_BIND },
+    { "max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW },
+    { "max-event-time-jump", required_argument, NULL, OPT_MAX_EVENT_TIME_JUMP },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
     { "rules", required_argument, NULL, 'r' },
     { "profiles", required_argument, NULL, OPT_PROFILES },
@@ -191,6 +207,24 @@ static fw_err parse_amount(const char *what, const char *s, double *out, char *e
         return FW_ERR_INVALID;
     }
     *out = v;
+    return FW_OK;
+}
+
+/* A duration as rules files write it ("5m", "1h30m"), or 0 / "off". */
+static fw_err parse_span(const char *what, const char *s, int64_t *out, char *errstr,
+                         size_t errstr_size) {
+    if (!strcmp(s, "off") || !strcmp(s, "0")) {
+        *out = 0;
+        return FW_OK;
+    }
+    int64_t ms;
+    if (fw_rules_duration_parse(s, strlen(s), &ms) != FW_OK || ms > FW_RULES_MAX_DURATION_MS) {
+        snprintf(errstr, errstr_size,
+                 "%s: expected a duration like \"5m\" (at most 30 days) or off, got \"%s\"",
+                 what, s);
+        return FW_ERR_INVALID;
+    }
+    *out = ms;
     return FW_OK;
 }
 
@@ -291,6 +325,14 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
         else
             c->pipeline.rules.ml_score.threshold = d;
     }
+    if ((v = env2("FW_MAX_FUTURE_SKEW", NULL)) &&
+        parse_span("FW_MAX_FUTURE_SKEW", v, &c->pipeline.rules.time.max_future_skew_ms, errstr,
+                   errstr_size))
+        return FW_ERR_INVALID;
+    if ((v = env2("FW_MAX_EVENT_TIME_JUMP", NULL)) &&
+        parse_span("FW_MAX_EVENT_TIME_JUMP", v, &c->pipeline.rules.time.max_event_time_jump_ms,
+                   errstr, errstr_size))
+        return FW_ERR_INVALID;
     if ((v = env2("METRICS_PORT", NULL))) {
         if (parse_long("METRICS_PORT", v, 0, 65535, &n, errstr, errstr_size))
             return FW_ERR_INVALID;
@@ -399,6 +441,17 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                 return FW_ERR_INVALID;
             lf.amount_limit = true;
             break;
+        case OPT_MAX_FUTURE_SKEW:
+            if (parse_span("--max-future-skew", optarg, &lf.future_skew_ms, errstr, errstr_size))
+                return FW_ERR_INVALID;
+            lf.future_skew = true;
+            break;
+        case OPT_MAX_EVENT_TIME_JUMP:
+            if (parse_span("--max-event-time-jump", optarg, &lf.time_jump_ms, errstr,
+                           errstr_size))
+                return FW_ERR_INVALID;
+            lf.time_jump = true;
+            break;
         case OPT_MODEL: c->scorer.model_path = optarg; break;
         case OPT_FRAUD_THRESHOLD:
             if (fw_opt_parse_probability("--fraud-threshold", optarg, &lf.probability, errstr,
@@ -449,6 +502,10 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
         c->pipeline.rules.high_amount.limit = lf.amount;
     if (lf.fraud_threshold)
         c->pipeline.rules.ml_score.threshold = lf.probability;
+    if (lf.future_skew)
+        c->pipeline.rules.time.max_future_skew_ms = lf.future_skew_ms;
+    if (lf.time_jump)
+        c->pipeline.rules.time.max_event_time_jump_ms = lf.time_jump_ms;
     snprintf(c->changelog_name, sizeof(c->changelog_name), "%s",
              c->changelog_topic ? c->changelog_topic : "");
     if (!c->changelog_topic)

@@ -109,7 +109,8 @@ static const char small_want[] =
     "fraudwatch_alerts_deduplicated_total{rule=\"cycle\"} 0\n"
     "fraudwatch_alerts_deduplicated_total{rule=\"mule_cashout\"} 0\n"
     "fraudwatch_alerts_deduplicated_total{rule=\"ml_score\"} 0\n"
-    "# HELP fraudwatch_dead_letters_total Records that could not be decoded.\n"
+    "# HELP fraudwatch_dead_letters_total Records that could not be decoded or were refused "
+    "(event time too far ahead, duplicate transaction id).\n"
     "# TYPE fraudwatch_dead_letters_total counter\n"
     "fraudwatch_dead_letters_total 4\n"
     "# HELP fraudwatch_late_records_total Records later than the allowed lateness, not "
@@ -120,6 +121,10 @@ static const char small_want[] =
     "allowed lateness.\n"
     "# TYPE fraudwatch_behind_watermark_total counter\n"
     "fraudwatch_behind_watermark_total 6\n"
+    "# HELP fraudwatch_duplicates_total Transactions whose id was seen before: dead letters, "
+    "not applied.\n"
+    "# TYPE fraudwatch_duplicates_total counter\n"
+    "fraudwatch_duplicates_total 0\n"
     "# HELP fraudwatch_over_limit_total Events or entities refused or released early because "
     "a configured limit was reached, by limit.\n"
     "# TYPE fraudwatch_over_limit_total counter\n"
@@ -128,6 +133,7 @@ static const char small_want[] =
     "fraudwatch_over_limit_total{limit=\"reorder_buffer\"} 0\n"
     "fraudwatch_over_limit_total{limit=\"entity_id_length\"} 9\n"
     "fraudwatch_over_limit_total{limit=\"transfers_weighed\"} 0\n"
+    "fraudwatch_over_limit_total{limit=\"transaction_ids\"} 0\n"
     "# HELP fraudwatch_entities Entities in keyed state now.\n"
     "# TYPE fraudwatch_entities gauge\n"
     "fraudwatch_entities 321\n"
@@ -335,8 +341,8 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 20);
-    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 3 + FW_LIMIT__COUNT + 2 + 4 + 4 + 2);
+    assert_int_equal(families, 21);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 4 + 4 + 2);
     free(text);
 }
 
@@ -664,7 +670,7 @@ static void test_scrapes_race_publishes(void **state) {
     fw_metrics_snapshot_init(&s);
     for (uint64_t i = 1; i <= 200000; i++) {
         uint64_t *counters[] = { &s.transactions, &s.dead_letters, &s.late, &s.behind_watermark,
-                                 &s.commits, &s.aborts, &s.changelog_records, &s.ml_scored,
+                                 &s.duplicates, &s.commits, &s.aborts, &s.changelog_records, &s.ml_scored,
                                  &s.ml_unscored, &s.ml_batches, &s.ml_failed_batches,
                                  &s.model_reloads, &s.model_reload_failures };
         for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)

@@ -17,7 +17,8 @@ static const char *const env_names[] = {
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
-    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "FW_MAX_FUTURE_SKEW",
+    "FW_MAX_EVENT_TIME_JUMP",
 };
 
 static int clear_env(void **state) {
@@ -150,6 +151,10 @@ static void test_errors_name_the_option(void **state) {
         { { "--metrics-port", "9x" }, "--metrics-port" },
         { { "--metrics-bind", "localhost" }, "--metrics-bind" },
         { { "--metrics-bind", "300.1.1.1" }, "--metrics-bind" },
+        { { "--max-future-skew", "5" }, "--max-future-skew" },
+        { { "--max-future-skew", "-5m" }, "--max-future-skew" },
+        { { "--max-future-skew", "31d" }, "--max-future-skew" },
+        { { "--max-event-time-jump", "soon" }, "--max-event-time-jump" },
         { { "-X", "novalue" }, "--kafka-config" },
         { { "--no-such-flag" }, "--no-such-flag" },
         { { "--input" }, "--input" },
@@ -204,6 +209,59 @@ static void test_rules_file_precedence(void **state) {
     unlink(path);
 }
 
+/* The event-time bounds: defaults, env, rules file, flag, in that order of
+ * precedence; 0 and "off" turn a check off. */
+static void test_event_time_bounds(void **state) {
+    (void)state;
+    static const struct {
+        const char *env_skew, *file, *flag_skew, *flag_jump;
+        int64_t skew, jump;
+    } cases[] = {
+        { NULL, NULL, NULL, NULL, 300000, 3600000 },
+        { "10m", NULL, NULL, NULL, 600000, 3600000 },
+        { "off", NULL, NULL, NULL, 0, 3600000 },
+        { "10m", "{\"time\":{\"max_future_skew\":\"1m\",\"max_event_time_jump\":\"2h\"}}",
+          NULL, NULL, 60000, 7200000 },
+        { "10m", "{\"time\":{\"max_future_skew\":\"1m\"}}", "30s", "0", 30000, 0 },
+        { NULL, NULL, "1h30m", "off", 5400000, 0 },
+    };
+    char path[] = "/tmp/fw-test-time-XXXXXX";
+    int fd = mkstemp(path);
+    assert_true(fd >= 0);
+    close(fd);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        unsetenv("FW_MAX_FUTURE_SKEW");
+        if (cases[i].env_skew)
+            setenv("FW_MAX_FUTURE_SKEW", cases[i].env_skew, 1);
+        char *argv[8] = { "run" };
+        int argc = 1;
+        if (cases[i].file) {
+            FILE *f = fopen(path, "w");
+            fputs(cases[i].file, f);
+            fclose(f);
+            argv[argc++] = "--rules";
+            argv[argc++] = path;
+        }
+        if (cases[i].flag_skew) {
+            argv[argc++] = "--max-future-skew";
+            argv[argc++] = (char *)cases[i].flag_skew;
+        }
+        if (cases[i].flag_jump) {
+            argv[argc++] = "--max-event-time-jump";
+            argv[argc++] = (char *)cases[i].flag_jump;
+        }
+        if (parse(argc, argv) != FW_OK)
+            fail_msg("case %zu: %s", i, errstr);
+        if (conf.pipeline.rules.time.max_future_skew_ms != cases[i].skew ||
+            conf.pipeline.rules.time.max_event_time_jump_ms != cases[i].jump)
+            fail_msg("case %zu: skew %lld jump %lld, expected %lld %lld", i,
+                     (long long)conf.pipeline.rules.time.max_future_skew_ms,
+                     (long long)conf.pipeline.rules.time.max_event_time_jump_ms,
+                     (long long)cases[i].skew, (long long)cases[i].jump);
+    }
+    unlink(path);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_defaults, clear_env),
@@ -214,6 +272,7 @@ int main(void) {
         cmocka_unit_test_setup(test_metrics_options, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
+        cmocka_unit_test_setup(test_event_time_bounds, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
