@@ -20,6 +20,7 @@ struct fw_pipeline {
     const fw_pipeline_out *out; /* valid during fw_pipeline_process */
     const fw_source_ref *src;   /* of the record being processed */
     fw_str payload;
+    fw_str account_id;          /* of the record last processed; into it or scratch */
     fw_engine_out engine_out;
 };
 
@@ -115,6 +116,7 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     fw_err err;
     p->stats.records++;
     p->out = out;
+    p->account_id = FW_STR_NULL;
     fw_arena_reset(&p->scratch); /* nothing outlives the previous record's call */
     if (p->conf.format == FW_INPUT_SEMICOLON) {
         int n = src->topic
@@ -137,8 +139,11 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     }
     p->src = src;
     p->payload = (fw_str){ .ptr = payload, .len = len };
+    p->account_id = txn.account_id;
     fw_engine_process(p->engine, &txn, &p->engine_out);
 }
+
+fw_str fw_pipeline_last_account(const fw_pipeline *p) { return p->account_id; }
 
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p) { return &p->stats; }
 
