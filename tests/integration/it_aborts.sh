@@ -37,7 +37,7 @@ for stop in 1 2; do
         more_than "assigned partitions \[[0-9]" "$assigned"
     echo "stop $stop: $(count_of 'aborting the transaction') aborts so far"
 done
-wait "$producer" || fail "producer failed"
+wait_for_clean_exit "$producer" 120 "the producer" /dev/null
 wait_for_count "$PREFIX-out" "$want" 120
 consume_all "$PREFIX-out" > "$WORK/actual.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts after two SIGSTOPs"

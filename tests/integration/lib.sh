@@ -178,3 +178,10 @@ wait_for_exit() {
     WAIT_STATUS=0
     wait "$1" || WAIT_STATUS=$?
 }
+
+# wait_for_clean_exit PID SECONDS WHAT LOG — as wait_for_exit, and fails with
+# the tail of LOG unless the process exited with status 0.
+wait_for_clean_exit() {
+    wait_for_exit "$1" "$2" "$3"
+    [ "$WAIT_STATUS" = 0 ] || fail "$3: exit status $WAIT_STATUS (log: $(tail -5 "$4" 2>/dev/null))"
+}
