@@ -34,6 +34,7 @@ struct fw_pipeline {
     const fw_pipeline_out *out; /* valid during fw_pipeline_process */
     const fw_source_ref *src;   /* of the record being processed */
     fw_str payload;
+    fw_str account_id;          /* of the record last processed; into it or scratch */
     fw_engine_out engine_out;
     /* File mode's time guard (no reference time): held records and the
      * arena and synthetic id they are decoded with when accepted. */
@@ -243,10 +244,12 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     fw_str raw = { .ptr = payload, .len = len };
     p->stats.records++;
     p->out = out;
+    p->account_id = FW_STR_NULL;
     if (decode(p, payload, len, src, &p->scratch, p->synth_id, &txn, &derr) != FW_OK) {
         dead_letter(p, raw, derr.field, derr.reason, src);
         return;
     }
+    p->account_id = txn.account_id;
     int64_t skew = p->conf.rules.time.max_future_skew_ms;
     if (src->ref_time_name) {
         /* Kafka mode: one record must not move event time arbitrarily. */
@@ -279,6 +282,8 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     }
     apply(p, &txn, raw, src);
 }
+
+fw_str fw_pipeline_last_account(const fw_pipeline *p) { return p->account_id; }
 
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p) { return &p->stats; }
 

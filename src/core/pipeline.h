@@ -96,6 +96,12 @@ void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);
 
+/** @brief The account_id of the record last given to fw_pipeline_process,
+ *  FW_STR_NULL when it did not decode or had none. Valid until the next call
+ *  (it points into the record or the pipeline's scratch): the Kafka runner
+ *  compares it with the record's key. */
+fw_str fw_pipeline_last_account(const fw_pipeline *p);
+
 const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p);
 const fw_engine_stats *fw_pipeline_engine_stats(const fw_pipeline *p);
 

@@ -32,6 +32,7 @@ typedef struct fw_task {
     int64_t next_offset;     /* offset after the last record processed */
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to the end (for --exit-at-end) */
+    bool key_warned;         /* a record not keyed by account_id was reported */
 } fw_task;
 
 typedef struct fw_krt {
@@ -56,7 +57,8 @@ typedef struct fw_krt {
     int64_t last_commit_ms;
     bool fatal;
     /* Totals, including tasks that were revoked since. */
-    uint64_t records, alerts, dead_letters, late, commits, aborts, delivery_errors;
+    uint64_t records, commits, aborts, delivery_errors;
+    fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
     fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
     char errstr[512];
@@ -352,6 +354,7 @@ static void txn_abort(fw_krt *k) {
         rd_kafka_error_destroy(error);
     }
     k->aborts++;
+    fw_tally_abort(&k->tally);
     k->txn_open = false;
     k->txn_failed = false;
     rewind_to_committed(k);
@@ -413,6 +416,7 @@ static void txn_commit(fw_krt *k) {
         return;
     }
     k->commits++;
+    fw_tally_commit(&k->tally);
     k->last_commit_ms = fw_mono_ms();
     k->txn_open = false;
     for (int p = 0; p < k->ntasks_cap; p++)
@@ -482,14 +486,14 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
 
 static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     fw_krt *k = opaque;
-    (void)a;
-    k->alerts++;
+    if ((unsigned)a->rule < FW_RULE__COUNT)
+        k->tally.open.alerts[a->rule]++;
     produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
 }
 
 static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
     fw_krt *k = opaque;
-    k->dead_letters++;
+    k->tally.open.dead_letters++;
     logf_(k, "dead letter %s[%" PRId32 "]@%" PRId64 ": %s", dl->src->topic, dl->src->partition,
           dl->src->offset, dl->reason);
     produce(k, k->c->dlq_topic, RD_KAFKA_PARTITION_UA, k->cur_key, dl->payload, dl, NULL);
@@ -497,7 +501,7 @@ static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
 
 static void on_late(void *opaque, const fw_late_record *lr) {
     fw_krt *k = opaque;
-    k->late++;
+    k->tally.open.late++;
     char et[32], wm[32];
     fw_time_format(lr->event_time, et);
     fw_time_format(lr->watermark, wm);
@@ -714,6 +718,40 @@ static bool all_at_end(const fw_krt *k) {
     return true;
 }
 
+/* Up to 64 bytes of @p s for a log line, bytes outside printable ASCII
+ * (and the quote) as '?': keys are any bytes. */
+static void printable(char out[72], const void *s, size_t len) {
+    const unsigned char *p = s;
+    size_t n = len < 64 ? len : 64, i;
+    for (i = 0; i < n; i++)
+        out[i] = p[i] >= 0x20 && p[i] < 0x7f && p[i] != '"' ? (char)p[i] : '?';
+    snprintf(out + i, 72 - i, "%s", len > 64 ? "..." : "");
+}
+
+/* The input is partitioned by account_id (its key): a record keyed otherwise
+ * lands on another task than its account's other records, and the rules
+ * keyed by account miss it there. It is processed all the same, counted,
+ * and reported once per partition. Repartitioning is for later. */
+static void check_key(fw_krt *k, fw_task *t, const rd_kafka_message_t *m, fw_str account) {
+    if (!account.len ||
+        (m->key && m->key_len == account.len && !memcmp(m->key, account.ptr, account.len)))
+        return;
+    k->tally.open.key_mismatch++;
+    if (t->key_warned)
+        return;
+    t->key_warned = true;
+    char key[72], acc[72];
+    printable(acc, account.ptr, account.len);
+    if (m->key)
+        printable(key, m->key, m->key_len);
+    logf_(k, "warning: partition %" PRId32 ": record at offset %" PRId64 " has %s%s%s but "
+             "account_id \"%s\"; stateful rules keyed by account see only this partition's "
+             "records of it (produce with key = account_id; counted, not reported again "
+             "for this partition)",
+          m->partition, m->offset, m->key ? "key \"" : "no key", m->key ? key : "",
+          m->key ? "\"" : "", acc);
+}
+
 static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
@@ -746,6 +784,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     out.opaque = k;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
     fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
+    check_key(k, t, m, fw_pipeline_last_account(t->pl));
     t->next_offset = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
@@ -794,11 +833,11 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
     fw_metrics_snapshot live;
     fw_metrics_snapshot_init(&live);
     add_tasks(k, &live);
-    uint64_t by_rule[FW_RULE__COUNT], dedup = 0, overflows = 0;
-    for (int r = 0; r < FW_RULE__COUNT; r++) {
-        by_rule[r] = k->retired.alerts[r] + live.alerts[r];
+    /* One set of numbers: the committed ones, so the rules add up to the total. */
+    const fw_tally_counts *tc = &k->tally.committed;
+    uint64_t dedup = 0, overflows = 0;
+    for (int r = 0; r < FW_RULE__COUNT; r++)
         dedup += live.deduplicated[r];
-    }
     for (int l = 0; l < FW_LIMIT__COUNT; l++)
         overflows += live.over_limit[l];
     uint64_t behind = live.behind_watermark, entities = live.entities;
@@ -808,14 +847,18 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
     size_t off = 0;
     for (int r = 0; r < FW_RULE__COUNT && off < sizeof(rules); r++)
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
-                                r ? ", " : "", fw_rule_name((fw_rule_id)r), by_rule[r]);
+                                r ? ", " : "", fw_rule_name((fw_rule_id)r), tc->alerts[r]);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
-             " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %d partitions, %" PRIu64
-             " commits, %" PRIu64 " aborts, %" PRIu64 " changelog records; now: %" PRIu64 " deduplicated, %" PRIu64
-             " behind the watermark, %" PRIu64 " entities, %" PRIu64 " over limits",
-          what, k->records, rate, k->alerts, rules, k->dead_letters,
-          k->retired.duplicates + live.duplicates, k->late, k->nassigned,
-          k->commits, k->aborts, k->changelog_records, dedup, behind, entities, overflows);
+             " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %" PRIu64
+             " not keyed by account_id, %d "
+             "partitions, %" PRIu64 " commits, %" PRIu64 " aborts (%" PRIu64 " alerts rolled "
+             "back and emitted again), %" PRIu64 " changelog records; now: %" PRIu64
+             " deduplicated, %" PRIu64 " behind the watermark, %" PRIu64 " entities, %" PRIu64
+             " over limits",
+          what, k->records, rate, fw_tally_alerts(tc), rules, tc->dead_letters,
+          k->retired.duplicates + live.duplicates, tc->late,
+          tc->key_mismatch, k->nassigned, k->commits, k->aborts, k->tally.rolled_back_alerts,
+          k->changelog_records, dedup, behind, entities, overflows);
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);
@@ -835,8 +878,7 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     fw_metrics_snapshot s = k->retired;
     add_tasks(k, &s);
     s.transactions = k->records;
-    s.dead_letters = k->dead_letters;
-    s.late = k->late;
+    fw_metrics_set_tally(&s, &k->tally.committed);
     s.commits = k->commits;
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
@@ -972,7 +1014,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
      * the state of partition p of the other. */
     fw_topic_spec changelog = { .name = c->changelog_name, .partitions = topics[0].partitions,
                                 .replication_factor = c->replication_factor,
-                                .compacted = true, .must_match = true };
+                                .compacted = true, .must_compact = true,
+                                .must_match = true };
     if (fw_topics_ensure(&c->kafka, &changelog, 1, 30000, k->errstr, sizeof(k->errstr))) {
         logf_(k, "%s", k->errstr);
         return 1;

@@ -56,6 +56,38 @@ void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
         s->watermark_ms = es->watermark;
 }
 
+static void tally_add(fw_tally_counts *to, const fw_tally_counts *from) {
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        to->alerts[r] += from->alerts[r];
+    to->dead_letters += from->dead_letters;
+    to->late += from->late;
+    to->key_mismatch += from->key_mismatch;
+}
+
+void fw_tally_commit(fw_tally *t) {
+    tally_add(&t->committed, &t->open);
+    memset(&t->open, 0, sizeof(t->open));
+}
+
+void fw_tally_abort(fw_tally *t) {
+    t->rolled_back_alerts += fw_tally_alerts(&t->open);
+    memset(&t->open, 0, sizeof(t->open));
+}
+
+uint64_t fw_tally_alerts(const fw_tally_counts *c) {
+    uint64_t n = 0;
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        n += c->alerts[r];
+    return n;
+}
+
+void fw_metrics_set_tally(fw_metrics_snapshot *s, const fw_tally_counts *c) {
+    memcpy(s->alerts, c->alerts, sizeof(s->alerts));
+    s->dead_letters = c->dead_letters;
+    s->late = c->late;
+    s->key_mismatch = c->key_mismatch;
+}
+
 static const char *const limit_names[FW_LIMIT__COUNT] = {
     [FW_LIMIT_ENTITIES] = "entities",
     [FW_LIMIT_WINDOW_EVENTS] = "window_events",
@@ -159,6 +191,10 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                 "Kafka transactions aborted (their input is read again).", s->aborts);
         counter(out, "fraudwatch_changelog_records_total",
                 "State changelog records produced.", s->changelog_records);
+        counter(out, "fraudwatch_input_key_mismatch_total",
+                "Input records whose Kafka key is not their account_id: processed, but "
+                "stateful rules keyed by account see only their partition's records.",
+                s->key_mismatch);
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);
@@ -218,6 +254,7 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(&p->commits, &s->commits, 1);
     keep_max(&p->aborts, &s->aborts, 1);
     keep_max(&p->changelog_records, &s->changelog_records, 1);
+    keep_max(&p->key_mismatch, &s->key_mismatch, 1);
     keep_max(&p->ml_scored, &s->ml_scored, 1);
     keep_max(&p->ml_unscored, &s->ml_unscored, 1);
     keep_max(&p->ml_batches, &s->ml_batches, 1);

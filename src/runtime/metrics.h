@@ -50,6 +50,7 @@ typedef struct fw_metrics_snapshot {
     /* Kafka mode. */
     uint64_t commits, aborts;                /* transactions */
     uint64_t changelog_records;
+    uint64_t key_mismatch;                   /* input records not keyed by account_id */
     /* ml_score. */
     uint64_t ml_scored, ml_unscored;         /* rows */
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
@@ -59,6 +60,40 @@ typedef struct fw_metrics_snapshot {
     int assigned_partitions;                 /* Kafka mode */
     int64_t watermark_ms;                    /* event time; INT64_MIN: none yet */
 } fw_metrics_snapshot;
+
+/** What a Kafka runner's transactions carry, counted per output. */
+typedef struct fw_tally_counts {
+    uint64_t alerts[FW_RULE__COUNT];         /* by rule */
+    uint64_t dead_letters;
+    uint64_t late;
+    uint64_t key_mismatch;                   /* input records not keyed by account_id */
+} fw_tally_counts;
+
+/** The outputs of a Kafka runner counted as a read_committed reader sees
+ *  them: what the open transaction emits is counted in @c open and moves to
+ *  @c committed when it commits; an abort drops it (its input is read again
+ *  and emits it again). So the totals are one set of numbers — the sum over
+ *  rules is the alert total, at every moment — and equal what the topics
+ *  hold. Plain fields: the runner increments @c open directly. */
+typedef struct fw_tally {
+    fw_tally_counts committed;
+    fw_tally_counts open;                    /* in the open transaction */
+    uint64_t rolled_back_alerts;             /* emitted in transactions later aborted */
+} fw_tally;
+
+/** @brief The open transaction committed: its counts join the committed ones. */
+void fw_tally_commit(fw_tally *t);
+
+/** @brief The open transaction aborted: its counts are dropped (its alerts
+ *  are added to rolled_back_alerts). */
+void fw_tally_abort(fw_tally *t);
+
+/** @brief The sum of @p c's alerts over every rule. */
+uint64_t fw_tally_alerts(const fw_tally_counts *c);
+
+/** @brief Puts @p c's counts into @p s (alerts by rule, dead letters, late,
+ *  key mismatches), replacing what the engines' stats said. */
+void fw_metrics_set_tally(fw_metrics_snapshot *s, const fw_tally_counts *c);
 
 /** @brief A snapshot with every counter 0 and no watermark. */
 void fw_metrics_snapshot_init(fw_metrics_snapshot *s);

@@ -1,6 +1,6 @@
 /* produce.c — `fraudwatch produce`: replays a file of records into a topic,
  * one line per message, keyed by account_id when the line decodes (else no
- * key), optionally paced. Malformed lines are sent too: that is how the
+ * key) or by a key given on the line (--key-separator), optionally paced. Malformed lines are sent too: that is how the
  * dead-letter path is exercised end to end. */
 #include <errno.h>
 #include <getopt.h>
@@ -25,6 +25,11 @@ static const char produce_help[] =
     "\n"
     "  -t, --topic TOPIC          destination (required)\n"
     "  -i, --input FILE           records, one per line ('-' = stdin; required)\n"
+    "      --key-separator SEP    each line is KEY SEP RECORD: KEY is the message key,\n"
+    "                             whatever the record says (as kafka-console-producer's\n"
+    "                             parse.key; e.g. to test records keyed wrongly)\n"
+    "      --partition N          send every message to partition N (default: chosen\n"
+    "                             by the key's hash)\n"
     "      --rate N               messages per second (default 0 = as fast as possible)\n"
     "      --partitions N         partitions if the topic is created (default 3)\n"
     "%s"
@@ -42,9 +47,9 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 int fw_cmd_produce(int argc, char **argv) {
     static fw_kafka_opts ko;
     fw_kafka_opts_init(&ko);
-    const char *topic = NULL, *input = NULL;
+    const char *topic = NULL, *input = NULL, *key_sep = NULL;
     double rate = 0;
-    long partitions = 3;
+    long partitions = 3, partition = RD_KAFKA_PARTITION_UA;
     bool quiet = false;
     char errstr[512];
     static const struct option opts[] = {
@@ -52,6 +57,8 @@ int fw_cmd_produce(int argc, char **argv) {
         { "input", required_argument, NULL, 'i' },
         { "rate", required_argument, NULL, 'r' },
         { "partitions", required_argument, NULL, 'p' },
+        { "key-separator", required_argument, NULL, 'k' },
+        { "partition", required_argument, NULL, 'P' },
         { "bootstrap-servers", required_argument, NULL, 'b' },
         { "kafka-config", required_argument, NULL, 'X' },
         { "quiet", no_argument, NULL, 'q' },
@@ -83,6 +90,23 @@ int fw_cmd_produce(int argc, char **argv) {
                 return 2;
             }
             break;
+        case 'P':
+            errno = 0;
+            partition = strtol(optarg, &end, 10);
+            if (errno || *end || end == optarg || partition < 0 || partition >= 100000) {
+                fprintf(stderr, "fraudwatch produce: --partition: expected 0 to 99999, got "
+                                "\"%s\"\n", optarg);
+                return 2;
+            }
+            break;
+        case 'k':
+            if (!*optarg) {
+                fprintf(stderr, "fraudwatch produce: --key-separator: expected a non-empty "
+                                "string, got \"\"\n");
+                return 2;
+            }
+            key_sep = optarg;
+            break;
         case 'b': ko.bootstrap = optarg; break;
         case 'X':
             if (fw_kafka_opts_add(&ko, optarg, errstr, sizeof(errstr))) {
@@ -104,6 +128,11 @@ int fw_cmd_produce(int argc, char **argv) {
     if (fw_topics_ensure(&ko, &spec, 1, 30000, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch produce: %s\n", errstr);
         return 1;
+    }
+    if (partition != RD_KAFKA_PARTITION_UA && partition >= spec.partitions) {
+        fprintf(stderr, "fraudwatch produce: --partition: topic %s has %d partitions, no "
+                        "partition %ld\n", topic, spec.partitions, partition);
+        return 2;
     }
     FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "r");
     if (!in) {
@@ -146,13 +175,28 @@ int fw_cmd_produce(int argc, char **argv) {
         fw_txn txn;
         fw_decode_error derr;
         fw_str key = FW_STR_NULL;
+        char *value = line;
         fw_arena_reset(&scratch);
-        if (fw_txn_decode_json(line, len, &scratch, 0, &txn, &derr) == FW_OK)
+        if (key_sep) {
+            line[len] = '\0';
+            char *sep = strstr(line, key_sep);
+            if (!sep) {
+                fprintf(stderr, "fraudwatch produce: %s: line %" PRIu64 " has no key "
+                                "separator \"%s\"\n", input, sent + 1, key_sep);
+                failed++;
+                break;
+            }
+            key = (fw_str){ .ptr = line, .len = (size_t)(sep - line) };
+            value = sep + strlen(key_sep);
+            len -= (size_t)(value - line);
+        } else if (fw_txn_decode_json(line, len, &scratch, 0, &txn, &derr) == FW_OK) {
             key = txn.account_id;
+        }
         rd_kafka_resp_err_t err;
         while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),
+                                        RD_KAFKA_V_PARTITION((int32_t)partition),
                                         RD_KAFKA_V_KEY(key.ptr, key.len),
-                                        RD_KAFKA_V_VALUE(line, len),
+                                        RD_KAFKA_V_VALUE(value, len),
                                         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
                                         RD_KAFKA_V_END)) == RD_KAFKA_RESP_ERR__QUEUE_FULL)
             rd_kafka_poll(rk, 50);

@@ -10,7 +10,7 @@ expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq
 
 "$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3
 start_engine solo --exit-at-end
-wait "$LAST_PID" || fail "engine exited with $? (log: $(tail -5 "$WORK/solo.log"))"
+wait_for_clean_exit "$LAST_PID" 120 "the engine reading its input to the end" "$WORK/solo.log"
 
 consume_all "$PREFIX-out" > "$WORK/actual.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts"

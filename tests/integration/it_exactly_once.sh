@@ -25,11 +25,11 @@ for delay in 1.3 2.1 0.7 1.6; do
     echo "killed the engine with SIGKILL ($kills) after $(grep -o 'progress: [0-9]* transactions' "$ENGINE_LOG" | tail -1)"
 done
 LOG_NAME=crashy-final start_engine crashy
-wait "$producer" || fail "producer failed"
+wait_for_clean_exit "$producer" 120 "the producer" /dev/null
 wait_for_count "$PREFIX-out" "$want" 180
 sleep 2   # a duplicate would show up after the expected count is reached
 kill -TERM "$LAST_PID"
-wait "$LAST_PID" || fail "engine did not stop cleanly: $(tail -5 "$ENGINE_LOG")"
+wait_for_clean_exit "$LAST_PID" 60 "the engine after SIGTERM" "$ENGINE_LOG"
 
 consume_all "$PREFIX-out" > "$WORK/actual.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts after $kills SIGKILLs"

@@ -16,5 +16,5 @@ wait_for_count "$PREFIX-out" 1 60
 consume_all "$PREFIX-out" > "$WORK/alerts"
 grep -q '"rule":"small_then_large"' "$WORK/alerts" || fail "expected small_then_large: $(cat "$WORK/alerts")"
 kill -TERM "$engine"
-wait "$engine" || fail "engine did not stop cleanly"
+wait_for_clean_exit "$engine" 60 "the engine after SIGTERM" "$ENGINE_LOG"
 echo "PASS $TEST_NAME"

@@ -23,7 +23,7 @@ grep -q '"top_features":\[{"feature":' "$WORK/expected.alerts" || fail "alerts c
 
 # 1. In-process model, as file mode.
 start_engine local --exit-at-end --model "$WORK/model.json"
-wait "$LAST_PID" || fail "engine exited with $? (log: $(tail -5 "$WORK/local.log"))"
+wait_for_clean_exit "$LAST_PID" 180 "the engine with a local model reading its input to the end" "$WORK/local.log"
 consume_all "$PREFIX-out" > "$WORK/local.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/local.alerts" "alerts with a local model"
 grep -q "ml_score with model model.json@" "$WORK/local.log" || fail "no ml_score summary"
@@ -38,7 +38,7 @@ PIDS+=("$!")
 wait_for_log "$WORK/serve.log" "POST /predict" 20
 LOG_NAME=remote start_engine remote --exit-at-end --group-id "$PREFIX-remote" \
     --output-topic "$PREFIX-out-remote" --api-endpoint "http://127.0.0.1:$PORT"
-wait "$LAST_PID" || fail "remote engine exited with $? (log: $(tail -5 "$WORK/remote.log"))"
+wait_for_clean_exit "$LAST_PID" 180 "the engine scoring remotely reading its input to the end" "$WORK/remote.log"
 consume_all "$PREFIX-out-remote" > "$WORK/remote.alerts"
 ml_ids "$WORK/expected.alerts" > "$WORK/expected.ml"
 ml_ids "$WORK/remote.alerts" > "$WORK/remote.ml"
@@ -49,7 +49,7 @@ grep -qE "[1-9][0-9]* scored, 0 not scored" "$WORK/remote.log" || fail "remote: 
 LOG_NAME=down start_engine down --exit-at-end --group-id "$PREFIX-down" \
     --output-topic "$PREFIX-out-down" --api-endpoint "http://127.0.0.1:1" \
     --api-timeout-ms 500 --api-retries 1
-wait "$LAST_PID" || fail "engine without its model service exited with $?"
+wait_for_clean_exit "$LAST_PID" 180 "the engine without its model service reading its input to the end" "$WORK/down.log"
 consume_all "$PREFIX-out-down" > "$WORK/down.alerts"
 grep -v '"rule":"ml_score"' "$WORK/expected.alerts" > "$WORK/expected.rules"
 assert_same_lines "$WORK/expected.rules" "$WORK/down.alerts" "rule alerts with the model service down"
@@ -72,10 +72,9 @@ wait_for_log "$WORK/reload.log" "reloaded .*live.json: now scoring with live.jso
 # 5. The same engine's /metrics (published every 100 ms by its main loop).
 metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
 records=$(wc -l < "$WORK/in.ndjson") # the malformed lines make_input adds included
-for _ in $(seq 1 100); do
-    [ "$(metric fraudwatch_transactions_read_total)" = "$records" ] && break
-    sleep 0.3
-done
+read_all() { [ "$(metric fraudwatch_transactions_read_total)" = "$records" ]; }
+read_so_far() { echo "$(metric fraudwatch_transactions_read_total) records read"; }
+wait_until 30 "fraudwatch_transactions_read_total to reach $records" read_so_far read_all
 [ "$(metric fraudwatch_transactions_read_total)" = "$records" ] ||
     fail "metrics: records read $(metric fraudwatch_transactions_read_total), want $records"
 [ "$(metric fraudwatch_dead_letters_total)" -gt 0 ] || fail "metrics: dead letters"
@@ -89,5 +88,5 @@ done
 curl -sf "http://127.0.0.1:$MPORT/health" > /dev/null || fail "metrics: /health"
 echo "ok: /metrics of the running engine"
 kill -TERM "$LAST_PID"
-wait "$LAST_PID" || fail "engine did not stop cleanly after the reloads"
+wait_for_clean_exit "$LAST_PID" 60 "the engine after the reloads and SIGTERM" "$WORK/reload.log"
 echo "PASS $TEST_NAME"

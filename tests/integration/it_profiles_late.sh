@@ -22,7 +22,7 @@ base=1704067200000
 
 start_engine solo --partitions 1 --exit-at-end --profiles-topic "$PREFIX-profiles" \
     --late-topic "$PREFIX-late"
-wait "$LAST_PID" || fail "engine exited with $? (log: $(tail -5 "$WORK/solo.log"))"
+wait_for_clean_exit "$LAST_PID" 60 "the engine reading its input to the end" "$WORK/solo.log"
 grep -q "profiles: 1 customers" "$WORK/solo.log" || fail "profiles not loaded: $(grep profiles "$WORK/solo.log")"
 
 consume_all "$PREFIX-out" > "$WORK/alerts"

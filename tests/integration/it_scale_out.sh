@@ -15,12 +15,12 @@ first=$LAST_PID
 sleep 2
 start_engine two --partitions 4
 second=$LAST_PID
-wait "$producer" || fail "producer failed"
+wait_for_clean_exit "$producer" 120 "the producer" /dev/null
 wait_for_count "$PREFIX-out" "$want" 180
 sleep 2
 kill -TERM "$first" "$second"
-wait "$first" || fail "instance one did not stop cleanly"
-wait "$second" || fail "instance two did not stop cleanly"
+wait_for_clean_exit "$first" 60 "instance one after SIGTERM" "$WORK/one.log"
+wait_for_clean_exit "$second" 60 "instance two after SIGTERM" "$WORK/two.log"
 
 for inst in one two; do
     grep -q "assigned partitions \[[0-9]" "$WORK/$inst.log" || fail "instance $inst never got a partition"

@@ -44,15 +44,52 @@ assert_same_lines() {
 # Committed messages of a topic, one per line.
 consume_all() { "$FW_BIN" consume -t "$1" -e --timeout-ms 60000 "${@:2}"; }
 
+# Waits take their timeout in seconds as measured on an idle machine with the
+# normal build; scaled_wait stretches it by FW_WAIT_SCALE (tests/tests.cmake
+# sets 3 for the ASan build; default 1) and, when the 1-minute load average is
+# above the number of cores, by load/cores (rounded up, at most 4), read when
+# each wait starts. Waits poll: they return as soon as the condition holds.
+FW_WAIT_SCALE=${FW_WAIT_SCALE:-1}
+[[ $FW_WAIT_SCALE =~ ^[1-9][0-9]*$ ]] || fail "FW_WAIT_SCALE must be a whole number >= 1, got '$FW_WAIT_SCALE'"
+scaled_wait() { # scaled_wait SECONDS — prints the scaled timeout
+    local cores load factor
+    cores=$(nproc 2>/dev/null || echo 1)
+    load=$(cut -d' ' -f1 /proc/loadavg 2>/dev/null || echo 0)
+    factor=$(awk -v l="$load" -v c="$cores" 'BEGIN { f = l / c; f = (f > int(f)) ? int(f) + 1 : int(f);
+                                                     if (f < 1) f = 1; if (f > 4) f = 4; print f }')
+    echo $(($1 * FW_WAIT_SCALE * factor))
+}
+
+# What the engines were doing, for a wait that gave up: the last lines of
+# every engine log of this test.
+engine_logs_tail() {
+    local f
+    for f in "$WORK"/*.log; do
+        [ -e "$f" ] || continue
+        echo "--- last lines of $(basename "$f"):"
+        tail -n 4 "$f" | cut -c1-400
+    done
+}
+
+# give_up WHAT SECONDS SEEN — fails saying what was awaited, for how long
+# (and how the timeout was scaled), what was seen, and the engines' logs.
+give_up() {
+    echo "--- gave up waiting for $1 after $2 s (FW_WAIT_SCALE=$FW_WAIT_SCALE, load $(cut -d' ' -f1-3 /proc/loadavg 2>/dev/null), $(nproc) cores); seen: $3" >&2
+    engine_logs_tail >&2
+    fail "waited $2 s for $1; seen: $3"
+}
+
 # wait_for_count TOPIC N SECONDS — until the topic holds N committed messages.
 wait_for_count() {
-    local topic=$1 want=$2 deadline=$((SECONDS + $3)) have=0
+    local topic=$1 want=$2 limit have=0
+    limit=$(scaled_wait "$3")
+    local deadline=$((SECONDS + limit))
     while [ $SECONDS -lt $deadline ]; do
         have=$( (consume_all "$topic" 2>/dev/null || true) | wc -l)  # the topic may not exist yet
         [ "$have" -ge "$want" ] && return 0
         sleep 1
     done
-    fail "topic $topic: waited $3 s for $want messages, have $have"
+    give_up "$want committed messages in topic $topic" "$limit" "$have messages"
 }
 
 # Test input: generated transactions with injected fraud, plus malformed
@@ -103,9 +140,48 @@ start_engine() { # start_engine NAME ARGS...
 
 # wait_for_log FILE REGEX SECONDS — until a line of FILE matches.
 wait_for_log() {
-    local deadline=$((SECONDS + $3))
+    local limit
+    limit=$(scaled_wait "$3")
+    local deadline=$((SECONDS + limit))
     until grep -qE "$2" "$1" 2>/dev/null; do
-        [ $SECONDS -lt $deadline ] || fail "waited $3 s for /$2/ in $1: $(tail -3 "$1" 2>/dev/null)"
+        [ $SECONDS -lt $deadline ] ||
+            give_up "a line matching /$2/ in $(basename "$1")" "$limit" \
+                "$(wc -l < "$1" 2>/dev/null || echo 0) lines, none matching"
         sleep 0.2
     done
+}
+
+# wait_until SECONDS WHAT SEEN COMMAND... — until COMMAND succeeds (polled);
+# on give-up, SEEN (a command; "-" for none) says what was seen instead.
+wait_until() {
+    local limit what=$2 seen=$3
+    limit=$(scaled_wait "$1")
+    shift 3
+    local deadline=$((SECONDS + limit))
+    until "$@"; do
+        [ $SECONDS -lt $deadline ] ||
+            give_up "$what" "$limit" "$([ "$seen" = - ] && echo "not yet" || $seen)"
+        sleep 0.3
+    done
+}
+
+# wait_for_exit PID SECONDS WHAT — until the process exits; its status is
+# returned in WAIT_STATUS (a give-up kills nothing: cleanup does).
+wait_for_exit() {
+    local limit
+    limit=$(scaled_wait "$2")
+    local deadline=$((SECONDS + limit))
+    while kill -0 "$1" 2>/dev/null; do
+        [ $SECONDS -lt $deadline ] || give_up "$3 to exit" "$limit" "still running"
+        sleep 0.2
+    done
+    WAIT_STATUS=0
+    wait "$1" || WAIT_STATUS=$?
+}
+
+# wait_for_clean_exit PID SECONDS WHAT LOG — as wait_for_exit, and fails with
+# the tail of LOG unless the process exited with status 0.
+wait_for_clean_exit() {
+    wait_for_exit "$1" "$2" "$3"
+    [ "$WAIT_STATUS" = 0 ] || fail "$3: exit status $WAIT_STATUS (log: $(tail -5 "$4" 2>/dev/null))"
 }

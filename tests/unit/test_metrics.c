@@ -188,6 +188,11 @@ static const char kafka_ml_tail[] =
     "# HELP fraudwatch_changelog_records_total State changelog records produced.\n"
     "# TYPE fraudwatch_changelog_records_total counter\n"
     "fraudwatch_changelog_records_total 250\n"
+    "# HELP fraudwatch_input_key_mismatch_total Input records whose Kafka key is not their "
+    "account_id: processed, but stateful rules keyed by account see only their partition's "
+    "records.\n"
+    "# TYPE fraudwatch_input_key_mismatch_total counter\n"
+    "fraudwatch_input_key_mismatch_total 4\n"
     "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
     "# TYPE fraudwatch_assigned_partitions gauge\n"
     "fraudwatch_assigned_partitions 3\n"
@@ -219,6 +224,7 @@ static void test_format_kafka_and_ml(void **state) {
     small_snapshot(&s);
     s.aborts = 1;
     s.changelog_records = 250;
+    s.key_mismatch = 4;
     s.assigned_partitions = 3;
     s.ml_unscored = 13;
     s.ml_batches = 14;
@@ -341,8 +347,8 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 21);
-    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 4 + 4 + 2);
+    assert_int_equal(families, 22);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 2);
     free(text);
 }
 
@@ -485,6 +491,63 @@ static void test_counters_never_go_down(void **state) {
     assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"velocity\"}"), 7);
     free(text);
     fw_metrics_destroy(m);
+}
+
+/* ---- the Kafka runner's tally ------------------------------------------------------ */
+
+/* Alerts emitted in transactions that commit or abort, in the order of a run
+ * with aborts and a rebalance. After each step the per-rule counts, their sum
+ * and what a snapshot publishes are those of the committed transactions. */
+typedef struct tally_step {
+    const char *what;
+    int velocity, high_amount, dead_letters, mismatches; /* emitted in the open transaction */
+    bool commit;                                         /* else abort */
+    uint64_t want_velocity, want_high_amount, want_total, want_rolled_back;
+    uint64_t want_dead_letters, want_mismatches;
+} tally_step;
+
+static const tally_step tally_steps[] = {
+    { "first commit", 3, 2, 1, 1, true, 3, 2, 5, 0, 1, 1 },
+    { "abort (SIGSTOP past the timeout)", 4, 1, 1, 2, false, 3, 2, 5, 5, 1, 1 },
+    { "the replay commits", 4, 1, 1, 2, true, 7, 3, 10, 5, 2, 3 },
+    { "nothing in the transaction", 0, 0, 0, 0, true, 7, 3, 10, 5, 2, 3 },
+    { "abort (partitions lost)", 0, 6, 0, 0, false, 7, 3, 10, 11, 2, 3 },
+    { "abort again", 1, 0, 0, 1, false, 7, 3, 10, 12, 2, 3 },
+    { "commit on revoke", 2, 6, 0, 1, true, 9, 9, 18, 12, 2, 4 },
+};
+
+static void test_tally(void **state) {
+    (void)state;
+    fw_tally t;
+    memset(&t, 0, sizeof(t));
+    for (size_t i = 0; i < sizeof(tally_steps) / sizeof(tally_steps[0]); i++) {
+        const tally_step *c = &tally_steps[i];
+        t.open.alerts[FW_RULE_VELOCITY] += (uint64_t)c->velocity;
+        t.open.alerts[FW_RULE_HIGH_AMOUNT] += (uint64_t)c->high_amount;
+        t.open.dead_letters += (uint64_t)c->dead_letters;
+        t.open.key_mismatch += (uint64_t)c->mismatches;
+        if (c->commit)
+            fw_tally_commit(&t);
+        else
+            fw_tally_abort(&t);
+        print_message("step %zu: %s\n", i, c->what);
+        assert_int_equal(t.committed.alerts[FW_RULE_VELOCITY], c->want_velocity);
+        assert_int_equal(t.committed.alerts[FW_RULE_HIGH_AMOUNT], c->want_high_amount);
+        assert_int_equal(fw_tally_alerts(&t.committed), c->want_total);
+        assert_int_equal(t.rolled_back_alerts, c->want_rolled_back);
+        assert_int_equal(t.committed.dead_letters, c->want_dead_letters);
+        assert_int_equal(t.committed.key_mismatch, c->want_mismatches);
+        assert_int_equal(fw_tally_alerts(&t.open), 0);
+        fw_metrics_snapshot s;
+        fw_metrics_snapshot_init(&s);
+        s.alerts[FW_RULE_CYCLE] = 99; /* an engine's count: replaced */
+        fw_metrics_set_tally(&s, &t.committed);
+        uint64_t sum = 0;
+        for (int r = 0; r < FW_RULE__COUNT; r++)
+            sum += s.alerts[r];
+        assert_int_equal(sum, c->want_total);
+        assert_int_equal(s.key_mismatch, c->want_mismatches);
+    }
 }
 
 /* ---- HTTP ------------------------------------------------------------------------ */
@@ -670,7 +733,8 @@ static void test_scrapes_race_publishes(void **state) {
     fw_metrics_snapshot_init(&s);
     for (uint64_t i = 1; i <= 200000; i++) {
         uint64_t *counters[] = { &s.transactions, &s.dead_letters, &s.late, &s.behind_watermark,
-                                 &s.duplicates, &s.commits, &s.aborts, &s.changelog_records, &s.ml_scored,
+                                 &s.duplicates, &s.commits, &s.aborts, &s.changelog_records,
+                                 &s.key_mismatch, &s.ml_scored,
                                  &s.ml_unscored, &s.ml_batches, &s.ml_failed_batches,
                                  &s.model_reloads, &s.model_reload_failures };
         for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)
@@ -698,6 +762,7 @@ int main(void) {
         cmocka_unit_test(test_every_line_well_formed),
         cmocka_unit_test(test_publish_interval),
         cmocka_unit_test(test_counters_never_go_down),
+        cmocka_unit_test(test_tally),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_ipv6_loopback),
         cmocka_unit_test(test_scrapes_race_publishes),
