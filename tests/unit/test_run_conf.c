@@ -17,7 +17,7 @@ static const char *const env_names[] = {
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
-    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "METRICS_BIND",
 };
 
 static int clear_env(void **state) {
@@ -52,7 +52,7 @@ static void test_defaults(void **state) {
     assert_null(conf.input_file);
     assert_true(conf.instance_id[0] != '\0');
     assert_int_equal(conf.metrics_port, 0); /* off */
-    assert_string_equal(conf.metrics_bind, "0.0.0.0");
+    assert_string_equal(conf.metrics_bind, "127.0.0.1"); /* this host only */
 }
 
 static void test_metrics_options(void **state) {
@@ -71,6 +71,27 @@ static void test_metrics_options(void **state) {
     setenv("METRICS_PORT", "http", 1);
     assert_int_equal(parse(1, argv), FW_ERR_INVALID);
     assert_non_null(strstr(errstr, "METRICS_PORT"));
+    unsetenv("METRICS_PORT");
+}
+
+/* --bind is serve's name for --metrics-bind; METRICS_BIND sets it, a flag wins. */
+static void test_metrics_bind(void **state) {
+    (void)state;
+    char *argv[] = { "run", "--bind", "0.0.0.0", NULL };
+    assert_int_equal(parse(3, argv), FW_OK);
+    assert_string_equal(conf.metrics_bind, "0.0.0.0");
+    assert_string_equal(conf.kafka.bootstrap, "localhost:9092"); /* -b is not --bind */
+    setenv("METRICS_BIND", "::", 1);
+    char *argv1[] = { "run", NULL };
+    assert_int_equal(parse(1, argv1), FW_OK);
+    assert_string_equal(conf.metrics_bind, "::");
+    char *argv2[] = { "run", "--metrics-bind", "10.0.0.1", NULL };
+    assert_int_equal(parse(3, argv2), FW_OK);
+    assert_string_equal(conf.metrics_bind, "10.0.0.1");
+    setenv("METRICS_BIND", "anywhere", 1);
+    assert_int_equal(parse(1, argv1), FW_ERR_INVALID);
+    assert_non_null(strstr(errstr, "METRICS_BIND"));
+    assert_non_null(strstr(errstr, "\"anywhere\""));
 }
 
 static void test_seed_env_names(void **state) {
@@ -150,6 +171,7 @@ static void test_errors_name_the_option(void **state) {
         { { "--metrics-port", "9x" }, "--metrics-port" },
         { { "--metrics-bind", "localhost" }, "--metrics-bind" },
         { { "--metrics-bind", "300.1.1.1" }, "--metrics-bind" },
+        { { "--bind", "localhost" }, "--bind" },
         { { "-X", "novalue" }, "--kafka-config" },
         { { "--no-such-flag" }, "--no-such-flag" },
         { { "--input" }, "--input" },
@@ -212,6 +234,7 @@ int main(void) {
         cmocka_unit_test_setup(test_flags_override_env, clear_env),
         cmocka_unit_test_setup(test_file_mode, clear_env),
         cmocka_unit_test_setup(test_metrics_options, clear_env),
+        cmocka_unit_test_setup(test_metrics_bind, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
     };
