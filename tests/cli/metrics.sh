@@ -67,7 +67,11 @@ for _ in $(seq 1 20); do
     pid=$!
     # The server is up before the input is opened: the start-up line, or an exit.
     for _ in $(seq 1 300); do
-        grep -q "metrics on http://127.0.0.1:$port/metrics" "$tmp/run.log" && started=1 && break
+        if grep -q "metrics on http://" "$tmp/run.log"; then
+            grep -q "metrics on http://127.0.0.1:$port/metrics" "$tmp/run.log" ||
+                fail "not on 127.0.0.1:$port: $(grep "metrics on" "$tmp/run.log")"
+            started=1 && break
+        fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done

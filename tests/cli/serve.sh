@@ -129,7 +129,8 @@ wait_for() { # PATTERN [SECONDS]: waits for an extended regex in the server's lo
     done
     return 1
 }
-wait_for "on http://127\.0\.0\.1:[0-9]+ " || fail "no start-up line"
+wait_for " on http://[^ ]+ \(POST" || fail "no start-up line"
+grep -qE " on http://127\.0\.0\.1:[0-9]+ " "$tmp/serve.log" || fail "not on 127.0.0.1"
 port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\) (POST /predict, GET /health)$|\1|p' \
     "$tmp/serve.log")
 [ -n "$port" ] && [ "$port" != 0 ] || fail "no port in the start-up line"
