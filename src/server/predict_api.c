@@ -4,6 +4,7 @@
 #include "predict_api.h"
 
 #include <float.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -179,8 +180,17 @@ bool fw_predict_write_error(fw_buf *out, const char *message) {
            fw_buf_putc(out, '}');
 }
 
-bool fw_predict_write_health(fw_buf *out, const char *model_id, size_t nfeatures) {
-    return fw_buf_puts(out, "{\"status\":\"ok\",\"model\":") &&
-           fw_buf_json_str(out, fw_str_c(model_id)) &&
-           fw_buf_printf(out, ",\"features\":%zu}", nfeatures);
+bool fw_predict_write_health(fw_buf *out, const char *model_id, size_t nfeatures,
+                             const uint64_t *refused) {
+    bool ok = fw_buf_puts(out, "{\"status\":\"ok\",\"model\":") &&
+              fw_buf_json_str(out, fw_str_c(model_id)) &&
+              fw_buf_printf(out, ",\"features\":%zu", nfeatures);
+    if (refused) {
+        ok = ok && fw_buf_puts(out, ",\"refused\":{");
+        for (int r = 0; ok && r < FW_REFUSED__COUNT; r++)
+            ok = fw_buf_printf(out, "%s\"%s\":%" PRIu64, r ? "," : "",
+                               fw_refusal_name((fw_refusal)r), refused[r]);
+        ok = ok && fw_buf_putc(out, '}');
+    }
+    return ok && fw_buf_putc(out, '}');
 }

@@ -3,7 +3,8 @@
  *
  *   POST /predict  {"transactions":[{"V1":-4.0,"Amount":1500.0},...]}
  *                  -> {"predictions":[0.97,...],"model":"<id>"}
- *   GET  /health   -> {"status":"ok","model":"<id>","features":N}
+ *   GET  /health   -> {"status":"ok","model":"<id>","features":N,
+ *                      "refused":{"connections":0,...}}
  *   errors         -> {"error":"<what was wrong, where>"}
  *
  * Members of a transaction are matched by name to the model's features;
@@ -15,9 +16,11 @@
 
 #include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
 
 #include "fw_err.h"
 #include "fw_str.h"
+#include "http_guard.h"
 #include "model.h"
 
 #define FW_PREDICT_DEFAULT_MAX_BATCH 100000 /* transactions per request */
@@ -53,7 +56,10 @@ bool fw_predict_write_predictions(fw_buf *out, const float *p, size_t n, const c
 /** @brief Appends {"error":"<message>"}. */
 bool fw_predict_write_error(fw_buf *out, const char *message);
 
-/** @brief Appends {"status":"ok","model":"<id>","features":N}. */
-bool fw_predict_write_health(fw_buf *out, const char *model_id, size_t nfeatures);
+/** @brief Appends {"status":"ok","model":"<id>","features":N,"refused":{...}}:
+ *  @p refused (FW_REFUSED__COUNT counters, by fw_refusal_name) or, when NULL,
+ *  no "refused" member. */
+bool fw_predict_write_health(fw_buf *out, const char *model_id, size_t nfeatures,
+                             const uint64_t *refused);
 
 #endif

@@ -67,8 +67,12 @@ static const char run_help[] =
     "      --metrics-port N          serve Prometheus metrics (GET /metrics) and\n"
     "                                GET /health on port N (default 0 = off;\n"
     "                                env METRICS_PORT)\n"
-    "      --metrics-bind ADDR       IPv4 or IPv6 address they listen on (default\n"
-    "                                0.0.0.0)\n"
+    "      --metrics-bind ADDR, --bind ADDR\n"
+    "                                IPv4 or IPv6 address they listen on (default\n"
+    "                                127.0.0.1, this host only; env METRICS_BIND).\n"
+    "                                --bind 0.0.0.0 opens them to the network; there\n"
+    "                                is no authentication. (-b is not --bind but\n"
+    "                                --bootstrap-servers)\n"
     "\n"
     "Detection:\n"
     "  -r, --rules FILE              rules file (JSON, docs/rules.md) applied over the\n"
@@ -123,7 +127,7 @@ enum {
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
     OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
-    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_MAX_FUTURE_SKEW,
+    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
     OPT_MAX_EVENT_TIME_JUMP,
 };
 
@@ -157,6 +161,7 @@ static const struct option run_options[] = {
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
     { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
     { "metrics-bind", required_argument, NULL, OPT_METRICS_BIND },
+    { "bind", required_argument, NULL, OPT_BIND }, /* serve's name for it */
     { "max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW },
     { "max-event-time-jump", required_argument, NULL, OPT_MAX_EVENT_TIME_JUMP },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
@@ -278,7 +283,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->commit_interval_ms = 100;
     c->stats_interval_s = 10;
     c->metrics_port = 0;
-    c->metrics_bind = "0.0.0.0";
+    c->metrics_bind = "127.0.0.1"; /* safe by default: no authentication */
     fw_remote_conf_defaults(&c->scorer.remote);
     c->scorer.model_path = env2("MODEL_PATH", NULL);
     c->scorer.endpoint = env2("API_ENDPOINT_URL", NULL);
@@ -338,6 +343,14 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
         if (parse_long("METRICS_PORT", v, 0, 65535, &n, errstr, errstr_size))
             return FW_ERR_INVALID;
         c->metrics_port = (int)n;
+    }
+    if ((v = env2("METRICS_BIND", NULL))) {
+        if (!fw_metrics_bind_valid(v)) {
+            snprintf(errstr, errstr_size,
+                     "METRICS_BIND: expected an IPv4 or IPv6 address, got \"%s\"", v);
+            return FW_ERR_INVALID;
+        }
+        c->metrics_bind = v;
     }
     if ((v = env2("API_TIMEOUT_MS", NULL))) {
         if (parse_long("API_TIMEOUT_MS", v, 1, 3600000, &n, errstr, errstr_size))
@@ -425,9 +438,11 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             c->metrics_port = (int)n;
             break;
         case OPT_METRICS_BIND:
+        case OPT_BIND:
             if (!fw_metrics_bind_valid(optarg)) {
                 snprintf(errstr, errstr_size,
-                         "--metrics-bind: expected an IPv4 or IPv6 address, got \"%s\"", optarg);
+                         "%s: expected an IPv4 or IPv6 address, got \"%s\"",
+                         opt == OPT_BIND ? "--bind" : "--metrics-bind", optarg);
                 return FW_ERR_INVALID;
             }
             c->metrics_bind = optarg;

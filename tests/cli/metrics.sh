@@ -5,11 +5,12 @@
 # publishes every 4,096 lines, so after 8,192 lines the scrape must say 8192
 # transactions read exactly (waited for, never slept on). Also /health, 404,
 # 405, the port already in use (exit 1), and a clean exit once the input ends
-# with the same alerts as a run without metrics. The port is picked at
+# with the same alerts as a run without metrics. Without --metrics-bind it
+# listens on 127.0.0.1 only; --bind is a synonym. The port is picked at
 # random and another is tried when it is taken, so parallel runs never collide.
 set -euo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
-unset METRICS_PORT MODEL_PATH API_ENDPOINT_URL
+unset METRICS_PORT METRICS_BIND MODEL_PATH API_ENDPOINT_URL
 tmp=$(mktemp -d)
 pid=
 cleanup() {
@@ -31,7 +32,8 @@ command -v curl >/dev/null || { echo "SKIP: curl is not installed" >&2; exit 0; 
 
 # ---- usage ----
 help=$("$FW_BIN" run --help) # captured: grep -q would close the pipe early
-for want in --metrics-port --metrics-bind METRICS_PORT docs/monitoring.md; do
+for want in --metrics-port --metrics-bind METRICS_PORT docs/monitoring.md "--bind ADDR" \
+    METRICS_BIND "127.0.0.1, this host only" "--bind 0.0.0.0"; do
     grep -q -- "$want" <<<"$help" || fail "--help lacks $want"
 done
 awk '/^Monitoring/,/^$/ { if (length > 80) { print; bad = 1 } } END { exit bad }' \
@@ -47,6 +49,9 @@ expect_exit 2 "--metrics-port" --input - --metrics-port 70000
 expect_exit 2 "--metrics-port" --input - --metrics-port nine
 expect_exit 2 "--metrics-bind" --input - --metrics-port 9464 --metrics-bind localhost
 METRICS_PORT=x expect_exit 2 "METRICS_PORT" --input -
+expect_exit 2 '--bind: expected an IPv4 or IPv6 address, got "localhost"' --input - \
+    --metrics-port 9464 --bind localhost
+METRICS_BIND=anywhere expect_exit 2 'METRICS_BIND: expected an IPv4 or IPv6 address' --input -
 echo "ok: metrics usage errors"
 
 # ---- a run fed through a FIFO ----
@@ -56,12 +61,17 @@ mkfifo "$tmp/in"
 started=
 for _ in $(seq 1 20); do
     port=$((20000 + RANDOM % 40000))
+    # No --metrics-bind: the default is this host only.
     METRICS_PORT=$port "$FW_BIN" run --input "$tmp/in" -o "$tmp/alerts.ndjson" \
-        --metrics-bind 127.0.0.1 2> "$tmp/run.log" &
+        2> "$tmp/run.log" &
     pid=$!
     # The server is up before the input is opened: the start-up line, or an exit.
     for _ in $(seq 1 300); do
-        grep -q "metrics on http://127.0.0.1:$port/metrics" "$tmp/run.log" && started=1 && break
+        if grep -q "metrics on http://" "$tmp/run.log"; then
+            grep -q "metrics on http://127.0.0.1:$port/metrics" "$tmp/run.log" ||
+                fail "not on 127.0.0.1:$port: $(grep "metrics on" "$tmp/run.log")"
+            started=1 && break
+        fi
         kill -0 "$pid" 2>/dev/null || break
         sleep 0.1
     done
@@ -73,6 +83,11 @@ done
 [ -n "$started" ] || fail "no free port in 20 tries"
 url="http://127.0.0.1:$port"
 exec 3> "$tmp/in"
+if command -v ss >/dev/null; then
+    listen=$(ss -Hltn "sport = :$port" | awk '{ print $4 }')
+    [ "$listen" = "127.0.0.1:$port" ] || fail "listening on '$listen', expected 127.0.0.1:$port"
+fi
+echo "ok: without --metrics-bind it listens on 127.0.0.1 only"
 
 code=$(curl -s -o "$tmp/health" -w '%{http_code}' "$url/health") || true
 [ "$code" = 200 ] && [ "$(cat "$tmp/health")" = ok ] || fail "GET /health gave $code"
@@ -114,8 +129,8 @@ alerts_then=$(awk '/^fraudwatch_alerts_total\{/ { n += $2 } END { print n + 0 }'
 echo "ok: scraped while running: 8192 transactions read, $alerts_then alerts so far"
 
 # A second run on the same port: exit 1, naming the port.
-expect_exit 1 "cannot listen on port $port" --input - --metrics-port "$port" \
-    --metrics-bind 127.0.0.1
+expect_exit 1 "cannot listen on port $port of 127.0.0.1" --input - --metrics-port "$port" \
+    --bind 127.0.0.1
 echo "ok: port in use exits 1"
 
 # ---- the end of the input: a clean exit, the same alerts as without metrics ----

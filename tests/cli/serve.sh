@@ -5,14 +5,25 @@
 # 404/405, 20 concurrent requests, reloads (SIGHUP, a garbage file that keeps
 # the old model serving, a retrained file picked up without a signal), exit
 # codes (usage 2, bad model 1, port in use 1) and a clean stop on SIGTERM.
+# Then the safe defaults: 127.0.0.1 unless --bind, 415 for a body that is not
+# application/json, a bearer token (--token-file), and three small servers
+# that are pushed past --max-inflight-bytes (503s, peak RSS bounded, still
+# answering), --max-connections (503) and --request-timeout-ms (a stalled
+# client cut off), each refusal counted in /health and the stop summary.
 # The server listens on 127.0.0.1 port 0: the kernel picks a free port and
 # the start-up line names it, so parallel runs never collide.
 set -euo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
-unset MODEL_PATH PORT
+unset MODEL_PATH PORT FW_BIND FW_API_TOKEN
 tmp=$(mktemp -d)
 pid=
+extra_pids=()
 cleanup() {
+    exec 5>&- 6>&- 7>&- 2>/dev/null || true
+    for p in "${extra_pids[@]}"; do
+        kill "$p" 2>/dev/null || true
+        wait "$p" 2>/dev/null || true
+    done
     if [ -n "$pid" ]; then
         kill "$pid" 2>/dev/null || true
         wait "$pid" 2>/dev/null || true
@@ -70,7 +81,10 @@ train 1 "$tmp/model.json"
 
 # ---- usage and start-up errors ----
 help=$("$FW_BIN" serve --help) # captured: grep -q would close the pipe early
-for want in --model --port --bind --threads --max-body --max-batch MODEL_PATH "curl -X POST"; do
+for want in --model --port --bind --threads --max-body --max-batch MODEL_PATH "curl -X POST" \
+    "else 127.0.0.1" FW_BIND --token --token-file FW_API_TOKEN --max-connections \
+    --max-connections-per-ip --max-inflight-bytes "default 64m" --request-timeout-ms \
+    "default 30000" "(default 64)" "415"; do
     grep -q -- "$want" <<<"$help" || fail "--help lacks $want"
 done
 expect_exit() { # STATUS MESSAGE ARGS...
@@ -86,11 +100,25 @@ expect_exit 2 "--threads" --model "$tmp/model.json" --threads 0
 expect_exit 2 "--max-body" --model "$tmp/model.json" --max-body lots
 expect_exit 2 "--bind" --model "$tmp/model.json" --bind nowhere
 expect_exit 2 "MODEL_PATH"
+expect_exit 2 "--max-inflight-bytes" --model "$tmp/model.json" --max-inflight-bytes lots
+expect_exit 2 "--max-inflight-bytes: 1048576 is smaller than --max-body (8388608)" \
+    --model "$tmp/model.json" --max-inflight-bytes 1m
+expect_exit 2 "--max-connections" --model "$tmp/model.json" --max-connections 0
+expect_exit 2 "--max-connections-per-ip" --model "$tmp/model.json" --max-connections-per-ip x
+expect_exit 2 "--request-timeout-ms" --model "$tmp/model.json" --request-timeout-ms 0
+expect_exit 2 "--token: the token has a space" --model "$tmp/model.json" --token "two words"
+expect_exit 2 "--token-file: cannot open $tmp/nothing" --model "$tmp/model.json" \
+    --token-file "$tmp/nothing"
+expect_exit 2 "one of --token and --token-file" --model "$tmp/model.json" --token a --token b
+FW_BIND=nowhere expect_exit 2 'FW_BIND="nowhere"' --model "$tmp/model.json"
+FW_API_TOKEN=" " expect_exit 2 "FW_API_TOKEN: the token has a space" --model "$tmp/model.json"
+! grep -q "two words" "$tmp/err" || fail "a bad token was echoed"
 expect_exit 1 "cannot load $tmp/missing.json" --model "$tmp/missing.json"
 echo "ok: serve usage errors"
 
 # ---- start (MODEL_PATH and PORT from the environment) ----
-MODEL_PATH="$tmp/model.json" PORT=0 "$FW_BIN" serve --bind 127.0.0.1 --threads 4 \
+# No --bind: the default is this host only.
+MODEL_PATH="$tmp/model.json" PORT=0 "$FW_BIN" serve --threads 4 \
     --max-body 64k --max-batch 1000 2> "$tmp/serve.log" &
 pid=$!
 wait_for() { # PATTERN [SECONDS]: waits for an extended regex in the server's log
@@ -101,7 +129,8 @@ wait_for() { # PATTERN [SECONDS]: waits for an extended regex in the server's lo
     done
     return 1
 }
-wait_for "on http://127\.0\.0\.1:[0-9]+ " || fail "no start-up line"
+wait_for " on http://[^ ]+ \(POST" || fail "no start-up line"
+grep -qE " on http://127\.0\.0\.1:[0-9]+ " "$tmp/serve.log" || fail "not on 127.0.0.1"
 port=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\) (POST /predict, GET /health)$|\1|p' \
     "$tmp/serve.log")
 [ -n "$port" ] && [ "$port" != 0 ] || fail "no port in the start-up line"
@@ -115,6 +144,29 @@ case "$model_id" in model.json@*) ;; *) fail "model id $model_id" ;; esac
 grep -qF "serve: model $model_id (29 features) on $url (POST /predict, GET /health)" \
     "$tmp/serve.log" || fail "start-up line"
 echo "ok: serve started on port $port with $model_id"
+if command -v ss >/dev/null; then
+    listen=$(ss -Hltn "sport = :$port" | awk '{ print $4 }')
+    [ "$listen" = "127.0.0.1:$port" ] || fail "listening on '$listen', expected 127.0.0.1:$port"
+fi
+echo "ok: without --bind it listens on 127.0.0.1 only"
+
+# ---- Content-Type: application/json or 415 ----
+# curl -d without -H sends application/x-www-form-urlencoded.
+code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST "$url/predict" \
+    -d '{"transactions":[]}') || true
+[ "$code" = 415 ] || fail "a form-encoded body gave $code, expected 415"
+[ "$(json_get "$tmp/out" .error)" = \
+    'Content-Type must be application/json, got "application/x-www-form-urlencoded"' ] ||
+    fail "415 message: $(cat "$tmp/out")"
+code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST "$url/predict" -H "Content-Type:" \
+    --data-binary '{"transactions":[]}') || true
+[ "$code" = 415 ] && [ "$(json_get "$tmp/out" .error)" = \
+    "Content-Type must be application/json, got none" ] || fail "no Content-Type: $code"
+code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST "$url/predict" \
+    -H "Content-Type: application/json; charset=utf-8" --data-binary '{"transactions":[]}') ||
+    true
+[ "$code" = 200 ] || fail "application/json; charset=utf-8 gave $code"
+echo "ok: 415 for a body that is not application/json (parameters allowed)"
 
 # ---- seed 000's example, exactly ----
 curl -s -X POST localhost:$port/predict -H "Content-Type: application/json" -d '{"transactions":[{"V1":-4.0,"V2":-3.0,"V3":-2.0,"Amount":1500.0}]}' \
@@ -175,7 +227,8 @@ batch 7000 '{"V1":1.0}' > "$tmp/big.json"
 expect_400 "$tmp/big.json" "is larger than the limit of 65536 bytes (--max-body)"
 # Without a Content-Length the limit can only hang up; the server carries on.
 code=$(curl -s -o /dev/null -w '%{http_code}' -X POST "$url/predict" \
-    -H "Transfer-Encoding: chunked" --data-binary "@$tmp/big.json") || true
+    -H "Transfer-Encoding: chunked" -H "Content-Type: application/json" \
+    --data-binary "@$tmp/big.json") || true
 [ "$code" != 200 ] || fail "a chunked body over --max-body was accepted"
 code=$(curl -s -o /dev/null -w '%{http_code}' "$url/nope") || true
 [ "$code" = 404 ] || fail "GET /nope gave $code, expected 404"
@@ -197,7 +250,8 @@ jobs_pids=()
 for i in $(seq 1 20); do
     which=$([ $((i % 2)) = 0 ] && echo a || echo b)
     curl -s -o "$tmp/c$i.$which.out" -w '%{http_code}' -X POST "$url/predict" \
-        --data-binary "@$tmp/$which.json" > "$tmp/c$i.code" &
+        -H "Content-Type: application/json" --data-binary "@$tmp/$which.json" \
+        > "$tmp/c$i.code" &
     jobs_pids+=($!)
 done
 wait "${jobs_pids[@]}" || fail "a concurrent curl failed"
@@ -236,6 +290,173 @@ post "$tmp/b.json"
 [ "$code" = 200 ] && [ "$(json_get "$tmp/out" .model)" = "$new_id" ] || fail "predict after reload"
 echo "ok: a retrained model file is picked up ($new_id)"
 
+# ---- helpers for the small servers below ----
+# start_server NAME ARGS...: a server on a free port of 127.0.0.1; sets xpid, xport, xurl
+start_server() {
+    local name=$1
+    shift
+    "$FW_BIN" serve --model "$tmp/good.json" --port 0 "$@" 2> "$tmp/$name.log" &
+    xpid=$!
+    extra_pids+=("$xpid")
+    for _ in $(seq 1 300); do
+        grep -q " on http://127.0.0.1:" "$tmp/$name.log" && break
+        kill -0 "$xpid" 2>/dev/null || { cat "$tmp/$name.log" >&2; fail "$name: did not start"; }
+        sleep 0.1
+    done
+    xport=$(sed -n 's|.* on http://127\.0\.0\.1:\([0-9]*\) (POST /predict, GET /health)$|\1|p' \
+        "$tmp/$name.log")
+    [ -n "$xport" ] || fail "$name: no start-up line"
+    xurl="http://127.0.0.1:$xport"
+}
+# stop_server NAME PID: SIGTERM, exit 0, and the summary line in $tmp/NAME.log
+stop_server() {
+    local rc=0
+    kill -TERM "$2"
+    wait "$2" || rc=$?
+    [ "$rc" = 0 ] || fail "$1: exit status $rc after SIGTERM"
+    grep -q "serve: stopped (SIGTERM); refused: connections " "$tmp/$1.log" ||
+        fail "$1: no summary: $(cat "$tmp/$1.log")"
+}
+refused() { # URL REASON: the count in /health
+    curl -s "$1/health" > "$tmp/h.json" || fail "/health of $1"
+    json_get "$tmp/h.json" ".refused.$2"
+}
+ms() { date +%s%3N; }
+
+# ---- a bearer token, read from a file ----
+printf 'tok-3n.x~/+=\n' > "$tmp/token"
+start_server token --token-file "$tmp/token"
+tpid=$xpid
+grep -q "serve: /predict requires a bearer token" "$tmp/token.log" || fail "token: start-up"
+tpost() { # AUTH_HEADER...: $code, $tmp/out, $tmp/headers
+    code=$(curl -s -D "$tmp/headers" -o "$tmp/out" -w '%{http_code}' -X POST "$xurl/predict" \
+        -H "Content-Type: application/json" "$@" --data-binary "@$tmp/b.json") || true
+}
+tpost
+[ "$code" = 401 ] || fail "no token gave $code, expected 401"
+grep -qi '^WWW-Authenticate: Bearer' "$tmp/headers" || fail "401 without WWW-Authenticate"
+case "$(json_get "$tmp/out" .error)" in *"Authorization: Bearer"*) ;;
+    *) fail "401 body: $(cat "$tmp/out")" ;; esac
+tpost -H "Authorization: Bearer tok-3n.x~/+"
+[ "$code" = 401 ] || fail "a prefix of the token gave $code, expected 401"
+tpost -H "Authorization: Basic tok-3n.x~/+="
+[ "$code" = 401 ] || fail "Basic gave $code, expected 401"
+tpost -H "Authorization: Bearer tok-3n.x~/+="
+[ "$code" = 200 ] && [ "$(json_get "$tmp/out" '.predictions[0]')" = \
+    "$(json_get "$tmp/c1.b.out" '.predictions[0]')" ] || fail "the right token gave $code"
+code=$(curl -s -o /dev/null -w '%{http_code}' "$xurl/health") || true
+[ "$code" = 200 ] || fail "/health wants a token: $code"
+[ "$(refused "$xurl" unauthorized)" = 3 ] || fail "unauthorized: $(cat "$tmp/h.json")"
+stop_server token "$tpid"
+! grep -q "tok-3n" "$tmp/token.log" || fail "the token is in the log"
+grep -q "refused: connections 0, inflight_bytes 0, deadline 0, unauthorized 3," \
+    "$tmp/token.log" || fail "token: summary: $(tail -1 "$tmp/token.log")"
+echo "ok: --token-file: 401 with WWW-Authenticate without it, 200 with it, /health open"
+
+# ---- --max-inflight-bytes: 48 concurrent 1.2 MB bodies against 4m ----
+awk 'BEGIN { srand(11); printf "{\"transactions\":["
+    for (i = 0; i < 30000; i++)
+        printf "%s{\"V1\":%.3f,\"V2\":%.3f,\"Amount\":%.2f}", i ? "," : "",
+            rand() * 8 - 4, rand() * 8 - 4, rand() * 3000
+    printf "]}" }' > "$tmp/large.json"
+start_server busy --threads 2 --max-body 2m --max-inflight-bytes 4m --max-batch 100000
+bpid=$xpid
+hwm() { awk '/^VmHWM:/ { print $2 }' "/proc/$1/status"; } # peak RSS, kB
+hwm0=$(hwm "$bpid")
+jobs_pids=()
+for i in $(seq 1 48); do
+    curl -s -D "$tmp/l$i.headers" -o "$tmp/l$i.out" -w '%{http_code}' -X POST \
+        "$xurl/predict" -H "Content-Type: application/json" --data-binary "@$tmp/large.json" \
+        > "$tmp/l$i.code" &
+    jobs_pids+=($!)
+done
+wait "${jobs_pids[@]}" || true
+ok=0 busy=0
+for i in $(seq 1 48); do
+    case "$(cat "$tmp/l$i.code")" in
+    200) ok=$((ok + 1)) ;;
+    503) busy=$((busy + 1))
+         grep -qi '^Retry-After: 1' "$tmp/l$i.headers" || fail "503 without Retry-After"
+         case "$(json_get "$tmp/l$i.out" .error)" in
+         "server busy: a body of "*" bytes would pass the 4194304 bytes of request bodies in flight (--max-inflight-bytes); retry later") ;;
+         *) fail "503 body: $(cat "$tmp/l$i.out")" ;; esac ;;
+    *) fail "large request $i gave $(cat "$tmp/l$i.code"), expected 200 or 503" ;;
+    esac
+done
+hwm1=$(hwm "$bpid")
+# Bodies are at most 4 MB at once and each of the 2 threads parses one (about
+# 8 bytes of DOM and matrix per body byte): about 30 MB above the start, under
+# 56 MB. Without the budget the 48 bodies (60 MB) are held at once: 75-85 MB.
+[ "$busy" -gt 0 ] && [ "$ok" -gt 0 ] || fail "200: $ok, 503: $busy; expected some of each"
+# Under AddressSanitizer freed memory sits in quarantine: RSS says nothing there.
+if grep -q __asan_init "$FW_BIN"; then
+    echo "skip: the peak RSS bound (an AddressSanitizer build)"
+else
+    [ $((hwm1 - hwm0)) -lt 57344 ] ||
+        fail "peak RSS grew by $((hwm1 - hwm0)) kB (from $hwm0 kB), expected under 57344 kB"
+fi
+[ "$(refused "$xurl" inflight_bytes)" = "$busy" ] || fail "inflight_bytes: $(cat "$tmp/h.json")"
+tpost() { code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST "$xurl/predict" \
+    -H "Content-Type: application/json" --data-binary "@$tmp/large.json") || true; }
+tpost
+[ "$code" = 200 ] && [ "$(json_get "$tmp/out" .predictions)" = 30000 ] ||
+    fail "after the burst: $code"
+stop_server busy "$bpid"
+echo "ok: 48 x 1.2 MB against --max-inflight-bytes 4m: $ok answered, $busy got 503;" \
+    "peak RSS +$((hwm1 - hwm0)) kB; still answering"
+
+# ---- --max-connections 2 and --request-timeout-ms 500 ----
+start_server tight --threads 2 --max-connections 2 --request-timeout-ms 500
+tpid=$xpid
+# A client sends its headers and part of its body, then stalls: cut off at
+# the deadline (EOF on the socket), not before and not long after.
+exec 5<>"/dev/tcp/127.0.0.1/$xport"
+t0=$(ms)
+printf 'POST /predict HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: 1000\r\n\r\n{"transactions":[' >&5
+timeout 10 cat <&5 > "$tmp/stalled.out" || fail "a stalled client was not cut off in 10 s"
+took=$(( $(ms) - t0 ))
+exec 5>&-
+[ "$took" -ge 400 ] && [ "$took" -lt 1500 ] || fail "stalled client cut off after $took ms"
+[ ! -s "$tmp/stalled.out" ] || fail "the stalled client got an answer: $(cat "$tmp/stalled.out")"
+# Half a request line: the deadline counts from the first byte.
+exec 5<>"/dev/tcp/127.0.0.1/$xport"
+t0=$(ms)
+printf 'POST /pred' >&5
+timeout 10 cat <&5 > /dev/null || fail "a slow request line was not cut off in 10 s"
+took2=$(( $(ms) - t0 ))
+exec 5>&-
+[ "$took2" -lt 1500 ] || fail "slow request line cut off after $took2 ms"
+for _ in $(seq 1 50); do # the close reaches the counters asynchronously
+    [ "$(refused "$xurl" deadline)" = 2 ] && break
+    sleep 0.1
+done
+[ "$(refused "$xurl" deadline)" = 2 ] || fail "deadline: $(cat "$tmp/h.json")"
+echo "ok: --request-timeout-ms 500 cuts off stalled clients ($took ms, $took2 ms)"
+
+# Two idle connections fill --max-connections 2: the next request gets 503.
+exec 6<>"/dev/tcp/127.0.0.1/$xport" 7<>"/dev/tcp/127.0.0.1/$xport"
+code=$(curl -s -D "$tmp/headers" -o "$tmp/out" -w '%{http_code}' -X POST "$xurl/predict" \
+    -H "Content-Type: application/json" --data-binary "@$tmp/b.json") || true
+exec 6>&- 7>&-
+[ "$code" = 503 ] || fail "a third connection gave $code, expected 503"
+grep -qi '^Retry-After: 1' "$tmp/headers" || fail "503 without Retry-After"
+[ "$(json_get "$tmp/out" .error)" = \
+    "server busy: more than 2 connections open (--max-connections); retry later" ] ||
+    fail "503 body: $(cat "$tmp/out")"
+for _ in $(seq 1 50); do # the idle ones are closed by us; the server notices
+    code=$(curl -s -o "$tmp/out" -w '%{http_code}' -X POST "$xurl/predict" \
+        -H "Content-Type: application/json" --data-binary "@$tmp/b.json") || true
+    [ "$code" = 200 ] && break
+    sleep 0.1
+done
+[ "$code" = 200 ] || fail "no 200 after the idle connections closed: $code"
+refused_conn=$(refused "$xurl" connections)
+[ "$refused_conn" -ge 1 ] || fail "connections: $(cat "$tmp/h.json")"
+stop_server tight "$tpid"
+grep -q "refused: connections $refused_conn, inflight_bytes 0, deadline 2," "$tmp/tight.log" ||
+    fail "tight: summary: $(tail -1 "$tmp/tight.log")"
+echo "ok: --max-connections 2: 503 with Retry-After, 200 once they close"
+
 # ---- port in use, then a clean stop ----
 expect_exit 1 "port $port" --model "$tmp/good.json" --bind 127.0.0.1 --port "$port"
 kill -TERM "$pid"
@@ -243,5 +464,6 @@ rc=0
 wait "$pid" || rc=$?
 pid=
 [ "$rc" = 0 ] || fail "exit status $rc after SIGTERM, expected 0"
-grep -q "serve: stopped (SIGTERM)" "$tmp/serve.log" || fail "no stop line"
+grep -q "serve: stopped (SIGTERM); refused: connections 0, inflight_bytes 0, deadline 0, unauthorized 0, content_type 2, body_too_large 2;" \
+    "$tmp/serve.log" || fail "no stop line with the refusals"
 echo "ok: port in use exits 1, SIGTERM stops with 0"

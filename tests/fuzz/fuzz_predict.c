@@ -7,13 +7,18 @@
  * in printable ASCII, and its error response is valid JSON carrying the
  * message. Then the input drives a generator of well-formed bodies (keys,
  * key order, value types), whose expected matrix or first error is known, so
- * matching by name is checked too, not only crash-freedom. Violations abort. */
+ * matching by name is checked too, not only crash-freedom. The input, read as
+ * a header value, also goes through serve's Content-Type and bearer-token
+ * checks (http_guard.c), whose verdicts are checked against a plain reading.
+ * Violations abort. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <strings.h>
 
+#include "http_guard.h"
 #include "json.h"
 #include "model.h"
 #include "predict_api.h"
@@ -225,6 +230,29 @@ static void fuzz_generated(fw_model *m, const uint8_t *data, size_t size) {
     fw_buf_fini(&body);
 }
 
+/* The input up to its first NUL, as a header value. */
+static void fuzz_headers(const uint8_t *data, size_t size) {
+    char v[512];
+    size_t n = strnlen((const char *)data, size < sizeof(v) - 1 ? size : sizeof(v) - 1);
+    memcpy(v, data, n);
+    v[n] = '\0';
+    if (fw_http_content_type_json(v)) {
+        const char *p = v + strspn(v, " \t");
+        CHECK(strncasecmp(p, "application/json", 16) == 0);
+        p += 16;
+        p += strspn(p, " \t");
+        CHECK(*p == '\0' || *p == ';');
+    }
+    static const char token[] = "tok-3n.x~/+=";
+    bool ok = fw_http_bearer_ok(v, token);
+    const char *t = v + 7;
+    t += strspn(t, " ");
+    CHECK(ok == (n >= 7 && strncasecmp(v, "Bearer ", 7) == 0 && strcmp(t, token) == 0));
+    char err[160];
+    if (fw_http_token_valid(v, err, sizeof(err)))
+        CHECK(fw_http_bearer_ok("Bearer x", v) == !strcmp(v, "x"));
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     fw_model *m = model();
     const char *in = (const char *)data;
@@ -238,5 +266,6 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         check_rejected(rc, err, sizeof(err), &b);
     fw_predict_batch_free(&b);
     fuzz_generated(m, data, size);
+    fuzz_headers(data, size);
     return 0;
 }

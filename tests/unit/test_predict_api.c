@@ -413,10 +413,22 @@ static void test_write_error_and_health(void **state) {
     fw_arena_fini(&a);
 
     fw_buf_reset(&out);
-    assert_true(fw_predict_write_health(&out, "model.json@0123456789abcdef", 29));
+    assert_true(fw_predict_write_health(&out, "model.json@0123456789abcdef", 29, NULL));
     assert_string_equal(out.data,
                         "{\"status\":\"ok\",\"model\":\"model.json@0123456789abcdef\","
                         "\"features\":29}");
+    fw_buf_reset(&out);
+    const uint64_t refused[FW_REFUSED__COUNT] = {
+        [FW_REFUSED_CONNECTIONS] = 1, [FW_REFUSED_INFLIGHT_BYTES] = 2,
+        [FW_REFUSED_DEADLINE] = 3, [FW_REFUSED_UNAUTHORIZED] = 4,
+        [FW_REFUSED_CONTENT_TYPE] = 5, [FW_REFUSED_BODY_TOO_LARGE] = 18446744073709551615u,
+    };
+    assert_true(fw_predict_write_health(&out, "m@1", 3, refused));
+    assert_string_equal(out.data,
+                        "{\"status\":\"ok\",\"model\":\"m@1\",\"features\":3,\"refused\":"
+                        "{\"connections\":1,\"inflight_bytes\":2,\"deadline\":3,"
+                        "\"unauthorized\":4,\"content_type\":5,"
+                        "\"body_too_large\":18446744073709551615}}");
     fw_buf_fini(&out);
 }
 

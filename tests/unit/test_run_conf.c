@@ -17,7 +17,7 @@ static const char *const env_names[] = {
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
-    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "FW_MAX_FUTURE_SKEW",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "METRICS_BIND", "FW_MAX_FUTURE_SKEW",
     "FW_MAX_EVENT_TIME_JUMP",
 };
 
@@ -53,7 +53,7 @@ static void test_defaults(void **state) {
     assert_null(conf.input_file);
     assert_true(conf.instance_id[0] != '\0');
     assert_int_equal(conf.metrics_port, 0); /* off */
-    assert_string_equal(conf.metrics_bind, "0.0.0.0");
+    assert_string_equal(conf.metrics_bind, "127.0.0.1"); /* this host only */
 }
 
 static void test_metrics_options(void **state) {
@@ -72,6 +72,27 @@ static void test_metrics_options(void **state) {
     setenv("METRICS_PORT", "http", 1);
     assert_int_equal(parse(1, argv), FW_ERR_INVALID);
     assert_non_null(strstr(errstr, "METRICS_PORT"));
+    unsetenv("METRICS_PORT");
+}
+
+/* --bind is serve's name for --metrics-bind; METRICS_BIND sets it, a flag wins. */
+static void test_metrics_bind(void **state) {
+    (void)state;
+    char *argv[] = { "run", "--bind", "0.0.0.0", NULL };
+    assert_int_equal(parse(3, argv), FW_OK);
+    assert_string_equal(conf.metrics_bind, "0.0.0.0");
+    assert_string_equal(conf.kafka.bootstrap, "localhost:9092"); /* -b is not --bind */
+    setenv("METRICS_BIND", "::", 1);
+    char *argv1[] = { "run", NULL };
+    assert_int_equal(parse(1, argv1), FW_OK);
+    assert_string_equal(conf.metrics_bind, "::");
+    char *argv2[] = { "run", "--metrics-bind", "10.0.0.1", NULL };
+    assert_int_equal(parse(3, argv2), FW_OK);
+    assert_string_equal(conf.metrics_bind, "10.0.0.1");
+    setenv("METRICS_BIND", "anywhere", 1);
+    assert_int_equal(parse(1, argv1), FW_ERR_INVALID);
+    assert_non_null(strstr(errstr, "METRICS_BIND"));
+    assert_non_null(strstr(errstr, "\"anywhere\""));
 }
 
 static void test_seed_env_names(void **state) {
@@ -155,6 +176,7 @@ static void test_errors_name_the_option(void **state) {
         { { "--max-future-skew", "-5m" }, "--max-future-skew" },
         { { "--max-future-skew", "31d" }, "--max-future-skew" },
         { { "--max-event-time-jump", "soon" }, "--max-event-time-jump" },
+        { { "--bind", "localhost" }, "--bind" },
         { { "-X", "novalue" }, "--kafka-config" },
         { { "--no-such-flag" }, "--no-such-flag" },
         { { "--input" }, "--input" },
@@ -270,6 +292,7 @@ int main(void) {
         cmocka_unit_test_setup(test_flags_override_env, clear_env),
         cmocka_unit_test_setup(test_file_mode, clear_env),
         cmocka_unit_test_setup(test_metrics_options, clear_env),
+        cmocka_unit_test_setup(test_metrics_bind, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
         cmocka_unit_test_setup(test_event_time_bounds, clear_env),
