@@ -305,6 +305,21 @@ fw_remote *fw_remote_new(const fw_remote_conf *c, char *errstr, size_t errstr_si
             goto nomem;
         r->headers = l;
     }
+    if (c->token && c->token[0]) {
+        size_t n = strlen("Authorization: Bearer ") + strlen(c->token) + 1;
+        char *auth = malloc(n);
+        struct curl_slist *l = NULL;
+        if (auth) {
+            snprintf(auth, n, "Authorization: Bearer %s", c->token);
+            l = curl_slist_append(r->headers, auth); /* copies it */
+            memset(auth, 0, n);
+            free(auth);
+        }
+        if (!l)
+            goto nomem;
+        r->headers = l;
+    }
+    r->c.token = NULL; /* the header holds it; the caller's string is not kept */
     r->multi = curl_multi_init();
     r->conns = calloc((size_t)c->max_inflight, sizeof(*r->conns));
     if (!r->multi || !r->conns)

@@ -32,6 +32,8 @@ typedef struct fw_remote_conf {
     int down_ms;            /* after a batch failed every attempt, new batches fail at
                                once for this long (5000); 0: never */
     size_t max_rows_per_request; /* larger batches are split into several requests (1000) */
+    const char *token;      /* sent as "Authorization: Bearer TOKEN" (serve --token); NULL:
+                               none. Visible ASCII only: the caller checks it */
 } fw_remote_conf;
 
 void fw_remote_conf_defaults(fw_remote_conf *c);

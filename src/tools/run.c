@@ -8,6 +8,7 @@
 
 #include "commands.h"
 #include "file_runner.h"
+#include "http_guard.h"
 #include "kafka_runtime.h"
 #include "metrics.h"
 #include "options.h"
@@ -117,6 +118,9 @@ static const char run_help[] =
     "                                and the unscored transactions are counted\n"
     "      --api-timeout-ms N        per request (default 10000; env API_TIMEOUT_MS)\n"
     "      --api-retries N           further attempts after a failure (default 2)\n"
+    "      --api-token TOKEN         sent as \"Authorization: Bearer TOKEN\" to a service\n"
+    "                                that asks for one (serve --token; env\n"
+    "                                FW_API_TOKEN, which keeps it out of ps)\n"
     "\n"
     "  -q, --quiet                   no progress lines\n"
     "  -h, --help                    this text\n";
@@ -127,7 +131,7 @@ enum {
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
     OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
-    OPT_API_RETRIES, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
+    OPT_API_RETRIES, OPT_API_TOKEN, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
     OPT_MAX_EVENT_TIME_JUMP,
 };
 
@@ -175,6 +179,7 @@ static const struct option run_options[] = {
     { "api-endpoint", required_argument, NULL, OPT_API_ENDPOINT },
     { "api-timeout-ms", required_argument, NULL, OPT_API_TIMEOUT },
     { "api-retries", required_argument, NULL, OPT_API_RETRIES },
+    { "api-token", required_argument, NULL, OPT_API_TOKEN },
     { "quiet", no_argument, NULL, 'q' },
     { "help", no_argument, NULL, 'h' },
     { NULL, 0, NULL, 0 },
@@ -287,6 +292,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     fw_remote_conf_defaults(&c->scorer.remote);
     c->scorer.model_path = env2("MODEL_PATH", NULL);
     c->scorer.endpoint = env2("API_ENDPOINT_URL", NULL);
+    c->scorer.remote.token = env2("FW_API_TOKEN", NULL);
 }
 
 /* Environment values that need validation; applied before flags so flags win. */
@@ -481,6 +487,7 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                 return FW_ERR_INVALID;
             c->scorer.remote.timeout_ms = (int)n;
             break;
+        case OPT_API_TOKEN: c->scorer.remote.token = optarg; break;
         case OPT_API_RETRIES:
             if (parse_long("--api-retries", optarg, 0, 100, &n, errstr, errstr_size))
                 return FW_ERR_INVALID;
@@ -514,6 +521,13 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     if (c->rules_file &&
         fw_rules_load_file(&c->pipeline.rules, c->rules_file, errstr, errstr_size) != FW_OK)
         return FW_ERR_INVALID;
+    if (c->scorer.remote.token) {
+        char why[160];
+        if (!fw_http_token_valid(c->scorer.remote.token, why, sizeof(why))) {
+            snprintf(errstr, errstr_size, "--api-token (or FW_API_TOKEN): %s", why);
+            return FW_ERR_INVALID;
+        }
+    }
     if (lf.amount_limit)
         c->pipeline.rules.high_amount.limit = lf.amount;
     if (lf.fraud_threshold)

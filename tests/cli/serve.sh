@@ -347,11 +347,25 @@ tpost -H "Authorization: Bearer tok-3n.x~/+="
 code=$(curl -s -o /dev/null -w '%{http_code}' "$xurl/health") || true
 [ "$code" = 200 ] || fail "/health wants a token: $code"
 [ "$(refused "$xurl" unauthorized)" = 3 ] || fail "unauthorized: $(cat "$tmp/h.json")"
+# run --api-endpoint scores through it with the token (FW_API_TOKEN), not without.
+"$FW_BIN" generate --quiet --seed 3 --count 300 --output "$tmp/tx.ndjson"
+FW_API_TOKEN='tok-3n.x~/+=' "$FW_BIN" run --input "$tmp/tx.ndjson" --output /dev/null \
+    --api-endpoint "$xurl" --api-retries 0 2> "$tmp/run-token.err" ||
+    fail "run with the token: $(cat "$tmp/run-token.err")"
+grep -qE ": [1-9][0-9]* scored in .* 0 not scored" "$tmp/run-token.err" ||
+    fail "run with the token: $(grep ml_score "$tmp/run-token.err")"
+"$FW_BIN" run --input "$tmp/tx.ndjson" --output /dev/null --api-endpoint "$xurl" \
+    --api-retries 0 2> "$tmp/run-notoken.err" || fail "run without the token failed"
+grep -qE ": 0 scored in .* [1-9][0-9]* not scored" "$tmp/run-notoken.err" ||
+    fail "run without the token: $(grep ml_score "$tmp/run-notoken.err")"
+! grep -q "tok-3n" "$tmp/run-token.err" || fail "run printed the token"
+[ "$(refused "$xurl" unauthorized)" -gt 3 ] || fail "run's requests without the token: not refused"
 stop_server token "$tpid"
 ! grep -q "tok-3n" "$tmp/token.log" || fail "the token is in the log"
-grep -q "refused: connections 0, inflight_bytes 0, deadline 0, unauthorized 3," \
+grep -qE "refused: connections 0, inflight_bytes 0, deadline 0, unauthorized [1-9][0-9]*," \
     "$tmp/token.log" || fail "token: summary: $(tail -1 "$tmp/token.log")"
-echo "ok: --token-file: 401 with WWW-Authenticate without it, 200 with it, /health open"
+echo "ok: --token-file: 401 with WWW-Authenticate without it, 200 with it, /health open;"
+echo "ok: run --api-endpoint scores everything with FW_API_TOKEN, nothing without"
 
 # ---- --max-inflight-bytes: 48 concurrent 1.2 MB bodies against 4m ----
 awk 'BEGIN { srand(11); printf "{\"transactions\":["

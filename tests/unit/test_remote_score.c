@@ -50,6 +50,7 @@ static struct {
     char first_body[2048];   /* the start of the first request's body */
     fw_buf last_body;        /* the last request's whole body */
     char bad[256];           /* the first thing wrong with a request; "" when none */
+    char auth[128];          /* the last request's Authorization header; "" when none */
 } srv = { .mu = PTHREAD_MUTEX_INITIALIZER };
 
 static void srv_bad(const char *what) {
@@ -180,6 +181,10 @@ static enum MHD_Result handler(void *cls, struct MHD_Connection *c, const char *
         srv_bad("Content-Type is not application/json");
     if (MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Expect"))
         srv_bad("an Expect header was sent");
+    const char *auth = MHD_lookup_connection_value(c, MHD_HEADER_KIND, "Authorization");
+    pthread_mutex_lock(&srv.mu);
+    snprintf(srv.auth, sizeof(srv.auth), "%s", auth ? auth : "");
+    pthread_mutex_unlock(&srv.mu);
     return score(c, &u->body, k);
 }
 
@@ -212,7 +217,7 @@ static int srv_start(void **state) {
     atomic_store(&srv.requests, 0);
     atomic_store(&srv.connections, 0);
     atomic_store(&srv.stop, 0);
-    srv.first_body[0] = srv.bad[0] = '\0';
+    srv.first_body[0] = srv.bad[0] = srv.auth[0] = '\0';
     fw_buf_init(&srv.last_body, 0);
     struct sockaddr_in sa = { .sin_family = AF_INET, .sin_port = 0,
                               .sin_addr.s_addr = htonl(INADDR_LOOPBACK) };
@@ -420,6 +425,30 @@ static void test_ok_body_and_keepalive(void **state) {
     assert_int_equal(atomic_load(&srv.connections), 1);
     assert_false(fw_remote_next(r, 0, NULL, NULL, NULL, NULL));
     fw_remote_destroy(r);
+}
+
+/* serve --token: the bearer token goes with every request, and only when set. */
+static void test_bearer_token(void **state) {
+    (void)state;
+    float *rows = make_rows(2, 1500, 0);
+    for (int with = 0; with < 2; with++) {
+        char token[] = "s3cr3t-Tok.en~";
+        fw_remote_conf c = test_conf();
+        c.token = with ? token : NULL;
+        fw_remote *r = start(&c);
+        memset(token, 'x', sizeof(token) - 1); /* the header was copied at start */
+        int tag = 0;
+        submit(r, &tag, rows, 2);
+        result x = next(r, -1);
+        assert_probs(&x, 2, 1500);
+        pthread_mutex_lock(&srv.mu);
+        char auth[sizeof(srv.auth)];
+        snprintf(auth, sizeof(auth), "%s", srv.auth);
+        pthread_mutex_unlock(&srv.mu);
+        assert_string_equal(auth, with ? "Bearer s3cr3t-Tok.en~" : "");
+        fw_remote_destroy(r);
+    }
+    free(rows);
 }
 
 static void test_split_into_requests(void **state) {
@@ -806,6 +835,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_endpoint_and_conf),
         cmocka_unit_test_setup_teardown(test_ok_body_and_keepalive, srv_start, srv_stop),
+        cmocka_unit_test_setup_teardown(test_bearer_token, srv_start, srv_stop),
         cmocka_unit_test_setup_teardown(test_split_into_requests, srv_start, srv_stop),
         cmocka_unit_test_setup_teardown(test_floats_exact_and_shortest, srv_start, srv_stop),
         cmocka_unit_test_setup_teardown(test_500_once_is_retried, srv_start, srv_stop),

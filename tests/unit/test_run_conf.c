@@ -17,7 +17,7 @@ static const char *const env_names[] = {
     "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS", "GROUP_ID", "KAFKA_GROUP_ID",
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
-    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "METRICS_BIND", "FW_MAX_FUTURE_SKEW",
+    "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "METRICS_BIND", "FW_MAX_FUTURE_SKEW", "FW_API_TOKEN",
     "FW_MAX_EVENT_TIME_JUMP",
 };
 
@@ -93,6 +93,24 @@ static void test_metrics_bind(void **state) {
     assert_int_equal(parse(1, argv1), FW_ERR_INVALID);
     assert_non_null(strstr(errstr, "METRICS_BIND"));
     assert_non_null(strstr(errstr, "\"anywhere\""));
+}
+
+static void test_api_token(void **state) {
+    (void)state;
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_null(conf.scorer.remote.token);
+    setenv("FW_API_TOKEN", "from-env", 1);
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_string_equal(conf.scorer.remote.token, "from-env");
+    char *argv1[] = { "run", "--api-token", "from-flag", NULL };
+    assert_int_equal(parse(3, argv1), FW_OK);
+    assert_string_equal(conf.scorer.remote.token, "from-flag");
+    /* A space or a line break would let a token forge headers: refused, unnamed. */
+    char *argv2[] = { "run", "--api-token", "se cret\r\nX-Evil: 1", NULL };
+    assert_int_equal(parse(3, argv2), FW_ERR_INVALID);
+    assert_non_null(strstr(errstr, "--api-token"));
+    assert_null(strstr(errstr, "se cret"));
 }
 
 static void test_seed_env_names(void **state) {
@@ -293,6 +311,7 @@ int main(void) {
         cmocka_unit_test_setup(test_file_mode, clear_env),
         cmocka_unit_test_setup(test_metrics_options, clear_env),
         cmocka_unit_test_setup(test_metrics_bind, clear_env),
+        cmocka_unit_test_setup(test_api_token, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
         cmocka_unit_test_setup(test_event_time_bounds, clear_env),
