@@ -28,6 +28,25 @@ static const fw_command commands[] = {
     { "serve", fw_cmd_serve, "serve the /predict API of a trained model (seed 000)" },
 };
 
+/* Edit distance of two short words, for "did you mean". */
+static size_t distance(const char *a, const char *b) {
+    size_t la = strlen(a), lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
 static void usage(FILE *out) {
     fprintf(out,
             "fraudwatch %s — real-time fraud and AML detection on Kafka\n\n"
@@ -54,7 +73,20 @@ int main(int argc, char **argv) {
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         if (!strcmp(argv[1], commands[i].name))
             return commands[i].fn(argc - 1, argv + 1);
-    fprintf(stderr, "fraudwatch: unknown command '%s'\n\n", argv[1]);
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only close ones */
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
+        size_t d = distance(argv[1], commands[i].name);
+        if (d < best_d) {
+            best_d = d;
+            best = commands[i].name;
+        }
+    }
+    if (best)
+        fprintf(stderr, "fraudwatch: unknown command '%s'; did you mean '%s'?\n\n", argv[1],
+                best);
+    else
+        fprintf(stderr, "fraudwatch: unknown command '%s'\n\n", argv[1]);
     usage(stderr);
     return 2;
 }
