@@ -11,6 +11,8 @@
 typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
     const char *rules_file;        /* applied over the defaults; NULL: defaults */
+    char env_note[256];            /* how an ambiguous environment value was taken (logged
+                                      at start); "" when none */
     const char *profiles_file;     /* NDJSON customer profiles; NULL: none */
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */
     /* File mode (selected by input_file). */

@@ -332,10 +332,15 @@ static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
         double d;
         if (parse_amount("FRAUD_THRESHOLD", v, &d, errstr, errstr_size))
             return FW_ERR_INVALID;
-        if (d > 1)
+        if (d > 1) {
             c->pipeline.rules.high_amount.limit = d;
-        else
+            snprintf(c->env_note, sizeof(c->env_note),
+                     "FRAUD_THRESHOLD=%s is above 1, so it is taken as seed 001's high_amount "
+                     "limit (an amount), not as ml_score's probability; AMOUNT_THRESHOLD says "
+                     "so without doubt", v);
+        } else {
             c->pipeline.rules.ml_score.threshold = d;
+        }
     }
     if ((v = env2("FW_MAX_FUTURE_SKEW", NULL)) &&
         parse_span("FW_MAX_FUTURE_SKEW", v, &c->pipeline.rules.time.max_future_skew_ms, errstr,
@@ -528,8 +533,10 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             return FW_ERR_INVALID;
         }
     }
-    if (lf.amount_limit)
+    if (lf.amount_limit) {
         c->pipeline.rules.high_amount.limit = lf.amount;
+        c->env_note[0] = '\0'; /* the flag decided, not the environment */
+    }
     if (lf.fraud_threshold)
         c->pipeline.rules.ml_score.threshold = lf.probability;
     if (lf.future_skew)
@@ -567,6 +574,8 @@ int fw_cmd_run(int argc, char **argv) {
         return 2;
     }
     conf.pipeline.profiles = profiles;
+    if (conf.env_note[0])
+        fprintf(stderr, "fraudwatch run: %s\n", conf.env_note);
     errstr[0] = '\0';
     fw_scorer *scorer = fw_scorer_new(&conf.scorer, errstr, sizeof(errstr));
     if (!scorer && errstr[0]) {

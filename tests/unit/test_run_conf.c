@@ -95,6 +95,25 @@ static void test_metrics_bind(void **state) {
     assert_non_null(strstr(errstr, "\"anywhere\""));
 }
 
+/* FRAUD_THRESHOLD above 1 is seed 001's amount: taken so, and said so. */
+static void test_fraud_threshold_note(void **state) {
+    (void)state;
+    setenv("FRAUD_THRESHOLD", "1.5", 1);
+    char *argv[] = { "run", NULL };
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_true(conf.pipeline.rules.high_amount.limit == 1.5);
+    if (!strstr(conf.env_note, "FRAUD_THRESHOLD=1.5 is above 1, so it is taken as seed 001's "
+                               "high_amount limit"))
+        fail_msg("note: \"%s\"", conf.env_note);
+    char *argv1[] = { "run", "--amount-limit", "7000", NULL };
+    assert_int_equal(parse(3, argv1), FW_OK);
+    assert_string_equal(conf.env_note, "");
+    setenv("FRAUD_THRESHOLD", "0.7", 1);
+    assert_int_equal(parse(1, argv), FW_OK);
+    assert_string_equal(conf.env_note, "");
+    assert_true(conf.pipeline.rules.ml_score.threshold == 0.7);
+}
+
 static void test_api_token(void **state) {
     (void)state;
     char *argv[] = { "run", NULL };
@@ -312,6 +331,7 @@ int main(void) {
         cmocka_unit_test_setup(test_metrics_options, clear_env),
         cmocka_unit_test_setup(test_metrics_bind, clear_env),
         cmocka_unit_test_setup(test_api_token, clear_env),
+        cmocka_unit_test_setup(test_fraud_threshold_note, clear_env),
         cmocka_unit_test_setup(test_errors_name_the_option, clear_env),
         cmocka_unit_test_setup(test_rules_file_precedence, clear_env),
         cmocka_unit_test_setup(test_event_time_bounds, clear_env),
