@@ -64,3 +64,9 @@ foreach(src ${FW_CLI_TESTS})
   set_tests_properties(cli.${name} PROPERTIES LABELS cli
     ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>")
 endforeach()
+
+# A test that cannot run here (a tool or IPv6 missing) says why and exits 77:
+# ctest reports it as skipped ("Not Run"), never as passed. Last, so it covers
+# every test registered above.
+get_directory_property(FW_ALL_TESTS TESTS)
+set_tests_properties(${FW_ALL_TESTS} PROPERTIES SKIP_RETURN_CODE 77)
