@@ -3,7 +3,7 @@
 #include <stdio.h>
 #include <string.h>
 
-#include "tools/commands.h"
+#include "commands.h"
 
 #ifndef FW_VERSION
 #define FW_VERSION "0.1.0"

@@ -6,7 +6,7 @@ if(CMOCKA_FOUND)
     get_filename_component(name ${src} NAME_WE)
     add_executable(${name} ${src})
     target_include_directories(${name} PRIVATE ${CMAKE_SOURCE_DIR}/tests/unit)
-    target_link_libraries(${name} PRIVATE fwapp PkgConfig::CMOCKA)
+    target_link_libraries(${name} PRIVATE fwall PkgConfig::CMOCKA)
     add_test(NAME unit.${name} COMMAND ${name})
     set_tests_properties(unit.${name} PROPERTIES LABELS unit
       ENVIRONMENT "FW_TEST_DATA=${CMAKE_SOURCE_DIR}/tests")
@@ -23,10 +23,10 @@ foreach(src ${FW_FUZZ_TARGETS})
     add_executable(${name} ${src})
     target_compile_options(${name} PRIVATE -fsanitize=fuzzer)
     target_link_options(${name} PRIVATE -fsanitize=fuzzer)
-    target_link_libraries(${name} PRIVATE fwapp)
+    target_link_libraries(${name} PRIVATE fwall)
   else()
     add_executable(${name} ${src} ${CMAKE_SOURCE_DIR}/tests/fuzz/replay_driver.c)
-    target_link_libraries(${name} PRIVATE fwapp)
+    target_link_libraries(${name} PRIVATE fwall)
     add_test(NAME fuzz.${name}
              COMMAND ${name} ${CMAKE_SOURCE_DIR}/tests/fuzz/corpus/${corpus})
     set_tests_properties(fuzz.${name} PROPERTIES LABELS fuzz)
@@ -64,3 +64,9 @@ foreach(src ${FW_CLI_TESTS})
   set_tests_properties(cli.${name} PROPERTIES LABELS cli
     ENVIRONMENT "FW_BIN=$<TARGET_FILE:fraudwatch>")
 endforeach()
+
+# A test that cannot run here (a tool or IPv6 missing) says why and exits 77:
+# ctest reports it as skipped ("Not Run"), never as passed. Last, so it covers
+# every test registered above.
+get_directory_property(FW_ALL_TESTS TESTS)
+set_tests_properties(${FW_ALL_TESTS} PROPERTIES SKIP_RETURN_CODE 77)

@@ -161,9 +161,6 @@ void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
                            const float *contribs, const char *model,
                            const fw_engine_out *out);
 
-/** @brief The last local scoring failure ("" when none). */
-const char *fw_engine_ml_error(const fw_engine *e);
-
 /** @brief Scores every queued row with the engine's model (one call per
  *  batch, contributions for the alerting rows only) and raises the alerts;
  *  without a model the rows are counted unscored and dropped. */

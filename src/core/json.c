@@ -666,15 +666,6 @@ const fw_json *fw_json_get(const fw_json *obj, const char *key) {
     return key ? fw_json_get_str(obj, fw_str_c(key)) : NULL;
 }
 
-const fw_json *fw_json_at(const fw_json *arr, size_t i) {
-    if (!arr || arr->type != FW_JSON_ARRAY)
-        return NULL;
-    FW_JSON_FOREACH(e, arr)
-        if (i-- == 0)
-            return e;
-    return NULL;
-}
-
 bool fw_json_int64(const fw_json *v, int64_t *out) {
     if (!v || v->type != FW_JSON_NUMBER)
         return false;
@@ -701,18 +692,6 @@ bool fw_json_int64(const fw_json *v, int64_t *out) {
         return false;
     *out = (int64_t)d;
     return true;
-}
-
-const char *fw_json_type_name(fw_json_type t) {
-    switch (t) {
-    case FW_JSON_NULL: return "null";
-    case FW_JSON_BOOL: return "boolean";
-    case FW_JSON_NUMBER: return "number";
-    case FW_JSON_STRING: return "string";
-    case FW_JSON_ARRAY: return "array";
-    case FW_JSON_OBJECT: return "object";
-    }
-    return "unknown";
 }
 
 const char *fw_json_quote(fw_str s, char *out, size_t size) {

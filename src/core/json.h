@@ -86,15 +86,9 @@ const fw_json *fw_json_get(const fw_json *obj, const char *key);
 /** @brief Like fw_json_get with a length-carrying key. */
 const fw_json *fw_json_get_str(const fw_json *obj, fw_str key);
 
-/** @brief Element @p i of array @p arr (linear); NULL when out of range. */
-const fw_json *fw_json_at(const fw_json *arr, size_t i);
-
 /** @brief True when @p v is a number with an integral value that an int64_t
  *  holds exactly ("42", "-7", "1e3", "2.0"; not "2.5", not 1e300), stored in *out. */
 bool fw_json_int64(const fw_json *v, int64_t *out);
-
-/** @brief "null", "boolean", "number", "string", "array", "object". */
-const char *fw_json_type_name(fw_json_type t);
 
 /** @brief Writes a short description of @p v for "got ..." in error messages:
  *  the value itself for scalars ("30 minutes" quoted, 1.5, true, null), "an

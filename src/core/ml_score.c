@@ -326,8 +326,6 @@ void fw_engine_ml_complete(fw_engine *e, fw_ml_batch *b, const float *probs,
     raise_claimed(e, b, probs, contribs, model, out);
 }
 
-const char *fw_engine_ml_error(const fw_engine *e) { return e->ml_error; }
-
 void fw_engine_ml_flush(fw_engine *e, const fw_engine_out *out) {
     fw_ml_batch *b;
     while ((b = fw_engine_ml_take(e))) {

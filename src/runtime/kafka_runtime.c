@@ -16,7 +16,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "file_runner.h"
 #include "metrics.h"
 #include "topics.h"
 #include "fw_os.h"

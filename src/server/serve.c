@@ -1,4 +1,5 @@
-/* serve.c — `fraudwatch serve`: seed 000's /predict HTTP API over a trained
+/* serve.c — the HTTP service behind `fraudwatch serve` (the command's
+ * options live in tools/serve_cmd.c): seed 000's /predict API over a trained
  * model, on libmicrohttpd's thread pool. Bodies become feature matrices in
  * predict_api.c outside any lock; only fw_model_predict, which is not
  * thread-safe, runs under the model mutex. The main thread only waits for
@@ -10,8 +11,9 @@
  * token; open connections, request-body bytes held across connections and
  * each request's total time are bounded, and what is refused is counted
  * (http_guard.h) in /health and in the stop summary. */
+#include "serve.h"
+
 #include <errno.h>
-#include <getopt.h>
 #include <microhttpd.h>
 #include <pthread.h>
 #include <signal.h>
@@ -27,94 +29,14 @@
 #include <time.h>
 #include <unistd.h>
 
-#include "commands.h"
 #include "http_guard.h"
 #include "http_listen.h"
 #include "model.h"
 #include "predict_api.h"
 
-#define DEFAULT_PORT 8000 /* seed 000's API port */
-#define DEFAULT_BIND "127.0.0.1" /* open it with --bind 0.0.0.0 */
-#define DEFAULT_THREADS 4
-#define MAX_THREADS 1024
-#define DEFAULT_MAX_BODY ((size_t)8 << 20)
-#define MAX_MAX_BODY ((size_t)1 << 30) /* parsing takes up to ~50 bytes of arena per body byte */
-#define MAX_MAX_INFLIGHT ((size_t)64 << 30)
-#define DEFAULT_MAX_INFLIGHT ((size_t)64 << 20)
-#define DEFAULT_MAX_CONNECTIONS 64
-#define MAX_CONNECTIONS 100000
-#define DEFAULT_REQUEST_TIMEOUT_MS 30000
 #define CONNECTION_TIMEOUT_S 60u       /* idle clients are dropped (the deadline comes first) */
 #define WATCH_INTERVAL_MS 1000         /* how often the model file is checked */
 #define RETRY_AFTER_S "1"              /* Retry-After of a 503 */
-
-static const char serve_help[] =
-    "Usage: fraudwatch serve --model FILE [OPTIONS]\n"
-    "\n"
-    "Serves a trained XGBoost model (fraudwatch train) over HTTP with the API of\n"
-    "seed 000's scoring service:\n"
-    "\n"
-    "  POST /predict  {\"transactions\":[{\"V1\":-4.0,\"Amount\":1500.0},...]}\n"
-    "                 -> {\"predictions\":[0.97,...],\"model\":\"model.json@...\"}\n"
-    "                 one fraud probability per transaction, in request order.\n"
-    "                 Members are matched to the model's features by name;\n"
-    "                 other members are ignored; a feature that is absent or\n"
-    "                 null is missing. A malformed body gets 400 and\n"
-    "                 {\"error\":\"...\"} saying what was wrong, and where.\n"
-    "                 Content-Type must be application/json (else 415).\n"
-    "  GET  /health   -> {\"status\":\"ok\",\"model\":\"...\",\"features\":N,\n"
-    "                     \"refused\":{\"connections\":0,...}}, never needs a token\n"
-    "\n"
-    "Options:\n"
-    "  -m, --model FILE      XGBoost JSON model with feature names (default:\n"
-    "                        $MODEL_PATH)\n"
-    "  -p, --port N          TCP port (default: $PORT, else 8000; 0 picks a free\n"
-    "                        port, shown in the start-up line)\n"
-    "  -b, --bind ADDR       IPv4 or IPv6 address to listen on (default: $FW_BIND,\n"
-    "                        else 127.0.0.1, this host only; --bind 0.0.0.0 or ::\n"
-    "                        opens it to the network)\n"
-    "  -t, --threads N       threads serving requests (default 4)\n"
-    "      --token TOKEN     /predict requires \"Authorization: Bearer TOKEN\", else\n"
-    "                        401 (default: $FW_API_TOKEN, else none). Visible in\n"
-    "                        ps: prefer the environment or --token-file\n"
-    "      --token-file FILE the token is the first line of FILE\n"
-    "      --max-body BYTES  largest request body (default 8m = 8388608; suffixes\n"
-    "                        k, m, g are powers of 1024; at most 1g). A larger\n"
-    "                        Content-Length gets 400 before the body is read; a\n"
-    "                        chunked body is cut off with the connection\n"
-    "      --max-batch N     most transactions per request (default 100000)\n"
-    "      --max-connections N\n"
-    "                        open connections served (default 64); up to N more\n"
-    "                        get 503 with Retry-After, beyond that new ones wait\n"
-    "                        in the kernel's queue\n"
-    "      --max-connections-per-ip N\n"
-    "                        connections from one address (default 0 = no limit);\n"
-    "                        more are closed at once\n"
-    "      --max-inflight-bytes BYTES\n"
-    "                        request bodies held at once across all connections\n"
-    "                        (default 64m; at least --max-body). A body that would\n"
-    "                        go over gets 503 with Retry-After before it is read\n"
-    "                        (a chunked one is cut off)\n"
-    "      --request-timeout-ms N\n"
-    "                        a request must be received, scored and answered\n"
-    "                        within N ms of its connection's first byte, or of\n"
-    "                        the previous answer on a kept-alive connection;\n"
-    "                        else the connection is cut off (default 30000)\n"
-    "  -h, --help            this text\n"
-    "\n"
-    "Reload: on SIGHUP, and within a second of the model file changing (replace\n"
-    "it with a rename, as fraudwatch train does), the file is loaded again and\n"
-    "swapped in; requests already being scored finish with the old model. A file\n"
-    "that cannot be loaded is reported and the old model keeps serving.\n"
-    "SIGINT or SIGTERM stops the server and prints what was refused.\n"
-    "\n"
-    "Example:\n"
-    "  fraudwatch serve --model model.json &\n"
-    "  curl -X POST localhost:8000/predict -H \"Content-Type: application/json\" \\\n"
-    "       -d '{\"transactions\":[{\"V1\":-4.0,\"V2\":-3.0,\"V3\":-2.0,\"Amount\":1500.0}]}'\n"
-    "\n"
-    "Exit status: 0 after SIGINT or SIGTERM, 1 when the model cannot be loaded or\n"
-    "the port cannot be bound, 2 usage error.\n";
 
 /* A loaded model and the requests still using it: a reload swaps `current`
  * while requests holding the old one finish; the last reference frees it. */
@@ -576,258 +498,6 @@ static void reap(server *s, int64_t now) {
     pthread_mutex_unlock(&s->conn_mu);
 }
 
-/* ------------------------------------------------------------ options */
-
-static bool parse_uint(const char *s, unsigned long long lo, unsigned long long hi,
-                       unsigned long long *out) {
-    char *end;
-    if (!*s || *s == '-' || *s == '+' || *s == ' ')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || *end || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-/* "8388608", "512k", "8m", "8MiB", "1g": binary multiples, 1 to @p max. */
-static bool parse_size(const char *s, size_t max, size_t *out) {
-    char *end;
-    if (!*s || *s == '-' || *s == '+' || *s == ' ')
-        return false;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (errno || end == s)
-        return false;
-    unsigned shift = 0;
-    switch (*end) {
-    case 'k': case 'K': shift = 10; end++; break;
-    case 'm': case 'M': shift = 20; end++; break;
-    case 'g': case 'G': shift = 30; end++; break;
-    }
-    if (shift && (!strcmp(end, "iB") || !strcmp(end, "B") || !strcmp(end, "b")))
-        end += strlen(end);
-    if (*end || v == 0 || v > (max >> shift))
-        return false;
-    *out = (size_t)v << shift;
-    return true;
-}
-
-typedef struct serve_opts {
-    const char *model, *bind, *token_file;
-    const char *token;   /* NULL: /predict is open; else token_buf or the argument */
-    int port, threads;
-    size_t max_body, max_batch, max_inflight;
-    unsigned max_connections, max_per_ip;
-    int64_t request_timeout_ms;
-    char token_buf[FW_HTTP_TOKEN_MAX + 2]; /* --token-file's first line */
-} serve_opts;
-
-/* The first line of @p path, without its line end, into o->token_buf.
- * Messages never quote the file's content. */
-static bool read_token_file(const char *path, serve_opts *o) {
-    FILE *f = fopen(path, "r");
-    if (!f) {
-        fprintf(stderr, "serve: --token-file: cannot open %s: %s\n", path, strerror(errno));
-        return false;
-    }
-    bool ok = fgets(o->token_buf, sizeof(o->token_buf), f) != NULL;
-    fclose(f);
-    if (!ok) {
-        fprintf(stderr, "serve: --token-file: %s is empty\n", path);
-        return false;
-    }
-    size_t n = strcspn(o->token_buf, "\r\n");
-    if (n > FW_HTTP_TOKEN_MAX) {
-        fprintf(stderr, "serve: --token-file: the first line of %s is longer than %d "
-                "characters\n", path, FW_HTTP_TOKEN_MAX);
-        return false;
-    }
-    o->token_buf[n] = '\0';
-    o->token = o->token_buf;
-    return true;
-}
-
-/* @returns -1 to go on, else the exit status (help, usage error). */
-static int parse_options(int argc, char **argv, serve_opts *o) {
-    enum {
-        OPT_MAX_BODY = 256, OPT_MAX_BATCH, OPT_TOKEN, OPT_TOKEN_FILE, OPT_MAX_CONNECTIONS,
-        OPT_MAX_PER_IP, OPT_MAX_INFLIGHT, OPT_REQUEST_TIMEOUT,
-    };
-    static const struct option longopts[] = {
-        { "model", required_argument, NULL, 'm' },
-        { "port", required_argument, NULL, 'p' },
-        { "bind", required_argument, NULL, 'b' },
-        { "threads", required_argument, NULL, 't' },
-        { "max-body", required_argument, NULL, OPT_MAX_BODY },
-        { "max-batch", required_argument, NULL, OPT_MAX_BATCH },
-        { "token", required_argument, NULL, OPT_TOKEN },
-        { "token-file", required_argument, NULL, OPT_TOKEN_FILE },
-        { "max-connections", required_argument, NULL, OPT_MAX_CONNECTIONS },
-        { "max-connections-per-ip", required_argument, NULL, OPT_MAX_PER_IP },
-        { "max-inflight-bytes", required_argument, NULL, OPT_MAX_INFLIGHT },
-        { "request-timeout-ms", required_argument, NULL, OPT_REQUEST_TIMEOUT },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    memset(o, 0, sizeof(*o));
-    o->port = -1;
-    o->threads = DEFAULT_THREADS;
-    o->max_body = DEFAULT_MAX_BODY;
-    o->max_batch = FW_PREDICT_DEFAULT_MAX_BATCH;
-    o->max_inflight = DEFAULT_MAX_INFLIGHT;
-    o->max_connections = DEFAULT_MAX_CONNECTIONS;
-    o->request_timeout_ms = DEFAULT_REQUEST_TIMEOUT_MS;
-    bool token_flag = false;
-    unsigned long long v;
-    int c;
-    optind = 0; /* glibc: rescan from scratch, so the command can run twice in a process */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":m:p:b:t:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'm':
-            o->model = optarg;
-            break;
-        case 'p':
-            if (!parse_uint(optarg, 0, 65535, &v)) {
-                fprintf(stderr, "serve: --port: \"%s\" is not a port number (0-65535)\n", optarg);
-                return 2;
-            }
-            o->port = (int)v;
-            break;
-        case 'b':
-            o->bind = optarg;
-            break;
-        case 't':
-            if (!parse_uint(optarg, 1, MAX_THREADS, &v)) {
-                fprintf(stderr, "serve: --threads: \"%s\" is not a number from 1 to %d\n",
-                        optarg, MAX_THREADS);
-                return 2;
-            }
-            o->threads = (int)v;
-            break;
-        case OPT_MAX_BODY:
-            if (!parse_size(optarg, MAX_MAX_BODY, &o->max_body)) {
-                fprintf(stderr, "serve: --max-body: \"%s\" is not a size from 1 byte to 1g "
-                        "(e.g. 8388608, 512k, 8m)\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_MAX_BATCH:
-            if (!parse_uint(optarg, 1, UINT32_MAX, &v)) {
-                fprintf(stderr, "serve: --max-batch: \"%s\" is not a number from 1 to %u\n",
-                        optarg, UINT32_MAX);
-                return 2;
-            }
-            o->max_batch = (size_t)v;
-            break;
-        case OPT_TOKEN:
-        case OPT_TOKEN_FILE:
-            if (token_flag) {
-                fprintf(stderr, "serve: give one of --token and --token-file\n");
-                return 2;
-            }
-            token_flag = true;
-            if (c == OPT_TOKEN)
-                o->token = optarg;
-            else if (!read_token_file(o->token_file = optarg, o))
-                return 2;
-            break;
-        case OPT_MAX_CONNECTIONS:
-            if (!parse_uint(optarg, 1, MAX_CONNECTIONS, &v)) {
-                fprintf(stderr, "serve: --max-connections: \"%s\" is not a number from 1 to "
-                        "%d\n", optarg, MAX_CONNECTIONS);
-                return 2;
-            }
-            o->max_connections = (unsigned)v;
-            break;
-        case OPT_MAX_PER_IP:
-            if (!parse_uint(optarg, 0, MAX_CONNECTIONS, &v)) {
-                fprintf(stderr, "serve: --max-connections-per-ip: \"%s\" is not a number "
-                        "from 0 to %d\n", optarg, MAX_CONNECTIONS);
-                return 2;
-            }
-            o->max_per_ip = (unsigned)v;
-            break;
-        case OPT_MAX_INFLIGHT:
-            if (!parse_size(optarg, MAX_MAX_INFLIGHT, &o->max_inflight)) {
-                fprintf(stderr, "serve: --max-inflight-bytes: \"%s\" is not a size from 1 "
-                        "byte to 64g (e.g. 67108864, 64m)\n", optarg);
-                return 2;
-            }
-            break;
-        case OPT_REQUEST_TIMEOUT:
-            if (!parse_uint(optarg, 1, 86400000, &v)) {
-                fprintf(stderr, "serve: --request-timeout-ms: \"%s\" is not a number from 1 "
-                        "to 86400000\n", optarg);
-                return 2;
-            }
-            o->request_timeout_ms = (int64_t)v;
-            break;
-        case 'h':
-            fputs(serve_help, stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "serve: option %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "serve: unknown option %s\n\n%s", argv[optind - 1], serve_help);
-            return 2;
-        }
-    }
-    if (optind < argc) {
-        fprintf(stderr, "serve: unexpected argument \"%s\" (the model is --model FILE)\n",
-                argv[optind]);
-        return 2;
-    }
-    if (!o->model) {
-        const char *env = getenv("MODEL_PATH");
-        o->model = env && *env ? env : NULL;
-    }
-    if (!o->model) {
-        fprintf(stderr, "serve: no model: give --model FILE or set MODEL_PATH\n");
-        return 2;
-    }
-    if (o->port < 0) {
-        const char *env = getenv("PORT");
-        if (env && *env && !parse_uint(env, 0, 65535, &v)) {
-            fprintf(stderr, "serve: PORT=\"%s\" is not a port number (0-65535)\n", env);
-            return 2;
-        }
-        o->port = env && *env ? (int)v : DEFAULT_PORT;
-    }
-    if (!o->bind) {
-        const char *env = getenv("FW_BIND");
-        if (env && *env && !fw_http_addr_valid(env)) {
-            fprintf(stderr, "serve: FW_BIND=\"%s\" is not an IPv4 or IPv6 address\n", env);
-            return 2;
-        }
-        o->bind = env && *env ? env : DEFAULT_BIND;
-    }
-    if (!fw_http_addr_valid(o->bind)) {
-        fprintf(stderr, "serve: --bind: \"%s\" is not an IPv4 or IPv6 address\n", o->bind);
-        return 2;
-    }
-    if (!token_flag) {
-        const char *env = getenv("FW_API_TOKEN");
-        o->token = env && *env ? env : NULL;
-    }
-    char why[160];
-    if (o->token && !fw_http_token_valid(o->token, why, sizeof(why))) {
-        fprintf(stderr, "serve: %s: %s\n",
-                o->token_file ? "--token-file" : token_flag ? "--token" : "FW_API_TOKEN", why);
-        return 2;
-    }
-    if (o->max_inflight < o->max_body) {
-        fprintf(stderr, "serve: --max-inflight-bytes: %zu is smaller than --max-body (%zu): "
-                "a body of that size could never be read; raise it or lower --max-body\n",
-                o->max_inflight, o->max_body);
-        return 2;
-    }
-    return -1;
-}
-
 /* ------------------------------------------------------------ main loop */
 
 /* What tells that the model file changed: a rename changes the inode, an
@@ -885,12 +555,7 @@ static int wait_loop(server *s, const char *path, const sigset_t *set, file_sig 
             reload(s, path, "file changed");
     }
 }
-
-int fw_cmd_serve(int argc, char **argv) {
-    serve_opts o;
-    int rc = parse_options(argc, argv, &o);
-    if (rc >= 0)
-        return rc;
+int fw_serve_run(const fw_serve_conf *o) {
 
     /* Block the signals before any thread exists, so MHD's and XGBoost's
      * threads inherit the mask and only sigtimedwait sees them. */
@@ -903,13 +568,13 @@ int fw_cmd_serve(int argc, char **argv) {
 
     /* Up to max_connections more are accepted only to be told 503; past
      * those MHD stops accepting (each pool thread holds nslots / threads). */
-    size_t nslots = 2 * (size_t)o.max_connections;
-    if (nslots < (size_t)o.threads)
-        nslots = (size_t)o.threads;
-    server srv = { .max_body = o.max_body, .max_batch = o.max_batch, .token = o.token,
-                   .max_connections = o.max_connections, .nslots = nslots,
-                   .request_timeout_ms = o.request_timeout_ms };
-    fw_http_budget_init(&srv.inflight, o.max_inflight);
+    size_t nslots = 2 * (size_t)o->max_connections;
+    if (nslots < (size_t)o->threads)
+        nslots = (size_t)o->threads;
+    server srv = { .max_body = o->max_body, .max_batch = o->max_batch, .token = o->token,
+                   .max_connections = o->max_connections, .nslots = nslots,
+                   .request_timeout_ms = o->request_timeout_ms };
+    fw_http_budget_init(&srv.inflight, o->max_inflight);
     for (int r = 0; r < FW_REFUSED__COUNT; r++)
         atomic_init(&srv.refused[r], 0);
     atomic_init(&srv.idle_closed, 0);
@@ -917,12 +582,12 @@ int fw_cmd_serve(int argc, char **argv) {
     pthread_mutex_init(&srv.conn_mu, NULL);
     struct MHD_Daemon *d = NULL;
     int fd = -1, stop_sig = 0;
-    rc = 1;
+    int rc = 1;
     char err[1024];
-    file_sig sig0 = file_signature(o.model); /* before loading: a change in between reloads */
-    fw_model *m = fw_model_load(o.model, err, sizeof(err));
+    file_sig sig0 = file_signature(o->model); /* before loading: a change in between reloads */
+    fw_model *m = fw_model_load(o->model, err, sizeof(err));
     if (!m) {
-        fprintf(stderr, "serve: cannot load %s: %s\n", o.model, reason(err, o.model));
+        fprintf(stderr, "serve: cannot load %s: %s\n", o->model, reason(err, o->model));
         goto out;
     }
     if (!(srv.current = calloc(1, sizeof(*srv.current)))) {
@@ -937,10 +602,10 @@ int fw_cmd_serve(int argc, char **argv) {
         goto out_model;
     }
 
-    int port = o.port;
+    int port = o->port;
     bool v6;
     char why[256];
-    if ((fd = fw_http_listen(o.bind, &port, &v6, why, sizeof(why))) < 0) {
+    if ((fd = fw_http_listen(o->bind, &port, &v6, why, sizeof(why))) < 0) {
         fprintf(stderr, "serve: %s\n", why);
         goto out_model;
     }
@@ -951,30 +616,30 @@ int fw_cmd_serve(int argc, char **argv) {
                          /* The logger first: MHD wants it so. */
                          MHD_OPTION_EXTERNAL_LOGGER, fw_http_mhd_log, (void *)"serve: http",
                          MHD_OPTION_LISTEN_SOCKET, fd,
-                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o.threads,
+                         MHD_OPTION_THREAD_POOL_SIZE, (unsigned)o->threads,
                          MHD_OPTION_NOTIFY_COMPLETED, on_completed, &srv,
                          MHD_OPTION_NOTIFY_CONNECTION, on_connection, &srv,
                          MHD_OPTION_CONNECTION_LIMIT, (unsigned)nslots,
-                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, o.max_per_ip,
+                         MHD_OPTION_PER_IP_CONNECTION_LIMIT, o->max_per_ip,
                          MHD_OPTION_CONNECTION_TIMEOUT, CONNECTION_TIMEOUT_S,
                          MHD_OPTION_END);
     if (!d) {
-        fprintf(stderr, "serve: cannot start the HTTP server on port %d of %s\n", port, o.bind);
+        fprintf(stderr, "serve: cannot start the HTTP server on port %d of %s\n", port, o->bind);
         close(fd);
         goto out_model;
     }
     fprintf(stderr, "serve: model %s (%zu features) on http://%s%s%s:%d (POST /predict, "
-            "GET /health)\n", fw_model_id(m), fw_model_nfeatures(m), v6 ? "[" : "", o.bind,
+            "GET /health)\n", fw_model_id(m), fw_model_nfeatures(m), v6 ? "[" : "", o->bind,
             v6 ? "]" : "", port);
     /* Never the token itself. */
     fprintf(stderr, "serve: /predict %s; at most %u connections, %zu bytes of request bodies "
             "in flight, %lld ms per request\n",
-            o.token ? "requires a bearer token" : "is open (no --token)", o.max_connections,
-            o.max_inflight, (long long)o.request_timeout_ms);
+            o->token ? "requires a bearer token" : "is open (no --token)", o->max_connections,
+            o->max_inflight, (long long)o->request_timeout_ms);
 
     /* A tenth of the deadline, so a connection is cut at most 10% late. */
-    int64_t tick = o.request_timeout_ms / 10;
-    stop_sig = wait_loop(&srv, o.model, &set, sig0, tick < 10 ? 10 : tick > 1000 ? 1000 : tick);
+    int64_t tick = o->request_timeout_ms / 10;
+    stop_sig = wait_loop(&srv, o->model, &set, sig0, tick < 10 ? 10 : tick > 1000 ? 1000 : tick);
     MHD_stop_daemon(d); /* closes the listening socket; joins the threads */
     fprintf(stderr, "serve: stopped (%s); refused:", stop_sig == SIGINT ? "SIGINT" : "SIGTERM");
     for (int r = 0; r < FW_REFUSED__COUNT; r++)
@@ -995,3 +660,4 @@ out:
     pthread_sigmask(SIG_SETMASK, &old_mask, NULL);
     return rc;
 }
+

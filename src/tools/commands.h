@@ -8,7 +8,6 @@ int fw_cmd_run(int argc, char **argv);
 int fw_cmd_generate(int argc, char **argv);
 int fw_cmd_consume(int argc, char **argv);
 int fw_cmd_produce(int argc, char **argv);
-int fw_cmd_topics(int argc, char **argv);
 int fw_cmd_bench(int argc, char **argv);
 int fw_cmd_rules(int argc, char **argv);
 int fw_cmd_eval(int argc, char **argv);
