@@ -93,6 +93,8 @@ static const char eval_help[] =
     "Exit status: 0 done, 1 failure (unreadable or unlabelled input, gnuplot\n"
     "failed), 2 usage error.\n";
 
+/* The --input run: loads the file and its labels once, then one scored replay
+ * (or one per --sweep value). @returns the exit status. */
 static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw, FILE *out) {
     corpus c;
     label_stats ls;
@@ -165,7 +167,6 @@ done:
     eval_corpus_free(&c);
     return rc;
 }
-
 
 /* ------------------------------------------------------------ command */
 
