@@ -87,3 +87,30 @@ fail:
     rd_kafka_conf_destroy(conf);
     return NULL;
 }
+
+/* No commits, so the group id only satisfies librdkafka; partition EOF on,
+ * so a caller knows when it has read everything there was. */
+rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
+                                const char *role, char *errstr, size_t errstr_size) {
+    char rderr[256], client_id[256];
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(o, errstr, errstr_size);
+    if (!conf)
+        return NULL;
+    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-%s", instance_id, role);
+    if (fw_kafka_conf_set(conf, "client.id", client_id, errstr, errstr_size) ||
+        fw_kafka_conf_set(conf, "group.id", client_id, errstr, errstr_size) ||
+        fw_kafka_conf_set(conf, "isolation.level", "read_committed", errstr, errstr_size) ||
+        fw_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, errstr_size) ||
+        fw_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, errstr_size)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
+    if (!rk) {
+        snprintf(errstr, errstr_size, "%s consumer: %s", role, rderr);
+        rd_kafka_conf_destroy(conf);
+        return NULL;
+    }
+    rd_kafka_poll_set_consumer(rk);
+    return rk;
+}

@@ -34,6 +34,14 @@ rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t 
 fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                          char *errstr, size_t errstr_size);
 
+/** @brief A consumer that reads partitions it is assigned by hand, from
+ *  outside any group, committed data only, with partition EOF events:
+ *  the changelog restorer and the profiles follower. Its client id is
+ *  fraudwatch-INSTANCE-ROLE.
+ *  @returns NULL with @p errstr saying why. */
+rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
+                                const char *role, char *errstr, size_t errstr_size);
+
 /** @brief Text for --help describing the Kafka connection options. */
 extern const char fw_kafka_opts_help[];
 

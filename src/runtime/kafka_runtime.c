@@ -16,7 +16,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "changelog_restore.h"
 #include "metrics.h"
+#include "profiles_follow.h"
 #include "topics.h"
 #include "fw_os.h"
 
@@ -39,11 +41,9 @@ typedef struct fw_krt {
     rd_kafka_t *consumer;
     rd_kafka_t *producer;
     rd_kafka_t *restorer;    /* reads changelog partitions back on assignment */
-    rd_kafka_t *profiler;    /* follows the profiles topic, all partitions; NULL: none */
-    fw_profiles *profiles;
+    fw_profiles_follower *profiler; /* the profiles topic, all partitions; NULL: none */
     fw_scorer *scorer;       /* ml_score; NULL: off */
     fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
-    uint64_t profile_updates, profile_errors;
     fw_task **tasks;         /* indexed by input partition */
     int ntasks_cap;
     int nassigned;
@@ -135,128 +135,12 @@ static void task_destroy(fw_krt *k, int32_t partition) {
 
 /* ---- state restore ----------------------------------------------------------- */
 
-typedef struct changelog_rec {
-    char *key;
-    size_t keylen;
-    char *value;             /* NULL: tombstone */
-    size_t len;
-    size_t seq;              /* position in the log: the later record wins */
-} changelog_rec;
-
-static int rec_cmp(const void *a, const void *b) {
-    const changelog_rec *x = a, *y = b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    if (x->keylen != y->keylen)
-        return x->keylen < y->keylen ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
-}
-
-/* Reads the task's changelog partition to its end (read_committed) and puts
- * the latest record of every key into its fresh engine. Until this returns
- * the partition's input is not processed. */
+/* Until this returns the partition's input is not processed. */
 static bool task_restore(fw_krt *k, fw_task *t) {
-    const char *topic = k->c->changelog_name;
-    int64_t lo = 0, hi = 0, t0 = fw_mono_ms();
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(k->restorer, topic, t->partition, &lo, &hi, 30000);
-    if (err) {
-        logf_(k, "restore %s[%" PRId32 "]: %s", topic, t->partition, rd_kafka_err2str(err));
-        return false;
-    }
-    if (hi <= lo)
-        return true; /* nothing logged yet */
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, t->partition)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    err = rd_kafka_assign(k->restorer, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (err) {
-        logf_(k, "restore %s[%" PRId32 "]: assign: %s", topic, t->partition,
-              rd_kafka_err2str(err));
-        return false;
-    }
-    changelog_rec *recs = NULL;
-    size_t n = 0, cap = 0;
-    bool ok = true, done = false;
-    int64_t deadline = fw_mono_ms() + 300000;
-    while (!done && ok) {
-        if (fw_mono_ms() > deadline) {
-            logf_(k, "restore %s[%" PRId32 "]: not at the end after 300 s", topic, t->partition);
-            ok = false;
-            break;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->restorer, 500);
-        if (!m)
-            continue;
-        if (m->partition != t->partition) {
-            /* a leftover of an earlier restore: not this partition's */
-        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            done = true;
-        } else if (m->err) {
-            logf_(k, "restore %s[%" PRId32 "]: %s", topic, t->partition,
-                  rd_kafka_message_errstr(m));
-        } else if (m->key_len > 0) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                changelog_rec *r = realloc(recs, sizeof(*r) * cap);
-                if (!r) {
-                    ok = false;
-                    rd_kafka_message_destroy(m);
-                    break;
-                }
-                recs = r;
-            }
-            changelog_rec *r = &recs[n];
-            r->key = malloc(m->key_len);
-            r->value = m->payload ? malloc(m->len ? m->len : 1) : NULL;
-            if (!r->key || (m->payload && !r->value)) {
-                free(r->key);
-                free(r->value);
-                ok = false;
-            } else {
-                memcpy(r->key, m->key, m->key_len);
-                r->keylen = m->key_len;
-                if (m->payload)
-                    memcpy(r->value, m->payload, m->len);
-                r->len = m->len;
-                r->seq = n++;
-            }
-        }
-        rd_kafka_message_destroy(m);
-    }
-    rd_kafka_assign(k->restorer, NULL);
-    qsort(recs, n, sizeof(*recs), rec_cmp);
-    fw_engine *e = fw_pipeline_engine(t->pl);
-    size_t keys = 0, bad = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        if (i + 1 < n && recs[i].keylen == recs[i + 1].keylen &&
-            !memcmp(recs[i].key, recs[i + 1].key, recs[i].keylen))
-            continue; /* a later record of the same key follows */
-        if (!recs[i].value)
-            continue;
-        char err2[256];
-        if (fw_engine_restore(e, (fw_str){ recs[i].key, recs[i].keylen }, recs[i].value,
-                              recs[i].len, err2, sizeof(err2)) != FW_OK) {
-            if (bad++ < 5)
-                logf_(k, "restore %s[%" PRId32 "]: skipped a record: %s", topic, t->partition,
-                      err2);
-        } else {
-            keys++;
-        }
-    }
-    for (size_t i = 0; i < n; i++) {
-        free(recs[i].key);
-        free(recs[i].value);
-    }
-    free(recs);
+    size_t keys = 0;
+    bool ok = fw_changelog_restore(k->restorer, k->c->changelog_name, t->partition,
+                                   fw_pipeline_engine(t->pl), k->c->instance_id, &keys);
     k->restored_keys += keys;
-    if (ok)
-        logf_(k, "restored partition %" PRId32 ": %zu keys from %zu changelog records in %"
-                 PRId64 " ms",
-              t->partition, keys, n, fw_mono_ms() - t0);
     return ok;
 }
 
@@ -680,34 +564,6 @@ fail:
     return NULL;
 }
 
-/* A consumer that reads assigned partitions from outside the group, committed
- * data only (no commits; the group id only satisfies librdkafka): the
- * changelog restorer and the profiles follower. */
-static rd_kafka_t *make_reader(fw_krt *k, const char *role) {
-    char rderr[256], client_id[256];
-    rd_kafka_conf_t *conf = fw_kafka_conf_new(&k->c->kafka, k->errstr, sizeof(k->errstr));
-    if (!conf)
-        return NULL;
-    snprintf(client_id, sizeof(client_id), "fraudwatch-%s-%s", k->c->instance_id, role);
-    if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "group.id", client_id, k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "isolation.level", "read_committed", k->errstr,
-                          sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "enable.partition.eof", "true", k->errstr, sizeof(k->errstr)) ||
-        fw_kafka_conf_set(conf, "enable.auto.commit", "false", k->errstr, sizeof(k->errstr))) {
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
-    if (!rk) {
-        snprintf(k->errstr, sizeof(k->errstr), "%s consumer: %s", role, rderr);
-        rd_kafka_conf_destroy(conf);
-        return NULL;
-    }
-    rd_kafka_poll_set_consumer(rk);
-    return rk;
-}
-
 static bool all_at_end(const fw_krt *k) {
     if (!k->nassigned)
         return false;
@@ -911,67 +767,6 @@ static void close_consumer(fw_krt *k) {
     rd_kafka_consumer_close(k->consumer);
 }
 
-/* Applies what the profiles topic has; with @p to_end, first reads it to its
- * end (at start-up, so detection starts with every known profile). */
-static void follow_profiles(fw_krt *k, bool to_end) {
-    if (!k->profiler)
-        return;
-    int64_t deadline = fw_mono_ms() + 120000;
-    int eof = 0, nparts = -1;
-    if (to_end) {
-        rd_kafka_topic_partition_list_t *a = NULL;
-        if (!rd_kafka_assignment(k->profiler, &a)) {
-            nparts = a->cnt;
-            rd_kafka_topic_partition_list_destroy(a);
-        }
-    }
-    for (;;) {
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(k->profiler, to_end ? 200 : 0);
-        if (!m) {
-            if (!to_end || eof >= nparts || fw_mono_ms() > deadline)
-                break;
-            continue;
-        }
-        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            eof++;
-        } else if (m->err) {
-            logf_(k, "profiles: %s", rd_kafka_message_errstr(m));
-        } else {
-            char err[300];
-            if (fw_profiles_apply(k->profiles, (fw_str){ m->key, m->key_len }, m->payload,
-                                  m->len, err, sizeof(err)) == FW_OK)
-                k->profile_updates++;
-            else if (k->profile_errors++ < 10)
-                logf_(k, "profiles %s[%" PRId32 "]@%" PRId64 ": %s (skipped)",
-                      k->c->profiles_topic, m->partition, m->offset, err);
-        }
-        rd_kafka_message_destroy(m);
-        if (to_end && eof >= nparts)
-            break;
-    }
-    if (to_end)
-        logf_(k, "profiles: %zu customers from %s", fw_profiles_count(k->profiles),
-              k->c->profiles_topic);
-}
-
-static rd_kafka_t *make_profiler(fw_krt *k) {
-    const char *topic = k->c->profiles_topic;
-    fw_topic_spec spec = { .name = topic, .partitions = k->c->partitions,
-                           .replication_factor = k->c->replication_factor, .compacted = true };
-    if (fw_topics_ensure(&k->c->kafka, &spec, 1, 30000, k->errstr, sizeof(k->errstr)))
-        return NULL;
-    rd_kafka_t *rk = make_reader(k, "profiles");
-    if (!rk)
-        return NULL;
-    /* Every instance reads every partition: no group, the whole table. */
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(spec.partitions);
-    for (int p = 0; p < spec.partitions; p++)
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
-    rd_kafka_assign(rk, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    return rk;
-}
-
 /* The input is keyed by the sending account; rules keyed by the receiver
  * see only the transfers of this task's partition until transfers are
  * repartitioned by receiver. Said once, at start-up. */
@@ -991,7 +786,7 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
 
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
-    fw_krt krt = { .c = c, .profiles = profiles, .scorer = scorer, .metrics = metrics,
+    fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics,
                    .retired = { .watermark_ms = INT64_MIN } };
     fw_krt *k = &krt;
     int rc = 1;
@@ -1022,8 +817,12 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     warn_receiver_rules(k, topics[0].partitions);
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
-        !(k->restorer = make_reader(k, "restore")) ||
-        (c->profiles_topic[0] && !(k->profiler = make_profiler(k)))) {
+        !(k->restorer = fw_kafka_reader_new(&c->kafka, c->instance_id, "restore", k->errstr,
+                                            sizeof(k->errstr))) ||
+        (c->profiles_topic[0] &&
+         !(k->profiler = fw_profiles_follower_new(&c->kafka, c->profiles_topic, c->partitions,
+                                                  c->replication_factor, c->instance_id,
+                                                  profiles, k->errstr, sizeof(k->errstr))))) {
         logf_(k, "%s", k->errstr);
         goto out;
     }
@@ -1034,7 +833,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         rd_kafka_error_destroy(error);
         goto out;
     }
-    follow_profiles(k, true);
+    fw_profiles_follower_poll(k->profiler, true);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
@@ -1064,7 +863,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         if (k->txn_open && !k->fatal)
             score_all(k, false);
         rd_kafka_poll(k->producer, 0);
-        follow_profiles(k, false);
+        fw_profiles_follower_poll(k->profiler, false);
         int64_t now = fw_mono_ms();
         if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
             txn_commit(k);
@@ -1103,10 +902,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     if (k->metrics)
         publish_metrics(k, fw_mono_ms());
 out:
-    if (k->profiler) {
-        rd_kafka_consumer_close(k->profiler);
-        rd_kafka_destroy(k->profiler);
-    }
+    fw_profiles_follower_destroy(k->profiler);
     if (k->restorer) {
         rd_kafka_consumer_close(k->restorer);
         rd_kafka_destroy(k->restorer);

@@ -13,8 +13,6 @@
 
 #include <curl/curl.h>
 #include <errno.h>
-#include <float.h>
-#include <math.h>
 #include <pthread.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -24,6 +22,7 @@
 
 #include "fw_os.h"
 #include "json.h"
+#include "predict_wire.h"
 
 #define BODY_MAX ((size_t)64 << 20)  /* one request body */
 #define RESP_BASE ((size_t)1 << 20)  /* response limit: this plus RESP_PER_ROW a row */
@@ -429,152 +428,6 @@ static void batch_fast_fail(fw_remote *r, batch *b, int64_t now) {
 
 /* ---- submit ------------------------------------------------------------------- */
 
-/* Powers of ten: exact up to 1e22, correctly rounded beyond; a float's
- * decimal exponent is -45..38, a candidate's scale 10^-54..10^38. */
-static const double P10[] = {
-    1e0, 1e1, 1e2, 1e3, 1e4, 1e5, 1e6, 1e7, 1e8, 1e9, 1e10, 1e11, 1e12, 1e13, 1e14,
-    1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22, 1e23, 1e24, 1e25, 1e26, 1e27, 1e28,
-    1e29, 1e30, 1e31, 1e32, 1e33, 1e34, 1e35, 1e36, 1e37, 1e38, 1e39, 1e40, 1e41, 1e42,
-    1e43, 1e44, 1e45, 1e46, 1e47, 1e48, 1e49, 1e50, 1e51, 1e52, 1e53, 1e54, 1e55, 1e56,
-    1e57, 1e58, 1e59, 1e60
-};
-
-static int put_uint(char *out, uint64_t m) {
-    char tmp[24];
-    int n = 0;
-    do
-        tmp[n++] = (char)('0' + m % 10);
-    while ((m /= 10) != 0);
-    for (int i = 0; i < n; i++)
-        out[i] = tmp[n - 1 - i];
-    return n;
-}
-
-/* Writes finite @p v into @p out (32 bytes) as the shortest decimal that
- * reads back as the same float: 3.2f is "3.2", not the "3.2000000476837158"
- * its double prints. snprintf("%.*g") and strtof for every precision cost
- * ~2 us a value; this finds the digits with double arithmetic (~0.2 us) and
- * lets strtof confirm the result. @returns the length. */
-static size_t format_float(float v, char *out) {
-    const float orig = v;
-    char *p = out;
-    if (signbit(v)) {
-        *p++ = '-';
-        v = -v;
-    }
-    if (v == 0) {
-        *p++ = '0';
-        *p = '\0';
-        return (size_t)(p - out);
-    }
-    uint64_t m;
-    int k; /* v is m x 10^k */
-    bool exact = false;
-    if (v < 16777216.0f && v == (float)(uint32_t)v) {
-        /* Below 2^24 floats are spaced 1 or closer: the integer is shortest. */
-        m = (uint32_t)v;
-        k = 0;
-        exact = true;
-    } else {
-        double a = v;
-        int e = (int)floor(log10(a)); /* 10^e <= a < 10^(e+1), after the fix-up */
-        if (e + 1 >= 0 ? a >= P10[e + 1] : a * P10[-(e + 1)] >= 1)
-            e++;
-        else if (e >= 0 ? a < P10[e] : a * P10[-e] < 1)
-            e--;
-        /* Up to 9 digits identify a float; 6 always fit a normal one (fewer
-         * show as trailing zeros), subnormals may need fewer. */
-        int prec;
-        for (prec = v < FLT_MIN ? 1 : 6; prec <= 9; prec++) {
-            k = e - prec + 1;
-            m = (uint64_t)llround(k >= 0 ? a / P10[k] : a * P10[-k]);
-            if (m >= (uint64_t)P10[prec]) { /* 9.9999996 rounded up to 10.000000 */
-                m /= 10;
-                k++;
-            }
-            double c = k >= 0 ? (double)m * P10[k] : (double)m / P10[-k];
-            if ((float)c == v)
-                break;
-        }
-        if (prec > 9)
-            goto fallback;
-    }
-    while (m % 10 == 0) {
-        m /= 10;
-        k++;
-    }
-    char digits[24];
-    int nd = put_uint(digits, m);
-    int x = k + nd - 1; /* exponent of the first digit */
-    if (x >= -7 && x < 21) { /* plain notation, as JavaScript would */
-        if (k >= 0) {
-            memcpy(p, digits, (size_t)nd);
-            p += nd;
-            memset(p, '0', (size_t)k);
-            p += k;
-        } else if (x >= 0) {
-            memcpy(p, digits, (size_t)x + 1);
-            p += x + 1;
-            *p++ = '.';
-            memcpy(p, digits + x + 1, (size_t)(nd - x - 1));
-            p += nd - x - 1;
-        } else {
-            *p++ = '0';
-            *p++ = '.';
-            memset(p, '0', (size_t)(-x - 1));
-            p += -x - 1;
-            memcpy(p, digits, (size_t)nd);
-            p += nd;
-        }
-    } else {
-        *p++ = digits[0];
-        if (nd > 1) {
-            *p++ = '.';
-            memcpy(p, digits + 1, (size_t)nd - 1);
-            p += nd - 1;
-        }
-        *p++ = 'e';
-        if (x < 0) {
-            *p++ = '-';
-            x = -x;
-        }
-        p += put_uint(p, (uint64_t)x);
-    }
-    *p = '\0';
-    if (exact || strtof(out, NULL) == orig)
-        return (size_t)(p - out);
-fallback: /* the double arithmetic was off by an ulp: let libc do it */
-    return (size_t)snprintf(out, 32, "%.9g", (double)orig);
-}
-
-static bool put_float(fw_buf *out, float v) {
-    char tmp[32];
-    size_t n = format_float(v, tmp);
-    return fw_buf_append(out, tmp, n);
-}
-
-static void write_body(fw_buf *out, const float *rows, size_t n) {
-    fw_buf_puts(out, "{\"transactions\":[");
-    for (size_t i = 0; i < n; i++) {
-        const float *row = rows + i * FW_F__COUNT;
-        fw_buf_puts(out, i ? ",{" : "{");
-        bool first = true;
-        for (int f = 0; f < FW_F__COUNT; f++) {
-            if (!isfinite(row[f]))
-                continue; /* missing: the service imputes it */
-            if (!first)
-                fw_buf_putc(out, ',');
-            first = false;
-            fw_buf_putc(out, '"');
-            fw_buf_puts(out, fw_feature_name((fw_feature)f)); /* identifiers: no escaping */
-            fw_buf_puts(out, "\":");
-            put_float(out, row[f]);
-        }
-        fw_buf_putc(out, '}');
-    }
-    fw_buf_puts(out, "]}");
-}
-
 /* Splits and serializes into @p b (owned by the caller: not in the queue). */
 static fw_err batch_fill(fw_remote *r, batch *b, const float *rows, size_t n, char *errstr,
                          size_t errstr_size) {
@@ -608,8 +461,7 @@ static fw_err batch_fill(fw_remote *r, batch *b, const float *rows, size_t n, ch
         q->next_at_ms = 0;
         q->conn = NULL;
         fw_buf_reset(&q->body);
-        write_body(&q->body, rows + q->off * FW_F__COUNT, q->n);
-        if (q->body.overflow) {
+        if (!fw_predict_write_request(&q->body, rows + q->off * FW_F__COUNT, q->n)) {
             if (q->body.cap < q->body.max)
                 goto nomem;
             fmt(errstr, errstr_size,
@@ -834,64 +686,8 @@ static void body_snippet(const fw_buf *resp, char *out, size_t size) {
 /* Reads {"predictions":[...]} for @p q's rows into its batch (worker only:
  * the caller does not touch a pending batch). */
 static bool parse_predictions(fw_remote *r, conn *cn, req *q, char *what, size_t wsz) {
-    const char *p = cn->resp.data ? cn->resp.data : "";
-    size_t len = cn->resp.len;
-    size_t need = fw_json_arena_bound(len);
-    if (need == SIZE_MAX) {
-        fmt(what, wsz, "response: too large to parse (%zu bytes)", len);
-        return false;
-    }
-    if (r->arena.cap < need) {
-        fw_arena_fini(&r->arena);
-        if (!fw_arena_init(&r->arena, need)) {
-            fmt(what, wsz, "response: out of memory parsing %zu bytes", len);
-            return false;
-        }
-    }
-    fw_arena_reset(&r->arena);
-    fw_json *root = NULL;
-    char perr[256];
-    if (fw_json_parse(p, len, &r->arena, &root, perr, sizeof(perr)) != FW_OK) {
-        fmt(what, wsz, "response: invalid JSON: %s", perr);
-        return false;
-    }
-    char desc[64];
-    if (root->type != FW_JSON_OBJECT) {
-        fmt(what, wsz, "response: expected an object {\"predictions\":[...]}, got %s",
-            fw_json_describe(root, desc, sizeof(desc)));
-        return false;
-    }
-    const fw_json *preds = fw_json_get(root, "predictions");
-    if (!preds) {
-        fmt(what, wsz, "response: no \"predictions\" member");
-        return false;
-    }
-    if (preds->type != FW_JSON_ARRAY) {
-        fmt(what, wsz, "response: \"predictions\" is %s, expected an array",
-            fw_json_describe(preds, desc, sizeof(desc)));
-        return false;
-    }
-    if (preds->count != q->n) {
-        fmt(what, wsz, "response: expected %zu predictions, got %u", q->n,
-            (unsigned)preds->count);
-        return false;
-    }
-    float *out = q->b->probs + q->off;
-    size_t i = 0;
-    FW_JSON_FOREACH(v, preds) {
-        if (v->type != FW_JSON_NUMBER) {
-            fmt(what, wsz, "response: prediction %zu is %s, expected a number", q->off + i,
-                fw_json_describe(v, desc, sizeof(desc)));
-            return false;
-        }
-        if (!(v->number >= 0 && v->number <= 1)) {
-            fmt(what, wsz, "response: prediction %zu is %g, not a probability in [0,1]",
-                q->off + i, v->number);
-            return false;
-        }
-        out[i++] = (float)v->number;
-    }
-    return true;
+    return fw_predict_read_predictions(cn->resp.data, cn->resp.len, &r->arena,
+                                       q->b->probs + q->off, q->n, q->off, what, wsz);
 }
 
 typedef enum { OUT_OK, OUT_RETRY, OUT_FAIL } outcome;

@@ -1,0 +1,127 @@
+/* eval_int.h — what the files of `fraudwatch eval` share, private to them:
+ * eval_cmd.c (options, the --input driver), eval_replay.c (records in memory,
+ * their labels, replays through the pipeline), eval_report.c (tables, JSON
+ * and the chart of one report), eval_sweep.c (--sweep) and eval_amlsim.c
+ * (--amlsim). The figures themselves are the core's (eval.h). */
+#ifndef FW_EVAL_INT_H
+#define FW_EVAL_INT_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "eval.h"
+#include "fw_str.h"
+#include "model.h"
+#include "report.h"
+#include "rules.h"
+
+#define R_COUNT FW_RULE__COUNT
+
+typedef struct eval_opts {
+    const char *input, *amlsim, *rules_file, *json_file, *plot_file, *sweep;
+    const char *model, *threshold;
+    fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
+    bool quiet;
+} eval_opts;
+
+/* ---- eval_replay.c: records, labels, replays ------------------------------------ */
+
+typedef struct record {
+    size_t off;
+    uint32_t len;
+    uint32_t line;            /* 1-based line in the file (or CSV line for AMLSim) */
+} record;
+
+/* Records held in memory, each replayed from its slice of @c data. */
+typedef struct corpus {
+    char *data;
+    size_t len;
+    record *rec;
+    size_t n, cap;
+    const char *file;         /* for dead letters */
+} corpus;
+
+void eval_corpus_push(corpus *c, size_t off, size_t len, uint64_t line);
+void eval_corpus_free(corpus *c);
+
+/* Reads the whole file at once: one buffer, one record per non-blank line
+ * (lines split and blank lines skipped exactly as file mode does). */
+bool eval_corpus_load(corpus *c, const char *path);
+
+typedef struct replay_stats {
+    uint64_t records, transactions, dead_letters, late;
+    double seconds;
+} replay_stats;
+
+/* Who receives a replay's alerts, and whether its dead letters are shown. */
+typedef struct replay_ctx {
+    void (*alert)(void *opaque, const fw_alert *a);
+    void *opaque;
+    bool show_dead_letters;
+    fw_model *model;          /* ml_score's (--model); NULL: not scored */
+} replay_ctx;
+
+/* Runs every record of @p c through a new pipeline, as file mode does. */
+bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
+                 const char *label, bool quiet, replay_stats *st);
+
+typedef struct label_stats {
+    uint64_t labelled, unlabelled, unreadable, fraud_without_id;
+} label_stats;
+
+/* Reads the labels of every record of @p c. */
+bool eval_load_labels(const corpus *c, fw_eval_labels *labels, label_stats *ls);
+
+/* One replay under @p rules, scored against @p labels. */
+bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
+               fw_model *model, const char *label, bool quiet, bool show_dead,
+               fw_eval_report *rep, replay_stats *st);
+
+/* ---- eval_report.c: one report ---------------------------------------------------- */
+
+/* "velocity", or "velocity (shadow)". */
+void eval_rule_label(const fw_rules *rules, int k, char *out, size_t size);
+/* Appends ", name" (or "name" to an empty @p out). */
+void eval_append_name(char *out, size_t size, const char *name);
+/* The cells both rule tables share: alerts, TP, FP, FN, precision, recall, F1. */
+void eval_rule_figure_cells(fw_table *t, const fw_eval_rule_figures *r);
+
+/* The rule set: each rule's version and switches, then the whole document. */
+void eval_json_rule_set(fw_buf *b, const fw_rules *rules);
+void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *st);
+void eval_print_report(FILE *out, const fw_eval_report *rep, const fw_rules *rules,
+                       const replay_stats *st, const fw_eval_labels *labels);
+bool eval_plot_rules(const char *png, const fw_eval_report *rep, const char *title);
+
+/* ---- eval_sweep.c: --sweep --------------------------------------------------------- */
+
+#define MAX_SWEEP_VALUES 1000
+
+typedef struct sweep {
+    char spec[256];
+    fw_rule_id rule;
+    char param[64];
+    bool duration;
+    double from, to, step;    /* durations in milliseconds */
+    size_t n;
+} sweep;
+
+bool eval_sweep_parse(const char *spec, sweep *sw, char *errstr, size_t errstr_size);
+/* The base rule set with value @p i applied, through the rules parser. */
+bool eval_sweep_apply(const sweep *sw, size_t i, const fw_rules *base, fw_rules *out,
+                      char *errstr, size_t errstr_size);
+
+/* Replays @p c once per value of @p sw, appends {"sweep":...} to @p json
+ * (without closing the document), prints the table and draws --plot.
+ * @returns the exit status. */
+int eval_sweep_run(const eval_opts *o, const corpus *c, const fw_eval_labels *labels,
+                   const fw_rules *rules, const sweep *sw, fw_buf *json, FILE *out);
+
+/* ---- eval_amlsim.c: --amlsim ------------------------------------------------------- */
+
+/* Evaluates every AMLSim data set under o->amlsim. @returns the exit status. */
+int eval_amlsim(const eval_opts *o, const fw_rules *rules, FILE *out);
+
+#endif
