@@ -56,6 +56,9 @@ typedef struct fw_pipeline_conf {
     fw_input_format format;
     size_t max_record_bytes;  /* 0: FW_TXN_DEFAULT_MAX_BYTES */
     const fw_profiles *profiles; /* shared enrichment table, or NULL; outlives the pipeline */
+    /* Another team's spelling of JSON records (schema.h), or NULL for ours;
+     * shared, read-only, outlives the pipeline. */
+    const struct fw_schema *schema;
 } fw_pipeline_conf;
 
 typedef struct fw_pipeline_stats {

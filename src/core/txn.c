@@ -8,6 +8,7 @@
  * kept string with backslash escapes is unescaped into the caller's arena. The
  * first problem found rejects the record with a reason naming the field. */
 #include "txn.h"
+#include "schema.h"
 
 #include <float.h>
 #include <math.h>
@@ -47,6 +48,14 @@ enum {
     F_COUNT = F_V1 + FW_TXN_NFEATURES,
     F_UNKNOWN = -1,
 };
+_Static_assert(F_COUNT == FW_TXN_NFIELDS, "txn.h's FW_TXN_NFIELDS counts the fields here");
+_Static_assert(F_COUNT <= 64, "the duplicate check keeps one bit per field");
+
+/* A numeric timestamp below this (2001-01-01T00:00:00Z in ms) is far more
+ * likely epoch seconds than milliseconds (which would be January 1970). */
+#define TS_MIN_PLAUSIBLE_MS 978307200000LL
+
+#define UNKNOWN_NOTED 8  /* record-level unknown keys remembered for hints */
 
 /* Canonical names: what fw_decode_error.field reports (static strings). */
 static const char *const field_names[F_COUNT] = {
@@ -86,6 +95,11 @@ typedef struct jscan {
     fw_decode_error *err;
     fw_err code;             /* FW_ERR_INVALID, or FW_ERR_LIMIT when the arena is full */
     fw_str unknown;          /* key of the unknown field being skipped, for errors */
+    const fw_schema *schema; /* another team's spelling, or NULL for ours */
+    /* Record-level keys no field took, so a missing required field can name
+     * what the record had instead. */
+    unsigned nunknown;
+    fw_str unknown_keys[UNKNOWN_NOTED];
 } jscan;
 
 typedef struct jstr {
@@ -902,32 +916,132 @@ static bool epoch_ms(const char *s, size_t n, int64_t *ms) {
     return true;
 }
 
+/* Epoch seconds, ms or µs (@p fmt) as digits with an optional '-' and, for
+ * seconds and ms, a fraction; to ms, truncated. No exponent. */
+static bool epoch_scaled(const char *s, size_t n, fw_ts_format fmt, int64_t *ms) {
+    bool neg = n > 0 && *s == '-';
+    size_t i = neg;
+    int64_t v = 0, frac = 0;
+    int fd = 0, intd = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, intd++)
+        if (intd < 18)
+            v = v * 10 + (s[i] - '0');
+    if (intd == 0 || intd > 18)
+        return false;
+    int want = fmt == FW_TS_EPOCH_S ? 3 : fmt == FW_TS_EPOCH_MS ? 0 : -1;
+    if (i < n && s[i] == '.' && want >= 0) {
+        i++;
+        if (i >= n)
+            return false;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (fd < want) {
+                frac = frac * 10 + (s[i] - '0');
+                fd++;
+            }
+        while (fd < want) {
+            frac *= 10;
+            fd++;
+        }
+    }
+    if (i != n)
+        return false;
+    if (fmt == FW_TS_EPOCH_S) {
+        if (v > TS_MAX_MS / 1000 + 1)
+            return false;
+        v = v * 1000 + frac;
+    } else if (fmt == FW_TS_EPOCH_US) {
+        v /= 1000;
+    }
+    v = neg ? -v : v;
+    if (v < TS_MIN_MS || v > TS_MAX_MS)
+        return false;
+    *ms = v;
+    return true;
+}
+
+/* What a mapped format expects, for messages. */
+static const char *ts_expected(const fw_schema *sc) {
+    switch (sc ? sc->ts_format : FW_TS_DEFAULT) {
+    case FW_TS_EPOCH_S: return "epoch seconds (the mapping's format epoch_s)";
+    case FW_TS_EPOCH_MS: return "epoch milliseconds (the mapping's format epoch_ms)";
+    case FW_TS_EPOCH_US: return "epoch microseconds (the mapping's format epoch_us)";
+    case FW_TS_PATTERN: return "a local time by the mapping's strptime pattern";
+    default: return "ISO-8601 with a zone";
+    }
+}
+
+/* The timestamp @p v (string content or a number token) under the mapping's
+ * format, or our default. Shared by the JSON and CSV decoders. */
+static bool timestamp_value(const fw_schema *sc, fw_decode_error *err, const char *v,
+                            size_t n, bool quoted, size_t off, int64_t *ms) {
+    fw_ts_format fmt = sc ? sc->ts_format : FW_TS_DEFAULT;
+    char b[SNIP_MAX], when[32];
+    switch (fmt) {
+    case FW_TS_EPOCH_S:
+    case FW_TS_EPOCH_MS:
+    case FW_TS_EPOCH_US:
+        if (epoch_scaled(v, n, fmt, ms))
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is not %s between years 0000 and 9999.",
+                    snip(v, n, b), off, ts_expected(sc));
+    case FW_TS_PATTERN:
+        if (quoted && fw_schema_parse_pattern(sc->ts_pattern, v, n, sc->ts_zone_ms, ms) ==
+                          FW_OK && *ms >= TS_MIN_MS && *ms <= TS_MAX_MS)
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp \"%s\" at byte %zu does not match the mapping's pattern "
+                    "\"%s\".", snip(v, n, b), off, sc->ts_pattern);
+    case FW_TS_ISO8601:
+    case FW_TS_DEFAULT:
+        break;
+    }
+    if (quoted) {
+        if (fw_time_parse_iso8601(v, n, ms) == FW_OK && *ms >= TS_MIN_MS && *ms <= TS_MAX_MS)
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp \"%s\" at byte %zu is not ISO-8601 with a zone, e.g. "
+                    "2024-01-15T10:30:00Z or 2024-01-15 10:30:00.123+01:00.", snip(v, n, b),
+                    off);
+    }
+    if (fmt == FW_TS_ISO8601)
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is a number, but the mapping's format is "
+                    "iso8601 (a string).", snip(v, n, b), off);
+    if (!epoch_ms(v, n, ms))
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is not integer epoch milliseconds between "
+                    "years 0000 and 9999.", snip(v, n, b), off);
+    if (*ms < TS_MIN_PLAUSIBLE_MS) {
+        /* Epoch seconds read as ms land in January 1970: refuse, don't guess. */
+        fw_time_format(*ms, when);
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu reads as %s in milliseconds; if it is "
+                    "epoch seconds, map it: {\"timestamp\": {\"format\": \"epoch_s\"}}.",
+                    snip(v, n, b), off, when);
+    }
+    return true;
+}
+
 static bool read_timestamp(jscan *js, fw_txn *t) {
     const char *field = field_names[F_TIMESTAMP], *v = js->s;
-    char b[SNIP_MAX];
     if (*v == '"') {
         jstr str;
         if (!scan_string(js, field, &str) || !str_slice(js, field, &str, &t->ts_raw))
             return false;
-        if (fw_time_parse_iso8601(t->ts_raw.ptr, t->ts_raw.len, &t->ts_ms) == FW_OK &&
-            t->ts_ms >= TS_MIN_MS && t->ts_ms <= TS_MAX_MS)
-            return true;
-        return fail(js->err, field, off_of(js, v),
-                    "Field timestamp \"%s\" at byte %zu is not ISO-8601 with a zone, e.g. "
-                    "2024-01-15T10:30:00Z or 2024-01-15 10:30:00.123+01:00.",
-                    snip(t->ts_raw.ptr, t->ts_raw.len, b), off_of(js, v));
+        return timestamp_value(js->schema, js->err, t->ts_raw.ptr, t->ts_raw.len, true,
+                               off_of(js, v), &t->ts_ms);
     }
     if (!num_start(*v))
-        return wrong_type(js, field, "an ISO-8601 string or integer epoch milliseconds");
+        return wrong_type(js, field, js->schema && js->schema->ts_format != FW_TS_DEFAULT
+                                         ? ts_expected(js->schema)
+                                         : "an ISO-8601 string or integer epoch milliseconds");
     jnum num;
     if (!scan_number(js, field, &num))
         return false;
     t->ts_raw = (fw_str){ .ptr = num.ptr, .len = num.len };
-    if (num.integer && epoch_ms(num.ptr, num.len, &t->ts_ms))
-        return true;
-    return fail(js->err, field, off_of(js, v),
-                "Field timestamp %s at byte %zu is not integer epoch milliseconds between "
-                "years 0000 and 9999.", snip(num.ptr, num.len, b), off_of(js, v));
+    return timestamp_value(js->schema, js->err, num.ptr, num.len, false, off_of(js, v),
+                           &t->ts_ms);
 }
 
 /* Reads the value of known field @p f under the cursor into @p t. */
@@ -988,6 +1102,16 @@ static bool read_field(jscan *js, int f, fw_txn *t) {
             return wrong_type(js, field, "a string");
         if (!scan_string(js, field, &str) || !str_slice(js, field, &str, slot))
             return false;
+        if (js->schema && (f == F_TYPE || f == F_CHANNEL)) { /* their values -> ours */
+            const fw_str *to =
+                f == F_TYPE
+                    ? fw_schema_map_value(js->schema->type_map, js->schema->ntype_map,
+                                          slot->ptr, slot->len)
+                    : fw_schema_map_value(js->schema->channel_map, js->schema->nchannel_map,
+                                          slot->ptr, slot->len);
+            if (to)
+                *slot = *to;
+        }
         if (f == F_TYPE)
             t->type = type_from_name(slot->ptr, slot->len);
         return true;
@@ -1069,6 +1193,176 @@ static bool not_an_object(jscan *js) {
                 "Record is %s, not a JSON object (at byte %zu).", what, off_of(js, js->s));
 }
 
+/* ---- another team's spelling (schema.h) ---- */
+
+/* Our field for key @p key at the mapping level starting at @p first; *child
+ * is the level below when the key leads to mapped fields inside an object.
+ * At the record level our own names still count unless mapped elsewhere. */
+static int mapped_lookup(const jscan *js, int first, const jstr *key, int *child) {
+    char buf[KEY_UNESCAPE_MAX];
+    const char *k = key->ptr;
+    size_t n = key->len;
+    *child = -1;
+    if (key->esc) {
+        if (n > KEY_UNESCAPE_MAX)
+            return F_UNKNOWN;
+        n = unescape(k, n, buf);
+        k = buf;
+    }
+    const fw_schema_key *sk = fw_schema_find(js->schema, first, k, n);
+    if (sk) {
+        *child = sk->child;
+        return sk->field;
+    }
+    if (first != 0)
+        return F_UNKNOWN;
+    int f = field_lookup(k, n);
+    return f != F_UNKNOWN && (js->schema->mapped & (1ull << f)) ? F_UNKNOWN : f;
+}
+
+static bool mapped_object(jscan *js, int first, int depth, fw_txn *t, uint64_t *seen);
+
+/* One member whose key was read, the cursor on its value, at object level
+ * @p depth (1: the record) and mapping level @p first. */
+static bool mapped_member(jscan *js, int first, int depth, const jstr *key, const char *kpos,
+                          fw_txn *t, uint64_t *seen) {
+    int child;
+    int f = mapped_lookup(js, first, key, &child);
+    if (child >= 0 && *js->s == '{')
+        return mapped_object(js, child, depth + 1, t, seen);
+    if (f == F_UNKNOWN) {
+        fw_str saved = js->unknown;
+        js->unknown = (fw_str){ .ptr = key->ptr, .len = key->len };
+        if (depth == 1 && js->nunknown < UNKNOWN_NOTED)
+            js->unknown_keys[js->nunknown++] = js->unknown;
+        if (!skip_value(js, depth))
+            return false;
+        js->unknown = saved;
+        return true;
+    }
+    if (*seen & (1ull << f)) {
+        char b[SNIP_MAX];
+        return fail(js->err, field_names[f], off_of(js, kpos),
+                    "Field %s is given twice: \"%s\" at byte %zu repeats it.", field_names[f],
+                    snip(key->ptr, key->len, b), off_of(js, kpos));
+    }
+    *seen |= 1ull << f;
+    return read_field(js, f, t);
+}
+
+/* An object holding mapped fields (a dotted path's inner level). */
+static bool mapped_object(jscan *js, int first, int depth, fw_txn *t, uint64_t *seen) {
+    if (depth > JSON_MAX_DEPTH)
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "Record nests objects and arrays deeper than %d levels (at byte %zu).",
+                    JSON_MAX_DEPTH, off_of(js, js->s));
+    js->s++;
+    skip_ws(js);
+    if (js->s >= js->end)
+        return truncated(js, NULL);
+    if (*js->s == '}') {
+        js->s++;
+        return true;
+    }
+    for (;;) {
+        jstr key;
+        const char *kpos = js->s;
+        if (*js->s != '"')
+            return syntax(js, NULL, "a field name in double quotes");
+        if (!scan_string(js, NULL, &key))
+            return false;
+        skip_ws(js);
+        if (js->s >= js->end || *js->s != ':')
+            return syntax(js, NULL, "':' after a field name");
+        js->s++;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+        if (!mapped_member(js, first, depth, &key, kpos, t, seen))
+            return false;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+        if (*js->s == '}') {
+            js->s++;
+            return true;
+        }
+        if (*js->s != ',')
+            return syntax(js, NULL, "',' or '}'");
+        js->s++;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+    }
+}
+
+/* Edit distance, ignoring case; only on the error path. Names longer than
+ * 63 bytes compare by their first 63. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb) {
+    size_t row[64];
+    na = na > 63 ? 63 : na;
+    nb = nb > 63 ? 63 : nb;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            char ca = a[i - 1], cb = b[j - 1];
+            ca = ca >= 'A' && ca <= 'Z' ? (char)(ca + 32) : ca;
+            cb = cb >= 'A' && cb <= 'Z' ? (char)(cb + 32) : cb;
+            size_t best = diag + (ca != cb);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+/* "Required field transaction_id is missing; the record has txn_id, amt, ts
+ * (closest: txn_id) — map it with --schema." */
+static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_str *unknown,
+                    unsigned nunknown, size_t off) {
+    char list[160], b[SNIP_MAX], from[96] = "";
+    size_t o = 0, best = SIZE_MAX;
+    unsigned closest = 0;
+    const char *name = field_names[f];
+    if (sc && (sc->mapped & (1ull << f)))
+        snprintf(from, sizeof(from), " (mapped from \"%s\")", snip(sc->source[f],
+                 strlen(sc->source[f]), b));
+    if (nunknown == 0)
+        return fail(err, name, off, "Required field %s%s is missing%s.", name, from,
+                    f == F_AMOUNT && !from[0] ? " (it may also be spelled Amount)" : "");
+    list[0] = '\0';
+    for (unsigned i = 0; i < nunknown; i++) {
+        size_t d = edit_distance(name, strlen(name), unknown[i].ptr, unknown[i].len);
+        /* A shared first letter is the better guess among equals ("ts" for
+         * timestamp rather than "amt"). */
+        if (d > 0 && (unknown[i].ptr[0] | 32) == name[0])
+            d--;
+        if (d < best) {
+            best = d;
+            closest = i;
+        }
+        int w = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
+                         snip(unknown[i].ptr, unknown[i].len < 24 ? unknown[i].len : 24, b));
+        if (w < 0 || (size_t)w >= sizeof(list) - o) {
+            list[o] = '\0';
+            break;
+        }
+        o += (size_t)w;
+    }
+    return fail(err, name, off,
+                "Required field %s%s is missing; the record has %s%s (closest: %s) - map it "
+                "with --schema.", name, from, list, nunknown == UNKNOWN_NOTED ? ", ..." : "",
+                snip(unknown[closest].ptr, unknown[closest].len < 24 ? unknown[closest].len
+                                                                     : 24, b));
+}
+
 static bool parse_record(jscan *js, fw_txn *t) {
     uint64_t seen = 0;
     skip_ws(js);
@@ -1097,9 +1391,14 @@ static bool parse_record(jscan *js, fw_txn *t) {
             skip_ws(js);
             if (js->s >= js->end)
                 return truncated(js, NULL);
-            int f = key_lookup(&key);
-            if (f == F_UNKNOWN) {
+            int f = js->schema ? F_UNKNOWN : key_lookup(&key);
+            if (js->schema) {
+                if (!mapped_member(js, 0, 1, &key, kpos, t, &seen))
+                    return false;
+            } else if (f == F_UNKNOWN) {
                 js->unknown = (fw_str){ .ptr = key.ptr, .len = key.len };
+                if (js->nunknown < UNKNOWN_NOTED)
+                    js->unknown_keys[js->nunknown++] = js->unknown;
                 if (!skip_value(js, 1))
                     return false;
                 js->unknown = FW_STR_NULL;
@@ -1130,7 +1429,7 @@ static bool parse_record(jscan *js, fw_txn *t) {
         }
     }
     t->raw = (fw_str){ .ptr = obj, .len = (size_t)(js->s - obj) };
-    t->raw_is_json = true;
+    t->raw_is_json = !js->schema; /* a mapped record is written in our spelling */
     skip_ws(js);
     if (js->s < js->end) {
         char b[SNIP_MAX];
@@ -1141,9 +1440,8 @@ static bool parse_record(jscan *js, fw_txn *t) {
     }
     for (int f = 0; (REQUIRED_MASK & ~seen) && f < F_V1; f++)
         if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f)))
-            return fail(js->err, field_names[f], off_of(js, js->end),
-                        "Required field %s is missing%s.", field_names[f],
-                        f == F_AMOUNT ? " (it may also be spelled Amount)" : "");
+            return missing(js->err, js->schema, f, js->unknown_keys, js->nunknown,
+                           off_of(js, js->end));
     return true;
 }
 
@@ -1176,6 +1474,39 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
                  .code = FW_ERR_INVALID };
     return parse_record(&js, out) ? FW_OK : js.code;
 }
+
+fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                                 const fw_schema *schema, fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    if (!schema)
+        return fw_txn_decode_json(p, n, scratch, max_bytes, out, err);
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) {
+        p = "";
+        n = 0;
+    }
+    jscan js = { .base = p, .s = p, .end = p + n, .scratch = scratch, .err = err,
+                 .code = FW_ERR_INVALID, .schema = schema };
+    return parse_record(&js, out) ? FW_OK : js.code;
+}
+
+int fw_txn_field_index(const char *name, size_t n) {
+    int f = name ? field_lookup(name, n) : F_UNKNOWN;
+    /* Canonical spellings only: Amount and user_id are aliases. */
+    if (f == F_UNKNOWN || strlen(field_names[f]) != n || memcmp(field_names[f], name, n))
+        return -1;
+    return f;
+}
+
+const char *fw_txn_field_name(int f) { return f >= 0 && f < F_COUNT ? field_names[f] : ""; }
 
 /* ---- semicolon records ---- */
 

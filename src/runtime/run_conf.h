@@ -12,6 +12,9 @@ typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
     const char *rules_file;        /* applied over the defaults; NULL: defaults */
     const char *profiles_file;     /* NDJSON customer profiles; NULL: none */
+    const char *schema_file;       /* mapping of another team's spelling; NULL: ours */
+    struct fw_schema *schema;      /* loaded from it by fw_run_conf_parse; owned here,
+                                      freed by fw_cmd_run; pipeline.schema points at it */
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */
     /* File mode (selected by input_file). */
     const char *input_file;
