@@ -1032,7 +1032,7 @@ static bool read_timestamp(jscan *js, fw_txn *t) {
         return timestamp_value(js->schema, js->err, t->ts_raw.ptr, t->ts_raw.len, true,
                                off_of(js, v), &t->ts_ms);
     }
-    if (!num_start(*v))
+    if (!num_start(*v) || (js->schema && js->schema->ts_format == FW_TS_PATTERN))
         return wrong_type(js, field, js->schema && js->schema->ts_format != FW_TS_DEFAULT
                                          ? ts_expected(js->schema)
                                          : "an ISO-8601 string or integer epoch milliseconds");
