@@ -149,12 +149,15 @@ static void dead_letter(fw_pipeline *p, fw_str payload, const char *field, const
 
 /* Decodes one record into @p txn; a semicolon record's id comes from its
  * source and lives in @p synth. */
-static fw_err decode(fw_pipeline *p, const char *payload, size_t len, const fw_source_ref *src,
+__attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const char *payload, size_t len, const fw_source_ref *src,
                      fw_arena *arena, char synth[96], fw_txn *txn, fw_decode_error *derr) {
     fw_arena_reset(arena); /* nothing outlives the previous record decoded into it */
     if (p->conf.format != FW_INPUT_SEMICOLON)
-        return fw_txn_decode_json_mapped(payload, len, arena, p->conf.max_record_bytes,
-                                         p->conf.schema, txn, derr);
+        return p->conf.schema
+                   ? fw_txn_decode_json_mapped(payload, len, arena, p->conf.max_record_bytes,
+                                               p->conf.schema, txn, derr)
+                   : fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn,
+                                        derr);
     int n = src->topic ? snprintf(synth, 96, "%s-%" PRId32 "-%" PRId64, src->topic,
                                   src->partition, src->offset)
                        : snprintf(synth, 96, "line-%" PRId64, src->line);
