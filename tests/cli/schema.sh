@@ -1,0 +1,125 @@
+#!/usr/bin/env bash
+# tests/cli/schema.sh — issue 12: a file in another team's spelling (renamed
+# fields, a nested payment object, epoch seconds, their type and channel
+# values) is detected on exactly as our own spelling is: the same alert ids
+# from 20,000 generated transactions rewritten by awk and run with --schema.
+# Also: without the mapping the dead letters say what to map, epoch seconds
+# are refused with a hint instead of read as 1970, and a bad mapping is
+# rejected with the field named.
+set -euo pipefail
+: "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
+unset FW_SCHEMA RULES_FILE INPUT_FORMAT
+tmp=$(mktemp -d)
+trap 'rm -rf "$tmp"' EXIT
+cd "$tmp"
+
+fail() { echo "FAIL schema: $*" >&2; exit 1; }
+assert_eq() { # EXPECTED ACTUAL WHAT
+    [ "$1" == "$2" ] || fail "$3: expected '$1', got '$2'"
+    echo "ok: $3 = $2"
+}
+lines() { if [ -s "$1" ]; then wc -l < "$1"; else echo 0; fi; }
+ids() { grep -o '"alert_id":"[^"]*"' "$1" | sort; }
+
+"$FW_BIN" generate -n 20000 --output ours.ndjson 2> /dev/null
+
+# Their spelling: txn_id, acct, kind (buy, xfer, ...), ts in epoch seconds
+# with a fraction, payment.{amt,cur} nested, channel "web" for online.
+cat > theirs.awk <<'AWK'
+function days(y, m, d,   era, yoe, doy, doe) {
+    y -= (m <= 2)
+    era = int((y >= 0 ? y : y - 399) / 400)
+    yoe = y - era * 400
+    doy = int((153 * (m + (m > 2 ? -3 : 9)) + 2) / 5) + d - 1
+    doe = yoe * 365 + int(yoe / 4) - int(yoe / 100) + doy
+    return era * 146097 + doe - 719468
+}
+{
+    line = $0
+    match(line, /"timestamp":"[^"]*"/)
+    t = substr(line, RSTART + 13, RLENGTH - 14)
+    s = days(substr(t, 1, 4) + 0, substr(t, 6, 2) + 0, substr(t, 9, 2) + 0) * 86400 + \
+        substr(t, 12, 2) * 3600 + substr(t, 15, 2) * 60 + substr(t, 18, 2)
+    line = substr(line, 1, RSTART - 1) "\"ts\":" sprintf("%.0f", s) "." substr(t, 21, 3) \
+           substr(line, RSTART + RLENGTH)
+    match(line, /"amount":[^,}]*,?/)
+    amt = substr(line, RSTART + 9, RLENGTH - 9); sub(/,$/, "", amt)
+    line = substr(line, 1, RSTART - 1) substr(line, RSTART + RLENGTH)
+    cur = ""
+    if (match(line, /"currency":"[^"]*",?/)) {
+        cur = substr(line, RSTART + 11, RLENGTH - 11); sub(/,$/, "", cur)
+        line = substr(line, 1, RSTART - 1) substr(line, RSTART + RLENGTH)
+    }
+    sub(/"transaction_id":/, "\"txn_id\":", line)
+    sub(/"account_id":/, "\"acct\":", line)
+    sub(/"type":"PURCHASE"/, "\"kind\":\"buy\"", line)
+    sub(/"type":"TRANSFER"/, "\"kind\":\"xfer\"", line)
+    sub(/"type":"WITHDRAWAL"/, "\"kind\":\"cash\"", line)
+    sub(/"type":"DEPOSIT"/, "\"kind\":\"dep\"", line)
+    sub(/"type":"PASSWORD_CHANGE"/, "\"kind\":\"pwd\"", line)
+    sub(/"type":"LOGIN"/, "\"kind\":\"login\"", line)
+    sub(/"channel":"online"/, "\"channel\":\"web\"", line)
+    sub(/,?}$/, "", line)
+    print line ",\"payment\":{\"amt\":" amt (cur != "" ? ",\"cur\":" cur : "") "}}"
+}
+AWK
+awk -f theirs.awk ours.ndjson > theirs.ndjson
+assert_eq 20000 "$(lines theirs.ndjson)" "records rewritten"
+grep -q '"txn_id":"[^"]*","ts":[0-9]*\.[0-9]*,"acct"' theirs.ndjson ||
+    fail "rewrite: $(head -1 theirs.ndjson)"
+grep -q '"payment":{"amt":' theirs.ndjson || fail "no nested payment: $(head -1 theirs.ndjson)"
+
+cat > theirs.json <<'JSON'
+{"fields": {"transaction_id": "txn_id", "timestamp": "ts", "amount": "payment.amt",
+            "currency": "payment.cur", "account_id": "acct", "type": "kind"},
+ "timestamp": {"format": "epoch_s"},
+ "values": {"type": {"buy": "PURCHASE", "xfer": "TRANSFER", "cash": "WITHDRAWAL",
+                     "dep": "DEPOSIT", "pwd": "PASSWORD_CHANGE", "login": "LOGIN"},
+            "channel": {"web": "online"}}}
+JSON
+
+"$FW_BIN" run -q --input ours.ndjson --output ours.alerts --dlq ours.dlq
+"$FW_BIN" run -q --input theirs.ndjson --output theirs.alerts --dlq theirs.dlq \
+    --schema theirs.json
+n=$(lines ours.alerts)
+[ "$n" -gt 20 ] || fail "only $n alerts from our own spelling"
+assert_eq 0 "$(lines theirs.dlq)" "dead letters in their spelling with the mapping"
+assert_eq "$n" "$(lines theirs.alerts)" "alerts in their spelling"
+ids ours.alerts > ours.ids
+ids theirs.alerts > theirs.ids
+cmp -s ours.ids theirs.ids || fail "alert ids differ: $(diff ours.ids theirs.ids | head -5)"
+echo "ok: the same $n alert ids"
+
+# The environment names the mapping too.
+FW_SCHEMA=theirs.json "$FW_BIN" run -q --input theirs.ndjson --output env.alerts
+ids env.alerts | cmp -s - ours.ids || fail "FW_SCHEMA: alert ids differ"
+echo "ok: FW_SCHEMA"
+
+# Without it: dead letters say what the record has and what to map.
+"$FW_BIN" run -q --input theirs.ndjson --output none.alerts --dlq none.dlq
+assert_eq 20000 "$(lines none.dlq)" "dead letters without the mapping"
+grep -q 'Required field transaction_id is missing; the record has txn_id, ts, acct, .*(closest: txn_id) - map it with --schema' \
+    none.dlq || fail "missing-field hint: $(head -1 none.dlq)"
+
+# Epoch seconds without a mapping are refused, not read as January 1970.
+printf '%s\n' '{"transaction_id":"s1","timestamp":1705314600,"amount":9000}' > secs.ndjson
+"$FW_BIN" run -q --input secs.ndjson --output secs.alerts --dlq secs.dlq
+assert_eq 0 "$(lines secs.alerts)" "alerts from an epoch-seconds record"
+grep -qF 'reads as 1970-01-20T17:41:54.600Z in milliseconds; if it is epoch seconds, map it: {\"timestamp\": {\"format\": \"epoch_s\"}}' \
+    secs.dlq || fail "epoch seconds hint: $(cat secs.dlq)"
+echo '{"timestamp": {"format": "epoch_s"}}' > secs.json
+"$FW_BIN" run -q --input secs.ndjson --output secs.alerts --schema secs.json
+grep -q '"rule":"high_amount".*"event_time":"2024-01-15T10:30:00.000Z"' secs.alerts ||
+    fail "epoch_s mapping: $(cat secs.alerts)"
+echo "ok: epoch seconds hint and mapping"
+
+# A bad mapping is refused before anything runs, naming the field.
+echo '{"fields": {"amount": "payment..amt"}}' > bad.json
+set +e
+"$FW_BIN" run -q --input ours.ndjson --output /dev/null --schema bad.json 2> bad.err
+rc=$?
+set -e
+assert_eq 2 "$rc" "exit status with a bad mapping"
+grep -q 'bad.json: fields.amount: "payment..amt" has an empty segment' bad.err ||
+    fail "bad mapping message: $(cat bad.err)"
+echo "ok: all"
