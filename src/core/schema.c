@@ -65,8 +65,8 @@ static bool add_path(fw_schema *s, int f, const char *fname, fw_str path, int16_
                      char *errstr, size_t errstr_size) {
     char q[64];
     fw_json_quote(path, q, sizeof(q));
-    if (path.len == 0)
-        return ERR("fields.%s: expected their field name or a dotted path, got \"\"", fname);
+    if (path.len == 0 || memchr(path.ptr, 0, path.len))
+        return ERR("fields.%s: expected their field name or a dotted path, got %s", fname, q);
     int16_t *head = root; /* keys[] never moves, so pointers into it stay valid */
     int depth = 0;
     for (size_t i = 0;;) {
@@ -210,21 +210,23 @@ fw_err fw_schema_parse_pattern(const char *pattern, const char *s, size_t n, int
 /* Only the directives fw_schema_parse_pattern knows; a date and a time. */
 static bool check_pattern(const char *pat, char *errstr, size_t errstr_size) {
     unsigned seen = 0;
+    char q[64];
+    fw_json_quote(fw_str_c(pat), q, sizeof(q)); /* printable in messages */
     for (const char *p = pat; *p; p++) {
         if (*p != '%')
             continue;
         const char *at = strchr("YmdHMSf%", p[1]);
         if (!p[1] || !at)
-            return ERR("timestamp.format: \"strptime:%s\" has %%%c; the directives are %%Y "
-                       "%%m %%d %%H %%M %%S %%f and %%%%", pat, p[1] ? p[1] : ' ');
+            return ERR("timestamp.format: the pattern %s has %%%c; the directives are %%Y "
+                       "%%m %%d %%H %%M %%S %%f and %%%%", q,
+                       p[1] > 0x20 && p[1] < 0x7f ? p[1] : '?');
         if (seen & (1u << (at - "YmdHMSf%")) && p[1] != '%')
-            return ERR("timestamp.format: \"strptime:%s\" has %%%c twice", pat, p[1]);
+            return ERR("timestamp.format: the pattern %s has %%%c twice", q, p[1]);
         seen |= 1u << (at - "YmdHMSf%");
         p++;
     }
     if ((seen & 0x1f) != 0x1f)
-        return ERR("timestamp.format: \"strptime:%s\" needs at least %%Y %%m %%d %%H %%M",
-                   pat);
+        return ERR("timestamp.format: the pattern %s needs at least %%Y %%m %%d %%H %%M", q);
     return true;
 }
 
@@ -241,8 +243,8 @@ static bool parse_timestamp(fw_schema *s, const fw_json *ts, char *errstr,
             continue;
         }
         if (!fw_str_eq(m->key, fw_str_c("format")))
-            return ERR("timestamp.%.*s: unknown key (expected format, zone)",
-                       (int)(m->key.len > 40 ? 40 : m->key.len), m->key.ptr);
+            return ERR("timestamp.%s: unknown key (expected format, zone)",
+                       fw_json_quote(m->key, d, sizeof(d)));
         if (m->type != FW_JSON_STRING)
             return ERR("timestamp.format: expected a string, got %s",
                        fw_json_describe(m, d, sizeof(d)));
@@ -296,8 +298,9 @@ static bool parse_value_map(fw_schema *s, const fw_json *obj, const char *what,
                    fw_json_describe(obj, d, sizeof(d)));
     FW_JSON_FOREACH(m, obj) {
         fw_json_quote(m->key, q, sizeof(q));
-        if (m->type != FW_JSON_STRING || m->str.len == 0)
-            return ERR("values.%s.%s: expected a non-empty string, got %s", what, q,
+        if (m->type != FW_JSON_STRING || m->str.len == 0 || memchr(m->str.ptr, 0, m->str.len) ||
+            memchr(m->key.ptr, 0, m->key.len))
+            return ERR("values.%s.%s: expected a non-empty string without NUL, got %s", what, q,
                        fw_json_describe(m, d, sizeof(d)));
         if (!strcmp(what, "type")) {
             bool ok = false;

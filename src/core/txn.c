@@ -631,7 +631,8 @@ static int num_to_double(const jnum *num, double *out) {
 }
 
 /* A number token under the cursor, converted and required to be finite. */
-__attribute__((always_inline)) static inline bool read_double(jscan *js, const char *field, double *v, jnum *tok) {
+__attribute__((always_inline)) static inline bool read_double(jscan *js, const char *field,
+                                                              double *v, jnum *tok) {
     char b[SNIP_MAX];
     if (!scan_number(js, field, tok))
         return false;
@@ -972,10 +973,12 @@ static const char *ts_expected(const fw_schema *sc) {
 
 /* The timestamp @p v (string content or a number token) under the mapping's
  * format, or our default. Shared by the JSON and CSV decoders. */
-__attribute__((always_inline)) static inline bool timestamp_value(const fw_schema *sc, fw_decode_error *err, const char *v,
+__attribute__((always_inline)) static inline bool timestamp_value(const fw_schema *sc,
+                                                                  fw_decode_error *err,
+                                                                  const char *v,
                             size_t n, bool quoted, size_t off, int64_t *ms) {
     fw_ts_format fmt = sc ? sc->ts_format : FW_TS_DEFAULT;
-    char b[SNIP_MAX], when[32];
+    char b[SNIP_MAX], pb[SNIP_MAX], when[32];
     switch (fmt) {
     case FW_TS_EPOCH_S:
     case FW_TS_EPOCH_MS:
@@ -991,7 +994,8 @@ __attribute__((always_inline)) static inline bool timestamp_value(const fw_schem
             return true;
         return fail(err, "timestamp", off,
                     "Field timestamp \"%s\" at byte %zu does not match the mapping's pattern "
-                    "\"%s\".", snip(v, n, b), off, sc->ts_pattern);
+                    "\"%s\".", snip(v, n, b), off,
+                    snip(sc->ts_pattern, strlen(sc->ts_pattern), pb));
     case FW_TS_ISO8601:
     case FW_TS_DEFAULT:
         break;

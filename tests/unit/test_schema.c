@@ -54,7 +54,7 @@ static const bad_case bad_cases[] = {
       "timestamp.format: expected iso8601, epoch_s, epoch_ms, epoch_us or \"strptime:PATTERN\", "
       "got \"epoch_sec\"" },
     { "format number", "{\"timestamp\":{\"format\":1}}", "timestamp.format: expected a string" },
-    { "timestamp key", "{\"timestamp\":{\"fmt\":\"epoch_s\"}}", "timestamp.fmt: unknown key" },
+    { "timestamp key", "{\"timestamp\":{\"fmt\":\"epoch_s\"}}", "timestamp.\"fmt\": unknown key" },
     { "pattern directive", "{\"timestamp\":{\"format\":\"strptime:%d/%m/%y %H:%M\","
       "\"zone\":\"Z\"}}", "has %y; the directives are" },
     { "pattern no time", "{\"timestamp\":{\"format\":\"strptime:%d/%m/%Y\",\"zone\":\"Z\"}}",
@@ -70,7 +70,7 @@ static const bad_case bad_cases[] = {
     { "type target", "{\"values\":{\"type\":{\"buy\":\"PURCHSE\"}}}",
       "values.type.\"buy\": \"PURCHSE\" is not one of PURCHASE" },
     { "value not string", "{\"values\":{\"channel\":{\"web\":1}}}",
-      "values.channel.\"web\": expected a non-empty string, got 1" },
+      "values.channel.\"web\": expected a non-empty string without NUL, got 1" },
     { "values key", "{\"values\":{\"currency\":{}}}", "values.\"currency\": unknown key" },
     { "values not object", "{\"values\":[]}", "values: expected an object" },
 };
@@ -103,7 +103,8 @@ typedef struct map_case {
     const char *field;     /* rejected: field named */
 } map_case;
 
-#define M_NAMES "{\"fields\":{\"transaction_id\":\"txn_id\",\"amount\":\"amt\",\"timestamp\":\"ts\"}"
+#define M_NAMES \
+    "{\"fields\":{\"transaction_id\":\"txn_id\",\"amount\":\"amt\",\"timestamp\":\"ts\"}"
 #define TS0 1705314600000LL /* 2024-01-15T10:30:00Z */
 
 static const map_case map_cases[] = {
@@ -121,8 +122,8 @@ static const map_case map_cases[] = {
     { "nested three levels", "{\"fields\":{\"amount\":\"p.q.r\",\"transaction_id\":\"p.id\"}}",
       "{\"p\":{\"x\":[1,{\"r\":2}],\"q\":{\"r\":7},\"id\":\"n\"},"
       "\"timestamp\":\"2024-01-15T10:30:00Z\"}", "n", TS0, 7, "", NULL },
-    { "escaped key", M_NAMES "}", "{\"txn\\u005fid\":\"a\",\"amt\":3,\"ts\":\"2024-01-15T10:30:00Z\"}",
-      "a", TS0, 3, "", NULL },
+    { "escaped key", M_NAMES "}",
+      "{\"txn\\u005fid\":\"a\",\"amt\":3,\"ts\":\"2024-01-15T10:30:00Z\"}", "a", TS0, 3, "", NULL },
     { "nested not an object", "{\"fields\":{\"amount\":\"payment.amount\"}}",
       "{\"transaction_id\":\"a\",\"payment\":5,\"timestamp\":\"2024-01-15T10:30:00Z\"}", NULL, 0,
       0, "Required field amount (mapped from \"payment.amount\") is missing", "amount" },
