@@ -975,8 +975,9 @@ static const char *ts_expected(const fw_schema *sc) {
  * format, or our default. Shared by the JSON and CSV decoders. */
 __attribute__((always_inline)) static inline bool timestamp_value(const fw_schema *sc,
                                                                   fw_decode_error *err,
-                                                                  const char *v,
-                            size_t n, bool quoted, size_t off, int64_t *ms) {
+                                                                  const char *v, size_t n,
+                                                                  bool quoted, size_t off,
+                                                                  int64_t *ms) {
     fw_ts_format fmt = sc ? sc->ts_format : FW_TS_DEFAULT;
     char b[SNIP_MAX], pb[SNIP_MAX], when[32];
     switch (fmt) {
