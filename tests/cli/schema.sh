@@ -95,6 +95,23 @@ FW_SCHEMA=theirs.json "$FW_BIN" run -q --input theirs.ndjson --output env.alerts
 ids env.alerts | cmp -s - ours.ids || fail "FW_SCHEMA: alert ids differ"
 echo "ok: FW_SCHEMA"
 
+# schema check shows where each field came from, and what is missing.
+"$FW_BIN" schema check --schema theirs.json --sample theirs.ndjson --count 3 > check.out
+grep -q '^  amount            = [0-9.]*  <- payment.amt$' check.out || fail "check: $(cat check.out)"
+grep -q '^  timestamp         = 2024-.*<- ts (as written: [0-9]*\.[0-9]*; format epoch_s)$' \
+    check.out || fail "check timestamp: $(cat check.out)"
+grep -q '^  unused: is_fraud' check.out || fail "check unused: $(cat check.out)"
+grep -q '^3 records shown, 0 dead letters$' check.out || fail "check summary: $(cat check.out)"
+{ head -2 theirs.ndjson; echo '{"id":"x","ts":1,"payment":{"amt":1}}'; } > sample.ndjson
+set +e
+"$FW_BIN" schema check --schema theirs.json --sample sample.ndjson > check2.out
+rc=$?
+set -e
+assert_eq 1 "$rc" "schema check exit status with a dead letter"
+grep -q '^  missing: transaction_id (from txn_id)$' check2.out || fail "check2: $(cat check2.out)"
+grep -q '^  unused: id$' check2.out || fail "check2 unused: $(cat check2.out)"
+echo "ok: schema check"
+
 # Without it: dead letters say what the record has and what to map.
 "$FW_BIN" run -q --input theirs.ndjson --output none.alerts --dlq none.dlq
 assert_eq 20000 "$(lines none.dlq)" "dead letters without the mapping"
