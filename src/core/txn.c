@@ -1351,6 +1351,16 @@ static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_s
          * timestamp rather than "amt"). */
         if (d > 0 && (unknown[i].ptr[0] | 32) == name[0])
             d--;
+        /* A part of our name ("id" of transaction_id) is a good guess too. */
+        if (unknown[i].len >= 2 && unknown[i].len < 32) {
+            char low[32];
+            for (size_t k = 0; k < unknown[i].len; k++)
+                low[k] = (char)(unknown[i].ptr[k] | (unknown[i].ptr[k] >= 'A' &&
+                                                     unknown[i].ptr[k] <= 'Z' ? 32 : 0));
+            low[unknown[i].len] = '\0';
+            if (strstr(name, low))
+                d = d > unknown[i].len ? d - unknown[i].len : 0;
+        }
         if (d < best) {
             best = d;
             closest = i;
@@ -1655,6 +1665,317 @@ fw_err fw_txn_decode_semicolon(const char *p, size_t n, fw_str synth_id, size_t 
     out->amount = d == 0 ? 0.0 : d;
     out->amount_raw = (fw_str){ .ptr = part[3], .len = len[3] };
     out->type = FW_TXN_TRANSFER;
+    out->raw = (fw_str){ .ptr = p, .len = n };
+    out->raw_is_json = false;
+    return FW_OK;
+}
+
+/* ---- CSV records ---- */
+
+/* One RFC 4180 cell at *ps: its content (between the quotes when quoted),
+ * whether it was quoted and holds doubled quotes. Moves past the cell and a
+ * following ','. *last turns true at the end of the line. */
+static bool csv_cell(const char **ps, const char *end, fw_str *cell, bool *quoted, bool *dq,
+                     bool *last) {
+    const char *s = *ps;
+    *dq = false;
+    *quoted = s < end && *s == '"';
+    if (*quoted) {
+        const char *c = ++s;
+        for (;;) {
+            const char *q = memchr(s, '"', (size_t)(end - s));
+            if (!q)
+                return false; /* unterminated: a record is one line */
+            if (q + 1 < end && q[1] == '"') {
+                *dq = true;
+                s = q + 2;
+                continue;
+            }
+            *cell = (fw_str){ .ptr = c, .len = (size_t)(q - c) };
+            s = q + 1;
+            break;
+        }
+        if (s < end && *s != ',')
+            return false; /* text after the closing quote */
+    } else {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        if (memchr(s, '"', (size_t)(stop - s)))
+            return false; /* a quote inside an unquoted cell */
+        *cell = (fw_str){ .ptr = s, .len = (size_t)(stop - s) };
+        s = stop;
+    }
+    *last = s >= end;
+    *ps = s + !*last;
+    return true;
+}
+
+/* Strips a line ending and a UTF-8 byte order mark. */
+static void csv_trim(const char **p, size_t *n) {
+    while (*n > 0 && ((*p)[*n - 1] == '\n' || (*p)[*n - 1] == '\r'))
+        (*n)--;
+    if (*n >= 3 && memcmp(*p, "\xef\xbb\xbf", 3) == 0) {
+        *p += 3;
+        *n -= 3;
+    }
+}
+
+/* Our field for a column name: a mapped source of that exact name, else
+ * our own spelling unless mapped elsewhere. */
+static int csv_field(const fw_schema *sc, const char *k, size_t n) {
+    if (sc) {
+        for (int f = 0; f < F_COUNT; f++)
+            if ((sc->mapped & (1ull << f)) && strlen(sc->source[f]) == n &&
+                memcmp(sc->source[f], k, n) == 0)
+                return f;
+    }
+    int f = field_lookup(k, n);
+    return f != F_UNKNOWN && sc && (sc->mapped & (1ull << f)) ? F_UNKNOWN : f;
+}
+
+fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_schema *sc,
+                           char *errstr, size_t errstr_size) {
+    char b[SNIP_MAX];
+    size_t used = 0;
+    uint64_t seen = 0;
+    int col_of[F_COUNT];
+    memset(c, 0, sizeof(*c));
+    csv_trim(&p, &n);
+    if (n == 0) {
+        snprintf(errstr, errstr_size, "CSV header is empty; a line of column names was "
+                 "expected");
+        return FW_ERR_INVALID;
+    }
+    for (const char *s = p, *end = p + n;;) {
+        fw_str cell;
+        bool quoted, dq, last;
+        if (!csv_cell(&s, end, &cell, &quoted, &dq, &last)) {
+            snprintf(errstr, errstr_size, "CSV header: column %d has a stray or unterminated "
+                     "quote", c->ncols + 1);
+            return FW_ERR_INVALID;
+        }
+        if (c->ncols >= FW_CSV_MAX_COLUMNS) {
+            snprintf(errstr, errstr_size, "CSV header has more than %d columns",
+                     FW_CSV_MAX_COLUMNS);
+            return FW_ERR_INVALID;
+        }
+        int i = c->ncols++;
+        /* Names are kept (quotes undoubled) for messages; a name with "" is no
+         * field name of ours or a mapping's. */
+        int f = dq ? F_UNKNOWN : csv_field(sc, cell.ptr, cell.len);
+        c->field[i] = (int8_t)f;
+        size_t keep = cell.len < FW_CSV_HEADER_MAX - used ? cell.len : 0;
+        memcpy(c->names + used, cell.ptr, keep);
+        c->name_off[i] = (uint16_t)used;
+        c->name_len[i] = (uint16_t)keep;
+        used += keep;
+        if (f != F_UNKNOWN) {
+            if (seen & (1ull << f)) {
+                snprintf(errstr, errstr_size, "CSV header: columns %d and %d are both field "
+                         "%s", col_of[f] + 1, i + 1, field_names[f]);
+                return FW_ERR_INVALID;
+            }
+            seen |= 1ull << f;
+            col_of[f] = i;
+        }
+        if (last)
+            break;
+    }
+    for (int f = 0; f < F_V1; f++)
+        if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f))) {
+            fw_decode_error e;
+            fw_str names[UNKNOWN_NOTED];
+            unsigned k = 0;
+            for (int i = 0; i < c->ncols && k < UNKNOWN_NOTED; i++)
+                if (c->field[i] < 0 && c->name_len[i])
+                    names[k++] = (fw_str){ .ptr = c->names + c->name_off[i],
+                                           .len = c->name_len[i] };
+            missing(&e, sc, f, names, k, 0);
+            snprintf(errstr, errstr_size, "CSV header has no column for %s: %s",
+                     field_names[f], e.reason);
+            return FW_ERR_INVALID;
+        }
+    (void)b;
+    return FW_OK;
+}
+
+/* True when s[0..n) is valid UTF-8 without control characters. */
+static bool csv_text_ok(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x80) {
+            if (ch < 0x20 || ch == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        int len = utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
+        if (len <= 0)
+            return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
+/* A number cell: digits, '-', '.', exponent (timestamps: not a string). */
+static bool csv_numeric(fw_str v) {
+    for (size_t i = 0; i < v.len; i++)
+        if (!((v.ptr[i] >= '0' && v.ptr[i] <= '9') || v.ptr[i] == '-' || v.ptr[i] == '.' ||
+              v.ptr[i] == 'e' || v.ptr[i] == 'E' || v.ptr[i] == '+'))
+            return false;
+    return v.len > 0;
+}
+
+/* Stores cell @p v (already unquoted) as field @p f of @p t. */
+static bool csv_value(const fw_schema *sc, int f, fw_str v, size_t off, fw_txn *t,
+                      fw_decode_error *err) {
+    const char *field = field_names[f];
+    char b[SNIP_MAX];
+    if (!csv_text_ok(v.ptr, v.len))
+        return fail(err, field, off, "Field %s at byte %zu has a control character or "
+                    "invalid UTF-8: \"%s\".", field, off, snip(v.ptr, v.len, b));
+    if (f == F_TIMESTAMP) {
+        t->ts_raw = v;
+        return timestamp_value(sc, err, v.ptr, v.len, !csv_numeric(v), off, &t->ts_ms);
+    }
+    fw_str *slot = str_slot(t, f);
+    if (slot) {
+        *slot = v;
+        if (sc && (f == F_TYPE || f == F_CHANNEL)) {
+            const fw_str *to = f == F_TYPE
+                                   ? fw_schema_map_value(sc->type_map, sc->ntype_map, v.ptr,
+                                                         v.len)
+                                   : fw_schema_map_value(sc->channel_map, sc->nchannel_map,
+                                                         v.ptr, v.len);
+            if (to)
+                *slot = *to;
+        }
+        if (f == F_TYPE)
+            t->type = type_from_name(slot->ptr, slot->len);
+        return true;
+    }
+    jnum num;
+    double d = 0;
+    if (!is_json_number(v.ptr, v.len, &num))
+        return fail(err, field, off, "Field %s \"%s\" at byte %zu is not a number (digits, "
+                    "optional '-', fraction and exponent as in JSON).", field,
+                    snip(v.ptr, v.len, b), off);
+    int rc = num_to_double(&num, &d);
+    if (rc != 0 || !isfinite(d))
+        return fail(err, field, off, "Field %s %s at byte %zu is not a finite number of at "
+                    "most %d characters.", field, snip(v.ptr, v.len, b), off, NUM_TOKEN_MAX);
+    switch (f) {
+    case F_AMOUNT:
+        if (d < 0)
+            return fail(err, field, off, "Field amount %s at byte %zu is negative; amounts "
+                        "must be >= 0.", snip(v.ptr, v.len, b), off);
+        t->amount = d == 0 ? 0.0 : d;
+        t->amount_raw = v;
+        return true;
+    case F_LAT:
+    case F_LON: {
+        double lim = f == F_LAT ? 90 : 180;
+        if (d < -lim || d > lim)
+            return fail(err, field, off, "Field %s %s at byte %zu is outside the range "
+                        "-%g..%g.", field, snip(v.ptr, v.len, b), off, lim, lim);
+        if (f == F_LAT)
+            t->lat = d;
+        else
+            t->lon = d;
+        t->has |= f == F_LAT ? FW_TXN_HAS_LAT : FW_TXN_HAS_LON;
+        return true;
+    }
+    default:
+        if (fabs(d) > FLT_MAX)
+            return fail(err, field, off, "Field %s %s at byte %zu is outside the range of a "
+                        "32-bit float.", field, snip(v.ptr, v.len, b), off);
+        t->v[f - F_V1] = (float)d;
+        t->v_mask |= 1u << (f - F_V1);
+        return true;
+    }
+}
+
+fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
+                         const fw_schema *sc, fw_arena *scratch, size_t max_bytes,
+                         fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    uint64_t seen = 0;
+    fw_str unknown[UNKNOWN_NOTED];
+    unsigned nunknown = 0;
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) {
+        p = "";
+        n = 0;
+    }
+    const char *base = p;
+    csv_trim(&p, &n);
+    if (n == 0) {
+        fail(err, NULL, 0, "Record is empty; a CSV line of %d cells was expected.",
+             cols->ncols);
+        return FW_ERR_INVALID;
+    }
+    int i = 0;
+    for (const char *s = p, *end = p + n;; i++) {
+        fw_str cell;
+        bool quoted, dq, last;
+        size_t off = (size_t)(s - base);
+        if (!csv_cell(&s, end, &cell, &quoted, &dq, &last)) {
+            fail(err, i < cols->ncols && cols->field[i] >= 0 ? field_names[cols->field[i]]
+                                                              : NULL, off,
+                 "Record has a stray or unterminated quote in cell %d at byte %zu (RFC 4180: "
+                 "a quoted cell ends with '\"', a quote inside it is doubled).", i + 1, off);
+            return FW_ERR_INVALID;
+        }
+        if (i >= cols->ncols) {
+            fail(err, NULL, off, "Record has more cells than the header's %d columns (cell "
+                 "%d at byte %zu).", cols->ncols, i + 1, off);
+            return FW_ERR_INVALID;
+        }
+        int f = cols->field[i];
+        if (f < 0) {
+            if (cell.len && nunknown < UNKNOWN_NOTED)
+                unknown[nunknown++] = (fw_str){ .ptr = cols->names + cols->name_off[i],
+                                                .len = cols->name_len[i] };
+        } else if (cell.len) {
+            if (dq) { /* "" inside quotes: unescape into the arena */
+                char *mem = scratch ? fw_arena_alloc(scratch, cell.len) : NULL;
+                if (!mem) {
+                    fail(err, field_names[f], off, "Field %s at byte %zu has doubled quotes "
+                         "and no scratch space to unescape them.", field_names[f], off);
+                    return scratch ? FW_ERR_LIMIT : FW_ERR_INVALID;
+                }
+                size_t o = 0;
+                for (size_t k = 0; k < cell.len; k++) {
+                    mem[o++] = cell.ptr[k];
+                    k += cell.ptr[k] == '"'; /* skip the second of a pair */
+                }
+                cell = (fw_str){ .ptr = mem, .len = o };
+            }
+            seen |= 1ull << f;
+            if (!csv_value(sc, f, cell, off + quoted, out, err))
+                return FW_ERR_INVALID;
+        }
+        if (last)
+            break;
+    }
+    if (i + 1 != cols->ncols) {
+        fail(err, NULL, n, "Record has %d cells; the header has %d columns.", i + 1,
+             cols->ncols);
+        return FW_ERR_INVALID;
+    }
+    for (int f = 0; f < F_V1; f++)
+        if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f))) {
+            missing(err, sc, f, unknown, nunknown, n);
+            return FW_ERR_INVALID;
+        }
     out->raw = (fw_str){ .ptr = p, .len = n };
     out->raw_is_json = false;
     return FW_OK;

@@ -107,6 +107,37 @@ fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, siz
 
 #define FW_TXN_NFIELDS (15 + FW_TXN_NFEATURES) /* our fields, V1..V28 last */
 
+#define FW_CSV_MAX_COLUMNS 256
+#define FW_CSV_HEADER_MAX 4096 /* bytes of column names kept for messages */
+
+/** A CSV header compiled against our field names (through a mapping). */
+typedef struct fw_csv_columns {
+    int ncols;
+    int8_t field[FW_CSV_MAX_COLUMNS];   /* our field per column, or -1 (unused) */
+    uint16_t name_off[FW_CSV_MAX_COLUMNS], name_len[FW_CSV_MAX_COLUMNS]; /* into names */
+    char names[FW_CSV_HEADER_MAX];      /* the header's column names, for hints */
+} fw_csv_columns;
+
+/**
+ * @brief Compiles a CSV header line (RFC 4180 quoting): each column name is
+ * matched against the mapping's sources (a dotted source matches a column
+ * of that exact name), else our own names. A header without a column for a
+ * required field, or with two columns for one field, is refused naming them.
+ */
+fw_err fw_csv_columns_init(fw_csv_columns *c, const char *header, size_t n,
+                           const struct fw_schema *schema, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Decodes one CSV record (a line; RFC 4180 quoting, no line breaks
+ * inside quotes) by a compiled header. Unquoted cells are slices of the line;
+ * quoted cells with doubled quotes are unescaped into @p scratch. An empty
+ * cell is an absent field. The mapping's timestamp format and value maps
+ * apply; raw_is_json is false.
+ */
+fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
+                         const struct fw_schema *schema, fw_arena *scratch, size_t max_bytes,
+                         fw_txn *out, fw_decode_error *err);
+
 /** @brief Index of our field named @p name (canonical spelling only), or -1. */
 int fw_txn_field_index(const char *name, size_t n);
 

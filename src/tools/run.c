@@ -86,9 +86,13 @@ static const char run_help[] =
     "      --profiles-topic TOPIC    Kafka mode: compacted profiles topic read in full and\n"
     "                                kept current (default customer-profiles; env\n"
     "                                PROFILES_TOPIC; '' for none)\n"
-    "      --input-format FMT        json (default) or semicolon: seed 003's\n"
-    "                                '<timestamp>;<origin>;<target>;<amount>' (env INPUT_FORMAT)\n"
-    "      --schema FILE             JSON records in another team's spelling: a mapping\n"
+    "      --input-format FMT        json (default), semicolon: seed 003's\n"
+    "                                '<timestamp>;<origin>;<target>;<amount>', or csv:\n"
+    "                                RFC 4180 lines, columns named by the first line\n"
+    "                                (file mode) or --csv-header (env INPUT_FORMAT)\n"
+    "      --csv-header NAMES        the CSV column names, e.g. \"id,ts,amount\"; required\n"
+    "                                for csv in Kafka mode (env FW_CSV_HEADER)\n"
+    "      --schema FILE             records in another team's spelling: a mapping\n"
     "                                of our fields to their names or dotted paths,\n"
     "                                timestamp format, type/channel values (env FW_SCHEMA;\n"
     "                                docs/schema.md; check it with 'fraudwatch schema check')\n"
@@ -134,7 +138,7 @@ enum {
     OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
     OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
-    OPT_SCHEMA, OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
+    OPT_SCHEMA, OPT_CSV_HEADER, OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
     OPT_API_RETRIES, OPT_API_TOKEN, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
     OPT_MAX_EVENT_TIME_JUMP,
@@ -175,6 +179,7 @@ static const struct option run_options[] = {
     { "max-event-time-jump", required_argument, NULL, OPT_MAX_EVENT_TIME_JUMP },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
     { "schema", required_argument, NULL, OPT_SCHEMA },
+    { "csv-header", required_argument, NULL, OPT_CSV_HEADER },
     { "rules", required_argument, NULL, 'r' },
     { "profiles", required_argument, NULL, OPT_PROFILES },
     { "profiles-topic", required_argument, NULL, OPT_PROFILES_TOPIC },
@@ -251,8 +256,11 @@ static fw_err parse_format(const char *what, const char *s, fw_input_format *out
         *out = FW_INPUT_JSON;
     else if (!strcmp(s, "semicolon"))
         *out = FW_INPUT_SEMICOLON;
+    else if (!strcmp(s, "csv"))
+        *out = FW_INPUT_CSV;
     else {
-        snprintf(errstr, errstr_size, "%s: expected json or semicolon, got \"%s\"", what, s);
+        snprintf(errstr, errstr_size, "%s: expected json, semicolon or csv, got \"%s\"", what,
+                 s);
         return FW_ERR_INVALID;
     }
     return FW_OK;
@@ -280,6 +288,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->idle_timeout_ms = 10000;
     c->rules_file = env2("RULES_FILE", NULL);
     c->schema_file = env2("FW_SCHEMA", NULL);
+    c->pipeline.csv_header = env2("FW_CSV_HEADER", NULL);
     const char *pt = getenv("PROFILES_TOPIC");
     c->profiles_topic = pt ? pt : "customer-profiles";
     c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
@@ -503,6 +512,7 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
         case 'r': c->rules_file = optarg; break;
         case OPT_PROFILES: c->profiles_file = optarg; break;
         case OPT_SCHEMA: c->schema_file = optarg; break;
+        case OPT_CSV_HEADER: c->pipeline.csv_header = optarg; break;
         case OPT_PROFILES_TOPIC: c->profiles_topic = optarg; break;
         case OPT_MAX_RECORD_BYTES:
             if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
@@ -537,6 +547,11 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             return FW_ERR_INVALID;
         }
         c->pipeline.schema = c->schema;
+    }
+    if (c->pipeline.format == FW_INPUT_CSV && !c->input_file && !c->pipeline.csv_header) {
+        snprintf(errstr, errstr_size, "--input-format csv: Kafka mode needs --csv-header "
+                 "(or FW_CSV_HEADER) with the column names: a partition has no first line");
+        return FW_ERR_INVALID;
     }
     if (c->scorer.remote.token) {
         char why[160];

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # tests/cli/schema.sh — issue 12: a file in another team's spelling (renamed
 # fields, a nested payment object, epoch seconds, their type and channel
-# values) is detected on exactly as our own spelling is: the same alert ids
-# from 20,000 generated transactions rewritten by awk and run with --schema.
+# values; and the same as CSV with their column names) is detected on exactly
+# as our own spelling is: the same alert ids from 20,000 generated
+# transactions rewritten by awk and run with --schema.
 # Also: without the mapping the dead letters say what to map, epoch seconds
 # are refused with a hint instead of read as 1970, and a bad mapping is
 # rejected with the field named.
@@ -89,6 +90,57 @@ ids ours.alerts > ours.ids
 ids theirs.alerts > theirs.ids
 cmp -s ours.ids theirs.ids || fail "alert ids differ: $(diff ours.ids theirs.ids | head -5)"
 echo "ok: the same $n alert ids"
+
+# The same transactions as CSV, with their column names (first line).
+cat > tocsv.awk <<'AWK'
+BEGIN { print "txn_id,when,acct,\"card\",cust,kind,amt,cur,merchant,mcc,country,lat,lon,channel,to" }
+function get(k,   re, v) {
+    re = "\"" k "\":(\"[^\"]*\"|[^,}]*)"
+    if (!match(line, re)) return ""
+    v = substr(line, RSTART + length(k) + 3, RLENGTH - length(k) - 3)
+    if (v ~ /^"/) { v = substr(v, 2, length(v) - 2); gsub(/"/, "\"\"", v); v = "\"" v "\"" }
+    return v
+}
+{
+    line = $0
+    print get("transaction_id") "," get("timestamp") "," get("account_id") "," get("card_id") \
+          "," get("customer_id") "," get("type") "," get("amount") "," get("currency") "," \
+          get("merchant_id") "," get("merchant_category") "," get("country") "," get("lat") \
+          "," get("lon") "," get("channel") "," get("counterparty_id")
+}
+AWK
+awk -f tocsv.awk ours.ndjson > theirs.csv
+assert_eq 20001 "$(lines theirs.csv)" "CSV lines"
+cat > csv.json <<'JSON'
+{"fields": {"transaction_id": "txn_id", "timestamp": "when", "account_id": "acct",
+            "card_id": "card", "customer_id": "cust", "type": "kind", "amount": "amt",
+            "currency": "cur", "merchant_id": "merchant", "merchant_category": "mcc",
+            "counterparty_id": "to"}}
+JSON
+"$FW_BIN" run -q --input theirs.csv --input-format csv --schema csv.json \
+    --output csv.alerts --dlq csv.dlq
+assert_eq 0 "$(lines csv.dlq)" "dead letters from CSV"
+ids csv.alerts | cmp -s - ours.ids || fail "CSV alert ids differ: $(ids csv.alerts | diff - ours.ids | head -5)"
+echo "ok: CSV gives the same $n alert ids"
+
+# CSV: quoting, a header without a required column, Kafka mode without a header.
+printf '%s\n' 'transaction_id,timestamp,amount' '"a ""q"", b",2024-01-15T10:30:00Z,9000' \
+    'x,2024-01-15T10:31:00Z,"1' > q.csv
+"$FW_BIN" run -q --input q.csv --input-format csv --output q.alerts --dlq q.dlq
+grep -qF '"transaction_id":"a \"q\", b"' q.alerts || fail "quoted id: $(cat q.alerts)"
+grep -q 'unterminated quote in cell 3' q.dlq || fail "bad quote: $(cat q.dlq)"
+printf '%s\n' 'id,ts,amount' 'a,2024-01-15T10:30:00Z,1' > h.csv
+"$FW_BIN" run -q --input h.csv --input-format csv --output h.alerts --dlq h.dlq
+assert_eq 2 "$(lines h.dlq)" "dead letters after a header without transaction_id"
+grep -q 'CSV header has no column for transaction_id: .*the record has id, ts (closest: id)' \
+    h.dlq || fail "header dead letter: $(head -1 h.dlq)"
+set +e
+"$FW_BIN" run --input-format csv -b 127.0.0.1:1 2> k.err
+rc=$?
+set -e
+assert_eq 2 "$rc" "exit status of csv in Kafka mode without --csv-header"
+grep -q 'Kafka mode needs --csv-header' k.err || fail "kafka csv: $(cat k.err)"
+echo "ok: CSV quoting and headers"
 
 # The environment names the mapping too.
 FW_SCHEMA=theirs.json "$FW_BIN" run -q --input theirs.ndjson --output env.alerts
