@@ -164,7 +164,8 @@ static void dead_letter(fw_pipeline *p, fw_str payload, const char *field, const
 
 /* Decodes one record into @p txn; a semicolon record's id comes from its
  * source and lives in @p synth. */
-__attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const char *payload, size_t len, const fw_source_ref *src,
+__attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const char *payload,
+                                                          size_t len, const fw_source_ref *src,
                      fw_arena *arena, char synth[96], fw_txn *txn, fw_decode_error *derr) {
     fw_arena_reset(arena); /* nothing outlives the previous record decoded into it */
     if (p->conf.format == FW_INPUT_CSV) {

@@ -98,6 +98,37 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(fw_str_eq(back.transaction_id, t.transaction_id));
         CHECK(fw_str_eq(back.channel, t.channel));
     }
+    /* The record part as CSV too: its first line the header, the rest one line. */
+    const char *nl = rec ? memchr(rec, '\n', rec_len) : NULL;
+    fw_csv_columns *cols = malloc(sizeof(*cols));
+    CHECK(cols);
+    if (nl && fw_csv_columns_init(cols, rec, (size_t)(nl - rec), s, errstr, sizeof(errstr)) ==
+                  FW_OK) {
+        size_t ln = rec_len - (size_t)(nl + 1 - rec);
+        char *line = malloc(ln ? ln : 1);
+        CHECK(line);
+        memcpy(line, nl + 1, ln);
+        fw_arena_reset(&arena);
+        rc = fw_txn_decode_csv(line, ln, cols, s, &arena, 0, &t, &err);
+        if (rc != FW_OK) {
+            CHECK(rc == FW_ERR_INVALID || rc == FW_ERR_LIMIT);
+            check_printable(err.reason, sizeof(err.reason));
+        } else {
+            CHECK(!t.raw_is_json && t.transaction_id.len > 0);
+            fw_buf_reset(&out);
+            CHECK(fw_txn_write_json(&t, &out));
+            fw_arena_reset(&arena2);
+            rc = fw_txn_decode_json(out.data, out.len, &arena2, OUT_MAX, &back, &err);
+            if (rc != FW_OK)
+                fprintf(stderr, "fuzz_schema: written CSV record rejected: %s\n%.*s\n",
+                        err.reason, (int)out.len, out.data);
+            CHECK(rc == FW_OK && back.ts_ms == t.ts_ms && back.amount == t.amount);
+        }
+        free(line);
+    } else if (nl) {
+        check_printable(errstr, sizeof(errstr));
+    }
+    free(cols);
     free(copy);
     fw_buf_fini(&out);
     fw_arena_fini(&arena);

@@ -309,6 +309,136 @@ static void test_missing_hints(void **state) {
     }
 }
 
+/* ---- CSV ---- */
+
+typedef struct csv_case {
+    const char *name;
+    const char *mapping;   /* NULL: none */
+    const char *header;
+    const char *line;
+    const char *id;        /* expected transaction_id; NULL: rejected */
+    int64_t ts_ms;
+    double amount;
+    const char *needle;    /* accepted: expected account_id ("" none); rejected: in reason */
+} csv_case;
+
+#define H_OURS "transaction_id,timestamp,amount,account_id"
+
+static const csv_case csv_cases[] = {
+    { "plain", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,12.5,acc", "t1", TS0, 12.5, "acc" },
+    { "quoted", NULL, H_OURS, "\"t1\",\"2024-01-15T10:30:00Z\",\"12.5\",\"a,b\"", "t1", TS0,
+      12.5, "a,b" },
+    { "doubled quotes", NULL, H_OURS, "\"t \"\"1\"\"\",2024-01-15T10:30:00Z,1,\"\"\"\"", "t \"1\"",
+      TS0, 1, "\"" },
+    { "empty is absent", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,", "t1", TS0, 1, "" },
+    { "quoted empty is absent", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,\"\"", "t1", TS0, 1,
+      "" },
+    { "CRLF", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,a\r\n", "t1", TS0, 1, "a" },
+    { "quoted header names", NULL, "\"transaction_id\",timestamp,\"amount\",account_id",
+      "t1,2024-01-15T10:30:00Z,1,a", "t1", TS0, 1, "a" },
+    { "mapped names and epoch_s",
+      "{\"fields\":{\"transaction_id\":\"id\",\"timestamp\":\"when\",\"amount\":\"p.amt\"},"
+      "\"timestamp\":{\"format\":\"epoch_s\"}}", "id,when,p.amt,account_id",
+      "x,1705314600,3,a", "x", TS0, 3, "a" },
+    { "epoch ms digits", NULL, H_OURS, "t1,1705314600000,1,a", "t1", TS0, 1, "a" },
+    { "epoch seconds hint", NULL, H_OURS, "t1,1705314600,1,a", NULL, 0, 0,
+      "if it is epoch seconds, map it" },
+    { "stray quote", NULL, H_OURS, "t\"1,2024-01-15T10:30:00Z,1,a", NULL, 0, 0,
+      "stray or unterminated quote in cell 1" },
+    { "unterminated quote", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,\"a", NULL, 0, 0,
+      "unterminated quote in cell 4" },
+    { "text after quote", NULL, H_OURS, "\"t1\"x,2024-01-15T10:30:00Z,1,a", NULL, 0, 0,
+      "cell 1" },
+    { "too many cells", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,a,b", NULL, 0, 0,
+      "more cells than the header's 4 columns" },
+    { "too few cells", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1", NULL, 0, 0,
+      "Record has 3 cells; the header has 4 columns." },
+    { "missing amount", NULL, H_OURS ",amt", "t1,2024-01-15T10:30:00Z,,a,5", NULL, 0, 0,
+      "Required field amount is missing; the record has amt (closest: amt)" },
+    { "bad number", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1.2.3,a", NULL, 0, 0,
+      "Field amount \"1.2.3\" at byte 24 is not a number" },
+    { "negative", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,-1,a", NULL, 0, 0, "negative" },
+    { "control character", NULL, H_OURS, "t1,2024-01-15T10:30:00Z,1,a\tb", NULL, 0, 0,
+      "control character" },
+    { "empty line", NULL, H_OURS, "", NULL, 0, 0, "Record is empty" },
+};
+
+static void test_csv(void **state) {
+    (void)state;
+    char err[512];
+    fw_arena arena;
+    fw_csv_columns *cols = malloc(sizeof(*cols));
+    assert_non_null(cols);
+    assert_true(fw_arena_init(&arena, 4096));
+    for (size_t i = 0; i < N(csv_cases); i++) {
+        const csv_case *c = &csv_cases[i];
+        fw_schema *s = c->mapping ? compile(c->mapping, err, sizeof(err)) : NULL;
+        if (c->mapping && !s)
+            fail_msg("[%s] mapping refused: %s", c->name, err);
+        if (fw_csv_columns_init(cols, c->header, strlen(c->header), s, err, sizeof(err)))
+            fail_msg("[%s] header refused: %s", c->name, err);
+        size_t n = strlen(c->line);
+        char *buf = malloc(n ? n : 1);
+        assert_non_null(buf);
+        memcpy(buf, c->line, n);
+        fw_txn t;
+        fw_decode_error derr;
+        fw_arena_reset(&arena);
+        fw_err rc = fw_txn_decode_csv(buf, n, cols, s, &arena, 0, &t, &derr);
+        if (c->id) {
+            if (rc != FW_OK)
+                fail_msg("[%s] rejected: %s", c->name, derr.reason);
+            if (!fw_str_eq(t.transaction_id, fw_str_c(c->id)))
+                fail_msg("[%s] transaction_id \"%.*s\", expected \"%s\"", c->name,
+                         (int)t.transaction_id.len, t.transaction_id.ptr, c->id);
+            if (t.ts_ms != c->ts_ms || t.amount != c->amount)
+                fail_msg("[%s] ts_ms %lld amount %g, expected %lld and %g", c->name,
+                         (long long)t.ts_ms, t.amount, (long long)c->ts_ms, c->amount);
+            fw_str want = c->needle[0] ? fw_str_c(c->needle) : FW_STR_NULL;
+            if (!fw_str_eq(t.account_id, want) || (!want.ptr && t.account_id.ptr))
+                fail_msg("[%s] account_id \"%.*s\", expected \"%s\"", c->name,
+                         (int)t.account_id.len, t.account_id.ptr ? t.account_id.ptr : "",
+                         c->needle);
+            assert_false(t.raw_is_json);
+        } else {
+            if (rc != FW_ERR_INVALID)
+                fail_msg("[%s] rc %d, expected a rejection with \"%s\"", c->name, rc,
+                         c->needle);
+            if (!strstr(derr.reason, c->needle))
+                fail_msg("[%s] reason \"%s\" lacks \"%s\"", c->name, derr.reason, c->needle);
+        }
+        free(buf);
+        fw_schema_destroy(s);
+    }
+    fw_arena_fini(&arena);
+    free(cols);
+}
+
+static const bad_case bad_headers[] = {
+    { "no transaction_id", "id,timestamp,amount",
+      "CSV header has no column for transaction_id: Required field transaction_id is missing; "
+      "the record has id (closest: id)" },
+    { "twice", "transaction_id,timestamp,amount,Amount", "columns 3 and 4 are both field amount" },
+    { "quote", "transaction_id,\"timestamp,amount", "column 2 has a stray or unterminated quote" },
+    { "empty", "\r\n", "CSV header is empty" },
+};
+
+static void test_csv_headers(void **state) {
+    (void)state;
+    char err[512];
+    fw_csv_columns *cols = malloc(sizeof(*cols));
+    assert_non_null(cols);
+    for (size_t i = 0; i < N(bad_headers); i++) {
+        const char *h = bad_headers[i].doc;
+        if (fw_csv_columns_init(cols, h, strlen(h), NULL, err, sizeof(err)) == FW_OK)
+            fail_msg("[%s] header accepted: %s", bad_headers[i].name, h);
+        if (!strstr(err, bad_headers[i].needle))
+            fail_msg("[%s] message \"%s\" lacks \"%s\"", bad_headers[i].name, err,
+                     bad_headers[i].needle);
+    }
+    free(cols);
+}
+
 static void test_pattern_direct(void **state) {
     (void)state;
     int64_t ms = 0;
@@ -335,6 +465,8 @@ int main(void) {
         cmocka_unit_test(test_written_in_our_spelling),
         cmocka_unit_test(test_missing_hints),
         cmocka_unit_test(test_pattern_direct),
+        cmocka_unit_test(test_csv),
+        cmocka_unit_test(test_csv_headers),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
