@@ -433,6 +433,58 @@ fw_schema *fw_schema_parse(const char *p, size_t n, char *errstr, size_t errstr_
     return s;
 }
 
+/* Reads a whole file of at most SCHEMA_MAX_BYTES; NULL with errstr set. */
+static char *read_all(const char *path, size_t *n, char *errstr, size_t errstr_size) {
+    char *buf = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        return NULL;
+    }
+    if (!(buf = malloc(SCHEMA_MAX_BYTES + 1))) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+    } else {
+        *n = fread(buf, 1, SCHEMA_MAX_BYTES + 1, f);
+        if (ferror(f) || *n > SCHEMA_MAX_BYTES) {
+            snprintf(errstr, errstr_size, "%s: %s", path,
+                     ferror(f) ? strerror(errno) : "larger than 256 KiB");
+            free(buf);
+            buf = NULL;
+        }
+    }
+    fclose(f);
+    return buf;
+}
+
+fw_schema *fw_schema_load_rules_file(const char *path, bool *present, char *errstr,
+                                     size_t errstr_size) {
+    size_t n = 0;
+    fw_arena a;
+    fw_json *root = NULL;
+    fw_schema *s = NULL;
+    char inner[400];
+    *present = true; /* until the file shows otherwise: errors are reported */
+    char *buf = read_all(path, &n, errstr, errstr_size);
+    if (!buf)
+        return NULL;
+    if (!fw_arena_init(&a, fw_json_arena_bound(n) ? fw_json_arena_bound(n) : 64)) {
+        snprintf(errstr, errstr_size, "%s: out of memory", path);
+        free(buf);
+        return NULL;
+    }
+    if (fw_json_parse(buf, n, &a, &root, inner, sizeof(inner)) != FW_OK) {
+        snprintf(errstr, errstr_size, "%s: invalid JSON: %s", path, inner);
+    } else {
+        const fw_json *sec = fw_json_get(root, "schema");
+        *present = sec != NULL;
+        if (sec && !(s = fw_schema_from_json(sec, inner, sizeof(inner))))
+            snprintf(errstr, errstr_size, "%s: schema: %s", path, inner);
+    }
+    fw_arena_fini(&a);
+    free(buf);
+    return s;
+}
+
 fw_schema *fw_schema_load_file(const char *path, char *errstr, size_t errstr_size) {
     char inner[512];
     fw_schema *s = NULL;

@@ -79,6 +79,12 @@ fw_schema *fw_schema_parse(const char *p, size_t n, char *errstr, size_t errstr_
 /** @brief Reads and compiles a mapping file; errors start with its path. */
 fw_schema *fw_schema_load_file(const char *path, char *errstr, size_t errstr_size);
 
+/** @brief The `schema` section of a rules file (docs/rules.md), compiled.
+ *  @returns NULL with *present false when the file has none; NULL with
+ *  *present true and @p errstr set when it is invalid. */
+fw_schema *fw_schema_load_rules_file(const char *path, bool *present, char *errstr,
+                                     size_t errstr_size);
+
 void fw_schema_destroy(fw_schema *s);
 
 /** @brief The key named @p k among the keys starting at @p first at one

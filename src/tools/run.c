@@ -547,6 +547,16 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             return FW_ERR_INVALID;
         }
         c->pipeline.schema = c->schema;
+    } else if (c->rules_file) {
+        /* No --schema: the rules file's "schema" section, if it has one. */
+        char why[480];
+        bool present;
+        if (!(c->schema = fw_schema_load_rules_file(c->rules_file, &present, why,
+                                                    sizeof(why))) && present) {
+            snprintf(errstr, errstr_size, "--rules: %s", why);
+            return FW_ERR_INVALID;
+        }
+        c->pipeline.schema = c->schema;
     }
     if (c->pipeline.format == FW_INPUT_CSV && !c->input_file && !c->pipeline.csv_header) {
         snprintf(errstr, errstr_size, "--input-format csv: Kafka mode needs --csv-header "

@@ -164,6 +164,20 @@ grep -q '^  missing: transaction_id (from txn_id)$' check2.out || fail "check2: 
 grep -q '^  unused: id$' check2.out || fail "check2 unused: $(cat check2.out)"
 echo "ok: schema check"
 
+# A rules file's "schema" section does the same; an invalid one is refused.
+{ printf '{"schema": '; cat theirs.json; printf '}\n'; } > rules.json
+"$FW_BIN" run -q --input theirs.ndjson --output rules.alerts --rules rules.json
+ids rules.alerts | cmp -s - ours.ids || fail "rules-file schema: alert ids differ"
+echo '{"schema": {"fields": {"amount": 3}}}' > rules-bad.json
+set +e
+"$FW_BIN" run -q --input theirs.ndjson --output /dev/null --rules rules-bad.json 2> rb.err
+rc=$?
+set -e
+assert_eq 2 "$rc" "exit status with an invalid schema section"
+grep -q 'rules-bad.json: schema: fields.amount: expected their field name or a dotted path as a string, got 3' \
+    rb.err || fail "rules-file schema message: $(cat rb.err)"
+echo "ok: rules-file schema section"
+
 # Without it: dead letters say what the record has and what to map.
 "$FW_BIN" run -q --input theirs.ndjson --output none.alerts --dlq none.dlq
 assert_eq 20000 "$(lines none.dlq)" "dead letters without the mapping"
