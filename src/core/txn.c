@@ -745,7 +745,7 @@ static bool skip_value(jscan *js, int depth) {
 /* ---- known fields ---- */
 
 /* Field dispatch: switch on the key's length, then compare. */
-static int field_lookup(const char *k, size_t n) {
+__attribute__((always_inline)) static inline int field_lookup(const char *k, size_t n) {
 #define IS(lit) (memcmp(k, lit, sizeof(lit) - 1) == 0)
     switch (n) {
     case 2:
@@ -817,7 +817,7 @@ static int field_lookup(const char *k, size_t n) {
 }
 
 /* A key with escapes ("amo\u0075nt") is the same key once unescaped. */
-static int key_lookup(const jstr *key) {
+__attribute__((always_inline)) static inline int key_lookup(const jstr *key) {
     if (!key->esc)
         return field_lookup(key->ptr, key->len);
     if (key->len > KEY_UNESCAPE_MAX)
@@ -1735,7 +1735,6 @@ static int csv_field(const fw_schema *sc, const char *k, size_t n) {
 
 fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_schema *sc,
                            char *errstr, size_t errstr_size) {
-    char b[SNIP_MAX];
     size_t used = 0;
     uint64_t seen = 0;
     int col_of[F_COUNT];
@@ -1795,7 +1794,6 @@ fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_
                      field_names[f], e.reason);
             return FW_ERR_INVALID;
         }
-    (void)b;
     return FW_OK;
 }
 
