@@ -19,6 +19,7 @@ static const fw_command commands[] = {
     /* COMMAND TABLE: one line per subcommand, in the order --help lists them. */
     { "run", fw_cmd_run, "detect fraud in a Kafka topic or a file of transactions" },
     { "rules", fw_cmd_rules, "show the effective rules or check a rules file" },
+    { "schema", fw_cmd_schema, "check how records in another team's spelling map (--schema)" },
     { "generate", fw_cmd_generate, "write synthetic labelled transactions to a file or topic" },
     { "produce", fw_cmd_produce, "send a file of records to a topic, keyed by account" },
     { "consume", fw_cmd_consume, "print a topic's committed messages (alerts, dead letters)" },

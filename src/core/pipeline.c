@@ -42,6 +42,12 @@ struct fw_pipeline {
     held_rec held[FW_TIME_GUARD_MAX_HELD];
     fw_arena held_scratch;
     char held_synth_id[96];
+    /* CSV input: the compiled header; until it is read (file mode's first
+     * line) csv_state is 0; -1 when the header was refused (then every record
+     * is a dead letter giving csv_error). */
+    int csv_state;
+    char csv_error[300];
+    fw_csv_columns csv;
 };
 
 static void on_alert(void *opaque, const fw_alert *a);
@@ -64,6 +70,15 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
         !fw_arena_init(&p->held_scratch, p->conf.max_record_bytes + 64)) {
         snprintf(errstr, errstr_size, "pipeline: out of memory");
         goto fail;
+    }
+    if (p->conf.format == FW_INPUT_CSV && p->conf.csv_header) {
+        char why[400];
+        if (fw_csv_columns_init(&p->csv, p->conf.csv_header, strlen(p->conf.csv_header),
+                                p->conf.schema, why, sizeof(why)) != FW_OK) {
+            snprintf(errstr, errstr_size, "--csv-header: %s", why);
+            goto fail;
+        }
+        p->csv_state = 1;
     }
     fw_time_guard_init(&p->guard, p->conf.rules.time.max_event_time_jump_ms);
     p->engine = fw_engine_new(&p->conf.rules, errstr, errstr_size);
@@ -149,11 +164,25 @@ static void dead_letter(fw_pipeline *p, fw_str payload, const char *field, const
 
 /* Decodes one record into @p txn; a semicolon record's id comes from its
  * source and lives in @p synth. */
-static fw_err decode(fw_pipeline *p, const char *payload, size_t len, const fw_source_ref *src,
+__attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const char *payload,
+                                                          size_t len, const fw_source_ref *src,
                      fw_arena *arena, char synth[96], fw_txn *txn, fw_decode_error *derr) {
     fw_arena_reset(arena); /* nothing outlives the previous record decoded into it */
+    if (p->conf.format == FW_INPUT_CSV) {
+        if (p->csv_state > 0)
+            return fw_txn_decode_csv(payload, len, &p->csv, p->conf.schema, arena,
+                                     p->conf.max_record_bytes, txn, derr);
+        derr->field = NULL;
+        derr->offset = 0;
+        snprintf(derr->reason, sizeof(derr->reason), "%s", p->csv_error);
+        return FW_ERR_INVALID;
+    }
     if (p->conf.format != FW_INPUT_SEMICOLON)
-        return fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn, derr);
+        return p->conf.schema
+                   ? fw_txn_decode_json_mapped(payload, len, arena, p->conf.max_record_bytes,
+                                               p->conf.schema, txn, derr)
+                   : fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn,
+                                        derr);
     int n = src->topic ? snprintf(synth, 96, "%s-%" PRId32 "-%" PRId64, src->topic,
                                   src->partition, src->offset)
                        : snprintf(synth, 96, "line-%" PRId64, src->line);
@@ -242,9 +271,23 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     fw_txn txn;
     fw_decode_error derr;
     fw_str raw = { .ptr = payload, .len = len };
-    p->stats.records++;
     p->out = out;
     p->account_id = FW_STR_NULL;
+    if (p->conf.format == FW_INPUT_CSV && p->csv_state == 0) {
+        /* File mode's first line names the columns: not a record. */
+        char why[256];
+        if (fw_csv_columns_init(&p->csv, payload, len, p->conf.schema, why, sizeof(why)) ==
+            FW_OK) {
+            p->csv_state = 1;
+            return;
+        }
+        p->csv_state = -1;
+        snprintf(p->csv_error, sizeof(p->csv_error), "no record can be read: %s", why);
+        p->stats.records++;
+        dead_letter(p, raw, NULL, why, src);
+        return;
+    }
+    p->stats.records++;
     if (decode(p, payload, len, src, &p->scratch, p->synth_id, &txn, &derr) != FW_OK) {
         dead_letter(p, raw, derr.field, derr.reason, src);
         return;

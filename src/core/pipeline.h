@@ -10,6 +10,7 @@
 typedef enum fw_input_format {
     FW_INPUT_JSON = 0,
     FW_INPUT_SEMICOLON, /* seed 003: <timestamp>;<origin>;<target>;<amount> */
+    FW_INPUT_CSV,       /* RFC 4180 lines named by a header (csv_header, or the first) */
 } fw_input_format;
 
 /** Where a record came from: Kafka coordinates or a file line. */
@@ -56,6 +57,12 @@ typedef struct fw_pipeline_conf {
     fw_input_format format;
     size_t max_record_bytes;  /* 0: FW_TXN_DEFAULT_MAX_BYTES */
     const fw_profiles *profiles; /* shared enrichment table, or NULL; outlives the pipeline */
+    /* Another team's spelling of JSON records (schema.h), or NULL for ours;
+     * shared, read-only, outlives the pipeline. */
+    const struct fw_schema *schema;
+    /* FW_INPUT_CSV: the column names; NULL: the first record processed is the
+     * header line (file mode). Kafka mode needs it: a partition has no first line. */
+    const char *csv_header;
 } fw_pipeline_conf;
 
 typedef struct fw_pipeline_stats {

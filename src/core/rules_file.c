@@ -3,6 +3,7 @@
  * so the parser, the writer and the validator cannot drift apart; the JSON
  * itself goes through json.c. */
 #include "rules_file.h"
+#include "schema.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -164,7 +165,7 @@ static const sliding sliding_rules[] = {
     { FW_RULE_RISK_SCORE, F(risk_score.window_ms), F(risk_score.slide_ms) },
 };
 
-static const char *const top_keys[] = { "time", "limits", "rules" };
+static const char *const top_keys[] = { "time", "limits", "rules", "schema" };
 static const char *const entry_keys[] = { "id", "enabled", "shadow", "severity", "version",
                                           "params" };
 
@@ -761,6 +762,13 @@ static fw_err apply_document(ctx *c, const fw_json *root) {
             rc = apply_section(c, "limits", m, limits_params, N(limits_params));
         } else if (fw_str_eq_c(m->key, "rules")) {
             rc = apply_rules(c, m);
+        } else if (fw_str_eq_c(m->key, "schema")) {
+            /* Input spelling (schema.h): only checked here; run compiles it with
+             * fw_schema_load_rules_file and hands it to the pipeline. */
+            char why[400];
+            fw_schema *sc = fw_schema_from_json(m, why, sizeof(why));
+            rc = sc ? FW_OK : errf(c, "schema", AT(m), "%s", why);
+            fw_schema_destroy(sc);
         } else {
             path_key(path, sizeof(path), "", m->key);
             rc = errf(c, path, AT_KEY(m), "unknown top-level key%s; valid keys: %s",

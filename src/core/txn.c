@@ -8,6 +8,7 @@
  * kept string with backslash escapes is unescaped into the caller's arena. The
  * first problem found rejects the record with a reason naming the field. */
 #include "txn.h"
+#include "schema.h"
 
 #include <float.h>
 #include <math.h>
@@ -47,6 +48,14 @@ enum {
     F_COUNT = F_V1 + FW_TXN_NFEATURES,
     F_UNKNOWN = -1,
 };
+_Static_assert(F_COUNT == FW_TXN_NFIELDS, "txn.h's FW_TXN_NFIELDS counts the fields here");
+_Static_assert(F_COUNT <= 64, "the duplicate check keeps one bit per field");
+
+/* A numeric timestamp below this (2001-01-01T00:00:00Z in ms) is far more
+ * likely epoch seconds than milliseconds (which would be January 1970). */
+#define TS_MIN_PLAUSIBLE_MS 978307200000LL
+
+#define UNKNOWN_NOTED 8  /* record-level unknown keys remembered for hints */
 
 /* Canonical names: what fw_decode_error.field reports (static strings). */
 static const char *const field_names[F_COUNT] = {
@@ -86,6 +95,11 @@ typedef struct jscan {
     fw_decode_error *err;
     fw_err code;             /* FW_ERR_INVALID, or FW_ERR_LIMIT when the arena is full */
     fw_str unknown;          /* key of the unknown field being skipped, for errors */
+    const fw_schema *schema; /* another team's spelling, or NULL for ours */
+    /* Record-level keys no field took, so a missing required field can name
+     * what the record had instead. */
+    unsigned nunknown;
+    fw_str unknown_keys[UNKNOWN_NOTED];
 } jscan;
 
 typedef struct jstr {
@@ -617,7 +631,8 @@ static int num_to_double(const jnum *num, double *out) {
 }
 
 /* A number token under the cursor, converted and required to be finite. */
-static bool read_double(jscan *js, const char *field, double *v, jnum *tok) {
+__attribute__((always_inline)) static inline bool read_double(jscan *js, const char *field,
+                                                              double *v, jnum *tok) {
     char b[SNIP_MAX];
     if (!scan_number(js, field, tok))
         return false;
@@ -636,11 +651,11 @@ static bool read_double(jscan *js, const char *field, double *v, jnum *tok) {
 
 /* Characters that start a number, or what a writer may have meant as one
  * ('+', '.', NaN, Infinity): scan_number rejects those with a clear reason. */
-static bool num_start(char c) {
+__attribute__((always_inline)) static inline bool num_start(char c) {
     return (c >= '0' && c <= '9') || c == '-' || c == '+' || c == '.' || c == 'N' || c == 'I';
 }
 
-static bool value_start(char c) {
+__attribute__((always_inline)) static inline bool value_start(char c) {
     return c == '"' || c == '{' || c == '[' || c == 't' || c == 'f' || c == 'n' ||
            num_start(c);
 }
@@ -730,7 +745,7 @@ static bool skip_value(jscan *js, int depth) {
 /* ---- known fields ---- */
 
 /* Field dispatch: switch on the key's length, then compare. */
-static int field_lookup(const char *k, size_t n) {
+__attribute__((always_inline)) static inline int field_lookup(const char *k, size_t n) {
 #define IS(lit) (memcmp(k, lit, sizeof(lit) - 1) == 0)
     switch (n) {
     case 2:
@@ -802,7 +817,7 @@ static int field_lookup(const char *k, size_t n) {
 }
 
 /* A key with escapes ("amo\u0075nt") is the same key once unescaped. */
-static int key_lookup(const jstr *key) {
+__attribute__((always_inline)) static inline int key_lookup(const jstr *key) {
     if (!key->esc)
         return field_lookup(key->ptr, key->len);
     if (key->len > KEY_UNESCAPE_MAX)
@@ -866,7 +881,7 @@ static bool wrong_type(jscan *js, const char *field, const char *want) {
                 json_type_name(*v), off_of(js, v), snip(v, value_extent(v, js->end), b));
 }
 
-static fw_txn_type type_from_name(const char *s, size_t n) {
+__attribute__((always_inline)) static inline fw_txn_type type_from_name(const char *s, size_t n) {
 #define IS(lit) (memcmp(s, lit, sizeof(lit) - 1) == 0)
     switch (n) {
     case 5: if (IS("LOGIN")) return FW_TXN_LOGIN; break;
@@ -902,36 +917,142 @@ static bool epoch_ms(const char *s, size_t n, int64_t *ms) {
     return true;
 }
 
-static bool read_timestamp(jscan *js, fw_txn *t) {
+/* Epoch seconds, ms or µs (@p fmt) as digits with an optional '-' and, for
+ * seconds and ms, a fraction; to ms, truncated. No exponent. */
+static bool epoch_scaled(const char *s, size_t n, fw_ts_format fmt, int64_t *ms) {
+    bool neg = n > 0 && *s == '-';
+    size_t i = neg;
+    int64_t v = 0, frac = 0;
+    int fd = 0, intd = 0;
+    for (; i < n && s[i] >= '0' && s[i] <= '9'; i++, intd++)
+        if (intd < 18)
+            v = v * 10 + (s[i] - '0');
+    if (intd == 0 || intd > 18)
+        return false;
+    int want = fmt == FW_TS_EPOCH_S ? 3 : fmt == FW_TS_EPOCH_MS ? 0 : -1;
+    if (i < n && s[i] == '.' && want >= 0) {
+        i++;
+        if (i >= n)
+            return false;
+        for (; i < n && s[i] >= '0' && s[i] <= '9'; i++)
+            if (fd < want) {
+                frac = frac * 10 + (s[i] - '0');
+                fd++;
+            }
+        while (fd < want) {
+            frac *= 10;
+            fd++;
+        }
+    }
+    if (i != n)
+        return false;
+    if (fmt == FW_TS_EPOCH_S) {
+        if (v > TS_MAX_MS / 1000 + 1)
+            return false;
+        v = v * 1000 + frac;
+    } else if (fmt == FW_TS_EPOCH_US) {
+        v /= 1000;
+    }
+    v = neg ? -v : v;
+    if (v < TS_MIN_MS || v > TS_MAX_MS)
+        return false;
+    *ms = v;
+    return true;
+}
+
+/* What a mapped format expects, for messages. */
+static const char *ts_expected(const fw_schema *sc) {
+    switch (sc ? sc->ts_format : FW_TS_DEFAULT) {
+    case FW_TS_EPOCH_S: return "epoch seconds (the mapping's format epoch_s)";
+    case FW_TS_EPOCH_MS: return "epoch milliseconds (the mapping's format epoch_ms)";
+    case FW_TS_EPOCH_US: return "epoch microseconds (the mapping's format epoch_us)";
+    case FW_TS_PATTERN: return "a local time by the mapping's strptime pattern";
+    default: return "ISO-8601 with a zone";
+    }
+}
+
+/* The timestamp @p v (string content or a number token) under the mapping's
+ * format, or our default. Shared by the JSON and CSV decoders. */
+__attribute__((always_inline)) static inline bool timestamp_value(const fw_schema *sc,
+                                                                  fw_decode_error *err,
+                                                                  const char *v, size_t n,
+                                                                  bool quoted, size_t off,
+                                                                  int64_t *ms) {
+    fw_ts_format fmt = sc ? sc->ts_format : FW_TS_DEFAULT;
+    char b[SNIP_MAX], pb[SNIP_MAX], when[32];
+    switch (fmt) {
+    case FW_TS_EPOCH_S:
+    case FW_TS_EPOCH_MS:
+    case FW_TS_EPOCH_US:
+        if (epoch_scaled(v, n, fmt, ms))
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is not %s between years 0000 and 9999.",
+                    snip(v, n, b), off, ts_expected(sc));
+    case FW_TS_PATTERN:
+        if (quoted && fw_schema_parse_pattern(sc->ts_pattern, v, n, sc->ts_zone_ms, ms) ==
+                          FW_OK && *ms >= TS_MIN_MS && *ms <= TS_MAX_MS)
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp \"%s\" at byte %zu does not match the mapping's pattern "
+                    "\"%s\".", snip(v, n, b), off,
+                    snip(sc->ts_pattern, strlen(sc->ts_pattern), pb));
+    case FW_TS_ISO8601:
+    case FW_TS_DEFAULT:
+        break;
+    }
+    if (quoted) {
+        if (fw_time_parse_iso8601(v, n, ms) == FW_OK && *ms >= TS_MIN_MS && *ms <= TS_MAX_MS)
+            return true;
+        return fail(err, "timestamp", off,
+                    "Field timestamp \"%s\" at byte %zu is not ISO-8601 with a zone, e.g. "
+                    "2024-01-15T10:30:00Z or 2024-01-15 10:30:00.123+01:00.", snip(v, n, b),
+                    off);
+    }
+    if (fmt == FW_TS_ISO8601)
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is a number, but the mapping's format is "
+                    "iso8601 (a string).", snip(v, n, b), off);
+    if (!epoch_ms(v, n, ms))
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu is not integer epoch milliseconds between "
+                    "years 0000 and 9999.", snip(v, n, b), off);
+    if (*ms < TS_MIN_PLAUSIBLE_MS) {
+        /* Epoch seconds read as ms land in January 1970: refuse, don't guess. */
+        fw_time_format(*ms, when);
+        return fail(err, "timestamp", off,
+                    "Field timestamp %s at byte %zu reads as %s in milliseconds; if it is "
+                    "epoch seconds, map it: {\"timestamp\": {\"format\": \"epoch_s\"}}.",
+                    snip(v, n, b), off, when);
+    }
+    return true;
+}
+
+__attribute__((always_inline)) static inline bool read_timestamp(jscan *js, fw_txn *t) {
     const char *field = field_names[F_TIMESTAMP], *v = js->s;
-    char b[SNIP_MAX];
     if (*v == '"') {
         jstr str;
         if (!scan_string(js, field, &str) || !str_slice(js, field, &str, &t->ts_raw))
             return false;
-        if (fw_time_parse_iso8601(t->ts_raw.ptr, t->ts_raw.len, &t->ts_ms) == FW_OK &&
-            t->ts_ms >= TS_MIN_MS && t->ts_ms <= TS_MAX_MS)
-            return true;
-        return fail(js->err, field, off_of(js, v),
-                    "Field timestamp \"%s\" at byte %zu is not ISO-8601 with a zone, e.g. "
-                    "2024-01-15T10:30:00Z or 2024-01-15 10:30:00.123+01:00.",
-                    snip(t->ts_raw.ptr, t->ts_raw.len, b), off_of(js, v));
+        return timestamp_value(js->schema, js->err, t->ts_raw.ptr, t->ts_raw.len, true,
+                               off_of(js, v), &t->ts_ms);
     }
-    if (!num_start(*v))
-        return wrong_type(js, field, "an ISO-8601 string or integer epoch milliseconds");
+    if (!num_start(*v) || (js->schema && js->schema->ts_format == FW_TS_PATTERN))
+        return wrong_type(js, field, js->schema && js->schema->ts_format != FW_TS_DEFAULT
+                                         ? ts_expected(js->schema)
+                                         : "an ISO-8601 string or integer epoch milliseconds");
     jnum num;
     if (!scan_number(js, field, &num))
         return false;
     t->ts_raw = (fw_str){ .ptr = num.ptr, .len = num.len };
-    if (num.integer && epoch_ms(num.ptr, num.len, &t->ts_ms))
-        return true;
-    return fail(js->err, field, off_of(js, v),
-                "Field timestamp %s at byte %zu is not integer epoch milliseconds between "
-                "years 0000 and 9999.", snip(num.ptr, num.len, b), off_of(js, v));
+    return timestamp_value(js->schema, js->err, num.ptr, num.len, false, off_of(js, v),
+                           &t->ts_ms);
 }
 
 /* Reads the value of known field @p f under the cursor into @p t. */
-static bool read_field(jscan *js, int f, fw_txn *t) {
+/* Inlined into parse_record so our own spelling decodes as fast as before the
+ * mapped path (which calls it too) existed. */
+__attribute__((always_inline)) static inline bool read_field(jscan *js, int f, fw_txn *t) {
     const char *field = field_names[f], *v = js->s;
     size_t off = off_of(js, v);
     char c = *v, b[SNIP_MAX];
@@ -988,6 +1109,16 @@ static bool read_field(jscan *js, int f, fw_txn *t) {
             return wrong_type(js, field, "a string");
         if (!scan_string(js, field, &str) || !str_slice(js, field, &str, slot))
             return false;
+        if (js->schema && (f == F_TYPE || f == F_CHANNEL)) { /* their values -> ours */
+            const fw_str *to =
+                f == F_TYPE
+                    ? fw_schema_map_value(js->schema->type_map, js->schema->ntype_map,
+                                          slot->ptr, slot->len)
+                    : fw_schema_map_value(js->schema->channel_map, js->schema->nchannel_map,
+                                          slot->ptr, slot->len);
+            if (to)
+                *slot = *to;
+        }
         if (f == F_TYPE)
             t->type = type_from_name(slot->ptr, slot->len);
         return true;
@@ -1069,7 +1200,187 @@ static bool not_an_object(jscan *js) {
                 "Record is %s, not a JSON object (at byte %zu).", what, off_of(js, js->s));
 }
 
-static bool parse_record(jscan *js, fw_txn *t) {
+/* ---- another team's spelling (schema.h) ---- */
+
+/* Our field for key @p key at the mapping level starting at @p first; *child
+ * is the level below when the key leads to mapped fields inside an object.
+ * At the record level our own names still count unless mapped elsewhere. */
+static int mapped_lookup(const jscan *js, int first, const jstr *key, int *child) {
+    char buf[KEY_UNESCAPE_MAX];
+    const char *k = key->ptr;
+    size_t n = key->len;
+    *child = -1;
+    if (key->esc) {
+        if (n > KEY_UNESCAPE_MAX)
+            return F_UNKNOWN;
+        n = unescape(k, n, buf);
+        k = buf;
+    }
+    const fw_schema_key *sk = fw_schema_find(js->schema, first, k, n);
+    if (sk) {
+        *child = sk->child;
+        return sk->field;
+    }
+    if (first != 0)
+        return F_UNKNOWN;
+    int f = field_lookup(k, n);
+    return f != F_UNKNOWN && (js->schema->mapped & (1ull << f)) ? F_UNKNOWN : f;
+}
+
+static bool mapped_object(jscan *js, int first, int depth, fw_txn *t, uint64_t *seen);
+
+/* One member whose key was read, the cursor on its value, at object level
+ * @p depth (1: the record) and mapping level @p first. */
+static bool mapped_member(jscan *js, int first, int depth, const jstr *key, const char *kpos,
+                          fw_txn *t, uint64_t *seen) {
+    int child;
+    int f = mapped_lookup(js, first, key, &child);
+    if (child >= 0 && *js->s == '{')
+        return mapped_object(js, child, depth + 1, t, seen);
+    if (f == F_UNKNOWN) {
+        fw_str saved = js->unknown;
+        js->unknown = (fw_str){ .ptr = key->ptr, .len = key->len };
+        if (depth == 1 && js->nunknown < UNKNOWN_NOTED)
+            js->unknown_keys[js->nunknown++] = js->unknown;
+        if (!skip_value(js, depth))
+            return false;
+        js->unknown = saved;
+        return true;
+    }
+    if (*seen & (1ull << f)) {
+        char b[SNIP_MAX];
+        return fail(js->err, field_names[f], off_of(js, kpos),
+                    "Field %s is given twice: \"%s\" at byte %zu repeats it.", field_names[f],
+                    snip(key->ptr, key->len, b), off_of(js, kpos));
+    }
+    *seen |= 1ull << f;
+    return read_field(js, f, t);
+}
+
+/* An object holding mapped fields (a dotted path's inner level). */
+static bool mapped_object(jscan *js, int first, int depth, fw_txn *t, uint64_t *seen) {
+    if (depth > JSON_MAX_DEPTH)
+        return fail(js->err, NULL, off_of(js, js->s),
+                    "Record nests objects and arrays deeper than %d levels (at byte %zu).",
+                    JSON_MAX_DEPTH, off_of(js, js->s));
+    js->s++;
+    skip_ws(js);
+    if (js->s >= js->end)
+        return truncated(js, NULL);
+    if (*js->s == '}') {
+        js->s++;
+        return true;
+    }
+    for (;;) {
+        jstr key;
+        const char *kpos = js->s;
+        if (*js->s != '"')
+            return syntax(js, NULL, "a field name in double quotes");
+        if (!scan_string(js, NULL, &key))
+            return false;
+        skip_ws(js);
+        if (js->s >= js->end || *js->s != ':')
+            return syntax(js, NULL, "':' after a field name");
+        js->s++;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+        if (!mapped_member(js, first, depth, &key, kpos, t, seen))
+            return false;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+        if (*js->s == '}') {
+            js->s++;
+            return true;
+        }
+        if (*js->s != ',')
+            return syntax(js, NULL, "',' or '}'");
+        js->s++;
+        skip_ws(js);
+        if (js->s >= js->end)
+            return truncated(js, NULL);
+    }
+}
+
+/* Edit distance, ignoring case; only on the error path. Names longer than
+ * 63 bytes compare by their first 63. */
+static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb) {
+    size_t row[64];
+    na = na > 63 ? 63 : na;
+    nb = nb > 63 ? 63 : nb;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            char ca = a[i - 1], cb = b[j - 1];
+            ca = ca >= 'A' && ca <= 'Z' ? (char)(ca + 32) : ca;
+            cb = cb >= 'A' && cb <= 'Z' ? (char)(cb + 32) : cb;
+            size_t best = diag + (ca != cb);
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}
+
+/* "Required field transaction_id is missing; the record has txn_id, amt, ts
+ * (closest: txn_id) — map it with --schema." */
+static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_str *unknown,
+                    unsigned nunknown, size_t off) {
+    char list[160], b[SNIP_MAX], from[96] = "";
+    size_t o = 0, best = SIZE_MAX;
+    unsigned closest = 0;
+    const char *name = field_names[f];
+    if (sc && (sc->mapped & (1ull << f)))
+        snprintf(from, sizeof(from), " (mapped from \"%s\")", snip(sc->source[f],
+                 strlen(sc->source[f]), b));
+    if (nunknown == 0)
+        return fail(err, name, off, "Required field %s%s is missing%s.", name, from,
+                    f == F_AMOUNT && !from[0] ? " (it may also be spelled Amount)" : "");
+    list[0] = '\0';
+    for (unsigned i = 0; i < nunknown; i++) {
+        size_t d = edit_distance(name, strlen(name), unknown[i].ptr, unknown[i].len);
+        /* A shared first letter is the better guess among equals ("ts" for
+         * timestamp rather than "amt"). */
+        if (d > 0 && (unknown[i].ptr[0] | 32) == name[0])
+            d--;
+        /* A part of our name ("id" of transaction_id) is a good guess too. */
+        if (unknown[i].len >= 2 && unknown[i].len < 32) {
+            char low[32];
+            for (size_t k = 0; k < unknown[i].len; k++)
+                low[k] = (char)(unknown[i].ptr[k] | (unknown[i].ptr[k] >= 'A' &&
+                                                     unknown[i].ptr[k] <= 'Z' ? 32 : 0));
+            low[unknown[i].len] = '\0';
+            if (strstr(name, low))
+                d = d > unknown[i].len ? d - unknown[i].len : 0;
+        }
+        if (d < best) {
+            best = d;
+            closest = i;
+        }
+        int w = snprintf(list + o, sizeof(list) - o, "%s%s", i ? ", " : "",
+                         snip(unknown[i].ptr, unknown[i].len < 24 ? unknown[i].len : 24, b));
+        if (w < 0 || (size_t)w >= sizeof(list) - o) {
+            list[o] = '\0';
+            break;
+        }
+        o += (size_t)w;
+    }
+    return fail(err, name, off,
+                "Required field %s%s is missing; the record has %s%s (closest: %s) - map it "
+                "with --schema.", name, from, list, nunknown == UNKNOWN_NOTED ? ", ..." : "",
+                snip(unknown[closest].ptr, unknown[closest].len < 24 ? unknown[closest].len
+                                                                     : 24, b));
+}
+
+__attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn *t) {
     uint64_t seen = 0;
     skip_ws(js);
     if (js->s >= js->end)
@@ -1097,9 +1408,14 @@ static bool parse_record(jscan *js, fw_txn *t) {
             skip_ws(js);
             if (js->s >= js->end)
                 return truncated(js, NULL);
-            int f = key_lookup(&key);
-            if (f == F_UNKNOWN) {
+            int f = js->schema ? F_UNKNOWN : key_lookup(&key);
+            if (js->schema) {
+                if (!mapped_member(js, 0, 1, &key, kpos, t, &seen))
+                    return false;
+            } else if (f == F_UNKNOWN) {
                 js->unknown = (fw_str){ .ptr = key.ptr, .len = key.len };
+                if (js->nunknown < UNKNOWN_NOTED)
+                    js->unknown_keys[js->nunknown++] = js->unknown;
                 if (!skip_value(js, 1))
                     return false;
                 js->unknown = FW_STR_NULL;
@@ -1130,7 +1446,7 @@ static bool parse_record(jscan *js, fw_txn *t) {
         }
     }
     t->raw = (fw_str){ .ptr = obj, .len = (size_t)(js->s - obj) };
-    t->raw_is_json = true;
+    t->raw_is_json = !js->schema; /* a mapped record is written in our spelling */
     skip_ws(js);
     if (js->s < js->end) {
         char b[SNIP_MAX];
@@ -1141,10 +1457,23 @@ static bool parse_record(jscan *js, fw_txn *t) {
     }
     for (int f = 0; (REQUIRED_MASK & ~seen) && f < F_V1; f++)
         if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f)))
-            return fail(js->err, field_names[f], off_of(js, js->end),
-                        "Required field %s is missing%s.", field_names[f],
-                        f == F_AMOUNT ? " (it may also be spelled Amount)" : "");
+            return missing(js->err, js->schema, f, js->unknown_keys, js->nunknown,
+                           off_of(js, js->end));
     return true;
+}
+
+/* Field by field, not with an initializer: unknown_keys is only read up to
+ * nunknown, and zeroing it for every record would cost time. */
+static inline void jscan_init(jscan *js, const char *p, size_t n, fw_arena *scratch,
+                              fw_decode_error *err, const fw_schema *schema) {
+    js->base = js->s = p;
+    js->end = p + n;
+    js->scratch = scratch;
+    js->err = err;
+    js->code = FW_ERR_INVALID;
+    js->unknown = FW_STR_NULL;
+    js->schema = schema;
+    js->nunknown = 0;
 }
 
 static fw_decode_error *err_init(fw_decode_error *err, fw_decode_error *dummy) {
@@ -1172,10 +1501,43 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
         p = "";
         n = 0;
     }
-    jscan js = { .base = p, .s = p, .end = p + n, .scratch = scratch, .err = err,
-                 .code = FW_ERR_INVALID };
+    jscan js;
+    jscan_init(&js, p, n, scratch, err, NULL);
     return parse_record(&js, out) ? FW_OK : js.code;
 }
+
+fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                                 const fw_schema *schema, fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    if (!schema)
+        return fw_txn_decode_json(p, n, scratch, max_bytes, out, err);
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) {
+        p = "";
+        n = 0;
+    }
+    jscan js;
+    jscan_init(&js, p, n, scratch, err, schema);
+    return parse_record(&js, out) ? FW_OK : js.code;
+}
+
+int fw_txn_field_index(const char *name, size_t n) {
+    int f = name ? field_lookup(name, n) : F_UNKNOWN;
+    /* Canonical spellings only: Amount and user_id are aliases. */
+    if (f == F_UNKNOWN || strlen(field_names[f]) != n || memcmp(field_names[f], name, n))
+        return -1;
+    return f;
+}
+
+const char *fw_txn_field_name(int f) { return f >= 0 && f < F_COUNT ? field_names[f] : ""; }
 
 /* ---- semicolon records ---- */
 
@@ -1303,6 +1665,315 @@ fw_err fw_txn_decode_semicolon(const char *p, size_t n, fw_str synth_id, size_t 
     out->amount = d == 0 ? 0.0 : d;
     out->amount_raw = (fw_str){ .ptr = part[3], .len = len[3] };
     out->type = FW_TXN_TRANSFER;
+    out->raw = (fw_str){ .ptr = p, .len = n };
+    out->raw_is_json = false;
+    return FW_OK;
+}
+
+/* ---- CSV records ---- */
+
+/* One RFC 4180 cell at *ps: its content (between the quotes when quoted),
+ * whether it was quoted and holds doubled quotes. Moves past the cell and a
+ * following ','. *last turns true at the end of the line. */
+static bool csv_cell(const char **ps, const char *end, fw_str *cell, bool *quoted, bool *dq,
+                     bool *last) {
+    const char *s = *ps;
+    *dq = false;
+    *quoted = s < end && *s == '"';
+    if (*quoted) {
+        const char *c = ++s;
+        for (;;) {
+            const char *q = memchr(s, '"', (size_t)(end - s));
+            if (!q)
+                return false; /* unterminated: a record is one line */
+            if (q + 1 < end && q[1] == '"') {
+                *dq = true;
+                s = q + 2;
+                continue;
+            }
+            *cell = (fw_str){ .ptr = c, .len = (size_t)(q - c) };
+            s = q + 1;
+            break;
+        }
+        if (s < end && *s != ',')
+            return false; /* text after the closing quote */
+    } else {
+        const char *comma = memchr(s, ',', (size_t)(end - s));
+        const char *stop = comma ? comma : end;
+        if (memchr(s, '"', (size_t)(stop - s)))
+            return false; /* a quote inside an unquoted cell */
+        *cell = (fw_str){ .ptr = s, .len = (size_t)(stop - s) };
+        s = stop;
+    }
+    *last = s >= end;
+    *ps = s + !*last;
+    return true;
+}
+
+/* Strips a line ending and a UTF-8 byte order mark. */
+static void csv_trim(const char **p, size_t *n) {
+    while (*n > 0 && ((*p)[*n - 1] == '\n' || (*p)[*n - 1] == '\r'))
+        (*n)--;
+    if (*n >= 3 && memcmp(*p, "\xef\xbb\xbf", 3) == 0) {
+        *p += 3;
+        *n -= 3;
+    }
+}
+
+/* Our field for a column name: a mapped source of that exact name, else
+ * our own spelling unless mapped elsewhere. */
+static int csv_field(const fw_schema *sc, const char *k, size_t n) {
+    if (sc) {
+        for (int f = 0; f < F_COUNT; f++)
+            if ((sc->mapped & (1ull << f)) && strlen(sc->source[f]) == n &&
+                memcmp(sc->source[f], k, n) == 0)
+                return f;
+    }
+    int f = field_lookup(k, n);
+    return f != F_UNKNOWN && sc && (sc->mapped & (1ull << f)) ? F_UNKNOWN : f;
+}
+
+fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_schema *sc,
+                           char *errstr, size_t errstr_size) {
+    size_t used = 0;
+    uint64_t seen = 0;
+    int col_of[F_COUNT];
+    memset(c, 0, sizeof(*c));
+    csv_trim(&p, &n);
+    if (n == 0) {
+        snprintf(errstr, errstr_size, "CSV header is empty; a line of column names was "
+                 "expected");
+        return FW_ERR_INVALID;
+    }
+    for (const char *s = p, *end = p + n;;) {
+        fw_str cell;
+        bool quoted, dq, last;
+        if (!csv_cell(&s, end, &cell, &quoted, &dq, &last)) {
+            snprintf(errstr, errstr_size, "CSV header: column %d has a stray or unterminated "
+                     "quote", c->ncols + 1);
+            return FW_ERR_INVALID;
+        }
+        if (c->ncols >= FW_CSV_MAX_COLUMNS) {
+            snprintf(errstr, errstr_size, "CSV header has more than %d columns",
+                     FW_CSV_MAX_COLUMNS);
+            return FW_ERR_INVALID;
+        }
+        int i = c->ncols++;
+        /* Names are kept (quotes undoubled) for messages; a name with "" is no
+         * field name of ours or a mapping's. */
+        int f = dq ? F_UNKNOWN : csv_field(sc, cell.ptr, cell.len);
+        c->field[i] = (int8_t)f;
+        size_t keep = cell.len < FW_CSV_HEADER_MAX - used ? cell.len : 0;
+        memcpy(c->names + used, cell.ptr, keep);
+        c->name_off[i] = (uint16_t)used;
+        c->name_len[i] = (uint16_t)keep;
+        used += keep;
+        if (f != F_UNKNOWN) {
+            if (seen & (1ull << f)) {
+                snprintf(errstr, errstr_size, "CSV header: columns %d and %d are both field "
+                         "%s", col_of[f] + 1, i + 1, field_names[f]);
+                return FW_ERR_INVALID;
+            }
+            seen |= 1ull << f;
+            col_of[f] = i;
+        }
+        if (last)
+            break;
+    }
+    for (int f = 0; f < F_V1; f++)
+        if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f))) {
+            fw_decode_error e;
+            fw_str names[UNKNOWN_NOTED];
+            unsigned k = 0;
+            for (int i = 0; i < c->ncols && k < UNKNOWN_NOTED; i++)
+                if (c->field[i] < 0 && c->name_len[i])
+                    names[k++] = (fw_str){ .ptr = c->names + c->name_off[i],
+                                           .len = c->name_len[i] };
+            missing(&e, sc, f, names, k, 0);
+            snprintf(errstr, errstr_size, "CSV header has no column for %s: %s",
+                     field_names[f], e.reason);
+            return FW_ERR_INVALID;
+        }
+    return FW_OK;
+}
+
+/* True when s[0..n) is valid UTF-8 without control characters. */
+static bool csv_text_ok(const char *s, size_t n) {
+    for (size_t i = 0; i < n;) {
+        unsigned char ch = (unsigned char)s[i];
+        if (ch < 0x80) {
+            if (ch < 0x20 || ch == 0x7f)
+                return false;
+            i++;
+            continue;
+        }
+        int len = utf8_seq((const unsigned char *)s + i, (const unsigned char *)s + n);
+        if (len <= 0)
+            return false;
+        i += (size_t)len;
+    }
+    return true;
+}
+
+/* A number cell: digits, '-', '.', exponent (timestamps: not a string). */
+static bool csv_numeric(fw_str v) {
+    for (size_t i = 0; i < v.len; i++)
+        if (!((v.ptr[i] >= '0' && v.ptr[i] <= '9') || v.ptr[i] == '-' || v.ptr[i] == '.' ||
+              v.ptr[i] == 'e' || v.ptr[i] == 'E' || v.ptr[i] == '+'))
+            return false;
+    return v.len > 0;
+}
+
+/* Stores cell @p v (already unquoted) as field @p f of @p t. */
+static bool csv_value(const fw_schema *sc, int f, fw_str v, size_t off, fw_txn *t,
+                      fw_decode_error *err) {
+    const char *field = field_names[f];
+    char b[SNIP_MAX];
+    if (!csv_text_ok(v.ptr, v.len))
+        return fail(err, field, off, "Field %s at byte %zu has a control character or "
+                    "invalid UTF-8: \"%s\".", field, off, snip(v.ptr, v.len, b));
+    if (f == F_TIMESTAMP) {
+        t->ts_raw = v;
+        return timestamp_value(sc, err, v.ptr, v.len, !csv_numeric(v), off, &t->ts_ms);
+    }
+    fw_str *slot = str_slot(t, f);
+    if (slot) {
+        *slot = v;
+        if (sc && (f == F_TYPE || f == F_CHANNEL)) {
+            const fw_str *to = f == F_TYPE
+                                   ? fw_schema_map_value(sc->type_map, sc->ntype_map, v.ptr,
+                                                         v.len)
+                                   : fw_schema_map_value(sc->channel_map, sc->nchannel_map,
+                                                         v.ptr, v.len);
+            if (to)
+                *slot = *to;
+        }
+        if (f == F_TYPE)
+            t->type = type_from_name(slot->ptr, slot->len);
+        return true;
+    }
+    jnum num;
+    double d = 0;
+    if (!is_json_number(v.ptr, v.len, &num))
+        return fail(err, field, off, "Field %s \"%s\" at byte %zu is not a number (digits, "
+                    "optional '-', fraction and exponent as in JSON).", field,
+                    snip(v.ptr, v.len, b), off);
+    int rc = num_to_double(&num, &d);
+    if (rc != 0 || !isfinite(d))
+        return fail(err, field, off, "Field %s %s at byte %zu is not a finite number of at "
+                    "most %d characters.", field, snip(v.ptr, v.len, b), off, NUM_TOKEN_MAX);
+    switch (f) {
+    case F_AMOUNT:
+        if (d < 0)
+            return fail(err, field, off, "Field amount %s at byte %zu is negative; amounts "
+                        "must be >= 0.", snip(v.ptr, v.len, b), off);
+        t->amount = d == 0 ? 0.0 : d;
+        t->amount_raw = v;
+        return true;
+    case F_LAT:
+    case F_LON: {
+        double lim = f == F_LAT ? 90 : 180;
+        if (d < -lim || d > lim)
+            return fail(err, field, off, "Field %s %s at byte %zu is outside the range "
+                        "-%g..%g.", field, snip(v.ptr, v.len, b), off, lim, lim);
+        if (f == F_LAT)
+            t->lat = d;
+        else
+            t->lon = d;
+        t->has |= f == F_LAT ? FW_TXN_HAS_LAT : FW_TXN_HAS_LON;
+        return true;
+    }
+    default:
+        if (fabs(d) > FLT_MAX)
+            return fail(err, field, off, "Field %s %s at byte %zu is outside the range of a "
+                        "32-bit float.", field, snip(v.ptr, v.len, b), off);
+        t->v[f - F_V1] = (float)d;
+        t->v_mask |= 1u << (f - F_V1);
+        return true;
+    }
+}
+
+fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
+                         const fw_schema *sc, fw_arena *scratch, size_t max_bytes,
+                         fw_txn *out, fw_decode_error *err) {
+    fw_decode_error dummy;
+    uint64_t seen = 0;
+    fw_str unknown[UNKNOWN_NOTED];
+    unsigned nunknown = 0;
+    err = err_init(err, &dummy);
+    memset(out, 0, sizeof(*out));
+    if (!max_bytes)
+        max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
+    if (n > max_bytes) {
+        fail(err, NULL, max_bytes, "Record is %zu bytes, over the limit of %zu bytes.", n,
+             max_bytes);
+        return FW_ERR_INVALID;
+    }
+    if (!p) {
+        p = "";
+        n = 0;
+    }
+    const char *base = p;
+    csv_trim(&p, &n);
+    if (n == 0) {
+        fail(err, NULL, 0, "Record is empty; a CSV line of %d cells was expected.",
+             cols->ncols);
+        return FW_ERR_INVALID;
+    }
+    int i = 0;
+    for (const char *s = p, *end = p + n;; i++) {
+        fw_str cell;
+        bool quoted, dq, last;
+        size_t off = (size_t)(s - base);
+        if (!csv_cell(&s, end, &cell, &quoted, &dq, &last)) {
+            fail(err, i < cols->ncols && cols->field[i] >= 0 ? field_names[cols->field[i]]
+                                                              : NULL, off,
+                 "Record has a stray or unterminated quote in cell %d at byte %zu (RFC 4180: "
+                 "a quoted cell ends with '\"', a quote inside it is doubled).", i + 1, off);
+            return FW_ERR_INVALID;
+        }
+        if (i >= cols->ncols) {
+            fail(err, NULL, off, "Record has more cells than the header's %d columns (cell "
+                 "%d at byte %zu).", cols->ncols, i + 1, off);
+            return FW_ERR_INVALID;
+        }
+        int f = cols->field[i];
+        if (f < 0) {
+            if (cell.len && nunknown < UNKNOWN_NOTED)
+                unknown[nunknown++] = (fw_str){ .ptr = cols->names + cols->name_off[i],
+                                                .len = cols->name_len[i] };
+        } else if (cell.len) {
+            if (dq) { /* "" inside quotes: unescape into the arena */
+                char *mem = scratch ? fw_arena_alloc(scratch, cell.len) : NULL;
+                if (!mem) {
+                    fail(err, field_names[f], off, "Field %s at byte %zu has doubled quotes "
+                         "and no scratch space to unescape them.", field_names[f], off);
+                    return scratch ? FW_ERR_LIMIT : FW_ERR_INVALID;
+                }
+                size_t o = 0;
+                for (size_t k = 0; k < cell.len; k++) {
+                    mem[o++] = cell.ptr[k];
+                    k += cell.ptr[k] == '"'; /* skip the second of a pair */
+                }
+                cell = (fw_str){ .ptr = mem, .len = o };
+            }
+            seen |= 1ull << f;
+            if (!csv_value(sc, f, cell, off + quoted, out, err))
+                return FW_ERR_INVALID;
+        }
+        if (last)
+            break;
+    }
+    if (i + 1 != cols->ncols) {
+        fail(err, NULL, n, "Record has %d cells; the header has %d columns.", i + 1,
+             cols->ncols);
+        return FW_ERR_INVALID;
+    }
+    for (int f = 0; f < F_V1; f++)
+        if (((1ull << f) & REQUIRED_MASK) && !(seen & (1ull << f))) {
+            missing(err, sc, f, unknown, nunknown, n);
+            return FW_ERR_INVALID;
+        }
     out->raw = (fw_str){ .ptr = p, .len = n };
     out->raw_is_json = false;
     return FW_OK;

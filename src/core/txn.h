@@ -64,7 +64,8 @@ typedef struct fw_txn {
 typedef struct fw_decode_error {
     const char *field;   /* e.g. "amount"; NULL when not about one field */
     size_t offset;       /* byte offset in the record where it went wrong */
-    char reason[200];    /* full sentence, names the field and value */
+    char reason[320];    /* full sentence, names the field and value (and, for a
+                            missing field, the unknown ones the record has) */
 } fw_decode_error;
 
 /**
@@ -90,6 +91,58 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
  */
 fw_err fw_txn_decode_semicolon(const char *p, size_t n, fw_str synth_id, size_t max_bytes,
                                fw_txn *out, fw_decode_error *err);
+
+struct fw_schema;
+
+/**
+ * @brief fw_txn_decode_json through another team's mapping (schema.h): their
+ * names and dotted paths give our fields, their timestamp format and value
+ * maps apply. @p schema NULL decodes exactly as fw_txn_decode_json. A mapped
+ * record is not echoed verbatim (raw_is_json is false): alerts and the
+ * changelog carry it in our spelling, which every decoder reads back.
+ */
+fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                                 const struct fw_schema *schema, fw_txn *out,
+                                 fw_decode_error *err);
+
+#define FW_TXN_NFIELDS (15 + FW_TXN_NFEATURES) /* our fields, V1..V28 last */
+
+#define FW_CSV_MAX_COLUMNS 256
+#define FW_CSV_HEADER_MAX 4096 /* bytes of column names kept for messages */
+
+/** A CSV header compiled against our field names (through a mapping). */
+typedef struct fw_csv_columns {
+    int ncols;
+    int8_t field[FW_CSV_MAX_COLUMNS];   /* our field per column, or -1 (unused) */
+    uint16_t name_off[FW_CSV_MAX_COLUMNS], name_len[FW_CSV_MAX_COLUMNS]; /* into names */
+    char names[FW_CSV_HEADER_MAX];      /* the header's column names, for hints */
+} fw_csv_columns;
+
+/**
+ * @brief Compiles a CSV header line (RFC 4180 quoting): each column name is
+ * matched against the mapping's sources (a dotted source matches a column
+ * of that exact name), else our own names. A header without a column for a
+ * required field, or with two columns for one field, is refused naming them.
+ */
+fw_err fw_csv_columns_init(fw_csv_columns *c, const char *header, size_t n,
+                           const struct fw_schema *schema, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Decodes one CSV record (a line; RFC 4180 quoting, no line breaks
+ * inside quotes) by a compiled header. Unquoted cells are slices of the line;
+ * quoted cells with doubled quotes are unescaped into @p scratch. An empty
+ * cell is an absent field. The mapping's timestamp format and value maps
+ * apply; raw_is_json is false.
+ */
+fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
+                         const struct fw_schema *schema, fw_arena *scratch, size_t max_bytes,
+                         fw_txn *out, fw_decode_error *err);
+
+/** @brief Index of our field named @p name (canonical spelling only), or -1. */
+int fw_txn_field_index(const char *name, size_t n);
+
+/** @brief Canonical name of field @p f ("transaction_id"), or "" out of range. */
+const char *fw_txn_field_name(int f);
 
 /** @brief Name of a type ("PURCHASE", ...); "" for NONE. */
 const char *fw_txn_type_name(fw_txn_type t);

@@ -14,6 +14,9 @@ typedef struct fw_run_conf {
     char env_note[256];            /* how an ambiguous environment value was taken (logged
                                       at start); "" when none */
     const char *profiles_file;     /* NDJSON customer profiles; NULL: none */
+    const char *schema_file;       /* mapping of another team's spelling; NULL: ours */
+    struct fw_schema *schema;      /* loaded from it by fw_run_conf_parse; owned here,
+                                      freed by fw_cmd_run; pipeline.schema points at it */
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */
     /* File mode (selected by input_file). */
     const char *input_file;

@@ -13,5 +13,6 @@ int fw_cmd_rules(int argc, char **argv);
 int fw_cmd_eval(int argc, char **argv);
 int fw_cmd_train(int argc, char **argv);
 int fw_cmd_serve(int argc, char **argv);
+int fw_cmd_schema(int argc, char **argv);
 
 #endif

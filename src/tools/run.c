@@ -13,6 +13,7 @@
 #include "metrics.h"
 #include "options.h"
 #include "rules_file.h"
+#include "schema.h"
 #include "run_conf.h"
 
 static const char run_help[] =
@@ -85,8 +86,17 @@ static const char run_help[] =
     "      --profiles-topic TOPIC    Kafka mode: compacted profiles topic read in full and\n"
     "                                kept current (default customer-profiles; env\n"
     "                                PROFILES_TOPIC; '' for none)\n"
-    "      --input-format FMT        json (default) or semicolon: seed 003's\n"
-    "                                '<timestamp>;<origin>;<target>;<amount>' (env INPUT_FORMAT)\n"
+    "      --input-format FMT        json (default), semicolon: seed 003's\n"
+    "                                '<timestamp>;<origin>;<target>;<amount>', or csv:\n"
+    "                                RFC 4180 lines, columns named by the first line\n"
+    "                                (file mode) or --csv-header (env INPUT_FORMAT)\n"
+    "      --csv-header NAMES        the CSV column names, e.g. \"id,ts,amount\"; required\n"
+    "                                for csv in Kafka mode (env FW_CSV_HEADER)\n"
+    "      --schema FILE             records in another team's spelling: a mapping\n"
+    "                                of our fields to their names or dotted paths,\n"
+    "                                timestamp format, type/channel values (env FW_SCHEMA;\n"
+    "                                else the rules file's \"schema\" section; docs/schema.md;\n"
+    "                                check it with 'fraudwatch schema check')\n"
     "      --amount-limit X          high_amount fires when amount > X (default 5000;\n"
     "                                env AMOUNT_THRESHOLD, or FRAUD_THRESHOLD when it\n"
     "                                is above 1, as seed 001 uses it). Precedence:\n"
@@ -129,7 +139,7 @@ enum {
     OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
     OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
     OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
-    OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
+    OPT_SCHEMA, OPT_CSV_HEADER, OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
     OPT_API_RETRIES, OPT_API_TOKEN, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
     OPT_MAX_EVENT_TIME_JUMP,
@@ -169,6 +179,8 @@ static const struct option run_options[] = {
     { "max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW },
     { "max-event-time-jump", required_argument, NULL, OPT_MAX_EVENT_TIME_JUMP },
     { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
+    { "schema", required_argument, NULL, OPT_SCHEMA },
+    { "csv-header", required_argument, NULL, OPT_CSV_HEADER },
     { "rules", required_argument, NULL, 'r' },
     { "profiles", required_argument, NULL, OPT_PROFILES },
     { "profiles-topic", required_argument, NULL, OPT_PROFILES_TOPIC },
@@ -245,8 +257,11 @@ static fw_err parse_format(const char *what, const char *s, fw_input_format *out
         *out = FW_INPUT_JSON;
     else if (!strcmp(s, "semicolon"))
         *out = FW_INPUT_SEMICOLON;
+    else if (!strcmp(s, "csv"))
+        *out = FW_INPUT_CSV;
     else {
-        snprintf(errstr, errstr_size, "%s: expected json or semicolon, got \"%s\"", what, s);
+        snprintf(errstr, errstr_size, "%s: expected json, semicolon or csv, got \"%s\"", what,
+                 s);
         return FW_ERR_INVALID;
     }
     return FW_OK;
@@ -273,6 +288,8 @@ void fw_run_conf_init(fw_run_conf *c) {
         c->late_topic = "transactions-late";
     c->idle_timeout_ms = 10000;
     c->rules_file = env2("RULES_FILE", NULL);
+    c->schema_file = env2("FW_SCHEMA", NULL);
+    c->pipeline.csv_header = env2("FW_CSV_HEADER", NULL);
     const char *pt = getenv("PROFILES_TOPIC");
     c->profiles_topic = pt ? pt : "customer-profiles";
     c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
@@ -500,6 +517,8 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             break;
         case 'r': c->rules_file = optarg; break;
         case OPT_PROFILES: c->profiles_file = optarg; break;
+        case OPT_SCHEMA: c->schema_file = optarg; break;
+        case OPT_CSV_HEADER: c->pipeline.csv_header = optarg; break;
         case OPT_PROFILES_TOPIC: c->profiles_topic = optarg; break;
         case OPT_MAX_RECORD_BYTES:
             if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
@@ -526,6 +545,30 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     if (c->rules_file &&
         fw_rules_load_file(&c->pipeline.rules, c->rules_file, errstr, errstr_size) != FW_OK)
         return FW_ERR_INVALID;
+    if (c->schema_file) {
+        char why[480];
+        fw_schema_destroy(c->schema);
+        if (!(c->schema = fw_schema_load_file(c->schema_file, why, sizeof(why)))) {
+            snprintf(errstr, errstr_size, "--schema (or FW_SCHEMA): %s", why);
+            return FW_ERR_INVALID;
+        }
+        c->pipeline.schema = c->schema;
+    } else if (c->rules_file) {
+        /* No --schema: the rules file's "schema" section, if it has one. */
+        char why[480];
+        bool present;
+        if (!(c->schema = fw_schema_load_rules_file(c->rules_file, &present, why,
+                                                    sizeof(why))) && present) {
+            snprintf(errstr, errstr_size, "--rules: %s", why);
+            return FW_ERR_INVALID;
+        }
+        c->pipeline.schema = c->schema;
+    }
+    if (c->pipeline.format == FW_INPUT_CSV && !c->input_file && !c->pipeline.csv_header) {
+        snprintf(errstr, errstr_size, "--input-format csv: Kafka mode needs --csv-header "
+                 "(or FW_CSV_HEADER) with the column names: a partition has no first line");
+        return FW_ERR_INVALID;
+    }
     if (c->scorer.remote.token) {
         char why[160];
         if (!fw_http_token_valid(c->scorer.remote.token, why, sizeof(why))) {
@@ -551,11 +594,10 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     return FW_OK;
 }
 
-int fw_cmd_run(int argc, char **argv) {
-    static fw_run_conf conf; /* large (Kafka property storage); one per process */
+static int run_main(fw_run_conf *c, int argc, char **argv) {
     char errstr[512];
-    fw_run_conf_init(&conf);
-    fw_err err = fw_run_conf_parse(&conf, argc, argv, errstr, sizeof(errstr));
+    fw_run_conf_init(c);
+    fw_err err = fw_run_conf_parse(c, argc, argv, errstr, sizeof(errstr));
     if (err == FW_ERR_NOT_FOUND)
         return 0;
     if (err) {
@@ -567,45 +609,53 @@ int fw_cmd_run(int argc, char **argv) {
         fprintf(stderr, "fraudwatch run: out of memory\n");
         return 1;
     }
-    if (conf.profiles_file &&
-        fw_profiles_load_file(profiles, conf.profiles_file, errstr, sizeof(errstr))) {
+    if (c->profiles_file &&
+        fw_profiles_load_file(profiles, c->profiles_file, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch run: %s\n", errstr);
         fw_profiles_destroy(profiles);
         return 2;
     }
-    conf.pipeline.profiles = profiles;
-    if (conf.env_note[0])
-        fprintf(stderr, "fraudwatch run: %s\n", conf.env_note);
+    c->pipeline.profiles = profiles;
+    if (c->env_note[0])
+        fprintf(stderr, "fraudwatch run: %s\n", c->env_note);
     errstr[0] = '\0';
-    fw_scorer *scorer = fw_scorer_new(&conf.scorer, errstr, sizeof(errstr));
+    fw_scorer *scorer = fw_scorer_new(&c->scorer, errstr, sizeof(errstr));
     if (!scorer && errstr[0]) {
         fprintf(stderr, "fraudwatch run: %s\n", errstr);
         fw_profiles_destroy(profiles);
         return 1;
     }
-    if (scorer && !conf.quiet)
+    if (scorer && !c->quiet)
         fprintf(stderr, "fraudwatch: ml_score with %s, threshold %.2f\n",
-                fw_scorer_describe(scorer), conf.pipeline.rules.ml_score.threshold);
+                fw_scorer_describe(scorer), c->pipeline.rules.ml_score.threshold);
     fw_metrics *metrics = NULL;
-    if (conf.metrics_port) {
-        fw_metrics_conf mc = { .bind = conf.metrics_bind, .port = conf.metrics_port,
-                               .kafka = !conf.input_file, .ml = scorer != NULL,
-                               .instance_id = conf.instance_id };
+    if (c->metrics_port) {
+        fw_metrics_conf mc = { .bind = c->metrics_bind, .port = c->metrics_port,
+                               .kafka = !c->input_file, .ml = scorer != NULL,
+                               .instance_id = c->instance_id };
         if (!(metrics = fw_metrics_new(&mc, errstr, sizeof(errstr)))) {
             fprintf(stderr, "fraudwatch run: %s\n", errstr);
             fw_scorer_destroy(scorer);
             fw_profiles_destroy(profiles);
             return 1;
         }
-        if (!conf.quiet)
+        if (!c->quiet)
             fprintf(stderr, "fraudwatch: metrics on http://%s%s%s:%d/metrics\n",
-                    strchr(conf.metrics_bind, ':') ? "[" : "", conf.metrics_bind,
-                    strchr(conf.metrics_bind, ':') ? "]" : "", fw_metrics_port(metrics));
+                    strchr(c->metrics_bind, ':') ? "[" : "", c->metrics_bind,
+                    strchr(c->metrics_bind, ':') ? "]" : "", fw_metrics_port(metrics));
     }
-    int rc = conf.input_file ? fw_file_run(&conf, scorer, metrics)
-                             : fw_kafka_run(&conf, profiles, scorer, metrics);
+    int rc = c->input_file ? fw_file_run(c, scorer, metrics)
+                             : fw_kafka_run(c, profiles, scorer, metrics);
     fw_metrics_destroy(metrics); /* after the runner's last publish */
     fw_scorer_destroy(scorer);
     fw_profiles_destroy(profiles);
+    return rc;
+}
+
+int fw_cmd_run(int argc, char **argv) {
+    static fw_run_conf conf; /* large (Kafka property storage); one per process */
+    int rc = run_main(&conf, argc, argv);
+    fw_schema_destroy(conf.schema); /* NULL when none was loaded */
+    conf.schema = NULL;
     return rc;
 }

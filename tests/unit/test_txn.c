@@ -21,6 +21,8 @@
 /* The three required fields, to build records around the field under test. */
 #define REQ "\"transaction_id\":\"t1\",\"timestamp\":\"2024-01-15T10:30:00Z\",\"amount\":12.5"
 #define REC(extra) "{" REQ "," extra "}"
+#define REQ_ID "{\"transaction_id\":\"a\","
+#define T0 "1705314600000" /* TS0 as written: epoch ms from 2001 on are accepted */
 
 /* One decoded record and the memory it points into. */
 typedef struct decoded {
@@ -171,43 +173,42 @@ static const accept_case accept_cases[] = {
     { "minimal", "{" REQ "}", "t1", TS0, 12.5 },
     { "integer id", "{\"transaction_id\":12345,\"timestamp\":\"2024-01-15T10:30:00Z\","
       "\"amount\":1}", "12345", TS0, 1 },
-    { "negative integer id", "{\"transaction_id\":-7,\"timestamp\":0,\"amount\":1}", "-7", 0,
-      1 },
+    { "negative integer id", "{\"transaction_id\":-7,\"timestamp\":" T0 ",\"amount\":1}", "-7",
+      TS0, 1 },
     { "epoch ms", "{\"transaction_id\":\"a\",\"timestamp\":1705314600000,\"amount\":3}", "a",
       TS0, 3 },
-    { "epoch ms zero", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":3}", "a", 0, 3 },
-    { "pre-1970 epoch", "{\"transaction_id\":\"a\",\"timestamp\":-1,\"amount\":3}", "a", -1,
-      3 },
+    { "epoch ms 2001", "{\"transaction_id\":\"a\",\"timestamp\":978307200000,\"amount\":3}",
+      "a", 978307200000, 3 },
     { "offset and fraction", "{\"transaction_id\":\"a\",\"timestamp\":"
       "\"2024-01-15 10:30:00.123+01:00\",\"amount\":3}", "a", 1705311000123, 3 },
     { "offset hhmm", "{\"transaction_id\":\"a\",\"timestamp\":\"2024-01-15T10:30:00-0500\","
       "\"amount\":3}", "a", 1705332600000, 3 },
-    { "Amount spelling", "{\"transaction_id\":\"a\",\"timestamp\":0,\"Amount\":1500.0}", "a",
-      0, 1500 },
-    { "amount first", "{\"amount\":7,\"timestamp\":0,\"transaction_id\":\"z\"}", "z", 0, 7 },
+    { "Amount spelling", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"Amount\":1500.0}", "a",
+      TS0, 1500 },
+    { "amount first", "{\"amount\":7,\"timestamp\":" T0 ",\"transaction_id\":\"z\"}", "z", TS0, 7 },
     { "whitespace everywhere", " \t\r\n{ \"transaction_id\" :\n\"t1\" ,\t\"timestamp\" : "
       "\"2024-01-15T10:30:00Z\" , \"amount\" : 12.5 }\r\n ", "t1", TS0, 12.5 },
-    { "amount 0", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":0}", "a", 0, 0 },
-    { "amount 0.0", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":0.0}", "a", 0, 0 },
-    { "amount -0", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":-0}", "a", 0, 0 },
-    { "amount -0.0e5", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":-0.0e5}", "a", 0,
-      0 },
-    { "amount 5000", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":5000}", "a", 0,
+    { "amount 0", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":0}", "a", TS0, 0 },
+    { "amount 0.0", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":0.0}", "a", TS0, 0 },
+    { "amount -0", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":-0}", "a", TS0, 0 },
+    { "amount -0.0e5", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":-0.0e5}", "a",
+      TS0, 0 },
+    { "amount 5000", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":5000}", "a", TS0,
       5000 },
-    { "amount 5000.01", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":5000.01}", "a",
-      0, 5000.01 },
-    { "amount 4999.99", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":4999.99}", "a",
-      0, 4999.99 },
-    { "amount 1E2", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1E2}", "a", 0,
+    { "amount 5000.01", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":5000.01}", "a",
+      TS0, 5000.01 },
+    { "amount 4999.99", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":4999.99}", "a",
+      TS0, 4999.99 },
+    { "amount 1E2", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1E2}", "a", TS0,
       100 },
-    { "amount 1e+2", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1e+2}", "a", 0,
+    { "amount 1e+2", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1e+2}", "a", TS0,
       100 },
-    { "amount huge", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1.7e308}", "a", 0,
+    { "amount huge", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1.7e308}", "a", TS0,
       1.7e308 },
-    { "amount long integer", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":"
-      "123456789012345678901234567890}", "a", 0, 123456789012345678901234567890.0 },
-    { "amount underflows to 0", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1e-400}",
-      "a", 0, 0 },
+    { "amount long integer", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":"
+      "123456789012345678901234567890}", "a", TS0, 123456789012345678901234567890.0 },
+    { "amount underflows to 0", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1e-400}",
+      "a", TS0, 0 },
     { "optional nulls", REC("\"account_id\":null,\"card_id\":null,\"type\":null,\"lat\":null,"
       "\"lon\":null,\"V1\":null,\"channel\":null"), "t1", TS0, 12.5 },
     { "unknown nested", REC("\"extra\":{\"a\":[1,{\"b\":[true,false,null,-1.5e-3]},"
@@ -215,7 +216,7 @@ static const accept_case accept_cases[] = {
       "\"num\":-0.5E+10"), "t1", TS0, 12.5 },
     { "unknown spelled like known", REC("\"Transaction_id\":5,\"AMOUNT\":\"x\",\"V0\":1,"
       "\"V29\":1,\"V01\":\"s\",\"lat \":999"), "t1", TS0, 12.5 },
-    { "escaped key", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amo\\u0075nt\":2}", "a", 0,
+    { "escaped key", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amo\\u0075nt\":2}", "a", TS0,
       2 },
     { "escaped unknown key", REC("\"\\u00e9\\ud83d\\ude00\":1"), "t1", TS0, 12.5 },
     { "utf-8 in unknown", REC("\"note\":\"caf\xc3\xa9 \xe2\x82\xac \xf0\x9f\x98\x80\""), "t1",
@@ -361,19 +362,19 @@ static const reject_case reject_cases[] = {
       "high surrogate" },
     /* required fields */
     { "empty object", "{}", 0, 0, "transaction_id", "missing" },
-    { "no transaction_id", "{\"timestamp\":0,\"amount\":1}", 0, 0, "transaction_id",
+    { "no transaction_id", "{\"timestamp\":" T0 ",\"amount\":1}", 0, 0, "transaction_id",
       "missing" },
     { "no timestamp", "{\"transaction_id\":\"a\",\"amount\":1}", 0, 0, "timestamp",
       "missing" },
-    { "no amount", "{\"transaction_id\":\"a\",\"timestamp\":0}", 0, 0, "amount",
+    { "no amount", "{\"transaction_id\":\"a\",\"timestamp\":" T0 "}", 0, 0, "amount",
       "missing (it may also be spelled Amount)" },
-    { "amount null", "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":null}", 0, 0,
+    { "amount null", "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":null}", 0, 0,
       "amount", "null" },
-    { "transaction_id null", "{\"transaction_id\":null,\"timestamp\":0,\"amount\":1}", 0, 0,
+    { "transaction_id null", "{\"transaction_id\":null,\"timestamp\":" T0 ",\"amount\":1}", 0, 0,
       "transaction_id", "null" },
     { "timestamp null", "{\"transaction_id\":\"a\",\"timestamp\":null,\"amount\":1}", 0, 0,
       "timestamp", "null" },
-    { "empty transaction_id", "{\"transaction_id\":\"\",\"timestamp\":0,\"amount\":1}", 0, 0,
+    { "empty transaction_id", "{\"transaction_id\":\"\",\"timestamp\":" T0 ",\"amount\":1}", 0, 0,
       "transaction_id", "empty" },
     /* wrong JSON types */
     { "id boolean", "{\"transaction_id\":true}", 0, 0, "transaction_id",
@@ -389,6 +390,16 @@ static const reject_case reject_cases[] = {
       "must be a string or an integer" },
     { "timestamp boolean", "{\"timestamp\":true}", 0, 0, "timestamp", "but is a boolean" },
     { "timestamp float", "{\"timestamp\":1.7e12}", 0, 0, "timestamp", "epoch milliseconds" },
+    /* Epoch seconds read as ms would be January 1970: refused with a hint. */
+    { "epoch seconds", REQ_ID "\"timestamp\":1705314600,\"amount\":3}", 0, 0, "timestamp",
+      "reads as 1970-01-20T17:41:54.600Z in milliseconds; if it is epoch seconds, map it: "
+      "{\"timestamp\": {\"format\": \"epoch_s\"}}" },
+    { "epoch ms zero", REQ_ID "\"timestamp\":0,\"amount\":3}", 0, 0, "timestamp",
+      "reads as 1970-01-01T00:00:00.000Z in milliseconds" },
+    { "pre-1970 epoch", REQ_ID "\"timestamp\":-1,\"amount\":3}", 0, 0, "timestamp",
+      "if it is epoch seconds" },
+    { "just before 2001", REQ_ID "\"timestamp\":978307199999,\"amount\":3}", 0, 0,
+      "timestamp", "reads as 2000-12-31T23:59:59.999Z in milliseconds" },
     { "timestamp object", "{\"timestamp\":{\"s\":1}}", 0, 0, "timestamp", "but is an object" },
     { "amount string", "{\"amount\":\"12.50\"}", 0, 0, "amount",
       "must be a number, but is a string" },
@@ -632,14 +643,14 @@ static void test_utf8_valid(void **state) {
 /* Without an arena a string with escapes cannot be unescaped: rejected. */
 static void test_escapes_without_arena(void **state) {
     (void)state;
-    const char *in = "{\"transaction_id\":\"a\\nb\",\"timestamp\":0,\"amount\":1}";
+    const char *in = "{\"transaction_id\":\"a\\nb\",\"timestamp\":" T0 ",\"amount\":1}";
     fw_txn t;
     fw_decode_error err;
     assert_int_equal(fw_txn_decode_json(in, strlen(in), NULL, 0, &t, &err), FW_ERR_INVALID);
     assert_string_equal(err.field, "transaction_id");
     check_reason(&err);
     /* Escapes in unknown fields and keys need no arena. */
-    in = "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1,\"n\\u00e9\":\"\\n\"}";
+    in = "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1,\"n\\u00e9\":\"\\n\"}";
     assert_int_equal(fw_txn_decode_json(in, strlen(in), NULL, 0, &t, &err), FW_OK);
 }
 
@@ -648,14 +659,14 @@ static void test_arena_full(void **state) {
     (void)state;
     fw_arena small;
     assert_true(fw_arena_init(&small, 8));
-    const char *in = "{\"transaction_id\":\"0123456789\\n\",\"timestamp\":0,\"amount\":1}";
+    const char *in = "{\"transaction_id\":\"0123456789\\n\",\"timestamp\":" T0 ",\"amount\":1}";
     fw_txn t;
     fw_decode_error err;
     assert_int_equal(fw_txn_decode_json(in, strlen(in), &small, 0, &t, &err), FW_ERR_LIMIT);
     assert_string_equal(err.field, "transaction_id");
     assert_non_null(strstr(err.reason, "arena is full"));
     fw_arena_reset(&small);
-    in = "{\"transaction_id\":\"01\\n\",\"timestamp\":0,\"amount\":1}";
+    in = "{\"transaction_id\":\"01\\n\",\"timestamp\":" T0 ",\"amount\":1}";
     assert_int_equal(fw_txn_decode_json(in, strlen(in), &small, 0, &t, &err), FW_OK);
     assert_str(t.transaction_id, "01\n");
     fw_arena_fini(&small);
@@ -780,7 +791,7 @@ static void test_number_conversion(void **state) {
             tok[o] = '\0';
         }
         char in[160];
-        snprintf(in, sizeof(in), "{\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":%s}",
+        snprintf(in, sizeof(in), "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":%s}",
                  tok);
         decoded d;
         dec_json(&d, in);
@@ -917,7 +928,7 @@ static void test_semicolon_rejects(void **state) {
 
 static void test_write_json_raw(void **state) {
     (void)state;
-    const char *in = " {\"transaction_id\":\"a\",\"timestamp\":0,\"amount\":1.50,\"zz\":[1]} ";
+    const char *in = " {\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1.50,\"zz\":[1]} ";
     decoded d;
     dec_json(&d, in);
     expect_ok(&d, in);
