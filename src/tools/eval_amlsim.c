@@ -115,7 +115,7 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
     replay_stats st;
     char label[200];
     snprintf(label, sizeof(label), "%s: ", fw_amlsim_name(d));
-    bool ok = eval_replay(&cp, rules, &rc, label, o->quiet, &st);
+    bool ok = eval_replay(&cp, rules, &rc, label, o->progress, &st);
     if (!ok)
         goto out;
     const uint8_t *truth = fw_amlsim_fraud(d);

@@ -55,6 +55,8 @@ static const char eval_help[] =
     "                        {\"rules\":[{\"id\":RULE,\"params\":{PARAM:VALUE}}]} over\n"
     "                        the rule set; at most 1000 values\n"
     "  -q, --quiet           no progress lines on stderr\n"
+    "      --progress        progress lines (records, percent, rate, ETA) even when\n"
+    "                        stderr is not a terminal; on one they are on already\n"
     "  -h, --help            this text\n"
     "\n"
     "Definitions (--input; docs/detection-quality.md):\n"
@@ -142,7 +144,7 @@ static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw
     if (!sw) {
         fw_eval_report rep;
         replay_stats st;
-        if (!eval_once(&c, labels, rules, o->ml, "", o->quiet, true, &rep, &st))
+        if (!eval_once(&c, labels, rules, o->ml, "", o->progress, true, &rep, &st))
             goto done;
         fprintf(out, "fraudwatch eval: %s\n", o->input);
         eval_print_report(out, &rep, rules, &st, labels);
@@ -170,7 +172,8 @@ done:
 
 /* ------------------------------------------------------------ command */
 
-enum { OPT_AMLSIM = 256, OPT_JSON, OPT_PLOT, OPT_SWEEP, OPT_MODEL, OPT_THRESHOLD };
+enum { OPT_AMLSIM = 256, OPT_JSON, OPT_PLOT, OPT_SWEEP, OPT_MODEL, OPT_THRESHOLD,
+       OPT_PROGRESS };
 
 static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 static int usage_error(const char *fmt, ...) {
@@ -194,6 +197,7 @@ int fw_cmd_eval(int argc, char **argv) {
         { "model", required_argument, NULL, OPT_MODEL },
         { "fraud-threshold", required_argument, NULL, OPT_THRESHOLD },
         { "quiet", no_argument, NULL, 'q' },
+        { "progress", no_argument, NULL, OPT_PROGRESS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -212,11 +216,14 @@ int fw_cmd_eval(int argc, char **argv) {
         case OPT_MODEL: o.model = optarg; break;
         case OPT_THRESHOLD: o.threshold = optarg; break;
         case 'q': o.quiet = true; break;
+        case OPT_PROGRESS: o.progress = FW_PROGRESS_ALWAYS; break;
         case 'h': fputs(eval_help, stdout); return 0;
         case ':': return usage_error("option %s needs a value", argv[optind - 1]);
         default: return usage_error("unknown option %s", argv[optind - 1]);
         }
     }
+    if (o.quiet) /* --quiet wins over --progress */
+        o.progress = FW_PROGRESS_NEVER;
     if (optind < argc)
         return usage_error("unexpected argument \"%s\"", argv[optind]);
     if (!o.input == !o.amlsim)

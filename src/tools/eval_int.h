@@ -14,6 +14,7 @@
 #include "eval.h"
 #include "fw_str.h"
 #include "model.h"
+#include "progress.h"
 #include "report.h"
 #include "rules.h"
 
@@ -24,6 +25,7 @@ typedef struct eval_opts {
     const char *model, *threshold;
     fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
     bool quiet;
+    fw_progress_mode progress; /* from --quiet and --progress */
 } eval_opts;
 
 /* ---- eval_replay.c: records, labels, replays ------------------------------------ */
@@ -65,7 +67,7 @@ typedef struct replay_ctx {
 
 /* Runs every record of @p c through a new pipeline, as file mode does. */
 bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
-                 const char *label, bool quiet, replay_stats *st);
+                 const char *label, fw_progress_mode progress, replay_stats *st);
 
 typedef struct label_stats {
     uint64_t labelled, unlabelled, unreadable, fraud_without_id;
@@ -76,7 +78,7 @@ bool eval_load_labels(const corpus *c, fw_eval_labels *labels, label_stats *ls);
 
 /* One replay under @p rules, scored against @p labels. */
 bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
-               fw_model *model, const char *label, bool quiet, bool show_dead,
+               fw_model *model, const char *label, fw_progress_mode progress, bool show_dead,
                fw_eval_report *rep, replay_stats *st);
 
 /* ---- eval_report.c: one report ---------------------------------------------------- */

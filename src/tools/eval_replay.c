@@ -88,7 +88,7 @@ bool eval_corpus_load(corpus *c, const char *path) {
 }
 
 bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
-                 const char *label, bool quiet, replay_stats *st) {
+                 const char *label, fw_progress_mode progress, replay_stats *st) {
     char errstr[512];
     fw_pipeline_conf pc = { .rules = *rules, .format = FW_INPUT_JSON,
                             .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES };
@@ -101,16 +101,20 @@ bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
     r.opaque = rc->opaque;
     r.show_dead_letters = rc->show_dead_letters;
     double t0 = fw_mono_s();
-    fw_progress progress;
-    fw_progress_init(&progress);
-    char a[32], b[32];
+    /* "fraudwatch eval: LABEL" without the label's trailing ": " */
+    char prefix[256];
+    size_t ln = strlen(label);
+    snprintf(prefix, sizeof(prefix), "fraudwatch eval%s%.*s", ln ? ": " : "",
+             (int)(ln >= 2 ? ln - 2 : ln), label);
+    fw_progress pr;
+    fw_progress_init(&pr, prefix, "records", c->n, progress, t0);
     for (size_t i = 0; i < c->n; i++) {
         fw_replay_record(&r, c->data + c->rec[i].off, c->rec[i].len, c->rec[i].line);
-        if (!quiet && fw_progress_due(&progress, i + 1))
-            fprintf(stderr, "fraudwatch eval: %s%s of %s records replayed\n", label,
-                    fw_count_str(i + 1, a, sizeof(a)), fw_count_str(c->n, b, sizeof(b)));
+        if ((i & 4095) == 4095) /* the clock, not every record */
+            fw_progress_update(&pr, i + 1, fw_mono_s(), NULL);
     }
     fw_replay_finish(&r);
+    fw_progress_end(&pr, c->n, fw_mono_s(), NULL);
     const fw_pipeline_stats *ps = fw_pipeline_stats_get(r.p);
     *st = (replay_stats){ .records = ps->records, .dead_letters = ps->dead_letters,
                           .transactions = ps->records - ps->dead_letters, .late = r.late,
@@ -169,14 +173,14 @@ static void eval_alert(void *opaque, const fw_alert *a) {
 }
 
 bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
-               fw_model *model, const char *label, bool quiet, bool show_dead,
+               fw_model *model, const char *label, fw_progress_mode progress, bool show_dead,
                fw_eval_report *rep, replay_stats *st) {
     fw_eval_run *run = fw_eval_run_new(labels);
     if (!run)
         fw_die_oom("eval");
     replay_ctx rc = { .alert = eval_alert, .opaque = run, .show_dead_letters = show_dead,
                       .model = model };
-    bool ok = eval_replay(c, rules, &rc, label, quiet, st);
+    bool ok = eval_replay(c, rules, &rc, label, progress, st);
     if (ok && fw_eval_report_build(run, rules, st->transactions, rep) != FW_OK)
         fw_die_oom("eval");
     fw_eval_run_destroy(run);

@@ -9,9 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "fw_os.h"
-
-#define PROGRESS_EVERY 65536      /* records between looks at the clock */
 
 const char *fw_count_str(uint64_t v, char *out, size_t size) {
     char digits[32];
@@ -34,15 +31,6 @@ const char *fw_pct_str(double v, char *out, size_t size) {
     else
         snprintf(out, size, "%.1f%%", 100 * v);
     return out;
-}
-
-void fw_progress_init(fw_progress *pr) { pr->shown = fw_mono_s(); }
-
-bool fw_progress_due(fw_progress *pr, uint64_t n) {
-    if (n % PROGRESS_EVERY || fw_mono_s() - pr->shown < 1.0)
-        return false;
-    pr->shown = fw_mono_s();
-    return true;
 }
 
 void fw_json_num(fw_buf *b, double v) {

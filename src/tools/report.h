@@ -1,6 +1,6 @@
 /* report.h — the output of eval and train: number formats of their tables
- * and JSON documents, aligned text tables, report files, and the pace of
- * their progress lines. Charts are plot.h's. */
+ * and JSON documents, aligned text tables and report files. Charts are
+ * plot.h's; progress lines progress.h's. */
 #ifndef FW_REPORT_H
 #define FW_REPORT_H
 
@@ -58,16 +58,5 @@ __attribute__((format(printf, 2, 3))) void fw_table_cell(fw_table *t, const char
 /** @brief Prints the header and every row, each line after @p indent, without
  *  trailing blanks; frees the rows (the table can be initialised again). */
 void fw_table_print(fw_table *t, FILE *out, const char *indent);
-
-/** Progress lines on stderr at about one a second, however fast the records go. */
-typedef struct fw_progress {
-    double shown;             /* fw_mono_s() of the last line, or of the start */
-} fw_progress;
-
-void fw_progress_init(fw_progress *pr);
-
-/** @brief Whether to print a progress line after @p n records (or lines). The
- *  clock is read only at every 65,536th, so a call per record is cheap. */
-bool fw_progress_due(fw_progress *pr, uint64_t n);
 
 #endif

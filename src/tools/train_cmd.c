@@ -17,7 +17,6 @@
 
 #define MIN_PART_ROWS 100         /* fewer rows in the training or test part: refused */
 #define PREDICT_BATCH 4096        /* rows per fw_model_predict call, as in the engine */
-#define PROGRESS_ROUNDS 10        /* boosting rounds between progress lines */
 
 static const char train_help[] =
     "Usage: fraudwatch train --input FILE [OPTIONS]\n"
@@ -78,6 +77,9 @@ static const char train_help[] =
     "      --json               print the report as one JSON object (the .meta.json\n"
     "                           content) instead of the table\n"
     "  -q, --quiet              no progress lines on stderr\n"
+    "      --progress           progress lines (percent, rate, ETA of reading and of\n"
+    "                           the boosting rounds) even when stderr is not a\n"
+    "                           terminal; on one they are on already\n"
     "  -h, --help               this text\n"
     "\n"
     "Figures (on the held-out part; a row is flagged when its score >= threshold):\n"
@@ -111,16 +113,12 @@ int train_fail(const char *fmt, ...) {
 
 /* ------------------------------------------------------------ fitting */
 
-typedef struct progress_ctx {
-    bool quiet;
-    double t0;
-} progress_ctx;
-
 static void on_round(void *opaque, int round, int rounds) {
-    progress_ctx *pc = opaque;
-    if (!pc->quiet && (round % PROGRESS_ROUNDS == 0 || round == rounds))
-        fprintf(stderr, "fraudwatch train: round %d/%d (%.1f s)\n", round, rounds,
-                fw_mono_s() - pc->t0);
+    fw_progress *pr = opaque;
+    if (round == rounds)
+        fw_progress_end(pr, (uint64_t)round, fw_mono_s(), NULL);
+    else
+        fw_progress_update(pr, (uint64_t)round, fw_mono_s(), NULL);
 }
 
 /* Trains on the first rows, scores the rest; @returns the model or NULL. */
@@ -132,13 +130,16 @@ static fw_model *train_and_score(const train_opts *o, const dataset *d, result *
         names[j] = fw_feature_name(d->col[j]);
     fw_train_params p = o->params;
     p.scale_pos_weight = r->spw;
-    progress_ctx pc = { .quiet = o->quiet, .t0 = fw_mono_s() };
+    double t0 = fw_mono_s();
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch train: boosting", "rounds", (uint64_t)p.rounds, o->progress,
+                     t0);
     if (!o->quiet)
         fprintf(stderr, "fraudwatch train: training on %zu rows x %zu features, %d rounds\n",
                 r->ntrain, d->width, p.rounds);
-    fw_model *m = fw_model_train(d->x, d->y, r->ntrain, d->width, names, &p, on_round, &pc,
+    fw_model *m = fw_model_train(d->x, d->y, r->ntrain, d->width, names, &p, on_round, &pr,
                                  errstr, sizeof(errstr));
-    r->train_seconds = fw_mono_s() - pc.t0;
+    r->train_seconds = fw_mono_s() - t0;
     if (!m) {
         train_fail("%s", errstr);
         return NULL;
@@ -162,7 +163,7 @@ static fw_model *train_and_score(const train_opts *o, const dataset *d, result *
 
 enum {
     OPT_FORMAT = 256, OPT_TEST_FRACTION, OPT_ROUNDS, OPT_MAX_DEPTH, OPT_ETA, OPT_SPW,
-    OPT_THREADS, OPT_SEED, OPT_FEATURES, OPT_JSON, OPT_PROFILES
+    OPT_THREADS, OPT_SEED, OPT_FEATURES, OPT_JSON, OPT_PROFILES, OPT_PROGRESS
 };
 
 int train_usage_error(const char *fmt, ...) {
@@ -220,6 +221,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         { "profiles", required_argument, NULL, OPT_PROFILES },
         { "json", no_argument, NULL, OPT_JSON },
         { "quiet", no_argument, NULL, 'q' },
+        { "progress", no_argument, NULL, OPT_PROGRESS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -293,11 +295,14 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
         }
         case OPT_JSON: o->json = true; break;
         case 'q': o->quiet = true; break;
+        case OPT_PROGRESS: o->progress = FW_PROGRESS_ALWAYS; break;
         case 'h': fputs(train_help, stdout); return 0;
         case ':': return train_usage_error("option %s needs a value", argv[optind - 1]);
         default: return train_usage_error("unknown option %s", argv[optind - 1]);
         }
     }
+    if (o->quiet) /* --quiet wins over --progress */
+        o->progress = FW_PROGRESS_NEVER;
     if (optind < argc)
         return train_usage_error("unexpected argument \"%s\"", argv[optind]);
     if (!o->input)

@@ -17,6 +17,7 @@
 #include "fw_os.h"
 #include "pipeline.h"
 #include "profiles.h"
+#include "progress.h"
 #include "replay.h"
 #include "report.h"
 #include "rules_file.h"
@@ -216,11 +217,14 @@ static int read_csv(const train_opts *o, FILE *f, dataset *d, input_stats *st) {
         fw_die_oom("train");
     for (int k = 0; k <= FW_F_AMOUNT; k++)
         feat_col[k] = -1;
-    fw_progress progress;
-    fw_progress_init(&progress);
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch train: reading", NULL, fw_progress_file_size(f),
+                     o->progress, fw_mono_s());
     char a[32];
+    uint64_t bytes = 0;
     while ((len = getline(&line, &cap, f)) >= 0) {
         st->lines++;
+        bytes += (uint64_t)len;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             line[--len] = '\0';
         char *p = line;
@@ -312,10 +316,13 @@ static int read_csv(const train_opts *o, FILE *f, dataset *d, input_stats *st) {
             d->time[d->n - 1] = v;
         }
         st->records++;
-        if (!o->quiet && fw_progress_due(&progress, st->records))
-            fprintf(stderr, "fraudwatch train: %s rows read\n",
-                    fw_count_str(st->records, a, sizeof(a)));
+        if ((st->records & 4095) == 0) { /* the clock, not every row */
+            snprintf(a, sizeof(a), "%" PRIu64 " rows", st->records);
+            fw_progress_update(&pr, bytes, fw_mono_s(), a);
+        }
     }
+    snprintf(a, sizeof(a), "%" PRIu64 " rows", st->records);
+    fw_progress_end(&pr, bytes, fw_mono_s(), a);
     if (ferror(f)) {
         train_fail("error reading %s: %s", o->input, strerror(errno));
         goto out;
@@ -413,11 +420,14 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    fw_progress progress;
-    fw_progress_init(&progress);
-    char a[32], b[32];
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch train: replaying", NULL, fw_progress_file_size(f),
+                     o->progress, fw_mono_s());
+    char rows[48];
+    uint64_t bytes = 0;
     while ((n = getline(&line, &cap, f)) >= 0) {
         st->lines++;
+        bytes += (uint64_t)n;
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -433,10 +443,13 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
             !st->unlabelled++)
             st->first_unlabelled_line = st->lines;
         fw_replay_record(&r, line, len, (int64_t)st->lines);
-        if (!o->quiet && fw_progress_due(&progress, st->lines))
-            fprintf(stderr, "fraudwatch train: %s lines replayed, %s rows\n",
-                    fw_count_str(st->lines, a, sizeof(a)), fw_count_str(d->n, b, sizeof(b)));
+        if ((st->lines & 4095) == 0) { /* the clock, not every line */
+            snprintf(rows, sizeof(rows), "%" PRIu64 " lines, %zu rows", st->lines, d->n);
+            fw_progress_update(&pr, bytes, fw_mono_s(), rows);
+        }
     }
+    snprintf(rows, sizeof(rows), "%" PRIu64 " lines, %zu rows", st->lines, d->n);
+    fw_progress_end(&pr, bytes, fw_mono_s(), rows);
     int bad = ferror(f) ? errno : 0;
     fw_replay_finish(&r);
     st->records = fw_pipeline_stats_get(r.p)->records;

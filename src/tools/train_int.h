@@ -14,6 +14,7 @@
 #include "ml_features.h"
 #include "ml_metrics.h"
 #include "model.h"
+#include "progress.h"
 
 #define MAX_FPR 0.01              /* the false-positive budget of "recall at 1 % FPR" */
 #define ML_THRESHOLD 0.8f         /* ml_score's default FRAUD_THRESHOLD */
@@ -32,6 +33,7 @@ typedef struct train_opts {
     double test_fraction;
     fw_train_params params;
     bool spw_given, json, quiet;
+    fw_progress_mode progress; /* from --quiet and --progress */
 } train_opts;
 
 /* "fraudwatch train: ..." on stderr; @returns 1 (failure) or 2 (usage error). */
