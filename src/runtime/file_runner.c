@@ -2,6 +2,7 @@
  * runs the pipeline, writes alerts and dead letters as NDJSON. */
 #include "file_runner.h"
 #include "fw_os.h"
+#include "progress.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -125,6 +126,14 @@ static void publish_metrics(fw_metrics *m, fw_pipeline *p, const file_ctx *fc,
     fw_metrics_publish(m, s, fw_mono_ms());
 }
 
+/* What a progress line adds to the bytes read. */
+static const char *progress_detail(fw_pipeline *p, char *out, size_t size) {
+    const fw_pipeline_stats *ps = fw_pipeline_stats_get(p);
+    snprintf(out, size, "%" PRIu64 " records, %" PRIu64 " alerts, %" PRIu64 " dead letters",
+             ps->records, ps->alerts, ps->dead_letters);
+    return out;
+}
+
 int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     int rc = 1;
     char errstr[256];
@@ -163,10 +172,22 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     if (metrics)
         publish_metrics(metrics, p, &fc, scorer, &snap);
     double t0 = fw_mono_s();
-    uint64_t blank = 0;
+    /* Progress in bytes of the input: its size is known when it is a file. */
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch run", NULL, fw_progress_file_size(in),
+                     c->quiet || c->stats_interval_s <= 0 ? FW_PROGRESS_NEVER
+                     : c->progress                        ? FW_PROGRESS_ALWAYS
+                                                          : FW_PROGRESS_AUTO,
+                     t0);
+    if (!pr.tty) /* lines that pile up in a log: as often as Kafka mode's */
+        pr.interval_s = c->stats_interval_s;
+    pr.next_s = t0 + pr.interval_s;
+    uint64_t blank = 0, bytes = 0;
+    char detail[128];
     ssize_t n;
     while ((n = getline(&line, &linecap, in)) >= 0) {
         src.line++;
+        bytes += (uint64_t)n;
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -187,6 +208,9 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
             }
             if (metrics)
                 publish_metrics(metrics, p, &fc, scorer, &snap);
+            double now = fw_mono_s();
+            if (fw_progress_due(&pr, now))
+                fw_progress_update(&pr, bytes, now, progress_detail(p, detail, sizeof(detail)));
         }
     }
     if (!fc.write_error) /* end of input: release everything, close every window */
@@ -195,6 +219,7 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         fw_scorer_drain(scorer, &po);
     if (metrics)
         publish_metrics(metrics, p, &fc, scorer, &snap);
+    fw_progress_end(&pr, bytes, fw_mono_s(), progress_detail(p, detail, sizeof(detail)));
     if (ferror(in)) {
         fprintf(stderr, "fraudwatch run: error reading %s: %s\n", c->input_file,
                 strerror(errno));

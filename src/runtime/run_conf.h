@@ -44,6 +44,7 @@ typedef struct fw_run_conf {
     const char *metrics_bind;      /* address they listen on */
     fw_scorer_conf scorer;         /* ml_score: MODEL_PATH or API_ENDPOINT_URL */
     bool quiet;
+    bool progress;                 /* file mode: progress lines off a terminal too (--progress) */
 } fw_run_conf;
 
 /** @brief Defaults and environment. */

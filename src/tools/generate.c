@@ -17,6 +17,7 @@
 #include "kafka_conf.h"
 #include "topics.h"
 #include "fw_os.h"
+#include "progress.h"
 
 #define GEN_DEFAULT_TOPIC "transactions"
 #define GEN_DEFAULT_COUNT 1000
@@ -45,6 +46,7 @@ typedef struct gen_opts {
     uint64_t partitions;
     double weights[FW_GEN_MAX_SCENARIOS]; /* --scenarios; all 0: every scenario alike */
     bool quiet;
+    fw_progress_mode progress; /* from --quiet and --progress */
 } gen_opts;
 
 /* Where records go: a buffered file, or a Kafka producer. */
@@ -126,9 +128,11 @@ static void usage(FILE *out) {
         "  An unreachable broker fails the command after %d s.\n"
         "\nOther:\n"
         "  -q, --quiet              no progress lines (the final summary stays)\n"
+        "      --progress           progress lines even when stderr is not a terminal\n"
         "  -h, --help               this help\n\n"
-        "Progress goes to stderr about once a second after the first two seconds, and a\n"
-        "summary line at the end. Ctrl-C or SIGTERM stops, completes the fraud instances\n"
+        "On a terminal, a progress line on stderr is rewritten about once a second:\n"
+        "transactions, percent of --count, rate, ETA, elapsed time and the fraud share;\n"
+        "elsewhere only with --progress, one line each time. A summary line ends the run. Ctrl-C or SIGTERM stops, completes the fraud instances\n"
         "in progress, flushes and prints the summary. Exit status: 0 done, 1 a write or\n"
         "delivery failed, 2 bad options.\n", GEN_TOPIC_TIMEOUT_MS / 1000);
 }
@@ -161,7 +165,7 @@ static bool parse_double(const char *flag, const char *s, double lo, double hi, 
 }
 
 enum { OPT_INTERVAL = 256, OPT_RATE, OPT_RATIO, OPT_SEED, OPT_START, OPT_CUSTOMERS,
-       OPT_PARTITIONS, OPT_SCENARIOS };
+       OPT_PARTITIONS, OPT_SCENARIOS, OPT_PROGRESS };
 
 /* @returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, gen_opts *o) {
@@ -180,6 +184,7 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
         { "scenarios", required_argument, NULL, OPT_SCENARIOS },
         { "kafka-config", required_argument, NULL, 'X' },
         { "quiet", no_argument, NULL, 'q' },
+        { "progress", no_argument, NULL, OPT_PROGRESS },
         { "help", no_argument, NULL, 'h' },
         { NULL, 0, NULL, 0 },
     };
@@ -208,6 +213,7 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
         case 't': o->topic = optarg; break;
         case 'o': o->output = optarg; break;
         case 'q': o->quiet = true; break;
+        case OPT_PROGRESS: o->progress = FW_PROGRESS_ALWAYS; break;
         case 'h': usage(stdout); return 0;
         case 'n':
             if (!parse_u64("--count", optarg, 0, UINT64_MAX, &o->count))
@@ -257,6 +263,8 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
             return 2;
         }
     }
+    if (o->quiet) /* --quiet wins over --progress */
+        o->progress = FW_PROGRESS_NEVER;
     if (optind < argc) {
         fprintf(stderr, "fraudwatch generate: unexpected argument \"%s\"\n", argv[optind]);
         return 2;
@@ -473,20 +481,16 @@ static void fmt_rate(double per_s, char *out, size_t n) {
         snprintf(out, n, "%.1f/s", per_s);
 }
 
-static void progress(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_ns) {
-    char rate[32];
-    double secs = (double)elapsed_ns / 1e9;
-    fmt_rate(secs > 0 ? (double)st->records / secs : 0, rate, sizeof(rate));
+/* What a progress line adds to count, percent, rate and ETA. */
+static const char *progress_detail(const fw_gen_stats *st, const gen_sink *s, char *out,
+                                   size_t size) {
+    double pct = st->records ? 100.0 * (double)st->fraud / (double)st->records : 0.0;
     if (s->rk)
-        fprintf(stderr, "fraudwatch generate: %" PRIu64 " produced (%s), %" PRIu64
-                        " delivered, fraud %" PRIu64 " (%.2f%%)\n",
-                st->records, rate, s->delivered, st->fraud,
-                st->records ? 100.0 * (double)st->fraud / (double)st->records : 0.0);
+        snprintf(out, size, "%" PRIu64 " delivered, fraud %" PRIu64 " (%.2f%%)", s->delivered,
+                 st->fraud, pct);
     else
-        fprintf(stderr, "fraudwatch generate: %" PRIu64 " written (%s), fraud %" PRIu64
-                        " (%.2f%%)\n",
-                st->records, rate, st->fraud,
-                st->records ? 100.0 * (double)st->fraud / (double)st->records : 0.0);
+        snprintf(out, size, "fraud %" PRIu64 " (%.2f%%)", st->fraud, pct);
+    return out;
 }
 
 static void summary(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_ns,
@@ -543,8 +547,12 @@ static bool generate_loop(const gen_opts *o, fw_gen *g, gen_sink *s, int64_t t_s
                                           : 0;
     if (o->rate > 0 && period_ns == 0)
         period_ns = 1;
-    int64_t base_ns = t_start, next_progress = t_start + 2000000000LL;
+    int64_t base_ns = t_start;
     bool draining = false, ok = true;
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch generate", "transactions", o->count, o->progress,
+                     (double)t_start / 1e9);
+    char detail[128];
     char rec[FW_GEN_JSON_MAX + 1], key[32];
     fw_gen_txn t;
     for (uint64_t i = 0;; i++) {
@@ -574,14 +582,15 @@ static bool generate_loop(const gen_opts *o, fw_gen *g, gen_sink *s, int64_t t_s
                 break;
         }
         if (period_ns || (i & 1023) == 1023) {
-            int64_t now = fw_mono_ns();
-            if (now >= next_progress) {
-                if (!o->quiet)
-                    progress(fw_gen_get_stats(g), s, now - t_start);
-                next_progress = now + 1000000000LL;
-            }
+            double now = fw_mono_s();
+            if (fw_progress_due(&pr, now))
+                fw_progress_update(&pr, fw_gen_get_stats(g)->records, now,
+                                   progress_detail(fw_gen_get_stats(g), s, detail,
+                                                   sizeof(detail)));
         }
     }
+    fw_progress_end(&pr, fw_gen_get_stats(g)->records, fw_mono_s(),
+                    progress_detail(fw_gen_get_stats(g), s, detail, sizeof(detail)));
     return ok;
 }
 

@@ -31,6 +31,10 @@ static const char run_help[] =
     "                                on stderr)\n"
     "      --late FILE               records too late to apply, as NDJSON (default:\n"
     "                                counted only)\n"
+    "      --progress                progress (bytes of the input, percent, rate,\n"
+    "                                ETA) on stderr every --stats-interval seconds\n"
+    "                                even when stderr is not a terminal; on one a\n"
+    "                                line is rewritten every second anyway\n"
     "\n"
     "Kafka mode:\n"
     "      --input-topic TOPIC       (default transactions; env INPUT_TOPIC or\n"
@@ -142,7 +146,7 @@ enum {
     OPT_SCHEMA, OPT_CSV_HEADER, OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
     OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
     OPT_API_RETRIES, OPT_API_TOKEN, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
-    OPT_MAX_EVENT_TIME_JUMP,
+    OPT_MAX_EVENT_TIME_JUMP, OPT_PROGRESS,
 };
 
 /* Flags whose value must win over the rules file, which is read after them. */
@@ -173,6 +177,7 @@ static const struct option run_options[] = {
     { "offset-reset", required_argument, NULL, OPT_OFFSET_RESET },
     { "exit-at-end", no_argument, NULL, OPT_EXIT_AT_END },
     { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
+    { "progress", no_argument, NULL, OPT_PROGRESS },
     { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
     { "metrics-bind", required_argument, NULL, OPT_METRICS_BIND },
     { "bind", required_argument, NULL, OPT_BIND }, /* serve's name for it */
@@ -527,6 +532,7 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             c->pipeline.max_record_bytes = (size_t)n;
             break;
         case 'q': c->quiet = true; break;
+        case OPT_PROGRESS: c->progress = true; break;
         case 'h':
             printf(run_help, fw_kafka_opts_help);
             return FW_ERR_NOT_FOUND;
