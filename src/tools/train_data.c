@@ -448,10 +448,10 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
             fw_progress_update(&pr, bytes, fw_mono_s(), rows);
         }
     }
+    int bad = ferror(f) ? errno : 0;
+    fw_replay_finish(&r); /* releases the rows still held back */
     snprintf(rows, sizeof(rows), "%" PRIu64 " lines, %zu rows", st->lines, d->n);
     fw_progress_end(&pr, bytes, fw_mono_s(), rows);
-    int bad = ferror(f) ? errno : 0;
-    fw_replay_finish(&r);
     st->records = fw_pipeline_stats_get(r.p)->records;
     st->dead_letters = r.dead_letters;
     st->late = r.late;
