@@ -379,13 +379,18 @@ void fw_opts_help(FILE *out, const fw_opt *t, size_t n) {
     }
 }
 
-/* @p s with FW_OPT_NBSP as a blank and '|' escaped for a markdown cell. */
+/* @p s in a markdown cell: FW_OPT_NBSP as a blank, '|' escaped, '<' and '>'
+ * as entities (GitHub would take "<timestamp>" for a tag). */
 static void md_cell(FILE *out, const char *s) {
     for (; *s; s++) {
         if (*s == FW_OPT_NBSP[0])
             fputc(' ', out);
         else if (*s == '|')
             fputs("\\|", out);
+        else if (*s == '<')
+            fputs("&lt;", out);
+        else if (*s == '>')
+            fputs("&gt;", out);
         else
             fputc(*s, out);
     }
