@@ -1,6 +1,6 @@
 /* run_conf.h — configuration of `fraudwatch run`, in file and Kafka mode.
- * Filled from defaults, then the environment (accepting the seeds' names),
- * then flags; see fw_run_conf_parse in src/tools/run.c. */
+ * Filled from defaults, then the environment (FW_ names and the seeds'),
+ * then flags, all from the options table in src/tools/run.c. */
 #ifndef FW_RUN_CONF_H
 #define FW_RUN_CONF_H
 
@@ -47,11 +47,13 @@ typedef struct fw_run_conf {
     bool progress;                 /* file mode: progress lines off a terminal too (--progress) */
 } fw_run_conf;
 
-/** @brief Defaults and environment. */
+/** @brief Defaults only; fw_run_conf_parse applies the environment. */
 void fw_run_conf_init(fw_run_conf *c);
 
 /**
- * @brief Parses `run`'s flags over what init set. argv[0] is "run".
+ * @brief Applies the environment, then `run`'s flags, over what init set;
+ * then the rules file and schema, and flags that win over the rules file
+ * again. argv[0] is "run".
  * @returns FW_OK; FW_ERR_INVALID with @p errstr naming the option;
  *          FW_ERR_NOT_FOUND when --help was asked (help already printed).
  */

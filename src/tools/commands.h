@@ -4,7 +4,16 @@
 #ifndef FW_COMMANDS_H
 #define FW_COMMANDS_H
 
+#include <stddef.h>
+#include <stdio.h>
+
 int fw_cmd_run(int argc, char **argv);
+
+struct fw_opt;
+/** @brief `run`'s options table (run.c), for tests and generated docs. */
+const struct fw_opt *fw_run_options(size_t *n);
+/** @brief `run --help`. */
+void fw_run_help(FILE *out);
 int fw_cmd_generate(int argc, char **argv);
 int fw_cmd_consume(int argc, char **argv);
 int fw_cmd_produce(int argc, char **argv);

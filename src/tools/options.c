@@ -1,9 +1,14 @@
-/* options.c — option values shared by the subcommands (options.h). */
+/* options.c — options tables (options.h): getopt, environment, help, README
+ * table and suggestions from one declaration; shared value parsers. */
 #include "options.h"
 
 #include <errno.h>
-#include <stdio.h>
+#include <getopt.h>
 #include <stdlib.h>
+#include <string.h>
+
+#include "metrics.h"
+#include "rules_file.h"
 
 fw_err fw_opt_parse_probability(const char *what, const char *s, double *out, char *errstr,
                                 size_t errstr_size) {
@@ -17,4 +22,397 @@ fw_err fw_opt_parse_probability(const char *what, const char *s, double *out, ch
     }
     *out = v;
     return FW_OK;
+}
+
+fw_err fw_opt_parse_long(const char *what, const char *s, long lo, long hi, long *out,
+                         char *errstr, size_t errstr_size) {
+    char *end;
+    errno = 0;
+    long v = strtol(s, &end, 10);
+    if (errno || end == s || *end || v < lo || v > hi) {
+        snprintf(errstr, errstr_size, "%s: expected an integer from %ld to %ld, got \"%s\"",
+                 what, lo, hi, s);
+        return FW_ERR_INVALID;
+    }
+    *out = v;
+    return FW_OK;
+}
+
+fw_err fw_opt_parse_amount(const char *what, const char *s, double *out, char *errstr,
+                           size_t errstr_size) {
+    char *end;
+    errno = 0;
+    double v = strtod(s, &end);
+    if (errno || end == s || *end || !(v >= 0) || v > 1e15) {
+        snprintf(errstr, errstr_size, "%s: expected a non-negative amount, got \"%s\"", what,
+                 s);
+        return FW_ERR_INVALID;
+    }
+    *out = v;
+    return FW_OK;
+}
+
+fw_err fw_opt_parse_duration(const char *what, const char *s, int64_t *out, char *errstr,
+                             size_t errstr_size) {
+    if (!strcmp(s, "off") || !strcmp(s, "0")) {
+        *out = 0;
+        return FW_OK;
+    }
+    int64_t ms;
+    if (fw_rules_duration_parse(s, strlen(s), &ms) != FW_OK || ms > FW_RULES_MAX_DURATION_MS) {
+        snprintf(errstr, errstr_size,
+                 "%s: expected a duration like \"5m\" (at most 30 days) or off, got \"%s\"",
+                 what, s);
+        return FW_ERR_INVALID;
+    }
+    *out = ms;
+    return FW_OK;
+}
+
+fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices, int *out,
+                           char *errstr, size_t errstr_size) {
+    size_t len = strlen(s);
+    int i = 0;
+    for (const char *p = choices; *p; i++) {
+        size_t l = strcspn(p, "|");
+        if (l == len && !memcmp(p, s, len)) {
+            *out = i;
+            return FW_OK;
+        }
+        p += l + (p[l] == '|');
+    }
+    /* "a|b|c" -> "a, b or c" */
+    char list[256];
+    size_t o = 0;
+    for (const char *p = choices; *p && o + 8 < sizeof(list);) {
+        size_t l = strcspn(p, "|");
+        const char *next = p + l + (p[l] == '|');
+        const char *sep = !*next ? "" : strchr(next, '|') ? ", " : " or ";
+        int w = snprintf(list + o, sizeof(list) - o, "%.*s%s", (int)l, p, sep);
+        if (w < 0 || (size_t)w >= sizeof(list) - o)
+            break;
+        o += (size_t)w;
+        p = next;
+    }
+    snprintf(errstr, errstr_size, "%s: expected %s, got \"%s\"", what, list, s);
+    return FW_ERR_INVALID;
+}
+
+/* Checks and stores one value of entry @p o, supplied by @p name. */
+static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char *value,
+                      char *errstr, size_t errstr_size) {
+    if (o->set)
+        return o->set(conf, name, value, errstr, errstr_size);
+    char *field = (char *)conf + o->offset;
+    long n;
+    switch (o->type) {
+    case FW_OPT_STRING:
+        memcpy(field, &value, sizeof(value));
+        return FW_OK;
+    case FW_OPT_ADDRESS:
+        if (!fw_metrics_bind_valid(value)) {
+            snprintf(errstr, errstr_size, "%s: expected an IPv4 or IPv6 address, got \"%s\"",
+                     name, value);
+            return FW_ERR_INVALID;
+        }
+        memcpy(field, &value, sizeof(value));
+        return FW_OK;
+    case FW_OPT_INT: {
+        if (fw_opt_parse_long(name, value, o->min, o->max, &n, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        int v = (int)n;
+        memcpy(field, &v, sizeof(v));
+        return FW_OK;
+    }
+    case FW_OPT_DURATION: {
+        int64_t ms;
+        if (fw_opt_parse_duration(name, value, &ms, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        memcpy(field, &ms, sizeof(ms));
+        return FW_OK;
+    }
+    case FW_OPT_AMOUNT:
+    case FW_OPT_PROBABILITY: {
+        double d;
+        if ((o->type == FW_OPT_AMOUNT
+                 ? fw_opt_parse_amount(name, value, &d, errstr, errstr_size)
+                 : fw_opt_parse_probability(name, value, &d, errstr, errstr_size)))
+            return FW_ERR_INVALID;
+        memcpy(field, &d, sizeof(d));
+        return FW_OK;
+    }
+    case FW_OPT_FLAG: {
+        int i;
+        if (fw_opt_parse_choice(name, value, "0|false|no|1|true|yes", &i, errstr,
+                                errstr_size))
+            return FW_ERR_INVALID;
+        bool b = i >= 3;
+        memcpy(field, &b, sizeof(b));
+        return FW_OK;
+    }
+    case FW_OPT_CHOICE:
+    case FW_OPT_KEYVALUE:
+    case FW_OPT_HELP:
+        break;
+    }
+    snprintf(errstr, errstr_size, "%s: the options table gives no setter", name);
+    return FW_ERR_INVALID;
+}
+
+fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < n; i++)
+        for (size_t e = 0; e < sizeof(t[i].env) / sizeof(t[i].env[0]) && t[i].env[e]; e++) {
+            const char *v = getenv(t[i].env[e]);
+            if (!v || (!*v && !(t[i].flags & FW_OPT_EMPTY_OK)))
+                continue;
+            fw_err err = opt_set(&t[i], conf, t[i].env[e], v, errstr, errstr_size);
+            if (err)
+                return err;
+            break; /* the first name set wins */
+        }
+    return FW_OK;
+}
+
+/* Edit distance of two short words. */
+static size_t distance(const char *a, size_t la, const char *b) {
+    size_t lb = strlen(b);
+    if (la > 32 || lb > 32)
+        return 99;
+    size_t d[33][33];
+    for (size_t i = 0; i <= la; i++)
+        d[i][0] = i;
+    for (size_t j = 0; j <= lb; j++)
+        d[0][j] = j;
+    for (size_t i = 1; i <= la; i++)
+        for (size_t j = 1; j <= lb; j++) {
+            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
+            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
+            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
+        }
+    return d[la][lb];
+}
+
+const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word) {
+    while (*word == '-')
+        word++;
+    size_t len = strcspn(word, "=");
+    const char *best = NULL;
+    size_t best_d = 3; /* suggest only close ones */
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].flags & FW_OPT_HIDDEN)
+            continue;
+        const char *names[2] = { t[i].name, t[i].alias };
+        for (size_t k = 0; k < 2 && names[k]; k++) {
+            size_t d = distance(word, len, names[k]);
+            if (d < best_d) {
+                best_d = d;
+                best = names[k];
+            }
+        }
+    }
+    return best;
+}
+
+fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                     const char **after, char *errstr, size_t errstr_size) {
+    struct option longopts[2 * FW_OPTS_MAX + 1];
+    char shortopts[3 * FW_OPTS_MAX + 2];
+    size_t nl = 0, ns = 0;
+    if (n > FW_OPTS_MAX) {
+        snprintf(errstr, errstr_size, "options table: %zu entries, at most %d", n,
+                 FW_OPTS_MAX);
+        return FW_ERR_INVALID;
+    }
+    shortopts[ns++] = ':'; /* a missing value returns ':' */
+    for (size_t i = 0; i < n; i++) {
+        int has_arg = t[i].type == FW_OPT_FLAG || t[i].type == FW_OPT_HELP ? no_argument
+                                                                           : required_argument;
+        longopts[nl++] = (struct option){ t[i].name, has_arg, NULL, 256 + (int)i };
+        if (t[i].alias)
+            longopts[nl++] = (struct option){ t[i].alias, has_arg, NULL, 256 + (int)i };
+        if (t[i].short_flag) {
+            shortopts[ns++] = t[i].short_flag;
+            if (has_arg == required_argument)
+                shortopts[ns++] = ':';
+        }
+    }
+    longopts[nl] = (struct option){ NULL, 0, NULL, 0 };
+    shortopts[ns] = '\0';
+
+    optind = 0; /* full re-initialisation: tests parse several command lines */
+    opterr = 0;
+    int opt, li;
+    while ((li = -1, opt = getopt_long(argc, argv, shortopts, longopts, &li)) != -1) {
+        if (opt == ':') {
+            snprintf(errstr, errstr_size, "option %s needs a value", argv[optind - 1]);
+            return FW_ERR_INVALID;
+        }
+        const fw_opt *o = NULL;
+        if (opt >= 256 && (size_t)(opt - 256) < n)
+            o = &t[opt - 256];
+        for (size_t i = 0; !o && opt != '?' && i < n; i++)
+            if (t[i].short_flag && t[i].short_flag == opt)
+                o = &t[i];
+        if (!o) {
+            const char *bad = argv[optind - 1];
+            char shortbad[3] = { '-', (char)optopt, '\0' };
+            if (optopt && bad[0] == '-' && bad[1] != '-')
+                bad = shortbad; /* -Z, perhaps bundled as -qZ */
+            const char *near = bad[1] == '-' ? fw_opts_suggest(t, n, bad) : NULL;
+            if (near)
+                snprintf(errstr, errstr_size, "unknown option %s; did you mean --%s?", bad,
+                         near);
+            else
+                snprintf(errstr, errstr_size, "unknown option %s", bad);
+            return FW_ERR_INVALID;
+        }
+        /* Errors name the spelling used: --bind or --metrics-bind. */
+        char name[64];
+        snprintf(name, sizeof(name), "--%s", li >= 0 ? longopts[li].name : o->name);
+        const char *value = optarg ? optarg : "1";
+        fw_err err = opt_set(o, conf, name, value, errstr, errstr_size);
+        if (err)
+            return err;
+        if ((o->flags & FW_OPT_AFTER_FILE) && after)
+            after[o - t] = value;
+    }
+    if (optind < argc) {
+        snprintf(errstr, errstr_size, "unexpected argument \"%s\"", argv[optind]);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+fw_err fw_opts_reapply(const fw_opt *t, size_t n, void *conf, const char **after,
+                       char *errstr, size_t errstr_size) {
+    for (size_t i = 0; i < n; i++) {
+        if (!after[i])
+            continue;
+        char name[64];
+        snprintf(name, sizeof(name), "--%s", t[i].name);
+        fw_err err = opt_set(&t[i], conf, name, after[i], errstr, errstr_size);
+        if (err)
+            return err;
+    }
+    return FW_OK;
+}
+
+/* The flag column: "  -i, --input FILE" or "      --dlq FILE". */
+static int flag_column(char *buf, size_t size, const fw_opt *o, bool markdown) {
+    const char *arg = o->arg ? o->arg : "";
+    const char *sp = o->arg ? " " : "";
+    int w;
+    if (markdown)
+        w = o->short_flag ? snprintf(buf, size, "-%c, --%s%s%s", o->short_flag, o->name, sp,
+                                     arg)
+                          : snprintf(buf, size, "--%s%s%s", o->name, sp, arg);
+    else
+        w = o->short_flag ? snprintf(buf, size, "  -%c, --%s%s%s", o->short_flag, o->name,
+                                     sp, arg)
+                          : snprintf(buf, size, "      --%s%s%s", o->name, sp, arg);
+    if (o->alias && w >= 0 && (size_t)w < size)
+        w += snprintf(buf + w, size - (size_t)w, ", --%s%s%s", o->alias, sp, arg);
+    return w;
+}
+
+/* The help sentence, then "(default D; env A or B)". */
+static void body_text(char *buf, size_t size, const fw_opt *o) {
+    size_t w = (size_t)snprintf(buf, size, "%s", o->help ? o->help : "");
+    if (w >= size)
+        return;
+    if (!o->def && !o->env[0])
+        return;
+    w += (size_t)snprintf(buf + w, size - w, "%s(", w ? " " : "");
+    if (o->def && w < size)
+        w += (size_t)snprintf(buf + w, size - w, "default %s%s", o->def,
+                              o->env[0] ? "; " : "");
+    for (size_t e = 0; e < 4 && o->env[e] && w < size; e++)
+        w += (size_t)snprintf(buf + w, size - w, "%s%s", e ? ", " : "env ", o->env[e]);
+    if (w < size)
+        snprintf(buf + w, size - w, ")");
+}
+
+#define HELP_INDENT 32
+#define HELP_WIDTH 80
+
+/* Prints @p text from column @p col, wrapped at blanks to HELP_WIDTH, later
+ * lines indented to HELP_INDENT; FW_OPT_NBSP prints as a blank it never breaks. */
+static void wrap(FILE *out, int col, const char *text) {
+    const char *p = text;
+    while (*p) {
+        while (*p == ' ')
+            p++;
+        size_t wl = strcspn(p, " ");
+        if (!wl)
+            break;
+        if (col > HELP_INDENT && col + 1 + (int)wl > HELP_WIDTH) {
+            fprintf(out, "\n%*s", HELP_INDENT, "");
+            col = HELP_INDENT;
+        } else if (col > HELP_INDENT) {
+            fputc(' ', out);
+            col++;
+        }
+        for (size_t i = 0; i < wl; i++)
+            fputc(p[i] == FW_OPT_NBSP[0] ? ' ' : p[i], out);
+        col += (int)wl;
+        p += wl;
+    }
+    fputc('\n', out);
+}
+
+void fw_opts_help(FILE *out, const fw_opt *t, size_t n) {
+    char flags[160], body[1024];
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].section)
+            fprintf(out, "\n%s\n", t[i].section);
+        if (t[i].flags & FW_OPT_HIDDEN)
+            continue;
+        int w = flag_column(flags, sizeof(flags), &t[i], false);
+        fputs(flags, out);
+        if (w + 1 >= HELP_INDENT) { /* long flags: the text starts on the next line */
+            fprintf(out, "\n%*s", HELP_INDENT, "");
+        } else {
+            fprintf(out, "%*s", HELP_INDENT - w, "");
+        }
+        body_text(body, sizeof(body), &t[i]);
+        wrap(out, HELP_INDENT, body);
+    }
+}
+
+/* @p s in a markdown cell: FW_OPT_NBSP as a blank, '|' escaped, '<' and '>'
+ * as entities (GitHub would take "<timestamp>" for a tag). */
+static void md_cell(FILE *out, const char *s) {
+    for (; *s; s++) {
+        if (*s == FW_OPT_NBSP[0])
+            fputc(' ', out);
+        else if (*s == '|')
+            fputs("\\|", out);
+        else if (*s == '<')
+            fputs("&lt;", out);
+        else if (*s == '>')
+            fputs("&gt;", out);
+        else
+            fputc(*s, out);
+    }
+}
+
+void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n) {
+    char flags[160];
+    fputs("| flag | environment | default | what it sets |\n|---|---|---|---|\n", out);
+    for (size_t i = 0; i < n; i++) {
+        if (t[i].flags & FW_OPT_HIDDEN)
+            continue;
+        flag_column(flags, sizeof(flags), &t[i], true);
+        fputs("| `", out);
+        md_cell(out, flags);
+        fputs("` | ", out);
+        for (size_t e = 0; e < 4 && t[i].env[e]; e++)
+            fprintf(out, "%s`%s`", e ? ", " : "", t[i].env[e]);
+        fputs(" | ", out);
+        if (t[i].def)
+            md_cell(out, t[i].def);
+        fputs(" | ", out);
+        md_cell(out, t[i].help ? t[i].help : "");
+        fputs(" |\n", out);
+    }
 }

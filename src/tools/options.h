@@ -1,17 +1,118 @@
-/* options.h — option values parsed the same way by more than one subcommand,
- * so that a flag both accept takes the same values and fails with the same
- * words. */
+/* options.h — a command's options declared once, in a table (as fluent-bit's
+ * config maps do), from which getopt_long's arrays, the environment, --help,
+ * the README's table and "did you mean" are derived; plus the value parsers
+ * shared by the subcommands, so that a flag two commands accept takes the same
+ * values and fails with the same words. */
 #ifndef FW_OPTIONS_H
 #define FW_OPTIONS_H
 
+#include <stdbool.h>
 #include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
 
 #include "fw_err.h"
 
-/** @brief A probability from 0 to 1 (--fraud-threshold). On a bad value the
- *  error names @p what and quotes @p s.
- *  @returns FW_OK, or FW_ERR_INVALID with @p errstr filled. */
+/** In help texts: a space the wrapping never breaks at (printed as ' '). */
+#define FW_OPT_NBSP "\001"
+
+/** Most entries one table may have. */
+#define FW_OPTS_MAX 64
+
+typedef enum fw_opt_type {
+    FW_OPT_STRING,      /* const char *, borrowed from argv or the environment */
+    FW_OPT_INT,         /* int in [min, max] */
+    FW_OPT_DURATION,    /* int64_t ms: "5m", "1h30m", or 0 / off */
+    FW_OPT_AMOUNT,      /* double, non-negative */
+    FW_OPT_PROBABILITY, /* double from 0 to 1 */
+    FW_OPT_FLAG,        /* bool; takes no value (env: 1/true/yes or 0/false/no) */
+    FW_OPT_CHOICE,      /* one of choices ("a|b|c"); needs a setter */
+    FW_OPT_ADDRESS,     /* const char *, an IPv4 or IPv6 literal */
+    FW_OPT_KEYVALUE,    /* KEY=VALUE, repeatable; needs a setter */
+    FW_OPT_HELP,        /* takes no value; its setter prints and says stop */
+} fw_opt_type;
+
+/* Entry flags. */
+#define FW_OPT_EMPTY_OK 1u   /* an empty environment value is a value ("" = none) */
+#define FW_OPT_AFTER_FILE 2u /* a flag's value must win over a file read after the
+                                flags: fw_opts_reapply sets it again */
+#define FW_OPT_HIDDEN 4u     /* not in --help nor in the README table */
+
+/** @brief Sets a value the table cannot store by offset. @p name is what
+ *  supplied it ("--amount-limit" or "AMOUNT_THRESHOLD"), for errors and for
+ *  setters whose meaning depends on it. The setter parses @p value itself.
+ *  @returns FW_OK; an error with @p errstr naming @p name; FW_ERR_NOT_FOUND to
+ *  stop parsing without an error (--help printed). */
+typedef fw_err (*fw_opt_setter)(void *conf, const char *name, const char *value,
+                                char *errstr, size_t errstr_size);
+
+typedef struct fw_opt {
+    const char *name;      /* long name without "--" */
+    const char *alias;     /* a second long name (serve's --bind), or NULL */
+    char short_flag;       /* 0: none */
+    const char *arg;       /* the value's name in --help (FILE, N); NULL for flags */
+    const char *env[4];    /* the FW_ name first, then the seeds' and older names */
+    fw_opt_type type;
+    long min, max;         /* FW_OPT_INT */
+    const char *choices;   /* FW_OPT_CHOICE: "earliest|latest" */
+    const char *def;       /* the default as --help shows it; NULL: none */
+    const char *help;      /* one sentence or two; FW_OPT_NBSP keeps words together */
+    const char *section;   /* heading printed before this entry; NULL: same section */
+    size_t offset;         /* where the value goes in the conf struct, when set is NULL */
+    fw_opt_setter set;     /* for values that are not a plain field */
+    unsigned flags;        /* FW_OPT_EMPTY_OK, FW_OPT_AFTER_FILE, FW_OPT_HIDDEN */
+} fw_opt;
+
+/**
+ * @brief Applies the environment to @p conf: for each entry, the first of its
+ * names that is set and not empty (empty counts with FW_OPT_EMPTY_OK).
+ * @returns FW_OK, or an error with @p errstr naming the variable and value.
+ */
+fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t errstr_size);
+
+/**
+ * @brief Parses argv[1..] (argv[0] is the command's name) with getopt_long over
+ * @p conf. Values of FW_OPT_AFTER_FILE entries are set and also kept in
+ * @p after[i] (n slots, zeroed by the caller) for fw_opts_reapply.
+ * @returns FW_OK; FW_ERR_INVALID with @p errstr naming the option (an
+ * unknown one with the nearest known: "did you mean --metrics-port?");
+ * FW_ERR_NOT_FOUND when a setter said stop (help printed).
+ */
+fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                     const char **after, char *errstr, size_t errstr_size);
+
+/** @brief Sets again the flag values fw_opts_parse kept in @p after. */
+fw_err fw_opts_reapply(const fw_opt *t, size_t n, void *conf, const char **after,
+                       char *errstr, size_t errstr_size);
+
+/** @brief The options' part of --help, in sections, wrapped to 80 columns;
+ *  each option with its default and environment names. */
+void fw_opts_help(FILE *out, const fw_opt *t, size_t n);
+
+/** @brief The README's configuration table of the same options (markdown). */
+void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n);
+
+/** @brief The known long name nearest to @p word (leading dashes and "=value"
+ *  ignored), or NULL when none is close (edit distance 3 or more). */
+const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word);
+
+/* Value parsers. On a bad value the error names @p what and quotes @p s. */
+
+/** @brief A probability from 0 to 1 (--fraud-threshold). */
 fw_err fw_opt_parse_probability(const char *what, const char *s, double *out, char *errstr,
                                 size_t errstr_size);
+/** @brief An integer in [lo, hi]. */
+fw_err fw_opt_parse_long(const char *what, const char *s, long lo, long hi, long *out,
+                         char *errstr, size_t errstr_size);
+/** @brief A non-negative amount (at most 1e15). */
+fw_err fw_opt_parse_amount(const char *what, const char *s, double *out, char *errstr,
+                           size_t errstr_size);
+/** @brief A duration as rules files write it ("5m", "1h30m", at most 30 days),
+ *  or 0 / "off" (0 ms). */
+fw_err fw_opt_parse_duration(const char *what, const char *s, int64_t *out, char *errstr,
+                             size_t errstr_size);
+/** @brief The index of @p s in @p choices ("a|b|c"). */
+fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices, int *out,
+                           char *errstr, size_t errstr_size);
 
 #endif

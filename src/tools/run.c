@@ -1,6 +1,5 @@
-/* run.c — `fraudwatch run`: options, then file mode or Kafka mode. */
-#include <errno.h>
-#include <getopt.h>
+/* run.c — `fraudwatch run`: its options table, then file mode or Kafka mode. */
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -16,294 +15,357 @@
 #include "schema.h"
 #include "run_conf.h"
 
-static const char run_help[] =
+#define NB FW_OPT_NBSP
+
+static const char run_usage[] =
     "Usage: fraudwatch run [OPTIONS]\n"
     "\n"
     "Reads transactions, runs the detectors and writes alerts. With --input it\n"
     "runs over a file (backtesting); otherwise it joins a Kafka consumer group and\n"
     "writes alerts, dead letters and input offsets in one transaction per commit\n"
-    "interval (exactly once).\n"
-    "\n"
-    "File mode:\n"
-    "  -i, --input FILE              transactions, one per line ('-' = stdin)\n"
-    "  -o, --output FILE             alerts as NDJSON (default '-' = stdout)\n"
-    "      --dlq FILE                dead letters as NDJSON (default: one line each\n"
-    "                                on stderr)\n"
-    "      --late FILE               records too late to apply, as NDJSON (default:\n"
-    "                                counted only)\n"
-    "      --progress                progress (bytes of the input, percent, rate,\n"
-    "                                ETA) on stderr every --stats-interval seconds\n"
-    "                                even when stderr is not a terminal; on one a\n"
-    "                                line is rewritten every second anyway\n"
-    "\n"
-    "Kafka mode:\n"
-    "      --input-topic TOPIC       (default transactions; env INPUT_TOPIC or\n"
-    "                                KAFKA_SOURCE_TOPIC)\n"
-    "      --output-topic TOPIC      alerts (default fraud-alerts; env OUTPUT_TOPIC or\n"
-    "                                KAFKA_SINK_TOPIC)\n"
-    "      --dlq-topic TOPIC         dead letters (default transactions-dlq; env DLQ_TOPIC)\n"
-    "      --late-topic TOPIC        records later than the allowed lateness (default\n"
-    "                                transactions-late; env LATE_TOPIC)\n"
-    "      --changelog-topic TOPIC   compacted state changelog, partitioned like the input\n"
-    "                                (default GROUP-state-changelog); an existing one\n"
-    "                                that is not compacted is refused\n"
-    "      --idle-timeout-ms N       a partition without records this long releases what\n"
-    "                                it holds and advances with the wall clock (default\n"
-    "                                10000; env FW_IDLE_TIMEOUT_MS)\n"
-    "  -g, --group-id ID             consumer group (default fraudwatch; env GROUP_ID)\n"
-    "      --instance-id ID          stable name of this instance, gives the\n"
-    "                                transactional id fraudwatch-GROUP-ID (default: host\n"
-    "                                name; env FW_INSTANCE_ID). Give each instance on one\n"
-    "                                host its own.\n"
-    "      --partitions N            partitions of topics fraudwatch creates (default 3;\n"
-    "                                env FW_PARTITIONS)\n"
-    "      --replication-factor N    of topics fraudwatch creates (default 1;\n"
-    "                                env FW_REPLICATION_FACTOR)\n"
-    "      --commit-interval-ms N    one Kafka transaction per interval (default 100;\n"
-    "                                env FW_COMMIT_INTERVAL_MS)\n"
-    "      --offset-reset WHERE      earliest|latest, where a new group starts\n"
-    "                                (default earliest)\n"
-    "      --exit-at-end             stop once every assigned partition is read to its\n"
-    "                                end (backfills, benchmarks)\n"
-    "      --stats-interval S        progress line on stderr every S seconds\n"
-    "                                (default 10; 0 = off)\n"
-    "%s"
-    "\n"
-    "Monitoring (docs/monitoring.md), both modes:\n"
-    "      --metrics-port N          serve Prometheus metrics (GET /metrics) and\n"
-    "                                GET /health on port N (default 0 = off;\n"
-    "                                env METRICS_PORT)\n"
-    "      --metrics-bind ADDR, --bind ADDR\n"
-    "                                IPv4 or IPv6 address they listen on (default\n"
-    "                                127.0.0.1, this host only; env METRICS_BIND).\n"
-    "                                --bind 0.0.0.0 opens them to the network; there\n"
-    "                                is no authentication. (-b is not --bind but\n"
-    "                                --bootstrap-servers)\n"
-    "\n"
-    "Detection:\n"
-    "  -r, --rules FILE              rules file (JSON, docs/rules.md) applied over the\n"
-    "                                built-in defaults (env RULES_FILE); see\n"
-    "                                'fraudwatch rules'\n"
-    "      --profiles FILE           customer profiles, NDJSON ({\"customer_id\",\"avg_amount\",\n"
-    "                                \"home_country\"}; seed 004's user_id, avg_transaction,\n"
-    "                                country too)\n"
-    "      --profiles-topic TOPIC    Kafka mode: compacted profiles topic read in full and\n"
-    "                                kept current (default customer-profiles; env\n"
-    "                                PROFILES_TOPIC; '' for none)\n"
-    "      --input-format FMT        json (default), semicolon: seed 003's\n"
-    "                                '<timestamp>;<origin>;<target>;<amount>', or csv:\n"
-    "                                RFC 4180 lines, columns named by the first line\n"
-    "                                (file mode) or --csv-header (env INPUT_FORMAT)\n"
-    "      --csv-header NAMES        the CSV column names, e.g. \"id,ts,amount\"; required\n"
-    "                                for csv in Kafka mode (env FW_CSV_HEADER)\n"
-    "      --schema FILE             records in another team's spelling: a mapping\n"
-    "                                of our fields to their names or dotted paths,\n"
-    "                                timestamp format, type/channel values (env FW_SCHEMA;\n"
-    "                                else the rules file's \"schema\" section; docs/schema.md;\n"
-    "                                check it with 'fraudwatch schema check')\n"
-    "      --amount-limit X          high_amount fires when amount > X (default 5000;\n"
-    "                                env AMOUNT_THRESHOLD, or FRAUD_THRESHOLD when it\n"
-    "                                is above 1, as seed 001 uses it). Precedence:\n"
-    "                                this flag, then the rules file, then the env\n"
-    "      --max-record-bytes N      larger records are dead letters (default 65536)\n"
-    "      --max-future-skew DUR     Kafka mode: an event time more than DUR ahead of its\n"
-    "                                message's timestamp (or the wall clock) is a dead\n"
-    "                                letter (default 5m, rules time.max_future_skew;\n"
-    "                                env FW_MAX_FUTURE_SKEW; off = no check)\n"
-    "      --max-event-time-jump DUR file mode: a record more than DUR ahead of the newest\n"
-    "                                accepted waits for later records to confirm it;\n"
-    "                                contradicted by 3 it is a dead letter (default 1h,\n"
-    "                                rules time.max_event_time_jump; env\n"
-    "                                FW_MAX_EVENT_TIME_JUMP; off = no check). Precedence of\n"
-    "                                both: this flag, then the rules file, then the env.\n"
-    "                                A transaction id seen before is a dead letter too\n"
-    "                                (rules time.duplicate_margin, docs/schema.md)\n"
-    "\n"
-    "Model score (rule ml_score, docs/model.md):\n"
-    "      --model FILE              XGBoost JSON model from 'fraudwatch train' (env\n"
-    "                                MODEL_PATH); reloaded when the file changes, a\n"
-    "                                model that fails to load keeps the old one\n"
-    "      --fraud-threshold P       alert when the probability > P (default 0.8; env\n"
-    "                                FRAUD_THRESHOLD when at most 1). Precedence: this\n"
-    "                                flag, then the rules file, then the env\n"
-    "      --api-endpoint URL        score with a remote /predict service instead\n"
-    "                                (seed 000's env API_ENDPOINT_URL): batches sent\n"
-    "                                asynchronously; on failure the rules keep running\n"
-    "                                and the unscored transactions are counted\n"
-    "      --api-timeout-ms N        per request (default 10000; env API_TIMEOUT_MS)\n"
-    "      --api-retries N           further attempts after a failure (default 2)\n"
-    "      --api-token TOKEN         sent as \"Authorization: Bearer TOKEN\" to a service\n"
-    "                                that asks for one (serve --token; env\n"
-    "                                FW_API_TOKEN, which keeps it out of ps)\n"
-    "\n"
-    "  -q, --quiet                   no progress lines\n"
-    "  -h, --help                    this text\n";
+    "interval (exactly once). Every option can also be set in the environment\n"
+    "(FW_ names; the seeds' names too); a flag wins over the environment.\n";
 
-enum {
-    OPT_DLQ = 256, OPT_INPUT_TOPIC, OPT_OUTPUT_TOPIC, OPT_DLQ_TOPIC, OPT_INSTANCE_ID,
-    OPT_PARTITIONS, OPT_RF, OPT_COMMIT_INTERVAL, OPT_OFFSET_RESET, OPT_EXIT_AT_END,
-    OPT_STATS_INTERVAL, OPT_INPUT_FORMAT, OPT_AMOUNT_LIMIT, OPT_MAX_RECORD_BYTES,
-    OPT_SCHEMA, OPT_CSV_HEADER, OPT_LATE, OPT_LATE_TOPIC, OPT_CHANGELOG_TOPIC, OPT_IDLE_TIMEOUT, OPT_PROFILES,
-    OPT_PROFILES_TOPIC, OPT_MODEL, OPT_FRAUD_THRESHOLD, OPT_API_ENDPOINT, OPT_API_TIMEOUT,
-    OPT_API_RETRIES, OPT_API_TOKEN, OPT_METRICS_PORT, OPT_METRICS_BIND, OPT_BIND, OPT_MAX_FUTURE_SKEW,
-    OPT_MAX_EVENT_TIME_JUMP, OPT_PROGRESS,
-};
-
-/* Flags whose value must win over the rules file, which is read after them. */
-typedef struct late_flags {
-    bool amount_limit, fraud_threshold, future_skew, time_jump;
-    double amount, probability;
-    int64_t future_skew_ms, time_jump_ms;
-} late_flags;
-
-static const struct option run_options[] = {
-    { "input", required_argument, NULL, 'i' },
-    { "output", required_argument, NULL, 'o' },
-    { "dlq", required_argument, NULL, OPT_DLQ },
-    { "late", required_argument, NULL, OPT_LATE },
-    { "late-topic", required_argument, NULL, OPT_LATE_TOPIC },
-    { "changelog-topic", required_argument, NULL, OPT_CHANGELOG_TOPIC },
-    { "idle-timeout-ms", required_argument, NULL, OPT_IDLE_TIMEOUT },
-    { "bootstrap-servers", required_argument, NULL, 'b' },
-    { "kafka-config", required_argument, NULL, 'X' },
-    { "input-topic", required_argument, NULL, OPT_INPUT_TOPIC },
-    { "output-topic", required_argument, NULL, OPT_OUTPUT_TOPIC },
-    { "dlq-topic", required_argument, NULL, OPT_DLQ_TOPIC },
-    { "group-id", required_argument, NULL, 'g' },
-    { "instance-id", required_argument, NULL, OPT_INSTANCE_ID },
-    { "partitions", required_argument, NULL, OPT_PARTITIONS },
-    { "replication-factor", required_argument, NULL, OPT_RF },
-    { "commit-interval-ms", required_argument, NULL, OPT_COMMIT_INTERVAL },
-    { "offset-reset", required_argument, NULL, OPT_OFFSET_RESET },
-    { "exit-at-end", no_argument, NULL, OPT_EXIT_AT_END },
-    { "stats-interval", required_argument, NULL, OPT_STATS_INTERVAL },
-    { "progress", no_argument, NULL, OPT_PROGRESS },
-    { "metrics-port", required_argument, NULL, OPT_METRICS_PORT },
-    { "metrics-bind", required_argument, NULL, OPT_METRICS_BIND },
-    { "bind", required_argument, NULL, OPT_BIND }, /* serve's name for it */
-    { "max-future-skew", required_argument, NULL, OPT_MAX_FUTURE_SKEW },
-    { "max-event-time-jump", required_argument, NULL, OPT_MAX_EVENT_TIME_JUMP },
-    { "input-format", required_argument, NULL, OPT_INPUT_FORMAT },
-    { "schema", required_argument, NULL, OPT_SCHEMA },
-    { "csv-header", required_argument, NULL, OPT_CSV_HEADER },
-    { "rules", required_argument, NULL, 'r' },
-    { "profiles", required_argument, NULL, OPT_PROFILES },
-    { "profiles-topic", required_argument, NULL, OPT_PROFILES_TOPIC },
-    { "amount-limit", required_argument, NULL, OPT_AMOUNT_LIMIT },
-    { "max-record-bytes", required_argument, NULL, OPT_MAX_RECORD_BYTES },
-    { "model", required_argument, NULL, OPT_MODEL },
-    { "fraud-threshold", required_argument, NULL, OPT_FRAUD_THRESHOLD },
-    { "api-endpoint", required_argument, NULL, OPT_API_ENDPOINT },
-    { "api-timeout-ms", required_argument, NULL, OPT_API_TIMEOUT },
-    { "api-retries", required_argument, NULL, OPT_API_RETRIES },
-    { "api-token", required_argument, NULL, OPT_API_TOKEN },
-    { "quiet", no_argument, NULL, 'q' },
-    { "help", no_argument, NULL, 'h' },
-    { NULL, 0, NULL, 0 },
-};
-
-static const char *env2(const char *a, const char *b) {
-    const char *v = getenv(a);
-    if ((!v || !*v) && b)
-        v = getenv(b);
-    return v && *v ? v : NULL;
-}
-
-/* Integer in [lo, hi] or an error naming @p what. */
-static fw_err parse_long(const char *what, const char *s, long lo, long hi, long *out,
-                         char *errstr, size_t errstr_size) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (errno || end == s || *end || v < lo || v > hi) {
-        snprintf(errstr, errstr_size, "%s: expected an integer from %ld to %ld, got \"%s\"",
-                 what, lo, hi, s);
+static fw_err set_instance_id(void *conf, const char *name, const char *v, char *errstr,
+                              size_t errstr_size) {
+    fw_run_conf *c = conf;
+    if (!*v || strlen(v) >= sizeof(c->instance_id)) {
+        snprintf(errstr, errstr_size, "%s: expected 1 to %zu characters", name,
+                 sizeof(c->instance_id) - 1);
         return FW_ERR_INVALID;
     }
-    *out = v;
+    snprintf(c->instance_id, sizeof(c->instance_id), "%s", v);
     return FW_OK;
 }
 
-static fw_err parse_amount(const char *what, const char *s, double *out, char *errstr,
-                           size_t errstr_size) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (errno || end == s || *end || !(v >= 0) || v > 1e15) {
-        snprintf(errstr, errstr_size, "%s: expected a non-negative amount, got \"%s\"", what,
-                 s);
+static fw_err set_offset_reset(void *conf, const char *name, const char *v, char *errstr,
+                               size_t errstr_size) {
+    int i;
+    if (fw_opt_parse_choice(name, v, "earliest|latest", &i, errstr, errstr_size))
         return FW_ERR_INVALID;
-    }
-    *out = v;
+    ((fw_run_conf *)conf)->offset_reset_latest = i == 1;
     return FW_OK;
 }
 
-/* A duration as rules files write it ("5m", "1h30m"), or 0 / "off". */
-static fw_err parse_span(const char *what, const char *s, int64_t *out, char *errstr,
-                         size_t errstr_size) {
-    if (!strcmp(s, "off") || !strcmp(s, "0")) {
-        *out = 0;
+static fw_err set_input_format(void *conf, const char *name, const char *v, char *errstr,
+                               size_t errstr_size) {
+    static const fw_input_format formats[] = { FW_INPUT_JSON, FW_INPUT_SEMICOLON,
+                                               FW_INPUT_CSV };
+    int i;
+    if (fw_opt_parse_choice(name, v, "json|semicolon|csv", &i, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    ((fw_run_conf *)conf)->pipeline.format = formats[i];
+    return FW_OK;
+}
+
+/* -X KEY=VALUE; FW_KAFKA_CONFIG holds several, separated by ';' (values such
+ * as bootstrap lists have commas). */
+static fw_err set_kafka_config(void *conf, const char *name, const char *v, char *errstr,
+                               size_t errstr_size) {
+    fw_run_conf *c = conf;
+    if (name[0] == '-')
+        return fw_kafka_opts_add(&c->kafka, v, errstr, errstr_size);
+    while (*v) {
+        size_t l = strcspn(v, ";");
+        char kv[sizeof(c->kafka.storage[0])];
+        if (l >= sizeof(kv)) {
+            snprintf(errstr, errstr_size, "%s: \"%.40s...\" is longer than %zu bytes", name,
+                     v, sizeof(kv) - 1);
+            return FW_ERR_LIMIT;
+        }
+        memcpy(kv, v, l);
+        kv[l] = '\0';
+        if (l) {
+            char why[256];
+            fw_err err = fw_kafka_opts_add(&c->kafka, kv, why, sizeof(why));
+            if (err) {
+                snprintf(errstr, errstr_size, "%s: %s", name, why);
+                return err;
+            }
+        }
+        v += l + (v[l] == ';');
+    }
+    return FW_OK;
+}
+
+/* Seed 001 sets FRAUD_THRESHOLD=5000 (an amount); seed 000 sets 0.8 (a
+ * probability, for the model). Above 1 it can only be an amount: the amount
+ * limit takes it and says so; at most 1, --fraud-threshold takes it. */
+static fw_err set_amount_limit(void *conf, const char *name, const char *v, char *errstr,
+                               size_t errstr_size) {
+    fw_run_conf *c = conf;
+    double d;
+    if (fw_opt_parse_amount(name, v, &d, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    if (!strcmp(name, "FRAUD_THRESHOLD")) {
+        if (d > 1) {
+            c->pipeline.rules.high_amount.limit = d;
+            snprintf(c->env_note, sizeof(c->env_note),
+                     "FRAUD_THRESHOLD=%s is above 1, so it is taken as seed 001's high_amount "
+                     "limit (an amount), not as ml_score's probability; FW_AMOUNT_LIMIT says "
+                     "so without doubt", v);
+        }
         return FW_OK;
     }
-    int64_t ms;
-    if (fw_rules_duration_parse(s, strlen(s), &ms) != FW_OK || ms > FW_RULES_MAX_DURATION_MS) {
-        snprintf(errstr, errstr_size,
-                 "%s: expected a duration like \"5m\" (at most 30 days) or off, got \"%s\"",
-                 what, s);
-        return FW_ERR_INVALID;
-    }
-    *out = ms;
+    c->pipeline.rules.high_amount.limit = d;
+    c->env_note[0] = '\0'; /* this name decided, not FRAUD_THRESHOLD */
     return FW_OK;
 }
 
-static fw_err parse_format(const char *what, const char *s, fw_input_format *out,
-                           char *errstr, size_t errstr_size) {
-    if (!strcmp(s, "json"))
-        *out = FW_INPUT_JSON;
-    else if (!strcmp(s, "semicolon"))
-        *out = FW_INPUT_SEMICOLON;
-    else if (!strcmp(s, "csv"))
-        *out = FW_INPUT_CSV;
-    else {
-        snprintf(errstr, errstr_size, "%s: expected json, semicolon or csv, got \"%s\"", what,
-                 s);
-        return FW_ERR_INVALID;
+static fw_err set_fraud_threshold(void *conf, const char *name, const char *v, char *errstr,
+                                  size_t errstr_size) {
+    fw_run_conf *c = conf;
+    double d;
+    if (!strcmp(name, "FRAUD_THRESHOLD")) {
+        if (fw_opt_parse_amount(name, v, &d, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        if (d <= 1)
+            c->pipeline.rules.ml_score.threshold = d;
+        return FW_OK; /* above 1: the amount limit's (set_amount_limit) */
     }
+    if (fw_opt_parse_probability(name, v, &d, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    c->pipeline.rules.ml_score.threshold = d;
     return FW_OK;
 }
 
+static fw_err set_max_record_bytes(void *conf, const char *name, const char *v, char *errstr,
+                                   size_t errstr_size) {
+    long n;
+    if (fw_opt_parse_long(name, v, 64, 64L << 20, &n, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    ((fw_run_conf *)conf)->pipeline.max_record_bytes = (size_t)n;
+    return FW_OK;
+}
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size);
+static fw_err set_help_markdown(void *conf, const char *name, const char *v, char *errstr,
+                                size_t errstr_size);
+
+#define OFF(field) offsetof(fw_run_conf, field)
+
+/* `run`'s options: getopt, the environment, --help and the README's table
+ * (run --help-markdown, checked by tests/cli/readme_options.sh) come from here. */
+static const fw_opt run_opts[] = {
+    { .section = "File mode:", .name = "input", .short_flag = 'i', .arg = "FILE",
+      .env = { "FW_INPUT" }, .type = FW_OPT_STRING, .offset = OFF(input_file),
+      .help = "transactions, one per line ('-' = stdin); selects file mode" },
+    { .name = "output", .short_flag = 'o', .arg = "FILE", .env = { "FW_OUTPUT" },
+      .type = FW_OPT_STRING, .offset = OFF(output_file), .def = "'-' = stdout",
+      .help = "alerts as NDJSON" },
+    { .name = "dlq", .arg = "FILE", .env = { "FW_DLQ" }, .type = FW_OPT_STRING,
+      .offset = OFF(dlq_file), .def = "one line each on stderr",
+      .help = "dead letters as NDJSON" },
+    { .name = "late", .arg = "FILE", .env = { "FW_LATE" }, .type = FW_OPT_STRING,
+      .offset = OFF(late_file), .def = "counted only",
+      .help = "records too late to apply, as NDJSON" },
+
+    { .section = "Kafka mode:", .name = "input-topic", .arg = "TOPIC",
+      .env = { "FW_INPUT_TOPIC", "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(input_topic), .def = "transactions",
+      .help = "transactions" },
+    { .name = "output-topic", .arg = "TOPIC",
+      .env = { "FW_OUTPUT_TOPIC", "OUTPUT_TOPIC", "KAFKA_SINK_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(output_topic), .def = "fraud-alerts",
+      .help = "alerts" },
+    { .name = "dlq-topic", .arg = "TOPIC", .env = { "FW_DLQ_TOPIC", "DLQ_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(dlq_topic), .def = "transactions-dlq",
+      .help = "dead letters" },
+    { .name = "late-topic", .arg = "TOPIC", .env = { "FW_LATE_TOPIC", "LATE_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(late_topic), .def = "transactions-late",
+      .help = "records later than the allowed lateness" },
+    { .name = "changelog-topic", .arg = "TOPIC", .env = { "FW_CHANGELOG_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(changelog_topic), .def = "GROUP-state-changelog",
+      .help = "compacted state changelog, partitioned like the input; an existing one "
+              "that is not compacted is refused" },
+    { .name = "idle-timeout-ms", .arg = "N", .env = { "FW_IDLE_TIMEOUT_MS" },
+      .type = FW_OPT_INT, .min = 1, .max = 86400000, .offset = OFF(idle_timeout_ms),
+      .def = "10000",
+      .help = "a partition without records this long releases what it holds and "
+              "advances with the wall clock" },
+    { .name = "group-id", .short_flag = 'g', .arg = "ID",
+      .env = { "FW_GROUP_ID", "GROUP_ID", "KAFKA_GROUP_ID" }, .type = FW_OPT_STRING,
+      .offset = OFF(group_id), .def = "fraudwatch", .help = "consumer group" },
+    { .name = "instance-id", .arg = "ID", .env = { "FW_INSTANCE_ID" },
+      .type = FW_OPT_STRING, .set = set_instance_id, .def = "host name",
+      .help = "stable name of this instance, gives the transactional id "
+              "fraudwatch-GROUP-INSTANCE. Give each instance on one host its own." },
+    { .name = "partitions", .arg = "N", .env = { "FW_PARTITIONS" }, .type = FW_OPT_INT,
+      .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
+      .help = "partitions of topics fraudwatch creates" },
+    { .name = "replication-factor", .arg = "N", .env = { "FW_REPLICATION_FACTOR" },
+      .type = FW_OPT_INT, .min = 1, .max = 100, .offset = OFF(replication_factor),
+      .def = "1", .help = "of topics fraudwatch creates" },
+    { .name = "commit-interval-ms", .arg = "N", .env = { "FW_COMMIT_INTERVAL_MS" },
+      .type = FW_OPT_INT, .min = 1, .max = 600000, .offset = OFF(commit_interval_ms),
+      .def = "100", .help = "one Kafka transaction per interval" },
+    { .name = "offset-reset", .arg = "WHERE", .env = { "FW_OFFSET_RESET" },
+      .type = FW_OPT_CHOICE, .choices = "earliest|latest", .set = set_offset_reset,
+      .def = "earliest", .help = "earliest|latest, where a new group starts" },
+    { .name = "exit-at-end", .env = { "FW_EXIT_AT_END" }, .type = FW_OPT_FLAG,
+      .offset = OFF(exit_at_end),
+      .help = "stop once every assigned partition is read to its end (backfills, "
+              "benchmarks)" },
+    { .name = "stats-interval", .arg = "S", .env = { "FW_STATS_INTERVAL" },
+      .type = FW_OPT_INT, .min = 0, .max = 86400, .offset = OFF(stats_interval_s),
+      .def = "10; 0 = off", .help = "progress line on stderr every S seconds" },
+
+    { .section = "Kafka connection:", .name = "bootstrap-servers", .short_flag = 'b',
+      .arg = "LIST",
+      .env = { "FW_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS" },
+      .type = FW_OPT_STRING, .offset = OFF(kafka.bootstrap), .def = "localhost:9092",
+      .help = "brokers" },
+    { .name = "kafka-config", .short_flag = 'X', .arg = "KEY=VALUE",
+      .env = { "FW_KAFKA_CONFIG" }, .type = FW_OPT_KEYVALUE, .set = set_kafka_config,
+      .help = "any librdkafka property, repeatable (the env: several, separated by ';'). "
+              "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, "
+              "KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION "
+              "and KAFKA_SSL_KEY_LOCATION set the matching property too" },
+
+    { .section = "Monitoring (docs/monitoring.md), both modes:", .name = "metrics-port",
+      .arg = "N", .env = { "FW_METRICS_PORT", "METRICS_PORT" }, .type = FW_OPT_INT,
+      .min = 0, .max = 65535, .offset = OFF(metrics_port), .def = "0 = off",
+      .help = "serve Prometheus metrics (GET /metrics) and GET /health on port N" },
+    { .name = "metrics-bind", .alias = "bind", .arg = "ADDR",
+      .env = { "FW_METRICS_BIND", "METRICS_BIND" }, .type = FW_OPT_ADDRESS,
+      .offset = OFF(metrics_bind), .def = "127.0.0.1," NB "this" NB "host" NB "only",
+      .help = "IPv4 or IPv6 address they listen on. --bind" NB "0.0.0.0 opens them to "
+              "the network; there is no authentication. (-b is not --bind but "
+              "--bootstrap-servers)" },
+
+    { .section = "Detection:", .name = "rules", .short_flag = 'r', .arg = "FILE",
+      .env = { "FW_RULES", "RULES_FILE" }, .type = FW_OPT_STRING, .offset = OFF(rules_file),
+      .def = "built-in defaults",
+      .help = "rules file (JSON, docs/rules.md) applied over the built-in defaults; see "
+              "'fraudwatch rules'" },
+    { .name = "profiles", .arg = "FILE", .env = { "FW_PROFILES" }, .type = FW_OPT_STRING,
+      .offset = OFF(profiles_file), .def = "none",
+      .help = "customer profiles, NDJSON ({\"customer_id\",\"avg_amount\",\"home_country\"}; "
+              "seed 004's user_id, avg_transaction, country too)" },
+    { .name = "profiles-topic", .arg = "TOPIC",
+      .env = { "FW_PROFILES_TOPIC", "PROFILES_TOPIC" }, .type = FW_OPT_STRING,
+      .offset = OFF(profiles_topic), .def = "customer-profiles", .flags = FW_OPT_EMPTY_OK,
+      .help = "Kafka mode: compacted profiles topic read in full and kept current ('' for "
+              "none)" },
+    { .name = "input-format", .arg = "FMT", .env = { "FW_INPUT_FORMAT", "INPUT_FORMAT" },
+      .type = FW_OPT_CHOICE, .choices = "json|semicolon|csv", .set = set_input_format,
+      .def = "json",
+      .help = "json, semicolon: seed 003's '<timestamp>;<origin>;<target>;<amount>', or "
+              "csv: RFC 4180 lines, columns named by the first line (file mode) or "
+              "--csv-header" },
+    { .name = "csv-header", .arg = "NAMES", .env = { "FW_CSV_HEADER" },
+      .type = FW_OPT_STRING, .offset = OFF(pipeline.csv_header), .def = "the file's first line",
+      .help = "the CSV column names, e.g. \"id,ts,amount\"; required for csv in Kafka mode" },
+    { .name = "schema", .arg = "FILE", .env = { "FW_SCHEMA" }, .type = FW_OPT_STRING,
+      .offset = OFF(schema_file), .def = "the rules file's \"schema\" section, else ours",
+      .help = "records in another team's spelling: a mapping of our fields to their names "
+              "or dotted paths, timestamp format, type/channel values (docs/schema.md; "
+              "check it with 'fraudwatch schema check')" },
+    { .name = "amount-limit", .arg = "X",
+      .env = { "FW_AMOUNT_LIMIT", "AMOUNT_THRESHOLD", "FRAUD_THRESHOLD" },
+      .type = FW_OPT_AMOUNT, .set = set_amount_limit, .flags = FW_OPT_AFTER_FILE,
+      .def = "5000",
+      .help = "high_amount fires when amount > X; FRAUD_THRESHOLD counts only above 1, as "
+              "seed 001 uses it. Precedence: this flag, then the rules file, then the env" },
+    { .name = "max-record-bytes", .arg = "N", .env = { "FW_MAX_RECORD_BYTES" },
+      .type = FW_OPT_INT, .set = set_max_record_bytes, .def = "65536",
+      .help = "larger records are dead letters" },
+    { .name = "max-future-skew", .arg = "DUR", .env = { "FW_MAX_FUTURE_SKEW" },
+      .type = FW_OPT_DURATION, .offset = OFF(pipeline.rules.time.max_future_skew_ms),
+      .flags = FW_OPT_AFTER_FILE, .def = "5m, rules time.max_future_skew",
+      .help = "Kafka mode: an event time more than DUR ahead of its message's timestamp "
+              "(or the wall clock) is a dead letter (off = no check)" },
+    { .name = "max-event-time-jump", .arg = "DUR", .env = { "FW_MAX_EVENT_TIME_JUMP" },
+      .type = FW_OPT_DURATION, .offset = OFF(pipeline.rules.time.max_event_time_jump_ms),
+      .flags = FW_OPT_AFTER_FILE, .def = "1h, rules time.max_event_time_jump",
+      .help = "file mode: a record more than DUR ahead of the newest accepted waits for "
+              "later records to confirm it; contradicted by 3 it is a dead letter (off = "
+              "no check). Precedence of both: this flag, then the rules file, then the "
+              "env. A transaction id seen before is a dead letter too (rules "
+              "time.duplicate_margin, docs/schema.md)" },
+
+    { .section = "Model score (rule ml_score, docs/model.md):", .name = "model",
+      .arg = "FILE", .env = { "FW_MODEL", "MODEL_PATH" }, .type = FW_OPT_STRING,
+      .offset = OFF(scorer.model_path), .def = "none, ml_score off",
+      .help = "XGBoost JSON model from 'fraudwatch train'; reloaded when the file changes, "
+              "a model that fails to load keeps the old one" },
+    { .name = "fraud-threshold", .arg = "P", .env = { "FW_FRAUD_THRESHOLD", "FRAUD_THRESHOLD" },
+      .type = FW_OPT_PROBABILITY, .set = set_fraud_threshold, .flags = FW_OPT_AFTER_FILE,
+      .def = "0.8",
+      .help = "alert when the probability > P; FRAUD_THRESHOLD counts only when at most 1. "
+              "Precedence: this flag, then the rules file, then the env" },
+    { .name = "api-endpoint", .arg = "URL", .env = { "FW_API_ENDPOINT", "API_ENDPOINT_URL" },
+      .type = FW_OPT_STRING, .offset = OFF(scorer.endpoint), .def = "none",
+      .help = "score with a remote /predict service instead (seed 000's): batches sent "
+              "asynchronously; on failure the rules keep running and the unscored "
+              "transactions are counted" },
+    { .name = "api-timeout-ms", .arg = "N", .env = { "FW_API_TIMEOUT_MS", "API_TIMEOUT_MS" },
+      .type = FW_OPT_INT, .min = 1, .max = 3600000, .offset = OFF(scorer.remote.timeout_ms),
+      .def = "10000", .help = "per request" },
+    { .name = "api-retries", .arg = "N", .env = { "FW_API_RETRIES" }, .type = FW_OPT_INT,
+      .min = 0, .max = 100, .offset = OFF(scorer.remote.retries), .def = "2",
+      .help = "further attempts after a failure" },
+    { .name = "api-token", .arg = "TOKEN", .env = { "FW_API_TOKEN" }, .type = FW_OPT_STRING,
+      .offset = OFF(scorer.remote.token), .def = "none",
+      .help = "sent as \"Authorization: Bearer TOKEN\" to a service that asks for one "
+              "(serve --token); the env keeps it out of ps" },
+
+    { .section = "Other:", .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" },
+      .type = FW_OPT_FLAG, .offset = OFF(quiet), .help = "no progress lines" },
+    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,
+      .offset = OFF(progress),
+      .help = "file mode: progress (bytes of the input, percent, rate, ETA) on stderr "
+              "every --stats-interval seconds even when stderr is not a terminal; on one a "
+              "line is rewritten every second anyway" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
+      .help = "this text" },
+    { .name = "help-markdown", .type = FW_OPT_HELP, .set = set_help_markdown,
+      .flags = FW_OPT_HIDDEN, .help = "the README's table of these options" },
+};
+
+#define RUN_NOPTS (sizeof(run_opts) / sizeof(run_opts[0]))
+
+const fw_opt *fw_run_options(size_t *n) {
+    *n = RUN_NOPTS;
+    return run_opts;
+}
+
+void fw_run_help(FILE *out) {
+    fputs(run_usage, out);
+    fw_opts_help(out, run_opts, RUN_NOPTS);
+}
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size) {
+    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
+    fw_run_help(stdout);
+    return FW_ERR_NOT_FOUND;
+}
+
+static fw_err set_help_markdown(void *conf, const char *name, const char *v, char *errstr,
+                                size_t errstr_size) {
+    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
+    fw_opts_markdown(stdout, run_opts, RUN_NOPTS);
+    return FW_ERR_NOT_FOUND;
+}
+
+/* Defaults only: the environment is applied by fw_run_conf_parse, from the table. */
 void fw_run_conf_init(fw_run_conf *c) {
     memset(c, 0, sizeof(*c));
     fw_rules_defaults(&c->pipeline.rules);
     c->pipeline.format = FW_INPUT_JSON;
     c->pipeline.max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     c->output_file = "-";
-    fw_kafka_opts_init(&c->kafka);
-    c->input_topic = env2("INPUT_TOPIC", "KAFKA_SOURCE_TOPIC");
-    if (!c->input_topic)
-        c->input_topic = "transactions";
-    c->output_topic = env2("OUTPUT_TOPIC", "KAFKA_SINK_TOPIC");
-    if (!c->output_topic)
-        c->output_topic = "fraud-alerts";
-    c->dlq_topic = env2("DLQ_TOPIC", NULL);
-    if (!c->dlq_topic)
-        c->dlq_topic = "transactions-dlq";
-    c->late_topic = env2("LATE_TOPIC", NULL);
-    if (!c->late_topic)
-        c->late_topic = "transactions-late";
+    fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
+    c->input_topic = "transactions";
+    c->output_topic = "fraud-alerts";
+    c->dlq_topic = "transactions-dlq";
+    c->late_topic = "transactions-late";
     c->idle_timeout_ms = 10000;
-    c->rules_file = env2("RULES_FILE", NULL);
-    c->schema_file = env2("FW_SCHEMA", NULL);
-    c->pipeline.csv_header = env2("FW_CSV_HEADER", NULL);
-    const char *pt = getenv("PROFILES_TOPIC");
-    c->profiles_topic = pt ? pt : "customer-profiles";
-    c->group_id = env2("GROUP_ID", "KAFKA_GROUP_ID");
-    if (!c->group_id)
-        c->group_id = "fraudwatch";
-    const char *inst = env2("FW_INSTANCE_ID", NULL);
-    if (inst)
-        snprintf(c->instance_id, sizeof(c->instance_id), "%s", inst);
-    else if (gethostname(c->instance_id, sizeof(c->instance_id) - 1) != 0)
+    c->profiles_topic = "customer-profiles";
+    c->group_id = "fraudwatch";
+    if (gethostname(c->instance_id, sizeof(c->instance_id) - 1) != 0)
         snprintf(c->instance_id, sizeof(c->instance_id), "default");
     c->partitions = 3;
     c->replication_factor = 1;
@@ -312,242 +374,15 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->metrics_port = 0;
     c->metrics_bind = "127.0.0.1"; /* safe by default: no authentication */
     fw_remote_conf_defaults(&c->scorer.remote);
-    c->scorer.model_path = env2("MODEL_PATH", NULL);
-    c->scorer.endpoint = env2("API_ENDPOINT_URL", NULL);
-    c->scorer.remote.token = env2("FW_API_TOKEN", NULL);
-}
-
-/* Environment values that need validation; applied before flags so flags win. */
-static fw_err apply_env(fw_run_conf *c, char *errstr, size_t errstr_size) {
-    const char *v;
-    long n;
-    if ((v = env2("FW_PARTITIONS", NULL))) {
-        if (parse_long("FW_PARTITIONS", v, 1, 100000, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->partitions = (int)n;
-    }
-    if ((v = env2("FW_REPLICATION_FACTOR", NULL))) {
-        if (parse_long("FW_REPLICATION_FACTOR", v, 1, 100, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->replication_factor = (int)n;
-    }
-    if ((v = env2("FW_COMMIT_INTERVAL_MS", NULL))) {
-        if (parse_long("FW_COMMIT_INTERVAL_MS", v, 1, 600000, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->commit_interval_ms = (int)n;
-    }
-    if ((v = env2("FW_IDLE_TIMEOUT_MS", NULL))) {
-        if (parse_long("FW_IDLE_TIMEOUT_MS", v, 1, 86400000, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->idle_timeout_ms = (int)n;
-    }
-    if ((v = env2("INPUT_FORMAT", NULL)) &&
-        parse_format("INPUT_FORMAT", v, &c->pipeline.format, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    if ((v = env2("AMOUNT_THRESHOLD", NULL))) {
-        if (parse_amount("AMOUNT_THRESHOLD", v, &c->pipeline.rules.high_amount.limit, errstr,
-                         errstr_size))
-            return FW_ERR_INVALID;
-    } else if ((v = env2("FRAUD_THRESHOLD", NULL))) {
-        /* Seed 001 sets FRAUD_THRESHOLD=5000 (an amount); seed 000 sets 0.8 (a
-         * probability, for the model). Above 1 it can only be an amount. */
-        double d;
-        if (parse_amount("FRAUD_THRESHOLD", v, &d, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        if (d > 1) {
-            c->pipeline.rules.high_amount.limit = d;
-            snprintf(c->env_note, sizeof(c->env_note),
-                     "FRAUD_THRESHOLD=%s is above 1, so it is taken as seed 001's high_amount "
-                     "limit (an amount), not as ml_score's probability; AMOUNT_THRESHOLD says "
-                     "so without doubt", v);
-        } else {
-            c->pipeline.rules.ml_score.threshold = d;
-        }
-    }
-    if ((v = env2("FW_MAX_FUTURE_SKEW", NULL)) &&
-        parse_span("FW_MAX_FUTURE_SKEW", v, &c->pipeline.rules.time.max_future_skew_ms, errstr,
-                   errstr_size))
-        return FW_ERR_INVALID;
-    if ((v = env2("FW_MAX_EVENT_TIME_JUMP", NULL)) &&
-        parse_span("FW_MAX_EVENT_TIME_JUMP", v, &c->pipeline.rules.time.max_event_time_jump_ms,
-                   errstr, errstr_size))
-        return FW_ERR_INVALID;
-    if ((v = env2("METRICS_PORT", NULL))) {
-        if (parse_long("METRICS_PORT", v, 0, 65535, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->metrics_port = (int)n;
-    }
-    if ((v = env2("METRICS_BIND", NULL))) {
-        if (!fw_metrics_bind_valid(v)) {
-            snprintf(errstr, errstr_size,
-                     "METRICS_BIND: expected an IPv4 or IPv6 address, got \"%s\"", v);
-            return FW_ERR_INVALID;
-        }
-        c->metrics_bind = v;
-    }
-    if ((v = env2("API_TIMEOUT_MS", NULL))) {
-        if (parse_long("API_TIMEOUT_MS", v, 1, 3600000, &n, errstr, errstr_size))
-            return FW_ERR_INVALID;
-        c->scorer.remote.timeout_ms = (int)n;
-    }
-    return FW_OK;
 }
 
 fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                          size_t errstr_size) {
-    if (apply_env(c, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    int opt;
-    long n;
-    late_flags lf = { 0 };
-    optind = 0; /* full re-initialisation: tests parse several command lines */
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:b:X:g:r:qh", run_options, NULL)) != -1) {
-        switch (opt) {
-        case 'i': c->input_file = optarg; break;
-        case 'o': c->output_file = optarg; break;
-        case OPT_DLQ: c->dlq_file = optarg; break;
-        case OPT_LATE: c->late_file = optarg; break;
-        case OPT_LATE_TOPIC: c->late_topic = optarg; break;
-        case OPT_CHANGELOG_TOPIC: c->changelog_topic = optarg; break;
-        case OPT_IDLE_TIMEOUT:
-            if (parse_long("--idle-timeout-ms", optarg, 1, 86400000, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->idle_timeout_ms = (int)n;
-            break;
-        case 'b': c->kafka.bootstrap = optarg; break;
-        case 'X':
-            if (fw_kafka_opts_add(&c->kafka, optarg, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            break;
-        case OPT_INPUT_TOPIC: c->input_topic = optarg; break;
-        case OPT_OUTPUT_TOPIC: c->output_topic = optarg; break;
-        case OPT_DLQ_TOPIC: c->dlq_topic = optarg; break;
-        case 'g': c->group_id = optarg; break;
-        case OPT_INSTANCE_ID:
-            if (!*optarg || strlen(optarg) >= sizeof(c->instance_id)) {
-                snprintf(errstr, errstr_size, "--instance-id: expected 1 to %zu characters",
-                         sizeof(c->instance_id) - 1);
-                return FW_ERR_INVALID;
-            }
-            snprintf(c->instance_id, sizeof(c->instance_id), "%s", optarg);
-            break;
-        case OPT_PARTITIONS:
-            if (parse_long("--partitions", optarg, 1, 100000, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->partitions = (int)n;
-            break;
-        case OPT_RF:
-            if (parse_long("--replication-factor", optarg, 1, 100, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->replication_factor = (int)n;
-            break;
-        case OPT_COMMIT_INTERVAL:
-            if (parse_long("--commit-interval-ms", optarg, 1, 600000, &n, errstr,
-                           errstr_size))
-                return FW_ERR_INVALID;
-            c->commit_interval_ms = (int)n;
-            break;
-        case OPT_OFFSET_RESET:
-            if (!strcmp(optarg, "earliest"))
-                c->offset_reset_latest = false;
-            else if (!strcmp(optarg, "latest"))
-                c->offset_reset_latest = true;
-            else {
-                snprintf(errstr, errstr_size,
-                         "--offset-reset: expected earliest or latest, got \"%s\"", optarg);
-                return FW_ERR_INVALID;
-            }
-            break;
-        case OPT_EXIT_AT_END: c->exit_at_end = true; break;
-        case OPT_STATS_INTERVAL:
-            if (parse_long("--stats-interval", optarg, 0, 86400, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->stats_interval_s = (int)n;
-            break;
-        case OPT_METRICS_PORT:
-            if (parse_long("--metrics-port", optarg, 0, 65535, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->metrics_port = (int)n;
-            break;
-        case OPT_METRICS_BIND:
-        case OPT_BIND:
-            if (!fw_metrics_bind_valid(optarg)) {
-                snprintf(errstr, errstr_size,
-                         "%s: expected an IPv4 or IPv6 address, got \"%s\"",
-                         opt == OPT_BIND ? "--bind" : "--metrics-bind", optarg);
-                return FW_ERR_INVALID;
-            }
-            c->metrics_bind = optarg;
-            break;
-        case OPT_INPUT_FORMAT:
-            if (parse_format("--input-format", optarg, &c->pipeline.format, errstr,
-                             errstr_size))
-                return FW_ERR_INVALID;
-            break;
-        case OPT_AMOUNT_LIMIT:
-            if (parse_amount("--amount-limit", optarg, &lf.amount, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            lf.amount_limit = true;
-            break;
-        case OPT_MAX_FUTURE_SKEW:
-            if (parse_span("--max-future-skew", optarg, &lf.future_skew_ms, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            lf.future_skew = true;
-            break;
-        case OPT_MAX_EVENT_TIME_JUMP:
-            if (parse_span("--max-event-time-jump", optarg, &lf.time_jump_ms, errstr,
-                           errstr_size))
-                return FW_ERR_INVALID;
-            lf.time_jump = true;
-            break;
-        case OPT_MODEL: c->scorer.model_path = optarg; break;
-        case OPT_FRAUD_THRESHOLD:
-            if (fw_opt_parse_probability("--fraud-threshold", optarg, &lf.probability, errstr,
-                                         errstr_size))
-                return FW_ERR_INVALID;
-            lf.fraud_threshold = true;
-            break;
-        case OPT_API_ENDPOINT: c->scorer.endpoint = optarg; break;
-        case OPT_API_TIMEOUT:
-            if (parse_long("--api-timeout-ms", optarg, 1, 3600000, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->scorer.remote.timeout_ms = (int)n;
-            break;
-        case OPT_API_TOKEN: c->scorer.remote.token = optarg; break;
-        case OPT_API_RETRIES:
-            if (parse_long("--api-retries", optarg, 0, 100, &n, errstr, errstr_size))
-                return FW_ERR_INVALID;
-            c->scorer.remote.retries = (int)n;
-            break;
-        case 'r': c->rules_file = optarg; break;
-        case OPT_PROFILES: c->profiles_file = optarg; break;
-        case OPT_SCHEMA: c->schema_file = optarg; break;
-        case OPT_CSV_HEADER: c->pipeline.csv_header = optarg; break;
-        case OPT_PROFILES_TOPIC: c->profiles_topic = optarg; break;
-        case OPT_MAX_RECORD_BYTES:
-            if (parse_long("--max-record-bytes", optarg, 64, 64L << 20, &n, errstr,
-                           errstr_size))
-                return FW_ERR_INVALID;
-            c->pipeline.max_record_bytes = (size_t)n;
-            break;
-        case 'q': c->quiet = true; break;
-        case OPT_PROGRESS: c->progress = true; break;
-        case 'h':
-            printf(run_help, fw_kafka_opts_help);
-            return FW_ERR_NOT_FOUND;
-        case ':':
-            snprintf(errstr, errstr_size, "option %s needs a value", argv[optind - 1]);
-            return FW_ERR_INVALID;
-        default:
-            snprintf(errstr, errstr_size, "unknown option %s", argv[optind - 1]);
-            return FW_ERR_INVALID;
-        }
-    }
-    if (optind < argc) {
-        snprintf(errstr, errstr_size, "unexpected argument \"%s\"", argv[optind]);
-        return FW_ERR_INVALID;
-    }
+    const char *after[RUN_NOPTS] = { 0 }; /* flags that win over the rules file */
+    fw_err err;
+    if ((err = fw_opts_env(run_opts, RUN_NOPTS, c, errstr, errstr_size)) ||
+        (err = fw_opts_parse(run_opts, RUN_NOPTS, c, argc, argv, after, errstr, errstr_size)))
+        return err == FW_ERR_NOT_FOUND ? err : FW_ERR_INVALID;
     if (c->rules_file &&
         fw_rules_load_file(&c->pipeline.rules, c->rules_file, errstr, errstr_size) != FW_OK)
         return FW_ERR_INVALID;
@@ -582,16 +417,9 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             return FW_ERR_INVALID;
         }
     }
-    if (lf.amount_limit) {
-        c->pipeline.rules.high_amount.limit = lf.amount;
-        c->env_note[0] = '\0'; /* the flag decided, not the environment */
-    }
-    if (lf.fraud_threshold)
-        c->pipeline.rules.ml_score.threshold = lf.probability;
-    if (lf.future_skew)
-        c->pipeline.rules.time.max_future_skew_ms = lf.future_skew_ms;
-    if (lf.time_jump)
-        c->pipeline.rules.time.max_event_time_jump_ms = lf.time_jump_ms;
+    /* Flags over the rules file, which was read after them. */
+    if (fw_opts_reapply(run_opts, RUN_NOPTS, c, after, errstr, errstr_size))
+        return FW_ERR_INVALID;
     snprintf(c->changelog_name, sizeof(c->changelog_name), "%s",
              c->changelog_topic ? c->changelog_topic : "");
     if (!c->changelog_topic)
@@ -599,6 +427,7 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
                  c->group_id);
     return FW_OK;
 }
+
 
 static int run_main(fw_run_conf *c, int argc, char **argv) {
     char errstr[512];

@@ -1,0 +1,233 @@
+/* test_options.c — the options table (src/tools/options.c) as `run` uses it:
+ * help within 80 columns naming every option and its environment names, FW_
+ * names for every option, suggestions for unknown options, defaults that say
+ * what init sets. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdlib.h>
+#include <stdio.h>
+#include <string.h>
+#include <unistd.h>
+#include <cmocka.h>
+
+#include "commands.h"
+#include "options.h"
+#include "run_conf.h"
+
+static const fw_opt *opts;
+static size_t nopts;
+static fw_run_conf conf;
+static char errstr[512];
+
+/* Every name the table reads, so no test sees another's environment. */
+static int clear_env(void **state) {
+    (void)state;
+    opts = fw_run_options(&nopts);
+    for (size_t i = 0; i < nopts; i++)
+        for (size_t e = 0; e < 4 && opts[i].env[e]; e++)
+            unsetenv(opts[i].env[e]);
+    return 0;
+}
+
+static fw_err parse(int argc, char **argv) {
+    fw_run_conf_init(&conf);
+    errstr[0] = '\0';
+    return fw_run_conf_parse(&conf, argc, argv, errstr, sizeof(errstr));
+}
+
+/* run --help as one string (caller frees). */
+static char *help_text(void) {
+    char *buf = NULL;
+    size_t len = 0;
+    FILE *f = open_memstream(&buf, &len);
+    assert_non_null(f);
+    fw_run_help(f);
+    fclose(f);
+    return buf;
+}
+
+static void test_help_fits_80_columns(void **state) {
+    (void)state;
+    char *help = help_text();
+    int line = 1;
+    for (char *p = help; *p; line++) {
+        size_t len = strcspn(p, "\n");
+        if (len > 80)
+            fail_msg("help line %d is %zu columns (at most 80): \"%.*s\"", line, len,
+                     (int)len, p);
+        p += len + (p[len] == '\n');
+    }
+    free(help);
+}
+
+static void test_help_names_every_option_and_env(void **state) {
+    (void)state;
+    char *help = help_text();
+    for (size_t i = 0; i < nopts; i++) {
+        if (opts[i].flags & FW_OPT_HIDDEN)
+            continue;
+        char flag[80];
+        snprintf(flag, sizeof(flag), "--%s%s", opts[i].name, opts[i].arg ? " " : "");
+        if (!strstr(help, flag))
+            fail_msg("help lacks \"%s\"", flag);
+        for (size_t e = 0; e < 4 && opts[i].env[e]; e++)
+            if (!strstr(help, opts[i].env[e]))
+                fail_msg("help lacks %s's env name %s", flag, opts[i].env[e]);
+    }
+    free(help);
+}
+
+/* Every option but --help has an FW_ name first: FW_ and its long name. */
+static void test_every_option_has_fw_name(void **state) {
+    (void)state;
+    for (size_t i = 0; i < nopts; i++) {
+        if (opts[i].type == FW_OPT_HELP)
+            continue;
+        char want[80];
+        size_t k = 0;
+        k += (size_t)snprintf(want, sizeof(want), "FW_");
+        for (const char *p = opts[i].name; *p && k + 1 < sizeof(want); p++)
+            want[k++] = *p == '-' ? '_' : (char)(*p >= 'a' && *p <= 'z' ? *p - 32 : *p);
+        want[k] = '\0';
+        if (!opts[i].env[0] || strcmp(opts[i].env[0], want))
+            fail_msg("--%s: first env name \"%s\", expected \"%s\"", opts[i].name,
+                     opts[i].env[0] ? opts[i].env[0] : "(none)", want);
+    }
+}
+
+static void test_fw_env_names(void **state) {
+    (void)state;
+    static const struct {
+        const char *env, *value;
+    } set[] = {
+        { "FW_INPUT_TOPIC", "in-fw" },  { "INPUT_TOPIC", "in-old" }, /* FW_ wins */
+        { "FW_GROUP_ID", "g-fw" },      { "FW_BOOTSTRAP_SERVERS", "b9:9092" },
+        { "FW_AMOUNT_LIMIT", "123.5" }, { "FW_FRAUD_THRESHOLD", "0.25" },
+        { "FW_METRICS_PORT", "9464" },  { "FW_METRICS_BIND", "::1" },
+        { "FW_QUIET", "yes" },          { "FW_EXIT_AT_END", "1" },
+        { "FW_OFFSET_RESET", "latest" }, { "FW_INPUT_FORMAT", "semicolon" },
+        { "FW_MAX_RECORD_BYTES", "1024" }, { "FW_KAFKA_CONFIG", "acks=all;linger.ms=5" },
+        { "FW_RULES", "" },             { "FW_PROFILES_TOPIC", "" }, /* '' = none */
+        { "FW_STATS_INTERVAL", "0" },   { "FW_API_RETRIES", "7" },
+    };
+    for (size_t i = 0; i < sizeof(set) / sizeof(set[0]); i++)
+        setenv(set[i].env, set[i].value, 1);
+    char *argv[] = { "run", NULL };
+    if (parse(1, argv) != FW_OK)
+        fail_msg("%s", errstr);
+    assert_string_equal(conf.input_topic, "in-fw");
+    assert_string_equal(conf.group_id, "g-fw");
+    assert_string_equal(conf.kafka.bootstrap, "b9:9092");
+    assert_true(conf.pipeline.rules.high_amount.limit == 123.5);
+    assert_true(conf.pipeline.rules.ml_score.threshold == 0.25);
+    assert_int_equal(conf.metrics_port, 9464);
+    assert_string_equal(conf.metrics_bind, "::1");
+    assert_true(conf.quiet);
+    assert_true(conf.exit_at_end);
+    assert_true(conf.offset_reset_latest);
+    assert_int_equal(conf.pipeline.format, FW_INPUT_SEMICOLON);
+    assert_int_equal(conf.pipeline.max_record_bytes, 1024);
+    assert_int_equal(conf.kafka.nprops, 2);
+    assert_string_equal(conf.kafka.props[1][0], "linger.ms");
+    assert_string_equal(conf.kafka.props[1][1], "5");
+    assert_null(conf.rules_file);               /* empty: unset */
+    assert_string_equal(conf.profiles_topic, ""); /* empty: a value */
+    assert_int_equal(conf.stats_interval_s, 0);
+    assert_int_equal(conf.scorer.remote.retries, 7);
+    /* Flags still win. */
+    char *argv2[] = { "run", "--input-topic", "flag", "--amount-limit", "9", "-g", "gf", NULL };
+    assert_int_equal(parse(7, argv2), FW_OK);
+    assert_string_equal(conf.input_topic, "flag");
+    assert_string_equal(conf.group_id, "gf");
+    assert_true(conf.pipeline.rules.high_amount.limit == 9.0);
+}
+
+/* A bad environment value is refused with its name and value. */
+static void test_env_errors_name_the_variable(void **state) {
+    (void)state;
+    static const struct {
+        const char *env, *value;
+    } cases[] = {
+        { "FW_QUIET", "maybe" },         { "FW_OFFSET_RESET", "middle" },
+        { "FW_MAX_RECORD_BYTES", "10" }, { "FW_FRAUD_THRESHOLD", "2" },
+        { "FW_KAFKA_CONFIG", "a=b;novalue" }, { "FW_INSTANCE_ID", "" },
+        { "FW_METRICS_BIND", "anywhere" },
+    };
+    char *argv[] = { "run", NULL };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        clear_env(NULL);
+        setenv(cases[i].env, cases[i].value, 1);
+        fw_err err = parse(1, argv);
+        if (!cases[i].value[0]) { /* an empty value is no value */
+            assert_int_equal(err, FW_OK);
+            continue;
+        }
+        if (err == FW_OK || !strstr(errstr, cases[i].env))
+            fail_msg("case %zu: %s=%s: error \"%s\" does not name it", i, cases[i].env,
+                     cases[i].value, errstr);
+    }
+}
+
+static void test_unknown_option_suggestion(void **state) {
+    (void)state;
+    static const struct {
+        const char *arg, *want;
+    } cases[] = {
+        { "--metrics-prot", "unknown option --metrics-prot; did you mean --metrics-port?" },
+        { "--grup-id=x", "unknown option --grup-id=x; did you mean --group-id?" },
+        { "--bnd", "unknown option --bnd; did you mean --bind?" },
+        { "--amount-limt", "unknown option --amount-limt; did you mean --amount-limit?" },
+        { "--no-such-flag", "unknown option --no-such-flag" },
+        { "-Z", "unknown option -Z" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[] = { "run", (char *)cases[i].arg, "1", NULL };
+        assert_int_equal(parse(3, argv), FW_ERR_INVALID);
+        if (strcmp(errstr, cases[i].want))
+            fail_msg("case %zu: \"%s\", expected \"%s\"", i, errstr, cases[i].want);
+    }
+}
+
+/* An integer's default as help shows it is the value init sets. */
+static void test_int_defaults_match_init(void **state) {
+    (void)state;
+    fw_run_conf_init(&conf);
+    for (size_t i = 0; i < nopts; i++) {
+        if (opts[i].type != FW_OPT_INT || opts[i].set || !opts[i].def)
+            continue;
+        int v;
+        memcpy(&v, (const char *)&conf + opts[i].offset, sizeof(v));
+        long shown = strtol(opts[i].def, NULL, 10);
+        if (shown != v)
+            fail_msg("--%s: help says default %ld, init sets %d", opts[i].name, shown, v);
+    }
+}
+
+/* --help and --help-markdown stop parsing without an error (exit 0). */
+static void test_help_stops(void **state) {
+    (void)state;
+    FILE *saved = stdout;
+    stdout = fopen("/dev/null", "w");
+    assert_non_null(stdout);
+    char *argv[] = { "run", "--help-markdown", NULL };
+    fw_err err = parse(2, argv);
+    fclose(stdout);
+    stdout = saved;
+    assert_int_equal(err, FW_ERR_NOT_FOUND);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test_setup(test_help_fits_80_columns, clear_env),
+        cmocka_unit_test_setup(test_help_names_every_option_and_env, clear_env),
+        cmocka_unit_test_setup(test_every_option_has_fw_name, clear_env),
+        cmocka_unit_test_setup(test_fw_env_names, clear_env),
+        cmocka_unit_test_setup(test_env_errors_name_the_variable, clear_env),
+        cmocka_unit_test_setup(test_unknown_option_suggestion, clear_env),
+        cmocka_unit_test_setup(test_int_defaults_match_init, clear_env),
+        cmocka_unit_test_setup(test_help_stops, clear_env),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
