@@ -4,6 +4,7 @@
 #include <string.h>
 
 #include "commands.h"
+#include "fw_str.h"
 
 #ifndef FW_VERSION
 #define FW_VERSION "0.1.0"
@@ -28,25 +29,6 @@ static const fw_command commands[] = {
     { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
     { "serve", fw_cmd_serve, "serve the /predict API of a trained model (seed 000)" },
 };
-
-/* Edit distance of two short words, for "did you mean". */
-static size_t distance(const char *a, const char *b) {
-    size_t la = strlen(a), lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    size_t d[33][33];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
 
 static void usage(FILE *out) {
     fprintf(out,
@@ -77,7 +59,7 @@ int main(int argc, char **argv) {
     const char *best = NULL;
     size_t best_d = 3; /* suggest only close ones */
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {
-        size_t d = distance(argv[1], commands[i].name);
+        size_t d = fw_str_edit_distance(fw_str_c(argv[1]), fw_str_c(commands[i].name));
         if (d < best_d) {
             best_d = d;
             best = commands[i].name;

@@ -208,3 +208,25 @@ void *fw_arena_alloc(fw_arena *a, size_t n) {
     a->used += aligned;
     return p;
 }
+
+static char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
+
+size_t fw_str_edit_distance(fw_str a, fw_str b) {
+    size_t row[64], na = a.len > 63 ? 63 : a.len, nb = b.len > 63 ? 63 : b.len;
+    for (size_t j = 0; j <= nb; j++)
+        row[j] = j;
+    for (size_t i = 1; i <= na; i++) {
+        size_t diag = row[0];
+        row[0] = i;
+        for (size_t j = 1; j <= nb; j++) {
+            size_t best = diag + (lower_ascii(a.ptr[i - 1]) != lower_ascii(b.ptr[j - 1]));
+            if (row[j] + 1 < best)
+                best = row[j] + 1;
+            if (row[j - 1] + 1 < best)
+                best = row[j - 1] + 1;
+            diag = row[j];
+            row[j] = best;
+        }
+    }
+    return row[nb];
+}

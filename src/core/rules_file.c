@@ -386,33 +386,6 @@ static void path_key(char *out, size_t size, const char *parent, fw_str key) {
     }
 }
 
-static size_t edit_distance(fw_str a, const char *b) {
-    size_t n = strlen(b);
-    if (a.len > 64 || n > 64)
-        return SIZE_MAX;
-    size_t row[65];
-    for (size_t j = 0; j <= n; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= a.len; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= n; j++) {
-            char ca = a.ptr[i - 1], cb = b[j - 1];
-            if (ca >= 'A' && ca <= 'Z') /* "Window" is a typo of "window" */
-                ca = (char)(ca - 'A' + 'a');
-            size_t up = row[j];
-            size_t best = diag + (ca != cb);
-            if (up + 1 < best)
-                best = up + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            row[j] = best;
-            diag = up;
-        }
-    }
-    return row[n];
-}
-
 static bool str_contains(const char *hay, size_t hn, const char *needle, size_t nn) {
     if (nn == 0 || nn > hn)
         return false;
@@ -433,7 +406,7 @@ static const char *closest(fw_str key, const char *const *names, size_t n) {
             !memcmp(key.ptr, names[i], len))
             return names[i];
         /* Two edits, or a quarter of a long name ("max_entity"). */
-        size_t d = edit_distance(key, names[i]), max_d = len / 4 > 2 ? len / 4 : 2;
+        size_t d = fw_str_edit_distance(key, fw_str_c(names[i])), max_d = len / 4 > 2 ? len / 4 : 2;
         if (d <= max_d && d < best_d && d < len) {
             best = names[i];
             best_d = d;

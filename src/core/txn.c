@@ -1296,33 +1296,6 @@ static bool mapped_object(jscan *js, int first, int depth, fw_txn *t, uint64_t *
     return true;
 }
 
-/* Edit distance, ignoring case; only on the error path. Names longer than
- * 63 bytes compare by their first 63. */
-static size_t edit_distance(const char *a, size_t na, const char *b, size_t nb) {
-    size_t row[64];
-    na = na > 63 ? 63 : na;
-    nb = nb > 63 ? 63 : nb;
-    for (size_t j = 0; j <= nb; j++)
-        row[j] = j;
-    for (size_t i = 1; i <= na; i++) {
-        size_t diag = row[0];
-        row[0] = i;
-        for (size_t j = 1; j <= nb; j++) {
-            char ca = a[i - 1], cb = b[j - 1];
-            ca = ca >= 'A' && ca <= 'Z' ? (char)(ca + 32) : ca;
-            cb = cb >= 'A' && cb <= 'Z' ? (char)(cb + 32) : cb;
-            size_t best = diag + (ca != cb);
-            if (row[j] + 1 < best)
-                best = row[j] + 1;
-            if (row[j - 1] + 1 < best)
-                best = row[j - 1] + 1;
-            diag = row[j];
-            row[j] = best;
-        }
-    }
-    return row[nb];
-}
-
 /* "Required field transaction_id is missing; the record has txn_id, amt, ts
  * (closest: txn_id) — map it with --schema." */
 static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_str *unknown,
@@ -1339,7 +1312,7 @@ static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_s
                     f == F_AMOUNT && !from[0] ? " (it may also be spelled Amount)" : "");
     list[0] = '\0';
     for (unsigned i = 0; i < nunknown; i++) {
-        size_t d = edit_distance(name, strlen(name), unknown[i].ptr, unknown[i].len);
+        size_t d = fw_str_edit_distance(fw_str_c(name), unknown[i]);
         /* A shared first letter is the better guess among equals ("ts" for
          * timestamp rather than "amt"). */
         if (d > 0 && (unknown[i].ptr[0] | 32) == name[0])

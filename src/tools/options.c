@@ -173,25 +173,6 @@ fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t e
     return FW_OK;
 }
 
-/* Edit distance of two short words. */
-static size_t distance(const char *a, size_t la, const char *b) {
-    size_t lb = strlen(b);
-    if (la > 32 || lb > 32)
-        return 99;
-    size_t d[33][33];
-    for (size_t i = 0; i <= la; i++)
-        d[i][0] = i;
-    for (size_t j = 0; j <= lb; j++)
-        d[0][j] = j;
-    for (size_t i = 1; i <= la; i++)
-        for (size_t j = 1; j <= lb; j++) {
-            size_t sub = d[i - 1][j - 1] + (a[i - 1] != b[j - 1]);
-            size_t del = d[i - 1][j] + 1, ins = d[i][j - 1] + 1;
-            d[i][j] = sub < del ? (sub < ins ? sub : ins) : (del < ins ? del : ins);
-        }
-    return d[la][lb];
-}
-
 const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word) {
     while (*word == '-')
         word++;
@@ -203,7 +184,7 @@ const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word) {
             continue;
         const char *names[2] = { t[i].name, t[i].alias };
         for (size_t k = 0; k < 2 && names[k]; k++) {
-            size_t d = distance(word, len, names[k]);
+            size_t d = fw_str_edit_distance((fw_str){ word, len }, fw_str_c(names[k]));
             if (d < best_d) {
                 best_d = d;
                 best = names[k];
