@@ -365,25 +365,24 @@ static fw_distinct *distinct_for(fw_engine *e, fw_entity *ent, int64_t end) {
     return distinct_index(e, ent);
 }
 
-/* Distinct merchants in [start, end) by a scan, counting no further than
- * @p limit. */
-static uint32_t scan_merchants(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end,
-                               uint32_t limit) {
+/* Distinct keys that count (distinct_counts) among records [lo, hi) of the
+ * entity's list, by a scan, counting no further than @p limit. */
+static uint32_t scan_distinct(fw_engine *e, const fw_entity *ent, uint32_t lo, uint32_t hi,
+                              uint32_t limit) {
+    const fw_evlist *l = distinct_list(ent);
     uint64_t *seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2);
-    uint32_t distinct = 0;
-    for (uint32_t i = fw_evlist_find(l, start, false); i < l->n && distinct < limit; i++) {
-        const fw_evrec *ev = &l->ev[i];
-        if (ev->ts >= end)
-            break;
-        if (!ev->merchant)
+    uint32_t n = 0;
+    for (uint32_t i = lo; i < hi && n < limit; i++) {
+        const fw_evrec *r = &l->ev[i];
+        if (!distinct_counts(e, ent, r))
             continue;
         uint32_t k = 0;
-        while (k < distinct && seen[k] != ev->merchant)
+        while (k < n && seen[k] != r->merchant)
             k++;
-        if (k == distinct)
-            seen[distinct++] = ev->merchant;
+        if (k == n)
+            seen[n++] = r->merchant;
     }
-    return distinct;
+    return n;
 }
 
 /* ---- risk_score: points for unusually large amounts and many merchants ---- */
@@ -398,7 +397,8 @@ static uint32_t risk_merchants(fw_engine *e, fw_entity *cust, int64_t start, int
                                uint32_t limit) {
     fw_distinct *d = distinct_for(e, cust, end - 1);
     return d ? fw_distinct_count_since(d, start, true, limit)
-             : scan_merchants(e, &cust->win, start, end, limit);
+             : scan_distinct(e, cust, fw_evlist_find(&cust->win, start, false),
+                             fw_evlist_find(&cust->win, end, false), limit);
 }
 
 static bool risk_ok(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end, void *arg) {
@@ -488,28 +488,19 @@ static bool fan_counts(const fw_evrec *r, int64_t from, int64_t to, double min_a
            !(r->flags & FW_EV_FAN_REPORTED);
 }
 
-/* Distinct other accounts among the records in (from, to] above @p min_amount
- * not yet in an alert of this kind; stops counting at @p enough. A long list
+/* Distinct other accounts among the records in (from, to] that count for the
+ * entity's rule (above its min_amount, not yet in an alert of this kind);
+ * stops counting at @p enough. A long list
  * whose newest record is not after @p to asks the entity's index. */
-static int distinct_parties(fw_engine *e, fw_entity *ent, const fw_evlist *l, int64_t from,
-                            int64_t to, double min_amount, int enough, bool *indexed) {
+static int distinct_parties(fw_engine *e, fw_entity *ent, int64_t from, int64_t to,
+                            int enough, bool *indexed) {
     fw_distinct *d = distinct_for(e, ent, to);
     *indexed = d != NULL;
     if (d)
         return (int)fw_distinct_count_since(d, from, false, (uint32_t)enough);
-    uint64_t *seen = (uint64_t *)(e->evidence + e->rules.limits.max_window_events + 2);
-    int n = 0;
-    for (uint32_t i = fw_evlist_find(l, from, true); i < l->n && n < enough; i++) {
-        const fw_evrec *r = &l->ev[i];
-        if (!fan_counts(r, from, to, min_amount))
-            continue;
-        int k = 0;
-        while (k < n && seen[k] != r->merchant)
-            k++;
-        if (k == n)
-            seen[n++] = r->merchant;
-    }
-    return n;
+    const fw_evlist *l = distinct_list(ent);
+    return (int)scan_distinct(e, ent, fw_evlist_find(l, from, true), fw_evlist_find(l, to, true),
+                              (uint32_t)enough);
 }
 
 /* Evidence: the counted records, marked so that the next alert needs new
@@ -542,8 +533,7 @@ static void detect_fan_out(fw_engine *e, fw_entity *acct, const fw_txn *t) {
     const __typeof__(e->rules.fan_out) *p = &e->rules.fan_out;
     int64_t from = t->ts_ms - p->window_ms; /* the window is (from, ts] */
     bool indexed;
-    int n = distinct_parties(e, acct, &acct->recent, from, t->ts_ms, p->min_amount,
-                             p->min_counterparties, &indexed);
+    int n = distinct_parties(e, acct, from, t->ts_ms, p->min_counterparties, &indexed);
     if (n < p->min_counterparties)
         return;
     size_t nev = report_parties(e, acct, &acct->recent, from, t->ts_ms, p->min_amount, indexed);
@@ -557,8 +547,7 @@ static void detect_fan_in(fw_engine *e, fw_entity *in, const fw_txn *t) {
     const __typeof__(e->rules.fan_in) *p = &e->rules.fan_in;
     int64_t from = t->ts_ms - p->window_ms;
     bool indexed;
-    int n = distinct_parties(e, in, &in->win, from, t->ts_ms, p->min_amount, p->min_senders,
-                             &indexed);
+    int n = distinct_parties(e, in, from, t->ts_ms, p->min_senders, &indexed);
     if (n < p->min_senders)
         return;
     size_t nev = report_parties(e, in, &in->win, from, t->ts_ms, p->min_amount, indexed);
