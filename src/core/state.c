@@ -208,11 +208,9 @@ static fw_units units_before(const fw_evlist *l, uint32_t i) {
     return l->ev[i - 1].cum;
 }
 
-
 fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j) {
     return j > i ? l->ev[j - 1].cum - units_before(l, i) : 0;
 }
-
 
 void fw_evlist_recount(fw_evlist *l, uint32_t from) {
     fw_units u = from < l->n ? units_before(l, from) : 0;
