@@ -494,6 +494,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         if (k->txn_open) {
             if (rd_kafka_assignment_lost(rk)) {
                 /* Another member may own them already: our offsets would be refused. */
+                logf_(k, "partitions lost (session timed out?): aborting the transaction "
+                         "and rewinding");
                 k->txn_failed = true;
                 txn_abort(k);
             } else {

@@ -11,27 +11,38 @@ make_input "$WORK/in.ndjson" 30000
 expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
 want=$(wc -l < "$WORK/expected.alerts")
 
-# Input arrives over ~20 s, so both stops land mid-stream.
-"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3 --rate 1500 &
-producer=$!
-PIDS+=("$producer")
-
+# The engine is in the group before any input exists, so the input (arriving
+# over ~30 s) keeps a transaction open whenever the engine is stopped: a
+# stop after the engine has caught up would have nothing to abort.
+"$FW_BIN" produce --quiet -t "$PREFIX-in" -i /dev/null --partitions 3
 MPORT=$((22000 + RANDOM % 2000))
 start_engine solo --commit-interval-ms 100 --metrics-port "$MPORT" --metrics-bind 127.0.0.1
 engine=$LAST_PID
 count_of() { grep -cE "$1" "$ENGINE_LOG" || true; }
 more_than() { [ "$(count_of "$1")" -gt "$2" ]; }
 rebalances() { echo "$(count_of '(lost|revoked) partitions') partitions lost or revoked, $(count_of 'assigned partitions') assigned"; }
+wait_for_log "$ENGINE_LOG" "assigned partitions \[[0-9]" 60
+
+"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --rate 1000 &
+producer=$!
+PIDS+=("$producer")
 wait_for_log "$ENGINE_LOG" "progress: [1-9][0-9]* transactions read" 60
-for stop in 1 2; do
+# Two stops at least; more (up to four) while the input still flows if none
+# has aborted a transaction yet, since a stop can land just after a commit.
+stop=0
+while [ $stop -lt 2 ] || { [ "$(count_of 'aborting the transaction')" = 0 ] && [ $stop -lt 4 ] &&
+                           kill -0 "$producer" 2>/dev/null; }; do
+    stop=$((stop + 1))
+    kill -0 "$producer" 2>/dev/null || echo "info: stop $stop lands after the input has ended"
     assigned=$(count_of "assigned partitions \[[0-9]")
+    revoked=$(count_of "(lost|revoked) partitions")
     # Past session.timeout.ms (6 s, lib.sh): the group gives the partitions up.
     kill -STOP "$engine"
     sleep 9
     kill -CONT "$engine"
     # librdkafka 2.0.2 reports the timed-out session as a revoke, not a loss.
     wait_until 60 "partitions lost or revoked after stop $stop" rebalances \
-        more_than "(lost|revoked) partitions" $((stop - 1))
+        more_than "(lost|revoked) partitions" "$revoked"
     # The next stop only once it has its partitions back.
     wait_until 60 "partitions assigned again after stop $stop" rebalances \
         more_than "assigned partitions \[[0-9]" "$assigned"
