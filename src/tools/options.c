@@ -7,6 +7,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "kafka_conf.h"
 #include "metrics.h"
 #include "rules_file.h"
 
@@ -101,9 +102,9 @@ fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices,
 /* Checks and stores one value of entry @p o, supplied by @p name. */
 static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char *value,
                       char *errstr, size_t errstr_size) {
-    if (o->set)
-        return o->set(conf, name, value, errstr, errstr_size);
     char *field = (char *)conf + o->offset;
+    if (o->set)
+        return o->set(field, name, value, errstr, errstr_size);
     long n;
     switch (o->type) {
     case FW_OPT_STRING:
@@ -396,4 +397,32 @@ void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n) {
         md_cell(out, t[i].help ? t[i].help : "");
         fputs(" |\n", out);
     }
+}
+
+fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, char *errstr,
+                               size_t errstr_size) {
+    fw_kafka_opts *ko = kafka;
+    if (name[0] == '-')
+        return fw_kafka_opts_add(ko, v, errstr, errstr_size);
+    while (*v) {
+        size_t l = strcspn(v, ";");
+        char kv[sizeof(ko->storage[0])];
+        if (l >= sizeof(kv)) {
+            snprintf(errstr, errstr_size, "%s: \"%.40s...\" is longer than %zu bytes", name,
+                     v, sizeof(kv) - 1);
+            return FW_ERR_LIMIT;
+        }
+        memcpy(kv, v, l);
+        kv[l] = '\0';
+        if (l) {
+            char why[256];
+            fw_err err = fw_kafka_opts_add(ko, kv, why, sizeof(why));
+            if (err) {
+                snprintf(errstr, errstr_size, "%s: %s", name, why);
+                return err;
+            }
+        }
+        v += l + (v[l] == ';');
+    }
+    return FW_OK;
 }

@@ -38,12 +38,14 @@ typedef enum fw_opt_type {
                                 flags: fw_opts_reapply sets it again */
 #define FW_OPT_HIDDEN 4u     /* not in --help nor in the README table */
 
-/** @brief Sets a value the table cannot store by offset. @p name is what
+/** @brief Sets a value the table cannot store as a plain field. @p field is
+ *  the conf plus the entry's offset (the conf itself at offset 0), so one
+ *  setter serves a struct that several commands' confs embed. @p name is what
  *  supplied it ("--amount-limit" or "AMOUNT_THRESHOLD"), for errors and for
  *  setters whose meaning depends on it. The setter parses @p value itself.
  *  @returns FW_OK; an error with @p errstr naming @p name; FW_ERR_NOT_FOUND to
  *  stop parsing without an error (--help printed). */
-typedef fw_err (*fw_opt_setter)(void *conf, const char *name, const char *value,
+typedef fw_err (*fw_opt_setter)(void *field, const char *name, const char *value,
                                 char *errstr, size_t errstr_size);
 
 typedef struct fw_opt {
@@ -95,6 +97,28 @@ void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n);
 /** @brief The known long name nearest to @p word (leading dashes and "=value"
  *  ignored), or NULL when none is close (edit distance 3 or more). */
 const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word);
+
+/** @brief -X KEY=VALUE into the fw_kafka_opts at @p kafka; FW_KAFKA_CONFIG
+ *  holds several, separated by ';' (values such as broker lists have commas). */
+fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, char *errstr,
+                               size_t errstr_size);
+
+/** The "Kafka connection:" entries of every command that talks to Kafka, over
+ *  the fw_kafka_opts @p field of @p conf_type (initialised by fw_kafka_opts_init,
+ *  which also reads the KAFKA_SASL_* and KAFKA_SSL_* properties). */
+#define FW_OPTS_KAFKA(conf_type, field)                                                           \
+    { .section = "Kafka connection:", .name = "bootstrap-servers", .short_flag = 'b',       \
+      .arg = "LIST",                                                                         \
+      .env = { "FW_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS" },  \
+      .type = FW_OPT_STRING, .offset = offsetof(conf_type, field.bootstrap),                      \
+      .def = "localhost:9092", .help = "brokers" },                                          \
+    { .name = "kafka-config", .short_flag = 'X', .arg = "KEY=VALUE",                         \
+      .env = { "FW_KAFKA_CONFIG" }, .type = FW_OPT_KEYVALUE,                                 \
+      .offset = offsetof(conf_type, field), .set = fw_opt_set_kafka_config,                       \
+      .help = "any librdkafka property, repeatable (the env: several, separated by ';'). "   \
+              "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, "         \
+              "KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION "  \
+              "and KAFKA_SSL_KEY_LOCATION set the matching property too" }
 
 /* Value parsers. On a bad value the error names @p what and quotes @p s. */
 

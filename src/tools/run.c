@@ -58,36 +58,6 @@ static fw_err set_input_format(void *conf, const char *name, const char *v, char
     return FW_OK;
 }
 
-/* -X KEY=VALUE; FW_KAFKA_CONFIG holds several, separated by ';' (values such
- * as bootstrap lists have commas). */
-static fw_err set_kafka_config(void *conf, const char *name, const char *v, char *errstr,
-                               size_t errstr_size) {
-    fw_run_conf *c = conf;
-    if (name[0] == '-')
-        return fw_kafka_opts_add(&c->kafka, v, errstr, errstr_size);
-    while (*v) {
-        size_t l = strcspn(v, ";");
-        char kv[sizeof(c->kafka.storage[0])];
-        if (l >= sizeof(kv)) {
-            snprintf(errstr, errstr_size, "%s: \"%.40s...\" is longer than %zu bytes", name,
-                     v, sizeof(kv) - 1);
-            return FW_ERR_LIMIT;
-        }
-        memcpy(kv, v, l);
-        kv[l] = '\0';
-        if (l) {
-            char why[256];
-            fw_err err = fw_kafka_opts_add(&c->kafka, kv, why, sizeof(why));
-            if (err) {
-                snprintf(errstr, errstr_size, "%s: %s", name, why);
-                return err;
-            }
-        }
-        v += l + (v[l] == ';');
-    }
-    return FW_OK;
-}
-
 /* Seed 001 sets FRAUD_THRESHOLD=5000 (an amount); seed 000 sets 0.8 (a
  * probability, for the model). Above 1 it can only be an amount: the amount
  * limit takes it and says so; at most 1, --fraud-threshold takes it. */
@@ -211,17 +181,7 @@ static const fw_opt run_opts[] = {
       .type = FW_OPT_INT, .min = 0, .max = 86400, .offset = OFF(stats_interval_s),
       .def = "10; 0 = off", .help = "progress line on stderr every S seconds" },
 
-    { .section = "Kafka connection:", .name = "bootstrap-servers", .short_flag = 'b',
-      .arg = "LIST",
-      .env = { "FW_BOOTSTRAP_SERVERS", "KAFKA_BOOTSTRAP_SERVERS", "KAFKA_BROKER_ADDRESS" },
-      .type = FW_OPT_STRING, .offset = OFF(kafka.bootstrap), .def = "localhost:9092",
-      .help = "brokers" },
-    { .name = "kafka-config", .short_flag = 'X', .arg = "KEY=VALUE",
-      .env = { "FW_KAFKA_CONFIG" }, .type = FW_OPT_KEYVALUE, .set = set_kafka_config,
-      .help = "any librdkafka property, repeatable (the env: several, separated by ';'). "
-              "KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM, KAFKA_SASL_USERNAME, "
-              "KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION "
-              "and KAFKA_SSL_KEY_LOCATION set the matching property too" },
+    FW_OPTS_KAFKA(fw_run_conf, kafka),
 
     { .section = "Monitoring (docs/monitoring.md), both modes:", .name = "metrics-port",
       .arg = "N", .env = { "FW_METRICS_PORT", "METRICS_PORT" }, .type = FW_OPT_INT,
