@@ -211,6 +211,16 @@ void *fw_arena_alloc(fw_arena *a, size_t n) {
 
 static char lower_ascii(char c) { return c >= 'A' && c <= 'Z' ? (char)(c + 32) : c; }
 
+const char *fw_str_printable(const char *s, size_t n, char *out, size_t size) {
+    size_t k = 0;
+    for (size_t i = 0; i < n && k + 4 < size; i++)
+        out[k++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
+    if (k + 4 >= size && n > k)
+        memcpy(out + k, "...", 3), k += 3;
+    out[k] = '\0';
+    return out;
+}
+
 size_t fw_str_edit_distance(fw_str a, fw_str b) {
     size_t row[64], na = a.len > 63 ? 63 : a.len, nb = b.len > 63 ? 63 : b.len;
     for (size_t j = 0; j <= nb; j++)

@@ -45,6 +45,10 @@ static inline void fw_buf_reset(fw_buf *b) { b->len = 0; b->overflow = false; }
 /** @brief Edit distance of two words, ignoring ASCII case, each compared by
  *  at most its first 63 bytes: for "did you mean" hints, off the hot path. */
 size_t fw_str_edit_distance(fw_str a, fw_str b);
+/** @brief Copies @p n bytes of untrusted input into @p out (@p size bytes,
+ *  at least 5) for a message: bytes outside printable ASCII become '?', and
+ *  what does not fit ends in "...". @returns @p out. */
+const char *fw_str_printable(const char *s, size_t n, char *out, size_t size);
 
 bool fw_buf_append(fw_buf *b, const void *p, size_t n);
 bool fw_buf_putc(fw_buf *b, char c);

@@ -1,8 +1,9 @@
-/* amlsim.c — AMLSim's CSV files, a gzip inflater and a ustar walker, all in
- * memory (see amlsim.h). Every reader trusts nothing: sizes are checked
- * against the buffer before any read, and a bad CSV row is reported with
- * file and line and skipped, never fatal. */
+/* amlsim.c — AMLSim's CSV files mapped to fraudwatch transactions, read from
+ * folders or, through archive.h, from .tgz archives in memory (see amlsim.h).
+ * The CSV reader trusts nothing: a bad row is reported with file and line
+ * and skipped, never fatal. */
 #include "amlsim.h"
+#include "archive.h"
 
 #include <dirent.h>
 #include <errno.h>
@@ -13,13 +14,10 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/stat.h>
-#include <zlib.h>
 
 #include "fw_hash.h"
 #include "fw_time.h"
 
-#define TAR_BLOCK 512
-#define TAR_MAX_PATH 4096
 #define CSV_MAX_COLUMNS 64
 #define CSV_MAX_NUMBER 64      /* characters of a numeric field */
 #define MAX_ROWS ((size_t)INT32_MAX)
@@ -38,279 +36,6 @@ static bool grow(void **ptr, size_t *cap, size_t need, size_t elem) {
     *ptr = p;
     *cap = c;
     return true;
-}
-
-/* A copy of @p s for messages: non-printable bytes become '?', long ones "...". */
-static const char *printable(const char *s, size_t n, char *out, size_t size) {
-    size_t k = 0;
-    for (size_t i = 0; i < n && k + 4 < size; i++)
-        out[k++] = (unsigned char)s[i] >= 0x20 && (unsigned char)s[i] < 0x7f ? s[i] : '?';
-    if (k + 4 >= size && n > k)
-        memcpy(out + k, "...", 3), k += 3;
-    out[k] = '\0';
-    return out;
-}
-
-/* ------------------------------------------------------------ gzip */
-
-fw_err fw_gunzip(const void *in, size_t n, size_t max_out, char **out, size_t *out_len,
-                 char *errstr, size_t errstr_size) {
-    const unsigned char *p = in;
-    *out = NULL;
-    *out_len = 0;
-    if (n < 2 || p[0] != 0x1f || p[1] != 0x8b) {
-        snprintf(errstr, errstr_size, "not gzip data (no 1f 8b signature at offset 0)");
-        return FW_ERR_INVALID;
-    }
-    z_stream zs;
-    memset(&zs, 0, sizeof(zs));
-    if (inflateInit2(&zs, 15 + 16) != Z_OK) { /* 16: gzip wrapper only */
-        snprintf(errstr, errstr_size, "cannot initialise zlib");
-        return FW_ERR_NOMEM;
-    }
-    size_t cap = n < (SIZE_MAX / 4) ? n * 4 : SIZE_MAX;
-    cap = cap < 65536 ? 65536 : cap > max_out ? (max_out ? max_out : 1) : cap;
-    size_t len = 0, pos = 0;
-    char *buf = malloc(cap);
-    fw_err err = FW_OK;
-    if (!buf) {
-        snprintf(errstr, errstr_size, "out of memory for %zu bytes", cap);
-        err = FW_ERR_NOMEM;
-    }
-    while (!err) {
-        if (len == cap) {
-            if (cap >= max_out) {
-                snprintf(errstr, errstr_size, "gzip data decompresses to more than %zu bytes",
-                         max_out);
-                err = FW_ERR_LIMIT;
-                break;
-            }
-            size_t bigger = cap > max_out / 2 ? max_out : cap * 2;
-            char *b = realloc(buf, bigger);
-            if (!b) {
-                snprintf(errstr, errstr_size, "out of memory for %zu bytes", bigger);
-                err = FW_ERR_NOMEM;
-                break;
-            }
-            buf = b;
-            cap = bigger;
-        }
-        uInt in0 = (uInt)(n - pos < UINT_MAX ? n - pos : UINT_MAX);
-        uInt out0 = (uInt)(cap - len < UINT_MAX ? cap - len : UINT_MAX);
-        zs.next_in = (Bytef *)(uintptr_t)(p + pos); /* zlib does not write the input */
-        zs.avail_in = in0;
-        zs.next_out = (Bytef *)(buf + len);
-        zs.avail_out = out0;
-        int rc = inflate(&zs, Z_NO_FLUSH);
-        pos += in0 - zs.avail_in;
-        len += out0 - zs.avail_out;
-        if (rc == Z_STREAM_END) {
-            size_t k = pos;
-            while (k < n && p[k] == 0) /* padding some writers add */
-                k++;
-            if (k == n)
-                break;
-            if (n - pos >= 2 && p[pos] == 0x1f && p[pos + 1] == 0x8b) { /* next member */
-                inflateReset(&zs);
-                continue;
-            }
-            snprintf(errstr, errstr_size, "unexpected data after the gzip stream at offset %zu",
-                     pos);
-            err = FW_ERR_INVALID;
-        } else if (rc == Z_OK) {
-            continue;
-        } else if (rc == Z_BUF_ERROR && len == cap) {
-            continue; /* only output room was missing */
-        } else if (rc == Z_BUF_ERROR) {
-            snprintf(errstr, errstr_size,
-                     "truncated gzip data: the stream is cut off at offset %zu", pos);
-            err = FW_ERR_INVALID;
-        } else if (rc == Z_MEM_ERROR) {
-            snprintf(errstr, errstr_size, "out of memory in zlib");
-            err = FW_ERR_NOMEM;
-        } else {
-            snprintf(errstr, errstr_size, "corrupt gzip data near offset %zu: %s", pos,
-                     zs.msg ? zs.msg : "inflate failed");
-            err = FW_ERR_INVALID;
-        }
-    }
-    inflateEnd(&zs);
-    if (err) {
-        free(buf);
-        return err;
-    }
-    *out = buf;
-    *out_len = len;
-    return FW_OK;
-}
-
-/* ------------------------------------------------------------ tar */
-
-/* A numeric header field: octal digits (leading spaces, then space or NUL
- * ends it) or GNU base-256 (first byte 0x80). All NUL reads as 0. */
-static bool tar_number(const unsigned char *f, size_t w, uint64_t *out) {
-    uint64_t v = 0;
-    if (f[0] == 0x80) {
-        for (size_t i = 1; i < w; i++) {
-            if (v > (UINT64_MAX >> 8))
-                return false;
-            v = v << 8 | f[i];
-        }
-        *out = v;
-        return true;
-    }
-    size_t i = 0;
-    while (i < w && f[i] == ' ')
-        i++;
-    for (; i < w && f[i] >= '0' && f[i] <= '7'; i++) {
-        if (v > (UINT64_MAX >> 3))
-            return false;
-        v = v << 3 | (uint64_t)(f[i] - '0');
-    }
-    for (; i < w; i++)
-        if (f[i] != ' ' && f[i] != '\0')
-            return false;
-    *out = v;
-    return true;
-}
-
-static bool tar_checksum_ok(const unsigned char *h, uint64_t *stored, long *computed) {
-    if (!tar_number(h + 148, 8, stored))
-        return false;
-    unsigned long usum = 0;
-    long ssum = 0;
-    for (size_t i = 0; i < TAR_BLOCK; i++) {
-        unsigned char c = i >= 148 && i < 156 ? ' ' : h[i];
-        usum += c;
-        ssum += (signed char)c; /* some old writers summed signed bytes */
-    }
-    *computed = (long)usum;
-    return *stored == usum || (ssum >= 0 && *stored == (uint64_t)ssum);
-}
-
-/* A pax extended header: "LEN key=value\n" records; keeps "path". */
-static bool tar_pax_path(const char *d, size_t size, char *path, bool *have_path) {
-    size_t i = 0;
-    while (i < size) {
-        size_t len = 0, j = i;
-        for (; j < size && d[j] >= '0' && d[j] <= '9'; j++) {
-            len = len * 10 + (size_t)(d[j] - '0');
-            if (len > size)
-                return false;
-        }
-        if (j == i || j >= size || d[j] != ' ' || len < j - i + 3 || len > size - i ||
-            d[i + len - 1] != '\n')
-            return false;
-        const char *kv = d + j + 1;
-        size_t kvlen = i + len - 1 - (j + 1);
-        const char *eq = memchr(kv, '=', kvlen);
-        if (!eq)
-            return false;
-        size_t klen = (size_t)(eq - kv), vlen = kvlen - klen - 1;
-        if (klen == 4 && !memcmp(kv, "path", 4)) {
-            if (vlen > TAR_MAX_PATH || memchr(eq + 1, '\0', vlen))
-                return false;
-            memcpy(path, eq + 1, vlen);
-            path[vlen] = '\0';
-            *have_path = true;
-        }
-        i += len;
-    }
-    return true;
-}
-
-static bool all_zero(const unsigned char *p, size_t n) {
-    for (size_t i = 0; i < n; i++)
-        if (p[i])
-            return false;
-    return true;
-}
-
-fw_err fw_tar_each(const void *tar, size_t n, fw_tar_fn fn, void *opaque, char *errstr,
-                   size_t errstr_size) {
-    const unsigned char *p = tar;
-    static _Thread_local char longname[TAR_MAX_PATH + 1], name[TAR_MAX_PATH + 1];
-    bool have_long = false;
-    size_t off = 0;
-    char shown[80];
-    while (n - off >= TAR_BLOCK) {
-        const unsigned char *h = p + off;
-        if (all_zero(h, TAR_BLOCK))
-            return FW_OK; /* end-of-archive marker */
-        uint64_t stored = 0, size = 0;
-        long computed = 0;
-        if (!tar_checksum_ok(h, &stored, &computed)) {
-            snprintf(errstr, errstr_size,
-                     "not a tar archive or corrupt: header checksum mismatch at offset %zu "
-                     "(stored %" PRIu64 ", computed %ld)", off, stored, computed);
-            return FW_ERR_INVALID;
-        }
-        if (!tar_number(h + 124, 12, &size)) {
-            snprintf(errstr, errstr_size, "corrupt tar: malformed size field at offset %zu",
-                     off + 124);
-            return FW_ERR_INVALID;
-        }
-        size_t data = off + TAR_BLOCK;
-        char type = (char)h[156];
-        if (size > n - data) {
-            snprintf(errstr, errstr_size,
-                     "truncated tar: the member at offset %zu (%s) needs %" PRIu64
-                     " bytes, %zu are left", off,
-                     printable((const char *)h, strnlen((const char *)h, 100), shown,
-                               sizeof(shown)), size, n - data);
-            return FW_ERR_INVALID;
-        }
-        const char *body = (const char *)p + data;
-        size_t padded = (size_t)size + (TAR_BLOCK - (size_t)size % TAR_BLOCK) % TAR_BLOCK;
-        size_t next = padded > n - data ? n : data + padded; /* last padding may be cut */
-        if (type == 'L') { /* GNU: the next member's long name */
-            if (size > TAR_MAX_PATH) {
-                snprintf(errstr, errstr_size, "tar: long name at offset %zu is over %d bytes",
-                         off, TAR_MAX_PATH);
-                return FW_ERR_INVALID;
-            }
-            size_t len = strnlen(body, (size_t)size);
-            memcpy(longname, body, len);
-            longname[len] = '\0';
-            have_long = true;
-        } else if (type == 'x') {
-            if (!tar_pax_path(body, (size_t)size, longname, &have_long)) {
-                snprintf(errstr, errstr_size, "corrupt tar: malformed pax header at offset %zu",
-                         off);
-                return FW_ERR_INVALID;
-            }
-        } else if (type != 'g' && type != 'K') { /* global pax, GNU long link: unused */
-            if (have_long) {
-                memcpy(name, longname, strlen(longname) + 1);
-            } else {
-                size_t nlen = strnlen((const char *)h, 100), plen = 0;
-                if (!memcmp(h + 257, "ustar", 5)) /* POSIX or GNU: a prefix may exist */
-                    plen = strnlen((const char *)h + 345, 155);
-                size_t k = 0;
-                if (plen) {
-                    memcpy(name, h + 345, plen);
-                    name[plen] = '/';
-                    k = plen + 1;
-                }
-                memcpy(name + k, h, nlen);
-                name[k + nlen] = '\0';
-            }
-            have_long = false;
-            fw_tar_entry e = { .name = name,
-                               .type = type == '\0' || type == '7' ? '0' : type,
-                               .data = body, .size = (size_t)size, .offset = off };
-            if (!fn(opaque, &e))
-                return FW_OK;
-        }
-        off = next;
-    }
-    if (off < n && !all_zero(p + off, n - off)) {
-        snprintf(errstr, errstr_size,
-                 "truncated tar: %zu bytes at offset %zu are less than a %d-byte header",
-                 n - off, off, TAR_BLOCK);
-        return FW_ERR_INVALID;
-    }
-    return FW_OK;
 }
 
 /* ------------------------------------------------------------ data set */
@@ -538,7 +263,8 @@ static fw_err csv_header_read(csv_reader *r, const char *file, const char *const
         if (h->col[w] < 0) {
             char shown[120];
             snprintf(errstr, errstr_size, "%s:%" PRIu64 ": header has no column \"%s\" (got %s)",
-                     file, r->line, want[w], printable(line.ptr, line.len, shown, sizeof(shown)));
+                     file, r->line, want[w],
+                     fw_str_printable(line.ptr, line.len, shown, sizeof(shown)));
             return FW_ERR_INVALID;
         }
     }
@@ -603,66 +329,91 @@ static bool parse_flag(fw_str s, bool *out) {
     return true;
 }
 
-static void report_bad(fw_amlsim_data *d, fw_amlsim_bad_fn bad, void *opaque, const char *file,
-                       uint64_t line, const char *fmt, fw_str value) {
+/* One CSV file being read into a data set: where its skipped rows go. */
+typedef struct csv_file {
+    fw_amlsim_data *d;
+    const char *name;
+    fw_amlsim_bad_fn bad;   /* may be NULL: rows are still counted */
+    void *opaque;
+} csv_file;
+
+static void report_bad(csv_file *cf, uint64_t line, const char *fmt, fw_str value) {
     char shown[80], reason[200];
-    d->bad++;
-    if (!bad)
+    cf->d->bad++;
+    if (!cf->bad)
         return;
-    snprintf(reason, sizeof(reason), fmt, printable(value.ptr, value.len, shown, sizeof(shown)));
-    bad(opaque, file, line, reason);
+    snprintf(reason, sizeof(reason), fmt,
+             fw_str_printable(value.ptr, value.len, shown, sizeof(shown)));
+    cf->bad(cf->opaque, cf->name, line, reason);
 }
 
-/* Checks a row's field count; reports it otherwise. */
-static bool row_fields(fw_amlsim_data *d, const csv_header *h, fw_str line, fw_str *f,
-                       fw_amlsim_bad_fn bad, void *opaque, const char *file, uint64_t lineno) {
-    int k = csv_split(line, f, CSV_MAX_COLUMNS);
-    if (k == h->ncols)
-        return true;
-    char fmt[96];
-    snprintf(fmt, sizeof(fmt), "expected %d fields as in the header, got %s%d: %%s", h->ncols,
-             k > CSV_MAX_COLUMNS ? "more than " : "", k > CSV_MAX_COLUMNS ? CSV_MAX_COLUMNS : k);
-    report_bad(d, bad, opaque, file, lineno, fmt, line);
-    return false;
+/* Takes one data row: @p v holds the wanted columns, in the order asked for.
+ * A malformed row is reported and FW_OK returned; an error stops the file. */
+typedef fw_err (*csv_row_fn)(csv_file *cf, const fw_str *v, uint64_t line, char *errstr,
+                             size_t errstr_size);
+
+/* Reads the header, then hands every data row to @p row: blank lines are
+ * skipped, a row whose field count differs from the header's is reported. */
+static fw_err csv_each(csv_file *cf, const char *csv, size_t n, const char *const *want,
+                       int nwant, csv_row_fn row, char *errstr, size_t errstr_size) {
+    csv_reader r = { .p = csv, .n = n };
+    csv_header h;
+    fw_err err = csv_header_read(&r, cf->name, want, nwant, &h, errstr, errstr_size);
+    if (err)
+        return err;
+    fw_str line, f[CSV_MAX_COLUMNS], v[4];
+    while (!err && csv_next_line(&r, &line)) {
+        if (blank(line))
+            continue;
+        int k = csv_split(line, f, CSV_MAX_COLUMNS);
+        if (k != h.ncols) {
+            char fmt[96];
+            snprintf(fmt, sizeof(fmt), "expected %d fields as in the header, got %s%d: %%s",
+                     h.ncols, k > CSV_MAX_COLUMNS ? "more than " : "",
+                     k > CSV_MAX_COLUMNS ? CSV_MAX_COLUMNS : k);
+            report_bad(cf, r.line, fmt, line);
+            continue;
+        }
+        for (int w = 0; w < nwant; w++)
+            v[w] = f[h.col[w]];
+        err = row(cf, v, r.line, errstr, errstr_size);
+    }
+    return err;
+}
+
+/* nodes.csv: nodeid, isFraud. */
+static fw_err node_row(csv_file *cf, const fw_str *v, uint64_t line, char *errstr,
+                       size_t errstr_size) {
+    fw_amlsim_data *d = cf->d;
+    bool fraud;
+    if (!valid_id(v[0])) {
+        report_bad(cf, line,
+                   "nodeid: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, got \"%s\"",
+                   v[0]);
+        return FW_OK;
+    }
+    if (!parse_flag(v[1], &fraud)) {
+        report_bad(cf, line, "isFraud: expected 0 or 1, got \"%s\"", v[1]);
+        return FW_OK;
+    }
+    if (fw_amlsim_find_account(d, v[0]) != UINT32_MAX) {
+        report_bad(cf, line, "nodeid \"%s\" is listed twice", v[0]);
+        return FW_OK;
+    }
+    if (add_account(d, v[0], true, fraud) == UINT32_MAX) {
+        snprintf(errstr, errstr_size, "%s:%" PRIu64 ": out of memory or too many accounts",
+                 cf->name, line);
+        return FW_ERR_NOMEM;
+    }
+    return FW_OK;
 }
 
 fw_err fw_amlsim_parse_nodes(fw_amlsim_data *d, const char *csv, size_t n, const char *file,
                              fw_amlsim_bad_fn bad, void *opaque, char *errstr,
                              size_t errstr_size) {
     static const char *const want[] = { "nodeid", "isFraud" };
-    csv_reader r = { .p = csv, .n = n };
-    csv_header h;
-    fw_err err = csv_header_read(&r, file, want, 2, &h, errstr, errstr_size);
-    if (err)
-        return err;
-    fw_str line, f[CSV_MAX_COLUMNS];
-    while (csv_next_line(&r, &line)) {
-        if (blank(line) || !row_fields(d, &h, line, f, bad, opaque, file, r.line))
-            continue;
-        fw_str id = f[h.col[0]];
-        bool fraud;
-        if (!valid_id(id)) {
-            report_bad(d, bad, opaque, file, r.line,
-                       "nodeid: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, got \"%s\"",
-                       id);
-            continue;
-        }
-        if (!parse_flag(f[h.col[1]], &fraud)) {
-            report_bad(d, bad, opaque, file, r.line, "isFraud: expected 0 or 1, got \"%s\"",
-                       f[h.col[1]]);
-            continue;
-        }
-        if (fw_amlsim_find_account(d, id) != UINT32_MAX) {
-            report_bad(d, bad, opaque, file, r.line, "nodeid \"%s\" is listed twice", id);
-            continue;
-        }
-        if (add_account(d, id, true, fraud) == UINT32_MAX) {
-            snprintf(errstr, errstr_size, "%s:%" PRIu64 ": out of memory or too many accounts",
-                     file, r.line);
-            return FW_ERR_NOMEM;
-        }
-    }
-    return FW_OK;
+    csv_file cf = { .d = d, .name = file, .bad = bad, .opaque = opaque };
+    return csv_each(&cf, csv, n, want, 2, node_row, errstr, errstr_size);
 }
 
 /* The account of @p id, added unlabelled when nodes.csv did not list it. */
@@ -671,55 +422,50 @@ static uint32_t account_of(fw_amlsim_data *d, fw_str id) {
     return a != UINT32_MAX ? a : add_account(d, id, false, false);
 }
 
+/* transactions.csv: sourceNodeId, targetNodeId, value, time. */
+static fw_err txn_row(csv_file *cf, const fw_str *v, uint64_t line, char *errstr,
+                      size_t errstr_size) {
+    fw_amlsim_data *d = cf->d;
+    fw_amlsim_txn t = { .line = (uint32_t)line };
+    if (!valid_id(v[0])) {
+        report_bad(cf, line,
+                   "sourceNodeId: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, "
+                   "got \"%s\"", v[0]);
+        return FW_OK;
+    }
+    if (!valid_id(v[1])) {
+        report_bad(cf, line,
+                   "targetNodeId: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, "
+                   "got \"%s\"", v[1]);
+        return FW_OK;
+    }
+    if (!parse_amount(v[2], &t.value)) {
+        report_bad(cf, line, "value: expected a number from 0 to 1e15, got \"%s\"", v[2]);
+        return FW_OK;
+    }
+    if (!parse_step(v[3], &t.step)) {
+        report_bad(cf, line, "time: expected a simulation step from 0 to 1000000, got \"%s\"",
+                   v[3]);
+        return FW_OK;
+    }
+    if (line > UINT32_MAX || d->ntxn >= MAX_ROWS ||
+        (t.src = account_of(d, v[0])) == UINT32_MAX ||
+        (t.dst = account_of(d, v[1])) == UINT32_MAX ||
+        !grow((void **)&d->txn, &d->txn_cap, (size_t)d->ntxn + 1, sizeof(*d->txn))) {
+        snprintf(errstr, errstr_size, "%s:%" PRIu64 ": out of memory or too many rows", cf->name,
+                 line);
+        return FW_ERR_NOMEM;
+    }
+    d->txn[d->ntxn++] = t;
+    return FW_OK;
+}
+
 fw_err fw_amlsim_parse_transactions(fw_amlsim_data *d, const char *csv, size_t n,
                                     const char *file, fw_amlsim_bad_fn bad, void *opaque,
                                     char *errstr, size_t errstr_size) {
     static const char *const want[] = { "sourceNodeId", "targetNodeId", "value", "time" };
-    csv_reader r = { .p = csv, .n = n };
-    csv_header h;
-    fw_err err = csv_header_read(&r, file, want, 4, &h, errstr, errstr_size);
-    if (err)
-        return err;
-    fw_str line, f[CSV_MAX_COLUMNS];
-    while (csv_next_line(&r, &line)) {
-        if (blank(line) || !row_fields(d, &h, line, f, bad, opaque, file, r.line))
-            continue;
-        fw_str src = f[h.col[0]], dst = f[h.col[1]];
-        fw_amlsim_txn t = { .line = (uint32_t)r.line };
-        if (!valid_id(src)) {
-            report_bad(d, bad, opaque, file, r.line,
-                       "sourceNodeId: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, "
-                       "got \"%s\"", src);
-            continue;
-        }
-        if (!valid_id(dst)) {
-            report_bad(d, bad, opaque, file, r.line,
-                       "targetNodeId: expected 1 to 64 characters of A-Z a-z 0-9 _ - . :, "
-                       "got \"%s\"", dst);
-            continue;
-        }
-        if (!parse_amount(f[h.col[2]], &t.value)) {
-            report_bad(d, bad, opaque, file, r.line,
-                       "value: expected a number from 0 to 1e15, got \"%s\"", f[h.col[2]]);
-            continue;
-        }
-        if (!parse_step(f[h.col[3]], &t.step)) {
-            report_bad(d, bad, opaque, file, r.line,
-                       "time: expected a simulation step from 0 to 1000000, got \"%s\"",
-                       f[h.col[3]]);
-            continue;
-        }
-        if (r.line > UINT32_MAX || d->ntxn >= MAX_ROWS ||
-            (t.src = account_of(d, src)) == UINT32_MAX ||
-            (t.dst = account_of(d, dst)) == UINT32_MAX ||
-            !grow((void **)&d->txn, &d->txn_cap, (size_t)d->ntxn + 1, sizeof(*d->txn))) {
-            snprintf(errstr, errstr_size, "%s:%" PRIu64 ": out of memory or too many rows", file,
-                     r.line);
-            return FW_ERR_NOMEM;
-        }
-        d->txn[d->ntxn++] = t;
-    }
-    return FW_OK;
+    csv_file cf = { .d = d, .name = file, .bad = bad, .opaque = opaque };
+    return csv_each(&cf, csv, n, want, 4, txn_row, errstr, errstr_size);
 }
 
 static int cmp_txn(const void *a, const void *b) {
@@ -967,7 +713,7 @@ static fw_err load_archive(set_list *list, const char *path, fw_amlsim_bad_fn ba
     fw_err err = read_file(path, &raw, &raw_len, errstr, errstr_size);
     if (err)
         return err;
-    if (raw_len >= 2 && (unsigned char)raw[0] == 0x1f && (unsigned char)raw[1] == 0x8b) {
+    if (fw_archive_is_gzip(raw, raw_len)) {
         err = fw_gunzip(raw, raw_len, FW_AMLSIM_MAX_BYTES, &tar, &tar_len, msg, sizeof(msg));
         free(raw);
         raw = NULL;
@@ -975,7 +721,7 @@ static fw_err load_archive(set_list *list, const char *path, fw_amlsim_bad_fn ba
             snprintf(errstr, errstr_size, "%s: %s", path, msg);
             return err;
         }
-    } else if (raw_len < TAR_BLOCK || memcmp(raw + 257, "ustar", 5)) {
+    } else if (!fw_archive_is_ustar(raw, raw_len)) {
         free(raw); /* a plain .tar is accepted too, but only a ustar one */
         snprintf(errstr, errstr_size, "%s: not a .tgz or .tar archive (no gzip signature and "
                                       "no ustar header)", path);

@@ -1,9 +1,9 @@
 /* amlsim.h — IBM AMLSim sample data for `fraudwatch eval --amlsim`: the
  * transactions.csv and nodes.csv of a simulation, read from a folder, from a
- * .tgz in memory (zlib + a small ustar reader: nothing is unpacked to disk,
- * no tar process is run) or from a folder of such archives. Each transfer
- * becomes a fraudwatch transaction record, rows ordered by simulation step
- * (one step = one day), so the engine runs on it exactly as on any input.
+ * .tgz in memory (archive.h: nothing is unpacked to disk) or from a folder
+ * of such archives. Each transfer becomes a fraudwatch transaction record,
+ * rows ordered by simulation step (one step = one day), so the engine runs on
+ * it exactly as on any input.
  * Labels are per account (nodes.csv isFraud). */
 #ifndef FW_AMLSIM_H
 #define FW_AMLSIM_H
@@ -24,42 +24,6 @@
 #define FW_AMLSIM_STEP_MS 86400000LL
 /** Highest simulation step accepted (a few thousand years of days). */
 #define FW_AMLSIM_MAX_STEP 1000000
-
-/* ------------------------------------------------------------ gzip and tar */
-
-/**
- * @brief Decompresses a gzip file held in memory (several members are joined;
- * zero padding after the last is ignored) into a new buffer (*out, free()).
- * @returns FW_OK; FW_ERR_INVALID for data that is not gzip, corrupt or
- *          truncated; FW_ERR_LIMIT when the output would exceed @p max_out;
- *          FW_ERR_NOMEM. @p errstr says which and at which input offset.
- */
-fw_err fw_gunzip(const void *in, size_t n, size_t max_out, char **out, size_t *out_len,
-                 char *errstr, size_t errstr_size);
-
-/** One member of a tar archive, valid during the callback only. */
-typedef struct fw_tar_entry {
-    const char *name;     /* NUL-terminated path (ustar prefix, GNU long name or pax path) */
-    char type;            /* typeflag: '0' file ('\0' and '7' are reported as '0'), '5' dir... */
-    const char *data;     /* content, inside the archive buffer */
-    size_t size;
-    size_t offset;        /* of the entry's header in the archive */
-} fw_tar_entry;
-
-/** @returns false to stop the walk early (fw_tar_each then returns FW_OK). */
-typedef bool (*fw_tar_fn)(void *opaque, const fw_tar_entry *e);
-
-/**
- * @brief Walks a ustar (POSIX, GNU or v7) archive held in memory, calling
- * @p fn for every member but the GNU long-name and pax extended headers, which
- * it applies to the next member. Stops at the first zero block or at the end
- * of the buffer on a block boundary.
- * @returns FW_OK; FW_ERR_INVALID for a bad header checksum, a malformed size,
- *          a member running past the end, a malformed pax record or a path
- *          longer than 4096 bytes, with the offset in @p errstr.
- */
-fw_err fw_tar_each(const void *tar, size_t n, fw_tar_fn fn, void *opaque, char *errstr,
-                   size_t errstr_size);
 
 /* ------------------------------------------------------------ AMLSim data */
 
