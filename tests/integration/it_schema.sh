@@ -6,9 +6,11 @@
 # the alerts equal file mode's on our own spelling, and the malformed records
 # are dead letters in every spelling.
 # One field legitimately differs and is left out of the comparison: an
-# alert's "transaction", the record as it came in -- their JSON as they wrote
-# it, or for CSV an object built from the cells (no is_fraud, no scenario).
-# The decoded fields (evidence, entity, times, amounts) are all compared.
+# alert's "transaction". For our spelling it is the record as it came in,
+# is_fraud and scenario included; a mapped record (JSON or CSV) is written
+# back in our spelling from the decoded fields only (docs/schema.md), so
+# those extras are absent. Everything else (ids, rules, entities, times,
+# reasons, evidence) is compared.
 source "$(dirname "$0")/lib.sh"
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to rewrite the records"; exit 77; }
 
