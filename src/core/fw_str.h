@@ -41,7 +41,6 @@ typedef struct fw_buf {
 void fw_buf_init(fw_buf *b, size_t max);
 void fw_buf_fini(fw_buf *b);
 static inline void fw_buf_reset(fw_buf *b) { b->len = 0; b->overflow = false; }
-/** @returns false (and sets overflow) when @c max or memory ran out. */
 /** @brief Edit distance of two words, ignoring ASCII case, each compared by
  *  at most its first 63 bytes: for "did you mean" hints, off the hot path. */
 size_t fw_str_edit_distance(fw_str a, fw_str b);
@@ -50,6 +49,7 @@ size_t fw_str_edit_distance(fw_str a, fw_str b);
  *  what does not fit ends in "...". @returns @p out. */
 const char *fw_str_printable(const char *s, size_t n, char *out, size_t size);
 
+/** @returns false (and sets overflow) when @c max or memory ran out. */
 bool fw_buf_append(fw_buf *b, const void *p, size_t n);
 bool fw_buf_putc(fw_buf *b, char c);
 bool fw_buf_puts(fw_buf *b, const char *s);

@@ -192,15 +192,7 @@ static enum MHD_Result reply_error(struct MHD_Connection *c, unsigned status,
 
 /* A client-supplied path or method, cut short and made printable for messages. */
 static const char *printable(const char *s, char *out, size_t size) {
-    size_t i = 0;
-    for (; s[i] && i + 4 < size && i < 80; i++)
-        out[i] = s[i] >= 0x20 && s[i] < 0x7f ? s[i] : '?';
-    if (s[i] && i + 4 <= size) {
-        memcpy(out + i, "...", 3);
-        i += 3;
-    }
-    out[i] = '\0';
-    return out;
+    return fw_str_printable(s, strnlen(s, size), out, size);
 }
 
 static enum MHD_Result health(server *s, struct MHD_Connection *c) {
