@@ -41,9 +41,6 @@ static fw_err set_format(void *field, const char *name, const char *v, char *err
     return fw_opt_parse_choice(name, v, "raw|pretty|dlq", field, errstr, errstr_size);
 }
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
-
 #define OFF(field) offsetof(consume_conf, field)
 
 /* `consume`'s options: getopt, the environment and --help come from here. */
@@ -69,42 +66,31 @@ static const fw_opt consume_opts[] = {
       .help = "also show messages of open or aborted transactions" },
     FW_OPTS_KAFKA(consume_conf, kafka),
     { .section = "Other:", .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
-      .set = set_help, .help = "this text" },
+      .help = "this text" },
 };
 
-#define CONSUME_NOPTS (sizeof(consume_opts) / sizeof(consume_opts[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(consume_usage, stdout);
-    fw_opts_help(stdout, consume_opts, CONSUME_NOPTS);
-    return FW_ERR_NOT_FOUND;
+static fw_err consume_check(void *conf, char *errstr, size_t errstr_size) {
+    const consume_conf *c = conf;
+    if (!c->topic || !*c->topic) {
+        snprintf(errstr, errstr_size, "--topic (or FW_CONSUME_TOPIC) is required");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
 }
+
+static const fw_opts_cmd consume_cmd = {
+    .name = "consume", .usage = consume_usage, .opts = consume_opts,
+    .nopts = sizeof(consume_opts) / sizeof(consume_opts[0]), .check = consume_check,
+};
 
 /* @returns -1 to go on, else the exit status. */
 static int consume_parse(consume_conf *c, int argc, char **argv) {
-    char errstr[512];
     memset(c, 0, sizeof(*c));
     fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
     c->format = CONSUME_RAW;
     c->count = -1;
     c->timeout_ms = 60000;
-    fw_err err = fw_opts_env(consume_opts, CONSUME_NOPTS, c, errstr, sizeof(errstr));
-    if (!err)
-        err = fw_opts_parse(consume_opts, CONSUME_NOPTS, c, argc, argv, NULL, errstr,
-                            sizeof(errstr));
-    if (err == FW_ERR_NOT_FOUND)
-        return 0;
-    if (!err && (!c->topic || !*c->topic)) {
-        snprintf(errstr, sizeof(errstr), "--topic (or FW_CONSUME_TOPIC) is required");
-        err = FW_ERR_INVALID;
-    }
-    if (err) {
-        fprintf(stderr, "fraudwatch consume: %s\n(see fraudwatch consume --help)\n", errstr);
-        return 2;
-    }
-    return -1;
+    return fw_opts_main(&consume_cmd, c, argc, argv);
 }
 
 /* Value of a string field "key":"..." in our own alert JSON (display only). */

@@ -138,9 +138,6 @@ static fw_err set_scenarios(void *field, const char *name, const char *v, char *
     return FW_OK;
 }
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
-
 #define OFF(field) offsetof(gen_opts, field)
 
 /* `generate`'s options: getopt, the environment and --help come from here. */
@@ -191,23 +188,12 @@ static const fw_opt gen_opts_table[] = {
     { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,
       .offset = OFF(progress_flag),
       .help = "progress lines even when stderr is not a terminal" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
-      .help = "this text" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-#define GEN_NOPTS (sizeof(gen_opts_table) / sizeof(gen_opts_table[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(gen_usage, stdout);
-    fw_opts_help(stdout, gen_opts_table, GEN_NOPTS);
-    gen_epilogue(stdout);
-    return FW_ERR_NOT_FOUND;
-}
-
 /* The checks across options, after env and flags. */
-static fw_err gen_check(const gen_opts *o, char *errstr, size_t errstr_size) {
+static fw_err gen_check(void *conf, char *errstr, size_t errstr_size) {
+    const gen_opts *o = conf;
     if (o->interval_s > 86400) {
         snprintf(errstr, errstr_size, "--interval: expected at most 86400 seconds, got %g",
                  o->interval_s);
@@ -234,9 +220,13 @@ static fw_err gen_check(const gen_opts *o, char *errstr, size_t errstr_size) {
     return FW_OK;
 }
 
+static const fw_opts_cmd gen_cmd = {
+    .name = "generate", .usage = gen_usage, .epilogue = gen_epilogue, .opts = gen_opts_table,
+    .nopts = sizeof(gen_opts_table) / sizeof(gen_opts_table[0]), .check = gen_check,
+};
+
 /* @returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, gen_opts *o) {
-    char errstr[512];
     memset(o, 0, sizeof(*o));
     fw_kafka_opts_init(&o->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
     o->topic = GEN_DEFAULT_TOPIC;
@@ -245,24 +235,12 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
     o->seed = GEN_DEFAULT_SEED;
     o->customers = GEN_DEFAULT_CUSTOMERS;
     o->partitions = GEN_DEFAULT_PARTITIONS;
-    fw_err err = fw_opts_env(gen_opts_table, GEN_NOPTS, o, errstr, sizeof(errstr));
-    if (!err)
-        err = fw_opts_parse(gen_opts_table, GEN_NOPTS, o, argc, argv, NULL, errstr,
-                            sizeof(errstr));
-    if (err == FW_ERR_NOT_FOUND)
-        return 0;
-    if (!err)
-        err = gen_check(o, errstr, sizeof(errstr));
-    if (err) {
-        fprintf(stderr, "fraudwatch generate: %s\n(see fraudwatch generate --help)\n",
-                errstr);
-        return 2;
-    }
+    int rc = fw_opts_main(&gen_cmd, o, argc, argv);
     /* --quiet wins over --progress */
     o->progress = o->quiet           ? FW_PROGRESS_NEVER
                   : o->progress_flag ? FW_PROGRESS_ALWAYS
                                      : FW_PROGRESS_AUTO;
-    return -1;
+    return rc;
 }
 
 static bool resolve_start(const gen_opts *o, int64_t *ms) {

@@ -38,9 +38,6 @@ typedef struct produce_conf {
     bool quiet;
 } produce_conf;
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
-
 #define OFF(field) offsetof(produce_conf, field)
 
 /* `produce`'s options: getopt, the environment and --help come from here. */
@@ -67,47 +64,36 @@ static const fw_opt produce_opts[] = {
     FW_OPTS_KAFKA(produce_conf, kafka),
     { .section = "Other:", .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" },
       .type = FW_OPT_FLAG, .offset = OFF(quiet), .help = "no progress lines" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
-      .help = "this text" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-#define PRODUCE_NOPTS (sizeof(produce_opts) / sizeof(produce_opts[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(produce_usage, stdout);
-    fw_opts_help(stdout, produce_opts, PRODUCE_NOPTS);
-    return FW_ERR_NOT_FOUND;
+static fw_err produce_check(void *conf, char *errstr, size_t errstr_size) {
+    const produce_conf *c = conf;
+    if (!c->topic || !*c->topic || !c->input || !*c->input) {
+        snprintf(errstr, errstr_size, "--topic and --input are required (or "
+                 "FW_PRODUCE_TOPIC and FW_PRODUCE_INPUT)");
+        return FW_ERR_INVALID;
+    }
+    if (c->key_sep && !*c->key_sep) {
+        snprintf(errstr, errstr_size, "--key-separator: expected a non-empty string, "
+                 "got \"\"");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
 }
+
+static const fw_opts_cmd produce_cmd = {
+    .name = "produce", .usage = produce_usage, .opts = produce_opts,
+    .nopts = sizeof(produce_opts) / sizeof(produce_opts[0]), .check = produce_check,
+};
 
 /* @returns -1 to go on, else the exit status. */
 static int produce_parse(produce_conf *c, int argc, char **argv) {
-    char errstr[512];
     memset(c, 0, sizeof(*c));
     fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
     c->partitions = 3;
     c->partition = RD_KAFKA_PARTITION_UA;
-    fw_err err = fw_opts_env(produce_opts, PRODUCE_NOPTS, c, errstr, sizeof(errstr));
-    if (!err)
-        err = fw_opts_parse(produce_opts, PRODUCE_NOPTS, c, argc, argv, NULL, errstr,
-                            sizeof(errstr));
-    if (err == FW_ERR_NOT_FOUND)
-        return 0;
-    if (!err && (!c->topic || !*c->topic || !c->input || !*c->input)) {
-        snprintf(errstr, sizeof(errstr), "--topic and --input are required (or "
-                 "FW_PRODUCE_TOPIC and FW_PRODUCE_INPUT)");
-        err = FW_ERR_INVALID;
-    } else if (!err && c->key_sep && !*c->key_sep) {
-        snprintf(errstr, sizeof(errstr), "--key-separator: expected a non-empty string, "
-                 "got \"\"");
-        err = FW_ERR_INVALID;
-    }
-    if (err) {
-        fprintf(stderr, "fraudwatch produce: %s\n(see fraudwatch produce --help)\n", errstr);
-        return 2;
-    }
-    return -1;
+    return fw_opts_main(&produce_cmd, c, argc, argv);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
