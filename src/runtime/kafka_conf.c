@@ -5,16 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-const char fw_kafka_opts_help[] =
-    "Kafka connection:\n"
-    "  -b, --bootstrap-servers LIST  brokers (default localhost:9092;\n"
-    "                                env KAFKA_BOOTSTRAP_SERVERS or KAFKA_BROKER_ADDRESS)\n"
-    "  -X, --kafka-config KEY=VALUE  any librdkafka property, repeatable\n"
-    "                                (env KAFKA_SECURITY_PROTOCOL, KAFKA_SASL_MECHANISM,\n"
-    "                                KAFKA_SASL_USERNAME, KAFKA_SASL_PASSWORD,\n"
-    "                                KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION,\n"
-    "                                KAFKA_SSL_KEY_LOCATION set the matching property)\n";
-
 static void add_env(fw_kafka_opts *o, const char *env, const char *key) {
     const char *v = getenv(env);
     if (v && *v && o->nprops < FW_KAFKA_MAX_PROPS) {

@@ -42,7 +42,4 @@ fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val
 rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
                                 const char *role, char *errstr, size_t errstr_size);
 
-/** @brief Text for --help describing the Kafka connection options. */
-extern const char fw_kafka_opts_help[];
-
 #endif

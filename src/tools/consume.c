@@ -1,33 +1,97 @@
 /* consume.c — `fraudwatch consume`: reads a topic the way a downstream
  * system would (read_committed by default) and prints each message, raw or
  * as a readable alert line. Used by the demo and the integration tests. */
-#include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "kafka_conf.h"
+#include "options.h"
 #include "fw_os.h"
 
-static const char consume_help[] =
+#define NB FW_OPT_NBSP
+
+static const char consume_usage[] =
     "Usage: fraudwatch consume --topic TOPIC [OPTIONS]\n"
     "\n"
     "Prints the messages of a topic, one per line, from the beginning, reading\n"
     "only committed transactions (as a downstream consumer of alerts does).\n"
-    "\n"
-    "  -t, --topic TOPIC          topic to read (required)\n"
-    "      --format FMT           raw (default): the value; pretty: an alert as a\n"
-    "                             readable line; dlq: a dead letter's headers and value\n"
-    "  -n, --count N              stop after N messages (default: no limit)\n"
-    "  -e, --exit-at-end          stop once every partition is read to its end\n"
-    "      --timeout-ms N         with -n or -e: give up after N ms (default 60000)\n"
-    "      --read-uncommitted     also show messages of open or aborted transactions\n"
-    "%s"
-    "  -h, --help                 this text\n";
+    "Every option can also be set in the environment (FW_ names); a flag wins.\n"
+    "Exit status: 0 done, 1 a Kafka error or the timeout, 2 bad options.\n";
+
+enum { CONSUME_RAW, CONSUME_PRETTY, CONSUME_DLQ };
+
+typedef struct consume_conf {
+    fw_kafka_opts kafka;
+    const char *topic;
+    int format;           /* CONSUME_RAW, _PRETTY or _DLQ */
+    int count;            /* -1: no limit */
+    int timeout_ms;       /* with count or exit_at_end */
+    bool exit_at_end;
+    bool uncommitted;
+} consume_conf;
+
+static fw_err set_format(void *field, const char *name, const char *v, char *errstr,
+                         size_t errstr_size) {
+    return fw_opt_parse_choice(name, v, "raw|pretty|dlq", field, errstr, errstr_size);
+}
+
+#define OFF(field) offsetof(consume_conf, field)
+
+/* `consume`'s options: getopt, the environment and --help come from here. */
+static const fw_opt consume_opts[] = {
+    { .section = "Reading:", .name = "topic", .short_flag = 't', .arg = "TOPIC",
+      .env = { "FW_CONSUME_TOPIC" }, .type = FW_OPT_STRING, .offset = OFF(topic),
+      .help = "topic to read (required)" },
+    { .name = "format", .arg = "FMT", .env = { "FW_CONSUME_FORMAT" }, .type = FW_OPT_CHOICE,
+      .choices = "raw|pretty|dlq", .offset = OFF(format), .set = set_format, .def = "raw",
+      .help = "raw: the value; pretty: an alert as a readable line; dlq: a dead "
+              "letter's headers and value" },
+    { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_CONSUME_COUNT" },
+      .type = FW_OPT_INT, .min = 0, .max = INT_MAX, .offset = OFF(count),
+      .def = "no limit", .help = "stop after N messages" },
+    { .name = "exit-at-end", .short_flag = 'e', .env = { "FW_EXIT_AT_END" },
+      .type = FW_OPT_FLAG, .offset = OFF(exit_at_end),
+      .help = "stop once every partition is read to its end" },
+    { .name = "timeout-ms", .arg = "N", .env = { "FW_CONSUME_TIMEOUT_MS" },
+      .type = FW_OPT_INT, .min = 0, .max = INT_MAX, .offset = OFF(timeout_ms),
+      .def = "60000", .help = "with -n or -e: give up after N ms (exit status 1)" },
+    { .name = "read-uncommitted", .env = { "FW_CONSUME_READ_UNCOMMITTED" },
+      .type = FW_OPT_FLAG, .offset = OFF(uncommitted),
+      .help = "also show messages of open or aborted transactions" },
+    FW_OPTS_KAFKA(consume_conf, kafka),
+    { .section = "Other:", .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
+      .help = "this text" },
+};
+
+static fw_err consume_check(void *conf, char *errstr, size_t errstr_size) {
+    const consume_conf *c = conf;
+    if (!c->topic || !*c->topic) {
+        snprintf(errstr, errstr_size, "--topic (or FW_CONSUME_TOPIC) is required");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+static const fw_opts_cmd consume_cmd = {
+    .name = "consume", .usage = consume_usage, .opts = consume_opts,
+    .nopts = sizeof(consume_opts) / sizeof(consume_opts[0]), .check = consume_check,
+};
+
+/* @returns -1 to go on, else the exit status. */
+static int consume_parse(consume_conf *c, int argc, char **argv) {
+    memset(c, 0, sizeof(*c));
+    fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
+    c->format = CONSUME_RAW;
+    c->count = -1;
+    c->timeout_ms = 60000;
+    return fw_opts_main(&consume_cmd, c, argc, argv);
+}
 
 /* Value of a string field "key":"..." in our own alert JSON (display only). */
 static int json_field(const char *js, size_t n, const char *key, const char **val) {
@@ -72,71 +136,19 @@ static void print_dlq(const rd_kafka_message_t *m) {
 }
 
 int fw_cmd_consume(int argc, char **argv) {
-    static fw_kafka_opts ko;
-    fw_kafka_opts_init(&ko);
-    const char *topic = NULL, *format = "raw";
-    long count = -1, timeout_ms = 60000;
-    bool exit_at_end = false, uncommitted = false;
+    consume_conf c;
+    int rc = consume_parse(&c, argc, argv);
+    if (rc >= 0)
+        return rc;
+    const char *topic = c.topic;
+    long count = c.count, timeout_ms = c.timeout_ms;
+    bool exit_at_end = c.exit_at_end;
     char errstr[512];
-    static const struct option opts[] = {
-        { "topic", required_argument, NULL, 't' },
-        { "format", required_argument, NULL, 'f' },
-        { "count", required_argument, NULL, 'n' },
-        { "exit-at-end", no_argument, NULL, 'e' },
-        { "timeout-ms", required_argument, NULL, 'T' },
-        { "read-uncommitted", no_argument, NULL, 'U' },
-        { "bootstrap-servers", required_argument, NULL, 'b' },
-        { "kafka-config", required_argument, NULL, 'X' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "t:n:eb:X:h", opts, NULL)) != -1) {
-        char *end;
-        switch (opt) {
-        case 't': topic = optarg; break;
-        case 'f':
-            if (strcmp(optarg, "raw") && strcmp(optarg, "pretty") && strcmp(optarg, "dlq")) {
-                fprintf(stderr, "fraudwatch consume: --format: expected raw, pretty or dlq, "
-                                "got \"%s\"\n", optarg);
-                return 2;
-            }
-            format = optarg;
-            break;
-        case 'n':
-        case 'T':
-            errno = 0;
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 0) {
-                fprintf(stderr, "fraudwatch consume: %s: expected a number, got \"%s\"\n",
-                        opt == 'n' ? "--count" : "--timeout-ms", optarg);
-                return 2;
-            }
-            *(opt == 'n' ? &count : &timeout_ms) = v;
-            break;
-        case 'e': exit_at_end = true; break;
-        case 'U': uncommitted = true; break;
-        case 'b': ko.bootstrap = optarg; break;
-        case 'X':
-            if (fw_kafka_opts_add(&ko, optarg, errstr, sizeof(errstr))) {
-                fprintf(stderr, "fraudwatch consume: %s\n", errstr);
-                return 2;
-            }
-            break;
-        case 'h': printf(consume_help, fw_kafka_opts_help); return 0;
-        default: fprintf(stderr, "(see fraudwatch consume --help)\n"); return 2;
-        }
-    }
-    if (!topic) {
-        fprintf(stderr, "fraudwatch consume: --topic is required\n");
-        return 2;
-    }
-    rd_kafka_conf_t *conf = fw_kafka_conf_new(&ko, errstr, sizeof(errstr));
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(&c.kafka, errstr, sizeof(errstr));
     if (!conf ||
         fw_kafka_conf_set(conf, "group.id", "fraudwatch-consume", errstr, sizeof(errstr)) ||
         fw_kafka_conf_set(conf, "isolation.level",
-                          uncommitted ? "read_uncommitted" : "read_committed", errstr,
+                          c.uncommitted ? "read_uncommitted" : "read_committed", errstr,
                           sizeof(errstr)) ||
         fw_kafka_conf_set(conf, "enable.partition.eof", "true", errstr, sizeof(errstr)) ||
         fw_kafka_conf_set(conf, "enable.auto.commit", "false", errstr, sizeof(errstr))) {
@@ -151,7 +163,7 @@ int fw_cmd_consume(int argc, char **argv) {
         rd_kafka_conf_destroy(conf);
         return 1;
     }
-    int rc = 1;
+    rc = 1;
     bool *eof = NULL;
     rd_kafka_topic_partition_list_t *parts = NULL;
     const struct rd_kafka_metadata *md = NULL;
@@ -203,9 +215,9 @@ int fw_cmd_consume(int argc, char **argv) {
                 at_end--;
             }
             seen++;
-            if (!strcmp(format, "pretty"))
+            if (c.format == CONSUME_PRETTY)
                 print_pretty(m);
-            else if (!strcmp(format, "dlq"))
+            else if (c.format == CONSUME_DLQ)
                 print_dlq(m);
             else
                 printf("%.*s\n", (int)m->len, m->payload ? (const char *)m->payload : "");

@@ -3,9 +3,10 @@
  * them to a Kafka topic keyed by account_id. This file holds only the I/O:
  * options, the output buffer, the producer, pacing, signals and progress. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
+#include <limits.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,6 +16,7 @@
 #include "fw_time.h"
 #include "gen_model.h"
 #include "kafka_conf.h"
+#include "options.h"
 #include "topics.h"
 #include "fw_os.h"
 #include "progress.h"
@@ -42,10 +44,11 @@ typedef struct gen_opts {
     double rate;            /* records per second; 0: as fast as possible */
     double fraud_ratio;
     uint64_t seed;
-    uint64_t customers;
-    uint64_t partitions;
+    int customers;
+    int partitions;
     double weights[FW_GEN_MAX_SCENARIOS]; /* --scenarios; all 0: every scenario alike */
     bool quiet;
+    bool progress_flag;        /* --progress */
     fw_progress_mode progress; /* from --quiet and --progress */
 } gen_opts;
 
@@ -65,224 +68,179 @@ typedef struct gen_sink {
     char first_error[256];
 } gen_sink;
 
-static void usage(FILE *out) {
+static const char gen_usage[] =
+    "Usage: fraudwatch generate [OPTIONS]\n\n"
+    "Writes synthetic, labelled transactions (one JSON object each, with is_fraud,\n"
+    "scenario and scenario_instance labels the engine ignores) to a Kafka topic\n"
+    "keyed by account_id, or with --output to a file as NDJSON. The same options\n"
+    "give byte-identical records. Every option can also be set in the environment\n"
+    "(FW_ names; the older ones too); a flag wins over the environment.\n";
+
+/* After the options: the model in a few lines, the scenarios from their table. */
+static void gen_epilogue(FILE *out) {
     fprintf(out,
-        "Usage: fraudwatch generate [OPTIONS]\n\n"
-        "Writes synthetic, labelled transactions (one JSON object each, with is_fraud,\n"
-        "scenario and scenario_instance labels the engine ignores) to a Kafka topic\n"
-        "keyed by account_id, or with --output to a file as NDJSON. The same options\n"
-        "give byte-identical records.\n\n"
-        "Output:\n"
-        "  -t, --topic NAME         topic to produce to (default %s; env INPUT_TOPIC,\n"
-        "                           KAFKA_SOURCE_TOPIC or KAFKA_TOPIC); created when missing\n"
-        "      --partitions N       partitions when creating the topic (default %d;\n"
-        "                           replication factor 1)\n"
-        "  -o, --output FILE        write NDJSON to FILE instead of Kafka ('-' = stdout)\n"
-        "  -n, --count N            transactions to write (default %d); 0 = until Ctrl-C,\n"
-        "                           for Kafka or stdout only\n"
-        "      --interval SECONDS   wall-clock pause between transactions (default 0)\n"
-        "      --rate N             transactions per second (default 0 = as fast as\n"
-        "                           possible); exclusive with --interval\n\n"
-        "Data:\n"
-        "      --seed N             random seed (default %d)\n"
-        "      --fraud-ratio F      fraction of fraudulent transactions, 0..1 (default %g)\n"
-        "      --customers N        population size, 1..%u (default %d)\n"
-        "      --start TIME         event time of the first transaction: ISO-8601 with a\n"
-        "                           zone, or 'now' (default 2024-01-01T00:00:00Z for\n"
-        "                           --output, now for Kafka)\n"
-        "      --scenarios LIST     the fraud mix: name[=weight],... with relative rates\n"
-        "                           (weight 1 when left out; default: all, alike), e.g.\n"
-        "                           fan_in=2,cycle,structuring\n\n"
-        "  Event time advances by simulated arrivals, not by the wall clock: %.0f\n"
-        "  transactions per customer per day on average (10000 customers: a mean gap of\n"
-        "  2.16 s), busier at midday and in the evening (UTC) than at night.\n\n"
-        "  Fraud scenarios (in parentheses the rule meant to catch it if named otherwise):\n",
-        GEN_DEFAULT_TOPIC, GEN_DEFAULT_PARTITIONS, GEN_DEFAULT_COUNT, GEN_DEFAULT_SEED,
-        GEN_DEFAULT_RATIO, FW_GEN_MAX_CUSTOMERS, GEN_DEFAULT_CUSTOMERS,
+        "\nEvent time advances by simulated arrivals, not by the wall clock: %.0f\n"
+        "transactions per customer per day on average (10000 customers: a mean gap of\n"
+        "2.16 s), busier at midday and in the evening (UTC) than at night.\n\n"
+        "Fraud scenarios (in parentheses the rule meant to catch it if named otherwise):\n",
         FW_GEN_TX_PER_CUSTOMER_DAY);
     for (int i = 0; i < fw_gen_nscenarios; i++) { /* from the table, within 80 columns */
         const fw_gen_scenario *sc = &fw_gen_scenarios[i];
-        int col = fprintf(out, "    %-18s %s", sc->name, sc->summary ? sc->summary : "");
+        int col = fprintf(out, "  %-18s %s", sc->name, sc->summary ? sc->summary : "");
         if (sc->targets && *sc->targets && strcmp(sc->targets, sc->name)) {
             if (col + (int)strlen(sc->targets) + 3 > 80)
-                fprintf(out, "\n%22s", "");
+                fprintf(out, "\n%20s", "");
             fprintf(out, " (%s)", sc->targets);
         }
         fputc('\n', out);
     }
-    fputs("\n"
-          "  Legitimate behaviour some rules flag (false positives, on purpose):\n"
-          "    large purchases    1 record in 20000 is a purchase above 5000 (high_amount)\n"
-          "    travel             a trip abroad every 100-300 days, 2-14 days long;\n"
-          "                       flights take real time, but on 1 trip in 10 the phone\n"
-          "                       reports home now and then (location_jump)\n"
-          "    payday             the 25th (or the Friday before): salaries of about 2500\n"
-          "                       at 06:00-10:00 UTC, then rent, bills and shopping; 1 in\n"
-          "                       150 pays 2-3 transfers above 1000 within 25 min\n"
-          "                       (velocity); 1 salary in 1500 is above 5000 (high_amount)\n"
-          "  See docs/generator.md.\n\n", out);
-    fputs(fw_kafka_opts_help, out);
-    fprintf(out,
-        "  Producer defaults: linger.ms=" GEN_LINGER_MS ", message.timeout.ms="
-        GEN_MSG_TIMEOUT_MS " (-X overrides).\n"
-        "  An unreachable broker fails the command after %d s.\n"
-        "\nOther:\n"
-        "  -q, --quiet              no progress lines (the final summary stays)\n"
-        "      --progress           progress lines even when stderr is not a terminal\n"
-        "  -h, --help               this help\n\n"
-        "On a terminal, a progress line on stderr is rewritten about once a second:\n"
-        "transactions, percent of --count, rate, ETA, elapsed time and the fraud share;\n"
-        "elsewhere only with --progress, one line each time. A summary line ends the run. Ctrl-C or SIGTERM stops, completes the fraud instances\n"
-        "in progress, flushes and prints the summary. Exit status: 0 done, 1 a write or\n"
-        "delivery failed, 2 bad options.\n", GEN_TOPIC_TIMEOUT_MS / 1000);
+    fprintf(out, "\n"
+          "Legitimate behaviour some rules flag (false positives, on purpose):\n"
+          "  large purchases    1 record in 20000 is a purchase above 5000 (high_amount)\n"
+          "  travel             a trip abroad every 100-300 days, 2-14 days long;\n"
+          "                     flights take real time, but on 1 trip in 10 the phone\n"
+          "                     reports home now and then (location_jump)\n"
+          "  payday             the 25th (or the Friday before): salaries of about 2500\n"
+          "                     at 06:00-10:00 UTC, then rent, bills and shopping; 1 in\n"
+          "                     150 pays 2-3 transfers above 1000 within 25 min\n"
+          "                     (velocity); 1 salary in 1500 is above 5000 (high_amount)\n"
+          "See docs/generator.md.\n\n"
+          "Producer defaults: linger.ms=" GEN_LINGER_MS ", message.timeout.ms="
+          GEN_MSG_TIMEOUT_MS " (-X overrides).\n"
+          "An unreachable broker fails the command after %d s.\n\n"
+          "On a terminal, a progress line on stderr is rewritten about once a second:\n"
+          "transactions, percent of --count, rate, ETA, elapsed time and the fraud\n"
+          "share; elsewhere only with --progress, one line each time. A summary line\n"
+          "ends the run. Ctrl-C or SIGTERM stops, completes the fraud instances in\n"
+          "progress, flushes and prints the summary. Exit status: 0 done, 1 a write or\n"
+          "delivery failed, 2 bad options or an output file that cannot be opened.\n",
+          GEN_TOPIC_TIMEOUT_MS / 1000);
 }
 
-static bool parse_u64(const char *flag, const char *s, uint64_t lo, uint64_t hi,
-                      uint64_t *out) {
-    char *end;
-    errno = 0;
-    unsigned long long v = strtoull(s, &end, 10);
-    if (s[0] < '0' || s[0] > '9' || *end || errno || v < lo || v > hi) {
-        fprintf(stderr, "fraudwatch generate: %s: expected an integer in %" PRIu64 "..%" PRIu64
-                        ", got \"%s\"\n", flag, lo, hi, s);
-        return false;
+/* --count and --seed: 64-bit, beyond FW_OPT_INT's int. */
+static fw_err set_u64(void *field, const char *name, const char *v, char *errstr,
+                      size_t errstr_size) {
+    long n;
+    if (fw_opt_parse_long(name, v, 0, LONG_MAX, &n, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    uint64_t u = (uint64_t)n;
+    memcpy(field, &u, sizeof(u));
+    return FW_OK;
+}
+
+static fw_err set_scenarios(void *field, const char *name, const char *v, char *errstr,
+                            size_t errstr_size) {
+    char why[256];
+    if (!fw_gen_parse_scenarios(v, field, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "%s: %s", name, why);
+        return FW_ERR_INVALID;
     }
-    *out = v;
-    return true;
+    return FW_OK;
 }
 
-static bool parse_double(const char *flag, const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !(v >= lo && v <= hi)) {
-        fprintf(stderr, "fraudwatch generate: %s: expected a number in %g..%g, got \"%s\"\n",
-                flag, lo, hi, s);
-        return false;
+#define OFF(field) offsetof(gen_opts, field)
+
+/* `generate`'s options: getopt, the environment and --help come from here. */
+static const fw_opt gen_opts_table[] = {
+    { .section = "Output:", .name = "topic", .short_flag = 't', .arg = "NAME",
+      .env = { "FW_INPUT_TOPIC", "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC", "KAFKA_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(topic), .def = GEN_DEFAULT_TOPIC,
+      .help = "topic to produce to (run's --input-topic); created when missing" },
+    { .name = "partitions", .arg = "N", .env = { "FW_PARTITIONS" }, .type = FW_OPT_INT,
+      .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
+      .help = "partitions when creating the topic (replication factor 1)" },
+    { .name = "output", .short_flag = 'o', .arg = "FILE", .env = { "FW_GENERATE_OUTPUT" },
+      .type = FW_OPT_STRING, .offset = OFF(output),
+      .help = "write NDJSON to FILE instead of Kafka ('-' = stdout)" },
+    { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_GENERATE_COUNT" },
+      .type = FW_OPT_INT, .offset = OFF(count), .set = set_u64, .def = "1000",
+      .help = "transactions to write; 0 = until Ctrl-C, for Kafka or stdout only" },
+    { .name = "interval", .arg = "SECONDS", .env = { "FW_GENERATE_INTERVAL" },
+      .type = FW_OPT_AMOUNT, .offset = OFF(interval_s), .def = "0",
+      .help = "wall-clock pause between transactions, at most 86400" },
+    { .name = "rate", .arg = "N", .env = { "FW_GENERATE_RATE" }, .type = FW_OPT_AMOUNT,
+      .offset = OFF(rate), .def = "0 = as fast as possible",
+      .help = "transactions per second, at most 1e9; exclusive with --interval" },
+
+    { .section = "Data:", .name = "seed", .short_flag = 's', .arg = "N",
+      .env = { "FW_GENERATE_SEED" }, .type = FW_OPT_INT, .offset = OFF(seed),
+      .set = set_u64, .def = "42", .help = "random seed" },
+    { .name = "fraud-ratio", .arg = "F", .env = { "FW_GENERATE_FRAUD_RATIO" },
+      .type = FW_OPT_PROBABILITY, .offset = OFF(fraud_ratio), .def = "0.01",
+      .help = "fraction of fraudulent transactions, 0..1" },
+    { .name = "customers", .arg = "N", .env = { "FW_GENERATE_CUSTOMERS" }, .type = FW_OPT_INT,
+      .min = 1, .max = FW_GEN_MAX_CUSTOMERS, .offset = OFF(customers), .def = "10000",
+      .help = "population size, 1..10000000" },
+    { .name = "start", .arg = "TIME", .env = { "FW_GENERATE_START" }, .type = FW_OPT_STRING,
+      .offset = OFF(start), .def = "2024-01-01T00:00:00Z for --output, now for Kafka",
+      .help = "event time of the first transaction: ISO-8601 with a zone, or 'now'" },
+    { .name = "scenarios", .arg = "LIST", .env = { "FW_GENERATE_SCENARIOS" },
+      .type = FW_OPT_STRING, .offset = OFF(weights), .set = set_scenarios,
+      .def = "all, alike",
+      .help = "the fraud mix: name[=weight],... with relative rates (weight 1 when left "
+              "out), e.g. fan_in=2,cycle,structuring" },
+
+    FW_OPTS_KAFKA(gen_opts, kafka),
+
+    { .section = "Other:", .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" },
+      .type = FW_OPT_FLAG, .offset = OFF(quiet),
+      .help = "no progress lines (the final summary stays)" },
+    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,
+      .offset = OFF(progress_flag),
+      .help = "progress lines even when stderr is not a terminal" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
+};
+
+/* The checks across options, after env and flags. */
+static fw_err gen_check(void *conf, char *errstr, size_t errstr_size) {
+    const gen_opts *o = conf;
+    if (o->interval_s > 86400) {
+        snprintf(errstr, errstr_size, "--interval: expected at most 86400 seconds, got %g",
+                 o->interval_s);
+        return FW_ERR_INVALID;
     }
-    *out = v;
-    return true;
+    if (o->rate > 1e9) {
+        snprintf(errstr, errstr_size, "--rate: expected at most 1e9 per second, got %g",
+                 o->rate);
+        return FW_ERR_INVALID;
+    }
+    if (o->rate > 0 && o->interval_s > 0) {
+        snprintf(errstr, errstr_size, "--rate and --interval are exclusive");
+        return FW_ERR_INVALID;
+    }
+    if (o->count == 0 && o->output && strcmp(o->output, "-")) {
+        snprintf(errstr, errstr_size, "--count 0 (until Ctrl-C) needs Kafka or --output -, "
+                 "not a file");
+        return FW_ERR_INVALID;
+    }
+    if (!*o->topic) {
+        snprintf(errstr, errstr_size, "--topic is empty");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
 }
 
-enum { OPT_INTERVAL = 256, OPT_RATE, OPT_RATIO, OPT_SEED, OPT_START, OPT_CUSTOMERS,
-       OPT_PARTITIONS, OPT_SCENARIOS, OPT_PROGRESS };
+static const fw_opts_cmd gen_cmd = {
+    .name = "generate", .usage = gen_usage, .epilogue = gen_epilogue, .opts = gen_opts_table,
+    .nopts = sizeof(gen_opts_table) / sizeof(gen_opts_table[0]), .check = gen_check,
+};
 
 /* @returns -1 to go on, else the exit status. */
 static int parse_args(int argc, char **argv, gen_opts *o) {
-    static const struct option longopts[] = {
-        { "bootstrap-servers", required_argument, NULL, 'b' },
-        { "topic", required_argument, NULL, 't' },
-        { "count", required_argument, NULL, 'n' },
-        { "interval", required_argument, NULL, OPT_INTERVAL },
-        { "rate", required_argument, NULL, OPT_RATE },
-        { "fraud-ratio", required_argument, NULL, OPT_RATIO },
-        { "seed", required_argument, NULL, OPT_SEED },
-        { "output", required_argument, NULL, 'o' },
-        { "start", required_argument, NULL, OPT_START },
-        { "customers", required_argument, NULL, OPT_CUSTOMERS },
-        { "partitions", required_argument, NULL, OPT_PARTITIONS },
-        { "scenarios", required_argument, NULL, OPT_SCENARIOS },
-        { "kafka-config", required_argument, NULL, 'X' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "progress", no_argument, NULL, OPT_PROGRESS },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    char errstr[512];
     memset(o, 0, sizeof(*o));
-    fw_kafka_opts_init(&o->kafka);
-    const char *envs[] = { "INPUT_TOPIC", "KAFKA_SOURCE_TOPIC", "KAFKA_TOPIC" };
+    fw_kafka_opts_init(&o->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
     o->topic = GEN_DEFAULT_TOPIC;
-    for (int i = 2; i >= 0; i--) { /* the first one set wins */
-        const char *v = getenv(envs[i]);
-        if (v && *v)
-            o->topic = v;
-    }
     o->count = GEN_DEFAULT_COUNT;
     o->fraud_ratio = GEN_DEFAULT_RATIO;
     o->seed = GEN_DEFAULT_SEED;
     o->customers = GEN_DEFAULT_CUSTOMERS;
     o->partitions = GEN_DEFAULT_PARTITIONS;
-    bool have_rate = false, have_interval = false;
-
-    optind = 0; /* glibc: rescan from scratch, so the command can run twice in a process */
-    int c;
-    while ((c = getopt_long(argc, argv, "b:t:n:o:X:qh", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'b': o->kafka.bootstrap = optarg; break;
-        case 't': o->topic = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'q': o->quiet = true; break;
-        case OPT_PROGRESS: o->progress = FW_PROGRESS_ALWAYS; break;
-        case 'h': usage(stdout); return 0;
-        case 'n':
-            if (!parse_u64("--count", optarg, 0, UINT64_MAX, &o->count))
-                return 2;
-            break;
-        case OPT_INTERVAL:
-            if (!parse_double("--interval", optarg, 0, 86400, &o->interval_s))
-                return 2;
-            have_interval = o->interval_s > 0;
-            break;
-        case OPT_RATE:
-            if (!parse_double("--rate", optarg, 0, 1e9, &o->rate))
-                return 2;
-            have_rate = o->rate > 0;
-            break;
-        case OPT_RATIO:
-            if (!parse_double("--fraud-ratio", optarg, 0, 1, &o->fraud_ratio))
-                return 2;
-            break;
-        case OPT_SEED:
-            if (!parse_u64("--seed", optarg, 0, UINT64_MAX, &o->seed))
-                return 2;
-            break;
-        case OPT_START: o->start = optarg; break;
-        case OPT_CUSTOMERS:
-            if (!parse_u64("--customers", optarg, 1, FW_GEN_MAX_CUSTOMERS, &o->customers))
-                return 2;
-            break;
-        case OPT_PARTITIONS:
-            if (!parse_u64("--partitions", optarg, 1, 100000, &o->partitions))
-                return 2;
-            break;
-        case OPT_SCENARIOS:
-            if (!fw_gen_parse_scenarios(optarg, o->weights, errstr, sizeof(errstr))) {
-                fprintf(stderr, "fraudwatch generate: --scenarios: %s\n", errstr);
-                return 2;
-            }
-            break;
-        case 'X':
-            if (fw_kafka_opts_add(&o->kafka, optarg, errstr, sizeof(errstr))) {
-                fprintf(stderr, "fraudwatch generate: %s\n", errstr);
-                return 2;
-            }
-            break;
-        default:
-            fprintf(stderr, "Run 'fraudwatch generate --help' for the options.\n");
-            return 2;
-        }
-    }
-    if (o->quiet) /* --quiet wins over --progress */
-        o->progress = FW_PROGRESS_NEVER;
-    if (optind < argc) {
-        fprintf(stderr, "fraudwatch generate: unexpected argument \"%s\"\n", argv[optind]);
-        return 2;
-    }
-    if (have_rate && have_interval) {
-        fprintf(stderr, "fraudwatch generate: --rate and --interval are exclusive\n");
-        return 2;
-    }
-    if (o->count == 0 && o->output && strcmp(o->output, "-")) {
-        fprintf(stderr, "fraudwatch generate: --count 0 (until Ctrl-C) needs Kafka or "
-                        "--output -, not a file\n");
-        return 2;
-    }
-    if (!*o->topic) {
-        fprintf(stderr, "fraudwatch generate: --topic is empty\n");
-        return 2;
-    }
-    return -1;
+    int rc = fw_opts_main(&gen_cmd, o, argc, argv);
+    /* --quiet wins over --progress */
+    o->progress = o->quiet           ? FW_PROGRESS_NEVER
+                  : o->progress_flag ? FW_PROGRESS_ALWAYS
+                                     : FW_PROGRESS_AUTO;
+    return rc;
 }
 
 static bool resolve_start(const gen_opts *o, int64_t *ms) {
@@ -623,6 +581,8 @@ int fw_cmd_generate(int argc, char **argv) {
     memset(&s, 0, sizeof(s));
     rc = 1;
     bool opened = o.output ? file_open(&s, o.output) : kafka_open(&s, &o);
+    if (!opened && o.output)
+        rc = 2; /* an output file that cannot be opened: found before any work */
     if (opened) {
         int64_t t_start = fw_mono_ns();
         bool ok = generate_loop(&o, g, &s, t_start);

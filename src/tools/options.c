@@ -151,9 +151,10 @@ static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char 
         memcpy(field, &b, sizeof(b));
         return FW_OK;
     }
+    case FW_OPT_HELP:
+        return FW_ERR_NOT_FOUND; /* no setter: fw_opts_main prints the help */
     case FW_OPT_CHOICE:
     case FW_OPT_KEYVALUE:
-    case FW_OPT_HELP:
         break;
     }
     snprintf(errstr, errstr_size, "%s: the options table gives no setter", name);
@@ -425,4 +426,27 @@ fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, cha
         v += l + (v[l] == ';');
     }
     return FW_OK;
+}
+
+int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv) {
+    char errstr[512];
+    fw_err err = fw_opts_env(cmd->opts, cmd->nopts, conf, errstr, sizeof(errstr));
+    if (!err)
+        err = fw_opts_parse(cmd->opts, cmd->nopts, conf, argc, argv, NULL, errstr,
+                            sizeof(errstr));
+    if (err == FW_ERR_NOT_FOUND) {
+        fputs(cmd->usage, stdout);
+        fw_opts_help(stdout, cmd->opts, cmd->nopts);
+        if (cmd->epilogue)
+            cmd->epilogue(stdout);
+        return 0;
+    }
+    if (!err && cmd->check)
+        err = cmd->check(conf, errstr, sizeof(errstr));
+    if (err) {
+        fprintf(stderr, "fraudwatch %s: %s\n(see fraudwatch %s --help)\n", cmd->name, errstr,
+                cmd->name);
+        return 2;
+    }
+    return -1;
 }

@@ -78,7 +78,8 @@ fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t e
  * @p after[i] (n slots, zeroed by the caller) for fw_opts_reapply.
  * @returns FW_OK; FW_ERR_INVALID with @p errstr naming the option (an
  * unknown one with the nearest known: "did you mean --metrics-port?");
- * FW_ERR_NOT_FOUND when a setter said stop (help printed).
+ * FW_ERR_NOT_FOUND when a setter said stop (help printed) or an FW_OPT_HELP
+ * entry without a setter was given (help asked, not printed).
  */
 fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
                      const char **after, char *errstr, size_t errstr_size);
@@ -93,6 +94,27 @@ void fw_opts_help(FILE *out, const fw_opt *t, size_t n);
 
 /** @brief The README's configuration table of the same options (markdown). */
 void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n);
+
+/** A command's command line: its table and what --help prints around it. */
+typedef struct fw_opts_cmd {
+    const char *name;             /* "generate", for "fraudwatch generate: ..." */
+    const char *usage;            /* --help: printed before the options */
+    void (*epilogue)(FILE *out);  /* --help: printed after them, or NULL */
+    const fw_opt *opts;
+    size_t nopts;
+    /* Checks across options after env and flags, or NULL: FW_OK or an error
+     * in errstr (a usage error, exit 2). */
+    fw_err (*check)(void *conf, char *errstr, size_t errstr_size);
+} fw_opts_cmd;
+
+/**
+ * @brief The environment, then the flags, then @p cmd's check, over @p conf
+ * (its defaults set by the caller). An FW_OPT_HELP entry without a setter
+ * prints usage, options and epilogue on stdout. On an error it prints
+ * "fraudwatch NAME: what" and "(see fraudwatch NAME --help)" on stderr.
+ * @returns -1 to go on, 0 after --help, 2 on a usage error: the exit status.
+ */
+int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv);
 
 /** @brief The known long name nearest to @p word (leading dashes and "=value"
  *  ignored), or NULL when none is close (edit distance 3 or more). */

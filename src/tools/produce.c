@@ -3,9 +3,9 @@
  * key) or by a key given on the line (--key-separator), optionally paced. Malformed lines are sent too: that is how the
  * dead-letter path is exercised end to end. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <signal.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -13,28 +13,88 @@
 
 #include "commands.h"
 #include "kafka_conf.h"
+#include "options.h"
 #include "topics.h"
 #include "txn.h"
 #include "fw_os.h"
 
-static const char produce_help[] =
+static const char produce_usage[] =
     "Usage: fraudwatch produce --topic TOPIC --input FILE [OPTIONS]\n"
     "\n"
     "Sends each line of FILE as one message, keyed by its account_id (lines that\n"
     "do not decode are sent without a key). Creates the topic if it is missing.\n"
-    "\n"
-    "  -t, --topic TOPIC          destination (required)\n"
-    "  -i, --input FILE           records, one per line ('-' = stdin; required)\n"
-    "      --key-separator SEP    each line is KEY SEP RECORD: KEY is the message key,\n"
-    "                             whatever the record says (as kafka-console-producer's\n"
-    "                             parse.key; e.g. to test records keyed wrongly)\n"
-    "      --partition N          send every message to partition N (default: chosen\n"
-    "                             by the key's hash)\n"
-    "      --rate N               messages per second (default 0 = as fast as possible)\n"
-    "      --partitions N         partitions if the topic is created (default 3)\n"
-    "%s"
-    "  -q, --quiet                no progress lines\n"
-    "  -h, --help                 this text\n";
+    "Every option can also be set in the environment (FW_ names); a flag wins.\n"
+    "Exit status: 0 done, 1 a Kafka error or a message not delivered, 2 bad\n"
+    "options or an input file that cannot be opened.\n";
+
+typedef struct produce_conf {
+    fw_kafka_opts kafka;
+    const char *topic;
+    const char *input;
+    const char *key_sep;  /* NULL: keyed by account_id */
+    double rate;          /* messages per second; 0: as fast as possible */
+    int partitions;       /* if the topic is created */
+    int partition;        /* RD_KAFKA_PARTITION_UA: by the key's hash */
+    bool quiet;
+} produce_conf;
+
+#define OFF(field) offsetof(produce_conf, field)
+
+/* `produce`'s options: getopt, the environment and --help come from here. */
+static const fw_opt produce_opts[] = {
+    { .section = "Sending:", .name = "topic", .short_flag = 't', .arg = "TOPIC",
+      .env = { "FW_PRODUCE_TOPIC" }, .type = FW_OPT_STRING, .offset = OFF(topic),
+      .help = "destination (required)" },
+    { .name = "input", .short_flag = 'i', .arg = "FILE", .env = { "FW_PRODUCE_INPUT" },
+      .type = FW_OPT_STRING, .offset = OFF(input),
+      .help = "records, one per line ('-' = stdin; required)" },
+    { .name = "key-separator", .arg = "SEP", .env = { "FW_PRODUCE_KEY_SEPARATOR" },
+      .type = FW_OPT_STRING, .offset = OFF(key_sep),
+      .help = "each line is KEY SEP RECORD: KEY is the message key, whatever the record "
+              "says (as kafka-console-producer's parse.key; e.g. to test records keyed "
+              "wrongly)" },
+    { .name = "partition", .arg = "N", .env = { "FW_PRODUCE_PARTITION" }, .type = FW_OPT_INT,
+      .min = 0, .max = 99999, .offset = OFF(partition), .def = "chosen by the key's hash",
+      .help = "send every message to partition N" },
+    { .name = "rate", .arg = "N", .env = { "FW_PRODUCE_RATE" }, .type = FW_OPT_AMOUNT,
+      .offset = OFF(rate), .def = "0 = as fast as possible", .help = "messages per second" },
+    { .name = "partitions", .arg = "N", .env = { "FW_PARTITIONS" }, .type = FW_OPT_INT,
+      .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
+      .help = "partitions if the topic is created" },
+    FW_OPTS_KAFKA(produce_conf, kafka),
+    { .section = "Other:", .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" },
+      .type = FW_OPT_FLAG, .offset = OFF(quiet), .help = "no progress lines" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
+};
+
+static fw_err produce_check(void *conf, char *errstr, size_t errstr_size) {
+    const produce_conf *c = conf;
+    if (!c->topic || !*c->topic || !c->input || !*c->input) {
+        snprintf(errstr, errstr_size, "--topic and --input are required (or "
+                 "FW_PRODUCE_TOPIC and FW_PRODUCE_INPUT)");
+        return FW_ERR_INVALID;
+    }
+    if (c->key_sep && !*c->key_sep) {
+        snprintf(errstr, errstr_size, "--key-separator: expected a non-empty string, "
+                 "got \"\"");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+static const fw_opts_cmd produce_cmd = {
+    .name = "produce", .usage = produce_usage, .opts = produce_opts,
+    .nopts = sizeof(produce_opts) / sizeof(produce_opts[0]), .check = produce_check,
+};
+
+/* @returns -1 to go on, else the exit status. */
+static int produce_parse(produce_conf *c, int argc, char **argv) {
+    memset(c, 0, sizeof(*c));
+    fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
+    c->partitions = 3;
+    c->partition = RD_KAFKA_PARTITION_UA;
+    return fw_opts_main(&produce_cmd, c, argc, argv);
+}
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
     (void)rk;
@@ -45,102 +105,39 @@ static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaqu
 }
 
 int fw_cmd_produce(int argc, char **argv) {
-    static fw_kafka_opts ko;
-    fw_kafka_opts_init(&ko);
-    const char *topic = NULL, *input = NULL, *key_sep = NULL;
-    double rate = 0;
-    long partitions = 3, partition = RD_KAFKA_PARTITION_UA;
-    bool quiet = false;
+    produce_conf c;
+    int rc = produce_parse(&c, argc, argv);
+    if (rc >= 0)
+        return rc;
+    const char *topic = c.topic, *input = c.input, *key_sep = c.key_sep;
+    double rate = c.rate;
+    long partition = c.partition;
+    bool quiet = c.quiet;
     char errstr[512];
-    static const struct option opts[] = {
-        { "topic", required_argument, NULL, 't' },
-        { "input", required_argument, NULL, 'i' },
-        { "rate", required_argument, NULL, 'r' },
-        { "partitions", required_argument, NULL, 'p' },
-        { "key-separator", required_argument, NULL, 'k' },
-        { "partition", required_argument, NULL, 'P' },
-        { "bootstrap-servers", required_argument, NULL, 'b' },
-        { "kafka-config", required_argument, NULL, 'X' },
-        { "quiet", no_argument, NULL, 'q' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "t:i:b:X:qh", opts, NULL)) != -1) {
-        char *end;
-        switch (opt) {
-        case 't': topic = optarg; break;
-        case 'i': input = optarg; break;
-        case 'r':
-            errno = 0;
-            rate = strtod(optarg, &end);
-            if (errno || *end || end == optarg || !(rate >= 0)) {
-                fprintf(stderr, "fraudwatch produce: --rate: expected a number >= 0, got "
-                                "\"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'p':
-            errno = 0;
-            partitions = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || partitions < 1 || partitions > 100000) {
-                fprintf(stderr, "fraudwatch produce: --partitions: expected 1 to 100000, got "
-                                "\"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'P':
-            errno = 0;
-            partition = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || partition < 0 || partition >= 100000) {
-                fprintf(stderr, "fraudwatch produce: --partition: expected 0 to 99999, got "
-                                "\"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'k':
-            if (!*optarg) {
-                fprintf(stderr, "fraudwatch produce: --key-separator: expected a non-empty "
-                                "string, got \"\"\n");
-                return 2;
-            }
-            key_sep = optarg;
-            break;
-        case 'b': ko.bootstrap = optarg; break;
-        case 'X':
-            if (fw_kafka_opts_add(&ko, optarg, errstr, sizeof(errstr))) {
-                fprintf(stderr, "fraudwatch produce: %s\n", errstr);
-                return 2;
-            }
-            break;
-        case 'q': quiet = true; break;
-        case 'h': printf(produce_help, fw_kafka_opts_help); return 0;
-        default: fprintf(stderr, "(see fraudwatch produce --help)\n"); return 2;
-        }
-    }
-    if (!topic || !input) {
-        fprintf(stderr, "fraudwatch produce: --topic and --input are required\n");
+    /* Before any broker is asked: a missing file is a usage error. */
+    FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "r");
+    if (!in) {
+        fprintf(stderr, "fraudwatch produce: --input: cannot open %s: %s\n", input,
+                strerror(errno));
         return 2;
     }
-    fw_topic_spec spec = { .name = topic, .partitions = (int)partitions,
+    fw_topic_spec spec = { .name = topic, .partitions = c.partitions,
                            .replication_factor = 1 };
-    if (fw_topics_ensure(&ko, &spec, 1, 30000, errstr, sizeof(errstr))) {
+    if (fw_topics_ensure(&c.kafka, &spec, 1, 30000, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch produce: %s\n", errstr);
+        if (in != stdin)
+            fclose(in);
         return 1;
     }
     if (partition != RD_KAFKA_PARTITION_UA && partition >= spec.partitions) {
         fprintf(stderr, "fraudwatch produce: --partition: topic %s has %d partitions, no "
                         "partition %ld\n", topic, spec.partitions, partition);
+        if (in != stdin)
+            fclose(in);
         return 2;
     }
-    FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "r");
-    if (!in) {
-        fprintf(stderr, "fraudwatch produce: cannot open %s: %s\n", input, strerror(errno));
-        return 1;
-    }
     uint64_t failed = 0, sent = 0;
-    rd_kafka_conf_t *conf = fw_kafka_conf_new(&ko, errstr, sizeof(errstr));
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(&c.kafka, errstr, sizeof(errstr));
     rd_kafka_t *rk = NULL;
     if (!conf ||
         fw_kafka_conf_set(conf, "enable.idempotence", "true", errstr, sizeof(errstr)) ||

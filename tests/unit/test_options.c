@@ -4,6 +4,7 @@
  * what init sets. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -218,6 +219,95 @@ static void test_help_stops(void **state) {
     assert_int_equal(err, FW_ERR_NOT_FOUND);
 }
 
+/* fw_opts_main: a small command's table, its check and exit statuses. */
+typedef struct mini_conf {
+    int n;
+    bool on;
+    int checks; /* how often the check ran */
+} mini_conf;
+
+static fw_err mini_check(void *mini, char *why, size_t why_size) {
+    mini_conf *c = mini;
+    c->checks++;
+    if (c->n == 7) {
+        snprintf(why, why_size, "--n: 7 is refused by the check");
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
+static const fw_opt mini_opts[] = {
+    { .name = "n", .short_flag = 'n', .arg = "N", .env = { "FW_MINI_N" }, .type = FW_OPT_INT,
+      .min = 0, .max = 100, .offset = offsetof(mini_conf, n), .def = "1", .help = "a number" },
+    { .name = "on", .env = { "FW_MINI_ON" }, .type = FW_OPT_FLAG,
+      .offset = offsetof(mini_conf, on), .help = "a flag" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
+};
+
+static const fw_opts_cmd mini_cmd = {
+    .name = "mini", .usage = "Usage: fraudwatch mini\n", .opts = mini_opts,
+    .nopts = sizeof(mini_opts) / sizeof(mini_opts[0]), .check = mini_check,
+};
+
+/* Runs fw_opts_main with stdout and stderr in @p out (caller frees). */
+static int mini_main(mini_conf *c, int argc, char **argv, char **out) {
+    size_t len = 0;
+    FILE *f = open_memstream(out, &len);
+    assert_non_null(f);
+    FILE *saved_out = stdout, *saved_err = stderr;
+    stdout = stderr = f;
+    memset(c, 0, sizeof(*c));
+    c->n = 1;
+    int rc = fw_opts_main(&mini_cmd, c, argc, argv);
+    stdout = saved_out;
+    stderr = saved_err;
+    fclose(f);
+    return rc;
+}
+
+static void test_opts_main(void **state) {
+    (void)state;
+    static const struct {
+        const char *env_n;      /* FW_MINI_N, or NULL */
+        const char *args[4];
+        int rc;                 /* fw_opts_main's exit status, -1: go on */
+        int n;                  /* with rc -1 */
+        const char *says;       /* in the output */
+    } cases[] = {
+        { NULL, { "--n", "5" }, -1, 5, "" },
+        { "9", { NULL }, -1, 9, "" },
+        { "9", { "-n", "3" }, -1, 3, "" },                  /* a flag wins */
+        { NULL, { "--help" }, 0, 1, "Usage: fraudwatch mini\n  -n, --n N" },
+        { NULL, { "--onn" }, 2, 1, "fraudwatch mini: unknown option --onn; did you mean --on?\n"
+                                  "(see fraudwatch mini --help)" },
+        { NULL, { "--n", "x" }, 2, 1, "fraudwatch mini: --n: expected an integer" },
+        { "x", { NULL }, 2, 1, "fraudwatch mini: FW_MINI_N: expected an integer" },
+        { NULL, { "--n", "7" }, 2, 7, "fraudwatch mini: --n: 7 is refused by the check" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        char *argv[6] = { "mini" };
+        int argc = 1;
+        for (size_t a = 0; a < 4 && cases[i].args[a]; a++)
+            argv[argc++] = (char *)cases[i].args[a];
+        if (cases[i].env_n)
+            setenv("FW_MINI_N", cases[i].env_n, 1);
+        else
+            unsetenv("FW_MINI_N");
+        mini_conf c;
+        char *out = NULL;
+        int rc = mini_main(&c, argc, argv, &out);
+        unsetenv("FW_MINI_N");
+        if (rc != cases[i].rc || (rc == -1 && c.n != cases[i].n) ||
+            !strstr(out, cases[i].says))
+            fail_msg("case %zu (%s %s): rc %d (expected %d), n %d (expected %d), output:\n%s",
+                     i, argv[1] ? argv[1] : "", argv[2] ? argv[2] : "", rc, cases[i].rc, c.n,
+                     cases[i].n, out);
+        /* The check runs once the options are read, never after --help or an error. */
+        assert_int_equal(c.checks, rc == -1 || strstr(cases[i].says, "check") ? 1 : 0);
+        free(out);
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_help_fits_80_columns, clear_env),
@@ -228,6 +318,7 @@ int main(void) {
         cmocka_unit_test_setup(test_unknown_option_suggestion, clear_env),
         cmocka_unit_test_setup(test_int_defaults_match_init, clear_env),
         cmocka_unit_test_setup(test_help_stops, clear_env),
+        cmocka_unit_test_setup(test_opts_main, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
