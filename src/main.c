@@ -37,7 +37,22 @@ static void usage(FILE *out) {
             FW_VERSION);
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
         fprintf(out, "  %-10s %s\n", commands[i].name, commands[i].summary);
-    fprintf(out, "\nRun 'fraudwatch COMMAND --help' for the options of a command.\n");
+    fprintf(out, "\nRun 'fraudwatch COMMAND --help' (or 'fraudwatch help COMMAND') for the\n"
+                 "options of a command.\n"
+                 "\nExit status, every command:\n"
+                 "  0  done\n"
+                 "  1  a failure after the work started (an I/O error midway, a fatal\n"
+                 "     Kafka error); rules check and schema check: a file or record failed\n"
+                 "  2  usage: a bad option or value, a missing required option, or a file\n"
+                 "     an option names (input, output, rules, schema, model, profiles)\n"
+                 "     that cannot be opened or is invalid\n");
+}
+
+static const fw_command *find_command(const char *name) {
+    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
+        if (!strcmp(name, commands[i].name))
+            return &commands[i];
+    return NULL;
 }
 
 int main(int argc, char **argv) {
@@ -45,7 +60,15 @@ int main(int argc, char **argv) {
         usage(stderr);
         return 2;
     }
-    if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") || !strcmp(argv[1], "help")) {
+    if (!strcmp(argv[1], "help") && argc >= 3) { /* help CMD = CMD --help */
+        const fw_command *cmd = find_command(argv[2]);
+        if (cmd) {
+            char *help_argv[] = { argv[2], "--help", NULL };
+            return cmd->fn(2, help_argv);
+        }
+        argv++; /* unknown: suggested below like any other */
+    } else if (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h") ||
+               !strcmp(argv[1], "help")) {
         usage(stdout);
         return 0;
     }
@@ -53,9 +76,9 @@ int main(int argc, char **argv) {
         printf("fraudwatch %s\n", FW_VERSION);
         return 0;
     }
-    for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++)
-        if (!strcmp(argv[1], commands[i].name))
-            return commands[i].fn(argc - 1, argv + 1);
+    const fw_command *cmd = find_command(argv[1]);
+    if (cmd)
+        return cmd->fn(argc - 1, argv + 1);
     const char *best = NULL;
     size_t best_d = 3; /* suggest only close ones */
     for (size_t i = 0; i < sizeof(commands) / sizeof(commands[0]); i++) {

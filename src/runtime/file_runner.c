@@ -91,12 +91,13 @@ static void on_late(void *opaque, const fw_late_record *lr) {
         fc->write_error = true;
 }
 
-static FILE *open_out(const char *path, const char *what) {
+/* @p flag names the option in the message: the file is the user's to fix. */
+static FILE *open_out(const char *path, const char *flag, const char *what) {
     if (!strcmp(path, "-"))
         return stdout;
     FILE *f = fopen(path, "w");
     if (!f)
-        fprintf(stderr, "fraudwatch run: cannot open %s %s: %s\n", what, path,
+        fprintf(stderr, "fraudwatch run: %s: cannot open %s %s: %s\n", flag, what, path,
                 strerror(errno));
     return f;
 }
@@ -135,7 +136,7 @@ static const char *progress_detail(fw_pipeline *p, char *out, size_t size) {
 }
 
 int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
-    int rc = 1;
+    int rc = 2; /* until the work starts, a failure is a file an option names: usage */
     char errstr[256];
     char *line = NULL;
     size_t linecap = 0;
@@ -144,16 +145,17 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     FILE *in = !strcmp(c->input_file, "-") ? stdin : fopen(c->input_file, "r");
     fw_pipeline *p = NULL;
     if (!in) {
-        fprintf(stderr, "fraudwatch run: cannot open input %s: %s\n", c->input_file,
+        fprintf(stderr, "fraudwatch run: --input: cannot open input %s: %s\n", c->input_file,
                 strerror(errno));
         goto out;
     }
-    if (!(fc.out = open_out(c->output_file, "output")))
+    if (!(fc.out = open_out(c->output_file, "--output", "output")))
         goto out;
-    if (c->dlq_file && !(fc.dlq = open_out(c->dlq_file, "dead-letter file")))
+    if (c->dlq_file && !(fc.dlq = open_out(c->dlq_file, "--dlq", "dead-letter file")))
         goto out;
-    if (c->late_file && !(fc.late = open_out(c->late_file, "late-record file")))
+    if (c->late_file && !(fc.late = open_out(c->late_file, "--late", "late-record file")))
         goto out;
+    rc = 1; /* from here on a failure is the run's, not the command line's */
     static char outbuf[1 << 20];
     setvbuf(fc.out, outbuf, _IOFBF, sizeof(outbuf));
     if (!(p = fw_pipeline_new(&c->pipeline, errstr, sizeof(errstr)))) {

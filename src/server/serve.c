@@ -579,7 +579,9 @@ int fw_serve_run(const fw_serve_conf *o) {
     file_sig sig0 = file_signature(o->model); /* before loading: a change in between reloads */
     fw_model *m = fw_model_load(o->model, err, sizeof(err));
     if (!m) {
-        fprintf(stderr, "serve: cannot load %s: %s\n", o->model, reason(err, o->model));
+        fprintf(stderr, "fraudwatch serve: --model: cannot load %s: %s\n", o->model,
+                reason(err, o->model));
+        rc = 2; /* a file named by an option, bad before serving starts: usage */
         goto out;
     }
     if (!(srv.current = calloc(1, sizeof(*srv.current)))) {

@@ -38,8 +38,9 @@ typedef struct fw_serve_conf {
  * @brief Serves @p conf until SIGINT or SIGTERM (SIGHUP reloads the model);
  * the three signals are blocked in the calling thread meanwhile and restored
  * on return. Progress and errors go to stderr.
- * @returns the exit status: 0 after a stopping signal, 1 when the model
- *          cannot be loaded or the port cannot be bound.
+ * @returns the exit status: 0 after a stopping signal, 2 when the model
+ *          cannot be loaded (a usage error: the file --model names), 1 when
+ *          the port cannot be bound.
  */
 int fw_serve_run(const fw_serve_conf *conf);
 

@@ -196,8 +196,11 @@ const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word) {
     return best;
 }
 
-fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
-                     const char **after, char *errstr, size_t errstr_size) {
+/* fw_opts_parse and fw_opts_parse_args: @p first NULL refuses arguments that
+ * are not options; else it gets the index of the first (getopt moved them
+ * all to the end). */
+static fw_err parse_argv(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                         const char **after, int *first, char *errstr, size_t errstr_size) {
     struct option longopts[2 * FW_OPTS_MAX + 1];
     char shortopts[3 * FW_OPTS_MAX + 2];
     size_t nl = 0, ns = 0;
@@ -259,11 +262,25 @@ fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **arg
         if ((o->flags & FW_OPT_AFTER_FILE) && after)
             after[o - t] = value;
     }
+    if (first) {
+        *first = optind;
+        return FW_OK;
+    }
     if (optind < argc) {
         snprintf(errstr, errstr_size, "unexpected argument \"%s\"", argv[optind]);
         return FW_ERR_INVALID;
     }
     return FW_OK;
+}
+
+fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                     const char **after, char *errstr, size_t errstr_size) {
+    return parse_argv(t, n, conf, argc, argv, after, NULL, errstr, errstr_size);
+}
+
+fw_err fw_opts_parse_args(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                          int *first, char *errstr, size_t errstr_size) {
+    return parse_argv(t, n, conf, argc, argv, NULL, first, errstr, errstr_size);
 }
 
 fw_err fw_opts_reapply(const fw_opt *t, size_t n, void *conf, const char **after,

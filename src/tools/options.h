@@ -84,6 +84,14 @@ fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t e
 fw_err fw_opts_parse(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
                      const char **after, char *errstr, size_t errstr_size);
 
+/**
+ * @brief fw_opts_parse for a command that also takes arguments that are not
+ * options (a subcommand, files): they are argv[*first .. argc-1], in their
+ * order, wherever they stood among the options.
+ */
+fw_err fw_opts_parse_args(const fw_opt *t, size_t n, void *conf, int argc, char **argv,
+                          int *first, char *errstr, size_t errstr_size);
+
 /** @brief Sets again the flag values fw_opts_parse kept in @p after. */
 fw_err fw_opts_reapply(const fw_opt *t, size_t n, void *conf, const char **after,
                        char *errstr, size_t errstr_size);

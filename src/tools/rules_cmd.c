@@ -1,30 +1,74 @@
 /* rules_cmd.c — `fraudwatch rules`: prints the effective rule set (the
  * defaults, or a rules file applied to them) as JSON, and checks rules files
  * before they are deployed. The format lives in core/rules_file.c. */
-#include <getopt.h>
+#include <stdbool.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "options.h"
 #include "rules.h"
 #include "rules_file.h"
 
-static void usage(FILE *out) {
-    fprintf(out,
-        "Usage: fraudwatch rules [show] [--rules FILE]\n"
-        "       fraudwatch rules check FILE...\n\n"
-        "show (the default) prints the effective rule set as JSON: the built-in\n"
-        "defaults, or FILE applied to them. The output is itself a complete rules\n"
-        "file to start from.\n\n"
-        "check validates each FILE (strictly: unknown keys, wrong types and values\n"
-        "out of range are errors) and prints \"FILE: ok (8 rules, N changed from the\n"
-        "defaults)\" or the error with its path, line and column. Exit status 0 when\n"
-        "every file is valid, 1 otherwise.\n\n"
-        "Options:\n"
-        "  -r, --rules FILE   show: apply FILE to the defaults\n"
-        "  -h, --help         this help\n\n"
-        "The format is described in docs/rules.md; examples/rules.json holds the\n"
-        "defaults.\n");
+static const char rules_usage[] =
+    "Usage: fraudwatch rules [show] [--rules FILE]\n"
+    "       fraudwatch rules check FILE...\n"
+    "\n"
+    "show (the default) prints the effective rule set as JSON: the built-in\n"
+    "defaults, or FILE applied to them. The output is itself a complete rules\n"
+    "file to start from.\n"
+    "\n"
+    "check validates each FILE (strictly: unknown keys, wrong types and values\n"
+    "out of range are errors) and prints \"FILE: ok (8 rules, N changed from the\n"
+    "defaults)\" or the error with its path, line and column.\n"
+    "\n"
+    "Exit status: 0 done (check: every file is valid); 1 check found a file\n"
+    "invalid or unreadable, or the output could not be written; 2 usage: a bad\n"
+    "option, or show's --rules FILE cannot be read or is invalid.\n"
+    "\n"
+    "The format is described in docs/rules.md; examples/rules.json holds the\n"
+    "defaults.\n";
+
+typedef struct rules_conf {
+    const char *rules;
+    bool rules_flag; /* --rules given (not only FW_RULES): check refuses it */
+} rules_conf;
+
+static fw_err set_rules(void *conf, const char *name, const char *v, char *errstr,
+                        size_t errstr_size) {
+    (void)errstr, (void)errstr_size;
+    rules_conf *c = conf;
+    c->rules = v;
+    c->rules_flag = name[0] == '-';
+    return FW_OK;
+}
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size);
+
+/* `rules`'s options, for show and check alike (check takes none but --help). */
+static const fw_opt rules_opts[] = {
+    { .section = "Options:", .name = "rules", .short_flag = 'r', .arg = "FILE",
+      .env = { "FW_RULES", "RULES_FILE" }, .type = FW_OPT_STRING, .set = set_rules,
+      .def = "built-in defaults", .help = "show: apply FILE to the defaults" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
+      .help = "this text" },
+};
+
+#define RULES_NOPTS (sizeof(rules_opts) / sizeof(rules_opts[0]))
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size) {
+    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
+    fputs(rules_usage, stdout);
+    fw_opts_help(stdout, rules_opts, RULES_NOPTS);
+    return FW_ERR_NOT_FOUND;
+}
+
+static int usage_error(const char *msg) {
+    fprintf(stderr, "fraudwatch rules: %s\n(see fraudwatch rules --help)\n", msg);
+    return 2;
 }
 
 static int show(const char *path) {
@@ -32,8 +76,9 @@ static int show(const char *path) {
     char err[1024];
     fw_rules_defaults(&r);
     if (path && fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK) {
-        fprintf(stderr, "fraudwatch rules: %s\n", err);
-        return 1;
+        /* A file named by an option, found bad before the work: usage (2). */
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+        return 2;
     }
     fw_buf out;
     fw_buf_init(&out, 0);
@@ -83,56 +128,33 @@ static bool check_one(const char *path) {
 }
 
 int fw_cmd_rules(int argc, char **argv) {
-    static const struct option longopts[] = {
-        { "rules", required_argument, NULL, 'r' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *rules_path = NULL;
-    int c;
-    optind = 0; /* glibc: rescan from scratch, so the command can run twice in a process */
-    opterr = 0;
-    while ((c = getopt_long(argc, argv, ":r:h", longopts, NULL)) != -1) {
-        switch (c) {
-        case 'r':
-            rules_path = optarg;
-            break;
-        case 'h':
-            usage(stdout);
-            return 0;
-        case ':':
-            fprintf(stderr, "fraudwatch rules: option %s needs a value\n", argv[optind - 1]);
-            return 2;
-        default:
-            fprintf(stderr, "fraudwatch rules: unknown option %s\n\n", argv[optind - 1]);
-            usage(stderr);
-            return 2;
-        }
-    }
-    const char *action = optind < argc ? argv[optind++] : "show";
+    rules_conf conf = { 0 };
+    char errstr[512];
+    int first;
+    fw_err err;
+    if ((err = fw_opts_env(rules_opts, RULES_NOPTS, &conf, errstr, sizeof(errstr))) ||
+        (err = fw_opts_parse_args(rules_opts, RULES_NOPTS, &conf, argc, argv, &first, errstr,
+                                  sizeof(errstr))))
+        return err == FW_ERR_NOT_FOUND ? 0 : usage_error(errstr);
+    const char *action = first < argc ? argv[first++] : "show";
     if (!strcmp(action, "show")) {
-        if (optind < argc) {
-            fprintf(stderr, "fraudwatch rules: unexpected argument \"%s\" (use --rules FILE)\n",
-                    argv[optind]);
-            return 2;
+        if (first < argc) {
+            snprintf(errstr, sizeof(errstr), "unexpected argument \"%s\" (use --rules FILE)",
+                     argv[first]);
+            return usage_error(errstr);
         }
-        return show(rules_path);
+        return show(conf.rules);
     }
     if (!strcmp(action, "check")) {
-        if (rules_path) {
-            fprintf(stderr, "fraudwatch rules: check takes the files as arguments, not --rules\n");
-            return 2;
-        }
-        if (optind >= argc) {
-            fprintf(stderr, "fraudwatch rules: check needs a FILE\n");
-            return 2;
-        }
+        if (conf.rules_flag)
+            return usage_error("check takes the files as arguments, not --rules");
+        if (first >= argc)
+            return usage_error("check needs a FILE");
         bool all_ok = true;
-        for (int i = optind; i < argc; i++)
+        for (int i = first; i < argc; i++)
             all_ok = check_one(argv[i]) && all_ok;
         return all_ok ? 0 : 1;
     }
-    fprintf(stderr, "fraudwatch rules: unknown action \"%s\" (show or check)\n\n", action);
-    usage(stderr);
-    return 2;
+    snprintf(errstr, sizeof(errstr), "unknown action \"%s\" (show or check)", action);
+    return usage_error(errstr);
 }

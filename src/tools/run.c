@@ -1,4 +1,5 @@
 /* run.c — `fraudwatch run`: its options table, then file mode or Kafka mode. */
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -343,9 +344,13 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     if ((err = fw_opts_env(run_opts, RUN_NOPTS, c, errstr, errstr_size)) ||
         (err = fw_opts_parse(run_opts, RUN_NOPTS, c, argc, argv, after, errstr, errstr_size)))
         return err == FW_ERR_NOT_FOUND ? err : FW_ERR_INVALID;
-    if (c->rules_file &&
-        fw_rules_load_file(&c->pipeline.rules, c->rules_file, errstr, errstr_size) != FW_OK)
-        return FW_ERR_INVALID;
+    if (c->rules_file) {
+        char why[480];
+        if (fw_rules_load_file(&c->pipeline.rules, c->rules_file, why, sizeof(why)) != FW_OK) {
+            snprintf(errstr, errstr_size, "--rules: %s", why);
+            return FW_ERR_INVALID;
+        }
+    }
     if (c->schema_file) {
         char why[480];
         fw_schema_destroy(c->schema);
@@ -406,7 +411,7 @@ static int run_main(fw_run_conf *c, int argc, char **argv) {
     }
     if (c->profiles_file &&
         fw_profiles_load_file(profiles, c->profiles_file, errstr, sizeof(errstr))) {
-        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        fprintf(stderr, "fraudwatch run: --profiles: %s\n", errstr);
         fw_profiles_destroy(profiles);
         return 2;
     }
@@ -416,9 +421,13 @@ static int run_main(fw_run_conf *c, int argc, char **argv) {
     errstr[0] = '\0';
     fw_scorer *scorer = fw_scorer_new(&c->scorer, errstr, sizeof(errstr));
     if (!scorer && errstr[0]) {
-        fprintf(stderr, "fraudwatch run: %s\n", errstr);
+        /* A model that does not load, or an endpoint that is no URL: found
+         * before the work starts, in what the options name, so usage (2). */
+        bool model = c->scorer.model_path && c->scorer.model_path[0] &&
+                     !(c->scorer.endpoint && c->scorer.endpoint[0]);
+        fprintf(stderr, "fraudwatch run: %s%s\n", model ? "--model: " : "", errstr);
         fw_profiles_destroy(profiles);
-        return 1;
+        return 2;
     }
     if (scorer && !c->quiet)
         fprintf(stderr, "fraudwatch: ml_score with %s, threshold %.2f\n",

@@ -4,29 +4,68 @@
  * the fields of theirs the mapping leaves unused. Meant to be run before
  * `run --schema`, on a few records of the other team's data. */
 #include <errno.h>
-#include <getopt.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "json.h"
+#include "options.h"
 #include "schema.h"
 #include "txn.h"
 
-static const char schema_help[] =
+static const char schema_usage[] =
     "Usage: fraudwatch schema check --schema FILE --sample FILE [--count N]\n"
     "\n"
-    "Decodes the first N records (default 5) of a sample file (NDJSON) through a\n"
-    "mapping and prints, per record, each of our fields with the value it got and\n"
-    "its source, the required fields missing and the fields the mapping leaves\n"
-    "unused. Exit status 0 when every record shown decodes, 1 otherwise, 2 for a\n"
-    "usage error or an invalid mapping. The mapping format: docs/schema.md.\n"
+    "Decodes the first N records of a sample file (NDJSON) through a mapping and\n"
+    "prints, per record, each of our fields with the value it got and its source,\n"
+    "the required fields missing and the fields the mapping leaves unused. The\n"
+    "mapping format: docs/schema.md.\n"
     "\n"
-    "  -s, --schema FILE   the mapping (as for run --schema)\n"
-    "      --sample FILE   records in the other team's spelling, one per line\n"
-    "  -n, --count N       records to show (default 5)\n"
-    "  -h, --help          this text\n";
+    "Exit status: 0 every record shown decodes; 1 some do not, the sample has no\n"
+    "record, or reading failed; 2 usage: a bad option, or a mapping or sample\n"
+    "file that cannot be opened or is invalid.\n";
+
+typedef struct schema_conf {
+    const char *schema, *sample;
+    int count;
+} schema_conf;
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size);
+
+#define OFF(field) offsetof(schema_conf, field)
+
+/* `schema check`'s options. No -s: it is --seed wherever a command has one. */
+static const fw_opt schema_opts[] = {
+    { .section = "Options:", .name = "schema", .arg = "FILE", .env = { "FW_SCHEMA" },
+      .type = FW_OPT_STRING, .offset = OFF(schema),
+      .help = "the mapping (as for run --schema); required" },
+    { .name = "sample", .arg = "FILE", .env = { "FW_SCHEMA_SAMPLE" }, .type = FW_OPT_STRING,
+      .offset = OFF(sample),
+      .help = "records in the other team's spelling, one per line ('-' = stdin); "
+              "required" },
+    { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_SCHEMA_COUNT" },
+      .type = FW_OPT_INT, .min = 1, .max = 1000000, .offset = OFF(count), .def = "5",
+      .help = "records to show" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
+      .help = "this text" },
+};
+
+#define SCHEMA_NOPTS (sizeof(schema_opts) / sizeof(schema_opts[0]))
+
+static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
+                       size_t errstr_size) {
+    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
+    fputs(schema_usage, stdout);
+    fw_opts_help(stdout, schema_opts, SCHEMA_NOPTS);
+    return FW_ERR_NOT_FOUND;
+}
+
+static int usage_error(const char *msg) {
+    fprintf(stderr, "fraudwatch schema: %s\n(see fraudwatch schema --help)\n", msg);
+    return 2;
+}
 
 #define LINE_MAX_BYTES (1u << 20)
 
@@ -178,63 +217,36 @@ static int check(const fw_schema *s, FILE *in, const char *path, long count) {
 }
 
 int fw_cmd_schema(int argc, char **argv) {
-    static const struct option longopts[] = {
-        { "schema", required_argument, NULL, 's' },
-        { "sample", required_argument, NULL, 'S' },
-        { "count", required_argument, NULL, 'n' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    const char *schema_file = NULL, *sample = NULL;
-    long count = 5;
-    char *end, errstr[600];
-    if (argc < 2 || strcmp(argv[1], "check")) {
-        if (argc >= 2 && (!strcmp(argv[1], "--help") || !strcmp(argv[1], "-h"))) {
-            fputs(schema_help, stdout);
-            return 0;
-        }
-        fprintf(stderr, "fraudwatch schema: expected 'check'\n%s", schema_help);
-        return 2;
+    schema_conf conf = { .count = 5 };
+    char errstr[600];
+    int first;
+    fw_err err;
+    if ((err = fw_opts_env(schema_opts, SCHEMA_NOPTS, &conf, errstr, sizeof(errstr))) ||
+        (err = fw_opts_parse_args(schema_opts, SCHEMA_NOPTS, &conf, argc, argv, &first,
+                                  errstr, sizeof(errstr))))
+        return err == FW_ERR_NOT_FOUND ? 0 : usage_error(errstr);
+    if (first >= argc || strcmp(argv[first], "check"))
+        return usage_error(first < argc ? "expected 'check', the only action"
+                                        : "expected an action: check");
+    if (first + 1 < argc) {
+        snprintf(errstr, sizeof(errstr), "unexpected argument \"%s\"", argv[first + 1]);
+        return usage_error(errstr);
     }
-    argc--;
-    argv++;
-    optind = 1;
-    int opt;
-    while ((opt = getopt_long(argc, argv, "s:n:h", longopts, NULL)) != -1) {
-        switch (opt) {
-        case 's': schema_file = optarg; break;
-        case 'S': sample = optarg; break;
-        case 'n':
-            errno = 0;
-            count = strtol(optarg, &end, 10);
-            if (errno || end == optarg || *end || count < 1 || count > 1000000) {
-                fprintf(stderr, "fraudwatch schema check: --count: expected an integer from "
-                        "1 to 1000000, got \"%s\"\n", optarg);
-                return 2;
-            }
-            break;
-        case 'h': fputs(schema_help, stdout); return 0;
-        default: fputs(schema_help, stderr); return 2;
-        }
-    }
-    if (!schema_file || !sample || optind < argc) {
-        fprintf(stderr, "fraudwatch schema check: --schema and --sample are required\n%s",
-                schema_help);
-        return 2;
-    }
-    fw_schema *s = fw_schema_load_file(schema_file, errstr, sizeof(errstr));
+    if (!conf.schema || !conf.sample)
+        return usage_error("check: --schema and --sample are required");
+    fw_schema *s = fw_schema_load_file(conf.schema, errstr, sizeof(errstr));
     if (!s) {
-        fprintf(stderr, "fraudwatch schema check: %s\n", errstr);
+        fprintf(stderr, "fraudwatch schema: --schema: %s\n", errstr);
         return 2;
     }
-    FILE *in = strcmp(sample, "-") ? fopen(sample, "rb") : stdin;
+    FILE *in = strcmp(conf.sample, "-") ? fopen(conf.sample, "rb") : stdin;
     if (!in) {
-        fprintf(stderr, "fraudwatch schema check: %s: cannot open: %s\n", sample,
+        fprintf(stderr, "fraudwatch schema: --sample: cannot open %s: %s\n", conf.sample,
                 strerror(errno));
         fw_schema_destroy(s);
         return 2;
     }
-    int rc = check(s, in, sample, count);
+    int rc = check(s, in, conf.sample, conf.count);
     if (in != stdin)
         fclose(in);
     fw_schema_destroy(s);

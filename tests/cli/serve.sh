@@ -4,7 +4,7 @@
 # and Amount > 1000): seed 000's curl example, /health, each 400 message,
 # 404/405, 20 concurrent requests, reloads (SIGHUP, a garbage file that keeps
 # the old model serving, a retrained file picked up without a signal), exit
-# codes (usage 2, bad model 1, port in use 1) and a clean stop on SIGTERM.
+# codes (usage 2, bad model 2, port in use 1) and a clean stop on SIGTERM.
 # Then the safe defaults: 127.0.0.1 unless --bind, 415 for a body that is not
 # application/json, a bearer token (--token-file), and three small servers
 # that are pushed past --max-inflight-bytes (503s, peak RSS bounded, still
@@ -87,9 +87,9 @@ train 1 "$tmp/model.json"
 # ---- usage and start-up errors ----
 help=$("$FW_BIN" serve --help) # captured: grep -q would close the pipe early
 for want in --model --port --bind --threads --max-body --max-batch MODEL_PATH "curl -X POST" \
-    "else 127.0.0.1" FW_BIND --token --token-file FW_API_TOKEN --max-connections \
+    "127.0.0.1, this host only" FW_BIND --token --token-file FW_API_TOKEN --max-connections \
     --max-connections-per-ip --max-inflight-bytes "default 64m" --request-timeout-ms \
-    "default 30000" "(default 64)" "415"; do
+    "default 30000" "(default 64;" "415"; do
     grep -q -- "$want" <<<"$help" || fail "--help lacks $want"
 done
 expect_exit() { # STATUS MESSAGE ARGS...
@@ -115,10 +115,10 @@ expect_exit 2 "--token: the token has a space" --model "$tmp/model.json" --token
 expect_exit 2 "--token-file: cannot open $tmp/nothing" --model "$tmp/model.json" \
     --token-file "$tmp/nothing"
 expect_exit 2 "one of --token and --token-file" --model "$tmp/model.json" --token a --token b
-FW_BIND=nowhere expect_exit 2 'FW_BIND="nowhere"' --model "$tmp/model.json"
+FW_BIND=nowhere expect_exit 2 'FW_BIND: expected an IPv4 or IPv6 address, got "nowhere"' --model "$tmp/model.json"
 FW_API_TOKEN=" " expect_exit 2 "FW_API_TOKEN: the token has a space" --model "$tmp/model.json"
 ! grep -q "two words" "$tmp/err" || fail "a bad token was echoed"
-expect_exit 1 "cannot load $tmp/missing.json" --model "$tmp/missing.json"
+expect_exit 2 "--model: cannot load $tmp/missing.json" --model "$tmp/missing.json"
 echo "ok: serve usage errors"
 
 # ---- start (MODEL_PATH and PORT from the environment) ----

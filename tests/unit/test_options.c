@@ -306,6 +306,29 @@ static void test_opts_main(void **state) {
         assert_int_equal(c.checks, rc == -1 || strstr(cases[i].says, "check") ? 1 : 0);
         free(out);
     }
+/* fw_opts_parse_args: arguments that are not options, wherever they stand,
+ * come back in order after the options; fw_opts_parse refuses them. */
+static void test_parse_args(void **state) {
+    (void)state;
+    char *argv[] = { "run", "check", "-q", "a.json", "--input", "x", "b.json", NULL };
+    int first = -1;
+    fw_run_conf_init(&conf);
+    assert_int_equal(fw_opts_parse_args(opts, nopts, &conf, 7, argv, &first, errstr,
+                                        sizeof(errstr)),
+                     FW_OK);
+    assert_int_equal(first, 4);
+    const char *want[] = { "check", "a.json", "b.json" };
+    for (int i = 0; i < 3; i++)
+        if (strcmp(argv[first + i], want[i]))
+            fail_msg("argument %d: \"%s\", expected \"%s\"", i, argv[first + i], want[i]);
+    assert_true(conf.quiet);
+    assert_string_equal(conf.input_file, "x");
+    char *argv2[] = { "run", "check", "-q", NULL };
+    fw_run_conf_init(&conf);
+    assert_int_equal(fw_opts_parse(opts, nopts, &conf, 3, argv2, NULL, errstr,
+                                   sizeof(errstr)),
+                     FW_ERR_INVALID);
+    assert_string_equal(errstr, "unexpected argument \"check\"");
 }
 
 int main(void) {
@@ -319,6 +342,7 @@ int main(void) {
         cmocka_unit_test_setup(test_int_defaults_match_init, clear_env),
         cmocka_unit_test_setup(test_help_stops, clear_env),
         cmocka_unit_test_setup(test_opts_main, clear_env),
+        cmocka_unit_test_setup(test_parse_args, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
