@@ -306,6 +306,8 @@ static void test_opts_main(void **state) {
         assert_int_equal(c.checks, rc == -1 || strstr(cases[i].says, "check") ? 1 : 0);
         free(out);
     }
+}
+
 /* fw_opts_parse_args: arguments that are not options, wherever they stand,
  * come back in order after the options; fw_opts_parse refuses them. */
 static void test_parse_args(void **state) {
