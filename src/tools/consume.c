@@ -90,7 +90,7 @@ static int consume_parse(consume_conf *c, int argc, char **argv) {
     c->format = CONSUME_RAW;
     c->count = -1;
     c->timeout_ms = 60000;
-    return fw_opts_main(&consume_cmd, c, argc, argv);
+    return fw_opts_main(&consume_cmd, c, argc, argv, NULL);
 }
 
 /* Value of a string field "key":"..." in our own alert JSON (display only). */

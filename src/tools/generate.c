@@ -235,7 +235,7 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
     o->seed = GEN_DEFAULT_SEED;
     o->customers = GEN_DEFAULT_CUSTOMERS;
     o->partitions = GEN_DEFAULT_PARTITIONS;
-    int rc = fw_opts_main(&gen_cmd, o, argc, argv);
+    int rc = fw_opts_main(&gen_cmd, o, argc, argv, NULL);
     /* --quiet wins over --progress */
     o->progress = o->quiet           ? FW_PROGRESS_NEVER
                   : o->progress_flag ? FW_PROGRESS_ALWAYS

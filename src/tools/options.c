@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -445,12 +446,12 @@ fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, cha
     return FW_OK;
 }
 
-int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv) {
+int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv, int *first) {
     char errstr[512];
     fw_err err = fw_opts_env(cmd->opts, cmd->nopts, conf, errstr, sizeof(errstr));
     if (!err)
-        err = fw_opts_parse(cmd->opts, cmd->nopts, conf, argc, argv, NULL, errstr,
-                            sizeof(errstr));
+        err = parse_argv(cmd->opts, cmd->nopts, conf, argc, argv, NULL, first, errstr,
+                         sizeof(errstr));
     if (err == FW_ERR_NOT_FOUND) {
         fputs(cmd->usage, stdout);
         fw_opts_help(stdout, cmd->opts, cmd->nopts);
@@ -460,10 +461,15 @@ int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv) {
     }
     if (!err && cmd->check)
         err = cmd->check(conf, errstr, sizeof(errstr));
-    if (err) {
-        fprintf(stderr, "fraudwatch %s: %s\n(see fraudwatch %s --help)\n", cmd->name, errstr,
-                cmd->name);
-        return 2;
-    }
-    return -1;
+    return err ? fw_opts_usage_error(cmd, "%s", errstr) : -1;
+}
+
+int fw_opts_usage_error(const fw_opts_cmd *cmd, const char *fmt, ...) {
+    va_list ap;
+    fprintf(stderr, "fraudwatch %s: ", cmd->name);
+    va_start(ap, fmt);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see fraudwatch %s --help)\n", cmd->name);
+    return 2;
 }

@@ -120,9 +120,16 @@ typedef struct fw_opts_cmd {
  * (its defaults set by the caller). An FW_OPT_HELP entry without a setter
  * prints usage, options and epilogue on stdout. On an error it prints
  * "fraudwatch NAME: what" and "(see fraudwatch NAME --help)" on stderr.
+ * With @p first, arguments that are not options are allowed and *first is
+ * the index of the first of them (argc when none); NULL refuses them.
  * @returns -1 to go on, 0 after --help, 2 on a usage error: the exit status.
  */
-int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv);
+int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv, int *first);
+
+/** @brief Prints a usage error of @p cmd found after fw_opts_main as it
+ *  does. @returns 2, the exit status. */
+int fw_opts_usage_error(const fw_opts_cmd *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
 
 /** @brief The known long name nearest to @p word (leading dashes and "=value"
  *  ignored), or NULL when none is close (edit distance 3 or more). */

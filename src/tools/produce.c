@@ -93,7 +93,7 @@ static int produce_parse(produce_conf *c, int argc, char **argv) {
     fw_kafka_opts_init(&c->kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
     c->partitions = 3;
     c->partition = RD_KAFKA_PARTITION_UA;
-    return fw_opts_main(&produce_cmd, c, argc, argv);
+    return fw_opts_main(&produce_cmd, c, argc, argv, NULL);
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {

@@ -44,32 +44,18 @@ static fw_err set_rules(void *conf, const char *name, const char *v, char *errst
     return FW_OK;
 }
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
-
 /* `rules`'s options, for show and check alike (check takes none but --help). */
 static const fw_opt rules_opts[] = {
     { .section = "Options:", .name = "rules", .short_flag = 'r', .arg = "FILE",
       .env = { "FW_RULES", "RULES_FILE" }, .type = FW_OPT_STRING, .set = set_rules,
       .def = "built-in defaults", .help = "show: apply FILE to the defaults" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
-      .help = "this text" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-#define RULES_NOPTS (sizeof(rules_opts) / sizeof(rules_opts[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(rules_usage, stdout);
-    fw_opts_help(stdout, rules_opts, RULES_NOPTS);
-    return FW_ERR_NOT_FOUND;
-}
-
-static int usage_error(const char *msg) {
-    fprintf(stderr, "fraudwatch rules: %s\n(see fraudwatch rules --help)\n", msg);
-    return 2;
-}
+static const fw_opts_cmd rules_cmd = {
+    .name = "rules", .usage = rules_usage, .opts = rules_opts,
+    .nopts = sizeof(rules_opts) / sizeof(rules_opts[0]),
+};
 
 static int show(const char *path) {
     fw_rules r;
@@ -129,32 +115,27 @@ static bool check_one(const char *path) {
 
 int fw_cmd_rules(int argc, char **argv) {
     rules_conf conf = { 0 };
-    char errstr[512];
     int first;
-    fw_err err;
-    if ((err = fw_opts_env(rules_opts, RULES_NOPTS, &conf, errstr, sizeof(errstr))) ||
-        (err = fw_opts_parse_args(rules_opts, RULES_NOPTS, &conf, argc, argv, &first, errstr,
-                                  sizeof(errstr))))
-        return err == FW_ERR_NOT_FOUND ? 0 : usage_error(errstr);
+    int rc = fw_opts_main(&rules_cmd, &conf, argc, argv, &first);
+    if (rc >= 0)
+        return rc;
     const char *action = first < argc ? argv[first++] : "show";
     if (!strcmp(action, "show")) {
-        if (first < argc) {
-            snprintf(errstr, sizeof(errstr), "unexpected argument \"%s\" (use --rules FILE)",
-                     argv[first]);
-            return usage_error(errstr);
-        }
+        if (first < argc)
+            return fw_opts_usage_error(&rules_cmd, "unexpected argument \"%s\" (use --rules "
+                                       "FILE)", argv[first]);
         return show(conf.rules);
     }
     if (!strcmp(action, "check")) {
         if (conf.rules_flag)
-            return usage_error("check takes the files as arguments, not --rules");
+            return fw_opts_usage_error(&rules_cmd, "check takes the files as arguments, "
+                                       "not --rules");
         if (first >= argc)
-            return usage_error("check needs a FILE");
+            return fw_opts_usage_error(&rules_cmd, "check needs a FILE");
         bool all_ok = true;
         for (int i = first; i < argc; i++)
             all_ok = check_one(argv[i]) && all_ok;
         return all_ok ? 0 : 1;
     }
-    snprintf(errstr, sizeof(errstr), "unknown action \"%s\" (show or check)", action);
-    return usage_error(errstr);
+    return fw_opts_usage_error(&rules_cmd, "unknown action \"%s\" (show or check)", action);
 }

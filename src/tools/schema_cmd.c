@@ -31,9 +31,6 @@ typedef struct schema_conf {
     int count;
 } schema_conf;
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
-
 #define OFF(field) offsetof(schema_conf, field)
 
 /* `schema check`'s options. No -s: it is --seed wherever a command has one. */
@@ -48,24 +45,13 @@ static const fw_opt schema_opts[] = {
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_SCHEMA_COUNT" },
       .type = FW_OPT_INT, .min = 1, .max = 1000000, .offset = OFF(count), .def = "5",
       .help = "records to show" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
-      .help = "this text" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-#define SCHEMA_NOPTS (sizeof(schema_opts) / sizeof(schema_opts[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(schema_usage, stdout);
-    fw_opts_help(stdout, schema_opts, SCHEMA_NOPTS);
-    return FW_ERR_NOT_FOUND;
-}
-
-static int usage_error(const char *msg) {
-    fprintf(stderr, "fraudwatch schema: %s\n(see fraudwatch schema --help)\n", msg);
-    return 2;
-}
+static const fw_opts_cmd schema_cmd = {
+    .name = "schema", .usage = schema_usage, .opts = schema_opts,
+    .nopts = sizeof(schema_opts) / sizeof(schema_opts[0]),
+};
 
 #define LINE_MAX_BYTES (1u << 20)
 
@@ -220,20 +206,17 @@ int fw_cmd_schema(int argc, char **argv) {
     schema_conf conf = { .count = 5 };
     char errstr[600];
     int first;
-    fw_err err;
-    if ((err = fw_opts_env(schema_opts, SCHEMA_NOPTS, &conf, errstr, sizeof(errstr))) ||
-        (err = fw_opts_parse_args(schema_opts, SCHEMA_NOPTS, &conf, argc, argv, &first,
-                                  errstr, sizeof(errstr))))
-        return err == FW_ERR_NOT_FOUND ? 0 : usage_error(errstr);
+    int rc = fw_opts_main(&schema_cmd, &conf, argc, argv, &first);
+    if (rc >= 0)
+        return rc;
     if (first >= argc || strcmp(argv[first], "check"))
-        return usage_error(first < argc ? "expected 'check', the only action"
-                                        : "expected an action: check");
-    if (first + 1 < argc) {
-        snprintf(errstr, sizeof(errstr), "unexpected argument \"%s\"", argv[first + 1]);
-        return usage_error(errstr);
-    }
+        return fw_opts_usage_error(&schema_cmd, "%s", first < argc
+                                   ? "expected 'check', the only action"
+                                   : "expected an action: check");
+    if (first + 1 < argc)
+        return fw_opts_usage_error(&schema_cmd, "unexpected argument \"%s\"", argv[first + 1]);
     if (!conf.schema || !conf.sample)
-        return usage_error("check: --schema and --sample are required");
+        return fw_opts_usage_error(&schema_cmd, "check: --schema and --sample are required");
     fw_schema *s = fw_schema_load_file(conf.schema, errstr, sizeof(errstr));
     if (!s) {
         fprintf(stderr, "fraudwatch schema: --schema: %s\n", errstr);
@@ -246,7 +229,7 @@ int fw_cmd_schema(int argc, char **argv) {
         fw_schema_destroy(s);
         return 2;
     }
-    int rc = check(s, in, conf.sample, conf.count);
+    rc = check(s, in, conf.sample, conf.count);
     if (in != stdin)
         fclose(in);
     fw_schema_destroy(s);

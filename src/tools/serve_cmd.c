@@ -164,8 +164,6 @@ static fw_err set_max_batch(void *field, const char *name, const char *v, char *
     return FW_OK;
 }
 
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size);
 
 #define OFF(field) offsetof(serve_opts, field)
 #define NB FW_OPT_NBSP
@@ -223,23 +221,14 @@ static const fw_opt serve_opts_table[] = {
       .help = "a request must be received, scored and answered within N ms of its "
               "connection's first byte, or of the previous answer on a kept-alive "
               "connection; else the connection is cut off" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
-      .help = "this text" },
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-#define SERVE_NOPTS (sizeof(serve_opts_table) / sizeof(serve_opts_table[0]))
-
-static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    (void)conf, (void)name, (void)v, (void)errstr, (void)errstr_size;
-    fputs(serve_usage, stdout);
-    fw_opts_help(stdout, serve_opts_table, SERVE_NOPTS);
-    fputs(serve_notes, stdout);
-    return FW_ERR_NOT_FOUND;
-}
+static void print_notes(FILE *out) { fputs(serve_notes, out); }
 
 /* Checks what no single option can. @returns FW_OK or an error in errstr. */
-static fw_err check_options(serve_opts *o, char *errstr, size_t errstr_size) {
+static fw_err check_options(void *conf, char *errstr, size_t errstr_size) {
+    serve_opts *o = conf;
     if (!o->model) {
         snprintf(errstr, errstr_size, "no model: give --model FILE (or set FW_MODEL or "
                  "MODEL_PATH)");
@@ -269,17 +258,14 @@ int fw_cmd_serve(int argc, char **argv) {
         .max_connections = FW_SERVE_DEFAULT_MAX_CONNECTIONS,
         .request_timeout_ms = FW_SERVE_DEFAULT_REQUEST_TIMEOUT_MS,
     };
-    char errstr[512];
-    fw_err err;
-    if ((err = fw_opts_env(serve_opts_table, SERVE_NOPTS, &o, errstr, sizeof(errstr))) ||
-        (err = fw_opts_parse(serve_opts_table, SERVE_NOPTS, &o, argc, argv, NULL, errstr,
-                             sizeof(errstr))) ||
-        (err = check_options(&o, errstr, sizeof(errstr)))) {
-        if (err == FW_ERR_NOT_FOUND)
-            return 0;
-        fprintf(stderr, "fraudwatch serve: %s\n(see fraudwatch serve --help)\n", errstr);
-        return 2;
-    }
+    static const fw_opts_cmd serve_cmd = {
+        .name = "serve", .usage = serve_usage, .epilogue = print_notes,
+        .opts = serve_opts_table, .nopts = sizeof(serve_opts_table) / sizeof(serve_opts_table[0]),
+        .check = check_options,
+    };
+    int rc = fw_opts_main(&serve_cmd, &o, argc, argv, NULL);
+    if (rc >= 0)
+        return rc;
     fw_serve_conf conf = {
         .model = o.model, .bind = o.bind, .token = o.token, .port = o.port,
         .threads = o.threads, .max_body = o.max_body, .max_batch = o.max_batch,

@@ -258,7 +258,7 @@ static int mini_main(mini_conf *c, int argc, char **argv, char **out) {
     stdout = stderr = f;
     memset(c, 0, sizeof(*c));
     c->n = 1;
-    int rc = fw_opts_main(&mini_cmd, c, argc, argv);
+    int rc = fw_opts_main(&mini_cmd, c, argc, argv, NULL);
     stdout = saved_out;
     stderr = saved_err;
     fclose(f);
