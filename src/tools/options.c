@@ -4,6 +4,7 @@
 
 #include <errno.h>
 #include <getopt.h>
+#include <stdarg.h>
 #include <stdlib.h>
 #include <string.h>
 
@@ -425,4 +426,34 @@ fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, cha
         v += l + (v[l] == ';');
     }
     return FW_OK;
+}
+
+int fw_opts_usage_error(const char *cmd, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fprintf(stderr, "fraudwatch %s: ", cmd);
+    vfprintf(stderr, fmt, ap);
+    va_end(ap);
+    fprintf(stderr, "\n(see fraudwatch %s --help)\n", cmd);
+    return 2;
+}
+
+int fw_opts_command(const char *cmd, const fw_opt *t, size_t n, void *conf, int argc,
+                    char **argv) {
+    char errstr[512];
+    fw_err err;
+    if ((err = fw_opts_env(t, n, conf, errstr, sizeof(errstr))) ||
+        (err = fw_opts_parse(t, n, conf, argc, argv, NULL, errstr, sizeof(errstr))))
+        return err == FW_ERR_NOT_FOUND ? 0 : fw_opts_usage_error(cmd, "%s", errstr);
+    return -1;
+}
+
+int fw_opts_check_readable(const char *cmd, const char *flag, const char *path) {
+    if (!strcmp(path, "-"))
+        return 0;
+    FILE *f = fopen(path, "r"); /* a folder opens too: --amlsim takes one */
+    if (!f)
+        return fw_opts_usage_error(cmd, "%s %s: cannot open: %s", flag, path, strerror(errno));
+    fclose(f);
+    return 0;
 }

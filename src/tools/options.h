@@ -139,4 +139,22 @@ fw_err fw_opt_parse_duration(const char *what, const char *s, int64_t *out, char
 fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices, int *out,
                            char *errstr, size_t errstr_size);
 
+/* A command's side of the table: what every subcommand does with it. */
+
+/** @brief "fraudwatch CMD: MESSAGE" and "(see fraudwatch CMD --help)" on
+ *  stderr. @returns 2, the exit status of a usage error. */
+int fw_opts_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** @brief The environment, then argv (flags win), over @p conf; an error is
+ *  reported as fw_opts_usage_error does. @returns -1 to go on, 0 when --help
+ *  was printed, 2 on a usage error. */
+int fw_opts_command(const char *cmd, const fw_opt *t, size_t n, void *conf, int argc,
+                    char **argv);
+
+/** @brief Whether @p path ("-": stdin, always) can be opened for reading,
+ *  before the work starts. @returns 0, or 2 after a usage error naming
+ *  @p flag, the path and why. */
+int fw_opts_check_readable(const char *cmd, const char *flag, const char *path);
+
 #endif
