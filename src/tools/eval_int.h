@@ -94,7 +94,11 @@ bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *ru
 void eval_rule_label(const fw_rules *rules, int k, char *out, size_t size);
 /* Appends ", name" (or "name" to an empty @p out). */
 void eval_append_name(char *out, size_t size, const char *name);
-/* The cells both rule tables share: alerts, TP, FP, FN, precision, recall, F1. */
+/* The cells every figures table shares: alerts (or accounts flagged), TP, FP,
+ * FN, precision, recall, F1. */
+void eval_score_cells(fw_table *t, uint64_t alerts, uint64_t tp, uint64_t fp, uint64_t fn,
+                      const fw_eval_ratio *q);
+/* The cells both rule tables share: eval_score_cells of one rule's figures. */
 void eval_rule_figure_cells(fw_table *t, const fw_eval_rule_figures *r);
 
 /* The rule set: each rule's version and switches, then the whole document. */
