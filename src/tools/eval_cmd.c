@@ -191,12 +191,7 @@ static const fw_opt eval_opts_table[] = {
               "velocity.window=10m:60m:10m (durations as in rules files). Each value is "
               "applied as the rules file {\"rules\":[{\"id\":RULE,\"params\":{PARAM:VALUE}}]} "
               "over the rule set; at most 1000 values" },
-    { .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" }, .type = FW_OPT_FLAG,
-      .offset = OFF(quiet), .help = "no progress lines on stderr" },
-    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,
-      .offset = OFF(progress_flag),
-      .help = "progress lines (records, percent, rate, ETA) even when stderr is not a "
-              "terminal; on one they are on already" },
+    FW_OPTS_PROGRESS(eval_opts, quiet, progress_flag),
     { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
       .help = "this text" },
 };

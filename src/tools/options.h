@@ -120,6 +120,17 @@ fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, cha
               "KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION "  \
               "and KAFKA_SSL_KEY_LOCATION set the matching property too" }
 
+/** --quiet and --progress of the commands that report progress on stderr
+ *  (eval, train), over two bool fields of @p conf_type; fw_progress_mode's
+ *  choice from them is the command's (--quiet wins). */
+#define FW_OPTS_PROGRESS(conf_type, quiet_field, progress_field)                                  \
+    { .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" }, .type = FW_OPT_FLAG,       \
+      .offset = offsetof(conf_type, quiet_field), .help = "no progress lines on stderr" },   \
+    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,                     \
+      .offset = offsetof(conf_type, progress_field),                                         \
+      .help = "progress lines (percent, rate, ETA) even when stderr is not a terminal; on "  \
+              "one they are on already" }
+
 /* Value parsers. On a bad value the error names @p what and quotes @p s. */
 
 /** @brief A probability from 0 to 1 (--fraud-threshold). */

@@ -256,12 +256,7 @@ static const fw_opt train_opts_table[] = {
     { .name = "json", .env = { "FW_TRAIN_JSON" }, .type = FW_OPT_FLAG, .offset = OFF(json),
       .help = "print the report as one JSON object (the .meta.json content) instead of "
               "the table" },
-    { .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" }, .type = FW_OPT_FLAG,
-      .offset = OFF(quiet), .help = "no progress lines on stderr" },
-    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,
-      .offset = OFF(progress_flag),
-      .help = "progress lines (percent, rate, ETA of reading and of the boosting rounds) "
-              "even when stderr is not a terminal; on one they are on already" },
+    FW_OPTS_PROGRESS(train_opts, quiet, progress_flag),
     { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
       .help = "this text" },
 };
