@@ -152,7 +152,13 @@ static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char 
         memcpy(field, &b, sizeof(b));
         return FW_OK;
     }
-    case FW_OPT_CHOICE:
+    case FW_OPT_CHOICE: {
+        int i;
+        if (fw_opt_parse_choice(name, value, o->choices, &i, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        memcpy(field, &i, sizeof(i));
+        return FW_OK;
+    }
     case FW_OPT_KEYVALUE:
     case FW_OPT_HELP:
         break;

@@ -26,7 +26,8 @@ typedef enum fw_opt_type {
     FW_OPT_AMOUNT,      /* double, non-negative */
     FW_OPT_PROBABILITY, /* double from 0 to 1 */
     FW_OPT_FLAG,        /* bool; takes no value (env: 1/true/yes or 0/false/no) */
-    FW_OPT_CHOICE,      /* one of choices ("a|b|c"); needs a setter */
+    FW_OPT_CHOICE,      /* one of choices ("a|b|c"): its index, into an int or an
+                           enum listed in that order, unless a setter */
     FW_OPT_ADDRESS,     /* const char *, an IPv4 or IPv6 literal */
     FW_OPT_KEYVALUE,    /* KEY=VALUE, repeatable; needs a setter */
     FW_OPT_HELP,        /* takes no value; its setter prints and says stop */

@@ -134,23 +134,8 @@ static fw_model *train_and_score(const train_opts *o, const dataset *d, result *
 
 /* ------------------------------------------------------------ command */
 
-static fw_err set_format(void *field, const char *name, const char *v, char *errstr,
-                         size_t errstr_size) {
-    int i;
-    if (fw_opt_parse_choice(name, v, "auto|ndjson|csv", &i, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    *(in_format *)field = (in_format)i; /* the order of train_format_names */
-    return FW_OK;
-}
-
-static fw_err set_features(void *field, const char *name, const char *v, char *errstr,
-                           size_t errstr_size) {
-    int i;
-    if (fw_opt_parse_choice(name, v, "auto|v|behavioural|all", &i, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    *(feature_set *)field = (feature_set)i; /* the order of train_feature_set_names */
-    return FW_OK;
-}
+_Static_assert(sizeof(in_format) == sizeof(int) && sizeof(feature_set) == sizeof(int),
+               "--format and --features are FW_OPT_CHOICE: their index is stored as an int");
 
 /* A probability above 0, and below 1 unless @p one_ok. */
 static fw_err set_fraction(void *field, const char *name, const char *v, bool one_ok,
@@ -211,13 +196,14 @@ static const fw_opt train_opts_table[] = {
       .help = "labelled data: NDJSON as `fraudwatch generate` writes it, or a CSV with "
               "seed 000's columns (below)" },
     { .name = "format", .arg = "F", .env = { "FW_TRAIN_FORMAT" }, .type = FW_OPT_CHOICE,
-      .choices = "auto|ndjson|csv", .set = set_format, .offset = OFF(format),
+      .choices = "auto|ndjson|csv", .offset = OFF(format), /* in_format order */
       .def = "auto: a .csv name or a first line that is not a JSON object but holds a comma "
              "means CSV",
       .help = "auto, ndjson or csv; a pipe such as /dev/stdin needs ndjson or csv" },
     { .section = "Features and split:", .name = "features", .arg = "SET",
       .env = { "FW_TRAIN_FEATURES" }, .type = FW_OPT_CHOICE,
-      .choices = "auto|v|behavioural|all", .set = set_features, .offset = OFF(features),
+      .choices = "auto|v|behavioural|all", /* feature_set order */
+      .offset = OFF(features),
       .def = "auto", .help = "auto, v, behavioural or all (below)" },
     { .name = "test-fraction", .arg = "F", .env = { "FW_TRAIN_TEST_FRACTION" },
       .type = FW_OPT_PROBABILITY, .set = set_test_fraction, .offset = OFF(test_fraction),

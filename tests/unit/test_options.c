@@ -222,12 +222,14 @@ static void test_help_stops(void **state) {
  * status a command returns: -1 go on, 2 usage error. */
 typedef struct cmd_conf {
     bool quiet, progress;
-    int n;
+    int n, mode;
 } cmd_conf;
 
 static const fw_opt cmd_opts[] = {
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_TEST_COUNT" },
       .type = FW_OPT_INT, .min = 1, .max = 9, .offset = offsetof(cmd_conf, n) },
+    { .name = "mode", .arg = "M", .env = { "FW_TEST_MODE" }, .type = FW_OPT_CHOICE,
+      .choices = "a|b|c", .offset = offsetof(cmd_conf, mode) }, /* no setter: the index */
     FW_OPTS_PROGRESS(cmd_conf, quiet, progress),
 };
 
@@ -273,6 +275,14 @@ static void test_command_env_then_flags(void **state) {
     }
     unsetenv("FW_TEST_COUNT");
     unsetenv("FW_QUIET");
+    cmd_conf c = { 0 };
+    char *argv[] = { "test", "--mode", "c", NULL };
+    assert_int_equal(fw_opts_command("test", cmd_opts, sizeof(cmd_opts) / sizeof(cmd_opts[0]),
+                                     &c, 3, argv), -1);
+    assert_int_equal(c.mode, 2);
+    argv[2] = "d";
+    assert_int_equal(fw_opts_command("test", cmd_opts, sizeof(cmd_opts) / sizeof(cmd_opts[0]),
+                                     &c, 3, argv), 2);
     /* Files named by options are checked before the work: 2 when they cannot be opened. */
     assert_int_equal(fw_opts_check_readable("test", "--input", "-"), 0);
     assert_int_equal(fw_opts_check_readable("test", "--input", "/dev/null"), 0);
