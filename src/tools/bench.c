@@ -2,36 +2,74 @@
  * uses, on transactions prepared in memory beforehand (generated, or read
  * from a file), so only decoding, detection and alert serialization are timed. */
 #include <errno.h>
-#include <getopt.h>
 #include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
+#include "lab_conf.h"
+#include "options.h"
 #include "gen_model.h"
 #include "rules_file.h"
 #include "pipeline.h"
 #include "fw_os.h"
 
-static const char bench_help[] =
+static const char bench_usage[] =
     "Usage: fraudwatch bench [OPTIONS]\n"
     "\n"
     "Measures file-mode throughput: transactions are prepared in memory first,\n"
     "then decoded, run through every enabled detector (in event-time order, with\n"
     "their state) and their alerts serialized, exactly as `fraudwatch run` does,\n"
-    "without I/O.\n"
-    "\n"
-    "  -n, --count N        transactions to generate (default 1000000)\n"
-    "  -i, --input FILE     use the records of FILE instead of generating\n"
-    "      --fraud-ratio F  of generated transactions (default 0.01)\n"
-    "      --seed N         generator seed (default 42)\n"
-    "  -r, --iterations K   timed passes; the best and median are reported (default 5)\n"
-    "  -m, --model FILE     also score every transaction with this model (ml_score,\n"
-    "                       batches flushed every 4096 records as `run` does)\n"
-    "      --rules FILE     rule settings as `run --rules` takes them (default: the\n"
-    "                       built-in rules), e.g. ml_score's contributions\n"
-    "  -h, --help           this text\n";
+    "without I/O. Every option can also be set in the environment (FW_ names); a\n"
+    "flag wins over the environment. Exit status: 0 done, 1 failure, 2 usage error.\n";
+
+typedef struct bench_conf {
+    int count, iterations, seed;
+    double fraud_ratio;
+    const char *input, *model, *rules, *schema;
+} bench_conf;
+
+
+#define OFF(field) offsetof(bench_conf, field)
+
+static const fw_opt bench_opts[] = {
+    { .section = "Transactions:", .name = "count", .short_flag = 'n', .arg = "N",
+      .env = { "FW_BENCH_COUNT" }, .type = FW_OPT_INT, .min = 1, .max = 1000000000,
+      .offset = OFF(count), .def = "1000000", .help = "transactions to generate" },
+    { .name = "input", .short_flag = 'i', .arg = "FILE", .env = { "FW_BENCH_INPUT" },
+      .type = FW_OPT_STRING, .offset = OFF(input),
+      .help = "use the records of FILE instead of generating" },
+    { .name = "schema", .arg = "FILE", .env = { "FW_SCHEMA" }, .type = FW_OPT_STRING,
+      .offset = OFF(schema), .def = "the rules file's \"schema\" section, else ours",
+      .help = "records of --input in another team's spelling, as `run --schema` reads "
+              "them (docs/schema.md)" },
+    { .name = "fraud-ratio", .arg = "F", .env = { "FW_BENCH_FRAUD_RATIO" },
+      .type = FW_OPT_PROBABILITY, .offset = OFF(fraud_ratio), .def = "0.01",
+      .help = "of generated transactions" },
+    { .name = "seed", .short_flag = 's', .arg = "N", .env = { "FW_BENCH_SEED" },
+      .type = FW_OPT_INT, .min = 1, .max = 2147483647, .offset = OFF(seed), .def = "42",
+      .help = "generator seed" },
+    { .section = "Measurement:", .name = "iterations", .arg = "K",
+      .env = { "FW_BENCH_ITERATIONS" }, .type = FW_OPT_INT, .min = 1, .max = 1000,
+      .offset = OFF(iterations), .def = "5",
+      .help = "timed passes; the best and median are reported" },
+    { .name = "rules", .short_flag = 'r', .arg = "FILE", .env = { "FW_RULES" },
+      .type = FW_OPT_STRING, .offset = OFF(rules), .def = "built-in defaults",
+      .help = "rules file as `run --rules` takes it, so one bench measures a user's rules "
+              "(e.g. ml_score's contributions)" },
+    { .name = "model", .short_flag = 'm', .arg = "FILE", .env = { "FW_MODEL" },
+      .type = FW_OPT_STRING, .offset = OFF(model), .def = "none",
+      .help = "also score every transaction with this model (ml_score, batches flushed "
+              "every 4096 records as `run` does)" },
+    { .section = "Other:", .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
+};
+
+#define BENCH_NOPTS (sizeof(bench_opts) / sizeof(bench_opts[0]))
+
+static const fw_opts_cmd bench_cmd = {
+    .name = "bench", .usage = bench_usage, .opts = bench_opts, .nopts = BENCH_NOPTS,
+};
 
 typedef struct corpus {
     char *data;
@@ -84,72 +122,33 @@ static int cmp_double(const void *a, const void *b) {
 }
 
 int fw_cmd_bench(int argc, char **argv) {
-    long count = 1000000, iterations = 5, seed = 42;
-    double fraud_ratio = 0.01;
-    const char *input = NULL, *model_path = NULL, *rules_path = NULL;
+    bench_conf bc = { .count = 1000000, .iterations = 5, .seed = 42, .fraud_ratio = 0.01 };
+    int rc = fw_opts_main(&bench_cmd, &bc, argc, argv, NULL);
+    if (rc >= 0)
+        return rc;
+    long iterations = bc.iterations;
     fw_model *model = NULL;
-    static const struct option opts[] = {
-        { "count", required_argument, NULL, 'n' },
-        { "input", required_argument, NULL, 'i' },
-        { "fraud-ratio", required_argument, NULL, 'f' },
-        { "seed", required_argument, NULL, 's' },
-        { "iterations", required_argument, NULL, 'r' },
-        { "model", required_argument, NULL, 'm' },
-        { "rules", required_argument, NULL, 'R' },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    int opt;
-    optind = 0;
-    while ((opt = getopt_long(argc, argv, "n:i:r:m:h", opts, NULL)) != -1) {
-        char *end;
-        errno = 0;
-        switch (opt) {
-        case 'n':
-        case 'r':
-        case 's': {
-            long v = strtol(optarg, &end, 10);
-            if (errno || *end || end == optarg || v < 1) {
-                fprintf(stderr, "fraudwatch bench: expected a positive integer, got \"%s\"\n",
-                        optarg);
-                return 2;
-            }
-            *(opt == 'n' ? &count : opt == 'r' ? &iterations : &seed) = v;
-            break;
-        }
-        case 'f':
-            fraud_ratio = strtod(optarg, &end);
-            if (errno || *end || !(fraud_ratio >= 0 && fraud_ratio <= 1)) {
-                fprintf(stderr, "fraudwatch bench: --fraud-ratio: expected 0..1, got \"%s\"\n",
-                        optarg);
-                return 2;
-            }
-            break;
-        case 'i': input = optarg; break;
-        case 'm': model_path = optarg; break;
-        case 'R': rules_path = optarg; break;
-        case 'h': fputs(bench_help, stdout); return 0;
-        default: fprintf(stderr, "(see fraudwatch bench --help)\n"); return 2;
-        }
-    }
-    int rc = 1;
+    fw_schema *schema = NULL;
+    double *rates = NULL;
     char errstr[512];
     corpus c = { 0 };
     fw_pipeline_conf pc = { .format = FW_INPUT_JSON };
-    fw_rules_defaults(&pc.rules);
-    if (rules_path && fw_rules_load_file(&pc.rules, rules_path, errstr, sizeof(errstr))) {
-        fprintf(stderr, "fraudwatch bench: %s\n", errstr);
-        return 1;
+    if ((rc = fw_lab_conf_load("bench", bc.rules, bc.schema, &pc.rules, &schema)) != 0 ||
+        (bc.input && (rc = fw_opts_check_readable("bench", "--input", bc.input)) != 0))
+        goto out;
+    pc.schema = schema;
+    rc = 2;
+    if (bc.model && !(model = fw_model_load(bc.model, errstr, sizeof(errstr)))) {
+        fw_opts_usage_error("bench", "--model: %s", errstr);
+        goto out;
     }
-    if (model_path && !(model = fw_model_load(model_path, errstr, sizeof(errstr)))) {
-        fprintf(stderr, "fraudwatch bench: %s\n", errstr);
-        return 1;
-    }
-    double *rates = calloc((size_t)iterations, sizeof(double));
-    if (input) {
-        FILE *f = fopen(input, "r");
+    rc = 1;
+    rates = calloc((size_t)iterations, sizeof(double));
+    if (bc.input) {
+        FILE *f = !strcmp(bc.input, "-") ? stdin : fopen(bc.input, "r");
         if (!f) {
-            fprintf(stderr, "fraudwatch bench: cannot open %s: %s\n", input, strerror(errno));
+            fprintf(stderr, "fraudwatch bench: cannot open %s: %s\n", bc.input,
+                    strerror(errno));
             goto out;
         }
         char *line = NULL;
@@ -159,11 +158,12 @@ int fw_cmd_bench(int argc, char **argv) {
             if (!corpus_add(&c, line, (size_t)n - (line[n - 1] == '\n')))
                 break;
         free(line);
-        fclose(f);
+        if (f != stdin)
+            fclose(f);
     } else {
-        fw_gen_conf gc = { .seed = (uint64_t)seed, .customers = 10000,
-                           .fraud_ratio = fraud_ratio, .start_ms = 1704067200000,
-                           .count = (uint64_t)count };
+        fw_gen_conf gc = { .seed = (uint64_t)bc.seed, .customers = 10000,
+                           .fraud_ratio = bc.fraud_ratio, .start_ms = 1704067200000,
+                           .count = (uint64_t)bc.count };
         fw_gen *g = fw_gen_new(&gc, errstr, sizeof(errstr));
         if (!g) {
             fprintf(stderr, "fraudwatch bench: %s\n", errstr);
@@ -192,8 +192,10 @@ int fw_cmd_bench(int argc, char **argv) {
         fw_txn txn;
         fw_decode_error derr;
         fw_arena_reset(&scratch);
-        ok += fw_txn_decode_json(c.data + c.off[i], c.off[i + 1] - c.off[i] - 1, &scratch, 0,
-                                 &txn, &derr) == FW_OK;
+        const char *rec = c.data + c.off[i];
+        size_t len = c.off[i + 1] - c.off[i] - 1;
+        ok += (schema ? fw_txn_decode_json_mapped(rec, len, &scratch, 0, schema, &txn, &derr)
+                      : fw_txn_decode_json(rec, len, &scratch, 0, &txn, &derr)) == FW_OK;
     }
     double dt = fw_mono_s() - t0;
     fw_arena_fini(&scratch);
@@ -242,6 +244,7 @@ int fw_cmd_bench(int argc, char **argv) {
     rc = 0;
 out:
     fw_model_free(model);
+    fw_schema_destroy(schema);
     free(rates);
     free(c.data);
     free(c.off);

@@ -72,22 +72,13 @@ static void json_set_score(fw_buf *b, const fw_eval_set_score *s) {
     fw_buf_printf(b, "{\"flagged\":%" PRIu64 ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64
                      ",\"fn\":%" PRIu64 ",\"precision\":", s->flagged, s->tp, s->fp, s->fn);
     fw_json_num(b, s->q.precision);
-    fw_buf_puts(b, ",\"recall\":");
-    fw_json_num(b, s->q.recall);
-    fw_buf_puts(b, ",\"f1\":");
-    fw_json_num(b, s->q.f1);
+    fw_json_field_num(b, "recall", s->q.recall);
+    fw_json_field_num(b, "f1", s->q.f1);
     fw_buf_putc(b, '}');
 }
 
 static void score_cells(fw_table *t, const fw_eval_set_score *s) {
-    char a[32], b[32], c[32], d[32];
-    fw_table_cell(t, "%s", fw_count_str(s->flagged, a, sizeof(a)));
-    fw_table_cell(t, "%s", fw_count_str(s->tp, b, sizeof(b)));
-    fw_table_cell(t, "%s", fw_count_str(s->fp, c, sizeof(c)));
-    fw_table_cell(t, "%s", fw_count_str(s->fn, d, sizeof(d)));
-    fw_table_cell(t, "%s", fw_pct_str(s->q.precision, a, sizeof(a)));
-    fw_table_cell(t, "%s", fw_pct_str(s->q.recall, b, sizeof(b)));
-    fw_table_cell(t, "%s", fw_pct_str(s->q.f1, c, sizeof(c)));
+    eval_score_cells(t, s->flagged, s->tp, s->fp, s->fn, &s->q);
 }
 
 /* Replays one data set; prints its section and appends its JSON. */

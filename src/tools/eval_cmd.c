@@ -5,9 +5,7 @@
  * turned into transaction records first (eval_amlsim.c). This file holds the
  * options and the --input run; the figures go to aligned tables, --json and
  * --plot (eval_report.c). */
-#include <getopt.h>
 #include <inttypes.h>
-#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -15,49 +13,20 @@
 #include "commands.h"
 #include "eval_int.h"
 #include "fw_os.h"
+#include "lab_conf.h"
 #include "options.h"
 #include "rules_file.h"
 
-static const char eval_help[] =
+static const char eval_usage[] =
     "Usage: fraudwatch eval --input FILE [OPTIONS]\n"
     "       fraudwatch eval --amlsim PATH [OPTIONS]\n"
     "\n"
     "Measures how well each rule detects labelled fraud: replays the data through\n"
     "the same pipeline as `fraudwatch run --input` (decode, detectors, alerts) and\n"
-    "scores every alert against the labels.\n"
-    "\n"
-    "Input (one of):\n"
-    "  -i, --input FILE      NDJSON transactions labelled as `fraudwatch generate`\n"
-    "                        writes them: is_fraud (true/false), scenario and\n"
-    "                        scenario_instance (the engine ignores these fields).\n"
-    "                        Malformed lines are counted as dead letters, not fatal\n"
-    "      --amlsim PATH     IBM AMLSim data: a .tgz archive, a folder holding\n"
-    "                        transactions.csv and nodes.csv, or a folder of such\n"
-    "                        archives and folders (one report section each)\n"
-    "\n"
-    "Options:\n"
-    "  -r, --rules FILE      candidate rules file applied over the built-in defaults\n"
-    "                        (docs/rules.md), as `run --rules` does\n"
-    "      --model FILE      score with this model (rule ml_score, docs/model.md), as\n"
-    "                        `run --model` does; --fraud-threshold P (default 0.8)\n"
-    "      --json FILE       also write every figure as JSON ('-' = stdout; the\n"
-    "                        tables then go to stderr)\n"
-    "      --plot FILE.png   chart precision and recall per rule (with --sweep:\n"
-    "                        precision, recall and alerts per 1,000 against the\n"
-    "                        value; with --amlsim: per data set) with gnuplot\n"
-    "      --sweep RULE.PARAM=FROM:TO:STEP\n"
-    "                        --input only: replay once per value of one rule\n"
-    "                        parameter and tabulate the figures, e.g.\n"
-    "                        velocity.min_count=2:6:1,\n"
-    "                        high_amount.limit=3000:8000:500 or\n"
-    "                        velocity.window=10m:60m:10m (durations as in rules\n"
-    "                        files). Each value is applied as the rules file\n"
-    "                        {\"rules\":[{\"id\":RULE,\"params\":{PARAM:VALUE}}]} over\n"
-    "                        the rule set; at most 1000 values\n"
-    "  -q, --quiet           no progress lines on stderr\n"
-    "      --progress        progress lines (records, percent, rate, ETA) even when\n"
-    "                        stderr is not a terminal; on one they are on already\n"
-    "  -h, --help            this text\n"
+    "scores every alert against the labels. Every option can also be set in the\n"
+    "environment (FW_ names); a flag wins over the environment.\n";
+
+static const char eval_definitions[] =
     "\n"
     "Definitions (--input; docs/detection-quality.md):\n"
     "  transactions    of an alert: its evidence and its triggering transaction\n"
@@ -93,7 +62,8 @@ static const char eval_help[] =
     "precision, recall and F1 compare flagged accounts with fraud accounts.\n"
     "\n"
     "Exit status: 0 done, 1 failure (unreadable or unlabelled input, gnuplot\n"
-    "failed), 2 usage error.\n";
+    "failed), 2 usage error (a bad option or value; a --input, --amlsim, --rules,\n"
+    "--schema or --model file that cannot be opened or is invalid).\n";
 
 /* The --input run: loads the file and its labels once, then one scored replay
  * (or one per --sweep value). @returns the exit status. */
@@ -112,7 +82,7 @@ static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw
     int rc = 1;
     fw_buf json;
     fw_buf_init(&json, (size_t)1 << 30);
-    if (!eval_load_labels(&c, labels, &ls))
+    if (!eval_load_labels(&c, o->schema, labels, &ls))
         goto done;
     if (!ls.labelled) {
         fprintf(stderr,
@@ -144,7 +114,7 @@ static int eval_input(const eval_opts *o, const fw_rules *rules, const sweep *sw
     if (!sw) {
         fw_eval_report rep;
         replay_stats st;
-        if (!eval_once(&c, labels, rules, o->ml, "", o->progress, true, &rep, &st))
+        if (!eval_once(&c, labels, rules, o, "", true, &rep, &st))
             goto done;
         fprintf(out, "fraudwatch eval: %s\n", o->input);
         eval_print_report(out, &rep, rules, &st, labels);
@@ -172,99 +142,120 @@ done:
 
 /* ------------------------------------------------------------ command */
 
-enum { OPT_AMLSIM = 256, OPT_JSON, OPT_PLOT, OPT_SWEEP, OPT_MODEL, OPT_THRESHOLD,
-       OPT_PROGRESS };
 
-static int usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-static int usage_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fraudwatch eval: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n(see fraudwatch eval --help)\n", stderr);
-    return 2;
+#define OFF(field) offsetof(eval_opts, field)
+
+/* `eval`'s options: getopt, the environment and --help come from here. */
+static const fw_opt eval_opts_table[] = {
+    { .section = "Input (one of):", .name = "input", .short_flag = 'i', .arg = "FILE",
+      .env = { "FW_EVAL_INPUT" }, .type = FW_OPT_STRING, .offset = OFF(input),
+      .help = "NDJSON transactions labelled as `fraudwatch generate` writes them: "
+              "is_fraud (true/false), scenario and scenario_instance (the engine ignores "
+              "these fields). Malformed lines are counted as dead letters, not fatal" },
+    { .name = "amlsim", .arg = "PATH", .env = { "FW_EVAL_AMLSIM" }, .type = FW_OPT_STRING,
+      .offset = OFF(amlsim),
+      .help = "IBM AMLSim data: a .tgz archive, a folder holding transactions.csv and "
+              "nodes.csv, or a folder of such archives and folders (one report section "
+              "each)" },
+    { .name = "schema", .arg = "FILE", .env = { "FW_SCHEMA" }, .type = FW_OPT_STRING,
+      .offset = OFF(schema_file), .def = "the rules file's \"schema\" section, else ours",
+      .help = "--input in another team's spelling, as `run --schema` reads it "
+              "(docs/schema.md); the label fields keep their names" },
+    { .section = "Options:", .name = "rules", .short_flag = 'r', .arg = "FILE",
+      .env = { "FW_RULES" }, .type = FW_OPT_STRING, .offset = OFF(rules_file),
+      .def = "built-in defaults",
+      .help = "candidate rules file applied over the built-in defaults (docs/rules.md), "
+              "as `run --rules` does" },
+    { .name = "model", .short_flag = 'm', .arg = "FILE", .env = { "FW_MODEL" },
+      .type = FW_OPT_STRING, .offset = OFF(model), .def = "none, ml_score off",
+      .help = "score with this model (rule ml_score, docs/model.md), as `run --model` "
+              "does" },
+    { .name = "fraud-threshold", .arg = "P", .env = { "FW_FRAUD_THRESHOLD" },
+      .type = FW_OPT_PROBABILITY, .offset = OFF(threshold), .def = "0.8, or the rules file's",
+      .help = "ml_score alerts when the probability > P" },
+    { .name = "json", .arg = "FILE", .env = { "FW_EVAL_JSON" }, .type = FW_OPT_STRING,
+      .offset = OFF(json_file),
+      .help = "also write every figure as JSON ('-' = stdout; the tables then go to "
+              "stderr)" },
+    { .name = "plot", .arg = "FILE.png", .env = { "FW_EVAL_PLOT" }, .type = FW_OPT_STRING,
+      .offset = OFF(plot_file),
+      .help = "chart precision and recall per rule (with --sweep: precision, recall and "
+              "alerts per 1,000 against the value; with --amlsim: per data set) with "
+              "gnuplot" },
+    { .name = "sweep", .arg = "RULE.PARAM=FROM:TO:STEP", .env = { "FW_EVAL_SWEEP" },
+      .type = FW_OPT_STRING, .offset = OFF(sweep),
+      .help = "--input only: replay once per value of one rule parameter and tabulate the "
+              "figures, e.g. velocity.min_count=2:6:1, high_amount.limit=3000:8000:500 or "
+              "velocity.window=10m:60m:10m (durations as in rules files). Each value is "
+              "applied as the rules file {\"rules\":[{\"id\":RULE,\"params\":{PARAM:VALUE}}]} "
+              "over the rule set; at most 1000 values" },
+    FW_OPTS_PROGRESS(eval_opts, quiet, progress_flag),
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
+      .help = "this text" },
+};
+
+#define EVAL_NOPTS (sizeof(eval_opts_table) / sizeof(eval_opts_table[0]))
+
+static const fw_opts_cmd eval_cmd = {
+    .name = "eval", .usage = eval_usage, .notes = eval_definitions, .opts = eval_opts_table, .nopts = EVAL_NOPTS,
+};
+
+/* Checks the options and loads what they name, before any work.
+ * @returns -1 to go on, else the exit status. */
+static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, sweep *sw) {
+    char errstr[1024];
+    int rc;
+    o->progress = o->quiet ? FW_PROGRESS_NEVER /* --quiet wins over --progress */
+                  : o->progress_flag ? FW_PROGRESS_ALWAYS : FW_PROGRESS_AUTO;
+    if (!o->input == !o->amlsim)
+        return fw_opts_usage_error("eval", "give exactly one of --input FILE and --amlsim PATH");
+    if (o->sweep && o->amlsim)
+        return fw_opts_usage_error("eval", "--sweep works with --input only");
+    if (o->schema_file && o->amlsim)
+        return fw_opts_usage_error("eval", "--schema works with --input only: AMLSim data "
+                                   "is read by its own reader");
+    if (o->plot_file && !*o->plot_file)
+        return fw_opts_usage_error("eval", "--plot needs a file name");
+    if ((rc = fw_opts_check_readable("eval", o->input ? "--input" : "--amlsim",
+                                     o->input ? o->input : o->amlsim)) != 0 ||
+        (rc = fw_lab_conf_load("eval", o->rules_file, o->schema_file, rules, schema)) != 0)
+        return rc;
+    o->schema = o->amlsim ? NULL : *schema; /* AMLSim records are converted to ours */
+    if (o->threshold >= 0)
+        rules->ml_score.threshold = o->threshold;
+    if (o->sweep) {
+        if (!eval_sweep_parse(o->sweep, sw, errstr, sizeof(errstr)))
+            return fw_opts_usage_error("eval", "%s", errstr);
+        if (!rules->common[sw->rule].enabled)
+            return fw_opts_usage_error("eval", "--sweep %s: rule %s is disabled in the rule "
+                                       "set", o->sweep, fw_rule_name(sw->rule));
+        for (size_t i = 0; i < sw->n; i++) { /* every value checked before the first replay */
+            fw_rules probe;
+            if (!eval_sweep_apply(sw, i, rules, &probe, errstr, sizeof(errstr)))
+                return fw_opts_usage_error("eval", "%s", errstr);
+        }
+    }
+    if (o->model && !(o->ml = fw_model_load(o->model, errstr, sizeof(errstr))))
+        return fw_opts_usage_error("eval", "--model: %s", errstr);
+    return -1;
 }
 
 int fw_cmd_eval(int argc, char **argv) {
-    static const struct option opts[] = {
-        { "input", required_argument, NULL, 'i' },
-        { "amlsim", required_argument, NULL, OPT_AMLSIM },
-        { "rules", required_argument, NULL, 'r' },
-        { "json", required_argument, NULL, OPT_JSON },
-        { "plot", required_argument, NULL, OPT_PLOT },
-        { "sweep", required_argument, NULL, OPT_SWEEP },
-        { "model", required_argument, NULL, OPT_MODEL },
-        { "fraud-threshold", required_argument, NULL, OPT_THRESHOLD },
-        { "quiet", no_argument, NULL, 'q' },
-        { "progress", no_argument, NULL, OPT_PROGRESS },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
-    eval_opts o = { 0 };
-    int opt;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:r:qh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'i': o.input = optarg; break;
-        case OPT_AMLSIM: o.amlsim = optarg; break;
-        case 'r': o.rules_file = optarg; break;
-        case OPT_JSON: o.json_file = optarg; break;
-        case OPT_PLOT: o.plot_file = optarg; break;
-        case OPT_SWEEP: o.sweep = optarg; break;
-        case OPT_MODEL: o.model = optarg; break;
-        case OPT_THRESHOLD: o.threshold = optarg; break;
-        case 'q': o.quiet = true; break;
-        case OPT_PROGRESS: o.progress = FW_PROGRESS_ALWAYS; break;
-        case 'h': fputs(eval_help, stdout); return 0;
-        case ':': return usage_error("option %s needs a value", argv[optind - 1]);
-        default: return usage_error("unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (o.quiet) /* --quiet wins over --progress */
-        o.progress = FW_PROGRESS_NEVER;
-    if (optind < argc)
-        return usage_error("unexpected argument \"%s\"", argv[optind]);
-    if (!o.input == !o.amlsim)
-        return usage_error("give exactly one of --input FILE and --amlsim PATH");
-    if (o.sweep && o.amlsim)
-        return usage_error("--sweep works with --input only");
-    if (o.plot_file && !*o.plot_file)
-        return usage_error("--plot needs a file name");
-
-    char errstr[1024];
+    eval_opts o = { .threshold = -1 };
+    int rc = fw_opts_main(&eval_cmd, &o, argc, argv, NULL);
+    if (rc >= 0)
+        return rc;
     fw_rules rules;
-    fw_rules_defaults(&rules);
-    if (o.rules_file && fw_rules_load_file(&rules, o.rules_file, errstr, sizeof(errstr)))
-        return usage_error("%s", errstr);
-    if (o.threshold && fw_opt_parse_probability("--fraud-threshold", o.threshold,
-                                                 &rules.ml_score.threshold, errstr,
-                                                 sizeof(errstr)))
-        return usage_error("%s", errstr);
-
+    fw_schema *schema = NULL;
     sweep sw;
-    if (o.sweep) {
-        if (!eval_sweep_parse(o.sweep, &sw, errstr, sizeof(errstr)))
-            return usage_error("%s", errstr);
-        if (!rules.common[sw.rule].enabled)
-            return usage_error("--sweep %s: rule %s is disabled in the rule set", o.sweep,
-                               fw_rule_name(sw.rule));
-        for (size_t i = 0; i < sw.n; i++) { /* every value checked before the first replay */
-            fw_rules probe;
-            if (!eval_sweep_apply(&sw, i, &rules, &probe, errstr, sizeof(errstr)))
-                return usage_error("%s", errstr);
-        }
-    }
-    if (o.model && !(o.ml = fw_model_load(o.model, errstr, sizeof(errstr)))) {
-        fprintf(stderr, "fraudwatch eval: %s\n", errstr);
-        return 1;
-    }
-    /* JSON on stdout: the tables move to stderr so the document stays clean. */
-    FILE *out = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
-    int rc = o.input ? eval_input(&o, &rules, o.sweep ? &sw : NULL, out)
+    if ((rc = eval_setup(&o, &rules, &schema, &sw)) < 0) {
+        /* JSON on stdout: the tables move to stderr so the document stays clean. */
+        FILE *out = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
+        rc = o.input ? eval_input(&o, &rules, o.sweep ? &sw : NULL, out)
                      : eval_amlsim(&o, &rules, out);
-    fflush(out);
+        fflush(out);
+    }
     fw_model_free(o.ml);
+    fw_schema_destroy(schema);
     return rc;
 }

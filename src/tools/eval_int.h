@@ -20,11 +20,14 @@
 
 #define R_COUNT FW_RULE__COUNT
 
+/* The options table's conf (eval_cmd.c), then what is loaded from it. */
 typedef struct eval_opts {
     const char *input, *amlsim, *rules_file, *json_file, *plot_file, *sweep;
-    const char *model, *threshold;
+    const char *model, *schema_file;
+    double threshold;         /* --fraud-threshold; negative: the rule set's */
+    bool quiet, progress_flag;
     fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
-    bool quiet;
+    const struct fw_schema *schema; /* from --schema (or the rules file); NULL: ours */
     fw_progress_mode progress; /* from --quiet and --progress */
 } eval_opts;
 
@@ -63,6 +66,7 @@ typedef struct replay_ctx {
     void *opaque;
     bool show_dead_letters;
     fw_model *model;          /* ml_score's (--model); NULL: not scored */
+    const struct fw_schema *schema; /* their spelling (--schema); NULL: ours */
 } replay_ctx;
 
 /* Runs every record of @p c through a new pipeline, as file mode does. */
@@ -73,13 +77,16 @@ typedef struct label_stats {
     uint64_t labelled, unlabelled, unreadable, fraud_without_id;
 } label_stats;
 
-/* Reads the labels of every record of @p c. */
-bool eval_load_labels(const corpus *c, fw_eval_labels *labels, label_stats *ls);
+/* Reads the labels of every record of @p c; with @p schema the transaction id
+ * and timestamp are read through it (the label fields keep their names). */
+bool eval_load_labels(const corpus *c, const struct fw_schema *schema, fw_eval_labels *labels,
+                      label_stats *ls);
 
-/* One replay under @p rules, scored against @p labels. */
+/* One replay under @p rules with o's model, mapping and progress, scored
+ * against @p labels. */
 bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
-               fw_model *model, const char *label, fw_progress_mode progress, bool show_dead,
-               fw_eval_report *rep, replay_stats *st);
+               const eval_opts *o, const char *label, bool show_dead, fw_eval_report *rep,
+               replay_stats *st);
 
 /* ---- eval_report.c: one report ---------------------------------------------------- */
 
@@ -87,7 +94,11 @@ bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *ru
 void eval_rule_label(const fw_rules *rules, int k, char *out, size_t size);
 /* Appends ", name" (or "name" to an empty @p out). */
 void eval_append_name(char *out, size_t size, const char *name);
-/* The cells both rule tables share: alerts, TP, FP, FN, precision, recall, F1. */
+/* The cells every figures table shares: alerts (or accounts flagged), TP, FP,
+ * FN, precision, recall, F1. */
+void eval_score_cells(fw_table *t, uint64_t alerts, uint64_t tp, uint64_t fp, uint64_t fn,
+                      const fw_eval_ratio *q);
+/* The cells both rule tables share: eval_score_cells of one rule's figures. */
 void eval_rule_figure_cells(fw_table *t, const fw_eval_rule_figures *r);
 
 /* The rule set: each rule's version and switches, then the whole document. */

@@ -91,7 +91,8 @@ bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
                  const char *label, fw_progress_mode progress, replay_stats *st) {
     char errstr[512];
     fw_pipeline_conf pc = { .rules = *rules, .format = FW_INPUT_JSON,
-                            .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES };
+                            .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES,
+                            .schema = rc->schema };
     fw_replay r;
     if (fw_replay_init(&r, "eval", c->file, &pc, rc->model, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch eval: %s\n", errstr);
@@ -123,7 +124,8 @@ bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
     return true;
 }
 
-bool eval_load_labels(const corpus *c, fw_eval_labels *labels, label_stats *ls) {
+bool eval_load_labels(const corpus *c, const struct fw_schema *schema, fw_eval_labels *labels,
+                      label_stats *ls) {
     fw_arena scratch;
     if (!fw_arena_init(&scratch, FW_TXN_DEFAULT_MAX_BYTES + 64))
         fw_die_oom("eval");
@@ -142,17 +144,27 @@ bool eval_load_labels(const corpus *c, fw_eval_labels *labels, label_stats *ls) 
         }
         ls->labelled++;
         fw_str id = ll.transaction_id;
-        if (ll.is_fraud && ll.id_escaped) { /* rare: the id as the engine will see it */
+        int64_t ts = INT64_MIN; /* only fraud records need it: when their instance began */
+        if (schema) { /* their names and timestamp format: as the engine will see them */
             fw_txn t;
             fw_decode_error derr;
             fw_arena_reset(&scratch);
-            id = fw_txn_decode_json(p, n, &scratch, 0, &t, &derr) == FW_OK ? t.transaction_id
-                                                                            : FW_STR_NULL;
+            bool ok = fw_txn_decode_json_mapped(p, n, &scratch, 0, schema, &t, &derr) == FW_OK;
+            id = ok ? t.transaction_id : FW_STR_NULL;
+            ts = ok ? t.ts_ms : INT64_MIN;
+        } else {
+            if (ll.is_fraud && ll.id_escaped) { /* rare: the id as the engine will see it */
+                fw_txn t;
+                fw_decode_error derr;
+                fw_arena_reset(&scratch);
+                id = fw_txn_decode_json(p, n, &scratch, 0, &t, &derr) == FW_OK
+                         ? t.transaction_id
+                         : FW_STR_NULL;
+            }
+            if (ll.is_fraud && ll.timestamp.ptr &&
+                fw_time_parse_any(ll.timestamp.ptr, ll.timestamp.len, &ts) != FW_OK)
+                ts = INT64_MIN;
         }
-        int64_t ts = INT64_MIN; /* only fraud records need it: when their instance began */
-        if (ll.is_fraud && ll.timestamp.ptr &&
-            fw_time_parse_any(ll.timestamp.ptr, ll.timestamp.len, &ts) != FW_OK)
-            ts = INT64_MIN;
         fw_err err = fw_eval_labels_add(labels, id, ts, ll.is_fraud, ll.scenario, ll.instance);
         if (err == FW_ERR_INVALID)
             ls->fraud_without_id++;
@@ -173,14 +185,14 @@ static void eval_alert(void *opaque, const fw_alert *a) {
 }
 
 bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
-               fw_model *model, const char *label, fw_progress_mode progress, bool show_dead,
-               fw_eval_report *rep, replay_stats *st) {
+               const eval_opts *o, const char *label, bool show_dead, fw_eval_report *rep,
+               replay_stats *st) {
     fw_eval_run *run = fw_eval_run_new(labels);
     if (!run)
         fw_die_oom("eval");
     replay_ctx rc = { .alert = eval_alert, .opaque = run, .show_dead_letters = show_dead,
-                      .model = model };
-    bool ok = eval_replay(c, rules, &rc, label, progress, st);
+                      .model = o->ml, .schema = o->schema };
+    bool ok = eval_replay(c, rules, &rc, label, o->progress, st);
     if (ok && fw_eval_report_build(run, rules, st->transactions, rep) != FW_OK)
         fw_die_oom("eval");
     fw_eval_run_destroy(run);

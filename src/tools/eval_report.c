@@ -68,12 +68,9 @@ void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *
                       r->target_instances, r->caught, r->caught_any);
         first = false;
         fw_json_num(b, r->q.precision);
-        fw_buf_puts(b, ",\"recall\":");
-        fw_json_num(b, r->q.recall);
-        fw_buf_puts(b, ",\"f1\":");
-        fw_json_num(b, r->q.f1);
-        fw_buf_puts(b, ",\"alerts_per_1000\":");
-        fw_json_num(b, r->alerts_per_1000);
+        fw_json_field_num(b, "recall", r->q.recall);
+        fw_json_field_num(b, "f1", r->q.f1);
+        fw_json_field_num(b, "alerts_per_1000", r->alerts_per_1000);
         fw_buf_puts(b, ",\"delay\":");
         json_delay(b, &r->delay);
         fw_buf_puts(b, ",\"time_to_detect\":");
@@ -128,14 +125,10 @@ void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *
                   o->transactions, o->fraud_transactions, o->instances, o->alerts, o->tp, o->fp,
                   o->targeted_instances, o->targeted_caught, o->caught);
     fw_json_num(b, o->precision);
-    fw_buf_puts(b, ",\"recall_targeted\":");
-    fw_json_num(b, o->recall_targeted);
-    fw_buf_puts(b, ",\"recall_all\":");
-    fw_json_num(b, o->recall_all);
-    fw_buf_puts(b, ",\"f1_all\":");
-    fw_json_num(b, o->f1_all);
-    fw_buf_puts(b, ",\"alerts_per_1000\":");
-    fw_json_num(b, o->alerts_per_1000);
+    fw_json_field_num(b, "recall_targeted", o->recall_targeted);
+    fw_json_field_num(b, "recall_all", o->recall_all);
+    fw_json_field_num(b, "f1_all", o->f1_all);
+    fw_json_field_num(b, "alerts_per_1000", o->alerts_per_1000);
     fw_buf_puts(b, "}}");
 }
 
@@ -174,15 +167,20 @@ void eval_append_name(char *out, size_t size, const char *name) {
     snprintf(out + n, size - n, "%s%s", n ? ", " : "", name);
 }
 
-void eval_rule_figure_cells(fw_table *t, const fw_eval_rule_figures *r) {
+void eval_score_cells(fw_table *t, uint64_t alerts, uint64_t tp, uint64_t fp, uint64_t fn,
+                      const fw_eval_ratio *q) {
     char buf[32];
-    fw_table_cell(t, "%s", fw_count_str(r->alerts, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_count_str(r->tp, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_count_str(r->fp, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_count_str(r->fn, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_pct_str(r->q.precision, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_pct_str(r->q.recall, buf, sizeof(buf)));
-    fw_table_cell(t, "%s", fw_pct_str(r->q.f1, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_count_str(alerts, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_count_str(tp, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_count_str(fp, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_count_str(fn, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_pct_str(q->precision, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_pct_str(q->recall, buf, sizeof(buf)));
+    fw_table_cell(t, "%s", fw_pct_str(q->f1, buf, sizeof(buf)));
+}
+
+void eval_rule_figure_cells(fw_table *t, const fw_eval_rule_figures *r) {
+    eval_score_cells(t, r->alerts, r->tp, r->fp, r->fn, &r->q);
 }
 
 /* Median and p95 cells, "-" when nothing was caught. */

@@ -248,7 +248,7 @@ int eval_sweep_run(const eval_opts *o, const corpus *c, const fw_eval_labels *la
             fprintf(stderr, "fraudwatch eval: %sreplaying\n", label);
         fw_eval_report rep;
         replay_stats st;
-        if (!eval_once(c, labels, &vr, o->ml, label, o->progress, i == 0, &rep, &st))
+        if (!eval_once(c, labels, &vr, o, label, i == 0, &rep, &st))
             goto out;
         rows[i] = (sweep_row){ .value = sweep_value(sw, i), .rule = rep.rule[sw->rule],
                                .all = rep.all };

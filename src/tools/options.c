@@ -154,7 +154,13 @@ static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char 
     }
     case FW_OPT_HELP:
         return FW_ERR_NOT_FOUND; /* no setter: fw_opts_main prints the help */
-    case FW_OPT_CHOICE:
+    case FW_OPT_CHOICE: {
+        int i;
+        if (fw_opt_parse_choice(name, value, o->choices, &i, errstr, errstr_size))
+            return FW_ERR_INVALID;
+        memcpy(field, &i, sizeof(i));
+        return FW_OK;
+    }
     case FW_OPT_KEYVALUE:
         break;
     }
@@ -455,21 +461,33 @@ int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv, int 
     if (err == FW_ERR_NOT_FOUND) {
         fputs(cmd->usage, stdout);
         fw_opts_help(stdout, cmd->opts, cmd->nopts);
+        if (cmd->notes)
+            fputs(cmd->notes, stdout);
         if (cmd->epilogue)
             cmd->epilogue(stdout);
         return 0;
     }
     if (!err && cmd->check)
         err = cmd->check(conf, errstr, sizeof(errstr));
-    return err ? fw_opts_usage_error(cmd, "%s", errstr) : -1;
+    return err ? fw_opts_usage_error(cmd->name, "%s", errstr) : -1;
 }
 
-int fw_opts_usage_error(const fw_opts_cmd *cmd, const char *fmt, ...) {
+int fw_opts_usage_error(const char *cmd, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "fraudwatch %s: ", cmd->name);
     va_start(ap, fmt);
+    fprintf(stderr, "fraudwatch %s: ", cmd);
     vfprintf(stderr, fmt, ap);
     va_end(ap);
-    fprintf(stderr, "\n(see fraudwatch %s --help)\n", cmd->name);
+    fprintf(stderr, "\n(see fraudwatch %s --help)\n", cmd);
     return 2;
+}
+
+int fw_opts_check_readable(const char *cmd, const char *flag, const char *path) {
+    if (!strcmp(path, "-"))
+        return 0;
+    FILE *f = fopen(path, "r"); /* a folder opens too: --amlsim takes one */
+    if (!f)
+        return fw_opts_usage_error(cmd, "%s %s: cannot open: %s", flag, path, strerror(errno));
+    fclose(f);
+    return 0;
 }

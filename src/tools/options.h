@@ -26,7 +26,8 @@ typedef enum fw_opt_type {
     FW_OPT_AMOUNT,      /* double, non-negative */
     FW_OPT_PROBABILITY, /* double from 0 to 1 */
     FW_OPT_FLAG,        /* bool; takes no value (env: 1/true/yes or 0/false/no) */
-    FW_OPT_CHOICE,      /* one of choices ("a|b|c"); needs a setter */
+    FW_OPT_CHOICE,      /* one of choices ("a|b|c"): its index, into an int or an
+                           enum listed in that order, unless a setter */
     FW_OPT_ADDRESS,     /* const char *, an IPv4 or IPv6 literal */
     FW_OPT_KEYVALUE,    /* KEY=VALUE, repeatable; needs a setter */
     FW_OPT_HELP,        /* takes no value; its setter prints and says stop */
@@ -107,7 +108,8 @@ void fw_opts_markdown(FILE *out, const fw_opt *t, size_t n);
 typedef struct fw_opts_cmd {
     const char *name;             /* "generate", for "fraudwatch generate: ..." */
     const char *usage;            /* --help: printed before the options */
-    void (*epilogue)(FILE *out);  /* --help: printed after them, or NULL */
+    const char *notes;            /* --help: printed after them, or NULL */
+    void (*epilogue)(FILE *out);  /* --help: printed after the notes, or NULL */
     const fw_opt *opts;
     size_t nopts;
     /* Checks across options after env and flags, or NULL: FW_OK or an error
@@ -125,11 +127,6 @@ typedef struct fw_opts_cmd {
  * @returns -1 to go on, 0 after --help, 2 on a usage error: the exit status.
  */
 int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv, int *first);
-
-/** @brief Prints a usage error of @p cmd found after fw_opts_main as it
- *  does. @returns 2, the exit status. */
-int fw_opts_usage_error(const fw_opts_cmd *cmd, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
 
 /** @brief The known long name nearest to @p word (leading dashes and "=value"
  *  ignored), or NULL when none is close (edit distance 3 or more). */
@@ -157,6 +154,17 @@ fw_err fw_opt_set_kafka_config(void *kafka, const char *name, const char *v, cha
               "KAFKA_SASL_PASSWORD, KAFKA_SSL_CA_LOCATION, KAFKA_SSL_CERTIFICATE_LOCATION "  \
               "and KAFKA_SSL_KEY_LOCATION set the matching property too" }
 
+/** --quiet and --progress of the commands that report progress on stderr
+ *  (eval, train), over two bool fields of @p conf_type; fw_progress_mode's
+ *  choice from them is the command's (--quiet wins). */
+#define FW_OPTS_PROGRESS(conf_type, quiet_field, progress_field)                                  \
+    { .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" }, .type = FW_OPT_FLAG,       \
+      .offset = offsetof(conf_type, quiet_field), .help = "no progress lines on stderr" },   \
+    { .name = "progress", .env = { "FW_PROGRESS" }, .type = FW_OPT_FLAG,                     \
+      .offset = offsetof(conf_type, progress_field),                                         \
+      .help = "progress lines (percent, rate, ETA) even when stderr is not a terminal; on "  \
+              "one they are on already" }
+
 /* Value parsers. On a bad value the error names @p what and quotes @p s. */
 
 /** @brief A probability from 0 to 1 (--fraud-threshold). */
@@ -175,5 +183,18 @@ fw_err fw_opt_parse_duration(const char *what, const char *s, int64_t *out, char
 /** @brief The index of @p s in @p choices ("a|b|c"). */
 fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices, int *out,
                            char *errstr, size_t errstr_size);
+
+/* A command's side of the table: what every subcommand does with it. */
+
+/** @brief "fraudwatch CMD: MESSAGE" and "(see fraudwatch CMD --help)" on
+ *  stderr, as fw_opts_main reports its errors: for those found after it.
+ *  @returns 2, the exit status of a usage error. */
+int fw_opts_usage_error(const char *cmd, const char *fmt, ...)
+    __attribute__((format(printf, 2, 3)));
+
+/** @brief Whether @p path ("-": stdin, always) can be opened for reading,
+ *  before the work starts. @returns 0, or 2 after a usage error naming
+ *  @p flag, the path and why. */
+int fw_opts_check_readable(const char *cmd, const char *flag, const char *path);
 
 #endif

@@ -40,6 +40,11 @@ void fw_json_num(fw_buf *b, double v) {
         fw_buf_puts(b, "null");
 }
 
+void fw_json_field_num(fw_buf *b, const char *key, double v) {
+    fw_buf_printf(b, ",\"%s\":", key);
+    fw_json_num(b, v);
+}
+
 void fw_die_oom(const char *cmd) {
     fprintf(stderr, "fraudwatch%s%s: out of memory\n", cmd ? " " : "", cmd ? cmd : "");
     exit(1);

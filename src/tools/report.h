@@ -22,6 +22,10 @@ const char *fw_pct_str(double v, char *out, size_t size);
  *  (an undefined figure, such as precision without alerts). */
 void fw_json_num(fw_buf *b, double v);
 
+/** @brief Appends ,"KEY": and @p v as fw_json_num does: the next member of an
+ *  object whose first member is written. */
+void fw_json_field_num(fw_buf *b, const char *key, double v);
+
 /** @brief "fraudwatch CMD: out of memory" (@p cmd NULL: "fraudwatch: out of
  *  memory") on stderr, exit status 1: the reports' buffers are not worth
  *  unwinding for. */

@@ -122,20 +122,20 @@ int fw_cmd_rules(int argc, char **argv) {
     const char *action = first < argc ? argv[first++] : "show";
     if (!strcmp(action, "show")) {
         if (first < argc)
-            return fw_opts_usage_error(&rules_cmd, "unexpected argument \"%s\" (use --rules "
+            return fw_opts_usage_error("rules", "unexpected argument \"%s\" (use --rules "
                                        "FILE)", argv[first]);
         return show(conf.rules);
     }
     if (!strcmp(action, "check")) {
         if (conf.rules_flag)
-            return fw_opts_usage_error(&rules_cmd, "check takes the files as arguments, "
+            return fw_opts_usage_error("rules", "check takes the files as arguments, "
                                        "not --rules");
         if (first >= argc)
-            return fw_opts_usage_error(&rules_cmd, "check needs a FILE");
+            return fw_opts_usage_error("rules", "check needs a FILE");
         bool all_ok = true;
         for (int i = first; i < argc; i++)
             all_ok = check_one(argv[i]) && all_ok;
         return all_ok ? 0 : 1;
     }
-    return fw_opts_usage_error(&rules_cmd, "unknown action \"%s\" (show or check)", action);
+    return fw_opts_usage_error("rules", "unknown action \"%s\" (show or check)", action);
 }

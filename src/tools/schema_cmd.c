@@ -210,13 +210,13 @@ int fw_cmd_schema(int argc, char **argv) {
     if (rc >= 0)
         return rc;
     if (first >= argc || strcmp(argv[first], "check"))
-        return fw_opts_usage_error(&schema_cmd, "%s", first < argc
+        return fw_opts_usage_error("schema", "%s", first < argc
                                    ? "expected 'check', the only action"
                                    : "expected an action: check");
     if (first + 1 < argc)
-        return fw_opts_usage_error(&schema_cmd, "unexpected argument \"%s\"", argv[first + 1]);
+        return fw_opts_usage_error("schema", "unexpected argument \"%s\"", argv[first + 1]);
     if (!conf.schema || !conf.sample)
-        return fw_opts_usage_error(&schema_cmd, "check: --schema and --sample are required");
+        return fw_opts_usage_error("schema", "check: --schema and --sample are required");
     fw_schema *s = fw_schema_load_file(conf.schema, errstr, sizeof(errstr));
     if (!s) {
         fprintf(stderr, "fraudwatch schema: --schema: %s\n", errstr);

@@ -224,8 +224,6 @@ static const fw_opt serve_opts_table[] = {
     { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
-static void print_notes(FILE *out) { fputs(serve_notes, out); }
-
 /* Checks what no single option can. @returns FW_OK or an error in errstr. */
 static fw_err check_options(void *conf, char *errstr, size_t errstr_size) {
     serve_opts *o = conf;
@@ -259,7 +257,7 @@ int fw_cmd_serve(int argc, char **argv) {
         .request_timeout_ms = FW_SERVE_DEFAULT_REQUEST_TIMEOUT_MS,
     };
     static const fw_opts_cmd serve_cmd = {
-        .name = "serve", .usage = serve_usage, .epilogue = print_notes,
+        .name = "serve", .usage = serve_usage, .notes = serve_notes,
         .opts = serve_opts_table, .nopts = sizeof(serve_opts_table) / sizeof(serve_opts_table[0]),
         .check = check_options,
     };

@@ -2,8 +2,7 @@
  * uses on labelled data (train_data.c reads it) and measures it on the
  * held-out, later part of that data (train_report.c). This file holds the
  * options, the time-ordered split and the fitting. */
-#include <errno.h>
-#include <getopt.h>
+#include <limits.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -12,75 +11,48 @@
 
 #include "commands.h"
 #include "fw_os.h"
+#include "options.h"
 #include "report.h"
 #include "train_int.h"
 
 #define MIN_PART_ROWS 100         /* fewer rows in the training or test part: refused */
 #define PREDICT_BATCH 4096        /* rows per fw_model_predict call, as in the engine */
 
-static const char train_help[] =
+static const char train_usage[] =
     "Usage: fraudwatch train --input FILE [OPTIONS]\n"
     "\n"
     "Trains the XGBoost model of the ml_score rule (binary:logistic, hist trees)\n"
     "on labelled data, measures it on a held-out part and saves it as XGBoost JSON\n"
     "with its feature names, plus a .meta.json file with the feature list, the\n"
-    "parameters and the figures.\n"
+    "parameters and the figures. Every option can also be set in the environment\n"
+    "(FW_ names); a flag wins over the environment.\n";
+
+static const char train_notes[] =
     "\n"
     "Input:\n"
-    "  -i, --input FILE         labelled data: NDJSON as `fraudwatch generate` writes\n"
-    "                           it, or a CSV with seed 000's columns\n"
-    "      --format F           auto (default: a .csv name or a first line that is\n"
-    "                           not a JSON object but holds a comma means CSV;\n"
-    "                           a pipe such as /dev/stdin needs ndjson or csv)\n"
     "  CSV: a header naming Class (1 = fraud, 0 = legitimate; required) and any of\n"
     "       V1..V28 and Amount (at least one); quoted names and values as pandas and\n"
     "       Kaggle's creditcard.csv write them are fine, other columns are ignored.\n"
     "       An empty or NaN feature cell is a missing value; any other cell that is\n"
     "       not a number fails with its file:line and column. With a Time column\n"
     "       rows are put in Time order (stable), else kept in file order.\n"
-    "  NDJSON: each line is replayed through the same pipeline as\n"
-    "       `fraudwatch run --input` (same rule defaults, --rules, --profiles) and the\n"
-    "       engine hands over each transaction's feature vector as ml_score sees it:\n"
-    "       computed from the customer's history just before the transaction, in\n"
-    "       event-time order. The label is is_fraud (or a scenario). A decodable line\n"
-    "       without a label is an error (count and first line are named): training\n"
-    "       on it as legitimate would teach the model wrong. Malformed lines are\n"
-    "       dead letters, counted and skipped; late records never reach the\n"
-    "       detectors and are skipped. Password changes and logins are no rows:\n"
-    "       ml_score does not score them (their effect shows in later rows).\n"
+    "  NDJSON: each line is replayed through the same pipeline as `fraudwatch run\n"
+    "       --input` (same rule defaults, --rules, --profiles) and the engine hands\n"
+    "       over each transaction's feature vector as ml_score sees it: computed\n"
+    "       from the customer's history just before the transaction, in event-time\n"
+    "       order. The label is is_fraud (or a scenario). A decodable line without\n"
+    "       a label is an error (count and first line are named): training on it\n"
+    "       as legitimate would teach the model wrong. Malformed lines are dead\n"
+    "       letters, counted and skipped; late records never reach the detectors\n"
+    "       and are skipped. Password changes and logins are no rows: ml_score\n"
+    "       does not score them (their effect shows in later rows).\n"
     "\n"
-    "Features and split:\n"
-    "      --features SET       auto (default), v, behavioural or all:\n"
-    "                           v: the V1..V28 columns present, then Amount\n"
-    "                           behavioural (NDJSON only): Amount and the features\n"
-    "                           the engine computes from history (docs/model.md)\n"
-    "                           all (NDJSON only): every feature the engine computes\n"
-    "                           auto: v when the data has V values, else behavioural\n"
-    "      --test-fraction F    the last F of the rows in time order are held out\n"
-    "                           for the figures (default 0.2; 0 < F < 1)\n"
-    "\n"
-    "XGBoost parameters:\n"
-    "      --rounds N           boosting rounds (default 100)\n"
-    "      --max-depth N        tree depth (default 4)\n"
-    "      --eta X              learning rate (default 0.2)\n"
-    "      --scale-pos-weight W weight of a fraud row (default: the square root of\n"
-    "                           legitimate rows / fraud rows of the training part)\n"
-    "      --threads N          XGBoost threads (default 0: all cores)\n"
-    "      --seed N             random seed (default 42)\n"
-    "\n"
-    "Output:\n"
-    "  -o, --output FILE        the model (default model.json); the metadata goes\n"
-    "                           next to it as FILE minus .json plus .meta.json\n"
-    "  -r, --rules FILE         NDJSON: rules file over the built-in defaults, as\n"
-    "                           `run --rules`\n"
-    "      --profiles FILE      NDJSON: customer profiles, as `run --profiles`\n"
-    "      --json               print the report as one JSON object (the .meta.json\n"
-    "                           content) instead of the table\n"
-    "  -q, --quiet              no progress lines on stderr\n"
-    "      --progress           progress lines (percent, rate, ETA of reading and of\n"
-    "                           the boosting rounds) even when stderr is not a\n"
-    "                           terminal; on one they are on already\n"
-    "  -h, --help               this text\n"
+    "Feature sets (--features):\n"
+    "  v            the V1..V28 columns present, then Amount\n"
+    "  behavioural  (NDJSON only) Amount and the features the engine computes from\n"
+    "               history (docs/model.md)\n"
+    "  all          (NDJSON only) every feature the engine computes\n"
+    "  auto         v when the data has V values, else behavioural\n"
     "\n"
     "Figures (on the held-out part; a row is flagged when its score >= threshold):\n"
     "  AUPRC            average precision: sum over score steps of recall gained x\n"
@@ -95,8 +67,9 @@ static const char train_help[] =
     "Refused (exit 1): a training or test part with fewer than 100 rows or\n"
     "without fraud.\n"
     "\n"
-    "Exit status: 0 done, 1 failure (unreadable, unlabelled or unusable data,\n"
-    "XGBoost error, cannot write), 2 usage error.\n";
+    "Exit status: 0 done, 1 failure (unlabelled or unusable data, XGBoost error,\n"
+    "cannot write), 2 usage error (a bad option or value; an --input, --rules or\n"
+    "--profiles file that cannot be opened or is invalid).\n";
 
 const char *const train_format_names[] = { "auto", "ndjson", "csv" };
 const char *const train_feature_set_names[] = { "auto", "v", "behavioural", "all" };
@@ -161,154 +134,143 @@ static fw_model *train_and_score(const train_opts *o, const dataset *d, result *
 
 /* ------------------------------------------------------------ command */
 
-enum {
-    OPT_FORMAT = 256, OPT_TEST_FRACTION, OPT_ROUNDS, OPT_MAX_DEPTH, OPT_ETA, OPT_SPW,
-    OPT_THREADS, OPT_SEED, OPT_FEATURES, OPT_JSON, OPT_PROFILES, OPT_PROGRESS
+_Static_assert(sizeof(in_format) == sizeof(int) && sizeof(feature_set) == sizeof(int),
+               "--format and --features are FW_OPT_CHOICE: their index is stored as an int");
+
+/* A probability above 0, and below 1 unless @p one_ok. */
+static fw_err set_fraction(void *field, const char *name, const char *v, bool one_ok,
+                           char *errstr, size_t errstr_size) {
+    double d;
+    if (fw_opt_parse_probability(name, v, &d, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    if (d <= 0 || (d >= 1 && !one_ok)) {
+        snprintf(errstr, errstr_size, "%s: expected a number above 0 and below %s, got \"%s\"",
+                 name, one_ok ? "or at 1" : "1", v);
+        return FW_ERR_INVALID;
+    }
+    memcpy(field, &d, sizeof(d));
+    return FW_OK;
+}
+
+static fw_err set_test_fraction(void *field, const char *name, const char *v, char *errstr,
+                                size_t errstr_size) {
+    return set_fraction(field, name, v, false, errstr, errstr_size);
+}
+
+static fw_err set_eta(void *field, const char *name, const char *v, char *errstr,
+                      size_t errstr_size) {
+    return set_fraction(field, name, v, true, errstr, errstr_size);
+}
+
+static fw_err set_spw(void *conf, const char *name, const char *v, char *errstr,
+                      size_t errstr_size) {
+    train_opts *o = conf;
+    if (fw_opt_parse_amount(name, v, &o->params.scale_pos_weight, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    if (o->params.scale_pos_weight <= 0) {
+        snprintf(errstr, errstr_size, "%s: expected a number above 0, got \"%s\"", name, v);
+        return FW_ERR_INVALID;
+    }
+    o->spw_given = true;
+    return FW_OK;
+}
+
+static fw_err set_seed(void *field, const char *name, const char *v, char *errstr,
+                       size_t errstr_size) {
+    long n;
+    if (fw_opt_parse_long(name, v, 0, LONG_MAX, &n, errstr, errstr_size))
+        return FW_ERR_INVALID;
+    *(uint64_t *)field = (uint64_t)n;
+    return FW_OK;
+}
+
+
+#define OFF(field) offsetof(train_opts, field)
+
+/* `train`'s options: getopt, the environment and --help come from here. */
+static const fw_opt train_opts_table[] = {
+    { .section = "Input:", .name = "input", .short_flag = 'i', .arg = "FILE",
+      .env = { "FW_TRAIN_INPUT" }, .type = FW_OPT_STRING, .offset = OFF(input),
+      .help = "labelled data: NDJSON as `fraudwatch generate` writes it, or a CSV with "
+              "seed 000's columns (below)" },
+    { .name = "format", .arg = "F", .env = { "FW_TRAIN_FORMAT" }, .type = FW_OPT_CHOICE,
+      .choices = "auto|ndjson|csv", .offset = OFF(format), /* in_format order */
+      .def = "auto: a .csv name or a first line that is not a JSON object but holds a comma "
+             "means CSV",
+      .help = "auto, ndjson or csv; a pipe such as /dev/stdin needs ndjson or csv" },
+    { .section = "Features and split:", .name = "features", .arg = "SET",
+      .env = { "FW_TRAIN_FEATURES" }, .type = FW_OPT_CHOICE,
+      .choices = "auto|v|behavioural|all", /* feature_set order */
+      .offset = OFF(features),
+      .def = "auto", .help = "auto, v, behavioural or all (below)" },
+    { .name = "test-fraction", .arg = "F", .env = { "FW_TRAIN_TEST_FRACTION" },
+      .type = FW_OPT_PROBABILITY, .set = set_test_fraction, .offset = OFF(test_fraction),
+      .def = "0.2; 0 < F < 1",
+      .help = "the last F of the rows in time order are held out for the figures" },
+    { .section = "XGBoost parameters:", .name = "rounds", .arg = "N",
+      .env = { "FW_TRAIN_ROUNDS" }, .type = FW_OPT_INT, .min = 1, .max = 100000,
+      .offset = OFF(params.rounds), .def = "100", .help = "boosting rounds" },
+    { .name = "max-depth", .arg = "N", .env = { "FW_TRAIN_MAX_DEPTH" }, .type = FW_OPT_INT,
+      .min = 1, .max = 64, .offset = OFF(params.max_depth), .def = "4",
+      .help = "tree depth" },
+    { .name = "eta", .arg = "X", .env = { "FW_TRAIN_ETA" }, .type = FW_OPT_PROBABILITY,
+      .set = set_eta, .offset = OFF(params.eta), .def = "0.2; 0 < X <= 1",
+      .help = "learning rate" },
+    { .name = "scale-pos-weight", .arg = "W", .env = { "FW_TRAIN_SCALE_POS_WEIGHT" },
+      .type = FW_OPT_AMOUNT, .set = set_spw,
+      .def = "the square root of legitimate rows / fraud rows of the training part",
+      .help = "weight of a fraud row, above 0" },
+    { .name = "threads", .arg = "N", .env = { "FW_TRAIN_THREADS" }, .type = FW_OPT_INT,
+      .min = 0, .max = 1024, .offset = OFF(params.threads), .def = "0: all cores",
+      .help = "XGBoost threads" },
+    { .name = "seed", .short_flag = 's', .arg = "N", .env = { "FW_TRAIN_SEED" },
+      .type = FW_OPT_INT, .set = set_seed, .offset = OFF(params.seed), .def = "42",
+      .help = "random seed" },
+    { .section = "Output:", .name = "output", .short_flag = 'o', .arg = "FILE",
+      .env = { "FW_TRAIN_OUTPUT" }, .type = FW_OPT_STRING, .offset = OFF(output),
+      .def = "model.json",
+      .help = "the model; the metadata goes next to it as FILE minus .json plus "
+              ".meta.json" },
+    { .name = "rules", .short_flag = 'r', .arg = "FILE", .env = { "FW_RULES" },
+      .type = FW_OPT_STRING, .offset = OFF(rules_file), .def = "built-in defaults",
+      .help = "NDJSON: rules file over the built-in defaults, as `run --rules`" },
+    { .name = "profiles", .arg = "FILE", .env = { "FW_PROFILES" }, .type = FW_OPT_STRING,
+      .offset = OFF(profiles_file), .def = "none",
+      .help = "NDJSON: customer profiles, as `run --profiles`" },
+    { .name = "json", .env = { "FW_TRAIN_JSON" }, .type = FW_OPT_FLAG, .offset = OFF(json),
+      .help = "print the report as one JSON object (the .meta.json content) instead of "
+              "the table" },
+    FW_OPTS_PROGRESS(train_opts, quiet, progress_flag),
+    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
+      .help = "this text" },
 };
 
-int train_usage_error(const char *fmt, ...) {
-    va_list ap;
-    va_start(ap, fmt);
-    fputs("fraudwatch train: ", stderr);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputs("\n(see fraudwatch train --help)\n", stderr);
-    return 2;
-}
+#define TRAIN_NOPTS (sizeof(train_opts_table) / sizeof(train_opts_table[0]))
 
-static bool parse_double(const char *s, double lo, double hi, double *out) {
-    char *end;
-    errno = 0;
-    double v = strtod(s, &end);
-    if (end == s || *end || errno || !isfinite(v) || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static bool parse_int(const char *s, long lo, long hi, long *out) {
-    char *end;
-    errno = 0;
-    long v = strtol(s, &end, 10);
-    if (end == s || *end || errno || v < lo || v > hi)
-        return false;
-    *out = v;
-    return true;
-}
-
-static int pick(const char *s, const char *const *names, int n) {
-    for (int i = 0; i < n; i++)
-        if (!strcmp(s, names[i]))
-            return i;
-    return -1;
-}
+static const fw_opts_cmd train_cmd = {
+    .name = "train", .usage = train_usage, .notes = train_notes, .opts = train_opts_table, .nopts = TRAIN_NOPTS,
+};
 
 /* Parses the options into @p o; @returns -1 to go on, else the exit status. */
 static int parse_opts(int argc, char **argv, train_opts *o) {
-    static const struct option opts[] = {
-        { "input", required_argument, NULL, 'i' },
-        { "output", required_argument, NULL, 'o' },
-        { "format", required_argument, NULL, OPT_FORMAT },
-        { "test-fraction", required_argument, NULL, OPT_TEST_FRACTION },
-        { "rounds", required_argument, NULL, OPT_ROUNDS },
-        { "max-depth", required_argument, NULL, OPT_MAX_DEPTH },
-        { "eta", required_argument, NULL, OPT_ETA },
-        { "scale-pos-weight", required_argument, NULL, OPT_SPW },
-        { "threads", required_argument, NULL, OPT_THREADS },
-        { "seed", required_argument, NULL, OPT_SEED },
-        { "features", required_argument, NULL, OPT_FEATURES },
-        { "rules", required_argument, NULL, 'r' },
-        { "profiles", required_argument, NULL, OPT_PROFILES },
-        { "json", no_argument, NULL, OPT_JSON },
-        { "quiet", no_argument, NULL, 'q' },
-        { "progress", no_argument, NULL, OPT_PROGRESS },
-        { "help", no_argument, NULL, 'h' },
-        { NULL, 0, NULL, 0 },
-    };
     memset(o, 0, sizeof(*o));
     o->output = "model.json";
     o->test_fraction = 0.2;
     fw_train_params_defaults(&o->params);
-    int opt, k;
-    long v;
-    optind = 0;
-    opterr = 0;
-    while ((opt = getopt_long(argc, argv, ":i:o:r:qh", opts, NULL)) != -1) {
-        switch (opt) {
-        case 'i': o->input = optarg; break;
-        case 'o': o->output = optarg; break;
-        case 'r': o->rules_file = optarg; break;
-        case OPT_PROFILES: o->profiles_file = optarg; break;
-        case OPT_FORMAT:
-            if ((k = pick(optarg, train_format_names, 3)) < 0)
-                return train_usage_error("--format: expected auto, ndjson or csv, got \"%s\"",
-                                   optarg);
-            o->format = (in_format)k;
-            break;
-        case OPT_FEATURES:
-            if ((k = pick(optarg, train_feature_set_names, 4)) < 0)
-                return train_usage_error("--features: expected auto, v, behavioural or all, got "
-                                   "\"%s\"", optarg);
-            o->features = (feature_set)k;
-            break;
-        case OPT_TEST_FRACTION:
-            if (!parse_double(optarg, 0, 1, &o->test_fraction) || o->test_fraction <= 0 ||
-                o->test_fraction >= 1)
-                return train_usage_error("--test-fraction: expected a number between 0 and 1 "
-                                   "(exclusive), got \"%s\"", optarg);
-            break;
-        case OPT_ROUNDS:
-            if (!parse_int(optarg, 1, 100000, &v))
-                return train_usage_error("--rounds: expected 1..100000, got \"%s\"", optarg);
-            o->params.rounds = (int)v;
-            break;
-        case OPT_MAX_DEPTH:
-            if (!parse_int(optarg, 1, 64, &v))
-                return train_usage_error("--max-depth: expected 1..64, got \"%s\"", optarg);
-            o->params.max_depth = (int)v;
-            break;
-        case OPT_ETA:
-            if (!parse_double(optarg, 0, 1, &o->params.eta) || o->params.eta <= 0)
-                return train_usage_error("--eta: expected a number in (0, 1], got \"%s\"", optarg);
-            break;
-        case OPT_SPW:
-            if (!parse_double(optarg, 0, 1e9, &o->params.scale_pos_weight) ||
-                o->params.scale_pos_weight <= 0)
-                return train_usage_error("--scale-pos-weight: expected a number > 0, got \"%s\"",
-                                   optarg);
-            o->spw_given = true;
-            break;
-        case OPT_THREADS:
-            if (!parse_int(optarg, 0, 1024, &v))
-                return train_usage_error("--threads: expected 0..1024, got \"%s\"", optarg);
-            o->params.threads = (int)v;
-            break;
-        case OPT_SEED: {
-            char *end;
-            errno = 0;
-            unsigned long long s = strtoull(optarg, &end, 10);
-            if (end == optarg || *end || errno || optarg[0] == '-')
-                return train_usage_error("--seed: expected a non-negative integer, got \"%s\"",
-                                   optarg);
-            o->params.seed = (uint64_t)s;
-            break;
-        }
-        case OPT_JSON: o->json = true; break;
-        case 'q': o->quiet = true; break;
-        case OPT_PROGRESS: o->progress = FW_PROGRESS_ALWAYS; break;
-        case 'h': fputs(train_help, stdout); return 0;
-        case ':': return train_usage_error("option %s needs a value", argv[optind - 1]);
-        default: return train_usage_error("unknown option %s", argv[optind - 1]);
-        }
-    }
-    if (o->quiet) /* --quiet wins over --progress */
-        o->progress = FW_PROGRESS_NEVER;
-    if (optind < argc)
-        return train_usage_error("unexpected argument \"%s\"", argv[optind]);
+    int rc = fw_opts_main(&train_cmd, o, argc, argv, NULL);
+    if (rc >= 0)
+        return rc;
+    o->progress = o->quiet ? FW_PROGRESS_NEVER /* --quiet wins over --progress */
+                  : o->progress_flag ? FW_PROGRESS_ALWAYS : FW_PROGRESS_AUTO;
     if (!o->input)
         return train_usage_error("--input FILE is required");
     if (!*o->output)
         return train_usage_error("--output needs a file name");
+    if ((rc = fw_opts_check_readable("train", "--input", o->input)) != 0 ||
+        (o->rules_file && (rc = fw_opts_check_readable("train", "--rules", o->rules_file))) ||
+        (o->profiles_file &&
+         (rc = fw_opts_check_readable("train", "--profiles", o->profiles_file))))
+        return rc;
     return -1;
 }
 

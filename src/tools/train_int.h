@@ -14,6 +14,7 @@
 #include "ml_features.h"
 #include "ml_metrics.h"
 #include "model.h"
+#include "options.h"
 #include "progress.h"
 
 #define MAX_FPR 0.01              /* the false-positive budget of "recall at 1 % FPR" */
@@ -32,13 +33,13 @@ typedef struct train_opts {
     feature_set features;
     double test_fraction;
     fw_train_params params;
-    bool spw_given, json, quiet;
+    bool spw_given, json, quiet, progress_flag;
     fw_progress_mode progress; /* from --quiet and --progress */
 } train_opts;
 
 /* "fraudwatch train: ..." on stderr; @returns 1 (failure) or 2 (usage error). */
 int train_fail(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
-int train_usage_error(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+#define train_usage_error(...) fw_opts_usage_error("train", __VA_ARGS__)
 
 /* ---- train_data.c ----------------------------------------------------------------- */
 

@@ -69,10 +69,8 @@ static void json_confusion(fw_buf *b, const fw_ml_confusion *c) {
     fw_buf_printf(b, ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"tn\":%" PRIu64
                      ",\"precision\":", c->tp, c->fp, c->fn, c->tn);
     fw_json_num(b, c->precision);
-    fw_buf_puts(b, ",\"recall\":");
-    fw_json_num(b, c->recall);
-    fw_buf_puts(b, ",\"fpr\":");
-    fw_json_num(b, c->fpr);
+    fw_json_field_num(b, "recall", c->recall);
+    fw_json_field_num(b, "fpr", c->fpr);
     fw_buf_putc(b, '}');
 }
 
@@ -117,31 +115,26 @@ void train_json_report(fw_buf *b, const train_opts *o, const dataset *d,
     fw_buf_puts(b, "},\"split\":{\"order\":");
     fw_buf_puts(b, st->format == FMT_NDJSON ? "\"event time\"" : st->time_column ? "\"Time\""
                                                                                 : "\"file\"");
-    fw_buf_puts(b, ",\"test_fraction\":");
-    fw_json_num(b, o->test_fraction);
+    fw_json_field_num(b, "test_fraction", o->test_fraction);
     fw_buf_printf(b, ",\"train_rows\":%zu,\"train_fraud\":%zu,\"test_rows\":%zu,"
                      "\"test_fraud\":%zu},\"parameters\":{\"objective\":\"binary:logistic\","
                      "\"tree_method\":\"hist\",\"rounds\":%d,\"max_depth\":%d,\"eta\":",
                   r->ntrain, r->train_fraud, r->ntest, r->test_fraud, o->params.rounds,
                   o->params.max_depth);
     fw_json_num(b, o->params.eta);
-    fw_buf_puts(b, ",\"scale_pos_weight\":");
-    fw_json_num(b, r->spw);
+    fw_json_field_num(b, "scale_pos_weight", r->spw);
     fw_buf_printf(b, ",\"scale_pos_weight_from\":\"%s\",\"threads\":%d,\"seed\":%" PRIu64 "}",
                   o->spw_given ? "option" : "sqrt(legitimate/fraud rows of the training part)",
                   o->params.threads, o->params.seed);
     fw_buf_printf(b, ",\"metrics\":{\"on\":\"held-out part\",\"defined\":%s,\"auprc\":",
                   r->sum.defined ? "true" : "false");
     fw_json_num(b, r->sum.auprc);
-    fw_buf_puts(b, ",\"roc_auc\":");
-    fw_json_num(b, r->sum.roc_auc);
+    fw_json_field_num(b, "roc_auc", r->sum.roc_auc);
     const fw_ml_at_fpr *af = &r->sum.at_fpr;
     fw_buf_puts(b, ",\"recall_at_fpr\":{\"max_fpr\":");
     fw_json_num(b, af->max_fpr);
-    fw_buf_puts(b, ",\"recall\":");
-    fw_json_num(b, af->recall);
-    fw_buf_puts(b, ",\"fpr\":");
-    fw_json_num(b, af->fpr);
+    fw_json_field_num(b, "recall", af->recall);
+    fw_json_field_num(b, "fpr", af->fpr);
     fw_buf_puts(b, ",\"threshold\":");
     json_float(b, af->threshold);
     fw_buf_printf(b, ",\"tp\":%" PRIu64 ",\"fp\":%" PRIu64 "},\"at_threshold\":[", af->tp,
@@ -158,18 +151,15 @@ void train_json_report(fw_buf *b, const train_opts *o, const dataset *d,
             fw_buf_json_str(b, fw_str_c(d->scen_name[s]));
             fw_buf_printf(b, ",\"test_rows\":%" PRIu64 ",\"recall_at_fpr\":", f->rows);
             fw_json_num(b, ratio(f->at_fpr, f->rows));
-            fw_buf_puts(b, ",\"recall_at_0_5\":");
-            fw_json_num(b, ratio(f->at_half, f->rows));
-            fw_buf_puts(b, ",\"recall_at_0_8\":");
-            fw_json_num(b, ratio(f->at_ml, f->rows));
+            fw_json_field_num(b, "recall_at_0_5", ratio(f->at_half, f->rows));
+            fw_json_field_num(b, "recall_at_0_8", ratio(f->at_ml, f->rows));
             fw_buf_putc(b, '}');
         }
         fw_buf_putc(b, ']');
     }
     fw_buf_puts(b, ",\"seconds\":{\"read\":");
     fw_json_num(b, st->seconds);
-    fw_buf_puts(b, ",\"train\":");
-    fw_json_num(b, r->train_seconds);
+    fw_json_field_num(b, "train", r->train_seconds);
     fw_buf_puts(b, "}}");
 }
 

@@ -333,6 +333,82 @@ static void test_parse_args(void **state) {
     assert_string_equal(errstr, "unexpected argument \"check\"");
 }
 
+/* fw_opts_main over FW_OPTS_PROGRESS and a choice: the environment, then the flags (which win), and the exit
+ * status a command returns: -1 go on, 2 usage error. */
+typedef struct cmd_conf {
+    bool quiet, progress;
+    int n, mode;
+} cmd_conf;
+
+static const fw_opt cmd_opts[] = {
+    { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_TEST_COUNT" },
+      .type = FW_OPT_INT, .min = 1, .max = 9, .offset = offsetof(cmd_conf, n) },
+    { .name = "mode", .arg = "M", .env = { "FW_TEST_MODE" }, .type = FW_OPT_CHOICE,
+      .choices = "a|b|c", .offset = offsetof(cmd_conf, mode) }, /* no setter: the index */
+    FW_OPTS_PROGRESS(cmd_conf, quiet, progress),
+};
+
+static const fw_opts_cmd test_cmd = {
+    .name = "test", .usage = "Usage: fraudwatch test\n", .opts = cmd_opts,
+    .nopts = sizeof(cmd_opts) / sizeof(cmd_opts[0]),
+};
+
+static void test_command_env_then_flags(void **state) {
+    (void)state;
+    static const struct {
+        const char *env_count, *env_quiet; /* NULL: unset */
+        const char *arg;                   /* one argument, or NULL */
+        int rc, n;
+        bool quiet;
+    } cases[] = {
+        { NULL, NULL, NULL, -1, 5, false },
+        { "3", "1", NULL, -1, 3, true },
+        { "3", NULL, "-n7", -1, 7, false },     /* the flag wins */
+        { NULL, NULL, "--count=10", 2, 5, false }, /* out of range */
+        { "x", NULL, NULL, 2, 5, false },       /* a bad env value is a usage error too */
+        { NULL, NULL, "--quite", 2, 5, false }, /* unknown */
+    };
+    FILE *saved = stderr;
+    stderr = fopen("/dev/null", "w");
+    assert_non_null(stderr);
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        cmd_conf c = { .n = 5 };
+        char *argv[] = { "test", (char *)cases[i].arg, NULL };
+        if (cases[i].env_count)
+            setenv("FW_TEST_COUNT", cases[i].env_count, 1);
+        else
+            unsetenv("FW_TEST_COUNT");
+        if (cases[i].env_quiet)
+            setenv("FW_QUIET", cases[i].env_quiet, 1);
+        else
+            unsetenv("FW_QUIET");
+        int rc = fw_opts_main(&test_cmd, &c, cases[i].arg ? 2 : 1, argv, NULL);
+        if (rc != cases[i].rc || c.n != cases[i].n || c.quiet != cases[i].quiet)
+            fprintf(saved, "case %zu: rc %d (want %d), n %d (want %d), quiet %d (want %d)\n",
+                    i, rc, cases[i].rc, c.n, cases[i].n, c.quiet, cases[i].quiet);
+        assert_int_equal(rc, cases[i].rc);
+        if (rc < 0) {
+            assert_int_equal(c.n, cases[i].n);
+            assert_int_equal(c.quiet, cases[i].quiet);
+        }
+    }
+    unsetenv("FW_TEST_COUNT");
+    unsetenv("FW_QUIET");
+    cmd_conf c = { 0 };
+    char *argv[] = { "test", "--mode", "c", NULL };
+    assert_int_equal(fw_opts_main(&test_cmd, &c, 3, argv, NULL), -1);
+    assert_int_equal(c.mode, 2);
+    argv[2] = "d";
+    assert_int_equal(fw_opts_main(&test_cmd, &c, 3, argv, NULL), 2);
+    /* Files named by options are checked before the work: 2 when they cannot be opened. */
+    assert_int_equal(fw_opts_check_readable("test", "--input", "-"), 0);
+    assert_int_equal(fw_opts_check_readable("test", "--input", "/dev/null"), 0);
+    assert_int_equal(fw_opts_check_readable("test", "--input", "/nonexistent/x.ndjson"), 2);
+    assert_int_equal(fw_opts_usage_error("test", "%s", "message"), 2);
+    fclose(stderr);
+    stderr = saved;
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test_setup(test_help_fits_80_columns, clear_env),
@@ -345,6 +421,7 @@ int main(void) {
         cmocka_unit_test_setup(test_help_stops, clear_env),
         cmocka_unit_test_setup(test_opts_main, clear_env),
         cmocka_unit_test_setup(test_parse_args, clear_env),
+        cmocka_unit_test_setup(test_command_env_then_flags, clear_env),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
