@@ -117,17 +117,6 @@ static void gen_epilogue(FILE *out) {
           GEN_TOPIC_TIMEOUT_MS / 1000);
 }
 
-/* --count and --seed: 64-bit, beyond FW_OPT_INT's int. */
-static fw_err set_u64(void *field, const char *name, const char *v, char *errstr,
-                      size_t errstr_size) {
-    long n;
-    if (fw_opt_parse_long(name, v, 0, LONG_MAX, &n, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    uint64_t u = (uint64_t)n;
-    memcpy(field, &u, sizeof(u));
-    return FW_OK;
-}
-
 static fw_err set_scenarios(void *field, const char *name, const char *v, char *errstr,
                             size_t errstr_size) {
     char why[256];
@@ -153,7 +142,7 @@ static const fw_opt gen_opts_table[] = {
       .type = FW_OPT_STRING, .offset = OFF(output),
       .help = "write NDJSON to FILE instead of Kafka ('-' = stdout)" },
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_GENERATE_COUNT" },
-      .type = FW_OPT_INT, .offset = OFF(count), .set = set_u64, .def = "1000",
+      .type = FW_OPT_U64, .offset = OFF(count), .def = "1000",
       .help = "transactions to write; 0 = until Ctrl-C, for Kafka or stdout only" },
     { .name = "interval", .arg = "SECONDS", .env = { "FW_GENERATE_INTERVAL" },
       .type = FW_OPT_AMOUNT, .offset = OFF(interval_s), .def = "0",
@@ -163,8 +152,7 @@ static const fw_opt gen_opts_table[] = {
       .help = "transactions per second, at most 1e9; exclusive with --interval" },
 
     { .section = "Data:", .name = "seed", .short_flag = 's', .arg = "N",
-      .env = { "FW_GENERATE_SEED" }, .type = FW_OPT_INT, .offset = OFF(seed),
-      .set = set_u64, .def = "42", .help = "random seed" },
+      .env = { "FW_GENERATE_SEED" }, .type = FW_OPT_U64, .offset = OFF(seed), .def = "42", .help = "random seed" },
     { .name = "fraud-ratio", .arg = "F", .env = { "FW_GENERATE_FRAUD_RATIO" },
       .type = FW_OPT_PROBABILITY, .offset = OFF(fraud_ratio), .def = "0.01",
       .help = "fraction of fraudulent transactions, 0..1" },

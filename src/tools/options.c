@@ -3,6 +3,7 @@
 #include "options.h"
 
 #include <errno.h>
+#include <limits.h>
 #include <getopt.h>
 #include <stdarg.h>
 #include <stdlib.h>
@@ -124,6 +125,20 @@ static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char 
             return FW_ERR_INVALID;
         int v = (int)n;
         memcpy(field, &v, sizeof(v));
+        return FW_OK;
+    }
+    case FW_OPT_U64:
+    case FW_OPT_SIZE: {
+        if (fw_opt_parse_long(name, value, o->min, o->max ? o->max : LONG_MAX, &n, errstr,
+                              errstr_size))
+            return FW_ERR_INVALID;
+        if (o->type == FW_OPT_U64) {
+            uint64_t v = (uint64_t)n;
+            memcpy(field, &v, sizeof(v));
+        } else {
+            size_t v = (size_t)n;
+            memcpy(field, &v, sizeof(v));
+        }
         return FW_OK;
     }
     case FW_OPT_DURATION: {

@@ -22,6 +22,8 @@
 typedef enum fw_opt_type {
     FW_OPT_STRING,      /* const char *, borrowed from argv or the environment */
     FW_OPT_INT,         /* int in [min, max] */
+    FW_OPT_U64,         /* uint64_t in [min, max]; max 0: LONG_MAX */
+    FW_OPT_SIZE,        /* size_t in [min, max]; max 0: LONG_MAX */
     FW_OPT_DURATION,    /* int64_t ms: "5m", "1h30m", or 0 / off */
     FW_OPT_AMOUNT,      /* double, non-negative */
     FW_OPT_PROBABILITY, /* double from 0 to 1 */
@@ -56,7 +58,7 @@ typedef struct fw_opt {
     const char *arg;       /* the value's name in --help (FILE, N); NULL for flags */
     const char *env[4];    /* the FW_ name first, then the seeds' and older names */
     fw_opt_type type;
-    long min, max;         /* FW_OPT_INT */
+    long min, max;         /* FW_OPT_INT, FW_OPT_U64, FW_OPT_SIZE */
     const char *choices;   /* FW_OPT_CHOICE: "earliest|latest" */
     const char *def;       /* the default as --help shows it; NULL: none */
     const char *help;      /* one sentence or two; FW_OPT_NBSP keeps words together */

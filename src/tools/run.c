@@ -100,15 +100,6 @@ static fw_err set_fraud_threshold(void *conf, const char *name, const char *v, c
     return FW_OK;
 }
 
-static fw_err set_max_record_bytes(void *conf, const char *name, const char *v, char *errstr,
-                                   size_t errstr_size) {
-    long n;
-    if (fw_opt_parse_long(name, v, 64, 64L << 20, &n, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    ((fw_run_conf *)conf)->pipeline.max_record_bytes = (size_t)n;
-    return FW_OK;
-}
-
 static fw_err set_help(void *conf, const char *name, const char *v, char *errstr,
                        size_t errstr_size);
 static fw_err set_help_markdown(void *conf, const char *name, const char *v, char *errstr,
@@ -230,7 +221,8 @@ static const fw_opt run_opts[] = {
       .help = "high_amount fires when amount > X; FRAUD_THRESHOLD counts only above 1, as "
               "seed 001 uses it. Precedence: this flag, then the rules file, then the env" },
     { .name = "max-record-bytes", .arg = "N", .env = { "FW_MAX_RECORD_BYTES" },
-      .type = FW_OPT_INT, .set = set_max_record_bytes, .def = "65536",
+      .type = FW_OPT_SIZE, .min = 64, .max = 64L << 20,
+      .offset = OFF(pipeline.max_record_bytes), .def = "65536",
       .help = "larger records are dead letters" },
     { .name = "max-future-skew", .arg = "DUR", .env = { "FW_MAX_FUTURE_SKEW" },
       .type = FW_OPT_DURATION, .offset = OFF(pipeline.rules.time.max_future_skew_ms),

@@ -155,15 +155,6 @@ static fw_err set_max_inflight(void *field, const char *name, const char *v, cha
                : size_error(name, v, "64g (e.g. 67108864, 64m)", errstr, errstr_size);
 }
 
-static fw_err set_max_batch(void *field, const char *name, const char *v, char *errstr,
-                            size_t errstr_size) {
-    long n;
-    if (fw_opt_parse_long(name, v, 1, UINT32_MAX, &n, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    *(size_t *)field = (size_t)n;
-    return FW_OK;
-}
-
 
 #define OFF(field) offsetof(serve_opts, field)
 #define NB FW_OPT_NBSP
@@ -197,8 +188,8 @@ static const fw_opt serve_opts_table[] = {
       .help = "largest request body; suffixes k, m, g are powers of 1024; at most 1g. "
               "A larger Content-Length gets 400 before the body is read; a chunked body "
               "is cut off with the connection" },
-    { .name = "max-batch", .arg = "N", .env = { "FW_SERVE_MAX_BATCH" }, .type = FW_OPT_INT,
-      .set = set_max_batch, .offset = OFF(max_batch), .def = "100000",
+    { .name = "max-batch", .arg = "N", .env = { "FW_SERVE_MAX_BATCH" }, .type = FW_OPT_SIZE,
+      .min = 1, .max = UINT32_MAX, .offset = OFF(max_batch), .def = "100000",
       .help = "most transactions per request" },
     { .name = "max-connections", .arg = "N", .env = { "FW_SERVE_MAX_CONNECTIONS" },
       .type = FW_OPT_INT, .min = 1, .max = FW_SERVE_MAX_CONNECTIONS,

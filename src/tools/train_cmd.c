@@ -175,15 +175,6 @@ static fw_err set_spw(void *conf, const char *name, const char *v, char *errstr,
     return FW_OK;
 }
 
-static fw_err set_seed(void *field, const char *name, const char *v, char *errstr,
-                       size_t errstr_size) {
-    long n;
-    if (fw_opt_parse_long(name, v, 0, LONG_MAX, &n, errstr, errstr_size))
-        return FW_ERR_INVALID;
-    *(uint64_t *)field = (uint64_t)n;
-    return FW_OK;
-}
-
 
 #define OFF(field) offsetof(train_opts, field)
 
@@ -224,7 +215,7 @@ static const fw_opt train_opts_table[] = {
       .min = 0, .max = 1024, .offset = OFF(params.threads), .def = "0: all cores",
       .help = "XGBoost threads" },
     { .name = "seed", .short_flag = 's', .arg = "N", .env = { "FW_TRAIN_SEED" },
-      .type = FW_OPT_INT, .set = set_seed, .offset = OFF(params.seed), .def = "42",
+      .type = FW_OPT_U64, .offset = OFF(params.seed), .def = "42",
       .help = "random seed" },
     { .section = "Output:", .name = "output", .short_flag = 'o', .arg = "FILE",
       .env = { "FW_TRAIN_OUTPUT" }, .type = FW_OPT_STRING, .offset = OFF(output),
