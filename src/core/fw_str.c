@@ -1,6 +1,7 @@
 /* fw_str.c — bounded buffers, JSON string escaping and the batch arena. */
 #include "fw_str.h"
 
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stdio.h>
@@ -239,4 +240,17 @@ size_t fw_str_edit_distance(fw_str a, fw_str b) {
         }
     }
     return row[nb];
+}
+
+const char *fw_count_str(uint64_t v, char *out, size_t size) {
+    char digits[32];
+    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
+    size_t k = 0;
+    for (int i = 0; i < n && k + 2 < size; i++) {
+        if (i && (n - i) % 3 == 0)
+            out[k++] = ',';
+        out[k++] = digits[i];
+    }
+    out[k] = '\0';
+    return out;
 }

@@ -49,6 +49,9 @@ size_t fw_str_edit_distance(fw_str a, fw_str b);
  *  what does not fit ends in "...". @returns @p out. */
 const char *fw_str_printable(const char *s, size_t n, char *out, size_t size);
 
+/** @brief 1234567 → "1,234,567", for messages. @returns @p out. */
+const char *fw_count_str(uint64_t v, char *out, size_t size);
+
 /** @returns false (and sets overflow) when @c max or memory ran out. */
 bool fw_buf_append(fw_buf *b, const void *p, size_t n);
 bool fw_buf_putc(fw_buf *b, char c);

@@ -5,27 +5,16 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+
+#include "fw_str.h"
 #include <unistd.h>
 
 #define PROGRESS_LINE_MAX 512
 
-/* 1234567 → "1,234,567". */
-static void count_str(uint64_t v, char *out, size_t size) {
-    char digits[32];
-    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
-    size_t k = 0;
-    for (int i = 0; i < n && k + 2 < size; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    out[k] = '\0';
-}
-
 /* A count of @p noun, or of bytes (@p noun NULL) in binary units. */
 static void amount_str(double v, const char *noun, char *out, size_t size) {
     if (noun) {
-        count_str((uint64_t)(v + 0.5), out, size);
+        fw_count_str((uint64_t)(v + 0.5), out, size);
         return;
     }
     static const char *const unit[] = { "B", "KiB", "MiB", "GiB", "TiB" };

@@ -9,20 +9,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-
-const char *fw_count_str(uint64_t v, char *out, size_t size) {
-    char digits[32];
-    int n = snprintf(digits, sizeof(digits), "%" PRIu64, v);
-    size_t k = 0;
-    for (int i = 0; i < n && k + 2 < size; i++) {
-        if (i && (n - i) % 3 == 0)
-            out[k++] = ',';
-        out[k++] = digits[i];
-    }
-    out[k] = '\0';
-    return out;
-}
-
 const char *fw_pct_str(double v, char *out, size_t size) {
     if (isnan(v))
         snprintf(out, size, "-");
