@@ -254,3 +254,12 @@ const char *fw_count_str(uint64_t v, char *out, size_t size) {
     out[k] = '\0';
     return out;
 }
+
+size_t fw_line_record_len(const char *line, size_t n) {
+    while (n && (line[n - 1] == '\n' || line[n - 1] == '\r'))
+        n--;
+    for (size_t k = 0; k < n; k++)
+        if (line[k] != ' ' && line[k] != '\t')
+            return n;
+    return 0;
+}

@@ -49,6 +49,11 @@ size_t fw_str_edit_distance(fw_str a, fw_str b);
  *  what does not fit ends in "...". @returns @p out. */
 const char *fw_str_printable(const char *s, size_t n, char *out, size_t size);
 
+/** @brief The length of a record read as a line of @p n bytes, without its
+ *  line end ("\n", "\r\n"); 0 for a line of only spaces and tabs, which is
+ *  no record. */
+size_t fw_line_record_len(const char *line, size_t n);
+
 /** @brief 1234567 → "1,234,567", for messages. @returns @p out. */
 const char *fw_count_str(uint64_t v, char *out, size_t size);
 

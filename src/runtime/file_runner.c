@@ -190,13 +190,8 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     while ((n = getline(&line, &linecap, in)) >= 0) {
         src.line++;
         bytes += (uint64_t)n;
-        size_t len = (size_t)n;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t'))
-            k++;
-        if (k == len) { /* a blank line is no record */
+        size_t len = fw_line_record_len(line, (size_t)n);
+        if (!len) { /* a blank line is no record */
             blank++;
             continue;
         }

@@ -5,9 +5,9 @@
 #include <math.h>
 #include <string.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "fw_str.h"
-#include <unistd.h>
 
 #define PROGRESS_LINE_MAX 512
 

@@ -428,13 +428,8 @@ static int read_ndjson(const train_opts *o, FILE *f, const fw_rules *rules,
     while ((n = getline(&line, &cap, f)) >= 0) {
         st->lines++;
         bytes += (uint64_t)n;
-        size_t len = (size_t)n;
-        while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
-            len--;
-        size_t k = 0;
-        while (k < len && (line[k] == ' ' || line[k] == '\t'))
-            k++;
-        if (k == len) /* as file mode: a blank line is no record */
+        size_t len = fw_line_record_len(line, (size_t)n);
+        if (!len) /* as file mode: a blank line is no record */
             continue;
         /* Labels are looked at here too, so an unlabelled line can be named by
          * its line number; the sink reads them again from the record. */
