@@ -21,6 +21,11 @@ typedef enum fw_progress_mode {
     FW_PROGRESS_NEVER,  /* --quiet */
 } fw_progress_mode;
 
+/** @brief The mode --quiet and --progress ask for: --quiet wins. */
+static inline fw_progress_mode fw_progress_mode_of(bool quiet, bool progress) {
+    return quiet ? FW_PROGRESS_NEVER : progress ? FW_PROGRESS_ALWAYS : FW_PROGRESS_AUTO;
+}
+
 /** One long command's progress. Embedded in the caller: _init only. */
 typedef struct fw_progress {
     FILE *out;            /* stderr */

@@ -205,8 +205,7 @@ static const fw_opts_cmd eval_cmd = {
 static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, sweep *sw) {
     char errstr[1024];
     int rc;
-    o->progress = o->quiet ? FW_PROGRESS_NEVER /* --quiet wins over --progress */
-                  : o->progress_flag ? FW_PROGRESS_ALWAYS : FW_PROGRESS_AUTO;
+    o->progress = fw_progress_mode_of(o->quiet, o->progress_flag);
     if (!o->input == !o->amlsim)
         return fw_opts_usage_error("eval", "give exactly one of --input FILE and --amlsim PATH");
     if (o->sweep && o->amlsim)

@@ -224,10 +224,7 @@ static int parse_args(int argc, char **argv, gen_opts *o) {
     o->customers = GEN_DEFAULT_CUSTOMERS;
     o->partitions = GEN_DEFAULT_PARTITIONS;
     int rc = fw_opts_main(&gen_cmd, o, argc, argv, NULL);
-    /* --quiet wins over --progress */
-    o->progress = o->quiet           ? FW_PROGRESS_NEVER
-                  : o->progress_flag ? FW_PROGRESS_ALWAYS
-                                     : FW_PROGRESS_AUTO;
+    o->progress = fw_progress_mode_of(o->quiet, o->progress_flag);
     return rc;
 }
 

@@ -14,6 +14,7 @@
 #include "commands.h"
 #include "kafka_conf.h"
 #include "options.h"
+#include "progress.h"
 #include "topics.h"
 #include "txn.h"
 #include "fw_os.h"
@@ -35,7 +36,7 @@ typedef struct produce_conf {
     double rate;          /* messages per second; 0: as fast as possible */
     int partitions;       /* if the topic is created */
     int partition;        /* RD_KAFKA_PARTITION_UA: by the key's hash */
-    bool quiet;
+    bool quiet, progress;
 } produce_conf;
 
 #define OFF(field) offsetof(produce_conf, field)
@@ -62,9 +63,9 @@ static const fw_opt produce_opts[] = {
       .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
       .help = "partitions if the topic is created" },
     FW_OPTS_KAFKA(produce_conf, kafka),
-    { .section = "Other:", .name = "quiet", .short_flag = 'q', .env = { "FW_QUIET" },
-      .type = FW_OPT_FLAG, .offset = OFF(quiet), .help = "no progress lines" },
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
+    { .section = "Other:", .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
+      .help = "this text" },
+    FW_OPTS_PROGRESS(produce_conf, quiet, progress),
 };
 
 static fw_err produce_check(void *conf, char *errstr, size_t errstr_size) {
@@ -112,7 +113,6 @@ int fw_cmd_produce(int argc, char **argv) {
     const char *topic = c.topic, *input = c.input, *key_sep = c.key_sep;
     double rate = c.rate;
     long partition = c.partition;
-    bool quiet = c.quiet;
     char errstr[512];
     /* Before any broker is asked: a missing file is a usage error. */
     FILE *in = !strcmp(input, "-") ? stdin : fopen(input, "r");
@@ -162,8 +162,13 @@ int fw_cmd_produce(int argc, char **argv) {
     char *line = NULL;
     size_t cap = 0;
     ssize_t n;
-    double t0 = fw_mono_s(), last = t0;
+    double t0 = fw_mono_s();
+    fw_progress pr;
+    fw_progress_init(&pr, "fraudwatch produce", NULL, fw_progress_file_size(in),
+                     fw_progress_mode_of(c.quiet, c.progress), t0);
+    uint64_t bytes = 0;
     while (!fw_stop_requested() && (n = getline(&line, &cap, in)) >= 0) {
+        bytes += (uint64_t)n;
         size_t len = (size_t)n;
         while (len && (line[len - 1] == '\n' || line[len - 1] == '\r'))
             len--;
@@ -211,12 +216,19 @@ int fw_cmd_produce(int argc, char **argv) {
                 nanosleep(&ts, NULL);
             }
         }
-        double now = fw_mono_s();
-        if (!quiet && now - last >= 1.0) {
-            fprintf(stderr, "fraudwatch produce: %" PRIu64 " sent (%.0f/s)\n", sent,
-                    (double)sent / (now - t0));
-            last = now;
+        if (sent % 1024 == 0 || rate > 0) {
+            double now = fw_mono_s();
+            if (fw_progress_due(&pr, now)) {
+                char detail[48];
+                snprintf(detail, sizeof(detail), "%" PRIu64 " sent", sent);
+                fw_progress_update(&pr, bytes, now, detail);
+            }
         }
+    }
+    {
+        char detail[48];
+        snprintf(detail, sizeof(detail), "%" PRIu64 " sent", sent);
+        fw_progress_end(&pr, bytes, fw_mono_s(), detail);
     }
     rd_kafka_flush(rk, 60000);
     if (rd_kafka_outq_len(rk) > 0) {
@@ -224,7 +236,7 @@ int fw_cmd_produce(int argc, char **argv) {
                 rd_kafka_outq_len(rk));
         failed++;
     }
-    if (!quiet)
+    if (!c.quiet)
         fprintf(stderr, "fraudwatch produce: %" PRIu64 " messages sent to %s, %" PRIu64
                         " failed\n", sent, topic, failed);
     free(line);

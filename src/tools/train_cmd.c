@@ -251,8 +251,7 @@ static int parse_opts(int argc, char **argv, train_opts *o) {
     int rc = fw_opts_main(&train_cmd, o, argc, argv, NULL);
     if (rc >= 0)
         return rc;
-    o->progress = o->quiet ? FW_PROGRESS_NEVER /* --quiet wins over --progress */
-                  : o->progress_flag ? FW_PROGRESS_ALWAYS : FW_PROGRESS_AUTO;
+    o->progress = fw_progress_mode_of(o->quiet, o->progress_flag);
     if (!o->input)
         return train_usage_error("--input FILE is required");
     if (!*o->output)

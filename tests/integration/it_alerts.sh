@@ -8,7 +8,11 @@ make_input "$WORK/in.ndjson" 20000
 expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
 [ "$(wc -l < "$WORK/expected.alerts")" -gt 100 ] || fail "too few expected alerts"
 
-"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3
+# --progress: lines with the share of the file sent even though stderr is a file.
+"$FW_BIN" produce --progress -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 3 \
+    2> "$WORK/produce.err"
+grep -q '^fraudwatch produce: .* (100.0%), .*; 20008 sent$' "$WORK/produce.err" ||
+    fail "produce --progress: no final line with 100.0% and 20008 sent: $(tail -3 "$WORK/produce.err")"
 start_engine solo --exit-at-end
 wait_for_clean_exit "$LAST_PID" 120 "the engine reading its input to the end" "$WORK/solo.log"
 
