@@ -28,4 +28,30 @@ case "$out" in *"unknown command 'xyzzy'"*) ;; *) fail "xyzzy: $(echo "$out" | h
 
 out=$("$FW_BIN" 2>&1); rc=$?
 [ "$rc" = 2 ] || fail "no command: exit $rc, expected 2"
+# Every command fraudwatch --help lists: its --help (generated from its options
+# table) fits 80 columns and gives each option an FW_ environment name, and a
+# short flag means one thing across all of them.
+cmds=$("$FW_BIN" --help | awk '/^Commands:/ { on = 1; next } on && /^  [a-z]/ { print $1 } on && /^$/ { on = 0 }')
+[ "$(wc -w <<< "$cmds")" -ge 10 ] || fail "fraudwatch --help lists too few commands: $cmds"
+declare -A short_of
+for c in $cmds; do
+    help=$("$FW_BIN" "$c" --help 2>&1); rc=$?
+    [ "$rc" = 0 ] || fail "$c --help: exit $rc"
+    wide=$(awk 'length > 80 { print length ": " $0; exit }' <<< "$help")
+    [ -z "$wide" ] || fail "$c --help: a line over 80 columns: $wide"
+    # Each option's entry runs from its "  -x, --name" / "      --name" line to the next.
+    missing=$(awk '/^  (-[A-Za-z], |    )--[a-z]/ { if (name != "" && name != "--help" && !env) print name;
+                     name = $0; sub(/^ *(-[A-Za-z], )?/, "", name); sub(/[ =].*/, "", name); env = 0 }
+                   /FW_[A-Z]/ { env = 1 }
+                   END { if (name != "" && name != "--help" && !env) print name }' <<< "$help")
+    [ -z "$missing" ] || fail "$c --help: options without an FW_ environment name: $missing"
+    while read -r s l; do
+        [ -n "$s" ] || continue
+        if [ -n "${short_of[$s]:-}" ] && [ "${short_of[$s]%% *}" != "$l" ]; then
+            fail "short flag $s is $l in $c but ${short_of[$s]}"
+        fi
+        short_of[$s]="$l (in $c)"
+    done < <(grep -oE '^  -[A-Za-z], --[a-z-]+' <<< "$help" | sed 's/^  //; s/,//')
+done
+echo "ok: $(wc -w <<< "$cmds") commands: --help within 80 columns, FW_ names, short flags one meaning each"
 echo "ok: --help, --version, unknown commands exit 2 with a close suggestion only"
