@@ -303,7 +303,6 @@ static double rng_normal(gen_rng *r) {
     return m * cos(a);
 }
 
-
 /* A private stream for one purpose of one customer (a trip, a salary), so
  * that what it draws does not depend on when it is asked for. */
 static void rng_for(gen_rng *r, uint64_t seed, uint32_t customer, uint64_t what) {

@@ -30,7 +30,6 @@ typedef struct bench_conf {
     const char *input, *model, *rules, *schema;
 } bench_conf;
 
-
 #define OFF(field) offsetof(bench_conf, field)
 
 static const fw_opt bench_opts[] = {

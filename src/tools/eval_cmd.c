@@ -142,7 +142,6 @@ done:
 
 /* ------------------------------------------------------------ command */
 
-
 #define OFF(field) offsetof(eval_opts, field)
 
 /* `eval`'s options: getopt, the environment and --help come from here. */

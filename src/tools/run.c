@@ -385,7 +385,6 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     return FW_OK;
 }
 
-
 static int run_main(fw_run_conf *c, int argc, char **argv) {
     char errstr[512];
     fw_run_conf_init(c);

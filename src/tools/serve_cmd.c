@@ -155,7 +155,6 @@ static fw_err set_max_inflight(void *field, const char *name, const char *v, cha
                : size_error(name, v, "64g (e.g. 67108864, 64m)", errstr, errstr_size);
 }
 
-
 #define OFF(field) offsetof(serve_opts, field)
 #define NB FW_OPT_NBSP
 

@@ -175,7 +175,6 @@ static fw_err set_spw(void *conf, const char *name, const char *v, char *errstr,
     return FW_OK;
 }
 
-
 #define OFF(field) offsetof(train_opts, field)
 
 /* `train`'s options: getopt, the environment and --help come from here. */
