@@ -1,0 +1,330 @@
+/* expr_eval.c — evaluation of a compiled expression (expr_int.h) against
+ * one record: a switch over typed nodes, values unboxed in fw_xval, strings
+ * as slices of the record, nothing allocated. Missing propagates through
+ * arithmetic and functions; a comparison with a missing side is false. */
+#include "expr_int.h"
+
+#include <string.h>
+#include "fw_geo.h"
+
+#define MISSING ((fw_xval){ .type = FW_XT_MISSING })
+
+static fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
+static fw_xval boolean(bool v) { return (fw_xval){ .type = FW_XT_BOOL, .u.b = v }; }
+static fw_xval str(fw_str s) {
+    return s.ptr ? (fw_xval){ .type = FW_XT_STR, .u.s = s } : MISSING;
+}
+static fw_xval ms_of(fw_xtype t, int64_t ms) { return (fw_xval){ .type = t, .u.ms = ms }; }
+
+static fw_xval from_double(double d) {
+    fw_dec v;
+    return fw_dec_of_double(d, &v) ? num(v) : MISSING;
+}
+
+static fw_xval txn_field(const fw_txn *t, int f) {
+    if (!t)
+        return MISSING;
+    switch (f) {
+    case XF_TRANSACTION_ID: return str(t->transaction_id);
+    case XF_TIMESTAMP: return ms_of(FW_XT_TIME, t->ts_ms);
+    case XF_AMOUNT: {
+        fw_dec v;
+        /* The token as written is exact; the double is the fallback for
+         * records built without it. */
+        if (t->amount_raw.ptr && fw_dec_parse(t->amount_raw.ptr, t->amount_raw.len, &v) == FW_OK)
+            return num(v);
+        return from_double(t->amount);
+    }
+    case XF_ACCOUNT_ID: return str(t->account_id);
+    case XF_CARD_ID: return str(t->card_id);
+    case XF_CUSTOMER_ID: return str(t->customer_id);
+    case XF_TYPE:
+        if (t->type == FW_TXN_TYPE_NONE)
+            return MISSING;
+        if (t->type == FW_TXN_TYPE_OTHER)
+            return str(t->type_raw);
+        return str(fw_str_c(fw_txn_type_name(t->type)));
+    case XF_CURRENCY: return str(t->currency);
+    case XF_MERCHANT_ID: return str(t->merchant_id);
+    case XF_MERCHANT_CATEGORY: return str(t->merchant_category);
+    case XF_COUNTRY: return str(t->country);
+    case XF_LAT: return t->has & FW_TXN_HAS_LAT ? from_double(t->lat) : MISSING;
+    case XF_LON: return t->has & FW_TXN_HAS_LON ? from_double(t->lon) : MISSING;
+    case XF_COUNTERPARTY_ID: return str(t->counterparty_id);
+    case XF_CHANNEL: return str(t->channel);
+    default: {
+        int v = f - XF_V1;
+        if (v >= 0 && v < FW_TXN_NFEATURES && (t->v_mask >> v & 1u))
+            return from_double(t->v[v]);
+        return MISSING;
+    }
+    }
+}
+
+static unsigned char fold_ch(unsigned char c, bool fold) {
+    return fold && c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
+}
+
+static int cmp_str(const fw_xval *a, const fw_xval *b) {
+    size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
+    if (!a->fold && !b->fold) {
+        int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
+        if (c)
+            return c < 0 ? -1 : 1;
+    } else {
+        for (size_t i = 0; i < n; i++) {
+            unsigned char x = fold_ch((unsigned char)a->u.s.ptr[i], a->fold);
+            unsigned char y = fold_ch((unsigned char)b->u.s.ptr[i], b->fold);
+            if (x != y)
+                return x < y ? -1 : 1;
+        }
+    }
+    return (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+}
+
+int fw_expr_compare(const fw_xval *a, const fw_xval *b) {
+    switch (a->type) {
+    case FW_XT_STR: return cmp_str(a, b);
+    case FW_XT_NUM: return (a->u.num > b->u.num) - (a->u.num < b->u.num);
+    case FW_XT_DUR:
+    case FW_XT_TIME: return (a->u.ms > b->u.ms) - (a->u.ms < b->u.ms);
+    case FW_XT_BOOL: return (int)a->u.b - (int)b->u.b;
+    default: return 0;
+    }
+}
+
+/* Reads an extra field's text as the node's type. */
+static fw_xval extra_value(const xnode *n, const fw_expr_ctx *ctx) {
+    int32_t s = n->u.idx;
+    if (!ctx->extra || s < 0 || (size_t)s >= ctx->nextra || !ctx->extra[s].ptr)
+        return MISSING;
+    fw_str t = ctx->extra[s];
+    if (n->type == FW_XT_NUM) {
+        fw_dec v;
+        return fw_dec_parse(t.ptr, t.len, &v) == FW_OK ? num(v) : MISSING;
+    }
+    return str(t);
+}
+
+static fw_xval arith(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+    if (a.type == FW_XT_MISSING)
+        return MISSING;
+    fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+    if (b.type == FW_XT_MISSING)
+        return MISSING;
+    if (a.type == FW_XT_NUM && b.type == FW_XT_NUM) {
+        fw_dec r;
+        bool ok = n->op == XOP_ADD   ? fw_dec_add(a.u.num, b.u.num, &r)
+                  : n->op == XOP_SUB ? fw_dec_sub(a.u.num, b.u.num, &r)
+                  : n->op == XOP_MUL ? fw_dec_mul(a.u.num, b.u.num, &r)
+                                     : fw_dec_div(a.u.num, b.u.num, &r);
+        return ok ? num(r) : MISSING; /* overflow, division by zero */
+    }
+    /* Times and durations: milliseconds, add and subtract only. */
+    int64_t r;
+    bool over = n->op == XOP_ADD ? __builtin_add_overflow(a.u.ms, b.u.ms, &r)
+                                 : __builtin_sub_overflow(a.u.ms, b.u.ms, &r);
+    return over ? MISSING : ms_of((fw_xtype)n->type, r);
+}
+
+static bool in_set(const fw_expr *e, const xnode *n, const fw_xval *v) {
+    const fw_xval *set = e->set + n->u.set.off;
+    size_t lo = 0, hi = n->u.set.n;
+    while (lo < hi) {
+        size_t mid = lo + (hi - lo) / 2;
+        int c = fw_expr_compare(v, &set[mid]);
+        if (c == 0)
+            return true;
+        if (c < 0)
+            hi = mid;
+        else
+            lo = mid + 1;
+    }
+    return false;
+}
+
+/* Days since 1970-01-01 of epoch milliseconds, rounding toward -inf. */
+static int64_t day_of(int64_t ms, int64_t *ms_in_day) {
+    int64_t d = ms / 86400000, r = ms % 86400000;
+    if (r < 0) {
+        r += 86400000;
+        d--;
+    }
+    *ms_in_day = r;
+    return d;
+}
+
+static fw_xval geo(const xnode *n, const fw_expr_ctx *ctx) {
+    const fw_txn *a = n->aux & 1 ? ctx->prev : ctx->txn, *b = n->aux & 2 ? ctx->prev : ctx->txn;
+    const uint32_t both = FW_TXN_HAS_LAT | FW_TXN_HAS_LON;
+    if (!a || !b || (a->has & both) != both || (b->has & both) != both)
+        return MISSING;
+    double km = fw_haversine_km(a->lat, a->lon, b->lat, b->lon);
+    if (n->op == XOP_DISTANCE)
+        return from_double(km);
+    int64_t dt = a->ts_ms > b->ts_ms ? a->ts_ms - b->ts_ms : b->ts_ms - a->ts_ms;
+    if (dt == 0) /* no time between two places: as fast as a number goes */
+        return num(km > 0 ? FW_DEC_MAX : 0);
+    double kmh = km / ((double)dt / 3600000.0);
+    return kmh >= (double)FW_DEC_MAX / FW_DEC_SCALE ? num(FW_DEC_MAX) : from_double(kmh);
+}
+
+/* A string for a hook: lower()'s fold applied in @p buf (stack memory). */
+static fw_str hook_str(const fw_xval *v, char *buf, size_t size) {
+    if (!v->fold)
+        return v->u.s;
+    if (v->u.s.len > size)
+        return FW_STR_NULL;
+    for (size_t i = 0; i < v->u.s.len; i++)
+        buf[i] = (char)fold_ch((unsigned char)v->u.s.ptr[i], true);
+    return (fw_str){ .ptr = buf, .len = v->u.s.len };
+}
+
+fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[i];
+    switch ((xop)n->op) {
+    case XOP_CONST: return n->u.k;
+    case XOP_FIELD: return txn_field(n->aux ? ctx->prev : ctx->txn, n->u.idx);
+    case XOP_PROFILE: {
+        const fw_profile *p = ctx->profile;
+        if (!p)
+            return MISSING;
+        if (n->u.idx == 0)
+            return p->has_avg ? from_double(p->avg_amount) : MISSING;
+        if (n->u.idx == 1)
+            return p->home_country[0] ? str(fw_str_c(p->home_country)) : MISSING;
+        return p->idlen ? str((fw_str){ .ptr = p->customer_id, .len = p->idlen }) : MISSING;
+    }
+    case XOP_EXTRA: return extra_value(n, ctx);
+    case XOP_SLOT:
+        if (!ctx->slots || (size_t)n->u.idx >= ctx->nslots ||
+            ctx->slots[n->u.idx].type != n->type)
+            return MISSING;
+        return ctx->slots[n->u.idx];
+    case XOP_REC: return MISSING; /* only read by distance_km / speed_kmh */
+    case XOP_NEG: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_NUM)
+            a.u.num = -a.u.num; /* symmetric range: cannot overflow */
+        else if (a.type == FW_XT_DUR && a.u.ms != INT64_MIN)
+            a.u.ms = -a.u.ms;
+        return a;
+    }
+    case XOP_ADD:
+    case XOP_SUB:
+    case XOP_MUL:
+    case XOP_DIV: return arith(e, n, ctx);
+    case XOP_CMP: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_MISSING)
+            return boolean(false);
+        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+        if (b.type == FW_XT_MISSING)
+            return boolean(false);
+        int c = fw_expr_compare(&a, &b);
+        switch ((xcmp)n->aux) {
+        case XCMP_LT: return boolean(c < 0);
+        case XCMP_LE: return boolean(c <= 0);
+        case XCMP_GT: return boolean(c > 0);
+        case XCMP_GE: return boolean(c >= 0);
+        case XCMP_EQ: return boolean(c == 0);
+        default: return boolean(c != 0);
+        }
+    }
+    case XOP_AND: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (!(a.type == FW_XT_BOOL && a.u.b))
+            return boolean(false);
+        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+        return boolean(b.type == FW_XT_BOOL && b.u.b);
+    }
+    case XOP_OR: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_BOOL && a.u.b)
+            return boolean(true);
+        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+        return boolean(b.type == FW_XT_BOOL && b.u.b);
+    }
+    case XOP_NOT: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        return boolean(!(a.type == FW_XT_BOOL && a.u.b));
+    }
+    case XOP_IS_MISSING: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        return boolean((a.type == FW_XT_MISSING) != (n->aux != 0));
+    }
+    case XOP_IN_SET: {
+        /* Missing is in no list, and `not in` any list is false for it too,
+         * as every comparison with a missing value is. */
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_MISSING)
+            return boolean(false);
+        return boolean(in_set(e, n, &a) != (n->aux != 0));
+    }
+    case XOP_IN_LIST: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        char buf[FW_EXPR_LOWER_MAX];
+        fw_str s = a.type == FW_XT_STR ? hook_str(&a, buf, sizeof(buf)) : FW_STR_NULL;
+        if (!s.ptr || !ctx->in_list)
+            return boolean(false);
+        int r = ctx->in_list(ctx->ud, n->u.idx, s);
+        return boolean(r >= 0 && (r == 1) != (n->aux != 0));
+    }
+    case XOP_ABS: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_NUM && a.u.num < 0)
+            a.u.num = -a.u.num;
+        else if (a.type == FW_XT_DUR && a.u.ms < 0 && a.u.ms != INT64_MIN)
+            a.u.ms = -a.u.ms;
+        return a;
+    }
+    case XOP_LOWER: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type == FW_XT_STR)
+            a.fold = true;
+        return a;
+    }
+    case XOP_STARTS_WITH: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type != FW_XT_STR)
+            return boolean(false);
+        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+        if (b.type != FW_XT_STR || b.u.s.len > a.u.s.len)
+            return boolean(false);
+        a.u.s.len = b.u.s.len;
+        return boolean(cmp_str(&a, &b) == 0);
+    }
+    case XOP_HOUR:
+    case XOP_DOW: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type != FW_XT_TIME)
+            return MISSING;
+        int64_t in_day, day = day_of(a.u.ms, &in_day);
+        if (n->op == XOP_HOUR)
+            return num((in_day / 3600000) * FW_DEC_SCALE);
+        /* 1970-01-01 was a Thursday; ISO numbering, Monday = 1 .. Sunday = 7. */
+        int64_t dow = ((day % 7) + 7 + 3) % 7 + 1;
+        return num(dow * FW_DEC_SCALE);
+    }
+    case XOP_DISTANCE:
+    case XOP_SPEED: return geo(n, ctx);
+    case XOP_IS_NEW: {
+        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+        if (a.type != FW_XT_STR || !ctx->is_new)
+            return boolean(false);
+        int r = ctx->is_new(ctx->ud, n->u.idx, a.u.s, e->sites[n->u.idx].lookback_ms);
+        return boolean(r == 1);
+    }
+    }
+    return MISSING;
+}
+
+fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
+    return fw_expr_eval_node(e, e->root, ctx);
+}
+
+bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx) {
+    fw_xval v = fw_expr_eval_node(e, e->root, ctx);
+    return v.type == FW_XT_BOOL && v.u.b;
+}

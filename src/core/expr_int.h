@@ -1,0 +1,65 @@
+/* expr_int.h — the compiled form of an expression, shared by the compiler
+ * (expr.c) and the evaluator (expr_eval.c); not for other modules. */
+#ifndef FW_EXPR_INT_H
+#define FW_EXPR_INT_H
+
+#include "expr.h"
+
+typedef enum xop {
+    XOP_CONST,
+    XOP_FIELD,      /* aux: 0 this, 1 prev; u.idx: field accessor (xfield) */
+    XOP_PROFILE,    /* u.idx: FW_EXPR_PROFILE_* bit number */
+    XOP_EXTRA,      /* u.idx: extra slot; type STR, NUM or ANY (read as STR) */
+    XOP_SLOT,       /* u.idx: caller slot */
+    XOP_REC,        /* aux: 0 this, 1 prev (function arguments only) */
+    XOP_NEG,
+    XOP_ADD, XOP_SUB, XOP_MUL, XOP_DIV,  /* operand types from the children */
+    XOP_CMP,        /* aux: xcmp */
+    XOP_AND, XOP_OR, XOP_NOT,
+    XOP_IS_MISSING, /* aux 1: is not missing */
+    XOP_IN_SET,     /* aux 1: not in; u.set: sorted constants */
+    XOP_IN_LIST,    /* aux 1: not in; u.idx: list id */
+    XOP_ABS, XOP_LOWER, XOP_STARTS_WITH, XOP_HOUR, XOP_DOW,
+    XOP_DISTANCE, XOP_SPEED,
+    XOP_IS_NEW,     /* u.idx: call site */
+} xop;
+
+typedef enum xcmp { XCMP_LT, XCMP_LE, XCMP_GT, XCMP_GE, XCMP_EQ, XCMP_NE } xcmp;
+
+/* Accessors of fw_txn's fields (this and prev). */
+typedef enum xfield {
+    XF_TRANSACTION_ID, XF_TIMESTAMP, XF_AMOUNT, XF_ACCOUNT_ID, XF_CARD_ID,
+    XF_CUSTOMER_ID, XF_TYPE, XF_CURRENCY, XF_MERCHANT_ID, XF_MERCHANT_CATEGORY,
+    XF_COUNTRY, XF_LAT, XF_LON, XF_COUNTERPARTY_ID, XF_CHANNEL,
+    XF_V1, /* .. XF_V1 + 27 */
+} xfield;
+
+typedef struct xnode {
+    uint8_t op;     /* xop */
+    uint8_t type;   /* fw_xtype of the result */
+    uint8_t aux;
+    int32_t a, b;   /* children (node indices), -1 when none */
+    union {
+        fw_xval k;
+        int32_t idx;
+        struct { uint32_t off, n; } set;
+    } u;
+} xnode;
+
+struct fw_expr {
+    xnode *node;            /* children before parents; the root is last */
+    int32_t nnodes, root;
+    fw_xval *set;           /* every `in [...]` list, each sorted */
+    size_t nset;
+    char *text;             /* unescaped string literals */
+    fw_expr_uses uses;
+    int *extra;             /* distinct extra slots read */
+    fw_expr_is_new_site *sites;
+};
+
+/** Evaluates node @p i (expr_eval.c). */
+fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx);
+/** Three-way comparison of two values of one type (STR honours fold). */
+int fw_expr_compare(const fw_xval *a, const fw_xval *b);
+
+#endif

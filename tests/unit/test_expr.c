@@ -1,0 +1,723 @@
+/* test_expr.c — table-driven tests of the rule language's expressions
+ * (expr.c, expr_eval.c): every operator and function evaluated against
+ * hand-built records (this, prev, profile, extra fields, caller slots,
+ * parameters, named lists and the is_new hook), missing values, money
+ * exactness, `in` lists, precedence and short-circuits, constant folding,
+ * parse and type errors with their line and column and did-you-mean hints,
+ * the nesting and size limits, introspection, and a timing figure. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <time.h>
+#include <cmocka.h>
+
+#include "expr.h"
+#include "expr_int.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define T0 1710513000000LL /* 2024-03-15T14:30:00Z, a Friday */
+
+/* ---- the records, environment and hooks ------------------------------ */
+
+static const char *const extra_names[] = { "device_id", "ip", "mcc", "risk", "email", "ammount" };
+
+static int extra_field(void *ud, fw_str name) {
+    (void)ud;
+    for (size_t i = 0; i < N(extra_names); i++)
+        if (fw_str_eq_c(name, extra_names[i]))
+            return (int)i;
+    return -1; /* a limit: no more slots */
+}
+
+static int list_id(void *ud, fw_str name) {
+    (void)ud;
+    return fw_str_eq_c(name, "blocked") ? 0 : fw_str_eq_c(name, "vip") ? 1 : -1;
+}
+
+typedef struct hooks {
+    int in_list_calls, is_new_calls;
+    int64_t last_lookback;
+    int last_site;
+} hooks;
+
+static int in_list(void *ud, int id, fw_str v) {
+    ((hooks *)ud)->in_list_calls++;
+    return id == 0 && (fw_str_eq_c(v, "acc-1") || fw_str_eq_c(v, "bad"));
+}
+
+static int is_new(void *ud, int site, fw_str v, int64_t lookback_ms) {
+    hooks *h = ud;
+    h->is_new_calls++;
+    h->last_lookback = lookback_ms;
+    h->last_site = site;
+    return fw_str_eq_c(v, "dev-new");
+}
+
+static const fw_expr_param params[] = {
+    { .name = "limit", .value = { .type = FW_XT_NUM, .u.num = 10000000 } }, /* 1000 */
+    { .name = "lookback", .value = { .type = FW_XT_STR, .u.s = FW_STR_LIT("30d") } },
+    { .name = "cat", .value = { .type = FW_XT_STR, .u.s = FW_STR_LIT("crypto") } },
+};
+static const fw_expr_slot slots[] = { { "count", FW_XT_NUM }, { "sum", FW_XT_NUM } };
+static const fw_expr_env env = { .params = params, .nparams = N(params), .slots = slots,
+                                 .nslots = N(slots), .extra_field = extra_field,
+                                 .list_id = list_id };
+
+typedef struct world {
+    fw_txn txn, prev;
+    fw_profile profile;
+    fw_str extra[N(extra_names)];
+    fw_xval slotv[2];
+    hooks h;
+    fw_expr_ctx ctx;
+} world;
+
+static void world_init(world *w) {
+    memset(w, 0, sizeof(*w));
+    fw_txn *t = &w->txn;
+    t->transaction_id = FW_STR_LIT("t1");
+    t->ts_ms = T0;
+    t->amount = 2500.5;
+    t->amount_raw = FW_STR_LIT("2500.50");
+    t->account_id = FW_STR_LIT("acc-1");
+    t->customer_id = FW_STR_LIT("c1");
+    t->type = FW_TXN_PURCHASE;
+    t->currency = FW_STR_LIT("EUR");
+    t->merchant_category = FW_STR_LIT("Crypto");
+    t->country = FW_STR_LIT("FR");
+    t->channel = FW_STR_LIT("web");
+    t->lat = 48.8566;
+    t->lon = 2.3522;
+    t->has = FW_TXN_HAS_LAT | FW_TXN_HAS_LON;
+    t->v[0] = 0.5f;
+    t->v_mask = 1;
+    fw_txn *p = &w->prev;
+    p->transaction_id = FW_STR_LIT("t0");
+    p->ts_ms = T0 - 3600000;
+    p->amount = 10;
+    p->amount_raw = FW_STR_LIT("10");
+    p->country = FW_STR_LIT("GB");
+    p->lat = 51.5074;
+    p->lon = -0.1278;
+    p->has = FW_TXN_HAS_LAT | FW_TXN_HAS_LON;
+    snprintf(w->profile.customer_id, sizeof(w->profile.customer_id), "c1");
+    w->profile.idlen = 2;
+    w->profile.has_avg = true;
+    w->profile.avg_amount = 100.25;
+    snprintf(w->profile.home_country, sizeof(w->profile.home_country), "GB");
+    w->extra[0] = FW_STR_LIT("dev-new");
+    w->extra[1] = FW_STR_LIT("1.2.3.4");
+    w->extra[2] = FW_STR_LIT("5411");
+    w->extra[3] = FW_STR_LIT("0.75");
+    /* email (4) and ammount (5) absent */
+    w->slotv[0] = (fw_xval){ .type = FW_XT_NUM, .u.num = 30000 };     /* count 3 */
+    w->slotv[1] = (fw_xval){ .type = FW_XT_NUM, .u.num = 120000000 }; /* sum 12000 */
+    w->ctx = (fw_expr_ctx){ .txn = &w->txn, .prev = &w->prev, .profile = &w->profile,
+                            .extra = w->extra, .nextra = N(extra_names), .slots = w->slotv,
+                            .nslots = 2, .in_list = in_list, .is_new = is_new, .ud = &w->h };
+}
+
+/* A value as text: "true", "missing", "2500.5", "s:Crypto", "dur:3600000". */
+static const char *show(fw_xval v, char *buf, size_t size) {
+    switch (v.type) {
+    case FW_XT_MISSING: snprintf(buf, size, "missing"); break;
+    case FW_XT_BOOL: snprintf(buf, size, "%s", v.u.b ? "true" : "false"); break;
+    case FW_XT_NUM: fw_dec_format(v.u.num, buf, size); break;
+    case FW_XT_STR: snprintf(buf, size, "s:%.*s%s", (int)v.u.s.len, v.u.s.ptr, v.fold ? " (fold)" : ""); break;
+    case FW_XT_DUR: snprintf(buf, size, "dur:%lld", (long long)v.u.ms); break;
+    case FW_XT_TIME: snprintf(buf, size, "time:%lld", (long long)v.u.ms); break;
+    default: snprintf(buf, size, "type %d", v.type); break;
+    }
+    return buf;
+}
+
+static fw_expr *compile_ok(const char *src, const fw_expr_env *e, fw_xtype want) {
+    fw_expr *x = NULL;
+    char err[256];
+    /* an exact-size heap copy: the compiler must not read past n */
+    size_t n = strlen(src);
+    char *copy = malloc(n ? n : 1);
+    assert_non_null(copy);
+    memcpy(copy, src, n);
+    fw_err rc = fw_expr_compile(copy, n, e, want, &x, err, sizeof(err));
+    if (rc != FW_OK)
+        fail_msg("compile \"%s\": rc %d: %s", src, rc, err);
+    free(copy); /* string constants live in the expression's own text */
+    return x;
+}
+
+/* ---- evaluation ------------------------------------------------------ */
+
+static const struct {
+    const char *src;
+    const char *want;
+} eval_cases[] = {
+    /* numbers, exactly */
+    { "amount", "2500.5" },
+    { "amount > 2000", "true" },
+    { "amount >= 2500.5", "true" },
+    { "amount > 2500.5", "false" },
+    { "amount < 2500.5", "false" },
+    { "amount <= 2500.50", "true" },
+    { "amount == 2500.5", "true" },
+    { "amount != 2500.5", "false" },
+    { "0.1 + 0.2 == 0.3", "true" },
+    { "0.1 + 0.2", "0.3" },
+    { "amount * 2", "5001" },
+    { "amount / 4", "625.125" },
+    { "amount - 0.5", "2500" },
+    { "10 / 3", "3.3333" },
+    { "2 / 3", "0.6667" },
+    { "0.00015", "0.0002" },             /* literal past four places: half-even */
+    { "0.00025", "0.0002" },
+    { "-amount", "-2500.5" },
+    { "- -1", "1" },
+    { "1 / 0", "missing" },              /* division by zero is missing */
+    { "1 / 0 > 0", "false" },
+    { "not (1 / 0 > 0)", "true" },
+    { "922337203685477 * 10", "missing" }, /* overflow is missing */
+    /* precedence and associativity */
+    { "1 + 2 * 3", "7" },
+    { "(1 + 2) * 3", "9" },
+    { "10 - 2 - 3", "5" },
+    { "12 / 2 / 3", "2" },
+    { "true or false and false", "true" },
+    { "not true or true", "true" },
+    { "not (true or true)", "false" },
+    { "not not true", "true" },
+    { "1 + 1 == 2 and 3 > 2", "true" },
+    /* strings */
+    { "merchant_category == \"Crypto\"", "true" },
+    { "merchant_category == 'Crypto'", "true" },
+    { "merchant_category", "s:Crypto" },
+    { "lower(merchant_category) == \"crypto\"", "true" },
+    { "lower(merchant_category)", "s:Crypto (fold)" },
+    { "merchant_category in [\"crypto\", \"gambling\"]", "false" },
+    { "lower(merchant_category) in [\"crypto\", \"gambling\"]", "true" },
+    { "lower(merchant_category) in [\"gambling\", $cat]", "true" },
+    { "lower(merchant_category) == $cat", "true" },
+    { "country in [\"DE\", \"FR\", \"IT\", \"ES\", \"NL\", \"BE\"]", "true" },
+    { "country not in [\"FR\"]", "false" },
+    { "country in []", "false" },
+    { "currency < \"USD\"", "true" },
+    { "currency >= \"EUR\"", "true" },
+    { "starts_with(transaction_id, \"t\")", "true" },
+    { "starts_with(transaction_id, \"t1x\")", "false" },
+    { "starts_with(lower(country), \"f\")", "true" },
+    { "starts_with(country, lower(\"F\"))", "false" },
+    { "'a\\'b' == \"a'b\"", "true" },
+    { "\"\\u00e9\" == \"\xc3\xa9\"", "true" },
+    { "\"tab\\there\"", "s:tab\there" },
+    { "type == \"PURCHASE\"", "true" },
+    { "channel != \"pos\"", "true" },
+    /* times and durations */
+    { "timestamp", "time:1710513000000" },
+    { "timestamp - prev.timestamp", "dur:3600000" },
+    { "timestamp - prev.timestamp <= 1h", "true" },
+    { "timestamp - prev.timestamp < 60m", "false" },
+    { "prev.timestamp + 1h == timestamp", "true" },
+    { "1h + timestamp - 30m > timestamp", "true" },
+    { "1h30m == 90m", "true" },
+    { "\"30m\" == 30m", "true" },
+    { "-1s", "dur:-1000" },
+    { "abs(prev.timestamp - timestamp)", "dur:3600000" },
+    /* functions */
+    { "abs(-3.5)", "3.5" },
+    { "abs(prev.amount - amount)", "2490.5" },
+    { "hour_of_day(timestamp)", "14" },
+    { "day_of_week(timestamp)", "5" },
+    { "hour_of_day(prev.timestamp)", "13" },
+    { "hour_of_day(timestamp - 15h)", "23" },
+    { "day_of_week(timestamp - 5d)", "7" },
+    { "distance_km(prev, this)", "343.5561" },
+    { "distance_km(this, prev) == distance_km(prev, this)", "true" },
+    { "distance_km(this, this)", "0" },
+    { "speed_kmh(prev, this)", "343.5561" },
+    { "is_new(device_id, 30d)", "true" },
+    { "is_new(ip, 30d)", "false" },
+    { "is_new(counterparty_id, 1d)", "false" },  /* missing value: false */
+    { "is_new(device_id, $lookback)", "true" },
+    /* missing values */
+    { "merchant_id is missing", "true" },
+    { "merchant_id is not missing", "false" },
+    { "country is not missing", "true" },
+    { "merchant_id == \"x\"", "false" },
+    { "merchant_id != \"x\"", "false" },
+    { "not (merchant_id == \"x\")", "true" },
+    { "card_id in [\"a\"]", "false" },
+    { "card_id not in [\"a\"]", "false" },
+    { "lower(card_id)", "missing" },
+    { "starts_with(card_id, \"a\")", "false" },
+    { "V1 == 0.5", "true" },
+    { "V2 is missing", "true" },
+    { "V2 + 1", "missing" },
+    { "lat > 48 and lon < 3", "true" },
+    /* prev and profile */
+    { "prev.country != country", "true" },
+    { "prev.amount", "10" },
+    { "prev.merchant_category is missing", "true" },
+    { "amount > 10 * profile.avg_amount", "true" },
+    { "profile.avg_amount", "100.25" },
+    { "profile.home_country != country", "true" },
+    { "profile.customer_id == customer_id", "true" },
+    /* extra fields: text, numbers parsed on use */
+    { "device_id == \"dev-new\"", "true" },
+    { "mcc == 5411", "true" },
+    { "mcc == \"5411\"", "true" },
+    { "mcc > 5000", "true" },
+    { "mcc in [\"5411\", \"7995\"]", "true" },
+    { "mcc in [5411, 7995]", "true" },
+    { "risk * 100 > 70", "true" },
+    { "ip + 1", "missing" },             /* not a number: missing */
+    { "device_id", "s:dev-new" },
+    { "device_id == ip", "false" },
+    { "email is missing", "true" },
+    { "extra.ammount is missing", "true" },
+    { "lower(device_id) == \"DEV-NEW\"", "false" },
+    /* caller slots and parameters */
+    { "count >= 3 and sum > 10000", "true" },
+    { "sum / count", "4000" },
+    { "amount > $limit", "true" },
+    /* named lists */
+    { "account_id in list(\"blocked\")", "true" },
+    { "customer_id in list(\"blocked\")", "false" },
+    { "account_id not in list(\"blocked\")", "false" },
+    { "lower(\"BAD\") in list(\"blocked\")", "true" },
+    { "card_id in list(\"blocked\")", "false" },
+    /* numbers and bools in lists and comparisons */
+    { "amount in [2500.5, 3]", "true" },
+    { "-1 in [-1, 2]", "true" },
+    { "timestamp - prev.timestamp in [1h, 2h]", "true" },
+    { "(amount > 1) == true", "true" },
+    { "(amount > 1) != (amount > 2)", "false" },
+    /* spaces and lines */
+    { "\n amount\t>\r\n2000 ", "true" },
+};
+
+static void test_eval(void **state) {
+    (void)state;
+    world w;
+    world_init(&w);
+    for (size_t i = 0; i < N(eval_cases); i++) {
+        fw_expr *x = compile_ok(eval_cases[i].src, &env, FW_XT_MISSING);
+        char buf[128];
+        show(fw_expr_eval(x, &w.ctx), buf, sizeof(buf));
+        if (strcmp(buf, eval_cases[i].want))
+            fail_msg("eval \"%s\": got %s, expected %s", eval_cases[i].src, buf,
+                     eval_cases[i].want);
+        fw_expr_destroy(x);
+    }
+}
+
+/* Records without prev, profile, extras or hooks: the names still compile
+ * and read as missing. */
+static void test_eval_bare(void **state) {
+    (void)state;
+    world w;
+    world_init(&w);
+    fw_expr_ctx bare = { .txn = &w.txn };
+    static const struct {
+        const char *src;
+        const char *want;
+    } cases[] = {
+        { "prev.amount is missing", "true" },
+        { "distance_km(prev, this)", "missing" },
+        { "speed_kmh(prev, this) > 0", "false" },
+        { "profile.avg_amount is missing", "true" },
+        { "device_id is missing", "true" },
+        { "count is missing", "true" },
+        { "account_id in list(\"blocked\")", "false" },
+        { "is_new(device_id, 30d)", "false" },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_expr *x = compile_ok(cases[i].src, &env, FW_XT_MISSING);
+        char buf[128];
+        show(fw_expr_eval(x, &bare), buf, sizeof(buf));
+        if (strcmp(buf, cases[i].want))
+            fail_msg("bare eval \"%s\": got %s, expected %s", cases[i].src, buf, cases[i].want);
+        fw_expr_destroy(x);
+    }
+    /* The amount without its token: from the double. */
+    w.txn.amount_raw = FW_STR_NULL;
+    w.txn.amount = 0.1;
+    fw_expr *x = compile_ok("amount + 0.2 == 0.3", &env, FW_XT_BOOL);
+    assert_true(fw_expr_test(x, &bare));
+    fw_expr_destroy(x);
+    /* No time between two places: the fastest number, never a division by 0. */
+    w.prev.ts_ms = w.txn.ts_ms;
+    x = compile_ok("speed_kmh(prev, this) > 1000000", &env, FW_XT_BOOL);
+    assert_true(fw_expr_test(x, &w.ctx));
+    fw_expr_destroy(x);
+}
+
+/* `and` and `or` do not evaluate their right side when the left decides. */
+static void test_short_circuit(void **state) {
+    (void)state;
+    world w;
+    world_init(&w);
+    static const struct {
+        const char *src;
+        bool want;
+        int calls;
+    } cases[] = {
+        { "amount < 1 and is_new(device_id, 30d)", false, 0 },
+        { "amount > 1 or is_new(device_id, 30d)", true, 0 },
+        { "amount > 1 and is_new(device_id, 30d)", true, 1 },
+        { "amount < 1 or account_id in list(\"blocked\")", true, 1 },
+        { "amount < 1 and account_id in list(\"blocked\")", false, 0 },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_expr *x = compile_ok(cases[i].src, &env, FW_XT_BOOL);
+        w.h = (hooks){ 0 };
+        bool got = fw_expr_test(x, &w.ctx);
+        int calls = w.h.is_new_calls + w.h.in_list_calls;
+        if (got != cases[i].want || calls != cases[i].calls)
+            fail_msg("\"%s\": %d with %d hook calls, expected %d with %d", cases[i].src, got, calls,
+                     cases[i].want, cases[i].calls);
+        fw_expr_destroy(x);
+    }
+    fw_expr *x = compile_ok("is_new(device_id, 1h) or is_new(ip, $lookback)", &env, FW_XT_BOOL);
+    w.h = (hooks){ 0 };
+    assert_true(fw_expr_test(x, &w.ctx));
+    assert_int_equal(w.h.last_site, 0);
+    assert_int_equal(w.h.last_lookback, 3600000);
+    fw_expr_destroy(x);
+}
+
+/* ---- errors ------------------------------------------------------------ */
+
+static const struct {
+    const char *src;
+    fw_xtype want;
+    fw_err rc;
+    const char *msg;
+} error_cases[] = {
+    { "ammount > 2000", 0, FW_ERR_INVALID,
+      "unknown field \"ammount\", did you mean \"amount\"? (line 1, column 1)" },
+    { "amount > 2000 and\n  merchant_categroy == \"x\"", 0, FW_ERR_INVALID,
+      "unknown field \"merchant_categroy\", did you mean \"merchant_category\"? (line 2, column 3)" },
+    { "Amount > 1", 0, FW_ERR_INVALID, "did you mean \"amount\"?" },
+    { "prev.countri == \"FR\"", 0, FW_ERR_INVALID,
+      "unknown field of prev \"prev.countri\", did you mean \"prev.country\"? (line 1, column 6)" },
+    { "prev.device_id == \"x\"", 0, FW_ERR_INVALID, "unknown field of prev \"prev.device_id\"" },
+    { "profile.avg_amout > 1", 0, FW_ERR_INVALID,
+      "unknown profile field \"profile.avg_amout\", did you mean \"profile.avg_amount\"?" },
+    { "lowr(country) == \"fr\"", 0, FW_ERR_INVALID,
+      "unknown function \"lowr\", did you mean \"lower\"? (line 1, column 1)" },
+    { "frobnicate(1)", 0, FW_ERR_INVALID, "unknown function \"frobnicate\" (line 1, column 1)" },
+    { "cout >= 3", 0, FW_ERR_INVALID, "did you mean \"count\"?" },
+    { "amount > \"big\"", 0, FW_ERR_INVALID,
+      "cannot compare a number with a string using \">\" (line 1, column 8)" },
+    { "amount and true", 0, FW_ERR_INVALID,
+      "each side of \"and\" must be a bool, not a number (line 1, column 8)" },
+    { "not amount", 0, FW_ERR_INVALID, "the operand of \"not\" must be a bool, not a number" },
+    { "-country", 0, FW_ERR_INVALID, "the operand of \"-\" must be a number, not a string" },
+    { "country + 1", 0, FW_ERR_INVALID, "cannot apply \"+\" to a string and a number (line 1, column 9)" },
+    { "timestamp + timestamp", 0, FW_ERR_INVALID, "cannot apply \"+\" to a time and a time" },
+    { "1h * 2", 0, FW_ERR_INVALID, "cannot apply \"*\" to a duration and a number" },
+    { "amount = 5", 0, FW_ERR_INVALID, "to compare, write \"==\" (line 1, column 8)" },
+    { "amount > 1 && true", 0, FW_ERR_INVALID, "write \"and\", \"or\"" },
+    { "amount # 1", 0, FW_ERR_INVALID, "unexpected character \"#\" (line 1, column 8)" },
+    { "amount > ", 0, FW_ERR_INVALID,
+      "expected a value, name or \"(\", got end of expression (line 1, column 10)" },
+    { "(amount > 1", 0, FW_ERR_INVALID, "expected \")\", got end of expression" },
+    { "amount > 1 )", 0, FW_ERR_INVALID, "unexpected \")\" after a complete expression (line 1, column 12)" },
+    { "1 < 2 < 3", 0, FW_ERR_INVALID, "comparisons do not chain" },
+    { "true < false", 0, FW_ERR_INVALID, "bools compare only with == and !=" },
+    { "amount in [1, \"a\"]", 0, FW_ERR_INVALID,
+      "list elements must all be numbers, this is a string (line 1, column 15)" },
+    { "amount in [country]", 0, FW_ERR_INVALID, "a list after \"in\" holds constants only" },
+    { "amount in [1 2]", 0, FW_ERR_INVALID, "expected \",\" or \"]\" in the list" },
+    { "country in [1, 2]", 0, FW_ERR_INVALID, "cannot look for a string in a list of numbers" },
+    { "country in list(\"nope\")", 0, FW_ERR_INVALID, "unknown list \"nope\" (line 1, column 17)" },
+    { "amount in list(\"blocked\")", 0, FW_ERR_INVALID,
+      "a value looked up in a named list must be a string, not a number" },
+    { "country in list(blocked)", 0, FW_ERR_INVALID, "list(...) takes the list's name as a string" },
+    { "country in 5", 0, FW_ERR_INVALID, "expected \"[\" or list(\"name\") after \"in\"" },
+    { "country not 5", 0, FW_ERR_INVALID, "expected \"in\" after \"not\"" },
+    { "country is 5", 0, FW_ERR_INVALID, "expected \"missing\" after \"is\"" },
+    { "$limt > 1", 0, FW_ERR_INVALID, "unknown parameter \"$limt\", did you mean \"$limit\"?" },
+    { "$zzz > 1", 0, FW_ERR_INVALID, "unknown parameter \"$zzz\" (declare it in params)" },
+    { "\"abc", 0, FW_ERR_INVALID, "string literal not closed (line 1, column 1)" },
+    { "\"a\\qb\"", 0, FW_ERR_INVALID, "unknown escape \"\\q\"" },
+    { "\"\\u12\"", 0, FW_ERR_INVALID, "\\u needs four hex digits" },
+    { "\"\\ud800\"", 0, FW_ERR_INVALID, "surrogate" },
+    { "\"a\nb\"", 0, FW_ERR_INVALID, "line break inside a string literal" },
+    { "abs(1, 2)", 0, FW_ERR_INVALID, "abs takes 1 argument, got 2" },
+    { "starts_with(country)", 0, FW_ERR_INVALID, "starts_with takes 2 arguments, got 1" },
+    { "lower()", 0, FW_ERR_INVALID, "lower takes 1 argument, got 0" },
+    { "abs(1", 0, FW_ERR_INVALID, "expected \",\" or \")\" in abs(...)" },
+    { "hour_of_day(amount)", 0, FW_ERR_INVALID,
+      "the argument of hour_of_day must be a time, not a number (line 1, column 13)" },
+    { "lower(amount)", 0, FW_ERR_INVALID, "must be a string, not a number" },
+    { "distance_km(prev, amount)", 0, FW_ERR_INVALID, "the arguments of distance_km are the records prev and this" },
+    { "is_new(amount, 30d)", 0, FW_ERR_INVALID, "the first argument of is_new is a text field" },
+    { "is_new(\"x\", 30d)", 0, FW_ERR_INVALID, "the first argument of is_new is a text field" },
+    { "is_new(device_id, 0s)", 0, FW_ERR_INVALID, "constant duration above 0" },
+    { "is_new(device_id, \"soon\")", 0, FW_ERR_INVALID, "the lookback of is_new must be a duration, not a string" },
+    { "30x > 1", 0, FW_ERR_INVALID, "bad number or duration \"30x\"" },
+    { "99999999999999999999 > 1", 0, FW_ERR_LIMIT, "out of range" },
+    { "amount", FW_XT_BOOL, FW_ERR_INVALID, "expression must be a bool, this is a number" },
+    { "", 0, FW_ERR_INVALID, "expression is empty" },
+    { "  \n ", 0, FW_ERR_INVALID, "expression is empty" },
+    { "prev == this", 0, FW_ERR_INVALID, "prev and this are records" },
+    { "prev", 0, FW_ERR_INVALID, "prev and this are records" },
+    { "prev.", 0, FW_ERR_INVALID, "expected a field name after \"prev.\"" },
+    { "amount > 1 and", 0, FW_ERR_INVALID, "expected a value" },
+    { "in", 0, FW_ERR_INVALID, "unexpected \"in\"" },
+    { "amount > \xff", 0, FW_ERR_INVALID, "expression is not valid UTF-8 (line 1, column 10)" },
+    { "\"\xc3\xa9\xc3\xa9\" == ?", 0, FW_ERR_INVALID, "unexpected character \"?\" (line 1, column 9)" },
+};
+
+static void test_errors(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N(error_cases); i++) {
+        fw_expr *x = (fw_expr *)1;
+        char err[256];
+        fw_err rc = fw_expr_compile(error_cases[i].src, strlen(error_cases[i].src), &env,
+                                    error_cases[i].want, &x, err, sizeof(err));
+        if (rc != error_cases[i].rc || !strstr(err, error_cases[i].msg))
+            fail_msg("\"%s\": rc %d \"%s\", expected rc %d with \"%s\"", error_cases[i].src, rc, err,
+                     error_cases[i].rc, error_cases[i].msg);
+        assert_null(x);
+    }
+}
+
+/* Without extra fields or lists in the environment, names are strict. */
+static void test_strict_env(void **state) {
+    (void)state;
+    static const struct {
+        const char *src;
+        const char *msg;
+    } cases[] = {
+        { "device_id == \"x\"", "unknown field \"device_id\" (line 1, column 1)" },
+        { "country in list(\"blocked\")", "unknown list \"blocked\"" },
+        { "$limit > 1", "unknown parameter \"$limit\"" },
+        { "extra.ip == \"x\"", "extra field \"ip\" refused" },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_expr *x;
+        char err[256];
+        fw_err rc = fw_expr_compile(cases[i].src, strlen(cases[i].src), NULL, FW_XT_MISSING, &x, err,
+                                    sizeof(err));
+        if (rc == FW_OK || !strstr(err, cases[i].msg))
+            fail_msg("\"%s\": rc %d \"%s\", expected \"%s\"", cases[i].src, rc, err, cases[i].msg);
+    }
+    /* A refused slot (the caller's limit) is a limit error naming the field. */
+    fw_expr *x;
+    char err[256];
+    fw_err rc = fw_expr_compile("zzz_unknown == 1", 16, &env, 0, &x, err, sizeof(err));
+    assert_int_equal(rc, FW_ERR_LIMIT);
+    assert_non_null(strstr(err, "extra field \"zzz_unknown\" refused"));
+}
+
+/* ---- limits ------------------------------------------------------------ */
+
+static char *repeat(const char *open, int n, const char *mid, const char *close) {
+    size_t len = strlen(open) * (size_t)n + strlen(mid) + strlen(close) * (size_t)n + 1;
+    char *s = malloc(len);
+    assert_non_null(s);
+    s[0] = 0;
+    for (int i = 0; i < n; i++)
+        strcat(s, open);
+    strcat(s, mid);
+    for (int i = 0; i < n; i++)
+        strcat(s, close);
+    return s;
+}
+
+static void test_limits(void **state) {
+    (void)state;
+    static const struct {
+        const char *open, *mid, *close;
+        int n;
+        fw_err rc;
+    } cases[] = {
+        { "(", "1", ")", 60, FW_OK },
+        { "(", "1", ")", 64, FW_ERR_LIMIT },
+        { "(", "1", ")", 30000, FW_ERR_LIMIT },
+        { "not ", "true", "", 60, FW_OK },
+        { "not ", "true", "", 100, FW_ERR_LIMIT },
+        { "-", "1", "", 60, FW_OK },
+        { "-", "1", "", 100, FW_ERR_LIMIT },
+        { "abs(", "1", ")", 60, FW_OK },
+        { "abs(", "1", ")", 100, FW_ERR_LIMIT },
+        { "[", "1", "]", 3, FW_ERR_INVALID },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char *s = repeat(cases[i].open, cases[i].n, cases[i].mid, cases[i].close);
+        fw_expr *x = NULL;
+        char err[256] = "";
+        fw_err rc = fw_expr_compile(s, strlen(s), &env, 0, &x, err, sizeof(err));
+        if (rc != cases[i].rc)
+            fail_msg("%d x \"%s\": rc %d (%s), expected %d", cases[i].n, cases[i].open, rc, err,
+                     cases[i].rc);
+        if (rc == FW_ERR_LIMIT && !strstr(err, "nested deeper than 64"))
+            fail_msg("%d x \"%s\": \"%s\" does not name the limit", cases[i].n, cases[i].open, err);
+        fw_expr_destroy(x);
+        free(s);
+    }
+    /* A long flat chain is fine up to the node limit, then refused. */
+    for (int terms = 100; terms <= 5000; terms += 4900) {
+        size_t cap = (size_t)terms * 20 + 1;
+        char *s = malloc(cap);
+        assert_non_null(s);
+        s[0] = 0;
+        for (int i = 0; i < terms; i++)
+            strcat(s, i ? " or amount > 1" : "amount > 1");
+        fw_expr *x = NULL;
+        char err[256] = "";
+        fw_err rc = fw_expr_compile(s, strlen(s), &env, FW_XT_BOOL, &x, err, sizeof(err));
+        if (terms == 100) {
+            assert_int_equal(rc, FW_OK);
+            world w;
+            world_init(&w);
+            assert_true(fw_expr_test(x, &w.ctx));
+        } else {
+            assert_int_equal(rc, FW_ERR_LIMIT);
+            assert_non_null(strstr(err, "more than 4096 nodes"));
+        }
+        fw_expr_destroy(x);
+        free(s);
+    }
+    /* Too long a source. */
+    size_t big = FW_EXPR_MAX_LEN + 1;
+    char *s = malloc(big);
+    assert_non_null(s);
+    memset(s, ' ', big);
+    fw_expr *x;
+    char err[128];
+    assert_int_equal(fw_expr_compile(s, big, &env, 0, &x, err, sizeof(err)), FW_ERR_LIMIT);
+    free(s);
+    /* A tiny error buffer is still a terminated string. */
+    char tiny[8];
+    assert_int_equal(fw_expr_compile("ammount", 7, &env, 0, &x, tiny, sizeof(tiny)), FW_ERR_INVALID);
+    assert_int_equal(strlen(tiny), 7);
+}
+
+/* ---- compile-time work and introspection ----------------------------- */
+
+static void test_folding(void **state) {
+    (void)state;
+    static const char *const folded[] = { "1 + 2 * 3", "0.1 + 0.2 == 0.3", "-1h", "abs(-2)",
+                                          "lower(\"A\") == \"a\"", "\"x\" in [\"x\", \"y\"]",
+                                          "not (1 > 2)", "$limit * 2" };
+    for (size_t i = 0; i < N(folded); i++) {
+        fw_expr *x = compile_ok(folded[i], &env, FW_XT_MISSING);
+        if (x->node[x->root].op != XOP_CONST)
+            fail_msg("\"%s\" not folded: root op %d", folded[i], x->node[x->root].op);
+        fw_expr_destroy(x);
+    }
+    fw_expr *x = compile_ok("amount > 1 + 1", &env, FW_XT_BOOL);
+    assert_int_equal(x->node[x->root].op, XOP_CMP);
+    assert_int_equal(x->node[x->node[x->root].b].op, XOP_CONST);
+    fw_expr_destroy(x);
+}
+
+static void test_uses(void **state) {
+    (void)state;
+    fw_expr *x = compile_ok("amount > $limit and prev.country != country and device_id == \"x\" "
+                            "and is_new(ip, 30d) and profile.avg_amount > 1 "
+                            "and account_id in list(\"blocked\") and is_new(card_id, 1h) "
+                            "and sum > 1 and ip != \"y\"",
+                            &env, FW_XT_BOOL);
+    fw_expr_uses u;
+    fw_expr_uses_get(x, &u);
+    uint64_t want = 1ull << fw_txn_field_index("amount", 6) | 1ull << fw_txn_field_index("country", 7) |
+                    1ull << fw_txn_field_index("account_id", 10) |
+                    1ull << fw_txn_field_index("card_id", 7);
+    assert_int_equal(u.fields, want);
+    assert_int_equal(u.prev_fields, 1ull << fw_txn_field_index("country", 7));
+    assert_int_equal(u.profile, FW_EXPR_PROFILE_AVG_AMOUNT);
+    assert_int_equal(u.nextra, 2);
+    assert_int_equal(fw_expr_extra_slot(x, 0), 0); /* device_id */
+    assert_int_equal(fw_expr_extra_slot(x, 1), 1); /* ip, once */
+    assert_int_equal(fw_expr_extra_slot(x, 2), -1);
+    assert_int_equal(u.nslots, 2);
+    assert_int_equal(u.nlists, 1);
+    assert_int_equal(u.nis_new, 2);
+    fw_expr_is_new_site s;
+    fw_expr_is_new_get(x, 0, &s);
+    assert_int_equal(s.field, -1);
+    assert_int_equal(s.extra_slot, 1);
+    assert_int_equal(s.lookback_ms, 30LL * 86400000);
+    fw_expr_is_new_get(x, 1, &s);
+    assert_int_equal(s.field, fw_txn_field_index("card_id", 7));
+    assert_int_equal(s.extra_slot, -1);
+    assert_int_equal(s.lookback_ms, 3600000);
+    assert_int_equal(fw_expr_type(x), FW_XT_BOOL);
+    fw_expr_destroy(x);
+
+    /* prev is kept only when read. */
+    x = compile_ok("amount > 1", &env, FW_XT_BOOL);
+    fw_expr_uses_get(x, &u);
+    assert_int_equal(u.prev_fields, 0);
+    assert_int_equal(u.nextra, 0);
+    fw_expr_destroy(x);
+    x = compile_ok("speed_kmh(prev, this) > 900", &env, FW_XT_BOOL);
+    fw_expr_uses_get(x, &u);
+    assert_true(u.prev_fields != 0);
+    fw_expr_destroy(x);
+    x = compile_ok("device_id", &env, FW_XT_MISSING);
+    assert_int_equal(fw_expr_type(x), FW_XT_ANY);
+    fw_expr_destroy(x);
+    fw_expr_destroy(NULL);
+}
+
+/* Every schema field is a name of the language, with its type. */
+static void test_every_field(void **state) {
+    (void)state;
+    world w;
+    world_init(&w);
+    for (int f = 0; f < FW_TXN_NFIELDS; f++) {
+        char src[128];
+        snprintf(src, sizeof(src), "%s is missing or prev.%s is not missing", fw_txn_field_name(f),
+                 fw_txn_field_name(f));
+        fw_expr *x = compile_ok(src, &env, FW_XT_BOOL);
+        fw_expr_uses u;
+        fw_expr_uses_get(x, &u);
+        if (u.fields != 1ull << f || u.prev_fields != 1ull << f)
+            fail_msg("%s: uses %llx / %llx, expected bit %d", src, (unsigned long long)u.fields,
+                     (unsigned long long)u.prev_fields, f);
+        (void)fw_expr_test(x, &w.ctx);
+        fw_expr_destroy(x);
+    }
+}
+
+/* A figure for the docs, not asserted: ns per evaluation of a typical filter. */
+static void test_timing(void **state) {
+    (void)state;
+    world w;
+    world_init(&w);
+    fw_expr *x = compile_ok("amount > 2000 and merchant_category in [\"crypto\", \"gambling\", "
+                            "\"Crypto\", \"wire\"] and country != \"US\"",
+                            &env, FW_XT_BOOL);
+    const int n = 2000000;
+    int hits = 0;
+    struct timespec a, b;
+    clock_gettime(CLOCK_MONOTONIC, &a);
+    for (int i = 0; i < n; i++) {
+        w.txn.amount_raw = i & 1 ? FW_STR_LIT("2500.50") : FW_STR_LIT("12.5");
+        hits += fw_expr_test(x, &w.ctx);
+    }
+    clock_gettime(CLOCK_MONOTONIC, &b);
+    double ns = ((double)(b.tv_sec - a.tv_sec) * 1e9 + (double)(b.tv_nsec - a.tv_nsec)) / n;
+    assert_int_equal(hits, n / 2);
+    printf("timing: %.1f ns per evaluation of a typical filter (%d evaluations)\n", ns, n);
+    fw_expr_destroy(x);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_eval),          cmocka_unit_test(test_eval_bare),
+        cmocka_unit_test(test_short_circuit), cmocka_unit_test(test_errors),
+        cmocka_unit_test(test_strict_env),    cmocka_unit_test(test_limits),
+        cmocka_unit_test(test_folding),       cmocka_unit_test(test_uses),
+        cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
