@@ -1008,22 +1008,45 @@ static int32_t parse_not(parser *ps) {
     return r;
 }
 
+/* `a and b and c` (or `or`): operands are checked as they come, then nested
+ * to the right, a and (b and c), so the evaluator walks a chain in a loop. */
 static int32_t parse_logic(parser *ps, bool is_or) {
     const char *word = is_or ? "or" : "and";
     int32_t a = is_or ? parse_logic(ps, false) : parse_not(ps);
-    while (a >= 0 && is_word(ps, &ps->cur, word)) {
+    if (a < 0 || !is_word(ps, &ps->cur, word))
+        return a;
+    int32_t *ops = NULL;
+    size_t nops = 0, cap = 0;
+    char what[48];
+    snprintf(what, sizeof(what), "each side of \"%s\"", word);
+    int32_t r = -1;
+    while (is_word(ps, &ps->cur, word)) {
         size_t pos = ps->cur.pos;
+        if (nops == 0 && !expect_type(ps, a, FW_XT_BOOL, pos, what))
+            goto out;
         next(ps);
         int32_t b = is_or ? parse_logic(ps, false) : parse_not(ps);
-        if (b < 0)
-            return -1;
-        char what[48];
-        snprintf(what, sizeof(what), "each side of \"%s\"", word);
-        if (!expect_type(ps, a, FW_XT_BOOL, pos, what) || !expect_type(ps, b, FW_XT_BOOL, pos, what))
-            return -1;
-        a = add_node(ps, (xnode){ .op = is_or ? XOP_OR : XOP_AND, .type = FW_XT_BOOL, .a = a, .b = b });
+        if (b < 0 || !expect_type(ps, b, FW_XT_BOOL, pos, what))
+            goto out;
+        if (nops == cap) {
+            cap = cap ? cap * 2 : 8;
+            int32_t *o = realloc(ops, cap * sizeof(*o));
+            if (!o) {
+                fail(ps, FW_ERR_NOMEM, pos, "out of memory");
+                goto out;
+            }
+            ops = o;
+        }
+        ops[nops++] = b;
     }
-    return a;
+    r = ops[nops - 1];
+    for (size_t k = nops - 1; k-- > 0;)
+        r = add_node(ps, (xnode){ .op = is_or ? XOP_OR : XOP_AND, .type = FW_XT_BOOL,
+                                  .a = ops[k], .b = r });
+    r = add_node(ps, (xnode){ .op = is_or ? XOP_OR : XOP_AND, .type = FW_XT_BOOL, .a = a, .b = r });
+out:
+    free(ops);
+    return ps->rc == FW_OK ? r : -1;
 }
 
 static int32_t parse_or(parser *ps) {

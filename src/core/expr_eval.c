@@ -181,6 +181,18 @@ static fw_str hook_str(const fw_xval *v, char *buf, size_t size) {
     return (fw_str){ .ptr = buf, .len = v->u.s.len };
 }
 
+/* Out of line: its buffer must not enlarge every recursive frame. */
+__attribute__((noinline))
+static fw_xval in_list(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+    char buf[FW_EXPR_LOWER_MAX];
+    fw_str s = a.type == FW_XT_STR ? hook_str(&a, buf, sizeof(buf)) : FW_STR_NULL;
+    if (!s.ptr || !ctx->in_list)
+        return boolean(false);
+    int r = ctx->in_list(ctx->ud, n->u.idx, s);
+    return boolean(r >= 0 && (r == 1) != (n->aux != 0));
+}
+
 fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[i];
     switch ((xop)n->op) {
@@ -232,18 +244,19 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
         default: return boolean(c != 0);
         }
     }
-    case XOP_AND: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        if (!(a.type == FW_XT_BOOL && a.u.b))
-            return boolean(false);
-        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
-        return boolean(b.type == FW_XT_BOOL && b.u.b);
-    }
+    case XOP_AND:
     case XOP_OR: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        if (a.type == FW_XT_BOOL && a.u.b)
-            return boolean(true);
-        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
+        /* The compiler nests chains to the right: a loop, not recursion,
+         * walks `a or b or c ...`, and stops at the first deciding side. */
+        uint8_t op = n->op;
+        bool stop = op == XOP_OR;
+        while (n->op == op) {
+            fw_xval a = fw_expr_eval_node(e, n->a, ctx);
+            if ((a.type == FW_XT_BOOL && a.u.b) == stop)
+                return boolean(stop);
+            n = &e->node[n->b];
+        }
+        fw_xval b = fw_expr_eval_node(e, (int32_t)(n - e->node), ctx);
         return boolean(b.type == FW_XT_BOOL && b.u.b);
     }
     case XOP_NOT: {
@@ -262,15 +275,7 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
             return boolean(false);
         return boolean(in_set(e, n, &a) != (n->aux != 0));
     }
-    case XOP_IN_LIST: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        char buf[FW_EXPR_LOWER_MAX];
-        fw_str s = a.type == FW_XT_STR ? hook_str(&a, buf, sizeof(buf)) : FW_STR_NULL;
-        if (!s.ptr || !ctx->in_list)
-            return boolean(false);
-        int r = ctx->in_list(ctx->ud, n->u.idx, s);
-        return boolean(r >= 0 && (r == 1) != (n->aux != 0));
-    }
+    case XOP_IN_LIST: return in_list(e, n, ctx);
     case XOP_ABS: {
         fw_xval a = fw_expr_eval_node(e, n->a, ctx);
         if (a.type == FW_XT_NUM && a.u.num < 0)
