@@ -19,11 +19,40 @@ static u128 round_half_even(u128 q, u128 rem, u128 div) {
     return q;
 }
 
+/* The common amount, "2500.50": at most 14 integer digits and 4 places, no
+ * exponent, so it fits an int64 without checks. false: take the long way. */
+static bool parse_plain(const char *s, size_t n, fw_dec *out) {
+    size_t i = 0, nint = 0, nfrac = 0;
+    int64_t v = 0;
+    while (i < n && s[i] >= '0' && s[i] <= '9' && nint < 14) {
+        v = v * 10 + (s[i++] - '0');
+        nint++;
+    }
+    if (!nint)
+        return false;
+    if (i < n && s[i] == '.') {
+        i++;
+        while (i < n && s[i] >= '0' && s[i] <= '9' && nfrac < FW_DEC_PLACES) {
+            v = v * 10 + (s[i++] - '0');
+            nfrac++;
+        }
+        if (!nfrac)
+            return false;
+    }
+    if (i != n)
+        return false;
+    static const int64_t pow10[] = { 10000, 1000, 100, 10, 1 };
+    *out = v * pow10[nfrac];
+    return true;
+}
+
 fw_err fw_dec_parse(const char *s, size_t n, fw_dec *out) {
     size_t i = 0;
     bool neg = false;
     if (!s || n == 0)
         return FW_ERR_INVALID;
+    if (parse_plain(s, n, out))
+        return FW_OK;
     if (s[0] == '-') {
         neg = true;
         i++;

@@ -894,7 +894,8 @@ static int32_t parse_set(parser *ps, int32_t a, bool negate, size_t inpos) {
     } else {
         coerce(ps, a, FW_XT_STR);
     }
-    qsort(e->set + off, count, sizeof(fw_xval), cmp_sort);
+    if (count)
+        qsort(e->set + off, count, sizeof(fw_xval), cmp_sort);
     xnode n = { .op = XOP_IN_SET, .type = FW_XT_BOOL, .aux = negate, .a = a, .b = -1 };
     n.u.set.off = (uint32_t)off;
     n.u.set.n = (uint32_t)count;

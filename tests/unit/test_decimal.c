@@ -37,6 +37,11 @@ static void test_parse(void **state) {
         { "0.000250000001", FW_OK, 3 }, /* not a tie: a later digit breaks it */
         { "-0.00015", FW_OK, -2 },
         { "0.00004999999", FW_OK, 0 },
+        /* either side of the plain fast path (14 integer digits, 4 places) */
+        { "99999999999999.9999", FW_OK, 999999999999999999LL },
+        { "123456789012345", FW_OK, 1234567890123450000LL },
+        { "123456789012345.12345", FW_OK, 1234567890123451234LL },
+        { "007.50", FW_OK, 75000 },
         /* JSON exponents, exactly */
         { "1e3", FW_OK, 10000000 },
         { "1.5E-2", FW_OK, 150 },
