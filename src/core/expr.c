@@ -442,8 +442,8 @@ static int field_of(fw_str name, int *txn_index) {
     for (int i = 0; i < (int)(sizeof(order) / sizeof(order[0])); i++)
         if (!strcmp(order[i], buf))
             return i;
-    if (buf[0] == 'V')
-        return XF_V1 + atoi(buf + 1) - 1; /* fw_txn_field_index accepted V1..V28 */
+    if (buf[0] == 'V') /* V1..V28 follow V1 in the field table */
+        return XF_V1 + (f - fw_txn_field_index("V1", 2));
     return -1;
 }
 
