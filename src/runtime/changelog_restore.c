@@ -119,7 +119,8 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
         rd_kafka_message_destroy(m);
     }
     rd_kafka_assign(reader, NULL);
-    qsort(recs, n, sizeof(*recs), rec_cmp);
+    if (n) /* none when every record read was of an aborted transaction */
+        qsort(recs, n, sizeof(*recs), rec_cmp);
     size_t keys = 0, bad = 0;
     for (size_t i = 0; ok && i < n; i++) {
         if (i + 1 < n && recs[i].keylen == recs[i + 1].keylen &&
