@@ -1,6 +1,7 @@
 /* engine.c — arrival, watermark, release in event-time order, expiry, and
- * the changelog view of the state. The detectors are in detect.c. */
-#include "engine_int.h"
+ * the changelog view of the state. The detectors are in detect*.c (the
+ * registry: detect.c). */
+#include "detect.h"
 #include "fw_bytes.h"
 
 #include <inttypes.h>
@@ -21,6 +22,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     if (!e)
         goto nomem;
     e->rules = *rules;
+    fw_detect_plan(e);
     e->max_ts = INT64_MIN;
     e->scan_small = FW_SCAN_SMALL;
     e->stats.watermark = INT64_MIN;
