@@ -46,6 +46,7 @@ struct fw_engine {
     fw_pool pool;
     fw_event_buffer buffer;
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
+    const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
