@@ -1,6 +1,7 @@
 /* engine.c — arrival, watermark, release in event-time order, expiry, and
- * the changelog view of the state. The detectors are in detect.c. */
-#include "engine_int.h"
+ * the changelog view of the state. The detectors are in detect*.c (the
+ * registry: detect.c). */
+#include "detect.h"
 #include "fw_bytes.h"
 
 #include <inttypes.h>
@@ -21,6 +22,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     if (!e)
         goto nomem;
     e->rules = *rules;
+    fw_detect_plan(e);
     e->max_ts = INT64_MIN;
     e->scan_small = FW_SCAN_SMALL;
     e->stats.watermark = INT64_MIN;
@@ -94,6 +96,8 @@ void fw_engine_destroy(fw_engine *e) {
 void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles) {
     e->profiles = profiles;
 }
+
+void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras) { e->extras = extras; }
 
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stats; }
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
@@ -588,8 +592,8 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
         }
         fw_txn t;
         fw_decode_error derr = { .reason = "out of memory" };
-        fw_err err = fw_txn_decode_json((const char *)value + 1, len - 1, &arena, len, &t,
-                                        &derr);
+        fw_err err = fw_txn_decode_json_ex((const char *)value + 1, len - 1, &arena, len, NULL,
+                                           e->extras, &t, &derr);
         if (err == FW_OK && !fw_event_buffer_push(&e->buffer, &t))
             err = FW_ERR_NOMEM;
         fw_arena_fini(&arena);

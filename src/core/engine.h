@@ -65,6 +65,11 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
  *  the table must outlive the engine. */
 void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles);
 
+/** @brief The extra fields (txn.h) the rules use, so that buffered records
+ *  restored from the changelog keep them; NULL: none. Shared, read-only,
+ *  outlives the engine. */
+void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras);
+
 /** @brief Frees the engine; NULL is a no-op. */
 void fw_engine_destroy(fw_engine *e);
 

@@ -1,5 +1,6 @@
 /* engine_int.h — the engine's insides, shared by engine.c (flow, time,
- * changelog) and detect.c (the rules). Not part of the public API. */
+ * changelog) and the detectors (detect.h, detect*.c). Not part of the public
+ * API. */
 #ifndef FW_ENGINE_INT_H
 #define FW_ENGINE_INT_H
 
@@ -10,6 +11,7 @@
 #include "txn_ids.h"
 
 #define FW_ML_BATCH_ROWS 1024   /* rows per scoring call */
+#define FW_DETECT_PHASES 8      /* fw_detect_phase (detect.h) */
 #define FW_ML_TEXT 64             /* longest id or name kept for an ml_score alert */
 
 /* What an ml_score alert shows of its transaction, copied when it is queued
@@ -44,6 +46,7 @@ struct fw_engine {
     fw_pool pool;
     fw_event_buffer buffer;
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
+    const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
@@ -54,6 +57,12 @@ struct fw_engine {
     const fw_engine_out *out;         /* valid during process/advance */
     uint32_t scan_small;              /* lists up to this long are scanned for distinct keys,
                                          longer ones indexed (FW_SCAN_SMALL; tests vary it) */
+    /* The enabled native detectors of each phase, in registry order, and the
+     * shared state they need (FW_NEEDS_*): built once by fw_detect_plan so
+     * that the dispatch asks no rule whether it is enabled per record. */
+    const struct fw_detector *plan[FW_DETECT_PHASES][FW_RULE__COUNT];
+    uint8_t nplan[FW_DETECT_PHASES];
+    unsigned needs;
     /* Alert assembly, reused. */
     char reason[512];
     char entity_id[2 * FW_ID_MAX + 4];

@@ -22,7 +22,10 @@ int fw_txn_order(const fw_txn *a, const fw_txn *b) {
     X(type_raw) X(currency) X(merchant_id) X(merchant_category) X(country)                     \
     X(counterparty_id) X(channel)
 
-fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t) {
+/* @p extras: copy the captured extra fields too (a constant in each caller,
+ * so a record without them pays one test). */
+__attribute__((always_inline)) static inline fw_buffered *clone(fw_pool *pool, const fw_txn *t,
+                                                               bool extras) {
     /* Strings inside the raw record move with it; others (unescaped into the
      * decoder's arena, or given by a caller) are copied after it. */
     const char *lo = t->raw.ptr, *hi = t->raw.ptr ? t->raw.ptr + t->raw.len : NULL;
@@ -31,12 +34,17 @@ fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t) {
     if (t->f.ptr && !(t->f.ptr >= lo && t->f.ptr + t->f.len <= hi))                            \
         extra += t->f.len;
     TXN_STR_FIELDS(SIZE_OF)
+    if (extras)
+        for (unsigned i = 0; t->extra_mask >> i; i++)
+            if (t->extra_mask & (1u << i)) {
+                SIZE_OF(extra[i])
+            }
 #undef SIZE_OF
     size_t size = sizeof(fw_buffered) + t->raw.len + extra;
     fw_buffered *c = fw_pool_alloc(pool, size);
     if (!c)
         return NULL;
-    c->txn = *t;
+    memcpy(&c->txn, t, FW_TXN_ZEROED); /* extras and extra[] only when captured */
     c->block_size = size;
     c->persisted = false;
     char *raw = (char *)(c + 1), *tail = raw + t->raw.len;
@@ -55,8 +63,22 @@ fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t) {
         }                                                                                      \
     }
     TXN_STR_FIELDS(REBASE)
+    if (extras) {
+        c->txn.extras = t->extras;
+        for (unsigned i = 0; t->extra_mask >> i; i++)
+            if (t->extra_mask & (1u << i)) {
+                c->txn.extra[i] = t->extra[i];
+                REBASE(extra[i])
+            }
+    }
 #undef REBASE
     return c;
+}
+
+static fw_buffered *clone_extras(fw_pool *pool, const fw_txn *t) { return clone(pool, t, true); }
+
+fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t) {
+    return t->extra_mask ? clone_extras(pool, t) : clone(pool, t, false);
 }
 
 void fw_txn_clone_free(fw_pool *pool, fw_buffered *c) {

@@ -25,6 +25,7 @@ typedef struct held_rec {
 struct fw_pipeline {
     fw_pipeline_conf conf;
     fw_engine *engine;
+    bool general_json;   /* JSON through fw_txn_decode_json_ex: a mapping or extra fields */
     fw_arena scratch;
     fw_buf alert_json;   /* the alert being emitted */
     fw_buf id_scratch;   /* canonical bytes for alert ids */
@@ -61,6 +62,9 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
         return NULL;
     }
     p->conf = *conf;
+    if (p->conf.extras && !p->conf.extras->n)
+        p->conf.extras = NULL; /* the empty set: the decoders without extras */
+    p->general_json = p->conf.schema || p->conf.extras;
     if (!p->conf.max_record_bytes)
         p->conf.max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     fw_buf_init(&p->alert_json, FW_ALERT_MAX_BYTES);
@@ -73,8 +77,8 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
     }
     if (p->conf.format == FW_INPUT_CSV && p->conf.csv_header) {
         char why[400];
-        if (fw_csv_columns_init(&p->csv, p->conf.csv_header, strlen(p->conf.csv_header),
-                                p->conf.schema, why, sizeof(why)) != FW_OK) {
+        if (fw_csv_columns_init_ex(&p->csv, p->conf.csv_header, strlen(p->conf.csv_header),
+                                   p->conf.schema, p->conf.extras, why, sizeof(why)) != FW_OK) {
             snprintf(errstr, errstr_size, "--csv-header: %s", why);
             goto fail;
         }
@@ -85,6 +89,7 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
     if (!p->engine)
         goto fail;
     fw_engine_set_profiles(p->engine, p->conf.profiles);
+    fw_engine_set_extras(p->engine, p->conf.extras);
     p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late,
                                      .duplicate = on_duplicate };
     return p;
@@ -178,9 +183,9 @@ __attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const
         return FW_ERR_INVALID;
     }
     if (p->conf.format != FW_INPUT_SEMICOLON)
-        return p->conf.schema
-                   ? fw_txn_decode_json_mapped(payload, len, arena, p->conf.max_record_bytes,
-                                               p->conf.schema, txn, derr)
+        return p->general_json /* a mapping or extra fields */
+                   ? fw_txn_decode_json_ex(payload, len, arena, p->conf.max_record_bytes,
+                                           p->conf.schema, p->conf.extras, txn, derr)
                    : fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn,
                                         derr);
     int n = src->topic ? snprintf(synth, 96, "%s-%" PRId32 "-%" PRId64, src->topic,
@@ -276,8 +281,8 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     if (p->conf.format == FW_INPUT_CSV && p->csv_state == 0) {
         /* File mode's first line names the columns: not a record. */
         char why[256];
-        if (fw_csv_columns_init(&p->csv, payload, len, p->conf.schema, why, sizeof(why)) ==
-            FW_OK) {
+        if (fw_csv_columns_init_ex(&p->csv, payload, len, p->conf.schema, p->conf.extras, why,
+                                   sizeof(why)) == FW_OK) {
             p->csv_state = 1;
             return;
         }

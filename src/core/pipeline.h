@@ -63,6 +63,10 @@ typedef struct fw_pipeline_conf {
     /* FW_INPUT_CSV: the column names; NULL: the first record processed is the
      * header line (file mode). Kafka mode needs it: a partition has no first line. */
     const char *csv_header;
+    /* Extra top-level fields to capture (txn.h: device_id, ip, ...), those the
+     * loaded rules reference; NULL or empty: none, at no cost. Shared,
+     * read-only, outlives the pipeline. Not for semicolon records (no names). */
+    const fw_txn_extras *extras;
 } fw_pipeline_conf;
 
 typedef struct fw_pipeline_stats {

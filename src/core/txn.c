@@ -49,7 +49,9 @@ enum {
     F_UNKNOWN = -1,
 };
 _Static_assert(F_COUNT == FW_TXN_NFIELDS, "txn.h's FW_TXN_NFIELDS counts the fields here");
-_Static_assert(F_COUNT <= 64, "the duplicate check keeps one bit per field");
+_Static_assert(F_COUNT + FW_TXN_MAX_EXTRAS <= 64,
+               "the duplicate check keeps one bit per field and per extra field");
+_Static_assert(F_COUNT + FW_TXN_MAX_EXTRAS <= 127, "a CSV column's field is an int8_t");
 
 /* A numeric timestamp below this (2001-01-01T00:00:00Z in ms) is far more
  * likely epoch seconds than milliseconds (which would be January 1970). */
@@ -96,6 +98,7 @@ typedef struct jscan {
     fw_err code;             /* FW_ERR_INVALID, or FW_ERR_LIMIT when the arena is full */
     fw_str unknown;          /* key of the unknown field being skipped, for errors */
     const fw_schema *schema; /* another team's spelling, or NULL for ours */
+    const fw_txn_extras *extras; /* extra fields to capture, or NULL (none) */
     /* Record-level keys no field took, so a missing required field can name
      * what the record had instead. */
     unsigned nunknown;
@@ -1182,6 +1185,86 @@ __attribute__((always_inline)) static inline bool read_field(jscan *js, int f, f
     }
 }
 
+/* ---- extra fields (fw_txn_extras) ---- */
+
+/* Index of the extra field named @p key (escapes undone), or -1. */
+static int extra_lookup(const fw_txn_extras *x, const jstr *key) {
+    char buf[KEY_UNESCAPE_MAX];
+    const char *k = key->ptr;
+    size_t n = key->len;
+    if (key->esc) {
+        if (n > KEY_UNESCAPE_MAX)
+            return -1;
+        n = unescape(k, n, buf);
+        k = buf;
+    }
+    return fw_txn_extras_find(x, k, n);
+}
+
+/* Captures extra field @p i, the cursor on its value: a slice of the string's
+ * content (unescaped into the arena when it has escapes, as every string) or
+ * of the number, true or false token. null leaves it absent. */
+static bool read_extra(jscan *js, int i, fw_txn *t) {
+    const char *field = js->extras->name[i], *v = js->s;
+    jstr str;
+    jnum num;
+    switch (*v) {
+    case '"':
+        if (!scan_string(js, field, &str) || !str_slice(js, field, &str, &t->extra[i]))
+            return false;
+        t->extra_str |= (uint16_t)(1u << i);
+        break;
+    case 'n':
+        return match_lit(js, "null", 4, field);
+    case 't':
+    case 'f': {
+        size_t len = *v == 't' ? 4 : 5;
+        if (!match_lit(js, *v == 't' ? "true" : "false", len, field))
+            return false;
+        t->extra[i] = (fw_str){ .ptr = v, .len = len };
+        break;
+    }
+    case '{':
+    case '[':
+        return wrong_type(js, field, "a string, a number, true or false");
+    default:
+        if (!value_start(*v))
+            return syntax(js, field, "a JSON value");
+        if (!scan_number(js, field, &num))
+            return false;
+        t->extra[i] = (fw_str){ .ptr = num.ptr, .len = num.len };
+        break;
+    }
+    t->extra_mask |= (uint16_t)(1u << i);
+    return true;
+}
+
+/* A record-level key no field of ours took: an extra field when the set
+ * names it (refused when given twice, as our fields are), else skipped. */
+static bool unknown_member(jscan *js, const jstr *key, const char *kpos, int depth,
+                           fw_txn *t, uint64_t *seen) {
+    int x = depth == 1 && js->extras ? extra_lookup(js->extras, key) : -1;
+    if (x >= 0) {
+        uint64_t bit = 1ull << (F_COUNT + x);
+        if (*seen & bit) {
+            char b[SNIP_MAX];
+            return fail(js->err, js->extras->name[x], off_of(js, kpos),
+                        "Field %s is given twice: \"%s\" at byte %zu repeats it.",
+                        js->extras->name[x], snip(key->ptr, key->len, b), off_of(js, kpos));
+        }
+        *seen |= bit;
+        return read_extra(js, x, t);
+    }
+    fw_str saved = js->unknown;
+    js->unknown = (fw_str){ .ptr = key->ptr, .len = key->len };
+    if (depth == 1 && js->nunknown < UNKNOWN_NOTED)
+        js->unknown_keys[js->nunknown++] = js->unknown;
+    if (!skip_value(js, depth))
+        return false;
+    js->unknown = saved;
+    return true;
+}
+
 static bool not_an_object(jscan *js) {
     char b[SNIP_MAX];
     const char *what;
@@ -1252,16 +1335,8 @@ static bool mapped_member(jscan *js, int first, int depth, const jstr *key, cons
     int f = mapped_lookup(js, first, key, &child);
     if (child >= 0 && *js->s == '{')
         return mapped_object(js, child, depth + 1, t, seen);
-    if (f == F_UNKNOWN) {
-        fw_str saved = js->unknown;
-        js->unknown = (fw_str){ .ptr = key->ptr, .len = key->len };
-        if (depth == 1 && js->nunknown < UNKNOWN_NOTED)
-            js->unknown_keys[js->nunknown++] = js->unknown;
-        if (!skip_value(js, depth))
-            return false;
-        js->unknown = saved;
-        return true;
-    }
+    if (f == F_UNKNOWN)
+        return unknown_member(js, key, kpos, depth, t, seen);
     if (*seen & (1ull << f)) {
         char b[SNIP_MAX];
         return fail(js->err, field_names[f], off_of(js, kpos),
@@ -1346,7 +1421,10 @@ static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_s
                                                                      : 24, b));
 }
 
-__attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn *t) {
+/* @p extras is js->extras, as a constant where the caller has one: js escapes
+ * into the scanner, so a NULL read from it would be tested per unknown key. */
+__attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn *t,
+                                                                const fw_txn_extras *extras) {
     uint64_t seen = 0;
     skip_ws(js);
     if (js->s >= js->end)
@@ -1380,6 +1458,9 @@ __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn
             int f = js->schema ? F_UNKNOWN : key_lookup(&key);
             if (js->schema) {
                 if (!mapped_member(js, 0, 1, &key, kpos, t, &seen))
+                    return false;
+            } else if (f == F_UNKNOWN && extras) { /* NULL in fw_txn_decode_json */
+                if (!unknown_member(js, &key, kpos, 1, t, &seen))
                     return false;
             } else if (f == F_UNKNOWN) {
                 js->unknown = (fw_str){ .ptr = key.ptr, .len = key.len };
@@ -1434,7 +1515,8 @@ __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn
 /* Field by field, not with an initializer: unknown_keys is only read up to
  * nunknown, and zeroing it for every record would cost time. */
 static inline void jscan_init(jscan *js, const char *p, size_t n, fw_arena *scratch,
-                              fw_decode_error *err, const fw_schema *schema) {
+                              fw_decode_error *err, const fw_schema *schema,
+                              const fw_txn_extras *extras) {
     js->base = js->s = p;
     js->end = p + n;
     js->scratch = scratch;
@@ -1442,6 +1524,7 @@ static inline void jscan_init(jscan *js, const char *p, size_t n, fw_arena *scra
     js->code = FW_ERR_INVALID;
     js->unknown = FW_STR_NULL;
     js->schema = schema;
+    js->extras = extras;
     js->nunknown = 0;
 }
 
@@ -1458,7 +1541,7 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
                           fw_txn *out, fw_decode_error *err) {
     fw_decode_error dummy;
     err = err_init(err, &dummy);
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, FW_TXN_ZEROED);
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     if (n > max_bytes) {
@@ -1471,17 +1554,18 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
         n = 0;
     }
     jscan js;
-    jscan_init(&js, p, n, scratch, err, NULL);
-    return parse_record(&js, out) ? FW_OK : js.code;
+    jscan_init(&js, p, n, scratch, err, NULL, NULL);
+    return parse_record(&js, out, NULL) ? FW_OK : js.code;
 }
 
-fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
-                                 const fw_schema *schema, fw_txn *out, fw_decode_error *err) {
+/* Through a mapping, or with extra fields: the general path. */
+static fw_err decode_general(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                             const fw_schema *schema, const fw_txn_extras *extras, fw_txn *out,
+                             fw_decode_error *err) {
     fw_decode_error dummy;
-    if (!schema)
-        return fw_txn_decode_json(p, n, scratch, max_bytes, out, err);
     err = err_init(err, &dummy);
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, FW_TXN_ZEROED);
+    out->extras = extras; /* read only when a field was captured */
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     if (n > max_bytes) {
@@ -1494,8 +1578,62 @@ fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, siz
         n = 0;
     }
     jscan js;
-    jscan_init(&js, p, n, scratch, err, schema);
-    return parse_record(&js, out) ? FW_OK : js.code;
+    jscan_init(&js, p, n, scratch, err, schema, extras);
+    return parse_record(&js, out, extras) ? FW_OK : js.code;
+}
+
+fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                                 const fw_schema *schema, fw_txn *out, fw_decode_error *err) {
+    if (!schema)
+        return fw_txn_decode_json(p, n, scratch, max_bytes, out, err);
+    return decode_general(p, n, scratch, max_bytes, schema, NULL, out, err);
+}
+
+fw_err fw_txn_decode_json_ex(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                             const fw_schema *schema, const fw_txn_extras *extras, fw_txn *out,
+                             fw_decode_error *err) {
+    if (extras && !extras->n)
+        extras = NULL; /* the empty set: exactly the decoders without extras */
+    if (!extras)
+        return fw_txn_decode_json_mapped(p, n, scratch, max_bytes, schema, out, err);
+    return decode_general(p, n, scratch, max_bytes, schema, extras, out, err);
+}
+
+fw_err fw_txn_extras_init(fw_txn_extras *x, const char *const *names, size_t n, char *errstr,
+                          size_t errstr_size) {
+    memset(x, 0, sizeof(*x));
+    if (n > FW_TXN_MAX_EXTRAS) {
+        snprintf(errstr, errstr_size, "extra fields: %zu named, at most %d", n,
+                 FW_TXN_MAX_EXTRAS);
+        return FW_ERR_INVALID;
+    }
+    for (size_t i = 0; i < n; i++) {
+        size_t len = names[i] ? strlen(names[i]) : 0;
+        if (len == 0 || len > FW_TXN_EXTRA_NAME_MAX) {
+            snprintf(errstr, errstr_size, "extra field %zu: name \"%.*s\" must have 1 to %d "
+                     "bytes", i + 1, 40, names[i] ? names[i] : "", FW_TXN_EXTRA_NAME_MAX);
+            return FW_ERR_INVALID;
+        }
+        if (field_lookup(names[i], len) != F_UNKNOWN) {
+            snprintf(errstr, errstr_size, "extra field \"%s\" is a field of the schema (%s): "
+                     "use it by name", names[i], field_names[field_lookup(names[i], len)]);
+            return FW_ERR_INVALID;
+        }
+        if (fw_txn_extras_find(x, names[i], len) >= 0) {
+            snprintf(errstr, errstr_size, "extra field \"%s\" is named twice", names[i]);
+            return FW_ERR_INVALID;
+        }
+        memcpy(x->name[x->n], names[i], len + 1);
+        x->len[x->n++] = (uint8_t)len;
+    }
+    return FW_OK;
+}
+
+int fw_txn_extras_find(const fw_txn_extras *x, const char *name, size_t len) {
+    for (unsigned i = 0; x && i < x->n; i++)
+        if (x->len[i] == len && memcmp(x->name[i], name, len) == 0)
+            return (int)i;
+    return -1;
 }
 
 int fw_txn_field_index(const char *name, size_t n) {
@@ -1702,12 +1840,23 @@ static int csv_field(const fw_schema *sc, const char *k, size_t n) {
     return f != F_UNKNOWN && sc && (sc->mapped & (1ull << f)) ? F_UNKNOWN : f;
 }
 
+/* The name of column field @p f: ours, or an extra field's. */
+static const char *csv_field_name(const fw_csv_columns *c, int f) {
+    return f >= F_COUNT ? c->extras->name[f - F_COUNT] : field_names[f];
+}
+
 fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_schema *sc,
                            char *errstr, size_t errstr_size) {
+    return fw_csv_columns_init_ex(c, p, n, sc, NULL, errstr, errstr_size);
+}
+
+fw_err fw_csv_columns_init_ex(fw_csv_columns *c, const char *p, size_t n, const fw_schema *sc,
+                              const fw_txn_extras *extras, char *errstr, size_t errstr_size) {
     size_t used = 0;
     uint64_t seen = 0;
-    int col_of[F_COUNT];
+    int col_of[F_COUNT + FW_TXN_MAX_EXTRAS];
     memset(c, 0, sizeof(*c));
+    c->extras = extras && extras->n ? extras : NULL;
     csv_trim(&p, &n);
     if (n == 0) {
         snprintf(errstr, errstr_size, "CSV header is empty; a line of column names was "
@@ -1731,6 +1880,10 @@ fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_
         /* Names are kept (quotes undoubled) for messages; a name with "" is no
          * field name of ours or a mapping's. */
         int f = dq ? F_UNKNOWN : csv_field(sc, cell.ptr, cell.len);
+        if (f == F_UNKNOWN && !dq && c->extras) {
+            int x = fw_txn_extras_find(c->extras, cell.ptr, cell.len);
+            f = x >= 0 ? F_COUNT + x : F_UNKNOWN;
+        }
         c->field[i] = (int8_t)f;
         size_t keep = cell.len < FW_CSV_HEADER_MAX - used ? cell.len : 0;
         memcpy(c->names + used, cell.ptr, keep);
@@ -1740,7 +1893,7 @@ fw_err fw_csv_columns_init(fw_csv_columns *c, const char *p, size_t n, const fw_
         if (f != F_UNKNOWN) {
             if (seen & (1ull << f)) {
                 snprintf(errstr, errstr_size, "CSV header: columns %d and %d are both field "
-                         "%s", col_of[f] + 1, i + 1, field_names[f]);
+                         "%s", col_of[f] + 1, i + 1, csv_field_name(c, f));
                 return FW_ERR_INVALID;
             }
             seen |= 1ull << f;
@@ -1862,6 +2015,22 @@ static bool csv_value(const fw_schema *sc, int f, fw_str v, size_t off, fw_txn *
     }
 }
 
+/* Captures extra field @p x from cell @p v: text as every CSV text field
+ * must be; marked a string unless it reads as a number. */
+static bool csv_extra(const fw_csv_columns *cols, int x, fw_str v, size_t off, fw_txn *t,
+                      fw_decode_error *err) {
+    const char *field = cols->extras->name[x];
+    char b[SNIP_MAX];
+    if (!csv_text_ok(v.ptr, v.len))
+        return fail(err, field, off, "Field %s at byte %zu has a control character or "
+                    "invalid UTF-8: \"%s\".", field, off, snip(v.ptr, v.len, b));
+    t->extra[x] = v;
+    t->extra_mask |= (uint16_t)(1u << x);
+    if (!csv_numeric(v))
+        t->extra_str |= (uint16_t)(1u << x);
+    return true;
+}
+
 fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
                          const fw_schema *sc, fw_arena *scratch, size_t max_bytes,
                          fw_txn *out, fw_decode_error *err) {
@@ -1870,7 +2039,8 @@ fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
     fw_str unknown[UNKNOWN_NOTED];
     unsigned nunknown = 0;
     err = err_init(err, &dummy);
-    memset(out, 0, sizeof(*out));
+    memset(out, 0, FW_TXN_ZEROED);
+    out->extras = cols->extras;
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     if (n > max_bytes) {
@@ -1895,8 +2065,8 @@ fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
         bool quoted, dq, last;
         size_t off = (size_t)(s - base);
         if (!csv_cell(&s, end, &cell, &quoted, &dq, &last)) {
-            fail(err, i < cols->ncols && cols->field[i] >= 0 ? field_names[cols->field[i]]
-                                                              : NULL, off,
+            fail(err, i < cols->ncols && cols->field[i] >= 0
+                          ? csv_field_name(cols, cols->field[i]) : NULL, off,
                  "Record has a stray or unterminated quote in cell %d at byte %zu (RFC 4180: "
                  "a quoted cell ends with '\"', a quote inside it is doubled).", i + 1, off);
             return FW_ERR_INVALID;
@@ -1915,8 +2085,9 @@ fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
             if (dq) { /* "" inside quotes: unescape into the arena */
                 char *mem = scratch ? fw_arena_alloc(scratch, cell.len) : NULL;
                 if (!mem) {
-                    fail(err, field_names[f], off, "Field %s at byte %zu has doubled quotes "
-                         "and no scratch space to unescape them.", field_names[f], off);
+                    fail(err, csv_field_name(cols, f), off, "Field %s at byte %zu has doubled "
+                         "quotes and no scratch space to unescape them.",
+                         csv_field_name(cols, f), off);
                     return scratch ? FW_ERR_LIMIT : FW_ERR_INVALID;
                 }
                 size_t o = 0;
@@ -1927,8 +2098,12 @@ fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
                 cell = (fw_str){ .ptr = mem, .len = o };
             }
             seen |= 1ull << f;
-            if (!csv_value(sc, f, cell, off + quoted, out, err))
+            if (f >= F_COUNT) { /* an extra field: the cell as it is */
+                if (!csv_extra(cols, f - F_COUNT, cell, off + quoted, out, err))
+                    return FW_ERR_INVALID;
+            } else if (!csv_value(sc, f, cell, off + quoted, out, err)) {
                 return FW_ERR_INVALID;
+            }
         }
         if (last)
             break;
@@ -2012,5 +2187,18 @@ bool fw_txn_write_json(const fw_txn *t, fw_buf *b) {
     for (int i = 0; ok && i < FW_TXN_NFEATURES; i++)
         if (t->v_mask & (1u << i))
             ok = put_num(b, field_names[F_V1 + i], (double)t->v[i]);
+    /* Extra fields, so that a record read back (the changelog) still has them:
+     * strings as strings, tokens verbatim when they are JSON numbers. */
+    for (unsigned i = 0; ok && t->extra_mask && t->extras && i < t->extras->n; i++) {
+        if (!(t->extra_mask & (1u << i)))
+            continue;
+        fw_str v = t->extra[i];
+        bool token = !(t->extra_str & (1u << i)) &&
+                     (fw_str_eq(v, FW_STR_LIT("true")) || fw_str_eq(v, FW_STR_LIT("false")) ||
+                      is_json_number(v.ptr, v.len, &num));
+        ok = token ? fw_buf_putc(b, ',') && fw_buf_json_str(b, fw_str_c(t->extras->name[i])) &&
+                         fw_buf_putc(b, ':') && fw_buf_append(b, v.ptr, v.len)
+                   : put_str(b, t->extras->name[i], v);
+    }
     return ok && fw_buf_putc(b, '}');
 }

@@ -7,6 +7,7 @@
 #ifndef FW_TXN_H
 #define FW_TXN_H
 
+#include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
 #include "fw_err.h"
@@ -14,6 +15,18 @@
 #include "fw_time.h"
 
 #define FW_TXN_NFEATURES 28            /* V1..V28 of seed 000's model */
+#define FW_TXN_MAX_EXTRAS 16           /* extra fields the rules may reference */
+#define FW_TXN_EXTRA_NAME_MAX 64       /* longest name of an extra field */
+
+/** The extra top-level fields a decoder captures: names our schema does not
+ *  know (device_id, ip, mcc, ...) that the loaded rules reference. Compiled
+ *  once (fw_txn_extras_init) and shared read-only by the decoders; an empty
+ *  set costs the decoders nothing. */
+typedef struct fw_txn_extras {
+    unsigned n;
+    uint8_t len[FW_TXN_MAX_EXTRAS];
+    char name[FW_TXN_MAX_EXTRAS][FW_TXN_EXTRA_NAME_MAX + 1]; /* NUL-terminated */
+} fw_txn_extras;
 #define FW_TXN_DEFAULT_MAX_BYTES 65536 /* default payload size limit */
 
 typedef enum fw_txn_type {
@@ -58,9 +71,35 @@ typedef struct fw_txn {
      * echoed verbatim; for semicolon input raw_is_json is false. */
     fw_str raw;
     bool raw_is_json;
+    /* Extra fields (fw_txn_extras), by index in the set. Only the masks are
+     * zeroed per record (they fill padding); extras and extra[] are valid
+     * when extra_mask is not 0, so that decoding and buffering cost nothing
+     * more when no rule uses one. */
+    uint16_t extra_mask;         /* bit i: extra[i] present (and not null) */
+    uint16_t extra_str;          /* bit i: it was a JSON string (or a non-numeric CSV cell);
+                                    else the number, true or false token as written */
+    const fw_txn_extras *extras; /* the set decoded against */
+    fw_str extra[FW_TXN_MAX_EXTRAS]; /* string content (unescaped into the arena like
+                                        every string) or the token: never copied */
 } fw_txn;
 
-/** Why a record was rejected. @c field is a static string or NULL. */
+/* Where per-record zeroing and copying stop (see extra_mask). */
+#define FW_TXN_ZEROED offsetof(fw_txn, extras)
+
+/**
+ * @brief Compiles the set of extra fields to capture from @p n names
+ * (top-level keys, matched exactly, at most FW_TXN_MAX_EXTRAS). Refuses, naming
+ * it, an empty name, one longer than FW_TXN_EXTRA_NAME_MAX, one of our own
+ * fields (use it by name) and a name given twice. @p n 0 is the empty set.
+ */
+fw_err fw_txn_extras_init(fw_txn_extras *x, const char *const *names, size_t n, char *errstr,
+                          size_t errstr_size);
+
+/** @brief Index of extra field @p name in @p x, or -1. */
+int fw_txn_extras_find(const fw_txn_extras *x, const char *name, size_t len);
+
+/** Why a record was rejected. @c field is a static string, the name of an
+ *  extra field (valid while its fw_txn_extras is), or NULL. */
 typedef struct fw_decode_error {
     const char *field;   /* e.g. "amount"; NULL when not about one field */
     size_t offset;       /* byte offset in the record where it went wrong */
@@ -105,6 +144,17 @@ fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, siz
                                  const struct fw_schema *schema, fw_txn *out,
                                  fw_decode_error *err);
 
+/**
+ * @brief fw_txn_decode_json_mapped that also captures the extra fields of
+ * @p extras (NULL or empty: none) found at the record's top level, into
+ * out->extra[] (see fw_txn). An extra's value must be a string, a number,
+ * true, false or null (absent); an extra given twice is refused as a known
+ * field is. Not applied to nested objects: names are top-level keys.
+ */
+fw_err fw_txn_decode_json_ex(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                             const struct fw_schema *schema, const fw_txn_extras *extras,
+                             fw_txn *out, fw_decode_error *err);
+
 #define FW_TXN_NFIELDS (15 + FW_TXN_NFEATURES) /* our fields, V1..V28 last */
 
 #define FW_CSV_MAX_COLUMNS 256
@@ -113,7 +163,9 @@ fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, siz
 /** A CSV header compiled against our field names (through a mapping). */
 typedef struct fw_csv_columns {
     int ncols;
-    int8_t field[FW_CSV_MAX_COLUMNS];   /* our field per column, or -1 (unused) */
+    int8_t field[FW_CSV_MAX_COLUMNS];   /* our field per column, FW_TXN_NFIELDS + i for
+                                           extra i, or -1 (unused) */
+    const fw_txn_extras *extras;        /* the set the extra columns index, or NULL */
     uint16_t name_off[FW_CSV_MAX_COLUMNS], name_len[FW_CSV_MAX_COLUMNS]; /* into names */
     char names[FW_CSV_HEADER_MAX];      /* the header's column names, for hints */
 } fw_csv_columns;
@@ -126,6 +178,15 @@ typedef struct fw_csv_columns {
  */
 fw_err fw_csv_columns_init(fw_csv_columns *c, const char *header, size_t n,
                            const struct fw_schema *schema, char *errstr, size_t errstr_size);
+
+/**
+ * @brief fw_csv_columns_init that also gives the columns named as an extra
+ * field of @p extras (NULL: none) to it; fw_txn_decode_csv then captures
+ * their cells. Two columns for one extra are refused.
+ */
+fw_err fw_csv_columns_init_ex(fw_csv_columns *c, const char *header, size_t n,
+                              const struct fw_schema *schema, const fw_txn_extras *extras,
+                              char *errstr, size_t errstr_size);
 
 /**
  * @brief Decodes one CSV record (a line; RFC 4180 quoting, no line breaks

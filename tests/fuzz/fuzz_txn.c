@@ -4,7 +4,11 @@
  * accepted record's slices stay inside the input (or the arena), its amount
  * is finite and >= 0, its ranges hold, and fw_txn_write_json succeeds into a
  * bounded buffer; a semicolon record written as JSON decodes back to the same
- * values. Violations abort, which the fuzzer or sanitizers report. */
+ * values. The JSON decoder runs again capturing extra fields (fw_txn_extras):
+ * it accepts no more than without them and decodes our fields the same; the
+ * extras are slices of the input or the arena; written in our spelling they
+ * read back the same. Violations abort, which the fuzzer or sanitizers
+ * report. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -65,6 +69,59 @@ static void check_error(const fw_decode_error *err, size_t n, size_t max_bytes) 
     CHECK(err->offset <= (n > max_bytes ? max_bytes : n));
 }
 
+/* Extra fields captured from @p t equal those of @p u (same set). */
+static bool same_extras(const fw_txn *t, const fw_txn *u) {
+    if (t->extra_mask != u->extra_mask || t->extra_str != u->extra_str)
+        return false;
+    for (int i = 0; i < FW_TXN_MAX_EXTRAS; i++)
+        if ((t->extra_mask >> i & 1) && !fw_str_eq(t->extra[i], u->extra[i]))
+            return false;
+    return true;
+}
+
+/* The JSON decoder with extra fields, against its result without them
+ * (@p plain_ok, @p plain). */
+static void check_extras(const char *in, size_t size, fw_arena *arena, fw_buf *out,
+                         bool plain_ok, const fw_txn *plain) {
+    static const char *const names[] = { "device_id", "ip", "mcc", "x", "new_device" };
+    fw_txn_extras x;
+    char errstr[128];
+    fw_txn t, t2;
+    fw_decode_error err;
+    CHECK(fw_txn_extras_init(&x, names, sizeof(names) / sizeof(names[0]), errstr,
+                             sizeof(errstr)) == FW_OK);
+    fw_arena_reset(arena);
+    fw_err rc = fw_txn_decode_json_ex(in, size, arena, 0, NULL, &x, &t, &err);
+    if (rc != FW_OK) {
+        CHECK(rc == FW_ERR_INVALID || rc == FW_ERR_LIMIT);
+        check_error(&err, size, FW_TXN_DEFAULT_MAX_BYTES);
+        return;
+    }
+    CHECK(plain_ok); /* extras refuse more (an extra twice, an object), never less */
+    check_txn(&t, in, size, arena, FW_STR_NULL);
+    CHECK(t.ts_ms == plain->ts_ms && t.amount == plain->amount &&
+          fw_str_eq(t.transaction_id, plain->transaction_id) && t.v_mask == plain->v_mask);
+    CHECK((t.extra_mask >> x.n) == 0 && (t.extra_str & ~t.extra_mask) == 0);
+    CHECK(!t.extra_mask || t.extras == &x);
+    for (unsigned i = 0; i < x.n; i++)
+        if (t.extra_mask >> i & 1)
+            check_slice(t.extra[i], in, size, arena, FW_STR_NULL);
+    /* In our spelling (a mapped record's way) and back. */
+    t.raw_is_json = false;
+    fw_buf_reset(out);
+    CHECK(fw_txn_write_json(&t, out));
+    fw_arena back;
+    if (!fw_arena_init(&back, out->len + 64))
+        return;
+    rc = fw_txn_decode_json_ex(out->data, out->len, &back, OUT_MAX, NULL, &x, &t2, &err);
+    if (rc != FW_OK)
+        fprintf(stderr, "fuzz_txn: written JSON rejected: %s\n%.*s\n", err.reason,
+                (int)out->len, out->data);
+    CHECK(rc == FW_OK);
+    CHECK(same_extras(&t, &t2));
+    fw_arena_fini(&back);
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *in = (const char *)data;
     const fw_str synth = FW_STR_LIT("fuzz-0-0");
@@ -79,6 +136,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
 
     /* JSON, with the default limit and with a tight one. */
     const size_t limits[] = { 0, 64 };
+    bool plain_ok = false;
     for (size_t k = 0; k < 2; k++) {
         size_t max = limits[k] ? limits[k] : FW_TXN_DEFAULT_MAX_BYTES;
         fw_arena_reset(&arena);
@@ -98,7 +156,14 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(fw_txn_decode_json(in, size, &arena, limits[k], &t2, &err) == FW_OK);
         CHECK(t2.ts_ms == t.ts_ms && t2.amount == t.amount && t2.v_mask == t.v_mask &&
               fw_str_eq(t2.transaction_id, t.transaction_id));
+        if (k == 0)
+            plain_ok = true;
     }
+    /* t holds the default-limit decode when plain_ok (the tight one failed or
+     * decoded the same record). */
+    if (plain_ok)
+        CHECK(fw_txn_decode_json(in, size, &arena, 0, &t, &err) == FW_OK);
+    check_extras(in, size, &arena, &out, plain_ok, &t);
 
     /* Semicolon, then its JSON form back through the JSON decoder. */
     fw_err rc = fw_txn_decode_semicolon(in, size, synth, 0, &t, &err);

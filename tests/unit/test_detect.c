@@ -15,6 +15,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "detect.h"
 #include "engine.h"
 
 /* 2024-01-01T00:00:00Z: aligned to every window slide used here. Times in
@@ -1530,6 +1531,35 @@ static void test_watermark_holds_and_releases(void **state) {
     fw_engine_destroy(e);
 }
 
+/* The registry of native detectors: every rule but high_amount and ml_score
+ * (which do not run in event-time order) has exactly one line, named as its
+ * rule, in a phase the dispatch runs. */
+static void test_registry(void **state) {
+    (void)state;
+    size_t n = 0;
+    const fw_detector *const *reg = fw_detectors(&n);
+    int lines[FW_RULE__COUNT] = { 0 };
+    for (size_t i = 0; i < n; i++) {
+        const fw_detector *d = reg[i];
+        assert_true(d->rule >= 0 && d->rule < FW_RULE__COUNT);
+        lines[d->rule]++;
+        if (strcmp(d->name, fw_rule_name(d->rule)) != 0 || d->phase >= FW_PHASE__COUNT ||
+            !d->on_event) {
+            print_message("registry line %zu: name \"%s\", rule \"%s\", phase %d\n", i, d->name,
+                          fw_rule_name(d->rule), (int)d->phase);
+            fail();
+        }
+    }
+    for (int r = 0; r < FW_RULE__COUNT; r++) {
+        int want = r == FW_RULE_HIGH_AMOUNT || r == FW_RULE_ML_SCORE ? 0 : 1;
+        if (lines[r] != want) {
+            print_message("rule %s: %d registry lines, want %d\n", fw_rule_name((fw_rule_id)r),
+                          lines[r], want);
+            fail();
+        }
+    }
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_amount),
@@ -1546,6 +1576,7 @@ int main(void) {
         cmocka_unit_test(test_mule_cashout),
         cmocka_unit_test(test_dedupe),
         cmocka_unit_test(test_ordering),
+        cmocka_unit_test(test_registry),
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_watermark_holds_and_releases),
         cmocka_unit_test(test_order_independence),
