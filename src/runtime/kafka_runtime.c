@@ -57,6 +57,7 @@ typedef struct fw_krt {
     bool fatal;
     /* Totals, including tasks that were revoked since. */
     uint64_t records, commits, aborts, delivery_errors;
+    uint64_t commit_attempts; /* for --test-abort-every */
     fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
     fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
@@ -286,6 +287,12 @@ static void txn_commit(fw_krt *k) {
             rd_kafka_consumer_group_metadata_destroy(cgmd);
         }
         rd_kafka_topic_partition_list_destroy(offsets);
+    }
+    if (!k->txn_failed && k->c->test_abort_every &&
+        ++k->commit_attempts % (uint64_t)k->c->test_abort_every == 0) {
+        logf_(k, "--test-abort-every %d: aborting the transaction and rewinding",
+              k->c->test_abort_every);
+        k->txn_failed = true;
     }
     retries = 0;
     while (!k->txn_failed && !k->fatal &&

@@ -39,6 +39,8 @@ typedef struct fw_run_conf {
     int commit_interval_ms;
     bool offset_reset_latest;      /* new group starts at the end instead of the beginning */
     bool exit_at_end;              /* stop once every assigned partition is at its end */
+    int test_abort_every;          /* tests: abort every Nth transaction instead of
+                                      committing it (0: never) */
     int stats_interval_s;          /* progress line on stderr; 0 = off */
     int metrics_port;              /* Prometheus /metrics and /health (metrics.h); 0 = off */
     const char *metrics_bind;      /* address they listen on */

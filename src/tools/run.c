@@ -273,6 +273,11 @@ static const fw_opt run_opts[] = {
               "line is rewritten every second anyway" },
     { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .set = set_help,
       .help = "this text" },
+    { .name = "test-abort-every", .arg = "N", .env = { "FW_TEST_ABORT_EVERY" },
+      .type = FW_OPT_INT, .min = 0, .max = 1000000, .offset = OFF(test_abort_every),
+      .flags = FW_OPT_HIDDEN,
+      .help = "tests: abort every Nth Kafka transaction just before its commit, after its "
+              "alerts, changelog records and offsets went in, as a failed commit would" },
     { .name = "help-markdown", .type = FW_OPT_HELP, .set = set_help_markdown,
       .flags = FW_OPT_HIDDEN, .help = "the README's table of these options" },
 };

@@ -1,7 +1,9 @@
 #!/usr/bin/env bash
 # Counts that tell the truth across aborts: the engine is stopped with SIGSTOP
 # past its session timeout mid-stream, twice, so the group takes its
-# partitions away and its open transaction is aborted when it resumes. Once
+# partitions away and its open transaction is aborted when it resumes; and
+# every third transaction is aborted just before its commit (--test-abort-every),
+# with its alerts, changelog records and offsets already sent. Once
 # the input is processed, the alerts by rule in its summary and in
 # fraudwatch_alerts_total{rule} add up to its alert total, and each equals
 # what a read_committed reader finds in the alert topic, rule by rule.
@@ -16,7 +18,11 @@ want=$(wc -l < "$WORK/expected.alerts")
 # stop after the engine has caught up would have nothing to abort.
 "$FW_BIN" produce --quiet -t "$PREFIX-in" -i /dev/null --partitions 3
 MPORT=$((22000 + RANDOM % 2000))
-start_engine solo --commit-interval-ms 100 --metrics-port "$MPORT" --metrics-bind 127.0.0.1
+# Every third transaction is also aborted on purpose, just before its commit:
+# stops alone abort only when the group has moved on by the time the engine
+# resumes, which a slow machine may not show.
+start_engine solo --commit-interval-ms 100 --test-abort-every 3 --metrics-port "$MPORT" \
+    --metrics-bind 127.0.0.1
 engine=$LAST_PID
 count_of() { grep -cE "$1" "$ENGINE_LOG" || true; }
 more_than() { [ "$(count_of "$1")" -gt "$2" ]; }
