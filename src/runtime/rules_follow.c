@@ -263,3 +263,118 @@ void fw_rules_follower_destroy(fw_rules_follower *rf) {
     }
     free(rf);
 }
+
+/* ---- commands ---- */
+
+fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
+                           int replication_factor, const fw_rules *base, fw_rules *live,
+                           bool held[FW_RULE__COUNT], char *errstr, size_t errstr_size) {
+    fw_topic_spec spec = { .name = topic, .partitions = 1,
+                           .replication_factor = replication_factor, .compacted = true,
+                           .must_compact = true };
+    if (fw_topics_ensure(kafka, &spec, 1, 30000, errstr, errstr_size))
+        return FW_ERR_IO;
+    rd_kafka_t *rk = fw_kafka_reader_new(kafka, "cli", "rules", errstr, errstr_size);
+    if (!rk)
+        return FW_ERR_IO;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(spec.partitions);
+    for (int p = 0; p < spec.partitions; p++)
+        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_assign(rk, parts);
+    rd_kafka_topic_partition_list_destroy(parts);
+    *live = *base;
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        held[i] = false;
+    fw_err rc = FW_OK;
+    int eof = 0;
+    int64_t deadline = fw_mono_ms() + 30000;
+    while (eof < spec.partitions) {
+        if (fw_mono_ms() > deadline) {
+            snprintf(errstr, errstr_size, "%s: not read to its end within 30 s", topic);
+            rc = FW_ERR_IO;
+            break;
+        }
+        rd_kafka_message_t *m = rd_kafka_consumer_poll(rk, 200);
+        if (!m)
+            continue;
+        if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+            eof++;
+        } else if (m->err) {
+            snprintf(errstr, errstr_size, "%s: %s", topic, rd_kafka_message_errstr(m));
+            rc = FW_ERR_IO;
+        } else {
+            char err[600];
+            fw_rule_id id;
+            if (fw_rules_live_apply(live, base, (fw_str){ m->key, m->key_len }, m->payload,
+                                    m->len, &id, err, sizeof(err)) == FW_OK)
+                held[id] = m->payload != NULL;
+        }
+        rd_kafka_message_destroy(m);
+        if (rc != FW_OK)
+            break;
+    }
+    rd_kafka_consumer_close(rk);
+    rd_kafka_destroy(rk);
+    return rc;
+}
+
+static void on_publish_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
+    (void)rk, (void)opaque;
+    if (m->err && m->_private)
+        *(rd_kafka_resp_err_t *)m->_private = m->err;
+}
+
+fw_err fw_rules_topic_publish(const fw_kafka_opts *kafka, const char *topic,
+                              const fw_rules *want, const bool which[FW_RULE__COUNT],
+                              char *errstr, size_t errstr_size) {
+    char es[256];
+    rd_kafka_resp_err_t results[FW_RULE__COUNT] = { 0 };
+    rd_kafka_conf_t *conf = fw_kafka_conf_new(kafka, errstr, errstr_size);
+    if (!conf || fw_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) {
+        if (conf)
+            rd_kafka_conf_destroy(conf);
+        return FW_ERR_INVALID;
+    }
+    rd_kafka_conf_set_dr_msg_cb(conf, on_publish_delivery);
+    rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof(es));
+    if (!rk) {
+        rd_kafka_conf_destroy(conf);
+        snprintf(errstr, errstr_size, "producer: %s", es);
+        return FW_ERR_IO;
+    }
+    fw_err rc = FW_OK;
+    fw_buf b;
+    fw_buf_init(&b, 0);
+    for (int i = 0; i < FW_RULE__COUNT && rc == FW_OK; i++) {
+        if (!which[i])
+            continue;
+        const char *name = fw_rule_name((fw_rule_id)i);
+        b.len = 0;
+        if (!fw_rules_write_rule_json(want, (fw_rule_id)i, &b)) {
+            snprintf(errstr, errstr_size, "%s: cannot be written", name);
+            rc = FW_ERR_INVALID;
+            break;
+        }
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(name, strlen(name)),
+            RD_KAFKA_V_VALUE(b.data, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+            RD_KAFKA_V_OPAQUE(&results[i]), RD_KAFKA_V_END);
+        if (err) {
+            snprintf(errstr, errstr_size, "%s to %s: %s", name, topic, rd_kafka_err2str(err));
+            rc = FW_ERR_IO;
+        }
+    }
+    fw_buf_fini(&b);
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == FW_OK) {
+        snprintf(errstr, errstr_size, "%s: not delivered within 30 s", topic);
+        rc = FW_ERR_IO;
+    }
+    for (int i = 0; i < FW_RULE__COUNT && rc == FW_OK; i++)
+        if (results[i]) {
+            snprintf(errstr, errstr_size, "%s to %s: %s", fw_rule_name((fw_rule_id)i), topic,
+                     rd_kafka_err2str(results[i]));
+            rc = FW_ERR_IO;
+        }
+    rd_kafka_destroy(rk);
+    return rc;
+}

@@ -59,4 +59,26 @@ void fw_rules_follower_counts(const fw_rules_follower *rf,
  *  5 s). NULL is a no-op. */
 void fw_rules_follower_destroy(fw_rules_follower *rf);
 
+/* ---- for `fraudwatch rules list|diff|push` ---- */
+
+/**
+ * @brief Reads @p topic (created compacted with one partition when missing)
+ * to its end and applies every record over @p base into @p live, as an
+ * instance does at start (rejected records are skipped); @p held[i] says the
+ * topic holds a record for rule i.
+ * @returns FW_OK, or an error with @p errstr naming the topic.
+ */
+fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
+                           int replication_factor, const fw_rules *base, fw_rules *live,
+                           bool held[FW_RULE__COUNT], char *errstr, size_t errstr_size);
+
+/**
+ * @brief Publishes rule i of @p want for each @p which[i] to @p topic (key:
+ * rule id, value: fw_rules_write_rule_json), waiting for every delivery.
+ * @returns FW_OK, or an error with @p errstr naming the rule and the cause.
+ */
+fw_err fw_rules_topic_publish(const fw_kafka_opts *kafka, const char *topic,
+                              const fw_rules *want, const bool which[FW_RULE__COUNT],
+                              char *errstr, size_t errstr_size);
+
 #endif
