@@ -268,7 +268,8 @@ void fw_rules_follower_destroy(fw_rules_follower *rf) {
 
 fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
                            int replication_factor, const fw_rules *base, fw_rules *live,
-                           bool held[FW_RULE__COUNT], char *errstr, size_t errstr_size) {
+                           bool held[FW_RULE__COUNT], bool *bad, char *errstr,
+                           size_t errstr_size) {
     fw_topic_spec spec = { .name = topic, .partitions = 1,
                            .replication_factor = replication_factor, .compacted = true,
                            .must_compact = true };
@@ -283,8 +284,11 @@ fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
     rd_kafka_assign(rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     *live = *base;
-    for (int i = 0; i < FW_RULE__COUNT; i++)
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
         held[i] = false;
+        if (bad)
+            bad[i] = false;
+    }
     fw_err rc = FW_OK;
     int eof = 0;
     int64_t deadline = fw_mono_ms() + 30000;
@@ -305,9 +309,12 @@ fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
         } else {
             char err[600];
             fw_rule_id id;
-            if (fw_rules_live_apply(live, base, (fw_str){ m->key, m->key_len }, m->payload,
-                                    m->len, &id, err, sizeof(err)) == FW_OK)
+            fw_err ok = fw_rules_live_apply(live, base, (fw_str){ m->key, m->key_len },
+                                            m->payload, m->len, &id, err, sizeof(err));
+            if (ok == FW_OK)
                 held[id] = m->payload != NULL;
+            if (bad && id < FW_RULE__COUNT)
+                bad[id] = ok != FW_OK;
         }
         rd_kafka_message_destroy(m);
         if (rc != FW_OK)

@@ -70,7 +70,8 @@ void fw_rules_follower_destroy(fw_rules_follower *rf);
  */
 fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
                            int replication_factor, const fw_rules *base, fw_rules *live,
-                           bool held[FW_RULE__COUNT], char *errstr, size_t errstr_size);
+                           bool held[FW_RULE__COUNT], bool *bad, char *errstr,
+                           size_t errstr_size);
 
 /**
  * @brief Publishes rule i of @p want for each @p which[i] to @p topic (key:

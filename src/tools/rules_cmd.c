@@ -155,7 +155,8 @@ static int list(const rules_conf *c) {
     int rc = load_base(c, &base);
     if (rc)
         return rc;
-    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, err, sizeof(err))) {
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, NULL, err,
+                            sizeof(err))) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
         return 1;
     }
@@ -173,7 +174,7 @@ static int list(const rules_conf *c) {
 /* diff (publish false) and push. */
 static int push(const rules_conf *c, const char *file, bool publish) {
     fw_rules base, live, want;
-    bool held[FW_RULE__COUNT], changed[FW_RULE__COUNT];
+    bool held[FW_RULE__COUNT], changed[FW_RULE__COUNT], bad[FW_RULE__COUNT];
     char err[1024], what[400];
     int rc = load_base(c, &base);
     if (rc)
@@ -190,15 +191,25 @@ static int push(const rules_conf *c, const char *file, bool publish) {
                         "pushed (they change only with a restart)\n", file);
     want.time = base.time;
     want.limits = base.limits;
-    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, err, sizeof(err))) {
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, bad, err,
+                            sizeof(err))) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
         return 1;
     }
     int n = fw_rules_live_plan(&live, &want, changed);
     for (int i = 0; i < FW_RULE__COUNT; i++) {
+        /* A rejected record last under a key: compaction may keep only it, and a
+         * restarted instance would judge it alone. The rule in force replaces it. */
+        if (bad[i] && !changed[i]) {
+            fw_rules_copy_rule(&want, &live, (fw_rule_id)i);
+            want.common[i].version = live.common[i].version + 1;
+            changed[i] = true;
+            n++;
+        }
         if (!changed[i])
             continue;
-        fw_rules_describe_change(&live, &want, (fw_rule_id)i, what, sizeof(what));
+        if (fw_rules_describe_change(&live, &want, (fw_rule_id)i, what, sizeof(what)) == 0)
+            snprintf(what, sizeof(what), "replaces a rejected record");
         printf("%s %s: version %d → %d (%s)\n", publish ? "push" : "would push",
                fw_rule_name((fw_rule_id)i), live.common[i].version, want.common[i].version,
                what);
