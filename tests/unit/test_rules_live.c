@@ -57,6 +57,10 @@ static const apply_case apply_cases[] = {
       "key: unknown rule \"velocty\"", 4, 2 },
     { "empty key", "", "{}", FW_ERR_INVALID, "key: expected a rule id", 4, 2 },
     { "not an object", "velocity", "[1]", FW_ERR_INVALID, "rules[0]", 4, 2 },
+    /* The value is one entry: it cannot close the array and reach other sections. */
+    { "no escape from the entry", "velocity",
+      "{\"id\": \"velocity\", \"version\": 3}], \"time\": {\"dedupe_window\": \"1m\"}, "
+      "\"rules\": [{\"id\": \"fan_in\"}", FW_ERR_INVALID, "invalid JSON", 4, 2 },
     { "tombstone: back to the base", "velocity", NULL, FW_OK, NULL, 3, 1 },
 };
 
@@ -93,6 +97,9 @@ static void test_apply_cases(void **state) {
         for (int r = 0; r < FW_RULE__COUNT; r++)
             if (r != FW_RULE_VELOCITY && !fw_rules_rule_equal(&live, &before, (fw_rule_id)r))
                 fail_msg("[%s] rule %s changed", c->name, fw_rule_name((fw_rule_id)r));
+        if (memcmp(&live.time, &before.time, sizeof(live.time)) ||
+            memcmp(&live.limits, &before.limits, sizeof(live.limits)))
+            fail_msg("[%s] the time or limits section changed", c->name);
         if (rc != FW_OK && memcmp(&live, &before, sizeof(live)))
             fail_msg("[%s] a refused record changed the rule set", c->name);
     }
