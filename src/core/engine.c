@@ -17,26 +17,10 @@
 #define FW_SCAN_SMALL 64   /* lists up to this long are scanned for distinct keys: cheaper
                               than keeping an index; longer ones (a busy key) use one */
 
-fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
-    fw_engine *e = calloc(1, sizeof(*e));
-    if (!e)
-        goto nomem;
-    e->rules = *rules;
-    fw_detect_plan(e);
-    e->max_ts = INT64_MIN;
-    e->scan_small = FW_SCAN_SMALL;
-    e->stats.watermark = INT64_MIN;
-    e->stats.max_event_time = INT64_MIN;
-    fw_pool_init(&e->pool);
-    fw_event_buffer_init(&e->buffer, &e->pool, FW_BUFFER_MAX);
-    fw_buf_init(&e->deleted, 0);
-    fw_buf_init(&e->scratch, 0);
-    uint32_t maxev = rules->limits.max_window_events;
-    /* Evidence slots, then scratch for the risk score's distinct merchants. */
-    e->evidence = malloc(sizeof(fw_evidence) * (maxev + 2) + sizeof(uint64_t) * (maxev + 1));
-    if (!e->evidence || !fw_state_init(&e->state, rules->limits.max_entities, maxev))
-        goto nomem;
-    const fw_rules *r = rules;
+/* How long each kind of entity is kept: the longest span a rule reading it
+ * looks back, plus the dedupe window. Computed again when rules change live. */
+static void set_horizons(fw_engine *e) {
+    const fw_rules *r = &e->rules;
     int64_t dedupe = r->time.dedupe_window_ms;
     /* A customer's running average is kept across a day of quiet. */
     int64_t cust = FW_CUSTOMER_AVERAGE_MS;
@@ -68,9 +52,31 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     e->logical_horizon[FW_ENT_FEATURES] = FW_FEATURE_MEMORY_MS + dedupe;
     for (int k = 0; k < FW_ENT__COUNT; k++)
         e->horizon[k] = e->logical_horizon[k] + r->time.allowed_lateness_ms;
-    fw_txn_ids_init(&e->ids, r->limits.max_transaction_ids);
-    e->ids_horizon = r->time.allowed_lateness_ms + r->time.max_out_of_orderness_ms +
-                     r->time.duplicate_margin_ms;
+}
+
+fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size) {
+    fw_engine *e = calloc(1, sizeof(*e));
+    if (!e)
+        goto nomem;
+    e->rules = *rules;
+    fw_detect_plan(e);
+    e->max_ts = INT64_MIN;
+    e->scan_small = FW_SCAN_SMALL;
+    e->stats.watermark = INT64_MIN;
+    e->stats.max_event_time = INT64_MIN;
+    fw_pool_init(&e->pool);
+    fw_event_buffer_init(&e->buffer, &e->pool, FW_BUFFER_MAX);
+    fw_buf_init(&e->deleted, 0);
+    fw_buf_init(&e->scratch, 0);
+    uint32_t maxev = rules->limits.max_window_events;
+    /* Evidence slots, then scratch for the risk score's distinct merchants. */
+    e->evidence = malloc(sizeof(fw_evidence) * (maxev + 2) + sizeof(uint64_t) * (maxev + 1));
+    if (!e->evidence || !fw_state_init(&e->state, rules->limits.max_entities, maxev))
+        goto nomem;
+    set_horizons(e);
+    fw_txn_ids_init(&e->ids, rules->limits.max_transaction_ids);
+    e->ids_horizon = rules->time.allowed_lateness_ms + rules->time.max_out_of_orderness_ms +
+                     rules->time.duplicate_margin_ms;
     return e;
 nomem:
     snprintf(errstr, errstr_size, "engine: out of memory");
@@ -91,6 +97,25 @@ void fw_engine_destroy(fw_engine *e) {
     free(e->dirty);
     free(e->evidence);
     free(e);
+}
+
+fw_err fw_engine_set_rules(fw_engine *e, const fw_rules *rules, char *errstr,
+                           size_t errstr_size) {
+    /* Buffers, tables and the watermark are sized by these sections. */
+    if (memcmp(&e->rules.time, &rules->time, sizeof(rules->time))) {
+        snprintf(errstr, errstr_size, "time: cannot change while the engine runs");
+        return FW_ERR_INVALID;
+    }
+    if (memcmp(&e->rules.limits, &rules->limits, sizeof(rules->limits))) {
+        snprintf(errstr, errstr_size, "limits: cannot change while the engine runs");
+        return FW_ERR_INVALID;
+    }
+    /* State is kept: windows hold events, not results, so new parameters
+     * apply to the events already held. */
+    e->rules = *rules;
+    fw_detect_plan(e); /* which detectors run may have changed */
+    set_horizons(e);
+    return FW_OK;
 }
 
 void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles) {

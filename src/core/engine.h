@@ -61,6 +61,17 @@ typedef struct fw_engine_stats {
 /** @brief A new engine using a copy of @p rules. @returns NULL on failure. */
 fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Replaces the rule set between two transactions (a live rule change),
+ * keeping every entity's state, the buffer and the dedupe memory: a changed
+ * parameter applies to the events already held; an enlarged window sees only
+ * what the old one kept. The time and limits sections size the engine and
+ * cannot change.
+ * @returns FW_OK, or FW_ERR_INVALID naming the section (nothing changed).
+ */
+fw_err fw_engine_set_rules(fw_engine *e, const fw_rules *rules, char *errstr,
+                           size_t errstr_size);
+
 /** @brief Uses @p profiles (shared, read-only, may be NULL) for enrichment;
  *  the table must outlive the engine. */
 void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles);

@@ -147,6 +147,14 @@ void fw_pipeline_advance(fw_pipeline *p, int64_t watermark, const fw_pipeline_ou
     fw_engine_advance(p->engine, watermark, &p->engine_out);
 }
 
+fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr,
+                             size_t errstr_size) {
+    fw_err rc = fw_engine_set_rules(p->engine, rules, errstr, errstr_size);
+    if (rc == FW_OK)
+        p->conf.rules = *rules;
+    return rc;
+}
+
 fw_engine *fw_pipeline_engine(fw_pipeline *p) { return p->engine; }
 
 void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out) {

@@ -104,6 +104,10 @@ void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out);
 void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
                              const char *model, const fw_pipeline_out *out);
 
+/** @brief A live rule change between two records: fw_engine_set_rules. */
+fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr,
+                             size_t errstr_size);
+
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);
 

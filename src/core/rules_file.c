@@ -1066,30 +1066,103 @@ static bool write_table(fw_buf *out, const fw_rules *r, const param *tab, size_t
     return ok;
 }
 
+/* One rule entry at indentation @p in ("" or "    "), no trailing separator. */
+static bool write_rule(fw_buf *out, const fw_rules *r, fw_rule_id id, const char *in) {
+    const fw_rule_common *c = &r->common[id];
+    if ((unsigned)c->severity >= FW_SEV__COUNT)
+        return false;
+    char pin[16];
+    snprintf(pin, sizeof(pin), "%s    ", in);
+    return fw_buf_printf(out,
+                         "%s{\n"
+                         "%s  \"id\": \"%s\",\n"
+                         "%s  \"enabled\": %s,\n"
+                         "%s  \"shadow\": %s,\n"
+                         "%s  \"severity\": \"%s\",\n"
+                         "%s  \"version\": %d,\n"
+                         "%s  \"params\": {\n",
+                         in, in, fw_rule_name(id), in, c->enabled ? "true" : "false", in,
+                         c->shadow ? "true" : "false", in, fw_severity_name(c->severity), in,
+                         c->version, in) &&
+           write_table(out, r, rule_params[id].p, rule_params[id].n, pin) &&
+           fw_buf_printf(out, "%s  }\n%s}", in, in);
+}
+
 bool fw_rules_write_json(const fw_rules *r, fw_buf *out) {
     bool ok = fw_buf_puts(out, "{\n  \"time\": {\n") &&
               write_table(out, r, time_params, N(time_params), "    ") &&
               fw_buf_puts(out, "  },\n  \"limits\": {\n") &&
               write_table(out, r, limits_params, N(limits_params), "    ") &&
               fw_buf_puts(out, "  },\n  \"rules\": [\n");
-    for (int i = 0; i < FW_RULE__COUNT && ok; i++) {
-        const fw_rule_common *c = &r->common[i];
-        if ((unsigned)c->severity >= FW_SEV__COUNT)
-            return false;
-        ok = fw_buf_printf(out,
-                           "    {\n"
-                           "      \"id\": \"%s\",\n"
-                           "      \"enabled\": %s,\n"
-                           "      \"shadow\": %s,\n"
-                           "      \"severity\": \"%s\",\n"
-                           "      \"version\": %d,\n"
-                           "      \"params\": {\n",
-                           fw_rule_name((fw_rule_id)i), c->enabled ? "true" : "false",
-                           c->shadow ? "true" : "false", fw_severity_name(c->severity),
-                           c->version) &&
-             write_table(out, r, rule_params[i].p, rule_params[i].n, "        ") &&
-             fw_buf_puts(out, i + 1 < FW_RULE__COUNT ? "      }\n    },\n" : "      }\n    }\n");
-    }
+    for (int i = 0; i < FW_RULE__COUNT && ok; i++)
+        ok = write_rule(out, r, (fw_rule_id)i, "    ") &&
+             fw_buf_puts(out, i + 1 < FW_RULE__COUNT ? ",\n" : "\n");
     ok = ok && fw_buf_puts(out, "  ]\n}\n");
     return ok && !out->overflow;
+}
+
+bool fw_rules_write_rule_json(const fw_rules *r, fw_rule_id id, fw_buf *out) {
+    if ((unsigned)id >= FW_RULE__COUNT)
+        return false;
+    return write_rule(out, r, id, "") && fw_buf_putc(out, '\n') && !out->overflow;
+}
+
+void fw_rules_copy_rule(fw_rules *dst, const fw_rules *src, fw_rule_id id) {
+    if ((unsigned)id >= FW_RULE__COUNT)
+        return;
+    const param_table *t = &rule_params[id];
+    dst->common[id] = src->common[id];
+    for (size_t i = 0; i < t->n; i++)
+        memcpy(field(dst, &t->p[i]), cfield(src, &t->p[i]), kind_size(t->p[i].kind));
+}
+
+int fw_rules_describe_change(const fw_rules *a, const fw_rules *b, fw_rule_id id, char *out,
+                             size_t size) {
+    if (size)
+        out[0] = '\0';
+    if ((unsigned)id >= FW_RULE__COUNT || !size)
+        return 0;
+    size_t len = 0;
+    int n = 0;
+    char x[48], y[48];
+#define ADD(...)                                                                    \
+    do {                                                                            \
+        if (len < size) {                                                           \
+            int w_ = snprintf(out + len, size - len, "%s", n ? ", " : "");          \
+            len += w_ > 0 ? (size_t)w_ : 0;                                         \
+        }                                                                           \
+        if (len < size) {                                                           \
+            int w_ = snprintf(out + len, size - len, __VA_ARGS__);                  \
+            len += w_ > 0 ? (size_t)w_ : 0;                                         \
+        }                                                                           \
+        n++;                                                                        \
+    } while (0)
+    const fw_rule_common *ca = &a->common[id], *cb = &b->common[id];
+    if (ca->enabled != cb->enabled)
+        ADD("enabled %s → %s", ca->enabled ? "true" : "false",
+            cb->enabled ? "true" : "false");
+    if (ca->shadow != cb->shadow)
+        ADD("shadow %s → %s", ca->shadow ? "true" : "false", cb->shadow ? "true" : "false");
+    if (ca->severity != cb->severity)
+        ADD("severity %s → %s", fw_severity_name(ca->severity),
+            fw_severity_name(cb->severity));
+    const param_table *t = &rule_params[id];
+    for (size_t i = 0; i < t->n; i++) {
+        const param *p = &t->p[i];
+        if (!memcmp(cfield(a, p), cfield(b, p), kind_size(p->kind)))
+            continue;
+        format_value(a, p, x, sizeof(x));
+        format_value(b, p, y, sizeof(y));
+        if (p->kind == PK_AMOUNT || p->kind == PK_POSITIVE || p->kind == PK_FRACTION) {
+            double d;
+            int64_t i64;
+            read_value(a, p, &d, &i64);
+            snprintf(x, sizeof(x), "%.15g", d); /* 0.8, not 0.80000000000000004 */
+            read_value(b, p, &d, &i64);
+            snprintf(y, sizeof(y), "%.15g", d);
+        }
+        ADD("%s %s → %s", p->name, x, y);
+    }
+#undef ADD
+    return n;
 }

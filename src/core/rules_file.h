@@ -78,6 +78,25 @@ bool fw_rules_params_equal(const fw_rules *a, const fw_rules *b, fw_rule_id id);
  *  parameters, enabled, shadow, severity and version. */
 bool fw_rules_rule_equal(const fw_rules *a, const fw_rules *b, fw_rule_id id);
 
+/** @brief Appends rule @p id of @p r as one entry of a rules file's "rules"
+ *  array (pretty-printed, final newline): the value of a rules-topic record.
+ *  @returns false when @p out is full or the rule cannot be written. */
+bool fw_rules_write_rule_json(const fw_rules *r, fw_rule_id id, fw_buf *out);
+
+/** @brief Copies rule @p id (enabled, shadow, severity, version, parameters)
+ *  from @p src to @p dst; nothing else of @p dst changes. */
+void fw_rules_copy_rule(fw_rules *dst, const fw_rules *src, fw_rule_id id);
+
+/**
+ * @brief Describes how rule @p id differs from @p a to @p b, for logs and
+ * `rules diff`: "min_count 3 → 4, window 30m → 20m" (enabled, shadow,
+ * severity and every parameter; the version is not listed). Always
+ * NUL-terminated when @p size > 0; truncated to fit.
+ * @returns the number of differences (0: identical but for the version).
+ */
+int fw_rules_describe_change(const fw_rules *a, const fw_rules *b, fw_rule_id id, char *out,
+                             size_t size);
+
 /**
  * @brief Parses a duration: integer+unit groups with units d, h, m, s, ms,
  * largest first, each unit at most once: "500ms", "10s", "30m", "24h", "1d",

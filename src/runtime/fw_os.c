@@ -1,5 +1,6 @@
 /* fw_os.c — the stop request. A signal handler can reach nothing but a
- * static, so this is the one piece of process-wide state, behind functions. */
+ * static, so this and the reload request (SIGHUP) are the one piece of
+ * process-wide state, behind functions. */
 #include "fw_os.h"
 
 #include <signal.h>
@@ -30,3 +31,35 @@ void fw_stop_uninstall(void) {
 }
 
 bool fw_stop_requested(void) { return stop_flag != 0; }
+
+static volatile sig_atomic_t reload_flag;
+static struct sigaction old_hup;
+static bool hup_installed;
+
+static void on_reload_signal(int sig) {
+    (void)sig;
+    reload_flag = 1;
+}
+
+void fw_reload_install(void) {
+    struct sigaction sa;
+    memset(&sa, 0, sizeof(sa));
+    sa.sa_handler = on_reload_signal;
+    sigemptyset(&sa.sa_mask);
+    reload_flag = 0;
+    sigaction(SIGHUP, &sa, &old_hup);
+    hup_installed = true;
+}
+
+void fw_reload_uninstall(void) {
+    if (hup_installed)
+        sigaction(SIGHUP, &old_hup, NULL);
+    hup_installed = false;
+}
+
+bool fw_reload_take(void) {
+    if (!reload_flag)
+        return false;
+    reload_flag = 0;
+    return true;
+}

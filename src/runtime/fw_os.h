@@ -36,4 +36,14 @@ void fw_stop_uninstall(void);
 /** @brief True once SIGINT or SIGTERM arrived since fw_stop_install. */
 bool fw_stop_requested(void);
 
+/** @brief Routes SIGHUP to a reload request (Kafka mode's `--rules FILE`
+ *  reload) instead of ending the process. */
+void fw_reload_install(void);
+
+/** @brief Puts back the SIGHUP handler fw_reload_install replaced. */
+void fw_reload_uninstall(void);
+
+/** @brief True once per SIGHUP since the last call. */
+bool fw_reload_take(void);
+
 #endif

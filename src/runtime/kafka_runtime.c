@@ -19,6 +19,8 @@
 #include "changelog_restore.h"
 #include "metrics.h"
 #include "profiles_follow.h"
+#include "rules_file.h"
+#include "rules_follow.h"
 #include "topics.h"
 #include "fw_os.h"
 
@@ -42,6 +44,8 @@ typedef struct fw_krt {
     rd_kafka_t *producer;
     rd_kafka_t *restorer;    /* reads changelog partitions back on assignment */
     fw_profiles_follower *profiler; /* the profiles topic, all partitions; NULL: none */
+    fw_rules_follower *ruler; /* the rules topic and SIGHUP reloads; NULL: neither */
+    fw_pipeline_conf pconf;  /* c->pipeline with the rules in force: new tasks start so */
     fw_scorer *scorer;       /* ml_score; NULL: off */
     fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
     fw_task **tasks;         /* indexed by input partition */
@@ -101,7 +105,7 @@ static bool task_create(fw_krt *k, int32_t partition) {
         return false;
     t->partition = partition;
     t->next_offset = -1;
-    t->pl = fw_pipeline_new(&k->c->pipeline, k->errstr, sizeof(k->errstr));
+    t->pl = fw_pipeline_new(&k->pconf, k->errstr, sizeof(k->errstr));
     if (!t->pl) {
         free(t);
         return false;
@@ -747,6 +751,11 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = k->nassigned;
+    if (k->ruler) {
+        s.rules_known = true;
+        memcpy(s.rules, k->pconf.rules.common, sizeof(s.rules));
+        fw_rules_follower_counts(k->ruler, s.rule_updates);
+    }
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);
@@ -779,6 +788,36 @@ static void close_consumer(fw_krt *k) {
 /* The input is keyed by the sending account; rules keyed by the receiver
  * see only the transfers of this task's partition until transfers are
  * repartitioned by receiver. Said once, at start-up. */
+/* Logs what changes from @p old to @p now, one line per rule. */
+static void log_rule_switch(const fw_krt *k, const fw_rules *old, const fw_rules *now) {
+    char what[400];
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
+        fw_rule_id id = (fw_rule_id)i;
+        if (fw_rules_rule_equal(old, now, id))
+            continue;
+        int n = fw_rules_describe_change(old, now, id, what, sizeof(what));
+        logf_(k, "rule %s: version %d → %d (%s)", fw_rule_name(id),
+              old->common[i].version, now->common[i].version, n ? what : "no other change");
+    }
+}
+
+/* At a transaction boundary (no transaction open): every task switches to the
+ * rules the follower accepted since the last switch, keeping its state. */
+static void switch_rules(fw_krt *k) {
+    fw_rules next;
+    if (k->txn_open || !fw_rules_follower_take(k->ruler, &next))
+        return;
+    log_rule_switch(k, &k->pconf.rules, &next);
+    for (int p = 0; p < k->ntasks_cap; p++)
+        if (k->tasks[p] &&
+            fw_pipeline_set_rules(k->tasks[p]->pl, &next, k->errstr, sizeof(k->errstr))) {
+            /* Cannot happen: the follower changes rule entries only. */
+            logf_(k, "partition %d: rules not switched: %s; stopping", p, k->errstr);
+            k->fatal = true;
+        }
+    k->pconf.rules = next;
+}
+
 static void warn_receiver_rules(fw_krt *k, int partitions) {
     static const fw_rule_id by_receiver[] = { FW_RULE_FAN_IN, FW_RULE_CYCLE,
                                               FW_RULE_MULE_CASHOUT };
@@ -795,7 +834,7 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
 
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
-    fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics,
+    fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics, .pconf = c->pipeline,
                    .retired = { .watermark_ms = INT64_MIN } };
     fw_krt *k = &krt;
     int rc = 1;
@@ -831,7 +870,12 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         (c->profiles_topic[0] &&
          !(k->profiler = fw_profiles_follower_new(&c->kafka, c->profiles_topic, c->partitions,
                                                   c->replication_factor, c->instance_id,
-                                                  profiles, k->errstr, sizeof(k->errstr))))) {
+                                                  profiles, k->errstr, sizeof(k->errstr)))) ||
+        ((c->rules_topic[0] || c->rules_file) &&
+         !(k->ruler = fw_rules_follower_new(&c->kafka, c->rules_topic, c->rules_status_topic,
+                                            c->replication_factor, c->instance_id,
+                                            &c->pipeline.rules, k->errstr,
+                                            sizeof(k->errstr))))) {
         logf_(k, "%s", k->errstr);
         goto out;
     }
@@ -843,6 +887,9 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         goto out;
     }
     fw_profiles_follower_poll(k->profiler, true);
+    /* The rules topic's state is in force before the first record. */
+    fw_rules_follower_poll(k->ruler, true);
+    switch_rules(k);
     rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
     rd_kafka_topic_partition_list_add(sub, c->input_topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
@@ -852,6 +899,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         goto out;
     }
     fw_stop_install();
+    if (c->rules_file)
+        fw_reload_install();
     logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s, "
              "late records to %s, state to %s",
           c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
@@ -873,9 +922,13 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
             score_all(k, false);
         rd_kafka_poll(k->producer, 0);
         fw_profiles_follower_poll(k->profiler, false);
+        fw_rules_follower_poll(k->ruler, false);
+        if (c->rules_file && fw_reload_take())
+            fw_rules_follower_reload(k->ruler, c->rules_file);
         int64_t now = fw_mono_ms();
         if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
             txn_commit(k);
+        switch_rules(k); /* only between transactions: after a commit, before a record */
         if (c->stats_interval_s && !c->quiet && now - last_stats >= c->stats_interval_s * 1000) {
             print_stats(k, "progress",
                         (double)(k->records - last_records) * 1000.0 / (double)(now - last_stats));
@@ -911,6 +964,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     if (k->metrics)
         publish_metrics(k, fw_mono_ms());
 out:
+    fw_reload_uninstall();
+    fw_rules_follower_destroy(k->ruler);
     fw_profiles_follower_destroy(k->profiler);
     if (k->restorer) {
         rd_kafka_consumer_close(k->restorer);

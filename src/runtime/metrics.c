@@ -139,6 +139,12 @@ static void labelled(fw_buf *out, const char *name, const char *type, const char
     }
 }
 
+const char *fw_rule_update_name(fw_rule_update u) {
+    static const char *const names[FW_RULE_UPDATE__COUNT] = { "accepted", "rejected",
+                                                              "deleted" };
+    return (unsigned)u < FW_RULE_UPDATE__COUNT ? names[u] : NULL;
+}
+
 bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_snapshot *s) {
     const char *rules[FW_RULE__COUNT];
     for (int r = 0; r < FW_RULE__COUNT; r++)
@@ -198,6 +204,24 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);
+    }
+    if (s->rules_known) {
+        family(out, "fraudwatch_rule_info", "gauge",
+               "The rules in force on every task: version, enabled, shadow (changed live "
+               "through the rules topic or SIGHUP).");
+        for (int r = 0; r < FW_RULE__COUNT; r++)
+            fw_buf_printf(out,
+                          "fraudwatch_rule_info{rule=\"%s\",version=\"%d\",enabled=\"%d\","
+                          "shadow=\"%d\"} 1\n",
+                          rules[r], s->rules[r].version, s->rules[r].enabled ? 1 : 0,
+                          s->rules[r].shadow ? 1 : 0);
+        const char *results[FW_RULE_UPDATE__COUNT];
+        for (int u = 0; u < FW_RULE_UPDATE__COUNT; u++)
+            results[u] = fw_rule_update_name((fw_rule_update)u);
+        labelled(out, "fraudwatch_rule_updates_total", "counter",
+                 "Live rule changes (rules topic records, SIGHUP reloads), by result; a "
+                 "rejected one keeps the previous version running.",
+                 "result", results, s->rule_updates, FW_RULE_UPDATE__COUNT);
     }
     if (c->ml) {
         counter(out, "fraudwatch_ml_scored_transactions_total",
@@ -261,6 +285,9 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(&p->ml_failed_batches, &s->ml_failed_batches, 1);
     keep_max(&p->model_reloads, &s->model_reloads, 1);
     keep_max(&p->model_reload_failures, &s->model_reload_failures, 1);
+    keep_max(p->rule_updates, s->rule_updates, FW_RULE_UPDATE__COUNT);
+    p->rules_known = s->rules_known;
+    memcpy(p->rules, s->rules, sizeof(p->rules));
     p->entities = s->entities;
     p->assigned_partitions = s->assigned_partitions;
     p->watermark_ms = s->watermark_ms;

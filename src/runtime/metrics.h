@@ -38,6 +38,17 @@ typedef enum fw_metrics_limit {
  *  value lower than the one published before (an aborted Kafka transaction
  *  rolls a partition's engine back to its last commit) is held at the higher
  *  one until the replay passes it. */
+/** Results of a live rule change, the label of fraudwatch_rule_updates_total. */
+typedef enum fw_rule_update {
+    FW_RULE_UPDATE_ACCEPTED = 0, /* applied (or to be applied at the next boundary) */
+    FW_RULE_UPDATE_REJECTED,     /* invalid, or its version does not increase */
+    FW_RULE_UPDATE_DELETED,      /* a tombstone: back to --rules or the defaults */
+    FW_RULE_UPDATE__COUNT
+} fw_rule_update;
+
+/** @brief "accepted", "rejected", "deleted". */
+const char *fw_rule_update_name(fw_rule_update u);
+
 typedef struct fw_metrics_snapshot {
     uint64_t transactions;                   /* records read, dead letters included */
     uint64_t alerts[FW_RULE__COUNT];         /* raised, by rule */
@@ -55,6 +66,12 @@ typedef struct fw_metrics_snapshot {
     uint64_t ml_scored, ml_unscored;         /* rows */
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
     uint64_t model_reloads, model_reload_failures;
+    /* Live rules (Kafka mode with a rules topic or --rules): the rule set in
+     * force on every task, and control-topic records and SIGHUP reloads by
+     * result (fw_rule_update). */
+    bool rules_known;
+    fw_rule_common rules[FW_RULE__COUNT];
+    uint64_t rule_updates[FW_RULE_UPDATE__COUNT];
     /* Gauges. */
     uint64_t entities;                       /* in keyed state now */
     int assigned_partitions;                 /* Kafka mode */

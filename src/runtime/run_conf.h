@@ -18,6 +18,8 @@ typedef struct fw_run_conf {
     struct fw_schema *schema;      /* loaded from it by fw_run_conf_parse; owned here,
                                       freed by fw_cmd_run; pipeline.schema points at it */
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */
+    const char *rules_topic;       /* compacted rules control topic ("" = none), Kafka mode */
+    const char *rules_status_topic; /* verdicts on rule changes ("" = none), Kafka mode */
     /* File mode (selected by input_file). */
     const char *input_file;
     const char *output_file;       /* "-" = stdout */

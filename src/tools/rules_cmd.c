@@ -1,19 +1,26 @@
 /* rules_cmd.c — `fraudwatch rules`: prints the effective rule set (the
- * defaults, or a rules file applied to them) as JSON, and checks rules files
- * before they are deployed. The format lives in core/rules_file.c. */
+ * defaults, or a rules file applied to them) as JSON, checks rules files
+ * before they are deployed, and changes them live through the rules control
+ * topic (push, list, diff; docs/live-rules.md). The format lives in
+ * core/rules_file.c, the live semantics in core/rules_live.c. */
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
 #include <string.h>
 
 #include "commands.h"
+#include "kafka_conf.h"
 #include "options.h"
 #include "rules.h"
 #include "rules_file.h"
+#include "rules_follow.h"
+#include "rules_live.h"
 
 static const char rules_usage[] =
     "Usage: fraudwatch rules [show] [--rules FILE]\n"
     "       fraudwatch rules check FILE...\n"
+    "       fraudwatch rules push|diff FILE [--topic TOPIC] [-b LIST]\n"
+    "       fraudwatch rules list [--topic TOPIC] [-b LIST]\n"
     "\n"
     "show (the default) prints the effective rule set as JSON: the built-in\n"
     "defaults, or FILE applied to them. The output is itself a complete rules\n"
@@ -23,16 +30,25 @@ static const char rules_usage[] =
     "out of range are errors) and prints \"FILE: ok (8 rules, N changed from the\n"
     "defaults)\" or the error with its path, line and column.\n"
     "\n"
-    "Exit status: 0 done (check: every file is valid); 1 check found a file\n"
-    "invalid or unreadable, or the output could not be written; 2 usage: a bad\n"
-    "option, or show's --rules FILE cannot be read or is invalid.\n"
+    "push validates the whole FILE, reads the rules control topic, and publishes\n"
+    "the rules whose settings differ from what the topic holds (a rule it holds\n"
+    "nothing for: the --rules base, else the defaults), each with a version\n"
+    "above the live one; running instances switch at their next transaction\n"
+    "boundary. diff prints what push would publish; list what is live.\n"
     "\n"
-    "The format is described in docs/rules.md; examples/rules.json holds the\n"
-    "defaults.\n";
+    "Exit status: 0 done (check: every file is valid); 1 check found a file\n"
+    "invalid or unreadable, a Kafka error, or the output could not be written;\n"
+    "2 usage: a bad option, or a FILE (or --rules FILE) that cannot be read or\n"
+    "is invalid.\n"
+    "\n"
+    "The format is described in docs/rules.md, live changes in\n"
+    "docs/live-rules.md; examples/rules.json holds the defaults.\n";
 
 typedef struct rules_conf {
     const char *rules;
     bool rules_flag; /* --rules given (not only FW_RULES): check refuses it */
+    fw_kafka_opts kafka; /* push, list, diff */
+    const char *topic;
 } rules_conf;
 
 static fw_err set_rules(void *conf, const char *name, const char *v, char *errstr,
@@ -48,7 +64,13 @@ static fw_err set_rules(void *conf, const char *name, const char *v, char *errst
 static const fw_opt rules_opts[] = {
     { .section = "Options:", .name = "rules", .short_flag = 'r', .arg = "FILE",
       .env = { "FW_RULES", "RULES_FILE" }, .type = FW_OPT_STRING, .set = set_rules,
-      .def = "built-in defaults", .help = "show: apply FILE to the defaults" },
+      .def = "built-in defaults",
+      .help = "show: apply FILE to the defaults; push, list, diff: the base the instances "
+              "run with (--rules of run)" },
+    { .name = "topic", .arg = "TOPIC", .env = { "FW_RULES_TOPIC" }, .type = FW_OPT_STRING,
+      .offset = offsetof(rules_conf, topic), .def = "fraudwatch-rules",
+      .help = "push, list, diff: the rules control topic" },
+    FW_OPTS_KAFKA(rules_conf, kafka),
     { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP, .help = "this text" },
 };
 
@@ -113,8 +135,103 @@ static bool check_one(const char *path) {
     return true;
 }
 
+/* ---- live: push, list, diff ---- */
+
+/* The base instances run with: the defaults, or --rules over them. */
+static int load_base(const rules_conf *c, fw_rules *base) {
+    char err[1024];
+    fw_rules_defaults(base);
+    if (c->rules && fw_rules_load_file(base, c->rules, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+        return 2;
+    }
+    return 0;
+}
+
+static int list(const rules_conf *c) {
+    fw_rules base, live;
+    bool held[FW_RULE__COUNT];
+    char err[600], what[400];
+    int rc = load_base(c, &base);
+    if (rc)
+        return rc;
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, NULL, err,
+                            sizeof(err))) {
+        fprintf(stderr, "fraudwatch rules: %s\n", err);
+        return 1;
+    }
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
+        fw_rule_id id = (fw_rule_id)i;
+        const fw_rule_common *rc_ = &live.common[i];
+        int n = fw_rules_describe_change(&base, &live, id, what, sizeof(what));
+        printf("%-17s version %-3d %-8s %s%s%s%s\n", fw_rule_name(id), rc_->version,
+               rc_->enabled ? "enabled" : "disabled", rc_->shadow ? "shadow " : "",
+               held[i] ? "from the topic" : "base", n ? ": " : "", n ? what : "");
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
+/* diff (publish false) and push. */
+static int push(const rules_conf *c, const char *file, bool publish) {
+    fw_rules base, live, want;
+    bool held[FW_RULE__COUNT], changed[FW_RULE__COUNT], bad[FW_RULE__COUNT];
+    char err[1024], what[400];
+    int rc = load_base(c, &base);
+    if (rc)
+        return rc;
+    /* The whole file first: nothing is published from an invalid one. */
+    fw_rules_defaults(&want);
+    if (fw_rules_load_file(&want, file, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: %s\n", err);
+        return 2;
+    }
+    if (memcmp(&want.time, &base.time, sizeof(want.time)) ||
+        memcmp(&want.limits, &base.limits, sizeof(want.limits)))
+        fprintf(stderr, "fraudwatch rules: note: %s: the time and limits sections are not "
+                        "pushed (they change only with a restart)\n", file);
+    want.time = base.time;
+    want.limits = base.limits;
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, bad, err,
+                            sizeof(err))) {
+        fprintf(stderr, "fraudwatch rules: %s\n", err);
+        return 1;
+    }
+    int n = fw_rules_live_plan(&live, &want, changed);
+    for (int i = 0; i < FW_RULE__COUNT; i++) {
+        /* A rejected record last under a key: compaction may keep only it, and a
+         * restarted instance would judge it alone. The rule in force replaces it. */
+        if (bad[i] && !changed[i]) {
+            fw_rules_copy_rule(&want, &live, (fw_rule_id)i);
+            want.common[i].version = live.common[i].version + 1;
+            changed[i] = true;
+            n++;
+        }
+        if (!changed[i])
+            continue;
+        if (fw_rules_describe_change(&live, &want, (fw_rule_id)i, what, sizeof(what)) == 0)
+            snprintf(what, sizeof(what), "replaces a rejected record");
+        printf("%s %s: version %d → %d (%s)\n", publish ? "push" : "would push",
+               fw_rule_name((fw_rule_id)i), live.common[i].version, want.common[i].version,
+               what);
+    }
+    if (!n) {
+        printf("%s: nothing to push, %s holds the same rules\n", file, c->topic);
+        return fflush(stdout) == 0 ? 0 : 1;
+    }
+    if (publish) {
+        if (fw_rules_topic_publish(&c->kafka, c->topic, &want, changed, err, sizeof(err))) {
+            fprintf(stderr, "fraudwatch rules: %s\n", err);
+            return 1;
+        }
+        printf("pushed %d rule(s) to %s\n", n, c->topic);
+    }
+    return fflush(stdout) == 0 ? 0 : 1;
+}
+
 int fw_cmd_rules(int argc, char **argv) {
     rules_conf conf = { 0 };
+    fw_kafka_opts_init(&conf.kafka); /* also KAFKA_SECURITY_PROTOCOL and the like */
+    conf.topic = "fraudwatch-rules";
     int first;
     int rc = fw_opts_main(&rules_cmd, &conf, argc, argv, &first);
     if (rc >= 0)
@@ -137,5 +254,17 @@ int fw_cmd_rules(int argc, char **argv) {
             all_ok = check_one(argv[i]) && all_ok;
         return all_ok ? 0 : 1;
     }
-    return fw_opts_usage_error("rules", "unknown action \"%s\" (show or check)", action);
+    if (!strcmp(action, "list")) {
+        if (first < argc)
+            return fw_opts_usage_error("rules", "list: unexpected argument \"%s\"",
+                                       argv[first]);
+        return list(&conf);
+    }
+    if (!strcmp(action, "push") || !strcmp(action, "diff")) {
+        if (first + 1 != argc)
+            return fw_opts_usage_error("rules", "%s needs one FILE", action);
+        return push(&conf, argv[first], action[0] == 'p');
+    }
+    return fw_opts_usage_error("rules", "unknown action \"%s\" (show, check, push, diff or "
+                               "list)", action);
 }

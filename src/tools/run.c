@@ -200,6 +200,16 @@ static const fw_opt run_opts[] = {
       .offset = OFF(profiles_topic), .def = "customer-profiles", .flags = FW_OPT_EMPTY_OK,
       .help = "Kafka mode: compacted profiles topic read in full and kept current ('' for "
               "none)" },
+    { .name = "rules-topic", .arg = "TOPIC", .env = { "FW_RULES_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(rules_topic), .def = "fraudwatch-rules",
+      .flags = FW_OPT_EMPTY_OK,
+      .help = "Kafka mode: compacted control topic of live rule changes (key: rule id, "
+              "value: a rules-file entry), read in full and followed; --rules also reloads "
+              "on SIGHUP ('' for none; docs/live-rules.md)" },
+    { .name = "rules-status-topic", .arg = "TOPIC", .env = { "FW_RULES_STATUS_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(rules_status_topic),
+      .def = "fraudwatch-rules-status", .flags = FW_OPT_EMPTY_OK,
+      .help = "Kafka mode: each rule change accepted or rejected, and why ('' for none)" },
     { .name = "input-format", .arg = "FMT", .env = { "FW_INPUT_FORMAT", "INPUT_FORMAT" },
       .type = FW_OPT_CHOICE, .choices = "json|semicolon|csv", .set = set_input_format,
       .def = "json",
@@ -322,6 +332,8 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->late_topic = "transactions-late";
     c->idle_timeout_ms = 10000;
     c->profiles_topic = "customer-profiles";
+    c->rules_topic = "fraudwatch-rules";
+    c->rules_status_topic = "fraudwatch-rules-status";
     c->group_id = "fraudwatch";
     if (gethostname(c->instance_id, sizeof(c->instance_id) - 1) != 0)
         snprintf(c->instance_id, sizeof(c->instance_id), "default");

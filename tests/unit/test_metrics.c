@@ -248,6 +248,47 @@ static void test_format_kafka_and_ml(void **state) {
     free(got);
 }
 
+/* Live rules: one info series per rule with its version, enabled and shadow,
+ * and the updates by result; absent when rules are not followed. */
+static void test_format_rules(void **state) {
+    (void)state;
+    fw_metrics_conf c = { .kafka = true, .instance_id = "node-1" };
+    fw_metrics_snapshot s;
+    small_snapshot(&s);
+    char *got = format(&c, &s);
+    if (strstr(got, "fraudwatch_rule_"))
+        fail_msg("rule series without rules_known: %s", strstr(got, "fraudwatch_rule_"));
+    free(got);
+    fw_rules r;
+    fw_rules_defaults(&r);
+    r.common[FW_RULE_VELOCITY].version = 3;
+    r.common[FW_RULE_CYCLE].shadow = true;
+    r.common[FW_RULE_ML_SCORE].enabled = false;
+    s.rules_known = true;
+    memcpy(s.rules, r.common, sizeof(s.rules));
+    s.rule_updates[FW_RULE_UPDATE_ACCEPTED] = 4;
+    s.rule_updates[FW_RULE_UPDATE_REJECTED] = 1;
+    got = format(&c, &s);
+    static const struct {
+        const char *series;
+        uint64_t v;
+    } want[] = {
+        { "fraudwatch_rule_info{rule=\"velocity\",version=\"3\",enabled=\"1\",shadow=\"0\"}", 1 },
+        { "fraudwatch_rule_info{rule=\"cycle\",version=\"1\",enabled=\"1\",shadow=\"1\"}", 1 },
+        { "fraudwatch_rule_info{rule=\"ml_score\",version=\"1\",enabled=\"0\",shadow=\"0\"}", 1 },
+        { "fraudwatch_rule_updates_total{result=\"accepted\"}", 4 },
+        { "fraudwatch_rule_updates_total{result=\"rejected\"}", 1 },
+        { "fraudwatch_rule_updates_total{result=\"deleted\"}", 0 },
+    };
+    for (size_t i = 0; i < sizeof(want) / sizeof(want[0]); i++) {
+        uint64_t v = value_of(got, want[i].series);
+        if (v != want[i].v)
+            fail_msg("%s: expected %llu, got %llu", want[i].series,
+                     (unsigned long long)want[i].v, (unsigned long long)v);
+    }
+    free(got);
+}
+
 static void escaped(const char *in, const char *want) {
     fw_buf b;
     fw_buf_init(&b, 0);
@@ -759,6 +800,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_format_file_mode_exact),
         cmocka_unit_test(test_format_kafka_and_ml),
+        cmocka_unit_test(test_format_rules),
         cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_every_line_well_formed),
         cmocka_unit_test(test_publish_interval),
