@@ -1,0 +1,706 @@
+/* lang_state.c — evaluating language rules (lang_rules.h) and their keyed
+ * state. Per rule, a chained hash table maps a group key to its lookback
+ * window: a ring of compact events (time, transaction id, a mask of the
+ * aggregates it counts in, one fw_dec per aggregate or a hash for
+ * count_distinct) with running count, sum and sum of squares per aggregate,
+ * so count, sum, avg and stddev cost O(1) per event. min, max and
+ * count_distinct are recomputed over the window (bounded by
+ * limits.max_window_events) with a scratch set allocated once per state.
+ * Events arrive in event-time order, so a window only ever loses its oldest
+ * events. Memory is allocated for a new key or a ring reaching a size not
+ * reached before, never per event once warm.
+ *
+ * A state is keyed by rule index; rules that share group_by, lookback and
+ * where could share one ring (a ring holds every aggregate's value column):
+ * that sharing is left for when the engine plugs this in. */
+#include "lang_rules.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_hash.h"
+#include "rules_file.h"
+
+__extension__ typedef __int128 i128;
+
+#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval expires at most once per minute of watermark */
+#define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
+#define STATE_VERSION 1
+
+typedef struct lev {
+    int64_t ts;
+    uint32_t mask;            /* bit a: counts in aggregate a */
+    uint8_t idlen;
+    char id[FW_LANG_TXN_ID_MAX]; /* evidence; longer ids are cut (the alert says so by length) */
+} lev;
+
+typedef struct lrun {
+    int64_t cnt;              /* events counting in this aggregate */
+    i128 sum, sumsq;          /* exact, in units of 1/10,000 (squares: units^2) */
+} lrun;
+
+typedef struct lkey {
+    struct lkey *next;        /* hash chain */
+    uint64_t hash;
+    int64_t last_alert;       /* INT64_MIN: never alerted (dedupe) */
+    uint64_t overflow;        /* events dropped at max_window_events */
+    uint32_t head, n, cap;    /* ring of events: oldest at head */
+    lev *ev;
+    fw_dec *val;              /* cap x naggs: the event's value per aggregate */
+    lrun *run;                /* naggs */
+    uint16_t keylen;
+    char key[];               /* "f=v\x1fg=w": fields and values */
+} lkey;
+
+typedef struct ltab {
+    lkey **bucket;
+    size_t nbucket, nkeys;
+} ltab;
+
+struct fw_lang_state {
+    const fw_lang_rules *rs;
+    ltab *tab;                /* one per rule */
+    uint64_t *set;            /* count_distinct scratch: open addressing, 0 = empty */
+    size_t setcap;
+    int64_t next_expire;
+    fw_lang_stats stats;
+    /* Scratch for one alert, so emitting allocates nothing. */
+    fw_xval slots[FW_LANG_MAX_AGGS];
+    fw_lang_value values[FW_LANG_MAX_AGGS];
+    fw_str evidence[FW_LANG_EVIDENCE_MAX];
+    char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    char reason[FW_LANG_REASON_MAX];
+};
+
+fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
+    fw_lang_state *st = calloc(1, sizeof(*st));
+    if (!st)
+        return NULL;
+    st->rs = rs;
+    st->next_expire = INT64_MIN;
+    st->tab = calloc(rs->n ? rs->n : 1, sizeof(*st->tab));
+    size_t need = (size_t)rs->max_window_events * 2 + 2;
+    st->setcap = 16;
+    while (st->setcap < need)
+        st->setcap *= 2;
+    st->set = calloc(st->setcap, sizeof(*st->set));
+    if (!st->tab || !st->set) {
+        fw_lang_state_destroy(st);
+        return NULL;
+    }
+    return st;
+}
+
+static void key_free(lkey *k) {
+    if (!k)
+        return;
+    free(k->ev);
+    free(k->val);
+    free(k);
+}
+
+void fw_lang_state_destroy(fw_lang_state *st) {
+    if (!st)
+        return;
+    for (size_t r = 0; st->tab && r < st->rs->n; r++) {
+        for (size_t b = 0; b < st->tab[r].nbucket; b++)
+            for (lkey *k = st->tab[r].bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                key_free(k);
+            }
+        free(st->tab[r].bucket);
+    }
+    free(st->tab);
+    free(st->set);
+    free(st);
+}
+
+/* ---- the table ---- */
+
+static lkey *key_find(const fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
+    const ltab *t = &st->tab[r];
+    if (!t->nbucket)
+        return NULL;
+    for (lkey *k = t->bucket[h & (t->nbucket - 1)]; k; k = k->next)
+        if (k->hash == h && k->keylen == len && !memcmp(k->key, key, len))
+            return k;
+    return NULL;
+}
+
+static bool tab_grow(ltab *t) {
+    size_t nb = t->nbucket ? t->nbucket * 2 : 64;
+    lkey **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return false;
+    for (size_t i = 0; i < t->nbucket; i++)
+        for (lkey *k = t->bucket[i], *nx; k; k = nx) {
+            nx = k->next;
+            k->next = b[k->hash & (nb - 1)];
+            b[k->hash & (nb - 1)] = k;
+        }
+    free(t->bucket);
+    t->bucket = b;
+    t->nbucket = nb;
+    return true;
+}
+
+static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
+    ltab *t = &st->tab[r];
+    size_t naggs = st->rs->rules[r].naggs;
+    if (t->nkeys >= t->nbucket && !tab_grow(t))
+        return NULL;
+    /* The running totals follow the header; i128 wants 16-byte alignment. */
+    size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
+    lkey *k = calloc(1, hdr + naggs * sizeof(lrun));
+    if (!k)
+        return NULL;
+    k->run = (lrun *)((char *)k + hdr);
+    k->hash = h;
+    k->last_alert = INT64_MIN;
+    k->keylen = (uint16_t)len;
+    memcpy(k->key, key, len);
+    k->next = t->bucket[h & (t->nbucket - 1)];
+    t->bucket[h & (t->nbucket - 1)] = k;
+    t->nkeys++;
+    st->stats.keys++;
+    return k;
+}
+
+static void key_remove(fw_lang_state *st, size_t r, lkey *k) {
+    ltab *t = &st->tab[r];
+    for (lkey **p = &t->bucket[k->hash & (t->nbucket - 1)]; *p; p = &(*p)->next)
+        if (*p == k) {
+            *p = k->next;
+            break;
+        }
+    t->nkeys--;
+    st->stats.keys--;
+    st->stats.events -= k->n;
+    key_free(k);
+}
+
+/* ---- windows ---- */
+
+static void pop_oldest(fw_lang_state *st, const fw_lang_rule *r, lkey *k) {
+    uint32_t i = k->head;
+    for (size_t a = 0; a < r->naggs; a++) {
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        i128 v = k->val[(size_t)i * r->naggs + a];
+        k->run[a].cnt--;
+        k->run[a].sum -= v;
+        k->run[a].sumsq -= v * v;
+    }
+    k->head = (k->head + 1) % k->cap;
+    k->n--;
+    st->stats.events--;
+}
+
+static void evict_before(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t start) {
+    while (k->n && k->ev[k->head].ts < start)
+        pop_oldest(st, r, k);
+}
+
+static bool ring_grow(lkey *k, size_t naggs, uint32_t max) {
+    uint32_t nc = k->cap ? (k->cap * 2 > max ? max : k->cap * 2) : (max < 8 ? max : 8);
+    lev *ev = malloc((size_t)nc * sizeof(*ev));
+    fw_dec *val = malloc((size_t)nc * (naggs ? naggs : 1) * sizeof(*val));
+    if (!ev || !val) {
+        free(ev);
+        free(val);
+        return false;
+    }
+    for (uint32_t j = 0; j < k->n; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        ev[j] = k->ev[i];
+        memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
+    }
+    free(k->ev);
+    free(k->val);
+    k->ev = ev;
+    k->val = val;
+    k->head = 0;
+    k->cap = nc;
+    return true;
+}
+
+/* Appends one event; at max_window_events the oldest makes room (counted). */
+static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, fw_str id,
+                 uint32_t mask, const fw_dec *vals) {
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->n == max) {
+        pop_oldest(st, r, k);
+        k->overflow++;
+        st->stats.overflow++;
+    }
+    if (k->n == k->cap && !ring_grow(k, r->naggs, max))
+        return false;
+    uint32_t i = (k->head + k->n) % k->cap;
+    lev *e = &k->ev[i];
+    e->ts = ts;
+    e->mask = mask;
+    e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
+    if (e->idlen)
+        memcpy(e->id, id.ptr, e->idlen);
+    for (size_t a = 0; a < r->naggs; a++) {
+        k->val[(size_t)i * r->naggs + a] = vals[a];
+        if (mask & (1u << a)) {
+            i128 v = vals[a];
+            k->run[a].cnt++;
+            k->run[a].sum += v;
+            k->run[a].sumsq += v * v;
+        }
+    }
+    k->n++;
+    st->stats.events++;
+    return true;
+}
+
+static size_t distinct(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a) {
+    size_t n = 0, mask = st->setcap - 1;
+    memset(st->set, 0, st->setcap * sizeof(*st->set));
+    for (uint32_t j = 0; j < k->n; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        uint64_t h = (uint64_t)k->val[(size_t)i * r->naggs + a] | 1; /* never 0 (empty) */
+        size_t s = h & mask;
+        while (st->set[s] && st->set[s] != h)
+            s = (s + 1) & mask;
+        if (!st->set[s]) {
+            st->set[s] = h;
+            n++;
+        }
+    }
+    return n;
+}
+
+static fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
+static const fw_xval missing = { .type = FW_XT_MISSING };
+
+static fw_xval of_i128(i128 v) {
+    if (v > FW_DEC_MAX || v < FW_DEC_MIN)
+        return missing; /* beyond what a decimal holds: no value rather than a wrong one */
+    return num((fw_dec)v);
+}
+
+static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a) {
+    const lrun *u = &k->run[a];
+    fw_dec d;
+    switch (r->aggs[a].fn) {
+    case FW_LANG_COUNT:
+        return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int((int64_t)distinct(st, r, k, a), &d) ? num(d) : missing;
+    case FW_LANG_SUM:
+        return of_i128(u->sum);
+    case FW_LANG_AVG: {
+        if (!u->cnt)
+            return missing;
+        /* Half-even to four places, as fw_dec_div. */
+        i128 q = u->sum / u->cnt, rem = u->sum % u->cnt;
+        i128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > u->cnt || (twice == u->cnt && (q & 1)))
+            q += u->sum < 0 ? -1 : 1;
+        return of_i128(q);
+    }
+    case FW_LANG_STDDEV: {
+        if (!u->cnt)
+            return missing;
+        /* Population standard deviation: sqrt(n*sumsq - sum^2) / n, in units. */
+        i128 num2 = (i128)u->cnt * u->sumsq - u->sum * u->sum;
+        double sd = sqrt((double)(num2 < 0 ? 0 : num2)) / (double)u->cnt;
+        return num((fw_dec)llround(sd));
+    }
+    case FW_LANG_MIN:
+    case FW_LANG_MAX: {
+        bool any = false;
+        fw_dec best = 0;
+        for (uint32_t j = 0; j < k->n; j++) {
+            uint32_t i = (k->head + j) % k->cap;
+            if (!(k->ev[i].mask & (1u << a)))
+                continue;
+            fw_dec v = k->val[(size_t)i * r->naggs + a];
+            if (!any || (r->aggs[a].fn == FW_LANG_MIN ? v < best : v > best))
+                best = v;
+            any = true;
+        }
+        return any ? num(best) : missing;
+    }
+    }
+    return missing;
+}
+
+/* ---- evaluation ---- */
+
+/* Appends "field=value" for each key field; false when one is missing. */
+static bool make_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
+    size_t o = 0;
+    for (size_t g = 0; g < r->ngroup; g++) {
+        fw_xval v = fw_expr_eval(r->group[g], ctx);
+        char tmp[FW_DEC_STR_MAX];
+        fw_str s;
+        if (v.type == FW_XT_STR || v.type == FW_XT_ANY) {
+            s = v.u.s;
+        } else if (v.type == FW_XT_NUM) {
+            s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+        } else {
+            return false;
+        }
+        if (!s.ptr)
+            return false;
+        int w = snprintf(st->keybuf + o, sizeof(st->keybuf) - o, "%s%s=%.*s", g ? "\x1f" : "",
+                         r->group_src[g], (int)s.len, s.ptr);
+        if (w < 0 || (size_t)w >= sizeof(st->keybuf) - o)
+            return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
+        o += (size_t)w;
+    }
+    *len = o;
+    return true;
+}
+
+static void put(char *buf, size_t *o, const char *s, size_t n) {
+    if (*o >= FW_LANG_REASON_MAX - 1)
+        return;
+    if (n > FW_LANG_REASON_MAX - 1 - *o)
+        n = FW_LANG_REASON_MAX - 1 - *o;
+    memcpy(buf + *o, s, n);
+    *o += n;
+}
+
+static void put_val(char *buf, size_t *o, fw_xval v) {
+    char tmp[64];
+    int w = 0;
+    switch (v.type) {
+    case FW_XT_NUM:
+        w = fw_dec_format(v.u.num, tmp, sizeof(tmp));
+        break;
+    case FW_XT_STR:
+    case FW_XT_ANY:
+        put(buf, o, v.u.s.ptr ? v.u.s.ptr : "", v.u.s.ptr ? v.u.s.len : 0);
+        return;
+    case FW_XT_BOOL:
+        w = snprintf(tmp, sizeof(tmp), "%s", v.u.b ? "true" : "false");
+        break;
+    case FW_XT_DUR:
+        w = fw_rules_duration_format(v.u.ms, tmp, sizeof(tmp));
+        break;
+    case FW_XT_TIME:
+        w = snprintf(tmp, sizeof(tmp), "%" PRId64, v.u.ms);
+        break;
+    default:
+        w = snprintf(tmp, sizeof(tmp), "(missing)");
+    }
+    put(buf, o, tmp, w > 0 && (size_t)w < sizeof(tmp) ? (size_t)w : 0);
+}
+
+static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx) {
+    size_t o = 0;
+    char dur[32];
+    if (!r->reason) { /* default: the values, or the predicate */
+        put(st->reason, &o, r->id, strlen(r->id));
+        put(st->reason, &o, ": ", 2);
+        if (r->kind == FW_LANG_FILTER) {
+            put(st->reason, &o, r->when_src, strlen(r->when_src));
+        } else {
+            for (size_t a = 0; a < r->naggs; a++) {
+                if (a)
+                    put(st->reason, &o, ", ", 2);
+                put(st->reason, &o, r->aggs[a].name, strlen(r->aggs[a].name));
+                put(st->reason, &o, "=", 1);
+                put_val(st->reason, &o, st->slots[a]);
+            }
+            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            put(st->reason, &o, " within ", 8);
+            put(st->reason, &o, dur, (size_t)w);
+        }
+    }
+    for (size_t i = 0; r->reason && i < r->ntpl; i++) {
+        const fw_lang_tpl *t = &r->tpl[i];
+        switch (t->kind) {
+        case FW_TPL_TEXT:
+            put(st->reason, &o, t->text, t->len);
+            break;
+        case FW_TPL_AGG:
+            put_val(st->reason, &o, st->slots[t->index]);
+            break;
+        case FW_TPL_PARAM:
+            put_val(st->reason, &o, r->params[t->index].value);
+            break;
+        case FW_TPL_LOOKBACK: {
+            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            put(st->reason, &o, dur, (size_t)w);
+            break;
+        }
+        case FW_TPL_FIELD:
+            put_val(st->reason, &o, fw_expr_eval(t->field, ctx));
+            break;
+        }
+    }
+    st->reason[o] = '\0';
+    return o;
+}
+
+static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const fw_expr_ctx *ctx,
+                 fw_lang_alert_fn fn, void *opaque) {
+    const fw_txn *t = ctx->txn;
+    if (k) {
+        if (k->last_alert != INT64_MIN && llabs(t->ts_ms - k->last_alert) < st->rs->dedupe_window_ms) {
+            st->stats.deduplicated++;
+            return;
+        }
+        if (k->last_alert == INT64_MIN || t->ts_ms > k->last_alert)
+            k->last_alert = t->ts_ms;
+    }
+    size_t elen;
+    if (k) {
+        memcpy(st->entity, k->key, k->keylen);
+        for (size_t i = 0; i < k->keylen; i++)
+            if (st->entity[i] == '\x1f')
+                st->entity[i] = ',';
+        elen = k->keylen;
+    } else {
+        int w = snprintf(st->entity, sizeof(st->entity), "transaction_id=%.*s",
+                         (int)t->transaction_id.len, t->transaction_id.ptr);
+        elen = w < 0 ? 0 : (size_t)w < sizeof(st->entity) ? (size_t)w : sizeof(st->entity) - 1;
+    }
+    fw_lang_alert a = { .rule = r, .entity = { st->entity, elen }, .event_time = t->ts_ms,
+                        .window_start = t->ts_ms, .window_end = t->ts_ms,
+                        .values = st->values, .nvalues = r->naggs,
+                        .evidence = st->evidence, .evidence_bound = FW_LANG_EVIDENCE_MAX,
+                        .window_bound = st->rs->max_window_events, .txn = t };
+    if (r->kind == FW_LANG_AGGREGATE && k) {
+        a.window_start = t->ts_ms - r->lookback_ms;
+        a.window_overflow = k->overflow;
+        /* The newest FW_LANG_EVIDENCE_MAX events, oldest first. */
+        uint32_t skip = k->n > FW_LANG_EVIDENCE_MAX ? k->n - FW_LANG_EVIDENCE_MAX : 0;
+        for (uint32_t j = skip; j < k->n; j++) {
+            const lev *e = &k->ev[(k->head + j) % k->cap];
+            st->evidence[a.nevidence++] = (fw_str){ e->id, e->idlen };
+        }
+    } else {
+        st->evidence[a.nevidence++] = t->transaction_id;
+    }
+    for (size_t i = 0; i < r->naggs; i++)
+        st->values[i] = (fw_lang_value){ .name = r->aggs[i].name, .value = st->slots[i] };
+    size_t rl = render_reason(st, r, ctx);
+    a.reason = (fw_str){ st->reason, rl };
+    st->stats.alerts++;
+    fn(opaque, &a);
+}
+
+static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
+    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
+    lkey *k = key_find(st, ri, st->keybuf, len, h);
+    return k ? k : key_add(st, ri, st->keybuf, len, h);
+}
+
+static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                      void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    const fw_txn *t = ctx->txn;
+    size_t len = 0;
+    lkey *k = NULL;
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    if (r->kind == FW_LANG_FILTER) {
+        if (!fw_expr_test(r->when, ctx))
+            return;
+        if (r->ngroup) {
+            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, ri, len)))
+                return;
+        }
+        emit(st, r, k, ctx, fn, opaque);
+        return;
+    }
+    /* A transaction without every key field, or failing where, does not count. */
+    if (!make_key(st, r, ctx, &len) || (r->where && !fw_expr_test(r->where, ctx)))
+        return;
+    fw_dec vals[FW_LANG_MAX_AGGS];
+    uint32_t mask = 0;
+    for (size_t a = 0; a < r->naggs; a++) {
+        const fw_lang_agg *g = &r->aggs[a];
+        vals[a] = 0;
+        if (g->where && !fw_expr_test(g->where, ctx))
+            continue;
+        if (g->arg) {
+            fw_xval v = fw_expr_eval(g->arg, ctx);
+            if (g->fn == FW_LANG_COUNT_DISTINCT) {
+                char tmp[FW_DEC_STR_MAX];
+                fw_str s = v.u.s;
+                if (v.type == FW_XT_NUM)
+                    s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+                else if ((v.type != FW_XT_STR && v.type != FW_XT_ANY) || !s.ptr)
+                    continue;
+                vals[a] = (fw_dec)fw_hash64(s.ptr, s.len, 0x64697374u);
+            } else if (v.type == FW_XT_NUM) {
+                vals[a] = v.u.num;
+            } else if (v.type == FW_XT_ANY && v.u.s.ptr &&
+                       fw_dec_parse(v.u.s.ptr, v.u.s.len, &vals[a]) == FW_OK) {
+                /* an extra field holding a number */
+            } else {
+                continue; /* missing: does not count in this aggregate */
+            }
+        }
+        mask |= 1u << a;
+    }
+    if (!(k = key_get(st, ri, len)))
+        return;
+    evict_before(st, r, k, t->ts_ms - r->lookback_ms);
+    if (!push(st, r, k, t->ts_ms, t->transaction_id, mask, vals))
+        return;
+    for (size_t a = 0; a < r->naggs; a++)
+        st->slots[a] = result(st, r, k, a);
+    ctx->slots = st->slots;
+    ctx->nslots = r->naggs;
+    if (fw_expr_test(r->having, ctx))
+        emit(st, r, k, ctx, fn, opaque);
+}
+
+void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
+                  fw_lang_alert_fn fn, void *opaque) {
+    fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
+                        .extra = in->extra, .nextra = in->nextra };
+    for (size_t i = 0; i < st->rs->n; i++)
+        if (st->rs->rules[i].common.enabled)
+            eval_rule(st, i, &ctx, fn, opaque);
+    if (watermark != INT64_MIN && watermark >= st->next_expire) {
+        fw_lang_expire(st, watermark);
+        st->next_expire = watermark + EXPIRE_EVERY_MS;
+    }
+}
+
+size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
+    size_t freed = 0;
+    for (size_t ri = 0; ri < st->rs->n; ri++) {
+        const fw_lang_rule *r = &st->rs->rules[ri];
+        ltab *t = &st->tab[ri];
+        for (size_t b = 0; b < t->nbucket; b++)
+            for (lkey *k = t->bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                evict_before(st, r, k, watermark - r->lookback_ms);
+                if (!k->n && (k->last_alert == INT64_MIN ||
+                              k->last_alert + st->rs->dedupe_window_ms <= watermark)) {
+                    key_remove(st, ri, k);
+                    freed++;
+                }
+            }
+    }
+    return freed;
+}
+
+void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) { *out = st->stats; }
+
+void fw_lang_state_foreach(const fw_lang_state *st,
+                           void (*fn)(void *opaque, size_t rule, fw_str key), void *opaque) {
+    for (size_t ri = 0; ri < st->rs->n; ri++)
+        for (size_t b = 0; b < st->tab[ri].nbucket; b++)
+            for (lkey *k = st->tab[ri].bucket[b]; k; k = k->next)
+                fn(opaque, ri, (fw_str){ k->key, k->keylen });
+}
+
+/* ---- changelog bytes: little-endian, versioned ---- */
+
+static bool put_u64(fw_buf *b, uint64_t v) {
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    return fw_buf_append(b, x, 8);
+}
+
+static bool get_u64(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    if (end - *p < 8)
+        return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    return true;
+}
+
+bool fw_lang_state_write_key(const fw_lang_state *st, size_t rule, fw_str key, fw_buf *out) {
+    if (rule >= st->rs->n || key.len > FW_LANG_MAX_KEY)
+        return true;
+    const fw_lang_rule *r = &st->rs->rules[rule];
+    const lkey *k = key_find(st, rule, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + rule));
+    if (!k)
+        return true; /* nothing held: a tombstone */
+    uint8_t hdr[3] = { STATE_MAGIC, STATE_VERSION, (uint8_t)r->naggs };
+    bool ok = fw_buf_append(out, hdr, 3) && put_u64(out, (uint64_t)k->last_alert) &&
+              put_u64(out, k->overflow) && put_u64(out, k->n);
+    for (uint32_t j = 0; j < k->n && ok; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        const lev *e = &k->ev[i];
+        ok = put_u64(out, (uint64_t)e->ts) && put_u64(out, e->mask) &&
+             fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen);
+        for (size_t a = 0; a < r->naggs && ok; a++)
+            ok = put_u64(out, (uint64_t)k->val[(size_t)i * r->naggs + a]);
+    }
+    return ok && !out->overflow;
+}
+
+fw_err fw_lang_state_read_key(fw_lang_state *st, size_t rule, fw_str key, const void *p,
+                              size_t n, char *errstr, size_t errstr_size) {
+#define BAD(...) do { if (errstr && errstr_size) snprintf(errstr, errstr_size, __VA_ARGS__); \
+                      return FW_ERR_INVALID; } while (0)
+    if (rule >= st->rs->n || key.len > FW_LANG_MAX_KEY)
+        BAD("language rule state: rule %zu or key of %zu bytes out of range", rule, key.len);
+    const fw_lang_rule *r = &st->rs->rules[rule];
+    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + rule);
+    lkey *k = key_find(st, rule, key.ptr, key.len, h);
+    if (k)
+        key_remove(st, rule, k);
+    if (n == 0)
+        return FW_OK;
+    const uint8_t *s = p, *end = s + n;
+    uint64_t last, over, cnt;
+    if (n < 3 || s[0] != STATE_MAGIC || s[1] != STATE_VERSION)
+        BAD("%s: state of an unknown format", r->id);
+    if (s[2] != r->naggs)
+        BAD("%s: state with %u aggregates, the rule has %zu (its shape changed)", r->id, s[2],
+            r->naggs);
+    s += 3;
+    if (!get_u64(&s, end, &last) || !get_u64(&s, end, &over) || !get_u64(&s, end, &cnt))
+        BAD("%s: state truncated", r->id);
+    if (cnt > st->rs->max_window_events)
+        BAD("%s: state with %" PRIu64 " events, above max_window_events %u", r->id, cnt,
+            st->rs->max_window_events);
+    memcpy(st->keybuf, key.ptr, key.len);
+    if (!(k = key_add(st, rule, key.ptr, key.len, h)))
+        return FW_ERR_NOMEM;
+    k->last_alert = (int64_t)last;
+    k->overflow = over;
+    for (uint64_t j = 0; j < cnt; j++) {
+        uint64_t ts, mask;
+        fw_dec vals[FW_LANG_MAX_AGGS];
+        if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &mask) || s >= end)
+            goto trunc;
+        uint8_t idlen = *s++;
+        if (idlen > FW_LANG_TXN_ID_MAX || end - s < idlen)
+            goto trunc;
+        fw_str id = { (const char *)s, idlen };
+        s += idlen;
+        for (size_t a = 0; a < r->naggs; a++) {
+            uint64_t v;
+            if (!get_u64(&s, end, &v))
+                goto trunc;
+            vals[a] = (fw_dec)v;
+        }
+        if (!push(st, r, k, (int64_t)ts, id, (uint32_t)mask, vals)) {
+            key_remove(st, rule, k);
+            return FW_ERR_NOMEM;
+        }
+    }
+    if (s != end) {
+        key_remove(st, rule, k);
+        BAD("%s: %zu bytes after the state", r->id, (size_t)(end - s));
+    }
+    return FW_OK;
+trunc:
+    key_remove(st, rule, k);
+    BAD("%s: state truncated", r->id);
+#undef BAD
+}
