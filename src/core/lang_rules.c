@@ -50,6 +50,10 @@ static fw_err errf(lctx *c, const char *path, const fw_json *at, fw_err rc, cons
                  at->column);
     else
         snprintf(c->err, c->err_size, "%s: %s", path, msg);
+    /* Names and text quoted from the document may hold any bytes: messages stay ASCII. */
+    for (char *p = c->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
     return rc;
 }
 
@@ -74,6 +78,21 @@ static const char *did_you_mean(fw_str key, const char *const *names, size_t n, 
         return "";
     snprintf(buf, size, ", did you mean \"%s\"?", c);
     return buf;
+}
+
+/* parent.key, or parent["odd key"] (quoted, ASCII) when the key is not a plain name. */
+static void path_key(char *out, size_t size, const char *parent, const char *sep, fw_str key) {
+    bool plain = key.len > 0 && key.len <= 48;
+    for (size_t i = 0; plain && i < key.len; i++) {
+        char ch = key.ptr[i];
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+    }
+    char q[64];
+    if (plain)
+        snprintf(out, size, "%s%s%.*s", parent, sep, (int)key.len, key.ptr);
+    else
+        snprintf(out, size, "%s%s[%s]", parent, sep, fw_json_quote(key, q, sizeof(q)));
 }
 
 static char *dupn(const char *s, size_t n) {
@@ -125,7 +144,7 @@ static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_x
 static fw_err compile_member(lctx *c, const char *rpath, const fw_json *m, fw_xtype want,
                              char **src, fw_expr **out) {
     char path[160], got[80];
-    snprintf(path, sizeof(path), "%s.%.*s", rpath, (int)m->key.len, m->key.ptr);
+    path_key(path, sizeof(path), rpath, ".", m->key);
     if (m->type != FW_JSON_STRING)
         return errf(c, path, m, FW_ERR_INVALID, "expected an expression string, got %s",
                     fw_json_describe(m, got, sizeof(got)));
@@ -146,7 +165,7 @@ static fw_err load_params(lctx *c, const char *rpath, const fw_json *v) {
         return errf(c, path, v, FW_ERR_LIMIT, "%u params, above the %d a rule may have", v->count,
                     FW_LANG_MAX_PARAMS);
     FW_JSON_FOREACH(m, v) {
-        snprintf(path, sizeof(path), "%s.params.%.*s", rpath, (int)m->key.len, m->key.ptr);
+        path_key(path, sizeof(path), rpath, ".params.", m->key);
         size_t i = r->nparams;
         fw_expr_param *p = &r->params[i];
         char *name = dupn(m->key.ptr, m->key.len);
@@ -280,7 +299,7 @@ static fw_err parse_of(lctx *c, const char *path, const fw_json *at, fw_lang_agg
 }
 
 static fw_err load_aggs(lctx *c, const char *rpath, const fw_json *v) {
-    char path[200], got[80];
+    char path[200], got[80], q[64];
     fw_lang_rule *r = c->r;
     snprintf(path, sizeof(path), "%s.aggregates", rpath);
     if (v->type != FW_JSON_OBJECT || v->count == 0)
@@ -290,7 +309,7 @@ static fw_err load_aggs(lctx *c, const char *rpath, const fw_json *v) {
         return errf(c, path, v, FW_ERR_LIMIT, "%u aggregates, above the %d a rule may have",
                     v->count, FW_LANG_MAX_AGGS);
     FW_JSON_FOREACH(m, v) {
-        snprintf(path, sizeof(path), "%s.aggregates.%.*s", rpath, (int)m->key.len, m->key.ptr);
+        path_key(path, sizeof(path), rpath, ".aggregates.", m->key);
         fw_lang_agg *a = &r->aggs[r->naggs];
         a->name = dupn(m->key.ptr, m->key.len);
         if (!a->name)
@@ -309,8 +328,8 @@ static fw_err load_aggs(lctx *c, const char *rpath, const fw_json *v) {
         if (m->type == FW_JSON_OBJECT) {
             FW_JSON_FOREACH(k, m)
                 if (!fw_str_eq_c(k->key, "of") && !fw_str_eq_c(k->key, "where"))
-                    return errf(c, path, k, FW_ERR_INVALID, "unknown key \"%.*s\"; valid keys: "
-                                "of, where", (int)k->key.len, k->key.ptr);
+                    return errf(c, path, k, FW_ERR_INVALID, "unknown key %s; valid keys: "
+                                "of, where", fw_json_quote(k->key, q, sizeof(q)));
             of = fw_json_get(m, "of");
             if (!of)
                 return errf(c, path, m, FW_ERR_INVALID, "missing \"of\", as in {\"of\": "
@@ -436,7 +455,7 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         for (size_t i = 0; i < nkeys; i++)
             known = known || fw_str_eq_c(m->key, keys[i]);
         if (!known) {
-            snprintf(kpath, sizeof(kpath), "%s.%.*s", path, (int)m->key.len, m->key.ptr);
+            path_key(kpath, sizeof(kpath), path, ".", m->key);
             return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in a %s rule%s",
                         kinds[r->kind], did_you_mean(m->key, keys, nkeys, hint, sizeof(hint)));
         }
@@ -461,7 +480,7 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         FW_JSON_FOREACH(b, e) {
             if (!fw_str_eq_c(b->key, "enabled") && !fw_str_eq_c(b->key, "shadow"))
                 continue;
-            snprintf(kpath, sizeof(kpath), "%s.%.*s", path, (int)b->key.len, b->key.ptr);
+            path_key(kpath, sizeof(kpath), path, ".", b->key);
             if (b->type != FW_JSON_BOOL)
                 return errf(c, kpath, b, FW_ERR_INVALID, "expected true or false, got %s",
                             fw_json_describe(b, got, sizeof(got)));

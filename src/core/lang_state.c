@@ -82,12 +82,7 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->rs = rs;
     st->next_expire = INT64_MIN;
     st->tab = calloc(rs->n ? rs->n : 1, sizeof(*st->tab));
-    size_t need = (size_t)rs->max_window_events * 2 + 2;
-    st->setcap = 16;
-    while (st->setcap < need)
-        st->setcap *= 2;
-    st->set = calloc(st->setcap, sizeof(*st->set));
-    if (!st->tab || !st->set) {
+    if (!st->tab) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -259,8 +254,23 @@ static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, 
     return true;
 }
 
-static size_t distinct(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a) {
-    size_t n = 0, mask = st->setcap - 1;
+/* Distinct values of aggregate @p a in the window; the scratch set grows to
+ * twice the largest window seen (so probing stays short), then stays. */
+static bool distinct(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a,
+                     size_t *out) {
+    size_t n = 0, need = (size_t)k->n * 2 + 2;
+    if (st->setcap < need) {
+        size_t cap = st->setcap ? st->setcap : 16;
+        while (cap < need)
+            cap *= 2;
+        uint64_t *set = malloc(cap * sizeof(*set));
+        if (!set)
+            return false;
+        free(st->set);
+        st->set = set;
+        st->setcap = cap;
+    }
+    size_t mask = st->setcap - 1;
     memset(st->set, 0, st->setcap * sizeof(*st->set));
     for (uint32_t j = 0; j < k->n; j++) {
         uint32_t i = (k->head + j) % k->cap;
@@ -275,7 +285,8 @@ static size_t distinct(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, 
             n++;
         }
     }
-    return n;
+    *out = n;
+    return true;
 }
 
 static fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
@@ -293,8 +304,10 @@ static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, s
     switch (r->aggs[a].fn) {
     case FW_LANG_COUNT:
         return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
-    case FW_LANG_COUNT_DISTINCT:
-        return fw_dec_of_int((int64_t)distinct(st, r, k, a), &d) ? num(d) : missing;
+    case FW_LANG_COUNT_DISTINCT: {
+        size_t n;
+        return distinct(st, r, k, a, &n) && fw_dec_of_int((int64_t)n, &d) ? num(d) : missing;
+    }
     case FW_LANG_SUM:
         return of_i128(u->sum);
     case FW_LANG_AVG: {
