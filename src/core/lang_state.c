@@ -3,9 +3,9 @@
  * window: a ring of compact events (time, transaction id, a mask of the
  * aggregates it counts in, one fw_dec per aggregate or a hash for
  * count_distinct) with running count, sum and sum of squares per aggregate,
- * so count, sum, avg and stddev cost O(1) per event. min, max and
- * count_distinct are recomputed over the window (bounded by
- * limits.max_window_events) with a scratch set allocated once per state.
+ * so count, sum, avg and stddev cost O(1) per event; min and max keep a
+ * monotonic deque of event sequence numbers and count_distinct a hash
+ * multiset (value hash -> events carrying it), both amortized O(1).
  * Events arrive in event-time order, so a window only ever loses its oldest
  * events. Memory is allocated for a new key or a ring reaching a size not
  * reached before, never per event once warm.
@@ -39,17 +39,29 @@ typedef struct lev {
 
 typedef struct lrun {
     int64_t cnt;              /* events counting in this aggregate */
-    i128 sum, sumsq;          /* exact, in units of 1/10,000 (squares: units^2) */
+    i128 sum, sumsq;          /* sum, avg, stddev: exact, in units of 1/10,000 (squares: units^2) */
+    uint32_t dq_head, dq_n;   /* min, max: the monotonic deque of event sequence numbers */
+    uint64_t ndistinct;       /* count_distinct: distinct hashes in the multiset */
 } lrun;
+
+/* count_distinct: a value's hash and how many window events carry it. */
+typedef struct lslot {
+    uint64_t h;               /* 0: empty */
+    uint64_t cnt;
+} lslot;
 
 typedef struct lkey {
     struct lkey *next;        /* hash chain */
     uint64_t hash;
     int64_t last_alert;       /* INT64_MIN: never alerted (dedupe) */
     uint64_t overflow;        /* events dropped at max_window_events */
+    uint64_t seq_head;        /* sequence number of the oldest event: deques hold these */
     uint32_t head, n, cap;    /* ring of events: oldest at head */
+    uint32_t setcap;          /* slots of each count_distinct multiset: 2^k >= 2 x cap */
     lev *ev;
     fw_dec *val;              /* cap x naggs: the event's value per aggregate */
+    uint64_t *dq;             /* cap per min/max aggregate: their deques */
+    lslot *set;               /* setcap per count_distinct aggregate */
     lrun *run;                /* naggs */
     uint16_t keylen;
     char key[];               /* "f=v\x1fg=w": fields and values */
@@ -58,13 +70,13 @@ typedef struct lkey {
 typedef struct ltab {
     lkey **bucket;
     size_t nbucket, nkeys;
+    int8_t slot[FW_LANG_MAX_AGGS]; /* a min/max's deque, a count_distinct's set; else -1 */
+    uint8_t nmm, ncd;              /* min/max and count_distinct aggregates */
 } ltab;
 
 struct fw_lang_state {
     const fw_lang_rules *rs;
     ltab *tab;                /* one per rule */
-    uint64_t *set;            /* count_distinct scratch: open addressing, 0 = empty */
-    size_t setcap;
     int64_t next_expire;
     fw_lang_stats stats;
     /* Scratch for one alert, so emitting allocates nothing. */
@@ -86,6 +98,15 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         fw_lang_state_destroy(st);
         return NULL;
     }
+    for (size_t r = 0; r < rs->n; r++) {
+        ltab *t = &st->tab[r];
+        for (size_t a = 0; a < rs->rules[r].naggs; a++) {
+            fw_lang_fn fn = rs->rules[r].aggs[a].fn;
+            t->slot[a] = fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
+                         : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
+                                                            : -1;
+        }
+    }
     return st;
 }
 
@@ -94,6 +115,8 @@ static void key_free(lkey *k) {
         return;
     free(k->ev);
     free(k->val);
+    free(k->dq);
+    free(k->set);
     free(k);
 }
 
@@ -109,7 +132,6 @@ void fw_lang_state_destroy(fw_lang_state *st) {
         free(st->tab[r].bucket);
     }
     free(st->tab);
-    free(st->set);
     free(st);
 }
 
@@ -179,33 +201,106 @@ static void key_remove(fw_lang_state *st, size_t r, lkey *k) {
 
 /* ---- windows ---- */
 
-static void pop_oldest(fw_lang_state *st, const fw_lang_rule *r, lkey *k) {
+static fw_dec val_of_seq(const lkey *k, size_t naggs, uint64_t seq, size_t a) {
+    uint32_t i = (uint32_t)((k->head + (seq - k->seq_head)) % k->cap);
+    return k->val[(size_t)i * naggs + a];
+}
+
+/* The multiset of count_distinct aggregate slot @p c: linear probing, deletion
+ * by backward shift, so no tombstones pile up. */
+static void set_add(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1; /* never 0 (empty) */
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h) {
+        t[i].h = h;
+        u->ndistinct++;
+    }
+    t[i].cnt++;
+}
+
+static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1;
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h || --t[i].cnt)
+        return;
+    u->ndistinct--;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j].h)
+            break;
+        uint32_t home = (uint32_t)t[j].h & mask;
+        /* It stays when its home is cyclically in (i, j]. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        t[i] = t[j];
+        i = j;
+    }
+    t[i] = (lslot){ 0, 0 };
+}
+
+static void pop_oldest(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const ltab *t) {
     uint32_t i = k->head;
     for (size_t a = 0; a < r->naggs; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
-        i128 v = k->val[(size_t)i * r->naggs + a];
-        k->run[a].cnt--;
-        k->run[a].sum -= v;
-        k->run[a].sumsq -= v * v;
+        fw_dec d = k->val[(size_t)i * r->naggs + a];
+        lrun *u = &k->run[a];
+        u->cnt--;
+        switch (r->aggs[a].fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            if (u->dq_n && q[u->dq_head] == k->seq_head) {
+                u->dq_head = (u->dq_head + 1) % k->cap;
+                u->dq_n--;
+            }
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_remove(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum -= d;
+            u->sumsq -= (i128)d * d;
+        }
     }
     k->head = (k->head + 1) % k->cap;
+    k->seq_head++;
     k->n--;
     st->stats.events--;
 }
 
-static void evict_before(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t start) {
+static void evict_before(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t start,
+                         const ltab *t) {
     while (k->n && k->ev[k->head].ts < start)
-        pop_oldest(st, r, k);
+        pop_oldest(st, r, k, t);
 }
 
-static bool ring_grow(lkey *k, size_t naggs, uint32_t max) {
+/* Doubles the ring (up to max) and re-lays out what hangs on its size: the
+ * deques (same sequence numbers, linearized) and the multisets (rebuilt). */
+static bool ring_grow(lkey *k, const fw_lang_rule *r, const ltab *t, uint32_t max) {
+    size_t naggs = r->naggs;
     uint32_t nc = k->cap ? (k->cap * 2 > max ? max : k->cap * 2) : (max < 8 ? max : 8);
+    uint32_t nsc = 16;
+    while (t->ncd && nsc < 2 * (uint64_t)nc)
+        nsc *= 2;
     lev *ev = malloc((size_t)nc * sizeof(*ev));
     fw_dec *val = malloc((size_t)nc * (naggs ? naggs : 1) * sizeof(*val));
-    if (!ev || !val) {
+    uint64_t *dq = t->nmm ? malloc((size_t)nc * t->nmm * sizeof(*dq)) : NULL;
+    lslot *set = t->ncd ? calloc((size_t)nsc * t->ncd, sizeof(*set)) : NULL;
+    if (!ev || !val || (t->nmm && !dq) || (t->ncd && !set)) {
         free(ev);
         free(val);
+        free(dq);
+        free(set);
         return false;
     }
     for (uint32_t j = 0; j < k->n; j++) {
@@ -213,27 +308,51 @@ static bool ring_grow(lkey *k, size_t naggs, uint32_t max) {
         ev[j] = k->ev[i];
         memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
     }
+    for (size_t a = 0; a < naggs; a++) {
+        lrun *u = &k->run[a];
+        if (r->aggs[a].fn == FW_LANG_MIN || r->aggs[a].fn == FW_LANG_MAX) {
+            uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
+            for (uint32_t j = 0; j < u->dq_n; j++)
+                to[j] = from[(u->dq_head + j) % k->cap];
+            u->dq_head = 0;
+        }
+    }
     free(k->ev);
     free(k->val);
+    free(k->dq);
+    free(k->set);
     k->ev = ev;
     k->val = val;
+    k->dq = dq;
+    k->set = set;
     k->head = 0;
     k->cap = nc;
+    k->setcap = nsc;
+    for (size_t a = 0; a < naggs; a++) {
+        if (r->aggs[a].fn != FW_LANG_COUNT_DISTINCT)
+            continue;
+        k->run[a].ndistinct = 0;
+        for (uint32_t j = 0; j < k->n; j++)
+            if (ev[j].mask & (1u << a))
+                set_add(k, &k->run[a], (size_t)t->slot[a], (uint64_t)val[(size_t)j * naggs + a]);
+    }
     return true;
 }
 
 /* Appends one event; at max_window_events the oldest makes room (counted). */
 static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, fw_str id,
                  uint32_t mask, const fw_dec *vals) {
+    const ltab *t = &st->tab[r - st->rs->rules];
     uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
     if (k->n == max) {
-        pop_oldest(st, r, k);
+        pop_oldest(st, r, k, t);
         k->overflow++;
         st->stats.overflow++;
     }
-    if (k->n == k->cap && !ring_grow(k, r->naggs, max))
+    if (k->n == k->cap && !ring_grow(k, r, t, max))
         return false;
     uint32_t i = (k->head + k->n) % k->cap;
+    uint64_t seq = k->seq_head + k->n;
     lev *e = &k->ev[i];
     e->ts = ts;
     e->mask = mask;
@@ -241,51 +360,38 @@ static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, 
     if (e->idlen)
         memcpy(e->id, id.ptr, e->idlen);
     for (size_t a = 0; a < r->naggs; a++) {
-        k->val[(size_t)i * r->naggs + a] = vals[a];
-        if (mask & (1u << a)) {
-            i128 v = vals[a];
-            k->run[a].cnt++;
-            k->run[a].sum += v;
-            k->run[a].sumsq += v * v;
+        fw_dec d = vals[a];
+        k->val[(size_t)i * r->naggs + a] = d;
+        if (!(mask & (1u << a)))
+            continue;
+        lrun *u = &k->run[a];
+        u->cnt++;
+        switch (r->aggs[a].fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            /* Drop from the back what this value outlives and beats. */
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            bool is_min = r->aggs[a].fn == FW_LANG_MIN;
+            while (u->dq_n) {
+                fw_dec back = val_of_seq(k, r->naggs, q[(u->dq_head + u->dq_n - 1) % k->cap], a);
+                if (is_min ? back < d : back > d)
+                    break;
+                u->dq_n--;
+            }
+            q[(u->dq_head + u->dq_n) % k->cap] = seq;
+            u->dq_n++;
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_add(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum += d;
+            u->sumsq += (i128)d * d;
         }
     }
     k->n++;
     st->stats.events++;
-    return true;
-}
-
-/* Distinct values of aggregate @p a in the window; the scratch set grows to
- * twice the largest window seen (so probing stays short), then stays. */
-static bool distinct(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a,
-                     size_t *out) {
-    size_t n = 0, need = (size_t)k->n * 2 + 2;
-    if (st->setcap < need) {
-        size_t cap = st->setcap ? st->setcap : 16;
-        while (cap < need)
-            cap *= 2;
-        uint64_t *set = malloc(cap * sizeof(*set));
-        if (!set)
-            return false;
-        free(st->set);
-        st->set = set;
-        st->setcap = cap;
-    }
-    size_t mask = st->setcap - 1;
-    memset(st->set, 0, st->setcap * sizeof(*st->set));
-    for (uint32_t j = 0; j < k->n; j++) {
-        uint32_t i = (k->head + j) % k->cap;
-        if (!(k->ev[i].mask & (1u << a)))
-            continue;
-        uint64_t h = (uint64_t)k->val[(size_t)i * r->naggs + a] | 1; /* never 0 (empty) */
-        size_t s = h & mask;
-        while (st->set[s] && st->set[s] != h)
-            s = (s + 1) & mask;
-        if (!st->set[s]) {
-            st->set[s] = h;
-            n++;
-        }
-    }
-    *out = n;
     return true;
 }
 
@@ -304,10 +410,8 @@ static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, s
     switch (r->aggs[a].fn) {
     case FW_LANG_COUNT:
         return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
-    case FW_LANG_COUNT_DISTINCT: {
-        size_t n;
-        return distinct(st, r, k, a, &n) && fw_dec_of_int((int64_t)n, &d) ? num(d) : missing;
-    }
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int((int64_t)u->ndistinct, &d) ? num(d) : missing;
     case FW_LANG_SUM:
         return of_i128(u->sum);
     case FW_LANG_AVG: {
@@ -330,18 +434,11 @@ static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, s
     }
     case FW_LANG_MIN:
     case FW_LANG_MAX: {
-        bool any = false;
-        fw_dec best = 0;
-        for (uint32_t j = 0; j < k->n; j++) {
-            uint32_t i = (k->head + j) % k->cap;
-            if (!(k->ev[i].mask & (1u << a)))
-                continue;
-            fw_dec v = k->val[(size_t)i * r->naggs + a];
-            if (!any || (r->aggs[a].fn == FW_LANG_MIN ? v < best : v > best))
-                best = v;
-            any = true;
-        }
-        return any ? num(best) : missing;
+        /* The deque's front is the window's extreme. */
+        if (!u->dq_n)
+            return missing;
+        const ltab *t = &st->tab[r - st->rs->rules];
+        return num(val_of_seq(k, r->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
     }
     }
     return missing;
@@ -562,7 +659,7 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
     }
     if (!(k = key_get(st, ri, len)))
         return;
-    evict_before(st, r, k, t->ts_ms - r->lookback_ms);
+    evict_before(st, r, k, t->ts_ms - r->lookback_ms, &st->tab[ri]);
     if (!push(st, r, k, t->ts_ms, t->transaction_id, mask, vals))
         return;
     for (size_t a = 0; a < r->naggs; a++)
@@ -594,7 +691,7 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
-                evict_before(st, r, k, watermark - r->lookback_ms);
+                evict_before(st, r, k, watermark - r->lookback_ms, t);
                 if (!k->n && (k->last_alert == INT64_MIN ||
                               k->last_alert + st->rs->dedupe_window_ms <= watermark)) {
                     key_remove(st, ri, k);

@@ -475,16 +475,18 @@ static uint64_t rnd(void) {
     return rnd_state;
 }
 
+static unsigned nmerchants = 5; /* distinct merchant ids random_txns draws from */
+
 static tx *random_txns(size_t n) {
     tx *x = calloc(n, sizeof(*x));
     int64_t ts = T0;
     for (size_t i = 0; i < n; i++) {
-        char id[16], amt[32], acct[8], merch[8];
+        char id[16], amt[32], acct[8], merch[16];
         snprintf(id, sizeof(id), "t%zu", i);
         snprintf(amt, sizeof(amt), "%llu.%02llu", (unsigned long long)(rnd() % 2000),
                  (unsigned long long)(rnd() % 100));
         snprintf(acct, sizeof(acct), "A%llu", (unsigned long long)(rnd() % 4));
-        snprintf(merch, sizeof(merch), "M%llu", (unsigned long long)(rnd() % 5));
+        snprintf(merch, sizeof(merch), "M%u", (unsigned)(rnd() % nmerchants % 100)); /* < 64 */
         ts += (int64_t)(rnd() % 4 == 0 ? 0 : rnd() % (10 * MIN_MS));
         mk(&x[i], id, ts, amt, rnd() % 20 ? acct : NULL, rnd() % 10 ? merch : NULL, NULL, NULL);
     }
@@ -573,18 +575,23 @@ static void fmt(char *out, size_t size, size_t *o, const char *name, bool have, 
     *o += (size_t)snprintf(out + *o, size - *o, "%s%s=%s", *o ? " " : "", name, have ? d : "missing");
 }
 
-/* Aggregates recomputed from scratch for every transaction. */
-static void test_differential(void **state) {
-    (void)state;
+/* Aggregates recomputed from scratch for every transaction: the window is
+ * the key's last @p max counted transactions within the lookback. */
+static void differential(uint32_t max, unsigned merchants, uint64_t seed) {
     const size_t n = 3000;
+    rnd_state = seed;
+    nmerchants = merchants;
     tx *x = random_txns(n);
-    fw_lang_rules *rs = load_ok(
-        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"d\", \"type\": \"aggregate\",\n"
+    char json[1024];
+    snprintf(json, sizeof(json),
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"limits\": {\"max_window_events\": %u},\n"
+        " \"rules\": [{\"id\": \"d\", \"type\": \"aggregate\",\n"
         "  \"group_by\": \"account_id\", \"lookback\": \"30m\", \"where\": \"amount > 100\",\n"
         "  \"aggregates\": {\"n\": \"count\", \"s\": \"sum(amount)\", \"a\": \"avg(amount)\",\n"
         "    \"lo\": \"min(amount)\", \"hi\": \"max(amount)\", \"m\": \"count_distinct(merchant_id)\",\n"
         "    \"sd\": \"stddev(amount)\", \"big\": {\"of\": \"max(amount)\", \"where\": \"amount > 1500\"}},\n"
-        "  \"having\": \"n >= 3 and s > 2500\"}]}");
+        "  \"having\": \"n >= 3 and s > 2500\"}]}", max);
+    fw_lang_rules *rs = load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
     s.n = 0;
@@ -598,15 +605,19 @@ static void test_differential(void **state) {
         fw_dec sum = 0, lo = 0, hi = 0, big = 0;
         bool have_big = false;
         __extension__ __int128 sq = 0;
-        char merchants[64][8];
+        char merchants_seen[64][8];
+        /* The window's transactions, then only the newest max of them. */
+        size_t win[4096], nwin = 0;
         for (size_t j = 0; j <= i; j++) {
             const fw_txn *u = &x[j].t;
-            if (!u->account_id.ptr || !fw_str_eq(u->account_id, t->account_id) ||
-                u->ts_ms < t->ts_ms - 30 * MIN_MS)
-                continue;
+            if (u->account_id.ptr && fw_str_eq(u->account_id, t->account_id) &&
+                u->ts_ms >= t->ts_ms - 30 * MIN_MS && dec(u->amount_raw) > 1000000)
+                win[nwin++] = j;
+        }
+        size_t from = nwin > max ? nwin - max : 0;
+        for (size_t w = from; w < nwin; w++) {
+            const fw_txn *u = &x[win[w]].t;
             fw_dec v = dec(u->amount_raw);
-            if (v <= 1000000)
-                continue;
             lo = cnt == 0 || v < lo ? v : lo;
             hi = cnt == 0 || v > hi ? v : hi;
             cnt++;
@@ -619,9 +630,9 @@ static void test_differential(void **state) {
             if (u->merchant_id.ptr) {
                 bool seen = false;
                 for (int64_t q = 0; q < m; q++)
-                    seen = seen || fw_str_eq_c(u->merchant_id, merchants[q]);
+                    seen = seen || fw_str_eq_c(u->merchant_id, merchants_seen[q]);
                 if (!seen)
-                    snprintf(merchants[m++], 8, "%.*s", (int)u->merchant_id.len, u->merchant_id.ptr);
+                    snprintf(merchants_seen[m++], 8, "%.*s", (int)u->merchant_id.len, u->merchant_id.ptr);
             }
         }
         if (!(cnt >= 3 && sum > 25000000))
@@ -649,12 +660,24 @@ static void test_differential(void **state) {
         assert_int_equal(s.a[k].ts, t->ts_ms);
         k++;
     }
-    printf("  %zu transactions, %zu alerts, %zu expected naively\n", n, s.n, expected);
+    fw_lang_stats stats;
+    fw_lang_state_stats(st, &stats);
+    printf("  max %u, %u merchants: %zu transactions, %zu alerts, %zu expected naively, "
+           "%llu overflowed\n", max, merchants, n, s.n, expected,
+           (unsigned long long)stats.overflow);
     assert_true(expected > 50);
     assert_int_equal(k, s.n);
     fw_lang_state_destroy(st);
     fw_lang_rules_destroy(rs);
     free(x);
+}
+
+static void test_differential(void **state) {
+    (void)state;
+    differential(10000, 5, 0x9e3779b97f4a7c15ULL);  /* unbounded in practice */
+    differential(5, 50, 0x1234567887654321ULL);     /* the bound drops events; many values */
+    differential(7, 3, 0x0badc0ffee0ddf00ULL);      /* few values: the multiset's collisions */
+    nmerchants = 5;
 }
 
 /* ---- show writes back what loads to the same rules ---- */
