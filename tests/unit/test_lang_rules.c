@@ -263,7 +263,7 @@ static void test_each_aggregate(void **state) {
         tx x[5];
         size_t n = 0;
         for (; n < 5 && cases[c].amounts[n]; n++) {
-            char id[16];
+            char id[24];
             snprintf(id, sizeof(id), "t%zu", n);
             mk(&x[n], id, T0 + (int64_t)n * MIN_MS, cases[c].amounts[n], "A", cases[c].merchants[n],
                NULL, NULL);
@@ -413,7 +413,7 @@ static void test_window_bound(void **state) {
     s.n = 0;
     tx x[7];
     for (int i = 0; i < 7; i++) {
-        char id[8], amt[8];
+        char id[24], amt[24];
         snprintf(id, sizeof(id), "t%d", i);
         snprintf(amt, sizeof(amt), "%d", i + 1);
         mk(&x[i], id, T0 + i, amt, "A", NULL, NULL, NULL);
@@ -439,7 +439,7 @@ static void test_expiry_leaves_nothing(void **state) {
     s.n = 0;
     tx x[40];
     for (int i = 0; i < 40; i++) {
-        char id[8], acct[8];
+        char id[24], acct[24];
         snprintf(id, sizeof(id), "t%d", i);
         snprintf(acct, sizeof(acct), "A%d", i % 7);
         mk(&x[i], id, T0 + i * MIN_MS, "1", acct, NULL, NULL, NULL);
@@ -481,7 +481,7 @@ static tx *random_txns(size_t n) {
     tx *x = calloc(n, sizeof(*x));
     int64_t ts = T0;
     for (size_t i = 0; i < n; i++) {
-        char id[16], amt[32], acct[8], merch[16];
+        char id[24], amt[48], acct[24], merch[24];
         snprintf(id, sizeof(id), "t%zu", i);
         snprintf(amt, sizeof(amt), "%llu.%02llu", (unsigned long long)(rnd() % 2000),
                  (unsigned long long)(rnd() % 100));
