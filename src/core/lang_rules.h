@@ -170,9 +170,13 @@ typedef struct fw_lang_state fw_lang_state;
 
 typedef struct fw_lang_stats {
     uint64_t alerts, deduplicated, overflow, keys, events;
+    uint64_t parts;  /* state groups: rules with one group_by, lookback and where share one */
 } fw_lang_stats;
 
-/** @brief A state for @p rs (which must outlive it). NULL on no memory. */
+/** @brief A state for @p rs (which must outlive it). Enabled aggregate rules
+ *  with the same group_by, lookback and where share one part of it (one ring of
+ *  events per key, up to 32 aggregate columns); a filter rule is a part of its
+ *  own. NULL on no memory. */
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
 void fw_lang_state_destroy(fw_lang_state *st);
 
@@ -195,18 +199,21 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark);
 /** @brief Counters, and the keys and events held now. */
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out);
 
-/** @brief Calls @p fn for every (rule, key) held, for a changelog snapshot. */
+/** @brief Calls @p fn for every (part, key) held, for a changelog snapshot.
+ *  Parts are numbered from 0 in the order of their first rule, so the same
+ *  rule set numbers them alike. */
 void fw_lang_state_foreach(const fw_lang_state *st,
-                           void (*fn)(void *opaque, size_t rule, fw_str key), void *opaque);
+                           void (*fn)(void *opaque, size_t part, fw_str key), void *opaque);
 
-/** @brief Appends the state of rule @p rule's key @p key to @p out as bytes
- *  (empty when not held: a tombstone). @returns false when @p out is full. */
-bool fw_lang_state_write_key(const fw_lang_state *st, size_t rule, fw_str key, fw_buf *out);
+/** @brief Appends the state of part @p part's key @p key to @p out as bytes
+ *  (little-endian, versioned; empty when not held: a tombstone).
+ *  @returns false when @p out is full. */
+bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, fw_buf *out);
 
 /** @brief Restores what fw_lang_state_write_key wrote (0 bytes deletes it).
  *  @returns FW_OK; FW_ERR_INVALID for bytes of another shape (a changed
- *  rule) or truncated, named in @p errstr; FW_ERR_NOMEM. */
-fw_err fw_lang_state_read_key(fw_lang_state *st, size_t rule, fw_str key, const void *p,
+ *  rule set) or truncated, named in @p errstr; FW_ERR_NOMEM. */
+fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const void *p,
                               size_t n, char *errstr, size_t errstr_size);
 
 #endif

@@ -10,9 +10,10 @@
  * events. Memory is allocated for a new key or a ring reaching a size not
  * reached before, never per event once warm.
  *
- * A state is keyed by rule index; rules that share group_by, lookback and
- * where could share one ring (a ring holds every aggregate's value column):
- * that sharing is left for when the engine plugs this in. */
+ * Rules with the same group_by, lookback and where share one group: one
+ * table, one ring per key holding every member's aggregate columns (up to
+ * 32), one `last alert` per member. A filter rule is a group of its own with
+ * no events (its keys only remember the last alert, for dedupe). */
 #include "lang_rules.h"
 
 #include <inttypes.h>
@@ -29,6 +30,7 @@ __extension__ typedef __int128 i128;
 #define EXPIRE_EVERY_MS 60000 /* fw_lang_eval expires at most once per minute of watermark */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 1
+#define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
 
 typedef struct lev {
     int64_t ts;
@@ -53,7 +55,6 @@ typedef struct lslot {
 typedef struct lkey {
     struct lkey *next;        /* hash chain */
     uint64_t hash;
-    int64_t last_alert;       /* INT64_MIN: never alerted (dedupe) */
     uint64_t overflow;        /* events dropped at max_window_events */
     uint64_t seq_head;        /* sequence number of the oldest event: deques hold these */
     uint32_t head, n, cap;    /* ring of events: oldest at head */
@@ -63,20 +64,32 @@ typedef struct lkey {
     uint64_t *dq;             /* cap per min/max aggregate: their deques */
     lslot *set;               /* setcap per count_distinct aggregate */
     lrun *run;                /* naggs */
+    int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
     uint16_t keylen;
     char key[];               /* "f=v\x1fg=w": fields and values */
 } lkey;
 
+/* A group: the state shared by rules with one group_by, lookback and where. */
 typedef struct ltab {
     lkey **bucket;
     size_t nbucket, nkeys;
-    int8_t slot[FW_LANG_MAX_AGGS]; /* a min/max's deque, a count_distinct's set; else -1 */
-    uint8_t nmm, ncd;              /* min/max and count_distinct aggregates */
+    const fw_lang_rule *lead;      /* its first rule: group_by, lookback, where */
+    size_t *member;                /* rule indices, in rule order */
+    size_t *base;                  /* per member: its first column */
+    size_t nmember;
+    const fw_lang_agg *agg[GROUP_MAX_AGGS]; /* the columns */
+    size_t naggs;
+    int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
+    uint8_t nmm, ncd;              /* min/max and count_distinct columns */
+    lkey *cur;                     /* the key this transaction counted in; NULL: none */
 } ltab;
 
 struct fw_lang_state {
     const fw_lang_rules *rs;
-    ltab *tab;                /* one per rule */
+    ltab *tab;                /* the groups */
+    size_t ntab;
+    size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
+    size_t *pool;             /* the groups' member and base arrays */
     int64_t next_expire;
     fw_lang_stats stats;
     /* Scratch for one alert, so emitting allocates nothing. */
@@ -87,24 +100,69 @@ struct fw_lang_state {
     char reason[FW_LANG_REASON_MAX];
 };
 
+static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
+    if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE ||
+        a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
+        !a->where_src != !b->where_src || (a->where_src && strcmp(a->where_src, b->where_src)))
+        return false;
+    for (size_t i = 0; i < a->ngroup; i++)
+        if (strcmp(a->group_src[i], b->group_src[i]))
+            return false;
+    return true;
+}
+
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     fw_lang_state *st = calloc(1, sizeof(*st));
+    size_t n = rs->n ? rs->n : 1;
     if (!st)
         return NULL;
     st->rs = rs;
     st->next_expire = INT64_MIN;
-    st->tab = calloc(rs->n ? rs->n : 1, sizeof(*st->tab));
-    if (!st->tab) {
+    st->tab = calloc(n, sizeof(*st->tab));
+    st->group_of = malloc(n * sizeof(size_t));
+    st->member_of = malloc(n * sizeof(size_t));
+    st->pool = malloc(2 * n * sizeof(size_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool) {
         fw_lang_state_destroy(st);
         return NULL;
     }
-    for (size_t r = 0; r < rs->n; r++) {
-        ltab *t = &st->tab[r];
-        for (size_t a = 0; a < rs->rules[r].naggs; a++) {
-            fw_lang_fn fn = rs->rules[r].aggs[a].fn;
-            t->slot[a] = fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
-                         : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
-                                                            : -1;
+    /* Group the enabled rules, then lay out each group's members and columns. */
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        st->group_of[i] = st->member_of[i] = SIZE_MAX;
+        if (!r->common.enabled)
+            continue;
+        size_t g = 0;
+        while (g < st->ntab && !(same_shape(st->tab[g].lead, r) &&
+                                 st->tab[g].naggs + r->naggs <= GROUP_MAX_AGGS))
+            g++;
+        if (g == st->ntab)
+            st->tab[st->ntab++].lead = r;
+        st->group_of[i] = g;
+        st->member_of[i] = st->tab[g].nmember++;
+        st->tab[g].naggs += r->naggs;
+    }
+    size_t off = 0;
+    for (size_t g = 0; g < st->ntab; g++) {
+        ltab *t = &st->tab[g];
+        t->member = st->pool + off;
+        t->base = st->pool + rs->n + off;
+        off += t->nmember;
+        t->naggs = 0;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        if (st->group_of[i] == SIZE_MAX)
+            continue;
+        ltab *t = &st->tab[st->group_of[i]];
+        const fw_lang_rule *r = &rs->rules[i];
+        t->member[st->member_of[i]] = i;
+        t->base[st->member_of[i]] = t->naggs;
+        for (size_t a = 0; a < r->naggs; a++) {
+            fw_lang_fn fn = r->aggs[a].fn;
+            t->agg[t->naggs] = &r->aggs[a];
+            t->slot[t->naggs++] = fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
+                                  : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
+                                                                     : -1;
         }
     }
     return st;
@@ -123,7 +181,7 @@ static void key_free(lkey *k) {
 void fw_lang_state_destroy(fw_lang_state *st) {
     if (!st)
         return;
-    for (size_t r = 0; st->tab && r < st->rs->n; r++) {
+    for (size_t r = 0; st->tab && r < st->ntab; r++) {
         for (size_t b = 0; b < st->tab[r].nbucket; b++)
             for (lkey *k = st->tab[r].bucket[b], *nx; k; k = nx) {
                 nx = k->next;
@@ -132,6 +190,9 @@ void fw_lang_state_destroy(fw_lang_state *st) {
         free(st->tab[r].bucket);
     }
     free(st->tab);
+    free(st->group_of);
+    free(st->member_of);
+    free(st->pool);
     free(st);
 }
 
@@ -166,17 +227,19 @@ static bool tab_grow(ltab *t) {
 
 static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
     ltab *t = &st->tab[r];
-    size_t naggs = st->rs->rules[r].naggs;
     if (t->nkeys >= t->nbucket && !tab_grow(t))
         return NULL;
-    /* The running totals follow the header; i128 wants 16-byte alignment. */
+    /* The running totals follow the header (i128 wants 16-byte alignment),
+     * then the members' last alerts. */
     size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
-    lkey *k = calloc(1, hdr + naggs * sizeof(lrun));
+    lkey *k = calloc(1, hdr + t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t));
     if (!k)
         return NULL;
     k->run = (lrun *)((char *)k + hdr);
+    k->last = (int64_t *)(k->run + t->naggs);
+    for (size_t m = 0; m < t->nmember; m++)
+        k->last[m] = INT64_MIN;
     k->hash = h;
-    k->last_alert = INT64_MIN;
     k->keylen = (uint16_t)len;
     memcpy(k->key, key, len);
     k->next = t->bucket[h & (t->nbucket - 1)];
@@ -246,15 +309,15 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
     t[i] = (lslot){ 0, 0 };
 }
 
-static void pop_oldest(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const ltab *t) {
+static void pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
     uint32_t i = k->head;
-    for (size_t a = 0; a < r->naggs; a++) {
+    for (size_t a = 0; a < t->naggs; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
-        fw_dec d = k->val[(size_t)i * r->naggs + a];
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
         lrun *u = &k->run[a];
         u->cnt--;
-        switch (r->aggs[a].fn) {
+        switch (t->agg[a]->fn) {
         case FW_LANG_MIN:
         case FW_LANG_MAX: {
             uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
@@ -278,16 +341,15 @@ static void pop_oldest(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const 
     st->stats.events--;
 }
 
-static void evict_before(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t start,
-                         const ltab *t) {
+static void evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
     while (k->n && k->ev[k->head].ts < start)
-        pop_oldest(st, r, k, t);
+        pop_oldest(st, k, t);
 }
 
 /* Doubles the ring (up to max) and re-lays out what hangs on its size: the
  * deques (same sequence numbers, linearized) and the multisets (rebuilt). */
-static bool ring_grow(lkey *k, const fw_lang_rule *r, const ltab *t, uint32_t max) {
-    size_t naggs = r->naggs;
+static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
+    size_t naggs = t->naggs;
     uint32_t nc = k->cap ? (k->cap * 2 > max ? max : k->cap * 2) : (max < 8 ? max : 8);
     uint32_t nsc = 16;
     while (t->ncd && nsc < 2 * (uint64_t)nc)
@@ -310,7 +372,7 @@ static bool ring_grow(lkey *k, const fw_lang_rule *r, const ltab *t, uint32_t ma
     }
     for (size_t a = 0; a < naggs; a++) {
         lrun *u = &k->run[a];
-        if (r->aggs[a].fn == FW_LANG_MIN || r->aggs[a].fn == FW_LANG_MAX) {
+        if (t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) {
             uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
             for (uint32_t j = 0; j < u->dq_n; j++)
                 to[j] = from[(u->dq_head + j) % k->cap];
@@ -329,7 +391,7 @@ static bool ring_grow(lkey *k, const fw_lang_rule *r, const ltab *t, uint32_t ma
     k->cap = nc;
     k->setcap = nsc;
     for (size_t a = 0; a < naggs; a++) {
-        if (r->aggs[a].fn != FW_LANG_COUNT_DISTINCT)
+        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT)
             continue;
         k->run[a].ndistinct = 0;
         for (uint32_t j = 0; j < k->n; j++)
@@ -340,16 +402,15 @@ static bool ring_grow(lkey *k, const fw_lang_rule *r, const ltab *t, uint32_t ma
 }
 
 /* Appends one event; at max_window_events the oldest makes room (counted). */
-static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, fw_str id,
+static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
                  uint32_t mask, const fw_dec *vals) {
-    const ltab *t = &st->tab[r - st->rs->rules];
     uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
     if (k->n == max) {
-        pop_oldest(st, r, k, t);
+        pop_oldest(st, k, t);
         k->overflow++;
         st->stats.overflow++;
     }
-    if (k->n == k->cap && !ring_grow(k, r, t, max))
+    if (k->n == k->cap && !ring_grow(k, t, max))
         return false;
     uint32_t i = (k->head + k->n) % k->cap;
     uint64_t seq = k->seq_head + k->n;
@@ -359,21 +420,21 @@ static bool push(fw_lang_state *st, const fw_lang_rule *r, lkey *k, int64_t ts, 
     e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
     if (e->idlen)
         memcpy(e->id, id.ptr, e->idlen);
-    for (size_t a = 0; a < r->naggs; a++) {
+    for (size_t a = 0; a < t->naggs; a++) {
         fw_dec d = vals[a];
-        k->val[(size_t)i * r->naggs + a] = d;
+        k->val[(size_t)i * t->naggs + a] = d;
         if (!(mask & (1u << a)))
             continue;
         lrun *u = &k->run[a];
         u->cnt++;
-        switch (r->aggs[a].fn) {
+        switch (t->agg[a]->fn) {
         case FW_LANG_MIN:
         case FW_LANG_MAX: {
             /* Drop from the back what this value outlives and beats. */
             uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
-            bool is_min = r->aggs[a].fn == FW_LANG_MIN;
+            bool is_min = t->agg[a]->fn == FW_LANG_MIN;
             while (u->dq_n) {
-                fw_dec back = val_of_seq(k, r->naggs, q[(u->dq_head + u->dq_n - 1) % k->cap], a);
+                fw_dec back = val_of_seq(k, t->naggs, q[(u->dq_head + u->dq_n - 1) % k->cap], a);
                 if (is_min ? back < d : back > d)
                     break;
                 u->dq_n--;
@@ -404,10 +465,10 @@ static fw_xval of_i128(i128 v) {
     return num((fw_dec)v);
 }
 
-static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, size_t a) {
+static fw_xval result(const ltab *t, const lkey *k, size_t a) {
     const lrun *u = &k->run[a];
     fw_dec d;
-    switch (r->aggs[a].fn) {
+    switch (t->agg[a]->fn) {
     case FW_LANG_COUNT:
         return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
     case FW_LANG_COUNT_DISTINCT:
@@ -437,8 +498,7 @@ static fw_xval result(fw_lang_state *st, const fw_lang_rule *r, const lkey *k, s
         /* The deque's front is the window's extreme. */
         if (!u->dq_n)
             return missing;
-        const ltab *t = &st->tab[r - st->rs->rules];
-        return num(val_of_seq(k, r->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
+        return num(val_of_seq(k, t->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
     }
     }
     return missing;
@@ -554,16 +614,17 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
     return o;
 }
 
-static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const fw_expr_ctx *ctx,
-                 fw_lang_alert_fn fn, void *opaque) {
+static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
+                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque) {
     const fw_txn *t = ctx->txn;
     if (k) {
-        if (k->last_alert != INT64_MIN && llabs(t->ts_ms - k->last_alert) < st->rs->dedupe_window_ms) {
+        int64_t *last = &k->last[m];
+        if (*last != INT64_MIN && llabs(t->ts_ms - *last) < st->rs->dedupe_window_ms) {
             st->stats.deduplicated++;
             return;
         }
-        if (k->last_alert == INT64_MIN || t->ts_ms > k->last_alert)
-            k->last_alert = t->ts_ms;
+        if (*last == INT64_MIN || t->ts_ms > *last)
+            *last = t->ts_ms;
     }
     size_t elen;
     if (k) {
@@ -608,31 +669,22 @@ static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
     return k ? k : key_add(st, ri, st->keybuf, len, h);
 }
 
-static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
-                      void *opaque) {
-    const fw_lang_rule *r = &st->rs->rules[ri];
-    const fw_txn *t = ctx->txn;
+/* Counts the transaction in group @p gi's window when it has every key field
+ * and passes where; sets t->cur to its key (NULL when it does not count). */
+static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx) {
+    ltab *t = &st->tab[gi];
+    const fw_lang_rule *r = t->lead;
+    const fw_txn *txn = ctx->txn;
     size_t len = 0;
-    lkey *k = NULL;
-    ctx->slots = NULL;
-    ctx->nslots = 0;
-    if (r->kind == FW_LANG_FILTER) {
-        if (!fw_expr_test(r->when, ctx))
-            return;
-        if (r->ngroup) {
-            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, ri, len)))
-                return;
-        }
-        emit(st, r, k, ctx, fn, opaque);
+    lkey *k;
+    t->cur = NULL;
+    if (r->kind != FW_LANG_AGGREGATE || !make_key(st, r, ctx, &len) ||
+        (r->where && !fw_expr_test(r->where, ctx)))
         return;
-    }
-    /* A transaction without every key field, or failing where, does not count. */
-    if (!make_key(st, r, ctx, &len) || (r->where && !fw_expr_test(r->where, ctx)))
-        return;
-    fw_dec vals[FW_LANG_MAX_AGGS];
+    fw_dec vals[GROUP_MAX_AGGS];
     uint32_t mask = 0;
-    for (size_t a = 0; a < r->naggs; a++) {
-        const fw_lang_agg *g = &r->aggs[a];
+    for (size_t a = 0; a < t->naggs; a++) {
+        const fw_lang_agg *g = t->agg[a];
         vals[a] = 0;
         if (g->where && !fw_expr_test(g->where, ctx))
             continue;
@@ -657,25 +709,51 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
         }
         mask |= 1u << a;
     }
-    if (!(k = key_get(st, ri, len)))
+    if (!(k = key_get(st, gi, len)))
         return;
-    evict_before(st, r, k, t->ts_ms - r->lookback_ms, &st->tab[ri]);
-    if (!push(st, r, k, t->ts_ms, t->transaction_id, mask, vals))
+    evict_before(st, k, txn->ts_ms - r->lookback_ms, t);
+    if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
+        t->cur = k;
+}
+
+static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                      void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t gi = st->group_of[ri], m = st->member_of[ri], len = 0;
+    ltab *t = &st->tab[gi];
+    lkey *k = NULL;
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    if (r->kind == FW_LANG_FILTER) {
+        if (!fw_expr_test(r->when, ctx))
+            return;
+        if (r->ngroup) {
+            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
+                return;
+        }
+        emit(st, r, k, m, ctx, fn, opaque);
+        return;
+    }
+    if (!(k = t->cur))
         return;
     for (size_t a = 0; a < r->naggs; a++)
-        st->slots[a] = result(st, r, k, a);
+        st->slots[a] = result(t, k, t->base[m] + a);
     ctx->slots = st->slots;
     ctx->nslots = r->naggs;
     if (fw_expr_test(r->having, ctx))
-        emit(st, r, k, ctx, fn, opaque);
+        emit(st, r, k, m, ctx, fn, opaque);
 }
 
+/* Every group counts the transaction first; then the rules, in file order,
+ * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra };
+    for (size_t g = 0; g < st->ntab; g++)
+        count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)
-        if (st->rs->rules[i].common.enabled)
+        if (st->group_of[i] != SIZE_MAX)
             eval_rule(st, i, &ctx, fn, opaque);
     if (watermark != INT64_MIN && watermark >= st->next_expire) {
         fw_lang_expire(st, watermark);
@@ -685,16 +763,18 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
 
 size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
     size_t freed = 0;
-    for (size_t ri = 0; ri < st->rs->n; ri++) {
-        const fw_lang_rule *r = &st->rs->rules[ri];
-        ltab *t = &st->tab[ri];
+    for (size_t gi = 0; gi < st->ntab; gi++) {
+        ltab *t = &st->tab[gi];
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
-                evict_before(st, r, k, watermark - r->lookback_ms, t);
-                if (!k->n && (k->last_alert == INT64_MIN ||
-                              k->last_alert + st->rs->dedupe_window_ms <= watermark)) {
-                    key_remove(st, ri, k);
+                evict_before(st, k, watermark - t->lead->lookback_ms, t);
+                bool quiet = !k->n;
+                for (size_t m = 0; m < t->nmember && quiet; m++)
+                    quiet = k->last[m] == INT64_MIN ||
+                            k->last[m] + st->rs->dedupe_window_ms <= watermark;
+                if (quiet) {
+                    key_remove(st, gi, k);
                     freed++;
                 }
             }
@@ -702,11 +782,14 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
     return freed;
 }
 
-void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) { *out = st->stats; }
+void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {
+    *out = st->stats;
+    out->parts = st->ntab;
+}
 
 void fw_lang_state_foreach(const fw_lang_state *st,
-                           void (*fn)(void *opaque, size_t rule, fw_str key), void *opaque) {
-    for (size_t ri = 0; ri < st->rs->n; ri++)
+                           void (*fn)(void *opaque, size_t part, fw_str key), void *opaque) {
+    for (size_t ri = 0; ri < st->ntab; ri++)
         for (size_t b = 0; b < st->tab[ri].nbucket; b++)
             for (lkey *k = st->tab[ri].bucket[b]; k; k = k->next)
                 fn(opaque, ri, (fw_str){ k->key, k->keylen });
@@ -731,86 +814,95 @@ static bool get_u64(const uint8_t **p, const uint8_t *end, uint64_t *v) {
     return true;
 }
 
-bool fw_lang_state_write_key(const fw_lang_state *st, size_t rule, fw_str key, fw_buf *out) {
-    if (rule >= st->rs->n || key.len > FW_LANG_MAX_KEY)
+bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, fw_buf *out) {
+    if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
         return true;
-    const fw_lang_rule *r = &st->rs->rules[rule];
-    const lkey *k = key_find(st, rule, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + rule));
+    const ltab *t = &st->tab[part];
+    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + part));
     if (!k)
         return true; /* nothing held: a tombstone */
-    uint8_t hdr[3] = { STATE_MAGIC, STATE_VERSION, (uint8_t)r->naggs };
-    bool ok = fw_buf_append(out, hdr, 3) && put_u64(out, (uint64_t)k->last_alert) &&
-              put_u64(out, k->overflow) && put_u64(out, k->n);
+    uint8_t hdr[4] = { STATE_MAGIC, STATE_VERSION, (uint8_t)t->naggs, (uint8_t)t->nmember };
+    bool ok = fw_buf_append(out, hdr, 4);
+    for (size_t m = 0; m < t->nmember && ok; m++)
+        ok = put_u64(out, (uint64_t)k->last[m]);
+    ok = ok && put_u64(out, k->overflow) && put_u64(out, k->n);
     for (uint32_t j = 0; j < k->n && ok; j++) {
         uint32_t i = (k->head + j) % k->cap;
         const lev *e = &k->ev[i];
         ok = put_u64(out, (uint64_t)e->ts) && put_u64(out, e->mask) &&
              fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen);
-        for (size_t a = 0; a < r->naggs && ok; a++)
-            ok = put_u64(out, (uint64_t)k->val[(size_t)i * r->naggs + a]);
+        for (size_t a = 0; a < t->naggs && ok; a++)
+            ok = put_u64(out, (uint64_t)k->val[(size_t)i * t->naggs + a]);
     }
     return ok && !out->overflow;
 }
 
-fw_err fw_lang_state_read_key(fw_lang_state *st, size_t rule, fw_str key, const void *p,
+fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const void *p,
                               size_t n, char *errstr, size_t errstr_size) {
 #define BAD(...) do { if (errstr && errstr_size) snprintf(errstr, errstr_size, __VA_ARGS__); \
                       return FW_ERR_INVALID; } while (0)
-    if (rule >= st->rs->n || key.len > FW_LANG_MAX_KEY)
-        BAD("language rule state: rule %zu or key of %zu bytes out of range", rule, key.len);
-    const fw_lang_rule *r = &st->rs->rules[rule];
-    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + rule);
-    lkey *k = key_find(st, rule, key.ptr, key.len, h);
+    if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
+        BAD("language rule state: part %zu or key of %zu bytes out of range", part, key.len);
+    const ltab *t = &st->tab[part];
+    const char *id = t->lead->id;
+    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + part);
+    lkey *k = key_find(st, part, key.ptr, key.len, h);
     if (k)
-        key_remove(st, rule, k);
+        key_remove(st, part, k);
     if (n == 0)
         return FW_OK;
     const uint8_t *s = p, *end = s + n;
-    uint64_t last, over, cnt;
-    if (n < 3 || s[0] != STATE_MAGIC || s[1] != STATE_VERSION)
-        BAD("%s: state of an unknown format", r->id);
-    if (s[2] != r->naggs)
-        BAD("%s: state with %u aggregates, the rule has %zu (its shape changed)", r->id, s[2],
-            r->naggs);
-    s += 3;
-    if (!get_u64(&s, end, &last) || !get_u64(&s, end, &over) || !get_u64(&s, end, &cnt))
-        BAD("%s: state truncated", r->id);
+    uint64_t over, cnt;
+    if (n < 4 || s[0] != STATE_MAGIC || s[1] != STATE_VERSION)
+        BAD("%s: state of an unknown format", id);
+    if (s[2] != t->naggs || s[3] != t->nmember)
+        BAD("%s: state with %u aggregates of %u rules, the state has %zu of %zu (its shape "
+            "changed)", id, s[2], s[3], t->naggs, t->nmember);
+    s += 4;
+    int64_t last[FW_LANG_MAX_RULES];
+    for (size_t m = 0; m < t->nmember; m++) {
+        uint64_t v;
+        if (!get_u64(&s, end, &v))
+            BAD("%s: state truncated", id);
+        last[m] = (int64_t)v;
+    }
+    if (!get_u64(&s, end, &over) || !get_u64(&s, end, &cnt))
+        BAD("%s: state truncated", id);
     if (cnt > st->rs->max_window_events)
-        BAD("%s: state with %" PRIu64 " events, above max_window_events %u", r->id, cnt,
+        BAD("%s: state with %" PRIu64 " events, above max_window_events %u", id, cnt,
             st->rs->max_window_events);
-    memcpy(st->keybuf, key.ptr, key.len);
-    if (!(k = key_add(st, rule, key.ptr, key.len, h)))
+    if (!(k = key_add(st, part, key.ptr, key.len, h)))
         return FW_ERR_NOMEM;
-    k->last_alert = (int64_t)last;
+    memcpy(k->last, last, t->nmember * sizeof(*last));
     k->overflow = over;
     for (uint64_t j = 0; j < cnt; j++) {
         uint64_t ts, mask;
-        fw_dec vals[FW_LANG_MAX_AGGS];
+        fw_dec vals[GROUP_MAX_AGGS];
         if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &mask) || s >= end)
             goto trunc;
         uint8_t idlen = *s++;
         if (idlen > FW_LANG_TXN_ID_MAX || end - s < idlen)
             goto trunc;
-        fw_str id = { (const char *)s, idlen };
+        fw_str tid = { (const char *)s, idlen };
         s += idlen;
-        for (size_t a = 0; a < r->naggs; a++) {
+        for (size_t a = 0; a < t->naggs; a++) {
             uint64_t v;
             if (!get_u64(&s, end, &v))
                 goto trunc;
             vals[a] = (fw_dec)v;
         }
-        if (!push(st, r, k, (int64_t)ts, id, (uint32_t)mask, vals)) {
-            key_remove(st, rule, k);
+        if (!push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
+            key_remove(st, part, k);
             return FW_ERR_NOMEM;
         }
     }
     if (s != end) {
-        key_remove(st, rule, k);
-        BAD("%s: %zu bytes after the state", r->id, (size_t)(end - s));
+        key_remove(st, part, k);
+        BAD("%s: %zu bytes after the state", id, (size_t)(end - s));
     }
     return FW_OK;
 trunc:
-    key_remove(st, rule, k);
-    BAD("%s: state truncated", r->id);
+    key_remove(st, part, k);
+    BAD("%s: state truncated", id);
 #undef BAD
 }

@@ -680,6 +680,87 @@ static void test_differential(void **state) {
     nmerchants = 5;
 }
 
+/* Rules with one group_by, lookback and where share a part of the state; the
+ * alerts are those of each rule run alone. */
+static int cmp_got(const void *pa, const void *pb) {
+    const got *a = pa, *b = pb;
+    int c;
+    if (a->ts != b->ts)
+        return a->ts < b->ts ? -1 : 1;
+    if ((c = strcmp(a->rule, b->rule)) || (c = strcmp(a->entity, b->entity)))
+        return c;
+    return strcmp(a->values, b->values);
+}
+
+static void test_shared_state(void **state) {
+    (void)state;
+    static const char *const rules[] = {
+        "{\"id\": \"r1\", \"type\": \"aggregate\", \"group_by\": \"account_id\", \"lookback\": \"30m\",\n"
+        " \"where\": \"amount > 100\", \"aggregates\": {\"n\": \"count\"}, \"having\": \"n >= 3\"}",
+        "{\"id\": \"r2\", \"type\": \"aggregate\", \"group_by\": \"account_id\", \"lookback\": \"30m\",\n"
+        " \"where\": \"amount > 100\", \"aggregates\": {\"s\": \"sum(amount)\",\n"
+        " \"m\": \"count_distinct(merchant_id)\", \"hi\": \"max(amount)\"}, \"having\": \"s > 3000 and m >= 2\"}",
+        "{\"id\": \"r3\", \"type\": \"aggregate\", \"group_by\": \"account_id\", \"lookback\": \"30m\",\n"
+        " \"aggregates\": {\"n\": \"count\", \"lo\": \"min(amount)\"}, \"having\": \"n >= 4\"}",
+        "{\"id\": \"r4\", \"type\": \"aggregate\", \"enabled\": false, \"group_by\": \"account_id\",\n"
+        " \"lookback\": \"30m\", \"where\": \"amount > 100\", \"aggregates\": {\"n\": \"count\"},\n"
+        " \"having\": \"true\"}",
+    };
+    rnd_state = 0x5eed5eed5eed5eedULL;
+    const size_t n = 1500;
+    tx *x = random_txns(n);
+    static sink all, one;
+    all.n = one.n = 0;
+    char json[4096];
+    snprintf(json, sizeof(json), "{\"time\": {\"dedupe_window\": \"10m\"}, \"rules\": [%s,\n%s,\n%s,\n%s]}",
+             rules[0], rules[1], rules[2], rules[3]);
+    fw_lang_rules *rs = load_ok(json);
+    fw_lang_state *st = fw_lang_state_new(rs);
+    run(st, x, n, &all);
+    fw_lang_stats stats;
+    fw_lang_state_stats(st, &stats);
+    for (size_t i = 0; i < N(rules); i++) {
+        snprintf(json, sizeof(json), "{\"time\": {\"dedupe_window\": \"10m\"}, \"rules\": [%s]}",
+                 rules[i]);
+        fw_lang_rules *r1 = load_ok(json);
+        fw_lang_state *s1 = fw_lang_state_new(r1);
+        run(s1, x, n, &one);
+        fw_lang_state_destroy(s1);
+        fw_lang_rules_destroy(r1);
+    }
+    printf("  shared: %zu alerts in %llu parts holding %llu keys; rules alone: %zu alerts\n",
+           all.n, (unsigned long long)stats.parts, (unsigned long long)stats.keys, one.n);
+    assert_int_equal(stats.parts, 2); /* r1 + r2, r3; r4 is disabled */
+    assert_true(all.n > 20);
+    assert_int_equal(all.n, one.n);
+    qsort(all.a, all.n, sizeof(all.a[0]), cmp_got);
+    qsort(one.a, one.n, sizeof(one.a[0]), cmp_got);
+    for (size_t i = 0; i < all.n; i++) {
+        assert_int_equal(cmp_got(&all.a[i], &one.a[i]), 0);
+        assert_string_equal(all.a[i].values, one.a[i].values);
+    }
+    /* A restart halfway through, the shared parts restored from their bytes. */
+    static sink again;
+    again.n = 0;
+    fw_lang_state *first = fw_lang_state_new(rs), *second = fw_lang_state_new(rs);
+    run(first, x, n / 2, &again);
+    snap sn = { .from = first, .to = second };
+    fw_buf_init(&sn.buf, 0);
+    fw_lang_state_foreach(first, copy_key, &sn);
+    run(second, x + n / 2, n - n / 2, &again);
+    qsort(again.a, again.n, sizeof(again.a[0]), cmp_got);
+    printf("  restored halfway: %zu alerts\n", again.n);
+    assert_int_equal(again.n, all.n);
+    for (size_t i = 0; i < all.n; i++)
+        assert_int_equal(cmp_got(&all.a[i], &again.a[i]), 0);
+    fw_buf_fini(&sn.buf);
+    fw_lang_state_destroy(first);
+    fw_lang_state_destroy(second);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    free(x);
+}
+
 /* ---- show writes back what loads to the same rules ---- */
 
 static void test_write_back(void **state) {
@@ -805,6 +886,7 @@ int main(void) {
         cmocka_unit_test(test_expiry_leaves_nothing),
         cmocka_unit_test(test_round_trip),
         cmocka_unit_test(test_differential),
+        cmocka_unit_test(test_shared_state),
         cmocka_unit_test(test_write_back),
         cmocka_unit_test(test_cookbook),
     };
