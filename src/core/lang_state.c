@@ -700,9 +700,9 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
                 vals[a] = (fw_dec)fw_hash64(s.ptr, s.len, 0x64697374u);
             } else if (v.type == FW_XT_NUM) {
                 vals[a] = v.u.num;
-            } else if (v.type == FW_XT_ANY && v.u.s.ptr &&
+            } else if ((v.type == FW_XT_ANY || v.type == FW_XT_STR) && v.u.s.ptr &&
                        fw_dec_parse(v.u.s.ptr, v.u.s.len, &vals[a]) == FW_OK) {
-                /* an extra field holding a number */
+                /* an extra field holding a number (the loader allows text only from one) */
             } else {
                 continue; /* missing: does not count in this aggregate */
             }

@@ -229,6 +229,42 @@ static void test_filter(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* Fields outside the schema get a slot each over the whole rule set; the
+ * record hands them in by slot. */
+static void test_extra_fields(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [\n"
+        " {\"id\": \"dev\", \"type\": \"filter\", \"when\": \"device_id == \\\"d1\\\" and mcc > 5000\",\n"
+        "  \"reason\": \"device {device_id}, mcc {mcc}\"},\n"
+        " {\"id\": \"devs\", \"type\": \"aggregate\", \"group_by\": \"account_id\", \"lookback\": \"1h\",\n"
+        "  \"aggregates\": {\"d\": \"count_distinct(device_id)\", \"m\": \"max(mcc)\"},\n"
+        "  \"having\": \"d >= 2\"}]}");
+    printf("  extra slots: %zu (%s, %s)\n", rs->nextra, rs->extra_names[0], rs->extra_names[1]);
+    assert_int_equal(rs->nextra, 2);
+    assert_string_equal(rs->extra_names[0], "device_id");
+    assert_string_equal(rs->extra_names[1], "mcc");
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static sink s;
+    s.n = 0;
+    tx x[2];
+    mk(&x[0], "t1", T0, "10", "A", NULL, NULL, NULL);
+    mk(&x[1], "t2", T0 + 1, "10", "A", NULL, NULL, NULL);
+    fw_str ex[2][2] = { { FW_STR_LIT("d1"), FW_STR_LIT("6011") }, { FW_STR_LIT("d2"), FW_STR_NULL } };
+    for (int i = 0; i < 2; i++) {
+        fw_lang_input in = { .txn = &x[i].t, .extra = ex[i], .nextra = 2 };
+        fw_lang_eval(st, &in, INT64_MIN, on_alert, &s);
+    }
+    for (size_t i = 0; i < s.n; i++)
+        printf("  %s %s: %s [%s]\n", s.a[i].rule, s.a[i].entity, s.a[i].reason, s.a[i].values);
+    assert_int_equal(s.n, 2);
+    assert_string_equal(s.a[0].reason, "device d1, mcc 6011");
+    assert_string_equal(s.a[1].rule, "devs");
+    assert_string_equal(s.a[1].values, "d=2 m=6011");
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+}
+
 /* ---- aggregates ---- */
 
 static const char agg_rule[] =
@@ -877,6 +913,7 @@ int main(void) {
         cmocka_unit_test(test_load_errors),
         cmocka_unit_test(test_too_many_rules),
         cmocka_unit_test(test_filter),
+        cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_each_aggregate),
         cmocka_unit_test(test_ratio),
         cmocka_unit_test(test_lookback_edges),
