@@ -713,6 +713,11 @@ static fw_err apply_rules(ctx *c, const fw_json *v) {
         seen[i] = -1;
     size_t idx = 0;
     FW_JSON_FOREACH(e, v) {
+        /* An entry with a "type" is a language rule: lang_rules.c loads it. */
+        if (e->type == FW_JSON_OBJECT && fw_json_get(e, "type")) {
+            idx++;
+            continue;
+        }
         fw_err rc = apply_entry(c, e, idx++, seen);
         if (rc != FW_OK)
             return rc;

@@ -11,6 +11,7 @@
 #include "commands.h"
 #include "kafka_conf.h"
 #include "options.h"
+#include "lang_rules.h"
 #include "rules.h"
 #include "rules_file.h"
 #include "rules_follow.h"
@@ -27,8 +28,10 @@ static const char rules_usage[] =
     "file to start from.\n"
     "\n"
     "check validates each FILE (strictly: unknown keys, wrong types and values\n"
-    "out of range are errors) and prints \"FILE: ok (8 rules, N changed from the\n"
-    "defaults)\" or the error with its path, line and column.\n"
+    "out of range are errors; language rules, the entries with a \"type\", are\n"
+    "compiled) and prints \"FILE: ok (8 rules, N changed from the defaults)\",\n"
+    "with \"; M language rules\" when it has any, or the error with its path,\n"
+    "line and column.\n"
     "\n"
     "push validates the whole FILE, reads the rules control topic, and publishes\n"
     "the rules whose settings differ from what the topic holds (a rule it holds\n"
@@ -88,9 +91,23 @@ static int show(const char *path) {
         fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
         return 2;
     }
+    fw_lang_rules *lr = NULL;
+    if (path && fw_lang_rules_load_file(path, &r, &lr, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+        return 2;
+    }
     fw_buf out;
     fw_buf_init(&out, 0);
     bool ok = fw_rules_write_json(&r, &out);
+    /* Language rules go at the end of the "rules" array. */
+    static const char tail[] = "\n  ]\n}\n";
+    if (ok && lr && lr->n && out.len >= sizeof(tail) - 1 &&
+        !memcmp(out.data + out.len - (sizeof(tail) - 1), tail, sizeof(tail) - 1)) {
+        out.len -= sizeof(tail) - 1;
+        ok = fw_buf_puts(&out, ",\n    ") && fw_lang_rules_write_json(lr, &out, "    ") &&
+             fw_buf_puts(&out, tail);
+    }
+    fw_lang_rules_destroy(lr);
     if (ok)
         ok = fwrite(out.data, 1, out.len, stdout) == out.len && fflush(stdout) == 0;
     fw_buf_fini(&out);
@@ -109,10 +126,14 @@ static bool check_one(const char *path) {
     char err[1024];
     fw_rules_defaults(&def);
     memcpy(&r, &def, sizeof(r));
-    if (fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK) {
+    fw_lang_rules *lr = NULL;
+    if (fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK ||
+        fw_lang_rules_load_file(path, &r, &lr, err, sizeof(err)) != FW_OK) {
         fprintf(stderr, "%s\n", err);
         return false;
     }
+    size_t nlang = lr->n;
+    fw_lang_rules_destroy(lr);
     int changed = 0;
     for (int i = 0; i < FW_RULE__COUNT; i++) {
         fw_rule_id id = (fw_rule_id)i;
@@ -128,10 +149,14 @@ static bool check_one(const char *path) {
     /* time and limits are not rules; say so when they changed, after the count. */
     bool time_changed = memcmp(&r.time, &def.time, sizeof(r.time)) != 0;
     bool limits_changed = memcmp(&r.limits, &def.limits, sizeof(r.limits)) != 0;
-    printf("%s: ok (%d rules, %d changed from the defaults%s%s%s%s)\n", path, FW_RULE__COUNT,
+    char lang[48] = "";
+    if (nlang)
+        snprintf(lang, sizeof(lang), "; %zu language rule%s", nlang, nlang == 1 ? "" : "s");
+    printf("%s: ok (%d rules, %d changed from the defaults%s%s%s%s%s)\n", path, FW_RULE__COUNT,
            changed, time_changed || limits_changed ? "; " : "", time_changed ? "time" : "",
            time_changed && limits_changed ? " and " : "",
-           time_changed || limits_changed ? (limits_changed ? "limits changed" : " changed") : "");
+           time_changed || limits_changed ? (limits_changed ? "limits changed" : " changed") : "",
+           lang);
     return true;
 }
 

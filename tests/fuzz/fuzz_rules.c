@@ -5,7 +5,10 @@
  * numbers, depth), a tiny arena fails cleanly; a rejected rules document leaves
  * the rule set untouched and explains itself in printable ASCII with a
  * position; an accepted one validates (durations > 0, slides divide windows)
- * and survives write -> parse unchanged. Violations abort. */
+ * and survives write -> parse unchanged. Its language rules (lang_rules.c)
+ * load or explain themselves the same way, write back to what loads to the same
+ * text, and evaluate on a few transactions, expire and serialize without
+ * fault. Violations abort. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -13,6 +16,7 @@
 #include <string.h>
 
 #include "json.h"
+#include "lang_rules.h"
 #include "rules_file.h"
 
 #define CHECK(cond)                                                                     \
@@ -130,6 +134,82 @@ static void check_rules(const fw_rules *r) {
         CHECK(r->common[i].version >= 1 && (unsigned)r->common[i].severity < FW_SEV__COUNT);
 }
 
+static void on_lang_alert(void *opaque, const fw_lang_alert *a) {
+    size_t *n = opaque;
+    CHECK(a->rule && a->entity.len > 0 && a->nevidence <= FW_LANG_EVIDENCE_MAX);
+    (*n)++;
+}
+
+static void copy_key(void *opaque, size_t rule, fw_str key) {
+    fw_lang_state **st = opaque;
+    fw_buf b;
+    char err[256];
+    fw_buf_init(&b, 0);
+    CHECK(fw_lang_state_write_key(st[0], rule, key, &b));
+    CHECK(fw_lang_state_read_key(st[1], rule, key, b.data, b.len, err, sizeof(err)) == FW_OK);
+    fw_buf_fini(&b);
+}
+
+static void fuzz_lang(const char *in, size_t size, const fw_rules *r) {
+    fw_lang_rules *rs = NULL, *again = NULL;
+    char err[1024];
+    fw_err rc = fw_lang_rules_parse_json(in, size, r, &rs, err, sizeof(err));
+    if (rc != FW_OK) {
+        CHECK(rc == FW_ERR_INVALID || rc == FW_ERR_LIMIT);
+        CHECK(!rs);
+        check_message(err, sizeof(err));
+        return;
+    }
+    /* show's form loads to the same rules (compared by writing again). */
+    fw_buf out, out2;
+    fw_buf_init(&out, (size_t)1 << 22);
+    fw_buf_init(&out2, (size_t)1 << 22);
+    CHECK(fw_buf_puts(&out, "{\"rules\": [") && fw_lang_rules_write_json(rs, &out, "  ") &&
+          fw_buf_puts(&out, "]}"));
+    rc = fw_lang_rules_parse_json(out.data, out.len, r, &again, err, sizeof(err));
+    if (rc != FW_OK)
+        fprintf(stderr, "fuzz_rules: written language rules rejected: %s\n%.*s\n", err,
+                (int)out.len, out.data);
+    CHECK(rc == FW_OK && again->n == rs->n);
+    CHECK(fw_buf_puts(&out2, "{\"rules\": [") && fw_lang_rules_write_json(again, &out2, "  ") &&
+          fw_buf_puts(&out2, "]}"));
+    CHECK(out.len == out2.len && !memcmp(out.data, out2.data, out.len));
+    fw_buf_fini(&out);
+    fw_buf_fini(&out2);
+    fw_lang_rules_destroy(again);
+
+    /* A few records through every rule; then expiry and the changelog bytes. */
+    fw_lang_state *st[2] = { fw_lang_state_new(rs), fw_lang_state_new(rs) };
+    CHECK(st[0] && st[1]);
+    static const char *const amounts[] = { "0", "1000.5", "25000", "9999.9999", "3" };
+    size_t alerts = 0;
+    for (int i = 0; i < 12; i++) {
+        fw_txn t = { 0 };
+        t.transaction_id = fw_str_c(i % 2 ? "t-odd" : "t-even");
+        t.ts_ms = 1710513000000LL + (int64_t)i * 600000;
+        t.amount_raw = fw_str_c(amounts[i % 5]);
+        t.amount = strtod(amounts[i % 5], NULL);
+        t.account_id = fw_str_c(i % 3 ? "A1" : "A2");
+        t.counterparty_id = i % 4 ? fw_str_c("C1") : FW_STR_NULL;
+        t.merchant_id = fw_str_c(i % 2 ? "M1" : "M2");
+        t.merchant_category = fw_str_c(i % 2 ? "crypto" : "grocery");
+        t.type = i % 2 ? FW_TXN_TRANSFER : FW_TXN_PURCHASE;
+        fw_lang_input lin = { .txn = &t };
+        fw_lang_eval(st[0], &lin, t.ts_ms - 10000, on_lang_alert, &alerts);
+    }
+    fw_lang_state_foreach(st[0], copy_key, st);
+    fw_lang_stats a, b;
+    fw_lang_state_stats(st[0], &a);
+    fw_lang_state_stats(st[1], &b);
+    CHECK(a.keys == b.keys && a.events == b.events);
+    fw_lang_expire(st[0], INT64_MAX / 2);
+    fw_lang_state_stats(st[0], &a);
+    CHECK(a.keys == 0 && a.events == 0);
+    fw_lang_state_destroy(st[0]);
+    fw_lang_state_destroy(st[1]);
+    fw_lang_rules_destroy(rs);
+}
+
 static void fuzz_rules(const char *in, size_t size) {
     fw_rules def, r, back;
     char err[1024];
@@ -160,6 +240,7 @@ static void fuzz_rules(const char *in, size_t size) {
     CHECK(rc == FW_OK);
     CHECK(memcmp(&back, &r, sizeof(r)) == 0);
     fw_buf_fini(&out);
+    fuzz_lang(in, size, &r);
 }
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {

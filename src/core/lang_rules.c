@@ -1,0 +1,744 @@
+/* lang_rules.c — loading and writing language rules (lang_rules.h): the
+ * entries of a rules file's "rules" array with a "type" of "filter" or
+ * "aggregate". Every expression is compiled here, once, with errors that
+ * start with the entry's JSON path; evaluation is in lang_state.c. */
+#include "lang_rules.h"
+
+#include <errno.h>
+#include <inttypes.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "json.h"
+#include "rules_file.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+
+static const char *const filter_keys[] = { "id", "type", "version", "severity", "enabled",
+                                           "shadow", "params", "reason", "when", "group_by" };
+static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
+                                              "shadow", "params", "reason", "group_by",
+                                              "lookback", "where", "aggregates", "having" };
+static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
+                                        [FW_LANG_AVG] = "avg", [FW_LANG_MIN] = "min",
+                                        [FW_LANG_MAX] = "max",
+                                        [FW_LANG_COUNT_DISTINCT] = "count_distinct",
+                                        [FW_LANG_STDDEV] = "stddev" };
+
+typedef struct lctx {
+    fw_lang_rules *rs;
+    fw_lang_rule *r;  /* the rule being compiled: its params and aggregates */
+    bool slots;       /* compile with the aggregates as slots (having) */
+    fw_expr_slot slot[FW_LANG_MAX_AGGS];
+    char *err;
+    size_t err_size;
+} lctx;
+
+__attribute__((format(printf, 5, 6)))
+static fw_err errf(lctx *c, const char *path, const fw_json *at, fw_err rc, const char *fmt, ...) {
+    if (!c->err || !c->err_size)
+        return rc;
+    char msg[768];
+    va_list ap;
+    va_start(ap, fmt);
+    vsnprintf(msg, sizeof(msg), fmt, ap);
+    va_end(ap);
+    if (at)
+        snprintf(c->err, c->err_size, "%s: %s (line %u, column %u)", path, msg, at->line,
+                 at->column);
+    else
+        snprintf(c->err, c->err_size, "%s: %s", path, msg);
+    /* Names and text quoted from the document may hold any bytes: messages stay ASCII. */
+    for (char *p = c->err; *p; p++)
+        if ((unsigned char)*p < 0x20 || (unsigned char)*p > 0x7e)
+            *p = '?';
+    return rc;
+}
+
+static const char *closest(fw_str key, const char *const *names, size_t n) {
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        size_t d = fw_str_edit_distance(key, fw_str_c(names[i])), max_d = len / 4 > 2 ? len / 4 : 2;
+        if (d <= max_d && d < best_d && d < len) {
+            best = names[i];
+            best_d = d;
+        }
+    }
+    return best;
+}
+
+static const char *did_you_mean(fw_str key, const char *const *names, size_t n, char *buf,
+                                size_t size) {
+    const char *c = closest(key, names, n);
+    if (!c)
+        return "";
+    snprintf(buf, size, ", did you mean \"%s\"?", c);
+    return buf;
+}
+
+/* parent.key, or parent["odd key"] (quoted, ASCII) when the key is not a plain name. */
+static void path_key(char *out, size_t size, const char *parent, const char *sep, fw_str key) {
+    bool plain = key.len > 0 && key.len <= 48;
+    for (size_t i = 0; plain && i < key.len; i++) {
+        char ch = key.ptr[i];
+        plain = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                (ch >= '0' && ch <= '9') || ch == '_' || ch == '-';
+    }
+    char q[64];
+    if (plain)
+        snprintf(out, size, "%s%s%.*s", parent, sep, (int)key.len, key.ptr);
+    else
+        snprintf(out, size, "%s%s[%s]", parent, sep, fw_json_quote(key, q, sizeof(q)));
+}
+
+static char *dupn(const char *s, size_t n) {
+    char *d = malloc(n + 1);
+    if (d) {
+        memcpy(d, s, n);
+        d[n] = '\0';
+    }
+    return d;
+}
+
+/* Extra fields: one slot per distinct name over the whole rule set. */
+static int extra_field(void *ud, fw_str name) {
+    lctx *c = ud;
+    fw_lang_rules *rs = c->rs;
+    for (size_t i = 0; i < rs->nextra; i++)
+        if (fw_str_eq_c(name, rs->extra_names[i]))
+            return (int)i;
+    if (rs->nextra >= FW_LANG_MAX_EXTRA)
+        return -1;
+    char *d = dupn(name.ptr, name.len);
+    if (!d)
+        return -1;
+    rs->extra_names[rs->nextra] = d;
+    return (int)rs->nextra++;
+}
+
+/* Templates see only extra fields some expression already uses. */
+static int known_extra(void *ud, fw_str name) {
+    lctx *c = ud;
+    for (size_t i = 0; i < c->rs->nextra; i++)
+        if (fw_str_eq_c(name, c->rs->extra_names[i]))
+            return (int)i;
+    return -1;
+}
+
+static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_xtype want,
+                      bool extra, fw_expr **out) {
+    fw_expr_env env = { .params = c->r->params, .nparams = c->r->nparams,
+                        .slots = c->slots ? c->slot : NULL, .nslots = c->slots ? c->r->naggs : 0,
+                        .extra_field = extra ? extra_field : known_extra, .ud = c };
+    char msg[512];
+    fw_err rc = fw_expr_compile(src, n, &env, want, out, msg, sizeof(msg));
+    if (rc != FW_OK)
+        return errf(c, path, NULL, rc, "%s", msg);
+    return FW_OK;
+}
+
+static fw_err compile_member(lctx *c, const char *rpath, const fw_json *m, fw_xtype want,
+                             char **src, fw_expr **out) {
+    char path[160], got[80];
+    path_key(path, sizeof(path), rpath, ".", m->key);
+    if (m->type != FW_JSON_STRING)
+        return errf(c, path, m, FW_ERR_INVALID, "expected an expression string, got %s",
+                    fw_json_describe(m, got, sizeof(got)));
+    *src = dupn(m->str.ptr, m->str.len);
+    if (!*src)
+        return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+    return compile(c, path, m->str.ptr, m->str.len, want, true, out);
+}
+
+static fw_err load_params(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], got[80];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.params", rpath);
+    if (v->type != FW_JSON_OBJECT)
+        return errf(c, path, v, FW_ERR_INVALID, "expected an object like {\"limit\": 1000}, got %s",
+                    fw_json_describe(v, got, sizeof(got)));
+    if (v->count > FW_LANG_MAX_PARAMS)
+        return errf(c, path, v, FW_ERR_LIMIT, "%u params, above the %d a rule may have", v->count,
+                    FW_LANG_MAX_PARAMS);
+    FW_JSON_FOREACH(m, v) {
+        path_key(path, sizeof(path), rpath, ".params.", m->key);
+        size_t i = r->nparams;
+        fw_expr_param *p = &r->params[i];
+        char *name = dupn(m->key.ptr, m->key.len);
+        if (!name)
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+        p->name = name;
+        r->nparams++;
+        bool ok_name = m->key.len > 0;
+        for (size_t k = 0; k < m->key.len; k++) {
+            char ch = m->key.ptr[k];
+            ok_name = ok_name && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                  ch == '_' || (k > 0 && ch >= '0' && ch <= '9'));
+        }
+        if (!ok_name)
+            return errf(c, path, m, FW_ERR_INVALID, "a param name is letters, digits and '_', "
+                        "not starting with a digit");
+        if (m->type == FW_JSON_NUMBER) {
+            p->value.type = FW_XT_NUM;
+            if (fw_dec_parse(m->str.ptr, m->str.len, &p->value.u.num) != FW_OK)
+                return errf(c, path, m, FW_ERR_INVALID, "%s does not fit a decimal of %d places",
+                            fw_json_describe(m, got, sizeof(got)), FW_DEC_PLACES);
+            r->param_json[i] = dupn(m->str.ptr, m->str.len);
+        } else if (m->type == FW_JSON_STRING) {
+            p->value.type = FW_XT_STR;
+            r->param_text[i] = dupn(m->str.ptr, m->str.len);
+            if (!r->param_text[i])
+                return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+            p->value.u.s = (fw_str){ r->param_text[i], m->str.len };
+            r->param_json[i] = NULL; /* written from param_text */
+            continue;
+        } else if (m->type == FW_JSON_BOOL) {
+            p->value.type = FW_XT_BOOL;
+            p->value.u.b = m->boolean;
+            r->param_json[i] = dupn(m->boolean ? "true" : "false", m->boolean ? 4 : 5);
+        } else {
+            return errf(c, path, m, FW_ERR_INVALID, "expected a number, string or boolean, got %s",
+                        fw_json_describe(m, got, sizeof(got)));
+        }
+        if (!r->param_json[i])
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+    }
+    return FW_OK;
+}
+
+static fw_err load_group(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], got[80];
+    fw_lang_rule *r = c->r;
+    const fw_json *one = v;
+    size_t n = 1;
+    r->group_is_array = v->type == FW_JSON_ARRAY;
+    if (r->group_is_array) {
+        if (v->count < 1 || v->count > FW_LANG_MAX_GROUP)
+            return errf(c, rpath, v, FW_ERR_INVALID, "group_by: expected 1 to %d fields, got %u",
+                        FW_LANG_MAX_GROUP, v->count);
+        one = v->child;
+        n = v->count;
+    }
+    for (size_t i = 0; i < n; i++, one = one->next) {
+        snprintf(path, sizeof(path), r->group_is_array ? "%s.group_by[%zu]" : "%s.group_by", rpath, i);
+        if (one->type != FW_JSON_STRING)
+            return errf(c, path, one, FW_ERR_INVALID, "expected a field name, got %s",
+                        fw_json_describe(one, got, sizeof(got)));
+        r->group_src[i] = dupn(one->str.ptr, one->str.len);
+        if (!r->group_src[i])
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+        r->ngroup = i + 1;
+        fw_err rc = compile(c, path, one->str.ptr, one->str.len, FW_XT_MISSING, true, &r->group[i]);
+        if (rc != FW_OK)
+            return rc;
+        fw_xtype t = fw_expr_type(r->group[i]);
+        if (t != FW_XT_STR && t != FW_XT_NUM && t != FW_XT_ANY)
+            return errf(c, path, one, FW_ERR_INVALID, "a key field must be a string or a number, "
+                        "\"%s\" is a %s", r->group_src[i], fw_xtype_name(t));
+    }
+    return FW_OK;
+}
+
+/* "sum(amount)" -> fn and argument; "count" alone or "count()". */
+static fw_err parse_of(lctx *c, const char *path, const fw_json *at, fw_lang_agg *a, fw_str s) {
+    char q[64], hint[80];
+    size_t i = 0;
+    while (i < s.len && s.ptr[i] != '(')
+        i++;
+    fw_str fn = { s.ptr, i };
+    while (fn.len && fn.ptr[fn.len - 1] == ' ')
+        fn.len--;
+    while (fn.len && fn.ptr[0] == ' ')
+        fn.ptr++, fn.len--;
+    int k = -1;
+    for (size_t j = 0; j < N(fn_names); j++)
+        if (fw_str_eq_c(fn, fn_names[j]))
+            k = (int)j;
+    if (k < 0)
+        return errf(c, path, at, FW_ERR_INVALID, "unknown aggregate %s%s; valid: count, sum(f), "
+                    "avg(f), min(f), max(f), count_distinct(f), stddev(f)",
+                    fw_json_quote(fn, q, sizeof(q)), did_you_mean(fn, fn_names, N(fn_names), hint,
+                                                                  sizeof(hint)));
+    a->fn = (fw_lang_fn)k;
+    fw_str arg = { s.ptr + i, 0 };
+    if (i < s.len) {
+        size_t end = s.len;
+        while (end > i && s.ptr[end - 1] == ' ')
+            end--;
+        if (end <= i + 1 || s.ptr[end - 1] != ')')
+            return errf(c, path, at, FW_ERR_INVALID, "expected %s(field) with a closing ')'",
+                        fn_names[k]);
+        arg = (fw_str){ s.ptr + i + 1, end - i - 2 };
+    }
+    bool empty = true;
+    for (size_t j = 0; j < arg.len; j++)
+        empty = empty && arg.ptr[j] == ' ';
+    if (a->fn == FW_LANG_COUNT) {
+        if (!empty)
+            return errf(c, path, at, FW_ERR_INVALID, "count takes no field (count_distinct(f) "
+                        "counts distinct values)");
+        return FW_OK;
+    }
+    if (empty)
+        return errf(c, path, at, FW_ERR_INVALID, "%s needs a field, as in %s(amount)",
+                    fn_names[k], fn_names[k]);
+    fw_err rc = compile(c, path, arg.ptr, arg.len, FW_XT_MISSING, true, &a->arg);
+    if (rc != FW_OK)
+        return rc;
+    fw_xtype t = fw_expr_type(a->arg);
+    if (a->fn == FW_LANG_COUNT_DISTINCT ? (t != FW_XT_STR && t != FW_XT_NUM && t != FW_XT_ANY)
+                                        : (t != FW_XT_NUM && t != FW_XT_ANY))
+        return errf(c, path, at, FW_ERR_INVALID, "%s needs a %s, \"%.*s\" is a %s", fn_names[k],
+                    a->fn == FW_LANG_COUNT_DISTINCT ? "string or number" : "number",
+                    (int)arg.len, arg.ptr, fw_xtype_name(t));
+    return FW_OK;
+}
+
+static fw_err load_aggs(lctx *c, const char *rpath, const fw_json *v) {
+    char path[200], got[80], q[64];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.aggregates", rpath);
+    if (v->type != FW_JSON_OBJECT || v->count == 0)
+        return errf(c, path, v, FW_ERR_INVALID, "expected an object like {\"count\": \"count\", "
+                    "\"sum\": \"sum(amount)\"}, got %s", fw_json_describe(v, got, sizeof(got)));
+    if (v->count > FW_LANG_MAX_AGGS)
+        return errf(c, path, v, FW_ERR_LIMIT, "%u aggregates, above the %d a rule may have",
+                    v->count, FW_LANG_MAX_AGGS);
+    FW_JSON_FOREACH(m, v) {
+        path_key(path, sizeof(path), rpath, ".aggregates.", m->key);
+        fw_lang_agg *a = &r->aggs[r->naggs];
+        a->name = dupn(m->key.ptr, m->key.len);
+        if (!a->name)
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+        r->naggs++;
+        bool ok_name = m->key.len > 0 && m->key.len < 64;
+        for (size_t k = 0; k < m->key.len; k++) {
+            char ch = m->key.ptr[k];
+            ok_name = ok_name && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                                  ch == '_' || (k > 0 && ch >= '0' && ch <= '9'));
+        }
+        if (!ok_name)
+            return errf(c, path, m, FW_ERR_INVALID, "an aggregate's name is a name (letters, "
+                        "digits, '_'), used in having and the reason");
+        const fw_json *of = m;
+        if (m->type == FW_JSON_OBJECT) {
+            FW_JSON_FOREACH(k, m)
+                if (!fw_str_eq_c(k->key, "of") && !fw_str_eq_c(k->key, "where"))
+                    return errf(c, path, k, FW_ERR_INVALID, "unknown key %s; valid keys: "
+                                "of, where", fw_json_quote(k->key, q, sizeof(q)));
+            of = fw_json_get(m, "of");
+            if (!of)
+                return errf(c, path, m, FW_ERR_INVALID, "missing \"of\", as in {\"of\": "
+                            "\"sum(amount)\", \"where\": \"...\"}");
+            const fw_json *w = fw_json_get(m, "where");
+            if (w) {
+                fw_err rc = compile_member(c, path, w, FW_XT_BOOL, &a->where_src, &a->where);
+                if (rc != FW_OK)
+                    return rc;
+            }
+        }
+        if (of->type != FW_JSON_STRING)
+            return errf(c, path, of, FW_ERR_INVALID, "expected \"count\", \"sum(amount)\", ... or "
+                        "{\"of\": ..., \"where\": ...}, got %s", fw_json_describe(of, got, sizeof(got)));
+        a->of = dupn(of->str.ptr, of->str.len);
+        if (!a->of)
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+        fw_err rc = parse_of(c, path, of, a, of->str);
+        if (rc != FW_OK)
+            return rc;
+        for (size_t j = 0; j + 1 < r->naggs; j++)
+            if (!strcmp(r->aggs[j].name, a->name))
+                return errf(c, path, m, FW_ERR_INVALID, "aggregate \"%s\" is given twice", a->name);
+    }
+    return FW_OK;
+}
+
+/* Splits the reason into text and placeholders, resolving each name:
+ * {lookback}, an aggregate, a param, then a field of the transaction. */
+static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], got[80], hint[96];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.reason", rpath);
+    if (v->type != FW_JSON_STRING)
+        return errf(c, path, v, FW_ERR_INVALID, "expected a string like \"{count} transfers\", got %s",
+                    fw_json_describe(v, got, sizeof(got)));
+    r->reason = dupn(v->str.ptr, v->str.len);
+    r->tpl = calloc(v->str.len + 1, sizeof(*r->tpl));
+    if (!r->reason || !r->tpl)
+        return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+    const char *s = r->reason, *end = s + v->str.len;
+    while (s < end) {
+        fw_lang_tpl *t = &r->tpl[r->ntpl];
+        const char *open = memchr(s, '{', (size_t)(end - s));
+        if (open != s) {
+            const char *stop = open ? open : end;
+            *t = (fw_lang_tpl){ .kind = FW_TPL_TEXT, .text = s, .len = (size_t)(stop - s) };
+            r->ntpl++;
+            s = stop;
+            continue;
+        }
+        const char *close = memchr(s, '}', (size_t)(end - s));
+        if (!close)
+            return errf(c, path, v, FW_ERR_INVALID, "a '{' at offset %zu has no '}'",
+                        (size_t)(s - r->reason));
+        fw_str name = { s + 1, (size_t)(close - s - 1) };
+        r->ntpl++;
+        s = close + 1;
+        if (fw_str_eq_c(name, "lookback")) {
+            t->kind = FW_TPL_LOOKBACK;
+            continue;
+        }
+        bool done = false;
+        for (size_t i = 0; i < r->naggs && !done; i++)
+            if (fw_str_eq_c(name, r->aggs[i].name))
+                *t = (fw_lang_tpl){ .kind = FW_TPL_AGG, .index = (int)i }, done = true;
+        for (size_t i = 0; i < r->nparams && !done; i++)
+            if (fw_str_eq_c(name, r->params[i].name))
+                *t = (fw_lang_tpl){ .kind = FW_TPL_PARAM, .index = (int)i }, done = true;
+        if (done)
+            continue;
+        bool plain = name.len > 0;
+        for (size_t k = 0; k < name.len; k++) {
+            char ch = name.ptr[k];
+            plain = plain && ((ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') ||
+                              (ch >= '0' && ch <= '9') || ch == '_' || ch == '.');
+        }
+        fw_expr *e = NULL;
+        char msg[256];
+        fw_expr_env env = { .params = r->params, .nparams = r->nparams, .extra_field = known_extra,
+                            .ud = c };
+        if (plain && fw_expr_compile(name.ptr, name.len, &env, FW_XT_MISSING, &e, msg,
+                                     sizeof(msg)) == FW_OK) {
+            *t = (fw_lang_tpl){ .kind = FW_TPL_FIELD, .field = e };
+            continue;
+        }
+        const char *names[FW_LANG_MAX_AGGS + FW_LANG_MAX_PARAMS + FW_TXN_NFIELDS + 1];
+        size_t nn = 0;
+        names[nn++] = "lookback";
+        for (size_t i = 0; i < r->naggs; i++)
+            names[nn++] = r->aggs[i].name;
+        for (size_t i = 0; i < r->nparams; i++)
+            names[nn++] = r->params[i].name;
+        for (int f = 0; f < FW_TXN_NFIELDS; f++)
+            if (fw_txn_field_name(f))
+                names[nn++] = fw_txn_field_name(f);
+        return errf(c, path, v, FW_ERR_INVALID, "unknown placeholder {%.*s}%s (a placeholder is "
+                    "an aggregate, a param, a transaction field or {lookback})",
+                    (int)(name.len > 48 ? 48 : name.len), name.ptr,
+                    did_you_mean(name, names, nn, hint, sizeof(hint)));
+    }
+    return FW_OK;
+}
+
+static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
+    char path[48], kpath[160], got[80], hint[96], q[64];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "rules[%zu]", idx);
+    const fw_json *type = fw_json_get(e, "type");
+    snprintf(kpath, sizeof(kpath), "%s.type", path);
+    static const char *const kinds[] = { "filter", "aggregate" };
+    if (type->type != FW_JSON_STRING ||
+        !(fw_str_eq_c(type->str, "filter") || fw_str_eq_c(type->str, "aggregate")))
+        return errf(c, kpath, type, FW_ERR_INVALID, "expected \"filter\" or \"aggregate\", got %s%s",
+                    fw_json_describe(type, got, sizeof(got)),
+                    type->type == FW_JSON_STRING ? did_you_mean(type->str, kinds, 2, hint, sizeof(hint)) : "");
+    r->kind = fw_str_eq_c(type->str, "filter") ? FW_LANG_FILTER : FW_LANG_AGGREGATE;
+    r->common = (fw_rule_common){ .enabled = true, .version = 1, .severity = FW_SEV_MEDIUM };
+    const char *const *keys = r->kind == FW_LANG_FILTER ? filter_keys : aggregate_keys;
+    size_t nkeys = r->kind == FW_LANG_FILTER ? N(filter_keys) : N(aggregate_keys);
+    FW_JSON_FOREACH(m, e) {
+        bool known = false;
+        for (size_t i = 0; i < nkeys; i++)
+            known = known || fw_str_eq_c(m->key, keys[i]);
+        if (!known) {
+            path_key(kpath, sizeof(kpath), path, ".", m->key);
+            return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in a %s rule%s",
+                        kinds[r->kind], did_you_mean(m->key, keys, nkeys, hint, sizeof(hint)));
+        }
+    }
+    const fw_json *idv = fw_json_get(e, "id");
+    snprintf(kpath, sizeof(kpath), "%s.id", path);
+    if (!idv)
+        return errf(c, path, e, FW_ERR_INVALID, "missing \"id\"");
+    if (idv->type != FW_JSON_STRING || idv->str.len == 0 || idv->str.len >= FW_LANG_MAX_ID ||
+        memchr(idv->str.ptr, '\0', idv->str.len))
+        return errf(c, kpath, idv, FW_ERR_INVALID, "expected a rule id of 1 to %d bytes, got %s",
+                    FW_LANG_MAX_ID - 1, fw_json_describe(idv, got, sizeof(got)));
+    memcpy(r->id, idv->str.ptr, idv->str.len);
+    if (fw_rule_by_name(r->id) != FW_RULE__COUNT)
+        return errf(c, kpath, idv, FW_ERR_INVALID, "%s is a built-in rule's id; a %s rule needs "
+                    "its own", fw_json_quote(idv->str, q, sizeof(q)), kinds[r->kind]);
+    for (size_t i = 0; i + 1 < c->rs->n; i++)
+        if (!strcmp(c->rs->rules[i].id, r->id))
+            return errf(c, kpath, idv, FW_ERR_INVALID, "rule \"%s\" is given twice", r->id);
+    const fw_json *m;
+    if ((m = fw_json_get(e, "enabled")) || (m = fw_json_get(e, "shadow"))) {
+        FW_JSON_FOREACH(b, e) {
+            if (!fw_str_eq_c(b->key, "enabled") && !fw_str_eq_c(b->key, "shadow"))
+                continue;
+            path_key(kpath, sizeof(kpath), path, ".", b->key);
+            if (b->type != FW_JSON_BOOL)
+                return errf(c, kpath, b, FW_ERR_INVALID, "expected true or false, got %s",
+                            fw_json_describe(b, got, sizeof(got)));
+            *(fw_str_eq_c(b->key, "enabled") ? &r->common.enabled : &r->common.shadow) = b->boolean;
+        }
+    }
+    if ((m = fw_json_get(e, "severity"))) {
+        int sev = -1;
+        for (int s = 0; s < FW_SEV__COUNT && m->type == FW_JSON_STRING; s++)
+            if (fw_str_eq_c(m->str, fw_severity_name((fw_severity)s)))
+                sev = s;
+        snprintf(kpath, sizeof(kpath), "%s.severity", path);
+        if (sev < 0)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected \"low\", \"medium\", \"high\" or "
+                        "\"critical\", got %s", fw_json_describe(m, got, sizeof(got)));
+        r->common.severity = (fw_severity)sev;
+    }
+    if ((m = fw_json_get(e, "version"))) {
+        int64_t v;
+        snprintf(kpath, sizeof(kpath), "%s.version", path);
+        if (m->type != FW_JSON_NUMBER || !fw_json_int64(m, &v) || v < 1 || v > INT32_MAX)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected an integer between 1 and %d, got %s",
+                        INT32_MAX, fw_json_describe(m, got, sizeof(got)));
+        r->common.version = (int)v;
+    }
+    fw_err rc;
+    if ((m = fw_json_get(e, "params")) && (rc = load_params(c, path, m)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "group_by")) && (rc = load_group(c, path, m)) != FW_OK)
+        return rc;
+    if (r->kind == FW_LANG_FILTER) {
+        if (!(m = fw_json_get(e, "when")))
+            return errf(c, path, e, FW_ERR_INVALID, "a filter rule needs \"when\": \"<predicate>\"");
+        if ((rc = compile_member(c, path, m, FW_XT_BOOL, &r->when_src, &r->when)) != FW_OK)
+            return rc;
+    } else {
+        if (!r->ngroup)
+            return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"group_by\": a field "
+                        "or an array of fields");
+        if (!(m = fw_json_get(e, "lookback")))
+            return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"lookback\", like \"1h\"");
+        snprintf(kpath, sizeof(kpath), "%s.lookback", path);
+        int64_t ms = -1;
+        if (m->type == FW_JSON_STRING)
+            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
+        if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
+                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
+        r->lookback_ms = ms;
+        if ((m = fw_json_get(e, "where")) &&
+            (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
+            return rc;
+        if (!(m = fw_json_get(e, "aggregates")))
+            return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"aggregates\", like "
+                        "{\"count\": \"count\"}");
+        if ((rc = load_aggs(c, path, m)) != FW_OK)
+            return rc;
+        if (!(m = fw_json_get(e, "having")))
+            return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"having\", like "
+                        "\"count >= 3\"");
+        for (size_t i = 0; i < r->naggs; i++)
+            c->slot[i] = (fw_expr_slot){ .name = r->aggs[i].name, .type = FW_XT_NUM };
+        c->slots = true;
+        rc = compile_member(c, path, m, FW_XT_BOOL, &r->having_src, &r->having);
+        c->slots = false;
+        if (rc != FW_OK)
+            return rc;
+    }
+    if ((m = fw_json_get(e, "reason")) && (rc = load_reason(c, path, m)) != FW_OK)
+        return rc;
+    return FW_OK;
+}
+
+fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base,
+                                fw_lang_rules **out, char *errstr, size_t errstr_size) {
+    lctx c = { .err = errstr, .err_size = errstr_size };
+    fw_arena arena = { 0 };
+    fw_json *root;
+    char jerr[512];
+    fw_err rc = FW_OK;
+    *out = NULL;
+    if (errstr && errstr_size)
+        errstr[0] = '\0';
+    if (n > FW_RULES_MAX_BYTES)
+        return errf(&c, "document", NULL, FW_ERR_LIMIT, "%zu bytes, above the %zu a rules file "
+                    "may have", n, FW_RULES_MAX_BYTES);
+    c.rs = calloc(1, sizeof(*c.rs));
+    if (!c.rs || !fw_arena_init(&arena, fw_json_arena_bound(n))) {
+        rc = errf(&c, "document", NULL, FW_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    c.rs->dedupe_window_ms = base->time.dedupe_window_ms;
+    c.rs->max_window_events = base->limits.max_window_events;
+    if ((rc = fw_json_parse(json, n, &arena, &root, jerr, sizeof(jerr))) != FW_OK) {
+        errf(&c, "document", NULL, rc, "invalid JSON: %s", jerr);
+        goto out;
+    }
+    const fw_json *rules = fw_json_get(root, "rules");
+    size_t count = 0, idx = 0;
+    FW_JSON_FOREACH(e, rules)
+        count += fw_json_get(e, "type") != NULL;
+    if (count > FW_LANG_MAX_RULES) {
+        rc = errf(&c, "rules", rules, FW_ERR_LIMIT, "%zu language rules, above the %d a rules "
+                  "file may have", count, FW_LANG_MAX_RULES);
+        goto out;
+    }
+    if (count && !(c.rs->rules = calloc(count, sizeof(*c.rs->rules)))) {
+        rc = errf(&c, "rules", NULL, FW_ERR_NOMEM, "out of memory");
+        goto out;
+    }
+    FW_JSON_FOREACH(e, rules) {
+        if (e->type == FW_JSON_OBJECT && fw_json_get(e, "type")) {
+            c.r = &c.rs->rules[c.rs->n++];
+            if ((rc = load_entry(&c, e, idx)) != FW_OK)
+                goto out;
+        }
+        idx++;
+    }
+out:
+    fw_arena_fini(&arena);
+    if (rc != FW_OK) {
+        fw_lang_rules_destroy(c.rs);
+        return rc;
+    }
+    *out = c.rs;
+    return FW_OK;
+}
+
+fw_err fw_lang_rules_load_file(const char *path, const fw_rules *base, fw_lang_rules **out,
+                               char *errstr, size_t errstr_size) {
+    char inner[768];
+    fw_err rc = FW_ERR_IO;
+    *out = NULL;
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        return FW_ERR_IO;
+    }
+    char *buf = malloc(FW_RULES_MAX_BYTES + 1);
+    size_t n = buf ? fread(buf, 1, FW_RULES_MAX_BYTES + 1, f) : 0;
+    if (!buf || ferror(f)) {
+        rc = buf ? FW_ERR_IO : FW_ERR_NOMEM;
+        if (errstr && errstr_size)
+            snprintf(errstr, errstr_size, "%s: cannot read", path);
+        goto out;
+    }
+    rc = fw_lang_rules_parse_json(buf, n, base, out, inner, sizeof(inner));
+    if (rc != FW_OK && errstr && errstr_size)
+        snprintf(errstr, errstr_size, "%s: %s", path, inner);
+out:
+    free(buf);
+    fclose(f);
+    return rc;
+}
+
+static void rule_fini(fw_lang_rule *r) {
+    for (size_t i = 0; i < r->nparams; i++) {
+        free((char *)r->params[i].name);
+        free(r->param_json[i]);
+        free(r->param_text[i]);
+    }
+    for (size_t i = 0; i < r->ngroup; i++) {
+        free(r->group_src[i]);
+        fw_expr_destroy(r->group[i]);
+    }
+    for (size_t i = 0; i < r->naggs; i++) {
+        free(r->aggs[i].name);
+        free(r->aggs[i].of);
+        free(r->aggs[i].where_src);
+        fw_expr_destroy(r->aggs[i].arg);
+        fw_expr_destroy(r->aggs[i].where);
+    }
+    for (size_t i = 0; i < r->ntpl; i++)
+        fw_expr_destroy(r->tpl[i].field);
+    free(r->tpl);
+    free(r->reason);
+    free(r->when_src);
+    free(r->where_src);
+    free(r->having_src);
+    fw_expr_destroy(r->when);
+    fw_expr_destroy(r->where);
+    fw_expr_destroy(r->having);
+}
+
+void fw_lang_rules_destroy(fw_lang_rules *rs) {
+    if (!rs)
+        return;
+    for (size_t i = 0; i < rs->n; i++)
+        rule_fini(&rs->rules[i]);
+    for (size_t i = 0; i < rs->nextra; i++)
+        free(rs->extra_names[i]);
+    free(rs->rules);
+    free(rs);
+}
+
+const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id) {
+    for (size_t i = 0; rs && i < rs->n; i++)
+        if (!strcmp(rs->rules[i].id, id))
+            return &rs->rules[i];
+    return NULL;
+}
+
+static bool put_str(fw_buf *b, const char *s) { return fw_buf_json_str(b, fw_str_c(s)); }
+
+bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in) {
+    bool ok = true;
+    for (size_t i = 0; i < rs->n && ok; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        char dur[32];
+        ok = fw_buf_printf(b, "%s%s{\n%s  \"id\": ", i ? ",\n" : "", i ? in : "", in) && put_str(b, r->id) &&
+             fw_buf_printf(b, ",\n%s  \"type\": \"%s\",\n%s  \"enabled\": %s,\n%s  \"shadow\": %s,\n"
+                           "%s  \"severity\": \"%s\",\n%s  \"version\": %d", in,
+                           r->kind == FW_LANG_FILTER ? "filter" : "aggregate", in,
+                           r->common.enabled ? "true" : "false", in,
+                           r->common.shadow ? "true" : "false", in,
+                           fw_severity_name(r->common.severity), in, r->common.version);
+        if (ok && r->nparams) {
+            ok = fw_buf_printf(b, ",\n%s  \"params\": {", in);
+            for (size_t p = 0; p < r->nparams && ok; p++) {
+                ok = fw_buf_puts(b, p ? ", " : " ") && put_str(b, r->params[p].name) &&
+                     fw_buf_puts(b, ": ") &&
+                     (r->param_text[p] ? put_str(b, r->param_text[p])
+                                       : fw_buf_puts(b, r->param_json[p]));
+            }
+            ok = ok && fw_buf_puts(b, " }");
+        }
+        if (ok && r->ngroup) {
+            ok = fw_buf_printf(b, ",\n%s  \"group_by\": %s", in, r->group_is_array ? "[" : "");
+            for (size_t g = 0; g < r->ngroup && ok; g++)
+                ok = fw_buf_puts(b, g ? ", " : "") && put_str(b, r->group_src[g]);
+            ok = ok && fw_buf_puts(b, r->group_is_array ? "]" : "");
+        }
+        if (ok && r->when_src)
+            ok = fw_buf_printf(b, ",\n%s  \"when\": ", in) && put_str(b, r->when_src);
+        if (ok && r->kind == FW_LANG_AGGREGATE) {
+            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            ok = fw_buf_printf(b, ",\n%s  \"lookback\": \"%s\"", in, dur);
+            if (ok && r->where_src)
+                ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
+            ok = ok && fw_buf_printf(b, ",\n%s  \"aggregates\": {", in);
+            for (size_t a = 0; a < r->naggs && ok; a++) {
+                const fw_lang_agg *g = &r->aggs[a];
+                ok = fw_buf_printf(b, "%s\n%s    ", a ? "," : "", in) && put_str(b, g->name) &&
+                     fw_buf_puts(b, ": ");
+                if (ok && g->where_src)
+                    ok = fw_buf_puts(b, "{ \"of\": ") && put_str(b, g->of) &&
+                         fw_buf_puts(b, ", \"where\": ") && put_str(b, g->where_src) &&
+                         fw_buf_puts(b, " }");
+                else if (ok)
+                    ok = put_str(b, g->of);
+            }
+            ok = ok && fw_buf_printf(b, "\n%s  },\n%s  \"having\": ", in, in) &&
+                 put_str(b, r->having_src);
+        }
+        if (ok && r->reason)
+            ok = fw_buf_printf(b, ",\n%s  \"reason\": ", in) && put_str(b, r->reason);
+        ok = ok && fw_buf_printf(b, "\n%s}", in);
+    }
+    return ok && !b->overflow;
+}

@@ -1,0 +1,219 @@
+/* lang_rules.h — rules written in the rule language (docs/rule-language.md):
+ * `filter` rules (a predicate per transaction) and `aggregate` rules (keyed
+ * lookback windows with count, sum, avg, min, max, count_distinct, stddev and
+ * a `having` predicate). Entries of a rules file's "rules" array that carry a
+ * "type" are loaded here, beside the built-ins' fw_rules; every expression is
+ * compiled once through expr.h. The state (fw_lang_state) keeps, per rule and
+ * group key, the lookback's events compactly with running totals, and can be
+ * written to and read from the changelog one key at a time.
+ *
+ * Pure core: no clocks, no Kafka, no threads. The engine calls fw_lang_eval
+ * once per transaction in event-time order and fw_lang_expire as the
+ * watermark advances. Not thread-safe: one state per task. */
+#ifndef FW_LANG_RULES_H
+#define FW_LANG_RULES_H
+
+#include <stdbool.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "decimal.h"
+#include "expr.h"
+#include "fw_err.h"
+#include "fw_str.h"
+#include "profiles.h"
+#include "rules.h"
+#include "txn.h"
+
+#define FW_LANG_MAX_RULES 256     /* language rules in one file */
+#define FW_LANG_MAX_AGGS 16       /* aggregates of one rule */
+#define FW_LANG_MAX_GROUP 4       /* fields of one group_by tuple */
+#define FW_LANG_MAX_PARAMS 32     /* params of one rule */
+#define FW_LANG_MAX_EXTRA 64      /* distinct extra fields over all rules */
+#define FW_LANG_MAX_ID 64         /* bytes of a rule id */
+#define FW_LANG_MAX_KEY 512       /* bytes of a group key ("f=v,g=w") */
+#define FW_LANG_TXN_ID_MAX 64     /* bytes of a transaction id kept as evidence */
+#define FW_LANG_EVIDENCE_MAX 64   /* transaction ids named in one alert */
+#define FW_LANG_REASON_MAX 1024   /* bytes of a rendered reason */
+
+typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE } fw_lang_kind;
+
+typedef enum fw_lang_fn {
+    FW_LANG_COUNT = 0,
+    FW_LANG_SUM,
+    FW_LANG_AVG,
+    FW_LANG_MIN,
+    FW_LANG_MAX,
+    FW_LANG_COUNT_DISTINCT,
+    FW_LANG_STDDEV,
+} fw_lang_fn;
+
+typedef struct fw_lang_agg {
+    char *name;       /* the slot name in `having` and the reason */
+    char *of;         /* as written: "sum(amount)" */
+    fw_lang_fn fn;
+    fw_expr *arg;     /* the field aggregated; NULL for count */
+    fw_expr *where;   /* the aggregate's own filter; NULL: every counted txn */
+    char *where_src;
+} fw_lang_agg;
+
+/** One piece of a reason template: literal text or a placeholder. */
+typedef struct fw_lang_tpl {
+    enum { FW_TPL_TEXT, FW_TPL_AGG, FW_TPL_PARAM, FW_TPL_LOOKBACK, FW_TPL_FIELD } kind;
+    const char *text; /* FW_TPL_TEXT: into the rule's reason (not NUL-terminated) */
+    size_t len;
+    int index;        /* FW_TPL_AGG, FW_TPL_PARAM */
+    fw_expr *field;   /* FW_TPL_FIELD: the field as an expression */
+} fw_lang_tpl;
+
+typedef struct fw_lang_rule {
+    char id[FW_LANG_MAX_ID];
+    fw_lang_kind kind;
+    fw_rule_common common;     /* enabled, shadow, version, severity */
+    fw_expr_param params[FW_LANG_MAX_PARAMS];
+    char *param_json[FW_LANG_MAX_PARAMS]; /* each value as written, for show */
+    char *param_text[FW_LANG_MAX_PARAMS]; /* a string param's text (params[i] points here) */
+    size_t nparams;
+    char *group_src[FW_LANG_MAX_GROUP];
+    fw_expr *group[FW_LANG_MAX_GROUP]; /* the key fields; 0 of them: no key */
+    size_t ngroup;
+    bool group_is_array;       /* written as an array (show writes it back so) */
+    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count */
+    char *when_src, *where_src, *having_src;
+    fw_expr *when;             /* filter */
+    fw_expr *where;            /* aggregate: which transactions count; NULL: all */
+    fw_expr *having;           /* aggregate: over the aggregates and the txn */
+    fw_lang_agg aggs[FW_LANG_MAX_AGGS];
+    size_t naggs;
+    char *reason;              /* the template as written; NULL: a default */
+    fw_lang_tpl *tpl;
+    size_t ntpl;
+} fw_lang_rule;
+
+typedef struct fw_lang_rules {
+    fw_lang_rule *rules;
+    size_t n;
+    char *extra_names[FW_LANG_MAX_EXTRA]; /* extra field slot -> name */
+    size_t nextra;
+    int64_t dedupe_window_ms;    /* from fw_rules.time */
+    uint32_t max_window_events;  /* from fw_rules.limits */
+} fw_lang_rules;
+
+/**
+ * @brief Loads the language rules of the rules document @p json: the entries
+ * of its "rules" array that have a "type". @p base gives the time and limits
+ * sections in force (load the document into an fw_rules first).
+ * @param errstr e.g. `rules[3].having: unknown name "cont", did you mean
+ *        "count"? (line 1, column 1)`: the JSON path, then where in the
+ *        expression; JSON-level faults name the file's line and column.
+ * @returns FW_OK and *out (free with fw_lang_rules_destroy; a document without
+ *          language rules gives an empty set); FW_ERR_INVALID; FW_ERR_LIMIT
+ *          past FW_LANG_MAX_* ; FW_ERR_NOMEM.
+ */
+fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base,
+                                fw_lang_rules **out, char *errstr, size_t errstr_size);
+
+/** @brief Reads @p path and loads it as fw_lang_rules_parse_json does;
+ *  messages start with the path. */
+fw_err fw_lang_rules_load_file(const char *path, const fw_rules *base, fw_lang_rules **out,
+                               char *errstr, size_t errstr_size);
+
+/** @brief Frees @p rs; NULL is a no-op. */
+void fw_lang_rules_destroy(fw_lang_rules *rs);
+
+/** @brief Appends each rule as a JSON object of the input format, separated
+ *  by ",\n" and indented by @p indent (for `rules show`). */
+bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *out, const char *indent);
+
+/** @brief The rule named @p id, or NULL. */
+const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id);
+
+/* ---- evaluation ---- */
+
+/** A computed value named in an alert (an aggregate). */
+typedef struct fw_lang_value {
+    const char *name;
+    fw_xval value;   /* NUM, or MISSING (min of nothing) */
+} fw_lang_value;
+
+/** What the callback gets. Every pointer is valid during the call only. */
+typedef struct fw_lang_alert {
+    const fw_lang_rule *rule;    /* id, common.version/severity/shadow */
+    fw_str entity;               /* "account_id=A1,counterparty_id=C9"; for a filter
+                                    without group_by "transaction_id=T1" */
+    int64_t event_time;          /* the transaction's */
+    int64_t window_start, window_end; /* [t - lookback, t]; a filter: [t, t] */
+    const fw_lang_value *values;
+    size_t nvalues;
+    fw_str reason;
+    const fw_str *evidence;      /* contributing transaction ids, oldest first */
+    size_t nevidence;
+    uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX) */
+    uint64_t window_overflow;    /* events this key dropped at max_window_events */
+    uint32_t window_bound;       /* max_window_events */
+    const fw_txn *txn;
+} fw_lang_alert;
+
+typedef void (*fw_lang_alert_fn)(void *opaque, const fw_lang_alert *a);
+
+/** The record as evaluation sees it: @p extra by fw_lang_rules.extra_names
+ *  slot (ptr NULL when absent; may be NULL when nextra is 0). */
+typedef struct fw_lang_input {
+    const fw_txn *txn;
+    const fw_txn *prev;
+    const fw_profile *profile;
+    const fw_str *extra;
+    size_t nextra;
+} fw_lang_input;
+
+typedef struct fw_lang_state fw_lang_state;
+
+typedef struct fw_lang_stats {
+    uint64_t alerts, deduplicated, overflow, keys, events;
+    uint64_t parts;  /* state groups: rules with one group_by, lookback and where share one */
+} fw_lang_stats;
+
+/** @brief A state for @p rs (which must outlive it). Enabled aggregate rules
+ *  with the same group_by, lookback and where share one part of it (one ring of
+ *  events per key, up to 32 aggregate columns); a filter rule is a part of its
+ *  own. NULL on no memory. */
+fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
+void fw_lang_state_destroy(fw_lang_state *st);
+
+/**
+ * @brief Evaluates every enabled rule on one transaction. Call in event-time
+ * order (equal times in arrival order). Alerts go to @p fn; a rule alerting
+ * again on the same entity within time.dedupe_window of its last alert is
+ * counted as deduplicated instead (as the built-ins do). @p watermark
+ * expires older state on the way (as fw_lang_expire). Allocates only for a
+ * key not seen before or a window growing to a size not reached before.
+ */
+void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
+                  fw_lang_alert_fn fn, void *opaque);
+
+/** @brief Frees what no rule can need at @p watermark: events older than
+ *  their rule's lookback, and keys with no events whose last alert is past
+ *  the dedupe window. @returns the number of keys freed. */
+size_t fw_lang_expire(fw_lang_state *st, int64_t watermark);
+
+/** @brief Counters, and the keys and events held now. */
+void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out);
+
+/** @brief Calls @p fn for every (part, key) held, for a changelog snapshot.
+ *  Parts are numbered from 0 in the order of their first rule, so the same
+ *  rule set numbers them alike. */
+void fw_lang_state_foreach(const fw_lang_state *st,
+                           void (*fn)(void *opaque, size_t part, fw_str key), void *opaque);
+
+/** @brief Appends the state of part @p part's key @p key to @p out as bytes
+ *  (little-endian, versioned; empty when not held: a tombstone).
+ *  @returns false when @p out is full. */
+bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, fw_buf *out);
+
+/** @brief Restores what fw_lang_state_write_key wrote (0 bytes deletes it).
+ *  @returns FW_OK; FW_ERR_INVALID for bytes of another shape (a changed
+ *  rule set) or truncated, named in @p errstr; FW_ERR_NOMEM. */
+fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const void *p,
+                              size_t n, char *errstr, size_t errstr_size);
+
+#endif

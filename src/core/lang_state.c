@@ -1,0 +1,908 @@
+/* lang_state.c — evaluating language rules (lang_rules.h) and their keyed
+ * state. Per rule, a chained hash table maps a group key to its lookback
+ * window: a ring of compact events (time, transaction id, a mask of the
+ * aggregates it counts in, one fw_dec per aggregate or a hash for
+ * count_distinct) with running count, sum and sum of squares per aggregate,
+ * so count, sum, avg and stddev cost O(1) per event; min and max keep a
+ * monotonic deque of event sequence numbers and count_distinct a hash
+ * multiset (value hash -> events carrying it), both amortized O(1).
+ * Events arrive in event-time order, so a window only ever loses its oldest
+ * events. Memory is allocated for a new key or a ring reaching a size not
+ * reached before, never per event once warm.
+ *
+ * Rules with the same group_by, lookback and where share one group: one
+ * table, one ring per key holding every member's aggregate columns (up to
+ * 32), one `last alert` per member. A filter rule is a group of its own with
+ * no events (its keys only remember the last alert, for dedupe). */
+#include "lang_rules.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_hash.h"
+#include "rules_file.h"
+
+__extension__ typedef __int128 i128;
+
+#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval expires at most once per minute of watermark */
+#define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
+#define STATE_VERSION 1
+#define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
+
+typedef struct lev {
+    int64_t ts;
+    uint32_t mask;            /* bit a: counts in aggregate a */
+    uint8_t idlen;
+    char id[FW_LANG_TXN_ID_MAX]; /* evidence; longer ids are cut (the alert says so by length) */
+} lev;
+
+typedef struct lrun {
+    int64_t cnt;              /* events counting in this aggregate */
+    i128 sum, sumsq;          /* sum, avg, stddev: exact, in units of 1/10,000 (squares: units^2) */
+    uint32_t dq_head, dq_n;   /* min, max: the monotonic deque of event sequence numbers */
+    uint64_t ndistinct;       /* count_distinct: distinct hashes in the multiset */
+} lrun;
+
+/* count_distinct: a value's hash and how many window events carry it. */
+typedef struct lslot {
+    uint64_t h;               /* 0: empty */
+    uint64_t cnt;
+} lslot;
+
+typedef struct lkey {
+    struct lkey *next;        /* hash chain */
+    uint64_t hash;
+    uint64_t overflow;        /* events dropped at max_window_events */
+    uint64_t seq_head;        /* sequence number of the oldest event: deques hold these */
+    uint32_t head, n, cap;    /* ring of events: oldest at head */
+    uint32_t setcap;          /* slots of each count_distinct multiset: 2^k >= 2 x cap */
+    lev *ev;
+    fw_dec *val;              /* cap x naggs: the event's value per aggregate */
+    uint64_t *dq;             /* cap per min/max aggregate: their deques */
+    lslot *set;               /* setcap per count_distinct aggregate */
+    lrun *run;                /* naggs */
+    int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
+    uint16_t keylen;
+    char key[];               /* "f=v\x1fg=w": fields and values */
+} lkey;
+
+/* A group: the state shared by rules with one group_by, lookback and where. */
+typedef struct ltab {
+    lkey **bucket;
+    size_t nbucket, nkeys;
+    const fw_lang_rule *lead;      /* its first rule: group_by, lookback, where */
+    size_t *member;                /* rule indices, in rule order */
+    size_t *base;                  /* per member: its first column */
+    size_t nmember;
+    const fw_lang_agg *agg[GROUP_MAX_AGGS]; /* the columns */
+    size_t naggs;
+    int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
+    uint8_t nmm, ncd;              /* min/max and count_distinct columns */
+    lkey *cur;                     /* the key this transaction counted in; NULL: none */
+} ltab;
+
+struct fw_lang_state {
+    const fw_lang_rules *rs;
+    ltab *tab;                /* the groups */
+    size_t ntab;
+    size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
+    size_t *pool;             /* the groups' member and base arrays */
+    int64_t next_expire;
+    fw_lang_stats stats;
+    /* Scratch for one alert, so emitting allocates nothing. */
+    fw_xval slots[FW_LANG_MAX_AGGS];
+    fw_lang_value values[FW_LANG_MAX_AGGS];
+    fw_str evidence[FW_LANG_EVIDENCE_MAX];
+    char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    char reason[FW_LANG_REASON_MAX];
+};
+
+static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
+    if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE ||
+        a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
+        !a->where_src != !b->where_src || (a->where_src && strcmp(a->where_src, b->where_src)))
+        return false;
+    for (size_t i = 0; i < a->ngroup; i++)
+        if (strcmp(a->group_src[i], b->group_src[i]))
+            return false;
+    return true;
+}
+
+fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
+    fw_lang_state *st = calloc(1, sizeof(*st));
+    size_t n = rs->n ? rs->n : 1;
+    if (!st)
+        return NULL;
+    st->rs = rs;
+    st->next_expire = INT64_MIN;
+    st->tab = calloc(n, sizeof(*st->tab));
+    st->group_of = malloc(n * sizeof(size_t));
+    st->member_of = malloc(n * sizeof(size_t));
+    st->pool = malloc(2 * n * sizeof(size_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool) {
+        fw_lang_state_destroy(st);
+        return NULL;
+    }
+    /* Group the enabled rules, then lay out each group's members and columns. */
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        st->group_of[i] = st->member_of[i] = SIZE_MAX;
+        if (!r->common.enabled)
+            continue;
+        size_t g = 0;
+        while (g < st->ntab && !(same_shape(st->tab[g].lead, r) &&
+                                 st->tab[g].naggs + r->naggs <= GROUP_MAX_AGGS))
+            g++;
+        if (g == st->ntab)
+            st->tab[st->ntab++].lead = r;
+        st->group_of[i] = g;
+        st->member_of[i] = st->tab[g].nmember++;
+        st->tab[g].naggs += r->naggs;
+    }
+    size_t off = 0;
+    for (size_t g = 0; g < st->ntab; g++) {
+        ltab *t = &st->tab[g];
+        t->member = st->pool + off;
+        t->base = st->pool + rs->n + off;
+        off += t->nmember;
+        t->naggs = 0;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        if (st->group_of[i] == SIZE_MAX)
+            continue;
+        ltab *t = &st->tab[st->group_of[i]];
+        const fw_lang_rule *r = &rs->rules[i];
+        t->member[st->member_of[i]] = i;
+        t->base[st->member_of[i]] = t->naggs;
+        for (size_t a = 0; a < r->naggs; a++) {
+            fw_lang_fn fn = r->aggs[a].fn;
+            t->agg[t->naggs] = &r->aggs[a];
+            t->slot[t->naggs++] = fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
+                                  : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
+                                                                     : -1;
+        }
+    }
+    return st;
+}
+
+static void key_free(lkey *k) {
+    if (!k)
+        return;
+    free(k->ev);
+    free(k->val);
+    free(k->dq);
+    free(k->set);
+    free(k);
+}
+
+void fw_lang_state_destroy(fw_lang_state *st) {
+    if (!st)
+        return;
+    for (size_t r = 0; st->tab && r < st->ntab; r++) {
+        for (size_t b = 0; b < st->tab[r].nbucket; b++)
+            for (lkey *k = st->tab[r].bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                key_free(k);
+            }
+        free(st->tab[r].bucket);
+    }
+    free(st->tab);
+    free(st->group_of);
+    free(st->member_of);
+    free(st->pool);
+    free(st);
+}
+
+/* ---- the table ---- */
+
+static lkey *key_find(const fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
+    const ltab *t = &st->tab[r];
+    if (!t->nbucket)
+        return NULL;
+    for (lkey *k = t->bucket[h & (t->nbucket - 1)]; k; k = k->next)
+        if (k->hash == h && k->keylen == len && !memcmp(k->key, key, len))
+            return k;
+    return NULL;
+}
+
+static bool tab_grow(ltab *t) {
+    size_t nb = t->nbucket ? t->nbucket * 2 : 64;
+    lkey **b = calloc(nb, sizeof(*b));
+    if (!b)
+        return false;
+    for (size_t i = 0; i < t->nbucket; i++)
+        for (lkey *k = t->bucket[i], *nx; k; k = nx) {
+            nx = k->next;
+            k->next = b[k->hash & (nb - 1)];
+            b[k->hash & (nb - 1)] = k;
+        }
+    free(t->bucket);
+    t->bucket = b;
+    t->nbucket = nb;
+    return true;
+}
+
+static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
+    ltab *t = &st->tab[r];
+    if (t->nkeys >= t->nbucket && !tab_grow(t))
+        return NULL;
+    /* The running totals follow the header (i128 wants 16-byte alignment),
+     * then the members' last alerts. */
+    size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
+    lkey *k = calloc(1, hdr + t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t));
+    if (!k)
+        return NULL;
+    k->run = (lrun *)((char *)k + hdr);
+    k->last = (int64_t *)(k->run + t->naggs);
+    for (size_t m = 0; m < t->nmember; m++)
+        k->last[m] = INT64_MIN;
+    k->hash = h;
+    k->keylen = (uint16_t)len;
+    memcpy(k->key, key, len);
+    k->next = t->bucket[h & (t->nbucket - 1)];
+    t->bucket[h & (t->nbucket - 1)] = k;
+    t->nkeys++;
+    st->stats.keys++;
+    return k;
+}
+
+static void key_remove(fw_lang_state *st, size_t r, lkey *k) {
+    ltab *t = &st->tab[r];
+    for (lkey **p = &t->bucket[k->hash & (t->nbucket - 1)]; *p; p = &(*p)->next)
+        if (*p == k) {
+            *p = k->next;
+            break;
+        }
+    t->nkeys--;
+    st->stats.keys--;
+    st->stats.events -= k->n;
+    key_free(k);
+}
+
+/* ---- windows ---- */
+
+static fw_dec val_of_seq(const lkey *k, size_t naggs, uint64_t seq, size_t a) {
+    uint32_t i = (uint32_t)((k->head + (seq - k->seq_head)) % k->cap);
+    return k->val[(size_t)i * naggs + a];
+}
+
+/* The multiset of count_distinct aggregate slot @p c: linear probing, deletion
+ * by backward shift, so no tombstones pile up. */
+static void set_add(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1; /* never 0 (empty) */
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h) {
+        t[i].h = h;
+        u->ndistinct++;
+    }
+    t[i].cnt++;
+}
+
+static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1;
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h || --t[i].cnt)
+        return;
+    u->ndistinct--;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j].h)
+            break;
+        uint32_t home = (uint32_t)t[j].h & mask;
+        /* It stays when its home is cyclically in (i, j]. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        t[i] = t[j];
+        i = j;
+    }
+    t[i] = (lslot){ 0, 0 };
+}
+
+static void pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
+    uint32_t i = k->head;
+    for (size_t a = 0; a < t->naggs; a++) {
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        lrun *u = &k->run[a];
+        u->cnt--;
+        switch (t->agg[a]->fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            if (u->dq_n && q[u->dq_head] == k->seq_head) {
+                u->dq_head = (u->dq_head + 1) % k->cap;
+                u->dq_n--;
+            }
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_remove(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum -= d;
+            u->sumsq -= (i128)d * d;
+        }
+    }
+    k->head = (k->head + 1) % k->cap;
+    k->seq_head++;
+    k->n--;
+    st->stats.events--;
+}
+
+static void evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
+    while (k->n && k->ev[k->head].ts < start)
+        pop_oldest(st, k, t);
+}
+
+/* Doubles the ring (up to max) and re-lays out what hangs on its size: the
+ * deques (same sequence numbers, linearized) and the multisets (rebuilt). */
+static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
+    size_t naggs = t->naggs;
+    uint32_t nc = k->cap ? (k->cap * 2 > max ? max : k->cap * 2) : (max < 8 ? max : 8);
+    uint32_t nsc = 16;
+    while (t->ncd && nsc < 2 * (uint64_t)nc)
+        nsc *= 2;
+    lev *ev = malloc((size_t)nc * sizeof(*ev));
+    fw_dec *val = malloc((size_t)nc * (naggs ? naggs : 1) * sizeof(*val));
+    uint64_t *dq = t->nmm ? malloc((size_t)nc * t->nmm * sizeof(*dq)) : NULL;
+    lslot *set = t->ncd ? calloc((size_t)nsc * t->ncd, sizeof(*set)) : NULL;
+    if (!ev || !val || (t->nmm && !dq) || (t->ncd && !set)) {
+        free(ev);
+        free(val);
+        free(dq);
+        free(set);
+        return false;
+    }
+    for (uint32_t j = 0; j < k->n; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        ev[j] = k->ev[i];
+        memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
+    }
+    for (size_t a = 0; a < naggs; a++) {
+        lrun *u = &k->run[a];
+        if (t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) {
+            uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
+            for (uint32_t j = 0; j < u->dq_n; j++)
+                to[j] = from[(u->dq_head + j) % k->cap];
+            u->dq_head = 0;
+        }
+    }
+    free(k->ev);
+    free(k->val);
+    free(k->dq);
+    free(k->set);
+    k->ev = ev;
+    k->val = val;
+    k->dq = dq;
+    k->set = set;
+    k->head = 0;
+    k->cap = nc;
+    k->setcap = nsc;
+    for (size_t a = 0; a < naggs; a++) {
+        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT)
+            continue;
+        k->run[a].ndistinct = 0;
+        for (uint32_t j = 0; j < k->n; j++)
+            if (ev[j].mask & (1u << a))
+                set_add(k, &k->run[a], (size_t)t->slot[a], (uint64_t)val[(size_t)j * naggs + a]);
+    }
+    return true;
+}
+
+/* Appends one event; at max_window_events the oldest makes room (counted). */
+static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
+                 uint32_t mask, const fw_dec *vals) {
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->n == max) {
+        pop_oldest(st, k, t);
+        k->overflow++;
+        st->stats.overflow++;
+    }
+    if (k->n == k->cap && !ring_grow(k, t, max))
+        return false;
+    uint32_t i = (k->head + k->n) % k->cap;
+    uint64_t seq = k->seq_head + k->n;
+    lev *e = &k->ev[i];
+    e->ts = ts;
+    e->mask = mask;
+    e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
+    if (e->idlen)
+        memcpy(e->id, id.ptr, e->idlen);
+    for (size_t a = 0; a < t->naggs; a++) {
+        fw_dec d = vals[a];
+        k->val[(size_t)i * t->naggs + a] = d;
+        if (!(mask & (1u << a)))
+            continue;
+        lrun *u = &k->run[a];
+        u->cnt++;
+        switch (t->agg[a]->fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            /* Drop from the back what this value outlives and beats. */
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            bool is_min = t->agg[a]->fn == FW_LANG_MIN;
+            while (u->dq_n) {
+                fw_dec back = val_of_seq(k, t->naggs, q[(u->dq_head + u->dq_n - 1) % k->cap], a);
+                if (is_min ? back < d : back > d)
+                    break;
+                u->dq_n--;
+            }
+            q[(u->dq_head + u->dq_n) % k->cap] = seq;
+            u->dq_n++;
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_add(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum += d;
+            u->sumsq += (i128)d * d;
+        }
+    }
+    k->n++;
+    st->stats.events++;
+    return true;
+}
+
+static fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
+static const fw_xval missing = { .type = FW_XT_MISSING };
+
+static fw_xval of_i128(i128 v) {
+    if (v > FW_DEC_MAX || v < FW_DEC_MIN)
+        return missing; /* beyond what a decimal holds: no value rather than a wrong one */
+    return num((fw_dec)v);
+}
+
+static fw_xval result(const ltab *t, const lkey *k, size_t a) {
+    const lrun *u = &k->run[a];
+    fw_dec d;
+    switch (t->agg[a]->fn) {
+    case FW_LANG_COUNT:
+        return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int((int64_t)u->ndistinct, &d) ? num(d) : missing;
+    case FW_LANG_SUM:
+        return of_i128(u->sum);
+    case FW_LANG_AVG: {
+        if (!u->cnt)
+            return missing;
+        /* Half-even to four places, as fw_dec_div. */
+        i128 q = u->sum / u->cnt, rem = u->sum % u->cnt;
+        i128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > u->cnt || (twice == u->cnt && (q & 1)))
+            q += u->sum < 0 ? -1 : 1;
+        return of_i128(q);
+    }
+    case FW_LANG_STDDEV: {
+        if (!u->cnt)
+            return missing;
+        /* Population standard deviation: sqrt(n*sumsq - sum^2) / n, in units. */
+        i128 num2 = (i128)u->cnt * u->sumsq - u->sum * u->sum;
+        double sd = sqrt((double)(num2 < 0 ? 0 : num2)) / (double)u->cnt;
+        return num((fw_dec)llround(sd));
+    }
+    case FW_LANG_MIN:
+    case FW_LANG_MAX: {
+        /* The deque's front is the window's extreme. */
+        if (!u->dq_n)
+            return missing;
+        return num(val_of_seq(k, t->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
+    }
+    }
+    return missing;
+}
+
+/* ---- evaluation ---- */
+
+/* Appends "field=value" for each key field; false when one is missing. */
+static bool make_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
+    size_t o = 0;
+    for (size_t g = 0; g < r->ngroup; g++) {
+        fw_xval v = fw_expr_eval(r->group[g], ctx);
+        char tmp[FW_DEC_STR_MAX];
+        fw_str s;
+        if (v.type == FW_XT_STR || v.type == FW_XT_ANY) {
+            s = v.u.s;
+        } else if (v.type == FW_XT_NUM) {
+            s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+        } else {
+            return false;
+        }
+        if (!s.ptr)
+            return false;
+        int w = snprintf(st->keybuf + o, sizeof(st->keybuf) - o, "%s%s=%.*s", g ? "\x1f" : "",
+                         r->group_src[g], (int)s.len, s.ptr);
+        if (w < 0 || (size_t)w >= sizeof(st->keybuf) - o)
+            return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
+        o += (size_t)w;
+    }
+    *len = o;
+    return true;
+}
+
+static void put(char *buf, size_t *o, const char *s, size_t n) {
+    if (*o >= FW_LANG_REASON_MAX - 1)
+        return;
+    if (n > FW_LANG_REASON_MAX - 1 - *o)
+        n = FW_LANG_REASON_MAX - 1 - *o;
+    memcpy(buf + *o, s, n);
+    *o += n;
+}
+
+static void put_val(char *buf, size_t *o, fw_xval v) {
+    char tmp[64];
+    int w = 0;
+    switch (v.type) {
+    case FW_XT_NUM:
+        w = fw_dec_format(v.u.num, tmp, sizeof(tmp));
+        break;
+    case FW_XT_STR:
+    case FW_XT_ANY:
+        put(buf, o, v.u.s.ptr ? v.u.s.ptr : "", v.u.s.ptr ? v.u.s.len : 0);
+        return;
+    case FW_XT_BOOL:
+        w = snprintf(tmp, sizeof(tmp), "%s", v.u.b ? "true" : "false");
+        break;
+    case FW_XT_DUR:
+        w = fw_rules_duration_format(v.u.ms, tmp, sizeof(tmp));
+        break;
+    case FW_XT_TIME:
+        w = snprintf(tmp, sizeof(tmp), "%" PRId64, v.u.ms);
+        break;
+    default:
+        w = snprintf(tmp, sizeof(tmp), "(missing)");
+    }
+    put(buf, o, tmp, w > 0 && (size_t)w < sizeof(tmp) ? (size_t)w : 0);
+}
+
+static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx) {
+    size_t o = 0;
+    char dur[32];
+    if (!r->reason) { /* default: the values, or the predicate */
+        put(st->reason, &o, r->id, strlen(r->id));
+        put(st->reason, &o, ": ", 2);
+        if (r->kind == FW_LANG_FILTER) {
+            put(st->reason, &o, r->when_src, strlen(r->when_src));
+        } else {
+            for (size_t a = 0; a < r->naggs; a++) {
+                if (a)
+                    put(st->reason, &o, ", ", 2);
+                put(st->reason, &o, r->aggs[a].name, strlen(r->aggs[a].name));
+                put(st->reason, &o, "=", 1);
+                put_val(st->reason, &o, st->slots[a]);
+            }
+            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            put(st->reason, &o, " within ", 8);
+            put(st->reason, &o, dur, (size_t)w);
+        }
+    }
+    for (size_t i = 0; r->reason && i < r->ntpl; i++) {
+        const fw_lang_tpl *t = &r->tpl[i];
+        switch (t->kind) {
+        case FW_TPL_TEXT:
+            put(st->reason, &o, t->text, t->len);
+            break;
+        case FW_TPL_AGG:
+            put_val(st->reason, &o, st->slots[t->index]);
+            break;
+        case FW_TPL_PARAM:
+            put_val(st->reason, &o, r->params[t->index].value);
+            break;
+        case FW_TPL_LOOKBACK: {
+            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            put(st->reason, &o, dur, (size_t)w);
+            break;
+        }
+        case FW_TPL_FIELD:
+            put_val(st->reason, &o, fw_expr_eval(t->field, ctx));
+            break;
+        }
+    }
+    st->reason[o] = '\0';
+    return o;
+}
+
+static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
+                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque) {
+    const fw_txn *t = ctx->txn;
+    if (k) {
+        int64_t *last = &k->last[m];
+        if (*last != INT64_MIN && llabs(t->ts_ms - *last) < st->rs->dedupe_window_ms) {
+            st->stats.deduplicated++;
+            return;
+        }
+        if (*last == INT64_MIN || t->ts_ms > *last)
+            *last = t->ts_ms;
+    }
+    size_t elen;
+    if (k) {
+        memcpy(st->entity, k->key, k->keylen);
+        for (size_t i = 0; i < k->keylen; i++)
+            if (st->entity[i] == '\x1f')
+                st->entity[i] = ',';
+        elen = k->keylen;
+    } else {
+        int w = snprintf(st->entity, sizeof(st->entity), "transaction_id=%.*s",
+                         (int)t->transaction_id.len, t->transaction_id.ptr);
+        elen = w < 0 ? 0 : (size_t)w < sizeof(st->entity) ? (size_t)w : sizeof(st->entity) - 1;
+    }
+    fw_lang_alert a = { .rule = r, .entity = { st->entity, elen }, .event_time = t->ts_ms,
+                        .window_start = t->ts_ms, .window_end = t->ts_ms,
+                        .values = st->values, .nvalues = r->naggs,
+                        .evidence = st->evidence, .evidence_bound = FW_LANG_EVIDENCE_MAX,
+                        .window_bound = st->rs->max_window_events, .txn = t };
+    if (r->kind == FW_LANG_AGGREGATE && k) {
+        a.window_start = t->ts_ms - r->lookback_ms;
+        a.window_overflow = k->overflow;
+        /* The newest FW_LANG_EVIDENCE_MAX events, oldest first. */
+        uint32_t skip = k->n > FW_LANG_EVIDENCE_MAX ? k->n - FW_LANG_EVIDENCE_MAX : 0;
+        for (uint32_t j = skip; j < k->n; j++) {
+            const lev *e = &k->ev[(k->head + j) % k->cap];
+            st->evidence[a.nevidence++] = (fw_str){ e->id, e->idlen };
+        }
+    } else {
+        st->evidence[a.nevidence++] = t->transaction_id;
+    }
+    for (size_t i = 0; i < r->naggs; i++)
+        st->values[i] = (fw_lang_value){ .name = r->aggs[i].name, .value = st->slots[i] };
+    size_t rl = render_reason(st, r, ctx);
+    a.reason = (fw_str){ st->reason, rl };
+    st->stats.alerts++;
+    fn(opaque, &a);
+}
+
+static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
+    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
+    lkey *k = key_find(st, ri, st->keybuf, len, h);
+    return k ? k : key_add(st, ri, st->keybuf, len, h);
+}
+
+/* Counts the transaction in group @p gi's window when it has every key field
+ * and passes where; sets t->cur to its key (NULL when it does not count). */
+static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx) {
+    ltab *t = &st->tab[gi];
+    const fw_lang_rule *r = t->lead;
+    const fw_txn *txn = ctx->txn;
+    size_t len = 0;
+    lkey *k;
+    t->cur = NULL;
+    if (r->kind != FW_LANG_AGGREGATE || !make_key(st, r, ctx, &len) ||
+        (r->where && !fw_expr_test(r->where, ctx)))
+        return;
+    fw_dec vals[GROUP_MAX_AGGS];
+    uint32_t mask = 0;
+    for (size_t a = 0; a < t->naggs; a++) {
+        const fw_lang_agg *g = t->agg[a];
+        vals[a] = 0;
+        if (g->where && !fw_expr_test(g->where, ctx))
+            continue;
+        if (g->arg) {
+            fw_xval v = fw_expr_eval(g->arg, ctx);
+            if (g->fn == FW_LANG_COUNT_DISTINCT) {
+                char tmp[FW_DEC_STR_MAX];
+                fw_str s = v.u.s;
+                if (v.type == FW_XT_NUM)
+                    s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+                else if ((v.type != FW_XT_STR && v.type != FW_XT_ANY) || !s.ptr)
+                    continue;
+                vals[a] = (fw_dec)fw_hash64(s.ptr, s.len, 0x64697374u);
+            } else if (v.type == FW_XT_NUM) {
+                vals[a] = v.u.num;
+            } else if ((v.type == FW_XT_ANY || v.type == FW_XT_STR) && v.u.s.ptr &&
+                       fw_dec_parse(v.u.s.ptr, v.u.s.len, &vals[a]) == FW_OK) {
+                /* an extra field holding a number (the loader allows text only from one) */
+            } else {
+                continue; /* missing: does not count in this aggregate */
+            }
+        }
+        mask |= 1u << a;
+    }
+    if (!(k = key_get(st, gi, len)))
+        return;
+    evict_before(st, k, txn->ts_ms - r->lookback_ms, t);
+    if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
+        t->cur = k;
+}
+
+static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                      void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t gi = st->group_of[ri], m = st->member_of[ri], len = 0;
+    ltab *t = &st->tab[gi];
+    lkey *k = NULL;
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    if (r->kind == FW_LANG_FILTER) {
+        if (!fw_expr_test(r->when, ctx))
+            return;
+        if (r->ngroup) {
+            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
+                return;
+        }
+        emit(st, r, k, m, ctx, fn, opaque);
+        return;
+    }
+    if (!(k = t->cur))
+        return;
+    for (size_t a = 0; a < r->naggs; a++)
+        st->slots[a] = result(t, k, t->base[m] + a);
+    ctx->slots = st->slots;
+    ctx->nslots = r->naggs;
+    if (fw_expr_test(r->having, ctx))
+        emit(st, r, k, m, ctx, fn, opaque);
+}
+
+/* Every group counts the transaction first; then the rules, in file order,
+ * read their columns, so alerts come in rule order whatever the grouping. */
+void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
+                  fw_lang_alert_fn fn, void *opaque) {
+    fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
+                        .extra = in->extra, .nextra = in->nextra };
+    for (size_t g = 0; g < st->ntab; g++)
+        count_in_group(st, g, &ctx);
+    for (size_t i = 0; i < st->rs->n; i++)
+        if (st->group_of[i] != SIZE_MAX)
+            eval_rule(st, i, &ctx, fn, opaque);
+    if (watermark != INT64_MIN && watermark >= st->next_expire) {
+        fw_lang_expire(st, watermark);
+        st->next_expire = watermark + EXPIRE_EVERY_MS;
+    }
+}
+
+size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
+    size_t freed = 0;
+    for (size_t gi = 0; gi < st->ntab; gi++) {
+        ltab *t = &st->tab[gi];
+        for (size_t b = 0; b < t->nbucket; b++)
+            for (lkey *k = t->bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                evict_before(st, k, watermark - t->lead->lookback_ms, t);
+                bool quiet = !k->n;
+                for (size_t m = 0; m < t->nmember && quiet; m++)
+                    quiet = k->last[m] == INT64_MIN ||
+                            k->last[m] + st->rs->dedupe_window_ms <= watermark;
+                if (quiet) {
+                    key_remove(st, gi, k);
+                    freed++;
+                }
+            }
+    }
+    return freed;
+}
+
+void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {
+    *out = st->stats;
+    out->parts = st->ntab;
+}
+
+void fw_lang_state_foreach(const fw_lang_state *st,
+                           void (*fn)(void *opaque, size_t part, fw_str key), void *opaque) {
+    for (size_t ri = 0; ri < st->ntab; ri++)
+        for (size_t b = 0; b < st->tab[ri].nbucket; b++)
+            for (lkey *k = st->tab[ri].bucket[b]; k; k = k->next)
+                fn(opaque, ri, (fw_str){ k->key, k->keylen });
+}
+
+/* ---- changelog bytes: little-endian, versioned ---- */
+
+static bool put_u64(fw_buf *b, uint64_t v) {
+    uint8_t x[8];
+    for (int i = 0; i < 8; i++)
+        x[i] = (uint8_t)(v >> (8 * i));
+    return fw_buf_append(b, x, 8);
+}
+
+static bool get_u64(const uint8_t **p, const uint8_t *end, uint64_t *v) {
+    if (end - *p < 8)
+        return false;
+    *v = 0;
+    for (int i = 0; i < 8; i++)
+        *v |= (uint64_t)(*p)[i] << (8 * i);
+    *p += 8;
+    return true;
+}
+
+bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, fw_buf *out) {
+    if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
+        return true;
+    const ltab *t = &st->tab[part];
+    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + part));
+    if (!k)
+        return true; /* nothing held: a tombstone */
+    uint8_t hdr[4] = { STATE_MAGIC, STATE_VERSION, (uint8_t)t->naggs, (uint8_t)t->nmember };
+    bool ok = fw_buf_append(out, hdr, 4);
+    for (size_t m = 0; m < t->nmember && ok; m++)
+        ok = put_u64(out, (uint64_t)k->last[m]);
+    ok = ok && put_u64(out, k->overflow) && put_u64(out, k->n);
+    for (uint32_t j = 0; j < k->n && ok; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        const lev *e = &k->ev[i];
+        ok = put_u64(out, (uint64_t)e->ts) && put_u64(out, e->mask) &&
+             fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen);
+        for (size_t a = 0; a < t->naggs && ok; a++)
+            ok = put_u64(out, (uint64_t)k->val[(size_t)i * t->naggs + a]);
+    }
+    return ok && !out->overflow;
+}
+
+fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const void *p,
+                              size_t n, char *errstr, size_t errstr_size) {
+#define BAD(...) do { if (errstr && errstr_size) snprintf(errstr, errstr_size, __VA_ARGS__); \
+                      return FW_ERR_INVALID; } while (0)
+    if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
+        BAD("language rule state: part %zu or key of %zu bytes out of range", part, key.len);
+    const ltab *t = &st->tab[part];
+    const char *id = t->lead->id;
+    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + part);
+    lkey *k = key_find(st, part, key.ptr, key.len, h);
+    if (k)
+        key_remove(st, part, k);
+    if (n == 0)
+        return FW_OK;
+    const uint8_t *s = p, *end = s + n;
+    uint64_t over, cnt;
+    if (n < 4 || s[0] != STATE_MAGIC || s[1] != STATE_VERSION)
+        BAD("%s: state of an unknown format", id);
+    if (s[2] != t->naggs || s[3] != t->nmember)
+        BAD("%s: state with %u aggregates of %u rules, the state has %zu of %zu (its shape "
+            "changed)", id, s[2], s[3], t->naggs, t->nmember);
+    s += 4;
+    int64_t last[FW_LANG_MAX_RULES];
+    for (size_t m = 0; m < t->nmember; m++) {
+        uint64_t v;
+        if (!get_u64(&s, end, &v))
+            BAD("%s: state truncated", id);
+        last[m] = (int64_t)v;
+    }
+    if (!get_u64(&s, end, &over) || !get_u64(&s, end, &cnt))
+        BAD("%s: state truncated", id);
+    if (cnt > st->rs->max_window_events)
+        BAD("%s: state with %" PRIu64 " events, above max_window_events %u", id, cnt,
+            st->rs->max_window_events);
+    if (!(k = key_add(st, part, key.ptr, key.len, h)))
+        return FW_ERR_NOMEM;
+    memcpy(k->last, last, t->nmember * sizeof(*last));
+    k->overflow = over;
+    for (uint64_t j = 0; j < cnt; j++) {
+        uint64_t ts, mask;
+        fw_dec vals[GROUP_MAX_AGGS];
+        if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &mask) || s >= end)
+            goto trunc;
+        uint8_t idlen = *s++;
+        if (idlen > FW_LANG_TXN_ID_MAX || end - s < idlen)
+            goto trunc;
+        fw_str tid = { (const char *)s, idlen };
+        s += idlen;
+        for (size_t a = 0; a < t->naggs; a++) {
+            uint64_t v;
+            if (!get_u64(&s, end, &v))
+                goto trunc;
+            vals[a] = (fw_dec)v;
+        }
+        if (!push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
+            key_remove(st, part, k);
+            return FW_ERR_NOMEM;
+        }
+    }
+    if (s != end) {
+        key_remove(st, part, k);
+        BAD("%s: %zu bytes after the state", id, (size_t)(end - s));
+    }
+    return FW_OK;
+trunc:
+    key_remove(st, part, k);
+    BAD("%s: state truncated", id);
+#undef BAD
+}
