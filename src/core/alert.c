@@ -11,7 +11,7 @@
  * (the decoder rejects \u0000), so distinct tuples never collide by layout. */
 void fw_alert_id(const fw_alert *a, fw_buf *scratch, char out[FW_ALERT_ID_LEN + 1]) {
     fw_buf_reset(scratch);
-    const char *rule = fw_rule_name(a->rule);
+    const char *rule = fw_alert_rule_name(a);
     fw_buf_append(scratch, rule, strlen(rule) + 1);
     fw_buf_append(scratch, a->entity_type, strlen(a->entity_type) + 1);
     fw_buf_append(scratch, a->entity_id.ptr, a->entity_id.len);
@@ -36,7 +36,7 @@ bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
     fw_alert_id(a, scratch, id);
     fw_buf_printf(out, "{\"alert_id\":\"%s\",\"rule\":\"%s\",\"rule_version\":%d,"
                        "\"severity\":\"%s\"",
-                  id, fw_rule_name(a->rule), a->rc->version,
+                  id, fw_alert_rule_name(a), a->rc->version,
                   fw_severity_name(a->rc->severity));
     if (a->rc->shadow)
         fw_buf_puts(out, ",\"shadow\":true");
@@ -53,15 +53,35 @@ bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
     fw_buf_puts(out, ",\"evidence\":[");
     for (size_t i = 0; i < a->nevidence; i++) {
         const fw_evidence *ev = &a->evidence[i];
-        char ts[32];
-        fw_time_format(ev->ts_ms, ts);
         fw_buf_puts(out, i ? ",{\"transaction_id\":" : "{\"transaction_id\":");
         fw_buf_json_str(out, ev->transaction_id);
-        fw_buf_printf(out, ",\"timestamp\":\"%s\",\"amount\":", ts);
-        fw_buf_append(out, ev->amount_raw.ptr, ev->amount_raw.len);
+        if (ev->ts_ms != INT64_MIN)
+            put_time(out, "timestamp", ev->ts_ms);
+        if (ev->amount_raw.ptr) {
+            fw_buf_puts(out, ",\"amount\":");
+            fw_buf_append(out, ev->amount_raw.ptr, ev->amount_raw.len);
+        }
         fw_buf_putc(out, '}');
     }
     fw_buf_putc(out, ']');
+    if (a->evidence_bound)
+        fw_buf_printf(out, ",\"evidence_limit\":%" PRIu32, a->evidence_bound);
+    if (a->nvalues) {
+        fw_buf_puts(out, ",\"values\":{");
+        for (size_t i = 0; i < a->nvalues; i++) {
+            fw_buf_puts(out, i ? "," : "");
+            fw_buf_json_str(out, fw_str_c(a->values[i].name));
+            if (a->values[i].missing) {
+                fw_buf_puts(out, ":null");
+            } else {
+                char num[48];
+                fw_dec_format(a->values[i].num, num, sizeof(num));
+                fw_buf_putc(out, ':');
+                fw_buf_puts(out, num);
+            }
+        }
+        fw_buf_putc(out, '}');
+    }
     if (a->profile) {
         fw_buf_puts(out, ",\"profile\":{\"customer_id\":");
         fw_buf_json_str(out, (fw_str){ a->profile->customer_id, a->profile->idlen });

@@ -5,6 +5,7 @@
 #define FW_ALERT_H
 
 #include <stdint.h>
+#include "decimal.h"
 #include "fw_str.h"
 #include "profiles.h"
 #include "rules.h"
@@ -15,8 +16,8 @@
 /** One transaction the alert rests on. Slices may point into state memory. */
 typedef struct fw_evidence {
     fw_str transaction_id;
-    int64_t ts_ms;
-    fw_str amount_raw;       /* number as written in the input */
+    int64_t ts_ms;           /* INT64_MIN: not known (language rules keep ids only) */
+    fw_str amount_raw;       /* number as written in the input; NULL ptr: not known */
 } fw_evidence;
 
 /** One feature's share in a model score (ml_score): its value and its
@@ -36,8 +37,20 @@ typedef struct fw_alert_ml {
     size_t ntop;
 } fw_alert_ml;
 
+/** A value a rule computed, named in the alert ("count": 4, "sum": 12000.5). */
+typedef struct fw_alert_value {
+    const char *name;
+    fw_dec num;
+    bool missing;            /* e.g. the min of no transaction */
+} fw_alert_value;
+
+/** The rule a language rule's alerts carry in fw_alert.rule: its name is
+ *  fw_alert.rule_name. */
+#define FW_RULE_LANG FW_RULE__COUNT
+
 typedef struct fw_alert {
-    fw_rule_id rule;
+    fw_rule_id rule;            /* FW_RULE_LANG: a language rule, named by rule_name */
+    const char *rule_name;      /* FW_RULE_LANG only */
     const fw_rule_common *rc;   /* version, severity, shadow */
     const char *entity_type;    /* "account", "card", "customer", "account_pair", ... */
     fw_str entity_id;
@@ -52,7 +65,16 @@ typedef struct fw_alert {
     const fw_txn *txn;          /* the triggering transaction */
     const fw_profile *profile;  /* the customer profile the rule used, or NULL */
     const fw_alert_ml *ml;      /* ml_score only: score and explanation */
+    const fw_alert_value *values; /* language rules: the aggregates behind the alert */
+    size_t nvalues;
+    uint32_t evidence_bound;    /* language rules: at most this many transactions are
+                                   named (0: the rule's evidence is complete) */
 } fw_alert;
+
+/** @brief The alert's rule name: a built-in's, or the language rule's id. */
+static inline const char *fw_alert_rule_name(const fw_alert *a) {
+    return a->rule == FW_RULE_LANG ? a->rule_name : fw_rule_name(a->rule);
+}
 
 /** @brief Computes the alert id ("fw-" + 32 hex) into @p out.
  *  @p scratch is a reusable buffer for the canonical byte string. */
