@@ -88,6 +88,7 @@ void fw_engine_destroy(fw_engine *e) {
     if (!e)
         return;
     fw_ml_fini(e);
+    fw_engine_lang_fini(e);
     fw_txn_ids_fini(&e->ids);
     fw_event_buffer_fini(&e->buffer);
     fw_state_fini(&e->state);
@@ -233,6 +234,8 @@ static void release(fw_engine *e, int64_t watermark) {
             delete_key(e, key, buffered_key(t, key));
         }
         fw_detect(e, t, false);
+        if (e->lang)
+            fw_engine_lang_eval(e, t);
         e->stats.released++;
         fw_event_buffer_pop(&e->buffer);
     }
@@ -242,6 +245,8 @@ static void release(fw_engine *e, int64_t watermark) {
         e->stats.watermark = watermark;
     fw_state_expire(&e->state, e->stats.watermark, e->horizon,
                     watermark == INT64_MAX ? 0 : FW_SWEEP_BUDGET, on_expire, e);
+    if (e->lang)
+        fw_engine_lang_expire(e, e->stats.watermark);
 }
 
 void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
@@ -259,10 +264,14 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
         }
         e->stats.behind_watermark++;
         fw_detect(e, t, true);
+        if (e->lang)
+            fw_engine_lang_eval(e, t);
         return;
     }
     if (!fw_event_buffer_push(&e->buffer, t)) {
         fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
+        if (e->lang)
+            fw_engine_lang_eval(e, t);
         return;
     }
     if (t->ts_ms > e->max_ts) {

@@ -45,6 +45,7 @@ typedef struct fw_engine_stats {
                                     transfers an account received in the window */
     uint64_t id_too_long;        /* an entity id over FW_ID_MAX bytes: not tracked */
     uint64_t alerts[FW_RULE__COUNT];
+    uint64_t lang_alerts;        /* alerts of the language rules, all together */
     uint64_t deduplicated[FW_RULE__COUNT]; /* alerts folded into an earlier one */
     uint64_t buffered;           /* waiting for the watermark now */
     uint64_t ml_scored;          /* ml_score: transactions scored */
@@ -80,6 +81,15 @@ void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles);
  *  restored from the changelog keep them; NULL: none. Shared, read-only,
  *  outlives the engine. */
 void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras);
+
+struct fw_lang_rules;
+
+/** @brief Runs the language rules of @p rs (lang_rules.h; NULL or none: no
+ *  language rules) beside the native detectors, from now on with empty
+ *  state. @p rs is shared, read-only and outlives the engine.
+ *  @returns FW_OK, or FW_ERR_NOMEM with @p errstr. */
+fw_err fw_engine_set_lang(fw_engine *e, const struct fw_lang_rules *rs, char *errstr,
+                          size_t errstr_size);
 
 /** @brief Frees the engine; NULL is a no-op. */
 void fw_engine_destroy(fw_engine *e);

@@ -4,6 +4,7 @@
 #ifndef FW_ENGINE_INT_H
 #define FW_ENGINE_INT_H
 
+#include "alert.h"
 #include "engine.h"
 #include "event_buffer.h"
 #include "fw_pool.h"
@@ -47,6 +48,7 @@ struct fw_engine {
     fw_event_buffer buffer;
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
+    struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
@@ -67,6 +69,9 @@ struct fw_engine {
     char reason[512];
     char entity_id[2 * FW_ID_MAX + 4];
     fw_evidence *evidence;            /* max_window_events + 2 slots */
+    /* A language rule's alert as fw_alert (engine_lang.c). */
+    fw_evidence lang_evidence[64];
+    fw_alert_value lang_values[16];
     /* Changelog bookkeeping, only when someone reads the changes. */
     bool track_changes;
     fw_entity **dirty;                /* entities changed since the last flush */
@@ -110,6 +115,15 @@ fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
 /** @brief Feature vector of @p t (history, sink, ml_score queue); before
  *  the detectors. */
 void fw_ml_observe(fw_engine *e, const fw_txn *t);
+
+/** @brief The language rules on one transaction, in event-time order. */
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t);
+
+/** @brief Frees the language rules' state older than their lookbacks. */
+void fw_engine_lang_expire(fw_engine *e, int64_t watermark);
+
+/** @brief Frees the language rules' state. */
+void fw_engine_lang_fini(fw_engine *e);
 
 /** @brief Frees the ml_score batches and buffers. */
 void fw_ml_fini(fw_engine *e);

@@ -10,6 +10,7 @@
 
 #include "fw_time.h"
 #include "rules_file.h"
+#include "lang_rules.h"
 #include "time_guard.h"
 
 /* A record the time guard holds: its bytes and where it came from. */
@@ -25,6 +26,7 @@ typedef struct held_rec {
 struct fw_pipeline {
     fw_pipeline_conf conf;
     fw_engine *engine;
+    fw_txn_extras lang_extras; /* the extra fields the language rules use */
     bool general_json;   /* JSON through fw_txn_decode_json_ex: a mapping or extra fields */
     fw_arena scratch;
     fw_buf alert_json;   /* the alert being emitted */
@@ -62,6 +64,17 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
         return NULL;
     }
     p->conf = *conf;
+    if (p->conf.lang && p->conf.lang->nextra && !p->conf.extras) {
+        /* Captured in the language rules' slot order, so slot i is extra[i]. */
+        char why[300];
+        if (fw_txn_extras_init(&p->lang_extras, (const char *const *)p->conf.lang->extra_names,
+                               p->conf.lang->nextra, why, sizeof(why)) != FW_OK) {
+            snprintf(errstr, errstr_size, "language rules: extra fields: %s", why);
+            free(p);
+            return NULL;
+        }
+        p->conf.extras = &p->lang_extras;
+    }
     if (p->conf.extras && !p->conf.extras->n)
         p->conf.extras = NULL; /* the empty set: the decoders without extras */
     p->general_json = p->conf.schema || p->conf.extras;
@@ -90,6 +103,8 @@ fw_pipeline *fw_pipeline_new(const fw_pipeline_conf *conf, char *errstr, size_t 
         goto fail;
     fw_engine_set_profiles(p->engine, p->conf.profiles);
     fw_engine_set_extras(p->engine, p->conf.extras);
+    if (fw_engine_set_lang(p->engine, p->conf.lang, errstr, errstr_size) != FW_OK)
+        goto fail;
     p->engine_out = (fw_engine_out){ .opaque = p, .alert = on_alert, .late = on_late,
                                      .duplicate = on_duplicate };
     return p;

@@ -67,6 +67,10 @@ typedef struct fw_pipeline_conf {
      * loaded rules reference; NULL or empty: none, at no cost. Shared,
      * read-only, outlives the pipeline. Not for semicolon records (no names). */
     const fw_txn_extras *extras;
+    /* Rules written in the rule language (lang_rules.h), or NULL: run beside
+     * the built-ins; their extra fields are captured when @c extras is NULL.
+     * Shared, read-only, outlives the pipeline. */
+    const struct fw_lang_rules *lang;
 } fw_pipeline_conf;
 
 typedef struct fw_pipeline_stats {

@@ -15,6 +15,9 @@ typedef struct fw_run_conf {
                                       at start); "" when none */
     const char *profiles_file;     /* NDJSON customer profiles; NULL: none */
     const char *schema_file;       /* mapping of another team's spelling; NULL: ours */
+    struct fw_lang_rules *lang;    /* the rules file's language rules (fw_run_conf_parse),
+                                      or NULL; owned here, freed by fw_cmd_run;
+                                      pipeline.lang points at it */
     struct fw_schema *schema;      /* loaded from it by fw_run_conf_parse; owned here,
                                       freed by fw_cmd_run; pipeline.schema points at it */
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */

@@ -128,14 +128,16 @@ int fw_cmd_bench(int argc, char **argv) {
     long iterations = bc.iterations;
     fw_model *model = NULL;
     fw_schema *schema = NULL;
+    fw_lang_rules *lang = NULL;
     double *rates = NULL;
     char errstr[512];
     corpus c = { 0 };
     fw_pipeline_conf pc = { .format = FW_INPUT_JSON };
-    if ((rc = fw_lab_conf_load("bench", bc.rules, bc.schema, &pc.rules, &schema)) != 0 ||
+    if ((rc = fw_lab_conf_load("bench", bc.rules, bc.schema, &pc.rules, &schema, &lang)) != 0 ||
         (bc.input && (rc = fw_opts_check_readable("bench", "--input", bc.input)) != 0))
         goto out;
     pc.schema = schema;
+    pc.lang = lang;
     rc = 2;
     if (bc.model && !(model = fw_model_load(bc.model, errstr, sizeof(errstr)))) {
         fw_opts_usage_error("bench", "--model: %s", errstr);
@@ -244,6 +246,7 @@ int fw_cmd_bench(int argc, char **argv) {
 out:
     fw_model_free(model);
     fw_schema_destroy(schema);
+    fw_lang_rules_destroy(lang);
     free(rates);
     free(c.data);
     free(c.off);

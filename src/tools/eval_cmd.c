@@ -201,7 +201,8 @@ static const fw_opts_cmd eval_cmd = {
 
 /* Checks the options and loads what they name, before any work.
  * @returns -1 to go on, else the exit status. */
-static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, sweep *sw) {
+static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, fw_lang_rules **lang,
+                      sweep *sw) {
     char errstr[1024];
     int rc;
     o->progress = fw_progress_mode_of(o->quiet, o->progress_flag);
@@ -216,9 +217,11 @@ static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, sweep *
         return fw_opts_usage_error("eval", "--plot needs a file name");
     if ((rc = fw_opts_check_readable("eval", o->input ? "--input" : "--amlsim",
                                      o->input ? o->input : o->amlsim)) != 0 ||
-        (rc = fw_lab_conf_load("eval", o->rules_file, o->schema_file, rules, schema)) != 0)
+        (rc = fw_lab_conf_load("eval", o->rules_file, o->schema_file, rules, schema,
+                               lang)) != 0)
         return rc;
     o->schema = o->amlsim ? NULL : *schema; /* AMLSim records are converted to ours */
+    o->lang = *lang;
     if (o->threshold >= 0)
         rules->ml_score.threshold = o->threshold;
     if (o->sweep) {
@@ -245,8 +248,9 @@ int fw_cmd_eval(int argc, char **argv) {
         return rc;
     fw_rules rules;
     fw_schema *schema = NULL;
+    fw_lang_rules *lang = NULL;
     sweep sw;
-    if ((rc = eval_setup(&o, &rules, &schema, &sw)) < 0) {
+    if ((rc = eval_setup(&o, &rules, &schema, &lang, &sw)) < 0) {
         /* JSON on stdout: the tables move to stderr so the document stays clean. */
         FILE *out = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
         rc = o.input ? eval_input(&o, &rules, o.sweep ? &sw : NULL, out)
@@ -255,5 +259,6 @@ int fw_cmd_eval(int argc, char **argv) {
     }
     fw_model_free(o.ml);
     fw_schema_destroy(schema);
+    fw_lang_rules_destroy(lang);
     return rc;
 }

@@ -28,6 +28,7 @@ typedef struct eval_opts {
     bool quiet, progress_flag;
     fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
     const struct fw_schema *schema; /* from --schema (or the rules file); NULL: ours */
+    const struct fw_lang_rules *lang; /* the rules file's language rules, or NULL */
     fw_progress_mode progress; /* from --quiet and --progress */
 } eval_opts;
 
@@ -67,6 +68,7 @@ typedef struct replay_ctx {
     bool show_dead_letters;
     fw_model *model;          /* ml_score's (--model); NULL: not scored */
     const struct fw_schema *schema; /* their spelling (--schema); NULL: ours */
+    const struct fw_lang_rules *lang; /* language rules beside the built-ins, or NULL */
 } replay_ctx;
 
 /* Runs every record of @p c through a new pipeline, as file mode does. */

@@ -92,7 +92,7 @@ bool eval_replay(const corpus *c, const fw_rules *rules, const replay_ctx *rc,
     char errstr[512];
     fw_pipeline_conf pc = { .rules = *rules, .format = FW_INPUT_JSON,
                             .max_record_bytes = FW_TXN_DEFAULT_MAX_BYTES,
-                            .schema = rc->schema };
+                            .schema = rc->schema, .lang = rc->lang };
     fw_replay r;
     if (fw_replay_init(&r, "eval", c->file, &pc, rc->model, errstr, sizeof(errstr))) {
         fprintf(stderr, "fraudwatch eval: %s\n", errstr);
@@ -191,7 +191,7 @@ bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *ru
     if (!run)
         fw_die_oom("eval");
     replay_ctx rc = { .alert = eval_alert, .opaque = run, .show_dead_letters = show_dead,
-                      .model = o->ml, .schema = o->schema };
+                      .model = o->ml, .schema = o->schema, .lang = o->lang };
     bool ok = eval_replay(c, rules, &rc, label, o->progress, st);
     if (ok && fw_eval_report_build(run, rules, st->transactions, rep) != FW_OK)
         fw_die_oom("eval");

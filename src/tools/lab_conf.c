@@ -7,11 +7,14 @@
 #include "rules_file.h"
 
 int fw_lab_conf_load(const char *cmd, const char *rules_file, const char *schema_file,
-                     fw_rules *rules, fw_schema **schema) {
+                     fw_rules *rules, fw_schema **schema, fw_lang_rules **lang) {
     char errstr[512];
     *schema = NULL;
+    *lang = NULL;
     fw_rules_defaults(rules);
     if (rules_file && fw_rules_load_file(rules, rules_file, errstr, sizeof(errstr)))
+        return fw_opts_usage_error(cmd, "--rules: %s", errstr);
+    if (rules_file && fw_lang_rules_load_file(rules_file, rules, lang, errstr, sizeof(errstr)))
         return fw_opts_usage_error(cmd, "--rules: %s", errstr);
     if (schema_file) {
         if (!(*schema = fw_schema_load_file(schema_file, errstr, sizeof(errstr))))

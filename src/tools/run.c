@@ -10,6 +10,7 @@
 #include "file_runner.h"
 #include "http_guard.h"
 #include "kafka_runtime.h"
+#include "lang_rules.h"
 #include "metrics.h"
 #include "options.h"
 #include "rules_file.h"
@@ -359,6 +360,14 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             snprintf(errstr, errstr_size, "--rules: %s", why);
             return FW_ERR_INVALID;
         }
+        fw_lang_rules_destroy(c->lang);
+        c->lang = NULL;
+        if (fw_lang_rules_load_file(c->rules_file, &c->pipeline.rules, &c->lang, why,
+                                    sizeof(why)) != FW_OK) {
+            snprintf(errstr, errstr_size, "--rules: %s", why);
+            return FW_ERR_INVALID;
+        }
+        c->pipeline.lang = c->lang;
     }
     if (c->schema_file) {
         char why[480];
@@ -469,5 +478,7 @@ int fw_cmd_run(int argc, char **argv) {
     int rc = run_main(&conf, argc, argv);
     fw_schema_destroy(conf.schema); /* NULL when none was loaded */
     conf.schema = NULL;
+    fw_lang_rules_destroy(conf.lang);
+    conf.lang = NULL;
     return rc;
 }
