@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "changelog_restore.h"
+#include "lang_rules.h"
 #include "metrics.h"
 #include "profiles_follow.h"
 #include "rules_file.h"
@@ -785,9 +786,6 @@ static void close_consumer(fw_krt *k) {
     rd_kafka_consumer_close(k->consumer);
 }
 
-/* The input is keyed by the sending account; rules keyed by the receiver
- * see only the transfers of this task's partition until transfers are
- * repartitioned by receiver. Said once, at start-up. */
 /* Logs what changes from @p old to @p now, one line per rule. */
 static void log_rule_switch(const fw_krt *k, const fw_rules *old, const fw_rules *now) {
     char what[400];
@@ -818,6 +816,9 @@ static void switch_rules(fw_krt *k) {
     k->pconf.rules = next;
 }
 
+/* The input is keyed by the sending account; rules keyed by the receiver
+ * see only the transfers of this task's partition until transfers are
+ * repartitioned by receiver. Said once, at start-up. */
 static void warn_receiver_rules(fw_krt *k, int partitions) {
     static const fw_rule_id by_receiver[] = { FW_RULE_FAN_IN, FW_RULE_CYCLE,
                                               FW_RULE_MULE_CASHOUT };
@@ -830,6 +831,18 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
         logf_(k, "warning: %s follow transfers by receiving account, but %s has %d "
                  "partitions keyed by sender: each task sees only its own partition's "
                  "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
+    /* So do language rules grouped by anything but the account. */
+    const fw_lang_rules *rs = k->c->lang;
+    for (size_t i = 0; partitions > 1 && rs && i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        if (!r->common.enabled || !r->ngroup ||
+            (r->ngroup >= 1 && !strcmp(r->group_src[0], "account_id")))
+            continue;
+        logf_(k, "warning: rule %s groups by %s, but %s has %d partitions keyed by "
+                 "account_id: each task sees only its own partition's transactions of a "
+                 "key (see docs/rule-language.md)", r->id, r->group_src[0],
+              k->c->input_topic, partitions);
+    }
 }
 
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
