@@ -49,6 +49,7 @@ struct fw_engine {
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
+    int64_t lang_next_sweep;          /* no sweep of it before this watermark */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further

@@ -27,7 +27,7 @@
 
 __extension__ typedef __int128 i128;
 
-#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval expires at most once per minute of watermark */
+#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval sweeps at most once per minute of watermark */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 1
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
@@ -91,6 +91,7 @@ struct fw_lang_state {
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
     int64_t next_expire;
+    int64_t sweep_every_ms;   /* between sweeps of every key (freeing memory only) */
     fw_lang_stats stats;
     /* Scratch for one alert, so emitting allocates nothing. */
     fw_xval slots[FW_LANG_MAX_AGGS];
@@ -118,6 +119,13 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         return NULL;
     st->rs = rs;
     st->next_expire = INT64_MIN;
+    /* A sweep visits every key, and windows drop old events as their key is
+     * used anyway, so sweeps only free memory: one per eighth of the longest
+     * lookback (at least a minute) keeps memory within 1.125 lookbacks. */
+    st->sweep_every_ms = EXPIRE_EVERY_MS;
+    for (size_t i = 0; i < rs->n; i++)
+        if (rs->rules[i].lookback_ms / 8 > st->sweep_every_ms)
+            st->sweep_every_ms = rs->rules[i].lookback_ms / 8;
     st->tab = calloc(n, sizeof(*st->tab));
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
@@ -522,11 +530,18 @@ static bool make_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx
         }
         if (!s.ptr)
             return false;
-        int w = snprintf(st->keybuf + o, sizeof(st->keybuf) - o, "%s%s=%.*s", g ? "\x1f" : "",
-                         r->group_src[g], (int)s.len, s.ptr);
-        if (w < 0 || (size_t)w >= sizeof(st->keybuf) - o)
+        /* memcpy, not snprintf: this runs per transaction and group. */
+        size_t nlen = strlen(r->group_src[g]), need = (g ? 1 : 0) + nlen + 1 + s.len;
+        if (need >= sizeof(st->keybuf) - o)
             return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
-        o += (size_t)w;
+        if (g)
+            st->keybuf[o++] = '\x1f';
+        memcpy(st->keybuf + o, r->group_src[g], nlen);
+        o += nlen;
+        st->keybuf[o++] = '=';
+        memcpy(st->keybuf + o, s.ptr, s.len);
+        o += s.len;
+        st->keybuf[o] = '\0';
     }
     *len = o;
     return true;
@@ -757,7 +772,7 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
             eval_rule(st, i, &ctx, fn, opaque);
     if (watermark != INT64_MIN && watermark >= st->next_expire) {
         fw_lang_expire(st, watermark);
-        st->next_expire = watermark + EXPIRE_EVERY_MS;
+        st->next_expire = watermark + st->sweep_every_ms;
     }
 }
 
