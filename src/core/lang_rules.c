@@ -120,6 +120,93 @@ static int extra_field(void *ud, fw_str name) {
     return (int)rs->nextra++;
 }
 
+/* ---- named lists ---- */
+
+static int cmp_value(const void *a, const void *b) {
+    const fw_str *x = a, *y = b;
+    if (x->len != y->len)
+        return x->len < y->len ? -1 : 1;
+    return memcmp(x->ptr, y->ptr, x->len);
+}
+
+static int list_id(void *ud, fw_str name) {
+    const fw_lang_rules *rs = ((lctx *)ud)->rs;
+    for (size_t i = 0; i < rs->nlists; i++)
+        if (fw_str_eq_c(name, rs->lists[i].name))
+            return (int)i;
+    return -1;
+}
+
+int fw_lang_list_contains(const fw_lang_rules *rs, int id, fw_str value) {
+    if (id < 0 || (size_t)id >= rs->nlists || !value.ptr)
+        return -1;
+    const fw_lang_list *l = &rs->lists[id];
+    return l->n && bsearch(&value, l->values, l->n, sizeof(fw_str), cmp_value) ? 1 : 0;
+}
+
+bool fw_lang_lists_write_json(const fw_lang_rules *rs, fw_buf *b, const char *indent) {
+    bool ok = true;
+    for (size_t i = 0; i < rs->nlists && ok; i++) {
+        const fw_lang_list *l = &rs->lists[i];
+        ok = fw_buf_printf(b, "%s%s", i ? ",\n" : "", indent) &&
+             fw_buf_json_str(b, fw_str_c(l->name)) && fw_buf_puts(b, ": [");
+        for (size_t k = 0; k < l->n && ok; k++)
+            ok = (!k || fw_buf_puts(b, ", ")) && fw_buf_json_str(b, l->values[k]);
+        ok = ok && fw_buf_putc(b, ']');
+    }
+    return ok;
+}
+
+/* "lists": {"name": ["v", ...], ...}: strings only, each list at most
+ * FW_LANG_MAX_LIST_VALUES values; duplicates are kept once. */
+static fw_err load_lists(lctx *c, const fw_json *lists) {
+    if (!lists)
+        return FW_OK;
+    if (lists->type != FW_JSON_OBJECT)
+        return errf(c, "lists", lists, FW_ERR_INVALID, "expected an object of named lists "
+                    "like {\"blocked_cards\": [\"c-1\", \"c-2\"]}");
+    FW_JSON_FOREACH(m, lists) {
+        char path[160];
+        snprintf(path, sizeof(path), "lists.%.*s", (int)(m->key.len < 100 ? m->key.len : 100),
+                 m->key.ptr);
+        if (c->rs->nlists >= FW_LANG_MAX_LISTS)
+            return errf(c, path, m, FW_ERR_LIMIT, "more than %d named lists",
+                        FW_LANG_MAX_LISTS);
+        if (m->type != FW_JSON_ARRAY)
+            return errf(c, path, m, FW_ERR_INVALID, "expected an array of strings");
+        size_t n = 0, bytes = 0;
+        FW_JSON_FOREACH(v, m) {
+            if (v->type != FW_JSON_STRING)
+                return errf(c, path, v, FW_ERR_INVALID, "expected strings only, as the "
+                            "values a field is compared with");
+            n++;
+            bytes += v->str.len;
+        }
+        if (n > FW_LANG_MAX_LIST_VALUES)
+            return errf(c, path, m, FW_ERR_LIMIT, "%zu values, above the %d a list may have",
+                        n, FW_LANG_MAX_LIST_VALUES);
+        fw_lang_list *l = &c->rs->lists[c->rs->nlists++];
+        l->name = dupn(m->key.ptr, m->key.len);
+        l->values = malloc((n ? n : 1) * sizeof(fw_str));
+        l->storage = malloc(bytes ? bytes : 1);
+        if (!l->name || !l->values || !l->storage)
+            return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+        size_t o = 0;
+        FW_JSON_FOREACH(v, m) {
+            memcpy(l->storage + o, v->str.ptr, v->str.len);
+            l->values[l->n++] = (fw_str){ l->storage + o, v->str.len };
+            o += v->str.len;
+        }
+        qsort(l->values, l->n, sizeof(fw_str), cmp_value);
+        size_t k = 0; /* duplicates once */
+        for (size_t i = 0; i < l->n; i++)
+            if (!k || cmp_value(&l->values[k - 1], &l->values[i]))
+                l->values[k++] = l->values[i];
+        l->n = k;
+    }
+    return FW_OK;
+}
+
 /* Templates see only extra fields some expression already uses. */
 static int known_extra(void *ud, fw_str name) {
     lctx *c = ud;
@@ -133,7 +220,8 @@ static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_x
                       bool extra, fw_expr **out) {
     fw_expr_env env = { .params = c->r->params, .nparams = c->r->nparams,
                         .slots = c->slots ? c->slot : NULL, .nslots = c->slots ? c->r->naggs : 0,
-                        .extra_field = extra ? extra_field : known_extra, .ud = c };
+                        .extra_field = extra ? extra_field : known_extra,
+                        .list_id = list_id, .ud = c };
     char msg[512];
     fw_err rc = fw_expr_compile(src, n, &env, want, out, msg, sizeof(msg));
     if (rc != FW_OK)
@@ -578,6 +666,8 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
         errf(&c, "document", NULL, rc, "invalid JSON: %s", jerr);
         goto out;
     }
+    if ((rc = load_lists(&c, fw_json_get(root, "lists"))) != FW_OK)
+        goto out;
     const fw_json *rules = fw_json_get(root, "rules");
     size_t count = 0, idx = 0;
     FW_JSON_FOREACH(e, rules)
@@ -673,6 +763,11 @@ void fw_lang_rules_destroy(fw_lang_rules *rs) {
         rule_fini(&rs->rules[i]);
     for (size_t i = 0; i < rs->nextra; i++)
         free(rs->extra_names[i]);
+    for (size_t i = 0; i < rs->nlists; i++) {
+        free(rs->lists[i].name);
+        free(rs->lists[i].values);
+        free(rs->lists[i].storage);
+    }
     free(rs->rules);
     free(rs);
 }

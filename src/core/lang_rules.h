@@ -35,6 +35,8 @@
 #define FW_LANG_TXN_ID_MAX 64     /* bytes of a transaction id kept as evidence */
 #define FW_LANG_EVIDENCE_MAX 64   /* transaction ids named in one alert */
 #define FW_LANG_REASON_MAX 1024   /* bytes of a rendered reason */
+#define FW_LANG_MAX_LISTS 64      /* named lists of one file */
+#define FW_LANG_MAX_LIST_VALUES 1000000 /* values of one named list */
 
 typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE } fw_lang_kind;
 
@@ -90,9 +92,20 @@ typedef struct fw_lang_rule {
     size_t ntpl;
 } fw_lang_rule;
 
+/** A named list (`v in list("blocked_cards")`): the rules file's "lists"
+ *  section, `"name": ["value", ...]`; kept sorted for a binary search. */
+typedef struct fw_lang_list {
+    char *name;
+    fw_str *values;   /* sorted by length, then bytes; slices of storage */
+    size_t n;
+    char *storage;
+} fw_lang_list;
+
 typedef struct fw_lang_rules {
     fw_lang_rule *rules;
     size_t n;
+    fw_lang_list lists[FW_LANG_MAX_LISTS];
+    size_t nlists;
     char *extra_names[FW_LANG_MAX_EXTRA]; /* extra field slot -> name */
     size_t nextra;
     int64_t dedupe_window_ms;    /* from fw_rules.time */
@@ -127,6 +140,15 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *out, const char *
 
 /** @brief The rule named @p id, or NULL. */
 const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id);
+
+/** @brief `value in list(...)` for list @p id of @p rs: 1 member, 0 not,
+ *  -1 no such list (the expression hook's contract). */
+int fw_lang_list_contains(const fw_lang_rules *rs, int id, fw_str value);
+
+/** @brief Appends the "lists" section's members (`"name": [...]`, comma
+ *  separated, each line prefixed by @p indent) for `rules show`; nothing
+ *  when there are none. */
+bool fw_lang_lists_write_json(const fw_lang_rules *rs, fw_buf *b, const char *indent);
 
 /* ---- evaluation ---- */
 

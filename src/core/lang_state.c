@@ -759,12 +759,17 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
         emit(st, r, k, m, ctx, fn, opaque);
 }
 
+static int in_list(void *ud, int id, fw_str value) {
+    return fw_lang_list_contains(ud, id, value);
+}
+
 /* Every group counts the transaction first; then the rules, in file order,
  * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
-                        .extra = in->extra, .nextra = in->nextra };
+                        .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
+                        .ud = (void *)st->rs };
     for (size_t g = 0; g < st->ntab; g++)
         count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)

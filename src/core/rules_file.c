@@ -165,7 +165,7 @@ static const sliding sliding_rules[] = {
     { FW_RULE_RISK_SCORE, F(risk_score.window_ms), F(risk_score.slide_ms) },
 };
 
-static const char *const top_keys[] = { "time", "limits", "rules", "schema" };
+static const char *const top_keys[] = { "time", "limits", "rules", "schema", "lists" };
 static const char *const entry_keys[] = { "id", "enabled", "shadow", "severity", "version",
                                           "params" };
 
@@ -747,6 +747,8 @@ static fw_err apply_document(ctx *c, const fw_json *root) {
             fw_schema *sc = fw_schema_from_json(m, why, sizeof(why));
             rc = sc ? FW_OK : errf(c, "schema", AT(m), "%s", why);
             fw_schema_destroy(sc);
+        } else if (fw_str_eq_c(m->key, "lists")) {
+            rc = FW_OK; /* the language rules' named lists: lang_rules.c reads them */
         } else {
             path_key(path, sizeof(path), "", m->key);
             rc = errf(c, path, AT_KEY(m), "unknown top-level key%s; valid keys: %s",

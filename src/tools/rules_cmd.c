@@ -107,6 +107,13 @@ static int show(const char *path) {
         ok = fw_buf_puts(&out, ",\n    ") && fw_lang_rules_write_json(lr, &out, "    ") &&
              fw_buf_puts(&out, tail);
     }
+    /* Their named lists, as a last section. */
+    static const char end[] = "\n}\n";
+    if (ok && lr && lr->nlists && out.len >= sizeof(end) - 1) {
+        out.len -= sizeof(end) - 1;
+        ok = fw_buf_puts(&out, ",\n  \"lists\": {\n") &&
+             fw_lang_lists_write_json(lr, &out, "    ") && fw_buf_puts(&out, "\n  }\n}\n");
+    }
     fw_lang_rules_destroy(lr);
     if (ok)
         ok = fwrite(out.data, 1, out.len, stdout) == out.len && fflush(stdout) == 0;

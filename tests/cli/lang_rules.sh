@@ -34,8 +34,8 @@ grep -qF 'rules[0].having: unknown field "cont", did you mean "count"?' "$tmp/er
 echo "ok: a bad expression names its path"
 
 # The engine runs them beside the built-ins, in event-time order: the two
-# cookbook typologies and a filter on an extra field (device_id) the decoder
-# captures because a rule names it.
+# cookbook typologies, a filter on an extra field (device_id) the decoder
+# captures because a rule names it, and one on a named list.
 data="$(dirname "$0")/data"
 "$FW_BIN" run -q -i "$data/lang.ndjson" -r "$data/lang_rules.json" -o "$tmp/alerts" \
     2> "$tmp/err" || fail "run with language rules failed: $(cat "$tmp/err")"
@@ -53,8 +53,24 @@ refund_ratio|key|merchant_id=shop|refunds 150 are above 30 % of sales 300 within
 device_filter|key|transaction_id=c1|device dev-1|null|c1
 crypto_merchants|key|account_id=A1|4 crypto merchants within 1h, 406 in total|{"merchants": 4, "total": 406}|c0,c1,c2,c3
 device_filter|key|transaction_id=c3|device dev-1|null|c3
+blocked_merchant|key|transaction_id=c3|merchant m3 is on the blocked list|null|c3
 crypto_merchants|key|account_id=A1|5 crypto merchants within 1h, 510 in total|{"merchants": 5, "total": 510}|c0,c1,c2,c3,c4
 TXT
 diff "$tmp/want" "$tmp/got" > "$tmp/diff" || fail "run: alerts differ (want, got):
 $(cat "$tmp/diff")"
 echo "ok: run raises the language rules' alerts, with values, reasons and evidence"
+
+# Named lists: show writes them back, so its output checks again; a rule that
+# names a list the file lacks is refused with its path.
+"$FW_BIN" rules show --rules "$data/lang_rules.json" > "$tmp/show2.json" 2> "$tmp/err" ||
+    fail "show with lists failed: $(cat "$tmp/err")"
+grep -qF '"blocked_merchants": ["m3", "m9", "shop-x"]' "$tmp/show2.json" ||
+    fail "show lacks the list: $(tail -5 "$tmp/show2.json")"
+"$FW_BIN" rules check "$tmp/show2.json" > "$tmp/out" 2> "$tmp/err" ||
+    fail "show's output with lists does not check: $(cat "$tmp/err")"
+printf '%s' '{"lists": {"a": ["x"]}, "rules": [{"id": "z", "type": "filter", "when": "card_id in list(\"b\")"}]}' > "$tmp/badlist.json"
+rc=0
+"$FW_BIN" rules check "$tmp/badlist.json" > "$tmp/out" 2> "$tmp/err" || rc=$?
+[ "$rc" = 1 ] || fail "unknown list exited $rc, expected 1"
+grep -qF 'rules[0].when: unknown list "b"' "$tmp/err" || fail "unknown list: $(cat "$tmp/err")"
+echo "ok: named lists are written back and an unknown one is refused"
