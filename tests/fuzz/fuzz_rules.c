@@ -165,14 +165,16 @@ static void fuzz_lang(const char *in, size_t size, const fw_rules *r) {
     fw_buf_init(&out, (size_t)1 << 22);
     fw_buf_init(&out2, (size_t)1 << 22);
     CHECK(fw_buf_puts(&out, "{\"rules\": [") && fw_lang_rules_write_json(rs, &out, "  ") &&
-          fw_buf_puts(&out, "]}"));
+          fw_buf_puts(&out, "], \"lists\": {") && fw_lang_lists_write_json(rs, &out, "") &&
+          fw_buf_puts(&out, "}}"));
     rc = fw_lang_rules_parse_json(out.data, out.len, r, &again, err, sizeof(err));
     if (rc != FW_OK)
         fprintf(stderr, "fuzz_rules: written language rules rejected: %s\n%.*s\n", err,
                 (int)out.len, out.data);
     CHECK(rc == FW_OK && again->n == rs->n);
     CHECK(fw_buf_puts(&out2, "{\"rules\": [") && fw_lang_rules_write_json(again, &out2, "  ") &&
-          fw_buf_puts(&out2, "]}"));
+          fw_buf_puts(&out2, "], \"lists\": {") && fw_lang_lists_write_json(again, &out2, "") &&
+          fw_buf_puts(&out2, "}}"));
     CHECK(out.len == out2.len && !memcmp(out.data, out2.data, out.len));
     fw_buf_fini(&out);
     fw_buf_fini(&out2);
