@@ -29,6 +29,9 @@ typedef struct eval_opts {
     fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
     const struct fw_schema *schema; /* from --schema (or the rules file); NULL: ours */
     fw_progress_mode progress; /* from --quiet and --progress */
+    /* The language rules of the rules file (set where it is loaded; --sweep of a
+     * language rule: the value's). Each gets its row, even without alerts. */
+    const fw_lang_rules *lang;
 } eval_opts;
 
 /* ---- eval_replay.c: records, labels, replays ------------------------------------ */
