@@ -409,8 +409,10 @@ uint64_t fw_eval_labels_fraud(const fw_eval_labels *l) { return l->fraud; }
 uint64_t fw_eval_labels_instances(const fw_eval_labels *l) { return l->ninst; }
 uint64_t fw_eval_labels_duplicate_ids(const fw_eval_labels *l) { return l->duplicates; }
 
-fw_rule_mask fw_eval_targets_mask(const char *targets, const fw_rules *rules) {
-    fw_rule_mask m = 0;
+/* Calls @p each with every id of @p targets (comma-separated, spaces around
+ * ids allowed; ids of 64 bytes or more skipped); stops when it returns true. */
+static bool targets_each(const char *targets, bool (*each)(const char *name, void *opaque),
+                         void *opaque) {
     const char *p = targets;
     while (p && *p) {
         while (*p == ' ' || *p == ',')
@@ -426,13 +428,37 @@ fw_rule_mask fw_eval_targets_mask(const char *targets, const fw_rules *rules) {
         if (len > 0 && len < sizeof(name)) {
             memcpy(name, p, len);
             name[len] = '\0';
-            fw_rule_id r = fw_rule_by_name(name);
-            if (r < R_COUNT && rules->common[r].enabled)
-                m |= (fw_rule_mask)1 << r;
+            if (each(name, opaque))
+                return true;
         }
         p = end;
     }
-    return m;
+    return false;
+}
+
+typedef struct mask_ctx {
+    const fw_rules *rules;
+    fw_rule_mask m;
+} mask_ctx;
+
+static bool mask_one(const char *name, void *opaque) {
+    mask_ctx *mc = opaque;
+    fw_rule_id r = fw_rule_by_name(name);
+    if (r < R_COUNT && mc->rules->common[r].enabled)
+        mc->m |= (fw_rule_mask)1 << r;
+    return false;
+}
+
+fw_rule_mask fw_eval_targets_mask(const char *targets, const fw_rules *rules) {
+    mask_ctx mc = { .rules = rules };
+    targets_each(targets, mask_one, &mc);
+    return mc.m;
+}
+
+static bool same_name(const char *name, void *opaque) { return strcmp(name, opaque) == 0; }
+
+bool fw_eval_targets_has(const char *targets, const char *id) {
+    return targets_each(targets, same_name, (void *)id);
 }
 
 /* ------------------------------------------------------------ one replay */
@@ -442,12 +468,24 @@ typedef struct touched {
     int64_t latest_ts;     /* latest transaction of the instance in this alert */
 } touched;
 
+/* A language rule's column: the built-ins' cells, per instance. */
+typedef struct lang_col {
+    char id[FW_LANG_MAX_ID];
+    bool shadow;
+    uint64_t alerts, tp;
+    int64_t *first_at;     /* [instance] */
+    int64_t *delay;
+} lang_col;
+
 struct fw_eval_run {
     const fw_eval_labels *l;
     uint32_t ninst;
     uint64_t alerts[R_COUNT], tp[R_COUNT];
     int64_t *first_at;     /* [instance * R_COUNT + rule]: earliest catching detected_at */
     int64_t *delay;        /* ... and that alert's delay for the instance */
+    lang_col *lang;        /* at most FW_LANG_MAX_RULES; found by id (a scan: alerts
+                              are few next to transactions) */
+    uint32_t nlang, lang_cap;
     touched *tmp;
     uint32_t ntmp, tmp_cap;
 };
@@ -475,8 +513,55 @@ void fw_eval_run_destroy(fw_eval_run *r) {
         return;
     free(r->first_at);
     free(r->delay);
+    for (uint32_t c = 0; c < r->nlang; c++) {
+        free(r->lang[c].first_at);
+        free(r->lang[c].delay);
+    }
+    free(r->lang);
     free(r->tmp);
     free(r);
+}
+
+/* The column of language rule @p id, added when new. */
+static fw_err lang_column(fw_eval_run *r, const char *id, lang_col **out) {
+    size_t len = id ? strlen(id) : 0;
+    if (!len || len >= FW_LANG_MAX_ID)
+        return FW_ERR_INVALID;
+    for (uint32_t c = 0; c < r->nlang; c++)
+        if (strcmp(r->lang[c].id, id) == 0) {
+            *out = &r->lang[c];
+            return FW_OK;
+        }
+    if (r->nlang >= FW_LANG_MAX_RULES)
+        return FW_ERR_LIMIT;
+    if (!GROW(r->lang, r->lang_cap, (size_t)r->nlang + 1))
+        return FW_ERR_NOMEM;
+    lang_col *col = &r->lang[r->nlang];
+    *col = (lang_col){ 0 };
+    memcpy(col->id, id, len + 1);
+    size_t cells = r->ninst ? r->ninst : 1;
+    col->first_at = malloc(cells * sizeof(int64_t));
+    col->delay = malloc(cells * sizeof(int64_t));
+    if (!col->first_at || !col->delay) {
+        free(col->first_at);
+        free(col->delay);
+        return FW_ERR_NOMEM;
+    }
+    for (uint32_t i = 0; i < r->ninst; i++)
+        col->first_at[i] = INT64_MAX;
+    r->nlang++;
+    *out = col;
+    return FW_OK;
+}
+
+fw_err fw_eval_run_set_lang_rules(fw_eval_run *r, const char *const *ids, size_t n) {
+    for (size_t i = 0; i < n; i++) {
+        lang_col *col;
+        fw_err err = lang_column(r, ids[i], &col);
+        if (err)
+            return err;
+    }
+    return FW_OK;
 }
 
 /* Notes transaction (id, ts) of the alert: fraud → the instance it belongs to. */
@@ -498,8 +583,14 @@ static fw_err note_txn(fw_eval_run *r, fw_str id, int64_t ts, bool *fraud) {
 }
 
 fw_err fw_eval_run_alert(fw_eval_run *r, const fw_alert *a) {
-    if ((unsigned)a->rule >= R_COUNT)
+    lang_col *col = NULL;
+    if (a->rule == FW_RULE_LANG) {
+        fw_err err = lang_column(r, a->rule_name, &col);
+        if (err)
+            return err;
+    } else if ((unsigned)a->rule >= R_COUNT) {
         return FW_ERR_INVALID;
+    }
     bool fraud = false;
     fw_err err = FW_OK;
     r->ntmp = 0;
@@ -509,13 +600,24 @@ fw_err fw_eval_run_alert(fw_eval_run *r, const fw_alert *a) {
         err = note_txn(r, a->txn->transaction_id, a->txn->ts_ms, &fraud);
     if (err)
         return err;
-    r->alerts[a->rule]++;
-    r->tp[a->rule] += fraud;
+    /* A built-in's cells are [instance * R_COUNT + rule], a language rule's
+     * [instance] in its column. */
+    int64_t *first_at = col ? col->first_at : r->first_at + a->rule;
+    int64_t *delay = col ? col->delay : r->delay + a->rule;
+    size_t stride = col ? 1 : R_COUNT;
+    if (col) {
+        col->alerts++;
+        col->tp += fraud;
+        col->shadow = a->rc && a->rc->shadow;
+    } else {
+        r->alerts[a->rule]++;
+        r->tp[a->rule] += fraud;
+    }
     for (uint32_t k = 0; k < r->ntmp; k++) {
-        size_t cell = (size_t)r->tmp[k].instance * R_COUNT + a->rule;
-        if (a->detected_at < r->first_at[cell]) {
-            r->first_at[cell] = a->detected_at;
-            r->delay[cell] = a->detected_at - r->tmp[k].latest_ts;
+        size_t cell = (size_t)r->tmp[k].instance * stride;
+        if (a->detected_at < first_at[cell]) {
+            first_at[cell] = a->detected_at;
+            delay[cell] = a->detected_at - r->tmp[k].latest_ts;
         }
     }
     return FW_OK;
@@ -562,16 +664,57 @@ fw_eval_delay fw_eval_delay_of(int64_t *ms, size_t n) {
     return d;
 }
 
+/* One rule's figures from its cells (first_at[i * stride], delay[i * stride]
+ * for instance i); @p targeted[s]: the rule targets scenario s. */
+static void rule_figures(fw_eval_rule_figures *rf, const fw_eval_labels *l, uint32_t ninst,
+                         const int64_t *first_at, const int64_t *delay, size_t stride,
+                         const bool *targeted, uint64_t transactions, int64_t *delays,
+                         int64_t *starts) {
+    size_t nd = 0, ns = 0;
+    for (uint32_t i = 0; i < ninst; i++) {
+        size_t cell = (size_t)i * stride;
+        bool t = targeted[l->inst_scen[i]];
+        bool caught = first_at[cell] != INT64_MAX;
+        rf->target_instances += t;
+        rf->caught += t && caught;
+        if (caught) {
+            rf->caught_any++;
+            delays[nd++] = delay[cell];
+            if (l->inst_start[i] != INT64_MIN)
+                starts[ns++] = first_at[cell] - l->inst_start[i];
+        }
+    }
+    rf->fp = rf->alerts - rf->tp;
+    rf->fn = rf->target_instances - rf->caught;
+    rf->q = (fw_eval_ratio){ .precision = ratio(rf->tp, rf->alerts),
+                             .recall = ratio(rf->caught, rf->target_instances) };
+    rf->q.f1 = f1_of(rf->q.precision, rf->q.recall);
+    rf->alerts_per_1000 = transactions ? 1000.0 * (double)rf->alerts / (double)transactions
+                                       : NAN;
+    rf->delay = fw_eval_delay_of(delays, nd);
+    rf->from_start = fw_eval_delay_of(starts, ns);
+}
+
 fw_err fw_eval_report_build(const fw_eval_run *r, const fw_rules *rules, uint64_t transactions,
                             fw_eval_report *out) {
     memset(out, 0, sizeof(*out));
     const fw_eval_labels *l = r->l;
-    uint32_t ninst = r->ninst;
+    uint32_t ninst = r->ninst, nlang = r->nlang;
     out->nscenarios = l->nscen;
+    out->nlang = nlang;
     out->scenario = calloc(l->nscen ? l->nscen : 1, sizeof(*out->scenario));
+    out->lang = calloc(nlang ? nlang : 1, sizeof(*out->lang));
+    uint64_t *by_lang = calloc((size_t)(l->nscen ? l->nscen : 1) * (nlang ? nlang : 1),
+                               sizeof(uint64_t));
+    bool *targeted = calloc(l->nscen ? l->nscen : 1, sizeof(bool));
     int64_t *delays = malloc((ninst ? ninst : 1) * sizeof(int64_t));
     int64_t *starts = malloc((ninst ? ninst : 1) * sizeof(int64_t)); /* time to detect */
-    if (!out->scenario || !delays || !starts) {
+    if (out->scenario)
+        out->scenario[0].caught_by_lang = by_lang; /* owns the block (fw_eval_report_free) */
+    if (!out->scenario || !out->lang || !by_lang || !targeted || !delays || !starts) {
+        if (!out->scenario)
+            free(by_lang);
+        free(targeted);
         free(delays);
         free(starts);
         fw_eval_report_free(out);
@@ -583,28 +726,41 @@ fw_err fw_eval_report_build(const fw_eval_run *r, const fw_rules *rules, uint64_
         fw_eval_scenario_figures *sf = &out->scenario[s];
         sf->info = &l->scen[s];
         sf->targets = fw_eval_targets_mask(l->scen[s].targets, rules);
+        sf->caught_by_lang = by_lang + (size_t)s * nlang;
+        for (uint32_t c = 0; c < nlang; c++)
+            sf->lang_targets |= fw_eval_targets_has(l->scen[s].targets, r->lang[c].id);
         size_t nd = 0, ns = 0;
         for (uint32_t i = 0; i < ninst; i++) {
             if (l->inst_scen[i] != s)
                 continue;
             sf->instances++;
             const int64_t *at = &r->first_at[(size_t)i * R_COUNT];
-            int best = -1;
-            for (int k = 0; k < R_COUNT; k++) {
-                if (at[k] == INT64_MAX)
+            const int64_t *dl = &r->delay[(size_t)i * R_COUNT];
+            bool caught = false;
+            int64_t best_at = INT64_MAX, best_delay = 0; /* the earliest alert; ties: the
+                                                            shorter delay, then the first rule */
+            for (int k = 0; k < R_COUNT + (int)nlang; k++) {
+                int64_t t = k < R_COUNT ? at[k] : r->lang[k - R_COUNT].first_at[i];
+                if (t == INT64_MAX)
                     continue;
-                sf->caught_by |= (fw_rule_mask)1 << k;
-                sf->caught_by_rule[k]++;
-                if (best < 0 || at[k] < at[best] ||
-                    (at[k] == at[best] && r->delay[(size_t)i * R_COUNT + k] <
-                                              r->delay[(size_t)i * R_COUNT + best]))
-                    best = k;
+                int64_t d = k < R_COUNT ? dl[k] : r->lang[k - R_COUNT].delay[i];
+                if (k < R_COUNT) {
+                    sf->caught_by |= (fw_rule_mask)1 << k;
+                    sf->caught_by_rule[k]++;
+                } else {
+                    sf->caught_by_lang[k - R_COUNT]++;
+                }
+                if (!caught || t < best_at || (t == best_at && d < best_delay)) {
+                    best_at = t;
+                    best_delay = d;
+                }
+                caught = true;
             }
-            if (best >= 0) {
+            if (caught) {
                 sf->caught++;
-                delays[nd++] = r->delay[(size_t)i * R_COUNT + best];
+                delays[nd++] = best_delay;
                 if (l->inst_start[i] != INT64_MIN)
-                    starts[ns++] = at[best] - l->inst_start[i];
+                    starts[ns++] = best_at - l->inst_start[i];
             }
         }
         sf->recall = ratio(sf->caught, sf->instances);
@@ -612,7 +768,7 @@ fw_err fw_eval_report_build(const fw_eval_run *r, const fw_rules *rules, uint64_
         sf->from_start = fw_eval_delay_of(starts, ns);
         all->instances += sf->instances;
         all->caught += sf->caught;
-        if (sf->targets) {
+        if (sf->targets || sf->lang_targets) {
             all->targeted_instances += sf->instances;
             all->targeted_caught += sf->caught;
         }
@@ -623,32 +779,29 @@ fw_err fw_eval_report_build(const fw_eval_run *r, const fw_rules *rules, uint64_
         rf->enabled = rules->common[k].enabled;
         rf->alerts = r->alerts[k];
         rf->tp = r->tp[k];
-        rf->fp = rf->alerts - rf->tp;
-        size_t nd = 0, ns = 0;
-        for (uint32_t i = 0; i < ninst; i++) {
-            size_t cell = (size_t)i * R_COUNT + (size_t)k;
-            bool targeted = (out->scenario[l->inst_scen[i]].targets >> k) & 1;
-            bool caught = r->first_at[cell] != INT64_MAX;
-            rf->target_instances += targeted;
-            rf->caught += targeted && caught;
-            if (caught) {
-                rf->caught_any++;
-                delays[nd++] = r->delay[cell];
-                if (l->inst_start[i] != INT64_MIN)
-                    starts[ns++] = r->first_at[cell] - l->inst_start[i];
-            }
-        }
-        rf->fn = rf->target_instances - rf->caught;
-        rf->q = (fw_eval_ratio){ .precision = ratio(rf->tp, rf->alerts),
-                                 .recall = ratio(rf->caught, rf->target_instances) };
-        rf->q.f1 = f1_of(rf->q.precision, rf->q.recall);
-        rf->alerts_per_1000 = transactions ? 1000.0 * (double)rf->alerts / (double)transactions
-                                           : NAN;
-        rf->delay = fw_eval_delay_of(delays, nd);
-        rf->from_start = fw_eval_delay_of(starts, ns);
+        for (uint32_t s = 0; s < l->nscen; s++)
+            targeted[s] = (out->scenario[s].targets >> k) & 1;
+        rule_figures(rf, l, ninst, r->first_at + k, r->delay + k, R_COUNT, targeted,
+                     transactions, delays, starts);
         all->alerts += rf->alerts;
         all->tp += rf->tp;
     }
+    for (uint32_t c = 0; c < nlang; c++) {
+        const lang_col *col = &r->lang[c];
+        fw_eval_lang_figures *lf = &out->lang[c];
+        memcpy(lf->id, col->id, sizeof(lf->id));
+        lf->shadow = col->shadow;
+        lf->fig.enabled = true;
+        lf->fig.alerts = col->alerts;
+        lf->fig.tp = col->tp;
+        for (uint32_t s = 0; s < l->nscen; s++)
+            targeted[s] = fw_eval_targets_has(l->scen[s].targets, col->id);
+        rule_figures(&lf->fig, l, ninst, col->first_at, col->delay, 1, targeted, transactions,
+                     delays, starts);
+        all->alerts += lf->fig.alerts;
+        all->tp += lf->fig.tp;
+    }
+    free(targeted);
     free(delays);
     free(starts);
 
@@ -665,9 +818,14 @@ fw_err fw_eval_report_build(const fw_eval_run *r, const fw_rules *rules, uint64_
 }
 
 void fw_eval_report_free(fw_eval_report *rep) {
+    if (rep->scenario)
+        free(rep->scenario[0].caught_by_lang);
     free(rep->scenario);
+    free(rep->lang);
     rep->scenario = NULL;
+    rep->lang = NULL;
     rep->nscenarios = 0;
+    rep->nlang = 0;
 }
 
 /* ------------------------------------------------------------ entity sets */

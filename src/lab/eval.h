@@ -32,6 +32,7 @@
 #include "alert.h"
 #include "fw_err.h"
 #include "fw_str.h"
+#include "lang_rules.h"
 #include "rules.h"
 
 /** One bit per rule id (bit r = rule r). */
@@ -112,6 +113,9 @@ uint64_t fw_eval_labels_duplicate_ids(const fw_eval_labels *l);
  */
 fw_rule_mask fw_eval_targets_mask(const char *targets, const fw_rules *rules);
 
+/** @brief Whether @p targets (as fw_eval_targets_mask reads it) names @p id. */
+bool fw_eval_targets_has(const char *targets, const char *id);
+
 /* ------------------------------------------------------------ one replay */
 
 /** The alerts of one replay, scored against the labels (which must outlive it). */
@@ -120,8 +124,22 @@ typedef struct fw_eval_run fw_eval_run;
 fw_eval_run *fw_eval_run_new(const fw_eval_labels *l);
 void fw_eval_run_destroy(fw_eval_run *r);
 
+/**
+ * @brief Declares the language rules of the replay (their ids, in the rules
+ * file's order), so that each has its row, at 0 when it raised nothing. Call
+ * before the first alert; ids already known are skipped. A language alert
+ * (rule FW_RULE_LANG) of an undeclared id adds its row when first seen.
+ * @returns FW_OK; FW_ERR_INVALID for an empty id or one of FW_LANG_MAX_ID
+ *          bytes or more; FW_ERR_LIMIT past FW_LANG_MAX_RULES rules;
+ *          FW_ERR_NOMEM.
+ */
+fw_err fw_eval_run_set_lang_rules(fw_eval_run *r, const char *const *ids, size_t n);
+
 /** @brief Scores one alert (its rule, detected_at, evidence and triggering
- *  transaction; nothing of it is kept). @returns FW_OK or FW_ERR_NOMEM. */
+ *  transaction; nothing of it is kept). A language rule's alert is scored
+ *  under its id (fw_alert_rule_name).
+ *  @returns FW_OK, FW_ERR_NOMEM, or FW_ERR_INVALID / FW_ERR_LIMIT as
+ *  fw_eval_run_set_lang_rules for a language rule's id. */
 fw_err fw_eval_run_alert(fw_eval_run *r, const fw_alert *a);
 
 /* ------------------------------------------------------------ figures */
@@ -157,6 +175,8 @@ typedef struct fw_eval_scenario_figures {
     double recall;               /* NAN without instances */
     fw_rule_mask caught_by;      /* rules that caught at least one instance */
     uint64_t caught_by_rule[FW_RULE__COUNT];
+    uint64_t *caught_by_lang;    /* [fw_eval_report.nlang]: as caught_by_rule */
+    bool lang_targets;           /* some language rule is in info->targets */
     fw_eval_delay delay;
     fw_eval_delay from_start;
 } fw_eval_scenario_figures;
@@ -174,8 +194,18 @@ typedef struct fw_eval_overall {
     double alerts_per_1000;
 } fw_eval_overall;
 
+/** A language rule's figures: one row after the built-ins. Its targets are the
+ *  scenarios whose target list names its id (fw_eval_labels_set_targets). */
+typedef struct fw_eval_lang_figures {
+    char id[FW_LANG_MAX_ID];
+    bool shadow;                 /* as its alerts said (false when it raised none) */
+    fw_eval_rule_figures fig;    /* enabled: always (only loaded rules have rows) */
+} fw_eval_lang_figures;
+
 typedef struct fw_eval_report {
     fw_eval_rule_figures rule[FW_RULE__COUNT];
+    fw_eval_lang_figures *lang;           /* in declaration, then first-alert order */
+    uint32_t nlang;
     fw_eval_scenario_figures *scenario;   /* one per labels scenario, in first-seen order */
     uint32_t nscenarios;
     fw_eval_overall all;

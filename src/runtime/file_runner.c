@@ -15,6 +15,7 @@ typedef struct file_ctx {
     FILE *dlq;          /* NULL: stderr, human-readable */
     FILE *late;         /* NULL: counted only */
     uint64_t nlate;
+    fw_lang_counts lang; /* language rules' alerts by id (the engine counts the built-ins) */
     fw_buf line;        /* serialized dead letter */
     bool write_error;
 } file_ctx;
@@ -52,8 +53,9 @@ bool fw_dead_letter_write_json(const fw_dead_letter *dl, fw_buf *out) {
 
 static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     file_ctx *fc = opaque;
-    (void)a;
     (void)key;
+    if (a->rule == FW_RULE_LANG)
+        fw_lang_counts_add(&fc->lang, a->rule_name, 1);
     if (fwrite(json.ptr, 1, json.len, fc->out) != json.len || putc('\n', fc->out) == EOF)
         fc->write_error = true;
 }
@@ -118,6 +120,7 @@ static void publish_metrics(fw_metrics *m, fw_pipeline *p, const file_ctx *fc,
     s->transactions = ps->records;
     s->dead_letters = ps->dead_letters;
     s->late = fc->nlate;
+    s->lang_alerts = fc->lang;
     if (scorer) {
         fw_scorer_stats sc;
         fw_scorer_stats_get(scorer, &sc);
@@ -236,6 +239,10 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         for (int r = 0; r < FW_RULE__COUNT; r++)
             fprintf(stderr, "%s%s %" PRIu64, r ? ", " : "", fw_rule_name((fw_rule_id)r),
                     es->alerts[r]);
+        for (uint32_t i = 0; i < fc.lang.n; i++) /* language rules, after the built-ins */
+            fprintf(stderr, ", %s %" PRIu64, fc.lang.id[i], fc.lang.alerts[i]);
+        if (fc.lang.unnamed)
+            fprintf(stderr, ", %s %" PRIu64, FW_METRICS_LANG_OTHER, fc.lang.unnamed);
         uint64_t dedup = 0;
         for (int r = 0; r < FW_RULE__COUNT; r++)
             dedup += es->deduplicated[r];

@@ -381,7 +381,9 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
 
 static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     fw_krt *k = opaque;
-    if ((unsigned)a->rule < FW_RULE__COUNT)
+    if (a->rule == FW_RULE_LANG)
+        fw_lang_counts_add(&k->tally.open.lang, a->rule_name, 1);
+    else if ((unsigned)a->rule < FW_RULE__COUNT)
         k->tally.open.alerts[a->rule]++;
     produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
 }
@@ -712,11 +714,17 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
     uint64_t behind = live.behind_watermark, entities = live.entities;
     uint64_t scored = k->retired.ml_scored + live.ml_scored;
     uint64_t unscored = k->retired.ml_unscored + live.ml_unscored;
-    char rules[640];
+    char rules[640 + FW_LANG_MAX_RULES * (FW_LANG_MAX_ID + 24)]; /* every rule, language rules too */
     size_t off = 0;
     for (int r = 0; r < FW_RULE__COUNT && off < sizeof(rules); r++)
         off += (size_t)snprintf(rules + off, sizeof(rules) - off, "%s%s %" PRIu64,
                                 r ? ", " : "", fw_rule_name((fw_rule_id)r), tc->alerts[r]);
+    for (uint32_t i = 0; i < tc->lang.n && off < sizeof(rules); i++) /* after the built-ins */
+        off += (size_t)snprintf(rules + off, sizeof(rules) - off, ", %s %" PRIu64,
+                                tc->lang.id[i], tc->lang.alerts[i]);
+    if (tc->lang.unnamed && off < sizeof(rules))
+        off += (size_t)snprintf(rules + off, sizeof(rules) - off, ", %s %" PRIu64,
+                                FW_METRICS_LANG_OTHER, tc->lang.unnamed);
     logf_(k, "%s: %" PRIu64 " transactions read (%.0f/s), %" PRIu64 " alerts (%s), %" PRIu64
              " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %" PRIu64
              " not keyed by account_id, %d "

@@ -56,26 +56,79 @@ void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
         s->watermark_ms = es->watermark;
 }
 
+void fw_lang_counts_add(fw_lang_counts *c, const char *id, uint64_t n) {
+    size_t len = id ? strlen(id) : 0;
+    if (!len || len >= FW_LANG_MAX_ID) {
+        c->unnamed += n;
+        return;
+    }
+    for (uint32_t i = 0; i < c->n; i++)
+        if (strcmp(c->id[i], id) == 0) {
+            c->alerts[i] += n;
+            return;
+        }
+    if (c->n >= FW_LANG_MAX_RULES) {
+        c->unnamed += n;
+        return;
+    }
+    memcpy(c->id[c->n], id, len + 1);
+    c->alerts[c->n++] = n;
+}
+
+void fw_lang_counts_declare(fw_lang_counts *c, const fw_lang_rules *rs) {
+    for (size_t i = 0; rs && i < rs->n; i++)
+        fw_lang_counts_add(c, rs->rules[i].id, 0);
+}
+
+uint64_t fw_lang_counts_total(const fw_lang_counts *c) {
+    uint64_t n = c->unnamed;
+    for (uint32_t i = 0; i < c->n; i++)
+        n += c->alerts[i];
+    return n;
+}
+
+/* @p to += @p from, id by id (their orders may differ). */
+static void lang_counts_merge(fw_lang_counts *to, const fw_lang_counts *from) {
+    for (uint32_t i = 0; i < from->n; i++)
+        fw_lang_counts_add(to, from->id[i], from->alerts[i]);
+    to->unnamed += from->unnamed;
+}
+
+/* Empties @p c, touching only the ids in use (the open tally is reset at
+ * every commit). */
+static void lang_counts_clear(fw_lang_counts *c) {
+    c->n = 0;
+    c->unnamed = 0;
+}
+
 static void tally_add(fw_tally_counts *to, const fw_tally_counts *from) {
     for (int r = 0; r < FW_RULE__COUNT; r++)
         to->alerts[r] += from->alerts[r];
+    lang_counts_merge(&to->lang, &from->lang);
     to->dead_letters += from->dead_letters;
     to->late += from->late;
     to->key_mismatch += from->key_mismatch;
 }
 
+/* Resets the open counts without rewriting the 16 KiB of id slots. */
+static void tally_clear(fw_tally_counts *c) {
+    memset(c->alerts, 0, sizeof(c->alerts));
+    lang_counts_clear(&c->lang);
+    c->dead_letters = c->late = c->key_mismatch = 0;
+}
+
 void fw_tally_commit(fw_tally *t) {
     tally_add(&t->committed, &t->open);
-    memset(&t->open, 0, sizeof(t->open));
+    tally_clear(&t->open);
 }
 
 void fw_tally_abort(fw_tally *t) {
     t->rolled_back_alerts += fw_tally_alerts(&t->open);
-    memset(&t->open, 0, sizeof(t->open));
+    tally_clear(&t->open);
 }
 
 uint64_t fw_tally_alerts(const fw_tally_counts *c) {
-    uint64_t n = 0;
+    uint64_t n = fw_lang_counts_total(&c->lang);
     for (int r = 0; r < FW_RULE__COUNT; r++)
         n += c->alerts[r];
     return n;
@@ -83,6 +136,7 @@ uint64_t fw_tally_alerts(const fw_tally_counts *c) {
 
 void fw_metrics_set_tally(fw_metrics_snapshot *s, const fw_tally_counts *c) {
     memcpy(s->alerts, c->alerts, sizeof(s->alerts));
+    s->lang_alerts = c->lang;
     s->dead_letters = c->dead_letters;
     s->late = c->late;
     s->key_mismatch = c->key_mismatch;
@@ -139,6 +193,19 @@ static void labelled(fw_buf *out, const char *name, const char *type, const char
     }
 }
 
+/* The language rules' series of family @p name, after the built-ins' (whose
+ * # HELP and # TYPE they share); ids past the bound as one more series. */
+static void lang_series(fw_buf *out, const char *name, const fw_lang_counts *c) {
+    for (uint32_t i = 0; i < c->n; i++) {
+        fw_buf_printf(out, "%s{rule=\"", name);
+        fw_metrics_label_escape(out, c->id[i]);
+        fw_buf_printf(out, "\"} %" PRIu64 "\n", c->alerts[i]);
+    }
+    if (c->unnamed)
+        fw_buf_printf(out, "%s{rule=\"%s\"} %" PRIu64 "\n", name, FW_METRICS_LANG_OTHER,
+                      c->unnamed);
+}
+
 const char *fw_rule_update_name(fw_rule_update u) {
     static const char *const names[FW_RULE_UPDATE__COUNT] = { "accepted", "rejected",
                                                               "deleted" };
@@ -162,6 +229,7 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
             "Input records read, dead letters included.", s->transactions);
     labelled(out, "fraudwatch_alerts_total", "counter", "Alerts raised, by rule.", "rule",
              rules, s->alerts, FW_RULE__COUNT);
+    lang_series(out, "fraudwatch_alerts_total", &s->lang_alerts);
     labelled(out, "fraudwatch_alerts_deduplicated_total", "counter",
              "Alerts folded into an earlier one of the same rule and entity, by rule.",
              "rule", rules, s->deduplicated, FW_RULE__COUNT);
@@ -262,6 +330,19 @@ static void keep_max(uint64_t *dst, const uint64_t *src, size_t n) {
             dst[i] = src[i];
 }
 
+/* keep_max id by id: a language rule's counter never goes down either. */
+static void lang_keep_max(fw_lang_counts *p, const fw_lang_counts *s) {
+    for (uint32_t i = 0; i < s->n; i++) {
+        fw_lang_counts_add(p, s->id[i], 0);
+        for (uint32_t j = 0; j < p->n; j++)
+            if (strcmp(p->id[j], s->id[i]) == 0) {
+                keep_max(&p->alerts[j], &s->alerts[i], 1);
+                break;
+            }
+    }
+    keep_max(&p->unnamed, &s->unnamed, 1);
+}
+
 void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now_ms) {
     if (!m)
         return;
@@ -270,6 +351,7 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(&p->transactions, &s->transactions, 1);
     keep_max(p->alerts, s->alerts, FW_RULE__COUNT);
     keep_max(p->deduplicated, s->deduplicated, FW_RULE__COUNT);
+    lang_keep_max(&p->lang_alerts, &s->lang_alerts);
     keep_max(&p->dead_letters, &s->dead_letters, 1);
     keep_max(&p->late, &s->late, 1);
     keep_max(&p->behind_watermark, &s->behind_watermark, 1);

@@ -18,6 +18,7 @@
 
 #include "fw_err.h"
 #include "fw_str.h"
+#include "lang_rules.h"
 #include "rules.h"
 
 #define FW_METRICS_PUBLISH_MS 100 /* a runner publishes at most this often */
@@ -49,10 +50,36 @@ typedef enum fw_rule_update {
 /** @brief "accepted", "rejected", "deleted". */
 const char *fw_rule_update_name(fw_rule_update u);
 
+/** Alerts of language rules (fw_alert.rule == FW_RULE_LANG), by rule id: at
+ *  most FW_LANG_MAX_RULES ids, the bound of one rules file, in first-seen
+ *  order. Plain data: copied with the snapshot. An id past the bound, or too
+ *  long to be one, is counted in @c unnamed (never dropped from the totals). */
+/** The rule label of alerts whose language rule id is past the bound. */
+#define FW_METRICS_LANG_OTHER "__other_language_rules__"
+
+typedef struct fw_lang_counts {
+    uint32_t n;
+    char id[FW_LANG_MAX_RULES][FW_LANG_MAX_ID];
+    uint64_t alerts[FW_LANG_MAX_RULES];
+    uint64_t unnamed;
+} fw_lang_counts;
+
+/** @brief Adds @p n alerts to rule @p id (0: only declares it, so that its
+ *  series shows at 0). A scan of at most 256 ids: alerts are few next to
+ *  transactions. */
+void fw_lang_counts_add(fw_lang_counts *c, const char *id, uint64_t n);
+
+/** @brief Declares every rule of @p rs (NULL: none) at 0, in the file's order. */
+void fw_lang_counts_declare(fw_lang_counts *c, const fw_lang_rules *rs);
+
+/** @brief Every language rule's alerts, unnamed included. */
+uint64_t fw_lang_counts_total(const fw_lang_counts *c);
+
 typedef struct fw_metrics_snapshot {
     uint64_t transactions;                   /* records read, dead letters included */
     uint64_t alerts[FW_RULE__COUNT];         /* raised, by rule */
     uint64_t deduplicated[FW_RULE__COUNT];   /* folded into an earlier alert, by rule */
+    fw_lang_counts lang_alerts;              /* raised, by language rule (after alerts[]) */
     uint64_t dead_letters;
     uint64_t late;                           /* beyond the allowed lateness */
     uint64_t behind_watermark;               /* behind it, within the lateness */
@@ -81,6 +108,7 @@ typedef struct fw_metrics_snapshot {
 /** What a Kafka runner's transactions carry, counted per output. */
 typedef struct fw_tally_counts {
     uint64_t alerts[FW_RULE__COUNT];         /* by rule */
+    fw_lang_counts lang;                     /* by language rule */
     uint64_t dead_letters;
     uint64_t late;
     uint64_t key_mismatch;                   /* input records not keyed by account_id */
@@ -105,10 +133,10 @@ void fw_tally_commit(fw_tally *t);
  *  are added to rolled_back_alerts). */
 void fw_tally_abort(fw_tally *t);
 
-/** @brief The sum of @p c's alerts over every rule. */
+/** @brief The sum of @p c's alerts over every rule, language rules included. */
 uint64_t fw_tally_alerts(const fw_tally_counts *c);
 
-/** @brief Puts @p c's counts into @p s (alerts by rule, dead letters, late,
+/** @brief Puts @p c's counts into @p s (alerts by rule and language rule, dead letters, late,
  *  key mismatches), replacing what the engines' stats said. */
 void fw_metrics_set_tally(fw_metrics_snapshot *s, const fw_tally_counts *c);
 

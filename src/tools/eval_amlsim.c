@@ -12,53 +12,109 @@
 #include "fw_os.h"
 #include "plot.h"
 
+/* Bit of fw_rule_mask for "some language rule" in the per-account masks
+ * (the built-ins use bits 0 .. R_COUNT-1); each language rule has its own
+ * per-account flags besides. */
+#define AML_LANG_BIT ((fw_rule_mask)1 << 31)
+_Static_assert(R_COUNT < 31, "AML_LANG_BIT is free");
+
+/* A language rule's accounts, by id (at most FW_LANG_MAX_RULES, as loaded). */
+typedef struct aml_lang {
+    char id[FW_LANG_MAX_ID];
+    uint64_t alerts;
+    fw_rule_mask *evidence, *entity; /* per account: 1 when flagged */
+} aml_lang;
+
 typedef struct aml_ctx {
     const fw_amlsim_data *d;
     fw_rule_mask *evidence;   /* per account: rules whose alert evidence touched it */
     fw_rule_mask *entity;     /* per account: rules that alerted on it as the entity */
     uint64_t alerts[R_COUNT];
+    aml_lang *lang;           /* [FW_LANG_MAX_RULES], columns allocated when first used */
+    uint32_t nlang;
+    uint64_t lang_unscored;   /* alerts of an id past the bound: in the total only */
 } aml_ctx;
 
-static void aml_mark_txn(aml_ctx *ac, fw_str id, fw_rule_mask bit) {
+/* The columns of language rule @p id, added when new; NULL past the bound. */
+static aml_lang *aml_lang_of(aml_ctx *ac, const char *id) {
+    size_t len = id ? strlen(id) : 0;
+    if (!len || len >= FW_LANG_MAX_ID)
+        return NULL;
+    for (uint32_t i = 0; i < ac->nlang; i++)
+        if (!strcmp(ac->lang[i].id, id))
+            return &ac->lang[i];
+    if (ac->nlang >= FW_LANG_MAX_RULES)
+        return NULL;
+    uint32_t nacc = fw_amlsim_naccounts(ac->d);
+    aml_lang *l = &ac->lang[ac->nlang];
+    memcpy(l->id, id, len + 1);
+    l->evidence = calloc(nacc ? nacc : 1, sizeof(fw_rule_mask));
+    l->entity = calloc(nacc ? nacc : 1, sizeof(fw_rule_mask));
+    if (!l->evidence || !l->entity)
+        fw_die_oom("eval");
+    ac->nlang++;
+    return l;
+}
+
+/* Flags account @p acc in @p masks with @p bit, and in the language rule's
+ * own flags @p lang (NULL for a built-in). */
+static void aml_flag(fw_rule_mask *masks, fw_rule_mask *lang, uint32_t acc, fw_rule_mask bit) {
+    masks[acc] |= bit;
+    if (lang)
+        lang[acc] = 1;
+}
+
+static void aml_mark_txn(aml_ctx *ac, fw_str id, fw_rule_mask bit, aml_lang *l) {
     uint32_t i = fw_amlsim_find_txn(ac->d, id);
     if (i == UINT32_MAX)
         return;
     const fw_amlsim_txn *t = &fw_amlsim_txns(ac->d)[i];
-    ac->evidence[t->src] |= bit;
-    ac->evidence[t->dst] |= bit;
+    aml_flag(ac->evidence, l ? l->evidence : NULL, t->src, bit);
+    aml_flag(ac->evidence, l ? l->evidence : NULL, t->dst, bit);
 }
 
-static void aml_mark_entity(aml_ctx *ac, fw_str id, fw_rule_mask bit) {
+static void aml_mark_entity(aml_ctx *ac, fw_str id, fw_rule_mask bit, aml_lang *l) {
     uint32_t a = fw_amlsim_find_account(ac->d, id);
     if (a != UINT32_MAX)
-        ac->entity[a] |= bit;
+        aml_flag(ac->entity, l ? l->entity : NULL, a, bit);
 }
 
 static void aml_alert(void *opaque, const fw_alert *a) {
     aml_ctx *ac = opaque;
-    if ((unsigned)a->rule >= R_COUNT)
+    aml_lang *l = NULL;
+    fw_rule_mask bit;
+    if (a->rule == FW_RULE_LANG) {
+        if (!(l = aml_lang_of(ac, a->rule_name))) {
+            ac->lang_unscored++;
+            return;
+        }
+        l->alerts++;
+        bit = AML_LANG_BIT;
+    } else if ((unsigned)a->rule < R_COUNT) {
+        bit = (fw_rule_mask)1 << a->rule;
+        ac->alerts[a->rule]++;
+    } else {
         return;
-    fw_rule_mask bit = (fw_rule_mask)1 << a->rule;
-    ac->alerts[a->rule]++;
+    }
     for (size_t k = 0; k < a->nevidence; k++)
-        aml_mark_txn(ac, a->evidence[k].transaction_id, bit);
+        aml_mark_txn(ac, a->evidence[k].transaction_id, bit, l);
     if (a->txn)
-        aml_mark_txn(ac, a->txn->transaction_id, bit);
+        aml_mark_txn(ac, a->txn->transaction_id, bit, l);
     const char *type = a->entity_type ? a->entity_type : "";
     if (!strcmp(type, "account_pair")) { /* "ACCOUNT->COUNTERPARTY": both sides */
         fw_str e = a->entity_id;
         for (size_t i = 0; i + 1 < e.len; i++)
             if (e.ptr[i] == '-' && e.ptr[i + 1] == '>') {
-                aml_mark_entity(ac, (fw_str){ e.ptr, i }, bit);
-                aml_mark_entity(ac, (fw_str){ e.ptr + i + 2, e.len - i - 2 }, bit);
+                aml_mark_entity(ac, (fw_str){ e.ptr, i }, bit, l);
+                aml_mark_entity(ac, (fw_str){ e.ptr + i + 2, e.len - i - 2 }, bit, l);
                 break;
             }
     } else if (!strcmp(type, "transaction")) {
         uint32_t i = fw_amlsim_find_txn(ac->d, a->entity_id);
         if (i != UINT32_MAX)
-            ac->entity[fw_amlsim_txns(ac->d)[i].src] |= bit;
+            aml_flag(ac->entity, l ? l->entity : NULL, fw_amlsim_txns(ac->d)[i].src, bit);
     } else {
-        aml_mark_entity(ac, a->entity_id, bit); /* account, customer (= account here) */
+        aml_mark_entity(ac, a->entity_id, bit, l); /* account, customer (= account here) */
     }
 }
 
@@ -98,9 +154,12 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
     cp.data = recs.data; /* the corpus now owns the buffer */
     cp.len = recs.len;
     aml_ctx ac = { .d = d, .evidence = calloc(nacc ? nacc : 1, sizeof(fw_rule_mask)),
-                   .entity = calloc(nacc ? nacc : 1, sizeof(fw_rule_mask)) };
-    if (!ac.evidence || !ac.entity)
+                   .entity = calloc(nacc ? nacc : 1, sizeof(fw_rule_mask)),
+                   .lang = calloc(FW_LANG_MAX_RULES, sizeof(aml_lang)) };
+    if (!ac.evidence || !ac.entity || !ac.lang)
         fw_die_oom("eval");
+    for (size_t i = 0; o->lang && i < o->lang->n; i++) /* a row each, in the file's order */
+        aml_lang_of(&ac, o->lang->rules[i].id);
     replay_ctx rc = { .alert = aml_alert, .opaque = &ac, .show_dead_letters = true,
                       .model = o->ml };
     replay_stats st;
@@ -110,13 +169,16 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
     if (!ok)
         goto out;
     const uint8_t *truth = fw_amlsim_fraud(d);
-    fw_rule_mask all = 0;
+    fw_rule_mask all = AML_LANG_BIT;
     for (int k = 0; k < R_COUNT; k++)
         all |= (fw_rule_mask)1 << k;
     memset(res, 0, sizeof(*res));
     snprintf(res->name, sizeof(res->name), "%s", fw_amlsim_name(d));
     for (int k = 0; k < R_COUNT; k++)
         res->alerts += ac.alerts[k];
+    res->alerts += ac.lang_unscored;
+    for (uint32_t i = 0; i < ac.nlang; i++)
+        res->alerts += ac.lang[i].alerts;
     res->evidence = fw_eval_score_set(truth, ac.evidence, nacc, all);
     res->entity = fw_eval_score_set(truth, ac.entity, nacc, all);
 
@@ -129,6 +191,12 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
         if (ac.alerts[k]) {
             fprintf(out, "%s%s %s", any ? ", " : " (", fw_rule_name((fw_rule_id)k),
                     fw_count_str(ac.alerts[k], a, 32));
+            any = true;
+        }
+    for (uint32_t i = 0; i < ac.nlang; i++) /* language rules, after the built-ins */
+        if (ac.lang[i].alerts) {
+            fprintf(out, "%s%s %s", any ? ", " : " (", ac.lang[i].id,
+                    fw_count_str(ac.lang[i].alerts, a, 32));
             any = true;
         }
     fprintf(out, "%s\n", any ? ")" : "");
@@ -164,6 +232,17 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
         fw_table_cell(&t, "%s", fw_pct_str(per_ent[k].q.precision, a, 32));
         fw_table_cell(&t, "%s", fw_pct_str(per_ent[k].q.recall, b, 32));
     }
+    for (uint32_t i = 0; i < ac.nlang; i++) {
+        const aml_lang *l = &ac.lang[i];
+        fw_eval_set_score ev = fw_eval_score_set(truth, l->evidence, nacc, 1);
+        fw_eval_set_score ent = fw_eval_score_set(truth, l->entity, nacc, 1);
+        fw_table_row(&t);
+        fw_table_cell(&t, "%s", l->id);
+        fw_table_cell(&t, "%s", fw_count_str(l->alerts, a, 32));
+        score_cells(&t, &ev);
+        fw_table_cell(&t, "%s", fw_pct_str(ent.q.precision, a, 32));
+        fw_table_cell(&t, "%s", fw_pct_str(ent.q.recall, b, 32));
+    }
     fprintf(out, "  per rule (accounts flagged through the rule's alert transactions):\n");
     fw_table_print(&t, out, "  ");
     fprintf(out, "  replay %.2f s\n", st.seconds);
@@ -192,10 +271,28 @@ static bool eval_aml_set(const eval_opts *o, const fw_rules *rules, const fw_aml
         json_set_score(json, &per_ent[k]);
         fw_buf_putc(json, '}');
     }
+    for (uint32_t i = 0; i < ac.nlang; i++) { /* language rules, after the built-ins */
+        const aml_lang *l = &ac.lang[i];
+        fw_eval_set_score ev = fw_eval_score_set(truth, l->evidence, nacc, 1);
+        fw_eval_set_score ent = fw_eval_score_set(truth, l->entity, nacc, 1);
+        fw_buf_putc(json, ',');
+        fw_buf_json_str(json, fw_str_c(l->id));
+        fw_buf_printf(json, ":{\"enabled\":true,\"language\":true,\"alerts\":%" PRIu64
+                            ",\"evidence_accounts\":", l->alerts);
+        json_set_score(json, &ev);
+        fw_buf_puts(json, ",\"entity_accounts\":");
+        json_set_score(json, &ent);
+        fw_buf_putc(json, '}');
+    }
     fw_buf_puts(json, "}}");
 out:
     free(ac.evidence);
     free(ac.entity);
+    for (uint32_t i = 0; i < ac.nlang; i++) {
+        free(ac.lang[i].evidence);
+        free(ac.lang[i].entity);
+    }
+    free(ac.lang);
     eval_corpus_free(&cp);
     return ok;
 }

@@ -225,16 +225,30 @@ static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, fw_lang
     if (o->threshold >= 0)
         rules->ml_score.threshold = o->threshold;
     if (o->sweep) {
-        if (!eval_sweep_parse(o->sweep, sw, errstr, sizeof(errstr)))
+        if (!eval_sweep_parse(o->sweep, sw, o->lang, errstr, sizeof(errstr)))
             return fw_opts_usage_error("eval", "%s", errstr);
-        if (!rules->common[sw->rule].enabled)
+        if (sw->rule != FW_RULE_LANG && !rules->common[sw->rule].enabled)
             return fw_opts_usage_error("eval", "--sweep %s: rule %s is disabled in the rule "
                                        "set", o->sweep, fw_rule_name(sw->rule));
+        char *doc = NULL;
+        size_t ndoc = 0;
+        if (sw->rule == FW_RULE_LANG &&
+            !eval_sweep_read_doc(o->rules_file, &doc, &ndoc, errstr, sizeof(errstr)))
+            return fw_opts_usage_error("eval", "%s", errstr);
         for (size_t i = 0; i < sw->n; i++) { /* every value checked before the first replay */
             fw_rules probe;
-            if (!eval_sweep_apply(sw, i, rules, &probe, errstr, sizeof(errstr)))
+            fw_lang_rules *lprobe = NULL;
+            bool ok = eval_sweep_apply(sw, i, rules, &probe, errstr, sizeof(errstr)) &&
+                      (sw->rule != FW_RULE_LANG ||
+                       eval_sweep_apply_lang(sw, i, doc, ndoc, rules, &lprobe, errstr,
+                                             sizeof(errstr)));
+            fw_lang_rules_destroy(lprobe);
+            if (!ok) {
+                free(doc);
                 return fw_opts_usage_error("eval", "%s", errstr);
+            }
         }
+        free(doc);
     }
     if (o->model && !(o->ml = fw_model_load(o->model, errstr, sizeof(errstr))))
         return fw_opts_usage_error("eval", "--model: %s", errstr);

@@ -30,6 +30,9 @@ typedef struct eval_opts {
     const struct fw_schema *schema; /* from --schema (or the rules file); NULL: ours */
     const struct fw_lang_rules *lang; /* the rules file's language rules, or NULL */
     fw_progress_mode progress; /* from --quiet and --progress */
+    /* The language rules of the rules file (set where it is loaded; --sweep of a
+     * language rule: the value's). Each gets its row, even without alerts. */
+    const fw_lang_rules *lang;
 } eval_opts;
 
 /* ---- eval_replay.c: records, labels, replays ------------------------------------ */
@@ -116,17 +119,31 @@ bool eval_plot_rules(const char *png, const fw_eval_report *rep, const char *tit
 
 typedef struct sweep {
     char spec[256];
-    fw_rule_id rule;
+    fw_rule_id rule;          /* FW_RULE_LANG: the language rule lang_id */
+    char lang_id[FW_LANG_MAX_ID];
     char param[64];
     bool duration;
     double from, to, step;    /* durations in milliseconds */
     size_t n;
 } sweep;
 
-bool eval_sweep_parse(const char *spec, sweep *sw, char *errstr, size_t errstr_size);
-/* The base rule set with value @p i applied, through the rules parser. */
+/* @p lang: the language rules of the rules file (NULL: none), whose params
+ * may be swept as the built-ins' (RULE.PARAM with RULE a language rule's id). */
+bool eval_sweep_parse(const char *spec, sweep *sw, const fw_lang_rules *lang, char *errstr,
+                      size_t errstr_size);
+/* The base rule set with value @p i applied, through the rules parser (a
+ * language rule's sweep: the base unchanged; see eval_sweep_apply_lang). */
 bool eval_sweep_apply(const sweep *sw, size_t i, const fw_rules *base, fw_rules *out,
                       char *errstr, size_t errstr_size);
+/* A language rule's sweep: the rules document @p doc (the rules file's text)
+ * with value @p i written in place of the param's value, compiled through
+ * fw_lang_rules_parse_json into *out (free with fw_lang_rules_destroy). */
+bool eval_sweep_apply_lang(const sweep *sw, size_t i, const char *doc, size_t n,
+                           const fw_rules *base, fw_lang_rules **out, char *errstr,
+                           size_t errstr_size);
+/* The rules file @p path whole into *doc (free it), for eval_sweep_apply_lang. */
+bool eval_sweep_read_doc(const char *path, char **doc, size_t *n, char *errstr,
+                         size_t errstr_size);
 
 /* Replays @p c once per value of @p sw, appends {"sweep":...} to @p json
  * (without closing the document), prints the table and draws --plot.

@@ -180,8 +180,11 @@ bool eval_load_labels(const corpus *c, const struct fw_schema *schema, fw_eval_l
 }
 
 static void eval_alert(void *opaque, const fw_alert *a) {
-    if (fw_eval_run_alert(opaque, a) != FW_OK)
+    fw_err err = fw_eval_run_alert(opaque, a);
+    if (err == FW_ERR_NOMEM)
         fw_die_oom("eval");
+    /* else a language rule's id past the bounds of lang_rules.h, which its
+     * loader already enforces: nothing to score it under */
 }
 
 bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *rules,
@@ -190,6 +193,11 @@ bool eval_once(const corpus *c, const fw_eval_labels *labels, const fw_rules *ru
     fw_eval_run *run = fw_eval_run_new(labels);
     if (!run)
         fw_die_oom("eval");
+    for (size_t i = 0; o->lang && i < o->lang->n; i++) { /* a row each, in the file's order */
+        const char *id = o->lang->rules[i].id;
+        if (fw_eval_run_set_lang_rules(run, &id, 1) == FW_ERR_NOMEM)
+            fw_die_oom("eval");
+    }
     replay_ctx rc = { .alert = eval_alert, .opaque = run, .show_dead_letters = show_dead,
                       .model = o->ml, .schema = o->schema, .lang = o->lang };
     bool ok = eval_replay(c, rules, &rc, label, o->progress, st);

@@ -19,12 +19,20 @@ static void json_delay(fw_buf *b, const fw_eval_delay *d) {
                      ",\"max_ms\":%" PRId64 "}", d->n, d->median_ms, d->p95_ms, d->max_ms);
 }
 
-static void json_rule_names(fw_buf *b, fw_rule_mask m) {
+/* The rules scenario @p sf targets: built-ins, then language rules. */
+static void json_rule_names(fw_buf *b, const fw_eval_report *rep,
+                            const fw_eval_scenario_figures *sf) {
     fw_buf_putc(b, '[');
     bool first = true;
     for (int k = 0; k < R_COUNT; k++)
-        if ((m >> k) & 1) {
+        if ((sf->targets >> k) & 1) {
             fw_buf_printf(b, "%s\"%s\"", first ? "" : ",", fw_rule_name((fw_rule_id)k));
+            first = false;
+        }
+    for (uint32_t c = 0; sf->lang_targets && c < rep->nlang; c++)
+        if (fw_eval_targets_has(sf->info->targets, rep->lang[c].id)) {
+            fw_buf_puts(b, first ? "" : ",");
+            fw_buf_json_str(b, fw_str_c(rep->lang[c].id));
             first = false;
         }
     fw_buf_putc(b, ']');
@@ -52,39 +60,52 @@ void eval_json_rule_set(fw_buf *b, const fw_rules *rules) {
     fw_buf_fini(&doc);
 }
 
+/* Whether scenario @p s counts built-in @p k (k >= 0) or language rule @p id
+ * among its targets. */
+static bool scenario_targets(const fw_eval_scenario_figures *sf, int k, const char *id) {
+    return k >= 0 ? (sf->targets >> k) & 1 : fw_eval_targets_has(sf->info->targets, id);
+}
+
+/* One rule's object of "rules": built-in @p k, or (k < 0) language rule @p id. */
+static void json_rule(fw_buf *b, const fw_eval_report *rep, const char *sep, const char *name,
+                      const fw_eval_rule_figures *r, int k, const char *id) {
+    fw_buf_puts(b, sep);
+    fw_buf_json_str(b, fw_str_c(name));
+    fw_buf_printf(b, ":{\"enabled\":%s,\"alerts\":%" PRIu64 ",\"tp\":%" PRIu64
+                     ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"target_instances\":%" PRIu64
+                     ",\"caught\":%" PRIu64 ",\"caught_any_scenario\":%" PRIu64
+                     ",\"precision\":",
+                  r->enabled ? "true" : "false", r->alerts, r->tp, r->fp, r->fn,
+                  r->target_instances, r->caught, r->caught_any);
+    fw_json_num(b, r->q.precision);
+    fw_json_field_num(b, "recall", r->q.recall);
+    fw_json_field_num(b, "f1", r->q.f1);
+    fw_json_field_num(b, "alerts_per_1000", r->alerts_per_1000);
+    fw_buf_puts(b, ",\"delay\":");
+    json_delay(b, &r->delay);
+    fw_buf_puts(b, ",\"time_to_detect\":");
+    json_delay(b, &r->from_start);
+    if (k < 0)
+        fw_buf_puts(b, ",\"language\":true");
+    fw_buf_puts(b, ",\"targets\":[");
+    bool f2 = true;
+    for (uint32_t s = 0; s < rep->nscenarios; s++)
+        if (scenario_targets(&rep->scenario[s], k, id)) {
+            fw_buf_puts(b, f2 ? "" : ",");
+            fw_buf_json_str(b, fw_str_c(rep->scenario[s].info->name));
+            f2 = false;
+        }
+    fw_buf_puts(b, "]}");
+}
+
 void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *st) {
     fw_buf_printf(b, "{\"records\":%" PRIu64 ",\"transactions\":%" PRIu64
                      ",\"dead_letters\":%" PRIu64 ",\"late\":%" PRIu64 ",\"rules\":{",
                   st->records, st->transactions, st->dead_letters, st->late);
-    bool first = true;
-    for (int k = 0; k < R_COUNT; k++) {
-        const fw_eval_rule_figures *r = &rep->rule[k];
-        fw_buf_printf(b, "%s\"%s\":{\"enabled\":%s,\"alerts\":%" PRIu64 ",\"tp\":%" PRIu64
-                         ",\"fp\":%" PRIu64 ",\"fn\":%" PRIu64 ",\"target_instances\":%" PRIu64
-                         ",\"caught\":%" PRIu64 ",\"caught_any_scenario\":%" PRIu64
-                         ",\"precision\":",
-                      first ? "" : ",", fw_rule_name((fw_rule_id)k),
-                      r->enabled ? "true" : "false", r->alerts, r->tp, r->fp, r->fn,
-                      r->target_instances, r->caught, r->caught_any);
-        first = false;
-        fw_json_num(b, r->q.precision);
-        fw_json_field_num(b, "recall", r->q.recall);
-        fw_json_field_num(b, "f1", r->q.f1);
-        fw_json_field_num(b, "alerts_per_1000", r->alerts_per_1000);
-        fw_buf_puts(b, ",\"delay\":");
-        json_delay(b, &r->delay);
-        fw_buf_puts(b, ",\"time_to_detect\":");
-        json_delay(b, &r->from_start);
-        fw_buf_puts(b, ",\"targets\":[");
-        bool f2 = true;
-        for (uint32_t s = 0; s < rep->nscenarios; s++)
-            if ((rep->scenario[s].targets >> k) & 1) {
-                fw_buf_puts(b, f2 ? "" : ",");
-                fw_buf_json_str(b, fw_str_c(rep->scenario[s].info->name));
-                f2 = false;
-            }
-        fw_buf_puts(b, "]}");
-    }
+    for (int k = 0; k < R_COUNT; k++)
+        json_rule(b, rep, k ? "," : "", fw_rule_name((fw_rule_id)k), &rep->rule[k], k, NULL);
+    for (uint32_t c = 0; c < rep->nlang; c++) /* language rules, after the built-ins */
+        json_rule(b, rep, ",", rep->lang[c].id, &rep->lang[c].fig, -1, rep->lang[c].id);
     fw_buf_puts(b, "},\"scenarios\":[");
     for (uint32_t s = 0; s < rep->nscenarios; s++) {
         const fw_eval_scenario_figures *sf = &rep->scenario[s];
@@ -96,7 +117,7 @@ void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *
                       sf->info->transactions, sf->caught);
         fw_json_num(b, sf->recall);
         fw_buf_puts(b, ",\"targeted_by\":");
-        json_rule_names(b, sf->targets);
+        json_rule_names(b, rep, sf);
         fw_buf_puts(b, ",\"targets_in_table\":");
         if (sf->info->targets)
             fw_buf_json_str(b, fw_str_c(sf->info->targets));
@@ -108,6 +129,13 @@ void eval_json_report(fw_buf *b, const fw_eval_report *rep, const replay_stats *
             if (sf->caught_by_rule[k]) {
                 fw_buf_printf(b, "%s\"%s\":%" PRIu64, f2 ? "" : ",",
                               fw_rule_name((fw_rule_id)k), sf->caught_by_rule[k]);
+                f2 = false;
+            }
+        for (uint32_t c = 0; c < rep->nlang; c++)
+            if (sf->caught_by_lang[c]) {
+                fw_buf_puts(b, f2 ? "" : ",");
+                fw_buf_json_str(b, fw_str_c(rep->lang[c].id));
+                fw_buf_printf(b, ":%" PRIu64, sf->caught_by_lang[c]);
                 f2 = false;
             }
         fw_buf_puts(b, "},\"delay\":");
@@ -142,6 +170,12 @@ bool eval_plot_rules(const char *png, const fw_eval_report *rep, const char *tit
         fw_buf_puts(&data, fw_rule_name((fw_rule_id)k));
         fw_plot_tsv_num(&data, rep->rule[k].q.precision);
         fw_plot_tsv_num(&data, rep->rule[k].q.recall);
+        fw_buf_putc(&data, '\n');
+    }
+    for (uint32_t c = 0; c < rep->nlang; c++) {
+        fw_buf_puts(&data, rep->lang[c].id); /* ids are [A-Za-z0-9_.-]: no tab or newline */
+        fw_plot_tsv_num(&data, rep->lang[c].fig.q.precision);
+        fw_plot_tsv_num(&data, rep->lang[c].fig.q.recall);
         fw_buf_putc(&data, '\n');
     }
     fw_buf_puts(&script, fw_plot_bars_script);
@@ -190,6 +224,25 @@ static void delay_cells(fw_table *t, const fw_eval_delay *d) {
     fw_table_cell(t, "%s", d->n ? fw_dur_str(d->p95_ms, b, sizeof(b)) : "-");
 }
 
+/* One row of the per-rule table: built-in @p k, or (k < 0) language rule @p id. */
+static void rule_row(fw_table *t, const fw_eval_report *rep, const char *name,
+                     const fw_eval_rule_figures *r, int k, const char *id) {
+    char targets[FW_TABLE_CELL] = "";
+    for (uint32_t s = 0; s < rep->nscenarios; s++)
+        if (scenario_targets(&rep->scenario[s], k, id))
+            eval_append_name(targets, sizeof(targets), rep->scenario[s].info->name);
+    fw_table_row(t);
+    fw_table_cell(t, "%s", name);
+    eval_rule_figure_cells(t, r);
+    if (isnan(r->alerts_per_1000))
+        fw_table_cell(t, "-");
+    else
+        fw_table_cell(t, "%.2f", r->alerts_per_1000);
+    delay_cells(t, &r->delay);
+    delay_cells(t, &r->from_start);
+    fw_table_cell(t, "%s", *targets ? targets : "none");
+}
+
 void eval_print_report(FILE *out, const fw_eval_report *rep, const fw_rules *rules,
                   const replay_stats *st, const fw_eval_labels *labels) {
     char a[32], b[32], c[32], d[32];
@@ -203,21 +256,15 @@ void eval_print_report(FILE *out, const fw_eval_report *rep, const fw_rules *rul
             eval_append_name(disabled, sizeof(disabled), fw_rule_name((fw_rule_id)k));
             continue;
         }
-        char name[64], targets[FW_TABLE_CELL] = "";
+        char name[64];
         eval_rule_label(rules, k, name, sizeof(name));
-        for (uint32_t s = 0; s < rep->nscenarios; s++)
-            if ((rep->scenario[s].targets >> k) & 1)
-                eval_append_name(targets, sizeof(targets), rep->scenario[s].info->name);
-        fw_table_row(&t);
-        fw_table_cell(&t, "%s", name);
-        eval_rule_figure_cells(&t, r);
-        if (isnan(r->alerts_per_1000))
-            fw_table_cell(&t, "-");
-        else
-            fw_table_cell(&t, "%.2f", r->alerts_per_1000);
-        delay_cells(&t, &r->delay);
-        delay_cells(&t, &r->from_start);
-        fw_table_cell(&t, "%s", *targets ? targets : "none");
+        rule_row(&t, rep, name, r, k, NULL);
+    }
+    for (uint32_t j = 0; j < rep->nlang; j++) { /* language rules, after the built-ins */
+        char name[FW_LANG_MAX_ID + 16];
+        snprintf(name, sizeof(name), "%s%s", rep->lang[j].id,
+                 rep->lang[j].shadow ? " (shadow)" : "");
+        rule_row(&t, rep, name, &rep->lang[j].fig, -1, rep->lang[j].id);
     }
     fprintf(out, "\nPer rule (recall over the instances of the scenarios it targets):\n");
     fw_table_print(&t, out, "  ");
@@ -239,7 +286,17 @@ void eval_print_report(FILE *out, const fw_eval_report *rep, const fw_rules *rul
             if ((sf->targets >> k) & 1)
                 eval_append_name(targeted, sizeof(targeted), fw_rule_name((fw_rule_id)k));
         }
-        if (!sf->targets)
+        for (uint32_t j = 0; j < rep->nlang; j++) {
+            if (sf->caught_by_lang[j]) {
+                char one[FW_LANG_MAX_ID + 32];
+                snprintf(one, sizeof(one), "%s %s", rep->lang[j].id,
+                         fw_count_str(sf->caught_by_lang[j], a, sizeof(a)));
+                eval_append_name(caught_by, sizeof(caught_by), one);
+            }
+            if (sf->lang_targets && fw_eval_targets_has(sf->info->targets, rep->lang[j].id))
+                eval_append_name(targeted, sizeof(targeted), rep->lang[j].id);
+        }
+        if (!sf->targets && !sf->lang_targets)
             snprintf(targeted, sizeof(targeted), "%s",
                      sf->info->known ? "not targeted by any rule" : "no rule known to target it");
         fw_table_row(&t);

@@ -9,6 +9,7 @@
 #include <string.h>
 
 #include "eval_int.h"
+#include "json.h"
 #include "plot.h"
 #include "rules_file.h"
 
@@ -36,7 +37,24 @@ static bool sweep_duration(const char *s, double *out) {
     return true;
 }
 
-bool eval_sweep_parse(const char *spec, sweep *sw, char *errstr, size_t errstr_size) {
+/* The swept rule's name: a built-in's, or the language rule's id. */
+static const char *sweep_rule_name(const sweep *sw) {
+    return sw->rule == FW_RULE_LANG ? sw->lang_id : fw_rule_name(sw->rule);
+}
+
+/* Whether language rule @p r has param @p name; else its params into @p list. */
+static bool lang_has_param(const fw_lang_rule *r, const char *name, char *list, size_t size) {
+    list[0] = '\0';
+    for (size_t i = 0; i < r->nparams; i++) {
+        if (!strcmp(r->params[i].name, name))
+            return true;
+        eval_append_name(list, size, r->params[i].name);
+    }
+    return false;
+}
+
+bool eval_sweep_parse(const char *spec, sweep *sw, const fw_lang_rules *lang, char *errstr,
+                      size_t errstr_size) {
     memset(sw, 0, sizeof(*sw));
     snprintf(sw->spec, sizeof(sw->spec), "%s", spec);
     char buf[256];
@@ -55,7 +73,11 @@ bool eval_sweep_parse(const char *spec, sweep *sw, char *errstr, size_t errstr_s
     }
     *dot = *eq = '\0';
     sw->rule = fw_rule_by_name(buf);
-    if (sw->rule >= R_COUNT) {
+    const fw_lang_rule *lr = NULL;
+    if (sw->rule >= R_COUNT && lang && (lr = fw_lang_rules_find(lang, buf)) != NULL) {
+        sw->rule = FW_RULE_LANG;
+        snprintf(sw->lang_id, sizeof(sw->lang_id), "%s", lr->id);
+    } else if (sw->rule >= R_COUNT) {
         snprintf(errstr, errstr_size, "--sweep: unknown rule \"%s\" (see fraudwatch rules)", buf);
         return false;
     }
@@ -70,6 +92,12 @@ bool eval_sweep_parse(const char *spec, sweep *sw, char *errstr, size_t errstr_s
             return false;
         }
     strcpy(sw->param, dot + 1);
+    char params[400];
+    if (lr && !lang_has_param(lr, sw->param, params, sizeof(params))) {
+        snprintf(errstr, errstr_size, "--sweep: rule %s has no param \"%s\" (%s%s)", lr->id,
+                 sw->param, *params ? "its params: " : "it declares no params", params);
+        return false;
+    }
     /* Exactly FROM:TO:STEP, none empty. */
     char *parts[3] = { eq + 1, NULL, NULL };
     int np = 1;
@@ -151,6 +179,10 @@ static void sweep_value_text(const sweep *sw, size_t i, char *out, size_t size, 
 bool eval_sweep_apply(const sweep *sw, size_t i, const fw_rules *base, fw_rules *out,
                  char *errstr, size_t errstr_size) {
     char value[64], doc[256], why[400];
+    if (sw->rule == FW_RULE_LANG) { /* its value lives in the language rules */
+        *out = *base;
+        return true;
+    }
     sweep_value_text(sw, i, value, sizeof(value), true);
     snprintf(doc, sizeof(doc), "{\"rules\":[{\"id\":\"%s\",\"params\":{\"%s\":%s}}]}",
              fw_rule_name(sw->rule), sw->param, value);
@@ -166,6 +198,113 @@ bool eval_sweep_apply(const sweep *sw, size_t i, const fw_rules *base, fw_rules 
     return true;
 }
 
+bool eval_sweep_read_doc(const char *path, char **doc, size_t *n, char *errstr,
+                         size_t errstr_size) {
+    *doc = NULL;
+    *n = 0;
+    FILE *f = path ? fopen(path, "rb") : NULL;
+    if (!f) {
+        snprintf(errstr, errstr_size, "--rules %s: %s", path ? path : "(none)",
+                 path ? strerror(errno) : "a language rule's sweep needs the rules file");
+        return false;
+    }
+    size_t cap = 0;
+    for (;;) {
+        if (*n == cap) {
+            cap = cap ? cap * 2 : 1 << 16;
+            char *d = realloc(*doc, cap);
+            if (!d)
+                fw_die_oom("eval");
+            *doc = d;
+        }
+        size_t got = fread(*doc + *n, 1, cap - *n, f);
+        *n += got;
+        if (!got)
+            break;
+    }
+    bool ok = !ferror(f);
+    fclose(f);
+    if (!ok) {
+        snprintf(errstr, errstr_size, "--rules %s: read error", path);
+        free(*doc);
+        *doc = NULL;
+    }
+    return ok;
+}
+
+/* The byte offset of (line, column) in @p doc; columns count UTF-8 code
+ * points, as json.h reports them. */
+static size_t offset_of(const char *doc, size_t n, uint32_t line, uint32_t column) {
+    size_t i = 0;
+    for (uint32_t l = 1; l < line && i < n; i++)
+        if (doc[i] == '\n')
+            l++;
+    for (uint32_t c = 1; i < n; i++) {
+        if (((unsigned char)doc[i] & 0xC0) == 0x80)
+            continue; /* a continuation byte: same code point */
+        if (c++ == column)
+            break;
+    }
+    return i;
+}
+
+bool eval_sweep_apply_lang(const sweep *sw, size_t i, const char *doc, size_t n,
+                           const fw_rules *base, fw_lang_rules **out, char *errstr,
+                           size_t errstr_size) {
+    char value[64], why[600];
+    *out = NULL;
+    fw_arena a;
+    size_t bound = fw_json_arena_bound(n);
+    if (bound == SIZE_MAX || !fw_arena_init(&a, bound))
+        fw_die_oom("eval");
+    bool ok = false;
+    fw_json *root;
+    const fw_json *v = NULL;
+    if (fw_json_parse(doc, n, &a, &root, why, sizeof(why)) != FW_OK) {
+        snprintf(errstr, errstr_size, "--sweep %s: the rules file: %s", sw->spec, why);
+        goto out;
+    }
+    FW_JSON_FOREACH(r, fw_json_get(root, "rules")) {
+        const fw_json *id = fw_json_get(r, "id");
+        if (id && id->type == FW_JSON_STRING && fw_str_eq_c(id->str, sw->lang_id) &&
+            fw_json_get(r, "type"))
+            v = fw_json_get(fw_json_get(r, "params"), sw->param);
+    }
+    /* Where the value is written: a number token, or a string (a duration). */
+    size_t from = v ? offset_of(doc, n, v->line, v->column) : n, to = from;
+    if (v && v->type == FW_JSON_NUMBER && v->str.len <= n - from &&
+        !memcmp(doc + from, v->str.ptr, v->str.len)) {
+        to = from + v->str.len;
+    } else if (v && v->type == FW_JSON_STRING && from < n && doc[from] == '"') {
+        for (to = from + 1; to < n && doc[to] != '"'; to++)
+            if (doc[to] == '\\')
+                to++;
+        to++;
+    }
+    if (to <= from || to > n) {
+        snprintf(errstr, errstr_size, "--sweep %s: params.%s of rule %s is not a number or a "
+                 "duration in the rules file", sw->spec, sw->param, sw->lang_id);
+        goto out;
+    }
+    sweep_value_text(sw, i, value, sizeof(value), true);
+    fw_buf b;
+    fw_buf_init(&b, 0);
+    fw_buf_append(&b, doc, from);
+    fw_buf_puts(&b, value);
+    fw_buf_append(&b, doc + to, n - to);
+    if (b.overflow)
+        fw_die_oom("eval");
+    ok = fw_lang_rules_parse_json(b.data, b.len, base, out, why, sizeof(why)) == FW_OK;
+    fw_buf_fini(&b);
+    if (!ok) {
+        sweep_value_text(sw, i, value, sizeof(value), false);
+        snprintf(errstr, errstr_size, "--sweep %s: value %s: %s", sw->spec, value, why);
+    }
+out:
+    fw_arena_fini(&a);
+    return ok;
+}
+
 static bool plot_sweep(const char *png, const sweep *sw, const sweep_row *rows) {
     fw_buf data, script;
     fw_buf_init(&data, 0);
@@ -178,7 +317,7 @@ static bool plot_sweep(const char *png, const sweep *sw, const sweep_row *rows) 
         fw_buf_putc(&data, '\n');
     }
     char xlabel[160], title[320];
-    const char *rule = fw_rule_name(sw->rule);
+    const char *rule = sweep_rule_name(sw);
     snprintf(xlabel, sizeof(xlabel), "%s.%s%s", rule, sw->param,
              sw->duration ? " (minutes)" : "");
     snprintf(title, sizeof(title), "fraudwatch eval --sweep %s", sw->spec);
@@ -204,7 +343,7 @@ static void print_sweep(FILE *out, const sweep *sw, const sweep_row *rows) {
     char a[32], h[32];
     fw_table t;
     char head[400];
-    const char *rule = fw_rule_name(sw->rule);
+    const char *rule = sweep_rule_name(sw);
     snprintf(head, sizeof(head), "%s.%s|alerts|TP|FP|FN|precision|recall|F1|per 1k|"
                                  "all precision|all recall|all per 1k", rule, sw->param);
     fw_table_init(&t, head);
@@ -227,31 +366,54 @@ static void print_sweep(FILE *out, const sweep *sw, const sweep_row *rows) {
 int eval_sweep_run(const eval_opts *o, const corpus *c, const fw_eval_labels *labels,
                    const fw_rules *rules, const sweep *sw, fw_buf *json, FILE *out) {
     int rc = 1;
+    char *doc = NULL;
+    size_t ndoc = 0;
+    fw_lang_rules *vl = NULL; /* a language rule's sweep: the value's rules */
     sweep_row *rows = calloc(sw->n, sizeof(*rows));
     if (!rows)
         fw_die_oom("eval");
+    if (sw->rule == FW_RULE_LANG) {
+        char errstr[600];
+        if (!eval_sweep_read_doc(o->rules_file, &doc, &ndoc, errstr, sizeof(errstr))) {
+            fprintf(stderr, "fraudwatch eval: %s\n", errstr);
+            goto out;
+        }
+    }
     fw_buf_puts(json, ",\"sweep\":{\"spec\":");
     fw_buf_json_str(json, fw_str_c(sw->spec));
     fw_buf_printf(json, ",\"rule\":\"%s\",\"param\":\"%s\",\"kind\":\"%s\",\"values\":[",
-                  fw_rule_name(sw->rule), sw->param, sw->duration ? "duration" : "number");
+                  sweep_rule_name(sw), sw->param, sw->duration ? "duration" : "number");
     for (size_t i = 0; i < sw->n; i++) {
         fw_rules vr;
-        char errstr[600], label[200], value[64];
+        char errstr[600], label[320], value[64];
         if (!eval_sweep_apply(sw, i, rules, &vr, errstr, sizeof(errstr))) {
             fprintf(stderr, "fraudwatch eval: %s\n", errstr);
             goto out;
         }
         sweep_value_text(sw, i, value, sizeof(value), false);
         snprintf(label, sizeof(label), "value %zu/%zu (%s.%s=%s): ", i + 1, sw->n,
-                 fw_rule_name(sw->rule), sw->param, value);
+                 sweep_rule_name(sw), sw->param, value);
         if (!o->quiet)
             fprintf(stderr, "fraudwatch eval: %sreplaying\n", label);
+        eval_opts vo = *o;
+        if (sw->rule == FW_RULE_LANG) {
+            fw_lang_rules_destroy(vl);
+            if (!eval_sweep_apply_lang(sw, i, doc, ndoc, rules, &vl, errstr, sizeof(errstr))) {
+                fprintf(stderr, "fraudwatch eval: %s\n", errstr);
+                goto out;
+            }
+            vo.lang = vl;
+        }
         fw_eval_report rep;
         replay_stats st;
-        if (!eval_once(c, labels, &vr, o, label, i == 0, &rep, &st))
+        if (!eval_once(c, labels, &vr, &vo, label, i == 0, &rep, &st))
             goto out;
-        rows[i] = (sweep_row){ .value = sweep_value(sw, i), .rule = rep.rule[sw->rule],
-                               .all = rep.all };
+        rows[i] = (sweep_row){ .value = sweep_value(sw, i), .all = rep.all };
+        if (sw->rule != FW_RULE_LANG)
+            rows[i].rule = rep.rule[sw->rule];
+        for (uint32_t k = 0; sw->rule == FW_RULE_LANG && k < rep.nlang; k++)
+            if (!strcmp(rep.lang[k].id, sw->lang_id))
+                rows[i].rule = rep.lang[k].fig;
         fw_buf_puts(json, i ? ",{\"value\":" : "{\"value\":");
         fw_json_num(json, sweep_value(sw, i));
         fw_buf_puts(json, ",\"value_text\":");
@@ -269,6 +431,8 @@ int eval_sweep_run(const eval_opts *o, const corpus *c, const fw_eval_labels *la
         ok = plot_sweep(o->plot_file, sw, rows);
     rc = ok ? 0 : 1;
 out:
+    fw_lang_rules_destroy(vl);
+    free(doc);
     free(rows);
     return rc;
 }

@@ -347,6 +347,140 @@ static void test_alert_spanning_instances(void **state) {
     fw_eval_labels_destroy(l);
 }
 
+/*
+ * Language rules are scored by id, one row each after the built-ins.
+ * Ground truth: scenario "crypto" (targets crypto_merchants): instances c1 =
+ * f1@1000, f2@2000 and c2 = f3@5000; legitimate l1.
+ * Declared: crypto_merchants, quiet_rule (no alerts).
+ * Alerts:
+ *   L1 crypto_merchants at 2500: f1@1000, f2@2000 → TP, catches c1 (delay 500)
+ *   L2 crypto_merchants at 6000: l1@6000 → FP
+ *   L3 refund_ratio (undeclared: a row of its own when first seen) at 5200:
+ *      f3@5000 → TP, catches c2, which it does not target
+ *   B1 velocity at 3000: f2@2000 → TP, catches c1 later than L1
+ */
+static void test_language_rules(void **state) {
+    (void)state;
+    fw_eval_labels *l = fw_eval_labels_new();
+    fw_eval_labels_add(l, S("f1"), 1000, true, S("crypto"), S("c1"));
+    fw_eval_labels_add(l, S("f2"), 2000, true, S("crypto"), S("c1"));
+    fw_eval_labels_add(l, S("f3"), 5000, true, S("crypto"), S("c2"));
+    fw_eval_labels_add(l, S("l1"), 6000, false, S(NULL), S(NULL));
+    assert_int_equal(fw_eval_labels_set_targets(l, 0, " crypto_merchants "), FW_OK);
+    fw_eval_run *run = fw_eval_run_new(l);
+    assert_non_null(run);
+    static const char *const declared[] = { "crypto_merchants", "quiet_rule" };
+    assert_int_equal(fw_eval_run_set_lang_rules(run, declared, 2), FW_OK);
+
+    fw_rule_common shadow = { .enabled = true, .shadow = true, .version = 3 };
+    mini_alert m;
+    static const char *const l1[] = { "f1", "f2" };
+    static const int64_t l1t[] = { 1000, 2000 };
+    const fw_alert *a = alert_of(&m, FW_RULE_LANG, 2500, 2, l1, l1t);
+    m.a.rule_name = "crypto_merchants";
+    m.a.rc = &shadow;
+    assert_int_equal(fw_eval_run_alert(run, a), FW_OK);
+    static const char *const l2[] = { "l1" };
+    static const int64_t l2t[] = { 6000 };
+    a = alert_of(&m, FW_RULE_LANG, 6000, 1, l2, l2t);
+    m.a.rule_name = "crypto_merchants";
+    m.a.rc = &shadow;
+    assert_int_equal(fw_eval_run_alert(run, a), FW_OK);
+    static const char *const l3[] = { "f3" };
+    static const int64_t l3t[] = { 5000 };
+    a = alert_of(&m, FW_RULE_LANG, 5200, 1, l3, l3t);
+    m.a.rule_name = "refund_ratio";
+    assert_int_equal(fw_eval_run_alert(run, a), FW_OK);
+    static const char *const b1[] = { "f2" };
+    static const int64_t b1t[] = { 2000 };
+    assert_int_equal(fw_eval_run_alert(run, alert_of(&m, FW_RULE_VELOCITY, 3000, 1, b1, b1t)),
+                     FW_OK);
+    /* A language alert without a name, or with one too long, is refused. */
+    a = alert_of(&m, FW_RULE_LANG, 1, 1, b1, b1t);
+    assert_int_equal(fw_eval_run_alert(run, a), FW_ERR_INVALID);
+
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_eval_report rep;
+    assert_int_equal(fw_eval_report_build(run, &rules, 1000, &rep), FW_OK);
+    assert_int_equal(rep.nlang, 3);
+    assert_string_equal(rep.lang[0].id, "crypto_merchants");
+    assert_string_equal(rep.lang[1].id, "quiet_rule");
+    assert_string_equal(rep.lang[2].id, "refund_ratio");
+
+    /* crypto_merchants: 2 alerts, 1 TP; targets c1 and c2, caught c1: FN 1. */
+    const fw_eval_rule_figures *c = &rep.lang[0].fig;
+    assert_true(rep.lang[0].shadow);
+    assert_true(c->enabled);
+    assert_int_equal(c->alerts, 2);
+    assert_int_equal(c->tp, 1);
+    assert_int_equal(c->fp, 1);
+    assert_int_equal(c->target_instances, 2);
+    assert_int_equal(c->caught, 1);
+    assert_int_equal(c->fn, 1);
+    assert_ratio(c->q.precision, 0.5);
+    assert_ratio(c->q.recall, 0.5);
+    assert_ratio(c->alerts_per_1000, 2.0);
+    assert_int_equal(c->delay.n, 1);
+    assert_int_equal(c->delay.median_ms, 500);
+    assert_int_equal(c->from_start.median_ms, 1500);
+
+    /* quiet_rule: a row at 0. */
+    assert_int_equal(rep.lang[1].fig.alerts, 0);
+    assert_int_equal(rep.lang[1].fig.target_instances, 0);
+    assert_nan(rep.lang[1].fig.q.precision);
+
+    /* refund_ratio: targets nothing, caught c2. */
+    const fw_eval_rule_figures *rr = &rep.lang[2].fig;
+    assert_false(rep.lang[2].shadow);
+    assert_int_equal(rr->alerts, 1);
+    assert_int_equal(rr->tp, 1);
+    assert_int_equal(rr->target_instances, 0);
+    assert_int_equal(rr->caught_any, 1);
+    assert_nan(rr->q.recall);
+
+    /* The scenario: targeted by the language rule; both instances caught; c1's
+     * delay from L1 (2500 - 2000), the earliest alert, not velocity's. */
+    const fw_eval_scenario_figures *sf = &rep.scenario[0];
+    assert_int_equal(sf->targets, 0);
+    assert_true(sf->lang_targets);
+    assert_int_equal(sf->caught, 2);
+    assert_int_equal(sf->caught_by_lang[0], 1);
+    assert_int_equal(sf->caught_by_lang[1], 0);
+    assert_int_equal(sf->caught_by_lang[2], 1);
+    assert_int_equal(sf->caught_by_rule[FW_RULE_VELOCITY], 1);
+    assert_int_equal(sf->delay.n, 2);
+    assert_int_equal(sf->delay.median_ms, 200); /* c2: 5200 - 5000; c1: 500 */
+    assert_int_equal(sf->delay.max_ms, 500);
+
+    /* Totals include the language rules: 4 alerts, 3 TP; targeted via the language rule. */
+    assert_int_equal(rep.all.alerts, 4);
+    assert_int_equal(rep.all.tp, 3);
+    assert_int_equal(rep.all.targeted_instances, 2);
+    assert_int_equal(rep.all.targeted_caught, 2);
+    fw_eval_report_free(&rep);
+
+    /* Bounds: an id of FW_LANG_MAX_ID bytes is refused; at most FW_LANG_MAX_RULES rules. */
+    char long_id[FW_LANG_MAX_ID + 1];
+    memset(long_id, 'x', FW_LANG_MAX_ID);
+    long_id[FW_LANG_MAX_ID] = '\0';
+    const char *lp = long_id;
+    assert_int_equal(fw_eval_run_set_lang_rules(run, &lp, 1), FW_ERR_INVALID);
+    char ids[FW_LANG_MAX_RULES][16];
+    fw_err err = FW_OK;
+    size_t k = 0;
+    for (; k < FW_LANG_MAX_RULES && !err; k++) {
+        snprintf(ids[k], sizeof(ids[k]), "r%zu", k);
+        const char *id = ids[k];
+        err = fw_eval_run_set_lang_rules(run, &id, 1);
+    }
+    /* 3 columns existed: the 254th new id is the first refused */
+    assert_int_equal(err, FW_ERR_LIMIT);
+    assert_int_equal(k, FW_LANG_MAX_RULES - 3 + 1);
+    fw_eval_run_destroy(run);
+    fw_eval_labels_destroy(l);
+}
+
 /* ------------------------------------------------------------ statistics */
 
 static void test_delay_nearest_rank(void **state) {
@@ -412,6 +546,7 @@ int main(void) {
         cmocka_unit_test(test_targets_mask),
         cmocka_unit_test(test_rule_and_scenario_figures),
         cmocka_unit_test(test_alert_spanning_instances),
+        cmocka_unit_test(test_language_rules),
         cmocka_unit_test(test_delay_nearest_rank),
         cmocka_unit_test(test_ratio_and_set_score),
     };

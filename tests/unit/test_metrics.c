@@ -592,6 +592,100 @@ static void test_tally(void **state) {
     }
 }
 
+/* Language rules (fw_alert.rule == FW_RULE_LANG) are counted by id: in the
+ * tally, committed-only like the built-ins, in the total, and in
+ * fraudwatch_alerts_total{rule="<id>"} right after the built-ins' series. */
+typedef struct lang_step {
+    const char *what;
+    int crypto, refunds, velocity; /* emitted in the open transaction */
+    bool commit;
+    uint64_t want_crypto, want_refunds, want_total, want_rolled_back;
+} lang_step;
+
+static const lang_step lang_steps[] = {
+    { "first commit", 2, 0, 1, true, 2, 0, 3, 0 },
+    { "abort", 5, 1, 0, false, 2, 0, 3, 6 },
+    { "the replay commits, refunds first", 5, 1, 0, true, 7, 1, 9, 6 },
+    { "commit", 0, 3, 2, true, 7, 4, 14, 6 },
+};
+
+/* The value of rule @p id in @p c; UINT64_MAX when it has none. */
+static uint64_t lang_count(const fw_lang_counts *c, const char *id) {
+    for (uint32_t i = 0; i < c->n; i++)
+        if (!strcmp(c->id[i], id))
+            return c->alerts[i];
+    return UINT64_MAX;
+}
+
+static void test_lang_rules_counted(void **state) {
+    (void)state;
+    fw_tally *t = calloc(1, sizeof(*t));
+    fw_metrics_snapshot *s = malloc(sizeof(*s));
+    assert_non_null(t);
+    assert_non_null(s);
+    for (size_t i = 0; i < sizeof(lang_steps) / sizeof(lang_steps[0]); i++) {
+        const lang_step *c = &lang_steps[i];
+        if (c->refunds) /* first seen before crypto in this transaction: order differs */
+            fw_lang_counts_add(&t->open.lang, "refund_ratio", (uint64_t)c->refunds);
+        for (int k = 0; k < c->crypto; k++)
+            fw_lang_counts_add(&t->open.lang, "crypto_merchants", 1);
+        t->open.alerts[FW_RULE_VELOCITY] += (uint64_t)c->velocity;
+        if (c->commit)
+            fw_tally_commit(t);
+        else
+            fw_tally_abort(t);
+        print_message("step %zu: %s\n", i, c->what);
+        assert_int_equal(lang_count(&t->committed.lang, "crypto_merchants"), c->want_crypto);
+        if (c->want_refunds)
+            assert_int_equal(lang_count(&t->committed.lang, "refund_ratio"), c->want_refunds);
+        assert_int_equal(fw_tally_alerts(&t->committed), c->want_total);
+        assert_int_equal(t->rolled_back_alerts, c->want_rolled_back);
+        assert_int_equal(fw_tally_alerts(&t->open), 0);
+    }
+
+    fw_metrics_snapshot_init(s);
+    fw_metrics_set_tally(s, &t->committed);
+    fw_metrics_conf conf = { .instance_id = "node-1", .kafka = true };
+    char *text = format(&conf, s);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"crypto_merchants\"}"), 7);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"refund_ratio\"}"), 4);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"velocity\"}"), 3);
+    /* After the last built-in, inside the family (one # HELP / # TYPE). */
+    const char *last = strstr(text, "fraudwatch_alerts_total{rule=\"ml_score\"}");
+    const char *crypto = strstr(text, "fraudwatch_alerts_total{rule=\"crypto_merchants\"}");
+    const char *dedup = strstr(text, "# HELP fraudwatch_alerts_deduplicated_total");
+    assert_non_null(last);
+    assert_true(last < crypto && crypto < dedup);
+    free(text);
+
+    /* Declared rules show at 0; an id past the bound (or too long) is counted,
+     * never dropped from the total. */
+    fw_lang_counts *lc = calloc(1, sizeof(*lc));
+    assert_non_null(lc);
+    char id[32];
+    for (int k = 0; k < FW_LANG_MAX_RULES; k++) {
+        snprintf(id, sizeof(id), "r%d", k);
+        fw_lang_counts_add(lc, id, 0);
+    }
+    fw_lang_counts_add(lc, "one_too_many", 2);
+    fw_lang_counts_add(lc, NULL, 1);
+    fw_lang_counts_add(lc, "r7", 5);
+    assert_int_equal(lc->n, FW_LANG_MAX_RULES);
+    assert_int_equal(lc->unnamed, 3);
+    assert_int_equal(lang_count(lc, "r7"), 5);
+    assert_int_equal(fw_lang_counts_total(lc), 8);
+    fw_metrics_snapshot_init(s);
+    s->lang_alerts = *lc;
+    text = format(&conf, s);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"r0\"}"), 0);
+    assert_int_equal(value_of(text, "fraudwatch_alerts_total{rule=\"" FW_METRICS_LANG_OTHER
+                                    "\"}"), 3);
+    free(text);
+    free(lc);
+    free(s);
+    free(t);
+}
+
 /* ---- HTTP ------------------------------------------------------------------------ */
 
 static void test_http(void **state) {
@@ -806,6 +900,7 @@ int main(void) {
         cmocka_unit_test(test_publish_interval),
         cmocka_unit_test(test_counters_never_go_down),
         cmocka_unit_test(test_tally),
+        cmocka_unit_test(test_lang_rules_counted),
         cmocka_unit_test(test_http),
         cmocka_unit_test(test_ipv6_loopback),
         cmocka_unit_test(test_scrapes_race_publishes),
