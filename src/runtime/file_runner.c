@@ -144,6 +144,7 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     char *line = NULL;
     size_t linecap = 0;
     file_ctx fc = { 0 };
+    fw_lang_counts_declare(&fc.lang, c->lang); /* each at 0 until it alerts */
     fw_buf_init(&fc.line, 0);
     FILE *in = !strcmp(c->input_file, "-") ? stdin : fopen(c->input_file, "r");
     fw_pipeline *p = NULL;

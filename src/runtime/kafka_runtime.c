@@ -859,6 +859,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                    .retired = { .watermark_ms = INT64_MIN } };
     fw_krt *k = &krt;
     int rc = 1;
+    fw_lang_counts_declare(&k->tally.committed.lang, c->lang); /* each at 0 until it alerts */
     fw_topic_spec topics[] = {
         { .name = c->input_topic, .partitions = c->partitions,
           .replication_factor = c->replication_factor },

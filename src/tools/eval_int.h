@@ -28,7 +28,6 @@ typedef struct eval_opts {
     bool quiet, progress_flag;
     fw_model *ml;             /* loaded from --model, shared by every replay; NULL: none */
     const struct fw_schema *schema; /* from --schema (or the rules file); NULL: ours */
-    const struct fw_lang_rules *lang; /* the rules file's language rules, or NULL */
     fw_progress_mode progress; /* from --quiet and --progress */
     /* The language rules of the rules file (set where it is loaded; --sweep of a
      * language rule: the value's). Each gets its row, even without alerts. */
