@@ -5,7 +5,6 @@
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
-#include <stdlib.h>
 
 #include "engine_int.h"
 #include "lang_rules.h"
@@ -106,7 +105,6 @@ static void on_lang_change(void *opaque, size_t part, fw_str gk, bool held) {
     if (gk.len > FW_LANG_MAX_KEY)
         return; /* never made: make_key bounds keys to FW_LANG_MAX_KEY */
     fw_str k = { key, lang_key(key, fw_lang_state_part_id(e->lang, part), gk) };
-
     fw_buf_reset(&e->scratch);
     if (held && fw_lang_state_write_key(e->lang, part, gk, &e->scratch) && e->scratch.len)
         s->fn(s->opaque, k, e->scratch.data, e->scratch.len);
