@@ -3,6 +3,7 @@
  * registry: detect.c). */
 #include "detect.h"
 #include "fw_bytes.h"
+#include "lang_rules.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -128,7 +129,11 @@ void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras) { e->extras
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stats; }
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
 
-void fw_engine_track_changes(fw_engine *e) { e->track_changes = true; }
+void fw_engine_track_changes(fw_engine *e) {
+    e->track_changes = true;
+    if (e->lang)
+        fw_lang_state_track_changes(e->lang);
+}
 
 void fw_engine_set_scan_small(fw_engine *e, uint32_t n) { e->scan_small = n; }
 
@@ -406,6 +411,7 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         fn(opaque, (fw_str){ key, 2u + ent->keylen }, e->scratch.data, e->scratch.len);
     }
     e->ndirty = 0;
+    fw_engine_lang_changes(e, fn, opaque);
     /* Buffered transactions not yet in the changelog: the record as it came. */
     for (uint32_t i = 0; e->track_changes && i < e->buffer.n; i++) {
         fw_buffered *b = e->buffer.heap[i];
@@ -589,6 +595,13 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
     switch (key.ptr[0]) {
     case 'E':
         return restore_entity(e, key, value, len, errstr, errstr_size);
+    case 'L': { /* a language rule part's key (engine_lang.c) */
+        bool stale;
+        fw_err err = fw_engine_lang_restore(e, key, value, len, &stale, errstr, errstr_size);
+        if (stale)
+            delete_key(e, key.ptr, key.len);
+        return err;
+    }
     case 'D': /* transaction ids seen (put in place on first use) */
         return fw_txn_ids_restore(&e->ids, key, value, len, errstr, errstr_size);
     case 'M': {

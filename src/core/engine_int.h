@@ -123,6 +123,15 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t);
 /** @brief Frees the language rules' state older than their lookbacks. */
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark);
 
+/** @brief Emits the language rules' changed keys and tombstones (key 'L')
+ *  as fw_engine_changes does for entities. */
+void fw_engine_lang_changes(fw_engine *e, fw_change_fn fn, void *opaque);
+
+/** @brief Restores one 'L' record. @p stale is set for a record of a rule
+ *  shape no longer loaded (not restored; the caller tombstones it). */
+fw_err fw_engine_lang_restore(fw_engine *e, fw_str key, const void *value, size_t len,
+                              bool *stale, char *errstr, size_t errstr_size);
+
 /** @brief Frees the language rules' state. */
 void fw_engine_lang_fini(fw_engine *e);
 

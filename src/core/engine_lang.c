@@ -1,6 +1,7 @@
 /* engine_lang.c — the language rules (lang_rules.h) inside one partition's
  * engine: they see every transaction in event-time order, as the native
- * detectors do, and their alerts leave as any alert does. */
+ * detectors do, their alerts leave as any alert does, and their state rides
+ * in the changelog beside the entities' (key 'L', part id, group key). */
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -23,6 +24,8 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
         snprintf(errstr, errstr_size, "language rules: out of memory");
         return FW_ERR_NOMEM;
     }
+    if (e->track_changes)
+        fw_lang_state_track_changes(e->lang);
     return FW_OK;
 }
 
@@ -79,4 +82,67 @@ void fw_engine_lang_expire(fw_engine *e, int64_t watermark) {
         return;
     fw_lang_expire(e->lang, watermark);
     e->lang_next_sweep = watermark == INT64_MAX ? INT64_MAX : watermark + LANG_IDLE_SWEEP_MS;
+}
+
+/* ---- changelog ----
+ *
+ * Key: 'L', the part's id (fw_lang_state_part_id, 8 bytes big-endian), the
+ * group key; value: fw_lang_state_write_key's bytes; a freed key is a
+ * tombstone. */
+
+#define LANG_KEY_MAX (1 + 8 + FW_LANG_MAX_KEY)
+
+typedef struct lang_sink {
+    fw_engine *e;
+    fw_change_fn fn;
+    void *opaque;
+} lang_sink;
+
+static size_t lang_key(char *key, uint64_t id, fw_str gk) {
+    key[0] = 'L';
+    for (int i = 0; i < 8; i++)
+        key[1 + i] = (char)(id >> (56 - 8 * i));
+    memcpy(key + 9, gk.ptr, gk.len);
+    return 9 + gk.len;
+}
+
+static void on_lang_change(void *opaque, size_t part, fw_str gk, bool held) {
+    lang_sink *s = opaque;
+    fw_engine *e = s->e;
+    char key[LANG_KEY_MAX];
+    if (gk.len > FW_LANG_MAX_KEY)
+        return; /* never made: make_key bounds keys to FW_LANG_MAX_KEY */
+    fw_str k = { key, lang_key(key, fw_lang_state_part_id(e->lang, part), gk) };
+    fw_buf_reset(&e->scratch);
+    if (held && fw_lang_state_write_key(e->lang, part, gk, &e->scratch) && e->scratch.len)
+        s->fn(s->opaque, k, e->scratch.data, e->scratch.len);
+    else if (!held)
+        s->fn(s->opaque, k, NULL, 0);
+}
+
+void fw_engine_lang_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
+    lang_sink s = { .e = e, .fn = fn, .opaque = opaque };
+    if (e->lang && e->track_changes)
+        fw_lang_state_changes(e->lang, on_lang_change, &s);
+}
+
+fw_err fw_engine_lang_restore(fw_engine *e, fw_str key, const void *value, size_t len,
+                              bool *stale, char *errstr, size_t errstr_size) {
+    *stale = false;
+    if (key.len < 9 || key.len > LANG_KEY_MAX) {
+        snprintf(errstr, errstr_size, "changelog: bad language rule key (%zu bytes)", key.len);
+        return FW_ERR_INVALID;
+    }
+    uint64_t id = 0;
+    for (int i = 0; i < 8; i++)
+        id = id << 8 | (unsigned char)key.ptr[1 + i];
+    size_t part = e->lang ? fw_lang_state_find_part(e->lang, id) : SIZE_MAX;
+    if (part == SIZE_MAX) {
+        /* A rule shape no longer loaded: its state starts empty (as a new
+         * rule's does) and the caller drops the record from the log. */
+        *stale = value != NULL;
+        return FW_OK;
+    }
+    return fw_lang_state_read_key(e->lang, part, (fw_str){ key.ptr + 9, key.len - 9 },
+                                  value, value ? len : 0, errstr, errstr_size);
 }

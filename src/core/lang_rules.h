@@ -232,9 +232,31 @@ void fw_lang_state_foreach(const fw_lang_state *st,
  *  @returns false when @p out is full. */
 bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, fw_buf *out);
 
+/** @brief Starts recording changed and freed keys for
+ *  fw_lang_state_changes (Kafka mode); without it nothing is recorded. */
+void fw_lang_state_track_changes(fw_lang_state *st);
+
+/** @brief Part @p part's stable name in the changelog: a hash of its shape
+ *  (kind, group_by, lookback, where, its rules' ids, each aggregate's
+ *  function, argument and where), so it survives rules added or reordered
+ *  around it and changes when its bytes would mean something else. */
+uint64_t fw_lang_state_part_id(const fw_lang_state *st, size_t part);
+
+/** @brief The part named @p id, or SIZE_MAX (a shape no longer loaded). */
+size_t fw_lang_state_find_part(const fw_lang_state *st, uint64_t id);
+
+/** @brief Calls @p fn for every key changed (@p held true: write its
+ *  fw_lang_state_write_key bytes) or freed (false: a tombstone) since the
+ *  last call or fw_lang_state_track_changes; freed ones first, so a key freed
+ *  and made again within one interval ends up written. Keys put back by
+ *  fw_lang_state_read_key are not changes. */
+void fw_lang_state_changes(fw_lang_state *st,
+                           void (*fn)(void *opaque, size_t part, fw_str key, bool held),
+                           void *opaque);
+
 /** @brief Restores what fw_lang_state_write_key wrote (0 bytes deletes it).
- *  @returns FW_OK; FW_ERR_INVALID for bytes of another shape (a changed
- *  rule set) or truncated, named in @p errstr; FW_ERR_NOMEM. */
+ *  @returns FW_OK; FW_ERR_INVALID for bytes of another shape (their part id,
+ *  aggregate and rule counts must match: a changed rule set) or truncated, named in @p errstr; FW_ERR_NOMEM. */
 fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const void *p,
                               size_t n, char *errstr, size_t errstr_size);
 

@@ -29,7 +29,7 @@ __extension__ typedef __int128 i128;
 
 #define EXPIRE_EVERY_MS 60000 /* fw_lang_eval sweeps at most once per minute of watermark */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
-#define STATE_VERSION 1
+#define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
 
 typedef struct lev {
@@ -65,6 +65,9 @@ typedef struct lkey {
     lslot *set;               /* setcap per count_distinct aggregate */
     lrun *run;                /* naggs */
     int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
+    uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
+    uint16_t part;            /* its group: a dirty key is written under the group's id */
+    bool dirty;               /* changed since the last fw_lang_state_changes */
     uint16_t keylen;
     char key[];               /* "f=v\x1fg=w": fields and values */
 } lkey;
@@ -82,6 +85,7 @@ typedef struct ltab {
     int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
     uint8_t nmm, ncd;              /* min/max and count_distinct columns */
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
+    uint64_t id;                   /* its shape (part_id): names it in the changelog */
 } ltab;
 
 struct fw_lang_state {
@@ -93,6 +97,14 @@ struct fw_lang_state {
     int64_t next_expire;
     int64_t sweep_every_ms;   /* between sweeps of every key (freeing memory only) */
     fw_lang_stats stats;
+    /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
+     * since the last fw_lang_state_changes (each flagged, so listed once; the
+     * list grows by doubling, so a warm state allocates nothing) and the keys
+     * freed since (u16 part, u16 length, bytes, repeated). */
+    bool track;
+    lkey **dirty;
+    uint32_t ndirty, dirty_cap;
+    fw_buf deleted;
     /* Scratch for one alert, so emitting allocates nothing. */
     fw_xval slots[FW_LANG_MAX_AGGS];
     fw_lang_value values[FW_LANG_MAX_AGGS];
@@ -112,11 +124,41 @@ static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
     return true;
 }
 
+static uint64_t hash_str(uint64_t h, const char *s) {
+    s = s ? s : "";
+    return fw_hash64(s, strlen(s) + 1, h); /* with its NUL: "ab","c" differs from "a","bc" */
+}
+
+/* A group's identity in the changelog: a hash of everything its bytes depend
+ * on (kind, group_by, lookback, where, each member's id and each column's
+ * function, argument and where), not its index, which moves when a rule is
+ * added before it. So a restart with the same rules finds its state, and a
+ * changed shape finds no state rather than foreign bytes. A changed having or
+ * param keeps the id: the state is the same. */
+static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
+    const fw_lang_rule *r = t->lead;
+    uint64_t h = fw_hash64(&r->kind, 1, 0x70617274u);
+    char lb[32];
+    snprintf(lb, sizeof(lb), "%" PRId64, r->lookback_ms);
+    h = hash_str(h, lb);
+    for (size_t g = 0; g < r->ngroup; g++)
+        h = hash_str(h, r->group_src[g]);
+    h = hash_str(h, r->kind == FW_LANG_AGGREGATE ? r->where_src : NULL);
+    for (size_t m = 0; m < t->nmember; m++)
+        h = hash_str(h, rs->rules[t->member[m]].id);
+    for (size_t a = 0; a < t->naggs; a++) {
+        h = hash_str(h, t->agg[a]->of);
+        h = hash_str(h, t->agg[a]->where_src);
+    }
+    return h;
+}
+
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     fw_lang_state *st = calloc(1, sizeof(*st));
     size_t n = rs->n ? rs->n : 1;
     if (!st)
         return NULL;
+    fw_buf_init(&st->deleted, 0);
     st->rs = rs;
     st->next_expire = INT64_MIN;
     /* A sweep visits every key, and windows drop old events as their key is
@@ -173,6 +215,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                                                                      : -1;
         }
     }
+    for (size_t g = 0; g < st->ntab; g++)
+        st->tab[g].id = part_id(rs, &st->tab[g]);
     return st;
 }
 
@@ -201,6 +245,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->group_of);
     free(st->member_of);
     free(st->pool);
+    free(st->dirty);
+    fw_buf_fini(&st->deleted);
     free(st);
 }
 
@@ -248,6 +294,7 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     for (size_t m = 0; m < t->nmember; m++)
         k->last[m] = INT64_MIN;
     k->hash = h;
+    k->part = (uint16_t)r;
     k->keylen = (uint16_t)len;
     memcpy(k->key, key, len);
     k->next = t->bucket[h & (t->nbucket - 1)];
@@ -257,8 +304,37 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     return k;
 }
 
-static void key_remove(fw_lang_state *st, size_t r, lkey *k) {
+/* Marks @p k changed (for the changelog), once per flush. */
+static void mark(fw_lang_state *st, lkey *k) {
+    if (!st->track || k->dirty)
+        return;
+    if (st->ndirty == st->dirty_cap) {
+        uint32_t cap = st->dirty_cap ? st->dirty_cap * 2 : 256;
+        lkey **d = realloc(st->dirty, sizeof(*d) * cap);
+        if (!d)
+            return; /* not marked: it is written with its next change */
+        st->dirty = d;
+        st->dirty_cap = cap;
+    }
+    k->dirty = true;
+    k->dirty_idx = st->ndirty;
+    st->dirty[st->ndirty++] = k;
+}
+
+/* Frees @p k; @p tomb: it leaves the changelog too (expiry), not when
+ * restoring, where the log already says what it holds. */
+static void key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     ltab *t = &st->tab[r];
+    if (k->dirty) { /* off the list: its tombstone is its latest state */
+        lkey *last = st->dirty[--st->ndirty];
+        st->dirty[k->dirty_idx] = last;
+        last->dirty_idx = k->dirty_idx;
+    }
+    if (tomb && st->track) {
+        uint16_t hdr[2] = { (uint16_t)r, k->keylen };
+        fw_buf_append(&st->deleted, hdr, sizeof(hdr));
+        fw_buf_append(&st->deleted, k->key, k->keylen);
+    }
     for (lkey **p = &t->bucket[k->hash & (t->nbucket - 1)]; *p; p = &(*p)->next)
         if (*p == k) {
             *p = k->next;
@@ -640,6 +716,7 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         }
         if (*last == INT64_MIN || t->ts_ms > *last)
             *last = t->ts_ms;
+        mark(st, k);
     }
     size_t elen;
     if (k) {
@@ -726,6 +803,7 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     }
     if (!(k = key_get(st, gi, len)))
         return;
+    mark(st, k);
     evict_before(st, k, txn->ts_ms - r->lookback_ms, t);
     if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
         t->cur = k;
@@ -788,14 +866,17 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
+                uint32_t had = k->n;
                 evict_before(st, k, watermark - t->lead->lookback_ms, t);
                 bool quiet = !k->n;
                 for (size_t m = 0; m < t->nmember && quiet; m++)
                     quiet = k->last[m] == INT64_MIN ||
                             k->last[m] + st->rs->dedupe_window_ms <= watermark;
                 if (quiet) {
-                    key_remove(st, gi, k);
+                    key_remove(st, gi, k, true);
                     freed++;
+                } else if (k->n != had) {
+                    mark(st, k);
                 }
             }
     }
@@ -842,7 +923,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
     if (!k)
         return true; /* nothing held: a tombstone */
     uint8_t hdr[4] = { STATE_MAGIC, STATE_VERSION, (uint8_t)t->naggs, (uint8_t)t->nmember };
-    bool ok = fw_buf_append(out, hdr, 4);
+    bool ok = fw_buf_append(out, hdr, 4) && put_u64(out, t->id);
     for (size_t m = 0; m < t->nmember && ok; m++)
         ok = put_u64(out, (uint64_t)k->last[m]);
     ok = ok && put_u64(out, k->overflow) && put_u64(out, k->n);
@@ -868,7 +949,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
     uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + part);
     lkey *k = key_find(st, part, key.ptr, key.len, h);
     if (k)
-        key_remove(st, part, k);
+        key_remove(st, part, k, false);
     if (n == 0)
         return FW_OK;
     const uint8_t *s = p, *end = s + n;
@@ -879,6 +960,9 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
         BAD("%s: state with %u aggregates of %u rules, the state has %zu of %zu (its shape "
             "changed)", id, s[2], s[3], t->naggs, t->nmember);
     s += 4;
+    uint64_t shape;
+    if (!get_u64(&s, end, &shape) || shape != t->id)
+        BAD("%s: state of another shape (group_by, lookback, where or aggregates changed)", id);
     int64_t last[FW_LANG_MAX_RULES];
     for (size_t m = 0; m < t->nmember; m++) {
         uint64_t v;
@@ -912,17 +996,50 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             vals[a] = (fw_dec)v;
         }
         if (!push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
-            key_remove(st, part, k);
+            key_remove(st, part, k, false);
             return FW_ERR_NOMEM;
         }
     }
     if (s != end) {
-        key_remove(st, part, k);
+        key_remove(st, part, k, false);
         BAD("%s: %zu bytes after the state", id, (size_t)(end - s));
     }
     return FW_OK;
 trunc:
-    key_remove(st, part, k);
+    key_remove(st, part, k, false);
     BAD("%s: state truncated", id);
 #undef BAD
+}
+
+/* ---- changes for the changelog ---- */
+
+void fw_lang_state_track_changes(fw_lang_state *st) { st->track = true; }
+
+uint64_t fw_lang_state_part_id(const fw_lang_state *st, size_t part) {
+    return part < st->ntab ? st->tab[part].id : 0;
+}
+
+size_t fw_lang_state_find_part(const fw_lang_state *st, uint64_t id) {
+    for (size_t g = 0; g < st->ntab; g++)
+        if (st->tab[g].id == id)
+            return g;
+    return SIZE_MAX;
+}
+
+void fw_lang_state_changes(fw_lang_state *st,
+                           void (*fn)(void *opaque, size_t part, fw_str key, bool held),
+                           void *opaque) {
+    for (size_t off = 0; off + 4 <= st->deleted.len;) {
+        uint16_t hdr[2];
+        memcpy(hdr, st->deleted.data + off, sizeof(hdr));
+        fn(opaque, hdr[0], (fw_str){ st->deleted.data + off + 4, hdr[1] }, false);
+        off += 4u + hdr[1];
+    }
+    fw_buf_reset(&st->deleted);
+    for (uint32_t i = 0; i < st->ndirty; i++) {
+        lkey *k = st->dirty[i];
+        k->dirty = false;
+        fn(opaque, k->part, (fw_str){ k->key, k->keylen }, true);
+    }
+    st->ndirty = 0;
 }

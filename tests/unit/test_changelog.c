@@ -1,7 +1,8 @@
 /* test_changelog.c — state survives a hand-over: an engine that processes the
  * first part of a stream, hands its changelog (latest record per key) to a
  * fresh engine that processes the rest, gives exactly the alerts of one
- * uninterrupted engine, wherever the cut falls. */
+ * uninterrupted engine, wherever the cut falls; with the built-ins alone and
+ * with language rules beside them (their keys 'L'). */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -14,6 +15,7 @@
 
 #include "engine.h"
 #include "gen_model.h"
+#include "lang_rules.h"
 
 #define NTX 6000
 
@@ -61,7 +63,7 @@ static void store_free(store *s) {
 }
 
 typedef struct alerts {
-    char ids[4096][96];  /* id, rule, entity, event time: sortable, printable */
+    char ids[16384][96];  /* id, rule, entity, event time: sortable, printable */
     int n;
 } alerts;
 
@@ -69,10 +71,10 @@ static void on_alert(void *opaque, const fw_alert *a) {
     alerts *al = opaque;
     fw_buf scratch;
     fw_buf_init(&scratch, 0);
-    assert_true(al->n < 4096);
+    assert_true(al->n < 16384);
     char id[FW_ALERT_ID_LEN + 1];
     fw_alert_id(a, &scratch, id);
-    snprintf(al->ids[al->n++], sizeof(al->ids[0]), "%s %s %.*s %lld", id, fw_rule_name(a->rule),
+    snprintf(al->ids[al->n++], sizeof(al->ids[0]), "%s %s %.*s %lld", id, fw_alert_rule_name(a),
              (int)(a->entity_id.len < 24 ? a->entity_id.len : 24), a->entity_id.ptr,
              (long long)a->event_time);
     fw_buf_fini(&scratch);
@@ -100,8 +102,72 @@ static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
     }
 }
 
+/* Language rules of every kind of state: two aggregate rules sharing a part
+ * (count, sum, max, count_distinct, min, avg, stddev), one grouped by a tuple
+ * with a where, and a keyed filter (its keys hold only the last alert, for
+ * dedupe). */
+static const char lang_json[] =
+    "{\"rules\": ["
+    "{\"id\": \"acct_burst\", \"type\": \"aggregate\", \"group_by\": \"account_id\","
+    " \"lookback\": \"10m\", \"aggregates\": {\"n\": \"count\", \"total\": \"sum(amount)\","
+    " \"top\": \"max(amount)\", \"shops\": \"count_distinct(merchant_id)\"},"
+    " \"having\": \"n >= 4 and shops >= 3\"},"
+    "{\"id\": \"acct_spread\", \"type\": \"aggregate\", \"group_by\": \"account_id\","
+    " \"lookback\": \"10m\", \"aggregates\": {\"low\": \"min(amount)\", \"mean\": \"avg(amount)\","
+    " \"sd\": \"stddev(amount)\"}, \"having\": \"sd > 200 and low < 20\"},"
+    "{\"id\": \"online_merchant\", \"type\": \"aggregate\","
+    " \"group_by\": [\"merchant_id\", \"country\"], \"lookback\": \"2h\","
+    " \"where\": \"channel == \\\"online\\\"\", \"aggregates\": {\"n\": \"count\"},"
+    " \"having\": \"n >= 3\"},"
+    "{\"id\": \"card_big\", \"type\": \"filter\", \"group_by\": \"card_id\","
+    " \"when\": \"amount > 500\"}"
+    "]}";
+
+/* Runs the stream whole, then handed over at cuts; @p lr: language rules
+ * beside the built-ins. @returns the alerts of the whole run. */
+static int handover(const fw_rules *rulesp, const fw_lang_rules *lr);
+
 static void test_handover_at_every_cut(void **state) {
     (void)state;
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    handover(&rules, NULL);
+}
+
+static void test_handover_with_language_rules(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_lang_rules *lr = NULL;
+    if (fw_lang_rules_parse_json(lang_json, strlen(lang_json), &rules, &lr, err, sizeof(err)))
+        fail_msg("language rules: %s", err);
+    int lang = handover(&rules, lr);
+    if (lang < 50)
+        fail_msg("language rules alerted %d times, want at least 50 for the test to mean "
+                 "something", lang);
+    fw_lang_rules_destroy(lr);
+}
+
+static fw_engine *engine_new(const fw_rules *rules, const fw_lang_rules *lr) {
+    char err[256];
+    fw_engine *e = fw_engine_new(rules, err, sizeof(err));
+    if (!e)
+        fail_msg("engine: %s", err);
+    if (fw_engine_set_lang(e, lr, err, sizeof(err)))
+        fail_msg("engine: %s", err);
+    return e;
+}
+
+static int count_lang(const alerts *al) {
+    int n = 0;
+    for (int i = 0; i < al->n; i++)
+        n += strstr(al->ids[i], " lang") || strstr(al->ids[i], " acct_") ||
+             strstr(al->ids[i], " online_merchant") || strstr(al->ids[i], " card_big");
+    return n;
+}
+
+static int handover(const fw_rules *rulesp, const fw_lang_rules *lr) {
     char err[256];
     /* Few customers and cards: entities expire and come back within an interval. */
     fw_gen_conf gc = { .seed = 3, .customers = 300, .fraud_ratio = 0.1,
@@ -115,11 +181,10 @@ static void test_handover_at_every_cut(void **state) {
     fw_gen_destroy(g);
     assert_int_equal(n, NTX);
 
-    fw_rules rules;
-    fw_rules_defaults(&rules);
+    fw_rules rules = *rulesp;
     static alerts whole, parts;
     whole.n = 0;
-    fw_engine *one = fw_engine_new(&rules, err, sizeof(err));
+    fw_engine *one = engine_new(&rules, lr);
     feed(one, 0, NTX, &whole, NULL);
     fw_engine_advance(one, INT64_MAX, &(fw_engine_out){ .opaque = &whole, .alert = on_alert });
     fw_engine_destroy(one);
@@ -129,12 +194,12 @@ static void test_handover_at_every_cut(void **state) {
     for (int cut = 1; cut < NTX; cut += 397) {
         parts.n = 0;
         store s = { 0 };
-        fw_engine *a = fw_engine_new(&rules, err, sizeof(err));
+        fw_engine *a = engine_new(&rules, lr);
         fw_engine_track_changes(a);
         feed(a, 0, cut, &parts, &s);
         fw_engine_changes(a, store_put, &s);
         fw_engine_destroy(a);
-        fw_engine *b = fw_engine_new(&rules, err, sizeof(err));
+        fw_engine *b = engine_new(&rules, lr);
         for (size_t i = 0; i < s.n; i++)
             if (fw_engine_restore(b, (fw_str){ s.items[i].key, s.items[i].keylen },
                                   s.items[i].value, s.items[i].len, err, sizeof(err)))
@@ -163,11 +228,150 @@ static void test_handover_at_every_cut(void **state) {
                      whole.n);
         }
     }
+    return count_lang(&whole);
+}
+
+/* Expiry: the whole stream through a tracking engine, then the end of input;
+ * every language rule key written on the way is a tombstone at the end, and
+ * the state holds none. */
+static void test_language_state_expires_to_tombstones(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_lang_rules *lr = NULL;
+    if (fw_lang_rules_parse_json(lang_json, strlen(lang_json), &rules, &lr, err, sizeof(err)))
+        fail_msg("language rules: %s", err);
+    static alerts al;
+    al.n = 0;
+    store s = { 0 };
+    fw_engine *e = engine_new(&rules, lr);
+    fw_engine_track_changes(e);
+    feed(e, 0, NTX / 2, &al, &s);
+    fw_engine_changes(e, store_put, &s);
+    size_t held = 0;
+    for (size_t i = 0; i < s.n; i++)
+        held += s.items[i].key[0] == 'L' && s.items[i].value;
+    if (held < 5)
+        fail_msg("%zu language rule keys held in the changelog mid-stream, want >= 5", held);
+    feed(e, NTX / 2, NTX, &al, &s);
+    fw_engine_advance(e, INT64_MAX, &(fw_engine_out){ .opaque = &al, .alert = on_alert });
+    fw_engine_changes(e, store_put, &s);
+    size_t keys = 0, live = 0;
+    for (size_t i = 0; i < s.n; i++)
+        if (s.items[i].key[0] == 'L')
+            keys++, live += s.items[i].value != NULL;
+    if (live)
+        fail_msg("%zu of %zu language rule keys still held in the changelog after the end of "
+                 "input, want 0", live, keys);
+    /* A fresh engine restored from it holds nothing, and a second flush is empty. */
+    fw_engine *b = engine_new(&rules, lr);
+    for (size_t i = 0; i < s.n; i++)
+        if (fw_engine_restore(b, (fw_str){ s.items[i].key, s.items[i].keylen }, s.items[i].value,
+                              s.items[i].len, err, sizeof(err)))
+            fail_msg("restore: %s", err);
+    fw_engine_destroy(b);
+    store again = { 0 };
+    fw_engine_changes(e, store_put, &again);
+    for (size_t i = 0; i < again.n; i++)
+        if (again.items[i].key[0] == 'L')
+            fail_msg("a language rule key written again after the final flush");
+    store_free(&again);
+    store_free(&s);
+    fw_engine_destroy(e);
+    fw_lang_rules_destroy(lr);
+}
+
+/* A changed shape restores nothing: records of a part no longer loaded are
+ * dropped (and tombstoned when tracking), and read_key refuses another
+ * part's bytes. */
+static void test_language_state_changed_shape(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_lang_rules *lr = NULL, *lr2 = NULL;
+    assert_int_equal(fw_lang_rules_parse_json(lang_json, strlen(lang_json), &rules, &lr, err,
+                                              sizeof(err)), FW_OK);
+    static alerts al;
+    al.n = 0;
+    store s = { 0 };
+    fw_engine *e = engine_new(&rules, lr);
+    fw_engine_track_changes(e);
+    feed(e, 0, 600, &al, &s);
+    fw_engine_changes(e, store_put, &s);
+    fw_engine_destroy(e);
+    /* The same rules with acct_burst's lookback changed: its part (shared with
+     * acct_spread) is another shape. */
+    char json2[sizeof(lang_json)];
+    memcpy(json2, lang_json, sizeof(lang_json));
+    char *lb = strstr(json2, "\"10m\"");
+    assert_non_null(lb);
+    lb[1] = '2'; /* "20m" */
+    assert_int_equal(fw_lang_rules_parse_json(json2, strlen(json2), &rules, &lr2, err,
+                                              sizeof(err)), FW_OK);
+    fw_engine *b = engine_new(&rules, lr2);
+    fw_engine_track_changes(b);
+    size_t lkeys = 0;
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.items[i].key[0] != 'L' || !s.items[i].value)
+            continue;
+        lkeys++;
+        if (fw_engine_restore(b, (fw_str){ s.items[i].key, s.items[i].keylen }, s.items[i].value,
+                              s.items[i].len, err, sizeof(err)))
+            fail_msg("restore: %s", err);
+    }
+    assert_true(lkeys > 0);
+    store out = { 0 };
+    fw_engine_changes(b, store_put, &out);
+    size_t tombs = 0;
+    for (size_t i = 0; i < out.n; i++)
+        tombs += out.items[i].key[0] == 'L' && !out.items[i].value;
+    /* The changed part's keys are dropped and tombstoned; the other parts' kept. */
+    if (tombs == 0 || tombs >= lkeys)
+        fail_msg("%zu tombstones for %zu restored language rule keys, want some but not all",
+                 tombs, lkeys);
+    fw_engine_destroy(b);
+    store_free(&out);
+
+    /* read_key refuses another part's bytes. */
+    fw_lang_state *st = fw_lang_state_new(lr);
+    fw_lang_state *st2 = fw_lang_state_new(lr2);
+    assert_non_null(st);
+    assert_non_null(st2);
+    size_t p1 = fw_lang_state_find_part(st, fw_lang_state_part_id(st, 0));
+    assert_int_equal(p1, 0);
+    assert_true(fw_lang_state_part_id(st, 0) != fw_lang_state_part_id(st2, 0));
+    for (size_t i = 0; i < s.n; i++) {
+        if (s.items[i].key[0] != 'L' || !s.items[i].value)
+            continue;
+        uint64_t id = 0;
+        for (int j = 0; j < 8; j++)
+            id = id << 8 | (unsigned char)s.items[i].key[1 + j];
+        if (id != fw_lang_state_part_id(st, 0))
+            continue;
+        fw_str gk = { s.items[i].key + 9, s.items[i].keylen - 9 };
+        assert_int_equal(fw_lang_state_read_key(st, 0, gk, s.items[i].value, s.items[i].len,
+                                                err, sizeof(err)), FW_OK);
+        fw_err rc = fw_lang_state_read_key(st2, 0, gk, s.items[i].value, s.items[i].len, err,
+                                           sizeof(err));
+        if (rc != FW_ERR_INVALID || !strstr(err, "shape"))
+            fail_msg("read_key of another shape's bytes: %d (%s), want FW_ERR_INVALID", rc, err);
+        break;
+    }
+    fw_lang_state_destroy(st);
+    fw_lang_state_destroy(st2);
+    store_free(&s);
+    fw_lang_rules_destroy(lr);
+    fw_lang_rules_destroy(lr2);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handover_at_every_cut),
+        cmocka_unit_test(test_handover_with_language_rules),
+        cmocka_unit_test(test_language_state_expires_to_tombstones),
+        cmocka_unit_test(test_language_state_changed_shape),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
