@@ -16,6 +16,10 @@ int fw_lab_conf_load(const char *cmd, const char *rules_file, const char *schema
         return fw_opts_usage_error(cmd, "--rules: %s", errstr);
     if (rules_file && fw_lang_rules_load_file(rules_file, rules, lang, errstr, sizeof(errstr)))
         return fw_opts_usage_error(cmd, "--rules: %s", errstr);
+    if (*lang && !(*lang)->n) { /* no language rules: nothing to keep */
+        fw_lang_rules_destroy(*lang);
+        *lang = NULL;
+    }
     if (schema_file) {
         if (!(*schema = fw_schema_load_file(schema_file, errstr, sizeof(errstr))))
             return fw_opts_usage_error(cmd, "--schema (or FW_SCHEMA): %s", errstr);

@@ -367,6 +367,10 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             snprintf(errstr, errstr_size, "--rules: %s", why);
             return FW_ERR_INVALID;
         }
+        if (c->lang && !c->lang->n) { /* no language rules: nothing to keep */
+            fw_lang_rules_destroy(c->lang);
+            c->lang = NULL;
+        }
         c->pipeline.lang = c->lang;
     }
     if (c->schema_file) {
