@@ -29,7 +29,7 @@ static const char rules_usage[] =
     "\n"
     "check validates each FILE (strictly: unknown keys, wrong types and values\n"
     "out of range are errors; language rules, the entries with a \"type\", are\n"
-    "compiled) and prints \"FILE: ok (8 rules, N changed from the defaults)\",\n"
+    "compiled) and prints \"FILE: ok (13 rules, N changed from the defaults)\",\n"
     "with \"; M language rules\" when it has any, or the error with its path,\n"
     "line and column.\n"
     "\n"
