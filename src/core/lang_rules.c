@@ -21,6 +21,10 @@ static const char *const filter_keys[] = { "id", "type", "version", "severity", 
 static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
                                               "shadow", "params", "reason", "group_by",
                                               "lookback", "where", "aggregates", "having" };
+static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
+                                             "shadow", "params", "reason", "group_by",
+                                             "within", "steps" };
+static const char *const step_keys[] = { "when", "next", "followed_by", "times" };
 static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
                                         [FW_LANG_AVG] = "avg", [FW_LANG_MIN] = "min",
                                         [FW_LANG_MAX] = "max",
@@ -476,7 +480,8 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
         fw_str name = { s + 1, (size_t)(close - s - 1) };
         r->ntpl++;
         s = close + 1;
-        if (fw_str_eq_c(name, "lookback")) {
+        if (fw_str_eq_c(name, "lookback") ||
+            (r->kind == FW_LANG_SEQUENCE && fw_str_eq_c(name, "within"))) {
             t->kind = FW_TPL_LOOKBACK;
             continue;
         }
@@ -522,22 +527,89 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
+/* A sequence's "steps": [{"when": P}, {"next"|"followed_by": P, "times": N}, ...]. */
+static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], kpath[192], got[80], hint[96];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.steps", rpath);
+    if (v->type != FW_JSON_ARRAY || !v->count)
+        return errf(c, path, v, FW_ERR_INVALID, "expected an array of steps like [{\"when\": "
+                    "\"...\"}, {\"followed_by\": \"...\"}], got %s",
+                    fw_json_describe(v, got, sizeof(got)));
+    size_t i = 0;
+    FW_JSON_FOREACH(o, v) {
+        char spath[176];
+        snprintf(spath, sizeof(spath), "%s[%zu]", path, i);
+        if (i >= FW_LANG_MAX_STEPS)
+            return errf(c, spath, o, FW_ERR_LIMIT, "more than %d steps", FW_LANG_MAX_STEPS);
+        if (o->type != FW_JSON_OBJECT)
+            return errf(c, spath, o, FW_ERR_INVALID, "expected a step object, got %s",
+                        fw_json_describe(o, got, sizeof(got)));
+        fw_lang_step *st = &r->steps[i];
+        const fw_json *pred = NULL;
+        st->times = 1;
+        FW_JSON_FOREACH(m, o) {
+            path_key(kpath, sizeof(kpath), spath, ".", m->key);
+            int k = -1;
+            for (int j = 0; j < (int)N(step_keys); j++)
+                if (fw_str_eq_c(m->key, step_keys[j]))
+                    k = j;
+            if (k < 0)
+                return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in a step%s",
+                            did_you_mean(m->key, step_keys, N(step_keys), hint, sizeof(hint)));
+            if (k == 3) {
+                int64_t t;
+                if (m->type != FW_JSON_NUMBER || !fw_json_int64(m, &t) || t < 1 ||
+                    t > FW_LANG_MAX_TIMES)
+                    return errf(c, kpath, m, FW_ERR_INVALID, "expected an integer between 1 and "
+                                "%d, got %s", FW_LANG_MAX_TIMES, fw_json_describe(m, got, sizeof(got)));
+                st->times = (uint32_t)t;
+                continue;
+            }
+            if (pred)
+                return errf(c, kpath, m, FW_ERR_INVALID, "a step has one of \"when\", \"next\" "
+                            "or \"followed_by\"");
+            if ((k == 0) != (i == 0))
+                return errf(c, kpath, m, FW_ERR_INVALID, i == 0 ? "the first step is "
+                            "{\"when\": ...}" : "a later step is {\"next\": ...} (strict) or "
+                            "{\"followed_by\": ...} (relaxed), not \"when\"");
+            st->contig = (fw_lang_contig)k;
+            pred = m;
+        }
+        if (!pred)
+            return errf(c, spath, o, FW_ERR_INVALID, i == 0 ? "the first step needs \"when\"" :
+                        "a step needs \"next\" or \"followed_by\"");
+        fw_err rc = compile_member(c, spath, pred, FW_XT_BOOL, &st->src, &st->pred);
+        if (rc != FW_OK)
+            return rc;
+        r->nsteps = ++i;
+    }
+    return FW_OK;
+}
+
 static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
     char path[48], kpath[160], got[80], hint[96], q[64];
     fw_lang_rule *r = c->r;
     snprintf(path, sizeof(path), "rules[%zu]", idx);
     const fw_json *type = fw_json_get(e, "type");
     snprintf(kpath, sizeof(kpath), "%s.type", path);
-    static const char *const kinds[] = { "filter", "aggregate" };
-    if (type->type != FW_JSON_STRING ||
-        !(fw_str_eq_c(type->str, "filter") || fw_str_eq_c(type->str, "aggregate")))
-        return errf(c, kpath, type, FW_ERR_INVALID, "expected \"filter\" or \"aggregate\", got %s%s",
-                    fw_json_describe(type, got, sizeof(got)),
-                    type->type == FW_JSON_STRING ? did_you_mean(type->str, kinds, 2, hint, sizeof(hint)) : "");
-    r->kind = fw_str_eq_c(type->str, "filter") ? FW_LANG_FILTER : FW_LANG_AGGREGATE;
+    static const char *const kinds[] = { "filter", "aggregate", "sequence" };
+    int kind = -1;
+    for (int i = 0; i < (int)N(kinds) && type->type == FW_JSON_STRING; i++)
+        if (fw_str_eq_c(type->str, kinds[i]))
+            kind = i;
+    if (kind < 0)
+        return errf(c, kpath, type, FW_ERR_INVALID, "expected \"filter\", \"aggregate\" or "
+                    "\"sequence\", got %s%s", fw_json_describe(type, got, sizeof(got)),
+                    type->type == FW_JSON_STRING ? did_you_mean(type->str, kinds, N(kinds), hint, sizeof(hint)) : "");
+    r->kind = (fw_lang_kind)kind;
     r->common = (fw_rule_common){ .enabled = true, .version = 1, .severity = FW_SEV_MEDIUM };
-    const char *const *keys = r->kind == FW_LANG_FILTER ? filter_keys : aggregate_keys;
-    size_t nkeys = r->kind == FW_LANG_FILTER ? N(filter_keys) : N(aggregate_keys);
+    const char *const *keys = r->kind == FW_LANG_FILTER      ? filter_keys
+                              : r->kind == FW_LANG_AGGREGATE ? aggregate_keys
+                                                             : sequence_keys;
+    size_t nkeys = r->kind == FW_LANG_FILTER      ? N(filter_keys)
+                   : r->kind == FW_LANG_AGGREGATE ? N(aggregate_keys)
+                                                  : N(sequence_keys);
     FW_JSON_FOREACH(m, e) {
         bool known = false;
         for (size_t i = 0; i < nkeys; i++)
@@ -603,6 +675,25 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         if (!(m = fw_json_get(e, "when")))
             return errf(c, path, e, FW_ERR_INVALID, "a filter rule needs \"when\": \"<predicate>\"");
         if ((rc = compile_member(c, path, m, FW_XT_BOOL, &r->when_src, &r->when)) != FW_OK)
+            return rc;
+    } else if (r->kind == FW_LANG_SEQUENCE) {
+        if (!r->ngroup)
+            return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"group_by\": a field "
+                        "or an array of fields");
+        if (!(m = fw_json_get(e, "within")))
+            return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"within\", like \"30m\"");
+        snprintf(kpath, sizeof(kpath), "%s.within", path);
+        int64_t ms = -1;
+        if (m->type == FW_JSON_STRING)
+            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
+        if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"30m\" between 1ms "
+                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
+        r->lookback_ms = ms;
+        if (!(m = fw_json_get(e, "steps")))
+            return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"steps\", like "
+                        "[{\"when\": \"...\"}, {\"next\": \"...\"}]");
+        if ((rc = load_steps(c, path, m)) != FW_OK)
             return rc;
     } else {
         if (!r->ngroup)
@@ -751,6 +842,10 @@ static void rule_fini(fw_lang_rule *r) {
     free(r->when_src);
     free(r->where_src);
     free(r->having_src);
+    for (size_t i = 0; i < r->nsteps; i++) {
+        free(r->steps[i].src);
+        fw_expr_destroy(r->steps[i].pred);
+    }
     fw_expr_destroy(r->when);
     fw_expr_destroy(r->where);
     fw_expr_destroy(r->having);
@@ -789,7 +884,9 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         ok = fw_buf_printf(b, "%s%s{\n%s  \"id\": ", i ? ",\n" : "", i ? in : "", in) && put_str(b, r->id) &&
              fw_buf_printf(b, ",\n%s  \"type\": \"%s\",\n%s  \"enabled\": %s,\n%s  \"shadow\": %s,\n"
                            "%s  \"severity\": \"%s\",\n%s  \"version\": %d", in,
-                           r->kind == FW_LANG_FILTER ? "filter" : "aggregate", in,
+                           r->kind == FW_LANG_FILTER      ? "filter"
+                           : r->kind == FW_LANG_AGGREGATE ? "aggregate"
+                                                          : "sequence", in,
                            r->common.enabled ? "true" : "false", in,
                            r->common.shadow ? "true" : "false", in,
                            fw_severity_name(r->common.severity), in, r->common.version);
@@ -811,6 +908,19 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         }
         if (ok && r->when_src)
             ok = fw_buf_printf(b, ",\n%s  \"when\": ", in) && put_str(b, r->when_src);
+        if (ok && r->kind == FW_LANG_SEQUENCE) {
+            static const char *const how[] = { "when", "next", "followed_by" };
+            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            ok = fw_buf_printf(b, ",\n%s  \"within\": \"%s\",\n%s  \"steps\": [", in, dur, in);
+            for (size_t j = 0; j < r->nsteps && ok; j++) {
+                const fw_lang_step *sp = &r->steps[j];
+                ok = fw_buf_printf(b, "%s\n%s    { \"%s\": ", j ? "," : "", in, how[sp->contig]) &&
+                     put_str(b, sp->src) &&
+                     (sp->times == 1 || fw_buf_printf(b, ", \"times\": %u", sp->times)) &&
+                     fw_buf_puts(b, " }");
+            }
+            ok = ok && fw_buf_printf(b, "\n%s  ]", in);
+        }
         if (ok && r->kind == FW_LANG_AGGREGATE) {
             fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
             ok = fw_buf_printf(b, ",\n%s  \"lookback\": \"%s\"", in, dur);

@@ -3,7 +3,8 @@
  * lookback windows with count, sum, avg, min, max, count_distinct, stddev and
  * a `having` predicate). Entries of a rules file's "rules" array that carry a
  * "type" are loaded here, beside the built-ins' fw_rules; every expression is
- * compiled once through expr.h. The state (fw_lang_state) keeps, per rule and
+ * compiled once through expr.h. `sequence` rules (ordered steps per key,
+ * strict or relaxed, within a duration) keep bounded partial matches per key. The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
  * written to and read from the changelog one key at a time.
  *
@@ -37,8 +38,26 @@
 #define FW_LANG_REASON_MAX 1024   /* bytes of a rendered reason */
 #define FW_LANG_MAX_LISTS 64      /* named lists of one file */
 #define FW_LANG_MAX_LIST_VALUES 1000000 /* values of one named list */
+#define FW_LANG_MAX_STEPS 8       /* steps of one sequence rule */
+#define FW_LANG_MAX_TIMES 100     /* "times" of one step */
+#define FW_LANG_SEQ_MAX_PARTIALS 64 /* partial matches of one sequence rule per key */
+#define FW_LANG_SEQ_EVIDENCE 4    /* transaction ids a partial match keeps (+ the last one) */
 
-typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE } fw_lang_kind;
+typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE, FW_LANG_SEQUENCE } fw_lang_kind;
+
+/** How a sequence step follows the previous one. */
+typedef enum fw_lang_contig {
+    FW_LANG_WHEN = 0,        /* the first step */
+    FW_LANG_NEXT,            /* strict: the key's very next transaction must match */
+    FW_LANG_FOLLOWED_BY,     /* relaxed: any later one within `within` */
+} fw_lang_contig;
+
+typedef struct fw_lang_step {
+    fw_lang_contig contig;
+    uint32_t times;          /* consecutive transactions matching it (1: once) */
+    char *src;
+    fw_expr *pred;
+} fw_lang_step;
 
 typedef enum fw_lang_fn {
     FW_LANG_COUNT = 0,
@@ -80,7 +99,10 @@ typedef struct fw_lang_rule {
     fw_expr *group[FW_LANG_MAX_GROUP]; /* the key fields; 0 of them: no key */
     size_t ngroup;
     bool group_is_array;       /* written as an array (show writes it back so) */
-    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count */
+    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count;
+                                  sequence: its `within` (last - first < within) */
+    fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
+    size_t nsteps;
     char *when_src, *where_src, *having_src;
     fw_expr *when;             /* filter */
     fw_expr *where;            /* aggregate: which transactions count; NULL: all */

@@ -13,7 +13,10 @@
  * Rules with the same group_by, lookback and where share one group: one
  * table, one ring per key holding every member's aggregate columns (up to
  * 32), one `last alert` per member. A filter rule is a group of its own with
- * no events (its keys only remember the last alert, for dedupe). */
+ * no events (its keys only remember the last alert, for dedupe). A sequence
+ * rule is a group of its own too: its keys hold no events but up to
+ * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
+ * that doubles up to that bound (docs/rule-language.md#sequence-rules). */
 #include "lang_rules.h"
 
 #include <inttypes.h>
@@ -46,6 +49,15 @@ typedef struct lrun {
     uint64_t ndistinct;       /* count_distinct: distinct hashes in the multiset */
 } lrun;
 
+/* A sequence's partial match: where it stands and what it matched so far. */
+typedef struct lpm {
+    int64_t start;            /* its first transaction's time: it must end before start + within */
+    uint16_t step, cnt;       /* the step it is in, and how many of its `times` matched */
+    uint32_t nmatched;        /* transactions matched so far (ids beyond the first few are not kept) */
+    uint8_t idlen[FW_LANG_SEQ_EVIDENCE];
+    char id[FW_LANG_SEQ_EVIDENCE][FW_LANG_TXN_ID_MAX]; /* the first matched, for evidence */
+} lpm;
+
 /* count_distinct: a value's hash and how many window events carry it. */
 typedef struct lslot {
     uint64_t h;               /* 0: empty */
@@ -65,6 +77,8 @@ typedef struct lkey {
     lslot *set;               /* setcap per count_distinct aggregate */
     lrun *run;                /* naggs */
     int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
+    lpm *pm;                  /* sequence: partial matches, oldest first */
+    uint32_t npm, pmcap;
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
@@ -109,6 +123,7 @@ struct fw_lang_state {
     fw_xval slots[FW_LANG_MAX_AGGS];
     fw_lang_value values[FW_LANG_MAX_AGGS];
     fw_str evidence[FW_LANG_EVIDENCE_MAX];
+    lpm done;                 /* the partial match a sequence alert reports */
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
     char reason[FW_LANG_REASON_MAX];
 };
@@ -144,6 +159,11 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
     h = hash_str(h, r->kind == FW_LANG_AGGREGATE ? r->where_src : NULL);
+    for (size_t i = 0; i < r->nsteps; i++) { /* a sequence: its steps give the bytes their meaning */
+        char how[32];
+        snprintf(how, sizeof(how), "%d/%u", (int)r->steps[i].contig, r->steps[i].times);
+        h = hash_str(hash_str(h, how), r->steps[i].src);
+    }
     for (size_t m = 0; m < t->nmember; m++)
         h = hash_str(h, rs->rules[t->member[m]].id);
     for (size_t a = 0; a < t->naggs; a++) {
@@ -227,6 +247,7 @@ static void key_free(lkey *k) {
     free(k->val);
     free(k->dq);
     free(k->set);
+    free(k->pm);
     free(k);
 }
 
@@ -706,7 +727,7 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
 }
 
 static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
-                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque) {
+                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm) {
     const fw_txn *t = ctx->txn;
     if (k) {
         int64_t *last = &k->last[m];
@@ -735,7 +756,16 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                         .values = st->values, .nvalues = r->naggs,
                         .evidence = st->evidence, .evidence_bound = FW_LANG_EVIDENCE_MAX,
                         .window_bound = st->rs->max_window_events, .txn = t };
-    if (r->kind == FW_LANG_AGGREGATE && k) {
+    if (pm) { /* a sequence: the match's first transactions and the one completing it */
+        a.window_start = pm->start;
+        a.window_end = pm->start + r->lookback_ms;
+        a.window_overflow = k->overflow;
+        a.window_bound = FW_LANG_SEQ_MAX_PARTIALS;
+        for (uint32_t j = 0; j < pm->nmatched && j < FW_LANG_SEQ_EVIDENCE; j++)
+            st->evidence[a.nevidence++] = (fw_str){ pm->id[j], pm->idlen[j] };
+        if (pm->nmatched > FW_LANG_SEQ_EVIDENCE) /* the completing one was not kept */
+            st->evidence[a.nevidence++] = t->transaction_id;
+    } else if (r->kind == FW_LANG_AGGREGATE && k) {
         a.window_start = t->ts_ms - r->lookback_ms;
         a.window_overflow = k->overflow;
         /* The newest FW_LANG_EVIDENCE_MAX events, oldest first. */
@@ -809,6 +839,121 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         t->cur = k;
 }
 
+/* ---- sequences ---- */
+
+static uint32_t seq_bound(const fw_lang_state *st) {
+    uint32_t b = st->rs->max_window_events;
+    return b && b < FW_LANG_SEQ_MAX_PARTIALS ? b : FW_LANG_SEQ_MAX_PARTIALS;
+}
+
+/* Drops the partial matches that can no longer end before start + within:
+ * those with start <= now - within. @returns how many. */
+static uint32_t seq_expire(lkey *k, int64_t now, int64_t within) {
+    uint32_t j = 0;
+    while (j < k->npm && now - k->pm[j].start >= within)
+        j++;
+    if (j) {
+        memmove(k->pm, k->pm + j, (k->npm - j) * sizeof(*k->pm));
+        k->npm -= j;
+    }
+    return j;
+}
+
+static void pm_note(lpm *p, fw_str id) {
+    if (p->nmatched < FW_LANG_SEQ_EVIDENCE) {
+        size_t n = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
+        memcpy(p->id[p->nmatched], id.ptr, n);
+        p->idlen[p->nmatched] = (uint8_t)n;
+    }
+    p->nmatched++;
+}
+
+static bool pm_complete(const fw_lang_rule *r, const lpm *p) {
+    return p->step + 1u == r->nsteps && p->cnt == r->steps[p->step].times;
+}
+
+/* One transaction of a sequence rule's key (docs/rule-language.md#sequence-rules):
+ * expire, advance every partial match oldest first (a strict step or a
+ * repetition not matched kills it), start one when the first step matches;
+ * the oldest completed match alerts and consumes every partial match of the
+ * key (skip past the last event). Allocates only to grow a key's array. */
+static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                     void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    const fw_txn *t = ctx->txn;
+    size_t gi = st->group_of[ri], len = 0;
+    if (!make_key(st, r, ctx, &len))
+        return;
+    bool first = fw_expr_test(r->steps[0].pred, ctx);
+    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
+    lkey *k = key_find(st, gi, st->keybuf, len, h);
+    if (!k && !first)
+        return; /* nothing to advance, nothing to start: no key made */
+    if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
+        return;
+    mark(st, k);
+    seq_expire(k, t->ts_ms, r->lookback_ms);
+    int done = -1;
+    uint32_t keep = 0;
+    for (uint32_t j = 0; j < k->npm; j++) {
+        lpm *p = &k->pm[j];
+        const fw_lang_step *cur = &r->steps[p->step];
+        bool matched = false, alive = true;
+        if (p->cnt < cur->times) { /* a repetition is strict */
+            if ((alive = matched = fw_expr_test(cur->pred, ctx)))
+                p->cnt++;
+        } else if (fw_expr_test(r->steps[p->step + 1].pred, ctx)) {
+            p->step++;
+            p->cnt = 1;
+            matched = true;
+        } else { /* relaxed: skipped; strict: the very next one did not match */
+            alive = r->steps[p->step + 1].contig == FW_LANG_FOLLOWED_BY;
+        }
+        if (!alive)
+            continue;
+        if (matched) {
+            pm_note(p, t->transaction_id);
+            if (done < 0 && pm_complete(r, p)) {
+                st->done = *p;
+                done = 1;
+            }
+        }
+        k->pm[keep++] = *p;
+    }
+    k->npm = keep;
+    if (done < 0 && first) {
+        lpm p = { .start = t->ts_ms, .step = 0, .cnt = 1 };
+        pm_note(&p, t->transaction_id);
+        if (pm_complete(r, &p)) {
+            st->done = p;
+            done = 1;
+        } else {
+            uint32_t bound = seq_bound(st);
+            if (k->npm == bound) { /* full: the oldest goes, counted */
+                memmove(k->pm, k->pm + 1, (k->npm - 1) * sizeof(*k->pm));
+                k->npm--;
+                k->overflow++;
+                st->stats.overflow++;
+            }
+            if (k->npm == k->pmcap) {
+                uint32_t cap = k->pmcap ? (k->pmcap * 2 > bound ? bound : k->pmcap * 2) : 2;
+                lpm *np = realloc(k->pm, cap * sizeof(*np));
+                if (!np)
+                    return;
+                k->pm = np;
+                k->pmcap = cap;
+            }
+            k->pm[k->npm++] = p;
+        }
+    }
+    if (done >= 0) {
+        k->npm = 0; /* a match consumes every partial match of its key */
+        ctx->slots = NULL;
+        ctx->nslots = 0;
+        emit(st, r, k, st->member_of[ri], ctx, fn, opaque, &st->done);
+    }
+}
+
 static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                       void *opaque) {
     const fw_lang_rule *r = &st->rs->rules[ri];
@@ -824,7 +969,11 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
             if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
                 return;
         }
-        emit(st, r, k, m, ctx, fn, opaque);
+        emit(st, r, k, m, ctx, fn, opaque, NULL);
+        return;
+    }
+    if (r->kind == FW_LANG_SEQUENCE) {
+        seq_eval(st, ri, ctx, fn, opaque);
         return;
     }
     if (!(k = t->cur))
@@ -834,7 +983,7 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
     ctx->slots = st->slots;
     ctx->nslots = r->naggs;
     if (fw_expr_test(r->having, ctx))
-        emit(st, r, k, m, ctx, fn, opaque);
+        emit(st, r, k, m, ctx, fn, opaque, NULL);
 }
 
 static int in_list(void *ud, int id, fw_str value) {
@@ -866,16 +1015,18 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
-                uint32_t had = k->n;
+                uint32_t had = k->n, dropped = 0;
                 evict_before(st, k, watermark - t->lead->lookback_ms, t);
-                bool quiet = !k->n;
+                if (t->lead->kind == FW_LANG_SEQUENCE)
+                    dropped = seq_expire(k, watermark, t->lead->lookback_ms);
+                bool quiet = !k->n && !k->npm;
                 for (size_t m = 0; m < t->nmember && quiet; m++)
                     quiet = k->last[m] == INT64_MIN ||
                             k->last[m] + st->rs->dedupe_window_ms <= watermark;
                 if (quiet) {
                     key_remove(st, gi, k, true);
                     freed++;
-                } else if (k->n != had) {
+                } else if (k->n != had || dropped) {
                     mark(st, k);
                 }
             }
@@ -934,6 +1085,17 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
              fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen);
         for (size_t a = 0; a < t->naggs && ok; a++)
             ok = put_u64(out, (uint64_t)k->val[(size_t)i * t->naggs + a]);
+    }
+    if (t->lead->kind == FW_LANG_SEQUENCE) { /* then its partial matches, oldest first */
+        ok = ok && put_u64(out, k->npm);
+        for (uint32_t j = 0; j < k->npm && ok; j++) {
+            const lpm *pm = &k->pm[j];
+            ok = put_u64(out, (uint64_t)pm->start) &&
+                 put_u64(out, pm->step | (uint64_t)pm->cnt << 16 | (uint64_t)pm->nmatched << 32);
+            for (uint32_t e = 0; e < pm->nmatched && e < FW_LANG_SEQ_EVIDENCE && ok; e++)
+                ok = fw_buf_putc(out, (char)pm->idlen[e]) &&
+                     fw_buf_append(out, pm->id[e], pm->idlen[e]);
+        }
     }
     return ok && !out->overflow;
 }
@@ -998,6 +1160,44 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
         if (!push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
             key_remove(st, part, k, false);
             return FW_ERR_NOMEM;
+        }
+    }
+    if (t->lead->kind == FW_LANG_SEQUENCE) {
+        const fw_lang_rule *r = t->lead;
+        uint64_t npm;
+        if (!get_u64(&s, end, &npm))
+            goto trunc;
+        if (npm > seq_bound(st)) {
+            key_remove(st, part, k, false);
+            BAD("%s: state with %" PRIu64 " partial matches, above the bound %u", id, npm,
+                seq_bound(st));
+        }
+        if (npm && !(k->pm = calloc(npm, sizeof(*k->pm)))) {
+            key_remove(st, part, k, false);
+            return FW_ERR_NOMEM;
+        }
+        k->pmcap = (uint32_t)npm;
+        for (uint64_t j = 0; j < npm; j++) {
+            lpm *pm = &k->pm[j];
+            uint64_t ts, w;
+            if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &w))
+                goto trunc;
+            *pm = (lpm){ .start = (int64_t)ts, .step = (uint16_t)w, .cnt = (uint16_t)(w >> 16),
+                         .nmatched = (uint32_t)(w >> 32) };
+            if (pm->step >= r->nsteps || !pm->cnt || pm->cnt > r->steps[pm->step].times ||
+                pm_complete(r, pm)) {
+                key_remove(st, part, k, false);
+                BAD("%s: a partial match at step %u, %u times: not of this rule", id,
+                    pm->step, pm->cnt);
+            }
+            for (uint32_t e = 0; e < pm->nmatched && e < FW_LANG_SEQ_EVIDENCE; e++) {
+                if (s >= end || *s > FW_LANG_TXN_ID_MAX || end - s - 1 < *s)
+                    goto trunc;
+                pm->idlen[e] = *s++;
+                memcpy(pm->id[e], s, pm->idlen[e]);
+                s += pm->idlen[e];
+            }
+            k->npm++;
         }
     }
     if (s != end) {
