@@ -761,6 +761,7 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         a.window_end = pm->start + r->lookback_ms;
         a.window_overflow = k->overflow;
         a.window_bound = FW_LANG_SEQ_MAX_PARTIALS;
+        a.evidence_bound = FW_LANG_SEQ_EVIDENCE + 1;
         for (uint32_t j = 0; j < pm->nmatched && j < FW_LANG_SEQ_EVIDENCE; j++)
             st->evidence[a.nevidence++] = (fw_str){ pm->id[j], pm->idlen[j] };
         if (pm->nmatched > FW_LANG_SEQ_EVIDENCE) /* the completing one was not kept */
