@@ -579,10 +579,10 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
         if (!pred)
             return errf(c, spath, o, FW_ERR_INVALID, i == 0 ? "the first step needs \"when\"" :
                         "a step needs \"next\" or \"followed_by\"");
+        r->nsteps = ++i; /* counted first: rule_fini frees a half-compiled step */
         fw_err rc = compile_member(c, spath, pred, FW_XT_BOOL, &st->src, &st->pred);
         if (rc != FW_OK)
             return rc;
-        r->nsteps = ++i;
     }
     return FW_OK;
 }
