@@ -263,3 +263,17 @@ size_t fw_line_record_len(const char *line, size_t n) {
             return n;
     return 0;
 }
+
+const char *fw_str_closest(fw_str key, const char *const *names, size_t n) {
+    const char *best = NULL;
+    size_t best_d = SIZE_MAX;
+    for (size_t i = 0; i < n; i++) {
+        size_t len = strlen(names[i]);
+        size_t d = fw_str_edit_distance(key, fw_str_c(names[i])), max_d = len / 4 > 2 ? len / 4 : 2;
+        if (d <= max_d && d < best_d && d < len) {
+            best = names[i];
+            best_d = d;
+        }
+    }
+    return best;
+}

@@ -44,6 +44,11 @@ static inline void fw_buf_reset(fw_buf *b) { b->len = 0; b->overflow = false; }
 /** @brief Edit distance of two words, ignoring ASCII case, each compared by
  *  at most its first 63 bytes: for "did you mean" hints, off the hot path. */
 size_t fw_str_edit_distance(fw_str a, fw_str b);
+/** @brief Of @p names, the one nearest to @p key by edit distance, within
+ *  two edits or a quarter of the name's length (and fewer than its
+ *  length), for "did you mean" in rules files; NULL when none is close. */
+const char *fw_str_closest(fw_str key, const char *const *names, size_t n);
+
 /** @brief Copies @p n bytes of untrusted input into @p out (@p size bytes,
  *  at least 5) for a message: bytes outside printable ASCII become '?', and
  *  what does not fit ends in "...". @returns @p out. */

@@ -61,23 +61,9 @@ static fw_err errf(lctx *c, const char *path, const fw_json *at, fw_err rc, cons
     return rc;
 }
 
-static const char *closest(fw_str key, const char *const *names, size_t n) {
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX;
-    for (size_t i = 0; i < n; i++) {
-        size_t len = strlen(names[i]);
-        size_t d = fw_str_edit_distance(key, fw_str_c(names[i])), max_d = len / 4 > 2 ? len / 4 : 2;
-        if (d <= max_d && d < best_d && d < len) {
-            best = names[i];
-            best_d = d;
-        }
-    }
-    return best;
-}
-
 static const char *did_you_mean(fw_str key, const char *const *names, size_t n, char *buf,
                                 size_t size) {
-    const char *c = closest(key, names, n);
+    const char *c = fw_str_closest(key, names, n);
     if (!c)
         return "";
     snprintf(buf, size, ", did you mean \"%s\"?", c);

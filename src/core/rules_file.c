@@ -398,20 +398,14 @@ static bool str_contains(const char *hay, size_t hn, const char *needle, size_t 
 /* The valid name the user most likely meant: "window" for "window_ms" or
  * "windw", "allowed_lateness" for "lateness"; NULL when nothing is close. */
 static const char *closest(fw_str key, const char *const *names, size_t n) {
-    const char *best = NULL;
-    size_t best_d = SIZE_MAX;
     for (size_t i = 0; i < n; i++) {
         size_t len = strlen(names[i]);
         if (key.len == len + 3 && !memcmp(key.ptr + len, "_ms", 3) &&
             !memcmp(key.ptr, names[i], len))
             return names[i];
-        /* Two edits, or a quarter of a long name ("max_entity"). */
-        size_t d = fw_str_edit_distance(key, fw_str_c(names[i])), max_d = len / 4 > 2 ? len / 4 : 2;
-        if (d <= max_d && d < best_d && d < len) {
-            best = names[i];
-            best_d = d;
-        }
     }
+    /* Two edits, or a quarter of a long name ("max_entity"). */
+    const char *best = fw_str_closest(key, names, n);
     if (best || key.len < 4)
         return best;
     for (size_t i = 0; i < n; i++)
