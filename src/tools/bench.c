@@ -21,13 +21,15 @@ static const char bench_usage[] =
     "Measures file-mode throughput: transactions are prepared in memory first,\n"
     "then decoded, run through every enabled detector (in event-time order, with\n"
     "their state) and their alerts serialized, exactly as `fraudwatch run` does,\n"
-    "without I/O. Every option can also be set in the environment (FW_ names); a\n"
-    "flag wins over the environment. Exit status: 0 done, 1 failure, 2 usage error.\n";
+    "without I/O. With --against, passes alternate between two rule sets and the\n"
+    "ratio of their throughputs is reported (noise hits both alike). Every option\n"
+    "can also be set in the environment (FW_ names); a flag wins over the\n"
+    "environment. Exit status: 0 done, 1 failure, 2 usage error.\n";
 
 typedef struct bench_conf {
     int count, iterations, seed;
     double fraud_ratio;
-    const char *input, *model, *rules, *schema;
+    const char *input, *model, *rules, *schema, *against;
 } bench_conf;
 
 #define OFF(field) offsetof(bench_conf, field)
@@ -57,6 +59,11 @@ static const fw_opt bench_opts[] = {
       .type = FW_OPT_STRING, .offset = OFF(rules), .def = "built-in defaults",
       .help = "rules file as `run --rules` takes it, so one bench measures a user's rules "
               "(e.g. ml_score's contributions)" },
+    { .name = "against", .arg = "FILE", .env = { "FW_BENCH_AGAINST" }, .type = FW_OPT_STRING,
+      .offset = OFF(against), .def = "none",
+      .help = "a second rules file, timed in alternate passes on the same records; reports "
+              "its throughput as a share of --rules' (e.g. language rules against the "
+              "built-ins they replace)" },
     { .name = "model", .short_flag = 'm', .arg = "FILE", .env = { "FW_MODEL" },
       .type = FW_OPT_STRING, .offset = OFF(model), .def = "none",
       .help = "also score every transaction with this model (ml_score, batches flushed "
@@ -120,6 +127,43 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
+/* One pass of every record through a new pipeline of @p pc; false on failure. */
+static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *model,
+                       double *rate, uint64_t *alerts) {
+    char errstr[512];
+    uint64_t alert_bytes = 0;
+    fw_pipeline *p = fw_pipeline_new(pc, errstr, sizeof(errstr));
+    if (!p) {
+        fprintf(stderr, "fraudwatch bench: %s\n", errstr);
+        return false;
+    }
+    fw_pipeline_out po = { .opaque = &alert_bytes, .alert = sink_alert,
+                           .dead_letter = sink_dead_letter };
+    if (model) {
+        fw_engine *e = fw_pipeline_engine(p);
+        if (fw_engine_set_model(e, model, errstr, sizeof(errstr))) {
+            fprintf(stderr, "fraudwatch bench: %s\n", errstr);
+            fw_pipeline_destroy(p);
+            return false;
+        }
+        fw_engine_ml_activate(e, true);
+    }
+    fw_source_ref src = { .file = "bench" };
+    double t0 = fw_mono_s();
+    for (size_t i = 0; i < c->n; i++) {
+        src.line = (int64_t)i + 1;
+        fw_pipeline_process(p, c->data + c->off[i], c->off[i + 1] - c->off[i] - 1, &src, &po);
+        if (model && (i + 1) % 4096 == 0)
+            fw_pipeline_ml_flush(p, &po);
+    }
+    fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release what waits */
+    fw_pipeline_ml_flush(p, &po);
+    *rate = (double)c->n / (fw_mono_s() - t0);
+    *alerts = fw_pipeline_stats_get(p)->alerts;
+    fw_pipeline_destroy(p);
+    return true;
+}
+
 int fw_cmd_bench(int argc, char **argv) {
     bench_conf bc = { .count = 1000000, .iterations = 5, .seed = 42, .fraud_ratio = 0.01 };
     int rc = fw_opts_main(&bench_cmd, &bc, argc, argv, NULL);
@@ -128,23 +172,29 @@ int fw_cmd_bench(int argc, char **argv) {
     long iterations = bc.iterations;
     fw_model *model = NULL;
     fw_schema *schema = NULL;
-    fw_lang_rules *lang = NULL;
+    fw_lang_rules *lang = NULL, *lang2 = NULL;
     double *rates = NULL;
+    uint64_t alerts[2] = { 0, 0 };
     char errstr[512];
     corpus c = { 0 };
-    fw_pipeline_conf pc = { .format = FW_INPUT_JSON };
-    if ((rc = fw_lab_conf_load("bench", bc.rules, bc.schema, &pc.rules, &schema, &lang)) != 0 ||
+    fw_pipeline_conf pcs[2] = { { .format = FW_INPUT_JSON }, { .format = FW_INPUT_JSON } };
+    fw_schema *schema2 = NULL;
+    if ((rc = fw_lab_conf_load("bench", bc.rules, bc.schema, &pcs[0].rules, &schema, &lang)) != 0 ||
+        (bc.against && (rc = fw_lab_conf_load("bench", bc.against, bc.schema, &pcs[1].rules,
+                                              &schema2, &lang2)) != 0) ||
         (bc.input && (rc = fw_opts_check_readable("bench", "--input", bc.input)) != 0))
         goto out;
-    pc.schema = schema;
-    pc.lang = lang;
+    pcs[0].schema = schema;
+    pcs[0].lang = lang;
+    pcs[1].schema = schema2 ? schema2 : schema;
+    pcs[1].lang = lang2;
     rc = 2;
     if (bc.model && !(model = fw_model_load(bc.model, errstr, sizeof(errstr)))) {
         fw_opts_usage_error("bench", "--model: %s", errstr);
         goto out;
     }
     rc = 1;
-    rates = calloc((size_t)iterations, sizeof(double));
+    rates = calloc(2 * (size_t)iterations, sizeof(double));
     if (bc.input) {
         FILE *f = !strcmp(bc.input, "-") ? stdin : fopen(bc.input, "r");
         if (!f) {
@@ -203,50 +253,34 @@ int fw_cmd_bench(int argc, char **argv) {
     printf("  decode only     : %10.0f transactions/s  (%6.1f ns each, %zu valid)\n",
            (double)c.n / dt, dt * 1e9 / (double)c.n, ok);
 
-    /* Stage 2: the whole pipeline, as `run` uses it. */
-    uint64_t alert_bytes = 0, alerts = 0;
-    for (long it = 0; it < iterations; it++) {
-        fw_pipeline *p = fw_pipeline_new(&pc, errstr, sizeof(errstr));
-        if (!p) {
-            fprintf(stderr, "fraudwatch bench: %s\n", errstr);
-            goto out;
-        }
-        fw_pipeline_out po = { .opaque = &alert_bytes, .alert = sink_alert,
-                               .dead_letter = sink_dead_letter };
-        if (model) {
-            fw_engine *e = fw_pipeline_engine(p);
-            if (fw_engine_set_model(e, model, errstr, sizeof(errstr))) {
-                fprintf(stderr, "fraudwatch bench: %s\n", errstr);
-                fw_pipeline_destroy(p);
+    /* Stage 2: the whole pipeline, as `run` uses it; with --against, the two
+     * rule sets take turns, so a busy spell of the machine slows both. */
+    int sets = bc.against ? 2 : 1;
+    for (long it = 0; it < iterations; it++)
+        for (int k = 0; k < sets; k++)
+            if (!timed_pass(&c, &pcs[k], model, &rates[k * iterations + it], &alerts[k]))
                 goto out;
-            }
-            fw_engine_ml_activate(e, true);
-        }
-        fw_source_ref src = { .file = "bench" };
-        t0 = fw_mono_s();
-        for (size_t i = 0; i < c.n; i++) {
-            src.line = (int64_t)i + 1;
-            fw_pipeline_process(p, c.data + c.off[i], c.off[i + 1] - c.off[i] - 1, &src, &po);
-            if (model && (i + 1) % 4096 == 0)
-                fw_pipeline_ml_flush(p, &po);
-        }
-        fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release what waits */
-        fw_pipeline_ml_flush(p, &po);
-        dt = fw_mono_s() - t0;
-        rates[it] = (double)c.n / dt;
-        alerts = fw_pipeline_stats_get(p)->alerts;
-        fw_pipeline_destroy(p);
+    for (int k = 0; k < sets; k++) {
+        double *r = rates + k * iterations;
+        qsort(r, (size_t)iterations, sizeof(double), cmp_double);
+        printf("  full pipeline%s: %10.0f transactions/s best, %.0f median of %ld  "
+               "(%6.1f ns each; %" PRIu64 " alerts per pass)%s%s\n",
+               model ? " + ml" : "   ", r[iterations - 1], r[iterations / 2], iterations,
+               1e9 / r[iterations - 1], alerts[k], sets > 1 ? "  rules " : "",
+               sets > 1 ? (k ? bc.against : bc.rules ? bc.rules : "(built-in defaults)") : "");
     }
-    qsort(rates, (size_t)iterations, sizeof(double), cmp_double);
-    printf("  full pipeline%s: %10.0f transactions/s best, %.0f median of %ld  "
-           "(%6.1f ns each; %" PRIu64 " alerts per pass)\n",
-           model ? " + ml" : "   ", rates[iterations - 1], rates[iterations / 2], iterations,
-           1e9 / rates[iterations - 1], alerts);
+    if (sets > 1)
+        printf("  %s: %.1f %% of the throughput of %s (best against best; medians %.1f %%)\n",
+               bc.against, 100 * rates[2 * iterations - 1] / rates[iterations - 1],
+               bc.rules ? bc.rules : "the built-in defaults",
+               100 * rates[iterations + iterations / 2] / rates[iterations / 2]);
     rc = 0;
 out:
     fw_model_free(model);
     fw_schema_destroy(schema);
     fw_lang_rules_destroy(lang);
+    fw_lang_rules_destroy(lang2);
+    fw_schema_destroy(schema2);
     free(rates);
     free(c.data);
     free(c.off);

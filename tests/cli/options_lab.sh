@@ -11,6 +11,7 @@ set -euo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
 unset FW_SCHEMA FW_RULES FW_MODEL FW_QUIET FW_PROGRESS
 command -v python3 >/dev/null || { echo "SKIP: python3 is needed to rewrite and read JSON" >&2; exit 77; }
+seed_rules="$(cd "$(dirname "$0")/../.." && pwd)/examples/seed-rules.json"
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 cd "$tmp"
@@ -39,7 +40,7 @@ opts[train]="input=FW_TRAIN_INPUT format=FW_TRAIN_FORMAT features=FW_TRAIN_FEATU
     json=FW_TRAIN_JSON quiet=FW_QUIET progress=FW_PROGRESS"
 opts[bench]="count=FW_BENCH_COUNT input=FW_BENCH_INPUT schema=FW_SCHEMA
     fraud-ratio=FW_BENCH_FRAUD_RATIO seed=FW_BENCH_SEED iterations=FW_BENCH_ITERATIONS
-    rules=FW_RULES model=FW_MODEL"
+    rules=FW_RULES against=FW_BENCH_AGAINST model=FW_MODEL"
 
 for cmd in eval train bench; do
     "$FW_BIN" "$cmd" --help > help || fail "$cmd --help exited $?"
@@ -82,6 +83,16 @@ FW_BENCH_ITERATIONS=2 "$FW_BIN" bench -n 3000 -r novelocity.json > bench.txt ||
     fail "bench -r FILE exited $?"
 grep -q "median of 2 " bench.txt || fail "FW_BENCH_ITERATIONS=2 not applied: $(cat bench.txt)"
 ok "bench -r takes a rules file; FW_BENCH_ITERATIONS=2 gives 2 passes"
+# --against: two rule sets in alternate passes; the language rules that replace
+# built-ins raise the same alerts, and the share is reported.
+"$FW_BIN" bench -n 20000 --iterations 2 --against "$seed_rules" > against.txt ||
+    fail "bench --against exited $?: $(cat against.txt)"
+per_pass=$(grep -o '[0-9]* alerts per pass' against.txt | sort -u)
+[ "$(grep -c 'alerts per pass' against.txt)" = 2 ] && [ "$(echo "$per_pass" | wc -l)" = 1 ] ||
+    fail "bench --against: expected two lines with the same alert count: $(cat against.txt)"
+grep -q "seed-rules.json: [0-9.]* % of the throughput of the built-in defaults" against.txt ||
+    fail "bench --against printed no share: $(cat against.txt)"
+ok "bench --against times two rule sets ($per_pass each) and reports the share"
 FW_QUIET=1 "$FW_BIN" eval -i ours.ndjson > /dev/null 2> err || fail "eval exited $?"
 ! grep -q "records, .* labelled fraud" err || fail "FW_QUIET=1 left the progress lines: $(cat err)"
 ok "FW_QUIET=1 silences eval"
