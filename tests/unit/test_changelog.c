@@ -104,8 +104,8 @@ static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
 
 /* Language rules of every kind of state: two aggregate rules sharing a part
  * (count, sum, max, count_distinct, min, avg, stddev), one grouped by a tuple
- * with a where, and a keyed filter (its keys hold only the last alert, for
- * dedupe). */
+ * with a where, a keyed filter (its keys hold only the last alert, for
+ * dedupe) and a sequence (its keys hold partial matches). */
 static const char lang_json[] =
     "{\"rules\": ["
     "{\"id\": \"acct_burst\", \"type\": \"aggregate\", \"group_by\": \"account_id\","
@@ -120,7 +120,10 @@ static const char lang_json[] =
     " \"where\": \"channel == \\\"online\\\"\", \"aggregates\": {\"n\": \"count\"},"
     " \"having\": \"n >= 3\"},"
     "{\"id\": \"card_big\", \"type\": \"filter\", \"group_by\": \"card_id\","
-    " \"when\": \"amount > 500\"}"
+    " \"when\": \"amount > 500\"},"
+    "{\"id\": \"cust_seq\", \"type\": \"sequence\", \"group_by\": \"customer_id\","
+    " \"within\": \"30m\", \"steps\": [{\"when\": \"amount < 100\", \"times\": 2},"
+    " {\"followed_by\": \"amount > 200\"}]}"
     "]}";
 
 /* Runs the stream whole, then handed over at cuts; @p lr: language rules
@@ -149,6 +152,22 @@ static void test_handover_with_language_rules(void **state) {
     fw_lang_rules_destroy(lr);
 }
 
+/* The seed detectors written in the language (examples/seed-rules.json), each
+ * running instead of its built-in, hand over as the built-ins do. */
+static void test_handover_with_seed_rules(void **state) {
+    (void)state;
+    char err[512], path[1024];
+    const char *data = getenv("FW_TEST_DATA");
+    snprintf(path, sizeof(path), "%s/../examples/seed-rules.json", data ? data : "tests");
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_lang_rules *lr = NULL;
+    if (fw_lang_rules_load_file(path, &rules, &lr, err, sizeof(err)))
+        fail_msg("%s", err);
+    handover(&rules, lr);
+    fw_lang_rules_destroy(lr);
+}
+
 static fw_engine *engine_new(const fw_rules *rules, const fw_lang_rules *lr) {
     char err[256];
     fw_engine *e = fw_engine_new(rules, err, sizeof(err));
@@ -163,7 +182,8 @@ static int count_lang(const alerts *al) {
     int n = 0;
     for (int i = 0; i < al->n; i++)
         n += strstr(al->ids[i], " lang") || strstr(al->ids[i], " acct_") ||
-             strstr(al->ids[i], " online_merchant") || strstr(al->ids[i], " card_big");
+             strstr(al->ids[i], " online_merchant") || strstr(al->ids[i], " card_big") ||
+             strstr(al->ids[i], " cust_seq");
     return n;
 }
 
@@ -370,6 +390,7 @@ int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_handover_at_every_cut),
         cmocka_unit_test(test_handover_with_language_rules),
+        cmocka_unit_test(test_handover_with_seed_rules),
         cmocka_unit_test(test_language_state_expires_to_tombstones),
         cmocka_unit_test(test_language_state_changed_shape),
     };
