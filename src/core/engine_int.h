@@ -49,6 +49,7 @@ struct fw_engine {
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
+    bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
@@ -118,8 +119,9 @@ fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
  *  the detectors. */
 void fw_ml_observe(fw_engine *e, const fw_txn *t);
 
-/** @brief The language rules on one transaction, in event-time order. */
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t);
+/** @brief The language rules on one transaction: with @p arrival those
+ *  judged on arrival (late ones too), else the others, in event-time order. */
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival);
 
 /** @brief Frees the language rules' state older than their lookbacks. */
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark);

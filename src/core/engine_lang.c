@@ -20,7 +20,10 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
     fw_lang_state_destroy(e->lang);
     e->lang = NULL;
     memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
+    e->lang_arrival = false;
     for (size_t i = 0; rs && i < rs->n; i++) {
+        e->lang_arrival = e->lang_arrival || (rs->rules[i].common.enabled &&
+                                              fw_lang_rule_on_arrival(&rs->rules[i]));
         fw_rule_id id = fw_rule_by_name(rs->rules[i].id);
         if (id != FW_RULE__COUNT)
             e->lang_replaces[id] = true;
@@ -72,7 +75,7 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     e->out->alert(e->out->opaque, &a);
 }
 
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t) {
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival) {
     fw_str extra[FW_TXN_MAX_EXTRAS];
     size_t nextra = 0;
     if (t->extra_mask) { /* extras and the slices are valid only then */
@@ -82,7 +85,8 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t) {
     }
     const fw_profile *prof =
         e->profiles && t->customer_id.ptr ? fw_profiles_get(e->profiles, t->customer_id) : NULL;
-    fw_lang_input in = { .txn = t, .profile = prof, .extra = extra, .nextra = nextra };
+    fw_lang_input in = { .phase = arrival ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER, .txn = t,
+                         .profile = prof, .extra = extra, .nextra = nextra };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);
 }
 

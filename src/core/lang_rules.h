@@ -218,9 +218,20 @@ typedef struct fw_lang_alert {
 
 typedef void (*fw_lang_alert_fn)(void *opaque, const fw_lang_alert *a);
 
+/** Which rules an evaluation runs. A filter without group_by keeps no state
+ *  and needs no order: the engine judges it the moment a transaction arrives,
+ *  late ones included, as the built-in high_amount (FW_LANG_ON_ARRIVAL); the
+ *  others see transactions in event-time order (FW_LANG_IN_ORDER). */
+typedef enum fw_lang_phase {
+    FW_LANG_ALL = 0,
+    FW_LANG_ON_ARRIVAL,
+    FW_LANG_IN_ORDER,
+} fw_lang_phase;
+
 /** The record as evaluation sees it: @p extra by fw_lang_rules.extra_names
  *  slot (ptr NULL when absent; may be NULL when nextra is 0). */
 typedef struct fw_lang_input {
+    fw_lang_phase phase;
     const fw_txn *txn;
     const fw_txn *prev;
     const fw_profile *profile;
@@ -234,6 +245,9 @@ typedef struct fw_lang_stats {
     uint64_t alerts, deduplicated, overflow, keys, events;
     uint64_t parts;  /* state groups: rules with one group_by, lookback and where share one */
 } fw_lang_stats;
+
+/** @brief Whether rule @p r is judged on arrival (fw_lang_phase). */
+bool fw_lang_rule_on_arrival(const fw_lang_rule *r);
 
 /** @brief A state for @p rs (which must outlive it). Enabled aggregate rules
  *  with the same group_by, lookback and where share one part of it (one ring of

@@ -1039,6 +1039,10 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
         emit(st, r, k, m, ctx, fn, opaque, NULL);
 }
 
+bool fw_lang_rule_on_arrival(const fw_lang_rule *r) {
+    return r->kind == FW_LANG_FILTER && !r->ngroup;
+}
+
 static int in_list(void *ud, int id, fw_str value) {
     return fw_lang_list_contains(ud, id, value);
 }
@@ -1050,10 +1054,13 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
                         .ud = (void *)st->rs };
-    for (size_t g = 0; g < st->ntab; g++)
-        count_in_group(st, g, &ctx);
+    if (in->phase != FW_LANG_ON_ARRIVAL)
+        for (size_t g = 0; g < st->ntab; g++)
+            count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)
-        if (st->group_of[i] != SIZE_MAX)
+        if (st->group_of[i] != SIZE_MAX &&
+            (in->phase == FW_LANG_ALL ||
+             (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
             eval_rule(st, i, &ctx, fn, opaque);
     if (watermark != INT64_MIN && watermark >= st->next_expire) {
         fw_lang_expire(st, watermark);

@@ -33,9 +33,9 @@ grep -qF 'rules[0].having: unknown field "cont", did you mean "count"?' "$tmp/er
     fail "bad having message: $(cat "$tmp/err")"
 echo "ok: a bad expression names its path"
 
-# The engine runs them beside the built-ins, in event-time order: the two
-# cookbook typologies, a filter on an extra field (device_id) the decoder
-# captures because a rule names it, and one on a named list.
+# The engine runs them beside the built-ins (filters without group_by on arrival, the
+# others in event-time order): the two cookbook typologies, a filter on an extra
+# field (device_id) the decoder captures because a rule names it, and one on a named list.
 data="$(dirname "$0")/data"
 "$FW_BIN" run -q -i "$data/lang.ndjson" -r "$data/lang_rules.json" -o "$tmp/alerts" \
     2> "$tmp/err" || fail "run with language rules failed: $(cat "$tmp/err")"
@@ -49,11 +49,11 @@ for line in open(sys.argv[1]):
           ",".join(e["transaction_id"] for e in a["evidence"])))
 PY
 cat > "$tmp/want" <<'TXT'
-refund_ratio|key|merchant_id=shop|refunds 150 are above 30 % of sales 300 within 24h|{"refunds": 150, "sales": 300}|s0,s1,s2,r1
 device_filter|key|transaction_id=c1|device dev-1|null|c1
-crypto_merchants|key|account_id=A1|4 crypto merchants within 1h, 406 in total|{"merchants": 4, "total": 406}|c0,c1,c2,c3
+refund_ratio|key|merchant_id=shop|refunds 150 are above 30 % of sales 300 within 24h|{"refunds": 150, "sales": 300}|s0,s1,s2,r1
 device_filter|key|transaction_id=c3|device dev-1|null|c3
 blocked_merchant|key|transaction_id=c3|merchant m3 is on the blocked list|null|c3
+crypto_merchants|key|account_id=A1|4 crypto merchants within 1h, 406 in total|{"merchants": 4, "total": 406}|c0,c1,c2,c3
 crypto_merchants|key|account_id=A1|5 crypto merchants within 1h, 510 in total|{"merchants": 5, "total": 510}|c0,c1,c2,c3,c4
 TXT
 diff "$tmp/want" "$tmp/got" > "$tmp/diff" || fail "run: alerts differ (want, got):

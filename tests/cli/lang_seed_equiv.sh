@@ -49,6 +49,27 @@ for seed in 42 7; do
         > /dev/null 2> "$tmp/err" || fail "generate failed: $(cat "$tmp/err")"
     compare "seed $seed, $count transactions" -i "$tmp/gen.ndjson"
 done
+# Out of order within the bound, behind the watermark within the lateness,
+# and later than it: the last 2000 records of the sample arrive shuffled, then
+# copies of 50 early ones under new ids (late; high_amount judges them anyway).
+if command -v python3 > /dev/null; then
+    python3 - "$tmp/gen.ndjson" "$tmp/mixed.ndjson" <<'PY' || fail "could not mix the records"
+import json, random, sys
+lines = open(sys.argv[1]).read().splitlines()
+rng = random.Random(3)
+head, tail = lines[:-2000], lines[-2000:]
+rng.shuffle(tail)
+late = []
+for i, l in enumerate(lines[:50]):
+    r = json.loads(l)
+    r["transaction_id"] = "late-%d" % i
+    late.append(json.dumps(r))
+open(sys.argv[2], "w").write("\n".join(head + tail + late) + "\n")
+PY
+    compare "seed 7 shuffled and late" -i "$tmp/mixed.ndjson"
+else
+    echo "skipped the shuffled and late comparison: python3 is missing" >&2
+fi
 compare "golden rules.ndjson" -i "$golden/rules.ndjson"
 compare "golden seed003.txt" --input-format semicolon -i "$golden/seed003.txt"
 echo "language rules compared: $(echo $langs)"
