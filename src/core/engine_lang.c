@@ -83,8 +83,10 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival) {
         for (size_t i = 0; i < nextra; i++)
             extra[i] = (t->extra_mask >> i) & 1 ? t->extra[i] : FW_STR_NULL;
     }
-    const fw_profile *prof =
-        e->profiles && t->customer_id.ptr ? fw_profiles_get(e->profiles, t->customer_id) : NULL;
+    const fw_lang_rules *rs = fw_lang_state_rules(e->lang);
+    const fw_profile *prof = rs->uses_profile && e->profiles && t->customer_id.ptr
+                                 ? fw_profiles_get(e->profiles, t->customer_id)
+                                 : NULL;
     fw_lang_input in = { .phase = arrival ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER, .txn = t,
                          .profile = prof, .extra = extra, .nextra = nextra };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);

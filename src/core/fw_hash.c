@@ -3,6 +3,8 @@
  * alignment-independent. */
 #include "fw_hash.h"
 
+#include <string.h>
+
 static inline uint64_t rotl64(uint64_t x, int r) { return (x << r) | (x >> (64 - r)); }
 
 static inline uint64_t fmix64(uint64_t k) {
@@ -16,8 +18,24 @@ static inline uint64_t fmix64(uint64_t k) {
 
 static inline uint64_t load_le64(const unsigned char *p, size_t n) {
     uint64_t v = 0;
+#if defined(__BYTE_ORDER__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    /* The same value as the loop below in one or two loads (hot: every
+     * key). A short tail reads overlapping pieces; overlaps OR the same bytes. */
+    if (n == 8) {
+        memcpy(&v, p, 8);
+    } else if (n >= 4) {
+        uint32_t a, b;
+        memcpy(&a, p, 4);
+        memcpy(&b, p + n - 4, 4);
+        v = a | ((uint64_t)b << (8 * (n - 4)));
+    } else if (n) {
+        v = (uint64_t)p[0] | ((uint64_t)p[n / 2] << (8 * (n / 2))) |
+            ((uint64_t)p[n - 1] << (8 * (n - 1)));
+    }
+#else
     for (size_t i = 0; i < n; i++)
         v |= (uint64_t)p[i] << (8 * i);
+#endif
     return v;
 }
 

@@ -219,6 +219,9 @@ static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_x
     fw_err rc = fw_expr_compile(src, n, &env, want, out, msg, sizeof(msg));
     if (rc != FW_OK)
         return errf(c, path, NULL, rc, "%s", msg);
+    fw_expr_uses u;
+    fw_expr_uses_get(*out, &u);
+    c->rs->uses_profile = c->rs->uses_profile || u.profile;
     return FW_OK;
 }
 

@@ -146,6 +146,7 @@ typedef struct fw_lang_rules {
     size_t nlists;
     char *extra_names[FW_LANG_MAX_EXTRA]; /* extra field slot -> name */
     size_t nextra;
+    bool uses_profile;           /* an expression reads profile.<field> */
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     uint32_t max_window_events;  /* from fw_rules.limits */
 } fw_lang_rules;
@@ -255,6 +256,9 @@ bool fw_lang_rule_on_arrival(const fw_lang_rule *r);
  *  own. NULL on no memory. */
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
 void fw_lang_state_destroy(fw_lang_state *st);
+
+/** @brief The rules @p st runs. */
+const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st);
 
 /**
  * @brief Evaluates every enabled rule on one transaction. Call in event-time
