@@ -47,7 +47,8 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
             .missing = la->values[i].value.type != FW_XT_NUM };
     snprintf(e->reason, sizeof(e->reason), "%.*s", (int)la->reason.len, la->reason.ptr);
     bool bounded = la->nevidence >= la->evidence_bound || la->window_overflow;
-    fw_alert a = { .rule = FW_RULE_LANG, .rule_name = la->rule->id, .rc = &la->rule->common,
+    fw_alert a = { .rule = FW_RULE_LANG, .rule_name = la->rule->id,
+                   .rc = la->rc ? la->rc : &la->rule->common,
                    .entity_type = "key", .entity_id = la->entity,
                    .event_time = la->event_time, .detected_at = la->event_time,
                    .window_start = la->window_start, .window_end = la->window_end,
