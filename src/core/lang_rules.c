@@ -627,6 +627,15 @@ static fw_err compile_number(lctx *c, const char *rpath, const fw_json *m, char 
     return compile(c, path, m->str.ptr, m->str.len, FW_XT_NUM, true, out);
 }
 
+/* Whether @p s holds @p word anywhere (a name the rule did not declare). */
+static bool mentions(fw_str s, const char *word) {
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (!memcmp(s.ptr + i, word, n))
+            return true;
+    return false;
+}
+
 /* A score's "bands": [{"name": N, "each"|"if": P, "points": X}, ...]. `each`
  * sees the transaction and the slot avg_before; `if` the aggregates. */
 static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
@@ -687,6 +696,10 @@ static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
                         "\"$points\"");
         b->each = each != NULL;
         fw_err rc;
+        if (each && !r->avg && each->type == FW_JSON_STRING &&
+            mentions(each->str, "avg_before"))
+            return errf(c, spath, each, FW_ERR_INVALID, "avg_before needs the rule's "
+                        "\"avg_before\": \"<expression>\", like \"amount\"");
         if (each) {
             c->slot[0] = (fw_expr_slot){ .name = "avg_before", .type = FW_XT_NUM };
             c->nslot_override = r->avg ? 1 : 0;
