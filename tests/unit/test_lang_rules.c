@@ -128,7 +128,7 @@ static void test_load_errors(void **state) {
         const char *json, *want;
     } cases[] = {
         { "{\"rules\": [{\"id\": \"x\", \"type\": \"filtr\", \"when\": \"true\"}]}",
-          "rules[0].type: expected \"filter\", \"aggregate\" or \"sequence\", got \"filtr\", did you mean \"filter\"? (line 1, column 32)" },
+          "rules[0].type: expected \"filter\", \"aggregate\", \"sequence\" or \"score\", got \"filtr\", did you mean \"filter\"? (line 1, column 32)" },
         { "{\"rules\": [{\"id\": \"velocity\", \"type\": \"filter\", \"when\": \"true\"}]}",
           "rules[0].id: \"velocity\" is a built-in rule's id" },
         { "{\"rules\": [{\"id\": \"a\", \"type\": \"filter\", \"when\": \"true\"},\n"
