@@ -417,11 +417,69 @@ static void test_write_back(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* The JSON block under @p heading in the cookbook (malloc'd), or NULL. */
+static char *cookbook_block(const char *doc, const char *heading) {
+    const char *h = strstr(doc, heading), *b, *e;
+    if (!h || !(b = strstr(h, "```json\n")) || !(e = strstr(b + 8, "\n```")))
+        return NULL;
+    b += 8;
+    char *out = malloc((size_t)(e - b) + 1);
+    if (out) {
+        memcpy(out, b, (size_t)(e - b));
+        out[e - b] = '\0';
+    }
+    return out;
+}
+
+/* docs/rule-language.md's score example loads and scores as the page says. */
+static void test_cookbook(void **state) {
+    (void)state;
+    const char *data = getenv("FW_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("  cannot read %s\n", path);
+        fail();
+    }
+    static char doc[1 << 18];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    char *json = cookbook_block(doc, "### A risk score per account, three signals weighted");
+    assert_non_null(json);
+    fw_lang_rules *rs = load_ok(json);
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static const struct {
+        const char *id, *amt, *cat, *cp;
+        int64_t h;
+    } r[] = { { "c1", "100", "crypto", "P1", 0 }, { "c2", "100", "grocery", "P2", 1 },
+              { "c3", "1000", "grocery", "P3", 2 } };
+    sink s = { 0 };
+    for (size_t i = 0; i < N(r); i++) {
+        tx x;
+        rec one = { r[i].id, "A", r[i].amt, r[i].h * 60 * MIN_MS };
+        mk(&x, &one);
+        x.t.merchant_category = fw_str_c(r[i].cat);
+        x.t.counterparty_id = fw_str_c(r[i].cp);
+        fw_lang_input in = { .txn = &x.t };
+        fw_lang_eval(st, &in, INT64_MIN, on_alert, &s);
+    }
+    printf("  %s | %s | severity %d\n", s.got, s.reason, (int)s.sev);
+    assert_string_equal(s.got, "account_id=A:c1,c3;");
+    assert_string_equal(s.reason, "score 45: crypto 10, large 20, 3 counterparties within 24h");
+    assert_int_equal(s.sev, FW_SEV_MEDIUM);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    free(json);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
+        cmocka_unit_test(test_cookbook),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
