@@ -46,7 +46,7 @@ void fw_detect_plan(fw_engine *e) {
     e->needs = 0;
     for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
         const fw_detector *d = registry[i];
-        if (!e->rules.common[d->rule].enabled)
+        if (!e->rules.common[d->rule].enabled || e->lang_replaces[d->rule])
             continue;
         e->plan[d->phase][e->nplan[d->phase]++] = d;
         e->needs |= d->needs;
@@ -70,15 +70,19 @@ static int64_t max3(int64_t a, int64_t b, int64_t c) {
  * entity's recent list, the transfers it received in its INBOUND entity,
  * each record carrying the other account's hash in `merchant`. */
 
+int64_t fw_detect_outflows_kept(const fw_engine *e) {
+    const fw_rules *r = &e->rules;
+    int64_t keep = r->fan_out.window_ms > r->mule_cashout.within_ms ? r->fan_out.window_ms
+                                                                     : r->mule_cashout.within_ms;
+    return keep + r->time.allowed_lateness_ms;
+}
+
 /* A withdrawal or a transfer out, recorded for fan_out and mule_cashout. */
 static void on_outflow(fw_engine *e, fw_entity *acct, const fw_txn *t, const fw_evrec *cur,
                        bool transfer) {
-    const fw_rules *r = &e->rules;
     fw_evrec rec = *cur;
     rec.merchant = transfer ? fw_detect_id_hash(t->counterparty_id) : 0;
-    int64_t keep = r->fan_out.window_ms > r->mule_cashout.within_ms ? r->fan_out.window_ms
-                                                                     : r->mule_cashout.within_ms;
-    int64_t keep_from = t->ts_ms - keep - r->time.allowed_lateness_ms;
+    int64_t keep_from = t->ts_ms - fw_detect_outflows_kept(e);
     if (fw_evlist_insert(&e->state, &acct->recent, &rec, keep_from))
         fw_detect_distinct_added(e, acct, &rec, keep_from);
     fw_engine_touch(e, acct);

@@ -37,6 +37,10 @@ typedef enum fw_detect_phase {
 } fw_detect_phase;
 _Static_assert(FW_PHASE__COUNT == FW_DETECT_PHASES, "engine_int.h sizes the plan by phase");
 
+/** @brief How far back an account's outflows are kept for certain: older
+ *  ones may or may not be there yet, so no rule may depend on them. */
+int64_t fw_detect_outflows_kept(const fw_engine *e);
+
 /* State a detector needs kept beyond its own entity. */
 #define FW_NEEDS_OUTFLOWS 1u /* an account's withdrawals and transfers out (recent) */
 #define FW_NEEDS_INBOUND 2u  /* the transfers an account received (INBOUND entity) */

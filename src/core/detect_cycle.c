@@ -8,10 +8,14 @@
 #include "detect.h"
 
 /* The transfer that set a cycle off: the origin's latest outflow to @p next
- * at or before @p until. */
-static const fw_evrec *find_outflow(fw_engine *e, fw_str origin, uint64_t next, int64_t until) {
+ * at or before @p until. Only as far back as outflows are kept for certain
+ * (from @p now): older ones linger until the account's next trim, and which
+ * are still there depends on what else ran. */
+static const fw_evrec *find_outflow(fw_engine *e, fw_str origin, uint64_t next, int64_t until,
+                                    int64_t now) {
     fw_entity *acct = fw_state_get(&e->state, FW_ENT_ACCOUNT, origin, false);
-    for (uint32_t i = acct ? acct->recent.n : 0; i-- > 0;)
+    int64_t from = now - fw_detect_outflows_kept(e);
+    for (uint32_t i = acct ? acct->recent.n : 0; i-- > 0 && acct->recent.ev[i].ts >= from;)
         if (acct->recent.ev[i].merchant == next && acct->recent.ev[i].ts <= until)
             return &acct->recent.ev[i];
     return NULL;
@@ -84,7 +88,7 @@ static void detect_cycle(fw_engine *e, fw_entity *in, const fw_txn *t, fw_evrec 
     if (!closing)
         return;
     size_t nev = 0;
-    const fw_evrec *first = find_outflow(e, t->counterparty_id, next, closing->ts);
+    const fw_evrec *first = find_outflow(e, t->counterparty_id, next, closing->ts, t->ts_ms);
     if (first)
         fw_detect_evidence(e, &nev, first);
     fw_detect_evidence(e, &nev, closing);

@@ -157,7 +157,8 @@ void fw_engine_touch(fw_engine *e, fw_entity *ent) {
 
 static void detect_high_amount(fw_engine *e, const fw_txn *t) {
     double limit = e->rules.high_amount.limit;
-    if (!e->rules.common[FW_RULE_HIGH_AMOUNT].enabled || !(t->amount > limit))
+    if (!e->rules.common[FW_RULE_HIGH_AMOUNT].enabled || e->lang_replaces[FW_RULE_HIGH_AMOUNT] ||
+        !(t->amount > limit))
         return;
     fw_evidence ev = { .transaction_id = t->transaction_id, .ts_ms = t->ts_ms,
                        .amount_raw = t->amount_raw };

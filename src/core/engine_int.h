@@ -49,6 +49,7 @@ struct fw_engine {
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
+    bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh

@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <string.h>
 
+#include "detect.h"
 #include "engine_int.h"
 #include "lang_rules.h"
 
@@ -18,6 +19,13 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
                           size_t errstr_size) {
     fw_lang_state_destroy(e->lang);
     e->lang = NULL;
+    memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        fw_rule_id id = fw_rule_by_name(rs->rules[i].id);
+        if (id != FW_RULE__COUNT)
+            e->lang_replaces[id] = true;
+    }
+    fw_detect_plan(e); /* the replaced built-ins stop */
     if (!rs || !rs->n)
         return FW_OK;
     if (!(e->lang = fw_lang_state_new(rs))) {
@@ -47,15 +55,20 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
             .missing = la->values[i].value.type != FW_XT_NUM };
     snprintf(e->reason, sizeof(e->reason), "%.*s", (int)la->reason.len, la->reason.ptr);
     bool bounded = la->nevidence >= la->evidence_bound || la->window_overflow;
-    fw_alert a = { .rule = FW_RULE_LANG, .rule_name = la->rule->id,
-                   .rc = la->rc ? la->rc : &la->rule->common,
-                   .entity_type = "key", .entity_id = la->entity,
+    /* A rule with a built-in's id is that rule now: counted as it. */
+    fw_rule_id builtin = fw_rule_by_name(la->rule->id);
+    fw_alert a = { .rule = builtin != FW_RULE__COUNT ? builtin : FW_RULE_LANG,
+                   .rule_name = la->rule->id, .rc = la->rc ? la->rc : &la->rule->common,
+                   .entity_type = la->entity_type, .entity_id = la->entity,
                    .event_time = la->event_time, .detected_at = la->event_time,
                    .window_start = la->window_start, .window_end = la->window_end,
                    .reason = e->reason, .evidence = e->lang_evidence, .nevidence = nev,
                    .txn = la->txn, .values = e->lang_values, .nvalues = nval,
                    .evidence_bound = bounded ? la->evidence_bound : 0 };
-    e->stats.lang_alerts++;
+    if (builtin != FW_RULE__COUNT)
+        e->stats.alerts[builtin]++;
+    else
+        e->stats.lang_alerts++;
     e->out->alert(e->out->opaque, &a);
 }
 

@@ -17,17 +17,21 @@
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const filter_keys[] = { "id", "type", "version", "severity", "enabled",
-                                           "shadow", "params", "reason", "when", "group_by" };
+                                           "shadow", "params", "reason", "when", "group_by",
+                                           "entity" };
 static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
                                               "shadow", "params", "reason", "group_by",
-                                              "lookback", "where", "aggregates", "having" };
+                                              "lookback", "where", "aggregates", "having",
+                                              "entity" };
 static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
                                              "shadow", "params", "reason", "group_by",
-                                             "within", "steps" };
+                                             "within", "steps", "entity" };
+static const char *const entity_keys[] = { "type", "id" };
 static const char *const score_keys[] = { "id", "type", "version", "severity", "enabled",
                                           "shadow", "params", "reason", "group_by", "window",
                                           "slide", "where", "aggregates", "avg_before", "memory",
-                                          "bands", "alert_at", "episodes", "severity_by_score" };
+                                          "bands", "alert_at", "episodes", "severity_by_score",
+                                          "entity" };
 static const char *const band_keys[] = { "name", "each", "if", "points" };
 static const char *const step_keys[] = { "when", "next", "followed_by", "times" };
 static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
@@ -326,6 +330,77 @@ static fw_err load_group(lctx *c, const char *rpath, const fw_json *v) {
         if (t != FW_XT_STR && t != FW_XT_NUM && t != FW_XT_ANY)
             return errf(c, path, one, FW_ERR_INVALID, "a key field must be a string or a number, "
                         "\"%s\" is a %s", r->group_src[i], fw_xtype_name(t));
+    }
+    return FW_OK;
+}
+
+static fw_err entity_type(lctx *c, const char *path, const fw_json *v, fw_lang_entity *en) {
+    char got[80];
+    if (v->type != FW_JSON_STRING || v->str.len == 0 || v->str.len >= FW_LANG_MAX_ENTITY_TYPE ||
+        memchr(v->str.ptr, '\0', v->str.len))
+        return errf(c, path, v, FW_ERR_INVALID, "expected an entity type like \"account\" of 1 "
+                    "to %d bytes, got %s", FW_LANG_MAX_ENTITY_TYPE - 1,
+                    fw_json_describe(v, got, sizeof(got)));
+    memcpy(en->type, v->str.ptr, v->str.len);
+    return FW_OK;
+}
+
+/* "entity": "account" (the group_by values name it), or alternatives
+ * [{"type": "account", "id": "account_id"}, ...]: the first present wins. */
+static fw_err load_entity(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], kpath[192], got[80], hint[96];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.entity", rpath);
+    if (v->type == FW_JSON_STRING) {
+        if (!r->ngroup)
+            return errf(c, path, v, FW_ERR_INVALID, "an entity type alone names the group_by "
+                        "values, and this rule has no group_by: give [{\"type\": ..., \"id\": "
+                        "\"<field>\"}]");
+        r->nentity = 1;
+        return entity_type(c, path, v, &r->entity[0]);
+    }
+    if (v->type != FW_JSON_ARRAY || v->count < 1 || v->count > FW_LANG_MAX_ENTITY)
+        return errf(c, path, v, FW_ERR_INVALID, "expected an entity type or an array of 1 to %d "
+                    "{\"type\": ..., \"id\": ...}, got %s", FW_LANG_MAX_ENTITY,
+                    fw_json_describe(v, got, sizeof(got)));
+    r->entity_is_array = true;
+    size_t i = 0;
+    for (const fw_json *o = v->child; o; o = o->next, i++) {
+        snprintf(path, sizeof(path), "%s.entity[%zu]", rpath, i);
+        if (o->type != FW_JSON_OBJECT)
+            return errf(c, path, o, FW_ERR_INVALID, "expected {\"type\": ..., \"id\": ...}, got %s",
+                        fw_json_describe(o, got, sizeof(got)));
+        FW_JSON_FOREACH(m, o) {
+            bool known = false;
+            for (size_t k = 0; k < N(entity_keys); k++)
+                known = known || fw_str_eq_c(m->key, entity_keys[k]);
+            if (!known) {
+                path_key(kpath, sizeof(kpath), path, ".", m->key);
+                return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in an entity%s",
+                            did_you_mean(m->key, entity_keys, N(entity_keys), hint, sizeof(hint)));
+            }
+        }
+        const fw_json *t = fw_json_get(o, "type"), *id = fw_json_get(o, "id");
+        if (!t || !id)
+            return errf(c, path, o, FW_ERR_INVALID, "an entity needs \"type\" and \"id\"");
+        fw_lang_entity *en = &r->entity[i];
+        r->nentity = i + 1;
+        snprintf(kpath, sizeof(kpath), "%s.type", path);
+        fw_err rc = entity_type(c, kpath, t, en);
+        if (rc != FW_OK)
+            return rc;
+        snprintf(kpath, sizeof(kpath), "%s.id", path);
+        if (id->type != FW_JSON_STRING)
+            return errf(c, kpath, id, FW_ERR_INVALID, "expected a field name, got %s",
+                        fw_json_describe(id, got, sizeof(got)));
+        if (!(en->id_src = dupn(id->str.ptr, id->str.len)))
+            return errf(c, kpath, NULL, FW_ERR_NOMEM, "out of memory");
+        if ((rc = compile(c, kpath, id->str.ptr, id->str.len, FW_XT_MISSING, true, &en->id)) != FW_OK)
+            return rc;
+        fw_xtype ty = fw_expr_type(en->id);
+        if (ty != FW_XT_STR && ty != FW_XT_NUM && ty != FW_XT_ANY)
+            return errf(c, kpath, id, FW_ERR_INVALID, "an entity id must be a string or a number, "
+                        "\"%s\" is a %s", en->id_src, fw_xtype_name(ty));
     }
     return FW_OK;
 }
@@ -806,7 +881,7 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
 }
 
 static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
-    char path[48], kpath[160], got[80], hint[96], q[64];
+    char path[48], kpath[160], got[80], hint[96];
     fw_lang_rule *r = c->r;
     snprintf(path, sizeof(path), "rules[%zu]", idx);
     const fw_json *type = fw_json_get(e, "type");
@@ -849,9 +924,6 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         return errf(c, kpath, idv, FW_ERR_INVALID, "expected a rule id of 1 to %d bytes, got %s",
                     FW_LANG_MAX_ID - 1, fw_json_describe(idv, got, sizeof(got)));
     memcpy(r->id, idv->str.ptr, idv->str.len);
-    if (fw_rule_by_name(r->id) != FW_RULE__COUNT)
-        return errf(c, kpath, idv, FW_ERR_INVALID, "%s is a built-in rule's id; a %s rule needs "
-                    "its own", fw_json_quote(idv->str, q, sizeof(q)), kinds[r->kind]);
     for (size_t i = 0; i + 1 < c->rs->n; i++)
         if (!strcmp(c->rs->rules[i].id, r->id))
             return errf(c, kpath, idv, FW_ERR_INVALID, "rule \"%s\" is given twice", r->id);
@@ -890,6 +962,8 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
     if ((m = fw_json_get(e, "params")) && (rc = load_params(c, path, m)) != FW_OK)
         return rc;
     if ((m = fw_json_get(e, "group_by")) && (rc = load_group(c, path, m)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "entity")) && (rc = load_entity(c, path, m)) != FW_OK)
         return rc;
     if (r->kind == FW_LANG_FILTER) {
         if (!(m = fw_json_get(e, "when")))
@@ -1075,6 +1149,10 @@ static void rule_fini(fw_lang_rule *r) {
     fw_expr_destroy(r->alert_at);
     free(r->avg_src);
     fw_expr_destroy(r->avg);
+    for (size_t i = 0; i < r->nentity; i++) {
+        free(r->entity[i].id_src);
+        fw_expr_destroy(r->entity[i].id);
+    }
     for (size_t i = 0; i < r->ntpl; i++)
         fw_expr_destroy(r->tpl[i].field);
     free(r->tpl);
@@ -1147,6 +1225,13 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
                 ok = fw_buf_puts(b, g ? ", " : "") && put_str(b, r->group_src[g]);
             ok = ok && fw_buf_puts(b, r->group_is_array ? "]" : "");
         }
+        if (ok && r->nentity && !r->entity_is_array)
+            ok = fw_buf_printf(b, ",\n%s  \"entity\": ", in) && put_str(b, r->entity[0].type);
+        for (size_t j = 0; ok && r->entity_is_array && j < r->nentity; j++)
+            ok = fw_buf_printf(b, j ? ", " : ",\n%s  \"entity\": [", in) &&
+                 fw_buf_puts(b, "{ \"type\": ") && put_str(b, r->entity[j].type) &&
+                 fw_buf_puts(b, ", \"id\": ") && put_str(b, r->entity[j].id_src) &&
+                 fw_buf_puts(b, j + 1 == r->nentity ? " }]" : " }");
         if (ok && r->when_src)
             ok = fw_buf_printf(b, ",\n%s  \"when\": ", in) && put_str(b, r->when_src);
         if (ok && r->kind == FW_LANG_SEQUENCE) {

@@ -45,6 +45,8 @@
 #define FW_LANG_MAX_BANDS 16      /* bands of one score rule (`each` bands: at most 16 bits) */
 #define FW_LANG_MAX_SEV 4         /* severity_by_score steps of one score rule */
 #define FW_LANG_MAX_WINDOWS 1000  /* window / slide of a score rule */
+#define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
+#define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
 
 typedef enum fw_lang_kind {
     FW_LANG_FILTER = 0,
@@ -104,6 +106,16 @@ typedef struct fw_lang_agg {
     char *where_src;
 } fw_lang_agg;
 
+/** What an alert names as its entity (the rule's "entity"): the type, and
+ *  the id from an expression, or (id NULL) the group_by values joined by
+ *  "->" — so a rule can name its entities as a built-in does ("account",
+ *  "account_pair" A->C), and its alert ids are the built-in's. */
+typedef struct fw_lang_entity {
+    char type[FW_LANG_MAX_ENTITY_TYPE];
+    char *id_src;
+    fw_expr *id;
+} fw_lang_entity;
+
 /** One piece of a reason template: literal text or a placeholder. */
 typedef struct fw_lang_tpl {
     enum { FW_TPL_TEXT, FW_TPL_AGG, FW_TPL_PARAM, FW_TPL_LOOKBACK, FW_TPL_FIELD,
@@ -148,6 +160,10 @@ typedef struct fw_lang_rule {
     fw_expr *avg;              /* avg_before's argument (NULL: avg_before is not used) */
     fw_lang_sev sev[FW_LANG_MAX_SEV]; /* ascending by at */
     size_t nsev;
+    fw_lang_entity entity[FW_LANG_MAX_ENTITY]; /* the first whose id is present names the
+                                  alert's entity; none: type "key", id "f=v,g=w" */
+    size_t nentity;
+    bool entity_is_array;      /* written as an array of {type, id} */
     char *reason;              /* the template as written; NULL: a default */
     fw_lang_tpl *tpl;
     size_t ntpl;
@@ -225,8 +241,10 @@ typedef struct fw_lang_alert {
     const fw_lang_rule *rule;    /* id, common.version/severity/shadow */
     const fw_rule_common *rc;    /* the common part to report: the rule's, or a score's
                                     severity_by_score step */
-    fw_str entity;               /* "account_id=A1,counterparty_id=C9"; for a filter
-                                    without group_by "transaction_id=T1" */
+    const char *entity_type;     /* the rule's "entity" type, else "key" */
+    fw_str entity;               /* with "entity": its id; else the key,
+                                    "account_id=A1,counterparty_id=C9", and for a
+                                    filter without group_by "transaction_id=T1" */
     int64_t event_time;          /* the transaction's */
     int64_t window_start, window_end; /* [t - lookback, t]; a filter: [t, t] */
     const fw_lang_value *values;

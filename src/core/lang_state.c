@@ -767,6 +767,54 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
     return o;
 }
 
+/* Appends @p v's text to the entity buffer at *o (truncating); false when missing. */
+static bool put_entity(fw_lang_state *st, size_t *o, fw_xval v) {
+    char tmp[FW_DEC_STR_MAX];
+    fw_str s;
+    if (v.type == FW_XT_STR || v.type == FW_XT_ANY)
+        s = v.u.s;
+    else if (v.type == FW_XT_NUM)
+        s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+    else
+        return false;
+    if (!s.ptr) /* present even when empty, as the built-ins judge it */
+        return false;
+    size_t room = sizeof(st->entity) - 1 - *o;
+    size_t n = s.len < room ? s.len : room;
+    memcpy(st->entity + *o, s.ptr, n);
+    *o += n;
+    return true;
+}
+
+/* The rule's "entity": its type, and its id into st->entity. The alerting
+ * transaction belongs to the key, so the group_by values are its own. */
+static const char *entity_name(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                               size_t *len) {
+    size_t o = 0;
+    if (!r->entity_is_array) {
+        for (size_t g = 0; g < r->ngroup; g++) {
+            if (g && o + 2 < sizeof(st->entity)) {
+                memcpy(st->entity + o, "->", 2);
+                o += 2;
+            }
+            (void)put_entity(st, &o, fw_expr_eval(r->group[g], ctx));
+        }
+        *len = o;
+        return r->entity[0].type;
+    }
+    for (size_t j = 0; j < r->nentity; j++) {
+        o = 0;
+        if (put_entity(st, &o, fw_expr_eval(r->entity[j].id, ctx))) {
+            *len = o;
+            return r->entity[j].type;
+        }
+    }
+    /* None present: the transaction names it, as a built-in's last resort. */
+    *len = 0;
+    (void)put_entity(st, len, (fw_xval){ .type = FW_XT_STR, .u.s = ctx->txn->transaction_id });
+    return "transaction";
+}
+
 static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                  const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm) {
     const fw_txn *t = ctx->txn;
@@ -781,7 +829,10 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         mark(st, k);
     }
     size_t elen;
-    if (k) {
+    const char *etype = "key";
+    if (r->nentity) {
+        etype = entity_name(st, r, ctx, &elen);
+    } else if (k) {
         memcpy(st->entity, k->key, k->keylen);
         for (size_t i = 0; i < k->keylen; i++)
             if (st->entity[i] == '\x1f')
@@ -792,7 +843,7 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                          (int)t->transaction_id.len, t->transaction_id.ptr);
         elen = w < 0 ? 0 : (size_t)w < sizeof(st->entity) ? (size_t)w : sizeof(st->entity) - 1;
     }
-    fw_lang_alert a = { .rule = r, .rc = &r->common, .entity = { st->entity, elen },
+    fw_lang_alert a = { .rule = r, .rc = &r->common, .entity_type = etype, .entity = { st->entity, elen },
                         .event_time = t->ts_ms,
                         .window_start = t->ts_ms, .window_end = t->ts_ms,
                         .values = st->values, .nvalues = r->naggs,

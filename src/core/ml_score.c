@@ -64,7 +64,8 @@ void fw_ml_observe(fw_engine *e, const fw_txn *t) {
     float local[FW_F__COUNT];
     float *row = local;
     fw_ml_batch *b = NULL;
-    bool score = e->ml_active && e->rules.common[FW_RULE_ML_SCORE].enabled && is_payment(t);
+    bool score = e->ml_active && e->rules.common[FW_RULE_ML_SCORE].enabled &&
+                 !e->lang_replaces[FW_RULE_ML_SCORE] && is_payment(t);
     if (score && !(b = filling(e)))
         e->stats.ml_unscored++;
     if (b)

@@ -77,7 +77,8 @@ void fw_lang_counts_add(fw_lang_counts *c, const char *id, uint64_t n) {
 
 void fw_lang_counts_declare(fw_lang_counts *c, const fw_lang_rules *rs) {
     for (size_t i = 0; rs && i < rs->n; i++)
-        fw_lang_counts_add(c, rs->rules[i].id, 0);
+        if (fw_rule_by_name(rs->rules[i].id) == FW_RULE__COUNT) /* a built-in's counts its own */
+            fw_lang_counts_add(c, rs->rules[i].id, 0);
 }
 
 uint64_t fw_lang_counts_total(const fw_lang_counts *c) {

@@ -53,7 +53,7 @@ static void mk(tx *x, const char *id, int64_t ts, const char *amt, const char *a
 }
 
 typedef struct got {
-    char rule[FW_LANG_MAX_ID], entity[128], reason[256], values[512];
+    char rule[FW_LANG_MAX_ID], entity_type[32], entity[128], reason[256], values[512];
     int64_t ts, wstart, wend;
     size_t nevidence;
     char evidence0[FW_LANG_TXN_ID_MAX + 1];
@@ -70,6 +70,7 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     assert_true(s->n < N(s->a));
     got *g = &s->a[s->n++];
     snprintf(g->rule, sizeof(g->rule), "%s", a->rule->id);
+    snprintf(g->entity_type, sizeof(g->entity_type), "%s", a->entity_type);
     snprintf(g->entity, sizeof(g->entity), "%.*s", (int)a->entity.len, a->entity.ptr);
     snprintf(g->reason, sizeof(g->reason), "%.*s", (int)a->reason.len, a->reason.ptr);
     size_t o = 0;
@@ -129,8 +130,17 @@ static void test_load_errors(void **state) {
     } cases[] = {
         { "{\"rules\": [{\"id\": \"x\", \"type\": \"filtr\", \"when\": \"true\"}]}",
           "rules[0].type: expected \"filter\", \"aggregate\", \"sequence\" or \"score\", got \"filtr\", did you mean \"filter\"? (line 1, column 32)" },
-        { "{\"rules\": [{\"id\": \"velocity\", \"type\": \"filter\", \"when\": \"true\"}]}",
-          "rules[0].id: \"velocity\" is a built-in rule's id" },
+        { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\", \"entity\": \"account\"}]}",
+          "rules[0].entity: an entity type alone names the group_by values, and this rule has no group_by" },
+        { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\",\n"
+          "  \"entity\": [{\"type\": \"card\", \"ids\": \"card_id\"}]}]}",
+          "rules[0].entity[0].ids: unknown key in an entity, did you mean \"id\"? (line 2, column 38)" },
+        { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\",\n"
+          "  \"entity\": [{\"type\": \"card\", \"id\": \"card_idd\"}]}]}",
+          "rules[0].entity[0].id: unknown field \"card_idd\", did you mean \"card_id\"?" },
+        { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\",\n"
+          "  \"entity\": [{\"type\": \"\", \"id\": \"card_id\"}]}]}",
+          "rules[0].entity[0].type: expected an entity type like \"account\" of 1 to 31 bytes, got \"\"" },
         { "{\"rules\": [{\"id\": \"a\", \"type\": \"filter\", \"when\": \"true\"},\n"
           " {\"id\": \"a\", \"type\": \"filter\", \"when\": \"true\"}]}",
           "rules[1].id: rule \"a\" is given twice (line 2, column 9)" },
@@ -225,6 +235,52 @@ static void test_filter(void **state) {
     assert_int_equal(s.a[0].nevidence, 1);
     assert_int_equal(fw_lang_rules_find(rs, "big_crypto")->common.version, 3);
     assert_int_equal(fw_lang_rules_find(rs, "big_crypto")->common.severity, FW_SEV_HIGH);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+}
+
+/* "entity" names alerts as a built-in does: the first present alternative
+ * for a filter, the group_by values joined by "->" for an aggregate; a rule
+ * may take a built-in's id (it then runs instead of it: engine_lang.c). */
+static void test_entity(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [\n"
+        " {\"id\": \"high_amount\", \"type\": \"filter\", \"when\": \"amount > 5000\",\n"
+        "  \"entity\": [{\"type\": \"account\", \"id\": \"account_id\"},\n"
+        "             {\"type\": \"card\", \"id\": \"card_id\"}]},\n"
+        " {\"id\": \"pairs\", \"type\": \"aggregate\", \"group_by\": [\"account_id\", \"counterparty_id\"],\n"
+        "  \"lookback\": \"1h\", \"aggregates\": {\"n\": \"count\"}, \"having\": \"n >= 2\",\n"
+        "  \"entity\": \"account_pair\"}]}");
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static sink s;
+    s.n = 0;
+    tx x[4];
+    mk(&x[0], "t1", T0, "6000", "A", "M1", "crypto", NULL);
+    mk(&x[1], "t2", T0 + 1, "6000", NULL, "M1", "crypto", NULL); /* no account, no card */
+    mk(&x[2], "t3", T0 + 2, "10", "A", NULL, NULL, "C9");
+    mk(&x[3], "t4", T0 + 3, "10", "A", NULL, NULL, "C9");
+    run(st, x, 4, &s);
+    static const char *const want[][3] = { { "high_amount", "account", "A" },
+                                           { "high_amount", "transaction", "t2" },
+                                           { "pairs", "account_pair", "A->C9" } };
+    for (size_t i = 0; i < s.n; i++)
+        printf("  alert %zu: %s %s %s\n", i, s.a[i].rule, s.a[i].entity_type, s.a[i].entity);
+    assert_int_equal(s.n, N(want));
+    for (size_t i = 0; i < N(want); i++) {
+        assert_string_equal(s.a[i].rule, want[i][0]);
+        assert_string_equal(s.a[i].entity_type, want[i][1]);
+        assert_string_equal(s.a[i].entity, want[i][2]);
+    }
+    fw_buf b; /* written back as given */
+    fw_buf_init(&b, 0);
+    assert_true(fw_lang_rules_write_json(rs, &b, ""));
+    fw_buf_putc(&b, '\0');
+    printf("%s\n", b.data);
+    assert_non_null(strstr(b.data, "\"entity\": [{ \"type\": \"account\", \"id\": \"account_id\" }, "
+                                   "{ \"type\": \"card\", \"id\": \"card_id\" }]"));
+    assert_non_null(strstr(b.data, "\"entity\": \"account_pair\""));
+    fw_buf_fini(&b);
     fw_lang_state_destroy(st);
     fw_lang_rules_destroy(rs);
 }
@@ -914,6 +970,7 @@ int main(void) {
         cmocka_unit_test(test_too_many_rules),
         cmocka_unit_test(test_filter),
         cmocka_unit_test(test_extra_fields),
+        cmocka_unit_test(test_entity),
         cmocka_unit_test(test_each_aggregate),
         cmocka_unit_test(test_ratio),
         cmocka_unit_test(test_lookback_edges),
