@@ -207,9 +207,15 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
      * used anyway, so sweeps only free memory: one per eighth of the longest
      * lookback (at least a minute) keeps memory within 1.125 lookbacks. */
     st->sweep_every_ms = EXPIRE_EVERY_MS;
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->rules[i].lookback_ms / 8 > st->sweep_every_ms)
-            st->sweep_every_ms = rs->rules[i].lookback_ms / 8;
+    for (size_t i = 0; i < rs->n; i++) {
+        /* a score key lives for its memory: sweeping by its window would
+         * visit every key many times before one could go */
+        const fw_lang_rule *r = &rs->rules[i];
+        int64_t span = r->kind == FW_LANG_SCORE && r->memory_ms > r->lookback_ms ? r->memory_ms
+                                                                                 : r->lookback_ms;
+        if (span / 8 > st->sweep_every_ms)
+            st->sweep_every_ms = span / 8;
+    }
     st->tab = calloc(n, sizeof(*st->tab));
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
