@@ -1195,19 +1195,19 @@ typedef struct score_pts {
     bool if_neg;                      /* an `if` band takes points away: always evaluated */
 } score_pts;
 
-/* Window [start, start + window)'s score into *score and, when @p values,
- * the alert's values (score, each band's points, the aggregates). The `if`
- * bands are evaluated only when they can decide (@p full: always). */
+/* Adds (@p d 1) or removes (-1) event @p j's `each` bands to @p cnt. */
+static inline void score_count(const lkey *k, uint32_t j, int64_t *cnt, int d) {
+    for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
+        cnt[__builtin_ctz(m)] += d;
+}
+
+/* The score of the window holding events [lo, hi), whose `each` bands matched
+ * @p cnt times, into *score; with @p full, the alert's values too (score,
+ * each band's points, the aggregates). The `if` bands are evaluated only when
+ * they can decide (@p full: always). */
 static void score_window(fw_lang_state *st, const fw_lang_rule *r, const ltab *t, const lkey *k,
-                         fw_expr_ctx *ctx, const score_pts *sp, int64_t start, fw_dec alert_at,
-                         bool full, i128 *score) {
-    uint32_t lo = score_find(k, start), hi = score_find(k, start + r->lookback_ms);
-    int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
-    for (uint32_t j = lo; j < hi; j++) {
-        uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu;
-        for (; m; m &= m - 1)
-            cnt[__builtin_ctz(m)]++;
-    }
+                         fw_expr_ctx *ctx, const score_pts *sp, uint32_t lo, uint32_t hi,
+                         const int64_t *cnt, fw_dec alert_at, bool full, i128 *score) {
     i128 sc = 0, each[FW_LANG_MAX_BANDS];
     for (size_t b = 0; b < r->nbands; b++)
         if (r->bands[b].each)
@@ -1316,13 +1316,20 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     int64_t last_start = ts / r->slide_ms * r->slide_ms;
     if (ts % r->slide_ms < 0)
         last_start -= r->slide_ms;
-    int64_t hit = INT64_MIN;
-    for (int64_t start = last_start - r->lookback_ms + r->slide_ms; start <= last_start;
-         start += r->slide_ms) {
+    /* The windows holding it, earliest first, by two pointers: each event
+     * enters and leaves the running counts once. */
+    int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
+    int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
+    uint32_t lo = score_find(k, first), hi = lo;
+    for (int64_t start = first; start <= last_start; start += r->slide_ms) {
         i128 sc;
+        while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
+            score_count(k, hi++, cnt, 1);
+        while (lo < hi && k->ev[(k->head + lo) % k->cap].ts < start)
+            score_count(k, lo++, cnt, -1);
         if (start + r->lookback_ms <= ts)
             continue;
-        score_window(st, r, t, k, ctx, &sp, start, at.u.num, false, &sc);
+        score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
         if (sc >= at.u.num) {
             hit = start;
             break;
@@ -1343,7 +1350,7 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
         return;
     }
     i128 sc;
-    score_window(st, r, t, k, ctx, &sp, hit, at.u.num, true, &sc);
+    score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, true, &sc);
     st->sc_start = hit;
     st->sc_rc = &r->common;
     for (size_t i = 0; i < r->nsev; i++)
@@ -1352,7 +1359,6 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     /* Evidence: the window's transactions that scored in an `each` band, then
      * this one when it did not (it completed the score all the same). */
     size_t nev = 0;
-    uint32_t lo = score_find(k, hit), hi = score_find(k, hit + r->lookback_ms);
     for (uint32_t j = lo; j < hi && nev < FW_LANG_EVIDENCE_MAX; j++) {
         const lev *e = &k->ev[(k->head + j) % k->cap];
         if (e->mask & 0xffffu)
