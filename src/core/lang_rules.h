@@ -4,7 +4,10 @@
  * a `having` predicate). Entries of a rules file's "rules" array that carry a
  * "type" are loaded here, beside the built-ins' fw_rules; every expression is
  * compiled once through expr.h. `sequence` rules (ordered steps per key,
- * strict or relaxed, within a duration) keep bounded partial matches per key. The state (fw_lang_state) keeps, per rule and
+ * strict or relaxed, within a duration) keep bounded partial matches per key;
+ * `score` rules (weighted bands over aligned sliding windows per key, with
+ * avg_before, memory, episodes and severity_by_score) keep each key's window
+ * events in time order, a running average and an episode flag. The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
  * written to and read from the changelog one key at a time.
  *

@@ -16,7 +16,10 @@
  * no events (its keys only remember the last alert, for dedupe). A sequence
  * rule is a group of its own too: its keys hold no events but up to
  * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
- * that doubles up to that bound (docs/rule-language.md#sequence-rules). */
+ * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
+ * score rule is a group of its own: its ring holds the window's events in
+ * time order with which `each` bands they matched, and windows are scored by
+ * a scan as they slide (docs/rule-language.md#score-rules). */
 #include "lang_rules.h"
 
 #include <inttypes.h>
