@@ -32,7 +32,7 @@ static const char *const score_keys[] = { "id", "type", "version", "severity", "
                                           "slide", "where", "aggregates", "avg_before", "memory",
                                           "bands", "alert_at", "episodes", "severity_by_score",
                                           "entity" };
-static const char *const band_keys[] = { "name", "each", "if", "points" };
+static const char *const band_keys[] = { "name", "each", "if", "signal", "points" };
 static const char *const step_keys[] = { "when", "next", "followed_by", "times" };
 static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
                                         [FW_LANG_AVG] = "avg", [FW_LANG_MIN] = "min",
@@ -742,7 +742,9 @@ static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
         fw_lang_band *b = &r->bands[i];
         r->nbands = ++i; /* counted first: rule_fini frees a half-built band */
         const fw_json *name = fw_json_get(o, "name"), *each = fw_json_get(o, "each"),
-                      *cond = fw_json_get(o, "if"), *pts = fw_json_get(o, "points");
+                      *cond = fw_json_get(o, "if"), *pts = fw_json_get(o, "points"),
+                      *sig = fw_json_get(o, "signal");
+        b->signal = -1;
         bool ok_name = name && name->type == FW_JSON_STRING && name->str.len > 0 &&
                        name->str.len < 64;
         for (size_t k = 0; ok_name && k < name->str.len; k++) {
@@ -763,14 +765,44 @@ static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
         if (taken)
             return errf(c, spath, name, FW_ERR_INVALID, "band name \"%s\" is taken (by score, "
                         "another band or an aggregate)", b->name);
-        if (!each == !cond)
+        if ((each != NULL) + (cond != NULL) + (sig != NULL) != 1)
             return errf(c, spath, o, FW_ERR_INVALID, "a band has one of \"each\" (a predicate "
-                        "per transaction) or \"if\" (a predicate over the aggregates)");
+                        "per transaction), \"if\" (a predicate over the aggregates) or "
+                        "\"signal\" (an earlier rule's id)");
         if (!pts)
             return errf(c, spath, o, FW_ERR_INVALID, "a band needs \"points\", like 10 or "
                         "\"$points\"");
-        b->each = each != NULL;
+        b->each = each != NULL || sig != NULL;
         fw_err rc;
+        if (sig) { /* an earlier rule of the same key: it alerts first in the same record */
+            size_t self = (size_t)(r - c->rs->rules);
+            const char *ids[FW_LANG_MAX_RULES];
+            path_key(kpath, sizeof(kpath), spath, ".", sig->key);
+            for (size_t k = 0; k < self && sig->type == FW_JSON_STRING; k++)
+                if (fw_str_eq_c(sig->str, c->rs->rules[k].id))
+                    b->signal = (int)k;
+            if (b->signal < 0) {
+                for (size_t k = 0; k < self; k++)
+                    ids[k] = c->rs->rules[k].id;
+                return errf(c, kpath, sig, FW_ERR_INVALID, "expected the id of a language rule "
+                            "written before this one, got %s%s",
+                            fw_json_describe(sig, got, sizeof(got)),
+                            sig->type == FW_JSON_STRING ? did_you_mean(sig->str, ids, self, hint,
+                                                                       sizeof(hint)) : "");
+            }
+            const fw_lang_rule *o2 = &c->rs->rules[b->signal];
+            bool same = o2->ngroup == r->ngroup;
+            for (size_t g = 0; same && g < r->ngroup; g++)
+                same = !strcmp(o2->group_src[g], r->group_src[g]);
+            if (!same)
+                return errf(c, kpath, sig, FW_ERR_INVALID, "rule \"%s\" is grouped by other "
+                            "fields: a signal is counted on the same key", o2->id);
+            if (!(b->src = dupn(sig->str.ptr, sig->str.len)))
+                return errf(c, spath, NULL, FW_ERR_NOMEM, "out of memory");
+            if ((rc = compile_number(c, spath, pts, &b->points_src, &b->points)) != FW_OK)
+                return rc;
+            continue;
+        }
         if (each && !r->avg && each->type == FW_JSON_STRING &&
             mentions(each->str, "avg_before"))
             return errf(c, spath, each, FW_ERR_INVALID, "avg_before needs the rule's "
@@ -1278,7 +1310,9 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
                 const fw_lang_band *bd = &r->bands[j];
                 ok = fw_buf_printf(b, "%s\n%s    { \"name\": ", j ? "," : "", in) &&
                      put_str(b, bd->name) &&
-                     fw_buf_printf(b, ", \"%s\": ", bd->each ? "each" : "if") &&
+                     fw_buf_printf(b, ", \"%s\": ", bd->signal >= 0 ? "signal"
+                                                     : bd->each       ? "each"
+                                                                      : "if") &&
                      put_str(b, bd->src) && fw_buf_puts(b, ", \"points\": ") &&
                      put_str(b, bd->points_src) && fw_buf_puts(b, " }");
             }

@@ -63,7 +63,9 @@ typedef enum fw_lang_kind {
  *  window once when the predicate over its aggregates holds. */
 typedef struct fw_lang_band {
     char *name;        /* its value in the alert and the reason: the points it gave */
-    bool each;         /* true: "each" (per transaction); false: "if" (per window) */
+    bool each;         /* true: "each" or "signal" (per transaction); false: "if" (per window) */
+    int signal;        /* "signal": the earlier rule whose alert on this key and
+                          transaction scores (src is its id); -1: none */
     char *src;
     fw_expr *pred;     /* each: over the transaction and avg_before; if: over the aggregates */
     char *points_src;

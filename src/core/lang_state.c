@@ -137,6 +137,8 @@ struct fw_lang_state {
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
     /* A score alert's window start and severity, and a scan's count_distinct
      * set (grows to the largest window seen, then is reused). */
+    uint64_t record;          /* records evaluated: a number for this one */
+    uint64_t *alerted;        /* per rule: the record it last raised an alert on (signals) */
     int64_t sc_start;
     size_t sc_nev;
     const fw_rule_common *sc_rc;
@@ -182,7 +184,10 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
         snprintf(sl, sizeof(sl), "%" PRId64 "/%" PRId64, r->slide_ms, r->memory_ms);
         h = hash_str(hash_str(h, sl), r->avg_src);
         for (size_t i = 0; i < r->nbands; i++)
-            h = hash_str(hash_str(h, r->bands[i].each ? "each" : "if"), r->bands[i].src);
+            h = hash_str(hash_str(h, r->bands[i].signal >= 0 ? "signal"
+                                     : r->bands[i].each     ? "each"
+                                                            : "if"),
+                         r->bands[i].src);
     }
     for (size_t i = 0; i < r->nsteps; i++) { /* a sequence: its steps give the bytes their meaning */
         char how[32];
@@ -223,7 +228,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
     st->pool = malloc(2 * n * sizeof(size_t));
-    if (!st->tab || !st->group_of || !st->member_of || !st->pool) {
+    st->alerted = calloc(n, sizeof(uint64_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -302,6 +308,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->pool);
     free(st->dirty);
     free(st->scratch);
+    free(st->alerted);
     fw_buf_fini(&st->deleted);
     free(st);
 }
@@ -892,6 +899,7 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     size_t rl = render_reason(st, r, ctx);
     a.reason = (fw_str){ st->reason, rl };
     st->stats.alerts++;
+    st->alerted[r - st->rs->rules] = st->record; /* for score rules' signal bands */
     fn(opaque, &a);
 }
 
@@ -1285,9 +1293,12 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     ctx->slots = &avg;
     ctx->nslots = 1;
     uint32_t mask = 0;
-    for (size_t b = 0; b < r->nbands; b++)
-        if (r->bands[b].each && fw_expr_test(r->bands[b].pred, ctx))
+    for (size_t b = 0; b < r->nbands; b++) {
+        const fw_lang_band *bd = &r->bands[b];
+        if (bd->signal >= 0 ? st->alerted[bd->signal] == st->record
+                            : bd->each && fw_expr_test(bd->pred, ctx))
             mask |= 1u << b;
+    }
     ctx->slots = NULL;
     ctx->nslots = 0;
     fw_dec vals[FW_LANG_MAX_AGGS];
@@ -1420,6 +1431,7 @@ static int in_list(void *ud, int id, fw_str value) {
  * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
+    st->record++;
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
                         .ud = (void *)st->rs };

@@ -417,6 +417,48 @@ static void test_write_back(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* A `signal` band scores each transaction of the key on which an earlier
+ * rule raised an alert; the signal rule must come first and share the key. */
+static void test_signal(void **state) {
+    (void)state;
+    static const char *head =
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"big\", \"type\": "
+        "\"filter\", \"group_by\": %s, \"when\": \"amount > 1000\"}, {\"id\": \"typ\", "
+        "\"type\": \"score\", \"group_by\": \"account_id\", \"window\": \"10m\", "
+        "\"slide\": \"5m\", \"bands\": [{\"name\": \"bigs\", \"signal\": \"%s\", "
+        "\"points\": 10}], \"alert_at\": 20}]}";
+    char json[1024];
+    snprintf(json, sizeof(json), head, "\"account_id\"", "big");
+    fw_lang_rules *rs = load_ok(json);
+    fw_lang_state *st = fw_lang_state_new(rs);
+    sink s = { 0 };
+    rec r[] = { { "a", "A", "2000", 0 }, { "m", "A", "5", 30000 }, { "b", "A", "2000", MIN_MS } };
+    feed(st, r, N(r), &s);
+    printf("  got \"%s\"\n", s.got);
+    assert_string_equal(s.got, "account_id=A:a;account_id=A:b;account_id=A:a,b;");
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    static const struct {
+        const char *group, *sig, *want;
+    } bad[] = {
+        { "\"account_id\"", "bgi", "rules[1].bands[0].signal: expected the id of a language rule "
+          "written before this one, got \"bgi\", did you mean \"big\"?" },
+        { "\"account_id\"", "typ", "rules[1].bands[0].signal: expected the id of a language rule "
+          "written before this one, got \"typ\"" },
+        { "\"card_id\"", "big", "rules[1].bands[0].signal: rule \"big\" is grouped by other "
+          "fields: a signal is counted on the same key" },
+    };
+    for (size_t i = 0; i < N(bad); i++) {
+        char err[1024] = "";
+        fw_lang_rules *no = NULL;
+        snprintf(json, sizeof(json), head, bad[i].group, bad[i].sig);
+        fw_err rc = load(json, &no, err, sizeof(err));
+        printf("case %zu: %s\n  want prefix %s\n", i, err, bad[i].want);
+        assert_int_not_equal(rc, FW_OK);
+        assert_memory_equal(err, bad[i].want, strlen(bad[i].want));
+    }
+}
+
 /* The JSON block under @p heading in the cookbook (malloc'd), or NULL. */
 static char *cookbook_block(const char *doc, const char *heading) {
     const char *h = strstr(doc, heading), *b, *e;
@@ -479,7 +521,7 @@ int main(void) {
         cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
-        cmocka_unit_test(test_cookbook),
+        cmocka_unit_test(test_cookbook),    cmocka_unit_test(test_signal),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
