@@ -61,7 +61,7 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     /* A rule with a built-in's id is that rule now: counted as it. */
     fw_rule_id builtin = fw_rule_by_name(la->rule->id);
     fw_alert a = { .rule = builtin != FW_RULE__COUNT ? builtin : FW_RULE_LANG,
-                   .rule_name = la->rule->id, .rc = &la->rule->common,
+                   .rule_name = la->rule->id, .rc = la->rc ? la->rc : &la->rule->common,
                    .entity_type = la->entity_type, .entity_id = la->entity,
                    .event_time = la->event_time, .detected_at = la->event_time,
                    .window_start = la->window_start, .window_end = la->window_end,

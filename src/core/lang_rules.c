@@ -27,6 +27,12 @@ static const char *const sequence_keys[] = { "id", "type", "version", "severity"
                                              "shadow", "params", "reason", "group_by",
                                              "within", "steps", "entity" };
 static const char *const entity_keys[] = { "type", "id" };
+static const char *const score_keys[] = { "id", "type", "version", "severity", "enabled",
+                                          "shadow", "params", "reason", "group_by", "window",
+                                          "slide", "where", "aggregates", "avg_before", "memory",
+                                          "bands", "alert_at", "episodes", "severity_by_score",
+                                          "entity" };
+static const char *const band_keys[] = { "name", "each", "if", "signal", "points" };
 static const char *const step_keys[] = { "when", "next", "followed_by", "times" };
 static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
                                         [FW_LANG_AVG] = "avg", [FW_LANG_MIN] = "min",
@@ -38,6 +44,7 @@ typedef struct lctx {
     fw_lang_rules *rs;
     fw_lang_rule *r;  /* the rule being compiled: its params and aggregates */
     bool slots;       /* compile with the aggregates as slots (having) */
+    size_t nslot_override; /* score bands: this many of slot[] (else the rule's naggs) */
     fw_expr_slot slot[FW_LANG_MAX_AGGS];
     char *err;
     size_t err_size;
@@ -212,7 +219,10 @@ static int known_extra(void *ud, fw_str name) {
 static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_xtype want,
                       bool extra, fw_expr **out) {
     fw_expr_env env = { .params = c->r->params, .nparams = c->r->nparams,
-                        .slots = c->slots ? c->slot : NULL, .nslots = c->slots ? c->r->naggs : 0,
+                        .slots = c->slots ? c->slot : NULL,
+                        .nslots = !c->slots ? 0
+                                  : c->r->kind == FW_LANG_SCORE ? c->nslot_override
+                                                                : c->r->naggs,
                         .extra_field = extra ? extra_field : known_extra,
                         .list_id = list_id, .ud = c };
     char msg[512];
@@ -543,8 +553,22 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
         fw_str name = { s + 1, (size_t)(close - s - 1) };
         r->ntpl++;
         s = close + 1;
+        if (r->kind == FW_LANG_SCORE) { /* the alert's values: score, bands, aggregates */
+            int vi = fw_str_eq_c(name, "score") ? 0 : -1;
+            for (size_t i = 0; i < r->nbands && vi < 0; i++)
+                if (fw_str_eq_c(name, r->bands[i].name))
+                    vi = (int)(1 + i);
+            for (size_t i = 0; i < r->naggs && vi < 0; i++)
+                if (fw_str_eq_c(name, r->aggs[i].name))
+                    vi = (int)(1 + r->nbands + i);
+            if (vi >= 0) {
+                *t = (fw_lang_tpl){ .kind = FW_TPL_VALUE, .index = vi };
+                continue;
+            }
+        }
         if (fw_str_eq_c(name, "lookback") ||
-            (r->kind == FW_LANG_SEQUENCE && fw_str_eq_c(name, "within"))) {
+            (r->kind == FW_LANG_SEQUENCE && fw_str_eq_c(name, "within")) ||
+            (r->kind == FW_LANG_SCORE && fw_str_eq_c(name, "window"))) {
             t->kind = FW_TPL_LOOKBACK;
             continue;
         }
@@ -574,7 +598,11 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
         }
         const char *names[FW_LANG_MAX_AGGS + FW_LANG_MAX_PARAMS + FW_TXN_NFIELDS + 1];
         size_t nn = 0;
-        names[nn++] = "lookback";
+        names[nn++] = r->kind == FW_LANG_SCORE ? "window" : "lookback";
+        if (r->kind == FW_LANG_SCORE)
+            names[nn++] = "score";
+        for (size_t i = 0; i < r->nbands && nn < FW_LANG_MAX_AGGS; i++)
+            names[nn++] = r->bands[i].name;
         for (size_t i = 0; i < r->naggs; i++)
             names[nn++] = r->aggs[i].name;
         for (size_t i = 0; i < r->nparams; i++)
@@ -650,28 +678,267 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
+/* A duration member (`"1h"`) between 1 ms and 30 days. */
+static fw_err load_duration(lctx *c, const char *rpath, const fw_json *m, int64_t *out) {
+    char kpath[192], got[80];
+    path_key(kpath, sizeof(kpath), rpath, ".", m->key);
+    int64_t ms = -1;
+    if (m->type == FW_JSON_STRING)
+        (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
+    if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
+        return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
+                    "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
+    *out = ms;
+    return FW_OK;
+}
+
+/* A number written as a JSON number or as an expression string ("$points"). */
+static fw_err compile_number(lctx *c, const char *rpath, const fw_json *m, char **src,
+                             fw_expr **out) {
+    char path[192], got[80];
+    path_key(path, sizeof(path), rpath, ".", m->key);
+    if (m->type != FW_JSON_NUMBER && m->type != FW_JSON_STRING)
+        return errf(c, path, m, FW_ERR_INVALID, "expected a number or an expression like "
+                    "\"$points\", got %s", fw_json_describe(m, got, sizeof(got)));
+    if (!(*src = dupn(m->str.ptr, m->str.len)))
+        return errf(c, path, NULL, FW_ERR_NOMEM, "out of memory");
+    return compile(c, path, m->str.ptr, m->str.len, FW_XT_NUM, true, out);
+}
+
+/* Whether @p s holds @p word anywhere (a name the rule did not declare). */
+static bool mentions(fw_str s, const char *word) {
+    size_t n = strlen(word);
+    for (size_t i = 0; i + n <= s.len; i++)
+        if (!memcmp(s.ptr + i, word, n))
+            return true;
+    return false;
+}
+
+/* A score's "bands": [{"name": N, "each"|"if": P, "points": X}, ...]. `each`
+ * sees the transaction and the slot avg_before; `if` the aggregates. */
+static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], spath[176], kpath[192], got[80], hint[96];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.bands", rpath);
+    if (v->type != FW_JSON_ARRAY || !v->count)
+        return errf(c, path, v, FW_ERR_INVALID, "expected an array of bands like [{\"name\": "
+                    "\"large\", \"each\": \"amount > 1000\", \"points\": 10}], got %s",
+                    fw_json_describe(v, got, sizeof(got)));
+    size_t i = 0;
+    FW_JSON_FOREACH(o, v) {
+        snprintf(spath, sizeof(spath), "%s[%zu]", path, i);
+        if (i >= FW_LANG_MAX_BANDS || 1 + i + 1 + r->naggs > FW_LANG_MAX_AGGS)
+            return errf(c, spath, o, FW_ERR_LIMIT, "too many bands: a score rule has at most "
+                        "%d values (score, bands and aggregates)", FW_LANG_MAX_AGGS);
+        if (o->type != FW_JSON_OBJECT)
+            return errf(c, spath, o, FW_ERR_INVALID, "expected a band object, got %s",
+                        fw_json_describe(o, got, sizeof(got)));
+        FW_JSON_FOREACH(m, o) {
+            bool known = false;
+            for (size_t k = 0; k < N(band_keys); k++)
+                known = known || fw_str_eq_c(m->key, band_keys[k]);
+            path_key(kpath, sizeof(kpath), spath, ".", m->key);
+            if (!known)
+                return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in a band%s",
+                            did_you_mean(m->key, band_keys, N(band_keys), hint, sizeof(hint)));
+        }
+        fw_lang_band *b = &r->bands[i];
+        r->nbands = ++i; /* counted first: rule_fini frees a half-built band */
+        const fw_json *name = fw_json_get(o, "name"), *each = fw_json_get(o, "each"),
+                      *cond = fw_json_get(o, "if"), *pts = fw_json_get(o, "points"),
+                      *sig = fw_json_get(o, "signal");
+        b->signal = -1;
+        bool ok_name = name && name->type == FW_JSON_STRING && name->str.len > 0 &&
+                       name->str.len < 64;
+        for (size_t k = 0; ok_name && k < name->str.len; k++) {
+            char ch = name->str.ptr[k];
+            ok_name = (ch >= 'a' && ch <= 'z') || (ch >= 'A' && ch <= 'Z') || ch == '_' ||
+                      (k > 0 && ch >= '0' && ch <= '9');
+        }
+        if (!ok_name)
+            return errf(c, spath, name ? name : o, FW_ERR_INVALID, "a band needs a \"name\" "
+                        "(letters, digits, '_'), used in the alert's values and the reason");
+        if (!(b->name = dupn(name->str.ptr, name->str.len)))
+            return errf(c, spath, NULL, FW_ERR_NOMEM, "out of memory");
+        bool taken = !strcmp(b->name, "score");
+        for (size_t k = 0; k + 1 < r->nbands; k++)
+            taken = taken || !strcmp(r->bands[k].name, b->name);
+        for (size_t k = 0; k < r->naggs; k++)
+            taken = taken || !strcmp(r->aggs[k].name, b->name);
+        if (taken)
+            return errf(c, spath, name, FW_ERR_INVALID, "band name \"%s\" is taken (by score, "
+                        "another band or an aggregate)", b->name);
+        if ((each != NULL) + (cond != NULL) + (sig != NULL) != 1)
+            return errf(c, spath, o, FW_ERR_INVALID, "a band has one of \"each\" (a predicate "
+                        "per transaction), \"if\" (a predicate over the aggregates) or "
+                        "\"signal\" (an earlier rule's id)");
+        if (!pts)
+            return errf(c, spath, o, FW_ERR_INVALID, "a band needs \"points\", like 10 or "
+                        "\"$points\"");
+        b->each = each != NULL || sig != NULL;
+        fw_err rc;
+        if (sig) { /* an earlier rule of the same key: it alerts first in the same record */
+            size_t self = (size_t)(r - c->rs->rules);
+            const char *ids[FW_LANG_MAX_RULES];
+            path_key(kpath, sizeof(kpath), spath, ".", sig->key);
+            for (size_t k = 0; k < self && sig->type == FW_JSON_STRING; k++)
+                if (fw_str_eq_c(sig->str, c->rs->rules[k].id))
+                    b->signal = (int)k;
+            if (b->signal < 0) {
+                for (size_t k = 0; k < self; k++)
+                    ids[k] = c->rs->rules[k].id;
+                return errf(c, kpath, sig, FW_ERR_INVALID, "expected the id of a language rule "
+                            "written before this one, got %s%s",
+                            fw_json_describe(sig, got, sizeof(got)),
+                            sig->type == FW_JSON_STRING ? did_you_mean(sig->str, ids, self, hint,
+                                                                       sizeof(hint)) : "");
+            }
+            const fw_lang_rule *o2 = &c->rs->rules[b->signal];
+            bool same = o2->ngroup == r->ngroup;
+            for (size_t g = 0; same && g < r->ngroup; g++)
+                same = !strcmp(o2->group_src[g], r->group_src[g]);
+            if (!same)
+                return errf(c, kpath, sig, FW_ERR_INVALID, "rule \"%s\" is grouped by other "
+                            "fields: a signal is counted on the same key", o2->id);
+            if (!(b->src = dupn(sig->str.ptr, sig->str.len)))
+                return errf(c, spath, NULL, FW_ERR_NOMEM, "out of memory");
+            if ((rc = compile_number(c, spath, pts, &b->points_src, &b->points)) != FW_OK)
+                return rc;
+            continue;
+        }
+        if (each && !r->avg && each->type == FW_JSON_STRING &&
+            mentions(each->str, "avg_before"))
+            return errf(c, spath, each, FW_ERR_INVALID, "avg_before needs the rule's "
+                        "\"avg_before\": \"<expression>\", like \"amount\"");
+        if (each) {
+            c->slot[0] = (fw_expr_slot){ .name = "avg_before", .type = FW_XT_NUM };
+            c->nslot_override = r->avg ? 1 : 0;
+        } else {
+            for (size_t a = 0; a < r->naggs; a++)
+                c->slot[a] = (fw_expr_slot){ .name = r->aggs[a].name, .type = FW_XT_NUM };
+            c->nslot_override = r->naggs;
+        }
+        c->slots = true;
+        rc = compile_member(c, spath, each ? each : cond, FW_XT_BOOL, &b->src, &b->pred);
+        c->slots = false;
+        if (rc != FW_OK)
+            return rc;
+        if ((rc = compile_number(c, spath, pts, &b->points_src, &b->points)) != FW_OK)
+            return rc;
+    }
+    return FW_OK;
+}
+
+/* "severity_by_score": [{"at": 80, "severity": "high"}, ...], ascending. */
+static fw_err load_sev(lctx *c, const char *rpath, const fw_json *v) {
+    char path[160], spath[176], got[80];
+    fw_lang_rule *r = c->r;
+    snprintf(path, sizeof(path), "%s.severity_by_score", rpath);
+    if (v->type != FW_JSON_ARRAY || !v->count || v->count > FW_LANG_MAX_SEV)
+        return errf(c, path, v, FW_ERR_INVALID, "expected 1 to %d steps like [{\"at\": 80, "
+                    "\"severity\": \"high\"}], got %s", FW_LANG_MAX_SEV,
+                    fw_json_describe(v, got, sizeof(got)));
+    FW_JSON_FOREACH(o, v) {
+        snprintf(spath, sizeof(spath), "%s[%zu]", path, r->nsev);
+        const fw_json *at = o->type == FW_JSON_OBJECT ? fw_json_get(o, "at") : NULL;
+        const fw_json *sv = o->type == FW_JSON_OBJECT ? fw_json_get(o, "severity") : NULL;
+        fw_lang_sev *s = &r->sev[r->nsev];
+        int sev = -1;
+        for (int k = 0; k < FW_SEV__COUNT && sv && sv->type == FW_JSON_STRING; k++)
+            if (fw_str_eq_c(sv->str, fw_severity_name((fw_severity)k)))
+                sev = k;
+        if (!at || at->type != FW_JSON_NUMBER || fw_dec_parse(at->str.ptr, at->str.len, &s->at) ||
+            sev < 0 || o->count != 2)
+            return errf(c, spath, o, FW_ERR_INVALID, "expected {\"at\": <number>, \"severity\": "
+                        "\"low\"|\"medium\"|\"high\"|\"critical\"}, got %s",
+                        fw_json_describe(o, got, sizeof(got)));
+        if (r->nsev && s->at <= r->sev[r->nsev - 1].at)
+            return errf(c, spath, at, FW_ERR_INVALID, "steps go up: \"at\" must be above the "
+                        "previous step's");
+        s->common = r->common; /* fixed up after the entry's common part is read */
+        s->common.severity = (fw_severity)sev;
+        r->nsev++;
+    }
+    return FW_OK;
+}
+
+static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
+    fw_lang_rule *r = c->r;
+    const fw_json *m;
+    char kpath[160], got[80];
+    fw_err rc;
+    if (!r->ngroup)
+        return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"group_by\": a field or an "
+                    "array of fields");
+    if (!(m = fw_json_get(e, "window")))
+        return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"window\", like \"1h\"");
+    if ((rc = load_duration(c, path, m, &r->lookback_ms)) != FW_OK)
+        return rc;
+    r->slide_ms = r->lookback_ms;
+    if ((m = fw_json_get(e, "slide"))) {
+        if ((rc = load_duration(c, path, m, &r->slide_ms)) != FW_OK)
+            return rc;
+        snprintf(kpath, sizeof(kpath), "%s.slide", path);
+        if (r->lookback_ms % r->slide_ms || r->lookback_ms / r->slide_ms > FW_LANG_MAX_WINDOWS)
+            return errf(c, kpath, m, FW_ERR_INVALID, "the slide must divide the window, at most "
+                        "%d slides per window", FW_LANG_MAX_WINDOWS);
+    }
+    r->memory_ms = 24 * 3600 * 1000LL;
+    if ((m = fw_json_get(e, "memory")) && (rc = load_duration(c, path, m, &r->memory_ms)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "where")) &&
+        (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "avg_before")) &&
+        (rc = compile_member(c, path, m, FW_XT_NUM, &r->avg_src, &r->avg)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "aggregates")) && (rc = load_aggs(c, path, m)) != FW_OK)
+        return rc;
+    if (!(m = fw_json_get(e, "bands")))
+        return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"bands\", like [{\"name\": "
+                    "\"large\", \"each\": \"amount > 1000\", \"points\": 10}]");
+    if ((rc = load_bands(c, path, m)) != FW_OK)
+        return rc;
+    if (!(m = fw_json_get(e, "alert_at")))
+        return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"alert_at\", like 50");
+    if ((rc = compile_number(c, path, m, &r->alert_at_src, &r->alert_at)) != FW_OK)
+        return rc;
+    if ((m = fw_json_get(e, "episodes"))) {
+        snprintf(kpath, sizeof(kpath), "%s.episodes", path);
+        if (m->type != FW_JSON_BOOL)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected true or false, got %s",
+                        fw_json_describe(m, got, sizeof(got)));
+        r->episodes = m->boolean;
+    }
+    if ((m = fw_json_get(e, "severity_by_score")) && (rc = load_sev(c, path, m)) != FW_OK)
+        return rc;
+    return FW_OK;
+}
+
 static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
     char path[48], kpath[160], got[80], hint[96];
     fw_lang_rule *r = c->r;
     snprintf(path, sizeof(path), "rules[%zu]", idx);
     const fw_json *type = fw_json_get(e, "type");
     snprintf(kpath, sizeof(kpath), "%s.type", path);
-    static const char *const kinds[] = { "filter", "aggregate", "sequence" };
+    static const char *const kinds[] = { "filter", "aggregate", "sequence", "score" };
     int kind = -1;
     for (int i = 0; i < (int)N(kinds) && type->type == FW_JSON_STRING; i++)
         if (fw_str_eq_c(type->str, kinds[i]))
             kind = i;
     if (kind < 0)
-        return errf(c, kpath, type, FW_ERR_INVALID, "expected \"filter\", \"aggregate\" or "
-                    "\"sequence\", got %s%s", fw_json_describe(type, got, sizeof(got)),
+        return errf(c, kpath, type, FW_ERR_INVALID, "expected \"filter\", \"aggregate\", "
+                    "\"sequence\" or \"score\", got %s%s", fw_json_describe(type, got, sizeof(got)),
                     type->type == FW_JSON_STRING ? did_you_mean(type->str, kinds, N(kinds), hint, sizeof(hint)) : "");
     r->kind = (fw_lang_kind)kind;
     r->common = (fw_rule_common){ .enabled = true, .version = 1, .severity = FW_SEV_MEDIUM };
     const char *const *keys = r->kind == FW_LANG_FILTER      ? filter_keys
                               : r->kind == FW_LANG_AGGREGATE ? aggregate_keys
+                              : r->kind == FW_LANG_SCORE     ? score_keys
                                                              : sequence_keys;
     size_t nkeys = r->kind == FW_LANG_FILTER      ? N(filter_keys)
                    : r->kind == FW_LANG_AGGREGATE ? N(aggregate_keys)
+                   : r->kind == FW_LANG_SCORE     ? N(score_keys)
                                                   : N(sequence_keys);
     FW_JSON_FOREACH(m, e) {
         bool known = false;
@@ -738,6 +1005,14 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
             return errf(c, path, e, FW_ERR_INVALID, "a filter rule needs \"when\": \"<predicate>\"");
         if ((rc = compile_member(c, path, m, FW_XT_BOOL, &r->when_src, &r->when)) != FW_OK)
             return rc;
+    } else if (r->kind == FW_LANG_SCORE) {
+        if ((rc = load_score(c, path, e)) != FW_OK)
+            return rc;
+        for (size_t i = 0; i < r->nsev; i++) { /* the steps share all but the severity */
+            fw_severity sev = r->sev[i].common.severity;
+            r->sev[i].common = r->common;
+            r->sev[i].common.severity = sev;
+        }
     } else if (r->kind == FW_LANG_SEQUENCE) {
         if (!r->ngroup)
             return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"group_by\": a field "
@@ -814,6 +1089,7 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
         goto out;
     }
     c.rs->dedupe_window_ms = base->time.dedupe_window_ms;
+    c.rs->allowed_lateness_ms = base->time.allowed_lateness_ms;
     c.rs->max_window_events = base->limits.max_window_events;
     if ((rc = fw_json_parse(json, n, &arena, &root, jerr, sizeof(jerr))) != FW_OK) {
         errf(&c, "document", NULL, rc, "invalid JSON: %s", jerr);
@@ -897,6 +1173,17 @@ static void rule_fini(fw_lang_rule *r) {
         fw_expr_destroy(r->aggs[i].arg);
         fw_expr_destroy(r->aggs[i].where);
     }
+    for (size_t i = 0; i < r->nbands; i++) {
+        free(r->bands[i].name);
+        free(r->bands[i].src);
+        free(r->bands[i].points_src);
+        fw_expr_destroy(r->bands[i].pred);
+        fw_expr_destroy(r->bands[i].points);
+    }
+    free(r->alert_at_src);
+    fw_expr_destroy(r->alert_at);
+    free(r->avg_src);
+    fw_expr_destroy(r->avg);
     for (size_t i = 0; i < r->nentity; i++) {
         free(r->entity[i].id_src);
         fw_expr_destroy(r->entity[i].id);
@@ -952,6 +1239,7 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
                            "%s  \"severity\": \"%s\",\n%s  \"version\": %d", in,
                            r->kind == FW_LANG_FILTER      ? "filter"
                            : r->kind == FW_LANG_AGGREGATE ? "aggregate"
+                           : r->kind == FW_LANG_SCORE     ? "score"
                                                           : "sequence", in,
                            r->common.enabled ? "true" : "false", in,
                            r->common.shadow ? "true" : "false", in,
@@ -993,6 +1281,58 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
                      fw_buf_puts(b, " }");
             }
             ok = ok && fw_buf_printf(b, "\n%s  ]", in);
+        }
+        if (ok && r->kind == FW_LANG_SCORE) {
+            char sl[32], mem[32];
+            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            fw_rules_duration_format(r->slide_ms, sl, sizeof(sl));
+            fw_rules_duration_format(r->memory_ms, mem, sizeof(mem));
+            ok = fw_buf_printf(b, ",\n%s  \"window\": \"%s\",\n%s  \"slide\": \"%s\","
+                               "\n%s  \"memory\": \"%s\"", in, dur, in, sl, in, mem);
+            if (ok && r->where_src)
+                ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
+            if (ok && r->avg_src)
+                ok = fw_buf_printf(b, ",\n%s  \"avg_before\": ", in) && put_str(b, r->avg_src);
+            if (ok && r->naggs) {
+                ok = fw_buf_printf(b, ",\n%s  \"aggregates\": {", in);
+                for (size_t a = 0; a < r->naggs && ok; a++) {
+                    const fw_lang_agg *g = &r->aggs[a];
+                    ok = fw_buf_puts(b, a ? ", " : " ") && put_str(b, g->name) &&
+                         fw_buf_puts(b, ": ");
+                    if (ok && g->where_src)
+                        ok = fw_buf_puts(b, "{ \"of\": ") && put_str(b, g->of) &&
+                             fw_buf_puts(b, ", \"where\": ") && put_str(b, g->where_src) &&
+                             fw_buf_puts(b, " }");
+                    else if (ok)
+                        ok = put_str(b, g->of);
+                }
+                ok = ok && fw_buf_puts(b, " }");
+            }
+            ok = ok && fw_buf_printf(b, ",\n%s  \"bands\": [", in);
+            for (size_t j = 0; j < r->nbands && ok; j++) {
+                const fw_lang_band *bd = &r->bands[j];
+                ok = fw_buf_printf(b, "%s\n%s    { \"name\": ", j ? "," : "", in) &&
+                     put_str(b, bd->name) &&
+                     fw_buf_printf(b, ", \"%s\": ", bd->signal >= 0 ? "signal"
+                                                     : bd->each       ? "each"
+                                                                      : "if") &&
+                     put_str(b, bd->src) && fw_buf_puts(b, ", \"points\": ") &&
+                     put_str(b, bd->points_src) && fw_buf_puts(b, " }");
+            }
+            ok = ok && fw_buf_printf(b, "\n%s  ],\n%s  \"alert_at\": ", in, in) &&
+                 put_str(b, r->alert_at_src) &&
+                 fw_buf_printf(b, ",\n%s  \"episodes\": %s", in, r->episodes ? "true" : "false");
+            if (ok && r->nsev) {
+                ok = fw_buf_printf(b, ",\n%s  \"severity_by_score\": [", in);
+                for (size_t j = 0; j < r->nsev && ok; j++) {
+                    char at[FW_DEC_STR_MAX];
+                    fw_dec_format(r->sev[j].at, at, sizeof(at));
+                    ok = fw_buf_printf(b, "%s{ \"at\": %s, \"severity\": \"%s\" }",
+                                       j ? ", " : " ", at,
+                                       fw_severity_name(r->sev[j].common.severity));
+                }
+                ok = ok && fw_buf_puts(b, " ]");
+            }
         }
         if (ok && r->kind == FW_LANG_AGGREGATE) {
             fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));

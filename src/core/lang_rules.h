@@ -4,7 +4,10 @@
  * a `having` predicate). Entries of a rules file's "rules" array that carry a
  * "type" are loaded here, beside the built-ins' fw_rules; every expression is
  * compiled once through expr.h. `sequence` rules (ordered steps per key,
- * strict or relaxed, within a duration) keep bounded partial matches per key. The state (fw_lang_state) keeps, per rule and
+ * strict or relaxed, within a duration) keep bounded partial matches per key;
+ * `score` rules (weighted bands over aligned sliding windows per key, with
+ * avg_before, memory, episodes and severity_by_score) keep each key's window
+ * events in time order, a running average and an episode flag. The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
  * written to and read from the changelog one key at a time.
  *
@@ -42,10 +45,38 @@
 #define FW_LANG_MAX_TIMES 100     /* "times" of one step */
 #define FW_LANG_SEQ_MAX_PARTIALS 64 /* partial matches of one sequence rule per key */
 #define FW_LANG_SEQ_EVIDENCE 4    /* transaction ids a partial match keeps (+ the last one) */
+#define FW_LANG_MAX_BANDS 16      /* bands of one score rule (`each` bands: at most 16 bits) */
+#define FW_LANG_MAX_SEV 4         /* severity_by_score steps of one score rule */
+#define FW_LANG_MAX_WINDOWS 1000  /* window / slide of a score rule */
 #define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
 #define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
 
-typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE, FW_LANG_SEQUENCE } fw_lang_kind;
+typedef enum fw_lang_kind {
+    FW_LANG_FILTER = 0,
+    FW_LANG_AGGREGATE,
+    FW_LANG_SEQUENCE,
+    FW_LANG_SCORE,
+} fw_lang_kind;
+
+/** One band of a score rule (docs/rule-language.md#score-rules): `each`
+ *  scores every transaction of the window matching it, `if` scores the
+ *  window once when the predicate over its aggregates holds. */
+typedef struct fw_lang_band {
+    char *name;        /* its value in the alert and the reason: the points it gave */
+    bool each;         /* true: "each" or "signal" (per transaction); false: "if" (per window) */
+    int signal;        /* "signal": the earlier rule whose alert on this key and
+                          transaction scores (src is its id); -1: none */
+    char *src;
+    fw_expr *pred;     /* each: over the transaction and avg_before; if: over the aggregates */
+    char *points_src;
+    fw_expr *points;   /* a number: a constant, a $param or an expression */
+} fw_lang_band;
+
+/** severity_by_score: from this score on, the alert's severity. */
+typedef struct fw_lang_sev {
+    fw_dec at;
+    fw_rule_common common; /* the rule's, with this severity */
+} fw_lang_sev;
 
 /** How a sequence step follows the previous one. */
 typedef enum fw_lang_contig {
@@ -92,7 +123,8 @@ typedef struct fw_lang_entity {
 
 /** One piece of a reason template: literal text or a placeholder. */
 typedef struct fw_lang_tpl {
-    enum { FW_TPL_TEXT, FW_TPL_AGG, FW_TPL_PARAM, FW_TPL_LOOKBACK, FW_TPL_FIELD } kind;
+    enum { FW_TPL_TEXT, FW_TPL_AGG, FW_TPL_PARAM, FW_TPL_LOOKBACK, FW_TPL_FIELD,
+           FW_TPL_VALUE } kind; /* FW_TPL_VALUE: a score's alert value by index */
     const char *text; /* FW_TPL_TEXT: into the rule's reason (not NUL-terminated) */
     size_t len;
     int index;        /* FW_TPL_AGG, FW_TPL_PARAM */
@@ -121,6 +153,18 @@ typedef struct fw_lang_rule {
     fw_expr *having;           /* aggregate: over the aggregates and the txn */
     fw_lang_agg aggs[FW_LANG_MAX_AGGS];
     size_t naggs;
+    /* score (lookback_ms is its window) */
+    int64_t slide_ms;          /* windows [k * slide, k * slide + window) */
+    int64_t memory_ms;         /* a key quiet for memory + dedupe_window starts afresh */
+    fw_lang_band bands[FW_LANG_MAX_BANDS];
+    size_t nbands;
+    char *alert_at_src;
+    fw_expr *alert_at;         /* a window scoring this much alerts */
+    bool episodes;             /* one alert per episode (until every window is below) */
+    char *avg_src;
+    fw_expr *avg;              /* avg_before's argument (NULL: avg_before is not used) */
+    fw_lang_sev sev[FW_LANG_MAX_SEV]; /* ascending by at */
+    size_t nsev;
     fw_lang_entity entity[FW_LANG_MAX_ENTITY]; /* the first whose id is present names the
                                   alert's entity; none: type "key", id "f=v,g=w" */
     size_t nentity;
@@ -148,6 +192,7 @@ typedef struct fw_lang_rules {
     size_t nextra;
     bool uses_profile;           /* an expression reads profile.<field> */
     int64_t dedupe_window_ms;    /* from fw_rules.time */
+    int64_t allowed_lateness_ms; /* from fw_rules.time: score windows keep this much more */
     uint32_t max_window_events;  /* from fw_rules.limits */
 } fw_lang_rules;
 
@@ -200,6 +245,8 @@ typedef struct fw_lang_value {
 /** What the callback gets. Every pointer is valid during the call only. */
 typedef struct fw_lang_alert {
     const fw_lang_rule *rule;    /* id, common.version/severity/shadow */
+    const fw_rule_common *rc;    /* the common part to report: the rule's, or a score's
+                                    severity_by_score step */
     const char *entity_type;     /* the rule's "entity" type, else "key" */
     fw_str entity;               /* with "entity": its id; else the key,
                                     "account_id=A1,counterparty_id=C9", and for a

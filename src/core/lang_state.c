@@ -16,7 +16,10 @@
  * no events (its keys only remember the last alert, for dedupe). A sequence
  * rule is a group of its own too: its keys hold no events but up to
  * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
- * that doubles up to that bound (docs/rule-language.md#sequence-rules). */
+ * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
+ * score rule is a group of its own: its ring holds the window's events in
+ * time order with which `each` bands they matched, and windows are scored by
+ * a scan as they slide (docs/rule-language.md#score-rules). */
 #include "lang_rules.h"
 
 #include <inttypes.h>
@@ -79,6 +82,12 @@ typedef struct lkey {
     int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
     lpm *pm;                  /* sequence: partial matches, oldest first */
     uint32_t npm, pmcap;
+    /* score: the running average of avg_before, the key's last transaction
+     * (its memory starts from it) and whether an episode is open */
+    i128 avg_sum;
+    int64_t avg_n;
+    int64_t seen;             /* INT64_MIN: none yet */
+    bool episode;
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
@@ -99,6 +108,7 @@ typedef struct ltab {
     int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
     uint8_t nmm, ncd;              /* min/max and count_distinct columns */
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
+    bool score;                    /* a score rule's: events sorted by time, no running totals */
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
 } ltab;
 
@@ -125,9 +135,19 @@ struct fw_lang_state {
     fw_str evidence[FW_LANG_EVIDENCE_MAX];
     lpm done;                 /* the partial match a sequence alert reports */
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    /* A score alert's window start and severity, and a scan's count_distinct
+     * set (grows to the largest window seen, then is reused). */
+    uint64_t record;          /* records evaluated: a number for this one */
+    uint64_t *alerted;        /* per rule: the record it last raised an alert on (signals) */
+    int64_t sc_start;
+    size_t sc_nev;
+    const fw_rule_common *sc_rc;
+    uint64_t *scratch;
+    size_t scratch_cap;
     char reason[FW_LANG_REASON_MAX];
 };
 
+/* Aggregate rules share state by shape; filters, sequences and scores keep their own. */
 static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
     if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE ||
         a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
@@ -158,7 +178,17 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
     h = hash_str(h, lb);
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
-    h = hash_str(h, r->kind == FW_LANG_AGGREGATE ? r->where_src : NULL);
+    h = hash_str(h, r->kind == FW_LANG_AGGREGATE || r->kind == FW_LANG_SCORE ? r->where_src : NULL);
+    if (r->kind == FW_LANG_SCORE) { /* its slides, memory, average and bands shape the bytes */
+        char sl[64];
+        snprintf(sl, sizeof(sl), "%" PRId64 "/%" PRId64, r->slide_ms, r->memory_ms);
+        h = hash_str(hash_str(h, sl), r->avg_src);
+        for (size_t i = 0; i < r->nbands; i++)
+            h = hash_str(hash_str(h, r->bands[i].signal >= 0 ? "signal"
+                                     : r->bands[i].each     ? "each"
+                                                            : "if"),
+                         r->bands[i].src);
+    }
     for (size_t i = 0; i < r->nsteps; i++) { /* a sequence: its steps give the bytes their meaning */
         char how[32];
         snprintf(how, sizeof(how), "%d/%u", (int)r->steps[i].contig, r->steps[i].times);
@@ -185,14 +215,21 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
      * used anyway, so sweeps only free memory: one per eighth of the longest
      * lookback (at least a minute) keeps memory within 1.125 lookbacks. */
     st->sweep_every_ms = EXPIRE_EVERY_MS;
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->rules[i].lookback_ms / 8 > st->sweep_every_ms)
-            st->sweep_every_ms = rs->rules[i].lookback_ms / 8;
+    for (size_t i = 0; i < rs->n; i++) {
+        /* a score key lives for its memory: sweeping by its window would
+         * visit every key many times before one could go */
+        const fw_lang_rule *r = &rs->rules[i];
+        int64_t span = r->kind == FW_LANG_SCORE && r->memory_ms > r->lookback_ms ? r->memory_ms
+                                                                                 : r->lookback_ms;
+        if (span / 8 > st->sweep_every_ms)
+            st->sweep_every_ms = span / 8;
+    }
     st->tab = calloc(n, sizeof(*st->tab));
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
     st->pool = malloc(2 * n * sizeof(size_t));
-    if (!st->tab || !st->group_of || !st->member_of || !st->pool) {
+    st->alerted = calloc(n, sizeof(uint64_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -206,8 +243,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         while (g < st->ntab && !(same_shape(st->tab[g].lead, r) &&
                                  st->tab[g].naggs + r->naggs <= GROUP_MAX_AGGS))
             g++;
-        if (g == st->ntab)
+        if (g == st->ntab) {
+            st->tab[st->ntab].score = r->kind == FW_LANG_SCORE;
             st->tab[st->ntab++].lead = r;
+        }
         st->group_of[i] = g;
         st->member_of[i] = st->tab[g].nmember++;
         st->tab[g].naggs += r->naggs;
@@ -230,7 +269,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         for (size_t a = 0; a < r->naggs; a++) {
             fw_lang_fn fn = r->aggs[a].fn;
             t->agg[t->naggs] = &r->aggs[a];
-            t->slot[t->naggs++] = fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
+            t->slot[t->naggs++] = t->score ? -1 /* scores scan their windows */
+                                  : fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
                                   : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
                                                                      : -1;
         }
@@ -267,6 +307,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->dirty);
+    free(st->scratch);
+    free(st->alerted);
     fw_buf_fini(&st->deleted);
     free(st);
 }
@@ -314,6 +356,7 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     k->last = (int64_t *)(k->run + t->naggs);
     for (size_t m = 0; m < t->nmember; m++)
         k->last[m] = INT64_MIN;
+    k->seen = INT64_MIN;
     k->hash = h;
     k->part = (uint16_t)r;
     k->keylen = (uint16_t)len;
@@ -416,7 +459,7 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
 
 static void pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
     uint32_t i = k->head;
-    for (size_t a = 0; a < t->naggs; a++) {
+    for (size_t a = 0; a < t->naggs && !t->score; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
         fw_dec d = k->val[(size_t)i * t->naggs + a];
@@ -475,7 +518,7 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
         ev[j] = k->ev[i];
         memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
     }
-    for (size_t a = 0; a < naggs; a++) {
+    for (size_t a = 0; a < naggs && !t->score; a++) {
         lrun *u = &k->run[a];
         if (t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) {
             uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
@@ -495,7 +538,7 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     k->head = 0;
     k->cap = nc;
     k->setcap = nsc;
-    for (size_t a = 0; a < naggs; a++) {
+    for (size_t a = 0; a < naggs && !t->score; a++) {
         if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT)
             continue;
         k->run[a].ndistinct = 0;
@@ -528,7 +571,7 @@ static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str i
     for (size_t a = 0; a < t->naggs; a++) {
         fw_dec d = vals[a];
         k->val[(size_t)i * t->naggs + a] = d;
-        if (!(mask & (1u << a)))
+        if (!(mask & (1u << a)) || t->score)
             continue;
         lrun *u = &k->run[a];
         u->cnt++;
@@ -687,6 +730,17 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
         put(st->reason, &o, ": ", 2);
         if (r->kind == FW_LANG_FILTER) {
             put(st->reason, &o, r->when_src, strlen(r->when_src));
+        } else if (r->kind == FW_LANG_SCORE) {
+            for (size_t v = 0; v < 1 + r->nbands + r->naggs; v++) {
+                if (v)
+                    put(st->reason, &o, ", ", 2);
+                put(st->reason, &o, st->values[v].name, strlen(st->values[v].name));
+                put(st->reason, &o, "=", 1);
+                put_val(st->reason, &o, st->values[v].value);
+            }
+            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            put(st->reason, &o, " within ", 8);
+            put(st->reason, &o, dur, (size_t)w);
         } else {
             for (size_t a = 0; a < r->naggs; a++) {
                 if (a)
@@ -719,6 +773,9 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
         }
         case FW_TPL_FIELD:
             put_val(st->reason, &o, fw_expr_eval(t->field, ctx));
+            break;
+        case FW_TPL_VALUE:
+            put_val(st->reason, &o, st->values[t->index].value);
             break;
         }
     }
@@ -802,13 +859,20 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                          (int)t->transaction_id.len, t->transaction_id.ptr);
         elen = w < 0 ? 0 : (size_t)w < sizeof(st->entity) ? (size_t)w : sizeof(st->entity) - 1;
     }
-    fw_lang_alert a = { .rule = r, .entity_type = etype, .entity = { st->entity, elen },
+    fw_lang_alert a = { .rule = r, .rc = &r->common, .entity_type = etype, .entity = { st->entity, elen },
                         .event_time = t->ts_ms,
                         .window_start = t->ts_ms, .window_end = t->ts_ms,
                         .values = st->values, .nvalues = r->naggs,
                         .evidence = st->evidence, .evidence_bound = FW_LANG_EVIDENCE_MAX,
                         .window_bound = st->rs->max_window_events, .txn = t };
-    if (pm) { /* a sequence: the match's first transactions and the one completing it */
+    if (r->kind == FW_LANG_SCORE) { /* score_eval laid out the evidence and values */
+        a.window_start = st->sc_start;
+        a.window_end = st->sc_start + r->lookback_ms;
+        a.window_overflow = k->overflow;
+        a.nevidence = st->sc_nev;
+        a.nvalues = 1 + r->nbands + r->naggs;
+        a.rc = st->sc_rc;
+    } else if (pm) { /* a sequence: the match's first transactions and the one completing it */
         a.window_start = pm->start;
         a.window_end = pm->start + r->lookback_ms;
         a.window_overflow = k->overflow;
@@ -830,11 +894,12 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     } else {
         st->evidence[a.nevidence++] = t->transaction_id;
     }
-    for (size_t i = 0; i < r->naggs; i++)
+    for (size_t i = 0; i < r->naggs && r->kind != FW_LANG_SCORE; i++)
         st->values[i] = (fw_lang_value){ .name = r->aggs[i].name, .value = st->slots[i] };
     size_t rl = render_reason(st, r, ctx);
     a.reason = (fw_str){ st->reason, rl };
     st->stats.alerts++;
+    st->alerted[r - st->rs->rules] = st->record; /* for score rules' signal bands */
     fn(opaque, &a);
 }
 
@@ -842,6 +907,34 @@ static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
     uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
     lkey *k = key_find(st, ri, st->keybuf, len, h);
     return k ? k : key_add(st, ri, st->keybuf, len, h);
+}
+
+/* The value aggregate @p g takes from this transaction (a count_distinct: the
+ * value's hash); false when it does not count in it (its where, a missing value). */
+static bool agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out) {
+    *out = 0;
+    if (g->where && !fw_expr_test(g->where, ctx))
+        return false;
+    if (!g->arg)
+        return true;
+    fw_xval v = fw_expr_eval(g->arg, ctx);
+    if (g->fn == FW_LANG_COUNT_DISTINCT) {
+        char tmp[FW_DEC_STR_MAX];
+        fw_str s = v.u.s;
+        if (v.type == FW_XT_NUM)
+            s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
+        else if ((v.type != FW_XT_STR && v.type != FW_XT_ANY) || !s.ptr)
+            return false;
+        *out = (fw_dec)fw_hash64(s.ptr, s.len, 0x64697374u);
+        return true;
+    }
+    if (v.type == FW_XT_NUM) {
+        *out = v.u.num;
+        return true;
+    }
+    /* an extra field holding a number (the loader allows text only from one) */
+    return (v.type == FW_XT_ANY || v.type == FW_XT_STR) && v.u.s.ptr &&
+           fw_dec_parse(v.u.s.ptr, v.u.s.len, out) == FW_OK;
 }
 
 /* Counts the transaction in group @p gi's window when it has every key field
@@ -858,32 +951,9 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         return;
     fw_dec vals[GROUP_MAX_AGGS];
     uint32_t mask = 0;
-    for (size_t a = 0; a < t->naggs; a++) {
-        const fw_lang_agg *g = t->agg[a];
-        vals[a] = 0;
-        if (g->where && !fw_expr_test(g->where, ctx))
-            continue;
-        if (g->arg) {
-            fw_xval v = fw_expr_eval(g->arg, ctx);
-            if (g->fn == FW_LANG_COUNT_DISTINCT) {
-                char tmp[FW_DEC_STR_MAX];
-                fw_str s = v.u.s;
-                if (v.type == FW_XT_NUM)
-                    s = (fw_str){ tmp, (size_t)fw_dec_format(v.u.num, tmp, sizeof(tmp)) };
-                else if ((v.type != FW_XT_STR && v.type != FW_XT_ANY) || !s.ptr)
-                    continue;
-                vals[a] = (fw_dec)fw_hash64(s.ptr, s.len, 0x64697374u);
-            } else if (v.type == FW_XT_NUM) {
-                vals[a] = v.u.num;
-            } else if ((v.type == FW_XT_ANY || v.type == FW_XT_STR) && v.u.s.ptr &&
-                       fw_dec_parse(v.u.s.ptr, v.u.s.len, &vals[a]) == FW_OK) {
-                /* an extra field holding a number (the loader allows text only from one) */
-            } else {
-                continue; /* missing: does not count in this aggregate */
-            }
-        }
-        mask |= 1u << a;
-    }
+    for (size_t a = 0; a < t->naggs; a++)
+        if (agg_value(t->agg[a], ctx, &vals[a]))
+            mask |= 1u << a;
     if (!(k = key_get(st, gi, len)))
         return;
     mark(st, k);
@@ -1007,7 +1077,317 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     }
 }
 
-static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+/* ---- scores ---- */
+
+/* Forgets everything a score key holds: after its memory of quiet the key
+ * starts afresh, as a built-in entity idle past its horizon does. */
+static void score_reset(fw_lang_state *st, const ltab *t, lkey *k) {
+    while (k->n)
+        pop_oldest(st, k, t);
+    k->avg_sum = 0;
+    k->avg_n = 0;
+    k->episode = false;
+    for (size_t m = 0; m < t->nmember; m++)
+        k->last[m] = INT64_MIN;
+}
+
+/* Appends an event and moves it back to its place in time order (arrivals
+ * out of order within the allowed lateness); equal times keep arrival order. */
+static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
+                       uint32_t mask, const fw_dec *vals) {
+    if (!push(st, t, k, ts, id, mask, vals))
+        return false;
+    size_t na = t->naggs;
+    for (uint32_t j = k->n - 1; j > 0; j--) {
+        uint32_t i = (k->head + j) % k->cap, p = (k->head + j - 1) % k->cap;
+        if (k->ev[p].ts <= k->ev[i].ts)
+            break;
+        lev e = k->ev[p];
+        k->ev[p] = k->ev[i];
+        k->ev[i] = e;
+        for (size_t a = 0; a < na; a++) {
+            fw_dec d = k->val[(size_t)p * na + a];
+            k->val[(size_t)p * na + a] = k->val[(size_t)i * na + a];
+            k->val[(size_t)i * na + a] = d;
+        }
+    }
+    return true;
+}
+
+/* The first event (by position from the oldest) at or after @p ts. */
+static uint32_t score_find(const lkey *k, int64_t ts) {
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (k->ev[(k->head + mid) % k->cap].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Aggregate @p a over events [lo, hi) by a scan: windows slide, so a score
+ * keeps no running totals. count_distinct uses the state's scratch set. */
+static fw_xval score_agg(fw_lang_state *st, const ltab *t, const lkey *k, size_t a, uint32_t lo,
+                         uint32_t hi) {
+    const fw_lang_agg *g = t->agg[a];
+    uint32_t bit = 1u << (16 + a);
+    int64_t cnt = 0;
+    i128 sum = 0, sumsq = 0;
+    fw_dec ext = 0;
+    size_t cap = 16, mask;
+    if (g->fn == FW_LANG_COUNT_DISTINCT) {
+        while (cap < 2 * (size_t)(hi - lo))
+            cap *= 2;
+        if (cap > st->scratch_cap) {
+            uint64_t *p = realloc(st->scratch, cap * sizeof(*p));
+            if (!p)
+                return missing;
+            st->scratch = p;
+            st->scratch_cap = cap;
+        }
+        memset(st->scratch, 0, cap * sizeof(*st->scratch));
+    }
+    mask = cap - 1;
+    for (uint32_t j = lo; j < hi; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        if (!(k->ev[i].mask & bit))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        if (g->fn == FW_LANG_COUNT_DISTINCT) {
+            uint64_t h = (uint64_t)d | 1;
+            size_t s = (size_t)h & mask;
+            while (st->scratch[s] && st->scratch[s] != h)
+                s = (s + 1) & mask;
+            if (!st->scratch[s]) {
+                st->scratch[s] = h;
+                cnt++;
+            }
+            continue;
+        }
+        if (!cnt || (g->fn == FW_LANG_MIN ? d < ext : d > ext))
+            ext = d;
+        cnt++;
+        sum += d;
+        sumsq += (i128)d * d;
+    }
+    fw_dec d;
+    switch (g->fn) {
+    case FW_LANG_COUNT:
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int(cnt, &d) ? num(d) : missing;
+    case FW_LANG_SUM:
+        return of_i128(sum);
+    case FW_LANG_MIN:
+    case FW_LANG_MAX:
+        return cnt ? num(ext) : missing;
+    case FW_LANG_AVG: {
+        if (!cnt)
+            return missing;
+        i128 q = sum / cnt, rem = sum % cnt, twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > cnt || (twice == cnt && (q & 1)))
+            q += sum < 0 ? -1 : 1;
+        return of_i128(q);
+    }
+    case FW_LANG_STDDEV: {
+        if (!cnt)
+            return missing;
+        i128 num2 = (i128)cnt * sumsq - sum * sum;
+        return num((fw_dec)llround(sqrt((double)(num2 < 0 ? 0 : num2)) / (double)cnt));
+    }
+    }
+    return missing;
+}
+
+typedef struct score_pts {
+    fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
+    i128 if_max;                      /* what the `if` bands can add at most */
+    bool if_neg;                      /* an `if` band takes points away: always evaluated */
+} score_pts;
+
+/* Adds (@p d 1) or removes (-1) event @p j's `each` bands to @p cnt. */
+static inline void score_count(const lkey *k, uint32_t j, int64_t *cnt, int d) {
+    for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
+        cnt[__builtin_ctz(m)] += d;
+}
+
+/* The score of the window holding events [lo, hi), whose `each` bands matched
+ * @p cnt times, into *score; with @p full, the alert's values too (score,
+ * each band's points, the aggregates). The `if` bands are evaluated only when
+ * they can decide (@p full: always). */
+static void score_window(fw_lang_state *st, const fw_lang_rule *r, const ltab *t, const lkey *k,
+                         fw_expr_ctx *ctx, const score_pts *sp, uint32_t lo, uint32_t hi,
+                         const int64_t *cnt, fw_dec alert_at, bool full, i128 *score) {
+    i128 sc = 0, each[FW_LANG_MAX_BANDS];
+    for (size_t b = 0; b < r->nbands; b++)
+        if (r->bands[b].each)
+            sc += (each[b] = (i128)sp->points[b] * cnt[b]);
+    bool need = full || sp->if_neg || (sc < alert_at && sc + sp->if_max >= alert_at);
+    if (need && r->naggs) {
+        for (size_t a = 0; a < r->naggs; a++)
+            st->slots[a] = score_agg(st, t, k, a, lo, hi);
+        ctx->slots = st->slots;
+        ctx->nslots = r->naggs;
+    }
+    for (size_t b = 0; b < r->nbands; b++) {
+        if (r->bands[b].each)
+            continue;
+        each[b] = need && fw_expr_test(r->bands[b].pred, ctx) ? sp->points[b] : 0;
+        sc += each[b];
+    }
+    *score = sc;
+    if (!full)
+        return;
+    st->values[0] = (fw_lang_value){ .name = "score", .value = of_i128(sc) };
+    for (size_t b = 0; b < r->nbands; b++)
+        st->values[1 + b] = (fw_lang_value){ .name = r->bands[b].name, .value = of_i128(each[b]) };
+    for (size_t a = 0; a < r->naggs; a++)
+        st->values[1 + r->nbands + a] = (fw_lang_value){ .name = r->aggs[a].name,
+                                                         .value = st->slots[a] };
+}
+
+/* One transaction of a score rule's key (docs/rule-language.md#score-rules):
+ * forget a key quiet past its memory; judge the transaction's `each` bands
+ * against the average of the key's earlier ones (avg_before); keep it, in
+ * time order, for window + allowed lateness; then score every aligned window
+ * holding it, earliest first, and alert on the first reaching alert_at (once
+ * per episode when `episodes`). Allocates only for a new key or a ring or
+ * scratch set reaching a size not reached before. */
+static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                       void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t gi = st->group_of[ri], len = 0;
+    ltab *t = &st->tab[gi];
+    const fw_txn *txn = ctx->txn;
+    int64_t ts = txn->ts_ms;
+    if (!make_key(st, r, ctx, &len))
+        return;
+    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
+    lkey *k = key_find(st, gi, st->keybuf, len, h);
+    if (k && k->seen != INT64_MIN && ts - k->seen > r->memory_ms + st->rs->dedupe_window_ms) {
+        score_reset(st, t, k);
+        mark(st, k);
+    }
+    if (r->where && !fw_expr_test(r->where, ctx)) {
+        if (k && ts > k->seen) { /* seen all the same: it keeps the memory alive */
+            k->seen = ts;
+            mark(st, k);
+        }
+        return;
+    }
+    if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
+        return;
+    mark(st, k);
+    if (ts > k->seen)
+        k->seen = ts;
+    /* The `each` bands, with avg_before: the key's earlier transactions only. */
+    fw_xval avg = missing;
+    if (r->avg && k->avg_n) {
+        i128 q = k->avg_sum / k->avg_n, rem = k->avg_sum % k->avg_n;
+        i128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
+            q += k->avg_sum < 0 ? -1 : 1;
+        avg = of_i128(q);
+    }
+    ctx->slots = &avg;
+    ctx->nslots = 1;
+    uint32_t mask = 0;
+    for (size_t b = 0; b < r->nbands; b++) {
+        const fw_lang_band *bd = &r->bands[b];
+        if (bd->signal >= 0 ? st->alerted[bd->signal] == st->record
+                            : bd->each && fw_expr_test(bd->pred, ctx))
+            mask |= 1u << b;
+    }
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    fw_dec vals[FW_LANG_MAX_AGGS];
+    for (size_t a = 0; a < r->naggs; a++)
+        if (agg_value(&r->aggs[a], ctx, &vals[a]))
+            mask |= 1u << (16 + a);
+    if (r->avg) {
+        fw_xval v = fw_expr_eval(r->avg, ctx);
+        if (v.type == FW_XT_NUM) {
+            k->avg_sum += v.u.num;
+            k->avg_n++;
+        }
+    }
+    evict_before(st, k, ts - r->lookback_ms - st->rs->allowed_lateness_ms, t);
+    if (!score_push(st, t, k, ts, txn->transaction_id, mask, vals))
+        return;
+    score_pts sp = { .if_max = 0 };
+    for (size_t b = 0; b < r->nbands; b++) {
+        fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
+        sp.points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
+        if (!r->bands[b].each) {
+            sp.if_neg = sp.if_neg || sp.points[b] < 0;
+            sp.if_max += sp.points[b] > 0 ? sp.points[b] : 0;
+        }
+    }
+    fw_xval at = fw_expr_eval(r->alert_at, ctx);
+    if (at.type != FW_XT_NUM)
+        return; /* no threshold: nothing can reach it */
+    int64_t last_start = ts / r->slide_ms * r->slide_ms;
+    if (ts % r->slide_ms < 0)
+        last_start -= r->slide_ms;
+    /* The windows holding it, earliest first, by two pointers: each event
+     * enters and leaves the running counts once. */
+    int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
+    int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
+    uint32_t lo = score_find(k, first), hi = lo;
+    for (int64_t start = first; start <= last_start; start += r->slide_ms) {
+        i128 sc;
+        while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
+            score_count(k, hi++, cnt, 1);
+        while (lo < hi && k->ev[(k->head + lo) % k->cap].ts < start)
+            score_count(k, lo++, cnt, -1);
+        if (start + r->lookback_ms <= ts)
+            continue;
+        score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
+        if (sc >= at.u.num) {
+            hit = start;
+            break;
+        }
+    }
+    bool was = k->episode;
+    if (r->episodes)
+        k->episode = hit != INT64_MIN;
+    if (hit == INT64_MIN)
+        return;
+    size_t m = st->member_of[ri];
+    if (r->episodes && was) { /* the same episode: counted, not raised again */
+        st->stats.deduplicated++;
+        return;
+    }
+    if (k->last[m] != INT64_MIN && llabs(ts - k->last[m]) < st->rs->dedupe_window_ms) {
+        st->stats.deduplicated++;
+        return;
+    }
+    i128 sc;
+    score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, true, &sc);
+    st->sc_start = hit;
+    st->sc_rc = &r->common;
+    for (size_t i = 0; i < r->nsev; i++)
+        if (sc >= r->sev[i].at)
+            st->sc_rc = &r->sev[i].common;
+    /* Evidence: the window's transactions that scored in an `each` band, then
+     * this one when it did not (it completed the score all the same). */
+    size_t nev = 0;
+    for (uint32_t j = lo; j < hi && nev < FW_LANG_EVIDENCE_MAX; j++) {
+        const lev *e = &k->ev[(k->head + j) % k->cap];
+        if (e->mask & 0xffffu)
+            st->evidence[nev++] = (fw_str){ e->id, e->idlen };
+    }
+    if (!(mask & 0xffffu) && nev < FW_LANG_EVIDENCE_MAX)
+        st->evidence[nev++] = txn->transaction_id;
+    st->sc_nev = nev;
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    emit(st, r, k, m, ctx, fn, opaque, NULL);
+}
+
+static void eval_rule(
+fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                       void *opaque) {
     const fw_lang_rule *r = &st->rs->rules[ri];
     size_t gi = st->group_of[ri], m = st->member_of[ri], len = 0;
@@ -1027,6 +1407,10 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
     }
     if (r->kind == FW_LANG_SEQUENCE) {
         seq_eval(st, ri, ctx, fn, opaque);
+        return;
+    }
+    if (r->kind == FW_LANG_SCORE) {
+        score_eval(st, ri, ctx, fn, opaque);
         return;
     }
     if (!(k = t->cur))
@@ -1051,6 +1435,7 @@ static int in_list(void *ud, int id, fw_str value) {
  * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
+    st->record++;
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
                         .ud = (void *)st->rs };
@@ -1076,6 +1461,20 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
                 uint32_t had = k->n, dropped = 0;
+                if (t->score) {
+                    /* Later transactions are at least watermark - lateness:
+                     * past seen + memory + dedupe, every one would reset it. */
+                    int64_t late = st->rs->allowed_lateness_ms;
+                    evict_before(st, k, watermark - t->lead->lookback_ms - late, t);
+                    if (k->seen == INT64_MIN || watermark - late - k->seen >
+                                                    t->lead->memory_ms + st->rs->dedupe_window_ms) {
+                        key_remove(st, gi, k, true);
+                        freed++;
+                    } else if (k->n != had) {
+                        mark(st, k);
+                    }
+                    continue;
+                }
                 evict_before(st, k, watermark - t->lead->lookback_ms, t);
                 if (t->lead->kind == FW_LANG_SEQUENCE)
                     dropped = seq_expire(k, watermark, t->lead->lookback_ms);
@@ -1148,6 +1547,11 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
         for (size_t a = 0; a < t->naggs && ok; a++)
             ok = put_u64(out, (uint64_t)k->val[(size_t)i * t->naggs + a]);
     }
+    if (t->score) /* then its running average, last transaction and episode */
+        ok = ok && put_u64(out, (uint64_t)k->avg_sum) &&
+             put_u64(out, (uint64_t)((unsigned __int128)k->avg_sum >> 64)) &&
+             put_u64(out, (uint64_t)k->avg_n) && put_u64(out, (uint64_t)k->seen) &&
+             fw_buf_putc(out, k->episode ? 1 : 0);
     if (t->lead->kind == FW_LANG_SEQUENCE) { /* then its partial matches, oldest first */
         ok = ok && put_u64(out, k->npm);
         for (uint32_t j = 0; j < k->npm && ok; j++) {
@@ -1219,10 +1623,24 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
                 goto trunc;
             vals[a] = (fw_dec)v;
         }
+        if (j && (int64_t)ts < k->ev[(k->head + k->n - 1) % k->cap].ts && t->score) {
+            key_remove(st, part, k, false);
+            BAD("%s: state with events out of time order", id);
+        }
         if (!push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
             key_remove(st, part, k, false);
             return FW_ERR_NOMEM;
         }
+    }
+    if (t->score) {
+        uint64_t lo, hi, an, seen;
+        if (!get_u64(&s, end, &lo) || !get_u64(&s, end, &hi) || !get_u64(&s, end, &an) ||
+            !get_u64(&s, end, &seen) || s >= end || *s > 1 || (int64_t)an < 0)
+            goto trunc;
+        k->avg_sum = (i128)((unsigned __int128)hi << 64 | lo);
+        k->avg_n = (int64_t)an;
+        k->seen = (int64_t)seen;
+        k->episode = *s++ != 0;
     }
     if (t->lead->kind == FW_LANG_SEQUENCE) {
         const fw_lang_rule *r = t->lead;

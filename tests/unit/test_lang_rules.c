@@ -129,7 +129,7 @@ static void test_load_errors(void **state) {
         const char *json, *want;
     } cases[] = {
         { "{\"rules\": [{\"id\": \"x\", \"type\": \"filtr\", \"when\": \"true\"}]}",
-          "rules[0].type: expected \"filter\", \"aggregate\" or \"sequence\", got \"filtr\", did you mean \"filter\"? (line 1, column 32)" },
+          "rules[0].type: expected \"filter\", \"aggregate\", \"sequence\" or \"score\", got \"filtr\", did you mean \"filter\"? (line 1, column 32)" },
         { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\", \"entity\": \"account\"}]}",
           "rules[0].entity: an entity type alone names the group_by values, and this rule has no group_by" },
         { "{\"rules\": [{\"id\": \"x\", \"type\": \"filter\", \"when\": \"true\",\n"

@@ -1,0 +1,527 @@
+/* test_lang_score.c — table-driven tests of `score` language rules
+ * (lang_rules.c loads them, lang_state.c scores them): `each` and `if` bands,
+ * windows exactly at / just inside their bounds, slide boundaries, episodes,
+ * out-of-order arrival within the allowed lateness, avg_before and memory,
+ * severity_by_score, the changelog round trip at every cut, expiry leaving
+ * no state, load errors and write-back. Time is fed, never slept. The
+ * comparison with the built-in risk_score is tests/cli/lang_score_equiv.sh. */
+#include <stdarg.h>
+#include <stddef.h>
+#include <setjmp.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <cmocka.h>
+
+#include "lang_rules.h"
+#include "rules_file.h"
+
+#define N(a) (sizeof(a) / sizeof((a)[0]))
+#define T0 1710513000000LL /* a multiple of 10 minutes: windows align on it */
+#define MIN_MS 60000LL
+
+typedef struct tx {
+    char id[24], amt[32], acct[16];
+    fw_txn t;
+} tx;
+
+/* One record: id, account, amount, ms after T0. */
+typedef struct rec {
+    const char *id, *acct, *amt;
+    int64_t dt;
+} rec;
+
+static void mk(tx *x, const rec *r) {
+    memset(x, 0, sizeof(*x));
+    snprintf(x->id, sizeof(x->id), "%s", r->id);
+    snprintf(x->amt, sizeof(x->amt), "%s", r->amt);
+    snprintf(x->acct, sizeof(x->acct), "%s", r->acct);
+    x->t.transaction_id = fw_str_c(x->id);
+    x->t.amount_raw = fw_str_c(x->amt);
+    x->t.amount = strtod(x->amt, NULL);
+    x->t.account_id = fw_str_c(x->acct);
+    x->t.ts_ms = T0 + r->dt;
+    x->t.type = FW_TXN_PURCHASE;
+}
+
+typedef struct sink {
+    char got[1024]; /* each alert as "entity:ev1,ev2,...;" */
+    char reason[512];
+    size_t n;
+    int64_t wstart;
+    fw_severity sev;
+} sink;
+
+static void on_alert(void *opaque, const fw_lang_alert *a) {
+    sink *s = opaque;
+    size_t o = strlen(s->got);
+    o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%.*s:", (int)a->entity.len,
+                          a->entity.ptr);
+    for (size_t i = 0; i < a->nevidence; i++)
+        o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s%.*s", i ? "," : "",
+                              (int)a->evidence[i].len, a->evidence[i].ptr);
+    snprintf(s->got + o, sizeof(s->got) - o, ";");
+    snprintf(s->reason, sizeof(s->reason), "%.*s", (int)a->reason.len, a->reason.ptr);
+    s->wstart = a->window_start;
+    s->sev = a->rc->severity;
+    s->n++;
+}
+
+static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
+    fw_rules base;
+    fw_rules_defaults(&base);
+    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
+    if (rc != FW_OK)
+        return rc;
+    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
+}
+
+static fw_lang_rules *load_ok(const char *json) {
+    fw_lang_rules *rs = NULL;
+    char err[1024];
+    fw_err rc = load(json, &rs, err, sizeof(err));
+    if (rc != FW_OK)
+        fprintf(stderr, "load failed: %s\n", err);
+    assert_int_equal(rc, FW_OK);
+    return rs;
+}
+
+static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
+    for (size_t i = 0; i < n && r[i].id; i++) {
+        tx x;
+        mk(&x, &r[i]);
+        fw_lang_input in = { .txn = &x.t };
+        fw_lang_eval(st, &in, INT64_MIN, on_alert, s);
+    }
+}
+
+/* A score rule on account_id, dedupe off, 5 minutes of allowed lateness:
+ * window 10m sliding by 5m; +10 for each amount above $big, +10 once when the
+ * window holds at least 3 transactions; alert at 20. @p extra: more keys. */
+static char *doc(const char *extra) {
+    static char buf[2048];
+    snprintf(buf, sizeof(buf),
+             "{\"time\": {\"dedupe_window\": \"0s\", \"allowed_lateness\": \"5m\"}, "
+             "\"rules\": [{\"id\": \"sc\", \"type\": \"score\", \"group_by\": \"account_id\", "
+             "\"window\": \"10m\", \"slide\": \"5m\", \"params\": {\"big\": 1000, \"many\": 3}, "
+             "\"aggregates\": {\"n\": \"count\"}, \"bands\": ["
+             "{\"name\": \"large\", \"each\": \"amount > $big\", \"points\": 10}, "
+             "{\"name\": \"busy\", \"if\": \"n >= $many\", \"points\": \"$many * 3 + 1\"}], "
+             "\"alert_at\": 20, \"episodes\": true%s}]}",
+             extra);
+    return buf;
+}
+
+static void test_scoring(void **state) {
+    (void)state;
+    static const struct {
+        const char *name;
+        rec r[8];
+        const char *want;
+        int64_t wstart; /* the last alert's window, minutes after T0 */
+    } cases[] = {
+        { "two large in one window", { { "a", "A", "2000", 0 }, { "b", "A", "2000", MIN_MS } },
+          "account_id=A:a,b;", -5 },
+        { "one large: below", { { "a", "A", "2000", 0 } }, "", 0 },
+        { "exactly a window apart: no window holds both",
+          { { "a", "A", "2000", 0 }, { "b", "A", "2000", 10 * MIN_MS } }, "", 0 },
+        { "1 ms inside the window", { { "a", "A", "2000", 0 }, { "b", "A", "2000", 10 * MIN_MS - 1 } },
+          "account_id=A:a,b;", 0 },
+        { "across a slide boundary, one window holds both",
+          { { "a", "A", "2000", 5 * MIN_MS - 1 }, { "b", "A", "2000", 5 * MIN_MS + 1 } },
+          "account_id=A:a,b;", 0 },
+        { "9 minutes apart, but no aligned window holds both",
+          { { "a", "A", "2000", 5 * MIN_MS - 1 }, { "b", "A", "2000", 14 * MIN_MS } }, "", 0 },
+        { "the earliest window that scores is reported",
+          { { "a", "A", "2000", 6 * MIN_MS }, { "b", "A", "2000", 7 * MIN_MS } },
+          "account_id=A:a,b;", 0 },
+        { "keys apart", { { "a", "A", "2000", 0 }, { "b", "B", "2000", MIN_MS } }, "", 0 },
+        { "an if band: 3 in the window (+10) and one large (+10)",
+          { { "s", "A", "5", 0 }, { "t", "A", "5", MIN_MS }, { "b", "A", "2000", 2 * MIN_MS } },
+          "account_id=A:b;", -5 },
+        { "the completing transaction is evidence too",
+          { { "b", "A", "2000", 0 }, { "s", "A", "5", MIN_MS }, { "t", "A", "5", 2 * MIN_MS } },
+          "account_id=A:b,t;", -5 },
+        { "one alert per episode; the next episode alerts again",
+          { { "a", "A", "2000", 0 }, { "b", "A", "2000", MIN_MS }, { "c", "A", "2000", 2 * MIN_MS },
+            { "d", "A", "5", 30 * MIN_MS }, { "e", "A", "2000", 31 * MIN_MS },
+            { "f", "A", "2000", 32 * MIN_MS } },
+          "account_id=A:a,b;account_id=A:e,f;", 25 },
+        { "out of order within the lateness: judged, evidence in time order",
+          { { "b", "A", "2000", 3 * MIN_MS }, { "a", "A", "2000", 2 * MIN_MS } },
+          "account_id=A:a,b;", -5 },
+    };
+    fw_lang_rules *rs = load_ok(doc(""));
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_lang_state *st = fw_lang_state_new(rs);
+        sink s = { 0 };
+        feed(st, cases[i].r, N(cases[i].r), &s);
+        printf("case %zu (%s): got \"%s\", want \"%s\"\n", i, cases[i].name, s.got, cases[i].want);
+        assert_string_equal(s.got, cases[i].want);
+        if (s.n) {
+            printf("  window start %lld min, want %lld\n", (long long)((s.wstart - T0) / MIN_MS),
+                   (long long)cases[i].wstart);
+            assert_int_equal(s.wstart, T0 + cases[i].wstart * MIN_MS);
+        }
+        fw_lang_state_destroy(st);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
+/* avg_before: the average of the key's earlier amounts, forgotten after
+ * memory + dedupe_window of quiet; the reason carries the computed values. */
+static void test_avg_before(void **state) {
+    (void)state;
+    static const char *json =
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"avg\", \"type\": "
+        "\"score\", \"group_by\": \"account_id\", \"window\": \"1h\", \"slide\": \"10m\", "
+        "\"avg_before\": \"amount\", \"memory\": \"1h\", \"where\": \"amount > 0\", "
+        "\"bands\": [{\"name\": \"large\", \"each\": \"avg_before is not missing and amount > 3 * "
+        "avg_before\", \"points\": 50}], \"alert_at\": 50, "
+        "\"severity_by_score\": [{\"at\": 50, \"severity\": \"high\"}], "
+        "\"reason\": \"score {score}: {large} for {amount} within {window}\"}]}";
+    static const struct {
+        const char *name;
+        rec r[6];
+        const char *want;
+    } cases[] = {
+        { "the first has no average", { { "a", "A", "1000", 0 } }, "" },
+        { "above 3x the earlier average", { { "a", "A", "100", 0 }, { "b", "A", "301", MIN_MS } },
+          "account_id=A:b;" },
+        { "exactly 3x: not above", { { "a", "A", "100", 0 }, { "b", "A", "300", MIN_MS } }, "" },
+        { "the average is of the earlier ones only (b is not in its own)",
+          { { "a", "A", "100", 0 }, { "c", "A", "200", MIN_MS }, { "b", "A", "451", 2 * MIN_MS } },
+          "account_id=A:b;" },
+        { "where: amount 0 is not averaged",
+          { { "a", "A", "100", 0 }, { "z", "A", "0", MIN_MS }, { "b", "A", "301", 2 * MIN_MS } },
+          "account_id=A:b;" },
+        { "kept across quiet shorter than memory",
+          { { "a", "A", "100", 0 }, { "b", "A", "301", 60 * MIN_MS } }, "account_id=A:b;" },
+        { "forgotten after more quiet than memory",
+          { { "a", "A", "100", 0 }, { "b", "A", "301", 60 * MIN_MS + 1 } }, "" },
+        { "a transaction outside where keeps the memory alive",
+          { { "a", "A", "100", 0 }, { "z", "A", "0", 40 * MIN_MS },
+            { "b", "A", "301", 90 * MIN_MS } }, "account_id=A:b;" },
+    };
+    fw_lang_rules *rs = load_ok(json);
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_lang_state *st = fw_lang_state_new(rs);
+        sink s = { 0 };
+        feed(st, cases[i].r, N(cases[i].r), &s);
+        printf("case %zu (%s): got \"%s\", want \"%s\"\n", i, cases[i].name, s.got, cases[i].want);
+        assert_string_equal(s.got, cases[i].want);
+        if (i == 1) {
+            printf("  reason \"%s\", severity %d\n", s.reason, (int)s.sev);
+            assert_string_equal(s.reason, "score 50: 50 for 301 within 1h");
+            assert_int_equal(s.sev, FW_SEV_HIGH);
+        }
+        fw_lang_state_destroy(st);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
+typedef struct copy {
+    fw_lang_state *from, *to;
+} copy;
+
+static void copy_key(void *opaque, size_t part, fw_str key) {
+    copy *c = opaque;
+    fw_buf b;
+    char err[256];
+    fw_buf_init(&b, 0);
+    assert_true(fw_lang_state_write_key(c->from, part, key, &b));
+    fw_err rc = fw_lang_state_read_key(c->to, part, key, b.data, b.len, err, sizeof(err));
+    if (rc != FW_OK)
+        fprintf(stderr, "read_key: %s\n", err);
+    assert_int_equal(rc, FW_OK);
+    fw_buf_fini(&b);
+}
+
+/* Handing the state over at every cut gives the same alerts as one run:
+ * the events, the running average and the open episode survive. */
+static void test_round_trip(void **state) {
+    (void)state;
+    static const rec r[] = {
+        { "a", "A", "100", 0 },          { "x", "B", "2000", MIN_MS },
+        { "b", "A", "2000", 2 * MIN_MS }, { "c", "A", "2000", 3 * MIN_MS },
+        { "d", "A", "2000", 4 * MIN_MS }, { "y", "B", "2000", 5 * MIN_MS },
+        { "e", "A", "5", 31 * MIN_MS },   { "f", "A", "2000", 32 * MIN_MS },
+        { "g", "A", "2000", 33 * MIN_MS },
+    };
+    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\""));
+    fw_lang_state *one = fw_lang_state_new(rs);
+    sink want = { 0 };
+    feed(one, r, N(r), &want);
+    printf("one run: %s\n", want.got);
+    assert_string_equal(want.got, "account_id=A:b,c;account_id=B:x,y;account_id=A:f,g;");
+    for (size_t cut = 0; cut <= N(r); cut++) {
+        fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
+        sink s = { 0 };
+        feed(a, r, cut, &s);
+        copy c = { a, b };
+        fw_lang_state_foreach(a, copy_key, &c);
+        feed(b, r + cut, N(r) - cut, &s);
+        if (strcmp(s.got, want.got))
+            fprintf(stderr, "cut %zu: got %s, want %s\n", cut, s.got, want.got);
+        assert_string_equal(s.got, want.got);
+        fw_lang_state_destroy(a);
+        fw_lang_state_destroy(b);
+    }
+    /* Truncated bytes are refused, naming the rule. */
+    fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
+    sink s = { 0 };
+    feed(a, r, 3, &s);
+    fw_buf buf;
+    char err[256];
+    fw_buf_init(&buf, 0);
+    assert_true(fw_lang_state_write_key(a, 0, fw_str_c("account_id=A"), &buf));
+    assert_true(buf.len > 4);
+    assert_int_equal(fw_lang_state_read_key(b, 0, fw_str_c("account_id=A"), buf.data, buf.len - 1,
+                                            err, sizeof(err)), FW_ERR_INVALID);
+    printf("%s\n", err);
+    assert_non_null(strstr(err, "sc: state truncated"));
+    fw_buf_fini(&buf);
+    fw_lang_state_destroy(a);
+    fw_lang_state_destroy(b);
+    fw_lang_state_destroy(one);
+    fw_lang_rules_destroy(rs);
+}
+
+/* Events leave after window + lateness; the key (its average) after memory +
+ * dedupe + lateness of quiet; then nothing is left. */
+static void test_expiry(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\", \"memory\": \"1h\""));
+    fw_lang_state *st = fw_lang_state_new(rs);
+    sink s = { 0 };
+    rec r[] = { { "a", "A", "5", 0 }, { "b", "A", "5", MIN_MS } };
+    feed(st, r, N(r), &s);
+    fw_lang_stats stats;
+    fw_lang_state_stats(st, &stats);
+    assert_int_equal(stats.keys, 1);
+    assert_int_equal(stats.events, 2);
+    /* b leaves once the watermark is past b + 10m window + 5m lateness */
+    fw_lang_expire(st, T0 + 16 * MIN_MS); /* exactly at: kept */
+    fw_lang_state_stats(st, &stats);
+    assert_int_equal(stats.events, 1);
+    fw_lang_expire(st, T0 + 16 * MIN_MS + 1);
+    fw_lang_state_stats(st, &stats);
+    printf("after 16m: %llu keys, %llu events; want 1, 0\n", (unsigned long long)stats.keys,
+           (unsigned long long)stats.events);
+    assert_int_equal(stats.keys, 1);
+    assert_int_equal(stats.events, 0);
+    size_t freed = fw_lang_expire(st, T0 + MIN_MS + 65 * MIN_MS); /* exactly at: kept */
+    assert_int_equal(freed, 0);
+    freed = fw_lang_expire(st, T0 + MIN_MS + 65 * MIN_MS + 1);
+    fw_lang_state_stats(st, &stats);
+    printf("freed %zu, %llu keys, %llu events left; want 1, 0, 0\n", freed,
+           (unsigned long long)stats.keys, (unsigned long long)stats.events);
+    assert_int_equal(freed, 1);
+    assert_int_equal(stats.keys, 0);
+    assert_int_equal(stats.events, 0);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+}
+
+static void test_load_errors(void **state) {
+    (void)state;
+    static const char *band = "\"bands\": [{\"name\": \"b\", \"each\": \"amount > 1\", \"points\": 1}]";
+    static const struct {
+        const char *rule, *want;
+    } cases[] = {
+        { "\"group_by\": \"account_id\", \"alert_at\": 1, BAND",
+          "rules[0]: a score rule needs \"window\"" },
+        { "\"window\": \"1h\", \"alert_at\": 1, BAND", "rules[0]: a score rule needs \"group_by\"" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1",
+          "rules[0]: a score rule needs \"bands\"" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", BAND",
+          "rules[0]: a score rule needs \"alert_at\"" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"slide\": \"7m\", \"alert_at\": 1, BAND",
+          "rules[0].slide: the slide must divide the window" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bands\": "
+          "[{\"name\": \"b\", \"each\": \"true\", \"if\": \"true\", \"points\": 1}]",
+          "rules[0].bands[0]: a band has one of \"each\"" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bands\": "
+          "[{\"name\": \"b\", \"each\": \"true\", \"pionts\": 1}]",
+          "rules[0].bands[0].pionts: unknown key in a band, did you mean \"points\"?" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bands\": "
+          "[{\"name\": \"b\", \"each\": \"ammount > 1\", \"points\": 1}]",
+          "rules[0].bands[0].each: unknown field \"ammount\", did you mean \"amount\"?" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bands\": "
+          "[{\"name\": \"b\", \"each\": \"amount > avg_before\", \"points\": 1}]",
+          "rules[0].bands[0]: avg_before needs the rule's \"avg_before\"" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"aggregates\": "
+          "{\"count\": \"count\"}, \"bands\": [{\"name\": \"b\", \"if\": \"cont > 1\", \"points\": 1}]",
+          "rules[0].bands[0].if: unknown field \"cont\", did you mean \"count\"?" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bands\": "
+          "[{\"name\": \"score\", \"each\": \"true\", \"points\": 1}]",
+          "rules[0].bands[0]: band name \"score\" is taken" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": \"lots\", BAND",
+          "rules[0].alert_at: unknown" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, BAND, "
+          "\"severity_by_score\": [{\"at\": 5, \"severity\": \"high\"}, {\"at\": 5, "
+          "\"severity\": \"critical\"}]",
+          "rules[0].severity_by_score[1]: steps go up" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, \"bandz\": []",
+          "rules[0].bandz: unknown key in a score rule, did you mean \"bands\"?" },
+        { "\"group_by\": \"account_id\", \"window\": \"1h\", \"alert_at\": 1, BAND, \"reason\": "
+          "\"{scor}\"",
+          "rules[0].reason: unknown placeholder {scor}, did you mean \"score\"?" },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        char json[1024], rule[768], err[1024] = "";
+        fw_lang_rules *rs = NULL;
+        const char *at = strstr(cases[i].rule, "BAND");
+        if (at)
+            snprintf(rule, sizeof(rule), "%.*s%s%s", (int)(at - cases[i].rule), cases[i].rule,
+                     band, at + 4);
+        else
+            snprintf(rule, sizeof(rule), "%s", cases[i].rule);
+        snprintf(json, sizeof(json), "{\"rules\": [{\"id\": \"s\", \"type\": \"score\", %s}]}",
+                 rule);
+        fw_err rc = load(json, &rs, err, sizeof(err));
+        printf("case %zu: %s\n  want prefix %s\n", i, err, cases[i].want);
+        assert_int_not_equal(rc, FW_OK);
+        assert_null(rs);
+        assert_memory_equal(err, cases[i].want, strlen(cases[i].want));
+    }
+}
+
+/* rules show writes a score back in the input format; it loads again to the
+ * same text. */
+static void test_write_back(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\", \"severity_by_score\": "
+                                    "[{\"at\": 30, \"severity\": \"critical\"}]"));
+    fw_buf b, b2;
+    fw_buf_init(&b, 0);
+    fw_buf_init(&b2, 0);
+    assert_true(fw_buf_puts(&b, "{\"rules\": [") && fw_lang_rules_write_json(rs, &b, "") &&
+                fw_buf_puts(&b, "]}") && fw_buf_putc(&b, '\0'));
+    printf("%s\n", b.data);
+    assert_non_null(strstr(b.data, "\"type\": \"score\""));
+    assert_non_null(strstr(b.data, "\"window\": \"10m\""));
+    assert_non_null(strstr(b.data, "\"slide\": \"5m\""));
+    assert_non_null(strstr(b.data, "{ \"name\": \"busy\", \"if\": \"n >= $many\", \"points\": "
+                                   "\"$many * 3 + 1\" }"));
+    assert_non_null(strstr(b.data, "\"severity_by_score\": [ { \"at\": 30, \"severity\": "
+                                   "\"critical\" } ]"));
+    fw_lang_rules *again = load_ok(b.data);
+    assert_true(fw_buf_puts(&b2, "{\"rules\": [") && fw_lang_rules_write_json(again, &b2, "") &&
+                fw_buf_puts(&b2, "]}") && fw_buf_putc(&b2, '\0'));
+    assert_string_equal(b.data, b2.data);
+    fw_lang_rules_destroy(again);
+    fw_buf_fini(&b);
+    fw_buf_fini(&b2);
+    fw_lang_rules_destroy(rs);
+}
+
+/* A `signal` band scores each transaction of the key on which an earlier
+ * rule raised an alert; the signal rule must come first and share the key. */
+static void test_signal(void **state) {
+    (void)state;
+    static const char *head =
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"big\", \"type\": "
+        "\"filter\", \"group_by\": %s, \"when\": \"amount > 1000\"}, {\"id\": \"typ\", "
+        "\"type\": \"score\", \"group_by\": \"account_id\", \"window\": \"10m\", "
+        "\"slide\": \"5m\", \"bands\": [{\"name\": \"bigs\", \"signal\": \"%s\", "
+        "\"points\": 10}], \"alert_at\": 20}]}";
+    char json[1024];
+    snprintf(json, sizeof(json), head, "\"account_id\"", "big");
+    fw_lang_rules *rs = load_ok(json);
+    fw_lang_state *st = fw_lang_state_new(rs);
+    sink s = { 0 };
+    rec r[] = { { "a", "A", "2000", 0 }, { "m", "A", "5", 30000 }, { "b", "A", "2000", MIN_MS } };
+    feed(st, r, N(r), &s);
+    printf("  got \"%s\"\n", s.got);
+    assert_string_equal(s.got, "account_id=A:a;account_id=A:b;account_id=A:a,b;");
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    static const struct {
+        const char *group, *sig, *want;
+    } bad[] = {
+        { "\"account_id\"", "bgi", "rules[1].bands[0].signal: expected the id of a language rule "
+          "written before this one, got \"bgi\", did you mean \"big\"?" },
+        { "\"account_id\"", "typ", "rules[1].bands[0].signal: expected the id of a language rule "
+          "written before this one, got \"typ\"" },
+        { "\"card_id\"", "big", "rules[1].bands[0].signal: rule \"big\" is grouped by other "
+          "fields: a signal is counted on the same key" },
+    };
+    for (size_t i = 0; i < N(bad); i++) {
+        char err[1024] = "";
+        fw_lang_rules *no = NULL;
+        snprintf(json, sizeof(json), head, bad[i].group, bad[i].sig);
+        fw_err rc = load(json, &no, err, sizeof(err));
+        printf("case %zu: %s\n  want prefix %s\n", i, err, bad[i].want);
+        assert_int_not_equal(rc, FW_OK);
+        assert_memory_equal(err, bad[i].want, strlen(bad[i].want));
+    }
+}
+
+/* The JSON block under @p heading in the cookbook (malloc'd), or NULL. */
+static char *cookbook_block(const char *doc, const char *heading) {
+    const char *h = strstr(doc, heading), *b, *e;
+    if (!h || !(b = strstr(h, "```json\n")) || !(e = strstr(b + 8, "\n```")))
+        return NULL;
+    b += 8;
+    char *out = malloc((size_t)(e - b) + 1);
+    if (out) {
+        memcpy(out, b, (size_t)(e - b));
+        out[e - b] = '\0';
+    }
+    return out;
+}
+
+/* docs/rule-language.md's score example loads and scores as the page says. */
+static void test_cookbook(void **state) {
+    (void)state;
+    const char *data = getenv("FW_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
+    FILE *f = fopen(path, "rb");
+    if (!f) {
+        printf("  cannot read %s\n", path);
+        fail();
+    }
+    static char doc[1 << 18];
+    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
+    doc[n] = '\0';
+    fclose(f);
+    char *json = cookbook_block(doc, "### A risk score per account, three signals weighted");
+    assert_non_null(json);
+    fw_lang_rules *rs = load_ok(json);
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static const struct {
+        const char *id, *amt, *cat, *cp;
+        int64_t h;
+    } r[] = { { "c1", "100", "crypto", "P1", 0 }, { "c2", "100", "grocery", "P2", 1 },
+              { "c3", "1000", "grocery", "P3", 2 } };
+    sink s = { 0 };
+    for (size_t i = 0; i < N(r); i++) {
+        tx x;
+        rec one = { r[i].id, "A", r[i].amt, r[i].h * 60 * MIN_MS };
+        mk(&x, &one);
+        x.t.merchant_category = fw_str_c(r[i].cat);
+        x.t.counterparty_id = fw_str_c(r[i].cp);
+        fw_lang_input in = { .txn = &x.t };
+        fw_lang_eval(st, &in, INT64_MIN, on_alert, &s);
+    }
+    printf("  %s | %s | severity %d\n", s.got, s.reason, (int)s.sev);
+    assert_string_equal(s.got, "account_id=A:c1,c3;");
+    assert_string_equal(s.reason, "score 45: crypto 10, large 20, 3 counterparties within 24h");
+    assert_int_equal(s.sev, FW_SEV_MEDIUM);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    free(json);
+}
+
+int main(void) {
+    const struct CMUnitTest tests[] = {
+        cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
+        cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
+        cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
+        cmocka_unit_test(test_cookbook),    cmocka_unit_test(test_signal),
+    };
+    return cmocka_run_group_tests(tests, NULL, NULL);
+}
