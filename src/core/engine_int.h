@@ -50,6 +50,10 @@ struct fw_engine {
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
+    fw_buf lang_dropped;              /* keys of language rule parts a live change dropped,
+                                         tombstoned at the next fw_engine_changes: u64 part
+                                         id, u16 length, bytes, repeated */
+    int8_t lang_slot[64];             /* language rule extra slot -> index in extras; -1: none */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further

@@ -1035,6 +1035,8 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
     return freed;
 }
 
+const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st) { return st->rs; }
+
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {
     *out = st->stats;
     out->parts = st->ntab;
