@@ -7,6 +7,7 @@
  * set compiles: a rejected change leaves the set in force untouched. */
 #include "lang_live.h"
 
+#include <errno.h>
 #include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -687,4 +688,86 @@ out:
     fw_arena_fini(&a);
     fw_lang_rules_destroy(rs);
     return rc;
+}
+
+/* A whole file, at most FW_RULES_MAX_BYTES (a lists file is bounded alike). */
+static fw_err read_all(const char *path, char **out, size_t *n, char *errstr,
+                       size_t errstr_size) {
+    FILE *f = fopen(path, "rb");
+    *out = NULL;
+    if (!f) {
+        snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
+        return FW_ERR_IO;
+    }
+    char *buf = malloc(FW_RULES_MAX_BYTES + 1);
+    *n = buf ? fread(buf, 1, FW_RULES_MAX_BYTES + 1, f) : 0;
+    fw_err rc = FW_OK;
+    if (!buf || ferror(f)) {
+        snprintf(errstr, errstr_size, "%s: cannot read", path);
+        rc = buf ? FW_ERR_IO : FW_ERR_NOMEM;
+    } else if (*n > FW_RULES_MAX_BYTES) {
+        snprintf(errstr, errstr_size, "%s: above the %zu bytes a file may have", path,
+                 (size_t)FW_RULES_MAX_BYTES);
+        rc = FW_ERR_INVALID;
+    }
+    fclose(f);
+    if (rc != FW_OK)
+        free(buf);
+    else
+        *out = buf;
+    return rc;
+}
+
+fw_err fw_lang_live_read_file(const char *path, char **out, size_t *n, char *errstr,
+                              size_t errstr_size) {
+    return read_all(path, out, n, errstr, errstr_size);
+}
+
+fw_err fw_lang_live_load_files(fw_lang_live *ll, const char *rules_file, const char *lists_file,
+                               bool need_increase,
+                               void (*report)(void *opaque, const char *id, int version,
+                                              fw_lang_live_result r, const char *reason),
+                               void *opaque, char *errstr, size_t errstr_size) {
+    char inner[700];
+    char *text;
+    size_t n;
+    fw_err rc;
+    if (rules_file) {
+        if ((rc = read_all(rules_file, &text, &n, errstr, errstr_size)) != FW_OK)
+            return rc;
+        rc = fw_lang_live_set_base(ll, text, n, need_increase, report, opaque, inner,
+                                   sizeof(inner));
+        free(text);
+        if (rc != FW_OK) {
+            snprintf(errstr, errstr_size, "%s: %s", rules_file, inner);
+            return rc;
+        }
+    }
+    if (lists_file) {
+        if ((rc = read_all(lists_file, &text, &n, errstr, errstr_size)) != FW_OK)
+            return rc;
+        rc = fw_lang_live_set_lists_file(ll, text, n, inner, sizeof(inner));
+        free(text);
+        if (rc != FW_OK) {
+            snprintf(errstr, errstr_size, "%s: %s", lists_file, inner);
+            return rc;
+        }
+    }
+    return FW_OK;
+}
+
+size_t fw_lang_live_missing_lists(const fw_lang_rules *rs, char *out, size_t size) {
+    size_t n = 0, o = 0;
+    if (size)
+        out[0] = '\0';
+    for (size_t i = 0; rs && i < rs->nlists; i++) {
+        if (!rs->lists[i].missing)
+            continue;
+        if (o < size) {
+            int w = snprintf(out + o, size - o, "%s\"%s\"", n ? ", " : "", rs->lists[i].name);
+            o += w > 0 ? (size_t)w : 0;
+        }
+        n++;
+    }
+    return n;
 }

@@ -73,6 +73,24 @@ fw_lang_live_result fw_lang_live_apply_list(fw_lang_live *ll, fw_str name, const
 fw_err fw_lang_live_set_lists_file(fw_lang_live *ll, const char *json, size_t n,
                                    char *errstr, size_t errstr_size);
 
+/**
+ * @brief Reads @p rules_file (NULL: keep the base) into the base layer as
+ * fw_lang_live_set_base does, then @p lists_file (NULL: none) into the lists
+ * file layer. Messages start with the file's path and the option
+ * ("--lists FILE: ...").
+ * @returns FW_OK, FW_ERR_IO (cannot read), FW_ERR_INVALID, FW_ERR_NOMEM.
+ */
+fw_err fw_lang_live_load_files(fw_lang_live *ll, const char *rules_file, const char *lists_file,
+                               bool need_increase,
+                               void (*report)(void *opaque, const char *id, int version,
+                                              fw_lang_live_result r, const char *reason),
+                               void *opaque, char *errstr, size_t errstr_size);
+
+/** @brief Reads the whole file @p path (at most FW_RULES_MAX_BYTES) into
+ *  *@p out (free it). @returns FW_OK, FW_ERR_IO, FW_ERR_INVALID (too big). */
+fw_err fw_lang_live_read_file(const char *path, char **out, size_t *n, char *errstr,
+                              size_t errstr_size);
+
 /** @brief When the set changed since the last call, hands over the compiled
  *  set in force (the caller frees it with fw_lang_rules_destroy; NULL when no
  *  language rule is left) and returns true. */
@@ -106,5 +124,10 @@ fw_err fw_lang_live_plan(const fw_lang_live *ll, const char *json, size_t n,
                          void (*fn)(void *opaque, const char *id, int live_version,
                                     int version, const char *entry),
                          void *opaque, char *errstr, size_t errstr_size);
+
+/** @brief Writes the names of the lists @p rs's rules name but no source
+ *  has given (`in list` is false for them), comma separated, into @p out.
+ *  @returns how many there are. */
+size_t fw_lang_live_missing_lists(const fw_lang_rules *rs, char *out, size_t size);
 
 #endif
