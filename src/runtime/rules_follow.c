@@ -158,8 +158,9 @@ static void count(fw_rules_follower *rf, fw_rule_update u) { rf->counts[u]++; }
 
 /* A language rule's or a list's verdict: counted, logged when rejected,
  * written to the status topic. */
-static void lang_verdict(fw_rules_follower *rf, const char *what, const char *where,
-                         int version, fw_lang_live_result r, const char *err) {
+static void lang_verdict(fw_rules_follower *rf, const char *what, const char *key,
+                         const char *where, int version, fw_lang_live_result r,
+                         const char *err) {
     fw_rule_update u = r == FW_LANG_LIVE_ACCEPTED ? FW_RULE_UPDATE_ACCEPTED
                        : r == FW_LANG_LIVE_REJECTED ? FW_RULE_UPDATE_REJECTED
                                                     : FW_RULE_UPDATE_DELETED;
@@ -170,7 +171,7 @@ static void lang_verdict(fw_rules_follower *rf, const char *what, const char *wh
     else
         logf_(rf, "%s: %s%s%s (version %d)", what, fw_rule_update_name(u), where[0] ? " " : "",
               where, version);
-    write_status(rf, what, version, u,
+    write_status(rf, key, version, u,
                  u == FW_RULE_UPDATE_REJECTED ? err
                  : r == FW_LANG_LIVE_UNCHANGED ? "tombstone: the topic held no record for it"
                  : u == FW_RULE_UPDATE_DELETED ? "tombstone: back to --rules, or removed"
@@ -179,7 +180,7 @@ static void lang_verdict(fw_rules_follower *rf, const char *what, const char *wh
 
 static void apply_lang_record(fw_rules_follower *rf, const rd_kafka_message_t *m,
                               const char *rule, bool list) {
-    char err[600], where[160], what[80];
+    char err[600], where[160], what[80], skey[80];
     int version = 0;
     fw_str key = { m->key, m->key_len };
     snprintf(where, sizeof(where), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
@@ -188,7 +189,8 @@ static void apply_lang_record(fw_rules_follower *rf, const rd_kafka_message_t *m
         list ? fw_lang_live_apply_list(rf->ll, key, m->payload, m->len, err, sizeof(err))
              : fw_lang_live_apply(rf->ll, key, m->payload, m->len, &version, err, sizeof(err));
     snprintf(what, sizeof(what), "%s %s", list ? "list" : "rule", rule);
-    lang_verdict(rf, what, where, version, r, err);
+    snprintf(skey, sizeof(skey), "%s%s", list ? "list:" : "", rule); /* lists: "list:<name>" */
+    lang_verdict(rf, what, skey, where, version, r, err);
 }
 
 static void apply_record(fw_rules_follower *rf, const rd_kafka_message_t *m) {
@@ -265,7 +267,7 @@ static void reload_report(void *opaque, const char *id, int version, fw_lang_liv
                           const char *reason) {
     char what[80];
     snprintf(what, sizeof(what), "rule %s", id);
-    lang_verdict(opaque, what, "(SIGHUP)", version, r, reason);
+    lang_verdict(opaque, what, id, "(SIGHUP)", version, r, reason);
 }
 
 /* The language rules and lists of the files: a rule that changes must raise
