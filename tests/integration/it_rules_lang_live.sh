@@ -41,7 +41,8 @@ read_count() { grep -o 'progress: [0-9]* transactions read' "$ENGINE_LOG" | tail
 read_at_least() { [ "$(read_count)" -ge "$1" ] 2>/dev/null; }
 records_read() { wait_until 60 "$1 records read" read_count read_at_least "$1"; }
 
-start_engine live --partitions 1 --idle-timeout-ms 3600000
+METRICS_PORT=${FW_IT_METRICS_PORT:-$(( 20000 + $$ % 20000 ))}
+start_engine live --partitions 1 --idle-timeout-ms 3600000 --metrics-port "$METRICS_PORT"
 wait_for_log "$ENGINE_LOG" "rules: 0 accepted, 0 rejected, 0 deleted from $RT" 60
 
 # ---- 1. a new language rule pushed mid-stream
@@ -68,6 +69,10 @@ assert_eq "t4 t5" "$(alerted big_spend 1)" \
 grep -qE '^big_spend +version 1 +enabled +from the topic \(filter rule\)$' "$WORK/list.out" ||
     fail "rules list: $(cat "$WORK/list.out")"
 echo "ok: rules list shows the language rule from the topic"
+metrics_has() { curl -s "http://127.0.0.1:$METRICS_PORT/metrics" | grep -qF "$1"; }
+wait_until 30 "big_spend in /metrics" - \
+    metrics_has 'fraudwatch_rule_info{rule="big_spend",version="1",enabled="1",shadow="0"} 1'
+echo "ok: /metrics shows big_spend version 1"
 
 # ---- 2. an invalid change is rejected with the parser's message; version 1 keeps alerting
 printf '%s\n' 'big_spend|{"id": "big_spend", "type": "filter", "version": 2, "when": "ammount > 100"}' |
@@ -122,6 +127,15 @@ wait_for_log "$ENGINE_LOG" 'list bad_merchants: accepted' 30
 { txn l2 L2 50 33 mx; txn l3 L3 50 34 mz; txn m7 M7 10 36; } | send
 wait_until 60 "a blocked alert" "count_alerts blocked 1" has_alerts blocked 1 1
 assert_eq "l2" "$(alerted blocked 1)" "transactions blocked alerted (l1 came before the list)"
+
+# ---- 4b. SIGHUP: the --rules file's language rules reload the same way
+sed -e 's/^{"rules": \[/{"rules": [{"id": "hup_rule", "type": "filter", "when": "amount > 7000"},\n           /' \
+    "$RULES" > "$WORK/rules.new" && mv "$WORK/rules.new" "$RULES"
+kill -HUP "$LAST_PID"
+wait_for_log "$ENGINE_LOG" 'rule hup_rule: version 1, new \(filter rule\)' 30
+{ txn s1 S1 8000 40; txn m8 M8 10 42; } | send
+wait_until 60 "a hup_rule alert" "count_alerts hup_rule 1" has_alerts hup_rule 1 1
+echo "ok: a language rule added to --rules is live after SIGHUP"
 kill -TERM "$LAST_PID"
 wait_for_clean_exit "$LAST_PID" 60 "the engine after SIGTERM" "$ENGINE_LOG"
 
