@@ -78,7 +78,7 @@ static bool ser(fw_buf *b, const fw_json *v, const char *skip) {
 
 static char *ser_dup(const fw_json *v, const char *skip) {
     fw_buf b;
-    fw_buf_init(&b, FW_RULES_MAX_BYTES);
+    fw_buf_init(&b, FW_LANG_MAX_DOC_BYTES);
     char *s = NULL;
     if (ser(&b, v, skip) && fw_buf_putc(&b, '\0') && !b.overflow)
         s = strdup(b.data);
@@ -238,16 +238,17 @@ static bool compose(const layers *ly, fw_buf *b) {
 static fw_err compile(const fw_lang_live *ll, const layers *ly, fw_lang_rules **out,
                       char *errstr, size_t errstr_size) {
     fw_buf b;
-    fw_buf_init(&b, FW_RULES_MAX_BYTES);
+    fw_buf_init(&b, FW_LANG_MAX_DOC_BYTES);
     fw_err rc;
     *out = NULL;
     if (!compose(ly, &b)) {
         snprintf(errstr, errstr_size, "the rules and lists in force exceed %zu bytes",
-                 (size_t)FW_RULES_MAX_BYTES);
+                 (size_t)FW_LANG_MAX_DOC_BYTES);
         rc = FW_ERR_LIMIT;
     } else {
-        rc = fw_lang_rules_parse_json_ex(b.data, b.len, &ll->base, FW_LANG_OPEN_LISTS, out,
-                                         errstr, errstr_size);
+        rc = fw_lang_rules_parse_json_ex(b.data, b.len, &ll->base,
+                                         FW_LANG_OPEN_LISTS | FW_LANG_LARGE_DOC, out, errstr,
+                                         errstr_size);
     }
     fw_buf_fini(&b);
     if (rc == FW_OK && !(*out)->n && !(*out)->nlists) {
@@ -505,8 +506,9 @@ static fw_err check_lists(const fw_lang_live *ll, const char *json, size_t n, ch
     memcpy(doc, open, sizeof(open) - 1);
     memcpy(doc + sizeof(open) - 1, json, n);
     memcpy(doc + sizeof(open) - 1 + n, close, sizeof(close) - 1);
-    fw_err rc = fw_lang_rules_parse_json(doc, n + sizeof(open) + sizeof(close) - 2, &ll->base,
-                                         &rs, errstr, errstr_size);
+    fw_err rc = fw_lang_rules_parse_json_ex(doc, n + sizeof(open) + sizeof(close) - 2,
+                                            &ll->base, FW_LANG_LARGE_DOC, &rs, errstr,
+                                            errstr_size);
     fw_lang_rules_destroy(rs);
     free(doc);
     return rc == FW_ERR_LIMIT ? FW_ERR_INVALID : rc;
@@ -525,14 +527,14 @@ fw_lang_live_result fw_lang_live_apply_list(fw_lang_live *ll, fw_str name, const
     char *text = NULL;
     if (value) {
         fw_buf obj;
-        fw_buf_init(&obj, FW_RULES_MAX_BYTES);
+        fw_buf_init(&obj, FW_LANG_MAX_DOC_BYTES);
         bool ok = fw_buf_putc(&obj, '{') && fw_buf_json_str(&obj, name) &&
                   fw_buf_putc(&obj, ':') && fw_buf_append(&obj, value, len) &&
                   fw_buf_putc(&obj, '}') && !obj.overflow;
         fw_err rc = ok ? check_lists(ll, obj.data, obj.len, errstr, errstr_size) : FW_ERR_LIMIT;
         if (!ok)
             snprintf(errstr, errstr_size, "value: %zu bytes, above the %zu a list may have",
-                     len, (size_t)FW_RULES_MAX_BYTES);
+                     len, (size_t)FW_LANG_MAX_DOC_BYTES);
         fw_arena a = { 0 };
         fw_json *root;
         char jerr[200];
@@ -690,8 +692,8 @@ out:
     return rc;
 }
 
-/* A whole file, at most FW_RULES_MAX_BYTES (a lists file is bounded alike). */
-static fw_err read_all(const char *path, char **out, size_t *n, char *errstr,
+/* A whole file of at most @p max bytes. */
+static fw_err read_all(const char *path, size_t max, char **out, size_t *n, char *errstr,
                        size_t errstr_size) {
     FILE *f = fopen(path, "rb");
     *out = NULL;
@@ -699,15 +701,14 @@ static fw_err read_all(const char *path, char **out, size_t *n, char *errstr,
         snprintf(errstr, errstr_size, "%s: cannot open: %s", path, strerror(errno));
         return FW_ERR_IO;
     }
-    char *buf = malloc(FW_RULES_MAX_BYTES + 1);
-    *n = buf ? fread(buf, 1, FW_RULES_MAX_BYTES + 1, f) : 0;
+    char *buf = malloc(max + 1);
+    *n = buf ? fread(buf, 1, max + 1, f) : 0;
     fw_err rc = FW_OK;
     if (!buf || ferror(f)) {
         snprintf(errstr, errstr_size, "%s: cannot read", path);
         rc = buf ? FW_ERR_IO : FW_ERR_NOMEM;
-    } else if (*n > FW_RULES_MAX_BYTES) {
-        snprintf(errstr, errstr_size, "%s: above the %zu bytes a file may have", path,
-                 (size_t)FW_RULES_MAX_BYTES);
+    } else if (*n > max) {
+        snprintf(errstr, errstr_size, "%s: above the %zu bytes a file may have", path, max);
         rc = FW_ERR_INVALID;
     }
     fclose(f);
@@ -720,7 +721,7 @@ static fw_err read_all(const char *path, char **out, size_t *n, char *errstr,
 
 fw_err fw_lang_live_read_file(const char *path, char **out, size_t *n, char *errstr,
                               size_t errstr_size) {
-    return read_all(path, out, n, errstr, errstr_size);
+    return read_all(path, FW_RULES_MAX_BYTES, out, n, errstr, errstr_size);
 }
 
 fw_err fw_lang_live_load_files(fw_lang_live *ll, const char *rules_file, const char *lists_file,
@@ -733,7 +734,8 @@ fw_err fw_lang_live_load_files(fw_lang_live *ll, const char *rules_file, const c
     size_t n;
     fw_err rc;
     if (rules_file) {
-        if ((rc = read_all(rules_file, &text, &n, errstr, errstr_size)) != FW_OK)
+        if ((rc = read_all(rules_file, FW_RULES_MAX_BYTES, &text, &n, errstr, errstr_size)) !=
+            FW_OK)
             return rc;
         rc = fw_lang_live_set_base(ll, text, n, need_increase, report, opaque, inner,
                                    sizeof(inner));
@@ -744,7 +746,8 @@ fw_err fw_lang_live_load_files(fw_lang_live *ll, const char *rules_file, const c
         }
     }
     if (lists_file) {
-        if ((rc = read_all(lists_file, &text, &n, errstr, errstr_size)) != FW_OK)
+        if ((rc = read_all(lists_file, FW_LANG_MAX_DOC_BYTES - 16, &text, &n, errstr,
+                           errstr_size)) != FW_OK)
             return rc;
         rc = fw_lang_live_set_lists_file(ll, text, n, inner, sizeof(inner));
         free(text);

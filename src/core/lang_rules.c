@@ -748,9 +748,10 @@ fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *b
     *out = NULL;
     if (errstr && errstr_size)
         errstr[0] = '\0';
-    if (n > FW_RULES_MAX_BYTES)
+    size_t max = flags & FW_LANG_LARGE_DOC ? FW_LANG_MAX_DOC_BYTES : FW_RULES_MAX_BYTES;
+    if (n > max)
         return errf(&c, "document", NULL, FW_ERR_LIMIT, "%zu bytes, above the %zu a rules file "
-                    "may have", n, FW_RULES_MAX_BYTES);
+                    "may have", n, max);
     c.rs = calloc(1, sizeof(*c.rs));
     if (!c.rs || !fw_arena_init(&arena, fw_json_arena_bound(n))) {
         rc = errf(&c, "document", NULL, FW_ERR_NOMEM, "out of memory");

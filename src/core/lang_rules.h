@@ -153,6 +153,10 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
 /** fw_lang_rules_parse_json_ex flags. */
 #define FW_LANG_OPEN_LISTS 1u /* a list the document lacks is not an error: it is
                                  registered as missing (a lists topic may bring it later) */
+#define FW_LANG_LARGE_DOC 2u  /* the document may have FW_LANG_MAX_DOC_BYTES, not
+                                 FW_RULES_MAX_BYTES: rules with lists from a lists file
+                                 or topic (lang_live.c composes it) */
+#define FW_LANG_MAX_DOC_BYTES ((size_t)64 << 20)
 
 /** @brief fw_lang_rules_parse_json with @p flags (FW_LANG_OPEN_LISTS). */
 fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *base,

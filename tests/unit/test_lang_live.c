@@ -186,6 +186,35 @@ static void test_lists(void **state) {
     fw_lang_live_destroy(ll);
 }
 
+/* A list may pass the 1 MiB of a rules file (it comes from a lists file or
+ * topic), up to FW_LANG_MAX_LIST_VALUES values: one more is refused. */
+static void test_list_limits(void **state) {
+    (void)state;
+    fw_lang_live *ll = live_new();
+    char err[600];
+    size_t max = FW_LANG_MAX_LIST_VALUES;
+    size_t cap = 8 * (max + 1) + 16;
+    char *v = malloc(cap);
+    assert_non_null(v);
+    size_t o = 0;
+    v[o++] = '[';
+    for (size_t i = 0; i < max; i++)
+        o += (size_t)snprintf(v + o, cap - o, "%s\"%zx\"", i ? "," : "", i % 0x100000);
+    v[o++] = ']';
+    assert_true(o > ((size_t)1 << 20));
+    fw_lang_live_result r = fw_lang_live_apply_list(ll, fw_str_c("big"), v, o, err, sizeof(err));
+    if (r != FW_LANG_LIVE_ACCEPTED)
+        fail_msg("a list of %zu values (%zu bytes): %s", max, o, err);
+    o--; /* one more value */
+    o += (size_t)snprintf(v + o, cap - o, ",\"x\"]");
+    r = fw_lang_live_apply_list(ll, fw_str_c("big"), v, o, err, sizeof(err));
+    assert_int_equal(r, FW_LANG_LIVE_REJECTED);
+    if (!strstr(err, "lists.big: 1000001 values, above the 1000000 a list may have"))
+        fail_msg("one value too many: message \"%s\"", err);
+    free(v);
+    fw_lang_live_destroy(ll);
+}
+
 /* A SIGHUP reload: a changed rule must raise its version; the topic's stay. */
 static void test_reload(void **state) {
     (void)state;
@@ -367,6 +396,7 @@ int main(void) {
         cmocka_unit_test(test_apply),
         cmocka_unit_test(test_tombstones),
         cmocka_unit_test(test_lists),
+        cmocka_unit_test(test_list_limits),
         cmocka_unit_test(test_reload),
         cmocka_unit_test(test_plan),
         cmocka_unit_test(test_engine_carries_state),
