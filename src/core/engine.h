@@ -85,9 +85,14 @@ void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras);
 struct fw_lang_rules;
 
 /** @brief Runs the language rules of @p rs (lang_rules.h; NULL or none: no
- *  language rules) beside the native detectors, from now on with empty
- *  state. @p rs is shared, read-only and outlives the engine.
- *  @returns FW_OK, or FW_ERR_NOMEM with @p errstr. */
+ *  language rules) beside the native detectors. @p rs is shared, read-only
+ *  and outlives the engine's use of it. A live change (a set was running):
+ *  every state part whose shape (fw_lang_state_part_id) the new set has too
+ *  keeps its keys, windows and dedupe stamps; the other parts start empty and
+ *  their keys are tombstoned at the next fw_engine_changes. Call between two
+ *  transactions; the previous set may be freed after the call.
+ *  @returns FW_OK, or FW_ERR_NOMEM with @p errstr (the previous set keeps
+ *  running). */
 fw_err fw_engine_set_lang(fw_engine *e, const struct fw_lang_rules *rs, char *errstr,
                           size_t errstr_size);
 

@@ -52,6 +52,10 @@ struct fw_engine {
     bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
+    fw_buf lang_dropped;              /* keys of language rule parts a live change dropped,
+                                         tombstoned at the next fw_engine_changes: u64 part
+                                         id, u16 length, bytes, repeated */
+    int8_t lang_slot[64];             /* language rule extra slot -> index in extras; -1: none */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further

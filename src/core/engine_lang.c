@@ -15,10 +15,55 @@ _Static_assert(sizeof(((fw_engine *)0)->lang_evidence) / sizeof(fw_evidence) >=
 _Static_assert(sizeof(((fw_engine *)0)->lang_values) / sizeof(fw_alert_value) >=
                    FW_LANG_MAX_AGGS, "room for a language rule's values");
 
+/* A live change: each key of a part the new set has too moves over through
+ * its changelog bytes (so exactly what a restart would restore); the keys of
+ * a part it lacks are noted for tombstones. Cost only at a change. */
+typedef struct lang_carry {
+    fw_engine *e;
+    const fw_lang_state *from;
+    fw_lang_state *to;
+    fw_buf bytes;
+    size_t moved, dropped;
+} lang_carry;
+
+static void drop_key(fw_engine *e, uint64_t id, fw_str key) {
+    uint8_t h[10];
+    if (!e->track_changes)
+        return;
+    for (int i = 0; i < 8; i++)
+        h[i] = (uint8_t)(id >> (8 * i));
+    h[8] = (uint8_t)(key.len & 0xff);
+    h[9] = (uint8_t)(key.len >> 8);
+    fw_buf_append(&e->lang_dropped, h, sizeof(h));
+    fw_buf_append(&e->lang_dropped, key.ptr, key.len);
+}
+
+static void carry_key(void *opaque, size_t part, fw_str key) {
+    lang_carry *c = opaque;
+    uint64_t id = fw_lang_state_part_id(c->from, part);
+    size_t to = c->to ? fw_lang_state_find_part(c->to, id) : SIZE_MAX;
+    fw_buf_reset(&c->bytes);
+    if (to != SIZE_MAX && fw_lang_state_write_key(c->from, part, key, &c->bytes) &&
+        c->bytes.len &&
+        fw_lang_state_read_key(c->to, to, key, c->bytes.data, c->bytes.len, NULL, 0) == FW_OK) {
+        c->moved++;
+        return;
+    }
+    drop_key(c->e, id, key);
+    c->dropped++;
+}
+
 fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
                           size_t errstr_size) {
-    fw_lang_state_destroy(e->lang);
-    e->lang = NULL;
+    fw_lang_state *old = e->lang, *next = NULL;
+    if (rs && rs->n) {
+        if (!(next = fw_lang_state_new(rs))) { /* nothing changed: the old set runs on */
+            snprintf(errstr, errstr_size, "language rules: out of memory");
+            return FW_ERR_NOMEM;
+        }
+        if (e->track_changes)
+            fw_lang_state_track_changes(next);
+    }
     memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
     e->lang_arrival = false;
     for (size_t i = 0; rs && i < rs->n; i++) {
@@ -28,15 +73,23 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
         if (id != FW_RULE__COUNT)
             e->lang_replaces[id] = true;
     }
-    fw_detect_plan(e); /* the replaced built-ins stop */
-    if (!rs || !rs->n)
-        return FW_OK;
-    if (!(e->lang = fw_lang_state_new(rs))) {
-        snprintf(errstr, errstr_size, "language rules: out of memory");
-        return FW_ERR_NOMEM;
+    fw_detect_plan(e); /* the replaced built-ins stop, and ones no longer replaced resume */
+    if (old) {
+        lang_carry c = { .e = e, .from = old, .to = next };
+        fw_buf_init(&c.bytes, 0);
+        fw_lang_state_foreach(old, carry_key, &c);
+        fw_buf_fini(&c.bytes);
+        fw_lang_state_destroy(old);
     }
-    if (e->track_changes)
-        fw_lang_state_track_changes(e->lang);
+    e->lang = next;
+    /* Slot i of the rules reads extras[lang_slot[i]]: the decoder's set may
+     * hold more names than these rules use (kept across a live change). */
+    for (size_t i = 0; i < sizeof(e->lang_slot); i++)
+        e->lang_slot[i] = -1;
+    for (size_t i = 0; rs && i < rs->nextra && i < sizeof(e->lang_slot); i++)
+        e->lang_slot[i] = (int8_t)(e->extras ? fw_txn_extras_find(e->extras, rs->extra_names[i],
+                                                                  strlen(rs->extra_names[i]))
+                                             : -1);
     return FW_OK;
 }
 
@@ -76,12 +129,15 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
 }
 
 void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival) {
-    fw_str extra[FW_TXN_MAX_EXTRAS];
+    fw_str extra[FW_LANG_MAX_EXTRA];
     size_t nextra = 0;
     if (t->extra_mask) { /* extras and the slices are valid only then */
-        nextra = t->extras->n;
-        for (size_t i = 0; i < nextra; i++)
-            extra[i] = (t->extra_mask >> i) & 1 ? t->extra[i] : FW_STR_NULL;
+        const fw_lang_rules *xrs = fw_lang_state_rules(e->lang);
+        nextra = xrs->nextra < FW_LANG_MAX_EXTRA ? xrs->nextra : FW_LANG_MAX_EXTRA;
+        for (size_t i = 0; i < nextra; i++) {
+            int j = i < sizeof(e->lang_slot) ? e->lang_slot[i] : -1;
+            extra[i] = j >= 0 && (t->extra_mask >> j) & 1 ? t->extra[j] : FW_STR_NULL;
+        }
     }
     const fw_lang_rules *rs = fw_lang_state_rules(e->lang);
     const fw_profile *prof = rs->uses_profile && e->profiles && t->customer_id.ptr
@@ -142,6 +198,20 @@ static void on_lang_change(void *opaque, size_t part, fw_str gk, bool held) {
 
 void fw_engine_lang_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
     lang_sink s = { .e = e, .fn = fn, .opaque = opaque };
+    /* First the parts a live change dropped: their keys leave the log. */
+    for (size_t off = 0; off + 10 <= e->lang_dropped.len;) {
+        const uint8_t *h = (const uint8_t *)e->lang_dropped.data + off;
+        uint64_t id = 0;
+        for (int i = 0; i < 8; i++)
+            id |= (uint64_t)h[i] << (8 * i);
+        size_t len = h[8] | (size_t)h[9] << 8;
+        char key[LANG_KEY_MAX];
+        if (len <= FW_LANG_MAX_KEY)
+            fn(opaque, (fw_str){ key, lang_key(key, id, (fw_str){ (const char *)h + 10, len }) },
+               NULL, 0);
+        off += 10 + len;
+    }
+    fw_buf_reset(&e->lang_dropped);
     if (e->lang && e->track_changes)
         fw_lang_state_changes(e->lang, on_lang_change, &s);
 }

@@ -45,6 +45,7 @@ typedef struct lctx {
     fw_lang_rule *r;  /* the rule being compiled: its params and aggregates */
     bool slots;       /* compile with the aggregates as slots (having) */
     size_t nslot_override; /* score bands: this many of slot[] (else the rule's naggs) */
+    bool open_lists;  /* FW_LANG_OPEN_LISTS: an unknown list is registered as missing */
     fw_expr_slot slot[FW_LANG_MAX_AGGS];
     char *err;
     size_t err_size;
@@ -130,29 +131,40 @@ static int cmp_value(const void *a, const void *b) {
 }
 
 static int list_id(void *ud, fw_str name) {
-    const fw_lang_rules *rs = ((lctx *)ud)->rs;
+    lctx *c = ud;
+    fw_lang_rules *rs = c->rs;
     for (size_t i = 0; i < rs->nlists; i++)
         if (fw_str_eq_c(name, rs->lists[i].name))
             return (int)i;
-    return -1;
+    if (!c->open_lists || rs->nlists >= FW_LANG_MAX_LISTS)
+        return -1;
+    /* Live lists: the rule runs, `in list` is false until the list exists. */
+    fw_lang_list *l = &rs->lists[rs->nlists];
+    if (!(l->name = dupn(name.ptr, name.len)))
+        return -1;
+    l->missing = true;
+    return (int)rs->nlists++;
 }
 
 int fw_lang_list_contains(const fw_lang_rules *rs, int id, fw_str value) {
-    if (id < 0 || (size_t)id >= rs->nlists || !value.ptr)
+    if (id < 0 || (size_t)id >= rs->nlists || !value.ptr || rs->lists[id].missing)
         return -1;
     const fw_lang_list *l = &rs->lists[id];
     return l->n && bsearch(&value, l->values, l->n, sizeof(fw_str), cmp_value) ? 1 : 0;
 }
 
 bool fw_lang_lists_write_json(const fw_lang_rules *rs, fw_buf *b, const char *indent) {
-    bool ok = true;
+    bool ok = true, first = true;
     for (size_t i = 0; i < rs->nlists && ok; i++) {
         const fw_lang_list *l = &rs->lists[i];
-        ok = fw_buf_printf(b, "%s%s", i ? ",\n" : "", indent) &&
+        if (l->missing)
+            continue; /* named by a rule, not loaded: nothing to write back */
+        ok = fw_buf_printf(b, "%s%s", first ? "" : ",\n", indent) &&
              fw_buf_json_str(b, fw_str_c(l->name)) && fw_buf_puts(b, ": [");
         for (size_t k = 0; k < l->n && ok; k++)
             ok = (!k || fw_buf_puts(b, ", ")) && fw_buf_json_str(b, l->values[k]);
         ok = ok && fw_buf_putc(b, ']');
+        first = false;
     }
     return ok;
 }
@@ -1072,7 +1084,14 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
 
 fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base,
                                 fw_lang_rules **out, char *errstr, size_t errstr_size) {
-    lctx c = { .err = errstr, .err_size = errstr_size };
+    return fw_lang_rules_parse_json_ex(json, n, base, 0, out, errstr, errstr_size);
+}
+
+fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *base,
+                                   unsigned flags, fw_lang_rules **out, char *errstr,
+                                   size_t errstr_size) {
+    lctx c = { .err = errstr, .err_size = errstr_size,
+               .open_lists = (flags & FW_LANG_OPEN_LISTS) != 0 };
     fw_arena arena = { 0 };
     fw_json *root;
     char jerr[512];
@@ -1080,9 +1099,10 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
     *out = NULL;
     if (errstr && errstr_size)
         errstr[0] = '\0';
-    if (n > FW_RULES_MAX_BYTES)
+    size_t max = flags & FW_LANG_LARGE_DOC ? FW_LANG_MAX_DOC_BYTES : FW_RULES_MAX_BYTES;
+    if (n > max)
         return errf(&c, "document", NULL, FW_ERR_LIMIT, "%zu bytes, above the %zu a rules file "
-                    "may have", n, FW_RULES_MAX_BYTES);
+                    "may have", n, max);
     c.rs = calloc(1, sizeof(*c.rs));
     if (!c.rs || !fw_arena_init(&arena, fw_json_arena_bound(n))) {
         rc = errf(&c, "document", NULL, FW_ERR_NOMEM, "out of memory");

@@ -181,6 +181,8 @@ typedef struct fw_lang_list {
     fw_str *values;   /* sorted by length, then bytes; slices of storage */
     size_t n;
     char *storage;
+    bool missing;     /* named by a rule but not loaded (FW_LANG_OPEN_LISTS): `in list`
+                         is false until a lists file or topic brings it */
 } fw_lang_list;
 
 typedef struct fw_lang_rules {
@@ -209,6 +211,19 @@ typedef struct fw_lang_rules {
  */
 fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base,
                                 fw_lang_rules **out, char *errstr, size_t errstr_size);
+
+/** fw_lang_rules_parse_json_ex flags. */
+#define FW_LANG_OPEN_LISTS 1u /* a list the document lacks is not an error: it is
+                                 registered as missing (a lists topic may bring it later) */
+#define FW_LANG_LARGE_DOC 2u  /* the document may have FW_LANG_MAX_DOC_BYTES, not
+                                 FW_RULES_MAX_BYTES: rules with lists from a lists file
+                                 or topic (lang_live.c composes it) */
+#define FW_LANG_MAX_DOC_BYTES ((size_t)64 << 20)
+
+/** @brief fw_lang_rules_parse_json with @p flags (FW_LANG_OPEN_LISTS). */
+fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *base,
+                                   unsigned flags, fw_lang_rules **out, char *errstr,
+                                   size_t errstr_size);
 
 /** @brief Reads @p path and loads it as fw_lang_rules_parse_json does;
  *  messages start with the path. */
@@ -322,6 +337,9 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
  *  their rule's lookback, and keys with no events whose last alert is past
  *  the dedupe window. @returns the number of keys freed. */
 size_t fw_lang_expire(fw_lang_state *st, int64_t watermark);
+
+/** @brief The rules @p st evaluates. */
+const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st);
 
 /** @brief Counters, and the keys and events held now. */
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out);

@@ -170,6 +170,44 @@ fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr
     return rc;
 }
 
+fw_err fw_pipeline_set_lang(fw_pipeline *p, const fw_lang_rules *rs, char *errstr,
+                            size_t errstr_size) {
+    bool own = !p->conf.extras || p->conf.extras == &p->lang_extras;
+    if (rs && rs->nextra && own) {
+        /* Grow the captured set in place: transactions buffered before the
+         * change index it too, so an index never changes its name. */
+        const char *names[FW_TXN_MAX_EXTRAS];
+        size_t n = 0;
+        char why[300];
+        for (size_t i = 0; p->conf.extras && i < p->lang_extras.n; i++)
+            names[n++] = p->lang_extras.name[i];
+        for (size_t i = 0; i < rs->nextra; i++) {
+            const char *x = rs->extra_names[i];
+            if (p->conf.extras && fw_txn_extras_find(&p->lang_extras, x, strlen(x)) >= 0)
+                continue;
+            if (n == FW_TXN_MAX_EXTRAS) {
+                snprintf(errstr, errstr_size, "language rules: extra fields: more than %d over "
+                         "the rules run since the start (restart to reset)", FW_TXN_MAX_EXTRAS);
+                return FW_ERR_INVALID;
+            }
+            names[n++] = x;
+        }
+        fw_txn_extras grown;
+        if (fw_txn_extras_init(&grown, names, n, why, sizeof(why)) != FW_OK) {
+            snprintf(errstr, errstr_size, "language rules: extra fields: %s", why);
+            return FW_ERR_INVALID;
+        }
+        p->lang_extras = grown;
+        p->conf.extras = &p->lang_extras;
+        p->general_json = true;
+        fw_engine_set_extras(p->engine, p->conf.extras);
+    }
+    fw_err rc = fw_engine_set_lang(p->engine, rs, errstr, errstr_size);
+    if (rc == FW_OK)
+        p->conf.lang = rs;
+    return rc;
+}
+
 fw_engine *fw_pipeline_engine(fw_pipeline *p) { return p->engine; }
 
 void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out) {

@@ -112,6 +112,17 @@ void fw_pipeline_ml_complete(fw_pipeline *p, fw_ml_batch *b, const float *probs,
 fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr,
                              size_t errstr_size);
 
+/**
+ * @brief A live change of the language rules between two records
+ * (fw_engine_set_lang: state of unchanged shapes kept). The extra fields the
+ * decoder captures become the ones it had plus the new set's (a transaction
+ * decoded before the change lacks a field only the new set uses: it is
+ * missing for it). @p rs is shared and outlives the pipeline's use of it.
+ * @returns FW_OK; FW_ERR_INVALID when the fields cannot be captured.
+ */
+fw_err fw_pipeline_set_lang(fw_pipeline *p, const struct fw_lang_rules *rs, char *errstr,
+                            size_t errstr_size);
+
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);
 

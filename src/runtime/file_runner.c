@@ -1,6 +1,8 @@
 /* file_runner.c — reads transactions line by line (one reused buffer),
  * runs the pipeline, writes alerts and dead letters as NDJSON. */
 #include "file_runner.h"
+
+#include "lang_live.h"
 #include "fw_os.h"
 #include "progress.h"
 
@@ -145,6 +147,10 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
     size_t linecap = 0;
     file_ctx fc = { 0 };
     fw_lang_counts_declare(&fc.lang, c->lang); /* each at 0 until it alerts */
+    char missing[512];
+    if (fw_lang_live_missing_lists(c->lang, missing, sizeof(missing)))
+        fprintf(stderr, "fraudwatch run: warning: rules name the list(s) %s, which neither the "
+                        "rules file nor --lists gives: `in list` is false for them\n", missing);
     fw_buf_init(&fc.line, 0);
     FILE *in = !strcmp(c->input_file, "-") ? stdin : fopen(c->input_file, "r");
     fw_pipeline *p = NULL;

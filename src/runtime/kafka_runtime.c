@@ -17,6 +17,7 @@
 #include <string.h>
 
 #include "changelog_restore.h"
+#include "lang_live.h"
 #include "lang_rules.h"
 #include "metrics.h"
 #include "profiles_follow.h"
@@ -47,6 +48,9 @@ typedef struct fw_krt {
     fw_profiles_follower *profiler; /* the profiles topic, all partitions; NULL: none */
     fw_rules_follower *ruler; /* the rules topic and SIGHUP reloads; NULL: neither */
     fw_pipeline_conf pconf;  /* c->pipeline with the rules in force: new tasks start so */
+    struct fw_lang_rules *lang_owned; /* the language rules in force when a live change gave
+                                         them (pconf.lang then points here); NULL: c->lang */
+    int input_partitions;    /* of the input topic, for the warnings on keys */
     fw_scorer *scorer;       /* ml_score; NULL: off */
     fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
     fw_task **tasks;         /* indexed by input partition */
@@ -763,6 +767,7 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     if (k->ruler) {
         s.rules_known = true;
         memcpy(s.rules, k->pconf.rules.common, sizeof(s.rules));
+        fw_metrics_set_lang_rules(&s, k->pconf.lang);
         fw_rules_follower_counts(k->ruler, s.rule_updates);
     }
     if (k->scorer) {
@@ -807,21 +812,77 @@ static void log_rule_switch(const fw_krt *k, const fw_rules *old, const fw_rules
     }
 }
 
+/* Logs what changes from @p old to @p now among the language rules. */
+static void log_lang_switch(const fw_krt *k, const fw_lang_rules *old, const fw_lang_rules *now) {
+    for (size_t i = 0; now && i < now->n; i++) {
+        const fw_lang_rule *r = &now->rules[i], *o = fw_lang_rules_find(old, r->id);
+        if (!o)
+            logf_(k, "rule %s: version %d, new (%s rule)", r->id, r->common.version,
+                  r->kind == FW_LANG_FILTER ? "filter"
+                  : r->kind == FW_LANG_AGGREGATE ? "aggregate" : "sequence");
+        else if (o->common.version != r->common.version)
+            logf_(k, "rule %s: version %d → %d", r->id, o->common.version, r->common.version);
+    }
+    for (size_t i = 0; old && i < old->n; i++)
+        if (!fw_lang_rules_find(now, old->rules[i].id))
+            logf_(k, "rule %s: removed (version %d ran)", old->rules[i].id,
+                  old->rules[i].common.version);
+}
+
+static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs);
+
 /* At a transaction boundary (no transaction open): every task switches to the
  * rules the follower accepted since the last switch, keeping its state. */
 static void switch_rules(fw_krt *k) {
     fw_rules next;
-    if (k->txn_open || !fw_rules_follower_take(k->ruler, &next))
+    fw_lang_rules *lang;
+    if (k->txn_open)
         return;
-    log_rule_switch(k, &k->pconf.rules, &next);
+    if (fw_rules_follower_take(k->ruler, &next)) {
+        log_rule_switch(k, &k->pconf.rules, &next);
+        for (int p = 0; p < k->ntasks_cap; p++)
+            if (k->tasks[p] &&
+                fw_pipeline_set_rules(k->tasks[p]->pl, &next, k->errstr, sizeof(k->errstr))) {
+                /* Cannot happen: the follower changes rule entries only. */
+                logf_(k, "partition %d: rules not switched: %s; stopping", p, k->errstr);
+                k->fatal = true;
+            }
+        k->pconf.rules = next;
+    }
+    if (!fw_rules_follower_take_lang(k->ruler, &lang))
+        return;
+    /* Language rules and lists: state of unchanged shapes kept (fw_engine_set_lang). */
+    log_lang_switch(k, k->pconf.lang, lang);
     for (int p = 0; p < k->ntasks_cap; p++)
         if (k->tasks[p] &&
-            fw_pipeline_set_rules(k->tasks[p]->pl, &next, k->errstr, sizeof(k->errstr))) {
-            /* Cannot happen: the follower changes rule entries only. */
-            logf_(k, "partition %d: rules not switched: %s; stopping", p, k->errstr);
+            fw_pipeline_set_lang(k->tasks[p]->pl, lang, k->errstr, sizeof(k->errstr))) {
+            logf_(k, "partition %d: language rules not switched: %s; stopping", p, k->errstr);
             k->fatal = true;
         }
-    k->pconf.rules = next;
+    fw_lang_rules_destroy(k->lang_owned); /* no task runs it any more */
+    k->lang_owned = lang;
+    k->pconf.lang = lang;
+    fw_lang_counts_declare(&k->tally.committed.lang, lang);
+    warn_lang_rules(k, lang);
+}
+
+/* Language rules grouped by anything but the account see only their
+ * partition's transactions of a key; a list no source gives is false. */
+static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs) {
+    char missing[512];
+    for (size_t i = 0; k->input_partitions > 1 && rs && i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        if (!r->common.enabled || !r->ngroup ||
+            (r->ngroup >= 1 && !strcmp(r->group_src[0], "account_id")))
+            continue;
+        logf_(k, "warning: rule %s groups by %s, but %s has %d partitions keyed by "
+                 "account_id: each task sees only its own partition's transactions of a "
+                 "key (see docs/rule-language.md)", r->id, r->group_src[0],
+              k->c->input_topic, k->input_partitions);
+    }
+    if (fw_lang_live_missing_lists(rs, missing, sizeof(missing)))
+        logf_(k, "warning: rules name the list(s) %s, which no rules file, --lists or lists "
+                 "topic gives: `in list` is false for them until one does", missing);
 }
 
 /* The input is keyed by the sending account; rules keyed by the receiver
@@ -839,18 +900,8 @@ static void warn_receiver_rules(fw_krt *k, int partitions) {
         logf_(k, "warning: %s follow transfers by receiving account, but %s has %d "
                  "partitions keyed by sender: each task sees only its own partition's "
                  "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
-    /* So do language rules grouped by anything but the account. */
-    const fw_lang_rules *rs = k->c->lang;
-    for (size_t i = 0; partitions > 1 && rs && i < rs->n; i++) {
-        const fw_lang_rule *r = &rs->rules[i];
-        if (!r->common.enabled || !r->ngroup ||
-            (r->ngroup >= 1 && !strcmp(r->group_src[0], "account_id")))
-            continue;
-        logf_(k, "warning: rule %s groups by %s, but %s has %d partitions keyed by "
-                 "account_id: each task sees only its own partition's transactions of a "
-                 "key (see docs/rule-language.md)", r->id, r->group_src[0],
-              k->c->input_topic, partitions);
-    }
+    k->input_partitions = partitions;
+    warn_lang_rules(k, k->c->lang);
 }
 
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
@@ -893,11 +944,14 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
          !(k->profiler = fw_profiles_follower_new(&c->kafka, c->profiles_topic, c->partitions,
                                                   c->replication_factor, c->instance_id,
                                                   profiles, k->errstr, sizeof(k->errstr)))) ||
-        ((c->rules_topic[0] || c->rules_file) &&
-         !(k->ruler = fw_rules_follower_new(&c->kafka, c->rules_topic, c->rules_status_topic,
-                                            c->replication_factor, c->instance_id,
-                                            &c->pipeline.rules, k->errstr,
-                                            sizeof(k->errstr))))) {
+        ((c->rules_topic[0] || c->rules_file || c->lists_file || c->lists_topic[0]) &&
+         !(k->ruler = fw_rules_follower_new(
+               &c->kafka, c->rules_topic, c->rules_status_topic, c->replication_factor,
+               c->instance_id, &c->pipeline.rules,
+               &(fw_rules_follow_lang){ .rules_file = c->rules_file,
+                                        .lists_file = c->lists_file,
+                                        .lists_topic = c->lists_topic },
+               k->errstr, sizeof(k->errstr))))) {
         logf_(k, "%s", k->errstr);
         goto out;
     }
@@ -921,7 +975,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         goto out;
     }
     fw_stop_install();
-    if (c->rules_file)
+    if (c->rules_file || c->lists_file)
         fw_reload_install();
     logf_(k, "reading %s in group %s as fraudwatch-%s-%s; alerts to %s, dead letters to %s, "
              "late records to %s, state to %s",
@@ -945,7 +999,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         rd_kafka_poll(k->producer, 0);
         fw_profiles_follower_poll(k->profiler, false);
         fw_rules_follower_poll(k->ruler, false);
-        if (c->rules_file && fw_reload_take())
+        if ((c->rules_file || c->lists_file) && fw_reload_take())
             fw_rules_follower_reload(k->ruler, c->rules_file);
         int64_t now = fw_mono_ms();
         if (k->txn_open && now - k->txn_started_ms >= c->commit_interval_ms)
@@ -1000,5 +1054,6 @@ out:
     for (int p = 0; p < k->ntasks_cap; p++)
         task_destroy(k, p);
     free(k->tasks);
+    fw_lang_rules_destroy(k->lang_owned); /* after the tasks that ran it */
     return rc;
 }

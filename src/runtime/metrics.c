@@ -75,6 +75,15 @@ void fw_lang_counts_add(fw_lang_counts *c, const char *id, uint64_t n) {
     c->alerts[c->n++] = n;
 }
 
+void fw_metrics_set_lang_rules(fw_metrics_snapshot *s, const fw_lang_rules *rs) {
+    s->nlang_rules = 0;
+    for (size_t i = 0; rs && i < rs->n && i < FW_LANG_MAX_RULES; i++) {
+        snprintf(s->lang_rule_id[i], sizeof(s->lang_rule_id[i]), "%s", rs->rules[i].id);
+        s->lang_rules[i] = rs->rules[i].common;
+        s->nlang_rules++;
+    }
+}
+
 void fw_lang_counts_declare(fw_lang_counts *c, const fw_lang_rules *rs) {
     for (size_t i = 0; rs && i < rs->n; i++)
         if (fw_rule_by_name(rs->rules[i].id) == FW_RULE__COUNT) /* a built-in's counts its own */
@@ -284,6 +293,13 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                           "shadow=\"%d\"} 1\n",
                           rules[r], s->rules[r].version, s->rules[r].enabled ? 1 : 0,
                           s->rules[r].shadow ? 1 : 0);
+        for (uint32_t i = 0; i < s->nlang_rules; i++) { /* language rules, after the built-ins */
+            fw_buf_puts(out, "fraudwatch_rule_info{rule=");
+            fw_buf_json_str(out, fw_str_c(s->lang_rule_id[i])); /* ids are plain names */
+            fw_buf_printf(out, ",version=\"%d\",enabled=\"%d\",shadow=\"%d\"} 1\n",
+                          s->lang_rules[i].version, s->lang_rules[i].enabled ? 1 : 0,
+                          s->lang_rules[i].shadow ? 1 : 0);
+        }
         const char *results[FW_RULE_UPDATE__COUNT];
         for (int u = 0; u < FW_RULE_UPDATE__COUNT; u++)
             results[u] = fw_rule_update_name((fw_rule_update)u);
@@ -371,6 +387,9 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(p->rule_updates, s->rule_updates, FW_RULE_UPDATE__COUNT);
     p->rules_known = s->rules_known;
     memcpy(p->rules, s->rules, sizeof(p->rules));
+    p->nlang_rules = s->nlang_rules;
+    memcpy(p->lang_rule_id, s->lang_rule_id, sizeof(p->lang_rule_id[0]) * s->nlang_rules);
+    memcpy(p->lang_rules, s->lang_rules, sizeof(p->lang_rules[0]) * s->nlang_rules);
     p->entities = s->entities;
     p->assigned_partitions = s->assigned_partitions;
     p->watermark_ms = s->watermark_ms;

@@ -99,11 +99,20 @@ typedef struct fw_metrics_snapshot {
     bool rules_known;
     fw_rule_common rules[FW_RULE__COUNT];
     uint64_t rule_updates[FW_RULE_UPDATE__COUNT];
+    /* The language rules in force (rules_known): id, version, enabled, shadow. */
+    uint32_t nlang_rules;
+    char lang_rule_id[FW_LANG_MAX_RULES][FW_LANG_MAX_ID];
+    fw_rule_common lang_rules[FW_LANG_MAX_RULES];
     /* Gauges. */
     uint64_t entities;                       /* in keyed state now */
     int assigned_partitions;                 /* Kafka mode */
     int64_t watermark_ms;                    /* event time; INT64_MIN: none yet */
 } fw_metrics_snapshot;
+
+/** @brief Copies the id, version, enabled and shadow of each rule of @p rs
+ *  (NULL: none) into @p s for fraudwatch_rule_info. */
+void fw_metrics_set_lang_rules(fw_metrics_snapshot *s, const fw_lang_rules *rs);
+
 
 /** What a Kafka runner's transactions carry, counted per output. */
 typedef struct fw_tally_counts {

@@ -11,6 +11,7 @@
 #include <string.h>
 
 #include "fw_os.h"
+#include "json.h"
 #include "fw_time.h"
 #include "rules_file.h"
 #include "rules_live.h"
@@ -29,6 +30,9 @@ struct fw_rules_follower {
     bool in_topic[FW_RULE__COUNT]; /* the topic holds a record (not a tombstone) for it:
                                       a SIGHUP reload leaves such a rule alone */
     bool changed;             /* live changed since the runtime last took it */
+    fw_lang_live *ll;         /* language rules and lists: --rules, --lists, both topics */
+    const char *lists_topic;  /* "": none */
+    const char *rules_file, *lists_file; /* reloaded on SIGHUP; NULL: none */
     uint64_t counts[FW_RULE_UPDATE__COUNT];
 };
 
@@ -46,18 +50,29 @@ static void logf_(const fw_rules_follower *rf, const char *fmt, ...) {
 fw_rules_follower *fw_rules_follower_new(const fw_kafka_opts *kafka, const char *topic,
                                          const char *status_topic, int replication_factor,
                                          const char *instance_id, const fw_rules *base,
-                                         char *errstr, size_t errstr_size) {
+                                         const fw_rules_follow_lang *lang, char *errstr,
+                                         size_t errstr_size) {
+    const char *lists_topic = lang && lang->lists_topic ? lang->lists_topic : "";
     /* One partition: a handful of records a day, read by every instance. */
-    fw_topic_spec specs[2] = {
+    fw_topic_spec specs[3] = {
         { .name = topic, .partitions = 1, .replication_factor = replication_factor,
+          .compacted = true, .must_compact = true },
+        { .name = lists_topic, .partitions = 1, .replication_factor = replication_factor,
           .compacted = true, .must_compact = true },
         { .name = status_topic, .partitions = 1, .replication_factor = replication_factor },
     };
-    /* No rules topic: only SIGHUP reloads (no reader, no status). */
+    fw_topic_spec want[3];
+    int nwant = 0;
+    if (topic[0])
+        want[nwant++] = specs[0];
+    if (lists_topic[0])
+        want[nwant++] = specs[1];
+    /* No rules topic: only SIGHUP reloads (no status). */
     if (!topic[0])
         status_topic = "";
-    else if (fw_topics_ensure(kafka, specs, status_topic[0] ? 2 : 1, 30000, errstr,
-                              errstr_size))
+    else if (status_topic[0])
+        want[nwant++] = specs[2];
+    if (nwant && fw_topics_ensure(kafka, want, nwant, 30000, errstr, errstr_size))
         return NULL;
     fw_rules_follower *rf = calloc(1, sizeof(*rf));
     if (!rf) {
@@ -66,10 +81,20 @@ fw_rules_follower *fw_rules_follower_new(const fw_kafka_opts *kafka, const char 
     }
     rf->topic = topic;
     rf->status_topic = status_topic;
+    rf->lists_topic = lists_topic;
+    rf->rules_file = lang ? lang->rules_file : NULL;
+    rf->lists_file = lang ? lang->lists_file : NULL;
     rf->instance_id = instance_id;
     rf->base = *base;
     rf->live = *base;
-    if (!topic[0])
+    fw_lang_rules *first = NULL;
+    if (!(rf->ll = fw_lang_live_new(base)) ||
+        fw_lang_live_load_files(rf->ll, rf->rules_file, rf->lists_file, false, NULL, NULL,
+                                errstr, errstr_size) != FW_OK)
+        goto fail;
+    fw_lang_live_take(rf->ll, &first); /* the runtime starts with these already */
+    fw_lang_rules_destroy(first);
+    if (!topic[0] && !lists_topic[0])
         return rf;
     if (!(rf->rk = fw_kafka_reader_new(kafka, instance_id, "rules", errstr, errstr_size)))
         goto fail;
@@ -88,9 +113,12 @@ fw_rules_follower *fw_rules_follower_new(const fw_kafka_opts *kafka, const char 
             goto fail;
         }
     }
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(specs[0].partitions);
-    for (int p = 0; p < specs[0].partitions; p++)
-        rd_kafka_topic_partition_list_add(parts, topic, p)->offset = RD_KAFKA_OFFSET_BEGINNING;
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(2);
+    for (int t = 0; t < 2; t++)
+        if (specs[t].name[0])
+            for (int p = 0; p < specs[t].partitions; p++)
+                rd_kafka_topic_partition_list_add(parts, specs[t].name, p)->offset =
+                    RD_KAFKA_OFFSET_BEGINNING;
     rd_kafka_assign(rf->rk, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     return rf;
@@ -129,12 +157,75 @@ static void write_status(fw_rules_follower *rf, const char *rule, int version,
 
 static void count(fw_rules_follower *rf, fw_rule_update u) { rf->counts[u]++; }
 
+/* A language rule's or a list's verdict: counted, logged when rejected,
+ * written to the status topic. */
+static void lang_verdict(fw_rules_follower *rf, const char *what, const char *key,
+                         const char *where, int version, fw_lang_live_result r,
+                         const char *err) {
+    fw_rule_update u = r == FW_LANG_LIVE_ACCEPTED ? FW_RULE_UPDATE_ACCEPTED
+                       : r == FW_LANG_LIVE_REJECTED ? FW_RULE_UPDATE_REJECTED
+                                                    : FW_RULE_UPDATE_DELETED;
+    count(rf, u);
+    if (u == FW_RULE_UPDATE_REJECTED)
+        logf_(rf, "%s: rejected%s%s: %s (the previous version keeps running)", what,
+              where[0] ? " " : "", where, err);
+    else
+        logf_(rf, "%s: %s%s%s (version %d)", what, fw_rule_update_name(u), where[0] ? " " : "",
+              where, version);
+    write_status(rf, key, version, u,
+                 u == FW_RULE_UPDATE_REJECTED ? err
+                 : r == FW_LANG_LIVE_UNCHANGED ? "tombstone: the topic held no record for it"
+                 : u == FW_RULE_UPDATE_DELETED ? "tombstone: back to --rules, or removed"
+                                               : "");
+}
+
+static void apply_lang_record(fw_rules_follower *rf, const rd_kafka_message_t *m,
+                              const char *rule, bool list) {
+    char err[600], where[160], what[80], skey[80];
+    int version = 0;
+    fw_str key = { m->key, m->key_len };
+    snprintf(where, sizeof(where), "%s[%" PRId32 "]@%" PRId64, rd_kafka_topic_name(m->rkt),
+             m->partition, m->offset);
+    fw_lang_live_result r =
+        list ? fw_lang_live_apply_list(rf->ll, key, m->payload, m->len, err, sizeof(err))
+             : fw_lang_live_apply(rf->ll, key, m->payload, m->len, &version, err, sizeof(err));
+    snprintf(what, sizeof(what), "%s %s", list ? "list" : "rule", rule);
+    snprintf(skey, sizeof(skey), "%s%s", list ? "list:" : "", rule); /* lists: "list:<name>" */
+    lang_verdict(rf, what, skey, where, version, r, err);
+}
+
+/* Whether a record's value is a JSON object with a "type": a language rule. */
+static bool typed_record(const rd_kafka_message_t *m) {
+    if (!m->payload)
+        return false;
+    fw_arena a = { 0 };
+    fw_json *root = NULL;
+    char err[64];
+    bool typed = fw_arena_init(&a, fw_json_arena_bound(m->len)) &&
+                 fw_json_parse(m->payload, m->len, &a, &root, err, sizeof(err)) == FW_OK &&
+                 root->type == FW_JSON_OBJECT && fw_json_get(root, "type");
+    fw_arena_fini(&a);
+    return typed;
+}
+
 static void apply_record(fw_rules_follower *rf, const rd_kafka_message_t *m) {
     char err[600], rule[72];
     fw_rule_id id;
     fw_str key = { m->key, m->key_len };
     snprintf(rule, sizeof(rule), "%.*s", (int)(key.len > 64 ? 64 : key.len),
              key.ptr ? key.ptr : "");
+    if (rf->lists_topic[0] && !strcmp(rd_kafka_topic_name(m->rkt), rf->lists_topic)) {
+        apply_lang_record(rf, m, rule, true);
+        return;
+    }
+    if (key.len && key.len <= 64 &&
+        (fw_rule_by_name(rule) == FW_RULE__COUNT || typed_record(m) ||
+         (!m->payload && fw_lang_live_version(rf->ll, rule) > 0))) {
+        /* A language rule: no built-in has the id, or it is written in the
+         * language under a built-in's id (it then runs instead of it). */
+        apply_lang_record(rf, m, rule, false);
+        return;
+    }
     fw_err rc = fw_rules_live_apply(&rf->live, &rf->base, key, m->payload, m->len, &id, err,
                                     sizeof(err));
     if (rc != FW_OK) {
@@ -191,7 +282,27 @@ void fw_rules_follower_poll(fw_rules_follower *rf, bool to_end) {
               rf->topic);
 }
 
-void fw_rules_follower_reload(fw_rules_follower *rf, const char *file) {
+static void reload_report(void *opaque, const char *id, int version, fw_lang_live_result r,
+                          const char *reason) {
+    char what[80];
+    snprintf(what, sizeof(what), "rule %s", id);
+    lang_verdict(opaque, what, id, "(SIGHUP)", version, r, reason);
+}
+
+/* The language rules and lists of the files: a rule that changes must raise
+ * its version; the topics' records stay in force. */
+static void reload_lang(fw_rules_follower *rf) {
+    char err[800];
+    if (!rf->rules_file && !rf->lists_file)
+        return;
+    if (fw_lang_live_load_files(rf->ll, rf->rules_file, rf->lists_file, true, reload_report, rf,
+                                err, sizeof(err)) != FW_OK) {
+        count(rf, FW_RULE_UPDATE_REJECTED);
+        logf_(rf, "SIGHUP: %s (the language rules and lists in force keep running)", err);
+    }
+}
+
+static void reload_builtins(fw_rules_follower *rf, const char *file) {
     char err[600];
     fw_rules next, want;
     fw_rules_defaults(&next);
@@ -236,12 +347,27 @@ void fw_rules_follower_reload(fw_rules_follower *rf, const char *file) {
     logf_(rf, "SIGHUP: %s reloaded, %d rule(s) changed", file, changes);
 }
 
+void fw_rules_follower_reload(fw_rules_follower *rf, const char *file) {
+    if (file)
+        reload_builtins(rf, file);
+    reload_lang(rf);
+}
+
 bool fw_rules_follower_take(fw_rules_follower *rf, fw_rules *out) {
     if (!rf || !rf->changed)
         return false;
     *out = rf->live;
     rf->changed = false;
     return true;
+}
+
+bool fw_rules_follower_take_lang(fw_rules_follower *rf, fw_lang_rules **out) {
+    *out = NULL;
+    return rf && fw_lang_live_take(rf->ll, out);
+}
+
+const fw_lang_rules *fw_rules_follower_lang(const fw_rules_follower *rf) {
+    return rf ? fw_lang_live_current(rf->ll) : NULL;
 }
 
 void fw_rules_follower_counts(const fw_rules_follower *rf,
@@ -261,15 +387,28 @@ void fw_rules_follower_destroy(fw_rules_follower *rf) {
         rd_kafka_flush(rf->status, 5000);
         rd_kafka_destroy(rf->status);
     }
+    fw_lang_live_destroy(rf->ll);
     free(rf);
 }
 
 /* ---- commands ---- */
 
+static int lang_version(const fw_lang_live *ll, fw_str key) {
+    char name[72];
+    snprintf(name, sizeof(name), "%.*s", (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    return fw_lang_live_version(ll, name);
+}
+
+static bool is_builtin(fw_str key) {
+    char name[72];
+    snprintf(name, sizeof(name), "%.*s", (int)(key.len > 64 ? 64 : key.len), key.ptr);
+    return fw_rule_by_name(name) != FW_RULE__COUNT;
+}
+
 fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
                            int replication_factor, const fw_rules *base, fw_rules *live,
-                           bool held[FW_RULE__COUNT], bool *bad, char *errstr,
-                           size_t errstr_size) {
+                           bool held[FW_RULE__COUNT], bool *bad, fw_lang_live *ll,
+                           char *errstr, size_t errstr_size) {
     fw_topic_spec spec = { .name = topic, .partitions = 1,
                            .replication_factor = replication_factor, .compacted = true,
                            .must_compact = true };
@@ -306,6 +445,14 @@ fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
         } else if (m->err) {
             snprintf(errstr, errstr_size, "%s: %s", topic, rd_kafka_message_errstr(m));
             rc = FW_ERR_IO;
+        } else if (m->key_len && m->key_len <= 64 &&
+                   (!is_builtin((fw_str){ m->key, m->key_len }) || typed_record(m) ||
+                    (!m->payload && ll && lang_version(ll, (fw_str){ m->key, m->key_len })))) {
+            char err[600];
+            int v;
+            if (ll)
+                fw_lang_live_apply(ll, (fw_str){ m->key, m->key_len }, m->payload, m->len, &v,
+                                   err, sizeof(err));
         } else {
             char err[600];
             fw_rule_id id;
@@ -331,24 +478,61 @@ static void on_publish_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, voi
         *(rd_kafka_resp_err_t *)m->_private = m->err;
 }
 
-fw_err fw_rules_topic_publish(const fw_kafka_opts *kafka, const char *topic,
-                              const fw_rules *want, const bool which[FW_RULE__COUNT],
-                              char *errstr, size_t errstr_size) {
+fw_err fw_rules_topic_publish_raw(const fw_kafka_opts *kafka, const char *topic,
+                                  const char *const *keys, const char *const *values, size_t n,
+                                  char *errstr, size_t errstr_size) {
     char es[256];
-    rd_kafka_resp_err_t results[FW_RULE__COUNT] = { 0 };
-    rd_kafka_conf_t *conf = fw_kafka_conf_new(kafka, errstr, errstr_size);
+    rd_kafka_resp_err_t *results = calloc(n + 1, sizeof(*results));
+    rd_kafka_conf_t *conf = results ? fw_kafka_conf_new(kafka, errstr, errstr_size) : NULL;
     if (!conf || fw_kafka_conf_set(conf, "enable.idempotence", "true", errstr, errstr_size)) {
         if (conf)
             rd_kafka_conf_destroy(conf);
+        if (!results)
+            snprintf(errstr, errstr_size, "out of memory");
+        free(results);
         return FW_ERR_INVALID;
     }
     rd_kafka_conf_set_dr_msg_cb(conf, on_publish_delivery);
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_PRODUCER, conf, es, sizeof(es));
     if (!rk) {
         rd_kafka_conf_destroy(conf);
+        free(results);
         snprintf(errstr, errstr_size, "producer: %s", es);
         return FW_ERR_IO;
     }
+    fw_err rc = FW_OK;
+    for (size_t i = 0; i < n && rc == FW_OK; i++) {
+        rd_kafka_resp_err_t err = rd_kafka_producev(
+            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(keys[i], strlen(keys[i])),
+            RD_KAFKA_V_VALUE((void *)values[i], values[i] ? strlen(values[i]) : 0),
+            RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_OPAQUE(&results[i]),
+            RD_KAFKA_V_END);
+        if (err) {
+            snprintf(errstr, errstr_size, "%s to %s: %s", keys[i], topic, rd_kafka_err2str(err));
+            rc = FW_ERR_IO;
+        }
+    }
+    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == FW_OK) {
+        snprintf(errstr, errstr_size, "%s: not delivered within 30 s", topic);
+        rc = FW_ERR_IO;
+    }
+    for (size_t i = 0; i < n && rc == FW_OK; i++)
+        if (results[i]) {
+            snprintf(errstr, errstr_size, "%s to %s: %s", keys[i], topic,
+                     rd_kafka_err2str(results[i]));
+            rc = FW_ERR_IO;
+        }
+    rd_kafka_destroy(rk);
+    free(results);
+    return rc;
+}
+
+fw_err fw_rules_topic_publish(const fw_kafka_opts *kafka, const char *topic,
+                              const fw_rules *want, const bool which[FW_RULE__COUNT],
+                              char *errstr, size_t errstr_size) {
+    const char *keys[FW_RULE__COUNT];
+    char *values[FW_RULE__COUNT];
+    size_t n = 0;
     fw_err rc = FW_OK;
     fw_buf b;
     fw_buf_init(&b, 0);
@@ -357,31 +541,19 @@ fw_err fw_rules_topic_publish(const fw_kafka_opts *kafka, const char *topic,
             continue;
         const char *name = fw_rule_name((fw_rule_id)i);
         b.len = 0;
-        if (!fw_rules_write_rule_json(want, (fw_rule_id)i, &b)) {
+        if (!fw_rules_write_rule_json(want, (fw_rule_id)i, &b) || !fw_buf_putc(&b, '\0') ||
+            !(values[n] = strdup(b.data))) {
             snprintf(errstr, errstr_size, "%s: cannot be written", name);
             rc = FW_ERR_INVALID;
             break;
         }
-        rd_kafka_resp_err_t err = rd_kafka_producev(
-            rk, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(name, strlen(name)),
-            RD_KAFKA_V_VALUE(b.data, b.len), RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-            RD_KAFKA_V_OPAQUE(&results[i]), RD_KAFKA_V_END);
-        if (err) {
-            snprintf(errstr, errstr_size, "%s to %s: %s", name, topic, rd_kafka_err2str(err));
-            rc = FW_ERR_IO;
-        }
+        keys[n++] = name;
     }
     fw_buf_fini(&b);
-    if (rd_kafka_flush(rk, 30000) != RD_KAFKA_RESP_ERR_NO_ERROR && rc == FW_OK) {
-        snprintf(errstr, errstr_size, "%s: not delivered within 30 s", topic);
-        rc = FW_ERR_IO;
-    }
-    for (int i = 0; i < FW_RULE__COUNT && rc == FW_OK; i++)
-        if (results[i]) {
-            snprintf(errstr, errstr_size, "%s to %s: %s", fw_rule_name((fw_rule_id)i), topic,
-                     rd_kafka_err2str(results[i]));
-            rc = FW_ERR_IO;
-        }
-    rd_kafka_destroy(rk);
+    if (rc == FW_OK)
+        rc = fw_rules_topic_publish_raw(kafka, topic, keys, (const char *const *)values, n,
+                                        errstr, errstr_size);
+    for (size_t i = 0; i < n; i++)
+        free(values[i]);
     return rc;
 }

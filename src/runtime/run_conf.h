@@ -23,6 +23,9 @@ typedef struct fw_run_conf {
     const char *profiles_topic;    /* compacted profiles topic ("" = none), Kafka mode */
     const char *rules_topic;       /* compacted rules control topic ("" = none), Kafka mode */
     const char *rules_status_topic; /* verdicts on rule changes ("" = none), Kafka mode */
+    const char *lists_file;        /* named lists {"name": ["v", ...]}; NULL: none; Kafka
+                                      mode reloads it on SIGHUP */
+    const char *lists_topic;       /* compacted lists topic ("" = none), Kafka mode */
     /* File mode (selected by input_file). */
     const char *input_file;
     const char *output_file;       /* "-" = stdout */

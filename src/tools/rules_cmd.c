@@ -6,12 +6,14 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "commands.h"
 #include "kafka_conf.h"
-#include "options.h"
+#include "lang_live.h"
 #include "lang_rules.h"
+#include "options.h"
 #include "rules.h"
 #include "rules_file.h"
 #include "rules_follow.h"
@@ -37,7 +39,10 @@ static const char rules_usage[] =
     "the rules whose settings differ from what the topic holds (a rule it holds\n"
     "nothing for: the --rules base, else the defaults), each with a version\n"
     "above the live one; running instances switch at their next transaction\n"
-    "boundary. diff prints what push would publish; list what is live.\n"
+    "boundary. Language rules (entries with a \"type\") are pushed whole when\n"
+    "they differ from the live entry in anything but their version; a list\n"
+    "they name may come from the lists topic. diff prints what push would\n"
+    "publish; list what is live, language rules after the built-ins.\n"
     "\n"
     "Exit status: 0 done (check: every file is valid); 1 check found a file\n"
     "invalid or unreadable, a Kafka error, or the output could not be written;\n"
@@ -169,27 +174,72 @@ static bool check_one(const char *path) {
 
 /* ---- live: push, list, diff ---- */
 
-/* The base instances run with: the defaults, or --rules over them. */
-static int load_base(const rules_conf *c, fw_rules *base) {
+/* The base instances run with: the defaults, or --rules over them; and its
+ * language rules, which the topic's records for language rules go over. */
+static int load_base(const rules_conf *c, fw_rules *base, fw_lang_live **ll) {
     char err[1024];
     fw_rules_defaults(base);
+    *ll = NULL;
     if (c->rules && fw_rules_load_file(base, c->rules, err, sizeof(err)) != FW_OK) {
         fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
         return 2;
     }
+    if (!(*ll = fw_lang_live_new(base)) ||
+        fw_lang_live_load_files(*ll, c->rules, NULL, false, NULL, NULL, err, sizeof(err))) {
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", *ll ? err : "out of memory");
+        fw_lang_live_destroy(*ll);
+        *ll = NULL;
+        return 2;
+    }
     return 0;
+}
+
+static void list_lang(void *opaque, const char *id, int version, bool topic, const char *json) {
+    const fw_lang_rule *r = fw_lang_rules_find(fw_lang_live_current(opaque), id);
+    (void)json;
+    if (!r)
+        return;
+    printf("%-17s version %-3d %-8s %s%s (%s rule)\n", id, version,
+           r->common.enabled ? "enabled" : "disabled", r->common.shadow ? "shadow " : "",
+           topic ? "from the topic" : "base",
+           r->kind == FW_LANG_FILTER ? "filter"
+           : r->kind == FW_LANG_AGGREGATE ? "aggregate" : "sequence");
+}
+
+typedef struct lang_push {
+    bool publish;
+    size_t n;
+    char *keys[FW_LANG_MAX_RULES], *values[FW_LANG_MAX_RULES];
+} lang_push;
+
+static void plan_lang(void *opaque, const char *id, int live_version, int version,
+                      const char *entry) {
+    lang_push *lp = opaque;
+    if (lp->n >= FW_LANG_MAX_RULES)
+        return;
+    if (live_version)
+        printf("%s %s: version %d → %d\n", lp->publish ? "push" : "would push", id,
+               live_version, version);
+    else
+        printf("%s %s: new, version %d\n", lp->publish ? "push" : "would push", id, version);
+    lp->keys[lp->n] = strdup(id);
+    lp->values[lp->n] = strdup(entry);
+    if (lp->keys[lp->n] && lp->values[lp->n])
+        lp->n++;
 }
 
 static int list(const rules_conf *c) {
     fw_rules base, live;
     bool held[FW_RULE__COUNT];
     char err[600], what[400];
-    int rc = load_base(c, &base);
+    fw_lang_live *ll;
+    int rc = load_base(c, &base, &ll);
     if (rc)
         return rc;
-    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, NULL, err,
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, NULL, ll, err,
                             sizeof(err))) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
+        fw_lang_live_destroy(ll);
         return 1;
     }
     for (int i = 0; i < FW_RULE__COUNT; i++) {
@@ -200,6 +250,8 @@ static int list(const rules_conf *c) {
                rc_->enabled ? "enabled" : "disabled", rc_->shadow ? "shadow " : "",
                held[i] ? "from the topic" : "base", n ? ": " : "", n ? what : "");
     }
+    fw_lang_live_foreach(ll, list_lang, ll); /* the language rules, after the built-ins */
+    fw_lang_live_destroy(ll);
     return fflush(stdout) == 0 ? 0 : 1;
 }
 
@@ -208,13 +260,21 @@ static int push(const rules_conf *c, const char *file, bool publish) {
     fw_rules base, live, want;
     bool held[FW_RULE__COUNT], changed[FW_RULE__COUNT], bad[FW_RULE__COUNT];
     char err[1024], what[400];
-    int rc = load_base(c, &base);
+    fw_lang_live *ll;
+    lang_push lp = { .publish = publish };
+    char *text = NULL;
+    size_t len;
+    int rc = load_base(c, &base, &ll);
     if (rc)
         return rc;
     /* The whole file first: nothing is published from an invalid one. */
     fw_rules_defaults(&want);
-    if (fw_rules_load_file(&want, file, err, sizeof(err)) != FW_OK) {
+    /* Its language rules are checked by the plan below, before anything is
+     * published, with lists open: a list may come from the lists topic. */
+    if (fw_rules_load_file(&want, file, err, sizeof(err)) != FW_OK ||
+        fw_lang_live_read_file(file, &text, &len, err, sizeof(err)) != FW_OK) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
+        fw_lang_live_destroy(ll);
         return 2;
     }
     if (memcmp(&want.time, &base.time, sizeof(want.time)) ||
@@ -223,10 +283,11 @@ static int push(const rules_conf *c, const char *file, bool publish) {
                         "pushed (they change only with a restart)\n", file);
     want.time = base.time;
     want.limits = base.limits;
-    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, bad, err,
+    if (fw_rules_topic_read(&c->kafka, c->topic, 1, &base, &live, held, bad, ll, err,
                             sizeof(err))) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
-        return 1;
+        rc = 1;
+        goto out;
     }
     int n = fw_rules_live_plan(&live, &want, changed);
     for (int i = 0; i < FW_RULE__COUNT; i++) {
@@ -246,18 +307,39 @@ static int push(const rules_conf *c, const char *file, bool publish) {
                fw_rule_name((fw_rule_id)i), live.common[i].version, want.common[i].version,
                what);
     }
-    if (!n) {
+    /* Language rules: each one that differs from what runs, version raised. */
+    if (fw_lang_live_plan(ll, text, len, plan_lang, &lp, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: %s: %s\n", file, err);
+        rc = 2;
+        goto out;
+    }
+    if (!n && !lp.n) {
         printf("%s: nothing to push, %s holds the same rules\n", file, c->topic);
-        return fflush(stdout) == 0 ? 0 : 1;
+        rc = fflush(stdout) == 0 ? 0 : 1;
+        goto out;
     }
     if (publish) {
-        if (fw_rules_topic_publish(&c->kafka, c->topic, &want, changed, err, sizeof(err))) {
+        if ((n && fw_rules_topic_publish(&c->kafka, c->topic, &want, changed, err,
+                                         sizeof(err))) ||
+            (lp.n && fw_rules_topic_publish_raw(&c->kafka, c->topic,
+                                                (const char *const *)lp.keys,
+                                                (const char *const *)lp.values, lp.n, err,
+                                                sizeof(err)))) {
             fprintf(stderr, "fraudwatch rules: %s\n", err);
-            return 1;
+            rc = 1;
+            goto out;
         }
-        printf("pushed %d rule(s) to %s\n", n, c->topic);
+        printf("pushed %d rule(s) to %s\n", n + (int)lp.n, c->topic);
     }
-    return fflush(stdout) == 0 ? 0 : 1;
+    rc = fflush(stdout) == 0 ? 0 : 1;
+out:
+    for (size_t i = 0; i < lp.n; i++) {
+        free(lp.keys[i]);
+        free(lp.values[i]);
+    }
+    free(text);
+    fw_lang_live_destroy(ll);
+    return rc;
 }
 
 int fw_cmd_rules(int argc, char **argv) {

@@ -10,6 +10,7 @@
 #include "file_runner.h"
 #include "http_guard.h"
 #include "kafka_runtime.h"
+#include "lang_live.h"
 #include "lang_rules.h"
 #include "metrics.h"
 #include "options.h"
@@ -211,6 +212,15 @@ static const fw_opt run_opts[] = {
       .type = FW_OPT_STRING, .offset = OFF(rules_status_topic),
       .def = "fraudwatch-rules-status", .flags = FW_OPT_EMPTY_OK,
       .help = "Kafka mode: each rule change accepted or rejected, and why ('' for none)" },
+    { .name = "lists", .arg = "FILE", .env = { "FW_LISTS" }, .type = FW_OPT_STRING,
+      .offset = OFF(lists_file), .def = "none",
+      .help = "named lists for `in list(\"name\")` ({\"name\": [\"v\", ...]}) over the rules "
+              "file's \"lists\"; Kafka mode reloads it on SIGHUP (docs/live-rules.md)" },
+    { .name = "lists-topic", .arg = "TOPIC", .env = { "FW_LISTS_TOPIC" },
+      .type = FW_OPT_STRING, .offset = OFF(lists_topic), .def = "fraudwatch-lists",
+      .flags = FW_OPT_EMPTY_OK,
+      .help = "Kafka mode: compacted topic of named lists (key: list name, value: JSON array "
+              "of strings) over --lists, read in full and followed ('' for none)" },
     { .name = "input-format", .arg = "FMT", .env = { "FW_INPUT_FORMAT", "INPUT_FORMAT" },
       .type = FW_OPT_CHOICE, .choices = "json|semicolon|csv", .set = set_input_format,
       .def = "json",
@@ -335,6 +345,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->profiles_topic = "customer-profiles";
     c->rules_topic = "fraudwatch-rules";
     c->rules_status_topic = "fraudwatch-rules-status";
+    c->lists_topic = "fraudwatch-lists";
     c->group_id = "fraudwatch";
     if (gethostname(c->instance_id, sizeof(c->instance_id) - 1) != 0)
         snprintf(c->instance_id, sizeof(c->instance_id), "default");
@@ -360,11 +371,25 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
             snprintf(errstr, errstr_size, "--rules: %s", why);
             return FW_ERR_INVALID;
         }
+    }
+    if (c->rules_file || c->lists_file) {
+        /* The language rules of the file and its lists, with --lists over them;
+         * a list no source has yet is not an error (a lists topic may bring
+         * it): `in list` is false until then, and the runner says so. */
+        char why[700];
+        fw_lang_live *ll = fw_lang_live_new(&c->pipeline.rules);
+        fw_err rc = ll ? fw_lang_live_load_files(ll, c->rules_file, c->lists_file, false, NULL,
+                                                 NULL, why, sizeof(why))
+                       : FW_ERR_NOMEM;
         fw_lang_rules_destroy(c->lang);
         c->lang = NULL;
-        if (fw_lang_rules_load_file(c->rules_file, &c->pipeline.rules, &c->lang, why,
-                                    sizeof(why)) != FW_OK) {
-            snprintf(errstr, errstr_size, "--rules: %s", why);
+        if (rc == FW_OK)
+            fw_lang_live_take(ll, &c->lang);
+        fw_lang_live_destroy(ll);
+        if (rc != FW_OK) {
+            snprintf(errstr, errstr_size, "%s: %s",
+                     c->lists_file && strstr(why, c->lists_file) == why ? "--lists" : "--rules",
+                     rc == FW_ERR_NOMEM && !ll ? "out of memory" : why);
             return FW_ERR_INVALID;
         }
         if (c->lang && !c->lang->n) { /* no language rules: nothing to keep */

@@ -131,7 +131,7 @@ start_engine() { # start_engine NAME ARGS...
     ENGINE_LOG="$WORK/${LOG_NAME:-$name}.log"
     "$FW_BIN" run --rules "$RULES" --input-topic "$PREFIX-in" --output-topic "$PREFIX-out" \
         --dlq-topic "$PREFIX-dlq" --late-topic "$PREFIX-late" \
-        --profiles-topic "$PREFIX-profiles" --rules-topic "$PREFIX-rules" \
+        --profiles-topic "$PREFIX-profiles" --rules-topic "$PREFIX-rules" --lists-topic "$PREFIX-lists" \
         --rules-status-topic "$PREFIX-rules-status" --group-id "$PREFIX" --instance-id "$name" \
         --stats-interval 1 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
         "$@" >> "$ENGINE_LOG" 2>&1 &
