@@ -44,6 +44,7 @@
 #define FW_LANG_SEQ_EVIDENCE 4    /* transaction ids a partial match keeps (+ the last one) */
 #define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
 #define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
+#define FW_LANG_MAX_PANES 1000    /* window / slide of an aggregate (as velocity's) */
 
 typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE, FW_LANG_SEQUENCE } fw_lang_kind;
 
@@ -111,8 +112,13 @@ typedef struct fw_lang_rule {
     fw_expr *group[FW_LANG_MAX_GROUP]; /* the key fields; 0 of them: no key */
     size_t ngroup;
     bool group_is_array;       /* written as an array (show writes it back so) */
-    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count;
-                                  sequence: its `within` (last - first < within) */
+    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count (with
+                                  window_ms: equal to it); sequence: its `within`
+                                  (last - first < within) */
+    int64_t window_ms, slide_ms; /* aggregate with "window": the aligned windows
+                                  [k*slide, k*slide + window) holding t, earliest
+                                  first; 0: a lookback */
+    bool consume;              /* aggregate: an alert's window events stop counting */
     fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
     size_t nsteps;
     char *when_src, *where_src, *having_src;
@@ -148,6 +154,7 @@ typedef struct fw_lang_rules {
     size_t nextra;
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     uint32_t max_window_events;  /* from fw_rules.limits */
+    int64_t allowed_lateness_ms; /* from fw_rules.time: how far back windows keep events */
 } fw_lang_rules;
 
 /**
