@@ -540,7 +540,7 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     }
     for (size_t a = 0; a < naggs; a++) {
         lrun *u = &k->run[a];
-        if (t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) {
+        if ((t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) && t->slot[a] >= 0) {
             uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
             for (uint32_t j = 0; j < u->dq_n; j++)
                 to[j] = from[(u->dq_head + j) % k->cap];
@@ -559,8 +559,8 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     k->cap = nc;
     k->setcap = nsc;
     for (size_t a = 0; a < naggs; a++) {
-        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT)
-            continue;
+        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT || t->slot[a] < 0)
+            continue; /* a ranged group has no multisets */
         k->run[a].ndistinct = 0;
         for (uint32_t j = 0; j < k->n; j++)
             if (ev[j].mask & (1u << a))
