@@ -1,8 +1,9 @@
 /* lang_rules.h — rules written in the rule language (docs/rule-language.md):
  * `filter` rules (a predicate per transaction) and `aggregate` rules (keyed
  * lookback windows with count, sum, avg, min, max, count_distinct, stddev and
- * a `having` predicate). Entries of a rules file's "rules" array that carry a
- * "type" are loaded here, beside the built-ins' fw_rules; every expression is
+ * a `having` predicate; or epoch-aligned sliding windows, "window" + "slide",
+ * earliest window first; "consume": an alert's events stop counting).
+ * Entries of a rules file's "rules" array that carry a "type" are loaded here, beside the built-ins' fw_rules; every expression is
  * compiled once through expr.h. `sequence` rules (ordered steps per key,
  * strict or relaxed, within a duration) keep bounded partial matches per key. The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
