@@ -212,13 +212,15 @@ typedef struct fw_lang_alert {
                                     "account_id=A1,counterparty_id=C9", and for a
                                     filter without group_by "transaction_id=T1" */
     int64_t event_time;          /* the transaction's */
-    int64_t window_start, window_end; /* [t - lookback, t]; a filter: [t, t] */
+    int64_t window_start, window_end; /* [t - lookback, t]; with "window": the window
+                                    [start, start + window) that alerted; a filter: [t, t] */
     const fw_lang_value *values;
     size_t nvalues;
     fw_str reason;
     const fw_str *evidence;      /* contributing transaction ids, oldest first */
     size_t nevidence;
-    uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX) */
+    uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX; a
+                                    windowed or consuming rule: max_window_events) */
     uint64_t window_overflow;    /* events this key dropped at max_window_events */
     uint32_t window_bound;       /* max_window_events */
     const fw_txn *txn;
@@ -244,7 +246,8 @@ typedef struct fw_lang_stats {
 } fw_lang_stats;
 
 /** @brief A state for @p rs (which must outlive it). Enabled aggregate rules
- *  with the same group_by, lookback and where share one part of it (one ring of
+ *  with the same group_by, lookback (or window and slide) and where, and not
+ *  consuming, share one part of it (one ring of
  *  events per key, up to 32 aggregate columns); a filter rule is a part of its
  *  own. NULL on no memory. */
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
@@ -285,7 +288,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
 void fw_lang_state_track_changes(fw_lang_state *st);
 
 /** @brief Part @p part's stable name in the changelog: a hash of its shape
- *  (kind, group_by, lookback, where, its rules' ids, each aggregate's
+ *  (kind, group_by, lookback, window and slide, consume, where, its rules' ids, each aggregate's
  *  function, argument and where), so it survives rules added or reordered
  *  around it and changes when its bytes would mean something else. */
 uint64_t fw_lang_state_part_id(const fw_lang_state *st, size_t part);
