@@ -997,6 +997,15 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         return;
     mark(st, k);
     evict_before(st, k, txn->ts_ms - t->keep_ms, t);
+    if (t->ranged && k->n >= (st->rs->max_window_events ? st->rs->max_window_events : 1)) {
+        /* Full: a ranged part keeps the events it has and drops this one
+         * (counted), as the built-ins' windows do, so its windows still
+         * name the same transactions; it is still evaluated. */
+        k->overflow++;
+        st->stats.overflow++;
+        t->cur = k;
+        return;
+    }
     if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
         t->cur = k;
 }

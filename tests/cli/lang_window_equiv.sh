@@ -7,7 +7,7 @@
 # max_out_of_orderness and behind the watermark within allowed_lateness, one
 # too late, amounts at the thresholds, and bursts whose alerts name more than
 # 64 transactions (the language's evidence for windows is the whole window,
-# as the built-ins'). Checks that each kind of alert occurs, so a change that
+# as the built-ins'); again with limits.max_window_events 5. Checks that each kind of alert occurs, so a change that
 # silences both sides does not pass.
 set -uo pipefail
 : "${FW_BIN:?FW_BIN must point at the fraudwatch binary}"
@@ -103,4 +103,22 @@ done
 big=$(grep -E '"rule":"(velocity|structuring)"' "$tmp/lang" | awk -F'"transaction_id":' '{ if (NF - 1 > 64) n++ } END { print n + 0 }')
 [ "$big" -ge 2 ] || fail "want alerts naming more than 64 transactions, got $big"
 [ -s "$tmp/late2" ] && cmp -s "$tmp/late1" "$tmp/late2" || fail "the too-late record is not a late record on both sides"
-echo "ok: $(wc -l < "$tmp/b.keys") velocity and structuring alerts equal, ids included ($big name more than 64 transactions)"
+# At limits.max_window_events both keep the events they hold and drop the newcomer.
+python3 - "$seed_rules" "$tmp" <<'EOF'
+import json, sys
+rules = json.load(open(sys.argv[1]))
+rules["limits"] = {"max_window_events": 5}
+json.dump(rules, open(sys.argv[2] + "/lang5.json", "w"))
+json.dump({"limits": {"max_window_events": 5}}, open(sys.argv[2] + "/builtin5.json", "w"))
+EOF
+"$FW_BIN" run -q -i "$tmp/in.ndjson" -r "$tmp/builtin5.json" -o "$tmp/builtin5" 2> "$tmp/err" ||
+    fail "built-in run with max_window_events 5 failed: $(cat "$tmp/err")"
+"$FW_BIN" run -q -i "$tmp/in.ndjson" -r "$tmp/lang5.json" -o "$tmp/lang5" 2> "$tmp/err" ||
+    fail "language run with max_window_events 5 failed: $(cat "$tmp/err")"
+keys "$tmp/builtin5" > "$tmp/b5.keys"
+keys "$tmp/lang5" > "$tmp/l5.keys"
+if ! cmp -s "$tmp/b5.keys" "$tmp/l5.keys"; then
+    diff "$tmp/b5.keys" "$tmp/l5.keys" | head -10 >&2
+    fail "at max_window_events 5 the language rules' alerts are not the built-ins'"
+fi
+echo "ok: $(wc -l < "$tmp/b.keys") velocity and structuring alerts equal, ids included ($big name more than 64 transactions); $(wc -l < "$tmp/b5.keys") equal at max_window_events 5"

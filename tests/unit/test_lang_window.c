@@ -3,7 +3,7 @@
  * lang_state.c; docs/rule-language.md#windows-and-consume): load errors
  * naming the field, windows exactly at and just over their edges, slide
  * boundaries, the earliest window's choice, late events within the bound,
- * ties in time, consume (with dedupe), evidence beyond 64, state shared or
+ * ties in time, consume (with dedupe), evidence beyond 64, the window bound, state shared or
  * not, the changelog round trip at every cut, no state left after expiry and
  * a brute-force differential test of windows with late events.
  * Time is fed, never slept. */
@@ -267,6 +267,37 @@ static void test_evidence_beyond_64(void **state) {
     assert_int_equal(s.n, 1);
     assert_int_equal(s.a[0].nevidence, 100);
     assert_int_equal(strncmp(s.a[0].evidence, "e000,e001,", 10), 0);
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+}
+
+/* At limits.max_window_events a ranged key keeps what it has and drops the
+ * newcomer (counted), as the built-ins do: the window names the first ones. */
+static void test_window_bound(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(
+        "{\"time\": {\"dedupe_window\": \"0s\"}, \"limits\": {\"max_window_events\": 5},\n"
+        " \"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
+        " \"window\": \"30m\", \"slide\": \"5m\", \"aggregates\": {\"n\": \"count\"},\n"
+        " \"having\": \"n >= 5\"}]}");
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static sink s;
+    s.n = 0;
+    tx x[7];
+    for (int i = 0; i < 7; i++) {
+        char id[8];
+        snprintf(id, sizeof(id), "e%d", i);
+        mk(&x[i], id, B + i * MIN_MS, "1", "A", NULL);
+    }
+    run(st, x, 7, &s);
+    fw_lang_stats stats;
+    fw_lang_state_stats(st, &stats);
+    printf("  alerts %zu, last evidence %s, overflow %llu (want 3, e0,e1,e2,e3,e4, 2)\n", s.n,
+           s.n ? s.a[s.n - 1].evidence : "", (unsigned long long)stats.overflow);
+    assert_int_equal(s.n, 3);
+    assert_string_equal(s.a[2].evidence, "e0,e1,e2,e3,e4");
+    assert_int_equal(stats.overflow, 2);
+    assert_int_equal(stats.events, 5);
     fw_lang_state_destroy(st);
     fw_lang_rules_destroy(rs);
 }
@@ -640,6 +671,7 @@ int main(void) {
         cmocka_unit_test(test_window_edges),
         cmocka_unit_test(test_late_and_ties),
         cmocka_unit_test(test_evidence_beyond_64),
+        cmocka_unit_test(test_window_bound),
         cmocka_unit_test(test_consume),
         cmocka_unit_test(test_sharing),
         cmocka_unit_test(test_round_trip_every_cut),
