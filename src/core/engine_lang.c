@@ -100,10 +100,18 @@ void fw_engine_lang_fini(fw_engine *e) {
 
 static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     fw_engine *e = opaque;
-    size_t nev = la->nevidence < FW_LANG_EVIDENCE_MAX ? la->nevidence : FW_LANG_EVIDENCE_MAX;
+    /* A window's every event (a ranged rule) can be more than lang_evidence
+     * holds: e->evidence (max_window_events + 2 slots) is free by now, the
+     * built-ins having raised theirs before the language rules run. */
+    fw_evidence *ev = e->lang_evidence;
+    size_t cap = FW_LANG_EVIDENCE_MAX;
+    if (la->nevidence > cap) {
+        ev = e->evidence;
+        cap = (size_t)e->rules.limits.max_window_events + 2;
+    }
+    size_t nev = la->nevidence < cap ? la->nevidence : cap;
     for (size_t i = 0; i < nev; i++)
-        e->lang_evidence[i] = (fw_evidence){ .transaction_id = la->evidence[i],
-                                             .ts_ms = INT64_MIN };
+        ev[i] = (fw_evidence){ .transaction_id = la->evidence[i], .ts_ms = INT64_MIN };
     size_t nval = la->nvalues < FW_LANG_MAX_AGGS ? la->nvalues : FW_LANG_MAX_AGGS;
     for (size_t i = 0; i < nval; i++)
         e->lang_values[i] = (fw_alert_value){
@@ -118,7 +126,7 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
                    .entity_type = la->entity_type, .entity_id = la->entity,
                    .event_time = la->event_time, .detected_at = la->event_time,
                    .window_start = la->window_start, .window_end = la->window_end,
-                   .reason = e->reason, .evidence = e->lang_evidence, .nevidence = nev,
+                   .reason = e->reason, .evidence = ev, .nevidence = nev,
                    .txn = la->txn, .values = e->lang_values, .nvalues = nval,
                    .evidence_bound = bounded ? la->evidence_bound : 0 };
     if (builtin != FW_RULE__COUNT)

@@ -22,7 +22,7 @@ static const char *const filter_keys[] = { "id", "type", "version", "severity", 
 static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
                                               "shadow", "params", "reason", "group_by",
                                               "lookback", "where", "aggregates", "having",
-                                              "entity" };
+                                              "entity", "window", "slide", "consume" };
 static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
                                              "shadow", "params", "reason", "group_by",
                                              "within", "steps", "entity" };
@@ -580,7 +580,7 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
         }
         if (fw_str_eq_c(name, "lookback") ||
             (r->kind == FW_LANG_SEQUENCE && fw_str_eq_c(name, "within")) ||
-            (r->kind == FW_LANG_SCORE && fw_str_eq_c(name, "window"))) {
+            ((r->kind == FW_LANG_SCORE || r->window_ms) && fw_str_eq_c(name, "window"))) {
             t->kind = FW_TPL_LOOKBACK;
             continue;
         }
@@ -927,6 +927,65 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
     return FW_OK;
 }
 
+/* The aggregate's window: "lookback" (the last W before each transaction), or
+ * "window" and "slide" (epoch-aligned [k*slide, k*slide + window), as the
+ * built-in velocity's), and "consume". */
+static fw_err load_window(lctx *c, const char *path, const fw_json *e) {
+    char kpath[160], got[80];
+    fw_lang_rule *r = c->r;
+    static const char *const names[] = { "lookback", "window", "slide" };
+    int64_t ms[3] = { 0, 0, 0 };
+    for (int i = 0; i < 3; i++) {
+        const fw_json *m = fw_json_get(e, names[i]);
+        if (!m)
+            continue;
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, names[i]);
+        ms[i] = -1;
+        if (m->type == FW_JSON_STRING)
+            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms[i]);
+        if (ms[i] <= 0 || ms[i] > FW_RULES_MAX_DURATION_MS)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
+                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
+    }
+    const fw_json *w = fw_json_get(e, "window"), *sl = fw_json_get(e, "slide");
+    if (ms[0] && ms[1]) {
+        snprintf(kpath, sizeof(kpath), "%s.window", path);
+        return errf(c, kpath, w, FW_ERR_INVALID, "an aggregate rule has \"lookback\" or "
+                    "\"window\" (with \"slide\"), not both");
+    }
+    if (!ms[0] && !ms[1]) {
+        if (sl) {
+            snprintf(kpath, sizeof(kpath), "%s.slide", path);
+            return errf(c, kpath, sl, FW_ERR_INVALID, "\"slide\" needs \"window\"");
+        }
+        return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"lookback\", like "
+                    "\"1h\", or \"window\" and \"slide\"");
+    }
+    if (ms[1]) {
+        int64_t slide = ms[2] ? ms[2] : ms[1]; /* no slide: tumbling windows */
+        snprintf(kpath, sizeof(kpath), "%s.slide", path);
+        if (slide > ms[1] || ms[1] % slide)
+            return errf(c, kpath, sl, FW_ERR_INVALID, "%" PRId64 "ms must divide the window "
+                        "(%" PRId64 "ms) exactly", slide, ms[1]);
+        if (ms[1] / slide > FW_LANG_MAX_PANES)
+            return errf(c, kpath, sl, FW_ERR_INVALID, "the window (%" PRId64 "ms) is %" PRId64
+                        " slides of %" PRId64 "ms; at most %d are allowed", ms[1], ms[1] / slide,
+                        slide, FW_LANG_MAX_PANES);
+        r->window_ms = ms[1];
+        r->slide_ms = slide;
+    }
+    r->lookback_ms = ms[0] ? ms[0] : ms[1];
+    const fw_json *m = fw_json_get(e, "consume");
+    if (m) {
+        snprintf(kpath, sizeof(kpath), "%s.consume", path);
+        if (m->type != FW_JSON_BOOL)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected true or false, got %s",
+                        fw_json_describe(m, got, sizeof(got)));
+        r->consume = m->boolean;
+    }
+    return FW_OK;
+}
+
 static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
     char path[48], kpath[160], got[80], hint[96];
     fw_lang_rule *r = c->r;
@@ -1048,16 +1107,8 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         if (!r->ngroup)
             return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"group_by\": a field "
                         "or an array of fields");
-        if (!(m = fw_json_get(e, "lookback")))
-            return errf(c, path, e, FW_ERR_INVALID, "an aggregate rule needs \"lookback\", like \"1h\"");
-        snprintf(kpath, sizeof(kpath), "%s.lookback", path);
-        int64_t ms = -1;
-        if (m->type == FW_JSON_STRING)
-            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
-        if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
-            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
-                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
-        r->lookback_ms = ms;
+        if ((rc = load_window(c, path, e)) != FW_OK)
+            return rc;
         if ((m = fw_json_get(e, "where")) &&
             (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
             return rc;
@@ -1356,7 +1407,15 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         }
         if (ok && r->kind == FW_LANG_AGGREGATE) {
             fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
-            ok = fw_buf_printf(b, ",\n%s  \"lookback\": \"%s\"", in, dur);
+            if (r->window_ms) {
+                char sl[32];
+                fw_rules_duration_format(r->slide_ms, sl, sizeof(sl));
+                ok = fw_buf_printf(b, ",\n%s  \"window\": \"%s\", \"slide\": \"%s\"", in, dur, sl);
+            } else {
+                ok = fw_buf_printf(b, ",\n%s  \"lookback\": \"%s\"", in, dur);
+            }
+            if (ok && r->consume)
+                ok = fw_buf_printf(b, ",\n%s  \"consume\": true", in);
             if (ok && r->where_src)
                 ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
             ok = ok && fw_buf_printf(b, ",\n%s  \"aggregates\": {", in);

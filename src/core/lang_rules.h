@@ -1,8 +1,9 @@
 /* lang_rules.h — rules written in the rule language (docs/rule-language.md):
  * `filter` rules (a predicate per transaction) and `aggregate` rules (keyed
  * lookback windows with count, sum, avg, min, max, count_distinct, stddev and
- * a `having` predicate). Entries of a rules file's "rules" array that carry a
- * "type" are loaded here, beside the built-ins' fw_rules; every expression is
+ * a `having` predicate; or epoch-aligned sliding windows, "window" + "slide",
+ * earliest window first; "consume": an alert's events stop counting).
+ * Entries of a rules file's "rules" array that carry a "type" are loaded here, beside the built-ins' fw_rules; every expression is
  * compiled once through expr.h. `sequence` rules (ordered steps per key,
  * strict or relaxed, within a duration) keep bounded partial matches per key;
  * `score` rules (weighted bands over aligned sliding windows per key, with
@@ -50,6 +51,7 @@
 #define FW_LANG_MAX_WINDOWS 1000  /* window / slide of a score rule */
 #define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
 #define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
+#define FW_LANG_MAX_PANES 1000    /* window / slide of an aggregate (as velocity's) */
 
 typedef enum fw_lang_kind {
     FW_LANG_FILTER = 0,
@@ -143,8 +145,13 @@ typedef struct fw_lang_rule {
     fw_expr *group[FW_LANG_MAX_GROUP]; /* the key fields; 0 of them: no key */
     size_t ngroup;
     bool group_is_array;       /* written as an array (show writes it back so) */
-    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count;
-                                  sequence: its `within` (last - first < within) */
+    int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count (with
+                                  window_ms: equal to it); sequence: its `within`
+                                  (last - first < within) */
+    int64_t window_ms, slide_ms; /* aggregate with "window": the aligned windows
+                                  [k*slide, k*slide + window) holding t, earliest
+                                  first; 0: a lookback */
+    bool consume;              /* aggregate: an alert's window events stop counting */
     fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
     size_t nsteps;
     char *when_src, *where_src, *having_src;
@@ -153,8 +160,7 @@ typedef struct fw_lang_rule {
     fw_expr *having;           /* aggregate: over the aggregates and the txn */
     fw_lang_agg aggs[FW_LANG_MAX_AGGS];
     size_t naggs;
-    /* score (lookback_ms is its window) */
-    int64_t slide_ms;          /* windows [k * slide, k * slide + window) */
+    /* score (lookback_ms is its window; slide_ms above its slide) */
     int64_t memory_ms;         /* a key quiet for memory + dedupe_window starts afresh */
     fw_lang_band bands[FW_LANG_MAX_BANDS];
     size_t nbands;
@@ -194,7 +200,7 @@ typedef struct fw_lang_rules {
     size_t nextra;
     bool uses_profile;           /* an expression reads profile.<field> */
     int64_t dedupe_window_ms;    /* from fw_rules.time */
-    int64_t allowed_lateness_ms; /* from fw_rules.time: score windows keep this much more */
+    int64_t allowed_lateness_ms; /* from fw_rules.time: windows keep events this much longer */
     uint32_t max_window_events;  /* from fw_rules.limits */
 } fw_lang_rules;
 
@@ -267,13 +273,15 @@ typedef struct fw_lang_alert {
                                     "account_id=A1,counterparty_id=C9", and for a
                                     filter without group_by "transaction_id=T1" */
     int64_t event_time;          /* the transaction's */
-    int64_t window_start, window_end; /* [t - lookback, t]; a filter: [t, t] */
+    int64_t window_start, window_end; /* [t - lookback, t]; with "window": the window
+                                    [start, start + window) that alerted; a filter: [t, t] */
     const fw_lang_value *values;
     size_t nvalues;
     fw_str reason;
     const fw_str *evidence;      /* contributing transaction ids, oldest first */
     size_t nevidence;
-    uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX) */
+    uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX; a
+                                    windowed or consuming rule: max_window_events) */
     uint64_t window_overflow;    /* events this key dropped at max_window_events */
     uint32_t window_bound;       /* max_window_events */
     const fw_txn *txn;
@@ -313,7 +321,8 @@ typedef struct fw_lang_stats {
 bool fw_lang_rule_on_arrival(const fw_lang_rule *r);
 
 /** @brief A state for @p rs (which must outlive it). Enabled aggregate rules
- *  with the same group_by, lookback and where share one part of it (one ring of
+ *  with the same group_by, lookback (or window and slide) and where, and not
+ *  consuming, share one part of it (one ring of
  *  events per key, up to 32 aggregate columns); a filter rule is a part of its
  *  own. NULL on no memory. */
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
@@ -360,7 +369,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
 void fw_lang_state_track_changes(fw_lang_state *st);
 
 /** @brief Part @p part's stable name in the changelog: a hash of its shape
- *  (kind, group_by, lookback, where, its rules' ids, each aggregate's
+ *  (kind, group_by, lookback, window and slide, consume, where, its rules' ids, each aggregate's
  *  function, argument and where), so it survives rules added or reordered
  *  around it and changes when its bytes would mean something else. */
 uint64_t fw_lang_state_part_id(const fw_lang_state *st, size_t part);

@@ -19,7 +19,15 @@
  * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
  * score rule is a group of its own: its ring holds the window's events in
  * time order with which `each` bands they matched, and windows are scored by
- * a scan as they slide (docs/rule-language.md#score-rules). */
+ * a scan as they slide (docs/rule-language.md#score-rules).
+ *
+ * A "ranged" group (an aggregate with "window"/"slide", or with "consume")
+ * keeps its ring sorted by (time, transaction id), late events inserted in
+ * place, and no running totals: each evaluation finds the window's events
+ * by binary search and aggregates that range (aligned windows are visited
+ * earliest first with two cursors, so count, sum, avg and stddev cost
+ * O(window/slide + events of the span) per transaction; min, max and
+ * count_distinct scan each window's events). */
 #include "lang_rules.h"
 
 #include <inttypes.h>
@@ -110,7 +118,22 @@ typedef struct ltab {
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
     bool score;                    /* a score rule's: events sorted by time, no running totals */
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
+    bool ranged;                   /* window/slide or consume: sorted ring, no running totals */
+    int64_t keep_ms;               /* events older than t - keep_ms can no longer count */
 } ltab;
+
+/* The range a ranged rule alerts on: the window and its events [lo, hi) of the ring. */
+typedef struct lrange {
+    int64_t start, end;
+    uint32_t lo, hi;
+} lrange;
+
+/* count_distinct over a range: a set stamped with a generation, so it is
+ * emptied by bumping the generation rather than clearing it. */
+typedef struct lcd {
+    uint64_t h;
+    uint32_t gen;
+} lcd;
 
 struct fw_lang_state {
     const fw_lang_rules *rs;
@@ -133,6 +156,9 @@ struct fw_lang_state {
     fw_xval slots[FW_LANG_MAX_AGGS];
     fw_lang_value values[FW_LANG_MAX_AGGS];
     fw_str evidence[FW_LANG_EVIDENCE_MAX];
+    fw_str *evall;            /* ranged alerts: every event of the window (max_window_events) */
+    lcd *cd;                  /* ranged count_distinct scratch: cd_mask + 1 slots */
+    uint32_t cd_mask, cd_gen;
     lpm done;                 /* the partial match a sequence alert reports */
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
     /* A score alert's window start and severity, and a scan's count_distinct
@@ -147,9 +173,11 @@ struct fw_lang_state {
     char reason[FW_LANG_REASON_MAX];
 };
 
-/* Aggregate rules share state by shape; filters, sequences and scores keep their own. */
+/* Aggregate rules share state by shape; filters, sequences and scores keep
+ * their own, and so does a consuming rule (it removes events from its state). */
 static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
-    if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE ||
+    if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE || a->consume ||
+        b->consume || a->window_ms != b->window_ms || a->slide_ms != b->slide_ms ||
         a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
         !a->where_src != !b->where_src || (a->where_src && strcmp(a->where_src, b->where_src)))
         return false;
@@ -176,6 +204,12 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
     char lb[32];
     snprintf(lb, sizeof(lb), "%" PRId64, r->lookback_ms);
     h = hash_str(h, lb);
+    if (r->window_ms) { /* only when set: a lookback rule's id is what it was before windows */
+        snprintf(lb, sizeof(lb), "w%" PRId64 "/%" PRId64, r->window_ms, r->slide_ms);
+        h = hash_str(h, lb);
+    }
+    if (r->consume)
+        h = hash_str(h, "consume");
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
     h = hash_str(h, r->kind == FW_LANG_AGGREGATE || r->kind == FW_LANG_SCORE ? r->where_src : NULL);
@@ -252,8 +286,11 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         st->tab[g].naggs += r->naggs;
     }
     size_t off = 0;
+    bool need_cd = false, need_all = false;
     for (size_t g = 0; g < st->ntab; g++) {
         ltab *t = &st->tab[g];
+        t->ranged = t->lead->window_ms || t->lead->consume;
+        t->keep_ms = t->lead->lookback_ms + (t->ranged ? rs->allowed_lateness_ms : 0);
         t->member = st->pool + off;
         t->base = st->pool + rs->n + off;
         off += t->nmember;
@@ -269,14 +306,38 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         for (size_t a = 0; a < r->naggs; a++) {
             fw_lang_fn fn = r->aggs[a].fn;
             t->agg[t->naggs] = &r->aggs[a];
+            bool cd = fn == FW_LANG_COUNT_DISTINCT;
+            if (t->ranged) { /* no deques, no multisets: ranges are scanned */
+                need_cd = need_cd || cd;
+                need_all = true;
+                t->slot[t->naggs++] = -1;
+                continue;
+            }
             t->slot[t->naggs++] = t->score ? -1 /* scores scan their windows */
                                   : fn == FW_LANG_MIN || fn == FW_LANG_MAX ? (int8_t)t->nmm++
                                   : fn == FW_LANG_COUNT_DISTINCT     ? (int8_t)t->ncd++
                                                                      : -1;
         }
     }
-    for (size_t g = 0; g < st->ntab; g++)
+    for (size_t g = 0; g < st->ntab; g++) {
         st->tab[g].id = part_id(rs, &st->tab[g]);
+        need_all = need_all || st->tab[g].ranged;
+    }
+    uint32_t maxev = rs->max_window_events ? rs->max_window_events : 1;
+    if (need_all && !(st->evall = malloc(maxev * sizeof(*st->evall)))) {
+        fw_lang_state_destroy(st);
+        return NULL;
+    }
+    if (need_cd) {
+        uint64_t cap = 16;
+        while (cap < 2 * (uint64_t)maxev)
+            cap *= 2;
+        if (!(st->cd = calloc(cap, sizeof(*st->cd)))) {
+            fw_lang_state_destroy(st);
+            return NULL;
+        }
+        st->cd_mask = (uint32_t)(cap - 1);
+    }
     return st;
 }
 
@@ -309,6 +370,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
+    free(st->evall);
+    free(st->cd);
     fw_buf_fini(&st->deleted);
     free(st);
 }
@@ -459,7 +522,7 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
 
 static void pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
     uint32_t i = k->head;
-    for (size_t a = 0; a < t->naggs && !t->score; a++) {
+    for (size_t a = 0; a < t->naggs && !t->score && !t->ranged; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
         fw_dec d = k->val[(size_t)i * t->naggs + a];
@@ -520,7 +583,7 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     }
     for (size_t a = 0; a < naggs && !t->score; a++) {
         lrun *u = &k->run[a];
-        if (t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) {
+        if ((t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) && t->slot[a] >= 0) {
             uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
             for (uint32_t j = 0; j < u->dq_n; j++)
                 to[j] = from[(u->dq_head + j) % k->cap];
@@ -539,8 +602,8 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     k->cap = nc;
     k->setcap = nsc;
     for (size_t a = 0; a < naggs && !t->score; a++) {
-        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT)
-            continue;
+        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT || t->slot[a] < 0)
+            continue; /* a ranged group has no multisets */
         k->run[a].ndistinct = 0;
         for (uint32_t j = 0; j < k->n; j++)
             if (ev[j].mask & (1u << a))
@@ -549,7 +612,19 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     return true;
 }
 
-/* Appends one event; at max_window_events the oldest makes room (counted). */
+/* Whether kept event @p e sorts after (ts, id): the built-ins' order, time
+ * then transaction id. */
+static bool ev_after(const lev *e, int64_t ts, fw_str id) {
+    if (e->ts != ts)
+        return e->ts > ts;
+    size_t il = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
+    size_t n = e->idlen < il ? e->idlen : il;
+    int c = n ? memcmp(e->id, id.ptr, n) : 0;
+    return c ? c > 0 : e->idlen > il;
+}
+
+/* Appends one event (a ranged group: in order); at max_window_events the
+ * oldest makes room (counted). */
 static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
                  uint32_t mask, const fw_dec *vals) {
     uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
@@ -561,6 +636,17 @@ static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str i
     if (k->n == k->cap && !ring_grow(k, t, max))
         return false;
     uint32_t i = (k->head + k->n) % k->cap;
+    if (t->ranged) { /* in (time, id) order: a late event moves the newer ones up */
+        uint32_t j = k->n;
+        while (j > 0 && ev_after(&k->ev[(k->head + j - 1) % k->cap], ts, id)) {
+            uint32_t from = (k->head + j - 1) % k->cap, to = (k->head + j) % k->cap;
+            k->ev[to] = k->ev[from];
+            memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
+                   t->naggs * sizeof(*k->val));
+            j--;
+        }
+        i = (k->head + j) % k->cap;
+    }
     uint64_t seq = k->seq_head + k->n;
     lev *e = &k->ev[i];
     e->ts = ts;
@@ -571,7 +657,7 @@ static bool push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str i
     for (size_t a = 0; a < t->naggs; a++) {
         fw_dec d = vals[a];
         k->val[(size_t)i * t->naggs + a] = d;
-        if (!(mask & (1u << a)) || t->score)
+        if (!(mask & (1u << a)) || t->score || t->ranged)
             continue;
         lrun *u = &k->run[a];
         u->cnt++;
@@ -613,14 +699,13 @@ static fw_xval of_i128(i128 v) {
     return num((fw_dec)v);
 }
 
-static fw_xval result(const ltab *t, const lkey *k, size_t a) {
-    const lrun *u = &k->run[a];
+/* count, sum, avg, stddev from running totals @p u; min, max, count_distinct
+ * need more than totals (result(), range_result()). */
+static fw_xval run_result(fw_lang_fn fn, const lrun *u) {
     fw_dec d;
-    switch (t->agg[a]->fn) {
+    switch (fn) {
     case FW_LANG_COUNT:
         return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
-    case FW_LANG_COUNT_DISTINCT:
-        return fw_dec_of_int((int64_t)u->ndistinct, &d) ? num(d) : missing;
     case FW_LANG_SUM:
         return of_i128(u->sum);
     case FW_LANG_AVG: {
@@ -641,6 +726,17 @@ static fw_xval result(const ltab *t, const lkey *k, size_t a) {
         double sd = sqrt((double)(num2 < 0 ? 0 : num2)) / (double)u->cnt;
         return num((fw_dec)llround(sd));
     }
+    default:
+        return missing;
+    }
+}
+
+static fw_xval result(const ltab *t, const lkey *k, size_t a) {
+    const lrun *u = &k->run[a];
+    fw_dec d;
+    switch (t->agg[a]->fn) {
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int((int64_t)u->ndistinct, &d) ? num(d) : missing;
     case FW_LANG_MIN:
     case FW_LANG_MAX: {
         /* The deque's front is the window's extreme. */
@@ -648,8 +744,9 @@ static fw_xval result(const ltab *t, const lkey *k, size_t a) {
             return missing;
         return num(val_of_seq(k, t->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
     }
+    default:
+        return run_result(t->agg[a]->fn, u);
     }
-    return missing;
 }
 
 /* ---- evaluation ---- */
@@ -832,7 +929,8 @@ static const char *entity_name(fw_lang_state *st, const fw_lang_rule *r, const f
 }
 
 static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
-                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm) {
+                 const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm,
+                 const lrange *rg) {
     const fw_txn *t = ctx->txn;
     if (k) {
         int64_t *last = &k->last[m];
@@ -872,6 +970,16 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         a.nevidence = st->sc_nev;
         a.nvalues = 1 + r->nbands + r->naggs;
         a.rc = st->sc_rc;
+    } else if (rg) { /* a ranged rule: its window, and every event of it, oldest first */
+        a.window_start = rg->start;
+        a.window_end = rg->end;
+        a.window_overflow = k->overflow;
+        a.evidence = st->evall;
+        a.evidence_bound = st->rs->max_window_events;
+        for (uint32_t j = rg->lo; j < rg->hi; j++) {
+            const lev *e = &k->ev[(k->head + j) % k->cap];
+            st->evall[a.nevidence++] = (fw_str){ e->id, e->idlen };
+        }
     } else if (pm) { /* a sequence: the match's first transactions and the one completing it */
         a.window_start = pm->start;
         a.window_end = pm->start + r->lookback_ms;
@@ -946,8 +1054,9 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     size_t len = 0;
     lkey *k;
     t->cur = NULL;
-    if (r->kind != FW_LANG_AGGREGATE || !make_key(st, r, ctx, &len) ||
-        (r->where && !fw_expr_test(r->where, ctx)))
+    /* where first: it is cheaper than building the key, and most transactions fail it */
+    if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test(r->where, ctx)) ||
+        !make_key(st, r, ctx, &len))
         return;
     fw_dec vals[GROUP_MAX_AGGS];
     uint32_t mask = 0;
@@ -957,7 +1066,16 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     if (!(k = key_get(st, gi, len)))
         return;
     mark(st, k);
-    evict_before(st, k, txn->ts_ms - r->lookback_ms, t);
+    evict_before(st, k, txn->ts_ms - t->keep_ms, t);
+    if (t->ranged && k->n >= (st->rs->max_window_events ? st->rs->max_window_events : 1)) {
+        /* Full: a ranged part keeps the events it has and drops this one
+         * (counted), as the built-ins' windows do, so its windows still
+         * name the same transactions; it is still evaluated. */
+        k->overflow++;
+        st->stats.overflow++;
+        t->cur = k;
+        return;
+    }
     if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
         t->cur = k;
 }
@@ -1073,7 +1191,151 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         k->npm = 0; /* a match consumes every partial match of its key */
         ctx->slots = NULL;
         ctx->nslots = 0;
-        emit(st, r, k, st->member_of[ri], ctx, fn, opaque, &st->done);
+        emit(st, r, k, st->member_of[ri], ctx, fn, opaque, &st->done, NULL);
+    }
+}
+
+/* ---- ranged rules: aligned windows, consume ---- */
+
+static const lev *ev_at(const lkey *k, uint32_t j) { return &k->ev[(k->head + j) % k->cap]; }
+
+/* The first event at or after @p ts (@p after: after it), by binary search. */
+static uint32_t ev_find(const lkey *k, int64_t ts, bool after) {
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int64_t e = ev_at(k, mid)->ts;
+        if (after ? e <= ts : e < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds (@p sign 1) or removes (-1) event @p j in the subtractable columns
+ * [from, to) of @p acc: count, sum, avg, stddev. */
+static void acc_event(const ltab *t, const lkey *k, uint32_t j, lrun *acc, size_t from,
+                      size_t to, int sign) {
+    uint32_t i = (k->head + j) % k->cap;
+    for (size_t a = from; a < to; a++) {
+        fw_lang_fn fn = t->agg[a]->fn;
+        if (!(k->ev[i].mask & (1u << a)) || fn == FW_LANG_MIN || fn == FW_LANG_MAX ||
+            fn == FW_LANG_COUNT_DISTINCT)
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        acc[a].cnt += sign;
+        acc[a].sum += sign * (i128)d;
+        acc[a].sumsq += sign * (i128)d * d;
+    }
+}
+
+/* Column @p a over events [lo, hi): the running @p u for the subtractable
+ * functions, a scan for min, max and count_distinct. */
+static fw_xval range_result(fw_lang_state *st, const ltab *t, const lkey *k, uint32_t lo,
+                            uint32_t hi, size_t a, const lrun *u) {
+    fw_lang_fn fn = t->agg[a]->fn;
+    if (fn != FW_LANG_MIN && fn != FW_LANG_MAX && fn != FW_LANG_COUNT_DISTINCT)
+        return run_result(fn, u);
+    bool any = false;
+    fw_dec best = 0;
+    uint64_t distinct = 0;
+    if (fn == FW_LANG_COUNT_DISTINCT && ++st->cd_gen == 0) { /* wrapped: start clean */
+        memset(st->cd, 0, ((size_t)st->cd_mask + 1) * sizeof(*st->cd));
+        st->cd_gen = 1;
+    }
+    for (uint32_t j = lo; j < hi; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        if (fn == FW_LANG_COUNT_DISTINCT) {
+            uint64_t h = (uint64_t)d | 1;
+            uint32_t p = (uint32_t)h & st->cd_mask;
+            while (st->cd[p].gen == st->cd_gen && st->cd[p].h != h)
+                p = (p + 1) & st->cd_mask;
+            if (st->cd[p].gen != st->cd_gen) {
+                st->cd[p] = (lcd){ h, st->cd_gen };
+                distinct++;
+            }
+        } else if (!any || (fn == FW_LANG_MIN ? d < best : d > best)) {
+            best = d;
+            any = true;
+        }
+    }
+    fw_dec v;
+    if (fn == FW_LANG_COUNT_DISTINCT)
+        return fw_dec_of_int((int64_t)distinct, &v) ? num(v) : missing;
+    return any ? num(best) : missing;
+}
+
+/* The rule's having over events [lo, hi) with totals @p acc. */
+static bool range_having(fw_lang_state *st, const ltab *t, const lkey *k, size_t ri,
+                         const lrange *rg, const lrun *acc, fw_expr_ctx *ctx) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t base = t->base[st->member_of[ri]];
+    for (size_t a = 0; a < r->naggs; a++)
+        st->slots[a] = range_result(st, t, k, rg->lo, rg->hi, base + a, &acc[base + a]);
+    ctx->slots = st->slots;
+    ctx->nslots = r->naggs;
+    return fw_expr_test(r->having, ctx);
+}
+
+/* Drops events [lo, hi) of @p k: what a consuming rule reported. */
+static void cut(fw_lang_state *st, lkey *k, const ltab *t, uint32_t lo, uint32_t hi) {
+    uint32_t gone = hi - lo;
+    for (uint32_t j = hi; j < k->n; j++) {
+        uint32_t from = (k->head + j) % k->cap, to = (k->head + j - gone) % k->cap;
+        k->ev[to] = k->ev[from];
+        memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
+               t->naggs * sizeof(*k->val));
+    }
+    k->n -= gone;
+    st->stats.events -= gone;
+}
+
+/* A ranged rule on the transaction just counted in key @p k
+ * (docs/rule-language.md#windows-and-consume): with "window", the aligned
+ * windows holding t, earliest first, until one satisfies having; with a
+ * lookback, [t - lookback, t]. The range that alerts is the alert's window
+ * and evidence; a consuming rule then drops its events, deduplicated or not. */
+static void ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
+                        fw_lang_alert_fn fn, void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    const ltab *t = &st->tab[st->group_of[ri]];
+    size_t base = t->base[st->member_of[ri]];
+    int64_t ts = ctx->txn->ts_ms;
+    lrun acc[GROUP_MAX_AGGS];
+    lrange rg;
+    bool hit = false;
+    memset(acc + base, 0, r->naggs * sizeof(*acc));
+    if (r->window_ms) {
+        int64_t s = r->slide_ms, last = ts / s * s - (ts % s < 0 ? s : 0);
+        int64_t first = last - r->window_ms + s;
+        uint32_t lo = ev_find(k, first, false), hi = lo;
+        for (int64_t start = first; start <= last && !hit; start += s) {
+            uint32_t nhi = ev_find(k, start + r->window_ms, false);
+            uint32_t nlo = ev_find(k, start, false);
+            for (; hi < nhi; hi++)
+                acc_event(t, k, hi, acc, base, base + r->naggs, 1);
+            for (; lo < nlo; lo++)
+                acc_event(t, k, lo, acc, base, base + r->naggs, -1);
+            rg = (lrange){ start, start + r->window_ms, lo, hi };
+            hit = range_having(st, t, k, ri, &rg, acc, ctx);
+        }
+    } else {
+        rg = (lrange){ ts - r->lookback_ms, ts, ev_find(k, ts - r->lookback_ms, false),
+                       ev_find(k, ts, true) };
+        for (uint32_t j = rg.lo; j < rg.hi; j++)
+            acc_event(t, k, j, acc, base, base + r->naggs, 1);
+        hit = range_having(st, t, k, ri, &rg, acc, ctx);
+    }
+    if (!hit)
+        return;
+    emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL, &rg);
+    if (r->consume) {
+        cut(st, k, t, rg.lo, rg.hi);
+        mark(st, k);
     }
 }
 
@@ -1383,7 +1645,7 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     st->sc_nev = nev;
     ctx->slots = NULL;
     ctx->nslots = 0;
-    emit(st, r, k, m, ctx, fn, opaque, NULL);
+    emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
 }
 
 static void eval_rule(
@@ -1402,7 +1664,7 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
             if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
                 return;
         }
-        emit(st, r, k, m, ctx, fn, opaque, NULL);
+        emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
         return;
     }
     if (r->kind == FW_LANG_SEQUENCE) {
@@ -1415,12 +1677,16 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
     }
     if (!(k = t->cur))
         return;
+    if (t->ranged) {
+        ranged_eval(st, ri, k, ctx, fn, opaque);
+        return;
+    }
     for (size_t a = 0; a < r->naggs; a++)
         st->slots[a] = result(t, k, t->base[m] + a);
     ctx->slots = st->slots;
     ctx->nslots = r->naggs;
     if (fw_expr_test(r->having, ctx))
-        emit(st, r, k, m, ctx, fn, opaque, NULL);
+        emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
 }
 
 bool fw_lang_rule_on_arrival(const fw_lang_rule *r) {
@@ -1475,7 +1741,7 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
                     }
                     continue;
                 }
-                evict_before(st, k, watermark - t->lead->lookback_ms, t);
+                evict_before(st, k, watermark - t->keep_ms, t);
                 if (t->lead->kind == FW_LANG_SEQUENCE)
                     dropped = seq_expire(k, watermark, t->lead->lookback_ms);
                 bool quiet = !k->n && !k->npm;
