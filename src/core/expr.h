@@ -87,6 +87,14 @@ typedef struct fw_expr_env {
     void *ud;
 } fw_expr_env;
 
+/** What evaluation works out once per record and keeps for the record's
+ *  other expressions (many rules read `amount`; parsing it exactly is the
+ *  cost). Zero it for each record. */
+typedef struct fw_expr_memo {
+    bool amount_set;
+    fw_xval amount;
+} fw_expr_memo;
+
 /** One record's view for evaluation. Owned by the caller; the pointers
  *  must stay valid during fw_expr_eval only. */
 typedef struct fw_expr_ctx {
@@ -106,6 +114,7 @@ typedef struct fw_expr_ctx {
      *  has, -1 when it cannot tell (false). */
     int (*is_new)(void *ud, int site, fw_str value, int64_t lookback_ms);
     void *ud;
+    fw_expr_memo *memo;         /* NULL: nothing kept between expressions */
 } fw_expr_ctx;
 
 typedef struct fw_expr fw_expr;

@@ -197,7 +197,15 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[i];
     switch ((xop)n->op) {
     case XOP_CONST: return n->u.k;
-    case XOP_FIELD: return txn_field(n->aux ? ctx->prev : ctx->txn, n->u.idx);
+    case XOP_FIELD:
+        if (n->u.idx == XF_AMOUNT && !n->aux && ctx->memo) { /* parsed once per record */
+            if (!ctx->memo->amount_set) {
+                ctx->memo->amount = txn_field(ctx->txn, XF_AMOUNT);
+                ctx->memo->amount_set = true;
+            }
+            return ctx->memo->amount;
+        }
+        return txn_field(n->aux ? ctx->prev : ctx->txn, n->u.idx);
     case XOP_PROFILE: {
         const fw_profile *p = ctx->profile;
         if (!p)

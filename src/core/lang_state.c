@@ -1702,9 +1702,10 @@ static int in_list(void *ud, int id, fw_str value) {
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
+    fw_expr_memo memo = { .amount_set = false };
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
-                        .ud = (void *)st->rs };
+                        .ud = (void *)st->rs, .memo = &memo };
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
             count_in_group(st, g, &ctx);
