@@ -241,7 +241,7 @@ static void release(fw_engine *e, int64_t watermark) {
         }
         fw_detect(e, t, false);
         if (e->lang)
-            fw_engine_lang_eval(e, t);
+            fw_engine_lang_eval(e, t, false);
         e->stats.released++;
         fw_event_buffer_pop(&e->buffer);
     }
@@ -271,13 +271,13 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
         e->stats.behind_watermark++;
         fw_detect(e, t, true);
         if (e->lang)
-            fw_engine_lang_eval(e, t);
+            fw_engine_lang_eval(e, t, true);
         return;
     }
     if (!fw_event_buffer_push(&e->buffer, t)) {
         fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
         if (e->lang)
-            fw_engine_lang_eval(e, t);
+            fw_engine_lang_eval(e, t, false);
         return;
     }
     if (t->ts_ms > e->max_ts) {

@@ -119,7 +119,7 @@ fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
 void fw_ml_observe(fw_engine *e, const fw_txn *t);
 
 /** @brief The language rules on one transaction, in event-time order. */
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t);
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool behind);
 
 /** @brief Frees the language rules' state older than their lookbacks. */
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark);

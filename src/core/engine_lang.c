@@ -72,7 +72,7 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     e->out->alert(e->out->opaque, &a);
 }
 
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t) {
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool behind) {
     fw_str extra[FW_TXN_MAX_EXTRAS];
     size_t nextra = 0;
     if (t->extra_mask) { /* extras and the slices are valid only then */
@@ -82,7 +82,8 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t) {
     }
     const fw_profile *prof =
         e->profiles && t->customer_id.ptr ? fw_profiles_get(e->profiles, t->customer_id) : NULL;
-    fw_lang_input in = { .txn = t, .profile = prof, .extra = extra, .nextra = nextra };
+    fw_lang_input in = { .txn = t, .profile = prof, .extra = extra, .nextra = nextra,
+                         .behind = behind };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);
 }
 

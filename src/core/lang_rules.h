@@ -44,6 +44,8 @@
 #define FW_LANG_SEQ_EVIDENCE 4    /* transaction ids a partial match keeps (+ the last one) */
 #define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
 #define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
+#define FW_LANG_MAX_SEEN 8        /* distinct fields one rule asks is_new about */
+#define FW_LANG_PREV_WITHIN_MS 86400000 /* default prev_within: a day */
 
 typedef enum fw_lang_kind { FW_LANG_FILTER = 0, FW_LANG_AGGREGATE, FW_LANG_SEQUENCE } fw_lang_kind;
 
@@ -57,6 +59,7 @@ typedef enum fw_lang_contig {
 typedef struct fw_lang_step {
     fw_lang_contig contig;
     uint32_t times;          /* consecutive transactions matching it (1: once) */
+    int times_param;         /* written as "$name": that param's index; -1: a number */
     char *src;
     fw_expr *pred;
 } fw_lang_step;
@@ -113,11 +116,22 @@ typedef struct fw_lang_rule {
     bool group_is_array;       /* written as an array (show writes it back so) */
     int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count;
                                   sequence: its `within` (last - first < within) */
+    int lookback_param;        /* `within` written as "$name": the param's index; else -1 */
     fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
     size_t nsteps;
+    bool no_skip;              /* sequence "after_match": "no_skip": a match consumes only
+                                  itself (default "skip_past_last": every partial match) */
+    /* History (prev., is_new), kept per key only for a rule that reads it. */
+    uint64_t prev_fields;      /* fields of prev read (fw_expr_uses.prev_fields); 0: none */
+    int64_t prev_within_ms;    /* prev older than this is missing, and freed */
+    int prev_within_param;     /* "$name" or -1 */
+    int seen_field[FW_LANG_MAX_SEEN]; /* is_new's fields: txn field index, or -2 - extra slot */
+    size_t nseen;
+    int64_t seen_keep_ms;      /* the longest is_new lookback: values older are forgotten */
     char *when_src, *where_src, *having_src;
     fw_expr *when;             /* filter */
-    fw_expr *where;            /* aggregate: which transactions count; NULL: all */
+    fw_expr *where;            /* aggregate: which transactions count; sequence: which it
+                                  sees (the others neither match nor break it); NULL: all */
     fw_expr *having;           /* aggregate: over the aggregates and the txn */
     fw_lang_agg aggs[FW_LANG_MAX_AGGS];
     size_t naggs;
@@ -222,10 +236,14 @@ typedef void (*fw_lang_alert_fn)(void *opaque, const fw_lang_alert *a);
  *  slot (ptr NULL when absent; may be NULL when nextra is 0). */
 typedef struct fw_lang_input {
     const fw_txn *txn;
-    const fw_txn *prev;
+    const fw_txn *prev;        /* ignored: each rule keeps its keys' previous transaction */
     const fw_profile *profile;
     const fw_str *extra;
     size_t nextra;
+    /* Accepted behind the watermark (within allowed lateness): its place in
+     * event-time order has passed, so sequences skip it, it has no prev and
+     * it changes no key's prev or is_new memory (as the built-ins' sequences). */
+    bool behind;
 } fw_lang_input;
 
 typedef struct fw_lang_state fw_lang_state;

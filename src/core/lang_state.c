@@ -16,17 +16,24 @@
  * no events (its keys only remember the last alert, for dedupe). A sequence
  * rule is a group of its own too: its keys hold no events but up to
  * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
- * that doubles up to that bound (docs/rule-language.md#sequence-rules). */
+ * that doubles up to that bound (docs/rule-language.md#sequence-rules).
+ *
+ * A filter or sequence rule that reads `prev.` or `is_new` keeps, per key,
+ * its history: the previous transaction (the fields it reads, copied into a
+ * per-key buffer that only grows) and a bounded hash set of (field, value)
+ * -> last seen. Records behind the watermark neither see nor change it. */
 #include "lang_rules.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fw_hash.h"
 #include "rules_file.h"
+#include "txn.h"
 
 __extension__ typedef __int128 i128;
 
@@ -58,6 +65,25 @@ typedef struct lpm {
     char id[FW_LANG_SEQ_EVIDENCE][FW_LANG_TXN_ID_MAX]; /* the first matched, for evidence */
 } lpm;
 
+/* A key's previous transaction, for prev.: the numbers, and the text fields
+ * the rule reads (PF_* order) one after another in buf. */
+#define PF_N 12
+typedef struct lprev {
+    int64_t ts;
+    double amount, lat, lon;
+    uint32_t has;
+    uint8_t type;
+    int32_t len[PF_N];        /* -1: absent */
+    uint32_t cap;             /* of buf: grows to the longest record, never per event once warm */
+    char *buf;
+} lprev;
+
+/* is_new's memory: a (field, value) hash and when the key last had it. */
+typedef struct lseen {
+    uint64_t h;               /* 0: empty */
+    int64_t last;
+} lseen;
+
 /* count_distinct: a value's hash and how many window events carry it. */
 typedef struct lslot {
     uint64_t h;               /* 0: empty */
@@ -79,6 +105,9 @@ typedef struct lkey {
     int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
     lpm *pm;                  /* sequence: partial matches, oldest first */
     uint32_t npm, pmcap;
+    lprev *prev;              /* history rules: the previous transaction; NULL: none yet */
+    lseen *seen;              /* history rules: is_new's set (open addressing, 2^k slots) */
+    uint32_t nseen, seencap;
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
@@ -124,9 +153,35 @@ struct fw_lang_state {
     fw_lang_value values[FW_LANG_MAX_AGGS];
     fw_str evidence[FW_LANG_EVIDENCE_MAX];
     lpm done;                 /* the partial match a sequence alert reports */
+    /* History (prev., is_new) of the rule being evaluated. */
+    fw_txn prevtxn;           /* prev as the evaluator reads it: slices of the key's lprev */
+    int pf_bit[PF_N];         /* each PF_* text field's fw_txn field index */
+    const fw_expr *cur_expr;  /* the expression evaluating: is_new's sites are its own */
+    lkey *hist;               /* the key whose history is_new reads; NULL: none */
+    bool behind;              /* this record is behind the watermark */
+    int64_t prevtxn_now;      /* this record's time, for is_new */
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
     char reason[FW_LANG_REASON_MAX];
 };
+
+/* prev.'s text fields: name (fw_txn_field_index) and where fw_txn holds it;
+ * amount and type keep their text as written (amount_raw is exact). */
+static const struct { const char *name; size_t off; } pf_field[PF_N] = {
+    { "transaction_id", offsetof(fw_txn, transaction_id) },
+    { "amount", offsetof(fw_txn, amount_raw) },
+    { "account_id", offsetof(fw_txn, account_id) },
+    { "card_id", offsetof(fw_txn, card_id) },
+    { "customer_id", offsetof(fw_txn, customer_id) },
+    { "type", offsetof(fw_txn, type_raw) },
+    { "currency", offsetof(fw_txn, currency) },
+    { "merchant_id", offsetof(fw_txn, merchant_id) },
+    { "merchant_category", offsetof(fw_txn, merchant_category) },
+    { "country", offsetof(fw_txn, country) },
+    { "counterparty_id", offsetof(fw_txn, counterparty_id) },
+    { "channel", offsetof(fw_txn, channel) },
+};
+
+static fw_str *txn_str(fw_txn *t, int pf) { return (fw_str *)((char *)t + pf_field[pf].off); }
 
 static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
     if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE ||
@@ -158,7 +213,14 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
     h = hash_str(h, lb);
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
-    h = hash_str(h, r->kind == FW_LANG_AGGREGATE ? r->where_src : NULL);
+    h = hash_str(h, r->kind != FW_LANG_FILTER ? r->where_src : NULL);
+    if (r->prev_fields || r->nseen || r->no_skip) { /* history bytes follow: they are the shape */
+        char hist[64];
+        snprintf(hist, sizeof(hist), "h%" PRIx64 "/%zu/%d", r->prev_fields, r->nseen, r->no_skip);
+        h = hash_str(h, hist);
+        for (size_t i = 0; i < r->nseen; i++)
+            h = fw_hash64(&r->seen_field[i], sizeof(int), h);
+    }
     for (size_t i = 0; i < r->nsteps; i++) { /* a sequence: its steps give the bytes their meaning */
         char how[32];
         snprintf(how, sizeof(how), "%d/%u", (int)r->steps[i].contig, r->steps[i].times);
@@ -180,6 +242,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         return NULL;
     fw_buf_init(&st->deleted, 0);
     st->rs = rs;
+    for (int f = 0; f < PF_N; f++)
+        st->pf_bit[f] = fw_txn_field_index(pf_field[f].name, strlen(pf_field[f].name));
     st->next_expire = INT64_MIN;
     /* A sweep visits every key, and windows drop old events as their key is
      * used anyway, so sweeps only free memory: one per eighth of the longest
@@ -248,6 +312,10 @@ static void key_free(lkey *k) {
     free(k->dq);
     free(k->set);
     free(k->pm);
+    if (k->prev)
+        free(k->prev->buf);
+    free(k->prev);
+    free(k->seen);
     free(k);
 }
 
@@ -828,6 +896,11 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
             st->evidence[a.nevidence++] = (fw_str){ e->id, e->idlen };
         }
     } else {
+        if (ctx->prev && r->kind == FW_LANG_FILTER) { /* the two records compared */
+            st->evidence[a.nevidence++] = ctx->prev->transaction_id;
+            a.window_start = ctx->prev->ts_ms;
+            a.window_end = ctx->prev->ts_ms + r->prev_within_ms;
+        }
         st->evidence[a.nevidence++] = t->transaction_id;
     }
     for (size_t i = 0; i < r->naggs; i++)
@@ -892,6 +965,217 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         t->cur = k;
 }
 
+/* ---- history: prev. and is_new ---- */
+
+static bool has_history(const fw_lang_rule *r) { return r->prev_fields || r->nseen; }
+
+static fw_str txn_cstr(const fw_txn *t, int pf) {
+    return *(const fw_str *)((const char *)t + pf_field[pf].off);
+}
+
+/* Evaluates @p e with is_new reading its own call sites. */
+static bool xtest(fw_lang_state *st, const fw_expr *e, const fw_expr_ctx *ctx) {
+    st->cur_expr = e;
+    bool r = fw_expr_test(e, ctx);
+    st->cur_expr = NULL;
+    return r;
+}
+
+/* The key's previous transaction as the evaluator reads it; NULL when there
+ * is none, it is older than prev_within, or this record is behind the
+ * watermark (its place in order has passed). */
+static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const lkey *k,
+                               const fw_txn *t) {
+    const lprev *p = k->prev;
+    if (!r->prev_fields || !p || st->behind || t->ts_ms - p->ts > r->prev_within_ms)
+        return NULL;
+    fw_txn *v = &st->prevtxn;
+    v->ts_ms = p->ts;
+    v->amount = p->amount;
+    v->lat = p->lat;
+    v->lon = p->lon;
+    v->has = p->has;
+    v->type = (fw_txn_type)p->type;
+    size_t off = 0;
+    for (int f = 0; f < PF_N; f++) {
+        fw_str *s = txn_str(v, f);
+        *s = p->len[f] < 0 ? FW_STR_NULL : (fw_str){ p->buf + off, (size_t)p->len[f] };
+        off += p->len[f] < 0 ? 0 : (size_t)p->len[f];
+    }
+    return v;
+}
+
+/* Copies what the rule reads of @p t (and its id, for evidence) into the
+ * key's lprev; its buffer grows to the longest record and is then reused. */
+static bool prev_keep(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const fw_txn *t) {
+    lprev *p = k->prev;
+    if (!p && !(p = k->prev = calloc(1, sizeof(*p))))
+        return false;
+    size_t need = 0;
+    int32_t len[PF_N];
+    for (int f = 0; f < PF_N; f++) {
+        bool want = f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1));
+        fw_str s = txn_cstr(t, f);
+        len[f] = want && s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
+        need += len[f] > 0 ? (size_t)len[f] : 0;
+    }
+    if (!p->buf || need > p->cap) {
+        size_t cap = p->cap * 2 > need ? p->cap * 2 : need < 32 ? 32 : need;
+        char *nb = realloc(p->buf, cap);
+        if (!nb)
+            return false;
+        p->buf = nb;
+        p->cap = (uint32_t)cap;
+    }
+    size_t off = 0;
+    for (int f = 0; f < PF_N; f++) {
+        p->len[f] = len[f];
+        if (len[f] > 0) {
+            memcpy(p->buf + off, txn_cstr(t, f).ptr, (size_t)len[f]);
+            off += (size_t)len[f];
+        }
+    }
+    p->ts = t->ts_ms;
+    p->amount = t->amount;
+    p->lat = t->lat;
+    p->lon = t->lon;
+    p->has = t->has;
+    p->type = (uint8_t)t->type;
+    return true;
+}
+
+static uint64_t seen_hash(int field, fw_str v) {
+    return fw_hash64(v.ptr, v.len, 0x6e657700u + (uint64_t)(int64_t)field) | 1; /* never 0 */
+}
+
+static lseen *seen_find(const lkey *k, uint64_t h) {
+    if (!k->seencap)
+        return NULL;
+    uint32_t mask = k->seencap - 1, i = (uint32_t)h & mask;
+    for (; k->seen[i].h; i = (i + 1) & mask)
+        if (k->seen[i].h == h)
+            return &k->seen[i];
+    return NULL;
+}
+
+/* Deletes slot @p i by backward shift (no tombstones). */
+static void seen_del(lkey *k, uint32_t i) {
+    lseen *t = k->seen;
+    uint32_t mask = k->seencap - 1;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j].h)
+            break;
+        uint32_t home = (uint32_t)t[j].h & mask;
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        t[i] = t[j];
+        i = j;
+    }
+    t[i] = (lseen){ 0, 0 };
+    k->nseen--;
+}
+
+/* Forgets values last seen before @p before. @returns how many. */
+static uint32_t seen_purge(lkey *k, int64_t before) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k->seencap; i++)
+        while (k->seen[i].h && k->seen[i].last < before) { /* the shift refills slot i */
+            seen_del(k, i);
+            n++;
+        }
+    return n;
+}
+
+static void seen_put(lseen *t, uint32_t cap, lseen e) {
+    uint32_t i = (uint32_t)e.h & (cap - 1);
+    while (t[i].h)
+        i = (i + 1) & (cap - 1);
+    t[i] = e;
+}
+
+/* Remembers that the key had @p h at @p ts. At max_window_events values the
+ * expired go first, then the least recently seen (counted as overflow). */
+static void seen_add(fw_lang_state *st, const fw_lang_rule *r, lkey *k, uint64_t h, int64_t ts) {
+    lseen *e = seen_find(k, h);
+    if (e) {
+        if (ts > e->last)
+            e->last = ts;
+        return;
+    }
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->nseen >= max)
+        seen_purge(k, ts - r->seen_keep_ms);
+    if (k->nseen >= max) {
+        uint32_t old = 0;
+        for (uint32_t i = 0; i < k->seencap; i++)
+            if (k->seen[i].h && (!k->seen[old].h || k->seen[i].last < k->seen[old].last))
+                old = i;
+        seen_del(k, old);
+        k->overflow++;
+        st->stats.overflow++;
+    }
+    if ((k->nseen + 1u) * 2 > k->seencap) {
+        uint32_t cap = k->seencap ? k->seencap * 2 : 8;
+        lseen *nt = calloc(cap, sizeof(*nt));
+        if (!nt)
+            return;
+        for (uint32_t i = 0; i < k->seencap; i++)
+            if (k->seen[i].h)
+                seen_put(nt, cap, k->seen[i]);
+        free(k->seen);
+        k->seen = nt;
+        k->seencap = cap;
+    }
+    seen_put(k->seen, k->seencap, (lseen){ h, ts });
+    k->nseen++;
+}
+
+/* The text is_new asks about for field @p f (a field index, or -2 - slot). */
+static fw_str seen_value(const fw_lang_state *st, int f, const fw_expr_ctx *ctx) {
+    const fw_txn *t = ctx->txn;
+    if (f < 0) {
+        size_t slot = (size_t)(-2 - f);
+        return slot < ctx->nextra ? ctx->extra[slot] : FW_STR_NULL;
+    }
+    for (int p = 0; p < PF_N; p++) {
+        if (st->pf_bit[p] != f)
+            continue;
+        if (p == 5 && t->type != FW_TXN_TYPE_OTHER) /* type: its name, as the evaluator reads it */
+            return t->type == FW_TXN_TYPE_NONE ? FW_STR_NULL : fw_str_c(fw_txn_type_name(t->type));
+        return txn_cstr(t, p);
+    }
+    return FW_STR_NULL;
+}
+
+/* After the rule has judged the record: it becomes the key's prev, and its
+ * values are seen now. Records behind the watermark change nothing. */
+static void hist_update(fw_lang_state *st, const fw_lang_rule *r, lkey *k,
+                        const fw_expr_ctx *ctx) {
+    const fw_txn *t = ctx->txn;
+    if (st->behind)
+        return;
+    if (r->prev_fields)
+        (void)prev_keep(st, r, k, t);
+    for (size_t i = 0; i < r->nseen; i++) {
+        fw_str v = seen_value(st, r->seen_field[i], ctx);
+        if (v.ptr)
+            seen_add(st, r, k, seen_hash(r->seen_field[i], v), t->ts_ms);
+    }
+    mark(st, k);
+}
+
+static int is_new_hook(void *ud, int site, fw_str value, int64_t lookback_ms) {
+    fw_lang_state *st = ud;
+    if (!st->cur_expr || !st->hist)
+        return -1;
+    fw_expr_is_new_site s;
+    fw_expr_is_new_get(st->cur_expr, (size_t)site, &s);
+    const lseen *e = seen_find(st->hist, seen_hash(s.field >= 0 ? s.field : -2 - s.extra_slot, value));
+    /* Seen at exactly lookback before counts as seen, as a window's bound does. */
+    return !e || st->prevtxn_now - e->last > lookback_ms;
+}
+
 /* ---- sequences ---- */
 
 static uint32_t seq_bound(const fw_lang_state *st) {
@@ -935,27 +1219,38 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     const fw_lang_rule *r = &st->rs->rules[ri];
     const fw_txn *t = ctx->txn;
     size_t gi = st->group_of[ri], len = 0;
-    if (!make_key(st, r, ctx, &len))
-        return;
-    bool first = fw_expr_test(r->steps[0].pred, ctx);
+    bool hist = has_history(r);
+    if (st->behind || !make_key(st, r, ctx, &len))
+        return; /* in event-time order only, as the built-ins' sequences */
     uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
     lkey *k = key_find(st, gi, st->keybuf, len, h);
+    if (hist && !k && !(k = key_add(st, gi, st->keybuf, len, h)))
+        return; /* prev and is_new remember every transaction of the key */
+    if (hist) {
+        ctx->prev = prev_view(st, r, k, t);
+        st->hist = k;
+    }
+    /* A transaction failing `where` is invisible: it neither matches nor breaks. */
+    bool visible = !r->where || xtest(st, r->where, ctx);
+    bool first = visible && xtest(st, r->steps[0].pred, ctx);
     if (!k && !first)
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return;
     mark(st, k);
-    seq_expire(k, t->ts_ms, r->lookback_ms);
     int done = -1;
+    if (!visible)
+        goto out;
+    seq_expire(k, t->ts_ms, r->lookback_ms);
     uint32_t keep = 0;
     for (uint32_t j = 0; j < k->npm; j++) {
         lpm *p = &k->pm[j];
         const fw_lang_step *cur = &r->steps[p->step];
         bool matched = false, alive = true;
         if (p->cnt < cur->times) { /* a repetition is strict */
-            if ((alive = matched = fw_expr_test(cur->pred, ctx)))
+            if ((alive = matched = xtest(st, cur->pred, ctx)))
                 p->cnt++;
-        } else if (fw_expr_test(r->steps[p->step + 1].pred, ctx)) {
+        } else if (xtest(st, r->steps[p->step + 1].pred, ctx)) {
             p->step++;
             p->cnt = 1;
             matched = true;
@@ -966,20 +1261,26 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
             continue;
         if (matched) {
             pm_note(p, t->transaction_id);
-            if (done < 0 && pm_complete(r, p)) {
-                st->done = *p;
-                done = 1;
+            if (pm_complete(r, p)) {
+                if (done < 0) {
+                    st->done = *p;
+                    done = 1;
+                }
+                if (r->no_skip)
+                    continue; /* a match consumes itself only */
             }
         }
         k->pm[keep++] = *p;
     }
     k->npm = keep;
-    if (done < 0 && first) {
+    if ((done < 0 || r->no_skip) && first) {
         lpm p = { .start = t->ts_ms, .step = 0, .cnt = 1 };
         pm_note(&p, t->transaction_id);
         if (pm_complete(r, &p)) {
-            st->done = p;
-            done = 1;
+            if (done < 0) {
+                st->done = p;
+                done = 1;
+            }
         } else {
             uint32_t bound = seq_bound(st);
             if (k->npm == bound) { /* full: the oldest goes, counted */
@@ -992,7 +1293,7 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
                 uint32_t cap = k->pmcap ? (k->pmcap * 2 > bound ? bound : k->pmcap * 2) : 2;
                 lpm *np = realloc(k->pm, cap * sizeof(*np));
                 if (!np)
-                    return;
+                    goto out;
                 k->pm = np;
                 k->pmcap = cap;
             }
@@ -1000,11 +1301,34 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         }
     }
     if (done >= 0) {
-        k->npm = 0; /* a match consumes every partial match of its key */
+        if (!r->no_skip)
+            k->npm = 0; /* a match consumes every partial match of its key */
         ctx->slots = NULL;
         ctx->nslots = 0;
         emit(st, r, k, st->member_of[ri], ctx, fn, opaque, &st->done);
     }
+out:
+    if (hist)
+        hist_update(st, r, k, ctx);
+    ctx->prev = NULL;
+    st->hist = NULL;
+}
+
+/* A filter reading prev. or is_new: the key first (its history), then when. */
+static void filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                        void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t len = 0;
+    lkey *k;
+    if (!make_key(st, r, ctx, &len) || !(k = key_get(st, st->group_of[ri], len)))
+        return;
+    ctx->prev = prev_view(st, r, k, ctx->txn);
+    st->hist = k;
+    if (xtest(st, r->when, ctx))
+        emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL);
+    hist_update(st, r, k, ctx);
+    ctx->prev = NULL;
+    st->hist = NULL;
 }
 
 static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
@@ -1015,6 +1339,10 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
     lkey *k = NULL;
     ctx->slots = NULL;
     ctx->nslots = 0;
+    if (r->kind == FW_LANG_FILTER && has_history(r)) {
+        filter_hist(st, ri, ctx, fn, opaque);
+        return;
+    }
     if (r->kind == FW_LANG_FILTER) {
         if (!fw_expr_test(r->when, ctx))
             return;
@@ -1040,16 +1368,18 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
 }
 
 static int in_list(void *ud, int id, fw_str value) {
-    return fw_lang_list_contains(ud, id, value);
+    return fw_lang_list_contains(((const fw_lang_state *)ud)->rs, id, value);
 }
 
 /* Every group counts the transaction first; then the rules, in file order,
  * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
-    fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
-                        .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
-                        .ud = (void *)st->rs };
+    fw_expr_ctx ctx = { .txn = in->txn, .profile = in->profile, .extra = in->extra,
+                        .nextra = in->nextra, .in_list = in_list, .is_new = is_new_hook,
+                        .ud = st };
+    st->behind = in->behind;
+    st->prevtxn_now = in->txn->ts_ms;
     for (size_t g = 0; g < st->ntab; g++)
         count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)
@@ -1072,7 +1402,15 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
                 evict_before(st, k, watermark - t->lead->lookback_ms, t);
                 if (t->lead->kind == FW_LANG_SEQUENCE)
                     dropped = seq_expire(k, watermark, t->lead->lookback_ms);
-                bool quiet = !k->n && !k->npm;
+                if (k->prev && watermark - k->prev->ts > t->lead->prev_within_ms) {
+                    free(k->prev->buf); /* no later record can read it */
+                    free(k->prev);
+                    k->prev = NULL;
+                    dropped++;
+                }
+                if (k->nseen)
+                    dropped += seen_purge(k, watermark - t->lead->seen_keep_ms);
+                bool quiet = !k->n && !k->npm && !k->prev && !k->nseen;
                 for (size_t m = 0; m < t->nmember && quiet; m++)
                     quiet = k->last[m] == INT64_MIN ||
                             k->last[m] + st->rs->dedupe_window_ms <= watermark;
@@ -1149,6 +1487,31 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
                 ok = fw_buf_putc(out, (char)pm->idlen[e]) &&
                      fw_buf_append(out, pm->id[e], pm->idlen[e]);
         }
+    }
+    if (has_history(t->lead)) { /* prev (0 or 1), then is_new's (hash, last seen) pairs */
+        const lprev *pv = k->prev;
+        ok = ok && put_u64(out, pv != NULL);
+        if (pv) {
+            uint64_t bits[3];
+            memcpy(&bits[0], &pv->amount, 8);
+            memcpy(&bits[1], &pv->lat, 8);
+            memcpy(&bits[2], &pv->lon, 8);
+            ok = ok && put_u64(out, (uint64_t)pv->ts) && put_u64(out, bits[0]) &&
+                 put_u64(out, bits[1]) && put_u64(out, bits[2]) &&
+                 put_u64(out, pv->has | (uint64_t)pv->type << 32);
+            size_t off = 0;
+            for (int f = 0; f < PF_N && ok; f++) {
+                ok = put_u64(out, (uint64_t)(int64_t)pv->len[f]);
+                if (ok && pv->len[f] > 0) {
+                    ok = fw_buf_append(out, pv->buf + off, (size_t)pv->len[f]);
+                    off += (size_t)pv->len[f];
+                }
+            }
+        }
+        ok = ok && put_u64(out, k->nseen);
+        for (uint32_t i = 0; i < k->seencap && ok; i++)
+            if (k->seen[i].h)
+                ok = put_u64(out, k->seen[i].h) && put_u64(out, (uint64_t)k->seen[i].last);
     }
     return ok && !out->overflow;
 }
@@ -1252,6 +1615,59 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             }
             k->npm++;
         }
+    }
+    if (has_history(t->lead)) {
+        uint64_t has_prev, nseen;
+        if (!get_u64(&s, end, &has_prev) || has_prev > 1)
+            goto trunc;
+        if (has_prev) {
+            uint64_t ts, bits[3], w;
+            int32_t len[PF_N];
+            if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &bits[0]) ||
+                !get_u64(&s, end, &bits[1]) || !get_u64(&s, end, &bits[2]) ||
+                !get_u64(&s, end, &w))
+                goto trunc;
+            /* Slices of the record, then one fw_txn made of them, copied as live. */
+            fw_txn *v = &st->prevtxn;
+            memset(v, 0, sizeof(*v));
+            for (int f = 0; f < PF_N; f++) {
+                uint64_t l;
+                if (!get_u64(&s, end, &l) || ((int64_t)l >= 0 && (uint64_t)(end - s) < l) ||
+                    (int64_t)l < -1)
+                    goto trunc;
+                len[f] = (int32_t)(int64_t)l;
+                *txn_str(v, f) = len[f] < 0 ? FW_STR_NULL : (fw_str){ (const char *)s, (size_t)len[f] };
+                s += len[f] < 0 ? 0 : len[f];
+            }
+            v->ts_ms = (int64_t)ts;
+            memcpy(&v->amount, &bits[0], 8);
+            memcpy(&v->lat, &bits[1], 8);
+            memcpy(&v->lon, &bits[2], 8);
+            v->has = (uint32_t)w;
+            v->type = (fw_txn_type)(w >> 32);
+            /* Every field as written: the rule's mask picks the same ones again. */
+            if (!prev_keep(st, t->lead, k, v)) {
+                key_remove(st, part, k, false);
+                return FW_ERR_NOMEM;
+            }
+            for (int f = 0; f < PF_N; f++)
+                if (k->prev->len[f] != len[f])
+                    goto trunc; /* a field the rule does not read: not this rule's bytes */
+        }
+        if (!get_u64(&s, end, &nseen))
+            goto trunc;
+        if (nseen > (st->rs->max_window_events ? st->rs->max_window_events : 1)) {
+            key_remove(st, part, k, false);
+            BAD("%s: state with %" PRIu64 " seen values, above max_window_events", id, nseen);
+        }
+        for (uint64_t i = 0; i < nseen; i++) {
+            uint64_t hv, seen_at;
+            if (!get_u64(&s, end, &hv) || !get_u64(&s, end, &seen_at) || !(hv & 1))
+                goto trunc;
+            seen_add(st, t->lead, k, hv, (int64_t)seen_at);
+        }
+        if (k->nseen != nseen)
+            goto trunc;
     }
     if (s != end) {
         key_remove(st, part, k, false);
