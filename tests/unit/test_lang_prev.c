@@ -463,12 +463,95 @@ static void test_write_back(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* ---- the cookbook of docs/rule-language.md ---- */
+
+static char *read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The JSON block following the cookbook heading @p marker. */
+static char *cookbook_block(const char *doc, const char *marker) {
+    const char *h = strstr(doc, marker);
+    assert_non_null(h);
+    const char *open = strstr(h, "```json\n");
+    assert_non_null(open);
+    open += 8;
+    const char *close = strstr(open, "```");
+    assert_non_null(close);
+    char *out = malloc((size_t)(close - open) + 1);
+    memcpy(out, open, (size_t)(close - open));
+    out[close - open] = '\0';
+    return out;
+}
+
+/* "A new device followed by a payee change and a transfer", run as written
+ * in the doc on one account's day (device_id is an extra field). */
+static void test_cookbook_new_device(void **state) {
+    (void)state;
+    const char *data = getenv("FW_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
+    char *doc = read_all(path);
+    if (!doc) {
+        printf("  cannot read %s\n", path);
+        fail();
+    }
+    char *json = cookbook_block(doc, "### A new device followed by a payee change and a transfer");
+    fw_lang_rules *rs = load_ok(json);
+    assert_int_equal(rs->nextra, 1);
+    assert_string_equal(rs->extra_names[0], "device_id");
+    fw_lang_state *st = fw_lang_state_new(rs);
+    static const struct {
+        const char *id, *dev, *type, *amt;
+        int64_t dt;
+    } r[] = {
+        { "first", "D1", "PURCHASE", "20", 0 },                     /* no history: not new */
+        { "d1", "D1", "PURCHASE", "20", 24 * 60 * MIN_MS },
+        { "d2", "D2", "PURCHASE", "20", 24 * 60 * MIN_MS + MIN_MS }, /* new device */
+        { "x", "D2", "PURCHASE", "30", 24 * 60 * MIN_MS + 5 * MIN_MS },
+        { "p1", "D2", "PAYEE_CHANGE", "0", 24 * 60 * MIN_MS + 10 * MIN_MS },
+        { "t1", "D2", "TRANSFER", "5000", 24 * 60 * MIN_MS + 20 * MIN_MS }, /* alert */
+        { "p2", "D2", "PAYEE_CHANGE", "0", 26 * 60 * MIN_MS },     /* D2 is known now */
+        { "t2", "D2", "TRANSFER", "5000", 26 * 60 * MIN_MS + MIN_MS },
+        { "d3", "D3", "PURCHASE", "20", 48 * 60 * MIN_MS },        /* new, but ... */
+        { "p3", "D3", "PAYEE_CHANGE", "0", 48 * 60 * MIN_MS + 30 * MIN_MS },
+        { "t3", "D3", "TRANSFER", "5000", 49 * 60 * MIN_MS },      /* ... exactly at within */
+    };
+    sink s = { 0 };
+    for (size_t i = 0; i < N(r); i++) {
+        tx x;
+        mk(&x, &(rec){ r[i].id, "A", FW_TXN_TYPE_OTHER, r[i].amt, r[i].dt });
+        if (!strcmp(r[i].type, "TRANSFER"))
+            x.t.type = FW_TXN_TRANSFER, x.t.counterparty_id = fw_str_c("PAYEE9");
+        else if (!strcmp(r[i].type, "PURCHASE"))
+            x.t.type = FW_TXN_PURCHASE;
+        else
+            x.t.type_raw = fw_str_c(r[i].type);
+        fw_str extra[1] = { fw_str_c(r[i].dev) };
+        fw_lang_input in = { .txn = &x.t, .extra = extra, .nextra = 1 };
+        fw_lang_eval(st, &in, INT64_MIN, on_alert, &s);
+    }
+    printf("  new device: %s, want account_id=A:d2,p1,t1;\n", s.got);
+    assert_string_equal(s.got, "account_id=A:d2,p1,t1;");
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+    free(json);
+    free(doc);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_history),     cmocka_unit_test(test_prev_alert),
         cmocka_unit_test(test_seen_bound),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_write_back),
+        cmocka_unit_test(test_write_back),  cmocka_unit_test(test_cookbook_new_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
