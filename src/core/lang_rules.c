@@ -776,13 +776,13 @@ static fw_err load_history(lctx *c, const char *path, const fw_json *e) {
         return FW_OK;
     snprintf(kpath, sizeof(kpath), "%s.%s", path, what);
     if (r->kind == FW_LANG_AGGREGATE)
-        return errf(c, kpath, NULL, FW_ERR_INVALID, "prev. and is_new are for filter and sequence "
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. and is_new are for filter and sequence "
                     "rules (an aggregate's window already holds the key's history)");
     if (!r->ngroup)
-        return errf(c, kpath, NULL, FW_ERR_INVALID, "prev. and is_new need \"group_by\": the key "
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. and is_new need \"group_by\": the key "
                     "whose previous transactions they read, like \"customer_id\"");
     if (r->prev_fields >> (FW_TXN_NFIELDS - FW_TXN_NFEATURES))
-        return errf(c, kpath, NULL, FW_ERR_INVALID, "prev. keeps the named schema fields, not "
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. keeps the named schema fields, not "
                     "v1..v28");
     return FW_OK;
 }

@@ -196,7 +196,13 @@ static void fuzz_lang(const char *in, size_t size, const fw_rules *r) {
         t.merchant_id = fw_str_c(i % 2 ? "M1" : "M2");
         t.merchant_category = fw_str_c(i % 2 ? "crypto" : "grocery");
         t.type = i % 2 ? FW_TXN_TRANSFER : FW_TXN_PURCHASE;
-        fw_lang_input lin = { .txn = &t };
+        t.country = fw_str_c(i % 3 ? "FR" : "US");
+        if (i % 2 == 0) { /* prev., distance_km, speed_kmh */
+            t.lat = 48.8 - i;
+            t.lon = 2.3 * i;
+            t.has = FW_TXN_HAS_LAT | FW_TXN_HAS_LON;
+        }
+        fw_lang_input lin = { .txn = &t, .behind = i == 7 }; /* one behind the watermark */
         fw_lang_eval(st[0], &lin, t.ts_ms - 10000, on_lang_alert, &alerts);
     }
     fw_lang_state_foreach(st[0], copy_key, st);
