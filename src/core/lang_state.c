@@ -37,7 +37,7 @@
 
 __extension__ typedef __int128 i128;
 
-#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval sweeps at most once per minute of watermark */
+#define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
@@ -68,6 +68,7 @@ typedef struct lpm {
 /* A key's previous transaction, for prev.: the numbers, and the text fields
  * the rule reads (PF_* order) one after another in buf. */
 #define PF_N 12
+#define PREV_INLINE 96 /* text bytes of prev kept inside the key; longer records use the heap */
 typedef struct lprev {
     int64_t ts;
     double amount, lat, lon;
@@ -106,8 +107,11 @@ typedef struct lkey {
     lpm *pm;                  /* sequence: partial matches, oldest first */
     uint32_t npm, pmcap;
     lprev *prev;              /* history rules: the previous transaction; NULL: none yet */
+    lprev *prev_mem;          /* its storage in this allocation (with PREV_INLINE bytes of
+                                 text), so a new key costs one allocation */
     lseen *seen;              /* history rules: is_new's set (open addressing, 2^k slots) */
     uint32_t nseen, seencap;
+    int64_t used;             /* the last transaction's time that looked it up */
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
@@ -129,6 +133,8 @@ typedef struct ltab {
     uint8_t nmm, ncd;              /* min/max and count_distinct columns */
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
+    int64_t grace;                 /* the background sweep leaves a key used this recently */
+    uint8_t pf[PF_N], npf;         /* history: the PF_* fields prev keeps (the id first) */
 } ltab;
 
 struct fw_lang_state {
@@ -137,8 +143,7 @@ struct fw_lang_state {
     size_t ntab;
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
-    int64_t next_expire;
-    int64_t sweep_every_ms;   /* between sweeps of every key (freeing memory only) */
+    size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
@@ -244,14 +249,6 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->rs = rs;
     for (int f = 0; f < PF_N; f++)
         st->pf_bit[f] = fw_txn_field_index(pf_field[f].name, strlen(pf_field[f].name));
-    st->next_expire = INT64_MIN;
-    /* A sweep visits every key, and windows drop old events as their key is
-     * used anyway, so sweeps only free memory: one per eighth of the longest
-     * lookback (at least a minute) keeps memory within 1.125 lookbacks. */
-    st->sweep_every_ms = EXPIRE_EVERY_MS;
-    for (size_t i = 0; i < rs->n; i++)
-        if (rs->rules[i].lookback_ms / 8 > st->sweep_every_ms)
-            st->sweep_every_ms = rs->rules[i].lookback_ms / 8;
     st->tab = calloc(n, sizeof(*st->tab));
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
@@ -299,9 +296,34 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                                                                      : -1;
         }
     }
-    for (size_t g = 0; g < st->ntab; g++)
-        st->tab[g].id = part_id(rs, &st->tab[g]);
+    for (size_t g = 0; g < st->ntab; g++) {
+        ltab *t = &st->tab[g];
+        const fw_lang_rule *r = t->lead;
+        t->id = part_id(rs, t);
+        t->grace = r->lookback_ms;
+        if (r->prev_fields && r->prev_within_ms > t->grace)
+            t->grace = r->prev_within_ms;
+        if (r->seen_keep_ms > t->grace)
+            t->grace = r->seen_keep_ms;
+        for (int f = 0; f < PF_N; f++)
+            if (r->prev_fields &&
+                (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
+                t->pf[t->npf++] = (uint8_t)f;
+    }
     return st;
+}
+
+static char *prev_inline(const lkey *k) { return k->prev_mem ? (char *)(k->prev_mem + 1) : NULL; }
+
+/* Forgets the key's prev, freeing what lives outside the key. */
+static void prev_drop(lkey *k) {
+    if (!k->prev)
+        return;
+    if (k->prev->buf != prev_inline(k))
+        free(k->prev->buf);
+    if (k->prev != k->prev_mem)
+        free(k->prev);
+    k->prev = NULL;
 }
 
 static void key_free(lkey *k) {
@@ -312,9 +334,7 @@ static void key_free(lkey *k) {
     free(k->dq);
     free(k->set);
     free(k->pm);
-    if (k->prev)
-        free(k->prev->buf);
-    free(k->prev);
+    prev_drop(k);
     free(k->seen);
     free(k);
 }
@@ -375,11 +395,15 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     /* The running totals follow the header (i128 wants 16-byte alignment),
      * then the members' last alerts. */
     size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
-    lkey *k = calloc(1, hdr + t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t));
+    size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
+    tail = (tail + 15) & ~(size_t)15;
+    lkey *k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0));
     if (!k)
         return NULL;
     k->run = (lrun *)((char *)k + hdr);
     k->last = (int64_t *)(k->run + t->naggs);
+    if (t->npf)
+        k->prev_mem = (lprev *)((char *)k + hdr + tail);
     for (size_t m = 0; m < t->nmember; m++)
         k->last[m] = INT64_MIN;
     k->hash = h;
@@ -911,10 +935,14 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     fn(opaque, &a);
 }
 
-static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
+static lkey *key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now) {
     uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
     lkey *k = key_find(st, ri, st->keybuf, len, h);
-    return k ? k : key_add(st, ri, st->keybuf, len, h);
+    if (!k)
+        k = key_add(st, ri, st->keybuf, len, h);
+    if (k && now > k->used)
+        k->used = now;
+    return k;
 }
 
 /* Counts the transaction in group @p gi's window when it has every key field
@@ -957,7 +985,7 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         }
         mask |= 1u << a;
     }
-    if (!(k = key_get(st, gi, len)))
+    if (!(k = key_get(st, gi, len, txn->ts_ms)))
         return;
     mark(st, k);
     evict_before(st, k, txn->ts_ms - r->lookback_ms, t);
@@ -984,8 +1012,8 @@ static bool xtest(fw_lang_state *st, const fw_expr *e, const fw_expr_ctx *ctx) {
 /* The key's previous transaction as the evaluator reads it; NULL when there
  * is none, it is older than prev_within, or this record is behind the
  * watermark (its place in order has passed). */
-static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const lkey *k,
-                               const fw_txn *t) {
+static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const ltab *tb,
+                               const lkey *k, const fw_txn *t) {
     const lprev *p = k->prev;
     if (!r->prev_fields || !p || st->behind || t->ts_ms - p->ts > r->prev_within_ms)
         return NULL;
@@ -997,7 +1025,8 @@ static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const l
     v->has = p->has;
     v->type = (fw_txn_type)p->type;
     size_t off = 0;
-    for (int f = 0; f < PF_N; f++) {
+    for (uint8_t i = 0; i < tb->npf; i++) { /* the fields the rule reads: it reads no other */
+        int f = tb->pf[i];
         fw_str *s = txn_str(v, f);
         *s = p->len[f] < 0 ? FW_STR_NULL : (fw_str){ p->buf + off, (size_t)p->len[f] };
         off += p->len[f] < 0 ? 0 : (size_t)p->len[f];
@@ -1007,28 +1036,40 @@ static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const l
 
 /* Copies what the rule reads of @p t (and its id, for evidence) into the
  * key's lprev; its buffer grows to the longest record and is then reused. */
-static bool prev_keep(fw_lang_state *st, const fw_lang_rule *r, lkey *k, const fw_txn *t) {
+static bool prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     lprev *p = k->prev;
-    if (!p && !(p = k->prev = calloc(1, sizeof(*p))))
-        return false;
+    if (!p) {
+        if (!(p = k->prev_mem ? k->prev_mem : calloc(1, sizeof(*p))))
+            return false;
+        memset(p, 0, sizeof(*p));
+        k->prev = p;
+        if (p == k->prev_mem) {
+            p->buf = prev_inline(k);
+            p->cap = PREV_INLINE;
+        }
+        for (int f = 0; f < PF_N; f++)
+            p->len[f] = -1; /* a field the rule does not read stays absent */
+    }
     size_t need = 0;
     int32_t len[PF_N];
-    for (int f = 0; f < PF_N; f++) {
-        bool want = f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1));
+    for (uint8_t i = 0; i < tb->npf; i++) {
+        int f = tb->pf[i];
         fw_str s = txn_cstr(t, f);
-        len[f] = want && s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
+        len[f] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
         need += len[f] > 0 ? (size_t)len[f] : 0;
     }
     if (!p->buf || need > p->cap) {
         size_t cap = p->cap * 2 > need ? p->cap * 2 : need < 32 ? 32 : need;
-        char *nb = realloc(p->buf, cap);
+        /* The text is copied afresh below: the old bytes need not move. */
+        char *nb = p->buf == prev_inline(k) ? malloc(cap) : realloc(p->buf, cap);
         if (!nb)
             return false;
         p->buf = nb;
         p->cap = (uint32_t)cap;
     }
     size_t off = 0;
-    for (int f = 0; f < PF_N; f++) {
+    for (uint8_t i = 0; i < tb->npf; i++) { /* in PF_* order: prev_view reads them so */
+        int f = tb->pf[i];
         p->len[f] = len[f];
         if (len[f] > 0) {
             memcpy(p->buf + off, txn_cstr(t, f).ptr, (size_t)len[f]);
@@ -1156,7 +1197,7 @@ static void hist_update(fw_lang_state *st, const fw_lang_rule *r, lkey *k,
     if (st->behind)
         return;
     if (r->prev_fields)
-        (void)prev_keep(st, r, k, t);
+        (void)prev_keep(&st->tab[st->group_of[r - st->rs->rules]], k, t);
     for (size_t i = 0; i < r->nseen; i++) {
         fw_str v = seen_value(st, r->seen_field[i], ctx);
         if (v.ptr)
@@ -1226,8 +1267,10 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     lkey *k = key_find(st, gi, st->keybuf, len, h);
     if (hist && !k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return; /* prev and is_new remember every transaction of the key */
+    if (k && t->ts_ms > k->used)
+        k->used = t->ts_ms;
     if (hist) {
-        ctx->prev = prev_view(st, r, k, t);
+        ctx->prev = prev_view(st, r, &st->tab[gi], k, t);
         st->hist = k;
     }
     /* A transaction failing `where` is invisible: it neither matches nor breaks. */
@@ -1237,6 +1280,8 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return;
+    if (t->ts_ms > k->used)
+        k->used = t->ts_ms;
     mark(st, k);
     int done = -1;
     if (!visible)
@@ -1320,9 +1365,9 @@ static void filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_
     const fw_lang_rule *r = &st->rs->rules[ri];
     size_t len = 0;
     lkey *k;
-    if (!make_key(st, r, ctx, &len) || !(k = key_get(st, st->group_of[ri], len)))
+    if (!make_key(st, r, ctx, &len) || !(k = key_get(st, st->group_of[ri], len, ctx->txn->ts_ms)))
         return;
-    ctx->prev = prev_view(st, r, k, ctx->txn);
+    ctx->prev = prev_view(st, r, &st->tab[st->group_of[ri]], k, ctx->txn);
     st->hist = k;
     if (xtest(st, r->when, ctx))
         emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL);
@@ -1347,7 +1392,7 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
         if (!fw_expr_test(r->when, ctx))
             return;
         if (r->ngroup) {
-            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
+            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len, ctx->txn->ts_ms)))
                 return;
         }
         emit(st, r, k, m, ctx, fn, opaque, NULL);
@@ -1371,6 +1416,8 @@ static int in_list(void *ud, int id, fw_str value) {
     return fw_lang_list_contains(((const fw_lang_state *)ud)->rs, id, value);
 }
 
+static void sweep_some(fw_lang_state *st, int64_t watermark);
+
 /* Every group counts the transaction first; then the rules, in file order,
  * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
@@ -1385,10 +1432,37 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     for (size_t i = 0; i < st->rs->n; i++)
         if (st->group_of[i] != SIZE_MAX)
             eval_rule(st, i, &ctx, fn, opaque);
-    if (watermark != INT64_MIN && watermark >= st->next_expire) {
-        fw_lang_expire(st, watermark);
-        st->next_expire = watermark + st->sweep_every_ms;
+    if (watermark != INT64_MIN)
+        sweep_some(st, watermark);
+}
+
+/* Frees what no rule can need at @p watermark in key @p k of group @p gi;
+ * @p lazy (the background sweep): only a key not used within the group's
+ * grace, so a busy key is not freed and made again. @returns true if freed. */
+static bool expire_key(fw_lang_state *st, size_t gi, lkey *k, int64_t watermark, bool lazy) {
+    ltab *t = &st->tab[gi];
+    if (lazy && watermark - k->used <= t->grace)
+        return false;
+    uint32_t had = k->n, dropped = 0;
+    evict_before(st, k, watermark - t->lead->lookback_ms, t);
+    if (t->lead->kind == FW_LANG_SEQUENCE)
+        dropped = seq_expire(k, watermark, t->lead->lookback_ms);
+    if (k->prev && watermark - k->prev->ts > t->lead->prev_within_ms) {
+        prev_drop(k); /* no later record can read it */
+        dropped++;
     }
+    if (k->nseen)
+        dropped += seen_purge(k, watermark - t->lead->seen_keep_ms);
+    bool quiet = !k->n && !k->npm && !k->prev && !k->nseen;
+    for (size_t m = 0; m < t->nmember && quiet; m++)
+        quiet = k->last[m] == INT64_MIN || k->last[m] + st->rs->dedupe_window_ms <= watermark;
+    if (quiet) {
+        key_remove(st, gi, k, true);
+        return true;
+    }
+    if (k->n != had || dropped)
+        mark(st, k);
+    return false;
 }
 
 size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
@@ -1398,31 +1472,32 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
-                uint32_t had = k->n, dropped = 0;
-                evict_before(st, k, watermark - t->lead->lookback_ms, t);
-                if (t->lead->kind == FW_LANG_SEQUENCE)
-                    dropped = seq_expire(k, watermark, t->lead->lookback_ms);
-                if (k->prev && watermark - k->prev->ts > t->lead->prev_within_ms) {
-                    free(k->prev->buf); /* no later record can read it */
-                    free(k->prev);
-                    k->prev = NULL;
-                    dropped++;
-                }
-                if (k->nseen)
-                    dropped += seen_purge(k, watermark - t->lead->seen_keep_ms);
-                bool quiet = !k->n && !k->npm && !k->prev && !k->nseen;
-                for (size_t m = 0; m < t->nmember && quiet; m++)
-                    quiet = k->last[m] == INT64_MIN ||
-                            k->last[m] + st->rs->dedupe_window_ms <= watermark;
-                if (quiet) {
-                    key_remove(st, gi, k, true);
-                    freed++;
-                } else if (k->n != had || dropped) {
-                    mark(st, k);
-                }
+                freed += expire_key(st, gi, k, watermark, false);
             }
     }
     return freed;
+}
+
+/* The background sweep: SWEEP_BUCKETS buckets per transaction, round robin
+ * over the groups, so freeing memory costs O(1) per transaction rather than
+ * a pause over every key (windows drop old events as their key is used
+ * anyway: a sweep only frees memory). A pass over n keys takes about n / 4
+ * transactions. */
+static void sweep_some(fw_lang_state *st, int64_t watermark) {
+    for (int n = 0; n < SWEEP_BUCKETS && st->ntab; n++) {
+        if (st->sweep_tab >= st->ntab)
+            st->sweep_tab = 0;
+        ltab *t = &st->tab[st->sweep_tab];
+        if (st->sweep_bucket >= t->nbucket) {
+            st->sweep_tab++;
+            st->sweep_bucket = 0;
+            continue;
+        }
+        for (lkey *k = t->bucket[st->sweep_bucket++], *nx; k; k = nx) {
+            nx = k->next;
+            (void)expire_key(st, st->sweep_tab, k, watermark, true);
+        }
+    }
 }
 
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {
@@ -1646,7 +1721,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             v->has = (uint32_t)w;
             v->type = (fw_txn_type)(w >> 32);
             /* Every field as written: the rule's mask picks the same ones again. */
-            if (!prev_keep(st, t->lead, k, v)) {
+            if (!prev_keep(t, k, v)) {
                 key_remove(st, part, k, false);
                 return FW_ERR_NOMEM;
             }
