@@ -37,6 +37,7 @@
 
 __extension__ typedef __int128 i128;
 
+#define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
 #define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
@@ -144,6 +145,12 @@ struct fw_lang_state {
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
+    /* This transaction's group key, made once for all rules with one group_by. */
+    size_t *key_class;        /* per rule: the first rule with the same group_by */
+    size_t kc_class;          /* the class keybuf holds; SIZE_MAX: none yet */
+    bool kc_ok;
+    size_t kc_len;
+    uint64_t kc_hash;
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
@@ -253,9 +260,23 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
     st->pool = malloc(2 * n * sizeof(size_t));
-    if (!st->tab || !st->group_of || !st->member_of || !st->pool) {
+    st->key_class = malloc(n * sizeof(size_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->key_class) {
         fw_lang_state_destroy(st);
         return NULL;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        size_t c = 0;
+        for (; c < i; c++) {
+            const fw_lang_rule *o = &rs->rules[c];
+            bool same = o->ngroup == r->ngroup;
+            for (size_t g = 0; g < r->ngroup && same; g++)
+                same = !strcmp(o->group_src[g], r->group_src[g]);
+            if (same)
+                break;
+        }
+        st->key_class[i] = c;
     }
     /* Group the enabled rules, then lay out each group's members and columns. */
     for (size_t i = 0; i < rs->n; i++) {
@@ -354,6 +375,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->group_of);
     free(st->member_of);
     free(st->pool);
+    free(st->key_class);
     free(st->dirty);
     fw_buf_fini(&st->deleted);
     free(st);
@@ -935,8 +957,25 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     fn(opaque, &a);
 }
 
+/* Rule @p r's group key for this transaction in st->keybuf, and its hash:
+ * made once per transaction for all the rules grouped alike. */
+static bool rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                     size_t *len, uint64_t *h) {
+    size_t c = st->key_class[r - st->rs->rules];
+    if (c != st->kc_class) {
+        st->kc_class = c;
+        st->kc_ok = make_key(st, r, ctx, &st->kc_len);
+        if (st->kc_ok)
+            st->kc_hash = fw_hash64(st->keybuf, st->kc_len, KEY_SEED);
+    }
+    *len = st->kc_len;
+    *h = st->kc_hash;
+    return st->kc_ok;
+}
+
+/* The key in st->keybuf (rule_key), made when new. */
 static lkey *key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now) {
-    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
+    uint64_t h = st->kc_hash;
     lkey *k = key_find(st, ri, st->keybuf, len, h);
     if (!k)
         k = key_add(st, ri, st->keybuf, len, h);
@@ -954,7 +993,8 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     size_t len = 0;
     lkey *k;
     t->cur = NULL;
-    if (r->kind != FW_LANG_AGGREGATE || !make_key(st, r, ctx, &len) ||
+    uint64_t h;
+    if (r->kind != FW_LANG_AGGREGATE || !rule_key(st, r, ctx, &len, &h) ||
         (r->where && !fw_expr_test(r->where, ctx)))
         return;
     fw_dec vals[GROUP_MAX_AGGS];
@@ -1261,9 +1301,9 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     const fw_txn *t = ctx->txn;
     size_t gi = st->group_of[ri], len = 0;
     bool hist = has_history(r);
-    if (st->behind || !make_key(st, r, ctx, &len))
+    uint64_t h;
+    if (st->behind || !rule_key(st, r, ctx, &len, &h))
         return; /* in event-time order only, as the built-ins' sequences */
-    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
     lkey *k = key_find(st, gi, st->keybuf, len, h);
     if (hist && !k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return; /* prev and is_new remember every transaction of the key */
@@ -1365,7 +1405,9 @@ static void filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_
     const fw_lang_rule *r = &st->rs->rules[ri];
     size_t len = 0;
     lkey *k;
-    if (!make_key(st, r, ctx, &len) || !(k = key_get(st, st->group_of[ri], len, ctx->txn->ts_ms)))
+    uint64_t h;
+    if (!rule_key(st, r, ctx, &len, &h) ||
+        !(k = key_get(st, st->group_of[ri], len, ctx->txn->ts_ms)))
         return;
     ctx->prev = prev_view(st, r, &st->tab[st->group_of[ri]], k, ctx->txn);
     st->hist = k;
@@ -1392,7 +1434,8 @@ static void eval_rule(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
         if (!fw_expr_test(r->when, ctx))
             return;
         if (r->ngroup) {
-            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len, ctx->txn->ts_ms)))
+            uint64_t h;
+            if (!rule_key(st, r, ctx, &len, &h) || !(k = key_get(st, gi, len, ctx->txn->ts_ms)))
                 return;
         }
         emit(st, r, k, m, ctx, fn, opaque, NULL);
@@ -1426,6 +1469,7 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                         .nextra = in->nextra, .in_list = in_list, .is_new = is_new_hook,
                         .ud = st };
     st->behind = in->behind;
+    st->kc_class = SIZE_MAX;
     st->prevtxn_now = in->txn->ts_ms;
     for (size_t g = 0; g < st->ntab; g++)
         count_in_group(st, g, &ctx);
@@ -1536,7 +1580,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
     if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
         return true;
     const ltab *t = &st->tab[part];
-    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + part));
+    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, KEY_SEED));
     if (!k)
         return true; /* nothing held: a tombstone */
     uint8_t hdr[4] = { STATE_MAGIC, STATE_VERSION, (uint8_t)t->naggs, (uint8_t)t->nmember };
@@ -1599,7 +1643,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
         BAD("language rule state: part %zu or key of %zu bytes out of range", part, key.len);
     const ltab *t = &st->tab[part];
     const char *id = t->lead->id;
-    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + part);
+    uint64_t h = fw_hash64(key.ptr, key.len, KEY_SEED);
     lkey *k = key_find(st, part, key.ptr, key.len, h);
     if (k)
         key_remove(st, part, k, false);
