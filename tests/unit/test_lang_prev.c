@@ -389,6 +389,37 @@ static void test_round_trip(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* A prev longer than what its key holds inline moves to the heap, shrinks
+ * back, and survives the changelog (ASan checks the memory). */
+static void test_prev_long(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(doc("\"type\": \"filter\", \"group_by\": \"account_id\", "
+                                    "\"when\": \"merchant_id == prev.merchant_id\"", 100));
+    char longm[300];
+    memset(longm, 'm', sizeof(longm) - 1);
+    longm[sizeof(longm) - 1] = '\0';
+    static const char *const merch[] = { NULL, NULL, "short", "short", NULL };
+    static const char *const ids[] = { "a1", "a2", "a3", "a4", "a5" };
+    fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
+    sink s = { 0 };
+    for (int i = 0; i < 5; i++) {
+        tx x;
+        mk(&x, &(rec){ ids[i], "A", P, "1", i });
+        x.t.merchant_id = fw_str_c(merch[i] ? merch[i] : longm);
+        fw_lang_input in = { .txn = &x.t };
+        fw_lang_eval(i < 3 ? a : b, &in, INT64_MIN, on_alert, &s);
+        if (i == 2) { /* hand the state over after the long one went to the heap */
+            copy c = { a, b };
+            fw_lang_state_foreach(a, copy_key, &c);
+        }
+    }
+    printf("got %s, want account_id=A:a1,a2;account_id=A:a3,a4;\n", s.got);
+    assert_string_equal(s.got, "account_id=A:a1,a2;account_id=A:a3,a4;");
+    fw_lang_state_destroy(a);
+    fw_lang_state_destroy(b);
+    fw_lang_rules_destroy(rs);
+}
+
 static void test_load_errors(void **state) {
     (void)state;
     static const struct {
@@ -551,6 +582,7 @@ int main(void) {
         cmocka_unit_test(test_history),     cmocka_unit_test(test_prev_alert),
         cmocka_unit_test(test_seen_bound),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_load_errors),
+        cmocka_unit_test(test_prev_long),
         cmocka_unit_test(test_write_back),  cmocka_unit_test(test_cookbook_new_device),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
