@@ -51,6 +51,8 @@ struct fw_engine {
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
+    uint64_t lang_swept_at;           /* stats.released at the last idle sweep: records
+                                         released since swept as they went (lang_state) */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
