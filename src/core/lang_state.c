@@ -38,7 +38,8 @@
 __extension__ typedef __int128 i128;
 
 #define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
-#define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
+#define SWEEP_BUCKETS 4
+#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse */ /* hash buckets fw_lang_eval sweeps per transaction */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
@@ -117,6 +118,7 @@ typedef struct lkey {
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
     uint16_t keylen;
+    uint16_t keycap;          /* room for the key (a recycled key takes one that fits) */
     char key[];               /* "f=v\x1fg=w": fields and values */
 } lkey;
 
@@ -133,6 +135,9 @@ typedef struct ltab {
     int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
     uint8_t nmm, ncd;              /* min/max and count_distinct columns */
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
+    lkey *spare;                   /* quiet keys freed by expiry, kept for reuse (linked
+                                      by next, with their arrays): no malloc per new key */
+    uint32_t nspare;
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
     int64_t grace;                 /* the background sweep leaves a key used this recently */
     uint8_t pf[PF_N], npf;         /* history: the PF_* fields prev keeps (the id first) */
@@ -347,6 +352,8 @@ static void prev_drop(lkey *k) {
     k->prev = NULL;
 }
 
+static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb);
+
 static void key_free(lkey *k) {
     if (!k)
         return;
@@ -369,6 +376,10 @@ void fw_lang_state_destroy(fw_lang_state *st) {
                 nx = k->next;
                 key_free(k);
             }
+        for (lkey *k = st->tab[r].spare, *nx; k; k = nx) {
+            nx = k->next;
+            key_free(k);
+        }
         free(st->tab[r].bucket);
     }
     free(st->tab);
@@ -414,18 +425,36 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     ltab *t = &st->tab[r];
     if (t->nkeys >= t->nbucket && !tab_grow(t))
         return NULL;
-    /* The running totals follow the header (i128 wants 16-byte alignment),
-     * then the members' last alerts. */
-    size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
-    size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
-    tail = (tail + 15) & ~(size_t)15;
-    lkey *k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0));
-    if (!k)
-        return NULL;
-    k->run = (lrun *)((char *)k + hdr);
-    k->last = (int64_t *)(k->run + t->naggs);
-    if (t->npf)
-        k->prev_mem = (lprev *)((char *)k + hdr + tail);
+    lkey *k = t->spare;
+    if (k && k->keycap >= len) {
+        /* A quiet key freed by expiry: its arrays are empty (no events, partial
+         * matches or seen values), so only the header and totals start afresh. */
+        t->spare = k->next;
+        t->nspare--;
+        lkey keep = *k;
+        memset(k, 0, offsetof(lkey, key));
+        k->ev = keep.ev, k->val = keep.val, k->dq = keep.dq, k->set = keep.set;
+        k->cap = keep.cap, k->setcap = keep.setcap;
+        k->pm = keep.pm, k->pmcap = keep.pmcap;
+        k->seen = keep.seen, k->seencap = keep.seencap;
+        k->run = keep.run, k->last = keep.last, k->prev_mem = keep.prev_mem;
+        k->keycap = keep.keycap;
+        memset(k->run, 0, t->naggs * sizeof(lrun));
+    } else {
+        /* The running totals follow the header (i128 wants 16-byte alignment),
+         * then the members' last alerts. */
+        size_t cap = len < 48 ? 48 : len;
+        size_t hdr = (sizeof(lkey) + cap + 15) & ~(size_t)15;
+        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
+        tail = (tail + 15) & ~(size_t)15;
+        if (!(k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0))))
+            return NULL;
+        k->keycap = (uint16_t)cap;
+        k->run = (lrun *)((char *)k + hdr);
+        k->last = (int64_t *)(k->run + t->naggs);
+        if (t->npf)
+            k->prev_mem = (lprev *)((char *)k + hdr + tail);
+    }
     for (size_t m = 0; m < t->nmember; m++)
         k->last[m] = INT64_MIN;
     k->hash = h;
@@ -459,6 +488,26 @@ static void mark(fw_lang_state *st, lkey *k) {
 /* Frees @p k; @p tomb: it leaves the changelog too (expiry), not when
  * restoring, where the log already says what it holds. */
 static void key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
+    key_unlink(st, r, k, tomb);
+    key_free(k);
+}
+
+/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS. */
+static void key_retire(fw_lang_state *st, size_t r, lkey *k) {
+    ltab *t = &st->tab[r];
+    key_unlink(st, r, k, true);
+    if (k->n || k->npm || k->nseen || t->nspare >= SPARE_KEYS || k->cap > 64 ||
+        k->pmcap > 64 || k->seencap > 64) { /* only small ones: spares hold their arrays */
+        key_free(k);
+        return;
+    }
+    prev_drop(k);
+    k->next = t->spare;
+    t->spare = k;
+    t->nspare++;
+}
+
+static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     ltab *t = &st->tab[r];
     if (k->dirty) { /* off the list: its tombstone is its latest state */
         lkey *last = st->dirty[--st->ndirty];
@@ -478,7 +527,6 @@ static void key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     t->nkeys--;
     st->stats.keys--;
     st->stats.events -= k->n;
-    key_free(k);
 }
 
 /* ---- windows ---- */
@@ -1501,7 +1549,7 @@ static bool expire_key(fw_lang_state *st, size_t gi, lkey *k, int64_t watermark,
     for (size_t m = 0; m < t->nmember && quiet; m++)
         quiet = k->last[m] == INT64_MIN || k->last[m] + st->rs->dedupe_window_ms <= watermark;
     if (quiet) {
-        key_remove(st, gi, k, true);
+        key_retire(st, gi, k);
         return true;
     }
     if (k->n != had || dropped)
