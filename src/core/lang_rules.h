@@ -4,7 +4,9 @@
  * a `having` predicate). Entries of a rules file's "rules" array that carry a
  * "type" are loaded here, beside the built-ins' fw_rules; every expression is
  * compiled once through expr.h. `sequence` rules (ordered steps per key,
- * strict or relaxed, within a duration) keep bounded partial matches per key. The state (fw_lang_state) keeps, per rule and
+ * strict or relaxed, within a duration) keep bounded partial matches per key.
+ * A filter or sequence rule reading `prev.` or `is_new` keeps its keys'
+ * history (the previous transaction, the values seen). The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
  * written to and read from the changelog one key at a time.
  *
