@@ -243,7 +243,7 @@ static void release(fw_engine *e, int64_t watermark) {
         }
         fw_detect(e, t, false);
         if (e->lang)
-            fw_engine_lang_eval(e, t, false);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);
         e->stats.released++;
         fw_event_buffer_pop(&e->buffer);
     }
@@ -262,7 +262,7 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
     e->stats.transactions++;
     detect_high_amount(e, t);
     if (e->lang_arrival && e->lang)
-        fw_engine_lang_eval(e, t, true);
+        fw_engine_lang_eval(e, t, FW_LANG_ON_ARRIVAL, false);
     int64_t wm = e->stats.watermark;
     if (wm != INT64_MIN && t->ts_ms <= wm) {
         /* Behind the watermark: its turn in the ordered stream has passed. */
@@ -275,13 +275,13 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
         e->stats.behind_watermark++;
         fw_detect(e, t, true);
         if (e->lang)
-            fw_engine_lang_eval(e, t, false);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, true);
         return;
     }
     if (!fw_event_buffer_push(&e->buffer, t)) {
         fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
         if (e->lang)
-            fw_engine_lang_eval(e, t, false);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);
         return;
     }
     if (t->ts_ms > e->max_ts) {

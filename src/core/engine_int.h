@@ -6,6 +6,7 @@
 
 #include "alert.h"
 #include "engine.h"
+#include "lang_rules.h"
 #include "event_buffer.h"
 #include "fw_pool.h"
 #include "state.h"
@@ -56,6 +57,8 @@ struct fw_engine {
                                          tombstoned at the next fw_engine_changes: u64 part
                                          id, u16 length, bytes, repeated */
     int8_t lang_slot[64];             /* language rule extra slot -> index in extras; -1: none */
+    uint64_t lang_swept_at;           /* stats.released at the last idle sweep: records
+                                         released since swept as they went (lang_state) */
     int64_t max_ts;                   /* highest event time seen; INT64_MIN: none */
     /* An entity idle (in event time) longer than logical_horizon starts afresh
      * at its next event; the sweep frees it once the watermark is a further
@@ -123,9 +126,10 @@ fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
  *  the detectors. */
 void fw_ml_observe(fw_engine *e, const fw_txn *t);
 
-/** @brief The language rules on one transaction: with @p arrival those
- *  judged on arrival (late ones too), else the others, in event-time order. */
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival);
+/** @brief The language rules on one transaction: @p phase FW_LANG_ON_ARRIVAL
+ *  those judged on arrival (late ones too), FW_LANG_IN_ORDER the others, in
+ *  event-time order; @p behind: it arrived behind the watermark. */
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind);
 
 /** @brief Frees the language rules' state older than their lookbacks. */
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark);

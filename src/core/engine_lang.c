@@ -136,7 +136,7 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     e->out->alert(e->out->opaque, &a);
 }
 
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival) {
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind) {
     fw_str extra[FW_LANG_MAX_EXTRA];
     size_t nextra = 0;
     if (t->extra_mask) { /* extras and the slices are valid only then */
@@ -151,19 +151,25 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, bool arrival) {
     const fw_profile *prof = rs->uses_profile && e->profiles && t->customer_id.ptr
                                  ? fw_profiles_get(e->profiles, t->customer_id)
                                  : NULL;
-    fw_lang_input in = { .phase = arrival ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER, .txn = t,
-                         .profile = prof, .extra = extra, .nextra = nextra };
+    fw_lang_input in = { .phase = phase, .txn = t, .profile = prof, .extra = extra,
+                         .nextra = nextra, .behind = behind };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);
 }
 
-/* fw_lang_eval sweeps old keys on its way, now and then; this is for a
+/* fw_lang_eval sweeps a few keys per record on its way; this is for a
  * partition that went quiet, and for the end of the input. A sweep visits
- * every key, so not per record: once an hour of event time at most. */
+ * every key, so not per record: once an hour of event time at most, and not
+ * while records flow (they sweep). */
 #define LANG_IDLE_SWEEP_MS 3600000
 
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark) {
     if (watermark == INT64_MIN || (watermark < e->lang_next_sweep && watermark != INT64_MAX))
         return;
+    if (watermark != INT64_MAX && e->stats.released != e->lang_swept_at) {
+        e->lang_swept_at = e->stats.released; /* busy: look again in an hour */
+        e->lang_next_sweep = watermark + LANG_IDLE_SWEEP_MS;
+        return;
+    }
     fw_lang_expire(e->lang, watermark);
     e->lang_next_sweep = watermark == INT64_MAX ? INT64_MAX : watermark + LANG_IDLE_SWEEP_MS;
 }

@@ -18,14 +18,15 @@
 
 static const char *const filter_keys[] = { "id", "type", "version", "severity", "enabled",
                                            "shadow", "params", "reason", "when", "group_by",
-                                           "entity" };
+                                           "entity", "prev_within" };
 static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
                                               "shadow", "params", "reason", "group_by",
                                               "lookback", "where", "aggregates", "having",
                                               "entity", "window", "slide", "consume" };
 static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
                                              "shadow", "params", "reason", "group_by",
-                                             "within", "steps", "entity" };
+                                             "within", "steps", "entity", "where",
+                                             "after_match", "prev_within" };
 static const char *const entity_keys[] = { "type", "id" };
 static const char *const score_keys[] = { "id", "type", "version", "severity", "enabled",
                                           "shadow", "params", "reason", "group_by", "window",
@@ -630,6 +631,48 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
+/* A value written as "$name" (a duration or a count given by a param, so
+ * `eval --sweep` and a threshold change reach it): the param's index, or -1
+ * when @p m is not such a string. Unknown names are an error (-2). */
+static int param_ref(lctx *c, const char *path, const fw_json *m, fw_err *rc) {
+    char hint[96];
+    if (m->type != FW_JSON_STRING || !m->str.len || m->str.ptr[0] != '$')
+        return -1;
+    fw_str name = { m->str.ptr + 1, m->str.len - 1 };
+    const char *names[FW_LANG_MAX_PARAMS];
+    for (size_t i = 0; i < c->r->nparams; i++) {
+        if (fw_str_eq_c(name, c->r->params[i].name))
+            return (int)i;
+        names[i] = c->r->params[i].name;
+    }
+    *rc = errf(c, path, m, FW_ERR_INVALID, "unknown param \"$%.*s\"%s", (int)name.len, name.ptr,
+               did_you_mean(name, names, c->r->nparams, hint, sizeof(hint)));
+    return -2;
+}
+
+/* A duration member ("30m" or "$param" holding one) between 1ms and 30 days. */
+static fw_err load_duration(lctx *c, const char *path, const fw_json *m, const char *like,
+                            int64_t *ms, int *param) {
+    char got[80];
+    fw_err rc = FW_OK;
+    int pi = param_ref(c, path, m, &rc);
+    *param = pi < 0 ? -1 : pi;
+    if (pi == -2)
+        return rc;
+    const fw_expr_param *p = pi >= 0 ? &c->r->params[pi] : NULL;
+    fw_str s = p ? (p->value.type == FW_XT_STR ? p->value.u.s : FW_STR_NULL)
+                 : (m->type == FW_JSON_STRING ? m->str : FW_STR_NULL);
+    *ms = -1;
+    if (s.ptr)
+        (void)fw_rules_duration_parse(s.ptr, s.len, ms);
+    if (*ms <= 0 || *ms > FW_RULES_MAX_DURATION_MS)
+        return errf(c, path, m, FW_ERR_INVALID, "expected a duration like \"%s\" between 1ms and "
+                    "30 days%s, got %s", like, p ? " in its param" : " (or \"$param\")",
+                    p ? (s.ptr ? "a text that is none" : "a param that is not a duration")
+                      : fw_json_describe(m, got, sizeof(got)));
+    return FW_OK;
+}
+
 /* A sequence's "steps": [{"when": P}, {"next"|"followed_by": P, "times": N}, ...]. */
 static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
     char path[160], kpath[192], got[80], hint[96];
@@ -651,6 +694,7 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
         fw_lang_step *st = &r->steps[i];
         const fw_json *pred = NULL;
         st->times = 1;
+        st->times_param = -1;
         FW_JSON_FOREACH(m, o) {
             path_key(kpath, sizeof(kpath), spath, ".", m->key);
             int k = -1;
@@ -661,11 +705,26 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
                 return errf(c, kpath, m, FW_ERR_INVALID, "unknown key in a step%s",
                             did_you_mean(m->key, step_keys, N(step_keys), hint, sizeof(hint)));
             if (k == 3) {
-                int64_t t;
-                if (m->type != FW_JSON_NUMBER || !fw_json_int64(m, &t) || t < 1 ||
-                    t > FW_LANG_MAX_TIMES)
+                int64_t t = 0;
+                fw_err rc = FW_OK;
+                int pi = param_ref(c, kpath, m, &rc);
+                if (pi == -2)
+                    return rc;
+                if (pi >= 0) { /* "$count": the param's value, a whole number */
+                    const fw_xval *pv = &r->params[pi].value;
+                    if (pv->type == FW_XT_NUM && pv->u.num % FW_DEC_SCALE == 0)
+                        t = pv->u.num / FW_DEC_SCALE;
+                    if (t < 1 || t > FW_LANG_MAX_TIMES)
+                        return errf(c, kpath, m, FW_ERR_INVALID, "param \"%s\" must be an "
+                                    "integer between 1 and %d for \"times\"",
+                                    r->params[pi].name, FW_LANG_MAX_TIMES);
+                    st->times_param = pi;
+                } else if (m->type != FW_JSON_NUMBER || !fw_json_int64(m, &t) || t < 1 ||
+                           t > FW_LANG_MAX_TIMES) {
                     return errf(c, kpath, m, FW_ERR_INVALID, "expected an integer between 1 and "
-                                "%d, got %s", FW_LANG_MAX_TIMES, fw_json_describe(m, got, sizeof(got)));
+                                "%d, got %s (or \"$param\" naming one)", FW_LANG_MAX_TIMES,
+                                fw_json_describe(m, got, sizeof(got)));
+                }
                 st->times = (uint32_t)t;
                 continue;
             }
@@ -690,8 +749,8 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
-/* A duration member (`"1h"`) between 1 ms and 30 days. */
-static fw_err load_duration(lctx *c, const char *rpath, const fw_json *m, int64_t *out) {
+/* A duration member (`"1h"`) between 1 ms and 30 days, named by its key. */
+static fw_err load_duration_member(lctx *c, const char *rpath, const fw_json *m, int64_t *out) {
     char kpath[192], got[80];
     path_key(kpath, sizeof(kpath), rpath, ".", m->key);
     int64_t ms = -1;
@@ -841,6 +900,33 @@ static fw_err load_bands(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
+/* Adds what @p x reads of the key's history (prev., is_new) to the rule. */
+static fw_err note_history(lctx *c, const char *path, const fw_expr *x) {
+    fw_lang_rule *r = c->r;
+    fw_expr_uses u;
+    if (!x)
+        return FW_OK;
+    fw_expr_uses_get(x, &u);
+    r->prev_fields |= u.prev_fields;
+    for (size_t i = 0; i < u.nis_new; i++) {
+        fw_expr_is_new_site site;
+        fw_expr_is_new_get(x, i, &site);
+        int f = site.field >= 0 ? site.field : -2 - site.extra_slot;
+        size_t j = 0;
+        while (j < r->nseen && r->seen_field[j] != f)
+            j++;
+        if (j == r->nseen) {
+            if (r->nseen == FW_LANG_MAX_SEEN)
+                return errf(c, path, NULL, FW_ERR_LIMIT, "is_new about more than %d fields",
+                            FW_LANG_MAX_SEEN);
+            r->seen_field[r->nseen++] = f;
+        }
+        if (site.lookback_ms > r->seen_keep_ms)
+            r->seen_keep_ms = site.lookback_ms;
+    }
+    return FW_OK;
+}
+
 /* "severity_by_score": [{"at": 80, "severity": "high"}, ...], ascending. */
 static fw_err load_sev(lctx *c, const char *rpath, const fw_json *v) {
     char path[160], spath[176], got[80];
@@ -884,11 +970,11 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
                     "array of fields");
     if (!(m = fw_json_get(e, "window")))
         return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"window\", like \"1h\"");
-    if ((rc = load_duration(c, path, m, &r->lookback_ms)) != FW_OK)
+    if ((rc = load_duration_member(c, path, m, &r->lookback_ms)) != FW_OK)
         return rc;
     r->slide_ms = r->lookback_ms;
     if ((m = fw_json_get(e, "slide"))) {
-        if ((rc = load_duration(c, path, m, &r->slide_ms)) != FW_OK)
+        if ((rc = load_duration_member(c, path, m, &r->slide_ms)) != FW_OK)
             return rc;
         snprintf(kpath, sizeof(kpath), "%s.slide", path);
         if (r->lookback_ms % r->slide_ms || r->lookback_ms / r->slide_ms > FW_LANG_MAX_WINDOWS)
@@ -896,7 +982,7 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
                         "%d slides per window", FW_LANG_MAX_WINDOWS);
     }
     r->memory_ms = 24 * 3600 * 1000LL;
-    if ((m = fw_json_get(e, "memory")) && (rc = load_duration(c, path, m, &r->memory_ms)) != FW_OK)
+    if ((m = fw_json_get(e, "memory")) && (rc = load_duration_member(c, path, m, &r->memory_ms)) != FW_OK)
         return rc;
     if ((m = fw_json_get(e, "where")) &&
         (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
@@ -983,6 +1069,60 @@ static fw_err load_window(lctx *c, const char *path, const fw_json *e) {
                         fw_json_describe(m, got, sizeof(got)));
         r->consume = m->boolean;
     }
+    return FW_OK;
+}
+
+/* prev. and is_new read the key's history: the rule keeps it per group_by
+ * key, so it needs one, and an aggregate (whose state rules share) has none. */
+static fw_err load_history(lctx *c, const char *path, const fw_json *e) {
+    fw_lang_rule *r = c->r;
+    char kpath[160];
+    fw_err rc = FW_OK;
+    const char *what = NULL;
+    r->prev_within_ms = FW_LANG_PREV_WITHIN_MS;
+    r->prev_within_param = -1;
+    struct { const char *name; const fw_expr *x; } at[FW_LANG_MAX_STEPS + 3 + FW_LANG_MAX_ENTITY];
+    size_t n = 0;
+    at[n++] = (__typeof__(at[0])){ "when", r->when };
+    at[n++] = (__typeof__(at[0])){ "where", r->where };
+    at[n++] = (__typeof__(at[0])){ "having", r->having };
+    for (size_t i = 0; i < r->nsteps; i++)
+        at[n++] = (__typeof__(at[0])){ "steps", r->steps[i].pred };
+    for (size_t i = 0; i < r->nentity; i++)
+        at[n++] = (__typeof__(at[0])){ "entity", r->entity[i].id };
+    for (size_t i = 0; i < n && rc == FW_OK; i++) {
+        uint64_t had = r->prev_fields;
+        size_t seen = r->nseen;
+        snprintf(kpath, sizeof(kpath), "%s.%s", path, at[i].name);
+        rc = note_history(c, kpath, at[i].x);
+        if (!what && (r->prev_fields != had || r->nseen != seen))
+            what = at[i].name;
+    }
+    for (size_t i = 0; i < r->ntpl && rc == FW_OK; i++)
+        rc = note_history(c, path, r->tpl[i].field);
+    if (rc != FW_OK)
+        return rc;
+    if (!what && (r->prev_fields || r->nseen))
+        what = "reason";
+    const fw_json *m = fw_json_get(e, "prev_within");
+    if (m) {
+        snprintf(kpath, sizeof(kpath), "%s.prev_within", path);
+        if ((rc = load_duration(c, kpath, m, "1h", &r->prev_within_ms, &r->prev_within_param)) !=
+            FW_OK)
+            return rc;
+    }
+    if (!what)
+        return FW_OK;
+    snprintf(kpath, sizeof(kpath), "%s.%s", path, what);
+    if (r->kind == FW_LANG_AGGREGATE)
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. and is_new are for filter and sequence "
+                    "rules (an aggregate's window already holds the key's history)");
+    if (!r->ngroup)
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. and is_new need \"group_by\": the key "
+                    "whose previous transactions they read, like \"customer_id\"");
+    if (r->prev_fields >> (FW_TXN_NFIELDS - FW_TXN_NFEATURES))
+        return errf(c, kpath, e, FW_ERR_INVALID, "prev. keeps the named schema fields, not "
+                    "v1..v28");
     return FW_OK;
 }
 
@@ -1091,13 +1231,20 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         if (!(m = fw_json_get(e, "within")))
             return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"within\", like \"30m\"");
         snprintf(kpath, sizeof(kpath), "%s.within", path);
-        int64_t ms = -1;
-        if (m->type == FW_JSON_STRING)
-            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
-        if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
-            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"30m\" between 1ms "
-                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
-        r->lookback_ms = ms;
+        if ((rc = load_duration(c, kpath, m, "30m", &r->lookback_ms, &r->lookback_param)) != FW_OK)
+            return rc;
+        if ((m = fw_json_get(e, "where")) &&
+            (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
+            return rc;
+        if ((m = fw_json_get(e, "after_match"))) {
+            snprintf(kpath, sizeof(kpath), "%s.after_match", path);
+            if (m->type == FW_JSON_STRING && fw_str_eq_c(m->str, "no_skip"))
+                r->no_skip = true;
+            else if (!(m->type == FW_JSON_STRING && fw_str_eq_c(m->str, "skip_past_last")))
+                return errf(c, kpath, m, FW_ERR_INVALID, "expected \"skip_past_last\" (a match "
+                            "consumes every partial match of its key) or \"no_skip\" (only "
+                            "itself), got %s", fw_json_describe(m, got, sizeof(got)));
+        }
         if (!(m = fw_json_get(e, "steps")))
             return errf(c, path, e, FW_ERR_INVALID, "a sequence rule needs \"steps\", like "
                         "[{\"when\": \"...\"}, {\"next\": \"...\"}]");
@@ -1130,7 +1277,7 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
     }
     if ((m = fw_json_get(e, "reason")) && (rc = load_reason(c, path, m)) != FW_OK)
         return rc;
-    return FW_OK;
+    return load_history(c, path, e);
 }
 
 fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base,
@@ -1343,12 +1490,21 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         if (ok && r->kind == FW_LANG_SEQUENCE) {
             static const char *const how[] = { "when", "next", "followed_by" };
             fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
-            ok = fw_buf_printf(b, ",\n%s  \"within\": \"%s\",\n%s  \"steps\": [", in, dur, in);
+            if (r->lookback_param >= 0)
+                snprintf(dur, sizeof(dur), "$%s", r->params[r->lookback_param].name);
+            ok = fw_buf_printf(b, ",\n%s  \"within\": \"%s\"", in, dur);
+            if (ok && r->where_src)
+                ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
+            if (ok && r->no_skip)
+                ok = fw_buf_printf(b, ",\n%s  \"after_match\": \"no_skip\"", in);
+            ok = ok && fw_buf_printf(b, ",\n%s  \"steps\": [", in);
             for (size_t j = 0; j < r->nsteps && ok; j++) {
                 const fw_lang_step *sp = &r->steps[j];
                 ok = fw_buf_printf(b, "%s\n%s    { \"%s\": ", j ? "," : "", in, how[sp->contig]) &&
                      put_str(b, sp->src) &&
-                     (sp->times == 1 || fw_buf_printf(b, ", \"times\": %u", sp->times)) &&
+                     (sp->times_param >= 0
+                          ? fw_buf_printf(b, ", \"times\": \"$%s\"", r->params[sp->times_param].name)
+                          : sp->times == 1 || fw_buf_printf(b, ", \"times\": %u", sp->times)) &&
                      fw_buf_puts(b, " }");
             }
             ok = ok && fw_buf_printf(b, "\n%s  ]", in);
@@ -1433,6 +1589,12 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
             ok = ok && fw_buf_printf(b, "\n%s  },\n%s  \"having\": ", in, in) &&
                  put_str(b, r->having_src);
         }
+        if (ok && r->prev_fields && r->prev_within_param >= 0)
+            ok = fw_buf_printf(b, ",\n%s  \"prev_within\": \"$%s\"", in,
+                               r->params[r->prev_within_param].name);
+        else if (ok && r->prev_fields && r->prev_within_ms != FW_LANG_PREV_WITHIN_MS)
+            ok = fw_rules_duration_format(r->prev_within_ms, dur, sizeof(dur)) > 0 &&
+                 fw_buf_printf(b, ",\n%s  \"prev_within\": \"%s\"", in, dur);
         if (ok && r->reason)
             ok = fw_buf_printf(b, ",\n%s  \"reason\": ", in) && put_str(b, r->reason);
         ok = ok && fw_buf_printf(b, "\n%s}", in);

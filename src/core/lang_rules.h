@@ -8,7 +8,9 @@
  * strict or relaxed, within a duration) keep bounded partial matches per key;
  * `score` rules (weighted bands over aligned sliding windows per key, with
  * avg_before, memory, episodes and severity_by_score) keep each key's window
- * events in time order, a running average and an episode flag. The state (fw_lang_state) keeps, per rule and
+ * events in time order, a running average and an episode flag. A filter or
+ * sequence rule reading `prev.` or `is_new` keeps its keys' history (the
+ * previous transaction, the values seen). The state (fw_lang_state) keeps, per rule and
  * group key, the lookback's events compactly with running totals, and can be
  * written to and read from the changelog one key at a time.
  *
@@ -52,6 +54,8 @@
 #define FW_LANG_MAX_ENTITY 8      /* alternatives of one rule's "entity" */
 #define FW_LANG_MAX_ENTITY_TYPE 32 /* bytes of an entity type */
 #define FW_LANG_MAX_PANES 1000    /* window / slide of an aggregate (as velocity's) */
+#define FW_LANG_MAX_SEEN 8        /* distinct fields one rule asks is_new about */
+#define FW_LANG_PREV_WITHIN_MS 86400000 /* default prev_within: a day */
 
 typedef enum fw_lang_kind {
     FW_LANG_FILTER = 0,
@@ -90,6 +94,7 @@ typedef enum fw_lang_contig {
 typedef struct fw_lang_step {
     fw_lang_contig contig;
     uint32_t times;          /* consecutive transactions matching it (1: once) */
+    int times_param;         /* written as "$name": that param's index; -1: a number */
     char *src;
     fw_expr *pred;
 } fw_lang_step;
@@ -148,15 +153,26 @@ typedef struct fw_lang_rule {
     int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count (with
                                   window_ms: equal to it); sequence: its `within`
                                   (last - first < within) */
+    int lookback_param;        /* `within` written as "$name": the param's index; else -1 */
     int64_t window_ms, slide_ms; /* aggregate with "window": the aligned windows
                                   [k*slide, k*slide + window) holding t, earliest
                                   first; 0: a lookback */
     bool consume;              /* aggregate: an alert's window events stop counting */
     fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
     size_t nsteps;
+    bool no_skip;              /* sequence "after_match": "no_skip": a match consumes only
+                                  itself (default "skip_past_last": every partial match) */
+    /* History (prev., is_new), kept per key only for a rule that reads it. */
+    uint64_t prev_fields;      /* fields of prev read (fw_expr_uses.prev_fields); 0: none */
+    int64_t prev_within_ms;    /* prev older than this is missing, and freed */
+    int prev_within_param;     /* "$name" or -1 */
+    int seen_field[FW_LANG_MAX_SEEN]; /* is_new's fields: txn field index, or -2 - extra slot */
+    size_t nseen;
+    int64_t seen_keep_ms;      /* the longest is_new lookback: values older are forgotten */
     char *when_src, *where_src, *having_src;
     fw_expr *when;             /* filter */
-    fw_expr *where;            /* aggregate: which transactions count; NULL: all */
+    fw_expr *where;            /* aggregate: which transactions count; sequence: which it
+                                  sees (the others neither match nor break it); NULL: all */
     fw_expr *having;           /* aggregate: over the aggregates and the txn */
     fw_lang_agg aggs[FW_LANG_MAX_AGGS];
     size_t naggs;
@@ -304,10 +320,14 @@ typedef enum fw_lang_phase {
 typedef struct fw_lang_input {
     fw_lang_phase phase;
     const fw_txn *txn;
-    const fw_txn *prev;
+    const fw_txn *prev;        /* ignored: each rule keeps its keys' previous transaction */
     const fw_profile *profile;
     const fw_str *extra;
     size_t nextra;
+    /* Accepted behind the watermark (within allowed lateness): its place in
+     * event-time order has passed, so sequences skip it, it has no prev and
+     * it changes no key's prev or is_new memory (as the built-ins' sequences). */
+    bool behind;
 } fw_lang_input;
 
 typedef struct fw_lang_state fw_lang_state;

@@ -27,21 +27,30 @@
  * by binary search and aggregates that range (aligned windows are visited
  * earliest first with two cursors, so count, sum, avg and stddev cost
  * O(window/slide + events of the span) per transaction; min, max and
- * count_distinct scan each window's events). */
+ * count_distinct scan each window's events)..
+ *
+ * A filter or sequence rule that reads `prev.` or `is_new` keeps, per key,
+ * its history: the previous transaction (the fields it reads, copied into a
+ * per-key buffer that only grows) and a bounded hash set of (field, value)
+ * -> last seen. Records behind the watermark neither see nor change it. */
 #include "lang_rules.h"
 
 #include <inttypes.h>
 #include <math.h>
+#include <stddef.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 
 #include "fw_hash.h"
 #include "rules_file.h"
+#include "txn.h"
 
 __extension__ typedef __int128 i128;
 
-#define EXPIRE_EVERY_MS 60000 /* fw_lang_eval sweeps at most once per minute of watermark */
+#define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
+#define SWEEP_BUCKETS 4
+#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse */ /* hash buckets fw_lang_eval sweeps per transaction */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
@@ -69,6 +78,26 @@ typedef struct lpm {
     char id[FW_LANG_SEQ_EVIDENCE][FW_LANG_TXN_ID_MAX]; /* the first matched, for evidence */
 } lpm;
 
+/* A key's previous transaction, for prev.: the numbers, and the text fields
+ * the rule reads (PF_* order) one after another in buf. */
+#define PF_N 12
+#define PREV_INLINE 96 /* text bytes of prev kept inside the key; longer records use the heap */
+typedef struct lprev {
+    int64_t ts;
+    double amount, lat, lon;
+    uint32_t has;
+    uint8_t type;
+    int32_t len[PF_N];        /* -1: absent */
+    uint32_t cap;             /* of buf: grows to the longest record, never per event once warm */
+    char *buf;
+} lprev;
+
+/* is_new's memory: a (field, value) hash and when the key last had it. */
+typedef struct lseen {
+    uint64_t h;               /* 0: empty */
+    int64_t last;
+} lseen;
+
 /* count_distinct: a value's hash and how many window events carry it. */
 typedef struct lslot {
     uint64_t h;               /* 0: empty */
@@ -94,12 +123,19 @@ typedef struct lkey {
      * (its memory starts from it) and whether an episode is open */
     i128 avg_sum;
     int64_t avg_n;
-    int64_t seen;             /* INT64_MIN: none yet */
+    int64_t sc_seen;          /* INT64_MIN: none yet */
     bool episode;
+    lprev *prev;              /* history rules: the previous transaction; NULL: none yet */
+    lprev *prev_mem;          /* its storage in this allocation (with PREV_INLINE bytes of
+                                 text), so a new key costs one allocation */
+    lseen *seen;              /* history rules: is_new's set (open addressing, 2^k slots) */
+    uint32_t nseen, seencap;
+    int64_t used;             /* the last transaction's time that looked it up */
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */
     uint16_t keylen;
+    uint16_t keycap;          /* room for the key (a recycled key takes one that fits) */
     char key[];               /* "f=v\x1fg=w": fields and values */
 } lkey;
 
@@ -120,6 +156,11 @@ typedef struct ltab {
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
     bool ranged;                   /* window/slide or consume: sorted ring, no running totals */
     int64_t keep_ms;               /* events older than t - keep_ms can no longer count */
+    lkey *spare;                   /* quiet keys freed by expiry, kept for reuse (linked
+                                      by next, with their arrays): no malloc per new key */
+    uint32_t nspare;
+    int64_t grace;                 /* the background sweep leaves a key used this recently */
+    uint8_t pf[PF_N], npf;         /* history: the PF_* fields prev keeps (the id first) */
 } ltab;
 
 /* The range a ranged rule alerts on: the window and its events [lo, hi) of the ring. */
@@ -141,8 +182,13 @@ struct fw_lang_state {
     size_t ntab;
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
-    int64_t next_expire;
-    int64_t sweep_every_ms;   /* between sweeps of every key (freeing memory only) */
+    size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
+    /* This transaction's group key, made once for all rules with one group_by. */
+    size_t *key_class;        /* per rule: the first rule with the same group_by */
+    size_t kc_class;          /* the class keybuf holds; SIZE_MAX: none yet */
+    bool kc_ok;
+    size_t kc_len;
+    uint64_t kc_hash;
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
@@ -160,6 +206,13 @@ struct fw_lang_state {
     lcd *cd;                  /* ranged count_distinct scratch: cd_mask + 1 slots */
     uint32_t cd_mask, cd_gen;
     lpm done;                 /* the partial match a sequence alert reports */
+    /* History (prev., is_new) of the rule being evaluated. */
+    fw_txn prevtxn;           /* prev as the evaluator reads it: slices of the key's lprev */
+    int pf_bit[PF_N];         /* each PF_* text field's fw_txn field index */
+    const fw_expr *cur_expr;  /* the expression evaluating: is_new's sites are its own */
+    lkey *hist;               /* the key whose history is_new reads; NULL: none */
+    bool behind;              /* this record is behind the watermark */
+    int64_t prevtxn_now;      /* this record's time, for is_new */
     char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
     /* A score alert's window start and severity, and a scan's count_distinct
      * set (grows to the largest window seen, then is reused). */
@@ -172,6 +225,25 @@ struct fw_lang_state {
     size_t scratch_cap;
     char reason[FW_LANG_REASON_MAX];
 };
+
+/* prev.'s text fields: name (fw_txn_field_index) and where fw_txn holds it;
+ * amount and type keep their text as written (amount_raw is exact). */
+static const struct { const char *name; size_t off; } pf_field[PF_N] = {
+    { "transaction_id", offsetof(fw_txn, transaction_id) },
+    { "amount", offsetof(fw_txn, amount_raw) },
+    { "account_id", offsetof(fw_txn, account_id) },
+    { "card_id", offsetof(fw_txn, card_id) },
+    { "customer_id", offsetof(fw_txn, customer_id) },
+    { "type", offsetof(fw_txn, type_raw) },
+    { "currency", offsetof(fw_txn, currency) },
+    { "merchant_id", offsetof(fw_txn, merchant_id) },
+    { "merchant_category", offsetof(fw_txn, merchant_category) },
+    { "country", offsetof(fw_txn, country) },
+    { "counterparty_id", offsetof(fw_txn, counterparty_id) },
+    { "channel", offsetof(fw_txn, channel) },
+};
+
+static fw_str *txn_str(fw_txn *t, int pf) { return (fw_str *)((char *)t + pf_field[pf].off); }
 
 /* Aggregate rules share state by shape; filters, sequences and scores keep
  * their own, and so does a consuming rule (it removes events from its state). */
@@ -212,7 +284,7 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
         h = hash_str(h, "consume");
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
-    h = hash_str(h, r->kind == FW_LANG_AGGREGATE || r->kind == FW_LANG_SCORE ? r->where_src : NULL);
+    h = hash_str(h, r->kind != FW_LANG_FILTER ? r->where_src : NULL);
     if (r->kind == FW_LANG_SCORE) { /* its slides, memory, average and bands shape the bytes */
         char sl[64];
         snprintf(sl, sizeof(sl), "%" PRId64 "/%" PRId64, r->slide_ms, r->memory_ms);
@@ -222,6 +294,13 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
                                      : r->bands[i].each     ? "each"
                                                             : "if"),
                          r->bands[i].src);
+    }
+    if (r->prev_fields || r->nseen || r->no_skip) { /* history bytes follow: they are the shape */
+        char hist[64];
+        snprintf(hist, sizeof(hist), "h%" PRIx64 "/%zu/%d", r->prev_fields, r->nseen, r->no_skip);
+        h = hash_str(h, hist);
+        for (size_t i = 0; i < r->nseen; i++)
+            h = fw_hash64(&r->seen_field[i], sizeof(int), h);
     }
     for (size_t i = 0; i < r->nsteps; i++) { /* a sequence: its steps give the bytes their meaning */
         char how[32];
@@ -244,28 +323,31 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         return NULL;
     fw_buf_init(&st->deleted, 0);
     st->rs = rs;
-    st->next_expire = INT64_MIN;
-    /* A sweep visits every key, and windows drop old events as their key is
-     * used anyway, so sweeps only free memory: one per eighth of the longest
-     * lookback (at least a minute) keeps memory within 1.125 lookbacks. */
-    st->sweep_every_ms = EXPIRE_EVERY_MS;
-    for (size_t i = 0; i < rs->n; i++) {
-        /* a score key lives for its memory: sweeping by its window would
-         * visit every key many times before one could go */
-        const fw_lang_rule *r = &rs->rules[i];
-        int64_t span = r->kind == FW_LANG_SCORE && r->memory_ms > r->lookback_ms ? r->memory_ms
-                                                                                 : r->lookback_ms;
-        if (span / 8 > st->sweep_every_ms)
-            st->sweep_every_ms = span / 8;
-    }
+    for (int f = 0; f < PF_N; f++)
+        st->pf_bit[f] = fw_txn_field_index(pf_field[f].name, strlen(pf_field[f].name));
     st->tab = calloc(n, sizeof(*st->tab));
     st->group_of = malloc(n * sizeof(size_t));
     st->member_of = malloc(n * sizeof(size_t));
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
-    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted) {
+    st->key_class = malloc(n * sizeof(size_t));
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
+        !st->key_class) {
         fw_lang_state_destroy(st);
         return NULL;
+    }
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        size_t c = 0;
+        for (; c < i; c++) {
+            const fw_lang_rule *o = &rs->rules[c];
+            bool same = o->ngroup == r->ngroup;
+            for (size_t g = 0; g < r->ngroup && same; g++)
+                same = !strcmp(o->group_src[g], r->group_src[g]);
+            if (same)
+                break;
+        }
+        st->key_class[i] = c;
     }
     /* Group the enabled rules, then lay out each group's members and columns. */
     for (size_t i = 0; i < rs->n; i++) {
@@ -320,8 +402,19 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         }
     }
     for (size_t g = 0; g < st->ntab; g++) {
-        st->tab[g].id = part_id(rs, &st->tab[g]);
-        need_all = need_all || st->tab[g].ranged;
+        ltab *t = &st->tab[g];
+        const fw_lang_rule *r = t->lead;
+        t->id = part_id(rs, t);
+        t->grace = r->lookback_ms;
+        if (r->prev_fields && r->prev_within_ms > t->grace)
+            t->grace = r->prev_within_ms;
+        if (r->seen_keep_ms > t->grace)
+            t->grace = r->seen_keep_ms;
+        for (int f = 0; f < PF_N; f++)
+            if (r->prev_fields &&
+                (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
+                t->pf[t->npf++] = (uint8_t)f;
+        need_all = need_all || t->ranged;
     }
     uint32_t maxev = rs->max_window_events ? rs->max_window_events : 1;
     if (need_all && !(st->evall = malloc(maxev * sizeof(*st->evall)))) {
@@ -341,6 +434,21 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     return st;
 }
 
+static char *prev_inline(const lkey *k) { return k->prev_mem ? (char *)(k->prev_mem + 1) : NULL; }
+
+/* Forgets the key's prev, freeing what lives outside the key. */
+static void prev_drop(lkey *k) {
+    if (!k->prev)
+        return;
+    if (k->prev->buf != prev_inline(k))
+        free(k->prev->buf);
+    if (k->prev != k->prev_mem)
+        free(k->prev);
+    k->prev = NULL;
+}
+
+static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb);
+
 static void key_free(lkey *k) {
     if (!k)
         return;
@@ -349,6 +457,8 @@ static void key_free(lkey *k) {
     free(k->dq);
     free(k->set);
     free(k->pm);
+    prev_drop(k);
+    free(k->seen);
     free(k);
 }
 
@@ -361,12 +471,17 @@ void fw_lang_state_destroy(fw_lang_state *st) {
                 nx = k->next;
                 key_free(k);
             }
+        for (lkey *k = st->tab[r].spare, *nx; k; k = nx) {
+            nx = k->next;
+            key_free(k);
+        }
         free(st->tab[r].bucket);
     }
     free(st->tab);
     free(st->group_of);
     free(st->member_of);
     free(st->pool);
+    free(st->key_class);
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
@@ -409,17 +524,39 @@ static lkey *key_add(fw_lang_state *st, size_t r, const char *key, size_t len, u
     ltab *t = &st->tab[r];
     if (t->nkeys >= t->nbucket && !tab_grow(t))
         return NULL;
-    /* The running totals follow the header (i128 wants 16-byte alignment),
-     * then the members' last alerts. */
-    size_t hdr = (sizeof(lkey) + len + 15) & ~(size_t)15;
-    lkey *k = calloc(1, hdr + t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t));
-    if (!k)
-        return NULL;
-    k->run = (lrun *)((char *)k + hdr);
-    k->last = (int64_t *)(k->run + t->naggs);
+    lkey *k = t->spare;
+    if (k && k->keycap >= len) {
+        /* A quiet key freed by expiry: its arrays are empty (no events, partial
+         * matches or seen values), so only the header and totals start afresh. */
+        t->spare = k->next;
+        t->nspare--;
+        lkey keep = *k;
+        memset(k, 0, offsetof(lkey, key));
+        k->ev = keep.ev, k->val = keep.val, k->dq = keep.dq, k->set = keep.set;
+        k->cap = keep.cap, k->setcap = keep.setcap;
+        k->pm = keep.pm, k->pmcap = keep.pmcap;
+        k->seen = keep.seen, k->seencap = keep.seencap;
+        k->run = keep.run, k->last = keep.last, k->prev_mem = keep.prev_mem;
+        k->keycap = keep.keycap;
+        memset(k->run, 0, t->naggs * sizeof(lrun));
+    } else {
+        /* The running totals follow the header (i128 wants 16-byte alignment),
+         * then the members' last alerts. */
+        size_t cap = len < 48 ? 48 : len;
+        size_t hdr = (sizeof(lkey) + cap + 15) & ~(size_t)15;
+        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
+        tail = (tail + 15) & ~(size_t)15;
+        if (!(k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0))))
+            return NULL;
+        k->keycap = (uint16_t)cap;
+        k->run = (lrun *)((char *)k + hdr);
+        k->last = (int64_t *)(k->run + t->naggs);
+        if (t->npf)
+            k->prev_mem = (lprev *)((char *)k + hdr + tail);
+    }
     for (size_t m = 0; m < t->nmember; m++)
         k->last[m] = INT64_MIN;
-    k->seen = INT64_MIN;
+    k->sc_seen = INT64_MIN;
     k->hash = h;
     k->part = (uint16_t)r;
     k->keylen = (uint16_t)len;
@@ -451,6 +588,26 @@ static void mark(fw_lang_state *st, lkey *k) {
 /* Frees @p k; @p tomb: it leaves the changelog too (expiry), not when
  * restoring, where the log already says what it holds. */
 static void key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
+    key_unlink(st, r, k, tomb);
+    key_free(k);
+}
+
+/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS. */
+static void key_retire(fw_lang_state *st, size_t r, lkey *k) {
+    ltab *t = &st->tab[r];
+    key_unlink(st, r, k, true);
+    if (k->n || k->npm || k->nseen || t->nspare >= SPARE_KEYS || k->cap > 64 ||
+        k->pmcap > 64 || k->seencap > 64) { /* only small ones: spares hold their arrays */
+        key_free(k);
+        return;
+    }
+    prev_drop(k);
+    k->next = t->spare;
+    t->spare = k;
+    t->nspare++;
+}
+
+static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     ltab *t = &st->tab[r];
     if (k->dirty) { /* off the list: its tombstone is its latest state */
         lkey *last = st->dirty[--st->ndirty];
@@ -470,7 +627,6 @@ static void key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     t->nkeys--;
     st->stats.keys--;
     st->stats.events -= k->n;
-    key_free(k);
 }
 
 /* ---- windows ---- */
@@ -1000,6 +1156,11 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
             st->evidence[a.nevidence++] = (fw_str){ e->id, e->idlen };
         }
     } else {
+        if (ctx->prev && r->kind == FW_LANG_FILTER) { /* the two records compared */
+            st->evidence[a.nevidence++] = ctx->prev->transaction_id;
+            a.window_start = ctx->prev->ts_ms;
+            a.window_end = ctx->prev->ts_ms + r->prev_within_ms;
+        }
         st->evidence[a.nevidence++] = t->transaction_id;
     }
     for (size_t i = 0; i < r->naggs && r->kind != FW_LANG_SCORE; i++)
@@ -1011,10 +1172,31 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     fn(opaque, &a);
 }
 
-static lkey *key_get(fw_lang_state *st, size_t ri, size_t len) {
-    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + ri);
+/* Rule @p r's group key for this transaction in st->keybuf, and its hash:
+ * made once per transaction for all the rules grouped alike. */
+static bool rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                     size_t *len, uint64_t *h) {
+    size_t c = st->key_class[r - st->rs->rules];
+    if (c != st->kc_class) {
+        st->kc_class = c;
+        st->kc_ok = make_key(st, r, ctx, &st->kc_len);
+        if (st->kc_ok)
+            st->kc_hash = fw_hash64(st->keybuf, st->kc_len, KEY_SEED);
+    }
+    *len = st->kc_len;
+    *h = st->kc_hash;
+    return st->kc_ok;
+}
+
+/* The key in st->keybuf (rule_key), made when new. */
+static lkey *key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now) {
+    uint64_t h = st->kc_hash;
     lkey *k = key_find(st, ri, st->keybuf, len, h);
-    return k ? k : key_add(st, ri, st->keybuf, len, h);
+    if (!k)
+        k = key_add(st, ri, st->keybuf, len, h);
+    if (k && now > k->used)
+        k->used = now;
+    return k;
 }
 
 /* The value aggregate @p g takes from this transaction (a count_distinct: the
@@ -1054,16 +1236,17 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     size_t len = 0;
     lkey *k;
     t->cur = NULL;
+    uint64_t h;
     /* where first: it is cheaper than building the key, and most transactions fail it */
     if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test(r->where, ctx)) ||
-        !make_key(st, r, ctx, &len))
+        !rule_key(st, r, ctx, &len, &h))
         return;
     fw_dec vals[GROUP_MAX_AGGS];
     uint32_t mask = 0;
     for (size_t a = 0; a < t->naggs; a++)
         if (agg_value(t->agg[a], ctx, &vals[a]))
             mask |= 1u << a;
-    if (!(k = key_get(st, gi, len)))
+    if (!(k = key_get(st, gi, len, txn->ts_ms)))
         return;
     mark(st, k);
     evict_before(st, k, txn->ts_ms - t->keep_ms, t);
@@ -1078,6 +1261,230 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     }
     if (push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
         t->cur = k;
+}
+
+/* ---- history: prev. and is_new ---- */
+
+static bool has_history(const fw_lang_rule *r) { return r->prev_fields || r->nseen; }
+
+static fw_str txn_cstr(const fw_txn *t, int pf) {
+    return *(const fw_str *)((const char *)t + pf_field[pf].off);
+}
+
+/* Evaluates @p e with is_new reading its own call sites. */
+static bool xtest(fw_lang_state *st, const fw_expr *e, const fw_expr_ctx *ctx) {
+    st->cur_expr = e;
+    bool r = fw_expr_test(e, ctx);
+    st->cur_expr = NULL;
+    return r;
+}
+
+/* The key's previous transaction as the evaluator reads it; NULL when there
+ * is none, it is older than prev_within, or this record is behind the
+ * watermark (its place in order has passed). */
+static const fw_txn *prev_view(fw_lang_state *st, const fw_lang_rule *r, const ltab *tb,
+                               const lkey *k, const fw_txn *t) {
+    const lprev *p = k->prev;
+    if (!r->prev_fields || !p || st->behind || t->ts_ms - p->ts > r->prev_within_ms)
+        return NULL;
+    fw_txn *v = &st->prevtxn;
+    v->ts_ms = p->ts;
+    v->amount = p->amount;
+    v->lat = p->lat;
+    v->lon = p->lon;
+    v->has = p->has;
+    v->type = (fw_txn_type)p->type;
+    size_t off = 0;
+    for (uint8_t i = 0; i < tb->npf; i++) { /* the fields the rule reads: it reads no other */
+        int f = tb->pf[i];
+        fw_str *s = txn_str(v, f);
+        *s = p->len[f] < 0 ? FW_STR_NULL : (fw_str){ p->buf + off, (size_t)p->len[f] };
+        off += p->len[f] < 0 ? 0 : (size_t)p->len[f];
+    }
+    return v;
+}
+
+/* Copies what the rule reads of @p t (and its id, for evidence) into the
+ * key's lprev; its buffer grows to the longest record and is then reused. */
+static bool prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
+    lprev *p = k->prev;
+    if (!p) {
+        if (!(p = k->prev_mem ? k->prev_mem : calloc(1, sizeof(*p))))
+            return false;
+        memset(p, 0, sizeof(*p));
+        k->prev = p;
+        if (p == k->prev_mem) {
+            p->buf = prev_inline(k);
+            p->cap = PREV_INLINE;
+        }
+        for (int f = 0; f < PF_N; f++)
+            p->len[f] = -1; /* a field the rule does not read stays absent */
+    }
+    size_t need = 0;
+    int32_t len[PF_N];
+    for (uint8_t i = 0; i < tb->npf; i++) {
+        int f = tb->pf[i];
+        fw_str s = txn_cstr(t, f);
+        len[f] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
+        need += len[f] > 0 ? (size_t)len[f] : 0;
+    }
+    if (!p->buf || need > p->cap) {
+        size_t cap = p->cap * 2 > need ? p->cap * 2 : need < 32 ? 32 : need;
+        /* The text is copied afresh below: the old bytes need not move. */
+        char *nb = p->buf == prev_inline(k) ? malloc(cap) : realloc(p->buf, cap);
+        if (!nb)
+            return false;
+        p->buf = nb;
+        p->cap = (uint32_t)cap;
+    }
+    size_t off = 0;
+    for (uint8_t i = 0; i < tb->npf; i++) { /* in PF_* order: prev_view reads them so */
+        int f = tb->pf[i];
+        p->len[f] = len[f];
+        if (len[f] > 0) {
+            memcpy(p->buf + off, txn_cstr(t, f).ptr, (size_t)len[f]);
+            off += (size_t)len[f];
+        }
+    }
+    p->ts = t->ts_ms;
+    p->amount = t->amount;
+    p->lat = t->lat;
+    p->lon = t->lon;
+    p->has = t->has;
+    p->type = (uint8_t)t->type;
+    return true;
+}
+
+static uint64_t seen_hash(int field, fw_str v) {
+    return fw_hash64(v.ptr, v.len, 0x6e657700u + (uint64_t)(int64_t)field) | 1; /* never 0 */
+}
+
+static lseen *seen_find(const lkey *k, uint64_t h) {
+    if (!k->seencap)
+        return NULL;
+    uint32_t mask = k->seencap - 1, i = (uint32_t)h & mask;
+    for (; k->seen[i].h; i = (i + 1) & mask)
+        if (k->seen[i].h == h)
+            return &k->seen[i];
+    return NULL;
+}
+
+/* Deletes slot @p i by backward shift (no tombstones). */
+static void seen_del(lkey *k, uint32_t i) {
+    lseen *t = k->seen;
+    uint32_t mask = k->seencap - 1;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j].h)
+            break;
+        uint32_t home = (uint32_t)t[j].h & mask;
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        t[i] = t[j];
+        i = j;
+    }
+    t[i] = (lseen){ 0, 0 };
+    k->nseen--;
+}
+
+/* Forgets values last seen before @p before. @returns how many. */
+static uint32_t seen_purge(lkey *k, int64_t before) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < k->seencap; i++)
+        while (k->seen[i].h && k->seen[i].last < before) { /* the shift refills slot i */
+            seen_del(k, i);
+            n++;
+        }
+    return n;
+}
+
+static void seen_put(lseen *t, uint32_t cap, lseen e) {
+    uint32_t i = (uint32_t)e.h & (cap - 1);
+    while (t[i].h)
+        i = (i + 1) & (cap - 1);
+    t[i] = e;
+}
+
+/* Remembers that the key had @p h at @p ts. At max_window_events values the
+ * expired go first, then the least recently seen (counted as overflow). */
+static void seen_add(fw_lang_state *st, const fw_lang_rule *r, lkey *k, uint64_t h, int64_t ts) {
+    lseen *e = seen_find(k, h);
+    if (e) {
+        if (ts > e->last)
+            e->last = ts;
+        return;
+    }
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->nseen >= max)
+        seen_purge(k, ts - r->seen_keep_ms);
+    if (k->nseen >= max) {
+        uint32_t old = 0;
+        for (uint32_t i = 0; i < k->seencap; i++)
+            if (k->seen[i].h && (!k->seen[old].h || k->seen[i].last < k->seen[old].last))
+                old = i;
+        seen_del(k, old);
+        k->overflow++;
+        st->stats.overflow++;
+    }
+    if ((k->nseen + 1u) * 2 > k->seencap) {
+        uint32_t cap = k->seencap ? k->seencap * 2 : 8;
+        lseen *nt = calloc(cap, sizeof(*nt));
+        if (!nt)
+            return;
+        for (uint32_t i = 0; i < k->seencap; i++)
+            if (k->seen[i].h)
+                seen_put(nt, cap, k->seen[i]);
+        free(k->seen);
+        k->seen = nt;
+        k->seencap = cap;
+    }
+    seen_put(k->seen, k->seencap, (lseen){ h, ts });
+    k->nseen++;
+}
+
+/* The text is_new asks about for field @p f (a field index, or -2 - slot). */
+static fw_str seen_value(const fw_lang_state *st, int f, const fw_expr_ctx *ctx) {
+    const fw_txn *t = ctx->txn;
+    if (f < 0) {
+        size_t slot = (size_t)(-2 - f);
+        return slot < ctx->nextra ? ctx->extra[slot] : FW_STR_NULL;
+    }
+    for (int p = 0; p < PF_N; p++) {
+        if (st->pf_bit[p] != f)
+            continue;
+        if (p == 5 && t->type != FW_TXN_TYPE_OTHER) /* type: its name, as the evaluator reads it */
+            return t->type == FW_TXN_TYPE_NONE ? FW_STR_NULL : fw_str_c(fw_txn_type_name(t->type));
+        return txn_cstr(t, p);
+    }
+    return FW_STR_NULL;
+}
+
+/* After the rule has judged the record: it becomes the key's prev, and its
+ * values are seen now. Records behind the watermark change nothing. */
+static void hist_update(fw_lang_state *st, const fw_lang_rule *r, lkey *k,
+                        const fw_expr_ctx *ctx) {
+    const fw_txn *t = ctx->txn;
+    if (st->behind)
+        return;
+    if (r->prev_fields)
+        (void)prev_keep(&st->tab[st->group_of[r - st->rs->rules]], k, t);
+    for (size_t i = 0; i < r->nseen; i++) {
+        fw_str v = seen_value(st, r->seen_field[i], ctx);
+        if (v.ptr)
+            seen_add(st, r, k, seen_hash(r->seen_field[i], v), t->ts_ms);
+    }
+    mark(st, k);
+}
+
+static int is_new_hook(void *ud, int site, fw_str value, int64_t lookback_ms) {
+    fw_lang_state *st = ud;
+    if (!st->cur_expr || !st->hist)
+        return -1;
+    fw_expr_is_new_site s;
+    fw_expr_is_new_get(st->cur_expr, (size_t)site, &s);
+    const lseen *e = seen_find(st->hist, seen_hash(s.field >= 0 ? s.field : -2 - s.extra_slot, value));
+    /* Seen at exactly lookback before counts as seen, as a window's bound does. */
+    return !e || st->prevtxn_now - e->last > lookback_ms;
 }
 
 /* ---- sequences ---- */
@@ -1123,27 +1530,42 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     const fw_lang_rule *r = &st->rs->rules[ri];
     const fw_txn *t = ctx->txn;
     size_t gi = st->group_of[ri], len = 0;
-    if (!make_key(st, r, ctx, &len))
-        return;
-    bool first = fw_expr_test(r->steps[0].pred, ctx);
-    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
+    bool hist = has_history(r);
+    uint64_t h;
+    if (st->behind || !rule_key(st, r, ctx, &len, &h))
+        return; /* in event-time order only, as the built-ins' sequences */
     lkey *k = key_find(st, gi, st->keybuf, len, h);
+    if (hist && !k && !(k = key_add(st, gi, st->keybuf, len, h)))
+        return; /* prev and is_new remember every transaction of the key */
+    if (k && t->ts_ms > k->used)
+        k->used = t->ts_ms;
+    if (hist) {
+        ctx->prev = prev_view(st, r, &st->tab[gi], k, t);
+        st->hist = k;
+    }
+    /* A transaction failing `where` is invisible: it neither matches nor breaks. */
+    bool visible = !r->where || xtest(st, r->where, ctx);
+    bool first = visible && xtest(st, r->steps[0].pred, ctx);
     if (!k && !first)
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return;
+    if (t->ts_ms > k->used)
+        k->used = t->ts_ms;
     mark(st, k);
-    seq_expire(k, t->ts_ms, r->lookback_ms);
     int done = -1;
+    if (!visible)
+        goto out;
+    seq_expire(k, t->ts_ms, r->lookback_ms);
     uint32_t keep = 0;
     for (uint32_t j = 0; j < k->npm; j++) {
         lpm *p = &k->pm[j];
         const fw_lang_step *cur = &r->steps[p->step];
         bool matched = false, alive = true;
         if (p->cnt < cur->times) { /* a repetition is strict */
-            if ((alive = matched = fw_expr_test(cur->pred, ctx)))
+            if ((alive = matched = xtest(st, cur->pred, ctx)))
                 p->cnt++;
-        } else if (fw_expr_test(r->steps[p->step + 1].pred, ctx)) {
+        } else if (xtest(st, r->steps[p->step + 1].pred, ctx)) {
             p->step++;
             p->cnt = 1;
             matched = true;
@@ -1154,20 +1576,26 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
             continue;
         if (matched) {
             pm_note(p, t->transaction_id);
-            if (done < 0 && pm_complete(r, p)) {
-                st->done = *p;
-                done = 1;
+            if (pm_complete(r, p)) {
+                if (done < 0) {
+                    st->done = *p;
+                    done = 1;
+                }
+                if (r->no_skip)
+                    continue; /* a match consumes itself only */
             }
         }
         k->pm[keep++] = *p;
     }
     k->npm = keep;
-    if (done < 0 && first) {
+    if ((done < 0 || r->no_skip) && first) {
         lpm p = { .start = t->ts_ms, .step = 0, .cnt = 1 };
         pm_note(&p, t->transaction_id);
         if (pm_complete(r, &p)) {
-            st->done = p;
-            done = 1;
+            if (done < 0) {
+                st->done = p;
+                done = 1;
+            }
         } else {
             uint32_t bound = seq_bound(st);
             if (k->npm == bound) { /* full: the oldest goes, counted */
@@ -1180,7 +1608,7 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
                 uint32_t cap = k->pmcap ? (k->pmcap * 2 > bound ? bound : k->pmcap * 2) : 2;
                 lpm *np = realloc(k->pm, cap * sizeof(*np));
                 if (!np)
-                    return;
+                    goto out;
                 k->pm = np;
                 k->pmcap = cap;
             }
@@ -1188,11 +1616,36 @@ static void seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         }
     }
     if (done >= 0) {
-        k->npm = 0; /* a match consumes every partial match of its key */
+        if (!r->no_skip)
+            k->npm = 0; /* a match consumes every partial match of its key */
         ctx->slots = NULL;
         ctx->nslots = 0;
         emit(st, r, k, st->member_of[ri], ctx, fn, opaque, &st->done, NULL);
     }
+out:
+    if (hist)
+        hist_update(st, r, k, ctx);
+    ctx->prev = NULL;
+    st->hist = NULL;
+}
+
+/* A filter reading prev. or is_new: the key first (its history), then when. */
+static void filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                        void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t len = 0;
+    lkey *k;
+    uint64_t h;
+    if (!rule_key(st, r, ctx, &len, &h) ||
+        !(k = key_get(st, st->group_of[ri], len, ctx->txn->ts_ms)))
+        return;
+    ctx->prev = prev_view(st, r, &st->tab[st->group_of[ri]], k, ctx->txn);
+    st->hist = k;
+    if (xtest(st, r->when, ctx))
+        emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL, NULL);
+    hist_update(st, r, k, ctx);
+    ctx->prev = NULL;
+    st->hist = NULL;
 }
 
 /* ---- ranged rules: aligned windows, consume ---- */
@@ -1523,17 +1976,17 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     ltab *t = &st->tab[gi];
     const fw_txn *txn = ctx->txn;
     int64_t ts = txn->ts_ms;
-    if (!make_key(st, r, ctx, &len))
+    uint64_t h;
+    if (!rule_key(st, r, ctx, &len, &h))
         return;
-    uint64_t h = fw_hash64(st->keybuf, len, 0x6c616e67u + gi);
     lkey *k = key_find(st, gi, st->keybuf, len, h);
-    if (k && k->seen != INT64_MIN && ts - k->seen > r->memory_ms + st->rs->dedupe_window_ms) {
+    if (k && k->sc_seen != INT64_MIN && ts - k->sc_seen > r->memory_ms + st->rs->dedupe_window_ms) {
         score_reset(st, t, k);
         mark(st, k);
     }
     if (r->where && !fw_expr_test(r->where, ctx)) {
-        if (k && ts > k->seen) { /* seen all the same: it keeps the memory alive */
-            k->seen = ts;
+        if (k && ts > k->sc_seen) { /* seen all the same: it keeps the memory alive */
+            k->sc_seen = ts;
             mark(st, k);
         }
         return;
@@ -1541,8 +1994,8 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     if (!k && !(k = key_add(st, gi, st->keybuf, len, h)))
         return;
     mark(st, k);
-    if (ts > k->seen)
-        k->seen = ts;
+    if (ts > k->sc_seen)
+        k->sc_seen = ts;
     /* The `each` bands, with avg_before: the key's earlier transactions only. */
     fw_xval avg = missing;
     if (r->avg && k->avg_n) {
@@ -1657,11 +2110,16 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
     lkey *k = NULL;
     ctx->slots = NULL;
     ctx->nslots = 0;
+    if (r->kind == FW_LANG_FILTER && has_history(r)) {
+        filter_hist(st, ri, ctx, fn, opaque);
+        return;
+    }
     if (r->kind == FW_LANG_FILTER) {
         if (!fw_expr_test(r->when, ctx))
             return;
         if (r->ngroup) {
-            if (!make_key(st, r, ctx, &len) || !(k = key_get(st, gi, len)))
+            uint64_t h;
+            if (!rule_key(st, r, ctx, &len, &h) || !(k = key_get(st, gi, len, ctx->txn->ts_ms)))
                 return;
         }
         emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
@@ -1694,8 +2152,10 @@ bool fw_lang_rule_on_arrival(const fw_lang_rule *r) {
 }
 
 static int in_list(void *ud, int id, fw_str value) {
-    return fw_lang_list_contains(ud, id, value);
+    return fw_lang_list_contains(((const fw_lang_state *)ud)->rs, id, value);
 }
+
+static void sweep_some(fw_lang_state *st, int64_t watermark);
 
 /* Every group counts the transaction first; then the rules, in file order,
  * read their columns, so alerts come in rule order whatever the grouping. */
@@ -1703,9 +2163,12 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
     fw_expr_memo memo = { .amount_set = false };
-    fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
-                        .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
-                        .ud = (void *)st->rs, .memo = &memo };
+    fw_expr_ctx ctx = { .txn = in->txn, .profile = in->profile, .extra = in->extra,
+                        .nextra = in->nextra, .in_list = in_list, .is_new = is_new_hook,
+                        .ud = st, .memo = &memo };
+    st->behind = in->behind;
+    st->kc_class = SIZE_MAX;
+    st->prevtxn_now = in->txn->ts_ms;
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
             count_in_group(st, g, &ctx);
@@ -1714,10 +2177,51 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
             (in->phase == FW_LANG_ALL ||
              (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
             eval_rule(st, i, &ctx, fn, opaque);
-    if (watermark != INT64_MIN && watermark >= st->next_expire) {
-        fw_lang_expire(st, watermark);
-        st->next_expire = watermark + st->sweep_every_ms;
+    if (watermark != INT64_MIN)
+        sweep_some(st, watermark);
+}
+
+/* Frees what no rule can need at @p watermark in key @p k of group @p gi;
+ * @p lazy (the background sweep): only a key not used within the group's
+ * grace, so a busy key is not freed and made again. @returns true if freed. */
+static bool expire_key(fw_lang_state *st, size_t gi, lkey *k, int64_t watermark, bool lazy) {
+    ltab *t = &st->tab[gi];
+    if (lazy && watermark - k->used <= t->grace)
+        return false;
+    uint32_t had = k->n, dropped = 0;
+    if (t->score) {
+        /* Later transactions are at least watermark - lateness: past seen +
+         * memory + dedupe, every one would start the key afresh. */
+        int64_t late = st->rs->allowed_lateness_ms;
+        evict_before(st, k, watermark - t->lead->lookback_ms - late, t);
+        if (k->sc_seen == INT64_MIN ||
+            watermark - late - k->sc_seen > t->lead->memory_ms + st->rs->dedupe_window_ms) {
+            key_retire(st, gi, k);
+            return true;
+        }
+        if (k->n != had)
+            mark(st, k);
+        return false;
     }
+    evict_before(st, k, watermark - t->keep_ms, t);
+    if (t->lead->kind == FW_LANG_SEQUENCE)
+        dropped = seq_expire(k, watermark, t->lead->lookback_ms);
+    if (k->prev && watermark - k->prev->ts > t->lead->prev_within_ms) {
+        prev_drop(k); /* no later record can read it */
+        dropped++;
+    }
+    if (k->nseen)
+        dropped += seen_purge(k, watermark - t->lead->seen_keep_ms);
+    bool quiet = !k->n && !k->npm && !k->prev && !k->nseen;
+    for (size_t m = 0; m < t->nmember && quiet; m++)
+        quiet = k->last[m] == INT64_MIN || k->last[m] + st->rs->dedupe_window_ms <= watermark;
+    if (quiet) {
+        key_retire(st, gi, k);
+        return true;
+    }
+    if (k->n != had || dropped)
+        mark(st, k);
+    return false;
 }
 
 size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
@@ -1727,40 +2231,35 @@ size_t fw_lang_expire(fw_lang_state *st, int64_t watermark) {
         for (size_t b = 0; b < t->nbucket; b++)
             for (lkey *k = t->bucket[b], *nx; k; k = nx) {
                 nx = k->next;
-                uint32_t had = k->n, dropped = 0;
-                if (t->score) {
-                    /* Later transactions are at least watermark - lateness:
-                     * past seen + memory + dedupe, every one would reset it. */
-                    int64_t late = st->rs->allowed_lateness_ms;
-                    evict_before(st, k, watermark - t->lead->lookback_ms - late, t);
-                    if (k->seen == INT64_MIN || watermark - late - k->seen >
-                                                    t->lead->memory_ms + st->rs->dedupe_window_ms) {
-                        key_remove(st, gi, k, true);
-                        freed++;
-                    } else if (k->n != had) {
-                        mark(st, k);
-                    }
-                    continue;
-                }
-                evict_before(st, k, watermark - t->keep_ms, t);
-                if (t->lead->kind == FW_LANG_SEQUENCE)
-                    dropped = seq_expire(k, watermark, t->lead->lookback_ms);
-                bool quiet = !k->n && !k->npm;
-                for (size_t m = 0; m < t->nmember && quiet; m++)
-                    quiet = k->last[m] == INT64_MIN ||
-                            k->last[m] + st->rs->dedupe_window_ms <= watermark;
-                if (quiet) {
-                    key_remove(st, gi, k, true);
-                    freed++;
-                } else if (k->n != had || dropped) {
-                    mark(st, k);
-                }
+                freed += expire_key(st, gi, k, watermark, false);
             }
     }
     return freed;
 }
 
 const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st) { return st->rs; }
+
+/* The background sweep: SWEEP_BUCKETS buckets per transaction, round robin
+ * over the groups, so freeing memory costs O(1) per transaction rather than
+ * a pause over every key (windows drop old events as their key is used
+ * anyway: a sweep only frees memory). A pass over n keys takes about n / 4
+ * transactions. */
+static void sweep_some(fw_lang_state *st, int64_t watermark) {
+    for (int n = 0; n < SWEEP_BUCKETS && st->ntab; n++) {
+        if (st->sweep_tab >= st->ntab)
+            st->sweep_tab = 0;
+        ltab *t = &st->tab[st->sweep_tab];
+        if (st->sweep_bucket >= t->nbucket) {
+            st->sweep_tab++;
+            st->sweep_bucket = 0;
+            continue;
+        }
+        for (lkey *k = t->bucket[st->sweep_bucket++], *nx; k; k = nx) {
+            nx = k->next;
+            (void)expire_key(st, st->sweep_tab, k, watermark, true);
+        }
+    }
+}
 
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {
     *out = st->stats;
@@ -1798,7 +2297,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
     if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
         return true;
     const ltab *t = &st->tab[part];
-    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, 0x6c616e67u + part));
+    const lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, KEY_SEED));
     if (!k)
         return true; /* nothing held: a tombstone */
     uint8_t hdr[4] = { STATE_MAGIC, STATE_VERSION, (uint8_t)t->naggs, (uint8_t)t->nmember };
@@ -1817,7 +2316,7 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
     if (t->score) /* then its running average, last transaction and episode */
         ok = ok && put_u64(out, (uint64_t)k->avg_sum) &&
              put_u64(out, (uint64_t)((unsigned __int128)k->avg_sum >> 64)) &&
-             put_u64(out, (uint64_t)k->avg_n) && put_u64(out, (uint64_t)k->seen) &&
+             put_u64(out, (uint64_t)k->avg_n) && put_u64(out, (uint64_t)k->sc_seen) &&
              fw_buf_putc(out, k->episode ? 1 : 0);
     if (t->lead->kind == FW_LANG_SEQUENCE) { /* then its partial matches, oldest first */
         ok = ok && put_u64(out, k->npm);
@@ -1830,6 +2329,31 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
                      fw_buf_append(out, pm->id[e], pm->idlen[e]);
         }
     }
+    if (has_history(t->lead)) { /* prev (0 or 1), then is_new's (hash, last seen) pairs */
+        const lprev *pv = k->prev;
+        ok = ok && put_u64(out, pv != NULL);
+        if (pv) {
+            uint64_t bits[3];
+            memcpy(&bits[0], &pv->amount, 8);
+            memcpy(&bits[1], &pv->lat, 8);
+            memcpy(&bits[2], &pv->lon, 8);
+            ok = ok && put_u64(out, (uint64_t)pv->ts) && put_u64(out, bits[0]) &&
+                 put_u64(out, bits[1]) && put_u64(out, bits[2]) &&
+                 put_u64(out, pv->has | (uint64_t)pv->type << 32);
+            size_t off = 0;
+            for (int f = 0; f < PF_N && ok; f++) {
+                ok = put_u64(out, (uint64_t)(int64_t)pv->len[f]);
+                if (ok && pv->len[f] > 0) {
+                    ok = fw_buf_append(out, pv->buf + off, (size_t)pv->len[f]);
+                    off += (size_t)pv->len[f];
+                }
+            }
+        }
+        ok = ok && put_u64(out, k->nseen);
+        for (uint32_t i = 0; i < k->seencap && ok; i++)
+            if (k->seen[i].h)
+                ok = put_u64(out, k->seen[i].h) && put_u64(out, (uint64_t)k->seen[i].last);
+    }
     return ok && !out->overflow;
 }
 
@@ -1841,7 +2365,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
         BAD("language rule state: part %zu or key of %zu bytes out of range", part, key.len);
     const ltab *t = &st->tab[part];
     const char *id = t->lead->id;
-    uint64_t h = fw_hash64(key.ptr, key.len, 0x6c616e67u + part);
+    uint64_t h = fw_hash64(key.ptr, key.len, KEY_SEED);
     lkey *k = key_find(st, part, key.ptr, key.len, h);
     if (k)
         key_remove(st, part, k, false);
@@ -1906,7 +2430,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             goto trunc;
         k->avg_sum = (i128)((unsigned __int128)hi << 64 | lo);
         k->avg_n = (int64_t)an;
-        k->seen = (int64_t)seen;
+        k->sc_seen = (int64_t)seen;
         k->episode = *s++ != 0;
     }
     if (t->lead->kind == FW_LANG_SEQUENCE) {
@@ -1946,6 +2470,59 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             }
             k->npm++;
         }
+    }
+    if (has_history(t->lead)) {
+        uint64_t has_prev, nseen;
+        if (!get_u64(&s, end, &has_prev) || has_prev > 1)
+            goto trunc;
+        if (has_prev) {
+            uint64_t ts, bits[3], w;
+            int32_t len[PF_N];
+            if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &bits[0]) ||
+                !get_u64(&s, end, &bits[1]) || !get_u64(&s, end, &bits[2]) ||
+                !get_u64(&s, end, &w))
+                goto trunc;
+            /* Slices of the record, then one fw_txn made of them, copied as live. */
+            fw_txn *v = &st->prevtxn;
+            memset(v, 0, sizeof(*v));
+            for (int f = 0; f < PF_N; f++) {
+                uint64_t l;
+                if (!get_u64(&s, end, &l) || ((int64_t)l >= 0 && (uint64_t)(end - s) < l) ||
+                    (int64_t)l < -1)
+                    goto trunc;
+                len[f] = (int32_t)(int64_t)l;
+                *txn_str(v, f) = len[f] < 0 ? FW_STR_NULL : (fw_str){ (const char *)s, (size_t)len[f] };
+                s += len[f] < 0 ? 0 : len[f];
+            }
+            v->ts_ms = (int64_t)ts;
+            memcpy(&v->amount, &bits[0], 8);
+            memcpy(&v->lat, &bits[1], 8);
+            memcpy(&v->lon, &bits[2], 8);
+            v->has = (uint32_t)w;
+            v->type = (fw_txn_type)(w >> 32);
+            /* Every field as written: the rule's mask picks the same ones again. */
+            if (!prev_keep(t, k, v)) {
+                key_remove(st, part, k, false);
+                return FW_ERR_NOMEM;
+            }
+            for (int f = 0; f < PF_N; f++)
+                if (k->prev->len[f] != len[f])
+                    goto trunc; /* a field the rule does not read: not this rule's bytes */
+        }
+        if (!get_u64(&s, end, &nseen))
+            goto trunc;
+        if (nseen > (st->rs->max_window_events ? st->rs->max_window_events : 1)) {
+            key_remove(st, part, k, false);
+            BAD("%s: state with %" PRIu64 " seen values, above max_window_events", id, nseen);
+        }
+        for (uint64_t i = 0; i < nseen; i++) {
+            uint64_t hv, seen_at;
+            if (!get_u64(&s, end, &hv) || !get_u64(&s, end, &seen_at) || !(hv & 1))
+                goto trunc;
+            seen_add(st, t->lead, k, hv, (int64_t)seen_at);
+        }
+        if (k->nseen != nseen)
+            goto trunc;
     }
     if (s != end) {
         key_remove(st, part, k, false);

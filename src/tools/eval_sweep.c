@@ -74,7 +74,8 @@ bool eval_sweep_parse(const char *spec, sweep *sw, const fw_lang_rules *lang, ch
     *dot = *eq = '\0';
     sw->rule = fw_rule_by_name(buf);
     const fw_lang_rule *lr = NULL;
-    if (sw->rule >= R_COUNT && lang && (lr = fw_lang_rules_find(lang, buf)) != NULL) {
+    /* A language rule with a built-in's id runs instead of it: its params are swept. */
+    if (lang && (lr = fw_lang_rules_find(lang, buf)) != NULL) {
         sw->rule = FW_RULE_LANG;
         snprintf(sw->lang_id, sizeof(sw->lang_id), "%s", lr->id);
     } else if (sw->rule >= R_COUNT) {
@@ -409,9 +410,11 @@ int eval_sweep_run(const eval_opts *o, const corpus *c, const fw_eval_labels *la
         if (!eval_once(c, labels, &vr, &vo, label, i == 0, &rep, &st))
             goto out;
         rows[i] = (sweep_row){ .value = sweep_value(sw, i), .all = rep.all };
-        if (sw->rule != FW_RULE_LANG)
-            rows[i].rule = rep.rule[sw->rule];
-        for (uint32_t k = 0; sw->rule == FW_RULE_LANG && k < rep.nlang; k++)
+        /* A language rule with a built-in's id is counted as that built-in. */
+        fw_rule_id as = sw->rule == FW_RULE_LANG ? fw_rule_by_name(sw->lang_id) : sw->rule;
+        if (as < R_COUNT)
+            rows[i].rule = rep.rule[as];
+        for (uint32_t k = 0; as >= R_COUNT && k < rep.nlang; k++)
             if (!strcmp(rep.lang[k].id, sw->lang_id))
                 rows[i].rule = rep.lang[k].fig;
         fw_buf_puts(json, i ? ",{\"value\":" : "{\"value\":");

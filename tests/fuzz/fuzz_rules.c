@@ -196,13 +196,21 @@ static void fuzz_lang(const char *in, size_t size, const fw_rules *r) {
         t.merchant_id = fw_str_c(i % 2 ? "M1" : "M2");
         t.merchant_category = fw_str_c(i % 2 ? "crypto" : "grocery");
         t.type = i % 2 ? FW_TXN_TRANSFER : FW_TXN_PURCHASE;
-        fw_lang_input lin = { .txn = &t };
+        t.country = fw_str_c(i % 3 ? "FR" : "US");
+        if (i % 2 == 0) { /* prev., distance_km, speed_kmh */
+            t.lat = 48.8 - i;
+            t.lon = 2.3 * i;
+            t.has = FW_TXN_HAS_LAT | FW_TXN_HAS_LON;
+        }
+        fw_lang_input lin = { .txn = &t, .behind = i == 7 }; /* one behind the watermark */
         fw_lang_eval(st[0], &lin, t.ts_ms - 10000, on_lang_alert, &alerts);
     }
     fw_lang_state_foreach(st[0], copy_key, st);
     fw_lang_stats a, b;
     fw_lang_state_stats(st[0], &a);
     fw_lang_state_stats(st[1], &b);
+    if (a.keys != b.keys || a.events != b.events)
+        fprintf(stderr, "fuzz_rules: state %llu keys %llu events, copied %llu keys %llu events\n", (unsigned long long)a.keys, (unsigned long long)a.events, (unsigned long long)b.keys, (unsigned long long)b.events);
     CHECK(a.keys == b.keys && a.events == b.events);
     fw_lang_expire(st[0], INT64_MAX / 2);
     fw_lang_state_stats(st[0], &a);
