@@ -104,8 +104,9 @@ typedef struct fw_engine_backfill {
 } fw_engine_backfill;
 
 /** @brief Fills @p out with up to @p cap backfill rules whose part was new
- *  at the last fw_engine_set_lang (not in the set before); a first set (no
- *  set was running: a start, whose state comes from the changelog) has none.
+ *  at the last fw_engine_set_lang (not in the set before, or no set ran); the
+ *  engine's first fw_engine_set_lang (a start, whose state comes from the
+ *  changelog) lists none.
  *  @returns how many there are. */
 size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap);
 

@@ -51,6 +51,7 @@ struct fw_engine {
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replay;                 /* fw_engine_lang_set_replay */
+    bool lang_changed;                /* fw_engine_set_lang ran before: the next is a change */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
     uint64_t lang_backfill[4];        /* parts (bits) of backfill rules new at the last

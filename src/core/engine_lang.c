@@ -76,10 +76,13 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
     }
     fw_detect_plan(e); /* the replaced built-ins stop, and ones no longer replaced resume */
     memset(e->lang_backfill, 0, sizeof(e->lang_backfill));
-    for (size_t p = 0; old && p < fw_lang_state_nparts(next) && p < 64 * 4; p++)
+    /* The first call (a new engine: its state comes from the changelog) lists
+     * none; a change, from a set or from none, lists the parts it lacked. */
+    for (size_t p = 0; e->lang_changed && p < fw_lang_state_nparts(next) && p < 64 * 4; p++)
         if (fw_lang_state_part_rule(next, p)->backfill &&
-            fw_lang_state_find_part(old, fw_lang_state_part_id(next, p)) == SIZE_MAX)
+            (!old || fw_lang_state_find_part(old, fw_lang_state_part_id(next, p)) == SIZE_MAX))
             e->lang_backfill[p / 64] |= (uint64_t)1 << (p % 64);
+    e->lang_changed = true;
     if (next && e->lang_replay)
         fw_lang_state_set_replay(next, true);
     if (old) {

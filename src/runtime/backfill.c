@@ -54,8 +54,8 @@ int64_t fw_backfill_from(const fw_rules *rules, const fw_engine_backfill *bf, si
 
 bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, int64_t from_ms,
                      int64_t to_offset, const fw_pipeline_conf *conf, fw_engine *live,
-                     const fw_engine_backfill *bf, size_t nbf, const char *instance_id,
-                     fw_backfill_stats *st) {
+                     const fw_engine_backfill *bf, size_t nbf, size_t *keys,
+                     const char *instance_id, fw_backfill_stats *st) {
     char errstr[512];
     int64_t t0 = fw_mono_ms();
     memset(st, 0, sizeof(*st));
@@ -128,9 +128,10 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
                                                               : "the wall clock",
                                       .ref_time_ms = has_ts ? ref : fw_wall_ms() };
                 fw_pipeline_process(pl, m->payload ? m->payload : "", m->len, &src, &out);
+                int64_t et = fw_pipeline_engine_stats(pl)->max_event_time;
                 if (st->first_ts_ms == INT64_MIN)
-                    st->first_ts_ms = src.ref_time_ms;
-                st->last_ts_ms = src.ref_time_ms;
+                    st->first_ts_ms = et;
+                st->last_ts_ms = et;
                 st->records++;
                 done = m->offset + 1 >= to_offset;
             }
@@ -141,6 +142,8 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
     rd_kafka_topic_partition_list_destroy(parts);
     /* Not advanced to the end: the records its reorder buffer still holds
      * are in the live engine's buffer too, and it evaluates them itself. */
+    for (size_t i = 0; i < nbf; i++)
+        keys[i] = 0;
     for (size_t i = 0; ok && i < nbf; i++) {
         size_t moved = 0;
         if (fw_engine_lang_adopt(live, fw_pipeline_engine(pl), bf[i].part_id, &moved, errstr,
@@ -149,6 +152,7 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
                   bf[i].rule->id, errstr);
             ok = false;
         }
+        keys[i] = moved;
         st->keys += moved;
     }
     fw_pipeline_destroy(pl);

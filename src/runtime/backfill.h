@@ -18,7 +18,8 @@ typedef struct fw_backfill_stats {
     uint64_t records;       /* replayed through the scratch pipeline */
     uint64_t dead_letters;  /* of them: ignored (the live run reported them) */
     uint64_t late;          /* of them: too late for the scratch engine */
-    int64_t first_ts_ms, last_ts_ms; /* Kafka timestamps of the first and last replayed */
+    int64_t first_ts_ms, last_ts_ms; /* event time reached at the first and last replayed
+                                        (INT64_MIN: none decoded) */
     size_t keys;            /* moved into the live engine, all parts together */
     int64_t elapsed_ms;
 } fw_backfill_stats;
@@ -29,7 +30,7 @@ typedef struct fw_backfill_stats {
  * task's next record) through a scratch pipeline made from @p conf with every
  * built-in off and its language rules in replay mode, then moves the parts
  * @p bf[0..nbf) into @p live (fw_engine_lang_adopt; the moved keys go to the
- * changelog at the next commit). The scratch pipeline is not advanced at the
+ * changelog at the next commit; @p keys[i]: how many of part i). The scratch pipeline is not advanced at the
  * end: what its reorder buffer holds, the live engine holds too and will
  * evaluate itself. @p reader is made by fw_kafka_reader_new (assigned here,
  * unassigned before returning). Logs progress every 5 s, prefixed with
@@ -39,8 +40,8 @@ typedef struct fw_backfill_stats {
  */
 bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, int64_t from_ms,
                      int64_t to_offset, const fw_pipeline_conf *conf, fw_engine *live,
-                     const fw_engine_backfill *bf, size_t nbf, const char *instance_id,
-                     fw_backfill_stats *out);
+                     const fw_engine_backfill *bf, size_t nbf, size_t *keys,
+                     const char *instance_id, fw_backfill_stats *out);
 
 /** @brief How far back a replay starts for the backfill rules @p bf: their
  *  longest lookback (window, within) plus allowed_lateness and max_future_skew

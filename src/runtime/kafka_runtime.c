@@ -859,23 +859,24 @@ static void backfill_task(fw_krt *k, fw_task *t) {
     }
     int64_t from = fw_backfill_from(&k->pconf.rules, bf, n, wm);
     fw_backfill_stats bs;
+    size_t keys[FW_LANG_MAX_RULES];
     if (!fw_backfill_run(k->restorer, k->c->input_topic, t->partition, from, to, &k->pconf, e,
-                         bf, n, k->c->instance_id, &bs)) {
+                         bf, n, keys, k->c->instance_id, &bs)) {
         for (size_t i = 0; i < n; i++)
             logf_(k, "rule %s: partition %d: backfill failed; the rule starts empty",
                   bf[i].rule->id, t->partition);
         return;
     }
     char t1[32] = "-", t2[32] = "-";
-    if (bs.records) {
+    if (bs.first_ts_ms != INT64_MIN) {
         fw_time_format(bs.first_ts_ms, t1);
         fw_time_format(bs.last_ts_ms, t2);
     }
     for (size_t i = 0; i < n; i++)
-        logf_(k, "rule %s: partition %d: backfilled %" PRIu64 " records (from %s to %s, "
-                 "%" PRIu64 " dead letters ignored) in %.3f s; %zu keys",
+        logf_(k, "rule %s: partition %d: backfilled %" PRIu64 " records (event time %s to "
+                 "%s, %" PRIu64 " dead letters ignored) in %.3f s; %zu keys",
               bf[i].rule->id, t->partition, bs.records, t1, t2, bs.dead_letters,
-              (double)bs.elapsed_ms / 1000.0, bs.keys);
+              (double)bs.elapsed_ms / 1000.0, keys[i]);
     if (bs.keys && !k->txn_open)
         txn_begin(k); /* so the next commit writes the moved keys to the changelog */
 }

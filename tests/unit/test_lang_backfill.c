@@ -252,6 +252,14 @@ static void test_list_and_move(void **state) {
     assert_int_equal(fw_engine_set_lang(fresh, b, err, sizeof(err)), FW_OK);
     assert_int_equal(fw_engine_lang_backfill(fresh, bf, N(bf)), 0);
     fw_engine_destroy(fresh);
+    /* From no language rules (a pipeline's engine starts so) to a set: a change. */
+    fresh = engine(&r);
+    assert_int_equal(fw_engine_set_lang(fresh, NULL, err, sizeof(err)), FW_OK);
+    assert_int_equal(fw_engine_set_lang(fresh, b, err, sizeof(err)), FW_OK);
+    size_t nn = fw_engine_lang_backfill(fresh, bf, N(bf));
+    if (nn != 1)
+        fail_msg("%zu backfill rules listed after a change from none, expected 1", nn);
+    fw_engine_destroy(fresh);
     for (size_t i = 0; i < N(move_cases); i++) {
         const move_case *mc = &move_cases[i];
         fw_engine *live = engine(&r), *scratch = engine(&r);
