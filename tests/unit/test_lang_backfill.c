@@ -161,6 +161,11 @@ static const char consume_bf[] =
     "\"lookback\": \"1h\", \"consume\": true, \"aggregates\": {\"n\": \"count\"}, "
     "\"having\": \"n >= 2\", \"backfill\": true}]}";
 
+static const char seq_bf[] =
+    "{\"rules\": [{\"id\": \"bf\", \"type\": \"sequence\", \"group_by\": \"account_id\", "
+    "\"within\": \"1h\", \"steps\": [{\"when\": \"amount > 1\"}, {\"followed_by\": "
+    "\"amount > 2\"}], \"backfill\": true}]}";
+
 typedef struct replay_case {
     const char *name;
     const char *doc;
@@ -175,6 +180,10 @@ static const replay_case replay_cases[] = {
     { "count >= 1: no alert replayed, none deduplicated", count1_bf, 5, 1, 6 },
     /* A consuming rule consumes nothing in replay: all 4 events are evidence. */
     { "consume: nothing consumed in replay", consume_bf, 3, 1, 4 },
+    /* A partial match built in replay completes at the first live event;
+     * two replayed events complete a match silently (and clear it, as live). */
+    { "sequence: a replayed partial match completes live", seq_bf, 1, 1, 2 },
+    { "sequence: a match completed in replay is silent and cleared", seq_bf, 2, 0, 0 },
 };
 
 static void test_replay(void **state) {
