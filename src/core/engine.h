@@ -111,7 +111,8 @@ typedef struct fw_engine_backfill {
 size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap);
 
 /** @brief Replay mode for a scratch engine's language rules
- *  (fw_lang_state_set_replay): state is built, no alert is raised. Applies
+ *  (fw_lang_state_set_replay): the backfill rules' state is built, no alert
+ *  is raised, the other language rules are not evaluated. Applies
  *  to the set loaded now and to later ones. */
 void fw_engine_lang_set_replay(fw_engine *e, bool on);
 

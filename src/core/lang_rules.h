@@ -371,10 +371,12 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
  *  fw_lang_state_changes (Kafka mode); without it nothing is recorded. */
 void fw_lang_state_track_changes(fw_lang_state *st);
 
-/** @brief Replay mode (a backfill, docs/live-rules.md#backfill): evaluation
- *  updates the state as live but raises no alert — no callback, no dedupe
- *  stamp, no stats.alerts, and a consuming rule consumes nothing (a sequence
- *  match still clears its key's partial matches, as live). */
+/** @brief Replay mode (a backfill, docs/live-rules.md#backfill): only the
+ *  "backfill" rules are evaluated, and they update their state as live but
+ *  raise no alert — no callback, no dedupe stamp, no stats.alerts, and a
+ *  consuming rule consumes nothing (a sequence match still clears its key's
+ *  partial matches, as live; a score's signal band scores nothing, no rule
+ *  alerting). */
 void fw_lang_state_set_replay(fw_lang_state *st, bool on);
 
 /** @brief Counts key @p key of part @p part as changed (a key put back by

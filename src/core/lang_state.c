@@ -1710,11 +1710,13 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     fw_expr_ctx ctx = { .txn = in->txn, .prev = in->prev, .profile = in->profile,
                         .extra = in->extra, .nextra = in->nextra, .in_list = in_list,
                         .ud = (void *)st->rs };
+    /* Replay builds the backfill rules' state only (their parts are their own). */
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
-            count_in_group(st, g, &ctx);
+            if (!st->replay || st->tab[g].lead->backfill)
+                count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)
-        if (st->group_of[i] != SIZE_MAX &&
+        if (st->group_of[i] != SIZE_MAX && (!st->replay || st->rs->rules[i].backfill) &&
             (in->phase == FW_LANG_ALL ||
              (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
             eval_rule(st, i, &ctx, fn, opaque);
