@@ -96,6 +96,34 @@ struct fw_lang_rules;
 fw_err fw_engine_set_lang(fw_engine *e, const struct fw_lang_rules *rs, char *errstr,
                           size_t errstr_size);
 
+/** A backfill rule (docs/live-rules.md#backfill) whose state part the last
+ *  fw_engine_set_lang started empty: it needs its input replayed. */
+typedef struct fw_engine_backfill {
+    uint64_t part_id;                    /* fw_lang_state_part_id */
+    const struct fw_lang_rule *rule;     /* valid while the set is */
+} fw_engine_backfill;
+
+/** @brief Fills @p out with up to @p cap backfill rules whose part was new
+ *  at the last fw_engine_set_lang (not in the set before, or no set ran); the
+ *  engine's first fw_engine_set_lang (a start, whose state comes from the
+ *  changelog) lists none.
+ *  @returns how many there are. */
+size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap);
+
+/** @brief Replay mode for a scratch engine's language rules
+ *  (fw_lang_state_set_replay): the backfill rules' state is built, no alert
+ *  is raised, the other language rules are not evaluated. Applies
+ *  to the set loaded now and to later ones. */
+void fw_engine_lang_set_replay(fw_engine *e, bool on);
+
+/** @brief Moves every key of the part @p part_id of @p src's language state
+ *  into the same part of @p dst (through the changelog bytes), replacing what
+ *  @p dst held for the key; each moved key counts as changed in @p dst (its
+ *  changelog gets it at the next fw_engine_changes). @p src is left as it was (a scratch engine, destroyed next).
+ *  @returns FW_OK and *moved; FW_ERR_INVALID when either lacks the part. */
+fw_err fw_engine_lang_adopt(fw_engine *dst, fw_engine *src, uint64_t part_id, size_t *moved,
+                            char *errstr, size_t errstr_size);
+
 /** @brief Frees the engine; NULL is a no-op. */
 void fw_engine_destroy(fw_engine *e);
 

@@ -51,8 +51,12 @@ struct fw_engine {
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     bool lang_arrival;                /* a language rule is judged on arrival */
+    bool lang_replay;                 /* fw_engine_lang_set_replay */
+    bool lang_changed;                /* fw_engine_set_lang ran before: the next is a change */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */
     int64_t lang_next_sweep;          /* no sweep of it before this watermark */
+    uint64_t lang_backfill[4];        /* parts (bits) of backfill rules new at the last
+                                         fw_engine_set_lang: fw_engine_lang_backfill */
     fw_buf lang_dropped;              /* keys of language rule parts a live change dropped,
                                          tombstoned at the next fw_engine_changes: u64 part
                                          id, u16 length, bytes, repeated */

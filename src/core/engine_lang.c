@@ -2,6 +2,7 @@
  * engine: they see every transaction in event-time order, as the native
  * detectors do, their alerts leave as any alert does, and their state rides
  * in the changelog beside the entities' (key 'L', part id, group key). */
+#include <inttypes.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <string.h>
@@ -74,6 +75,16 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
             e->lang_replaces[id] = true;
     }
     fw_detect_plan(e); /* the replaced built-ins stop, and ones no longer replaced resume */
+    memset(e->lang_backfill, 0, sizeof(e->lang_backfill));
+    /* The first call (a new engine: its state comes from the changelog) lists
+     * none; a change, from a set or from none, lists the parts it lacked. */
+    for (size_t p = 0; e->lang_changed && p < fw_lang_state_nparts(next) && p < 64 * 4; p++)
+        if (fw_lang_state_part_rule(next, p)->backfill &&
+            (!old || fw_lang_state_find_part(old, fw_lang_state_part_id(next, p)) == SIZE_MAX))
+            e->lang_backfill[p / 64] |= (uint64_t)1 << (p % 64);
+    e->lang_changed = true;
+    if (next && e->lang_replay)
+        fw_lang_state_set_replay(next, true);
     if (old) {
         lang_carry c = { .e = e, .from = old, .to = next };
         fw_buf_init(&c.bytes, 0);
@@ -91,6 +102,69 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
                                                                   strlen(rs->extra_names[i]))
                                              : -1);
     return FW_OK;
+}
+
+size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap) {
+    size_t n = 0;
+    for (size_t p = 0; p < fw_lang_state_nparts(e->lang) && p < 64 * 4; p++) {
+        if (!(e->lang_backfill[p / 64] >> (p % 64) & 1))
+            continue;
+        if (n < cap)
+            out[n] = (fw_engine_backfill){ .part_id = fw_lang_state_part_id(e->lang, p),
+                                           .rule = fw_lang_state_part_rule(e->lang, p) };
+        n++;
+    }
+    return n;
+}
+
+void fw_engine_lang_set_replay(fw_engine *e, bool on) {
+    e->lang_replay = on;
+    if (e->lang)
+        fw_lang_state_set_replay(e->lang, on);
+}
+
+typedef struct lang_adopt {
+    fw_engine *dst;
+    const fw_lang_state *src;
+    size_t from, to, moved;
+    fw_buf bytes;
+    fw_err rc;
+    char *errstr;
+    size_t errstr_size;
+} lang_adopt;
+
+static void adopt_key(void *opaque, size_t part, fw_str key) {
+    lang_adopt *a = opaque;
+    if (part != a->from || a->rc != FW_OK)
+        return;
+    fw_buf_reset(&a->bytes);
+    if (!fw_lang_state_write_key(a->src, part, key, &a->bytes) || !a->bytes.len)
+        return;
+    a->rc = fw_lang_state_read_key(a->dst->lang, a->to, key, a->bytes.data, a->bytes.len,
+                                   a->errstr, a->errstr_size);
+    if (a->rc == FW_OK && fw_lang_state_touch_key(a->dst->lang, a->to, key))
+        a->moved++;
+}
+
+fw_err fw_engine_lang_adopt(fw_engine *dst, fw_engine *src, uint64_t part_id, size_t *moved,
+                            char *errstr, size_t errstr_size) {
+    size_t from = src->lang ? fw_lang_state_find_part(src->lang, part_id) : SIZE_MAX;
+    size_t to = dst->lang ? fw_lang_state_find_part(dst->lang, part_id) : SIZE_MAX;
+    *moved = 0;
+    if (from == SIZE_MAX || to == SIZE_MAX) {
+        snprintf(errstr, errstr_size, "backfill: part %016" PRIx64 " not in the %s engine",
+                 part_id, from == SIZE_MAX ? "scratch" : "live");
+        return FW_ERR_INVALID;
+    }
+    lang_adopt a = { .dst = dst, .src = src->lang, .from = from, .to = to, .rc = FW_OK,
+                     .errstr = errstr, .errstr_size = errstr_size };
+    fw_buf_init(&a.bytes, 0);
+    fw_lang_state_foreach(src->lang, adopt_key, &a);
+    fw_buf_fini(&a.bytes);
+    *moved = a.moved;
+    /* The live engine is done with the replay: a later set_lang lists anew. */
+    dst->lang_backfill[to / 64] &= ~((uint64_t)1 << (to % 64));
+    return a.rc;
 }
 
 void fw_engine_lang_fini(fw_engine *e) {

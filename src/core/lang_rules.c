@@ -22,17 +22,18 @@ static const char *const filter_keys[] = { "id", "type", "version", "severity", 
 static const char *const aggregate_keys[] = { "id", "type", "version", "severity", "enabled",
                                               "shadow", "params", "reason", "group_by",
                                               "lookback", "where", "aggregates", "having",
-                                              "entity", "window", "slide", "consume" };
+                                              "entity", "window", "slide", "consume",
+                                              "backfill" };
 static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
                                              "shadow", "params", "reason", "group_by",
                                              "within", "steps", "entity", "where",
-                                             "after_match", "prev_within" };
+                                             "after_match", "prev_within", "backfill" };
 static const char *const entity_keys[] = { "type", "id" };
 static const char *const score_keys[] = { "id", "type", "version", "severity", "enabled",
                                           "shadow", "params", "reason", "group_by", "window",
                                           "slide", "where", "aggregates", "avg_before", "memory",
                                           "bands", "alert_at", "episodes", "severity_by_score",
-                                          "entity" };
+                                          "entity", "backfill" };
 static const char *const band_keys[] = { "name", "each", "if", "signal", "points" };
 static const char *const step_keys[] = { "when", "next", "followed_by", "times" };
 static const char *const fn_names[] = { [FW_LANG_COUNT] = "count", [FW_LANG_SUM] = "sum",
@@ -1185,6 +1186,13 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
             *(fw_str_eq_c(b->key, "enabled") ? &r->common.enabled : &r->common.shadow) = b->boolean;
         }
     }
+    if ((m = fw_json_get(e, "backfill"))) { /* only in the stateful kinds' key tables */
+        snprintf(kpath, sizeof(kpath), "%s.backfill", path);
+        if (m->type != FW_JSON_BOOL)
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected true or false, got %s",
+                        fw_json_describe(m, got, sizeof(got)));
+        r->backfill = m->boolean;
+    }
     if ((m = fw_json_get(e, "severity"))) {
         int sev = -1;
         for (int s = 0; s < FW_SEV__COUNT && m->type == FW_JSON_STRING; s++)
@@ -1595,6 +1603,8 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         else if (ok && r->prev_fields && r->prev_within_ms != FW_LANG_PREV_WITHIN_MS)
             ok = fw_rules_duration_format(r->prev_within_ms, dur, sizeof(dur)) > 0 &&
                  fw_buf_printf(b, ",\n%s  \"prev_within\": \"%s\"", in, dur);
+        if (ok && r->backfill)
+            ok = fw_buf_printf(b, ",\n%s  \"backfill\": true", in);
         if (ok && r->reason)
             ok = fw_buf_printf(b, ",\n%s  \"reason\": ", in) && put_str(b, r->reason);
         ok = ok && fw_buf_printf(b, "\n%s}", in);

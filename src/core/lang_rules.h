@@ -158,6 +158,9 @@ typedef struct fw_lang_rule {
                                   [k*slide, k*slide + window) holding t, earliest
                                   first; 0: a lookback */
     bool consume;              /* aggregate: an alert's window events stop counting */
+    bool backfill;             /* aggregate, sequence, score: a new rule's state is replayed
+                                  from its input partition (docs/live-rules.md#backfill);
+                                  its state part is its own */
     fw_lang_step steps[FW_LANG_MAX_STEPS]; /* sequence */
     size_t nsteps;
     bool no_skip;              /* sequence "after_match": "no_skip": a match consumes only
@@ -387,6 +390,26 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
 /** @brief Starts recording changed and freed keys for
  *  fw_lang_state_changes (Kafka mode); without it nothing is recorded. */
 void fw_lang_state_track_changes(fw_lang_state *st);
+
+/** @brief Replay mode (a backfill, docs/live-rules.md#backfill): only the
+ *  "backfill" rules are evaluated, and they update their state as live but
+ *  raise no alert — no callback, no dedupe stamp, no stats.alerts, and a
+ *  consuming rule consumes nothing (a sequence match still clears its key's
+ *  partial matches, as live; a score's signal band scores nothing, no rule
+ *  alerting). */
+void fw_lang_state_set_replay(fw_lang_state *st, bool on);
+
+/** @brief Counts key @p key of part @p part as changed (a key put back by
+ *  fw_lang_state_read_key from elsewhere than the changelog: a backfill).
+ *  @returns false when not held. */
+bool fw_lang_state_touch_key(fw_lang_state *st, size_t part, fw_str key);
+
+/** @brief The number of parts of @p st (0 for NULL). */
+size_t fw_lang_state_nparts(const fw_lang_state *st);
+
+/** @brief Part @p part's first rule (a backfill rule's part holds it alone),
+ *  or NULL past the end. */
+const fw_lang_rule *fw_lang_state_part_rule(const fw_lang_state *st, size_t part);
 
 /** @brief Part @p part's stable name in the changelog: a hash of its shape
  *  (kind, group_by, lookback, window and slide, consume, where, its rules' ids, each aggregate's

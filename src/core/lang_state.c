@@ -195,6 +195,7 @@ struct fw_lang_state {
      * list grows by doubling, so a warm state allocates nothing) and the keys
      * freed since (u16 part, u16 length, bytes, repeated). */
     bool track;
+    bool replay;                   /* fw_lang_state_set_replay: state only, no alerts */
     lkey **dirty;
     uint32_t ndirty, dirty_cap;
     fw_buf deleted;
@@ -246,10 +247,12 @@ static const struct { const char *name; size_t off; } pf_field[PF_N] = {
 static fw_str *txn_str(fw_txn *t, int pf) { return (fw_str *)((char *)t + pf_field[pf].off); }
 
 /* Aggregate rules share state by shape; filters, sequences and scores keep
- * their own, and so does a consuming rule (it removes events from its state). */
+ * their own, and so does a consuming rule (it removes events from its state)
+ * and a backfill rule (its part is replayed alone, so its id must not depend
+ * on its neighbours). */
 static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
     if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE || a->consume ||
-        b->consume || a->window_ms != b->window_ms || a->slide_ms != b->slide_ms ||
+        b->consume || a->backfill || b->backfill || a->window_ms != b->window_ms || a->slide_ms != b->slide_ms ||
         a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
         !a->where_src != !b->where_src || (a->where_src && strcmp(a->where_src, b->where_src)))
         return false;
@@ -1088,6 +1091,8 @@ static void emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                  const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm,
                  const lrange *rg) {
     const fw_txn *t = ctx->txn;
+    if (st->replay) /* the replayed past alerts nowhere: no callback, no dedupe stamp */
+        return;
     if (k) {
         int64_t *last = &k->last[m];
         if (*last != INT64_MIN && llabs(t->ts_ms - *last) < st->rs->dedupe_window_ms) {
@@ -1786,7 +1791,7 @@ static void ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
     if (!hit)
         return;
     emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL, &rg);
-    if (r->consume) {
+    if (r->consume && !st->replay) { /* no alert, so nothing consumed */
         cut(st, k, t, rg.lo, rg.hi);
         mark(st, k);
     }
@@ -2169,11 +2174,13 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->behind = in->behind;
     st->kc_class = SIZE_MAX;
     st->prevtxn_now = in->txn->ts_ms;
+    /* Replay builds the backfill rules' state only (their parts are their own). */
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
-            count_in_group(st, g, &ctx);
+            if (!st->replay || st->tab[g].lead->backfill)
+                count_in_group(st, g, &ctx);
     for (size_t i = 0; i < st->rs->n; i++)
-        if (st->group_of[i] != SIZE_MAX &&
+        if (st->group_of[i] != SIZE_MAX && (!st->replay || st->rs->rules[i].backfill) &&
             (in->phase == FW_LANG_ALL ||
              (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
             eval_rule(st, i, &ctx, fn, opaque);
@@ -2538,6 +2545,23 @@ trunc:
 /* ---- changes for the changelog ---- */
 
 void fw_lang_state_track_changes(fw_lang_state *st) { st->track = true; }
+
+void fw_lang_state_set_replay(fw_lang_state *st, bool on) { st->replay = on; }
+
+bool fw_lang_state_touch_key(fw_lang_state *st, size_t part, fw_str key) {
+    if (part >= st->ntab || key.len > FW_LANG_MAX_KEY)
+        return false;
+    lkey *k = key_find(st, part, key.ptr, key.len, fw_hash64(key.ptr, key.len, KEY_SEED));
+    if (k)
+        mark(st, k);
+    return k != NULL;
+}
+
+size_t fw_lang_state_nparts(const fw_lang_state *st) { return st ? st->ntab : 0; }
+
+const fw_lang_rule *fw_lang_state_part_rule(const fw_lang_state *st, size_t part) {
+    return part < st->ntab ? st->tab[part].lead : NULL;
+}
 
 uint64_t fw_lang_state_part_id(const fw_lang_state *st, size_t part) {
     return part < st->ntab ? st->tab[part].id : 0;

@@ -22,9 +22,11 @@
 #include "metrics.h"
 #include "profiles_follow.h"
 #include "rules_file.h"
+#include "backfill.h"
 #include "rules_follow.h"
 #include "topics.h"
 #include "fw_os.h"
+#include "fw_time.h"
 
 #define FW_MAX_BATCH 10000       /* records handled between two checks of the clock */
 #define FW_TXN_RETRIES 10
@@ -831,6 +833,54 @@ static void log_lang_switch(const fw_krt *k, const fw_lang_rules *old, const fw_
 
 static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs);
 
+/* A live change brought rules marked "backfill" whose state is new: replay
+ * this task's partition into them (backfill.h) before its next record. The
+ * task waits meanwhile; the moved keys ride in the next transaction. */
+static void backfill_task(fw_krt *k, fw_task *t) {
+    fw_engine_backfill bf[FW_LANG_MAX_RULES];
+    fw_engine *e = fw_pipeline_engine(t->pl);
+    size_t n = fw_engine_lang_backfill(e, bf, FW_LANG_MAX_RULES);
+    if (!n)
+        return;
+    n = n < FW_LANG_MAX_RULES ? n : FW_LANG_MAX_RULES;
+    int64_t wm = fw_engine_stats_get(e)->watermark, to = t->next_offset;
+    if (to < 0) { /* nothing processed since the assignment: where the consumer stands */
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(pos, k->c->input_topic, t->partition);
+        if (!rd_kafka_position(k->consumer, pos) && !pos->elems[0].err)
+            to = pos->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(pos);
+    }
+    if (wm == INT64_MIN || to < 0) {
+        for (size_t i = 0; i < n; i++)
+            logf_(k, "rule %s: partition %d: nothing to backfill (%s)", bf[i].rule->id,
+                  t->partition, wm == INT64_MIN ? "no record seen yet" : "no position yet");
+        return;
+    }
+    int64_t from = fw_backfill_from(&k->pconf.rules, bf, n, wm);
+    fw_backfill_stats bs;
+    size_t keys[FW_LANG_MAX_RULES];
+    if (!fw_backfill_run(k->restorer, k->c->input_topic, t->partition, from, to, &k->pconf, e,
+                         bf, n, keys, k->c->instance_id, &bs)) {
+        for (size_t i = 0; i < n; i++)
+            logf_(k, "rule %s: partition %d: backfill failed; the rule starts empty",
+                  bf[i].rule->id, t->partition);
+        return;
+    }
+    char t1[32] = "-", t2[32] = "-";
+    if (bs.first_ts_ms != INT64_MIN) {
+        fw_time_format(bs.first_ts_ms, t1);
+        fw_time_format(bs.last_ts_ms, t2);
+    }
+    for (size_t i = 0; i < n; i++)
+        logf_(k, "rule %s: partition %d: backfilled %" PRIu64 " records (event time %s to "
+                 "%s, %" PRIu64 " dead letters ignored) in %.3f s; %zu keys",
+              bf[i].rule->id, t->partition, bs.records, t1, t2, bs.dead_letters,
+              (double)bs.elapsed_ms / 1000.0, keys[i]);
+    if (bs.keys && !k->txn_open)
+        txn_begin(k); /* so the next commit writes the moved keys to the changelog */
+}
+
 /* At a transaction boundary (no transaction open): every task switches to the
  * rules the follower accepted since the last switch, keeping its state. */
 static void switch_rules(fw_krt *k) {
@@ -864,6 +914,9 @@ static void switch_rules(fw_krt *k) {
     k->pconf.lang = lang;
     fw_lang_counts_declare(&k->tally.committed.lang, lang);
     warn_lang_rules(k, lang);
+    for (int p = 0; p < k->ntasks_cap && !k->fatal; p++)
+        if (k->tasks[p])
+            backfill_task(k, k->tasks[p]);
 }
 
 /* Language rules grouped by anything but the account see only their
