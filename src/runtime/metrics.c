@@ -287,12 +287,17 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
         family(out, "fraudwatch_rule_info", "gauge",
                "The rules in force on every task: version, enabled, shadow (changed live "
                "through the rules topic or SIGHUP).");
-        for (int r = 0; r < FW_RULE__COUNT; r++)
-            fw_buf_printf(out,
-                          "fraudwatch_rule_info{rule=\"%s\",version=\"%d\",enabled=\"%d\","
-                          "shadow=\"%d\"} 1\n",
-                          rules[r], s->rules[r].version, s->rules[r].enabled ? 1 : 0,
-                          s->rules[r].shadow ? 1 : 0);
+        for (int r = 0; r < FW_RULE__COUNT; r++) {
+            bool replaced = false; /* a language rule of its id runs instead: its line says so */
+            for (uint32_t i = 0; i < s->nlang_rules && !replaced; i++)
+                replaced = !strcmp(s->lang_rule_id[i], rules[r]);
+            if (!replaced)
+                fw_buf_printf(out,
+                              "fraudwatch_rule_info{rule=\"%s\",version=\"%d\",enabled=\"%d\","
+                              "shadow=\"%d\"} 1\n",
+                              rules[r], s->rules[r].version, s->rules[r].enabled ? 1 : 0,
+                              s->rules[r].shadow ? 1 : 0);
+        }
         for (uint32_t i = 0; i < s->nlang_rules; i++) { /* language rules, after the built-ins */
             fw_buf_puts(out, "fraudwatch_rule_info{rule=");
             fw_buf_json_str(out, fw_str_c(s->lang_rule_id[i])); /* ids are plain names */

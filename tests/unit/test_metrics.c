@@ -287,6 +287,24 @@ static void test_format_rules(void **state) {
                      (unsigned long long)want[i].v, (unsigned long long)v);
     }
     free(got);
+    /* A language rule under a built-in's id runs instead of it: one series,
+     * the language rule's, so no two series share a label set. */
+    s.nlang_rules = 2;
+    snprintf(s.lang_rule_id[0], sizeof(s.lang_rule_id[0]), "velocity");
+    s.lang_rules[0] = (fw_rule_common){ .enabled = true, .version = 7 };
+    snprintf(s.lang_rule_id[1], sizeof(s.lang_rule_id[1]), "crypto_merchants");
+    s.lang_rules[1] = (fw_rule_common){ .enabled = true, .version = 2 };
+    got = format(&c, &s);
+    size_t nvel = 0;
+    for (const char *p = got; (p = strstr(p, "fraudwatch_rule_info{rule=\"velocity\"")); p++)
+        nvel++;
+    if (nvel != 1 ||
+        value_of(got, "fraudwatch_rule_info{rule=\"velocity\",version=\"7\",enabled=\"1\","
+                      "shadow=\"0\"}") != 1 ||
+        value_of(got, "fraudwatch_rule_info{rule=\"crypto_merchants\",version=\"2\","
+                      "enabled=\"1\",shadow=\"0\"}") != 1)
+        fail_msg("%zu velocity series (want 1, the language rule's version 7):\n%s", nvel, got);
+    free(got);
 }
 
 static void escaped(const char *in, const char *want) {
