@@ -398,6 +398,9 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
 }
 
 fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[e->root];
+    if (n->op == XOP_CONST) /* a rule's points or threshold, often a $param */
+        return n->u.k;
     return fw_expr_eval_node(e, e->root, ctx);
 }
 

@@ -182,6 +182,9 @@ struct fw_lang_state {
     size_t ntab;
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
+    /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
+     * many; chosen once here, not per transaction. */
+    size_t *phase_rules[3], nphase[3];
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group key, made once for all rules with one group_by. */
     size_t *key_class;        /* per rule: the first rule with the same group_by */
@@ -331,8 +334,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
     st->key_class = malloc(n * sizeof(size_t));
+    for (int ph = 0; ph < 3; ph++)
+        st->phase_rules[ph] = malloc(n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
-        !st->key_class) {
+        !st->key_class || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -366,6 +371,9 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         st->group_of[i] = g;
         st->member_of[i] = st->tab[g].nmember++;
         st->tab[g].naggs += r->naggs;
+        st->phase_rules[FW_LANG_ALL][st->nphase[FW_LANG_ALL]++] = i;
+        int ph = fw_lang_rule_on_arrival(r) ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER;
+        st->phase_rules[ph][st->nphase[ph]++] = i;
     }
     size_t off = 0;
     bool need_cd = false, need_all = false;
@@ -482,6 +490,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
+    for (int ph = 0; ph < 3; ph++)
+        free(st->phase_rules[ph]);
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
@@ -2058,7 +2068,14 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
             score_count(k, lo++, cnt, -1);
         if (start + r->lookback_ms <= ts)
             continue;
-        score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
+        /* The `each` bands first, here: score_window only when the `if`
+         * bands can decide (as it would find itself). */
+        sc = 0;
+        for (size_t b = 0; b < r->nbands; b++)
+            if (r->bands[b].each)
+                sc += (i128)sp.points[b] * cnt[b];
+        if (sp.if_neg || (sc < at.u.num && sc + sp.if_max >= at.u.num))
+            score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
         if (sc >= at.u.num) {
             hit = start;
             break;
@@ -2172,11 +2189,11 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
             count_in_group(st, g, &ctx);
-    for (size_t i = 0; i < st->rs->n; i++)
-        if (st->group_of[i] != SIZE_MAX &&
-            (in->phase == FW_LANG_ALL ||
-             (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
-            eval_rule(st, i, &ctx, fn, opaque);
+    int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
+             : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
+                                             : FW_LANG_IN_ORDER;
+    for (size_t i = 0; i < st->nphase[ph]; i++)
+        eval_rule(st, st->phase_rules[ph][i], &ctx, fn, opaque);
     if (watermark != INT64_MIN)
         sweep_some(st, watermark);
 }
