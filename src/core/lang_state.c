@@ -2060,7 +2060,25 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
     uint32_t lo = score_find(k, first), hi = lo;
-    for (int64_t start = first; start <= last_start; start += r->slide_ms) {
+    /* A bound first: no window holds more of an `each` band than the events
+     * of them all do, so when those (at points >= 0) and every `if` band
+     * together stay below alert_at, none can reach it, and the windows are
+     * not visited. Most transactions of most keys end here. */
+    bool can = sp.if_neg;
+    if (!can) {
+        int64_t tot[FW_LANG_MAX_BANDS] = { 0 };
+        int64_t end = last_start + r->lookback_ms;
+        for (uint32_t j = lo; j < k->n && k->ev[(k->head + j) % k->cap].ts < end; j++)
+            score_count(k, j, tot, 1);
+        i128 most = sp.if_max;
+        for (size_t b = 0; b < r->nbands && !can; b++)
+            if (r->bands[b].each) {
+                can = sp.points[b] < 0;
+                most += (i128)sp.points[b] * tot[b];
+            }
+        can = can || most >= at.u.num;
+    }
+    for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
         i128 sc;
         while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
             score_count(k, hi++, cnt, 1);
