@@ -401,6 +401,8 @@ fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[e->root];
     if (n->op == XOP_CONST) /* a rule's points or threshold, often a $param */
         return n->u.k;
+    if (n->op == XOP_FIELD) /* a group key, an aggregate's argument */
+        return field_value(n, ctx);
     return fw_expr_eval_node(e, e->root, ctx);
 }
 
