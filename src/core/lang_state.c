@@ -2212,7 +2212,9 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                                              : FW_LANG_IN_ORDER;
     for (size_t i = 0; i < st->nphase[ph]; i++)
         eval_rule(st, st->phase_rules[ph][i], &ctx, fn, opaque);
-    if (watermark != INT64_MIN)
+    /* Once per transaction: the ordered phase (or ALL) sees every one; the
+     * arrival phase sees them again. */
+    if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)
         sweep_some(st, watermark);
 }
 
