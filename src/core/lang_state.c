@@ -2009,7 +2009,15 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     /* The `each` bands, with avg_before: the key's earlier transactions only. */
     fw_xval avg = missing;
     if (r->avg && k->avg_n) {
-        i128 q = k->avg_sum / k->avg_n, rem = k->avg_sum % k->avg_n;
+        i128 q, rem;
+        if (k->avg_sum >= INT64_MIN && k->avg_sum <= INT64_MAX) { /* usual sums: 64-bit division */
+            int64_t sum = (int64_t)k->avg_sum;
+            q = sum / k->avg_n;
+            rem = sum % k->avg_n;
+        } else {
+            q = k->avg_sum / k->avg_n;
+            rem = k->avg_sum % k->avg_n;
+        }
         i128 twice = (rem < 0 ? -rem : rem) * 2;
         if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
             q += k->avg_sum < 0 ? -1 : 1;
@@ -2206,7 +2214,8 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->prevtxn_now = in->txn->ts_ms;
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
-            count_in_group(st, g, &ctx);
+            if (st->tab[g].lead->kind == FW_LANG_AGGREGATE) /* only they count here */
+                count_in_group(st, g, &ctx);
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;
