@@ -220,6 +220,9 @@ static inline const fw_txn *field_txn(const fw_expr *e, const xnode *n, const fw
     return e->node[n->a].aux ? ctx->prev : ctx->txn;
 }
 
+/* Out of line, as in_list: its values must not enlarge every frame of the
+ * recursive eval_bool. */
+__attribute__((noinline))
 static bool cmp_values(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
     fw_xval a = operand(e, n->a, ctx);
     if (a.type == FW_XT_MISSING)
@@ -246,6 +249,24 @@ static bool cmp_values(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx)
     case XCMP_EQ: return c == 0;
     default: return c != 0;
     }
+}
+
+__attribute__((noinline))
+static bool other_bool(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval v = fw_expr_eval_node(e, (int32_t)(n - e->node), ctx);
+    return v.type == FW_XT_BOOL && v.u.b;
+}
+
+__attribute__((noinline))
+static bool is_missing(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = operand(e, n->a, ctx);
+    return (a.type == FW_XT_MISSING) != (n->aux != 0);
+}
+
+__attribute__((noinline))
+static bool in_set_value(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = operand(e, n->a, ctx);
+    return a.type != FW_XT_MISSING && in_set(e, n, &a) != (n->aux != 0);
 }
 
 /* Evaluates a BOOL node to a C bool (false for missing), without building
@@ -280,10 +301,7 @@ static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
             continue; /* the last side decides */
         }
         case XOP_NOT: return !eval_bool(e, n->a, ctx);
-        case XOP_IS_MISSING: {
-            fw_xval a = operand(e, n->a, ctx);
-            return (a.type == FW_XT_MISSING) != (n->aux != 0);
-        }
+        case XOP_IS_MISSING: return is_missing(e, n, ctx);
         case XOP_IN_SET: {
             /* Missing is in no list, and `not in` any list is false for it
              * too, as every comparison with a missing value is. */
@@ -294,15 +312,9 @@ static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
                 if (t->type != FW_TXN_TYPE_OTHER)
                     return ((n->fx >> t->type & 1u) != 0) != (n->aux != 0);
             }
-            fw_xval a = operand(e, n->a, ctx);
-            if (a.type == FW_XT_MISSING)
-                return false;
-            return in_set(e, n, &a) != (n->aux != 0);
+            return in_set_value(e, n, ctx);
         }
-        default: {
-            fw_xval v = fw_expr_eval_node(e, (int32_t)(n - e->node), ctx);
-            return v.type == FW_XT_BOOL && v.u.b;
-        }
+        default: return other_bool(e, n, ctx);
         }
     }
 }
