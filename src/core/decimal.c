@@ -165,7 +165,13 @@ bool fw_dec_sub(fw_dec a, fw_dec b, fw_dec *out) { return in_range((i128)a - b, 
 static bool div_round(i128 num, i128 den, fw_dec *out) {
     bool neg = (num < 0) != (den < 0);
     u128 un = num < 0 ? (u128)(-num) : (u128)num, ud = den < 0 ? (u128)(-den) : (u128)den;
-    u128 q = round_half_even(un / ud, un % ud, ud);
+    u128 q;
+    if (!(un >> 64) && !(ud >> 64)) { /* the usual sizes: a 64-bit division */
+        uint64_t n64 = (uint64_t)un, d64 = (uint64_t)ud;
+        q = round_half_even(n64 / d64, n64 % d64, d64);
+    } else {
+        q = round_half_even(un / ud, un % ud, ud);
+    }
     if (q > (u128)FW_DEC_MAX)
         return false;
     *out = neg ? -(fw_dec)q : (fw_dec)q;

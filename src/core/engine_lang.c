@@ -222,7 +222,10 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, boo
         }
     }
     const fw_lang_rules *rs = fw_lang_state_rules(e->lang);
-    const fw_profile *prof = rs->uses_profile && e->profiles && t->customer_id.ptr
+    bool want = phase == FW_LANG_ON_ARRIVAL ? rs->uses_profile_on_arrival
+                : phase == FW_LANG_IN_ORDER ? rs->uses_profile_in_order
+                                            : rs->uses_profile;
+    const fw_profile *prof = want && e->profiles && t->customer_id.ptr
                                  ? fw_profiles_get(e->profiles, t->customer_id)
                                  : NULL;
     fw_lang_input in = { .phase = phase, .txn = t, .profile = prof, .extra = extra,

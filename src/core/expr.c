@@ -1079,6 +1079,55 @@ void fw_expr_destroy(fw_expr *e) {
     free(e);
 }
 
+/* The fw_txn_type a string constant names; 0 (none) for any other text.
+ * -1 when the constant cannot be matched by code (a lower() fold). */
+static int type_code(const fw_xval *k) {
+    if (k->type != FW_XT_STR || k->fold)
+        return -1;
+    for (int t = FW_TXN_PURCHASE; t < FW_TXN_TYPE_OTHER; t++)
+        if (fw_str_eq_c(k->u.s, fw_txn_type_name((fw_txn_type)t)))
+            return t;
+    return 0;
+}
+
+/* Marks the shortcuts of expr_int.h: `type == "X"` and `type in [...]`
+ * become compares of fw_txn.type, as a decoded record's known type is its
+ * enum and its name is exactly the enum's name. */
+static void mark_fast(fw_expr *e) {
+    for (int32_t i = 0; i < e->nnodes; i++) {
+        xnode *n = &e->node[i];
+        if ((n->op != XOP_CMP && n->op != XOP_IN_SET) || n->a < 0)
+            continue;
+        const xnode *f = &e->node[n->a];
+        if (f->op != XOP_FIELD || f->u.idx != XF_TYPE)
+            continue;
+        if (n->op == XOP_CMP) {
+            if (n->aux != XCMP_EQ && n->aux != XCMP_NE)
+                continue;
+            if (e->node[n->b].op != XOP_CONST)
+                continue;
+            int c = type_code(&e->node[n->b].u.k);
+            if (c < 0)
+                continue;
+            n->fast = XFAST_TYPE_CMP;
+            n->fx = (uint32_t)c;
+            continue;
+        }
+        uint32_t mask = 0;
+        bool ok = true;
+        for (uint32_t k = 0; k < n->u.set.n && ok; k++) {
+            int c = type_code(&e->set[n->u.set.off + k]);
+            ok = c >= 0;
+            if (c > 0)
+                mask |= 1u << c;
+        }
+        if (ok) {
+            n->fast = XFAST_TYPE_IN;
+            n->fx = mask;
+        }
+    }
+}
+
 fw_err fw_expr_compile(const char *src, size_t n, const fw_expr_env *env, fw_xtype want,
                        fw_expr **out, char *errstr, size_t errstr_size) {
     static const fw_expr_env none;
@@ -1121,6 +1170,7 @@ fw_err fw_expr_compile(const char *src, size_t n, const fw_expr_env *env, fw_xty
         return ps.rc;
     }
     ps.e->root = root;
+    mark_fast(ps.e);
     *out = ps.e;
     return FW_OK;
 }

@@ -193,19 +193,137 @@ static fw_xval in_list(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx)
     return boolean(r >= 0 && (r == 1) != (n->aux != 0));
 }
 
+/* A record's field, the amount parsed once per record when a memo is given. */
+static inline fw_xval field_value(const xnode *n, const fw_expr_ctx *ctx) {
+    if (n->u.idx == XF_AMOUNT && !n->aux && ctx->memo) {
+        if (!ctx->memo->amount_set) {
+            ctx->memo->amount = txn_field(ctx->txn, XF_AMOUNT);
+            ctx->memo->amount_set = true;
+        }
+        return ctx->memo->amount;
+    }
+    return txn_field(n->aux ? ctx->prev : ctx->txn, n->u.idx);
+}
+
+/* A comparison's operand: constants and fields without a call. */
+static inline fw_xval operand(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[i];
+    if (n->op == XOP_CONST)
+        return n->u.k;
+    if (n->op == XOP_FIELD)
+        return field_value(n, ctx);
+    return fw_expr_eval_node(e, i, ctx);
+}
+
+/* The record a field node reads: this or prev. */
+static inline const fw_txn *field_txn(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    return e->node[n->a].aux ? ctx->prev : ctx->txn;
+}
+
+/* Out of line, as in_list: its values must not enlarge every frame of the
+ * recursive eval_bool. */
+__attribute__((noinline))
+static bool cmp_values(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = operand(e, n->a, ctx);
+    if (a.type == FW_XT_MISSING)
+        return false;
+    const xnode *nb = &e->node[n->b];
+    fw_xval bv;
+    const fw_xval *b = &nb->u.k;
+    if (nb->op != XOP_CONST) {
+        bv = operand(e, n->b, ctx);
+        b = &bv;
+    }
+    if (b->type == FW_XT_MISSING)
+        return false;
+    int c;
+    if (a.type == FW_XT_NUM) /* the common case, without the switch */
+        c = (a.u.num > b->u.num) - (a.u.num < b->u.num);
+    else
+        c = fw_expr_compare(&a, b);
+    switch ((xcmp)n->aux) {
+    case XCMP_LT: return c < 0;
+    case XCMP_LE: return c <= 0;
+    case XCMP_GT: return c > 0;
+    case XCMP_GE: return c >= 0;
+    case XCMP_EQ: return c == 0;
+    default: return c != 0;
+    }
+}
+
+__attribute__((noinline))
+static bool other_bool(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval v = fw_expr_eval_node(e, (int32_t)(n - e->node), ctx);
+    return v.type == FW_XT_BOOL && v.u.b;
+}
+
+__attribute__((noinline))
+static bool is_missing(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = operand(e, n->a, ctx);
+    return (a.type == FW_XT_MISSING) != (n->aux != 0);
+}
+
+__attribute__((noinline))
+static bool in_set_value(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    fw_xval a = operand(e, n->a, ctx);
+    return a.type != FW_XT_MISSING && in_set(e, n, &a) != (n->aux != 0);
+}
+
+/* Evaluates a BOOL node to a C bool (false for missing), without building
+ * values for the logic in between. */
+static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[i];
+    for (;;) {
+        switch ((xop)n->op) {
+        case XOP_CONST: return n->u.k.type == FW_XT_BOOL && n->u.k.u.b;
+        case XOP_CMP:
+            if (n->fast == XFAST_TYPE_CMP) {
+                /* A known type is its enum; missing compares false; other
+                 * text (FW_TXN_TYPE_OTHER) takes the general path. */
+                const fw_txn *t = field_txn(e, n, ctx);
+                if (!t || t->type == FW_TXN_TYPE_NONE)
+                    return false;
+                if (t->type != FW_TXN_TYPE_OTHER)
+                    return ((uint32_t)t->type == n->fx) == (n->aux == XCMP_EQ);
+            }
+            return cmp_values(e, n, ctx);
+        case XOP_AND:
+        case XOP_OR: {
+            /* The compiler nests chains to the right: a loop walks
+             * `a or b or c ...` and stops at the first deciding side. */
+            uint8_t op = n->op;
+            bool stop = op == XOP_OR;
+            while (n->op == op) {
+                if (eval_bool(e, n->a, ctx) == stop)
+                    return stop;
+                n = &e->node[n->b];
+            }
+            continue; /* the last side decides */
+        }
+        case XOP_NOT: return !eval_bool(e, n->a, ctx);
+        case XOP_IS_MISSING: return is_missing(e, n, ctx);
+        case XOP_IN_SET: {
+            /* Missing is in no list, and `not in` any list is false for it
+             * too, as every comparison with a missing value is. */
+            if (n->fast == XFAST_TYPE_IN) {
+                const fw_txn *t = field_txn(e, n, ctx);
+                if (!t || t->type == FW_TXN_TYPE_NONE)
+                    return false;
+                if (t->type != FW_TXN_TYPE_OTHER)
+                    return ((n->fx >> t->type & 1u) != 0) != (n->aux != 0);
+            }
+            return in_set_value(e, n, ctx);
+        }
+        default: return other_bool(e, n, ctx);
+        }
+    }
+}
+
 fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[i];
     switch ((xop)n->op) {
     case XOP_CONST: return n->u.k;
-    case XOP_FIELD:
-        if (n->u.idx == XF_AMOUNT && !n->aux && ctx->memo) { /* parsed once per record */
-            if (!ctx->memo->amount_set) {
-                ctx->memo->amount = txn_field(ctx->txn, XF_AMOUNT);
-                ctx->memo->amount_set = true;
-            }
-            return ctx->memo->amount;
-        }
-        return txn_field(n->aux ? ctx->prev : ctx->txn, n->u.idx);
+    case XOP_FIELD: return field_value(n, ctx);
     case XOP_PROFILE: {
         const fw_profile *p = ctx->profile;
         if (!p)
@@ -235,54 +353,12 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
     case XOP_SUB:
     case XOP_MUL:
     case XOP_DIV: return arith(e, n, ctx);
-    case XOP_CMP: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        if (a.type == FW_XT_MISSING)
-            return boolean(false);
-        fw_xval b = fw_expr_eval_node(e, n->b, ctx);
-        if (b.type == FW_XT_MISSING)
-            return boolean(false);
-        int c = fw_expr_compare(&a, &b);
-        switch ((xcmp)n->aux) {
-        case XCMP_LT: return boolean(c < 0);
-        case XCMP_LE: return boolean(c <= 0);
-        case XCMP_GT: return boolean(c > 0);
-        case XCMP_GE: return boolean(c >= 0);
-        case XCMP_EQ: return boolean(c == 0);
-        default: return boolean(c != 0);
-        }
-    }
+    case XOP_CMP:
     case XOP_AND:
-    case XOP_OR: {
-        /* The compiler nests chains to the right: a loop, not recursion,
-         * walks `a or b or c ...`, and stops at the first deciding side. */
-        uint8_t op = n->op;
-        bool stop = op == XOP_OR;
-        while (n->op == op) {
-            fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-            if ((a.type == FW_XT_BOOL && a.u.b) == stop)
-                return boolean(stop);
-            n = &e->node[n->b];
-        }
-        fw_xval b = fw_expr_eval_node(e, (int32_t)(n - e->node), ctx);
-        return boolean(b.type == FW_XT_BOOL && b.u.b);
-    }
-    case XOP_NOT: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        return boolean(!(a.type == FW_XT_BOOL && a.u.b));
-    }
-    case XOP_IS_MISSING: {
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        return boolean((a.type == FW_XT_MISSING) != (n->aux != 0));
-    }
-    case XOP_IN_SET: {
-        /* Missing is in no list, and `not in` any list is false for it too,
-         * as every comparison with a missing value is. */
-        fw_xval a = fw_expr_eval_node(e, n->a, ctx);
-        if (a.type == FW_XT_MISSING)
-            return boolean(false);
-        return boolean(in_set(e, n, &a) != (n->aux != 0));
-    }
+    case XOP_OR:
+    case XOP_NOT:
+    case XOP_IS_MISSING:
+    case XOP_IN_SET: return boolean(eval_bool(e, i, ctx));
     case XOP_IN_LIST: return in_list(e, n, ctx);
     case XOP_ABS: {
         fw_xval a = fw_expr_eval_node(e, n->a, ctx);
@@ -334,10 +410,14 @@ fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
 }
 
 fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[e->root];
+    if (n->op == XOP_CONST) /* a rule's points or threshold, often a $param */
+        return n->u.k;
+    if (n->op == XOP_FIELD) /* a group key, an aggregate's argument */
+        return field_value(n, ctx);
     return fw_expr_eval_node(e, e->root, ctx);
 }
 
 bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx) {
-    fw_xval v = fw_expr_eval_node(e, e->root, ctx);
-    return v.type == FW_XT_BOOL && v.u.b;
+    return eval_bool(e, e->root, ctx);
 }

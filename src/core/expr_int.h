@@ -34,11 +34,22 @@ typedef enum xfield {
     XF_V1, /* .. XF_V1 + 27 */
 } xfield;
 
+/* Shortcuts the compiler marks on a node (xnode.fast) for shapes the seed
+ * rules use on every record; the evaluator takes the general path whenever
+ * a shortcut cannot decide. */
+typedef enum xfast {
+    XFAST_NONE,
+    XFAST_TYPE_CMP, /* CMP of field type with a string constant: fx the fw_txn_type it names (0 none) */
+    XFAST_TYPE_IN,  /* IN_SET of field type with strings: fx the bit mask of fw_txn_types named */
+} xfast;
+
 typedef struct xnode {
     uint8_t op;     /* xop */
     uint8_t type;   /* fw_xtype of the result */
     uint8_t aux;
+    uint8_t fast;   /* xfast */
     int32_t a, b;   /* children (node indices), -1 when none */
+    uint32_t fx;    /* data of the shortcut */
     union {
         fw_xval k;
         int32_t idx;

@@ -246,6 +246,7 @@ static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_x
     fw_expr_uses u;
     fw_expr_uses_get(*out, &u);
     c->rs->uses_profile = c->rs->uses_profile || u.profile;
+    c->r->uses_profile = c->r->uses_profile || u.profile;
     return FW_OK;
 }
 
@@ -1343,6 +1344,13 @@ fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *b
                 goto out;
         }
         idx++;
+    }
+    for (size_t i = 0; c.rs && i < c.rs->n; i++) {
+        const fw_lang_rule *r = &c.rs->rules[i];
+        if (fw_lang_rule_on_arrival(r))
+            c.rs->uses_profile_on_arrival = c.rs->uses_profile_on_arrival || r->uses_profile;
+        else
+            c.rs->uses_profile_in_order = c.rs->uses_profile_in_order || r->uses_profile;
     }
 out:
     fw_arena_fini(&arena);

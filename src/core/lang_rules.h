@@ -142,6 +142,7 @@ typedef struct fw_lang_rule {
     char id[FW_LANG_MAX_ID];
     fw_lang_kind kind;
     fw_rule_common common;     /* enabled, shadow, version, severity */
+    bool uses_profile;         /* an expression of the rule reads profile.<field> */
     fw_expr_param params[FW_LANG_MAX_PARAMS];
     char *param_json[FW_LANG_MAX_PARAMS]; /* each value as written, for show */
     char *param_text[FW_LANG_MAX_PARAMS]; /* a string param's text (params[i] points here) */
@@ -218,6 +219,9 @@ typedef struct fw_lang_rules {
     char *extra_names[FW_LANG_MAX_EXTRA]; /* extra field slot -> name */
     size_t nextra;
     bool uses_profile;           /* an expression reads profile.<field> */
+    /* ... of a rule judged on arrival / in order (fw_lang_phase): a phase
+     * whose rules read no profile needs no profile lookup */
+    bool uses_profile_on_arrival, uses_profile_in_order;
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     int64_t allowed_lateness_ms; /* from fw_rules.time: windows keep events this much longer */
     uint32_t max_window_events;  /* from fw_rules.limits */

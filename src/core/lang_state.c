@@ -182,6 +182,9 @@ struct fw_lang_state {
     size_t ntab;
     size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
     size_t *pool;             /* the groups' member and base arrays */
+    /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
+     * many; chosen once here, not per transaction. */
+    size_t *phase_rules[3], nphase[3];
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group key, made once for all rules with one group_by. */
     size_t *key_class;        /* per rule: the first rule with the same group_by */
@@ -334,8 +337,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
     st->key_class = malloc(n * sizeof(size_t));
+    for (int ph = 0; ph < 3; ph++)
+        st->phase_rules[ph] = malloc(n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
-        !st->key_class) {
+        !st->key_class || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -369,6 +374,9 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         st->group_of[i] = g;
         st->member_of[i] = st->tab[g].nmember++;
         st->tab[g].naggs += r->naggs;
+        st->phase_rules[FW_LANG_ALL][st->nphase[FW_LANG_ALL]++] = i;
+        int ph = fw_lang_rule_on_arrival(r) ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER;
+        st->phase_rules[ph][st->nphase[ph]++] = i;
     }
     size_t off = 0;
     bool need_cd = false, need_all = false;
@@ -485,6 +493,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
+    for (int ph = 0; ph < 3; ph++)
+        free(st->phase_rules[ph]);
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
@@ -2004,7 +2014,15 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     /* The `each` bands, with avg_before: the key's earlier transactions only. */
     fw_xval avg = missing;
     if (r->avg && k->avg_n) {
-        i128 q = k->avg_sum / k->avg_n, rem = k->avg_sum % k->avg_n;
+        i128 q, rem;
+        if (k->avg_sum >= INT64_MIN && k->avg_sum <= INT64_MAX) { /* usual sums: 64-bit division */
+            int64_t sum = (int64_t)k->avg_sum;
+            q = sum / k->avg_n;
+            rem = sum % k->avg_n;
+        } else {
+            q = k->avg_sum / k->avg_n;
+            rem = k->avg_sum % k->avg_n;
+        }
         i128 twice = (rem < 0 ? -rem : rem) * 2;
         if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
             q += k->avg_sum < 0 ? -1 : 1;
@@ -2055,7 +2073,25 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
     uint32_t lo = score_find(k, first), hi = lo;
-    for (int64_t start = first; start <= last_start; start += r->slide_ms) {
+    /* A bound first: no window holds more of an `each` band than the events
+     * of them all do, so when those (at points >= 0) and every `if` band
+     * together stay below alert_at, none can reach it, and the windows are
+     * not visited. Most transactions of most keys end here. */
+    bool can = sp.if_neg;
+    if (!can) {
+        int64_t tot[FW_LANG_MAX_BANDS] = { 0 };
+        int64_t end = last_start + r->lookback_ms;
+        for (uint32_t j = lo; j < k->n && k->ev[(k->head + j) % k->cap].ts < end; j++)
+            score_count(k, j, tot, 1);
+        i128 most = sp.if_max;
+        for (size_t b = 0; b < r->nbands && !can; b++)
+            if (r->bands[b].each) {
+                can = sp.points[b] < 0;
+                most += (i128)sp.points[b] * tot[b];
+            }
+        can = can || most >= at.u.num;
+    }
+    for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
         i128 sc;
         while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
             score_count(k, hi++, cnt, 1);
@@ -2063,7 +2099,14 @@ static void score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_a
             score_count(k, lo++, cnt, -1);
         if (start + r->lookback_ms <= ts)
             continue;
-        score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
+        /* The `each` bands first, here: score_window only when the `if`
+         * bands can decide (as it would find itself). */
+        sc = 0;
+        for (size_t b = 0; b < r->nbands; b++)
+            if (r->bands[b].each)
+                sc += (i128)sp.points[b] * cnt[b];
+        if (sp.if_neg || (sc < at.u.num && sc + sp.if_max >= at.u.num))
+            score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
         if (sc >= at.u.num) {
             hit = start;
             break;
@@ -2174,17 +2217,21 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->behind = in->behind;
     st->kc_class = SIZE_MAX;
     st->prevtxn_now = in->txn->ts_ms;
-    /* Replay builds the backfill rules' state only (their parts are their own). */
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)
-            if (!st->replay || st->tab[g].lead->backfill)
+            if (st->tab[g].lead->kind == FW_LANG_AGGREGATE && /* only they count here */
+                (!st->replay || st->tab[g].lead->backfill))
                 count_in_group(st, g, &ctx);
-    for (size_t i = 0; i < st->rs->n; i++)
-        if (st->group_of[i] != SIZE_MAX && (!st->replay || st->rs->rules[i].backfill) &&
-            (in->phase == FW_LANG_ALL ||
-             (in->phase == FW_LANG_ON_ARRIVAL) == fw_lang_rule_on_arrival(&st->rs->rules[i])))
-            eval_rule(st, i, &ctx, fn, opaque);
-    if (watermark != INT64_MIN)
+    int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
+             : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
+                                             : FW_LANG_IN_ORDER;
+    /* Replay builds the backfill rules' state only (their parts are their own). */
+    for (size_t i = 0; i < st->nphase[ph]; i++)
+        if (!st->replay || st->rs->rules[st->phase_rules[ph][i]].backfill)
+            eval_rule(st, st->phase_rules[ph][i], &ctx, fn, opaque);
+    /* Once per transaction: the ordered phase (or ALL) sees every one; the
+     * arrival phase sees them again. */
+    if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)
         sweep_some(st, watermark);
 }
 

@@ -74,3 +74,26 @@ rc=0
 [ "$rc" = 1 ] || fail "unknown list exited $rc, expected 1"
 grep -qF 'rules[0].when: unknown list "b"' "$tmp/err" || fail "unknown list: $(cat "$tmp/err")"
 echo "ok: named lists are written back and an unknown one is refused"
+
+# Profiles are looked up per phase only when a rule of that phase reads one:
+# a filter without group_by (on arrival) and one with it (in order), each on
+# profile.avg_amount, both alert; a customer without a profile does not.
+printf '%s\n' '{"customer_id": "p1", "avg_amount": 100, "home_country": "FR"}' > "$tmp/prof.ndjson"
+cat > "$tmp/prof_rules.json" <<'J'
+{"rules": [
+ {"id": "arrival_avg", "type": "filter", "when": "amount > 3 * profile.avg_amount",
+  "reason": "arrival {amount}"},
+ {"id": "ordered_avg", "type": "filter", "group_by": "customer_id", "entity": "customer",
+  "when": "amount > 3 * profile.avg_amount", "reason": "ordered {amount}"}]}
+J
+printf '%s\n' \
+  '{"transaction_id": "q1", "timestamp": "2024-03-01T10:00:00Z", "amount": 500, "account_id": "a1", "customer_id": "p1", "type": "PURCHASE"}' \
+  '{"transaction_id": "q2", "timestamp": "2024-03-01T10:01:00Z", "amount": 500, "account_id": "a2", "customer_id": "p2", "type": "PURCHASE"}' \
+  > "$tmp/prof_in.ndjson"
+"$FW_BIN" run -q -i "$tmp/prof_in.ndjson" -r "$tmp/prof_rules.json" --profiles "$tmp/prof.ndjson" \
+    -o "$tmp/prof_alerts" 2> "$tmp/err" || fail "run with profiles failed: $(cat "$tmp/err")"
+got=$(python3 -c 'import json,sys; print(" ".join(sorted(a["rule"] + ":" + a["evidence"][0]["transaction_id"] for a in map(json.loads, open(sys.argv[1])) if a["rule"].endswith("_avg"))))' "$tmp/prof_alerts") ||
+    fail "cannot read the alerts: $(head -3 "$tmp/prof_alerts")"
+[ "$got" = "arrival_avg:q1 ordered_avg:q1" ] ||
+    fail "profile rules: got \"$got\", expected \"arrival_avg:q1 ordered_avg:q1\""
+echo "ok: rules on arrival and in order read the customer's profile"

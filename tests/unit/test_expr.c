@@ -354,6 +354,75 @@ static void test_eval_bare(void **state) {
     fw_expr_destroy(x);
 }
 
+/* `type == "X"` and `type in [...]` compare fw_txn.type (XFAST_*): each
+ * record's kind of type against every shape, with fw_expr_test (the
+ * shortcut) and fw_expr_eval (a value) agreeing. A type outside the enum
+ * (FW_TXN_TYPE_OTHER) is its text; none at all is missing, which compares
+ * false whatever the operator. */
+static void test_type_shortcut(void **state) {
+    (void)state;
+    static const struct {
+        fw_txn_type type;
+        const char *raw; /* type_raw for FW_TXN_TYPE_OTHER */
+        bool on_prev;    /* the record is prev (and this has no type) */
+        const char *src;
+        bool want;
+    } cases[] = {
+        { FW_TXN_TRANSFER, NULL, false, "type == \"TRANSFER\"", true },
+        { FW_TXN_TRANSFER, NULL, false, "type != \"TRANSFER\"", false },
+        { FW_TXN_PURCHASE, NULL, false, "type == \"TRANSFER\"", false },
+        { FW_TXN_PURCHASE, NULL, false, "type != \"TRANSFER\"", true },
+        { FW_TXN_PURCHASE, NULL, false, "type == \"transfer\"", false },
+        { FW_TXN_PURCHASE, NULL, false, "type != \"NOT_A_TYPE\"", true },
+        { FW_TXN_PURCHASE, NULL, false, "type == \"OTHER\"", false },
+        { FW_TXN_TYPE_OTHER, "REFUND", false, "type == \"REFUND\"", true },
+        { FW_TXN_TYPE_OTHER, "REFUND", false, "type != \"TRANSFER\"", true },
+        { FW_TXN_TYPE_OTHER, "REFUND", false, "type == \"TRANSFER\"", false },
+        { FW_TXN_TYPE_OTHER, "TRANSFER", false, "type == \"TRANSFER\"", true }, /* hand-built */
+        { FW_TXN_TYPE_OTHER, NULL, false, "type != \"TRANSFER\"", false },       /* no text: missing */
+        { FW_TXN_TYPE_NONE, NULL, false, "type == \"TRANSFER\"", false },
+        { FW_TXN_TYPE_NONE, NULL, false, "type != \"TRANSFER\"", false },
+        { FW_TXN_LOGIN, NULL, false, "type in [\"LOGIN\", \"PASSWORD_CHANGE\"]", true },
+        { FW_TXN_LOGIN, NULL, false, "type not in [\"LOGIN\", \"PASSWORD_CHANGE\"]", false },
+        { FW_TXN_DEPOSIT, NULL, false, "type in [\"LOGIN\", \"PASSWORD_CHANGE\"]", false },
+        { FW_TXN_DEPOSIT, NULL, false, "type not in [\"LOGIN\", \"PASSWORD_CHANGE\"]", true },
+        { FW_TXN_DEPOSIT, NULL, false, "type in [\"DEPOSIT\", \"XYZ\"]", true },
+        { FW_TXN_TYPE_OTHER, "XYZ", false, "type in [\"DEPOSIT\", \"XYZ\"]", true },
+        { FW_TXN_TYPE_OTHER, "XYZ", false, "type not in [\"DEPOSIT\", \"XYZ\"]", false },
+        { FW_TXN_TYPE_NONE, NULL, false, "type not in [\"LOGIN\"]", false },
+        { FW_TXN_TYPE_NONE, NULL, false, "type is missing or not (type in [\"LOGIN\"])", true },
+        { FW_TXN_PURCHASE, NULL, false, "lower(type) == \"purchase\"", true }, /* no shortcut */
+        { FW_TXN_PURCHASE, NULL, false, "type == lower(\"PURCHASE\")", false },
+        { FW_TXN_PURCHASE, NULL, false, "type < \"TRANSFER\"", true },
+        { FW_TXN_WITHDRAWAL, NULL, true, "prev.type == \"WITHDRAWAL\"", true },
+        { FW_TXN_WITHDRAWAL, NULL, true, "prev.type in [\"WITHDRAWAL\"]", true },
+        { FW_TXN_WITHDRAWAL, NULL, true, "type == \"WITHDRAWAL\"", false },
+    };
+    for (size_t i = 0; i < N(cases); i++) {
+        world w;
+        world_init(&w);
+        fw_txn *t = cases[i].on_prev ? &w.prev : &w.txn;
+        w.txn.type = FW_TXN_TYPE_NONE;
+        t->type = cases[i].type;
+        t->type_raw = cases[i].raw ? fw_str_c(cases[i].raw) : FW_STR_NULL;
+        fw_expr *x = compile_ok(cases[i].src, &env, FW_XT_BOOL);
+        bool got = fw_expr_test(x, &w.ctx);
+        fw_xval v = fw_expr_eval(x, &w.ctx);
+        if (got != cases[i].want || v.type != FW_XT_BOOL || v.u.b != cases[i].want)
+            fail_msg("\"%s\" on type %d (%s): test %s, eval %s, expected %s", cases[i].src,
+                     (int)cases[i].type, cases[i].raw ? cases[i].raw : "no text",
+                     got ? "true" : "false", v.type == FW_XT_BOOL && v.u.b ? "true" : "false",
+                     cases[i].want ? "true" : "false");
+        /* Without prev the shortcut of prev.type is false, as missing is. */
+        if (cases[i].on_prev) {
+            fw_expr_ctx noprev = w.ctx;
+            noprev.prev = NULL;
+            assert_false(fw_expr_test(x, &noprev));
+        }
+        fw_expr_destroy(x);
+    }
+}
+
 /* `and` and `or` do not evaluate their right side when the left decides. */
 static void test_short_circuit(void **state) {
     (void)state;
@@ -718,6 +787,7 @@ int main(void) {
         cmocka_unit_test(test_strict_env),    cmocka_unit_test(test_limits),
         cmocka_unit_test(test_folding),       cmocka_unit_test(test_uses),
         cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
+        cmocka_unit_test(test_type_shortcut),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
