@@ -1454,6 +1454,14 @@ void fw_lang_rules_destroy(fw_lang_rules *rs) {
     free(rs);
 }
 
+const char *fw_lang_kind_name(fw_lang_kind kind) {
+    static const char *const names[] = { [FW_LANG_FILTER] = "filter",
+                                         [FW_LANG_AGGREGATE] = "aggregate",
+                                         [FW_LANG_SEQUENCE] = "sequence",
+                                         [FW_LANG_SCORE] = "score" };
+    return (unsigned)kind < sizeof(names) / sizeof(names[0]) ? names[kind] : "unknown";
+}
+
 const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id) {
     for (size_t i = 0; rs && i < rs->n; i++)
         if (!strcmp(rs->rules[i].id, id))
@@ -1471,10 +1479,7 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         ok = fw_buf_printf(b, "%s%s{\n%s  \"id\": ", i ? ",\n" : "", i ? in : "", in) && put_str(b, r->id) &&
              fw_buf_printf(b, ",\n%s  \"type\": \"%s\",\n%s  \"enabled\": %s,\n%s  \"shadow\": %s,\n"
                            "%s  \"severity\": \"%s\",\n%s  \"version\": %d", in,
-                           r->kind == FW_LANG_FILTER      ? "filter"
-                           : r->kind == FW_LANG_AGGREGATE ? "aggregate"
-                           : r->kind == FW_LANG_SCORE     ? "score"
-                                                          : "sequence", in,
+                           fw_lang_kind_name(r->kind), in,
                            r->common.enabled ? "true" : "false", in,
                            r->common.shadow ? "true" : "false", in,
                            fw_severity_name(r->common.severity), in, r->common.version);

@@ -266,6 +266,9 @@ void fw_lang_rules_destroy(fw_lang_rules *rs);
  *  by ",\n" and indented by @p indent (for `rules show`). */
 bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *out, const char *indent);
 
+/** @brief "filter", "aggregate", "sequence" or "score": the rule's "type". */
+const char *fw_lang_kind_name(fw_lang_kind kind);
+
 /** @brief The rule named @p id, or NULL. */
 const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id);
 

@@ -820,8 +820,7 @@ static void log_lang_switch(const fw_krt *k, const fw_lang_rules *old, const fw_
         const fw_lang_rule *r = &now->rules[i], *o = fw_lang_rules_find(old, r->id);
         if (!o)
             logf_(k, "rule %s: version %d, new (%s rule)", r->id, r->common.version,
-                  r->kind == FW_LANG_FILTER ? "filter"
-                  : r->kind == FW_LANG_AGGREGATE ? "aggregate" : "sequence");
+                  fw_lang_kind_name(r->kind));
         else if (o->common.version != r->common.version)
             logf_(k, "rule %s: version %d → %d", r->id, o->common.version, r->common.version);
     }

@@ -202,8 +202,7 @@ static void list_lang(void *opaque, const char *id, int version, bool topic, con
     printf("%-17s version %-3d %-8s %s%s (%s rule)\n", id, version,
            r->common.enabled ? "enabled" : "disabled", r->common.shadow ? "shadow " : "",
            topic ? "from the topic" : "base",
-           r->kind == FW_LANG_FILTER ? "filter"
-           : r->kind == FW_LANG_AGGREGATE ? "aggregate" : "sequence");
+           fw_lang_kind_name(r->kind));
 }
 
 typedef struct lang_push {
