@@ -17,6 +17,12 @@ static inline int64_t fw_mono_ns(void) {
 static inline int64_t fw_mono_ms(void) { return fw_mono_ns() / 1000000; }
 static inline double fw_mono_s(void) { return (double)fw_mono_ns() / 1e9; }
 
+/** @brief Sleeps @p ms milliseconds (a retry's backoff; not for tests). */
+static inline void fw_sleep_ms(int64_t ms) {
+    struct timespec ts = { .tv_sec = (time_t)(ms / 1000), .tv_nsec = (long)(ms % 1000) * 1000000 };
+    nanosleep(&ts, NULL);
+}
+
 /** @brief Wall-clock time, epoch ms: only the reference a Kafka record
  *  without a timestamp is checked against (max_future_skew). */
 static inline int64_t fw_wall_ms(void) {

@@ -1,9 +1,12 @@
 /* kafka_conf.c — building librdkafka configurations from options and env. */
 #include "kafka_conf.h"
 
+#include <stdbool.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+
+#include "fw_os.h"
 
 static void add_env(fw_kafka_opts *o, const char *env, const char *key) {
     const char *v = getenv(env);
@@ -103,4 +106,38 @@ rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
     }
     rd_kafka_poll_set_consumer(rk);
     return rk;
+}
+
+static bool committed_retriable(rd_kafka_resp_err_t err) {
+    switch (err) {
+    case RD_KAFKA_RESP_ERR__TIMED_OUT:
+    case RD_KAFKA_RESP_ERR__TIMED_OUT_QUEUE:
+    case RD_KAFKA_RESP_ERR__TRANSPORT:
+    case RD_KAFKA_RESP_ERR__WAIT_COORD:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE:
+    case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
+    case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
+    case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+        return true;
+    default:
+        return false;
+    }
+}
+
+rd_kafka_resp_err_t fw_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                       int64_t budget_ms,
+                                       void (*on_retry)(void *opaque, rd_kafka_resp_err_t err,
+                                                        int attempt),
+                                       void *opaque) {
+    int64_t give_up = fw_mono_ms() + budget_ms;
+    for (int attempt = 1;; attempt++) {
+        int64_t left = give_up - fw_mono_ms();
+        rd_kafka_resp_err_t err =
+            rd_kafka_committed(rk, parts, (int)(left < 1 ? 1 : left > 30000 ? 30000 : left));
+        if (!err || !committed_retriable(err) || fw_mono_ms() >= give_up)
+            return err;
+        if (on_retry)
+            on_retry(opaque, err, attempt);
+        fw_sleep_ms(attempt < 5 ? 200 * attempt : 1000);
+    }
 }

@@ -42,4 +42,15 @@ fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val
 rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
                                 const char *role, char *errstr, size_t errstr_size);
 
+/** @brief rd_kafka_committed() that asks again, with a short backoff, while
+ *  the group coordinator is busy, moving or slow (timeouts, coordinator not
+ *  available or loading), for at most @p budget_ms in all. Each retry is
+ *  reported to @p on_retry (may be NULL) with the error and the attempt.
+ *  @returns the last error (RD_KAFKA_RESP_ERR_NO_ERROR on success). */
+rd_kafka_resp_err_t fw_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,
+                                       int64_t budget_ms,
+                                       void (*on_retry)(void *opaque, rd_kafka_resp_err_t err,
+                                                        int attempt),
+                                       void *opaque);
+
 #endif

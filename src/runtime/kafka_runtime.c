@@ -185,6 +185,15 @@ static void task_reset(fw_krt *k, fw_task *t) {
 
 /* ---- transactions ------------------------------------------------------------ */
 
+/* How long a rewind may keep asking a busy coordinator for the committed
+ * offsets: well inside librdkafka's default max.poll.interval.ms (300 s). */
+#define FW_REWIND_BUDGET_MS 120000
+
+static void on_rewind_retry(void *opaque, rd_kafka_resp_err_t err, int attempt) {
+    logf_(opaque, "cannot read committed offsets to rewind: %s (attempt %d, retrying)",
+          rd_kafka_err2str(err), attempt);
+}
+
 /* Seeks every assigned partition back to its committed offset, after an abort. */
 static void rewind_to_committed(fw_krt *k) {
     rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(k->nassigned);
@@ -193,7 +202,10 @@ static void rewind_to_committed(fw_krt *k) {
             rd_kafka_topic_partition_list_add(parts, k->c->input_topic, p);
     if (parts->cnt == 0)
         goto out;
-    rd_kafka_resp_err_t err = rd_kafka_committed(k->consumer, parts, 30000);
+    /* A busy or moving group coordinator is no reason to stop: ask again
+     * (the loop does not poll meanwhile, hence the budget). */
+    rd_kafka_resp_err_t err =
+        fw_kafka_committed(k->consumer, parts, FW_REWIND_BUDGET_MS, on_rewind_retry, k);
     if (err) {
         logf_(k, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
         k->fatal = true;
