@@ -1,5 +1,5 @@
 /* test_lang_prev.c — table-driven tests of the language rules' per-key
- * history (lang_state.c): `prev.<field>` (per group_by key, prev_within
+ * history (lang_history.c): `prev.<field>` (per group_by key, prev_within
  * exactly at and just over, records behind the watermark), `is_new` (exactly
  * at and just over its lookback, the max_window_events bound and its
  * overflow count), a sequence's rule-level `where`, `times` and `within`

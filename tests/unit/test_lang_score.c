@@ -1,5 +1,5 @@
 /* test_lang_score.c — table-driven tests of `score` language rules
- * (lang_rules.c loads them, lang_state.c scores them): `each` and `if` bands,
+ * (lang_rules.c loads them, lang_score.c scores them): `each` and `if` bands,
  * windows exactly at / just inside their bounds, slide boundaries, episodes,
  * out-of-order arrival within the allowed lateness, avg_before and memory,
  * severity_by_score, the changelog round trip at every cut, expiry leaving

@@ -1,5 +1,5 @@
 /* test_lang_seq.c — table-driven tests of `sequence` language rules
- * (lang_rules.c loads them, lang_state.c matches them): strict (`next`) and
+ * (lang_rules.c loads them, lang_seq.c matches them): strict (`next`) and
  * relaxed (`followed_by`) contiguity, inside / exactly at / just outside
  * `within`, repeated steps (`times`), interleaved keys, equal timestamps,
  * the partial-match bound, expiry leaving no state, the changelog round trip

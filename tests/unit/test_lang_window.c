@@ -1,6 +1,6 @@
 /* test_lang_window.c — table-driven tests of aggregate rules with aligned
  * sliding windows ("window" + "slide") and "consume" (lang_rules.c,
- * lang_state.c; docs/rule-language.md#windows-and-consume): load errors
+ * lang_window.c; docs/rule-language.md#windows-and-consume): load errors
  * naming the field, windows exactly at and just over their edges, slide
  * boundaries, the earliest window's choice, late events within the bound,
  * ties in time, consume (with dedupe), evidence beyond 64, the window bound, state shared or

@@ -1,0 +1,346 @@
+/* lang_score.c — score rules: a key's ring of events with the `each` bands
+ * they matched, windows scored by a scan as they slide, and the key forgotten
+ * after its memory of quiet (docs/rule-language.md#score-rules). */
+#include "lang_state_int.h"
+
+/* ---- scores ---- */
+
+/* Forgets everything a score key holds: after its memory of quiet the key
+ * starts afresh, as a built-in entity idle past its horizon does. */
+static void score_reset(fw_lang_state *st, const ltab *t, lkey *k) {
+    while (k->n)
+        lang_pop_oldest(st, k, t);
+    k->avg_sum = 0;
+    k->avg_n = 0;
+    k->episode = false;
+    for (size_t m = 0; m < t->nmember; m++)
+        k->last[m] = INT64_MIN;
+}
+
+/* Appends an event and moves it back to its place in time order (arrivals
+ * out of order within the allowed lateness); equal times keep arrival order. */
+static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
+                       uint32_t mask, const fw_dec *vals) {
+    if (!lang_push(st, t, k, ts, id, mask, vals))
+        return false;
+    size_t na = t->naggs;
+    for (uint32_t j = k->n - 1; j > 0; j--) {
+        uint32_t i = (k->head + j) % k->cap, p = (k->head + j - 1) % k->cap;
+        if (k->ev[p].ts <= k->ev[i].ts)
+            break;
+        lev e = k->ev[p];
+        k->ev[p] = k->ev[i];
+        k->ev[i] = e;
+        for (size_t a = 0; a < na; a++) {
+            fw_dec d = k->val[(size_t)p * na + a];
+            k->val[(size_t)p * na + a] = k->val[(size_t)i * na + a];
+            k->val[(size_t)i * na + a] = d;
+        }
+    }
+    return true;
+}
+
+/* The first event (by position from the oldest) at or after @p ts. */
+static uint32_t score_find(const lkey *k, int64_t ts) {
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        if (k->ev[(k->head + mid) % k->cap].ts < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Aggregate @p a over events [lo, hi) by a scan: windows slide, so a score
+ * keeps no running totals. count_distinct uses the state's scratch set. */
+static fw_xval score_agg(fw_lang_state *st, const ltab *t, const lkey *k, size_t a, uint32_t lo,
+                         uint32_t hi) {
+    const fw_lang_agg *g = t->agg[a];
+    uint32_t bit = 1u << (16 + a);
+    int64_t cnt = 0;
+    i128 sum = 0, sumsq = 0;
+    fw_dec ext = 0;
+    size_t cap = 16, mask;
+    if (g->fn == FW_LANG_COUNT_DISTINCT) {
+        while (cap < 2 * (size_t)(hi - lo))
+            cap *= 2;
+        if (cap > st->scratch_cap) {
+            uint64_t *p = realloc(st->scratch, cap * sizeof(*p));
+            if (!p)
+                return missing;
+            st->scratch = p;
+            st->scratch_cap = cap;
+        }
+        memset(st->scratch, 0, cap * sizeof(*st->scratch));
+    }
+    mask = cap - 1;
+    for (uint32_t j = lo; j < hi; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        if (!(k->ev[i].mask & bit))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        if (g->fn == FW_LANG_COUNT_DISTINCT) {
+            uint64_t h = (uint64_t)d | 1;
+            size_t s = (size_t)h & mask;
+            while (st->scratch[s] && st->scratch[s] != h)
+                s = (s + 1) & mask;
+            if (!st->scratch[s]) {
+                st->scratch[s] = h;
+                cnt++;
+            }
+            continue;
+        }
+        if (!cnt || (g->fn == FW_LANG_MIN ? d < ext : d > ext))
+            ext = d;
+        cnt++;
+        sum += d;
+        sumsq += (i128)d * d;
+    }
+    fw_dec d;
+    switch (g->fn) {
+    case FW_LANG_COUNT:
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int(cnt, &d) ? num(d) : missing;
+    case FW_LANG_SUM:
+        return of_i128(sum);
+    case FW_LANG_MIN:
+    case FW_LANG_MAX:
+        return cnt ? num(ext) : missing;
+    case FW_LANG_AVG: {
+        if (!cnt)
+            return missing;
+        i128 q = sum / cnt, rem = sum % cnt, twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > cnt || (twice == cnt && (q & 1)))
+            q += sum < 0 ? -1 : 1;
+        return of_i128(q);
+    }
+    case FW_LANG_STDDEV: {
+        if (!cnt)
+            return missing;
+        i128 num2 = (i128)cnt * sumsq - sum * sum;
+        return num((fw_dec)llround(sqrt((double)(num2 < 0 ? 0 : num2)) / (double)cnt));
+    }
+    }
+    return missing;
+}
+
+typedef struct score_pts {
+    fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
+    i128 if_max;                      /* what the `if` bands can add at most */
+    bool if_neg;                      /* an `if` band takes points away: always evaluated */
+} score_pts;
+
+/* Adds (@p d 1) or removes (-1) event @p j's `each` bands to @p cnt. */
+static inline void score_count(const lkey *k, uint32_t j, int64_t *cnt, int d) {
+    for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
+        cnt[__builtin_ctz(m)] += d;
+}
+
+/* The score of the window holding events [lo, hi), whose `each` bands matched
+ * @p cnt times, into *score; with @p full, the alert's values too (score,
+ * each band's points, the aggregates). The `if` bands are evaluated only when
+ * they can decide (@p full: always). */
+static void score_window(fw_lang_state *st, const fw_lang_rule *r, const ltab *t, const lkey *k,
+                         fw_expr_ctx *ctx, const score_pts *sp, uint32_t lo, uint32_t hi,
+                         const int64_t *cnt, fw_dec alert_at, bool full, i128 *score) {
+    i128 sc = 0, each[FW_LANG_MAX_BANDS];
+    for (size_t b = 0; b < r->nbands; b++)
+        if (r->bands[b].each)
+            sc += (each[b] = (i128)sp->points[b] * cnt[b]);
+    bool need = full || sp->if_neg || (sc < alert_at && sc + sp->if_max >= alert_at);
+    if (need && r->naggs) {
+        for (size_t a = 0; a < r->naggs; a++)
+            st->slots[a] = score_agg(st, t, k, a, lo, hi);
+        ctx->slots = st->slots;
+        ctx->nslots = r->naggs;
+    }
+    for (size_t b = 0; b < r->nbands; b++) {
+        if (r->bands[b].each)
+            continue;
+        each[b] = need && fw_expr_test(r->bands[b].pred, ctx) ? sp->points[b] : 0;
+        sc += each[b];
+    }
+    *score = sc;
+    if (!full)
+        return;
+    st->values[0] = (fw_lang_value){ .name = "score", .value = of_i128(sc) };
+    for (size_t b = 0; b < r->nbands; b++)
+        st->values[1 + b] = (fw_lang_value){ .name = r->bands[b].name, .value = of_i128(each[b]) };
+    for (size_t a = 0; a < r->naggs; a++)
+        st->values[1 + r->nbands + a] = (fw_lang_value){ .name = r->aggs[a].name,
+                                                         .value = st->slots[a] };
+}
+
+/* One transaction of a score rule's key (docs/rule-language.md#score-rules):
+ * forget a key quiet past its memory; judge the transaction's `each` bands
+ * against the average of the key's earlier ones (avg_before); keep it, in
+ * time order, for window + allowed lateness; then score every aligned window
+ * holding it, earliest first, and alert on the first reaching alert_at (once
+ * per episode when `episodes`). Allocates only for a new key or a ring or
+ * scratch set reaching a size not reached before. */
+void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                     void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t gi = st->group_of[ri], len = 0;
+    ltab *t = &st->tab[gi];
+    const fw_txn *txn = ctx->txn;
+    int64_t ts = txn->ts_ms;
+    uint64_t h;
+    if (!lang_rule_key(st, r, ctx, &len, &h))
+        return;
+    lkey *k = key_find(st, gi, st->keybuf, len, h);
+    if (k && k->sc_seen != INT64_MIN && ts - k->sc_seen > r->memory_ms + st->rs->dedupe_window_ms) {
+        score_reset(st, t, k);
+        mark(st, k);
+    }
+    if (r->where && !fw_expr_test(r->where, ctx)) {
+        if (k && ts > k->sc_seen) { /* seen all the same: it keeps the memory alive */
+            k->sc_seen = ts;
+            mark(st, k);
+        }
+        return;
+    }
+    if (!k && !(k = lang_key_add(st, gi, st->keybuf, len, h)))
+        return;
+    mark(st, k);
+    if (ts > k->sc_seen)
+        k->sc_seen = ts;
+    /* The `each` bands, with avg_before: the key's earlier transactions only. */
+    fw_xval avg = missing;
+    if (r->avg && k->avg_n) {
+        i128 q, rem;
+        if (k->avg_sum >= INT64_MIN && k->avg_sum <= INT64_MAX) { /* usual sums: 64-bit division */
+            int64_t sum = (int64_t)k->avg_sum;
+            q = sum / k->avg_n;
+            rem = sum % k->avg_n;
+        } else {
+            q = k->avg_sum / k->avg_n;
+            rem = k->avg_sum % k->avg_n;
+        }
+        i128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
+            q += k->avg_sum < 0 ? -1 : 1;
+        avg = of_i128(q);
+    }
+    ctx->slots = &avg;
+    ctx->nslots = 1;
+    uint32_t mask = 0;
+    for (size_t b = 0; b < r->nbands; b++) {
+        const fw_lang_band *bd = &r->bands[b];
+        if (bd->signal >= 0 ? st->alerted[bd->signal] == st->record
+                            : bd->each && fw_expr_test(bd->pred, ctx))
+            mask |= 1u << b;
+    }
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    fw_dec vals[FW_LANG_MAX_AGGS];
+    for (size_t a = 0; a < r->naggs; a++)
+        if (lang_agg_value(&r->aggs[a], ctx, &vals[a]))
+            mask |= 1u << (16 + a);
+    if (r->avg) {
+        fw_xval v = fw_expr_eval(r->avg, ctx);
+        if (v.type == FW_XT_NUM) {
+            k->avg_sum += v.u.num;
+            k->avg_n++;
+        }
+    }
+    lang_evict_before(st, k, ts - r->lookback_ms - st->rs->allowed_lateness_ms, t);
+    if (!score_push(st, t, k, ts, txn->transaction_id, mask, vals))
+        return;
+    score_pts sp = { .if_max = 0 };
+    for (size_t b = 0; b < r->nbands; b++) {
+        fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
+        sp.points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
+        if (!r->bands[b].each) {
+            sp.if_neg = sp.if_neg || sp.points[b] < 0;
+            sp.if_max += sp.points[b] > 0 ? sp.points[b] : 0;
+        }
+    }
+    fw_xval at = fw_expr_eval(r->alert_at, ctx);
+    if (at.type != FW_XT_NUM)
+        return; /* no threshold: nothing can reach it */
+    int64_t last_start = ts / r->slide_ms * r->slide_ms;
+    if (ts % r->slide_ms < 0)
+        last_start -= r->slide_ms;
+    /* The windows holding it, earliest first, by two pointers: each event
+     * enters and leaves the running counts once. */
+    int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
+    int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
+    uint32_t lo = score_find(k, first), hi = lo;
+    /* A bound first: no window holds more of an `each` band than the events
+     * of them all do, so when those (at points >= 0) and every `if` band
+     * together stay below alert_at, none can reach it, and the windows are
+     * not visited. Most transactions of most keys end here. */
+    bool can = sp.if_neg;
+    if (!can) {
+        int64_t tot[FW_LANG_MAX_BANDS] = { 0 };
+        int64_t end = last_start + r->lookback_ms;
+        for (uint32_t j = lo; j < k->n && k->ev[(k->head + j) % k->cap].ts < end; j++)
+            score_count(k, j, tot, 1);
+        i128 most = sp.if_max;
+        for (size_t b = 0; b < r->nbands && !can; b++)
+            if (r->bands[b].each) {
+                can = sp.points[b] < 0;
+                most += (i128)sp.points[b] * tot[b];
+            }
+        can = can || most >= at.u.num;
+    }
+    for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
+        i128 sc;
+        while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
+            score_count(k, hi++, cnt, 1);
+        while (lo < hi && k->ev[(k->head + lo) % k->cap].ts < start)
+            score_count(k, lo++, cnt, -1);
+        if (start + r->lookback_ms <= ts)
+            continue;
+        /* The `each` bands first, here: score_window only when the `if`
+         * bands can decide (as it would find itself). */
+        sc = 0;
+        for (size_t b = 0; b < r->nbands; b++)
+            if (r->bands[b].each)
+                sc += (i128)sp.points[b] * cnt[b];
+        if (sp.if_neg || (sc < at.u.num && sc + sp.if_max >= at.u.num))
+            score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
+        if (sc >= at.u.num) {
+            hit = start;
+            break;
+        }
+    }
+    bool was = k->episode;
+    if (r->episodes)
+        k->episode = hit != INT64_MIN;
+    if (hit == INT64_MIN)
+        return;
+    size_t m = st->member_of[ri];
+    if (r->episodes && was) { /* the same episode: counted, not raised again */
+        st->stats.deduplicated++;
+        return;
+    }
+    if (k->last[m] != INT64_MIN && llabs(ts - k->last[m]) < st->rs->dedupe_window_ms) {
+        st->stats.deduplicated++;
+        return;
+    }
+    i128 sc;
+    score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, true, &sc);
+    st->sc_start = hit;
+    st->sc_rc = &r->common;
+    for (size_t i = 0; i < r->nsev; i++)
+        if (sc >= r->sev[i].at)
+            st->sc_rc = &r->sev[i].common;
+    /* Evidence: the window's transactions that scored in an `each` band, then
+     * this one when it did not (it completed the score all the same). */
+    size_t nev = 0;
+    for (uint32_t j = lo; j < hi && nev < FW_LANG_EVIDENCE_MAX; j++) {
+        const lev *e = &k->ev[(k->head + j) % k->cap];
+        if (e->mask & 0xffffu)
+            st->evidence[nev++] = (fw_str){ e->id, e->idlen };
+    }
+    if (!(mask & 0xffffu) && nev < FW_LANG_EVIDENCE_MAX)
+        st->evidence[nev++] = txn->transaction_id;
+    st->sc_nev = nev;
+    ctx->slots = NULL;
+    ctx->nslots = 0;
+    lang_emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
+}

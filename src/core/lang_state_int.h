@@ -1,0 +1,347 @@
+/* lang_state_int.h — the private types and shared functions of the language
+ * rules' keyed state (lang_rules.h), split over lang_state.c (creation,
+ * keys, the evaluation loop, alerts), lang_seq.c, lang_score.c,
+ * lang_window.c, lang_history.c and lang_state_io.c (changelog bytes). Not
+ * part of the public API.
+ *
+ * What the state is and why: Per rule, a chained hash table maps a group key to its lookback
+ * window: a ring of compact events (time, transaction id, a mask of the
+ * aggregates it counts in, one fw_dec per aggregate or a hash for
+ * count_distinct) with running count, sum and sum of squares per aggregate,
+ * so count, sum, avg and stddev cost O(1) per event; min and max keep a
+ * monotonic deque of event sequence numbers and count_distinct a hash
+ * multiset (value hash -> events carrying it), both amortized O(1).
+ * Events arrive in event-time order, so a window only ever loses its oldest
+ * events. Memory is allocated for a new key or a ring reaching a size not
+ * reached before, never per event once warm.
+ *
+ * Rules with the same group_by, lookback and where share one group: one
+ * table, one ring per key holding every member's aggregate columns (up to
+ * 32), one `last alert` per member. A filter rule is a group of its own with
+ * no events (its keys only remember the last alert, for dedupe). A sequence
+ * rule is a group of its own too: its keys hold no events but up to
+ * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
+ * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
+ * score rule is a group of its own: its ring holds the window's events in
+ * time order with which `each` bands they matched, and windows are scored by
+ * a scan as they slide (docs/rule-language.md#score-rules).
+ *
+ * A "ranged" group (an aggregate with "window"/"slide", or with "consume")
+ * keeps its ring sorted by (time, transaction id), late events inserted in
+ * place, and no running totals: each evaluation finds the window's events
+ * by binary search and aggregates that range (aligned windows are visited
+ * earliest first with two cursors, so count, sum, avg and stddev cost
+ * O(window/slide + events of the span) per transaction; min, max and
+ * count_distinct scan each window's events)..
+ *
+ * A filter or sequence rule that reads `prev.` or `is_new` keeps, per key,
+ * its history: the previous transaction (the fields it reads, copied into a
+ * per-key buffer that only grows) and a bounded hash set of (field, value)
+ * -> last seen. Records behind the watermark neither see nor change it. */
+#ifndef FW_LANG_STATE_INT_H
+#define FW_LANG_STATE_INT_H
+
+#include "lang_rules.h"
+
+#include <inttypes.h>
+#include <math.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "fw_hash.h"
+#include "rules_file.h"
+#include "txn.h"
+
+__extension__ typedef __int128 i128;
+
+#define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
+#define SWEEP_BUCKETS 4
+#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse */ /* hash buckets fw_lang_eval sweeps per transaction */
+#define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
+#define STATE_VERSION 2       /* 2: the part's shape id follows the header */
+#define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
+
+typedef struct lev {
+    int64_t ts;
+    uint32_t mask;            /* bit a: counts in aggregate a */
+    uint8_t idlen;
+    char id[FW_LANG_TXN_ID_MAX]; /* evidence; longer ids are cut (the alert says so by length) */
+} lev;
+
+typedef struct lrun {
+    int64_t cnt;              /* events counting in this aggregate */
+    i128 sum, sumsq;          /* sum, avg, stddev: exact, in units of 1/10,000 (squares: units^2) */
+    uint32_t dq_head, dq_n;   /* min, max: the monotonic deque of event sequence numbers */
+    uint64_t ndistinct;       /* count_distinct: distinct hashes in the multiset */
+} lrun;
+
+/* A sequence's partial match: where it stands and what it matched so far. */
+typedef struct lpm {
+    int64_t start;            /* its first transaction's time: it must end before start + within */
+    uint16_t step, cnt;       /* the step it is in, and how many of its `times` matched */
+    uint32_t nmatched;        /* transactions matched so far (ids beyond the first few are not kept) */
+    uint8_t idlen[FW_LANG_SEQ_EVIDENCE];
+    char id[FW_LANG_SEQ_EVIDENCE][FW_LANG_TXN_ID_MAX]; /* the first matched, for evidence */
+} lpm;
+
+/* A key's previous transaction, for prev.: the numbers, and the text fields
+ * the rule reads (PF_* order) one after another in buf. */
+#define PF_N 12
+#define PREV_INLINE 96 /* text bytes of prev kept inside the key; longer records use the heap */
+typedef struct lprev {
+    int64_t ts;
+    double amount, lat, lon;
+    uint32_t has;
+    uint8_t type;
+    int32_t len[PF_N];        /* -1: absent */
+    uint32_t cap;             /* of buf: grows to the longest record, never per event once warm */
+    char *buf;
+} lprev;
+
+/* is_new's memory: a (field, value) hash and when the key last had it. */
+typedef struct lseen {
+    uint64_t h;               /* 0: empty */
+    int64_t last;
+} lseen;
+
+/* count_distinct: a value's hash and how many window events carry it. */
+typedef struct lslot {
+    uint64_t h;               /* 0: empty */
+    uint64_t cnt;
+} lslot;
+
+typedef struct lkey {
+    struct lkey *next;        /* hash chain */
+    uint64_t hash;
+    uint64_t overflow;        /* events dropped at max_window_events */
+    uint64_t seq_head;        /* sequence number of the oldest event: deques hold these */
+    uint32_t head, n, cap;    /* ring of events: oldest at head */
+    uint32_t setcap;          /* slots of each count_distinct multiset: 2^k >= 2 x cap */
+    lev *ev;
+    fw_dec *val;              /* cap x naggs: the event's value per aggregate */
+    uint64_t *dq;             /* cap per min/max aggregate: their deques */
+    lslot *set;               /* setcap per count_distinct aggregate */
+    lrun *run;                /* naggs */
+    int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
+    lpm *pm;                  /* sequence: partial matches, oldest first */
+    uint32_t npm, pmcap;
+    /* score: the running average of avg_before, the key's last transaction
+     * (its memory starts from it) and whether an episode is open */
+    i128 avg_sum;
+    int64_t avg_n;
+    int64_t sc_seen;          /* INT64_MIN: none yet */
+    bool episode;
+    lprev *prev;              /* history rules: the previous transaction; NULL: none yet */
+    lprev *prev_mem;          /* its storage in this allocation (with PREV_INLINE bytes of
+                                 text), so a new key costs one allocation */
+    lseen *seen;              /* history rules: is_new's set (open addressing, 2^k slots) */
+    uint32_t nseen, seencap;
+    int64_t used;             /* the last transaction's time that looked it up */
+    uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
+    uint16_t part;            /* its group: a dirty key is written under the group's id */
+    bool dirty;               /* changed since the last fw_lang_state_changes */
+    uint16_t keylen;
+    uint16_t keycap;          /* room for the key (a recycled key takes one that fits) */
+    char key[];               /* "f=v\x1fg=w": fields and values */
+} lkey;
+
+/* A group: the state shared by rules with one group_by, lookback and where. */
+typedef struct ltab {
+    lkey **bucket;
+    size_t nbucket, nkeys;
+    const fw_lang_rule *lead;      /* its first rule: group_by, lookback, where */
+    size_t *member;                /* rule indices, in rule order */
+    size_t *base;                  /* per member: its first column */
+    size_t nmember;
+    const fw_lang_agg *agg[GROUP_MAX_AGGS]; /* the columns */
+    size_t naggs;
+    int8_t slot[GROUP_MAX_AGGS];   /* a min/max's deque, a count_distinct's set; else -1 */
+    uint8_t nmm, ncd;              /* min/max and count_distinct columns */
+    lkey *cur;                     /* the key this transaction counted in; NULL: none */
+    bool score;                    /* a score rule's: events sorted by time, no running totals */
+    uint64_t id;                   /* its shape (part_id): names it in the changelog */
+    bool ranged;                   /* window/slide or consume: sorted ring, no running totals */
+    int64_t keep_ms;               /* events older than t - keep_ms can no longer count */
+    lkey *spare;                   /* quiet keys freed by expiry, kept for reuse (linked
+                                      by next, with their arrays): no malloc per new key */
+    uint32_t nspare;
+    int64_t grace;                 /* the background sweep leaves a key used this recently */
+    uint8_t pf[PF_N], npf;         /* history: the PF_* fields prev keeps (the id first) */
+} ltab;
+
+/* The range a ranged rule alerts on: the window and its events [lo, hi) of the ring. */
+typedef struct lrange {
+    int64_t start, end;
+    uint32_t lo, hi;
+} lrange;
+
+/* count_distinct over a range: a set stamped with a generation, so it is
+ * emptied by bumping the generation rather than clearing it. */
+typedef struct lcd {
+    uint64_t h;
+    uint32_t gen;
+} lcd;
+
+struct fw_lang_state {
+    const fw_lang_rules *rs;
+    ltab *tab;                /* the groups */
+    size_t ntab;
+    size_t *group_of, *member_of; /* per rule: its group and place in it (SIZE_MAX: disabled) */
+    size_t *pool;             /* the groups' member and base arrays */
+    /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
+     * many; chosen once here, not per transaction. */
+    size_t *phase_rules[3], nphase[3];
+    size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
+    /* This transaction's group key, made once for all rules with one group_by. */
+    size_t *key_class;        /* per rule: the first rule with the same group_by */
+    size_t kc_class;          /* the class keybuf holds; SIZE_MAX: none yet */
+    bool kc_ok;
+    size_t kc_len;
+    uint64_t kc_hash;
+    fw_lang_stats stats;
+    /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
+     * since the last fw_lang_state_changes (each flagged, so listed once; the
+     * list grows by doubling, so a warm state allocates nothing) and the keys
+     * freed since (u16 part, u16 length, bytes, repeated). */
+    bool track;
+    bool replay;                   /* fw_lang_state_set_replay: state only, no alerts */
+    lkey **dirty;
+    uint32_t ndirty, dirty_cap;
+    fw_buf deleted;
+    /* Scratch for one alert, so emitting allocates nothing. */
+    fw_xval slots[FW_LANG_MAX_AGGS];
+    fw_lang_value values[FW_LANG_MAX_AGGS];
+    fw_str evidence[FW_LANG_EVIDENCE_MAX];
+    fw_str *evall;            /* ranged alerts: every event of the window (max_window_events) */
+    lcd *cd;                  /* ranged count_distinct scratch: cd_mask + 1 slots */
+    uint32_t cd_mask, cd_gen;
+    lpm done;                 /* the partial match a sequence alert reports */
+    /* History (prev., is_new) of the rule being evaluated. */
+    fw_txn prevtxn;           /* prev as the evaluator reads it: slices of the key's lprev */
+    int pf_bit[PF_N];         /* each PF_* text field's fw_txn field index */
+    const fw_expr *cur_expr;  /* the expression evaluating: is_new's sites are its own */
+    lkey *hist;               /* the key whose history is_new reads; NULL: none */
+    bool behind;              /* this record is behind the watermark */
+    int64_t prevtxn_now;      /* this record's time, for is_new */
+    char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    /* A score alert's window start and severity, and a scan's count_distinct
+     * set (grows to the largest window seen, then is reused). */
+    uint64_t record;          /* records evaluated: a number for this one */
+    uint64_t *alerted;        /* per rule: the record it last raised an alert on (signals) */
+    int64_t sc_start;
+    size_t sc_nev;
+    const fw_rule_common *sc_rc;
+    uint64_t *scratch;
+    size_t scratch_cap;
+    char reason[FW_LANG_REASON_MAX];
+};
+
+/* prev.'s text fields: name (fw_txn_field_index) and where fw_txn holds it;
+ * amount and type keep their text as written (amount_raw is exact). */
+static const struct { const char *name; size_t off; } pf_field[PF_N] = {
+    { "transaction_id", offsetof(fw_txn, transaction_id) },
+    { "amount", offsetof(fw_txn, amount_raw) },
+    { "account_id", offsetof(fw_txn, account_id) },
+    { "card_id", offsetof(fw_txn, card_id) },
+    { "customer_id", offsetof(fw_txn, customer_id) },
+    { "type", offsetof(fw_txn, type_raw) },
+    { "currency", offsetof(fw_txn, currency) },
+    { "merchant_id", offsetof(fw_txn, merchant_id) },
+    { "merchant_category", offsetof(fw_txn, merchant_category) },
+    { "country", offsetof(fw_txn, country) },
+    { "counterparty_id", offsetof(fw_txn, counterparty_id) },
+    { "channel", offsetof(fw_txn, channel) },
+};
+
+/* Small helpers on hot paths, inline in every piece. */
+
+static inline fw_str *txn_str(fw_txn *t, int pf) { return (fw_str *)((char *)t + pf_field[pf].off); }
+
+static inline char *prev_inline(const lkey *k) { return k->prev_mem ? (char *)(k->prev_mem + 1) : NULL; }
+
+static inline lkey *key_find(const fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
+    const ltab *t = &st->tab[r];
+    if (!t->nbucket)
+        return NULL;
+    for (lkey *k = t->bucket[h & (t->nbucket - 1)]; k; k = k->next)
+        if (k->hash == h && k->keylen == len && !memcmp(k->key, key, len))
+            return k;
+    return NULL;
+}
+
+/* Marks @p k changed (for the changelog), once per flush. */
+static inline void mark(fw_lang_state *st, lkey *k) {
+    if (!st->track || k->dirty)
+        return;
+    if (st->ndirty == st->dirty_cap) {
+        uint32_t cap = st->dirty_cap ? st->dirty_cap * 2 : 256;
+        lkey **d = realloc(st->dirty, sizeof(*d) * cap);
+        if (!d)
+            return; /* not marked: it is written with its next change */
+        st->dirty = d;
+        st->dirty_cap = cap;
+    }
+    k->dirty = true;
+    k->dirty_idx = st->ndirty;
+    st->dirty[st->ndirty++] = k;
+}
+
+static inline fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
+
+static const fw_xval missing = { .type = FW_XT_MISSING };
+
+static inline fw_xval of_i128(i128 v) {
+    if (v > FW_DEC_MAX || v < FW_DEC_MIN)
+        return missing; /* beyond what a decimal holds: no value rather than a wrong one */
+    return num((fw_dec)v);
+}
+
+static inline bool has_history(const fw_lang_rule *r) { return r->prev_fields || r->nseen; }
+
+/* lang_state.c: keys, alerts */
+lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h);
+void lang_key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb);
+void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
+               const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm,
+               const lrange *rg);
+bool lang_rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                   size_t *len, uint64_t *h);
+lkey *lang_key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now);
+bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out);
+
+/* lang_window.c: rings and windows */
+void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t);
+void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t);
+bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
+               uint32_t mask, const fw_dec *vals);
+fw_xval lang_result(const ltab *t, const lkey *k, size_t a);
+void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
+                      fw_lang_alert_fn fn, void *opaque);
+
+/* lang_history.c: prev. and is_new */
+bool lang_xtest(fw_lang_state *st, const fw_expr *e, const fw_expr_ctx *ctx);
+const fw_txn *lang_prev_view(fw_lang_state *st, const fw_lang_rule *r, const ltab *tb,
+                             const lkey *k, const fw_txn *t);
+bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t);
+uint32_t lang_seen_purge(lkey *k, int64_t before);
+void lang_seen_add(fw_lang_state *st, const fw_lang_rule *r, lkey *k, uint64_t h, int64_t ts);
+void lang_hist_update(fw_lang_state *st, const fw_lang_rule *r, lkey *k,
+                      const fw_expr_ctx *ctx);
+int lang_is_new_hook(void *ud, int site, fw_str value, int64_t lookback_ms);
+void lang_filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                      void *opaque);
+
+/* lang_seq.c: sequences */
+uint32_t lang_seq_bound(const fw_lang_state *st);
+uint32_t lang_seq_expire(lkey *k, int64_t now, int64_t within);
+bool lang_pm_complete(const fw_lang_rule *r, const lpm *p);
+void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                   void *opaque);
+
+/* lang_score.c: score rules */
+void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                     void *opaque);
+
+#endif

@@ -1,0 +1,416 @@
+/* lang_window.c — an aggregate group's ring of events: pushing, evicting,
+ * running totals, min/max deques and count_distinct multisets, a column's
+ * result; and ranged rules ("window"/"slide", "consume"), whose ring is kept
+ * sorted and aggregated by range. Apart so the window arithmetic reads in
+ * one file; lang_score.c reuses the ring (lang_push, lang_pop_oldest). */
+#include "lang_state_int.h"
+
+/* ---- windows ---- */
+
+static fw_dec val_of_seq(const lkey *k, size_t naggs, uint64_t seq, size_t a) {
+    uint32_t i = (uint32_t)((k->head + (seq - k->seq_head)) % k->cap);
+    return k->val[(size_t)i * naggs + a];
+}
+
+/* The multiset of count_distinct aggregate slot @p c: linear probing, deletion
+ * by backward shift, so no tombstones pile up. */
+static void set_add(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1; /* never 0 (empty) */
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h) {
+        t[i].h = h;
+        u->ndistinct++;
+    }
+    t[i].cnt++;
+}
+
+static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
+    lslot *t = k->set + (size_t)c * k->setcap;
+    uint32_t mask = k->setcap - 1, i;
+    h |= 1;
+    i = (uint32_t)h & mask;
+    while (t[i].h && t[i].h != h)
+        i = (i + 1) & mask;
+    if (!t[i].h || --t[i].cnt)
+        return;
+    u->ndistinct--;
+    for (uint32_t j = i;;) {
+        j = (j + 1) & mask;
+        if (!t[j].h)
+            break;
+        uint32_t home = (uint32_t)t[j].h & mask;
+        /* It stays when its home is cyclically in (i, j]. */
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        t[i] = t[j];
+        i = j;
+    }
+    t[i] = (lslot){ 0, 0 };
+}
+
+void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
+    uint32_t i = k->head;
+    for (size_t a = 0; a < t->naggs && !t->score && !t->ranged; a++) {
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        lrun *u = &k->run[a];
+        u->cnt--;
+        switch (t->agg[a]->fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            if (u->dq_n && q[u->dq_head] == k->seq_head) {
+                u->dq_head = (u->dq_head + 1) % k->cap;
+                u->dq_n--;
+            }
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_remove(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum -= d;
+            u->sumsq -= (i128)d * d;
+        }
+    }
+    k->head = (k->head + 1) % k->cap;
+    k->seq_head++;
+    k->n--;
+    st->stats.events--;
+}
+
+void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
+    while (k->n && k->ev[k->head].ts < start)
+        lang_pop_oldest(st, k, t);
+}
+
+/* Doubles the ring (up to max) and re-lays out what hangs on its size: the
+ * deques (same sequence numbers, linearized) and the multisets (rebuilt). */
+static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
+    size_t naggs = t->naggs;
+    uint32_t nc = k->cap ? (k->cap * 2 > max ? max : k->cap * 2) : (max < 8 ? max : 8);
+    uint32_t nsc = 16;
+    while (t->ncd && nsc < 2 * (uint64_t)nc)
+        nsc *= 2;
+    lev *ev = malloc((size_t)nc * sizeof(*ev));
+    fw_dec *val = malloc((size_t)nc * (naggs ? naggs : 1) * sizeof(*val));
+    uint64_t *dq = t->nmm ? malloc((size_t)nc * t->nmm * sizeof(*dq)) : NULL;
+    lslot *set = t->ncd ? calloc((size_t)nsc * t->ncd, sizeof(*set)) : NULL;
+    if (!ev || !val || (t->nmm && !dq) || (t->ncd && !set)) {
+        free(ev);
+        free(val);
+        free(dq);
+        free(set);
+        return false;
+    }
+    for (uint32_t j = 0; j < k->n; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        ev[j] = k->ev[i];
+        memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
+    }
+    for (size_t a = 0; a < naggs && !t->score; a++) {
+        lrun *u = &k->run[a];
+        if ((t->agg[a]->fn == FW_LANG_MIN || t->agg[a]->fn == FW_LANG_MAX) && t->slot[a] >= 0) {
+            uint64_t *from = k->dq + (size_t)t->slot[a] * k->cap, *to = dq + (size_t)t->slot[a] * nc;
+            for (uint32_t j = 0; j < u->dq_n; j++)
+                to[j] = from[(u->dq_head + j) % k->cap];
+            u->dq_head = 0;
+        }
+    }
+    free(k->ev);
+    free(k->val);
+    free(k->dq);
+    free(k->set);
+    k->ev = ev;
+    k->val = val;
+    k->dq = dq;
+    k->set = set;
+    k->head = 0;
+    k->cap = nc;
+    k->setcap = nsc;
+    for (size_t a = 0; a < naggs && !t->score; a++) {
+        if (t->agg[a]->fn != FW_LANG_COUNT_DISTINCT || t->slot[a] < 0)
+            continue; /* a ranged group has no multisets */
+        k->run[a].ndistinct = 0;
+        for (uint32_t j = 0; j < k->n; j++)
+            if (ev[j].mask & (1u << a))
+                set_add(k, &k->run[a], (size_t)t->slot[a], (uint64_t)val[(size_t)j * naggs + a]);
+    }
+    return true;
+}
+
+/* Whether kept event @p e sorts after (ts, id): the built-ins' order, time
+ * then transaction id. */
+static bool ev_after(const lev *e, int64_t ts, fw_str id) {
+    if (e->ts != ts)
+        return e->ts > ts;
+    size_t il = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
+    size_t n = e->idlen < il ? e->idlen : il;
+    int c = n ? memcmp(e->id, id.ptr, n) : 0;
+    return c ? c > 0 : e->idlen > il;
+}
+
+/* Appends one event (a ranged group: in order); at max_window_events the
+ * oldest makes room (counted). */
+bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
+                 uint32_t mask, const fw_dec *vals) {
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->n == max) {
+        lang_pop_oldest(st, k, t);
+        k->overflow++;
+        st->stats.overflow++;
+    }
+    if (k->n == k->cap && !ring_grow(k, t, max))
+        return false;
+    uint32_t i = (k->head + k->n) % k->cap;
+    if (t->ranged) { /* in (time, id) order: a late event moves the newer ones up */
+        uint32_t j = k->n;
+        while (j > 0 && ev_after(&k->ev[(k->head + j - 1) % k->cap], ts, id)) {
+            uint32_t from = (k->head + j - 1) % k->cap, to = (k->head + j) % k->cap;
+            k->ev[to] = k->ev[from];
+            memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
+                   t->naggs * sizeof(*k->val));
+            j--;
+        }
+        i = (k->head + j) % k->cap;
+    }
+    uint64_t seq = k->seq_head + k->n;
+    lev *e = &k->ev[i];
+    e->ts = ts;
+    e->mask = mask;
+    e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
+    if (e->idlen)
+        memcpy(e->id, id.ptr, e->idlen);
+    for (size_t a = 0; a < t->naggs; a++) {
+        fw_dec d = vals[a];
+        k->val[(size_t)i * t->naggs + a] = d;
+        if (!(mask & (1u << a)) || t->score || t->ranged)
+            continue;
+        lrun *u = &k->run[a];
+        u->cnt++;
+        switch (t->agg[a]->fn) {
+        case FW_LANG_MIN:
+        case FW_LANG_MAX: {
+            /* Drop from the back what this value outlives and beats. */
+            uint64_t *q = k->dq + (size_t)t->slot[a] * k->cap;
+            bool is_min = t->agg[a]->fn == FW_LANG_MIN;
+            while (u->dq_n) {
+                fw_dec back = val_of_seq(k, t->naggs, q[(u->dq_head + u->dq_n - 1) % k->cap], a);
+                if (is_min ? back < d : back > d)
+                    break;
+                u->dq_n--;
+            }
+            q[(u->dq_head + u->dq_n) % k->cap] = seq;
+            u->dq_n++;
+            break;
+        }
+        case FW_LANG_COUNT_DISTINCT:
+            set_add(k, u, (size_t)t->slot[a], (uint64_t)d);
+            break;
+        default:
+            u->sum += d;
+            u->sumsq += (i128)d * d;
+        }
+    }
+    k->n++;
+    st->stats.events++;
+    return true;
+}
+
+/* count, sum, avg, stddev from running totals @p u; min, max, count_distinct
+ * need more than totals (lang_result(), range_result()). */
+static fw_xval run_result(fw_lang_fn fn, const lrun *u) {
+    fw_dec d;
+    switch (fn) {
+    case FW_LANG_COUNT:
+        return fw_dec_of_int(u->cnt, &d) ? num(d) : missing;
+    case FW_LANG_SUM:
+        return of_i128(u->sum);
+    case FW_LANG_AVG: {
+        if (!u->cnt)
+            return missing;
+        /* Half-even to four places, as fw_dec_div. */
+        i128 q = u->sum / u->cnt, rem = u->sum % u->cnt;
+        i128 twice = (rem < 0 ? -rem : rem) * 2;
+        if (twice > u->cnt || (twice == u->cnt && (q & 1)))
+            q += u->sum < 0 ? -1 : 1;
+        return of_i128(q);
+    }
+    case FW_LANG_STDDEV: {
+        if (!u->cnt)
+            return missing;
+        /* Population standard deviation: sqrt(n*sumsq - sum^2) / n, in units. */
+        i128 num2 = (i128)u->cnt * u->sumsq - u->sum * u->sum;
+        double sd = sqrt((double)(num2 < 0 ? 0 : num2)) / (double)u->cnt;
+        return num((fw_dec)llround(sd));
+    }
+    default:
+        return missing;
+    }
+}
+
+fw_xval lang_result(const ltab *t, const lkey *k, size_t a) {
+    const lrun *u = &k->run[a];
+    fw_dec d;
+    switch (t->agg[a]->fn) {
+    case FW_LANG_COUNT_DISTINCT:
+        return fw_dec_of_int((int64_t)u->ndistinct, &d) ? num(d) : missing;
+    case FW_LANG_MIN:
+    case FW_LANG_MAX: {
+        /* The deque's front is the window's extreme. */
+        if (!u->dq_n)
+            return missing;
+        return num(val_of_seq(k, t->naggs, k->dq[(size_t)t->slot[a] * k->cap + u->dq_head], a));
+    }
+    default:
+        return run_result(t->agg[a]->fn, u);
+    }
+}
+/* ---- ranged rules: aligned windows, consume ---- */
+
+static const lev *ev_at(const lkey *k, uint32_t j) { return &k->ev[(k->head + j) % k->cap]; }
+
+/* The first event at or after @p ts (@p after: after it), by binary search. */
+static uint32_t ev_find(const lkey *k, int64_t ts, bool after) {
+    uint32_t lo = 0, hi = k->n;
+    while (lo < hi) {
+        uint32_t mid = lo + (hi - lo) / 2;
+        int64_t e = ev_at(k, mid)->ts;
+        if (after ? e <= ts : e < ts)
+            lo = mid + 1;
+        else
+            hi = mid;
+    }
+    return lo;
+}
+
+/* Adds (@p sign 1) or removes (-1) event @p j in the subtractable columns
+ * [from, to) of @p acc: count, sum, avg, stddev. */
+static void acc_event(const ltab *t, const lkey *k, uint32_t j, lrun *acc, size_t from,
+                      size_t to, int sign) {
+    uint32_t i = (k->head + j) % k->cap;
+    for (size_t a = from; a < to; a++) {
+        fw_lang_fn fn = t->agg[a]->fn;
+        if (!(k->ev[i].mask & (1u << a)) || fn == FW_LANG_MIN || fn == FW_LANG_MAX ||
+            fn == FW_LANG_COUNT_DISTINCT)
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        acc[a].cnt += sign;
+        acc[a].sum += sign * (i128)d;
+        acc[a].sumsq += sign * (i128)d * d;
+    }
+}
+
+/* Column @p a over events [lo, hi): the running @p u for the subtractable
+ * functions, a scan for min, max and count_distinct. */
+static fw_xval range_result(fw_lang_state *st, const ltab *t, const lkey *k, uint32_t lo,
+                            uint32_t hi, size_t a, const lrun *u) {
+    fw_lang_fn fn = t->agg[a]->fn;
+    if (fn != FW_LANG_MIN && fn != FW_LANG_MAX && fn != FW_LANG_COUNT_DISTINCT)
+        return run_result(fn, u);
+    bool any = false;
+    fw_dec best = 0;
+    uint64_t distinct = 0;
+    if (fn == FW_LANG_COUNT_DISTINCT && ++st->cd_gen == 0) { /* wrapped: start clean */
+        memset(st->cd, 0, ((size_t)st->cd_mask + 1) * sizeof(*st->cd));
+        st->cd_gen = 1;
+    }
+    for (uint32_t j = lo; j < hi; j++) {
+        uint32_t i = (k->head + j) % k->cap;
+        if (!(k->ev[i].mask & (1u << a)))
+            continue;
+        fw_dec d = k->val[(size_t)i * t->naggs + a];
+        if (fn == FW_LANG_COUNT_DISTINCT) {
+            uint64_t h = (uint64_t)d | 1;
+            uint32_t p = (uint32_t)h & st->cd_mask;
+            while (st->cd[p].gen == st->cd_gen && st->cd[p].h != h)
+                p = (p + 1) & st->cd_mask;
+            if (st->cd[p].gen != st->cd_gen) {
+                st->cd[p] = (lcd){ h, st->cd_gen };
+                distinct++;
+            }
+        } else if (!any || (fn == FW_LANG_MIN ? d < best : d > best)) {
+            best = d;
+            any = true;
+        }
+    }
+    fw_dec v;
+    if (fn == FW_LANG_COUNT_DISTINCT)
+        return fw_dec_of_int((int64_t)distinct, &v) ? num(v) : missing;
+    return any ? num(best) : missing;
+}
+
+/* The rule's having over events [lo, hi) with totals @p acc. */
+static bool range_having(fw_lang_state *st, const ltab *t, const lkey *k, size_t ri,
+                         const lrange *rg, const lrun *acc, fw_expr_ctx *ctx) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    size_t base = t->base[st->member_of[ri]];
+    for (size_t a = 0; a < r->naggs; a++)
+        st->slots[a] = range_result(st, t, k, rg->lo, rg->hi, base + a, &acc[base + a]);
+    ctx->slots = st->slots;
+    ctx->nslots = r->naggs;
+    return fw_expr_test(r->having, ctx);
+}
+
+/* Drops events [lo, hi) of @p k: what a consuming rule reported. */
+static void cut(fw_lang_state *st, lkey *k, const ltab *t, uint32_t lo, uint32_t hi) {
+    uint32_t gone = hi - lo;
+    for (uint32_t j = hi; j < k->n; j++) {
+        uint32_t from = (k->head + j) % k->cap, to = (k->head + j - gone) % k->cap;
+        k->ev[to] = k->ev[from];
+        memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
+               t->naggs * sizeof(*k->val));
+    }
+    k->n -= gone;
+    st->stats.events -= gone;
+}
+
+/* A ranged rule on the transaction just counted in key @p k
+ * (docs/rule-language.md#windows-and-consume): with "window", the aligned
+ * windows holding t, earliest first, until one satisfies having; with a
+ * lookback, [t - lookback, t]. The range that alerts is the alert's window
+ * and evidence; a consuming rule then drops its events, deduplicated or not. */
+void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
+                      fw_lang_alert_fn fn, void *opaque) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    const ltab *t = &st->tab[st->group_of[ri]];
+    size_t base = t->base[st->member_of[ri]];
+    int64_t ts = ctx->txn->ts_ms;
+    lrun acc[GROUP_MAX_AGGS];
+    lrange rg;
+    bool hit = false;
+    memset(acc + base, 0, r->naggs * sizeof(*acc));
+    if (r->window_ms) {
+        int64_t s = r->slide_ms, last = ts / s * s - (ts % s < 0 ? s : 0);
+        int64_t first = last - r->window_ms + s;
+        uint32_t lo = ev_find(k, first, false), hi = lo;
+        for (int64_t start = first; start <= last && !hit; start += s) {
+            uint32_t nhi = ev_find(k, start + r->window_ms, false);
+            uint32_t nlo = ev_find(k, start, false);
+            for (; hi < nhi; hi++)
+                acc_event(t, k, hi, acc, base, base + r->naggs, 1);
+            for (; lo < nlo; lo++)
+                acc_event(t, k, lo, acc, base, base + r->naggs, -1);
+            rg = (lrange){ start, start + r->window_ms, lo, hi };
+            hit = range_having(st, t, k, ri, &rg, acc, ctx);
+        }
+    } else {
+        rg = (lrange){ ts - r->lookback_ms, ts, ev_find(k, ts - r->lookback_ms, false),
+                       ev_find(k, ts, true) };
+        for (uint32_t j = rg.lo; j < rg.hi; j++)
+            acc_event(t, k, j, acc, base, base + r->naggs, 1);
+        hit = range_having(st, t, k, ri, &rg, acc, ctx);
+    }
+    if (!hit)
+        return;
+    lang_emit(st, r, k, st->member_of[ri], ctx, fn, opaque, NULL, &rg);
+    if (r->consume && !st->replay) { /* no alert, so nothing consumed */
+        cut(st, k, t, rg.lo, rg.hi);
+        mark(st, k);
+    }
+}
