@@ -14,17 +14,6 @@
 #define FW_BACKFILL_TIMEOUT_MS 30000   /* no record nor end of partition for this long: give up */
 #define FW_BACKFILL_PROGRESS_MS 5000
 
-static void logf_(const char *instance_id, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void logf_(const char *instance_id, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "fraudwatch[%s]: ", instance_id);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 /* The replayed past's outputs are not outputs: the live run gave them. */
 static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     (void)opaque, (void)a, (void)key, (void)json; /* replay mode raises none */
@@ -65,7 +54,7 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
         sc.rules.common[i].enabled = false;
     fw_pipeline *pl = fw_pipeline_new(&sc, errstr, sizeof(errstr));
     if (!pl) {
-        logf_(instance_id, "backfill %s[%" PRId32 "]: %s", topic, partition, errstr);
+        fw_log(instance_id, "backfill %s[%" PRId32 "]: %s", topic, partition, errstr);
         return false;
     }
     fw_engine_lang_set_replay(fw_pipeline_engine(pl), true);
@@ -77,12 +66,12 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
         err = parts->elems[0].err;
     bool ok = !err;
     if (err)
-        logf_(instance_id, "backfill %s[%" PRId32 "]: offsets_for_times: %s", topic, partition,
+        fw_log(instance_id, "backfill %s[%" PRId32 "]: offsets_for_times: %s", topic, partition,
               rd_kafka_err2str(err));
     if (ok && start >= 0 && start < to_offset) {
         parts->elems[0].offset = start;
         if ((err = rd_kafka_assign(reader, parts))) {
-            logf_(instance_id, "backfill %s[%" PRId32 "]: assign: %s", topic, partition,
+            fw_log(instance_id, "backfill %s[%" PRId32 "]: assign: %s", topic, partition,
                   rd_kafka_err2str(err));
             ok = false;
         }
@@ -94,14 +83,14 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
             rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, 200);
             int64_t now = fw_mono_ms();
             if (now - last_log >= FW_BACKFILL_PROGRESS_MS) {
-                logf_(instance_id, "backfill %s[%" PRId32 "]: %" PRIu64 " records so far, at "
+                fw_log(instance_id, "backfill %s[%" PRId32 "]: %" PRIu64 " records so far, at "
                       "offset %" PRId64 " of %" PRId64, topic, partition, st->records,
                       m ? m->offset : -1, to_offset);
                 last_log = now;
             }
             if (!m) {
                 if (now - last_seen > FW_BACKFILL_TIMEOUT_MS) {
-                    logf_(instance_id, "backfill %s[%" PRId32 "]: nothing read for %d s",
+                    fw_log(instance_id, "backfill %s[%" PRId32 "]: nothing read for %d s",
                           topic, partition, FW_BACKFILL_TIMEOUT_MS / 1000);
                     ok = false;
                     done = true;
@@ -114,7 +103,7 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 done = true;
             } else if (m->err) {
-                logf_(instance_id, "backfill %s[%" PRId32 "]: %s", topic, partition,
+                fw_log(instance_id, "backfill %s[%" PRId32 "]: %s", topic, partition,
                       rd_kafka_message_errstr(m));
             } else if (m->offset >= to_offset) {
                 done = true; /* the live task processes it */
@@ -148,7 +137,7 @@ bool fw_backfill_run(rd_kafka_t *reader, const char *topic, int32_t partition, i
         size_t moved = 0;
         if (fw_engine_lang_adopt(live, fw_pipeline_engine(pl), bf[i].part_id, &moved, errstr,
                                  sizeof(errstr)) != FW_OK) {
-            logf_(instance_id, "backfill %s[%" PRId32 "]: rule %s: %s", topic, partition,
+            fw_log(instance_id, "backfill %s[%" PRId32 "]: rule %s: %s", topic, partition,
                   bf[i].rule->id, errstr);
             ok = false;
         }

@@ -22,17 +22,6 @@ typedef struct changelog_rec {
     size_t seq;              /* position in the log: the later record wins */
 } changelog_rec;
 
-static void logf_(const char *instance_id, const char *fmt, ...)
-    __attribute__((format(printf, 2, 3)));
-static void logf_(const char *instance_id, const char *fmt, ...) {
-    va_list ap;
-    fprintf(stderr, "fraudwatch[%s]: ", instance_id);
-    va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
-    va_end(ap);
-    fputc('\n', stderr);
-}
-
 static int rec_cmp(const void *a, const void *b) {
     const changelog_rec *x = a, *y = b;
     size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
@@ -52,7 +41,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
     rd_kafka_resp_err_t err =
         rd_kafka_query_watermark_offsets(reader, topic, partition, &lo, &hi, 30000);
     if (err) {
-        logf_(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
+        fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
               rd_kafka_err2str(err));
         return false;
     }
@@ -64,7 +53,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
     err = rd_kafka_assign(reader, parts);
     rd_kafka_topic_partition_list_destroy(parts);
     if (err) {
-        logf_(instance_id, "restore %s[%" PRId32 "]: assign: %s", topic, partition,
+        fw_log(instance_id, "restore %s[%" PRId32 "]: assign: %s", topic, partition,
               rd_kafka_err2str(err));
         return false;
     }
@@ -74,7 +63,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
     int64_t deadline = fw_mono_ms() + FW_RESTORE_TIMEOUT_MS;
     while (!done && ok) {
         if (fw_mono_ms() > deadline) {
-            logf_(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s", topic,
+            fw_log(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s", topic,
                   partition, FW_RESTORE_TIMEOUT_MS / 1000);
             ok = false;
             break;
@@ -87,7 +76,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
         } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             done = true;
         } else if (m->err) {
-            logf_(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
+            fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
                   rd_kafka_message_errstr(m));
         } else if (m->key_len > 0) {
             if (n == cap) {
@@ -132,7 +121,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
         if (fw_engine_restore(e, (fw_str){ recs[i].key, recs[i].keylen }, recs[i].value,
                               recs[i].len, err2, sizeof(err2)) != FW_OK) {
             if (bad++ < 5)
-                logf_(instance_id, "restore %s[%" PRId32 "]: skipped a record: %s", topic,
+                fw_log(instance_id, "restore %s[%" PRId32 "]: skipped a record: %s", topic,
                       partition, err2);
         } else {
             keys++;
@@ -146,7 +135,7 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
     if (keys_out)
         *keys_out = keys;
     if (ok)
-        logf_(instance_id,
+        fw_log(instance_id,
               "restored partition %" PRId32 ": %zu keys from %zu changelog records in %"
               PRId64 " ms",
               partition, keys, n, fw_mono_ms() - t0);

@@ -4,6 +4,7 @@
 #include "fw_os.h"
 
 #include <signal.h>
+#include <stdio.h>
 #include <string.h>
 
 static volatile sig_atomic_t stop_flag;
@@ -62,4 +63,17 @@ bool fw_reload_take(void) {
         return false;
     reload_flag = 0;
     return true;
+}
+
+void fw_vlog(const char *instance_id, const char *fmt, va_list ap) {
+    fprintf(stderr, "fraudwatch[%s]: ", instance_id);
+    vfprintf(stderr, fmt, ap);
+    fputc('\n', stderr);
+}
+
+void fw_log(const char *instance_id, const char *fmt, ...) {
+    va_list ap;
+    va_start(ap, fmt);
+    fw_vlog(instance_id, fmt, ap);
+    va_end(ap);
 }

@@ -5,6 +5,7 @@
 #ifndef FW_OS_H
 #define FW_OS_H
 
+#include <stdarg.h>
 #include <stdbool.h>
 #include <stdint.h>
 #include <time.h>
@@ -51,5 +52,11 @@ void fw_reload_uninstall(void);
 
 /** @brief True once per SIGHUP since the last call. */
 bool fw_reload_take(void);
+
+/** @brief One line to stderr, "fraudwatch[INSTANCE]: ..." — how every Kafka-mode
+ *  part of an instance (runtime, restore, followers, backfill) speaks. */
+void fw_log(const char *instance_id, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
+void fw_vlog(const char *instance_id, const char *fmt, va_list ap)
+    __attribute__((format(printf, 2, 0)));
 
 #endif

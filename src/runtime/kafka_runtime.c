@@ -78,11 +78,9 @@ typedef struct fw_krt {
 static void logf_(const fw_krt *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_krt *k, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "fraudwatch[%s]: ", k->c->instance_id);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    fw_vlog(k->c->instance_id, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 /* ---- tasks ---------------------------------------------------------------- */

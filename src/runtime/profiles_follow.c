@@ -25,11 +25,9 @@ static void logf_(const fw_profiles_follower *pf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_profiles_follower *pf, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "fraudwatch[%s]: ", pf->instance_id);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    fw_vlog(pf->instance_id, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 fw_profiles_follower *fw_profiles_follower_new(const fw_kafka_opts *kafka, const char *topic,

@@ -40,11 +40,9 @@ static void logf_(const fw_rules_follower *rf, const char *fmt, ...)
     __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_rules_follower *rf, const char *fmt, ...) {
     va_list ap;
-    fprintf(stderr, "fraudwatch[%s]: ", rf->instance_id);
     va_start(ap, fmt);
-    vfprintf(stderr, fmt, ap);
+    fw_vlog(rf->instance_id, fmt, ap);
     va_end(ap);
-    fputc('\n', stderr);
 }
 
 fw_rules_follower *fw_rules_follower_new(const fw_kafka_opts *kafka, const char *topic,
