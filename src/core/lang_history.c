@@ -111,19 +111,7 @@ static lseen *seen_find(const lkey *k, uint64_t h) {
 
 /* Deletes slot @p i by backward shift (no tombstones). */
 static void seen_del(lkey *k, uint32_t i) {
-    lseen *t = k->seen;
-    uint32_t mask = k->seencap - 1;
-    for (uint32_t j = i;;) {
-        j = (j + 1) & mask;
-        if (!t[j].h)
-            break;
-        uint32_t home = (uint32_t)t[j].h & mask;
-        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-            continue;
-        t[i] = t[j];
-        i = j;
-    }
-    t[i] = (lseen){ 0, 0 };
+    lang_oa_delete(k->seen, sizeof(*k->seen), k->seencap - 1, i);
     k->nseen--;
 }
 

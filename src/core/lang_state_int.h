@@ -112,6 +112,27 @@ typedef struct lslot {
     uint64_t cnt;
 } lslot;
 
+/* Empties slot @p i of an open-addressing table (linear probing, slots of
+ * @p size bytes starting with their 64-bit hash, 0: empty) by backward shift,
+ * so lookups need no tombstones: count_distinct's multisets and is_new's
+ * seen values. A slot stays when its home is cyclically in (i, j]. */
+static inline void lang_oa_delete(void *table, size_t size, uint32_t mask, uint32_t i) {
+    char *t = table;
+    for (uint32_t j = i;;) {
+        uint64_t h;
+        j = (j + 1) & mask;
+        memcpy(&h, t + (size_t)j * size, sizeof(h));
+        if (!h)
+            break;
+        uint32_t home = (uint32_t)h & mask;
+        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
+            continue;
+        memcpy(t + (size_t)i * size, t + (size_t)j * size, size);
+        i = j;
+    }
+    memset(t + (size_t)i * size, 0, size);
+}
+
 typedef struct lkey {
     struct lkey *next;        /* hash chain */
     uint64_t hash;

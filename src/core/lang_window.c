@@ -38,18 +38,7 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
     if (!t[i].h || --t[i].cnt)
         return;
     u->ndistinct--;
-    for (uint32_t j = i;;) {
-        j = (j + 1) & mask;
-        if (!t[j].h)
-            break;
-        uint32_t home = (uint32_t)t[j].h & mask;
-        /* It stays when its home is cyclically in (i, j]. */
-        if (i <= j ? (i < home && home <= j) : (i < home || home <= j))
-            continue;
-        t[i] = t[j];
-        i = j;
-    }
-    t[i] = (lslot){ 0, 0 };
+    lang_oa_delete(t, sizeof(*t), mask, i);
 }
 
 void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
