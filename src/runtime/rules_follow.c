@@ -206,6 +206,19 @@ static bool typed_record(const rd_kafka_message_t *m) {
     return typed;
 }
 
+/* Whether a rules-topic record is a language rule's: no built-in has its id,
+ * or it is written in the language under a built-in's id (a typed value, or
+ * the tombstone of such a rule running in @p ll; it then runs instead of the
+ * built-in). */
+static bool lang_record(const rd_kafka_message_t *m, const fw_lang_live *ll) {
+    char name[72];
+    if (!m->key_len || m->key_len > 64)
+        return false;
+    snprintf(name, sizeof(name), "%.*s", (int)m->key_len, (const char *)m->key);
+    return fw_rule_by_name(name) == FW_RULE__COUNT || typed_record(m) ||
+           (!m->payload && ll && fw_lang_live_version(ll, name) > 0);
+}
+
 static void apply_record(fw_rules_follower *rf, const rd_kafka_message_t *m) {
     char err[600], rule[72];
     fw_rule_id id;
@@ -216,11 +229,7 @@ static void apply_record(fw_rules_follower *rf, const rd_kafka_message_t *m) {
         apply_lang_record(rf, m, rule, true);
         return;
     }
-    if (key.len && key.len <= 64 &&
-        (fw_rule_by_name(rule) == FW_RULE__COUNT || typed_record(m) ||
-         (!m->payload && fw_lang_live_version(rf->ll, rule) > 0))) {
-        /* A language rule: no built-in has the id, or it is written in the
-         * language under a built-in's id (it then runs instead of it). */
+    if (lang_record(m, rf->ll)) {
         apply_lang_record(rf, m, rule, false);
         return;
     }
@@ -391,18 +400,6 @@ void fw_rules_follower_destroy(fw_rules_follower *rf) {
 
 /* ---- commands ---- */
 
-static int lang_version(const fw_lang_live *ll, fw_str key) {
-    char name[72];
-    snprintf(name, sizeof(name), "%.*s", (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    return fw_lang_live_version(ll, name);
-}
-
-static bool is_builtin(fw_str key) {
-    char name[72];
-    snprintf(name, sizeof(name), "%.*s", (int)(key.len > 64 ? 64 : key.len), key.ptr);
-    return fw_rule_by_name(name) != FW_RULE__COUNT;
-}
-
 fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
                            int replication_factor, const fw_rules *base, fw_rules *live,
                            bool held[FW_RULE__COUNT], bool *bad, fw_lang_live *ll,
@@ -443,9 +440,7 @@ fw_err fw_rules_topic_read(const fw_kafka_opts *kafka, const char *topic,
         } else if (m->err) {
             snprintf(errstr, errstr_size, "%s: %s", topic, rd_kafka_message_errstr(m));
             rc = FW_ERR_IO;
-        } else if (m->key_len && m->key_len <= 64 &&
-                   (!is_builtin((fw_str){ m->key, m->key_len }) || typed_record(m) ||
-                    (!m->payload && ll && lang_version(ll, (fw_str){ m->key, m->key_len })))) {
+        } else if (lang_record(m, ll)) {
             char err[600];
             int v;
             if (ll)
