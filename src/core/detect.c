@@ -49,7 +49,9 @@ void fw_detect_plan(fw_engine *e) {
         if (!e->rules.common[d->rule].enabled || e->lang_replaces[d->rule])
             continue;
         e->plan[d->phase][e->nplan[d->phase]++] = d;
-        e->needs |= d->needs;
+        e->needs |= d->needs | FW_NEEDS_ANY;
+        if (d->phase == FW_PHASE_CUSTOMER || d->phase == FW_PHASE_SEQUENCE)
+            e->needs |= FW_NEEDS_CUSTOMER;
     }
 }
 
@@ -145,6 +147,11 @@ static fw_entity *entity(fw_engine *e, fw_entity_kind k, fw_str id, const fw_txn
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
     if (e->feature_sink || e->ml_active)
         fw_ml_observe(e, t);
+    /* Entity state serves the native detectors alone (ml_score keeps its
+     * own, above; language rules theirs): with none of them running, as
+     * when language rules replace them all, none is kept or written. */
+    if (!(e->needs & FW_NEEDS_ANY))
+        return;
     fw_evrec cur;
     fw_evrec_from_txn(&cur, t);
     fw_entity *acct = NULL, *card = NULL, *cust = NULL, *pair = NULL, *in = NULL;
@@ -167,7 +174,8 @@ void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
         fw_engine_refresh(e, pair, t);
         run_phase(e, FW_PHASE_PAIR, pair, t, &cur);
     }
-    if (t->customer_id.ptr && (cust = entity(e, FW_ENT_CUSTOMER, t->customer_id, t))) {
+    if (t->customer_id.ptr && (e->needs & FW_NEEDS_CUSTOMER) &&
+        (cust = entity(e, FW_ENT_CUSTOMER, t->customer_id, t))) {
         run_phase(e, FW_PHASE_CUSTOMER, cust, t, &cur);
         if (!behind) {
             run_phase(e, FW_PHASE_SEQUENCE, cust, t, &cur);

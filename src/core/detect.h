@@ -44,6 +44,9 @@ int64_t fw_detect_outflows_kept(const fw_engine *e);
 /* State a detector needs kept beyond its own entity. */
 #define FW_NEEDS_OUTFLOWS 1u /* an account's withdrawals and transfers out (recent) */
 #define FW_NEEDS_INBOUND 2u  /* the transfers an account received (INBOUND entity) */
+/* Set by fw_detect_plan, never by a detector: */
+#define FW_NEEDS_CUSTOMER 4u /* the CUSTOMER entity (a CUSTOMER or SEQUENCE detector) */
+#define FW_NEEDS_ANY 8u      /* some native detector runs: fw_detect keeps entity state */
 
 /** One transaction for one detector: @p ent is the phase's entity, @p cur
  *  the transaction as an event record (see fw_detect_phase). */
@@ -62,7 +65,8 @@ typedef struct fw_detector {
 const fw_detector *const *fw_detectors(size_t *n);
 
 /** @brief Builds the engine's per-phase list of enabled detectors from its
- *  rules (once, at fw_engine_new). */
+ *  rules and the state they need (at fw_engine_new, and again whenever the
+ *  rules or the language rules replacing built-ins change). */
 void fw_detect_plan(fw_engine *e);
 
 /* ---- raise, explain, de-duplicate (detect_common.c) ---- */

@@ -158,6 +158,8 @@ fw_entity *fw_state_get_pair(fw_state *s, fw_str account, fw_str counterparty, b
 
 void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
                      uint32_t budget, fw_expire_fn fn, void *opaque) {
+    if (!s->stats.entities)
+        return; /* nothing to free: language rules alone keep no entity (fw_detect) */
     uint32_t n = budget && budget < s->nbuckets ? budget : s->nbuckets;
     for (uint32_t k = 0; k < n; k++) {
         uint32_t i = s->sweep_cursor;

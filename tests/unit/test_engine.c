@@ -8,6 +8,9 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "lang_rules.h"
+
+#include <string.h>
 
 typedef struct captured {
     int n;
@@ -104,11 +107,144 @@ static void test_disabled_rule_is_silent(void **state) {
     fw_engine_destroy(e);
 }
 
+/* ---- native entity state only while a native detector reads it ----
+ * Entities (per account, card, customer, pair) serve the native detectors
+ * alone. When every enabled one is replaced by a language rule of its id,
+ * none is created, swept or written to the changelog; one native detector
+ * left running brings its state back, and a live change decides again. */
+
+static fw_lang_rules *filters(const fw_rules *r, const char *const *ids, size_t n) {
+    char doc[1024];
+    size_t o = (size_t)snprintf(doc, sizeof(doc), "{\"rules\": [");
+    for (size_t i = 0; i < n; i++)
+        o += (size_t)snprintf(doc + o, sizeof(doc) - o,
+                              "%s{\"id\": \"%s\", \"type\": \"filter\","
+                              " \"when\": \"amount > 1000000\"}",
+                              i ? ", " : "", ids[i]);
+    snprintf(doc + o, sizeof(doc) - o, "]}");
+    fw_lang_rules *rs = NULL;
+    char err[512];
+    if (fw_lang_rules_parse_json(doc, strlen(doc), r, &rs, err, sizeof(err)) != FW_OK)
+        fail_msg("rules: %s", err);
+    return rs;
+}
+
+static void count_entity_record(void *opaque, fw_str key, const void *value, size_t len) {
+    (void)len;
+    if (key.len && key.ptr[0] == 'E' && value)
+        ++*(int *)opaque;
+}
+
+typedef struct state_case {
+    const char *name;
+    const char *replaced[3];  /* language rules of these built-ins' ids */
+    size_t nreplaced;
+    bool kept;                /* entities expected */
+} state_case;
+
+/* velocity, small_then_large and risk_score are the native detectors left
+ * enabled: one of each kind of entity they read (account, card, customer). */
+static const state_case state_cases[] = {
+    { "all three replaced: no native state", { "velocity", "small_then_large", "risk_score" },
+      3, false },
+    { "risk_score native: customers kept", { "velocity", "small_then_large" }, 2, true },
+    { "velocity native: accounts kept", { "small_then_large", "risk_score" }, 2, true },
+    { "small_then_large native: cards kept", { "velocity", "risk_score" }, 2, true },
+};
+
+static void feed_ids(fw_engine *e, int from, int to) {
+    captured c = { 0 };
+    for (int i = from; i < to; i++) {
+        char id[16], acct[16], card[16], cust[16];
+        snprintf(id, sizeof(id), "t%d", i);
+        snprintf(acct, sizeof(acct), "A%d", i % 7);
+        snprintf(card, sizeof(card), "C%d", i % 5);
+        snprintf(cust, sizeof(cust), "U%d", i % 3);
+        fw_txn t = { .transaction_id = fw_str_c(id), .ts_ms = 1704067200000 + i * 60000LL,
+                     .account_id = fw_str_c(acct), .card_id = fw_str_c(card),
+                     .customer_id = fw_str_c(cust), .type = FW_TXN_PURCHASE,
+                     .amount = 20, .amount_raw = fw_str_c("20") };
+        fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
+    }
+}
+
+static void state_rules(fw_rules *r) {
+    fw_rules_defaults(r);
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        r->common[i].enabled = false;
+    r->common[FW_RULE_VELOCITY].enabled = true;
+    r->common[FW_RULE_SMALL_THEN_LARGE].enabled = true;
+    r->common[FW_RULE_RISK_SCORE].enabled = true;
+}
+
+static void test_native_state_only_when_read(void **state) {
+    (void)state;
+    fw_rules r;
+    state_rules(&r);
+    char err[256];
+    for (size_t i = 0; i < sizeof(state_cases) / sizeof(state_cases[0]); i++) {
+        const state_case *sc = &state_cases[i];
+        fw_engine *e = fw_engine_new(&r, err, sizeof(err));
+        assert_non_null(e);
+        fw_engine_track_changes(e);
+        fw_lang_rules *rs = filters(&r, sc->replaced, sc->nreplaced);
+        assert_int_equal(fw_engine_set_lang(e, rs, err, sizeof(err)), FW_OK);
+        feed_ids(e, 0, 50);
+        const fw_state_stats *ss = fw_engine_state_stats(e);
+        int records = 0;
+        fw_engine_changes(e, count_entity_record, &records);
+        printf("  %s: %llu entities created, %d entity changelog records\n", sc->name,
+               (unsigned long long)ss->created, records);
+        if (sc->kept && (ss->created == 0 || ss->entities == 0 || records == 0))
+            fail_msg("%s: created %llu, live %llu, records %d; expected some", sc->name,
+                     (unsigned long long)ss->created, (unsigned long long)ss->entities,
+                     records);
+        if (!sc->kept && (ss->created != 0 || ss->entities != 0 || records != 0))
+            fail_msg("%s: created %llu, live %llu, records %d; expected none", sc->name,
+                     (unsigned long long)ss->created, (unsigned long long)ss->entities,
+                     records);
+        fw_engine_destroy(e);
+        fw_lang_rules_destroy(rs);
+    }
+}
+
+/* Rules changed live: the decision follows each fw_engine_set_lang. */
+static void test_native_state_follows_live_change(void **state) {
+    (void)state;
+    fw_rules r;
+    state_rules(&r);
+    char err[256];
+    fw_engine *e = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(e);
+    const char *all[] = { "velocity", "small_then_large", "risk_score" };
+    fw_lang_rules *a = filters(&r, all, 3), *b = filters(&r, all, 2);
+    assert_int_equal(fw_engine_set_lang(e, a, err, sizeof(err)), FW_OK);
+    feed_ids(e, 0, 20);
+    uint64_t before = fw_engine_state_stats(e)->created;
+    assert_int_equal(fw_engine_set_lang(e, b, err, sizeof(err)), FW_OK); /* risk_score native */
+    feed_ids(e, 20, 40);
+    uint64_t during = fw_engine_state_stats(e)->created;
+    assert_int_equal(fw_engine_set_lang(e, a, err, sizeof(err)), FW_OK); /* replaced again */
+    feed_ids(e, 40, 60);
+    uint64_t after = fw_engine_state_stats(e)->created;
+    printf("  entities created: %llu all replaced, %llu with risk_score native (3 customers), "
+           "%llu replaced again\n", (unsigned long long)before, (unsigned long long)during,
+           (unsigned long long)after);
+    assert_int_equal(before, 0);
+    assert_int_equal(during, 3);
+    assert_int_equal(after, during);
+    fw_engine_destroy(e);
+    fw_lang_rules_destroy(a);
+    fw_lang_rules_destroy(b);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_amount_boundaries),
         cmocka_unit_test(test_high_amount_reason_and_entity),
         cmocka_unit_test(test_disabled_rule_is_silent),
+        cmocka_unit_test(test_native_state_only_when_read),
+        cmocka_unit_test(test_native_state_follows_live_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
