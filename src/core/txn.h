@@ -10,6 +10,7 @@
 #include <stddef.h>
 #include <stdint.h>
 #include <stdbool.h>
+#include "decimal.h"
 #include "fw_err.h"
 #include "fw_str.h"
 #include "fw_time.h"
@@ -51,6 +52,7 @@ typedef struct fw_txn {
     fw_str ts_raw;           /* the timestamp as written (string content or digits) */
     double amount;           /* finite, >= 0 */
     fw_str amount_raw;       /* the number token as written, for exact echo */
+    fw_dec amount_dec;       /* amount_raw as fw_dec_parse reads it, when amount_dec_set */
     /* Optional: ptr == NULL when absent. Ids accept strings or integers. */
     fw_str account_id;
     fw_str card_id;
@@ -71,6 +73,12 @@ typedef struct fw_txn {
      * echoed verbatim; for semicolon input raw_is_json is false. */
     fw_str raw;
     bool raw_is_json;
+    /* The decoders set amount_dec from the digits they scan anyway, so rules
+     * load the exact amount instead of parsing amount_raw again. A record
+     * built otherwise (tests, generate, a rule's view of prev) leaves it
+     * false: readers then parse amount_raw or take the double. A flag of its
+     * own, not a bit of has: has is copied where amount_dec is not. */
+    bool amount_dec_set;
     /* Extra fields (fw_txn_extras), by index in the set. Only the masks are
      * zeroed per record (they fill padding); extras and extra[] are valid
      * when extra_mask is not 0, so that decoding and buffering cost nothing

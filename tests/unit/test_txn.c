@@ -8,6 +8,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -100,6 +101,9 @@ static void assert_txn_same(const fw_txn *a, const fw_txn *b) {
     assert_memory_equal(a->v, b->v, sizeof(a->v));
     assert_true(str_same(a->raw, b->raw));
     assert_int_equal(a->raw_is_json, b->raw_is_json);
+    assert_int_equal(a->amount_dec_set, b->amount_dec_set);
+    if (a->amount_dec_set)
+        assert_int_equal(a->amount_dec, b->amount_dec);
 }
 
 /* Decodes s[0..n) (n == 0: strlen) as JSON; on success also checks slices
@@ -803,6 +807,92 @@ static void test_number_conversion(void **state) {
     }
 }
 
+/* The decoders' exact amount (amount_dec) is fw_dec_parse of the token as
+ * written, rounding half-even at the fourth place, for every format; a token
+ * fw_dec_parse refuses (beyond fw_dec's range) leaves amount_dec_set false,
+ * so a rule falls back exactly as for a record built without a decoder. */
+static void dec_semi(decoded *d, const char *s, size_t max_bytes);
+
+static void check_amount_dec(const char *tok) {
+    fw_dec want = 0;
+    fw_err prc = fw_dec_parse(tok, strlen(tok), &want);
+    char in[200];
+    decoded d;
+    for (int fmt = 0; fmt < 3; fmt++) {
+        fw_csv_columns cols;
+        char err[256];
+        if (fmt == 0) {
+            snprintf(in, sizeof(in),
+                     "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":%s}", tok);
+            dec_json(&d, in);
+        } else if (fmt == 1) {
+            snprintf(in, sizeof(in), "1700000000000;66;26;%s", tok);
+            dec_semi(&d, in, 0);
+        } else {
+            static const char hdr[] = "transaction_id,timestamp,amount";
+            assert_int_equal(fw_csv_columns_init(&cols, hdr, strlen(hdr), NULL, err,
+                                                 sizeof(err)), FW_OK);
+            snprintf(in, sizeof(in), "a,1700000000000,%s", tok);
+            d.n = strlen(in);
+            d.buf = malloc(d.n);
+            assert_non_null(d.buf);
+            memcpy(d.buf, in, d.n);
+            assert_true(fw_arena_init(&d.arena, 4096));
+            d.rc = fw_txn_decode_csv(d.buf, d.n, &cols, NULL, &d.arena, 0, &d.t, &d.err);
+        }
+        if (d.rc != FW_OK)
+            fail_msg("format %d: amount %s not decoded: %s", fmt, tok, d.err.reason);
+        if (prc != FW_OK && d.t.amount_dec_set)
+            fail_msg("format %d: amount %s: fw_dec_parse refuses it (%d), the decoder gives "
+                     "%" PRId64, fmt, tok, (int)prc, d.t.amount_dec);
+        if (prc == FW_OK && (!d.t.amount_dec_set || d.t.amount_dec != want))
+            fail_msg("format %d: amount %s: decoder %s%" PRId64 ", fw_dec_parse %" PRId64, fmt,
+                     tok, d.t.amount_dec_set ? "" : "(unset) ", d.t.amount_dec, want);
+        dec_release(&d);
+    }
+}
+
+static void test_amount_dec(void **state) {
+    (void)state;
+    static const char *const fixed[] = {
+        "0", "-0", "-0.0", "-0e5", "7810", "2500.5", "2500.50", "0.0001", "0.00005",
+        "0.00015", "0.00025", "1.23456", "1.23455", "1.234550000001", "1.2345499999",
+        "0.99995", "0.99985", "9.99999e-1", "5e-5", "15e-5", "25e-5", "35e-5", "1e-30",
+        "1e-100000", "1e3", "1.5E-3", "12345e-8", "1E+4", "0.5e1", "123456789012345.6789",
+        "922337203685477.5807", "922337203685477.5808", "922337203685477.58075",
+        "922337203685477.58065", "92233720368547758", "1e14", "1e15", "1e18", "1e19",
+        "100000000000000000000000", "12345678901234567890123e-18",
+        "123456789.123456789123456789", "0.000000010000000000001e20",
+        "0.0000000100000000000015e4", "9999999999999999999", "99999999999999999999e-10",
+        "0.00004999999999999999999999", "0.000050000000000000000000001",
+    };
+    for (size_t i = 0; i < N(fixed); i++)
+        check_amount_dec(fixed[i]);
+    /* Random tokens: up to 24 digits, a point anywhere, an exponent or not. */
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (int i = 0; i < 20000; i++) {
+        char tok[64];
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        int digits = 1 + (int)(x % 24), point = (int)((x >> 8) % 26);
+        int exp = (int)((x >> 16) % 41) - 20;
+        size_t o = 0;
+        uint64_t y = x;
+        tok[o++] = (char)('1' + y % 9);
+        for (int k = 1; k < digits; k++) {
+            y = y * 6364136223846793005ull + 1442695040888963407ull;
+            if (k == point)
+                tok[o++] = '.';
+            tok[o++] = (char)('0' + (y >> 33) % 10);
+        }
+        if ((x >> 24) & 1)
+            o += (size_t)snprintf(tok + o, sizeof(tok) - o, "e%d", exp);
+        tok[o] = '\0';
+        check_amount_dec(tok);
+    }
+}
+
 /* Every prefix of a valid record is rejected, never read past its end. */
 static void test_every_prefix(void **state) {
     (void)state;
@@ -1063,6 +1153,7 @@ int main(void) {
         cmocka_unit_test(test_write_json_semicolon),
         cmocka_unit_test(test_write_json_built),
         cmocka_unit_test(test_type_name),
+        cmocka_unit_test(test_amount_dec),
         cmocka_unit_test(test_null_err),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
