@@ -161,10 +161,12 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
     if (!s->stats.entities)
         return; /* nothing to free: language rules alone keep no entity (fw_detect) */
     uint32_t n = budget && budget < s->nbuckets ? budget : s->nbuckets;
-    for (uint32_t k = 0; k < n; k++) {
-        uint32_t i = s->sweep_cursor;
-        s->sweep_cursor = (s->sweep_cursor + 1) & (s->nbuckets - 1);
-        fw_entity **pp = &s->buckets[i];
+    /* The cursor in a local: through s, every store in the loop (and fn)
+     * would make the compiler reload and store it per bucket. */
+    fw_entity **buckets = s->buckets;
+    uint32_t mask = s->nbuckets - 1, cur = s->sweep_cursor;
+    for (uint32_t k = 0; k < n; k++, cur = (cur + 1) & mask) {
+        fw_entity **pp = &buckets[cur];
         while (*pp) {
             fw_entity *e = *pp;
             if (e->last_ts != INT64_MIN && watermark - e->last_ts > horizon_ms[e->kind] &&
@@ -181,6 +183,7 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
             }
         }
     }
+    s->sweep_cursor = cur;
 }
 
 static int evrec_cmp(const fw_evrec *a, const fw_evrec *b) {
