@@ -36,6 +36,13 @@ bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
     return p->step + 1u == r->nsteps && p->cnt == r->steps[p->step].times;
 }
 
+/* A step's or where's test: is_new's set-up only for a rule with history
+ * (without, no expression of it calls is_new). */
+static inline bool seq_test(fw_lang_state *st, bool hist, const fw_expr *e,
+                            const fw_expr_ctx *ctx) {
+    return hist ? lang_xtest(st, e, ctx) : fw_expr_test(e, ctx);
+}
+
 /* One transaction of a sequence rule's key (docs/rule-language.md#sequence-rules):
  * expire, advance every partial match oldest first (a strict step or a
  * repetition not matched kills it), start one when the first step matches;
@@ -60,8 +67,8 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         st->hist = k;
     }
     /* A transaction failing `where` is invisible: it neither matches nor breaks. */
-    bool visible = !r->where || lang_xtest(st, r->where, ctx);
-    bool first = visible && lang_xtest(st, r->steps[0].pred, ctx);
+    bool visible = !r->where || seq_test(st, hist, r->where, ctx);
+    bool first = visible && seq_test(st, hist, r->steps[0].pred, ctx);
     if (!k && !first)
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = lang_key_add(st, gi, st->keybuf, len, h)))
@@ -79,9 +86,9 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         const fw_lang_step *cur = &r->steps[p->step];
         bool matched = false, alive = true;
         if (p->cnt < cur->times) { /* a repetition is strict */
-            if ((alive = matched = lang_xtest(st, cur->pred, ctx)))
+            if ((alive = matched = seq_test(st, hist, cur->pred, ctx)))
                 p->cnt++;
-        } else if (lang_xtest(st, r->steps[p->step + 1].pred, ctx)) {
+        } else if (seq_test(st, hist, r->steps[p->step + 1].pred, ctx)) {
             p->step++;
             p->cnt = 1;
             matched = true;

@@ -205,6 +205,14 @@ typedef struct lcd {
     uint32_t gen;
 } lcd;
 
+/* A class's key for one record: made on first use in that record. */
+typedef struct lkc {
+    uint64_t record;          /* the record it was made for; 0: none */
+    uint64_t hash;
+    size_t len;
+    bool ok;                  /* false: a key field is missing */
+} lkc;
+
 struct fw_lang_state {
     const fw_lang_rules *rs;
     ltab *tab;                /* the groups */
@@ -215,12 +223,15 @@ struct fw_lang_state {
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
-    /* This transaction's group key, made once for all rules with one group_by. */
-    size_t *key_class;        /* per rule: the first rule with the same group_by */
-    size_t kc_class;          /* the class keybuf holds; SIZE_MAX: none yet */
-    bool kc_ok;
-    size_t kc_len;
-    uint64_t kc_hash;
+    /* This transaction's group keys, made once per group_by (a class) and
+     * kept for the whole record: the seed rules alternate card, customer,
+     * account, ..., so one cached class would build the customer key again
+     * and again. */
+    size_t *key_class;        /* per rule: its class, 0 .. nclass - 1 */
+    size_t nclass;
+    lkc *kc;                  /* per class: this record's key (stamped with st->record) */
+    char *kc_bytes;           /* per class: FW_LANG_MAX_KEY bytes of key text */
+    uint64_t kc_hash;         /* the hash of the key keybuf points at */
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
@@ -246,7 +257,8 @@ struct fw_lang_state {
     lkey *hist;               /* the key whose history is_new reads; NULL: none */
     bool behind;              /* this record is behind the watermark */
     int64_t prevtxn_now;      /* this record's time, for is_new */
-    char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    char *keybuf;             /* the key lang_rule_key made last: one of kc_bytes */
+    char entity[FW_LANG_MAX_KEY];
     /* A score alert's window start and severity, and a scan's count_distinct
      * set (grows to the largest window seen, then is reused). */
     uint64_t record;          /* records evaluated: a number for this one */
