@@ -343,11 +343,17 @@ void lang_key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     key_free(k);
 }
 
-/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS. */
+/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS
+ * or the group's buckets (its most keys so far, rounded up) if more: the
+ * sweep retires a group's quiet keys in one pass over it while they come
+ * back one by one until the next pass, so a fixed bound freed most of them
+ * only to calloc them again (a third of the keys' cost on the seed rules).
+ * Spares and live keys together stay within twice the group's peak. */
 static void key_retire(fw_lang_state *st, size_t r, lkey *k) {
     ltab *t = &st->tab[r];
     key_unlink(st, r, k, true);
-    if (k->n || k->npm || k->nseen || t->nspare >= SPARE_KEYS || k->cap > 64 ||
+    if (k->n || k->npm || k->nseen || (t->nspare >= SPARE_KEYS && t->nspare >= t->nbucket) ||
+        k->cap > 64 ||
         k->pmcap > 64 || k->seencap > 64) { /* only small ones: spares hold their arrays */
         key_free(k);
         return;

@@ -58,7 +58,7 @@ __extension__ typedef __int128 i128;
 
 #define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
 #define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
-#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse */
+#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse, or its buckets if more */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
