@@ -655,19 +655,15 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     fn(opaque, &a);
 }
 
-/* Rule @p r's group key for this transaction (st->keybuf points at it) and
- * its hash: made once per record for all the rules grouped alike. */
-bool lang_rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
-                   size_t *len, uint64_t *h) {
+/* lang_rule_key's first call for a class in a record: makes the key. */
+bool lang_rule_key_make(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                        size_t *len, uint64_t *h) {
     size_t c = st->key_class[r - st->rs->rules];
     lkc *kc = &st->kc[c];
     st->keybuf = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
-    if (kc->record != st->record) {
-        kc->record = st->record;
-        kc->ok = make_key(st->keybuf, r, ctx, &kc->len);
-        if (kc->ok)
-            kc->hash = fw_hash64(st->keybuf, kc->len, KEY_SEED);
-    }
+    kc->record = st->record;
+    kc->ok = make_key(st->keybuf, r, ctx, &kc->len);
+    kc->hash = kc->ok ? fw_hash64(st->keybuf, kc->len, KEY_SEED) : 0;
     *len = kc->len;
     *h = st->kc_hash = kc->hash;
     return kc->ok;
