@@ -32,6 +32,16 @@ static void pm_note(lpm *p, fw_str id) {
     p->nmatched++;
 }
 
+/* A partial match started by @p t, its first step matched once. Only the
+ * ids it matched are set: nothing reads (or writes out) the others. */
+static void pm_start(lpm *p, const fw_txn *t) {
+    p->start = t->ts_ms;
+    p->step = 0;
+    p->cnt = 1;
+    p->nmatched = 0;
+    pm_note(p, t->transaction_id);
+}
+
 bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
     return p->step + 1u == r->nsteps && p->cnt == r->steps[p->step].times;
 }
@@ -112,11 +122,9 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
     }
     k->npm = keep;
     if ((done < 0 || r->no_skip) && first) {
-        lpm p = { .start = t->ts_ms, .step = 0, .cnt = 1 };
-        pm_note(&p, t->transaction_id);
-        if (lang_pm_complete(r, &p)) {
+        if (r->nsteps == 1 && r->steps[0].times == 1) { /* complete at once (lang_pm_complete) */
             if (done < 0) {
-                st->done = p;
+                pm_start(&st->done, t);
                 done = 1;
             }
         } else {
@@ -135,7 +143,7 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
                 k->pm = np;
                 k->pmcap = cap;
             }
-            k->pm[k->npm++] = p;
+            pm_start(&k->pm[k->npm++], t); /* in place: an lpm is ~280 bytes */
         }
     }
     if (done >= 0) {
