@@ -32,8 +32,25 @@ static void pm_note(lpm *p, fw_str id) {
     p->nmatched++;
 }
 
+/* A partial match started by @p t, its first step matched once. Only the
+ * ids it matched are set: nothing reads (or writes out) the others. */
+static void pm_start(lpm *p, const fw_txn *t) {
+    p->start = t->ts_ms;
+    p->step = 0;
+    p->cnt = 1;
+    p->nmatched = 0;
+    pm_note(p, t->transaction_id);
+}
+
 bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
     return p->step + 1u == r->nsteps && p->cnt == r->steps[p->step].times;
+}
+
+/* A step's or where's test: is_new's set-up only for a rule with history
+ * (without, no expression of it calls is_new). */
+static inline bool seq_test(fw_lang_state *st, bool hist, const fw_expr *e,
+                            const fw_expr_ctx *ctx) {
+    return hist ? lang_xtest(st, e, ctx) : fw_expr_test(e, ctx);
 }
 
 /* One transaction of a sequence rule's key (docs/rule-language.md#sequence-rules):
@@ -60,8 +77,8 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         st->hist = k;
     }
     /* A transaction failing `where` is invisible: it neither matches nor breaks. */
-    bool visible = !r->where || lang_xtest(st, r->where, ctx);
-    bool first = visible && lang_xtest(st, r->steps[0].pred, ctx);
+    bool visible = !r->where || seq_test(st, hist, r->where, ctx);
+    bool first = visible && seq_test(st, hist, r->steps[0].pred, ctx);
     if (!k && !first)
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = lang_key_add(st, gi, st->keybuf, len, h)))
@@ -79,9 +96,9 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         const fw_lang_step *cur = &r->steps[p->step];
         bool matched = false, alive = true;
         if (p->cnt < cur->times) { /* a repetition is strict */
-            if ((alive = matched = lang_xtest(st, cur->pred, ctx)))
+            if ((alive = matched = seq_test(st, hist, cur->pred, ctx)))
                 p->cnt++;
-        } else if (lang_xtest(st, r->steps[p->step + 1].pred, ctx)) {
+        } else if (seq_test(st, hist, r->steps[p->step + 1].pred, ctx)) {
             p->step++;
             p->cnt = 1;
             matched = true;
@@ -105,11 +122,9 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
     }
     k->npm = keep;
     if ((done < 0 || r->no_skip) && first) {
-        lpm p = { .start = t->ts_ms, .step = 0, .cnt = 1 };
-        pm_note(&p, t->transaction_id);
-        if (lang_pm_complete(r, &p)) {
+        if (r->nsteps == 1 && r->steps[0].times == 1) { /* complete at once (lang_pm_complete) */
             if (done < 0) {
-                st->done = p;
+                pm_start(&st->done, t);
                 done = 1;
             }
         } else {
@@ -128,7 +143,7 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
                 k->pm = np;
                 k->pmcap = cap;
             }
-            k->pm[k->npm++] = p;
+            pm_start(&k->pm[k->npm++], t); /* in place: an lpm is ~280 bytes */
         }
     }
     if (done >= 0) {

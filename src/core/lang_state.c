@@ -113,8 +113,15 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
             if (same)
                 break;
         }
-        st->key_class[i] = c;
+        st->key_class[i] = c < i ? st->key_class[c] : st->nclass++;
     }
+    st->kc = calloc(st->nclass ? st->nclass : 1, sizeof(*st->kc));
+    st->kc_bytes = malloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_KEY);
+    if (!st->kc || !st->kc_bytes) {
+        fw_lang_state_destroy(st);
+        return NULL;
+    }
+    st->keybuf = st->kc_bytes;
     /* Group the enabled rules, then lay out each group's members and columns. */
     for (size_t i = 0; i < rs->n; i++) {
         const fw_lang_rule *r = &rs->rules[i];
@@ -249,6 +256,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
+    free(st->kc);
+    free(st->kc_bytes);
     for (int ph = 0; ph < 3; ph++)
         free(st->phase_rules[ph]);
     free(st->dirty);
@@ -334,11 +343,17 @@ void lang_key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
     key_free(k);
 }
 
-/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS. */
+/* Unlinks quiet key @p k (expiry) and keeps it for reuse, up to SPARE_KEYS
+ * or the group's buckets (its most keys so far, rounded up) if more: the
+ * sweep retires a group's quiet keys in one pass over it while they come
+ * back one by one until the next pass, so a fixed bound freed most of them
+ * only to calloc them again (a third of the keys' cost on the seed rules).
+ * Spares and live keys together stay within twice the group's peak. */
 static void key_retire(fw_lang_state *st, size_t r, lkey *k) {
     ltab *t = &st->tab[r];
     key_unlink(st, r, k, true);
-    if (k->n || k->npm || k->nseen || t->nspare >= SPARE_KEYS || k->cap > 64 ||
+    if (k->n || k->npm || k->nseen || (t->nspare >= SPARE_KEYS && t->nspare >= t->nbucket) ||
+        k->cap > 64 ||
         k->pmcap > 64 || k->seencap > 64) { /* only small ones: spares hold their arrays */
         key_free(k);
         return;
@@ -374,7 +389,7 @@ static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
 /* ---- evaluation ---- */
 
 /* Appends "field=value" for each key field; false when one is missing. */
-static bool make_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
+static bool make_key(char *buf, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
     size_t o = 0;
     for (size_t g = 0; g < r->ngroup; g++) {
         fw_xval v = fw_expr_eval(r->group[g], ctx);
@@ -391,16 +406,16 @@ static bool make_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx
             return false;
         /* memcpy, not snprintf: this runs per transaction and group. */
         size_t nlen = strlen(r->group_src[g]), need = (g ? 1 : 0) + nlen + 1 + s.len;
-        if (need >= sizeof(st->keybuf) - o)
+        if (need >= FW_LANG_MAX_KEY - o)
             return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
         if (g)
-            st->keybuf[o++] = '\x1f';
-        memcpy(st->keybuf + o, r->group_src[g], nlen);
+            buf[o++] = '\x1f';
+        memcpy(buf + o, r->group_src[g], nlen);
         o += nlen;
-        st->keybuf[o++] = '=';
-        memcpy(st->keybuf + o, s.ptr, s.len);
+        buf[o++] = '=';
+        memcpy(buf + o, s.ptr, s.len);
         o += s.len;
-        st->keybuf[o] = '\0';
+        buf[o] = '\0';
     }
     *len = o;
     return true;
@@ -640,20 +655,18 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     fn(opaque, &a);
 }
 
-/* Rule @p r's group key for this transaction in st->keybuf, and its hash:
- * made once per transaction for all the rules grouped alike. */
-bool lang_rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
-                   size_t *len, uint64_t *h) {
+/* lang_rule_key's first call for a class in a record: makes the key. */
+bool lang_rule_key_make(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                        size_t *len, uint64_t *h) {
     size_t c = st->key_class[r - st->rs->rules];
-    if (c != st->kc_class) {
-        st->kc_class = c;
-        st->kc_ok = make_key(st, r, ctx, &st->kc_len);
-        if (st->kc_ok)
-            st->kc_hash = fw_hash64(st->keybuf, st->kc_len, KEY_SEED);
-    }
-    *len = st->kc_len;
-    *h = st->kc_hash;
-    return st->kc_ok;
+    lkc *kc = &st->kc[c];
+    st->keybuf = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
+    kc->record = st->record;
+    kc->ok = make_key(st->keybuf, r, ctx, &kc->len);
+    kc->hash = kc->ok ? fw_hash64(st->keybuf, kc->len, KEY_SEED) : 0;
+    *len = kc->len;
+    *h = st->kc_hash = kc->hash;
+    return kc->ok;
 }
 
 /* The key in st->keybuf (lang_rule_key), made when new. */
@@ -796,7 +809,6 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                         .nextra = in->nextra, .in_list = in_list, .is_new = lang_is_new_hook,
                         .ud = st, .memo = &memo };
     st->behind = in->behind;
-    st->kc_class = SIZE_MAX;
     st->prevtxn_now = in->txn->ts_ms;
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t g = 0; g < st->ntab; g++)

@@ -58,7 +58,7 @@ __extension__ typedef __int128 i128;
 
 #define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
 #define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
-#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse */
+#define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse, or its buckets if more */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
 #define STATE_VERSION 2       /* 2: the part's shape id follows the header */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
@@ -205,6 +205,14 @@ typedef struct lcd {
     uint32_t gen;
 } lcd;
 
+/* A class's key for one record: made on first use in that record. */
+typedef struct lkc {
+    uint64_t record;          /* the record it was made for; 0: none */
+    uint64_t hash;
+    size_t len;
+    bool ok;                  /* false: a key field is missing */
+} lkc;
+
 struct fw_lang_state {
     const fw_lang_rules *rs;
     ltab *tab;                /* the groups */
@@ -215,12 +223,15 @@ struct fw_lang_state {
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
-    /* This transaction's group key, made once for all rules with one group_by. */
-    size_t *key_class;        /* per rule: the first rule with the same group_by */
-    size_t kc_class;          /* the class keybuf holds; SIZE_MAX: none yet */
-    bool kc_ok;
-    size_t kc_len;
-    uint64_t kc_hash;
+    /* This transaction's group keys, made once per group_by (a class) and
+     * kept for the whole record: the seed rules alternate card, customer,
+     * account, ..., so one cached class would build the customer key again
+     * and again. */
+    size_t *key_class;        /* per rule: its class, 0 .. nclass - 1 */
+    size_t nclass;
+    lkc *kc;                  /* per class: this record's key (stamped with st->record) */
+    char *kc_bytes;           /* per class: FW_LANG_MAX_KEY bytes of key text */
+    uint64_t kc_hash;         /* the hash of the key keybuf points at */
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
@@ -246,7 +257,8 @@ struct fw_lang_state {
     lkey *hist;               /* the key whose history is_new reads; NULL: none */
     bool behind;              /* this record is behind the watermark */
     int64_t prevtxn_now;      /* this record's time, for is_new */
-    char keybuf[FW_LANG_MAX_KEY], entity[FW_LANG_MAX_KEY];
+    char *keybuf;             /* the key lang_rule_key made last: one of kc_bytes */
+    char entity[FW_LANG_MAX_KEY];
     /* A score alert's window start and severity, and a scan's count_distinct
      * set (grows to the largest window seen, then is reused). */
     uint64_t record;          /* records evaluated: a number for this one */
@@ -327,8 +339,23 @@ void lang_key_remove(fw_lang_state *st, size_t r, lkey *k, bool tomb);
 void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                const fw_expr_ctx *ctx, fw_lang_alert_fn fn, void *opaque, const lpm *pm,
                const lrange *rg);
-bool lang_rule_key(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
-                   size_t *len, uint64_t *h);
+bool lang_rule_key_make(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_ctx *ctx,
+                        size_t *len, uint64_t *h);
+
+/* Rule @p r's group key for this transaction (st->keybuf points at it) and
+ * its hash: made once per record for all the rules grouped alike
+ * (lang_rule_key_make), then read here, inline: ~4 rule kinds per record ask. */
+static inline bool lang_rule_key(fw_lang_state *st, const fw_lang_rule *r,
+                                 const fw_expr_ctx *ctx, size_t *len, uint64_t *h) {
+    size_t c = st->key_class[r - st->rs->rules];
+    const lkc *kc = &st->kc[c];
+    if (kc->record != st->record)
+        return lang_rule_key_make(st, r, ctx, len, h);
+    st->keybuf = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
+    *len = kc->len;
+    *h = st->kc_hash = kc->hash;
+    return kc->ok;
+}
 lkey *lang_key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now);
 bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out);
 
