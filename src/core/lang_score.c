@@ -301,23 +301,21 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     int64_t last_start = ts / r->slide_ms * r->slide_ms;
     if (ts % r->slide_ms < 0)
         last_start -= r->slide_ms;
-    /* The windows holding it, earliest first, by two pointers: each event
-     * enters and leaves the running counts once. */
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS];
-    uint32_t lo = score_find(k, first), hi = lo;
-    /* A bound first: no window holds more of an `each` band than the events
-     * of them all do, so when those (at points >= 0) and every `if` band
-     * together stay below alert_at, none can reach it, and the windows are
-     * not visited. Most transactions of most keys end here; the sum only
-     * grows, so the scan stops as soon as it reaches alert_at. */
+    /* A bound first: no window holds more of an `each` band than the ring's
+     * events up to the last window's end do, so when those (at points >= 0)
+     * and every `if` band together stay below alert_at, none can reach it,
+     * and the windows are not visited (nor searched for). Most transactions
+     * of most keys end here; the sum only grows, so the scan stops as soon
+     * as it reaches alert_at. */
     bool can = sp->if_neg || sp->each_neg;
     if (!can) {
         int64_t end = last_start + r->lookback_ms;
         i128 most = sp->if_max;
         can = most >= at.u.num;
-        for (uint32_t j = lo; !can && j < k->n; j++) {
-            const lev *e = &k->ev[(k->head + j) % k->cap];
+        for (uint32_t j = 0, i = k->head; !can && j < k->n; j++, i = i + 1 == k->cap ? 0 : i + 1) {
+            const lev *e = &k->ev[i];
             if (e->ts >= end)
                 break;
             for (uint32_t m = e->mask & 0xffffu; m; m &= m - 1)
@@ -325,8 +323,13 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
             can = most >= at.u.num;
         }
     }
-    if (can)
+    /* The windows holding it, earliest first, by two pointers: each event
+     * enters and leaves the running counts once. */
+    uint32_t lo = 0, hi = 0;
+    if (can) {
         memset(cnt, 0, r->nbands * sizeof(*cnt));
+        hi = lo = score_find(k, first);
+    }
     for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
         i128 sc;
         while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
