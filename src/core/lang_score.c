@@ -126,12 +126,6 @@ static fw_xval score_agg(fw_lang_state *st, const ltab *t, const lkey *k, size_t
     return missing;
 }
 
-typedef struct score_pts {
-    fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
-    i128 if_max;                      /* what the `if` bands can add at most */
-    bool if_neg;                      /* an `if` band takes points away: always evaluated */
-} score_pts;
-
 /* Adds (@p d 1) or removes (-1) event @p j's `each` bands to @p cnt. */
 static inline void score_count(const lkey *k, uint32_t j, int64_t *cnt, int d) {
     for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
@@ -143,7 +137,7 @@ static inline void score_count(const lkey *k, uint32_t j, int64_t *cnt, int d) {
  * each band's points, the aggregates). The `if` bands are evaluated only when
  * they can decide (@p full: always). */
 static void score_window(fw_lang_state *st, const fw_lang_rule *r, const ltab *t, const lkey *k,
-                         fw_expr_ctx *ctx, const score_pts *sp, uint32_t lo, uint32_t hi,
+                         fw_expr_ctx *ctx, const lsc_pts *sp, uint32_t lo, uint32_t hi,
                          const int64_t *cnt, fw_dec alert_at, bool full, i128 *score) {
     i128 sc = 0, each[FW_LANG_MAX_BANDS];
     for (size_t b = 0; b < r->nbands; b++)
@@ -171,6 +165,53 @@ static void score_window(fw_lang_state *st, const fw_lang_rule *r, const ltab *t
     for (size_t a = 0; a < r->naggs; a++)
         st->values[1 + r->nbands + a] = (fw_lang_value){ .name = r->aggs[a].name,
                                                          .value = st->slots[a] };
+}
+
+/* The bands' points (into *sp) and alert_at (*at) for this transaction. */
+static void score_points(const fw_lang_rule *r, const fw_expr_ctx *ctx, lsc_pts *sp,
+                         fw_xval *at) {
+    *sp = (lsc_pts){ .if_max = 0 };
+    for (size_t b = 0; b < r->nbands; b++) {
+        fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
+        fw_dec d = sp->points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
+        if (r->bands[b].each) {
+            sp->each_neg = sp->each_neg || d < 0;
+        } else {
+            sp->if_neg = sp->if_neg || d < 0;
+            sp->if_max += d > 0 ? d : 0;
+        }
+    }
+    *at = fw_expr_eval(r->alert_at, ctx);
+}
+
+static bool reads_nothing(const fw_expr *e) {
+    fw_expr_uses u;
+    fw_expr_uses_get(e, &u);
+    return !u.fields && !u.prev_fields && !u.profile && !u.nextra && !u.nslots && !u.nlists &&
+           !u.nis_new;
+}
+
+/* The points and alert_at of rule @p ri for this transaction. Usually they
+ * are constants or $params: then they are worked out once and kept in the
+ * state (st->rs does not change under it), not evaluated per transaction. */
+static const lsc_pts *score_consts(fw_lang_state *st, size_t ri, const fw_expr_ctx *ctx,
+                                   lsc_pts *buf, fw_xval *at) {
+    const fw_lang_rule *r = &st->rs->rules[ri];
+    lsc_consts *c = &st->sc_consts[ri % SCORE_CACHE];
+    if (c->ri1 != ri + 1) {
+        c->ri1 = ri + 1;
+        c->konst = reads_nothing(r->alert_at);
+        for (size_t b = 0; b < r->nbands && c->konst; b++)
+            c->konst = reads_nothing(r->bands[b].points);
+        if (c->konst)
+            score_points(r, ctx, &c->sp, &c->at);
+    }
+    if (c->konst) {
+        *at = c->at;
+        return &c->sp;
+    }
+    score_points(r, ctx, buf, at);
+    return buf;
 }
 
 /* One transaction of a score rule's key (docs/rule-language.md#score-rules):
@@ -210,19 +251,20 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     /* The `each` bands, with avg_before: the key's earlier transactions only. */
     fw_xval avg = missing;
     if (r->avg && k->avg_n) {
-        i128 q, rem;
-        if (k->avg_sum >= INT64_MIN && k->avg_sum <= INT64_MAX) { /* usual sums: 64-bit division */
-            int64_t sum = (int64_t)k->avg_sum;
-            q = sum / k->avg_n;
-            rem = sum % k->avg_n;
+        if (k->avg_sum >= INT64_MIN && k->avg_sum <= INT64_MAX && k->avg_n < INT64_MAX / 4) {
+            /* usual sums: all in 64 bits */
+            int64_t sum = (int64_t)k->avg_sum, n = k->avg_n;
+            int64_t q = sum / n, rem = sum % n, twice = (rem < 0 ? -rem : rem) * 2;
+            if (twice > n || (twice == n && (q & 1)))
+                q += sum < 0 ? -1 : 1;
+            avg = of_i128(q);
         } else {
-            q = k->avg_sum / k->avg_n;
-            rem = k->avg_sum % k->avg_n;
+            i128 q = k->avg_sum / k->avg_n, rem = k->avg_sum % k->avg_n;
+            i128 twice = (rem < 0 ? -rem : rem) * 2;
+            if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
+                q += k->avg_sum < 0 ? -1 : 1;
+            avg = of_i128(q);
         }
-        i128 twice = (rem < 0 ? -rem : rem) * 2;
-        if (twice > k->avg_n || (twice == k->avg_n && (q & 1)))
-            q += k->avg_sum < 0 ? -1 : 1;
-        avg = of_i128(q);
     }
     ctx->slots = &avg;
     ctx->nslots = 1;
@@ -246,46 +288,47 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
             k->avg_n++;
         }
     }
-    lang_evict_before(st, k, ts - r->lookback_ms - st->rs->allowed_lateness_ms, t);
+    int64_t cut = ts - r->lookback_ms - st->rs->allowed_lateness_ms;
+    if (k->n && k->ev[k->head].ts < cut) /* most transactions evict nothing */
+        lang_evict_before(st, k, cut, t);
     if (!score_push(st, t, k, ts, txn->transaction_id, mask, vals))
         return;
-    score_pts sp = { .if_max = 0 };
-    for (size_t b = 0; b < r->nbands; b++) {
-        fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
-        sp.points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
-        if (!r->bands[b].each) {
-            sp.if_neg = sp.if_neg || sp.points[b] < 0;
-            sp.if_max += sp.points[b] > 0 ? sp.points[b] : 0;
-        }
-    }
-    fw_xval at = fw_expr_eval(r->alert_at, ctx);
+    lsc_pts buf;
+    fw_xval at;
+    const lsc_pts *sp = score_consts(st, ri, ctx, &buf, &at);
     if (at.type != FW_XT_NUM)
         return; /* no threshold: nothing can reach it */
     int64_t last_start = ts / r->slide_ms * r->slide_ms;
     if (ts % r->slide_ms < 0)
         last_start -= r->slide_ms;
+    int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
+    int64_t cnt[FW_LANG_MAX_BANDS];
+    /* A bound first: no window holds more of an `each` band than the ring's
+     * events up to the last window's end do, so when those (at points >= 0)
+     * and every `if` band together stay below alert_at, none can reach it,
+     * and the windows are not visited (nor searched for). Most transactions
+     * of most keys end here; the sum only grows, so the scan stops as soon
+     * as it reaches alert_at. */
+    bool can = sp->if_neg || sp->each_neg;
+    if (!can) {
+        int64_t end = last_start + r->lookback_ms;
+        i128 most = sp->if_max;
+        can = most >= at.u.num;
+        for (uint32_t j = 0, i = k->head; !can && j < k->n; j++, i = i + 1 == k->cap ? 0 : i + 1) {
+            const lev *e = &k->ev[i];
+            if (e->ts >= end)
+                break;
+            for (uint32_t m = e->mask & 0xffffu; m; m &= m - 1)
+                most += sp->points[__builtin_ctz(m)];
+            can = most >= at.u.num;
+        }
+    }
     /* The windows holding it, earliest first, by two pointers: each event
      * enters and leaves the running counts once. */
-    int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
-    int64_t cnt[FW_LANG_MAX_BANDS] = { 0 };
-    uint32_t lo = score_find(k, first), hi = lo;
-    /* A bound first: no window holds more of an `each` band than the events
-     * of them all do, so when those (at points >= 0) and every `if` band
-     * together stay below alert_at, none can reach it, and the windows are
-     * not visited. Most transactions of most keys end here. */
-    bool can = sp.if_neg;
-    if (!can) {
-        int64_t tot[FW_LANG_MAX_BANDS] = { 0 };
-        int64_t end = last_start + r->lookback_ms;
-        for (uint32_t j = lo; j < k->n && k->ev[(k->head + j) % k->cap].ts < end; j++)
-            score_count(k, j, tot, 1);
-        i128 most = sp.if_max;
-        for (size_t b = 0; b < r->nbands && !can; b++)
-            if (r->bands[b].each) {
-                can = sp.points[b] < 0;
-                most += (i128)sp.points[b] * tot[b];
-            }
-        can = can || most >= at.u.num;
+    uint32_t lo = 0, hi = 0;
+    if (can) {
+        memset(cnt, 0, r->nbands * sizeof(*cnt));
+        hi = lo = score_find(k, first);
     }
     for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
         i128 sc;
@@ -300,9 +343,9 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         sc = 0;
         for (size_t b = 0; b < r->nbands; b++)
             if (r->bands[b].each)
-                sc += (i128)sp.points[b] * cnt[b];
-        if (sp.if_neg || (sc < at.u.num && sc + sp.if_max >= at.u.num))
-            score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, false, &sc);
+                sc += (i128)sp->points[b] * cnt[b];
+        if (sp->if_neg || (sc < at.u.num && sc + sp->if_max >= at.u.num))
+            score_window(st, r, t, k, ctx, sp, lo, hi, cnt, at.u.num, false, &sc);
         if (sc >= at.u.num) {
             hit = start;
             break;
@@ -323,7 +366,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         return;
     }
     i128 sc;
-    score_window(st, r, t, k, ctx, &sp, lo, hi, cnt, at.u.num, true, &sc);
+    score_window(st, r, t, k, ctx, sp, lo, hi, cnt, at.u.num, true, &sc);
     st->sc_start = hit;
     st->sc_rc = &r->common;
     for (size_t i = 0; i < r->nsev; i++)

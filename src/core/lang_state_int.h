@@ -213,6 +213,22 @@ typedef struct lkc {
     bool ok;                  /* false: a key field is missing */
 } lkc;
 
+/* A score rule's points per band and what they allow (lang_score.c). */
+typedef struct lsc_pts {
+    fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
+    i128 if_max;                      /* what the `if` bands can add at most */
+    bool if_neg;                      /* an `if` band takes points away: always evaluated */
+    bool each_neg;                    /* an `each` band takes points away: no bound */
+} lsc_pts;
+
+#define SCORE_CACHE 4 /* score rules whose constant points a state keeps */
+typedef struct lsc_consts {
+    size_t ri1;               /* the rule's index + 1; 0: none yet */
+    bool konst;               /* points and alert_at read nothing of the record */
+    lsc_pts sp;
+    fw_xval at;
+} lsc_consts;
+
 struct fw_lang_state {
     const fw_lang_rules *rs;
     ltab *tab;                /* the groups */
@@ -259,6 +275,9 @@ struct fw_lang_state {
     int64_t prevtxn_now;      /* this record's time, for is_new */
     char *keybuf;             /* the key lang_rule_key made last: one of kc_bytes */
     char entity[FW_LANG_MAX_KEY];
+    /* Score rules' points and alert_at, worked out once when they read
+     * nothing of the record (constants, $params): slot ri % SCORE_CACHE. */
+    lsc_consts sc_consts[SCORE_CACHE];
     /* A score alert's window start and severity, and a scan's count_distinct
      * set (grows to the largest window seen, then is reused). */
     uint64_t record;          /* records evaluated: a number for this one */

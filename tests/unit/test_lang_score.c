@@ -2,7 +2,8 @@
  * (lang_rules.c loads them, lang_score.c scores them): `each` and `if` bands,
  * windows exactly at / just inside their bounds, slide boundaries, episodes,
  * out-of-order arrival within the allowed lateness, avg_before and memory,
- * severity_by_score, the changelog round trip at every cut, expiry leaving
+ * severity_by_score, points and thresholds (constant or read from the
+ * record), the changelog round trip at every cut, expiry leaving
  * no state, load errors and write-back. Time is fed, never slept. The
  * comparison with the built-in risk_score is tests/cli/lang_score_equiv.sh. */
 #include <stdarg.h>
@@ -216,6 +217,86 @@ static void test_avg_before(void **state) {
             assert_string_equal(s.reason, "score 50: 50 for 301 within 1h");
             assert_int_equal(s.sev, FW_SEV_HIGH);
         }
+        fw_lang_state_destroy(st);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
+/* Points and alert_at: constants and $params are worked out once per state
+ * (per rule: five score rules, two of them sharing a cache slot), while
+ * points or a threshold that read the record are the current record's; an
+ * `each` band with negative points rules out the window bound. Each alert is
+ * "rule:evidence;". */
+static void on_rule_alert(void *opaque, const fw_lang_alert *a) {
+    sink *s = opaque;
+    size_t o = strlen(s->got);
+    o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s:", a->rule->id);
+    for (size_t i = 0; i < a->nevidence; i++)
+        o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s%.*s", i ? "," : "",
+                              (int)a->evidence[i].len, a->evidence[i].ptr);
+    snprintf(s->got + o, sizeof(s->got) - o, ";");
+    s->n++;
+}
+
+#define PT_RULE(id, acct, band, points, at)                                                  \
+    "{\"id\": \"" id "\", \"type\": \"score\", \"group_by\": \"account_id\", \"where\": "      \
+    "\"account_id == \\\"" acct "\\\"\", \"window\": \"10m\", \"slide\": \"5m\", \"params\": " \
+    "{\"p\": " points "}, \"bands\": [" band "], \"alert_at\": " at ", \"episodes\": true}"
+#define PT_LARGE "{\"name\": \"large\", \"each\": \"amount > 1000\", \"points\": \"$p\"}"
+
+static void test_points(void **state) {
+    (void)state;
+    static const char *json =
+        "{\"time\": {\"dedupe_window\": \"0s\", \"allowed_lateness\": \"5m\"}, \"rules\": ["
+        /* 0 and 4 share a cache slot: 10 points each, and 5 */
+        PT_RULE("c0", "A", PT_LARGE, "10", "20") ", "
+        /* points read the record: amount / 100 for every event of the window */
+        PT_RULE("c1", "B", "{\"name\": \"any\", \"each\": \"amount > 0\", \"points\": "
+                "\"amount / 100\"}", "0", "50") ", "
+        /* a threshold that reads the record */
+        PT_RULE("c2", "C", PT_LARGE, "10", "\"amount / 100\"") ", "
+        /* a small transaction takes 10 points away */
+        PT_RULE("c3", "A", PT_LARGE ", {\"name\": \"small\", \"each\": \"amount < 10\", "
+                "\"points\": -10}", "10", "20") ", "
+        PT_RULE("c4", "A", PT_LARGE, "5", "20") "]}";
+    static const struct {
+        const char *name;
+        rec r[6];
+        const char *want;
+    } cases[] = {
+        { "two large: 20 for c0 and c3, 10 for c4",
+          { { "a", "A", "2000", 0 }, { "b", "A", "2000", MIN_MS } }, "c0:a,b;c3:a,b;" },
+        { "four large: c4 reaches 20 too",
+          { { "a", "A", "1500", 0 }, { "b", "A", "1500", MIN_MS }, { "c", "A", "1500", 2 * MIN_MS },
+            { "d", "A", "1500", 3 * MIN_MS } },
+          "c0:a,b;c3:a,b;c4:a,b,c,d;" },
+        { "points of the last record: 2 x 30 reach 50",
+          { { "a", "B", "500", 0 }, { "b", "B", "3000", MIN_MS } }, "c1:a,b;" },
+        { "points of the last record: 2 x 5 do not",
+          { { "a", "B", "3000", 0 }, { "b", "B", "500", MIN_MS } }, "" },
+        { "the last record's threshold: 10 reaches 4",
+          { { "a", "C", "1100", 0 }, { "b", "C", "400", MIN_MS } }, "c2:a,b;" },
+        { "the last record's threshold: 10 does not reach 11",
+          { { "a", "C", "400", 0 }, { "b", "C", "1100", MIN_MS } }, "" },
+        { "negative points: the window after the small one scores 20",
+          { { "s", "A", "5", 0 }, { "a", "A", "2000", 6 * MIN_MS }, { "b", "A", "2000", 7 * MIN_MS } },
+          "c0:a,b;c3:a,b;" },
+        { "negative points: every window with both large holds the small one",
+          { { "a", "A", "2000", 0 }, { "s", "A", "5", MIN_MS }, { "b", "A", "2000", 2 * MIN_MS } },
+          "c0:a,b;" },
+    };
+    fw_lang_rules *rs = load_ok(json);
+    for (size_t i = 0; i < N(cases); i++) {
+        fw_lang_state *st = fw_lang_state_new(rs);
+        sink s = { 0 };
+        for (size_t j = 0; j < N(cases[i].r) && cases[i].r[j].id; j++) {
+            tx x;
+            mk(&x, &cases[i].r[j]);
+            fw_lang_input in = { .txn = &x.t };
+            fw_lang_eval(st, &in, INT64_MIN, on_rule_alert, &s);
+        }
+        printf("case %zu (%s): got \"%s\", want \"%s\"\n", i, cases[i].name, s.got, cases[i].want);
+        assert_string_equal(s.got, cases[i].want);
         fw_lang_state_destroy(st);
     }
     fw_lang_rules_destroy(rs);
@@ -519,6 +600,7 @@ static void test_cookbook(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
+        cmocka_unit_test(test_points),
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
         cmocka_unit_test(test_cookbook),    cmocka_unit_test(test_signal),
