@@ -449,15 +449,18 @@ static const uint8_t cmp_holds[] = {
 
 static inline bool holds(const xnode *n, int c) { return cmp_holds[n->aux] >> (c + 1) & 1u; }
 
+/* amount <op> constant (XFAST_AMOUNT_K): most rules' filter or step. */
+static inline bool amount_cmp(const xnode *n, const fw_expr_ctx *ctx) {
+    fw_dec a, b = n->u.k.u.num;
+    if (!amount_of(ctx, &a))
+        return false;
+    return holds(n, (a > b) - (a < b));
+}
+
 /* The shortcuts of CMP (fast NUM, MS, STR): left side first, missing false. */
 static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
     switch ((xfast)n->fast) {
-    case XFAST_AMOUNT_K: { /* amount <op> constant: most rules' filter */
-        fw_dec a, b = n->u.k.u.num;
-        if (!amount_of(ctx, &a))
-            return false;
-        return holds(n, (a > b) - (a < b));
-    }
+    case XFAST_AMOUNT_K: return amount_cmp(n, ctx);
     case XFAST_NUM: {
         fw_dec a, b;
         if (!num_of(e, n->a, ctx, &a) || !num_of(e, n->b, ctx, &b))
@@ -649,11 +652,19 @@ fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[e->root];
     if (n->op == XOP_CONST) /* a rule's points or threshold, often a $param */
         return n->u.k;
-    if (n->op == XOP_FIELD) /* a group key, an aggregate's argument */
+    if (n->op == XOP_FIELD) { /* a group key, an aggregate's argument */
+        if (n->type == FW_XT_STR) {
+            const fw_txn *t = n->aux ? ctx->prev : ctx->txn;
+            return t ? str(str_field(t, n->u.idx)) : MISSING;
+        }
         return field_value(n, ctx);
+    }
     return fw_expr_eval_node(e, e->root, ctx);
 }
 
 bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[e->root];
+    if (n->fast == XFAST_AMOUNT_K) /* a whole filter `amount > $limit`: no eval_bool frame */
+        return amount_cmp(n, ctx);
     return eval_bool(e, e->root, ctx);
 }
