@@ -390,7 +390,7 @@ static bool ms_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, int64_t
 }
 
 /* A STR field of @p t: ptr NULL when missing (txn_field's strings). */
-static fw_str str_field(const fw_txn *t, int f) {
+static inline __attribute__((always_inline)) fw_str str_field(const fw_txn *t, int f) {
     switch ((xfield)f) {
     case XF_TRANSACTION_ID: return t->transaction_id;
     case XF_ACCOUNT_ID: return t->account_id;
