@@ -495,6 +495,11 @@ static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ct
     } else if (n->fast == XFAST_MS) {
         int64_t v;
         present = ms_node(e, n->a, ctx, &v);
+    } else if (e->node[n->a].op == XOP_FIELD && e->node[n->a].u.idx == XF_TYPE) {
+        /* `type is missing` (rapid_small): the code decides, no name looked up */
+        const fw_txn *t = e->node[n->a].aux ? ctx->prev : ctx->txn;
+        present = t && t->type != FW_TXN_TYPE_NONE &&
+                  (t->type != FW_TXN_TYPE_OTHER || t->type_raw.ptr);
     } else {
         fw_str v;
         bool fold;

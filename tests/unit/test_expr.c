@@ -493,6 +493,8 @@ static const struct {
     { "(timestamp - prev.timestamp) is not missing", XFAST_MS, true },
     { "type is missing", XFAST_STR, false },
     { "prev.type is missing", XFAST_STR, true },
+    { "type is not missing", XFAST_STR, true },
+    { "not (prev.type is not missing)", XFAST_STR, true },
     { "merchant_id is missing", XFAST_STR, true },
     { "email is missing", XFAST_STR, true },
     { "device_id is not missing", XFAST_STR, true },
