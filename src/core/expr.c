@@ -1090,12 +1090,60 @@ static int type_code(const fw_xval *k) {
     return 0;
 }
 
+/* The shortcut reading a value of static type @p t bare (expr_eval.c). */
+static uint8_t typed_fast(fw_xtype t) {
+    switch (t) {
+    case FW_XT_NUM: return XFAST_NUM;
+    case FW_XT_TIME:
+    case FW_XT_DUR: return XFAST_MS;
+    case FW_XT_STR: return XFAST_STR;
+    default: return XFAST_NONE;
+    }
+}
+
+/* Marks the shortcuts by operand type: comparisons and `is missing` of
+ * numbers, times, durations and strings, and a number times a whole
+ * constant ($multiple * profile.avg_amount) as one integer multiplication.
+ * mark_fast's `type` shortcuts, marked after, take precedence. */
+static void mark_typed(fw_expr *e, xnode *n) {
+    if (n->op == XOP_CMP && n->a >= 0 && n->b >= 0 &&
+        e->node[n->a].type == e->node[n->b].type) {
+        const xnode *f = &e->node[n->a], *k = &e->node[n->b];
+        n->fast = typed_fast((fw_xtype)f->type);
+        if (f->op == XOP_FIELD && f->u.idx == XF_AMOUNT && !f->aux && k->op == XOP_CONST &&
+            k->u.k.type == FW_XT_NUM) {
+            n->fast = XFAST_AMOUNT_K;
+            n->u.k = k->u.k;
+        }
+    } else if (n->op == XOP_IS_MISSING && n->a >= 0)
+        n->fast = typed_fast((fw_xtype)e->node[n->a].type);
+    else if (n->op == XOP_MUL && n->type == FW_XT_NUM && n->a >= 0 && n->b >= 0) {
+        for (int side = 0; side < 2; side++) {
+            const xnode *k = &e->node[side ? n->b : n->a];
+            int32_t other = side ? n->a : n->b;
+            if (k->op == XOP_CONST && k->u.k.type == FW_XT_NUM && k->u.k.u.num % FW_DEC_SCALE == 0 &&
+                e->node[other].type == FW_XT_NUM) {
+                n->fast = XFAST_MUL_INT;
+                n->fx = (uint32_t)other;
+                n->u.k = (fw_xval){ .type = FW_XT_NUM, .u.num = k->u.k.u.num / FW_DEC_SCALE };
+                break;
+            }
+        }
+    }
+}
+
+void fw_expr_fast_off(fw_expr *e) {
+    for (int32_t i = 0; i < e->nnodes; i++)
+        e->node[i].fast = XFAST_NONE;
+}
+
 /* Marks the shortcuts of expr_int.h: `type == "X"` and `type in [...]`
  * become compares of fw_txn.type, as a decoded record's known type is its
  * enum and its name is exactly the enum's name. */
 static void mark_fast(fw_expr *e) {
     for (int32_t i = 0; i < e->nnodes; i++) {
         xnode *n = &e->node[i];
+        mark_typed(e, n);
         if ((n->op != XOP_CMP && n->op != XOP_IN_SET) || n->a < 0)
             continue;
         const xnode *f = &e->node[n->a];

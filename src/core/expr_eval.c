@@ -67,21 +67,26 @@ static unsigned char fold_ch(unsigned char c, bool fold) {
     return fold && c >= 'A' && c <= 'Z' ? (unsigned char)(c + ('a' - 'A')) : c;
 }
 
-static int cmp_str(const fw_xval *a, const fw_xval *b) {
-    size_t n = a->u.s.len < b->u.s.len ? a->u.s.len : b->u.s.len;
-    if (!a->fold && !b->fold) {
-        int c = n ? memcmp(a->u.s.ptr, b->u.s.ptr, n) : 0;
+/* Three-way comparison of two slices, each folded (lower()) or not. */
+static int cmp_slices(fw_str a, bool fa, fw_str b, bool fb) {
+    size_t n = a.len < b.len ? a.len : b.len;
+    if (!fa && !fb) {
+        int c = n ? memcmp(a.ptr, b.ptr, n) : 0;
         if (c)
             return c < 0 ? -1 : 1;
     } else {
         for (size_t i = 0; i < n; i++) {
-            unsigned char x = fold_ch((unsigned char)a->u.s.ptr[i], a->fold);
-            unsigned char y = fold_ch((unsigned char)b->u.s.ptr[i], b->fold);
+            unsigned char x = fold_ch((unsigned char)a.ptr[i], fa);
+            unsigned char y = fold_ch((unsigned char)b.ptr[i], fb);
             if (x != y)
                 return x < y ? -1 : 1;
         }
     }
-    return (a->u.s.len > b->u.s.len) - (a->u.s.len < b->u.s.len);
+    return (a.len > b.len) - (a.len < b.len);
+}
+
+static int cmp_str(const fw_xval *a, const fw_xval *b) {
+    return cmp_slices(a->u.s, a->fold, b->u.s, b->fold);
 }
 
 int fw_expr_compare(const fw_xval *a, const fw_xval *b) {
@@ -271,6 +276,240 @@ static bool in_set_value(const fw_expr *e, const xnode *n, const fw_expr_ctx *ct
     return a.type != FW_XT_MISSING && in_set(e, n, &a) != (n->aux != 0);
 }
 
+/* ---- shortcuts (xfast): operands read as a bare fw_dec, milliseconds or
+ * slice, without building an fw_xval. Each gives exactly what the general
+ * path (operand()) gives, false standing for missing; what a shortcut does
+ * not know it hands to the general path. */
+
+/* Out of line: the general path's fw_xval must not enlarge the frames of
+ * the recursive eval_bool. */
+__attribute__((noinline))
+static bool num_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_dec *out) {
+    fw_xval v = operand(e, i, ctx);
+    if (v.type != FW_XT_NUM)
+        return false;
+    *out = v.u.num;
+    return true;
+}
+
+/* Out of line: the parse (field_value) is once per record. */
+__attribute__((noinline))
+static bool amount_general(const fw_expr_ctx *ctx, fw_dec *out) {
+    static const xnode amount = { .op = XOP_FIELD, .type = FW_XT_NUM, .u.idx = XF_AMOUNT };
+    fw_xval v = field_value(&amount, ctx);
+    if (v.type != FW_XT_NUM)
+        return false;
+    *out = v.u.num;
+    return true;
+}
+
+/* This record's amount: the memo's once it is parsed. */
+static inline bool amount_of(const fw_expr_ctx *ctx, fw_dec *out) {
+    const fw_expr_memo *m = ctx->memo;
+    if (m && m->amount_set) {
+        *out = m->amount.u.num;
+        return m->amount.type == FW_XT_NUM;
+    }
+    return amount_general(ctx, out);
+}
+
+/* A NUM node's value. */
+static bool num_of(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_dec *out) {
+    const xnode *n = &e->node[i];
+    switch ((xop)n->op) {
+    case XOP_CONST:
+        *out = n->u.k.u.num;
+        return n->u.k.type == FW_XT_NUM; /* a folded 1/0 is missing */
+    case XOP_FIELD:
+        if (n->u.idx == XF_AMOUNT && !n->aux)
+            return amount_of(ctx, out);
+        break;
+    case XOP_PROFILE:
+        if (!ctx->profile) /* no profile: every profile value is missing */
+            return false;
+        break;
+    case XOP_SLOT: {
+        if (!ctx->slots || (size_t)n->u.idx >= ctx->nslots)
+            return false;
+        const fw_xval *v = &ctx->slots[n->u.idx];
+        *out = v->u.num;
+        return v->type == FW_XT_NUM;
+    }
+    case XOP_MUL:
+        if (n->fast == XFAST_MUL_INT) {
+            /* fw_dec_mul by m * FW_DEC_SCALE is exact: m * x, missing past
+             * the symmetric range (INT64_MIN included). The constant side
+             * is never missing, so the order of evaluation is the same. */
+            fw_dec x, r;
+            if (!num_of(e, (int32_t)n->fx, ctx, &x) ||
+                __builtin_mul_overflow(x, n->u.k.u.num, &r) || r < FW_DEC_MIN)
+                return false;
+            *out = r;
+            return true;
+        }
+        break;
+    default: break;
+    }
+    return num_general(e, i, ctx, out);
+}
+
+__attribute__((noinline))
+static bool ms_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, int64_t *out) {
+    fw_xval v = operand(e, i, ctx);
+    if (v.type != FW_XT_TIME && v.type != FW_XT_DUR)
+        return false;
+    *out = v.u.ms;
+    return true;
+}
+
+/* A TIME or DUR node's milliseconds. */
+static bool ms_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, int64_t *out) {
+    const xnode *n = &e->node[i];
+    switch ((xop)n->op) {
+    case XOP_CONST:
+        *out = n->u.k.u.ms;
+        return n->u.k.type == FW_XT_TIME || n->u.k.type == FW_XT_DUR;
+    case XOP_FIELD:
+        if (n->u.idx == XF_TIMESTAMP) {
+            const fw_txn *t = n->aux ? ctx->prev : ctx->txn;
+            if (!t)
+                return false;
+            *out = t->ts_ms;
+            return true;
+        }
+        break;
+    case XOP_ADD:
+    case XOP_SUB: { /* operands TIME or DUR (arith_type) */
+        int64_t a, b;
+        if (!ms_node(e, n->a, ctx, &a) || !ms_node(e, n->b, ctx, &b))
+            return false;
+        return n->op == XOP_ADD ? !__builtin_add_overflow(a, b, out)
+                                : !__builtin_sub_overflow(a, b, out);
+    }
+    default: break;
+    }
+    return ms_general(e, i, ctx, out);
+}
+
+/* A STR field of @p t: ptr NULL when missing (txn_field's strings). */
+static inline __attribute__((always_inline)) fw_str str_field(const fw_txn *t, int f) {
+    switch ((xfield)f) {
+    case XF_TRANSACTION_ID: return t->transaction_id;
+    case XF_ACCOUNT_ID: return t->account_id;
+    case XF_CARD_ID: return t->card_id;
+    case XF_CUSTOMER_ID: return t->customer_id;
+    case XF_TYPE:
+        if (t->type == FW_TXN_TYPE_NONE)
+            return FW_STR_NULL;
+        if (t->type == FW_TXN_TYPE_OTHER)
+            return t->type_raw;
+        return fw_str_c(fw_txn_type_name(t->type));
+    case XF_CURRENCY: return t->currency;
+    case XF_MERCHANT_ID: return t->merchant_id;
+    case XF_MERCHANT_CATEGORY: return t->merchant_category;
+    case XF_COUNTRY: return t->country;
+    case XF_COUNTERPARTY_ID: return t->counterparty_id;
+    case XF_CHANNEL: return t->channel;
+    default: return FW_STR_NULL; /* not a STR field: never marked */
+    }
+}
+
+__attribute__((noinline))
+static bool str_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_str *out,
+                        bool *fold) {
+    fw_xval v = operand(e, i, ctx);
+    if (v.type != FW_XT_STR)
+        return false;
+    *out = v.u.s;
+    *fold = v.fold;
+    return true;
+}
+
+/* A STR node's slice and lower() fold. */
+static bool str_of(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_str *out, bool *fold) {
+    const xnode *n = &e->node[i];
+    if (n->op == XOP_CONST) {
+        *out = n->u.k.u.s;
+        *fold = n->u.k.fold;
+        return n->u.k.type == FW_XT_STR;
+    }
+    if (n->op == XOP_FIELD) {
+        const fw_txn *t = n->aux ? ctx->prev : ctx->txn;
+        if (!t)
+            return false;
+        *out = str_field(t, n->u.idx);
+        *fold = false;
+        return out->ptr != NULL;
+    }
+    return str_general(e, i, ctx, out, fold);
+}
+
+/* Bit c + 1 (c the three-way result) set when the comparison holds, by xcmp. */
+static const uint8_t cmp_holds[] = {
+    [XCMP_LT] = 1, [XCMP_LE] = 3, [XCMP_GT] = 4, [XCMP_GE] = 6, [XCMP_EQ] = 2, [XCMP_NE] = 5,
+};
+
+static inline bool holds(const xnode *n, int c) { return cmp_holds[n->aux] >> (c + 1) & 1u; }
+
+/* amount <op> constant (XFAST_AMOUNT_K): most rules' filter or step. */
+static inline bool amount_cmp(const xnode *n, const fw_expr_ctx *ctx) {
+    fw_dec a, b = n->u.k.u.num;
+    if (!amount_of(ctx, &a))
+        return false;
+    return holds(n, (a > b) - (a < b));
+}
+
+/* The shortcuts of CMP (fast NUM, MS, STR): left side first, missing false. */
+static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    switch ((xfast)n->fast) {
+    case XFAST_AMOUNT_K: return amount_cmp(n, ctx);
+    case XFAST_NUM: {
+        fw_dec a, b;
+        if (!num_of(e, n->a, ctx, &a) || !num_of(e, n->b, ctx, &b))
+            return false;
+        return holds(n, (a > b) - (a < b));
+    }
+    case XFAST_MS: {
+        int64_t a, b;
+        if (!ms_node(e, n->a, ctx, &a) || !ms_node(e, n->b, ctx, &b))
+            return false;
+        return holds(n, (a > b) - (a < b));
+    }
+    default: { /* XFAST_STR */
+        fw_str a, b;
+        bool fa, fb;
+        if (!str_of(e, n->a, ctx, &a, &fa) || !str_of(e, n->b, ctx, &b, &fb))
+            return false;
+        if ((n->aux == XCMP_EQ || n->aux == XCMP_NE) && !fa && !fb) /* equal: same bytes */
+            return (a.len == b.len && (!a.len || !memcmp(a.ptr, b.ptr, a.len))) ==
+                   (n->aux == XCMP_EQ);
+        return holds(n, cmp_slices(a, fa, b, fb));
+    }
+    }
+}
+
+/* IS_MISSING with a shortcut (fast NUM, MS, STR of its operand). */
+static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+    bool present;
+    if (n->fast == XFAST_NUM) {
+        fw_dec v;
+        present = num_of(e, n->a, ctx, &v);
+    } else if (n->fast == XFAST_MS) {
+        int64_t v;
+        present = ms_node(e, n->a, ctx, &v);
+    } else if (e->node[n->a].op == XOP_FIELD && e->node[n->a].u.idx == XF_TYPE) {
+        /* `type is missing` (rapid_small): the code decides, no name looked up */
+        const fw_txn *t = e->node[n->a].aux ? ctx->prev : ctx->txn;
+        present = t && t->type != FW_TXN_TYPE_NONE &&
+                  (t->type != FW_TXN_TYPE_OTHER || t->type_raw.ptr);
+    } else {
+        fw_str v;
+        bool fold;
+        present = str_of(e, n->a, ctx, &v, &fold);
+    }
+    return present == (n->aux != 0);
+}
+
 /* Evaluates a BOOL node to a C bool (false for missing), without building
  * values for the logic in between. */
 static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
@@ -287,6 +526,8 @@ static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
                     return false;
                 if (t->type != FW_TXN_TYPE_OTHER)
                     return ((uint32_t)t->type == n->fx) == (n->aux == XCMP_EQ);
+            } else if (n->fast != XFAST_NONE) {
+                return cmp_fast(e, n, ctx);
             }
             return cmp_values(e, n, ctx);
         case XOP_AND:
@@ -303,7 +544,10 @@ static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
             continue; /* the last side decides */
         }
         case XOP_NOT: return !eval_bool(e, n->a, ctx);
-        case XOP_IS_MISSING: return is_missing(e, n, ctx);
+        case XOP_IS_MISSING:
+            if (n->fast != XFAST_NONE)
+                return missing_fast(e, n, ctx);
+            return is_missing(e, n, ctx);
         case XOP_IN_SET: {
             /* Missing is in no list, and `not in` any list is false for it
              * too, as every comparison with a missing value is. */
@@ -415,11 +659,19 @@ fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[e->root];
     if (n->op == XOP_CONST) /* a rule's points or threshold, often a $param */
         return n->u.k;
-    if (n->op == XOP_FIELD) /* a group key, an aggregate's argument */
+    if (n->op == XOP_FIELD) { /* a group key, an aggregate's argument */
+        if (n->type == FW_XT_STR) {
+            const fw_txn *t = n->aux ? ctx->prev : ctx->txn;
+            return t ? str(str_field(t, n->u.idx)) : MISSING;
+        }
         return field_value(n, ctx);
+    }
     return fw_expr_eval_node(e, e->root, ctx);
 }
 
 bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const xnode *n = &e->node[e->root];
+    if (n->fast == XFAST_AMOUNT_K) /* a whole filter `amount > $limit`: no eval_bool frame */
+        return amount_cmp(n, ctx);
     return eval_bool(e, e->root, ctx);
 }

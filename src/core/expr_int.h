@@ -41,6 +41,14 @@ typedef enum xfast {
     XFAST_NONE,
     XFAST_TYPE_CMP, /* CMP of field type with a string constant: fx the fw_txn_type it names (0 none) */
     XFAST_TYPE_IN,  /* IN_SET of field type with strings: fx the bit mask of fw_txn_types named */
+    /* CMP and IS_MISSING by the static type of their operands, read as a
+     * bare fw_dec / milliseconds / slice (no fw_xval): */
+    XFAST_NUM,      /* NUM operands */
+    XFAST_MS,       /* TIME or DUR operands */
+    XFAST_STR,      /* STR operands */
+    XFAST_AMOUNT_K, /* CMP of this record's amount with a NUM constant: u.k the constant */
+    XFAST_MUL_INT,  /* MUL of a NUM by a whole constant: u.k.u.num the whole
+                     * factor (not scaled), fx the other child */
 } xfast;
 
 typedef struct xnode {
@@ -70,6 +78,9 @@ struct fw_expr {
 
 /** Evaluates node @p i (expr_eval.c). */
 fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx);
+/** Clears every node's shortcut (xnode.fast): evaluation then takes the
+ *  general path only. For tests proving each shortcut equal to it. */
+void fw_expr_fast_off(fw_expr *e);
 /** Three-way comparison of two values of one type (STR honours fold). */
 int fw_expr_compare(const fw_xval *a, const fw_xval *b);
 

@@ -423,6 +423,198 @@ static void test_type_shortcut(void **state) {
     }
 }
 
+/* The typed shortcuts (XFAST_NUM, _MS, _STR, _AMOUNT_K, _MUL_INT, marked by
+ * the compiler) against the general path: each row compiled twice, once
+ * with its shortcuts and once with fw_expr_fast_off(), and evaluated with
+ * fw_expr_test and fw_expr_eval on every variant of the record below
+ * (without prev, profile, memo, slots...); all four results must agree, and
+ * on the full record equal the row's expected value. Rows give each shape
+ * its positive, negative, boundary (exactly equal), missing and `not`. */
+static const struct {
+    const char *src;
+    xfast fast; /* a shortcut the compiled row must carry */
+    bool want;  /* on the full record */
+} fast_cases[] = {
+    /* amount <op> constant: 2500.5 exactly at the boundary */
+    { "amount > 2500.5", XFAST_AMOUNT_K, false },
+    { "amount >= 2500.5", XFAST_AMOUNT_K, true },
+    { "amount < 2500.5", XFAST_AMOUNT_K, false },
+    { "amount <= 2500.5", XFAST_AMOUNT_K, true },
+    { "amount == 2500.5", XFAST_AMOUNT_K, true },
+    { "amount != 2500.5", XFAST_AMOUNT_K, false },
+    { "amount > 2500.4999", XFAST_AMOUNT_K, true },
+    { "amount < 2500.5001", XFAST_AMOUNT_K, true },
+    { "amount > $limit", XFAST_AMOUNT_K, true },
+    { "not (amount > 2500.5)", XFAST_AMOUNT_K, true },
+    { "amount > 1 / 0", XFAST_NUM, false },          /* a folded missing constant */
+    { "not (amount > 1 / 0)", XFAST_NUM, true },
+    { "amount > 0 and amount < 10000", XFAST_AMOUNT_K, true },
+    /* numbers: constant left, prev, slots, extra, profile */
+    { "2500.5 < amount", XFAST_NUM, false },
+    { "2500.5 <= amount", XFAST_NUM, true },
+    { "prev.amount > 9.9999", XFAST_NUM, true },
+    { "prev.amount >= 10.0001", XFAST_NUM, false },
+    { "prev.amount == 10", XFAST_NUM, true },
+    { "amount > prev.amount", XFAST_NUM, true },
+    { "count >= 3", XFAST_NUM, true },
+    { "count > 3", XFAST_NUM, false },
+    { "sum == 12000", XFAST_NUM, true },
+    { "sum != 12000", XFAST_NUM, false },
+    { "risk > 0.75", XFAST_NUM, false },
+    { "risk >= 0.75", XFAST_NUM, true },
+    { "mcc > 5000", XFAST_NUM, true },
+    { "profile.avg_amount == 100.25", XFAST_NUM, true },
+    { "abs(amount - 2600) == 99.5", XFAST_NUM, true },      /* general operands */
+    { "lat > 48.8", XFAST_NUM, true },
+    /* a number times a whole constant */
+    { "amount > 3 * profile.avg_amount", XFAST_MUL_INT, true },
+    { "amount > 25 * profile.avg_amount", XFAST_MUL_INT, false },
+    { "amount > profile.avg_amount * 24", XFAST_MUL_INT, true },
+    { "sum == 4000 * count", XFAST_MUL_INT, true },
+    { "sum > 4000 * count", XFAST_MUL_INT, false },
+    { "sum >= count * 4000", XFAST_MUL_INT, true },
+    { "-3 * amount == -7501.5", XFAST_MUL_INT, true },
+    { "0 * amount == 0", XFAST_MUL_INT, true },
+    { "amount * 922337203685477 > 0", XFAST_MUL_INT, false }, /* overflow: missing */
+    { "(amount * 922337203685477) is missing", XFAST_MUL_INT, true },
+    { "count * 307445734561825 > 0", XFAST_MUL_INT, true },   /* just inside the range */
+    { "count * 307445734561826 > 0", XFAST_MUL_INT, false },  /* just outside */
+    { "(count * 562949953421312) is missing", XFAST_MUL_INT, true },
+    { "amount > 2.5 * profile.avg_amount", XFAST_NUM, true }, /* not whole: general MUL */
+    /* is missing / is not missing of numbers, times, strings */
+    { "profile.avg_amount is missing", XFAST_NUM, false },
+    { "profile.avg_amount is not missing", XFAST_NUM, true },
+    { "count is missing", XFAST_NUM, false },
+    { "count is not missing", XFAST_NUM, true },
+    { "amount is missing", XFAST_NUM, false },
+    { "prev.amount is not missing", XFAST_NUM, true },
+    { "distance_km(prev, this) is missing", XFAST_NUM, false },
+    { "prev.timestamp is missing", XFAST_MS, false },
+    { "(timestamp - prev.timestamp) is not missing", XFAST_MS, true },
+    { "type is missing", XFAST_STR, false },
+    { "prev.type is missing", XFAST_STR, true },
+    { "type is not missing", XFAST_STR, true },
+    { "not (prev.type is not missing)", XFAST_STR, true },
+    { "merchant_id is missing", XFAST_STR, true },
+    { "email is missing", XFAST_STR, true },
+    { "device_id is not missing", XFAST_STR, true },
+    { "not (country is missing)", XFAST_STR, true },
+    { "(profile.avg_amount is not missing and amount > 3 * profile.avg_amount) or "
+      "(profile.avg_amount is missing and sum is not missing and amount > 3 * sum)",
+      XFAST_MUL_INT, true }, /* risk_score's band */
+    /* times and durations: prev is one hour before */
+    { "timestamp - prev.timestamp < 1h", XFAST_MS, false },
+    { "timestamp - prev.timestamp <= 1h", XFAST_MS, true },
+    { "timestamp - prev.timestamp == 60m", XFAST_MS, true },
+    { "timestamp - prev.timestamp > 59m", XFAST_MS, true },
+    { "timestamp - prev.timestamp < $lookback", XFAST_MS, true },
+    { "timestamp == prev.timestamp", XFAST_MS, false },
+    { "timestamp > prev.timestamp", XFAST_MS, true },
+    { "prev.timestamp + 1h == timestamp", XFAST_MS, true },
+    { "1h + prev.timestamp >= timestamp", XFAST_MS, true },
+    { "not (timestamp - prev.timestamp < 1h)", XFAST_MS, true },
+    /* strings: slices, fold, missing */
+    { "country != \"\"", XFAST_STR, true },
+    { "prev.country != \"\"", XFAST_STR, true },
+    { "country != prev.country", XFAST_STR, true },
+    { "country == \"FR\"", XFAST_STR, true },
+    { "country == \"FRA\"", XFAST_STR, false },
+    { "country < \"GB\"", XFAST_STR, true },
+    { "country >= \"FR\"", XFAST_STR, true },
+    { "merchant_category == \"crypto\"", XFAST_STR, false },
+    { "lower(merchant_category) == \"crypto\"", XFAST_STR, true },
+    { "merchant_category == lower(\"CRYPTO\")", XFAST_STR, false },
+    { "lower(merchant_category) != lower(\"CRYPTO\")", XFAST_STR, false },
+    { "merchant_id != \"\"", XFAST_STR, false },            /* missing */
+    { "merchant_id == merchant_id", XFAST_STR, false },
+    { "device_id == \"dev-new\"", XFAST_STR, true },
+    { "ip > \"1.2\"", XFAST_STR, true },
+    { "profile.home_country == prev.country", XFAST_STR, true },
+    { "type == prev.type", XFAST_STR, false },
+    { "type >= \"PURCHASE\"", XFAST_STR, true },
+    /* location_jump's predicate */
+    { "prev.country != \"\" and country != \"\" and timestamp - prev.timestamp < 2h and "
+      "((country != prev.country and (distance_km(prev, this) is missing or "
+      "timestamp == prev.timestamp or speed_kmh(prev, this) > 900)) or "
+      "(speed_kmh(prev, this) > 900 and distance_km(prev, this) > 100))",
+      XFAST_STR, false },
+    { "prev.country != \"\" and country != \"\" and timestamp - prev.timestamp < 2h and "
+      "((country != prev.country and (distance_km(prev, this) is missing or "
+      "timestamp == prev.timestamp or speed_kmh(prev, this) > 300)) or "
+      "(speed_kmh(prev, this) > 300 and distance_km(prev, this) > 100))",
+      XFAST_MS, true },
+};
+
+/* The record variants: each changes one thing of world_init's. */
+static void fast_variant(world *w, int v, fw_expr_memo *memo) {
+    world_init(w);
+    switch (v) {
+    case 0: break;                                   /* the full record */
+    case 1: w->ctx.memo = memo; break;               /* amount kept between expressions */
+    case 2: w->ctx.prev = NULL; break;
+    case 3: w->ctx.profile = NULL; break;
+    case 4: w->profile.has_avg = false; break;
+    case 5: w->ctx.slots = NULL; w->ctx.nslots = 0; break;
+    case 6: w->slotv[0] = (fw_xval){ .type = FW_XT_STR, .u.s = FW_STR_LIT("3") }; break;
+    case 7: w->slotv[1].type = FW_XT_MISSING; break;
+    case 8: w->txn.amount_raw = FW_STR_NULL; w->txn.amount = 0.1; break;
+    case 9: w->txn.amount_raw = FW_STR_LIT("x"); w->txn.amount = 1.0 / 0.0; break; /* missing */
+    case 10: w->prev.ts_ms = w->txn.ts_ms; break;
+    case 11: w->txn.type = FW_TXN_TYPE_OTHER; w->txn.type_raw = FW_STR_LIT("REFUND"); break;
+    case 12: w->txn.type = FW_TXN_TYPE_OTHER; break; /* no text: missing */
+    case 13: w->txn.type = FW_TXN_TYPE_NONE; w->prev.type = FW_TXN_PURCHASE; break;
+    case 14: w->txn.country = FW_STR_LIT(""); w->prev.country = FW_STR_NULL; break;
+    case 15: w->txn.has = 0; break;
+    case 16: w->ctx.extra = NULL; w->ctx.nextra = 0; break;
+    case 17: w->txn.amount_raw = FW_STR_LIT("-2500.50"); w->ctx.memo = memo; break;
+    case 18: w->prev.ts_ms = w->txn.ts_ms - 3600001; w->prev.country = FW_STR_LIT("FR"); break;
+    case 19: w->profile.avg_amount = 1e300; break;   /* no decimal: missing */
+    case 20: w->slotv[0].u.num = -30000; break;              /* count -3 */
+    case 21: w->slotv[0].u.num = -16384; break; /* count * 2^49 is INT64_MIN: out of range */
+    }
+}
+#define FAST_VARIANTS 22
+
+static bool has_fast(const fw_expr *x, xfast f) {
+    for (int32_t i = 0; i < x->nnodes; i++)
+        if (x->node[i].fast == f)
+            return true;
+    return false;
+}
+
+static const char *tf(bool b) { return b ? "true" : "false"; }
+
+static void test_fast_equals_general(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N(fast_cases); i++) {
+        fw_expr *fast = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
+        fw_expr *gen = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
+        if (!has_fast(fast, fast_cases[i].fast))
+            fail_msg("\"%s\": no shortcut %d marked", fast_cases[i].src, (int)fast_cases[i].fast);
+        fw_expr_fast_off(gen);
+        for (int v = 0; v < FAST_VARIANTS; v++) {
+            world w;
+            fw_expr_memo memo = { .amount_set = false };
+            fast_variant(&w, v, &memo);
+            bool tg = fw_expr_test(gen, &w.ctx);
+            fw_xval vg = fw_expr_eval(gen, &w.ctx);
+            /* a memo filled by the general path, then read by the shortcut */
+            bool tf_ = fw_expr_test(fast, &w.ctx);
+            memo.amount_set = false;
+            fw_xval vf = fw_expr_eval(fast, &w.ctx);
+            bool eg = vg.type == FW_XT_BOOL && vg.u.b, ef = vf.type == FW_XT_BOOL && vf.u.b;
+            if (tf_ != tg || ef != tg || eg != tg)
+                fail_msg("\"%s\" variant %d: shortcut test %s eval %s, general test %s eval %s",
+                         fast_cases[i].src, v, tf(tf_), tf(ef), tf(tg), tf(eg));
+            if (v == 0 && tg != fast_cases[i].want)
+                fail_msg("\"%s\": got %s, expected %s", fast_cases[i].src, tf(tg),
+                         tf(fast_cases[i].want));
+        }
+        fw_expr_destroy(fast);
+        fw_expr_destroy(gen);
+    }
+}
+
 /* `and` and `or` do not evaluate their right side when the left decides. */
 static void test_short_circuit(void **state) {
     (void)state;
@@ -787,7 +979,7 @@ int main(void) {
         cmocka_unit_test(test_strict_env),    cmocka_unit_test(test_limits),
         cmocka_unit_test(test_folding),       cmocka_unit_test(test_uses),
         cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
-        cmocka_unit_test(test_type_shortcut),
+        cmocka_unit_test(test_type_shortcut), cmocka_unit_test(test_fast_equals_general),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
