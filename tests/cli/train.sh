@@ -47,7 +47,8 @@ expect_fail() {
 
 help=$("$FW_BIN" train --help) # captured: grep -q would close the pipe early
 grep -q -- "--scale-pos-weight W" <<<"$help" || fail "--help lacks --scale-pos-weight"
-"$FW_BIN" --help | grep -q "^  train " || fail "fraudwatch --help does not list train"
+top_help=$("$FW_BIN" --help)
+grep -q "^  train " <<<"$top_help" || fail "fraudwatch --help does not list train"
 
 # Seed 000's columns, quoted as Kaggle's creditcard.csv writes them. Fraud
 # (about 1 %) shifts V4, V14 and V17 and spends more: learnable, not trivial.

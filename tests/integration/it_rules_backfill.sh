@@ -60,8 +60,11 @@ grep -q 'rule bf_past: partition 0: backfilled 4 records' "$ENGINE_LOG" ||
 grep -q 'rule bf_no: partition 0: backfilled' "$ENGINE_LOG" &&
     fail "bf_no (no backfill key) was backfilled"
 echo "ok: the change backfilled bf_yes and bf_past from 4 records, not bf_no"
-"$FW_BIN" rules show --rules "$WORK/bf.json" | grep -q '"backfill": true' ||
-    fail "rules show does not write \"backfill\": true back"
+# Captured first: with pipefail, grep -q leaving at its first match would
+# fail the pipeline whenever rules show was still writing (SIGPIPE).
+shown=$("$FW_BIN" rules show --rules "$WORK/bf.json")
+grep -q '"backfill": true' <<< "$shown" ||
+    fail "rules show does not write \"backfill\": true back: $shown"
 
 # The moved keys ride in the next commit (every 100 ms); then a SIGKILL.
 sleep "$(scaled_wait 2)"
