@@ -117,9 +117,37 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     }
     st->kc = calloc(st->nclass ? st->nclass : 1, sizeof(*st->kc));
     st->kc_bytes = malloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_KEY);
-    if (!st->kc || !st->kc_bytes) {
+    st->kc_nlen = calloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_GROUP,
+                         sizeof(*st->kc_nlen));
+    st->kc_off = calloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_GROUP,
+                        sizeof(*st->kc_off));
+    if (!st->kc || !st->kc_bytes || !st->kc_nlen || !st->kc_off) {
         fw_lang_state_destroy(st);
         return NULL;
+    }
+    /* Each class's field names' lengths, and its first "field=" in place, so
+     * a key costs its values only (make_key). A name too long for a key
+     * keeps length 0 there: make_key then finds every key missing, as it did. */
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        size_t c = st->key_class[i];
+        uint16_t *nl = st->kc_nlen + c * (size_t)FW_LANG_MAX_GROUP;
+        uint16_t *off = st->kc_off + c * (size_t)FW_LANG_MAX_GROUP;
+        for (size_t g = 0; g < r->ngroup; g++) {
+            size_t nl_g = strlen(r->group_src[g]);
+            nl[g] = nl_g < FW_LANG_MAX_KEY ? (uint16_t)nl_g : FW_LANG_MAX_KEY;
+            /* A text field of the record as written (not amount or type, whose
+             * key text the evaluator derives): the same bytes as fw_expr_eval. */
+            for (int f = 0; f < PF_N; f++)
+                if (f != 1 && f != 5 && !strcmp(r->group_src[g], pf_field[f].name) &&
+                    fw_expr_type(r->group[g]) == FW_XT_STR)
+                    off[g] = (uint16_t)(1 + pf_field[f].off);
+        }
+        if (r->ngroup && nl[0] + 1 < FW_LANG_MAX_KEY) {
+            char *b = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
+            memcpy(b, r->group_src[0], nl[0]);
+            b[nl[0]] = '=';
+        }
     }
     st->keybuf = st->kc_bytes;
     /* Group the enabled rules, then lay out each group's members and columns. */
@@ -191,6 +219,15 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
+        size_t c = st->key_class[r - rs->rules];
+        if (r->kind == FW_LANG_SEQUENCE && !has_history(r) && r->ngroup == 1 &&
+            st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] && st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1 < FW_LANG_MAX_KEY) {
+            if (!(t->live = calloc((size_t)1 << LIVE_BITS, 1))) {
+                fw_lang_state_destroy(st);
+                return NULL;
+            }
+            t->live_skip = (uint16_t)(st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1);
+        }
     }
     uint32_t maxev = rs->max_window_events ? rs->max_window_events : 1;
     if (need_all && !(st->evall = malloc(maxev * sizeof(*st->evall)))) {
@@ -250,6 +287,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
             key_free(k);
         }
         free(st->tab[r].bucket);
+        free(st->tab[r].live);
     }
     free(st->tab);
     free(st->group_of);
@@ -258,6 +296,8 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->key_class);
     free(st->kc);
     free(st->kc_bytes);
+    free(st->kc_nlen);
+    free(st->kc_off);
     for (int ph = 0; ph < 3; ph++)
         free(st->phase_rules[ph]);
     free(st->dirty);
@@ -332,6 +372,10 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
     k->next = t->bucket[h & (t->nbucket - 1)];
     t->bucket[h & (t->nbucket - 1)] = k;
     t->nkeys++;
+    if (t->live && len >= t->live_skip) {
+        uint8_t *c = &t->live[lang_live_slot(key + t->live_skip, len - t->live_skip)];
+        *c += *c < 255;
+    }
     st->stats.keys++;
     return k;
 }
@@ -382,19 +426,30 @@ static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
             break;
         }
     t->nkeys--;
+    if (t->live && k->keylen >= t->live_skip) {
+        uint8_t *c = &t->live[lang_live_slot(k->key + t->live_skip, k->keylen - t->live_skip)];
+        *c -= *c && *c < 255; /* 255: counted past, so kept for good */
+    }
     st->stats.keys--;
     st->stats.events -= k->n;
 }
 
 /* ---- evaluation ---- */
 
-/* Appends "field=value" for each key field; false when one is missing. */
-static bool make_key(char *buf, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
+/* Appends "field=value" for each key field (the first "field=" is in @p buf
+ * already, @p nlen the names' lengths, @p off where a plain text field is:
+ * fw_lang_state_new); false when one is missing. */
+static bool make_key(char *buf, const uint16_t *nlen, const uint16_t *off,
+                     const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
     size_t o = 0;
     for (size_t g = 0; g < r->ngroup; g++) {
-        fw_xval v = fw_expr_eval(r->group[g], ctx);
         char tmp[FW_DEC_STR_MAX];
         fw_str s;
+        fw_xval v = { .type = FW_XT_STR };
+        if (off[g])
+            memcpy(&v.u.s, (const char *)ctx->txn + off[g] - 1, sizeof(fw_str));
+        else
+            v = fw_expr_eval(r->group[g], ctx);
         if (v.type == FW_XT_STR || v.type == FW_XT_ANY) {
             s = v.u.s;
         } else if (v.type == FW_XT_NUM) {
@@ -405,14 +460,15 @@ static bool make_key(char *buf, const fw_lang_rule *r, const fw_expr_ctx *ctx, s
         if (!s.ptr)
             return false;
         /* memcpy, not snprintf: this runs per transaction and group. */
-        size_t nlen = strlen(r->group_src[g]), need = (g ? 1 : 0) + nlen + 1 + s.len;
+        size_t n = nlen[g], need = (g ? 1 : 0) + n + 1 + s.len;
         if (need >= FW_LANG_MAX_KEY - o)
             return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
-        if (g)
+        if (g) {
             buf[o++] = '\x1f';
-        memcpy(buf + o, r->group_src[g], nlen);
-        o += nlen;
-        buf[o++] = '=';
+            memcpy(buf + o, r->group_src[g], n);
+            buf[o + n] = '=';
+        }
+        o += n + 1;
         memcpy(buf + o, s.ptr, s.len);
         o += s.len;
         buf[o] = '\0';
@@ -662,7 +718,8 @@ bool lang_rule_key_make(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_
     lkc *kc = &st->kc[c];
     st->keybuf = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
     kc->record = st->record;
-    kc->ok = make_key(st->keybuf, r, ctx, &kc->len);
+    size_t at = c * (size_t)FW_LANG_MAX_GROUP;
+    kc->ok = make_key(st->keybuf, st->kc_nlen + at, st->kc_off + at, r, ctx, &kc->len);
     kc->hash = kc->ok ? fw_hash64(st->keybuf, kc->len, KEY_SEED) : 0;
     *len = kc->len;
     *h = st->kc_hash = kc->hash;
