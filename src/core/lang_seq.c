@@ -104,7 +104,8 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         return;
     if (t->ts_ms > k->used)
         k->used = t->ts_ms;
-    mark(st, k);
+    if (first || k->npm || hist) /* else nothing of the key changes: not rewritten */
+        mark(st, k);
     int done = -1;
     if (!visible)
         goto out;

@@ -229,6 +229,25 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
             t->live_skip = (uint16_t)(st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1);
         }
     }
+    /* A sequence's or filter's quiet keys wait for the sweep as long as the
+     * longest-lived group of their key class keeps its own (a score key lives memory past
+     * its last transaction): the entity is in memory anyway, and a key
+     * retired after its short grace was made again when the customer came
+     * back (the seed rules: ~120k retire/add cycles per 100k records). */
+    for (size_t g = 0; g < st->ntab; g++) {
+        const ltab *t = &st->tab[g];
+        int64_t keep = t->grace;
+        if (t->score) {
+            keep = t->lead->memory_ms + rs->dedupe_window_ms + rs->allowed_lateness_ms;
+            keep = keep > t->grace ? keep : t->grace;
+        }
+        size_t c = st->key_class[t->lead - rs->rules];
+        for (size_t o = 0; o < st->ntab; o++)
+            if (st->key_class[st->tab[o].lead - rs->rules] == c && st->tab[o].grace < keep &&
+                (st->tab[o].lead->kind == FW_LANG_SEQUENCE ||
+                 st->tab[o].lead->kind == FW_LANG_FILTER)) /* keys without windows of events */
+                st->tab[o].grace = keep;
+    }
     uint32_t maxev = rs->max_window_events ? rs->max_window_events : 1;
     if (need_all && !(st->evall = malloc(maxev * sizeof(*st->evall)))) {
         fw_lang_state_destroy(st);
@@ -338,15 +357,20 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
          * matches or seen values), so only the header and totals start afresh. */
         t->spare = k->next;
         t->nspare--;
-        lkey keep = *k;
-        memset(k, 0, offsetof(lkey, key));
-        k->ev = keep.ev, k->val = keep.val, k->dq = keep.dq, k->set = keep.set;
-        k->cap = keep.cap, k->setcap = keep.setcap;
-        k->pm = keep.pm, k->pmcap = keep.pmcap;
-        k->seen = keep.seen, k->seencap = keep.seencap;
-        k->run = keep.run, k->last = keep.last, k->prev_mem = keep.prev_mem;
-        k->keycap = keep.keycap;
-        memset(k->run, 0, t->naggs * sizeof(lrun));
+        /* Field by field, not a copy of the whole header: what a key's
+         * life changes, and what is set below for every new key. */
+        k->overflow = 0;
+        k->seq_head = 0;
+        k->head = k->n = k->npm = k->nseen = 0;
+        k->prev = NULL;
+        k->dirty = false;
+        k->avg_sum = 0;
+        k->avg_n = 0;
+        k->episode = false;
+        k->used = 0;
+        k->dirty_idx = 0;
+        if (t->naggs)
+            memset(k->run, 0, t->naggs * sizeof(lrun));
     } else {
         /* The running totals follow the header (i128 wants 16-byte alignment),
          * then the members' last alerts. */
