@@ -95,10 +95,11 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
     st->key_class = malloc(n * sizeof(size_t));
+    st->agg_groups = malloc(n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
         st->phase_rules[ph] = malloc(n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
-        !st->key_class || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
+        !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -219,6 +220,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
+        if (r->kind == FW_LANG_AGGREGATE)
+            st->agg_groups[st->nagg_groups++] = g;
         size_t c = st->key_class[r - rs->rules];
         if (r->kind == FW_LANG_SEQUENCE && !has_history(r) && r->ngroup == 1 &&
             st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] && st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1 < FW_LANG_MAX_KEY) {
@@ -313,6 +316,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
+    free(st->agg_groups);
     free(st->kc);
     free(st->kc_bytes);
     free(st->kc_nlen);
@@ -892,10 +896,9 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->behind = in->behind;
     st->prevtxn_now = in->txn->ts_ms;
     if (in->phase != FW_LANG_ON_ARRIVAL)
-        for (size_t g = 0; g < st->ntab; g++)
-            if (st->tab[g].lead->kind == FW_LANG_AGGREGATE && /* only they count here */
-                (!st->replay || st->tab[g].lead->backfill))
-                count_in_group(st, g, &ctx);
+        for (size_t i = 0; i < st->nagg_groups; i++) /* only they count here */
+            if (!st->replay || st->tab[st->agg_groups[i]].lead->backfill)
+                count_in_group(st, st->agg_groups[i], &ctx);
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;

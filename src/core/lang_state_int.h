@@ -261,6 +261,7 @@ struct fw_lang_state {
     /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
+    size_t *agg_groups, nagg_groups; /* the aggregate groups: they count each record */
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group keys, made once per group_by (a class) and
      * kept for the whole record: the seed rules alternate card, customer,
