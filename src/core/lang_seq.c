@@ -63,10 +63,27 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
     const fw_lang_rule *r = &st->rs->rules[ri];
     const fw_txn *t = ctx->txn;
     size_t gi = st->group_of[ri], len = 0;
-    bool hist = has_history(r);
+    bool hist = has_history(r), visible = false, first = false;
     uint64_t h;
-    if (st->behind || !lang_rule_key(st, r, ctx, &len, &h))
+    if (st->behind)
         return; /* in event-time order only, as the built-ins' sequences */
+    const ltab *tb = &st->tab[gi];
+    if (tb->live) {
+        /* No history: where and the first step read only the record, so
+         * judge them first; a record that cannot start a match does nothing
+         * unless its key is there, and the live counts say when it is not. */
+        visible = !r->where || fw_expr_test(r->where, ctx);
+        first = visible && fw_expr_test(r->steps[0].pred, ctx);
+        if (!first) {
+            size_t c = st->key_class[ri];
+            fw_str v;
+            memcpy(&v, (const char *)t + st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] - 1, sizeof(v));
+            if (!v.ptr || !tb->live[lang_live_slot(v.ptr, v.len)])
+                return;
+        }
+    }
+    if (!lang_rule_key(st, r, ctx, &len, &h))
+        return;
     lkey *k = key_find(st, gi, st->keybuf, len, h);
     if (hist && !k && !(k = lang_key_add(st, gi, st->keybuf, len, h)))
         return; /* prev and is_new remember every transaction of the key */
@@ -77,15 +94,18 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         st->hist = k;
     }
     /* A transaction failing `where` is invisible: it neither matches nor breaks. */
-    bool visible = !r->where || seq_test(st, hist, r->where, ctx);
-    bool first = visible && seq_test(st, hist, r->steps[0].pred, ctx);
+    if (!tb->live) {
+        visible = !r->where || seq_test(st, hist, r->where, ctx);
+        first = visible && seq_test(st, hist, r->steps[0].pred, ctx);
+    }
     if (!k && !first)
         return; /* nothing to advance, nothing to start: no key made */
     if (!k && !(k = lang_key_add(st, gi, st->keybuf, len, h)))
         return;
     if (t->ts_ms > k->used)
         k->used = t->ts_ms;
-    mark(st, k);
+    if (first || k->npm || hist) /* else nothing of the key changes: not rewritten */
+        mark(st, k);
     int done = -1;
     if (!visible)
         goto out;

@@ -95,10 +95,11 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
     st->key_class = malloc(n * sizeof(size_t));
+    st->agg_groups = malloc(n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
         st->phase_rules[ph] = malloc(n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
-        !st->key_class || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
+        !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
@@ -117,9 +118,37 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     }
     st->kc = calloc(st->nclass ? st->nclass : 1, sizeof(*st->kc));
     st->kc_bytes = malloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_KEY);
-    if (!st->kc || !st->kc_bytes) {
+    st->kc_nlen = calloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_GROUP,
+                         sizeof(*st->kc_nlen));
+    st->kc_off = calloc((st->nclass ? st->nclass : 1) * (size_t)FW_LANG_MAX_GROUP,
+                        sizeof(*st->kc_off));
+    if (!st->kc || !st->kc_bytes || !st->kc_nlen || !st->kc_off) {
         fw_lang_state_destroy(st);
         return NULL;
+    }
+    /* Each class's field names' lengths, and its first "field=" in place, so
+     * a key costs its values only (make_key). A name too long for a key
+     * keeps length 0 there: make_key then finds every key missing, as it did. */
+    for (size_t i = 0; i < rs->n; i++) {
+        const fw_lang_rule *r = &rs->rules[i];
+        size_t c = st->key_class[i];
+        uint16_t *nl = st->kc_nlen + c * (size_t)FW_LANG_MAX_GROUP;
+        uint16_t *off = st->kc_off + c * (size_t)FW_LANG_MAX_GROUP;
+        for (size_t g = 0; g < r->ngroup; g++) {
+            size_t nl_g = strlen(r->group_src[g]);
+            nl[g] = nl_g < FW_LANG_MAX_KEY ? (uint16_t)nl_g : FW_LANG_MAX_KEY;
+            /* A text field of the record as written (not amount or type, whose
+             * key text the evaluator derives): the same bytes as fw_expr_eval. */
+            for (int f = 0; f < PF_N; f++)
+                if (f != 1 && f != 5 && !strcmp(r->group_src[g], pf_field[f].name) &&
+                    fw_expr_type(r->group[g]) == FW_XT_STR)
+                    off[g] = (uint16_t)(1 + pf_field[f].off);
+        }
+        if (r->ngroup && nl[0] + 1 < FW_LANG_MAX_KEY) {
+            char *b = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
+            memcpy(b, r->group_src[0], nl[0]);
+            b[nl[0]] = '=';
+        }
     }
     st->keybuf = st->kc_bytes;
     /* Group the enabled rules, then lay out each group's members and columns. */
@@ -191,6 +220,36 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
+        if (r->kind == FW_LANG_AGGREGATE)
+            st->agg_groups[st->nagg_groups++] = g;
+        size_t c = st->key_class[r - rs->rules];
+        if (r->kind == FW_LANG_SEQUENCE && !has_history(r) && r->ngroup == 1 &&
+            st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] && st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1 < FW_LANG_MAX_KEY) {
+            if (!(t->live = calloc((size_t)1 << LIVE_BITS, 1))) {
+                fw_lang_state_destroy(st);
+                return NULL;
+            }
+            t->live_skip = (uint16_t)(st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1);
+        }
+    }
+    /* A sequence's or filter's quiet keys wait for the sweep as long as the
+     * longest-lived group of their key class keeps its own (a score key lives memory past
+     * its last transaction): the entity is in memory anyway, and a key
+     * retired after its short grace was made again when the customer came
+     * back (the seed rules: ~120k retire/add cycles per 100k records). */
+    for (size_t g = 0; g < st->ntab; g++) {
+        const ltab *t = &st->tab[g];
+        int64_t keep = t->grace;
+        if (t->score) {
+            keep = t->lead->memory_ms + rs->dedupe_window_ms + rs->allowed_lateness_ms;
+            keep = keep > t->grace ? keep : t->grace;
+        }
+        size_t c = st->key_class[t->lead - rs->rules];
+        for (size_t o = 0; o < st->ntab; o++)
+            if (st->key_class[st->tab[o].lead - rs->rules] == c && st->tab[o].grace < keep &&
+                (st->tab[o].lead->kind == FW_LANG_SEQUENCE ||
+                 st->tab[o].lead->kind == FW_LANG_FILTER)) /* keys without windows of events */
+                st->tab[o].grace = keep;
     }
     uint32_t maxev = rs->max_window_events ? rs->max_window_events : 1;
     if (need_all && !(st->evall = malloc(maxev * sizeof(*st->evall)))) {
@@ -250,14 +309,18 @@ void fw_lang_state_destroy(fw_lang_state *st) {
             key_free(k);
         }
         free(st->tab[r].bucket);
+        free(st->tab[r].live);
     }
     free(st->tab);
     free(st->group_of);
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
+    free(st->agg_groups);
     free(st->kc);
     free(st->kc_bytes);
+    free(st->kc_nlen);
+    free(st->kc_off);
     for (int ph = 0; ph < 3; ph++)
         free(st->phase_rules[ph]);
     free(st->dirty);
@@ -298,15 +361,20 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
          * matches or seen values), so only the header and totals start afresh. */
         t->spare = k->next;
         t->nspare--;
-        lkey keep = *k;
-        memset(k, 0, offsetof(lkey, key));
-        k->ev = keep.ev, k->val = keep.val, k->dq = keep.dq, k->set = keep.set;
-        k->cap = keep.cap, k->setcap = keep.setcap;
-        k->pm = keep.pm, k->pmcap = keep.pmcap;
-        k->seen = keep.seen, k->seencap = keep.seencap;
-        k->run = keep.run, k->last = keep.last, k->prev_mem = keep.prev_mem;
-        k->keycap = keep.keycap;
-        memset(k->run, 0, t->naggs * sizeof(lrun));
+        /* Field by field, not a copy of the whole header: what a key's
+         * life changes, and what is set below for every new key. */
+        k->overflow = 0;
+        k->seq_head = 0;
+        k->head = k->n = k->npm = k->nseen = 0;
+        k->prev = NULL;
+        k->dirty = false;
+        k->avg_sum = 0;
+        k->avg_n = 0;
+        k->episode = false;
+        k->used = 0;
+        k->dirty_idx = 0;
+        if (t->naggs)
+            memset(k->run, 0, t->naggs * sizeof(lrun));
     } else {
         /* The running totals follow the header (i128 wants 16-byte alignment),
          * then the members' last alerts. */
@@ -332,6 +400,10 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
     k->next = t->bucket[h & (t->nbucket - 1)];
     t->bucket[h & (t->nbucket - 1)] = k;
     t->nkeys++;
+    if (t->live && len >= t->live_skip) {
+        uint8_t *c = &t->live[lang_live_slot(key + t->live_skip, len - t->live_skip)];
+        *c += *c < 255;
+    }
     st->stats.keys++;
     return k;
 }
@@ -382,19 +454,30 @@ static void key_unlink(fw_lang_state *st, size_t r, lkey *k, bool tomb) {
             break;
         }
     t->nkeys--;
+    if (t->live && k->keylen >= t->live_skip) {
+        uint8_t *c = &t->live[lang_live_slot(k->key + t->live_skip, k->keylen - t->live_skip)];
+        *c -= *c && *c < 255; /* 255: counted past, so kept for good */
+    }
     st->stats.keys--;
     st->stats.events -= k->n;
 }
 
 /* ---- evaluation ---- */
 
-/* Appends "field=value" for each key field; false when one is missing. */
-static bool make_key(char *buf, const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
+/* Appends "field=value" for each key field (the first "field=" is in @p buf
+ * already, @p nlen the names' lengths, @p off where a plain text field is:
+ * fw_lang_state_new); false when one is missing. */
+static bool make_key(char *buf, const uint16_t *nlen, const uint16_t *off,
+                     const fw_lang_rule *r, const fw_expr_ctx *ctx, size_t *len) {
     size_t o = 0;
     for (size_t g = 0; g < r->ngroup; g++) {
-        fw_xval v = fw_expr_eval(r->group[g], ctx);
         char tmp[FW_DEC_STR_MAX];
         fw_str s;
+        fw_xval v = { .type = FW_XT_STR };
+        if (off[g])
+            memcpy(&v.u.s, (const char *)ctx->txn + off[g] - 1, sizeof(fw_str));
+        else
+            v = fw_expr_eval(r->group[g], ctx);
         if (v.type == FW_XT_STR || v.type == FW_XT_ANY) {
             s = v.u.s;
         } else if (v.type == FW_XT_NUM) {
@@ -405,14 +488,15 @@ static bool make_key(char *buf, const fw_lang_rule *r, const fw_expr_ctx *ctx, s
         if (!s.ptr)
             return false;
         /* memcpy, not snprintf: this runs per transaction and group. */
-        size_t nlen = strlen(r->group_src[g]), need = (g ? 1 : 0) + nlen + 1 + s.len;
+        size_t n = nlen[g], need = (g ? 1 : 0) + n + 1 + s.len;
         if (need >= FW_LANG_MAX_KEY - o)
             return false; /* longer than FW_LANG_MAX_KEY: treated as missing */
-        if (g)
+        if (g) {
             buf[o++] = '\x1f';
-        memcpy(buf + o, r->group_src[g], nlen);
-        o += nlen;
-        buf[o++] = '=';
+            memcpy(buf + o, r->group_src[g], n);
+            buf[o + n] = '=';
+        }
+        o += n + 1;
         memcpy(buf + o, s.ptr, s.len);
         o += s.len;
         buf[o] = '\0';
@@ -662,7 +746,8 @@ bool lang_rule_key_make(fw_lang_state *st, const fw_lang_rule *r, const fw_expr_
     lkc *kc = &st->kc[c];
     st->keybuf = st->kc_bytes + c * (size_t)FW_LANG_MAX_KEY;
     kc->record = st->record;
-    kc->ok = make_key(st->keybuf, r, ctx, &kc->len);
+    size_t at = c * (size_t)FW_LANG_MAX_GROUP;
+    kc->ok = make_key(st->keybuf, st->kc_nlen + at, st->kc_off + at, r, ctx, &kc->len);
     kc->hash = kc->ok ? fw_hash64(st->keybuf, kc->len, KEY_SEED) : 0;
     *len = kc->len;
     *h = st->kc_hash = kc->hash;
@@ -811,10 +896,9 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->behind = in->behind;
     st->prevtxn_now = in->txn->ts_ms;
     if (in->phase != FW_LANG_ON_ARRIVAL)
-        for (size_t g = 0; g < st->ntab; g++)
-            if (st->tab[g].lead->kind == FW_LANG_AGGREGATE && /* only they count here */
-                (!st->replay || st->tab[g].lead->backfill))
-                count_in_group(st, g, &ctx);
+        for (size_t i = 0; i < st->nagg_groups; i++) /* only they count here */
+            if (!st->replay || st->tab[st->agg_groups[i]].lead->backfill)
+                count_in_group(st, st->agg_groups[i], &ctx);
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;

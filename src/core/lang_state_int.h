@@ -190,7 +190,30 @@ typedef struct ltab {
     uint32_t nspare;
     int64_t grace;                 /* the background sweep leaves a key used this recently */
     uint8_t pf[PF_N], npf;         /* history: the PF_* fields prev keeps (the id first) */
+    /* A sequence grouped by one plain text field, without history: a count of
+     * its keys per slot of a cheap hash of the key's value (lang_live_slot;
+     * 255 sticks), so a record that cannot start a match skips making and
+     * finding a key that is not there: the usual case. NULL: not kept. */
+    uint8_t *live;
+    uint16_t live_skip;            /* the key's "field=" bytes before its value */
 } ltab;
+
+#define LIVE_BITS 16 /* slots of a group's live counts: 2^16 bytes */
+
+/* The live slot of a key value: two 8-byte loads and a multiply, not the
+ * key's hash (that needs the key made). */
+static inline uint32_t lang_live_slot(const char *p, size_t n) {
+    uint64_t a = 0, b = 0;
+    if (n >= 8) {
+        memcpy(&a, p, 8);
+        memcpy(&b, p + n - 8, 8);
+    } else {
+        for (size_t i = 0; i < n; i++)
+            a |= (uint64_t)(unsigned char)p[i] << (8 * i);
+    }
+    uint64_t h = (a ^ (b * 0x9e3779b97f4a7c15ULL) ^ n) * 0xff51afd7ed558ccdULL;
+    return (uint32_t)(h >> (64 - LIVE_BITS));
+}
 
 /* The range a ranged rule alerts on: the window and its events [lo, hi) of the ring. */
 typedef struct lrange {
@@ -238,6 +261,7 @@ struct fw_lang_state {
     /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
+    size_t *agg_groups, nagg_groups; /* the aggregate groups: they count each record */
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group keys, made once per group_by (a class) and
      * kept for the whole record: the seed rules alternate card, customer,
@@ -246,7 +270,11 @@ struct fw_lang_state {
     size_t *key_class;        /* per rule: its class, 0 .. nclass - 1 */
     size_t nclass;
     lkc *kc;                  /* per class: this record's key (stamped with st->record) */
-    char *kc_bytes;           /* per class: FW_LANG_MAX_KEY bytes of key text */
+    char *kc_bytes;           /* per class: FW_LANG_MAX_KEY bytes of key text, the first
+                                 "field=" written once at creation (it never changes) */
+    uint16_t *kc_nlen;        /* per class and key field: strlen of its name, kept at creation */
+    uint16_t *kc_off;         /* per class and key field: 1 + the fw_txn offset of its fw_str
+                                 when it is a plain text field (read straight); 0: evaluate */
     uint64_t kc_hash;         /* the hash of the key keybuf points at */
     fw_lang_stats stats;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed

@@ -257,6 +257,34 @@ static void test_expiry(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
+/* A key freed by expiry and made again is found again by a record that
+ * cannot start a match (lang_seq_eval skips keys its live counts say are
+ * absent): and a freed key's record that cannot start one alerts nothing. */
+static void test_key_made_again(void **state) {
+    (void)state;
+    fw_lang_rules *rs = load_ok(doc(RELAXED, "5m"));
+    fw_lang_state *st = fw_lang_state_new(rs);
+    sink s = { 0 };
+    rec r1[] = { { "a", "A", P, "5", 0 }, { "b", "B", P, "5", 0 } };
+    feed(st, r1, N(r1), &s);
+    size_t freed = fw_lang_expire(st, T0 + 10 * MIN_MS); /* both partials dead: keys freed */
+    printf("freed %zu keys; want 2\n", freed);
+    assert_int_equal(freed, 2);
+    rec r2[] = { { "c", "A", P, "2000", 11 * MIN_MS }, /* no key, no start: nothing */
+                 { "d", "A", P, "5", 12 * MIN_MS },    /* made again */
+                 { "e", "B", P, "50", 12 * MIN_MS },   /* B has no key: skipped */
+                 { "f", "A", P, "2000", 13 * MIN_MS } };
+    feed(st, r2, N(r2), &s);
+    fw_lang_stats stats;
+    fw_lang_state_stats(st, &stats);
+    printf("alerts \"%s\", keys %llu; want \"account_id=A:d,f;\", 1\n", s.got,
+           (unsigned long long)stats.keys);
+    assert_string_equal(s.got, "account_id=A:d,f;");
+    assert_int_equal(stats.keys, 1); /* A, made again; B was not */
+    fw_lang_state_destroy(st);
+    fw_lang_rules_destroy(rs);
+}
+
 typedef struct copy {
     fw_lang_state *from, *to;
 } copy;
@@ -395,7 +423,7 @@ int main(void) {
         cmocka_unit_test(test_matching),      cmocka_unit_test(test_window_bounds),
         cmocka_unit_test(test_partial_bound), cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_round_trip),    cmocka_unit_test(test_load_errors),
-        cmocka_unit_test(test_write_back),
+        cmocka_unit_test(test_write_back),    cmocka_unit_test(test_key_made_again),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
