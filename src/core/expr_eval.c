@@ -292,9 +292,20 @@ static bool num_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_
     return true;
 }
 
-/* Out of line: the parse (field_value) is once per record. */
+/* Out of line: the parse (field_value) is once per record. The decoder's
+ * exact amount (txn_field's first case) goes to the memo without building
+ * an fw_xval twice. */
 __attribute__((noinline))
 static bool amount_general(const fw_expr_ctx *ctx, fw_dec *out) {
+    const fw_txn *t = ctx->txn;
+    if (t && t->amount_dec_set) {
+        if (ctx->memo) {
+            ctx->memo->amount = num(t->amount_dec);
+            ctx->memo->amount_set = true;
+        }
+        *out = t->amount_dec;
+        return true;
+    }
     static const xnode amount = { .op = XOP_FIELD, .type = FW_XT_NUM, .u.idx = XF_AMOUNT };
     fw_xval v = field_value(&amount, ctx);
     if (v.type != FW_XT_NUM)
