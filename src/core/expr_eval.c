@@ -503,8 +503,17 @@ static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
 static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
     bool present;
     if (n->fast == XFAST_NUM) {
+        /* a caller's slot or a profile value (risk_score's bands) without
+         * num_of's call */
+        const xnode *a = &e->node[n->a];
         fw_dec v;
-        present = num_of(e, n->a, ctx, &v);
+        if (a->op == XOP_SLOT)
+            present = ctx->slots && (size_t)a->u.idx < ctx->nslots &&
+                      ctx->slots[a->u.idx].type == FW_XT_NUM;
+        else if (a->op == XOP_PROFILE && !ctx->profile)
+            present = false;
+        else
+            present = num_of(e, n->a, ctx, &v);
     } else if (n->fast == XFAST_MS) {
         int64_t v;
         present = ms_node(e, n->a, ctx, &v);
