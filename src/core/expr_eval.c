@@ -292,9 +292,20 @@ static bool num_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_
     return true;
 }
 
-/* Out of line: the parse (field_value) is once per record. */
+/* Out of line: the parse (field_value) is once per record. The decoder's
+ * exact amount (txn_field's first case) goes to the memo without building
+ * an fw_xval twice. */
 __attribute__((noinline))
 static bool amount_general(const fw_expr_ctx *ctx, fw_dec *out) {
+    const fw_txn *t = ctx->txn;
+    if (t && t->amount_dec_set) {
+        if (ctx->memo) {
+            ctx->memo->amount = num(t->amount_dec);
+            ctx->memo->amount_set = true;
+        }
+        *out = t->amount_dec;
+        return true;
+    }
     static const xnode amount = { .op = XOP_FIELD, .type = FW_XT_NUM, .u.idx = XF_AMOUNT };
     fw_xval v = field_value(&amount, ctx);
     if (v.type != FW_XT_NUM)
@@ -492,8 +503,17 @@ static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
 static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
     bool present;
     if (n->fast == XFAST_NUM) {
+        /* a caller's slot or a profile value (risk_score's bands) without
+         * num_of's call */
+        const xnode *a = &e->node[n->a];
         fw_dec v;
-        present = num_of(e, n->a, ctx, &v);
+        if (a->op == XOP_SLOT)
+            present = ctx->slots && (size_t)a->u.idx < ctx->nslots &&
+                      ctx->slots[a->u.idx].type == FW_XT_NUM;
+        else if (a->op == XOP_PROFILE && !ctx->profile)
+            present = false;
+        else
+            present = num_of(e, n->a, ctx, &v);
     } else if (n->fast == XFAST_MS) {
         int64_t v;
         present = ms_node(e, n->a, ctx, &v);

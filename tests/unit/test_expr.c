@@ -486,6 +486,8 @@ static const struct {
     { "profile.avg_amount is not missing", XFAST_NUM, true },
     { "count is missing", XFAST_NUM, false },
     { "count is not missing", XFAST_NUM, true },
+    { "sum is missing", XFAST_NUM, false },       /* the slot read in missing_fast */
+    { "not (sum is not missing)", XFAST_NUM, false },
     { "amount is missing", XFAST_NUM, false },
     { "prev.amount is not missing", XFAST_NUM, true },
     { "distance_km(prev, this) is missing", XFAST_NUM, false },
