@@ -215,6 +215,10 @@ static const lsc_pts *score_consts(fw_lang_state *st, size_t ri, const fw_expr_c
                                    lsc_pts *buf, fw_xval *at) {
     const fw_lang_rule *r = &st->rs->rules[ri];
     lsc_consts *c = &st->sc_consts[ri % SCORE_CACHE];
+    if (c->ri1 == ri + 1 && c->konst) { /* the usual case first */
+        *at = c->at;
+        return &c->sp;
+    }
     if (c->ri1 != ri + 1) {
         c->ri1 = ri + 1;
         c->konst = reads_nothing(r->alert_at);

@@ -74,6 +74,20 @@ void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
 }
 
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
+    if (!k->n || k->ev[k->head].ts >= start)
+        return; /* the usual case: nothing to evict */
+    if (t->score || t->ranged) { /* no running totals to take the events out of */
+        uint32_t n = 0, head = k->head;
+        while (n < k->n && k->ev[head].ts < start) {
+            head = head + 1 == k->cap ? 0 : head + 1;
+            n++;
+        }
+        k->head = head;
+        k->seq_head += n;
+        k->n -= n;
+        st->stats.events -= n;
+        return;
+    }
     while (k->n && k->ev[k->head].ts < start)
         lang_pop_oldest(st, k, t);
 }
