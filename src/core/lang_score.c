@@ -21,9 +21,25 @@ static void score_reset(fw_lang_state *st, const ltab *t, lkey *k) {
  * out of order within the allowed lateness); equal times keep arrival order. */
 static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
                        uint32_t mask, const fw_dec *vals) {
-    if (!lang_push(st, t, k, ts, id, mask, vals))
-        return false;
     size_t na = t->naggs;
+    uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
+    if (k->n < k->cap && k->n < max) {
+        /* Room in the ring (most pushes): lang_push's store, without its
+         * call, growth and overflow checks nor its running totals. */
+        uint32_t i = (k->head + k->n) % k->cap;
+        lev *e = &k->ev[i];
+        e->ts = ts;
+        e->mask = mask;
+        e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
+        if (e->idlen)
+            memcpy(e->id, id.ptr, e->idlen);
+        for (size_t a = 0; a < na; a++)
+            k->val[(size_t)i * na + a] = vals[a];
+        k->n++;
+        st->stats.events++;
+    } else if (!lang_push(st, t, k, ts, id, mask, vals)) {
+        return false;
+    }
     for (uint32_t j = k->n - 1; j > 0; j--) {
         uint32_t i = (k->head + j) % k->cap, p = (k->head + j - 1) % k->cap;
         if (k->ev[p].ts <= k->ev[i].ts)
@@ -174,6 +190,7 @@ static void score_points(const fw_lang_rule *r, const fw_expr_ctx *ctx, lsc_pts 
     for (size_t b = 0; b < r->nbands; b++) {
         fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
         fw_dec d = sp->points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
+        sp->ev_max += d > 0 ? d : 0;
         if (r->bands[b].each) {
             sp->each_neg = sp->each_neg || d < 0;
         } else {
@@ -198,6 +215,10 @@ static const lsc_pts *score_consts(fw_lang_state *st, size_t ri, const fw_expr_c
                                    lsc_pts *buf, fw_xval *at) {
     const fw_lang_rule *r = &st->rs->rules[ri];
     lsc_consts *c = &st->sc_consts[ri % SCORE_CACHE];
+    if (c->ri1 == ri + 1 && c->konst) { /* the usual case first */
+        *at = c->at;
+        return &c->sp;
+    }
     if (c->ri1 != ri + 1) {
         c->ri1 = ri + 1;
         c->konst = reads_nothing(r->alert_at);
@@ -310,7 +331,8 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
      * of most keys end here; the sum only grows, so the scan stops as soon
      * as it reaches alert_at. */
     bool can = sp->if_neg || sp->each_neg;
-    if (!can) {
+    /* Coarser and cheaper first: every kept event scoring all its bands. */
+    if (!can && sp->if_max + (i128)k->n * sp->ev_max >= at.u.num) {
         int64_t end = last_start + r->lookback_ms;
         i128 most = sp->if_max;
         can = most >= at.u.num;

@@ -240,6 +240,7 @@ typedef struct lkc {
 typedef struct lsc_pts {
     fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
     i128 if_max;                      /* what the `if` bands can add at most */
+    i128 ev_max;                      /* what one kept event's bands can add at most */
     bool if_neg;                      /* an `if` band takes points away: always evaluated */
     bool each_neg;                    /* an `each` band takes points away: no bound */
 } lsc_pts;

@@ -74,6 +74,20 @@ void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
 }
 
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
+    if (!k->n || k->ev[k->head].ts >= start)
+        return; /* the usual case: nothing to evict */
+    if (t->score || t->ranged) { /* no running totals to take the events out of */
+        uint32_t n = 0, head = k->head;
+        while (n < k->n && k->ev[head].ts < start) {
+            head = head + 1 == k->cap ? 0 : head + 1;
+            n++;
+        }
+        k->head = head;
+        k->seq_head += n;
+        k->n -= n;
+        st->stats.events -= n;
+        return;
+    }
     while (k->n && k->ev[k->head].ts < start)
         lang_pop_oldest(st, k, t);
 }
@@ -175,10 +189,17 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
     e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
     if (e->idlen)
         memcpy(e->id, id.ptr, e->idlen);
+    if (t->score || t->ranged) { /* no running totals: the values only */
+        for (size_t a = 0; a < t->naggs; a++)
+            k->val[(size_t)i * t->naggs + a] = vals[a];
+        k->n++;
+        st->stats.events++;
+        return true;
+    }
     for (size_t a = 0; a < t->naggs; a++) {
         fw_dec d = vals[a];
         k->val[(size_t)i * t->naggs + a] = d;
-        if (!(mask & (1u << a)) || t->score || t->ranged)
+        if (!(mask & (1u << a)))
             continue;
         lrun *u = &k->run[a];
         u->cnt++;
@@ -377,15 +398,20 @@ void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
     if (r->window_ms) {
         int64_t s = r->slide_ms, last = ts / s * s - (ts % s < 0 ? s : 0);
         int64_t first = last - r->window_ms + s;
-        uint32_t lo = ev_find(k, first, false), hi = lo;
+        uint32_t lo = ev_find(k, first, false), hi = lo, plo = UINT32_MAX, phi = UINT32_MAX;
+        /* The ring is in time order: both ends only move up, one event at a
+         * time. A window holding the same events as the one before (which
+         * did not satisfy having) has the same columns and the same answer. */
         for (int64_t start = first; start <= last && !hit; start += s) {
-            uint32_t nhi = ev_find(k, start + r->window_ms, false);
-            uint32_t nlo = ev_find(k, start, false);
-            for (; hi < nhi; hi++)
+            int64_t end = start + r->window_ms;
+            for (; hi < k->n && ev_at(k, hi)->ts < end; hi++)
                 acc_event(t, k, hi, acc, base, base + r->naggs, 1);
-            for (; lo < nlo; lo++)
+            for (; lo < hi && ev_at(k, lo)->ts < start; lo++)
                 acc_event(t, k, lo, acc, base, base + r->naggs, -1);
-            rg = (lrange){ start, start + r->window_ms, lo, hi };
+            if (lo == plo && hi == phi)
+                continue;
+            plo = lo, phi = hi;
+            rg = (lrange){ start, end, lo, hi };
             hit = range_having(st, t, k, ri, &rg, acc, ctx);
         }
     } else {
