@@ -27,12 +27,7 @@ static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw
         /* Room in the ring (most pushes): lang_push's store, without its
          * call, growth and overflow checks nor its running totals. */
         uint32_t i = (k->head + k->n) % k->cap;
-        lev *e = &k->ev[i];
-        e->ts = ts;
-        e->mask = mask;
-        e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
-        if (e->idlen)
-            memcpy(e->id, id.ptr, e->idlen);
+        lev_set(&k->ev[i], ts, mask, id);
         for (size_t a = 0; a < na; a++)
             k->val[(size_t)i * na + a] = vals[a];
         k->n++;

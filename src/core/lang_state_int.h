@@ -369,6 +369,15 @@ static inline void mark(fw_lang_state *st, lkey *k) {
     st->dirty[st->ndirty++] = k;
 }
 
+/* Stores an event's time, mask and id (cut at FW_LANG_TXN_ID_MAX) in @p e. */
+static inline void lev_set(lev *e, int64_t ts, uint32_t mask, fw_str id) {
+    e->ts = ts;
+    e->mask = mask;
+    e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
+    if (e->idlen)
+        memcpy(e->id, id.ptr, e->idlen);
+}
+
 static inline fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
 
 static const fw_xval missing = { .type = FW_XT_MISSING };

@@ -183,12 +183,7 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
         i = (k->head + j) % k->cap;
     }
     uint64_t seq = k->seq_head + k->n;
-    lev *e = &k->ev[i];
-    e->ts = ts;
-    e->mask = mask;
-    e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
-    if (e->idlen)
-        memcpy(e->id, id.ptr, e->idlen);
+    lev_set(&k->ev[i], ts, mask, id);
     if (t->score || t->ranged) { /* no running totals: the values only */
         for (size_t a = 0; a < t->naggs; a++)
             k->val[(size_t)i * t->naggs + a] = vals[a];

@@ -760,6 +760,31 @@ static void test_max_bytes(void **state) {
     free(s);
 }
 
+/* A random number token from the xorshift state @p x: 1 to @p max_digits
+ * digits, a point anywhere (or none), and half the time an exponent within
+ * +-@p max_exp. */
+static void random_number_token(uint64_t *x, int max_digits, int max_exp, char *tok,
+                                size_t size) {
+    *x ^= *x << 13;
+    *x ^= *x >> 7;
+    *x ^= *x << 17;
+    int digits = 1 + (int)(*x % (uint64_t)max_digits);
+    int point = (int)((*x >> 8) % (uint64_t)(max_digits + 2));
+    int exp = (int)((*x >> 16) % (uint64_t)(2 * max_exp + 1)) - max_exp;
+    size_t o = 0;
+    uint64_t y = *x;
+    tok[o++] = (char)('1' + y % 9);
+    for (int k = 1; k < digits; k++) {
+        y = y * 6364136223846793005ull + 1442695040888963407ull;
+        if (k == point)
+            tok[o++] = '.';
+        tok[o++] = (char)('0' + (y >> 33) % 10);
+    }
+    if ((*x >> 24) & 1)
+        o += (size_t)snprintf(tok + o, size - o, "e%d", exp);
+    tok[o] = '\0';
+}
+
 /* The exact fast path and strtod must agree bit for bit on every token. */
 static void test_number_conversion(void **state) {
     (void)state;
@@ -773,27 +798,10 @@ static void test_number_conversion(void **state) {
     uint64_t x = 0x2545f4914f6cdd1dull;
     for (size_t i = 0; i < N(fixed) + 5000; i++) {
         char tok[64];
-        if (i < N(fixed)) {
+        if (i < N(fixed))
             snprintf(tok, sizeof(tok), "%s", fixed[i]);
-        } else {
-            x ^= x << 13;
-            x ^= x >> 7;
-            x ^= x << 17;
-            int digits = 1 + (int)(x % 19), point = (int)((x >> 8) % 20);
-            int exp = (int)((x >> 16) % 61) - 30;
-            size_t o = 0;
-            uint64_t y = x;
-            tok[o++] = (char)('1' + y % 9);
-            for (int k = 1; k < digits; k++) {
-                y = y * 6364136223846793005ull + 1442695040888963407ull;
-                if (k == point)
-                    tok[o++] = '.';
-                tok[o++] = (char)('0' + (y >> 33) % 10);
-            }
-            if ((x >> 24) & 1)
-                o += (size_t)snprintf(tok + o, sizeof(tok) - o, "e%d", exp);
-            tok[o] = '\0';
-        }
+        else
+            random_number_token(&x, 19, 30, tok, sizeof(tok));
         char in[160];
         snprintf(in, sizeof(in), "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":%s}",
                  tok);
@@ -872,23 +880,7 @@ static void test_amount_dec(void **state) {
     uint64_t x = 0x9e3779b97f4a7c15ull;
     for (int i = 0; i < 20000; i++) {
         char tok[64];
-        x ^= x << 13;
-        x ^= x >> 7;
-        x ^= x << 17;
-        int digits = 1 + (int)(x % 24), point = (int)((x >> 8) % 26);
-        int exp = (int)((x >> 16) % 41) - 20;
-        size_t o = 0;
-        uint64_t y = x;
-        tok[o++] = (char)('1' + y % 9);
-        for (int k = 1; k < digits; k++) {
-            y = y * 6364136223846793005ull + 1442695040888963407ull;
-            if (k == point)
-                tok[o++] = '.';
-            tok[o++] = (char)('0' + (y >> 33) % 10);
-        }
-        if ((x >> 24) & 1)
-            o += (size_t)snprintf(tok + o, sizeof(tok) - o, "e%d", exp);
-        tok[o] = '\0';
+        random_number_token(&x, 24, 20, tok, sizeof(tok));
         check_amount_dec(tok);
     }
 }
