@@ -19,6 +19,8 @@
 #include "lang_rules.h"
 #include "rules_file.h"
 
+#include "lang_test_util.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1710513000000LL
 #define MIN_MS 60000LL
@@ -84,25 +86,6 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     snprintf(s->got + o, sizeof(s->got) - o, ";");
     s->wstart = a->window_start;
     s->wend = a->window_end;
-}
-
-static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
-    fw_rules base;
-    fw_rules_defaults(&base);
-    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
-    if (rc != FW_OK)
-        return rc;
-    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
-}
-
-static fw_lang_rules *load_ok(const char *json) {
-    fw_lang_rules *rs = NULL;
-    char err[1024];
-    fw_err rc = load(json, &rs, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "load failed: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-    return rs;
 }
 
 static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
@@ -222,7 +205,7 @@ static void test_history(void **state) {
           "A:a1,a2;" },
     };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(doc(cases[c].rule, cases[c].max));
+        fw_lang_rules *rs = lang_load_ok(doc(cases[c].rule, cases[c].max));
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
         feed(st, cases[c].r, N(cases[c].r), &s);
@@ -246,7 +229,7 @@ static void test_history(void **state) {
 static void test_prev_alert(void **state) {
     (void)state;
     static const rec r[] = { { "a1", "A", P, "100", 0 }, { "a2", "A", P, "40", 2 * MIN_MS } };
-    fw_lang_rules *rs = load_ok(doc(DROP, 100));
+    fw_lang_rules *rs = lang_load_ok(doc(DROP, 100));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     feed(st, r, N(r), &s);
@@ -271,7 +254,7 @@ static void test_seen_bound(void **state) {
         snprintf(ms[i], sizeof(ms[i]), "M%d", i);
         r[i] = (rec){ ids[i], "A", P, "1", i, .merchant = ms[i] };
     }
-    fw_lang_rules *rs = load_ok(doc(NEWM, 5));
+    fw_lang_rules *rs = lang_load_ok(doc(NEWM, 5));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     feed(st, r, N(r), &s);
@@ -297,7 +280,7 @@ static void test_expiry(void **state) {
     };
     static const rec r[] = { { "a1", "A", P, "100", 0, .merchant = "M1" } };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(doc(cases[c].rule, 100));
+        fw_lang_rules *rs = lang_load_ok(doc(cases[c].rule, 100));
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
         feed(st, r, N(r), &s);
@@ -348,7 +331,7 @@ static void test_round_trip(void **state) {
         { "a5", "A", P, "0.5", 6, .merchant = "M3" },         { "b3", "B", P, "300", 7 },
         { "a6", "A", P, "200", 8, .merchant = "M3" },
     };
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *one = fw_lang_state_new(rs);
     sink want = { 0 };
     feed(one, r, N(r), &want);
@@ -393,7 +376,7 @@ static void test_round_trip(void **state) {
  * back, and survives the changelog (ASan checks the memory). */
 static void test_prev_long(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc("\"type\": \"filter\", \"group_by\": \"account_id\", "
+    fw_lang_rules *rs = lang_load_ok(doc("\"type\": \"filter\", \"group_by\": \"account_id\", "
                                     "\"when\": \"merchant_id == prev.merchant_id\"", 100));
     char longm[300];
     memset(longm, 'm', sizeof(longm) - 1);
@@ -458,7 +441,7 @@ static void test_load_errors(void **state) {
         char err[1024] = "";
         char json[2048];
         snprintf(json, sizeof(json), "{\"rules\": [{\"id\": \"r\", %s}]}", cases[c].rule);
-        fw_err rc = load(json, &rs, err, sizeof(err));
+        fw_err rc = lang_load(json, &rs, err, sizeof(err));
         printf("case %zu: %s\n  want prefix %s\n", c, err, cases[c].want);
         assert_int_not_equal(rc, FW_OK);
         assert_null(rs);
@@ -469,7 +452,7 @@ static void test_load_errors(void **state) {
 /* `rules show` writes $param references back as written. */
 static void test_write_back(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(RAPID_NS ", \"reason\": \"{n} small\"", 100));
+    fw_lang_rules *rs = lang_load_ok(doc(RAPID_NS ", \"reason\": \"{n} small\"", 100));
     fw_buf b;
     fw_buf_init(&b, 0);
     assert_true(fw_lang_rules_write_json(rs, &b, ""));
@@ -482,7 +465,7 @@ static void test_write_back(void **state) {
     char json[4096];
     snprintf(json, sizeof(json), "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [%.*s]}",
              (int)b.len, b.data);
-    fw_lang_rules *again = load_ok(json);
+    fw_lang_rules *again = lang_load_ok(json);
     fw_buf b2;
     fw_buf_init(&b2, 0);
     assert_true(fw_lang_rules_write_json(again, &b2, ""));
@@ -535,7 +518,7 @@ static void test_cookbook_new_device(void **state) {
         fail();
     }
     char *json = cookbook_block(doc, "### A new device followed by a payee change and a transfer");
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     assert_int_equal(rs->nextra, 1);
     assert_string_equal(rs->extra_names[0], "device_id");
     fw_lang_state *st = fw_lang_state_new(rs);

@@ -19,6 +19,8 @@
 #include "lang_rules.h"
 #include "rules_file.h"
 
+#include "lang_test_util.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1710513000000LL /* 2024-03-15T14:30:00Z */
 #define MIN_MS 60000LL
@@ -94,26 +96,6 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
                  a->evidence[0].ptr);
 }
 
-/* The document's time and limits first, then its language rules. */
-static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
-    fw_rules base;
-    fw_rules_defaults(&base);
-    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
-    if (rc != FW_OK)
-        return rc;
-    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
-}
-
-static fw_lang_rules *load_ok(const char *json) {
-    fw_lang_rules *rs = NULL;
-    char err[1024];
-    fw_err rc = load(json, &rs, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "load failed: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-    return rs;
-}
-
 static void run(fw_lang_state *st, tx *x, size_t n, sink *s) {
     for (size_t i = 0; i < n; i++) {
         fw_lang_input in = { .txn = &x[i].t };
@@ -182,7 +164,7 @@ static void test_load_errors(void **state) {
     for (size_t i = 0; i < N(cases); i++) {
         fw_lang_rules *rs = NULL;
         char err[1024] = "";
-        fw_err rc = load(cases[i].json, &rs, err, sizeof(err));
+        fw_err rc = lang_load(cases[i].json, &rs, err, sizeof(err));
         if (rc == FW_OK || !strstr(err, cases[i].want))
             fprintf(stderr, "case %zu: want error containing\n  %s\ngot (rc %d)\n  %s\n", i,
                     cases[i].want, (int)rc, err);
@@ -203,7 +185,7 @@ static void test_too_many_rules(void **state) {
     snprintf(json + o, size - o, "]}");
     fw_lang_rules *rs = NULL;
     char err[512];
-    fw_err rc = load(json, &rs, err, sizeof(err));
+    fw_err rc = lang_load(json, &rs, err, sizeof(err));
     printf("  %d rules: rc %d, %s\n", FW_LANG_MAX_RULES + 1, (int)rc, err);
     assert_int_equal(rc, FW_ERR_LIMIT);
     assert_non_null(strstr(err, "257 language rules, above the 256"));
@@ -214,7 +196,7 @@ static void test_too_many_rules(void **state) {
 
 static void test_filter(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"rules\": [{\"id\": \"big_crypto\", \"type\": \"filter\", \"severity\": \"high\",\n"
         "  \"version\": 3, \"params\": {\"limit\": 1000.5},\n"
         "  \"when\": \"amount > $limit and merchant_category in [\\\"crypto\\\"]\",\n"
@@ -244,7 +226,7 @@ static void test_filter(void **state) {
  * may take a built-in's id (it then runs instead of it: engine_lang.c). */
 static void test_entity(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [\n"
         " {\"id\": \"high_amount\", \"type\": \"filter\", \"when\": \"amount > 5000\",\n"
         "  \"entity\": [{\"type\": \"account\", \"id\": \"account_id\"},\n"
@@ -289,7 +271,7 @@ static void test_entity(void **state) {
  * record hands them in by slot. */
 static void test_extra_fields(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [\n"
         " {\"id\": \"dev\", \"type\": \"filter\", \"when\": \"device_id == \\\"d1\\\" and mcc > 5000\",\n"
         "  \"reason\": \"device {device_id}, mcc {mcc}\"},\n"
@@ -348,7 +330,7 @@ static void test_each_aggregate(void **state) {
         { { "1", "2" }, { "M1", "M2" }, "n=2 s=3 a=1.5 lo=1 hi=2 m=2 sd=0.5 big=0 nbig=0" },
     };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(agg_rule);
+        fw_lang_rules *rs = lang_load_ok(agg_rule);
         fw_lang_state *st = fw_lang_state_new(rs);
         static sink s;
         s.n = 0;
@@ -374,7 +356,7 @@ static void test_each_aggregate(void **state) {
 /* "refunds above 30 % of sales", one rule thanks to per-aggregate where. */
 static void test_ratio(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"rules\": [{\"id\": \"refunds\", \"type\": \"aggregate\", \"group_by\": \"merchant_id\",\n"
         "  \"lookback\": \"24h\", \"aggregates\": {\n"
         "    \"refunds\": {\"of\": \"sum(amount)\", \"where\": \"merchant_category == \\\"refund\\\"\"},\n"
@@ -409,7 +391,7 @@ static void test_lookback_edges(void **state) {
         size_t want_count;
     } cases[] = { { HOUR_MS, 2 }, { HOUR_MS + 1, 1 }, { HOUR_MS - 1, 2 }, { 0, 2 } };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(
+        fw_lang_rules *rs = lang_load_ok(
             "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"v\", \"type\": \"aggregate\",\n"
             " \"group_by\": \"account_id\", \"lookback\": \"1h\", \"aggregates\": {\"count\": \"count\"},\n"
             " \"having\": \"count >= 1\"}]}");
@@ -434,7 +416,7 @@ static void test_lookback_edges(void **state) {
 
 static void test_group_tuple_and_missing(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"pair\", \"type\": \"aggregate\",\n"
         " \"group_by\": [\"account_id\", \"counterparty_id\"], \"lookback\": \"24h\",\n"
         " \"where\": \"amount < 10000\", \"aggregates\": {\"count\": \"count\", \"sum\": \"sum(amount)\"},\n"
@@ -470,7 +452,7 @@ static void test_dedupe(void **state) {
         size_t want;
     } cases[] = { { 5 * MIN_MS - 1, 1 }, { 5 * MIN_MS, 2 } };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(
+        fw_lang_rules *rs = lang_load_ok(
             "{\"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
             " \"lookback\": \"1h\", \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 1\"},\n"
             " {\"id\": \"f\", \"type\": \"filter\", \"group_by\": \"account_id\", \"when\": \"true\"}]}");
@@ -495,7 +477,7 @@ static void test_dedupe(void **state) {
 
 static void test_window_bound(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"limits\": {\"max_window_events\": 5},\n"
         " \"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
         " \"lookback\": \"1h\", \"aggregates\": {\"count\": \"count\", \"s\": \"sum(amount)\"},\n"
@@ -522,7 +504,7 @@ static void test_window_bound(void **state) {
 
 static void test_expiry_leaves_nothing(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
         " \"lookback\": \"1h\", \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 2\"},\n"
         " {\"id\": \"f\", \"type\": \"filter\", \"group_by\": \"account_id\", \"when\": \"true\"}]}");
@@ -605,7 +587,7 @@ static void test_round_trip(void **state) {
     (void)state;
     const size_t n = 600, half = 300;
     tx *x = random_txns(n);
-    fw_lang_rules *rs = load_ok(agg_rule);
+    fw_lang_rules *rs = lang_load_ok(agg_rule);
     static sink a, b;
     a.n = b.n = 0;
     fw_lang_state *one = fw_lang_state_new(rs);
@@ -631,7 +613,7 @@ static void test_round_trip(void **state) {
         assert_int_equal(a.a[i].ts, b.a[i].ts);
     }
     /* Bytes of another shape are refused. */
-    fw_lang_rules *other = load_ok(
+    fw_lang_rules *other = lang_load_ok(
         "{\"rules\": [{\"id\": \"agg\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
         " \"lookback\": \"1h\", \"aggregates\": {\"n\": \"count\"}, \"having\": \"true\"}]}");
     fw_lang_state *ost = fw_lang_state_new(other);
@@ -683,7 +665,7 @@ static void differential(uint32_t max, unsigned merchants, uint64_t seed) {
         "    \"lo\": \"min(amount)\", \"hi\": \"max(amount)\", \"m\": \"count_distinct(merchant_id)\",\n"
         "    \"sd\": \"stddev(amount)\", \"big\": {\"of\": \"max(amount)\", \"where\": \"amount > 1500\"}},\n"
         "  \"having\": \"n >= 3 and s > 2500\"}]}", max);
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
     s.n = 0;
@@ -806,7 +788,7 @@ static void test_shared_state(void **state) {
     char json[4096];
     snprintf(json, sizeof(json), "{\"time\": {\"dedupe_window\": \"10m\"}, \"rules\": [%s,\n%s,\n%s,\n%s]}",
              rules[0], rules[1], rules[2], rules[3]);
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     run(st, x, n, &all);
     fw_lang_stats stats;
@@ -814,7 +796,7 @@ static void test_shared_state(void **state) {
     for (size_t i = 0; i < N(rules); i++) {
         snprintf(json, sizeof(json), "{\"time\": {\"dedupe_window\": \"10m\"}, \"rules\": [%s]}",
                  rules[i]);
-        fw_lang_rules *r1 = load_ok(json);
+        fw_lang_rules *r1 = lang_load_ok(json);
         fw_lang_state *s1 = fw_lang_state_new(r1);
         run(s1, x, n, &one);
         fw_lang_state_destroy(s1);
@@ -857,13 +839,13 @@ static void test_shared_state(void **state) {
 
 static void test_write_back(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(agg_rule);
+    fw_lang_rules *rs = lang_load_ok(agg_rule);
     fw_buf b;
     fw_buf_init(&b, 0);
     assert_true(fw_buf_puts(&b, "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [") &&
                 fw_lang_rules_write_json(rs, &b, "  ") && fw_buf_puts(&b, "]}"));
     fw_buf_putc(&b, '\0');
-    fw_lang_rules *again = load_ok(b.data);
+    fw_lang_rules *again = lang_load_ok(b.data);
     fw_buf c;
     fw_buf_init(&c, 0);
     assert_true(fw_lang_rules_write_json(again, &c, "  "));
@@ -917,7 +899,7 @@ static void test_cookbook(void **state) {
     }
     /* More than 3 crypto merchants in an hour. */
     char *json = cookbook_block(doc, "### More than 3 crypto merchants in an hour");
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
     s.n = 0;
@@ -939,7 +921,7 @@ static void test_cookbook(void **state) {
 
     /* Refunds above 30 % of sales per merchant per day. */
     json = cookbook_block(doc, "### Refunds above 30 % of sales per merchant per day");
-    rs = load_ok(json);
+    rs = lang_load_ok(json);
     st = fw_lang_state_new(rs);
     s.n = 0;
     mk(&x[0], "s1", T0, "1000", "A", "M1", NULL, NULL);

@@ -18,6 +18,8 @@
 #include "lang_rules.h"
 #include "rules_file.h"
 
+#include "lang_test_util.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1710513000000LL /* a multiple of 10 minutes: windows align on it */
 #define MIN_MS 60000LL
@@ -67,25 +69,6 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     s->wstart = a->window_start;
     s->sev = a->rc->severity;
     s->n++;
-}
-
-static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
-    fw_rules base;
-    fw_rules_defaults(&base);
-    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
-    if (rc != FW_OK)
-        return rc;
-    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
-}
-
-static fw_lang_rules *load_ok(const char *json) {
-    fw_lang_rules *rs = NULL;
-    char err[1024];
-    fw_err rc = load(json, &rs, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "load failed: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-    return rs;
 }
 
 static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
@@ -153,7 +136,7 @@ static void test_scoring(void **state) {
           { { "b", "A", "2000", 3 * MIN_MS }, { "a", "A", "2000", 2 * MIN_MS } },
           "account_id=A:a,b;", -5 },
     };
-    fw_lang_rules *rs = load_ok(doc(""));
+    fw_lang_rules *rs = lang_load_ok(doc(""));
     for (size_t i = 0; i < N(cases); i++) {
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
@@ -205,7 +188,7 @@ static void test_avg_before(void **state) {
           { { "a", "A", "100", 0 }, { "z", "A", "0", 40 * MIN_MS },
             { "b", "A", "301", 90 * MIN_MS } }, "account_id=A:b;" },
     };
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     for (size_t i = 0; i < N(cases); i++) {
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
@@ -285,7 +268,7 @@ static void test_points(void **state) {
           { { "a", "A", "2000", 0 }, { "s", "A", "5", MIN_MS }, { "b", "A", "2000", 2 * MIN_MS } },
           "c0:a,b;" },
     };
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     for (size_t i = 0; i < N(cases); i++) {
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
@@ -330,7 +313,7 @@ static void test_round_trip(void **state) {
         { "e", "A", "5", 31 * MIN_MS },   { "f", "A", "2000", 32 * MIN_MS },
         { "g", "A", "2000", 33 * MIN_MS },
     };
-    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\""));
+    fw_lang_rules *rs = lang_load_ok(doc(", \"avg_before\": \"amount\""));
     fw_lang_state *one = fw_lang_state_new(rs);
     sink want = { 0 };
     feed(one, r, N(r), &want);
@@ -373,7 +356,7 @@ static void test_round_trip(void **state) {
  * dedupe + lateness of quiet; then nothing is left. */
 static void test_expiry(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\", \"memory\": \"1h\""));
+    fw_lang_rules *rs = lang_load_ok(doc(", \"avg_before\": \"amount\", \"memory\": \"1h\""));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     rec r[] = { { "a", "A", "5", 0 }, { "b", "A", "5", MIN_MS } };
@@ -461,7 +444,7 @@ static void test_load_errors(void **state) {
             snprintf(rule, sizeof(rule), "%s", cases[i].rule);
         snprintf(json, sizeof(json), "{\"rules\": [{\"id\": \"s\", \"type\": \"score\", %s}]}",
                  rule);
-        fw_err rc = load(json, &rs, err, sizeof(err));
+        fw_err rc = lang_load(json, &rs, err, sizeof(err));
         printf("case %zu: %s\n  want prefix %s\n", i, err, cases[i].want);
         assert_int_not_equal(rc, FW_OK);
         assert_null(rs);
@@ -473,7 +456,7 @@ static void test_load_errors(void **state) {
  * same text. */
 static void test_write_back(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(", \"avg_before\": \"amount\", \"severity_by_score\": "
+    fw_lang_rules *rs = lang_load_ok(doc(", \"avg_before\": \"amount\", \"severity_by_score\": "
                                     "[{\"at\": 30, \"severity\": \"critical\"}]"));
     fw_buf b, b2;
     fw_buf_init(&b, 0);
@@ -488,7 +471,7 @@ static void test_write_back(void **state) {
                                    "\"$many * 3 + 1\" }"));
     assert_non_null(strstr(b.data, "\"severity_by_score\": [ { \"at\": 30, \"severity\": "
                                    "\"critical\" } ]"));
-    fw_lang_rules *again = load_ok(b.data);
+    fw_lang_rules *again = lang_load_ok(b.data);
     assert_true(fw_buf_puts(&b2, "{\"rules\": [") && fw_lang_rules_write_json(again, &b2, "") &&
                 fw_buf_puts(&b2, "]}") && fw_buf_putc(&b2, '\0'));
     assert_string_equal(b.data, b2.data);
@@ -510,7 +493,7 @@ static void test_signal(void **state) {
         "\"points\": 10}], \"alert_at\": 20}]}";
     char json[1024];
     snprintf(json, sizeof(json), head, "\"account_id\"", "big");
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     rec r[] = { { "a", "A", "2000", 0 }, { "m", "A", "5", 30000 }, { "b", "A", "2000", MIN_MS } };
@@ -533,7 +516,7 @@ static void test_signal(void **state) {
         char err[1024] = "";
         fw_lang_rules *no = NULL;
         snprintf(json, sizeof(json), head, bad[i].group, bad[i].sig);
-        fw_err rc = load(json, &no, err, sizeof(err));
+        fw_err rc = lang_load(json, &no, err, sizeof(err));
         printf("case %zu: %s\n  want prefix %s\n", i, err, bad[i].want);
         assert_int_not_equal(rc, FW_OK);
         assert_memory_equal(err, bad[i].want, strlen(bad[i].want));
@@ -571,7 +554,7 @@ static void test_cookbook(void **state) {
     fclose(f);
     char *json = cookbook_block(doc, "### A risk score per account, three signals weighted");
     assert_non_null(json);
-    fw_lang_rules *rs = load_ok(json);
+    fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     static const struct {
         const char *id, *amt, *cat, *cp;

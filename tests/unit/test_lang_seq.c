@@ -17,6 +17,8 @@
 #include "lang_rules.h"
 #include "rules_file.h"
 
+#include "lang_test_util.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define T0 1710513000000LL
 #define MIN_MS 60000LL
@@ -67,25 +69,6 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     s->wstart = a->window_start;
     s->wend = a->window_end;
     s->n++;
-}
-
-static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
-    fw_rules base;
-    fw_rules_defaults(&base);
-    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
-    if (rc != FW_OK)
-        return rc;
-    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
-}
-
-static fw_lang_rules *load_ok(const char *json) {
-    fw_lang_rules *rs = NULL;
-    char err[1024];
-    fw_err rc = load(json, &rs, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "load failed: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-    return rs;
 }
 
 static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
@@ -179,7 +162,7 @@ static void test_matching(void **state) {
           "" },
     };
     for (size_t i = 0; i < N(cases); i++) {
-        fw_lang_rules *rs = load_ok(doc(cases[i].steps, cases[i].within));
+        fw_lang_rules *rs = lang_load_ok(doc(cases[i].steps, cases[i].within));
         fw_lang_state *st = fw_lang_state_new(rs);
         sink s = { 0 };
         feed(st, cases[i].r, N(cases[i].r), &s);
@@ -195,7 +178,7 @@ static void test_matching(void **state) {
 /* The alert's window is [first, first + within]. */
 static void test_window_bounds(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(RELAXED, "5m"));
+    fw_lang_rules *rs = lang_load_ok(doc(RELAXED, "5m"));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     rec r[] = { { "a", "A", P, "5", 1000 }, { "b", "A", P, "2000", 2000 } };
@@ -212,7 +195,7 @@ static void test_window_bounds(void **state) {
  * counted. */
 static void test_partial_bound(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(RELAXED, "1h"));
+    fw_lang_rules *rs = lang_load_ok(doc(RELAXED, "1h"));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     char ids[FW_LANG_SEQ_MAX_PARTIALS + 10][8];
@@ -236,7 +219,7 @@ static void test_partial_bound(void **state) {
 /* Past within (and the dedupe window) nothing is left. */
 static void test_expiry(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(RELAXED, "5m"));
+    fw_lang_rules *rs = lang_load_ok(doc(RELAXED, "5m"));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     rec r[] = { { "a", "A", P, "5", 0 }, { "b", "B", P, "5", MIN_MS } };
@@ -262,7 +245,7 @@ static void test_expiry(void **state) {
  * absent): and a freed key's record that cannot start one alerts nothing. */
 static void test_key_made_again(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(RELAXED, "5m"));
+    fw_lang_rules *rs = lang_load_ok(doc(RELAXED, "5m"));
     fw_lang_state *st = fw_lang_state_new(rs);
     sink s = { 0 };
     rec r1[] = { { "a", "A", P, "5", 0 }, { "b", "B", P, "5", 0 } };
@@ -310,7 +293,7 @@ static void test_round_trip(void **state) {
         { "s", "A", P, "5", 3 },  { "t", "B", P, "5", 4 },  { "w", "A", W, "6000", 5 },
         { "v", "B", W, "6000", 6 },
     };
-    fw_lang_rules *rs = load_ok(doc(THREE, "30m"));
+    fw_lang_rules *rs = lang_load_ok(doc(THREE, "30m"));
     fw_lang_state *one = fw_lang_state_new(rs);
     sink want = { 0 };
     feed(one, r, N(r), &want);
@@ -388,7 +371,7 @@ static void test_load_errors(void **state) {
         fw_lang_rules *rs = NULL;
         snprintf(json, sizeof(json), "{\"rules\": [{\"id\": \"s\", \"type\": \"sequence\", %s}]}",
                  cases[i].rule);
-        fw_err rc = load(json, &rs, err, sizeof(err));
+        fw_err rc = lang_load(json, &rs, err, sizeof(err));
         printf("case %zu: %s\n  want prefix %s\n", i, err, cases[i].want);
         assert_int_not_equal(rc, FW_OK);
         assert_null(rs);
@@ -400,7 +383,7 @@ static void test_load_errors(void **state) {
  * to the same rule. */
 static void test_write_back(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(doc(REPEAT, "5m"));
+    fw_lang_rules *rs = lang_load_ok(doc(REPEAT, "5m"));
     fw_buf b;
     fw_buf_init(&b, 0);
     assert_true(fw_buf_puts(&b, "{\"rules\": [") && fw_lang_rules_write_json(rs, &b, "") &&
@@ -409,7 +392,7 @@ static void test_write_back(void **state) {
     assert_non_null(strstr(b.data, "\"within\": \"5m\""));
     assert_non_null(strstr(b.data, "{ \"when\": \"amount < $small\", \"times\": 3 }"));
     assert_non_null(strstr(b.data, "{ \"next\": \"amount > $large\" }"));
-    fw_lang_rules *again = load_ok(b.data);
+    fw_lang_rules *again = lang_load_ok(b.data);
     assert_int_equal(again->rules[0].nsteps, 2);
     assert_int_equal(again->rules[0].steps[0].times, 3);
     assert_int_equal(again->rules[0].steps[1].contig, FW_LANG_NEXT);

@@ -19,6 +19,8 @@
 #include "lang_rules.h"
 #include "rules_file.h"
 
+#include "lang_test_util.h"
+
 #define N(a) (sizeof(a) / sizeof((a)[0]))
 #define MIN_MS 60000LL
 #define B (1710513000000LL / (30 * MIN_MS) * (30 * MIN_MS)) /* aligned to 30m (and 5m) */
@@ -82,25 +84,6 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     g->nevidence = a->nevidence;
 }
 
-static fw_err load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
-    fw_rules base;
-    fw_rules_defaults(&base);
-    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
-    if (rc != FW_OK)
-        return rc;
-    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
-}
-
-static fw_lang_rules *load_ok(const char *json) {
-    fw_lang_rules *rs = NULL;
-    char err[1024];
-    fw_err rc = load(json, &rs, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "load failed: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-    return rs;
-}
-
 static void run(fw_lang_state *st, tx *x, size_t n, sink *s) {
     for (size_t i = 0; i < n; i++) {
         fw_lang_input in = { .txn = &x[i].t };
@@ -141,7 +124,7 @@ static void test_load_errors(void **state) {
                  "\"account_id\", %s, \"aggregates\": {\"n\": \"count\"}, \"having\": \"n >= 2\"}]}",
                  cases[c].window);
         fw_lang_rules *rs = NULL;
-        fw_err rc = load(json, &rs, err, sizeof(err));
+        fw_err rc = lang_load(json, &rs, err, sizeof(err));
         printf("  %s -> %s\n", cases[c].window, rc == FW_OK ? "ok" : err);
         if (!cases[c].want) {
             assert_int_equal(rc, FW_OK);
@@ -176,7 +159,7 @@ static void test_window_edges(void **state) {
         { "before the epoch", -B - 3 * MIN_MS, -B - MIN_MS, true, -B - 30 * MIN_MS },
     };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(VELOCITY(""));
+        fw_lang_rules *rs = lang_load_ok(VELOCITY(""));
         fw_lang_state *st = fw_lang_state_new(rs);
         static sink s;
         s.n = 0;
@@ -225,7 +208,7 @@ static void test_late_and_ties(void **state) {
           2, "p,q", -15 * MIN_MS },
     };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(VELOCITY(", \"allowed_lateness\": \"1h\""));
+        fw_lang_rules *rs = lang_load_ok(VELOCITY(", \"allowed_lateness\": \"1h\""));
         fw_lang_state *st = fw_lang_state_new(rs);
         static sink s;
         s.n = 0;
@@ -249,7 +232,7 @@ static void test_late_and_ties(void **state) {
 /* Evidence is every event of the window, past 64 (as the built-ins name them). */
 static void test_evidence_beyond_64(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [{\"id\": \"v\", \"type\": \"aggregate\",\n"
         " \"group_by\": \"account_id\", \"window\": \"30m\", \"slide\": \"5m\",\n"
         " \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 100\"}]}");
@@ -275,7 +258,7 @@ static void test_evidence_beyond_64(void **state) {
  * newcomer (counted), as the built-ins do: the window names the first ones. */
 static void test_window_bound(void **state) {
     (void)state;
-    fw_lang_rules *rs = load_ok(
+    fw_lang_rules *rs = lang_load_ok(
         "{\"time\": {\"dedupe_window\": \"0s\"}, \"limits\": {\"max_window_events\": 5},\n"
         " \"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
         " \"window\": \"30m\", \"slide\": \"5m\", \"aggregates\": {\"n\": \"count\"},\n"
@@ -335,7 +318,7 @@ static void test_consume(void **state) {
           { "60", "30", "50", "80", NULL }, { 10, 30, 20, 31 }, "t2:t0,t2;t3:t1,t3;" },
     };
     for (size_t c = 0; c < N(cases); c++) {
-        fw_lang_rules *rs = load_ok(cases[c].json);
+        fw_lang_rules *rs = lang_load_ok(cases[c].json);
         fw_lang_state *st = fw_lang_state_new(rs);
         static sink s;
         s.n = 0;
@@ -386,7 +369,7 @@ static void test_sharing(void **state) {
                  " \"having\": \"n >= 2\"}, {\"id\": \"b\", \"type\": \"aggregate\", \"group_by\":\n"
                  " \"account_id\", %s, \"aggregates\": {\"m\": \"max(amount)\"}, \"having\": \"m > 5\"}]}",
                  cases[c].second);
-        fw_lang_rules *rs = load_ok(json);
+        fw_lang_rules *rs = lang_load_ok(json);
         fw_lang_state *st = fw_lang_state_new(rs);
         fw_lang_stats stats;
         fw_lang_state_stats(st, &stats);
@@ -467,7 +450,7 @@ static void test_round_trip_every_cut(void **state) {
     (void)state;
     const size_t n = 160;
     tx *x = random_txns(n);
-    fw_lang_rules *rs = load_ok(state_rules);
+    fw_lang_rules *rs = lang_load_ok(state_rules);
     static sink whole, cut;
     whole.n = 0;
     fw_lang_state *one = fw_lang_state_new(rs);
@@ -512,7 +495,7 @@ static void test_round_trip_every_cut(void **state) {
 static void test_expiry_leaves_nothing(void **state) {
     (void)state;
     tx *x = random_txns(100);
-    fw_lang_rules *rs = load_ok(state_rules);
+    fw_lang_rules *rs = lang_load_ok(state_rules);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
     s.n = 0;
@@ -554,7 +537,7 @@ static void test_differential(void **state) {
     const int64_t W = 20 * MIN_MS, S = 4 * MIN_MS;
     const size_t n = 1500;
     tx *x = random_txns(n);
-    fw_lang_rules *rs = load_ok(rules);
+    fw_lang_rules *rs = lang_load_ok(rules);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
     s.n = 0;
@@ -654,7 +637,7 @@ static void test_shape(void **state) {
                  "{\"rules\": [{\"id\": \"a\", \"type\": \"aggregate\", \"group_by\": "
                  "\"account_id\", %s, \"aggregates\": {\"n\": \"count\"}, \"having\": \"n >= 2\"}]}",
                  shapes[c]);
-        fw_lang_rules *rs = load_ok(json);
+        fw_lang_rules *rs = lang_load_ok(json);
         fw_lang_state *st = fw_lang_state_new(rs);
         ids[c] = fw_lang_state_part_id(st, 0);
         printf("  %s: part %016llx\n", shapes[c], (unsigned long long)ids[c]);

@@ -1,0 +1,124 @@
+/* lang_test_util.h — scaffolding shared by the language tests (test_lang_rules.c,
+ * test_lang_seq.c, test_lang_score.c, test_lang_window.c, test_lang_prev.c):
+ * compiling a rules JSON into fw_lang_rules, an alert written as
+ * "entity:ev1,ev2,...;", handing a state over key by key through the changelog
+ * bytes, truncated bytes refused, and the cookbook blocks of
+ * docs/rule-language.md. What a test's records, sinks and rules look like stays
+ * in its own file. Include after cmocka.h. */
+#ifndef FW_TEST_LANG_TEST_UTIL_H
+#define FW_TEST_LANG_TEST_UTIL_H
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "lang_rules.h"
+#include "rules_file.h"
+
+/* The document's time and limits first, then its language rules. */
+static inline fw_err lang_load(const char *json, fw_lang_rules **rs, char *err, size_t size) {
+    fw_rules base;
+    fw_rules_defaults(&base);
+    fw_err rc = fw_rules_parse_json(&base, json, strlen(json), err, size);
+    if (rc != FW_OK)
+        return rc;
+    return fw_lang_rules_parse_json(json, strlen(json), &base, rs, err, size);
+}
+
+static inline fw_lang_rules *lang_load_ok(const char *json) {
+    fw_lang_rules *rs = NULL;
+    char err[1024];
+    fw_err rc = lang_load(json, &rs, err, sizeof(err));
+    if (rc != FW_OK)
+        fprintf(stderr, "load failed: %s\n", err);
+    assert_int_equal(rc, FW_OK);
+    return rs;
+}
+
+/* Appends @p a to the string @p got as "entity:ev1,ev2,...;". */
+static inline void lang_alert_append(char *got, size_t size, const fw_lang_alert *a) {
+    size_t o = strlen(got);
+    o += (size_t)snprintf(got + o, size - o, "%.*s:", (int)a->entity.len, a->entity.ptr);
+    for (size_t i = 0; i < a->nevidence; i++)
+        o += (size_t)snprintf(got + o, size - o, "%s%.*s", i ? "," : "",
+                              (int)a->evidence[i].len, a->evidence[i].ptr);
+    snprintf(got + o, size - o, ";");
+}
+
+/* A state handed over key by key, as the changelog does on a rebalance. */
+typedef struct lang_snap {
+    fw_lang_state *from, *to;
+    fw_buf buf;
+} lang_snap;
+
+static inline void lang_copy_key(void *opaque, size_t part, fw_str key) {
+    lang_snap *s = opaque;
+    char err[256];
+    fw_buf_reset(&s->buf);
+    assert_true(fw_lang_state_write_key(s->from, part, key, &s->buf));
+    fw_err rc = fw_lang_state_read_key(s->to, part, key, s->buf.data, s->buf.len, err, sizeof(err));
+    if (rc != FW_OK)
+        fprintf(stderr, "read_key: %s\n", err);
+    assert_int_equal(rc, FW_OK);
+}
+
+/* Every key of @p from written and read into @p to. */
+static inline void lang_hand_over(fw_lang_state *from, fw_lang_state *to) {
+    lang_snap s = { from, to, { 0 } };
+    fw_buf_init(&s.buf, 0);
+    fw_lang_state_foreach(from, lang_copy_key, &s);
+    fw_buf_fini(&s.buf);
+}
+
+/* The alerts of a run cut at @p cut and handed over equal one run's. */
+static inline void lang_assert_same_at_cut(size_t cut, const char *got, const char *want) {
+    if (strcmp(got, want))
+        fprintf(stderr, "cut %zu: got %s, want %s\n", cut, got, want);
+    assert_string_equal(got, want);
+}
+
+/* @p key of part @p part written from @p a, then read into @p b one byte
+ * short: refused, with an error containing @p want. */
+static inline void lang_assert_truncated_refused(fw_lang_state *a, fw_lang_state *b, size_t part,
+                                                 const char *key, const char *want) {
+    fw_buf buf;
+    char err[256];
+    fw_buf_init(&buf, 0);
+    assert_true(fw_lang_state_write_key(a, part, fw_str_c(key), &buf));
+    assert_true(buf.len > 4);
+    assert_int_equal(fw_lang_state_read_key(b, part, fw_str_c(key), buf.data, buf.len - 1, err,
+                                            sizeof(err)), FW_ERR_INVALID);
+    printf("%s\n", err);
+    assert_non_null(strstr(err, want));
+    fw_buf_fini(&buf);
+}
+
+/* ---- the cookbook of docs/rule-language.md ---- */
+
+static inline char *lang_read_all(const char *path) {
+    FILE *f = fopen(path, "rb");
+    if (!f)
+        return NULL;
+    char *buf = malloc(1 << 20);
+    size_t n = fread(buf, 1, (1 << 20) - 1, f);
+    buf[n] = '\0';
+    fclose(f);
+    return buf;
+}
+
+/* The JSON block following the cookbook heading that contains @p marker. */
+static inline char *lang_cookbook_block(const char *doc, const char *marker) {
+    const char *h = strstr(doc, marker);
+    assert_non_null(h);
+    const char *open = strstr(h, "```json\n");
+    assert_non_null(open);
+    open += 8;
+    const char *close = strstr(open, "```");
+    assert_non_null(close);
+    char *out = malloc((size_t)(close - open) + 1);
+    memcpy(out, open, (size_t)(close - open));
+    out[close - open] = '\0';
+    return out;
+}
+
+#endif
