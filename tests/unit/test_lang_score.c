@@ -58,13 +58,7 @@ typedef struct sink {
 
 static void on_alert(void *opaque, const fw_lang_alert *a) {
     sink *s = opaque;
-    size_t o = strlen(s->got);
-    o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%.*s:", (int)a->entity.len,
-                          a->entity.ptr);
-    for (size_t i = 0; i < a->nevidence; i++)
-        o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s%.*s", i ? "," : "",
-                              (int)a->evidence[i].len, a->evidence[i].ptr);
-    snprintf(s->got + o, sizeof(s->got) - o, ";");
+    lang_alert_append(s->got, sizeof(s->got), a);
     snprintf(s->reason, sizeof(s->reason), "%.*s", (int)a->reason.len, a->reason.ptr);
     s->wstart = a->window_start;
     s->sev = a->rc->severity;
