@@ -567,22 +567,6 @@ static tx *random_txns(size_t n) {
     return x;
 }
 
-typedef struct snap {
-    fw_lang_state *from, *to;
-    fw_buf buf;
-} snap;
-
-static void copy_key(void *opaque, size_t rule, fw_str key) {
-    snap *s = opaque;
-    char err[256];
-    fw_buf_reset(&s->buf);
-    assert_true(fw_lang_state_write_key(s->from, rule, key, &s->buf));
-    fw_err rc = fw_lang_state_read_key(s->to, rule, key, s->buf.data, s->buf.len, err, sizeof(err));
-    if (rc != FW_OK)
-        fprintf(stderr, "read_key: %s\n", err);
-    assert_int_equal(rc, FW_OK);
-}
-
 static void test_round_trip(void **state) {
     (void)state;
     const size_t n = 600, half = 300;
@@ -595,9 +579,9 @@ static void test_round_trip(void **state) {
     /* Restart at half: a new state restored key by key from the bytes. */
     fw_lang_state *first = fw_lang_state_new(rs), *second = fw_lang_state_new(rs);
     run(first, x, half, &b);
-    snap s = { .from = first, .to = second };
+    lang_snap s = { .from = first, .to = second };
     fw_buf_init(&s.buf, 0);
-    fw_lang_state_foreach(first, copy_key, &s);
+    fw_lang_state_foreach(first, lang_copy_key, &s);
     fw_lang_stats s1, s2;
     fw_lang_state_stats(first, &s1);
     fw_lang_state_stats(second, &s2);
@@ -818,16 +802,13 @@ static void test_shared_state(void **state) {
     again.n = 0;
     fw_lang_state *first = fw_lang_state_new(rs), *second = fw_lang_state_new(rs);
     run(first, x, n / 2, &again);
-    snap sn = { .from = first, .to = second };
-    fw_buf_init(&sn.buf, 0);
-    fw_lang_state_foreach(first, copy_key, &sn);
+    lang_hand_over(first, second);
     run(second, x + n / 2, n - n / 2, &again);
     qsort(again.a, again.n, sizeof(again.a[0]), cmp_got);
     printf("  restored halfway: %zu alerts\n", again.n);
     assert_int_equal(again.n, all.n);
     for (size_t i = 0; i < all.n; i++)
         assert_int_equal(cmp_got(&all.a[i], &again.a[i]), 0);
-    fw_buf_fini(&sn.buf);
     fw_lang_state_destroy(first);
     fw_lang_state_destroy(second);
     fw_lang_state_destroy(st);
