@@ -95,15 +95,23 @@ static inline void lang_assert_truncated_refused(fw_lang_state *a, fw_lang_state
 
 /* ---- the cookbook of docs/rule-language.md ---- */
 
-static inline char *lang_read_all(const char *path) {
+/* docs/rule-language.md (malloc'd), found from $FW_TEST_DATA (tests/); the
+ * case fails, saying where it looked, when the page cannot be read. */
+static inline char *lang_read_cookbook(void) {
+    const char *data = getenv("FW_TEST_DATA");
+    char path[1024];
+    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
     FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
+    if (!f) {
+        printf("  cannot read %s\n", path);
+        fail();
+    }
+    char *doc = malloc(1 << 20);
+    assert_non_null(doc);
+    size_t n = fread(doc, 1, (1 << 20) - 1, f);
+    doc[n] = '\0';
     fclose(f);
-    return buf;
+    return doc;
 }
 
 /* The JSON block following the cookbook heading that contains @p marker. */

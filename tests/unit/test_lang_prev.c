@@ -441,45 +441,12 @@ static void test_write_back(void **state) {
 
 /* ---- the cookbook of docs/rule-language.md ---- */
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* The JSON block following the cookbook heading @p marker. */
-static char *cookbook_block(const char *doc, const char *marker) {
-    const char *h = strstr(doc, marker);
-    assert_non_null(h);
-    const char *open = strstr(h, "```json\n");
-    assert_non_null(open);
-    open += 8;
-    const char *close = strstr(open, "```");
-    assert_non_null(close);
-    char *out = malloc((size_t)(close - open) + 1);
-    memcpy(out, open, (size_t)(close - open));
-    out[close - open] = '\0';
-    return out;
-}
-
 /* "A new device followed by a payee change and a transfer", run as written
  * in the doc on one account's day (device_id is an extra field). */
 static void test_cookbook_new_device(void **state) {
     (void)state;
-    const char *data = getenv("FW_TEST_DATA");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
-    char *doc = read_all(path);
-    if (!doc) {
-        printf("  cannot read %s\n", path);
-        fail();
-    }
-    char *json = cookbook_block(doc, "### A new device followed by a payee change and a transfer");
+    char *doc = lang_read_cookbook();
+    char *json = lang_cookbook_block(doc, "### A new device followed by a payee change and a transfer");
     fw_lang_rules *rs = lang_load_ok(json);
     assert_int_equal(rs->nextra, 1);
     assert_string_equal(rs->extra_names[0], "device_id");

@@ -842,44 +842,11 @@ static void test_write_back(void **state) {
 
 /* ---- the cookbook of docs/rule-language.md ---- */
 
-static char *read_all(const char *path) {
-    FILE *f = fopen(path, "rb");
-    if (!f)
-        return NULL;
-    char *buf = malloc(1 << 20);
-    size_t n = fread(buf, 1, (1 << 20) - 1, f);
-    buf[n] = '\0';
-    fclose(f);
-    return buf;
-}
-
-/* The JSON block following the cookbook heading that contains @p marker. */
-static char *cookbook_block(const char *doc, const char *marker) {
-    const char *h = strstr(doc, marker);
-    assert_non_null(h);
-    const char *open = strstr(h, "```json\n");
-    assert_non_null(open);
-    open += 8;
-    const char *close = strstr(open, "```");
-    assert_non_null(close);
-    char *out = malloc((size_t)(close - open) + 1);
-    memcpy(out, open, (size_t)(close - open));
-    out[close - open] = '\0';
-    return out;
-}
-
 static void test_cookbook(void **state) {
     (void)state;
-    const char *data = getenv("FW_TEST_DATA");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
-    char *doc = read_all(path);
-    if (!doc) {
-        printf("  cannot read %s\n", path);
-        fail();
-    }
+    char *doc = lang_read_cookbook();
     /* More than 3 crypto merchants in an hour. */
-    char *json = cookbook_block(doc, "### More than 3 crypto merchants in an hour");
+    char *json = lang_cookbook_block(doc, "### More than 3 crypto merchants in an hour");
     fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
     static sink s;
@@ -901,7 +868,7 @@ static void test_cookbook(void **state) {
     free(json);
 
     /* Refunds above 30 % of sales per merchant per day. */
-    json = cookbook_block(doc, "### Refunds above 30 % of sales per merchant per day");
+    json = lang_cookbook_block(doc, "### Refunds above 30 % of sales per merchant per day");
     rs = lang_load_ok(json);
     st = fw_lang_state_new(rs);
     s.n = 0;

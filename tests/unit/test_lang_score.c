@@ -488,36 +488,11 @@ static void test_signal(void **state) {
     }
 }
 
-/* The JSON block under @p heading in the cookbook (malloc'd), or NULL. */
-static char *cookbook_block(const char *doc, const char *heading) {
-    const char *h = strstr(doc, heading), *b, *e;
-    if (!h || !(b = strstr(h, "```json\n")) || !(e = strstr(b + 8, "\n```")))
-        return NULL;
-    b += 8;
-    char *out = malloc((size_t)(e - b) + 1);
-    if (out) {
-        memcpy(out, b, (size_t)(e - b));
-        out[e - b] = '\0';
-    }
-    return out;
-}
-
 /* docs/rule-language.md's score example loads and scores as the page says. */
 static void test_cookbook(void **state) {
     (void)state;
-    const char *data = getenv("FW_TEST_DATA");
-    char path[1024];
-    snprintf(path, sizeof(path), "%s/../docs/rule-language.md", data ? data : "tests");
-    FILE *f = fopen(path, "rb");
-    if (!f) {
-        printf("  cannot read %s\n", path);
-        fail();
-    }
-    static char doc[1 << 18];
-    size_t n = fread(doc, 1, sizeof(doc) - 1, f);
-    doc[n] = '\0';
-    fclose(f);
-    char *json = cookbook_block(doc, "### A risk score per account, three signals weighted");
+    char *doc = lang_read_cookbook();
+    char *json = lang_cookbook_block(doc, "### A risk score per account, three signals weighted");
     assert_non_null(json);
     fw_lang_rules *rs = lang_load_ok(json);
     fw_lang_state *st = fw_lang_state_new(rs);
@@ -543,6 +518,7 @@ static void test_cookbook(void **state) {
     fw_lang_state_destroy(st);
     fw_lang_rules_destroy(rs);
     free(json);
+    free(doc);
 }
 
 int main(void) {
