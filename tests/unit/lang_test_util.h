@@ -70,11 +70,27 @@ static inline void lang_hand_over(fw_lang_state *from, fw_lang_state *to) {
     fw_buf_fini(&s.buf);
 }
 
-/* The alerts of a run cut at @p cut and handed over equal one run's. */
-static inline void lang_assert_same_at_cut(size_t cut, const char *got, const char *want) {
-    if (strcmp(got, want))
-        fprintf(stderr, "cut %zu: got %s, want %s\n", cut, got, want);
-    assert_string_equal(got, want);
+/* Feeds records [@p from, @p from + @p n) of the test's own table @p records
+ * into @p st, appending each alert's text to @p got. */
+typedef void lang_feed_text_fn(const void *records, fw_lang_state *st, size_t from, size_t n,
+                               char *got, size_t size);
+
+/* Handing the state over at every cut of @p n records gives the alerts of one
+ * run, @p want. */
+static inline void lang_assert_every_cut(const fw_lang_rules *rs, const void *records, size_t n,
+                                         lang_feed_text_fn *feed, const char *want) {
+    for (size_t cut = 0; cut <= n; cut++) {
+        fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
+        char got[4096] = "";
+        feed(records, a, 0, cut, got, sizeof(got));
+        lang_hand_over(a, b);
+        feed(records, b, cut, n - cut, got, sizeof(got));
+        if (strcmp(got, want))
+            fprintf(stderr, "cut %zu: got %s, want %s\n", cut, got, want);
+        assert_string_equal(got, want);
+        fw_lang_state_destroy(a);
+        fw_lang_state_destroy(b);
+    }
 }
 
 /* @p key of part @p part written from @p a, then read into @p b one byte
