@@ -75,6 +75,18 @@ static inline void lang_hand_over(fw_lang_state *from, fw_lang_state *to) {
 typedef void lang_feed_text_fn(const void *records, fw_lang_state *st, size_t from, size_t n,
                                char *got, size_t size);
 
+/* Defines feed_text(), a lang_feed_text_fn over the test's own record type
+ * @p rec_t, a sink type @p sink_t with a "char got[]" member, and its
+ * feed(st, records, n, sink): the types are the test's, the carrying is not. */
+#define LANG_FEED_TEXT(rec_t, sink_t)                                                        \
+    static void feed_text(const void *r, fw_lang_state *st, size_t from, size_t n, char *got, \
+                          size_t size) {                                                     \
+        sink_t s = { 0 };                                                                    \
+        snprintf(s.got, sizeof(s.got), "%s", got);                                           \
+        feed(st, (const rec_t *)r + from, n, &s);                                            \
+        snprintf(got, size, "%s", s.got);                                                    \
+    }
+
 /* Handing the state over at every cut of @p n records gives the alerts of one
  * run, @p want. */
 static inline void lang_assert_every_cut(const fw_lang_rules *rs, const void *records, size_t n,
@@ -93,10 +105,14 @@ static inline void lang_assert_every_cut(const fw_lang_rules *rs, const void *re
     }
 }
 
-/* @p key of part @p part written from @p a, then read into @p b one byte
- * short: refused, with an error containing @p want. */
-static inline void lang_assert_truncated_refused(fw_lang_state *a, fw_lang_state *b, size_t part,
+/* @p key of part @p part written after the first @p n records, then read
+ * into a new state one byte short: refused, with an error containing @p want. */
+static inline void lang_assert_truncated_refused(const fw_lang_rules *rs, const void *records,
+                                                 size_t n, lang_feed_text_fn *feed, size_t part,
                                                  const char *key, const char *want) {
+    fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
+    char got[4096] = "";
+    feed(records, a, 0, n, got, sizeof(got));
     fw_buf buf;
     char err[256];
     fw_buf_init(&buf, 0);
@@ -107,6 +123,8 @@ static inline void lang_assert_truncated_refused(fw_lang_state *a, fw_lang_state
     printf("%s\n", err);
     assert_non_null(strstr(err, want));
     fw_buf_fini(&buf);
+    fw_lang_state_destroy(a);
+    fw_lang_state_destroy(b);
 }
 
 /* ---- the cookbook of docs/rule-language.md ---- */

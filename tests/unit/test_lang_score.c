@@ -74,6 +74,8 @@ static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
     }
 }
 
+LANG_FEED_TEXT(rec, sink)
+
 /* A score rule on account_id, dedupe off, 5 minutes of allowed lateness:
  * window 10m sliding by 5m; +10 for each amount above $big, +10 once when the
  * window holds at least 3 transactions; alert at 20. @p extra: more keys. */
@@ -279,15 +281,6 @@ static void test_points(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
-/* feed() for lang_assert_every_cut: the alerts' text carried in @p got. */
-static void feed_text(const void *r, fw_lang_state *st, size_t from, size_t n, char *got,
-                      size_t size) {
-    sink s = { 0 };
-    snprintf(s.got, sizeof(s.got), "%s", got);
-    feed(st, (const rec *)r + from, n, &s);
-    snprintf(got, size, "%s", s.got);
-}
-
 /* Handing the state over at every cut gives the same alerts as one run:
  * the events, the running average and the open episode survive. */
 static void test_round_trip(void **state) {
@@ -307,12 +300,7 @@ static void test_round_trip(void **state) {
     assert_string_equal(want.got, "account_id=A:b,c;account_id=B:x,y;account_id=A:f,g;");
     lang_assert_every_cut(rs, r, N(r), feed_text, want.got);
     /* Truncated bytes are refused, naming the rule. */
-    fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
-    sink s = { 0 };
-    feed(a, r, 3, &s);
-    lang_assert_truncated_refused(a, b, 0, "account_id=A", "sc: state truncated");
-    fw_lang_state_destroy(a);
-    fw_lang_state_destroy(b);
+    lang_assert_truncated_refused(rs, r, 3, feed_text, 0, "account_id=A", "sc: state truncated");
     fw_lang_state_destroy(one);
     fw_lang_rules_destroy(rs);
 }

@@ -74,6 +74,8 @@ static void feed(fw_lang_state *st, const rec *r, size_t n, sink *s) {
     }
 }
 
+LANG_FEED_TEXT(rec, sink)
+
 /* A sequence rule on account_id, dedupe off, with @p steps and @p within. */
 static char *doc(const char *steps, const char *within) {
     static char buf[2048];
@@ -262,15 +264,6 @@ static void test_key_made_again(void **state) {
     fw_lang_rules_destroy(rs);
 }
 
-/* feed() for lang_assert_every_cut: the alerts' text carried in @p got. */
-static void feed_text(const void *r, fw_lang_state *st, size_t from, size_t n, char *got,
-                      size_t size) {
-    sink s = { 0 };
-    snprintf(s.got, sizeof(s.got), "%s", got);
-    feed(st, (const rec *)r + from, n, &s);
-    snprintf(got, size, "%s", s.got);
-}
-
 /* Handing the state over at every cut gives the same alerts as one run. */
 static void test_round_trip(void **state) {
     (void)state;
@@ -286,12 +279,7 @@ static void test_round_trip(void **state) {
     assert_string_equal(want.got, "account_id=A:p,s,w;account_id=B:q,t,v;");
     lang_assert_every_cut(rs, r, N(r), feed_text, want.got);
     /* Truncated bytes are refused, naming the rule. */
-    fw_lang_state *a = fw_lang_state_new(rs), *b = fw_lang_state_new(rs);
-    sink s = { 0 };
-    feed(a, r, 2, &s);
-    lang_assert_truncated_refused(a, b, 0, "account_id=A", "seq: state truncated");
-    fw_lang_state_destroy(a);
-    fw_lang_state_destroy(b);
+    lang_assert_truncated_refused(rs, r, 2, feed_text, 0, "account_id=A", "seq: state truncated");
     fw_lang_state_destroy(one);
     fw_lang_rules_destroy(rs);
 }
