@@ -70,6 +70,26 @@ static inline void lang_hand_over(fw_lang_state *from, fw_lang_state *to) {
     fw_buf_fini(&s.buf);
 }
 
+/* What fw_lang_rules_write_json writes of @p rs (with @p indent), loaded
+ * back in a document with dedupe off, is written again byte for byte. */
+static inline void lang_assert_writes_back(const fw_lang_rules *rs, const char *indent) {
+    fw_buf b, c;
+    fw_buf_init(&b, 0);
+    fw_buf_init(&c, 0);
+    assert_true(fw_buf_puts(&b, "{\"time\": {\"dedupe_window\": \"0s\"}, \"rules\": [") &&
+                fw_lang_rules_write_json(rs, &b, indent) && fw_buf_puts(&b, "]}") &&
+                fw_buf_putc(&b, '\0'));
+    fw_lang_rules *again = lang_load_ok(b.data);
+    assert_true(fw_lang_rules_write_json(again, &c, indent));
+    fw_buf_reset(&b);
+    assert_true(fw_lang_rules_write_json(rs, &b, indent));
+    assert_int_equal(b.len, c.len);
+    assert_memory_equal(b.data, c.data, b.len);
+    fw_buf_fini(&b);
+    fw_buf_fini(&c);
+    fw_lang_rules_destroy(again);
+}
+
 /* Feeds records [@p from, @p from + @p n) of the test's own table @p records
  * into @p st, appending each alert's text to @p got. */
 typedef void lang_feed_text_fn(const void *records, fw_lang_state *st, size_t from, size_t n,
