@@ -1072,6 +1072,7 @@ void fw_expr_destroy(fw_expr *e) {
     if (!e)
         return;
     free(e->node);
+    free(e->step);
     free(e->set);
     free(e->text);
     free(e->extra);
@@ -1135,6 +1136,61 @@ static void mark_typed(fw_expr *e, xnode *n) {
 void fw_expr_fast_off(fw_expr *e) {
     for (int32_t i = 0; i < e->nnodes; i++)
         e->node[i].fast = XFAST_NONE;
+    fw_expr_flat_off(e);
+}
+
+void fw_expr_flat_off(fw_expr *e) { e->nstep = 0; }
+
+/* Lays out node i as steps going to t when it holds, f when not (nleaf:
+ * each node's count of steps). A chain nested to the right is a loop, as
+ * in eval_bool: only left sides recurse. */
+static void flat_emit(fw_expr *e, const int32_t *nleaf, int32_t i, int32_t t, int32_t f) {
+    for (;;) {
+        const xnode *n = &e->node[i];
+        switch ((xop)n->op) {
+        case XOP_AND: /* the left side false decides; true goes on to the right */
+            flat_emit(e, nleaf, n->a, e->nstep + nleaf[n->a], f);
+            i = n->b;
+            continue;
+        case XOP_OR:
+            flat_emit(e, nleaf, n->a, t, e->nstep + nleaf[n->a]);
+            i = n->b;
+            continue;
+        case XOP_NOT: { /* eval_bool's !: a missing comparison under not holds */
+            int32_t x = t;
+            t = f;
+            f = x;
+            i = n->a;
+            continue;
+        }
+        default:
+            e->step[e->nstep++] = (xstep){ .n = n, .t = t, .f = f };
+            return;
+        }
+    }
+}
+
+/* The flat form of a BOOL root (xstep). Without memory for it, evaluation
+ * keeps the recursive path, which gives the same results. */
+static void build_flat(fw_expr *e) {
+    if (e->node[e->root].type != FW_XT_BOOL)
+        return;
+    int32_t *nleaf = malloc((size_t)e->nnodes * sizeof(*nleaf));
+    if (!nleaf)
+        return;
+    for (int32_t i = 0; i < e->nnodes; i++) { /* children before parents */
+        const xnode *n = &e->node[i];
+        if (n->op == XOP_AND || n->op == XOP_OR)
+            nleaf[i] = nleaf[n->a] + nleaf[n->b];
+        else if (n->op == XOP_NOT)
+            nleaf[i] = nleaf[n->a];
+        else
+            nleaf[i] = 1;
+    }
+    e->step = malloc((size_t)nleaf[e->root] * sizeof(*e->step));
+    if (e->step)
+        flat_emit(e, nleaf, e->root, XSTEP_TRUE, XSTEP_FALSE);
+    free(nleaf);
 }
 
 /* Marks the shortcuts of expr_int.h: `type == "X"` and `type in [...]`
@@ -1219,6 +1275,7 @@ fw_err fw_expr_compile(const char *src, size_t n, const fw_expr_env *env, fw_xty
     }
     ps.e->root = root;
     mark_fast(ps.e);
+    build_flat(ps.e);
     *out = ps.e;
     return FW_OK;
 }

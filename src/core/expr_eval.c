@@ -530,26 +530,52 @@ static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ct
     return present == (n->aux != 0);
 }
 
+/* The test of a node other than and/or/not, to a C bool (false for
+ * missing): a step of the flat form, a leaf of eval_bool. */
+static inline __attribute__((always_inline)) bool test_leaf(const fw_expr *e, const xnode *n,
+                                                            const fw_expr_ctx *ctx) {
+    switch ((xop)n->op) {
+    case XOP_CONST: return n->u.k.type == FW_XT_BOOL && n->u.k.u.b;
+    case XOP_CMP:
+        if (n->fast == XFAST_TYPE_CMP) {
+            /* A known type is its enum; missing compares false; other
+             * text (FW_TXN_TYPE_OTHER) takes the general path. */
+            const fw_txn *t = field_txn(e, n, ctx);
+            if (!t || t->type == FW_TXN_TYPE_NONE)
+                return false;
+            if (t->type != FW_TXN_TYPE_OTHER)
+                return ((uint32_t)t->type == n->fx) == (n->aux == XCMP_EQ);
+        } else if (n->fast != XFAST_NONE) {
+            return cmp_fast(e, n, ctx);
+        }
+        return cmp_values(e, n, ctx);
+    case XOP_IS_MISSING:
+        if (n->fast != XFAST_NONE)
+            return missing_fast(e, n, ctx);
+        return is_missing(e, n, ctx);
+    case XOP_IN_SET: {
+        /* Missing is in no list, and `not in` any list is false for it
+         * too, as every comparison with a missing value is. */
+        if (n->fast == XFAST_TYPE_IN) {
+            const fw_txn *t = field_txn(e, n, ctx);
+            if (!t || t->type == FW_TXN_TYPE_NONE)
+                return false;
+            if (t->type != FW_TXN_TYPE_OTHER)
+                return ((n->fx >> t->type & 1u) != 0) != (n->aux != 0);
+        }
+        return in_set_value(e, n, ctx);
+    }
+    default: return other_bool(e, n, ctx);
+    }
+}
+
 /* Evaluates a BOOL node to a C bool (false for missing), without building
- * values for the logic in between. */
+ * values for the logic in between. The general path of fw_expr_test, and
+ * fw_expr_eval's for a BOOL node. */
 static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[i];
     for (;;) {
         switch ((xop)n->op) {
-        case XOP_CONST: return n->u.k.type == FW_XT_BOOL && n->u.k.u.b;
-        case XOP_CMP:
-            if (n->fast == XFAST_TYPE_CMP) {
-                /* A known type is its enum; missing compares false; other
-                 * text (FW_TXN_TYPE_OTHER) takes the general path. */
-                const fw_txn *t = field_txn(e, n, ctx);
-                if (!t || t->type == FW_TXN_TYPE_NONE)
-                    return false;
-                if (t->type != FW_TXN_TYPE_OTHER)
-                    return ((uint32_t)t->type == n->fx) == (n->aux == XCMP_EQ);
-            } else if (n->fast != XFAST_NONE) {
-                return cmp_fast(e, n, ctx);
-            }
-            return cmp_values(e, n, ctx);
         case XOP_AND:
         case XOP_OR: {
             /* The compiler nests chains to the right: a loop walks
@@ -564,24 +590,20 @@ static bool eval_bool(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx) {
             continue; /* the last side decides */
         }
         case XOP_NOT: return !eval_bool(e, n->a, ctx);
-        case XOP_IS_MISSING:
-            if (n->fast != XFAST_NONE)
-                return missing_fast(e, n, ctx);
-            return is_missing(e, n, ctx);
-        case XOP_IN_SET: {
-            /* Missing is in no list, and `not in` any list is false for it
-             * too, as every comparison with a missing value is. */
-            if (n->fast == XFAST_TYPE_IN) {
-                const fw_txn *t = field_txn(e, n, ctx);
-                if (!t || t->type == FW_TXN_TYPE_NONE)
-                    return false;
-                if (t->type != FW_TXN_TYPE_OTHER)
-                    return ((n->fx >> t->type & 1u) != 0) != (n->aux != 0);
-            }
-            return in_set_value(e, n, ctx);
+        default: return test_leaf(e, n, ctx);
         }
-        default: return other_bool(e, n, ctx);
-        }
+    }
+}
+
+/* The flat form (xstep): one loop over the leaf tests, and/or/not as
+ * jumps; the same results as eval_bool of the root. */
+static bool eval_flat(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const xstep *s = e->step;
+    for (;;) {
+        int32_t next = test_leaf(e, s->n, ctx) ? s->t : s->f;
+        if (next < 0)
+            return next == XSTEP_TRUE;
+        s = &e->step[next];
     }
 }
 
@@ -693,5 +715,7 @@ bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx) {
     const xnode *n = &e->node[e->root];
     if (n->fast == XFAST_AMOUNT_K) /* a whole filter `amount > $limit`: no eval_bool frame */
         return amount_cmp(n, ctx);
+    if (e->nstep)
+        return eval_flat(e, ctx);
     return eval_bool(e, e->root, ctx);
 }

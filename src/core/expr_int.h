@@ -65,9 +65,23 @@ typedef struct xnode {
     } u;
 } xnode;
 
+/* One step of a boolean expression's flat form (fw_expr.step): the leaf
+ * test of node n (anything but and/or/not), then the step to go to by its
+ * outcome. and/or/not are only these jumps (always forward), so
+ * fw_expr_test walks the steps in one loop, without recursion. */
+typedef struct xstep {
+    const xnode *n;
+    int32_t t, f;   /* next step when the test holds / does not; XSTEP_* ends */
+} xstep;
+
+#define XSTEP_TRUE (-1)
+#define XSTEP_FALSE (-2)
+
 struct fw_expr {
     xnode *node;            /* children before parents; the root is last */
     int32_t nnodes, root;
+    xstep *step;            /* a BOOL root's flat form (fw_expr_test) */
+    int32_t nstep;          /* 0: fw_expr_test takes the recursive eval_bool */
     fw_xval *set;           /* every `in [...]` list, each sorted */
     size_t nset;
     char *text;             /* unescaped string literals */
@@ -78,9 +92,13 @@ struct fw_expr {
 
 /** Evaluates node @p i (expr_eval.c). */
 fw_xval fw_expr_eval_node(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx);
-/** Clears every node's shortcut (xnode.fast): evaluation then takes the
- *  general path only. For tests proving each shortcut equal to it. */
+/** Clears every node's shortcut (xnode.fast) and the flat form (xstep):
+ *  evaluation then takes the general, recursive path only. For tests
+ *  proving each shortcut equal to it. */
 void fw_expr_fast_off(fw_expr *e);
+/** Drops the flat form (xstep) only: fw_expr_test then takes the recursive
+ *  eval_bool, shortcuts kept. For tests proving the flat form equal to it. */
+void fw_expr_flat_off(fw_expr *e);
 /** Three-way comparison of two values of one type (STR honours fold). */
 int fw_expr_compare(const fw_xval *a, const fw_xval *b);
 

@@ -593,7 +593,9 @@ static void test_fast_equals_general(void **state) {
         fw_expr *gen = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         if (!has_fast(fast, fast_cases[i].fast))
             fail_msg("\"%s\": no shortcut %d marked", fast_cases[i].src, (int)fast_cases[i].fast);
+        fw_expr *rec = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         fw_expr_fast_off(gen);
+        fw_expr_flat_off(rec); /* shortcuts kept, the recursive eval_bool */
         for (int v = 0; v < FAST_VARIANTS; v++) {
             world w;
             fw_expr_memo memo = { .amount_set = false };
@@ -604,16 +606,85 @@ static void test_fast_equals_general(void **state) {
             bool tf_ = fw_expr_test(fast, &w.ctx);
             memo.amount_set = false;
             fw_xval vf = fw_expr_eval(fast, &w.ctx);
+            memo.amount_set = false;
+            bool tr = fw_expr_test(rec, &w.ctx);
             bool eg = vg.type == FW_XT_BOOL && vg.u.b, ef = vf.type == FW_XT_BOOL && vf.u.b;
-            if (tf_ != tg || ef != tg || eg != tg)
-                fail_msg("\"%s\" variant %d: shortcut test %s eval %s, general test %s eval %s",
-                         fast_cases[i].src, v, tf(tf_), tf(ef), tf(tg), tf(eg));
+            if (tf_ != tg || ef != tg || eg != tg || tr != tg)
+                fail_msg("\"%s\" variant %d: shortcut test %s eval %s, recursive test %s, "
+                         "general test %s eval %s",
+                         fast_cases[i].src, v, tf(tf_), tf(ef), tf(tr), tf(tg), tf(eg));
             if (v == 0 && tg != fast_cases[i].want)
                 fail_msg("\"%s\": got %s, expected %s", fast_cases[i].src, tf(tg),
                          tf(fast_cases[i].want));
         }
         fw_expr_destroy(fast);
         fw_expr_destroy(gen);
+        fw_expr_destroy(rec);
+    }
+}
+
+/* and/or/not mixes: the flat form (fw_expr_test's loop over xstep) gives
+ * what the recursive eval_bool gives, shortcuts on and off, on every
+ * record variant, with the same hook calls (short-circuit alike). */
+static const struct {
+    const char *src;
+    bool want; /* on the full record (variant 0) */
+} flat_cases[] = {
+    { "not (merchant_id == \"x\")", true }, /* missing: the comparison false, not true */
+    { "not (merchant_id == \"x\") and not (merchant_id != \"x\")", true },
+    { "amount > 3000 or country == \"FR\" and not (count > 5)", true },
+    { "not (amount > 3000 or country == \"GB\")", true },
+    { "not (amount > 1000 and (country == \"GB\" or not (type == \"PURCHASE\")))", true },
+    { "(amount > 1000 or merchant_id is not missing) and (not (count >= 3) or sum > 11999)", true },
+    { "not (not (prev.country == \"GB\"))", true },
+    { "(country == \"FR\" and prev.country == \"FR\") or (country == \"GB\" and "
+      "prev.country == \"GB\") or (not (country == prev.country) and amount < 100)", false },
+    { "not ((count > 2 or sum < 0) and not (merchant_id is missing or email is missing))", true },
+    { "true and not false or false", true },
+    { "not (false or (amount > 2500 and not (amount > 2500.5)))", false },
+    { "type in [\"PURCHASE\", \"REFUND\"] and not (type not in [\"WITHDRAWAL\"]) or "
+      "country in [\"FR\"]", true },
+    { "not (not (amount > 1) or not (count > 1) or not (sum > 1))", true },
+    { "amount > 1 and (country == \"XX\" or (count > 1 and (sum < 1 or not (merchant_id is "
+      "missing))))", false },
+    { "is_new(device_id, 30d) and not (account_id in list(\"blocked\"))", false },
+    { "not (is_new(device_id, 30d)) or not (account_id in list(\"blocked\")) or amount > 1", true },
+    { "not (timestamp - prev.timestamp < 1h and (distance_km(prev, this) is missing or "
+      "speed_kmh(prev, this) > 300)) and not (profile.avg_amount is missing)", true },
+};
+
+static void test_flat_equals_recursive(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N(flat_cases); i++) {
+        fw_expr *x[3]; /* flat, recursive with shortcuts, general */
+        static const char *const name[] = { "flat", "recursive", "general" };
+        for (int k = 0; k < 3; k++)
+            x[k] = compile_ok(flat_cases[i].src, &env, FW_XT_BOOL);
+        if (x[0]->nstep <= 0)
+            fail_msg("\"%s\": no flat form (%d steps)", flat_cases[i].src, (int)x[0]->nstep);
+        fw_expr_flat_off(x[1]);
+        fw_expr_fast_off(x[2]);
+        for (int v = 0; v < FAST_VARIANTS; v++) {
+            bool got[3];
+            int calls[3];
+            for (int k = 0; k < 3; k++) {
+                world w;
+                fw_expr_memo memo = { .amount_set = false };
+                fast_variant(&w, v, &memo);
+                got[k] = fw_expr_test(x[k], &w.ctx);
+                calls[k] = w.h.is_new_calls * 100 + w.h.in_list_calls;
+            }
+            for (int k = 1; k < 3; k++)
+                if (got[0] != got[k] || calls[0] != calls[k])
+                    fail_msg("\"%s\" variant %d: flat %s (hook calls %d), %s %s (hook calls %d)",
+                             flat_cases[i].src, v, tf(got[0]), calls[0], name[k], tf(got[k]),
+                             calls[k]);
+            if (v == 0 && got[0] != flat_cases[i].want)
+                fail_msg("\"%s\": got %s, expected %s", flat_cases[i].src, tf(got[0]),
+                         tf(flat_cases[i].want));
+        }
+        for (int k = 0; k < 3; k++)
+            fw_expr_destroy(x[k]);
     }
 }
 
@@ -982,6 +1053,7 @@ int main(void) {
         cmocka_unit_test(test_folding),       cmocka_unit_test(test_uses),
         cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
         cmocka_unit_test(test_type_shortcut), cmocka_unit_test(test_fast_equals_general),
+        cmocka_unit_test(test_flat_equals_recursive),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
