@@ -751,18 +751,12 @@ static fw_err load_steps(lctx *c, const char *rpath, const fw_json *v) {
     return FW_OK;
 }
 
-/* A duration member (`"1h"`) between 1 ms and 30 days, named by its key. */
-static fw_err load_duration_member(lctx *c, const char *rpath, const fw_json *m, int64_t *out) {
-    char kpath[192], got[80];
+/* A duration member (`"1h"` or "$param") between 1 ms and 30 days, named by its key. */
+static fw_err load_duration_member(lctx *c, const char *rpath, const fw_json *m, int64_t *out,
+                                   int *param) {
+    char kpath[192];
     path_key(kpath, sizeof(kpath), rpath, ".", m->key);
-    int64_t ms = -1;
-    if (m->type == FW_JSON_STRING)
-        (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms);
-    if (ms <= 0 || ms > FW_RULES_MAX_DURATION_MS)
-        return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
-                    "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
-    *out = ms;
-    return FW_OK;
+    return load_duration(c, kpath, m, "1h", out, param);
 }
 
 /* A number written as a JSON number or as an expression string ("$points"). */
@@ -972,11 +966,11 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
                     "array of fields");
     if (!(m = fw_json_get(e, "window")))
         return errf(c, path, e, FW_ERR_INVALID, "a score rule needs \"window\", like \"1h\"");
-    if ((rc = load_duration_member(c, path, m, &r->lookback_ms)) != FW_OK)
+    if ((rc = load_duration_member(c, path, m, &r->lookback_ms, &r->window_param)) != FW_OK)
         return rc;
     r->slide_ms = r->lookback_ms;
     if ((m = fw_json_get(e, "slide"))) {
-        if ((rc = load_duration_member(c, path, m, &r->slide_ms)) != FW_OK)
+        if ((rc = load_duration_member(c, path, m, &r->slide_ms, &r->slide_param)) != FW_OK)
             return rc;
         snprintf(kpath, sizeof(kpath), "%s.slide", path);
         if (r->lookback_ms % r->slide_ms || r->lookback_ms / r->slide_ms > FW_LANG_MAX_WINDOWS)
@@ -984,7 +978,8 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
                         "%d slides per window", FW_LANG_MAX_WINDOWS);
     }
     r->memory_ms = 24 * 3600 * 1000LL;
-    if ((m = fw_json_get(e, "memory")) && (rc = load_duration_member(c, path, m, &r->memory_ms)) != FW_OK)
+    if ((m = fw_json_get(e, "memory")) && (rc = load_duration_member(c, path, m, &r->memory_ms,
+                                                                &r->memory_param)) != FW_OK)
         return rc;
     if ((m = fw_json_get(e, "where")) &&
         (rc = compile_member(c, path, m, FW_XT_BOOL, &r->where_src, &r->where)) != FW_OK)
@@ -1023,17 +1018,15 @@ static fw_err load_window(lctx *c, const char *path, const fw_json *e) {
     fw_lang_rule *r = c->r;
     static const char *const names[] = { "lookback", "window", "slide" };
     int64_t ms[3] = { 0, 0, 0 };
+    int *pidx[3] = { &r->lookback_param, &r->window_param, &r->slide_param };
     for (int i = 0; i < 3; i++) {
         const fw_json *m = fw_json_get(e, names[i]);
         if (!m)
             continue;
         snprintf(kpath, sizeof(kpath), "%s.%s", path, names[i]);
-        ms[i] = -1;
-        if (m->type == FW_JSON_STRING)
-            (void)fw_rules_duration_parse(m->str.ptr, m->str.len, &ms[i]);
-        if (ms[i] <= 0 || ms[i] > FW_RULES_MAX_DURATION_MS)
-            return errf(c, kpath, m, FW_ERR_INVALID, "expected a duration like \"1h\" between 1ms "
-                        "and 30 days, got %s", fw_json_describe(m, got, sizeof(got)));
+        fw_err rc = load_duration(c, kpath, m, "1h", &ms[i], pidx[i]);
+        if (rc != FW_OK)
+            return rc;
     }
     const fw_json *w = fw_json_get(e, "window"), *sl = fw_json_get(e, "slide");
     if (ms[0] && ms[1]) {
@@ -1145,6 +1138,7 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
                     type->type == FW_JSON_STRING ? did_you_mean(type->str, kinds, N(kinds), hint, sizeof(hint)) : "");
     r->kind = (fw_lang_kind)kind;
     r->common = (fw_rule_common){ .enabled = true, .version = 1, .severity = FW_SEV_MEDIUM };
+    r->lookback_param = r->window_param = r->slide_param = r->memory_param = -1;
     const char *const *keys = r->kind == FW_LANG_FILTER      ? filter_keys
                               : r->kind == FW_LANG_AGGREGATE ? aggregate_keys
                               : r->kind == FW_LANG_SCORE     ? score_keys
@@ -1471,6 +1465,19 @@ const fw_lang_rule *fw_lang_rules_find(const fw_lang_rules *rs, const char *id) 
 
 static bool put_str(fw_buf *b, const char *s) { return fw_buf_json_str(b, fw_str_c(s)); }
 
+/* `,\n<in>  "key": "<duration>"` (@p in NULL: `, "key": ...` on the same
+ * line): "$name" when a param gives it (so a sweep or a param change still
+ * reaches it), else its value. */
+static bool put_dur(fw_buf *b, const char *in, const char *key, const fw_lang_rule *r,
+                    int param, int64_t ms) {
+    char dur[32];
+    if (param < 0 && fw_rules_duration_format(ms, dur, sizeof(dur)) <= 0)
+        return false;
+    return fw_buf_printf(b, in ? ",\n%s  \"%s\": \"%s%s\"" : "%s, \"%s\": \"%s%s\"",
+                         in ? in : "", key, param >= 0 ? "$" : "",
+                         param >= 0 ? r->params[param].name : dur);
+}
+
 bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in) {
     bool ok = true;
     for (size_t i = 0; i < rs->n && ok; i++) {
@@ -1510,10 +1517,7 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
             ok = fw_buf_printf(b, ",\n%s  \"when\": ", in) && put_str(b, r->when_src);
         if (ok && r->kind == FW_LANG_SEQUENCE) {
             static const char *const how[] = { "when", "next", "followed_by" };
-            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
-            if (r->lookback_param >= 0)
-                snprintf(dur, sizeof(dur), "$%s", r->params[r->lookback_param].name);
-            ok = fw_buf_printf(b, ",\n%s  \"within\": \"%s\"", in, dur);
+            ok = put_dur(b, in, "within", r, r->lookback_param, r->lookback_ms);
             if (ok && r->where_src)
                 ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
             if (ok && r->no_skip)
@@ -1531,12 +1535,9 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
             ok = ok && fw_buf_printf(b, "\n%s  ]", in);
         }
         if (ok && r->kind == FW_LANG_SCORE) {
-            char sl[32], mem[32];
-            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
-            fw_rules_duration_format(r->slide_ms, sl, sizeof(sl));
-            fw_rules_duration_format(r->memory_ms, mem, sizeof(mem));
-            ok = fw_buf_printf(b, ",\n%s  \"window\": \"%s\",\n%s  \"slide\": \"%s\","
-                               "\n%s  \"memory\": \"%s\"", in, dur, in, sl, in, mem);
+            ok = put_dur(b, in, "window", r, r->window_param, r->lookback_ms) &&
+                 put_dur(b, in, "slide", r, r->slide_param, r->slide_ms) &&
+                 put_dur(b, in, "memory", r, r->memory_param, r->memory_ms);
             if (ok && r->where_src)
                 ok = fw_buf_printf(b, ",\n%s  \"where\": ", in) && put_str(b, r->where_src);
             if (ok && r->avg_src)
@@ -1583,14 +1584,9 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
             }
         }
         if (ok && r->kind == FW_LANG_AGGREGATE) {
-            fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
-            if (r->window_ms) {
-                char sl[32];
-                fw_rules_duration_format(r->slide_ms, sl, sizeof(sl));
-                ok = fw_buf_printf(b, ",\n%s  \"window\": \"%s\", \"slide\": \"%s\"", in, dur, sl);
-            } else {
-                ok = fw_buf_printf(b, ",\n%s  \"lookback\": \"%s\"", in, dur);
-            }
+            ok = r->window_ms ? put_dur(b, in, "window", r, r->window_param, r->window_ms) &&
+                                    put_dur(b, NULL, "slide", r, r->slide_param, r->slide_ms)
+                              : put_dur(b, in, "lookback", r, r->lookback_param, r->lookback_ms);
             if (ok && r->consume)
                 ok = fw_buf_printf(b, ",\n%s  \"consume\": true", in);
             if (ok && r->where_src)

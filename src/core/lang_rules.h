@@ -154,7 +154,10 @@ typedef struct fw_lang_rule {
     int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count (with
                                   window_ms: equal to it); sequence: its `within`
                                   (last - first < within) */
-    int lookback_param;        /* `within` written as "$name": the param's index; else -1 */
+    int lookback_param;        /* `within` or an aggregate's `lookback` written as "$name":
+                                  the param's index; else -1 */
+    int window_param, slide_param, memory_param; /* an aggregate's or a score's `window`,
+                                  `slide`, a score's `memory` as "$name"; else -1 */
     int64_t window_ms, slide_ms; /* aggregate with "window": the aligned windows
                                   [k*slide, k*slide + window) holding t, earliest
                                   first; 0: a lookback */

@@ -137,7 +137,7 @@ static void test_load_errors(void **state) {
           "rules[0].having: unknown field \"cont\", did you mean \"count\"? (line 1, column 1)" },
         { "{\"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
           "  \"lookback\": \"1 hour\", \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 3\"}]}",
-          "rules[0].lookback: expected a duration like \"1h\" between 1ms and 30 days, got \"1 hour\" (line 2, column 15)" },
+          "rules[0].lookback: expected a duration like \"1h\" between 1ms and 30 days (or \"$param\"), got \"1 hour\" (line 2, column 15)" },
         { "{\"rules\": [{\"id\": \"v\", \"type\": \"aggregate\", \"group_by\": \"account_id\",\n"
           "  \"lookback\": \"1h\", \"aggregates\": {\"s\": \"summ(amount)\"}, \"having\": \"s > 3\"}]}",
           "rules[0].aggregates.s: unknown aggregate \"summ\", did you mean \"sum\"?" },
