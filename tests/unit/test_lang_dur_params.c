@@ -6,7 +6,7 @@
  * rejected naming the member, the slide check sees the param's value, the
  * writer writes "$name" back, and another value of the param (what
  * `eval --sweep` and a live param change do: the document compiled again)
- * changes the windows and the state's shape. */
+ * changes the windows and the state's shape, live as in a sweep. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -16,6 +16,7 @@
 #include <string.h>
 #include <cmocka.h>
 
+#include "lang_live.h"
 #include "lang_rules.h"
 #include "rules_file.h"
 
@@ -183,12 +184,67 @@ static void test_other_value(void **state) {
     }
 }
 
+/* A live change of the param (a rules-topic record raising the version) is
+ * the new window in force and another state shape; a record naming an
+ * unknown param is refused with the member's path and the set kept. */
+static void test_live_change(void **state) {
+    (void)state;
+    static const char base[] =
+        "{\"rules\": [{\"id\": \"bursts\", \"type\": \"aggregate\", \"version\": 2,"
+        " \"group_by\": \"account_id\", \"window\": \"$window\", \"slide\": \"$slide\","
+        " \"params\": {\"window\": \"30m\", \"slide\": \"5m\"},"
+        " \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 5\"}]}";
+    static const char wider[] =
+        "{\"id\": \"bursts\", \"type\": \"aggregate\", \"version\": 3,"
+        " \"group_by\": \"account_id\", \"window\": \"$window\", \"slide\": \"$slide\","
+        " \"params\": {\"window\": \"1h\", \"slide\": \"10m\"},"
+        " \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 5\"}";
+    static const char typo[] =
+        "{\"id\": \"bursts\", \"type\": \"aggregate\", \"version\": 4,"
+        " \"group_by\": \"account_id\", \"window\": \"$windw\", \"slide\": \"$slide\","
+        " \"params\": {\"window\": \"2h\", \"slide\": \"10m\"},"
+        " \"aggregates\": {\"count\": \"count\"}, \"having\": \"count >= 5\"}";
+    fw_rules r;
+    char err[600] = "";
+    int v = -1;
+    fw_rules_defaults(&r);
+    fw_lang_live *ll = fw_lang_live_new(&r);
+    assert_non_null(ll);
+    assert_int_equal(fw_lang_live_set_base(ll, base, strlen(base), false, NULL, NULL, err,
+                                           sizeof(err)), FW_OK);
+    uint64_t part[2];
+    int64_t want[2][2] = { { 30 * MIN_MS, 5 * MIN_MS }, { 60 * MIN_MS, 10 * MIN_MS } };
+    for (int i = 0; i < 2; i++) {
+        if (i)
+            assert_int_equal(fw_lang_live_apply(ll, fw_str_c("bursts"), wider, strlen(wider), &v,
+                                                err, sizeof(err)), FW_LANG_LIVE_ACCEPTED);
+        const fw_lang_rule *lr = &fw_lang_live_current(ll)->rules[0];
+        fw_lang_state *st = fw_lang_state_new(fw_lang_live_current(ll));
+        part[i] = fw_lang_state_part_id(st, 0);
+        fw_lang_state_destroy(st);
+        printf("  %s: window %lld slide %lld (want %lld %lld), part %016llx\n",
+               i ? "after the record" : "base", (long long)lr->window_ms, (long long)lr->slide_ms,
+               (long long)want[i][0], (long long)want[i][1], (unsigned long long)part[i]);
+        assert_int_equal(lr->window_ms, want[i][0]);
+        assert_int_equal(lr->slide_ms, want[i][1]);
+    }
+    assert_true(part[0] != part[1]);
+    assert_int_equal(fw_lang_live_apply(ll, fw_str_c("bursts"), typo, strlen(typo), &v, err,
+                                        sizeof(err)), FW_LANG_LIVE_REJECTED);
+    printf("  typo: %s (version %d runs)\n", err, v);
+    assert_non_null(strstr(err, "rules[0].window: unknown param \"$windw\", did you mean "
+                                "\"window\"?"));
+    assert_int_equal(fw_lang_live_current(ll)->rules[0].window_ms, 60 * MIN_MS);
+    fw_lang_live_destroy(ll);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_accepted_and_written_back),
         cmocka_unit_test(test_rejected),
         cmocka_unit_test(test_slide_divides),
         cmocka_unit_test(test_other_value),
+        cmocka_unit_test(test_live_change),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
