@@ -969,6 +969,7 @@ static fw_err load_score(lctx *c, const char *path, const fw_json *e) {
     if ((rc = load_duration_member(c, path, m, &r->lookback_ms, &r->window_param)) != FW_OK)
         return rc;
     r->slide_ms = r->lookback_ms;
+    r->slide_param = r->window_param; /* tumbling: written back as the window is */
     if ((m = fw_json_get(e, "slide"))) {
         if ((rc = load_duration_member(c, path, m, &r->slide_ms, &r->slide_param)) != FW_OK)
             return rc;
@@ -1054,6 +1055,8 @@ static fw_err load_window(lctx *c, const char *path, const fw_json *e) {
                         slide, FW_LANG_MAX_PANES);
         r->window_ms = ms[1];
         r->slide_ms = slide;
+        if (!ms[2]) /* tumbling: the slide follows a "$window" when written back */
+            r->slide_param = r->window_param;
     }
     r->lookback_ms = ms[0] ? ms[0] : ms[1];
     const fw_json *m = fw_json_get(e, "consume");

@@ -37,9 +37,11 @@ static const struct row {
 } rows[] = {
     { "aggregate", "lookback", "\"lookback\": \"%s\"", "45m", "2h", 45 * MIN_MS, 120 * MIN_MS, F_LOOKBACK },
     { "aggregate", "window", "\"window\": \"%s\", \"slide\": \"5m\"", "45m", "1h", 45 * MIN_MS, 60 * MIN_MS, F_WINDOW },
+    { "aggregate", "window", "\"window\": \"%s\"", "45m", "1h", 45 * MIN_MS, 60 * MIN_MS, F_SLIDE },
     { "aggregate", "slide", "\"window\": \"30m\", \"slide\": \"%s\"", "10m", "15m", 10 * MIN_MS, 15 * MIN_MS, F_SLIDE },
     { "score", "window", "\"window\": \"%s\", \"slide\": \"10m\"", "2h", "30m", 120 * MIN_MS, 30 * MIN_MS, F_LOOKBACK },
     { "score", "slide", "\"window\": \"1h\", \"slide\": \"%s\"", "15m", "20m", 15 * MIN_MS, 20 * MIN_MS, F_SLIDE },
+    { "score", "window", "\"window\": \"%s\"", "2h", "30m", 120 * MIN_MS, 30 * MIN_MS, F_SLIDE },
     { "score", "memory", "\"window\": \"1h\", \"memory\": \"%s\"", "48h", "12h", 48 * 60 * MIN_MS, 12 * 60 * MIN_MS, F_MEMORY },
 };
 
@@ -102,6 +104,11 @@ static void test_accepted_and_written_back(void **state) {
         snprintf(want, sizeof(want), "\"%s\": \"$span\"", r->member);
         printf("    writes %s: %s\n", want, strstr(b.data, want) ? "yes" : b.data);
         assert_non_null(strstr(b.data, want));
+        if (!strcmp(r->member, "window") && !strstr(json, "slide")) { /* tumbling: the slide written back follows the window */
+            printf("    tumbling, writes \"slide\": \"$span\": %s\n",
+                   strstr(b.data, "\"slide\": \"$span\"") ? "yes" : "no");
+            assert_non_null(strstr(b.data, "\"slide\": \"$span\""));
+        }
         fw_buf_fini(&b);
         lang_assert_writes_back(rs, "");
         fw_lang_rules_destroy(rs);
