@@ -4,6 +4,7 @@
  * inject broker errors) answers OffsetFetch with coordinator errors first. */
 #include <setjmp.h>
 #include <stdarg.h>
+#include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -90,18 +91,29 @@ static void test_gives_up_within_its_budget(void **state) {
     (void)state;
     rd_kafka_mock_cluster_t *mock;
     rd_kafka_t *rk = consumer(&mock);
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(parts, "t", 0);
+    /* Connected first, without errors: on a busy machine finding the
+     * coordinator alone could eat the 500 ms below, and the test is about
+     * the retries, not the connection. */
+    retries r = { 0 };
+    rd_kafka_resp_err_t warm = fw_kafka_committed(rk, parts, 60000, on_retry, &r);
+    if (warm != RD_KAFKA_RESP_ERR_NO_ERROR || r.n)
+        fail_msg("warm-up: got %s after %d retries, want no error after 0",
+                 rd_kafka_err2str(warm), r.n);
     rd_kafka_resp_err_t errs[64];
     for (int j = 0; j < 64; j++)
         errs[j] = RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE;
     rd_kafka_mock_push_request_errors_array(mock, OFFSET_FETCH, 64, errs);
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, "t", 0);
-    retries r = { 0 };
     rd_kafka_resp_err_t got = fw_kafka_committed(rk, parts, 500, on_retry, &r);
     printf("  a budget of 500 ms: %s after %d retries\n", rd_kafka_err2str(got), r.n);
-    if (got != RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE || r.n < 1 || r.n > 5)
-        fail_msg("got %s after %d retries, want coordinator not available after 1 to 5",
-                 rd_kafka_err2str(got), r.n);
+    /* The last attempt gets what is left of the budget: on a busy machine it
+     * may end in librdkafka's own timeout rather than the broker's answer. */
+    bool gave_up = got == RD_KAFKA_RESP_ERR_COORDINATOR_NOT_AVAILABLE ||
+                   got == RD_KAFKA_RESP_ERR__TIMED_OUT;
+    if (!gave_up || r.n < 1 || r.n > 5)
+        fail_msg("got %s after %d retries, want coordinator not available (or timed out) "
+                 "after 1 to 5", rd_kafka_err2str(got), r.n);
     rd_kafka_topic_partition_list_destroy(parts);
     rd_kafka_destroy(rk);
 }
