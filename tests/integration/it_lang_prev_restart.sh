@@ -24,7 +24,6 @@ txn() { # txn ID ACCOUNT MINUTE COUNTRY MERCHANT — appended to the whole input
     printf '{"transaction_id":"%s","timestamp":%d,"account_id":"%s","amount":50,"country":"%s"%s}\n' \
         "$1" $(( BASE_MS + $3 * 60000 )) "$2" "$4" "$m" | tee -a "$WORK/in.ndjson"
 }
-send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
 lang_state_committed() {
     [ "$( (consume_all "$PREFIX-state-changelog" 2>/dev/null || true) |
           grep -ac $'^L\x02' || true)" -ge 2 ]

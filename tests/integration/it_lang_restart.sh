@@ -21,7 +21,6 @@ txn() { # txn ID ACCOUNT MINUTE — appended to the whole input too
     printf '{"transaction_id":"%s","timestamp":%d,"account_id":"%s","amount":50}\n' \
         "$1" $(( BASE_MS + $3 * 60000 )) "$2" | tee -a "$WORK/in.ndjson"
 }
-send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
 count_alerts() { (consume_all "$PREFIX-out" 2>/dev/null || true) | grep -c "$1" || true; }
 has_alerts() { [ "$(count_alerts "$1")" -ge "$2" ]; }
 # A language rule key's value starts with 'L' and format version 2.

@@ -11,14 +11,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # No built-in rule: only the language rules under test alert.
-cat > "$RULES" <<'JSON'
-{"rules": [{"id": "high_amount", "enabled": false}, {"id": "velocity", "enabled": false},
-           {"id": "small_then_large", "enabled": false}, {"id": "rapid_small", "enabled": false},
-           {"id": "location_jump", "enabled": false}, {"id": "account_takeover", "enabled": false},
-           {"id": "structuring", "enabled": false}, {"id": "risk_score", "enabled": false},
-           {"id": "fan_in", "enabled": false}, {"id": "fan_out", "enabled": false},
-           {"id": "cycle", "enabled": false}, {"id": "mule_cashout", "enabled": false}]}
-JSON
+builtins_off
 RT="$PREFIX-rules"
 BASE_MS=$(( ($(date +%s) - 7200) * 1000 ))   # two hours ago: never ahead of the broker's clock
 # txn ID ACCOUNT AMOUNT MINUTE — MINUTE minutes after BASE_MS.
@@ -27,8 +20,6 @@ txn() {
     printf '{"transaction_id":"%s","timestamp":%d,"account_id":"%s","amount":%s,"type":"PAYMENT","merchant_id":"m0"}\n' \
         "$1" "$ts" "$2" "$3"
 }
-send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
-alerts() { consume_all "$PREFIX-out" 2>/dev/null || true; }
 count_alerts() { alerts | grep -c "\"rule\":\"$1\"," || true; }
 has_alerts() { [ "$(count_alerts "$1")" -ge "$2" ]; }
 alerted() { # alerted RULE — the transactions its alerts name, sorted

@@ -9,13 +9,7 @@
 source "$(dirname "$0")/lib.sh"
 
 # Only the rules under test, so alerts are easy to count.
-cat > "$RULES" <<'JSON'
-{"rules": [{"id": "small_then_large", "enabled": false}, {"id": "rapid_small", "enabled": false},
-           {"id": "location_jump", "enabled": false}, {"id": "account_takeover", "enabled": false},
-           {"id": "structuring", "enabled": false}, {"id": "risk_score", "enabled": false},
-           {"id": "fan_in", "enabled": false}, {"id": "fan_out", "enabled": false},
-           {"id": "cycle", "enabled": false}, {"id": "mule_cashout", "enabled": false}]}
-JSON
+builtins_off high_amount velocity
 RT="$PREFIX-rules"
 BASE_MS=$(( ($(date +%s) - 7200) * 1000 ))   # two hours ago: never ahead of the broker's clock
 # txn ID ACCOUNT AMOUNT MINUTE — one transaction, MINUTE minutes after BASE_MS.
@@ -24,8 +18,6 @@ txn() {
     printf '{"transaction_id":"%s","timestamp":%d,"account_id":"%s","amount":%s,"type":"PAYMENT"}\n' \
         "$1" "$ts" "$2" "$3"
 }
-send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
-alerts() { consume_all "$PREFIX-out" 2>/dev/null || true; }
 # count_alerts RULE VERSION — committed alerts of RULE at VERSION.
 count_alerts() { alerts | grep -c "\"rule\":\"$1\",\"rule_version\":$2," || true; }
 has_alerts() { [ "$(count_alerts "$1" "$2")" -ge "$3" ]; }

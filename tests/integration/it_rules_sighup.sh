@@ -11,7 +11,6 @@ txn() {
     printf '{"transaction_id":"%s","timestamp":%d,"account_id":"%s","amount":%s}\n' \
         "$1" $(( BASE_MS + $3 * 60000 )) "$1" "$2"
 }
-send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
 count_alerts() { (consume_all "$PREFIX-out" 2>/dev/null || true) | grep -c "$1" || true; }
 has_alerts() { [ "$(count_alerts "$1")" -ge "$2" ]; }
 

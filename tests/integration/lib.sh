@@ -44,6 +44,27 @@ assert_same_lines() {
 # Committed messages of a topic, one per line.
 consume_all() { "$FW_BIN" consume -t "$1" -e --timeout-ms 60000 "${@:2}"; }
 
+# The live-rules tests' plumbing: records to one partition of $PREFIX-in,
+# the committed alerts of $PREFIX-out.
+send() { "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1; }
+alerts() { consume_all "$PREFIX-out" 2>/dev/null || true; }
+
+# builtins_off [ID...] — writes $RULES with every built-in detector disabled
+# but the IDs given, so a test counts only the alerts of the rules it is about.
+builtins_off() {
+    local id sep="" keep=" $* "
+    {
+        printf '{"rules": ['
+        for id in high_amount velocity small_then_large rapid_small location_jump \
+            account_takeover structuring risk_score fan_in fan_out cycle mule_cashout; do
+            [[ $keep == *" $id "* ]] && continue
+            printf '%s{"id": "%s", "enabled": false}' "$sep" "$id"
+            sep=", "
+        done
+        printf ']}\n'
+    } > "$RULES"
+}
+
 # Waits take their timeout in seconds as measured on an idle machine with the
 # normal build; scaled_wait stretches it by FW_WAIT_SCALE (tests/tests.cmake
 # sets 3 for the ASan build; default 1) and, when the 1-minute load average is
