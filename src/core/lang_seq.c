@@ -76,8 +76,7 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         first = visible && fw_expr_test(r->steps[0].pred, ctx);
         if (!first) {
             size_t c = st->key_class[ri];
-            fw_str v;
-            memcpy(&v, (const char *)t + st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] - 1, sizeof(v));
+            fw_str v = txn_key_field(t, st->kc_off[c * (size_t)FW_LANG_MAX_GROUP]);
             if (!v.ptr || !tb->live[lang_live_slot(v.ptr, v.len)])
                 return;
         }

@@ -475,7 +475,7 @@ static bool make_key(char *buf, const uint16_t *nlen, const uint16_t *off,
         fw_str s;
         fw_xval v = { .type = FW_XT_STR };
         if (off[g])
-            memcpy(&v.u.s, (const char *)ctx->txn + off[g] - 1, sizeof(fw_str));
+            v.u.s = txn_key_field(ctx->txn, off[g]);
         else
             v = fw_expr_eval(r->group[g], ctx);
         if (v.type == FW_XT_STR || v.type == FW_XT_ANY) {

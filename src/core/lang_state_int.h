@@ -340,6 +340,13 @@ static const struct { const char *name; size_t off; } pf_field[PF_N] = {
 
 static inline fw_str *txn_str(fw_txn *t, int pf) { return (fw_str *)((char *)t + pf_field[pf].off); }
 
+/* A plain text key field of @p t, by its kc_off entry (1 + its offset in fw_txn). */
+static inline fw_str txn_key_field(const fw_txn *t, uint16_t off1) {
+    fw_str v;
+    memcpy(&v, (const char *)t + off1 - 1, sizeof(v));
+    return v;
+}
+
 static inline char *prev_inline(const lkey *k) { return k->prev_mem ? (char *)(k->prev_mem + 1) : NULL; }
 
 static inline lkey *key_find(const fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
