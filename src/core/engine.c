@@ -79,9 +79,13 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     fw_txn_ids_init(&e->ids, rules->limits.max_transaction_ids);
     e->ids_horizon = rules->time.allowed_lateness_ms + rules->time.max_out_of_orderness_ms +
                      rules->time.duplicate_margin_ms;
+    if (fw_engine_compose_lang(e, NULL, errstr, errstr_size) != FW_OK)
+        goto fail;
+    e->lang_changed = false; /* the caller's first fw_engine_set_lang is no change */
     return e;
 nomem:
     snprintf(errstr, errstr_size, "engine: out of memory");
+fail:
     fw_engine_destroy(e);
     return NULL;
 }
@@ -115,8 +119,15 @@ fw_err fw_engine_set_rules(fw_engine *e, const fw_rules *rules, char *errstr,
         return FW_ERR_INVALID;
     }
     /* State is kept: windows hold events, not results, so new parameters
-     * apply to the events already held. */
+     * apply to the events already held. The shipped definitions take the
+     * new parameters, keeping the state of each unchanged shape. */
+    fw_rules old = e->rules;
     e->rules = *rules;
+    fw_err rc = fw_engine_compose_lang(e, e->lang_user, errstr, errstr_size);
+    if (rc != FW_OK) {
+        e->rules = old;
+        return rc;
+    }
     fw_detect_plan(e); /* which detectors run may have changed */
     set_horizons(e);
     return FW_OK;

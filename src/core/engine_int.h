@@ -50,6 +50,9 @@ struct fw_engine {
     const fw_profiles *profiles;      /* shared enrichment table, or NULL */
     const fw_txn_extras *extras;      /* extra fields restored records keep, or NULL */
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
+    const fw_lang_rules *lang_user;   /* the user's rules (fw_engine_set_lang), borrowed */
+    fw_lang_rules *lang_shipped;      /* the built-ins' shipped definitions not replaced */
+    fw_lang_rules *lang_joined;       /* both: what lang runs */
     bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replay;                 /* fw_engine_lang_set_replay */
     bool lang_changed;                /* fw_engine_set_lang ran before: the next is a change */
@@ -146,6 +149,12 @@ void fw_engine_lang_changes(fw_engine *e, fw_change_fn fn, void *opaque);
  *  shape no longer loaded (not restored; the caller tombstones it). */
 fw_err fw_engine_lang_restore(fw_engine *e, fw_str key, const void *value, size_t len,
                               bool *stale, char *errstr, size_t errstr_size);
+
+/** @brief Runs @p user (may be NULL) and the shipped definitions of the
+ *  built-ins it does not replace, configured by e->rules (fw_engine_new,
+ *  fw_engine_set_rules, fw_engine_set_lang). */
+fw_err fw_engine_compose_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
+                              size_t errstr_size);
 
 /** @brief Frees the language rules' state. */
 void fw_engine_lang_fini(fw_engine *e);

@@ -54,8 +54,9 @@ static void carry_key(void *opaque, size_t part, fw_str key) {
     c->dropped++;
 }
 
-fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
-                          size_t errstr_size) {
+/* Runs @p rs (the user's rules joined with the shipped definitions) from
+ * now on; the state of each part both sets have moves over. */
+static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_t errstr_size) {
     fw_lang_state *old = e->lang, *next = NULL;
     if (rs && rs->n) {
         if (!(next = fw_lang_state_new(rs))) { /* nothing changed: the old set runs on */
@@ -102,6 +103,35 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
                                                                   strlen(rs->extra_names[i]))
                                              : -1);
     return FW_OK;
+}
+
+fw_err fw_engine_compose_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
+                              size_t errstr_size) {
+    fw_lang_rules *shipped = NULL, *joined = NULL;
+    fw_err rc = fw_lang_rules_builtins(&e->rules, user, &shipped, errstr, errstr_size);
+    if (rc == FW_OK && !(joined = fw_lang_rules_join(user, shipped))) {
+        snprintf(errstr, errstr_size, "language rules: out of memory");
+        rc = FW_ERR_NOMEM;
+    }
+    if (rc == FW_OK)
+        rc = install(e, joined, errstr, errstr_size);
+    if (rc != FW_OK) { /* nothing changed: the old set runs on */
+        fw_lang_rules_destroy(joined);
+        fw_lang_rules_destroy(shipped);
+        return rc;
+    }
+    /* The old state is gone with install: nothing reads the old sets now. */
+    fw_lang_rules_destroy(e->lang_joined);
+    fw_lang_rules_destroy(e->lang_shipped);
+    e->lang_joined = joined;
+    e->lang_shipped = shipped;
+    e->lang_user = user;
+    return FW_OK;
+}
+
+fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
+                          size_t errstr_size) {
+    return fw_engine_compose_lang(e, rs, errstr, errstr_size);
 }
 
 size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap) {
@@ -170,6 +200,10 @@ fw_err fw_engine_lang_adopt(fw_engine *dst, fw_engine *src, uint64_t part_id, si
 void fw_engine_lang_fini(fw_engine *e) {
     fw_lang_state_destroy(e->lang);
     e->lang = NULL;
+    fw_lang_rules_destroy(e->lang_joined);
+    fw_lang_rules_destroy(e->lang_shipped);
+    e->lang_joined = e->lang_shipped = NULL;
+    e->lang_user = NULL;
 }
 
 static void on_lang_alert(void *opaque, const fw_lang_alert *la) {

@@ -23,7 +23,7 @@ static const char *const aggregate_keys[] = { "id", "type", "version", "severity
                                               "shadow", "params", "reason", "group_by",
                                               "lookback", "where", "aggregates", "having",
                                               "entity", "window", "slide", "consume",
-                                              "backfill" };
+                                              "lookback_bound", "backfill" };
 static const char *const sequence_keys[] = { "id", "type", "version", "severity", "enabled",
                                              "shadow", "params", "reason", "group_by",
                                              "within", "steps", "entity", "where",
@@ -48,6 +48,8 @@ typedef struct lctx {
     bool slots;       /* compile with the aggregates as slots (having) */
     size_t nslot_override; /* score bands: this many of slot[] (else the rule's naggs) */
     bool open_lists;  /* FW_LANG_OPEN_LISTS: an unknown list is registered as missing */
+    const fw_rules *builtin; /* the shipped definitions: params and common from here */
+    const fw_lang_rules *skip; /* ... but not those whose id a rule of this set has */
     fw_expr_slot slot[FW_LANG_MAX_AGGS];
     char *err;
     size_t err_size;
@@ -1059,7 +1061,25 @@ static fw_err load_window(lctx *c, const char *path, const fw_json *e) {
             r->slide_param = r->window_param;
     }
     r->lookback_ms = ms[0] ? ms[0] : ms[1];
-    const fw_json *m = fw_json_get(e, "consume");
+    const fw_json *m = fw_json_get(e, "lookback_bound");
+    if (m) {
+        snprintf(kpath, sizeof(kpath), "%s.lookback_bound", path);
+        bool open = m->type == FW_JSON_STRING && fw_str_eq_c(m->str, "exclusive");
+        if (!open && !(m->type == FW_JSON_STRING && fw_str_eq_c(m->str, "inclusive")))
+            return errf(c, kpath, m, FW_ERR_INVALID, "expected \"inclusive\" (a transaction "
+                        "exactly the lookback older counts) or \"exclusive\" (it does not), "
+                        "got %s", fw_json_describe(m, got, sizeof(got)));
+        if (open && !ms[0])
+            return errf(c, kpath, m, FW_ERR_INVALID, "\"exclusive\" applies to a \"lookback\"; "
+                        "a window's bounds are fixed (start included, end excluded)");
+        if (open && ms[0] < 2)
+            return errf(c, kpath, m, FW_ERR_INVALID, "an exclusive lookback needs at least 2ms, "
+                        "got %" PRId64 "ms", ms[0]);
+        /* Event times are whole milliseconds: (t - W, t] is [t - (W - 1ms), t]. */
+        r->lookback_open = open;
+        r->lookback_ms -= open;
+    }
+    m = fw_json_get(e, "consume");
     if (m) {
         snprintf(kpath, sizeof(kpath), "%s.consume", path);
         if (m->type != FW_JSON_BOOL)
@@ -1122,6 +1142,36 @@ static fw_err load_history(lctx *c, const char *path, const fw_json *e) {
         return errf(c, kpath, e, FW_ERR_INVALID, "prev. keeps the named schema fields, not "
                     "v1..v28");
     return FW_OK;
+}
+
+/* A shipped definition (fw_lang_rules_builtins) takes its built-in's
+ * enabled, shadow, severity, version and params from the fw_rules in force,
+ * so the rules file, a rules-topic record and `eval --sweep` configure it as
+ * they always have; the definition's own params are the documented defaults. */
+static fw_err load_builtin_params(lctx *c, const char *path) {
+    fw_rule_id id = fw_rule_by_name(c->r->id);
+    fw_arena arena = { 0 };
+    fw_buf b;
+    fw_json *root;
+    char jerr[256];
+    if (id == FW_RULE__COUNT)
+        return errf(c, path, NULL, FW_ERR_INVALID, "\"%s\" is no built-in rule", c->r->id);
+    c->r->common = c->builtin->common[id];
+    fw_buf_init(&b, 0);
+    fw_err rc = fw_rules_write_rule_json(c->builtin, id, &b) ? FW_OK : FW_ERR_NOMEM;
+    if (rc == FW_OK && !fw_arena_init(&arena, fw_json_arena_bound(b.len)))
+        rc = FW_ERR_NOMEM;
+    if (rc == FW_OK && (rc = fw_json_parse(b.data, b.len, &arena, &root, jerr, sizeof(jerr))) ==
+                           FW_OK) {
+        const fw_json *params = fw_json_get(root, "params");
+        rc = params ? load_params(c, path, params) : FW_OK;
+    } else {
+        rc = errf(c, path, NULL, rc, "the built-in's parameters: %s",
+                  rc == FW_ERR_NOMEM ? "out of memory" : jerr);
+    }
+    fw_arena_fini(&arena);
+    fw_buf_fini(&b);
+    return rc;
 }
 
 static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
@@ -1211,7 +1261,11 @@ static fw_err load_entry(lctx *c, const fw_json *e, size_t idx) {
         r->common.version = (int)v;
     }
     fw_err rc;
-    if ((m = fw_json_get(e, "params")) && (rc = load_params(c, path, m)) != FW_OK)
+    if (c->builtin)
+        rc = load_builtin_params(c, path);
+    else
+        rc = (m = fw_json_get(e, "params")) ? load_params(c, path, m) : FW_OK;
+    if (rc != FW_OK)
         return rc;
     if ((m = fw_json_get(e, "group_by")) && (rc = load_group(c, path, m)) != FW_OK)
         return rc;
@@ -1291,11 +1345,48 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
     return fw_lang_rules_parse_json_ex(json, n, base, 0, out, errstr, errstr_size);
 }
 
+/* A shipped definition that this set's own rule of the same id, or the
+ * built-in being disabled, leaves out. */
+static bool builtin_left_out(const lctx *c, const fw_json *e) {
+    const fw_json *id = fw_json_get(e, "id");
+    if (!c->builtin || !id || id->type != FW_JSON_STRING)
+        return false;
+    for (size_t i = 0; c->skip && i < c->skip->n; i++)
+        if (fw_str_eq_c(id->str, c->skip->rules[i].id))
+            return true;
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        if (fw_str_eq_c(id->str, fw_rule_name((fw_rule_id)r)))
+            return !c->builtin->common[r].enabled;
+    return false;
+}
+
+static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base, unsigned flags,
+                        fw_lang_rules **out);
+
 fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *base,
                                    unsigned flags, fw_lang_rules **out, char *errstr,
                                    size_t errstr_size) {
     lctx c = { .err = errstr, .err_size = errstr_size,
                .open_lists = (flags & FW_LANG_OPEN_LISTS) != 0 };
+    return parse_doc(c, json, n, base, flags, out);
+}
+
+fw_err fw_lang_rules_builtins(const fw_rules *r, const fw_lang_rules *except,
+                              fw_lang_rules **out, char *errstr, size_t errstr_size) {
+    lctx c = { .err = errstr, .err_size = errstr_size, .builtin = r, .skip = except };
+    char inner[768];
+    fw_err rc = parse_doc(c, fw_builtin_rules_json, fw_builtin_rules_json_len, r, 0, out);
+    if (rc != FW_OK && errstr && errstr_size) { /* a fault of the build, or memory */
+        snprintf(inner, sizeof(inner), "%s", errstr);
+        snprintf(errstr, errstr_size, "rules/builtin-rules.json: %s", inner);
+    }
+    return rc;
+}
+
+static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base, unsigned flags,
+                        fw_lang_rules **out) {
+    char *errstr = c.err;
+    size_t errstr_size = c.err_size;
     fw_arena arena = { 0 };
     fw_json *root;
     char jerr[512];
@@ -1324,7 +1415,7 @@ fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *b
     const fw_json *rules = fw_json_get(root, "rules");
     size_t count = 0, idx = 0;
     FW_JSON_FOREACH(e, rules)
-        count += fw_json_get(e, "type") != NULL;
+        count += fw_json_get(e, "type") != NULL && !builtin_left_out(&c, e);
     if (count > FW_LANG_MAX_RULES) {
         rc = errf(&c, "rules", rules, FW_ERR_LIMIT, "%zu language rules, above the %d a rules "
                   "file may have", count, FW_LANG_MAX_RULES);
@@ -1335,7 +1426,7 @@ fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *b
         goto out;
     }
     FW_JSON_FOREACH(e, rules) {
-        if (e->type == FW_JSON_OBJECT && fw_json_get(e, "type")) {
+        if (e->type == FW_JSON_OBJECT && fw_json_get(e, "type") && !builtin_left_out(&c, e)) {
             c.r = &c.rs->rules[c.rs->n++];
             if ((rc = load_entry(&c, e, idx)) != FW_OK)
                 goto out;
@@ -1435,9 +1526,41 @@ static void rule_fini(fw_lang_rule *r) {
     fw_expr_destroy(r->having);
 }
 
+fw_lang_rules *fw_lang_rules_join(const fw_lang_rules *a, const fw_lang_rules *b) {
+    size_t na = a ? a->n : 0, nb = b ? b->n : 0;
+    fw_lang_rules *j = calloc(1, sizeof(*j));
+    if (!j || (na + nb && !(j->rules = calloc(na + nb, sizeof(*j->rules))))) {
+        free(j);
+        return NULL;
+    }
+    const fw_lang_rules *first = a ? a : b;
+    if (first) { /* lists, extras and limits: a's (b has no lists and no extras) */
+        fw_lang_rule *rules = j->rules;
+        *j = *first;
+        j->rules = rules;
+    }
+    j->n = 0;
+    for (size_t i = 0; i < na; i++)
+        j->rules[j->n++] = a->rules[i];
+    for (size_t i = 0; i < nb; i++)
+        j->rules[j->n++] = b->rules[i];
+    if (a && b) {
+        j->uses_profile = a->uses_profile || b->uses_profile;
+        j->uses_profile_on_arrival = a->uses_profile_on_arrival || b->uses_profile_on_arrival;
+        j->uses_profile_in_order = a->uses_profile_in_order || b->uses_profile_in_order;
+    }
+    j->borrowed = true;
+    return j;
+}
+
 void fw_lang_rules_destroy(fw_lang_rules *rs) {
     if (!rs)
         return;
+    if (rs->borrowed) {
+        free(rs->rules);
+        free(rs);
+        return;
+    }
     for (size_t i = 0; i < rs->n; i++)
         rule_fini(&rs->rules[i]);
     for (size_t i = 0; i < rs->nextra; i++)
@@ -1589,7 +1712,10 @@ bool fw_lang_rules_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
         if (ok && r->kind == FW_LANG_AGGREGATE) {
             ok = r->window_ms ? put_dur(b, in, "window", r, r->window_param, r->window_ms) &&
                                     put_dur(b, NULL, "slide", r, r->slide_param, r->slide_ms)
-                              : put_dur(b, in, "lookback", r, r->lookback_param, r->lookback_ms);
+                              : put_dur(b, in, "lookback", r, r->lookback_param,
+                                        r->lookback_ms + r->lookback_open);
+            if (ok && r->lookback_open)
+                ok = fw_buf_printf(b, ",\n%s  \"lookback_bound\": \"exclusive\"", in);
             if (ok && r->consume)
                 ok = fw_buf_printf(b, ",\n%s  \"consume\": true", in);
             if (ok && r->where_src)

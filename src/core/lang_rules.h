@@ -154,6 +154,9 @@ typedef struct fw_lang_rule {
     int64_t lookback_ms;       /* aggregate: events in [t - lookback, t] count (with
                                   window_ms: equal to it); sequence: its `within`
                                   (last - first < within) */
+    bool lookback_open;        /* aggregate: "lookback_bound": "exclusive", one exactly the
+                                  lookback older does not count (lookback_ms is then the
+                                  written lookback less 1 ms) */
     int lookback_param;        /* `within` or an aggregate's `lookback` written as "$name":
                                   the param's index; else -1 */
     int window_param, slide_param, memory_param; /* an aggregate's or a score's `window`,
@@ -228,6 +231,7 @@ typedef struct fw_lang_rules {
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     int64_t allowed_lateness_ms; /* from fw_rules.time: windows keep events this much longer */
     uint32_t max_window_events;  /* from fw_rules.limits */
+    bool borrowed;               /* fw_lang_rules_join: rules and lists are another set's */
 } fw_lang_rules;
 
 /**
@@ -256,6 +260,30 @@ fw_err fw_lang_rules_parse_json(const char *json, size_t n, const fw_rules *base
 fw_err fw_lang_rules_parse_json_ex(const char *json, size_t n, const fw_rules *base,
                                    unsigned flags, fw_lang_rules **out, char *errstr,
                                    size_t errstr_size);
+
+/**
+ * @brief The shipped definitions of the built-in rules the language expresses
+ * (rules/builtin-rules.json, built into the binary): each takes enabled,
+ * shadow, severity, version and every parameter from @p r, so the rules
+ * file's built-in entries configure them; a disabled built-in, or one whose
+ * id @p except has (a user's rule replacing it; may be NULL), is left out.
+ * @returns as fw_lang_rules_parse_json (a fault here is the build's).
+ */
+fw_err fw_lang_rules_builtins(const fw_rules *r, const fw_lang_rules *except,
+                              fw_lang_rules **out, char *errstr, size_t errstr_size);
+
+/** The text of rules/builtin-rules.json (generated at build time). */
+extern const char fw_builtin_rules_json[];
+extern const size_t fw_builtin_rules_json_len;
+
+/**
+ * @brief One set of @p a's rules then @p b's, borrowing everything from
+ * both: they must outlive it, and @p b must use no list and no extra field
+ * (as shipped definitions do). Time and limits come from @p a (or @p b
+ * when @p a is NULL). Free it with fw_lang_rules_destroy, which frees only
+ * what the join made. NULL when out of memory.
+ */
+fw_lang_rules *fw_lang_rules_join(const fw_lang_rules *a, const fw_lang_rules *b);
 
 /** @brief Reads @p path and loads it as fw_lang_rules_parse_json does;
  *  messages start with the path. */

@@ -556,7 +556,7 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
                 put(st->reason, &o, "=", 1);
                 put_val(st->reason, &o, st->values[v].value);
             }
-            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            int w = fw_rules_duration_format(r->lookback_ms + r->lookback_open, dur, sizeof(dur));
             put(st->reason, &o, " within ", 8);
             put(st->reason, &o, dur, (size_t)w);
         } else {
@@ -567,7 +567,7 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
                 put(st->reason, &o, "=", 1);
                 put_val(st->reason, &o, st->slots[a]);
             }
-            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            int w = fw_rules_duration_format(r->lookback_ms + r->lookback_open, dur, sizeof(dur));
             put(st->reason, &o, " within ", 8);
             put(st->reason, &o, dur, (size_t)w);
         }
@@ -585,7 +585,7 @@ static size_t render_reason(fw_lang_state *st, const fw_lang_rule *r, const fw_e
             put_val(st->reason, &o, r->params[t->index].value);
             break;
         case FW_TPL_LOOKBACK: {
-            int w = fw_rules_duration_format(r->lookback_ms, dur, sizeof(dur));
+            int w = fw_rules_duration_format(r->lookback_ms + r->lookback_open, dur, sizeof(dur));
             put(st->reason, &o, dur, (size_t)w);
             break;
         }
