@@ -65,6 +65,12 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_
         }
         if (e->track_changes)
             fw_lang_state_track_changes(next);
+        fw_lang_state_count_key_overflows(next, &e->state.stats.entity_overflows);
+        for (size_t i = 0; i < rs->n; i++) { /* a built-in's id: counted as it */
+            fw_rule_id id = fw_rule_by_name(rs->rules[i].id);
+            if (id != FW_RULE__COUNT)
+                fw_lang_state_count_dedupes(next, i, &e->stats.deduplicated[id]);
+        }
     }
     memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
     e->lang_arrival = false;

@@ -1406,6 +1406,7 @@ static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base
     c.rs->dedupe_window_ms = base->time.dedupe_window_ms;
     c.rs->allowed_lateness_ms = base->time.allowed_lateness_ms;
     c.rs->max_window_events = base->limits.max_window_events;
+    c.rs->max_keys = base->limits.max_entities;
     if ((rc = fw_json_parse(json, n, &arena, &root, jerr, sizeof(jerr))) != FW_OK) {
         errf(&c, "document", NULL, rc, "invalid JSON: %s", jerr);
         goto out;

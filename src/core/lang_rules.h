@@ -231,6 +231,7 @@ typedef struct fw_lang_rules {
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     int64_t allowed_lateness_ms; /* from fw_rules.time: windows keep events this much longer */
     uint32_t max_window_events;  /* from fw_rules.limits */
+    uint32_t max_keys;           /* limits.max_entities: keys of all parts together */
     bool borrowed;               /* fw_lang_rules_join: rules and lists are another set's */
 } fw_lang_rules;
 
@@ -375,6 +376,7 @@ typedef struct fw_lang_state fw_lang_state;
 
 typedef struct fw_lang_stats {
     uint64_t alerts, deduplicated, overflow, keys, events;
+    uint64_t key_overflows; /* keys not made: the state held max_keys */
     uint64_t parts;  /* state groups: rules with one group_by, lookback and where share one */
 } fw_lang_stats;
 
@@ -388,6 +390,14 @@ bool fw_lang_rule_on_arrival(const fw_lang_rule *r);
  *  own. NULL on no memory. */
 fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs);
 void fw_lang_state_destroy(fw_lang_state *st);
+
+/** @brief Counts rule @p rule's deduplicated alerts in *@p counter too (a
+ *  built-in's in fw_engine_stats; NULL: only in fw_lang_stats). */
+void fw_lang_state_count_dedupes(fw_lang_state *st, size_t rule, uint64_t *counter);
+
+/** @brief Counts the keys refused at max_keys in *@p counter too (the
+ *  engine's entity_overflows; NULL: only in fw_lang_stats). */
+void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter);
 
 /** @brief The rules @p st runs. */
 const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st);

@@ -375,11 +375,11 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         return;
     size_t m = st->member_of[ri];
     if (r->episodes && was) { /* the same episode: counted, not raised again */
-        st->stats.deduplicated++;
+        lang_deduplicated(st, ri);
         return;
     }
     if (k->last[m] != INT64_MIN && llabs(ts - k->last[m]) < st->rs->dedupe_window_ms) {
-        st->stats.deduplicated++;
+        lang_deduplicated(st, ri);
         return;
     }
     i128 sc;

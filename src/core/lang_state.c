@@ -94,11 +94,12 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->member_of = malloc(n * sizeof(size_t));
     st->pool = malloc(2 * n * sizeof(size_t));
     st->alerted = calloc(n, sizeof(uint64_t));
+    st->dedupe_to = calloc(n, sizeof(*st->dedupe_to));
     st->key_class = malloc(n * sizeof(size_t));
     st->agg_groups = malloc(n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
         st->phase_rules[ph] = malloc(n * sizeof(size_t));
-    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted ||
+    if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted || !st->dedupe_to ||
         !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
@@ -326,6 +327,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
+    free(st->dedupe_to);
     free(st->evall);
     free(st->cd);
     fw_buf_fini(&st->deleted);
@@ -353,6 +355,8 @@ static bool tab_grow(ltab *t) {
 
 lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
     ltab *t = &st->tab[r];
+    if (!lang_key_room(st))
+        return NULL;
     if (t->nkeys >= t->nbucket && !tab_grow(t))
         return NULL;
     lkey *k = t->spare;
@@ -658,7 +662,7 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     if (k) {
         int64_t *last = &k->last[m];
         if (*last != INT64_MIN && llabs(t->ts_ms - *last) < st->rs->dedupe_window_ms) {
-            st->stats.deduplicated++;
+            lang_deduplicated(st, (size_t)(r - st->rs->rules));
             return;
         }
         if (*last == INT64_MIN || t->ts_ms > *last)
@@ -990,6 +994,15 @@ static void sweep_some(fw_lang_state *st, int64_t watermark) {
             (void)expire_key(st, st->sweep_tab, k, watermark, true);
         }
     }
+}
+
+void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter) {
+    st->key_overflows_to = counter;
+}
+
+void fw_lang_state_count_dedupes(fw_lang_state *st, size_t rule, uint64_t *counter) {
+    if (rule < st->rs->n)
+        st->dedupe_to[rule] = counter;
 }
 
 void fw_lang_state_stats(const fw_lang_state *st, fw_lang_stats *out) {

@@ -278,6 +278,8 @@ struct fw_lang_state {
                                  when it is a plain text field (read straight); 0: evaluate */
     uint64_t kc_hash;         /* the hash of the key keybuf points at */
     fw_lang_stats stats;
+    uint64_t **dedupe_to;     /* per rule: also counted here (fw_lang_state_count_dedupes) */
+    uint64_t *key_overflows_to; /* fw_lang_state_count_key_overflows */
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
      * list grows by doubling, so a warm state allocates nothing) and the keys
@@ -424,6 +426,25 @@ lkey *lang_key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now);
 bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out);
 
 /* lang_window.c: rings and windows */
+/* False, and counted, when the state holds max_keys keys: a new key is
+ * not made (as a built-in's entity past max_entities is not). */
+static inline bool lang_key_room(fw_lang_state *st) {
+    if (!st->rs->max_keys || st->stats.keys < st->rs->max_keys)
+        return true;
+    st->stats.key_overflows++;
+    if (st->key_overflows_to)
+        (*st->key_overflows_to)++;
+    return false;
+}
+
+/* An alert of rule @p ri folded into an earlier one: counted in the
+ * state's stats and where the engine asked (a built-in's counter). */
+static inline void lang_deduplicated(fw_lang_state *st, size_t ri) {
+    st->stats.deduplicated++;
+    if (st->dedupe_to[ri])
+        (*st->dedupe_to[ri])++;
+}
+
 void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t);
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t);
 bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,

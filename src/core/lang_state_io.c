@@ -132,6 +132,8 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
     if (cnt > st->rs->max_window_events)
         BAD("%s: state with %" PRIu64 " events, above max_window_events %u", id, cnt,
             st->rs->max_window_events);
+    if (!lang_key_room(st))
+        return FW_OK; /* a lowered max_entities: counted, and the key starts afresh */
     if (!(k = lang_key_add(st, part, key.ptr, key.len, h)))
         return FW_ERR_NOMEM;
     memcpy(k->last, last, t->nmember * sizeof(*last));

@@ -79,7 +79,8 @@ static void test_high_amount_reason_and_entity(void **state) {
     assert_int_equal(c.rule[0], FW_RULE_HIGH_AMOUNT);
     assert_string_equal(c.entity_type[0], "account");
     assert_string_equal(c.entity_id[0], "ACC-9");
-    assert_string_equal(c.reason[0], "amount 150.50 is above the high_amount limit of 100.00");
+    /* The shipped definition's reason template (rules/builtin-rules.json). */
+    assert_string_equal(c.reason[0], "amount 150.5 is above the high_amount limit of 100");
     /* No account: the card, then the customer, then the transaction itself. */
     fw_txn card = txn("t2", NULL, 500, "500");
     card.card_id = fw_str_c("CARD-1");
@@ -108,8 +109,8 @@ static void test_disabled_rule_is_silent(void **state) {
 }
 
 /* ---- native entity state only while a native detector reads it ----
- * Entities (per account, card, customer, pair) serve the native detectors
- * alone. When every enabled one is replaced by a language rule of its id,
+ * Entities (an account's outflows, a receiver's inbound transfers) serve the
+ * native detectors alone (fan_out, fan_in, cycle, mule_cashout). When every enabled one is replaced by a language rule of its id,
  * none is created, swept or written to the changelog; one native detector
  * left running brings its state back, and a live change decides again. */
 
@@ -142,14 +143,12 @@ typedef struct state_case {
     bool kept;                /* entities expected */
 } state_case;
 
-/* velocity, small_then_large and risk_score are the native detectors left
- * enabled: one of each kind of entity they read (account, card, customer). */
+/* fan_out and fan_in are the native detectors left enabled: one of each
+ * kind of entity they read (a sender's outflows, a receiver's inbound). */
 static const state_case state_cases[] = {
-    { "all three replaced: no native state", { "velocity", "small_then_large", "risk_score" },
-      3, false },
-    { "risk_score native: customers kept", { "velocity", "small_then_large" }, 2, true },
-    { "velocity native: accounts kept", { "small_then_large", "risk_score" }, 2, true },
-    { "small_then_large native: cards kept", { "velocity", "risk_score" }, 2, true },
+    { "both replaced: no native state", { "fan_out", "fan_in" }, 2, false },
+    { "fan_in native: receivers kept", { "fan_out" }, 1, true },
+    { "fan_out native: senders kept", { "fan_in" }, 1, true },
 };
 
 static void feed_ids(fw_engine *e, int from, int to) {
@@ -160,9 +159,11 @@ static void feed_ids(fw_engine *e, int from, int to) {
         snprintf(acct, sizeof(acct), "A%d", i % 7);
         snprintf(card, sizeof(card), "C%d", i % 5);
         snprintf(cust, sizeof(cust), "U%d", i % 3);
+        /* Transfers from 7 senders to 3 receivers (the customers' ids). */
         fw_txn t = { .transaction_id = fw_str_c(id), .ts_ms = 1704067200000 + i * 60000LL,
                      .account_id = fw_str_c(acct), .card_id = fw_str_c(card),
-                     .customer_id = fw_str_c(cust), .type = FW_TXN_PURCHASE,
+                     .customer_id = fw_str_c(cust), .counterparty_id = fw_str_c(cust),
+                     .type = FW_TXN_TRANSFER,
                      .amount = 20, .amount_raw = fw_str_c("20") };
         fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
     }
@@ -172,9 +173,8 @@ static void state_rules(fw_rules *r) {
     fw_rules_defaults(r);
     for (int i = 0; i < FW_RULE__COUNT; i++)
         r->common[i].enabled = false;
-    r->common[FW_RULE_VELOCITY].enabled = true;
-    r->common[FW_RULE_SMALL_THEN_LARGE].enabled = true;
-    r->common[FW_RULE_RISK_SCORE].enabled = true;
+    r->common[FW_RULE_FAN_OUT].enabled = true;
+    r->common[FW_RULE_FAN_IN].enabled = true;
 }
 
 static void test_native_state_only_when_read(void **state) {
@@ -216,18 +216,18 @@ static void test_native_state_follows_live_change(void **state) {
     char err[256];
     fw_engine *e = fw_engine_new(&r, err, sizeof(err));
     assert_non_null(e);
-    const char *all[] = { "velocity", "small_then_large", "risk_score" };
-    fw_lang_rules *a = filters(&r, all, 3), *b = filters(&r, all, 2);
+    const char *all[] = { "fan_out", "fan_in" };
+    fw_lang_rules *a = filters(&r, all, 2), *b = filters(&r, all, 1);
     assert_int_equal(fw_engine_set_lang(e, a, err, sizeof(err)), FW_OK);
     feed_ids(e, 0, 20);
     uint64_t before = fw_engine_state_stats(e)->created;
-    assert_int_equal(fw_engine_set_lang(e, b, err, sizeof(err)), FW_OK); /* risk_score native */
+    assert_int_equal(fw_engine_set_lang(e, b, err, sizeof(err)), FW_OK); /* fan_in native */
     feed_ids(e, 20, 40);
     uint64_t during = fw_engine_state_stats(e)->created;
     assert_int_equal(fw_engine_set_lang(e, a, err, sizeof(err)), FW_OK); /* replaced again */
     feed_ids(e, 40, 60);
     uint64_t after = fw_engine_state_stats(e)->created;
-    printf("  entities created: %llu all replaced, %llu with risk_score native (3 customers), "
+    printf("  entities created: %llu all replaced, %llu with fan_in native (3 receivers), "
            "%llu replaced again\n", (unsigned long long)before, (unsigned long long)during,
            (unsigned long long)after);
     assert_int_equal(before, 0);
