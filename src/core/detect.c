@@ -14,22 +14,17 @@
 
 #include "detect.h"
 
-/* The registry: one line per native detector. Within a phase, this order
- * is the order of their alerts for one transaction. high_amount (engine.c,
- * before the reorder buffer) and ml_score (ml_score.c, batched) are not
- * detectors of this table: they do not run in event-time order. */
+/* The registry: one line per native detector, the rules the language does
+ * not express (money moving between accounts). Within a phase, this order
+ * is the order of their alerts for one transaction. ml_score (ml_score.c,
+ * batched) is not a detector of this table: it does not run in event-time
+ * order. The other built-ins are shipped language definitions
+ * (rules/builtin-rules.json, fw_lang_rules_builtins). */
 #define FW_DETECTORS(X)                                                                   \
-    X(velocity)                                                                           \
     X(fan_out)                                                                            \
     X(mule_cashout)                                                                       \
     X(cycle)                                                                              \
-    X(fan_in)                                                                             \
-    X(structuring)                                                                        \
-    X(risk_score)                                                                         \
-    X(rapid_small)                                                                        \
-    X(location_jump)                                                                      \
-    X(account_takeover)                                                                   \
-    X(small_then_large)
+    X(fan_in)
 
 #define FW_DETECTOR_DECLARE(n) extern const fw_detector fw_detector_##n;
 #define FW_DETECTOR_ENTRY(n) &fw_detector_##n,
@@ -50,8 +45,6 @@ void fw_detect_plan(fw_engine *e) {
             continue;
         e->plan[d->phase][e->nplan[d->phase]++] = d;
         e->needs |= d->needs | FW_NEEDS_ANY;
-        if (d->phase == FW_PHASE_CUSTOMER || d->phase == FW_PHASE_SEQUENCE)
-            e->needs |= FW_NEEDS_CUSTOMER;
     }
 }
 
@@ -145,6 +138,7 @@ static fw_entity *entity(fw_engine *e, fw_entity_kind k, fw_str id, const fw_txn
 }
 
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
+    (void)behind; /* the native detectors judge transfers in any order */
     if (e->feature_sink || e->ml_active)
         fw_ml_observe(e, t);
     /* Entity state serves the native detectors alone (ml_score keeps its
@@ -154,45 +148,14 @@ void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
         return;
     fw_evrec cur;
     fw_evrec_from_txn(&cur, t);
-    fw_entity *acct = NULL, *card = NULL, *cust = NULL, *pair = NULL, *in = NULL;
+    fw_entity *acct = NULL, *in = NULL;
     bool transfer = t->type == FW_TXN_TRANSFER && t->account_id.ptr && t->counterparty_id.ptr &&
                     !fw_str_eq(t->account_id, t->counterparty_id) && t->amount > 0;
     bool outflow = (transfer || (t->type == FW_TXN_WITHDRAWAL && t->amount > 0)) &&
                    (e->needs & FW_NEEDS_OUTFLOWS);
-    if ((e->nplan[FW_PHASE_ACCOUNT] || outflow) &&
-        (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t))) {
-        run_phase(e, FW_PHASE_ACCOUNT, acct, t, &cur);
-        if (outflow)
-            on_outflow(e, acct, t, &cur, transfer);
-    }
+    if (outflow && (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t)))
+        on_outflow(e, acct, t, &cur, transfer);
     if (transfer && (e->needs & FW_NEEDS_INBOUND) &&
         (in = entity(e, FW_ENT_INBOUND, t->counterparty_id, t)))
         on_inbound(e, in, t, &cur);
-    if (e->nplan[FW_PHASE_PAIR] && t->type == FW_TXN_TRANSFER && t->counterparty_id.ptr &&
-        t->account_id.ptr &&
-        (pair = fw_state_get_pair(&e->state, t->account_id, t->counterparty_id, true))) {
-        fw_engine_refresh(e, pair, t);
-        run_phase(e, FW_PHASE_PAIR, pair, t, &cur);
-    }
-    if (t->customer_id.ptr && (e->needs & FW_NEEDS_CUSTOMER) &&
-        (cust = entity(e, FW_ENT_CUSTOMER, t->customer_id, t))) {
-        run_phase(e, FW_PHASE_CUSTOMER, cust, t, &cur);
-        if (!behind) {
-            run_phase(e, FW_PHASE_SEQUENCE, cust, t, &cur);
-            cust->prev = cur;
-            cust->has_prev = true;
-        }
-        if (t->amount > 0) {
-            cust->amount_sum += t->amount;
-            cust->amount_n++;
-        }
-        fw_engine_touch(e, cust);
-    }
-    if (!behind && t->card_id.ptr && e->nplan[FW_PHASE_CARD] &&
-        (card = entity(e, FW_ENT_CARD, t->card_id, t))) {
-        run_phase(e, FW_PHASE_CARD, card, t, &cur);
-        card->prev = cur;
-        card->has_prev = true;
-        fw_engine_touch(e, card);
-    }
 }

@@ -23,16 +23,11 @@
  * this order for each transaction; within one, detectors run in registry
  * order (which decides the order of their alerts). */
 typedef enum fw_detect_phase {
-    FW_PHASE_ACCOUNT,     /* the sender's account, every transaction with one */
     FW_PHASE_OUTFLOW,     /* the sender's account, once a withdrawal or transfer out joined
                              its outflows (recent); cur is that record */
     FW_PHASE_INBOUND_PRE, /* the receiver of a transfer, before the transfer joins its inbound
                              list (win); cur is the record about to join, and may be changed */
     FW_PHASE_INBOUND,     /* the receiver, after it joined */
-    FW_PHASE_PAIR,        /* account->counterparty of a transfer */
-    FW_PHASE_CUSTOMER,    /* the customer, even behind the watermark (window rules) */
-    FW_PHASE_SEQUENCE,    /* the customer, in order only: prev is the exact previous one */
-    FW_PHASE_CARD,        /* the card, in order only */
     FW_PHASE__COUNT
 } fw_detect_phase;
 _Static_assert(FW_PHASE__COUNT == FW_DETECT_PHASES, "engine_int.h sizes the plan by phase");
@@ -45,7 +40,6 @@ int64_t fw_detect_outflows_kept(const fw_engine *e);
 #define FW_NEEDS_OUTFLOWS 1u /* an account's withdrawals and transfers out (recent) */
 #define FW_NEEDS_INBOUND 2u  /* the transfers an account received (INBOUND entity) */
 /* Set by fw_detect_plan, never by a detector: */
-#define FW_NEEDS_CUSTOMER 4u /* the CUSTOMER entity (a CUSTOMER or SEQUENCE detector) */
 #define FW_NEEDS_ANY 8u      /* some native detector runs: fw_detect keeps entity state */
 
 /** One transaction for one detector: @p ent is the phase's entity, @p cur

@@ -166,38 +166,6 @@ void fw_engine_touch(fw_engine *e, fw_entity *ent) {
     e->dirty[e->ndirty++] = ent;
 }
 
-/* ---- the stateless rule: judged on arrival, in any order ---- */
-
-static void detect_high_amount(fw_engine *e, const fw_txn *t) {
-    double limit = e->rules.high_amount.limit;
-    if (!e->rules.common[FW_RULE_HIGH_AMOUNT].enabled || e->lang_replaces[FW_RULE_HIGH_AMOUNT] ||
-        !(t->amount > limit))
-        return;
-    fw_evidence ev = { .transaction_id = t->transaction_id, .ts_ms = t->ts_ms,
-                       .amount_raw = t->amount_raw };
-    snprintf(e->reason, sizeof(e->reason),
-             "amount %.2f is above the high_amount limit of %.2f", t->amount, limit);
-    fw_alert a = { .rule = FW_RULE_HIGH_AMOUNT, .rc = &e->rules.common[FW_RULE_HIGH_AMOUNT],
-                   .event_time = t->ts_ms, .detected_at = t->ts_ms,
-                   .window_start = -1, .window_end = -1,
-                   .reason = e->reason, .evidence = &ev, .nevidence = 1, .txn = t };
-    if (fw_str_present(t->account_id)) {
-        a.entity_type = "account";
-        a.entity_id = t->account_id;
-    } else if (fw_str_present(t->card_id)) {
-        a.entity_type = "card";
-        a.entity_id = t->card_id;
-    } else if (fw_str_present(t->customer_id)) {
-        a.entity_type = "customer";
-        a.entity_id = t->customer_id;
-    } else {
-        a.entity_type = "transaction";
-        a.entity_id = t->transaction_id;
-    }
-    e->stats.alerts[FW_RULE_HIGH_AMOUNT]++;
-    e->out->alert(e->out->opaque, &a);
-}
-
 /* ---- time ---- */
 
 static int64_t watermark_of(const fw_engine *e) {
@@ -271,7 +239,6 @@ static void release(fw_engine *e, int64_t watermark) {
 void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
     e->out = out;
     e->stats.transactions++;
-    detect_high_amount(e, t);
     if (e->lang_arrival && e->lang)
         fw_engine_lang_eval(e, t, FW_LANG_ON_ARRIVAL, false);
     int64_t wm = e->stats.watermark;

@@ -13,7 +13,7 @@
 #include "txn_ids.h"
 
 #define FW_ML_BATCH_ROWS 1024   /* rows per scoring call */
-#define FW_DETECT_PHASES 8      /* fw_detect_phase (detect.h) */
+#define FW_DETECT_PHASES 3      /* fw_detect_phase (detect.h) */
 #define FW_ML_TEXT 64             /* longest id or name kept for an ml_score alert */
 
 /* What an ml_score alert shows of its transaction, copied when it is queued

@@ -686,7 +686,8 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
     }
     fw_lang_alert a = { .rule = r, .rc = &r->common, .entity_type = etype, .entity = { st->entity, elen },
                         .event_time = t->ts_ms,
-                        .window_start = t->ts_ms, .window_end = t->ts_ms,
+                        /* a filter judges one transaction: no window (as high_amount) */
+                        .window_start = INT64_MIN, .window_end = INT64_MIN,
                         .values = st->values, .nvalues = r->naggs,
                         .evidence = st->evidence, .evidence_bound = FW_LANG_EVIDENCE_MAX,
                         .window_bound = st->rs->max_window_events, .txn = t };
@@ -698,7 +699,7 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         a.nvalues = 1 + r->nbands + r->naggs;
         a.rc = st->sc_rc;
     } else if (rg) { /* a ranged rule: its window, and every event of it, oldest first */
-        a.window_start = rg->start;
+        a.window_start = rg->start - r->lookback_open; /* (t - W, t]: shown as from t - W */
         a.window_end = rg->end;
         a.window_overflow = k->overflow;
         a.evidence = st->evall;
@@ -718,7 +719,8 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         if (pm->nmatched > FW_LANG_SEQ_EVIDENCE) /* the completing one was not kept */
             st->evidence[a.nevidence++] = t->transaction_id;
     } else if (r->kind == FW_LANG_AGGREGATE && k) {
-        a.window_start = t->ts_ms - r->lookback_ms;
+        a.window_start = t->ts_ms - r->lookback_ms - r->lookback_open;
+        a.window_end = t->ts_ms;
         a.window_overflow = k->overflow;
         /* The newest FW_LANG_EVIDENCE_MAX events, oldest first. */
         uint32_t skip = k->n > FW_LANG_EVIDENCE_MAX ? k->n - FW_LANG_EVIDENCE_MAX : 0;
