@@ -53,6 +53,7 @@ struct fw_engine {
     const fw_lang_rules *lang_user;   /* the user's rules (fw_engine_set_lang), borrowed */
     fw_lang_rules *lang_shipped;      /* the built-ins' shipped definitions not replaced */
     fw_lang_rules *lang_joined;       /* both: what lang runs */
+    const fw_profile *lang_profile;   /* this record's profile while its rules run */
     bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replay;                 /* fw_engine_lang_set_replay */
     bool lang_changed;                /* fw_engine_set_lang ran before: the next is a change */

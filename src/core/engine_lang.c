@@ -242,7 +242,10 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
                    .window_start = la->window_start, .window_end = la->window_end,
                    .reason = e->reason, .evidence = ev, .nevidence = nev,
                    .txn = la->txn, .values = e->lang_values, .nvalues = nval,
-                   .evidence_bound = bounded ? la->evidence_bound : 0 };
+                   .evidence_bound = bounded ? la->evidence_bound : 0,
+                   /* the profile a rule read, as the built-ins named it */
+                   .profile = la->rule->uses_profile && e->lang_profile && e->lang_profile->has_avg
+                                  ? e->lang_profile : NULL };
     if (builtin != FW_RULE__COUNT)
         e->stats.alerts[builtin]++;
     else
@@ -268,6 +271,7 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, boo
     const fw_profile *prof = want && e->profiles && t->customer_id.ptr
                                  ? fw_profiles_get(e->profiles, t->customer_id)
                                  : NULL;
+    e->lang_profile = prof;
     fw_lang_input in = { .phase = phase, .txn = t, .profile = prof, .extra = extra,
                          .nextra = nextra, .behind = behind };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);
