@@ -21,6 +21,7 @@
 
 static const char rules_usage[] =
     "Usage: fraudwatch rules [show] [--rules FILE]\n"
+    "       fraudwatch rules builtins [--rules FILE]\n"
     "       fraudwatch rules check FILE...\n"
     "       fraudwatch rules push|diff FILE [--topic TOPIC] [-b LIST]\n"
     "       fraudwatch rules list [--topic TOPIC] [-b LIST]\n"
@@ -28,6 +29,13 @@ static const char rules_usage[] =
     "show (the default) prints the effective rule set as JSON: the built-in\n"
     "defaults, or FILE applied to them. The output is itself a complete rules\n"
     "file to start from.\n"
+    "\n"
+    "builtins prints the shipped rule-language definitions of the built-ins that\n"
+    "are written in it (high_amount, velocity, small_then_large, rapid_small,\n"
+    "location_jump, account_takeover, structuring, risk_score) with the params,\n"
+    "severity and version in force (the defaults, or FILE's): a rules file of\n"
+    "language rules that, loaded, replaces them with themselves; edit a copy to\n"
+    "change one beyond its params (docs/rule-language.md).\n"
     "\n"
     "check validates each FILE (strictly: unknown keys, wrong types and values\n"
     "out of range are errors; language rules, the entries with a \"type\", are\n"
@@ -125,6 +133,36 @@ static int show(const char *path) {
     fw_buf_fini(&out);
     if (!ok) {
         fprintf(stderr, "fraudwatch rules: cannot write the rules\n");
+        return 1;
+    }
+    return 0;
+}
+
+/* `rules builtins`: the shipped definitions, as a rules file. */
+static int builtins(const char *path) {
+    fw_rules r;
+    char err[1024];
+    fw_rules_defaults(&r);
+    if (path && fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+        return 2;
+    }
+    fw_lang_rules *b = NULL;
+    if (fw_lang_rules_builtins(&r, NULL, &b, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: %s\n", err);
+        return 1;
+    }
+    fw_buf out;
+    fw_buf_init(&out, 0);
+    bool ok = fw_buf_puts(&out, "{\n  \"rules\": [\n    ") &&
+              fw_lang_rules_write_json(b, &out, "    ") && fw_buf_puts(&out, "\n  ]\n}\n") &&
+              !out.overflow;
+    fw_lang_rules_destroy(b);
+    if (ok)
+        ok = fwrite(out.data, 1, out.len, stdout) == out.len && fflush(stdout) == 0;
+    fw_buf_fini(&out);
+    if (!ok) {
+        fprintf(stderr, "fraudwatch rules: cannot write the definitions\n");
         return 1;
     }
     return 0;
@@ -355,6 +393,12 @@ int fw_cmd_rules(int argc, char **argv) {
             return fw_opts_usage_error("rules", "unexpected argument \"%s\" (use --rules "
                                        "FILE)", argv[first]);
         return show(conf.rules);
+    }
+    if (!strcmp(action, "builtins")) {
+        if (first < argc)
+            return fw_opts_usage_error("rules", "unexpected argument \"%s\" (use --rules "
+                                       "FILE)", argv[first]);
+        return builtins(conf.rules);
     }
     if (!strcmp(action, "check")) {
         if (conf.rules_flag)
