@@ -16,7 +16,7 @@
 /** One transaction the alert rests on. Slices may point into state memory. */
 typedef struct fw_evidence {
     fw_str transaction_id;
-    int64_t ts_ms;           /* INT64_MIN: not known (language rules keep ids only) */
+    int64_t ts_ms;           /* INT64_MIN: not known (a language rule's older state) */
     fw_str amount_raw;       /* number as written in the input; NULL ptr: not known */
 } fw_evidence;
 
