@@ -248,7 +248,8 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
             .name = la->values[i].name, .num = la->values[i].value.u.num,
             .missing = la->values[i].value.type != FW_XT_NUM };
     snprintf(e->reason, sizeof(e->reason), "%.*s", (int)la->reason.len, la->reason.ptr);
-    bool bounded = la->nevidence >= la->evidence_bound || la->window_overflow;
+    bool bounded = (la->nevidence >= la->evidence_bound && !la->evidence_whole) ||
+                   la->window_overflow;
     /* A rule with a built-in's id is that rule now: counted as it. */
     fw_rule_id builtin = fw_rule_by_name(la->rule->id);
     fw_alert a = { .rule = builtin != FW_RULE__COUNT ? builtin : FW_RULE_LANG,

@@ -352,6 +352,8 @@ typedef struct fw_lang_alert {
     size_t nevidence;
     uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX; a
                                     windowed or consuming rule: max_window_events) */
+    bool evidence_whole;         /* names every transaction though as many as
+                                    evidence_bound (a sequence of exactly 5 matched) */
     uint64_t window_overflow;    /* events this key dropped at max_window_events */
     uint32_t window_bound;       /* max_window_events */
     const fw_txn *txn;

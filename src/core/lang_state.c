@@ -718,6 +718,7 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
                                                                pm->ts[j], pm->amount[j] };
         if (pm->nmatched > FW_LANG_SEQ_EVIDENCE) /* the completing one was not kept */
             st->evidence[a.nevidence++] = lang_txn_evidence(t);
+        a.evidence_whole = pm->nmatched <= FW_LANG_SEQ_EVIDENCE + 1;
     } else if (r->kind == FW_LANG_AGGREGATE && k) {
         a.window_start = t->ts_ms - r->lookback_ms;
         a.window_overflow = k->overflow;
