@@ -16,8 +16,9 @@
 /** One transaction the alert rests on. Slices may point into state memory. */
 typedef struct fw_evidence {
     fw_str transaction_id;
-    int64_t ts_ms;           /* INT64_MIN: not known (language rules keep ids only) */
-    fw_str amount_raw;       /* number as written in the input; NULL ptr: not known */
+    int64_t ts_ms;           /* INT64_MIN: not known (a language rule's older state) */
+    fw_str amount_raw;       /* number as written in the input (a language rule's: the
+                                exact value, shortest); NULL ptr: not known */
 } fw_evidence;
 
 /** One feature's share in a model score (ml_score): its value and its

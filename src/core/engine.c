@@ -69,6 +69,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     fw_event_buffer_init(&e->buffer, &e->pool, FW_BUFFER_MAX);
     fw_buf_init(&e->deleted, 0);
     fw_buf_init(&e->lang_dropped, 0);
+    fw_buf_init(&e->lang_amounts, 0);
     fw_buf_init(&e->scratch, 0);
     uint32_t maxev = rules->limits.max_window_events;
     /* Evidence slots, then scratch for the risk score's distinct merchants. */
@@ -101,6 +102,7 @@ void fw_engine_destroy(fw_engine *e) {
     fw_pool_fini(&e->pool);
     fw_buf_fini(&e->deleted);
     fw_buf_fini(&e->lang_dropped);
+    fw_buf_fini(&e->lang_amounts);
     fw_buf_fini(&e->scratch);
     free(e->dirty);
     free(e->evidence);

@@ -89,6 +89,8 @@ struct fw_engine {
     fw_evidence *evidence;            /* max_window_events + 2 slots */
     /* A language rule's alert as fw_alert (engine_lang.c). */
     fw_evidence lang_evidence[64];
+    fw_buf lang_amounts;              /* its evidence amounts' text (fw_evidence.amount_raw):
+                                         grows to the largest alert, then is reused */
     fw_alert_value lang_values[16];
     /* Changelog bookkeeping, only when someone reads the changes. */
     bool track_changes;

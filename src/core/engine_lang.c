@@ -224,15 +224,32 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
         cap = (size_t)e->rules.limits.max_window_events + 2;
     }
     size_t nev = la->nevidence < cap ? la->nevidence : cap;
-    for (size_t i = 0; i < nev; i++)
-        ev[i] = (fw_evidence){ .transaction_id = la->evidence[i], .ts_ms = INT64_MIN };
+    /* Amounts as text, as the built-ins wrote amount_raw: all of them into
+     * lang_amounts first (it may move as it grows), then sliced. */
+    fw_buf_reset(&e->lang_amounts);
+    for (size_t i = 0; i < nev; i++) {
+        const fw_lang_evidence *le = &la->evidence[i];
+        ev[i] = (fw_evidence){ .transaction_id = le->id, .ts_ms = le->ts_ms };
+        if (le->amount == FW_LANG_NO_AMOUNT)
+            continue;
+        char num[FW_DEC_STR_MAX];
+        int w = fw_dec_format(le->amount, num, sizeof(num));
+        if (w > 0 && fw_buf_append(&e->lang_amounts, num, (size_t)w))
+            ev[i].amount_raw.len = (size_t)w; /* ptr set below; 0: none */
+    }
+    for (size_t i = 0, off = 0; i < nev; i++)
+        if (ev[i].amount_raw.len) {
+            ev[i].amount_raw.ptr = e->lang_amounts.data + off;
+            off += ev[i].amount_raw.len;
+        }
     size_t nval = la->nvalues < FW_LANG_MAX_AGGS ? la->nvalues : FW_LANG_MAX_AGGS;
     for (size_t i = 0; i < nval; i++)
         e->lang_values[i] = (fw_alert_value){
             .name = la->values[i].name, .num = la->values[i].value.u.num,
             .missing = la->values[i].value.type != FW_XT_NUM };
     snprintf(e->reason, sizeof(e->reason), "%.*s", (int)la->reason.len, la->reason.ptr);
-    bool bounded = la->nevidence >= la->evidence_bound || la->window_overflow;
+    bool bounded = (la->nevidence >= la->evidence_bound && !la->evidence_whole) ||
+                   la->window_overflow;
     /* A rule with a built-in's id is that rule now: counted as it. */
     fw_rule_id builtin = fw_rule_by_name(la->rule->id);
     fw_alert a = { .rule = builtin != FW_RULE__COUNT ? builtin : FW_RULE_LANG,

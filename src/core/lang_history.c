@@ -30,6 +30,8 @@ const fw_txn *lang_prev_view(fw_lang_state *st, const fw_lang_rule *r, const lta
     fw_txn *v = &st->prevtxn;
     v->ts_ms = p->ts;
     v->amount = p->amount;
+    v->amount_dec = p->amount_dec; /* exact, for its evidence (amount_raw only when read) */
+    v->amount_dec_set = p->amount_dec != FW_LANG_NO_AMOUNT;
     v->lat = p->lat;
     v->lon = p->lon;
     v->has = p->has;
@@ -113,6 +115,7 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
         }
     }
     p->ts = t->ts_ms;
+    p->amount_dec = lang_txn_amount(t);
     p->amount = t->amount;
     p->lat = t->lat;
     p->lon = t->lon;

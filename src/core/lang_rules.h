@@ -315,6 +315,18 @@ bool fw_lang_lists_write_json(const fw_lang_rules *rs, fw_buf *b, const char *in
 
 /* ---- evaluation ---- */
 
+/** fw_lang_evidence.amount of a transaction whose amount is not known (a
+ *  record without one, or state written before amounts were kept):
+ *  fw_dec never holds INT64_MIN (decimal.h). */
+#define FW_LANG_NO_AMOUNT INT64_MIN
+
+/** One transaction an alert rests on, as the built-ins named theirs. */
+typedef struct fw_lang_evidence {
+    fw_str id;                   /* cut at FW_LANG_TXN_ID_MAX bytes when kept in state */
+    int64_t ts_ms;               /* INT64_MIN: not known (state of format 2) */
+    fw_dec amount;               /* exact, as the record wrote it; FW_LANG_NO_AMOUNT: not known */
+} fw_lang_evidence;
+
 /** A computed value named in an alert (an aggregate). */
 typedef struct fw_lang_value {
     const char *name;
@@ -336,10 +348,12 @@ typedef struct fw_lang_alert {
     const fw_lang_value *values;
     size_t nvalues;
     fw_str reason;
-    const fw_str *evidence;      /* contributing transaction ids, oldest first */
+    const fw_lang_evidence *evidence; /* contributing transactions, oldest first */
     size_t nevidence;
     uint32_t evidence_bound;     /* at most this many are named (FW_LANG_EVIDENCE_MAX; a
                                     windowed or consuming rule: max_window_events) */
+    bool evidence_whole;         /* names every transaction though as many as
+                                    evidence_bound (a sequence of exactly 5 matched) */
     uint64_t window_overflow;    /* events this key dropped at max_window_events */
     uint32_t window_bound;       /* max_window_events */
     const fw_txn *txn;

@@ -19,20 +19,20 @@ static void score_reset(fw_lang_state *st, const ltab *t, lkey *k) {
 
 /* Appends an event and moves it back to its place in time order (arrivals
  * out of order within the allowed lateness); equal times keep arrival order. */
-static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
-                       uint32_t mask, const fw_dec *vals) {
+static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amount,
+                       fw_str id, uint32_t mask, const fw_dec *vals) {
     size_t na = t->naggs;
     uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
     if (k->n < k->cap && k->n < max) {
         /* Room in the ring (most pushes): lang_push's store, without its
          * call, growth and overflow checks nor its running totals. */
         uint32_t i = (k->head + k->n) % k->cap;
-        lev_set(&k->ev[i], ts, mask, id);
+        lev_set(&k->ev[i], ts, amount, mask, id);
         for (size_t a = 0; a < na; a++)
             k->val[(size_t)i * na + a] = vals[a];
         k->n++;
         st->stats.events++;
-    } else if (!lang_push(st, t, k, ts, id, mask, vals)) {
+    } else if (!lang_push(st, t, k, ts, amount, id, mask, vals)) {
         return false;
     }
     for (uint32_t j = k->n - 1; j > 0; j--) {
@@ -307,7 +307,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     int64_t cut = ts - r->lookback_ms - st->rs->allowed_lateness_ms;
     if (k->n && k->ev[k->head].ts < cut) /* most transactions evict nothing */
         lang_evict_before(st, k, cut, t);
-    if (!score_push(st, t, k, ts, txn->transaction_id, mask, vals))
+    if (!score_push(st, t, k, ts, lang_txn_amount(txn), txn->transaction_id, mask, vals))
         return;
     lsc_pts buf;
     fw_xval at;
@@ -395,10 +395,10 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     for (uint32_t j = lo; j < hi && nev < FW_LANG_EVIDENCE_MAX; j++) {
         const lev *e = &k->ev[(k->head + j) % k->cap];
         if (e->mask & 0xffffu)
-            st->evidence[nev++] = (fw_str){ e->id, e->idlen };
+            st->evidence[nev++] = lev_evidence(e);
     }
     if (!(mask & 0xffffu) && nev < FW_LANG_EVIDENCE_MAX)
-        st->evidence[nev++] = txn->transaction_id;
+        st->evidence[nev++] = lang_txn_evidence(txn);
     st->sc_nev = nev;
     ctx->slots = NULL;
     ctx->nslots = 0;

@@ -23,11 +23,14 @@ uint32_t lang_seq_expire(lkey *k, int64_t now, int64_t within) {
     return j;
 }
 
-static void pm_note(lpm *p, fw_str id) {
+static void pm_note(lpm *p, const fw_txn *t) {
     if (p->nmatched < FW_LANG_SEQ_EVIDENCE) {
+        fw_str id = t->transaction_id;
         size_t n = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
         memcpy(p->id[p->nmatched], id.ptr, n);
         p->idlen[p->nmatched] = (uint8_t)n;
+        p->ts[p->nmatched] = t->ts_ms;
+        p->amount[p->nmatched] = lang_txn_amount(t);
     }
     p->nmatched++;
 }
@@ -39,7 +42,7 @@ static void pm_start(lpm *p, const fw_txn *t) {
     p->step = 0;
     p->cnt = 1;
     p->nmatched = 0;
-    pm_note(p, t->transaction_id);
+    pm_note(p, t);
 }
 
 bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
@@ -127,7 +130,7 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
         if (!alive)
             continue;
         if (matched) {
-            pm_note(p, t->transaction_id);
+            pm_note(p, t);
             if (lang_pm_complete(r, p)) {
                 if (done < 0) {
                     st->done = *p;
@@ -162,7 +165,7 @@ void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert
                 k->pm = np;
                 k->pmcap = cap;
             }
-            pm_start(&k->pm[k->npm++], t); /* in place: an lpm is ~280 bytes */
+            pm_start(&k->pm[k->npm++], t); /* in place: an lpm is ~350 bytes */
         }
     }
     if (done >= 0) {

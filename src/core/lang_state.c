@@ -706,7 +706,7 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         a.evidence_bound = st->rs->max_window_events;
         for (uint32_t j = rg->lo; j < rg->hi; j++) {
             const lev *e = &k->ev[(k->head + j) % k->cap];
-            st->evall[a.nevidence++] = (fw_str){ e->id, e->idlen };
+            st->evall[a.nevidence++] = lev_evidence(e);
         }
     } else if (pm) { /* a sequence: the match's first transactions and the one completing it */
         a.window_start = pm->start;
@@ -715,9 +715,11 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         a.window_bound = FW_LANG_SEQ_MAX_PARTIALS;
         a.evidence_bound = FW_LANG_SEQ_EVIDENCE + 1;
         for (uint32_t j = 0; j < pm->nmatched && j < FW_LANG_SEQ_EVIDENCE; j++)
-            st->evidence[a.nevidence++] = (fw_str){ pm->id[j], pm->idlen[j] };
+            st->evidence[a.nevidence++] = (fw_lang_evidence){ { pm->id[j], pm->idlen[j] },
+                                                               pm->ts[j], pm->amount[j] };
         if (pm->nmatched > FW_LANG_SEQ_EVIDENCE) /* the completing one was not kept */
-            st->evidence[a.nevidence++] = t->transaction_id;
+            st->evidence[a.nevidence++] = lang_txn_evidence(t);
+        a.evidence_whole = pm->nmatched <= FW_LANG_SEQ_EVIDENCE + 1;
     } else if (r->kind == FW_LANG_AGGREGATE && k) {
         a.window_start = t->ts_ms - r->lookback_ms - r->lookback_open;
         a.window_end = t->ts_ms;
@@ -726,15 +728,15 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         uint32_t skip = k->n > FW_LANG_EVIDENCE_MAX ? k->n - FW_LANG_EVIDENCE_MAX : 0;
         for (uint32_t j = skip; j < k->n; j++) {
             const lev *e = &k->ev[(k->head + j) % k->cap];
-            st->evidence[a.nevidence++] = (fw_str){ e->id, e->idlen };
+            st->evidence[a.nevidence++] = lev_evidence(e);
         }
     } else {
         if (ctx->prev && r->kind == FW_LANG_FILTER) { /* the two records compared */
-            st->evidence[a.nevidence++] = ctx->prev->transaction_id;
+            st->evidence[a.nevidence++] = lang_txn_evidence(ctx->prev);
             a.window_start = ctx->prev->ts_ms;
             a.window_end = ctx->prev->ts_ms + r->prev_within_ms;
         }
-        st->evidence[a.nevidence++] = t->transaction_id;
+        st->evidence[a.nevidence++] = lang_txn_evidence(t);
     }
     for (size_t i = 0; i < r->naggs && r->kind != FW_LANG_SCORE; i++)
         st->values[i] = (fw_lang_value){ .name = r->aggs[i].name, .value = st->slots[i] };
@@ -831,7 +833,7 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
         t->cur = k;
         return;
     }
-    if (lang_push(st, t, k, txn->ts_ms, txn->transaction_id, mask, vals))
+    if (lang_push(st, t, k, txn->ts_ms, lang_txn_amount(txn), txn->transaction_id, mask, vals))
         t->cur = k;
 }
 static void eval_rule(

@@ -60,11 +60,13 @@ __extension__ typedef __int128 i128;
 #define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
 #define SPARE_KEYS 1024 /* quiet keys a group keeps for reuse, or its buckets if more */
 #define STATE_MAGIC 0x4c      /* 'L': first byte of a serialized key, then the version */
-#define STATE_VERSION 2       /* 2: the part's shape id follows the header */
+#define STATE_VERSION 3       /* 2: the part's shape id follows the header; 3: evidence
+                                 amounts (events, partial matches, prev) and matched times */
 #define GROUP_MAX_AGGS 32     /* columns of one group: an event's mask has 32 bits */
 
 typedef struct lev {
     int64_t ts;
+    fw_dec amount;            /* evidence: exact amount; FW_LANG_NO_AMOUNT: none */
     uint32_t mask;            /* bit a: counts in aggregate a */
     uint8_t idlen;
     char id[FW_LANG_TXN_ID_MAX]; /* evidence; longer ids are cut (the alert says so by length) */
@@ -84,6 +86,8 @@ typedef struct lpm {
     uint32_t nmatched;        /* transactions matched so far (ids beyond the first few are not kept) */
     uint8_t idlen[FW_LANG_SEQ_EVIDENCE];
     char id[FW_LANG_SEQ_EVIDENCE][FW_LANG_TXN_ID_MAX]; /* the first matched, for evidence */
+    int64_t ts[FW_LANG_SEQ_EVIDENCE];     /* their times (INT64_MIN: not known) */
+    fw_dec amount[FW_LANG_SEQ_EVIDENCE];  /* and amounts (FW_LANG_NO_AMOUNT: none) */
 } lpm;
 
 /* A key's previous transaction, for prev.: the numbers, and the text fields
@@ -92,6 +96,7 @@ typedef struct lpm {
 #define PREV_INLINE 96 /* text bytes of prev kept inside the key; longer records use the heap */
 typedef struct lprev {
     int64_t ts;
+    fw_dec amount_dec;        /* exact, for evidence and prev.amount; FW_LANG_NO_AMOUNT: none */
     double amount, lat, lon;
     uint32_t has;
     uint8_t type;
@@ -292,8 +297,8 @@ struct fw_lang_state {
     /* Scratch for one alert, so emitting allocates nothing. */
     fw_xval slots[FW_LANG_MAX_AGGS];
     fw_lang_value values[FW_LANG_MAX_AGGS];
-    fw_str evidence[FW_LANG_EVIDENCE_MAX];
-    fw_str *evall;            /* ranged alerts: every event of the window (max_window_events) */
+    fw_lang_evidence evidence[FW_LANG_EVIDENCE_MAX];
+    fw_lang_evidence *evall;            /* ranged alerts: every event of the window (max_window_events) */
     lcd *cd;                  /* ranged count_distinct scratch: cd_mask + 1 slots */
     uint32_t cd_mask, cd_gen;
     lpm done;                 /* the partial match a sequence alert reports */
@@ -378,13 +383,35 @@ static inline void mark(fw_lang_state *st, lkey *k) {
     st->dirty[st->ndirty++] = k;
 }
 
-/* Stores an event's time, mask and id (cut at FW_LANG_TXN_ID_MAX) in @p e. */
-static inline void lev_set(lev *e, int64_t ts, uint32_t mask, fw_str id) {
+/* The exact amount of @p t for evidence: the decoder's, else its token
+ * parsed; FW_LANG_NO_AMOUNT when it has none (a record built without one). */
+static inline fw_dec lang_txn_amount(const fw_txn *t) {
+    fw_dec v;
+    if (t->amount_dec_set)
+        return t->amount_dec;
+    if (t->amount_raw.ptr && fw_dec_parse(t->amount_raw.ptr, t->amount_raw.len, &v) == FW_OK)
+        return v;
+    return FW_LANG_NO_AMOUNT;
+}
+
+/* Evidence naming transaction @p t. */
+static inline fw_lang_evidence lang_txn_evidence(const fw_txn *t) {
+    return (fw_lang_evidence){ t->transaction_id, t->ts_ms, lang_txn_amount(t) };
+}
+
+/* Stores an event's time, amount, mask and id (cut at FW_LANG_TXN_ID_MAX) in @p e. */
+static inline void lev_set(lev *e, int64_t ts, fw_dec amount, uint32_t mask, fw_str id) {
     e->ts = ts;
+    e->amount = amount;
     e->mask = mask;
     e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
     if (e->idlen)
         memcpy(e->id, id.ptr, e->idlen);
+}
+
+/* Evidence naming kept event @p e. */
+static inline fw_lang_evidence lev_evidence(const lev *e) {
+    return (fw_lang_evidence){ { e->id, e->idlen }, e->ts, e->amount };
 }
 
 static inline fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
@@ -447,8 +474,8 @@ static inline void lang_deduplicated(fw_lang_state *st, size_t ri) {
 
 void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t);
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t);
-bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
-               uint32_t mask, const fw_dec *vals);
+bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amount,
+               fw_str id, uint32_t mask, const fw_dec *vals);
 fw_xval lang_result(const ltab *t, const lkey *k, size_t a);
 void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
                       fw_lang_alert_fn fn, void *opaque);

@@ -47,7 +47,8 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
         uint32_t i = (k->head + j) % k->cap;
         const lev *e = &k->ev[i];
         ok = put_u64(out, (uint64_t)e->ts) && put_u64(out, e->mask) &&
-             fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen);
+             fw_buf_putc(out, (char)e->idlen) && fw_buf_append(out, e->id, e->idlen) &&
+             put_u64(out, (uint64_t)e->amount);
         for (size_t a = 0; a < t->naggs && ok; a++)
             ok = put_u64(out, (uint64_t)k->val[(size_t)i * t->naggs + a]);
     }
@@ -64,7 +65,8 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
                  put_u64(out, pm->step | (uint64_t)pm->cnt << 16 | (uint64_t)pm->nmatched << 32);
             for (uint32_t e = 0; e < pm->nmatched && e < FW_LANG_SEQ_EVIDENCE && ok; e++)
                 ok = fw_buf_putc(out, (char)pm->idlen[e]) &&
-                     fw_buf_append(out, pm->id[e], pm->idlen[e]);
+                     fw_buf_append(out, pm->id[e], pm->idlen[e]) &&
+                     put_u64(out, (uint64_t)pm->ts[e]) && put_u64(out, (uint64_t)pm->amount[e]);
         }
     }
     if (has_history(t->lead)) { /* prev (0 or 1), then is_new's (hash, last seen) pairs */
@@ -77,7 +79,8 @@ bool fw_lang_state_write_key(const fw_lang_state *st, size_t part, fw_str key, f
             memcpy(&bits[2], &pv->lon, 8);
             ok = ok && put_u64(out, (uint64_t)pv->ts) && put_u64(out, bits[0]) &&
                  put_u64(out, bits[1]) && put_u64(out, bits[2]) &&
-                 put_u64(out, pv->has | (uint64_t)pv->type << 32);
+                 put_u64(out, pv->has | (uint64_t)pv->type << 32) &&
+                 put_u64(out, (uint64_t)pv->amount_dec);
             size_t off = 0;
             for (int f = 0; f < PF_N && ok; f++) {
                 ok = put_u64(out, (uint64_t)(int64_t)pv->len[f]);
@@ -111,8 +114,11 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
         return FW_OK;
     const uint8_t *s = p, *end = s + n;
     uint64_t over, cnt;
-    if (n < 4 || s[0] != STATE_MAGIC || s[1] != STATE_VERSION)
+    if (n < 4 || s[0] != STATE_MAGIC || (s[1] != STATE_VERSION && s[1] != 2))
         BAD("%s: state of an unknown format", id);
+    /* Format 2 kept no amounts, nor the times of a partial match's steps:
+     * its evidence then names the transactions without them. */
+    bool v2 = s[1] == 2;
     if (s[2] != t->naggs || s[3] != t->nmember)
         BAD("%s: state with %u aggregates of %u rules, the state has %zu of %zu (its shape "
             "changed)", id, s[2], s[3], t->naggs, t->nmember);
@@ -148,6 +154,9 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             goto trunc;
         fw_str tid = { (const char *)s, idlen };
         s += idlen;
+        uint64_t amt = (uint64_t)FW_LANG_NO_AMOUNT;
+        if (!v2 && !get_u64(&s, end, &amt))
+            goto trunc;
         for (size_t a = 0; a < t->naggs; a++) {
             uint64_t v;
             if (!get_u64(&s, end, &v))
@@ -158,7 +167,7 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             lang_key_remove(st, part, k, false);
             BAD("%s: state with events out of time order", id);
         }
-        if (!lang_push(st, t, k, (int64_t)ts, tid, (uint32_t)mask, vals)) {
+        if (!lang_push(st, t, k, (int64_t)ts, (fw_dec)amt, tid, (uint32_t)mask, vals)) {
             lang_key_remove(st, part, k, false);
             return FW_ERR_NOMEM;
         }
@@ -207,6 +216,13 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
                 pm->idlen[e] = *s++;
                 memcpy(pm->id[e], s, pm->idlen[e]);
                 s += pm->idlen[e];
+                /* Format 2: only the first one's time is known (the start). */
+                uint64_t ets = e ? (uint64_t)INT64_MIN : (uint64_t)pm->start;
+                uint64_t amt = (uint64_t)FW_LANG_NO_AMOUNT;
+                if (!v2 && (!get_u64(&s, end, &ets) || !get_u64(&s, end, &amt)))
+                    goto trunc;
+                pm->ts[e] = (int64_t)ets;
+                pm->amount[e] = (fw_dec)amt;
             }
             k->npm++;
         }
@@ -221,6 +237,9 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             if (!get_u64(&s, end, &ts) || !get_u64(&s, end, &bits[0]) ||
                 !get_u64(&s, end, &bits[1]) || !get_u64(&s, end, &bits[2]) ||
                 !get_u64(&s, end, &w))
+                goto trunc;
+            uint64_t amt = (uint64_t)FW_LANG_NO_AMOUNT;
+            if (!v2 && !get_u64(&s, end, &amt))
                 goto trunc;
             /* Slices of the record, then one fw_txn made of them, copied as live. */
             fw_txn *v = &st->prevtxn;
@@ -240,6 +259,9 @@ fw_err fw_lang_state_read_key(fw_lang_state *st, size_t part, fw_str key, const 
             memcpy(&v->lon, &bits[2], 8);
             v->has = (uint32_t)w;
             v->type = (fw_txn_type)(w >> 32);
+            /* Format 2: the amount_raw it kept (a rule reading prev.amount), else none. */
+            v->amount_dec = (fw_dec)amt;
+            v->amount_dec_set = amt != (uint64_t)FW_LANG_NO_AMOUNT;
             /* Every field as written: the rule's mask picks the same ones again. */
             if (!lang_prev_keep(t, k, v)) {
                 lang_key_remove(st, part, k, false);

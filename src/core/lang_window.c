@@ -160,8 +160,8 @@ static bool ev_after(const lev *e, int64_t ts, fw_str id) {
 
 /* Appends one event (a ranged group: in order); at max_window_events the
  * oldest makes room (counted). */
-bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
-                 uint32_t mask, const fw_dec *vals) {
+bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amount,
+                 fw_str id, uint32_t mask, const fw_dec *vals) {
     uint32_t max = st->rs->max_window_events ? st->rs->max_window_events : 1;
     if (k->n == max) {
         lang_pop_oldest(st, k, t);
@@ -183,7 +183,7 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
         i = (k->head + j) % k->cap;
     }
     uint64_t seq = k->seq_head + k->n;
-    lev_set(&k->ev[i], ts, mask, id);
+    lev_set(&k->ev[i], ts, amount, mask, id);
     if (t->score || t->ranged) { /* no running totals: the values only */
         for (size_t a = 0; a < t->naggs; a++)
             k->val[(size_t)i * t->naggs + a] = vals[a];

@@ -60,6 +60,15 @@ diff "$tmp/want" "$tmp/got" > "$tmp/diff" || fail "run: alerts differ (want, got
 $(cat "$tmp/diff")"
 echo "ok: run raises the language rules' alerts, with values, reasons and evidence"
 
+# Their evidence names each transaction's time and amount, as the built-ins' does.
+want_ev='"evidence":[{"transaction_id":"s0","timestamp":"2024-01-01T00:00:00.000Z","amount":100},'
+want_ev+='{"transaction_id":"s1","timestamp":"2024-01-01T00:00:01.000Z","amount":100},'
+want_ev+='{"transaction_id":"s2","timestamp":"2024-01-01T00:00:02.000Z","amount":100},'
+want_ev+='{"transaction_id":"r1","timestamp":"2024-01-01T00:00:05.000Z","amount":150}]'
+grep -qF "$want_ev" "$tmp/alerts" ||
+    fail "refund_ratio evidence: want $want_ev, got $(grep -o '"evidence":[^]]*]' "$tmp/alerts" | sed -n 2p)"
+echo "ok: language alerts' evidence carries time and amount"
+
 # Named lists: show writes them back, so its output checks again; a rule that
 # names a list the file lacks is refused with its path.
 "$FW_BIN" rules show --rules "$data/lang_rules.json" > "$tmp/show2.json" 2> "$tmp/err" ||

@@ -41,7 +41,7 @@ static inline void lang_alert_append(char *got, size_t size, const fw_lang_alert
     o += (size_t)snprintf(got + o, size - o, "%.*s:", (int)a->entity.len, a->entity.ptr);
     for (size_t i = 0; i < a->nevidence; i++)
         o += (size_t)snprintf(got + o, size - o, "%s%.*s", i ? "," : "",
-                              (int)a->evidence[i].len, a->evidence[i].ptr);
+                              (int)a->evidence[i].id.len, a->evidence[i].id.ptr);
     snprintf(got + o, size - o, ";");
 }
 

@@ -92,8 +92,8 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     g->nevidence = a->nevidence;
     g->overflow = a->window_overflow;
     if (a->nevidence)
-        snprintf(g->evidence0, sizeof(g->evidence0), "%.*s", (int)a->evidence[0].len,
-                 a->evidence[0].ptr);
+        snprintf(g->evidence0, sizeof(g->evidence0), "%.*s", (int)a->evidence[0].id.len,
+                 a->evidence[0].id.ptr);
 }
 
 static void run(fw_lang_state *st, tx *x, size_t n, sink *s) {

@@ -212,7 +212,7 @@ static void on_rule_alert(void *opaque, const fw_lang_alert *a) {
     o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s:", a->rule->id);
     for (size_t i = 0; i < a->nevidence; i++)
         o += (size_t)snprintf(s->got + o, sizeof(s->got) - o, "%s%.*s", i ? "," : "",
-                              (int)a->evidence[i].len, a->evidence[i].ptr);
+                              (int)a->evidence[i].id.len, a->evidence[i].id.ptr);
     snprintf(s->got + o, sizeof(s->got) - o, ";");
     s->n++;
 }

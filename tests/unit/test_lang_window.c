@@ -77,7 +77,7 @@ static void on_alert(void *opaque, const fw_lang_alert *a) {
     o = 0;
     for (size_t i = 0; i < a->nevidence && o + 40 < sizeof(g->evidence); i++)
         o += (size_t)snprintf(g->evidence + o, sizeof(g->evidence) - o, "%s%.*s", i ? "," : "",
-                              (int)a->evidence[i].len, a->evidence[i].ptr);
+                              (int)a->evidence[i].id.len, a->evidence[i].id.ptr);
     g->ts = a->event_time;
     g->wstart = a->window_start;
     g->wend = a->window_end;
