@@ -32,6 +32,7 @@ static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw
             k->val[(size_t)i * na + a] = vals[a];
         k->n++;
         st->stats.events++;
+        lang_score_tally(t, k, mask, 1);
     } else if (!lang_push(st, t, k, ts, id, mask, vals)) {
         return false;
     }
@@ -185,7 +186,6 @@ static void score_points(const fw_lang_rule *r, const fw_expr_ctx *ctx, lsc_pts 
     for (size_t b = 0; b < r->nbands; b++) {
         fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
         fw_dec d = sp->points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
-        sp->ev_max += d > 0 ? d : 0;
         if (r->bands[b].each) {
             sp->each_neg = sp->each_neg || d < 0;
         } else {
@@ -319,26 +319,18 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         last_start -= r->slide_ms;
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS];
-    /* A bound first: no window holds more of an `each` band than the ring's
-     * events up to the last window's end do, so when those (at points >= 0)
-     * and every `if` band together stay below alert_at, none can reach it,
-     * and the windows are not visited (nor searched for). Most transactions
-     * of most keys end here; the sum only grows, so the scan stops as soon
-     * as it reaches alert_at. */
+    /* A bound first: no window holds more of a band than the ring does, so
+     * when the ring's events (at points >= 0) and every `if` band together
+     * stay below alert_at, none can reach it, and the windows are not visited
+     * (nor searched for). Most transactions of most keys end here, in
+     * O(bands): the ring's count per band is kept as events come and go. */
     bool can = sp->if_neg || sp->each_neg;
-    /* Coarser and cheaper first: every kept event scoring all its bands. */
-    if (!can && sp->if_max + (i128)k->n * sp->ev_max >= at.u.num) {
-        int64_t end = last_start + r->lookback_ms;
+    if (!can) {
+        const uint32_t *c = lang_score_cnt(t, k);
         i128 most = sp->if_max;
+        for (size_t b = 0; b < r->nbands; b++)
+            most += (i128)sp->points[b] * c[b];
         can = most >= at.u.num;
-        for (uint32_t j = 0, i = k->head; !can && j < k->n; j++, i = i + 1 == k->cap ? 0 : i + 1) {
-            const lev *e = &k->ev[i];
-            if (e->ts >= end)
-                break;
-            for (uint32_t m = e->mask & 0xffffu; m; m &= m - 1)
-                most += sp->points[__builtin_ctz(m)];
-            can = most >= at.u.num;
-        }
     }
     /* The windows holding it, earliest first, by two pointers: each event
      * enters and leaves the running counts once. */

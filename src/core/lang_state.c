@@ -375,12 +375,15 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
         k->dirty_idx = 0;
         if (t->naggs)
             memset(k->run, 0, t->naggs * sizeof(lrun));
+        if (t->score) /* zero already when kept right (no events): a key starts clean */
+            memset(lang_score_cnt(t, k), 0, SCORE_BITS * sizeof(uint32_t));
     } else {
         /* The running totals follow the header (i128 wants 16-byte alignment),
-         * then the members' last alerts. */
+         * then the members' last alerts, then a score key's band counts. */
         size_t cap = len < 48 ? 48 : len;
         size_t hdr = (sizeof(lkey) + cap + 15) & ~(size_t)15;
-        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
+        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t) +
+                      (t->score ? SCORE_BITS * sizeof(uint32_t) : 0);
         tail = (tail + 15) & ~(size_t)15;
         if (!(k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0))))
             return NULL;

@@ -240,7 +240,6 @@ typedef struct lkc {
 typedef struct lsc_pts {
     fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
     i128 if_max;                      /* what the `if` bands can add at most */
-    i128 ev_max;                      /* what one kept event's bands can add at most */
     bool if_neg;                      /* an `if` band takes points away: always evaluated */
     bool each_neg;                    /* an `each` band takes points away: no bound */
 } lsc_pts;
@@ -396,6 +395,24 @@ static inline fw_xval of_i128(i128 v) {
 }
 
 static inline bool has_history(const fw_lang_rule *r) { return r->prev_fields || r->nseen; }
+
+/* A score key's count of ring events per band bit (the mask's low 16 bits),
+ * kept where events enter (score_push, lang_push) and leave (lang_pop_oldest,
+ * lang_evict_before) the ring, so lang_score_eval's bound ("can any window
+ * reach alert_at?") costs O(bands), not a scan of a busy key's window. Not in
+ * the changelog: read_key's lang_push rebuilds it from the events. It lives
+ * in the key's allocation, after the members' last alerts (lang_key_add). */
+#define SCORE_BITS 16
+static inline uint32_t *lang_score_cnt(const ltab *t, const lkey *k) {
+    return (uint32_t *)(k->last + t->nmember);
+}
+
+/* Counts (@p d 1) or uncounts (-1) an event of @p mask in score key @p k. */
+static inline void lang_score_tally(const ltab *t, lkey *k, uint32_t mask, uint32_t d) {
+    uint32_t *c = lang_score_cnt(t, k);
+    for (uint32_t m = mask & 0xffffu; m; m &= m - 1)
+        c[__builtin_ctz(m)] += d;
+}
 
 /* lang_state.c: keys, alerts */
 lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h);
