@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lang_rules.h"
+#include "lang_state_int.h" /* test_band_counts recounts a key's ring */
 #include "rules_file.h"
 
 #include "lang_test_util.h"
@@ -509,6 +510,112 @@ static void test_cookbook(void **state) {
     free(doc);
 }
 
+/* The band counts a score key keeps for its bound (lang_score_cnt) against
+ * a recount of its ring: every score key of @p st; false (and both printed)
+ * at the first difference. */
+static bool counts_match(const fw_lang_state *st, const char *when, size_t step, size_t *nkeys) {
+    for (size_t ti = 0; ti < st->ntab; ti++) {
+        const ltab *t = &st->tab[ti];
+        for (size_t b = 0; t->score && b < t->nbucket; b++) {
+            for (const lkey *k = t->bucket[b]; k; k = k->next) {
+                uint32_t want[SCORE_BITS] = { 0 };
+                const uint32_t *got = lang_score_cnt(t, k);
+                for (uint32_t j = 0; j < k->n; j++)
+                    for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
+                        want[__builtin_ctz(m)]++;
+                for (size_t c = 0; c < SCORE_BITS; c++) {
+                    if (got[c] != want[c]) {
+                        printf("%s, step %zu, key %.*s (%u events): band %zu kept %u, "
+                               "recount %u\n", when, step, (int)k->keylen, k->key, k->n, c,
+                               got[c], want[c]);
+                        return false;
+                    }
+                }
+                (*nkeys)++;
+            }
+        }
+    }
+    return true;
+}
+
+/* The bound's band counts equal a recount after every record of random
+ * sequences: in order, out of order within the lateness, jumps past the
+ * window (eviction) and past memory (reset), rings filling up to
+ * max_window_events (the oldest makes room) and growing, the watermark's
+ * expiry, and the state handed over through the changelog (read_key). */
+static void test_band_counts(void **state) {
+    (void)state;
+    static const char *json =
+        "{\"time\": {\"dedupe_window\": \"0s\", \"allowed_lateness\": \"5m\"}, "
+        "\"limits\": {\"max_window_events\": 10}, \"rules\": [{\"id\": \"sc\", \"type\": "
+        "\"score\", \"group_by\": \"account_id\", \"window\": \"10m\", \"slide\": \"5m\", "
+        "\"memory\": \"30m\", \"aggregates\": {\"n\": \"count\"}, \"bands\": ["
+        "{\"name\": \"large\", \"each\": \"amount > 1000\", \"points\": 10}, "
+        "{\"name\": \"busy\", \"if\": \"n >= 6\", \"points\": 5}, "
+        "{\"name\": \"tiny\", \"each\": \"amount < 10\", \"points\": 3}], "
+        "\"alert_at\": 60}]}";
+    static const char *amounts[] = { "5", "100", "2000", "3000", "7" };
+    static const char *accts[] = { "A", "B", "C" };
+    fw_lang_rules *rs = lang_load_ok(json);
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        fw_lang_state *st = fw_lang_state_new(rs);
+        uint64_t x = seed * 0x9e3779b97f4a7c15ULL;
+        int64_t now = 0;
+        size_t checked = 0, late = 0, jumps = 0, resets = 0, handed = 0;
+        uint64_t overflow = 0;
+        sink s = { 0 };
+        for (size_t step = 0; step < 4000; step++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint32_t r = (uint32_t)(x >> 33), pick = r % 100;
+            int64_t dt;
+            char id[24];
+            if (pick < 70) { /* in order: most records */
+                now += (int64_t)(r >> 8) % 20000;
+                dt = now;
+            } else if (pick < 88) { /* out of order, within the lateness */
+                dt = now - (int64_t)(r >> 8) % (5 * MIN_MS);
+                late++;
+            } else if (pick < 97) { /* past the window: its events leave */
+                now += 11 * MIN_MS + (int64_t)(r >> 8) % (10 * MIN_MS);
+                dt = now;
+                jumps++;
+            } else { /* past the memory: the key starts afresh */
+                now += 31 * MIN_MS + (int64_t)(r >> 8) % (30 * MIN_MS);
+                dt = now;
+                resets++;
+            }
+            snprintf(id, sizeof(id), "t%zu", step);
+            rec one = { id, accts[(r >> 4) % N(accts)], amounts[(r >> 12) % N(amounts)], dt };
+            feed(st, &one, 1, &s);
+            if (step % 50 == 49)
+                fw_lang_expire(st, T0 + now - 5 * MIN_MS);
+            if (!counts_match(st, "eval", step, &checked))
+                fail_msg("seed %u: kept band counts differ from a recount", seed);
+            if (step % 97 == 96) { /* a rebalance: the counts are rebuilt from the events */
+                fw_lang_state *to = fw_lang_state_new(rs);
+                fw_lang_stats was;
+                fw_lang_state_stats(st, &was);
+                overflow += was.overflow;
+                lang_hand_over(st, to);
+                fw_lang_state_destroy(st);
+                st = to;
+                handed++;
+                if (!counts_match(st, "read_key", step, &checked))
+                    fail_msg("seed %u: band counts after read_key differ from a recount", seed);
+            }
+        }
+        fw_lang_stats stats;
+        fw_lang_state_stats(st, &stats);
+        overflow += stats.overflow;
+        printf("seed %u: %zu keys checked, %zu late, %zu past the window, %zu past memory, "
+               "%zu hand-overs, %llu overflowed, %zu alerts: kept counts == recount\n",
+               seed, checked, late, jumps, resets, handed, (unsigned long long)overflow, s.n);
+        assert_true(late && jumps && resets && handed && overflow);
+        fw_lang_state_destroy(st);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
@@ -516,6 +623,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
         cmocka_unit_test(test_cookbook),    cmocka_unit_test(test_signal),
+        cmocka_unit_test(test_band_counts),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
