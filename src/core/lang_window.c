@@ -44,7 +44,7 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
 void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
     uint32_t i = k->head;
     if (t->score)
-        lang_score_tally(t, k, k->ev[i].mask, (uint32_t)-1);
+        lang_score_tally(t, k, k->ev[i].ts, k->ev[i].mask, (uint32_t)-1);
     for (size_t a = 0; a < t->naggs && !t->score && !t->ranged; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
@@ -82,7 +82,7 @@ void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t)
         uint32_t n = 0, head = k->head;
         while (n < k->n && k->ev[head].ts < start) {
             if (t->score)
-                lang_score_tally(t, k, k->ev[head].mask, (uint32_t)-1);
+                lang_score_tally(t, k, k->ev[head].ts, k->ev[head].mask, (uint32_t)-1);
             head = head + 1 == k->cap ? 0 : head + 1;
             n++;
         }
@@ -192,7 +192,7 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_str id,
         for (size_t a = 0; a < t->naggs; a++)
             k->val[(size_t)i * t->naggs + a] = vals[a];
         if (t->score)
-            lang_score_tally(t, k, mask, 1);
+            lang_score_tally(t, k, ts, mask, 1);
         k->n++;
         st->stats.events++;
         return true;
