@@ -1,6 +1,8 @@
 /* lang_score.c — score rules: a key's ring of events with the `each` bands
- * they matched, windows scored by a scan as they slide, and the key forgotten
- * after its memory of quiet (docs/rule-language.md#score-rules). */
+ * they matched and its count per band (the bound), windows scored as they
+ * slide (a busy key's from per-pane band counts), and the key forgotten
+ * after its memory of quiet (docs/rule-language.md#score-rules,
+ * docs/internals/lang_rules.md, "Scores"). */
 #include "lang_state_int.h"
 
 /* ---- scores ---- */
@@ -41,12 +43,13 @@ static lsc_panes *score_panes(fw_lang_state *st, const fw_lang_rule *r, lkey *k)
         return NULL;
     if (!p) {
         /* Room for the ring's span (window + lateness) twice over, and no
-         * more than 4 slots per event the key holds: bounded by its ring. */
+         * more slots than the key holds events: a slot (8 + 4 x bands bytes)
+         * costs about what an event does, so the panes stay within its ring. */
         int64_t span = (r->lookback_ms + st->rs->allowed_lateness_ms) / r->slide_ms + 2;
         uint32_t np = 16, nb = r->nbands ? (uint32_t)r->nbands : 1;
         while ((int64_t)np < 2 * span && np < SCORE_PANE_MAX)
             np *= 2;
-        if ((int64_t)np < 2 * span || (st->sc_pane_min && np > 4 * (uint64_t)k->n))
+        if ((int64_t)np < 2 * span || (st->sc_pane_min && np > k->n))
             return NULL;
         if (!(p = malloc(sizeof(*p) + np * sizeof(int64_t) + (size_t)np * nb * sizeof(uint32_t))))
             return NULL;

@@ -23,8 +23,9 @@
  * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
  * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
  * score rule is a group of its own: its ring holds the window's events in
- * time order with which `each` bands they matched, and windows are scored by
- * a scan as they slide (docs/rule-language.md#score-rules).
+ * time order with which `each` bands they matched, counts of those per band
+ * (the ring's, and a busy key's per pane), and windows are scored as they
+ * slide (docs/rule-language.md#score-rules).
  *
  * A "ranged" group (an aggregate with "window"/"slide", or with "consume")
  * keeps its ring sorted by (time, transaction id), late events inserted in
@@ -409,7 +410,7 @@ static inline bool has_history(const fw_lang_rule *r) { return r->prev_fields ||
  * for keys of SCORE_PANE_MIN events or more (a quiet key has none), and
  * never in the changelog: everything in it comes from the ring. */
 #define SCORE_PANE_MIN 64 /* fw_lang_state.sc_pane_min's default */
-#define SCORE_PANE_MAX 4096
+#define SCORE_PANE_MAX 4096 /* slots at most: windows of more slides than fit walk their events */
 typedef struct lsc_panes {
     int64_t slide_ms;
     uint32_t np, nb;          /* slots (a power of two), bands counted per slot */
