@@ -1,9 +1,81 @@
 /* lang_score.c — score rules: a key's ring of events with the `each` bands
- * they matched, windows scored by a scan as they slide, and the key forgotten
- * after its memory of quiet (docs/rule-language.md#score-rules). */
+ * they matched and its count per band (the bound), windows scored as they
+ * slide (a busy key's from per-pane band counts), and the key forgotten
+ * after its memory of quiet (docs/rule-language.md#score-rules,
+ * docs/internals/lang_rules.md, "Scores"). */
 #include "lang_state_int.h"
 
 /* ---- scores ---- */
+
+static int64_t pane_of(int64_t ts, int64_t slide) {
+    int64_t p = ts / slide;
+    return p - (ts % slide < 0);
+}
+
+void lang_score_pane_tally(lsc_panes *p, int64_t ts, uint32_t mask, uint32_t d) {
+    if (!p->valid)
+        return;
+    int64_t pane = pane_of(ts, p->slide_ms);
+    size_t s = (size_t)((uint64_t)pane & (p->np - 1));
+    uint32_t *c = p->cnt + s * p->nb;
+    if (p->id[s] != pane) {
+        bool held = false;
+        for (uint32_t b = 0; b < p->nb; b++)
+            held = held || c[b];
+        if (held || d != 1) { /* another pane lives here, or a count it never had */
+            p->valid = false;
+            return;
+        }
+        p->id[s] = pane;
+    }
+    for (mask &= (1u << p->nb) - 1; mask; mask &= mask - 1)
+        c[__builtin_ctz(mask)] += d;
+}
+
+/* The panes of busy key @p k, built from its ring when missing or invalid;
+ * NULL when they cannot help (a quiet key, too many slots, no memory, a ring
+ * spanning more than the slots). */
+static lsc_panes *score_panes(fw_lang_state *st, const fw_lang_rule *r, lkey *k) {
+    lsc_panes *p = k->sc_panes;
+    if (p && p->valid)
+        return p;
+    if (k->n < st->sc_pane_min)
+        return NULL;
+    if (!p) {
+        /* Room for the ring's span (window + lateness) twice over, and no
+         * more slots than the key holds events: a slot (8 + 4 x bands bytes)
+         * costs about what an event does, so the panes stay within its ring. */
+        int64_t span = (r->lookback_ms + st->rs->allowed_lateness_ms) / r->slide_ms + 2;
+        uint32_t np = 16, nb = r->nbands ? (uint32_t)r->nbands : 1;
+        while ((int64_t)np < 2 * span && np < SCORE_PANE_MAX)
+            np *= 2;
+        if ((int64_t)np < 2 * span || (st->sc_pane_min && np > k->n))
+            return NULL;
+        if (!(p = malloc(sizeof(*p) + np * sizeof(int64_t) + (size_t)np * nb * sizeof(uint32_t))))
+            return NULL;
+        p->id = (int64_t *)(p + 1);
+        p->cnt = (uint32_t *)(p->id + np);
+        p->np = np;
+        p->nb = nb;
+        p->slide_ms = r->slide_ms;
+        k->sc_panes = p;
+    }
+    memset(p->cnt, 0, (size_t)p->np * p->nb * sizeof(uint32_t));
+    p->valid = true;
+    for (uint32_t j = 0, i = k->head; j < k->n && p->valid; j++, i = i + 1 == k->cap ? 0 : i + 1)
+        if (k->ev[i].mask & 0xffffu)
+            lang_score_pane_tally(p, k->ev[i].ts, k->ev[i].mask, 1);
+    return p->valid ? p : NULL;
+}
+
+/* Adds (@p d 1) or removes (-1) pane @p pane's band counts to @p cnt. */
+static inline void pane_count(const lsc_panes *p, int64_t pane, int64_t *cnt, int d) {
+    size_t s = (size_t)((uint64_t)pane & (p->np - 1));
+    if (p->id[s] != pane)
+        return; /* no events in a band there */
+    for (uint32_t b = 0; b < p->nb; b++)
+        cnt[b] += d * (int64_t)p->cnt[s * p->nb + b];
+}
 
 /* Forgets everything a score key holds: after its memory of quiet the key
  * starts afresh, as a built-in entity idle past its horizon does. */
@@ -32,6 +104,7 @@ static bool score_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw
             k->val[(size_t)i * na + a] = vals[a];
         k->n++;
         st->stats.events++;
+        lang_score_tally(t, k, ts, mask, 1);
     } else if (!lang_push(st, t, k, ts, amount, id, mask, vals)) {
         return false;
     }
@@ -185,7 +258,6 @@ static void score_points(const fw_lang_rule *r, const fw_expr_ctx *ctx, lsc_pts 
     for (size_t b = 0; b < r->nbands; b++) {
         fw_xval p = fw_expr_eval(r->bands[b].points, ctx);
         fw_dec d = sp->points[b] = p.type == FW_XT_NUM ? p.u.num : 0;
-        sp->ev_max += d > 0 ? d : 0;
         if (r->bands[b].each) {
             sp->each_neg = sp->each_neg || d < 0;
         } else {
@@ -319,35 +391,56 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         last_start -= r->slide_ms;
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS];
-    /* A bound first: no window holds more of an `each` band than the ring's
-     * events up to the last window's end do, so when those (at points >= 0)
-     * and every `if` band together stay below alert_at, none can reach it,
-     * and the windows are not visited (nor searched for). Most transactions
-     * of most keys end here; the sum only grows, so the scan stops as soon
-     * as it reaches alert_at. */
+    /* A bound first: no window holds more of a band than the ring does, so
+     * when the ring's events (at points >= 0) and every `if` band together
+     * stay below alert_at, none can reach it, and the windows are not visited
+     * (nor searched for). Most transactions of most keys end here, in
+     * O(bands): the ring's count per band is kept as events come and go. */
     bool can = sp->if_neg || sp->each_neg;
-    /* Coarser and cheaper first: every kept event scoring all its bands. */
-    if (!can && sp->if_max + (i128)k->n * sp->ev_max >= at.u.num) {
-        int64_t end = last_start + r->lookback_ms;
+    if (!can) {
+        const uint32_t *c = lang_score_cnt(t, k);
         i128 most = sp->if_max;
+        for (size_t b = 0; b < r->nbands; b++)
+            most += (i128)sp->points[b] * c[b];
         can = most >= at.u.num;
-        for (uint32_t j = 0, i = k->head; !can && j < k->n; j++, i = i + 1 == k->cap ? 0 : i + 1) {
-            const lev *e = &k->ev[i];
-            if (e->ts >= end)
-                break;
-            for (uint32_t m = e->mask & 0xffffu; m; m &= m - 1)
-                most += sp->points[__builtin_ctz(m)];
-            can = most >= at.u.num;
-        }
     }
-    /* The windows holding it, earliest first, by two pointers: each event
-     * enters and leaves the running counts once. */
+    /* The windows holding it, earliest first: a busy key's counts from its
+     * panes (O(bands) per window, the events found by binary search only
+     * when a window is scored or alerts); otherwise by two pointers, each
+     * event entering and leaving the running counts once. */
     uint32_t lo = 0, hi = 0;
-    if (can) {
+    const lsc_panes *pn = can ? score_panes(st, r, k) : NULL;
+    if (can)
         memset(cnt, 0, r->nbands * sizeof(*cnt));
+    if (pn) {
+        int64_t w = r->lookback_ms / r->slide_ms, p0 = pane_of(first, r->slide_ms);
+        for (int64_t q = p0; q < p0 + w; q++)
+            pane_count(pn, q, cnt, 1);
+        for (int64_t start = first; start <= last_start; start += r->slide_ms, p0++) {
+            if (start != first) {
+                pane_count(pn, p0 - 1, cnt, -1);
+                pane_count(pn, p0 + w - 1, cnt, 1);
+            }
+            i128 sc = 0;
+            for (size_t b = 0; b < r->nbands; b++)
+                if (r->bands[b].each)
+                    sc += (i128)sp->points[b] * cnt[b];
+            bool decide = sp->if_neg || (sc < at.u.num && sc + sp->if_max >= at.u.num);
+            if (decide || sc >= at.u.num) {
+                lo = score_find(k, start);
+                hi = score_find(k, start + r->lookback_ms);
+            }
+            if (decide)
+                score_window(st, r, t, k, ctx, sp, lo, hi, cnt, at.u.num, false, &sc);
+            if (sc >= at.u.num) {
+                hit = start;
+                break;
+            }
+        }
+    } else if (can) {
         hi = lo = score_find(k, first);
     }
-    for (int64_t start = first; can && start <= last_start; start += r->slide_ms) {
+    for (int64_t start = first; can && !pn && start <= last_start; start += r->slide_ms) {
         i128 sc;
         while (hi < k->n && k->ev[(k->head + hi) % k->cap].ts < start + r->lookback_ms)
             score_count(k, hi++, cnt, 1);

@@ -87,6 +87,7 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         return NULL;
     fw_buf_init(&st->deleted, 0);
     st->rs = rs;
+    st->sc_pane_min = SCORE_PANE_MIN;
     for (int f = 0; f < PF_N; f++)
         st->pf_bit[f] = fw_txn_field_index(pf_field[f].name, strlen(pf_field[f].name));
     st->tab = calloc(n, sizeof(*st->tab));
@@ -291,6 +292,7 @@ static void key_free(lkey *k) {
     free(k->dq);
     free(k->set);
     free(k->pm);
+    free(k->sc_panes);
     prev_drop(k);
     free(k->seen);
     free(k);
@@ -379,12 +381,18 @@ lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uin
         k->dirty_idx = 0;
         if (t->naggs)
             memset(k->run, 0, t->naggs * sizeof(lrun));
+        if (t->score) { /* zero already when kept right (no events): a key starts clean */
+            memset(lang_score_cnt(t, k), 0, SCORE_BITS * sizeof(uint32_t));
+            free(k->sc_panes);
+            k->sc_panes = NULL;
+        }
     } else {
         /* The running totals follow the header (i128 wants 16-byte alignment),
-         * then the members' last alerts. */
+         * then the members' last alerts, then a score key's band counts. */
         size_t cap = len < 48 ? 48 : len;
         size_t hdr = (sizeof(lkey) + cap + 15) & ~(size_t)15;
-        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t);
+        size_t tail = t->naggs * sizeof(lrun) + t->nmember * sizeof(int64_t) +
+                      (t->score ? SCORE_BITS * sizeof(uint32_t) : 0);
         tail = (tail + 15) & ~(size_t)15;
         if (!(k = calloc(1, hdr + tail + (t->npf ? sizeof(lprev) + PREV_INLINE : 0))))
             return NULL;

@@ -23,8 +23,9 @@
  * FW_LANG_SEQ_MAX_PARTIALS partial matches (lpm), oldest first, in an array
  * that doubles up to that bound (docs/rule-language.md#sequence-rules). A
  * score rule is a group of its own: its ring holds the window's events in
- * time order with which `each` bands they matched, and windows are scored by
- * a scan as they slide (docs/rule-language.md#score-rules).
+ * time order with which `each` bands they matched, counts of those per band
+ * (the ring's, and a busy key's per pane), and windows are scored as they
+ * slide (docs/rule-language.md#score-rules).
  *
  * A "ranged" group (an aggregate with "window"/"slide", or with "consume")
  * keeps its ring sorted by (time, transaction id), late events inserted in
@@ -159,6 +160,8 @@ typedef struct lkey {
     int64_t avg_n;
     int64_t sc_seen;          /* INT64_MIN: none yet */
     bool episode;
+    struct lsc_panes *sc_panes; /* score, busy key: band counts per pane (lang_score.c);
+                                   NULL: none (a quiet key), rebuilt from the ring */
     lprev *prev;              /* history rules: the previous transaction; NULL: none yet */
     lprev *prev_mem;          /* its storage in this allocation (with PREV_INLINE bytes of
                                  text), so a new key costs one allocation */
@@ -245,7 +248,6 @@ typedef struct lkc {
 typedef struct lsc_pts {
     fw_dec points[FW_LANG_MAX_BANDS]; /* each band's points, this transaction */
     i128 if_max;                      /* what the `if` bands can add at most */
-    i128 ev_max;                      /* what one kept event's bands can add at most */
     bool if_neg;                      /* an `if` band takes points away: always evaluated */
     bool each_neg;                    /* an `each` band takes points away: no bound */
 } lsc_pts;
@@ -323,6 +325,8 @@ struct fw_lang_state {
     const fw_rule_common *sc_rc;
     uint64_t *scratch;
     size_t scratch_cap;
+    uint32_t sc_pane_min;     /* score keys keep panes from this many events (SCORE_PANE_MIN;
+                                 tests: 0 always, UINT32_MAX never) */
     char reason[FW_LANG_REASON_MAX];
 };
 
@@ -425,6 +429,50 @@ static inline fw_xval of_i128(i128 v) {
 }
 
 static inline bool has_history(const fw_lang_rule *r) { return r->prev_fields || r->nseen; }
+
+/* A busy score key's band counts per pane (a slide of time: pane P holds the
+ * events of [P * slide, (P + 1) * slide)), so each aligned window's counts
+ * are a sum of its panes, not a walk over its events. Slot P & (np - 1)
+ * holds pane P while P has events in a band; a pane with none may lose its
+ * slot. Two such panes in one slot (the ring spanning more than np panes:
+ * a very late event) make it invalid until rebuilt from the ring. Kept only
+ * for keys of SCORE_PANE_MIN events or more (a quiet key has none), and
+ * never in the changelog: everything in it comes from the ring. */
+#define SCORE_PANE_MIN 64 /* fw_lang_state.sc_pane_min's default */
+#define SCORE_PANE_MAX 4096 /* slots at most: windows of more slides than fit walk their events */
+typedef struct lsc_panes {
+    int64_t slide_ms;
+    uint32_t np, nb;          /* slots (a power of two), bands counted per slot */
+    bool valid;
+    int64_t *id;              /* np: the pane a slot holds */
+    uint32_t *cnt;            /* np x nb: its events per band */
+} lsc_panes;
+
+/* A score key's count of ring events per band bit (the mask's low 16 bits),
+ * kept where events enter (score_push, lang_push) and leave (lang_pop_oldest,
+ * lang_evict_before) the ring, so lang_score_eval's bound ("can any window
+ * reach alert_at?") costs O(bands), not a scan of a busy key's window. Not in
+ * the changelog: read_key's lang_push rebuilds it from the events. It lives
+ * in the key's allocation, after the members' last alerts (lang_key_add). */
+#define SCORE_BITS 16
+static inline uint32_t *lang_score_cnt(const ltab *t, const lkey *k) {
+    return (uint32_t *)(k->last + t->nmember);
+}
+
+void lang_score_pane_tally(lsc_panes *p, int64_t ts, uint32_t mask, uint32_t d);
+
+/* Counts (@p d 1) or uncounts (-1) an event at @p ts of @p mask in score key
+ * @p k: in the ring's counts, and in its panes' when it is busy enough to
+ * keep them. */
+static inline void lang_score_tally(const ltab *t, lkey *k, int64_t ts, uint32_t mask,
+                                    uint32_t d) {
+    uint32_t *c = lang_score_cnt(t, k);
+    mask &= 0xffffu;
+    for (uint32_t m = mask; m; m &= m - 1)
+        c[__builtin_ctz(m)] += d;
+    if (k->sc_panes && mask)
+        lang_score_pane_tally(k->sc_panes, ts, mask, d);
+}
 
 /* lang_state.c: keys, alerts */
 lkey *lang_key_add(fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h);

@@ -43,6 +43,8 @@ static void set_remove(lkey *k, lrun *u, size_t c, uint64_t h) {
 
 void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
     uint32_t i = k->head;
+    if (t->score)
+        lang_score_tally(t, k, k->ev[i].ts, k->ev[i].mask, (uint32_t)-1);
     for (size_t a = 0; a < t->naggs && !t->score && !t->ranged; a++) {
         if (!(k->ev[i].mask & (1u << a)))
             continue;
@@ -79,6 +81,8 @@ void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t)
     if (t->score || t->ranged) { /* no running totals to take the events out of */
         uint32_t n = 0, head = k->head;
         while (n < k->n && k->ev[head].ts < start) {
+            if (t->score)
+                lang_score_tally(t, k, k->ev[head].ts, k->ev[head].mask, (uint32_t)-1);
             head = head + 1 == k->cap ? 0 : head + 1;
             n++;
         }
@@ -187,6 +191,8 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amo
     if (t->score || t->ranged) { /* no running totals: the values only */
         for (size_t a = 0; a < t->naggs; a++)
             k->val[(size_t)i * t->naggs + a] = vals[a];
+        if (t->score)
+            lang_score_tally(t, k, ts, mask, 1);
         k->n++;
         st->stats.events++;
         return true;

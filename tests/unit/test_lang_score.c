@@ -16,6 +16,7 @@
 #include <cmocka.h>
 
 #include "lang_rules.h"
+#include "lang_state_int.h" /* test_band_counts recounts a key's ring */
 #include "rules_file.h"
 
 #include "lang_test_util.h"
@@ -509,6 +510,256 @@ static void test_cookbook(void **state) {
     free(doc);
 }
 
+/* A busy key's valid panes against a recount of its ring: every slot holding
+ * counts holds its pane's, and every event in a band finds its pane. */
+static bool panes_match(const lkey *k, const char *when, size_t step) {
+    const lsc_panes *p = k->sc_panes;
+    if (!p || !p->valid)
+        return true;
+    for (uint32_t s = 0; s < p->np; s++) {
+        uint32_t want[SCORE_BITS] = { 0 };
+        for (uint32_t j = 0; j < k->n; j++) {
+            const lev *e = &k->ev[(k->head + j) % k->cap];
+            int64_t pane = e->ts / p->slide_ms - (e->ts % p->slide_ms < 0);
+            if (pane == p->id[s])
+                for (uint32_t m = e->mask & ((1u << p->nb) - 1); m; m &= m - 1)
+                    want[__builtin_ctz(m)]++;
+            if ((e->mask & ((1u << p->nb) - 1)) && p->id[pane & (p->np - 1)] != pane) {
+                printf("%s, step %zu, key %.*s: the event at %lld has no slot for pane %lld\n",
+                       when, step, (int)k->keylen, k->key, (long long)e->ts, (long long)pane);
+                return false;
+            }
+        }
+        for (uint32_t b = 0; b < p->nb; b++) {
+            if (p->cnt[s * p->nb + b] != want[b]) {
+                printf("%s, step %zu, key %.*s: pane %lld band %u kept %u, recount %u\n", when,
+                       step, (int)k->keylen, k->key, (long long)p->id[s], b,
+                       p->cnt[s * p->nb + b], want[b]);
+                return false;
+            }
+        }
+    }
+    return true;
+}
+
+/* The band counts a score key keeps for its bound (lang_score_cnt) against
+ * a recount of its ring: every score key of @p st; false (and both printed)
+ * at the first difference. */
+static bool counts_match(const fw_lang_state *st, const char *when, size_t step, size_t *nkeys,
+                         size_t *npanes) {
+    for (size_t ti = 0; ti < st->ntab; ti++) {
+        const ltab *t = &st->tab[ti];
+        for (size_t b = 0; t->score && b < t->nbucket; b++) {
+            for (const lkey *k = t->bucket[b]; k; k = k->next) {
+                uint32_t want[SCORE_BITS] = { 0 };
+                const uint32_t *got = lang_score_cnt(t, k);
+                for (uint32_t j = 0; j < k->n; j++)
+                    for (uint32_t m = k->ev[(k->head + j) % k->cap].mask & 0xffffu; m; m &= m - 1)
+                        want[__builtin_ctz(m)]++;
+                for (size_t c = 0; c < SCORE_BITS; c++) {
+                    if (got[c] != want[c]) {
+                        printf("%s, step %zu, key %.*s (%u events): band %zu kept %u, "
+                               "recount %u\n", when, step, (int)k->keylen, k->key, k->n, c,
+                               got[c], want[c]);
+                        return false;
+                    }
+                }
+                if (!panes_match(k, when, step))
+                    return false;
+                (*nkeys)++;
+                *npanes += k->sc_panes && k->sc_panes->valid;
+            }
+        }
+    }
+    return true;
+}
+
+/* The bound's band counts equal a recount after every record of random
+ * sequences: in order, out of order within the lateness, jumps past the
+ * window (eviction) and past memory (reset), rings filling up to
+ * max_window_events (the oldest makes room) and growing, the watermark's
+ * expiry, and the state handed over through the changelog (read_key). */
+static void test_band_counts(void **state) {
+    (void)state;
+    static const char *json =
+        "{\"time\": {\"dedupe_window\": \"0s\", \"allowed_lateness\": \"5m\"}, "
+        "\"limits\": {\"max_window_events\": 10}, \"rules\": [{\"id\": \"sc\", \"type\": "
+        "\"score\", \"group_by\": \"account_id\", \"window\": \"10m\", \"slide\": \"5m\", "
+        "\"memory\": \"30m\", \"aggregates\": {\"n\": \"count\"}, \"bands\": ["
+        "{\"name\": \"large\", \"each\": \"amount > 1000\", \"points\": 10}, "
+        "{\"name\": \"busy\", \"if\": \"n >= 6\", \"points\": 5}, "
+        "{\"name\": \"tiny\", \"each\": \"amount < 10\", \"points\": 3}], "
+        "\"alert_at\": 60}]}";
+    static const char *amounts[] = { "5", "100", "2000", "3000", "7" };
+    static const char *accts[] = { "A", "B", "C" };
+    fw_lang_rules *rs = lang_load_ok(json);
+    for (unsigned seed = 1; seed <= 4; seed++) {
+        fw_lang_state *st = fw_lang_state_new(rs);
+        st->sc_pane_min = 0; /* panes for every key: they are checked too */
+        uint64_t x = seed * 0x9e3779b97f4a7c15ULL;
+        int64_t now = 0;
+        size_t checked = 0, paned = 0, late = 0, jumps = 0, resets = 0, handed = 0;
+        uint64_t overflow = 0;
+        sink s = { 0 };
+        for (size_t step = 0; step < 4000; step++) {
+            x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+            uint32_t r = (uint32_t)(x >> 33), pick = r % 100;
+            int64_t dt;
+            char id[24];
+            if (pick < 70) { /* in order: most records */
+                now += (int64_t)(r >> 8) % 20000;
+                dt = now;
+            } else if (pick < 88) { /* out of order, within the lateness */
+                dt = now - (int64_t)(r >> 8) % (5 * MIN_MS);
+                late++;
+            } else if (pick < 97) { /* past the window: its events leave */
+                now += 11 * MIN_MS + (int64_t)(r >> 8) % (10 * MIN_MS);
+                dt = now;
+                jumps++;
+            } else { /* past the memory: the key starts afresh */
+                now += 31 * MIN_MS + (int64_t)(r >> 8) % (30 * MIN_MS);
+                dt = now;
+                resets++;
+            }
+            snprintf(id, sizeof(id), "t%zu", step);
+            rec one = { id, accts[(r >> 4) % N(accts)], amounts[(r >> 12) % N(amounts)], dt };
+            feed(st, &one, 1, &s);
+            if (step % 50 == 49)
+                fw_lang_expire(st, T0 + now - 5 * MIN_MS);
+            if (!counts_match(st, "eval", step, &checked, &paned))
+                fail_msg("seed %u: kept band counts differ from a recount", seed);
+            if (step % 97 == 96) { /* a rebalance: the counts are rebuilt from the events */
+                fw_lang_state *to = fw_lang_state_new(rs);
+                to->sc_pane_min = 0;
+                fw_lang_stats was;
+                fw_lang_state_stats(st, &was);
+                overflow += was.overflow;
+                lang_hand_over(st, to);
+                fw_lang_state_destroy(st);
+                st = to;
+                handed++;
+                if (!counts_match(st, "read_key", step, &checked, &paned))
+                    fail_msg("seed %u: band counts after read_key differ from a recount", seed);
+            }
+        }
+        fw_lang_stats stats;
+        fw_lang_state_stats(st, &stats);
+        overflow += stats.overflow;
+        printf("seed %u: %zu keys checked (%zu with panes), %zu late, %zu past the window, %zu past memory, "
+               "%zu hand-overs, %llu overflowed, %zu alerts: kept counts == recount\n",
+               seed, checked, paned, late, jumps, resets, handed, (unsigned long long)overflow, s.n);
+        assert_true(late && jumps && resets && handed && overflow && paned);
+        fw_lang_state_destroy(st);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
+/* Alerts as text, every one: rule, entity, window, reason (score, bands,
+ * aggregates) and evidence, in a buffer that grows. */
+typedef struct alog {
+    char *buf;
+    size_t len, cap, n;
+} alog;
+
+static void log_alert(void *opaque, const fw_lang_alert *a) {
+    alog *g = opaque;
+    char line[1536] = "";
+    int n = snprintf(line, sizeof(line), "%s|%lld|%.*s|", a->rule->id,
+                     (long long)(a->window_start - T0), (int)a->reason.len, a->reason.ptr);
+    lang_alert_append(line + n, sizeof(line) - (size_t)n, a);
+    size_t len = strlen(line);
+    if (g->len + len + 2 > g->cap) {
+        g->cap = (g->cap + len + 2) * 2;
+        g->buf = realloc(g->buf, g->cap);
+        assert_non_null(g->buf);
+    }
+    memcpy(g->buf + g->len, line, len);
+    g->len += len;
+    g->buf[g->len++] = '\n';
+    g->buf[g->len] = '\0';
+    g->n++;
+}
+
+/* Busy keys score the same from panes as by walking their events: the same
+ * random records (two busy accounts, late ones within the lateness and some
+ * far behind it, which leave the panes invalid until rebuilt) give the same
+ * alerts, reasons and evidence with panes never, past SCORE_PANE_MIN events
+ * (the default) and always. */
+static void test_panes_equal_walk(void **state) {
+    (void)state;
+#define PW_BANDS                                                                              \
+    "\"aggregates\": {\"n\": \"count\", \"d\": \"count_distinct(amount)\"}, \"bands\": ["      \
+    "{\"name\": \"large\", \"each\": \"amount > 1000\", \"points\": 10}, "                     \
+    "{\"name\": \"tiny\", \"each\": \"amount < 10\", \"points\": 3}, "
+#define PW_RULE(id, more, ifband, at)                                                       \
+    "{\"id\": \"" id "\", \"type\": \"score\", \"group_by\": \"account_id\", \"window\": "     \
+    "\"10m\", \"slide\": \"2m\", " more PW_BANDS ifband "], \"alert_at\": " at                    \
+    ", \"reason\": \"{score} {large} {tiny} {n} {d}\"}"
+    static const char *json =
+        "{\"time\": {\"dedupe_window\": \"0s\", \"allowed_lateness\": \"5m\"}, \"rules\": ["
+        PW_RULE("ep", "\"episodes\": true, ",
+                "{\"name\": \"varied\", \"if\": \"d >= 5\", \"points\": 5}", "400") ","
+        PW_RULE("all", "", "{\"name\": \"varied\", \"if\": \"d >= 5\", \"points\": 5}", "300") ","
+        PW_RULE("neg", "", "{\"name\": \"calm\", \"if\": \"n < 300\", \"points\": -50}", "250")
+        "]}";
+#undef PW_RULE
+#undef PW_BANDS
+    static const char *amounts[] = { "5", "100", "2000", "3000", "7", "50", "60", "70" };
+    static const uint32_t modes[] = { UINT32_MAX, SCORE_PANE_MIN, 0 };
+    fw_lang_rules *rs = lang_load_ok(json);
+    for (unsigned seed = 1; seed <= 3; seed++) {
+        alog got[N(modes)] = { { 0 } };
+        size_t invalid = 0, far = 0;
+        for (size_t mo = 0; mo < N(modes); mo++) {
+            fw_lang_state *st = fw_lang_state_new(rs);
+            st->sc_pane_min = modes[mo];
+            uint64_t x = seed * 0x9e3779b97f4a7c15ULL;
+            int64_t now = 0;
+            for (size_t step = 0; step < 6000; step++) {
+                x = x * 6364136223846793005ULL + 1442695040888963407ULL;
+                uint32_t r = (uint32_t)(x >> 33), pick = r % 100;
+                int64_t dt = now += (int64_t)(r >> 8) % 4000;
+                if (pick >= 80 && pick < 99) /* late, within the lateness */
+                    dt = now - (int64_t)(r >> 8) % (5 * MIN_MS);
+                else if (pick == 99) { /* far behind: the panes cannot hold it */
+                    dt = now - 30 * MIN_MS - (int64_t)(r >> 8) % (60 * MIN_MS);
+                    far += mo == 0;
+                }
+                char id[24];
+                snprintf(id, sizeof(id), "t%zu", step);
+                rec one = { id, (r >> 4) & 1 ? "A" : "B", amounts[(r >> 12) % N(amounts)], dt };
+                tx t;
+                mk(&t, &one);
+                fw_lang_input in = { .txn = &t.t };
+                fw_lang_eval(st, &in, INT64_MIN, log_alert, &got[mo]);
+                for (size_t ti = 0; mo == 2 && ti < st->ntab; ti++)
+                    for (size_t b = 0; b < st->tab[ti].nbucket; b++)
+                        for (const lkey *k = st->tab[ti].bucket[b]; k; k = k->next)
+                            invalid += k->sc_panes && !k->sc_panes->valid;
+            }
+            fw_lang_state_destroy(st);
+        }
+        printf("seed %u: %zu alerts walking, %zu past %d events, %zu always from panes "
+               "(%zu far behind, panes left invalid %zu times)\n", seed, got[0].n, got[1].n,
+               SCORE_PANE_MIN, got[2].n, far, invalid);
+        for (size_t mo = 1; mo < N(modes); mo++) {
+            size_t i = 0;
+            if (got[0].len == got[mo].len && !memcmp(got[0].buf, got[mo].buf, got[0].len))
+                continue;
+            while (i < got[0].len && i < got[mo].len && got[0].buf[i] == got[mo].buf[i])
+                i++;
+            while (i > 0 && got[0].buf[i - 1] != '\n')
+                i--;
+            fail_msg("seed %u, mode %zu: first difference:\n  walk:  %.200s\n  panes: %.200s",
+                     seed, mo, got[0].buf + i, got[mo].buf + i);
+        }
+        assert_true(got[0].n > 1000 && far && invalid);
+        for (size_t mo = 0; mo < N(modes); mo++)
+            free(got[mo].buf);
+    }
+    fw_lang_rules_destroy(rs);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_scoring),     cmocka_unit_test(test_avg_before),
@@ -516,6 +767,7 @@ int main(void) {
         cmocka_unit_test(test_round_trip),  cmocka_unit_test(test_expiry),
         cmocka_unit_test(test_load_errors), cmocka_unit_test(test_write_back),
         cmocka_unit_test(test_cookbook),    cmocka_unit_test(test_signal),
+        cmocka_unit_test(test_band_counts), cmocka_unit_test(test_panes_equal_walk),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
