@@ -1,7 +1,7 @@
 /* lang_window.c — an aggregate group's ring of events: pushing, evicting,
  * running totals, min/max deques and count_distinct multisets, a column's
  * result; and ranged rules ("window"/"slide", "consume"), whose ring is kept
- * sorted and aggregated by range. Apart so the window arithmetic reads in
+ * sorted, with prefix totals, and aggregated by range. Apart so the window arithmetic reads in
  * one file; lang_score.c reuses the ring (lang_push, lang_pop_oldest). */
 #include "lang_state_int.h"
 
@@ -140,7 +140,8 @@ void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
     if (!k->n || k->ev[k->head].ts >= start)
         return; /* the usual case: nothing to evict */
-    if (t->score || t->ranged) { /* no running totals to take the events out of */
+    if (t->score || t->ranged) { /* no running totals to take the events out of
+                                    (a ranged ring's prefix differences stay as they are) */
         uint32_t n = 0, head = k->head;
         while (n < k->n && k->ev[head].ts < start) {
             head = head + 1 == k->cap ? 0 : head + 1;
