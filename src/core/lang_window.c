@@ -1,8 +1,9 @@
 /* lang_window.c — an aggregate group's ring of events: pushing, evicting,
  * running totals, min/max deques and count_distinct multisets, a column's
  * result; and ranged rules ("window"/"slide", "consume"), whose ring is kept
- * sorted, with prefix totals, and aggregated by range. Apart so the window arithmetic reads in
- * one file; lang_score.c reuses the ring (lang_push, lang_pop_oldest). */
+ * sorted, with prefix totals, and aggregated by range. Apart so the window
+ * arithmetic reads in one file; lang_score.c reuses the ring (lang_push,
+ * lang_pop_oldest). */
 #include "lang_state_int.h"
 
 /* ---- windows ---- */
