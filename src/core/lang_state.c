@@ -196,9 +196,16 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
             fw_lang_fn fn = r->aggs[a].fn;
             t->agg[t->naggs] = &r->aggs[a];
             bool cd = fn == FW_LANG_COUNT_DISTINCT;
-            if (t->ranged) { /* no deques, no multisets: ranges are scanned */
+            if (t->ranged) { /* no deques, no multisets: prefix totals or a scan */
                 need_cd = need_cd || cd;
                 need_all = true;
+                t->pw[t->naggs] = -1;
+                if (fn == FW_LANG_COUNT || fn == FW_LANG_SUM || fn == FW_LANG_AVG ||
+                    fn == FW_LANG_STDDEV) { /* words: count 1, sum 2, avg 3, stddev 5 */
+                    t->pw[t->naggs] = (int16_t)t->npw;
+                    t->npw += fn == FW_LANG_COUNT ? 1 : fn == FW_LANG_SUM ? 2
+                              : fn == FW_LANG_AVG ? 3 : 5;
+                }
                 t->slot[t->naggs++] = -1;
                 continue;
             }
@@ -291,6 +298,7 @@ static void key_free(lkey *k) {
     free(k->val);
     free(k->dq);
     free(k->set);
+    free(k->pre);
     free(k->pm);
     free(k->sc_panes);
     prev_drop(k);

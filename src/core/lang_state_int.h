@@ -29,11 +29,12 @@
  *
  * A "ranged" group (an aggregate with "window"/"slide", or with "consume")
  * keeps its ring sorted by (time, transaction id), late events inserted in
- * place, and no running totals: each evaluation finds the window's events
- * by binary search and aggregates that range (aligned windows are visited
- * earliest first with two cursors, so count, sum, avg and stddev cost
- * O(window/slide + events of the span) per transaction; min, max and
- * count_distinct scan each window's events)..
+ * place, and prefix totals instead of running ones: per event, the count,
+ * sum and sum of squares of its subtractable columns over the events before
+ * it, and in run[] those over the whole ring. Each evaluation finds a
+ * range's events by binary search and takes count, sum, avg and stddev as a
+ * difference of two prefixes: O(window/slide x log events) per transaction
+ * (lang_window.c); min, max and count_distinct scan each window's events.
  *
  * A filter or sequence rule that reads `prev.` or `is_new` keeps, per key,
  * its history: the previous transaction (the fields it reads, copied into a
@@ -56,6 +57,7 @@
 #include "txn.h"
 
 __extension__ typedef __int128 i128;
+__extension__ typedef unsigned __int128 u128; /* prefix totals: they wrap, differences stay exact */
 
 #define KEY_SEED 0x6c616e67u /* group keys' hash: one seed, so rules grouped alike share it */
 #define SWEEP_BUCKETS 4 /* hash buckets fw_lang_eval sweeps per transaction */
@@ -150,6 +152,7 @@ typedef struct lkey {
     fw_dec *val;              /* cap x naggs: the event's value per aggregate */
     uint64_t *dq;             /* cap per min/max aggregate: their deques */
     lslot *set;               /* setcap per count_distinct aggregate */
+    uint64_t *pre;            /* ranged: cap x npw words, each event's prefix totals (lang_window.c) */
     lrun *run;                /* naggs */
     int64_t *last;            /* per member rule: its last alert here; INT64_MIN: none */
     lpm *pm;                  /* sequence: partial matches, oldest first */
@@ -191,7 +194,10 @@ typedef struct ltab {
     lkey *cur;                     /* the key this transaction counted in; NULL: none */
     bool score;                    /* a score rule's: events sorted by time, no running totals */
     uint64_t id;                   /* its shape (part_id): names it in the changelog */
-    bool ranged;                   /* window/slide or consume: sorted ring, no running totals */
+    bool ranged;                   /* window/slide or consume: sorted ring, prefix totals */
+    int16_t pw[GROUP_MAX_AGGS];    /* ranged: a subtractable column's first word in an
+                                      event's prefix totals (k->pre); -1: none (scanned) */
+    uint16_t npw;                  /* ranged: words of prefix totals per event */
     int64_t keep_ms;               /* events older than t - keep_ms can no longer count */
     lkey *spare;                   /* quiet keys freed by expiry, kept for reuse (linked
                                       by next, with their arrays): no malloc per new key */
@@ -527,6 +533,7 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amo
 fw_xval lang_result(const ltab *t, const lkey *k, size_t a);
 void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
                       fw_lang_alert_fn fn, void *opaque);
+bool lang_ranged_check(const fw_lang_state *st, char *errstr, size_t errstr_size);
 
 /* lang_history.c: prev. and is_new */
 bool lang_xtest(fw_lang_state *st, const fw_expr *e, const fw_expr_ctx *ctx);

@@ -1,8 +1,9 @@
 /* lang_window.c — an aggregate group's ring of events: pushing, evicting,
  * running totals, min/max deques and count_distinct multisets, a column's
  * result; and ranged rules ("window"/"slide", "consume"), whose ring is kept
- * sorted and aggregated by range. Apart so the window arithmetic reads in
- * one file; lang_score.c reuses the ring (lang_push, lang_pop_oldest). */
+ * sorted, with prefix totals, and aggregated by range. Apart so the window
+ * arithmetic reads in one file; lang_score.c reuses the ring (lang_push,
+ * lang_pop_oldest). */
 #include "lang_state_int.h"
 
 /* ---- windows ---- */
@@ -10,6 +11,70 @@
 static fw_dec val_of_seq(const lkey *k, size_t naggs, uint64_t seq, size_t a) {
     uint32_t i = (uint32_t)((k->head + (seq - k->seq_head)) % k->cap);
     return k->val[(size_t)i * naggs + a];
+}
+
+/* ---- a ranged group's prefix totals ----
+ * Per event (ring slot i) and subtractable column a, the count, sum and sum
+ * of squares of the events before it in the ring, in pw[a]'s words of
+ * k->pre; run[a] holds them over the whole ring (the prefix of slot n). The
+ * totals of events [lo, hi) are prefix(hi) - prefix(lo). Appending costs
+ * one store, evicting the oldest nothing (differences do not change), a
+ * late insert or a cut adjusts the events it moves anyway. Sums wrap in
+ * u128: the differences stay exact. Derived from the events, so restoring
+ * (lang_push in order) rebuilds them and the changelog holds none. */
+
+static i128 add128(i128 a, i128 b) { return (i128)((u128)a + (u128)b); }
+
+/* Column @p a's prefix stored in ring slot @p slot. */
+static lrun pre_load(const ltab *t, const lkey *k, uint32_t slot, size_t a) {
+    lrun u = { 0 };
+    const uint64_t *w = k->pre + (size_t)slot * t->npw + t->pw[a];
+    fw_lang_fn fn = t->agg[a]->fn;
+    if (fn != FW_LANG_SUM)
+        memcpy(&u.cnt, w++, sizeof(u.cnt));
+    if (fn != FW_LANG_COUNT) {
+        memcpy(&u.sum, w, sizeof(u.sum));
+        w += 2;
+    }
+    if (fn == FW_LANG_STDDEV)
+        memcpy(&u.sumsq, w, sizeof(u.sumsq));
+    return u;
+}
+
+/* Column @p a's prefix at position @p j of the ring (j == n: the whole ring). */
+static lrun pre_get(const ltab *t, const lkey *k, uint32_t j, size_t a) {
+    return j == k->n ? k->run[a] : pre_load(t, k, (k->head + j) % k->cap, a);
+}
+
+static void pre_put(const ltab *t, lkey *k, uint32_t slot, size_t a, const lrun *u) {
+    uint64_t *w = k->pre + (size_t)slot * t->npw + t->pw[a];
+    fw_lang_fn fn = t->agg[a]->fn;
+    if (fn != FW_LANG_SUM)
+        memcpy(w++, &u->cnt, sizeof(u->cnt));
+    if (fn != FW_LANG_COUNT) {
+        memcpy(w, &u->sum, sizeof(u->sum));
+        w += 2;
+    }
+    if (fn == FW_LANG_STDDEV)
+        memcpy(w, &u->sumsq, sizeof(u->sumsq));
+}
+
+/* @p u += @p sign x (the value of the event in ring slot @p i, column @p a). */
+static void pre_add_event(const ltab *t, const lkey *k, uint32_t i, size_t a, lrun *u,
+                          int sign) {
+    if (!(k->ev[i].mask & (1u << a)))
+        return;
+    fw_dec d = k->val[(size_t)i * t->naggs + a];
+    u->cnt += sign;
+    u->sum = add128(u->sum, sign * (i128)d);
+    u->sumsq = add128(u->sumsq, (i128)((u128)(sign * (i128)d) * (u128)(i128)d));
+}
+
+/* @p u -= @p v, wrapping. */
+static void pre_sub(lrun *u, const lrun *v) {
+    u->cnt -= v->cnt;
+    u->sum = (i128)((u128)u->sum - (u128)v->sum);
+    u->sumsq = (i128)((u128)u->sumsq - (u128)v->sumsq);
 }
 
 /* The multiset of count_distinct aggregate slot @p c: linear probing, deletion
@@ -78,7 +143,8 @@ void lang_pop_oldest(fw_lang_state *st, lkey *k, const ltab *t) {
 void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t) {
     if (!k->n || k->ev[k->head].ts >= start)
         return; /* the usual case: nothing to evict */
-    if (t->score || t->ranged) { /* no running totals to take the events out of */
+    if (t->score || t->ranged) { /* no running totals to take the events out of
+                                    (a ranged ring's prefix differences stay as they are) */
         uint32_t n = 0, head = k->head;
         while (n < k->n && k->ev[head].ts < start) {
             if (t->score)
@@ -90,6 +156,8 @@ void lang_evict_before(fw_lang_state *st, lkey *k, int64_t start, const ltab *t)
         k->seq_head += n;
         k->n -= n;
         st->stats.events -= n;
+        if (!k->n && t->ranged) /* empty: the prefix totals start again from 0 */
+            memset(k->run, 0, t->naggs * sizeof(*k->run));
         return;
     }
     while (k->n && k->ev[k->head].ts < start)
@@ -108,17 +176,22 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     fw_dec *val = malloc((size_t)nc * (naggs ? naggs : 1) * sizeof(*val));
     uint64_t *dq = t->nmm ? malloc((size_t)nc * t->nmm * sizeof(*dq)) : NULL;
     lslot *set = t->ncd ? calloc((size_t)nsc * t->ncd, sizeof(*set)) : NULL;
-    if (!ev || !val || (t->nmm && !dq) || (t->ncd && !set)) {
+    uint64_t *pre = t->npw ? malloc((size_t)nc * t->npw * sizeof(*pre)) : NULL;
+    if (!ev || !val || (t->nmm && !dq) || (t->ncd && !set) || (t->npw && !pre)) {
         free(ev);
         free(val);
         free(dq);
         free(set);
+        free(pre);
         return false;
     }
     for (uint32_t j = 0; j < k->n; j++) {
         uint32_t i = (k->head + j) % k->cap;
         ev[j] = k->ev[i];
         memcpy(val + (size_t)j * naggs, k->val + (size_t)i * naggs, naggs * sizeof(*val));
+        if (t->npw)
+            memcpy(pre + (size_t)j * t->npw, k->pre + (size_t)i * t->npw,
+                   t->npw * sizeof(*pre));
     }
     for (size_t a = 0; a < naggs && !t->score; a++) {
         lrun *u = &k->run[a];
@@ -133,6 +206,8 @@ static bool ring_grow(lkey *k, const ltab *t, uint32_t max) {
     free(k->val);
     free(k->dq);
     free(k->set);
+    free(k->pre);
+    k->pre = pre;
     k->ev = ev;
     k->val = val;
     k->dq = dq;
@@ -182,17 +257,40 @@ bool lang_push(fw_lang_state *st, const ltab *t, lkey *k, int64_t ts, fw_dec amo
             k->ev[to] = k->ev[from];
             memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
                    t->naggs * sizeof(*k->val));
+            if (t->npw)
+                memcpy(k->pre + (size_t)to * t->npw, k->pre + (size_t)from * t->npw,
+                       t->npw * sizeof(*k->pre));
             j--;
         }
         i = (k->head + j) % k->cap;
+        lev_set(&k->ev[i], ts, amount, mask, id);
+        for (size_t a = 0; a < t->naggs; a++)
+            k->val[(size_t)i * t->naggs + a] = vals[a];
+        /* Its prefix is what the moved event's was (or the ring's); the moved
+         * events' and the ring's now count it too. */
+        for (size_t a = 0; a < t->naggs; a++) {
+            if (t->pw[a] < 0)
+                continue;
+            lrun u = j == k->n ? k->run[a] : pre_load(t, k, (k->head + j + 1) % k->cap, a);
+            pre_put(t, k, i, a, &u);
+            for (uint32_t m = j + 1; m <= k->n; m++) { /* the moved ones, now at j+1 .. n */
+                uint32_t sm = (k->head + m) % k->cap;
+                lrun v = pre_load(t, k, sm, a);
+                pre_add_event(t, k, i, a, &v, 1);
+                pre_put(t, k, sm, a, &v);
+            }
+            pre_add_event(t, k, i, a, &k->run[a], 1);
+        }
+        k->n++;
+        st->stats.events++;
+        return true;
     }
     uint64_t seq = k->seq_head + k->n;
     lev_set(&k->ev[i], ts, amount, mask, id);
-    if (t->score || t->ranged) { /* no running totals: the values only */
+    if (t->score) { /* no running totals: the values only */
         for (size_t a = 0; a < t->naggs; a++)
             k->val[(size_t)i * t->naggs + a] = vals[a];
-        if (t->score)
-            lang_score_tally(t, k, ts, mask, 1);
+        lang_score_tally(t, k, ts, mask, 1);
         k->n++;
         st->stats.events++;
         return true;
@@ -300,20 +398,16 @@ static uint32_t ev_find(const lkey *k, int64_t ts, bool after) {
     return lo;
 }
 
-/* Adds (@p sign 1) or removes (-1) event @p j in the subtractable columns
- * [from, to) of @p acc: count, sum, avg, stddev. */
-static void acc_event(const ltab *t, const lkey *k, uint32_t j, lrun *acc, size_t from,
-                      size_t to, int sign) {
-    uint32_t i = (k->head + j) % k->cap;
+/* The totals of events [lo, hi) in the subtractable columns [from, to) of
+ * @p acc (count, sum, avg, stddev): two prefixes' difference. */
+static void range_totals(const ltab *t, const lkey *k, uint32_t lo, uint32_t hi, lrun *acc,
+                         size_t from, size_t to) {
     for (size_t a = from; a < to; a++) {
-        fw_lang_fn fn = t->agg[a]->fn;
-        if (!(k->ev[i].mask & (1u << a)) || fn == FW_LANG_MIN || fn == FW_LANG_MAX ||
-            fn == FW_LANG_COUNT_DISTINCT)
+        if (t->pw[a] < 0)
             continue;
-        fw_dec d = k->val[(size_t)i * t->naggs + a];
-        acc[a].cnt += sign;
-        acc[a].sum += sign * (i128)d;
-        acc[a].sumsq += sign * (i128)d * d;
+        acc[a] = pre_get(t, k, hi, a);
+        lrun l = pre_get(t, k, lo, a);
+        pre_sub(&acc[a], &l);
     }
 }
 
@@ -371,14 +465,28 @@ static bool range_having(fw_lang_state *st, const ltab *t, const lkey *k, size_t
 /* Drops events [lo, hi) of @p k: what a consuming rule reported. */
 static void cut(fw_lang_state *st, lkey *k, const ltab *t, uint32_t lo, uint32_t hi) {
     uint32_t gone = hi - lo;
+    lrun out[GROUP_MAX_AGGS]; /* the cut events' totals: the later events' prefixes lose them */
+    range_totals(t, k, lo, hi, out, 0, t->naggs);
     for (uint32_t j = hi; j < k->n; j++) {
         uint32_t from = (k->head + j) % k->cap, to = (k->head + j - gone) % k->cap;
         k->ev[to] = k->ev[from];
         memcpy(k->val + (size_t)to * t->naggs, k->val + (size_t)from * t->naggs,
                t->naggs * sizeof(*k->val));
+        for (size_t a = 0; a < t->naggs; a++) {
+            if (t->pw[a] < 0)
+                continue;
+            lrun u = pre_load(t, k, from, a);
+            pre_sub(&u, &out[a]);
+            pre_put(t, k, to, a, &u);
+        }
     }
+    for (size_t a = 0; a < t->naggs; a++)
+        if (t->pw[a] >= 0)
+            pre_sub(&k->run[a], &out[a]);
     k->n -= gone;
     st->stats.events -= gone;
+    if (!k->n)
+        memset(k->run, 0, t->naggs * sizeof(*k->run));
 }
 
 /* A ranged rule on the transaction just counted in key @p k
@@ -399,27 +507,25 @@ void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
     if (r->window_ms) {
         int64_t s = r->slide_ms, last = ts / s * s - (ts % s < 0 ? s : 0);
         int64_t first = last - r->window_ms + s;
-        uint32_t lo = ev_find(k, first, false), hi = lo, plo = UINT32_MAX, phi = UINT32_MAX;
-        /* The ring is in time order: both ends only move up, one event at a
-         * time. A window holding the same events as the one before (which
-         * did not satisfy having) has the same columns and the same answer. */
+        uint32_t plo = UINT32_MAX, phi = UINT32_MAX;
+        /* Each window's ends by binary search, its totals from the prefixes:
+         * O(log n) per window, however busy the key. A window holding the
+         * same events as the one before (which did not satisfy having) has
+         * the same columns and the same answer. */
         for (int64_t start = first; start <= last && !hit; start += s) {
             int64_t end = start + r->window_ms;
-            for (; hi < k->n && ev_at(k, hi)->ts < end; hi++)
-                acc_event(t, k, hi, acc, base, base + r->naggs, 1);
-            for (; lo < hi && ev_at(k, lo)->ts < start; lo++)
-                acc_event(t, k, lo, acc, base, base + r->naggs, -1);
+            uint32_t lo = ev_find(k, start, false), hi = ev_find(k, end, false);
             if (lo == plo && hi == phi)
                 continue;
             plo = lo, phi = hi;
+            range_totals(t, k, lo, hi, acc, base, base + r->naggs);
             rg = (lrange){ start, end, lo, hi };
             hit = range_having(st, t, k, ri, &rg, acc, ctx);
         }
     } else {
         rg = (lrange){ ts - r->lookback_ms, ts, ev_find(k, ts - r->lookback_ms, false),
                        ev_find(k, ts, true) };
-        for (uint32_t j = rg.lo; j < rg.hi; j++)
-            acc_event(t, k, j, acc, base, base + r->naggs, 1);
+        range_totals(t, k, rg.lo, rg.hi, acc, base, base + r->naggs);
         hit = range_having(st, t, k, ri, &rg, acc, ctx);
     }
     if (!hit)
@@ -429,4 +535,41 @@ void lang_ranged_eval(fw_lang_state *st, size_t ri, lkey *k, fw_expr_ctx *ctx,
         cut(st, k, t, rg.lo, rg.hi);
         mark(st, k);
     }
+}
+
+/* Checks every ranged key's prefix totals against a scan of its events
+ * (tests: the maintenance on push, late insert, eviction, cut, growth and
+ * restore). Returns false with the first difference in @p errstr. */
+bool lang_ranged_check(const fw_lang_state *st, char *errstr, size_t errstr_size) {
+    for (size_t g = 0; g < st->ntab; g++) {
+        const ltab *t = &st->tab[g];
+        if (!t->ranged)
+            continue;
+        for (size_t b = 0; b < t->nbucket; b++)
+            for (const lkey *k = t->bucket[b]; k; k = k->next)
+                for (size_t a = 0; a < t->naggs; a++) {
+                    if (t->pw[a] < 0)
+                        continue;
+                    lrun scan = { 0 };
+                    for (uint32_t j = 0; j <= k->n; j++) {
+                        lrun d = pre_get(t, k, j, a), base = pre_get(t, k, 0, a);
+                        pre_sub(&d, &base);
+                        fw_lang_fn fn = t->agg[a]->fn;
+                        bool ok = (fn == FW_LANG_SUM || d.cnt == scan.cnt) &&
+                                  (fn == FW_LANG_COUNT || d.sum == scan.sum) &&
+                                  (fn != FW_LANG_STDDEV || d.sumsq == scan.sumsq);
+                        if (!ok) {
+                            snprintf(errstr, errstr_size,
+                                     "key %.*s column %zu: events [0, %u) of %u: prefix count "
+                                     "%" PRId64 " sum %.0f, a scan: count %" PRId64 " sum %.0f",
+                                     (int)k->keylen, k->key, a, j, k->n, d.cnt, (double)d.sum,
+                                     scan.cnt, (double)scan.sum);
+                            return false;
+                        }
+                        if (j < k->n)
+                            pre_add_event(t, k, (k->head + j) % k->cap, a, &scan, 1);
+                    }
+                }
+    }
+    return true;
 }
