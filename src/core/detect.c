@@ -146,13 +146,15 @@ void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
      * when language rules replace them all, none is kept or written. */
     if (!(e->needs & FW_NEEDS_ANY))
         return;
-    fw_evrec cur;
-    fw_evrec_from_txn(&cur, t);
     fw_entity *acct = NULL, *in = NULL;
     bool transfer = t->type == FW_TXN_TRANSFER && t->account_id.ptr && t->counterparty_id.ptr &&
                     !fw_str_eq(t->account_id, t->counterparty_id) && t->amount > 0;
     bool outflow = (transfer || (t->type == FW_TXN_WITHDRAWAL && t->amount > 0)) &&
                    (e->needs & FW_NEEDS_OUTFLOWS);
+    if (!outflow && !(transfer && (e->needs & FW_NEEDS_INBOUND)))
+        return; /* money that stays put: no native detector's business */
+    fw_evrec cur;
+    fw_evrec_from_txn(&cur, t);
     if (outflow && (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t)))
         on_outflow(e, acct, t, &cur, transfer);
     if (transfer && (e->needs & FW_NEEDS_INBOUND) &&
