@@ -10,8 +10,9 @@
 #include <stdlib.h>
 
 #define FW_BUFFER_MAX 1000000u   /* transactions waiting for the watermark */
-#define FW_SWEEP_BUDGET 16       /* hash buckets examined for expiry per release: far more
-                                    than the entities one transaction can create */
+#define FW_SWEEP_BUDGET 8        /* hash buckets examined for expiry per release: well above
+                                    the entities one transaction can create (a sender's
+                                    outflows, a receiver's inbound, ml_score's features) */
 #define FW_STATE_VERSION 4     /* 4 added the flags byte; 3 is still read */
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 #define FW_FEATURE_MEMORY_MS (7 * 24 * 3600 * 1000LL) /* new merchant: unseen for a week */
