@@ -95,15 +95,23 @@ static const fw_opts_cmd rules_cmd = {
     .nopts = sizeof(rules_opts) / sizeof(rules_opts[0]),
 };
 
+/* The defaults with --rules FILE applied; false (message said) when FILE is
+ * bad: a file named by an option, found bad before the work, is usage (2). */
+static bool load_base(const char *path, fw_rules *r) {
+    char err[1024];
+    fw_rules_defaults(r);
+    if (path && fw_rules_load_file(r, path, err, sizeof(err)) != FW_OK) {
+        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+        return false;
+    }
+    return true;
+}
+
 static int show(const char *path) {
     fw_rules r;
     char err[1024];
-    fw_rules_defaults(&r);
-    if (path && fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK) {
-        /* A file named by an option, found bad before the work: usage (2). */
-        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+    if (!load_base(path, &r))
         return 2;
-    }
     fw_lang_rules *lr = NULL;
     if (path && fw_lang_rules_load_file(path, &r, &lr, err, sizeof(err)) != FW_OK) {
         fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
@@ -142,11 +150,8 @@ static int show(const char *path) {
 static int builtins(const char *path) {
     fw_rules r;
     char err[1024];
-    fw_rules_defaults(&r);
-    if (path && fw_rules_load_file(&r, path, err, sizeof(err)) != FW_OK) {
-        fprintf(stderr, "fraudwatch rules: --rules: %s\n", err);
+    if (!load_base(path, &r))
         return 2;
-    }
     fw_lang_rules *b = NULL;
     if (fw_lang_rules_builtins(&r, NULL, &b, err, sizeof(err)) != FW_OK) {
         fprintf(stderr, "fraudwatch rules: %s\n", err);
