@@ -97,7 +97,7 @@ static const fw_opts_cmd rules_cmd = {
 
 /* The defaults with --rules FILE applied; false (message said) when FILE is
  * bad: a file named by an option, found bad before the work, is usage (2). */
-static bool load_base(const char *path, fw_rules *r) {
+static bool load_rules_arg(const char *path, fw_rules *r) {
     char err[1024];
     fw_rules_defaults(r);
     if (path && fw_rules_load_file(r, path, err, sizeof(err)) != FW_OK) {
@@ -110,7 +110,7 @@ static bool load_base(const char *path, fw_rules *r) {
 static int show(const char *path) {
     fw_rules r;
     char err[1024];
-    if (!load_base(path, &r))
+    if (!load_rules_arg(path, &r))
         return 2;
     fw_lang_rules *lr = NULL;
     if (path && fw_lang_rules_load_file(path, &r, &lr, err, sizeof(err)) != FW_OK) {
@@ -150,7 +150,7 @@ static int show(const char *path) {
 static int builtins(const char *path) {
     fw_rules r;
     char err[1024];
-    if (!load_base(path, &r))
+    if (!load_rules_arg(path, &r))
         return 2;
     fw_lang_rules *b = NULL;
     if (fw_lang_rules_builtins(&r, NULL, &b, err, sizeof(err)) != FW_OK) {
