@@ -856,11 +856,21 @@ static void eval_rule(
 fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                       void *opaque) {
     const fw_lang_rule *r = &st->rs->rules[ri];
-    size_t gi = st->group_of[ri], m = st->member_of[ri], len = 0;
-    ltab *t = &st->tab[gi];
+    size_t len = 0;
     lkey *k = NULL;
     ctx->slots = NULL;
     ctx->nslots = 0;
+    /* sequences and scores first: they find their own group and member */
+    if (r->kind == FW_LANG_SEQUENCE) {
+        lang_seq_eval(st, ri, ctx, fn, opaque);
+        return;
+    }
+    if (r->kind == FW_LANG_SCORE) {
+        lang_score_eval(st, ri, ctx, fn, opaque);
+        return;
+    }
+    size_t gi = st->group_of[ri], m = st->member_of[ri];
+    ltab *t = &st->tab[gi];
     if (r->kind == FW_LANG_FILTER && has_history(r)) {
         lang_filter_hist(st, ri, ctx, fn, opaque);
         return;
@@ -874,14 +884,6 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                 return;
         }
         lang_emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
-        return;
-    }
-    if (r->kind == FW_LANG_SEQUENCE) {
-        lang_seq_eval(st, ri, ctx, fn, opaque);
-        return;
-    }
-    if (r->kind == FW_LANG_SCORE) {
-        lang_score_eval(st, ri, ctx, fn, opaque);
         return;
     }
     if (!(k = t->cur))
@@ -919,17 +921,21 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                         .ud = st, .memo = &memo };
     st->behind = in->behind;
     st->prevtxn_now = in->txn->ts_ms;
+    /* Replay builds the backfill rules' state only (their parts are their
+     * own); read once per call: eval_rule's stores would make it reloaded. */
+    bool replay = st->replay;
     if (in->phase != FW_LANG_ON_ARRIVAL)
         for (size_t i = 0; i < st->nagg_groups; i++) /* only they count here */
-            if (!st->replay || st->tab[st->agg_groups[i]].lead->backfill)
+            if (!replay || st->tab[st->agg_groups[i]].lead->backfill)
                 count_in_group(st, st->agg_groups[i], &ctx);
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;
-    /* Replay builds the backfill rules' state only (their parts are their own). */
-    for (size_t i = 0; i < st->nphase[ph]; i++)
-        if (!st->replay || st->rs->rules[st->phase_rules[ph][i]].backfill)
-            eval_rule(st, st->phase_rules[ph][i], &ctx, fn, opaque);
+    const size_t *pr = st->phase_rules[ph];
+    size_t npr = st->nphase[ph];
+    for (size_t i = 0; i < npr; i++)
+        if (!replay || st->rs->rules[pr[i]].backfill)
+            eval_rule(st, pr[i], &ctx, fn, opaque);
     /* Once per transaction: the ordered phase (or ALL) sees every one; the
      * arrival phase sees them again. */
     if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)
