@@ -1017,7 +1017,9 @@ static void sweep_some(fw_lang_state *st, int64_t watermark) {
         }
         for (lkey *k = t->bucket[st->sweep_bucket++], *nx; k; k = nx) {
             nx = k->next;
-            (void)expire_key(st, st->sweep_tab, k, watermark, true);
+            /* expire_key's lazy test here: most keys swept are recent, no call */
+            if (watermark - k->used > t->grace)
+                (void)expire_key(st, st->sweep_tab, k, watermark, true);
         }
     }
 }
