@@ -1006,22 +1006,29 @@ const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st) { return st->r
  * anyway: a sweep only frees memory). A pass over n keys takes about n / 4
  * transactions. */
 static void sweep_some(fw_lang_state *st, int64_t watermark) {
-    for (int n = 0; n < SWEEP_BUCKETS && st->ntab; n++) {
-        if (st->sweep_tab >= st->ntab)
-            st->sweep_tab = 0;
-        ltab *t = &st->tab[st->sweep_tab];
-        if (st->sweep_bucket >= t->nbucket) {
-            st->sweep_tab++;
-            st->sweep_bucket = 0;
+    if (!st->ntab)
+        return;
+    /* The cursor in locals: through st, expire_key's stores would make the
+     * compiler reload and store it per bucket. */
+    size_t ti = st->sweep_tab, b = st->sweep_bucket;
+    for (int n = 0; n < SWEEP_BUCKETS; n++) {
+        if (ti >= st->ntab)
+            ti = 0;
+        ltab *t = &st->tab[ti];
+        if (b >= t->nbucket) {
+            ti++;
+            b = 0;
             continue;
         }
-        for (lkey *k = t->bucket[st->sweep_bucket++], *nx; k; k = nx) {
+        for (lkey *k = t->bucket[b++], *nx; k; k = nx) {
             nx = k->next;
             /* expire_key's lazy test here: most keys swept are recent, no call */
             if (watermark - k->used > t->grace)
-                (void)expire_key(st, st->sweep_tab, k, watermark, true);
+                (void)expire_key(st, ti, k, watermark, true);
         }
     }
+    st->sweep_tab = ti;
+    st->sweep_bucket = b;
 }
 
 void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter) {
