@@ -97,14 +97,17 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->alerted = calloc(n, sizeof(uint64_t));
     st->dedupe_to = calloc(n, sizeof(*st->dedupe_to));
     st->key_class = malloc(n * sizeof(size_t));
-    st->agg_groups = malloc(n * sizeof(size_t));
+    st->agg_groups = malloc(2 * n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
-        st->phase_rules[ph] = malloc(n * sizeof(size_t));
+        st->phase_rules[ph] = malloc(2 * n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted || !st->dedupe_to ||
         !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
+    st->agg_bf = st->agg_groups + n;
+    for (int ph = 0; ph < 3; ph++)
+        st->phase_bf[ph] = st->phase_rules[ph] + n;
     for (size_t i = 0; i < rs->n; i++) {
         const fw_lang_rule *r = &rs->rules[i];
         size_t c = 0;
@@ -173,6 +176,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         st->phase_rules[FW_LANG_ALL][st->nphase[FW_LANG_ALL]++] = i;
         int ph = fw_lang_rule_on_arrival(r) ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER;
         st->phase_rules[ph][st->nphase[ph]++] = i;
+        if (r->backfill) {
+            st->phase_bf[FW_LANG_ALL][st->nphase_bf[FW_LANG_ALL]++] = i;
+            st->phase_bf[ph][st->nphase_bf[ph]++] = i;
+        }
     }
     size_t off = 0;
     bool need_cd = false, need_all = false;
@@ -229,8 +236,11 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
-        if (r->kind == FW_LANG_AGGREGATE)
+        if (r->kind == FW_LANG_AGGREGATE) {
             st->agg_groups[st->nagg_groups++] = g;
+            if (r->backfill)
+                st->agg_bf[st->nagg_bf++] = g;
+        }
         size_t c = st->key_class[r - rs->rules];
         if (r->kind == FW_LANG_SEQUENCE && !has_history(r) && r->ngroup == 1 &&
             st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] && st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1 < FW_LANG_MAX_KEY) {
@@ -922,20 +932,21 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     st->behind = in->behind;
     st->prevtxn_now = in->txn->ts_ms;
     /* Replay builds the backfill rules' state only (their parts are their
-     * own); read once per call: eval_rule's stores would make it reloaded. */
+     * own): it walks their lists instead. */
     bool replay = st->replay;
-    if (in->phase != FW_LANG_ON_ARRIVAL)
-        for (size_t i = 0; i < st->nagg_groups; i++) /* only they count here */
-            if (!replay || st->tab[st->agg_groups[i]].lead->backfill)
-                count_in_group(st, st->agg_groups[i], &ctx);
+    if (in->phase != FW_LANG_ON_ARRIVAL) {
+        const size_t *ag = replay ? st->agg_bf : st->agg_groups;
+        size_t nag = replay ? st->nagg_bf : st->nagg_groups;
+        for (size_t i = 0; i < nag; i++) /* only they count here */
+            count_in_group(st, ag[i], &ctx);
+    }
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;
-    const size_t *pr = st->phase_rules[ph];
-    size_t npr = st->nphase[ph];
+    const size_t *pr = replay ? st->phase_bf[ph] : st->phase_rules[ph];
+    size_t npr = replay ? st->nphase_bf[ph] : st->nphase[ph];
     for (size_t i = 0; i < npr; i++)
-        if (!replay || st->rs->rules[pr[i]].backfill)
-            eval_rule(st, pr[i], &ctx, fn, opaque);
+        eval_rule(st, pr[i], &ctx, fn, opaque);
     /* Once per transaction: the ordered phase (or ALL) sees every one; the
      * arrival phase sees them again. */
     if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)

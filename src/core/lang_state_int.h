@@ -276,6 +276,11 @@ struct fw_lang_state {
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
     size_t *agg_groups, nagg_groups; /* the aggregate groups: they count each record */
+    /* The same lists for replay (fw_lang_state_set_replay): the backfill
+     * rules and groups only, so no per-rule replay test runs live. They are
+     * the second halves of phase_rules[] and agg_groups. */
+    size_t *phase_bf[3], nphase_bf[3];
+    size_t *agg_bf, nagg_bf;
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group keys, made once per group_by (a class) and
      * kept for the whole record: the seed rules alternate card, customer,
