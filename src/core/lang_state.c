@@ -1020,23 +1020,28 @@ static void sweep_some(fw_lang_state *st, int64_t watermark) {
     if (!st->ntab)
         return;
     /* The cursor in locals: through st, expire_key's stores would make the
-     * compiler reload and store it per bucket. */
-    size_t ti = st->sweep_tab, b = st->sweep_bucket;
-    for (int n = 0; n < SWEEP_BUCKETS; n++) {
+     * compiler reload and store it per bucket. Moving to the next group
+     * takes one of the SWEEP_BUCKETS steps, as a bucket does. */
+    size_t ti = st->sweep_tab, b = st->sweep_bucket, n = SWEEP_BUCKETS;
+    while (n) {
         if (ti >= st->ntab)
             ti = 0;
         ltab *t = &st->tab[ti];
         if (b >= t->nbucket) {
             ti++;
             b = 0;
+            n--;
             continue;
         }
-        for (lkey *k = t->bucket[b++], *nx; k; k = nx) {
-            nx = k->next;
-            /* expire_key's lazy test here: most keys swept are recent, no call */
-            if (watermark - k->used > t->grace)
-                (void)expire_key(st, ti, k, watermark, true);
-        }
+        size_t end = t->nbucket - b > n ? b + n : t->nbucket;
+        n -= end - b;
+        for (; b < end; b++) /* an empty bucket: a load and a test */
+            for (lkey *k = t->bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                /* expire_key's lazy test here: most keys swept are recent, no call */
+                if (watermark - k->used > t->grace)
+                    (void)expire_key(st, ti, k, watermark, true);
+            }
     }
     st->sweep_tab = ti;
     st->sweep_bucket = b;
