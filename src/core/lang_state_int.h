@@ -579,8 +579,34 @@ void lang_filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
 uint32_t lang_seq_bound(const fw_lang_state *st);
 uint32_t lang_seq_expire(lkey *k, int64_t now, int64_t within);
 bool lang_pm_complete(const fw_lang_rule *r, const lpm *p);
-void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
-                   void *opaque);
+/* lang_seq_eval past its gate: @p visible and @p first are where's and the
+ * first step's results when the group has live counts (else worked out here). */
+void lang_seq_run(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                  void *opaque, bool visible, bool first);
+/* One transaction of a sequence rule (lang_seq.c). Its gate is inline, in
+ * the caller's frame: most records of most keys stop here. */
+static inline void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx,
+                                 fw_lang_alert_fn fn, void *opaque) {
+    bool visible = false, first = false;
+    if (st->behind)
+        return; /* in event-time order only, as the built-ins' sequences */
+    const ltab *tb = &st->tab[st->group_of[ri]];
+    if (tb->live) {
+        /* No history: where and the first step read only the record, so
+         * judge them first; a record that cannot start a match does nothing
+         * unless its key is there, and the live counts say when it is not. */
+        const fw_lang_rule *r = &st->rs->rules[ri];
+        visible = !r->where || fw_expr_test(r->where, ctx);
+        first = visible && fw_expr_test(r->steps[0].pred, ctx);
+        if (!first) {
+            size_t c = st->key_class[ri];
+            fw_str v = txn_key_field(ctx->txn, st->kc_off[c * (size_t)FW_LANG_MAX_GROUP]);
+            if (!v.ptr || !tb->live[lang_live_slot(v.ptr, v.len)])
+                return;
+        }
+    }
+    lang_seq_run(st, ri, ctx, fn, opaque, visible, first);
+}
 
 /* lang_score.c: score rules */
 void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
