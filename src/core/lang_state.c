@@ -925,7 +925,10 @@ static void sweep_some(fw_lang_state *st, int64_t watermark);
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
-    fw_expr_memo memo = { .amount_set = false };
+    /* The decoder's exact amount, memoized as the first read of `amount`
+     * would (amount_general): nearly every record's rules read it. */
+    fw_expr_memo memo = { .amount_set = in->txn->amount_dec_set,
+                          .amount = { .type = FW_XT_NUM, .u.num = in->txn->amount_dec } };
     fw_expr_ctx ctx = { .txn = in->txn, .profile = in->profile, .extra = in->extra,
                         .nextra = in->nextra, .in_list = in_list, .is_new = lang_is_new_hook,
                         .ud = st, .memo = &memo };
