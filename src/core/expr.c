@@ -1136,6 +1136,7 @@ static void mark_typed(fw_expr *e, xnode *n) {
 void fw_expr_fast_off(fw_expr *e) {
     for (int32_t i = 0; i < e->nnodes; i++)
         e->node[i].fast = XFAST_NONE;
+    e->head.amount_holds = 0;
     fw_expr_flat_off(e);
 }
 
@@ -1276,6 +1277,13 @@ fw_err fw_expr_compile(const char *src, size_t n, const fw_expr_env *env, fw_xty
     ps.e->root = root;
     mark_fast(ps.e);
     build_flat(ps.e);
+    const xnode *rn = &ps.e->node[root];
+    if (rn->fast == XFAST_AMOUNT_K) { /* for fw_expr_test_inline; bits as expr_eval.c's cmp_holds */
+        static const uint8_t holds[] = { [XCMP_LT] = 1, [XCMP_LE] = 3, [XCMP_GT] = 4,
+                                         [XCMP_GE] = 6, [XCMP_EQ] = 2, [XCMP_NE] = 5 };
+        ps.e->head.amount_k = rn->u.k.u.num;
+        ps.e->head.amount_holds = holds[rn->aux];
+    }
     *out = ps.e;
     return FW_OK;
 }

@@ -324,7 +324,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         score_reset(st, t, k);
         mark(st, k);
     }
-    if (r->where && !fw_expr_test(r->where, ctx)) {
+    if (r->where && !fw_expr_test_inline(r->where, ctx)) {
         if (k && ts > k->sc_seen) { /* seen all the same: it keeps the memory alive */
             k->sc_seen = ts;
             mark(st, k);

@@ -53,7 +53,7 @@ bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
  * (without, no expression of it calls is_new). */
 static inline bool seq_test(fw_lang_state *st, bool hist, const fw_expr *e,
                             const fw_expr_ctx *ctx) {
-    return hist ? lang_xtest(st, e, ctx) : fw_expr_test(e, ctx);
+    return hist ? lang_xtest(st, e, ctx) : fw_expr_test_inline(e, ctx);
 }
 
 /* One transaction of a sequence rule's key (docs/rule-language.md#sequence-rules):

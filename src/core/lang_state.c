@@ -838,7 +838,7 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     t->cur = NULL;
     uint64_t h;
     /* where first: it is cheaper than building the key, and most transactions fail it */
-    if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test(r->where, ctx)) ||
+    if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test_inline(r->where, ctx)) ||
         !lang_rule_key(st, r, ctx, &len, &h))
         return;
     fw_dec vals[GROUP_MAX_AGGS];
@@ -886,7 +886,7 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
         return;
     }
     if (r->kind == FW_LANG_FILTER) {
-        if (!fw_expr_test(r->when, ctx))
+        if (!fw_expr_test_inline(r->when, ctx))
             return;
         if (r->ngroup) {
             uint64_t h;

@@ -596,8 +596,8 @@ static inline void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx,
          * judge them first; a record that cannot start a match does nothing
          * unless its key is there, and the live counts say when it is not. */
         const fw_lang_rule *r = &st->rs->rules[ri];
-        visible = !r->where || fw_expr_test(r->where, ctx);
-        first = visible && fw_expr_test(r->steps[0].pred, ctx);
+        visible = !r->where || fw_expr_test_inline(r->where, ctx);
+        first = visible && fw_expr_test_inline(r->steps[0].pred, ctx);
         if (!first) {
             size_t c = st->key_class[ri];
             fw_str v = txn_key_field(ctx->txn, st->kc_off[c * (size_t)FW_LANG_MAX_GROUP]);

@@ -593,6 +593,11 @@ static void test_fast_equals_general(void **state) {
         fw_expr *gen = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         if (!has_fast(fast, fast_cases[i].fast))
             fail_msg("\"%s\": no shortcut %d marked", fast_cases[i].src, (int)fast_cases[i].fast);
+        /* a whole `amount <op> constant` is decided inline by fw_expr_test_inline */
+        bool whole = fast->node[fast->root].fast == XFAST_AMOUNT_K;
+        if (whole != (fast->head.amount_holds != 0))
+            fail_msg("\"%s\": root shortcut %d, inline head %u", fast_cases[i].src,
+                     (int)fast->node[fast->root].fast, (unsigned)fast->head.amount_holds);
         fw_expr *rec = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         fw_expr_fast_off(gen);
         fw_expr_flat_off(rec); /* shortcuts kept, the recursive eval_bool */
@@ -602,7 +607,12 @@ static void test_fast_equals_general(void **state) {
             fast_variant(&w, v, &memo);
             bool tg = fw_expr_test(gen, &w.ctx);
             fw_xval vg = fw_expr_eval(gen, &w.ctx);
-            /* a memo filled by the general path, then read by the shortcut */
+            /* a memo filled by the general path, then read by the shortcut
+             * (and by fw_expr_test_inline's, without a call) */
+            bool ti = fw_expr_test_inline(fast, &w.ctx);
+            if (ti != tg)
+                fail_msg("\"%s\" variant %d: fw_expr_test_inline %s, general test %s",
+                         fast_cases[i].src, v, tf(ti), tf(tg));
             bool tf_ = fw_expr_test(fast, &w.ctx);
             memo.amount_set = false;
             fw_xval vf = fw_expr_eval(fast, &w.ctx);
