@@ -437,7 +437,9 @@ static bool str_general(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_
 }
 
 /* A STR node's slice and lower() fold. */
-static bool str_of(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_str *out, bool *fold) {
+static inline __attribute__((always_inline)) bool str_of(const fw_expr *e, int32_t i,
+                                                          const fw_expr_ctx *ctx, fw_str *out,
+                                                          bool *fold) {
     const xnode *n = &e->node[i];
     if (n->op == XOP_CONST) {
         *out = n->u.k.u.s;
@@ -470,8 +472,11 @@ static inline bool amount_cmp(const xnode *n, const fw_expr_ctx *ctx) {
     return holds(n, (a > b) - (a < b));
 }
 
-/* The shortcuts of CMP (fast NUM, MS, STR): left side first, missing false. */
-static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+/* The shortcuts of CMP (fast NUM, MS, STR): left side first, missing false.
+ * Inline in the leaf loop, as missing_fast and str_of: most leaves are these,
+ * and a call cost about as much as the test (-8 M instructions on 100k). */
+static inline __attribute__((always_inline)) bool cmp_fast(const fw_expr *e, const xnode *n,
+                                                            const fw_expr_ctx *ctx) {
     switch ((xfast)n->fast) {
     case XFAST_AMOUNT_K: return amount_cmp(n, ctx);
     case XFAST_NUM: {
@@ -500,7 +505,8 @@ static bool cmp_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
 }
 
 /* IS_MISSING with a shortcut (fast NUM, MS, STR of its operand). */
-static bool missing_fast(const fw_expr *e, const xnode *n, const fw_expr_ctx *ctx) {
+static inline __attribute__((always_inline)) bool missing_fast(const fw_expr *e, const xnode *n,
+                                                                const fw_expr_ctx *ctx) {
     bool present;
     if (n->fast == XFAST_NUM) {
         /* a caller's slot or a profile value (risk_score's bands) without
