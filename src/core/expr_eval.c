@@ -324,8 +324,10 @@ static inline bool amount_of(const fw_expr_ctx *ctx, fw_dec *out) {
     return amount_general(ctx, out);
 }
 
-/* A NUM node's value. */
-static bool num_of(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_dec *out) {
+/* A NUM leaf's value: a constant, this record's amount, a slot; a missing
+ * profile. Anything else takes the general path. */
+static inline __attribute__((always_inline)) bool num_leaf(const fw_expr *e, int32_t i,
+                                                            const fw_expr_ctx *ctx, fw_dec *out) {
     const xnode *n = &e->node[i];
     switch ((xop)n->op) {
     case XOP_CONST:
@@ -346,22 +348,29 @@ static bool num_of(const fw_expr *e, int32_t i, const fw_expr_ctx *ctx, fw_dec *
         *out = v->u.num;
         return v->type == FW_XT_NUM;
     }
-    case XOP_MUL:
-        if (n->fast == XFAST_MUL_INT) {
-            /* fw_dec_mul by m * FW_DEC_SCALE is exact: m * x, missing past
-             * the symmetric range (INT64_MIN included). The constant side
-             * is never missing, so the order of evaluation is the same. */
-            fw_dec x, r;
-            if (!num_of(e, (int32_t)n->fx, ctx, &x) ||
-                __builtin_mul_overflow(x, n->u.k.u.num, &r) || r < FW_DEC_MIN)
-                return false;
-            *out = r;
-            return true;
-        }
-        break;
     default: break;
     }
     return num_general(e, i, ctx, out);
+}
+
+/* A NUM node's value: num_leaf's, or a number times a whole constant over
+ * a num_leaf (a deeper product takes the general path, which gives the
+ * same). Inline and without recursion: the comparisons' operands. */
+static inline __attribute__((always_inline)) bool num_of(const fw_expr *e, int32_t i,
+                                                          const fw_expr_ctx *ctx, fw_dec *out) {
+    const xnode *n = &e->node[i];
+    if (n->op == XOP_MUL && n->fast == XFAST_MUL_INT) {
+        /* fw_dec_mul by m * FW_DEC_SCALE is exact: m * x, missing past
+         * the symmetric range (INT64_MIN included). The constant side
+         * is never missing, so the order of evaluation is the same. */
+        fw_dec x, r;
+        if (!num_leaf(e, (int32_t)n->fx, ctx, &x) ||
+            __builtin_mul_overflow(x, n->u.k.u.num, &r) || r < FW_DEC_MIN)
+            return false;
+        *out = r;
+        return true;
+    }
+    return num_leaf(e, i, ctx, out);
 }
 
 __attribute__((noinline))
