@@ -90,11 +90,12 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     }
     size_t need = 0;
     int32_t len[PF_N];
+    const char *src[PF_N]; /* by i, as tb->pf: read once, copied below */
     for (uint8_t i = 0; i < tb->npf; i++) {
-        int f = tb->pf[i];
-        fw_str s = txn_cstr(t, f);
-        len[f] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
-        need += len[f] > 0 ? (size_t)len[f] : 0;
+        fw_str s = txn_cstr(t, tb->pf[i]);
+        src[i] = s.ptr;
+        len[i] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
+        need += len[i] > 0 ? (size_t)len[i] : 0;
     }
     if (!p->buf || need > p->cap) {
         size_t cap = p->cap * 2 > need ? p->cap * 2 : need < 32 ? 32 : need;
@@ -107,11 +108,10 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     }
     size_t off = 0;
     for (uint8_t i = 0; i < tb->npf; i++) { /* in PF_* order: lang_prev_view reads them so */
-        int f = tb->pf[i];
-        p->len[f] = len[f];
-        if (len[f] > 0) {
-            copy_short(p->buf + off, txn_cstr(t, f).ptr, (size_t)len[f]);
-            off += (size_t)len[f];
+        p->len[tb->pf[i]] = len[i];
+        if (len[i] > 0) {
+            copy_short(p->buf + off, src[i], (size_t)len[i]);
+            off += (size_t)len[i];
         }
     }
     p->ts = t->ts_ms;

@@ -807,7 +807,7 @@ bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out) {
         return false;
     if (!g->arg)
         return true;
-    fw_xval v = fw_expr_eval(g->arg, ctx);
+    fw_xval v = fw_expr_eval_inline(g->arg, ctx);
     if (g->fn == FW_LANG_COUNT_DISTINCT) {
         char tmp[FW_DEC_STR_MAX];
         fw_str s = v.u.s;

@@ -633,6 +633,68 @@ static void test_fast_equals_general(void **state) {
     }
 }
 
+/* fw_expr_eval_inline (a bare text field of this record, or its memoized
+ * amount, read without a call) against fw_expr_eval: same type and value on
+ * every record variant, with the memo empty and filled; and the head set
+ * exactly for those forms. */
+static const struct {
+    const char *src;
+    bool head; /* str_off or amount_root expected */
+} inline_cases[] = {
+    { "merchant_id", true },    { "country", true },        { "transaction_id", true },
+    { "customer_id", true },    { "counterparty_id", true }, { "channel", true },
+    { "amount", true },         { "type", false },          { "prev.country", false },
+    { "prev.amount", false },   { "lower(country)", false }, { "amount * 2", false },
+    { "timestamp", false },
+};
+
+static bool same_xval(fw_xval a, fw_xval b) {
+    if (a.type != b.type)
+        return false;
+    if (a.type == FW_XT_MISSING)
+        return true;
+    return fw_expr_compare(&a, &b) == 0 && a.fold == b.fold;
+}
+
+/* A value for a failure message: its type, and text or number. */
+static const char *xval_str(fw_xval v, char *buf, size_t n) {
+    if (v.type == FW_XT_STR)
+        snprintf(buf, n, "type %d \"%.*s\"", (int)v.type, (int)v.u.s.len, v.u.s.ptr);
+    else if (v.type == FW_XT_NUM)
+        snprintf(buf, n, "type %d %lld", (int)v.type, (long long)v.u.num);
+    else
+        snprintf(buf, n, "type %d", (int)v.type);
+    return buf;
+}
+
+static void test_eval_inline(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N(inline_cases); i++) {
+        fw_expr *x = compile_ok(inline_cases[i].src, &env, FW_XT_MISSING);
+        bool head = x->head.str_off || x->head.amount_root;
+        if (head != inline_cases[i].head)
+            fail_msg("\"%s\": inline head %s, expected %s", inline_cases[i].src, tf(head),
+                     tf(inline_cases[i].head));
+        for (int v = 0; v < FAST_VARIANTS; v++) {
+            for (int filled = 0; filled < 2; filled++) {
+                world w;
+                fw_expr_memo memo = { .amount_set = false };
+                fast_variant(&w, v, &memo);
+                fw_xval g = fw_expr_eval(x, &w.ctx); /* fills the memo when it is there */
+                if (!filled)
+                    memo.amount_set = false;
+                fw_xval in = fw_expr_eval_inline(x, &w.ctx);
+                char bi[96], bg[96];
+                if (!same_xval(in, g))
+                    fail_msg("\"%s\" variant %d (memo %s): inline %s, eval %s",
+                             inline_cases[i].src, v, filled ? "filled" : "empty",
+                             xval_str(in, bi, sizeof(bi)), xval_str(g, bg, sizeof(bg)));
+            }
+        }
+        fw_expr_destroy(x);
+    }
+}
+
 /* and/or/not mixes: the flat form (fw_expr_test's loop over xstep) gives
  * what the recursive eval_bool gives, shortcuts on and off, on every
  * record variant, with the same hook calls (short-circuit alike). */
@@ -1064,6 +1126,7 @@ int main(void) {
         cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
         cmocka_unit_test(test_type_shortcut), cmocka_unit_test(test_fast_equals_general),
         cmocka_unit_test(test_flat_equals_recursive),
+        cmocka_unit_test(test_eval_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
