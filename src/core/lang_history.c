@@ -46,31 +46,6 @@ const fw_txn *lang_prev_view(fw_lang_state *st, const fw_lang_rule *r, const lta
     return v;
 }
 
-/* memcpy for the short texts prev keeps (ids, codes): overlapping 8-byte
- * moves inline rather than a call per field and record. */
-static inline void copy_short(char *d, const char *s, size_t n) {
-    uint64_t a, b, c, e;
-    if (n >= 8 && n <= 16) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n > 16 && n <= 32) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + 8, 8);
-        memcpy(&c, s + n - 16, 8);
-        memcpy(&e, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + 8, &b, 8);
-        memcpy(d + n - 16, &c, 8);
-        memcpy(d + n - 8, &e, 8);
-    } else {
-        for (size_t i = 0; n < 8 && i < n; i++)
-            d[i] = s[i];
-        if (n > 32)
-            memcpy(d, s, n);
-    }
-}
 
 /* Copies what the rule reads of @p t (and its id, for evidence) into the
  * key's lprev; its buffer grows to the longest record and is then reused. */
@@ -110,7 +85,7 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     for (uint8_t i = 0; i < tb->npf; i++) { /* in PF_* order: lang_prev_view reads them so */
         p->len[tb->pf[i]] = len[i];
         if (len[i] > 0) {
-            copy_short(p->buf + off, src[i], (size_t)len[i]);
+            lang_copy_short(p->buf + off, src[i], (size_t)len[i]);
             off += (size_t)len[i];
         }
     }

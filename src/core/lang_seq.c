@@ -27,7 +27,7 @@ static void pm_note(lpm *p, const fw_txn *t) {
     if (p->nmatched < FW_LANG_SEQ_EVIDENCE) {
         fw_str id = t->transaction_id;
         size_t n = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
-        memcpy(p->id[p->nmatched], id.ptr, n);
+        lang_copy_short(p->id[p->nmatched], id.ptr, n);
         p->idlen[p->nmatched] = (uint8_t)n;
         p->ts[p->nmatched] = t->ts_ms;
         p->amount[p->nmatched] = lang_txn_amount(t);

@@ -527,7 +527,7 @@ static bool make_key(char *buf, const uint16_t *nlen, const uint16_t *off,
             buf[o + n] = '=';
         }
         o += n + 1;
-        memcpy(buf + o, s.ptr, s.len);
+        lang_copy_short(buf + o, s.ptr, s.len);
         o += s.len;
         buf[o] = '\0';
     }
