@@ -1133,9 +1133,29 @@ static void mark_typed(fw_expr *e, xnode *n) {
     }
 }
 
+/* 1 + the offset in fw_txn of a text field the record carries as written
+ * (as expr_eval.c's str_field reads it); 0 for the others (type derives
+ * its text). */
+static uint16_t str_field_off(int f) {
+    switch ((xfield)f) {
+    case XF_TRANSACTION_ID: return 1 + offsetof(fw_txn, transaction_id);
+    case XF_ACCOUNT_ID: return 1 + offsetof(fw_txn, account_id);
+    case XF_CARD_ID: return 1 + offsetof(fw_txn, card_id);
+    case XF_CUSTOMER_ID: return 1 + offsetof(fw_txn, customer_id);
+    case XF_CURRENCY: return 1 + offsetof(fw_txn, currency);
+    case XF_MERCHANT_ID: return 1 + offsetof(fw_txn, merchant_id);
+    case XF_MERCHANT_CATEGORY: return 1 + offsetof(fw_txn, merchant_category);
+    case XF_COUNTRY: return 1 + offsetof(fw_txn, country);
+    case XF_COUNTERPARTY_ID: return 1 + offsetof(fw_txn, counterparty_id);
+    case XF_CHANNEL: return 1 + offsetof(fw_txn, channel);
+    default: return 0;
+    }
+}
+
 void fw_expr_fast_off(fw_expr *e) {
     for (int32_t i = 0; i < e->nnodes; i++)
         e->node[i].fast = XFAST_NONE;
+    e->head = (fw_expr_head){ 0 };
     fw_expr_flat_off(e);
 }
 
@@ -1276,6 +1296,18 @@ fw_err fw_expr_compile(const char *src, size_t n, const fw_expr_env *env, fw_xty
     ps.e->root = root;
     mark_fast(ps.e);
     build_flat(ps.e);
+    const xnode *rn = &ps.e->node[root];
+    if (rn->fast == XFAST_AMOUNT_K) { /* for fw_expr_test_inline; bits as expr_eval.c's cmp_holds */
+        static const uint8_t holds[] = { [XCMP_LT] = 1, [XCMP_LE] = 3, [XCMP_GT] = 4,
+                                         [XCMP_GE] = 6, [XCMP_EQ] = 2, [XCMP_NE] = 5 };
+        ps.e->head.amount_k = rn->u.k.u.num;
+        ps.e->head.amount_holds = holds[rn->aux];
+    }
+    if (rn->op == XOP_FIELD && !rn->aux) { /* for fw_expr_eval_inline */
+        ps.e->head.amount_root = rn->u.idx == XF_AMOUNT;
+        if (rn->type == FW_XT_STR)
+            ps.e->head.str_off = str_field_off(rn->u.idx);
+    }
     *out = ps.e;
     return FW_OK;
 }

@@ -16,6 +16,7 @@
 #include <stdbool.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <string.h>
 #include "decimal.h"
 #include "fw_err.h"
 #include "fw_str.h"
@@ -119,6 +120,17 @@ typedef struct fw_expr_ctx {
 
 typedef struct fw_expr fw_expr;
 
+/** The first member of every fw_expr: what fw_expr_test_inline reads
+ *  without a call. Set by fw_expr_compile; not for callers to change. */
+typedef struct fw_expr_head {
+    fw_dec amount_k;          /* a whole `amount <op> constant`: the constant */
+    uint8_t amount_holds;     /* 0: not that form; else bit c + 1 set when the
+                                 comparison holds for three-way result c */
+    bool amount_root;         /* the expression is this record's `amount` */
+    uint16_t str_off;         /* it is a text field of this record as written:
+                                 1 + the fw_str's offset in fw_txn; 0: not */
+} fw_expr_head;
+
 /**
  * @brief Compiles @p src (@p n bytes) against @p env. When @p want is not
  * FW_XT_MISSING the result must have that type (FW_XT_BOOL for a predicate).
@@ -143,6 +155,34 @@ fw_xval fw_expr_eval(const fw_expr *e, const fw_expr_ctx *ctx);
 /** @brief Evaluates a predicate: true only when the result is the bool true
  *  (missing is false). */
 bool fw_expr_test(const fw_expr *e, const fw_expr_ctx *ctx);
+
+/** @brief fw_expr_test, with a whole `amount <op> constant` (most rules'
+ *  filter, where or first step) decided inline from the memo's amount:
+ *  for a hot caller, which then pays no call for it. The same result. */
+static inline bool fw_expr_test_inline(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const fw_expr_head *h = (const fw_expr_head *)(const void *)e;
+    const fw_expr_memo *m = ctx->memo;
+    if (h->amount_holds && m && m->amount_set && m->amount.type == FW_XT_NUM) {
+        fw_dec a = m->amount.u.num;
+        return h->amount_holds >> ((a > h->amount_k) - (a < h->amount_k) + 1) & 1u;
+    }
+    return fw_expr_test(e, ctx);
+}
+
+/** @brief fw_expr_eval, with a bare text field of this record or its
+ *  memoized amount (an aggregate's argument, avg_before) read inline. The
+ *  same result. */
+static inline fw_xval fw_expr_eval_inline(const fw_expr *e, const fw_expr_ctx *ctx) {
+    const fw_expr_head *h = (const fw_expr_head *)(const void *)e;
+    if (h->str_off && ctx->txn) {
+        fw_str s;
+        memcpy(&s, (const char *)ctx->txn + h->str_off - 1, sizeof(s));
+        return s.ptr ? (fw_xval){ .type = FW_XT_STR, .u.s = s } : (fw_xval){ .type = FW_XT_MISSING };
+    }
+    if (h->amount_root && ctx->memo && ctx->memo->amount_set)
+        return ctx->memo->amount;
+    return fw_expr_eval(e, ctx);
+}
 
 /* Introspection, for the rule runtime: what a record must carry for @p e. */
 

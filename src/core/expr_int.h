@@ -78,6 +78,7 @@ typedef struct xstep {
 #define XSTEP_FALSE (-2)
 
 struct fw_expr {
+    fw_expr_head head;      /* first: fw_expr_test_inline reads it (expr.h) */
     xnode *node;            /* children before parents; the root is last */
     int32_t nnodes, root;
     xstep *step;            /* a BOOL root's flat form (fw_expr_test) */

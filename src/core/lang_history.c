@@ -46,31 +46,6 @@ const fw_txn *lang_prev_view(fw_lang_state *st, const fw_lang_rule *r, const lta
     return v;
 }
 
-/* memcpy for the short texts prev keeps (ids, codes): overlapping 8-byte
- * moves inline rather than a call per field and record. */
-static inline void copy_short(char *d, const char *s, size_t n) {
-    uint64_t a, b, c, e;
-    if (n >= 8 && n <= 16) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + n - 8, &b, 8);
-    } else if (n > 16 && n <= 32) {
-        memcpy(&a, s, 8);
-        memcpy(&b, s + 8, 8);
-        memcpy(&c, s + n - 16, 8);
-        memcpy(&e, s + n - 8, 8);
-        memcpy(d, &a, 8);
-        memcpy(d + 8, &b, 8);
-        memcpy(d + n - 16, &c, 8);
-        memcpy(d + n - 8, &e, 8);
-    } else {
-        for (size_t i = 0; n < 8 && i < n; i++)
-            d[i] = s[i];
-        if (n > 32)
-            memcpy(d, s, n);
-    }
-}
 
 /* Copies what the rule reads of @p t (and its id, for evidence) into the
  * key's lprev; its buffer grows to the longest record and is then reused. */
@@ -90,11 +65,12 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     }
     size_t need = 0;
     int32_t len[PF_N];
+    const char *src[PF_N]; /* by i, as tb->pf: read once, copied below */
     for (uint8_t i = 0; i < tb->npf; i++) {
-        int f = tb->pf[i];
-        fw_str s = txn_cstr(t, f);
-        len[f] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
-        need += len[f] > 0 ? (size_t)len[f] : 0;
+        fw_str s = txn_cstr(t, tb->pf[i]);
+        src[i] = s.ptr;
+        len[i] = s.ptr && s.len < INT32_MAX ? (int32_t)s.len : -1;
+        need += len[i] > 0 ? (size_t)len[i] : 0;
     }
     if (!p->buf || need > p->cap) {
         size_t cap = p->cap * 2 > need ? p->cap * 2 : need < 32 ? 32 : need;
@@ -107,11 +83,10 @@ bool lang_prev_keep(const ltab *tb, lkey *k, const fw_txn *t) {
     }
     size_t off = 0;
     for (uint8_t i = 0; i < tb->npf; i++) { /* in PF_* order: lang_prev_view reads them so */
-        int f = tb->pf[i];
-        p->len[f] = len[f];
-        if (len[f] > 0) {
-            copy_short(p->buf + off, txn_cstr(t, f).ptr, (size_t)len[f]);
-            off += (size_t)len[f];
+        p->len[tb->pf[i]] = len[i];
+        if (len[i] > 0) {
+            lang_copy_short(p->buf + off, src[i], (size_t)len[i]);
+            off += (size_t)len[i];
         }
     }
     p->ts = t->ts_ms;

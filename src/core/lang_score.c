@@ -324,7 +324,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         score_reset(st, t, k);
         mark(st, k);
     }
-    if (r->where && !fw_expr_test(r->where, ctx)) {
+    if (r->where && !fw_expr_test_inline(r->where, ctx)) {
         if (k && ts > k->sc_seen) { /* seen all the same: it keeps the memory alive */
             k->sc_seen = ts;
             mark(st, k);
@@ -370,7 +370,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
         if (lang_agg_value(&r->aggs[a], ctx, &vals[a]))
             mask |= 1u << (16 + a);
     if (r->avg) {
-        fw_xval v = fw_expr_eval(r->avg, ctx);
+        fw_xval v = fw_expr_eval_inline(r->avg, ctx);
         if (v.type == FW_XT_NUM) {
             k->avg_sum += v.u.num;
             k->avg_n++;

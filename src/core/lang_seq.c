@@ -27,7 +27,7 @@ static void pm_note(lpm *p, const fw_txn *t) {
     if (p->nmatched < FW_LANG_SEQ_EVIDENCE) {
         fw_str id = t->transaction_id;
         size_t n = id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX;
-        memcpy(p->id[p->nmatched], id.ptr, n);
+        lang_copy_short(p->id[p->nmatched], id.ptr, n);
         p->idlen[p->nmatched] = (uint8_t)n;
         p->ts[p->nmatched] = t->ts_ms;
         p->amount[p->nmatched] = lang_txn_amount(t);
@@ -53,37 +53,24 @@ bool lang_pm_complete(const fw_lang_rule *r, const lpm *p) {
  * (without, no expression of it calls is_new). */
 static inline bool seq_test(fw_lang_state *st, bool hist, const fw_expr *e,
                             const fw_expr_ctx *ctx) {
-    return hist ? lang_xtest(st, e, ctx) : fw_expr_test(e, ctx);
+    return hist ? lang_xtest(st, e, ctx) : fw_expr_test_inline(e, ctx);
 }
 
 /* One transaction of a sequence rule's key (docs/rule-language.md#sequence-rules):
  * expire, advance every partial match oldest first (a strict step or a
  * repetition not matched kills it), start one when the first step matches;
  * the oldest completed match alerts and consumes every partial match of the
- * key (skip past the last event). Allocates only to grow a key's array. */
-void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
-                   void *opaque) {
+ * key (skip past the last event). Allocates only to grow a key's array.
+ * The rest of lang_seq_eval (lang_state_int.h), apart so that most records,
+ * stopped at its gate, pay for no frame of this size. */
+void lang_seq_run(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                  void *opaque, bool visible, bool first) {
     const fw_lang_rule *r = &st->rs->rules[ri];
     const fw_txn *t = ctx->txn;
     size_t gi = st->group_of[ri], len = 0;
-    bool hist = has_history(r), visible = false, first = false;
+    bool hist = has_history(r);
     uint64_t h;
-    if (st->behind)
-        return; /* in event-time order only, as the built-ins' sequences */
     const ltab *tb = &st->tab[gi];
-    if (tb->live) {
-        /* No history: where and the first step read only the record, so
-         * judge them first; a record that cannot start a match does nothing
-         * unless its key is there, and the live counts say when it is not. */
-        visible = !r->where || fw_expr_test(r->where, ctx);
-        first = visible && fw_expr_test(r->steps[0].pred, ctx);
-        if (!first) {
-            size_t c = st->key_class[ri];
-            fw_str v = txn_key_field(t, st->kc_off[c * (size_t)FW_LANG_MAX_GROUP]);
-            if (!v.ptr || !tb->live[lang_live_slot(v.ptr, v.len)])
-                return;
-        }
-    }
     if (!lang_rule_key(st, r, ctx, &len, &h))
         return;
     lkey *k = key_find(st, gi, st->keybuf, len, h);

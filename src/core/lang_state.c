@@ -97,14 +97,17 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->alerted = calloc(n, sizeof(uint64_t));
     st->dedupe_to = calloc(n, sizeof(*st->dedupe_to));
     st->key_class = malloc(n * sizeof(size_t));
-    st->agg_groups = malloc(n * sizeof(size_t));
+    st->agg_groups = malloc(2 * n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
-        st->phase_rules[ph] = malloc(n * sizeof(size_t));
+        st->phase_rules[ph] = malloc(2 * n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted || !st->dedupe_to ||
         !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
+    st->agg_bf = st->agg_groups + n;
+    for (int ph = 0; ph < 3; ph++)
+        st->phase_bf[ph] = st->phase_rules[ph] + n;
     for (size_t i = 0; i < rs->n; i++) {
         const fw_lang_rule *r = &rs->rules[i];
         size_t c = 0;
@@ -173,6 +176,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         st->phase_rules[FW_LANG_ALL][st->nphase[FW_LANG_ALL]++] = i;
         int ph = fw_lang_rule_on_arrival(r) ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER;
         st->phase_rules[ph][st->nphase[ph]++] = i;
+        if (r->backfill) {
+            st->phase_bf[FW_LANG_ALL][st->nphase_bf[FW_LANG_ALL]++] = i;
+            st->phase_bf[ph][st->nphase_bf[ph]++] = i;
+        }
     }
     size_t off = 0;
     bool need_cd = false, need_all = false;
@@ -229,8 +236,11 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 (f == 0 || (st->pf_bit[f] >= 0 && (r->prev_fields >> st->pf_bit[f] & 1))))
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
-        if (r->kind == FW_LANG_AGGREGATE)
+        if (r->kind == FW_LANG_AGGREGATE) {
             st->agg_groups[st->nagg_groups++] = g;
+            if (r->backfill)
+                st->agg_bf[st->nagg_bf++] = g;
+        }
         size_t c = st->key_class[r - rs->rules];
         if (r->kind == FW_LANG_SEQUENCE && !has_history(r) && r->ngroup == 1 &&
             st->kc_off[c * (size_t)FW_LANG_MAX_GROUP] && st->kc_nlen[c * (size_t)FW_LANG_MAX_GROUP] + 1 < FW_LANG_MAX_KEY) {
@@ -517,7 +527,7 @@ static bool make_key(char *buf, const uint16_t *nlen, const uint16_t *off,
             buf[o + n] = '=';
         }
         o += n + 1;
-        memcpy(buf + o, s.ptr, s.len);
+        lang_copy_short(buf + o, s.ptr, s.len);
         o += s.len;
         buf[o] = '\0';
     }
@@ -797,7 +807,7 @@ bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out) {
         return false;
     if (!g->arg)
         return true;
-    fw_xval v = fw_expr_eval(g->arg, ctx);
+    fw_xval v = fw_expr_eval_inline(g->arg, ctx);
     if (g->fn == FW_LANG_COUNT_DISTINCT) {
         char tmp[FW_DEC_STR_MAX];
         fw_str s = v.u.s;
@@ -828,7 +838,7 @@ static void count_in_group(fw_lang_state *st, size_t gi, const fw_expr_ctx *ctx)
     t->cur = NULL;
     uint64_t h;
     /* where first: it is cheaper than building the key, and most transactions fail it */
-    if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test(r->where, ctx)) ||
+    if (r->kind != FW_LANG_AGGREGATE || (r->where && !fw_expr_test_inline(r->where, ctx)) ||
         !lang_rule_key(st, r, ctx, &len, &h))
         return;
     fw_dec vals[GROUP_MAX_AGGS];
@@ -856,17 +866,27 @@ static void eval_rule(
 fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                       void *opaque) {
     const fw_lang_rule *r = &st->rs->rules[ri];
-    size_t gi = st->group_of[ri], m = st->member_of[ri], len = 0;
-    ltab *t = &st->tab[gi];
+    size_t len = 0;
     lkey *k = NULL;
     ctx->slots = NULL;
     ctx->nslots = 0;
+    /* sequences and scores first: they find their own group and member */
+    if (r->kind == FW_LANG_SEQUENCE) {
+        lang_seq_eval(st, ri, ctx, fn, opaque);
+        return;
+    }
+    if (r->kind == FW_LANG_SCORE) {
+        lang_score_eval(st, ri, ctx, fn, opaque);
+        return;
+    }
+    size_t gi = st->group_of[ri], m = st->member_of[ri];
+    ltab *t = &st->tab[gi];
     if (r->kind == FW_LANG_FILTER && has_history(r)) {
         lang_filter_hist(st, ri, ctx, fn, opaque);
         return;
     }
     if (r->kind == FW_LANG_FILTER) {
-        if (!fw_expr_test(r->when, ctx))
+        if (!fw_expr_test_inline(r->when, ctx))
             return;
         if (r->ngroup) {
             uint64_t h;
@@ -874,14 +894,6 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
                 return;
         }
         lang_emit(st, r, k, m, ctx, fn, opaque, NULL, NULL);
-        return;
-    }
-    if (r->kind == FW_LANG_SEQUENCE) {
-        lang_seq_eval(st, ri, ctx, fn, opaque);
-        return;
-    }
-    if (r->kind == FW_LANG_SCORE) {
-        lang_score_eval(st, ri, ctx, fn, opaque);
         return;
     }
     if (!(k = t->cur))
@@ -913,23 +925,31 @@ static void sweep_some(fw_lang_state *st, int64_t watermark);
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
-    fw_expr_memo memo = { .amount_set = false };
+    /* The decoder's exact amount, memoized as the first read of `amount`
+     * would (amount_general): nearly every record's rules read it. */
+    fw_expr_memo memo = { .amount_set = in->txn->amount_dec_set,
+                          .amount = { .type = FW_XT_NUM, .u.num = in->txn->amount_dec } };
     fw_expr_ctx ctx = { .txn = in->txn, .profile = in->profile, .extra = in->extra,
                         .nextra = in->nextra, .in_list = in_list, .is_new = lang_is_new_hook,
                         .ud = st, .memo = &memo };
     st->behind = in->behind;
     st->prevtxn_now = in->txn->ts_ms;
-    if (in->phase != FW_LANG_ON_ARRIVAL)
-        for (size_t i = 0; i < st->nagg_groups; i++) /* only they count here */
-            if (!st->replay || st->tab[st->agg_groups[i]].lead->backfill)
-                count_in_group(st, st->agg_groups[i], &ctx);
+    /* Replay builds the backfill rules' state only (their parts are their
+     * own): it walks their lists instead. */
+    bool replay = st->replay;
+    if (in->phase != FW_LANG_ON_ARRIVAL) {
+        const size_t *ag = replay ? st->agg_bf : st->agg_groups;
+        size_t nag = replay ? st->nagg_bf : st->nagg_groups;
+        for (size_t i = 0; i < nag; i++) /* only they count here */
+            count_in_group(st, ag[i], &ctx);
+    }
     int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
              : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
                                              : FW_LANG_IN_ORDER;
-    /* Replay builds the backfill rules' state only (their parts are their own). */
-    for (size_t i = 0; i < st->nphase[ph]; i++)
-        if (!st->replay || st->rs->rules[st->phase_rules[ph][i]].backfill)
-            eval_rule(st, st->phase_rules[ph][i], &ctx, fn, opaque);
+    const size_t *pr = replay ? st->phase_bf[ph] : st->phase_rules[ph];
+    size_t npr = replay ? st->nphase_bf[ph] : st->nphase[ph];
+    for (size_t i = 0; i < npr; i++)
+        eval_rule(st, pr[i], &ctx, fn, opaque);
     /* Once per transaction: the ordered phase (or ALL) sees every one; the
      * arrival phase sees them again. */
     if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)
@@ -1000,20 +1020,34 @@ const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st) { return st->r
  * anyway: a sweep only frees memory). A pass over n keys takes about n / 4
  * transactions. */
 static void sweep_some(fw_lang_state *st, int64_t watermark) {
-    for (int n = 0; n < SWEEP_BUCKETS && st->ntab; n++) {
-        if (st->sweep_tab >= st->ntab)
-            st->sweep_tab = 0;
-        ltab *t = &st->tab[st->sweep_tab];
-        if (st->sweep_bucket >= t->nbucket) {
-            st->sweep_tab++;
-            st->sweep_bucket = 0;
+    if (!st->ntab)
+        return;
+    /* The cursor in locals: through st, expire_key's stores would make the
+     * compiler reload and store it per bucket. Moving to the next group
+     * takes one of the SWEEP_BUCKETS steps, as a bucket does. */
+    size_t ti = st->sweep_tab, b = st->sweep_bucket, n = SWEEP_BUCKETS;
+    while (n) {
+        if (ti >= st->ntab)
+            ti = 0;
+        ltab *t = &st->tab[ti];
+        if (b >= t->nbucket) {
+            ti++;
+            b = 0;
+            n--;
             continue;
         }
-        for (lkey *k = t->bucket[st->sweep_bucket++], *nx; k; k = nx) {
-            nx = k->next;
-            (void)expire_key(st, st->sweep_tab, k, watermark, true);
-        }
+        size_t end = t->nbucket - b > n ? b + n : t->nbucket;
+        n -= end - b;
+        for (; b < end; b++) /* an empty bucket: a load and a test */
+            for (lkey *k = t->bucket[b], *nx; k; k = nx) {
+                nx = k->next;
+                /* expire_key's lazy test here: most keys swept are recent, no call */
+                if (watermark - k->used > t->grace)
+                    (void)expire_key(st, ti, k, watermark, true);
+            }
     }
+    st->sweep_tab = ti;
+    st->sweep_bucket = b;
 }
 
 void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter) {

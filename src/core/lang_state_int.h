@@ -276,6 +276,11 @@ struct fw_lang_state {
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
     size_t *agg_groups, nagg_groups; /* the aggregate groups: they count each record */
+    /* The same lists for replay (fw_lang_state_set_replay): the backfill
+     * rules and groups only, so no per-rule replay test runs live. They are
+     * the second halves of phase_rules[] and agg_groups. */
+    size_t *phase_bf[3], nphase_bf[3];
+    size_t *agg_bf, nagg_bf;
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */
     /* This transaction's group keys, made once per group_by (a class) and
      * kept for the whole record: the seed rules alternate card, customer,
@@ -366,12 +371,34 @@ static inline fw_str txn_key_field(const fw_txn *t, uint16_t off1) {
 
 static inline char *prev_inline(const lkey *k) { return k->prev_mem ? (char *)(k->prev_mem + 1) : NULL; }
 
+/* Equal bytes, for a group key whose hash and length already matched: a
+ * key is a few dozen bytes, compared in words inline (no memcmp call);
+ * the last word overlaps the one before it. */
+static inline bool key_eq(const char *a, const char *b, size_t n) {
+    uint64_t x, y;
+    if (n < 8) {
+        for (size_t i = 0; i < n; i++)
+            if (a[i] != b[i])
+                return false;
+        return true;
+    }
+    for (size_t i = 0; i + 8 < n; i += 8) {
+        memcpy(&x, a + i, 8);
+        memcpy(&y, b + i, 8);
+        if (x != y)
+            return false;
+    }
+    memcpy(&x, a + n - 8, 8);
+    memcpy(&y, b + n - 8, 8);
+    return x == y;
+}
+
 static inline lkey *key_find(const fw_lang_state *st, size_t r, const char *key, size_t len, uint64_t h) {
     const ltab *t = &st->tab[r];
     if (!t->nbucket)
         return NULL;
     for (lkey *k = t->bucket[h & (t->nbucket - 1)]; k; k = k->next)
-        if (k->hash == h && k->keylen == len && !memcmp(k->key, key, len))
+        if (k->hash == h && k->keylen == len && key_eq(k->key, key, len))
             return k;
     return NULL;
 }
@@ -410,13 +437,39 @@ static inline fw_lang_evidence lang_txn_evidence(const fw_txn *t) {
 }
 
 /* Stores an event's time, amount, mask and id (cut at FW_LANG_TXN_ID_MAX) in @p e. */
+/* memcpy for the short texts kept per event or prev (ids, codes): overlapping 8-byte
+ * moves inline rather than a call per field and record. */
+static inline void lang_copy_short(char *d, const char *s, size_t n) {
+    uint64_t a, b, c, e;
+    if (n >= 8 && n <= 16) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + n - 8, &b, 8);
+    } else if (n > 16 && n <= 32) {
+        memcpy(&a, s, 8);
+        memcpy(&b, s + 8, 8);
+        memcpy(&c, s + n - 16, 8);
+        memcpy(&e, s + n - 8, 8);
+        memcpy(d, &a, 8);
+        memcpy(d + 8, &b, 8);
+        memcpy(d + n - 16, &c, 8);
+        memcpy(d + n - 8, &e, 8);
+    } else {
+        for (size_t i = 0; n < 8 && i < n; i++)
+            d[i] = s[i];
+        if (n > 32)
+            memcpy(d, s, n);
+    }
+}
+
 static inline void lev_set(lev *e, int64_t ts, fw_dec amount, uint32_t mask, fw_str id) {
     e->ts = ts;
     e->amount = amount;
     e->mask = mask;
     e->idlen = (uint8_t)(id.len < FW_LANG_TXN_ID_MAX ? id.len : FW_LANG_TXN_ID_MAX);
     if (e->idlen)
-        memcpy(e->id, id.ptr, e->idlen);
+        lang_copy_short(e->id, id.ptr, e->idlen);
 }
 
 /* Evidence naming kept event @p e. */
@@ -552,8 +605,34 @@ void lang_filter_hist(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_al
 uint32_t lang_seq_bound(const fw_lang_state *st);
 uint32_t lang_seq_expire(lkey *k, int64_t now, int64_t within);
 bool lang_pm_complete(const fw_lang_rule *r, const lpm *p);
-void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
-                   void *opaque);
+/* lang_seq_eval past its gate: @p visible and @p first are where's and the
+ * first step's results when the group has live counts (else worked out here). */
+void lang_seq_run(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
+                  void *opaque, bool visible, bool first);
+/* One transaction of a sequence rule (lang_seq.c). Its gate is inline, in
+ * the caller's frame: most records of most keys stop here. */
+static inline void lang_seq_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx,
+                                 fw_lang_alert_fn fn, void *opaque) {
+    bool visible = false, first = false;
+    if (st->behind)
+        return; /* in event-time order only, as the built-ins' sequences */
+    const ltab *tb = &st->tab[st->group_of[ri]];
+    if (tb->live) {
+        /* No history: where and the first step read only the record, so
+         * judge them first; a record that cannot start a match does nothing
+         * unless its key is there, and the live counts say when it is not. */
+        const fw_lang_rule *r = &st->rs->rules[ri];
+        visible = !r->where || fw_expr_test_inline(r->where, ctx);
+        first = visible && fw_expr_test_inline(r->steps[0].pred, ctx);
+        if (!first) {
+            size_t c = st->key_class[ri];
+            fw_str v = txn_key_field(ctx->txn, st->kc_off[c * (size_t)FW_LANG_MAX_GROUP]);
+            if (!v.ptr || !tb->live[lang_live_slot(v.ptr, v.len)])
+                return;
+        }
+    }
+    lang_seq_run(st, ri, ctx, fn, opaque, visible, first);
+}
 
 /* lang_score.c: score rules */
 void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,

@@ -156,17 +156,15 @@ fw_entity *fw_state_get_pair(fw_state *s, fw_str account, fw_str counterparty, b
     return lookup(s, FW_ENT_PAIR, key, account.len + 1 + counterparty.len, create);
 }
 
-void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
-                     uint32_t budget, fw_expire_fn fn, void *opaque) {
-    if (!s->stats.entities)
-        return; /* nothing to free: language rules alone keep no entity (fw_detect) */
-    uint32_t n = budget && budget < s->nbuckets ? budget : s->nbuckets;
-    /* The cursor in a local: through s, every store in the loop (and fn)
-     * would make the compiler reload and store it per bucket. */
-    fw_entity **buckets = s->buckets;
-    uint32_t mask = s->nbuckets - 1, cur = s->sweep_cursor;
-    for (uint32_t k = 0; k < n; k++, cur = (cur + 1) & mask) {
-        fw_entity **pp = &buckets[cur];
+/* fw_state_expire's walk of buckets [b, end): frees each entity past its
+ * kind's horizon (and not awaiting a model score). */
+static inline void sweep_run(fw_state *s, fw_entity **b, fw_entity **end, int64_t watermark,
+                             const int64_t horizon_ms[FW_ENT__COUNT], fw_expire_fn fn,
+                             void *opaque) {
+    for (; b < end; b++) {
+        if (!*b)
+            continue;
+        fw_entity **pp = b;
         while (*pp) {
             fw_entity *e = *pp;
             if (e->last_ts != INT64_MIN && watermark - e->last_ts > horizon_ms[e->kind] &&
@@ -183,7 +181,22 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
             }
         }
     }
-    s->sweep_cursor = cur;
+}
+
+void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW_ENT__COUNT],
+                     uint32_t budget, fw_expire_fn fn, void *opaque) {
+    if (!s->stats.entities)
+        return; /* nothing to free: language rules alone keep no entity (fw_detect) */
+    uint32_t n = budget && budget < s->nbuckets ? budget : s->nbuckets;
+    uint32_t cur = s->sweep_cursor;
+    /* The budget as at most two runs of adjacent buckets (the second after
+     * wrapping): an empty bucket then costs a load and a test, and the
+     * cursor is worked out once. */
+    uint32_t first = n < s->nbuckets - cur ? n : s->nbuckets - cur;
+    sweep_run(s, s->buckets + cur, s->buckets + cur + first, watermark, horizon_ms, fn, opaque);
+    if (n > first)
+        sweep_run(s, s->buckets, s->buckets + (n - first), watermark, horizon_ms, fn, opaque);
+    s->sweep_cursor = (cur + n) & (s->nbuckets - 1);
 }
 
 static int evrec_cmp(const fw_evrec *a, const fw_evrec *b) {

@@ -593,6 +593,11 @@ static void test_fast_equals_general(void **state) {
         fw_expr *gen = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         if (!has_fast(fast, fast_cases[i].fast))
             fail_msg("\"%s\": no shortcut %d marked", fast_cases[i].src, (int)fast_cases[i].fast);
+        /* a whole `amount <op> constant` is decided inline by fw_expr_test_inline */
+        bool whole = fast->node[fast->root].fast == XFAST_AMOUNT_K;
+        if (whole != (fast->head.amount_holds != 0))
+            fail_msg("\"%s\": root shortcut %d, inline head %u", fast_cases[i].src,
+                     (int)fast->node[fast->root].fast, (unsigned)fast->head.amount_holds);
         fw_expr *rec = compile_ok(fast_cases[i].src, &env, FW_XT_BOOL);
         fw_expr_fast_off(gen);
         fw_expr_flat_off(rec); /* shortcuts kept, the recursive eval_bool */
@@ -602,7 +607,12 @@ static void test_fast_equals_general(void **state) {
             fast_variant(&w, v, &memo);
             bool tg = fw_expr_test(gen, &w.ctx);
             fw_xval vg = fw_expr_eval(gen, &w.ctx);
-            /* a memo filled by the general path, then read by the shortcut */
+            /* a memo filled by the general path, then read by the shortcut
+             * (and by fw_expr_test_inline's, without a call) */
+            bool ti = fw_expr_test_inline(fast, &w.ctx);
+            if (ti != tg)
+                fail_msg("\"%s\" variant %d: fw_expr_test_inline %s, general test %s",
+                         fast_cases[i].src, v, tf(ti), tf(tg));
             bool tf_ = fw_expr_test(fast, &w.ctx);
             memo.amount_set = false;
             fw_xval vf = fw_expr_eval(fast, &w.ctx);
@@ -620,6 +630,68 @@ static void test_fast_equals_general(void **state) {
         fw_expr_destroy(fast);
         fw_expr_destroy(gen);
         fw_expr_destroy(rec);
+    }
+}
+
+/* fw_expr_eval_inline (a bare text field of this record, or its memoized
+ * amount, read without a call) against fw_expr_eval: same type and value on
+ * every record variant, with the memo empty and filled; and the head set
+ * exactly for those forms. */
+static const struct {
+    const char *src;
+    bool head; /* str_off or amount_root expected */
+} inline_cases[] = {
+    { "merchant_id", true },    { "country", true },        { "transaction_id", true },
+    { "customer_id", true },    { "counterparty_id", true }, { "channel", true },
+    { "amount", true },         { "type", false },          { "prev.country", false },
+    { "prev.amount", false },   { "lower(country)", false }, { "amount * 2", false },
+    { "timestamp", false },
+};
+
+static bool same_xval(fw_xval a, fw_xval b) {
+    if (a.type != b.type)
+        return false;
+    if (a.type == FW_XT_MISSING)
+        return true;
+    return fw_expr_compare(&a, &b) == 0 && a.fold == b.fold;
+}
+
+/* A value for a failure message: its type, and text or number. */
+static const char *xval_str(fw_xval v, char *buf, size_t n) {
+    if (v.type == FW_XT_STR)
+        snprintf(buf, n, "type %d \"%.*s\"", (int)v.type, (int)v.u.s.len, v.u.s.ptr);
+    else if (v.type == FW_XT_NUM)
+        snprintf(buf, n, "type %d %lld", (int)v.type, (long long)v.u.num);
+    else
+        snprintf(buf, n, "type %d", (int)v.type);
+    return buf;
+}
+
+static void test_eval_inline(void **state) {
+    (void)state;
+    for (size_t i = 0; i < N(inline_cases); i++) {
+        fw_expr *x = compile_ok(inline_cases[i].src, &env, FW_XT_MISSING);
+        bool head = x->head.str_off || x->head.amount_root;
+        if (head != inline_cases[i].head)
+            fail_msg("\"%s\": inline head %s, expected %s", inline_cases[i].src, tf(head),
+                     tf(inline_cases[i].head));
+        for (int v = 0; v < FAST_VARIANTS; v++) {
+            for (int filled = 0; filled < 2; filled++) {
+                world w;
+                fw_expr_memo memo = { .amount_set = false };
+                fast_variant(&w, v, &memo);
+                fw_xval g = fw_expr_eval(x, &w.ctx); /* fills the memo when it is there */
+                if (!filled)
+                    memo.amount_set = false;
+                fw_xval in = fw_expr_eval_inline(x, &w.ctx);
+                char bi[96], bg[96];
+                if (!same_xval(in, g))
+                    fail_msg("\"%s\" variant %d (memo %s): inline %s, eval %s",
+                             inline_cases[i].src, v, filled ? "filled" : "empty",
+                             xval_str(in, bi, sizeof(bi)), xval_str(g, bg, sizeof(bg)));
+            }
+        }
+        fw_expr_destroy(x);
     }
 }
 
@@ -1054,6 +1126,7 @@ int main(void) {
         cmocka_unit_test(test_every_field),   cmocka_unit_test(test_timing),
         cmocka_unit_test(test_type_shortcut), cmocka_unit_test(test_fast_equals_general),
         cmocka_unit_test(test_flat_equals_recursive),
+        cmocka_unit_test(test_eval_inline),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
