@@ -2,7 +2,7 @@
  * detector is one file (detect_<name>.c) exporting one fw_detector; the
  * registry in detect.c lists them, one line each, and fw_detect() runs the
  * enabled ones in registry order within each phase. Raising, explaining and
- * de-duplicating an alert, the sliding-window search and the distinct-key
+ * de-duplicating an alert and the distinct-key
  * index are here and in detect_common.c, so every detector does them one way.
  * Not part of the public API. */
 #ifndef FW_DETECT_H
@@ -97,28 +97,6 @@ void fw_detect_emit(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn 
  *  dedupe window. */
 void fw_detect_raise(fw_engine *e, fw_entity *ent, fw_rule_id rule, const fw_txn *t, size_t nev,
                      int64_t wstart, int64_t wend, const fw_profile *prof);
-
-/* ---- window math ---- */
-
-static inline int64_t fw_floor_div(int64_t a, int64_t b) {
-    return a / b - ((a % b != 0) && ((a < 0) != (b < 0)));
-}
-
-typedef bool (*fw_window_ok_fn)(fw_engine *e, const fw_evlist *l, int64_t start, int64_t end,
-                                void *arg);
-
-/** @brief The earliest aligned sliding window [start, start + size)
- *  containing @p ts in which @p ok holds; returns its start or INT64_MIN.
- *  Inline so that a constant @p ok is called directly. */
-static inline int64_t fw_detect_first_window(fw_engine *e, const fw_evlist *l, int64_t ts,
-                                             int64_t size, int64_t slide, fw_window_ok_fn ok,
-                                             void *arg) {
-    int64_t last_start = fw_floor_div(ts, slide) * slide;
-    for (int64_t start = last_start - size + slide; start <= last_start; start += slide)
-        if (start + size > ts && ok(e, l, start, start + size, arg))
-            return start;
-    return INT64_MIN;
-}
 
 /* ---- distinct keys of a list: scanned when short, indexed when long ---- */
 

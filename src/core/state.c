@@ -232,12 +232,9 @@ fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j) {
 
 void fw_evlist_recount(fw_evlist *l, uint32_t from) {
     fw_units u = from < l->n ? units_before(l, from) : 0;
-    uint32_t large = from < l->n ? fw_evlist_large_before(l, from) : 0;
     for (uint32_t i = from; i < l->n; i++) {
         u += own_units(&l->ev[i]);
-        large += (l->ev[i].flags & FW_EV_LARGE) != 0;
         l->ev[i].cum = u;
-        l->ev[i].nlarge = large;
     }
 }
 
@@ -311,11 +308,9 @@ bool fw_evlist_insert(fw_state *s, fw_evlist *l, const fw_evrec *ev, int64_t kee
     while (i > 0 && evrec_cmp(&l->ev[i - 1], ev) > 0)
         i--;
     fw_units units = units_before(l, i);
-    uint32_t large = fw_evlist_large_before(l, i);
     memmove(l->ev + i + 1, l->ev + i, sizeof(fw_evrec) * (l->n - i));
     l->ev[i] = *ev;
     l->ev[i].cum = units + own_units(ev);
-    l->ev[i].nlarge = large + ((ev->flags & FW_EV_LARGE) != 0);
     l->n++;
     if (i + 1 < l->n) /* an event behind the newest: the later ones' sums move */
         fw_evlist_recount(l, i + 1);

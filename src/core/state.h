@@ -36,7 +36,6 @@ typedef unsigned __int128 fw_units;
 typedef struct fw_evrec {
     fw_units cum;            /* units of this and every earlier record of its list (CASHED
                               * ones count 0): a range's sum is a difference, not a loop */
-    uint32_t nlarge;         /* FW_EV_LARGE records up to and including this one */
     int64_t ts;
     double amount;
     uint64_t merchant;       /* hash of merchant_id; 0 = none. In transfer lists: hash of
@@ -54,7 +53,8 @@ typedef struct fw_evrec {
     char amount_raw[FW_AMOUNT_MAX];
 } fw_evrec;
 
-#define FW_EV_LARGE 1u        /* risk_score: above the amount multiple */
+#define FW_EV_LARGE 1u        /* set by the native risk_score of earlier releases (restored
+                                 flags may carry it); read by nothing now */
 #define FW_EV_FAN_REPORTED 2u /* fan_in / fan_out: already in an alert */
 #define FW_EV_CASHED 4u       /* mule_cashout: already in an alert */
 
@@ -175,18 +175,6 @@ static inline uint32_t fw_evlist_find(const fw_evlist *l, int64_t ts, bool after
 /** @brief Units (1/10000) of the records in [@p i, @p j), CASHED ones not counted. */
 fw_units fw_evlist_units(const fw_evlist *l, uint32_t i, uint32_t j);
 
-/** @brief FW_EV_LARGE records before record @p i (of those still held: a
- *  base for differences). */
-static inline uint32_t fw_evlist_large_before(const fw_evlist *l, uint32_t i) {
-    if (i == 0)
-        return l->n ? l->ev[0].nlarge - ((l->ev[0].flags & FW_EV_LARGE) != 0) : 0;
-    return l->ev[i - 1].nlarge;
-}
-
-/** @brief FW_EV_LARGE records in [@p i, @p j). */
-static inline uint32_t fw_evlist_nlarge(const fw_evlist *l, uint32_t i, uint32_t j) {
-    return j > i ? l->ev[j - 1].nlarge - fw_evlist_large_before(l, i) : 0;
-}
 
 /** @brief An amount in units, rounded, clamped to [0, 2^63). */
 fw_units fw_units_of(double amount);
