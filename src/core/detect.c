@@ -36,6 +36,13 @@ const fw_detector *const *fw_detectors(size_t *n) {
     return registry;
 }
 
+bool fw_detect_is_native(fw_rule_id rule) {
+    for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++)
+        if (registry[i]->rule == rule)
+            return true;
+    return rule == FW_RULE_ML_SCORE;
+}
+
 void fw_detect_plan(fw_engine *e) {
     memset(e->nplan, 0, sizeof(e->nplan));
     e->needs = 0;

@@ -58,6 +58,10 @@ typedef struct fw_detector {
 /** @brief The registry: @p n receives its length. */
 const fw_detector *const *fw_detectors(size_t *n);
 
+/** @brief True for a built-in run natively (a registry line, or the batched
+ *  ml_score); false for one the language expresses (a shipped definition). */
+bool fw_detect_is_native(fw_rule_id rule);
+
 /** @brief Builds the engine's per-phase list of enabled detectors from its
  *  rules and the state they need (at fw_engine_new, and again whenever the
  *  rules or the language rules replacing built-ins change). */

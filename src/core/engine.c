@@ -4,6 +4,7 @@
 #include "detect.h"
 #include "fw_bytes.h"
 #include "lang_rules.h"
+#include "rules_file.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -81,7 +82,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     fw_txn_ids_init(&e->ids, rules->limits.max_transaction_ids);
     e->ids_horizon = rules->time.allowed_lateness_ms + rules->time.max_out_of_orderness_ms +
                      rules->time.duplicate_margin_ms;
-    if (fw_engine_compose_lang(e, NULL, errstr, errstr_size) != FW_OK)
+    if (fw_engine_set_lang(e, NULL, errstr, errstr_size) != FW_OK) /* the shipped built-ins */
         goto fail;
     e->lang_changed = false; /* the caller's first fw_engine_set_lang is no change */
     return e;
@@ -122,11 +123,17 @@ fw_err fw_engine_set_rules(fw_engine *e, const fw_rules *rules, char *errstr,
         return FW_ERR_INVALID;
     }
     /* State is kept: windows hold events, not results, so new parameters
-     * apply to the events already held. The shipped definitions take the
-     * new parameters, keeping the state of each unchanged shape. */
+     * apply to the events already held. A changed shipped built-in is
+     * compiled again, keeping the state of each unchanged shape; a change of
+     * the native ones alone leaves the language state untouched (moving it
+     * over costs a serialization of every key). */
+    bool shipped = false;
+    for (int i = 0; i < FW_RULE__COUNT && !shipped; i++)
+        shipped = !fw_detect_is_native((fw_rule_id)i) &&
+                  !fw_rules_rule_equal(&e->rules, rules, (fw_rule_id)i);
     fw_rules old = e->rules;
     e->rules = *rules;
-    fw_err rc = fw_engine_compose_lang(e, e->lang_user, errstr, errstr_size);
+    fw_err rc = shipped ? fw_engine_set_lang(e, e->lang_user, errstr, errstr_size) : FW_OK;
     if (rc != FW_OK) {
         e->rules = old;
         return rc;

@@ -85,7 +85,9 @@ void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras);
 struct fw_lang_rules;
 
 /** @brief Runs the language rules of @p rs (lang_rules.h; NULL or none: no
- *  language rules) beside the native detectors. @p rs is shared, read-only
+ *  user rules) beside the native detectors, joined with the shipped
+ *  definitions of the built-ins @p rs does not replace (configured by the
+ *  engine's fw_rules; fw_lang_rules_builtins). @p rs is shared, read-only
  *  and outlives the engine's use of it. A live change (a set was running):
  *  every state part whose shape (fw_lang_state_part_id) the new set has too
  *  keeps its keys, windows and dedupe stamps; the other parts start empty and

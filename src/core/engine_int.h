@@ -153,12 +153,6 @@ void fw_engine_lang_changes(fw_engine *e, fw_change_fn fn, void *opaque);
 fw_err fw_engine_lang_restore(fw_engine *e, fw_str key, const void *value, size_t len,
                               bool *stale, char *errstr, size_t errstr_size);
 
-/** @brief Runs @p user (may be NULL) and the shipped definitions of the
- *  built-ins it does not replace, configured by e->rules (fw_engine_new,
- *  fw_engine_set_rules, fw_engine_set_lang). */
-fw_err fw_engine_compose_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
-                              size_t errstr_size);
-
 /** @brief Frees the language rules' state. */
 void fw_engine_lang_fini(fw_engine *e);
 

@@ -111,8 +111,11 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_
     return FW_OK;
 }
 
-fw_err fw_engine_compose_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
-                              size_t errstr_size) {
+/* The user's rules joined with the shipped definitions of the built-ins
+ * they do not replace, configured by e->rules; also at fw_engine_new (no
+ * user rules) and when fw_engine_set_rules changes a shipped built-in. */
+fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
+                          size_t errstr_size) {
     fw_lang_rules *shipped = NULL, *joined = NULL;
     fw_err rc = fw_lang_rules_builtins(&e->rules, user, &shipped, errstr, errstr_size);
     if (rc == FW_OK && !(joined = fw_lang_rules_join(user, shipped))) {
@@ -133,11 +136,6 @@ fw_err fw_engine_compose_lang(fw_engine *e, const fw_lang_rules *user, char *err
     e->lang_shipped = shipped;
     e->lang_user = user;
     return FW_OK;
-}
-
-fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *rs, char *errstr,
-                          size_t errstr_size) {
-    return fw_engine_compose_lang(e, rs, errstr, errstr_size);
 }
 
 size_t fw_engine_lang_backfill(const fw_engine *e, fw_engine_backfill *out, size_t cap) {

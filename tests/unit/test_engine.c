@@ -8,6 +8,7 @@
 #include <cmocka.h>
 
 #include "engine.h"
+#include "engine_int.h" /* e->lang: which state runs */
 #include "lang_rules.h"
 
 #include <string.h>
@@ -238,6 +239,32 @@ static void test_native_state_follows_live_change(void **state) {
     fw_lang_rules_destroy(b);
 }
 
+/* A live change of a native rule alone leaves the language state as it is
+ * (no key serialized and moved over to a new state); a change of a shipped
+ * built-in compiles its definition again into a new state. */
+static void test_native_change_leaves_language_state(void **state) {
+    (void)state;
+    fw_rules r;
+    fw_rules_defaults(&r);
+    char err[256];
+    fw_engine *e = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(e);
+    feed_ids(e, 0, 50);
+    const struct fw_lang_state *first = e->lang;
+    r.fan_in.min_senders = 7;
+    r.common[FW_RULE_FAN_IN].version = 2;
+    assert_int_equal(fw_engine_set_rules(e, &r, err, sizeof(err)), FW_OK);
+    assert_ptr_equal(e->lang, first);
+    r.velocity.min_count = 4;
+    r.common[FW_RULE_VELOCITY].version = 2;
+    assert_int_equal(fw_engine_set_rules(e, &r, err, sizeof(err)), FW_OK);
+    assert_ptr_not_equal(e->lang, first);
+    const fw_lang_rule *v = fw_lang_rules_find(fw_lang_state_rules(e->lang), "velocity");
+    assert_non_null(v);
+    assert_int_equal(v->common.version, 2);
+    fw_engine_destroy(e);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_amount_boundaries),
@@ -245,6 +272,7 @@ int main(void) {
         cmocka_unit_test(test_disabled_rule_is_silent),
         cmocka_unit_test(test_native_state_only_when_read),
         cmocka_unit_test(test_native_state_follows_live_change),
+        cmocka_unit_test(test_native_change_leaves_language_state),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
