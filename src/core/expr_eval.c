@@ -28,14 +28,8 @@ static fw_xval txn_field(const fw_txn *t, int f) {
     case XF_TRANSACTION_ID: return str(t->transaction_id);
     case XF_TIMESTAMP: return ms_of(FW_XT_TIME, t->ts_ms);
     case XF_AMOUNT: {
-        fw_dec v;
-        if (t->amount_dec_set) /* the decoder's exact amount (txn.h) */
-            return num(t->amount_dec);
-        /* The token as written is exact; the double is the fallback for
-         * records built without it. */
-        if (t->amount_raw.ptr && fw_dec_parse(t->amount_raw.ptr, t->amount_raw.len, &v) == FW_OK)
-            return num(v);
-        return from_double(t->amount);
+        fw_dec v; /* exact; the double is the fallback for records built without it */
+        return fw_txn_amount_dec(t, &v) ? num(v) : from_double(t->amount);
     }
     case XF_ACCOUNT_ID: return str(t->account_id);
     case XF_CARD_ID: return str(t->card_id);

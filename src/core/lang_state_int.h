@@ -424,11 +424,7 @@ static inline void mark(fw_lang_state *st, lkey *k) {
  * parsed; FW_LANG_NO_AMOUNT when it has none (a record built without one). */
 static inline fw_dec lang_txn_amount(const fw_txn *t) {
     fw_dec v;
-    if (t->amount_dec_set)
-        return t->amount_dec;
-    if (t->amount_raw.ptr && fw_dec_parse(t->amount_raw.ptr, t->amount_raw.len, &v) == FW_OK)
-        return v;
-    return FW_LANG_NO_AMOUNT;
+    return fw_txn_amount_dec(t, &v) ? v : FW_LANG_NO_AMOUNT;
 }
 
 /* Evidence naming transaction @p t. */

@@ -94,6 +94,17 @@ typedef struct fw_txn {
 /* Where per-record zeroing and copying stop (see extra_mask). */
 #define FW_TXN_ZEROED offsetof(fw_txn, extras)
 
+/** @brief The exact amount of @p t: the decoder's (amount_dec_set), else
+ *  amount_raw parsed; false when it has neither (a record built without the
+ *  token: the double is all there is). */
+static inline bool fw_txn_amount_dec(const fw_txn *t, fw_dec *out) {
+    if (t->amount_dec_set) {
+        *out = t->amount_dec;
+        return true;
+    }
+    return t->amount_raw.ptr && fw_dec_parse(t->amount_raw.ptr, t->amount_raw.len, out) == FW_OK;
+}
+
 /**
  * @brief Compiles the set of extra fields to capture from @p n names
  * (top-level keys, matched exactly, at most FW_TXN_MAX_EXTRAS). Refuses, naming
