@@ -386,9 +386,7 @@ void lang_score_eval(fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_ale
     const lsc_pts *sp = score_consts(st, ri, ctx, &buf, &at);
     if (at.type != FW_XT_NUM)
         return; /* no threshold: nothing can reach it */
-    int64_t last_start = ts / r->slide_ms * r->slide_ms;
-    if (ts % r->slide_ms < 0)
-        last_start -= r->slide_ms;
+    int64_t last_start = pane_of(ts, r->slide_ms) * r->slide_ms;
     int64_t hit = INT64_MIN, first = last_start - r->lookback_ms + r->slide_ms;
     int64_t cnt[FW_LANG_MAX_BANDS];
     /* A bound first: no window holds more of a band than the ring does, so
