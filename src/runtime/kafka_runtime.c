@@ -20,6 +20,8 @@
 #include "lang_live.h"
 #include "lang_rules.h"
 #include "metrics.h"
+#include "repartition.h"
+#include "stage.h"
 #include "profiles_follow.h"
 #include "rules_file.h"
 #include "backfill.h"
@@ -33,6 +35,7 @@
 #define FW_CLOSE_WAIT_MS 10000
 
 typedef struct fw_task {
+    int src;                 /* its source: 0 the input, else a stage's repartition topic */
     int32_t partition;
     fw_pipeline *pl;
     int64_t last_record_ms;  /* wall clock of the last record, for the idle timeout */
@@ -40,7 +43,24 @@ typedef struct fw_task {
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to the end (for --exit-at-end) */
     bool key_warned;         /* a record not keyed by account_id was reported */
+    /* An input task of a staged run: the watermark it last sent down, when. */
+    int64_t wm_sent;
+    int64_t wm_sent_ms;
+    /* A stage task: what its upstream partitions reported. */
+    fw_upstream_wm up;
 } fw_task;
+
+/* A topic the instance reads: the input (source 0) or a stage's repartition
+ * topic, whose partitions are tasks with their own state and changelog. */
+typedef struct fw_source {
+    char topic[320];
+    char changelog[340];
+    fw_stage stage;          /* FW_STAGE_ALL: the input of an unstaged run */
+    size_t plan_idx;         /* its index in the plan in force; SIZE_MAX: no rule runs there */
+    int32_t partitions;
+    fw_task **tasks;         /* by partition */
+    int cap;
+} fw_source;
 
 typedef struct fw_krt {
     const fw_run_conf *c;
@@ -52,11 +72,23 @@ typedef struct fw_krt {
     fw_pipeline_conf pconf;  /* c->pipeline with the rules in force: new tasks start so */
     struct fw_lang_rules *lang_owned; /* the language rules in force when a live change gave
                                          them (pconf.lang then points here); NULL: c->lang */
-    int input_partitions;    /* of the input topic, for the warnings on keys */
     fw_scorer *scorer;       /* ml_score; NULL: off */
     fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
-    fw_task **tasks;         /* indexed by input partition */
-    int ntasks_cap;
+    fw_source src[FW_STAGE_MAX]; /* [0]: the input; then the stages' repartition topics */
+    int nsrc;
+    bool staged;             /* the input has several partitions: stages (stage.h) run behind
+                                repartition topics */
+    fw_stage_plan plan;      /* where each rule runs, for the rules in force */
+    fw_stage_router *router; /* the keys a transaction travels under, for that plan */
+    fw_buf fwd;              /* a transaction forwarded to stages, as JSON */
+    fw_task *cur_task;       /* the task whose record is being processed */
+    uint64_t forwarded;      /* records written to repartition topics */
+    uint64_t wm_records;     /* watermark records written */
+    uint64_t bad_wm_records; /* watermark records a stage task could not read */
+    uint64_t stage_records;  /* transactions read from repartition topics */
+    bool subscribed;
+    int ending;              /* --exit-at-end: 1 the input was read to its end and released,
+                                2 the stages' topics too */
     int nassigned;
     bool ever_assigned;      /* closing before the first assignment crashes 2.0.2 (#4312) */
     bool txn_open;
@@ -85,41 +117,79 @@ static void logf_(const fw_krt *k, const char *fmt, ...) {
 
 /* ---- tasks ---------------------------------------------------------------- */
 
-static fw_task *task_get(fw_krt *k, int32_t partition) {
-    return partition >= 0 && partition < k->ntasks_cap ? k->tasks[partition] : NULL;
+static fw_task *task_get(fw_krt *k, int src, int32_t partition) {
+    const fw_source *so = &k->src[src];
+    return partition >= 0 && partition < so->cap ? so->tasks[partition] : NULL;
+}
+
+/* Every task of every source: for (fw_task *t = NULL; (t = task_next(k, t));). */
+static fw_task *task_next(const fw_krt *k, const fw_task *prev) {
+    int s = prev ? prev->src : 0;
+    int32_t p = prev ? prev->partition + 1 : 0;
+    for (; s < k->nsrc; s++, p = 0)
+        for (; p < k->src[s].cap; p++)
+            if (k->src[s].tasks[p])
+                return k->src[s].tasks[p];
+    return NULL;
+}
+
+/* The source reading @p topic; -1: none (a topic this instance dropped). */
+static int source_of(const fw_krt *k, const char *topic) {
+    for (int s = 0; s < k->nsrc; s++)
+        if (!strcmp(k->src[s].topic, topic))
+            return s;
+    return -1;
 }
 
 static bool task_restore(fw_krt *k, fw_task *t);
 
-static bool task_create(fw_krt *k, int32_t partition) {
-    if (partition >= k->ntasks_cap) {
-        int cap = k->ntasks_cap ? k->ntasks_cap : 16;
+/* A task's pipeline with the rules in force, running its source's stage. */
+static fw_pipeline *task_pipeline(fw_krt *k, const fw_task *t) {
+    const fw_source *so = &k->src[t->src];
+    fw_pipeline *pl = fw_pipeline_new(&k->pconf, k->errstr, sizeof(k->errstr));
+    if (!pl)
+        return NULL;
+    fw_engine *e = fw_pipeline_engine(pl);
+    if (so->stage.kind != FW_STAGE_ALL)
+        fw_engine_set_stage(e, &so->stage, k->c->colocated, t->partition, so->partitions);
+    fw_engine_track_changes(e);
+    if (k->scorer && fw_scorer_attach(k->scorer, pl, k->errstr, sizeof(k->errstr))) {
+        fw_pipeline_destroy(pl);
+        return NULL;
+    }
+    return pl;
+}
+
+static bool task_create(fw_krt *k, int src, int32_t partition) {
+    fw_source *so = &k->src[src];
+    if (partition >= so->cap) {
+        int cap = so->cap ? so->cap : 16;
         while (cap <= partition)
             cap *= 2;
-        fw_task **t = realloc(k->tasks, sizeof(*t) * (size_t)cap);
+        fw_task **t = realloc(so->tasks, sizeof(*t) * (size_t)cap);
         if (!t)
             return false;
-        memset(t + k->ntasks_cap, 0, sizeof(*t) * (size_t)(cap - k->ntasks_cap));
-        k->tasks = t;
-        k->ntasks_cap = cap;
+        memset(t + so->cap, 0, sizeof(*t) * (size_t)(cap - so->cap));
+        so->tasks = t;
+        so->cap = cap;
     }
-    if (k->tasks[partition])
+    if (so->tasks[partition])
         return true;
     fw_task *t = calloc(1, sizeof(*t));
     if (!t)
         return false;
+    t->src = src;
     t->partition = partition;
     t->next_offset = -1;
-    t->pl = fw_pipeline_new(&k->pconf, k->errstr, sizeof(k->errstr));
-    if (!t->pl) {
+    t->wm_sent = INT64_MIN;
+    if ((src > 0 && !fw_upstream_wm_init(&t->up, k->src[0].partitions)) ||
+        !(t->pl = task_pipeline(k, t))) {
+        fw_upstream_wm_fini(&t->up);
         free(t);
         return false;
     }
-    k->tasks[partition] = t;
+    so->tasks[partition] = t;
     k->nassigned++;
-    fw_engine_track_changes(fw_pipeline_engine(t->pl));
-    if (k->scorer && fw_scorer_attach(k->scorer, t->pl, k->errstr, sizeof(k->errstr)))
-        return false;
     t->last_record_ms = fw_mono_ms();
     if (!task_restore(k, t)) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
@@ -128,8 +198,8 @@ static bool task_create(fw_krt *k, int32_t partition) {
     return true;
 }
 
-static void task_destroy(fw_krt *k, int32_t partition) {
-    fw_task *t = task_get(k, partition);
+static void task_destroy(fw_krt *k, int src, int32_t partition) {
+    fw_task *t = task_get(k, src, partition);
     if (!t)
         return;
     fw_metrics_add_engine(&k->retired, fw_pipeline_engine(t->pl));
@@ -138,8 +208,9 @@ static void task_destroy(fw_krt *k, int32_t partition) {
     if (k->scorer)
         fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
+    fw_upstream_wm_fini(&t->up);
     free(t);
-    k->tasks[partition] = NULL;
+    k->src[src].tasks[partition] = NULL;
     k->nassigned--;
 }
 
@@ -148,7 +219,7 @@ static void task_destroy(fw_krt *k, int32_t partition) {
 /* Until this returns the partition's input is not processed. */
 static bool task_restore(fw_krt *k, fw_task *t) {
     size_t keys = 0;
-    bool ok = fw_changelog_restore(k->restorer, k->c->changelog_name, t->partition,
+    bool ok = fw_changelog_restore(k->restorer, k->src[t->src].changelog, t->partition,
                                    fw_pipeline_engine(t->pl), k->c->instance_id, &keys);
     k->restored_keys += keys;
     return ok;
@@ -157,9 +228,10 @@ static bool task_restore(fw_krt *k, fw_task *t) {
 /* A fresh pipeline restored from the changelog: after an abort, state must
  * match the committed offsets again. */
 static void task_reset(fw_krt *k, fw_task *t) {
-    fw_pipeline *pl = fw_pipeline_new(&k->c->pipeline, k->errstr, sizeof(k->errstr));
+    fw_pipeline *pl = task_pipeline(k, t);
     if (!pl) {
-        logf_(k, "cannot reset partition %" PRId32 ": %s", t->partition, k->errstr);
+        logf_(k, "cannot reset partition %" PRId32 " of %s: %s", t->partition,
+              k->src[t->src].topic, k->errstr);
         k->fatal = true;
         return;
     }
@@ -167,16 +239,15 @@ static void task_reset(fw_krt *k, fw_task *t) {
         fw_scorer_detach(k->scorer, t->pl);
     fw_pipeline_destroy(t->pl);
     t->pl = pl;
-    fw_engine_track_changes(fw_pipeline_engine(pl));
-    if (k->scorer && fw_scorer_attach(k->scorer, pl, k->errstr, sizeof(k->errstr))) {
-        logf_(k, "cannot reset partition %" PRId32 ": %s", t->partition, k->errstr);
-        k->fatal = true;
-        return;
-    }
     t->next_offset = -1;
     t->dirty = false;
     t->at_end = false;
     t->last_record_ms = fw_mono_ms();
+    t->wm_sent = INT64_MIN; /* what was sent went with the aborted transaction */
+    if (t->src > 0) { /* heard again from the next watermark records */
+        for (int32_t i = 0; i < t->up.n; i++)
+            t->up.wm[i] = INT64_MIN;
+    }
     if (!task_restore(k, t))
         k->fatal = true;
 }
@@ -194,10 +265,10 @@ static void on_rewind_retry(void *opaque, rd_kafka_resp_err_t err, int attempt) 
 
 /* Seeks every assigned partition back to its committed offset, after an abort. */
 static void rewind_to_committed(fw_krt *k) {
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(k->nassigned);
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p])
-            rd_kafka_topic_partition_list_add(parts, k->c->input_topic, p);
+    rd_kafka_topic_partition_list_t *parts =
+        rd_kafka_topic_partition_list_new(k->nassigned ? k->nassigned : 1);
+    for (fw_task *t = NULL; (t = task_next(k, t));)
+        rd_kafka_topic_partition_list_add(parts, k->src[t->src].topic, t->partition);
     if (parts->cnt == 0)
         goto out;
     /* A busy or moving group coordinator is no reason to stop: ask again
@@ -213,7 +284,9 @@ static void rewind_to_committed(fw_krt *k) {
         if (parts->elems[i].offset < 0)
             parts->elems[i].offset = k->c->offset_reset_latest ? RD_KAFKA_OFFSET_END
                                                                : RD_KAFKA_OFFSET_BEGINNING;
-        task_reset(k, task_get(k, parts->elems[i].partition));
+        int src = source_of(k, parts->elems[i].topic);
+        if (src >= 0 && task_get(k, src, parts->elems[i].partition))
+            task_reset(k, task_get(k, src, parts->elems[i].partition));
     }
     rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts, 30000);
     if (error) {
@@ -279,6 +352,7 @@ static void txn_begin(fw_krt *k) {
 
 static void write_changelogs(fw_krt *k);
 static void score_all(fw_krt *k, bool drain);
+static void send_watermarks(fw_krt *k, int64_t now);
 
 /* Commits the open transaction with the state changes of every task and the
  * offsets of every task that processed records in it; on an abortable error
@@ -291,14 +365,16 @@ static void txn_commit(fw_krt *k) {
     if (!k->txn_failed)
         score_all(k, true); /* every model alert of this input rides in its transaction */
     if (!k->txn_failed)
+        send_watermarks(k, fw_mono_ms()); /* after the records they cover */
+    if (!k->txn_failed)
         write_changelogs(k);
     if (!k->txn_failed) {
         rd_kafka_topic_partition_list_t *offsets =
             rd_kafka_topic_partition_list_new(k->nassigned ? k->nassigned : 1);
-        for (int p = 0; p < k->ntasks_cap; p++)
-            if (k->tasks[p] && k->tasks[p]->dirty)
-                rd_kafka_topic_partition_list_add(offsets, k->c->input_topic, p)->offset =
-                    k->tasks[p]->next_offset;
+        for (fw_task *t = NULL; (t = task_next(k, t));)
+            if (t->dirty)
+                rd_kafka_topic_partition_list_add(offsets, k->src[t->src].topic, t->partition)
+                    ->offset = t->next_offset;
         if (offsets->cnt > 0) {
             rd_kafka_consumer_group_metadata_t *cgmd =
                 rd_kafka_consumer_group_metadata(k->consumer);
@@ -330,9 +406,8 @@ static void txn_commit(fw_krt *k) {
     fw_tally_commit(&k->tally);
     k->last_commit_ms = fw_mono_ms();
     k->txn_open = false;
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p])
-            k->tasks[p]->dirty = false;
+    for (fw_task *t = NULL; (t = task_next(k, t));)
+        t->dirty = false;
 }
 
 /* ---- outputs ----------------------------------------------------------------- */
@@ -356,8 +431,8 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
                 rd_kafka_header_add(hdrs, sh->names[i], -1, v, -1);
             }
             err = rd_kafka_producev(
-                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_KEY(key.ptr, key.len),
-                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(key.ptr, key.len), RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_HEADERS(hdrs),
                 RD_KAFKA_V_END);
             if (err)
@@ -429,15 +504,91 @@ static void on_late(void *opaque, const fw_late_record *lr) {
     produce(k, k->c->late_topic, RD_KAFKA_PARTITION_UA, k->cur_key, lr->payload, NULL, &sh);
 }
 
+/* ---- repartition topics ------------------------------------------------------- */
+
+/* An input task took a transaction: it travels to every stage that runs a
+ * rule keyed by something else, keyed by that (stage.h), as the JSON the
+ * alerts of that stage will show. A transfer going to the receiver stage by
+ * receiver and by sender travels once when both land on one partition. */
+static void on_accepted(void *opaque, const fw_txn *t) {
+    fw_krt *k = opaque;
+    bool written = false;
+    for (int s = 1; s < k->nsrc; s++) {
+        fw_source *so = &k->src[s];
+        fw_stage_key keys[2];
+        if (so->plan_idx == SIZE_MAX)
+            continue;
+        size_t n = fw_stage_router_route(k->router, so->plan_idx, t, keys);
+        if (!n)
+            continue;
+        if (!written) {
+            fw_buf_reset(&k->fwd);
+            if (!fw_txn_write_json(t, &k->fwd)) {
+                logf_(k, "cannot forward transaction: out of memory; stopping");
+                k->fatal = true;
+                return;
+            }
+            written = true;
+        }
+        fw_str value = { .ptr = k->fwd.data, .len = k->fwd.len };
+        int32_t first = -1;
+        for (size_t i = 0; i < n && i < 2; i++) {
+            int32_t part = fw_stage_partition(keys[i].key, so->partitions);
+            if (part == first)
+                continue;
+            first = part;
+            produce(k, so->topic, part, keys[i].key, value, NULL, NULL);
+            k->forwarded++;
+        }
+    }
+}
+
+/* Writes an input task's watermark to every partition of every repartition
+ * topic when it moved, when the task turned idle with no event time, and
+ * once a second besides (a stage task that just started hears it so). */
+static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
+    int64_t wm = fw_engine_stats_get(fw_pipeline_engine(t->pl))->watermark;
+    if (wm == INT64_MIN && (k->ending || now - t->last_record_ms >= k->c->idle_timeout_ms))
+        wm = FW_WM_IDLE; /* nothing read yet: hold nobody back */
+    if (wm == INT64_MIN || (wm == t->wm_sent && now - t->wm_sent_ms < 1000))
+        return;
+    if (!k->txn_open)
+        txn_begin(k);
+    if (k->fatal)
+        return;
+    side_headers sh = { .names = { FW_WM_HEADER_SOURCE, FW_WM_HEADER_WATERMARK }, .n = 2 };
+    snprintf(sh.values[0], sizeof(sh.values[0]), "%" PRId32, t->partition);
+    if (wm == FW_WM_IDLE)
+        snprintf(sh.values[1], sizeof(sh.values[1]), "idle");
+    else
+        snprintf(sh.values[1], sizeof(sh.values[1]), "%" PRId64, wm);
+    for (int s = 1; s < k->nsrc; s++)
+        for (int32_t q = 0; q < k->src[s].partitions; q++) {
+            produce(k, k->src[s].topic, q, FW_STR_NULL, FW_STR_NULL, NULL, &sh);
+            k->wm_records++;
+        }
+    t->wm_sent = wm;
+    t->wm_sent_ms = now;
+}
+
+static void send_watermarks(fw_krt *k, int64_t now) {
+    if (!k->staged)
+        return;
+    for (int32_t p = 0; p < k->src[0].cap && !k->fatal; p++)
+        if (k->src[0].tasks[p])
+            send_watermark(k, k->src[0].tasks[p], now);
+}
+
 typedef struct change_ctx {
     fw_krt *k;
+    const char *changelog;
     int32_t partition;
 } change_ctx;
 
 static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
     change_ctx *cc = opaque;
     cc->k->changelog_records++;
-    produce(cc->k, cc->k->c->changelog_name, cc->partition, key,
+    produce(cc->k, cc->changelog, cc->partition, key,
             (fw_str){ .ptr = value, .len = len }, NULL, NULL);
 }
 
@@ -462,11 +613,11 @@ static void score_all(fw_krt *k, bool drain) {
 }
 
 static void write_changelogs(fw_krt *k) {
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p]) {
-            change_ctx cc = { .k = k, .partition = p };
-            fw_engine_changes(fw_pipeline_engine(k->tasks[p]->pl), on_change, &cc);
-        }
+    for (fw_task *t = NULL; (t = task_next(k, t));) {
+        change_ctx cc = { .k = k, .changelog = k->src[t->src].changelog,
+                          .partition = t->partition };
+        fw_engine_changes(fw_pipeline_engine(t->pl), on_change, &cc);
+    }
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -495,15 +646,24 @@ static void on_error(rd_kafka_t *rk, int err, const char *reason, void *opaque) 
 
 /* ---- consumer group ----------------------------------------------------------- */
 
+/* One line per topic of @p parts. */
 static void log_parts(fw_krt *k, const char *what, const rd_kafka_topic_partition_list_t *parts) {
-    char buf[512];
-    size_t off = 0;
-    buf[0] = '\0';
-    for (int i = 0; i < parts->cnt && off < sizeof(buf) - 16; i++)
-        off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%" PRId32, i ? "," : "",
-                                parts->elems[i].partition);
-    logf_(k, "%s partitions [%s] of %s (now %d)", what, buf,
-          parts->cnt ? parts->elems[0].topic : "-", k->nassigned);
+    for (int i = 0; i < parts->cnt; i++) {
+        const char *topic = parts->elems[i].topic;
+        bool seen = false;
+        for (int j = 0; j < i && !seen; j++)
+            seen = !strcmp(parts->elems[j].topic, topic);
+        if (seen)
+            continue;
+        char buf[512];
+        size_t off = 0;
+        buf[0] = '\0';
+        for (int j = i; j < parts->cnt && off < sizeof(buf) - 16; j++)
+            if (!strcmp(parts->elems[j].topic, topic))
+                off += (size_t)snprintf(buf + off, sizeof(buf) - off, "%s%" PRId32,
+                                        off ? "," : "", parts->elems[j].partition);
+        logf_(k, "%s partitions [%s] of %s (now %d)", what, buf, topic, k->nassigned);
+    }
 }
 
 static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
@@ -511,12 +671,16 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     fw_krt *k = opaque;
     rd_kafka_error_t *error = NULL;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
-        for (int i = 0; i < parts->cnt; i++)
-            if (!task_create(k, parts->elems[i].partition)) {
-                logf_(k, "cannot create task for partition %" PRId32 ": %s",
-                      parts->elems[i].partition, k->errstr);
+        for (int i = 0; i < parts->cnt; i++) {
+            int src = source_of(k, parts->elems[i].topic);
+            if (src < 0) /* a topic subscribed before a change: nothing runs there */
+                continue;
+            if (!task_create(k, src, parts->elems[i].partition)) {
+                logf_(k, "cannot create task for partition %" PRId32 " of %s: %s",
+                      parts->elems[i].partition, parts->elems[i].topic, k->errstr);
                 k->fatal = true;
             }
+        }
         error = rd_kafka_incremental_assign(rk, parts);
         k->ever_assigned = true;
         log_parts(k, "assigned", parts);
@@ -532,8 +696,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 txn_commit(k);
             }
         }
-        for (int i = 0; i < parts->cnt; i++)
-            task_destroy(k, parts->elems[i].partition);
+        for (int i = 0; i < parts->cnt; i++) {
+            int src = source_of(k, parts->elems[i].topic);
+            if (src >= 0)
+                task_destroy(k, src, parts->elems[i].partition);
+        }
         error = rd_kafka_incremental_unassign(rk, parts);
         log_parts(k, rd_kafka_assignment_lost(rk) ? "lost" : "revoked", parts);
     } else {
@@ -596,13 +763,63 @@ fail:
     return NULL;
 }
 
-static bool all_at_end(const fw_krt *k) {
-    if (!k->nassigned)
-        return false;
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p] && !k->tasks[p]->at_end)
+/* Every task of sources [from, to) read to its end (and one at least). */
+static bool all_at_end(const fw_krt *k, int from, int to) {
+    int n = 0;
+    for (fw_task *t = NULL; (t = task_next(k, t));) {
+        if (t->src < from || t->src >= to)
+            continue;
+        if (!t->at_end)
             return false;
+        n++;
+    }
+    return n > 0;
+}
+
+static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
+
+/* Every stage task has read past what is committed in its partition now. */
+static bool stages_drained(fw_krt *k) {
+    for (fw_task *t = NULL; (t = task_next(k, t));) {
+        if (t->src == 0)
+            continue;
+        int64_t lo, hi;
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(pos, k->src[t->src].topic, t->partition);
+        bool ok = !rd_kafka_position(k->consumer, pos) && !pos->elems[0].err &&
+                  !rd_kafka_query_watermark_offsets(k->consumer, k->src[t->src].topic,
+                                                    t->partition, &lo, &hi, 5000) &&
+                  pos->elems[0].offset >= hi;
+        rd_kafka_topic_partition_list_destroy(pos);
+        if (!ok)
+            return false;
+    }
     return true;
+}
+
+/* --exit-at-end, between transactions: once the input is read to its end,
+ * release what waits for the watermark and send it down; a staged run then
+ * reads its stages' topics to their end too. True: stop now. */
+static bool at_the_end(fw_krt *k) {
+    if (!k->ending) {
+        if (!all_at_end(k, 0, 1))
+            return false;
+        for (int32_t p = 0; p < k->src[0].cap; p++)
+            if (k->src[0].tasks[p])
+                task_advance(k, k->src[0].tasks[p],
+                             fw_engine_stats_get(fw_pipeline_engine(k->src[0].tasks[p]->pl))
+                                 ->max_event_time);
+        k->ending = 1;
+        if (!k->staged)
+            return true;
+        send_watermarks(k, fw_mono_ms());
+        txn_commit(k);
+        return false;
+    }
+    for (fw_task *t = NULL; (t = task_next(k, t));)
+        if (t->src > 0 && !t->at_end)
+            return false;
+    return stages_drained(k);
 }
 
 /* Up to 64 bytes of @p s for a log line, bytes outside printable ASCII
@@ -639,10 +856,46 @@ static void check_key(fw_krt *k, fw_task *t, const rd_kafka_message_t *m, fw_str
           m->key ? "\"" : "", acc);
 }
 
+static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
+
+/* A stage task's record: a watermark record (no value) moves its event time
+ * to the minimum over the input partitions; a transaction, checked upstream,
+ * goes to its engine. */
+static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
+    if (!m->len) {
+        rd_kafka_headers_t *hdrs = NULL;
+        const void *src = NULL, *wm = NULL;
+        size_t src_len = 0, wm_len = 0;
+        if (rd_kafka_message_headers(m, &hdrs) ||
+            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_SOURCE, &src, &src_len) ||
+            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_WATERMARK, &wm, &wm_len) ||
+            !fw_upstream_wm_take(&t->up, src, src_len, wm, wm_len)) {
+            if (k->bad_wm_records++ < 5)
+                logf_(k, "%s[%" PRId32 "]@%" PRId64 ": not a watermark record this version "
+                         "reads (empty value without readable %s and %s headers): skipped",
+                      k->src[t->src].topic, m->partition, m->offset, FW_WM_HEADER_SOURCE,
+                      FW_WM_HEADER_WATERMARK);
+            return;
+        }
+        int64_t min = fw_upstream_wm_min(&t->up);
+        if (min != INT64_MIN)
+            task_advance(k, t, min);
+        return;
+    }
+    fw_source_ref src = { .topic = k->src[t->src].topic, .partition = m->partition,
+                          .offset = m->offset, .checked = true };
+    fw_pipeline_out out = pipeline_out_template;
+    out.opaque = k;
+    k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
+    fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
+    k->stage_records++;
+}
+
 static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
+    int source = source_of(k, rd_kafka_topic_name(m->rkt));
+    fw_task *t = source >= 0 ? task_get(k, source, m->partition) : NULL;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            fw_task *t = task_get(k, m->partition);
             if (t)
                 t->at_end = true;
         } else {
@@ -650,34 +903,41 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         }
         return;
     }
-    fw_task *t = task_get(k, m->partition);
     if (!t)
         return; /* revoked while in flight: its new owner reads it */
     if (!k->txn_open)
         txn_begin(k);
     if (k->fatal)
         return;
-    /* Event time may run at most max_future_skew ahead of the message's
-     * timestamp, or of the wall clock when it has none (pipeline.c). */
-    rd_kafka_timestamp_type_t tstype;
-    int64_t ref_ms = rd_kafka_message_timestamp(m, &tstype);
-    bool has_ts = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ref_ms >= 0;
-    fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
-                          .offset = m->offset,
-                          .ref_time_name = has_ts ? "the record's Kafka timestamp"
-                                                  : "the wall clock",
-                          .ref_time_ms = has_ts ? ref_ms : fw_wall_ms() };
-    fw_pipeline_out out = pipeline_out_template;
-    out.opaque = k;
-    k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
-    fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
-    check_key(k, t, m, fw_pipeline_last_account(t->pl));
+    k->cur_task = t;
+    if (source > 0) {
+        handle_stage_record(k, t, m);
+    } else {
+        /* Event time may run at most max_future_skew ahead of the message's
+         * timestamp, or of the wall clock when it has none (pipeline.c). */
+        rd_kafka_timestamp_type_t tstype;
+        int64_t ref_ms = rd_kafka_message_timestamp(m, &tstype);
+        bool has_ts = tstype != RD_KAFKA_TIMESTAMP_NOT_AVAILABLE && ref_ms >= 0;
+        fw_source_ref src = { .topic = k->c->input_topic, .partition = m->partition,
+                              .offset = m->offset,
+                              .ref_time_name = has_ts ? "the record's Kafka timestamp"
+                                                      : "the wall clock",
+                              .ref_time_ms = has_ts ? ref_ms : fw_wall_ms() };
+        fw_pipeline_out out = pipeline_out_template;
+        out.opaque = k;
+        if (k->staged)
+            out.accepted = on_accepted;
+        k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
+        fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
+        check_key(k, t, m, fw_pipeline_last_account(t->pl));
+        if (k->records++ == 0)
+            k->first_record_ms = fw_mono_ms();
+    }
+    k->cur_task = NULL;
     t->next_offset = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
     t->last_record_ms = fw_mono_ms();
-    if (k->records++ == 0)
-        k->first_record_ms = fw_mono_ms();
 }
 
 /* Advances one task's watermark outside the flow of records: alerts and
@@ -698,8 +958,9 @@ static void task_advance(fw_krt *k, fw_task *t, int64_t watermark) {
 /* A partition silent for the idle timeout releases what it buffered and then
  * advances with the wall clock, so its windows do not stay open for ever. */
 static void advance_idle(fw_krt *k, int64_t now) {
-    for (int p = 0; p < k->ntasks_cap && !k->fatal; p++) {
-        fw_task *t = k->tasks[p];
+    /* A stage task's time comes from the input tasks' watermarks alone. */
+    for (int32_t p = 0; p < k->src[0].cap && !k->fatal; p++) {
+        fw_task *t = k->src[0].tasks[p];
         if (!t || now - t->last_record_ms < k->c->idle_timeout_ms)
             continue;
         const fw_engine_stats *es = fw_engine_stats_get(fw_pipeline_engine(t->pl));
@@ -711,9 +972,8 @@ static void advance_idle(fw_krt *k, int64_t now) {
 
 /* Adds the live tasks' engine counters to @p s. */
 static void add_tasks(const fw_krt *k, fw_metrics_snapshot *s) {
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p])
-            fw_metrics_add_engine(s, fw_pipeline_engine(k->tasks[p]->pl));
+    for (fw_task *t = NULL; (t = task_next(k, t));)
+        fw_metrics_add_engine(s, fw_pipeline_engine(t->pl));
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {
@@ -745,13 +1005,15 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
              " dead letters (%" PRIu64 " duplicates), %" PRIu64 " late, %" PRIu64
              " not keyed by account_id, %d "
              "partitions, %" PRIu64 " commits, %" PRIu64 " aborts (%" PRIu64 " alerts rolled "
-             "back and emitted again), %" PRIu64 " changelog records; now: %" PRIu64
+             "back and emitted again), %" PRIu64 " changelog records, %" PRIu64 " forwarded to "
+             "and %" PRIu64 " read from repartition topics; now: %" PRIu64
              " deduplicated, %" PRIu64 " behind the watermark, %" PRIu64 " entities, %" PRIu64
              " over limits",
           what, k->records, rate, fw_tally_alerts(tc), rules, tc->dead_letters,
           k->retired.duplicates + live.duplicates, tc->late,
           tc->key_mismatch, k->nassigned, k->commits, k->aborts, k->tally.rolled_back_alerts,
-          k->changelog_records, dedup, behind, entities, overflows);
+          k->changelog_records, k->forwarded, k->stage_records, dedup, behind, entities,
+          overflows);
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);
@@ -852,6 +1114,12 @@ static void backfill_task(fw_krt *k, fw_task *t) {
     if (!n)
         return;
     n = n < FW_LANG_MAX_RULES ? n : FW_LANG_MAX_RULES;
+    if (t->src > 0) { /* its input is the repartition topic, whose records are not kept */
+        for (size_t i = 0; i < n; i++)
+            logf_(k, "rule %s: partition %d of %s: backfill is for rules keyed by account_id; "
+                     "this one starts empty", bf[i].rule->id, t->partition, k->src[t->src].topic);
+        return;
+    }
     int64_t wm = fw_engine_stats_get(e)->watermark, to = t->next_offset;
     if (to < 0) { /* nothing processed since the assignment: where the consumer stands */
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
@@ -890,80 +1158,151 @@ static void backfill_task(fw_krt *k, fw_task *t) {
         txn_begin(k); /* so the next commit writes the moved keys to the changelog */
 }
 
+/* ---- stages -------------------------------------------------------------------- */
+
+/* Creates (or checks) a stage's repartition topic and its changelog and
+ * adds it as a source. */
+static bool source_add(fw_krt *k, const fw_stage *st) {
+    const fw_run_conf *c = k->c;
+    if (k->nsrc == FW_STAGE_MAX) {
+        snprintf(k->errstr, sizeof(k->errstr), "more than %d stages", FW_STAGE_MAX - 1);
+        return false;
+    }
+    fw_source *so = &k->src[k->nsrc];
+    memset(so, 0, sizeof(*so));
+    so->stage = *st;
+    fw_repartition_topic(so->topic, sizeof(so->topic), c->group_id, st->name);
+    fw_repartition_changelog(so->changelog, sizeof(so->changelog), c->changelog_name, st->name);
+    /* Partitioned like the input (cycle: one), state co-partitioned with it. */
+    int parts = st->single_partition ? 1 : k->src[0].partitions;
+    fw_topic_spec specs[] = {
+        { .name = so->topic, .partitions = parts, .replication_factor = c->replication_factor,
+          .must_match = true },
+        { .name = so->changelog, .partitions = parts,
+          .replication_factor = c->replication_factor, .compacted = true,
+          .must_compact = true, .must_match = true },
+    };
+    if (fw_topics_ensure(&c->kafka, specs, 2, 30000, k->errstr, sizeof(k->errstr)))
+        return false;
+    so->partitions = parts;
+    so->plan_idx = SIZE_MAX;
+    k->nsrc++;
+    return true;
+}
+
+static bool subscribe_all(fw_krt *k) {
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(k->nsrc);
+    for (int s = 0; s < k->nsrc; s++)
+        rd_kafka_topic_partition_list_add(sub, k->src[s].topic, RD_KAFKA_PARTITION_UA);
+    rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
+    rd_kafka_topic_partition_list_destroy(sub);
+    if (err)
+        logf_(k, "subscribe to %s and its repartition topics: %s", k->c->input_topic,
+              rd_kafka_err2str(err));
+    k->subscribed = !err;
+    return !err;
+}
+
+/* Says where each stage's rules run, once per plan. */
+static void log_plan(fw_krt *k) {
+    for (int s = 1; s < k->nsrc; s++)
+        if (k->src[s].plan_idx != SIZE_MAX)
+            logf_(k, "stage %s: rules keyed by %s read %s (%d partition%s), state in %s",
+                  k->src[s].stage.name,
+                  k->src[s].stage.kind == FW_STAGE_RECEIVER ? "the receiving account"
+                  : k->src[s].stage.kind == FW_STAGE_CYCLE  ? "nothing (one partition)"
+                                                            : k->src[s].stage.name,
+                  k->src[s].topic, k->src[s].partitions, k->src[s].partitions == 1 ? "" : "s",
+                  k->src[s].changelog);
+}
+
+/* Where the rules in force run: a stage no source reads yet gets its topics
+ * and the subscription grows (@p subscribed: the consumer is subscribed
+ * already). Stages no rule needs any more keep their topics, unused. */
+static bool update_plan(fw_krt *k) {
+    if (!k->staged)
+        return true;
+    fw_stage_plan plan;
+    if (fw_stage_plan_build(&plan, &k->pconf.rules, k->pconf.lang, k->c->colocated, k->errstr,
+                            sizeof(k->errstr))) {
+        logf_(k, "rules: %s", k->errstr);
+        return false;
+    }
+    int before = k->nsrc;
+    for (size_t i = 1; i < plan.n; i++) {
+        bool have = false;
+        for (int s = 1; s < k->nsrc && !have; s++)
+            have = fw_stage_equal(&k->src[s].stage, &plan.stages[i]);
+        if (!have && !source_add(k, &plan.stages[i])) {
+            logf_(k, "stage %s: %s", plan.stages[i].name, k->errstr);
+            return false;
+        }
+    }
+    fw_stage_router *router = fw_stage_router_new(&plan, &k->pconf.rules, k->pconf.lang,
+                                                  k->c->colocated, k->errstr,
+                                                  sizeof(k->errstr));
+    if (!router) {
+        logf_(k, "rules: %s", k->errstr);
+        return false;
+    }
+    fw_stage_router_destroy(k->router);
+    k->router = router;
+    k->plan = plan;
+    for (int s = 1; s < k->nsrc; s++)
+        k->src[s].plan_idx = fw_stage_find(&k->plan, &k->src[s].stage);
+    log_plan(k);
+    return !k->subscribed || k->nsrc == before || subscribe_all(k);
+}
+
 /* At a transaction boundary (no transaction open): every task switches to the
  * rules the follower accepted since the last switch, keeping its state. */
 static void switch_rules(fw_krt *k) {
     fw_rules next;
     fw_lang_rules *lang;
+    bool changed = false;
     if (k->txn_open)
         return;
     if (fw_rules_follower_take(k->ruler, &next)) {
         log_rule_switch(k, &k->pconf.rules, &next);
-        for (int p = 0; p < k->ntasks_cap; p++)
-            if (k->tasks[p] &&
-                fw_pipeline_set_rules(k->tasks[p]->pl, &next, k->errstr, sizeof(k->errstr))) {
+        for (fw_task *t = NULL; (t = task_next(k, t));)
+            if (fw_pipeline_set_rules(t->pl, &next, k->errstr, sizeof(k->errstr))) {
                 /* Cannot happen: the follower changes rule entries only. */
-                logf_(k, "partition %d: rules not switched: %s; stopping", p, k->errstr);
+                logf_(k, "partition %d of %s: rules not switched: %s; stopping", t->partition,
+                      k->src[t->src].topic, k->errstr);
                 k->fatal = true;
             }
         k->pconf.rules = next;
+        changed = true;
     }
-    if (!fw_rules_follower_take_lang(k->ruler, &lang))
-        return;
-    /* Language rules and lists: state of unchanged shapes kept (fw_engine_set_lang). */
-    log_lang_switch(k, k->pconf.lang, lang);
-    for (int p = 0; p < k->ntasks_cap; p++)
-        if (k->tasks[p] &&
-            fw_pipeline_set_lang(k->tasks[p]->pl, lang, k->errstr, sizeof(k->errstr))) {
-            logf_(k, "partition %d: language rules not switched: %s; stopping", p, k->errstr);
-            k->fatal = true;
-        }
-    fw_lang_rules_destroy(k->lang_owned); /* no task runs it any more */
-    k->lang_owned = lang;
-    k->pconf.lang = lang;
-    fw_lang_counts_declare(&k->tally.committed.lang, lang);
-    warn_lang_rules(k, lang);
-    for (int p = 0; p < k->ntasks_cap && !k->fatal; p++)
-        if (k->tasks[p])
-            backfill_task(k, k->tasks[p]);
+    if (fw_rules_follower_take_lang(k->ruler, &lang)) {
+        /* Language rules and lists: state of unchanged shapes kept (fw_engine_set_lang). */
+        log_lang_switch(k, k->pconf.lang, lang);
+        for (fw_task *t = NULL; (t = task_next(k, t));)
+            if (fw_pipeline_set_lang(t->pl, lang, k->errstr, sizeof(k->errstr))) {
+                logf_(k, "partition %d of %s: language rules not switched: %s; stopping",
+                      t->partition, k->src[t->src].topic, k->errstr);
+                k->fatal = true;
+            }
+        fw_lang_rules_destroy(k->lang_owned); /* no task runs it any more */
+        k->lang_owned = lang;
+        k->pconf.lang = lang;
+        fw_lang_counts_declare(&k->tally.committed.lang, lang);
+        warn_lang_rules(k, lang);
+        for (fw_task *t = NULL; (t = task_next(k, t)) && !k->fatal;)
+            backfill_task(k, t);
+        changed = true;
+    }
+    if (changed && !update_plan(k))
+        logf_(k, "error: the rules keyed by the stage above do not run until this is "
+                 "fixed (the others run on)");
 }
 
-/* Language rules grouped by anything but the account see only their
- * partition's transactions of a key; a list no source gives is false. */
+/* A list no source gives is false. */
 static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs) {
     char missing[512];
-    for (size_t i = 0; k->input_partitions > 1 && rs && i < rs->n; i++) {
-        const fw_lang_rule *r = &rs->rules[i];
-        if (!r->common.enabled || !r->ngroup ||
-            (r->ngroup >= 1 && !strcmp(r->group_src[0], "account_id")))
-            continue;
-        logf_(k, "warning: rule %s groups by %s, but %s has %d partitions keyed by "
-                 "account_id: each task sees only its own partition's transactions of a "
-                 "key (see docs/rule-language.md)", r->id, r->group_src[0],
-              k->c->input_topic, k->input_partitions);
-    }
     if (fw_lang_live_missing_lists(rs, missing, sizeof(missing)))
         logf_(k, "warning: rules name the list(s) %s, which no rules file, --lists or lists "
                  "topic gives: `in list` is false for them until one does", missing);
-}
-
-/* The input is keyed by the sending account; rules keyed by the receiver
- * see only the transfers of this task's partition until transfers are
- * repartitioned by receiver. Said once, at start-up. */
-static void warn_receiver_rules(fw_krt *k, int partitions) {
-    static const fw_rule_id by_receiver[] = { FW_RULE_FAN_IN, FW_RULE_CYCLE,
-                                              FW_RULE_MULE_CASHOUT };
-    char names[96] = "";
-    for (size_t i = 0; i < sizeof(by_receiver) / sizeof(by_receiver[0]); i++)
-        if (k->c->pipeline.rules.common[by_receiver[i]].enabled)
-            snprintf(names + strlen(names), sizeof(names) - strlen(names), "%s%s",
-                     names[0] ? ", " : "", fw_rule_name(by_receiver[i]));
-    if (partitions > 1 && names[0])
-        logf_(k, "warning: %s follow transfers by receiving account, but %s has %d "
-                 "partitions keyed by sender: each task sees only its own partition's "
-                 "transfers (see docs/rules.md)", names, k->c->input_topic, partitions);
-    k->input_partitions = partitions;
-    warn_lang_rules(k, k->c->lang);
 }
 
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
@@ -997,7 +1336,21 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         logf_(k, "%s", k->errstr);
         return 1;
     }
-    warn_receiver_rules(k, topics[0].partitions);
+    /* Source 0, the input. With several partitions, every rule keyed by
+     * something else runs in a stage behind a repartition topic (stage.h). */
+    fw_source *in = &k->src[0];
+    snprintf(in->topic, sizeof(in->topic), "%s", c->input_topic);
+    snprintf(in->changelog, sizeof(in->changelog), "%s", c->changelog_name);
+    in->partitions = topics[0].partitions;
+    in->plan_idx = 0;
+    k->nsrc = 1;
+    k->staged = in->partitions > 1;
+    if (k->staged) {
+        in->stage = (fw_stage){ .kind = FW_STAGE_INPUT };
+        snprintf(in->stage.name, sizeof(in->stage.name), "account_id");
+    }
+    fw_buf_init(&k->fwd, 0);
+    warn_lang_rules(k, c->lang);
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
         !(k->restorer = fw_kafka_reader_new(&c->kafka, c->instance_id, "restore", k->errstr,
@@ -1028,14 +1381,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     /* The rules topic's state is in force before the first record. */
     fw_rules_follower_poll(k->ruler, true);
     switch_rules(k);
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(sub, c->input_topic, RD_KAFKA_PARTITION_UA);
-    rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
-    rd_kafka_topic_partition_list_destroy(sub);
-    if (err) {
-        logf_(k, "subscribe to %s: %s", c->input_topic, rd_kafka_err2str(err));
+    if (!update_plan(k) || !subscribe_all(k))
         goto out;
-    }
     fw_stop_install();
     if (c->rules_file || c->lists_file)
         fw_reload_install();
@@ -1079,15 +1426,10 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
             advance_idle(k, now);
             last_idle_check = now;
         }
-        if (c->exit_at_end && !k->txn_open && all_at_end(k)) {
-            /* End of the input: release what waits for the watermark. */
-            for (int p = 0; p < k->ntasks_cap; p++)
-                if (k->tasks[p])
-                    task_advance(k, k->tasks[p],
-                                 fw_engine_stats_get(fw_pipeline_engine(k->tasks[p]->pl))
-                                     ->max_event_time);
+        if (!k->txn_open)
+            send_watermarks(k, now); /* heartbeats, and idle partitions, between records */
+        if (c->exit_at_end && !k->txn_open && at_the_end(k))
             break;
-        }
     }
     txn_commit(k);
     if (!k->fatal) {
@@ -1113,9 +1455,13 @@ out:
         rd_kafka_destroy(k->consumer);
     if (k->producer)
         rd_kafka_destroy(k->producer);
-    for (int p = 0; p < k->ntasks_cap; p++)
-        task_destroy(k, p);
-    free(k->tasks);
+    for (int src = 0; src < k->nsrc; src++) {
+        for (int32_t p = 0; p < k->src[src].cap; p++)
+            task_destroy(k, src, p);
+        free(k->src[src].tasks);
+    }
+    fw_buf_fini(&k->fwd);
+    fw_stage_router_destroy(k->router);
     fw_lang_rules_destroy(k->lang_owned); /* after the tasks that ran it */
     return rc;
 }

@@ -8,6 +8,8 @@
 #include "pipeline.h"
 #include "scorer.h"
 
+#define FW_RUN_MAX_COLOCATED 8
+
 typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
     const char *rules_file;        /* applied over the defaults; NULL: defaults */
@@ -42,6 +44,11 @@ typedef struct fw_run_conf {
     int idle_timeout_ms;           /* a partition silent this long advances its watermark */
     const char *group_id;
     char instance_id[128];         /* stable per instance: names the transactional id */
+    /* Fields every value of which belongs to one account (--colocated):
+     * rules grouped by them need no repartition topic. NULL-terminated;
+     * point into colocated_buf. */
+    const char *colocated[FW_RUN_MAX_COLOCATED + 1];
+    char colocated_buf[256];
     int partitions;                /* for topics fraudwatch creates */
     int replication_factor;
     int commit_interval_ms;

@@ -41,6 +41,37 @@ static fw_err set_instance_id(void *conf, const char *name, const char *v, char 
     return FW_OK;
 }
 
+/* A comma-separated list of field names into c->colocated (NULL-terminated). */
+static fw_err set_colocated(void *conf, const char *name, const char *v, char *errstr,
+                            size_t errstr_size) {
+    fw_run_conf *c = conf;
+    size_t n = 0, len = strlen(v);
+    if (len >= sizeof(c->colocated_buf)) {
+        snprintf(errstr, errstr_size, "%s: at most %zu characters", name,
+                 sizeof(c->colocated_buf) - 1);
+        return FW_ERR_INVALID;
+    }
+    memcpy(c->colocated_buf, v, len + 1);
+    for (char *f = c->colocated_buf, *next; f; f = next) {
+        next = strchr(f, ',');
+        if (next)
+            *next++ = '\0';
+        if (!*f)
+            continue;
+        if (n == FW_RUN_MAX_COLOCATED) {
+            snprintf(errstr, errstr_size, "%s: at most %d fields", name, FW_RUN_MAX_COLOCATED);
+            return FW_ERR_INVALID;
+        }
+        if (!strcmp(f, "account_id")) {
+            snprintf(errstr, errstr_size, "%s: account_id is the input's key already", name);
+            return FW_ERR_INVALID;
+        }
+        c->colocated[n++] = f;
+    }
+    c->colocated[n] = NULL;
+    return FW_OK;
+}
+
 static fw_err set_offset_reset(void *conf, const char *name, const char *v, char *errstr,
                                size_t errstr_size) {
     int i;
@@ -155,6 +186,11 @@ static const fw_opt run_opts[] = {
       .type = FW_OPT_STRING, .set = set_instance_id, .def = "host name",
       .help = "stable name of this instance, gives the transactional id "
               "fraudwatch-GROUP-INSTANCE. Give each instance on one host its own." },
+    { .name = "colocated", .arg = "FIELDS", .env = { "FW_COLOCATED" },
+      .type = FW_OPT_STRING, .set = set_colocated, .def = "none",
+      .help = "comma-separated fields each value of which belongs to one account "
+              "(e.g. customer_id,card_id when each customer has one account): rules "
+              "grouped by them run on the input's partitions, with no repartition topic" },
     { .name = "partitions", .arg = "N", .env = { "FW_PARTITIONS" }, .type = FW_OPT_INT,
       .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
       .help = "partitions of topics fraudwatch creates" },

@@ -1,0 +1,87 @@
+/* repartition.c — topic names and the upstream watermark minimum of a stage
+ * task (repartition.h). */
+#include "repartition.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+/* Kafka topic names are [a-zA-Z0-9._-]; a stage is named by a group
+ * expression's source text, which may hold anything. */
+static void sanitized(char *out, size_t size, const char *prefix, const char *sep,
+                      const char *name) {
+    int n = snprintf(out, size, "%s%s", prefix, sep);
+    for (size_t i = n > 0 ? (size_t)n : 0, j = 0; name[j] && i + 1 < size; i++, j++) {
+        char c = name[j];
+        bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                  c == '.' || c == '_' || c == '-';
+        out[i] = ok ? c : '_';
+        out[i + 1] = '\0';
+    }
+}
+
+void fw_repartition_topic(char *out, size_t size, const char *group, const char *stage_name) {
+    char prefix[300];
+    snprintf(prefix, sizeof(prefix), "%.250s-repartition", group);
+    sanitized(out, size, prefix, "-", stage_name);
+}
+
+void fw_repartition_changelog(char *out, size_t size, const char *changelog,
+                              const char *stage_name) {
+    sanitized(out, size, changelog, "-", stage_name);
+}
+
+bool fw_upstream_wm_init(fw_upstream_wm *u, int32_t partitions) {
+    u->n = partitions > 0 ? partitions : 1;
+    u->wm = malloc(sizeof(*u->wm) * (size_t)u->n);
+    if (!u->wm)
+        return false;
+    for (int32_t i = 0; i < u->n; i++)
+        u->wm[i] = INT64_MIN;
+    return true;
+}
+
+void fw_upstream_wm_fini(fw_upstream_wm *u) {
+    free(u->wm);
+    u->wm = NULL;
+}
+
+/* A decimal integer of at most 18 digits, optionally negative. */
+static bool parse_i64(const char *s, size_t len, int64_t *out) {
+    bool neg = len && s[0] == '-';
+    size_t i = neg;
+    if (len == i || len - i > 18)
+        return false;
+    int64_t v = 0;
+    for (; i < len; i++) {
+        if (s[i] < '0' || s[i] > '9')
+            return false;
+        v = v * 10 + (s[i] - '0');
+    }
+    *out = neg ? -v : v;
+    return true;
+}
+
+bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_len,
+                         const void *value, size_t value_len) {
+    int64_t src, wm;
+    if (!source || !value || !parse_i64(source, source_len, &src) || src < 0 || src >= u->n)
+        return false;
+    if (value_len == 4 && !memcmp(value, "idle", 4))
+        wm = FW_WM_IDLE;
+    else if (!parse_i64(value, value_len, &wm) || wm == INT64_MIN)
+        return false;
+    /* A partition's watermark never goes back, but an idle one that gets
+     * records again reports its real watermark. */
+    if (wm > u->wm[src] || u->wm[src] == FW_WM_IDLE)
+        u->wm[src] = wm;
+    return true;
+}
+
+int64_t fw_upstream_wm_min(const fw_upstream_wm *u) {
+    int64_t m = INT64_MAX;
+    for (int32_t i = 0; i < u->n; i++)
+        if (u->wm[i] < m)
+            m = u->wm[i];
+    return m == FW_WM_IDLE ? INT64_MIN : m;
+}
