@@ -43,16 +43,33 @@ bool fw_detect_is_native(fw_rule_id rule) {
     return rule == FW_RULE_ML_SCORE;
 }
 
+/* The detector runs in file mode: enabled, not replaced by a language rule. */
+static bool detector_on(const fw_engine *e, fw_rule_id rule) {
+    return e->rules.common[rule].enabled && !e->lang_replaces[rule];
+}
+
 void fw_detect_plan(fw_engine *e) {
     memset(e->nplan, 0, sizeof(e->nplan));
     e->needs = 0;
     for (size_t i = 0; i < sizeof(registry) / sizeof(registry[0]); i++) {
         const fw_detector *d = registry[i];
-        if (!e->rules.common[d->rule].enabled || e->lang_replaces[d->rule])
+        if (!detector_on(e, d->rule))
             continue;
+        if (e->stage.kind != FW_STAGE_ALL) { /* only the stage's own (fw_engine_set_stage) */
+            fw_stage s;
+            fw_stage_of_builtin(d->rule, e->stage_colocated, &s);
+            if (!fw_engine_stage_runs(e, &s))
+                continue;
+        }
         e->plan[d->phase][e->nplan[d->phase]++] = d;
         e->needs |= d->needs | FW_NEEDS_ANY;
     }
+    /* cycle's evidence (find_outflow) reads the origin's outflows, which file
+     * mode keeps whenever fan_out or mule_cashout runs: the cycle stage keeps
+     * them then too, so that its alerts are file mode's. */
+    if (e->stage.kind == FW_STAGE_CYCLE && (e->needs & FW_NEEDS_ANY) &&
+        (detector_on(e, FW_RULE_FAN_OUT) || detector_on(e, FW_RULE_MULE_CASHOUT)))
+        e->needs |= FW_NEEDS_OUTFLOWS;
 }
 
 /* Runs the enabled detectors of @p ph on @p ent. */
@@ -146,7 +163,7 @@ static fw_entity *entity(fw_engine *e, fw_entity_kind k, fw_str id, const fw_txn
 
 void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
     (void)behind; /* the native detectors judge transfers in any order */
-    if (e->feature_sink || e->ml_active)
+    if ((e->feature_sink || e->ml_active) && !e->stage_no_ml)
         fw_ml_observe(e, t);
     /* Entity state serves the native detectors alone (ml_score keeps its
      * own, above; language rules theirs): with none of them running, as
@@ -154,17 +171,23 @@ void fw_detect(fw_engine *e, const fw_txn *t, bool behind) {
     if (!(e->needs & FW_NEEDS_ANY))
         return;
     fw_entity *acct = NULL, *in = NULL;
-    bool transfer = t->type == FW_TXN_TRANSFER && t->account_id.ptr && t->counterparty_id.ptr &&
-                    !fw_str_eq(t->account_id, t->counterparty_id) && t->amount > 0;
-    bool outflow = (transfer || (t->type == FW_TXN_WITHDRAWAL && t->amount > 0)) &&
-                   (e->needs & FW_NEEDS_OUTFLOWS);
-    if (!outflow && !(transfer && (e->needs & FW_NEEDS_INBOUND)))
+    bool transfer = fw_stage_is_transfer(t); /* the definitions the stages route by */
+    bool outflow = fw_stage_is_outflow(t) && (e->needs & FW_NEEDS_OUTFLOWS);
+    bool inbound = transfer && (e->needs & FW_NEEDS_INBOUND);
+    if (e->stage.kind == FW_STAGE_RECEIVER) {
+        /* A transfer came here by its receiver, its sender, or both: each
+         * role only on the partition that owns that account. */
+        outflow = outflow && fw_stage_partition(t->account_id, e->stage_partitions) ==
+                                 e->stage_partition;
+        inbound = inbound && fw_stage_partition(t->counterparty_id, e->stage_partitions) ==
+                                 e->stage_partition;
+    }
+    if (!outflow && !inbound)
         return; /* money that stays put: no native detector's business */
     fw_evrec cur;
     fw_evrec_from_txn(&cur, t);
     if (outflow && (acct = entity(e, FW_ENT_ACCOUNT, t->account_id, t)))
         on_outflow(e, acct, t, &cur, transfer);
-    if (transfer && (e->needs & FW_NEEDS_INBOUND) &&
-        (in = entity(e, FW_ENT_INBOUND, t->counterparty_id, t)))
+    if (inbound && (in = entity(e, FW_ENT_INBOUND, t->counterparty_id, t)))
         on_inbound(e, in, t, &cur);
 }

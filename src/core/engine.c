@@ -143,6 +143,30 @@ fw_err fw_engine_set_rules(fw_engine *e, const fw_rules *rules, char *errstr,
     return FW_OK;
 }
 
+bool fw_engine_stage_runs(const fw_engine *e, const fw_stage *s) {
+    return e->stage.kind == FW_STAGE_ALL || fw_stage_equal(&e->stage, s);
+}
+
+void fw_engine_set_stage(fw_engine *e, const fw_stage *s, const char *const *colocated,
+                         int32_t partition, int32_t partitions) {
+    e->stage = *s;
+    e->stage_colocated = colocated;
+    e->stage_partition = partition;
+    e->stage_partitions = partitions;
+    e->stage_external = s->kind != FW_STAGE_ALL && s->kind != FW_STAGE_INPUT;
+    fw_stage ml;
+    fw_stage_of_builtin(FW_RULE_ML_SCORE, colocated, &ml);
+    e->stage_no_ml = !fw_engine_stage_runs(e, &ml);
+    char err[256];
+    /* The language set filtered to the stage; on failure (out of memory)
+     * the previous set runs on, as it does for any set_lang. Not a change:
+     * the caller's next fw_engine_set_lang is still its first. */
+    bool changed = e->lang_changed;
+    (void)fw_engine_set_lang(e, e->lang_user, err, sizeof(err));
+    e->lang_changed = changed;
+    fw_detect_plan(e);
+}
+
 void fw_engine_set_profiles(fw_engine *e, const fw_profiles *profiles) {
     e->profiles = profiles;
 }
@@ -272,7 +296,7 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
             fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);
         return;
     }
-    if (t->ts_ms > e->max_ts) {
+    if (t->ts_ms > e->max_ts && !e->stage_external) {
         e->max_ts = t->ts_ms;
         e->max_ts_dirty = true;
     }
@@ -309,7 +333,7 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
 
 void fw_engine_process_from(fw_engine *e, const fw_txn *t, const fw_txn_pos *pos,
                             const fw_engine_out *out) {
-    if (!e->ids.max) {
+    if (!e->ids.max || e->stage_external) { /* a later stage: the input stage dropped copies */
         fw_engine_process(e, t, out);
         return;
     }

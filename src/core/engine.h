@@ -17,6 +17,7 @@
 #include "ml_features.h"
 #include "model.h"
 #include "rules.h"
+#include "stage.h"
 #include "state.h"
 #include "txn.h"
 #include "txn_ids.h"
@@ -125,6 +126,25 @@ void fw_engine_lang_set_replay(fw_engine *e, bool on);
  *  @returns FW_OK and *moved; FW_ERR_INVALID when either lacks the part. */
 fw_err fw_engine_lang_adopt(fw_engine *dst, fw_engine *src, uint64_t part_id, size_t *moved,
                             char *errstr, size_t errstr_size);
+
+/**
+ * @brief Runs only the computations of stage @p s (stage.h; a copy is kept),
+ * as partition @p partition of @p partitions: native detectors and language
+ * rules of other stages are not run and keep no state. In FW_STAGE_RECEIVER
+ * a transfer joins its receiver's inbound list only when
+ * fw_stage_partition(counterparty_id) == partition, and counts as its
+ * sender's outflow only when fw_stage_partition(account_id) == partition (a
+ * record can be both). Any stage but FW_STAGE_ALL and FW_STAGE_INPUT takes
+ * its watermark from fw_engine_advance alone (the runtime's minimum over the
+ * upstream partitions): records never move it, none is a duplicate (no id
+ * memory), and the watermark survives the changelog (restore gives back the
+ * last advanced one). @p colocated (NULL-terminated field names, or NULL) is
+ * borrowed: it outlives the engine. Call before the first record; applied
+ * again by every fw_engine_set_rules and fw_engine_set_lang. FW_STAGE_ALL
+ * (the default) is file mode: everything runs.
+ */
+void fw_engine_set_stage(fw_engine *e, const fw_stage *s, const char *const *colocated,
+                         int32_t partition, int32_t partitions);
 
 /** @brief Frees the engine; NULL is a no-op. */
 void fw_engine_destroy(fw_engine *e);

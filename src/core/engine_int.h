@@ -52,7 +52,9 @@ struct fw_engine {
     struct fw_lang_state *lang;       /* the language rules' state (engine_lang.c), or NULL */
     const fw_lang_rules *lang_user;   /* the user's rules (fw_engine_set_lang), borrowed */
     fw_lang_rules *lang_shipped;      /* the built-ins' shipped definitions not replaced */
-    fw_lang_rules *lang_joined;       /* both: what lang runs */
+    fw_lang_rules *lang_joined;       /* both: what lang runs (in file mode) */
+    fw_lang_rules *lang_staged;       /* the joined rules of the engine's stage, what lang
+                                         runs then (fw_engine_set_stage); else NULL */
     const fw_profile *lang_profile;   /* this record's profile while its rules run */
     bool lang_arrival;                /* a language rule is judged on arrival */
     bool lang_replay;                 /* fw_engine_lang_set_replay */
@@ -118,7 +120,17 @@ struct fw_engine {
      * event time behind the watermark. */
     fw_txn_ids ids;
     int64_t ids_horizon;
+    /* The stage this engine runs (fw_engine_set_stage); kind FW_STAGE_ALL
+     * (zeroed): everything, file mode. */
+    fw_stage stage;
+    const char *const *stage_colocated; /* borrowed, NULL-terminated, or NULL */
+    int32_t stage_partition, stage_partitions;
+    bool stage_external;              /* the watermark comes from fw_engine_advance alone */
+    bool stage_no_ml;                 /* ml_score runs in another stage: no features here */
 };
+
+/** @brief True when the engine's stage runs what runs in @p s. */
+bool fw_engine_stage_runs(const fw_engine *e, const fw_stage *s);
 
 /** @brief Marks an entity changed (for the changelog). */
 void fw_engine_touch(fw_engine *e, fw_entity *ent);

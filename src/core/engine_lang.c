@@ -54,9 +54,12 @@ static void carry_key(void *opaque, size_t part, fw_str key) {
     c->dropped++;
 }
 
-/* Runs @p rs (the user's rules joined with the shipped definitions) from
- * now on; the state of each part both sets have moves over. */
-static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_t errstr_size) {
+/* Runs @p rs (the user's rules joined with the shipped definitions, those
+ * of the engine's stage) from now on; the state of each part both sets have
+ * moves over. @p all: the whole joined set, whose rules with a built-in's id
+ * replace it in every stage. */
+static fw_err install(fw_engine *e, const fw_lang_rules *rs, const fw_lang_rules *all,
+                      char *errstr, size_t errstr_size) {
     fw_lang_state *old = e->lang, *next = NULL;
     if (rs && rs->n) {
         if (!(next = fw_lang_state_new(rs))) { /* nothing changed: the old set runs on */
@@ -74,10 +77,11 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_
     }
     memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
     e->lang_arrival = false;
-    for (size_t i = 0; rs && i < rs->n; i++) {
+    for (size_t i = 0; rs && i < rs->n; i++)
         e->lang_arrival = e->lang_arrival || (rs->rules[i].common.enabled &&
                                               fw_lang_rule_on_arrival(&rs->rules[i]));
-        fw_rule_id id = fw_rule_by_name(rs->rules[i].id);
+    for (size_t i = 0; all && i < all->n; i++) {
+        fw_rule_id id = fw_rule_by_name(all->rules[i].id);
         if (id != FW_RULE__COUNT)
             e->lang_replaces[id] = true;
     }
@@ -111,6 +115,23 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, char *errstr, size_
     return FW_OK;
 }
 
+/* The rules of @p joined that run in the engine's stage (fw_engine_set_stage),
+ * borrowing from it; NULL when out of memory. */
+static fw_lang_rules *stage_filter(const fw_engine *e, const fw_lang_rules *joined) {
+    fw_lang_rules *s = fw_lang_rules_join(joined, NULL);
+    if (!s)
+        return NULL;
+    size_t n = 0;
+    for (size_t i = 0; i < s->n; i++) {
+        fw_stage st;
+        fw_stage_of_lang_rule(&s->rules[i], e->stage_colocated, &st);
+        if (fw_engine_stage_runs(e, &st))
+            s->rules[n++] = s->rules[i];
+    }
+    s->n = n;
+    return s;
+}
+
 /* The user's rules joined with the shipped definitions of the built-ins
  * they do not replace, configured by e->rules; also at fw_engine_new (no
  * user rules) and when fw_engine_set_rules changes a shipped built-in. */
@@ -122,9 +143,16 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
         snprintf(errstr, errstr_size, "language rules: out of memory");
         rc = FW_ERR_NOMEM;
     }
+    fw_lang_rules *staged = NULL;
+    if (rc == FW_OK && e->stage.kind != FW_STAGE_ALL &&
+        !(staged = stage_filter(e, joined))) {
+        snprintf(errstr, errstr_size, "language rules: out of memory");
+        rc = FW_ERR_NOMEM;
+    }
     if (rc == FW_OK)
-        rc = install(e, joined, errstr, errstr_size);
+        rc = install(e, staged ? staged : joined, joined, errstr, errstr_size);
     if (rc != FW_OK) { /* nothing changed: the old set runs on */
+        fw_lang_rules_destroy(staged);
         fw_lang_rules_destroy(joined);
         fw_lang_rules_destroy(shipped);
         return rc;
@@ -132,6 +160,8 @@ fw_err fw_engine_set_lang(fw_engine *e, const fw_lang_rules *user, char *errstr,
     /* The old state is gone with install: nothing reads the old sets now. */
     fw_lang_rules_destroy(e->lang_joined);
     fw_lang_rules_destroy(e->lang_shipped);
+    fw_lang_rules_destroy(e->lang_staged);
+    e->lang_staged = staged;
     e->lang_joined = joined;
     e->lang_shipped = shipped;
     e->lang_user = user;
@@ -204,9 +234,10 @@ fw_err fw_engine_lang_adopt(fw_engine *dst, fw_engine *src, uint64_t part_id, si
 void fw_engine_lang_fini(fw_engine *e) {
     fw_lang_state_destroy(e->lang);
     e->lang = NULL;
+    fw_lang_rules_destroy(e->lang_staged);
     fw_lang_rules_destroy(e->lang_joined);
     fw_lang_rules_destroy(e->lang_shipped);
-    e->lang_joined = e->lang_shipped = NULL;
+    e->lang_joined = e->lang_shipped = e->lang_staged = NULL;
     e->lang_user = NULL;
 }
 

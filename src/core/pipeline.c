@@ -262,7 +262,17 @@ static void apply(fw_pipeline *p, const fw_txn *txn, fw_str payload, const fw_so
     p->payload = payload;
     fw_txn_pos pos = { .partition = src->topic ? src->partition : -1,
                        .offset = src->topic ? src->offset : src->line };
+    const fw_engine_stats *es = fw_engine_stats_get(p->engine);
+    uint64_t n = es->transactions, late = es->late;
     fw_engine_process_from(p->engine, txn, &pos, &p->engine_out);
+    /* Taken: counted as arrived (not a duplicate) and not late. */
+    if (p->out->accepted && es->transactions != n && es->late == late)
+        p->out->accepted(p->out->opaque, txn);
+}
+
+void fw_pipeline_set_stage(fw_pipeline *p, const fw_stage *s, const char *const *colocated,
+                           int32_t partition, int32_t partitions) {
+    fw_engine_set_stage(p->engine, s, colocated, partition, partitions);
 }
 
 static void on_duplicate(void *opaque, const fw_txn *t, const fw_txn_pos *first) {
@@ -360,7 +370,9 @@ void fw_pipeline_process(fw_pipeline *p, const char *payload, size_t len,
     }
     p->account_id = txn.account_id;
     int64_t skew = p->conf.rules.time.max_future_skew_ms;
-    if (src->ref_time_name) {
+    if (src->checked) {
+        /* The input stage checked its event time: a later stage's record. */
+    } else if (src->ref_time_name) {
         /* Kafka mode: one record must not move event time arbitrarily. */
         if (skew > 0 && txn.ts_ms > src->ref_time_ms &&
             txn.ts_ms - src->ref_time_ms > skew) {

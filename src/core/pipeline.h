@@ -26,6 +26,10 @@ typedef struct fw_source_ref {
      * mode), the record's neighbours are checked instead (time_guard.h). */
     const char *ref_time_name;  /* "the record's Kafka timestamp", "the wall clock" */
     int64_t ref_time_ms;
+    /* The record's event time was checked upstream (a repartition record:
+     * the input stage accepted it): neither max_future_skew nor the time
+     * guard applies again. */
+    bool checked;
 } fw_source_ref;
 
 typedef struct fw_dead_letter {
@@ -50,6 +54,10 @@ typedef struct fw_pipeline_out {
     void (*dead_letter)(void *opaque, const fw_dead_letter *dl);
     /** Optional (NULL: late records are only counted). */
     void (*late)(void *opaque, const fw_late_record *lr);
+    /** Optional: each transaction the engine took (not a dead letter, a
+     *  duplicate or late), decoded, valid during the call; what the input
+     *  stage sends on to the later ones (stage.h). */
+    void (*accepted)(void *opaque, const fw_txn *t);
 } fw_pipeline_out;
 
 typedef struct fw_pipeline_conf {
@@ -122,6 +130,11 @@ fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr
  */
 fw_err fw_pipeline_set_lang(fw_pipeline *p, const struct fw_lang_rules *rs, char *errstr,
                             size_t errstr_size);
+
+/** @brief fw_engine_set_stage on the pipeline's engine: from now on it runs
+ *  stage @p s as partition @p partition of @p partitions. */
+void fw_pipeline_set_stage(fw_pipeline *p, const fw_stage *s, const char *const *colocated,
+                           int32_t partition, int32_t partitions);
 
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);
