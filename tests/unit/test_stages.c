@@ -410,22 +410,24 @@ static void advance_stages(cluster *c, int64_t wm) {
 /* Runs @p in on @p parts input partitions and the plan's later stages; the
  * input is fed partition by partition in chunks of @p chunk records. */
 static void run_cluster(const lines *in, const char *const *acct, const fw_rules *rules,
-                        const fw_lang_rules *lr, int32_t parts, size_t chunk, sink *k) {
+                        const fw_lang_rules *lr, const char *const *colocated, int32_t parts,
+                        size_t chunk, sink *k) {
     char err[256];
     static cluster c;
     memset(&c, 0, sizeof(c));
     c.out = k;
-    if (fw_stage_plan_build(&c.plan, rules, lr, NULL, err, sizeof(err)) != FW_OK)
+    if (fw_stage_plan_build(&c.plan, rules, lr, colocated, err, sizeof(err)) != FW_OK)
         fail_msg("plan: %s", err);
-    assert_true(c.plan.n >= 5); /* receiver, cycle and field stages under test */
-    if (!(c.router = fw_stage_router_new(&c.plan, rules, lr, NULL, err, sizeof(err))))
+    /* receiver, cycle, merchant_id, counterparty_id (and card_id, customer_id) */
+    assert_int_equal(c.plan.n, colocated ? 5 : 7);
+    if (!(c.router = fw_stage_router_new(&c.plan, rules, lr, colocated, err, sizeof(err))))
         fail_msg("router: %s", err);
     for (size_t s = 0; s < c.plan.n; s++) {
         /* Later stages get another partition count than the input. */
         c.nparts[s] = s == 0 ? parts : c.plan.stages[s].single_partition ? 1 : parts + 1;
         for (int32_t p = 0; p < c.nparts[s]; p++) {
             c.task[s][p] = new_pipeline(rules, lr);
-            fw_pipeline_set_stage(c.task[s][p], &c.plan.stages[s], NULL, p, c.nparts[s]);
+            fw_pipeline_set_stage(c.task[s][p], &c.plan.stages[s], colocated, p, c.nparts[s]);
         }
     }
     /* Each input partition's records, in file order. */
@@ -561,7 +563,7 @@ static void run_file_mode(const lines *in, const fw_rules *rules, const fw_lang_
     fw_pipeline_destroy(p);
 }
 
-static void cluster_equals_file_mode(int32_t parts) {
+static void cluster_equals_file_mode(int32_t parts, const char *const *colocated) {
     enum { N = 30000 };
     lines in = { 0 };
     char **acct;
@@ -573,7 +575,7 @@ static void cluster_equals_file_mode(int32_t parts) {
     memset(&want, 0, sizeof(want));
     memset(&got, 0, sizeof(got));
     run_file_mode(&in, &rules, lr, &want);
-    run_cluster(&in, (const char *const *)acct, &rules, lr, parts, 700, &got);
+    run_cluster(&in, (const char *const *)acct, &rules, lr, colocated, parts, 700, &got);
     printf("%zu alerts in file mode:", want.alerts.n);
     for (int r = 0; r <= FW_RULE__COUNT; r++)
         printf(" %s %d", r < FW_RULE__COUNT ? fw_rule_name((fw_rule_id)r) : "language",
@@ -594,12 +596,20 @@ static void cluster_equals_file_mode(int32_t parts) {
 
 static void test_cluster_3_partitions(void **state) {
     (void)state;
-    cluster_equals_file_mode(3);
+    cluster_equals_file_mode(3, NULL);
 }
 
 static void test_cluster_6_partitions(void **state) {
     (void)state;
-    cluster_equals_file_mode(6);
+    cluster_equals_file_mode(6, NULL);
+}
+
+/* Each generated customer and card has one account: grouped by them, the
+ * customer and card rules run in the input stage, with the same alerts. */
+static void test_cluster_colocated(void **state) {
+    (void)state;
+    static const char *const colocated[] = { "customer_id", "card_id", NULL };
+    cluster_equals_file_mode(4, colocated);
 }
 
 int main(void) {
@@ -611,6 +621,7 @@ int main(void) {
         cmocka_unit_test(test_external_watermark_restore),
         cmocka_unit_test(test_cluster_3_partitions),
         cmocka_unit_test(test_cluster_6_partitions),
+        cmocka_unit_test(test_cluster_colocated),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
