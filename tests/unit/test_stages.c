@@ -518,6 +518,69 @@ static void expect_same_alerts(sink *want, sink *got, int32_t parts) {
              i < got->alerts.n ? got->alerts.v[i] : "(none)");
 }
 
+/* ---- the pipeline: accepted records, checked event times ---- */
+
+typedef struct taken {
+    int accepted, dead;
+    char ids[8][32];
+} taken;
+
+static void taken_accepted(void *opaque, const fw_txn *t) {
+    taken *k = opaque;
+    if (k->accepted < 8)
+        snprintf(k->ids[k->accepted], sizeof(k->ids[0]), "%.*s", (int)t->transaction_id.len,
+                 t->transaction_id.ptr);
+    k->accepted++;
+}
+
+static void taken_dead(void *opaque, const fw_dead_letter *dl) {
+    (void)dl;
+    ((taken *)opaque)->dead++;
+}
+
+static void taken_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
+    (void)opaque;
+    (void)a;
+    (void)key;
+    (void)json;
+}
+
+#define REC(id, ts) \
+    "{\"transaction_id\":\"" id "\",\"timestamp\":\"" ts "\",\"account_id\":\"a\",\"amount\":5}"
+
+/* accepted: each record the engine took, not a copy, not a late one; a
+ * checked record is not held to max_future_skew again. */
+static void test_pipeline_accepted_and_checked(void **state) {
+    (void)state;
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_pipeline *p = new_pipeline(&rules, NULL);
+    taken k = { 0 };
+    fw_pipeline_out out = { .opaque = &k, .alert = taken_alert, .dead_letter = taken_dead,
+                            .accepted = taken_accepted };
+    /* Kafka mode, the message stamped at 2024-01-01T00:00:00Z. */
+    fw_source_ref src = { .topic = "in", .ref_time_name = "the record's Kafka timestamp",
+                          .ref_time_ms = 1704067200000 };
+    const char *recs[] = {
+        REC("t1", "2024-01-01T00:00:00Z"),
+        REC("t1", "2024-01-01T00:00:00Z"),  /* a copy: a dead letter */
+        REC("t2", "2024-01-09T00:00:00Z"),  /* far ahead of its Kafka timestamp */
+        REC("t3", "2024-01-09T00:00:00Z"),  /* the same, checked upstream: taken */
+        REC("t4", "2023-12-01T00:00:00Z"),  /* late behind t3's watermark */
+    };
+    for (size_t i = 0; i < 5; i++) {
+        src.offset = (int64_t)i;
+        src.checked = i == 3;
+        fw_pipeline_process(p, recs[i], strlen(recs[i]), &src, &out);
+    }
+    if (k.accepted != 2 || strcmp(k.ids[0], "t1") || strcmp(k.ids[1], "t3"))
+        fail_msg("accepted %d (%s, %s), expected 2 (t1, t3)", k.accepted, k.ids[0], k.ids[1]);
+    if (k.dead != 2)
+        fail_msg("%d dead letters, expected 2 (the copy and the unchecked jump)", k.dead);
+    assert_int_equal(fw_pipeline_engine_stats(p)->late, 1);
+    fw_pipeline_destroy(p);
+}
+
 /* Generated traffic with fraud injected, its lines and account ids. */
 static void generate(size_t n, lines *in, char ***acct) {
     char err[256];
@@ -619,6 +682,7 @@ int main(void) {
         cmocka_unit_test(test_route_keys),
         cmocka_unit_test(test_partition_stability),
         cmocka_unit_test(test_external_watermark_restore),
+        cmocka_unit_test(test_pipeline_accepted_and_checked),
         cmocka_unit_test(test_cluster_3_partitions),
         cmocka_unit_test(test_cluster_6_partitions),
         cmocka_unit_test(test_cluster_colocated),
