@@ -119,7 +119,9 @@ static fw_err plan_add(fw_stage_plan *plan, const fw_stage *s, const char *who, 
     return FW_OK;
 }
 
-static bool running(const fw_rule_common *c) { return c->enabled || c->shadow; }
+/* As the engine decides: an enabled rule runs, a shadow one too (its alerts
+ * are only marked); "shadow" without "enabled" runs nowhere. */
+static bool running(const fw_rule_common *c) { return c->enabled; }
 
 /* A native built-in runs: configured on and not replaced by a user rule. */
 static bool native_runs(const fw_rules *rules, const fw_lang_rules *user, fw_rule_id id) {
@@ -160,7 +162,8 @@ fw_err fw_stage_plan_build(fw_stage_plan *plan, const fw_rules *rules,
     set_stage(&plan->stages[plan->n++], FW_STAGE_INPUT, "account_id", 10);
     fw_stage s;
     fw_err rc = FW_OK;
-    if (native_runs(rules, user, FW_RULE_FAN_IN) || native_runs(rules, user, FW_RULE_MULE_CASHOUT)) {
+    if (native_runs(rules, user, FW_RULE_FAN_IN) ||
+        native_runs(rules, user, FW_RULE_MULE_CASHOUT)) {
         set_stage(&s, FW_STAGE_RECEIVER, "receiver", 8);
         plan_add(plan, &s, "", errstr, errstr_size);
     }

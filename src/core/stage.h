@@ -49,10 +49,10 @@ struct fw_lang_rules;
 
 /**
  * @brief The stages the rules need. stages[0] is always FW_STAGE_INPUT; the
- * others only when some running rule (enabled or shadow) runs there, in a
- * deterministic order: receiver, cycle, then fields by first appearance in
- * the joined rule set (@p user's rules, then the shipped definitions), then
- * ml_score's "customer_id". @p colocated: NULL-terminated field names (NULL:
+ * others only when some running rule (enabled: a shadow rule is enabled too)
+ * runs there, in a deterministic order: receiver, cycle, then fields by first
+ * appearance in the joined rule set (@p user's rules, then the shipped
+ * definitions), then ml_score's "customer_id". @p colocated: NULL-terminated field names (NULL:
  * none) each of whose values belongs to one account; grouping by one stays
  * in the input stage.
  * @returns FW_OK; FW_ERR_INVALID (naming the rule) past FW_STAGE_MAX stages or
