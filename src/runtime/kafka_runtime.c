@@ -976,6 +976,32 @@ static void add_tasks(const fw_krt *k, fw_metrics_snapshot *s) {
         fw_metrics_add_engine(s, fw_pipeline_engine(t->pl));
 }
 
+/* The lowest watermark of each source's tasks here: where its windows stand. */
+static void print_watermarks(fw_krt *k, const char *what) {
+    char line[FW_STAGE_MAX * 96];
+    size_t off = 0;
+    line[0] = '\0';
+    for (int s = 0; s < k->nsrc && off < sizeof(line); s++) {
+        int64_t min = INT64_MAX;
+        int n = 0;
+        for (int32_t p = 0; p < k->src[s].cap; p++)
+            if (k->src[s].tasks[p]) {
+                int64_t wm = fw_engine_stats_get(fw_pipeline_engine(k->src[s].tasks[p]->pl))
+                                 ->watermark;
+                min = wm < min ? wm : min;
+                n++;
+            }
+        char ts[32] = "-";
+        if (n && min != INT64_MIN)
+            fw_time_format(min, ts);
+        else if (n)
+            snprintf(ts, sizeof(ts), "none yet");
+        off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s %s", s ? ", " : "",
+                                s ? k->src[s].stage.name : "input", ts);
+    }
+    logf_(k, "%s: watermarks (lowest of this instance's tasks): %s", what, line);
+}
+
 static void print_stats(fw_krt *k, const char *what, double rate) {
     fw_metrics_snapshot live;
     fw_metrics_snapshot_init(&live);
@@ -1014,6 +1040,8 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
           tc->key_mismatch, k->nassigned, k->commits, k->aborts, k->tally.rolled_back_alerts,
           k->changelog_records, k->forwarded, k->stage_records, dedup, behind, entities,
           overflows);
+    if (k->staged)
+        print_watermarks(k, what);
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);

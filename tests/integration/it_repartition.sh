@@ -32,7 +32,7 @@ JSON
 make_input "$WORK/in.ndjson" "$N"
 expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
 want=$(wc -l < "$WORK/expected.alerts")
-for rule in fan_in cycle mule_cashout small_then_large risk_score merchant_burst counterparty_inflow; do
+for rule in fan_in cycle mule_cashout small_then_large account_takeover merchant_burst counterparty_inflow; do
     n=$(grep -c "\"rule\":\"$rule\"" "$WORK/expected.alerts" || true)
     [ "$n" -gt 0 ] || fail "file mode raised no $rule alert: the input does not test it"
 done
