@@ -68,6 +68,14 @@ fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val
     return FW_OK;
 }
 
+const char *fw_kafka_opts_get(const fw_kafka_opts *o, const char *key) {
+    const char *v = NULL;
+    for (int i = 0; i < o->nprops; i++) /* the last one given wins, as in the conf */
+        if (!strcmp(o->props[i][0], key))
+            v = o->props[i][1];
+    return v;
+}
+
 rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t errstr_size) {
     rd_kafka_conf_t *conf = rd_kafka_conf_new();
     if (fw_kafka_conf_set(conf, "bootstrap.servers", o->bootstrap, errstr, errstr_size))

@@ -40,6 +40,8 @@ typedef struct fw_task {
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to the end (for --exit-at-end) */
     bool key_warned;         /* a record not keyed by account_id was reported */
+    int64_t assigned_ms;     /* monotonic time of the assignment until the first record
+                                is logged (failover time, scripts/failover-bench); 0 then */
 } fw_task;
 
 typedef struct fw_krt {
@@ -121,6 +123,7 @@ static bool task_create(fw_krt *k, int32_t partition) {
     if (k->scorer && fw_scorer_attach(k->scorer, t->pl, k->errstr, sizeof(k->errstr)))
         return false;
     t->last_record_ms = fw_mono_ms();
+    t->assigned_ms = t->last_record_ms;
     if (!task_restore(k, t)) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
         return false;
@@ -573,6 +576,25 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
             if (fw_kafka_conf_set(conf, props[i][0], props[i][1], k->errstr,
                                   sizeof(k->errstr)))
                 goto fail;
+        /* Failover in seconds (the session), unless -X says otherwise. */
+        char session[24], heartbeat[24], member[640];
+        const char *xs = fw_kafka_opts_get(&c->kafka, "session.timeout.ms");
+        long session_ms = xs ? strtol(xs, NULL, 10) : c->session_timeout_ms;
+        snprintf(session, sizeof(session), "%d", c->session_timeout_ms);
+        snprintf(heartbeat, sizeof(heartbeat), "%ld",
+                 c->heartbeat_interval_ms ? c->heartbeat_interval_ms
+                                          : (session_ms / 3 > 0 ? session_ms / 3 : 1));
+        snprintf(member, sizeof(member), "fraudwatch-%s-%s", c->group_id, c->instance_id);
+        const char *group_props[][2] = {
+            { "session.timeout.ms", session },
+            { "heartbeat.interval.ms", heartbeat },
+            { "group.instance.id", c->static_membership ? member : NULL },
+        };
+        for (size_t i = 0; i < sizeof(group_props) / sizeof(group_props[0]); i++)
+            if (group_props[i][1] && !fw_kafka_opts_get(&c->kafka, group_props[i][0]) &&
+                fw_kafka_conf_set(conf, group_props[i][0], group_props[i][1], k->errstr,
+                                  sizeof(k->errstr)))
+                goto fail;
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     } else {
         /* Stable per instance: a restarted instance fences its predecessor and
@@ -645,6 +667,14 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
             fw_task *t = task_get(k, m->partition);
             if (t)
                 t->at_end = true;
+        } else if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
+            /* librdkafka would ask again forever: say what to change and stop. */
+            logf_(k, "consumer: the broker refuses --session-timeout-ms %d (%s): set the "
+                     "broker's group.min.session.timeout.ms at most that (Kafka's default "
+                     "is 6000), or raise --session-timeout-ms (and failover time) to what "
+                     "the broker allows",
+                  k->c->session_timeout_ms, rd_kafka_message_errstr(m));
+            k->fatal = true;
         } else {
             logf_(k, "consumer: %s", rd_kafka_message_errstr(m));
         }
@@ -672,6 +702,14 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
     fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
     check_key(k, t, m, fw_pipeline_last_account(t->pl));
+    if (t->assigned_ms) { /* when a moved partition flows again */
+        int64_t wall = fw_wall_ms();
+        logf_(k, "partition %" PRId32 ": first record (offset %" PRId64 ") %" PRId64
+                 " ms after its assignment, at %" PRId64 ".%03d",
+              m->partition, m->offset, fw_mono_ms() - t->assigned_ms, wall / 1000,
+              (int)(wall % 1000));
+        t->assigned_ms = 0;
+    }
     t->next_offset = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
