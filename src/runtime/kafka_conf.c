@@ -106,6 +106,19 @@ rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
         rd_kafka_conf_destroy(conf);
         return NULL;
     }
+    /* They read partitions to the end (a restore holds up failover): fetch
+     * big; 1 MB per partition and fetch was librdkafka's. -X wins. */
+    static const char *const fetch[][2] = {
+        { "max.partition.fetch.bytes", "16777216" },
+        { "fetch.max.bytes", "67108864" },
+        { "queued.min.messages", "1000000" },
+    };
+    for (size_t i = 0; i < sizeof(fetch) / sizeof(fetch[0]); i++)
+        if (!fw_kafka_opts_get(o, fetch[i][0]) &&
+            fw_kafka_conf_set(conf, fetch[i][0], fetch[i][1], errstr, errstr_size)) {
+            rd_kafka_conf_destroy(conf);
+            return NULL;
+        }
     rd_kafka_t *rk = rd_kafka_new(RD_KAFKA_CONSUMER, conf, rderr, sizeof(rderr));
     if (!rk) {
         snprintf(errstr, errstr_size, "%s consumer: %s", role, rderr);
