@@ -17,6 +17,8 @@
 
 #define FW_RESTORE_TIMEOUT_MS 300000 /* a partition not at its end by then fails */
 #define FW_RESTORE_BATCH 4096        /* messages taken from the queue at once */
+#define FW_RESTORE_WAIT_MS 10        /* a batch call waits this long for a full batch:
+                                        short, or the last one costs its whole wait */
 
 typedef struct changelog_rec {
     size_t off;       /* key, then value, in the arena */
@@ -119,7 +121,8 @@ static bool read_all(rd_kafka_t *reader, const char *topic, int32_t partition,
             ok = false;
             break;
         }
-        ssize_t got = rd_kafka_consume_batch_queue(q, 500, msgs, FW_RESTORE_BATCH);
+        ssize_t got = rd_kafka_consume_batch_queue(q, FW_RESTORE_WAIT_MS, msgs,
+                                                   FW_RESTORE_BATCH);
         if (got < 0) {
             fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
                    rd_kafka_err2str(rd_kafka_last_error()));
