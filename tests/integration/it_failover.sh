@@ -1,9 +1,14 @@
 #!/usr/bin/env bash
 # Failover in seconds (issue 14): two instances share the input; one is
-# killed with SIGKILL and not restarted. With run's default
-# --session-timeout-ms (3000) each of its partitions processes records again
-# at the survivor within 12 s of the kill (librdkafka's own session, 45 s,
-# fails this), and the alerts are still exactly those of one run over the file.
+# killed with SIGKILL and started again at once, as the issue measured it.
+# With run's default --session-timeout-ms (3000) each of its partitions
+# processes records again (at the survivor or the restarted one) within 12 s
+# of the kill (with librdkafka's own session, 45 s, the rebalance waits for
+# the dead member and this fails), and the alerts are still exactly those of
+# one run over the file. Not restarting is measured by scripts/failover-bench
+# only: when the kill lands between the offsets sent to the transaction and
+# its commit, the moved partitions wait for the broker to abort it (60 s,
+# docs/benchmarks.md "Failover"), which a restart does at once.
 source "$(dirname "$0")/lib.sh"
 
 LIMIT_S=12
@@ -13,13 +18,13 @@ want=$(wc -l < "$WORK/expected.alerts")
 
 # As lib.sh's start_engine, without its -X session.timeout.ms: the defaults
 # are what this test is about.
-start_default() { # start_default NAME
+start_default() { # start_default NAME [LOG]: the log is $WORK/LOG.log (default NAME)
     "$FW_BIN" run --rules "$RULES" --input-topic "$PREFIX-in" --output-topic "$PREFIX-out" \
         --dlq-topic "$PREFIX-dlq" --late-topic "$PREFIX-late" \
         --profiles-topic "$PREFIX-profiles" --rules-topic "$PREFIX-rules" \
         --lists-topic "$PREFIX-lists" --rules-status-topic "$PREFIX-rules-status" \
         --group-id "$PREFIX" --instance-id "$1" --partitions 4 --stats-interval 1 \
-        >> "$WORK/$1.log" 2>&1 &
+        >> "$WORK/${2:-$1}.log" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")
 }
@@ -47,25 +52,29 @@ moved=$(owned "$WORK/two.log")
 t0=$(date +%s.%3N)
 kill -9 "$two"
 wait "$two" 2>/dev/null || true
-echo "killed instance two (owning $moved partitions) at $t0"
+start_default two two-again  # the same transactional id fences the dead one at once
+two=$LAST_PID
+echo "killed instance two (owning $moved partitions) at $t0 and started it again"
+flowing() { cat "$WORK/one.log" "$WORK/two-again.log" 2>/dev/null | flowing_after "$t0" -; }
 deadline=$((SECONDS + 60))
-until [ "$(flowing_after "$t0" "$WORK/one.log" | wc -l)" -ge "$moved" ]; do
-    [ $SECONDS -lt $deadline ] || fail "60 s after the kill only $(flowing_after "$t0" \
-        "$WORK/one.log" | wc -l) of $moved moved partitions flow at instance one"
+until [ "$(flowing | wc -l)" -ge "$moved" ]; do
+    [ $SECONDS -lt $deadline ] ||
+        fail "60 s after the kill only $(flowing | wc -l) of $moved moved partitions flow"
     sleep 0.2
 done
-last=$(flowing_after "$t0" "$WORK/one.log" | sed -n "${moved}p")
+last=$(flowing | sed -n "${moved}p")
 secs=$(awk -v a="$t0" -v b="$last" 'BEGIN { printf "%.2f", b - a }')
 awk -v s="$secs" -v l="$LIMIT_S" 'BEGIN { exit !(s <= l) }' ||
     fail "the moved partitions flowed again $secs s after the kill, expected at most $LIMIT_S s"
-echo "ok: all $moved moved partitions flow again at instance one $secs s after the kill" \
+echo "ok: all $moved moved partitions flow again $secs s after the kill" \
      "(at most $LIMIT_S s)"
 
 wait_for_clean_exit "$producer" 120 "the producer" /dev/null
 wait_for_count "$PREFIX-out" "$want" 180
 sleep 2   # a duplicate would show up after the expected count is reached
-kill -TERM "$one"
+kill -TERM "$one" "$two"
 wait_for_clean_exit "$one" 60 "instance one after SIGTERM" "$WORK/one.log"
+wait_for_clean_exit "$two" 60 "instance two, restarted, after SIGTERM" "$WORK/two-again.log"
 consume_all "$PREFIX-out" > "$WORK/actual.alerts"
 assert_same_lines "$WORK/expected.alerts" "$WORK/actual.alerts" "alerts across the failover"
 echo "PASS $TEST_NAME"
