@@ -669,11 +669,15 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
                 t->at_end = true;
         } else if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
             /* librdkafka would ask again forever: say what to change and stop. */
-            logf_(k, "consumer: the broker refuses --session-timeout-ms %d (%s): set the "
+            const char *xs = fw_kafka_opts_get(&k->c->kafka, "session.timeout.ms");
+            char given[24];
+            snprintf(given, sizeof(given), "%d", k->c->session_timeout_ms);
+            logf_(k, "consumer: the broker refuses the session timeout %s%s (%s): set the "
                      "broker's group.min.session.timeout.ms at most that (Kafka's default "
                      "is 6000), or raise --session-timeout-ms (and failover time) to what "
                      "the broker allows",
-                  k->c->session_timeout_ms, rd_kafka_message_errstr(m));
+                  xs ? "-X session.timeout.ms=" : "--session-timeout-ms ", xs ? xs : given,
+                  rd_kafka_message_errstr(m));
             k->fatal = true;
         } else {
             logf_(k, "consumer: %s", rd_kafka_message_errstr(m));
