@@ -1,7 +1,9 @@
 /* changelog_restore.c — reads a changelog partition to its end and restores
- * the latest value of every key into an engine. Records are collected, then
- * sorted by key and log position, so the last record of each key wins without
- * a hash table; the copies live only for the restore. */
+ * the latest value of every key into an engine. Failover waits for this, so
+ * it is built for speed: messages come in batches, their bytes are copied
+ * into one growing arena (no allocation per record), and an open-addressing
+ * table over the keys keeps the last record of each; the winners are then
+ * restored in log order. The copies live only for the restore. */
 #include "changelog_restore.h"
 
 #include <inttypes.h>
@@ -10,27 +12,142 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "fw_hash.h"
 #include "fw_os.h"
 
 #define FW_RESTORE_TIMEOUT_MS 300000 /* a partition not at its end by then fails */
+#define FW_RESTORE_BATCH 4096        /* messages taken from the queue at once */
+#define FW_RESTORE_WAIT_MS 10        /* a batch call waits this long for a full batch:
+                                        short, or the last one costs its whole wait */
 
 typedef struct changelog_rec {
-    char *key;
-    size_t keylen;
-    char *value;             /* NULL: tombstone */
-    size_t len;
-    size_t seq;              /* position in the log: the later record wins */
+    size_t off;       /* key, then value, in the arena */
+    uint32_t keylen;
+    uint32_t len;     /* of the value */
+    bool tombstone;
+    bool latest;      /* no later record of this key in the log */
 } changelog_rec;
 
-static int rec_cmp(const void *a, const void *b) {
-    const changelog_rec *x = a, *y = b;
-    size_t n = x->keylen < y->keylen ? x->keylen : y->keylen;
-    int c = memcmp(x->key, y->key, n);
-    if (c)
-        return c;
-    if (x->keylen != y->keylen)
-        return x->keylen < y->keylen ? -1 : 1;
-    return x->seq < y->seq ? -1 : x->seq > y->seq;
+typedef struct restore_buf {
+    changelog_rec *recs;
+    size_t n, cap;
+    char *arena;      /* grows by doubling: pointers into it are taken only at the end */
+    size_t used, size;
+} restore_buf;
+
+static bool buf_add(restore_buf *b, const rd_kafka_message_t *m) {
+    size_t need = m->key_len + (m->payload ? m->len : 0);
+    if (m->key_len > UINT32_MAX || m->len > UINT32_MAX || b->n >= UINT32_MAX - 1)
+        return false; /* mark_latest keeps 32-bit indexes */
+    if (b->n == b->cap) {
+        size_t cap = b->cap ? b->cap * 2 : 65536;
+        changelog_rec *r = realloc(b->recs, sizeof(*r) * cap);
+        if (!r)
+            return false;
+        b->recs = r;
+        b->cap = cap;
+    }
+    if (b->size - b->used < need) {
+        size_t size = b->size ? b->size : (size_t)4 << 20;
+        while (size - b->used < need)
+            size *= 2;
+        char *a = realloc(b->arena, size);
+        if (!a)
+            return false;
+        b->arena = a;
+        b->size = size;
+    }
+    changelog_rec *r = &b->recs[b->n++];
+    r->off = b->used;
+    r->keylen = (uint32_t)m->key_len;
+    r->len = m->payload ? (uint32_t)m->len : 0;
+    r->tombstone = !m->payload;
+    r->latest = false;
+    memcpy(b->arena + b->used, m->key, m->key_len);
+    if (m->payload && m->len)
+        memcpy(b->arena + b->used + m->key_len, m->payload, m->len);
+    b->used += need;
+    return true;
+}
+
+/* Marks the last record of every key: one pass over the log with a table
+ * (load at most 1/2, linear probing) whose slots hold 32 bits of the key's
+ * hash beside the record's index + 1, so a probe touches the record and its
+ * key only when the hashes agree (at millions of records, cache misses are
+ * the cost). */
+static bool mark_latest(restore_buf *b) {
+    size_t slots = 16;
+    while (slots < b->n * 2)
+        slots *= 2;
+    uint64_t *table = calloc(slots, sizeof(*table)); /* 0: empty */
+    if (!table)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const changelog_rec *r = &b->recs[i];
+        const char *key = b->arena + r->off;
+        uint64_t h = fw_hash64(key, r->keylen, 0);
+        uint64_t tag = h & 0xffffffff00000000ULL;
+        for (size_t s = (size_t)h & (slots - 1);; s = (s + 1) & (slots - 1)) {
+            uint64_t v = table[s];
+            if (v && (v & 0xffffffff00000000ULL) == tag) {
+                const changelog_rec *o = &b->recs[(uint32_t)v - 1];
+                if (o->keylen != r->keylen || memcmp(b->arena + o->off, key, r->keylen))
+                    continue;
+            } else if (v) {
+                continue;
+            }
+            table[s] = tag | (uint64_t)(i + 1); /* the later record wins */
+            break;
+        }
+    }
+    for (size_t s = 0; s < slots; s++)
+        if (table[s])
+            b->recs[(uint32_t)table[s] - 1].latest = true;
+    free(table);
+    return true;
+}
+
+/* Reads the assigned partition to its end into @p b. */
+static bool read_all(rd_kafka_t *reader, const char *topic, int32_t partition,
+                     const char *instance_id, restore_buf *b) {
+    rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(reader);
+    rd_kafka_message_t *msgs[FW_RESTORE_BATCH];
+    bool ok = true, done = false;
+    int64_t deadline = fw_mono_ms() + FW_RESTORE_TIMEOUT_MS;
+    while (!done && ok) {
+        if (fw_mono_ms() > deadline) {
+            fw_log(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s", topic,
+                   partition, FW_RESTORE_TIMEOUT_MS / 1000);
+            ok = false;
+            break;
+        }
+        ssize_t got = rd_kafka_consume_batch_queue(q, FW_RESTORE_WAIT_MS, msgs,
+                                                   FW_RESTORE_BATCH);
+        if (got < 0) {
+            fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
+                   rd_kafka_err2str(rd_kafka_last_error()));
+            ok = false;
+            break;
+        }
+        for (ssize_t i = 0; i < got; i++) {
+            rd_kafka_message_t *m = msgs[i];
+            if (!ok || done || m->partition != partition) {
+                /* after the end, or a leftover of an earlier restore: not ours */
+            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
+                done = true;
+            } else if (m->err) {
+                fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
+                       rd_kafka_message_errstr(m));
+            } else if (m->key_len > 0 && !buf_add(b, m)) {
+                fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory at %zu records",
+                       topic, partition, b->n);
+                ok = false;
+            }
+            rd_kafka_message_destroy(m);
+        }
+    }
+    rd_kafka_queue_destroy(q);
+    return ok;
 }
 
 bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partition,
@@ -57,69 +174,23 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
               rd_kafka_err2str(err));
         return false;
     }
-    changelog_rec *recs = NULL;
-    size_t n = 0, cap = 0;
-    bool ok = true, done = false;
-    int64_t deadline = fw_mono_ms() + FW_RESTORE_TIMEOUT_MS;
-    while (!done && ok) {
-        if (fw_mono_ms() > deadline) {
-            fw_log(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s", topic,
-                  partition, FW_RESTORE_TIMEOUT_MS / 1000);
-            ok = false;
-            break;
-        }
-        rd_kafka_message_t *m = rd_kafka_consumer_poll(reader, 500);
-        if (!m)
-            continue;
-        if (m->partition != partition) {
-            /* a leftover of an earlier restore: not this partition's */
-        } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            done = true;
-        } else if (m->err) {
-            fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
-                  rd_kafka_message_errstr(m));
-        } else if (m->key_len > 0) {
-            if (n == cap) {
-                cap = cap ? cap * 2 : 1024;
-                changelog_rec *r = realloc(recs, sizeof(*r) * cap);
-                if (!r) {
-                    ok = false;
-                    rd_kafka_message_destroy(m);
-                    break;
-                }
-                recs = r;
-            }
-            changelog_rec *r = &recs[n];
-            r->key = malloc(m->key_len);
-            r->value = m->payload ? malloc(m->len ? m->len : 1) : NULL;
-            if (!r->key || (m->payload && !r->value)) {
-                free(r->key);
-                free(r->value);
-                ok = false;
-            } else {
-                memcpy(r->key, m->key, m->key_len);
-                r->keylen = m->key_len;
-                if (m->payload)
-                    memcpy(r->value, m->payload, m->len);
-                r->len = m->len;
-                r->seq = n++;
-            }
-        }
-        rd_kafka_message_destroy(m);
-    }
+    restore_buf b = { 0 };
+    bool ok = read_all(reader, topic, partition, instance_id, &b);
     rd_kafka_assign(reader, NULL);
-    if (n) /* none when every record read was of an aborted transaction */
-        qsort(recs, n, sizeof(*recs), rec_cmp);
+    int64_t t_read = fw_mono_ms();
+    if (ok && b.n && !mark_latest(&b)) {
+        fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory", topic, partition);
+        ok = false;
+    }
     size_t keys = 0, bad = 0;
-    for (size_t i = 0; ok && i < n; i++) {
-        if (i + 1 < n && recs[i].keylen == recs[i + 1].keylen &&
-            !memcmp(recs[i].key, recs[i + 1].key, recs[i].keylen))
-            continue; /* a later record of the same key follows */
-        if (!recs[i].value)
+    for (size_t i = 0; ok && i < b.n; i++) {
+        const changelog_rec *r = &b.recs[i];
+        if (!r->latest || r->tombstone)
             continue;
         char err2[256];
-        if (fw_engine_restore(e, (fw_str){ recs[i].key, recs[i].keylen }, recs[i].value,
-                              recs[i].len, err2, sizeof(err2)) != FW_OK) {
+        const char *key = b.arena + r->off;
+        if (fw_engine_restore(e, (fw_str){ key, r->keylen }, key + r->keylen, r->len, err2,
+                              sizeof(err2)) != FW_OK) {
             if (bad++ < 5)
                 fw_log(instance_id, "restore %s[%" PRId32 "]: skipped a record: %s", topic,
                       partition, err2);
@@ -127,17 +198,16 @@ bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partiti
             keys++;
         }
     }
-    for (size_t i = 0; i < n; i++) {
-        free(recs[i].key);
-        free(recs[i].value);
-    }
-    free(recs);
+    free(b.recs);
+    free(b.arena);
     if (keys_out)
         *keys_out = keys;
-    if (ok)
+    if (ok) {
+        int64_t now = fw_mono_ms();
         fw_log(instance_id,
               "restored partition %" PRId32 ": %zu keys from %zu changelog records in %"
-              PRId64 " ms",
-              partition, keys, n, fw_mono_ms() - t0);
+              PRId64 " ms (read %" PRId64 " ms, applied %" PRId64 " ms)",
+              partition, keys, b.n, now - t0, t_read - t0, now - t_read);
+    }
     return ok;
 }

@@ -26,6 +26,10 @@ void fw_kafka_opts_init(fw_kafka_opts *o);
 /** @brief Adds a librdkafka property given as "key=value" (the -X flag). */
 fw_err fw_kafka_opts_add(fw_kafka_opts *o, const char *kv, char *errstr, size_t errstr_size);
 
+/** @brief The value of property @p key given with -X (or the environment),
+ *  or NULL: defaults we choose give way to it. */
+const char *fw_kafka_opts_get(const fw_kafka_opts *o, const char *key);
+
 /** @brief A new librdkafka conf with bootstrap.servers and every property set.
  *  @returns NULL with @p errstr naming the rejected property. */
 rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t errstr_size);

@@ -43,6 +43,8 @@ typedef struct fw_task {
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to the end (for --exit-at-end) */
     bool key_warned;         /* a record not keyed by account_id was reported */
+    int64_t assigned_ms;     /* monotonic time of the assignment until the first record
+                                is logged (failover time, scripts/failover-bench); 0 then */
     /* An input task of a staged run: the watermark it last sent down, when. */
     int64_t wm_sent;
     int64_t wm_sent_ms;
@@ -191,6 +193,7 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     so->tasks[partition] = t;
     k->nassigned++;
     t->last_record_ms = fw_mono_ms();
+    t->assigned_ms = t->last_record_ms;
     if (!task_restore(k, t)) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
         return false;
@@ -740,6 +743,25 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
             if (fw_kafka_conf_set(conf, props[i][0], props[i][1], k->errstr,
                                   sizeof(k->errstr)))
                 goto fail;
+        /* Failover in seconds (the session), unless -X says otherwise. */
+        char session[24], heartbeat[24], member[640];
+        const char *xs = fw_kafka_opts_get(&c->kafka, "session.timeout.ms");
+        long session_ms = xs ? strtol(xs, NULL, 10) : c->session_timeout_ms;
+        snprintf(session, sizeof(session), "%d", c->session_timeout_ms);
+        snprintf(heartbeat, sizeof(heartbeat), "%ld",
+                 c->heartbeat_interval_ms ? c->heartbeat_interval_ms
+                                          : (session_ms / 3 > 0 ? session_ms / 3 : 1));
+        snprintf(member, sizeof(member), "fraudwatch-%s-%s", c->group_id, c->instance_id);
+        const char *group_props[][2] = {
+            { "session.timeout.ms", session },
+            { "heartbeat.interval.ms", heartbeat },
+            { "group.instance.id", c->static_membership ? member : NULL },
+        };
+        for (size_t i = 0; i < sizeof(group_props) / sizeof(group_props[0]); i++)
+            if (group_props[i][1] && !fw_kafka_opts_get(&c->kafka, group_props[i][0]) &&
+                fw_kafka_conf_set(conf, group_props[i][0], group_props[i][1], k->errstr,
+                                  sizeof(k->errstr)))
+                goto fail;
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
     } else {
         /* Stable per instance: a restarted instance fences its predecessor and
@@ -898,6 +920,18 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
             if (t)
                 t->at_end = true;
+        } else if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
+            /* librdkafka would ask again forever: say what to change and stop. */
+            const char *xs = fw_kafka_opts_get(&k->c->kafka, "session.timeout.ms");
+            char given[24];
+            snprintf(given, sizeof(given), "%d", k->c->session_timeout_ms);
+            logf_(k, "consumer: the broker refuses the session timeout %s%s (%s): set the "
+                     "broker's group.min.session.timeout.ms at most that (Kafka's default "
+                     "is 6000), or raise --session-timeout-ms (and failover time) to what "
+                     "the broker allows",
+                  xs ? "-X session.timeout.ms=" : "--session-timeout-ms ", xs ? xs : given,
+                  rd_kafka_message_errstr(m));
+            k->fatal = true;
         } else {
             logf_(k, "consumer: %s", rd_kafka_message_errstr(m));
         }
@@ -932,6 +966,14 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         check_key(k, t, m, fw_pipeline_last_account(t->pl));
         if (k->records++ == 0)
             k->first_record_ms = fw_mono_ms();
+    }
+    if (t->assigned_ms) { /* when a moved partition flows again */
+        int64_t wall = fw_wall_ms();
+        logf_(k, "partition %" PRId32 " of %s: first record (offset %" PRId64 ") %" PRId64
+                 " ms after its assignment, at %" PRId64 ".%03d",
+              m->partition, k->src[t->src].topic, m->offset, fw_mono_ms() - t->assigned_ms,
+              wall / 1000, (int)(wall % 1000));
+        t->assigned_ms = 0;
     }
     k->cur_task = NULL;
     t->next_offset = m->offset + 1;

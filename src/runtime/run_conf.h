@@ -52,6 +52,11 @@ typedef struct fw_run_conf {
     int partitions;                /* for topics fraudwatch creates */
     int replication_factor;
     int commit_interval_ms;
+    int session_timeout_ms;        /* group session: a killed member's partitions move
+                                      after this long */
+    int heartbeat_interval_ms;     /* 0: a third of session_timeout_ms */
+    bool static_membership;        /* group.instance.id = fraudwatch-GROUP-INSTANCE (off:
+                                      see --static-membership in run.c) */
     bool offset_reset_latest;      /* new group starts at the end instead of the beginning */
     bool exit_at_end;              /* stop once every assigned partition is at its end */
     int test_abort_every;          /* tests: abort every Nth transaction instead of

@@ -200,6 +200,23 @@ static const fw_opt run_opts[] = {
     { .name = "commit-interval-ms", .arg = "N", .env = { "FW_COMMIT_INTERVAL_MS" },
       .type = FW_OPT_INT, .min = 1, .max = 600000, .offset = OFF(commit_interval_ms),
       .def = "100", .help = "one Kafka transaction per interval" },
+    { .name = "session-timeout-ms", .arg = "N", .env = { "FW_SESSION_TIMEOUT_MS" },
+      .type = FW_OPT_INT, .min = 1, .max = 3600000, .offset = OFF(session_timeout_ms),
+      .def = "3000",
+      .help = "consumer group session: the partitions of an instance that died (kill -9, "
+              "crash) move to the others after this long. The broker must allow it: "
+              "group.min.session.timeout.ms (Kafka's default 6000) at most N" },
+    { .name = "heartbeat-interval-ms", .arg = "N", .env = { "FW_HEARTBEAT_INTERVAL_MS" },
+      .type = FW_OPT_INT, .min = 0, .max = 3600000, .offset = OFF(heartbeat_interval_ms),
+      .def = "0 = a third of the session timeout",
+      .help = "consumer group heartbeat" },
+    { .name = "static-membership", .env = { "FW_STATIC_MEMBERSHIP" }, .type = FW_OPT_FLAG,
+      .offset = OFF(static_membership),
+      .help = "join as the static member fraudwatch-GROUP-INSTANCE (group.instance.id): a "
+              "restart within the session timeout keeps its partitions without a "
+              "rebalance. Off by default: librdkafka before 2.2.0 mishandles partitions "
+              "whose owner changed under cooperative-sticky (docs/benchmarks.md, "
+              "\"Failover\")" },
     { .name = "offset-reset", .arg = "WHERE", .env = { "FW_OFFSET_RESET" },
       .type = FW_OPT_CHOICE, .choices = "earliest|latest", .set = set_offset_reset,
       .def = "earliest", .help = "earliest|latest, where a new group starts" },
@@ -388,6 +405,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->partitions = 3;
     c->replication_factor = 1;
     c->commit_interval_ms = 100;
+    c->session_timeout_ms = 3000; /* failover in seconds; librdkafka's own is 45000 */
     c->stats_interval_s = 10;
     c->metrics_port = 0;
     c->metrics_bind = "127.0.0.1"; /* safe by default: no authentication */
@@ -456,6 +474,12 @@ fw_err fw_run_conf_parse(fw_run_conf *c, int argc, char **argv, char *errstr,
     if (c->pipeline.format == FW_INPUT_CSV && !c->input_file && !c->pipeline.csv_header) {
         snprintf(errstr, errstr_size, "--input-format csv: Kafka mode needs --csv-header "
                  "(or FW_CSV_HEADER) with the column names: a partition has no first line");
+        return FW_ERR_INVALID;
+    }
+    if (c->heartbeat_interval_ms >= c->session_timeout_ms) {
+        snprintf(errstr, errstr_size, "--heartbeat-interval-ms %d: must be below "
+                 "--session-timeout-ms %d (a third of it is usual)",
+                 c->heartbeat_interval_ms, c->session_timeout_ms);
         return FW_ERR_INVALID;
     }
     if (c->scorer.remote.token) {

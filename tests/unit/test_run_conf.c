@@ -18,7 +18,8 @@ static const char *const env_names[] = {
     "FW_INSTANCE_ID", "FW_PARTITIONS", "FW_COMMIT_INTERVAL_MS", "AMOUNT_THRESHOLD",
     "FRAUD_THRESHOLD", "INPUT_FORMAT", "FW_REPLICATION_FACTOR", "RULES_FILE",
     "FW_IDLE_TIMEOUT_MS", "LATE_TOPIC", "METRICS_PORT", "METRICS_BIND", "FW_MAX_FUTURE_SKEW", "FW_API_TOKEN",
-    "FW_MAX_EVENT_TIME_JUMP",
+    "FW_MAX_EVENT_TIME_JUMP", "FW_SESSION_TIMEOUT_MS", "FW_HEARTBEAT_INTERVAL_MS",
+    "FW_STATIC_MEMBERSHIP",
 };
 
 static int clear_env(void **state) {
@@ -54,6 +55,55 @@ static void test_defaults(void **state) {
     assert_true(conf.instance_id[0] != '\0');
     assert_int_equal(conf.metrics_port, 0); /* off */
     assert_string_equal(conf.metrics_bind, "127.0.0.1"); /* this host only */
+}
+
+/* Failover in seconds (issue 14): the group session and heartbeat. */
+static void test_group_session(void **state) {
+    (void)state;
+    static const struct {
+        const char *env_session, *env_heartbeat;
+        char *args[5];
+        fw_err want;
+        int session, heartbeat;
+        bool static_membership;
+        const char *err_has;
+    } cases[] = {
+        { NULL, NULL, { NULL }, FW_OK, 3000, 0, false, NULL },
+        { "6000", NULL, { NULL }, FW_OK, 6000, 0, false, NULL },
+        { "6000", "500", { "--session-timeout-ms", "2000", NULL }, FW_OK, 2000, 500, false,
+          NULL },
+        { NULL, NULL, { "--static-membership", NULL }, FW_OK, 3000, 0, true, NULL },
+        { NULL, NULL, { "--heartbeat-interval-ms", "3000", NULL }, FW_ERR_INVALID, 0, 0,
+          false, "--heartbeat-interval-ms 3000: must be below --session-timeout-ms 3000" },
+        { NULL, "1000", { "--session-timeout-ms", "1000", NULL }, FW_ERR_INVALID, 0, 0,
+          false, "--heartbeat-interval-ms 1000: must be below --session-timeout-ms 1000" },
+        { NULL, NULL, { "--session-timeout-ms", "0", NULL }, FW_ERR_INVALID, 0, 0, false,
+          "--session-timeout-ms" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        clear_env(NULL);
+        if (cases[i].env_session)
+            setenv("FW_SESSION_TIMEOUT_MS", cases[i].env_session, 1);
+        if (cases[i].env_heartbeat)
+            setenv("FW_HEARTBEAT_INTERVAL_MS", cases[i].env_heartbeat, 1);
+        char *argv[6] = { "run" };
+        int argc = 1;
+        for (int a = 0; cases[i].args[a]; a++)
+            argv[argc++] = cases[i].args[a];
+        fw_err got = parse(argc, argv);
+        printf("case %zu: want %d got %d, session %d (want %d), heartbeat %d (want %d), "
+               "errstr \"%s\"\n", i, cases[i].want, got, conf.session_timeout_ms,
+               cases[i].session, conf.heartbeat_interval_ms, cases[i].heartbeat, errstr);
+        assert_int_equal(got, cases[i].want);
+        if (got == FW_OK) {
+            assert_int_equal(conf.session_timeout_ms, cases[i].session);
+            assert_int_equal(conf.heartbeat_interval_ms, cases[i].heartbeat);
+            assert_int_equal(conf.static_membership, cases[i].static_membership);
+        } else {
+            assert_non_null(strstr(errstr, cases[i].err_has));
+        }
+    }
+    clear_env(NULL);
 }
 
 static void test_metrics_options(void **state) {
@@ -329,6 +379,7 @@ int main(void) {
         cmocka_unit_test_setup(test_flags_override_env, clear_env),
         cmocka_unit_test_setup(test_file_mode, clear_env),
         cmocka_unit_test_setup(test_metrics_options, clear_env),
+        cmocka_unit_test_setup(test_group_session, clear_env),
         cmocka_unit_test_setup(test_metrics_bind, clear_env),
         cmocka_unit_test_setup(test_api_token, clear_env),
         cmocka_unit_test_setup(test_fraud_threshold_note, clear_env),
