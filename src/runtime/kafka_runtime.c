@@ -41,7 +41,7 @@ typedef struct fw_task {
     int64_t last_record_ms;  /* wall clock of the last record, for the idle timeout */
     int64_t next_offset;     /* offset after the last record processed */
     bool dirty;              /* records processed in the open transaction */
-    bool at_end;             /* read to the end (for --exit-at-end) */
+    bool at_end;             /* read to its end since its last record (--exit-at-end, idle) */
     bool key_warned;         /* a record not keyed by account_id was reported */
     int64_t assigned_ms;     /* monotonic time of the assignment until the first record
                                 is logged (failover time, scripts/failover-bench); 0 then */
@@ -547,12 +547,16 @@ static void on_accepted(void *opaque, const fw_txn *t) {
 }
 
 /* Writes an input task's watermark to every partition of every repartition
- * topic when it moved, when the task turned idle with no event time, and
- * once a second besides (a stage task that just started hears it so). */
+ * topic when it moved or the task turned idle, and once a second besides (a
+ * stage task that just started hears it so). */
 static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
     int64_t wm = fw_engine_stats_get(fw_pipeline_engine(t->pl))->watermark;
-    if (wm == INT64_MIN && (k->ending || now - t->last_record_ms >= k->c->idle_timeout_ms))
-        wm = FW_WM_IDLE; /* nothing read yet: hold nobody back */
+    /* Read to its end and silent for the idle timeout: it holds no stage
+     * back (its own windows advance with the wall clock, advance_idle). One
+     * still catching up, just assigned or restored, is never idle: its
+     * backlog would reach the stages behind their watermark. */
+    if (k->ending || (t->at_end && now - t->last_record_ms >= k->c->idle_timeout_ms))
+        wm = FW_WM_IDLE;
     if (wm == INT64_MIN || (wm == t->wm_sent && now - t->wm_sent_ms < 1000))
         return;
     if (!k->txn_open)
@@ -737,7 +741,8 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
             { "enable.auto.commit", "false" },
             { "enable.auto.offset.store", "false" },
             { "auto.offset.reset", c->offset_reset_latest ? "latest" : "earliest" },
-            { "enable.partition.eof", c->exit_at_end ? "true" : "false" },
+            /* --exit-at-end, and a stage's idle input partitions (send_watermark). */
+            { "enable.partition.eof", "true" },
         };
         for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
             if (fw_kafka_conf_set(conf, props[i][0], props[i][1], k->errstr,

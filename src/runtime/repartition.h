@@ -8,8 +8,9 @@
  * partition of every repartition topic in the transaction that commits its
  * records, as a record with no value and two headers (FW_WM_HEADER_SOURCE:
  * the input partition; FW_WM_HEADER_WATERMARK: epoch ms, or "idle" for an
- * input partition that has had no record for the idle timeout and has no
- * event time yet, so that it holds nobody back). */
+ * input partition that has had no record for the idle timeout, so that it
+ * holds nobody back: a record it gets later may arrive behind a stage's
+ * watermark, as it may behind its own after the idle advance). */
 #ifndef FW_REPARTITION_H
 #define FW_REPARTITION_H
 
