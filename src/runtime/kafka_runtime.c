@@ -48,6 +48,7 @@ typedef struct fw_task {
     /* An input task of a staged run: the watermark it last sent down, when. */
     int64_t wm_sent;
     int64_t wm_sent_ms;
+    bool idle_sent;
     /* A stage task: what its upstream partitions reported. */
     fw_upstream_wm up;
 } fw_task;
@@ -248,8 +249,10 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->last_record_ms = fw_mono_ms();
     t->wm_sent = INT64_MIN; /* what was sent went with the aborted transaction */
     if (t->src > 0) { /* heard again from the next watermark records */
-        for (int32_t i = 0; i < t->up.n; i++)
+        for (int32_t i = 0; i < t->up.n; i++) {
             t->up.wm[i] = INT64_MIN;
+            t->up.idle[i] = false;
+        }
     }
     if (!task_restore(k, t))
         k->fatal = true;
@@ -555,9 +558,9 @@ static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
      * back (its own windows advance with the wall clock, advance_idle). One
      * still catching up, just assigned or restored, is never idle: its
      * backlog would reach the stages behind their watermark. */
-    if (k->ending || (t->at_end && now - t->last_record_ms >= k->c->idle_timeout_ms))
-        wm = FW_WM_IDLE;
-    if (wm == INT64_MIN || (wm == t->wm_sent && now - t->wm_sent_ms < 1000))
+    bool idle = k->ending || (t->at_end && now - t->last_record_ms >= k->c->idle_timeout_ms);
+    if ((wm == INT64_MIN && !idle) ||
+        (wm == t->wm_sent && idle == t->idle_sent && now - t->wm_sent_ms < 1000))
         return;
     if (!k->txn_open)
         txn_begin(k);
@@ -565,16 +568,14 @@ static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
         return;
     side_headers sh = { .names = { FW_WM_HEADER_SOURCE, FW_WM_HEADER_WATERMARK }, .n = 2 };
     snprintf(sh.values[0], sizeof(sh.values[0]), "%" PRId32, t->partition);
-    if (wm == FW_WM_IDLE)
-        snprintf(sh.values[1], sizeof(sh.values[1]), "idle");
-    else
-        snprintf(sh.values[1], sizeof(sh.values[1]), "%" PRId64, wm);
+    fw_upstream_wm_format(sh.values[1], sizeof(sh.values[1]), wm, idle);
     for (int s = 1; s < k->nsrc; s++)
         for (int32_t q = 0; q < k->src[s].partitions; q++) {
             produce(k, k->src[s].topic, q, FW_STR_NULL, FW_STR_NULL, NULL, &sh);
             k->wm_records++;
         }
     t->wm_sent = wm;
+    t->idle_sent = idle;
     t->wm_sent_ms = now;
 }
 

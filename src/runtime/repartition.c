@@ -2,6 +2,7 @@
  * task (repartition.h). */
 #include "repartition.h"
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -34,8 +35,11 @@ void fw_repartition_changelog(char *out, size_t size, const char *changelog,
 bool fw_upstream_wm_init(fw_upstream_wm *u, int32_t partitions) {
     u->n = partitions > 0 ? partitions : 1;
     u->wm = malloc(sizeof(*u->wm) * (size_t)u->n);
-    if (!u->wm)
+    u->idle = calloc((size_t)u->n, sizeof(*u->idle));
+    if (!u->wm || !u->idle) {
+        fw_upstream_wm_fini(u);
         return false;
+    }
     for (int32_t i = 0; i < u->n; i++)
         u->wm[i] = INT64_MIN;
     return true;
@@ -43,7 +47,16 @@ bool fw_upstream_wm_init(fw_upstream_wm *u, int32_t partitions) {
 
 void fw_upstream_wm_fini(fw_upstream_wm *u) {
     free(u->wm);
+    free(u->idle);
     u->wm = NULL;
+    u->idle = NULL;
+}
+
+void fw_upstream_wm_format(char *out, size_t size, int64_t wm, bool idle) {
+    if (wm == INT64_MIN)
+        snprintf(out, size, "idle");
+    else
+        snprintf(out, size, "%s%" PRId64, idle ? "idle:" : "", wm);
 }
 
 /* A decimal integer of at most 18 digits, optionally negative. */
@@ -64,24 +77,34 @@ static bool parse_i64(const char *s, size_t len, int64_t *out) {
 
 bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_len,
                          const void *value, size_t value_len) {
-    int64_t src, wm;
+    int64_t src, wm = INT64_MIN;
+    const char *v = value;
+    bool idle = value_len >= 4 && !memcmp(v, "idle", 4);
     if (!source || !value || !parse_i64(source, source_len, &src) || src < 0 || src >= u->n)
         return false;
-    if (value_len == 4 && !memcmp(value, "idle", 4))
-        wm = FW_WM_IDLE;
-    else if (!parse_i64(value, value_len, &wm) || wm == INT64_MIN)
+    if (idle && value_len > 4 && (v[4] != ':' || !parse_i64(v + 5, value_len - 5, &wm)))
         return false;
-    /* A partition's watermark never goes back, but an idle one that gets
-     * records again reports its real watermark. */
-    if (wm > u->wm[src] || u->wm[src] == FW_WM_IDLE)
+    if (!idle && !parse_i64(v, value_len, &wm))
+        return false;
+    /* A partition's watermark never goes back. */
+    u->idle[src] = idle;
+    if (wm > u->wm[src])
         u->wm[src] = wm;
     return true;
 }
 
 int64_t fw_upstream_wm_min(const fw_upstream_wm *u) {
-    int64_t m = INT64_MAX;
-    for (int32_t i = 0; i < u->n; i++)
-        if (u->wm[i] < m)
-            m = u->wm[i];
-    return m == FW_WM_IDLE ? INT64_MIN : m;
+    int64_t active = INT64_MAX, idle = INT64_MAX;
+    bool any_active = false;
+    for (int32_t i = 0; i < u->n; i++) {
+        if (!u->idle[i]) {
+            any_active = true;
+            active = u->wm[i] < active ? u->wm[i] : active;
+        } else if (u->wm[i] != INT64_MIN && u->wm[i] < idle) {
+            idle = u->wm[i];
+        }
+    }
+    if (any_active)
+        return active;
+    return idle == INT64_MAX ? INT64_MIN : idle;
 }

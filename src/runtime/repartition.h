@@ -7,10 +7,12 @@
  * partition has passed it. An input task writes its watermark to every
  * partition of every repartition topic in the transaction that commits its
  * records, as a record with no value and two headers (FW_WM_HEADER_SOURCE:
- * the input partition; FW_WM_HEADER_WATERMARK: epoch ms, or "idle" for an
- * input partition that has had no record for the idle timeout, so that it
- * holds nobody back: a record it gets later may arrive behind a stage's
- * watermark, as it may behind its own after the idle advance). */
+ * the input partition; FW_WM_HEADER_WATERMARK: epoch ms, or "idle:" and
+ * epoch ms (or "idle" alone, with no event time yet) for an input partition
+ * read to its end and silent for the idle timeout: it holds nobody back while
+ * another is not idle; when all are, the stage follows their wall-clock
+ * advance. A record an idle partition gets later may arrive behind a stage's
+ * watermark, as it may behind its own after the idle advance. */
 #ifndef FW_REPARTITION_H
 #define FW_REPARTITION_H
 
@@ -20,7 +22,10 @@
 
 #define FW_WM_HEADER_SOURCE "fw.wm.source"
 #define FW_WM_HEADER_WATERMARK "fw.wm"
-#define FW_WM_IDLE INT64_MAX /* the value of an "idle" watermark record */
+
+/** @brief Writes a watermark header value into @p out: @p wm (INT64_MIN:
+ *  none yet), marked idle or not. */
+void fw_upstream_wm_format(char *out, size_t size, int64_t wm, bool idle);
 
 /** @brief "<group>-repartition-<name>" in @p out, the stage's name with
  *  every byte a topic name may not hold replaced by '_'. */
@@ -33,7 +38,8 @@ void fw_repartition_changelog(char *out, size_t size, const char *changelog,
 
 /** The watermarks a stage task has heard from its upstream partitions. */
 typedef struct fw_upstream_wm {
-    int64_t *wm;        /* per input partition; INT64_MIN: not heard yet (wait for it) */
+    int64_t *wm;        /* per input partition; INT64_MIN: not heard yet, or idle with none */
+    bool *idle;         /* per input partition: it said it is idle */
     int32_t n;
 } fw_upstream_wm;
 
@@ -42,12 +48,14 @@ void fw_upstream_wm_fini(fw_upstream_wm *u);
 
 /** @brief Takes one watermark record's headers (values as written, not
  *  NUL-terminated). @returns false for a record it cannot read (source out
- *  of range, value not a number or "idle"): the caller counts and logs it. */
+ *  of range, value not a number, "idle" or "idle:" and a number): the
+ *  caller counts and logs it. */
 bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_len,
                          const void *value, size_t value_len);
 
 /** @brief The minimum over the upstream partitions that are not idle;
- *  INT64_MIN while one has not been heard from, or when all are idle. */
+ *  INT64_MIN while one of them has not been heard from. When all are idle,
+ *  the minimum of the watermarks they gave (INT64_MIN: none gave one). */
 int64_t fw_upstream_wm_min(const fw_upstream_wm *u);
 
 #endif

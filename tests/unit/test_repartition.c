@@ -48,8 +48,9 @@ static void test_never_back(void **state) {
     fw_upstream_wm_fini(&u);
 }
 
-/* An idle partition holds nobody back; all idle moves nothing; an idle one
- * that gets records again counts with its real watermark. */
+/* An idle partition holds nobody back while another is not idle; when all
+ * are, the stage follows the watermarks they give (their wall-clock
+ * advance); an idle one that gets records again counts with its real one. */
 static void test_idle(void **state) {
     (void)state;
     fw_upstream_wm u;
@@ -57,11 +58,24 @@ static void test_idle(void **state) {
     assert_true(take(&u, "0", "idle"));
     assert_true(take(&u, "1", "idle"));
     assert_true(take(&u, "2", "idle"));
-    expect_min(&u, INT64_MIN);
+    expect_min(&u, INT64_MIN); /* idle, and none has an event time */
     assert_true(take(&u, "2", "7000"));
     expect_min(&u, 7000);
     assert_true(take(&u, "0", "6500"));
     expect_min(&u, 6500);
+    assert_true(take(&u, "0", "idle:6600"));
+    expect_min(&u, 7000);
+    assert_true(take(&u, "2", "idle:9000"));
+    expect_min(&u, 6600); /* all idle: the lowest they gave */
+    assert_true(take(&u, "0", "idle:9500"));
+    expect_min(&u, 9000);
+    char v[32];
+    fw_upstream_wm_format(v, sizeof(v), 1234, true);
+    assert_string_equal(v, "idle:1234");
+    fw_upstream_wm_format(v, sizeof(v), 1234, false);
+    assert_string_equal(v, "1234");
+    fw_upstream_wm_format(v, sizeof(v), INT64_MIN, true);
+    assert_string_equal(v, "idle");
     fw_upstream_wm_fini(&u);
 }
 
@@ -73,7 +87,8 @@ static void test_bad_records(void **state) {
     assert_true(take(&u, "0", "100"));
     assert_true(take(&u, "1", "200"));
     const char *bad[][2] = { { "2", "300" }, { "-1", "300" }, { "x", "300" }, { "", "300" },
-                             { "0", "" }, { "0", "12a" }, { "0", "idle!" },
+                             { "0", "" }, { "0", "12a" }, { "0", "idle!" }, { "0", "idle:" },
+                             { "0", "idle:x" }, { "0", "idlex5" },
                              { "0", "1234567890123456789" }, { "00000000000000000001", "5" } };
     for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++)
         if (take(&u, bad[i][0], bad[i][1]))
