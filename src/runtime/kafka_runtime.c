@@ -245,9 +245,8 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->pl = pl;
     t->next_offset = -1;
     t->dirty = false;
-    t->at_end = false;
-    t->last_record_ms = fw_mono_ms();
-    t->wm_sent = INT64_MIN; /* what was sent went with the aborted transaction */
+    t->at_end = false;       /* until the records of the aborted transaction are read again */
+    t->wm_sent = INT64_MIN;  /* what was sent went with the aborted transaction */
     if (t->src > 0) { /* heard again from the next watermark records */
         for (int32_t i = 0; i < t->up.n; i++) {
             t->up.wm[i] = INT64_MIN;
@@ -1009,7 +1008,8 @@ static void advance_idle(fw_krt *k, int64_t now) {
     /* A stage task's time comes from the input tasks' watermarks alone. */
     for (int32_t p = 0; p < k->src[0].cap && !k->fatal; p++) {
         fw_task *t = k->src[0].tasks[p];
-        if (!t || now - t->last_record_ms < k->c->idle_timeout_ms)
+        /* Read to its end: one with records waiting is slow, not idle. */
+        if (!t || !t->at_end || now - t->last_record_ms < k->c->idle_timeout_ms)
             continue;
         const fw_engine_stats *es = fw_engine_stats_get(fw_pipeline_engine(t->pl));
         if (es->max_event_time == INT64_MIN)
@@ -1047,7 +1047,8 @@ static void print_watermarks(fw_krt *k, const char *what) {
         off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s %s", s ? ", " : "",
                                 s ? k->src[s].stage.name : "input", ts);
     }
-    logf_(k, "%s: watermarks (lowest of this instance's tasks): %s", what, line);
+    /* Not "progress:"/"stopped:" lines: those are the counts scripts read. */
+    logf_(k, "watermarks (%s; lowest of this instance's tasks): %s", what, line);
 }
 
 static void print_stats(fw_krt *k, const char *what, double rate) {

@@ -94,17 +94,18 @@ bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_le
 }
 
 int64_t fw_upstream_wm_min(const fw_upstream_wm *u) {
-    int64_t active = INT64_MAX, idle = INT64_MAX;
+    int64_t active = INT64_MAX, idle = INT64_MAX; /* idle: the highest; MAX for none */
     bool any_active = false;
     for (int32_t i = 0; i < u->n; i++) {
         if (!u->idle[i]) {
             any_active = true;
             active = u->wm[i] < active ? u->wm[i] : active;
-        } else if (u->wm[i] != INT64_MIN && u->wm[i] < idle) {
+        } else if (u->wm[i] != INT64_MIN && (idle == INT64_MAX || u->wm[i] > idle)) {
             idle = u->wm[i];
         }
     }
     if (any_active)
         return active;
+    /* All idle: none has a record waiting, none holds the others back. */
     return idle == INT64_MAX ? INT64_MIN : idle;
 }

@@ -10,8 +10,8 @@
  * the input partition; FW_WM_HEADER_WATERMARK: epoch ms, or "idle:" and
  * epoch ms (or "idle" alone, with no event time yet) for an input partition
  * read to its end and silent for the idle timeout: it holds nobody back while
- * another is not idle; when all are, the stage follows their wall-clock
- * advance. A record an idle partition gets later may arrive behind a stage's
+ * another is not idle; when all are, the stage follows the highest (their
+ * wall-clock advance). A record an idle partition gets later may arrive behind a stage's
  * watermark, as it may behind its own after the idle advance. */
 #ifndef FW_REPARTITION_H
 #define FW_REPARTITION_H
@@ -54,8 +54,9 @@ bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_le
                          const void *value, size_t value_len);
 
 /** @brief The minimum over the upstream partitions that are not idle;
- *  INT64_MIN while one of them has not been heard from. When all are idle,
- *  the minimum of the watermarks they gave (INT64_MIN: none gave one). */
+ *  INT64_MIN while one of them has not been heard from. When all are idle
+ *  (read to their end; --exit-at-end's end too), the highest watermark they
+ *  gave (INT64_MIN: none gave one): nothing waits upstream. */
 int64_t fw_upstream_wm_min(const fw_upstream_wm *u);
 
 #endif
