@@ -149,7 +149,16 @@ static bool task_restore(fw_krt *k, fw_task *t);
 /* A task's pipeline with the rules in force, running its source's stage. */
 static fw_pipeline *task_pipeline(fw_krt *k, const fw_task *t) {
     const fw_source *so = &k->src[t->src];
-    fw_pipeline *pl = fw_pipeline_new(&k->pconf, k->errstr, sizeof(k->errstr));
+    fw_pipeline_conf pc = k->pconf;
+    if (t->src > 0) {
+        /* A stage reads what on_accepted wrote: JSON in our spelling
+         * (fw_txn_write_json echoes only an unmapped JSON record), whatever
+         * the input's format and schema. */
+        pc.format = FW_INPUT_JSON;
+        pc.schema = NULL;
+        pc.csv_header = NULL;
+    }
+    fw_pipeline *pl = fw_pipeline_new(&pc, k->errstr, sizeof(k->errstr));
     if (!pl)
         return NULL;
     fw_engine *e = fw_pipeline_engine(pl);
@@ -1114,7 +1123,9 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     s.commits = k->commits;
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
-    s.assigned_partitions = k->nassigned;
+    s.assigned_partitions = 0; /* of the input (the stages' partitions come with them) */
+    for (int32_t p = 0; p < k->src[0].cap; p++)
+        s.assigned_partitions += k->src[0].tasks[p] != NULL;
     if (k->ruler) {
         s.rules_known = true;
         memcpy(s.rules, k->pconf.rules.common, sizeof(s.rules));
