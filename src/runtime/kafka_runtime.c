@@ -928,7 +928,8 @@ static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
 }
 
 static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
-    int source = source_of(k, rd_kafka_topic_name(m->rkt));
+    /* A consumer-wide error (a refused session, say) names no topic. */
+    int source = m->rkt ? source_of(k, rd_kafka_topic_name(m->rkt)) : -1;
     fw_task *t = source >= 0 ? task_get(k, source, m->partition) : NULL;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
