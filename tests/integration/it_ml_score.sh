@@ -75,6 +75,11 @@ records=$(wc -l < "$WORK/in.ndjson") # the malformed lines make_input adds inclu
 read_all() { [ "$(metric fraudwatch_transactions_read_total)" = "$records" ]; }
 read_so_far() { echo "$(metric fraudwatch_transactions_read_total) records read"; }
 wait_until 30 "fraudwatch_transactions_read_total to reach $records" read_so_far read_all
+# ml_score runs where its key (the customer) is: on several partitions in a
+# stage behind a repartition topic, a moment after the input task read the record.
+ml_alerted() { [ "$(metric 'fraudwatch_alerts_total{rule="ml_score"}')" -gt 0 ] 2>/dev/null; }
+ml_so_far() { echo "$(metric fraudwatch_ml_scored_transactions_total) scored, $(metric 'fraudwatch_alerts_total{rule="ml_score"}') alerts"; }
+wait_until 30 "ml_score alerts in the metrics" ml_so_far ml_alerted
 [ "$(metric fraudwatch_transactions_read_total)" = "$records" ] ||
     fail "metrics: records read $(metric fraudwatch_transactions_read_total), want $records"
 [ "$(metric fraudwatch_dead_letters_total)" -gt 0 ] || fail "metrics: dead letters"
