@@ -64,6 +64,7 @@ fw_engine *fw_engine_new(const fw_rules *rules, char *errstr, size_t errstr_size
     e->rules = *rules;
     fw_detect_plan(e);
     e->max_ts = INT64_MIN;
+    e->wm_cap = INT64_MAX;
     e->scan_small = FW_SCAN_SMALL;
     e->stats.watermark = INT64_MIN;
     e->stats.max_event_time = INT64_MIN;
@@ -202,10 +203,15 @@ void fw_engine_touch(fw_engine *e, fw_entity *ent) {
 
 /* ---- time ---- */
 
+/* What the records seen (and advances) allow, before any cap. */
 static int64_t watermark_of(const fw_engine *e) {
     if (e->max_ts == INT64_MIN)
         return INT64_MIN;
     return e->max_ts - e->rules.time.max_out_of_orderness_ms;
+}
+
+static int64_t capped(const fw_engine *e, int64_t watermark) {
+    return watermark < e->wm_cap ? watermark : e->wm_cap;
 }
 
 /* Changelog key of a buffered transaction: 'B', event time big-endian (so keys
@@ -262,8 +268,11 @@ static void release(fw_engine *e, int64_t watermark) {
     }
     e->stats.buffered = e->buffer.n;
     e->stats.max_event_time = e->max_ts;
-    if (watermark > e->stats.watermark)
+    if (watermark > e->stats.watermark) {
         e->stats.watermark = watermark;
+        if (e->wm_cap != INT64_MAX) /* behind max_ts: the changelog keeps it (fw_engine_changes) */
+            e->max_ts_dirty = true;
+    }
     fw_state_expire(&e->state, e->stats.watermark, e->horizon,
                     watermark == INT64_MAX ? 0 : FW_SWEEP_BUDGET, on_expire, e);
     if (e->lang)
@@ -300,7 +309,7 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
         e->max_ts = t->ts_ms;
         e->max_ts_dirty = true;
     }
-    release(e, watermark_of(e));
+    release(e, capped(e, watermark_of(e)));
 }
 
 void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out) {
@@ -314,12 +323,27 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
         e->max_ts = need;
         e->max_ts_dirty = true;
     }
+    watermark = capped(e, watermark);
+    if (watermark <= e->stats.watermark)
+        return;
     release(e, watermark);
     if (e->ids.max) { /* an idle partition's ids expire too */
         fw_txn_ids_restore_finish(&e->ids);
         fw_txn_ids_expire(&e->ids, watermark == INT64_MAX ? INT64_MAX : watermark - e->ids_horizon);
         e->stats.ids = fw_txn_ids_count(&e->ids);
     }
+}
+
+int64_t fw_engine_own_watermark(const fw_engine *e) { return watermark_of(e); }
+
+void fw_engine_cap_watermark(fw_engine *e, int64_t cap, const fw_engine_out *out) {
+    e->wm_cap = cap;
+    if (!out)
+        return;
+    e->out = out;
+    int64_t wm = capped(e, watermark_of(e));
+    if (wm > e->stats.watermark)
+        release(e, wm);
 }
 
 /* ---- duplicates ----
@@ -450,8 +474,13 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         fw_txn_ids_changes(&e->ids, &e->scratch, fn, opaque);
     }
     if (e->max_ts_dirty && e->track_changes) {
-        char v[24];
-        int n = snprintf(v, sizeof(v), "%" PRId64, e->max_ts);
+        /* "max_ts", or "max_ts,watermark" when a cap holds the watermark
+         * behind what max_ts allows: restore must not release past it. */
+        char v[48];
+        int n = e->stats.watermark < watermark_of(e)
+                    ? snprintf(v, sizeof(v), "%" PRId64 ",%" PRId64, e->max_ts,
+                               e->stats.watermark)
+                    : snprintf(v, sizeof(v), "%" PRId64, e->max_ts);
         fn(opaque, FW_STR_LIT("M"), v, (size_t)n);
         e->max_ts_dirty = false;
     }
@@ -624,7 +653,7 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
     case 'M': {
         if (!value)
             return FW_OK;
-        char v[24];
+        char v[48];
         if (len == 0 || len >= sizeof(v)) {
             snprintf(errstr, errstr_size, "changelog: bad watermark record");
             return FW_ERR_INVALID;
@@ -632,14 +661,19 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
         memcpy(v, value, len);
         v[len] = '\0';
         char *end;
-        long long ts = strtoll(v, &end, 10);
-        if (*end) {
+        long long ts = strtoll(v, &end, 10), wm = 0;
+        bool held = *end == ',';
+        if (held)
+            wm = strtoll(end + 1, &end, 10);
+        if (*end || end == v) {
             snprintf(errstr, errstr_size, "changelog: bad watermark record");
             return FW_ERR_INVALID;
         }
         e->max_ts = ts;
         e->stats.max_event_time = ts;
         e->stats.watermark = watermark_of(e);
+        if (held && wm < e->stats.watermark) /* a cap held it there (fw_engine_cap_watermark) */
+            e->stats.watermark = wm;
         return FW_OK;
     }
     case 'B': {

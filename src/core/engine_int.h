@@ -127,6 +127,8 @@ struct fw_engine {
     int32_t stage_partition, stage_partitions;
     bool stage_external;              /* the watermark comes from fw_engine_advance alone */
     bool stage_no_ml;                 /* ml_score runs in another stage: no features here */
+    int64_t wm_cap;                   /* the watermark goes no further (fw_engine_cap_watermark);
+                                         INT64_MAX: no cap */
 };
 
 /** @brief True when the engine's stage runs what runs in @p s. */

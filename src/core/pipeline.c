@@ -210,6 +210,15 @@ fw_err fw_pipeline_set_lang(fw_pipeline *p, const fw_lang_rules *rs, char *errst
 
 fw_engine *fw_pipeline_engine(fw_pipeline *p) { return p->engine; }
 
+void fw_pipeline_cap_watermark(fw_pipeline *p, int64_t cap, const fw_pipeline_out *out) {
+    if (!out) {
+        fw_engine_cap_watermark(p->engine, cap, NULL);
+        return;
+    }
+    p->out = out;
+    fw_engine_cap_watermark(p->engine, cap, &p->engine_out);
+}
+
 void fw_pipeline_ml_flush(fw_pipeline *p, const fw_pipeline_out *out) {
     p->out = out;
     fw_engine_ml_flush(p->engine, &p->engine_out);
@@ -234,6 +243,10 @@ __attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const
                                                           size_t len, const fw_source_ref *src,
                      fw_arena *arena, char synth[96], fw_txn *txn, fw_decode_error *derr) {
     fw_arena_reset(arena); /* nothing outlives the previous record decoded into it */
+    if (src->checked && (p->conf.format != FW_INPUT_JSON || p->conf.schema))
+        /* Routed here by account from another partition: our own JSON. */
+        return fw_txn_decode_json_ex(payload, len, arena, p->conf.max_record_bytes, NULL,
+                                     p->conf.extras, txn, derr);
     if (p->conf.format == FW_INPUT_CSV) {
         if (p->csv_state > 0)
             return fw_txn_decode_csv(payload, len, &p->csv, p->conf.schema, arena,
@@ -258,6 +271,8 @@ __attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const
 
 /* Hands a transaction whose event time passed the checks to the engine. */
 static void apply(fw_pipeline *p, const fw_txn *txn, fw_str payload, const fw_source_ref *src) {
+    if (p->out->route && !p->out->route(p->out->opaque, txn))
+        return; /* another partition's task takes it */
     p->src = src;
     p->payload = payload;
     fw_txn_pos pos = { .partition = src->topic ? src->partition : -1,

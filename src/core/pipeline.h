@@ -27,8 +27,9 @@ typedef struct fw_source_ref {
     const char *ref_time_name;  /* "the record's Kafka timestamp", "the wall clock" */
     int64_t ref_time_ms;
     /* The record's event time was checked upstream (a repartition record:
-     * the input stage accepted it): neither max_future_skew nor the time
-     * guard applies again. */
+     * the input stage accepted it, or routed it here by account): neither
+     * max_future_skew nor the time guard applies again. Such a record is
+     * JSON in our spelling (fw_txn_write_json), whatever the input format. */
     bool checked;
 } fw_source_ref;
 
@@ -58,6 +59,11 @@ typedef struct fw_pipeline_out {
      *  duplicate or late), decoded, valid during the call; what the input
      *  stage sends on to the later ones (stage.h). */
     void (*accepted)(void *opaque, const fw_txn *t);
+    /** Optional: asked for each decoded transaction that passed its time
+     *  checks, before the engine takes it. False: it belongs to another
+     *  partition's task, which the caller sent it to; this engine does not
+     *  take it (not counted, not deduplicated here). */
+    bool (*route)(void *opaque, const fw_txn *t);
 } fw_pipeline_out;
 
 typedef struct fw_pipeline_conf {
@@ -135,6 +141,10 @@ fw_err fw_pipeline_set_lang(fw_pipeline *p, const struct fw_lang_rules *rs, char
  *  stage @p s as partition @p partition of @p partitions. */
 void fw_pipeline_set_stage(fw_pipeline *p, const fw_stage *s, const char *const *colocated,
                            int32_t partition, int32_t partitions);
+
+/** @brief fw_engine_cap_watermark on the pipeline's engine (@p out NULL:
+ *  only sets it). */
+void fw_pipeline_cap_watermark(fw_pipeline *p, int64_t cap, const fw_pipeline_out *out);
 
 /** @brief The partition's engine, for its changelog (changes and restore). */
 fw_engine *fw_pipeline_engine(fw_pipeline *p);

@@ -118,13 +118,14 @@ static void tally_add(fw_tally_counts *to, const fw_tally_counts *from) {
     to->dead_letters += from->dead_letters;
     to->late += from->late;
     to->key_mismatch += from->key_mismatch;
+    to->rekeyed += from->rekeyed;
 }
 
 /* Resets the open counts without rewriting the 16 KiB of id slots. */
 static void tally_clear(fw_tally_counts *c) {
     memset(c->alerts, 0, sizeof(c->alerts));
     lang_counts_clear(&c->lang);
-    c->dead_letters = c->late = c->key_mismatch = 0;
+    c->dead_letters = c->late = c->key_mismatch = c->rekeyed = 0;
 }
 
 void fw_tally_commit(fw_tally *t) {
@@ -150,6 +151,7 @@ void fw_metrics_set_tally(fw_metrics_snapshot *s, const fw_tally_counts *c) {
     s->dead_letters = c->dead_letters;
     s->late = c->late;
     s->key_mismatch = c->key_mismatch;
+    s->rekeyed = c->rekeyed;
 }
 
 static const char *const limit_names[FW_LIMIT__COUNT] = {
@@ -276,9 +278,12 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
         counter(out, "fraudwatch_changelog_records_total",
                 "State changelog records produced.", s->changelog_records);
         counter(out, "fraudwatch_input_key_mismatch_total",
-                "Input records whose Kafka key is not their account_id: processed, but "
-                "stateful rules keyed by account see only their partition's records.",
+                "Input records whose Kafka key is not their account_id (or that have none).",
                 s->key_mismatch);
+        counter(out, "fraudwatch_input_repartitioned_total",
+                "Input records not on their account's partition (no key, another key, "
+                "another partitioner), sent there through GROUP-repartition-account_id.",
+                s->rekeyed);
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);
@@ -383,6 +388,7 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     keep_max(&p->aborts, &s->aborts, 1);
     keep_max(&p->changelog_records, &s->changelog_records, 1);
     keep_max(&p->key_mismatch, &s->key_mismatch, 1);
+    keep_max(&p->rekeyed, &s->rekeyed, 1);
     keep_max(&p->ml_scored, &s->ml_scored, 1);
     keep_max(&p->ml_unscored, &s->ml_unscored, 1);
     keep_max(&p->ml_batches, &s->ml_batches, 1);

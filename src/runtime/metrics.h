@@ -89,6 +89,7 @@ typedef struct fw_metrics_snapshot {
     uint64_t commits, aborts;                /* transactions */
     uint64_t changelog_records;
     uint64_t key_mismatch;                   /* input records not keyed by account_id */
+    uint64_t rekeyed;                        /* input records sent to their account's partition */
     /* ml_score. */
     uint64_t ml_scored, ml_unscored;         /* rows */
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
@@ -121,6 +122,7 @@ typedef struct fw_tally_counts {
     uint64_t dead_letters;
     uint64_t late;
     uint64_t key_mismatch;                   /* input records not keyed by account_id */
+    uint64_t rekeyed;                        /* input records sent to their account's partition */
 } fw_tally_counts;
 
 /** The outputs of a Kafka runner counted as a read_committed reader sees

@@ -109,3 +109,10 @@ int64_t fw_upstream_wm_min(const fw_upstream_wm *u) {
     /* All idle: none has a record waiting, none holds the others back. */
     return idle == INT64_MAX ? INT64_MIN : idle;
 }
+
+bool fw_upstream_wm_all_idle(const fw_upstream_wm *u) {
+    for (int32_t i = 0; i < u->n; i++)
+        if (!u->idle[i])
+            return false;
+    return u->n > 0;
+}

@@ -59,4 +59,8 @@ bool fw_upstream_wm_take(fw_upstream_wm *u, const void *source, size_t source_le
  *  gave (INT64_MIN: none gave one): nothing waits upstream. */
 int64_t fw_upstream_wm_min(const fw_upstream_wm *u);
 
+/** @brief Every upstream partition said it is idle (--exit-at-end: all
+ *  read to their end, and all they sent is before that). */
+bool fw_upstream_wm_all_idle(const fw_upstream_wm *u);
+
 #endif

@@ -10,6 +10,20 @@
 
 #define FW_RUN_MAX_COLOCATED 8
 
+/* The partitioners of librdkafka and of Kafka's Java client, in the order
+ * of --input-partitioner's choices. */
+typedef enum fw_partitioner {
+    FW_PARTITIONER_CONSISTENT_RANDOM = 0, /* librdkafka's default: CRC32 of the key */
+    FW_PARTITIONER_MURMUR2_RANDOM,        /* the Java client's default */
+    FW_PARTITIONER_FNV1A_RANDOM,          /* Sarama's (Go) default */
+    FW_PARTITIONER_CONSISTENT,
+    FW_PARTITIONER_MURMUR2,
+    FW_PARTITIONER_FNV1A,
+} fw_partitioner;
+
+#define FW_PARTITIONER_CHOICES \
+    "consistent_random|murmur2_random|fnv1a_random|consistent|murmur2|fnv1a"
+
 typedef struct fw_run_conf {
     fw_pipeline_conf pipeline;     /* rules, input format, record size limit */
     const char *rules_file;        /* applied over the defaults; NULL: defaults */
@@ -49,6 +63,10 @@ typedef struct fw_run_conf {
      * point into colocated_buf. */
     const char *colocated[FW_RUN_MAX_COLOCATED + 1];
     char colocated_buf[256];
+    /* How the input's producers chose a keyed record's partition
+     * (--input-partitioner): a record whose account lives on another
+     * partition is sent there (the repartition by account). */
+    int input_partitioner;         /* fw_partitioner */
     int partitions;                /* for topics fraudwatch creates */
     int replication_factor;
     int commit_interval_ms;

@@ -1,7 +1,8 @@
 /* produce.c — `fraudwatch produce`: replays a file of records into a topic,
- * one line per message, keyed by account_id when the line decodes (else no
- * key) or by a key given on the line (--key-separator), optionally paced. Malformed lines are sent too: that is how the
- * dead-letter path is exercised end to end. */
+ * one line per message, keyed by account_id (or another field, or none)
+ * when the line decodes (else no key) or by a key given on the line
+ * (--key-separator), optionally paced. Malformed lines are sent too: that
+ * is how the dead-letter path is exercised end to end. */
 #include <errno.h>
 #include <inttypes.h>
 #include <signal.h>
@@ -22,8 +23,9 @@
 static const char produce_usage[] =
     "Usage: fraudwatch produce --topic TOPIC --input FILE [OPTIONS]\n"
     "\n"
-    "Sends each line of FILE as one message, keyed by its account_id (lines that\n"
-    "do not decode are sent without a key). Creates the topic if it is missing.\n"
+    "Sends each line of FILE as one message, keyed by its account_id (--key: another\n"
+    "field, or none; lines that do not decode are sent without a key). Creates the\n"
+    "topic if it is missing.\n"
     "Every option can also be set in the environment (FW_ names); a flag wins.\n"
     "Exit status: 0 done, 1 a Kafka error or a message not delivered, 2 bad\n"
     "options or an input file that cannot be opened.\n";
@@ -32,7 +34,8 @@ typedef struct produce_conf {
     fw_kafka_opts kafka;
     const char *topic;
     const char *input;
-    const char *key_sep;  /* NULL: keyed by account_id */
+    const char *key_sep;  /* NULL: keyed by key_field */
+    int key_field;        /* produce_key_field */
     double rate;          /* messages per second; 0: as fast as possible */
     int partitions;       /* if the topic is created */
     int partition;        /* RD_KAFKA_PARTITION_UA: by the key's hash */
@@ -40,6 +43,12 @@ typedef struct produce_conf {
 } produce_conf;
 
 #define OFF(field) offsetof(produce_conf, field)
+
+/* --key's choices, in this order. */
+typedef enum produce_key_field {
+    KEY_ACCOUNT_ID, KEY_CUSTOMER_ID, KEY_CARD_ID, KEY_MERCHANT_ID, KEY_COUNTERPARTY_ID,
+    KEY_NONE,
+} produce_key_field;
 
 /* `produce`'s options: getopt, the environment and --help come from here. */
 static const fw_opt produce_opts[] = {
@@ -54,6 +63,12 @@ static const fw_opt produce_opts[] = {
       .help = "each line is KEY SEP RECORD: KEY is the message key, whatever the record "
               "says (as kafka-console-producer's parse.key; e.g. to test records keyed "
               "wrongly)" },
+    { .name = "key", .arg = "FIELD", .env = { "FW_PRODUCE_KEY" }, .type = FW_OPT_CHOICE,
+      .choices = "account_id|customer_id|card_id|merchant_id|counterparty_id|none",
+      .offset = OFF(key_field), .def = "account_id",
+      .help = "the field of each record that keys its message; none: no key (the "
+              "producer spreads such messages over the partitions). A record without the "
+              "field, or that does not decode, is sent without a key" },
     { .name = "partition", .arg = "N", .env = { "FW_PRODUCE_PARTITION" }, .type = FW_OPT_INT,
       .min = 0, .max = 99999, .offset = OFF(partition), .def = "chosen by the key's hash",
       .help = "send every message to partition N" },
@@ -191,8 +206,13 @@ int fw_cmd_produce(int argc, char **argv) {
             key = (fw_str){ .ptr = line, .len = (size_t)(sep - line) };
             value = sep + strlen(key_sep);
             len -= (size_t)(value - line);
-        } else if (fw_txn_decode_json(line, len, &scratch, 0, &txn, &derr) == FW_OK) {
-            key = txn.account_id;
+        } else if (c.key_field != KEY_NONE &&
+                   fw_txn_decode_json(line, len, &scratch, 0, &txn, &derr) == FW_OK) {
+            const fw_str by[] = { txn.account_id, txn.customer_id, txn.card_id,
+                                  txn.merchant_id, txn.counterparty_id };
+            key = by[c.key_field];
+            if (!key.len)
+                key = FW_STR_NULL;
         }
         rd_kafka_resp_err_t err;
         while ((err = rd_kafka_producev(rk, RD_KAFKA_V_TOPIC(topic),

@@ -191,6 +191,15 @@ static const fw_opt run_opts[] = {
       .help = "comma-separated fields each value of which belongs to one account "
               "(e.g. customer_id,card_id when each customer has one account): rules "
               "grouped by them run on the input's partitions, with no repartition topic" },
+    { .name = "input-partitioner", .arg = "NAME", .env = { "FW_INPUT_PARTITIONER" },
+      .type = FW_OPT_CHOICE, .choices = FW_PARTITIONER_CHOICES,
+      .offset = OFF(input_partitioner), .def = "consistent_random",
+      .help = "how the input's producers partition by key: consistent_random (librdkafka's "
+              "default, and fraudwatch generate's and produce's), murmur2_random (the Java "
+              "client's), fnv1a_random (Sarama's). With several partitions, a record not on "
+              "its account's partition (no key, another key) is repartitioned by account "
+              "through GROUP-repartition-account_id; a wrong NAME repartitions nearly every "
+              "record (counted and logged)" },
     { .name = "partitions", .arg = "N", .env = { "FW_PARTITIONS" }, .type = FW_OPT_INT,
       .min = 1, .max = 100000, .offset = OFF(partitions), .def = "3",
       .help = "partitions of topics fraudwatch creates" },

@@ -3,7 +3,8 @@
 # repository: a markdown link [text](path) or [text](path#anchor) must name a
 # file or folder that exists, and an anchor into a markdown file must name one
 # of its headings (GitHub's slugs). No file may point outside the repository
-# (`../shared`) or at the design document that is not in it (`design.md`).
+# (`../shared`) or at the design document that is not in it (`design.md`), and
+# no file may keep a merge's conflict markers.
 # Each failure names the file, the line and the link.
 set -u
 ROOT="${FW_SOURCE_DIR:-$(cd "$(dirname "$0")/../.." && pwd)}"
@@ -85,8 +86,16 @@ done < <(grep -rnI -e '\.\./shared' -e 'design\.md' . \
              --exclude-dir=.git --exclude-dir='build*' --exclude-dir=node_modules |
          sed 's|^\./||' | grep -v "^$SELF:")
 
+# A merge's conflict markers left in any tracked text (a line starting with
+# seven <, = or > and, for two of them, a space or the line's end).
+while IFS= read -r hit; do
+    fail "$hit: a merge conflict marker"
+done < <(grep -rnIE -e '^(<{7}|>{7})( |$)' -e '^={7}$' . \
+             --exclude-dir=.git --exclude-dir='build*' --exclude-dir=node_modules |
+         sed 's|^\./||' | grep -v "^$SELF:")
+
 if [ "$fails" -gt 0 ]; then
     echo "doc_links: $fails broken reference(s) in ${#MDS[@]} markdown files" >&2
     exit 1
 fi
-echo "ok: $checked relative links in ${#MDS[@]} markdown files resolve; no ../shared, no design.md"
+echo "ok: $checked relative links in ${#MDS[@]} markdown files resolve; no ../shared, no design.md, no conflict markers"

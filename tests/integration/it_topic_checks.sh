@@ -3,8 +3,10 @@
 # 1. an existing changelog topic that is not compacted is refused at start,
 #    with a message naming the topic, the policy and the fix;
 # 2. records whose Kafka key is not their account_id (the input's partition
-#    key) are processed, counted (summary and fraudwatch_input_key_mismatch_total)
-#    and reported once per partition with the key, the field and its value.
+#    key) are counted (summary and fraudwatch_input_key_mismatch_total) and
+#    reported once per partition with the key, the field and its value; those
+#    not on their account's partition go there (fraudwatch_input_repartitioned_total)
+#    and the account's rules see all of them: file mode's alert.
 source "$(dirname "$0")/lib.sh"
 
 # 1. `fraudwatch produce` creates a missing topic with the broker's default
@@ -22,7 +24,8 @@ grep -q -- "--entity-name $PREFIX-bad-state-changelog --add-config cleanup.polic
 echo "ok: the message names the topic, the policy found and the fix"
 
 # 2. Three velocity transactions of one account (file mode alerts), keyed
-# wrongkey1..3 and sent to partitions 0, 1, 2: each task sees one of them.
+# wrongkey1..3 and sent to partitions 0, 1, 2: two of them are not on acc-1's
+# partition (CRC32 of the key modulo 3, librdkafka's partitioner).
 base=1704067200000
 for i in 1 2 3; do
     printf 'wrongkey%d|{"transaction_id":"wk-%d","timestamp":%d,"account_id":"acc-1","amount":1500}\n' \
@@ -38,11 +41,17 @@ for p in 0 1 2; do # wrongkeyN to partition N-1, in event-time order
         --partitions 3 --partition "$p"
 done
 MPORT=$((24000 + RANDOM % 2000))
-LOG_NAME=keys start_engine keys --metrics-port "$MPORT" --metrics-bind 127.0.0.1
+LOG_NAME=keys start_engine keys --metrics-port "$MPORT" --metrics-bind 127.0.0.1 \
+    --idle-timeout-ms 1000 # the windows close once the partitions go quiet
 mismatches() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "fraudwatch_input_key_mismatch_total" { print $2 }'; }
 three() { [ "$(mismatches)" = 3 ]; }
 wait_until 60 "fraudwatch_input_key_mismatch_total to reach 3" mismatches three
 assert_eq 3 "$(mismatches)" "fraudwatch_input_key_mismatch_total"
+rekeyed() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk '$1 == "fraudwatch_input_repartitioned_total" { print $2 }'; }
+two() { [ "$(rekeyed)" = 2 ]; }
+wait_until 60 "fraudwatch_input_repartitioned_total to reach 2" rekeyed two
+assert_eq 2 "$(rekeyed)" "fraudwatch_input_repartitioned_total (records not on acc-1's partition)"
+wait_for_count "$PREFIX-out" 1 60
 kill -TERM "$LAST_PID"
 wait_for_exit "$LAST_PID" 60 "the engine after SIGTERM"
 assert_eq 0 "$WAIT_STATUS" "engine exit status"
@@ -57,8 +66,11 @@ for p in 0 1 2; do
     grep -q "partition $p: record at offset 0 has key \"wrongkey$((p + 1))\" but account_id \"acc-1\"" \
         "$WORK/warnings" || fail "partition $p: no warning naming wrongkey$((p + 1)) and account_id acc-1"
 done
-grep -qE 'partition [0-9]+: record at offset [0-9]+ has key "wrongkey[123]" but account_id "acc-1"; stateful rules keyed by account see only this partition.s records of it \(produce with key = account_id' \
+grep -qE 'partition [0-9]+: record at offset [0-9]+ has key "wrongkey[123]" but account_id "acc-1"; records not on their account.s partition take one more hop, through the account topic \(produce with key = account_id' \
     "$WORK/warnings" || fail "the warning does not name the key, the field and its value"
+grep -q "note: partition [0-9]: record at offset 0 belongs with account_id \"acc-1\" on partition [0-9] (--input-partitioner consistent_random)" \
+    "$ENGINE_LOG" || fail "no note on the first record sent to its account's partition"
 consume_all "$PREFIX-out" > "$WORK/kafka.alerts"
-echo "info: velocity alerts in Kafka mode: $(grep -c '"rule":"velocity"' "$WORK/kafka.alerts" || true) (the records are on three tasks until input is repartitioned)"
+assert_eq 1 "$(grep -c '"rule":"velocity"' "$WORK/kafka.alerts" || true)" \
+    "velocity alerts in Kafka mode, as in file mode (the three records on one task)"
 echo "PASS $TEST_NAME"

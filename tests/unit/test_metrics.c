@@ -190,10 +190,14 @@ static const char kafka_ml_tail[] =
     "# TYPE fraudwatch_changelog_records_total counter\n"
     "fraudwatch_changelog_records_total 250\n"
     "# HELP fraudwatch_input_key_mismatch_total Input records whose Kafka key is not their "
-    "account_id: processed, but stateful rules keyed by account see only their partition's "
-    "records.\n"
+    "account_id (or that have none).\n"
     "# TYPE fraudwatch_input_key_mismatch_total counter\n"
     "fraudwatch_input_key_mismatch_total 4\n"
+    "# HELP fraudwatch_input_repartitioned_total Input records not on their account's "
+    "partition (no key, another key, another partitioner), sent there through "
+    "GROUP-repartition-account_id.\n"
+    "# TYPE fraudwatch_input_repartitioned_total counter\n"
+    "fraudwatch_input_repartitioned_total 2\n"
     "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
     "# TYPE fraudwatch_assigned_partitions gauge\n"
     "fraudwatch_assigned_partitions 3\n"
@@ -226,6 +230,7 @@ static void test_format_kafka_and_ml(void **state) {
     s.aborts = 1;
     s.changelog_records = 250;
     s.key_mismatch = 4;
+    s.rekeyed = 2;
     s.assigned_partitions = 3;
     s.ml_unscored = 13;
     s.ml_batches = 14;
@@ -407,8 +412,8 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 22);
-    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 2);
+    assert_int_equal(families, 23);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3);
     free(text);
 }
 
@@ -888,7 +893,7 @@ static void test_scrapes_race_publishes(void **state) {
     for (uint64_t i = 1; i <= 200000; i++) {
         uint64_t *counters[] = { &s.transactions, &s.dead_letters, &s.late, &s.behind_watermark,
                                  &s.duplicates, &s.commits, &s.aborts, &s.changelog_records,
-                                 &s.key_mismatch, &s.ml_scored,
+                                 &s.key_mismatch, &s.rekeyed, &s.ml_scored,
                                  &s.ml_unscored, &s.ml_batches, &s.ml_failed_batches,
                                  &s.model_reloads, &s.model_reload_failures };
         for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)

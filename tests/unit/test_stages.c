@@ -302,6 +302,72 @@ static void test_external_watermark_restore(void **state) {
     fw_engine_destroy(e);
 }
 
+/* An input task that also gets, later, records other partitions routed to
+ * it (the runtime's repartition by account) holds its watermark at the
+ * cap: nothing is released past it, an advance stops there too, and the
+ * changelog gives back the held watermark, not the one its records allow. */
+static void test_watermark_cap_restore(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    const int64_t ooo = rules.time.max_out_of_orderness_ms;
+    fw_stage in = { .kind = FW_STAGE_INPUT, .name = "account_id" };
+    fw_engine *e = fw_engine_new(&rules, err, sizeof(err));
+    assert_non_null(e);
+    fw_engine_set_stage(e, &in, NULL, 0, 6);
+    fw_engine_track_changes(e);
+    fw_engine_cap_watermark(e, INT64_MIN, NULL); /* no other partition heard yet */
+    int alerts = 0;
+    fw_engine_out out = { .opaque = &alerts, .alert = no_alert };
+    const int64_t w = 1704067200000;
+    fw_txn t = txn_of(FW_TXN_TRANSFER, "acct-A", "acct-B", 50);
+    t.ts_ms = w;
+    fw_engine_process_from(e, &t, NULL, &out);
+    t.transaction_id = fw_str_c("tx-2");
+    t.ts_ms = w + 600000;
+    fw_engine_process_from(e, &t, NULL, &out);
+    const fw_engine_stats *st = fw_engine_stats_get(e);
+    if (st->watermark != INT64_MIN || st->buffered != 2)
+        fail_msg("watermark %lld, %llu buffered under a cap at INT64_MIN; expected none "
+                 "and 2", (long long)st->watermark, (unsigned long long)st->buffered);
+    if (fw_engine_own_watermark(e) != w + 600000 - ooo)
+        fail_msg("own watermark %lld, expected %lld", (long long)fw_engine_own_watermark(e),
+                 (long long)(w + 600000 - ooo));
+    fw_engine_cap_watermark(e, w, &out); /* every partition is past w now */
+    if (st->watermark != w || st->buffered != 1)
+        fail_msg("watermark %lld, %llu buffered at cap %lld; expected the cap and 1",
+                 (long long)st->watermark, (unsigned long long)st->buffered, (long long)w);
+    fw_engine_advance(e, w + 3600000, &out); /* an idle advance stops at the cap too */
+    if (st->watermark != w)
+        fail_msg("watermark %lld after an advance past the cap %lld", (long long)st->watermark,
+                 (long long)w);
+    static store s;
+    memset(&s, 0, sizeof(s));
+    fw_engine_changes(e, store_put, &s);
+    fw_engine_destroy(e);
+
+    e = fw_engine_new(&rules, err, sizeof(err));
+    assert_non_null(e);
+    fw_engine_set_stage(e, &in, NULL, 0, 6);
+    fw_engine_cap_watermark(e, INT64_MIN, NULL);
+    for (size_t i = 0; i < s.n; i++)
+        if (fw_engine_restore(e, (fw_str){ s.items[i].key, s.items[i].keylen },
+                              s.items[i].del ? NULL : s.items[i].value, s.items[i].len, err,
+                              sizeof(err)) != FW_OK)
+            fail_msg("restore: %s", err);
+    st = fw_engine_stats_get(e);
+    if (st->watermark != w || st->buffered != 1)
+        fail_msg("restored watermark %lld with %llu buffered, expected the held %lld and 1",
+                 (long long)st->watermark, (unsigned long long)st->buffered, (long long)w);
+    fw_engine_cap_watermark(e, INT64_MAX, &out); /* the end: the cap goes */
+    if (st->watermark != w + 3600000 || st->buffered != 0)
+        fail_msg("watermark %lld, %llu buffered without a cap; expected %lld and none",
+                 (long long)st->watermark, (unsigned long long)st->buffered,
+                 (long long)(w + 3600000));
+    fw_engine_destroy(e);
+}
+
 /* ---- the simulated cluster ---- */
 
 typedef struct lines {
@@ -581,6 +647,42 @@ static void test_pipeline_accepted_and_checked(void **state) {
     fw_pipeline_destroy(p);
 }
 
+static bool route_not_b(void *opaque, const fw_txn *t) {
+    (void)opaque;
+    return !fw_str_eq_c(t->account_id, "b");
+}
+
+/* route: a record another task takes is neither taken nor passed on here;
+ * a checked record is our JSON whatever the input's format (semicolon). */
+static void test_pipeline_route(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules rules;
+    fw_rules_defaults(&rules);
+    fw_pipeline_conf pc = { .format = FW_INPUT_SEMICOLON, .rules = rules };
+    fw_pipeline *p = fw_pipeline_new(&pc, err, sizeof(err));
+    if (!p)
+        fail_msg("pipeline: %s", err);
+    taken k = { 0 };
+    fw_pipeline_out out = { .opaque = &k, .alert = taken_alert, .dead_letter = taken_dead,
+                            .accepted = taken_accepted, .route = route_not_b };
+    fw_source_ref src = { .topic = "in", .ref_time_name = "the record's Kafka timestamp",
+                          .ref_time_ms = 1704067200000 };
+    const char *a = "2024-01-01T00:00:00Z;a;x;5", *b = "2024-01-01T00:00:01Z;b;x;5";
+    const char *routed = "{\"transaction_id\":\"in-3-9\",\"timestamp\":"
+                         "\"2024-01-01T00:00:02Z\",\"account_id\":\"a\",\"amount\":5}";
+    fw_pipeline_process(p, a, strlen(a), &src, &out);
+    src.offset = 1;
+    fw_pipeline_process(p, b, strlen(b), &src, &out);
+    src = (fw_source_ref){ .topic = "GROUP-repartition-account_id", .checked = true };
+    fw_pipeline_process(p, routed, strlen(routed), &src, &out);
+    if (k.accepted != 2 || k.dead != 0 || strcmp(k.ids[1], "in-3-9"))
+        fail_msg("%d accepted (second %s), %d dead letters; expected 2 (in-3-9 second), 0",
+                 k.accepted, k.ids[1], k.dead);
+    assert_int_equal(fw_pipeline_engine_stats(p)->transactions, 2);
+    fw_pipeline_destroy(p);
+}
+
 /* Generated traffic with fraud injected, its lines and account ids. */
 static void generate(size_t n, lines *in, char ***acct) {
     char err[256];
@@ -682,6 +784,8 @@ int main(void) {
         cmocka_unit_test(test_route_keys),
         cmocka_unit_test(test_partition_stability),
         cmocka_unit_test(test_external_watermark_restore),
+        cmocka_unit_test(test_watermark_cap_restore),
+        cmocka_unit_test(test_pipeline_route),
         cmocka_unit_test(test_pipeline_accepted_and_checked),
         cmocka_unit_test(test_cluster_3_partitions),
         cmocka_unit_test(test_cluster_6_partitions),
