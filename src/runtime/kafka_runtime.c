@@ -820,16 +820,33 @@ static void log_parts(fw_krt *k, const char *what, const rd_kafka_topic_partitio
     }
 }
 
-/* @p parts and, with each input partition, the same partition of the
- * account topic: it is no part of the subscription, and follows the input
- * partition it feeds (the group never gives it to anyone). The caller
- * destroys the copy. */
-static rd_kafka_topic_partition_list_t *with_rekey(const fw_krt *k,
-                                                   const rd_kafka_topic_partition_list_t *parts) {
+/* Adds to @p list what follows input partition @p p from source @p from on:
+ * partition p of each stage's repartition topic (a one-partition stage's
+ * follows input partition 0). */
+static void add_followers(const fw_krt *k, rd_kafka_topic_partition_list_t *list, int32_t p,
+                          int from) {
+    for (int s = from; s < k->nsrc; s++)
+        if (p < k->src[s].partitions)
+            rd_kafka_topic_partition_list_add(list, k->src[s].topic, p);
+}
+
+/* @p parts and, with each input partition p, its followers: partition p of
+ * the account topic (it feeds input task p) and of every stage. Only the
+ * input is subscribed: the group balances the input's partitions over the
+ * instances, and the stages' work goes with them (co-partitioned, as Kafka
+ * Streams' tasks; a group over every topic balanced only the total, so one
+ * instance could hold every input partition and another only stages). The
+ * caller destroys the copy. */
+static rd_kafka_topic_partition_list_t *with_followers(
+    const fw_krt *k, const rd_kafka_topic_partition_list_t *parts) {
     rd_kafka_topic_partition_list_t *all = rd_kafka_topic_partition_list_copy(parts);
-    for (int i = 0; k->rekey_topic[0] && i < parts->cnt; i++)
-        if (!strcmp(parts->elems[i].topic, k->src[0].topic))
+    for (int i = 0; i < parts->cnt; i++) {
+        if (strcmp(parts->elems[i].topic, k->src[0].topic))
+            continue;
+        if (k->rekey_topic[0])
             rd_kafka_topic_partition_list_add(all, k->rekey_topic, parts->elems[i].partition);
+        add_followers(k, all, parts->elems[i].partition, 1);
+    }
     return all;
 }
 
@@ -837,11 +854,11 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                          rd_kafka_topic_partition_list_t *group_parts, void *opaque) {
     fw_krt *k = opaque;
     rd_kafka_error_t *error = NULL;
-    rd_kafka_topic_partition_list_t *parts = with_rekey(k, group_parts);
+    rd_kafka_topic_partition_list_t *parts = with_followers(k, group_parts);
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int src = source_of(k, parts->elems[i].topic);
-            if (src < 0) /* a topic subscribed before a change: nothing runs there */
+            if (src < 0) /* the account topic: read by the input task of its partition */
                 continue;
             if (!task_create(k, src, parts->elems[i].partition)) {
                 logf_(k, "cannot create task for partition %" PRId32 " of %s: %s",
@@ -1500,17 +1517,44 @@ static bool source_add(fw_krt *k, const fw_stage *st) {
     return true;
 }
 
-static bool subscribe_all(fw_krt *k) {
-    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(k->nsrc);
-    for (int s = 0; s < k->nsrc; s++)
-        rd_kafka_topic_partition_list_add(sub, k->src[s].topic, RD_KAFKA_PARTITION_UA);
+/* The group shares out the input's partitions alone (with_followers). */
+static bool subscribe_input(fw_krt *k) {
+    rd_kafka_topic_partition_list_t *sub = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(sub, k->src[0].topic, RD_KAFKA_PARTITION_UA);
     rd_kafka_resp_err_t err = rd_kafka_subscribe(k->consumer, sub);
     rd_kafka_topic_partition_list_destroy(sub);
     if (err)
-        logf_(k, "subscribe to %s and its repartition topics: %s", k->c->input_topic,
-              rd_kafka_err2str(err));
+        logf_(k, "subscribe to %s: %s", k->c->input_topic, rd_kafka_err2str(err));
     k->subscribed = !err;
     return !err;
+}
+
+/* A live change brought stages from source @p from on: their partitions
+ * follow the input partitions this instance holds, from now. */
+static bool assign_new_followers(fw_krt *k, int from) {
+    rd_kafka_topic_partition_list_t *list = rd_kafka_topic_partition_list_new(8);
+    for (fw_task *t = NULL; (t = input_task_next(k, t));)
+        add_followers(k, list, t->partition, from);
+    for (int i = 0; i < list->cnt && !k->fatal; i++) {
+        int src = source_of(k, list->elems[i].topic);
+        if (!task_create(k, src, list->elems[i].partition)) {
+            logf_(k, "cannot create task for partition %" PRId32 " of %s: %s",
+                  list->elems[i].partition, list->elems[i].topic, k->errstr);
+            k->fatal = true;
+        }
+    }
+    rd_kafka_error_t *error = list->cnt && !k->fatal
+                                  ? rd_kafka_incremental_assign(k->consumer, list)
+                                  : NULL;
+    if (error) {
+        logf_(k, "assigning the new stages' partitions: %s", rd_kafka_error_string(error));
+        rd_kafka_error_destroy(error);
+        k->fatal = true;
+    }
+    if (list->cnt)
+        log_parts(k, "assigned", list);
+    rd_kafka_topic_partition_list_destroy(list);
+    return !k->fatal;
 }
 
 /* Says where each stage's rules run, once per plan. */
@@ -1527,8 +1571,8 @@ static void log_plan(fw_krt *k) {
 }
 
 /* Where the rules in force run: a stage no source reads yet gets its topics
- * and the subscription grows (@p subscribed: the consumer is subscribed
- * already). Stages no rule needs any more keep their topics, unused. */
+ * and its partitions follow the input partitions held here (once the
+ * consumer is subscribed). Stages no rule needs any more keep their topics, unused. */
 static bool update_plan(fw_krt *k) {
     if (!k->staged)
         return true;
@@ -1561,7 +1605,7 @@ static bool update_plan(fw_krt *k) {
     for (int s = 1; s < k->nsrc; s++)
         k->src[s].plan_idx = fw_stage_find(&k->plan, &k->src[s].stage);
     log_plan(k);
-    return !k->subscribed || k->nsrc == before || subscribe_all(k);
+    return !k->subscribed || k->nsrc == before || assign_new_followers(k, before);
 }
 
 /* At a transaction boundary (no transaction open): every task switches to the
@@ -1700,7 +1744,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     /* The rules topic's state is in force before the first record. */
     fw_rules_follower_poll(k->ruler, true);
     switch_rules(k);
-    if (!update_plan(k) || !subscribe_all(k))
+    if (!update_plan(k) || !subscribe_input(k))
         goto out;
     fw_stop_install();
     if (c->rules_file || c->lists_file)

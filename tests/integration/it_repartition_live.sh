@@ -2,7 +2,7 @@
 # A live rule change that needs a stage no instance reads yet: an aggregate
 # grouped by merchant_id pushed to the rules topic of a 3-partition engine
 # running no keyed rule. The engine creates the stage's repartition topic and
-# changelog, grows its subscription, and the rule sees the transactions of a
+# changelog, takes its partitions along with the input's, and the rule sees the transactions of a
 # merchant from every input partition: three accounts paying one merchant
 # within ten minutes give one alert naming all three.
 source "$(dirname "$0")/lib.sh"
