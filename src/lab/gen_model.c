@@ -206,6 +206,7 @@ struct fw_gen {
     uint32_t city_big[NCITIES + 1];
     uint32_t *online;             /* online-only merchants, grouped by city */
     uint32_t city_online[NCITIES + 1];
+    uint32_t hot_merchant;        /* --hot-key merchant_id: its index (online-only) */
     double home_cdf[NCITIES];     /* cumulative home weights, for picking home cities */
     float dist_km[NCITIES][NCITIES];  /* between city centres */
     double dest_cdf[NCITIES][NCITIES];/* trip destinations from a home city: other
@@ -744,6 +745,13 @@ static void schedule_home_signal(fw_gen *g, uint32_t c, int64_t ts) {
     heap_push(g, &t);
 }
 
+/* Whether the next record should go to the hot key: a controller on the
+ * running share rather than a coin, so no random draw is added (the other
+ * records keep their draws) and short runs land on the share too. */
+static inline bool hot_due(const fw_gen *g) {
+    return (double)g->stats.hot < g->conf.hot_share * (double)(g->stats.records + 1);
+}
+
 /* A purchase as the customer makes them: mostly at favourite shops at home,
  * at any shop of the city when away. @returns the channel. */
 static fw_gen_channel normal_purchase(fw_gen *g, fw_gen_txn *t, uint32_t c, int64_t ts,
@@ -755,6 +763,8 @@ static fw_gen_channel normal_purchase(fw_gen *g, fw_gen_txn *t, uint32_t c, int6
         txn_abroad(g, t, cu);
     uint32_t m = !away && rng_unit(r) < 0.7 ? cu->fav[rng_below(r, 4)]
                                             : random_merchant(g, away ? cu->trip_city : cu->city);
+    if (g->conf.hot_field == FW_GEN_HOT_MERCHANT && hot_due(g))
+        m = g->hot_merchant; /* online-only: the buyer's device gives the place */
     fw_gen_channel ch = purchase_channel(g, m);
     txn_at_merchant(g, t, m, ch, pick_card(g, c));
     t->amount_cents = purchase_cents(g, c, m, FW_GEN_NORMAL_MAX_CENTS);
@@ -1509,6 +1519,12 @@ fw_gen *fw_gen_new(const fw_gen_conf *conf, char *errstr, size_t errstr_size) {
         }
         wsum += w;
     }
+    if (conf->hot_field > FW_GEN_HOT_MERCHANT ||
+        !(conf->hot_share >= 0 && conf->hot_share <= 1)) {
+        snprintf(errstr, errstr_size, "hot key: field %d, share %g: expected a field and "
+                 "a share in 0..1", (int)conf->hot_field, conf->hot_share);
+        return NULL;
+    }
     fw_gen *g = calloc(1, sizeof(*g));
     if (!g) {
         snprintf(errstr, errstr_size, "out of memory");
@@ -1518,6 +1534,14 @@ fw_gen *fw_gen_new(const fw_gen_conf *conf, char *errstr, size_t errstr_size) {
     geography_init(g);
     if (!build_population(g, errstr, errstr_size))
         goto fail;
+    if (conf->hot_field == FW_GEN_HOT_ACCOUNT) {
+        /* The hot account only makes everyday traffic, all the time: no
+         * instance, payday or trip, which would block it or take it away. */
+        g->cust[0].trip_depart = INT64_MAX / 4;
+        g->cold[0].scenario_busy_until = INT64_MAX;
+    } else if (conf->hot_field == FW_GEN_HOT_MERCHANT) {
+        g->hot_merchant = g->online[0]; /* a marketplace: buyers from every city */
+    }
     rng_seed(&g->rng, conf->seed, 2);
 
     double mean_gap = (double)DAY_MS / (FW_GEN_TX_PER_CUSTOMER_DAY * conf->customers);
@@ -1599,6 +1623,42 @@ void fw_gen_city_position(unsigned city, int32_t *lat_e4, int32_t *lon_e4) {
     *lon_e4 = city < (unsigned)NCITIES ? cities[city].lon_e4 : 0;
 }
 
+bool fw_gen_parse_hot_key(const char *spec, fw_gen_hot_field *field, double *share,
+                          char *errstr, size_t errstr_size) {
+    const char *eq = strchr(spec, '=');
+    size_t flen = eq ? (size_t)(eq - spec) : strlen(spec);
+    *field = FW_GEN_HOT_NONE;
+    if (flen == 10 && !strncmp(spec, "account_id", 10))
+        *field = FW_GEN_HOT_ACCOUNT;
+    else if (flen == 11 && !strncmp(spec, "merchant_id", 11))
+        *field = FW_GEN_HOT_MERCHANT;
+    if (!eq || *field == FW_GEN_HOT_NONE) {
+        snprintf(errstr, errstr_size, "expected FIELD=SHARE with FIELD account_id or "
+                 "merchant_id, got \"%s\"", spec);
+        return false;
+    }
+    char *end = NULL;
+    double v = eq[1] ? strtod(eq + 1, &end) : -1;
+    if (!eq[1] || *end || !(v >= 0 && v <= 1)) {
+        snprintf(errstr, errstr_size, "expected a share in 0..1 after \"%.*s=\", got \"%s\"",
+                 (int)flen, spec, eq + 1);
+        return false;
+    }
+    *share = v;
+    if (v == 0)
+        *field = FW_GEN_HOT_NONE;
+    return true;
+}
+
+size_t fw_gen_hot_key_id(const fw_gen *g, char *out) {
+    if (g->conf.hot_field == FW_GEN_HOT_ACCOUNT)
+        return (size_t)snprintf(out, 32, "acct-0");
+    if (g->conf.hot_field == FW_GEN_HOT_MERCHANT)
+        return (size_t)snprintf(out, 32, "m-%u", g->hot_merchant);
+    out[0] = '\0';
+    return 0;
+}
+
 int fw_gen_scenario_index(const char *name) {
     for (int s = 0; s < fw_gen_nscenarios; s++)
         if (!strcmp(fw_gen_scenarios[s].name, name))
@@ -1671,6 +1731,8 @@ bool fw_gen_parse_scenarios(const char *list, double *weights, char *errstr,
 /* A customer free for normal traffic at @p ts (no exclusive instance, not in
  * the air), or NONE. */
 static uint32_t pick_normal_customer(fw_gen *g, int64_t ts) {
+    if (g->conf.hot_field == FW_GEN_HOT_ACCOUNT && hot_due(g))
+        return 0; /* never blocked nor in the air: see fw_gen_new */
     for (int i = 0; i < PICK_TRIES; i++) {
         uint32_t c = rng_below(&g->rng, g->conf.customers);
         if (g->cust[c].normal_blocked_until >= ts)
@@ -1734,6 +1796,11 @@ bool fw_gen_next(fw_gen *g, fw_gen_txn *out) {
         return false;
     }
     out->seq = g->stats.records++;
+    if (g->conf.hot_field == FW_GEN_HOT_ACCOUNT ? out->customer == 0
+        : g->conf.hot_field == FW_GEN_HOT_MERCHANT
+            ? out->merchant == g->hot_merchant && !out->atm
+            : false)
+        g->stats.hot++;
     g->now_ms = out->ts_ms;
     if (fw_gen_txn_is_fraud(out)) {
         g->stats.fraud++;

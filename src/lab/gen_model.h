@@ -124,6 +124,13 @@ typedef struct fw_gen_scenario {
 extern const fw_gen_scenario fw_gen_scenarios[];
 extern const int fw_gen_nscenarios;
 
+/** Which field --hot-key makes hot (fw_gen_conf.hot_field). */
+typedef enum fw_gen_hot_field {
+    FW_GEN_HOT_NONE = 0,
+    FW_GEN_HOT_ACCOUNT,   /* acct-0 (customer 0) */
+    FW_GEN_HOT_MERCHANT,  /* one online-only merchant, whatever the buyer's city */
+} fw_gen_hot_field;
+
 typedef struct fw_gen_conf {
     uint64_t seed;        /* PRNG seed, also part of every generated id */
     uint32_t customers;   /* population size, 1..FW_GEN_MAX_CUSTOMERS */
@@ -134,6 +141,13 @@ typedef struct fw_gen_conf {
      * zero (the default) = every scenario at the same rate. Scenarios that
      * need more customers than there are get none. */
     double weights[FW_GEN_MAX_SCENARIOS];
+    /* A hot key for load tests: one account or merchant carries @c hot_share
+     * (0..1) of all records. NONE (the default) changes nothing, byte for
+     * byte. The hot account is never part of a fraud instance or a payday
+     * burst and never travels: it is a busy everyday account (a payroll or
+     * processor account); the hot merchant takes normal purchases. */
+    fw_gen_hot_field hot_field;
+    double hot_share;
 } fw_gen_conf;
 
 typedef struct fw_gen_stats {
@@ -150,6 +164,7 @@ typedef struct fw_gen_stats {
     uint64_t salaries;            /* salary deposits */
     uint64_t payday_rush;         /* customers paying several transfers > 1000 at once */
     uint64_t payday_skipped;      /* payday bursts left out: travelling, busy, no room */
+    uint64_t hot;                 /* records of the hot key (fw_gen_conf.hot_field) */
 } fw_gen_stats;
 
 /** @brief Builds the population. @returns NULL with @p errstr on a bad
@@ -184,6 +199,16 @@ const fw_gen_stats *fw_gen_get_stats(const fw_gen *g);
  *  repeated name, a bad weight, or when every weight is 0. */
 bool fw_gen_parse_scenarios(const char *list, double *weights, char *errstr,
                             size_t errstr_size);
+
+/** @brief Parses a hot key, "FIELD=SHARE" with FIELD account_id or
+ *  merchant_id and SHARE a number 0..1 (0: no hot key). @returns false with
+ *  @p errstr naming what is wrong. */
+bool fw_gen_parse_hot_key(const char *spec, fw_gen_hot_field *field, double *share,
+                          char *errstr, size_t errstr_size);
+
+/** @brief The id of the hot key (e.g. "acct-0", "m-17") into @p out (32
+ *  bytes), or "" when there is none. @returns the length. */
+size_t fw_gen_hot_key_id(const fw_gen *g, char *out);
 
 /** @brief Index of scenario @p name in fw_gen_scenarios, or -1. */
 int fw_gen_scenario_index(const char *name);

@@ -954,6 +954,13 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
         if (fw_kafka_conf_set(conf, "transactional.id", tid, k->errstr, sizeof(k->errstr)) ||
             fw_kafka_conf_set(conf, "linger.ms", "5", k->errstr, sizeof(k->errstr)))
             goto fail;
+        /* A staged run writes each transaction's JSON again per stage, and
+         * the stages' changelogs keep what waits for the watermark: with lz4
+         * the broker stores a quarter of the bytes (docs/benchmarks.md).
+         * -X compression.type=... says otherwise. */
+        if (!fw_kafka_opts_get(&c->kafka, "compression.type") &&
+            fw_kafka_conf_set(conf, "compression.type", "lz4", k->errstr, sizeof(k->errstr)))
+            goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     }
     rd_kafka_conf_set_error_cb(conf, on_error);
@@ -984,7 +991,10 @@ static bool all_at_end(const fw_krt *k, int from, int to) {
 
 static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
 
-/* Every stage task has read past what is committed in its partition now. */
+/* Every stage task has read past what is committed in its partition now.
+ * The ends are asked through the restorer: on the consumer's connection each
+ * query waited behind a fetch long-poll (fetch.wait.max.ms), ~0.5 s per
+ * partition, 9 s at the end of a 6-partition run with four stages. */
 static bool stages_drained(fw_krt *k) {
     for (fw_task *t = NULL; (t = task_next(k, t));) {
         if (t->src == 0)
@@ -993,7 +1003,7 @@ static bool stages_drained(fw_krt *k) {
         rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
         rd_kafka_topic_partition_list_add(pos, k->src[t->src].topic, t->partition);
         bool ok = !rd_kafka_position(k->consumer, pos) && !pos->elems[0].err &&
-                  !rd_kafka_query_watermark_offsets(k->consumer, k->src[t->src].topic,
+                  !rd_kafka_query_watermark_offsets(k->restorer, k->src[t->src].topic,
                                                     t->partition, &lo, &hi, 5000) &&
                   pos->elems[0].offset >= hi;
         rd_kafka_topic_partition_list_destroy(pos);

@@ -47,6 +47,10 @@ typedef struct gen_opts {
     int customers;
     int partitions;
     double weights[FW_GEN_MAX_SCENARIOS]; /* --scenarios; all 0: every scenario alike */
+    struct gen_hot {
+        fw_gen_hot_field field;
+        double share;
+    } hot;                                /* --hot-key; NONE: off */
     bool quiet;
     bool progress_flag;        /* --progress */
     fw_progress_mode progress; /* from --quiet and --progress */
@@ -127,6 +131,17 @@ static fw_err set_scenarios(void *field, const char *name, const char *v, char *
     return FW_OK;
 }
 
+static fw_err set_hot_key(void *field, const char *name, const char *v, char *errstr,
+                          size_t errstr_size) {
+    struct gen_hot *h = field;
+    char why[256];
+    if (!fw_gen_parse_hot_key(v, &h->field, &h->share, why, sizeof(why))) {
+        snprintf(errstr, errstr_size, "%s: %s", name, why);
+        return FW_ERR_INVALID;
+    }
+    return FW_OK;
+}
+
 #define OFF(field) offsetof(gen_opts, field)
 
 /* `generate`'s options: getopt, the environment and --help come from here. */
@@ -167,6 +182,12 @@ static const fw_opt gen_opts_table[] = {
       .def = "all, alike",
       .help = "the fraud mix: name[=weight],... with relative rates (weight 1 when left "
               "out), e.g. fan_in=2,cycle,structuring" },
+    { .name = "hot-key", .arg = "FIELD=SHARE", .env = { "FW_GENERATE_HOT_KEY" },
+      .type = FW_OPT_STRING, .offset = OFF(hot), .set = set_hot_key, .def = "none",
+      .help = "for load tests: one key carries SHARE (0..1) of all records; FIELD "
+              "account_id (acct-0: everyday traffic only, no fraud, payday or trips) or "
+              "merchant_id (one online merchant, normal purchases only: at most about 0.85), "
+              "e.g. merchant_id=0.3" },
 
     FW_OPTS_KAFKA(gen_opts, kafka),
 
@@ -436,8 +457,10 @@ static const char *progress_detail(const fw_gen_stats *st, const gen_sink *s, ch
     return out;
 }
 
-static void summary(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_ns,
+static void summary(const fw_gen *g, const gen_sink *s, int64_t elapsed_ns,
                     bool interrupted) {
+    const fw_gen_stats *st = fw_gen_get_stats(g);
+    char hot[32];
     char rate[32], scen[1024];
     double secs = (double)elapsed_ns / 1e9;
     fmt_rate(secs > 0 ? (double)st->records / secs : 0, rate, sizeof(rate));
@@ -458,6 +481,9 @@ static void summary(const fw_gen_stats *st, const gen_sink *s, int64_t elapsed_n
     if (st->skipped_busy || st->skipped_full)
         fprintf(stderr, "; instances not started: %" PRIu64 " no idle customer, %" PRIu64
                         " schedule full", st->skipped_busy, st->skipped_full);
+    if (fw_gen_hot_key_id(g, hot))
+        fprintf(stderr, "; hot key %s %" PRIu64 " (%.2f%%)", hot, st->hot,
+                st->records ? 100.0 * (double)st->hot / (double)st->records : 0.0);
     if (s->rk || s->delivered || s->failed)
         fprintf(stderr, "; delivered %" PRIu64 ", failed %" PRIu64, s->delivered, s->failed);
     fputc('\n', stderr);
@@ -553,6 +579,8 @@ int fw_cmd_generate(int argc, char **argv) {
         .count = o.count,
     };
     memcpy(conf.weights, o.weights, sizeof(conf.weights));
+    conf.hot_field = o.hot.field;
+    conf.hot_share = o.hot.share;
     char errstr[256];
     fw_gen *g = fw_gen_new(&conf, errstr, sizeof(errstr));
     if (!g) {
@@ -575,7 +603,7 @@ int fw_cmd_generate(int argc, char **argv) {
             ok &= file_close(&s);
         else
             kafka_close(&s);
-        summary(fw_gen_get_stats(g), &s, fw_mono_ns() - t_start, fw_stop_requested());
+        summary(g, &s, fw_mono_ns() - t_start, fw_stop_requested());
         rc = ok && !s.failed ? 0 : 1;
     } else {
         if (s.fp || s.buf)

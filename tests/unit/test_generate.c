@@ -5,6 +5,7 @@
  * with the engine's own decoder and a small JSON syntax check), unique ids,
  * and the `generate` command writing a file. Time is the model's event time
  * only: nothing sleeps. */
+#include <inttypes.h>
 #include <math.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -686,6 +687,104 @@ static void test_parse_scenarios(void **state) {
 }
 
 /* A mix gives only its scenarios, at their relative rates, and the ratio. */
+/* --hot-key: FIELD=SHARE parsed (and refused naming what is wrong); one
+ * account or merchant carries the share of all records; the hot account only
+ * makes everyday traffic at home; fraud instances stay whole; SHARE 0 changes
+ * no byte. */
+static void test_hot_key(void **state) {
+    (void)state;
+    static const struct { const char *spec; bool ok; fw_gen_hot_field field; double share;
+                          const char *why; } cases[] = {
+        { "account_id=0.3", true, FW_GEN_HOT_ACCOUNT, 0.3, NULL },
+        { "merchant_id=1", true, FW_GEN_HOT_MERCHANT, 1, NULL },
+        { "merchant_id=0", true, FW_GEN_HOT_NONE, 0, NULL },
+        { "account_id", false, 0, 0, "FIELD=SHARE" },
+        { "card_id=0.3", false, 0, 0, "FIELD=SHARE" },
+        { "=0.3", false, 0, 0, "FIELD=SHARE" },
+        { "", false, 0, 0, "FIELD=SHARE" },
+        { "account_id=", false, 0, 0, "share in 0..1" },
+        { "account_id=1.01", false, 0, 0, "share in 0..1" },
+        { "account_id=-0.1", false, 0, 0, "share in 0..1" },
+        { "account_id=0.3x", false, 0, 0, "share in 0..1" },
+        { "account_id=nan", false, 0, 0, "share in 0..1" },
+    };
+    for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+        fw_gen_hot_field f = FW_GEN_HOT_NONE;
+        double sh = -1;
+        char err[256] = "";
+        bool ok = fw_gen_parse_hot_key(cases[i].spec, &f, &sh, err, sizeof(err));
+        if (ok != cases[i].ok)
+            fail_msg("\"%s\": %s, expected %s (%s)", cases[i].spec, ok ? "accepted" : "refused",
+                     cases[i].ok ? "accepted" : "refused", err);
+        if (ok && (f != cases[i].field || sh != cases[i].share))
+            fail_msg("\"%s\": field %d share %g, expected %d %g", cases[i].spec, (int)f, sh,
+                     (int)cases[i].field, cases[i].share);
+        if (!ok && !strstr(err, cases[i].why))
+            fail_msg("\"%s\": message \"%s\" lacks \"%s\"", cases[i].spec, err, cases[i].why);
+    }
+
+    const uint64_t n = 20000;
+    for (int field = FW_GEN_HOT_ACCOUNT; field <= FW_GEN_HOT_MERCHANT; field++) {
+        fw_gen_conf c = conf_of(42, 10000, 0.02, n);
+        c.hot_field = (fw_gen_hot_field)field;
+        c.hot_share = 0.3;
+        fw_gen *g = gen_new(&c);
+        fw_gen_txn *v = collect(g, n);
+        char id[32];
+        fw_gen_hot_key_id(g, id);
+        uint64_t hot = 0, hot_fraud = 0, hot_away = 0, hot_card_present = 0;
+        unsigned m = FW_GEN_NONE;
+        if (field == FW_GEN_HOT_MERCHANT)
+            assert_int_equal(sscanf(id, "m-%u", &m), 1);
+        for (uint64_t i = 0; i < n; i++) {
+            const fw_gen_txn *t = &v[i];
+            bool is_hot;
+            if (field == FW_GEN_HOT_ACCOUNT)
+                is_hot = t->customer == 0;
+            else
+                is_hot = t->merchant == m && !t->atm;
+            hot += is_hot;
+            hot_fraud += is_hot && fw_gen_txn_is_fraud(t);
+            hot_away += is_hot && t->origin != FW_GEN_EVERYDAY;
+            hot_card_present += is_hot && t->channel == FW_GEN_POS;
+        }
+        double share = (double)hot / (double)n;
+        print_message("hot %s: %" PRIu64 " of %" PRIu64 " records (%.4f), stats %" PRIu64
+                      ", fraud %" PRIu64 ", not everyday %" PRIu64 ", card present %" PRIu64
+                      "\n", id, hot, n, share, fw_gen_get_stats(g)->hot, hot_fraud, hot_away,
+                      hot_card_present);
+        if (!(share >= 0.295 && share <= 0.305))
+            fail_msg("hot %s: share %.4f, expected 0.295..0.305", id, share);
+        assert_int_equal(hot, fw_gen_get_stats(g)->hot);
+        if (field == FW_GEN_HOT_ACCOUNT) {
+            assert_string_equal(id, "acct-0");
+            assert_int_equal(hot_fraud, 0); /* never in an instance, payday or trip */
+            assert_int_equal(hot_away, 0);
+        } else {
+            assert_int_equal(hot_card_present, 0); /* an online-only merchant */
+        }
+        check_all_instances(g, v, n, NULL); /* the fraud is still whole */
+        free(v);
+        fw_gen_destroy(g);
+    }
+
+    /* SHARE 0 and no hot key: the same bytes. A bad configuration is refused. */
+    fw_gen_conf c = conf_of(7, 5000, 0.02, 5000);
+    size_t la, lb;
+    char *a = render(&c, &la);
+    c.hot_field = FW_GEN_HOT_ACCOUNT;
+    c.hot_share = 0;
+    char *b = render(&c, &lb);
+    assert_int_equal(la, lb);
+    assert_memory_equal(a, b, la);
+    free(a);
+    free(b);
+    char err[256];
+    c.hot_share = 1.5;
+    assert_null(fw_gen_new(&c, err, sizeof(err)));
+    assert_non_null(strstr(err, "hot key"));
+}
+
 static void test_scenario_mix(void **state) {
     (void)state;
     fw_gen_conf c = conf_of(3, 10000, 0.05, 200000);
@@ -1358,6 +1457,7 @@ int main(void) {
         cmocka_unit_test(test_fraud_ratio),
         cmocka_unit_test(test_impossible_travel_domestic),
         cmocka_unit_test(test_parse_scenarios),
+        cmocka_unit_test(test_hot_key),
         cmocka_unit_test(test_scenario_mix),
         cmocka_unit_test(test_normal_traffic),
         cmocka_unit_test(test_travel),
