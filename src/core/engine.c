@@ -322,6 +322,7 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
     if (need > e->max_ts) {
         e->max_ts = need;
         e->max_ts_dirty = true;
+        e->stats.max_event_time = need; /* even when a cap keeps release() from running */
     }
     watermark = capped(e, watermark);
     if (watermark <= e->stats.watermark)

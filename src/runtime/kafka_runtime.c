@@ -39,6 +39,8 @@ typedef struct fw_task {
     int32_t partition;
     fw_pipeline *pl;
     int64_t last_record_ms;  /* wall clock of the last record, for the idle timeout */
+    int64_t last_event_max;  /* the highest event time its records gave, then: an idle
+                                partition advances from there with the wall clock */
     int64_t next_offset;     /* offset after the last record processed */
     bool dirty;              /* records processed in the open transaction */
     bool at_end;             /* read to its end since its last record (--exit-at-end, idle) */
@@ -257,6 +259,7 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
         snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
         return false;
     }
+    t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
     return true;
 }
 
@@ -316,6 +319,7 @@ static void task_reset(fw_krt *k, fw_task *t) {
     }
     if (!task_restore(k, t))
         k->fatal = true;
+    t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
 }
 
 /* ---- transactions ------------------------------------------------------------ */
@@ -1244,6 +1248,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     t->dirty = true;
     t->at_end = false;
     t->last_record_ms = fw_mono_ms();
+    t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
 }
 
 /* Advances one task's watermark outside the flow of records: alerts and
@@ -1269,10 +1274,11 @@ static void advance_idle(fw_krt *k, int64_t now) {
         /* Read to its end: one with records waiting is slow, not idle. */
         if (!t->at_end || now - t->last_record_ms < k->c->idle_timeout_ms)
             continue;
-        const fw_engine_stats *es = fw_engine_stats_get(fw_pipeline_engine(t->pl));
-        if (es->max_event_time == INT64_MIN)
+        /* From the last record's time, not from the last advance: that
+         * grew with every second it was idle (and a cap held it back). */
+        if (t->last_event_max == INT64_MIN)
             continue;
-        task_advance(k, t, es->max_event_time + (now - t->last_record_ms - k->c->idle_timeout_ms));
+        task_advance(k, t, t->last_event_max + (now - t->last_record_ms - k->c->idle_timeout_ms));
     }
 }
 
@@ -1284,7 +1290,7 @@ static void add_tasks(const fw_krt *k, fw_metrics_snapshot *s) {
 
 /* The lowest watermark of each source's tasks here: where its windows stand. */
 static void print_watermarks(fw_krt *k, const char *what) {
-    char line[FW_STAGE_MAX * 96];
+    char line[FW_STAGE_MAX * 96 + 128];
     size_t off = 0;
     line[0] = '\0';
     for (int s = 0; s < k->nsrc && off < sizeof(line); s++) {
@@ -1304,6 +1310,21 @@ static void print_watermarks(fw_krt *k, const char *what) {
             snprintf(ts, sizeof(ts), "none yet");
         off += (size_t)snprintf(line + off, sizeof(line) - off, "%s%s %s", s ? ", " : "",
                                 s ? k->src[s].stage.name : "input", ts);
+    }
+    /* The account topic's cap: which input partition holds the lowest task. */
+    fw_task *low = NULL;
+    for (fw_task *t = NULL; k->rekey_topic[0] && (t = input_task_next(k, t));)
+        if (!low || fw_engine_stats_get(fw_pipeline_engine(t->pl))->watermark <
+                        fw_engine_stats_get(fw_pipeline_engine(low->pl))->watermark)
+            low = t;
+    int32_t q = low ? fw_upstream_wm_holder(&low->up) : -1;
+    if (q >= 0 && off < sizeof(line)) {
+        char ts[32] = "not heard from yet";
+        if (low->up.wm[q] != INT64_MIN)
+            fw_time_format(low->up.wm[q], ts);
+        off += (size_t)snprintf(line + off, sizeof(line) - off,
+                                "; input partition %" PRId32 " waits for input partition %"
+                                PRId32 " (%s)", low->partition, q, ts);
     }
     /* Not "progress:"/"stopped:" lines: those are the counts scripts read. */
     logf_(k, "watermarks (%s; lowest of this instance's tasks): %s", what, line);

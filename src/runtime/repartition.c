@@ -116,3 +116,11 @@ bool fw_upstream_wm_all_idle(const fw_upstream_wm *u) {
             return false;
     return u->n > 0;
 }
+
+int32_t fw_upstream_wm_holder(const fw_upstream_wm *u) {
+    int32_t at = -1;
+    for (int32_t i = 0; i < u->n; i++)
+        if (!u->idle[i] && (at < 0 || u->wm[i] < u->wm[at]))
+            at = i;
+    return at;
+}

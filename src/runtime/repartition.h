@@ -63,4 +63,8 @@ int64_t fw_upstream_wm_min(const fw_upstream_wm *u);
  *  read to their end, and all they sent is before that). */
 bool fw_upstream_wm_all_idle(const fw_upstream_wm *u);
 
+/** @brief The upstream partition the minimum comes from (the first not
+ *  heard from, else the lowest not idle); -1 when all are idle. */
+int32_t fw_upstream_wm_holder(const fw_upstream_wm *u);
+
 #endif

@@ -342,6 +342,9 @@ static void test_watermark_cap_restore(void **state) {
     if (st->watermark != w)
         fail_msg("watermark %lld after an advance past the cap %lld", (long long)st->watermark,
                  (long long)w);
+    if (st->max_event_time != w + 3600000 + ooo) /* what the advance allows, cap or not */
+        fail_msg("max_event_time %lld after the advance, expected %lld",
+                 (long long)st->max_event_time, (long long)(w + 3600000 + ooo));
     static store s;
     memset(&s, 0, sizeof(s));
     fw_engine_changes(e, store_put, &s);
