@@ -108,39 +108,71 @@ static bool mark_latest(restore_buf *b) {
 }
 
 /* Reads the assigned partition to its end into @p b. */
-static bool read_all(rd_kafka_t *reader, const char *topic, int32_t partition,
-                     const char *instance_id, restore_buf *b) {
+/* One partition being read back: where its records go. */
+typedef struct restore_slot {
+    fw_restore_job *job;
+    restore_buf buf;
+    bool reading;     /* assigned, not at its end yet */
+    int64_t t0, t_read;
+} restore_slot;
+
+static restore_slot *slot_of(restore_slot *slots, size_t n, size_t *hint,
+                             const rd_kafka_message_t *m) {
+    const char *topic = m->rkt ? rd_kafka_topic_name(m->rkt) : NULL;
+    if (!topic)
+        return NULL;
+    for (size_t k = 0; k < n; k++) {
+        size_t i = (*hint + k) % n; /* records come in runs of one partition */
+        if (slots[i].reading && slots[i].job->partition == m->partition &&
+            !strcmp(slots[i].job->topic, topic)) {
+            *hint = i;
+            return &slots[i];
+        }
+    }
+    return NULL; /* after its end, or a leftover of an earlier restore: not ours */
+}
+
+/* Reads every assigned slot to its end, all at once: one round of broker
+ * latency for all of them, not one each. */
+static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t reading,
+                     const char *instance_id) {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(reader);
     rd_kafka_message_t *msgs[FW_RESTORE_BATCH];
-    bool ok = true, done = false;
+    bool ok = true;
+    size_t hint = 0;
     int64_t deadline = fw_mono_ms() + FW_RESTORE_TIMEOUT_MS;
-    while (!done && ok) {
+    while (reading > 0 && ok) {
         if (fw_mono_ms() > deadline) {
-            fw_log(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s", topic,
-                   partition, FW_RESTORE_TIMEOUT_MS / 1000);
+            for (size_t i = 0; i < n; i++)
+                if (slots[i].reading)
+                    fw_log(instance_id, "restore %s[%" PRId32 "]: not at the end after %d s",
+                           slots[i].job->topic, slots[i].job->partition,
+                           FW_RESTORE_TIMEOUT_MS / 1000);
             ok = false;
             break;
         }
         ssize_t got = rd_kafka_consume_batch_queue(q, FW_RESTORE_WAIT_MS, msgs,
                                                    FW_RESTORE_BATCH);
         if (got < 0) {
-            fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
-                   rd_kafka_err2str(rd_kafka_last_error()));
+            fw_log(instance_id, "restore: %s", rd_kafka_err2str(rd_kafka_last_error()));
             ok = false;
             break;
         }
         for (ssize_t i = 0; i < got; i++) {
             rd_kafka_message_t *m = msgs[i];
-            if (!ok || done || m->partition != partition) {
-                /* after the end, or a leftover of an earlier restore: not ours */
+            restore_slot *sl = ok ? slot_of(slots, n, &hint, m) : NULL;
+            if (!sl) {
+                /* not ours */
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-                done = true;
+                sl->reading = false;
+                sl->t_read = fw_mono_ms();
+                reading--;
             } else if (m->err) {
-                fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
-                       rd_kafka_message_errstr(m));
-            } else if (m->key_len > 0 && !buf_add(b, m)) {
+                fw_log(instance_id, "restore %s[%" PRId32 "]: %s", sl->job->topic,
+                       m->partition, rd_kafka_message_errstr(m));
+            } else if (m->key_len > 0 && !buf_add(&sl->buf, m)) {
                 fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory at %zu records",
-                       topic, partition, b->n);
+                       sl->job->topic, m->partition, sl->buf.n);
                 ok = false;
             }
             rd_kafka_message_destroy(m);
@@ -150,64 +182,89 @@ static bool read_all(rd_kafka_t *reader, const char *topic, int32_t partition,
     return ok;
 }
 
-bool fw_changelog_restore(rd_kafka_t *reader, const char *topic, int32_t partition,
-                          fw_engine *e, const char *instance_id, size_t *keys_out) {
-    int64_t lo = 0, hi = 0, t0 = fw_mono_ms();
-    if (keys_out)
-        *keys_out = 0;
-    rd_kafka_resp_err_t err =
-        rd_kafka_query_watermark_offsets(reader, topic, partition, &lo, &hi, 30000);
-    if (err) {
-        fw_log(instance_id, "restore %s[%" PRId32 "]: %s", topic, partition,
-              rd_kafka_err2str(err));
+/* The latest record of every key into the slot's engine. */
+static bool apply_slot(restore_slot *sl, const char *instance_id) {
+    fw_restore_job *j = sl->job;
+    restore_buf *b = &sl->buf;
+    if (b->n && !mark_latest(b)) {
+        fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory", j->topic, j->partition);
         return false;
-    }
-    if (hi <= lo)
-        return true; /* nothing logged yet */
-    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(parts, topic, partition)->offset =
-        RD_KAFKA_OFFSET_BEGINNING;
-    err = rd_kafka_assign(reader, parts);
-    rd_kafka_topic_partition_list_destroy(parts);
-    if (err) {
-        fw_log(instance_id, "restore %s[%" PRId32 "]: assign: %s", topic, partition,
-              rd_kafka_err2str(err));
-        return false;
-    }
-    restore_buf b = { 0 };
-    bool ok = read_all(reader, topic, partition, instance_id, &b);
-    rd_kafka_assign(reader, NULL);
-    int64_t t_read = fw_mono_ms();
-    if (ok && b.n && !mark_latest(&b)) {
-        fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory", topic, partition);
-        ok = false;
     }
     size_t keys = 0, bad = 0;
-    for (size_t i = 0; ok && i < b.n; i++) {
-        const changelog_rec *r = &b.recs[i];
+    for (size_t i = 0; i < b->n; i++) {
+        const changelog_rec *r = &b->recs[i];
         if (!r->latest || r->tombstone)
             continue;
         char err2[256];
-        const char *key = b.arena + r->off;
-        if (fw_engine_restore(e, (fw_str){ key, r->keylen }, key + r->keylen, r->len, err2,
-                              sizeof(err2)) != FW_OK) {
+        const char *key = b->arena + r->off;
+        if (fw_engine_restore(j->engine, (fw_str){ key, r->keylen }, key + r->keylen, r->len,
+                              err2, sizeof(err2)) != FW_OK) {
             if (bad++ < 5)
-                fw_log(instance_id, "restore %s[%" PRId32 "]: skipped a record: %s", topic,
-                      partition, err2);
+                fw_log(instance_id, "restore %s[%" PRId32 "]: skipped a record: %s", j->topic,
+                       j->partition, err2);
         } else {
             keys++;
         }
     }
-    free(b.recs);
-    free(b.arena);
-    if (keys_out)
-        *keys_out = keys;
-    if (ok) {
-        int64_t now = fw_mono_ms();
-        fw_log(instance_id,
-              "restored partition %" PRId32 ": %zu keys from %zu changelog records in %"
-              PRId64 " ms (read %" PRId64 " ms, applied %" PRId64 " ms)",
-              partition, keys, b.n, now - t0, t_read - t0, now - t_read);
+    j->keys = keys;
+    int64_t now = fw_mono_ms();
+    fw_log(instance_id,
+           "restored partition %" PRId32 ": %zu keys from %zu changelog records in %" PRId64
+           " ms (read %" PRId64 " ms, applied %" PRId64 " ms)",
+           j->partition, keys, b->n, now - sl->t0, sl->t_read - sl->t0, now - sl->t_read);
+    return true;
+}
+
+bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n,
+                              const char *instance_id) {
+    if (n == 0)
+        return true;
+    restore_slot *slots = calloc(n, sizeof(*slots));
+    rd_kafka_topic_partition_list_t *parts = rd_kafka_topic_partition_list_new((int)n);
+    bool ok = slots && parts;
+    size_t reading = 0;
+    int64_t t0 = fw_mono_ms();
+    for (size_t i = 0; ok && i < n; i++) {
+        jobs[i].keys = 0;
+        jobs[i].ok = false;
+        slots[i].job = &jobs[i];
+        slots[i].t0 = t0;
+        int64_t lo = 0, hi = 0;
+        rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+            reader, jobs[i].topic, jobs[i].partition, &lo, &hi, 30000);
+        if (err) {
+            fw_log(instance_id, "restore %s[%" PRId32 "]: %s", jobs[i].topic,
+                   jobs[i].partition, rd_kafka_err2str(err));
+            ok = false;
+        } else if (hi > lo) {
+            rd_kafka_topic_partition_list_add(parts, jobs[i].topic, jobs[i].partition)->offset =
+                RD_KAFKA_OFFSET_BEGINNING;
+            slots[i].reading = true;
+            reading++;
+        } else {
+            jobs[i].ok = true; /* nothing logged yet */
+        }
     }
+    if (ok && reading) {
+        rd_kafka_resp_err_t err = rd_kafka_assign(reader, parts);
+        if (err) {
+            fw_log(instance_id, "restore: assign: %s", rd_kafka_err2str(err));
+            ok = false;
+        } else {
+            ok = read_all(reader, slots, n, reading, instance_id);
+            rd_kafka_assign(reader, NULL);
+        }
+    }
+    for (size_t i = 0; ok && i < n; i++)
+        if (parts && slots[i].t_read) /* it was read: apply it */
+            jobs[i].ok = apply_slot(&slots[i], instance_id);
+    for (size_t i = 0; slots && i < n; i++) {
+        free(slots[i].buf.recs);
+        free(slots[i].buf.arena);
+        ok = ok && jobs[i].ok;
+    }
+    free(slots);
+    if (parts)
+        rd_kafka_topic_partition_list_destroy(parts);
     return ok;
 }

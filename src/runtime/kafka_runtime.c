@@ -107,6 +107,8 @@ typedef struct fw_krt {
     bool caps_lifted;        /* --exit-at-end: nothing more comes through it (rekey_done) */
     bool input_done;         /* --exit-at-end: the input tasks here are read to their end */
     fw_task *cur_task;       /* the task whose record is being processed */
+    fw_task **pending;       /* tasks created or reset, to restore together (restore_pending) */
+    size_t npending, pending_cap;
     uint64_t forwarded;      /* records written to repartition topics */
     uint64_t wm_records;     /* watermark records written */
     uint64_t bad_wm_records; /* watermark records a stage task could not read */
@@ -191,7 +193,7 @@ static int source_of(const fw_krt *k, const char *topic) {
     return -1;
 }
 
-static bool task_restore(fw_krt *k, fw_task *t);
+static bool restore_later(fw_krt *k, fw_task *t);
 
 /* A task's pipeline with the rules in force, running its source's stage. */
 static fw_pipeline *task_pipeline(fw_krt *k, const fw_task *t) {
@@ -255,12 +257,7 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     k->nassigned++;
     t->last_record_ms = fw_mono_ms();
     t->assigned_ms = t->last_record_ms;
-    if (!task_restore(k, t)) {
-        snprintf(k->errstr, sizeof(k->errstr), "state restore failed");
-        return false;
-    }
-    t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
-    return true;
+    return restore_later(k, t); /* restore_pending: before any record of it */
 }
 
 static void task_destroy(fw_krt *k, int src, int32_t partition) {
@@ -281,13 +278,50 @@ static void task_destroy(fw_krt *k, int src, int32_t partition) {
 
 /* ---- state restore ----------------------------------------------------------- */
 
-/* Until this returns the partition's input is not processed. */
-static bool task_restore(fw_krt *k, fw_task *t) {
-    size_t keys = 0;
-    bool ok = fw_changelog_restore(k->restorer, k->src[t->src].changelog, t->partition,
-                                   fw_pipeline_engine(t->pl), k->c->instance_id, &keys);
-    k->restored_keys += keys;
-    return ok;
+static bool restore_later(fw_krt *k, fw_task *t) {
+    if (k->npending == k->pending_cap) {
+        size_t cap = k->pending_cap ? k->pending_cap * 2 : 64;
+        fw_task **p = realloc(k->pending, sizeof(*p) * cap);
+        if (!p) {
+            snprintf(k->errstr, sizeof(k->errstr), "out of memory");
+            return false;
+        }
+        k->pending = p;
+        k->pending_cap = cap;
+    }
+    k->pending[k->npending++] = t;
+    return true;
+}
+
+/* The tasks created or reset since the last call get their state back from
+ * their changelogs, all partitions read at once (a failover moves an input
+ * partition with its stages' partitions: one wait for the broker, not one
+ * each). Until this returns their records are not processed; a failure is
+ * fatal. */
+static void restore_pending(fw_krt *k) {
+    if (!k->npending || k->fatal)
+        return;
+    fw_restore_job *jobs = calloc(k->npending, sizeof(*jobs));
+    if (!jobs) {
+        logf_(k, "state restore: out of memory; stopping");
+        k->fatal = true;
+        return;
+    }
+    for (size_t i = 0; i < k->npending; i++)
+        jobs[i] = (fw_restore_job){ .topic = k->src[k->pending[i]->src].changelog,
+                                    .partition = k->pending[i]->partition,
+                                    .engine = fw_pipeline_engine(k->pending[i]->pl) };
+    if (!fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id)) {
+        logf_(k, "state restore failed; stopping");
+        k->fatal = true;
+    }
+    for (size_t i = 0; i < k->npending; i++) {
+        fw_task *t = k->pending[i];
+        k->restored_keys += jobs[i].keys;
+        t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
+    }
+    free(jobs);
+    k->npending = 0;
 }
 
 /* A fresh pipeline restored from the changelog: after an abort, state must
@@ -317,9 +351,8 @@ static void task_reset(fw_krt *k, fw_task *t) {
             t->up.idle[i] = false;
         }
     }
-    if (!task_restore(k, t))
+    if (!restore_later(k, t))
         k->fatal = true;
-    t->last_event_max = fw_engine_stats_get(fw_pipeline_engine(t->pl))->max_event_time;
 }
 
 /* ---- transactions ------------------------------------------------------------ */
@@ -361,6 +394,7 @@ static void rewind_to_committed(fw_krt *k) {
         if (src >= 0 && task_get(k, src, parts->elems[i].partition))
             task_reset(k, task_get(k, src, parts->elems[i].partition));
     }
+    restore_pending(k);
     rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts, 30000);
     if (error) {
         logf_(k, "cannot rewind: %s", rd_kafka_error_string(error));
@@ -870,6 +904,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                 k->fatal = true;
             }
         }
+        restore_pending(k);
         error = rd_kafka_incremental_assign(rk, parts);
         k->ever_assigned = true;
         log_parts(k, "assigned", parts);
@@ -1574,6 +1609,7 @@ static bool assign_new_followers(fw_krt *k, int from) {
             k->fatal = true;
         }
     }
+    restore_pending(k);
     rd_kafka_error_t *error = list->cnt && !k->fatal
                                   ? rd_kafka_incremental_assign(k->consumer, list)
                                   : NULL;
@@ -1855,6 +1891,7 @@ out:
         free(k->src[src].tasks);
     }
     fw_buf_fini(&k->fwd);
+    free(k->pending);
     fw_stage_router_destroy(k->router);
     fw_lang_rules_destroy(k->lang_owned); /* after the tasks that ran it */
     return rc;
