@@ -335,8 +335,6 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
     }
 }
 
-int64_t fw_engine_own_watermark(const fw_engine *e) { return watermark_of(e); }
-
 void fw_engine_cap_watermark(fw_engine *e, int64_t cap, const fw_engine_out *out) {
     e->wm_cap = cap;
     if (!out)

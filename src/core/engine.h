@@ -174,11 +174,6 @@ void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out
  *  without (a new engine), only sets it. */
 void fw_engine_cap_watermark(fw_engine *e, int64_t cap, const fw_engine_out *out);
 
-/** @brief The watermark the engine's own records (and advances) allow, with
- *  no cap: what the task tells the partitions that wait for it. INT64_MIN
- *  before the first transaction. */
-int64_t fw_engine_own_watermark(const fw_engine *e);
-
 /** @brief Counters and gauges. */
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e);
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e);

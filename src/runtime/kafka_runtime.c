@@ -57,10 +57,13 @@ typedef struct fw_task {
     /* An input task that repartitions by account (fw_krt.rekey_topic): its
      * partition of that topic is read with it, into its engine. */
     int64_t rekey_next;      /* offset after its last record read there; -1: none yet */
-    bool rekey_at_end;
-    int64_t own_sent;        /* its own watermark (fw_engine_own_watermark) as last sent */
+    bool rekey_at_end;       /* read to its end there since its last record */
+    int64_t own_sent;        /* its input partition's progress as last sent (send_watermark) */
     int64_t own_sent_ms;
     bool own_idle_sent;
+    int64_t input_max_ts;    /* the highest event time read from its input partition, judged
+                                here or sent on (not what the account topic brought it):
+                                its progress; INT64_MIN: none since assigned or reset */
     int64_t last_rekey_ms;   /* wall clock of its last record from there */
 } fw_task;
 
@@ -247,6 +250,7 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     t->wm_sent = INT64_MIN;
     t->rekey_next = -1;
     t->own_sent = INT64_MIN;
+    t->input_max_ts = INT64_MIN;
     if (((src > 0 || k->rekey_topic[0]) && !fw_upstream_wm_init(&t->up, k->src[0].partitions)) ||
         !(t->pl = task_pipeline(k, t))) {
         fw_upstream_wm_fini(&t->up);
@@ -343,6 +347,7 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->at_end = false;       /* until the records of the aborted transaction are read again */
     t->wm_sent = INT64_MIN;  /* what was sent went with the aborted transaction */
     t->own_sent = INT64_MIN;
+    t->input_max_ts = INT64_MIN; /* its records are read again */
     t->rekey_next = -1;
     t->rekey_at_end = false;
     if (t->up.n) { /* heard again from the next watermark records */
@@ -681,6 +686,8 @@ static bool on_route(void *opaque, const fw_txn *t) {
     fw_krt *k = opaque;
     if (!k->rekey_topic[0] || k->from_rekey)
         return true;
+    if (t->ts_ms > k->cur_task->input_max_ts)
+        k->cur_task->input_max_ts = t->ts_ms;
     int32_t part = account_partition(k, t->account_id);
     if (part == k->cur_task->partition)
         return true;
@@ -730,11 +737,17 @@ static void send_watermark_records(fw_krt *k, const char *topic, int32_t partiti
 static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
     const fw_engine *e = fw_pipeline_engine(t->pl);
     if (k->rekey_topic[0]) {
-        /* To the account topic: how far its own records went (the tasks
-         * waiting for records it sends them hold their watermark there). */
-        int64_t own = fw_engine_own_watermark(e);
-        bool idle = k->input_done ||
-                    (t->at_end && now - t->last_record_ms >= k->c->idle_timeout_ms);
+        /* To the account topic: how far its input partition was read (the
+         * tasks waiting for records it sends them hold their watermark
+         * there), as its engine's watermark would be on those records
+         * alone; idle, it advances with the wall clock as advance_idle. */
+        int64_t own = INT64_MIN, quiet = now - t->last_record_ms - k->c->idle_timeout_ms;
+        bool idle = k->input_done || (t->at_end && quiet >= 0);
+        if (t->input_max_ts != INT64_MIN) {
+            own = t->input_max_ts - k->pconf.rules.time.max_out_of_orderness_ms;
+            if (idle && t->input_max_ts + quiet > own)
+                own = t->input_max_ts + quiet;
+        }
         if ((own != INT64_MIN || idle) &&
             (own != t->own_sent || idle != t->own_idle_sent || now - t->own_sent_ms >= 1000)) {
             send_watermark_records(k, k->rekey_topic, k->src[0].partitions, t->partition, own,
@@ -1055,8 +1068,7 @@ static bool stages_drained(fw_krt *k) {
 /* --exit-at-end with the account topic: once this instance's input tasks
  * are read to their end they say so there (input_done); each then waits
  * until every input partition has said so, which comes after all it routed
- * to it, and has read its partition of the account topic to that point.
- * Then nothing more comes: the caps go. True: done. */
+ * to it. Then nothing more comes: the caps go. True: done. */
 static bool rekey_done(fw_krt *k) {
     if (!k->input_done) {
         k->input_done = true;
@@ -1064,8 +1076,12 @@ static bool rekey_done(fw_krt *k) {
         txn_commit(k);
         return false;
     }
+    /* Every input partition's "idle" came after all it sent here (one
+     * producer, one partition: in order). Not "read to the end": the
+     * watermark records of every second keep that from ever holding at once
+     * for every task. */
     for (fw_task *t = NULL; (t = input_task_next(k, t));)
-        if (!fw_upstream_wm_all_idle(&t->up) || !t->rekey_at_end)
+        if (!fw_upstream_wm_all_idle(&t->up))
             return false;
     fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
@@ -1241,7 +1257,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         k->cur_task = NULL;
         t->rekey_next = m->offset + 1;
         t->rekey_at_end = false;
-        t->dirty = true;
+            t->dirty = true;
         return;
     }
     if (source > 0) {
