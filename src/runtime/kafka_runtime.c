@@ -188,6 +188,19 @@ static fw_task *input_task_next(const fw_krt *k, const fw_task *prev) {
     return NULL;
 }
 
+/* Silence counts only while the instance was listening: after a rebalance
+ * or a loop that stalled (a restore, a slow commit), records that reached
+ * the broker meanwhile have not been delivered yet, and a partition read to
+ * its end before would look idle and let the stages jump past them. */
+static void restart_idle_clocks(fw_krt *k, int64_t now) {
+    for (fw_task *t = NULL; (t = input_task_next(k, t));) {
+        if (t->last_record_ms < now)
+            t->last_record_ms = now;
+        if (t->last_rekey_ms < now)
+            t->last_rekey_ms = now;
+    }
+}
+
 /* The source reading @p topic; -1: none (a topic this instance dropped). */
 static int source_of(const fw_krt *k, const char *topic) {
     for (int s = 0; s < k->nsrc; s++)
@@ -764,7 +777,7 @@ static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
      * backlog would reach the stages behind their watermark. Nor one still
      * getting records from the account topic. */
     int64_t last = t->last_record_ms > t->last_rekey_ms ? t->last_record_ms : t->last_rekey_ms;
-    bool idle = k->ending || (t->at_end && (!k->rekey_topic[0] || t->rekey_at_end) &&
+    bool idle = k->ending || (t->at_end &&
                               now - last >= k->c->idle_timeout_ms);
     if (k->nsrc < 2 || (wm == INT64_MIN && !idle) ||
         (wm == t->wm_sent && idle == t->idle_sent && now - t->wm_sent_ms < 1000))
@@ -920,6 +933,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         restore_pending(k);
         error = rd_kafka_incremental_assign(rk, parts);
         k->ever_assigned = true;
+        restart_idle_clocks(k, fw_mono_ms());
         log_parts(k, "assigned", parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
         if (k->txn_open) {
@@ -940,6 +954,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         }
         error = rd_kafka_incremental_unassign(rk, parts);
         log_parts(k, rd_kafka_assignment_lost(rk) ? "lost" : "revoked", parts);
+        restart_idle_clocks(k, fw_mono_ms());
     } else {
         logf_(k, "rebalance error: %s", rd_kafka_err2str(err));
         error = rd_kafka_incremental_unassign(rk, parts);
@@ -1837,10 +1852,13 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
           c->input_topic, c->group_id, c->group_id, c->instance_id, c->output_topic,
           c->dlq_topic, c->late_topic, c->changelog_name);
 
-    int64_t last_stats = fw_mono_ms(), last_idle_check = last_stats;
+    int64_t last_stats = fw_mono_ms(), last_idle_check = last_stats, last_poll = last_stats;
     uint64_t last_records = 0;
     while (!fw_stop_requested() && !k->fatal) {
+        if (fw_mono_ms() - last_poll > 1000) /* not listening for a while: see restart_idle_clocks */
+            restart_idle_clocks(k, fw_mono_ms());
         rd_kafka_message_t *m = rd_kafka_consumer_poll(k->consumer, 20);
+        last_poll = fw_mono_ms();
         for (int n = 0; m; n++) {
             handle_message(k, m);
             rd_kafka_message_destroy(m);
