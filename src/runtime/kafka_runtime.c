@@ -357,10 +357,12 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->pl = pl;
     t->next_offset = -1;
     t->dirty = false;
-    t->at_end = false;       /* until the records of the aborted transaction are read again */
+    /* at_end stays: the first record read again clears it, and a partition
+     * with nothing to read again gets no second end-of-partition event. */
     t->wm_sent = INT64_MIN;  /* what was sent went with the aborted transaction */
     t->own_sent = INT64_MIN;
-    t->input_max_ts = INT64_MIN; /* its records are read again */
+    /* input_max_ts stays: what it told the account topic is not taken back
+     * by the abort (its records are read again, no later than that). */
     t->rekey_next = -1;
     t->rekey_at_end = false;
     if (t->up.n) { /* heard again from the next watermark records */
