@@ -322,6 +322,7 @@ static void test_watermark_cap_restore(void **state) {
     fw_engine_out out = { .opaque = &alerts, .alert = no_alert };
     const int64_t w = 1704067200000;
     fw_txn t = txn_of(FW_TXN_TRANSFER, "acct-A", "acct-B", 50);
+    t.amount_raw = fw_str_c("50"); /* as the decoder gives it: the input stage's detectors copy it */
     t.ts_ms = w;
     fw_engine_process_from(e, &t, NULL, &out);
     t.transaction_id = fw_str_c("tx-2");
