@@ -749,8 +749,27 @@ static void send_watermark_records(fw_krt *k, const char *topic, int32_t partiti
     }
 }
 
+/* An input task silent for the idle timeout but with no end-of-partition
+ * event: librdkafka sends none again for an offset it reported before (an
+ * abort's rewind, the same partition assigned again at its end). Its fetch
+ * position at the last known end (no broker call) says the same. */
+static void check_input_end(fw_krt *k, fw_task *t, int64_t now) {
+    if (t->at_end || t->src != 0 || now - t->last_record_ms < k->c->idle_timeout_ms)
+        return;
+    int64_t lo = -1, hi = -1;
+    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+    rd_kafka_topic_partition_list_add(pos, k->src[0].topic, t->partition);
+    if (!rd_kafka_position(k->consumer, pos) && !pos->elems[0].err &&
+        !rd_kafka_get_watermark_offsets(k->consumer, k->src[0].topic, t->partition, &lo,
+                                        &hi) &&
+        hi >= 0 && pos->elems[0].offset >= hi)
+        t->at_end = true;
+    rd_kafka_topic_partition_list_destroy(pos);
+}
+
 static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
     const fw_engine *e = fw_pipeline_engine(t->pl);
+    check_input_end(k, t, now);
     if (k->rekey_topic[0]) {
         /* To the account topic: how far its input partition was read (the
          * tasks waiting for records it sends them hold their watermark
