@@ -57,8 +57,10 @@ run_case() {
     local sent
     sent=$(cat "$WORK/$key"-*.log | sed -n 's/.*stopped: .* \([0-9][0-9]*\) repartitioned by account,.*/\1/p' |
            awk '{ s += $1 } END { print s + 0 }')
-    [ "$sent" -gt $((N / 2)) ] ||
-        fail "key $key: $sent records repartitioned by account in the summaries; expected most of $N"
+    # Five in six records are not on their account's partition; the killed
+    # instance's share is not in any summary, so a quarter is the floor.
+    [ "$sent" -gt $((N / 4)) ] ||
+        fail "key $key: $sent records repartitioned by account in the summaries; expected over a quarter of $N"
     echo "ok: key $key: $sent records went to their account's partition (summaries of the instances still running)"
     grep -qh "note: partition [0-9]*: record at offset [0-9]* belongs with account_id \".*\" on partition [0-9]* (--input-partitioner consistent_random): input records not on their account's partition are sent there through $PREFIX-repartition-account_id" \
         "$WORK/$key"-*.log || fail "key $key: no note telling the user once"
