@@ -65,6 +65,12 @@ typedef struct fw_task {
                                 here or sent on (not what the account topic brought it):
                                 its progress; INT64_MIN: none since assigned or reset */
     int64_t last_rekey_ms;   /* wall clock of its last record from there */
+    /* An input task that looks idle: the end of its partition as the broker
+     * last gave it (input_idle), and when it was asked. */
+    int64_t read_to;         /* offset after what it read, or where a rewind put it (or
+                                what its end-of-partition event gave); -1: not known */
+    int64_t end_asked_ms;
+    bool end_confirmed;
 } fw_task;
 
 /* A topic the instance reads: the input (source 0) or a stage's repartition
@@ -113,6 +119,7 @@ typedef struct fw_krt {
     fw_task **pending;       /* tasks created or reset, to restore together (restore_pending) */
     size_t npending, pending_cap;
     uint64_t forwarded;      /* records written to repartition topics */
+    int64_t end_unanswered_ms; /* when the broker last did not tell a partition's end */
     uint64_t wm_records;     /* watermark records written */
     uint64_t bad_wm_records; /* watermark records a stage task could not read */
     uint64_t stage_records;  /* transactions read from repartition topics */
@@ -260,6 +267,9 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     t->src = src;
     t->partition = partition;
     t->next_offset = -1;
+    t->read_to = -1;
+    t->end_asked_ms = INT64_MIN / 2;
+    t->end_confirmed = false;
     t->wm_sent = INT64_MIN;
     t->rekey_next = -1;
     t->own_sent = INT64_MIN;
@@ -356,6 +366,9 @@ static void task_reset(fw_krt *k, fw_task *t) {
     fw_pipeline_destroy(t->pl);
     t->pl = pl;
     t->next_offset = -1;
+    t->read_to = -1;
+    t->end_asked_ms = INT64_MIN / 2;
+    t->end_confirmed = false;
     t->dirty = false;
     /* at_end stays: the first record read again clears it, and a partition
      * with nothing to read again gets no second end-of-partition event. */
@@ -411,8 +424,11 @@ static void rewind_to_committed(fw_krt *k) {
             parts->elems[i].offset = k->c->offset_reset_latest ? RD_KAFKA_OFFSET_END
                                                                : RD_KAFKA_OFFSET_BEGINNING;
         int src = source_of(k, parts->elems[i].topic);
-        if (src >= 0 && task_get(k, src, parts->elems[i].partition))
-            task_reset(k, task_get(k, src, parts->elems[i].partition));
+        fw_task *t = src >= 0 ? task_get(k, src, parts->elems[i].partition) : NULL;
+        if (t) {
+            task_reset(k, t);
+            t->read_to = parts->elems[i].offset; /* < 0 (logical): not known */
+        }
     }
     restore_pending(k);
     rd_kafka_error_t *error = rd_kafka_seek_partitions(k->consumer, parts, 30000);
@@ -749,34 +765,58 @@ static void send_watermark_records(fw_krt *k, const char *topic, int32_t partiti
     }
 }
 
-/* An input task silent for the idle timeout but with no end-of-partition
- * event: librdkafka sends none again for an offset it reported before (an
- * abort's rewind, the same partition assigned again at its end). Its fetch
- * position at the last known end (no broker call) says the same. */
-static void check_input_end(fw_krt *k, fw_task *t, int64_t now) {
-    if (t->at_end || t->src != 0 || now - t->last_record_ms < k->c->idle_timeout_ms)
-        return;
-    int64_t lo = -1, hi = -1;
-    rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
-    rd_kafka_topic_partition_list_add(pos, k->src[0].topic, t->partition);
-    if (!rd_kafka_position(k->consumer, pos) && !pos->elems[0].err &&
-        !rd_kafka_get_watermark_offsets(k->consumer, k->src[0].topic, t->partition, &lo,
-                                        &hi) &&
-        hi >= 0 && pos->elems[0].offset >= hi)
+/* An input task is idle when it is silent for the idle timeout since @p last
+ * and read to its end, as the broker says (asked at most once a second while
+ * the task is silent). Not the end-of-partition event, nor the end this
+ * consumer last fetched: both are old news when records came since but wait
+ * in librdkafka behind others (an instance catching up after a restart, a
+ * loaded machine). A partition with records waiting that said it is idle
+ * would let the stages' time, and the other input tasks' caps, run past those
+ * records: they would all be late there. Nor is there always an event:
+ * librdkafka sends none again for an offset it reported before (an abort's
+ * rewind, the same partition assigned again at its end), so the answer sets
+ * at_end too (--exit-at-end). A broker that does not answer within a second
+ * leaves the task not idle. */
+static bool input_idle(fw_krt *k, fw_task *t, int64_t last, int64_t now) {
+    if (now - last < k->c->idle_timeout_ms)
+        return false;
+    if (now - t->end_asked_ms < 1000)
+        return t->end_confirmed;
+    if (now - k->end_unanswered_ms < 1000)
+        return false; /* one unanswered question a second blocks the loop enough */
+    t->end_asked_ms = now;
+    t->end_confirmed = false;
+    int64_t lo = -1, hi = -1, read_to = t->read_to;
+    if (read_to < 0) { /* assigned again where this consumer had read to before */
+        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
+        rd_kafka_topic_partition_list_add(pos, k->src[0].topic, t->partition);
+        if (!rd_kafka_position(k->consumer, pos) && !pos->elems[0].err)
+            read_to = pos->elems[0].offset;
+        rd_kafka_topic_partition_list_destroy(pos);
+        if (read_to < 0)
+            return false;
+    }
+    rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
+        k->consumer, k->src[0].topic, t->partition, &lo, &hi, 1000);
+    if (err)
+        k->end_unanswered_ms = now;
+    t->end_confirmed = !err && hi >= 0 && read_to >= hi;
+    if (t->end_confirmed)
         t->at_end = true;
-    rd_kafka_topic_partition_list_destroy(pos);
+    else if (!err && hi >= 0)
+        t->at_end = false; /* records wait: the next one read says so again */
+    return t->end_confirmed;
 }
 
 static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
     const fw_engine *e = fw_pipeline_engine(t->pl);
-    check_input_end(k, t, now);
     if (k->rekey_topic[0]) {
         /* To the account topic: how far its input partition was read (the
          * tasks waiting for records it sends them hold their watermark
          * there), as its engine's watermark would be on those records
          * alone; idle, it advances with the wall clock as advance_idle. */
         int64_t own = INT64_MIN, quiet = now - t->last_record_ms - k->c->idle_timeout_ms;
-        bool idle = k->input_done || (t->at_end && quiet >= 0);
+        bool idle = k->input_done || input_idle(k, t, t->last_record_ms, now);
         if (t->input_max_ts != INT64_MIN) {
             own = t->input_max_ts - k->pconf.rules.time.max_out_of_orderness_ms;
             if (idle && t->input_max_ts + quiet > own)
@@ -798,8 +838,7 @@ static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
      * backlog would reach the stages behind their watermark. Nor one still
      * getting records from the account topic. */
     int64_t last = t->last_record_ms > t->last_rekey_ms ? t->last_record_ms : t->last_rekey_ms;
-    bool idle = k->ending || (t->at_end &&
-                              now - last >= k->c->idle_timeout_ms);
+    bool idle = k->ending || input_idle(k, t, last, now);
     if (k->nsrc < 2 || (wm == INT64_MIN && !idle) ||
         (wm == t->wm_sent && idle == t->idle_sent && now - t->wm_sent_ms < 1000))
         return;
@@ -1186,22 +1225,30 @@ static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
 /* A stage task's record: a watermark record (no value) moves its event time
  * to the minimum over the input partitions; a transaction, checked upstream,
  * goes to its engine. */
+/* A watermark record (a record with no value) of @p topic, into @p t's
+ * upstream watermarks. @returns false for one it cannot read: counted,
+ * logged (the first five) and skipped. */
+static bool take_watermark_record(fw_krt *k, fw_task *t, const rd_kafka_message_t *m,
+                                  const char *topic) {
+    rd_kafka_headers_t *hdrs = NULL;
+    const void *src = NULL, *wm = NULL;
+    size_t src_len = 0, wm_len = 0;
+    if (!rd_kafka_message_headers(m, &hdrs) &&
+        !rd_kafka_header_get_last(hdrs, FW_WM_HEADER_SOURCE, &src, &src_len) &&
+        !rd_kafka_header_get_last(hdrs, FW_WM_HEADER_WATERMARK, &wm, &wm_len) &&
+        fw_upstream_wm_take(&t->up, src, src_len, wm, wm_len))
+        return true;
+    if (k->bad_wm_records++ < 5)
+        logf_(k, "%s[%" PRId32 "]@%" PRId64 ": not a watermark record this version reads "
+                 "(empty value without readable %s and %s headers): skipped",
+              topic, m->partition, m->offset, FW_WM_HEADER_SOURCE, FW_WM_HEADER_WATERMARK);
+    return false;
+}
+
 static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     if (!m->len) {
-        rd_kafka_headers_t *hdrs = NULL;
-        const void *src = NULL, *wm = NULL;
-        size_t src_len = 0, wm_len = 0;
-        if (rd_kafka_message_headers(m, &hdrs) ||
-            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_SOURCE, &src, &src_len) ||
-            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_WATERMARK, &wm, &wm_len) ||
-            !fw_upstream_wm_take(&t->up, src, src_len, wm, wm_len)) {
-            if (k->bad_wm_records++ < 5)
-                logf_(k, "%s[%" PRId32 "]@%" PRId64 ": not a watermark record this version "
-                         "reads (empty value without readable %s and %s headers): skipped",
-                      k->src[t->src].topic, m->partition, m->offset, FW_WM_HEADER_SOURCE,
-                      FW_WM_HEADER_WATERMARK);
+        if (!take_watermark_record(k, t, m, k->src[t->src].topic))
             return;
-        }
         int64_t min = fw_upstream_wm_min(&t->up);
         if (min != INT64_MIN)
             task_advance(k, t, min);
@@ -1224,19 +1271,7 @@ static void handle_rekey_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
     if (!m->len) {
-        rd_kafka_headers_t *hdrs = NULL;
-        const void *src = NULL, *wm = NULL;
-        size_t src_len = 0, wm_len = 0;
-        if (rd_kafka_message_headers(m, &hdrs) ||
-            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_SOURCE, &src, &src_len) ||
-            rd_kafka_header_get_last(hdrs, FW_WM_HEADER_WATERMARK, &wm, &wm_len) ||
-            !fw_upstream_wm_take(&t->up, src, src_len, wm, wm_len)) {
-            if (k->bad_wm_records++ < 5)
-                logf_(k, "%s[%" PRId32 "]@%" PRId64 ": not a watermark record this version "
-                         "reads: skipped", k->rekey_topic, m->partition, m->offset);
-            return;
-        }
-        if (!k->caps_lifted)
+        if (take_watermark_record(k, t, m, k->rekey_topic) && !k->caps_lifted)
             fw_pipeline_cap_watermark(t->pl, fw_upstream_wm_min(&t->up), &out);
         return;
     }
@@ -1260,10 +1295,13 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
                              : NULL;
     if (m->err) {
         if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
-            if (t && rekey)
+            if (t && rekey) {
                 t->rekey_at_end = true;
-            else if (t)
+            } else if (t) {
                 t->at_end = true;
+                if (m->offset > t->read_to)
+                    t->read_to = m->offset;
+            }
         } else if (m->err == RD_KAFKA_RESP_ERR_INVALID_SESSION_TIMEOUT) {
             /* librdkafka would ask again forever: say what to change and stop. */
             const char *xs = fw_kafka_opts_get(&k->c->kafka, "session.timeout.ms");
@@ -1332,6 +1370,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     }
     k->cur_task = NULL;
     t->next_offset = m->offset + 1;
+    t->read_to = m->offset + 1;
     t->dirty = true;
     t->at_end = false;
     t->last_record_ms = fw_mono_ms();
@@ -1359,7 +1398,7 @@ static void advance_idle(fw_krt *k, int64_t now) {
     /* A stage task's time comes from the input tasks' watermarks alone. */
     for (fw_task *t = NULL; (t = input_task_next(k, t)) && !k->fatal;) {
         /* Read to its end: one with records waiting is slow, not idle. */
-        if (!t->at_end || now - t->last_record_ms < k->c->idle_timeout_ms)
+        if (!input_idle(k, t, t->last_record_ms, now))
             continue;
         /* From the last record's time, not from the last advance: that
          * grew with every second it was idle (and a cap held it back). */
@@ -1781,7 +1820,7 @@ static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs) {
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
     fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics, .pconf = c->pipeline,
-                   .retired = { .watermark_ms = INT64_MIN } };
+                   .retired = { .watermark_ms = INT64_MIN }, .end_unanswered_ms = INT64_MIN / 2 };
     fw_krt *k = &krt;
     int rc = 1;
     fw_lang_counts_declare(&k->tally.committed.lang, c->lang); /* each at 0 until it alerts */

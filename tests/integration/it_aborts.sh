@@ -42,7 +42,7 @@ while [ $stop -lt 2 ] || { [ "$(count_of 'aborting the transaction')" = 0 ] && [
     kill -0 "$producer" 2>/dev/null || echo "info: stop $stop lands after the input has ended"
     assigned=$(count_of "assigned partitions \[[0-9]")
     revoked=$(count_of "(lost|revoked) partitions")
-    # Past session.timeout.ms (6 s, lib.sh): the group gives the partitions up.
+    # Past the session timeout (6 s, lib.sh): the group gives the partitions up.
     kill -STOP "$engine"
     sleep 9
     kill -CONT "$engine"

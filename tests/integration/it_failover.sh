@@ -16,7 +16,7 @@ make_input "$WORK/in.ndjson" 40000
 expected_from_file "$WORK/in.ndjson" "$WORK/expected.alerts" "$WORK/expected.dlq"
 want=$(wc -l < "$WORK/expected.alerts")
 
-# As lib.sh's start_engine, without its -X session.timeout.ms: the defaults
+# As lib.sh's start_engine, without its --session-timeout-ms: the defaults
 # are what this test is about.
 start_default() { # start_default NAME [LOG]: the log is $WORK/LOG.log (default NAME)
     "$FW_BIN" run --rules "$RULES" --input-topic "$PREFIX-in" --output-topic "$PREFIX-out" \

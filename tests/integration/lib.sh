@@ -101,13 +101,22 @@ give_up() {
 }
 
 # wait_for_count TOPIC N SECONDS — until the topic holds N committed messages.
+# A count that stands still for FW_STALL_SECONDS (scaled; default 180) gives
+# up early: a stalled engine fails with its logs, not at the test's timeout.
 wait_for_count() {
-    local topic=$1 want=$2 limit have=0
+    local topic=$1 want=$2 limit stall have=0 last=-1
     limit=$(scaled_wait "$3")
-    local deadline=$((SECONDS + limit))
+    stall=$(scaled_wait "${FW_STALL_SECONDS:-180}")
+    local deadline=$((SECONDS + limit)) moved=$SECONDS
     while [ $SECONDS -lt $deadline ]; do
         have=$( (consume_all "$topic" 2>/dev/null || true) | wc -l)  # the topic may not exist yet
         [ "$have" -ge "$want" ] && return 0
+        if [ "$have" != "$last" ]; then
+            last=$have moved=$SECONDS
+        elif [ $((SECONDS - moved)) -ge "$stall" ]; then
+            give_up "$want committed messages in topic $topic" "$((SECONDS - moved))" \
+                "$have messages, none new for $((SECONDS - moved)) s"
+        fi
         sleep 1
     done
     give_up "$want committed messages in topic $topic" "$limit" "$have messages"
@@ -151,7 +160,7 @@ start_engine() { # start_engine NAME ARGS...
         --dlq-topic "$PREFIX-dlq" --late-topic "$PREFIX-late" \
         --profiles-topic "$PREFIX-profiles" --rules-topic "$PREFIX-rules" --lists-topic "$PREFIX-lists" \
         --rules-status-topic "$PREFIX-rules-status" --group-id "$PREFIX" --instance-id "$name" \
-        --stats-interval 1 -X session.timeout.ms=6000 -X heartbeat.interval.ms=500 \
+        --stats-interval 1 --session-timeout-ms 6000 --heartbeat-interval-ms 500 \
         "$@" >> "$ENGINE_LOG" 2>&1 &
     LAST_PID=$!
     PIDS+=("$LAST_PID")

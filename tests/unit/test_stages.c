@@ -247,6 +247,23 @@ static void store_put(void *opaque, fw_str key, const void *value, size_t len) {
         memcpy(it->value, value, len);
 }
 
+/* What @p e changed, into @p s (emptied first); @p e is destroyed. */
+static void store_changes(fw_engine *e, store *s) {
+    memset(s, 0, sizeof(*s));
+    fw_engine_changes(e, store_put, s);
+    fw_engine_destroy(e);
+}
+
+/* @p s restored into @p e, as the runtime restores a changelog. */
+static void restore_store(fw_engine *e, const store *s) {
+    char err[256];
+    for (size_t i = 0; i < s->n; i++)
+        if (fw_engine_restore(e, (fw_str){ s->items[i].key, s->items[i].keylen },
+                              s->items[i].del ? NULL : s->items[i].value, s->items[i].len, err,
+                              sizeof(err)) != FW_OK)
+            fail_msg("restore of item %zu: %s", i, err);
+}
+
 static void no_alert(void *opaque, const fw_alert *a) {
     (void)a;
     (*(int *)opaque)++;
@@ -282,18 +299,12 @@ static void test_external_watermark_restore(void **state) {
     assert_int_equal(st->buffered, 2);
     fw_engine_advance(e, w + 60000, &out);
     static store s;
-    memset(&s, 0, sizeof(s));
-    fw_engine_changes(e, store_put, &s);
-    fw_engine_destroy(e);
+    store_changes(e, &s);
 
     e = fw_engine_new(&rules, err, sizeof(err));
     assert_non_null(e);
     fw_engine_set_stage(e, &recv, NULL, 0, 1);
-    for (size_t i = 0; i < s.n; i++)
-        if (fw_engine_restore(e, (fw_str){ s.items[i].key, s.items[i].keylen },
-                              s.items[i].del ? NULL : s.items[i].value, s.items[i].len, err,
-                              sizeof(err)) != FW_OK)
-            fail_msg("restore: %s", err);
+    restore_store(e, &s);
     st = fw_engine_stats_get(e);
     if (st->watermark != w + 60000)
         fail_msg("restored watermark %lld, expected %lld", (long long)st->watermark,
@@ -344,19 +355,13 @@ static void test_watermark_cap_restore(void **state) {
         fail_msg("max_event_time %lld after the advance, expected %lld",
                  (long long)st->max_event_time, (long long)(w + 3600000 + ooo));
     static store s;
-    memset(&s, 0, sizeof(s));
-    fw_engine_changes(e, store_put, &s);
-    fw_engine_destroy(e);
+    store_changes(e, &s);
 
     e = fw_engine_new(&rules, err, sizeof(err));
     assert_non_null(e);
     fw_engine_set_stage(e, &in, NULL, 0, 6);
     fw_engine_cap_watermark(e, INT64_MIN, NULL);
-    for (size_t i = 0; i < s.n; i++)
-        if (fw_engine_restore(e, (fw_str){ s.items[i].key, s.items[i].keylen },
-                              s.items[i].del ? NULL : s.items[i].value, s.items[i].len, err,
-                              sizeof(err)) != FW_OK)
-            fail_msg("restore: %s", err);
+    restore_store(e, &s);
     st = fw_engine_stats_get(e);
     if (st->watermark != w || st->buffered != 1)
         fail_msg("restored watermark %lld with %llu buffered, expected the held %lld and 1",
