@@ -119,6 +119,7 @@ typedef struct fw_krt {
     fw_task **pending;       /* tasks created or reset, to restore together (restore_pending) */
     size_t npending, pending_cap;
     uint64_t forwarded;      /* records written to repartition topics */
+    uint64_t rekeyed_in;     /* transactions read from the account topic */
     int64_t end_unanswered_ms; /* when the broker last did not tell a partition's end */
     uint64_t wm_records;     /* watermark records written */
     uint64_t bad_wm_records; /* watermark records a stage task could not read */
@@ -195,17 +196,20 @@ static fw_task *input_task_next(const fw_krt *k, const fw_task *prev) {
     return NULL;
 }
 
-/* Silence counts only while the instance was listening: after a rebalance
- * or a loop that stalled (a restore, a slow commit), records that reached
- * the broker meanwhile have not been delivered yet, and a partition read to
- * its end before would look idle and let the stages jump past them. */
+/* Silence on the account topic counts only while the instance was
+ * listening: after a rebalance or a loop that stalled (a restore, a slow
+ * commit), records other partitions routed here meanwhile have not been
+ * delivered yet, and a task that looked idle would let the stages jump past
+ * them. Its input partition needs no such care: input_idle asks the broker.
+ * Only once the account topic carried a record: restarting the clock on
+ * every abort's restore (seconds, under the sanitizers) kept keyed input from
+ * ever turning idle. */
 static void restart_idle_clocks(fw_krt *k, int64_t now) {
-    for (fw_task *t = NULL; (t = input_task_next(k, t));) {
-        if (t->last_record_ms < now)
-            t->last_record_ms = now;
+    if (!k->rekeyed_in)
+        return;
+    for (fw_task *t = NULL; (t = input_task_next(k, t));)
         if (t->last_rekey_ms < now)
             t->last_rekey_ms = now;
-    }
 }
 
 /* The source reading @p topic; -1: none (a topic this instance dropped). */
@@ -1282,6 +1286,7 @@ static void handle_rekey_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     k->from_rekey = true;
     fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
     k->from_rekey = false;
+    k->rekeyed_in++;
     t->last_rekey_ms = fw_mono_ms();
 }
 
