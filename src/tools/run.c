@@ -177,8 +177,8 @@ static const fw_opt run_opts[] = {
     { .name = "idle-timeout-ms", .arg = "N", .env = { "FW_IDLE_TIMEOUT_MS" },
       .type = FW_OPT_INT, .min = 1, .max = 86400000, .offset = OFF(idle_timeout_ms),
       .def = "10000",
-      .help = "a partition without records this long releases what it holds and "
-              "advances with the wall clock" },
+      .help = "a partition without records this long, read to the end the broker "
+              "gives, releases what it holds and advances with the wall clock" },
     { .name = "group-id", .short_flag = 'g', .arg = "ID",
       .env = { "FW_GROUP_ID", "GROUP_ID", "KAFKA_GROUP_ID" }, .type = FW_OPT_STRING,
       .offset = OFF(group_id), .def = "fraudwatch", .help = "consumer group" },
