@@ -1122,28 +1122,6 @@ static bool all_at_end(const fw_krt *k, int from, int to) {
 
 static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
 
-/* Every stage task has read past what is committed in its partition now.
- * The ends are asked through the restorer: on the consumer's connection each
- * query waited behind a fetch long-poll (fetch.wait.max.ms), ~0.5 s per
- * partition, 9 s at the end of a 6-partition run with four stages. */
-static bool stages_drained(fw_krt *k) {
-    for (fw_task *t = NULL; (t = task_next(k, t));) {
-        if (t->src == 0)
-            continue;
-        int64_t lo, hi;
-        rd_kafka_topic_partition_list_t *pos = rd_kafka_topic_partition_list_new(1);
-        rd_kafka_topic_partition_list_add(pos, k->src[t->src].topic, t->partition);
-        bool ok = !rd_kafka_position(k->consumer, pos) && !pos->elems[0].err &&
-                  !rd_kafka_query_watermark_offsets(k->restorer, k->src[t->src].topic,
-                                                    t->partition, &lo, &hi, 5000) &&
-                  pos->elems[0].offset >= hi;
-        rd_kafka_topic_partition_list_destroy(pos);
-        if (!ok)
-            return false;
-    }
-    return true;
-}
-
 /* --exit-at-end with the account topic: once this instance's input tasks
  * are read to their end they say so there (input_done); each then waits
  * until every input partition has said so, which comes after all it routed
@@ -1191,10 +1169,17 @@ static bool at_the_end(fw_krt *k) {
         txn_commit(k);
         return false;
     }
+    /* A stage task has all it will get once every input partition said it
+     * is idle there: each says so after all it sent (one producer per
+     * partition at a time: in order), and that watermark is applied as it
+     * is read. Not "read to the end": the watermark records every input task
+     * sends each second keep that from holding for every stage task at one
+     * instant, and an instance that took over another's partitions at its
+     * end then never stopped. */
     for (fw_task *t = NULL; (t = task_next(k, t));)
-        if (t->src > 0 && !t->at_end)
+        if (t->src > 0 && !fw_upstream_wm_all_idle(&t->up))
             return false;
-    return stages_drained(k);
+    return true;
 }
 
 
