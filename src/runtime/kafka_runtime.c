@@ -65,6 +65,8 @@ typedef struct fw_task {
                                 here or sent on (not what the account topic brought it):
                                 its progress; INT64_MIN: none since assigned or reset */
     int64_t last_rekey_ms;   /* wall clock of its last record from there */
+    int64_t input_max_read;  /* input_max_ts before an abort: true again once read to
+                                the end (everything is read again by then) */
     /* An input task that looks idle: the end of its partition as the broker
      * last gave it (input_idle), and when it was asked. */
     int64_t read_to;         /* offset after what it read, or where a rewind put it (or
@@ -278,6 +280,7 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     t->rekey_next = -1;
     t->own_sent = INT64_MIN;
     t->input_max_ts = INT64_MIN;
+    t->input_max_read = INT64_MIN;
     if (((src > 0 || k->rekey_topic[0]) && !fw_upstream_wm_init(&t->up, k->src[0].partitions)) ||
         !(t->pl = task_pipeline(k, t))) {
         fw_upstream_wm_fini(&t->up);
@@ -378,8 +381,16 @@ static void task_reset(fw_krt *k, fw_task *t) {
      * with nothing to read again gets no second end-of-partition event. */
     t->wm_sent = INT64_MIN;  /* what was sent went with the aborted transaction */
     t->own_sent = INT64_MIN;
-    /* input_max_ts stays: what it told the account topic is not taken back
-     * by the abort (its records are read again, no later than that). */
+    /* Its read progress starts again too: what the aborted transaction
+     * told the account topic went with it, and the records read again are
+     * routed again, after any progress sent from here on. Kept, it ran ahead
+     * of them (every account task's watermark passed records being read
+     * again: late, it_rekey after a rebalance's abort). With nothing to read
+     * again, input_idle says it is idle, and the progress it had comes
+     * back then (send_watermark). */
+    if (t->input_max_ts > t->input_max_read)
+        t->input_max_read = t->input_max_ts;
+    t->input_max_ts = INT64_MIN;
     t->rekey_next = -1;
     t->rekey_at_end = false;
     if (t->up.n) { /* heard again from the next watermark records */
@@ -821,6 +832,8 @@ static void send_watermark(fw_krt *k, fw_task *t, int64_t now) {
          * alone; idle, it advances with the wall clock as advance_idle. */
         int64_t own = INT64_MIN, quiet = now - t->last_record_ms - k->c->idle_timeout_ms;
         bool idle = k->input_done || input_idle(k, t, t->last_record_ms, now);
+        if (idle && t->input_max_read > t->input_max_ts)
+            t->input_max_ts = t->input_max_read;
         if (t->input_max_ts != INT64_MIN) {
             own = t->input_max_ts - k->pconf.rules.time.max_out_of_orderness_ms;
             if (idle && t->input_max_ts + quiet > own)
