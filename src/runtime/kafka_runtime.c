@@ -67,10 +67,10 @@ typedef struct fw_task {
     int64_t last_rekey_ms;   /* wall clock of its last record from there */
     int64_t input_max_read;  /* input_max_ts before an abort: true again once read to
                                 the end (everything is read again by then) */
-    /* An input task that looks idle: the end of its partition as the broker
-     * last gave it (input_idle), and when it was asked. */
     int64_t read_to;         /* offset after what it read, or where a rewind put it (or
                                 what its end-of-partition event gave); -1: not known */
+    /* An input task that looks idle: whether the broker's end of its
+     * partition was reached (input_idle), and when it was asked. */
     int64_t end_asked_ms;
     bool end_confirmed;
 } fw_task;
@@ -1224,9 +1224,6 @@ static void check_key(fw_krt *k, fw_task *t, const rd_kafka_message_t *m, fw_str
 
 static void task_advance(fw_krt *k, fw_task *t, int64_t watermark);
 
-/* A stage task's record: a watermark record (no value) moves its event time
- * to the minimum over the input partitions; a transaction, checked upstream,
- * goes to its engine. */
 /* A watermark record (a record with no value) of @p topic, into @p t's
  * upstream watermarks. @returns false for one it cannot read: counted,
  * logged (the first five) and skipped. */
@@ -1247,6 +1244,9 @@ static bool take_watermark_record(fw_krt *k, fw_task *t, const rd_kafka_message_
     return false;
 }
 
+/* A stage task's record: a watermark record (no value) moves its event time
+ * to the minimum over the input partitions; a transaction, checked upstream,
+ * goes to its engine. */
 static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     if (!m->len) {
         if (!take_watermark_record(k, t, m, k->src[t->src].topic))
