@@ -2102,7 +2102,10 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         }
         if (!k->txn_open)
             send_watermarks(k, now); /* heartbeats, and idle partitions, between records */
-        if (c->exit_at_end && !k->txn_open && at_the_end(k))
+        /* Ending, the check only reads: a transaction is open nearly always
+         * then (every watermark record read opens one), and the one after
+         * the loop commits it. */
+        if (c->exit_at_end && (!k->txn_open || k->ending) && at_the_end(k))
             break;
     }
     txn_commit(k);

@@ -441,9 +441,11 @@ typedef struct cluster {
 
 static void stage_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     cluster *c = opaque;
-    const char *o = a->txn->raw_is_json ? strstr(a->txn->raw.ptr, "\"_fw_origin\":\"i/0/")
-                                        : NULL;
-    if (o && (size_t)(o - a->txn->raw.ptr) < a->txn->raw.len) {
+    char raw[2048] = ""; /* the record is not NUL-terminated */
+    if (a->txn->raw_is_json && a->txn->raw.len < sizeof(raw))
+        memcpy(raw, a->txn->raw.ptr, a->txn->raw.len);
+    const char *o = strstr(raw, "\"_fw_origin\":\"i/0/");
+    if (o) {
         size_t line = strtoul(o + strlen("\"_fw_origin\":\"i/0/"), NULL, 10);
         assert_true(line < c->in->n);
         fw_source_ref src = { .file = "gen", .line = (int64_t)line + 1 };
