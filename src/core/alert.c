@@ -32,10 +32,6 @@ static bool put_time(fw_buf *out, const char *key, int64_t ms) {
 }
 
 bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
-    return fw_alert_write_json_as(a, FW_STR_NULL, scratch, out);
-}
-
-bool fw_alert_write_json_as(const fw_alert *a, fw_str txn_json, fw_buf *scratch, fw_buf *out) {
     char id[FW_ALERT_ID_LEN + 1];
     fw_alert_id(a, scratch, id);
     fw_buf_printf(out, "{\"alert_id\":\"%s\",\"rule\":\"%s\",\"rule_version\":%d,"
@@ -118,10 +114,7 @@ bool fw_alert_write_json_as(const fw_alert *a, fw_str txn_json, fw_buf *scratch,
         fw_buf_puts(out, "]}");
     }
     fw_buf_puts(out, ",\"transaction\":");
-    if (txn_json.ptr)
-        fw_buf_append(out, txn_json.ptr, txn_json.len);
-    else
-        fw_txn_write_json(a->txn, out);
+    fw_txn_write_json(a->txn, out);
     fw_buf_putc(out, '}');
     return !out->overflow;
 }

@@ -85,10 +85,4 @@ void fw_alert_id(const fw_alert *a, fw_buf *scratch, char out[FW_ALERT_ID_LEN + 
  *  @returns false when @p out hit its size limit. */
 bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out);
 
-/** @brief The same with @p txn_json (a JSON object) as its "transaction"
- *  instead of a->txn written out: a stage's alert shows the whole record
- *  its transaction came from, not the fields that travelled to the stage.
- *  FW_STR_NULL: a->txn. */
-bool fw_alert_write_json_as(const fw_alert *a, fw_str txn_json, fw_buf *scratch, fw_buf *out);
-
 #endif

@@ -249,7 +249,6 @@ static fw_err compile(lctx *c, const char *path, const char *src, size_t n, fw_x
     fw_expr_uses_get(*out, &u);
     c->rs->uses_profile = c->rs->uses_profile || u.profile;
     c->r->uses_profile = c->r->uses_profile || u.profile;
-    c->r->fields |= u.fields | u.prev_fields;
     return FW_OK;
 }
 
@@ -612,9 +611,6 @@ static fw_err load_reason(lctx *c, const char *rpath, const fw_json *v) {
         if (plain && fw_expr_compile(name.ptr, name.len, &env, FW_XT_MISSING, &e, msg,
                                      sizeof(msg)) == FW_OK) {
             *t = (fw_lang_tpl){ .kind = FW_TPL_FIELD, .field = e };
-            fw_expr_uses u;
-            fw_expr_uses_get(e, &u);
-            r->fields |= u.fields | u.prev_fields;
             continue;
         }
         const char *names[FW_LANG_MAX_AGGS + FW_LANG_MAX_PARAMS + FW_TXN_NFIELDS + 1];

@@ -143,8 +143,6 @@ typedef struct fw_lang_rule {
     fw_lang_kind kind;
     fw_rule_common common;     /* enabled, shadow, version, severity */
     bool uses_profile;         /* an expression of the rule reads profile.<field> */
-    uint64_t fields;           /* every fw_txn field an expression of it reads, of the record
-                                  or of prev (fw_expr_uses): what a stage's records carry */
     fw_expr_param params[FW_LANG_MAX_PARAMS];
     char *param_json[FW_LANG_MAX_PARAMS]; /* each value as written, for show */
     char *param_text[FW_LANG_MAX_PARAMS]; /* a string param's text (params[i] points here) */

@@ -45,9 +45,6 @@ struct fw_pipeline {
     held_rec held[FW_TIME_GUARD_MAX_HELD];
     fw_arena held_scratch;
     char held_synth_id[96];
-    /* fw_pipeline_transaction_json's, made on its first call. */
-    fw_arena lookup_scratch;
-    char lookup_synth_id[96];
     /* CSV input: the compiled header; until it is read (file mode's first
      * line) csv_state is 0; -1 when the header was refused (then every record
      * is a dead letter giving csv_error). */
@@ -122,7 +119,6 @@ void fw_pipeline_destroy(fw_pipeline *p) {
     fw_engine_destroy(p->engine);
     fw_arena_fini(&p->scratch);
     fw_arena_fini(&p->held_scratch);
-    fw_arena_fini(&p->lookup_scratch);
     for (int i = 0; i < FW_TIME_GUARD_MAX_HELD; i++)
         free(p->held[i].data);
     fw_buf_fini(&p->alert_json);
@@ -286,7 +282,7 @@ static void apply(fw_pipeline *p, const fw_txn *txn, fw_str payload, const fw_so
     fw_engine_process_from(p->engine, txn, &pos, &p->engine_out);
     /* Taken: counted as arrived (not a duplicate) and not late. */
     if (p->out->accepted && es->transactions != n && es->late == late)
-        p->out->accepted(p->out->opaque, txn, src);
+        p->out->accepted(p->out->opaque, txn);
 }
 
 void fw_pipeline_set_stage(fw_pipeline *p, const fw_stage *s, const char *const *colocated,
@@ -429,17 +425,4 @@ const fw_pipeline_stats *fw_pipeline_stats_get(const fw_pipeline *p) { return &p
 
 const fw_engine_stats *fw_pipeline_engine_stats(const fw_pipeline *p) {
     return fw_engine_stats_get(p->engine);
-}
-
-fw_err fw_pipeline_transaction_json(fw_pipeline *p, const char *payload, size_t len,
-                                    const fw_source_ref *src, fw_buf *out) {
-    if (!p->lookup_scratch.data &&
-        !fw_arena_init(&p->lookup_scratch, p->conf.max_record_bytes + 64))
-        return FW_ERR_NOMEM;
-    fw_txn txn;
-    fw_decode_error derr;
-    fw_err rc = decode(p, payload, len, src, &p->lookup_scratch, p->lookup_synth_id, &txn, &derr);
-    if (rc != FW_OK)
-        return rc;
-    return fw_txn_write_json(&txn, out) ? FW_OK : FW_ERR_NOMEM;
 }

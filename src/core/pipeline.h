@@ -56,10 +56,9 @@ typedef struct fw_pipeline_out {
     /** Optional (NULL: late records are only counted). */
     void (*late)(void *opaque, const fw_late_record *lr);
     /** Optional: each transaction the engine took (not a dead letter, a
-     *  duplicate or late), decoded, valid during the call, and where it was
-     *  read (a held record is taken after later ones were read); what the
-     *  input stage sends on to the later ones (stage.h). */
-    void (*accepted)(void *opaque, const fw_txn *t, const fw_source_ref *src);
+     *  duplicate or late), decoded, valid during the call; what the input
+     *  stage sends on to the later ones (stage.h). */
+    void (*accepted)(void *opaque, const fw_txn *t);
     /** Optional: asked for each decoded transaction that passed its time
      *  checks, before the engine takes it. False: it belongs to another
      *  partition's task, which the caller sent it to; this engine does not
@@ -137,15 +136,6 @@ fw_err fw_pipeline_set_rules(fw_pipeline *p, const fw_rules *rules, char *errstr
  */
 fw_err fw_pipeline_set_lang(fw_pipeline *p, const struct fw_lang_rules *rs, char *errstr,
                             size_t errstr_size);
-
-/** @brief Appends record @p payload from @p src as the alerts of this
- *  pipeline's input show their transaction (fw_txn_write_json of it decoded
- *  as fw_pipeline_process would), without processing it: the whole record
- *  behind a stage's alert. Uses scratch of its own: callable from an output
- *  callback. @returns FW_OK, or the decoder's error (FW_ERR_NOMEM when
- *  @p out is full). */
-fw_err fw_pipeline_transaction_json(fw_pipeline *p, const char *payload, size_t len,
-                                    const fw_source_ref *src, fw_buf *out);
 
 /** @brief fw_engine_set_stage on the pipeline's engine: from now on it runs
  *  stage @p s as partition @p partition of @p partitions. */

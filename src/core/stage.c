@@ -200,7 +200,6 @@ typedef struct stage_route {
     fw_stage_kind kind;
     const fw_lang_rule *rule; /* FIELD: a rule of the stage, whose first group is the key */
     bool ml;                  /* FIELD: ml_score runs here (its history key) */
-    uint64_t fields;          /* what its records carry (fw_stage_router_fields) */
 } stage_route;
 
 struct fw_stage_router {
@@ -236,23 +235,6 @@ static const fw_lang_rule *rule_in(const fw_lang_rules *rs, const fw_stage *s,
     return NULL;
 }
 
-/* The fields every running rule of @p rs in stage @p s reads. */
-static uint64_t fields_in(const fw_lang_rules *rs, const fw_stage *s,
-                          const char *const *colocated) {
-    uint64_t f = 0;
-    for (size_t i = 0; rs && i < rs->n; i++) {
-        fw_stage rs_s;
-        if (!running(&rs->rules[i].common))
-            continue;
-        fw_stage_of_lang_rule(&rs->rules[i], colocated, &rs_s);
-        if (fw_stage_equal(&rs_s, s))
-            f |= rs->rules[i].fields;
-    }
-    return f;
-}
-
-#define FIELD_BIT(name) (1ull << fw_txn_field_index(name, sizeof(name) - 1))
-
 fw_stage_router *fw_stage_router_new(const fw_stage_plan *plan, const fw_rules *rules,
                                      const fw_lang_rules *user, const char *const *colocated,
                                      char *errstr, size_t errstr_size) {
@@ -274,22 +256,12 @@ fw_stage_router *fw_stage_router_new(const fw_stage_plan *plan, const fw_rules *
         const fw_stage *s = &plan->stages[i];
         stage_route *sr = &r->route[i];
         sr->kind = s->kind;
-        /* What every stage needs of a record: its identity and time for
-         * deduplication, ordering and evidence, the amount, the keys of the
-         * built-ins (fan_in, mule_cashout, cycle: by account and counterparty,
-         * transfers and withdrawals by type), the customer for a profile. */
-        sr->fields = FIELD_BIT("transaction_id") | FIELD_BIT("timestamp") |
-                     FIELD_BIT("amount") | FIELD_BIT("account_id") | FIELD_BIT("type") |
-                     FIELD_BIT("counterparty_id") | FIELD_BIT("customer_id");
         if (s->kind != FW_STAGE_FIELD)
             continue;
-        sr->fields |= fields_in(user, s, colocated) | fields_in(r->shipped, s, colocated);
         sr->rule = rule_in(user, s, colocated);
         if (!sr->rule)
             sr->rule = rule_in(r->shipped, s, colocated);
         sr->ml = ml_runs && fw_stage_equal(&ml, s);
-        if (sr->ml) /* its features: the model's, from the whole record */
-            sr->fields = FW_STAGE_ALL_FIELDS;
         if (!sr->rule && !sr->ml) {
             snprintf(errstr, errstr_size, "stage router: no rule runs in stage \"%s\"", s->name);
             goto fail;
@@ -372,8 +344,4 @@ size_t fw_stage_router_route(fw_stage_router *r, size_t s, const fw_txn *t,
     default:
         return 0;
     }
-}
-
-uint64_t fw_stage_router_fields(const fw_stage_router *r, size_t s) {
-    return s < r->plan.n ? r->route[s].fields : FW_STAGE_ALL_FIELDS;
 }

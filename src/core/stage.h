@@ -133,18 +133,6 @@ void fw_stage_router_destroy(fw_stage_router *r);
 size_t fw_stage_router_route(fw_stage_router *r, size_t s, const fw_txn *t,
                              fw_stage_key out[2]);
 
-/** Every field: fw_stage_router_fields's answer when nothing may be left out. */
-#define FW_STAGE_ALL_FIELDS UINT64_MAX
-
-/**
- * @brief The fields (bit f: fw_txn_field_index f) a transaction carries to
- * stage @p s: its identity, time, amount, the built-ins' keys and the
- * customer, and every field a language rule running there reads (of the
- * record, of prev, in its reason); FW_STAGE_ALL_FIELDS where ml_score runs
- * (its features). The extra fields the rules capture always travel.
- */
-uint64_t fw_stage_router_fields(const fw_stage_router *r, size_t s);
-
 /**
  * @brief The partition of @p key among @p n: fw_hash64(bytes, seed 0) mod n.
  * Stable across processes, machines and versions (the repartition topics'

@@ -2214,13 +2214,11 @@ static bool put_num(fw_buf *b, const char *key, double v) {
            fw_buf_json_double(b, v);
 }
 
-/* Bit f of @p mask: field f is written (transaction_id, timestamp and
- * amount always are: a record is not one without them). */
-#define WANT(mask, f) (((mask) >> (f)) & 1)
-
-static bool write_fields(const fw_txn *t, uint64_t mask, fw_buf *b) {
+bool fw_txn_write_json(const fw_txn *t, fw_buf *b) {
     jnum num;
     char ts[32];
+    if (t->raw_is_json)
+        return fw_buf_append(b, t->raw.ptr, t->raw.len);
     fw_time_format(t->ts_ms, ts);
     bool ok = fw_buf_puts(b, "{\"transaction_id\":") && fw_buf_json_str(b, t->transaction_id) &&
               fw_buf_puts(b, ",\"timestamp\":\"") && fw_buf_puts(b, ts) &&
@@ -2231,40 +2229,24 @@ static bool write_fields(const fw_txn *t, uint64_t mask, fw_buf *b) {
         ok = fw_buf_append(b, t->amount_raw.ptr, t->amount_raw.len);
     else if (ok)
         ok = fw_buf_json_double(b, t->amount);
-    static const struct {
-        int f;
-        size_t off;
-    } strs[] = {
-        { F_ACCOUNT_ID, offsetof(fw_txn, account_id) },
-        { F_CARD_ID, offsetof(fw_txn, card_id) },
-        { F_CUSTOMER_ID, offsetof(fw_txn, customer_id) },
-        { F_TYPE, 0 }, /* written below, here in the order of the fields */
-        { F_CURRENCY, offsetof(fw_txn, currency) },
-        { F_MERCHANT_ID, offsetof(fw_txn, merchant_id) },
-        { F_MERCHANT_CATEGORY, offsetof(fw_txn, merchant_category) },
-        { F_COUNTRY, offsetof(fw_txn, country) },
-    };
-    for (size_t i = 0; ok && i < sizeof(strs) / sizeof(strs[0]); i++) {
-        if (!WANT(mask, strs[i].f))
-            continue;
-        if (strs[i].f != F_TYPE)
-            ok = put_str(b, field_names[strs[i].f],
-                         *(const fw_str *)(const void *)((const char *)t + strs[i].off));
-        else if (t->type == FW_TXN_TYPE_OTHER)
-            ok = put_str(b, "type", t->type_raw.ptr ? t->type_raw : FW_STR_LIT("OTHER"));
-        else if (t->type != FW_TXN_TYPE_NONE)
-            ok = put_str(b, "type", fw_str_c(fw_txn_type_name(t->type)));
-    }
-    if (ok && (t->has & FW_TXN_HAS_LAT) && WANT(mask, F_LAT))
+    ok = ok && put_str(b, "account_id", t->account_id) && put_str(b, "card_id", t->card_id) &&
+         put_str(b, "customer_id", t->customer_id);
+    if (ok && t->type == FW_TXN_TYPE_OTHER)
+        ok = put_str(b, "type", t->type_raw.ptr ? t->type_raw : FW_STR_LIT("OTHER"));
+    else if (ok && t->type != FW_TXN_TYPE_NONE)
+        ok = put_str(b, "type", fw_str_c(fw_txn_type_name(t->type)));
+    ok = ok && put_str(b, "currency", t->currency) &&
+         put_str(b, "merchant_id", t->merchant_id) &&
+         put_str(b, "merchant_category", t->merchant_category) &&
+         put_str(b, "country", t->country);
+    if (ok && (t->has & FW_TXN_HAS_LAT))
         ok = put_num(b, "lat", t->lat);
-    if (ok && (t->has & FW_TXN_HAS_LON) && WANT(mask, F_LON))
+    if (ok && (t->has & FW_TXN_HAS_LON))
         ok = put_num(b, "lon", t->lon);
-    if (ok && WANT(mask, F_COUNTERPARTY_ID))
-        ok = put_str(b, "counterparty_id", t->counterparty_id);
-    if (ok && WANT(mask, F_CHANNEL))
-        ok = put_str(b, "channel", t->channel);
+    ok = ok && put_str(b, "counterparty_id", t->counterparty_id) &&
+         put_str(b, "channel", t->channel);
     for (int i = 0; ok && i < FW_TXN_NFEATURES; i++)
-        if ((t->v_mask & (1u << i)) && WANT(mask, F_V1 + i))
+        if (t->v_mask & (1u << i))
             ok = put_num(b, field_names[F_V1 + i], (double)t->v[i]);
     /* Extra fields, so that a record read back (the changelog) still has them:
      * strings as strings, tokens verbatim when they are JSON numbers. */
@@ -2279,15 +2261,5 @@ static bool write_fields(const fw_txn *t, uint64_t mask, fw_buf *b) {
                          fw_buf_putc(b, ':') && fw_buf_append(b, v.ptr, v.len)
                    : put_str(b, t->extras->name[i], v);
     }
-    return ok;
-}
-
-bool fw_txn_write_json(const fw_txn *t, fw_buf *b) {
-    if (t->raw_is_json)
-        return fw_buf_append(b, t->raw.ptr, t->raw.len);
-    return write_fields(t, UINT64_MAX, b) && fw_buf_putc(b, '}');
-}
-
-bool fw_txn_write_json_fields(const fw_txn *t, uint64_t fields, fw_buf *b) {
-    return write_fields(t, fields, b);
+    return ok && fw_buf_putc(b, '}');
 }

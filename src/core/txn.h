@@ -231,11 +231,4 @@ const char *fw_txn_type_name(fw_txn_type t);
  *  raw_is_json, else an object built from the decoded fields. */
 bool fw_txn_write_json(const fw_txn *t, fw_buf *b);
 
-/** @brief Appends the transaction as a JSON object built from its decoded
- *  fields, only those of @p fields (bit f: field f, fw_txn_field_index;
- *  transaction_id, timestamp and amount always) and every extra field, and
- *  WITHOUT the closing brace: the caller may add members (stage records add
- *  where the whole record is). Absent fields are left out. */
-bool fw_txn_write_json_fields(const fw_txn *t, uint64_t fields, fw_buf *b);
-
 #endif

@@ -91,9 +91,8 @@ fail:
 
 /* No commits, so the group id only satisfies librdkafka; partition EOF on,
  * so a caller knows when it has read everything there was. */
-static rd_kafka_t *reader_new(const fw_kafka_opts *o, const char *instance_id,
-                              const char *role, bool whole_partitions, char *errstr,
-                              size_t errstr_size) {
+rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
+                                const char *role, char *errstr, size_t errstr_size) {
     char rderr[256], client_id[256];
     rd_kafka_conf_t *conf = fw_kafka_conf_new(o, errstr, errstr_size);
     if (!conf)
@@ -110,21 +109,13 @@ static rd_kafka_t *reader_new(const fw_kafka_opts *o, const char *instance_id,
     /* They read partitions to the end (a restore holds up failover): fetch
      * big (librdkafka's is 1 MB a partition), and a fetch at the end waits
      * 100 ms, not 500, before the end is known. -X wins. */
-    static const char *const whole[][2] = {
+    static const char *const fetch[][2] = {
         { "max.partition.fetch.bytes", "16777216" },
         { "fetch.max.bytes", "67108864" },
         { "queued.min.messages", "1000000" },
         { "fetch.wait.max.ms", "100" },
     };
-    /* A lookup wants one record at once: small fetches, no waiting. */
-    static const char *const one[][2] = {
-        { "max.partition.fetch.bytes", "65536" },
-        { "fetch.max.bytes", "1048576" },
-        { "queued.min.messages", "1000" },
-        { "fetch.wait.max.ms", "10" },
-    };
-    const char *const(*fetch)[2] = whole_partitions ? whole : one;
-    for (size_t i = 0; i < sizeof(whole) / sizeof(whole[0]); i++)
+    for (size_t i = 0; i < sizeof(fetch) / sizeof(fetch[0]); i++)
         if (!fw_kafka_opts_get(o, fetch[i][0]) &&
             fw_kafka_conf_set(conf, fetch[i][0], fetch[i][1], errstr, errstr_size)) {
             rd_kafka_conf_destroy(conf);
@@ -138,16 +129,6 @@ static rd_kafka_t *reader_new(const fw_kafka_opts *o, const char *instance_id,
     }
     rd_kafka_poll_set_consumer(rk);
     return rk;
-}
-
-rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
-                                const char *role, char *errstr, size_t errstr_size) {
-    return reader_new(o, instance_id, role, true, errstr, errstr_size);
-}
-
-rd_kafka_t *fw_kafka_lookup_new(const fw_kafka_opts *o, const char *instance_id,
-                                const char *role, char *errstr, size_t errstr_size) {
-    return reader_new(o, instance_id, role, false, errstr, errstr_size);
 }
 
 static bool committed_retriable(rd_kafka_resp_err_t err) {

@@ -46,12 +46,6 @@ fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *val
 rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
                                 const char *role, char *errstr, size_t errstr_size);
 
-/** @brief fw_kafka_reader_new's consumer for reading a record or a few at
- *  a time where it is told (small fetches that do not wait): the lookup of a
- *  stage alert's whole record. */
-rd_kafka_t *fw_kafka_lookup_new(const fw_kafka_opts *o, const char *instance_id,
-                                const char *role, char *errstr, size_t errstr_size);
-
 /** @brief rd_kafka_committed() that asks again, with a short backoff, while
  *  the group coordinator is busy, moving or slow (timeouts, coordinator not
  *  available or loading), for at most @p budget_ms in all. Each retry is

@@ -20,7 +20,6 @@
 #include "lang_live.h"
 #include "lang_rules.h"
 #include "metrics.h"
-#include "record_fetch.h"
 #include "repartition.h"
 #include "stage.h"
 #include "profiles_follow.h"
@@ -88,10 +87,6 @@ typedef struct fw_source {
     int cap;
 } fw_source;
 
-/* The member a stage's record ends with: where its whole record is
- * (write_forwarded, parse_origin). */
-#define ORIGIN_MEMBER "_fw_origin"
-
 typedef struct fw_krt {
     const fw_run_conf *c;
     rd_kafka_t *consumer;
@@ -111,12 +106,6 @@ typedef struct fw_krt {
     fw_stage_plan plan;      /* where each rule runs, for the rules in force */
     fw_stage_router *router; /* the keys a transaction travels under, for that plan */
     fw_buf fwd;              /* a transaction forwarded to stages, as JSON */
-    /* A stage's alert with the whole record it came from (origin_record). */
-    fw_record_fetch *fetch;  /* NULL until the first is read back */
-    fw_pipeline *origin_pl;  /* decodes it as the input tasks do; NULL until then */
-    fw_buf origin_json, alert_json, id_scratch;
-    uint64_t origin_read;    /* stage alerts and late records with it */
-    uint64_t origin_missing; /* ... shown without it */
     /* GROUP-repartition-account_id: input records not on their account's
      * partition are sent to its partition there. Partition p of it is not
      * in the subscription: it is assigned with input partition p and read
@@ -124,7 +113,7 @@ typedef struct fw_krt {
      * partition (fw_engine_cap_watermark). "": not staged. */
     char rekey_topic[320];
     bool from_rekey;         /* the record being processed came from it */
-    int64_t cur_offset;      /* offset of the input (or account topic) record being processed */
+    int64_t cur_offset;      /* input offset of the record being processed, for a log line */
     bool rekey_told;         /* the first such record was logged */
     bool caps_lifted;        /* --exit-at-end: nothing more comes through it (rekey_done) */
     bool input_done;         /* --exit-at-end: the input tasks here are read to their end */
@@ -645,65 +634,6 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
     }
 }
 
-/* Where the whole record of a stage's transaction is, as write_forwarded
- * put it at the end of what travelled: false when it travelled whole. */
-static bool parse_origin(fw_str raw, char *which, int32_t *partition, int64_t *offset) {
-    static const char member[] = "\"" ORIGIN_MEMBER "\":\"";
-    size_t m = sizeof(member) - 1;
-    if (raw.len < m + 6 || raw.ptr[raw.len - 1] != '}')
-        return false;
-    size_t tail = raw.len > m + 48 ? raw.len - (m + 48) : 0;
-    for (size_t i = raw.len - m; i-- > tail;) {
-        if (memcmp(raw.ptr + i, member, m))
-            continue;
-        char buf[48];
-        size_t n = raw.len - 1 - (i + m);
-        if (n >= sizeof(buf))
-            return false;
-        memcpy(buf, raw.ptr + i + m, n);
-        buf[n] = '\0';
-        return sscanf(buf, "%c/%" SCNd32 "/%" SCNd64 "\"", which, partition, offset) == 3 &&
-               (*which == 'i' || *which == 'a');
-    }
-    return false;
-}
-
-/* The record a stage's transaction @p raw came from, read back (record_fetch.h);
- * NULL when it travelled whole or cannot be read (told, counted): the
- * caller then shows what travelled. @p topic is set to the topic it is in. */
-static const rd_kafka_message_t *origin_record(fw_krt *k, fw_str raw, fw_source_ref *src) {
-    char which;
-    int32_t partition;
-    int64_t offset;
-    if (!parse_origin(raw, &which, &partition, &offset))
-        return NULL;
-    const char *topic = which == 'a' ? k->rekey_topic : k->c->input_topic;
-    char err[512];
-    if (!k->fetch) {
-        rd_kafka_t *rk = fw_kafka_lookup_new(&k->c->kafka, k->c->instance_id, "lookup", err,
-                                             sizeof(err));
-        if (!rk || !(k->fetch = fw_record_fetch_new(rk))) {
-            if (k->origin_missing++ < 5)
-                logf_(k, "cannot read the records behind stage alerts back: %s",
-                      rk ? "out of memory" : err);
-            return NULL;
-        }
-    }
-    const rd_kafka_message_t *m =
-        fw_record_fetch_get(k->fetch, topic, partition, offset, 10000, err, sizeof(err));
-    if (!m) {
-        if (k->origin_missing++ < 5)
-            logf_(k, "a stage alert shows only the fields that travelled: reading its record "
-                     "back: %s (the first 5 are told; the \"stage alerts and late records\" "
-                     "line counts them)", err);
-        return NULL;
-    }
-    *src = (fw_source_ref){ .topic = topic, .partition = partition, .offset = offset,
-                            .checked = which == 'a' };
-    k->origin_read++;
-    return m;
-}
-
 static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     fw_krt *k = opaque;
     if (a->rule == FW_RULE_LANG)
@@ -711,33 +641,6 @@ static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     else if ((unsigned)a->rule < FW_RULE__COUNT)
         k->tally.open.alerts[a->rule]++;
     produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
-}
-
-/* A stage task's alert: with the whole record, as file mode's. */
-static void on_stage_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
-    fw_krt *k = opaque;
-    fw_source_ref src;
-    const rd_kafka_message_t *m = a->txn && a->txn->raw_is_json
-                                      ? origin_record(k, a->txn->raw, &src)
-                                      : NULL;
-    if (m) {
-        if (!k->origin_pl &&
-            !(k->origin_pl = fw_pipeline_new(&k->pconf, k->errstr, sizeof(k->errstr))))
-            logf_(k, "cannot decode the records behind stage alerts: %s", k->errstr);
-        fw_buf_reset(&k->origin_json);
-        fw_buf_reset(&k->alert_json);
-        if (k->origin_pl &&
-            fw_pipeline_transaction_json(k->origin_pl, m->payload ? m->payload : "", m->len,
-                                         &src, &k->origin_json) == FW_OK &&
-            fw_alert_write_json_as(a, (fw_str){ k->origin_json.data, k->origin_json.len },
-                                   &k->id_scratch, &k->alert_json))
-            json = (fw_str){ k->alert_json.data, k->alert_json.len };
-        else if (k->origin_missing++ < 5)
-            logf_(k, "a stage alert shows only the fields that travelled: its record %s[%" PRId32
-                     "]@%" PRId64 " did not decode or its alert is too large",
-                  src.topic, src.partition, src.offset);
-    }
-    on_alert(k, a, key, json);
 }
 
 static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
@@ -765,46 +668,15 @@ static void on_late(void *opaque, const fw_late_record *lr) {
     produce(k, k->c->late_topic, RD_KAFKA_PARTITION_UA, k->cur_key, lr->payload, NULL, &sh);
 }
 
-/* Late in a stage: the record as it came in, and where. */
-static void on_stage_late(void *opaque, const fw_late_record *lr) {
-    fw_krt *k = opaque;
-    fw_source_ref origin;
-    const rd_kafka_message_t *m = origin_record(k, lr->payload, &origin);
-    fw_late_record whole;
-    if (m) {
-        whole = *lr;
-        whole.payload = (fw_str){ m->payload ? m->payload : "", m->len };
-        whole.src = &origin;
-        lr = &whole;
-    }
-    on_late(k, lr);
-}
-
 /* ---- repartition topics ------------------------------------------------------- */
 
-/* What travels to a stage whose rules read @p fields of @p t: those fields
- * and where the whole record is (ORIGIN_MEMBER: the input, or the account
- * topic it came through, its partition and offset), which the stage's alerts
- * read back to show it (alert_origin); all of it where every field counts. */
-static bool write_forwarded(fw_krt *k, const fw_txn *t, const fw_source_ref *src,
-                            uint64_t fields) {
-    fw_buf_reset(&k->fwd);
-    if (fields == FW_STAGE_ALL_FIELDS)
-        return fw_txn_write_json(t, &k->fwd);
-    bool rekeyed = src->topic && !strcmp(src->topic, k->rekey_topic);
-    return fw_txn_write_json_fields(t, fields, &k->fwd) &&
-           fw_buf_printf(&k->fwd, ",\"" ORIGIN_MEMBER "\":\"%c/%" PRId32 "/%" PRId64 "\"}",
-                         rekeyed ? 'a' : 'i', src->partition, src->offset);
-}
-
 /* An input task took a transaction: it travels to every stage that runs a
- * rule keyed by something else, keyed by that (stage.h), with the fields its
- * rules read. A transfer going to the receiver stage by receiver and by
- * sender travels once when both land on one partition. */
-static void on_accepted(void *opaque, const fw_txn *t, const fw_source_ref *from) {
+ * rule keyed by something else, keyed by that (stage.h), as the JSON the
+ * alerts of that stage will show. A transfer going to the receiver stage by
+ * receiver and by sender travels once when both land on one partition. */
+static void on_accepted(void *opaque, const fw_txn *t) {
     fw_krt *k = opaque;
-    uint64_t written = 0;
-    bool any = false;
+    bool written = false;
     for (int s = 1; s < k->nsrc; s++) {
         fw_source *so = &k->src[s];
         fw_stage_key keys[2];
@@ -813,15 +685,14 @@ static void on_accepted(void *opaque, const fw_txn *t, const fw_source_ref *from
         size_t n = fw_stage_router_route(k->router, so->plan_idx, t, keys);
         if (!n)
             continue;
-        uint64_t fields = fw_stage_router_fields(k->router, so->plan_idx);
-        if (!any || fields != written) {
-            if (!write_forwarded(k, t, from, fields)) {
+        if (!written) {
+            fw_buf_reset(&k->fwd);
+            if (!fw_txn_write_json(t, &k->fwd)) {
                 logf_(k, "cannot forward transaction: out of memory; stopping");
                 k->fatal = true;
                 return;
             }
-            written = fields;
-            any = true;
+            written = true;
         }
         fw_str value = { .ptr = k->fwd.data, .len = k->fwd.len };
         int32_t first = -1;
@@ -1023,10 +894,6 @@ static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
 
 static const fw_pipeline_out pipeline_out_template = {
     .alert = on_alert, .dead_letter = on_dead_letter, .late = on_late,
-};
-/* A stage task's: its records carry only the fields its rules read. */
-static const fw_pipeline_out stage_out_template = {
-    .alert = on_stage_alert, .dead_letter = on_dead_letter, .late = on_stage_late,
 };
 
 /* ml_score: the batches queued by this poll are scored (or sent) and a
@@ -1396,7 +1263,7 @@ static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     }
     fw_source_ref src = { .topic = k->src[t->src].topic, .partition = m->partition,
                           .offset = m->offset, .checked = true };
-    fw_pipeline_out out = stage_out_template;
+    fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
     fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
@@ -1419,7 +1286,6 @@ static void handle_rekey_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
                           .offset = m->offset, .checked = true };
     out.accepted = on_accepted;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
-    k->cur_offset = m->offset;
     k->from_rekey = true;
     fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
     k->from_rekey = false;
@@ -1529,7 +1395,7 @@ static void task_advance(fw_krt *k, fw_task *t, int64_t watermark) {
         txn_begin(k);
     if (k->fatal)
         return;
-    fw_pipeline_out out = t->src > 0 ? stage_out_template : pipeline_out_template;
+    fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
     fw_pipeline_advance(t->pl, watermark, &out);
 }
@@ -1636,13 +1502,8 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
           tc->key_mismatch, tc->rekeyed, k->nassigned, k->commits, k->aborts, k->tally.rolled_back_alerts,
           k->changelog_records, k->forwarded, k->stage_records, dedup, behind, entities,
           overflows);
-    if (k->staged) {
+    if (k->staged)
         print_watermarks(k, what);
-        if (k->origin_read || k->origin_missing)
-            logf_(k, "stage alerts and late records (%s): %" PRIu64 " whole records read "
-                     "back, %" PRIu64 " shown with only the fields that travelled", what,
-                  k->origin_read, k->origin_missing);
-    }
     if (k->scorer) {
         fw_scorer_stats ss;
         fw_scorer_stats_get(k->scorer, &ss);
@@ -2018,9 +1879,6 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         }
     }
     fw_buf_init(&k->fwd, 0);
-    fw_buf_init(&k->origin_json, 0);
-    fw_buf_init(&k->alert_json, 0);
-    fw_buf_init(&k->id_scratch, 0);
     warn_lang_rules(k, c->lang);
     if (!(k->producer = make_client(k, RD_KAFKA_PRODUCER)) ||
         !(k->consumer = make_client(k, RD_KAFKA_CONSUMER)) ||
@@ -2138,11 +1996,6 @@ out:
         free(k->src[src].tasks);
     }
     fw_buf_fini(&k->fwd);
-    fw_buf_fini(&k->origin_json);
-    fw_buf_fini(&k->alert_json);
-    fw_buf_fini(&k->id_scratch);
-    fw_record_fetch_destroy(k->fetch);
-    fw_pipeline_destroy(k->origin_pl);
     free(k->pending);
     fw_stage_router_destroy(k->router);
     fw_lang_rules_destroy(k->lang_owned); /* after the tasks that ran it */

@@ -429,40 +429,7 @@ typedef struct cluster {
     fw_pipeline *task[FW_STAGE_MAX][MAX_PARTS];
     sink *out;
     uint64_t routed;
-    /* As the runtime's stage records: only the fields the stage's rules
-     * read, and where the whole record is (the input line), which a stage's
-     * alert shows (stage_alert). */
-    const lines *in;
-    const size_t *line[MAX_PARTS]; /* [partition][offset]: its input line */
-    fw_buf fwd, whole, alert;
-    fw_pipeline *decoder;     /* the input's, for the whole record */
-    uint64_t projected;       /* records that travelled without every field */
 } cluster;
-
-static void stage_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
-    cluster *c = opaque;
-    char raw[2048] = ""; /* the record is not NUL-terminated */
-    if (a->txn->raw_is_json && a->txn->raw.len < sizeof(raw))
-        memcpy(raw, a->txn->raw.ptr, a->txn->raw.len);
-    const char *o = strstr(raw, "\"_fw_origin\":\"i/0/");
-    if (o) {
-        size_t line = strtoul(o + strlen("\"_fw_origin\":\"i/0/"), NULL, 10);
-        assert_true(line < c->in->n);
-        fw_source_ref src = { .file = "gen", .line = (int64_t)line + 1 };
-        fw_buf_reset(&c->whole);
-        fw_buf_reset(&c->alert);
-        fw_buf id;
-        fw_buf_init(&id, 0);
-        assert_int_equal(fw_pipeline_transaction_json(c->decoder, c->in->v[line],
-                                                      strlen(c->in->v[line]), &src, &c->whole),
-                         FW_OK);
-        assert_true(fw_alert_write_json_as(a, (fw_str){ c->whole.data, c->whole.len }, &id,
-                                           &c->alert));
-        fw_buf_fini(&id);
-        json = (fw_str){ c->alert.data, c->alert.len };
-    }
-    sink_alert(c->out, a, key, json);
-}
 
 static fw_pipeline *new_pipeline(const fw_rules *rules, const fw_lang_rules *lr) {
     char err[256];
@@ -476,26 +443,14 @@ static fw_pipeline *new_pipeline(const fw_rules *rules, const fw_lang_rules *lr)
 /* The input stage took @p t: on to every later stage that needs it, one
  * record per partition (a transfer whose receiver and sender share one goes
  * once). */
-static void on_accepted(void *opaque, const fw_txn *t, const fw_source_ref *from) {
+static void on_accepted(void *opaque, const fw_txn *t) {
     cluster *c = opaque;
-    fw_pipeline_out out = { .opaque = c, .alert = stage_alert, .dead_letter = sink_dead };
+    fw_pipeline_out out = { .opaque = c->out, .alert = sink_alert, .dead_letter = sink_dead };
     fw_source_ref src = { .topic = "repartition", .checked = true };
     assert_true(t->raw_is_json);
     for (size_t s = 1; s < c->plan.n; s++) {
         fw_stage_key keys[2];
         size_t n = fw_stage_router_route(c->router, s, t, keys);
-        uint64_t fields = fw_stage_router_fields(c->router, s);
-        fw_buf_reset(&c->fwd);
-        if (fields == FW_STAGE_ALL_FIELDS) {
-            assert_true(fw_txn_write_json(t, &c->fwd));
-        } else {
-            assert_true(fw_txn_write_json_fields(t, fields, &c->fwd));
-            /* The input line: a record the time guard held is taken later. */
-            assert_true(fw_buf_printf(&c->fwd, ",\"_fw_origin\":\"i/0/%zu\"}",
-                                      c->line[from->partition][from->offset]));
-            if (n)
-                c->projected++;
-        }
         int32_t sent = -1;
         for (size_t i = 0; i < n; i++) {
             int32_t part = fw_stage_partition(keys[i].key, c->nparts[s]);
@@ -503,7 +458,7 @@ static void on_accepted(void *opaque, const fw_txn *t, const fw_source_ref *from
                 continue;
             sent = part;
             src.partition = part;
-            fw_pipeline_process(c->task[s][part], c->fwd.data, c->fwd.len, &src, &out);
+            fw_pipeline_process(c->task[s][part], t->raw.ptr, t->raw.len, &src, &out);
             c->routed++;
         }
     }
@@ -518,7 +473,7 @@ static void in_dead(void *opaque, const fw_dead_letter *dl) {
 }
 
 static void advance_stages(cluster *c, int64_t wm) {
-    fw_pipeline_out out = { .opaque = c, .alert = stage_alert, .dead_letter = sink_dead };
+    fw_pipeline_out out = { .opaque = c->out, .alert = sink_alert, .dead_letter = sink_dead };
     for (size_t s = 1; s < c->plan.n; s++)
         for (int32_t p = 0; p < c->nparts[s]; p++)
             fw_pipeline_advance(c->task[s][p], wm, &out);
@@ -533,11 +488,6 @@ static void run_cluster(const lines *in, const char *const *acct, const fw_rules
     static cluster c;
     memset(&c, 0, sizeof(c));
     c.out = k;
-    c.in = in;
-    fw_buf_init(&c.fwd, 0);
-    fw_buf_init(&c.whole, 0);
-    fw_buf_init(&c.alert, 0);
-    c.decoder = new_pipeline(rules, lr);
     if (fw_stage_plan_build(&c.plan, rules, lr, colocated, err, sizeof(err)) != FW_OK)
         fail_msg("plan: %s", err);
     /* receiver, cycle, merchant_id, counterparty_id (and card_id, customer_id) */
@@ -565,8 +515,6 @@ static void run_cluster(const lines *in, const char *const *acct, const fw_rules
         idx[start[p] + next[p]++] = i;
     }
     memset(next, 0, (size_t)parts * sizeof(*next));
-    for (int32_t p = 0; p < parts; p++)
-        c.line[p] = idx + start[p];
     /* The input tasks' own alerts go to the sink, accepted records on. */
     fw_pipeline_out in_out = { .opaque = &c, .alert = in_alert, .dead_letter = in_dead,
                                .accepted = on_accepted };
@@ -607,15 +555,9 @@ static void run_cluster(const lines *in, const char *const *acct, const fw_rules
             fail_msg("stage %s: %llu late records", c.plan.stages[s].name,
                      (unsigned long long)late);
     }
-    printf("%d input partitions: %llu records routed to %zu later stages, %llu with only "
-           "the fields their rules read\n", parts, (unsigned long long)c.routed, c.plan.n - 1,
-           (unsigned long long)c.projected);
-    assert_true(c.projected > 0);
+    printf("%d input partitions: %llu records routed to %zu later stages\n", parts,
+           (unsigned long long)c.routed, c.plan.n - 1);
     fw_stage_router_destroy(c.router);
-    fw_pipeline_destroy(c.decoder);
-    fw_buf_fini(&c.fwd);
-    fw_buf_fini(&c.whole);
-    fw_buf_fini(&c.alert);
     free(idx);
     free(next);
     free(start);
@@ -659,8 +601,7 @@ typedef struct taken {
     char ids[8][32];
 } taken;
 
-static void taken_accepted(void *opaque, const fw_txn *t, const fw_source_ref *from) {
-    (void)from;
+static void taken_accepted(void *opaque, const fw_txn *t) {
     taken *k = opaque;
     if (k->accepted < 8)
         snprintf(k->ids[k->accepted], sizeof(k->ids[0]), "%.*s", (int)t->transaction_id.len,

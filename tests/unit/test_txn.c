@@ -1023,45 +1023,6 @@ static void test_write_json_raw(void **state) {
     dec_release(&d);
 }
 
-/* A stage's record: only the fields asked for (id, time and amount always),
- * left open for the caller's member, and read back as the same values. */
-static void test_write_json_fields(void **state) {
-    (void)state;
-    const char *in = "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":1.50,"
-                     "\"account_id\":\"A\",\"card_id\":\"C\",\"type\":\"TRANSFER\","
-                     "\"merchant_id\":\"M\",\"lat\":1.5,\"lon\":2,\"counterparty_id\":\"B\","
-                     "\"V3\":0.25,\"zz\":[1]}";
-    decoded d;
-    dec_json(&d, in);
-    expect_ok(&d, in);
-    uint64_t fields = 1ull << fw_txn_field_index("account_id", 10) |
-                      1ull << fw_txn_field_index("type", 4) |
-                      1ull << fw_txn_field_index("lat", 3) | 1ull << fw_txn_field_index("V3", 2);
-    fw_buf b;
-    fw_buf_init(&b, 0);
-    assert_true(fw_txn_write_json_fields(&d.t, fields, &b));
-    assert_true(fw_buf_puts(&b, ",\"_more\":1}"));
-    fw_buf_putc(&b, '\0');
-    assert_string_equal(b.data, "{\"transaction_id\":\"a\",\"timestamp\":"
-                                "\"2024-01-15T10:30:00.000Z\",\"amount\":1.50,"
-                                "\"account_id\":\"A\",\"type\":\"TRANSFER\",\"lat\":1.5,"
-                                "\"V3\":0.25,\"_more\":1}");
-    decoded back;
-    dec_json_n(&back, b.data, b.len - 1, 0);
-    expect_ok(&back, b.data);
-    assert_int_equal(back.t.ts_ms, d.t.ts_ms);
-    assert_str(back.t.amount_raw, "1.50");
-    assert_str(back.t.account_id, "A");
-    assert_null(back.t.card_id.ptr);
-    assert_null(back.t.merchant_id.ptr);
-    assert_null(back.t.counterparty_id.ptr);
-    assert_int_equal(back.t.has & FW_TXN_HAS_LON, 0);
-    assert_int_equal(back.t.v_mask, 1u << 2);
-    dec_release(&back);
-    fw_buf_fini(&b);
-    dec_release(&d);
-}
-
 /* A semicolon record becomes a JSON object the JSON decoder reads back. */
 static void test_write_json_semicolon(void **state) {
     (void)state;
@@ -1181,7 +1142,6 @@ int main(void) {
         cmocka_unit_test(test_semicolon_accepts),
         cmocka_unit_test(test_semicolon_rejects),
         cmocka_unit_test(test_write_json_raw),
-        cmocka_unit_test(test_write_json_fields),
         cmocka_unit_test(test_write_json_semicolon),
         cmocka_unit_test(test_write_json_built),
         cmocka_unit_test(test_type_name),
