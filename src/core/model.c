@@ -86,8 +86,12 @@ fw_model *fw_model_load_buffer(const void *buf, size_t len, const char *what, ch
         snprintf(errstr, errstr_size, "%s: out of memory", what);
         return NULL;
     }
+    /* One thread per scoring call: the engine's parallelism is its
+     * partitions, and OpenMP's threads spin against a busy core (the broker,
+     * another task) instead of helping (docs/benchmarks.md). */
     if (XGBoosterCreate(NULL, 0, &m->booster) != 0 ||
-        XGBoosterLoadModelFromBuffer(m->booster, buf, (bst_ulong)len) != 0) {
+        XGBoosterLoadModelFromBuffer(m->booster, buf, (bst_ulong)len) != 0 ||
+        XGBoosterSetParam(m->booster, "nthread", "1") != 0) {
         xgb_error(errstr, errstr_size, what);
         goto fail;
     }

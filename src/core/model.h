@@ -19,9 +19,10 @@ typedef struct fw_model fw_model;
 #define FW_MODEL_MAX_FEATURES 256
 #define FW_MODEL_MAX_BYTES (256u << 20)  /* a model file larger than this is refused */
 
-/** @brief Loads an XGBoost JSON model from @p path. Fails (with the reason in
- *  @p errstr) for an unreadable file, a file XGBoost cannot read, a model
- *  without feature names, or more than FW_MODEL_MAX_FEATURES features. */
+/** @brief Loads an XGBoost JSON model from @p path, to score with one thread
+ *  (XGBoost's nthread 1). Fails (with the reason in @p errstr) for an
+ *  unreadable file, a file XGBoost cannot read, a model without feature
+ *  names, or more than FW_MODEL_MAX_FEATURES features. */
 fw_model *fw_model_load(const char *path, char *errstr, size_t errstr_size);
 
 /** @brief Like fw_model_load from memory; @p what names it in messages. */
