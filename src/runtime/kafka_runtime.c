@@ -807,11 +807,6 @@ static bool input_idle(fw_krt *k, fw_task *t, int64_t last, int64_t now) {
         rd_kafka_topic_partition_list_add(pos, k->src[0].topic, t->partition);
         if (!rd_kafka_position(k->consumer, pos) && !pos->elems[0].err)
             read_to = pos->elems[0].offset;
-        /* Taken over at its end: nothing fetched yet, so no position and no
-         * end-of-partition event; the group's committed offset is where it
-         * starts. */
-        if (read_to < 0 && !rd_kafka_committed(k->consumer, pos, 1000) && !pos->elems[0].err)
-            read_to = pos->elems[0].offset;
         rd_kafka_topic_partition_list_destroy(pos);
         if (read_to < 0)
             return false;
