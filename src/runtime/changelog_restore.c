@@ -107,14 +107,20 @@ static bool mark_latest(restore_buf *b) {
     return true;
 }
 
-/* Reads the assigned partition to its end into @p b. */
 /* One partition being read back: where its records go. */
 typedef struct restore_slot {
     fw_restore_job *job;
     restore_buf buf;
     bool reading;     /* assigned, not at its end yet */
+    bool seen;        /* its expected commit's record was read (or none is expected) */
+    int64_t waiting;  /* when its end came before that record; 0: it has not */
     int64_t t0, t_read;
 } restore_slot;
+
+static bool is_commit_record(const rd_kafka_message_t *m) {
+    return m->key_len == sizeof(FW_CHANGELOG_COMMIT_KEY) - 1 &&
+           !memcmp(m->key, FW_CHANGELOG_COMMIT_KEY, m->key_len);
+}
 
 static restore_slot *slot_of(restore_slot *slots, size_t n, size_t *hint,
                              const rd_kafka_message_t *m) {
@@ -135,7 +141,7 @@ static restore_slot *slot_of(restore_slot *slots, size_t n, size_t *hint,
 /* Reads every assigned slot to its end, all at once: one round of broker
  * latency for all of them, not one each. */
 static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t reading,
-                     const char *instance_id) {
+                     const char *instance_id, fw_restore_wait_cb *on_wait, void *opaque) {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(reader);
     rd_kafka_message_t *msgs[FW_RESTORE_BATCH];
     bool ok = true;
@@ -163,13 +169,34 @@ static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t r
             restore_slot *sl = ok ? slot_of(slots, n, &hint, m) : NULL;
             if (!sl) {
                 /* not ours */
+            } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF && !sl->seen) {
+                /* The end of what is committed and marked: the expected
+                 * commit's markers are not written yet. They come (it did
+                 * commit), and with them its records and another end. */
+                if (!sl->waiting) {
+                    sl->waiting = fw_mono_ms();
+                    fw_log(instance_id, "restore %s[%" PRId32 "]: at offset %" PRId64 ", "
+                           "waiting for the records of commit %s, which the group's "
+                           "offsets already name", sl->job->topic, m->partition, m->offset,
+                           sl->job->expect);
+                    if (on_wait)
+                        on_wait(opaque, sl->job);
+                }
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 sl->reading = false;
                 sl->t_read = fw_mono_ms();
+                if (sl->waiting)
+                    fw_log(instance_id, "restore %s[%" PRId32 "]: commit %s read after "
+                           "waiting %" PRId64 " ms", sl->job->topic, m->partition,
+                           sl->job->expect, sl->t_read - sl->waiting);
                 reading--;
             } else if (m->err) {
                 fw_log(instance_id, "restore %s[%" PRId32 "]: %s", sl->job->topic,
                        m->partition, rd_kafka_message_errstr(m));
+            } else if (is_commit_record(m)) {
+                if (!sl->seen && m->payload && m->len == strlen(sl->job->expect) &&
+                    !memcmp(m->payload, sl->job->expect, m->len))
+                    sl->seen = true;
             } else if (m->key_len > 0 && !buf_add(&sl->buf, m)) {
                 fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory at %zu records",
                        sl->job->topic, m->partition, sl->buf.n);
@@ -216,7 +243,8 @@ static bool apply_slot(restore_slot *sl, const char *instance_id) {
 }
 
 bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n,
-                              const char *instance_id) {
+                              const char *instance_id, fw_restore_wait_cb *on_wait,
+                              void *opaque) {
     if (n == 0)
         return true;
     restore_slot *slots = calloc(n, sizeof(*slots));
@@ -229,6 +257,7 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
         jobs[i].ok = false;
         slots[i].job = &jobs[i];
         slots[i].t0 = t0;
+        slots[i].seen = !jobs[i].expect || !jobs[i].expect[0];
         int64_t lo = 0, hi = 0;
         rd_kafka_resp_err_t err = rd_kafka_query_watermark_offsets(
             reader, jobs[i].topic, jobs[i].partition, &lo, &hi, 30000);
@@ -242,6 +271,10 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
             slots[i].reading = true;
             reading++;
         } else {
+            if (!slots[i].seen) /* cleaned away? the commit record is never deleted */
+                fw_log(instance_id, "restore %s[%" PRId32 "]: empty, though the committed "
+                       "offsets name commit %s; starting with no state", jobs[i].topic,
+                       jobs[i].partition, jobs[i].expect);
             jobs[i].ok = true; /* nothing logged yet */
         }
     }
@@ -251,7 +284,7 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
             fw_log(instance_id, "restore: assign: %s", rd_kafka_err2str(err));
             ok = false;
         } else {
-            ok = read_all(reader, slots, n, reading, instance_id);
+            ok = read_all(reader, slots, n, reading, instance_id, on_wait, opaque);
             rd_kafka_assign(reader, NULL);
         }
     }

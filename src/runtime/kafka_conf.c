@@ -141,6 +141,7 @@ static bool committed_retriable(rd_kafka_resp_err_t err) {
     case RD_KAFKA_RESP_ERR_NOT_COORDINATOR:
     case RD_KAFKA_RESP_ERR_COORDINATOR_LOAD_IN_PROGRESS:
     case RD_KAFKA_RESP_ERR_REQUEST_TIMED_OUT:
+    case RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT:
         return true;
     default:
         return false;
@@ -157,6 +158,12 @@ rd_kafka_resp_err_t fw_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_
         int64_t left = give_up - fw_mono_ms();
         rd_kafka_resp_err_t err =
             rd_kafka_committed(rk, parts, (int)(left < 1 ? 1 : left > 30000 ? 30000 : left));
+        /* librdkafka asks again for offsets of a transaction not yet
+         * complete, but only a few times; then the partition carries the
+         * error and its offset is not known. */
+        for (int i = 0; !err && i < parts->cnt; i++)
+            if (parts->elems[i].err == RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT)
+                err = RD_KAFKA_RESP_ERR_UNSTABLE_OFFSET_COMMIT;
         if (!err || !committed_retriable(err) || fw_mono_ms() >= give_up)
             return err;
         if (on_retry)

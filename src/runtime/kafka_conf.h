@@ -48,7 +48,8 @@ rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,
 
 /** @brief rd_kafka_committed() that asks again, with a short backoff, while
  *  the group coordinator is busy, moving or slow (timeouts, coordinator not
- *  available or loading), for at most @p budget_ms in all. Each retry is
+ *  available or loading) or a partition's offsets are in a transaction not
+ *  yet complete, for at most @p budget_ms in all. Each retry is
  *  reported to @p on_retry (may be NULL) with the error and the attempt.
  *  @returns the last error (RD_KAFKA_RESP_ERR_NO_ERROR on success). */
 rd_kafka_resp_err_t fw_kafka_committed(rd_kafka_t *rk, rd_kafka_topic_partition_list_t *parts,

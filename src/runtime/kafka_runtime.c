@@ -15,6 +15,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "changelog_restore.h"
 #include "lang_live.h"
@@ -27,6 +28,7 @@
 #include "backfill.h"
 #include "rules_follow.h"
 #include "topics.h"
+#include "fw_hash.h"
 #include "fw_os.h"
 #include "fw_time.h"
 
@@ -73,6 +75,16 @@ typedef struct fw_task {
      * partition was reached (input_idle), and when it was asked. */
     int64_t end_asked_ms;
     bool end_confirmed;
+    /* Exactly once across a handover: each commit that touches the task
+     * writes its token to the changelog partition and puts it on the
+     * offsets it commits (changelog_restore.h). */
+    char commit_token[40];   /* of its last commit record: the group's when assigned or
+                                rewound (the restore waits for it), then the last one
+                                written here; "": none */
+    int64_t committed_offset; /* the group's offset then (-1: none), committed again by a
+                                 commit that changes its state before it reads a record */
+    int64_t rekey_committed;  /* the same for its partition of the account topic */
+    bool changed;            /* state changes written in the open transaction */
 } fw_task;
 
 /* A topic the instance reads: the input (source 0) or a stage's repartition
@@ -143,6 +155,8 @@ typedef struct fw_krt {
     uint64_t commit_attempts; /* for --test-abort-every */
     fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
+    uint64_t token_nonce;    /* this process's part of every commit token */
+    uint64_t tokens;         /* commit tokens made */
     fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
     char errstr[512];
 } fw_krt;
@@ -281,6 +295,8 @@ static bool task_create(fw_krt *k, int src, int32_t partition) {
     t->own_sent = INT64_MIN;
     t->input_max_ts = INT64_MIN;
     t->input_max_read = INT64_MIN;
+    t->committed_offset = -1;
+    t->rekey_committed = -1;
     if (((src > 0 || k->rekey_topic[0]) && !fw_upstream_wm_init(&t->up, k->src[0].partitions)) ||
         !(t->pl = task_pipeline(k, t))) {
         fw_upstream_wm_fini(&t->up);
@@ -344,8 +360,10 @@ static void restore_pending(fw_krt *k) {
     for (size_t i = 0; i < k->npending; i++)
         jobs[i] = (fw_restore_job){ .topic = k->src[k->pending[i]->src].changelog,
                                     .partition = k->pending[i]->partition,
-                                    .engine = fw_pipeline_engine(k->pending[i]->pl) };
-    if (!fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id)) {
+                                    .engine = fw_pipeline_engine(k->pending[i]->pl),
+                                    .expect = k->pending[i]->commit_token };
+    if (!fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id, NULL,
+                                  NULL)) {
         logf_(k, "state restore failed; stopping");
         k->fatal = true;
     }
@@ -377,6 +395,7 @@ static void task_reset(fw_krt *k, fw_task *t) {
     t->end_asked_ms = INT64_MIN / 2;
     t->end_confirmed = false;
     t->dirty = false;
+    t->changed = false;
     /* at_end stays: the first record read again clears it, and a partition
      * with nothing to read again gets no second end-of-partition event. */
     t->wm_sent = INT64_MIN;  /* what was sent went with the aborted transaction */
@@ -409,9 +428,37 @@ static void task_reset(fw_krt *k, fw_task *t) {
  * offsets: well inside librdkafka's default max.poll.interval.ms (300 s). */
 #define FW_REWIND_BUDGET_MS 120000
 
-static void on_rewind_retry(void *opaque, rd_kafka_resp_err_t err, int attempt) {
-    logf_(opaque, "cannot read committed offsets to rewind: %s (attempt %d, retrying)",
+static void on_committed_retry(void *opaque, rd_kafka_resp_err_t err, int attempt) {
+    logf_(opaque, "cannot read committed offsets yet: %s (attempt %d, retrying)",
           rd_kafka_err2str(err), attempt);
+}
+
+/* What the group holds for @p parts, as its tasks need it: the offsets a
+ * commit that only changes state commits again, and the token of the last
+ * commit, which the restore waits for. */
+static void take_committed(fw_krt *k, const rd_kafka_topic_partition_list_t *parts) {
+    for (int i = 0; i < parts->cnt; i++) {
+        const rd_kafka_topic_partition_t *e = &parts->elems[i];
+        int src = source_of(k, e->topic);
+        bool rekey = src < 0 && k->rekey_topic[0] && !strcmp(e->topic, k->rekey_topic);
+        fw_task *t = src >= 0 ? task_get(k, src, e->partition)
+                     : rekey  ? task_get(k, 0, e->partition)
+                              : NULL;
+        if (!t)
+            continue;
+        int64_t off = !e->err && e->offset >= 0 ? e->offset : -1;
+        if (rekey) {
+            t->rekey_committed = off;
+            continue;
+        }
+        t->committed_offset = off;
+        t->commit_token[0] = '\0';
+        if (!e->err && e->metadata && e->metadata_size > 0 &&
+            e->metadata_size < sizeof(t->commit_token)) {
+            memcpy(t->commit_token, e->metadata, e->metadata_size);
+            t->commit_token[e->metadata_size] = '\0';
+        }
+    }
 }
 
 /* Seeks every assigned partition back to its committed offset, after an abort. */
@@ -428,12 +475,13 @@ static void rewind_to_committed(fw_krt *k) {
     /* A busy or moving group coordinator is no reason to stop: ask again
      * (the loop does not poll meanwhile, hence the budget). */
     rd_kafka_resp_err_t err =
-        fw_kafka_committed(k->consumer, parts, FW_REWIND_BUDGET_MS, on_rewind_retry, k);
+        fw_kafka_committed(k->consumer, parts, FW_REWIND_BUDGET_MS, on_committed_retry, k);
     if (err) {
         logf_(k, "cannot read committed offsets to rewind: %s", rd_kafka_err2str(err));
         k->fatal = true;
         goto out;
     }
+    take_committed(k, parts);
     for (int i = 0; i < parts->cnt; i++) {
         if (parts->elems[i].offset < 0)
             parts->elems[i].offset = k->c->offset_reset_latest ? RD_KAFKA_OFFSET_END
@@ -509,6 +557,7 @@ static void txn_begin(fw_krt *k) {
 }
 
 static void write_changelogs(fw_krt *k);
+static void write_commit_record(fw_krt *k, const fw_task *t, const char *token);
 static void score_all(fw_krt *k, bool drain);
 static void send_watermarks(fw_krt *k, int64_t now);
 
@@ -520,6 +569,8 @@ static void txn_commit(fw_krt *k) {
         return;
     rd_kafka_error_t *error;
     int retries = 0;
+    char token[40];
+    snprintf(token, sizeof(token), "fw1.%016" PRIx64 ".%" PRIu64, k->token_nonce, ++k->tokens);
     if (!k->txn_failed)
         score_all(k, true); /* every model alert of this input rides in its transaction */
     if (!k->txn_failed)
@@ -527,25 +578,42 @@ static void txn_commit(fw_krt *k) {
     if (!k->txn_failed)
         write_changelogs(k);
     if (!k->txn_failed) {
+        /* A task whose state this commit changes gets its token in its
+         * changelog and on its offsets, so a restore knows when it has read
+         * this commit; one whose state stays puts the last token it wrote
+         * on them (no record for it: stateless rules write no changelog). */
         rd_kafka_topic_partition_list_t *offsets =
             rd_kafka_topic_partition_list_new(k->nassigned ? k->nassigned : 1);
         for (fw_task *t = NULL; (t = task_next(k, t));) {
-            if (!t->dirty)
+            if (!t->dirty && !t->changed)
                 continue;
-            if (t->next_offset >= 0)
-                rd_kafka_topic_partition_list_add(offsets, k->src[t->src].topic, t->partition)
-                    ->offset = t->next_offset;
-            if (t->rekey_next >= 0)
+            int64_t off = t->next_offset >= 0 ? t->next_offset : t->committed_offset;
+            int64_t rekey_off = t->rekey_next >= 0 ? t->rekey_next : t->rekey_committed;
+            if (t->changed)
+                write_commit_record(k, t, token);
+            const char *tok = t->changed ? token : t->commit_token;
+            if (off >= 0) {
+                rd_kafka_topic_partition_t *e = rd_kafka_topic_partition_list_add(
+                    offsets, k->src[t->src].topic, t->partition);
+                e->offset = off;
+                e->metadata = (void *)tok; /* taken back before the list is destroyed */
+                e->metadata_size = strlen(tok);
+            }
+            if (t->src == 0 && k->rekey_topic[0] && rekey_off >= 0)
                 rd_kafka_topic_partition_list_add(offsets, k->rekey_topic, t->partition)
-                    ->offset = t->rekey_next;
+                    ->offset = rekey_off;
         }
-        if (offsets->cnt > 0) {
+        if (offsets->cnt > 0 && !k->txn_failed) {
             rd_kafka_consumer_group_metadata_t *cgmd =
                 rd_kafka_consumer_group_metadata(k->consumer);
             do {
                 error = rd_kafka_send_offsets_to_transaction(k->producer, offsets, cgmd, 30000);
             } while (error && txn_error(k, error, "send_offsets_to_transaction", &retries));
             rd_kafka_consumer_group_metadata_destroy(cgmd);
+        }
+        for (int i = 0; i < offsets->cnt; i++) {
+            offsets->elems[i].metadata = NULL;
+            offsets->elems[i].metadata_size = 0;
         }
         rd_kafka_topic_partition_list_destroy(offsets);
     }
@@ -570,8 +638,16 @@ static void txn_commit(fw_krt *k) {
     fw_tally_commit(&k->tally);
     k->last_commit_ms = fw_mono_ms();
     k->txn_open = false;
-    for (fw_task *t = NULL; (t = task_next(k, t));)
+    for (fw_task *t = NULL; (t = task_next(k, t));) {
+        if (t->dirty && t->next_offset >= 0)
+            t->committed_offset = t->next_offset;
+        if (t->dirty && t->rekey_next >= 0)
+            t->rekey_committed = t->rekey_next;
+        if (t->changed)
+            memcpy(t->commit_token, token, sizeof(token));
         t->dirty = false;
+        t->changed = false;
+    }
 }
 
 /* ---- outputs ----------------------------------------------------------------- */
@@ -911,8 +987,18 @@ static void write_changelogs(fw_krt *k) {
     for (fw_task *t = NULL; (t = task_next(k, t));) {
         change_ctx cc = { .k = k, .changelog = k->src[t->src].changelog,
                           .partition = t->partition };
+        uint64_t before = k->changelog_records;
         fw_engine_changes(fw_pipeline_engine(t->pl), on_change, &cc);
+        if (k->changelog_records != before)
+            t->changed = true;
     }
+}
+
+static void write_commit_record(fw_krt *k, const fw_task *t, const char *token) {
+    produce(k, k->src[t->src].changelog, t->partition,
+            (fw_str){ FW_CHANGELOG_COMMIT_KEY, sizeof(FW_CHANGELOG_COMMIT_KEY) - 1 },
+            (fw_str){ token, strlen(token) }, NULL, NULL);
+    k->changelog_records++;
 }
 
 static void on_delivery(rd_kafka_t *rk, const rd_kafka_message_t *m, void *opaque) {
@@ -1006,6 +1092,24 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
                       parts->elems[i].partition, parts->elems[i].topic, k->errstr);
                 k->fatal = true;
             }
+        }
+        /* The offsets first: with read_committed they come once the last
+         * owner's commit is complete, and they name the commit the restore
+         * must read (changelog_restore.h). The consumer starts from them. */
+        rd_kafka_resp_err_t cerr =
+            k->fatal ? RD_KAFKA_RESP_ERR_NO_ERROR
+                     : fw_kafka_committed(rk, parts, FW_REWIND_BUDGET_MS, on_committed_retry, k);
+        if (cerr) {
+            logf_(k, "cannot read the committed offsets of assigned partitions: %s",
+                  rd_kafka_err2str(cerr));
+            k->fatal = true;
+        } else {
+            take_committed(k, parts);
+            for (int i = 0; i < parts->cnt; i++)
+                if (parts->elems[i].err || parts->elems[i].offset < 0) {
+                    parts->elems[i].err = RD_KAFKA_RESP_ERR_NO_ERROR;
+                    parts->elems[i].offset = RD_KAFKA_OFFSET_INVALID; /* the reset policy */
+                }
         }
         restore_pending(k);
         error = rd_kafka_incremental_assign(rk, parts);
@@ -1826,6 +1930,10 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                    .retired = { .watermark_ms = INT64_MIN }, .end_unanswered_ms = INT64_MIN / 2 };
     fw_krt *k = &krt;
     int rc = 1;
+    /* Commit tokens must differ from every other process's, restarts included. */
+    struct { int64_t wall, mono; long pid; const void *at; } seed = {
+        fw_wall_ms(), fw_mono_ns(), (long)getpid(), k };
+    k->token_nonce = fw_hash64(&seed, sizeof(seed), 0x66773174u);
     fw_lang_counts_declare(&k->tally.committed.lang, c->lang); /* each at 0 until it alerts */
     fw_topic_spec topics[] = {
         { .name = c->input_topic, .partitions = c->partitions,
