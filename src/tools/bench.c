@@ -1,6 +1,8 @@
 /* bench.c — `fraudwatch bench`: throughput of the detection path that `run`
  * uses, on transactions prepared in memory beforehand (generated, or read
- * from a file), so only decoding, detection and alert serialization are timed. */
+ * from a file), so only decoding, detection and alert serialization are timed;
+ * where the time goes (decode, checks and ordering, detectors, alert
+ * serialization), and with --latency the time of each record alone. */
 #include <errno.h>
 #include <inttypes.h>
 #include <stdio.h>
@@ -22,13 +24,17 @@ static const char bench_usage[] =
     "then decoded, run through every enabled detector (in event-time order, with\n"
     "their state) and their alerts serialized, exactly as `fraudwatch run` does,\n"
     "without I/O. With --against, passes alternate between two rule sets and the\n"
-    "ratio of their throughputs is reported (noise hits both alike). Every option\n"
+    "ratio of their throughputs is reported (noise hits both alike). A breakdown\n"
+    "says where the time goes: decoding; checks, duplicates and event-time\n"
+    "ordering (a pass with every rule off); the detectors; alert serialization\n"
+    "(each alert written again, timed). Every option\n"
     "can also be set in the environment (FW_ names); a flag wins over the\n"
     "environment. Exit status: 0 done, 1 failure, 2 usage error.\n";
 
 typedef struct bench_conf {
-    int count, iterations, seed;
+    int count, iterations, seed, accounts;
     double fraud_ratio;
+    bool latency;
     const char *input, *model, *rules, *schema, *against;
 } bench_conf;
 
@@ -48,6 +54,10 @@ static const fw_opt bench_opts[] = {
     { .name = "fraud-ratio", .arg = "F", .env = { "FW_BENCH_FRAUD_RATIO" },
       .type = FW_OPT_PROBABILITY, .offset = OFF(fraud_ratio), .def = "0.01",
       .help = "of generated transactions" },
+    { .name = "accounts", .arg = "N", .env = { "FW_BENCH_ACCOUNTS" }, .type = FW_OPT_INT,
+      .min = 1, .max = 10000000, .offset = OFF(accounts), .def = "10000",
+      .help = "accounts in the generated population, each with its customer and cards "
+              "(a bank has millions: state then misses the caches)" },
     { .name = "seed", .short_flag = 's', .arg = "N", .env = { "FW_BENCH_SEED" },
       .type = FW_OPT_INT, .min = 1, .max = 2147483647, .offset = OFF(seed), .def = "42",
       .help = "generator seed" },
@@ -55,6 +65,10 @@ static const fw_opt bench_opts[] = {
       .env = { "FW_BENCH_ITERATIONS" }, .type = FW_OPT_INT, .min = 1, .max = 1000,
       .offset = OFF(iterations), .def = "5",
       .help = "timed passes; the best and median are reported" },
+    { .name = "latency", .env = { "FW_BENCH_LATENCY" }, .type = FW_OPT_FLAG,
+      .offset = OFF(latency),
+      .help = "one more pass timing each record alone (its decoding, checks and whatever "
+              "it releases from the event-time buffer): p50, p99, p99.9 and max" },
     { .name = "rules", .short_flag = 'r', .arg = "FILE", .env = { "FW_RULES" },
       .type = FW_OPT_STRING, .offset = OFF(rules), .def = "built-in defaults",
       .help = "rules file as `run --rules` takes it, so one bench measures a user's rules "
@@ -117,6 +131,27 @@ static void sink_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json)
     *(uint64_t *)opaque += json.len;
 }
 
+/* The breakdown pass's sink: each alert is written again, timed, as the
+ * pipeline wrote it (its id and JSON). */
+typedef struct ser_timer {
+    fw_buf scratch, out;
+    int64_t ns;
+    uint64_t alerts;
+} ser_timer;
+
+static void sink_alert_timed(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
+    (void)key;
+    (void)json;
+    ser_timer *st = opaque;
+    char id[FW_ALERT_ID_LEN + 1];
+    int64_t t0 = fw_mono_ns();
+    fw_buf_reset(&st->out);
+    fw_alert_id(a, &st->scratch, id);
+    fw_alert_write_json(a, &st->scratch, &st->out);
+    st->ns += fw_mono_ns() - t0;
+    st->alerts++;
+}
+
 static void sink_dead_letter(void *opaque, const fw_dead_letter *dl) {
     (void)opaque;
     (void)dl;
@@ -127,9 +162,16 @@ static int cmp_double(const void *a, const void *b) {
     return (x > y) - (x < y);
 }
 
-/* One pass of every record through a new pipeline of @p pc; false on failure. */
+static int cmp_u32(const void *a, const void *b) {
+    uint32_t x = *(const uint32_t *)a, y = *(const uint32_t *)b;
+    return (x > y) - (x < y);
+}
+
+/* One pass of every record through a new pipeline of @p pc; false on failure.
+ * With @p ser its alerts are written again, timed; with @p lat_ns each
+ * record's processing is timed alone. */
 static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *model,
-                       double *rate, uint64_t *alerts) {
+                       ser_timer *ser, uint32_t *lat_ns, double *rate, uint64_t *alerts) {
     char errstr[512];
     uint64_t alert_bytes = 0;
     fw_pipeline *p = fw_pipeline_new(pc, errstr, sizeof(errstr));
@@ -139,6 +181,10 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
     }
     fw_pipeline_out po = { .opaque = &alert_bytes, .alert = sink_alert,
                            .dead_letter = sink_dead_letter };
+    if (ser) {
+        po.opaque = ser;
+        po.alert = sink_alert_timed;
+    }
     if (model) {
         fw_engine *e = fw_pipeline_engine(p);
         if (fw_engine_set_model(e, model, errstr, sizeof(errstr))) {
@@ -152,9 +198,14 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
     double t0 = fw_mono_s();
     for (size_t i = 0; i < c->n; i++) {
         src.line = (int64_t)i + 1;
+        int64_t r0 = lat_ns ? fw_mono_ns() : 0;
         fw_pipeline_process(p, c->data + c->off[i], c->off[i + 1] - c->off[i] - 1, &src, &po);
         if (model && (i + 1) % 4096 == 0)
             fw_pipeline_ml_flush(p, &po);
+        if (lat_ns) {
+            int64_t d = fw_mono_ns() - r0;
+            lat_ns[i] = d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
+        }
     }
     fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release what waits */
     fw_pipeline_ml_flush(p, &po);
@@ -165,7 +216,8 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
 }
 
 int fw_cmd_bench(int argc, char **argv) {
-    bench_conf bc = { .count = 1000000, .iterations = 5, .seed = 42, .fraud_ratio = 0.01 };
+    bench_conf bc = { .count = 1000000, .iterations = 5, .seed = 42, .fraud_ratio = 0.01,
+                      .accounts = 10000 };
     int rc = fw_opts_main(&bench_cmd, &bc, argc, argv, NULL);
     if (rc >= 0)
         return rc;
@@ -194,7 +246,7 @@ int fw_cmd_bench(int argc, char **argv) {
         goto out;
     }
     rc = 1;
-    rates = calloc(2 * (size_t)iterations, sizeof(double));
+    rates = calloc(3 * (size_t)iterations, sizeof(double));
     if (bc.input) {
         FILE *f = !strcmp(bc.input, "-") ? stdin : fopen(bc.input, "r");
         if (!f) {
@@ -212,7 +264,7 @@ int fw_cmd_bench(int argc, char **argv) {
         if (f != stdin)
             fclose(f);
     } else {
-        fw_gen_conf gc = { .seed = (uint64_t)bc.seed, .customers = 10000,
+        fw_gen_conf gc = { .seed = (uint64_t)bc.seed, .customers = (uint32_t)bc.accounts,
                            .fraud_ratio = bc.fraud_ratio, .start_ms = 1704067200000,
                            .count = (uint64_t)bc.count };
         fw_gen *g = fw_gen_new(&gc, errstr, sizeof(errstr));
@@ -231,8 +283,11 @@ int fw_cmd_bench(int argc, char **argv) {
         fprintf(stderr, "fraudwatch bench: no input records (or out of memory)\n");
         goto out;
     }
-    printf("fraudwatch bench: %zu transactions, %.1f MB, %.0f bytes each on average\n", c.n,
-           (double)c.len / 1e6, (double)c.len / (double)c.n);
+    char from[64] = "";
+    if (!bc.input)
+        snprintf(from, sizeof(from), " (generated, %d accounts)", bc.accounts);
+    printf("fraudwatch bench: %zu transactions%s, %.1f MB, %.0f bytes each on average\n", c.n,
+           from, (double)c.len / 1e6, (double)c.len / (double)c.n);
 
     /* Stage 1: decoding alone. */
     fw_arena scratch;
@@ -256,10 +311,22 @@ int fw_cmd_bench(int argc, char **argv) {
     /* Stage 2: the whole pipeline, as `run` uses it; with --against, the two
      * rule sets take turns, so a busy spell of the machine slows both. */
     int sets = bc.against ? 2 : 1;
-    for (long it = 0; it < iterations; it++)
+    /* The breakdown's baseline: the first rule set with every rule off
+     * (decoding, checks, duplicates, event-time ordering), in the same turns. */
+    fw_pipeline_conf off = pcs[0];
+    for (int r = 0; r < FW_RULE__COUNT; r++)
+        off.rules.common[r].enabled = false;
+    off.lang = NULL;
+    double *off_rates = rates + 2 * iterations;
+    uint64_t off_alerts = 0;
+    for (long it = 0; it < iterations; it++) {
         for (int k = 0; k < sets; k++)
-            if (!timed_pass(&c, &pcs[k], model, &rates[k * iterations + it], &alerts[k]))
+            if (!timed_pass(&c, &pcs[k], model, NULL, NULL, &rates[k * iterations + it],
+                            &alerts[k]))
                 goto out;
+        if (!timed_pass(&c, &off, NULL, NULL, NULL, &off_rates[it], &off_alerts))
+            goto out;
+    }
     for (int k = 0; k < sets; k++) {
         double *r = rates + k * iterations;
         qsort(r, (size_t)iterations, sizeof(double), cmp_double);
@@ -274,6 +341,45 @@ int fw_cmd_bench(int argc, char **argv) {
                bc.against, 100 * rates[2 * iterations - 1] / rates[iterations - 1],
                bc.rules ? bc.rules : "the built-in defaults",
                100 * rates[iterations + iterations / 2] / rates[iterations / 2]);
+
+    /* Where the time goes, from medians: differences of passes, so noise
+     * shows in them; run with more --iterations for steadier figures. */
+    ser_timer st = { .ns = 0 };
+    fw_buf_init(&st.scratch, 0);
+    fw_buf_init(&st.out, 0);
+    double ignored;
+    uint64_t n_alerts = 0;
+    bool ser_ok = timed_pass(&c, &pcs[0], model, &st, NULL, &ignored, &n_alerts);
+    fw_buf_fini(&st.scratch);
+    fw_buf_fini(&st.out);
+    if (!ser_ok)
+        goto out;
+    qsort(off_rates, (size_t)iterations, sizeof(double), cmp_double);
+    double full_ns = 1e9 / rates[iterations / 2], off_ns = 1e9 / off_rates[iterations / 2];
+    double decode_ns = dt * 1e9 / (double)c.n, ser_ns = (double)st.ns / (double)c.n;
+    printf("  where the time goes (ns per transaction, medians of %ld):\n", iterations);
+    printf("    decode                  %8.1f\n", decode_ns);
+    printf("    checks and ordering     %8.1f  (every rule off: %.1f in all)\n",
+           off_ns - decode_ns, off_ns);
+    printf("    detectors%s        %8.1f\n", model ? " and ml" : "       ",
+           full_ns - off_ns - ser_ns);
+    printf("    alert serialization     %8.1f  (%" PRIu64 " alerts, %.0f ns each)\n", ser_ns,
+           st.alerts, st.alerts ? (double)st.ns / (double)st.alerts : 0.0);
+
+    if (bc.latency) {
+        uint32_t *lat = malloc(c.n * sizeof(*lat));
+        if (!lat || !timed_pass(&c, &pcs[0], model, NULL, lat, &ignored, &n_alerts)) {
+            free(lat);
+            goto out;
+        }
+        qsort(lat, c.n, sizeof(*lat), cmp_u32);
+        size_t n = c.n;
+        printf("  latency of one record (its processing alone, file mode; ns): p50 %u, "
+               "p99 %u, p99.9 %u, max %u\n",
+               lat[(n - 1) / 2], lat[(size_t)((double)(n - 1) * 0.99)],
+               lat[(size_t)((double)(n - 1) * 0.999)], lat[n - 1]);
+        free(lat);
+    }
     rc = 0;
 out:
     fw_model_free(model);

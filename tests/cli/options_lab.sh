@@ -40,7 +40,8 @@ opts[train]="input=FW_TRAIN_INPUT format=FW_TRAIN_FORMAT features=FW_TRAIN_FEATU
     json=FW_TRAIN_JSON quiet=FW_QUIET progress=FW_PROGRESS"
 opts[bench]="count=FW_BENCH_COUNT input=FW_BENCH_INPUT schema=FW_SCHEMA
     fraud-ratio=FW_BENCH_FRAUD_RATIO seed=FW_BENCH_SEED iterations=FW_BENCH_ITERATIONS
-    rules=FW_RULES against=FW_BENCH_AGAINST model=FW_MODEL"
+    rules=FW_RULES against=FW_BENCH_AGAINST model=FW_MODEL accounts=FW_BENCH_ACCOUNTS
+    latency=FW_BENCH_LATENCY"
 
 for cmd in eval train bench; do
     "$FW_BIN" "$cmd" --help > help || fail "$cmd --help exited $?"
@@ -93,6 +94,28 @@ per_pass=$(grep -o '[0-9]* alerts per pass' against.txt | sort -u)
 grep -q "seed-rules.json: [0-9.]* % of the throughput of the built-in defaults" against.txt ||
     fail "bench --against printed no share: $(cat against.txt)"
 ok "bench --against times two rule sets ($per_pass each) and reports the share"
+
+# The breakdown adds up to the full pipeline's median; --latency gives
+# ordered percentiles; --accounts sets the generated population.
+FW_BENCH_LATENCY=1 "$FW_BIN" bench -n 20000 --iterations 3 --accounts 50000 > parts.txt ||
+    fail "bench --latency --accounts exited $?: $(cat parts.txt)"
+grep -q "20000 transactions (generated, 50000 accounts)" parts.txt ||
+    fail "bench --accounts 50000 not in its header: $(head -1 parts.txt)"
+for part in "decode " "checks and ordering" "detectors " "alert serialization"; do
+    grep -q "^    $part" parts.txt || fail "bench breakdown lacks \"$part\": $(cat parts.txt)"
+done
+median=$(sed -n 's/.* best, \([0-9]*\) median of 3 .*/\1/p' parts.txt)
+sum=$(awk '/^    (decode|checks and ordering|detectors|alert serialization) / {
+           for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9.]+$/) { s += $i; break } }
+         END { printf "%.0f", s }' parts.txt)
+[ -n "$median" ] || fail "bench printed no median: $(cat parts.txt)"
+want=$(awk -v m="$median" 'BEGIN { printf "%.0f", 1e9 / m }')
+[ $((sum - want)) -le 1 ] && [ $((want - sum)) -le 1 ] ||
+    fail "bench breakdown sums to $sum ns, the median pass takes $want ns: $(cat parts.txt)"
+read -r p50 p99 p999 max < <(sed -n 's/.*p50 \([0-9]*\), p99 \([0-9]*\), p99.9 \([0-9]*\), max \([0-9]*\).*/\1 \2 \3 \4/p' parts.txt)
+[ -n "$max" ] && [ "$p50" -le "$p99" ] && [ "$p99" -le "$p999" ] && [ "$p999" -le "$max" ] &&
+    [ "$p50" -gt 0 ] || fail "bench --latency: percentiles not in order: $(grep latency parts.txt)"
+ok "bench breakdown sums to the median pass ($sum ns); --latency p50 $p50 <= p99 $p99 <= max $max ns"
 FW_QUIET=1 "$FW_BIN" eval -i ours.ndjson > /dev/null 2> err || fail "eval exited $?"
 ! grep -q "records, .* labelled fraud" err || fail "FW_QUIET=1 left the progress lines: $(cat err)"
 ok "FW_QUIET=1 silences eval"
