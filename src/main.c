@@ -27,6 +27,7 @@ static const fw_command commands[] = {
     { "eval", fw_cmd_eval, "measure each rule's precision and recall on labelled data" },
     { "train", fw_cmd_train, "train the XGBoost fraud model (ml_score) on labelled data" },
     { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
+    { "pipe", fw_cmd_pipe, "copy a topic exactly once, doing no work: the Kafka bench ceiling" },
     { "serve", fw_cmd_serve, "serve the /predict API of a trained model (seed 000)" },
 };
 

@@ -18,6 +18,7 @@ int fw_cmd_generate(int argc, char **argv);
 int fw_cmd_consume(int argc, char **argv);
 int fw_cmd_produce(int argc, char **argv);
 int fw_cmd_bench(int argc, char **argv);
+int fw_cmd_pipe(int argc, char **argv);
 int fw_cmd_rules(int argc, char **argv);
 int fw_cmd_eval(int argc, char **argv);
 int fw_cmd_train(int argc, char **argv);
