@@ -279,6 +279,15 @@ static void release(fw_engine *e, int64_t watermark) {
         fw_engine_lang_expire(e, e->stats.watermark);
 }
 
+/* Whether anything here judges transactions in event-time order: a native
+ * detector, a language rule not judged on arrival, ml_score or its feature
+ * sink. Without, nothing waits for the watermark, so nothing is buffered
+ * (and no transaction goes to the changelog to wait there). */
+static bool in_order_work(const fw_engine *e) {
+    return (e->needs & FW_NEEDS_ANY) || (e->lang && e->lang_in_order) ||
+           ((e->feature_sink || e->ml_active) && !e->stage_no_ml);
+}
+
 void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
     e->out = out;
     e->stats.transactions++;
@@ -299,7 +308,9 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
             fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, true);
         return;
     }
-    if (!fw_event_buffer_push(&e->buffer, t)) {
+    if (!in_order_work(e)) { /* judged on arrival, above: only the event time moves on */
+        e->stats.released++;
+    } else if (!fw_event_buffer_push(&e->buffer, t)) {
         fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
         if (e->lang)
             fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);

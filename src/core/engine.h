@@ -37,7 +37,7 @@ typedef struct fw_engine_out {
 
 typedef struct fw_engine_stats {
     uint64_t transactions;       /* arrived */
-    uint64_t released;           /* reached the ordered detectors */
+    uint64_t released;           /* reached the ordered detectors (or passed, with none) */
     uint64_t late;               /* beyond the allowed lateness */
     uint64_t behind_watermark;   /* arrived behind the watermark but within the allowed
                                     lateness: applied to windows, not to sequences */

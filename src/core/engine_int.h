@@ -57,6 +57,7 @@ struct fw_engine {
                                          runs then (fw_engine_set_stage); else NULL */
     const fw_profile *lang_profile;   /* this record's profile while its rules run */
     bool lang_arrival;                /* a language rule is judged on arrival */
+    bool lang_in_order;               /* one is judged in event-time order */
     bool lang_replay;                 /* fw_engine_lang_set_replay */
     bool lang_changed;                /* fw_engine_set_lang ran before: the next is a change */
     bool lang_replaces[FW_RULE__COUNT]; /* a language rule of the built-in's id runs instead */

@@ -77,9 +77,15 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, const fw_lang_rules
     }
     memset(e->lang_replaces, 0, sizeof(e->lang_replaces));
     e->lang_arrival = false;
-    for (size_t i = 0; rs && i < rs->n; i++)
-        e->lang_arrival = e->lang_arrival || (rs->rules[i].common.enabled &&
-                                              fw_lang_rule_on_arrival(&rs->rules[i]));
+    e->lang_in_order = false;
+    for (size_t i = 0; rs && i < rs->n; i++) {
+        if (!rs->rules[i].common.enabled)
+            continue;
+        if (fw_lang_rule_on_arrival(&rs->rules[i]))
+            e->lang_arrival = true;
+        else
+            e->lang_in_order = true;
+    }
     for (size_t i = 0; all && i < all->n; i++) {
         fw_rule_id id = fw_rule_by_name(all->rules[i].id);
         if (id != FW_RULE__COUNT)

@@ -265,6 +265,94 @@ static void test_native_change_leaves_language_state(void **state) {
     fw_engine_destroy(e);
 }
 
+/* The transaction ids of the high_amount alerts, in the order raised. */
+typedef struct high_ids {
+    char ids[64][16];
+    int n;
+} high_ids;
+
+static void capture_high(void *opaque, const fw_alert *a) {
+    high_ids *h = opaque;
+    if (a->rule == FW_RULE_HIGH_AMOUNT && h->n < 64)
+        snprintf(h->ids[h->n++], 16, "%.*s", (int)a->txn->transaction_id.len,
+                 a->txn->transaction_id.ptr);
+}
+
+static void count_buffered_record(void *opaque, fw_str key, const void *value, size_t len) {
+    (void)len;
+    if (key.len && key.ptr[0] == 'B' && value)
+        ++*(int *)opaque;
+}
+
+/* Feeds 200 transactions out of order within the bound (event times go back
+ * up to 9 s), every 10th above high_amount's limit, and counts the buffered
+ * records in the changelog halfway into @p b_mid; @returns the largest
+ * number buffered after any of them. */
+static uint64_t feed_out_of_order(fw_engine *e, high_ids *h, int *b_mid) {
+    uint64_t most = 0;
+    for (int i = 0; i < 200; i++) {
+        char id[16];
+        snprintf(id, sizeof(id), "t%d", i);
+        fw_txn t = txn(id, i % 2 ? "A1" : "A2", i % 10 ? 20 : 9000, i % 10 ? "20" : "9000");
+        t.ts_ms += i * 1000LL - (i % 4) * 3000LL;
+        fw_engine_process(e, &t, &(fw_engine_out){ .opaque = h, .alert = capture_high });
+        if (i == 100)
+            fw_engine_changes(e, count_buffered_record, b_mid);
+        uint64_t b = fw_engine_stats_get(e)->buffered;
+        most = b > most ? b : most;
+    }
+    fw_engine_advance(e, INT64_MAX, &(fw_engine_out){ .opaque = h, .alert = capture_high });
+    return most;
+}
+
+/* Rules judged on arrival only (high_amount): nothing waits for the
+ * watermark, so nothing is buffered and no transaction is written to the
+ * changelog to wait there. The alerts are those of an engine that buffers
+ * for an ordered rule beside it, in the same order. */
+static void test_nothing_in_order_nothing_buffered(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules r;
+    fw_rules_defaults(&r);
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        r.common[i].enabled = false;
+    r.common[FW_RULE_HIGH_AMOUNT].enabled = true;
+    fw_engine *alone = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(alone);
+    fw_engine_track_changes(alone);
+    r.common[FW_RULE_VELOCITY].enabled = true;
+    fw_engine *ordered = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(ordered);
+    fw_engine_track_changes(ordered);
+
+    high_ids a = { .n = 0 }, o = { .n = 0 };
+    int b_alone = 0, b_ordered = 0;
+    uint64_t most_alone = feed_out_of_order(alone, &a, &b_alone);
+    uint64_t most_ordered = feed_out_of_order(ordered, &o, &b_ordered);
+    printf("  high_amount alone: at most %llu buffered, %d buffered changelog records; with "
+           "velocity: %llu, %d\n", (unsigned long long)most_alone, b_alone,
+           (unsigned long long)most_ordered, b_ordered);
+    if (most_alone != 0 || b_alone != 0)
+        fail_msg("high_amount alone buffered %llu and wrote %d buffered records; want 0 and 0",
+                 (unsigned long long)most_alone, b_alone);
+    if (most_ordered == 0 || b_ordered == 0)
+        fail_msg("with velocity %llu buffered, %d buffered records: the comparison means "
+                 "nothing", (unsigned long long)most_ordered, b_ordered);
+    if (a.n != 20 || a.n != o.n)
+        fail_msg("high_amount alerts: %d alone, %d with velocity; want 20 each", a.n, o.n);
+    for (int i = 0; i < a.n; i++)
+        if (strcmp(a.ids[i], o.ids[i]))
+            fail_msg("alert %d: %s alone, %s with velocity", i, a.ids[i], o.ids[i]);
+    const fw_engine_stats *st = fw_engine_stats_get(alone);
+    if (st->released + st->late + st->behind_watermark != st->transactions)
+        fail_msg("alone: released %llu + late %llu + behind %llu != transactions %llu",
+                 (unsigned long long)st->released, (unsigned long long)st->late,
+                 (unsigned long long)st->behind_watermark,
+                 (unsigned long long)st->transactions);
+    fw_engine_destroy(alone);
+    fw_engine_destroy(ordered);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_amount_boundaries),
@@ -273,6 +361,7 @@ int main(void) {
         cmocka_unit_test(test_native_state_only_when_read),
         cmocka_unit_test(test_native_state_follows_live_change),
         cmocka_unit_test(test_native_change_leaves_language_state),
+        cmocka_unit_test(test_nothing_in_order_nothing_buffered),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
