@@ -177,6 +177,13 @@ void fw_engine_set_extras(fw_engine *e, const fw_txn_extras *extras) { e->extras
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e) { return &e->stats; }
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e) { return &e->state.stats; }
 
+uint64_t fw_engine_keys(const fw_engine *e) {
+    fw_lang_stats ls = { .keys = 0 };
+    if (e->lang)
+        fw_lang_state_stats(e->lang, &ls);
+    return e->state.stats.entities + ls.keys;
+}
+
 void fw_engine_track_changes(fw_engine *e) {
     e->track_changes = true;
     if (e->lang)

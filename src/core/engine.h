@@ -177,6 +177,8 @@ void fw_engine_cap_watermark(fw_engine *e, int64_t cap, const fw_engine_out *out
 /** @brief Counters and gauges. */
 const fw_engine_stats *fw_engine_stats_get(const fw_engine *e);
 const fw_state_stats *fw_engine_state_stats(const fw_engine *e);
+/** @brief Keys of keyed state now: native entities and language rule keys. */
+uint64_t fw_engine_keys(const fw_engine *e);
 
 /** @brief Starts recording state changes for fw_engine_changes (the Kafka
  *  runtime does; file mode does not, and so keeps no bookkeeping). */

@@ -5,6 +5,7 @@
  * serialization), and with --latency the time of each record alone. */
 #include <errno.h>
 #include <inttypes.h>
+#include <malloc.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -137,7 +138,16 @@ typedef struct ser_timer {
     fw_buf scratch, out;
     int64_t ns;
     uint64_t alerts;
+    uint64_t keys;        /* keyed state before the final release */
+    int64_t heap_bytes;   /* heap the pipeline held then */
 } ser_timer;
+
+/* Bytes of heap in use (glibc's count: freed memory is not counted, as RSS
+ * would count it after an earlier pass). */
+static int64_t heap_in_use(void) {
+    struct mallinfo2 mi = mallinfo2();
+    return (int64_t)(mi.uordblks + mi.hblkhd);
+}
 
 static void sink_alert_timed(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     (void)key;
@@ -174,6 +184,7 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
                        ser_timer *ser, uint32_t *lat_ns, double *rate, uint64_t *alerts) {
     char errstr[512];
     uint64_t alert_bytes = 0;
+    int64_t heap0 = ser ? heap_in_use() : 0;
     fw_pipeline *p = fw_pipeline_new(pc, errstr, sizeof(errstr));
     if (!p) {
         fprintf(stderr, "fraudwatch bench: %s\n", errstr);
@@ -206,6 +217,10 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
             int64_t d = fw_mono_ns() - r0;
             lat_ns[i] = d > (int64_t)UINT32_MAX ? UINT32_MAX : (uint32_t)d;
         }
+    }
+    if (ser) {
+        ser->keys = fw_engine_keys(fw_pipeline_engine(p));
+        ser->heap_bytes = heap_in_use() - heap0;
     }
     fw_pipeline_advance(p, INT64_MAX, &po); /* end of input: release what waits */
     fw_pipeline_ml_flush(p, &po);
@@ -365,6 +380,10 @@ int fw_cmd_bench(int argc, char **argv) {
            full_ns - off_ns - ser_ns);
     printf("    alert serialization     %8.1f  (%" PRIu64 " alerts, %.0f ns each)\n", ser_ns,
            st.alerts, st.alerts ? (double)st.ns / (double)st.alerts : 0.0);
+    printf("  memory at the end of the input: %" PRIu64 " keys of state (entities and "
+           "language rule keys), %.1f MB of heap: %.0f bytes per key\n",
+           st.keys, (double)st.heap_bytes / 1e6,
+           st.keys ? (double)st.heap_bytes / (double)st.keys : 0.0);
 
     if (bc.latency) {
         uint32_t *lat = malloc(c.n * sizeof(*lat));
