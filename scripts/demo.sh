@@ -90,7 +90,9 @@ printf '%s\n' 'not json' '{"transaction_id":"bad-1","amount":12}' \
     '{"transaction_id":"bad-2","timestamp":"2024-01-01T00:00:00Z","amount":-3}' \
     > "$LOG/malformed.ndjson"
 "$BIN" produce --quiet -t "$IN" -i "$LOG/malformed.ndjson"
-"$BIN" generate --topic "$IN" --count 0 --rate "$DEMO_RATE" --fraud-ratio 0.02 --start now \
+# --wall-clock: each transaction carries the time it is sent, as real traffic does,
+# so the alerts carry the current time too.
+"$BIN" generate --topic "$IN" --count 0 --rate "$DEMO_RATE" --fraud-ratio 0.02 --wall-clock \
     --quiet > "$LOG/generator.log" 2>&1 &
 gen_pid=$!
 echo "demo: generating $DEMO_RATE transactions/s; alerts follow (Ctrl-C to stop)"

@@ -13,6 +13,7 @@
 #include "kafka_conf.h"
 #include "options.h"
 #include "fw_os.h"
+#include "fw_time.h"
 
 #define NB FW_OPT_NBSP
 
@@ -24,7 +25,7 @@ static const char consume_usage[] =
     "Every option can also be set in the environment (FW_ names); a flag wins.\n"
     "Exit status: 0 done, 1 a Kafka error or the timeout, 2 bad options.\n";
 
-enum { CONSUME_RAW, CONSUME_PRETTY, CONSUME_DLQ };
+enum { CONSUME_RAW, CONSUME_PRETTY, CONSUME_DLQ, CONSUME_LATENCY };
 
 typedef struct consume_conf {
     fw_kafka_opts kafka;
@@ -38,7 +39,7 @@ typedef struct consume_conf {
 
 static fw_err set_format(void *field, const char *name, const char *v, char *errstr,
                          size_t errstr_size) {
-    return fw_opt_parse_choice(name, v, "raw|pretty|dlq", field, errstr, errstr_size);
+    return fw_opt_parse_choice(name, v, "raw|pretty|dlq|latency", field, errstr, errstr_size);
 }
 
 #define OFF(field) offsetof(consume_conf, field)
@@ -49,8 +50,11 @@ static const fw_opt consume_opts[] = {
       .env = { "FW_CONSUME_TOPIC" }, .type = FW_OPT_STRING, .offset = OFF(topic),
       .help = "topic to read (required)" },
     { .name = "format", .arg = "FMT", .env = { "FW_CONSUME_FORMAT" }, .type = FW_OPT_CHOICE,
-      .choices = "raw|pretty|dlq", .offset = OFF(format), .set = set_format, .def = "raw",
-      .help = "raw: the value; pretty: an alert as a readable line; dlq: a dead "
+      .choices = "raw|pretty|dlq|latency", .offset = OFF(format), .set = set_format,
+      .def = "raw",
+      .help = "raw: the value; pretty: an alert as a readable line; latency: an alert's "
+              "rule, then ms from its event time to its Kafka timestamp (the engine's "
+              "produce) and to its arrival here (scripts/bench-latency); dlq: a dead "
               "letter's headers and value" },
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_CONSUME_COUNT" },
       .type = FW_OPT_INT, .min = 0, .max = INT_MAX, .offset = OFF(count),
@@ -120,6 +124,25 @@ static void print_pretty(const rd_kafka_message_t *m) {
         len[i] = json_field(js, n, keys[i], &v[i]);
     printf("ALERT %.*s %-16.*s %-8.*s %.*s=%.*s  %.*s\n", len[0], v[0], len[1], v[1], len[2],
            v[2], len[3], v[3], len[4], v[4], len[5], v[5]);
+}
+
+/* "RULE ENGINE_MS VISIBLE_MS": from the alert's event time (its input's,
+ * with event time = wall-clock time) to the alert's Kafka timestamp, and to
+ * now, when a read_committed reader has it. */
+static void print_latency(const rd_kafka_message_t *m, int64_t now) {
+    const char *js = m->payload, *rule, *et;
+    int rlen = json_field(js, m->len, "rule", &rule);
+    int elen = json_field(js, m->len, "event_time", &et);
+    int64_t event_ms;
+    rd_kafka_timestamp_type_t tstype;
+    int64_t ts = rd_kafka_message_timestamp(m, &tstype);
+    if (!rlen || fw_time_parse_iso8601(et, (size_t)elen, &event_ms) ||
+        tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
+        fprintf(stderr, "fraudwatch consume: offset %" PRId64 ": not an alert with an "
+                "event_time and a timestamp: skipped\n", m->offset);
+        return;
+    }
+    printf("%.*s %" PRId64 " %" PRId64 "\n", rlen, rule, ts - event_ms, now - event_ms);
 }
 
 static void print_dlq(const rd_kafka_message_t *m) {
@@ -219,6 +242,8 @@ int fw_cmd_consume(int argc, char **argv) {
                 print_pretty(m);
             else if (c.format == CONSUME_DLQ)
                 print_dlq(m);
+            else if (c.format == CONSUME_LATENCY)
+                print_latency(m, fw_wall_ms());
             else
                 printf("%.*s\n", (int)m->len, m->payload ? (const char *)m->payload : "");
             fflush(stdout);

@@ -63,7 +63,7 @@ check_help generate topic:FW_INPUT_TOPIC partitions:FW_PARTITIONS output:FW_GENE
     count:FW_GENERATE_COUNT interval:FW_GENERATE_INTERVAL rate:FW_GENERATE_RATE \
     seed:FW_GENERATE_SEED fraud-ratio:FW_GENERATE_FRAUD_RATIO \
     customers:FW_GENERATE_CUSTOMERS start:FW_GENERATE_START scenarios:FW_GENERATE_SCENARIOS \
-    quiet:FW_QUIET progress:FW_PROGRESS "${kafka_opts[@]}"
+    wall-clock:FW_GENERATE_WALL_CLOCK quiet:FW_QUIET progress:FW_PROGRESS "${kafka_opts[@]}"
 grep -q "KAFKA_SOURCE_TOPIC" "$tmp/help" || fail "generate --help: the older topic names are gone"
 expect generate 2 "did you mean --seed?" --seeed 3 -o -
 expect generate 2 "(see fraudwatch generate --help)" --seeed 3 -o -
@@ -79,6 +79,18 @@ lines=$(FW_GENERATE_COUNT=3 "$FW_BIN" generate -q -n 2 -o - 2>/dev/null | wc -l)
 same1=$(FW_GENERATE_SEED=7 "$FW_BIN" generate -q -n 5 -o - 2>/dev/null | md5sum)
 same2=$("$FW_BIN" generate -q -n 5 -s 7 -o - 2>/dev/null | md5sum)
 [ "$same1" = "$same2" ] || fail "FW_GENERATE_SEED=7 and -s 7 gave different records"
+# --wall-clock: each timestamp is the time the record was written, in order:
+# 20 records at 100/s span about 0.2 s, between the times taken around them.
+before=$(date -u +%FT%T.%3NZ)
+FW_GENERATE_WALL_CLOCK=1 "$FW_BIN" generate -q -n 20 --rate 100 -o - 2>/dev/null |
+    sed 's/.*"timestamp":"\([^"]*\)".*/\1/' > "$tmp/stamps"
+after=$(date -u +%FT%T.%3NZ)
+[ "$(wc -l < "$tmp/stamps")" = 20 ] || fail "--wall-clock: $(wc -l < "$tmp/stamps") records, expected 20"
+sort -c "$tmp/stamps" || fail "--wall-clock: timestamps out of order: $(tr '\n' ' ' < "$tmp/stamps")"
+first=$(head -1 "$tmp/stamps") last=$(tail -1 "$tmp/stamps")
+[[ ! $first < $before && ! $after < $last ]] ||
+    fail "--wall-clock: stamps $first .. $last not within $before .. $after"
+[ "$first" != "$last" ] || fail "--wall-clock: every record has the same time $first at 100/s"
 
 # --- produce
 check_help produce topic:FW_PRODUCE_TOPIC input:FW_PRODUCE_INPUT \
@@ -101,5 +113,6 @@ expect consume 2 "--timeout-ms" -t x --timeout-ms soon
 expect consume 2 "--count" -t x -n -1
 expect consume 2 "--topic" --format raw
 FW_CONSUME_FORMAT=bogus expect consume 2 "FW_CONSUME_FORMAT" -t x
+expect consume 2 "expected raw, pretty, dlq or latency" -t x --format csv
 
 echo "ok: generate, produce and consume options tables"
