@@ -155,6 +155,7 @@ typedef struct fw_krt {
     uint64_t commit_attempts; /* for --test-abort-every */
     fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
+    fw_latency_hist alert_latency; /* /metrics: event time to produce, per alert */
     uint64_t token_nonce;    /* this process's part of every commit token */
     uint64_t tokens;         /* commit tokens made */
     fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
@@ -717,6 +718,8 @@ static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
     else if ((unsigned)a->rule < FW_RULE__COUNT)
         k->tally.open.alerts[a->rule]++;
     produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
+    if (k->metrics)
+        fw_latency_observe(&k->alert_latency, fw_wall_ms() - a->event_time);
 }
 
 static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
@@ -1624,6 +1627,7 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     s.transactions = k->records;
     fw_metrics_set_tally(&s, &k->tally.committed);
     s.commits = k->commits;
+    s.alert_latency = k->alert_latency;
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = 0; /* of the input (the stages' partitions come with them) */

@@ -179,6 +179,20 @@ bool fw_metrics_label_escape(fw_buf *out, const char *s) {
     return !out->overflow;
 }
 
+static const int64_t latency_bounds_ms[FW_METRICS_LATENCY_BUCKETS - 1] =
+    FW_METRICS_LATENCY_BOUNDS_MS;
+
+void fw_latency_observe(fw_latency_hist *h, int64_t ms) {
+    if (ms < 0)
+        ms = 0;
+    int i = 0;
+    while (i < FW_METRICS_LATENCY_BUCKETS - 1 && ms > latency_bounds_ms[i])
+        i++;
+    h->bucket[i]++;
+    h->count++;
+    h->sum_s += (double)ms / 1000.0;
+}
+
 /* # HELP and # TYPE of one metric family. */
 static void family(fw_buf *out, const char *name, const char *type, const char *help) {
     fw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
@@ -284,6 +298,23 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                 "Input records not on their account's partition (no key, another key, "
                 "another partitioner), sent there through GROUP-repartition-account_id.",
                 s->rekeyed);
+        family(out, "fraudwatch_alert_latency_seconds", "histogram",
+               "From an alert's event time to the engine producing it. On live traffic "
+               "event time is about when the input was sent: ordered rules show their wait "
+               "for the watermark here.");
+        uint64_t cum = 0;
+        for (int i = 0; i < FW_METRICS_LATENCY_BUCKETS; i++) {
+            cum += s->alert_latency.bucket[i];
+            if (i < FW_METRICS_LATENCY_BUCKETS - 1)
+                fw_buf_printf(out, "fraudwatch_alert_latency_seconds_bucket{le=\"%g\"} %" PRIu64
+                              "\n", (double)latency_bounds_ms[i] / 1000.0, cum);
+            else
+                fw_buf_printf(out, "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} %"
+                              PRIu64 "\n", cum);
+        }
+        fw_buf_printf(out, "fraudwatch_alert_latency_seconds_sum %.3f\n",
+                      s->alert_latency.sum_s);
+        sample(out, "fraudwatch_alert_latency_seconds_count", s->alert_latency.count);
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);

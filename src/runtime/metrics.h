@@ -35,6 +35,22 @@ typedef enum fw_metrics_limit {
     FW_LIMIT__COUNT
 } fw_metrics_limit;
 
+/** Upper bounds (ms) of the alert latency histogram's buckets, then +Inf. */
+#define FW_METRICS_LATENCY_BOUNDS_MS \
+    { 5, 10, 25, 50, 100, 250, 500, 1000, 2500, 5000, 10000, 15000, 30000, 60000 }
+#define FW_METRICS_LATENCY_BUCKETS 15 /* the bounds and +Inf */
+
+/** An alert latency histogram: from an alert's event time to the engine
+ *  producing it. */
+typedef struct fw_latency_hist {
+    uint64_t bucket[FW_METRICS_LATENCY_BUCKETS]; /* not cumulative: [i] counts <= bound i */
+    uint64_t count;
+    double sum_s;
+} fw_latency_hist;
+
+/** @brief Counts one latency of @p ms (negative: 0). */
+void fw_latency_observe(fw_latency_hist *h, int64_t ms);
+
 /** What a runner publishes: its totals since start. Counters only grow: a
  *  value lower than the one published before (an aborted Kafka transaction
  *  rolls a partition's engine back to its last commit) is held at the higher
@@ -94,6 +110,7 @@ typedef struct fw_metrics_snapshot {
     uint64_t ml_scored, ml_unscored;         /* rows */
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
     uint64_t model_reloads, model_reload_failures;
+    fw_latency_hist alert_latency;           /* Kafka mode */
     /* Live rules (Kafka mode with a rules topic or --rules): the rule set in
      * force on every task, and control-topic records and SIGHUP reloads by
      * result (fw_rule_update). */

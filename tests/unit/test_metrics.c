@@ -198,6 +198,27 @@ static const char kafka_ml_tail[] =
     "GROUP-repartition-account_id.\n"
     "# TYPE fraudwatch_input_repartitioned_total counter\n"
     "fraudwatch_input_repartitioned_total 2\n"
+    "# HELP fraudwatch_alert_latency_seconds From an alert's event time to the engine "
+    "producing it. On live traffic event time is about when the input was sent: ordered "
+    "rules show their wait for the watermark here.\n"
+    "# TYPE fraudwatch_alert_latency_seconds histogram\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.005\"} 2\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.01\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.025\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.05\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.1\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.25\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"0.5\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"1\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"2.5\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"5\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"10\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"15\"} 3\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"30\"} 4\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"60\"} 4\n"
+    "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 5\n"
+    "fraudwatch_alert_latency_seconds_sum 110.010\n"
+    "fraudwatch_alert_latency_seconds_count 5\n"
     "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
     "# TYPE fraudwatch_assigned_partitions gauge\n"
     "fraudwatch_assigned_partitions 3\n"
@@ -237,6 +258,10 @@ static void test_format_kafka_and_ml(void **state) {
     s.ml_failed_batches = 1;
     s.model_reloads = 2;
     s.model_reload_failures = 3;
+    /* A future event time counts as 0; over a minute goes to +Inf. */
+    const int64_t latencies_ms[] = { -5, 3, 7, 20000, 90000 };
+    for (size_t i = 0; i < sizeof(latencies_ms) / sizeof(latencies_ms[0]); i++)
+        fw_latency_observe(&s.alert_latency, latencies_ms[i]);
     char *got = format(&c, &s);
     /* The file-mode text with mode="kafka", then the Kafka and model parts. */
     fw_buf want;
@@ -354,8 +379,9 @@ static bool metric_name(const char *s, size_t n) {
 }
 
 /* Every line of a full exposition is a # HELP, a # TYPE or a sample of the
- * family last typed; each family once, its HELP then TYPE first; counters
- * end in _total; every name has the fraudwatch_ prefix. */
+ * family last typed (a histogram's: _bucket with le, _sum, _count); each
+ * family once, its HELP then TYPE first; counters end in _total; every name
+ * has the fraudwatch_ prefix. */
 static void test_every_line_well_formed(void **state) {
     (void)state;
     fw_metrics_conf c = { .kafka = true, .ml = true, .instance_id = "x" };
@@ -364,7 +390,7 @@ static void test_every_line_well_formed(void **state) {
     char *text = format(&c, &s);
     assert_true(text[strlen(text) - 1] == '\n');
     char family[128] = "", seen[4096] = " ";
-    bool helped = false, typed = false;
+    bool helped = false, typed = false, histogram = false;
     int families = 0, samples = 0;
     for (char *line = text, *nl; *line; line = nl + 1) {
         nl = strchr(line, '\n');
@@ -391,8 +417,9 @@ static void test_every_line_well_formed(void **state) {
             assert_true(helped && !typed);
             assert_true(!strncmp(line + 7, family, n) && line[7 + n] == ' ');
             const char *type = line + 8 + n;
-            if (strcmp(type, "counter") && strcmp(type, "gauge"))
+            if (strcmp(type, "counter") && strcmp(type, "gauge") && strcmp(type, "histogram"))
                 fail_msg("%s: type %s", family, type);
+            histogram = !strcmp(type, "histogram");
             bool total = n > 6 && !strcmp(family + n - 6, "_total");
             if (!strcmp(type, "counter") != total)
                 fail_msg("%s: a counter name ends in _total, and only a counter's", family);
@@ -400,7 +427,20 @@ static void test_every_line_well_formed(void **state) {
         } else {
             size_t n = strlen(family);
             assert_true(typed);
-            if (strncmp(line, family, n) || (line[n] != ' ' && line[n] != '{'))
+            if (strncmp(line, family, n))
+                fail_msg("sample \"%s\" outside its family %s", line, family);
+            if (histogram) {
+                const char *sfx = line + n;
+                size_t k = !strncmp(sfx, "_bucket{le=\"", 12) ? 7
+                           : !strncmp(sfx, "_sum ", 5)         ? 4
+                           : !strncmp(sfx, "_count ", 7)       ? 6
+                                                               : 0;
+                if (!k)
+                    fail_msg("histogram sample \"%s\": not _bucket{le=...}, _sum or _count",
+                             line);
+                n += k;
+            }
+            if (line[n] != ' ' && line[n] != '{')
                 fail_msg("sample \"%s\" outside its family %s", line, family);
             const char *v = line[n] == '{' ? strstr(line, "} ") : line + n;
             assert_non_null(v);
@@ -412,8 +452,9 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 23);
-    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3);
+    assert_int_equal(families, 24);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3 +
+                                  FW_METRICS_LATENCY_BUCKETS + 2);
     free(text);
 }
 
