@@ -429,6 +429,8 @@ static void task_reset(fw_krt *k, fw_task *t) {
  * offsets: well inside librdkafka's default max.poll.interval.ms (300 s). */
 #define FW_REWIND_BUDGET_MS 120000
 
+#define FW_COMMIT_TOKEN_PREFIX "fw1." /* 4 bytes: a commit token of this format */
+
 static void on_committed_retry(void *opaque, rd_kafka_resp_err_t err, int attempt) {
     logf_(opaque, "cannot read committed offsets yet: %s (attempt %d, retrying)",
           rd_kafka_err2str(err), attempt);
@@ -454,8 +456,10 @@ static void take_committed(fw_krt *k, const rd_kafka_topic_partition_list_t *par
         }
         t->committed_offset = off;
         t->commit_token[0] = '\0';
-        if (!e->err && e->metadata && e->metadata_size > 0 &&
-            e->metadata_size < sizeof(t->commit_token)) {
+        /* Ours only ("fw1."): another committer's metadata names no record. */
+        if (!e->err && e->metadata && e->metadata_size > 4 &&
+            e->metadata_size < sizeof(t->commit_token) &&
+            !memcmp(e->metadata, FW_COMMIT_TOKEN_PREFIX, 4)) {
             memcpy(t->commit_token, e->metadata, e->metadata_size);
             t->commit_token[e->metadata_size] = '\0';
         }
@@ -571,7 +575,8 @@ static void txn_commit(fw_krt *k) {
     rd_kafka_error_t *error;
     int retries = 0;
     char token[40];
-    snprintf(token, sizeof(token), "fw1.%016" PRIx64 ".%" PRIu64, k->token_nonce, ++k->tokens);
+    snprintf(token, sizeof(token), FW_COMMIT_TOKEN_PREFIX "%016" PRIx64 ".%" PRIu64,
+             k->token_nonce, ++k->tokens);
     if (!k->txn_failed)
         score_all(k, true); /* every model alert of this input rides in its transaction */
     if (!k->txn_failed)
