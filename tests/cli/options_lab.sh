@@ -101,11 +101,11 @@ FW_BENCH_LATENCY=1 "$FW_BIN" bench -n 20000 --iterations 3 --accounts 50000 > pa
     fail "bench --latency --accounts exited $?: $(cat parts.txt)"
 grep -q "20000 transactions (generated, 50000 accounts)" parts.txt ||
     fail "bench --accounts 50000 not in its header: $(head -1 parts.txt)"
-for part in "decode " "checks and ordering" "detectors " "alert serialization"; do
+for part in "decode " "checks and duplicates" "ordering and detectors" "alert serialization"; do
     grep -q "^    $part" parts.txt || fail "bench breakdown lacks \"$part\": $(cat parts.txt)"
 done
 median=$(sed -n 's/.* best, \([0-9]*\) median of 3 .*/\1/p' parts.txt)
-sum=$(awk '/^    (decode|checks and ordering|detectors|alert serialization) / {
+sum=$(awk '/^    (decode|checks and duplicates|ordering and detectors|alert serialization) / {
            for (i = 1; i <= NF; i++) if ($i ~ /^-?[0-9.]+$/) { s += $i; break } }
          END { printf "%.0f", s }' parts.txt)
 [ -n "$median" ] || fail "bench printed no median: $(cat parts.txt)"
