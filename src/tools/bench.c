@@ -36,7 +36,7 @@ static const char bench_usage[] =
 typedef struct bench_conf {
     int count, iterations, seed, accounts;
     double fraud_ratio;
-    bool latency;
+    bool latency, no_breakdown;
     const char *input, *model, *rules, *schema, *against;
 } bench_conf;
 
@@ -67,6 +67,10 @@ static const fw_opt bench_opts[] = {
       .env = { "FW_BENCH_ITERATIONS" }, .type = FW_OPT_INT, .min = 1, .max = 1000,
       .offset = OFF(iterations), .def = "5",
       .help = "timed passes; the best and median are reported" },
+    { .name = "no-breakdown", .env = { "FW_BENCH_NO_BREAKDOWN" }, .type = FW_OPT_FLAG,
+      .offset = OFF(no_breakdown),
+      .help = "only the timed passes: no rules-off passes, no serialization pass (for "
+              "instruction counts, scripts/bench-instructions)" },
     { .name = "latency", .env = { "FW_BENCH_LATENCY" }, .type = FW_OPT_FLAG,
       .offset = OFF(latency),
       .help = "one more pass timing each record alone (its decoding, checks and whatever "
@@ -231,6 +235,41 @@ static bool timed_pass(const corpus *c, const fw_pipeline_conf *pc, fw_model *mo
     return true;
 }
 
+/* Where the time goes, from medians of the full passes (@p rates, sorted)
+ * and the rules-off ones (@p off_rates): differences of passes, so noise
+ * shows in them; more --iterations give steadier figures. One more pass times
+ * alert serialization and takes the memory. */
+static bool print_breakdown(const corpus *c, const fw_pipeline_conf *pc, fw_model *model,
+                            double decode_s, const double *rates, double *off_rates,
+                            long iterations) {
+    double ignored;
+    uint64_t n_alerts = 0;
+    ser_timer st = { .ns = 0 };
+    fw_buf_init(&st.scratch, 0);
+    fw_buf_init(&st.out, 0);
+    bool ok = timed_pass(c, pc, model, &st, NULL, &ignored, &n_alerts);
+    fw_buf_fini(&st.scratch);
+    fw_buf_fini(&st.out);
+    if (!ok)
+        return false;
+    qsort(off_rates, (size_t)iterations, sizeof(double), cmp_double);
+    double full_ns = 1e9 / rates[iterations / 2], off_ns = 1e9 / off_rates[iterations / 2];
+    double decode_ns = decode_s * 1e9 / (double)c->n, ser_ns = (double)st.ns / (double)c->n;
+    printf("  where the time goes (ns per transaction, medians of %ld):\n", iterations);
+    printf("    decode                  %8.1f\n", decode_ns);
+    printf("    checks and duplicates   %8.1f  (every rule off: %.1f in all)\n",
+           off_ns - decode_ns, off_ns);
+    printf("    %-24s%8.1f\n", model ? "ordering, detectors, ml" : "ordering and detectors",
+           full_ns - off_ns - ser_ns);
+    printf("    alert serialization     %8.1f  (%" PRIu64 " alerts, %.0f ns each)\n", ser_ns,
+           st.alerts, st.alerts ? (double)st.ns / (double)st.alerts : 0.0);
+    printf("  memory at the end of the input: %" PRIu64 " keys of state (entities and "
+           "language rule keys), %.1f MB of heap: %.0f bytes per key\n",
+           st.keys, (double)st.heap_bytes / 1e6,
+           st.keys ? (double)st.heap_bytes / (double)st.keys : 0.0);
+    return true;
+}
+
 int fw_cmd_bench(int argc, char **argv) {
     bench_conf bc = { .count = 1000000, .iterations = 5, .seed = 42, .fraud_ratio = 0.01,
                       .accounts = 10000 };
@@ -341,7 +380,8 @@ int fw_cmd_bench(int argc, char **argv) {
             if (!timed_pass(&c, &pcs[k], model, NULL, NULL, &rates[k * iterations + it],
                             &alerts[k]))
                 goto out;
-        if (!timed_pass(&c, &off, NULL, NULL, NULL, &off_rates[it], &off_alerts))
+        if (!bc.no_breakdown &&
+            !timed_pass(&c, &off, NULL, NULL, NULL, &off_rates[it], &off_alerts))
             goto out;
     }
     for (int k = 0; k < sets; k++) {
@@ -359,34 +399,11 @@ int fw_cmd_bench(int argc, char **argv) {
                bc.rules ? bc.rules : "the built-in defaults",
                100 * rates[iterations + iterations / 2] / rates[iterations / 2]);
 
-    /* Where the time goes, from medians: differences of passes, so noise
-     * shows in them; run with more --iterations for steadier figures. */
-    ser_timer st = { .ns = 0 };
-    fw_buf_init(&st.scratch, 0);
-    fw_buf_init(&st.out, 0);
     double ignored;
     uint64_t n_alerts = 0;
-    bool ser_ok = timed_pass(&c, &pcs[0], model, &st, NULL, &ignored, &n_alerts);
-    fw_buf_fini(&st.scratch);
-    fw_buf_fini(&st.out);
-    if (!ser_ok)
+    if (!bc.no_breakdown &&
+        !print_breakdown(&c, &pcs[0], model, dt, rates, off_rates, iterations))
         goto out;
-    qsort(off_rates, (size_t)iterations, sizeof(double), cmp_double);
-    double full_ns = 1e9 / rates[iterations / 2], off_ns = 1e9 / off_rates[iterations / 2];
-    double decode_ns = dt * 1e9 / (double)c.n, ser_ns = (double)st.ns / (double)c.n;
-    printf("  where the time goes (ns per transaction, medians of %ld):\n", iterations);
-    printf("    decode                  %8.1f\n", decode_ns);
-    printf("    checks and duplicates   %8.1f  (every rule off: %.1f in all)\n",
-           off_ns - decode_ns, off_ns);
-    printf("    %-24s%8.1f\n", model ? "ordering, detectors, ml" : "ordering and detectors",
-           full_ns - off_ns - ser_ns);
-    printf("    alert serialization     %8.1f  (%" PRIu64 " alerts, %.0f ns each)\n", ser_ns,
-           st.alerts, st.alerts ? (double)st.ns / (double)st.alerts : 0.0);
-    printf("  memory at the end of the input: %" PRIu64 " keys of state (entities and "
-           "language rule keys), %.1f MB of heap: %.0f bytes per key\n",
-           st.keys, (double)st.heap_bytes / 1e6,
-           st.keys ? (double)st.heap_bytes / (double)st.keys : 0.0);
-
     if (bc.latency) {
         uint32_t *lat = malloc(c.n * sizeof(*lat));
         if (!lat || !timed_pass(&c, &pcs[0], model, NULL, lat, &ignored, &n_alerts)) {

@@ -41,7 +41,7 @@ opts[train]="input=FW_TRAIN_INPUT format=FW_TRAIN_FORMAT features=FW_TRAIN_FEATU
 opts[bench]="count=FW_BENCH_COUNT input=FW_BENCH_INPUT schema=FW_SCHEMA
     fraud-ratio=FW_BENCH_FRAUD_RATIO seed=FW_BENCH_SEED iterations=FW_BENCH_ITERATIONS
     rules=FW_RULES against=FW_BENCH_AGAINST model=FW_MODEL accounts=FW_BENCH_ACCOUNTS
-    latency=FW_BENCH_LATENCY"
+    latency=FW_BENCH_LATENCY no-breakdown=FW_BENCH_NO_BREAKDOWN"
 
 for cmd in eval train bench; do
     "$FW_BIN" "$cmd" --help > help || fail "$cmd --help exited $?"
