@@ -128,7 +128,6 @@ static void on_inbound(fw_engine *e, fw_entity *in, const fw_txn *t, const fw_ev
  * whether or not the sweep has freed it yet; then records the event time. */
 fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t) {
     if (ent->last_ts != INT64_MIN && t->ts_ms - ent->last_ts > e->logical_horizon[ent->kind]) {
-        ent->has_prev = false;
         fw_evlist_clear(&ent->recent);
         fw_evlist_clear(&ent->win);
         ent->distinct_valid = false;

@@ -14,7 +14,9 @@
 #define FW_SWEEP_BUDGET 8        /* hash buckets examined for expiry per release: well above
                                     the entities one transaction can create (a sender's
                                     outflows, a receiver's inbound, ml_score's features) */
-#define FW_STATE_VERSION 4     /* 4 added the flags byte; 3 is still read */
+#define FW_STATE_VERSION 5     /* 5 dropped the previous transaction (no native detector
+                                  reads it: 193 bytes an entity); 4 added the flags byte;
+                                  3 and 4 are still read */
 #define FW_CUSTOMER_AVERAGE_MS (24 * 3600 * 1000LL)
 #define FW_FEATURE_MEMORY_MS (7 * 24 * 3600 * 1000LL) /* new merchant: unseen for a week */
 #define FW_SCAN_SMALL 64   /* lists up to this long are scanned for distinct keys: cheaper
@@ -439,9 +441,7 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
     fw_buf_put_u64le(b, (uint64_t)ent->last_ts);
     for (int r = 0; r < FW_RULE__COUNT; r++)
         fw_buf_put_u64le(b, (uint64_t)ent->last_alert[r]);
-    fw_buf_putc(b, (char)ent->has_prev);
     fw_buf_putc(b, (char)ent->risk_episode);
-    put_evrec(b, &ent->prev);
     put_evlist(b, &ent->recent);
     put_evlist(b, &ent->win);
     fw_buf_put_f64le(b, ent->amount_sum);
@@ -614,7 +614,7 @@ static fw_err restore_entity(fw_engine *e, fw_str key, const void *value, size_t
     reader r = { .p = value, .n = len };
     unsigned char hdr[3] = { 0 };
     get_bytes(&r, hdr, 3);
-    if (r.bad || (hdr[0] != FW_STATE_VERSION && hdr[0] != 3) || hdr[1] != kind ||
+    if (r.bad || hdr[0] < 3 || hdr[0] > FW_STATE_VERSION || hdr[1] != kind ||
         hdr[2] != FW_RULE__COUNT) {
         snprintf(errstr, errstr_size, "changelog: entity record of an unknown version");
         return FW_ERR_INVALID;
@@ -623,12 +623,15 @@ static fw_err restore_entity(fw_engine *e, fw_str key, const void *value, size_t
     for (int i = 0; i < FW_RULE__COUNT; i++)
         ent->last_alert[i] = (int64_t)get_u64(&r);
     unsigned char hp = 0, episode = 0;
-    get_bytes(&r, &hp, 1);
-    ent->has_prev = hp != 0;
+    if (hdr[0] < 5) /* whether a previous transaction follows: read, then dropped */
+        get_bytes(&r, &hp, 1);
     if (hdr[0] >= 4)
         get_bytes(&r, &episode, 1);
     ent->risk_episode = episode != 0;
-    get_evrec(&r, &ent->prev);
+    if (hdr[0] < 5) {
+        fw_evrec dropped;
+        get_evrec(&r, &dropped);
+    }
     fw_evlist_clear(&ent->recent);
     fw_evlist_clear(&ent->win);
     ent->distinct_valid = false; /* derived from the lists: rebuilt when next needed */

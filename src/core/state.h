@@ -78,13 +78,10 @@ typedef struct fw_entity {
     uint32_t dirty_idx;      /* its slot in the engine's dirty list while dirty */
     char key[2 * FW_ID_MAX + 1];
     int64_t last_alert[FW_RULE__COUNT]; /* event time of the last alert, for dedupe */
-    /* By kind: ACCOUNT uses win (velocity); CARD uses prev; CUSTOMER uses prev,
-     * recent (rapid_small), win (risk_score) and the running average; PAIR uses
-     * win (structuring). ACCOUNT also keeps its outflows (withdrawals and
-     * transfers out: fan_out, mule_cashout) in recent; INBOUND keeps the
-     * transfers received in win (fan_in, cycle, mule_cashout). */
-    bool has_prev;
-    fw_evrec prev;
+    /* By kind (the native detectors; the language rules keep their own
+     * state): ACCOUNT keeps its outflows (withdrawals and transfers out:
+     * fan_out, mule_cashout) in recent; INBOUND keeps the transfers received
+     * in win (fan_in, cycle, mule_cashout). */
     fw_evlist recent;
     fw_evlist win;
     double amount_sum;       /* running average: customer's amounts so far */
