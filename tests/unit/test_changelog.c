@@ -187,9 +187,10 @@ static int count_lang(const alerts *al) {
     return n;
 }
 
-static int handover(const fw_rules *rulesp, const fw_lang_rules *lr) {
+/* The stream into lines[]: few customers and cards, so entities expire and
+ * come back within an interval. */
+static void make_lines(void) {
     char err[256];
-    /* Few customers and cards: entities expire and come back within an interval. */
     fw_gen_conf gc = { .seed = 3, .customers = 300, .fraud_ratio = 0.1,
                        .start_ms = 1704067200000, .count = NTX };
     fw_gen *g = fw_gen_new(&gc, err, sizeof(err));
@@ -200,6 +201,11 @@ static int handover(const fw_rules *rulesp, const fw_lang_rules *lr) {
         lens[n] = fw_gen_format_json(g, &gt, lines[n]), n++;
     fw_gen_destroy(g);
     assert_int_equal(n, NTX);
+}
+
+static int handover(const fw_rules *rulesp, const fw_lang_rules *lr) {
+    char err[256];
+    make_lines();
 
     fw_rules rules = *rulesp;
     static alerts whole, parts;
@@ -278,15 +284,7 @@ static void test_restores_state_version_4(void **state) {
     char err[256], path[1024];
     const char *data = getenv("FW_TEST_DATA");
     snprintf(path, sizeof(path), "%s/data/changelog-state-v4.hex", data ? data : "tests");
-    fw_gen_conf gc = { .seed = 3, .customers = 300, .fraud_ratio = 0.1,
-                       .start_ms = 1704067200000, .count = NTX };
-    fw_gen *g = fw_gen_new(&gc, err, sizeof(err));
-    assert_non_null(g);
-    fw_gen_txn gt;
-    int n = 0;
-    while (n < NTX && fw_gen_next(g, &gt))
-        lens[n] = fw_gen_format_json(g, &gt, lines[n]), n++;
-    fw_gen_destroy(g);
+    make_lines();
     fw_rules rules; /* the native detectors alone: theirs is the entity state */
     fw_rules_defaults(&rules);
     for (int r = 0; r < FW_RULE__COUNT; r++)
