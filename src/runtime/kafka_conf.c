@@ -89,6 +89,36 @@ fail:
     return NULL;
 }
 
+fw_err fw_kafka_conf_eos_consumer(rd_kafka_conf_t *conf, const char *group_id,
+                                  bool offset_reset_latest, char *errstr, size_t errstr_size) {
+    const char *props[][2] = {
+        { "group.id", group_id },
+        { "partition.assignment.strategy", "cooperative-sticky" },
+        { "isolation.level", "read_committed" },
+        { "enable.auto.commit", "false" },
+        { "enable.auto.offset.store", "false" },
+        { "auto.offset.reset", offset_reset_latest ? "latest" : "earliest" },
+        /* --exit-at-end, and a stage's idle input partitions (send_watermark). */
+        { "enable.partition.eof", "true" },
+    };
+    for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
+        if (fw_kafka_conf_set(conf, props[i][0], props[i][1], errstr, errstr_size))
+            return FW_ERR_INVALID;
+    return FW_OK;
+}
+
+fw_err fw_kafka_conf_eos_producer(rd_kafka_conf_t *conf, const fw_kafka_opts *o,
+                                  const char *transactional_id, char *errstr,
+                                  size_t errstr_size) {
+    if (fw_kafka_conf_set(conf, "transactional.id", transactional_id, errstr, errstr_size) ||
+        fw_kafka_conf_set(conf, "linger.ms", "5", errstr, errstr_size))
+        return FW_ERR_INVALID;
+    if (!fw_kafka_opts_get(o, "compression.type") &&
+        fw_kafka_conf_set(conf, "compression.type", "lz4", errstr, errstr_size))
+        return FW_ERR_INVALID;
+    return FW_OK;
+}
+
 /* No commits, so the group id only satisfies librdkafka; partition EOF on,
  * so a caller knows when it has read everything there was. */
 rd_kafka_t *fw_kafka_reader_new(const fw_kafka_opts *o, const char *instance_id,

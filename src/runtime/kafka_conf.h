@@ -4,6 +4,7 @@
 #ifndef FW_KAFKA_CONF_H
 #define FW_KAFKA_CONF_H
 
+#include <stdbool.h>
 #include <librdkafka/rdkafka.h>
 #include "fw_err.h"
 
@@ -37,6 +38,21 @@ rd_kafka_conf_t *fw_kafka_conf_new(const fw_kafka_opts *o, char *errstr, size_t 
 /** @brief Sets one property or fails naming it. */
 fw_err fw_kafka_conf_set(rd_kafka_conf_t *conf, const char *key, const char *value,
                          char *errstr, size_t errstr_size);
+
+/** @brief The settings of an exactly-once group reader: cooperative-sticky,
+ *  read_committed, no automatic commit or offset store, partition EOF
+ *  events, @p offset_reset_latest or earliest. The engine's consumer, and
+ *  `fraudwatch pipe`'s that measures its ceiling with the same settings. */
+fw_err fw_kafka_conf_eos_consumer(rd_kafka_conf_t *conf, const char *group_id,
+                                  bool offset_reset_latest, char *errstr, size_t errstr_size);
+
+/** @brief The settings of a transactional writer: @p transactional_id,
+ *  linger.ms 5, and lz4 unless -X compression.type says otherwise (a staged
+ *  run writes each transaction again per stage: the broker stores a quarter
+ *  of the bytes). The engine's producer and `fraudwatch pipe`'s. */
+fw_err fw_kafka_conf_eos_producer(rd_kafka_conf_t *conf, const fw_kafka_opts *o,
+                                  const char *transactional_id, char *errstr,
+                                  size_t errstr_size);
 
 /** @brief A consumer that reads partitions it is assigned by hand, from
  *  outside any group, committed data only, with partition EOF events:

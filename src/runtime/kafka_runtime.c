@@ -1169,20 +1169,9 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
     if (fw_kafka_conf_set(conf, "client.id", client_id, k->errstr, sizeof(k->errstr)))
         goto fail;
     if (type == RD_KAFKA_CONSUMER) {
-        const char *props[][2] = {
-            { "group.id", c->group_id },
-            { "partition.assignment.strategy", "cooperative-sticky" },
-            { "isolation.level", "read_committed" },
-            { "enable.auto.commit", "false" },
-            { "enable.auto.offset.store", "false" },
-            { "auto.offset.reset", c->offset_reset_latest ? "latest" : "earliest" },
-            /* --exit-at-end, and a stage's idle input partitions (send_watermark). */
-            { "enable.partition.eof", "true" },
-        };
-        for (size_t i = 0; i < sizeof(props) / sizeof(props[0]); i++)
-            if (fw_kafka_conf_set(conf, props[i][0], props[i][1], k->errstr,
-                                  sizeof(k->errstr)))
-                goto fail;
+        if (fw_kafka_conf_eos_consumer(conf, c->group_id, c->offset_reset_latest, k->errstr,
+                                       sizeof(k->errstr)))
+            goto fail;
         /* Failover in seconds (the session), unless -X says otherwise. */
         char session[24], heartbeat[24], member[640];
         const char *xs = fw_kafka_opts_get(&c->kafka, "session.timeout.ms");
@@ -1207,15 +1196,7 @@ static rd_kafka_t *make_client(fw_krt *k, rd_kafka_type_t type) {
         /* Stable per instance: a restarted instance fences its predecessor and
          * aborts its open transaction at once instead of waiting for a timeout. */
         snprintf(tid, sizeof(tid), "fraudwatch-%s-%s", c->group_id, c->instance_id);
-        if (fw_kafka_conf_set(conf, "transactional.id", tid, k->errstr, sizeof(k->errstr)) ||
-            fw_kafka_conf_set(conf, "linger.ms", "5", k->errstr, sizeof(k->errstr)))
-            goto fail;
-        /* A staged run writes each transaction's JSON again per stage, and
-         * the stages' changelogs keep what waits for the watermark: with lz4
-         * the broker stores a quarter of the bytes (docs/benchmarks.md).
-         * -X compression.type=... says otherwise. */
-        if (!fw_kafka_opts_get(&c->kafka, "compression.type") &&
-            fw_kafka_conf_set(conf, "compression.type", "lz4", k->errstr, sizeof(k->errstr)))
+        if (fw_kafka_conf_eos_producer(conf, &c->kafka, tid, k->errstr, sizeof(k->errstr)))
             goto fail;
         rd_kafka_conf_set_dr_msg_cb(conf, on_delivery);
     }

@@ -204,28 +204,11 @@ static rd_kafka_t *client(pipe_state *s, rd_kafka_type_t type, char *errstr, siz
     if (!conf)
         return NULL;
     snprintf(tid, sizeof(tid), "fraudwatch-pipe-%s", c->group_id);
-    const char *consumer_props[][2] = {
-        { "group.id", c->group_id },
-        { "partition.assignment.strategy", "cooperative-sticky" },
-        { "isolation.level", "read_committed" },
-        { "enable.auto.commit", "false" },
-        { "auto.offset.reset", "earliest" },
-        { "enable.partition.eof", "true" },
-    };
-    const char *producer_props[][2] = {
-        { "transactional.id", tid },
-        { "linger.ms", "5" },
-        { "compression.type", fw_kafka_opts_get(&c->kafka, "compression.type") ? NULL : "lz4" },
-    };
     bool consumer = type == RD_KAFKA_CONSUMER;
-    size_t np = consumer ? sizeof(consumer_props) / sizeof(consumer_props[0])
-                         : sizeof(producer_props) / sizeof(producer_props[0]);
-    for (size_t i = 0; i < np; i++) {
-        const char *const *kv = consumer ? consumer_props[i] : producer_props[i];
-        if (kv[1] && fw_kafka_conf_set(conf, kv[0], kv[1], errstr, n)) {
-            rd_kafka_conf_destroy(conf);
-            return NULL;
-        }
+    if (consumer ? fw_kafka_conf_eos_consumer(conf, c->group_id, false, errstr, n)
+                 : fw_kafka_conf_eos_producer(conf, &c->kafka, tid, errstr, n)) {
+        rd_kafka_conf_destroy(conf);
+        return NULL;
     }
     if (consumer)
         rd_kafka_conf_set_rebalance_cb(conf, on_rebalance);
