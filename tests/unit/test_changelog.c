@@ -82,6 +82,30 @@ static void on_alert(void *opaque, const fw_alert *a) {
 
 static int cmp_id(const void *a, const void *b) { return strcmp(a, b); }
 
+/* Fails unless @p got (sorted here) holds the alerts of @p whole (sorted),
+ * after printing the difference both ways. */
+static void assert_same_alerts(const alerts *whole, alerts *got, const char *what) {
+    qsort(got->ids, (size_t)got->n, sizeof(got->ids[0]), cmp_id);
+    bool same = got->n == whole->n;
+    for (int i = 0; same && i < whole->n; i++)
+        same = !strcmp(got->ids[i], whole->ids[i]);
+    if (same)
+        return;
+    int i = 0, j = 0;
+    while (i < whole->n || j < got->n) {
+        int c = i >= whole->n  ? 1
+                : j >= got->n ? -1
+                              : strcmp(whole->ids[i], got->ids[j]);
+        if (c < 0)
+            fprintf(stderr, "  only uninterrupted: %s\n", whole->ids[i++]);
+        else if (c > 0)
+            fprintf(stderr, "  only after the hand-over: %s\n", got->ids[j++]);
+        else
+            i++, j++;
+    }
+    fail_msg("%s: %d alerts after the hand-over, %d uninterrupted", what, got->n, whole->n);
+}
+
 static char lines[NTX][FW_GEN_JSON_MAX];
 static size_t lens[NTX];
 
@@ -234,25 +258,9 @@ static int handover(const fw_rules *rulesp, const fw_lang_rules *lr) {
         fw_engine_advance(b, INT64_MAX, &(fw_engine_out){ .opaque = &parts, .alert = on_alert });
         fw_engine_destroy(b);
         store_free(&s);
-        qsort(parts.ids, (size_t)parts.n, sizeof(parts.ids[0]), cmp_id);
-        bool same = parts.n == whole.n;
-        for (int i = 0; same && i < whole.n; i++)
-            same = !strcmp(parts.ids[i], whole.ids[i]);
-        if (!same) {
-            /* Print the difference both ways, then fail. */
-            int i = 0, j = 0;
-            while (i < whole.n || j < parts.n) {
-                int c = i >= whole.n ? 1 : j >= parts.n ? -1 : strcmp(whole.ids[i], parts.ids[j]);
-                if (c < 0)
-                    fprintf(stderr, "  only without the hand-over: %s\n", whole.ids[i++]);
-                else if (c > 0)
-                    fprintf(stderr, "  only after the hand-over:   %s\n", parts.ids[j++]);
-                else
-                    i++, j++;
-            }
-            fail_msg("cut at %d: %d alerts after the hand-over, %d without", cut, parts.n,
-                     whole.n);
-        }
+        char what[32];
+        snprintf(what, sizeof(what), "cut at %d", cut);
+        assert_same_alerts(&whole, &parts, what);
     }
     return count_lang(&whole);
 }
@@ -349,12 +357,7 @@ static void test_restores_state_version_4(void **state) {
     fw_engine_advance(b, INT64_MAX, &(fw_engine_out){ .opaque = &parts, .alert = on_alert });
     fw_engine_destroy(b);
     qsort(whole.ids, (size_t)whole.n, sizeof(whole.ids[0]), cmp_id);
-    qsort(parts.ids, (size_t)parts.n, sizeof(parts.ids[0]), cmp_id);
-    for (int i = 0; i < whole.n || i < parts.n; i++)
-        if (i >= whole.n || i >= parts.n || strcmp(whole.ids[i], parts.ids[i]))
-            fail_msg("alert %d: \"%s\" uninterrupted, \"%s\" from the version 4 state "
-                     "(%d and %d alerts)", i, i < whole.n ? whole.ids[i] : "-",
-                     i < parts.n ? parts.ids[i] : "-", whole.n, parts.n);
+    assert_same_alerts(&whole, &parts, "from the version 4 state");
     printf("  %d alerts, as uninterrupted\n", parts.n);
 }
 
