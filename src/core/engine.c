@@ -271,7 +271,7 @@ static void release(fw_engine *e, int64_t watermark) {
         }
         fw_detect(e, t, false);
         if (e->lang)
-            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false, false);
         e->stats.released++;
         fw_event_buffer_pop(&e->buffer);
     }
@@ -300,12 +300,14 @@ static bool in_order_work(const fw_engine *e) {
 void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
     e->out = out;
     e->stats.transactions++;
-    if (e->lang_arrival && e->lang)
-        fw_engine_lang_eval(e, t, FW_LANG_ON_ARRIVAL, false);
     int64_t wm = e->stats.watermark;
-    if (wm != INT64_MIN && t->ts_ms <= wm) {
+    bool behind = wm != INT64_MIN && t->ts_ms <= wm;
+    bool late = behind && t->ts_ms < wm - e->rules.time.allowed_lateness_ms;
+    if (e->lang_arrival && e->lang) /* early firing's windows skip a late one */
+        fw_engine_lang_eval(e, t, FW_LANG_ON_ARRIVAL, behind, late);
+    if (behind) {
         /* Behind the watermark: its turn in the ordered stream has passed. */
-        if (t->ts_ms < wm - e->rules.time.allowed_lateness_ms) {
+        if (late) {
             e->stats.late++;
             if (out->late)
                 out->late(out->opaque, t, wm);
@@ -314,7 +316,7 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
         e->stats.behind_watermark++;
         fw_detect(e, t, true);
         if (e->lang)
-            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, true);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, true, false);
         return;
     }
     if (!in_order_work(e)) { /* judged on arrival, above: only the event time moves on */
@@ -322,7 +324,7 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
     } else if (!fw_event_buffer_push(&e->buffer, t)) {
         fw_detect(e, t, false); /* out of memory: judge it now rather than lose it */
         if (e->lang)
-            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false);
+            fw_engine_lang_eval(e, t, FW_LANG_IN_ORDER, false, false);
         return;
     }
     if (t->ts_ms > e->max_ts && !e->stage_external) {

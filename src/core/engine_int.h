@@ -152,9 +152,11 @@ fw_entity *fw_engine_refresh(fw_engine *e, fw_entity *ent, const fw_txn *t);
 void fw_ml_observe(fw_engine *e, const fw_txn *t);
 
 /** @brief The language rules on one transaction: @p phase FW_LANG_ON_ARRIVAL
- *  those judged on arrival (late ones too), FW_LANG_IN_ORDER the others, in
- *  event-time order; @p behind: it arrived behind the watermark. */
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind);
+ *  those judged on arrival (the filters late ones too, @p late: beyond
+ *  allowed lateness), FW_LANG_IN_ORDER the others, in event-time order;
+ *  @p behind: it arrived behind the watermark. */
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind,
+                         bool late);
 
 /** @brief Frees the language rules' state older than their lookbacks. */
 void fw_engine_lang_expire(fw_engine *e, int64_t watermark);

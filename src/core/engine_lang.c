@@ -305,7 +305,8 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     e->out->alert(e->out->opaque, &a);
 }
 
-void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind) {
+void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, bool behind,
+                         bool late) {
     fw_str extra[FW_LANG_MAX_EXTRA];
     size_t nextra = 0;
     if (t->extra_mask) { /* extras and the slices are valid only then */
@@ -325,7 +326,7 @@ void fw_engine_lang_eval(fw_engine *e, const fw_txn *t, fw_lang_phase phase, boo
                                  : NULL;
     e->lang_profile = prof;
     fw_lang_input in = { .phase = phase, .txn = t, .profile = prof, .extra = extra,
-                         .nextra = nextra, .behind = behind };
+                         .nextra = nextra, .behind = behind, .late = late };
     fw_lang_eval(e->lang, &in, e->stats.watermark, on_lang_alert, e);
 }
 

@@ -1316,6 +1316,66 @@ fw_xtype fw_expr_type(const fw_expr *e) { return (fw_xtype)e->node[e->root].type
 
 void fw_expr_uses_get(const fw_expr *e, fw_expr_uses *u) { *u = e->uses; }
 
+/* How node @p i moves as slots move by @p dir: +1 never falls, -1 never
+ * rises, 0 constant, 2 unknown (it reads the record, a profile, or combines
+ * in a way this does not follow). */
+static int drift(const fw_expr *e, int32_t i, const int8_t *dir, size_t ndir) {
+    const xnode *n = &e->node[i];
+    switch (n->op) {
+    case XOP_CONST:
+        return 0;
+    case XOP_SLOT:
+        return n->u.idx >= 0 && (size_t)n->u.idx < ndir && dir[n->u.idx] ? dir[n->u.idx] : 2;
+    case XOP_ADD:
+    case XOP_SUB: {
+        int a = drift(e, n->a, dir, ndir), b = drift(e, n->b, dir, ndir);
+        if (a == 2 || b == 2)
+            return 2;
+        b = n->op == XOP_SUB ? -b : b;
+        return !a ? b : !b || a == b ? a : 2;
+    }
+    case XOP_NEG: {
+        int a = drift(e, n->a, dir, ndir);
+        return a == 2 ? 2 : -a;
+    }
+    default:
+        return 2;
+    }
+}
+
+/* Whether boolean node @p i, once true, stays true while slots move by
+ * @p dir. No `not`: a slot missing at first (the max of no events) makes a
+ * comparison false, then true, whichever way it points. */
+static bool settles(const fw_expr *e, int32_t i, const int8_t *dir, size_t ndir) {
+    const xnode *n = &e->node[i];
+    switch (n->op) {
+    case XOP_AND:
+    case XOP_OR:
+        return settles(e, n->a, dir, ndir) && settles(e, n->b, dir, ndir);
+    case XOP_CMP: {
+        int a = drift(e, n->a, dir, ndir), b = drift(e, n->b, dir, ndir);
+        if (a == 2 || b == 2 || n->aux == XCMP_EQ || n->aux == XCMP_NE)
+            return false;
+        int d = !a ? -b : !b || a == -b ? a : 2; /* how a - b moves */
+        if (d == 2)
+            return false;
+        bool above = n->aux == XCMP_GT || n->aux == XCMP_GE; /* true when a - b is high */
+        return !d || (d > 0) == above;
+    }
+    default:
+        return false;
+    }
+}
+
+bool fw_expr_holds_once_true(const fw_expr *e, const int8_t *dir, size_t ndir) {
+    return e && e->node[e->root].type == FW_XT_BOOL && settles(e, e->root, dir, ndir);
+}
+
+bool fw_expr_is_amount(const fw_expr *e) {
+    return e && e->nnodes == 1 && e->node[0].op == XOP_FIELD && e->node[0].aux == 0 &&
+           e->node[0].u.idx == XF_AMOUNT;
+}
+
 int fw_expr_extra_slot(const fw_expr *e, size_t i) {
     return i < e->uses.nextra ? e->extra[i] : -1;
 }

@@ -204,6 +204,16 @@ typedef struct fw_expr_uses {
 /** @brief Fills @p u with what @p e reads. */
 void fw_expr_uses_get(const fw_expr *e, fw_expr_uses *u);
 
+/** @brief Whether boolean @p e, once true, stays true while caller slot i
+ *  only rises (@p dir[i] +1) or only falls (-1); 0 means the slot may move
+ *  either way, and slots from @p ndir on too. Only comparisons of sums and
+ *  differences of slots with constants, joined by and and or, qualify: a
+ *  read of the record or a profile does not. For early firing (lang_rules). */
+bool fw_expr_holds_once_true(const fw_expr *e, const int8_t *dir, size_t ndir);
+
+/** @brief Whether @p e is the record's own `amount`, nothing else. */
+bool fw_expr_is_amount(const fw_expr *e);
+
 /** @brief The @p i-th distinct extra slot @p e reads (i < nextra). */
 int fw_expr_extra_slot(const fw_expr *e, size_t i);
 

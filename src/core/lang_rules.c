@@ -1383,6 +1383,27 @@ fw_err fw_lang_rules_builtins(const fw_rules *r, const fw_lang_rules *except,
     return rc;
 }
 
+/* Early firing: an aggregate over aligned windows is judged on arrival when
+ * no later-arriving event can undo its alert. Its windows only gain events
+ * (no consume, no prev or is_new, which need the exact order), and its
+ * having, once true, stays true as they do: counts, distinct counts, maxima
+ * and sums of amounts (never negative) only rise, minima only fall. */
+static bool fires_early(const fw_lang_rule *r) {
+    if (r->kind != FW_LANG_AGGREGATE || !r->window_ms || r->consume || r->backfill ||
+        r->prev_fields || r->nseen || !r->having)
+        return false;
+    int8_t dir[FW_LANG_MAX_AGGS] = { 0 };
+    for (size_t a = 0; a < r->naggs; a++) {
+        const fw_lang_agg *g = &r->aggs[a];
+        dir[a] = g->fn == FW_LANG_COUNT || g->fn == FW_LANG_COUNT_DISTINCT ||
+                         g->fn == FW_LANG_MAX || (g->fn == FW_LANG_SUM && fw_expr_is_amount(g->arg))
+                     ? 1
+                 : g->fn == FW_LANG_MIN ? -1
+                                        : 0;
+    }
+    return fw_expr_holds_once_true(r->having, dir, r->naggs);
+}
+
 static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base, unsigned flags,
                         fw_lang_rules **out) {
     char *errstr = c.err;
@@ -1405,6 +1426,8 @@ static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base
     }
     c.rs->dedupe_window_ms = base->time.dedupe_window_ms;
     c.rs->allowed_lateness_ms = base->time.allowed_lateness_ms;
+    c.rs->max_out_of_orderness_ms = base->time.max_out_of_orderness_ms;
+    c.rs->early_firing = base->time.early_firing;
     c.rs->max_window_events = base->limits.max_window_events;
     c.rs->max_keys = base->limits.max_entities;
     if ((rc = fw_json_parse(json, n, &arena, &root, jerr, sizeof(jerr))) != FW_OK) {
@@ -1435,7 +1458,8 @@ static fw_err parse_doc(lctx c, const char *json, size_t n, const fw_rules *base
         idx++;
     }
     for (size_t i = 0; c.rs && i < c.rs->n; i++) {
-        const fw_lang_rule *r = &c.rs->rules[i];
+        fw_lang_rule *r = &c.rs->rules[i];
+        r->early = c.rs->early_firing && fires_early(r);
         if (fw_lang_rule_on_arrival(r))
             c.rs->uses_profile_on_arrival = c.rs->uses_profile_on_arrival || r->uses_profile;
         else

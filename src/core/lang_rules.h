@@ -165,6 +165,9 @@ typedef struct fw_lang_rule {
                                   [k*slide, k*slide + window) holding t, earliest
                                   first; 0: a lookback */
     bool consume;              /* aggregate: an alert's window events stop counting */
+    bool early;                /* aggregate judged on arrival (early firing): aligned
+                                  windows, no consume, no history, a having no
+                                  later event can make false (docs/rules.md) */
     bool backfill;             /* aggregate, sequence, score: a new rule's state is replayed
                                   from its input partition (docs/live-rules.md#backfill);
                                   its state part is its own */
@@ -230,6 +233,9 @@ typedef struct fw_lang_rules {
     bool uses_profile_on_arrival, uses_profile_in_order;
     int64_t dedupe_window_ms;    /* from fw_rules.time */
     int64_t allowed_lateness_ms; /* from fw_rules.time: windows keep events this much longer */
+    int64_t max_out_of_orderness_ms; /* from fw_rules.time: early firing's windows keep
+                                        events this much longer again */
+    bool early_firing;          /* from fw_rules.time: rules that can fire early do */
     uint32_t max_window_events;  /* from fw_rules.limits */
     uint32_t max_keys;           /* limits.max_entities: keys of all parts together */
     bool borrowed;               /* fw_lang_rules_join: rules and lists are another set's */
@@ -363,8 +369,10 @@ typedef void (*fw_lang_alert_fn)(void *opaque, const fw_lang_alert *a);
 
 /** Which rules an evaluation runs. A filter without group_by keeps no state
  *  and needs no order: the engine judges it the moment a transaction arrives,
- *  late ones included, as the built-in high_amount (FW_LANG_ON_ARRIVAL); the
- *  others see transactions in event-time order (FW_LANG_IN_ORDER). */
+ *  late ones included, as the built-in high_amount (FW_LANG_ON_ARRIVAL). So
+ *  does an aggregate that fires early (fw_lang_rule.early), late ones
+ *  excluded. The others see transactions in event-time order
+ *  (FW_LANG_IN_ORDER). */
 typedef enum fw_lang_phase {
     FW_LANG_ALL = 0,
     FW_LANG_ON_ARRIVAL,
@@ -384,6 +392,9 @@ typedef struct fw_lang_input {
      * event-time order has passed, so sequences skip it, it has no prev and
      * it changes no key's prev or is_new memory (as the built-ins' sequences). */
     bool behind;
+    /* Beyond allowed lateness (the arrival phase only): the filters without
+     * group_by judge it; nothing counts it. */
+    bool late;
 } fw_lang_input;
 
 typedef struct fw_lang_state fw_lang_state;

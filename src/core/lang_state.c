@@ -13,7 +13,8 @@
  * on its neighbours). */
 static bool same_shape(const fw_lang_rule *a, const fw_lang_rule *b) {
     if (a->kind != FW_LANG_AGGREGATE || b->kind != FW_LANG_AGGREGATE || a->consume ||
-        b->consume || a->backfill || b->backfill || a->window_ms != b->window_ms || a->slide_ms != b->slide_ms ||
+        b->consume || a->backfill || b->backfill || a->early != b->early ||
+        a->window_ms != b->window_ms || a->slide_ms != b->slide_ms ||
         a->ngroup != b->ngroup || a->lookback_ms != b->lookback_ms ||
         !a->where_src != !b->where_src || (a->where_src && strcmp(a->where_src, b->where_src)))
         return false;
@@ -46,6 +47,8 @@ static uint64_t part_id(const fw_lang_rules *rs, const ltab *t) {
     }
     if (r->consume)
         h = hash_str(h, "consume");
+    if (r->early) /* counted on arrival: an ordered group's state lacks what waits in the buffer */
+        h = hash_str(h, "early");
     for (size_t g = 0; g < r->ngroup; g++)
         h = hash_str(h, r->group_src[g]);
     h = hash_str(h, r->kind != FW_LANG_FILTER ? r->where_src : NULL);
@@ -97,7 +100,7 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->alerted = calloc(n, sizeof(uint64_t));
     st->dedupe_to = calloc(n, sizeof(*st->dedupe_to));
     st->key_class = malloc(n * sizeof(size_t));
-    st->agg_groups = malloc(2 * n * sizeof(size_t));
+    st->agg_groups = malloc(4 * n * sizeof(size_t));
     for (int ph = 0; ph < 3; ph++)
         st->phase_rules[ph] = malloc(2 * n * sizeof(size_t));
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted || !st->dedupe_to ||
@@ -106,6 +109,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         return NULL;
     }
     st->agg_bf = st->agg_groups + n;
+    st->agg_arrival = st->agg_groups + 2 * n;
+    st->agg_ordered = st->agg_groups + 3 * n;
     for (int ph = 0; ph < 3; ph++)
         st->phase_bf[ph] = st->phase_rules[ph] + n;
     for (size_t i = 0; i < rs->n; i++) {
@@ -187,6 +192,8 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         ltab *t = &st->tab[g];
         t->ranged = t->lead->window_ms || t->lead->consume;
         t->keep_ms = t->lead->lookback_ms + (t->ranged ? rs->allowed_lateness_ms : 0);
+        if (t->lead->early) /* it counts records up to the out-of-orderness ahead of the watermark */
+            t->keep_ms += rs->max_out_of_orderness_ms;
         t->member = st->pool + off;
         t->base = st->pool + rs->n + off;
         off += t->nmember;
@@ -238,6 +245,10 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         need_all = need_all || t->ranged;
         if (r->kind == FW_LANG_AGGREGATE) {
             st->agg_groups[st->nagg_groups++] = g;
+            if (r->early)
+                st->agg_arrival[st->nagg_arrival++] = g;
+            else
+                st->agg_ordered[st->nagg_ordered++] = g;
             if (r->backfill)
                 st->agg_bf[st->nagg_bf++] = g;
         }
@@ -911,7 +922,7 @@ fw_lang_state *st, size_t ri, fw_expr_ctx *ctx, fw_lang_alert_fn fn,
 }
 
 bool fw_lang_rule_on_arrival(const fw_lang_rule *r) {
-    return r->kind == FW_LANG_FILTER && !r->ngroup;
+    return (r->kind == FW_LANG_FILTER && !r->ngroup) || r->early;
 }
 
 static int in_list(void *ud, int id, fw_str value) {
@@ -937,22 +948,28 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     /* Replay builds the backfill rules' state only (their parts are their
      * own): it walks their lists instead. */
     bool replay = st->replay;
-    if (in->phase != FW_LANG_ON_ARRIVAL) {
-        const size_t *ag = replay ? st->agg_bf : st->agg_groups;
-        size_t nag = replay ? st->nagg_bf : st->nagg_groups;
-        for (size_t i = 0; i < nag; i++) /* only they count here */
-            count_in_group(st, ag[i], &ctx);
-    }
-    int ph = in->phase == FW_LANG_ON_ARRIVAL ? FW_LANG_ON_ARRIVAL
-             : in->phase == FW_LANG_ALL      ? FW_LANG_ALL
-                                             : FW_LANG_IN_ORDER;
+    bool arrival = in->phase == FW_LANG_ON_ARRIVAL;
+    /* Backfill rules never fire early: replay counts in the ordered phase. */
+    const size_t *ag = replay    ? st->agg_bf
+                       : arrival ? st->agg_arrival
+                       : in->phase == FW_LANG_ALL ? st->agg_groups
+                                                  : st->agg_ordered;
+    size_t nag = replay    ? (arrival ? 0 : st->nagg_bf)
+                 : arrival ? (in->late ? 0 : st->nagg_arrival)
+                 : in->phase == FW_LANG_ALL ? st->nagg_groups
+                                            : st->nagg_ordered;
+    for (size_t i = 0; i < nag; i++) /* only they count here */
+        count_in_group(st, ag[i], &ctx);
+    int ph = arrival ? FW_LANG_ON_ARRIVAL : in->phase == FW_LANG_ALL ? FW_LANG_ALL : FW_LANG_IN_ORDER;
     const size_t *pr = replay ? st->phase_bf[ph] : st->phase_rules[ph];
     size_t npr = replay ? st->nphase_bf[ph] : st->nphase[ph];
     for (size_t i = 0; i < npr; i++)
-        eval_rule(st, pr[i], &ctx, fn, opaque);
+        if (!(in->late && st->rs->rules[pr[i]].early))
+            eval_rule(st, pr[i], &ctx, fn, opaque);
     /* Once per transaction: the ordered phase (or ALL) sees every one; the
-     * arrival phase sees them again. */
-    if (watermark != INT64_MIN && in->phase != FW_LANG_ON_ARRIVAL)
+     * arrival phase sees them again, so it sweeps only when there is no
+     * ordered phase to do it. */
+    if (watermark != INT64_MIN && (!arrival || (!st->nphase[FW_LANG_IN_ORDER] && st->nagg_arrival)))
         sweep_some(st, watermark);
 }
 

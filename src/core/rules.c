@@ -32,6 +32,7 @@ void fw_rules_defaults(fw_rules *r) {
     const int64_t s = 1000, m = 60 * s, h = 60 * m;
     r->time.max_out_of_orderness_ms = 10 * s;
     r->time.allowed_lateness_ms = 5 * m;
+    r->time.early_firing = true;
     r->time.dedupe_window_ms = 5 * m;
     r->time.max_future_skew_ms = 5 * m;
     r->time.max_event_time_jump_ms = h;

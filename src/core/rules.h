@@ -63,6 +63,10 @@ typedef struct fw_rules {
         /* A transaction id is remembered for allowed_lateness +
          * max_out_of_orderness + this much event time, for producer retries (10 min). */
         int64_t duplicate_margin_ms;
+        /* Rules whose alert no later-arriving record can undo fire on
+         * arrival (velocity); false: every stateful rule waits for event-time
+         * order, so any arrival order gives the same alerts (true). */
+        bool early_firing;
     } time;
     struct {
         double limit;              /* alert when amount > limit (5000) */

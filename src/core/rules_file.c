@@ -31,6 +31,7 @@ typedef enum pkind {
     PK_U32,       /* uint32_t in [lo, hi] */
     PK_DURATION,  /* int64_t milliseconds in [lo, hi]; "30m" or an integer in the file */
     PK_CHOICE,    /* int: the index of one of choices' names, a string in the file */
+    PK_BOOL,      /* bool: true or false in the file */
 } pkind;
 
 typedef struct param {
@@ -50,6 +51,7 @@ static const param time_params[] = {
     { "max_future_skew", PK_DURATION, F(time.max_future_skew_ms), 0, DUR_MAX },
     { "max_event_time_jump", PK_DURATION, F(time.max_event_time_jump_ms), 0, DUR_MAX },
     { "duplicate_margin", PK_DURATION, F(time.duplicate_margin_ms), 0, DUR_MAX },
+    { "early_firing", PK_BOOL, F(time.early_firing), 0, 1 },
 };
 
 static const param limits_params[] = {
@@ -251,6 +253,7 @@ static size_t kind_size(pkind k) {
     case PK_CHOICE: return sizeof(int);
     case PK_U32: return sizeof(uint32_t);
     case PK_DURATION: return sizeof(int64_t);
+    case PK_BOOL: return sizeof(bool);
     }
     return 0;
 }
@@ -272,6 +275,7 @@ static const char *kind_expect(const param *p) {
     case PK_U32: return "an integer";
     case PK_DURATION: return "a duration like \"30m\" or milliseconds";
     case PK_CHOICE: return "one of the names listed in docs/rules.md";
+    case PK_BOOL: return "true or false";
     }
     return "a value";
 }
@@ -296,6 +300,8 @@ static const char *range_error(const param *p, double d, int64_t x, char *buf, s
         return buf;
     case PK_CHOICE:
         return x >= p->lo && x <= p->hi ? NULL : "must be one of its names";
+    case PK_BOOL:
+        return x == 0 || x == 1 ? NULL : "must be true or false";
     case PK_DURATION:
         if (x >= p->lo && x <= p->hi)
             return NULL;
@@ -320,6 +326,7 @@ static void read_value(const fw_rules *r, const param *p, double *d, int64_t *x)
     case PK_CHOICE: { int v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_U32: { uint32_t v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     case PK_DURATION: memcpy(x, f, sizeof(*x)); break;
+    case PK_BOOL: { bool v; memcpy(&v, f, sizeof(v)); *x = v; break; }
     }
 }
 
@@ -336,6 +343,8 @@ static void format_value(const fw_rules *r, const param *p, char *out, size_t si
         fw_rules_duration_format(x, out, size);
     else if (p->kind == PK_CHOICE)
         snprintf(out, size, "%s", choice_name(p, x));
+    else if (p->kind == PK_BOOL)
+        snprintf(out, size, "%s", x ? "true" : "false");
     else if (p->kind == PK_AMOUNT || p->kind == PK_POSITIVE || p->kind == PK_FRACTION)
         snprintf(out, size, "%.17g", d);
     else
@@ -502,6 +511,11 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
         }
         break;
     }
+    case PK_BOOL:
+        if (v->type != FW_JSON_BOOL)
+            return errf(c, path, AT(v), "expected true or false, got %s", got);
+        x = v->boolean;
+        break;
     }
     const char *bad = range_error(p, d, x, why, sizeof(why));
     if (bad)
@@ -515,6 +529,7 @@ static fw_err apply_param(ctx *c, const char *path, const param *p, const fw_jso
     case PK_CHOICE: { int iv = (int)x; memcpy(f, &iv, sizeof(iv)); break; }
     case PK_U32: { uint32_t uv = (uint32_t)x; memcpy(f, &uv, sizeof(uv)); break; }
     case PK_DURATION: memcpy(f, &x, sizeof(x)); break;
+    case PK_BOOL: { bool bv = x != 0; memcpy(f, &bv, sizeof(bv)); break; }
     }
     return FW_OK;
 }
@@ -1060,6 +1075,9 @@ static bool write_table(fw_buf *out, const fw_rules *r, const param *tab, size_t
             break;
         case PK_CHOICE:
             ok = ok && fw_buf_printf(out, "\"%s\"", choice_name(p, x));
+            break;
+        case PK_BOOL:
+            ok = ok && fw_buf_puts(out, x ? "true" : "false");
             break;
         }
         ok = ok && fw_buf_puts(out, i + 1 < n ? ",\n" : "\n");

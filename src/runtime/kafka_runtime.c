@@ -156,6 +156,8 @@ typedef struct fw_krt {
     fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
     fw_latency_hist alert_latency; /* /metrics: event time to produce, per alert */
+    fw_latency_hist commit_time;   /* /metrics: each commit, start to end */
+    int64_t commit_ms_max;
     uint64_t token_nonce;    /* this process's part of every commit token */
     uint64_t tokens;         /* commit tokens made */
     fw_metrics_snapshot retired; /* engine counters of the tasks revoked since the start */
@@ -575,6 +577,7 @@ static void txn_commit(fw_krt *k) {
     rd_kafka_error_t *error;
     int retries = 0;
     char token[40];
+    int64_t started = fw_mono_ms();
     snprintf(token, sizeof(token), FW_COMMIT_TOKEN_PREFIX "%016" PRIx64 ".%" PRIu64,
              k->token_nonce, ++k->tokens);
     if (!k->txn_failed)
@@ -643,6 +646,9 @@ static void txn_commit(fw_krt *k) {
     k->commits++;
     fw_tally_commit(&k->tally);
     k->last_commit_ms = fw_mono_ms();
+    fw_latency_observe(&k->commit_time, k->last_commit_ms - started);
+    if (k->last_commit_ms - started > k->commit_ms_max)
+        k->commit_ms_max = k->last_commit_ms - started;
     k->txn_open = false;
     for (fw_task *t = NULL; (t = task_next(k, t));) {
         if (t->dirty && t->next_offset >= 0)
@@ -1584,12 +1590,13 @@ static void print_stats(fw_krt *k, const char *what, double rate) {
              "back and emitted again), %" PRIu64 " changelog records, %" PRIu64 " forwarded to "
              "and %" PRIu64 " read from repartition topics; now: %" PRIu64
              " deduplicated, %" PRIu64 " behind the watermark, %" PRIu64 " entities, %" PRIu64
-             " over limits",
+             " over limits; commits took %.1f ms on average, %" PRId64 " ms at most",
           what, k->records, rate, fw_tally_alerts(tc), rules, tc->dead_letters,
           k->retired.duplicates + live.duplicates, tc->late,
           tc->key_mismatch, tc->rekeyed, k->nassigned, k->commits, k->aborts, k->tally.rolled_back_alerts,
           k->changelog_records, k->forwarded, k->stage_records, dedup, behind, entities,
-          overflows);
+          overflows, k->commit_time.count ? k->commit_time.sum_s * 1000 / (double)k->commit_time.count : 0.0,
+          k->commit_ms_max);
     if (k->staged)
         print_watermarks(k, what);
     if (k->scorer) {
@@ -1614,6 +1621,7 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     fw_metrics_set_tally(&s, &k->tally.committed);
     s.commits = k->commits;
     s.alert_latency = k->alert_latency;
+    s.commit_time = k->commit_time;
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = 0; /* of the input (the stages' partitions come with them) */

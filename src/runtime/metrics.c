@@ -198,6 +198,22 @@ static void family(fw_buf *out, const char *name, const char *type, const char *
     fw_buf_printf(out, "# HELP %s %s\n# TYPE %s %s\n", name, help, name, type);
 }
 
+static void histogram(fw_buf *out, const char *name, const char *help,
+                      const fw_latency_hist *h) {
+    family(out, name, "histogram", help);
+    uint64_t cum = 0;
+    for (int i = 0; i < FW_METRICS_LATENCY_BUCKETS; i++) {
+        cum += h->bucket[i];
+        if (i < FW_METRICS_LATENCY_BUCKETS - 1)
+            fw_buf_printf(out, "%s_bucket{le=\"%g\"} %" PRIu64 "\n", name,
+                          (double)latency_bounds_ms[i] / 1000.0, cum);
+        else
+            fw_buf_printf(out, "%s_bucket{le=\"+Inf\"} %" PRIu64 "\n", name, cum);
+    }
+    fw_buf_printf(out, "%s_sum %.3f\n", name, h->sum_s);
+    fw_buf_printf(out, "%s_count %" PRIu64 "\n", name, h->count);
+}
+
 static void sample(fw_buf *out, const char *name, uint64_t v) {
     fw_buf_printf(out, "%s %" PRIu64 "\n", name, v);
 }
@@ -298,23 +314,15 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                 "Input records not on their account's partition (no key, another key, "
                 "another partitioner), sent there through GROUP-repartition-account_id.",
                 s->rekeyed);
-        family(out, "fraudwatch_alert_latency_seconds", "histogram",
-               "From an alert's event time to the engine producing it. On live traffic "
-               "event time is about when the input was sent: ordered rules show their wait "
-               "for the watermark here.");
-        uint64_t cum = 0;
-        for (int i = 0; i < FW_METRICS_LATENCY_BUCKETS; i++) {
-            cum += s->alert_latency.bucket[i];
-            if (i < FW_METRICS_LATENCY_BUCKETS - 1)
-                fw_buf_printf(out, "fraudwatch_alert_latency_seconds_bucket{le=\"%g\"} %" PRIu64
-                              "\n", (double)latency_bounds_ms[i] / 1000.0, cum);
-            else
-                fw_buf_printf(out, "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} %"
-                              PRIu64 "\n", cum);
-        }
-        fw_buf_printf(out, "fraudwatch_alert_latency_seconds_sum %.3f\n",
-                      s->alert_latency.sum_s);
-        sample(out, "fraudwatch_alert_latency_seconds_count", s->alert_latency.count);
+        histogram(out, "fraudwatch_alert_latency_seconds",
+                  "From an alert's event time to the engine producing it. On live traffic "
+                  "event time is about when the input was sent: ordered rules show their wait "
+                  "for the watermark here.",
+                  &s->alert_latency);
+        histogram(out, "fraudwatch_commit_seconds",
+                  "How long each Kafka transaction took to commit (its changelog, offsets "
+                  "and commit): no record is processed meanwhile, so it bounds latency.",
+                  &s->commit_time);
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);

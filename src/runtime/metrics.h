@@ -111,6 +111,7 @@ typedef struct fw_metrics_snapshot {
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
     uint64_t model_reloads, model_reload_failures;
     fw_latency_hist alert_latency;           /* Kafka mode */
+    fw_latency_hist commit_time;             /* Kafka mode: each transaction's commit */
     /* Live rules (Kafka mode with a rules topic or --rules): the rule set in
      * force on every task, and control-topic records and SIGHUP reloads by
      * result (fw_rule_update). */

@@ -831,6 +831,12 @@ static const detect_case mule_cashout_cases[] = {
 
 /* ---- dedupe: same rule and entity within 5 min of event time: one alert ---- */
 
+#define VELOCITY_FOLD                                                                  \
+    { .id = "v1", .ts = 0, .account = "A1", .amount = 1500 },                          \
+        { .id = "v2", .ts = SEC(3), .account = "A1", .amount = 1500 },                 \
+        { .id = "v3", .ts = SEC(6), .account = "A1", .amount = 1500 },                 \
+        { .id = "v4", .ts = SEC(9), .account = "A1", .amount = 1500 }
+
 static const detect_case dedupe_cases[] = {
     { .name = "velocity: a fourth within 5 minutes is folded",
       .tx = { { .id = "v1", .ts = 0, .account = "A1", .amount = 1500 },
@@ -888,14 +894,12 @@ static const detect_case dedupe_cases[] = {
       .want = { ALERT(ACCOUNT_TAKEOVER, "customer", "C1", "p1 w1"),
                 ALERT(LOCATION_JUMP, "customer", "C1", "p1 w1"),
                 ALERT(HIGH_AMOUNT, "customer", "C1", "w1") } },
-    { .name = "within 10 s, any arrival order: velocity, a fourth is folded",
-      .tx = { { .id = "v1", .ts = 0, .account = "A1", .amount = 1500 },
-               { .id = "v2", .ts = SEC(3), .account = "A1", .amount = 1500 },
-               { .id = "v3", .ts = SEC(6), .account = "A1", .amount = 1500 },
-               { .id = "v4", .ts = SEC(9), .account = "A1", .amount = 1500 } },
+    /* In another arrival order the first three to arrive are the evidence:
+     * test_velocity_fires_early. */
+    { .name = "velocity, a fourth is folded",
+      .tx = { VELOCITY_FOLD },
       .want = { ALERT(VELOCITY, "account", "A1", "v1 v2 v3") },
-      .deduplicated = 1,
-      .reorder = true },
+      .deduplicated = 1 },
     { .name = "within 10 s, any arrival order: location_jump back and forth is folded",
       .tx = { { .id = "l1", .ts = 0, .customer = "C1", .amount = 100, .country = "FR" },
                { .id = "l2", .ts = SEC(3), .customer = "C1", .amount = 100, .country = "US" },
@@ -989,11 +993,12 @@ static const detect_case limits_cases[] = {
                 .amount = 5 },
                { .id = "s2", .ts = MINS(1), .account = "A1", .card = "K1", .customer = "C1",
                  .amount = 1500 } },
-      /* s1 keeps K1 (small_then_large) and C1 (risk_score); refused: C1's
-       * rapid_small and location_jump keys, then s2's velocity A1 and
-       * location_jump C1. The card's pattern completes. */
+      /* s2 arrives before s1's turn in event time: velocity, which fires
+       * early, keeps A1 on arrival; s1 then keeps K1 (small_then_large);
+       * refused: C1's risk_score, rapid_small and location_jump keys, then
+       * s2's risk_score and location_jump. The card's pattern completes. */
       .want = { ALERT(SMALL_THEN_LARGE, "card", "K1", "s1 s2") },
-      .entity_overflows = 4 },
+      .entity_overflows = 5 },
 };
 
 /* ---- running a case ---- */
@@ -1391,6 +1396,47 @@ static void test_order_independence(void **state) {
         fail_msg("order independence: %d of %d cases failed (printed above)", failed, checked);
 }
 
+/* velocity fires early (docs/rules.md#early-firing): on the arrival that
+ * completes its count. So in every bounded arrival order of four qualifying
+ * transactions there is one alert, whose evidence is the first three to
+ * arrive, and the fourth is folded into it. */
+static void test_velocity_fires_early(void **state) {
+    (void)state;
+    static outcome o;
+    const detect_case c = { .name = "velocity fires early", .tx = { VELOCITY_FOLD } };
+    fw_rules rules = case_rules(&c);
+    size_t n = ntx(&c), order[MAX_TX];
+    int orders = 0;
+    identity(order, n);
+    do {
+        if (!bounded(&c, order, n, rules.time.max_out_of_orderness_ms))
+            continue;
+        orders++;
+        run(&c, order, n, &o);
+        bool first[MAX_TX] = { false };
+        for (size_t i = 0; i < 3; i++)
+            first[order[i]] = true;
+        char want[LINE] = "velocity account:A1 [";
+        for (size_t i = 0, w = 0; i < n; i++) /* evidence in event-time order */
+            if (first[i]) {
+                strcat(want, w++ ? " " : "");
+                strcat(want, c.tx[i].id);
+            }
+        strcat(want, "]");
+        if (o.ngot != 1 || strcmp(o.got[0], want) || dedup_total(&o.stats) != 1) {
+            fprintf(stderr, "arrival order:");
+            for (size_t i = 0; i < n; i++)
+                fprintf(stderr, " %s", c.tx[order[i]].id);
+            fprintf(stderr, "\n  expected 1 alert: %s, 1 deduplicated\n  actual %d: %s, %llu "
+                            "deduplicated\n",
+                    want, o.ngot, o.ngot ? o.got[0] : "-",
+                    (unsigned long long)dedup_total(&o.stats));
+            fail();
+        }
+    } while (next_permutation(order, n));
+    assert_int_equal(orders, 24); /* 9 s apart at most: every order is within 10 s */
+}
+
 /* ---- expiry ---- */
 
 /* After fw_engine_advance(INT64_MAX) nothing may stay: no buffered
@@ -1601,6 +1647,7 @@ int main(void) {
         cmocka_unit_test(test_limits),
         cmocka_unit_test(test_watermark_holds_and_releases),
         cmocka_unit_test(test_order_independence),
+        cmocka_unit_test(test_velocity_fires_early),
         cmocka_unit_test(test_no_state_left_behind),
         cmocka_unit_test(test_state_expires_with_change_tracking),
     };

@@ -57,9 +57,12 @@ static void test_high_amount_boundaries(void **state) {
         captured c = { 0 };
         fw_txn t = txn("t", "A1", cases[i].amount, cases[i].raw);
         fw_engine_process(e, &t, &(fw_engine_out){ .opaque = &c, .alert = capture });
-        if (c.n != cases[i].alerts)
-            fail_msg("amount %s: expected %d alerts, got %d", cases[i].raw, cases[i].alerts,
-                     c.n);
+        int high = 0; /* velocity fires early too, on the third above 1000 */
+        for (int j = 0; j < c.n; j++)
+            high += c.rule[j] == FW_RULE_HIGH_AMOUNT;
+        if (high != cases[i].alerts)
+            fail_msg("amount %s: expected %d high_amount alerts, got %d", cases[i].raw,
+                     cases[i].alerts, high);
     }
     assert_int_equal(fw_engine_stats_get(e)->transactions, 6);
     assert_int_equal(fw_engine_stats_get(e)->alerts[FW_RULE_HIGH_AMOUNT], 2);
@@ -305,10 +308,11 @@ static uint64_t feed_out_of_order(fw_engine *e, high_ids *h, int *b_mid) {
     return most;
 }
 
-/* Rules judged on arrival only (high_amount): nothing waits for the
- * watermark, so nothing is buffered and no transaction is written to the
- * changelog to wait there. The alerts are those of an engine that buffers
- * for an ordered rule beside it, in the same order. */
+/* Rules judged on arrival only (high_amount; velocity, which fires early):
+ * nothing waits for the watermark, so nothing is buffered and no
+ * transaction is written to the changelog to wait there. The alerts are
+ * those of an engine that buffers for an ordered rule (small_then_large)
+ * beside it, in the same order. */
 static void test_nothing_in_order_nothing_buffered(void **state) {
     (void)state;
     char err[256];
@@ -321,28 +325,40 @@ static void test_nothing_in_order_nothing_buffered(void **state) {
     assert_non_null(alone);
     fw_engine_track_changes(alone);
     r.common[FW_RULE_VELOCITY].enabled = true;
+    fw_engine *early = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(early);
+    fw_engine_track_changes(early);
+    r.common[FW_RULE_VELOCITY].enabled = false;
+    r.common[FW_RULE_SMALL_THEN_LARGE].enabled = true;
     fw_engine *ordered = fw_engine_new(&r, err, sizeof(err));
     assert_non_null(ordered);
     fw_engine_track_changes(ordered);
 
-    high_ids a = { .n = 0 }, o = { .n = 0 };
-    int b_alone = 0, b_ordered = 0;
+    high_ids a = { .n = 0 }, v = { .n = 0 }, o = { .n = 0 };
+    int b_alone = 0, b_early = 0, b_ordered = 0;
     uint64_t most_alone = feed_out_of_order(alone, &a, &b_alone);
+    uint64_t most_early = feed_out_of_order(early, &v, &b_early);
     uint64_t most_ordered = feed_out_of_order(ordered, &o, &b_ordered);
     printf("  high_amount alone: at most %llu buffered, %d buffered changelog records; with "
-           "velocity: %llu, %d\n", (unsigned long long)most_alone, b_alone,
+           "velocity: %llu, %d; with small_then_large: %llu, %d\n",
+           (unsigned long long)most_alone, b_alone, (unsigned long long)most_early, b_early,
            (unsigned long long)most_ordered, b_ordered);
-    if (most_alone != 0 || b_alone != 0)
-        fail_msg("high_amount alone buffered %llu and wrote %d buffered records; want 0 and 0",
-                 (unsigned long long)most_alone, b_alone);
+    if (most_alone != 0 || b_alone != 0 || most_early != 0 || b_early != 0)
+        fail_msg("buffered %llu and wrote %d buffered records alone, %llu and %d with velocity; "
+                 "want 0 and 0", (unsigned long long)most_alone, b_alone,
+                 (unsigned long long)most_early, b_early);
     if (most_ordered == 0 || b_ordered == 0)
-        fail_msg("with velocity %llu buffered, %d buffered records: the comparison means "
-                 "nothing", (unsigned long long)most_ordered, b_ordered);
+        fail_msg("with small_then_large %llu buffered, %d buffered records: the comparison "
+                 "means nothing", (unsigned long long)most_ordered, b_ordered);
+    if (v.n != a.n)
+        fail_msg("high_amount alerts: %d alone, %d with velocity", a.n, v.n);
     if (a.n != 20 || a.n != o.n)
-        fail_msg("high_amount alerts: %d alone, %d with velocity; want 20 each", a.n, o.n);
+        fail_msg("high_amount alerts: %d alone, %d with small_then_large; want 20 each", a.n,
+                 o.n);
     for (int i = 0; i < a.n; i++)
-        if (strcmp(a.ids[i], o.ids[i]))
-            fail_msg("alert %d: %s alone, %s with velocity", i, a.ids[i], o.ids[i]);
+        if (strcmp(a.ids[i], o.ids[i]) || strcmp(a.ids[i], v.ids[i]))
+            fail_msg("alert %d: %s alone, %s with velocity, %s with small_then_large", i,
+                     a.ids[i], v.ids[i], o.ids[i]);
     const fw_engine_stats *st = fw_engine_stats_get(alone);
     if (st->released + st->late + st->behind_watermark != st->transactions)
         fail_msg("alone: released %llu + late %llu + behind %llu != transactions %llu",
@@ -350,12 +366,65 @@ static void test_nothing_in_order_nothing_buffered(void **state) {
                  (unsigned long long)st->behind_watermark,
                  (unsigned long long)st->transactions);
     fw_engine_destroy(alone);
+    fw_engine_destroy(early);
     fw_engine_destroy(ordered);
+}
+
+static int count_rule(const captured *c, fw_rule_id rule) {
+    int n = 0;
+    for (int i = 0; i < c->n; i++)
+        n += c->rule[i] == rule;
+    return n;
+}
+
+/* velocity fires early (docs/rules.md#early-firing): its alert leaves with
+ * the record that completes the count, not when the watermark passes it
+ * (10 s later). A record behind the watermark within the allowed lateness
+ * still counts; one beyond it counts nowhere (it is late). */
+static void test_velocity_fires_on_arrival(void **state) {
+    (void)state;
+    char err[256];
+    fw_rules r;
+    fw_rules_defaults(&r);
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        r.common[i].enabled = false;
+    r.common[FW_RULE_VELOCITY].enabled = true;
+    fw_engine *e = fw_engine_new(&r, err, sizeof(err));
+    assert_non_null(e);
+    captured c = { 0 };
+    const fw_engine_out out = { .opaque = &c, .alert = capture };
+    static const struct {
+        const char *id, *account;
+        int64_t at_s; /* event time, seconds after the first */
+        int velocity; /* alerts so far, right after it */
+    } feed[] = {
+        { "v1", "A1", 0, 0 },    { "v2", "A1", 1, 0 },    { "v3", "A1", 2, 1 },
+        { "far", "A9", 3600, 1 }, /* the watermark moves to 59:50 */
+        { "l1", "A2", 3, 1 },    { "l2", "A2", 4, 1 },    { "l3", "A2", 5, 1 }, /* late */
+        { "b1", "A3", 3540, 1 }, { "b2", "A3", 3541, 1 }, { "b3", "A3", 3542, 2 }, /* behind */
+    };
+    for (size_t i = 0; i < sizeof(feed) / sizeof(feed[0]); i++) {
+        fw_txn t = txn(feed[i].id, feed[i].account, 1500, "1500");
+        t.ts_ms += feed[i].at_s * 1000;
+        fw_engine_process(e, &t, &out);
+        int v = count_rule(&c, FW_RULE_VELOCITY);
+        if (v != feed[i].velocity || fw_engine_stats_get(e)->buffered != 0)
+            fail_msg("after %s: %d velocity alerts, %llu buffered; want %d and 0", feed[i].id, v,
+                     (unsigned long long)fw_engine_stats_get(e)->buffered, feed[i].velocity);
+    }
+    const fw_engine_stats *st = fw_engine_stats_get(e);
+    if (st->late != 3 || st->behind_watermark != 3)
+        fail_msg("late %llu, behind the watermark %llu; want 3 and 3",
+                 (unsigned long long)st->late, (unsigned long long)st->behind_watermark);
+    assert_string_equal(c.entity_id[0], "A1");
+    assert_string_equal(c.entity_id[1], "A3");
+    fw_engine_destroy(e);
 }
 
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_high_amount_boundaries),
+        cmocka_unit_test(test_velocity_fires_on_arrival),
         cmocka_unit_test(test_high_amount_reason_and_entity),
         cmocka_unit_test(test_disabled_rule_is_silent),
         cmocka_unit_test(test_native_state_only_when_read),

@@ -353,6 +353,62 @@ static void test_each_aggregate(void **state) {
     }
 }
 
+/* Early firing (docs/rules.md#early-firing): which aggregates are judged on
+ * arrival. Only aligned windows whose having, once true, stays true as the
+ * window gains events; everything else waits for event-time order. */
+static void test_fires_early(void **state) {
+    (void)state;
+    static const struct {
+        const char *shape; /* the rule's keys after group_by */
+        const char *having;
+        bool early;
+    } cases[] = {
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n >= 3", true },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "3 <= n", true },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n > 3 and s > 100", true },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "hi > 100 or lo < 1", true },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "m >= 5", true },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n - 2 >= 1", true },
+        { "\"window\": \"1h\"", "n >= 3", true }, /* tumbling */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n < 3", false },   /* an upper bound */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n == 3", false },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "not (n < 3)", false },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "a > 100", false }, /* an average falls */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "sd > 1", false },
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "v > 1", false },   /* sum of any field */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "hi > lo", true }, /* the spread only grows */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "s > hi", false }, /* both rise */
+        { "\"window\": \"30m\", \"slide\": \"5m\"", "n >= amount", false }, /* reads the record */
+        { "\"lookback\": \"30m\"", "n >= 3", false }, /* its range ends at each record */
+        { "\"window\": \"30m\", \"slide\": \"5m\", \"consume\": true", "n >= 3", false },
+    };
+    for (size_t c = 0; c < N(cases); c++) {
+        char json[1024];
+        snprintf(json, sizeof(json),
+                 "{\"rules\": [{\"id\": \"r\", \"type\": \"aggregate\", \"group_by\": "
+                 "\"account_id\", %s, \"aggregates\": {\"n\": \"count\", \"s\": "
+                 "\"sum(amount)\", \"a\": \"avg(amount)\", \"lo\": \"min(amount)\", \"hi\": "
+                 "\"max(amount)\", \"m\": \"count_distinct(merchant_id)\", \"sd\": "
+                 "\"stddev(amount)\", \"v\": \"sum(lat)\"}, \"having\": \"%s\"}]}",
+                 cases[c].shape, cases[c].having);
+        fw_lang_rules *rs = lang_load_ok(json);
+        bool early = rs->rules[0].early;
+        if (early != cases[c].early || fw_lang_rule_on_arrival(&rs->rules[0]) != early)
+            fail_msg("{%s} having %s: early %d, on arrival %d; want %d", cases[c].shape,
+                     cases[c].having, early, fw_lang_rule_on_arrival(&rs->rules[0]),
+                     cases[c].early);
+        fw_lang_rules_destroy(rs);
+    }
+    /* time.early_firing false: every stateful rule waits for event-time order */
+    fw_lang_rules *rs = lang_load_ok(
+        "{\"time\": {\"early_firing\": false}, \"rules\": [{\"id\": \"r\", \"type\": "
+        "\"aggregate\", \"group_by\": \"account_id\", \"window\": \"30m\", \"slide\": \"5m\", "
+        "\"aggregates\": {\"n\": \"count\"}, \"having\": \"n >= 3\"}]}");
+    assert_false(rs->rules[0].early);
+    assert_false(fw_lang_rule_on_arrival(&rs->rules[0]));
+    fw_lang_rules_destroy(rs);
+}
+
 /* "refunds above 30 % of sales", one rule thanks to per-aggregate where. */
 static void test_ratio(void **state) {
     (void)state;
@@ -887,6 +943,7 @@ int main(void) {
         cmocka_unit_test(test_extra_fields),
         cmocka_unit_test(test_entity),
         cmocka_unit_test(test_each_aggregate),
+        cmocka_unit_test(test_fires_early),
         cmocka_unit_test(test_ratio),
         cmocka_unit_test(test_lookback_edges),
         cmocka_unit_test(test_group_tuple_and_missing),

@@ -219,6 +219,26 @@ static const char kafka_ml_tail[] =
     "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 5\n"
     "fraudwatch_alert_latency_seconds_sum 110.010\n"
     "fraudwatch_alert_latency_seconds_count 5\n"
+    "# HELP fraudwatch_commit_seconds How long each Kafka transaction took to commit (its "
+    "changelog, offsets and commit): no record is processed meanwhile, so it bounds latency.\n"
+    "# TYPE fraudwatch_commit_seconds histogram\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.005\"} 0\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.01\"} 1\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.025\"} 2\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.05\"} 2\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.1\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.25\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"0.5\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"1\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"2.5\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"5\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"10\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"15\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"30\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"60\"} 3\n"
+    "fraudwatch_commit_seconds_bucket{le=\"+Inf\"} 3\n"
+    "fraudwatch_commit_seconds_sum 0.090\n"
+    "fraudwatch_commit_seconds_count 3\n"
     "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
     "# TYPE fraudwatch_assigned_partitions gauge\n"
     "fraudwatch_assigned_partitions 3\n"
@@ -262,6 +282,9 @@ static void test_format_kafka_and_ml(void **state) {
     const int64_t latencies_ms[] = { -5, 3, 7, 20000, 90000 };
     for (size_t i = 0; i < sizeof(latencies_ms) / sizeof(latencies_ms[0]); i++)
         fw_latency_observe(&s.alert_latency, latencies_ms[i]);
+    fw_latency_observe(&s.commit_time, 8);
+    fw_latency_observe(&s.commit_time, 12);
+    fw_latency_observe(&s.commit_time, 70);
     char *got = format(&c, &s);
     /* The file-mode text with mode="kafka", then the Kafka and model parts. */
     fw_buf want;
@@ -452,9 +475,9 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 24);
+    assert_int_equal(families, 25);
     assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3 +
-                                  FW_METRICS_LATENCY_BUCKETS + 2);
+                                  2 * (FW_METRICS_LATENCY_BUCKETS + 2));
     free(text);
 }
 

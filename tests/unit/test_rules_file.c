@@ -88,6 +88,7 @@ static void x_time(fw_rules *e) {
     e->time.allowed_lateness_ms = 1 * H;
     e->time.dedupe_window_ms = 90 * S;
 }
+static void x_no_early(fw_rules *e) { e->time.early_firing = false; }
 static void x_limits(fw_rules *e) {
     e->limits.max_entities = 1;
     e->limits.max_window_events = 4294967295u;
@@ -170,6 +171,7 @@ static const accept_case accepts[] = {
       "{\"id\":\"location_jump\",\"severity\":\"critical\"}]}", x_severities },
     { "time section, zero allowed", "{\"time\":{\"max_out_of_orderness\":\"0s\","
       "\"allowed_lateness\":\"1h\",\"dedupe_window\":90000}}", x_time },
+    { "early firing off", "{\"time\":{\"early_firing\":false}}", x_no_early },
     { "limits at their bounds", "{\"limits\":{\"max_entities\":1,\"max_window_events\":4294967295}}",
       x_limits },
     { "amount zero", "{\"rules\":[{\"id\":\"high_amount\",\"params\":{\"limit\":0}}]}", x_amount_zero },
@@ -360,6 +362,8 @@ static const reject_case rejects[] = {
       "must be between 1ms and 720h", NULL },
     { "time negative", "{\"time\":{\"allowed_lateness\":-1}}",
       "time.allowed_lateness: must be between 0s and 720h (30 days), got -1", NULL },
+    { "early firing as a string", "{\"time\":{\"early_firing\":\"no\"}}",
+      "time.early_firing: expected true or false, got \"no\"", NULL },
     { "time too long", "{\"time\":{\"dedupe_window\":\"31d\"}}", "time.dedupe_window: must be between", NULL },
     /* window and slide */
     { "slide not dividing", VEL("\"slide\":\"7m\""),
