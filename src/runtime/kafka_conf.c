@@ -116,6 +116,13 @@ fw_err fw_kafka_conf_eos_producer(rd_kafka_conf_t *conf, const fw_kafka_opts *o,
     if (!fw_kafka_opts_get(o, "compression.type") &&
         fw_kafka_conf_set(conf, "compression.type", "lz4", errstr, errstr_size))
         return FW_ERR_INVALID;
+    /* A transaction's offsets often reach the coordinator before it has
+     * finished the previous commit: CONCURRENT_TRANSACTIONS, retried after
+     * this. librdkafka's 100 ms made one commit in ten take 100-500 ms, and
+     * every record waits for it; 20 ms is the Java client's for this case. */
+    if (!fw_kafka_opts_get(o, "retry.backoff.ms") &&
+        fw_kafka_conf_set(conf, "retry.backoff.ms", "20", errstr, errstr_size))
+        return FW_ERR_INVALID;
     return FW_OK;
 }
 

@@ -47,9 +47,10 @@ fw_err fw_kafka_conf_eos_consumer(rd_kafka_conf_t *conf, const char *group_id,
                                   bool offset_reset_latest, char *errstr, size_t errstr_size);
 
 /** @brief The settings of a transactional writer: @p transactional_id,
- *  linger.ms 5, and lz4 unless -X compression.type says otherwise (a staged
+ *  linger.ms 5, lz4 unless -X compression.type says otherwise (a staged
  *  run writes each transaction again per stage: the broker stores a quarter
- *  of the bytes). The engine's producer and `fraudwatch pipe`'s. */
+ *  of the bytes), and retry.backoff.ms 20 unless -X says otherwise (commits
+ *  back to back). The engine's producer and `fraudwatch pipe`'s. */
 fw_err fw_kafka_conf_eos_producer(rd_kafka_conf_t *conf, const fw_kafka_opts *o,
                                   const char *transactional_id, char *errstr,
                                   size_t errstr_size);

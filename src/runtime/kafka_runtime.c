@@ -155,6 +155,10 @@ typedef struct fw_krt {
     uint64_t commit_attempts; /* for --test-abort-every */
     fw_tally tally;          /* alerts, dead letters, late, key mismatches: as committed */
     uint64_t changelog_records, restored_keys;
+    /* The producer's handles of every topic it writes to, kept so their
+     * metadata stays known (warm_producer). */
+    rd_kafka_topic_t *warm[2 * FW_STAGE_MAX + 8];
+    int nwarm;
     fw_latency_hist alert_latency; /* /metrics: event time to produce, per alert */
     fw_latency_hist commit_time;   /* /metrics: each commit, start to end */
     int64_t commit_ms_max;
@@ -1833,6 +1837,39 @@ static void log_plan(fw_krt *k) {
                   k->src[s].changelog);
 }
 
+/* Asks the broker for the partitions of every topic the producer writes to
+ * and keeps the handles. Without, the first record to a topic waits for the
+ * producer's next metadata refresh (about 0.4 s with this librdkafka), and
+ * the commit that flushes it with it: a stall of every alert behind it. */
+static void warm_producer(fw_krt *k) {
+    const char *names[2 * FW_STAGE_MAX + 8];
+    int n = 0;
+    names[n++] = k->c->output_topic;
+    names[n++] = k->c->dlq_topic;
+    names[n++] = k->c->late_topic;
+    if (k->rekey_topic[0])
+        names[n++] = k->rekey_topic;
+    for (int s = 0; s < k->nsrc; s++) {
+        if (s > 0)
+            names[n++] = k->src[s].topic;
+        names[n++] = k->src[s].changelog;
+    }
+    for (int i = 0; i < n; i++) {
+        bool have = false;
+        for (int j = 0; j < k->nwarm && !have; j++)
+            have = !strcmp(rd_kafka_topic_name(k->warm[j]), names[i]);
+        if (have || k->nwarm >= (int)(sizeof(k->warm) / sizeof(k->warm[0])))
+            continue;
+        rd_kafka_topic_t *t = rd_kafka_topic_new(k->producer, names[i], NULL);
+        const struct rd_kafka_metadata *md = NULL;
+        if (!t)
+            continue;
+        if (rd_kafka_metadata(k->producer, 0, t, &md, 5000) == RD_KAFKA_RESP_ERR_NO_ERROR)
+            rd_kafka_metadata_destroy(md); /* a failure: the first produce asks, as before */
+        k->warm[k->nwarm++] = t;
+    }
+}
+
 /* Where the rules in force run: a stage no source reads yet gets its topics
  * and its partitions follow the input partitions held here (once the
  * consumer is subscribed). Stages no rule needs any more keep their topics, unused. */
@@ -1868,6 +1905,7 @@ static bool update_plan(fw_krt *k) {
     for (int s = 1; s < k->nsrc; s++)
         k->src[s].plan_idx = fw_stage_find(&k->plan, &k->src[s].stage);
     log_plan(k);
+    warm_producer(k);
     return !k->subscribed || k->nsrc == before || assign_new_followers(k, before);
 }
 
@@ -2013,6 +2051,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     switch_rules(k);
     if (!update_plan(k) || !subscribe_input(k))
         goto out;
+    warm_producer(k); /* unstaged, update_plan did not */
     fw_stop_install();
     if (c->rules_file || c->lists_file)
         fw_reload_install();
@@ -2089,6 +2128,8 @@ out:
     }
     if (k->consumer)
         rd_kafka_destroy(k->consumer);
+    for (int i = 0; i < k->nwarm; i++)
+        rd_kafka_topic_destroy(k->warm[i]);
     if (k->producer)
         rd_kafka_destroy(k->producer);
     for (int src = 0; src < k->nsrc; src++) {
