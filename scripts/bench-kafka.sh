@@ -6,6 +6,9 @@
 #   pipe       `fraudwatch pipe`: the same records copied exactly once, no work
 #              (the ceiling: what Kafka and the client cost here)
 #   all rules  `fraudwatch run` with every default rule
+#   colocated  the same, with --colocated customer_id,card_id: the generator's
+#              customers and cards each belong to one account, so their rules
+#              run on the input's tasks, with no stage (what stages cost)
 #   stateless  `fraudwatch run` with high_amount only (no state to keep)
 # For each it prints the rate from the first record read to the last commit,
 # and the ratio to the pipe. For the engine it also prints changelog records
@@ -46,12 +49,13 @@ pipe_rate() { # group
         sed -n 's/.*commit: \([0-9]*\) records\/s.*/\1/p'
 }
 
-# engine rate, changelog records; group, rules file ("": the built-in defaults)
+# engine rate, changelog records; group, rules file ("": the built-in defaults),
+# more options of run
 engine_run() {
     local log=$WORK/$1.log
     "$BIN" run --input-topic "$RUN-in" --output-topic "$RUN-$1-out" --dlq-topic "$RUN-$1-dlq" \
         --late-topic "$RUN-$1-late" --group-id "$RUN-$1" --instance-id bench \
-        ${2:+--rules "$2"} --exit-at-end --stats-interval 0 > "$log" 2>&1 ||
+        ${2:+--rules "$2"} --exit-at-end --stats-interval 0 "${@:3}" > "$log" 2>&1 ||
         { echo "fraudwatch run exited $?:" >&2; tail -5 "$log" >&2; exit 1; }
     local line
     line=$(grep 'stopped: ' "$log" | tail -1)
@@ -63,11 +67,14 @@ median() { sort -n | awk '{ v[NR] = $1 } END { print v[int((NR + 1) / 2)] }'; }
 
 declare -A rates changelog
 for ((r = 1; r <= ROUNDS; r++)); do
-    echo "round $r of $ROUNDS: pipe, all rules, stateless ..."
+    echo "round $r of $ROUNDS: pipe, all rules, colocated, stateless ..."
     rates[pipe]+="$(pipe_rate "pipe$r") "
     read -r rate recs < <(engine_run "all$r" "")
     rates[all]+="$rate "
     changelog[all]+="$recs "
+    read -r rate recs < <(engine_run "colocated$r" "" --colocated customer_id,card_id)
+    rates[colocated]+="$rate "
+    changelog[colocated]+="$recs "
     read -r rate recs < <(engine_run "stateless$r" "$WORK/stateless.json")
     rates[stateless]+="$rate "
     changelog[stateless]+="$recs "
@@ -76,7 +83,7 @@ ceiling=$(tr ' ' '\n' <<<"${rates[pipe]}" | grep . | median)
 printf '%-10s %12s %9s %24s %22s\n' reader "records/s" "of pipe" "changelog records/input" \
     "changelog bytes/input"
 printf '%-10s %12s %9s %24s %22s\n' pipe "$ceiling" "1.00" - -
-for kind in all stateless; do
+for kind in all colocated stateless; do
     rate=$(tr ' ' '\n' <<<"${rates[$kind]}" | grep . | median)
     recs=$(tr ' ' '\n' <<<"${changelog[$kind]}" | grep . | median)
     bytes=0

@@ -106,6 +106,7 @@ void fw_engine_destroy(fw_engine *e) {
     fw_state_fini(&e->state);
     fw_pool_fini(&e->pool);
     fw_buf_fini(&e->deleted);
+    free(e->free_slots);
     fw_buf_fini(&e->lang_dropped);
     fw_buf_fini(&e->lang_amounts);
     fw_buf_fini(&e->scratch);
@@ -223,8 +224,9 @@ static int64_t capped(const fw_engine *e, int64_t watermark) {
     return watermark < e->wm_cap ? watermark : e->wm_cap;
 }
 
-/* Changelog key of a buffered transaction: 'B', event time big-endian (so keys
- * sort by time), transaction id (at most 256 bytes). */
+/* Changelog key of a buffered transaction written by an older release: 'B',
+ * event time big-endian, transaction id (at most 256 bytes). Such a record
+ * was deleted on release; one restored is still deleted so. */
 static size_t buffered_key(const fw_txn *t, char key[1 + 8 + 256]) {
     key[0] = 'B';
     for (int i = 0; i < 8; i++)
@@ -232,6 +234,61 @@ static size_t buffered_key(const fw_txn *t, char key[1 + 8 + 256]) {
     size_t idlen = t->transaction_id.len < 256 ? t->transaction_id.len : 256;
     memcpy(key + 9, t->transaction_id.ptr, idlen);
     return 9 + idlen;
+}
+
+/* Changelog key of a buffered transaction: 'b', its slot big-endian. The
+ * slots in use are at most the transactions buffered at once, so the keys
+ * are too: a released transaction's record needs no tombstone, the next one
+ * written to its slot replaces it, and a restore drops what the watermark
+ * has passed (restore_finish). Half the records of the tombstone per
+ * transaction this replaces. */
+static size_t slot_key(uint32_t slot, char key[5]) {
+    key[0] = 'b';
+    for (int i = 0; i < 4; i++)
+        key[1 + i] = (char)(slot >> (24 - 8 * i));
+    return 5;
+}
+
+static uint32_t slot_take(fw_engine *e) {
+    return e->nfree ? e->free_slots[--e->nfree] : ++e->next_slot;
+}
+
+static void slot_give(fw_engine *e, uint32_t slot) {
+    if (e->nfree == e->free_cap) {
+        uint32_t cap = e->free_cap ? 2 * e->free_cap : 1024;
+        uint32_t *f = realloc(e->free_slots, cap * sizeof(*f));
+        if (!f)
+            return; /* never reused: one more key in the log */
+        e->free_slots = f;
+        e->free_cap = cap;
+    }
+    e->free_slots[e->nfree++] = slot;
+}
+
+static bool not_released(void *opaque, fw_buffered *b) {
+    const fw_engine *e = opaque;
+    return e->stats.watermark == INT64_MIN || b->txn.ts_ms > e->stats.watermark;
+}
+
+/* After a restore, before anything else: the records of transactions
+ * released before the commit are still in the log (no tombstone), and the
+ * watermark they were released at, restored exactly, says which. The slots
+ * not held are free again, the lowest taken first. */
+static void restore_finish(fw_engine *e) {
+    e->restoring = false;
+    fw_event_buffer_filter(&e->buffer, not_released, e);
+    e->stats.buffered = e->buffer.n;
+    bool *used = calloc((size_t)e->next_slot + 1, 1);
+    if (!used)
+        return; /* the free ones are not reused: more keys in the log, nothing lost */
+    for (uint32_t i = 0; i < e->buffer.n; i++)
+        if (e->buffer.heap[i]->slot <= e->next_slot)
+            used[e->buffer.heap[i]->slot] = true;
+    e->nfree = 0;
+    for (uint32_t slot = e->next_slot; slot > 0; slot--)
+        if (!used[slot])
+            slot_give(e, slot);
+    free(used);
 }
 
 /* Queues a tombstone for a key that leaves the state. */
@@ -265,9 +322,15 @@ static void release(fw_engine *e, int64_t watermark) {
         if (t->ts_ms > watermark)
             e->stats.buffer_overflows++;
         fw_buffered *b = e->buffer.heap[0];
-        if (b->persisted && e->track_changes) { /* its changelog record must go */
+        if (b->persisted && e->track_changes && !b->slot) { /* an older release's key */
             char key[1 + 8 + 256];
             delete_key(e, key, buffered_key(t, key));
+        } else if (b->slot) {
+            if (t->ts_ms > watermark) { /* ahead of the watermark: a restore would keep it */
+                char key[5];
+                delete_key(e, key, slot_key(b->slot, key));
+            }
+            slot_give(e, b->slot);
         }
         fw_detect(e, t, false);
         if (e->lang)
@@ -279,8 +342,7 @@ static void release(fw_engine *e, int64_t watermark) {
     e->stats.max_event_time = e->max_ts;
     if (watermark > e->stats.watermark) {
         e->stats.watermark = watermark;
-        if (e->wm_cap != INT64_MAX) /* behind max_ts: the changelog keeps it (fw_engine_changes) */
-            e->max_ts_dirty = true;
+        e->max_ts_dirty = true; /* the changelog keeps it: a restore drops what it passed */
     }
     fw_state_expire(&e->state, e->stats.watermark, e->horizon,
                     watermark == INT64_MAX ? 0 : FW_SWEEP_BUDGET, on_expire, e);
@@ -299,6 +361,8 @@ static bool in_order_work(const fw_engine *e) {
 
 void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) {
     e->out = out;
+    if (e->restoring)
+        restore_finish(e);
     e->stats.transactions++;
     int64_t wm = e->stats.watermark;
     bool behind = wm != INT64_MIN && t->ts_ms <= wm;
@@ -336,6 +400,8 @@ void fw_engine_process(fw_engine *e, const fw_txn *t, const fw_engine_out *out) 
 
 void fw_engine_advance(fw_engine *e, int64_t watermark, const fw_engine_out *out) {
     e->out = out;
+    if (e->restoring)
+        restore_finish(e);
     if (watermark <= e->stats.watermark)
         return;
     /* Keep max_ts consistent so later arrivals cannot pull the watermark back. */
@@ -361,6 +427,8 @@ void fw_engine_cap_watermark(fw_engine *e, int64_t cap, const fw_engine_out *out
     e->wm_cap = cap;
     if (!out)
         return;
+    if (e->restoring)
+        restore_finish(e);
     e->out = out;
     int64_t wm = capped(e, watermark_of(e));
     if (wm > e->stats.watermark)
@@ -454,6 +522,8 @@ static void serialize_entity(fw_buf *b, const fw_entity *ent) {
 
 void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
     char key[2 + 2 * FW_ID_MAX + 1 + 256];
+    if (e->restoring)
+        restore_finish(e);
     for (size_t off = 0; off + 2 <= e->deleted.len;) {
         uint16_t len;
         memcpy(&len, e->deleted.data + off, 2);
@@ -478,7 +548,8 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         if (b->persisted)
             continue;
         const fw_txn *t = &b->txn;
-        size_t keylen = buffered_key(t, key);
+        b->slot = slot_take(e);
+        size_t keylen = slot_key(b->slot, key);
         fw_buf_reset(&e->scratch);
         fw_buf_putc(&e->scratch, t->raw_is_json ? 'J' : 'S');
         if (t->raw_is_json)
@@ -493,13 +564,11 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
         fw_txn_ids_changes(&e->ids, &e->scratch, fn, opaque);
     }
     if (e->max_ts_dirty && e->track_changes) {
-        /* "max_ts", or "max_ts,watermark" when a cap holds the watermark
-         * behind what max_ts allows: restore must not release past it. */
+        /* "max_ts,watermark": the watermark exactly, even when a cap holds it
+         * behind what max_ts allows (restore must not release past it), since
+         * a restore drops the buffered records it had passed. */
         char v[48];
-        int n = e->stats.watermark < watermark_of(e)
-                    ? snprintf(v, sizeof(v), "%" PRId64 ",%" PRId64, e->max_ts,
-                               e->stats.watermark)
-                    : snprintf(v, sizeof(v), "%" PRId64, e->max_ts);
+        int n = snprintf(v, sizeof(v), "%" PRId64 ",%" PRId64, e->max_ts, e->stats.watermark);
         fn(opaque, FW_STR_LIT("M"), v, (size_t)n);
         e->max_ts_dirty = false;
     }
@@ -694,13 +763,25 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
         e->max_ts = ts;
         e->stats.max_event_time = ts;
         e->stats.watermark = watermark_of(e);
-        if (held && wm < e->stats.watermark) /* a cap held it there (fw_engine_cap_watermark) */
+        if (held) /* exactly where it was: a cap may have held it (fw_engine_cap_watermark) */
             e->stats.watermark = wm;
+        e->restoring = true;
         return FW_OK;
     }
+    case 'b':
     case 'B': {
         if (!value)
             return FW_OK;
+        uint32_t slot = 0;
+        if (key.ptr[0] == 'b') {
+            if (key.len != 5) {
+                snprintf(errstr, errstr_size, "changelog: bad buffered record key (%zu bytes)",
+                         key.len);
+                return FW_ERR_INVALID;
+            }
+            for (int i = 0; i < 4; i++)
+                slot = slot << 8 | (unsigned char)key.ptr[1 + i];
+        }
         if (len < 1) {
             snprintf(errstr, errstr_size, "changelog: empty buffered record");
             return FW_ERR_INVALID;
@@ -721,8 +802,15 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
             snprintf(errstr, errstr_size, "changelog: buffered record: %s", derr.reason);
             return err;
         }
-        for (uint32_t i = 0; i < e->buffer.n; i++) /* all restored ones are in the log */
-            e->buffer.heap[i]->persisted = true;
+        for (uint32_t i = 0; i < e->buffer.n; i++) { /* all restored ones are in the log */
+            fw_buffered *b = e->buffer.heap[i];
+            if (!b->persisted)
+                b->slot = slot; /* the one just pushed */
+            b->persisted = true;
+        }
+        if (slot > e->next_slot)
+            e->next_slot = slot;
+        e->restoring = true;
         e->stats.buffered = e->buffer.n;
         return FW_OK;
     }

@@ -100,6 +100,11 @@ struct fw_engine {
     fw_entity **dirty;                /* entities changed since the last flush */
     uint32_t ndirty, dirty_cap;
     fw_buf deleted;                   /* keys to tombstone: u16 length + bytes, repeated */
+    /* Changelog keys of buffered transactions ('b' + slot): a slot is
+     * taken when one is written and given back when it is released, with no
+     * tombstone; a restore drops what the watermark had passed (engine.c). */
+    uint32_t *free_slots, nfree, free_cap, next_slot;
+    bool restoring;                   /* records restored: drop the released ones first */
     bool max_ts_dirty;
     fw_buf scratch;                   /* serialization */
     /* Features and ml_score (ml_score.c). */

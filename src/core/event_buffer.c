@@ -47,6 +47,7 @@ __attribute__((always_inline)) static inline fw_buffered *clone(fw_pool *pool, c
     memcpy(&c->txn, t, FW_TXN_ZEROED); /* extras and extra[] only when captured */
     c->block_size = size;
     c->persisted = false;
+    c->slot = 0;
     char *raw = (char *)(c + 1), *tail = raw + t->raw.len;
     if (t->raw.len)
         memcpy(raw, t->raw.ptr, t->raw.len);
@@ -134,21 +135,38 @@ const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b) {
     return b->n ? &b->heap[0]->txn : NULL;
 }
 
+static void sift_down(fw_buffered **h, uint32_t n, uint32_t i) {
+    for (;;) {
+        uint32_t l = 2 * i + 1, r = l + 1, m = i;
+        if (l < n && less(h, l, m))
+            m = l;
+        if (r < n && less(h, r, m))
+            m = r;
+        if (m == i)
+            return;
+        swap(h, i, m);
+        i = m;
+    }
+}
+
 void fw_event_buffer_pop(fw_event_buffer *b) {
     if (!b->n)
         return;
     fw_txn_clone_free(b->pool, b->heap[0]);
     b->heap[0] = b->heap[--b->n];
-    uint32_t i = 0;
-    for (;;) {
-        uint32_t l = 2 * i + 1, r = l + 1, m = i;
-        if (l < b->n && less(b->heap, l, m))
-            m = l;
-        if (r < b->n && less(b->heap, r, m))
-            m = r;
-        if (m == i)
-            break;
-        swap(b->heap, i, m);
-        i = m;
+    sift_down(b->heap, b->n, 0);
+}
+
+void fw_event_buffer_filter(fw_event_buffer *b, bool (*keep)(void *opaque, fw_buffered *c),
+                            void *opaque) {
+    uint32_t n = 0;
+    for (uint32_t i = 0; i < b->n; i++) {
+        if (keep(opaque, b->heap[i]))
+            b->heap[n++] = b->heap[i];
+        else
+            fw_txn_clone_free(b->pool, b->heap[i]);
     }
+    b->n = n;
+    for (uint32_t i = n / 2; i-- > 0;)
+        sift_down(b->heap, n, i);
 }

@@ -15,7 +15,9 @@
 typedef struct fw_buffered {
     fw_txn txn;
     size_t block_size;  /* for fw_pool_free */
-    bool persisted;     /* written to the changelog: its release must delete it */
+    bool persisted;     /* written to the changelog */
+    uint32_t slot;      /* its changelog key ('b' + slot; engine.c), 0: none or the
+                           key of an older release ('B' + time + id) */
 } fw_buffered;
 
 typedef struct fw_event_buffer {
@@ -40,6 +42,11 @@ void fw_event_buffer_pop(fw_event_buffer *b);
 
 /** @brief Total order of release: event time, then transaction id bytes. */
 int fw_txn_order(const fw_txn *a, const fw_txn *b);
+
+/** @brief Keeps only the buffered transactions @p keep says yes to (the
+ *  others' memory returns to the pool), in heap order again. */
+void fw_event_buffer_filter(fw_event_buffer *b, bool (*keep)(void *opaque, fw_buffered *c),
+                            void *opaque);
 
 /** @brief Makes a self-contained copy of @p t in one pool block. */
 fw_buffered *fw_txn_clone(fw_pool *pool, const fw_txn *t);

@@ -17,6 +17,7 @@
 #include "rules_file.h"
 #include "pipeline.h"
 #include "fw_os.h"
+#include "bench_restore.h"
 
 static const char bench_usage[] =
     "Usage: fraudwatch bench [OPTIONS]\n"
@@ -36,7 +37,7 @@ static const char bench_usage[] =
 typedef struct bench_conf {
     int count, iterations, seed, accounts;
     double fraud_ratio;
-    bool latency, no_breakdown;
+    bool latency, no_breakdown, restore;
     const char *input, *model, *rules, *schema, *against;
 } bench_conf;
 
@@ -75,6 +76,11 @@ static const fw_opt bench_opts[] = {
       .offset = OFF(latency),
       .help = "one more pass timing each record alone (its decoding, checks and whatever "
               "it releases from the event-time buffer): p50, p99, p99.9 and max" },
+    { .name = "restore", .env = { "FW_BENCH_RESTORE" }, .type = FW_OPT_FLAG,
+      .offset = OFF(restore),
+      .help = "one more pass writing the changelog as `run` does in Kafka mode (a commit "
+              "every 4096 records), then times a fresh engine applying its latest record of "
+              "each key, as a restore does once the records are read: records/s" },
     { .name = "rules", .short_flag = 'r', .arg = "FILE", .env = { "FW_RULES" },
       .type = FW_OPT_STRING, .offset = OFF(rules), .def = "built-in defaults",
       .help = "rules file as `run --rules` takes it, so one bench measures a user's rules "
@@ -418,6 +424,8 @@ int fw_cmd_bench(int argc, char **argv) {
                lat[(size_t)((double)(n - 1) * 0.999)], lat[n - 1]);
         free(lat);
     }
+    if (bc.restore && !fw_bench_restore(c.data, c.off, c.n, &pcs[0]))
+        goto out;
     rc = 0;
 out:
     fw_model_free(model);

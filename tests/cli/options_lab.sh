@@ -41,7 +41,7 @@ opts[train]="input=FW_TRAIN_INPUT format=FW_TRAIN_FORMAT features=FW_TRAIN_FEATU
 opts[bench]="count=FW_BENCH_COUNT input=FW_BENCH_INPUT schema=FW_SCHEMA
     fraud-ratio=FW_BENCH_FRAUD_RATIO seed=FW_BENCH_SEED iterations=FW_BENCH_ITERATIONS
     rules=FW_RULES against=FW_BENCH_AGAINST model=FW_MODEL accounts=FW_BENCH_ACCOUNTS
-    latency=FW_BENCH_LATENCY no-breakdown=FW_BENCH_NO_BREAKDOWN"
+    latency=FW_BENCH_LATENCY no-breakdown=FW_BENCH_NO_BREAKDOWN restore=FW_BENCH_RESTORE"
 
 for cmd in eval train bench; do
     "$FW_BIN" "$cmd" --help > help || fail "$cmd --help exited $?"
@@ -116,6 +116,16 @@ read -r p50 p99 p999 max < <(sed -n 's/.*p50 \([0-9]*\), p99 \([0-9]*\), p99.9 \
 [ -n "$max" ] && [ "$p50" -le "$p99" ] && [ "$p99" -le "$p999" ] && [ "$p999" -le "$max" ] &&
     [ "$p50" -gt 0 ] || fail "bench --latency: percentiles not in order: $(grep latency parts.txt)"
 ok "bench breakdown sums to the median pass ($sum ns); --latency p50 $p50 <= p99 $p99 <= max $max ns"
+# bench --restore: the changelog written as in Kafka mode restores every key.
+FW_BENCH_RESTORE=1 "$FW_BIN" bench -n 20000 --iterations 1 --no-breakdown > restore.txt ||
+    fail "bench --restore exited $?: $(cat restore.txt)"
+rline=$(grep "restore (no Kafka)" restore.txt) || fail "bench --restore printed no restore line: $(cat restore.txt)"
+grep -q "; 0 not read" <<<"$rline" || fail "bench --restore: records not read back: $rline"
+! grep -q "keys restored, .* at the end of the input" restore.txt ||
+    fail "bench --restore: the restored keys differ: $(cat restore.txt)"
+rate=$(sed -n 's/.*: \([0-9]*\) records\/s.*/\1/p' <<<"$rline")
+[ "${rate:-0}" -gt 0 ] || fail "bench --restore: no rate: $rline"
+ok "bench --restore restores every key of the changelog it wrote ($rate records/s)"
 FW_QUIET=1 "$FW_BIN" eval -i ours.ndjson > /dev/null 2> err || fail "eval exited $?"
 ! grep -q "records, .* labelled fraud" err || fail "FW_QUIET=1 left the progress lines: $(cat err)"
 ok "FW_QUIET=1 silences eval"

@@ -283,7 +283,7 @@ static void capture_high(void *opaque, const fw_alert *a) {
 
 static void count_buffered_record(void *opaque, fw_str key, const void *value, size_t len) {
     (void)len;
-    if (key.len && key.ptr[0] == 'B' && value)
+    if (key.len && (key.ptr[0] == 'b' || key.ptr[0] == 'B') && value)
         ++*(int *)opaque;
 }
 
