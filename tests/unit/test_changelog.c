@@ -109,13 +109,19 @@ static void assert_same_alerts(const alerts *whole, alerts *got, const char *wha
 static char lines[NTX][FW_GEN_JSON_MAX];
 static size_t lens[NTX];
 
-/* Feeds records; with @p s, reads the changes out every 37 records, as the
- * runtime does at each commit, so intervals hold expiries and re-creations. */
-static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
+/* Feeds records; with @p fn, reads the changes out every 37 records, as the
+ * runtime does at each commit, so intervals hold expiries and re-creations;
+ * @p most (may be NULL): the most transactions buffered at such a commit. */
+static void feed_to(fw_engine *e, int from, int to, alerts *al, fw_change_fn fn, void *opaque,
+                    uint64_t *most) {
     fw_engine_out out = { .opaque = al, .alert = on_alert };
     for (int i = from; i < to; i++) {
-        if (s && i % 37 == 0)
-            fw_engine_changes(e, store_put, s);
+        if (fn && i % 37 == 0) {
+            uint64_t b = fw_engine_stats_get(e)->buffered;
+            if (most && b > *most)
+                *most = b;
+            fw_engine_changes(e, fn, opaque);
+        }
         fw_txn t;
         fw_decode_error derr;
         fw_arena arena;
@@ -124,6 +130,11 @@ static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
         fw_engine_process(e, &t, &out);
         fw_arena_fini(&arena);
     }
+}
+
+/* feed_to, the changes (with @p s) into a compacted store. */
+static void feed(fw_engine *e, int from, int to, alerts *al, store *s) {
+    feed_to(e, from, to, al, s ? store_put : NULL, s, NULL);
 }
 
 /* Language rules of every kind of state: two aggregate rules sharing a part
@@ -294,21 +305,7 @@ static void test_buffered_records_need_no_tombstones(void **state) {
     store s = { 0 };
     slot_count c = { .s = &s };
     uint64_t most = 0;
-    fw_engine_out out = { .opaque = &al, .alert = on_alert };
-    for (int i = 0; i < NTX; i++) {
-        if (i % 37 == 0) {
-            uint64_t b = fw_engine_stats_get(e)->buffered;
-            most = b > most ? b : most;
-            fw_engine_changes(e, count_slot_put, &c);
-        }
-        fw_txn t;
-        fw_decode_error derr;
-        fw_arena arena;
-        fw_arena_init(&arena, 4096);
-        assert_int_equal(fw_txn_decode_json(lines[i], lens[i], &arena, 0, &t, &derr), FW_OK);
-        fw_engine_process(e, &t, &out);
-        fw_arena_fini(&arena);
-    }
+    feed_to(e, 0, NTX, &al, count_slot_put, &c, &most);
     fw_engine_changes(e, count_slot_put, &c);
     size_t keys = 0;
     for (size_t i = 0; i < s.n; i++)

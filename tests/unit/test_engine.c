@@ -287,6 +287,22 @@ static void count_buffered_record(void *opaque, fw_str key, const void *value, s
         ++*(int *)opaque;
 }
 
+/* An engine with only rules @p a and @p b on (FW_RULE__COUNT: none);
+ * @p track: recording changes for the changelog. */
+static fw_engine *engine_with(fw_rule_id a, fw_rule_id b, bool track) {
+    char err[256];
+    fw_rules r;
+    fw_rules_defaults(&r);
+    for (int i = 0; i < FW_RULE__COUNT; i++)
+        r.common[i].enabled = i == (int)a || i == (int)b;
+    fw_engine *e = fw_engine_new(&r, err, sizeof(err));
+    if (!e)
+        fail_msg("engine: %s", err);
+    if (track)
+        fw_engine_track_changes(e);
+    return e;
+}
+
 /* Feeds 200 transactions out of order within the bound (event times go back
  * up to 9 s), every 10th above high_amount's limit, and counts the buffered
  * records in the changelog halfway into @p b_mid; @returns the largest
@@ -315,24 +331,9 @@ static uint64_t feed_out_of_order(fw_engine *e, high_ids *h, int *b_mid) {
  * beside it, in the same order. */
 static void test_nothing_in_order_nothing_buffered(void **state) {
     (void)state;
-    char err[256];
-    fw_rules r;
-    fw_rules_defaults(&r);
-    for (int i = 0; i < FW_RULE__COUNT; i++)
-        r.common[i].enabled = false;
-    r.common[FW_RULE_HIGH_AMOUNT].enabled = true;
-    fw_engine *alone = fw_engine_new(&r, err, sizeof(err));
-    assert_non_null(alone);
-    fw_engine_track_changes(alone);
-    r.common[FW_RULE_VELOCITY].enabled = true;
-    fw_engine *early = fw_engine_new(&r, err, sizeof(err));
-    assert_non_null(early);
-    fw_engine_track_changes(early);
-    r.common[FW_RULE_VELOCITY].enabled = false;
-    r.common[FW_RULE_SMALL_THEN_LARGE].enabled = true;
-    fw_engine *ordered = fw_engine_new(&r, err, sizeof(err));
-    assert_non_null(ordered);
-    fw_engine_track_changes(ordered);
+    fw_engine *alone = engine_with(FW_RULE_HIGH_AMOUNT, FW_RULE__COUNT, true);
+    fw_engine *early = engine_with(FW_RULE_HIGH_AMOUNT, FW_RULE_VELOCITY, true);
+    fw_engine *ordered = engine_with(FW_RULE_HIGH_AMOUNT, FW_RULE_SMALL_THEN_LARGE, true);
 
     high_ids a = { .n = 0 }, v = { .n = 0 }, o = { .n = 0 };
     int b_alone = 0, b_early = 0, b_ordered = 0;
@@ -383,14 +384,7 @@ static int count_rule(const captured *c, fw_rule_id rule) {
  * still counts; one beyond it counts nowhere (it is late). */
 static void test_velocity_fires_on_arrival(void **state) {
     (void)state;
-    char err[256];
-    fw_rules r;
-    fw_rules_defaults(&r);
-    for (int i = 0; i < FW_RULE__COUNT; i++)
-        r.common[i].enabled = false;
-    r.common[FW_RULE_VELOCITY].enabled = true;
-    fw_engine *e = fw_engine_new(&r, err, sizeof(err));
-    assert_non_null(e);
+    fw_engine *e = engine_with(FW_RULE_VELOCITY, FW_RULE__COUNT, false);
     captured c = { 0 };
     const fw_engine_out out = { .opaque = &c, .alert = capture };
     static const struct {
