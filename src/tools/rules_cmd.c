@@ -188,6 +188,12 @@ static bool check_one(const char *path) {
         return false;
     }
     size_t nlang = lr->n;
+    char early[256] = ""; /* the rules that fire early (docs/rules.md#early-firing) */
+    size_t eo = 0;
+    for (size_t i = 0; i < lr->n && eo < sizeof(early); i++)
+        if (lr->rules[i].common.enabled && lr->rules[i].early)
+            eo += (size_t)snprintf(early + eo, sizeof(early) - eo, "%s%s",
+                                   eo ? ", " : "; fire early: ", lr->rules[i].id);
     fw_lang_rules_destroy(lr);
     int changed = 0;
     for (int i = 0; i < FW_RULE__COUNT; i++) {
@@ -207,11 +213,11 @@ static bool check_one(const char *path) {
     char lang[48] = "";
     if (nlang)
         snprintf(lang, sizeof(lang), "; %zu language rule%s", nlang, nlang == 1 ? "" : "s");
-    printf("%s: ok (%d rules, %d changed from the defaults%s%s%s%s%s)\n", path, FW_RULE__COUNT,
-           changed, time_changed || limits_changed ? "; " : "", time_changed ? "time" : "",
-           time_changed && limits_changed ? " and " : "",
+    printf("%s: ok (%d rules, %d changed from the defaults%s%s%s%s%s%s)\n", path,
+           FW_RULE__COUNT, changed, time_changed || limits_changed ? "; " : "",
+           time_changed ? "time" : "", time_changed && limits_changed ? " and " : "",
            time_changed || limits_changed ? (limits_changed ? "limits changed" : " changed") : "",
-           lang);
+           lang, early);
     return true;
 }
 

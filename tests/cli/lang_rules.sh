@@ -17,6 +17,17 @@ grep -qF "ok (13 rules, 0 changed from the defaults; 2 language rules)" "$tmp/ou
     fail "check output: $(cat "$tmp/out")"
 echo "ok: rules check counts language rules"
 
+# check names the rules that fire early (docs/rules.md#early-firing): the
+# seed file's velocity; a time.early_firing false turns it off.
+"$FW_BIN" rules check "$(dirname "$0")/../../examples/seed-rules.json" > "$tmp/out" 2>&1 ||
+    fail "check of seed-rules.json failed: $(cat "$tmp/out")"
+grep -qF "8 language rules; fire early: velocity)" "$tmp/out" || fail "check output: $(cat "$tmp/out")"
+sed 's/"rules": \[/"time": {"early_firing": false}, "rules": [/' \
+    "$(dirname "$0")/../../examples/seed-rules.json" > "$tmp/noearly.json"
+"$FW_BIN" rules check "$tmp/noearly.json" > "$tmp/out" 2>&1 || fail "check failed: $(cat "$tmp/out")"
+grep -qF "time changed; 8 language rules)" "$tmp/out" || fail "early_firing false: $(cat "$tmp/out")"
+echo "ok: rules check names the rules that fire early, none with early_firing false"
+
 "$FW_BIN" rules show --rules "$corpus/lang_aggregate.json" > "$tmp/show.json" 2> "$tmp/err" ||
     fail "show failed: $(cat "$tmp/err")"
 grep -qF '"id": "pair_sum"' "$tmp/show.json" || fail "show lacks pair_sum"
