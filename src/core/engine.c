@@ -282,8 +282,8 @@ static void restore_finish(fw_engine *e) {
     if (!used)
         return; /* the free ones are not reused: more keys in the log, nothing lost */
     for (uint32_t i = 0; i < e->buffer.n; i++)
-        if (e->buffer.heap[i]->slot <= e->next_slot)
-            used[e->buffer.heap[i]->slot] = true;
+        if (e->buffer.heap[i].b->slot <= e->next_slot)
+            used[e->buffer.heap[i].b->slot] = true;
     e->nfree = 0;
     for (uint32_t slot = e->next_slot; slot > 0; slot--)
         if (!used[slot])
@@ -321,7 +321,7 @@ static void release(fw_engine *e, int64_t watermark) {
            (t->ts_ms <= watermark || e->buffer.n > e->buffer.max)) {
         if (t->ts_ms > watermark)
             e->stats.buffer_overflows++;
-        fw_buffered *b = e->buffer.heap[0];
+        fw_buffered *b = e->buffer.heap[0].b;
         if (b->persisted && e->track_changes && !b->slot) { /* an older release's key */
             char key[1 + 8 + 256];
             delete_key(e, key, buffered_key(t, key));
@@ -544,7 +544,7 @@ void fw_engine_changes(fw_engine *e, fw_change_fn fn, void *opaque) {
     fw_engine_lang_changes(e, fn, opaque);
     /* Buffered transactions not yet in the changelog: the record as it came. */
     for (uint32_t i = 0; e->track_changes && i < e->buffer.n; i++) {
-        fw_buffered *b = e->buffer.heap[i];
+        fw_buffered *b = e->buffer.heap[i].b;
         if (b->persisted)
             continue;
         const fw_txn *t = &b->txn;
@@ -803,7 +803,7 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
             return err;
         }
         for (uint32_t i = 0; i < e->buffer.n; i++) { /* all restored ones are in the log */
-            fw_buffered *b = e->buffer.heap[i];
+            fw_buffered *b = e->buffer.heap[i].b;
             if (!b->persisted)
                 b->slot = slot; /* the one just pushed */
             b->persisted = true;

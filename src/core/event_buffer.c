@@ -95,25 +95,41 @@ void fw_event_buffer_init(fw_event_buffer *b, fw_pool *pool, uint32_t max) {
 
 void fw_event_buffer_fini(fw_event_buffer *b) {
     for (uint32_t i = 0; i < b->n; i++)
-        fw_txn_clone_free(b->pool, b->heap[i]);
+        fw_txn_clone_free(b->pool, b->heap[i].b);
     free(b->heap);
     memset(b, 0, sizeof(*b));
 }
 
-static bool less(fw_buffered *const *h, uint32_t i, uint32_t j) {
-    return fw_txn_order(&h[i]->txn, &h[j]->txn) < 0;
+static bool less(const fw_heap_ent *h, uint32_t i, uint32_t j) {
+    if (h[i].ts != h[j].ts)
+        return h[i].ts < h[j].ts;
+    if (h[i].id8 != h[j].id8) /* orders as memcmp of the ids would */
+        return h[i].id8 < h[j].id8;
+    return fw_txn_order(&h[i].b->txn, &h[j].b->txn) < 0;
 }
 
-static void swap(fw_buffered **h, uint32_t i, uint32_t j) {
-    fw_buffered *t = h[i];
+static void swap(fw_heap_ent *h, uint32_t i, uint32_t j) {
+    fw_heap_ent t = h[i];
     h[i] = h[j];
     h[j] = t;
+}
+
+static fw_heap_ent entry(fw_buffered *b) {
+    unsigned char first[8] = { 0 };
+    size_t n = b->txn.transaction_id.len < 8 ? b->txn.transaction_id.len : 8;
+    memcpy(first, b->txn.transaction_id.ptr, n);
+    uint64_t id8;
+    memcpy(&id8, first, 8);
+#if __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    id8 = __builtin_bswap64(id8); /* big-endian: integer order is byte order */
+#endif
+    return (fw_heap_ent){ .ts = b->txn.ts_ms, .id8 = id8, .b = b };
 }
 
 bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
     if (b->n == b->cap) {
         uint32_t cap = b->cap ? b->cap * 2 : 1024;
-        fw_buffered **h = realloc(b->heap, sizeof(*h) * cap);
+        fw_heap_ent *h = realloc(b->heap, sizeof(*h) * cap);
         if (!h)
             return false;
         b->heap = h;
@@ -123,7 +139,7 @@ bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
     if (!c)
         return false;
     uint32_t i = b->n++;
-    b->heap[i] = c;
+    b->heap[i] = entry(c);
     while (i > 0 && less(b->heap, i, (i - 1) / 2)) {
         swap(b->heap, i, (i - 1) / 2);
         i = (i - 1) / 2;
@@ -132,10 +148,10 @@ bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
 }
 
 const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b) {
-    return b->n ? &b->heap[0]->txn : NULL;
+    return b->n ? &b->heap[0].b->txn : NULL;
 }
 
-static void sift_down(fw_buffered **h, uint32_t n, uint32_t i) {
+static void sift_down(fw_heap_ent *h, uint32_t n, uint32_t i) {
     for (;;) {
         uint32_t l = 2 * i + 1, r = l + 1, m = i;
         if (l < n && less(h, l, m))
@@ -152,7 +168,7 @@ static void sift_down(fw_buffered **h, uint32_t n, uint32_t i) {
 void fw_event_buffer_pop(fw_event_buffer *b) {
     if (!b->n)
         return;
-    fw_txn_clone_free(b->pool, b->heap[0]);
+    fw_txn_clone_free(b->pool, b->heap[0].b);
     b->heap[0] = b->heap[--b->n];
     sift_down(b->heap, b->n, 0);
 }
@@ -161,10 +177,10 @@ void fw_event_buffer_filter(fw_event_buffer *b, bool (*keep)(void *opaque, fw_bu
                             void *opaque) {
     uint32_t n = 0;
     for (uint32_t i = 0; i < b->n; i++) {
-        if (keep(opaque, b->heap[i]))
+        if (keep(opaque, b->heap[i].b))
             b->heap[n++] = b->heap[i];
         else
-            fw_txn_clone_free(b->pool, b->heap[i]);
+            fw_txn_clone_free(b->pool, b->heap[i].b);
     }
     b->n = n;
     for (uint32_t i = n / 2; i-- > 0;)
