@@ -792,22 +792,19 @@ fw_err fw_engine_restore(fw_engine *e, fw_str key, const void *value, size_t len
             return FW_ERR_NOMEM;
         }
         fw_txn t;
+        fw_buffered *b = NULL;
         fw_decode_error derr = { .reason = "out of memory" };
         fw_err err = fw_txn_decode_json_ex((const char *)value + 1, len - 1, &arena, len, NULL,
                                            e->extras, &t, &derr);
-        if (err == FW_OK && !fw_event_buffer_push(&e->buffer, &t))
+        if (err == FW_OK && !(b = fw_event_buffer_push(&e->buffer, &t)))
             err = FW_ERR_NOMEM;
         fw_arena_fini(&arena);
         if (err) {
             snprintf(errstr, errstr_size, "changelog: buffered record: %s", derr.reason);
             return err;
         }
-        for (uint32_t i = 0; i < e->buffer.n; i++) { /* all restored ones are in the log */
-            fw_buffered *b = e->buffer.heap[i].b;
-            if (!b->persisted)
-                b->slot = slot; /* the one just pushed */
-            b->persisted = true;
-        }
+        b->persisted = true; /* it is in the log */
+        b->slot = slot;
         if (slot > e->next_slot)
             e->next_slot = slot;
         e->restoring = true;

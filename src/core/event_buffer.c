@@ -126,25 +126,25 @@ static fw_heap_ent entry(fw_buffered *b) {
     return (fw_heap_ent){ .ts = b->txn.ts_ms, .id8 = id8, .b = b };
 }
 
-bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
+fw_buffered *fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t) {
     if (b->n == b->cap) {
         uint32_t cap = b->cap ? b->cap * 2 : 1024;
         fw_heap_ent *h = realloc(b->heap, sizeof(*h) * cap);
         if (!h)
-            return false;
+            return NULL;
         b->heap = h;
         b->cap = cap;
     }
     fw_buffered *c = fw_txn_clone(b->pool, t);
     if (!c)
-        return false;
+        return NULL;
     uint32_t i = b->n++;
     b->heap[i] = entry(c);
     while (i > 0 && less(b->heap, i, (i - 1) / 2)) {
         swap(b->heap, i, (i - 1) / 2);
         i = (i - 1) / 2;
     }
-    return true;
+    return c;
 }
 
 const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b) {

@@ -40,8 +40,8 @@ void fw_event_buffer_init(fw_event_buffer *b, fw_pool *pool, uint32_t max);
 void fw_event_buffer_fini(fw_event_buffer *b);
 
 /** @brief Copies @p t (and what it points to) into the buffer.
- *  @returns false when out of memory. */
-bool fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t);
+ *  @returns the copy, NULL when out of memory. */
+fw_buffered *fw_event_buffer_push(fw_event_buffer *b, const fw_txn *t);
 
 /** @brief The earliest buffered transaction, or NULL. */
 const fw_txn *fw_event_buffer_peek(const fw_event_buffer *b);

@@ -100,17 +100,17 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
     st->alerted = calloc(n, sizeof(uint64_t));
     st->dedupe_to = calloc(n, sizeof(*st->dedupe_to));
     st->key_class = malloc(n * sizeof(size_t));
-    st->agg_groups = malloc(4 * n * sizeof(size_t));
-    for (int ph = 0; ph < 3; ph++)
+    for (int ph = 0; ph < 3; ph++) {
         st->phase_rules[ph] = malloc(2 * n * sizeof(size_t));
+        st->agg[ph] = malloc((ph == FW_LANG_ALL ? 2 : 1) * n * sizeof(size_t));
+    }
     if (!st->tab || !st->group_of || !st->member_of || !st->pool || !st->alerted || !st->dedupe_to ||
-        !st->key_class || !st->agg_groups || !st->phase_rules[0] || !st->phase_rules[1] || !st->phase_rules[2]) {
+        !st->key_class || !st->agg[0] || !st->agg[1] || !st->agg[2] || !st->phase_rules[0] ||
+        !st->phase_rules[1] || !st->phase_rules[2]) {
         fw_lang_state_destroy(st);
         return NULL;
     }
-    st->agg_bf = st->agg_groups + n;
-    st->agg_arrival = st->agg_groups + 2 * n;
-    st->agg_ordered = st->agg_groups + 3 * n;
+    st->agg_bf = st->agg[FW_LANG_ALL] + n;
     for (int ph = 0; ph < 3; ph++)
         st->phase_bf[ph] = st->phase_rules[ph] + n;
     for (size_t i = 0; i < rs->n; i++) {
@@ -244,11 +244,9 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
                 t->pf[t->npf++] = (uint8_t)f;
         need_all = need_all || t->ranged;
         if (r->kind == FW_LANG_AGGREGATE) {
-            st->agg_groups[st->nagg_groups++] = g;
-            if (r->early)
-                st->agg_arrival[st->nagg_arrival++] = g;
-            else
-                st->agg_ordered[st->nagg_ordered++] = g;
+            int ph = r->early ? FW_LANG_ON_ARRIVAL : FW_LANG_IN_ORDER;
+            st->agg[FW_LANG_ALL][st->nagg[FW_LANG_ALL]++] = g;
+            st->agg[ph][st->nagg[ph]++] = g;
             if (r->backfill)
                 st->agg_bf[st->nagg_bf++] = g;
         }
@@ -348,13 +346,14 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->member_of);
     free(st->pool);
     free(st->key_class);
-    free(st->agg_groups);
     free(st->kc);
     free(st->kc_bytes);
     free(st->kc_nlen);
     free(st->kc_off);
-    for (int ph = 0; ph < 3; ph++)
+    for (int ph = 0; ph < 3; ph++) {
         free(st->phase_rules[ph]);
+        free(st->agg[ph]);
+    }
     free(st->dirty);
     free(st->scratch);
     free(st->alerted);
@@ -948,19 +947,13 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     /* Replay builds the backfill rules' state only (their parts are their
      * own): it walks their lists instead. */
     bool replay = st->replay;
-    bool arrival = in->phase == FW_LANG_ON_ARRIVAL;
+    int ph = in->phase;
+    bool arrival = ph == FW_LANG_ON_ARRIVAL;
     /* Backfill rules never fire early: replay counts in the ordered phase. */
-    const size_t *ag = replay    ? st->agg_bf
-                       : arrival ? st->agg_arrival
-                       : in->phase == FW_LANG_ALL ? st->agg_groups
-                                                  : st->agg_ordered;
-    size_t nag = replay    ? (arrival ? 0 : st->nagg_bf)
-                 : arrival ? (in->late ? 0 : st->nagg_arrival)
-                 : in->phase == FW_LANG_ALL ? st->nagg_groups
-                                            : st->nagg_ordered;
+    const size_t *ag = replay ? st->agg_bf : st->agg[ph];
+    size_t nag = (arrival && (replay || in->late)) ? 0 : replay ? st->nagg_bf : st->nagg[ph];
     for (size_t i = 0; i < nag; i++) /* only they count here */
         count_in_group(st, ag[i], &ctx);
-    int ph = arrival ? FW_LANG_ON_ARRIVAL : in->phase == FW_LANG_ALL ? FW_LANG_ALL : FW_LANG_IN_ORDER;
     const size_t *pr = replay ? st->phase_bf[ph] : st->phase_rules[ph];
     size_t npr = replay ? st->nphase_bf[ph] : st->nphase[ph];
     for (size_t i = 0; i < npr; i++)
@@ -969,7 +962,7 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     /* Once per transaction: the ordered phase (or ALL) sees every one; the
      * arrival phase sees them again, so it sweeps only when there is no
      * ordered phase to do it. */
-    if (watermark != INT64_MIN && (!arrival || (!st->nphase[FW_LANG_IN_ORDER] && st->nagg_arrival)))
+    if (watermark != INT64_MIN && (!arrival || (!st->nphase[FW_LANG_IN_ORDER] && st->nagg[FW_LANG_ON_ARRIVAL])))
         sweep_some(st, watermark);
 }
 

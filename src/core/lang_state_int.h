@@ -275,14 +275,13 @@ struct fw_lang_state {
     /* Per fw_lang_phase: the enabled rules it runs, in file order, and how
      * many; chosen once here, not per transaction. */
     size_t *phase_rules[3], nphase[3];
-    size_t *agg_groups, nagg_groups; /* the aggregate groups: they count each record */
-    /* The same split by phase: early firing's groups count on arrival (late
-     * records excluded), the others in event-time order. */
-    size_t *agg_arrival, nagg_arrival, *agg_ordered, nagg_ordered;
+    /* Per fw_lang_phase, the aggregate groups that count each record: all
+     * of them, early firing's (on arrival, late records excluded), the
+     * others (in event-time order). */
+    size_t *agg[3], nagg[3];
     /* The same lists for replay (fw_lang_state_set_replay): the backfill
      * rules and groups only, so no per-rule replay test runs live. They are
-     * the second halves of phase_rules[] and agg_groups (whose third and
-     * fourth quarters are agg_arrival and agg_ordered). */
+     * the second halves of phase_rules[] and agg[FW_LANG_ALL]. */
     size_t *phase_bf[3], nphase_bf[3];
     size_t *agg_bf, nagg_bf;
     size_t sweep_tab, sweep_bucket; /* the background sweep's cursor */

@@ -148,7 +148,7 @@ typedef struct fw_krt {
     bool txn_open;
     bool txn_failed;         /* a produce failed: the transaction must be aborted */
     int64_t txn_started_ms;
-    int64_t clock_ms;         /* fw_mono_ms() read once per FW_CLOCK_EVERY records (clock_ms_now) */
+    int64_t clock_ms;         /* fw_mono_ms(), read again every FW_CLOCK_EVERY records */
     fw_str cur_key;           /* key of the record being processed, for its dead letter */
     int64_t first_record_ms;  /* for the final rate: first record to last commit */
     int64_t last_commit_ms;
@@ -653,9 +653,10 @@ static void txn_commit(fw_krt *k) {
     k->commits++;
     fw_tally_commit(&k->tally);
     k->last_commit_ms = fw_mono_ms();
-    fw_latency_observe(&k->commit_time, k->last_commit_ms - started);
-    if (k->last_commit_ms - started > k->commit_ms_max)
-        k->commit_ms_max = k->last_commit_ms - started;
+    int64_t took = k->last_commit_ms - started;
+    fw_latency_observe(&k->commit_time, took);
+    if (took > k->commit_ms_max)
+        k->commit_ms_max = took;
     k->txn_open = false;
     for (fw_task *t = NULL; (t = task_next(k, t));) {
         if (t->dirty && t->next_offset >= 0)
@@ -1877,8 +1878,10 @@ static void warm_producer(fw_krt *k) {
  * and its partitions follow the input partitions held here (once the
  * consumer is subscribed). Stages no rule needs any more keep their topics, unused. */
 static bool update_plan(fw_krt *k) {
-    if (!k->staged)
+    if (!k->staged) {
+        warm_producer(k); /* output, dead letters, late and the changelog */
         return true;
+    }
     fw_stage_plan plan;
     if (fw_stage_plan_build(&plan, &k->pconf.rules, k->pconf.lang, k->c->colocated, k->errstr,
                             sizeof(k->errstr))) {
@@ -2054,7 +2057,6 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     switch_rules(k);
     if (!update_plan(k) || !subscribe_input(k))
         goto out;
-    warm_producer(k); /* unstaged, update_plan did not */
     fw_stop_install();
     if (c->rules_file || c->lists_file)
         fw_reload_install();

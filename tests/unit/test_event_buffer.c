@@ -40,7 +40,7 @@ static void fill(fw_event_buffer *b, uint64_t seed) {
         lens[i] = n;
         fw_txn t = { .ts_ms = (int64_t)(next(&seed) % 7) - 3,
                      .transaction_id = { ids[i], n } };
-        assert_true(fw_event_buffer_push(b, &t));
+        assert_non_null(fw_event_buffer_push(b, &t));
     }
 }
 
