@@ -644,6 +644,70 @@ static void test_utf8_valid(void **state) {
     dec_release(&d);
 }
 
+/* The scanner takes 8 and 16 bytes at a time: a byte that needs a closer
+ * look (escape, control, UTF-8, invalid) at every position of strings up to
+ * 40 bytes, in a value far from the record's end and in the last one. */
+static void test_string_scan_positions(void **state) {
+    (void)state;
+    static const struct {
+        const char *bytes, *want; /* want NULL: rejected */
+    } special[] = {
+        { "\\n", "\n" }, { "\\u00e9", "\xc3\xa9" }, { "\xc3\xa9", "\xc3\xa9" },
+        { "\"", "" }, { "\x01", NULL }, { "\xff", NULL }, { "\xc3", NULL },
+    };
+    for (size_t len = 0; len <= 40; len++) {
+        for (size_t k = 0; k < N(special); k++) {
+            for (size_t pos = 0; pos <= len; pos++) {
+                char str[64], want[64], rec[256];
+                size_t o = 0, w = 0;
+                bool cut = special[k].bytes[0] == '"'; /* the quote ends it at pos */
+                for (size_t j = 0; j < len; j++) {
+                    if (j == pos) {
+                        o += (size_t)sprintf(str + o, "%s", special[k].bytes);
+                        if (special[k].want)
+                            w += (size_t)sprintf(want + w, "%s", special[k].want);
+                    }
+                    str[o++] = (char)('a' + j % 26);
+                    if (!cut || j < pos)
+                        want[w++] = (char)('a' + j % 26);
+                }
+                if (pos == len) {
+                    if (cut)
+                        continue;
+                    o += (size_t)sprintf(str + o, "%s", special[k].bytes);
+                    if (special[k].want)
+                        w += (size_t)sprintf(want + w, "%s", special[k].want);
+                }
+                str[o] = want[w] = '\0';
+                if (cut) /* "...ab" then the rest as the next field's bytes: a syntax error */
+                    continue;
+                for (int last = 0; last < 2; last++) {
+                    if (last)
+                        snprintf(rec, sizeof(rec), "{" REQ ",\"merchant_id\":\"%s\"}", str);
+                    else
+                        snprintf(rec, sizeof(rec),
+                                 "{\"merchant_id\":\"%s\",\"account_id\":\"a-0123456789abcdef\","
+                                 REQ "}", str);
+                    decoded d;
+                    dec_json(&d, rec);
+                    if (!special[k].want) {
+                        if (d.rc == FW_OK)
+                            fail_msg("accepted %s (len %zu, special %zu at %zu)", rec, len, k,
+                                     pos);
+                        assert_string_equal(d.err.field, "merchant_id");
+                    } else {
+                        expect_ok(&d, rec);
+                        if (!fw_str_eq_c(d.t.merchant_id, want))
+                            fail_msg("merchant_id of %s: got \"%.*s\", want \"%s\"", rec,
+                                     (int)d.t.merchant_id.len, d.t.merchant_id.ptr, want);
+                    }
+                    dec_release(&d);
+                }
+            }
+        }
+    }
+}
+
 /* Without an arena a string with escapes cannot be unescaped: rejected. */
 static void test_escapes_without_arena(void **state) {
     (void)state;
@@ -1132,6 +1196,7 @@ int main(void) {
         cmocka_unit_test(test_types),
         cmocka_unit_test(test_seed000_shape),
         cmocka_unit_test(test_escapes),
+        cmocka_unit_test(test_string_scan_positions),
         cmocka_unit_test(test_utf8_valid),
         cmocka_unit_test(test_escapes_without_arena),
         cmocka_unit_test(test_arena_full),
