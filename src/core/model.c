@@ -11,9 +11,12 @@
 #include <xgboost/c_api.h>
 
 #include "fw_hash.h"
+#include "model_trees.h"
 
 struct fw_model {
     BoosterHandle booster;
+    fw_trees *trees;      /* scores without XGBoost; NULL: XGBoost scores (why: walker_why) */
+    char walker_why[256];
     size_t nfeatures;
     char **names;
     char id[128];
@@ -32,6 +35,7 @@ void fw_model_free(fw_model *m) {
         return;
     if (m->booster)
         XGBoosterFree(m->booster);
+    fw_trees_free(m->trees);
     for (size_t i = 0; m->names && i < m->nfeatures; i++)
         free(m->names[i]);
     free(m->names);
@@ -70,6 +74,66 @@ nomem:
     return false;
 }
 
+static fw_err predict(fw_model *m, const float *rows, size_t n, int type, float *out,
+                      size_t per_row, char *errstr, size_t errstr_size);
+
+#define PROBE_ROWS 512
+#define PROBE_CUTS 64
+
+/* Scores with the native walker when it covers the model and gives XGBoost's
+ * very floats on probe rows: every feature at, just below and just above its
+ * split thresholds, or missing. Otherwise XGBoost goes on scoring. */
+static void attach_trees(fw_model *m, const char *json, size_t len) {
+    char why[128];
+    fw_trees *t = fw_trees_read(json, len, m->nfeatures, why, sizeof(why));
+    if (!t) {
+        snprintf(m->walker_why, sizeof(m->walker_why), "%s", why);
+        return;
+    }
+    size_t nf = m->nfeatures;
+    float *rows = malloc(sizeof(float) * PROBE_ROWS * nf), *a = malloc(sizeof(float) * PROBE_ROWS),
+          *b = malloc(sizeof(float) * PROBE_ROWS), cuts[PROBE_CUTS];
+    uint64_t x = 0x9e3779b97f4a7c15ULL;
+    bool same = rows && a && b;
+    for (size_t f = 0; same && f < nf; f++) {
+        size_t nc = fw_trees_thresholds(t, f, cuts, PROBE_CUTS);
+        for (size_t r = 0; r < PROBE_ROWS; r++) {
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            float c = nc ? cuts[(x >> 8) % nc] : 0.0f, v;
+            switch ((x >> 40) % 5) {
+            case 0: v = NAN; break;
+            case 1: v = c; break;
+            case 2: v = nextafterf(c, -INFINITY); break;
+            case 3: v = nextafterf(c, INFINITY); break;
+            default: v = c * (float)((x >> 48) % 4) * 0.5f; break;
+            }
+            rows[r * nf + f] = v;
+        }
+    }
+    char err[256];
+    if (same && predict(m, rows, PROBE_ROWS, 0, a, 1, err, sizeof(err)) == FW_OK) {
+        fw_trees_predict(t, rows, PROBE_ROWS, b);
+        for (size_t r = 0; r < PROBE_ROWS && same; r++)
+            if (memcmp(&a[r], &b[r], sizeof(float)) != 0) {
+                snprintf(m->walker_why, sizeof(m->walker_why),
+                         "probe row %zu scored %.9g, XGBoost %.9g", r, (double)b[r], (double)a[r]);
+                same = false;
+            }
+    } else {
+        snprintf(m->walker_why, sizeof(m->walker_why), "%s", same ? err : "out of memory");
+        same = false;
+    }
+    free(rows);
+    free(a);
+    free(b);
+    if (same)
+        m->trees = t;
+    else
+        fw_trees_free(t);
+}
+
+const char *fw_model_walker_why(const fw_model *m) { return m->trees ? NULL : m->walker_why; }
+
 fw_model *fw_model_load_buffer(const void *buf, size_t len, const char *what, char *errstr,
                                size_t errstr_size) {
     const char *p = buf;
@@ -97,6 +161,7 @@ fw_model *fw_model_load_buffer(const void *buf, size_t len, const char *what, ch
     }
     if (!take_names(m, what, errstr, errstr_size))
         goto fail;
+    attach_trees(m, buf, len);
     const char *base = strrchr(what, '/');
     base = base ? base + 1 : what;
     snprintf(m->id, sizeof(m->id), "%.100s@%016" PRIx64, base, fw_hash64(buf, len, 0x6d6f64656cULL));
@@ -206,6 +271,10 @@ static fw_err predict(fw_model *m, const float *rows, size_t n, int type, float 
 
 fw_err fw_model_predict(fw_model *m, const float *rows, size_t n, float *out, char *errstr,
                         size_t errstr_size) {
+    if (m->trees) {
+        fw_trees_predict(m->trees, rows, n, out);
+        return FW_OK;
+    }
     return predict(m, rows, n, 0, out, 1, errstr, errstr_size);
 }
 

@@ -42,8 +42,13 @@ int fw_model_column(const fw_model *m, const char *name, size_t len);
  *  hash>", carried by alerts so an analyst knows which model scored. */
 const char *fw_model_id(const fw_model *m);
 
+/** @brief NULL when fw_model_predict walks the trees itself (model_trees.h),
+ *  else why XGBoost scores instead ("objective is not binary:logistic"). */
+const char *fw_model_walker_why(const fw_model *m);
+
 /** @brief Fraud probabilities of @p n rows (@p rows: n x nfeatures floats,
- *  NaN = missing) into @p out. One XGBoost call for the whole batch. */
+ *  NaN = missing) into @p out: the native walker's, the same floats as
+ *  XGBoost's, or one XGBoost call for the whole batch. */
 fw_err fw_model_predict(fw_model *m, const float *rows, size_t n, float *out, char *errstr,
                         size_t errstr_size);
 

@@ -349,6 +349,12 @@ int fw_cmd_bench(int argc, char **argv) {
         snprintf(from, sizeof(from), " (generated, %d accounts)", bc.accounts);
     printf("fraudwatch bench: %zu transactions%s, %.1f MB, %.0f bytes each on average\n", c.n,
            from, (double)c.len / 1e6, (double)c.len / (double)c.n);
+    if (model) {
+        const char *why = fw_model_walker_why(model);
+        printf("model %s: %s%s\n", fw_model_id(model),
+               why ? "scored by XGBoost, as fraudwatch's tree walker does not cover it: "
+                   : "scored by fraudwatch's tree walker (XGBoost explains)", why ? why : "");
+    }
 
     /* Stage 1: decoding alone. */
     fw_arena scratch;
