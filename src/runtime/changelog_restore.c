@@ -2,9 +2,8 @@
  * the latest value of every key into an engine. Failover waits for this, so
  * it is built for speed: messages come in batches, their bytes are copied
  * into one growing arena (no allocation per record), and an open-addressing
- * table over the keys keeps the last record of each as they arrive; the
- * winners are then restored in log order. The copies live only for the
- * restore. */
+ * table over the keys keeps the last record of each; the winners are then
+ * restored in log order. The copies live only for the restore. */
 #include "changelog_restore.h"
 
 #include <inttypes.h>
@@ -34,79 +33,12 @@ typedef struct restore_buf {
     size_t n, cap;
     char *arena;      /* grows by doubling: pointers into it are taken only at the end */
     size_t used, size;
-    uint64_t *table;  /* each key's latest record so far (see mark) */
-    size_t slots, keys;
 } restore_buf;
-
-/* The table that marks each key's latest record as the records arrive:
- * linear probing at load at most 1/2, slots holding 32 bits of the key's
- * hash beside the record's index + 1, so a probe touches the record and its
- * key only when the hashes agree (at millions of records, cache misses are
- * the cost). Sized once from the partition's offsets, which bound its
- * records, so it is rarely rebuilt (that hashes every live key again). */
-#define TAG_MASK 0xffffffff00000000ULL
-
-size_t fw_restore_presize_slots = (size_t)1 << 26; /* 512 MB: beyond, the table grows */
-
-static bool table_init(restore_buf *b, size_t records) {
-    size_t slots = 16;
-    while (slots < records * 2 && slots < fw_restore_presize_slots)
-        slots *= 2;
-    b->table = calloc(slots, sizeof(*b->table)); /* 0: empty */
-    b->slots = slots;
-    return b->table != NULL;
-}
-
-static uint64_t key_hash(const restore_buf *b, const changelog_rec *r) {
-    return fw_hash64(b->arena + r->off, r->keylen, 0);
-}
-
-/* Puts record @p i (hash @p h) in the table; an earlier record of its key
- * stops being the latest. */
-static void mark(restore_buf *b, size_t i, uint64_t h) {
-    changelog_rec *r = &b->recs[i];
-    uint64_t tag = h & TAG_MASK;
-    size_t mask = b->slots - 1;
-    for (size_t s = (size_t)h & mask;; s = (s + 1) & mask) {
-        uint64_t v = b->table[s];
-        if (v && (v & TAG_MASK) == tag) {
-            changelog_rec *o = &b->recs[(uint32_t)v - 1];
-            if (o->keylen != r->keylen || memcmp(b->arena + o->off, b->arena + r->off, r->keylen))
-                continue;
-            o->latest = false;
-        } else if (v) {
-            continue;
-        }
-        b->table[s] = tag | (uint64_t)(i + 1);
-        r->latest = true;
-        b->keys += !v;
-        return;
-    }
-}
-
-static bool table_grow(restore_buf *b) {
-    uint64_t *old = b->table;
-    size_t n = b->slots;
-    b->table = calloc(n * 2, sizeof(*b->table));
-    if (!b->table) {
-        b->table = old;
-        return false;
-    }
-    b->slots = n * 2;
-    b->keys = 0;
-    for (size_t s = 0; s < n; s++)
-        if (old[s]) {
-            size_t i = (uint32_t)old[s] - 1;
-            mark(b, i, key_hash(b, &b->recs[i]));
-        }
-    free(old);
-    return true;
-}
 
 static bool buf_add(restore_buf *b, const rd_kafka_message_t *m) {
     size_t need = m->key_len + (m->payload ? m->len : 0);
     if (m->key_len > UINT32_MAX || m->len > UINT32_MAX || b->n >= UINT32_MAX - 1)
-        return false; /* the table keeps 32-bit indexes */
+        return false; /* mark_latest keeps 32-bit indexes */
     if (b->n == b->cap) {
         size_t cap = b->cap ? b->cap * 2 : 65536;
         changelog_rec *r = realloc(b->recs, sizeof(*r) * cap);
@@ -125,18 +57,53 @@ static bool buf_add(restore_buf *b, const rd_kafka_message_t *m) {
         b->arena = a;
         b->size = size;
     }
-    if ((b->keys + 1) * 2 > b->slots && !table_grow(b))
-        return false;
-    changelog_rec *r = &b->recs[b->n];
+    changelog_rec *r = &b->recs[b->n++];
     r->off = b->used;
     r->keylen = (uint32_t)m->key_len;
     r->len = m->payload ? (uint32_t)m->len : 0;
     r->tombstone = !m->payload;
+    r->latest = false;
     memcpy(b->arena + b->used, m->key, m->key_len);
     if (m->payload && m->len)
         memcpy(b->arena + b->used + m->key_len, m->payload, m->len);
     b->used += need;
-    mark(b, b->n++, fw_hash64(m->key, m->key_len, 0));
+    return true;
+}
+
+/* Marks the last record of every key: one pass over the log with a table
+ * (load at most 1/2, linear probing) whose slots hold 32 bits of the key's
+ * hash beside the record's index + 1, so a probe touches the record and its
+ * key only when the hashes agree (at millions of records, cache misses are
+ * the cost). */
+static bool mark_latest(restore_buf *b) {
+    size_t slots = 16;
+    while (slots < b->n * 2)
+        slots *= 2;
+    uint64_t *table = calloc(slots, sizeof(*table)); /* 0: empty */
+    if (!table)
+        return false;
+    for (size_t i = 0; i < b->n; i++) {
+        const changelog_rec *r = &b->recs[i];
+        const char *key = b->arena + r->off;
+        uint64_t h = fw_hash64(key, r->keylen, 0);
+        uint64_t tag = h & 0xffffffff00000000ULL;
+        for (size_t s = (size_t)h & (slots - 1);; s = (s + 1) & (slots - 1)) {
+            uint64_t v = table[s];
+            if (v && (v & 0xffffffff00000000ULL) == tag) {
+                const changelog_rec *o = &b->recs[(uint32_t)v - 1];
+                if (o->keylen != r->keylen || memcmp(b->arena + o->off, key, r->keylen))
+                    continue;
+            } else if (v) {
+                continue;
+            }
+            table[s] = tag | (uint64_t)(i + 1); /* the later record wins */
+            break;
+        }
+    }
+    for (size_t s = 0; s < slots; s++)
+        if (table[s])
+            b->recs[(uint32_t)table[s] - 1].latest = true;
+    free(table);
     return true;
 }
 
@@ -246,6 +213,10 @@ static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t r
 static bool apply_slot(restore_slot *sl, const char *instance_id) {
     fw_restore_job *j = sl->job;
     restore_buf *b = &sl->buf;
+    if (b->n && !mark_latest(b)) {
+        fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory", j->topic, j->partition);
+        return false;
+    }
     size_t keys = 0, bad = 0;
     for (size_t i = 0; i < b->n; i++) {
         const changelog_rec *r = &b->recs[i];
@@ -294,10 +265,6 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
             fw_log(instance_id, "restore %s[%" PRId32 "]: %s", jobs[i].topic,
                    jobs[i].partition, rd_kafka_err2str(err));
             ok = false;
-        } else if (hi > lo && !table_init(&slots[i].buf, (size_t)(hi - lo))) {
-            fw_log(instance_id, "restore %s[%" PRId32 "]: out of memory", jobs[i].topic,
-                   jobs[i].partition);
-            ok = false;
         } else if (hi > lo) {
             rd_kafka_topic_partition_list_add(parts, jobs[i].topic, jobs[i].partition)->offset =
                 RD_KAFKA_OFFSET_BEGINNING;
@@ -327,7 +294,6 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
     for (size_t i = 0; slots && i < n; i++) {
         free(slots[i].buf.recs);
         free(slots[i].buf.arena);
-        free(slots[i].buf.table);
         ok = ok && jobs[i].ok;
     }
     free(slots);

@@ -50,11 +50,6 @@ typedef void fw_restore_wait_cb(void *opaque, const fw_restore_job *job);
  *  is logged either way.
  *  @returns false when a partition could not be read to its end (its task
  *  must not process input then; its job says which); the reason is logged. */
-/** The restore's table of keys starts with room for the partition's records
- *  (its offsets bound them), up to this many slots; past it, it grows. A
- *  variable so that tests can make it grow. */
-extern size_t fw_restore_presize_slots;
-
 bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n,
                               const char *instance_id, fw_restore_wait_cb *on_wait,
                               void *opaque);

@@ -228,14 +228,6 @@ static void test_restore_reads_on_to_the_expected_commit(void **state) {
         fail_msg("expecting the open transaction: %zu keys (want %zu), %d waits (want 1)", got,
                  both, w.n);
 
-    /* A table too small for the partition grows as the records come. */
-    size_t presize = fw_restore_presize_slots;
-    fw_restore_presize_slots = 16;
-    got = restore(reader, topic, "fw1.test.2", &w);
-    fw_restore_presize_slots = presize;
-    if (got != both)
-        fail_msg("with a growing table: %zu keys (want %zu)", got, both);
-
     for (size_t i = 0; i < ks.n; i++)
         free(ks.items[i].key);
     free(ks.items);
