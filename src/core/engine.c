@@ -96,6 +96,8 @@ fail:
     return NULL;
 }
 
+void fw_engine_set_memory_full(fw_engine *e, bool full) { e->state.memory_full = full; }
+
 void fw_engine_destroy(fw_engine *e) {
     if (!e)
         return;

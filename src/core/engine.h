@@ -223,6 +223,12 @@ void fw_engine_set_feature_sink(fw_engine *e, fw_feature_sink_fn fn, void *opaqu
  *  it, the engine keeps no feature history and queues nothing. */
 void fw_engine_ml_activate(fw_engine *e, bool on);
 
+/** @brief While @p full, no new key of state is made: a new entity or
+ *  language rule key is refused and counted (fw_state_stats.memory_refusals);
+ *  keys already held go on. The runtime sets it from the process's memory
+ *  against its limit (--max-memory); the core knows no memory but its own. */
+void fw_engine_set_memory_full(fw_engine *e, bool full);
+
 /** @brief Scores with @p m (not owned; NULL: none) from the next flush on.
  *  Fails, keeping the previous model, when the model wants a feature the
  *  engine does not compute (named in @p errstr). */

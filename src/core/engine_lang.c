@@ -69,6 +69,8 @@ static fw_err install(fw_engine *e, const fw_lang_rules *rs, const fw_lang_rules
         if (e->track_changes)
             fw_lang_state_track_changes(next);
         fw_lang_state_count_key_overflows(next, &e->state.stats.entity_overflows);
+        fw_lang_state_follow_memory(next, &e->state.memory_full,
+                                    &e->state.stats.memory_refusals);
         for (size_t i = 0; i < rs->n; i++) { /* a built-in's id: counted as it */
             fw_rule_id id = fw_rule_by_name(rs->rules[i].id);
             if (id != FW_RULE__COUNT)

@@ -402,6 +402,7 @@ typedef struct fw_lang_state fw_lang_state;
 typedef struct fw_lang_stats {
     uint64_t alerts, deduplicated, overflow, keys, events;
     uint64_t key_overflows; /* keys not made: the state held max_keys */
+    uint64_t memory_refusals; /* keys not made: the memory was full */
     uint64_t parts;  /* state groups: rules with one group_by, lookback and where share one */
 } fw_lang_stats;
 
@@ -423,6 +424,10 @@ void fw_lang_state_count_dedupes(fw_lang_state *st, size_t rule, uint64_t *count
 /** @brief Counts the keys refused at max_keys in *@p counter too (the
  *  engine's entity_overflows; NULL: only in fw_lang_stats). */
 void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter);
+
+/** @brief While *@p full is true, a new key is refused and counted in
+ *  @p counter (the engine's memory_refusals) and in fw_lang_stats. */
+void fw_lang_state_follow_memory(fw_lang_state *st, const bool *full, uint64_t *counter);
 
 /** @brief The rules @p st runs. */
 const fw_lang_rules *fw_lang_state_rules(const fw_lang_state *st);

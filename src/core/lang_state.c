@@ -1060,6 +1060,11 @@ static void sweep_some(fw_lang_state *st, int64_t watermark) {
     st->sweep_bucket = b;
 }
 
+void fw_lang_state_follow_memory(fw_lang_state *st, const bool *full, uint64_t *counter) {
+    st->memory_full = full;
+    st->memory_refusals_to = counter;
+}
+
 void fw_lang_state_count_key_overflows(fw_lang_state *st, uint64_t *counter) {
     st->key_overflows_to = counter;
 }

@@ -301,6 +301,8 @@ struct fw_lang_state {
     fw_lang_stats stats;
     uint64_t **dedupe_to;     /* per rule: also counted here (fw_lang_state_count_dedupes) */
     uint64_t *key_overflows_to; /* fw_lang_state_count_key_overflows */
+    const bool *memory_full;    /* fw_lang_state_follow_memory: true, no new key */
+    uint64_t *memory_refusals_to;
     /* Changelog bookkeeping, only when tracking (Kafka mode): the keys changed
      * since the last fw_lang_state_changes (each flagged, so listed once; the
      * list grows by doubling, so a warm state allocates nothing) and the keys
@@ -562,6 +564,12 @@ bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out);
 /* False, and counted, when the state holds max_keys keys: a new key is
  * not made (as a built-in's entity past max_entities is not). */
 static inline bool lang_key_room(fw_lang_state *st) {
+    if (st->memory_full && *st->memory_full) {
+        st->stats.memory_refusals++;
+        if (st->memory_refusals_to)
+            (*st->memory_refusals_to)++;
+        return false;
+    }
     if (!st->rs->max_keys || st->stats.keys < st->rs->max_keys)
         return true;
     st->stats.key_overflows++;

@@ -79,7 +79,7 @@ void fw_rules_defaults(fw_rules *r) {
     r->ml_score.threshold = 0.8;
     r->ml_score.top_features = 5;
     r->ml_score.contributions = FW_ML_CONTRIB_EXACT;
-    r->limits.max_entities = 1000000;
+    r->limits.max_entities = UINT32_MAX; /* no count: --max-memory bounds the state */
     r->limits.max_window_events = 10000;
     r->limits.max_transaction_ids = 1000000;
 }

@@ -107,6 +107,10 @@ static fw_entity *lookup(fw_state *s, uint8_t kind, const char *key, size_t keyl
             return e;
     if (!create)
         return NULL;
+    if (s->memory_full) {
+        s->stats.memory_refusals++;
+        return NULL;
+    }
     if (s->stats.entities >= s->max_entities) {
         s->stats.entity_overflows++;
         return NULL;

@@ -104,6 +104,8 @@ typedef struct fw_state_stats {
     uint64_t entities;           /* live now */
     uint64_t created, expired;
     uint64_t entity_overflows;   /* new entity refused: max_entities reached */
+    uint64_t memory_refusals;    /* new entity or language key refused: the process was
+                                    over its memory limit (fw_engine_set_memory_full) */
     uint64_t window_overflows;   /* event not kept: max_window_events reached */
     uint64_t index_failures;     /* a distinct-key index could not grow: scans instead */
 } fw_state_stats;
@@ -116,6 +118,7 @@ typedef struct fw_state {
     uint32_t sweep_cursor;   /* incremental expiry position */
     fw_entity *free_list;    /* expired entities kept for reuse, event arrays and all:
                                 churn (a card seen every hour) costs no malloc */
+    bool memory_full;        /* no new entity or language key: see fw_engine_set_memory_full */
     fw_state_stats stats;
 } fw_state;
 
@@ -123,7 +126,8 @@ bool fw_state_init(fw_state *s, uint32_t max_entities, uint32_t max_window_event
 void fw_state_fini(fw_state *s);
 
 /** @brief Finds the entity, creating it when @p create.
- *  @returns NULL when absent (or when max_entities is reached: counted). */
+ *  @returns NULL when absent (or when max_entities is reached, or the
+ *  memory is full: counted). */
 fw_entity *fw_state_get(fw_state *s, fw_entity_kind kind, fw_str key, bool create);
 
 /** @brief Finds the account→counterparty pair entity. */

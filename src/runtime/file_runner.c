@@ -3,6 +3,7 @@
 #include "file_runner.h"
 
 #include "lang_live.h"
+#include "memlimit.h"
 #include "fw_os.h"
 #include "progress.h"
 
@@ -195,6 +196,7 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         pr.interval_s = c->stats_interval_s;
     pr.next_s = t0 + pr.interval_s;
     uint64_t blank = 0, bytes = 0;
+    fw_memlimit mem = { .limit = c->max_memory };
     char detail[128];
     ssize_t n;
     while ((n = getline(&line, &linecap, in)) >= 0) {
@@ -209,6 +211,15 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         if (fc.write_error)
             break;
         if (src.line % FW_FILE_POLL_LINES == 0) {
+            if (fw_memlimit_check(&mem, fw_mono_ms())) {
+                fw_engine_set_memory_full(fw_pipeline_engine(p), mem.full);
+                if (!c->quiet)
+                    fprintf(stderr, "fraudwatch run: memory: %.1f MB resident, %s --max-memory "
+                            "%.1f MB at line %" PRId64 ": %s\n", (double)mem.rss / 1e6,
+                            mem.full ? "over" : "back under", (double)mem.limit / 1e6, src.line,
+                            mem.full ? "no new key of state is made until it falls"
+                                     : "new keys of state are made again");
+            }
             if (scorer) {
                 fw_scorer_poll(scorer, &po);
                 fw_scorer_maybe_reload(scorer, fw_mono_ms(), &po);
@@ -260,7 +271,8 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
                         PRIu64 " behind the watermark, %" PRIu64 " over limits\n",
                 ps->dead_letters, ps->duplicates, ps->time_jumps, fc.nlate, blank, dt,
                 dt > 0 ? (double)ps->records / dt : 0.0, dedup, es->behind_watermark,
-                ss->entity_overflows + ss->window_overflows + es->buffer_overflows +
+                ss->entity_overflows + ss->memory_refusals + ss->window_overflows +
+                    es->buffer_overflows +
                     es->id_too_long + es->scan_limited +
                     es->ids_evicted);
         if (scorer) {

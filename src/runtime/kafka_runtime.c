@@ -20,6 +20,7 @@
 #include "changelog_restore.h"
 #include "lang_live.h"
 #include "lang_rules.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "repartition.h"
 #include "stage.h"
@@ -113,6 +114,7 @@ typedef struct fw_krt {
                                          them (pconf.lang then points here); NULL: c->lang */
     fw_scorer *scorer;       /* ml_score; NULL: off */
     fw_metrics *metrics;     /* Prometheus endpoint; NULL: off */
+    fw_memlimit mem;         /* --max-memory: applied to every task once a second */
     fw_source src[FW_STAGE_MAX]; /* [0]: the input; then the stages' repartition topics */
     int nsrc;
     bool staged;             /* the input has several partitions: stages (stage.h) run behind
@@ -249,6 +251,21 @@ static int source_of(const fw_krt *k, const char *topic) {
 static bool restore_later(fw_krt *k, fw_task *t);
 
 /* A task's pipeline with the rules in force, running its source's stage. */
+/* Once a second: the resident set against --max-memory, applied to every
+ * task (tasks made since, restored freely, included). */
+static void follow_memory(fw_krt *k, int64_t now) {
+    if (!k->mem.limit || now - k->mem.checked_ms < 1000)
+        return;
+    if (fw_memlimit_check(&k->mem, now))
+        logf_(k, "memory: %.1f MB resident, %s --max-memory %.1f MB: %s", (double)k->mem.rss / 1e6,
+              k->mem.full ? "over" : "back under", (double)k->mem.limit / 1e6,
+              k->mem.full ? "no new key of state is made until it falls (keys held go on; "
+                            "over_limit{limit=\"memory\"} counts the refused)"
+                          : "new keys of state are made again");
+    for (fw_task *t = NULL; (t = task_next(k, t));)
+        fw_engine_set_memory_full(fw_pipeline_engine(t->pl), k->mem.full);
+}
+
 static fw_pipeline *task_pipeline(fw_krt *k, const fw_task *t) {
     const fw_source *so = &k->src[t->src];
     fw_pipeline_conf pc = k->pconf;
@@ -1969,7 +1986,8 @@ static void warn_lang_rules(fw_krt *k, const fw_lang_rules *rs) {
 int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
     fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics, .pconf = c->pipeline,
-                   .retired = { .watermark_ms = INT64_MIN }, .end_unanswered_ms = INT64_MIN / 2 };
+                   .retired = { .watermark_ms = INT64_MIN }, .end_unanswered_ms = INT64_MIN / 2,
+                   .mem = { .limit = c->max_memory } };
     fw_krt *k = &krt;
     int rc = 1;
     /* Commit tokens must differ from every other process's, restarts included. */
@@ -2101,6 +2119,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         }
         if (fw_metrics_due(k->metrics, now))
             publish_metrics(k, now);
+        follow_memory(k, now);
         if (now - last_idle_check >= 1000) { /* idleness is a matter of seconds */
             advance_idle(k, now);
             last_idle_check = now;

@@ -42,6 +42,7 @@ void fw_metrics_add_engine(fw_metrics_snapshot *s, const fw_engine *e) {
     s->duplicates += es->duplicates;
     s->over_limit[FW_LIMIT_TRANSACTION_IDS] += es->ids_evicted;
     s->over_limit[FW_LIMIT_ENTITIES] += ss->entity_overflows;
+    s->over_limit[FW_LIMIT_MEMORY] += ss->memory_refusals;
     s->over_limit[FW_LIMIT_WINDOW_EVENTS] += ss->window_overflows;
     s->over_limit[FW_LIMIT_REORDER_BUFFER] += es->buffer_overflows;
     s->over_limit[FW_LIMIT_ENTITY_ID] += es->id_too_long;
@@ -161,6 +162,7 @@ static const char *const limit_names[FW_LIMIT__COUNT] = {
     [FW_LIMIT_ENTITY_ID] = "entity_id_length",
     [FW_LIMIT_TRANSFERS_WEIGHED] = "transfers_weighed",
     [FW_LIMIT_TRANSACTION_IDS] = "transaction_ids",
+    [FW_LIMIT_MEMORY] = "memory",
 };
 
 bool fw_metrics_label_escape(fw_buf *out, const char *s) {

@@ -32,6 +32,7 @@ typedef enum fw_metrics_limit {
     FW_LIMIT_ENTITY_ID,      /* an entity id too long to track */
     FW_LIMIT_TRANSFERS_WEIGHED, /* cycle / mule_cashout weighed only the latest 128 */
     FW_LIMIT_TRANSACTION_IDS, /* ids for duplicates full: the oldest forgotten early */
+    FW_LIMIT_MEMORY,         /* the process over --max-memory: a new key of state refused */
     FW_LIMIT__COUNT
 } fw_metrics_limit;
 

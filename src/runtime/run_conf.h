@@ -80,6 +80,8 @@ typedef struct fw_run_conf {
     int test_abort_every;          /* tests: abort every Nth transaction instead of
                                       committing it (0: never) */
     int stats_interval_s;          /* progress line on stderr; 0 = off */
+    uint64_t max_memory;           /* resident bytes above which no new key of state is
+                                      made (memlimit.h); 0 = none */
     int metrics_port;              /* Prometheus /metrics and /health (metrics.h); 0 = off */
     const char *metrics_bind;      /* address they listen on */
     fw_scorer_conf scorer;         /* ml_score: MODEL_PATH or API_ENDPOINT_URL */

@@ -12,6 +12,7 @@
 #include "kafka_runtime.h"
 #include "lang_live.h"
 #include "lang_rules.h"
+#include "memlimit.h"
 #include "metrics.h"
 #include "options.h"
 #include "rules_file.h"
@@ -78,6 +79,17 @@ static fw_err set_offset_reset(void *conf, const char *name, const char *v, char
     if (fw_opt_parse_choice(name, v, "earliest|latest", &i, errstr, errstr_size))
         return FW_ERR_INVALID;
     ((fw_run_conf *)conf)->offset_reset_latest = i == 1;
+    return FW_OK;
+}
+
+static fw_err set_max_memory(void *conf, const char *name, const char *v, char *errstr,
+                             size_t errstr_size) {
+    char why[160];
+    if (!fw_memlimit_parse(v, fw_memlimit_allowed(), &((fw_run_conf *)conf)->max_memory, why,
+                           sizeof(why))) {
+        snprintf(errstr, errstr_size, "%s: %s", name, why);
+        return FW_ERR_INVALID;
+    }
     return FW_OK;
 }
 
@@ -255,6 +267,13 @@ static const fw_opt run_opts[] = {
       .def = "built-in defaults",
       .help = "rules file (JSON, docs/rules.md) applied over the built-in defaults; see "
               "'fraudwatch rules'" },
+    { .name = "max-memory", .arg = "SIZE", .env = { "FW_MAX_MEMORY" }, .type = FW_OPT_STRING,
+      .set = set_max_memory, .def = "75%",
+      .help = "once the process's resident memory is above SIZE (75%, 4G, 512M, or 0 for no "
+              "limit; a share of the container's memory limit, else of the machine's), no new "
+              "key of state is made: new accounts, cards and rule keys go undetected by stateful "
+              "rules (counted: over_limit{limit=\"memory\"}) until memory falls again; keys "
+              "already held go on" },
     { .name = "profiles", .arg = "FILE", .env = { "FW_PROFILES" }, .type = FW_OPT_STRING,
       .offset = OFF(profiles_file), .def = "none",
       .help = "customer profiles, NDJSON ({\"customer_id\",\"avg_amount\",\"home_country\"}; "
@@ -416,6 +435,9 @@ void fw_run_conf_init(fw_run_conf *c) {
     c->commit_interval_ms = 100;
     c->session_timeout_ms = 3000; /* failover in seconds; librdkafka's own is 45000 */
     c->stats_interval_s = 10;
+    char why[160];
+    if (!fw_memlimit_parse("75%", fw_memlimit_allowed(), &c->max_memory, why, sizeof(why)))
+        c->max_memory = 0; /* the machine's memory cannot be read: no limit */
     c->metrics_port = 0;
     c->metrics_bind = "127.0.0.1"; /* safe by default: no authentication */
     fw_remote_conf_defaults(&c->scorer.remote);

@@ -135,6 +135,7 @@ static const char small_want[] =
     "fraudwatch_over_limit_total{limit=\"entity_id_length\"} 9\n"
     "fraudwatch_over_limit_total{limit=\"transfers_weighed\"} 0\n"
     "fraudwatch_over_limit_total{limit=\"transaction_ids\"} 0\n"
+    "fraudwatch_over_limit_total{limit=\"memory\"} 0\n"
     "# HELP fraudwatch_entities Entities in keyed state now.\n"
     "# TYPE fraudwatch_entities gauge\n"
     "fraudwatch_entities 321\n"
