@@ -68,7 +68,30 @@ static fw_err make_ms(int64_t y, int mo, int d, int h, int mi, int sec, int ms,
     return FW_OK;
 }
 
+/* The shape nearly every producer writes, "2024-01-15T10:30:00.123Z": fixed
+ * places, so the digits are read without the general parser's steps (it was
+ * a tenth of decoding a record). @returns false for any other shape. */
+static bool iso8601_fixed(const char *s, size_t n, int64_t *out, fw_err *rc) {
+    if (n != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
+        s[16] != ':' || s[19] != '.' || s[23] != 'Z')
+        return false;
+    static const unsigned char at[17] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18,
+                                          20, 21, 22 };
+    unsigned v[17];
+    for (int k = 0; k < 17; k++)
+        if ((v[k] = (unsigned)(unsigned char)s[at[k]] - '0') > 9)
+            return false;
+    int y = (int)(v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3]);
+    *rc = make_ms(y, (int)(v[4] * 10 + v[5]), (int)(v[6] * 10 + v[7]), (int)(v[8] * 10 + v[9]),
+                  (int)(v[10] * 10 + v[11]), (int)(v[12] * 10 + v[13]),
+                  (int)(v[14] * 100 + v[15] * 10 + v[16]), 0, out);
+    return true;
+}
+
 fw_err fw_time_parse_iso8601(const char *s, size_t n, int64_t *out) {
+    fw_err rc;
+    if (iso8601_fixed(s, n, out, &rc))
+        return rc;
     size_t i = 0;
     int y, mo, d, h, mi, sec = 0, ms = 0;
     if (!digits(s, n, &i, 4, &y) || !expect(s, n, &i, '-') || !digits(s, n, &i, 2, &mo) ||

@@ -6,6 +6,7 @@
 #include <stddef.h>
 #include <setjmp.h>
 #include <stdint.h>
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
 #include <cmocka.h>
@@ -98,6 +99,18 @@ static void test_iso_rejects(void **state) {
     (void)state;
     static const char *const cases[] = {
         "2024-01-15T10:30:00",          /* no zone: ambiguous instant */
+        /* the fixed shape "YYYY-MM-DDTHH:MM:SS.mmmZ", read on a path of its own */
+        "2024-02-30T00:00:00.000Z",
+        "2023-02-29T00:00:00.000Z",
+        "2024-13-01T00:00:00.000Z",
+        "2024-00-10T00:00:00.000Z",
+        "2024-01-15T24:00:00.000Z",
+        "2024-01-15T10:60:00.000Z",
+        "2024-01-15T10:30:61.000Z",
+        "2024-01-15T10:30:00.0a0Z",
+        "2024-01-15T10:30:00.000X",
+        "2024-01-15T1:30:00.0000Z",
+        "2024-0a-15T10:30:00.000Z",
         "2024-01-15 10:30:00.123",      /* no zone */
         "2024-02-30T00:00:00Z",         /* Feb 30 */
         "2023-02-29T00:00:00Z",         /* not a leap year */
@@ -269,6 +282,12 @@ static void test_format_round_trip(void **state) {
         if (fw_time_parse_iso8601(out, strlen(out), &back) != FW_OK || back != ms)
             fail_msg("round trip of %lld via \"%s\" gave %lld", (long long)ms, out,
                      (long long)back);
+        /* The same instant in a shape the fixed path does not take. */
+        char general[40];
+        snprintf(general, sizeof(general), "%.23s+00:00", out);
+        if (fw_time_parse_iso8601(general, strlen(general), &back) != FW_OK || back != ms)
+            fail_msg("\"%s\" gave %lld, expected %lld", general, (long long)back,
+                     (long long)ms);
     }
 }
 
