@@ -294,6 +294,21 @@ fw_lang_state *fw_lang_state_new(const fw_lang_rules *rs) {
         }
         st->cd_mask = (uint32_t)(cap - 1);
     }
+    for (int ph = 0; ph < 3; ph++) {
+        if (!(st->touch[ph] = malloc((st->ntab ? st->ntab : 1) * sizeof(size_t)))) {
+            fw_lang_state_destroy(st);
+            return NULL;
+        }
+        for (size_t g = 0; g < st->ntab; g++) {
+            bool used = false;
+            for (size_t i = 0; i < st->nagg[ph] && !used; i++)
+                used = st->agg[ph][i] == g;
+            for (size_t i = 0; i < st->nphase[ph] && !used; i++)
+                used = st->group_of[st->phase_rules[ph][i]] == g;
+            if (used)
+                st->touch[ph][st->ntouch[ph]++] = g;
+        }
+    }
     return st;
 }
 
@@ -352,6 +367,7 @@ void fw_lang_state_destroy(fw_lang_state *st) {
     free(st->kc_off);
     for (int ph = 0; ph < 3; ph++) {
         free(st->phase_rules[ph]);
+        free(st->touch[ph]);
         free(st->agg[ph]);
     }
     free(st->dirty);
@@ -932,6 +948,30 @@ static void sweep_some(fw_lang_state *st, int64_t watermark);
 
 /* Every group counts the transaction first; then the rules, in file order,
  * read their columns, so alerts come in rule order whatever the grouping. */
+#define FW_PREFETCH_GROUPS 32 /* groups whose keys are asked for ahead, at most */
+
+/* Asks for the keys this record touches in the groups of @p gs (@p ng of
+ * them) before any is used: with a bank's population each is a cache miss
+ * (its bucket, then the key), and asked together they arrive together
+ * instead of one after another. The keys are made once per record anyway. */
+static void prefetch_keys(fw_lang_state *st, const size_t *gs, size_t ng,
+                          const fw_expr_ctx *ctx) {
+    lkey **heads[FW_PREFETCH_GROUPS];
+    size_t n = 0;
+    for (size_t i = 0; i < ng && n < FW_PREFETCH_GROUPS; i++) {
+        ltab *t = &st->tab[gs[i]];
+        size_t len;
+        uint64_t h;
+        if (t->nbucket && lang_rule_key(st, t->lead, ctx, &len, &h)) {
+            heads[n] = &t->bucket[h & (t->nbucket - 1)];
+            __builtin_prefetch(heads[n++]);
+        }
+    }
+    for (size_t i = 0; i < n; i++)
+        if (*heads[i])
+            __builtin_prefetch(*heads[i]);
+}
+
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
@@ -952,6 +992,8 @@ void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
     /* Backfill rules never fire early: replay counts in the ordered phase. */
     const size_t *ag = replay ? st->agg_bf : st->agg[ph];
     size_t nag = (arrival && (replay || in->late)) ? 0 : replay ? st->nagg_bf : st->nagg[ph];
+    if (!replay)
+        prefetch_keys(st, st->touch[ph], st->ntouch[ph], &ctx);
     for (size_t i = 0; i < nag; i++) /* only they count here */
         count_in_group(st, ag[i], &ctx);
     const size_t *pr = replay ? st->phase_bf[ph] : st->phase_rules[ph];

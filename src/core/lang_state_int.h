@@ -279,6 +279,9 @@ struct fw_lang_state {
      * of them, early firing's (on arrival, late records excluded), the
      * others (in event-time order). */
     size_t *agg[3], nagg[3];
+    /* Per fw_lang_phase, every group whose key it reads (its aggregates' and
+     * its rules'), each once: their keys are prefetched (prefetch_keys). */
+    size_t *touch[3], ntouch[3];
     /* The same lists for replay (fw_lang_state_set_replay): the backfill
      * rules and groups only, so no per-rule replay test runs live. They are
      * the second halves of phase_rules[] and agg[FW_LANG_ALL]. */
