@@ -946,8 +946,6 @@ static int in_list(void *ud, int id, fw_str value) {
 
 static void sweep_some(fw_lang_state *st, int64_t watermark);
 
-/* Every group counts the transaction first; then the rules, in file order,
- * read their columns, so alerts come in rule order whatever the grouping. */
 #define FW_PREFETCH_GROUPS 32 /* groups whose keys are asked for ahead, at most */
 
 /* Asks for the keys this record touches in the groups of @p gs (@p ng of
@@ -972,6 +970,8 @@ static void prefetch_keys(fw_lang_state *st, const size_t *gs, size_t ng,
             __builtin_prefetch(*heads[i]);
 }
 
+/* Every group counts the transaction first; then the rules, in file order,
+ * read their columns, so alerts come in rule order whatever the grouping. */
 void fw_lang_eval(fw_lang_state *st, const fw_lang_input *in, int64_t watermark,
                   fw_lang_alert_fn fn, void *opaque) {
     st->record++;
@@ -1100,6 +1100,12 @@ static void sweep_some(fw_lang_state *st, int64_t watermark) {
     }
     st->sweep_tab = ti;
     st->sweep_bucket = b;
+    /* The next sweep's first keys: cache misses with many keys, asked for
+     * now so they arrive while the next record is evaluated. */
+    if (ti < st->ntab)
+        for (size_t i = b, end = b + SWEEP_BUCKETS; i < end && i < st->tab[ti].nbucket; i++)
+            if (st->tab[ti].bucket[i])
+                __builtin_prefetch(st->tab[ti].bucket[i]);
 }
 
 void fw_lang_state_follow_memory(fw_lang_state *st, const bool *full, uint64_t *counter) {

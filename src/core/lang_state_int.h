@@ -144,6 +144,8 @@ static inline void lang_oa_delete(void *table, size_t size, uint32_t mask, uint3
 typedef struct lkey {
     struct lkey *next;        /* hash chain */
     uint64_t hash;
+    int64_t used;             /* the last transaction's time that looked it up (beside
+                                 next: the expiry sweep reads these two alone) */
     uint64_t overflow;        /* events dropped at max_window_events */
     uint64_t seq_head;        /* sequence number of the oldest event: deques hold these */
     uint32_t head, n, cap;    /* ring of events: oldest at head */
@@ -170,7 +172,6 @@ typedef struct lkey {
                                  text), so a new key costs one allocation */
     lseen *seen;              /* history rules: is_new's set (open addressing, 2^k slots) */
     uint32_t nseen, seencap;
-    int64_t used;             /* the last transaction's time that looked it up */
     uint32_t dirty_idx;       /* its place in fw_lang_state.dirty while dirty */
     uint16_t part;            /* its group: a dirty key is written under the group's id */
     bool dirty;               /* changed since the last fw_lang_state_changes */

@@ -201,6 +201,13 @@ void fw_state_expire(fw_state *s, int64_t watermark, const int64_t horizon_ms[FW
     if (n > first)
         sweep_run(s, s->buckets, s->buckets + (n - first), watermark, horizon_ms, fn, opaque);
     s->sweep_cursor = (cur + n) & (s->nbuckets - 1);
+    /* The next call's first entities: cache misses with many entities, asked
+     * for now so they arrive while the next record is processed. */
+    fw_entity **next = s->buckets + s->sweep_cursor;
+    uint32_t ahead = n < s->nbuckets - s->sweep_cursor ? n : s->nbuckets - s->sweep_cursor;
+    for (uint32_t i = 0; i < ahead; i++)
+        if (next[i])
+            __builtin_prefetch(next[i]);
 }
 
 static int evrec_cmp(const fw_evrec *a, const fw_evrec *b) {
