@@ -250,15 +250,15 @@ static int source_of(const fw_krt *k, const char *topic) {
 
 static bool restore_later(fw_krt *k, fw_task *t);
 
-/* A task's pipeline with the rules in force, running its source's stage. */
 /* Once a second: the resident set against --max-memory, applied to every
  * task (tasks made since, restored freely, included). */
 static void follow_memory(fw_krt *k, int64_t now) {
     if (!k->mem.limit || now - k->mem.checked_ms < 1000)
         return;
     if (fw_memlimit_check(&k->mem, now))
-        logf_(k, "memory: %.1f MB resident, %s --max-memory %.1f MB: %s", (double)k->mem.rss / 1e6,
-              k->mem.full ? "over" : "back under", (double)k->mem.limit / 1e6,
+        logf_(k, "memory: %.1f MB resident, %s --max-memory %.1f MB: %s",
+              (double)k->mem.rss / 1e6, k->mem.full ? "over" : "back under",
+              (double)k->mem.limit / 1e6,
               k->mem.full ? "no new key of state is made until it falls (keys held go on; "
                             "over_limit{limit=\"memory\"} counts the refused)"
                           : "new keys of state are made again");
@@ -266,6 +266,7 @@ static void follow_memory(fw_krt *k, int64_t now) {
         fw_engine_set_memory_full(fw_pipeline_engine(t->pl), k->mem.full);
 }
 
+/* A task's pipeline with the rules in force, running its source's stage. */
 static fw_pipeline *task_pipeline(fw_krt *k, const fw_task *t) {
     const fw_source *so = &k->src[t->src];
     fw_pipeline_conf pc = k->pconf;
