@@ -565,8 +565,9 @@ lkey *lang_key_get(fw_lang_state *st, size_t ri, size_t len, int64_t now);
 bool lang_agg_value(const fw_lang_agg *g, const fw_expr_ctx *ctx, fw_dec *out);
 
 /* lang_window.c: rings and windows */
-/* False, and counted, when the state holds max_keys keys: a new key is
- * not made (as a built-in's entity past max_entities is not). */
+/* False, and counted, while the memory is full (fw_lang_state_follow_memory)
+ * or when the state holds max_keys keys: a new key is not made (as a
+ * built-in's entity past max_entities is not). */
 static inline bool lang_key_room(fw_lang_state *st) {
     if (st->memory_full && *st->memory_full) {
         st->stats.memory_refusals++;
