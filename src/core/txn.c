@@ -343,6 +343,18 @@ static bool scan_escape(jscan *js, const char *field, const char **ps) {
     return true;
 }
 
+#if defined(__SSE2__)
+/* Bit i set when s[i] needs a closer look in a string: '"', '\\', a control
+ * byte or a byte >= 0x80 (the signed compare below 0x20 catches both). */
+static inline unsigned special16(const char *s) {
+    __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
+    __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
+                                            _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
+                               _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
+    return (unsigned)_mm_movemask_epi8(hit);
+}
+#endif
+
 /* Scans a string starting at the opening quote under the cursor. @p field
  * names the known field it belongs to (NULL for keys and unknown values). */
 static bool scan_string_slow(jscan *js, const char *field, jstr *out) {
@@ -351,14 +363,9 @@ static bool scan_string_slow(jscan *js, const char *field, jstr *out) {
     char wb[WHO_MAX];
     for (;;) {
 #if defined(__SSE2__)
-        /* Sixteen bytes at a time while none needs a closer look: a signed
-         * compare below 0x20 also catches every byte >= 0x80. */
+        /* Sixteen bytes at a time while none needs a closer look. */
         while (end - s >= 16) {
-            __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-            __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                    _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                       _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-            unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+            unsigned mask = special16(s);
             if (mask) {
                 s += __builtin_ctz(mask);
                 goto special;
@@ -431,11 +438,7 @@ __attribute__((always_inline)) static inline bool scan_string(jscan *js, const c
 #if defined(__SSE2__)
     const char *s = js->s + 1;
     for (int k = 0; k < 2 && js->end - s >= 16; k++, s += 16) {
-        __m128i v = _mm_loadu_si128((const __m128i *)(const void *)s);
-        __m128i hit = _mm_or_si128(_mm_or_si128(_mm_cmpeq_epi8(v, _mm_set1_epi8('"')),
-                                                _mm_cmpeq_epi8(v, _mm_set1_epi8('\\'))),
-                                   _mm_cmplt_epi8(v, _mm_set1_epi8(0x20)));
-        unsigned mask = (unsigned)_mm_movemask_epi8(hit);
+        unsigned mask = special16(s);
         if (!mask)
             continue;
         s += __builtin_ctz(mask);
