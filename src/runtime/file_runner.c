@@ -211,14 +211,14 @@ int fw_file_run(const fw_run_conf *c, fw_scorer *scorer, fw_metrics *metrics) {
         if (fc.write_error)
             break;
         if (src.line % FW_FILE_POLL_LINES == 0) {
-            if (fw_memlimit_check(&mem, fw_mono_ms())) {
+            bool changed;
+            if (fw_memlimit_check(&mem, fw_mono_ms(), &changed) && changed) {
                 fw_engine_set_memory_full(fw_pipeline_engine(p), mem.full);
+                char where[40], say[256];
+                snprintf(where, sizeof(where), " at line %" PRId64, src.line);
                 if (!c->quiet)
-                    fprintf(stderr, "fraudwatch run: memory: %.1f MB resident, %s --max-memory "
-                            "%.1f MB at line %" PRId64 ": %s\n", (double)mem.rss / 1e6,
-                            mem.full ? "over" : "back under", (double)mem.limit / 1e6, src.line,
-                            mem.full ? "no new key of state is made until it falls"
-                                     : "new keys of state are made again");
+                    fprintf(stderr, "fraudwatch run: %s\n",
+                            fw_memlimit_describe(&mem, where, say, sizeof(say)));
             }
             if (scorer) {
                 fw_scorer_poll(scorer, &po);

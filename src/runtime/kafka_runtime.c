@@ -253,15 +253,12 @@ static bool restore_later(fw_krt *k, fw_task *t);
 /* Once a second: the resident set against --max-memory, applied to every
  * task (tasks made since, restored freely, included). */
 static void follow_memory(fw_krt *k, int64_t now) {
-    if (!k->mem.limit || now - k->mem.checked_ms < 1000)
+    bool changed;
+    if (!fw_memlimit_check(&k->mem, now, &changed))
         return;
-    if (fw_memlimit_check(&k->mem, now))
-        logf_(k, "memory: %.1f MB resident, %s --max-memory %.1f MB: %s",
-              (double)k->mem.rss / 1e6, k->mem.full ? "over" : "back under",
-              (double)k->mem.limit / 1e6,
-              k->mem.full ? "no new key of state is made until it falls (keys held go on; "
-                            "over_limit{limit=\"memory\"} counts the refused)"
-                          : "new keys of state are made again");
+    char line[256];
+    if (changed)
+        logf_(k, "%s", fw_memlimit_describe(&k->mem, "", line, sizeof(line)));
     for (fw_task *t = NULL; (t = task_next(k, t));)
         fw_engine_set_memory_full(fw_pipeline_engine(t->pl), k->mem.full);
 }

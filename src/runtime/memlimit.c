@@ -102,7 +102,8 @@ bad:
     return false;
 }
 
-bool fw_memlimit_check(fw_memlimit *m, int64_t now_ms) {
+bool fw_memlimit_check(fw_memlimit *m, int64_t now_ms, bool *changed) {
+    *changed = false;
     if (!m->limit || now_ms - m->checked_ms < 1000)
         return false;
     m->checked_ms = now_ms;
@@ -110,9 +111,17 @@ bool fw_memlimit_check(fw_memlimit *m, int64_t now_ms) {
     if (!rss)
         return false;
     m->rss = rss;
-    bool full = rss > m->limit;
-    if (full == m->full)
-        return false;
-    m->full = full;
+    *changed = (rss > m->limit) != m->full;
+    m->full = rss > m->limit;
     return true;
+}
+
+const char *fw_memlimit_describe(const fw_memlimit *m, const char *where, char *buf,
+                                 size_t size) {
+    snprintf(buf, size, "memory: %.1f MB resident, %s --max-memory %.1f MB%s: %s",
+             (double)m->rss / 1e6, m->full ? "over" : "back under", (double)m->limit / 1e6,
+             where, m->full ? "no new key of state is made until it falls (keys held go on; "
+                              "over_limit{limit=\"memory\"} counts the refused)"
+                            : "new keys of state are made again");
+    return buf;
 }

@@ -33,8 +33,14 @@ typedef struct fw_memlimit {
     uint64_t rss;       /* at the last check */
 } fw_memlimit;
 
-/** @brief Reads the resident set when a second has passed since the last
- *  check (@p now_ms: fw_mono_ms()). @returns true when `full` changed. */
-bool fw_memlimit_check(fw_memlimit *m, int64_t now_ms);
+/** @brief Reads the resident set when a limit is set and a second has
+ *  passed since the last check (@p now_ms: fw_mono_ms()); *@p changed says
+ *  whether `full` changed. @returns true when it read it. */
+bool fw_memlimit_check(fw_memlimit *m, int64_t now_ms, bool *changed);
+
+/** @brief The log line of the last check, "memory: R MB resident, over
+ *  --max-memory L MB@p where: ...", into @p buf. @returns @p buf. */
+const char *fw_memlimit_describe(const fw_memlimit *m, const char *where, char *buf,
+                                 size_t size);
 
 #endif

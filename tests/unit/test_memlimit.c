@@ -63,12 +63,18 @@ static void test_machine(void **state) {
         fail_msg("allowed %llu, resident %llu: expected both, the first larger",
                  (unsigned long long)allowed, (unsigned long long)rss);
     fw_memlimit m = { .limit = 1 };
-    assert_true(fw_memlimit_check(&m, 5000));       /* over one byte */
+    bool changed;
+    assert_true(fw_memlimit_check(&m, 5000, &changed)); /* over one byte */
+    assert_true(changed);
     assert_true(m.full);
-    assert_false(fw_memlimit_check(&m, 5500));      /* within the second: not read */
+    assert_false(fw_memlimit_check(&m, 5500, &changed)); /* within the second: not read */
+    assert_false(changed);
     m.limit = allowed;
-    assert_true(fw_memlimit_check(&m, 6000));       /* back under */
+    assert_true(fw_memlimit_check(&m, 6000, &changed)); /* back under */
+    assert_true(changed);
     assert_false(m.full);
+    assert_true(fw_memlimit_check(&m, 7000, &changed)); /* still under: read, no change */
+    assert_false(changed);
 }
 
 static void on_alert(void *opaque, const fw_alert *a) {
