@@ -84,12 +84,9 @@ static fw_err predict(fw_model *m, const float *rows, size_t n, int type, float 
  * very floats on probe rows: every feature at, just below and just above its
  * split thresholds, or missing. Otherwise XGBoost goes on scoring. */
 static void attach_trees(fw_model *m, const char *json, size_t len) {
-    char why[128];
-    fw_trees *t = fw_trees_read(json, len, m->nfeatures, why, sizeof(why));
-    if (!t) {
-        snprintf(m->walker_why, sizeof(m->walker_why), "%s", why);
+    fw_trees *t = fw_trees_read(json, len, m->nfeatures, m->walker_why, sizeof(m->walker_why));
+    if (!t)
         return;
-    }
     size_t nf = m->nfeatures;
     float *rows = malloc(sizeof(float) * PROBE_ROWS * nf), *a = malloc(sizeof(float) * PROBE_ROWS),
           *b = malloc(sizeof(float) * PROBE_ROWS), cuts[PROBE_CUTS];

@@ -141,6 +141,8 @@ static bool read_tree(fw_trees *t, const fw_json *tree, size_t at, size_t n, uin
         }
         seen[(size_t)l] = seen[(size_t)r] = true;
         level[placed] = level[placed + 1] = (uint8_t)(level[k] + 1);
+        if (level[placed] > *depth)
+            *depth = level[placed];
         *nd = (tnode){ .cond = (float)num(col[3][id]), .left = (uint32_t)(at + placed),
                        .feat = (uint16_t)f, .dflt_right = num(col[4][id]) == 0 };
         order[placed++] = (uint32_t)l;
@@ -150,9 +152,6 @@ static bool read_tree(fw_trees *t, const fw_json *tree, size_t at, size_t n, uin
         snprintf(why, why_size, "a tree has %zu nodes unreachable from its root", n - placed);
         ok = false;
     }
-    for (size_t k = 0; ok && k < n; k++)
-        if (level[k] > *depth)
-            *depth = level[k];
     free(level);
     for (int c = 0; c < 5; c++)
         free(col[c]);
