@@ -17,6 +17,8 @@ struct fw_model {
     BoosterHandle booster;
     fw_trees *trees;      /* scores without XGBoost; NULL: XGBoost scores (why: walker_why) */
     char walker_why[256];
+    bool explains;        /* trees also gives exact contributions; false: XGBoost (explain_why) */
+    char explain_why[256];
     size_t nfeatures;
     char **names;
     char id[128];
@@ -78,13 +80,47 @@ static fw_err predict(fw_model *m, const float *rows, size_t n, int type, float 
                       size_t per_row, char *errstr, size_t errstr_size);
 
 #define PROBE_ROWS 512
+/* For tables that make explaining an alert cheap: all of 200 trees of
+ * depth 6 (about 20 MB); a deeper model's first trees. */
+#define SHAP_TABLE_BYTES ((size_t)32 << 20)
 #define PROBE_CUTS 64
+
+/* Whether the walker's contributions of the probe rows are XGBoost's very
+ * floats; if not, explain_why says where they first differ. */
+static bool same_contribs(fw_model *m, const fw_trees *t, const float *rows) {
+    if (!fw_trees_explains(t)) {
+        snprintf(m->explain_why, sizeof(m->explain_why),
+                 "a tree without covers (sum_hessian), deeper than 30 or over 256 features");
+        return false;
+    }
+    size_t per = m->nfeatures + 1;
+    float *a = malloc(sizeof(float) * PROBE_ROWS * per), *b = malloc(sizeof(float) * PROBE_ROWS * per);
+    char err[256];
+    bool same = a && b;
+    if (same && predict(m, rows, PROBE_ROWS, 2, a, per, err, sizeof(err)) == FW_OK) {
+        fw_trees_contribs(t, rows, PROBE_ROWS, b);
+        for (size_t i = 0; i < PROBE_ROWS * per && same; i++)
+            if (memcmp(&a[i], &b[i], sizeof(float)) != 0) {
+                snprintf(m->explain_why, sizeof(m->explain_why),
+                         "probe row %zu: contribution %zu is %.9g, XGBoost's %.9g", i / per,
+                         i % per, (double)b[i], (double)a[i]);
+                same = false;
+            }
+    } else {
+        snprintf(m->explain_why, sizeof(m->explain_why), "%s", same ? err : "out of memory");
+        same = false;
+    }
+    free(a);
+    free(b);
+    return same;
+}
 
 /* Scores with the native walker when it covers the model and gives XGBoost's
  * very floats on probe rows: every feature at, just below and just above its
  * split thresholds, or missing. Otherwise XGBoost goes on scoring. */
 static void attach_trees(fw_model *m, const char *json, size_t len) {
-    fw_trees *t = fw_trees_read(json, len, m->nfeatures, m->walker_why, sizeof(m->walker_why));
+    fw_trees *t = fw_trees_read(json, len, m->nfeatures, SHAP_TABLE_BYTES, m->walker_why,
+                                sizeof(m->walker_why));
     if (!t)
         return;
     size_t nf = m->nfeatures;
@@ -120,6 +156,8 @@ static void attach_trees(fw_model *m, const char *json, size_t len) {
         snprintf(m->walker_why, sizeof(m->walker_why), "%s", same ? err : "out of memory");
         same = false;
     }
+    if (same)
+        m->explains = same_contribs(m, t, rows);
     free(rows);
     free(a);
     free(b);
@@ -130,6 +168,10 @@ static void attach_trees(fw_model *m, const char *json, size_t len) {
 }
 
 const char *fw_model_walker_why(const fw_model *m) { return m->trees ? NULL : m->walker_why; }
+
+const char *fw_model_explain_why(const fw_model *m) {
+    return m->explains ? NULL : m->trees ? m->explain_why : m->walker_why;
+}
 
 fw_model *fw_model_load_buffer(const void *buf, size_t len, const char *what, char *errstr,
                                size_t errstr_size) {
@@ -277,6 +319,10 @@ fw_err fw_model_predict(fw_model *m, const float *rows, size_t n, float *out, ch
 
 fw_err fw_model_contribs(fw_model *m, const float *rows, size_t n, bool approx, float *out,
                          char *errstr, size_t errstr_size) {
+    if (!approx && m->explains) {
+        fw_trees_contribs(m->trees, rows, n, out);
+        return FW_OK;
+    }
     /* Prediction types of XGBoost's C API: 2 contributions, 3 approximate ones. */
     return predict(m, rows, n, approx ? 3 : 2, out, m->nfeatures + 1, errstr, errstr_size);
 }

@@ -46,6 +46,10 @@ const char *fw_model_id(const fw_model *m);
  *  else why XGBoost scores instead ("objective is not binary:logistic"). */
 const char *fw_model_walker_why(const fw_model *m);
 
+/** @brief NULL when fw_model_contribs computes exact contributions itself
+ *  (model_trees.h), else why XGBoost does. */
+const char *fw_model_explain_why(const fw_model *m);
+
 /** @brief Fraud probabilities of @p n rows (@p rows: n x nfeatures floats,
  *  NaN = missing) into @p out: the native walker's, the same floats as
  *  XGBoost's, or one XGBoost call for the whole batch. */

@@ -350,10 +350,16 @@ int fw_cmd_bench(int argc, char **argv) {
     printf("fraudwatch bench: %zu transactions%s, %.1f MB, %.0f bytes each on average\n", c.n,
            from, (double)c.len / 1e6, (double)c.len / (double)c.n);
     if (model) {
-        const char *why = fw_model_walker_why(model);
-        printf("model %s: %s%s\n", fw_model_id(model),
-               why ? "scored by XGBoost, as fraudwatch's tree walker does not cover it: "
-                   : "scored by fraudwatch's tree walker (XGBoost explains)", why ? why : "");
+        const char *why = fw_model_walker_why(model), *xwhy = fw_model_explain_why(model);
+        if (why)
+            printf("model %s: scored and explained by XGBoost, as fraudwatch's tree walker "
+                   "does not cover it: %s\n", fw_model_id(model), why);
+        else if (xwhy)
+            printf("model %s: scored by fraudwatch's tree walker, explained by XGBoost: %s\n",
+                   fw_model_id(model), xwhy);
+        else
+            printf("model %s: scored and explained by fraudwatch's tree walker\n",
+                   fw_model_id(model));
     }
 
     /* Stage 1: decoding alone. */

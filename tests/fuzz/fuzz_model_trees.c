@@ -1,7 +1,8 @@
 /* fuzz_model_trees.c — libFuzzer target for the tree walker's reader
  * (model_trees.c): any bytes as an XGBoost JSON model of 4 features. What
  * must hold: a refusal gives a printable reason; accepted trees score every
- * row, missing values included, in [0, 1], the same on a second pass. */
+ * row, missing values included, in [0, 1], the same on a second pass; their
+ * contributions are the same floats with the leaf tables as without. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -25,7 +26,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     char why[256] = "";
-    fw_trees *t = fw_trees_read((const char *)data, size, NF, why, sizeof(why));
+    fw_trees *t = fw_trees_read((const char *)data, size, NF, 1 << 20, why, sizeof(why));
     if (!t) {
         CHECK(why[0] != '\0');
         for (const char *p = why; *p; p++)
@@ -41,6 +42,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
         CHECK(memcmp(&a[i], &b[i], sizeof(float)) == 0);
         CHECK(isnan(a[i]) || (a[i] >= 0 && a[i] <= 1));
     }
+    fw_trees *u = fw_trees_read((const char *)data, size, NF, 0, why, sizeof(why));
+    CHECK(u != NULL);
+    CHECK(fw_trees_explains(t) == fw_trees_explains(u));
+    if (fw_trees_explains(t)) {
+        float ca[9 * (NF + 1)], cb[9 * (NF + 1)];
+        fw_trees_contribs(t, rows, 9, ca);
+        fw_trees_contribs(u, rows, 9, cb);
+        for (size_t i = 0; i < 9 * (NF + 1); i++)
+            CHECK(memcmp(&ca[i], &cb[i], sizeof(float)) == 0 || (isnan(ca[i]) && isnan(cb[i])));
+    }
+    fw_trees_free(u);
     fw_trees_free(t);
     return 0;
 }

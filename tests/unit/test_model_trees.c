@@ -1,6 +1,6 @@
 /* test_model_trees.c — the native tree walker gives XGBoost's very floats,
- * declines what it does not cover (XGBoost then scores), and refuses
- * malformed trees with a reason. */
+ * scores and contributions, declines what it does not cover (XGBoost then
+ * scores or explains), and refuses malformed trees with a reason. */
 #include <stdarg.h>
 #include <stddef.h>
 #include <setjmp.h>
@@ -120,6 +120,58 @@ static void expect_same_scores(const char *path, bool walked) {
     fw_model_free(m);
 }
 
+/* XGBoost's own exact contributions (n x (NF + 1)) for @p rows. */
+static void xgboost_contribs(const char *path, const float *rows, size_t n, float *out) {
+    BoosterHandle b;
+    DMatrixHandle d;
+    assert_int_equal(XGBoosterCreate(NULL, 0, &b), 0);
+    assert_int_equal(XGBoosterLoadModel(b, path), 0);
+    assert_int_equal(XGBoosterSetParam(b, "nthread", "1"), 0);
+    assert_int_equal(XGDMatrixCreateFromMat(rows, n, NF, NAN, &d), 0);
+    const char *cfg = "{\"type\":2,\"training\":false,\"iteration_begin\":0,"
+                      "\"iteration_end\":0,\"strict_shape\":false}";
+    const bst_ulong *shape;
+    bst_ulong dim;
+    const float *res;
+    assert_int_equal(XGBoosterPredictFromDMatrix(b, d, cfg, &shape, &dim, &res), 0);
+    memcpy(out, res, sizeof(float) * n * (NF + 1));
+    XGDMatrixFree(d);
+    XGBoosterFree(b);
+}
+
+static char *read_text(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[4 << 20];
+    *len = fread(text, 1, sizeof(text), f);
+    fclose(f);
+    return text;
+}
+
+/* The contributions of the trees in @p path, read with @p table_bytes of
+ * leaf tables, are XGBoost's floats on 20,000 rows with missing values and
+ * values on thresholds. */
+static void expect_same_contribs(const char *path, size_t table_bytes) {
+    enum { N = 20000 };
+    static float rows[N * NF], ours[N * (NF + 1)], theirs[N * (NF + 1)];
+    size_t len;
+    const char *json = read_text(path, &len);
+    char why[256];
+    fw_trees *t = fw_trees_read(json, len, NF, table_bytes, why, sizeof(why));
+    if (!t)
+        fail_msg("read: %s", why);
+    assert_true(fw_trees_explains(t));
+    fill_rows(rows, N, (const float[]){ 0, 1, 2, 3, 5, 30 }, 6);
+    fw_trees_contribs(t, rows, N, ours);
+    xgboost_contribs(path, rows, N, theirs);
+    for (size_t i = 0; i < N * (NF + 1); i++)
+        if (memcmp(&ours[i], &theirs[i], sizeof(float)) != 0)
+            fail_msg("tables of %zu bytes, row %zu, contribution %zu: %.9g, XGBoost %.9g",
+                     table_bytes, i / (NF + 1), i % (NF + 1), (double)ours[i],
+                     (double)theirs[i]);
+    fw_trees_free(t);
+}
+
 static char *tmp_path(char *buf, size_t size) {
     snprintf(buf, size, "/tmp/fw-test-trees-%d.json", (int)getpid());
     return buf;
@@ -136,6 +188,33 @@ static void test_walker_matches_xgboost(void **state) {
     unlink(path);
 }
 
+static void test_contribs_match_xgboost(void **state) {
+    (void)state;
+    char path[64], err[256];
+    train_model(tmp_path(path, sizeof(path)), NULL, NULL);
+    expect_same_contribs(path, (size_t)64 << 20); /* every tree from its tables */
+    expect_same_contribs(path, 20000);            /* the first trees only */
+    expect_same_contribs(path, 0);                /* every leaf computed per row */
+    fw_model *m = fw_model_load(path, err, sizeof(err));
+    assert_non_null(m);
+    if (fw_model_explain_why(m))
+        fail_msg("XGBoost explains: %s", fw_model_explain_why(m));
+    fw_model_free(m);
+    train_model(path, "\"base_score\":\"5E-1\"", "\"base_score\":\"2.3E-1\"");
+    expect_same_contribs(path, (size_t)64 << 20);
+    /* Without covers (XGBoost itself would not load that) the trees still
+     * score, and do not explain. */
+    train_model(path, "\"sum_hessian\"", "\"sum_hessians\"");
+    size_t len;
+    const char *json = read_text(path, &len);
+    fw_trees *t = fw_trees_read(json, len, NF, (size_t)64 << 20, err, sizeof(err));
+    if (!t)
+        fail_msg("read: %s", err);
+    assert_false(fw_trees_explains(t));
+    fw_trees_free(t);
+    unlink(path);
+}
+
 static void test_walker_declines(void **state) {
     (void)state;
     char path[64];
@@ -147,7 +226,7 @@ static void test_walker_declines(void **state) {
 
 static void expect_refused(const char *json, const char *needle) {
     char why[256] = "";
-    fw_trees *t = fw_trees_read(json, strlen(json), 2, why, sizeof(why));
+    fw_trees *t = fw_trees_read(json, strlen(json), 2, 1 << 20, why, sizeof(why));
     if (t)
         fail_msg("accepted %s", json);
     if (!strstr(why, needle))
@@ -167,7 +246,7 @@ static void test_malformed_trees(void **state) {
     /* A stump: x0 < 1 goes left (-1), else right (+1); missing goes left. */
     const char *ok = MODEL(TREE("1,-1,-1", "2,-1,-1", "0,0,0", "1,-1,1", "1,0,0"));
     char why[256];
-    fw_trees *t = fw_trees_read(ok, strlen(ok), 2, why, sizeof(why));
+    fw_trees *t = fw_trees_read(ok, strlen(ok), 2, 1 << 20, why, sizeof(why));
     if (!t)
         fail_msg("stump refused: %s", why);
     float rows[] = { 0.5f, 0, 1.0f, 0, NAN, 0 }, out[3];
@@ -217,6 +296,7 @@ static void test_malformed_trees(void **state) {
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_walker_matches_xgboost),
+        cmocka_unit_test(test_contribs_match_xgboost),
         cmocka_unit_test(test_walker_declines),
         cmocka_unit_test(test_malformed_trees),
     };
