@@ -5,6 +5,9 @@
 #include <stdbool.h>
 #include <stdio.h>
 #include <string.h>
+#if defined(__SSE2__)
+#include <emmintrin.h>
+#endif
 
 /* Howard Hinnant's days_from_civil. */
 int64_t fw_days_from_civil(int64_t y, unsigned m, unsigned d) {
@@ -72,19 +75,35 @@ static fw_err make_ms(int64_t y, int mo, int d, int h, int mi, int sec, int ms,
  * places, so the digits are read without the general parser's steps (it was
  * a tenth of decoding a record). @returns false for any other shape. */
 static bool iso8601_fixed(const char *s, size_t n, int64_t *out, fw_err *rc) {
-    if (n != 24 || s[4] != '-' || s[7] != '-' || s[10] != 'T' || s[13] != ':' ||
-        s[16] != ':' || s[19] != '.' || s[23] != 'Z')
+    if (n != 24)
         return false;
-    static const unsigned char at[17] = { 0, 1, 2, 3, 5, 6, 8, 9, 11, 12, 14, 15, 17, 18,
-                                          20, 21, 22 };
-    unsigned v[17];
-    for (int k = 0; k < 17; k++)
-        if ((v[k] = (unsigned)(unsigned char)s[at[k]] - '0') > 9)
+    unsigned char v[24];
+#if defined(__SSE2__)
+    /* All 24 places at once: the separators equal, the rest digits. */
+    static const char sep[32] = "0000-00-00T00:00:00.000Z";
+    __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
+    __m128i a = _mm_loadu_si128((const __m128i *)s), b = _mm_loadl_epi64((const __m128i *)(s + 16));
+    __m128i da = _mm_sub_epi8(a, zero), db = _mm_sub_epi8(b, zero);
+    unsigned is_sep = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)sep))) |
+                      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(sep + 16)))) << 16;
+    unsigned is_digit = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(da, nine), da)) |
+                        ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(db, nine), db)) & 0xff) << 16;
+    const unsigned seps = 1u << 4 | 1u << 7 | 1u << 10 | 1u << 13 | 1u << 16 | 1u << 19 | 1u << 23;
+    if ((is_sep & seps) != seps || (is_digit | seps) != 0xffffff)
+        return false;
+    _mm_storeu_si128((__m128i *)v, da);
+    _mm_storel_epi64((__m128i *)(v + 16), db);
+#else
+    static const char sep[25] = "0000-00-00T00:00:00.000Z";
+    for (int k = 0; k < 24; k++) {
+        v[k] = (unsigned char)(s[k] - '0');
+        if (sep[k] != '0' ? s[k] != sep[k] : v[k] > 9)
             return false;
-    int y = (int)(v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3]);
-    *rc = make_ms(y, (int)(v[4] * 10 + v[5]), (int)(v[6] * 10 + v[7]), (int)(v[8] * 10 + v[9]),
-                  (int)(v[10] * 10 + v[11]), (int)(v[12] * 10 + v[13]),
-                  (int)(v[14] * 100 + v[15] * 10 + v[16]), 0, out);
+    }
+#endif
+    int y = v[0] * 1000 + v[1] * 100 + v[2] * 10 + v[3];
+    *rc = make_ms(y, v[5] * 10 + v[6], v[8] * 10 + v[9], v[11] * 10 + v[12], v[14] * 10 + v[15],
+                  v[17] * 10 + v[18], v[20] * 100 + v[21] * 10 + v[22], 0, out);
     return true;
 }
 

@@ -28,6 +28,7 @@ struct fw_pipeline {
     fw_engine *engine;
     fw_txn_extras lang_extras; /* the extra fields the language rules use */
     bool general_json;   /* JSON through fw_txn_decode_json_ex: a mapping or extra fields */
+    fw_txn_shape shape;  /* the producers' field order, learned (our spelling only) */
     fw_arena scratch;
     fw_buf alert_json;   /* the alert being emitted */
     fw_buf id_scratch;   /* canonical bytes for alert ids */
@@ -260,8 +261,8 @@ __attribute__((always_inline)) static inline fw_err decode(fw_pipeline *p, const
         return p->general_json /* a mapping or extra fields */
                    ? fw_txn_decode_json_ex(payload, len, arena, p->conf.max_record_bytes,
                                            p->conf.schema, p->conf.extras, txn, derr)
-                   : fw_txn_decode_json(payload, len, arena, p->conf.max_record_bytes, txn,
-                                        derr);
+                   : fw_txn_decode_json_shaped(payload, len, arena, p->conf.max_record_bytes,
+                                               &p->shape, txn, derr);
     int n = src->topic ? snprintf(synth, 96, "%s-%" PRId32 "-%" PRId64, src->topic,
                                   src->partition, src->offset)
                        : snprintf(synth, 96, "line-%" PRId64, src->line);

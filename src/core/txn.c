@@ -225,6 +225,9 @@ static bool syntax(jscan *js, const char *field, const char *expected) {
 /* ---- lexical pieces ---- */
 
 static inline void skip_ws(jscan *js) {
+    /* Compact JSON has none: one test for that. Whitespace is below '!'. */
+    if (js->s < js->end && (unsigned char)*js->s > ' ')
+        return;
     while (js->s < js->end &&
            (*js->s == ' ' || *js->s == '\n' || *js->s == '\r' || *js->s == '\t'))
         js->s++;
@@ -584,10 +587,36 @@ static inline const char *scan_digits(const char *s, const char *end, uint64_t *
     return s;
 }
 
+static const uint32_t pow10_u32[8] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000 };
+
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The digits that open the 8 bytes at @p s: how many (0-8), and their value
+ * in @p val. The bytes after them are shifted out, not read as digits. */
+__attribute__((always_inline)) static inline unsigned lead_digits8(const char *s,
+                                                                   uint64_t *val) {
+    const uint64_t nib = 0xf0f0f0f0f0f0f0f0ull, zeros = 0x3030303030303030ull;
+    uint64_t w;
+    memcpy(&w, s, 8);
+    /* a byte not '0'..'9': high nibble not 3, or not 3 once 6 is added (a
+     * carry runs only from such a byte to later ones) */
+    uint64_t odd = ((w & nib) ^ zeros) | (((w + 0x0606060606060606ull) & nib) ^ zeros);
+    unsigned n = odd ? (unsigned)__builtin_ctzll(odd) >> 3 : 8;
+    if (n == 0)
+        return 0;
+    uint64_t d = (w - zeros) << (8 * (8 - n)); /* the n digits last, zeros before */
+    d = d * 10 + (d >> 8);
+    d = ((d & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
+         ((d >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >> 32;
+    *val = (uint32_t)d;
+    return n;
+}
+#endif
+
 /* Scans a number under the cursor with the strict JSON grammar,
  * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, gathering its digits for
  * num_to_double on the way. */
-static bool scan_number(jscan *js, const char *field, jnum *out) {
+static __attribute__((noinline)) bool scan_number_slow(jscan *js, const char *field,
+                                                       jnum *out) {
     const char *s = js->s, *end = js->end, *start = s, *p;
     uint64_t m = 0;
     int exp10 = 0, taken = 0;
@@ -595,6 +624,7 @@ static bool scan_number(jscan *js, const char *field, jnum *out) {
     out->integer = true;
     out->neg = s < end && *s == '-';
     s += out->neg;
+
     if (s >= end)
         goto bad;
     if (*s == '0') {
@@ -658,11 +688,60 @@ bad:
     }
 }
 
+/* The common shape (120, 34.0268, -118.2314): up to 7 digits, then maybe
+ * '.' and up to 7 more, a few steps each and inline; anything else, and
+ * every error, the long way (scan_number_slow). */
+__attribute__((always_inline)) static inline bool scan_number(jscan *js, const char *field,
+                                                              jnum *out) {
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+    const char *start = js->s, *end = js->end;
+    bool neg = start < end && *start == '-';
+    const char *s = start + neg;
+    if (end - s >= 17) {
+        uint64_t ip, fp;
+        unsigned n = lead_digits8(s, &ip), nf = 0;
+        const char *r = s + n;
+        if (n > 0 && n < 8 && (n == 1 || *s != '0')) {
+            if (*r == '.' && (nf = lead_digits8(r + 1, &fp)) > 0 && nf < 8) {
+                ip = ip * pow10_u32[nf] + fp;
+                r += 1 + nf;
+            } else if (*r == '.') {
+                nf = 8; /* not the common shape */
+            }
+            char c = *r;
+            if (nf < 8 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
+                            (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-')) {
+                out->integer = nf == 0;
+                out->neg = neg;
+                out->ptr = start;
+                out->len = (size_t)(r - start);
+                out->exact = true;
+                out->mant = ip;
+                out->exp10 = -(int)nf;
+                js->s = r;
+                return true;
+            }
+        }
+    }
+#endif
+    return scan_number_slow(js, field, out);
+}
+
 /* Powers of ten that doubles hold exactly. */
 static const double pow10_exact[23] = {
     1e0,  1e1,  1e2,  1e3,  1e4,  1e5,  1e6,  1e7,  1e8,  1e9,  1e10, 1e11,
     1e12, 1e13, 1e14, 1e15, 1e16, 1e17, 1e18, 1e19, 1e20, 1e21, 1e22,
 };
+
+/* num_to_double for the tokens its fast path does not take. */
+static __attribute__((noinline)) int num_to_double_slow(const jnum *num, double *out) {
+    char buf[NUM_TOKEN_MAX + 1];
+    char *endp;
+    memcpy(buf, num->ptr, num->len);
+    buf[num->len] = '\0';
+    *out = strtod(buf, &endp);
+    return endp == buf + num->len ? 0 : 2;
+}
 
 /* Converts a token scan_number accepted. A mantissa up to 2^53 with a power
  * of ten up to 22 converts exactly with one correctly rounded multiply or
@@ -671,7 +750,7 @@ static const double pow10_exact[23] = {
  * payload itself is not terminated). strtod follows LC_NUMERIC; fraudwatch
  * never calls setlocale, so that is "C".
  * @returns 0, 1 when the token is too long, 2 when strtod disagrees. */
-static int num_to_double(const jnum *num, double *out) {
+__attribute__((always_inline)) static inline int num_to_double(const jnum *num, double *out) {
     if (num->len > NUM_TOKEN_MAX)
         return 1;
     if (num->exact && num->mant == 0) {
@@ -684,12 +763,7 @@ static int num_to_double(const jnum *num, double *out) {
         *out = num->neg ? -v : v;
         return 0;
     }
-    char buf[NUM_TOKEN_MAX + 1];
-    char *endp;
-    memcpy(buf, num->ptr, num->len);
-    buf[num->len] = '\0';
-    *out = strtod(buf, &endp);
-    return endp == buf + num->len ? 0 : 2;
+    return num_to_double_slow(num, out);
 }
 
 /* Powers of ten up to 10^19, the largest a uint64_t holds. */
@@ -782,6 +856,15 @@ __attribute__((always_inline)) static inline bool value_start(char c) {
 
 static bool match_lit(jscan *js, const char *lit, size_t n, const char *field) {
     size_t avail = (size_t)(js->end - js->s);
+    if (avail >= 4 && n <= 5) { /* true, false, null: a word compare, no call */
+        uint32_t a, b;
+        memcpy(&a, js->s, 4);
+        memcpy(&b, lit, 4);
+        if (a == b && (n == 4 || (avail >= 5 && js->s[4] == lit[4]))) {
+            js->s += n;
+            return true;
+        }
+    }
     if (avail >= n && memcmp(js->s, lit, n) == 0) {
         js->s += n;
         return true;
@@ -961,21 +1044,24 @@ __attribute__((always_inline)) static inline int key_lookup(const jstr *key) {
     return field_lookup(buf, unescape(key->ptr, key->len, buf));
 }
 
-static fw_str *str_slot(fw_txn *t, int f) {
-    switch (f) {
-    case F_TRANSACTION_ID: return &t->transaction_id;
-    case F_ACCOUNT_ID: return &t->account_id;
-    case F_CARD_ID: return &t->card_id;
-    case F_CUSTOMER_ID: return &t->customer_id;
-    case F_TYPE: return &t->type_raw;
-    case F_CURRENCY: return &t->currency;
-    case F_MERCHANT_ID: return &t->merchant_id;
-    case F_MERCHANT_CATEGORY: return &t->merchant_category;
-    case F_COUNTRY: return &t->country;
-    case F_COUNTERPARTY_ID: return &t->counterparty_id;
-    case F_CHANNEL: return &t->channel;
-    default: return NULL;
-    }
+/* Where each string field goes in fw_txn, plus one; 0: not a string field. */
+static const uint16_t str_at[F_COUNT] = {
+    [F_TRANSACTION_ID] = offsetof(fw_txn, transaction_id) + 1,
+    [F_ACCOUNT_ID] = offsetof(fw_txn, account_id) + 1,
+    [F_CARD_ID] = offsetof(fw_txn, card_id) + 1,
+    [F_CUSTOMER_ID] = offsetof(fw_txn, customer_id) + 1,
+    [F_TYPE] = offsetof(fw_txn, type_raw) + 1,
+    [F_CURRENCY] = offsetof(fw_txn, currency) + 1,
+    [F_MERCHANT_ID] = offsetof(fw_txn, merchant_id) + 1,
+    [F_MERCHANT_CATEGORY] = offsetof(fw_txn, merchant_category) + 1,
+    [F_COUNTRY] = offsetof(fw_txn, country) + 1,
+    [F_COUNTERPARTY_ID] = offsetof(fw_txn, counterparty_id) + 1,
+    [F_CHANNEL] = offsetof(fw_txn, channel) + 1,
+};
+
+static inline fw_str *str_slot(fw_txn *t, int f) {
+    return f >= 0 && f < F_COUNT && str_at[f] ? (fw_str *)(void *)((char *)t + str_at[f] - 1)
+                                              : NULL;
 }
 
 static const char *json_type_name(char c) {
@@ -1541,9 +1627,63 @@ static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_s
 
 /* @p extras is js->extras, as a constant where the caller has one: js escapes
  * into the scanner, so a NULL read from it would be tested per unknown key. */
+/* The shape's slots after the known fields: the record's start, and after
+ * a field no name of ours takes. */
+enum { SHAPE_START = F_COUNT, SHAPE_UNKNOWN = F_COUNT + 1 };
+_Static_assert(sizeof(((fw_txn_shape *)0)->next) / sizeof(((fw_txn_shape *)0)->next[0]) ==
+                   SHAPE_UNKNOWN + 1, "fw_txn_shape has a slot per field and two more");
+
+/* The field whose name the shape expects under the cursor: the name with
+ * its quotes and ':' compared in one step, the cursor then after ':'. -1:
+ * another name, or none learned yet. */
+__attribute__((always_inline)) static inline int shape_guess(jscan *js, const fw_txn_shape *sh,
+                                                             int prev) {
+    uint32_t need = sh->next[prev].mask;
+    size_t len = sh->next[prev].len;
+    const char *k = sh->next[prev].key;
+    if (!need)
+        return -1;
+#if defined(__SSE2__)
+    if (js->end - js->s >= FW_TXN_SHAPE_KEY) {
+        __m128i a = _mm_loadu_si128((const __m128i *)js->s),
+                b = _mm_loadu_si128((const __m128i *)(js->s + 16));
+        uint32_t eq =
+            (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)k))) |
+            (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(k + 16))))
+                << 16;
+        if ((eq & need) != need)
+            return -1;
+        js->s += len;
+        return sh->next[prev].field;
+    }
+#endif
+    if ((size_t)(js->end - js->s) < len || memcmp(js->s, k, len) != 0)
+        return -1;
+    js->s += len;
+    return sh->next[prev].field;
+}
+
+/* Learns that field @p f, named by the bytes from @p kpos to the ':' under the
+ * cursor, came after @p prev. Names with space before the ':' or longer than
+ * the shape compares are not learned. */
+static void shape_learn(fw_txn_shape *sh, int prev, const char *kpos, const char *colon, int f) {
+    size_t len = (size_t)(colon - kpos) + 1;
+    if (f < 0 || len > FW_TXN_SHAPE_KEY || colon[-1] != '"') {
+        sh->next[prev].mask = 0;
+        return;
+    }
+    memset(sh->next[prev].key, 0, FW_TXN_SHAPE_KEY);
+    memcpy(sh->next[prev].key, kpos, len);
+    sh->next[prev].mask = len == 32 ? 0xffffffffu : (1u << len) - 1;
+    sh->next[prev].len = (uint8_t)len;
+    sh->next[prev].field = (int8_t)f;
+}
+
 __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn *t,
-                                                                const fw_txn_extras *extras) {
+                                                                const fw_txn_extras *extras,
+                                                                fw_txn_shape *shape) {
     uint64_t seen = 0;
+    int prev = SHAPE_START;
     skip_ws(js);
     if (js->s >= js->end)
         return fail(js->err, NULL, 0, "Record is empty; a JSON object was expected.");
@@ -1562,18 +1702,28 @@ __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn
         for (;;) {
             jstr key;
             const char *kpos = js->s;
-            if (*js->s != '"')
-                return syntax(js, NULL, "a field name in double quotes");
-            if (!scan_string(js, NULL, &key))
-                return false;
-            skip_ws(js);
-            if (js->s >= js->end || *js->s != ':')
-                return syntax(js, NULL, "':' after a field name");
-            js->s++;
+            int f = shape ? shape_guess(js, shape, prev) : -1;
+            if (f >= 0) {
+                key.ptr = kpos + 1; /* raw, for a message only */
+                key.len = (size_t)(js->s - kpos) - 3;
+                key.esc = false;
+            } else {
+                if (*js->s != '"')
+                    return syntax(js, NULL, "a field name in double quotes");
+                if (!scan_string(js, NULL, &key))
+                    return false;
+                skip_ws(js);
+                if (js->s >= js->end || *js->s != ':')
+                    return syntax(js, NULL, "':' after a field name");
+                f = js->schema ? F_UNKNOWN : key_lookup(&key);
+                if (shape)
+                    shape_learn(shape, prev, kpos, js->s, f);
+                js->s++;
+            }
+            prev = f >= 0 ? f : SHAPE_UNKNOWN;
             skip_ws(js);
             if (js->s >= js->end)
                 return truncated(js, NULL);
-            int f = js->schema ? F_UNKNOWN : key_lookup(&key);
             if (js->schema) {
                 if (!mapped_member(js, 0, 1, &key, kpos, t, &seen))
                     return false;
@@ -1630,6 +1780,20 @@ __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn
     return true;
 }
 
+/* The fields a decode fills, zeroed with plain 16-byte stores: memset's
+ * `rep stos` has a start-up cost as large as the work here. */
+static inline void zero_txn(fw_txn *t) {
+#if defined(__SSE2__)
+    char *p = (char *)t;
+    size_t i = 0;
+    for (; i + 16 <= FW_TXN_ZEROED; i += 16)
+        _mm_storeu_si128((__m128i *)(void *)(p + i), _mm_setzero_si128());
+    memset(p + i, 0, FW_TXN_ZEROED - i);
+#else
+    memset(t, 0, FW_TXN_ZEROED);
+#endif
+}
+
 /* Field by field, not with an initializer: unknown_keys is only read up to
  * nunknown, and zeroing it for every record would cost time. */
 static inline void jscan_init(jscan *js, const char *p, size_t n, fw_arena *scratch,
@@ -1655,11 +1819,11 @@ static fw_decode_error *err_init(fw_decode_error *err, fw_decode_error *dummy) {
     return err;
 }
 
-fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
-                          fw_txn *out, fw_decode_error *err) {
+fw_err fw_txn_decode_json_shaped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                                 fw_txn_shape *shape, fw_txn *out, fw_decode_error *err) {
     fw_decode_error dummy;
     err = err_init(err, &dummy);
-    memset(out, 0, FW_TXN_ZEROED);
+    zero_txn(out);
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
     if (n > max_bytes) {
@@ -1673,7 +1837,12 @@ fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max
     }
     jscan js;
     jscan_init(&js, p, n, scratch, err, NULL, NULL);
-    return parse_record(&js, out, NULL) ? FW_OK : js.code;
+    return parse_record(&js, out, NULL, shape) ? FW_OK : js.code;
+}
+
+fw_err fw_txn_decode_json(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
+                          fw_txn *out, fw_decode_error *err) {
+    return fw_txn_decode_json_shaped(p, n, scratch, max_bytes, NULL, out, err);
 }
 
 /* Through a mapping, or with extra fields: the general path. */
@@ -1682,7 +1851,7 @@ static fw_err decode_general(const char *p, size_t n, fw_arena *scratch, size_t 
                              fw_decode_error *err) {
     fw_decode_error dummy;
     err = err_init(err, &dummy);
-    memset(out, 0, FW_TXN_ZEROED);
+    zero_txn(out);
     out->extras = extras; /* read only when a field was captured */
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;
@@ -1697,7 +1866,7 @@ static fw_err decode_general(const char *p, size_t n, fw_arena *scratch, size_t 
     }
     jscan js;
     jscan_init(&js, p, n, scratch, err, schema, extras);
-    return parse_record(&js, out, extras) ? FW_OK : js.code;
+    return parse_record(&js, out, extras, NULL) ? FW_OK : js.code;
 }
 
 fw_err fw_txn_decode_json_mapped(const char *p, size_t n, fw_arena *scratch, size_t max_bytes,
@@ -2159,7 +2328,7 @@ fw_err fw_txn_decode_csv(const char *p, size_t n, const fw_csv_columns *cols,
     fw_str unknown[UNKNOWN_NOTED];
     unsigned nunknown = 0;
     err = err_init(err, &dummy);
-    memset(out, 0, FW_TXN_ZEROED);
+    zero_txn(out);
     out->extras = cols->extras;
     if (!max_bytes)
         max_bytes = FW_TXN_DEFAULT_MAX_BYTES;

@@ -365,6 +365,7 @@ int fw_cmd_bench(int argc, char **argv) {
     /* Stage 1: decoding alone. */
     fw_arena scratch;
     fw_arena_init(&scratch, FW_TXN_DEFAULT_MAX_BYTES + 64);
+    static fw_txn_shape shape; /* as the pipeline learns it */
     double t0 = fw_mono_s();
     size_t ok = 0;
     for (size_t i = 0; i < c.n; i++) {
@@ -374,7 +375,8 @@ int fw_cmd_bench(int argc, char **argv) {
         const char *rec = c.data + c.off[i];
         size_t len = c.off[i + 1] - c.off[i] - 1;
         ok += (schema ? fw_txn_decode_json_mapped(rec, len, &scratch, 0, schema, &txn, &derr)
-                      : fw_txn_decode_json(rec, len, &scratch, 0, &txn, &derr)) == FW_OK;
+                      : fw_txn_decode_json_shaped(rec, len, &scratch, 0, &shape, &txn, &derr)) ==
+              FW_OK;
     }
     double dt = fw_mono_s() - t0;
     fw_arena_fini(&scratch);

@@ -7,8 +7,10 @@
  * values. The JSON decoder runs again capturing extra fields (fw_txn_extras):
  * it accepts no more than without them and decodes our fields the same; the
  * extras are slices of the input or the arena; written in our spelling they
- * read back the same. Violations abort, which the fuzzer or sanitizers
- * report. */
+ * read back the same. The decoder with a learned field order (fw_txn_shape)
+ * gives the very same result or error as without, whether the order was
+ * learned from this input or from a typical record. Violations abort, which
+ * the fuzzer or sanitizers report. */
 #include <math.h>
 #include <stdint.h>
 #include <stdio.h>
@@ -122,6 +124,23 @@ static void check_extras(const char *in, size_t size, fw_arena *arena, fw_buf *o
     fw_arena_fini(&back);
 }
 
+/* Decoding with @p shape gives what decoding without it gives. */
+static void check_shaped(const char *in, size_t size, fw_arena *arena, fw_txn_shape *shape) {
+    fw_txn t, u;
+    fw_decode_error e1, e2;
+    fw_arena_reset(arena);
+    fw_err r1 = fw_txn_decode_json(in, size, arena, 0, &t, &e1);
+    fw_arena_reset(arena);
+    fw_err r2 = fw_txn_decode_json_shaped(in, size, arena, 0, shape, &u, &e2);
+    CHECK(r1 == r2);
+    if (r1 == FW_OK) {
+        CHECK(memcmp(&t, &u, FW_TXN_ZEROED) == 0);
+    } else {
+        CHECK(e1.offset == e2.offset && e1.field == e2.field);
+        CHECK(strcmp(e1.reason, e2.reason) == 0);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     const char *in = (const char *)data;
     const fw_str synth = FW_STR_LIT("fuzz-0-0");
@@ -164,6 +183,21 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     if (plain_ok)
         CHECK(fw_txn_decode_json(in, size, &arena, 0, &t, &err) == FW_OK);
     check_extras(in, size, &arena, &out, plain_ok, &t);
+
+    /* A learned field order: from a typical record, then from this input. */
+    static const char typical[] =
+        "{\"transaction_id\":\"tx-1\",\"timestamp\":\"2024-01-01T00:00:00.000Z\","
+        "\"account_id\":\"acct-1\",\"card_id\":\"card-1\",\"customer_id\":\"cust-1\","
+        "\"type\":\"PURCHASE\",\"amount\":12.5,\"currency\":\"USD\",\"merchant_id\":\"m-1\","
+        "\"merchant_category\":\"grocery\",\"country\":\"US\",\"lat\":34.0268,"
+        "\"lon\":-118.2314,\"channel\":\"pos\",\"is_fraud\":false}";
+    static fw_txn_shape shape;
+    memset(&shape, 0, sizeof(shape));
+    fw_arena_reset(&arena);
+    CHECK(fw_txn_decode_json_shaped(typical, sizeof(typical) - 1, &arena, 0, &shape, &t2,
+                                    &err) == FW_OK);
+    check_shaped(in, size, &arena, &shape);
+    check_shaped(in, size, &arena, &shape); /* now learned from this input too */
 
     /* Semicolon, then its JSON form back through the JSON decoder. */
     fw_err rc = fw_txn_decode_semicolon(in, size, synth, 0, &t, &err);

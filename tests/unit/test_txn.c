@@ -879,6 +879,123 @@ static void test_number_conversion(void **state) {
     }
 }
 
+/* Short numbers with room after them take the decoder's fast path; at a
+ * record's end, the long way. Both give strtod's double, fw_dec_parse's exact
+ * amount and the same verdict, for valid and invalid tokens alike. */
+static void test_number_fast_path(void **state) {
+    (void)state;
+    static const char *const fixed[] = {
+        "0", "-0", "7", "12", "0.5", "-0.5", "00.5", "01", "1.", ".5", "-", "1.5.2", "1e5",
+        "1.5e3", "1234567", "12345678", "1234567.1234567", "1234567.12345678", "0.0000001",
+        "0.00000001", "9999999.9999999", "5000.01", "1-2", "1+2", "1x", "1E2", "-.5", "+1",
+        "2.50", "300.000",
+    };
+    uint64_t x = 0x9e3779b97f4a7c15ull;
+    for (size_t i = 0; i < N(fixed) + 20000; i++) {
+        char tok[40];
+        if (i < N(fixed)) {
+            snprintf(tok, sizeof(tok), "%s", fixed[i]);
+        } else { /* up to 9 digits each side, sometimes a leading zero or sign */
+            x ^= x << 13, x ^= x >> 7, x ^= x << 17;
+            int a = (int)(x % 10), b = (int)((x >> 8) % 11) - 1;
+            size_t o = 0;
+            if ((x >> 20) % 4 == 0)
+                tok[o++] = '-';
+            for (int k = 0; k < a; k++)
+                tok[o++] = (char)('0' + (k == 0 && (x >> 24) % 5 ? 1 + (x >> (28 + k)) % 9
+                                                                  : (x >> (30 + k)) % 10));
+            if (b >= 0) {
+                tok[o++] = '.';
+                for (int k = 0; k < b; k++)
+                    tok[o++] = (char)('0' + (x >> (40 + k)) % 10);
+            }
+            tok[o] = '\0';
+        }
+        char first[200], last[200];
+        snprintf(first, sizeof(first),
+                 "{\"amount\":%s,\"transaction_id\":\"a\",\"timestamp\":" T0 "}", tok);
+        snprintf(last, sizeof(last),
+                 "{\"transaction_id\":\"a\",\"timestamp\":" T0 ",\"amount\":%s}", tok);
+        decoded f, l;
+        dec_json(&f, first);
+        dec_json(&l, last);
+        if (f.rc != l.rc)
+            fail_msg("%s: %s with room after it, %s at the end (%s%s)", tok,
+                     f.rc == FW_OK ? "accepted" : "refused", l.rc == FW_OK ? "accepted" : "refused",
+                     f.err.reason, l.err.reason);
+        if (f.rc == FW_OK) {
+            double want = strtod(tok, NULL);
+            want = want == 0 ? 0.0 : want; /* an amount of -0 is taken as 0 */
+            if (memcmp(&f.t.amount, &want, sizeof(double)) != 0 ||
+                memcmp(&l.t.amount, &want, sizeof(double)) != 0)
+                fail_msg("%s: %.17g and %.17g, strtod %.17g", tok, f.t.amount, l.t.amount, want);
+            fw_dec dec = 0;
+            bool dec_ok = fw_dec_parse(tok, strlen(tok), &dec) == FW_OK;
+            if (f.t.amount_dec_set != dec_ok || l.t.amount_dec_set != dec_ok ||
+                (dec_ok && (f.t.amount_dec != dec || l.t.amount_dec != dec)))
+                fail_msg("%s: exact amounts %lld and %lld, fw_dec_parse %lld", tok,
+                         (long long)f.t.amount_dec, (long long)l.t.amount_dec, (long long)dec);
+            if (!fw_str_eq(f.t.amount_raw, l.t.amount_raw))
+                fail_msg("%s: raw amounts differ", tok);
+        }
+        dec_release(&f);
+        dec_release(&l);
+    }
+}
+
+/* A decoder that learns the field order (fw_txn_shape) decodes every record
+ * as one that does not: records in the learned order, in another, with
+ * spaces, escaped names, a name that starts like a learned one, a field
+ * given twice where the order predicts it, near the record's end. */
+static void test_shape(void **state) {
+    (void)state;
+    static const char *const recs[] = {
+        "{\"transaction_id\":\"t1\",\"timestamp\":" T0 ",\"amount\":12.5,\"account_id\":\"a\","
+        "\"lat\":1.5,\"lon\":2.5,\"channel\":\"pos\",\"is_fraud\":false}",
+        "{\"transaction_id\":\"t2\",\"timestamp\":" T0 ",\"amount\":13,\"account_id\":\"b\","
+        "\"lat\":1.5,\"lon\":2.5,\"channel\":\"pos\",\"is_fraud\":false}",
+        "{\"transaction_id\":\"t3\",\"timestamp\":" T0 ",\"amount\":13,\"amount\":14,"
+        "\"account_id\":\"b\"}",
+        "{\"transaction_id\":\"t4\",\"timestamp\":" T0 ",\"amo\\u0075nt\":15,\"account_id\":\"c\"}",
+        "{\"transaction_id\":\"t5\",\"timestamp\":" T0 ",\"amo\\u0075nt\":16,\"account_id\":\"c\"}",
+        "{\"transaction_id\":\"t6\",\"timestamp\":" T0 ",\"amount\":17,\"latitude\":5,\"lat\":1}",
+        "{\"transaction_id\":\"t7\",\"timestamp\":" T0 ",\"amount\":17,\"lat\":1,\"lat\":2}",
+        "{ \"transaction_id\" : \"t8\", \"timestamp\": " T0 ", \"amount\": 18 }",
+        "{\"account_id\":\"d\",\"amount\":19,\"timestamp\":" T0 ",\"transaction_id\":\"t9\"}",
+        "{\"transaction_id\":\"t10\",\"timestamp\":" T0 ",\"amount\":20,\"account_id\":\"e\"}",
+        "{\"transaction_id\":\"t11\",\"timestamp\":" T0 ",\"amount\":21,\"account_id\":\"e\"",
+        "{\"transaction_id\":\"t12\",\"timestamp\":" T0 ",\"amount\":22,\"account_id\":",
+        "{\"transaction_id\":\"t13\",\"timestamp\":" T0 ",\"amount\":23,\"account_id\":\"e\","
+        "\"lat\":1.5,\"lon\":2.5,\"channel\":\"pos\",\"is_fraud\":false}",
+    };
+    fw_txn_shape shape;
+    memset(&shape, 0, sizeof(shape));
+    for (int pass = 0; pass < 2; pass++)
+        for (size_t i = 0; i < N(recs); i++) {
+            size_t n = strlen(recs[i]);
+            char *buf = malloc(n); /* not terminated, as records are not */
+            assert_non_null(buf);
+            memcpy(buf, recs[i], n);
+            fw_arena a;
+            assert_true(fw_arena_init(&a, 4096));
+            fw_txn t, u;
+            fw_decode_error e1, e2;
+            fw_err r1 = fw_txn_decode_json(buf, n, &a, 0, &t, &e1);
+            fw_arena_reset(&a);
+            fw_err r2 = fw_txn_decode_json_shaped(buf, n, &a, 0, &shape, &u, &e2);
+            if (r1 != r2)
+                fail_msg("%s: %d without the shape, %d with it (%s / %s)", recs[i], (int)r1,
+                         (int)r2, e1.reason, e2.reason);
+            if (r1 == FW_OK && memcmp(&t, &u, FW_TXN_ZEROED) != 0)
+                fail_msg("%s decodes differently with the shape", recs[i]);
+            if (r1 != FW_OK && (strcmp(e1.reason, e2.reason) || e1.offset != e2.offset))
+                fail_msg("%s: \"%s\" at %zu without the shape, \"%s\" at %zu with it", recs[i],
+                         e1.reason, e1.offset, e2.reason, e2.offset);
+            fw_arena_fini(&a);
+            free(buf);
+        }
+}
+
 /* The decoders' exact amount (amount_dec) is fw_dec_parse of the token as
  * written, rounding half-even at the fourth place, for every format; a token
  * fw_dec_parse refuses (beyond fw_dec's range) leaves amount_dec_set false,
@@ -1203,6 +1320,8 @@ int main(void) {
         cmocka_unit_test(test_nesting),
         cmocka_unit_test(test_max_bytes),
         cmocka_unit_test(test_number_conversion),
+        cmocka_unit_test(test_number_fast_path),
+        cmocka_unit_test(test_shape),
         cmocka_unit_test(test_every_prefix),
         cmocka_unit_test(test_semicolon_accepts),
         cmocka_unit_test(test_semicolon_rejects),
