@@ -128,19 +128,6 @@ bool fw_bench_restore(const char *data, const size_t *off, size_t n, const fw_pi
     uint64_t keys_live = fw_engine_keys(e);
     fw_pipeline_destroy(p);
     bool ok = !l.oom && mark_latest(&l);
-    {
-        size_t cnt[256] = { 0 }, tomb[256] = { 0 }, lat[256] = { 0 }, by[256] = { 0 };
-        for (size_t i = 0; i < l.n; i++) {
-            unsigned char c = (unsigned char)l.bytes[l.recs[i].off];
-            cnt[c]++;
-            tomb[c] += l.recs[i].tombstone;
-            lat[c] += l.recs[i].latest;
-            by[c] += l.recs[i].len + l.recs[i].keylen;
-        }
-        for (int c = 0; c < 256; c++)
-            if (cnt[c])
-                printf("kind %c: %zu records, %zu tombstones, %zu latest, %zu bytes\n", c, cnt[c], tomb[c], lat[c], by[c]);
-    }
     size_t latest = 0, bytes = 0;
     for (size_t i = 0; ok && i < l.n; i++)
         if (l.recs[i].latest && !l.recs[i].tombstone) {
