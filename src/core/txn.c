@@ -549,6 +549,17 @@ __attribute__((always_inline)) static inline bool str_slice(jscan *js, const cha
 
 /* Reads a run of digits, appending them to the mantissa while it has room.
  * @p taken counts the digits in it; *exact turns false when one is dropped. */
+#if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
+/* The number written by eight digit values (0-9), one per byte, the first
+ * in the lowest byte: pairs, then quads, then the octet. */
+__attribute__((always_inline)) static inline uint32_t fold8(uint64_t d) {
+    d = d * 10 + (d >> 8); /* byte 2i: two-digit value */
+    d = ((d & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
+         ((d >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >> 32;
+    return (uint32_t)d;
+}
+#endif
+
 static inline const char *scan_digits(const char *s, const char *end, uint64_t *mant,
                                       int *taken, bool *exact) {
     uint64_t m = *mant;
@@ -562,11 +573,7 @@ static inline const char *scan_digits(const char *s, const char *end, uint64_t *
         memcpy(&w, s, 8);
         if ((w & nib) != zeros || ((w + 0x0606060606060606ull) & nib) != zeros)
             break;
-        w -= zeros;
-        w = w * 10 + (w >> 8);                 /* byte 2i: two-digit value */
-        w = ((w & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
-             ((w >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >> 32;
-        m = m * 100000000u + (uint32_t)w;
+        m = m * 100000000u + fold8(w - zeros);
         k = m ? k + 8 : 0;                     /* may overcount zeros: only cautious */
         s += 8;
     }
@@ -587,7 +594,13 @@ static inline const char *scan_digits(const char *s, const char *end, uint64_t *
     return s;
 }
 
-static const uint32_t pow10_u32[8] = { 1, 10, 100, 1000, 10000, 100000, 1000000, 10000000 };
+/* Powers of ten up to 10^19, the largest a uint64_t holds. */
+static const uint64_t pow10_u64[20] = {
+    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
+    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
+    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
+    1000000000000000000ull, 10000000000000000000ull,
+};
 
 #if defined(__GNUC__) && __BYTE_ORDER__ == __ORDER_LITTLE_ENDIAN__
 /* The digits that open the 8 bytes at @p s: how many (0-8), and their value
@@ -603,14 +616,17 @@ __attribute__((always_inline)) static inline unsigned lead_digits8(const char *s
     unsigned n = odd ? (unsigned)__builtin_ctzll(odd) >> 3 : 8;
     if (n == 0)
         return 0;
-    uint64_t d = (w - zeros) << (8 * (8 - n)); /* the n digits last, zeros before */
-    d = d * 10 + (d >> 8);
-    d = ((d & 0x000000ff000000ffull) * (100 + (1000000ull << 32)) +
-         ((d >> 16) & 0x000000ff000000ffull) * (1 + (10000ull << 32))) >> 32;
-    *val = (uint32_t)d;
+    *val = fold8((w - zeros) << (8 * (8 - n))); /* the n digits last, zeros before */
     return n;
 }
 #endif
+
+/* Whether a number token's next byte would run it on past valid JSON:
+ * "01", "1.5.2", "0x1F", "1e5e". */
+static inline bool runs_on(char c) {
+    return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') ||
+           c == '.' || c == '+' || c == '-';
+}
 
 /* Scans a number under the cursor with the strict JSON grammar,
  * -?(0|[1-9][0-9]*)(\.[0-9]+)?([eE][+-]?[0-9]+)?, gathering its digits for
@@ -624,7 +640,6 @@ static __attribute__((noinline)) bool scan_number_slow(jscan *js, const char *fi
     out->integer = true;
     out->neg = s < end && *s == '-';
     s += out->neg;
-
     if (s >= end)
         goto bad;
     if (*s == '0') {
@@ -659,9 +674,7 @@ static __attribute__((noinline)) bool scan_number_slow(jscan *js, const char *fi
                 ev = ev * 10 + (*s - '0');
         exp10 += eneg ? -ev : ev;
     }
-    /* "01", "1.5.2", "0x1F", "1e5e": the token runs on past valid JSON. */
-    if (s < end && ((*s >= '0' && *s <= '9') || (*s >= 'a' && *s <= 'z') ||
-                    (*s >= 'A' && *s <= 'Z') || *s == '.' || *s == '+' || *s == '-'))
+    if (s < end && runs_on(*s))
         goto bad;
     out->ptr = start;
     out->len = (size_t)(s - start);
@@ -703,14 +716,12 @@ __attribute__((always_inline)) static inline bool scan_number(jscan *js, const c
         const char *r = s + n;
         if (n > 0 && n < 8 && (n == 1 || *s != '0')) {
             if (*r == '.' && (nf = lead_digits8(r + 1, &fp)) > 0 && nf < 8) {
-                ip = ip * pow10_u32[nf] + fp;
+                ip = ip * pow10_u64[nf] + fp;
                 r += 1 + nf;
             } else if (*r == '.') {
                 nf = 8; /* not the common shape */
             }
-            char c = *r;
-            if (nf < 8 && !((c >= '0' && c <= '9') || (c >= 'a' && c <= 'z') ||
-                            (c >= 'A' && c <= 'Z') || c == '.' || c == '+' || c == '-')) {
+            if (nf < 8 && !runs_on(*r)) {
                 out->integer = nf == 0;
                 out->neg = neg;
                 out->ptr = start;
@@ -765,14 +776,6 @@ __attribute__((always_inline)) static inline int num_to_double(const jnum *num, 
     }
     return num_to_double_slow(num, out);
 }
-
-/* Powers of ten up to 10^19, the largest a uint64_t holds. */
-static const uint64_t pow10_u64[20] = {
-    1ull, 10ull, 100ull, 1000ull, 10000ull, 100000ull, 1000000ull, 10000000ull, 100000000ull,
-    1000000000ull, 10000000000ull, 100000000000ull, 1000000000000ull, 10000000000000ull,
-    100000000000000ull, 1000000000000000ull, 10000000000000000ull, 100000000000000000ull,
-    1000000000000000000ull, 10000000000000000000ull,
-};
 
 /* The exact amount of a token set_amount_dec's fast path does not take. */
 static __attribute__((noinline)) void set_amount_dec_slow(fw_txn *t, const jnum *num) {
@@ -1625,13 +1628,19 @@ static bool missing(fw_decode_error *err, const fw_schema *sc, int f, const fw_s
                                                                      : 24, b));
 }
 
-/* @p extras is js->extras, as a constant where the caller has one: js escapes
- * into the scanner, so a NULL read from it would be tested per unknown key. */
 /* The shape's slots after the known fields: the record's start, and after
  * a field no name of ours takes. */
 enum { SHAPE_START = F_COUNT, SHAPE_UNKNOWN = F_COUNT + 1 };
 _Static_assert(sizeof(((fw_txn_shape *)0)->next) / sizeof(((fw_txn_shape *)0)->next[0]) ==
                    SHAPE_UNKNOWN + 1, "fw_txn_shape has a slot per field and two more");
+
+#if defined(__SSE2__)
+/* Bit i: a[i] == b[i], for 16 bytes. */
+__attribute__((always_inline)) static inline uint32_t eq16(const char *a, const char *b) {
+    return (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_loadu_si128((const __m128i *)a),
+                                                      _mm_loadu_si128((const __m128i *)b)));
+}
+#endif
 
 /* The field whose name the shape expects under the cursor: the name with
  * its quotes and ':' compared in one step, the cursor then after ':'. -1:
@@ -1645,12 +1654,7 @@ __attribute__((always_inline)) static inline int shape_guess(jscan *js, const fw
         return -1;
 #if defined(__SSE2__)
     if (js->end - js->s >= FW_TXN_SHAPE_KEY) {
-        __m128i a = _mm_loadu_si128((const __m128i *)js->s),
-                b = _mm_loadu_si128((const __m128i *)(js->s + 16));
-        uint32_t eq =
-            (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)k))) |
-            (uint32_t)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(k + 16))))
-                << 16;
+        uint32_t eq = eq16(js->s, k) | eq16(js->s + 16, k + 16) << 16;
         if ((eq & need) != need)
             return -1;
         js->s += len;
@@ -1679,6 +1683,8 @@ static void shape_learn(fw_txn_shape *sh, int prev, const char *kpos, const char
     sh->next[prev].field = (int8_t)f;
 }
 
+/* @p extras is js->extras, as a constant where the caller has one: js escapes
+ * into the scanner, so a NULL read from it would be tested per unknown key. */
 __attribute__((always_inline)) static inline bool parse_record(jscan *js, fw_txn *t,
                                                                 const fw_txn_extras *extras,
                                                                 fw_txn_shape *shape) {
