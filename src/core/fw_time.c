@@ -82,12 +82,16 @@ static bool iso8601_fixed(const char *s, size_t n, int64_t *out, fw_err *rc) {
     /* All 24 places at once: the separators equal, the rest digits. */
     static const char sep[32] = "0000-00-00T00:00:00.000Z";
     __m128i zero = _mm_set1_epi8('0'), nine = _mm_set1_epi8(9);
-    __m128i a = _mm_loadu_si128((const __m128i *)s), b = _mm_loadl_epi64((const __m128i *)(s + 16));
+    __m128i a = _mm_loadu_si128((const __m128i *)s),
+            b = _mm_loadl_epi64((const __m128i *)(s + 16));
     __m128i da = _mm_sub_epi8(a, zero), db = _mm_sub_epi8(b, zero);
-    unsigned is_sep = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, _mm_loadu_si128((const __m128i *)sep))) |
-                      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, _mm_loadu_si128((const __m128i *)(sep + 16)))) << 16;
+    __m128i sa = _mm_loadu_si128((const __m128i *)sep),
+            sb = _mm_loadu_si128((const __m128i *)(sep + 16));
+    unsigned is_sep = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(a, sa)) |
+                      (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(b, sb)) << 16;
     unsigned is_digit = (unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(da, nine), da)) |
-                        ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(db, nine), db)) & 0xff) << 16;
+                        ((unsigned)_mm_movemask_epi8(_mm_cmpeq_epi8(_mm_min_epu8(db, nine), db)) &
+                         0xff) << 16;
     const unsigned seps = 1u << 4 | 1u << 7 | 1u << 10 | 1u << 13 | 1u << 16 | 1u << 19 | 1u << 23;
     if ((is_sep & seps) != seps || (is_digit | seps) != 0xffffff)
         return false;

@@ -94,7 +94,8 @@ static bool same_contribs(fw_model *m, const fw_trees *t, const float *rows) {
         return false;
     }
     size_t per = m->nfeatures + 1;
-    float *a = malloc(sizeof(float) * PROBE_ROWS * per), *b = malloc(sizeof(float) * PROBE_ROWS * per);
+    float *a = malloc(sizeof(float) * PROBE_ROWS * per),
+          *b = malloc(sizeof(float) * PROBE_ROWS * per);
     char err[256];
     bool same = a && b;
     if (same && predict(m, rows, PROBE_ROWS, 2, a, per, err, sizeof(err)) == FW_OK) {

@@ -385,7 +385,8 @@ static void path_unwind(shap_elem *p, unsigned depth, unsigned at) {
             p[i].pweight = next * (float)(depth + 1) / ((float)(i + 1) * one);
             next = w - p[i].pweight * zero * (float)(depth - (unsigned)i) / (float)(depth + 1);
         } else {
-            p[i].pweight = p[i].pweight * (float)(depth + 1) / (zero * (float)(depth - (unsigned)i));
+            p[i].pweight =
+                p[i].pweight * (float)(depth + 1) / (zero * (float)(depth - (unsigned)i));
         }
     }
     for (unsigned i = at; i < depth; i++) {
@@ -467,21 +468,20 @@ static unsigned leaf_share(const fw_trees *t, const uint32_t *path, unsigned len
  * the trees that fit fw_trees_read's table_bytes: 100 trees of depth 4 take
  * 0.3 MB, of depth 6 about 10 MB. A row's explanation is then a walk over
  * the tree and a few additions per leaf, not a path computation. */
-
 typedef struct leaf_table {
     uint32_t vals;   /* t->vals[vals + hot * n + k] */
     uint32_t feats;  /* t->feats[feats + k] */
     uint8_t n;
 } leaf_table;
 
-/* Visits tree @p k's nodes as XGBoost's recursion does (hot child first),
- * keeping the path, and adds each leaf's share to @p phi. */
 typedef struct visit {
     uint32_t node;
     uint8_t level;
     uint8_t hot;     /* the hot child of its parent */
 } visit;
 
+/* Visits tree @p k's nodes as XGBoost's recursion does (hot child first),
+ * keeping the path, and adds each leaf's share to @p phi. */
 static void explain_tree(const fw_trees *t, size_t k, const float *row, float *phi) {
     visit stack[FW_TREES_SHAP_DEPTH + 2];
     uint32_t path[FW_TREES_SHAP_DEPTH + 1], hot = 0; /* bit j: path[j + 1] is hot */
