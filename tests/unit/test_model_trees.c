@@ -33,6 +33,17 @@ static void fill_rows(float *rows, size_t n, const float *cuts, size_t ncuts) {
     }
 }
 
+/* The file at @p path, NUL-terminated, in a static buffer. */
+static char *read_text(const char *path, size_t *len) {
+    FILE *f = fopen(path, "rb");
+    assert_non_null(f);
+    static char text[4 << 20];
+    *len = fread(text, 1, sizeof(text) - 1, f);
+    fclose(f);
+    text[*len] = '\0';
+    return text;
+}
+
 /* A model of depth 6 on NF features with missing values, saved as XGBoost
  * JSON at @p path; with @p edit a text replacement in the file after. */
 static void train_model(const char *path, const char *from, const char *to) {
@@ -58,16 +69,12 @@ static void train_model(const char *path, const char *from, const char *to) {
     fw_model_free(m);
     if (!from)
         return;
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    static char text[4 << 20];
-    size_t len = fread(text, 1, sizeof(text) - 1, f);
-    fclose(f);
-    text[len] = '\0';
+    size_t len;
+    char *text = read_text(path, &len);
     char *at = strstr(text, from);
     if (!at)
         fail_msg("%s not in the model", from);
-    f = fopen(path, "wb");
+    FILE *f = fopen(path, "wb");
     assert_non_null(f);
     fwrite(text, 1, (size_t)(at - text), f);
     fputs(to, f);
@@ -137,15 +144,6 @@ static void xgboost_contribs(const char *path, const float *rows, size_t n, floa
     memcpy(out, res, sizeof(float) * n * (NF + 1));
     XGDMatrixFree(d);
     XGBoosterFree(b);
-}
-
-static char *read_text(const char *path, size_t *len) {
-    FILE *f = fopen(path, "rb");
-    assert_non_null(f);
-    static char text[4 << 20];
-    *len = fread(text, 1, sizeof(text), f);
-    fclose(f);
-    return text;
 }
 
 /* The contributions of the trees in @p path, read with @p table_bytes of
