@@ -54,7 +54,8 @@ static const fw_opt consume_opts[] = {
       .def = "raw",
       .help = "raw: the value; pretty: an alert as a readable line; latency: an alert's "
               "rule, then ms from its event time to its Kafka timestamp (the engine's "
-              "produce) and to its arrival here (scripts/bench-latency); dlq: a dead "
+              "produce) and to its arrival here (scripts/bench-latency; a transaction: from its "
+              "timestamp, as \"(record)\"); dlq: a dead "
               "letter's headers and value" },
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_CONSUME_COUNT" },
       .type = FW_OPT_INT, .min = 0, .max = INT_MAX, .offset = OFF(count),
@@ -128,18 +129,25 @@ static void print_pretty(const rd_kafka_message_t *m) {
 
 /* "RULE ENGINE_MS VISIBLE_MS": from the alert's event time (its input's,
  * with event time = wall-clock time) to the alert's Kafka timestamp, and to
- * now, when a read_committed reader has it. */
+ * now, when a read_committed reader has it. A transaction (no rule: what
+ * `fraudwatch pipe` copies) is timed from its own timestamp as "(record)". */
 static void print_latency(const rd_kafka_message_t *m, int64_t now) {
     const char *js = m->payload, *rule, *et;
     int rlen = json_field(js, m->len, "rule", &rule);
     int elen = json_field(js, m->len, "event_time", &et);
+    if (!rlen && !elen) {
+        rule = "(record)";
+        rlen = 8;
+        elen = json_field(js, m->len, "timestamp", &et);
+    }
     int64_t event_ms;
     rd_kafka_timestamp_type_t tstype;
     int64_t ts = rd_kafka_message_timestamp(m, &tstype);
-    if (!rlen || fw_time_parse_iso8601(et, (size_t)elen, &event_ms) ||
+    if (!rlen || !elen || fw_time_parse_iso8601(et, (size_t)elen, &event_ms) ||
         tstype == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE) {
-        fprintf(stderr, "fraudwatch consume: offset %" PRId64 ": not an alert with an "
-                "event_time and a timestamp: skipped\n", m->offset);
+        fprintf(stderr, "fraudwatch consume: offset %" PRId64 ": neither an alert with an "
+                "event_time nor a record with a timestamp, or no Kafka timestamp: skipped\n",
+                m->offset);
         return;
     }
     printf("%.*s %" PRId64 " %" PRId64 "\n", rlen, rule, ts - event_ms, now - event_ms);
