@@ -29,6 +29,8 @@ FW_DEB_PACKAGES=(
   maven
   openjdk-17-jdk-headless
   curl
+  postgresql          # console: the alert store
+  libpq-dev           # console: libpq, the PostgreSQL client library
 )
 
 case "${1:-}" in

@@ -29,6 +29,7 @@ static const fw_command commands[] = {
     { "bench", fw_cmd_bench, "measure detection throughput on in-memory transactions" },
     { "pipe", fw_cmd_pipe, "copy a topic exactly once, doing no work: the Kafka bench ceiling" },
     { "serve", fw_cmd_serve, "serve the /predict API of a trained model (seed 000)" },
+    { "console", fw_cmd_console, "store the alerts in PostgreSQL exactly once and serve them" },
 };
 
 static void usage(FILE *out) {

@@ -24,5 +24,6 @@ int fw_cmd_eval(int argc, char **argv);
 int fw_cmd_train(int argc, char **argv);
 int fw_cmd_serve(int argc, char **argv);
 int fw_cmd_schema(int argc, char **argv);
+int fw_cmd_console(int argc, char **argv);
 
 #endif
