@@ -9,6 +9,7 @@
 
 #include "alert_store.h"
 #include "console_api.h"
+#include "console_static.h"
 #include "http_listen.h"
 
 #define RESPONSE_MAX (64u << 20) /* a page of 1,000 alerts of 64 KB */
@@ -34,6 +35,24 @@ static enum MHD_Result send_buf(struct MHD_Connection *c, unsigned status, fw_bu
     MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
     MHD_add_response_header(r, MHD_HTTP_HEADER_CACHE_CONTROL, "no-store");
     enum MHD_Result ret = MHD_queue_response(c, status, r);
+    MHD_destroy_response(r);
+    return ret;
+}
+
+/* A built-in web file. The page's own policy: nothing but its own files runs. */
+static enum MHD_Result send_static(struct MHD_Connection *c, const char *body, size_t len,
+                                   const char *type) {
+    struct MHD_Response *r =
+        MHD_create_response_from_buffer(len, (void *)body, MHD_RESPMEM_PERSISTENT);
+    if (!r)
+        return MHD_NO;
+    MHD_add_response_header(r, MHD_HTTP_HEADER_CONTENT_TYPE, type);
+    MHD_add_response_header(r, "X-Content-Type-Options", "nosniff");
+    MHD_add_response_header(r, "Content-Security-Policy",
+                            "default-src 'self'; script-src 'self'; style-src 'self'; "
+                            "img-src 'self' data:; connect-src 'self'; frame-ancestors 'none'");
+    MHD_add_response_header(r, "Referrer-Policy", "no-referrer");
+    enum MHD_Result ret = MHD_queue_response(c, MHD_HTTP_OK, r);
     MHD_destroy_response(r);
     return ret;
 }
@@ -73,6 +92,10 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     }
     if (strcmp(method, "GET") && strcmp(method, "HEAD"))
         return send_error(c, MHD_HTTP_METHOD_NOT_ALLOWED, "only GET is served");
+    const char *file, *type;
+    size_t file_len;
+    if (strncmp(url, "/api/", 5) && fw_console_static(url, &file, &file_len, &type))
+        return send_static(c, file, file_len, type);
     fw_api_request *r = malloc(sizeof(*r));
     if (!r)
         return MHD_NO;
