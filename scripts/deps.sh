@@ -31,6 +31,7 @@ FW_DEB_PACKAGES=(
   curl
   postgresql          # console: the alert store
   libpq-dev           # console: libpq, the PostgreSQL client library
+  chromium            # console: its web page tested in a real browser (tests/browser)
 )
 
 case "${1:-}" in

@@ -3,7 +3,9 @@
  * never spliced into SQL. */
 #include "alert_store.h"
 
+#include <errno.h>
 #include <inttypes.h>
+#include <poll.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -25,18 +27,26 @@ static const struct {
     const char *name, *sql;
     int nparams;
 } statements[] = {
+    /* A new alert that is not a shadow joins its entity's open case (one is
+     * opened when none is); every stored or changed alert is announced to
+     * the live feed (NOTIFY, delivered at commit). */
     { "put_alert",
-      "INSERT INTO alerts (alert_id, rule, rule_version, severity, entity_type, entity_id, "
-      "event_time, detected_at, shadow, reason, body, source_topic, source_partition, "
-      "source_offset) VALUES ($1, $2, $3::integer, $4, $5, $6, "
+      "WITH c AS (INSERT INTO cases (entity_type, entity_id) SELECT $5, $6 "
+      "WHERE NOT $9::boolean AND NOT EXISTS (SELECT 1 FROM alerts WHERE alert_id = $1) "
+      "ON CONFLICT (entity_type, entity_id) WHERE status <> 'closed' "
+      "DO UPDATE SET updated_at = now() RETURNING case_id), "
+      "up AS (INSERT INTO alerts (alert_id, rule, rule_version, severity, entity_type, "
+      "entity_id, event_time, detected_at, shadow, reason, body, source_topic, "
+      "source_partition, source_offset, case_id) VALUES ($1, $2, $3::integer, $4, $5, $6, "
       "to_timestamp($7::bigint / 1000.0), to_timestamp($8::bigint / 1000.0), $9::boolean, "
-      "$10, $11, $12, $13::integer, $14::bigint) "
+      "$10, $11, $12, $13::integer, $14::bigint, (SELECT case_id FROM c)) "
       "ON CONFLICT (alert_id) DO UPDATE SET rule = EXCLUDED.rule, "
       "rule_version = EXCLUDED.rule_version, severity = EXCLUDED.severity, "
       "entity_type = EXCLUDED.entity_type, entity_id = EXCLUDED.entity_id, "
       "event_time = EXCLUDED.event_time, detected_at = EXCLUDED.detected_at, "
       "shadow = EXCLUDED.shadow, reason = EXCLUDED.reason, body = EXCLUDED.body "
-      "WHERE alerts.body IS DISTINCT FROM EXCLUDED.body",
+      "WHERE alerts.body IS DISTINCT FROM EXCLUDED.body RETURNING alert_id) "
+      "SELECT pg_notify('fw_alerts', alert_id) FROM up",
       14 },
     { "put_dead_letter",
       "INSERT INTO dead_letters (source_topic, source_partition, source_offset, reason, value) "
@@ -53,13 +63,6 @@ static const struct {
       "topic = $2",
       2 },
 };
-
-/* What a row of alerts gives the API: the engine's JSON with where it was stored. */
-#define ALERT_JSON                                                                            \
-    "'{\"alert\":' || body || ',\"stored\":{\"topic\":' || to_json(source_topic)::text || "  \
-    "',\"partition\":' || source_partition || ',\"offset\":' || source_offset || "           \
-    "',\"stored_at\":\"' || to_char(stored_at AT TIME ZONE 'UTC', "                          \
-    "'YYYY-MM-DD\"T\"HH24:MI:SS.MS\"Z\"') || '\"}}'"
 
 static bool pq_fail(PGconn *c, const char *what, char *errstr, size_t n) {
     const char *m = PQerrorMessage(c);
@@ -205,9 +208,10 @@ bool fw_store_ok(fw_store *st, char *errstr, size_t errstr_size) {
 }
 
 static bool run_prepared(fw_store *st, const char *name, int nparams, const char *const *values,
-                         const int *lengths, const int *formats, char *errstr, size_t n) {
+                         const int *lengths, const int *formats, char *errstr, size_t n,
+                         bool tuples) {
     PGresult *r = PQexecPrepared(st->conn, name, nparams, values, lengths, formats, 0);
-    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    bool ok = PQresultStatus(r) == (tuples ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
     if (!ok) {
         const char *m = PQresultErrorMessage(r);
         size_t len = strlen(m);
@@ -249,7 +253,7 @@ bool fw_store_put_alert(fw_store *st, const fw_alert_row *row, const char *body,
     int lengths[14] = { 0 }, formats[14] = { 0 };
     lengths[10] = (int)len; /* the body is not NUL-terminated: sent as binary text */
     formats[10] = 1;
-    return run_prepared(st, "put_alert", 14, v, lengths, formats, errstr, errstr_size);
+    return run_prepared(st, "put_alert", 14, v, lengths, formats, errstr, errstr_size, true);
 }
 
 bool fw_store_put_dead_letter(fw_store *st, const char *value, size_t len, const char *reason,
@@ -260,7 +264,8 @@ bool fw_store_put_dead_letter(fw_store *st, const char *value, size_t len, const
     snprintf(off, sizeof(off), "%" PRId64, offset);
     const char *v[5] = { topic, part, off, reason, value ? value : "" };
     int lengths[5] = { 0, 0, 0, 0, (int)len }, formats[5] = { 0, 0, 0, 0, 1 };
-    return run_prepared(st, "put_dead_letter", 5, v, lengths, formats, errstr, errstr_size);
+    return run_prepared(st, "put_dead_letter", 5, v, lengths, formats, errstr, errstr_size,
+                        false);
 }
 
 bool fw_store_set_offset(fw_store *st, const char *group, const char *topic, int32_t partition,
@@ -269,7 +274,7 @@ bool fw_store_set_offset(fw_store *st, const char *group, const char *topic, int
     snprintf(part, sizeof(part), "%" PRId32, partition);
     snprintf(off, sizeof(off), "%" PRId64, next);
     const char *v[4] = { group, topic, part, off };
-    return run_prepared(st, "set_offset", 4, v, NULL, NULL, errstr, errstr_size);
+    return run_prepared(st, "set_offset", 4, v, NULL, NULL, errstr, errstr_size, false);
 }
 
 bool fw_store_offsets(fw_store *st, const char *group, const char *topic,
@@ -323,7 +328,7 @@ bool fw_store_list_alerts(fw_store *st, const fw_alert_filter *f, fw_buf *out, c
                           f->to_ms == INT64_MIN ? NULL : to, f->before, limit };
     PGresult *r = PQexecParams(
         st->conn,
-        "SELECT " ALERT_JSON ", alert_id FROM alerts WHERE "
+        "SELECT fw_alert_json(alerts), alert_id FROM alerts WHERE "
         "($1::text IS NULL OR rule = $1) AND ($2::text IS NULL OR severity = $2) AND "
         "($3::text IS NULL OR entity_type = $3) AND ($4::text IS NULL OR entity_id = $4) AND "
         "($5::boolean IS NULL OR shadow = $5) AND "
@@ -347,8 +352,8 @@ bool fw_store_list_alerts(fw_store *st, const fw_alert_filter *f, fw_buf *out, c
 int fw_store_get_alert(fw_store *st, const char *alert_id, fw_buf *out, char *errstr,
                        size_t errstr_size) {
     const char *v[1] = { alert_id };
-    PGresult *r = PQexecParams(st->conn, "SELECT " ALERT_JSON " FROM alerts WHERE alert_id = $1",
-                               1, NULL, v, NULL, NULL, 0);
+    PGresult *r = PQexecParams(st->conn, "SELECT fw_alert_json(a) FROM alerts a WHERE "
+                               "alert_id = $1", 1, NULL, v, NULL, NULL, 0);
     int rc = -1;
     if (PQresultStatus(r) != PGRES_TUPLES_OK) {
         pq_fail(st->conn, "reading an alert", errstr, errstr_size);
@@ -379,4 +384,287 @@ const char *fw_store_describe(const fw_store *st, char *out, size_t size) {
     snprintf(out, size, "database %s on %s:%s, schema version %d", PQdb(st->conn),
              host ? host : "?", port ? port : "?", st->version);
     return out;
+}
+
+/* ---- cases, verdicts, rule health ---- */
+
+/* The result code of a failed statement: a unique violation is a conflict
+ * (a second open case of an entity), a check violation a bad value. */
+static int fail_code(PGresult *r, PGconn *c, const char *what, char *errstr, size_t n) {
+    const char *state = PQresultErrorField(r, PG_DIAG_SQLSTATE);
+    if (state && !strcmp(state, "23505")) {
+        snprintf(errstr, n, "%s: the entity already has a case that is not closed", what);
+        return FW_STORE_CONFLICT;
+    }
+    const char *m = PQresultErrorMessage(r);
+    size_t len = strlen(m);
+    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
+        len--;
+    snprintf(errstr, n, "%s: %.*s", what, (int)len, *m ? m : PQerrorMessage(c));
+    return FW_STORE_ERROR;
+}
+
+/* Runs @p sql; appends the first column of its first row to @p out.
+ * No row: FW_STORE_NOT_FOUND. */
+static int query_json(fw_store *st, const char *what, const char *sql, int n,
+                      const char *const *v, fw_buf *out, char *errstr, size_t errstr_size) {
+    PGresult *r = PQexecParams(st->conn, sql, n, NULL, v, NULL, NULL, 0);
+    int rc;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = fail_code(r, st->conn, what, errstr, errstr_size);
+    } else if (PQntuples(r) == 0 || PQgetisnull(r, 0, 0)) {
+        rc = FW_STORE_NOT_FOUND;
+    } else {
+        if (out)
+            fw_buf_append(out, PQgetvalue(r, 0, 0), (size_t)PQgetlength(r, 0, 0));
+        rc = FW_STORE_OK;
+    }
+    PQclear(r);
+    return rc;
+}
+
+/* One transaction: @p write (a statement returning a row when it found
+ * what it changes), then @p read for the answer (NULL: write's row is it). */
+static int write_then_read(fw_store *st, const char *what, const char *write, const char *read,
+                           int n, const char *const *v, int nread, fw_buf *out, char *errstr,
+                           size_t errstr_size) {
+    if (!fw_store_begin(st, errstr, errstr_size))
+        return FW_STORE_ERROR;
+    int rc = query_json(st, what, write, n, v, read ? NULL : out, errstr, errstr_size);
+    if (rc == FW_STORE_OK && read)
+        rc = query_json(st, what, read, nread, v, out, errstr, errstr_size);
+    if (rc == FW_STORE_OK && !fw_store_commit(st, errstr, errstr_size))
+        rc = FW_STORE_ERROR;
+    if (rc != FW_STORE_OK)
+        fw_store_rollback(st);
+    return rc;
+}
+
+int fw_store_list_cases(fw_store *st, const fw_case_filter *f, fw_buf *out, char *errstr,
+                        size_t errstr_size) {
+    char limit[16];
+    snprintf(limit, sizeof(limit), "%d", f->limit + 1);
+    const char *v[4] = { f->status, f->assignee, f->before, limit };
+    PGresult *r = PQexecParams(
+        st->conn,
+        "SELECT fw_case_json(c), c.case_id FROM cases c WHERE "
+        "($1::text IS NULL OR status = $1) AND ($2::text IS NULL OR assignee = $2) AND "
+        "($3::bigint IS NULL OR (updated_at, case_id) < "
+        "(SELECT updated_at, case_id FROM cases WHERE case_id = $3::bigint)) "
+        "ORDER BY updated_at DESC, case_id DESC LIMIT $4::integer",
+        4, NULL, v, NULL, NULL, 0);
+    int rc = FW_STORE_OK;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        rc = fail_code(r, st->conn, "listing cases", errstr, errstr_size);
+    } else {
+        int rows = PQntuples(r), shown = rows > f->limit ? f->limit : rows;
+        fw_buf_puts(out, "{\"cases\":[");
+        for (int i = 0; i < shown; i++) {
+            if (i)
+                fw_buf_putc(out, ',');
+            fw_buf_append(out, PQgetvalue(r, i, 0), (size_t)PQgetlength(r, i, 0));
+        }
+        fw_buf_puts(out, "],\"next\":");
+        fw_buf_puts(out, rows > f->limit ? PQgetvalue(r, shown - 1, 1) : "null");
+        fw_buf_putc(out, '}');
+    }
+    PQclear(r);
+    return rc;
+}
+
+int fw_store_get_case(fw_store *st, const char *id, fw_buf *out, char *errstr,
+                      size_t errstr_size) {
+    const char *v[1] = { id };
+    return query_json(
+        st, "reading a case",
+        "SELECT '{\"case\":' || fw_case_json(c) || ',\"alerts\":[' || coalesce((SELECT "
+        "string_agg(fw_alert_json(a), ',' ORDER BY a.event_time DESC, a.alert_id DESC) FROM "
+        "(SELECT * FROM alerts WHERE case_id = c.case_id ORDER BY event_time DESC LIMIT 500) a), "
+        "'') || '],\"notes\":' || coalesce((SELECT json_agg(json_build_object('note_id', "
+        "note_id, 'author', author, 'text', text, 'at', fw_iso(at)) ORDER BY note_id) FROM "
+        "case_notes WHERE case_id = c.case_id)::text, '[]') || ',\"audit\":' || coalesce(("
+        "SELECT json_agg(json_build_object('actor', actor, 'action', action, 'detail', detail, "
+        "'alert_id', alert_id, 'at', fw_iso(at)) ORDER BY audit_id) FROM audit WHERE case_id "
+        "= c.case_id)::text, '[]') || '}' FROM cases c WHERE case_id = $1::bigint",
+        1, v, out, errstr, errstr_size);
+}
+
+#define CASE_READ "SELECT '{\"case\":' || fw_case_json(c) || '}' FROM cases c WHERE case_id = $1::bigint"
+
+int fw_store_update_case(fw_store *st, const char *id, const char *status,
+                         const char *assignee, const char *actor, fw_buf *out, char *errstr,
+                         size_t errstr_size) {
+    const char *v[5] = { id, status, assignee ? assignee : "", assignee ? "true" : "false",
+                         actor };
+    return write_then_read(
+        st, "updating a case",
+        "WITH old AS (SELECT case_id, status, assignee FROM cases WHERE case_id = $1::bigint "
+        "FOR UPDATE), up AS (UPDATE cases c SET status = coalesce($2, c.status), assignee = "
+        "CASE WHEN $4::boolean THEN nullif($3, '') ELSE c.assignee END, updated_at = now() "
+        "FROM old WHERE c.case_id = old.case_id RETURNING c.case_id, old.status AS was, "
+        "c.status, old.assignee AS had, c.assignee), au AS (INSERT INTO audit (case_id, actor, "
+        "action, detail) SELECT case_id, $5, 'status', was || ' -> ' || status FROM up WHERE "
+        "was <> status UNION ALL SELECT case_id, $5, 'assign', coalesce(had, '(nobody)') || "
+        "' -> ' || coalesce(assignee, '(nobody)') FROM up WHERE had IS DISTINCT FROM "
+        "assignee) SELECT case_id::text FROM up",
+        CASE_READ, 5, v, 1, out, errstr, errstr_size);
+}
+
+int fw_store_add_note(fw_store *st, const char *id, const char *author, const char *text,
+                      fw_buf *out, char *errstr, size_t errstr_size) {
+    const char *v[3] = { id, author, text };
+    return write_then_read(
+        st, "adding a note",
+        "WITH n AS (INSERT INTO case_notes (case_id, author, text) SELECT case_id, $2, $3 FROM "
+        "cases WHERE case_id = $1::bigint RETURNING *), au AS (INSERT INTO audit (case_id, "
+        "actor, action, detail) SELECT case_id, $2, 'note', left($3, 200) FROM n), cu AS "
+        "(UPDATE cases SET updated_at = now() WHERE case_id IN (SELECT case_id FROM n)) "
+        "SELECT json_build_object('note', json_build_object('note_id', note_id, 'author', "
+        "author, 'text', text, 'at', fw_iso(at)))::text FROM n",
+        NULL, 3, v, 0, out, errstr, errstr_size);
+}
+
+int fw_store_verdict(fw_store *st, const char *alert_id, const char *case_id,
+                     const char *verdict, const char *actor, const char *note, fw_buf *out,
+                     char *errstr, size_t errstr_size) {
+    const char *v[5] = { alert_id, case_id, verdict, actor, note };
+    return write_then_read(
+        st, "recording a verdict",
+        "WITH v AS (UPDATE alerts SET verdict = $3, verdict_by = $4, verdict_at = now() WHERE "
+        "($1::text IS NOT NULL AND alert_id = $1) OR ($2::bigint IS NOT NULL AND case_id = "
+        "$2::bigint) RETURNING *), au AS (INSERT INTO audit (case_id, alert_id, actor, action, "
+        "detail) SELECT case_id, alert_id, $4, 'verdict', $3 || coalesce(': ' || $5, '') FROM "
+        "v), ob AS (INSERT INTO feedback_outbox (alert_id, body) SELECT alert_id, "
+        "json_build_object('alert_id', alert_id, 'verdict', $3, 'rule', rule, 'rule_version', "
+        "rule_version, 'shadow', shadow, 'entity_type', entity_type, 'entity_id', entity_id, "
+        "'event_time', fw_iso(event_time), 'case_id', case_id, 'actor', $4, 'note', $5, 'at', "
+        "fw_iso(now()))::text FROM v), cu AS (UPDATE cases SET updated_at = now() WHERE case_id "
+        "IN (SELECT case_id FROM v)) SELECT count(*)::text FROM v HAVING count(*) > 0",
+        alert_id ? "SELECT fw_alert_json(a) FROM alerts a WHERE alert_id = $1"
+                 : "SELECT '{\"case\":' || fw_case_json(c) || '}' FROM cases c WHERE case_id "
+                   "= $2::bigint AND $1::text IS NULL",
+        5, v, alert_id ? 1 : 2, out, errstr, errstr_size);
+}
+
+int fw_store_rule_health(fw_store *st, int days, int silent_days, double min_precision,
+                         int min_verdicts, fw_buf *out, char *errstr, size_t errstr_size) {
+    char d[16], s[16], p[32], m[16];
+    snprintf(d, sizeof(d), "%d", days);
+    snprintf(s, sizeof(s), "%d", silent_days);
+    snprintf(p, sizeof(p), "%.6f", min_precision);
+    snprintf(m, sizeof(m), "%d", min_verdicts);
+    const char *v[4] = { d, s, p, m };
+    return query_json(
+        st, "rule health",
+        "WITH w AS (SELECT now() - make_interval(days => $1::integer) AS since), "
+        "r AS (SELECT rule, rule_version, shadow, "
+        "count(*) FILTER (WHERE stored_at >= w.since) AS alerts, "
+        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'confirmed_fraud') AS cf, "
+        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'false_positive') AS fp, "
+        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'not_sure') AS ns, "
+        "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM verdict_at - "
+        "stored_at) / 3600.0) FILTER (WHERE stored_at >= w.since AND verdict_at IS NOT NULL) "
+        "AS mh, max(stored_at) AS last, rank() OVER (PARTITION BY rule, shadow ORDER BY "
+        "rule_version DESC NULLS LAST) AS newest FROM alerts, w GROUP BY rule, rule_version, "
+        "shadow), "
+        "d AS (SELECT rule, rule_version, shadow, json_agg(json_build_object('day', day, "
+        "'alerts', n) ORDER BY day) AS per_day FROM (SELECT rule, rule_version, shadow, "
+        "to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n FROM "
+        "alerts, w WHERE stored_at >= w.since GROUP BY 1, 2, 3, 4) x GROUP BY 1, 2, 3) "
+        "SELECT json_build_object('days', $1::integer, 'rules', coalesce(json_agg("
+        "json_build_object('rule', r.rule, 'rule_version', r.rule_version, 'shadow', r.shadow, "
+        "'alerts', r.alerts, 'alerts_per_day', coalesce(d.per_day, '[]'::json), 'verdicts', "
+        "json_build_object('confirmed_fraud', cf, 'false_positive', fp, 'not_sure', ns), "
+        "'precision', CASE WHEN cf + fp > 0 THEN round(cf::numeric / (cf + fp), 4) END, "
+        "'median_hours_to_verdict', round(mh::numeric, 3), 'last_alert_at', fw_iso(last), "
+        "'flags', array_remove(ARRAY[CASE WHEN newest = 1 AND last < now() - "
+        "make_interval(days => $2::integer) THEN 'silent' END, CASE WHEN cf + fp >= "
+        "$4::integer AND cf::numeric / (cf + fp) < $3::numeric THEN 'low_precision' END], "
+        "NULL)) ORDER BY r.rule, r.rule_version, r.shadow), '[]'::json))::text FROM r LEFT "
+        "JOIN d ON d.rule = r.rule AND d.rule_version IS NOT DISTINCT FROM r.rule_version AND "
+        "d.shadow = r.shadow",
+        4, v, out, errstr, errstr_size);
+}
+
+/* ---- the feedback outbox ---- */
+
+int fw_store_outbox_unsent(fw_store *st, int max,
+                           void (*send)(void *ctx, int64_t seq, const char *alert_id,
+                                        const char *body, size_t len),
+                           void *ctx, char *errstr, size_t errstr_size) {
+    char lim[16];
+    snprintf(lim, sizeof(lim), "%d", max);
+    const char *v[1] = { lim };
+    PGresult *r = PQexecParams(st->conn,
+                               "SELECT seq, alert_id, body FROM feedback_outbox WHERE sent_at "
+                               "IS NULL ORDER BY seq LIMIT $1::integer",
+                               1, NULL, v, NULL, NULL, 0);
+    int n = -1;
+    if (PQresultStatus(r) != PGRES_TUPLES_OK) {
+        pq_fail(st->conn, "reading the feedback outbox", errstr, errstr_size);
+    } else {
+        n = PQntuples(r);
+        for (int i = 0; i < n; i++)
+            send(ctx, strtoll(PQgetvalue(r, i, 0), NULL, 10), PQgetvalue(r, i, 1),
+                 PQgetvalue(r, i, 2), (size_t)PQgetlength(r, i, 2));
+    }
+    PQclear(r);
+    return n;
+}
+
+bool fw_store_outbox_sent(fw_store *st, int64_t seq, char *errstr, size_t errstr_size) {
+    char s[24];
+    snprintf(s, sizeof(s), "%" PRId64, seq);
+    const char *v[1] = { s };
+    PGresult *r = PQexecParams(st->conn,
+                               "UPDATE feedback_outbox SET sent_at = now() WHERE seq = "
+                               "$1::bigint",
+                               1, NULL, v, NULL, NULL, 0);
+    bool ok = PQresultStatus(r) == PGRES_COMMAND_OK;
+    if (!ok)
+        pq_fail(st->conn, "marking a verdict published", errstr, errstr_size);
+    PQclear(r);
+    return ok;
+}
+
+/* ---- the live feed ---- */
+
+bool fw_store_listen(fw_store *st, char *errstr, size_t errstr_size) {
+    return exec_simple(st->conn, "LISTEN fw_alerts", PGRES_COMMAND_OK, "LISTEN", errstr,
+                       errstr_size);
+}
+
+int fw_store_wait_alerts(fw_store *st, int timeout_ms, fw_buf *out, char *errstr,
+                         size_t errstr_size) {
+    int sock = PQsocket(st->conn);
+    if (sock < 0) {
+        snprintf(errstr, errstr_size, "the live feed's connection is closed");
+        return -1;
+    }
+    struct pollfd pfd = { .fd = sock, .events = POLLIN };
+    if (poll(&pfd, 1, timeout_ms) < 0 && errno != EINTR) {
+        snprintf(errstr, errstr_size, "poll: %s", strerror(errno));
+        return -1;
+    }
+    if (!PQconsumeInput(st->conn)) {
+        pq_fail(st->conn, "the live feed", errstr, errstr_size);
+        return -1;
+    }
+    int n = 0;
+    PGnotify *note;
+    while ((note = PQnotifies(st->conn))) {
+        size_t at = out->len;
+        fw_buf_puts(out, "event: alert\ndata: ");
+        int rc = fw_store_get_alert(st, note->extra, out, errstr, errstr_size);
+        if (rc == 0) {
+            fw_buf_puts(out, "\n\n");
+            n++;
+        } else {
+            out->len = at; /* gone again (or an error): nothing to announce */
+        }
+        PQfreemem(note);
+        if (rc < 0)
+            return -1;
+    }
+    return n;
 }

@@ -84,6 +84,68 @@ bool fw_store_list_alerts(fw_store *st, const fw_alert_filter *f, fw_buf *out, c
 int fw_store_get_alert(fw_store *st, const char *alert_id, fw_buf *out, char *errstr,
                        size_t errstr_size);
 
+/* ---- cases, verdicts, rule health: the answer's JSON is appended to out ----
+ * Each returns FW_STORE_OK, FW_STORE_NOT_FOUND, FW_STORE_CONFLICT (the
+ * entity already has an open case) or FW_STORE_ERROR with errstr. Every
+ * write is one database transaction, its audit entries included. */
+
+#define FW_STORE_OK 0
+#define FW_STORE_NOT_FOUND 1
+#define FW_STORE_CONFLICT 2
+#define FW_STORE_ERROR (-1)
+
+/** A filter of GET /api/cases: NULL does not filter. */
+typedef struct fw_case_filter {
+    const char *status, *assignee;
+    const char *before;      /* paging: cases updated before this case_id's */
+    int limit;               /* 1..1000 */
+} fw_case_filter;
+
+int fw_store_list_cases(fw_store *st, const fw_case_filter *f, fw_buf *out, char *errstr,
+                        size_t errstr_size);
+/** @brief {"case":..,"alerts":[..],"notes":[..],"audit":[..]} of case @p id. */
+int fw_store_get_case(fw_store *st, const char *id, fw_buf *out, char *errstr,
+                      size_t errstr_size);
+/** @brief Sets status and/or assignee (NULL: unchanged; "" assignee: nobody). */
+int fw_store_update_case(fw_store *st, const char *id, const char *status,
+                         const char *assignee, const char *actor, fw_buf *out, char *errstr,
+                         size_t errstr_size);
+int fw_store_add_note(fw_store *st, const char *id, const char *author, const char *text,
+                      fw_buf *out, char *errstr, size_t errstr_size);
+/** @brief A verdict on one alert (@p case_id NULL) or on every alert of a case;
+ *  each one is also queued in feedback_outbox for the alert-feedback topic. */
+int fw_store_verdict(fw_store *st, const char *alert_id, const char *case_id,
+                     const char *verdict, const char *actor, const char *note, fw_buf *out,
+                     char *errstr, size_t errstr_size);
+/** @brief Per rule, version and shadow: alerts per day over @p days, verdicts,
+ *  precision, time to verdict; flagged "silent" when the newest version has
+ *  not alerted in @p silent_days, "low_precision" below @p min_precision with
+ *  at least @p min_verdicts verdicts of fraud or not. */
+int fw_store_rule_health(fw_store *st, int days, int silent_days, double min_precision,
+                         int min_verdicts, fw_buf *out, char *errstr, size_t errstr_size);
+
+/* ---- the feedback outbox ---- */
+
+/** @brief Calls @p send for up to @p max unsent verdicts, oldest first. */
+int fw_store_outbox_unsent(fw_store *st, int max,
+                           void (*send)(void *ctx, int64_t seq, const char *alert_id,
+                                        const char *body, size_t len),
+                           void *ctx, char *errstr, size_t errstr_size);
+/** @brief Marks verdict @p seq published. */
+bool fw_store_outbox_sent(fw_store *st, int64_t seq, char *errstr, size_t errstr_size);
+
+/* ---- the live feed ---- */
+
+/** @brief LISTENs for alerts stored from now on (a connection of its own). */
+bool fw_store_listen(fw_store *st, char *errstr, size_t errstr_size);
+/**
+ * @brief Waits up to @p timeout_ms for stored alerts and appends each one's
+ * JSON (as fw_store_get_alert gives it) to @p out as a server-sent event.
+ * @returns the number of alerts, 0 on timeout, -1 when the connection failed.
+ */
+int fw_store_wait_alerts(fw_store *st, int timeout_ms, fw_buf *out, char *errstr,
+                         size_t errstr_size);
+
 /** @brief Rows in alerts (and dead_letters when @p dead), for tests and the stop line. */
 int64_t fw_store_count(fw_store *st, bool dead, char *errstr, size_t errstr_size);
 

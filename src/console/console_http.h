@@ -1,20 +1,28 @@
-/* console_http.h — the console's HTTP server (libmicrohttpd): the JSON API
- * of console_api.h read from its own database connection, on one internal
- * thread, so requests are answered one at a time. */
+/* console_http.h — the console's HTTP server (libmicrohttpd): the web page
+ * (console_static.h) and the JSON API of console_api.h (docs/api.md). */
 #ifndef FW_CONSOLE_HTTP_H
 #define FW_CONSOLE_HTTP_H
 
 #include <stdbool.h>
 #include <stddef.h>
 
+#include "console_engines.h"
+
+typedef struct fw_console_http_conf {
+    const char *bind;               /* an IPv4 or IPv6 literal */
+    const char *db_url;             /* requests and live feeds connect here */
+    const char *token;              /* CONSOLE_TOKEN: writes need it; NULL or "": refused */
+    fw_console_engines *engines;    /* the engines' /metrics, or NULL */
+} fw_console_http_conf;
+
 typedef struct fw_console_http fw_console_http;
 
 /**
- * @brief Listens on @p bind_addr, port *@p port (0: any; the bound port is
- * written back), answering from a new connection to @p db_url.
+ * @brief Listens on @p conf's address, port *@p port (0: any; the bound port
+ * is written back).
  * @returns the server, or NULL with @p errstr.
  */
-fw_console_http *fw_console_http_start(const char *bind_addr, int *port, const char *db_url,
+fw_console_http *fw_console_http_start(const fw_console_http_conf *conf, int *port,
                                        char *errstr, size_t errstr_size);
 void fw_console_http_stop(fw_console_http *h);
 

@@ -5,9 +5,11 @@
  * parsed again into a reused row, and be valid JSON as a whole (the body is
  * stored verbatim); a refused one explains itself in one printable line.
  * Then the input, read as a request (first line the path, each further line
- * KEY=VALUE or KEY), must route without crashing; a refused request says
- * why, and an accepted filter keeps its limit within 1..1000. Violations
- * abort. */
+ * KEY=VALUE or KEY; or "POST /path" and a body), must route without
+ * crashing; a refused request says why, an accepted filter keeps its
+ * limits, and an accepted write's values are checked ones (a known
+ * verdict, names without control characters). Violations abort. */
+#include <stdbool.h>
 #include <stdint.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -57,22 +59,56 @@ static void check_request(const uint8_t *data, size_t size) {
     CHECK(text);
     memcpy(text, data, size);
     text[size] = '\0';
-    char *save = NULL, *line = strtok_r(text, "\n", &save);
-    fw_api_request r;
-    fw_api_route_url(&r, line ? line : "");
-    CHECK(r.route >= FW_API_NOT_FOUND && r.route <= FW_API_ENTITY_ALERTS);
-    while ((line = strtok_r(NULL, "\n", &save))) {
-        char *eq = strchr(line, '=');
-        if (eq)
-            *eq = '\0';
-        fw_api_query_arg(&r, line, eq ? eq + 1 : NULL);
+    /* "POST /path\nBODY" or "[GET ]/path\nkey=value\n..." */
+    bool post = !strncmp(text, "POST ", 5);
+    char *path = post ? text + 5 : !strncmp(text, "GET ", 4) ? text + 4 : text;
+    char *nl = strchr(path, '\n');
+    if (nl)
+        *nl = '\0';
+    static fw_api_request r;
+    fw_api_route_url(&r, post ? "POST" : "GET", path);
+    CHECK(r.route >= FW_API_NOT_FOUND && r.route <= FW_API_ENGINES);
+    CHECK(!r.write || r.route == FW_API_ALERT_VERDICT || r.route == FW_API_CASE_UPDATE ||
+          r.route == FW_API_CASE_NOTE || r.route == FW_API_CASE_VERDICT);
+    if (post && r.write && !r.wrong_method) {
+        const char *body = nl ? nl + 1 : "";
+        fw_api_body(&r, body, nl ? size - (size_t)(nl + 1 - text) : 0);
+        if (!r.bad) { /* what a write goes on with: checked values */
+            const char *names[] = { r.actor, r.assignee };
+            CHECK(r.actor && *r.actor);
+            for (size_t i = 0; i < 2; i++)
+                if (names[i] && *names[i]) {
+                    CHECK(strlen(names[i]) <= FW_API_NAME_MAX);
+                    for (const char *p = names[i]; *p; p++)
+                        CHECK((unsigned char)*p >= 0x20 && *p != 0x7f);
+                    check_text(names[i]);
+                }
+            if (r.route == FW_API_ALERT_VERDICT || r.route == FW_API_CASE_VERDICT)
+                CHECK(r.verdict && (!strcmp(r.verdict, "confirmed_fraud") ||
+                                    !strcmp(r.verdict, "false_positive") ||
+                                    !strcmp(r.verdict, "not_sure")));
+            if (r.route == FW_API_CASE_NOTE)
+                CHECK(r.text && *r.text && strlen(r.text) <= FW_API_TEXT_MAX);
+        }
+    } else {
+        char *save = NULL, *line = nl ? strtok_r(nl + 1, "\n", &save) : NULL;
+        for (; line; line = strtok_r(NULL, "\n", &save)) {
+            char *eq = strchr(line, '=');
+            if (eq)
+                *eq = '\0';
+            fw_api_query_arg(&r, line, eq ? eq + 1 : NULL);
+        }
+        if (!r.bad)
+            CHECK(r.filter.limit >= 1 && r.filter.limit <= 1000 && r.cases.limit >= 1 &&
+                  r.cases.limit <= 1000 && r.days >= 1 && r.min_precision >= 0 &&
+                  r.min_precision <= 1);
     }
     if (r.bad)
         CHECK(r.why[0]);
-    else
-        CHECK(r.filter.limit >= 1 && r.filter.limit <= 1000);
-    if (r.route == FW_API_ALERT)
+    if (r.route == FW_API_ALERT || r.route == FW_API_ALERT_VERDICT)
         CHECK(r.id[0] && !strchr(r.id, '/'));
+    if (r.route == FW_API_CASE || r.route == FW_API_CASE_UPDATE)
+        CHECK(strspn(r.id, "0123456789") == strlen(r.id) && r.id[0]);
     free(text);
 }
 

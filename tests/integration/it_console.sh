@@ -80,9 +80,26 @@ assert_eq "$N" "$(rows)" "alerts in the store after a replay"
 grep -q "stopped: $N alert records stored, 2 dead letters" "$WORK/replay.log" ||
     fail "the replay's stop line: $(grep stopped "$WORK/replay.log")"
 
-# The API, from a console that keeps running.
-console api "$PREFIX" --port 0
-wait_for_log "$WORK/api.log" "API on http://" 60
+# The API, from a console that keeps running, with writes allowed and an
+# engine's /metrics to read (a file served as an engine would serve it).
+mkdir "$WORK/engine"
+cat > "$WORK/engine/metrics" <<'METRICS'
+# TYPE fraudwatch_transactions_read_total counter
+fraudwatch_transactions_read_total{partition="0"} 1000
+fraudwatch_transactions_read_total{partition="1"} 500
+fraudwatch_alerts_total{rule="velocity"} 7
+fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="0.01"} 90
+fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="0.05"} 99
+fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="+Inf"} 100
+METRICS
+python3 -m http.server --bind 127.0.0.1 --directory "$WORK/engine" 0 > "$WORK/engine.log" 2>&1 &
+PIDS+=($!)
+wait_for_log "$WORK/engine.log" "Serving HTTP on" 30
+ENGINE_PORT=$(grep -oE 'port [0-9]+' "$WORK/engine.log" | head -1 | grep -oE '[0-9]+')
+TOKEN=s3cret-token
+CONSOLE_TOKEN=$TOKEN console api "$PREFIX" --port 0 --feedback-topic "$PREFIX-feedback" \
+    --engines "http://127.0.0.1:$ENGINE_PORT/metrics,http://127.0.0.1:1/metrics"
+wait_for_log "$WORK/api.log" "on http://" 60
 API=$(grep -oE 'http://127\.0\.0\.1:[0-9]+' "$WORK/api.log" | head -1)
 get() { curl -s -o "$WORK/body.json" -w '%{http_code}' "$API$1"; }
 field() { python3 -c "import json,sys; d=json.load(open('$WORK/body.json')); print($1)"; }
@@ -108,4 +125,110 @@ assert_eq 404 "$(get /api/alerts/fw-none)" "an unknown alert"
 assert_eq 400 "$(get "/api/alerts?limit=0")" "a bad limit"
 assert_eq "limit: a whole number from 1 to 1000" "$(field "d['error']")" "its message"
 assert_eq 405 "$(curl -s -o /dev/null -w '%{http_code}' -X POST "$API/api/alerts")" "POST"
+
+# Cases: one per entity of the live (not shadow) alerts: A0, A10, ... have
+# only shadow alerts (every tenth), so 45 of the 50 accounts.
+assert_eq 200 "$(get "/api/cases?limit=1000")" "GET /api/cases"
+assert_eq 45 "$(field "len(d['cases'])")" "cases (one per account with live alerts)"
+assert_eq 200 "$(get "/api/alerts/$ID")" "an alert with its case"
+CASE=$(field "d['case_id']")
+[ "$CASE" != None ] || fail "alert $ID has no case"
+assert_eq None "$(get "/api/alerts/fw-$(printf '%032x' 10)" > /dev/null; field "d['case_id']")" \
+    "a shadow alert's case"
+assert_eq 200 "$(get "/api/cases/$CASE")" "GET /api/cases/ID"
+assert_eq "account A7 open 24" \
+    "$(field "' '.join(str(d['case'][k]) for k in ('entity_type','entity_id','status','alerts'))")" \
+    "the case of A7"
+assert_eq 24 "$(field "len(d['alerts'])")" "its alerts listed"
+
+# Writes: the token, the Content-Type, the body.
+post() { # post PATH BODY [TOKEN [TYPE]]: the status; the answer in body.json
+    curl -s -o "$WORK/body.json" -w '%{http_code}' -X POST -H "Content-Type: ${4:-application/json}" \
+        ${3:+-H "Authorization: Bearer $3"} --data-binary "$2" "$API$1"
+}
+VERDICT='{"verdict":"confirmed_fraud","actor":"ann","note":"customer confirmed"}'
+assert_eq 401 "$(post "/api/alerts/$ID/verdict" "$VERDICT")" "a verdict without the token"
+assert_eq 401 "$(post "/api/alerts/$ID/verdict" "$VERDICT" wrong)" "with a wrong token"
+assert_eq 415 "$(post "/api/alerts/$ID/verdict" "$VERDICT" "$TOKEN" text/plain)" "as text/plain"
+assert_eq 400 "$(post "/api/alerts/$ID/verdict" '{"verdict":"maybe","actor":"ann"}' "$TOKEN")" \
+    "an unknown verdict"
+assert_eq 413 "$(post "/api/cases/$CASE/notes" "$(head -c 20000 /dev/zero | tr '\0' a)" "$TOKEN")" \
+    "a body over 16384 bytes"
+assert_eq None "$(get "/api/alerts/$ID" > /dev/null; field "d['verdict']")" "no verdict yet"
+assert_eq 200 "$(post "/api/alerts/$ID/verdict" "$VERDICT" "$TOKEN")" "a verdict"
+assert_eq confirmed_fraud "$(field "d['verdict']")" "the alert's verdict"
+assert_eq "ann|verdict|confirmed_fraud: customer confirmed" \
+    "$(sql "select actor || '|' || action || '|' || detail from audit where alert_id = '$ID'")" \
+    "its audit entry"
+feedback_has() { # the alert-feedback topic into feedback.ndjson; holds alert $1?
+    "$FW_BIN" consume -t "$PREFIX-feedback" -e --timeout-ms 5000 2>/dev/null \
+        > "$WORK/feedback.ndjson" || true
+    grep -q "$1" "$WORK/feedback.ndjson"
+}
+wait_until 30 "the verdict on the alert-feedback topic" - feedback_has "$ID"
+assert_eq "confirmed_fraud ann high_amount" \
+    "$(python3 -c "import json; d=json.loads(open('$WORK/feedback.ndjson').readline()); print(d['verdict'], d['actor'], d['rule'])")" \
+    "the feedback record"
+assert_eq 0 "$(sql "select count(*) from feedback_outbox where sent_at is null")" "verdicts left unsent"
+
+# The case: assigned, worked, judged as a whole, noted, closed; the audit trail has it all.
+assert_eq 200 "$(post "/api/cases/$CASE" '{"actor":"ann","status":"investigating","assignee":"bob"}' "$TOKEN")" \
+    "assign and investigate"
+assert_eq "investigating bob" "$(field "d['case']['status'] + ' ' + d['case']['assignee']")" "the case now"
+assert_eq 201 "$(post "/api/cases/$CASE/notes" '{"author":"bob","text":"<b>called</b> the customer"}' "$TOKEN")" \
+    "a note"
+assert_eq 200 "$(post "/api/cases/$CASE/verdict" '{"verdict":"false_positive","actor":"bob"}' "$TOKEN")" \
+    "a verdict on the case"
+assert_eq 24 "$(field "d['case']['verdicts']['false_positive']")" "every alert of the case judged"
+# The analyst changes her mind on one of them: its own verdict wins again.
+assert_eq 200 "$(post "/api/alerts/$ID/verdict" "$VERDICT" "$TOKEN")" "the first alert judged again"
+assert_eq 200 "$(post "/api/cases/$CASE" '{"actor":"bob","status":"closed"}' "$TOKEN")" "close it"
+assert_eq 200 "$(get "/api/cases/$CASE")" "the closed case"
+assert_eq "status assign note status" \
+    "$(field "' '.join(a['action'] for a in d['audit'] if a['action'] != 'verdict')")" "the case's own audit entries"
+assert_eq 26 "$(field "sum(1 for a in d['audit'] if a['action'] == 'verdict')")" \
+    "verdict entries (1 + 24 + 1)"
+assert_eq "<b>called</b> the customer" "$(field "d['notes'][0]['text']")" "the note, as written"
+assert_eq 404 "$(post "/api/cases/999999/notes" '{"author":"bob","text":"x"}' "$TOKEN")" "a note on no case"
+assert_eq 400 "$(post "/api/cases/$CASE" '{"actor":"bob"}' "$TOKEN")" "a case change that changes nothing"
+
+# A new alert of A7 opens a new case; the closed one cannot be reopened beside it.
+NEW_ID=fw-$(printf '%032x' 99999)
+printf '{"alert_id":"%s","rule":"high_amount","rule_version":1,"severity":"high","entity_type":"account","entity_id":"A7","event_time":"2024-01-02T00:00:00.000Z","reason":"new"}\n' "$NEW_ID" \
+    > "$WORK/new.ndjson"
+curl -s -N "$API/api/stream" > "$WORK/stream.txt" &
+PIDS+=($!)
+wait_until 30 "the live feed to open" - grep -q "connected" "$WORK/stream.txt"
+"$FW_BIN" produce --quiet -t "$PREFIX-alerts" -i "$WORK/new.ndjson"
+wait_until 30 "the new alert on the live feed" - grep -q "$NEW_ID" "$WORK/stream.txt"
+assert_eq "event: alert" "$(grep -B1 "$NEW_ID" "$WORK/stream.txt" | head -1)" "the feed's event"
+assert_eq 200 "$(get "/api/alerts/$NEW_ID")" "the new alert"
+NEW_CASE=$(field "d['case_id']")
+[ "$NEW_CASE" != "$CASE" ] && [ "$NEW_CASE" != None ] || fail "the new alert's case: $NEW_CASE (closed: $CASE)"
+assert_eq 409 "$(post "/api/cases/$CASE" '{"actor":"bob","status":"open"}' "$TOKEN")" \
+    "reopening beside the new case"
+
+# Rule health from the verdicts: A7's 24 alerts are 16 of high_amount and 8 of
+# velocity (every third alert), all false positives but the first, confirmed.
+health() { # health RULE: "confirmed false_positive precision flags" of its live version
+    field "' '.join(str(x) for x in [(r['verdicts']['confirmed_fraud'], r['verdicts']['false_positive'], r['precision'], r['flags']) for r in d['rules'] if r['rule'] == '$1' and not r['shadow']][0])"
+}
+assert_eq 200 "$(get "/api/rules/health?days=30&min_verdicts=5&min_precision=0.5")" "rule health"
+assert_eq "1 15 0.0625 ['low_precision']" "$(health high_amount)" "high_amount's verdicts"
+assert_eq "0 8 0.0 ['low_precision']" "$(health velocity)" "velocity's verdicts"
+assert_eq 200 "$(post "/api/cases/$NEW_CASE/verdict" '{"verdict":"confirmed_fraud","actor":"bob"}' "$TOKEN")" \
+    "a verdict on the new case"
+get "/api/rules/health?days=30&min_verdicts=5&min_precision=0.1" > /dev/null
+assert_eq "2 15 0.1176 []" "$(health high_amount)" "high_amount's precision moved by it"
+assert_eq "4" "$(field "len(d['rules'])")" "rules listed (2 rules, live and shadow)"
+assert_eq 400 "$(get "/api/rules/health?days=0")" "a bad days"
+
+# The engine page: one engine up (its rate from the second reading on), one down.
+assert_eq 200 "$(get /api/engines)" "GET /api/engines"
+assert_eq "True 7 50 None False" \
+    "$(field "' '.join(str(x) for x in (d['engines'][0]['up'], d['engines'][0]['alerts'], d['engines'][0]['latency_p99_ms'], d['engines'][0]['transactions_per_second'], d['engines'][1]['up']))")" \
+    "engines: up, alerts, latency p99, no rate yet; the second down"
+[ -n "$(field "d['engines'][1]['error']")" ] || fail "the engine that is down has no error"
+assert_eq 200 "$(get /api/engines)" "GET /api/engines again"
+assert_eq 0 "$(field "d['engines'][0]['transactions_per_second']")" "the rate from two readings"
 echo "PASS $TEST_NAME"

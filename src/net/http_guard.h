@@ -1,7 +1,7 @@
-/* http_guard.h — what `fraudwatch serve` checks before it reads a request
- * body, without sockets, so it can be unit-tested: the bearer token, the
- * Content-Type, and the budget of request-body bytes held across all
- * connections. Also the names of the reasons a request is refused, counted
+/* http_guard.h — what `fraudwatch serve` and `fraudwatch console` check
+ * before they read a request body, without sockets, so it can be
+ * unit-tested: the bearer token, the Content-Type, and the budget of
+ * request-body bytes held across all connections. Also the names of the reasons a request is refused, counted
  * in /health and in the stop summary. */
 #ifndef FW_HTTP_GUARD_H
 #define FW_HTTP_GUARD_H
