@@ -20,11 +20,14 @@
 static const char eval_usage[] =
     "Usage: fraudwatch eval --input FILE [OPTIONS]\n"
     "       fraudwatch eval --amlsim PATH [OPTIONS]\n"
+    "       fraudwatch eval --feedback FILE|TOPIC [OPTIONS]\n"
     "\n"
     "Measures how well each rule detects labelled fraud: replays the data through\n"
     "the same pipeline as `fraudwatch run --input` (decode, detectors, alerts) and\n"
-    "scores every alert against the labels. Every option can also be set in the\n"
-    "environment (FW_ names); a flag wins over the environment.\n";
+    "scores every alert against the labels. With --feedback, the labels are the\n"
+    "analysts' verdicts instead: each rule version's precision from them. Every\n"
+    "option can also be set in the environment (FW_ names); a flag wins over the\n"
+    "environment.\n";
 
 static const char eval_definitions[] =
     "\n"
@@ -156,6 +159,11 @@ static const fw_opt eval_opts_table[] = {
       .help = "IBM AMLSim data: a .tgz archive, a folder holding transactions.csv and "
               "nodes.csv, or a folder of such archives and folders (one report section "
               "each)" },
+    { .name = "feedback", .arg = "FILE|TOPIC", .env = { "FW_EVAL_FEEDBACK" },
+      .type = FW_OPT_STRING, .offset = OFF(feedback),
+      .help = "analysts' verdicts as `fraudwatch console` publishes them (docs/api.md): "
+              "an NDJSON file, or else a topic read from its beginning to its end; each "
+              "alert's latest verdict counts" },
     { .name = "schema", .arg = "FILE", .env = { "FW_SCHEMA" }, .type = FW_OPT_STRING,
       .offset = OFF(schema_file), .def = "the rules file's \"schema\" section, else ours",
       .help = "--input in another team's spelling, as `run --schema` reads it "
@@ -189,7 +197,8 @@ static const fw_opt eval_opts_table[] = {
               "applied as the rules file {\"rules\":[{\"id\":RULE,\"params\":{PARAM:VALUE}}]} "
               "over the rule set; at most 1000 values" },
     FW_OPTS_PROGRESS(eval_opts, quiet, progress_flag),
-    { .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
+    FW_OPTS_KAFKA(eval_opts, kafka),
+    { .section = "Other:", .name = "help", .short_flag = 'h', .type = FW_OPT_HELP,
       .help = "this text" },
 };
 
@@ -206,8 +215,17 @@ static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, fw_lang
     char errstr[1024];
     int rc;
     o->progress = fw_progress_mode_of(o->quiet, o->progress_flag);
-    if (!o->input == !o->amlsim)
-        return fw_opts_usage_error("eval", "give exactly one of --input FILE and --amlsim PATH");
+    if (!!o->input + !!o->amlsim + !!o->feedback != 1)
+        return fw_opts_usage_error("eval", "give exactly one of --input FILE, --amlsim PATH "
+                                   "and --feedback FILE|TOPIC");
+    if (o->feedback) {
+        if (o->sweep || o->model || o->plot_file || o->rules_file || o->schema_file)
+            return fw_opts_usage_error("eval", "--feedback takes no --sweep, --model, --plot, "
+                                       "--rules or --schema: it replays nothing");
+        if (!*o->feedback)
+            return fw_opts_usage_error("eval", "--feedback needs a file or a topic");
+        return -1;
+    }
     if (o->sweep && o->amlsim)
         return fw_opts_usage_error("eval", "--sweep works with --input only");
     if (o->schema_file && o->amlsim)
@@ -257,6 +275,7 @@ static int eval_setup(eval_opts *o, fw_rules *rules, fw_schema **schema, fw_lang
 
 int fw_cmd_eval(int argc, char **argv) {
     eval_opts o = { .threshold = -1 };
+    fw_kafka_opts_init(&o.kafka);
     int rc = fw_opts_main(&eval_cmd, &o, argc, argv, NULL);
     if (rc >= 0)
         return rc;
@@ -264,7 +283,9 @@ int fw_cmd_eval(int argc, char **argv) {
     fw_schema *schema = NULL;
     fw_lang_rules *lang = NULL;
     sweep sw;
-    if ((rc = eval_setup(&o, &rules, &schema, &lang, &sw)) < 0) {
+    if ((rc = eval_setup(&o, &rules, &schema, &lang, &sw)) < 0 && o.feedback) {
+        rc = eval_feedback(&o, o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout);
+    } else if (rc < 0) {
         /* JSON on stdout: the tables move to stderr so the document stays clean. */
         FILE *out = o.json_file && !strcmp(o.json_file, "-") ? stderr : stdout;
         rc = o.input ? eval_input(&o, &rules, o.sweep ? &sw : NULL, out)

@@ -13,6 +13,7 @@
 
 #include "eval.h"
 #include "fw_str.h"
+#include "kafka_conf.h"
 #include "model.h"
 #include "progress.h"
 #include "report.h"
@@ -22,7 +23,8 @@
 
 /* The options table's conf (eval_cmd.c), then what is loaded from it. */
 typedef struct eval_opts {
-    const char *input, *amlsim, *rules_file, *json_file, *plot_file, *sweep;
+    const char *input, *amlsim, *feedback, *rules_file, *json_file, *plot_file, *sweep;
+    fw_kafka_opts kafka;      /* --feedback TOPIC */
     const char *model, *schema_file;
     double threshold;         /* --fraud-threshold; negative: the rule set's */
     bool quiet, progress_flag;
@@ -33,6 +35,12 @@ typedef struct eval_opts {
      * language rule: the value's). Each gets its row, even without alerts. */
     const fw_lang_rules *lang;
 } eval_opts;
+
+/* ---- eval_feedback.c: --feedback ---- */
+
+/** @brief Each rule version's precision from the verdicts in o->feedback
+ *  (a file, else a topic); the table on @p out, --json as asked. */
+int eval_feedback(const eval_opts *o, FILE *out);
 
 /* ---- eval_replay.c: records, labels, replays ------------------------------------ */
 

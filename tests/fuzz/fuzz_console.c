@@ -4,6 +4,8 @@
  * takes (valid UTF-8, no NUL; alert_id not empty), the same columns when
  * parsed again into a reused row, and be valid JSON as a whole (the body is
  * stored verbatim); a refused one explains itself in one printable line.
+ * The input as a feedback record (eval --feedback) is tallied or refused
+ * with a reason, and the tally's rows always add up to the judged alerts.
  * Then the input, read as a request (first line the path, each further line
  * KEY=VALUE or KEY; or "POST /path" and a body), must route without
  * crashing; a refused request says why, an accepted filter keeps its
@@ -17,6 +19,7 @@
 
 #include "alert_row.h"
 #include "console_api.h"
+#include "feedback.h"
 #include "fw_str.h"
 
 #define CHECK(cond)                                                                       \
@@ -112,8 +115,30 @@ static void check_request(const uint8_t *data, size_t size) {
     free(text);
 }
 
+/* A feedback record (eval --feedback): accepted or refused with a reason;
+ * an accepted one is one more judged alert, or the same alert again. */
+static void check_feedback(const uint8_t *data, size_t size) {
+    static fw_feedback_tally *t;
+    if (!t)
+        CHECK((t = fw_feedback_tally_new()));
+    uint64_t before = fw_feedback_tally_alerts(t), bad = fw_feedback_tally_bad(t);
+    char why[160] = "";
+    if (fw_feedback_tally_add(t, (const char *)data, size, why, sizeof(why))) {
+        CHECK(fw_feedback_tally_alerts(t) - before <= 1);
+        size_t n;
+        const fw_feedback_row *rows = fw_feedback_tally_rows(t, &n);
+        uint64_t sum = 0;
+        for (size_t i = 0; i < n; i++)
+            sum += rows[i].confirmed + rows[i].false_positive + rows[i].not_sure;
+        CHECK(sum == fw_feedback_tally_alerts(t));
+    } else {
+        CHECK(why[0] && fw_feedback_tally_bad(t) == bad + 1);
+    }
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size) {
     check_alert(data, size);
+    check_feedback(data, size);
     check_request(data, size);
     return 0;
 }

@@ -220,6 +220,17 @@ assert_eq 200 "$(post "/api/cases/$NEW_CASE/verdict" '{"verdict":"confirmed_frau
     "a verdict on the new case"
 get "/api/rules/health?days=30&min_verdicts=5&min_precision=0.1" > /dev/null
 assert_eq "2 15 0.1176 []" "$(health high_amount)" "high_amount's precision moved by it"
+
+# eval scores the rules against the same verdicts, read back from the topic.
+outbox_empty() { [ "$(sql "select count(*) from feedback_outbox where sent_at is null")" = 0 ]; }
+wait_until 30 "every verdict published" - outbox_empty
+"$FW_BIN" eval --feedback "$PREFIX-feedback" --json "$WORK/eval.json" > "$WORK/eval.txt" ||
+    fail "eval --feedback: $(cat "$WORK/eval.txt")"
+assert_eq "2 15 0.11764705882352941" \
+    "$(python3 -c "import json; r=[r for r in json.load(open('$WORK/eval.json'))['rules'] if r['rule'] == 'high_amount'][0]; print(r['confirmed_fraud'], r['false_positive'], r['precision'])")" \
+    "eval --feedback: high_amount from the topic"
+assert_eq 25 "$(python3 -c "import json; print(json.load(open('$WORK/eval.json'))['alerts'])")" \
+    "eval --feedback: alerts judged (A7's 24 and the new one)"
 assert_eq "4" "$(field "len(d['rules'])")" "rules listed (2 rules, live and shadow)"
 assert_eq 400 "$(get "/api/rules/health?days=0")" "a bad days"
 
