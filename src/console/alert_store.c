@@ -586,6 +586,32 @@ int fw_store_rule_health(fw_store *st, int days, int silent_days, double min_pre
         4, v, out, errstr, errstr_size);
 }
 
+int fw_store_rule_compare(fw_store *st, const char *shadow, const char *live, int days,
+                          int within_minutes, fw_buf *out, char *errstr, size_t errstr_size) {
+    char d[16], w[16];
+    snprintf(d, sizeof(d), "%d", days);
+    snprintf(w, sizeof(w), "%d", within_minutes);
+    const char *v[4] = { shadow, live, d, w };
+    return query_json(
+        st, "comparing rules",
+        "WITH s AS (SELECT entity_type, entity_id, event_time FROM alerts WHERE rule = $1 AND "
+        "shadow AND stored_at >= now() - make_interval(days => $3::integer)), "
+        "l AS (SELECT entity_type, entity_id, event_time FROM alerts WHERE rule = $2 AND NOT "
+        "shadow AND stored_at >= now() - make_interval(days => $3::integer)), "
+        "sm AS (SELECT EXISTS (SELECT 1 FROM l WHERE l.entity_type = s.entity_type AND "
+        "l.entity_id = s.entity_id AND l.event_time BETWEEN s.event_time - make_interval(mins "
+        "=> $4::integer) AND s.event_time + make_interval(mins => $4::integer)) AS hit FROM s), "
+        "lm AS (SELECT EXISTS (SELECT 1 FROM s WHERE l.entity_type = s.entity_type AND "
+        "l.entity_id = s.entity_id AND s.event_time BETWEEN l.event_time - make_interval(mins "
+        "=> $4::integer) AND l.event_time + make_interval(mins => $4::integer)) AS hit FROM l) "
+        "SELECT json_build_object('shadow', $1::text, 'live', $2::text, 'days', $3::integer, "
+        "'within_minutes', $4::integer, 'shadow_alerts', (SELECT count(*) FROM s), "
+        "'live_alerts', (SELECT count(*) FROM l), 'both', (SELECT count(*) FROM sm WHERE hit), "
+        "'only_shadow', (SELECT count(*) FROM sm WHERE NOT hit), 'only_live', (SELECT count(*) "
+        "FROM lm WHERE NOT hit))::text",
+        4, v, out, errstr, errstr_size);
+}
+
 /* ---- the feedback outbox ---- */
 
 int fw_store_outbox_unsent(fw_store *st, int max,

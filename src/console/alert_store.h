@@ -124,6 +124,15 @@ int fw_store_verdict(fw_store *st, const char *alert_id, const char *case_id,
 int fw_store_rule_health(fw_store *st, int days, int silent_days, double min_precision,
                          int min_verdicts, fw_buf *out, char *errstr, size_t errstr_size);
 
+/**
+ * @brief Shadow rule @p shadow against live rule @p live over the alerts
+ * stored in @p days: "both" counts shadow alerts with a live alert of the
+ * same entity within @p within_minutes of event time; "only_shadow" the
+ * rest; "only_live" live alerts with no such shadow alert.
+ */
+int fw_store_rule_compare(fw_store *st, const char *shadow, const char *live, int days,
+                          int within_minutes, fw_buf *out, char *errstr, size_t errstr_size);
+
 /* ---- the feedback outbox ---- */
 
 /** @brief Calls @p send for up to @p max unsent verdicts, oldest first. */

@@ -50,6 +50,8 @@ static void route_path(fw_api_request *r, const char *url) {
         r->route = FW_API_CASES;
     } else if (!strcmp(url, "/api/rules/health")) {
         r->route = FW_API_RULE_HEALTH;
+    } else if (!strcmp(url, "/api/rules/compare")) {
+        r->route = FW_API_RULE_COMPARE;
     } else if (!strcmp(url, "/api/stream")) {
         r->route = FW_API_STREAM;
     } else if (!strcmp(url, "/api/engines")) {
@@ -97,6 +99,8 @@ void fw_api_route_url(fw_api_request *r, const char *method, const char *url) {
     r->silent_days = 7;
     r->min_precision = 0.5;
     r->min_verdicts = 5;
+    r->shadow_rule = r->live_rule = NULL;
+    r->within_minutes = 60;
     r->verdict = r->actor = r->note = r->status = r->assignee = r->text = NULL;
     route_path(r, url);
     bool post = !strcmp(method, "POST"), get = !strcmp(method, "GET") || !strcmp(method, "HEAD");
@@ -232,6 +236,20 @@ static void health_arg(fw_api_request *r, const char *key, const char *value) {
     }
 }
 
+static void compare_arg(fw_api_request *r, const char *key, const char *value) {
+    if (!strcmp(key, "shadow"))
+        text_arg(r, key, value, &r->shadow_rule);
+    else if (!strcmp(key, "live"))
+        text_arg(r, key, value, &r->live_rule);
+    else if (!strcmp(key, "within_minutes"))
+        int_arg(r, key, value, 1, 10080, &r->within_minutes,
+                "%s: a whole number from 1 to 10080");
+    else if (!strcmp(key, "days"))
+        int_arg(r, key, value, 1, 3650, &r->days, "%s: a whole number from 1 to 3650");
+    else
+        bad(r, "unknown query argument \"%s\" (shadow, live, within_minutes, days)", key);
+}
+
 void fw_api_query_arg(fw_api_request *r, const char *key, const char *value) {
     switch (r->route) {
     case FW_API_ALERTS:
@@ -243,6 +261,9 @@ void fw_api_query_arg(fw_api_request *r, const char *key, const char *value) {
         break;
     case FW_API_RULE_HEALTH:
         health_arg(r, key, value);
+        break;
+    case FW_API_RULE_COMPARE:
+        compare_arg(r, key, value);
         break;
     default:
         bad(r, "%s: this path takes no query arguments", key);

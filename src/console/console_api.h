@@ -31,6 +31,7 @@ typedef enum fw_api_route {
     FW_API_CASE_NOTE,     /* POST /api/cases/{case_id}/notes */
     FW_API_CASE_VERDICT,  /* POST /api/cases/{case_id}/verdict */
     FW_API_RULE_HEALTH,   /* GET /api/rules/health */
+    FW_API_RULE_COMPARE,  /* GET /api/rules/compare: a shadow rule against a live one */
     FW_API_STREAM,        /* GET /api/stream: server-sent events */
     FW_API_ENGINES,       /* GET /api/engines */
 } fw_api_route;
@@ -45,8 +46,10 @@ typedef struct fw_api_request {
     char entity_id[FW_API_ID_MAX + 1];
     fw_alert_filter filter;              /* the alert lists */
     fw_case_filter cases;                /* FW_API_CASES */
-    int days, silent_days, min_verdicts; /* FW_API_RULE_HEALTH */
+    int days, silent_days, min_verdicts; /* FW_API_RULE_HEALTH (days: and compare) */
     double min_precision;
+    const char *shadow_rule, *live_rule; /* FW_API_RULE_COMPARE */
+    int within_minutes;
     /* A write's body: NULL when absent. Point into body_buf. */
     const char *verdict, *actor, *note, *status, *assignee, *text;
     char body_buf[FW_API_BODY_MAX + 64];

@@ -240,6 +240,11 @@ static enum MHD_Result answer(fw_console_http *h, struct MHD_Connection *c, fw_a
                               sizeof(err));
         missing = "no case with that id, or no alerts in it";
         break;
+    case FW_API_RULE_COMPARE:
+        rc = fw_store_rule_compare(h->st, r->shadow_rule,
+                                   r->live_rule ? r->live_rule : r->shadow_rule, r->days,
+                                   r->within_minutes, &b, err, sizeof(err));
+        break;
     case FW_API_RULE_HEALTH:
         rc = fw_store_rule_health(h->st, r->days, r->silent_days, r->min_precision,
                                   r->min_verdicts, &b, err, sizeof(err));
@@ -333,6 +338,8 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     } else {
         MHD_get_connection_values(c, MHD_GET_ARGUMENT_KIND, on_arg, r);
     }
+    if (!r->bad && r->route == FW_API_RULE_COMPARE && !r->shadow_rule)
+        return send_error(c, MHD_HTTP_BAD_REQUEST, "shadow: the shadow rule to compare");
     if (r->bad)
         return send_error(c, MHD_HTTP_BAD_REQUEST, r->why);
     if (r->route == FW_API_STREAM)

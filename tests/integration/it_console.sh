@@ -196,6 +196,12 @@ assert_eq 400 "$(post "/api/cases/$CASE" '{"actor":"bob"}' "$TOKEN")" "a case ch
 NEW_ID=fw-$(printf '%032x' 99999)
 printf '{"alert_id":"%s","rule":"high_amount","rule_version":1,"severity":"high","entity_type":"account","entity_id":"A7","event_time":"2024-01-02T00:00:00.000Z","reason":"new"}\n' "$NEW_ID" \
     > "$WORK/new.ndjson"
+# and two shadow velocity alerts of A7 for the comparison below: one within an hour
+# of A7's live velocity alerts, one five hours after them
+for at in 00:30:00 05:00:00; do
+    printf '{"alert_id":"fw-shadow-%s","rule":"velocity","rule_version":2,"severity":"high","entity_type":"account","entity_id":"A7","event_time":"2024-01-01T%s.000Z","reason":"shadow","shadow":true}\n' \
+        "${at//:/}" "$at" >> "$WORK/new.ndjson"
+done
 curl -s -N "$API/api/stream" > "$WORK/stream.txt" &
 PIDS+=($!)
 wait_until 30 "the live feed to open" - grep -q "connected" "$WORK/stream.txt"
@@ -231,8 +237,31 @@ assert_eq "2 15 0.11764705882352941" \
     "eval --feedback: high_amount from the topic"
 assert_eq 25 "$(python3 -c "import json; print(json.load(open('$WORK/eval.json'))['alerts'])")" \
     "eval --feedback: alerts judged (A7's 24 and the new one)"
-assert_eq "4" "$(field "len(d['rules'])")" "rules listed (2 rules, live and shadow)"
+assert_eq "5" "$(field "len(d['rules'])")" \
+    "rules listed (2 rules, live and shadow, and velocity's shadow version 2)"
 assert_eq 400 "$(get "/api/rules/health?days=0")" "a bad days"
+
+# A shadow rule against its live counterpart (here the same rules: every tenth alert is a
+# shadow one), matched by entity within an hour of event time; expected from the data.
+assert_eq 200 "$(get "/api/rules/compare?shadow=velocity&live=velocity&within_minutes=60")" \
+    "compare shadow velocity with live velocity"
+EXPECTED=$(python3 - "$WORK/alerts.ndjson" "$WORK/new.ndjson" <<'PY'
+import json, sys
+from datetime import datetime
+rows = [json.loads(l) for f in sys.argv[1:] for l in open(f)]
+t = lambda a: datetime.fromisoformat(a['event_time'].replace('Z', '+00:00')).timestamp()
+s = [a for a in rows if a['rule'] == 'velocity' and a.get('shadow')]
+l = [a for a in rows if a['rule'] == 'velocity' and not a.get('shadow')]
+near = lambda a, bs: any(b['entity_id'] == a['entity_id'] and abs(t(a) - t(b)) <= 3600 for b in bs)
+both = sum(near(a, l) for a in s)
+print(len(s), len(l), both, len(s) - both, sum(not near(b, s) for b in l))
+PY
+)
+assert_eq "$EXPECTED" \
+    "$(field "' '.join(str(d[k]) for k in ('shadow_alerts','live_alerts','both','only_shadow','only_live'))")" \
+    "shadow alerts, live alerts, both, only shadow, only live"
+assert_eq "1 41" "$(field "str(d['both']) + ' ' + str(d['only_shadow'])")" "A7's near shadow alert in both"
+assert_eq 400 "$(get "/api/rules/compare?live=velocity")" "a comparison without its shadow rule"
 
 # The engine page: one engine up (its rate from the second reading on), one down.
 assert_eq 200 "$(get /api/engines)" "GET /api/engines"

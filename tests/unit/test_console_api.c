@@ -41,6 +41,7 @@ static void test_routes(void **state) {
         { "/api/cases/1234567890123456789", FW_API_NOT_FOUND, NULL, NULL },
         { "/api/rules/health", FW_API_RULE_HEALTH, NULL, NULL },
         { "/api/stream", FW_API_STREAM, NULL, NULL },
+        { "/api/rules/compare", FW_API_RULE_COMPARE, NULL, NULL },
         { "/api/engines", FW_API_ENGINES, NULL, NULL },
     };
     for (size_t i = 0; i < N(cases); i++) {
@@ -105,6 +106,10 @@ static void test_bad_args(void **state) {
           "unknown query argument \"entity_id\" (rule, severity, entity_type, entity_id, "
           "shadow, from, to, before, limit)" },
         { "/api/alerts/fw-1", "rule", "x", "rule: this path takes no query arguments" },
+        { "/api/rules/compare", "within_minutes", "0", "within_minutes: a whole number from 1 to 10080" },
+        { "/api/rules/compare", "rule", "x",
+          "unknown query argument \"rule\" (shadow, live, within_minutes, days)" },
+        { "/api/rules/health", "min_precision", "1.5", "min_precision: a number from 0 to 1" },
     };
     for (size_t i = 0; i < N(cases); i++) {
         fw_api_request r;
