@@ -655,44 +655,166 @@ function precisionBar(p) {
   return s;
 }
 
+// Shadow against live: the three counts of GET /api/rules/compare as one
+// stacked bar (only live | both | only shadow) and a sentence.
+const plural = (n, one, many) => `${text(n)} ${n === 1 ? one : many}`;
+const COMPARE_PARTS = [['only_live', 'only live'], ['both', 'both'],
+                       ['only_shadow', 'only shadow']];
+function compareBar(c) {
+  const total = COMPARE_PARTS.reduce((s, [k]) => s + Math.max(0, +c[k] || 0), 0);
+  const s = svg('svg', { viewBox: '0 0 300 14', class: 'cmpbar', preserveAspectRatio: 'none',
+                         role: 'img', 'aria-label': 'only live, both, only shadow' },
+                svg('rect', { x: 0, y: 0, width: 300, height: 14, class: 'track' }));
+  let x = 0;
+  for (const [k, label] of COMPARE_PARTS) {
+    const w = total ? (Math.max(0, +c[k] || 0) / total) * 300 : 0;
+    if (w > 0)
+      s.append(svg('rect', { x, y: 0, width: w, height: 14, class: 'seg ' + k,
+                             'data-part': k },
+                   svg('title', {}, `${label}: ${text(c[k])}`)));
+    x += w;
+  }
+  return s;
+}
+function compareResult(c) {
+  const mins = text(c.within_minutes);
+  const sentence =
+    `${text(c.both)} of ${plural(c.shadow_alerts, 'shadow alert', 'shadow alerts')} ` +
+    `${c.both === 1 ? 'is' : 'are'} also raised live within ${mins} min; ` +
+    `${plural(c.only_live, 'live alert', 'live alerts')} the shadow rule would not raise`;
+  return el('div', { id: 'compare-result', class: 'compare-result' },
+    el('p', { class: 'muted' },
+       el('strong', {}, text(c.shadow)), ' (shadow, ', plural(c.shadow_alerts, 'alert', 'alerts'),
+       ') against ', el('strong', {}, text(c.live)), ' (live, ',
+       plural(c.live_alerts, 'alert', 'alerts'), '), last ', plural(c.days, 'day', 'days'),
+       ', same entity within ', mins, ' min'),
+    compareBar(c),
+    el('ul', { class: 'cmp-counts' }, COMPARE_PARTS.map(([k, label]) =>
+      el('li', { class: k }, el('span', { class: 'swatch ' + k }), label, ' ',
+         el('strong', { 'data-count': k }, text(c[k]))))),
+    el('p', { class: 'cmp-sentence' }, sentence));
+}
+
+// The live rule a shadow row is compared with: its own id when that rule has
+// a live version listed, else the longest listed live rule its id starts with
+// followed by "_", "-" or "." (velocity_v2 → velocity), else its own id. The
+// form shows the choice; it can be changed there.
+function liveCounterpart(rule, liveRules) {
+  if (liveRules.has(rule)) return rule;
+  let best = null;
+  for (const l of liveRules)
+    if (rule.startsWith(l) && '_-.'.includes(rule.charAt(l.length)) && rule.length > l.length &&
+        (!best || l.length > best.length))
+      best = l;
+  return best || rule;
+}
+
+// The rule-health route: #/rules?days=D, plus shadow=&live=&within_minutes= for
+// a comparison (so a comparison has a link, and Back goes to the one before).
+function rulesHash(days, cmp) {
+  const p = new URLSearchParams({ days });
+  if (cmp) for (const k of ['shadow', 'live', 'within_minutes']) if (cmp[k]) p.set(k, cmp[k]);
+  return '#/rules?' + p;
+}
+
 async function viewRules(view, q) {
   const days = q.get('days') || '30';
+  const cmpNow = q.get('shadow')
+    ? { shadow: q.get('shadow'), live: q.get('live') || '',
+        within_minutes: q.get('within_minutes') || '60' }
+    : null;
   const sel = el('select', { name: 'days' }, ['7', '30', '90'].map((d) =>
     el('option', { value: d, selected: d === days }, `last ${d} days`)));
-  sel.addEventListener('change', () => { location.hash = '#/rules?days=' + sel.value; });
-  view.append(el('h1', {}, 'Rule health'), el('div', { class: 'filters' }, sel));
-  let data;
-  try {
-    data = await api('GET', '/api/rules/health?days=' + encodeURIComponent(days));
-  } catch (err) {
-    view.append(problem(err));
-    return;
-  }
-  const rows = (data.rules || []).map((r) => {
-    const v = r.verdicts || {}, flags = Array.isArray(r.flags) ? r.flags : [];
-    return el('tr', { 'data-rule': r.rule, class: flags.length ? 'flagged' : null },
-      el('td', {}, el('a', { href: '#/?' + new URLSearchParams({ rule: r.rule }) },
-                      text(r.rule)), ' ',
-         r.shadow ? el('span', { class: 'badge shadow' }, 'shadow') : null),
-      el('td', {}, text(r.rule_version)),
-      el('td', { class: 'n' }, text(r.alerts)),
-      el('td', {}, sparkBars(Array.isArray(r.alerts_per_day) ? r.alerts_per_day : [],
-                             +data.days || +days)),
-      el('td', { class: 'verdict-counts' },
-         `${v.confirmed_fraud || 0} / ${v.false_positive || 0} / ${v.not_sure || 0}`),
-      el('td', {}, precisionBar(r.precision), ' ',
-         el('span', { class: 'precision' }, typeof r.precision === 'number'
-           ? Math.round(r.precision * 100) + ' %' : '—')),
-      el('td', {}, r.median_hours_to_verdict == null
-        ? '—' : num(r.median_hours_to_verdict, 1) + ' h'),
-      el('td', {}, time(r.last_alert_at)),
-      el('td', {}, flags.map((f) => el('span', { class: 'badge flag' }, text(f)))));
+  sel.addEventListener('change', () => { location.hash = rulesHash(sel.value, cmpNow); });
+  const healthBox = el('div');
+  const liveList = el('datalist', { id: 'live-rules' });
+  const form = el('form', { class: 'filters compare-form', id: 'compare' },
+    el('label', {}, 'Shadow rule ', el('input', { name: 'shadow', required: true, size: 16,
+                                                  value: cmpNow ? cmpNow.shadow : '' })),
+    el('label', {}, 'Live rule ', el('input', { name: 'live', size: 16, list: 'live-rules',
+                                                placeholder: 'the same id',
+                                                value: cmpNow ? cmpNow.live : '' })),
+    el('label', {}, 'Within ', el('input', { name: 'within_minutes', type: 'number', min: 1,
+                                             max: 10080, required: true, class: 'minutes',
+                                             value: cmpNow ? cmpNow.within_minutes : '60' }),
+       ' min'),
+    el('button', { type: 'submit' }, 'Compare'), liveList);
+  form.addEventListener('submit', (ev) => {
+    ev.preventDefault();
+    const f = form.elements;
+    location.hash = rulesHash(days, { shadow: f.shadow.value.trim(), live: f.live.value.trim(),
+                                      within_minutes: f.within_minutes.value.trim() });
   });
-  view.append(table(['rule', 'version', 'alerts', 'per day', 'fraud / false pos. / not sure',
-                     'precision', 'median to verdict', 'last alert', 'flags'], rows,
-                    { id: 'rules' }));
-  if (!rows.length)
-    view.append(el('p', { class: 'muted' }, 'No rule raised an alert in that time.'));
+  const cmpBox = el('div', { id: 'compare-box' });
+  view.append(el('h1', {}, 'Rule health'), el('div', { class: 'filters' }, sel), healthBox,
+              el('h2', {}, 'Shadow against live'),
+              el('p', { class: 'muted' }, 'A shadow alert counts as raised live when the live ' +
+                 'rule alerted on the same entity within that many minutes of it.'),
+              form, cmpBox);
+
+  const health = async () => {
+    let data;
+    try {
+      data = await api('GET', '/api/rules/health?days=' + encodeURIComponent(days));
+    } catch (err) {
+      healthBox.replaceChildren(problem(err));
+      return;
+    }
+    const all = data.rules || [];
+    const liveRules = new Set(all.filter((r) => !r.shadow).map((r) => String(r.rule)));
+    liveList.replaceChildren(...[...liveRules].sort().map((r) => el('option', { value: r })));
+    const rows = all.map((r) => {
+      const v = r.verdicts || {}, flags = Array.isArray(r.flags) ? r.flags : [];
+      const cmp = r.shadow === true
+        ? el('a', { class: 'compare', title: 'compare with the live rule',
+                    href: rulesHash(days, { shadow: r.rule,
+                                            live: liveCounterpart(String(r.rule), liveRules),
+                                            within_minutes: form.elements.within_minutes.value
+                                              || '60' }) }, 'compare')
+        : null;
+      return el('tr', { 'data-rule': r.rule, 'data-shadow': r.shadow === true ? 'true' : 'false',
+                        class: flags.length ? 'flagged' : null },
+        el('td', {}, el('a', { href: '#/?' + new URLSearchParams({ rule: r.rule }) },
+                        text(r.rule)), ' ',
+           r.shadow ? el('span', { class: 'badge shadow' }, 'shadow') : null, ' ', cmp),
+        el('td', {}, text(r.rule_version)),
+        el('td', { class: 'n' }, text(r.alerts)),
+        el('td', {}, sparkBars(Array.isArray(r.alerts_per_day) ? r.alerts_per_day : [],
+                               +data.days || +days)),
+        el('td', { class: 'verdict-counts' },
+           `${v.confirmed_fraud || 0} / ${v.false_positive || 0} / ${v.not_sure || 0}`),
+        el('td', {}, precisionBar(r.precision), ' ',
+           el('span', { class: 'precision' }, typeof r.precision === 'number'
+             ? Math.round(r.precision * 100) + ' %' : '—')),
+        el('td', {}, r.median_hours_to_verdict == null
+          ? '—' : num(r.median_hours_to_verdict, 1) + ' h'),
+        el('td', {}, time(r.last_alert_at)),
+        el('td', {}, flags.map((f) => el('span', { class: 'badge flag' }, text(f)))));
+    });
+    healthBox.replaceChildren(
+      table(['rule', 'version', 'alerts', 'per day', 'fraud / false pos. / not sure',
+             'precision', 'median to verdict', 'last alert', 'flags'], rows, { id: 'rules' }));
+    if (!rows.length)
+      healthBox.append(el('p', { class: 'muted' }, 'No rule raised an alert in that time.'));
+  };
+  const compare = async () => {
+    if (!cmpNow) return;
+    const p = new URLSearchParams({ shadow: cmpNow.shadow });
+    if (cmpNow.live) p.set('live', cmpNow.live);
+    p.set('within_minutes', cmpNow.within_minutes);
+    p.set('days', days);
+    cmpBox.replaceChildren(el('p', { class: 'muted' }, 'Comparing…'));
+    try {
+      const c = await api('GET', '/api/rules/compare?' + p);
+      cmpBox.replaceChildren(compareResult(c || {}));
+    } catch (err) {
+      const n = problem(err);
+      if (err.status === 404 || err.status === 405)
+        n.append(' (this console does not compare rules yet)');
+      cmpBox.replaceChildren(n);
+    }
+  };
+  await Promise.all([health(), compare()]);
 }
 
 async function viewEngines(view) {

@@ -77,6 +77,9 @@ try {
       url = (m.location() && m.location().url) || '';
     if (m.type() !== 'error') return;
     if (/status of (401|404|405)/.test(t) && url.startsWith(BASE + '/api/')) return;
+    // the comparison asked with a bad argument on purpose, below
+    if (/status of 400/.test(t) && url.startsWith(BASE + '/api/rules/compare?') &&
+        url.includes('within_minutes=0')) return;
     if (/^EventSource's response has/.test(t)) return; // no /api/stream: a 404 in JSON
     errors.push(`console error: ${t} (${url})`);
   });
@@ -122,11 +125,117 @@ try {
     await page.click('#signin button[type="submit"]');
   };
   const textOf = (sel) => page.$eval(sel, (e) => e.textContent.trim());
+  const hashOf = () => page.evaluate(() => location.hash);
   const noXss = async (where) => {
     const xss = await page.evaluate(() => typeof window.__xss);
     eq('undefined', xss, `window.__xss after ${where}`);
     const imgs = await page.$$eval('img', (l) => l.length);
     eq(0, imgs, `img elements on the page after ${where}`);
+  };
+
+  // ---- rule health: a shadow rule against its live counterpart ----
+  // velocity_v2 runs in shadow beside the live velocity (it_console_browser.sh).
+  // The expected counts come from the alerts produced, by the definition of
+  // GET /api/rules/compare: a shadow alert is raised live when a live alert of
+  // the same entity (type and id) has an event time within N minutes of it.
+  const SHADOW_RULE = 'velocity_v2', LIVE_RULE = 'velocity';
+  const expectedCompare = (mins) => {
+    const all = [...alerts, liveAlert];
+    const sh = all.filter((a) => a.rule === SHADOW_RULE && a.shadow === true);
+    const lv = all.filter((a) => a.rule === LIVE_RULE && a.shadow !== true);
+    const near = (a, b) =>
+      a.entity_type === b.entity_type && a.entity_id === b.entity_id &&
+      Math.abs(Date.parse(a.event_time) - Date.parse(b.event_time)) <= mins * 60000;
+    const both = sh.filter((s) => lv.some((l) => near(s, l))).length;
+    return { shadow_alerts: sh.length, live_alerts: lv.length, both,
+             only_shadow: sh.length - both,
+             only_live: lv.filter((l) => !sh.some((s) => near(s, l))).length };
+  };
+  const PARTS = ['only_live', 'both', 'only_shadow'];
+  // The counts, bar and sentence on the page against the data and the API.
+  const checkCompare = async (mins) => {
+    const want = expectedCompare(mins);
+    const api = await (await fetch(`${BASE}/api/rules/compare?shadow=${SHADOW_RULE}&live=` +
+                                   `${LIVE_RULE}&within_minutes=${mins}&days=30`)).json();
+    const shownCounts = await page.$$eval('#compare-result [data-count]', (l) =>
+      Object.fromEntries(l.map((e) => [e.dataset.count, e.textContent])));
+    for (const k of PARTS) {
+      eq(want[k], api[k], `compare within ${mins} min: ${k} from the API`);
+      eq(String(want[k]), shownCounts[k], `compare within ${mins} min: ${k} on the page`);
+    }
+    eq(want.shadow_alerts, api.shadow_alerts, `compare within ${mins} min: shadow alerts (API)`);
+    eq(want.live_alerts, api.live_alerts, `compare within ${mins} min: live alerts (API)`);
+    eq(
+      `${want.both} of ${want.shadow_alerts} shadow alerts are also raised live within ` +
+        `${mins} min; ${want.only_live} live alerts the shadow rule would not raise`,
+      await textOf('#compare-result .cmp-sentence'),
+      `compare within ${mins} min: the sentence`,
+    );
+    // The stacked bar: only live, both, only shadow, each as wide as its share.
+    const segs = await page.$$eval('#compare-result svg.cmpbar rect.seg', (l) =>
+      l.map((r) => [r.dataset.part, Number(r.getAttribute('width'))]));
+    const total = PARTS.reduce((n, k) => n + want[k], 0);
+    eq(PARTS.filter((k) => want[k] > 0).join(','), segs.map((x) => x[0]).join(','),
+       `compare within ${mins} min: the bar's segments`);
+    for (const [k, w] of segs)
+      if (Math.abs(w - (300 * want[k]) / total) > 0.01)
+        fail(`the ${k} segment: width ${w}, expected ${(300 * want[k]) / total}`);
+    ok(`compare within ${mins} min: segment widths in proportion`,
+       segs.map((x) => x[1].toFixed(1)).join(' | '));
+  };
+  const compareRules = async () => {
+    const want60 = expectedCompare(60), want150 = expectedCompare(150);
+    // The data must tell the parts apart, and the window matter.
+    if (!PARTS.every((k) => want60[k] > 0) || want150.both <= want60.both)
+      fail(`the produced alerts do not exercise the comparison: ${JSON.stringify(want60)}`);
+    const cmpStatus = await status('GET', `/api/rules/compare?shadow=${SHADOW_RULE}`);
+    const healthServed = served(await status('GET', '/api/rules/health?days=30'));
+    const wantHash = `#/rules?days=30&shadow=${SHADOW_RULE}&live=${LIVE_RULE}&within_minutes=60`;
+    if (healthServed) {
+      await go('#/rules?days=30');
+      const [shadowRows, withLink, liveLinks] = await page.evaluate(() => [
+        document.querySelectorAll('#rules tr[data-shadow="true"]').length,
+        document.querySelectorAll('#rules tr[data-shadow="true"] a.compare').length,
+        document.querySelectorAll('#rules tr[data-shadow="false"] a.compare').length,
+      ]);
+      eq(shadowRows, withLink, 'shadow rows with a compare link');
+      eq(0, liveLinks, 'live rows with a compare link');
+      // velocity_v2 has no live version: its link picks the live velocity.
+      await clickTo(`#rules tr[data-rule="${SHADOW_RULE}"] a.compare`);
+      eq(wantHash, await hashOf(), 'the compare link of velocity_v2');
+    } else {
+      skip('the compare links of the rule rows', 'GET /api/rules/health is not served');
+      await go(wantHash);
+    }
+    const fields = await page.$$eval('#compare input', (l) => l.map((e) => e.value).join(','));
+    eq(`${SHADOW_RULE},${LIVE_RULE},60`, fields, 'the comparison form, filled in');
+    const stray = await page.evaluate(() => [...document.querySelectorAll('section.view *')]
+      .some((e) => [...e.childNodes].some((n) => n.nodeType === 3 &&
+                                                /^(null|undefined)$/.test(n.data.trim()))));
+    eq(false, stray, 'a text "null" or "undefined" on the rule-health page');
+    if (!served(cmpStatus)) {
+      const notice = await textOf('#compare-box .notice');
+      if (!notice.includes(`answered ${cmpStatus}`))
+        fail(`compare: expected a notice, got '${notice}'`);
+      ok('compare: the page says', notice);
+      skip('comparing a shadow rule with a live one',
+           `GET /api/rules/compare answered ${cmpStatus}`);
+      await shot('rules-compare');
+      return;
+    }
+    await checkCompare(60);
+    await shot('rules-compare');
+    // The form: a wider window, 2 h, takes in velocity_v2's alert of A3.
+    await page.$eval('#compare input[name="within_minutes"]', (e) => { e.value = '150'; });
+    await clickTo('#compare button[type="submit"]');
+    eq(wantHash.replace('=60', '=150'), await hashOf(), "the form's route");
+    await checkCompare(150);
+    // A bad argument: the console's 400, said on the page.
+    await go(wantHash.replace('=60', '=0'));
+    const bad = await textOf('#compare-box .notice');
+    if (!bad.includes('answered 400'))
+      fail(`within_minutes=0: expected a 400 notice, got '${bad}'`);
+    ok('compare within_minutes=0: the page says', bad);
   };
 
   // ---- the feed ----
@@ -146,7 +255,11 @@ try {
     await page.$$eval(`#feed tr[data-id="${shadowId}"] .badge.shadow`, (l) => l.length),
     'the shadow alert marked shadow',
   );
-  eq(1, await page.$$eval('#feed .badge.shadow', (l) => l.length), 'shadow badges in the feed');
+  eq(
+    alerts.filter((a) => a.shadow).length,
+    await page.$$eval('#feed .badge.shadow', (l) => l.length),
+    'shadow badges in the feed',
+  );
   const hostileRow = await textOf(`#feed tr[data-id="${hostile.alert_id}"] td:nth-child(4)`);
   eq(`${hostile.entity_type} ${hostile.entity_id}`, hostileRow, 'the hostile entity id, as text');
   await noXss('the feed');
@@ -373,6 +486,7 @@ try {
     eq(30, await page.$$eval(`#rules tr[data-rule="${hostile.rule}"] svg.spark rect.bar`,
                              (l) => l.length), 'alerts-per-day bars over 30 days');
   }
+  await compareRules();
   if (await pageOrNotice('engines', '#/engines', '/api/engines', '#engines'))
     eq('down', await textOf('#engines tbody tr .badge'), 'the engine nothing listens for');
 

@@ -3,11 +3,13 @@
 # the real broker and PostgreSQL: a handful of alerts (one with a
 # <script> in its merchant_id and an <img onerror> as its entity id, one
 # with coordinates, one with model contributions, one entity id holding
-# "/", "=" and ">") are stored by `fraudwatch console`, then
+# "/", "=" and ">", shadow alerts of velocity_v2 beside live ones of
+# velocity) are stored by `fraudwatch console`, then
 # tests/browser/console.test.mjs (puppeteer-core) opens the page, waits for
 # them in the feed, produces one more alert and sees it arrive live, opens
-# alerts, checks nothing from an alert ran as markup, and records a verdict
-# when the console serves that. Screenshots of every page go to
+# alerts, checks nothing from an alert ran as markup, records a verdict and
+# compares velocity_v2 with velocity on the rule-health page, when the
+# console serves those. Screenshots of every page go to
 # $WORK/screenshots and, when FW_ARTIFACTS_DIR is set, there too.
 source "$(dirname "$0")/lib.sh"
 
@@ -78,6 +80,16 @@ HOSTILE_ENTITY='<img src=x onerror=window.__xss=2>'
         "$(ev 10 1800)"
     alert 11 structuring high account_pair 'A1->B/2=x' 7200 "3 transfers below 10000 in 24h" \
         "$(ev 11 7200)"
+    # velocity_v2, in shadow, against the live velocity alerts of A1..A5 and A-live (below):
+    # 10 min after A1's and 30 min before A2's (raised live, within 60 min); 2 h before A3's
+    # (only within 150 min); at A4's time but on customer A4 (another entity); near A6's,
+    # which is a shadow alert itself. Within 60 min: both 2, only shadow 3, only live 4.
+    for s in "13 account A1 3000" "14 account A2 9000" "15 account A3 18000" \
+        "16 customer A4 14400" "17 account A6 21300"; do
+        read -r n etype eid age <<< "$s"
+        alert "$n" velocity_v2 medium "$etype" "$eid" "$age" "6 transactions within 15m" \
+            "$(ev "$n" "$age")" ',"shadow":true'
+    done
 } | tr -d '\n' | sed 's/}{"alert_id"/}\n{"alert_id"/g; s/ \{2,\}//g' > "$WORK/alerts.ndjson"
 echo >> "$WORK/alerts.ndjson"
 N=$(wc -l < "$WORK/alerts.ndjson")
