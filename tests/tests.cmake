@@ -33,22 +33,24 @@ foreach(src ${FW_FUZZ_TARGETS})
   endif()
 endforeach()
 
-# Integration tests need the broker; each script gets the binary's path, and
-# FW_WAIT_SCALE stretches their waits for the slower sanitizer build (lib.sh).
+# Integration tests need the broker; each script gets the binary's path,
+# FW_WAIT_SCALE stretches their waits for the slower sanitizer build (lib.sh),
+# and what they keep (the console's screenshots) goes to build/test-artifacts.
 if(FW_SANITIZE)
   set(FW_WAIT_SCALE 3)
 else()
   set(FW_WAIT_SCALE 1)
 endif()
 math(EXPR FW_IT_TIMEOUT "900 * ${FW_WAIT_SCALE}")
+set(FW_IT_ENV "FW_BIN=$<TARGET_FILE:fraudwatch>" "FW_SRC=${CMAKE_SOURCE_DIR}"
+    "FW_WAIT_SCALE=${FW_WAIT_SCALE}" "FW_ARTIFACTS_DIR=${CMAKE_BINARY_DIR}/test-artifacts")
 file(GLOB FW_IT_TESTS CONFIGURE_DEPENDS ${CMAKE_SOURCE_DIR}/tests/integration/it_*.sh)
 foreach(src ${FW_IT_TESTS})
   get_filename_component(name ${src} NAME_WE)
   add_test(NAME integration.${name} COMMAND bash ${src})
   set_tests_properties(integration.${name} PROPERTIES LABELS integration
     RUN_SERIAL TRUE TIMEOUT ${FW_IT_TIMEOUT}
-    ENVIRONMENT
-      "FW_BIN=$<TARGET_FILE:fraudwatch>;FW_SRC=${CMAKE_SOURCE_DIR};FW_WAIT_SCALE=${FW_WAIT_SCALE}")
+    ENVIRONMENT "${FW_IT_ENV}")
 endforeach()
 
 # Golden end-to-end tests of file mode: committed inputs and expected outputs.

@@ -64,12 +64,27 @@ static const struct {
       2 },
 };
 
+/* libpq's messages span lines ("server closed the connection unexpectedly\n\tThis
+ * probably means..."): one line each in a log. */
+static void one_line(char *s) {
+    char *w = s;
+    for (const char *r = s; *r; r++) {
+        char ch = *r == '\n' || *r == '\t' ? ' ' : *r;
+        if (ch != ' ' || (w > s && w[-1] != ' '))
+            *w++ = ch;
+    }
+    while (w > s && w[-1] == ' ')
+        w--;
+    *w = '\0';
+}
+
 static bool pq_fail(PGconn *c, const char *what, char *errstr, size_t n) {
     const char *m = PQerrorMessage(c);
     size_t len = strlen(m);
     while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
         len--;
     snprintf(errstr, n, "%s: %.*s", what, (int)len, m);
+    one_line(errstr);
     return false;
 }
 
@@ -84,6 +99,7 @@ static bool exec_simple(PGconn *c, const char *sql, ExecStatusType want, const c
         while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
             len--;
         snprintf(errstr, n, "%s: %.*s", what, (int)len, *m ? m : PQerrorMessage(c));
+        one_line(errstr);
     }
     PQclear(r);
     return ok;
@@ -207,6 +223,16 @@ bool fw_store_ok(fw_store *st, char *errstr, size_t errstr_size) {
     return connect_and_prepare(st, errstr, errstr_size);
 }
 
+bool fw_store_ping(fw_store *st, char *errstr, size_t errstr_size) {
+    if (fw_store_ok(st, errstr, errstr_size) &&
+        exec_simple(st->conn, "SELECT 1", PGRES_TUPLES_OK, "ping", errstr, errstr_size))
+        return true;
+    return fw_store_ok(st, errstr, errstr_size) &&
+           exec_simple(st->conn, "SELECT 1", PGRES_TUPLES_OK, "ping", errstr, errstr_size);
+}
+
+bool fw_store_connected(const fw_store *st) { return PQstatus(st->conn) == CONNECTION_OK; }
+
 static bool run_prepared(fw_store *st, const char *name, int nparams, const char *const *values,
                          const int *lengths, const int *formats, char *errstr, size_t n,
                          bool tuples) {
@@ -218,6 +244,7 @@ static bool run_prepared(fw_store *st, const char *name, int nparams, const char
         while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
             len--;
         snprintf(errstr, n, "%s: %.*s", name, (int)len, *m ? m : PQerrorMessage(st->conn));
+        one_line(errstr);
     }
     PQclear(r);
     return ok;
@@ -322,10 +349,11 @@ bool fw_store_list_alerts(fw_store *st, const fw_alert_filter *f, fw_buf *out, c
     snprintf(from, sizeof(from), "%" PRId64, f->from_ms);
     snprintf(to, sizeof(to), "%" PRId64, f->to_ms);
     snprintf(limit, sizeof(limit), "%d", f->limit + 1); /* one more: is there a next page? */
-    const char *v[10] = { f->rule, f->severity, f->entity_type, f->entity_id,
+    const char *v[11] = { f->rule, f->severity, f->entity_type, f->entity_id,
                           f->shadow < 0 ? NULL : f->shadow ? "true" : "false",
                           f->from_ms == INT64_MIN ? NULL : from,
-                          f->to_ms == INT64_MIN ? NULL : to, f->before, limit };
+                          f->to_ms == INT64_MIN ? NULL : to, f->before, limit, f->verdict,
+                          f->status };
     PGresult *r = PQexecParams(
         st->conn,
         "SELECT fw_alert_json(alerts), alert_id FROM alerts WHERE "
@@ -335,9 +363,11 @@ bool fw_store_list_alerts(fw_store *st, const fw_alert_filter *f, fw_buf *out, c
         "($6::bigint IS NULL OR event_time >= to_timestamp($6::bigint / 1000.0)) AND "
         "($7::bigint IS NULL OR event_time < to_timestamp($7::bigint / 1000.0)) AND "
         "($8::text IS NULL OR (event_time, alert_id) < "
-        "(SELECT event_time, alert_id FROM alerts WHERE alert_id = $8)) "
+        "(SELECT event_time, alert_id FROM alerts WHERE alert_id = $8)) AND "
+        "($10::text IS NULL OR verdict IS NOT DISTINCT FROM nullif($10, 'none')) AND "
+        "($11::text IS NULL OR case_id IN (SELECT case_id FROM cases WHERE status = $11)) "
         "ORDER BY event_time DESC, alert_id DESC LIMIT $9::integer",
-        9, NULL, v, NULL, NULL, 0);
+        11, NULL, v, NULL, NULL, 0);
     bool ok = PQresultStatus(r) == PGRES_TUPLES_OK;
     if (!ok)
         pq_fail(st->conn, "listing alerts", errstr, errstr_size);
@@ -401,6 +431,7 @@ static int fail_code(PGresult *r, PGconn *c, const char *what, char *errstr, siz
     while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
         len--;
     snprintf(errstr, n, "%s: %.*s", what, (int)len, *m ? m : PQerrorMessage(c));
+    one_line(errstr);
     return FW_STORE_ERROR;
 }
 

@@ -34,6 +34,11 @@ int fw_store_version(const fw_store *st);
 
 /** @brief Whether the connection is up; reconnects once when it is not. */
 bool fw_store_ok(fw_store *st, char *errstr, size_t errstr_size);
+/** @brief A round trip to the server (SELECT 1), reconnecting once if needed:
+ *  fw_store_ok alone cannot see a server that went away since the last query. */
+bool fw_store_ping(fw_store *st, char *errstr, size_t errstr_size);
+/** @brief False once the connection is known to be lost. */
+bool fw_store_connected(const fw_store *st);
 
 /* ---- ingest: begin, put..., offsets, commit (or rollback) ---- */
 
@@ -68,6 +73,8 @@ typedef struct fw_alert_filter {
     int shadow;              /* -1: both; 0: live only; 1: shadow only */
     int64_t from_ms, to_ms;  /* event_time in [from, to) */
     const char *before;      /* paging: alerts older than this alert_id's */
+    const char *verdict;     /* confirmed_fraud, false_positive, not_sure, or "none" */
+    const char *status;      /* its case's: open, investigating, closed */
     int limit;               /* 1..1000 */
 } fw_alert_filter;
 

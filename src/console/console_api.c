@@ -149,6 +149,16 @@ static void text_arg(fw_api_request *r, const char *key, const char *value, cons
         *out = value;
 }
 
+static bool one_of(const char *v, const char *const *set) {
+    for (; *set; set++)
+        if (v && !strcmp(v, *set))
+            return true;
+    return false;
+}
+
+static const char *const statuses[] = { "open", "investigating", "closed", NULL };
+static const char *const verdicts[] = { "confirmed_fraud", "false_positive", "not_sure", NULL };
+
 static void alerts_arg(fw_api_request *r, const char *key, const char *value) {
     fw_alert_filter *f = &r->filter;
     bool entity_route = r->route == FW_API_ENTITY_ALERTS;
@@ -172,25 +182,27 @@ static void alerts_arg(fw_api_request *r, const char *key, const char *value) {
             f->shadow = -1;
         else
             bad(r, "%s: true, false or any", key);
+    } else if (!strcmp(key, "verdict")) {
+        static const char *const with_none[] = { "confirmed_fraud", "false_positive",
+                                                 "not_sure", "none", NULL };
+        if (one_of(value, with_none))
+            f->verdict = value;
+        else
+            bad(r, "%s: confirmed_fraud, false_positive, not_sure or none", key);
+    } else if (!strcmp(key, "status")) {
+        if (one_of(value, statuses))
+            f->status = value;
+        else
+            bad(r, "%s: open, investigating or closed (its case's)", key);
     } else if (!strcmp(key, "from") || !strcmp(key, "to")) {
         int64_t *ms = !strcmp(key, "from") ? &f->from_ms : &f->to_ms;
         if (!value || fw_time_parse_iso8601(value, strlen(value), ms))
             bad(r, "%s: not an ISO 8601 time such as 2024-01-31T12:00:00Z", key);
     } else {
         bad(r, "unknown query argument \"%s\" (rule, severity, entity_type, entity_id, "
-               "shadow, from, to, before, limit)", key);
+               "shadow, verdict, status, from, to, before, limit)", key);
     }
 }
-
-static bool one_of(const char *v, const char *const *set) {
-    for (; *set; set++)
-        if (v && !strcmp(v, *set))
-            return true;
-    return false;
-}
-
-static const char *const statuses[] = { "open", "investigating", "closed", NULL };
-static const char *const verdicts[] = { "confirmed_fraud", "false_positive", "not_sure", NULL };
 
 static void cases_arg(fw_api_request *r, const char *key, const char *value) {
     fw_case_filter *f = &r->cases;

@@ -195,7 +195,7 @@ static enum MHD_Result answer(fw_console_http *h, struct MHD_Connection *c, fw_a
     int rc = FW_STORE_OK;
     const char *missing = "no such thing";
     pthread_mutex_lock(&h->mu);
-    if (!fw_store_ok(h->st, err, sizeof(err))) {
+    if (!(r->route == FW_API_HEALTH ? fw_store_ping : fw_store_ok)(h->st, err, sizeof(err))) {
         pthread_mutex_unlock(&h->mu);
         fw_buf_fini(&b);
         fprintf(stderr, "fraudwatch console: http: %s\n", err);
@@ -252,9 +252,13 @@ static enum MHD_Result answer(fw_console_http *h, struct MHD_Connection *c, fw_a
     default:
         break;
     }
+    bool lost = rc == FW_STORE_ERROR && !fw_store_connected(h->st);
     pthread_mutex_unlock(&h->mu);
     enum MHD_Result ret;
-    if (rc == FW_STORE_OK) {
+    if (lost) { /* the next request reconnects */
+        fprintf(stderr, "fraudwatch console: http: %s\n", err);
+        ret = send_error(c, MHD_HTTP_SERVICE_UNAVAILABLE, "the database does not answer");
+    } else if (rc == FW_STORE_OK) {
         ret = send_buf(c, r->route == FW_API_CASE_NOTE ? MHD_HTTP_CREATED : MHD_HTTP_OK, &b);
     } else {
         if (rc == FW_STORE_ERROR)

@@ -213,6 +213,14 @@ NEW_CASE=$(field "d['case_id']")
 [ "$NEW_CASE" != "$CASE" ] && [ "$NEW_CASE" != None ] || fail "the new alert's case: $NEW_CASE (closed: $CASE)"
 assert_eq 409 "$(post "/api/cases/$CASE" '{"actor":"bob","status":"open"}' "$TOKEN")" \
     "reopening beside the new case"
+assert_eq 200 "$(get "/api/alerts?status=closed&limit=1000")" "alerts of closed cases"
+assert_eq 24 "$(field "len(d['alerts'])")" "A7's first case's alerts"
+assert_eq 200 "$(get "/api/alerts?verdict=confirmed_fraud")" "alerts judged fraud"
+assert_eq "$ID" "$(field "' '.join(a['alert']['alert_id'] for a in d['alerts'])")" \
+    "the one confirmed so far"
+assert_eq 200 "$(get "/api/alerts?verdict=none&entity_id=A7&limit=1000")" "A7's unjudged alerts"
+assert_eq "$NEW_ID fw-shadow-050000 fw-shadow-003000" \
+    "$(field "' '.join(a['alert']['alert_id'] for a in d['alerts'])")" "the new one and the shadows"
 
 # Rule health from the verdicts: A7's 24 alerts are 16 of high_amount and 8 of
 # velocity (every third alert), all false positives but the first, confirmed.
@@ -271,4 +279,21 @@ assert_eq "True 7 50 None False" \
 [ -n "$(field "d['engines'][1]['error']")" ] || fail "the engine that is down has no error"
 assert_eq 200 "$(get /api/engines)" "GET /api/engines again"
 assert_eq 0 "$(field "d['engines'][0]['transactions_per_second']")" "the rate from two readings"
+
+# The database goes away mid-stream: the console answers 503, keeps its place, and
+# once the database is back every alert offered meanwhile is stored, once.
+"$PG" stop > /dev/null 2>&1
+assert_eq 503 "$(get /health)" "/health while the database is down"
+for i in 1 2 3; do
+    printf '{"alert_id":"fw-outage-%d","rule":"high_amount","severity":"high","entity_type":"account","entity_id":"B%d","event_time":"2024-01-03T00:00:0%d.000Z"}\n' \
+        "$i" "$i" "$i"
+done > "$WORK/outage.ndjson"
+"$FW_BIN" produce --quiet -t "$PREFIX-alerts" -i "$WORK/outage.ndjson"
+wait_for_log "$WORK/api.log" "the database refused a batch" 60
+"$PG" start > /dev/null 2>&1 || fail "postgres-local start after the outage"
+outage_stored() { [ "$(sql "select count(*) from alerts where alert_id like 'fw-outage-%'")" = 3 ]; }
+wait_until 60 "the alerts offered during the outage stored" - outage_stored
+wait_for_log "$WORK/api.log" "the database answers again" 30
+assert_eq "$((N + 6))" "$(rows)" "alerts in the store after the outage (N, the new one, two shadows, three)"
+assert_eq 200 "$(get /health)" "/health once the database is back"
 echo "PASS $TEST_NAME"

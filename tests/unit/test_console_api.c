@@ -101,10 +101,10 @@ static void test_bad_args(void **state) {
         { "/api/alerts", "rule", "", "rule: give a value (at most 512 bytes)" },
         { "/api/alerts", "colour", "red",
           "unknown query argument \"colour\" (rule, severity, entity_type, entity_id, "
-          "shadow, from, to, before, limit)" },
+          "shadow, verdict, status, from, to, before, limit)" },
         { "/api/entities/account/A1/alerts", "entity_id", "B",
           "unknown query argument \"entity_id\" (rule, severity, entity_type, entity_id, "
-          "shadow, from, to, before, limit)" },
+          "shadow, verdict, status, from, to, before, limit)" },
         { "/api/alerts/fw-1", "rule", "x", "rule: this path takes no query arguments" },
         { "/api/rules/compare", "within_minutes", "0", "within_minutes: a whole number from 1 to 10080" },
         { "/api/rules/compare", "rule", "x",
