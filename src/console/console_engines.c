@@ -92,6 +92,10 @@ void fw_engine_metrics_parse(const char *text, size_t n, fw_engine_sample *out) 
             } else if (name_is(line, len, "fraudwatch_alerts_total", &rest) &&
                        value_of(rest, end, &v)) {
                 out->alerts += v;
+            } else if (name_is(line, len, "fraudwatch_consumer_lag_records", &rest) &&
+                       value_of(rest, end, &v)) {
+                out->lag += v;
+                out->has_lag = true;
             } else if (name_is(line, len, "fraudwatch_watermark_seconds", &rest) &&
                        value_of(rest, end, &v) && v > 0) {
                 if (!out->has_watermark || v < out->min_watermark_s)
@@ -218,7 +222,9 @@ void fw_console_engines_json(fw_console_engines *e, fw_buf *out) {
         number_or_null(out, has_rate && rate >= 0, rate);
         fw_buf_puts(out, ",\"alerts\":");
         number_or_null(out, up && s.has_read, s.alerts);
-        fw_buf_puts(out, ",\"lag\":null,\"event_time_lag_seconds\":");
+        fw_buf_puts(out, ",\"lag\":");
+        number_or_null(out, up && s.has_lag, s.lag);
+        fw_buf_puts(out, ",\"event_time_lag_seconds\":");
         number_or_null(out, s.has_watermark, at - s.min_watermark_s);
         fw_buf_puts(out, ",\"latency_p99_ms\":");
         number_or_null(out, s.has_p99 && isfinite(s.latency_p99_s), s.latency_p99_s * 1000);

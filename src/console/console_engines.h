@@ -1,7 +1,7 @@
 /* console_engines.h — the engine page's figures: each engine's /metrics
  * (Prometheus text) read with libcurl when asked, and the few numbers an
- * analyst wants from it: throughput (from two readings), alert latency p99
- * and how far event time lags the clock. */
+ * analyst wants from it: throughput (from two readings), consumer lag, alert
+ * latency p99 and how far event time lags the clock. */
 #ifndef FW_CONSOLE_ENGINES_H
 #define FW_CONSOLE_ENGINES_H
 
@@ -16,6 +16,8 @@ typedef struct fw_engine_sample {
     bool has_read;
     double transactions_read;  /* fraudwatch_transactions_read_total, all series */
     double alerts;             /* fraudwatch_alerts_total, all series */
+    bool has_lag;
+    double lag;                /* fraudwatch_consumer_lag_records, all partitions */
     bool has_watermark;
     double min_watermark_s;    /* the lowest fraudwatch_watermark_seconds > 0 */
     bool has_p99;
@@ -34,7 +36,7 @@ fw_console_engines *fw_console_engines_new(const char *urls, char *errstr, size_
 void fw_console_engines_free(fw_console_engines *e);
 
 /** @brief Reads every engine now (2 s each at most) and appends
- *  {"engines":[{"url","up","transactions_per_second","alerts","lag",
+ *  {"engines":[{"url","up","transactions_per_second","alerts","lag" (records),
  *  "event_time_lag_seconds","latency_p99_ms","error"}]}; @p e may be NULL. */
 void fw_console_engines_json(fw_console_engines *e, fw_buf *out);
 

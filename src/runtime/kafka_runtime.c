@@ -1648,8 +1648,27 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = 0; /* of the input (the stages' partitions come with them) */
-    for (fw_task *t = NULL; (t = input_task_next(k, t));)
+    s.nlag = 0;
+    for (fw_task *t = NULL; (t = input_task_next(k, t));) {
         s.assigned_partitions++;
+        int64_t lo, hi, next = t->next_offset;
+        /* The high watermark librdkafka last fetched: no request to the broker here. */
+        if (s.nlag == FW_METRICS_MAX_LAG ||
+            rd_kafka_get_watermark_offsets(k->consumer, k->src[0].topic, t->partition, &lo,
+                                           &hi) || hi < 0)
+            continue;
+        if (next < 0) { /* nothing processed since its assignment: where reading starts */
+            rd_kafka_topic_partition_list_t *l = rd_kafka_topic_partition_list_new(1);
+            rd_kafka_topic_partition_list_add(l, k->src[0].topic, t->partition);
+            if (!rd_kafka_position(k->consumer, l) && l->elems[0].offset >= 0)
+                next = l->elems[0].offset;
+            rd_kafka_topic_partition_list_destroy(l);
+        }
+        if (next >= 0) {
+            s.lag[s.nlag].partition = t->partition;
+            s.lag[s.nlag++].records = hi > next ? hi - next : 0;
+        }
+    }
     if (k->ruler) {
         s.rules_known = true;
         memcpy(s.rules, k->pconf.rules.common, sizeof(s.rules));

@@ -302,6 +302,14 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
         fw_buf_printf(out, "fraudwatch_watermark_seconds %.3f\n",
                       (double)s->watermark_ms / 1000.0);
     }
+    if (c->kafka && s->nlag > 0) {
+        family(out, "fraudwatch_consumer_lag_records", "gauge",
+               "Input records not processed yet, per assigned input partition: its high "
+               "watermark as last fetched minus the next offset to process.");
+        for (int i = 0; i < s->nlag; i++)
+            fw_buf_printf(out, "fraudwatch_consumer_lag_records{partition=\"%" PRId32 "\"} %"
+                          PRId64 "\n", s->lag[i].partition, s->lag[i].records);
+    }
     if (c->kafka) {
         counter(out, "fraudwatch_kafka_transactions_committed_total",
                 "Kafka transactions committed.", s->commits);
@@ -445,6 +453,11 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     p->entities = s->entities;
     p->assigned_partitions = s->assigned_partitions;
     p->watermark_ms = s->watermark_ms;
+    /* The runner's own histograms: they outlive its tasks, so copied as they are. */
+    p->alert_latency = s->alert_latency;
+    p->commit_time = s->commit_time;
+    p->nlag = s->nlag;
+    memcpy(p->lag, s->lag, sizeof(p->lag[0]) * (size_t)s->nlag);
     pthread_mutex_unlock(&m->mu);
     m->last_publish_ms = now_ms;
     m->ever_published = true;

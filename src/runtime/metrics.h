@@ -92,6 +92,8 @@ void fw_lang_counts_declare(fw_lang_counts *c, const fw_lang_rules *rs);
 /** @brief Every language rule's alerts, unnamed included. */
 uint64_t fw_lang_counts_total(const fw_lang_counts *c);
 
+#define FW_METRICS_MAX_LAG 256 /* input partitions whose consumer lag is exported */
+
 typedef struct fw_metrics_snapshot {
     uint64_t transactions;                   /* records read, dead letters included */
     uint64_t alerts[FW_RULE__COUNT];         /* raised, by rule */
@@ -127,6 +129,10 @@ typedef struct fw_metrics_snapshot {
     uint64_t entities;                       /* in keyed state now */
     int assigned_partitions;                 /* Kafka mode */
     int64_t watermark_ms;                    /* event time; INT64_MIN: none yet */
+    /* Kafka mode: per assigned input partition (the first FW_METRICS_MAX_LAG),
+     * records behind its end: its high watermark minus the next offset to process. */
+    int nlag;
+    struct { int32_t partition; int64_t records; } lag[FW_METRICS_MAX_LAG];
 } fw_metrics_snapshot;
 
 /** @brief Copies the id, version, enabled and shadow of each rule of @p rs

@@ -88,6 +88,8 @@ cat > "$WORK/engine/metrics" <<'METRICS'
 fraudwatch_transactions_read_total{partition="0"} 1000
 fraudwatch_transactions_read_total{partition="1"} 500
 fraudwatch_alerts_total{rule="velocity"} 7
+fraudwatch_consumer_lag_records{partition="0"} 12
+fraudwatch_consumer_lag_records{partition="1"} 3
 fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="0.01"} 90
 fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="0.05"} 99
 fraudwatch_alert_latency_seconds_bucket{rule="velocity",le="+Inf"} 100
@@ -273,9 +275,9 @@ assert_eq 400 "$(get "/api/rules/compare?live=velocity")" "a comparison without 
 
 # The engine page: one engine up (its rate from the second reading on), one down.
 assert_eq 200 "$(get /api/engines)" "GET /api/engines"
-assert_eq "True 7 50 None False" \
-    "$(field "' '.join(str(x) for x in (d['engines'][0]['up'], d['engines'][0]['alerts'], d['engines'][0]['latency_p99_ms'], d['engines'][0]['transactions_per_second'], d['engines'][1]['up']))")" \
-    "engines: up, alerts, latency p99, no rate yet; the second down"
+assert_eq "True 7 15 50 None False" \
+    "$(field "' '.join(str(x) for x in (d['engines'][0]['up'], d['engines'][0]['alerts'], d['engines'][0]['lag'], d['engines'][0]['latency_p99_ms'], d['engines'][0]['transactions_per_second'], d['engines'][1]['up']))")" \
+    "engines: up, alerts, lag, latency p99, no rate yet; the second down"
 [ -n "$(field "d['engines'][1]['error']")" ] || fail "the engine that is down has no error"
 assert_eq 200 "$(get /api/engines)" "GET /api/engines again"
 assert_eq 0 "$(field "d['engines'][0]['transactions_per_second']")" "the rate from two readings"

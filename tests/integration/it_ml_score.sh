@@ -90,6 +90,14 @@ wait_until 30 "ml_score alerts in the metrics" ml_so_far ml_alerted
 [ "$(metric fraudwatch_kafka_transactions_committed_total)" -gt 0 ] || fail "metrics: commits"
 [ "$(metric fraudwatch_ml_scored_transactions_total)" -gt 0 ] || fail "metrics: ml scored"
 [ "$(metric 'fraudwatch_alerts_total{rule="ml_score"}')" -gt 0 ] || fail "metrics: ml alerts"
+# Consumer lag: one series per input partition, each 0 once all is read (the high
+# watermark is librdkafka's last fetched one, so it may take a fetch to settle).
+lag() { curl -sf "http://127.0.0.1:$MPORT/metrics" |
+    awk '/^fraudwatch_consumer_lag_records\{/ { n++; s += $2 } END { print n + 0, s + 0 }'; }
+caught_up() { [ "$(lag)" = "3 0" ]; }
+wait_until 30 "consumer lag: 3 partitions, 0 records" lag caught_up
+[ "$(metric fraudwatch_alert_latency_seconds_count)" -gt 0 ] ||
+    fail "metrics: alert latency observed $(metric fraudwatch_alert_latency_seconds_count) times"
 curl -sf "http://127.0.0.1:$MPORT/health" > /dev/null || fail "metrics: /health"
 echo "ok: /metrics of the running engine"
 kill -TERM "$LAST_PID"

@@ -23,6 +23,8 @@ static void test_parse(void **state) {
         "fraudwatch_transactions_read_total_extra 99\n"
         "fraudwatch_alerts_total{rule=\"velocity\"} 7\n"
         "fraudwatch_alerts_total{rule=\"cycle\"} 3\n"
+        "fraudwatch_consumer_lag_records{partition=\"0\"} 40\n"
+        "fraudwatch_consumer_lag_records{partition=\"2\"} 2\n"
         "fraudwatch_watermark_seconds{partition=\"0\"} 1700000100.5\n"
         "fraudwatch_watermark_seconds{partition=\"1\"} 1700000000\n"
         "fraudwatch_watermark_seconds{partition=\"2\"} 0\n"
@@ -39,6 +41,8 @@ static void test_parse(void **state) {
     assert_true(s.has_read);
     assert_true(s.transactions_read == 1500);
     assert_true(s.alerts == 10);
+    assert_true(s.has_lag);
+    assert_true(s.lag == 42);
     assert_true(s.has_watermark);
     assert_true(s.min_watermark_s == 1700000000); /* 0: a partition without one yet */
     /* 100 alerts: 80 within 10 ms, 98 within 50 ms, so p99 is past 50 ms. */
@@ -54,6 +58,7 @@ static void test_empty(void **state) {
     assert_false(s.has_read);
     assert_false(s.has_p99);
     assert_false(s.has_watermark);
+    assert_false(s.has_lag);
     static const char one[] = "fraudwatch_alert_latency_seconds_bucket{le=\"0.5\"} 5\n"
                               "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 5";
     fw_engine_metrics_parse(one, sizeof(one) - 1, &s);

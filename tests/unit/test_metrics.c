@@ -623,6 +623,38 @@ static void test_counters_never_go_down(void **state) {
     fw_metrics_destroy(m);
 }
 
+/* The runner's histograms and the consumer lag reach /metrics as published
+ * (the histograms once stayed at zero: publish did not copy them). */
+static void test_published_histograms_and_lag(void **state) {
+    (void)state;
+    fw_metrics *m = start(&loopback);
+    int port = fw_metrics_port(m);
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    fw_latency_observe(&s.alert_latency, 3);
+    fw_latency_observe(&s.alert_latency, 40);
+    fw_latency_observe(&s.commit_time, 20);
+    s.nlag = 2;
+    s.lag[0].partition = 0;
+    s.lag[0].records = 12;
+    s.lag[1].partition = 5;
+    s.lag[1].records = 0;
+    fw_metrics_publish(m, &s, 0);
+    char *text = scrape(port);
+    assert_int_equal(value_of(text, "fraudwatch_alert_latency_seconds_count"), 2);
+    assert_int_equal(value_of(text, "fraudwatch_alert_latency_seconds_bucket{le=\"0.005\"}"), 1);
+    assert_int_equal(value_of(text, "fraudwatch_commit_seconds_count"), 1);
+    assert_int_equal(value_of(text, "fraudwatch_consumer_lag_records{partition=\"0\"}"), 12);
+    assert_int_equal(value_of(text, "fraudwatch_consumer_lag_records{partition=\"5\"}"), 0);
+    free(text);
+    s.nlag = 1; /* partition 5 given up */
+    fw_metrics_publish(m, &s, 100);
+    text = scrape(port);
+    assert_null(strstr(text, "partition=\"5\""));
+    free(text);
+    fw_metrics_destroy(m);
+}
+
 /* ---- the Kafka runner's tally ------------------------------------------------------ */
 
 /* Alerts emitted in transactions that commit or abort, in the order of a run
@@ -986,6 +1018,7 @@ int main(void) {
         cmocka_unit_test(test_label_escaping),
         cmocka_unit_test(test_every_line_well_formed),
         cmocka_unit_test(test_publish_interval),
+        cmocka_unit_test(test_published_histograms_and_lag),
         cmocka_unit_test(test_counters_never_go_down),
         cmocka_unit_test(test_tally),
         cmocka_unit_test(test_lang_rules_counted),
