@@ -16,7 +16,7 @@ command -v psql > /dev/null || { echo "SKIP: psql is not installed (postgresql-c
 command -v curl > /dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
 
 chmod 755 "$WORK" # as root the server runs as user postgres, which must reach its data
-export FW_PG_PORT=${FW_PG_TEST_PORT:-55434} FW_PG_DATA="$WORK/pg"
+export FW_PG_PORT=${FW_PG_TEST_PORT:-$(free_port 55434)} FW_PG_DATA="$WORK/pg"
 PG="$FW_SRC/scripts/postgres-local"
 trap '"$PG" stop > /dev/null 2>&1 || true; cleanup' EXIT
 "$PG" start > "$WORK/pg.log" 2>&1 || { cat "$WORK/pg.log" >&2; fail "postgres-local start"; }

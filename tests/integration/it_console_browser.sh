@@ -33,7 +33,7 @@ if [ ! -d "$BROWSER_DIR/node_modules/puppeteer-core" ]; then
 fi
 
 chmod 755 "$WORK" # as root the server runs as user postgres, which must reach its data
-export FW_PG_PORT=${FW_PG_TEST_PORT:-55435} FW_PG_DATA="$WORK/pg"
+export FW_PG_PORT=${FW_PG_TEST_PORT:-$(free_port 55435)} FW_PG_DATA="$WORK/pg"
 PG="$FW_SRC/scripts/postgres-local"
 trap '"$PG" stop > /dev/null 2>&1 || true; cleanup' EXIT
 "$PG" start > "$WORK/pg.log" 2>&1 || { cat "$WORK/pg.log" >&2; fail "postgres-local start"; }

@@ -1,7 +1,7 @@
 #!/usr/bin/env bash
 # it_postgres_local.sh — scripts/postgres-local runs a real PostgreSQL cluster
-# on a port of its own (FW_PG_PORT, 55433 here) with its data in the work dir:
-# start creates it and prints the URL, through which psql reaches the database
+# on a port of its own (FW_PG_PORT, the first free one from 55433) with its
+# data in the work dir: start creates it and prints the URL, through which psql reaches the database
 # fraudwatch (UTF8) as fraudwatch; a second start says "already running"; a
 # start after a SIGKILL of the postmaster (its postmaster.pid left behind)
 # works and keeps the committed data; stop leaves the data, status then says
@@ -33,7 +33,14 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/${TEST_NAME}.XXXXXX")
 # As root, the server runs as user postgres, which must reach the data dir.
 chmod 755 "$WORK"
-export FW_PG_PORT=${FW_PG_TEST_PORT:-55433}
+free_port() { # the first port from $1 nothing listens on (as lib.sh's)
+    local p
+    for p in $(seq "$1" $(($1 + 19))); do
+        (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
+    done
+    echo "$1"
+}
+export FW_PG_PORT=${FW_PG_TEST_PORT:-$(free_port 55433)}
 export FW_PG_DATA="$WORK/pg"
 export PGCONNECT_TIMEOUT=10
 
