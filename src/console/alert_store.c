@@ -520,7 +520,8 @@ int fw_store_get_case(fw_store *st, const char *id, fw_buf *out, char *errstr,
         1, v, out, errstr, errstr_size);
 }
 
-#define CASE_READ "SELECT '{\"case\":' || fw_case_json(c) || '}' FROM cases c WHERE case_id = $1::bigint"
+#define CASE_READ                                                                          \
+    "SELECT '{\"case\":' || fw_case_json(c) || '}' FROM cases c WHERE case_id = $1::bigint"
 
 int fw_store_update_case(fw_store *st, const char *id, const char *status,
                          const char *assignee, const char *actor, fw_buf *out, char *errstr,

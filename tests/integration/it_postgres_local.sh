@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # it_postgres_local.sh — scripts/postgres-local runs a real PostgreSQL cluster
 # on a port of its own (FW_PG_PORT, the first free one from 55433) with its
-# data in the work dir: start creates it and prints the URL, through which psql reaches the database
-# fraudwatch (UTF8) as fraudwatch; a second start says "already running"; a
+# data in the work dir: start creates it and prints the URL, through which
+# psql reaches the database fraudwatch (UTF8) as fraudwatch; a second start
+# says "already running"; a
 # start after a SIGKILL of the postmaster (its postmaster.pid left behind)
 # works and keeps the committed data; stop leaves the data, status then says
 # stopped with exit 1, and stop --clean removes the data dir. The cluster is
