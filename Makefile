@@ -4,7 +4,9 @@ BUILD      ?= build
 BUILD_ASAN ?= build-asan
 JOBS       ?= $(shell nproc 2>/dev/null || echo 2)
 
-.PHONY: all deps build asan test test-fast demo bench clean kafka-start kafka-stop
+PREFIX     ?= /usr/local
+
+.PHONY: all deps build asan test test-fast demo bench install deb clean kafka-start kafka-stop
 
 all: build
 
@@ -37,6 +39,15 @@ demo: build
 
 bench: build
 	$(BUILD)/fraudwatch bench
+
+# The binary, fraudwatch(1), the docs, example rules and fraudwatch@.service
+# under PREFIX (DESTDIR for staging).
+install: build
+	cmake --install $(BUILD) --prefix $(PREFIX)
+
+# A Debian package of the same: $(BUILD)/fraudwatch_VERSION_ARCH.deb.
+deb: build
+	cd $(BUILD) && cpack -G DEB
 
 kafka-start:
 	@scripts/kafka-local start
