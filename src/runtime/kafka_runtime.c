@@ -173,10 +173,18 @@ typedef struct fw_krt {
     char errstr[512];
 } fw_krt;
 
+/* The last line logged: the reason /health gives after a fatal error (the
+ * place that sets fatal logs why just before). Main thread only. */
+static char last_log[256];
+
 static void logf_(const fw_krt *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_krt *k, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
+    va_list copy;
+    va_copy(copy, ap);
+    vsnprintf(last_log, sizeof(last_log), fmt, copy);
+    va_end(copy);
     fw_vlog(k->c->instance_id, fmt, ap);
     va_end(ap);
 }
@@ -376,6 +384,9 @@ static bool restore_later(fw_krt *k, fw_task *t) {
 static void restore_pending(fw_krt *k) {
     if (!k->npending || k->fatal)
         return;
+    char why[96];
+    snprintf(why, sizeof(why), "restoring the state of %zu partitions", k->npending);
+    fw_metrics_set_ready(k->metrics, false, why);
     fw_restore_job *jobs = calloc(k->npending, sizeof(*jobs));
     if (!jobs) {
         logf_(k, "state restore: out of memory; stopping");
@@ -1151,6 +1162,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         restore_pending(k);
         error = rd_kafka_incremental_assign(rk, parts);
         k->ever_assigned = true;
+        if (!k->fatal && !error) /* an empty assignment too: in the group, nothing to wait */
+            fw_metrics_set_ready(k->metrics, true, NULL);
         restart_idle_clocks(k, fw_mono_ms());
         log_parts(k, "assigned", parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
@@ -2149,6 +2162,10 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
         if (c->exit_at_end && (!k->txn_open || k->ending) && at_the_end(k))
             break;
     }
+    if (k->fatal)
+        fw_metrics_set_failed(k->metrics, last_log);
+    else
+        fw_metrics_set_ready(k->metrics, false, "stopping");
     txn_commit(k);
     if (!k->fatal) {
         close_consumer(k);
@@ -2162,6 +2179,8 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
     if (k->metrics)
         publish_metrics(k, fw_mono_ms());
 out:
+    if (rc)
+        fw_metrics_set_failed(k->metrics, last_log);
     fw_reload_uninstall();
     fw_rules_follower_destroy(k->ruler);
     fw_profiles_follower_destroy(k->profiler);

@@ -4,6 +4,7 @@
  * the server thread only copies the published snapshot under the mutex and
  * formats the copy. */
 #include "metrics.h"
+#include "fw_os.h"
 
 #include <errno.h>
 #include <inttypes.h>
@@ -398,6 +399,10 @@ struct fw_metrics {
     fw_metrics_snapshot published;
     int64_t last_publish_ms;   /* main thread only */
     bool ever_published;       /* main thread only */
+    /* /health and /ready, under mu. */
+    int64_t turned_ms;         /* monotonic time of the last publish: the loop turns */
+    bool ready, failed;
+    char not_ready[160], failure[256];
 };
 
 static void keep_max(uint64_t *dst, const uint64_t *src, size_t n) {
@@ -458,6 +463,7 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     p->commit_time = s->commit_time;
     p->nlag = s->nlag;
     memcpy(p->lag, s->lag, sizeof(p->lag[0]) * (size_t)s->nlag);
+    m->turned_ms = m->conf.clock_ms ? m->conf.clock_ms() : fw_mono_ms();
     pthread_mutex_unlock(&m->mu);
     m->last_publish_ms = now_ms;
     m->ever_published = true;
@@ -505,6 +511,54 @@ static enum MHD_Result scrape(fw_metrics *m, struct MHD_Connection *c) {
     return reply(c, MHD_HTTP_OK, body, b.len, MHD_RESPMEM_MUST_FREE, CONTENT_TYPE, NULL);
 }
 
+void fw_metrics_set_ready(fw_metrics *m, bool ready, const char *why) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->ready = ready;
+    snprintf(m->not_ready, sizeof(m->not_ready), "%s", ready || !why ? "" : why);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void fw_metrics_set_failed(fw_metrics *m, const char *why) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->failed = true;
+    snprintf(m->failure, sizeof(m->failure), "%s", why && *why ? why : "a fatal error");
+    pthread_mutex_unlock(&m->mu);
+}
+
+/* /health (@p ready false) or /ready: 200, or 503 with the reason on one line. */
+static enum MHD_Result probe(fw_metrics *m, struct MHD_Connection *c, bool ready) {
+    char body[512];
+    bool ok;
+    pthread_mutex_lock(&m->mu);
+    int64_t quiet = (m->conf.clock_ms ? m->conf.clock_ms() : fw_mono_ms()) - m->turned_ms;
+    if (m->failed) {
+        ok = false;
+        snprintf(body, sizeof(body), "failed: %s\n", m->failure);
+    } else if (!ready && m->conf.health_timeout_ms > 0 && m->turned_ms &&
+               quiet > m->conf.health_timeout_ms) {
+        ok = false;
+        snprintf(body, sizeof(body), "stalled: the processing loop has not turned for %" PRId64
+                 " ms (--health-timeout-ms %" PRId64 ")\n", quiet, m->conf.health_timeout_ms);
+    } else if (ready && !m->ready) {
+        ok = false;
+        snprintf(body, sizeof(body), "not ready: %s\n", m->not_ready[0] ? m->not_ready
+                                                                         : "starting");
+    } else {
+        ok = true;
+        snprintf(body, sizeof(body), "%s", ready ? "ready" : "ok");
+    }
+    pthread_mutex_unlock(&m->mu);
+    char *copy = strdup(body);
+    if (!copy)
+        return MHD_NO;
+    return reply(c, ok ? MHD_HTTP_OK : MHD_HTTP_SERVICE_UNAVAILABLE, copy, strlen(copy),
+                 MHD_RESPMEM_MUST_FREE, "text/plain; charset=utf-8", NULL);
+}
+
 static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const char *url,
                                   const char *method, const char *version,
                                   const char *upload_data, size_t *upload_data_size,
@@ -512,14 +566,15 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
     static int headers_seen; /* con_cls marker: no allocation per request */
     (void)version, (void)upload_data;
     fw_metrics *m = cls;
-    bool metrics = !strcmp(url, "/metrics"), health = !strcmp(url, "/health");
+    bool metrics = !strcmp(url, "/metrics"), health = !strcmp(url, "/health"),
+         ready = !strcmp(url, "/ready");
     if (!*con_cls) {
         /* Headers only: refuse what need not be read; answer the rest on the
          * next call, as MHD closes a connection answered before the request
          * is complete, and scrapers keep theirs alive. */
-        if (!metrics && !health)
+        if (!metrics && !health && !ready)
             return REPLY_TEXT(c, MHD_HTTP_NOT_FOUND,
-                              "not found: the paths are /metrics and /health\n", NULL);
+                              "not found: the paths are /metrics, /health and /ready\n", NULL);
         if (strcmp(method, "GET") && strcmp(method, "HEAD"))
             return REPLY_TEXT(c, MHD_HTTP_METHOD_NOT_ALLOWED, "method not allowed: use GET\n",
                               "GET, HEAD");
@@ -530,7 +585,7 @@ static enum MHD_Result on_request(void *cls, struct MHD_Connection *c, const cha
         *upload_data_size = 0;
         return MHD_YES;
     }
-    return metrics ? scrape(m, c) : REPLY_TEXT(c, MHD_HTTP_OK, "ok", NULL);
+    return metrics ? scrape(m, c) : probe(m, c, ready);
 }
 
 bool fw_metrics_bind_valid(const char *addr) { return fw_http_addr_valid(addr); }

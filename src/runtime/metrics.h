@@ -3,7 +3,11 @@
  * A small libmicrohttpd server on its own thread answers
  *
  *   GET /metrics  the counters in the text exposition format 0.0.4
- *   GET /health   200 "ok"
+ *   GET /health   200 "ok" while the processing loop turns and has not failed;
+ *                 503 and the reason after a fatal error, or when the loop has
+ *                 not turned (published) for longer than health_timeout_ms
+ *   GET /ready    200 "ready" once the runner says so (Kafka mode: in the group,
+ *                 every assigned partition restored and consuming); 503 and why not
  *
  * It never reads the engine: the runner that owns the engines (its main
  * thread) fills an fw_metrics_snapshot from the stats it already keeps and
@@ -195,6 +199,10 @@ typedef struct fw_metrics_conf {
     bool ml;                 /* ml_score is on: its metrics are exported */
     const char *instance_id; /* label of fraudwatch_info; copied */
     double start_time_s;     /* Unix time; 0: now */
+    int64_t health_timeout_ms; /* /health: 503 when the loop has not turned for longer;
+                                  0: not checked (file mode, whose reads may block) */
+    int64_t (*clock_ms)(void); /* monotonic ms for /health; NULL: fw_mono_ms (tests feed
+                                  their own) */
 } fw_metrics_conf;
 
 /**
@@ -226,6 +234,14 @@ void fw_metrics_destroy(fw_metrics *m);
 
 /** @brief The port listened on (the kernel's choice when asked for 0). */
 int fw_metrics_port(const fw_metrics *m);
+
+/** @brief /ready's answer from now on: ready, or not with @p why ("restoring 3
+ *  partitions of state"). Any thread; a no-op when @p m is NULL. */
+void fw_metrics_set_ready(fw_metrics *m, bool ready, const char *why);
+
+/** @brief The runner failed (@p why, one line): /health and /ready answer 503
+ *  with it from now on. A no-op when @p m is NULL. */
+void fw_metrics_set_failed(fw_metrics *m, const char *why);
 
 /** @brief True when @p m is set and nothing was published in the last
  *  FW_METRICS_PUBLISH_MS before @p now_ms (a monotonic clock). Main thread. */

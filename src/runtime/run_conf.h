@@ -83,6 +83,7 @@ typedef struct fw_run_conf {
     uint64_t max_memory;           /* resident bytes above which no new key of state is
                                       made (memlimit.h); 0 = none */
     int metrics_port;              /* Prometheus /metrics and /health (metrics.h); 0 = off */
+    int64_t health_timeout_ms;     /* /health: 503 once the loop is still this long (Kafka) */
     const char *metrics_bind;      /* address they listen on */
     fw_scorer_conf scorer;         /* ml_score: MODEL_PATH or API_ENDPOINT_URL */
     bool quiet;

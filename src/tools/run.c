@@ -254,7 +254,14 @@ static const fw_opt run_opts[] = {
     { .section = "Monitoring (docs/monitoring.md), both modes:", .name = "metrics-port",
       .arg = "N", .env = { "FW_METRICS_PORT", "METRICS_PORT" }, .type = FW_OPT_INT,
       .min = 0, .max = 65535, .offset = OFF(metrics_port), .def = "0 = off",
-      .help = "serve Prometheus metrics (GET /metrics) and GET /health on port N" },
+      .help = "serve Prometheus metrics (GET /metrics), GET /health (200 while the "
+              "processing loop turns and has not failed, else 503 and why) and GET /ready "
+              "(200 once in the group with every assigned partition restored) on port N" },
+    { .name = "health-timeout-ms", .arg = "N", .env = { "FW_HEALTH_TIMEOUT_MS" },
+      .type = FW_OPT_INT, .min = 1000, .max = 3600000, .offset = OFF(health_timeout_ms),
+      .def = "60000",
+      .help = "Kafka mode: /health answers 503 once the processing loop has not turned for "
+              "this long (a restore of millions of keys takes seconds)" },
     { .name = "metrics-bind", .alias = "bind", .arg = "ADDR",
       .env = { "FW_METRICS_BIND", "METRICS_BIND" }, .type = FW_OPT_ADDRESS,
       .offset = OFF(metrics_bind), .def = "127.0.0.1," NB "this" NB "host" NB "only",
@@ -439,6 +446,7 @@ void fw_run_conf_init(fw_run_conf *c) {
     if (!fw_memlimit_parse("75%", fw_memlimit_allowed(), &c->max_memory, why, sizeof(why)))
         c->max_memory = 0; /* the machine's memory cannot be read: no limit */
     c->metrics_port = 0;
+    c->health_timeout_ms = 60000;
     c->metrics_bind = "127.0.0.1"; /* safe by default: no authentication */
     fw_remote_conf_defaults(&c->scorer.remote);
 }
@@ -573,7 +581,8 @@ static int run_main(fw_run_conf *c, int argc, char **argv) {
     if (c->metrics_port) {
         fw_metrics_conf mc = { .bind = c->metrics_bind, .port = c->metrics_port,
                                .kafka = !c->input_file, .ml = scorer != NULL,
-                               .instance_id = c->instance_id };
+                               .instance_id = c->instance_id,
+                               .health_timeout_ms = c->input_file ? 0 : c->health_timeout_ms };
         if (!(metrics = fw_metrics_new(&mc, errstr, sizeof(errstr)))) {
             fprintf(stderr, "fraudwatch run: %s\n", errstr);
             fw_scorer_destroy(scorer);
@@ -585,6 +594,10 @@ static int run_main(fw_run_conf *c, int argc, char **argv) {
                     strchr(c->metrics_bind, ':') ? "[" : "", c->metrics_bind,
                     strchr(c->metrics_bind, ':') ? "]" : "", fw_metrics_port(metrics));
     }
+    if (c->input_file) /* file mode reads at once; Kafka mode says when it is ready */
+        fw_metrics_set_ready(metrics, true, NULL);
+    else
+        fw_metrics_set_ready(metrics, false, "joining the consumer group");
     int rc = c->input_file ? fw_file_run(c, scorer, metrics)
                              : fw_kafka_run(c, profiles, scorer, metrics);
     fw_metrics_destroy(metrics); /* after the runner's last publish */

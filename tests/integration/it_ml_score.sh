@@ -62,6 +62,9 @@ LOG_NAME=reload start_engine reload --group-id "$PREFIX-reload" \
     --output-topic "$PREFIX-out-reload" --model "$WORK/live.json" \
     --metrics-port "$MPORT" --metrics-bind 127.0.0.1
 wait_for_log "$WORK/reload.log" "assigned" 60
+# In the group with its partitions restored: ready (it says so before it logs them).
+[ "$(curl -s "http://127.0.0.1:$MPORT/ready")" = ready ] ||
+    fail "/ready after the assignment: $(curl -s "http://127.0.0.1:$MPORT/ready")"
 echo '{"not": "a model"' > "$WORK/live.tmp" && mv "$WORK/live.tmp" "$WORK/live.json"
 wait_for_log "$WORK/reload.log" "reload of .*live.json failed: .*still scoring with live.json@" 30
 "$FW_BIN" train --quiet --input "$WORK/train.ndjson" --output "$WORK/model2.json" \

@@ -655,6 +655,58 @@ static void test_published_histograms_and_lag(void **state) {
     fw_metrics_destroy(m);
 }
 
+/* /health and /ready with a fed clock: ok while the loop publishes, 503
+ * "stalled" once it has not for longer than the limit, 503 "failed" with the
+ * reason after a fatal error; /ready 503 with why until the runner says ready. */
+static int64_t fake_now;
+static int64_t fake_clock(void) { return fake_now; }
+
+static void probe_is(CURL *curl, int port, const char *path, long status, const char *body) {
+    http h;
+    request(curl, port, NULL, path, &h);
+    if (h.status != status || strcmp(h.body.data ? h.body.data : "", body))
+        fail_msg("%s: %ld \"%s\", expected %ld \"%s\"", path, h.status,
+                 h.body.data ? h.body.data : "", status, body);
+    fw_buf_fini(&h.body);
+}
+
+static void test_health_and_ready(void **state) {
+    (void)state;
+    fw_metrics_conf c = loopback;
+    c.health_timeout_ms = 5000;
+    c.clock_ms = fake_clock;
+    fake_now = 1000;
+    fw_metrics *m = start(&c);
+    int port = fw_metrics_port(m);
+    CURL *curl = curl_easy_init();
+    assert_non_null(curl);
+    probe_is(curl, port, "/health", 200, "ok"); /* nothing published yet: not stalled */
+    probe_is(curl, port, "/ready", 503, "not ready: starting\n");
+    fw_metrics_set_ready(m, false, "joining the consumer group");
+    probe_is(curl, port, "/ready", 503, "not ready: joining the consumer group\n");
+    fw_metrics_snapshot s;
+    fw_metrics_snapshot_init(&s);
+    fw_metrics_publish(m, &s, 0);
+    fw_metrics_set_ready(m, true, NULL);
+    probe_is(curl, port, "/ready", 200, "ready");
+    fake_now = 6000; /* 5,000 ms since the loop turned: still within the limit */
+    probe_is(curl, port, "/health", 200, "ok");
+    fake_now = 6001;
+    probe_is(curl, port, "/health", 503,
+             "stalled: the processing loop has not turned for 5001 ms "
+             "(--health-timeout-ms 5000)\n");
+    probe_is(curl, port, "/ready", 200, "ready"); /* readiness is the runner's word */
+    fw_metrics_publish(m, &s, 100);            /* it turns again */
+    probe_is(curl, port, "/health", 200, "ok");
+    fw_metrics_set_failed(m, "transactional producer fenced: another instance took over");
+    probe_is(curl, port, "/health", 503,
+             "failed: transactional producer fenced: another instance took over\n");
+    probe_is(curl, port, "/ready", 503,
+             "failed: transactional producer fenced: another instance took over\n");
+    curl_easy_cleanup(curl);
+    fw_metrics_destroy(m);
+}
+
 /* ---- the Kafka runner's tally ------------------------------------------------------ */
 
 /* Alerts emitted in transactions that commit or abort, in the order of a run
@@ -1019,6 +1071,7 @@ int main(void) {
         cmocka_unit_test(test_every_line_well_formed),
         cmocka_unit_test(test_publish_interval),
         cmocka_unit_test(test_published_histograms_and_lag),
+        cmocka_unit_test(test_health_and_ready),
         cmocka_unit_test(test_counters_never_go_down),
         cmocka_unit_test(test_tally),
         cmocka_unit_test(test_lang_rules_counted),
