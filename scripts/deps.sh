@@ -32,6 +32,10 @@ FW_DEB_PACKAGES=(
   postgresql          # console: the alert store
   libpq-dev           # console: libpq, the PostgreSQL client library
   chromium            # console: its web page tested in a real browser (tests/browser)
+  prometheus          # deploy/prometheus: promtool and a real scrape (it_prometheus.sh)
+  python3-yaml        # tests/cli/deploy_manifests.sh reads deploy/'s YAML
+  man-db              # tests/cli/install.sh renders fraudwatch(1)
+  systemd             # systemd-analyze verify of fraudwatch@.service (not run as init)
 )
 
 case "${1:-}" in
