@@ -1,0 +1,65 @@
+#!/usr/bin/env bash
+# it_health.sh — /health and /ready tell the truth when the engine is broken on
+# purpose. The engine scores with a remote model service that accepts
+# connections and never answers; before each commit the engine waits for the
+# batches in flight (their alerts ride in the transaction), so its processing
+# loop stands still for --api-timeout-ms. With --health-timeout-ms 1000,
+# /health must say 503 "stalled: ..." while it stands still, and 200 "ok" again
+# once the request timed out and the loop turns; /ready says ready all along
+# (the instance holds its partitions). A second engine with the same instance
+# id then fences the first: the first's /health says 503 "failed: ..." until
+# it exits (or it has exited already: then nothing answers).
+source "$(dirname "$0")/lib.sh"
+command -v python3 > /dev/null || { echo "SKIP: python3 is not installed" >&2; exit 77; }
+command -v curl > /dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
+RULES="$WORK/rules.json"
+builtins_off high_amount
+
+# A model service that accepts connections and never answers.
+python3 -c '
+import socket, sys, time
+s = socket.socket(); s.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+s.bind(("127.0.0.1", 0)); s.listen(64)
+print(s.getsockname()[1], flush=True)
+held = []
+while True:
+    held.append(s.accept()[0])
+' > "$WORK/hang.port" 2> "$WORK/hang.log" &
+PIDS+=($!)
+wait_until 10 "the silent model service to listen" - test -s "$WORK/hang.port"
+HANG=$(head -1 "$WORK/hang.port")
+MPORT=$(free_port $((21000 + RANDOM % 2000)))
+start_engine solo --metrics-port "$MPORT" --health-timeout-ms 1000 \
+    --api-endpoint "http://127.0.0.1:$HANG/predict" --api-timeout-ms 6000 --api-retries 0
+ENGINE=$LAST_PID
+wait_for_log "$ENGINE_LOG" "assigned" 60
+probe() { curl -s -o "$WORK/probe.txt" -w '%{http_code}' "http://127.0.0.1:$MPORT$1"; }
+assert_eq 200 "$(probe /ready)" "/ready once the partitions are assigned"
+assert_eq ready "$(cat "$WORK/probe.txt")" "its body"
+assert_eq 200 "$(probe /health)" "/health before anything is scored"
+
+"$FW_BIN" generate -q -n 200 --seed 3 -o "$WORK/in.ndjson" 2> /dev/null
+"$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 1
+stalled() { [ "$(probe /health)" = 503 ] && grep -q "^stalled: the processing loop has not turned for" "$WORK/probe.txt"; }
+wait_until 30 "/health to say stalled while the model service hangs" "cat $WORK/probe.txt" stalled
+echo "ok: /health said: $(cat "$WORK/probe.txt")"
+assert_eq 200 "$(probe /ready)" "/ready meanwhile (the partitions are held)"
+healthy() { [ "$(probe /health)" = 200 ]; }
+wait_until 30 "/health to say ok once the request timed out" "cat $WORK/probe.txt" healthy
+assert_eq ok "$(cat "$WORK/probe.txt")" "/health once the loop turns again"
+
+# Fenced by a second engine with the same instance id: the first has failed.
+LOG_NAME=twin start_engine solo --metrics-port "$(free_port $((MPORT + 1)))"
+failed_or_gone() {
+    local code
+    code=$(probe /health) || true
+    if [ "$code" = 503 ] && grep -q "^failed: " "$WORK/probe.txt"; then
+        echo "ok: the fenced engine's /health said: $(cat "$WORK/probe.txt")"; return 0
+    fi
+    ! kill -0 "$ENGINE" 2> /dev/null
+}
+printf '{"transaction_id":"late-1","timestamp":"2024-01-01T00:10:00Z","account_id":"A1","amount":9000}\n' |
+    "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1
+wait_until 90 "the fenced engine to fail (/health 503 failed:) or exit" "cat $WORK/probe.txt" \
+    failed_or_gone
+echo "PASS $TEST_NAME"
