@@ -165,6 +165,8 @@ typedef struct fw_krt {
     rd_kafka_topic_t *warm[2 * FW_STAGE_MAX + 8];
     int nwarm;
     fw_latency_hist alert_latency; /* /metrics: event time to produce, per alert */
+    fw_latency_hist restore_time;  /* /metrics: each restore_pending */
+    uint64_t rebalances[3];        /* /metrics: assigned, revoked, lost */
     fw_latency_hist commit_time;   /* /metrics: each commit, start to end */
     int64_t commit_ms_max;
     uint64_t token_nonce;    /* this process's part of every commit token */
@@ -398,8 +400,11 @@ static void restore_pending(fw_krt *k) {
                                     .partition = k->pending[i]->partition,
                                     .engine = fw_pipeline_engine(k->pending[i]->pl),
                                     .expect = k->pending[i]->commit_token };
-    if (!fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id, NULL,
-                                  NULL)) {
+    int64_t started = fw_mono_ms();
+    bool restored = fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id,
+                                             NULL, NULL);
+    fw_latency_observe(&k->restore_time, fw_mono_ms() - started);
+    if (!restored) {
         logf_(k, "state restore failed; stopping");
         k->fatal = true;
     }
@@ -1130,6 +1135,10 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     fw_krt *k = opaque;
     rd_kafka_error_t *error = NULL;
     rd_kafka_topic_partition_list_t *parts = with_followers(k, group_parts);
+    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
+        k->rebalances[0]++;
+    else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
+        k->rebalances[rd_kafka_assignment_lost(rk) ? 2 : 1]++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
         for (int i = 0; i < parts->cnt; i++) {
             int src = source_of(k, parts->elems[i].topic);
@@ -1658,6 +1667,8 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     s.commits = k->commits;
     s.alert_latency = k->alert_latency;
     s.commit_time = k->commit_time;
+    s.restore_time = k->restore_time;
+    memcpy(s.rebalances, k->rebalances, sizeof(s.rebalances));
     s.aborts = k->aborts;
     s.changelog_records = k->changelog_records;
     s.assigned_partitions = 0; /* of the input (the stages' partitions come with them) */
@@ -1693,6 +1704,8 @@ static void publish_metrics(fw_krt *k, int64_t now) {
         fw_scorer_stats_get(k->scorer, &ss);
         s.model_reloads = ss.reloads;
         s.model_reload_failures = ss.reload_failures;
+        s.ml_remote_retries = ss.remote.retries;
+        s.ml_remote_timeouts = ss.remote.timeouts;
     }
     fw_metrics_publish(k->metrics, &s, now);
 }

@@ -334,6 +334,15 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                   "How long each Kafka transaction took to commit (its changelog, offsets "
                   "and commit): no record is processed meanwhile, so it bounds latency.",
                   &s->commit_time);
+        histogram(out, "fraudwatch_restore_seconds",
+                  "How long each restore of newly assigned partitions' state from their "
+                  "changelogs took: their records wait meanwhile.",
+                  &s->restore_time);
+        static const char *const kinds[3] = { "assigned", "revoked", "lost" };
+        labelled(out, "fraudwatch_rebalances_total", "counter",
+                 "Rebalances this instance took part in, by what they did to it: partitions "
+                 "assigned, revoked, or lost (its session timed out).",
+                 "kind", kinds, s->rebalances, 3);
         family(out, "fraudwatch_assigned_partitions", "gauge",
                "Input partitions assigned to this instance now.");
         fw_buf_printf(out, "fraudwatch_assigned_partitions %d\n", s->assigned_partitions);
@@ -378,6 +387,10 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                 s->ml_batches);
         counter(out, "fraudwatch_ml_failed_batches_total", "ml_score batches that failed.",
                 s->ml_failed_batches);
+        counter(out, "fraudwatch_ml_remote_retries_total",
+                "--api-endpoint: HTTP attempts after a failed one.", s->ml_remote_retries);
+        counter(out, "fraudwatch_ml_remote_timeouts_total",
+                "--api-endpoint: HTTP attempts that timed out.", s->ml_remote_timeouts);
         static const char *const results[2] = { "ok", "failed" };
         const uint64_t reloads[2] = { s->model_reloads, s->model_reload_failures };
         labelled(out, "fraudwatch_ml_model_reloads_total", "counter",
@@ -461,6 +474,10 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     /* The runner's own histograms: they outlive its tasks, so copied as they are. */
     p->alert_latency = s->alert_latency;
     p->commit_time = s->commit_time;
+    p->restore_time = s->restore_time;
+    keep_max(p->rebalances, s->rebalances, 3);
+    keep_max(&p->ml_remote_retries, &s->ml_remote_retries, 1);
+    keep_max(&p->ml_remote_timeouts, &s->ml_remote_timeouts, 1);
     p->nlag = s->nlag;
     memcpy(p->lag, s->lag, sizeof(p->lag[0]) * (size_t)s->nlag);
     m->turned_ms = m->conf.clock_ms ? m->conf.clock_ms() : fw_mono_ms();

@@ -119,6 +119,9 @@ typedef struct fw_metrics_snapshot {
     uint64_t model_reloads, model_reload_failures;
     fw_latency_hist alert_latency;           /* Kafka mode */
     fw_latency_hist commit_time;             /* Kafka mode: each transaction's commit */
+    fw_latency_hist restore_time;            /* Kafka mode: each restore of assigned state */
+    uint64_t rebalances[3];                  /* Kafka mode: assigned, revoked, lost */
+    uint64_t ml_remote_retries, ml_remote_timeouts; /* --api-endpoint: HTTP attempts */
     /* Live rules (Kafka mode with a rules topic or --rules): the rule set in
      * force on every task, and control-topic records and SIGHUP reloads by
      * result (fw_rule_update). */

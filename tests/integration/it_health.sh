@@ -48,6 +48,14 @@ healthy() { [ "$(probe /health)" = 200 ]; }
 wait_until 30 "/health to say ok once the request timed out" "cat $WORK/probe.txt" healthy
 assert_eq ok "$(cat "$WORK/probe.txt")" "/health once the loop turns again"
 
+# What /metrics says of it: the timed-out request, the rebalance, the restore.
+metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k { print $2 }'; }
+[ "$(metric fraudwatch_ml_remote_timeouts_total)" -ge 1 ] ||
+    fail "fraudwatch_ml_remote_timeouts_total: $(metric fraudwatch_ml_remote_timeouts_total)"
+[ "$(metric 'fraudwatch_rebalances_total{kind="assigned"}')" -ge 1 ] || fail "rebalances assigned"
+[ "$(metric fraudwatch_restore_seconds_count)" -ge 1 ] || fail "fraudwatch_restore_seconds_count"
+echo "ok: /metrics counts the timeout, the rebalance and the restore"
+
 # Fenced by a second engine with the same instance id: the first has failed.
 LOG_NAME=twin start_engine solo --metrics-port "$(free_port $((MPORT + 1)))"
 failed_or_gone() {

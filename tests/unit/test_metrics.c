@@ -240,6 +240,32 @@ static const char kafka_ml_tail[] =
     "fraudwatch_commit_seconds_bucket{le=\"+Inf\"} 3\n"
     "fraudwatch_commit_seconds_sum 0.090\n"
     "fraudwatch_commit_seconds_count 3\n"
+    "# HELP fraudwatch_restore_seconds How long each restore of newly assigned partitions' "
+    "state from their changelogs took: their records wait meanwhile.\n"
+    "# TYPE fraudwatch_restore_seconds histogram\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.005\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.01\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.025\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.05\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.1\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.25\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"0.5\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"1\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"2.5\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"5\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"10\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"15\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"30\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"60\"} 0\n"
+    "fraudwatch_restore_seconds_bucket{le=\"+Inf\"} 0\n"
+    "fraudwatch_restore_seconds_sum 0.000\n"
+    "fraudwatch_restore_seconds_count 0\n"
+    "# HELP fraudwatch_rebalances_total Rebalances this instance took part in, by what they "
+    "did to it: partitions assigned, revoked, or lost (its session timed out).\n"
+    "# TYPE fraudwatch_rebalances_total counter\n"
+    "fraudwatch_rebalances_total{kind=\"assigned\"} 0\n"
+    "fraudwatch_rebalances_total{kind=\"revoked\"} 0\n"
+    "fraudwatch_rebalances_total{kind=\"lost\"} 0\n"
     "# HELP fraudwatch_assigned_partitions Input partitions assigned to this instance now.\n"
     "# TYPE fraudwatch_assigned_partitions gauge\n"
     "fraudwatch_assigned_partitions 3\n"
@@ -257,6 +283,13 @@ static const char kafka_ml_tail[] =
     "# HELP fraudwatch_ml_failed_batches_total ml_score batches that failed.\n"
     "# TYPE fraudwatch_ml_failed_batches_total counter\n"
     "fraudwatch_ml_failed_batches_total 1\n"
+    "# HELP fraudwatch_ml_remote_retries_total --api-endpoint: HTTP attempts after a failed "
+    "one.\n"
+    "# TYPE fraudwatch_ml_remote_retries_total counter\n"
+    "fraudwatch_ml_remote_retries_total 0\n"
+    "# HELP fraudwatch_ml_remote_timeouts_total --api-endpoint: HTTP attempts that timed out.\n"
+    "# TYPE fraudwatch_ml_remote_timeouts_total counter\n"
+    "fraudwatch_ml_remote_timeouts_total 0\n"
     "# HELP fraudwatch_ml_model_reloads_total Reloads of a changed model file, by result (a "
     "failed one keeps the old model).\n"
     "# TYPE fraudwatch_ml_model_reloads_total counter\n"
@@ -476,9 +509,9 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 25);
+    assert_int_equal(families, 29);
     assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3 +
-                                  2 * (FW_METRICS_LATENCY_BUCKETS + 2));
+                                  3 * (FW_METRICS_LATENCY_BUCKETS + 2) + 3 + 2);
     free(text);
 }
 
@@ -1044,7 +1077,9 @@ static void test_scrapes_race_publishes(void **state) {
                                  &s.duplicates, &s.commits, &s.aborts, &s.changelog_records,
                                  &s.key_mismatch, &s.rekeyed, &s.ml_scored,
                                  &s.ml_unscored, &s.ml_batches, &s.ml_failed_batches,
-                                 &s.model_reloads, &s.model_reload_failures };
+                                 &s.model_reloads, &s.model_reload_failures,
+                                 &s.rebalances[0], &s.rebalances[1], &s.rebalances[2],
+                                 &s.ml_remote_retries, &s.ml_remote_timeouts };
         for (size_t k = 0; k < sizeof(counters) / sizeof(counters[0]); k++)
             *counters[k] = i;
         for (int k = 0; k < FW_RULE__COUNT; k++)
