@@ -102,6 +102,29 @@ fw_err fw_opt_parse_choice(const char *what, const char *s, const char *choices,
 }
 
 /* Checks and stores one value of entry @p o, supplied by @p name. */
+/* Where each option of the table last parsed got its value, for
+ * fw_opts_print_effective: the flag or variable's name and the value as given
+ * (a process parses one command's table). */
+static const fw_opt *seen_table;
+static char seen_from[FW_OPTS_MAX][72], seen_value[FW_OPTS_MAX][160];
+
+static void seen(const fw_opt *t, size_t i, const char *from, const char *value) {
+    if (seen_table != t) {
+        memset(seen_from, 0, sizeof(seen_from));
+        memset(seen_value, 0, sizeof(seen_value));
+        seen_table = t;
+    }
+    if (i >= FW_OPTS_MAX)
+        return;
+    snprintf(seen_from[i], sizeof(seen_from[i]), "%s", from);
+    if (t[i].type == FW_OPT_KEYVALUE && seen_value[i][0]) { /* repeatable: every one */
+        size_t len = strlen(seen_value[i]);
+        snprintf(seen_value[i] + len, sizeof(seen_value[i]) - len, " %s", value);
+    } else {
+        snprintf(seen_value[i], sizeof(seen_value[i]), "%s", value);
+    }
+}
+
 static fw_err opt_set(const fw_opt *o, void *conf, const char *name, const char *value,
                       char *errstr, size_t errstr_size) {
     char *field = (char *)conf + o->offset;
@@ -192,6 +215,9 @@ fw_err fw_opts_env(const fw_opt *t, size_t n, void *conf, char *errstr, size_t e
             fw_err err = opt_set(&t[i], conf, t[i].env[e], v, errstr, errstr_size);
             if (err)
                 return err;
+            char from[72];
+            snprintf(from, sizeof(from), "env %s", t[i].env[e]);
+            seen(t, i, from, v);
             break; /* the first name set wins */
         }
     return FW_OK;
@@ -281,6 +307,8 @@ static fw_err parse_argv(const fw_opt *t, size_t n, void *conf, int argc, char *
         fw_err err = opt_set(o, conf, name, value, errstr, errstr_size);
         if (err)
             return err;
+        if (o->type != FW_OPT_HELP)
+            seen(t, (size_t)(o - t), name, value);
         if ((o->flags & FW_OPT_AFTER_FILE) && after)
             after[o - t] = value;
     }
@@ -317,6 +345,66 @@ fw_err fw_opts_reapply(const fw_opt *t, size_t n, void *conf, const char **after
             return err;
     }
     return FW_OK;
+}
+
+/* A value not to print: a token, a password, a secret, or a librdkafka
+ * property that holds one (KEY=VALUE lists keep their keys). */
+static bool secret_name(const char *s) {
+    static const char *const words[] = { "token", "password", "secret", "private", NULL };
+    char lower[160];
+    size_t i = 0;
+    for (; s[i] && i < sizeof(lower) - 1; i++)
+        lower[i] = (char)(s[i] >= 'A' && s[i] <= 'Z' ? s[i] + 32 : s[i]);
+    lower[i] = '\0';
+    for (const char *const *w = words; *w; w++)
+        if (strstr(lower, *w))
+            return true;
+    return false;
+}
+
+static void redacted(const fw_opt *o, const char *value, char *out, size_t size) {
+    if (o->type != FW_OPT_KEYVALUE) {
+        snprintf(out, size, "%s", secret_name(o->name) ? "(redacted)" : value);
+        return;
+    }
+    size_t len = 0;
+    out[0] = '\0';
+    char copy[160];
+    snprintf(copy, sizeof(copy), "%s", value);
+    for (char *save = NULL, *kv = strtok_r(copy, " ", &save); kv; kv = strtok_r(NULL, " ", &save)) {
+        char *eq = strchr(kv, '=');
+        if (eq && secret_name(kv))
+            eq[1] = '\0';
+        len += (size_t)snprintf(out + len, len < size ? size - len : 0, "%s%s%s", len ? " " : "",
+                                kv, eq && secret_name(kv) ? "(redacted)" : "");
+    }
+}
+
+void fw_opts_print_effective(FILE *out, const char *prefix, const fw_opt *t, size_t n,
+                             const char *otherwise) {
+    for (size_t i = 0; i < n && i < FW_OPTS_MAX; i++) {
+        const fw_opt *o = &t[i];
+        if (o->type == FW_OPT_HELP || (o->flags & FW_OPT_HIDDEN))
+            continue;
+        bool given = seen_table == t && seen_from[i][0];
+        if (!given && !o->def)
+            continue; /* no value, none given */
+        char value[200];
+        if (given)
+            redacted(o, seen_value[i], value, sizeof(value));
+        else
+            snprintf(value, sizeof(value), "%s", o->def);
+        for (char *p = value; *p; p++)
+            if (*p == FW_OPT_NBSP[0])
+                *p = ' ';
+        /* A file read after the environment wins over it (flags are set again after). */
+        bool file_wins = (o->flags & FW_OPT_AFTER_FILE) && otherwise &&
+                         (!given || strncmp(seen_from[i], "--", 2));
+        fprintf(out, "%s--%-26s %-32s %s%s%s\n", prefix, o->name, value,
+                given ? seen_from[i] : "", given && file_wins ? ", unless the " : "",
+                !file_wins ? (given ? "" : "default")
+                           : given ? "rules file sets it" : otherwise);
+    }
 }
 
 /* The flag column: "  -i, --input FILE" or "      --dlq FILE". */

@@ -130,6 +130,20 @@ typedef struct fw_opts_cmd {
  */
 int fw_opts_main(const fw_opts_cmd *cmd, void *conf, int argc, char **argv, int *first);
 
+/**
+ * @brief Prints each option of @p t with its value and where it came from,
+ * one line each after @p prefix: "--name  value  FROM" where FROM is the flag
+ * ("--name"), the variable ("env NAME") that the last fw_opts_env /
+ * fw_opts_parse over @p t used, or "default" (the table's; options without
+ * one and not given are left out). Options a file may also set
+ * (FW_OPT_AFTER_FILE) say @p otherwise instead of "default" when not NULL,
+ * and ", unless the rules file sets it" after a variable (the file wins).
+ * Tokens, passwords and secrets print as "(redacted)", and so do librdkafka
+ * properties holding one (their keys stay).
+ */
+void fw_opts_print_effective(FILE *out, const char *prefix, const fw_opt *t, size_t n,
+                             const char *otherwise);
+
 /** @brief The known long name nearest to @p word (leading dashes and "=value"
  *  ignored), or NULL when none is close (edit distance 3 or more). */
 const char *fw_opts_suggest(const fw_opt *t, size_t n, const char *word);

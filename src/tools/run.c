@@ -549,6 +549,11 @@ static int run_main(fw_run_conf *c, int argc, char **argv) {
         fprintf(stderr, "fraudwatch run: %s\n(see fraudwatch run --help)\n", errstr);
         return 2;
     }
+    if (!c->quiet && !c->input_file) { /* a service says what it runs with, and from where */
+        fprintf(stderr, "fraudwatch: configuration (option, value, where it came from):\n");
+        fw_opts_print_effective(stderr, "fraudwatch:   ", run_opts, RUN_NOPTS,
+                                c->rules_file ? "rules file or default" : NULL);
+    }
     fw_profiles *profiles = fw_profiles_new();
     if (!profiles) {
         fprintf(stderr, "fraudwatch run: out of memory\n");
