@@ -3,7 +3,10 @@
 # this machine for real: apt-get installs it with its dependencies (Debian's
 # library packages, found by dpkg-shlibdeps), the installed fraudwatch prints
 # its version, runs in file mode and raises alerts, man finds its page, the
-# systemd unit verifies; apt-get removes it, leaving nothing of it behind.
+# systemd unit verifies; two engines run from it against the broker and a
+# real Prometheus answers every query of the Grafana dashboard from them
+# (it_prometheus.sh with FW_BIN the installed binary); apt-get removes it,
+# leaving nothing of it behind.
 # Needs root (apt-get), so it says why and skips otherwise; it packages the
 # normal build only (an ASan binary is no package).
 set -euo pipefail
@@ -64,6 +67,19 @@ out=$(cd "$WORK/units" && systemd-analyze verify --man=no ./fraudwatch@1.service
     fail "systemd-analyze verify: $out"
 [ -z "$out" ] || fail "systemd-analyze verify had something to say: $out"
 echo "ok: the installed unit verifies"
+
+# Two engines from the package, watched by Prometheus.
+: "${FW_SRC:?FW_SRC must point at the source tree}"
+rc=0
+FW_BIN=/usr/bin/fraudwatch bash "$FW_SRC/tests/integration/it_prometheus.sh" \
+    > "$WORK/prometheus.log" 2>&1 || rc=$?
+if [ "$rc" = 77 ]; then
+    echo "SKIP: the monitored run could not run: $(grep SKIP "$WORK/prometheus.log")" >&2
+    exit 77
+fi
+[ "$rc" = 0 ] || fail "two packaged engines under Prometheus: $(tail -15 "$WORK/prometheus.log")"
+echo "ok: two engines from the package; $(grep -o 'all [0-9]* dashboard queries return data' \
+    "$WORK/prometheus.log") from Prometheus"
 
 "${APT[@]}" remove fraudwatch > "$WORK/remove.log" 2>&1 || fail "apt-get remove: $(tail -3 "$WORK/remove.log")"
 [ ! -e /usr/bin/fraudwatch ] || fail "/usr/bin/fraudwatch is still there after the removal"

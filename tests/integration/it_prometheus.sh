@@ -9,7 +9,9 @@
 # evaluates the alert rules without error; and every query of the Grafana
 # dashboard (deploy/grafana/dashboards/fraudwatch.json) returns data from
 # Prometheus' HTTP API, so no panel names a metric or label the engine does not
-# export. IT_PROMETHEUS_DASHBOARD checks another dashboard file instead.
+# export. Two engines share the input, as in deploy/: Prometheus scrapes both.
+# IT_PROMETHEUS_DASHBOARD checks another dashboard file instead;
+# it_package_monitored.sh runs this test with FW_BIN the packaged binary.
 source "$(dirname "$0")/lib.sh"
 
 for tool in prometheus promtool; do
@@ -77,9 +79,14 @@ make_input "$WORK/in.ndjson" 3000
 records=$(wc -l < "$WORK/in.ndjson")
 "$FW_BIN" produce --quiet -t "$PREFIX-in" -i "$WORK/in.ndjson" --partitions 2
 MPORT=$(free_port $((19400 + RANDOM % 400)))
+MPORT2=$(free_port $((MPORT + 1)))
 start_engine engine --model "$WORK/model.json" --metrics-port "$MPORT" --metrics-bind 127.0.0.1
 ENGINE_PID=$LAST_PID
 wait_for_log "$WORK/engine.log" "assigned" 60
+start_engine engine2 --model "$WORK/model.json" --metrics-port "$MPORT2" \
+    --metrics-bind 127.0.0.1
+ENGINE2_PID=$LAST_PID
+wait_for_log "$WORK/engine2.log" "assigned" 60
 "$FW_BIN" generate --quiet -t "$PREFIX-in" --seed 3 --fraud-ratio 0.05 --rate 50 --count 0 \
     --wall-clock > "$WORK/live.out" 2>&1 &
 PIDS+=("$!")
@@ -87,16 +94,17 @@ PIDS+=("$!")
 # 4. Prometheus from a copy of prometheus.yml: this engine, every second.
 mkdir -p "$WORK/prom/data"
 cp "$PROM_DIR/alerts.yml" "$WORK/prom/"
-sed -e 's/^\(  *\)- targets: .*/\1- targets: ["127.0.0.1:'"$MPORT"'"]/' \
+sed -e 's/^\(  *\)- targets: .*/\1- targets: ["127.0.0.1:'"$MPORT"'", "127.0.0.1:'"$MPORT2"'"]/' \
     -e 's/^\(  *scrape_interval:\) .*/\1 1s/' -e 's/^\(  *evaluation_interval:\) .*/\1 1s/' \
     "$PROM_DIR/prometheus.yml" > "$WORK/prom/prometheus.yml"
-for want in "targets: \[\"127.0.0.1:$MPORT\"\]" "scrape_interval: 1s" "evaluation_interval: 1s"; do
+for want in "targets: \[\"127.0.0.1:$MPORT\", \"127.0.0.1:$MPORT2\"\]" "scrape_interval: 1s" \
+    "evaluation_interval: 1s"; do
     grep -q "$want" "$WORK/prom/prometheus.yml" ||
         fail "could not point the copy of prometheus.yml at the engine: no '$want'"
 done
 promtool check config "$WORK/prom/prometheus.yml" > "$WORK/check-config.out" 2>&1 ||
     fail "promtool check config: $(cat "$WORK/check-config.out")"
-echo "ok: promtool check config (target 127.0.0.1:$MPORT, every 1s, rule_files alerts.yml)"
+echo "ok: promtool check config (targets :$MPORT and :$MPORT2, every 1s, rule_files alerts.yml)"
 PPORT=$(free_port $((19900 + RANDOM % 80)))
 PROM="http://127.0.0.1:$PPORT"
 prometheus --config.file="$WORK/prom/prometheus.yml" --storage.tsdb.path="$WORK/prom/data" \
@@ -123,17 +131,17 @@ has_data() { [ "$(query "$1" | cut -d' ' -f1)" -gt 0 ]; }
 prom_ready() { curl -sf --max-time 2 "$PROM/-/ready" > /dev/null; }
 prom_log() { tail -3 "$WORK/prometheus.log" | cut -c1-300; }
 wait_until 30 "Prometheus ready on port $PPORT" prom_log prom_ready
-scrape_up() { has_data 'up{job="fraudwatch"} == 1'; }
+scrape_up() { [ "$(query 'count(up{job="fraudwatch"} == 1)' | cut -d' ' -f2)" = 2 ]; }
 scrape_seen() {
     echo "up: $(query 'up{job="fraudwatch"}');" \
         "$(curl -s "$PROM/api/v1/targets" | grep -o '"lastError":"[^"]*"' | head -1)"
 }
-wait_until 30 "the scrape of 127.0.0.1:$MPORT up" scrape_seen scrape_up
-echo "ok: Prometheus on port $PPORT scrapes the engine"
+wait_until 30 "the scrapes of both engines up" scrape_seen scrape_up
+echo "ok: Prometheus on port $PPORT scrapes both engines"
 
 # The backlog read, and enough scrapes that a 30 s rate has points to go on.
-read_all() { has_data "fraudwatch_transactions_read_total >= $records"; }
-read_seen() { echo "$(query fraudwatch_transactions_read_total | cut -d' ' -f2) records read"; }
+read_all() { has_data "sum(fraudwatch_transactions_read_total) >= $records"; }
+read_seen() { echo "$(query 'sum(fraudwatch_transactions_read_total)' | cut -d' ' -f2) records read"; }
 wait_until 60 "the engine to read the $records records of the backlog" read_seen read_all
 scraped() { has_data 'count_over_time(fraudwatch_transactions_read_total[30s]) >= 10'; }
 wait_until 30 "10 scrapes in 30 s" - scraped
@@ -169,6 +177,7 @@ echo "ok: Prometheus evaluates the $n_rules alert rules without error"
 
 kill -TERM "$PROM_PID"
 wait_for_clean_exit "$PROM_PID" 30 "prometheus after SIGTERM" "$WORK/prometheus.log"
-kill -TERM "$ENGINE_PID"
+kill -TERM "$ENGINE_PID" "$ENGINE2_PID"
 wait_for_clean_exit "$ENGINE_PID" 60 "the engine after SIGTERM" "$WORK/engine.log"
+wait_for_clean_exit "$ENGINE2_PID" 60 "the second engine after SIGTERM" "$WORK/engine2.log"
 echo "PASS $TEST_NAME"
