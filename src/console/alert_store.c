@@ -78,13 +78,16 @@ static void one_line(char *s) {
     *w = '\0';
 }
 
-static bool pq_fail(PGconn *c, const char *what, char *errstr, size_t n) {
-    const char *m = PQerrorMessage(c);
-    size_t len = strlen(m);
-    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-        len--;
-    snprintf(errstr, n, "%s: %.*s", what, (int)len, m);
+/* "WHAT: why" on one line: the result's error (@p r may be NULL), else the
+ * connection's. */
+static void pq_message(const char *what, PGresult *r, PGconn *c, char *errstr, size_t n) {
+    const char *m = r ? PQresultErrorMessage(r) : "";
+    snprintf(errstr, n, "%s: %s", what, *m ? m : PQerrorMessage(c));
     one_line(errstr);
+}
+
+static bool pq_fail(PGconn *c, const char *what, char *errstr, size_t n) {
+    pq_message(what, NULL, c, errstr, n);
     return false;
 }
 
@@ -93,14 +96,8 @@ static bool exec_simple(PGconn *c, const char *sql, ExecStatusType want, const c
                         char *errstr, size_t n) {
     PGresult *r = PQexec(c, sql);
     bool ok = PQresultStatus(r) == want;
-    if (!ok) {
-        const char *m = PQresultErrorMessage(r);
-        size_t len = strlen(m);
-        while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-            len--;
-        snprintf(errstr, n, "%s: %.*s", what, (int)len, *m ? m : PQerrorMessage(c));
-        one_line(errstr);
-    }
+    if (!ok)
+        pq_message(what, r, c, errstr, n);
     PQclear(r);
     return ok;
 }
@@ -238,14 +235,8 @@ static bool run_prepared(fw_store *st, const char *name, int nparams, const char
                          bool tuples) {
     PGresult *r = PQexecPrepared(st->conn, name, nparams, values, lengths, formats, 0);
     bool ok = PQresultStatus(r) == (tuples ? PGRES_TUPLES_OK : PGRES_COMMAND_OK);
-    if (!ok) {
-        const char *m = PQresultErrorMessage(r);
-        size_t len = strlen(m);
-        while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-            len--;
-        snprintf(errstr, n, "%s: %.*s", name, (int)len, *m ? m : PQerrorMessage(st->conn));
-        one_line(errstr);
-    }
+    if (!ok)
+        pq_message(name, r, st->conn, errstr, n);
     PQclear(r);
     return ok;
 }
@@ -426,12 +417,7 @@ static int fail_code(PGresult *r, PGconn *c, const char *what, char *errstr, siz
         snprintf(errstr, n, "%s: the entity already has a case that is not closed", what);
         return FW_STORE_CONFLICT;
     }
-    const char *m = PQresultErrorMessage(r);
-    size_t len = strlen(m);
-    while (len && (m[len - 1] == '\n' || m[len - 1] == ' '))
-        len--;
-    snprintf(errstr, n, "%s: %.*s", what, (int)len, *m ? m : PQerrorMessage(c));
-    one_line(errstr);
+    pq_message(what, r, c, errstr, n);
     return FW_STORE_ERROR;
 }
 
