@@ -19,6 +19,7 @@
 #define FW_RESTORE_BATCH 4096        /* messages taken from the queue at once */
 #define FW_RESTORE_WAIT_MS 10        /* a batch call waits this long for a full batch:
                                         short, or the last one costs its whole wait */
+#define FW_RESTORE_PROGRESS_MS 1000  /* fw_restore_hooks.progress_ms by default */
 
 typedef struct changelog_rec {
     size_t off;       /* key, then value, in the arena */
@@ -138,16 +139,30 @@ static restore_slot *slot_of(restore_slot *slots, size_t n, size_t *hint,
     return NULL; /* after its end, or a leftover of an earlier restore: not ours */
 }
 
+static uint64_t records_read(const restore_slot *slots, size_t n) {
+    uint64_t records = 0;
+    for (size_t i = 0; i < n; i++)
+        records += slots[i].buf.n;
+    return records;
+}
+
 /* Reads every assigned slot to its end, all at once: one round of broker
  * latency for all of them, not one each. */
 static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t reading,
-                     const char *instance_id, fw_restore_wait_cb *on_wait, void *opaque) {
+                     const char *instance_id, const fw_restore_hooks *hooks) {
     rd_kafka_queue_t *q = rd_kafka_queue_get_consumer(reader);
     rd_kafka_message_t *msgs[FW_RESTORE_BATCH];
     bool ok = true;
     size_t hint = 0;
     int64_t deadline = fw_mono_ms() + FW_RESTORE_TIMEOUT_MS;
+    int64_t every = hooks && hooks->progress_ms > 0 ? hooks->progress_ms
+                                                    : FW_RESTORE_PROGRESS_MS;
+    int64_t told = fw_mono_ms();
     while (reading > 0 && ok) {
+        if (hooks && hooks->on_progress && fw_mono_ms() - told >= every) {
+            told = fw_mono_ms();
+            hooks->on_progress(hooks->opaque, records_read(slots, n));
+        }
         if (fw_mono_ms() > deadline) {
             for (size_t i = 0; i < n; i++)
                 if (slots[i].reading)
@@ -179,8 +194,8 @@ static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t r
                            "waiting for the records of commit %s, which the group's "
                            "offsets already name", sl->job->topic, m->partition, m->offset,
                            sl->job->expect);
-                    if (on_wait)
-                        on_wait(opaque, sl->job);
+                    if (hooks && hooks->on_wait)
+                        hooks->on_wait(hooks->opaque, sl->job);
                 }
             } else if (m->err == RD_KAFKA_RESP_ERR__PARTITION_EOF) {
                 sl->reading = false;
@@ -206,6 +221,8 @@ static bool read_all(rd_kafka_t *reader, restore_slot *slots, size_t n, size_t r
         }
     }
     rd_kafka_queue_destroy(q);
+    if (ok && hooks && hooks->on_progress)
+        hooks->on_progress(hooks->opaque, records_read(slots, n));
     return ok;
 }
 
@@ -247,8 +264,7 @@ static bool apply_slot(restore_slot *sl, const char *instance_id) {
 }
 
 bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n,
-                              const char *instance_id, fw_restore_wait_cb *on_wait,
-                              void *opaque) {
+                              const char *instance_id, const fw_restore_hooks *hooks) {
     if (n == 0)
         return true;
     restore_slot *slots = calloc(n, sizeof(*slots));
@@ -288,13 +304,17 @@ bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n
             fw_log(instance_id, "restore: assign: %s", rd_kafka_err2str(err));
             ok = false;
         } else {
-            ok = read_all(reader, slots, n, reading, instance_id, on_wait, opaque);
+            ok = read_all(reader, slots, n, reading, instance_id, hooks);
             rd_kafka_assign(reader, NULL);
         }
     }
-    for (size_t i = 0; ok && i < n; i++)
-        if (parts && slots[i].t_read) /* it was read: apply it */
+    for (size_t i = 0; ok && i < n; i++) {
+        if (parts && slots[i].t_read) { /* it was read: apply it */
             jobs[i].ok = apply_slot(&slots[i], instance_id);
+            if (hooks && hooks->on_progress) /* applying is alive too */
+                hooks->on_progress(hooks->opaque, records_read(slots, n));
+        }
+    }
     for (size_t i = 0; slots && i < n; i++) {
         free(slots[i].buf.recs);
         free(slots[i].buf.arena);

@@ -34,8 +34,17 @@ typedef struct fw_restore_job {
     bool ok;             /* out: read to its end and applied */
 } fw_restore_job;
 
-/** Called once per job whose end came before its expected commit. */
-typedef void fw_restore_wait_cb(void *opaque, const fw_restore_job *job);
+/** What a restore tells its caller while it runs; every member may be NULL/0. */
+typedef struct fw_restore_hooks {
+    /* Once per job whose end came before its expected commit. */
+    void (*on_wait)(void *opaque, const fw_restore_job *job);
+    /* While the partitions are read, at most every progress_ms (0: 1000),
+     * once more when every one is at its end, and after each is applied:
+     * the changelog records read so far. A long restore is alive, not stuck. */
+    void (*on_progress)(void *opaque, uint64_t records);
+    int64_t progress_ms;
+    void *opaque;
+} fw_restore_hooks;
 
 /** @brief Reads each job's partition of its changelog topic to its end (and on
  *  to its expected commit, if it has one) with
@@ -45,13 +54,12 @@ typedef void fw_restore_wait_cb(void *opaque, const fw_restore_job *job);
  *  record restores nothing. All @p n partitions (a rebalance's) are
  *  assigned together and read side by side: one wait for the broker, not
  *  one each. A record an engine refuses is skipped and logged (the first
- *  five), prefixed with fraudwatch[@p instance_id]. @p on_wait (may be
- *  NULL) hears of each job that waits for its expected commit; the wait
- *  is logged either way.
+ *  five), prefixed with fraudwatch[@p instance_id]. @p hooks (may be NULL)
+ *  hears of each job that waits for its expected commit (the wait is
+ *  logged either way) and of the progress.
  *  @returns false when a partition could not be read to its end (its task
  *  must not process input then; its job says which); the reason is logged. */
 bool fw_changelog_restore_all(rd_kafka_t *reader, fw_restore_job *jobs, size_t n,
-                              const char *instance_id, fw_restore_wait_cb *on_wait,
-                              void *opaque);
+                              const char *instance_id, const fw_restore_hooks *hooks);
 
 #endif

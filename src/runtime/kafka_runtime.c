@@ -102,6 +102,14 @@ typedef struct fw_source {
     int cap;
 } fw_source;
 
+/* The header that carries an input record's Kafka timestamp (ms, decimal) on
+ * its copies in the stage and account topics, whose own timestamps are when
+ * they were written: fraudwatch_processing_latency_seconds is measured from
+ * the input's. Not the copy's timestamp itself: the topics' time retention
+ * would delete copies of old input before they are read. */
+#define INPUT_TS_HEADER "fw.input.ts"
+#define NO_INPUT_TS INT64_MIN
+
 typedef struct fw_krt {
     const fw_run_conf *c;
     rd_kafka_t *consumer;
@@ -152,6 +160,8 @@ typedef struct fw_krt {
     int64_t txn_started_ms;
     int64_t clock_ms;         /* fw_mono_ms(), read again every FW_CLOCK_EVERY records */
     fw_str cur_key;           /* key of the record being processed, for its dead letter */
+    int64_t cur_input_ts;     /* Kafka timestamp of the input record being processed, or
+                                 of the one a stage or account record copies; NO_INPUT_TS */
     int64_t first_record_ms;  /* for the final rate: first record to last commit */
     int64_t last_commit_ms;
     bool fatal;
@@ -165,6 +175,7 @@ typedef struct fw_krt {
     rd_kafka_topic_t *warm[2 * FW_STAGE_MAX + 8];
     int nwarm;
     fw_latency_hist alert_latency; /* /metrics: event time to produce, per alert */
+    fw_latency_hist processing_latency; /* /metrics: cur_input_ts to produce, per alert */
     fw_latency_hist restore_time;  /* /metrics: each restore_pending */
     uint64_t rebalances[3];        /* /metrics: assigned, revoked, lost */
     fw_latency_hist commit_time;   /* /metrics: each commit, start to end */
@@ -383,12 +394,28 @@ static bool restore_later(fw_krt *k, fw_task *t) {
  * partition with its stages' partitions: one wait for the broker, not one
  * each). Until this returns their records are not processed; a failure is
  * fatal. */
+typedef struct restore_watch {
+    fw_krt *k;
+    int64_t started_ms;
+} restore_watch;
+
+/* The loop turns inside a restore: /health stays ok while it reads, and
+ * /ready and the restore gauges say how far it is. */
+static void on_restore_progress(void *opaque, uint64_t records) {
+    const restore_watch *w = opaque;
+    int64_t ran = fw_mono_ms() - w->started_ms;
+    char why[160];
+    snprintf(why, sizeof(why), "restoring the state of %zu partitions: %" PRIu64 " changelog "
+             "records read in %" PRId64 ".%03d s", w->k->npending, records, ran / 1000,
+             (int)(ran % 1000));
+    fw_metrics_restoring(w->k->metrics, (int)w->k->npending, ran, why);
+}
+
 static void restore_pending(fw_krt *k) {
     if (!k->npending || k->fatal)
         return;
-    char why[96];
-    snprintf(why, sizeof(why), "restoring the state of %zu partitions", k->npending);
-    fw_metrics_set_ready(k->metrics, false, why);
+    restore_watch watch = { .k = k, .started_ms = fw_mono_ms() };
+    on_restore_progress(&watch, 0);
     fw_restore_job *jobs = calloc(k->npending, sizeof(*jobs));
     if (!jobs) {
         logf_(k, "state restore: out of memory; stopping");
@@ -400,10 +427,10 @@ static void restore_pending(fw_krt *k) {
                                     .partition = k->pending[i]->partition,
                                     .engine = fw_pipeline_engine(k->pending[i]->pl),
                                     .expect = k->pending[i]->commit_token };
-    int64_t started = fw_mono_ms();
+    fw_restore_hooks hooks = { .on_progress = on_restore_progress, .opaque = &watch };
     bool restored = fw_changelog_restore_all(k->restorer, jobs, k->npending, k->c->instance_id,
-                                             NULL, NULL);
-    fw_latency_observe(&k->restore_time, fw_mono_ms() - started);
+                                             &hooks);
+    fw_latency_observe(&k->restore_time, fw_mono_ms() - watch.started_ms);
     if (!restored) {
         logf_(k, "state restore failed; stopping");
         k->fatal = true;
@@ -711,9 +738,13 @@ typedef struct side_headers {
     int n;
 } side_headers;
 
+/* Produces one record in the open transaction; @p dl or @p sh add their
+ * headers, @p input_ts (NO_INPUT_TS: none) the INPUT_TS_HEADER of a copy. */
 static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key, fw_str value,
-                    const fw_dead_letter *dl, const side_headers *sh) {
+                    const fw_dead_letter *dl, const side_headers *sh, int64_t input_ts) {
     rd_kafka_resp_err_t err;
+    char ts[24];
+    int tslen = input_ts == NO_INPUT_TS ? 0 : snprintf(ts, sizeof(ts), "%" PRId64, input_ts);
     for (;;) {
         if (sh) {
             rd_kafka_headers_t *hdrs = rd_kafka_headers_new((size_t)sh->n);
@@ -744,6 +775,13 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
                 RD_KAFKA_V_HEADER("fw.source.partition", part, (ssize_t)strlen(part)),
                 RD_KAFKA_V_HEADER("fw.source.offset", off, (ssize_t)strlen(off)),
                 RD_KAFKA_V_END);
+        } else if (tslen > 0) {
+            err = rd_kafka_producev(
+                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
+                RD_KAFKA_V_KEY(key.ptr, key.len),
+                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
+                RD_KAFKA_V_HEADER(INPUT_TS_HEADER, ts, (ssize_t)tslen), RD_KAFKA_V_END);
         } else {
             err = rd_kafka_producev(
                 k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
@@ -767,9 +805,13 @@ static void on_alert(void *opaque, const fw_alert *a, fw_str key, fw_str json) {
         fw_lang_counts_add(&k->tally.open.lang, a->rule_name, 1);
     else if ((unsigned)a->rule < FW_RULE__COUNT)
         k->tally.open.alerts[a->rule]++;
-    produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL);
-    if (k->metrics)
-        fw_latency_observe(&k->alert_latency, fw_wall_ms() - a->event_time);
+    produce(k, k->c->output_topic, RD_KAFKA_PARTITION_UA, key, json, NULL, NULL, NO_INPUT_TS);
+    if (k->metrics) {
+        int64_t now = fw_wall_ms();
+        fw_latency_observe(&k->alert_latency, now - a->event_time);
+        if (k->cur_input_ts != NO_INPUT_TS) /* not an alert a quiet watermark released */
+            fw_latency_observe(&k->processing_latency, now - k->cur_input_ts);
+    }
 }
 
 static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
@@ -777,7 +819,8 @@ static void on_dead_letter(void *opaque, const fw_dead_letter *dl) {
     k->tally.open.dead_letters++;
     logf_(k, "dead letter %s[%" PRId32 "]@%" PRId64 ": %s", dl->src->topic, dl->src->partition,
           dl->src->offset, dl->reason);
-    produce(k, k->c->dlq_topic, RD_KAFKA_PARTITION_UA, k->cur_key, dl->payload, dl, NULL);
+    produce(k, k->c->dlq_topic, RD_KAFKA_PARTITION_UA, k->cur_key, dl->payload, dl, NULL,
+            NO_INPUT_TS);
 }
 
 static void on_late(void *opaque, const fw_late_record *lr) {
@@ -794,7 +837,8 @@ static void on_late(void *opaque, const fw_late_record *lr) {
     snprintf(sh.values[1], sizeof(sh.values[1]), "%s", wm);
     snprintf(sh.values[3], sizeof(sh.values[3]), "%" PRId32, lr->src->partition);
     snprintf(sh.values[4], sizeof(sh.values[4]), "%" PRId64, lr->src->offset);
-    produce(k, k->c->late_topic, RD_KAFKA_PARTITION_UA, k->cur_key, lr->payload, NULL, &sh);
+    produce(k, k->c->late_topic, RD_KAFKA_PARTITION_UA, k->cur_key, lr->payload, NULL, &sh,
+            NO_INPUT_TS);
 }
 
 /* ---- repartition topics ------------------------------------------------------- */
@@ -830,7 +874,7 @@ static void on_accepted(void *opaque, const fw_txn *t) {
             if (part == first)
                 continue;
             first = part;
-            produce(k, so->topic, part, keys[i].key, value, NULL, NULL);
+            produce(k, so->topic, part, keys[i].key, value, NULL, NULL, k->cur_input_ts);
             k->forwarded++;
         }
     }
@@ -873,7 +917,7 @@ static bool on_route(void *opaque, const fw_txn *t) {
         return false;
     }
     produce(k, k->rekey_topic, part, t->account_id,
-            (fw_str){ .ptr = k->fwd.data, .len = k->fwd.len }, NULL, NULL);
+            (fw_str){ .ptr = k->fwd.data, .len = k->fwd.len }, NULL, NULL, k->cur_input_ts);
     k->tally.open.rekeyed++;
     if (!k->rekey_told) {
         k->rekey_told = true;
@@ -904,7 +948,7 @@ static void send_watermark_records(fw_krt *k, const char *topic, int32_t partiti
     snprintf(sh.values[0], sizeof(sh.values[0]), "%" PRId32, source);
     fw_upstream_wm_format(sh.values[1], sizeof(sh.values[1]), wm, idle);
     for (int32_t q = 0; q < partitions; q++) {
-        produce(k, topic, q, FW_STR_NULL, FW_STR_NULL, NULL, &sh);
+        produce(k, topic, q, FW_STR_NULL, FW_STR_NULL, NULL, &sh, NO_INPUT_TS);
         k->wm_records++;
     }
 }
@@ -1013,7 +1057,7 @@ static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
     change_ctx *cc = opaque;
     cc->k->changelog_records++;
     produce(cc->k, cc->changelog, cc->partition, key,
-            (fw_str){ .ptr = value, .len = len }, NULL, NULL);
+            (fw_str){ .ptr = value, .len = len }, NULL, NULL, NO_INPUT_TS);
 }
 
 static const fw_pipeline_out pipeline_out_template = {
@@ -1050,7 +1094,7 @@ static void write_changelogs(fw_krt *k) {
 static void write_commit_record(fw_krt *k, const fw_task *t, const char *token) {
     produce(k, k->src[t->src].changelog, t->partition,
             (fw_str){ FW_CHANGELOG_COMMIT_KEY, sizeof(FW_CHANGELOG_COMMIT_KEY) - 1 },
-            (fw_str){ token, strlen(token) }, NULL, NULL);
+            (fw_str){ token, strlen(token) }, NULL, NULL, NO_INPUT_TS);
     k->changelog_records++;
 }
 
@@ -1388,6 +1432,24 @@ static bool take_watermark_record(fw_krt *k, fw_task *t, const rd_kafka_message_
     return false;
 }
 
+/* The input timestamp a stage or account record carries (INPUT_TS_HEADER). */
+static int64_t copied_input_ts(rd_kafka_message_t *m) {
+    rd_kafka_headers_t *hdrs;
+    const void *v;
+    size_t n;
+    if (rd_kafka_message_headers(m, &hdrs) ||
+        rd_kafka_header_get_last(hdrs, INPUT_TS_HEADER, &v, &n) || !v || n == 0 || n > 19)
+        return NO_INPUT_TS;
+    int64_t ts = 0;
+    for (size_t i = 0; i < n; i++) {
+        char c = ((const char *)v)[i];
+        if (c < '0' || c > '9')
+            return NO_INPUT_TS;
+        ts = ts * 10 + (c - '0');
+    }
+    return ts;
+}
+
 /* A stage task's record: a watermark record (no value) moves its event time
  * to the minimum over the input partitions; a transaction, checked upstream,
  * goes to its engine. */
@@ -1405,6 +1467,7 @@ static void handle_stage_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
     fw_pipeline_out out = pipeline_out_template;
     out.opaque = k;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
+    k->cur_input_ts = copied_input_ts(m);
     fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
     k->stage_records++;
 }
@@ -1425,6 +1488,7 @@ static void handle_rekey_record(fw_krt *k, fw_task *t, rd_kafka_message_t *m) {
                           .offset = m->offset, .checked = true };
     out.accepted = on_accepted;
     k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
+    k->cur_input_ts = copied_input_ts(m);
     k->from_rekey = true;
     fw_pipeline_process(t->pl, m->payload, m->len, &src, &out);
     k->from_rekey = false;
@@ -1475,6 +1539,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
     k->cur_task = t;
     if (rekey) {
         handle_rekey_record(k, t, m);
+        k->cur_input_ts = NO_INPUT_TS;
         k->cur_task = NULL;
         t->rekey_next = m->offset + 1;
         t->rekey_at_end = false;
@@ -1502,6 +1567,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         }
         k->cur_key = (fw_str){ .ptr = m->key, .len = m->key_len };
         k->cur_offset = m->offset;
+        k->cur_input_ts = has_ts ? ref_ms : NO_INPUT_TS;
         fw_pipeline_process(t->pl, m->payload ? m->payload : "", m->len, &src, &out);
         check_key(k, t, m, fw_pipeline_last_account(t->pl));
         if (k->records++ == 0)
@@ -1516,6 +1582,7 @@ static void handle_message(fw_krt *k, rd_kafka_message_t *m) {
         t->assigned_ms = 0;
     }
     k->cur_task = NULL;
+    k->cur_input_ts = NO_INPUT_TS; /* what a quiet watermark releases has no input record */
     t->next_offset = m->offset + 1;
     t->read_to = m->offset + 1;
     t->dirty = true;
@@ -1666,6 +1733,7 @@ static void publish_metrics(fw_krt *k, int64_t now) {
     fw_metrics_set_tally(&s, &k->tally.committed);
     s.commits = k->commits;
     s.alert_latency = k->alert_latency;
+    s.processing_latency = k->processing_latency;
     s.commit_time = k->commit_time;
     s.restore_time = k->restore_time;
     memcpy(s.rebalances, k->rebalances, sizeof(s.rebalances));
@@ -2030,7 +2098,7 @@ int fw_kafka_run(const fw_run_conf *c, fw_profiles *profiles, fw_scorer *scorer,
                  fw_metrics *metrics) {
     fw_krt krt = { .c = c, .scorer = scorer, .metrics = metrics, .pconf = c->pipeline,
                    .retired = { .watermark_ms = INT64_MIN }, .end_unanswered_ms = INT64_MIN / 2,
-                   .mem = { .limit = c->max_memory } };
+                   .mem = { .limit = c->max_memory }, .cur_input_ts = NO_INPUT_TS };
     fw_krt *k = &krt;
     int rc = 1;
     /* Commit tokens must differ from every other process's, restarts included. */

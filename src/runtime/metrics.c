@@ -302,6 +302,13 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                "since the Unix epoch in seconds.");
         fw_buf_printf(out, "fraudwatch_watermark_seconds %.3f\n",
                       (double)s->watermark_ms / 1000.0);
+        if (c->kafka && s->scrape_wall_ms) {
+            family(out, "fraudwatch_event_time_lag_seconds", "gauge",
+                   "The wall clock at this scrape minus the event-time watermark: how far "
+                   "behind real time the engine's view of the stream is (on live traffic).");
+            fw_buf_printf(out, "fraudwatch_event_time_lag_seconds %.3f\n",
+                          (double)(s->scrape_wall_ms - s->watermark_ms) / 1000.0);
+        }
     }
     if (c->kafka && s->nlag > 0) {
         family(out, "fraudwatch_consumer_lag_records", "gauge",
@@ -330,6 +337,11 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                   "event time is about when the input was sent: ordered rules show their wait "
                   "for the watermark here.",
                   &s->alert_latency);
+        histogram(out, "fraudwatch_processing_latency_seconds",
+                  "From the Kafka timestamp of the input record whose processing raised an "
+                  "alert (its append time on a LogAppendTime topic, its producer's send time "
+                  "otherwise; carried through the stage topics) to the engine producing it.",
+                  &s->processing_latency);
         histogram(out, "fraudwatch_commit_seconds",
                   "How long each Kafka transaction took to commit (its changelog, offsets "
                   "and commit): no record is processed meanwhile, so it bounds latency.",
@@ -338,6 +350,13 @@ bool fw_metrics_format(fw_buf *out, const fw_metrics_conf *c, const fw_metrics_s
                   "How long each restore of newly assigned partitions' state from their "
                   "changelogs took: their records wait meanwhile.",
                   &s->restore_time);
+        family(out, "fraudwatch_restoring_partitions", "gauge",
+               "Partitions whose state is being restored from their changelogs now.");
+        fw_buf_printf(out, "fraudwatch_restoring_partitions %d\n", s->restoring_partitions);
+        family(out, "fraudwatch_restore_in_progress_seconds", "gauge",
+               "How long the restore running now has run (0: none).");
+        fw_buf_printf(out, "fraudwatch_restore_in_progress_seconds %.3f\n",
+                      (double)s->restore_running_ms / 1000.0);
         static const char *const kinds[3] = { "assigned", "revoked", "lost" };
         labelled(out, "fraudwatch_rebalances_total", "counter",
                  "Rebalances this instance took part in, by what they did to it: partitions "
@@ -475,6 +494,9 @@ void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now
     p->alert_latency = s->alert_latency;
     p->commit_time = s->commit_time;
     p->restore_time = s->restore_time;
+    p->processing_latency = s->processing_latency;
+    p->restoring_partitions = s->restoring_partitions;
+    p->restore_running_ms = s->restore_running_ms;
     keep_max(p->rebalances, s->rebalances, 3);
     keep_max(&p->ml_remote_retries, &s->ml_remote_retries, 1);
     keep_max(&p->ml_remote_timeouts, &s->ml_remote_timeouts, 1);
@@ -518,6 +540,7 @@ static enum MHD_Result scrape(fw_metrics *m, struct MHD_Connection *c) {
     pthread_mutex_lock(&m->mu);
     s = m->published;
     pthread_mutex_unlock(&m->mu);
+    s.scrape_wall_ms = m->conf.wall_clock_ms ? m->conf.wall_clock_ms() : fw_wall_ms();
     fw_buf b;
     fw_buf_init(&b, 1 << 20);
     if (!fw_metrics_format(&b, &m->conf, &s) || !b.data) {
@@ -534,6 +557,18 @@ void fw_metrics_set_ready(fw_metrics *m, bool ready, const char *why) {
     pthread_mutex_lock(&m->mu);
     m->ready = ready;
     snprintf(m->not_ready, sizeof(m->not_ready), "%s", ready || !why ? "" : why);
+    pthread_mutex_unlock(&m->mu);
+}
+
+void fw_metrics_restoring(fw_metrics *m, int partitions, int64_t running_ms, const char *why) {
+    if (!m)
+        return;
+    pthread_mutex_lock(&m->mu);
+    m->published.restoring_partitions = partitions;
+    m->published.restore_running_ms = running_ms;
+    m->turned_ms = m->conf.clock_ms ? m->conf.clock_ms() : fw_mono_ms();
+    m->ready = false;
+    snprintf(m->not_ready, sizeof(m->not_ready), "%s", why ? why : "restoring");
     pthread_mutex_unlock(&m->mu);
 }
 

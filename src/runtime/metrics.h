@@ -117,10 +117,13 @@ typedef struct fw_metrics_snapshot {
     uint64_t ml_scored, ml_unscored;         /* rows */
     uint64_t ml_batches, ml_failed_batches;  /* scoring calls */
     uint64_t model_reloads, model_reload_failures;
-    fw_latency_hist alert_latency;           /* Kafka mode */
+    fw_latency_hist alert_latency;           /* Kafka mode: from the alert's event time */
+    fw_latency_hist processing_latency;      /* Kafka mode: from its input record's timestamp */
     fw_latency_hist commit_time;             /* Kafka mode: each transaction's commit */
     fw_latency_hist restore_time;            /* Kafka mode: each restore of assigned state */
     uint64_t rebalances[3];                  /* Kafka mode: assigned, revoked, lost */
+    int restoring_partitions;                /* Kafka mode: in the restore running now */
+    int64_t restore_running_ms;              /* how long it has run; 0: none */
     uint64_t ml_remote_retries, ml_remote_timeouts; /* --api-endpoint: HTTP attempts */
     /* Live rules (Kafka mode with a rules topic or --rules): the rule set in
      * force on every task, and control-topic records and SIGHUP reloads by
@@ -136,6 +139,8 @@ typedef struct fw_metrics_snapshot {
     uint64_t entities;                       /* in keyed state now */
     int assigned_partitions;                 /* Kafka mode */
     int64_t watermark_ms;                    /* event time; INT64_MIN: none yet */
+    int64_t scrape_wall_ms;                  /* the wall clock when formatted (event-time
+                                                lag); set by the scrape, 0: not exported */
     /* Kafka mode: per assigned input partition (the first FW_METRICS_MAX_LAG),
      * records behind its end: its high watermark minus the next offset to process. */
     int nlag;
@@ -206,6 +211,7 @@ typedef struct fw_metrics_conf {
                                   0: not checked (file mode, whose reads may block) */
     int64_t (*clock_ms)(void); /* monotonic ms for /health; NULL: fw_mono_ms (tests feed
                                   their own) */
+    int64_t (*wall_clock_ms)(void); /* Unix ms for the event-time lag; NULL: fw_wall_ms */
 } fw_metrics_conf;
 
 /**
@@ -253,6 +259,11 @@ bool fw_metrics_due(const fw_metrics *m, int64_t now_ms);
 /** @brief Makes @p s what scrapes see (copied; counters never go down). Main
  *  thread; @p now_ms is remembered for fw_metrics_due. NULL @p m is a no-op. */
 void fw_metrics_publish(fw_metrics *m, const fw_metrics_snapshot *s, int64_t now_ms);
+
+/** @brief A restore of @p partitions partitions' state has run for @p running_ms
+ *  and goes on (@p why, for /ready): the loop turns inside it, so /health stays
+ *  ok, and the restore gauges show it. Main thread; NULL @p m is a no-op. */
+void fw_metrics_restoring(fw_metrics *m, int partitions, int64_t running_ms, const char *why);
 
 /** @brief A valid --metrics-bind address: IPv4 or IPv6. */
 bool fw_metrics_bind_valid(const char *addr);

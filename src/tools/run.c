@@ -261,7 +261,7 @@ static const fw_opt run_opts[] = {
       .type = FW_OPT_INT, .min = 1000, .max = 3600000, .offset = OFF(health_timeout_ms),
       .def = "60000",
       .help = "Kafka mode: /health answers 503 once the processing loop has not turned for "
-              "this long (a restore of millions of keys takes seconds)" },
+              "this long (a state restore turns it: it reports progress every second)" },
     { .name = "metrics-bind", .alias = "bind", .arg = "ADDR",
       .env = { "FW_METRICS_BIND", "METRICS_BIND" }, .type = FW_OPT_ADDRESS,
       .offset = OFF(metrics_bind), .def = "127.0.0.1," NB "this" NB "host" NB "only",

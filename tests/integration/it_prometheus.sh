@@ -162,6 +162,30 @@ while IFS=$'\t' read -r -u 3 title expr; do
 done 3< "$WORK/queries.tsv"
 echo "ok: all $n dashboard queries return data"
 
+# Processing latency is measured from the input record's timestamp, which its copies
+# in the stage topics carry in a header (their own timestamps are when they were
+# copied): the receiver stage's records have it, and alerts were measured.
+stage_topic=$(sed -n 's/.*stage receiver: rules keyed by .* read \([^ ]*\) .*/\1/p' \
+    "$WORK/engine.log" | head -1)
+[ -n "$stage_topic" ] || fail "engine.log names no receiver stage topic"
+"$FW_BIN" consume -t "$stage_topic" --format dlq -n 200 --timeout-ms 30000 \
+    > "$WORK/stage.out" 2> "$WORK/stage.err" || fail "consume $stage_topic: $(tail -2 "$WORK/stage.err")"
+now_ms=$(($(date +%s) * 1000))
+awk -v now="$now_ms" '
+    / value=$/ { next }                              # a watermark record
+    { n++; ts = ""
+      for (i = 1; i <= NF; i++) if ($i ~ /^fw\.input\.ts=/) ts = substr($i, 13)
+      if (ts !~ /^[0-9]+$/ || ts > now || ts < now - 3600000) { bad++; if (!shown++) print } }
+    END { printf "%d %d\n", n, bad }' "$WORK/stage.out" > "$WORK/stage.check"
+read -r staged unstamped < <(tail -1 "$WORK/stage.check")
+[ "$staged" -gt 0 ] && [ "$unstamped" -eq 0 ] ||
+    fail "of $staged transactions in $stage_topic, $unstamped lack a recent fw.input.ts header:
+$(head -1 "$WORK/stage.check")"
+processed=$(query 'sum(fraudwatch_processing_latency_seconds_count)' | cut -d' ' -f2)
+[ "${processed%.*}" -gt 0 ] 2> /dev/null || fail "no alert's processing latency measured: $processed"
+echo "ok: the $staged transactions of $stage_topic carry their input's timestamp;" \
+     "${processed%.*} alerts' processing latency measured"
+
 # 6. Prometheus evaluates every alert rule without error.
 rules_health() {
     curl -sf --max-time 5 "$PROM/api/v1/rules" | python3 -c '

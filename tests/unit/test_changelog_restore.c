@@ -10,6 +10,7 @@
  * it. A restore that expects this commit must wait, and it gets the records
  * once the transaction commits. The commit happens in the wait callback, so
  * no step of the test depends on timing. */
+#include <inttypes.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stdbool.h>
@@ -44,6 +45,7 @@ typedef struct keys {
     size_t n, cap;
     rd_kafka_t *producer;
     const char *topic;
+    uint64_t records; /* produced, tombstones included */
 } keys;
 
 static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
@@ -54,6 +56,7 @@ static void on_change(void *opaque, fw_str key, const void *value, size_t len) {
         RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
     if (err)
         fail_msg("produce: %s", rd_kafka_err2str(err));
+    ks->records++;
     for (size_t i = 0; i < ks->n; i++)
         if (ks->items[i].keylen == key.len && !memcmp(ks->items[i].key, key.ptr, key.len)) {
             ks->items[i].live = value != NULL;
@@ -131,6 +134,8 @@ static void commit(rd_kafka_t *p) {
 typedef struct waits {
     int n;
     rd_kafka_t *producer; /* commits its open transaction when the restore waits */
+    int progress_calls;
+    uint64_t progress_records; /* the last on_progress's */
 } waits;
 
 static void on_wait(void *opaque, const fw_restore_job *job) {
@@ -141,6 +146,12 @@ static void on_wait(void *opaque, const fw_restore_job *job) {
         commit(w->producer);
 }
 
+static void on_progress(void *opaque, uint64_t records) {
+    waits *w = opaque;
+    w->progress_calls++;
+    w->progress_records = records;
+}
+
 /* Restores partition 0 of @p topic into a fresh engine, expecting @p token. */
 static size_t restore(rd_kafka_t *reader, const char *topic, const char *token, waits *w) {
     char err[256];
@@ -149,7 +160,9 @@ static size_t restore(rd_kafka_t *reader, const char *topic, const char *token, 
     fw_engine *e = fw_engine_new(&rules, err, sizeof(err));
     assert_non_null(e);
     fw_restore_job job = { .topic = topic, .partition = 0, .engine = e, .expect = token };
-    bool ok = fw_changelog_restore_all(reader, &job, 1, "test", on_wait, w);
+    fw_restore_hooks hooks = { .on_wait = on_wait, .on_progress = on_progress, .opaque = w };
+    w->progress_calls = 0;
+    bool ok = fw_changelog_restore_all(reader, &job, 1, "test", &hooks);
     fw_engine_destroy(e);
     if (!ok || !job.ok)
         fail_msg("restore of %s expecting %s failed (ok %d, job.ok %d)", topic,
@@ -205,6 +218,7 @@ static void test_restore_reads_on_to_the_expected_commit(void **state) {
     write_changes(e, g, NTX / 2, &ks, "fw1.test.1");
     commit(p);
     size_t first = live_keys(&ks);
+    uint64_t first_records = ks.records;
     write_changes(e, g, NTX / 2, &ks, "fw1.test.2"); /* open: its markers "not yet written" */
     size_t both = live_keys(&ks);
     if (both <= first)
@@ -217,6 +231,11 @@ static void test_restore_reads_on_to_the_expected_commit(void **state) {
     if (got != first || w.n != 0)
         fail_msg("expecting the committed transaction: %zu keys (want %zu), %d waits (want 0)",
                  got, first, w.n);
+    /* Progress: at least the call at the end of the read and the one after the apply,
+     * both counting every changelog record of the commit. */
+    if (w.progress_calls < 2 || w.progress_records != first_records)
+        fail_msg("progress: %d calls (want >= 2), last said %" PRIu64 " records (want %" PRIu64
+                 ")", w.progress_calls, w.progress_records, first_records);
     got = restore(reader, topic, NULL, &w);
     if (got != first || w.n != 0)
         fail_msg("expecting nothing: %zu keys (want %zu), %d waits (want 0)", got, first, w.n);
@@ -227,6 +246,9 @@ static void test_restore_reads_on_to_the_expected_commit(void **state) {
     if (got != both || w.n != 1)
         fail_msg("expecting the open transaction: %zu keys (want %zu), %d waits (want 1)", got,
                  both, w.n);
+    if (w.progress_records != ks.records)
+        fail_msg("progress said %" PRIu64 " records read, want %" PRIu64, w.progress_records,
+                 ks.records);
 
     for (size_t i = 0; i < ks.n; i++)
         free(ks.items[i].key);

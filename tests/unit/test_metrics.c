@@ -220,6 +220,28 @@ static const char kafka_ml_tail[] =
     "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 5\n"
     "fraudwatch_alert_latency_seconds_sum 110.010\n"
     "fraudwatch_alert_latency_seconds_count 5\n"
+    "# HELP fraudwatch_processing_latency_seconds From the Kafka timestamp of the input "
+    "record whose processing raised an alert (its append time on a LogAppendTime topic, its "
+    "producer's send time otherwise; carried through the stage topics) to the engine "
+    "producing it.\n"
+    "# TYPE fraudwatch_processing_latency_seconds histogram\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.005\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.01\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.025\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.05\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.1\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.25\"} 1\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"0.5\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"1\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"2.5\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"5\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"10\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"15\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"30\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"60\"} 2\n"
+    "fraudwatch_processing_latency_seconds_bucket{le=\"+Inf\"} 2\n"
+    "fraudwatch_processing_latency_seconds_sum 0.304\n"
+    "fraudwatch_processing_latency_seconds_count 2\n"
     "# HELP fraudwatch_commit_seconds How long each Kafka transaction took to commit (its "
     "changelog, offsets and commit): no record is processed meanwhile, so it bounds latency.\n"
     "# TYPE fraudwatch_commit_seconds histogram\n"
@@ -260,6 +282,14 @@ static const char kafka_ml_tail[] =
     "fraudwatch_restore_seconds_bucket{le=\"+Inf\"} 0\n"
     "fraudwatch_restore_seconds_sum 0.000\n"
     "fraudwatch_restore_seconds_count 0\n"
+    "# HELP fraudwatch_restoring_partitions Partitions whose state is being restored from "
+    "their changelogs now.\n"
+    "# TYPE fraudwatch_restoring_partitions gauge\n"
+    "fraudwatch_restoring_partitions 2\n"
+    "# HELP fraudwatch_restore_in_progress_seconds How long the restore running now has run "
+    "(0: none).\n"
+    "# TYPE fraudwatch_restore_in_progress_seconds gauge\n"
+    "fraudwatch_restore_in_progress_seconds 1.500\n"
     "# HELP fraudwatch_rebalances_total Rebalances this instance took part in, by what they "
     "did to it: partitions assigned, revoked, or lost (its session timed out).\n"
     "# TYPE fraudwatch_rebalances_total counter\n"
@@ -319,6 +349,10 @@ static void test_format_kafka_and_ml(void **state) {
     fw_latency_observe(&s.commit_time, 8);
     fw_latency_observe(&s.commit_time, 12);
     fw_latency_observe(&s.commit_time, 70);
+    fw_latency_observe(&s.processing_latency, 4);
+    fw_latency_observe(&s.processing_latency, 300);
+    s.restoring_partitions = 2;
+    s.restore_running_ms = 1500;
     char *got = format(&c, &s);
     /* The file-mode text with mode="kafka", then the Kafka and model parts. */
     fw_buf want;
@@ -444,6 +478,7 @@ static void test_every_line_well_formed(void **state) {
     fw_metrics_conf c = { .kafka = true, .ml = true, .instance_id = "x" };
     fw_metrics_snapshot s;
     small_snapshot(&s);
+    s.scrape_wall_ms = s.watermark_ms + 2500; /* the event-time lag too */
     char *text = format(&c, &s);
     assert_true(text[strlen(text) - 1] == '\n');
     char family[128] = "", seen[4096] = " ";
@@ -509,9 +544,9 @@ static void test_every_line_well_formed(void **state) {
             samples++;
         }
     }
-    assert_int_equal(families, 29);
-    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 2 + 5 + 4 + 3 +
-                                  3 * (FW_METRICS_LATENCY_BUCKETS + 2) + 3 + 2);
+    assert_int_equal(families, 33);
+    assert_int_equal(samples, 2 + 1 + 2 * FW_RULE__COUNT + 4 + FW_LIMIT__COUNT + 3 + 5 + 4 + 3 +
+                                  4 * (FW_METRICS_LATENCY_BUCKETS + 2) + 2 + 3 + 2);
     free(text);
 }
 
@@ -658,15 +693,23 @@ static void test_counters_never_go_down(void **state) {
 
 /* The runner's histograms and the consumer lag reach /metrics as published
  * (the histograms once stayed at zero: publish did not copy them). */
+static int64_t fake_wall;
+static int64_t fake_wall_clock(void) { return fake_wall; }
+
 static void test_published_histograms_and_lag(void **state) {
     (void)state;
-    fw_metrics *m = start(&loopback);
+    fw_metrics_conf c = loopback;
+    c.wall_clock_ms = fake_wall_clock;
+    fake_wall = 1704067260000;
+    fw_metrics *m = start(&c);
     int port = fw_metrics_port(m);
     fw_metrics_snapshot s;
     fw_metrics_snapshot_init(&s);
     fw_latency_observe(&s.alert_latency, 3);
     fw_latency_observe(&s.alert_latency, 40);
     fw_latency_observe(&s.commit_time, 20);
+    fw_latency_observe(&s.processing_latency, 700);
+    s.watermark_ms = 1704067200000; /* a minute behind the wall clock */
     s.nlag = 2;
     s.lag[0].partition = 0;
     s.lag[0].records = 12;
@@ -679,6 +722,23 @@ static void test_published_histograms_and_lag(void **state) {
     assert_int_equal(value_of(text, "fraudwatch_commit_seconds_count"), 1);
     assert_int_equal(value_of(text, "fraudwatch_consumer_lag_records{partition=\"0\"}"), 12);
     assert_int_equal(value_of(text, "fraudwatch_consumer_lag_records{partition=\"5\"}"), 0);
+    assert_int_equal(value_of(text, "fraudwatch_processing_latency_seconds_bucket{le=\"0.5\"}"),
+                     0);
+    assert_int_equal(value_of(text, "fraudwatch_processing_latency_seconds_bucket{le=\"1\"}"),
+                     1);
+    assert_non_null(strstr(text, "\nfraudwatch_event_time_lag_seconds 60.000\n"));
+    assert_int_equal(value_of(text, "fraudwatch_restoring_partitions"), 0);
+    free(text);
+    /* The wall clock is read at the scrape: the lag grows while the watermark stands. */
+    fake_wall += 4500;
+    text = scrape(port);
+    assert_non_null(strstr(text, "\nfraudwatch_event_time_lag_seconds 64.500\n"));
+    free(text);
+    /* A restore reports progress: the gauges show it without a publish. */
+    fw_metrics_restoring(m, 3, 2250, "restoring the state of 3 partitions");
+    text = scrape(port);
+    assert_int_equal(value_of(text, "fraudwatch_restoring_partitions"), 3);
+    assert_non_null(strstr(text, "\nfraudwatch_restore_in_progress_seconds 2.250\n"));
     free(text);
     s.nlag = 1; /* partition 5 given up */
     fw_metrics_publish(m, &s, 100);
@@ -731,6 +791,20 @@ static void test_health_and_ready(void **state) {
     probe_is(curl, port, "/ready", 200, "ready"); /* readiness is the runner's word */
     fw_metrics_publish(m, &s, 100);            /* it turns again */
     probe_is(curl, port, "/health", 200, "ok");
+    /* A long restore reports progress: alive, and not ready until it ends. */
+    fake_now = 20000;
+    fw_metrics_restoring(m, 2, 14000, "restoring the state of 2 partitions: 9 records");
+    fake_now = 24000;
+    probe_is(curl, port, "/health", 200, "ok");
+    probe_is(curl, port, "/ready", 503,
+             "not ready: restoring the state of 2 partitions: 9 records\n");
+    fake_now = 25001;
+    probe_is(curl, port, "/health", 503,
+             "stalled: the processing loop has not turned for 5001 ms "
+             "(--health-timeout-ms 5000)\n");
+    fw_metrics_publish(m, &s, 200);
+    fw_metrics_set_ready(m, true, NULL);
+    probe_is(curl, port, "/ready", 200, "ready");
     fw_metrics_set_failed(m, "transactional producer fenced: another instance took over");
     probe_is(curl, port, "/health", 503,
              "failed: transactional producer fenced: another instance took over\n");
