@@ -102,12 +102,17 @@ typedef struct fw_source {
     int cap;
 } fw_source;
 
-/* The header that carries an input record's Kafka timestamp (ms, decimal) on
- * its copies in the stage and account topics, whose own timestamps are when
- * they were written: fraudwatch_processing_latency_seconds is measured from
- * the input's. Not the copy's timestamp itself: the topics' time retention
- * would delete copies of old input before they are read. */
-#define INPUT_TS_HEADER "fw.input.ts"
+/* A transaction copied to a stage or the account topic keeps its input
+ * record's Kafka timestamp as its own, so a stage's alerts are measured from
+ * the input too (fraudwatch_processing_latency_seconds). Not when that is
+ * older than COPY_TS_MAX_AGE_MS (time retention would delete a closed segment
+ * of such copies, read or not) or ahead of the wall clock by more than
+ * COPY_TS_MAX_AHEAD_MS (a broker may refuse it: Kafka 4's
+ * log.message.timestamp.after.max.ms is an hour): those copies are stamped
+ * when written. A header would carry it always, at 10 % more CPU for the
+ * stages' traffic. */
+#define COPY_TS_MAX_AGE_MS (60 * 60 * 1000)
+#define COPY_TS_MAX_AHEAD_MS (60 * 1000)
 #define NO_INPUT_TS INT64_MIN
 
 typedef struct fw_krt {
@@ -161,7 +166,8 @@ typedef struct fw_krt {
     int64_t clock_ms;         /* fw_mono_ms(), read again every FW_CLOCK_EVERY records */
     fw_str cur_key;           /* key of the record being processed, for its dead letter */
     int64_t cur_input_ts;     /* Kafka timestamp of the input record being processed, or
-                                 of the one a stage or account record copies; NO_INPUT_TS */
+                                 of the one a stage or account record copies (its own:
+                                 COPY_TS_MAX_AGE_MS); NO_INPUT_TS */
     int64_t first_record_ms;  /* for the final rate: first record to last commit */
     int64_t last_commit_ms;
     bool fatal;
@@ -739,12 +745,17 @@ typedef struct side_headers {
 } side_headers;
 
 /* Produces one record in the open transaction; @p dl or @p sh add their
- * headers, @p input_ts (NO_INPUT_TS: none) the INPUT_TS_HEADER of a copy. */
+ * headers. A copy of an input record passes its @p input_ts (NO_INPUT_TS:
+ * none, or not a copy). */
 static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key, fw_str value,
                     const fw_dead_letter *dl, const side_headers *sh, int64_t input_ts) {
     rd_kafka_resp_err_t err;
-    char ts[24];
-    int tslen = input_ts == NO_INPUT_TS ? 0 : snprintf(ts, sizeof(ts), "%" PRId64, input_ts);
+    int64_t ts = 0; /* librdkafka's: now */
+    if (input_ts != NO_INPUT_TS && input_ts > 0) {
+        int64_t age = fw_wall_ms() - input_ts;
+        if (age <= COPY_TS_MAX_AGE_MS && age >= -COPY_TS_MAX_AHEAD_MS)
+            ts = input_ts;
+    }
     for (;;) {
         if (sh) {
             rd_kafka_headers_t *hdrs = rd_kafka_headers_new((size_t)sh->n);
@@ -775,18 +786,11 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
                 RD_KAFKA_V_HEADER("fw.source.partition", part, (ssize_t)strlen(part)),
                 RD_KAFKA_V_HEADER("fw.source.offset", off, (ssize_t)strlen(off)),
                 RD_KAFKA_V_END);
-        } else if (tslen > 0) {
-            err = rd_kafka_producev(
-                k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
-                RD_KAFKA_V_KEY(key.ptr, key.len),
-                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
-                RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY),
-                RD_KAFKA_V_HEADER(INPUT_TS_HEADER, ts, (ssize_t)tslen), RD_KAFKA_V_END);
         } else {
             err = rd_kafka_producev(
                 k->producer, RD_KAFKA_V_TOPIC(topic), RD_KAFKA_V_PARTITION(partition),
                 RD_KAFKA_V_KEY(key.ptr, key.len),
-                RD_KAFKA_V_VALUE((void *)value.ptr, value.len),
+                RD_KAFKA_V_VALUE((void *)value.ptr, value.len), RD_KAFKA_V_TIMESTAMP(ts),
                 RD_KAFKA_V_MSGFLAGS(RD_KAFKA_MSG_F_COPY), RD_KAFKA_V_END);
         }
         if (err != RD_KAFKA_RESP_ERR__QUEUE_FULL)
@@ -1432,22 +1436,12 @@ static bool take_watermark_record(fw_krt *k, fw_task *t, const rd_kafka_message_
     return false;
 }
 
-/* The input timestamp a stage or account record carries (INPUT_TS_HEADER). */
-static int64_t copied_input_ts(rd_kafka_message_t *m) {
-    rd_kafka_headers_t *hdrs;
-    const void *v;
-    size_t n;
-    if (rd_kafka_message_headers(m, &hdrs) ||
-        rd_kafka_header_get_last(hdrs, INPUT_TS_HEADER, &v, &n) || !v || n == 0 || n > 19)
-        return NO_INPUT_TS;
-    int64_t ts = 0;
-    for (size_t i = 0; i < n; i++) {
-        char c = ((const char *)v)[i];
-        if (c < '0' || c > '9')
-            return NO_INPUT_TS;
-        ts = ts * 10 + (c - '0');
-    }
-    return ts;
+/* The input timestamp a stage or account record carries: its own (see
+ * COPY_TS_MAX_AGE_MS). */
+static int64_t copied_input_ts(const rd_kafka_message_t *m) {
+    rd_kafka_timestamp_type_t type;
+    int64_t ts = rd_kafka_message_timestamp(m, &type);
+    return type == RD_KAFKA_TIMESTAMP_NOT_AVAILABLE || ts < 0 ? NO_INPUT_TS : ts;
 }
 
 /* A stage task's record: a watermark record (no value) moves its event time

@@ -576,8 +576,9 @@ void fw_metrics_set_failed(fw_metrics *m, const char *why) {
     if (!m)
         return;
     pthread_mutex_lock(&m->mu);
+    if (!m->failed) /* the first reason is the cause; what is logged after it, its effects */
+        snprintf(m->failure, sizeof(m->failure), "%s", why && *why ? why : "a fatal error");
     m->failed = true;
-    snprintf(m->failure, sizeof(m->failure), "%s", why && *why ? why : "a fatal error");
     pthread_mutex_unlock(&m->mu);
 }
 

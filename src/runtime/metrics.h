@@ -249,7 +249,8 @@ int fw_metrics_port(const fw_metrics *m);
 void fw_metrics_set_ready(fw_metrics *m, bool ready, const char *why);
 
 /** @brief The runner failed (@p why, one line): /health and /ready answer 503
- *  with it from now on. A no-op when @p m is NULL. */
+ *  with it from now on; a later call keeps the first reason. A no-op when @p m
+ *  is NULL. */
 void fw_metrics_set_failed(fw_metrics *m, const char *why);
 
 /** @brief True when @p m is set and nothing was published in the last

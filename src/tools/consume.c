@@ -25,7 +25,7 @@ static const char consume_usage[] =
     "Every option can also be set in the environment (FW_ names); a flag wins.\n"
     "Exit status: 0 done, 1 a Kafka error or the timeout, 2 bad options.\n";
 
-enum { CONSUME_RAW, CONSUME_PRETTY, CONSUME_DLQ, CONSUME_LATENCY };
+enum { CONSUME_RAW, CONSUME_PRETTY, CONSUME_DLQ, CONSUME_LATENCY, CONSUME_META };
 
 typedef struct consume_conf {
     fw_kafka_opts kafka;
@@ -39,7 +39,7 @@ typedef struct consume_conf {
 
 static fw_err set_format(void *field, const char *name, const char *v, char *errstr,
                          size_t errstr_size) {
-    return fw_opt_parse_choice(name, v, "raw|pretty|dlq|latency", field, errstr, errstr_size);
+    return fw_opt_parse_choice(name, v, "raw|pretty|dlq|latency|meta", field, errstr, errstr_size);
 }
 
 #define OFF(field) offsetof(consume_conf, field)
@@ -50,13 +50,14 @@ static const fw_opt consume_opts[] = {
       .env = { "FW_CONSUME_TOPIC" }, .type = FW_OPT_STRING, .offset = OFF(topic),
       .help = "topic to read (required)" },
     { .name = "format", .arg = "FMT", .env = { "FW_CONSUME_FORMAT" }, .type = FW_OPT_CHOICE,
-      .choices = "raw|pretty|dlq|latency", .offset = OFF(format), .set = set_format,
+      .choices = "raw|pretty|dlq|latency|meta", .offset = OFF(format), .set = set_format,
       .def = "raw",
       .help = "raw: the value; pretty: an alert as a readable line; latency: an alert's "
               "rule, then ms from its event time to its Kafka timestamp (the engine's "
               "produce) and to its arrival here (scripts/bench-latency; a transaction: from its "
               "timestamp, as \"(record)\"); dlq: a dead "
-              "letter's headers and value" },
+              "letter's headers and value; meta: partition, offset, Kafka timestamp (ms, "
+              "and whether the producer's or the broker's append time), key and value" },
     { .name = "count", .short_flag = 'n', .arg = "N", .env = { "FW_CONSUME_COUNT" },
       .type = FW_OPT_INT, .min = 0, .max = INT_MAX, .offset = OFF(count),
       .def = "no limit", .help = "stop after N messages" },
@@ -151,6 +152,19 @@ static void print_latency(const rd_kafka_message_t *m, int64_t now) {
         return;
     }
     printf("%.*s %" PRId64 " %" PRId64 "\n", rlen, rule, ts - event_ms, now - event_ms);
+}
+
+/* "PARTITION OFFSET TIMESTAMP_MS create|append|none KEY VALUE", where an
+ * absent key is "-". */
+static void print_meta(const rd_kafka_message_t *m) {
+    rd_kafka_timestamp_type_t type;
+    int64_t ts = rd_kafka_message_timestamp(m, &type);
+    const char *kind = type == RD_KAFKA_TIMESTAMP_CREATE_TIME      ? "create"
+                       : type == RD_KAFKA_TIMESTAMP_LOG_APPEND_TIME ? "append"
+                                                                    : "none";
+    printf("%" PRId32 " %" PRId64 " %" PRId64 " %s %.*s %.*s\n", m->partition, m->offset, ts,
+           kind, m->key ? (int)m->key_len : 1, m->key ? (const char *)m->key : "-", (int)m->len,
+           m->payload ? (const char *)m->payload : "");
 }
 
 static void print_dlq(const rd_kafka_message_t *m) {
@@ -252,6 +266,8 @@ int fw_cmd_consume(int argc, char **argv) {
                 print_dlq(m);
             else if (c.format == CONSUME_LATENCY)
                 print_latency(m, fw_wall_ms());
+            else if (c.format == CONSUME_META)
+                print_meta(m);
             else
                 printf("%.*s\n", (int)m->len, m->payload ? (const char *)m->payload : "");
             fflush(stdout);

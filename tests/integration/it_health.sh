@@ -7,8 +7,8 @@
 # /health must say 503 "stalled: ..." while it stands still, and 200 "ok" again
 # once the request timed out and the loop turns; /ready says ready all along
 # (the instance holds its partitions). A second engine with the same instance
-# id then fences the first: the first's /health says 503 "failed: ..." until
-# it exits (or it has exited already: then nothing answers).
+# id then fences the first: its /health says 503 "failed: ..." from the fatal
+# error until it exits.
 source "$(dirname "$0")/lib.sh"
 command -v python3 > /dev/null || { echo "SKIP: python3 is not installed" >&2; exit 77; }
 command -v curl > /dev/null || { echo "SKIP: curl is not installed" >&2; exit 77; }
@@ -56,18 +56,44 @@ metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k {
 [ "$(metric fraudwatch_restore_seconds_count)" -ge 1 ] || fail "fraudwatch_restore_seconds_count"
 echo "ok: /metrics counts the timeout, the rebalance and the restore"
 
-# Fenced by a second engine with the same instance id: the first has failed.
+# Fenced by a second engine with the same instance id: the first has failed. It
+# exits soon after, so a poller on one kept-alive connection asks /health without
+# pause and writes down each change of answer until nothing answers any more.
+python3 - "$MPORT" > "$WORK/fence-probes.txt" 2> "$WORK/fence-poller.err" <<'PY' &
+import http.client, sys, time
+port, last, deadline = int(sys.argv[1]), None, time.time() + 180
+conn = None
+while time.time() < deadline:
+    try:
+        if conn is None:
+            conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
+        conn.request("GET", "/health")
+        r = conn.getresponse()
+        now = "%d %s" % (r.status, r.read().decode().strip())
+    except ConnectionRefusedError:
+        print("gone", flush=True)
+        break
+    except (http.client.HTTPException, OSError):
+        conn = None  # the server closed this connection: ask on a new one
+        continue
+    if now != last:
+        print(now, flush=True)
+        last = now
+PY
+POLLER=$!
+PIDS+=("$POLLER")
+wait_until 10 "the /health poller's first answer" - test -s "$WORK/fence-probes.txt"
 LOG_NAME=twin start_engine solo --metrics-port "$(free_port $((MPORT + 1)))"
-failed_or_gone() {
-    local code
-    code=$(probe /health) || true
-    if [ "$code" = 503 ] && grep -q "^failed: " "$WORK/probe.txt"; then
-        echo "ok: the fenced engine's /health said: $(cat "$WORK/probe.txt")"; return 0
-    fi
-    ! kill -0 "$ENGINE" 2> /dev/null
-}
 printf '{"transaction_id":"late-1","timestamp":"2024-01-01T00:10:00Z","account_id":"A1","amount":9000}\n' |
     "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1
-wait_until 90 "the fenced engine to fail (/health 503 failed:) or exit" "cat $WORK/probe.txt" \
-    failed_or_gone
+wait_for_clean_exit "$POLLER" 120 "the /health poller (it ends when the fenced engine is gone)" \
+    "$WORK/fence-probes.txt"
+kill -0 "$ENGINE" 2> /dev/null && fail "the fenced engine still runs: $(tail -3 "$ENGINE_LOG")"
+grep -q "^503 failed: .*fenced" "$WORK/fence-probes.txt" ||
+    fail "the fenced engine's /health never said 503 failed: ...fenced...: it said, in order:
+$(cat "$WORK/fence-probes.txt")"
+# The cause stays the answer: what the engine logs while it stops does not replace it.
+[ "$(grep -c "^503 failed: " "$WORK/fence-probes.txt")" = 1 ] ||
+    fail "the fenced engine's /health changed its reason: $(cat "$WORK/fence-probes.txt")"
+echo "ok: the fenced engine's /health said, in order: $(paste -sd '|' "$WORK/fence-probes.txt")"
 echo "PASS $TEST_NAME"

@@ -810,6 +810,9 @@ static void test_health_and_ready(void **state) {
              "failed: transactional producer fenced: another instance took over\n");
     probe_is(curl, port, "/ready", 503,
              "failed: transactional producer fenced: another instance took over\n");
+    fw_metrics_set_failed(m, "stopped on error: 12 records read"); /* an effect, not the cause */
+    probe_is(curl, port, "/health", 503,
+             "failed: transactional producer fenced: another instance took over\n");
     curl_easy_cleanup(curl);
     fw_metrics_destroy(m);
 }
