@@ -411,9 +411,9 @@ static void on_restore_progress(void *opaque, uint64_t records) {
     const restore_watch *w = opaque;
     int64_t ran = fw_mono_ms() - w->started_ms;
     char why[160];
-    snprintf(why, sizeof(why), "restoring the state of %zu partitions: %" PRIu64 " changelog "
-             "records read in %" PRId64 ".%03d s", w->k->npending, records, ran / 1000,
-             (int)(ran % 1000));
+    snprintf(why, sizeof(why), "restoring the state of %zu partition%s: %" PRIu64 " changelog "
+             "records read in %" PRId64 ".%03d s", w->k->npending, w->k->npending == 1 ? "" : "s",
+             records, ran / 1000, (int)(ran % 1000));
     fw_metrics_restoring(w->k->metrics, (int)w->k->npending, ran, why);
 }
 

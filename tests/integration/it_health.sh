@@ -56,34 +56,51 @@ metric() { curl -sf "http://127.0.0.1:$MPORT/metrics" | awk -v k="$1" '$1 == k {
 [ "$(metric fraudwatch_restore_seconds_count)" -ge 1 ] || fail "fraudwatch_restore_seconds_count"
 echo "ok: /metrics counts the timeout, the rebalance and the restore"
 
-# Fenced by a second engine with the same instance id: the first has failed. It
-# exits soon after, so a poller on one kept-alive connection asks /health without
-# pause and writes down each change of answer until nothing answers any more.
-python3 - "$MPORT" > "$WORK/fence-probes.txt" 2> "$WORK/fence-poller.err" <<'PY' &
+# Answers that last milliseconds are caught by a poller that asks on one kept-alive
+# connection without pause and writes down each change of answer. It stops when
+# nothing answers any more (after an answer), or once the answer is STOP_AT.
+cat > "$WORK/poll.py" <<'PY'
 import http.client, sys, time
-port, last, deadline = int(sys.argv[1]), None, time.time() + 180
-conn = None
+port, path, stop_at = int(sys.argv[1]), sys.argv[2], sys.argv[3] if len(sys.argv) > 3 else None
+last, answered, conn, deadline = None, False, None, time.time() + 180
 while time.time() < deadline:
     try:
         if conn is None:
             conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5)
-        conn.request("GET", "/health")
+        conn.request("GET", path)
         r = conn.getresponse()
         now = "%d %s" % (r.status, r.read().decode().strip())
     except ConnectionRefusedError:
-        print("gone", flush=True)
-        break
+        conn = None
+        if answered:
+            print("gone", flush=True)
+            break
+        time.sleep(0.001)  # not listening yet
+        continue
     except (http.client.HTTPException, OSError):
         conn = None  # the server closed this connection: ask on a new one
         continue
+    answered = True
     if now != last:
         print(now, flush=True)
         last = now
+    if now == stop_at:
+        break
 PY
+
+# Fenced by a second engine with the same instance id: the first has failed, and
+# its /health says so until it exits. The second restores the first's state from
+# the changelog: its /ready says so while it does, then ready.
+python3 "$WORK/poll.py" "$MPORT" /health > "$WORK/fence-probes.txt" 2> "$WORK/poller.err" &
 POLLER=$!
 PIDS+=("$POLLER")
 wait_until 10 "the /health poller's first answer" - test -s "$WORK/fence-probes.txt"
-LOG_NAME=twin start_engine solo --metrics-port "$(free_port $((MPORT + 1)))"
+TWIN_PORT=$(free_port $((MPORT + 1)))
+python3 "$WORK/poll.py" "$TWIN_PORT" /ready "200 ready" > "$WORK/twin-probes.txt" \
+    2> "$WORK/twin-poller.err" &
+TWIN_POLLER=$!
+PIDS+=("$TWIN_POLLER")
+LOG_NAME=twin start_engine solo --metrics-port "$TWIN_PORT"
 printf '{"transaction_id":"late-1","timestamp":"2024-01-01T00:10:00Z","account_id":"A1","amount":9000}\n' |
     "$FW_BIN" produce --quiet -t "$PREFIX-in" -i - --partitions 1
 wait_for_clean_exit "$POLLER" 120 "the /health poller (it ends when the fenced engine is gone)" \
@@ -96,4 +113,16 @@ $(cat "$WORK/fence-probes.txt")"
 [ "$(grep -c "^503 failed: " "$WORK/fence-probes.txt")" = 1 ] ||
     fail "the fenced engine's /health changed its reason: $(cat "$WORK/fence-probes.txt")"
 echo "ok: the fenced engine's /health said, in order: $(paste -sd '|' "$WORK/fence-probes.txt")"
+
+wait_for_clean_exit "$TWIN_POLLER" 120 "the twin's /ready poller (it ends at 200 ready)" \
+    "$WORK/twin-probes.txt"
+grep -q "^503 not ready: restoring the state of [0-9]* partitions*: [0-9]* changelog records read in [0-9.]* s$" \
+    "$WORK/twin-probes.txt" ||
+    fail "the twin's /ready never said it was restoring; it said, in order:
+$(cat "$WORK/twin-probes.txt")"
+restored=$(grep -o "restored partition [0-9]*: [0-9]* keys from [0-9]* changelog records" \
+    "$WORK/twin.log" | awk '{ k += $4; r += $7 } END { printf "%d keys from %d changelog records", k, r }')
+[ "$(awk '{ print $4 }' <<< "$restored")" -gt 0 ] ||
+    fail "the twin restored no changelog record: $(grep restore "$WORK/twin.log" | head -3)"
+echo "ok: the twin's /ready said, in order: $(paste -sd '|' "$WORK/twin-probes.txt") ($restored)"
 echo "PASS $TEST_NAME"
