@@ -61,6 +61,12 @@ bool fw_alert_write_json(const fw_alert *a, fw_buf *scratch, fw_buf *out) {
             fw_buf_puts(out, ",\"amount\":");
             fw_buf_append(out, ev->amount_raw.ptr, ev->amount_raw.len);
         }
+        if (ev->located) {
+            fw_buf_puts(out, ",\"lat\":");
+            fw_buf_json_double(out, ev->lat);
+            fw_buf_puts(out, ",\"lon\":");
+            fw_buf_json_double(out, ev->lon);
+        }
         fw_buf_putc(out, '}');
     }
     fw_buf_putc(out, ']');

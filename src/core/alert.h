@@ -19,6 +19,9 @@ typedef struct fw_evidence {
     int64_t ts_ms;           /* INT64_MIN: not known (a language rule's older state) */
     fw_str amount_raw;       /* number as written in the input (a language rule's: the
                                 exact value, shortest); NULL ptr: not known */
+    bool located;            /* lat/lon are where it happened (a filter rule's records
+                                compared through prev.) */
+    double lat, lon;
 } fw_evidence;
 
 /** One feature's share in a model score (ml_score): its value and its

@@ -266,7 +266,8 @@ static void on_lang_alert(void *opaque, const fw_lang_alert *la) {
     fw_buf_reset(&e->lang_amounts);
     for (size_t i = 0; i < nev; i++) {
         const fw_lang_evidence *le = &la->evidence[i];
-        ev[i] = (fw_evidence){ .transaction_id = le->id, .ts_ms = le->ts_ms };
+        ev[i] = (fw_evidence){ .transaction_id = le->id, .ts_ms = le->ts_ms,
+                               .located = le->located, .lat = le->lat, .lon = le->lon };
         if (le->amount == FW_LANG_NO_AMOUNT)
             continue;
         char num[FW_DEC_STR_MAX];

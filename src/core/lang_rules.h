@@ -331,6 +331,9 @@ typedef struct fw_lang_evidence {
     fw_str id;                   /* cut at FW_LANG_TXN_ID_MAX bytes when kept in state */
     int64_t ts_ms;               /* INT64_MIN: not known (state of format 2) */
     fw_dec amount;               /* exact, as the record wrote it; FW_LANG_NO_AMOUNT: not known */
+    bool located;                /* lat and lon below are the record's (a filter rule's two
+                                    records compared: where they happened) */
+    double lat, lon;
 } fw_lang_evidence;
 
 /** A computed value named in an alert (an aggregate). */

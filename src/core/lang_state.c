@@ -784,11 +784,13 @@ void lang_emit(fw_lang_state *st, const fw_lang_rule *r, lkey *k, size_t m,
         }
     } else {
         if (ctx->prev && r->kind == FW_LANG_FILTER) { /* the two records compared */
-            st->evidence[a.nevidence++] = lang_txn_evidence(ctx->prev);
+            st->evidence[a.nevidence++] = lang_txn_evidence_located(ctx->prev);
             a.window_start = ctx->prev->ts_ms;
             a.window_end = ctx->prev->ts_ms + r->prev_within_ms;
+            st->evidence[a.nevidence++] = lang_txn_evidence_located(t);
+        } else {
+            st->evidence[a.nevidence++] = lang_txn_evidence(t);
         }
-        st->evidence[a.nevidence++] = lang_txn_evidence(t);
     }
     for (size_t i = 0; i < r->naggs && r->kind != FW_LANG_SCORE; i++)
         st->values[i] = (fw_lang_value){ .name = r->aggs[i].name, .value = st->slots[i] };

@@ -438,7 +438,18 @@ static inline fw_dec lang_txn_amount(const fw_txn *t) {
 
 /* Evidence naming transaction @p t. */
 static inline fw_lang_evidence lang_txn_evidence(const fw_txn *t) {
-    return (fw_lang_evidence){ t->transaction_id, t->ts_ms, lang_txn_amount(t) };
+    return (fw_lang_evidence){ t->transaction_id, t->ts_ms, lang_txn_amount(t), false, 0, 0 };
+}
+
+/* The same, with where it happened when the record says. */
+static inline fw_lang_evidence lang_txn_evidence_located(const fw_txn *t) {
+    fw_lang_evidence ev = lang_txn_evidence(t);
+    if ((t->has & (FW_TXN_HAS_LAT | FW_TXN_HAS_LON)) == (FW_TXN_HAS_LAT | FW_TXN_HAS_LON)) {
+        ev.located = true;
+        ev.lat = t->lat;
+        ev.lon = t->lon;
+    }
+    return ev;
 }
 
 /* Stores an event's time, amount, mask and id (cut at FW_LANG_TXN_ID_MAX) in @p e. */
@@ -479,7 +490,7 @@ static inline void lev_set(lev *e, int64_t ts, fw_dec amount, uint32_t mask, fw_
 
 /* Evidence naming kept event @p e. */
 static inline fw_lang_evidence lev_evidence(const lev *e) {
-    return (fw_lang_evidence){ { e->id, e->idlen }, e->ts, e->amount };
+    return (fw_lang_evidence){ { e->id, e->idlen }, e->ts, e->amount, false, 0, 0 };
 }
 
 static inline fw_xval num(fw_dec v) { return (fw_xval){ .type = FW_XT_NUM, .u.num = v }; }
