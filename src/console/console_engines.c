@@ -73,10 +73,41 @@ static bool le_of(const char *rest, const char *end, double *le) {
     return false;
 }
 
+/* A latency histogram's cumulative buckets, series of other labels added up. */
+typedef struct hist {
+    double le[MAX_BUCKETS], cum[MAX_BUCKETS];
+    int nb;
+} hist;
+
+static void hist_add(hist *h, double bound, double v) {
+    int i = 0;
+    while (i < h->nb && h->le[i] != bound)
+        i++;
+    if (i == h->nb && h->nb < MAX_BUCKETS) {
+        h->le[h->nb] = bound;
+        h->cum[h->nb++] = 0;
+    }
+    if (i < h->nb)
+        h->cum[i] += v;
+}
+
+/* The lowest bound holding 99 % of the observations; false when there are none. */
+static bool hist_p99(const hist *h, double *p99) {
+    double total = 0;
+    for (int i = 0; i < h->nb; i++)
+        if (isinf(h->le[i]))
+            total = h->cum[i];
+    double best = INFINITY;
+    for (int i = 0; total > 0 && i < h->nb; i++)
+        if (h->cum[i] >= 0.99 * total && h->le[i] < best)
+            best = h->le[i];
+    *p99 = best;
+    return total > 0;
+}
+
 void fw_engine_metrics_parse(const char *text, size_t n, fw_engine_sample *out) {
     *out = (fw_engine_sample){ 0 };
-    double le[MAX_BUCKETS], cum[MAX_BUCKETS];
-    int nb = 0;
+    hist processing = { .nb = 0 }, from_event = { .nb = 0 };
     for (const char *line = text, *stop = text + n; line < stop;) {
         const char *end = memchr(line, '\n', (size_t)(stop - line));
         if (!end)
@@ -101,31 +132,21 @@ void fw_engine_metrics_parse(const char *text, size_t n, fw_engine_sample *out) 
                 if (!out->has_watermark || v < out->min_watermark_s)
                     out->min_watermark_s = v;
                 out->has_watermark = true;
+            } else if (name_is(line, len, "fraudwatch_processing_latency_seconds_bucket",
+                               &rest) &&
+                       le_of(rest, end, &bound) && value_of(rest, end, &v)) {
+                hist_add(&processing, bound, v);
             } else if (name_is(line, len, "fraudwatch_alert_latency_seconds_bucket", &rest) &&
                        le_of(rest, end, &bound) && value_of(rest, end, &v)) {
-                int i = 0; /* series of other labels add up per bound */
-                while (i < nb && le[i] != bound)
-                    i++;
-                if (i == nb && nb < MAX_BUCKETS)
-                    le[nb] = bound, cum[nb++] = 0;
-                if (i < nb)
-                    cum[i] += v;
+                hist_add(&from_event, bound, v);
             }
         }
         line = end + 1;
     }
-    double total = 0;
-    for (int i = 0; i < nb; i++)
-        if (isinf(le[i]))
-            total = cum[i];
-    double best = INFINITY;
-    for (int i = 0; total > 0 && i < nb; i++)
-        if (cum[i] >= 0.99 * total && le[i] < best)
-            best = le[i];
-    if (total > 0) {
-        out->has_p99 = true;
-        out->latency_p99_s = best;
-    }
+    /* The engine's own delay when it says; from event time (an engine before
+     * it had processing latency) otherwise. */
+    out->has_p99 = hist_p99(&processing, &out->latency_p99_s) ||
+                   hist_p99(&from_event, &out->latency_p99_s);
 }
 
 fw_console_engines *fw_console_engines_new(const char *urls, char *errstr, size_t errstr_size) {

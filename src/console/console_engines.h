@@ -21,8 +21,10 @@ typedef struct fw_engine_sample {
     bool has_watermark;
     double min_watermark_s;    /* the lowest fraudwatch_watermark_seconds > 0 */
     bool has_p99;
-    double latency_p99_s;      /* fraudwatch_alert_latency_seconds: the bucket bound
-                                  that holds 99 % of the alerts since the engine began */
+    double latency_p99_s;      /* fraudwatch_processing_latency_seconds (else, from an
+                                  older engine, fraudwatch_alert_latency_seconds): the
+                                  bucket bound that holds 99 % of the alerts since the
+                                  engine began */
 } fw_engine_sample;
 
 /** @brief Reads the Prometheus text @p text; lines it does not know are skipped. */

@@ -66,10 +66,36 @@ static void test_empty(void **state) {
     assert_true(s.latency_p99_s == 0.5);
 }
 
+/* Processing latency (from the input record's timestamp) wins over latency from
+ * event time, which a backlog makes huge; an engine without it falls back. */
+static void test_processing_latency_first(void **state) {
+    (void)state;
+    static const char both[] =
+        "fraudwatch_alert_latency_seconds_bucket{le=\"0.5\"} 0\n"
+        "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 10\n"
+        "fraudwatch_processing_latency_seconds_bucket{le=\"0.025\"} 10\n"
+        "fraudwatch_processing_latency_seconds_bucket{le=\"0.5\"} 10\n"
+        "fraudwatch_processing_latency_seconds_bucket{le=\"+Inf\"} 10\n";
+    fw_engine_sample s;
+    fw_engine_metrics_parse(both, sizeof(both) - 1, &s);
+    if (!s.has_p99 || s.latency_p99_s != 0.025)
+        fail_msg("p99 %g (has %d), expected 0.025 from the processing latency",
+                 s.latency_p99_s, s.has_p99);
+    /* No alert measured by the processing histogram yet: from event time. */
+    static const char empty_processing[] =
+        "fraudwatch_processing_latency_seconds_bucket{le=\"+Inf\"} 0\n"
+        "fraudwatch_alert_latency_seconds_bucket{le=\"2.5\"} 4\n"
+        "fraudwatch_alert_latency_seconds_bucket{le=\"+Inf\"} 4\n";
+    fw_engine_metrics_parse(empty_processing, sizeof(empty_processing) - 1, &s);
+    if (!s.has_p99 || s.latency_p99_s != 2.5)
+        fail_msg("p99 %g (has %d), expected 2.5 from event time", s.latency_p99_s, s.has_p99);
+}
+
 int main(void) {
     const struct CMUnitTest tests[] = {
         cmocka_unit_test(test_parse),
         cmocka_unit_test(test_empty),
+        cmocka_unit_test(test_processing_latency_first),
     };
     return cmocka_run_group_tests(tests, NULL, NULL);
 }
