@@ -1,10 +1,13 @@
 #!/usr/bin/env bash
 # scripts/deps.sh - install the Debian packages fraudwatch needs, if missing.
 #
-# Usage: scripts/deps.sh [--help]
+# Usage: scripts/deps.sh [--build] [--help]
 #
 # Checks every package in FW_DEB_PACKAGES (below) with dpkg-query; when all are
 # installed it prints "deps: all present" and exits 0 without touching apt.
+# With --build only FW_BUILD_PACKAGES, what building and installing the binary
+# needs (the container image's build stage: deploy/docker/Dockerfile); without
+# it also what the tests, the demo and the lab commands use.
 # Otherwise:
 #   - as root:     apt-get update, then apt-get install -y --no-install-recommends
 #                  of just the missing packages; prints "deps: installed X Y".
@@ -12,30 +15,36 @@
 #                  missing packages and exits 1.
 # apt output is kept quiet and only shown if apt fails.
 #
-# To add a dependency, append it to FW_DEB_PACKAGES.
+# To add a dependency, append it to FW_BUILD_PACKAGES when the build needs it,
+# else to FW_DEB_PACKAGES.
 set -euo pipefail
 
-FW_DEB_PACKAGES=(
+FW_BUILD_PACKAGES=(
   build-essential
   cmake
   pkg-config
   librdkafka-dev
-  libcmocka-dev
   libmicrohttpd-dev   # serve: the /predict HTTP API
   libxgboost-dev      # train, ml_score: XGBoost C API
   libcurl4-openssl-dev # ml_score with API_ENDPOINT_URL: remote /predict
   zlib1g-dev          # eval --amlsim: .tgz archives read in memory
+  libpq-dev           # console: libpq, the PostgreSQL client library
+)
+
+FW_DEB_PACKAGES=(
+  "${FW_BUILD_PACKAGES[@]}"
+  libcmocka-dev       # the unit tests
   gnuplot-nox         # eval --plot: PNG charts without X
   maven
   openjdk-17-jdk-headless
   curl
   postgresql          # console: the alert store
-  libpq-dev           # console: libpq, the PostgreSQL client library
   chromium            # console: its web page tested in a real browser (tests/browser)
   prometheus          # deploy/prometheus: promtool and a real scrape (it_prometheus.sh)
   python3-yaml        # tests/cli/deploy_manifests.sh reads deploy/'s YAML
   man-db              # tests/cli/install.sh renders fraudwatch(1)
   systemd             # systemd-analyze verify of fraudwatch@.service (not run as init)
+  debootstrap         # tests/integration/it_dockerfile.sh: a pristine Debian 12 to build in
 )
 
 case "${1:-}" in
@@ -43,6 +52,7 @@ case "${1:-}" in
     sed -n '2,/^set -euo/p' "$0" | sed -e '$d' -e 's/^# \{0,1\}//'
     exit 0
     ;;
+  --build) FW_DEB_PACKAGES=("${FW_BUILD_PACKAGES[@]}") ;;
   "") ;;
   *)
     echo "deps: unknown argument: $1 (try --help)" >&2

@@ -113,6 +113,6 @@ expect consume 2 "--timeout-ms" -t x --timeout-ms soon
 expect consume 2 "--count" -t x -n -1
 expect consume 2 "--topic" --format raw
 FW_CONSUME_FORMAT=bogus expect consume 2 "FW_CONSUME_FORMAT" -t x
-expect consume 2 "expected raw, pretty, dlq or latency" -t x --format csv
+expect consume 2 "expected raw, pretty, dlq, latency or meta" -t x --format csv
 
 echo "ok: generate, produce and consume options tables"
