@@ -492,18 +492,8 @@ int fw_store_list_cases(fw_store *st, const fw_case_filter *f, fw_buf *out, char
 int fw_store_get_case(fw_store *st, const char *id, fw_buf *out, char *errstr,
                       size_t errstr_size) {
     const char *v[1] = { id };
-    return query_json(
-        st, "reading a case",
-        "SELECT '{\"case\":' || fw_case_json(c) || ',\"alerts\":[' || coalesce((SELECT "
-        "string_agg(fw_alert_json(a), ',' ORDER BY a.event_time DESC, a.alert_id DESC) FROM "
-        "(SELECT * FROM alerts WHERE case_id = c.case_id ORDER BY event_time DESC LIMIT 500) a), "
-        "'') || '],\"notes\":' || coalesce((SELECT json_agg(json_build_object('note_id', "
-        "note_id, 'author', author, 'text', text, 'at', fw_iso(at)) ORDER BY note_id) FROM "
-        "case_notes WHERE case_id = c.case_id)::text, '[]') || ',\"audit\":' || coalesce(("
-        "SELECT json_agg(json_build_object('actor', actor, 'action', action, 'detail', detail, "
-        "'alert_id', alert_id, 'at', fw_iso(at)) ORDER BY audit_id) FROM audit WHERE case_id "
-        "= c.case_id)::text, '[]') || '}' FROM cases c WHERE case_id = $1::bigint",
-        1, v, out, errstr, errstr_size);
+    return query_json(st, "reading a case", "SELECT fw_case_detail($1::bigint)", 1, v, out,
+                      errstr, errstr_size);
 }
 
 #define CASE_READ                                                                          \
@@ -572,36 +562,9 @@ int fw_store_rule_health(fw_store *st, int days, int silent_days, double min_pre
     snprintf(p, sizeof(p), "%.6f", min_precision);
     snprintf(m, sizeof(m), "%d", min_verdicts);
     const char *v[4] = { d, s, p, m };
-    return query_json(
-        st, "rule health",
-        "WITH w AS (SELECT now() - make_interval(days => $1::integer) AS since), "
-        "r AS (SELECT rule, rule_version, shadow, "
-        "count(*) FILTER (WHERE stored_at >= w.since) AS alerts, "
-        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'confirmed_fraud') AS cf, "
-        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'false_positive') AS fp, "
-        "count(*) FILTER (WHERE stored_at >= w.since AND verdict = 'not_sure') AS ns, "
-        "percentile_cont(0.5) WITHIN GROUP (ORDER BY extract(epoch FROM verdict_at - "
-        "stored_at) / 3600.0) FILTER (WHERE stored_at >= w.since AND verdict_at IS NOT NULL) "
-        "AS mh, max(stored_at) AS last, rank() OVER (PARTITION BY rule, shadow ORDER BY "
-        "rule_version DESC NULLS LAST) AS newest FROM alerts, w GROUP BY rule, rule_version, "
-        "shadow), "
-        "d AS (SELECT rule, rule_version, shadow, json_agg(json_build_object('day', day, "
-        "'alerts', n) ORDER BY day) AS per_day FROM (SELECT rule, rule_version, shadow, "
-        "to_char(stored_at AT TIME ZONE 'UTC', 'YYYY-MM-DD') AS day, count(*) AS n FROM "
-        "alerts, w WHERE stored_at >= w.since GROUP BY 1, 2, 3, 4) x GROUP BY 1, 2, 3) "
-        "SELECT json_build_object('days', $1::integer, 'rules', coalesce(json_agg("
-        "json_build_object('rule', r.rule, 'rule_version', r.rule_version, 'shadow', r.shadow, "
-        "'alerts', r.alerts, 'alerts_per_day', coalesce(d.per_day, '[]'::json), 'verdicts', "
-        "json_build_object('confirmed_fraud', cf, 'false_positive', fp, 'not_sure', ns), "
-        "'precision', CASE WHEN cf + fp > 0 THEN round(cf::numeric / (cf + fp), 4) END, "
-        "'median_hours_to_verdict', round(mh::numeric, 3), 'last_alert_at', fw_iso(last), "
-        "'flags', array_remove(ARRAY[CASE WHEN newest = 1 AND last < now() - "
-        "make_interval(days => $2::integer) THEN 'silent' END, CASE WHEN cf + fp >= "
-        "$4::integer AND cf::numeric / (cf + fp) < $3::numeric THEN 'low_precision' END], "
-        "NULL)) ORDER BY r.rule, r.rule_version, r.shadow), '[]'::json))::text FROM r LEFT "
-        "JOIN d ON d.rule = r.rule AND d.rule_version IS NOT DISTINCT FROM r.rule_version AND "
-        "d.shadow = r.shadow",
-        4, v, out, errstr, errstr_size);
+    return query_json(st, "rule health",
+                      "SELECT fw_rule_health($1::integer, $2::integer, $3::numeric, $4::integer)",
+                      4, v, out, errstr, errstr_size);
 }
 
 int fw_store_rule_compare(fw_store *st, const char *shadow, const char *live, int days,
@@ -610,24 +573,9 @@ int fw_store_rule_compare(fw_store *st, const char *shadow, const char *live, in
     snprintf(d, sizeof(d), "%d", days);
     snprintf(w, sizeof(w), "%d", within_minutes);
     const char *v[4] = { shadow, live, d, w };
-    return query_json(
-        st, "comparing rules",
-        "WITH s AS (SELECT entity_type, entity_id, event_time FROM alerts WHERE rule = $1 AND "
-        "shadow AND stored_at >= now() - make_interval(days => $3::integer)), "
-        "l AS (SELECT entity_type, entity_id, event_time FROM alerts WHERE rule = $2 AND NOT "
-        "shadow AND stored_at >= now() - make_interval(days => $3::integer)), "
-        "sm AS (SELECT EXISTS (SELECT 1 FROM l WHERE l.entity_type = s.entity_type AND "
-        "l.entity_id = s.entity_id AND l.event_time BETWEEN s.event_time - make_interval(mins "
-        "=> $4::integer) AND s.event_time + make_interval(mins => $4::integer)) AS hit FROM s), "
-        "lm AS (SELECT EXISTS (SELECT 1 FROM s WHERE l.entity_type = s.entity_type AND "
-        "l.entity_id = s.entity_id AND s.event_time BETWEEN l.event_time - make_interval(mins "
-        "=> $4::integer) AND l.event_time + make_interval(mins => $4::integer)) AS hit FROM l) "
-        "SELECT json_build_object('shadow', $1::text, 'live', $2::text, 'days', $3::integer, "
-        "'within_minutes', $4::integer, 'shadow_alerts', (SELECT count(*) FROM s), "
-        "'live_alerts', (SELECT count(*) FROM l), 'both', (SELECT count(*) FROM sm WHERE hit), "
-        "'only_shadow', (SELECT count(*) FROM sm WHERE NOT hit), 'only_live', (SELECT count(*) "
-        "FROM lm WHERE NOT hit))::text",
-        4, v, out, errstr, errstr_size);
+    return query_json(st, "comparing rules",
+                      "SELECT fw_rule_compare($1::text, $2::text, $3::integer, $4::integer)", 4,
+                      v, out, errstr, errstr_size);
 }
 
 /* ---- the feedback outbox ---- */

@@ -34,13 +34,7 @@ fi
 WORK=$(mktemp -d "${TMPDIR:-/tmp}/${TEST_NAME}.XXXXXX")
 # As root, the server runs as user postgres, which must reach the data dir.
 chmod 755 "$WORK"
-free_port() { # the first port from $1 nothing listens on (as lib.sh's)
-    local p
-    for p in $(seq "$1" $(($1 + 19))); do
-        (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    echo "$1"
-}
+source "$(dirname "$0")/ports.sh" # free_port, without lib.sh's broker
 export FW_PG_PORT=${FW_PG_TEST_PORT:-$(free_port 55433)}
 export FW_PG_DATA="$WORK/pg"
 export PGCONNECT_TIMEOUT=10

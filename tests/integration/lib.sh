@@ -22,15 +22,7 @@ trap cleanup EXIT
 
 fail() { echo "FAIL ($TEST_NAME): $*" >&2; exit 1; }
 
-# free_port FROM — the first port from FROM (20 tried) nothing listens on at
-# 127.0.0.1, so a test's server does not collide with another run's.
-free_port() {
-    local p
-    for p in $(seq "$1" $(($1 + 19))); do
-        (echo > "/dev/tcp/127.0.0.1/$p") 2>/dev/null || { echo "$p"; return; }
-    done
-    echo "$1"
-}
+source "$(dirname "${BASH_SOURCE[0]}")/ports.sh" # free_port
 
 # assert_eq EXPECTED ACTUAL WHAT
 assert_eq() {
