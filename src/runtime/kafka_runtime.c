@@ -192,18 +192,22 @@ typedef struct fw_krt {
     char errstr[512];
 } fw_krt;
 
-/* The last line logged: the reason /health gives after a fatal error (the
- * place that sets fatal logs why just before). Main thread only. */
+/* The last line logged before a fatal error: the reason /health gives (the
+ * place that sets fatal logs why just before). What is logged once fatal is
+ * set is its effect (deliveries purged by the abort, the final counts) and
+ * does not replace it. Main thread only. */
 static char last_log[256];
 
 static void logf_(const fw_krt *k, const char *fmt, ...) __attribute__((format(printf, 2, 3)));
 static void logf_(const fw_krt *k, const char *fmt, ...) {
     va_list ap;
     va_start(ap, fmt);
-    va_list copy;
-    va_copy(copy, ap);
-    vsnprintf(last_log, sizeof(last_log), fmt, copy);
-    va_end(copy);
+    if (!k->fatal) {
+        va_list copy;
+        va_copy(copy, ap);
+        vsnprintf(last_log, sizeof(last_log), fmt, copy);
+        va_end(copy);
+    }
     fw_vlog(k->c->instance_id, fmt, ap);
     va_end(ap);
 }
