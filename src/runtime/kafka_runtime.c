@@ -399,11 +399,6 @@ static bool restore_later(fw_krt *k, fw_task *t) {
     return true;
 }
 
-/* The tasks created or reset since the last call get their state back from
- * their changelogs, all partitions read at once (a failover moves an input
- * partition with its stages' partitions: one wait for the broker, not one
- * each). Until this returns their records are not processed; a failure is
- * fatal. */
 typedef struct restore_watch {
     fw_krt *k;
     int64_t started_ms;
@@ -421,6 +416,11 @@ static void on_restore_progress(void *opaque, uint64_t records) {
     fw_metrics_restoring(w->k->metrics, (int)w->k->npending, ran, why);
 }
 
+/* The tasks created or reset since the last call get their state back from
+ * their changelogs, all partitions read at once (a failover moves an input
+ * partition with its stages' partitions: one wait for the broker, not one
+ * each). Until this returns their records are not processed; a failure is
+ * fatal. */
 static void restore_pending(fw_krt *k) {
     if (!k->npending || k->fatal)
         return;
@@ -755,7 +755,7 @@ static void produce(fw_krt *k, const char *topic, int32_t partition, fw_str key,
                     const fw_dead_letter *dl, const side_headers *sh, int64_t input_ts) {
     rd_kafka_resp_err_t err;
     int64_t ts = 0; /* librdkafka's: now */
-    if (input_ts != NO_INPUT_TS && input_ts > 0) {
+    if (input_ts > 0) { /* NO_INPUT_TS is below 0 */
         int64_t age = fw_wall_ms() - input_ts;
         if (age <= COPY_TS_MAX_AGE_MS && age >= -COPY_TS_MAX_AHEAD_MS)
             ts = input_ts;
@@ -1187,11 +1187,8 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
     fw_krt *k = opaque;
     rd_kafka_error_t *error = NULL;
     rd_kafka_topic_partition_list_t *parts = with_followers(k, group_parts);
-    if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS)
-        k->rebalances[0]++;
-    else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS)
-        k->rebalances[rd_kafka_assignment_lost(rk) ? 2 : 1]++;
     if (err == RD_KAFKA_RESP_ERR__ASSIGN_PARTITIONS) {
+        k->rebalances[0]++;
         for (int i = 0; i < parts->cnt; i++) {
             int src = source_of(k, parts->elems[i].topic);
             if (src < 0) /* the account topic: read by the input task of its partition */
@@ -1228,6 +1225,7 @@ static void on_rebalance(rd_kafka_t *rk, rd_kafka_resp_err_t err,
         restart_idle_clocks(k, fw_mono_ms());
         log_parts(k, "assigned", parts);
     } else if (err == RD_KAFKA_RESP_ERR__REVOKE_PARTITIONS) {
+        k->rebalances[rd_kafka_assignment_lost(rk) ? 2 : 1]++;
         if (k->txn_open) {
             if (rd_kafka_assignment_lost(rk)) {
                 /* Another member may own them already: our offsets would be refused. */

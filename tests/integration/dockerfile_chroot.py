@@ -120,7 +120,7 @@ def copy_path(src, dst):
 def copy_context(context, rules, srcs, root, dest):
     for src in srcs:
         base = os.path.normpath(os.path.join(context, src))
-        if not (base + "/").startswith(os.path.normpath(context) + "/") and base != context:
+        if not (base + "/").startswith(context + "/"):
             die("COPY %s: outside the build context" % src)
         if not os.path.exists(base):
             die("COPY %s: not in the build context" % src)
